@@ -1,0 +1,1 @@
+"""The special-equipment register and everything regulatory about it."""

@@ -1,0 +1,1 @@
+"""HTTP adapter of the register: thin Litestar controllers over the services."""

@@ -1,0 +1,43 @@
+"""Bearer-token authentication: the request's Principal, as a Litestar dependency."""
+
+from __future__ import annotations
+
+from litestar import Request
+
+from equipment.domain.access import Principal
+from equipment.domain.errors import InvalidValue, Unauthenticated, VersionRequired
+from equipment.services import tokens
+
+
+async def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "send 'Authorization: Bearer <token>'; create one with 'sereg token create'"
+        )
+    principal = await tokens.principal_for(token.strip())
+    if principal is None:
+        raise Unauthenticated("the token is unknown or revoked")
+    return principal
+
+
+def version_from_if_match(if_match: str | None, *, required: bool) -> int | None:
+    """The version an ETag names: '"7"', 'W/"7"' or 7."""
+    if if_match is None:
+        if required:
+            raise VersionRequired(
+                "send If-Match with the ETag of the version you edited, so that a "
+                "concurrent change is never silently overwritten"
+            )
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit() or len(raw) > 9:
+        raise InvalidValue(
+            f"If-Match {if_match!r} is not an ETag this API issued", field="If-Match"
+        )
+    return int(raw)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'

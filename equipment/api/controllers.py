@@ -1,0 +1,380 @@
+"""Thin HTTP handlers: parse, call one service, map the result."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import Parameter
+
+from equipment.api import schemas, views
+from equipment.api.auth import etag, version_from_if_match
+from equipment.domain import catalogue
+from equipment.domain.access import OrgKind, Permission, Principal, Role
+from equipment.domain.lifecycle import Status
+from equipment.services import clock, organisations, register, tokens
+from equipment.services.pagination import parse_sort
+from sereg.settings import get_settings
+
+EquipmentId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="equipment id")]
+OrgIdPath = Annotated[int, Parameter(ge=1, le=2**31 - 1, description="organisation id")]
+IfMatch = Annotated[
+    str | None,
+    Parameter(
+        header="If-Match",
+        required=False,
+        description='The ETag of the version being changed, e.g. "3"',
+    ),
+]
+
+
+def _limit(limit: int | None) -> int:
+    http = get_settings().http
+    return http.default_page_size if limit is None else limit
+
+
+Limit = Annotated[int | None, Parameter(ge=1, le=500, required=False)]
+
+
+def _with_etag(unit: dict) -> Response[schemas.Equipment]:
+    return Response(views.equipment(unit), headers={"ETag": etag(unit["version"])})
+
+
+class OrganisationController(Controller):
+    path = "/organisations"
+    tags = ("organisations",)
+
+    @post("/")
+    async def create(
+        self, principal: Principal, data: schemas.OrganisationCreate
+    ) -> Response[schemas.Organisation]:
+        row = await organisations.create_organisation(
+            principal,
+            schemas.to_builtins(data) | {"licence_valid_until": data.licence_valid_until},
+            now=clock.now(),
+        )
+        return Response(
+            views.organisation(row), status_code=201, headers={"ETag": etag(row["version"])}
+        )
+
+    @get("/")
+    async def list_(
+        self,
+        principal: Principal,
+        kind: OrgKind | None = None,
+        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        after: Annotated[int | None, Parameter(ge=0, le=2**31 - 1)] = None,
+        limit: Limit = None,
+    ) -> schemas.OrganisationPage:
+        size = _limit(limit)
+        rows = await organisations.list_organisations(
+            principal, kind=kind, q=q, after_id=after, limit=size
+        )
+        return schemas.OrganisationPage(
+            [views.organisation(r) for r in rows],
+            rows[-1]["id"] if len(rows) == size else None,
+        )
+
+    @get("/{org_id:int}")
+    async def read(self, principal: Principal, org_id: OrgIdPath) -> Response[schemas.Organisation]:
+        row = await organisations.get_organisation(principal, org_id)
+        return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
+
+    @patch("/{org_id:int}")
+    async def update(
+        self,
+        principal: Principal,
+        org_id: OrgIdPath,
+        data: schemas.OrganisationUpdate,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Organisation]:
+        version = version_from_if_match(if_match, required=True)
+        row = await organisations.update_organisation(
+            principal, org_id, version, schemas.changes_of(data), now=clock.now()
+        )
+        return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
+
+
+class EquipmentController(Controller):
+    path = "/equipment"
+    tags = ("equipment",)
+
+    @post("/")
+    async def create(
+        self, principal: Principal, data: schemas.EquipmentCreate
+    ) -> Response[schemas.Equipment]:
+        values = schemas.changes_of(data)
+        for api_name, column in (
+            ("user_unit_id", "user_unit"),
+            ("maintenance_company_id", "maintenance_company"),
+            ("owning_station_id", "owning_station"),
+        ):
+            values[column] = values.pop(api_name)
+        unit = await register.create_equipment(
+            principal, values, today=clock.today(), now=clock.now()
+        )
+        response = _with_etag(unit)
+        response.status_code = 201
+        return response
+
+    @get("/")
+    async def list_(
+        self,
+        principal: Principal,
+        category: Annotated[str | None, Parameter(max_length=4)] = None,
+        category_prefix: Annotated[str | None, Parameter(max_length=4)] = None,
+        district: Annotated[str | None, Parameter(max_length=6)] = None,
+        status: Status | None = None,
+        user_unit_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        maintenance_company_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        owning_station_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        q: Annotated[
+            str | None, Parameter(max_length=100, description="code prefix or address words")
+        ] = None,
+        sort: Annotated[str, Parameter(description="id, code or updated_at; '-' descends")] = "id",
+        cursor: Annotated[str | None, Parameter(max_length=400)] = None,
+        limit: Limit = None,
+    ) -> schemas.EquipmentPage:
+        page = await register.list_equipment(
+            principal,
+            register.EquipmentFilter(
+                category=category,
+                category_prefix=category_prefix,
+                district_code=district,
+                status=status,
+                user_unit_id=user_unit_id,
+                maintenance_company_id=maintenance_company_id,
+                owning_station_id=owning_station_id,
+                q=q,
+            ),
+            parse_sort(sort, register.SORTS),
+            cursor,
+            _limit(limit),
+        )
+        return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
+
+    @get("/{equipment_id:int}")
+    async def read(
+        self, principal: Principal, equipment_id: EquipmentId
+    ) -> Response[schemas.Equipment]:
+        return _with_etag(await register.get_equipment(principal, equipment_id))
+
+    @patch("/{equipment_id:int}")
+    async def update(
+        self,
+        principal: Principal,
+        equipment_id: EquipmentId,
+        data: schemas.EquipmentUpdate,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        version = version_from_if_match(if_match, required=True)
+        unit = await register.update_equipment(
+            principal,
+            equipment_id,
+            version,
+            schemas.changes_of(data),
+            today=clock.today(),
+            now=clock.now(),
+        )
+        return _with_etag(unit)
+
+    @post("/{equipment_id:int}/register", status_code=200)
+    async def register_(
+        self,
+        principal: Principal,
+        equipment_id: EquipmentId,
+        data: schemas.RegisterRequest,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        return _with_etag(
+            await register.register(
+                principal,
+                equipment_id,
+                registration_code=data.registration_code,
+                certificate_no=data.certificate_no,
+                registered_on=data.registered_on,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            )
+        )
+
+    @post("/{equipment_id:int}/suspend", status_code=200)
+    async def suspend(
+        self,
+        principal: Principal,
+        equipment_id: EquipmentId,
+        data: schemas.SuspendRequest,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        return _with_etag(
+            await register.suspend(
+                principal,
+                equipment_id,
+                suspended_from=data.suspended_from,
+                planned_until=data.planned_until,
+                notified_on=data.notified_on,
+                reason=data.reason,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            )
+        )
+
+    @post("/{equipment_id:int}/resume", status_code=200)
+    async def resume(
+        self,
+        principal: Principal,
+        equipment_id: EquipmentId,
+        data: schemas.ResumeRequest,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        return _with_etag(
+            await register.resume(
+                principal,
+                equipment_id,
+                resumed_on=data.resumed_on,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            )
+        )
+
+    @post("/{equipment_id:int}/scrap", status_code=200)
+    async def scrap(
+        self,
+        principal: Principal,
+        equipment_id: EquipmentId,
+        data: schemas.CloseRequest,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        return _with_etag(
+            await register.scrap(
+                principal,
+                equipment_id,
+                scrapped_on=data.on,
+                reason=data.reason,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            )
+        )
+
+    @post("/{equipment_id:int}/cancel", status_code=200)
+    async def cancel(
+        self,
+        principal: Principal,
+        equipment_id: EquipmentId,
+        data: schemas.CloseRequest,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        return _with_etag(
+            await register.cancel(
+                principal,
+                equipment_id,
+                cancelled_on=data.on,
+                reason=data.reason,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            )
+        )
+
+    @post("/{equipment_id:int}/transfer", status_code=200)
+    async def transfer(
+        self,
+        principal: Principal,
+        equipment_id: EquipmentId,
+        data: schemas.TransferRequest,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        return _with_etag(
+            await register.transfer(
+                principal,
+                equipment_id,
+                user_unit_id=data.user_unit_id,
+                transferred_on=data.on,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            )
+        )
+
+    @post("/{equipment_id:int}/change-maintainer", status_code=200)
+    async def change_maintainer(
+        self,
+        principal: Principal,
+        equipment_id: EquipmentId,
+        data: schemas.ChangeMaintainerRequest,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        return _with_etag(
+            await register.change_maintainer(
+                principal,
+                equipment_id,
+                maintenance_company_id=data.maintenance_company_id,
+                changed_on=data.on,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            )
+        )
+
+    @get("/{equipment_id:int}/status-history")
+    async def status_history(
+        self, principal: Principal, equipment_id: EquipmentId
+    ) -> list[schemas.StatusChange]:
+        rows = await register.status_history(principal, equipment_id)
+        return [views.status_change(r) for r in rows]
+
+    @get("/{equipment_id:int}/audit")
+    async def audit(
+        self, principal: Principal, equipment_id: EquipmentId
+    ) -> list[schemas.AuditEntry]:
+        return [views.audit_entry(r) for r in await register.audit_trail(principal, equipment_id)]
+
+
+class TokenController(Controller):
+    path = "/tokens"
+    tags = ("tokens",)
+
+    @post("/")
+    async def create(self, principal: Principal, data: schemas.TokenCreate) -> schemas.NewToken:
+        principal.require(Permission.TOKEN_MANAGE)
+        secret, row = await tokens.create_token(
+            principal,
+            role=Role(data.role),
+            organisation_id=data.organisation_id,
+            label=data.label,
+            now=clock.now(),
+        )
+        return schemas.NewToken(secret, row["id"], row["role"], row["organisation"])
+
+    @get("/")
+    async def list_(self, principal: Principal) -> list[schemas.Token]:
+        principal.require(Permission.TOKEN_MANAGE)
+        return [views.token(r) for r in await tokens.list_tokens()]
+
+    @delete("/{token_id:int}")
+    async def revoke(
+        self, principal: Principal, token_id: Annotated[int, Parameter(ge=1, le=2**31 - 1)]
+    ) -> None:
+        principal.require(Permission.TOKEN_MANAGE)
+        await tokens.revoke_token(principal, token_id, now=clock.now())
+
+
+@get("/me", tags=["tokens"])
+async def me(principal: Principal) -> schemas.Me:
+    return schemas.Me(principal.role.value, principal.organisation_id, principal.token_id)
+
+
+@get("/public/equipment/{code:str}", tags=["public"])
+async def public_equipment(
+    code: Annotated[str, Parameter(max_length=40)],
+) -> schemas.PublicEquipment:
+    return views.public_equipment(await register.public_lookup(code))
+
+
+@get("/categories", tags=["public"])
+async def categories() -> list[schemas.Category]:
+    return [views.category(catalogue.category(c)) for c in catalogue.ALL_CODES]

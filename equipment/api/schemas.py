@@ -1,0 +1,281 @@
+"""The API's request and response shapes. Separate from the tables: no internal column leaks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+# PostgreSQL cannot store NUL in text; refusing it here gives a 400 instead of a 500.
+_NO_NUL = r"^[^\x00]*$"
+
+
+def text(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[str, Meta(min_length=min_length, max_length=max_length, pattern=_NO_NUL)]
+
+
+OrgId = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+# Coordinates are range-checked by the domain, which can say "swapped?" or "outside China".
+Longitude = float
+Latitude = float
+OrgKindName = Literal["user_unit", "maintenance_company", "inspection_body", "filling_station"]
+RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station"]
+StatusName = Literal["pending", "in_use", "suspended", "scrapped", "cancelled"]
+Parameters = dict[str, Any]
+
+
+class Problem(Struct):
+    """Every error: a status, a sentence, and the fields at fault."""
+
+    status_code: int
+    detail: str
+    extra: list[dict[str, str]] = []
+
+
+# Organisations ---------------------------------------------------------------------------
+
+
+class OrganisationCreate(Struct, forbid_unknown_fields=True):
+    kind: OrgKindName
+    credit_code: text(18, 18)
+    name: text(200, 1)
+    contact_name: text(100) = ""
+    contact_phone: text(32) = ""
+    address: text(500) = ""
+    licence_no: text(64, 1) | None = None
+    licence_valid_until: date | None = None
+
+
+class OrganisationUpdate(Struct, forbid_unknown_fields=True):
+    name: text(200, 1) | UnsetType = UNSET
+    contact_name: text(100) | UnsetType = UNSET
+    contact_phone: text(32) | UnsetType = UNSET
+    address: text(500) | UnsetType = UNSET
+    licence_no: text(64, 1) | UnsetType | None = UNSET
+    licence_valid_until: date | UnsetType | None = UNSET
+
+
+class Organisation(Struct):
+    id: int
+    kind: str
+    credit_code: str
+    name: str
+    contact_name: str
+    contact_phone: str
+    address: str
+    licence_no: str | None
+    licence_valid_until: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrganisationPage(Struct):
+    items: list[Organisation]
+    next_after: int | None
+
+
+# Equipment ---------------------------------------------------------------------------------
+
+
+class EquipmentCreate(Struct, forbid_unknown_fields=True):
+    category: text(4, 4)
+    district_code: text(6, 6)
+    user_unit_id: OrgId
+    registration_code: text(40) | None = None
+    equipment_code: text(40) | None = None
+    certificate_no: text(32, 1) | None = None
+    manufacturer: text(200) = ""
+    model: text(100) = ""
+    serial_no: text(64) = ""
+    manufacture_date: date | None = None
+    commissioning_date: date | None = None
+    address: text(500) = ""
+    longitude: Longitude | None = None
+    latitude: Latitude | None = None
+    maintenance_company_id: OrgId | None = None
+    owning_station_id: OrgId | None = None
+    parameters: Parameters = {}
+    # Registration office only: import a unit that is already registered and in use.
+    registered_on: date | None = None
+
+
+class EquipmentUpdate(Struct, forbid_unknown_fields=True):
+    manufacturer: text(200) | UnsetType = UNSET
+    model: text(100) | UnsetType = UNSET
+    serial_no: text(64) | UnsetType = UNSET
+    manufacture_date: date | UnsetType | None = UNSET
+    commissioning_date: date | UnsetType | None = UNSET
+    address: text(500) | UnsetType = UNSET
+    longitude: Longitude | UnsetType | None = UNSET
+    latitude: Latitude | UnsetType | None = UNSET
+    parameters: Parameters | UnsetType = UNSET
+    category: text(4, 4) | UnsetType = UNSET
+    certificate_no: text(32, 1) | UnsetType | None = UNSET
+    equipment_code: text(18, 18) | UnsetType | None = UNSET
+    district_code: text(6, 6) | UnsetType = UNSET
+
+
+class Equipment(Struct):
+    id: int
+    code: str
+    registration_code: str | None
+    equipment_code: str | None
+    category: str
+    category_name: str
+    certificate_no: str | None
+    manufacturer: str
+    model: str
+    serial_no: str
+    manufacture_date: date | None
+    commissioning_date: date | None
+    registered_on: date | None
+    address: str
+    district_code: str
+    longitude: float | None
+    latitude: float | None
+    user_unit_id: int
+    maintenance_company_id: int | None
+    owning_station_id: int | None
+    status: str
+    status_since: date
+    late_registration: bool
+    late_suspension_notice: bool
+    needs_inspection_before_resume: bool
+    parameters: Parameters
+    next_inspection_due: date | None
+    last_maintenance_on: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EquipmentPage(Struct):
+    items: list[Equipment]
+    next_cursor: str | None
+
+
+class PublicEquipment(Struct):
+    """The public's view of a unit (the QR code on a lift): never personal data."""
+
+    code: str
+    category: str
+    category_name: str
+    address: str
+    status: str
+    registered: bool
+    next_inspection_due: date | None
+    maintenance_company: str | None
+    last_maintenance_on: date | None
+
+
+# Workflow ----------------------------------------------------------------------------------
+
+
+class RegisterRequest(Struct, forbid_unknown_fields=True):
+    registration_code: text(40)
+    registered_on: date
+    certificate_no: text(32, 1) | None = None
+
+
+class SuspendRequest(Struct, forbid_unknown_fields=True):
+    suspended_from: date
+    notified_on: date
+    reason: text(500, 1)
+    planned_until: date | None = None
+
+
+class ResumeRequest(Struct, forbid_unknown_fields=True):
+    resumed_on: date
+
+
+class CloseRequest(Struct, forbid_unknown_fields=True):
+    on: date
+    reason: text(500, 1)
+
+
+class TransferRequest(Struct, forbid_unknown_fields=True):
+    user_unit_id: OrgId
+    on: date
+
+
+class ChangeMaintainerRequest(Struct, forbid_unknown_fields=True):
+    maintenance_company_id: OrgId | None
+    on: date
+
+
+class StatusChange(Struct):
+    id: int
+    action: str
+    from_status: str
+    to_status: str
+    effective_on: date
+    details: dict[str, Any]
+    actor: str
+    recorded_at: datetime
+
+
+class AuditEntry(Struct):
+    id: int
+    recorded_at: datetime
+    actor: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+# Tokens and catalogue ------------------------------------------------------------------------
+
+
+class TokenCreate(Struct, forbid_unknown_fields=True):
+    role: RoleName
+    organisation_id: OrgId | None = None
+    label: text(100) = ""
+
+
+class Token(Struct):
+    id: int
+    prefix: str
+    role: str
+    organisation_id: int | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class NewToken(Struct):
+    """The only time a token's secret is shown."""
+
+    token: str
+    id: int
+    role: str
+    organisation_id: int | None
+
+
+class Me(Struct):
+    role: str
+    organisation_id: int | None
+    token_id: int | None
+
+
+class Category(Struct):
+    code: str
+    name_zh: str
+    name_en: str
+    family: str
+    parent: str | None
+
+
+def changes_of(update: Struct) -> dict[str, Any]:
+    """The fields a PATCH body set, UNSET ones left out."""
+    return {
+        field: value
+        for field in update.__struct_fields__
+        if (value := getattr(update, field)) is not UNSET
+    }
+
+
+def to_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value)

@@ -1,0 +1,1 @@
+"""A deterministic synthetic Xiangyang: organisations and units for trying and benchmarking."""

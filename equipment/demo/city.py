@@ -1,0 +1,303 @@
+"""Generate the demo city as plain rows. Pure: same seed, size and day, same city.
+
+Ages, categories and statuses follow a plausible city register: lifts dominate, most
+units are in use, a few are late-registered, suspended, scrapped or still pending.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from equipment.domain import codes
+from equipment.domain.catalogue import is_cylinder
+from equipment.domain.lifecycle import registration_is_late
+from equipment.domain.regions import XIANGYANG_DISTRICTS
+
+# Approximate centres (WGS-84) of Xiangyang's districts and counties, and each one's
+# share of the units: the three urban districts hold most of them.
+DISTRICT_CENTRES: dict[str, tuple[float, float, float]] = {
+    "420602": (112.134, 32.010, 0.22),  # 襄城区
+    "420606": (112.135, 32.045, 0.30),  # 樊城区
+    "420607": (112.212, 32.087, 0.16),  # 襄州区
+    "420624": (111.839, 31.774, 0.04),  # 南漳县
+    "420625": (111.653, 32.263, 0.05),  # 谷城县
+    "420626": (111.262, 31.879, 0.02),  # 保康县
+    "420682": (111.676, 32.385, 0.06),  # 老河口市
+    "420683": (112.772, 32.129, 0.09),  # 枣阳市
+    "420684": (112.258, 31.719, 0.06),  # 宜城市
+}
+
+CATEGORY_WEIGHTS: dict[str, float] = {
+    "3110": 45,
+    "3120": 2,
+    "3310": 3,
+    "3430": 1,
+    "2310": 8,
+    "2320": 10,
+    "23T0": 1,
+    "2100": 8,
+    "1000": 3,
+    "4100": 3,
+    "4300": 1.5,
+    "4860": 1,
+    "4D00": 1,
+    "5110": 4,
+    "8210": 0.5,
+    "8300": 0.5,
+    "6000": 0.3,
+    "9000": 0.2,
+}
+
+# (years ago low, high, weight): many new units, a long tail of old ones.
+AGE_BANDS = ((0, 5, 30), (5, 10, 28), (10, 15, 20), (15, 25, 17), (25, 30, 5))
+
+STATUS_WEIGHTS = {"in_use": 88, "suspended": 4, "pending": 3, "scrapped": 3, "cancelled": 2}
+
+MANUFACTURERS = (
+    ("B1001", "奥的斯电梯(中国)有限公司"),
+    ("B1002", "三菱电机上海机电电梯有限公司"),
+    ("B1003", "日立电梯(中国)有限公司"),
+    ("B1004", "通力电梯有限公司"),
+    ("B1005", "迅达(中国)电梯有限公司"),
+    ("B1006", "蒂升电梯(中国)有限公司"),
+    ("B1007", "康力电梯股份有限公司"),
+    ("B1008", "广州广日电梯工业有限公司"),
+    ("C2001", "湖北特种设备制造有限公司"),
+    ("C2002", "武汉锅炉股份有限公司"),
+    ("C2003", "浙江金盾压力容器有限公司"),
+    ("C2004", "宁波明欣化工机械有限责任公司"),
+)
+STREETS = (
+    "人民路",
+    "长虹路",
+    "春园路",
+    "中原路",
+    "襄阳大道",
+    "檀溪路",
+    "前进路",
+    "解放路",
+    "丹江路",
+    "航空路",
+    "七里河路",
+    "汉江北路",
+    "胜利街",
+    "环城南路",
+    "大庆路",
+)
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+@dataclass(frozen=True)
+class DemoOrganisation:
+    kind: str
+    credit_code: str
+    name: str
+    contact_name: str
+    contact_phone: str
+    address: str
+    licence_no: str | None
+    licence_valid_until: date | None
+
+
+def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _credit_code(rng: random.Random, serial: int, district: str) -> str:
+    # 9 = registered with the market regulator, 1 = enterprise; the serial keeps codes unique.
+    body = f"91{district}{serial:08d}" + rng.choice(CREDIT_CHARS)
+    return body + codes.credit_code_check_char(body)
+
+
+def _phone(rng: random.Random) -> str:
+    return f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
+
+
+def organisation_counts(units: int) -> dict[str, int]:
+    return {
+        "user_unit": max(50, units // 25),
+        "maintenance_company": min(400, max(10, units // 250)),
+        "inspection_body": 3,
+        "filling_station": min(300, max(5, units // 1000)),
+    }
+
+
+def organisations(seed: int, units: int, today: date) -> list[DemoOrganisation]:
+    rng = random.Random(f"orgs-{seed}")
+    districts = list(DISTRICT_CENTRES)
+    out: list[DemoOrganisation] = []
+    names = {
+        "user_unit": ("物业服务有限公司", "小区业主委员会", "医院", "商业管理有限公司", "中学"),
+        "maintenance_company": ("电梯工程有限公司", "机电设备安装有限公司"),
+        "inspection_body": ("特种设备检验检测院", "市场监督管理局特种设备检验所"),
+        "filling_station": ("液化气充装站", "工业气体有限公司"),
+    }
+    for kind, count in organisation_counts(units).items():
+        for i in range(count):
+            district = rng.choice(districts)
+            licensed = kind != "user_unit"
+            prefix = "襄阳" + rng.choice(("汉江", "隆中", "古隆", "鹿门", "岘山", "檀溪", "米公"))
+            out.append(
+                DemoOrganisation(
+                    kind=kind,
+                    credit_code=_credit_code(rng, len(out) + 1, district),
+                    name=f"{prefix}{rng.choice(names[kind])}{i + 1:04d}",
+                    contact_name=rng.choice(SURNAMES) + rng.choice("伟芳娜敏静丽强磊军洋"),
+                    contact_phone=_phone(rng),
+                    address=f"湖北省襄阳市{rng.choice(STREETS)}{rng.randrange(1, 400)}号",
+                    licence_no=f"TS{rng.randrange(10**9):09d}" if licensed else None,
+                    licence_valid_until=(
+                        today + timedelta(days=rng.randrange(-60, 4 * 365)) if licensed else None
+                    ),
+                )
+            )
+    return out
+
+
+def _parameters(rng: random.Random, category: str) -> dict[str, Any]:
+    family = category[0]
+    if category in ("3310",):
+        return {"drive": "escalator", "rated_speed_mps": 0.5}
+    if family == "3":
+        return {
+            "drive": "traction",
+            "floors": rng.randrange(6, 34),
+            "rated_load_kg": rng.choice((630, 800, 1000, 1050, 1350, 1600)),
+            "rated_speed_mps": rng.choice((1.0, 1.5, 1.75, 2.0, 2.5)),
+            "iot_monitored": rng.random() < 0.4,
+        }
+    if category == "2320":
+        return {
+            "medium": "LPG",
+            "water_capacity_l": 35.5,
+            "nominal_working_pressure_mpa": 2.1,
+            "material": "steel",
+        }
+    if category == "2310":
+        medium = rng.choice(("O2", "N2", "Ar", "CO2", "H2"))
+        return {
+            "medium": medium,
+            "water_capacity_l": 40.0,
+            "nominal_working_pressure_mpa": 15.0,
+            "material": "steel",
+        }
+    if category == "23T0":
+        return {
+            "medium": rng.choice(("C2H2", "LNG")),
+            "water_capacity_l": 40.0,
+            "nominal_working_pressure_mpa": 1.6,
+            "vehicle": rng.random() < 0.5,
+        }
+    if category == "2100":
+        return {
+            "safety_grade": rng.choice((1, 2, 2, 3)),
+            "design_pressure_mpa": 1.6,
+            "volume_m3": rng.choice((1.0, 2.5, 5.0, 10.0)),
+        }
+    if category == "1000":
+        return {
+            "rated_pressure_mpa": 1.25,
+            "capacity_t_per_h": rng.choice((2.0, 4.0, 10.0)),
+            "power_station": False,
+        }
+    if family == "4":
+        return {"rated_lifting_capacity_t": rng.choice((5.0, 10.0, 16.0, 32.0))}
+    if category == "8300":
+        return {"safety_grade": rng.choice((1, 2, 3)), "length_km": 1.2}
+    if category == "8210":
+        return {"pipe_class": rng.choice(("GB1-III", "GB1-IV")), "material": "PE", "length_km": 3.5}
+    return {}
+
+
+def _age_days(rng: random.Random, category: str) -> int:
+    low, high, _ = rng.choices(AGE_BANDS, weights=[w for *_, w in AGE_BANDS])[0]
+    if is_cylinder(category):
+        low, high = min(low, 10), min(high, 14)
+    return rng.randrange(low * 365, high * 365 + 1)
+
+
+def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> Iterator[dict]:
+    """``count`` unit rows ready for the equipment table, in a deterministic order."""
+    rng = random.Random(f"units-{seed}")
+    reg_seq: Counter[str] = Counter()
+    eq_seq: Counter[str] = Counter()
+    districts = list(DISTRICT_CENTRES)
+    district_weights = [w for *_, w in DISTRICT_CENTRES.values()]
+    assert {d.code for d in XIANGYANG_DISTRICTS} >= set(districts)
+    for _ in range(count):
+        category = _weighted(rng, CATEGORY_WEIGHTS)
+        district = rng.choices(districts, weights=district_weights)[0]
+        lon0, lat0, _w = DISTRICT_CENTRES[district]
+        commissioned = today - timedelta(days=_age_days(rng, category))
+        made = commissioned - timedelta(days=rng.randrange(30, 400))
+        manufacturer_code, manufacturer = rng.choice(MANUFACTURERS)
+        eq_key = f"{category}{manufacturer_code}{made.year:04d}"
+        eq_seq[eq_key] += 1
+        equipment_code = f"{eq_key}{eq_seq[eq_key]:05d}"
+        status = _weighted(rng, STATUS_WEIGHTS)
+        registered_on = None
+        registration_code = None
+        if status != "pending":
+            registered_on = min(today, commissioned + timedelta(days=rng.randrange(-20, 45)))
+            reg_key = f"{category}{district}{registered_on:%Y%m}"
+            reg_seq[reg_key] += 1
+            registration_code = f"{reg_key}{reg_seq[reg_key]:04d}"
+        status_since = registered_on or commissioned
+        if status in ("suspended", "scrapped", "cancelled"):
+            status_since = min(today, status_since + timedelta(days=rng.randrange(30, 3000)))
+        cylinder = is_cylinder(category)
+        parameters = _parameters(rng, category)
+        station = None
+        user_unit = rng.choice(org_ids["user_unit"])
+        if cylinder:
+            station = rng.choice(org_ids["filling_station"])
+            if parameters.get("vehicle"):
+                station = None
+            else:
+                user_unit = station
+        has_point = rng.random() > 0.03  # a few units lack coordinates: a data-quality gap
+        yield {
+            "code": registration_code or equipment_code,
+            "registration_code": registration_code,
+            "equipment_code": equipment_code,
+            "category": category,
+            "certificate_no": (
+                f"{_certificate_kind(category)}{rng.randrange(10, 99)}鄂F{rng.randrange(10**5):05d}"
+                f"({registered_on:%y})"
+                if registered_on
+                else None
+            ),
+            "manufacturer": manufacturer,
+            "model": f"{manufacturer_code[0]}-{rng.randrange(100, 999)}",
+            "serial_no": f"{made.year}{rng.randrange(10**6):06d}",
+            "manufacture_date": made,
+            "commissioning_date": commissioned,
+            "registered_on": registered_on,
+            "address": f"湖北省襄阳市{rng.choice(STREETS)}{rng.randrange(1, 600)}号",
+            "district_code": district,
+            "longitude": round(lon0 + rng.gauss(0, 0.025), 6) if has_point else None,
+            "latitude": round(lat0 + rng.gauss(0, 0.02), 6) if has_point else None,
+            "user_unit": user_unit,
+            "maintenance_company": None if cylinder else rng.choice(org_ids["maintenance_company"]),
+            "owning_station": station,
+            "status": status,
+            "status_since": status_since,
+            "late_registration": bool(
+                registered_on and registration_is_late(commissioned, registered_on)
+            ),
+            "parameters": parameters,
+        }
+
+
+def _certificate_kind(category: str) -> str:
+    if is_cylinder(category):
+        return "瓶"
+    return {"1": "锅", "2": "容", "3": "梯", "4": "起", "5": "车", "6": "游", "8": "管", "9": "索"}[
+        category[0]
+    ]

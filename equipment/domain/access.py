@@ -1,0 +1,131 @@
+"""Who may do what: roles, their permissions, and which units each principal can see.
+
+Least privilege: a maintenance company sees the units it maintains, a user unit its own,
+a station its own cylinders. Objects outside a principal's scope are reported as not
+found, so their existence does not leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from equipment.domain.errors import Forbidden
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # the regulator's registration office
+    INSPECTOR = "inspector"
+    MAINTENANCE = "maintenance"
+    USER_UNIT = "user_unit"
+    STATION = "station"
+
+
+class OrgKind(StrEnum):
+    USER_UNIT = "user_unit"
+    MAINTENANCE_COMPANY = "maintenance_company"
+    INSPECTION_BODY = "inspection_body"
+    FILLING_STATION = "filling_station"
+
+
+# The organisation kind a role's token must be bound to (None: no organisation needed).
+ROLE_ORG_KIND: dict[Role, OrgKind | None] = {
+    Role.ADMIN: None,
+    Role.INSPECTOR: OrgKind.INSPECTION_BODY,
+    Role.MAINTENANCE: OrgKind.MAINTENANCE_COMPANY,
+    Role.USER_UNIT: OrgKind.USER_UNIT,
+    Role.STATION: OrgKind.FILLING_STATION,
+}
+ROLES_NEEDING_ORG = frozenset({Role.MAINTENANCE, Role.USER_UNIT, Role.STATION})
+
+
+class Permission(StrEnum):
+    ORG_CREATE = "org.create"
+    ORG_READ_ALL = "org.read_all"
+    ORG_UPDATE_ANY = "org.update_any"
+    ORG_UPDATE_OWN_CONTACT = "org.update_own_contact"
+    EQUIPMENT_READ = "equipment.read"
+    EQUIPMENT_CREATE = "equipment.create"
+    EQUIPMENT_EDIT_DESCRIPTION = "equipment.edit_description"
+    EQUIPMENT_EDIT_REGULATORY = "equipment.edit_regulatory"
+    EQUIPMENT_REGISTER = "equipment.register"  # register, scrap, cancel, transfer
+    EQUIPMENT_SUSPEND_RESUME = "equipment.suspend_resume"
+    EQUIPMENT_CHANGE_MAINTAINER = "equipment.change_maintainer"
+    HISTORY_READ = "history.read"
+    TOKEN_MANAGE = "token.manage"
+
+
+P = Permission
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.INSPECTOR: frozenset({P.ORG_READ_ALL, P.EQUIPMENT_READ, P.HISTORY_READ}),
+    Role.MAINTENANCE: frozenset(
+        {P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ, P.EQUIPMENT_EDIT_DESCRIPTION}
+    ),
+    Role.USER_UNIT: frozenset(
+        {
+            P.ORG_UPDATE_OWN_CONTACT,
+            P.EQUIPMENT_READ,
+            P.EQUIPMENT_CREATE,
+            P.EQUIPMENT_EDIT_DESCRIPTION,
+            P.EQUIPMENT_SUSPEND_RESUME,
+            P.EQUIPMENT_CHANGE_MAINTAINER,
+            P.HISTORY_READ,
+        }
+    ),
+    Role.STATION: frozenset({P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ}),
+}
+
+
+class ScopeKind(StrEnum):
+    ALL = "all"
+    USER_UNIT = "user_unit"
+    MAINTENANCE_COMPANY = "maintenance_company"
+    OWNING_STATION = "owning_station"
+
+
+@dataclass(frozen=True)
+class EquipmentScope:
+    """The units a principal can see: all, or those whose ``kind`` column equals ``org_id``."""
+
+    kind: ScopeKind
+    org_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Role
+    organisation_id: int | None = None
+    token_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this caller."""
+        org = f" org:{self.organisation_id}" if self.organisation_id is not None else ""
+        token = f"token:{self.token_id}" if self.token_id is not None else "system"
+        return f"{token} {self.role.value}{org}"
+
+    def can(self, permission: Permission) -> bool:
+        return permission in PERMISSIONS[self.role]
+
+    def require(self, permission: Permission) -> None:
+        if not self.can(permission):
+            raise Forbidden(f"the {self.role.value} role may not {permission.value}")
+
+    def equipment_scope(self) -> EquipmentScope:
+        scope_kind = {
+            Role.ADMIN: ScopeKind.ALL,
+            Role.INSPECTOR: ScopeKind.ALL,
+            Role.MAINTENANCE: ScopeKind.MAINTENANCE_COMPANY,
+            Role.USER_UNIT: ScopeKind.USER_UNIT,
+            Role.STATION: ScopeKind.OWNING_STATION,
+        }[self.role]
+        if scope_kind is ScopeKind.ALL:
+            return EquipmentScope(ScopeKind.ALL)
+        return EquipmentScope(scope_kind, self.organisation_id)
+
+    def sees_all_organisations(self) -> bool:
+        return self.can(Permission.ORG_READ_ALL)
+
+
+SYSTEM = Principal(Role.ADMIN)  # the CLI and the demo generator act as the registration office

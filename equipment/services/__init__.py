@@ -1,0 +1,1 @@
+"""Use cases of the register: each takes plain values and owns its transaction."""

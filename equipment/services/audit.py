@@ -1,0 +1,60 @@
+"""The append-only audit trail: who changed what, when, from what to what."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from equipment.domain.access import Principal
+from equipment.tables import AuditEntry
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The changed keys only, old values and new values."""
+    changed = [k for k in after if before.get(k) != after[k]]
+    return (
+        {k: jsonable(before.get(k)) for k in changed},
+        {k: jsonable(after[k]) for k in changed},
+    )
+
+
+async def record(
+    principal: Principal,
+    *,
+    entity: str,
+    entity_id: int,
+    action: str,
+    at: datetime,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    await AuditEntry.insert(
+        AuditEntry(
+            recorded_at=at,
+            actor=principal.actor,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            before=jsonable(before) if before is not None else None,
+            after=jsonable(after) if after is not None else None,
+        )
+    )
+
+
+async def trail(entity: str, entity_id: int) -> list[dict[str, Any]]:
+    return (
+        await AuditEntry.select()
+        .where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)
+        .order_by(AuditEntry.id)
+        .output(load_json=True)
+    )

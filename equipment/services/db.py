@@ -1,0 +1,47 @@
+"""The storage engine the tables are bound to, its pool and its transactions."""
+
+from __future__ import annotations
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from equipment.tables import REGISTER_TABLES, Equipment
+
+
+def engine() -> Engine:
+    return Equipment._meta.db
+
+
+def is_postgres() -> bool:
+    return isinstance(engine(), PostgresEngine)
+
+
+def transaction():
+    """One transaction; Piccolo routes every query inside the ``async with`` through it."""
+    current = engine()
+    if isinstance(current, SQLiteEngine):
+        # A deferred SQLite transaction that reads, then writes, fails at once with
+        # "database is locked" when another did the same; IMMEDIATE takes the write lock
+        # up front, so concurrent writers queue instead.
+        return current.transaction(transaction_type=TransactionType.immediate)
+    return current.transaction()
+
+
+def bind(new_engine: Engine) -> None:
+    """Point every register table at ``new_engine`` (tests switch engines with this)."""
+    for table in REGISTER_TABLES:
+        table._meta.db = new_engine
+
+
+async def start(pool_min: int = 2, pool_max: int = 10) -> None:
+    # Without a pool Piccolo opens a connection per query: ~130 q/s instead of ~2,300.
+    current = engine()
+    if isinstance(current, PostgresEngine) and current.pool is None:
+        await current.start_connection_pool(min_size=pool_min, max_size=pool_max)
+
+
+async def stop() -> None:
+    current = engine()
+    if isinstance(current, PostgresEngine):
+        await current.close_connection_pool()

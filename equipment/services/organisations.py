@@ -1,0 +1,157 @@
+"""Organisations: user units, maintenance companies, inspection bodies, filling stations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from equipment.domain import codes
+from equipment.domain.access import OrgKind, Permission, Principal
+from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
+from equipment.services import audit, db
+from equipment.tables import Organisation
+
+# Kinds that act under a licence (maintenance: TSG T5002-2017; filling: TSG 23-2021;
+# inspection: accreditation). A user unit needs none.
+LICENSED_KINDS = frozenset(
+    {OrgKind.MAINTENANCE_COMPANY, OrgKind.INSPECTION_BODY, OrgKind.FILLING_STATION}
+)
+CONTACT_FIELDS = frozenset({"contact_name", "contact_phone", "address"})
+EDITABLE_FIELDS = CONTACT_FIELDS | {"name", "licence_no", "licence_valid_until"}
+
+
+def _check_licence(kind: OrgKind, licence_no: str | None, valid_until: date | None) -> None:
+    if kind in LICENSED_KINDS and (not licence_no or valid_until is None):
+        raise InvalidValue(
+            f"a {kind.value} must have a licence number and its validity date",
+            field="licence_no" if not licence_no else "licence_valid_until",
+        )
+
+
+async def create_organisation(
+    principal: Principal, data: dict[str, Any], *, now: datetime
+) -> dict[str, Any]:
+    principal.require(Permission.ORG_CREATE)
+    kind = OrgKind(data["kind"])
+    credit_code = codes.validate_credit_code(data["credit_code"])
+    _check_licence(kind, data.get("licence_no"), data.get("licence_valid_until"))
+    async with db.transaction():
+        if await Organisation.exists().where(Organisation.credit_code == credit_code):
+            raise Conflict(
+                f"an organisation with credit code {credit_code} exists already",
+                field="credit_code",
+            )
+        row = {**data, "kind": kind.value, "credit_code": credit_code}
+        [created] = await Organisation.insert(
+            Organisation(**row, version=1, created_at=now, updated_at=now)
+        ).returning(*Organisation.all_columns())
+        await audit.record(
+            principal,
+            entity="organisation",
+            entity_id=created["id"],
+            action="create",
+            at=now,
+            before=None,
+            after=created,
+        )
+    return created
+
+
+def _visible(principal: Principal, org_id: int) -> bool:
+    return principal.sees_all_organisations() or principal.organisation_id == org_id
+
+
+async def get_organisation(principal: Principal, org_id: int) -> dict[str, Any]:
+    if not _visible(principal, org_id):
+        raise NotFound(f"organisation {org_id} not found")
+    row = await Organisation.select().where(Organisation.id == org_id).first()
+    if row is None:
+        raise NotFound(f"organisation {org_id} not found")
+    return row
+
+
+async def list_organisations(
+    principal: Principal,
+    *,
+    kind: OrgKind | None,
+    q: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    query = Organisation.select().order_by(Organisation.id).limit(limit)
+    if not principal.sees_all_organisations():
+        if principal.organisation_id is None:
+            return []
+        query = query.where(Organisation.id == principal.organisation_id)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind.value)
+    if q:
+        needle = q.replace("%", "").replace("_", "")
+        query = query.where(
+            Organisation.name.ilike(f"%{needle}%") | Organisation.credit_code.ilike(f"{needle}%")
+        )
+    if after_id is not None:
+        query = query.where(Organisation.id > after_id)
+    return await query
+
+
+async def update_organisation(
+    principal: Principal,
+    org_id: int,
+    expected_version: int,
+    changes: dict[str, Any],
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    current = await get_organisation(principal, org_id)
+    if not principal.can(Permission.ORG_UPDATE_ANY):
+        principal.require(Permission.ORG_UPDATE_OWN_CONTACT)
+        if principal.organisation_id != org_id:
+            raise NotFound(f"organisation {org_id} not found")
+        beyond = sorted(set(changes) - CONTACT_FIELDS)
+        if beyond:
+            raise Forbidden(
+                f"the {principal.role.value} role may change only its own contact details, "
+                f"not: {', '.join(beyond)}"
+            )
+    unknown = sorted(set(changes) - EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidValue(f"cannot change {', '.join(unknown)}", field=unknown[0])
+    merged = {**current, **changes}
+    _check_licence(OrgKind(current["kind"]), merged["licence_no"], merged["licence_valid_until"])
+    async with db.transaction():
+        updated = (
+            await Organisation.update(
+                {**changes, "version": current["version"] + 1, "updated_at": now}
+            )
+            .where(Organisation.id == org_id, Organisation.version == expected_version)
+            .returning(*Organisation.all_columns())
+        )
+        if not updated:
+            raise StaleVersion(
+                f"organisation {org_id} changed since version {expected_version}; "
+                "fetch it again and reapply your change"
+            )
+        before, after = audit.diff(current, updated[0])
+        await audit.record(
+            principal,
+            entity="organisation",
+            entity_id=org_id,
+            action="update",
+            at=now,
+            before=before,
+            after=after,
+        )
+    return updated[0]
+
+
+async def require_kind(org_id: int, kind: OrgKind, *, field: str) -> dict[str, Any]:
+    """The organisation ``org_id``, which must be of ``kind`` (a unit's owner, maintainer...)."""
+    row = await Organisation.select().where(Organisation.id == org_id).first()
+    if row is None:
+        raise InvalidValue(f"organisation {org_id} does not exist", field=field)
+    if row["kind"] != kind.value:
+        raise InvalidValue(
+            f"organisation {org_id} is a {row['kind']}, not a {kind.value}", field=field
+        )
+    return row

@@ -1,0 +1,731 @@
+"""The equipment register: create, read, list, edit, and the registration workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from equipment.domain import catalogue, codes, parameters, regions
+from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
+from equipment.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidValue,
+    NotFound,
+    StaleVersion,
+)
+from equipment.domain.lifecycle import (
+    Action,
+    Status,
+    check_effective_date,
+    inspection_needed_on_resume,
+    next_status,
+    registration_is_late,
+    suspension_notice_is_late,
+)
+from equipment.services import audit, db
+from equipment.services.organisations import require_kind
+from equipment.services.pagination import (
+    SortKey,
+    after_cursor,
+    decode_cursor,
+    encode_cursor,
+)
+from equipment.tables import Equipment, Organisation, StatusChange
+from geo.coords import CoordinateError, check_wgs84_in_china
+
+# Sort columns and whether each is unique on its own.
+SORTS = {"id": True, "code": True, "updated_at": False}
+
+DESCRIPTION_FIELDS = frozenset(
+    {
+        "manufacturer",
+        "model",
+        "serial_no",
+        "manufacture_date",
+        "commissioning_date",
+        "address",
+        "longitude",
+        "latitude",
+        "parameters",
+    }
+)
+REGULATORY_FIELDS = frozenset({"category", "certificate_no", "equipment_code", "district_code"})
+CLOSED = frozenset({Status.SCRAPPED, Status.CANCELLED})
+
+
+@dataclass(frozen=True)
+class EquipmentFilter:
+    category: str | None = None
+    category_prefix: str | None = None
+    district_code: str | None = None
+    status: Status | None = None
+    user_unit_id: int | None = None
+    maintenance_company_id: int | None = None
+    owning_station_id: int | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _scope_clause(principal: Principal):
+    scope = principal.equipment_scope()
+    column = {
+        ScopeKind.USER_UNIT: Equipment.user_unit,
+        ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,
+        ScopeKind.OWNING_STATION: Equipment.owning_station,
+    }.get(scope.kind)
+    if column is None:
+        return None
+    return column == scope.org_id
+
+
+def _select():
+    return Equipment.select(*Equipment.all_columns()).output(load_json=True)
+
+
+async def _load(principal: Principal, equipment_id: int) -> dict[str, Any]:
+    principal.require(Permission.EQUIPMENT_READ)
+    query = _select().where(Equipment.id == equipment_id)
+    scope = _scope_clause(principal)
+    if scope is not None:
+        query = query.where(scope)
+    row = await query.first()
+    if row is None:
+        raise NotFound(f"equipment {equipment_id} not found")
+    return row
+
+
+async def get_equipment(principal: Principal, equipment_id: int) -> dict[str, Any]:
+    return await _load(principal, equipment_id)
+
+
+async def list_equipment(
+    principal: Principal,
+    filters: EquipmentFilter,
+    sort: SortKey,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    principal.require(Permission.EQUIPMENT_READ)
+    clauses = []
+    scope = _scope_clause(principal)
+    if scope is not None:
+        clauses.append(scope)
+    if filters.category:
+        clauses.append(Equipment.category == filters.category)
+    if filters.category_prefix:
+        clauses.append(Equipment.category.like(f"{_literal(filters.category_prefix)}%"))
+    if filters.district_code:
+        clauses.append(Equipment.district_code == filters.district_code)
+    if filters.status:
+        clauses.append(Equipment.status == filters.status.value)
+    if filters.user_unit_id is not None:
+        clauses.append(Equipment.user_unit == filters.user_unit_id)
+    if filters.maintenance_company_id is not None:
+        clauses.append(Equipment.maintenance_company == filters.maintenance_company_id)
+    if filters.owning_station_id is not None:
+        clauses.append(Equipment.owning_station == filters.owning_station_id)
+    if filters.q:
+        needle = _literal(filters.q.strip())
+        clauses.append(
+            Equipment.code.like(f"{needle.upper()}%") | Equipment.address.ilike(f"%{needle}%")
+        )
+    if cursor:
+        clauses.append(after_cursor(sort, decode_cursor(cursor, sort)))
+    order = [getattr(Equipment, c) for c in sort.order_columns]
+    query = _select().order_by(*order, ascending=not sort.descending).limit(limit + 1)
+    if clauses:
+        query = query.where(*clauses)
+    rows = await query
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(sort, rows[-1]) if more and rows else None)
+
+
+def _literal(text: str) -> str:
+    """User text inside a LIKE pattern: its wildcards are taken out, not interpreted."""
+    return text.replace("%", "").replace("_", "")
+
+
+async def _check_codes_free(registration_code: str | None, equipment_code: str | None) -> None:
+    """A scrapped unit's codes can never be registered again (TSG 08-2017)."""
+    for column, value in (
+        (Equipment.registration_code, registration_code),
+        (Equipment.equipment_code, equipment_code),
+    ):
+        if value is None:
+            continue
+        other = (
+            await Equipment.select(Equipment.id, Equipment.status, Equipment.status_since)
+            .where(column == value)
+            .first()
+        )
+        if other is None:
+            continue
+        field = column._meta.name
+        if other["status"] == Status.SCRAPPED:
+            raise Conflict(
+                f"{value} belongs to a unit scrapped on {other['status_since'].isoformat()}; "
+                "a scrapped unit can never be registered again (TSG 08-2017)",
+                field=field,
+            )
+        raise Conflict(f"{value} is already on the register (equipment {other['id']})", field=field)
+
+
+async def _check_parties(data: dict[str, Any]) -> None:
+    user_unit = (
+        await Organisation.select(Organisation.kind)
+        .where(Organisation.id == data["user_unit"])
+        .first()
+    )
+    # A filling station is the user unit of the cylinders it owns (TSG 23-2021).
+    allowed = {OrgKind.USER_UNIT.value}
+    if catalogue.is_cylinder(data["category"]):
+        allowed.add(OrgKind.FILLING_STATION.value)
+    if user_unit is None or user_unit["kind"] not in allowed:
+        raise InvalidValue(
+            f"organisation {data['user_unit']} is not a {' or '.join(sorted(allowed))}",
+            field="user_unit_id",
+        )
+    if data.get("maintenance_company") is not None:
+        await require_kind(
+            data["maintenance_company"], OrgKind.MAINTENANCE_COMPANY, field="maintenance_company_id"
+        )
+    if data.get("owning_station") is not None:
+        if not catalogue.is_cylinder(data["category"]):
+            raise InvalidValue(
+                "only gas cylinders have an owning filling station", field="owning_station_id"
+            )
+        await require_kind(
+            data["owning_station"], OrgKind.FILLING_STATION, field="owning_station_id"
+        )
+
+
+def _check_description(row: dict[str, Any], today: date) -> None:
+    """Checks that hold for every version of a unit's row."""
+    try:
+        row["category"] = catalogue.category(row["category"]).code
+    except InvalidValue as exc:
+        raise InvalidValue(exc.reason, field="category") from exc
+    row["parameters"] = parameters.validate_parameters(row["category"], row["parameters"] or {})
+    row["district_code"] = regions.validate_region(row["district_code"], field="district_code")
+    lon, lat = row.get("longitude"), row.get("latitude")
+    if (lon is None) != (lat is None):
+        raise InvalidValue(
+            "give both longitude and latitude, or neither",
+            field="longitude" if lon is None else "latitude",
+        )
+    if lon is not None:
+        try:
+            check_wgs84_in_china(lon, lat)
+        except CoordinateError as exc:
+            raise InvalidValue(exc.reason, field=exc.field) from exc
+    made, commissioned = row.get("manufacture_date"), row.get("commissioning_date")
+    for field, day in (("manufacture_date", made), ("commissioning_date", commissioned)):
+        if day is not None and day > today:
+            raise InvalidValue(f"{day.isoformat()} is in the future", field=field)
+    if made and commissioned and commissioned < made:
+        raise InvalidValue("commissioning cannot precede manufacture", field="commissioning_date")
+    if row.get("equipment_code"):
+        parsed = codes.parse_equipment_code(row["equipment_code"], today)
+        row["equipment_code"] = parsed.code
+    if row.get("certificate_no"):
+        row["certificate_no"] = codes.validate_certificate_number(
+            row["certificate_no"], field="certificate_no"
+        )
+
+
+def _check_registration_code(code: str, row: dict[str, Any], today: date) -> str:
+    parsed = codes.parse_registration_code(code, today)
+    if parsed.category_code != row["category"]:
+        raise InvalidValue(
+            f"the registration code's category {parsed.category_code} differs from the unit's "
+            f"category {row['category']}",
+            field="registration_code",
+        )
+    if parsed.region_code[:4] != row["district_code"][:4]:
+        raise InvalidValue(
+            f"the registration code's region {parsed.region_code} is not in the unit's city "
+            f"({row['district_code'][:4]}xx)",
+            field="registration_code",
+        )
+    return parsed.code
+
+
+async def create_equipment(
+    principal: Principal, data: dict[str, Any], *, today: date, now: datetime
+) -> dict[str, Any]:
+    """A new unit: pending registration, or (registration office importing) already in use."""
+    principal.require(Permission.EQUIPMENT_CREATE)
+    row = {
+        "parameters": {},
+        "maintenance_company": None,
+        "owning_station": None,
+        **data,
+    }
+    if principal.role is Role.USER_UNIT and row["user_unit"] != principal.organisation_id:
+        raise Forbidden("a user unit registers equipment only for itself", field="user_unit_id")
+    registered_on: date | None = row.pop("registered_on", None)
+    if registered_on is not None and not principal.can(Permission.EQUIPMENT_REGISTER):
+        raise Forbidden(
+            "only the registration office records a registration", field="registered_on"
+        )
+    if not row.get("registration_code") and not row.get("equipment_code"):
+        raise InvalidValue(
+            "give the registration code, the equipment code, or both", field="equipment_code"
+        )
+    _check_description(row, today)
+    if row.get("registration_code"):
+        row["registration_code"] = _check_registration_code(row["registration_code"], row, today)
+    if registered_on is not None:
+        if not row.get("registration_code"):
+            raise InvalidValue(
+                "a registered unit needs its registration code", field="registration_code"
+            )
+        if registered_on > today:
+            raise InvalidValue(
+                f"{registered_on.isoformat()} is in the future", field="registered_on"
+            )
+    status = Status.IN_USE if registered_on is not None else Status.PENDING
+    row.update(
+        code=row.get("registration_code") or row["equipment_code"],
+        status=status.value,
+        status_since=registered_on or today,
+        registered_on=registered_on,
+        late_registration=(
+            registered_on is not None
+            and registration_is_late(row.get("commissioning_date"), registered_on)
+        ),
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    async with db.transaction():
+        await _check_parties(row)
+        await _check_codes_free(row.get("registration_code"), row.get("equipment_code"))
+        [created] = await Equipment.insert(Equipment(**row)).returning(Equipment.id)
+        unit = await _select().where(Equipment.id == created["id"]).first()
+        await audit.record(
+            principal,
+            entity="equipment",
+            entity_id=unit["id"],
+            action="create",
+            at=now,
+            before=None,
+            after=unit,
+        )
+    return unit
+
+
+def _require_open(row: dict[str, Any]) -> None:
+    if row["status"] in CLOSED:
+        raise Conflict(f"equipment {row['id']} is {row['status']}; its record is closed")
+
+
+async def _write(
+    principal: Principal,
+    current: dict[str, Any],
+    changes: dict[str, Any],
+    *,
+    action: str,
+    expected_version: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """Apply ``changes`` if the row is still at ``expected_version``; audit it. In a transaction."""
+    updated = (
+        await Equipment.update({**changes, "version": current["version"] + 1, "updated_at": now})
+        .where(Equipment.id == current["id"], Equipment.version == expected_version)
+        .returning(Equipment.id)
+    )
+    if not updated:
+        raise StaleVersion(
+            f"equipment {current['id']} changed since version {expected_version}; "
+            "fetch it again and reapply your change"
+        )
+    after = await _select().where(Equipment.id == current["id"]).first()
+    before_diff, after_diff = audit.diff(current, after)
+    await audit.record(
+        principal,
+        entity="equipment",
+        entity_id=current["id"],
+        action=action,
+        at=now,
+        before=before_diff,
+        after=after_diff,
+    )
+    return after
+
+
+async def update_equipment(
+    principal: Principal,
+    equipment_id: int,
+    expected_version: int,
+    changes: dict[str, Any],
+    *,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    """Edit a unit's description (its user unit or maintainer) or its regulatory data (admin)."""
+    if not changes:
+        raise InvalidValue("nothing to change")
+    unknown = sorted(set(changes) - DESCRIPTION_FIELDS - REGULATORY_FIELDS)
+    if unknown:
+        raise InvalidValue(
+            f"{unknown[0]} is changed through its own action, not by editing", field=unknown[0]
+        )
+    if set(changes) & DESCRIPTION_FIELDS:
+        principal.require(Permission.EQUIPMENT_EDIT_DESCRIPTION)
+    if set(changes) & REGULATORY_FIELDS:
+        principal.require(Permission.EQUIPMENT_EDIT_REGULATORY)
+    async with db.transaction():
+        current = await _load(principal, equipment_id)
+        if current["version"] != expected_version:
+            raise StaleVersion(
+                f"equipment {equipment_id} is at version {current['version']}, "
+                f"not {expected_version}; fetch it again and reapply your change"
+            )
+        _require_open(current)
+        merged = {**current, **changes}
+        _check_description(merged, today)
+        normalised = {k: merged[k] for k in changes}
+        if (
+            "equipment_code" in changes
+            and normalised["equipment_code"] != current["equipment_code"]
+        ):
+            await _check_codes_free(None, normalised["equipment_code"])
+            if not current["registration_code"]:
+                normalised["code"] = normalised["equipment_code"]
+        return await _write(
+            principal,
+            current,
+            normalised,
+            action="update",
+            expected_version=expected_version,
+            now=now,
+        )
+
+
+async def _transition(
+    principal: Principal,
+    equipment_id: int,
+    action: Action,
+    permission: Permission,
+    *,
+    effective_on: date,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+    details: dict[str, Any],
+    changes: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    check: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
+    principal.require(permission)
+    async with db.transaction():
+        current = await _load(principal, equipment_id)
+        version = current["version"] if expected_version is None else expected_version
+        if current["version"] != version:
+            raise StaleVersion(
+                f"equipment {equipment_id} is at version {current['version']}, not {version}"
+            )
+        status_before = Status(current["status"])
+        status_after = next_status(status_before, action)
+        check_effective_date(
+            effective_on, status_since=current["status_since"], today=today, field="on"
+        )
+        if check is not None:
+            await check(current)
+        new_values = changes(current) if changes is not None else {}
+        if status_after != status_before:
+            new_values.update(status=status_after.value, status_since=effective_on)
+        updated = await _write(
+            principal, current, new_values, action=action.value, expected_version=version, now=now
+        )
+        await StatusChange.insert(
+            StatusChange(
+                equipment=equipment_id,
+                action=action.value,
+                from_status=status_before.value,
+                to_status=status_after.value,
+                effective_on=effective_on,
+                details=audit.jsonable(details),
+                actor=principal.actor,
+                recorded_at=now,
+            )
+        )
+    return updated
+
+
+async def register(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    registration_code: str,
+    certificate_no: str | None,
+    registered_on: date,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    def changes(current: dict[str, Any]) -> dict[str, Any]:
+        code = _check_registration_code(registration_code, current, today)
+        values = {
+            "registration_code": code,
+            "code": code,
+            "registered_on": registered_on,
+            "late_registration": registration_is_late(current["commissioning_date"], registered_on),
+        }
+        if certificate_no:
+            values["certificate_no"] = codes.validate_certificate_number(
+                certificate_no, field="certificate_no"
+            )
+        return values
+
+    async def codes_free(current: dict[str, Any]) -> None:
+        code = _check_registration_code(registration_code, current, today)
+        await _check_codes_free(code, None)
+
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.REGISTER,
+        Permission.EQUIPMENT_REGISTER,
+        effective_on=registered_on,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={"registration_code": registration_code, "certificate_no": certificate_no},
+        changes=changes,
+        check=codes_free,
+    )
+
+
+async def suspend(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    suspended_from: date,
+    planned_until: date | None,
+    notified_on: date,
+    reason: str,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    if planned_until is not None and planned_until <= suspended_from:
+        raise InvalidValue("the planned end must come after the start", field="planned_until")
+    if notified_on < suspended_from or notified_on > today:
+        raise InvalidValue(
+            "the notice date must lie between the start and today", field="notified_on"
+        )
+    late = suspension_notice_is_late(suspended_from, planned_until, notified_on)
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.SUSPEND,
+        Permission.EQUIPMENT_SUSPEND_RESUME,
+        effective_on=suspended_from,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={
+            "planned_until": planned_until,
+            "notified_on": notified_on,
+            "reason": reason,
+            "late_notice": late,
+        },
+        changes=lambda _: {"late_suspension_notice": late},
+    )
+
+
+async def resume(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    resumed_on: date,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    def changes(current: dict[str, Any]) -> dict[str, Any]:
+        lapsed = inspection_needed_on_resume(current["next_inspection_due"], resumed_on)
+        return {"needs_inspection_before_resume": lapsed, "late_suspension_notice": False}
+
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.RESUME,
+        Permission.EQUIPMENT_SUSPEND_RESUME,
+        effective_on=resumed_on,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={},
+        changes=changes,
+    )
+
+
+async def scrap(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    scrapped_on: date,
+    reason: str,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.SCRAP,
+        Permission.EQUIPMENT_REGISTER,
+        effective_on=scrapped_on,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={"reason": reason},
+    )
+
+
+async def cancel(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    cancelled_on: date,
+    reason: str,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.CANCEL,
+        Permission.EQUIPMENT_REGISTER,
+        effective_on=cancelled_on,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={"reason": reason},
+    )
+
+
+async def transfer(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    user_unit_id: int,
+    transferred_on: date,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    async def new_owner(current: dict[str, Any]) -> None:
+        if current["user_unit"] == user_unit_id:
+            raise InvalidValue("the unit already belongs to that user unit", field="user_unit_id")
+        await require_kind(user_unit_id, OrgKind.USER_UNIT, field="user_unit_id")
+
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.TRANSFER,
+        Permission.EQUIPMENT_REGISTER,
+        effective_on=transferred_on,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={"to_user_unit": user_unit_id},
+        check=new_owner,
+        changes=lambda _: {"user_unit": user_unit_id},
+    )
+
+
+async def change_maintainer(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    maintenance_company_id: int | None,
+    changed_on: date,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> dict[str, Any]:
+    async def company(_: dict[str, Any]) -> None:
+        if maintenance_company_id is not None:
+            await require_kind(
+                maintenance_company_id, OrgKind.MAINTENANCE_COMPANY, field="maintenance_company_id"
+            )
+
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.CHANGE_MAINTAINER,
+        Permission.EQUIPMENT_CHANGE_MAINTAINER,
+        effective_on=changed_on,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={"to_maintenance_company": maintenance_company_id},
+        check=company,
+        changes=lambda _: {"maintenance_company": maintenance_company_id},
+    )
+
+
+async def status_history(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
+    principal.require(Permission.HISTORY_READ)
+    await _load(principal, equipment_id)
+    return (
+        await StatusChange.select()
+        .where(StatusChange.equipment == equipment_id)
+        .order_by(StatusChange.id)
+        .output(load_json=True)
+    )
+
+
+async def audit_trail(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
+    principal.require(Permission.HISTORY_READ)
+    await _load(principal, equipment_id)
+    return await audit.trail("equipment", equipment_id)
+
+
+async def public_lookup(code: str) -> dict[str, Any]:
+    """What anyone may read about a unit by the code on its sign: no personal data."""
+    wanted = code.strip().upper()
+    row = (
+        await Equipment.select(
+            Equipment.code,
+            Equipment.registration_code,
+            Equipment.equipment_code,
+            Equipment.category,
+            Equipment.address,
+            Equipment.status,
+            Equipment.next_inspection_due,
+            Equipment.last_maintenance_on,
+            Equipment.maintenance_company.name.as_alias("maintenance_company_name"),
+        )
+        .where(
+            (Equipment.code == wanted)
+            | (Equipment.registration_code == wanted)
+            | (Equipment.equipment_code == wanted)
+        )
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no unit with code {wanted} is on the register")
+    return row
+
+
+async def organisation_names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await Organisation.select(Organisation.id, Organisation.name).where(
+        Organisation.id.is_in(list(ids))
+    )
+    return {r["id"]: r["name"] for r in rows}

@@ -1,0 +1,109 @@
+"""Bearer tokens: made once, shown once, stored only as a SHA-256 digest."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from equipment.domain.access import ROLE_ORG_KIND, ROLES_NEEDING_ORG, Principal, Role
+from equipment.domain.errors import InvalidValue, NotFound
+from equipment.services import audit, db
+from equipment.services.organisations import require_kind
+from equipment.tables import ApiToken
+
+TOKEN_PREFIX = "sereg_"
+
+
+def digest(token: str) -> str:
+    # 256 random bits need no slow hash: there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(
+    principal: Principal, *, role: Role, organisation_id: int | None, label: str, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """A new token for ``role`` (bound to ``organisation_id`` where the role needs one)."""
+    expected_kind = ROLE_ORG_KIND[role]
+    if role in ROLES_NEEDING_ORG and organisation_id is None:
+        raise InvalidValue(f"a {role.value} token must name its organisation", field="org")
+    if organisation_id is not None:
+        if expected_kind is None:
+            raise InvalidValue(f"an {role.value} token belongs to no organisation", field="org")
+        await require_kind(organisation_id, expected_kind, field="org")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with db.transaction():
+        [row] = await ApiToken.insert(
+            ApiToken(
+                token_hash=digest(token),
+                prefix=token[: len(TOKEN_PREFIX) + 6],
+                role=role.value,
+                organisation=organisation_id,
+                label=label,
+                created_at=now,
+            )
+        ).returning(
+            ApiToken.id,
+            ApiToken.prefix,
+            ApiToken.role,
+            ApiToken.organisation,
+            ApiToken.label,
+            ApiToken.created_at,
+        )
+        await audit.record(
+            principal,
+            entity="api_token",
+            entity_id=row["id"],
+            action="create",
+            at=now,
+            before=None,
+            after=row,
+        )
+    return token, row
+
+
+async def revoke_token(principal: Principal, token_id: int, *, now: datetime) -> None:
+    async with db.transaction():
+        updated = (
+            await ApiToken.update({ApiToken.revoked_at: now})
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_null())
+            .returning(ApiToken.id)
+        )
+        if not updated:
+            raise NotFound(f"no live token with id {token_id}")
+        await audit.record(
+            principal,
+            entity="api_token",
+            entity_id=token_id,
+            action="revoke",
+            at=now,
+            before=None,
+            after={"revoked_at": now},
+        )
+
+
+async def list_tokens() -> list[dict[str, Any]]:
+    return await ApiToken.select(
+        ApiToken.id,
+        ApiToken.prefix,
+        ApiToken.role,
+        ApiToken.organisation,
+        ApiToken.label,
+        ApiToken.created_at,
+        ApiToken.revoked_at,
+    ).order_by(ApiToken.id)
+
+
+async def principal_for(token: str) -> Principal | None:
+    """The caller a presented token stands for, or None if unknown or revoked."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        return None
+    row = (
+        await ApiToken.select(ApiToken.id, ApiToken.role, ApiToken.organisation)
+        .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_null())
+        .first()
+    )
+    if row is None:
+        return None
+    return Principal(Role(row["role"]), row["organisation"], row["id"])

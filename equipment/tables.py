@@ -1,0 +1,132 @@
+"""Storage model of the register. API schemas live in ``equipment.api.schemas``.
+
+The register tables stay small and indexed for the list and due-list queries; the
+category-specific parameters are one JSON column validated per category in
+``equipment.domain.parameters``, so a new category needs no schema change.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    BigSerial,
+    Boolean,
+    Date,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class Organisation(Table, tablename="organisation"):
+    """A user unit, maintenance company, inspection body or filling station."""
+
+    kind = Varchar(length=24, index=True)
+    credit_code = Varchar(length=18, unique=True)
+    name = Varchar(length=200)
+    # Contact data is personal: only admins, inspectors and the organisation itself see it.
+    contact_name = Varchar(length=100, default="")
+    contact_phone = Varchar(length=32, default="")
+    address = Text(default="")
+    licence_no = Varchar(length=64, null=True, default=None)
+    licence_valid_until = Date(null=True, default=None)
+    version = Integer(default=1)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Equipment(Table, tablename="equipment"):
+    """One unit of special equipment, the register's row."""
+
+    id = BigSerial(primary_key=True)
+    # The code people read off the unit: the registration code once registered,
+    # the manufacturer's equipment code before that. Unique, so it keys keyset pages.
+    code = Varchar(length=20, unique=True)
+    registration_code = Varchar(length=20, null=True, default=None, unique=True)
+    equipment_code = Varchar(length=18, null=True, default=None, unique=True)
+    category = Varchar(length=4, index=True)
+    certificate_no = Varchar(length=32, null=True, default=None)
+    manufacturer = Varchar(length=200, default="")
+    model = Varchar(length=100, default="")
+    serial_no = Varchar(length=64, default="")
+    manufacture_date = Date(null=True, default=None)
+    commissioning_date = Date(null=True, default=None)
+    registered_on = Date(null=True, default=None)
+    address = Text(default="")
+    district_code = Varchar(length=6, index=True)
+    longitude = DoublePrecision(null=True, default=None)
+    latitude = DoublePrecision(null=True, default=None)
+    user_unit = ForeignKey(references=Organisation, on_delete=OnDelete.restrict, index=True)
+    maintenance_company = ForeignKey(
+        references=Organisation, on_delete=OnDelete.restrict, null=True, index=True
+    )
+    owning_station = ForeignKey(
+        references=Organisation, on_delete=OnDelete.restrict, null=True, index=True
+    )
+    status = Varchar(length=16, index=True)
+    status_since = Date()
+    late_registration = Boolean(default=False)
+    late_suspension_notice = Boolean(default=False)
+    needs_inspection_before_resume = Boolean(default=False)
+    parameters = JSON(default="{}")
+    next_inspection_due = Date(null=True, default=None, index=True)
+    last_maintenance_on = Date(null=True, default=None)
+    version = Integer(default=1)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class StatusChange(Table, tablename="status_change"):
+    """The registration workflow's history: one row per transition, never edited."""
+
+    id = BigSerial(primary_key=True)
+    equipment = ForeignKey(references=Equipment, on_delete=OnDelete.restrict, index=True)
+    action = Varchar(length=24)
+    from_status = Varchar(length=16)
+    to_status = Varchar(length=16)
+    effective_on = Date()
+    details = JSON(default="{}")
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
+class AuditEntry(Table, tablename="audit_entry"):
+    """Append-only trail of every change (a database trigger refuses UPDATE and DELETE)."""
+
+    id = BigSerial(primary_key=True)
+    recorded_at = Timestamptz()
+    actor = Varchar(length=80)
+    entity = Varchar(length=32, index=True)
+    entity_id = BigInt(index=True)
+    action = Varchar(length=32)
+    before = JSON(null=True, default=None)
+    after = JSON(null=True, default=None)
+
+
+class ApiToken(Table, tablename="api_token"):
+    """A bearer token; only its SHA-256 is stored."""
+
+    token_hash = Varchar(length=64, unique=True)
+    prefix = Varchar(length=16)
+    role = Varchar(length=24)
+    organisation = ForeignKey(
+        references=Organisation, on_delete=OnDelete.restrict, null=True, index=True
+    )
+    label = Varchar(length=100, default="")
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+REGISTER_TABLES: tuple[type[Table], ...] = (
+    Organisation,
+    Equipment,
+    StatusChange,
+    AuditEntry,
+    ApiToken,
+)

@@ -1,0 +1,1 @@
+"""Areas, coordinates and spatial queries. Knows nothing of inspections."""

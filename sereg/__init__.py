@@ -1,0 +1,1 @@
+"""sereg: composition root, settings and command line."""

@@ -1,0 +1,60 @@
+"""The composition root: builds the Litestar app from the settings."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar, Router, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from equipment.api import controllers
+from equipment.api.auth import authenticate
+from equipment.api.errors import EXCEPTION_HANDLERS
+from equipment.services import db
+from sereg.settings import Settings, get_settings
+
+
+@get("/health", tags=["operations"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Litestar:
+    """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
+    settings = settings or get_settings()
+
+    async def start() -> None:
+        await db.start(settings.database.pool_min, settings.database.pool_max)
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[
+            controllers.OrganisationController,
+            controllers.EquipmentController,
+            controllers.TokenController,
+            controllers.me,
+            controllers.public_equipment,
+            controllers.categories,
+        ],
+        dependencies={"principal": Provide(authenticate)},
+    )
+    return Litestar(
+        route_handlers=[api, health],
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[start] if manage_db else [],
+        on_shutdown=[db.stop] if manage_db else [],
+        openapi_config=OpenAPIConfig(
+            title="sereg",
+            version="1",
+            description="Special-equipment register and inspection tracker",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        logging_config=None,
+        debug=False,
+    )
+
+
+logging.getLogger("sereg").addHandler(logging.NullHandler())

@@ -1,0 +1,180 @@
+"""``sereg``: one command for everything the service does."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from sereg.settings import get_settings
+
+# Piccolo finds its engine through this module; set before any table is touched.
+os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
+
+
+async def migrate() -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = await run_forwards(app_name="all")
+    if not result.success:
+        raise SystemExit(f"migration failed: {result.message}")
+
+
+async def _with_db(coro_factory):
+    from equipment.services import db
+
+    settings = get_settings()
+    await db.start(settings.database.pool_min, settings.database.pool_max)
+    try:
+        return await coro_factory()
+    finally:
+        await db.stop()
+
+
+async def seed_demo(units: int, seed: int, *, quiet: bool = False) -> bool:
+    """Load the demo city if the register is empty; True if it was loaded."""
+    from equipment.demo.load import load_demo_city, register_is_empty
+    from equipment.services import clock
+
+    if not await register_is_empty():
+        print("the register already has units; demo city not loaded", file=sys.stderr)
+        return False
+    org_ids = await load_demo_city(
+        seed=seed, units=units, today=clock.today(), now=clock.now(), show_progress=not quiet
+    )
+    await print_demo_tokens(org_ids)
+    return True
+
+
+async def print_demo_tokens(org_ids: dict[str, list[int]]) -> None:
+    from equipment.domain.access import SYSTEM, Role
+    from equipment.services import clock, tokens
+
+    print("\nTokens to try the API with (shown once; send as 'Authorization: Bearer ...'):")
+    for role, kind in (
+        (Role.ADMIN, None),
+        (Role.INSPECTOR, "inspection_body"),
+        (Role.MAINTENANCE, "maintenance_company"),
+        (Role.USER_UNIT, "user_unit"),
+        (Role.STATION, "filling_station"),
+    ):
+        org = org_ids[kind][0] if kind else None
+        secret, _ = await tokens.create_token(
+            SYSTEM, role=role, organisation_id=org, label="demo", now=clock.now()
+        )
+        owner = f" (organisation {org})" if org else ""
+        print(f"  {role.value:<12}{owner:<20} {secret}")
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    asyncio.run(migrate())
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    asyncio.run(migrate())
+    asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    if args.demo:
+        asyncio.run(migrate())
+        asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
+    host = args.host or settings.http.host
+    port = args.port or settings.http.port
+    print(f"sereg serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    uvicorn.run(
+        "sereg.asgi:app",
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    from equipment.domain.access import SYSTEM, Role
+    from equipment.domain.errors import DomainError
+    from equipment.services import clock, tokens
+
+    async def run() -> None:
+        if args.action == "create":
+            secret, row = await tokens.create_token(
+                SYSTEM,
+                role=Role(args.role),
+                organisation_id=args.org,
+                label=args.label,
+                now=clock.now(),
+            )
+            print(f"token {row['id']} ({row['role']}): {secret}")
+            print("store it now: only its hash is kept", file=sys.stderr)
+        elif args.action == "revoke":
+            await tokens.revoke_token(SYSTEM, args.id, now=clock.now())
+            print(f"token {args.id} revoked")
+        else:
+            for row in await tokens.list_tokens():
+                state = "revoked" if row["revoked_at"] else "live"
+                print(
+                    f"{row['id']:>5} {row['prefix']}… {row['role']:<12} "
+                    f"org={row['organisation']} {state} {row['label']}"
+                )
+
+    try:
+        asyncio.run(_with_db(run))
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.reason}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sereg", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="migrate and load the demo city first if the register is empty",
+    )
+    serve.add_argument("--units", type=int, default=5000)
+    serve.add_argument("--seed", type=int, default=420600)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    demo = sub.add_parser("demo", help="load the synthetic Xiangyang demo city")
+    demo.add_argument("--units", type=int, default=5000)
+    demo.add_argument("--seed", type=int, default=420600)
+    demo.set_defaults(func=cmd_demo)
+
+    token = sub.add_parser("token", help="create, revoke or list API tokens")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create")
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "inspector", "maintenance", "user_unit", "station"],
+    )
+    create.add_argument("--org", type=int, help="organisation id the token acts for")
+    create.add_argument("--label", default="")
+    revoke = token_sub.add_parser("revoke")
+    revoke.add_argument("id", type=int)
+    token_sub.add_parser("list")
+    token.set_defaults(func=cmd_token)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The one settings object, read from the environment once.
+
+Each concern gets its own frozen dataclass; ``get_settings()`` is the only reader of
+``os.environ`` in the project, so a test or a process can see the whole configuration
+in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """``DATABASE_URL`` (postgresql://...) selects PostgreSQL; otherwise a SQLite file."""
+
+    url: str | None = None
+    sqlite_path: Path = Path("sereg.sqlite3")
+    pool_min: int = 2
+    pool_max: int = 10
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None
+
+    def postgres_config(self) -> dict[str, object]:
+        """asyncpg connection keywords parsed from the URL."""
+        if self.url is None:
+            raise ValueError("DATABASE_URL is not set")
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ValueError(f"DATABASE_URL must start with postgresql://, got {parts.scheme!r}")
+        config: dict[str, object] = {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 5432,
+            "user": unquote(parts.username or "postgres"),
+            "database": (parts.path or "/").lstrip("/") or "postgres",
+        }
+        if parts.password:
+            config["password"] = unquote(parts.password)
+        return config
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    url: str = "mqtt://127.0.0.1:1883"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Lists are capped so one request cannot ask the database for a million rows.
+    max_page_size: int = 500
+    default_page_size: int = 50
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    log_json: bool = False
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def settings_from_env(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    return Settings(
+        database=DatabaseSettings(
+            url=env.get("DATABASE_URL") or None,
+            sqlite_path=Path(env.get("SEREG_SQLITE_PATH", "sereg.sqlite3")),
+            pool_min=_env_int(env, "SEREG_DB_POOL_MIN", 2),
+            pool_max=_env_int(env, "SEREG_DB_POOL_MAX", 10),
+        ),
+        mqtt=MqttSettings(url=env.get("MQTT_URL", MqttSettings.url)),
+        http=HttpSettings(
+            host=env.get("SEREG_HOST", HttpSettings.host),
+            port=_env_int(env, "SEREG_PORT", HttpSettings.port),
+        ),
+        log_json=env.get("SEREG_LOG_JSON", "") in ("1", "true", "yes"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return settings_from_env()

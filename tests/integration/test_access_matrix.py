@@ -1,0 +1,342 @@
+"""Every role against every endpoint, including other organisations' objects.
+
+A role without the permission gets 403; an object outside the caller's scope is 404
+(its existence does not leak); no token is 401.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from equipment.domain.access import Role
+from tests import factories as f
+
+pytestmark = pytest.mark.integration
+
+ROLES = ("admin", "inspector", "company_a", "owner_a", "station_a")
+
+
+@pytest.fixture
+async def world(engine):
+    w: dict[str, Any] = {}
+    for name, kind in (
+        ("owner_a", "user_unit"),
+        ("owner_b", "user_unit"),
+        ("company_a", "maintenance_company"),
+        ("company_b", "maintenance_company"),
+        ("station_a", "filling_station"),
+        ("station_b", "filling_station"),
+        ("body", "inspection_body"),
+    ):
+        w[name] = (await f.organisation(kind))["id"]
+    w["tokens"] = {
+        "admin": await f.token(Role.ADMIN),
+        "inspector": await f.token(Role.INSPECTOR, w["body"]),
+        "company_a": await f.token(Role.MAINTENANCE, w["company_a"]),
+        "owner_a": await f.token(Role.USER_UNIT, w["owner_a"]),
+        "station_a": await f.token(Role.STATION, w["station_a"]),
+    }
+    return w
+
+
+async def lift(w, side: str = "a", registered: bool = True) -> int:
+    unit = await f.unit(
+        w[f"owner_{side}"], maintenance_company_id=w[f"company_{side}"], registered=registered
+    )
+    return unit["id"]
+
+
+async def cylinder(w, side: str = "a") -> int:
+    unit = await f.unit(
+        w[f"station_{side}"],
+        category="2320",
+        owning_station_id=w[f"station_{side}"],
+        equipment_code=f.equipment_code("2320"),
+        parameters={"medium": "LPG", "water_capacity_l": 35.5, "nominal_working_pressure_mpa": 2.1},
+    )
+    return unit["id"]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str  # formatted with {id}
+    target: Callable[[dict], Awaitable[Any] | Any]
+    expected: dict[str, int]
+    body: Callable[[dict], dict] | None = None
+    if_match: bool = False
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+READ_OK = {"admin": 200, "inspector": 200, "company_a": 200, "owner_a": 200, "station_a": 404}
+ADMIN_ONLY = {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 403, "station_a": 403}
+ADMIN_OWNER = {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 200, "station_a": 403}
+TODAY = str(f.TODAY)
+
+CASES = [
+    Case("read own lift", "GET", "/api/v1/equipment/{id}", lift, READ_OK),
+    Case(
+        "read other's lift",
+        "GET",
+        "/api/v1/equipment/{id}",
+        lambda w: lift(w, "b"),
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 404, "station_a": 404},
+    ),
+    Case(
+        "read own cylinder",
+        "GET",
+        "/api/v1/equipment/{id}",
+        cylinder,
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 404, "station_a": 200},
+    ),
+    Case(
+        "read other's cylinder",
+        "GET",
+        "/api/v1/equipment/{id}",
+        lambda w: cylinder(w, "b"),
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 404, "station_a": 404},
+    ),
+    Case(
+        "status history",
+        "GET",
+        "/api/v1/equipment/{id}/status-history",
+        lift,
+        {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 200, "station_a": 403},
+    ),
+    Case(
+        "other's audit",
+        "GET",
+        "/api/v1/equipment/{id}/audit",
+        lambda w: lift(w, "b"),
+        {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 404, "station_a": 403},
+    ),
+    Case(
+        "edit description",
+        "PATCH",
+        "/api/v1/equipment/{id}",
+        lift,
+        {"admin": 200, "inspector": 403, "company_a": 200, "owner_a": 200, "station_a": 403},
+        body=lambda w: {"model": "X"},
+        if_match=True,
+    ),
+    Case(
+        "edit other's description",
+        "PATCH",
+        "/api/v1/equipment/{id}",
+        lambda w: lift(w, "b"),
+        {"admin": 200, "inspector": 403, "company_a": 404, "owner_a": 404, "station_a": 403},
+        body=lambda w: {"model": "X"},
+        if_match=True,
+    ),
+    Case(
+        "edit regulatory data",
+        "PATCH",
+        "/api/v1/equipment/{id}",
+        lift,
+        ADMIN_ONLY,
+        body=lambda w: {"district_code": "420602"},
+        if_match=True,
+    ),
+    Case(
+        "create for own unit",
+        "POST",
+        "/api/v1/equipment",
+        lambda w: None,
+        {"admin": 201, "inspector": 403, "company_a": 403, "owner_a": 201, "station_a": 403},
+        body=lambda w: f.unit_body(w["owner_a"]),
+    ),
+    Case(
+        "create for another unit",
+        "POST",
+        "/api/v1/equipment",
+        lambda w: None,
+        {"admin": 201, "inspector": 403, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: f.unit_body(w["owner_b"]),
+    ),
+    Case(
+        "register",
+        "POST",
+        "/api/v1/equipment/{id}/register",
+        lambda w: lift(w, registered=False),
+        ADMIN_ONLY,
+        body=lambda w: {"registration_code": f.registration_code(), "registered_on": TODAY},
+    ),
+    Case(
+        "suspend own",
+        "POST",
+        "/api/v1/equipment/{id}/suspend",
+        lift,
+        ADMIN_OWNER,
+        body=lambda w: {"suspended_from": TODAY, "notified_on": TODAY, "reason": "装修"},
+    ),
+    Case(
+        "suspend other's",
+        "POST",
+        "/api/v1/equipment/{id}/suspend",
+        lambda w: lift(w, "b"),
+        {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 404, "station_a": 403},
+        body=lambda w: {"suspended_from": TODAY, "notified_on": TODAY, "reason": "装修"},
+    ),
+    Case(
+        "change maintainer",
+        "POST",
+        "/api/v1/equipment/{id}/change-maintainer",
+        lift,
+        ADMIN_OWNER,
+        body=lambda w: {"maintenance_company_id": w["company_b"], "on": TODAY},
+    ),
+    Case(
+        "transfer",
+        "POST",
+        "/api/v1/equipment/{id}/transfer",
+        lift,
+        ADMIN_ONLY,
+        body=lambda w: {"user_unit_id": w["owner_b"], "on": TODAY},
+    ),
+    Case(
+        "scrap",
+        "POST",
+        "/api/v1/equipment/{id}/scrap",
+        lift,
+        ADMIN_ONLY,
+        body=lambda w: {"on": TODAY, "reason": "报废"},
+    ),
+    Case(
+        "cancel",
+        "POST",
+        "/api/v1/equipment/{id}/cancel",
+        lift,
+        ADMIN_ONLY,
+        body=lambda w: {"on": TODAY, "reason": "迁出"},
+    ),
+    Case(
+        "read own organisation",
+        "GET",
+        "/api/v1/organisations/{id}",
+        lambda w: w["owner_a"],
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 200, "station_a": 404},
+    ),
+    Case(
+        "read other organisation",
+        "GET",
+        "/api/v1/organisations/{id}",
+        lambda w: w["owner_b"],
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 404, "station_a": 404},
+    ),
+    Case(
+        "edit own contact",
+        "PATCH",
+        "/api/v1/organisations/{id}",
+        lambda w: w["owner_a"],
+        {"admin": 200, "inspector": 403, "company_a": 404, "owner_a": 200, "station_a": 404},
+        body=lambda w: {"contact_phone": "13900000000"},
+        if_match=True,
+    ),
+    Case(
+        "rename own organisation",
+        "PATCH",
+        "/api/v1/organisations/{id}",
+        lambda w: w["owner_a"],
+        {"admin": 200, "inspector": 403, "company_a": 404, "owner_a": 403, "station_a": 404},
+        body=lambda w: {"name": "新名字"},
+        if_match=True,
+    ),
+    Case(
+        "create organisation",
+        "POST",
+        "/api/v1/organisations",
+        lambda w: None,
+        {"admin": 201, "inspector": 403, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: {"kind": "user_unit", "credit_code": f.credit_code(), "name": "新单位"},
+    ),
+    Case("list tokens", "GET", "/api/v1/tokens", lambda w: None, ADMIN_ONLY),
+    Case(
+        "create token",
+        "POST",
+        "/api/v1/tokens",
+        lambda w: None,
+        {"admin": 201, "inspector": 403, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: {"role": "inspector"},
+    ),
+    Case("me", "GET", "/api/v1/me", lambda w: None, everyone(200)),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+async def test_role_matrix(client, world, case: Case):
+    assert set(case.expected) == set(ROLES)
+    got: dict[str, int] = {}
+    for role in (*ROLES, "anonymous"):
+        # A fresh target per role: one role's change cannot mask another's result.
+        made = case.target(world)
+        target = await made if hasattr(made, "__await__") else made
+        path = case.path.format(id=target)
+        headers = dict(world["tokens"].get(role, {}))
+        if case.if_match:
+            version = await client.get(path, headers=world["tokens"]["admin"])
+            headers["If-Match"] = version.headers["etag"]
+        body = case.body(world) if case.body else None
+        response = await client.request(case.method, path, json=body, headers=headers)
+        assert response.status_code < 500, response.text
+        got[role] = response.status_code
+    assert got == {**case.expected, "anonymous": 401}
+
+
+async def test_lists_show_each_role_only_its_units(client, world):
+    ids = {
+        "lift_a": await lift(world),
+        "lift_b": await lift(world, "b"),
+        "cyl_a": await cylinder(world),
+        "cyl_b": await cylinder(world, "b"),
+    }
+    expected = {
+        "admin": set(ids),
+        "inspector": set(ids),
+        "company_a": {"lift_a"},
+        "owner_a": {"lift_a"},
+        "station_a": {"cyl_a"},
+    }
+    by_id = {v: k for k, v in ids.items()}
+    for role, names in expected.items():
+        response = await client.get("/api/v1/equipment", headers=world["tokens"][role])
+        assert {by_id[u["id"]] for u in response.json()["items"]} == names, role
+        # A filter naming someone else's organisation narrows, never widens.
+        other = await client.get(
+            f"/api/v1/equipment?user_unit_id={world['owner_b']}", headers=world["tokens"][role]
+        )
+        assert {by_id[u["id"]] for u in other.json()["items"]} <= names & {"lift_b"}
+
+
+async def test_organisation_list_is_scoped(client, world):
+    for role, count in (("admin", 7), ("inspector", 7), ("owner_a", 1), ("station_a", 1)):
+        response = await client.get("/api/v1/organisations", headers=world["tokens"][role])
+        assert len(response.json()["items"]) == count, role
+
+
+async def test_revoked_token_is_refused(client, world):
+    token = await f.token(Role.USER_UNIT, world["owner_a"])
+    assert (await client.get("/api/v1/me", headers=token)).status_code == 200
+    me = [
+        t
+        for t in (await client.get("/api/v1/tokens", headers=world["tokens"]["admin"])).json()
+        if t["prefix"] == token["Authorization"].split()[1][:12]
+    ]
+    assert len(me) == 1
+    revoked = await client.delete(f"/api/v1/tokens/{me[0]['id']}", headers=world["tokens"]["admin"])
+    assert revoked.status_code == 204
+    assert (await client.get("/api/v1/me", headers=token)).status_code == 401
+
+
+async def test_token_listing_never_shows_hashes_or_secrets(client, world):
+    listing = (await client.get("/api/v1/tokens", headers=world["tokens"]["admin"])).json()
+    assert listing and all("hash" not in key for t in listing for key in t)
+    for t in listing:
+        assert len(t["prefix"]) <= 12
