@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 
 from equipment.api import schemas, views
 from equipment.api.auth import etag, version_from_if_match
@@ -16,16 +17,21 @@ from equipment.services import clock, organisations, register, tokens
 from equipment.services.pagination import parse_sort
 from sereg.settings import get_settings
 
-EquipmentId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="equipment id")]
-OrgIdPath = Annotated[int, Parameter(ge=1, le=2**31 - 1, description="organisation id")]
+EquipmentId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="equipment id")]
+OrgIdPath = Annotated[int, PathParameter(ge=1, le=2**31 - 1, description="organisation id")]
 IfMatch = Annotated[
     str | None,
-    Parameter(
-        header="If-Match",
+    HeaderParameter(
+        name="If-Match",
         required=False,
         description='The ETag of the version being changed, e.g. "3"',
     ),
 ]
+
+
+def query_text(max_length: int, description: str | None = None) -> QueryParameter:
+    # PostgreSQL cannot compare text holding NUL: refuse it here as a 400, not a 500.
+    return QueryParameter(max_length=max_length, pattern=r"^[^\x00]*$", description=description)
 
 
 def _limit(limit: int | None) -> int:
@@ -33,7 +39,7 @@ def _limit(limit: int | None) -> int:
     return http.default_page_size if limit is None else limit
 
 
-Limit = Annotated[int | None, Parameter(ge=1, le=500, required=False)]
+Limit = Annotated[int | None, QueryParameter(ge=1, le=500, required=False)]
 
 
 def _with_etag(unit: dict) -> Response[schemas.Equipment]:
@@ -46,7 +52,7 @@ class OrganisationController(Controller):
 
     @post("/")
     async def create(
-        self, principal: Principal, data: schemas.OrganisationCreate
+        self, principal: NamedDependency[Principal], data: JSONBody[schemas.OrganisationCreate]
     ) -> Response[schemas.Organisation]:
         row = await organisations.create_organisation(
             principal,
@@ -60,10 +66,10 @@ class OrganisationController(Controller):
     @get("/")
     async def list_(
         self,
-        principal: Principal,
-        kind: OrgKind | None = None,
-        q: Annotated[str | None, Parameter(max_length=100)] = None,
-        after: Annotated[int | None, Parameter(ge=0, le=2**31 - 1)] = None,
+        principal: NamedDependency[Principal],
+        kind: FromQuery[OrgKind | None] = None,
+        q: Annotated[str | None, query_text(100)] = None,
+        after: Annotated[int | None, QueryParameter(ge=0, le=2**31 - 1)] = None,
         limit: Limit = None,
     ) -> schemas.OrganisationPage:
         size = _limit(limit)
@@ -76,16 +82,18 @@ class OrganisationController(Controller):
         )
 
     @get("/{org_id:int}")
-    async def read(self, principal: Principal, org_id: OrgIdPath) -> Response[schemas.Organisation]:
+    async def read(
+        self, principal: NamedDependency[Principal], org_id: OrgIdPath
+    ) -> Response[schemas.Organisation]:
         row = await organisations.get_organisation(principal, org_id)
         return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
 
     @patch("/{org_id:int}")
     async def update(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         org_id: OrgIdPath,
-        data: schemas.OrganisationUpdate,
+        data: JSONBody[schemas.OrganisationUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Organisation]:
         version = version_from_if_match(if_match, required=True)
@@ -101,7 +109,7 @@ class EquipmentController(Controller):
 
     @post("/")
     async def create(
-        self, principal: Principal, data: schemas.EquipmentCreate
+        self, principal: NamedDependency[Principal], data: JSONBody[schemas.EquipmentCreate]
     ) -> Response[schemas.Equipment]:
         values = schemas.changes_of(data)
         for api_name, column in (
@@ -120,19 +128,17 @@ class EquipmentController(Controller):
     @get("/")
     async def list_(
         self,
-        principal: Principal,
-        category: Annotated[str | None, Parameter(max_length=4)] = None,
-        category_prefix: Annotated[str | None, Parameter(max_length=4)] = None,
-        district: Annotated[str | None, Parameter(max_length=6)] = None,
-        status: Status | None = None,
-        user_unit_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
-        maintenance_company_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
-        owning_station_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
-        q: Annotated[
-            str | None, Parameter(max_length=100, description="code prefix or address words")
-        ] = None,
-        sort: Annotated[str, Parameter(description="id, code or updated_at; '-' descends")] = "id",
-        cursor: Annotated[str | None, Parameter(max_length=400)] = None,
+        principal: NamedDependency[Principal],
+        category: Annotated[str | None, query_text(4)] = None,
+        category_prefix: Annotated[str | None, query_text(4)] = None,
+        district: Annotated[str | None, query_text(6)] = None,
+        status: FromQuery[Status | None] = None,
+        user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        owning_station_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        q: Annotated[str | None, query_text(100, "code prefix or address words")] = None,
+        sort: Annotated[str, query_text(20, "id, code or updated_at; '-' descends")] = "id",
+        cursor: Annotated[str | None, query_text(400)] = None,
         limit: Limit = None,
     ) -> schemas.EquipmentPage:
         page = await register.list_equipment(
@@ -155,16 +161,16 @@ class EquipmentController(Controller):
 
     @get("/{equipment_id:int}")
     async def read(
-        self, principal: Principal, equipment_id: EquipmentId
+        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> Response[schemas.Equipment]:
         return _with_etag(await register.get_equipment(principal, equipment_id))
 
     @patch("/{equipment_id:int}")
     async def update(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        data: schemas.EquipmentUpdate,
+        data: JSONBody[schemas.EquipmentUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         version = version_from_if_match(if_match, required=True)
@@ -181,9 +187,9 @@ class EquipmentController(Controller):
     @post("/{equipment_id:int}/register", status_code=200)
     async def register_(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        data: schemas.RegisterRequest,
+        data: JSONBody[schemas.RegisterRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
@@ -202,9 +208,9 @@ class EquipmentController(Controller):
     @post("/{equipment_id:int}/suspend", status_code=200)
     async def suspend(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        data: schemas.SuspendRequest,
+        data: JSONBody[schemas.SuspendRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
@@ -224,9 +230,9 @@ class EquipmentController(Controller):
     @post("/{equipment_id:int}/resume", status_code=200)
     async def resume(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        data: schemas.ResumeRequest,
+        data: JSONBody[schemas.ResumeRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
@@ -243,9 +249,9 @@ class EquipmentController(Controller):
     @post("/{equipment_id:int}/scrap", status_code=200)
     async def scrap(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        data: schemas.CloseRequest,
+        data: JSONBody[schemas.CloseRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
@@ -263,9 +269,9 @@ class EquipmentController(Controller):
     @post("/{equipment_id:int}/cancel", status_code=200)
     async def cancel(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        data: schemas.CloseRequest,
+        data: JSONBody[schemas.CloseRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
@@ -283,9 +289,9 @@ class EquipmentController(Controller):
     @post("/{equipment_id:int}/transfer", status_code=200)
     async def transfer(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        data: schemas.TransferRequest,
+        data: JSONBody[schemas.TransferRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
@@ -303,9 +309,9 @@ class EquipmentController(Controller):
     @post("/{equipment_id:int}/change-maintainer", status_code=200)
     async def change_maintainer(
         self,
-        principal: Principal,
+        principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        data: schemas.ChangeMaintainerRequest,
+        data: JSONBody[schemas.ChangeMaintainerRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
@@ -322,14 +328,14 @@ class EquipmentController(Controller):
 
     @get("/{equipment_id:int}/status-history")
     async def status_history(
-        self, principal: Principal, equipment_id: EquipmentId
+        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> list[schemas.StatusChange]:
         rows = await register.status_history(principal, equipment_id)
         return [views.status_change(r) for r in rows]
 
     @get("/{equipment_id:int}/audit")
     async def audit(
-        self, principal: Principal, equipment_id: EquipmentId
+        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> list[schemas.AuditEntry]:
         return [views.audit_entry(r) for r in await register.audit_trail(principal, equipment_id)]
 
@@ -339,7 +345,9 @@ class TokenController(Controller):
     tags = ("tokens",)
 
     @post("/")
-    async def create(self, principal: Principal, data: schemas.TokenCreate) -> schemas.NewToken:
+    async def create(
+        self, principal: NamedDependency[Principal], data: JSONBody[schemas.TokenCreate]
+    ) -> schemas.NewToken:
         principal.require(Permission.TOKEN_MANAGE)
         secret, row = await tokens.create_token(
             principal,
@@ -351,26 +359,28 @@ class TokenController(Controller):
         return schemas.NewToken(secret, row["id"], row["role"], row["organisation"])
 
     @get("/")
-    async def list_(self, principal: Principal) -> list[schemas.Token]:
+    async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.Token]:
         principal.require(Permission.TOKEN_MANAGE)
         return [views.token(r) for r in await tokens.list_tokens()]
 
     @delete("/{token_id:int}")
     async def revoke(
-        self, principal: Principal, token_id: Annotated[int, Parameter(ge=1, le=2**31 - 1)]
+        self,
+        principal: NamedDependency[Principal],
+        token_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
     ) -> None:
         principal.require(Permission.TOKEN_MANAGE)
         await tokens.revoke_token(principal, token_id, now=clock.now())
 
 
 @get("/me", tags=["tokens"])
-async def me(principal: Principal) -> schemas.Me:
+async def me(principal: NamedDependency[Principal]) -> schemas.Me:
     return schemas.Me(principal.role.value, principal.organisation_id, principal.token_id)
 
 
 @get("/public/equipment/{code:str}", tags=["public"])
 async def public_equipment(
-    code: Annotated[str, Parameter(max_length=40)],
+    code: Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")],
 ) -> schemas.PublicEquipment:
     return views.public_equipment(await register.public_lookup(code))
 

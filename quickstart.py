@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Run sereg from a fresh clone with nothing but Python 3.11+.
+
+    python3 quickstart.py serve   # install, migrate, load the demo city, serve on :8000
+    python3 quickstart.py test    # install, run the test suite
+
+The first call makes ``.venv`` and installs the project into it; later calls reinstall
+only when pyproject.toml changed. Extra arguments go to ``sereg serve`` or ``pytest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_installed() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"sereg needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = VENV / ".sereg-installed"
+    if not PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    print("installing sereg and its dependencies into .venv ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True, cwd=ROOT)
+    stamp.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("serve", "test"):
+        print(__doc__)
+        return 2
+    ensure_installed()
+    command, rest = argv[0], argv[1:]
+    if command == "serve":
+        args = [str(PYTHON), "-m", "sereg.cli", "serve", "--demo", *rest]
+    else:
+        args = [str(PYTHON), "-m", "pytest", *rest]
+    return subprocess.run(args, cwd=ROOT, check=False).returncode
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)

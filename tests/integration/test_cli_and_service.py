@@ -1,0 +1,142 @@
+"""The running service driven as a user would: the CLI, the demo city, HTTP over a socket."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import (
+    ROOT,
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+    run_sereg,
+    sereg_env,
+    service_missing,
+)
+
+pytestmark = pytest.mark.integration
+TOKEN = re.compile(r"^\s+(\w+)\s.*?(sereg_\S+)$", re.MULTILINE)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_env(request, tmp_path: Path) -> dict[str, str]:
+    """Environment for a sereg process on a fresh, empty database of each engine."""
+    if request.param == "sqlite":
+        yield sereg_env(SEREG_SQLITE_PATH=str(tmp_path / "cli.sqlite3"))
+        return
+    name = await create_pg_database("sereg_cli")
+    if name is None:
+        service_missing("PostgreSQL")
+    yield sereg_env(DATABASE_URL=pg_url(name))
+    await drop_pg_database(name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(database_env) -> Iterator[tuple[str, dict[str, str]]]:
+    """``sereg serve --demo`` as the README's quick start runs it, on a free port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sereg.cli",
+            "serve",
+            "--demo",
+            "--units",
+            "400",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=database_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    tokens: dict[str, str] = {}
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if match := TOKEN.match(line):
+                tokens[match.group(1)] = match.group(2)
+            if "sereg serving on" in line:
+                break
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("service did not come up:\n" + "".join(output))
+        yield base, tokens
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_quick_start_serves_the_demo_city(served):
+    base, tokens = served
+    assert set(tokens) == {"admin", "inspector", "maintenance", "user_unit", "station"}
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    page = httpx.get(f"{base}/api/v1/equipment?limit=50", headers=admin).json()
+    assert len(page["items"]) == 50 and page["next_cursor"]
+    code = page["items"][0]["code"]
+    public = httpx.get(f"{base}/api/v1/public/equipment/{code}")
+    assert public.status_code == 200 and public.json()["code"] == code
+    assert httpx.get(f"{base}/schema").status_code == 200
+    # The company token sees only its own lifts, and some of them.
+    company = {"Authorization": f"Bearer {tokens['maintenance']}"}
+    me = httpx.get(f"{base}/api/v1/me", headers=company).json()
+    mine = httpx.get(f"{base}/api/v1/equipment?limit=500", headers=company).json()["items"]
+    assert mine and all(u["maintenance_company_id"] == me["organisation_id"] for u in mine)
+    # The station sees its cylinders only.
+    station = {"Authorization": f"Bearer {tokens['station']}"}
+    cylinders = httpx.get(f"{base}/api/v1/equipment?limit=500", headers=station).json()["items"]
+    assert cylinders and all(u["category"].startswith("23") for u in cylinders)
+
+
+def test_token_create_list_revoke(database_env):
+    assert run_sereg("migrate", env=database_env).returncode == 0
+    created = run_sereg("token", "create", "--role", "admin", "--label", "ops", env=database_env)
+    assert created.returncode == 0, created.stderr
+    token_id = int(re.search(r"token (\d+)", created.stdout).group(1))
+    listing = run_sereg("token", "list", env=database_env)
+    assert f"{token_id:>5}" in listing.stdout and "live" in listing.stdout
+    secret = created.stdout.split()[-1]
+    assert secret.startswith("sereg_") and secret not in listing.stdout
+    revoked = run_sereg("token", "revoke", str(token_id), env=database_env)
+    assert revoked.returncode == 0
+    again = run_sereg("token", "revoke", str(token_id), env=database_env)
+    assert again.returncode != 0 and "no live token" in again.stderr
+    orphan = run_sereg("token", "create", "--role", "maintenance", env=database_env)
+    assert orphan.returncode != 0 and "must name its organisation" in orphan.stderr
+
+
+def test_demo_refuses_to_load_twice(database_env):
+    first = run_sereg("demo", "--units", "50", env=database_env)
+    assert first.returncode == 0, first.stderr
+    second = run_sereg("demo", "--units", "50", env=database_env)
+    assert "already has units" in second.stderr

@@ -1,0 +1,76 @@
+"""The public lookup (the QR code on a lift): public fields only, no token needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories as f
+
+pytestmark = pytest.mark.integration
+
+PUBLIC_FIELDS = {
+    "code",
+    "category",
+    "category_name",
+    "address",
+    "status",
+    "registered",
+    "next_inspection_due",
+    "maintenance_company",
+    "last_maintenance_on",
+}
+
+
+@pytest.fixture
+async def unit(engine):
+    owner = await f.organisation("user_unit", name="某某小区物业")
+    company = await f.organisation("maintenance_company", name="汉江电梯工程有限公司")
+    return await f.unit(owner["id"], maintenance_company_id=company["id"])
+
+
+async def test_public_fields_only_and_never_personal_data(client, unit):
+    response = await client.get(f"/api/v1/public/equipment/{unit['code']}")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == PUBLIC_FIELDS
+    assert body["maintenance_company"] == "汉江电梯工程有限公司"
+    assert body["registered"] is True and body["status"] == "in_use"
+    text = response.text
+    for secret in ("13800000000", "张伟", "某某小区物业", "user_unit", "version"):
+        assert secret not in text
+
+
+async def test_lookup_by_either_code_in_any_case(client, unit):
+    by_equipment_code = await client.get(
+        f"/api/v1/public/equipment/{unit['equipment_code'].lower()}"
+    )
+    assert by_equipment_code.status_code == 200
+    assert by_equipment_code.json()["code"] == unit["registration_code"]
+
+
+async def test_unknown_code_is_404_with_a_reason(client, unit):
+    response = await client.get("/api/v1/public/equipment/31104206062099019999")
+    assert response.status_code == 404
+    assert "is on the register" in response.json()["detail"]
+
+
+async def test_pending_unit_is_shown_as_not_registered(client, engine):
+    owner = await f.organisation("user_unit")
+    pending = await f.unit(owner["id"], registered=False)
+    body = (await client.get(f"/api/v1/public/equipment/{pending['code']}")).json()
+    assert body["registered"] is False and body["maintenance_company"] is None
+
+
+async def test_openapi_documents_the_api(client, engine):
+    schema = (await client.get("/schema/openapi.json")).json()
+    paths = set(schema["paths"])
+    for path in (
+        "/api/v1/equipment",
+        "/api/v1/equipment/{equipment_id}",
+        "/api/v1/equipment/{equipment_id}/suspend",
+        "/api/v1/organisations",
+        "/api/v1/public/equipment/{code}",
+        "/api/v1/tokens",
+    ):
+        assert path in paths
+    assert (await client.get("/schema/swagger")).status_code == 200
