@@ -1,0 +1,1 @@
+"""Unit tests of the periodic-inspection rules engine (equipment.domain.rules)."""
