@@ -1,0 +1,438 @@
+"""The repository's Mosquitto configuration, run by a real broker.
+
+The broker is started from ``deploy/mosquitto/mosquitto.conf`` and ``deploy/mosquitto/acl``
+themselves; only what cannot be the same on a test machine is rewritten (the listener
+port, where the persistence file goes, where the password and ACL files are). So these
+tests fail when the shipped configuration regresses:
+
+- nobody connects anonymously;
+- a station publishes only under its own code and reads only its own verdicts, a lift
+  only its own status and events (DESIGN.md, "MQTT contract": broker ACL);
+- the queue trap: an ingest consumer that was offline gets its whole QoS 1 backlog on
+  return. Mosquitto's stock ``max_queued_messages 1000`` silently drops the rest, and the
+  same scenario is run against that setting to show this test can fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKER_DIR = ROOT / "deploy" / "mosquitto"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Usernames as deploy/mosquitto/acl defines them: the ingest consumer by name, a station
+# and a lift by their bare codes.
+INGEST = "sereg-ingest"
+STATION = "XYS001"
+OTHER_STATION = "XYS002"
+LIFT = "31104206002023050001"
+PASSWORDS = {
+    INGEST: "ingest-secret",
+    STATION: "station-secret",
+    OTHER_STATION: "other-station-secret",
+    LIFT: "lift-secret",
+}
+# The ingest replicas share one subscription (compose.yaml runs two of them).
+INGEST_SUBSCRIPTION = "$share/sereg-ingest/sereg/v1/#"
+
+BACKLOG = 5_000
+STOCK_QUEUE_LIMIT = 1_000
+
+
+def fills_topic(station: str) -> str:
+    return f"sereg/v1/stations/{station}/fills"
+
+
+def verdicts_topic(station: str) -> str:
+    return f"sereg/v1/stations/{station}/verdicts"
+
+
+# ----------------------------------------------------------------------------- broker
+
+
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+    if found is None:
+        message = "the mosquitto broker binary is not installed"
+        if IN_CI:
+            pytest.fail(f"{message}; CI must run every integration test", pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def mosquitto_passwd_binary() -> str:
+    found = shutil.which("mosquitto_passwd")
+    if found is None:
+        message = "mosquitto_passwd is not installed"
+        if IN_CI:
+            pytest.fail(f"{message}; CI must run every integration test", pytrace=False)
+        pytest.skip(message)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def derive_config(
+    shipped: str, *, port: int, workdir: Path, overrides: dict[str, str] | None = None
+) -> str:
+    """The shipped config with only machine-specific lines (and ``overrides``) replaced."""
+    replacements = {
+        "listener": f"listener {port} 127.0.0.1",
+        "persistence_location": f"persistence_location {workdir / 'data'}/",
+        "password_file": f"password_file {workdir / 'passwd'}",
+        "acl_file": f"acl_file {workdir / 'acl'}",
+    }
+    replacements.update({key: f"{key} {value}" for key, value in (overrides or {}).items()})
+    seen: set[str] = set()
+    lines = []
+    for line in shipped.splitlines():
+        key = line.split(maxsplit=1)[0] if line.strip() else ""
+        if key in replacements:
+            assert key not in seen, f"{key} appears twice in mosquitto.conf"
+            seen.add(key)
+            line = replacements[key]
+        lines.append(line)
+    missing = set(replacements) - seen
+    assert not missing, f"mosquitto.conf no longer sets {sorted(missing)}"
+    if os.geteuid() == 0:
+        # Started as root, Mosquitto drops to the "mosquitto" user, which cannot read
+        # pytest's private tmp directory. The image runs it as that user already.
+        lines.append("user root")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Broker:
+    port: int
+    process: subprocess.Popen
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_broker(workdir: Path, overrides: dict[str, str] | None = None) -> Broker:
+    binary = mosquitto_binary()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "data").mkdir(exist_ok=True)
+    shutil.copy(BROKER_DIR / "acl", workdir / "acl")
+    passwd = workdir / "passwd"
+    for index, (user, password) in enumerate(PASSWORDS.items()):
+        create = ["-c"] if index == 0 else []
+        subprocess.run(
+            [mosquitto_passwd_binary(), "-b", *create, str(passwd), user, password],
+            check=True,
+            capture_output=True,
+        )
+    port = free_port()
+    config = workdir / "mosquitto.conf"
+    shipped = (BROKER_DIR / "mosquitto.conf").read_text()
+    config.write_text(derive_config(shipped, port=port, workdir=workdir, overrides=overrides))
+    log = workdir / "broker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [binary, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT, cwd=workdir
+        )
+    broker = Broker(port=port, process=process, log=log)
+    deadline = time.monotonic() + 10
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"mosquitto exited with {process.returncode}:\n{broker.log_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return broker
+        except OSError:
+            if time.monotonic() > deadline:
+                broker.stop()
+                pytest.fail(f"mosquitto did not listen on {port}:\n{broker.log_text()}")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    started = start_broker(tmp_path_factory.mktemp("mosquitto"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def broker_with(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Broker]]:
+    """Start a broker from the shipped config with some settings overridden."""
+    started: list[Broker] = []
+
+    def start(overrides: dict[str, str]) -> Broker:
+        started.append(start_broker(tmp_path / f"broker{len(started)}", overrides))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.stop()
+
+
+# ----------------------------------------------------------------------------- clients
+
+
+@dataclass
+class Session:
+    """A paho client on its own network thread, with what it received."""
+
+    client: mqtt.Client
+    connack: threading.Event = field(default_factory=threading.Event)
+    reason: mqtt.ReasonCode | None = None
+    session_present: bool = False
+    messages: list[mqtt.MQTTMessage] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+    subacks: dict[int, list[mqtt.ReasonCode]] = field(default_factory=dict)
+    subscribed: threading.Condition = field(default_factory=threading.Condition)
+    pubacks: dict[int, mqtt.ReasonCode] = field(default_factory=dict)
+
+    def payloads(self, topic: str | None = None) -> list[bytes]:
+        with self.arrived:
+            return [m.payload for m in self.messages if topic is None or m.topic == topic]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(predicate, timeout)
+
+    def subscribe(self, topic: str, qos: int = 1) -> list[mqtt.ReasonCode]:
+        _, mid = self.client.subscribe(topic, qos=qos)
+        with self.subscribed:
+            assert self.subscribed.wait_for(lambda: mid in self.subacks, 5), "no SUBACK"
+            return self.subacks[mid]
+
+    def close(self, *, end_session: bool = False) -> None:
+        properties = None
+        if end_session:  # MQTT v5: a DISCONNECT may cut the session's expiry to zero
+            properties = Properties(PacketTypes.DISCONNECT)
+            properties.SessionExpiryInterval = 0
+        self.client.disconnect(properties=properties)
+        self.client.loop_stop()
+
+
+def connect(
+    broker: Broker,
+    username: str | None,
+    *,
+    client_id: str = "",
+    clean_start: bool = True,
+    session_expiry: int = 0,
+    password: str | None = None,
+    expect_success: bool = True,
+) -> Session:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    # Never let paho reconnect on its own: a refused client must stay refused.
+    client.reconnect_delay_set(60, 60)
+    # A publisher bounds its unacknowledged QoS 1 messages (paho stalls past 65,535).
+    client.max_inflight_messages_set(100)
+    if username is not None:
+        client.username_pw_set(username, password or PASSWORDS[username])
+    session = Session(client)
+
+    def on_connect(_c, _u, flags, reason_code, _p) -> None:
+        session.reason = reason_code
+        session.session_present = flags.session_present
+        session.connack.set()
+
+    def on_message(_c, _u, message) -> None:
+        with session.arrived:
+            session.messages.append(message)
+            session.arrived.notify_all()
+
+    def on_subscribe(_c, _u, mid, reason_codes, _p) -> None:
+        with session.subscribed:
+            session.subacks[mid] = reason_codes
+            session.subscribed.notify_all()
+
+    def on_publish(_c, _u, mid, reason_code, _p) -> None:
+        session.pubacks[mid] = reason_code
+
+    client.on_connect = on_connect
+    client.on_publish = on_publish
+    client.on_message = on_message
+    client.on_subscribe = on_subscribe
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = session_expiry
+    client.connect(
+        "127.0.0.1", broker.port, clean_start=clean_start, properties=properties, keepalive=30
+    )
+    client.loop_start()
+    assert session.connack.wait(5), "no CONNACK from the broker"
+    if expect_success:
+        assert session.reason is not None
+        assert not session.reason.is_failure, f"{username} refused: {session.reason}"
+    return session
+
+
+@pytest.fixture
+def sessions() -> Iterator[Callable[..., Session]]:
+    opened: list[Session] = []
+
+    def open_session(broker: Broker, username: str | None, **kwargs) -> Session:
+        opened.append(connect(broker, username, **kwargs))
+        return opened[-1]
+
+    yield open_session
+    for session in opened:
+        session.close()
+
+
+def publish_all(session: Session, topic: str, payloads: list[bytes], chunk: int = 500) -> list[str]:
+    """QoS 1 publish in chunks, each acknowledged before the next; the PUBACK reasons."""
+    reasons = []
+    for start in range(0, len(payloads), chunk):
+        infos = [session.client.publish(topic, p, qos=1) for p in payloads[start : start + chunk]]
+        for info in infos:
+            info.wait_for_publish(timeout=10)
+            assert info.is_published()
+            reasons.append(session.pubacks[info.mid].getName())
+    return reasons
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_anonymous_client_is_refused(broker: Broker, sessions) -> None:
+    anonymous = sessions(broker, None, expect_success=False)
+    assert anonymous.reason is not None and anonymous.reason.is_failure, anonymous.reason
+
+
+def test_wrong_password_is_refused(broker: Broker, sessions) -> None:
+    impostor = sessions(broker, STATION, password="not-the-password", expect_success=False)
+    assert impostor.reason is not None and impostor.reason.is_failure
+
+
+def test_station_publishes_only_under_its_own_code(broker: Broker, sessions) -> None:
+    ingest = sessions(broker, INGEST)
+    assert not ingest.subscribe(INGEST_SUBSCRIPTION)[0].is_failure
+    station = sessions(broker, STATION)
+
+    # Mosquitto 2.0 answers an MQTT v5 publisher with "Not authorized"; a v3.1.1 one
+    # gets a plain PUBACK and its message is dropped all the same.
+    assert publish_all(station, fills_topic(OTHER_STATION), [b"forged fill"]) == ["Not authorized"]
+    assert publish_all(station, fills_topic(STATION), [b"own fill"]) == ["Success"]
+    # Messages from one client reach a subscriber in order: once the later, permitted
+    # message is in, the forged one would have been too if the broker had passed it.
+    assert ingest.wait_for(lambda: bool(ingest.payloads(fills_topic(STATION))), 5)
+    time.sleep(0.2)
+    assert ingest.payloads(fills_topic(STATION)) == [b"own fill"]
+    assert ingest.payloads(fills_topic(OTHER_STATION)) == []
+
+
+def test_station_reads_only_its_own_verdicts(broker: Broker, sessions) -> None:
+    station = sessions(broker, STATION)
+    assert not station.subscribe(verdicts_topic(STATION))[0].is_failure
+    # Mosquitto 2.0 grants the subscription and filters each delivery by the read ACL.
+    station.subscribe(verdicts_topic(OTHER_STATION))
+    ingest = sessions(broker, INGEST)
+
+    publish_all(ingest, verdicts_topic(OTHER_STATION), [b"their verdict"])
+    publish_all(ingest, verdicts_topic(STATION), [b"your verdict"])
+    assert station.wait_for(lambda: bool(station.payloads(verdicts_topic(STATION))), 5)
+    time.sleep(0.2)
+    assert station.payloads() == [b"your verdict"]
+
+
+def test_lift_publishes_only_its_own_status_and_events(broker: Broker, sessions) -> None:
+    ingest = sessions(broker, INGEST)
+    ingest.subscribe(INGEST_SUBSCRIPTION)
+    lift = sessions(broker, LIFT)
+    other_lift = "31104206002023050002"
+
+    forged = [b"forged"]
+    assert publish_all(lift, f"sereg/v1/elevators/{other_lift}/events", forged) == [
+        "Not authorized"
+    ]
+    assert publish_all(lift, fills_topic(STATION), forged) == ["Not authorized"]
+    assert publish_all(lift, verdicts_topic(STATION), forged) == ["Not authorized"]
+    publish_all(lift, f"sereg/v1/elevators/{LIFT}/status", [b"heartbeat"])
+    publish_all(lift, f"sereg/v1/elevators/{LIFT}/events", [b"entrapment"])
+    assert ingest.wait_for(lambda: len(ingest.messages) >= 2, 5)
+    time.sleep(0.2)
+    assert ingest.payloads() == [b"heartbeat", b"entrapment"]
+
+
+def test_device_cannot_read_the_contract_tree(broker: Broker, sessions) -> None:
+    station = sessions(broker, STATION)
+    station.subscribe("sereg/v1/#")
+    lift = sessions(broker, LIFT)
+    publish_all(lift, f"sereg/v1/elevators/{LIFT}/events", [b"entrapment"])
+    # Its own verdict is the control message: delivered, while the lift event is not.
+    ingest = sessions(broker, INGEST)
+    publish_all(ingest, verdicts_topic(STATION), [b"your verdict"])
+    assert station.wait_for(lambda: bool(station.payloads()), 5)
+    time.sleep(0.2)
+    assert station.payloads() == [b"your verdict"]
+
+
+def backlog_after_outage(broker: Broker, sessions, client_id: str) -> list[bytes]:
+    """What an ingest consumer receives of a backlog published while it was away."""
+    ingest = sessions(broker, INGEST, client_id=client_id, clean_start=False, session_expiry=3600)
+    assert not ingest.subscribe(INGEST_SUBSCRIPTION)[0].is_failure
+    ingest.close()  # the consumer goes away; its session and subscription stay
+
+    station = sessions(broker, STATION)
+    payloads = [f"fill {n}".encode() for n in range(BACKLOG)]
+    publish_all(station, fills_topic(STATION), payloads)
+
+    back = sessions(broker, INGEST, client_id=client_id, clean_start=False, session_expiry=3600)
+    assert back.session_present, "the broker forgot the ingest session"
+    # Take everything that arrives until the stream has been quiet for a second.
+    seen = -1
+    deadline = time.monotonic() + 30
+    while len(back.messages) != seen and len(back.messages) < BACKLOG:
+        seen = len(back.messages)
+        back.wait_for(lambda: len(back.messages) >= BACKLOG, 1.0)
+        assert time.monotonic() < deadline, "backlog still arriving after 30 s"
+    time.sleep(0.2)  # anything beyond the backlog (duplicates) would show up here
+    received = back.payloads()
+    # Leave no persistent member in the shared group: Mosquitto would hand it a share
+    # of every later message on this broker while it is away.
+    back.close(end_session=True)
+    return received
+
+
+def test_offline_consumer_gets_its_whole_backlog(broker: Broker, sessions) -> None:
+    received = backlog_after_outage(broker, sessions, "sereg-ingest-backlog")
+    assert len(received) == BACKLOG
+    assert received == [f"fill {n}".encode() for n in range(BACKLOG)]
+
+
+def test_stock_queue_limit_would_lose_the_backlog(broker_with, sessions) -> None:
+    """The same scenario with Mosquitto's default max_queued_messages: messages vanish."""
+    stock = broker_with({"max_queued_messages": str(STOCK_QUEUE_LIMIT)})
+    received = backlog_after_outage(stock, sessions, "sereg-ingest-stock")
+    assert len(received) < BACKLOG
+    # The queue limit plus the in-flight window: everything else was dropped silently.
+    assert STOCK_QUEUE_LIMIT <= len(received) <= STOCK_QUEUE_LIMIT + 1_000
