@@ -1,0 +1,199 @@
+"""Roles, permissions and the units each principal can see (least privilege)."""
+
+from __future__ import annotations
+
+import pytest
+
+from equipment.domain.access import (
+    ROLE_ORG_KIND,
+    ROLES_NEEDING_ORG,
+    SYSTEM,
+    EquipmentScope,
+    OrgKind,
+    Permission,
+    Principal,
+    Role,
+    ScopeKind,
+)
+from equipment.domain.errors import Forbidden
+
+ALL_PERMISSIONS = {
+    "org.create",
+    "org.read_all",
+    "org.update_any",
+    "org.update_own_contact",
+    "equipment.read",
+    "equipment.create",
+    "equipment.edit_description",
+    "equipment.edit_regulatory",
+    "equipment.register",
+    "equipment.suspend_resume",
+    "equipment.change_maintainer",
+    "history.read",
+    "token.manage",
+}
+
+# Written out by hand: what each role may do. Not derived from PERMISSIONS.
+EXPECTED: dict[str, set[str]] = {
+    "admin": ALL_PERMISSIONS,
+    "inspector": {"org.read_all", "equipment.read", "history.read"},
+    "maintenance": {"org.update_own_contact", "equipment.read", "equipment.edit_description"},
+    "user_unit": {
+        "org.update_own_contact",
+        "equipment.read",
+        "equipment.create",
+        "equipment.edit_description",
+        "equipment.suspend_resume",
+        "equipment.change_maintainer",
+        "history.read",
+    },
+    "station": {"org.update_own_contact", "equipment.read"},
+}
+
+ORG_OF = {"admin": None, "inspector": 20, "maintenance": 10, "user_unit": 1, "station": 30}
+
+
+def principal(role: str, token_id: int | None = 7) -> Principal:
+    return Principal(Role(role), ORG_OF[role], token_id)
+
+
+def test_the_permission_list_is_the_documented_one():
+    assert {p.value for p in Permission} == ALL_PERMISSIONS
+
+
+def test_the_role_list_is_the_documented_one():
+    assert {r.value for r in Role} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED))
+@pytest.mark.parametrize("permission", sorted(ALL_PERMISSIONS))
+def test_role_permission_matrix(role: str, permission: str):
+    who = principal(role)
+    expected = permission in EXPECTED[role]
+    assert who.can(Permission(permission)) is expected
+    if expected:
+        who.require(Permission(permission))
+    else:
+        with pytest.raises(Forbidden) as caught:
+            who.require(Permission(permission))
+        assert role in caught.value.reason
+        assert permission in caught.value.reason
+
+
+def test_admin_can_everything():
+    assert all(SYSTEM.can(p) for p in Permission)
+
+
+def test_inspector_reads_but_does_not_write():
+    inspector = principal("inspector")
+    assert inspector.can(Permission.EQUIPMENT_READ)
+    assert inspector.can(Permission.HISTORY_READ)
+    assert inspector.can(Permission.ORG_READ_ALL)
+    for write in (
+        "org.create",
+        "org.update_any",
+        "org.update_own_contact",
+        "equipment.create",
+        "equipment.edit_description",
+        "equipment.edit_regulatory",
+        "equipment.register",
+        "equipment.suspend_resume",
+        "equipment.change_maintainer",
+        "token.manage",
+    ):
+        assert not inspector.can(Permission(write)), write
+
+
+def test_maintenance_edits_descriptions_only():
+    maintenance = principal("maintenance")
+    assert maintenance.can(Permission.EQUIPMENT_EDIT_DESCRIPTION)
+    for refused in (
+        "equipment.create",
+        "equipment.edit_regulatory",
+        "equipment.register",
+        "equipment.suspend_resume",
+        "equipment.change_maintainer",
+    ):
+        assert not maintenance.can(Permission(refused)), refused
+
+
+def test_user_unit_runs_its_units_but_the_office_registers_them():
+    user = principal("user_unit")
+    for allowed in (
+        "equipment.create",
+        "equipment.suspend_resume",
+        "equipment.change_maintainer",
+    ):
+        assert user.can(Permission(allowed)), allowed
+    # register, scrap, cancel and transfer all need equipment.register
+    assert not user.can(Permission.EQUIPMENT_REGISTER)
+    assert not user.can(Permission.EQUIPMENT_EDIT_REGULATORY)
+
+
+def test_station_only_reads_equipment():
+    station = principal("station")
+    equipment = {p for p in ALL_PERMISSIONS if p.startswith("equipment.")}
+    assert {p for p in equipment if station.can(Permission(p))} == {"equipment.read"}
+
+
+@pytest.mark.parametrize(
+    ("role", "org", "scope"),
+    [
+        ("admin", None, EquipmentScope(ScopeKind.ALL)),
+        ("inspector", 20, EquipmentScope(ScopeKind.ALL)),
+        ("inspector", None, EquipmentScope(ScopeKind.ALL)),
+        ("maintenance", 10, EquipmentScope(ScopeKind.MAINTENANCE_COMPANY, 10)),
+        ("user_unit", 1, EquipmentScope(ScopeKind.USER_UNIT, 1)),
+        ("station", 30, EquipmentScope(ScopeKind.OWNING_STATION, 30)),
+    ],
+)
+def test_equipment_scope(role: str, org: int | None, scope: EquipmentScope):
+    assert Principal(Role(role), org).equipment_scope() == scope
+
+
+def test_scope_all_carries_no_organisation():
+    assert Principal(Role.ADMIN, 99).equipment_scope() == EquipmentScope(ScopeKind.ALL, None)
+
+
+@pytest.mark.parametrize(
+    ("role", "sees_all"),
+    [
+        ("admin", True),
+        ("inspector", True),
+        ("maintenance", False),
+        ("user_unit", False),
+        ("station", False),
+    ],
+)
+def test_who_sees_all_organisations(role: str, sees_all: bool):
+    assert principal(role).sees_all_organisations() is sees_all
+
+
+def test_role_org_kinds():
+    assert ROLE_ORG_KIND == {
+        Role.ADMIN: None,
+        Role.INSPECTOR: OrgKind.INSPECTION_BODY,
+        Role.MAINTENANCE: OrgKind.MAINTENANCE_COMPANY,
+        Role.USER_UNIT: OrgKind.USER_UNIT,
+        Role.STATION: OrgKind.FILLING_STATION,
+    }
+    assert {r.value for r in ROLES_NEEDING_ORG} == {"maintenance", "user_unit", "station"}
+
+
+@pytest.mark.parametrize(
+    ("who", "actor"),
+    [
+        (Principal(Role.ADMIN), "system admin"),
+        (Principal(Role.ADMIN, token_id=3), "token:3 admin"),
+        (Principal(Role.USER_UNIT, 12, 5), "token:5 user_unit org:12"),
+        (Principal(Role.STATION, 30, None), "system station org:30"),
+        (Principal(Role.MAINTENANCE, 0, 0), "token:0 maintenance org:0"),  # 0 is an id too
+    ],
+)
+def test_actor_string(who: Principal, actor: str):
+    assert who.actor == actor
+
+
+def test_system_is_the_registration_office():
+    assert Principal(Role.ADMIN) == SYSTEM
+    assert SYSTEM.actor == "system admin"

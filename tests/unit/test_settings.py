@@ -1,0 +1,139 @@
+"""Settings read from an explicit environment (never the process's own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sereg.settings import DatabaseSettings, settings_from_env
+
+
+def test_defaults_use_a_sqlite_file():
+    settings = settings_from_env({})
+    assert settings.database.url is None
+    assert settings.database.is_postgres is False
+    assert settings.database.sqlite_path == Path("sereg.sqlite3")
+    assert (settings.database.pool_min, settings.database.pool_max) == (2, 10)
+    assert settings.mqtt.url == "mqtt://127.0.0.1:1883"
+    assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8000)
+    assert (settings.http.default_page_size, settings.http.max_page_size) == (50, 500)
+    assert settings.log_json is False
+
+
+def test_postgres_config_without_url_is_an_error():
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        settings_from_env({}).database.postgres_config()
+
+
+def test_empty_database_url_means_sqlite():
+    assert settings_from_env({"DATABASE_URL": ""}).database.is_postgres is False
+
+
+def test_explicit_env_is_read():
+    settings = settings_from_env(
+        {
+            "SEREG_SQLITE_PATH": "/tmp/x/register.sqlite3",
+            "SEREG_DB_POOL_MIN": "1",
+            "SEREG_DB_POOL_MAX": "32",
+            "MQTT_URL": "mqtt://broker:1884",
+            "SEREG_HOST": "0.0.0.0",
+            "SEREG_PORT": "9000",
+            "SEREG_LOG_JSON": "1",
+        }
+    )
+    assert settings.database.sqlite_path == Path("/tmp/x/register.sqlite3")
+    assert (settings.database.pool_min, settings.database.pool_max) == (1, 32)
+    assert settings.mqtt.url == "mqtt://broker:1884"
+    assert (settings.http.host, settings.http.port) == ("0.0.0.0", 9000)
+    assert settings.log_json is True
+
+
+@pytest.mark.parametrize(("raw", "on"), [("1", True), ("true", True), ("yes", True), ("0", False)])
+def test_log_json_flag(raw: str, on: bool):
+    assert settings_from_env({"SEREG_LOG_JSON": raw}).log_json is on
+
+
+def test_empty_integer_env_means_default():
+    assert settings_from_env({"SEREG_PORT": ""}).http.port == 8000
+
+
+@pytest.mark.parametrize("name", ["SEREG_DB_POOL_MIN", "SEREG_DB_POOL_MAX", "SEREG_PORT"])
+@pytest.mark.parametrize("raw", ["ten", "1.5", "8000x", "0x10"])
+def test_bad_integer_env_names_the_variable(name: str, raw: str):
+    with pytest.raises(ValueError) as caught:
+        settings_from_env({name: raw})
+    assert name in str(caught.value)
+    assert repr(raw) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "config"),
+    [
+        (
+            "postgresql://sereg:s3cret@db.example:6543/register",
+            {
+                "host": "db.example",
+                "port": 6543,
+                "user": "sereg",
+                "password": "s3cret",
+                "database": "register",
+            },
+        ),
+        (
+            # %-escapes in the user and the password: @ : / % and a space
+            "postgres://us%40er:p%40ss%3Aw%2Fo%25rd%20x@10.0.0.5/sereg",
+            {
+                "host": "10.0.0.5",
+                "port": 5432,
+                "user": "us@er",
+                "password": "p@ss:w/o%rd x",
+                "database": "sereg",
+            },
+        ),
+        (
+            "postgresql://[::1]:5433/x",
+            {"host": "::1", "port": 5433, "user": "postgres", "database": "x"},
+        ),
+        (
+            "postgresql:///",
+            {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "postgres"},
+        ),
+        (
+            "postgresql://u:@h/db",  # empty password: none sent
+            {"host": "h", "port": 5432, "user": "u", "database": "db"},
+        ),
+    ],
+)
+def test_postgres_url_parsing(url: str, config: dict[str, object]):
+    database = settings_from_env({"DATABASE_URL": url}).database
+    assert database.is_postgres is True
+    assert database.postgres_config() == config
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u@h/db", "sqlite:///sereg.sqlite3", "http://h/db", "h:5432/db"]
+)
+def test_other_schemes_are_rejected(url: str):
+    with pytest.raises(ValueError, match="postgresql://"):
+        DatabaseSettings(url=url).postgres_config()
+
+
+def test_empty_sqlite_path_means_default():
+    assert settings_from_env({"SEREG_SQLITE_PATH": ""}).database.sqlite_path == Path(
+        "sereg.sqlite3"
+    )
+
+
+def test_bad_port_in_database_url_names_the_variable():
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        DatabaseSettings(url="postgresql://h:abc/db").postgres_config()
+
+
+def test_sslmode_in_database_url_is_honoured_or_refused():
+    database = DatabaseSettings(url="postgresql://u:p@db.example/sereg?sslmode=require")
+    try:
+        config = database.postgres_config()
+    except ValueError:
+        return
+    assert "ssl" in config
