@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,25 @@ class DatabaseSettings:
         parts = urlsplit(self.url)
         if parts.scheme not in ("postgres", "postgresql"):
             raise ValueError(f"DATABASE_URL must start with postgresql://, got {parts.scheme!r}")
+        try:
+            port = parts.port or 5432
+        except ValueError as exc:
+            raise ValueError(f"DATABASE_URL has an invalid port: {exc}") from exc
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        unknown = sorted(set(options) - {"sslmode"})
+        if unknown:
+            # Dropping an option silently could, say, turn off TLS: refuse instead.
+            raise ValueError(f"DATABASE_URL option(s) not supported: {', '.join(unknown)}")
         config: dict[str, object] = {
             "host": parts.hostname or "127.0.0.1",
-            "port": parts.port or 5432,
+            "port": port,
             "user": unquote(parts.username or "postgres"),
             "database": (parts.path or "/").lstrip("/") or "postgres",
         }
         if parts.password:
             config["password"] = unquote(parts.password)
+        if "sslmode" in options:
+            config["ssl"] = options["sslmode"]  # asyncpg takes libpq's sslmode names
         return config
 
 
@@ -82,7 +93,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         database=DatabaseSettings(
             url=env.get("DATABASE_URL") or None,
-            sqlite_path=Path(env.get("SEREG_SQLITE_PATH", "sereg.sqlite3")),
+            sqlite_path=Path(env.get("SEREG_SQLITE_PATH") or "sereg.sqlite3"),
             pool_min=_env_int(env, "SEREG_DB_POOL_MIN", 2),
             pool_max=_env_int(env, "SEREG_DB_POOL_MAX", 10),
         ),

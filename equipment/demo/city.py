@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
 from typing import Any
 
 from equipment.domain import codes
@@ -55,6 +56,8 @@ CATEGORY_WEIGHTS: dict[str, float] = {
 
 # (years ago low, high, weight): many new units, a long tail of old ones.
 AGE_BANDS = ((0, 5, 30), (5, 10, 28), (10, 15, 20), (15, 25, 17), (25, 30, 5))
+
+_AGE_CUMULATIVE = list(accumulate(w for *_, w in AGE_BANDS))
 
 STATUS_WEIGHTS = {"in_use": 88, "suspended": 4, "pending": 3, "scrapped": 3, "cancelled": 2}
 
@@ -105,8 +108,15 @@ class DemoOrganisation:
     licence_valid_until: date | None
 
 
-def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
-    return rng.choices(list(weights), weights=list(weights.values()))[0]
+class _Picker:
+    """Weighted choice with the cumulative weights computed once (1M draws in a load)."""
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        self.keys = list(weights)
+        self.cumulative = list(accumulate(weights.values()))
+
+    def __call__(self, rng: random.Random) -> str:
+        return rng.choices(self.keys, cum_weights=self.cumulative)[0]
 
 
 def _credit_code(rng: random.Random, serial: int, district: str) -> str:
@@ -215,9 +225,9 @@ def _parameters(rng: random.Random, category: str) -> dict[str, Any]:
     return {}
 
 
-def _age_days(rng: random.Random, category: str) -> int:
-    low, high, _ = rng.choices(AGE_BANDS, weights=[w for *_, w in AGE_BANDS])[0]
-    if is_cylinder(category):
+def _age_days(rng: random.Random, cylinder: bool) -> int:
+    low, high, _ = rng.choices(AGE_BANDS, cum_weights=_AGE_CUMULATIVE)[0]
+    if cylinder:
         low, high = min(low, 10), min(high, 14)
     return rng.randrange(low * 365, high * 365 + 1)
 
@@ -227,20 +237,23 @@ def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> 
     rng = random.Random(f"units-{seed}")
     reg_seq: Counter[str] = Counter()
     eq_seq: Counter[str] = Counter()
-    districts = list(DISTRICT_CENTRES)
-    district_weights = [w for *_, w in DISTRICT_CENTRES.values()]
-    assert {d.code for d in XIANGYANG_DISTRICTS} >= set(districts)
+    pick_category = _Picker(CATEGORY_WEIGHTS)
+    pick_district = _Picker({code: w for code, (*_, w) in DISTRICT_CENTRES.items()})
+    pick_status = _Picker(STATUS_WEIGHTS)
+    cylinders = {code for code in CATEGORY_WEIGHTS if is_cylinder(code)}
+    assert {d.code for d in XIANGYANG_DISTRICTS} >= set(DISTRICT_CENTRES)
     for _ in range(count):
-        category = _weighted(rng, CATEGORY_WEIGHTS)
-        district = rng.choices(districts, weights=district_weights)[0]
+        category = pick_category(rng)
+        district = pick_district(rng)
         lon0, lat0, _w = DISTRICT_CENTRES[district]
-        commissioned = today - timedelta(days=_age_days(rng, category))
+        cylinder = category in cylinders
+        commissioned = today - timedelta(days=_age_days(rng, cylinder))
         made = commissioned - timedelta(days=rng.randrange(30, 400))
         manufacturer_code, manufacturer = rng.choice(MANUFACTURERS)
         eq_key = f"{category}{manufacturer_code}{made.year:04d}"
         eq_seq[eq_key] += 1
         equipment_code = f"{eq_key}{eq_seq[eq_key]:05d}"
-        status = _weighted(rng, STATUS_WEIGHTS)
+        status = pick_status(rng)
         registered_on = None
         registration_code = None
         if status != "pending":
@@ -251,7 +264,6 @@ def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> 
         status_since = registered_on or commissioned
         if status in ("suspended", "scrapped", "cancelled"):
             status_since = min(today, status_since + timedelta(days=rng.randrange(30, 3000)))
-        cylinder = is_cylinder(category)
         parameters = _parameters(rng, category)
         station = None
         user_unit = rng.choice(org_ids["user_unit"])
@@ -268,8 +280,8 @@ def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> 
             "equipment_code": equipment_code,
             "category": category,
             "certificate_no": (
-                f"{_certificate_kind(category)}{rng.randrange(10, 99)}鄂F{rng.randrange(10**5):05d}"
-                f"({registered_on:%y})"
+                f"{_certificate_kind(category, cylinder)}{rng.randrange(10, 99)}"
+                f"鄂F{rng.randrange(10**5):05d}({registered_on:%y})"
                 if registered_on
                 else None
             ),
@@ -295,8 +307,8 @@ def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> 
         }
 
 
-def _certificate_kind(category: str) -> str:
-    if is_cylinder(category):
+def _certificate_kind(category: str, cylinder: bool) -> str:
+    if cylinder:
         return "瓶"
     return {"1": "锅", "2": "容", "3": "梯", "4": "起", "5": "车", "6": "游", "8": "管", "9": "索"}[
         category[0]

@@ -98,6 +98,12 @@ class Principal:
     organisation_id: int | None = None
     token_id: int | None = None
 
+    def __post_init__(self) -> None:
+        # A scoped role without its organisation would compare the scope column to NULL;
+        # refuse to build such a principal rather than risk a scope that widens.
+        if self.role in ROLES_NEEDING_ORG and self.organisation_id is None:
+            raise ValueError(f"a {self.role.value} principal needs its organisation")
+
     @property
     def actor(self) -> str:
         """How the audit trail names this caller."""

@@ -17,6 +17,8 @@ from piccolo.columns.combination import WhereRaw
 
 from equipment.domain.errors import InvalidValue
 
+MAX_CURSOR = 400
+
 
 @dataclass(frozen=True)
 class SortKey:
@@ -50,10 +52,12 @@ def encode_cursor(sort: SortKey, row: dict[str, Any]) -> str:
 
 
 def decode_cursor(cursor: str, sort: SortKey) -> list[Any]:
+    if len(cursor) > MAX_CURSOR:
+        raise InvalidValue("the cursor is not one this API issued", field="cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         column, descending, values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, TypeError, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, TypeError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidValue("the cursor is not one this API issued", field="cursor") from exc
     if column != sort.column or descending != sort.descending:
         raise InvalidValue("the cursor belongs to another sort order", field="cursor")
@@ -64,9 +68,19 @@ def decode_cursor(cursor: str, sort: SortKey) -> list[Any]:
             values[0] = datetime.fromisoformat(values[0])
         except (TypeError, ValueError) as exc:
             raise InvalidValue("the cursor is not one this API issued", field="cursor") from exc
-    if "id" in sort.order_columns and not isinstance(values[-1], int):
+    if not all(_plausible(column, value) for column, value in zip(sort.order_columns, values,
+                                                                  strict=True)):
         raise InvalidValue("the cursor is not one this API issued", field="cursor")
     return values
+
+
+def _plausible(column: str, value: Any) -> bool:
+    """A cursor value of the column's type and range: it goes into SQL as a parameter."""
+    if column == "id":
+        return type(value) is int and 0 <= value < 2**63
+    if column.endswith("_at"):
+        return isinstance(value, datetime)
+    return isinstance(value, str) and len(value) <= 64 and "\x00" not in value
 
 
 def after_cursor(sort: SortKey, values: list[Any]) -> WhereRaw:

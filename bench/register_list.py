@@ -1,0 +1,163 @@
+"""Register list latency on a large register: the API beside its two floors.
+
+    DATABASE_URL=postgresql://... python -m bench.register_list [--rate 200] [--seconds 10]
+
+Needs a register loaded with ``sereg demo --units 1000000``. Starts ``sereg serve`` on a
+free port, then at a fixed request rate measures:
+  - a trivial route of the same app (/health): the HTTP floor;
+  - the same SQL straight through asyncpg: the database floor;
+  - /api/v1/equipment list pages (first page, a filtered page, a deep keyset page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+
+import asyncpg
+import httpx
+
+from bench.harness import HEADER, fixed_rate, machine
+from equipment.services.pagination import SortKey, encode_cursor
+from sereg.settings import get_settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def admin_token() -> str:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sereg.cli",
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--label",
+            "bench",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()[-1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sereg.cli", "serve", "--port", str(port)],
+        env={**os.environ, "SEREG_DB_POOL_MAX": "10"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def measure(base: str, token: str, rate: float, seconds: float) -> None:
+    database = get_settings().database
+    pool = await asyncpg.create_pool(**database.postgres_config(), min_size=4, max_size=8)
+    count = await pool.fetchval("SELECT count(*) FROM equipment")
+    deep_id = await pool.fetchval(
+        "SELECT id FROM equipment ORDER BY id OFFSET $1 LIMIT 1", int(count * 0.9)
+    )
+    try:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=10, limits=httpx.Limits(max_connections=50)
+        ) as http:
+            for _ in range(100):
+                try:
+                    await http.get("/health")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            headers = {"Authorization": f"Bearer {token}"}
+            first = (await http.get("/api/v1/equipment?limit=50", headers=headers)).json()
+            assert first["items"], "empty register"
+            # A keyset cursor at 90 % of the register, as the API would have issued it.
+            deep_cursor = encode_cursor(SortKey("id", False, True), {"id": deep_id})
+
+            def http_case(path: str):
+                async def call(_: int) -> bool:
+                    response = await http.get(path, headers=headers)
+                    return response.status_code == 200
+
+                return call
+
+            def sql_case(sql: str, *args):
+                async def call(_: int) -> bool:
+                    await pool.fetch(sql, *args)
+                    return True
+
+                return call
+
+            cases = [
+                ("HTTP floor: GET /health", http_case("/health")),
+                (
+                    "DB floor: first page SQL (asyncpg)",
+                    sql_case("SELECT * FROM equipment ORDER BY id LIMIT 51"),
+                ),
+                ("API: first page", http_case("/api/v1/equipment?limit=50")),
+                (
+                    "DB floor: district + lifts SQL (asyncpg)",
+                    sql_case(
+                        "SELECT * FROM equipment WHERE district_code = $1 AND category LIKE '31%'"
+                        " ORDER BY id LIMIT 51",
+                        "420606",
+                    ),
+                ),
+                (
+                    "API: district 420606, lifts",
+                    http_case("/api/v1/equipment?district=420606&category_prefix=31&limit=50"),
+                ),
+                (
+                    "DB floor: deep keyset page SQL (asyncpg)",
+                    sql_case(
+                        "SELECT * FROM equipment WHERE (id) > ($1) ORDER BY id LIMIT 51", deep_id
+                    ),
+                ),
+                (
+                    "API: deep keyset page (90 %)",
+                    http_case(f"/api/v1/equipment?limit=50&cursor={deep_cursor}"),
+                ),
+                (
+                    "API: sort by -updated_at",
+                    http_case("/api/v1/equipment?limit=50&sort=-updated_at"),
+                ),
+            ]
+            print(f"# register list latency, {count:,} units, {rate:.0f} req/s for {seconds:.0f} s")
+            print(f"machine: {machine()}")
+            print(HEADER)
+            for name, call in cases:
+                result = await fixed_rate(name, call, rate=rate, seconds=seconds)
+                print(result.row(), flush=True)
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    if not get_settings().database.is_postgres:
+        sys.exit("set DATABASE_URL to the PostgreSQL register loaded by 'sereg demo'")
+    token = admin_token()
+    port = free_port()
+    server = start_server(port)
+    try:
+        asyncio.run(measure(f"http://127.0.0.1:{port}", token, args.rate, args.seconds))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
