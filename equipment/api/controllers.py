@@ -12,7 +12,7 @@ from equipment.api import schemas, views
 from equipment.api.auth import etag, version_from_if_match
 from equipment.domain import catalogue
 from equipment.domain.access import OrgKind, Permission, Principal, Role
-from equipment.domain.lifecycle import Status
+from equipment.domain.lifecycle import Action, Status
 from equipment.services import clock, organisations, register, tokens
 from equipment.services.pagination import parse_sort
 from sereg.settings import get_settings
@@ -255,10 +255,11 @@ class EquipmentController(Controller):
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
-            await register.scrap(
+            await register.close(
                 principal,
                 equipment_id,
-                scrapped_on=data.on,
+                Action.SCRAP,
+                on=data.on,
                 reason=data.reason,
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
@@ -275,10 +276,11 @@ class EquipmentController(Controller):
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
-            await register.cancel(
+            await register.close(
                 principal,
                 equipment_id,
-                cancelled_on=data.on,
+                Action.CANCEL,
+                on=data.on,
                 reason=data.reason,
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),

@@ -571,45 +571,26 @@ async def resume(
     )
 
 
-async def scrap(
+async def close(
     principal: Principal,
     equipment_id: int,
+    action: Action,
     *,
-    scrapped_on: date,
+    on: date,
     reason: str,
     expected_version: int | None,
     today: date,
     now: datetime,
 ) -> dict[str, Any]:
+    """Scrap or cancel: the record is closed for good (TSG 08-2017)."""
+    if action not in (Action.SCRAP, Action.CANCEL):
+        raise ValueError(f"{action} does not close a record")
     return await _transition(
         principal,
         equipment_id,
-        Action.SCRAP,
+        action,
         Permission.EQUIPMENT_REGISTER,
-        effective_on=scrapped_on,
-        expected_version=expected_version,
-        today=today,
-        now=now,
-        details={"reason": reason},
-    )
-
-
-async def cancel(
-    principal: Principal,
-    equipment_id: int,
-    *,
-    cancelled_on: date,
-    reason: str,
-    expected_version: int | None,
-    today: date,
-    now: datetime,
-) -> dict[str, Any]:
-    return await _transition(
-        principal,
-        equipment_id,
-        Action.CANCEL,
-        Permission.EQUIPMENT_REGISTER,
-        effective_on=cancelled_on,
+        effective_on=on,
         expected_version=expected_version,
         today=today,
         now=now,
