@@ -68,16 +68,16 @@ class Equipment(Table, tablename="equipment"):
     maintenance_company = ForeignKey(
         references=Organisation, on_delete=OnDelete.restrict, null=True
     )
-    owning_station = ForeignKey(
-        references=Organisation, on_delete=OnDelete.restrict, null=True
-    )
+    owning_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict, null=True)
     status = Varchar(length=16)
     status_since = Date()
     late_registration = Boolean(default=False)
     late_suspension_notice = Boolean(default=False)
     needs_inspection_before_resume = Boolean(default=False)
     parameters = JSON(default="{}")
+    # Derived by the inspection rules (equipment.services.schedules) on every change.
     next_inspection_due = Date(null=True, default=None, index=True)
+    not_fit_for_use = Boolean(default=False)
     last_maintenance_on = Date(null=True, default=None)
     version = Integer(default=1)
     created_at = Timestamptz()
@@ -96,6 +96,54 @@ class StatusChange(Table, tablename="status_change"):
     details = JSON(default="{}")
     actor = Varchar(length=80)
     recorded_at = Timestamptz()
+
+
+class Inspection(Table, tablename="inspection"):
+    """One inspection report as recorded; never edited. A correction is a new row that
+    names the row it corrects, and the rules read only rows nobody corrected."""
+
+    id = BigSerial(primary_key=True)
+    equipment = ForeignKey(references=Equipment, on_delete=OnDelete.restrict, index=True)
+    kind = Varchar(length=16)
+    inspected_on = Date()
+    conclusion = Varchar(length=20)
+    reason = Varchar(length=16, default="")
+    inspection_body = ForeignKey(references=Organisation, on_delete=OnDelete.restrict, null=True)
+    report_no = Varchar(length=64, default="")
+    findings = Text(default="")
+    next_due_stated = Date(null=True, default=None)
+    safety_grade = Integer(null=True, default=None)
+    # The due date this inspection answered, and whether it came in time: the 应检必检
+    # coverage figure counts these.
+    answered_due_on = Date(null=True, default=None)
+    on_time = Boolean(null=True, default=None)
+    corrects = BigInt(null=True, default=None, index=True)
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
+class DueDate(Table, tablename="due_date"):
+    """The obligations a unit has now, one row per kind, rewritten whenever it changes.
+
+    Register columns the due lists filter on are copied here so a due-list page is one
+    index range scan on (due_on, id) without a join.
+    """
+
+    id = BigSerial(primary_key=True)
+    equipment = ForeignKey(references=Equipment, on_delete=OnDelete.restrict)
+    kind = Varchar(length=24)
+    due_on = Date()
+    statutory = Boolean(default=True)
+    rule_key = Varchar(length=48)
+    source = Varchar(length=200)
+    base_date = Date()
+    explanation = Text(default="")
+    from_report = Boolean(default=False)
+    category = Varchar(length=4)
+    district_code = Varchar(length=6)
+    user_unit = Integer()
+    maintenance_company = Integer(null=True, default=None)
+    owning_station = Integer(null=True, default=None)
 
 
 class AuditEntry(Table, tablename="audit_entry"):
@@ -129,6 +177,8 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
     StatusChange,
+    Inspection,
+    DueDate,
     AuditEntry,
     ApiToken,
 )

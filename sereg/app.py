@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         route_handlers=[
             controllers.OrganisationController,
             controllers.EquipmentController,
+            controllers.InspectionController,
+            controllers.DueController,
+            controllers.reminders,
             controllers.TokenController,
             controllers.me,
             controllers.public_equipment,

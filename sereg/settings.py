@@ -71,8 +71,15 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class RulesSettings:
+    # A JSON file of province or bureau overrides of the [S]/[U] inspection rules.
+    policy_path: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    rules: RulesSettings = field(default_factory=RulesSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     log_json: bool = False
@@ -96,6 +103,9 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             sqlite_path=Path(env.get("SEREG_SQLITE_PATH") or "sereg.sqlite3"),
             pool_min=_env_int(env, "SEREG_DB_POOL_MIN", 2),
             pool_max=_env_int(env, "SEREG_DB_POOL_MAX", 10),
+        ),
+        rules=RulesSettings(
+            policy_path=Path(env["SEREG_RULES_POLICY"]) if env.get("SEREG_RULES_POLICY") else None
         ),
         mqtt=MqttSettings(url=env.get("MQTT_URL", MqttSettings.url)),
         http=HttpSettings(

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from equipment.api import schemas, views
+from equipment.api import exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
 from equipment.domain import catalogue
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.lifecycle import Action, Status
-from equipment.services import clock, organisations, register, tokens
+from equipment.domain.reminders import DueState
+from equipment.domain.rules.dates import add_months
+from equipment.services import clock, due, inspections, organisations, register, tokens
 from equipment.services.pagination import parse_sort
 from sereg.settings import get_settings
 
@@ -342,6 +345,169 @@ class EquipmentController(Controller):
         return [views.audit_entry(r) for r in await register.audit_trail(principal, equipment_id)]
 
 
+class InspectionController(Controller):
+    path = "/equipment/{equipment_id:int}"
+    tags = ("inspections",)
+
+    @post("/inspections")
+    async def record(
+        self,
+        principal: NamedDependency[Principal],
+        equipment_id: EquipmentId,
+        data: JSONBody[schemas.InspectionCreate],
+    ) -> Response[schemas.InspectionResult]:
+        row, schedule = await inspections.record_inspection(
+            principal,
+            equipment_id,
+            schemas.changes_of(data),
+            today=clock.today(),
+            now=clock.now(),
+        )
+        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule))
+        return Response(result, status_code=201)
+
+    @get("/inspections")
+    async def list_(
+        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+    ) -> list[schemas.InspectionRecord]:
+        rows = await inspections.list_inspections(principal, equipment_id)
+        return [views.inspection(r) for r in rows]
+
+    @get("/schedule")
+    async def schedule(
+        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+    ) -> schemas.ScheduleView:
+        """Every due date of the unit as of today, each with the clause that produced it."""
+        return views.schedule(await inspections.schedule_of(principal, equipment_id, clock.today()))
+
+
+DueWindow = Annotated[
+    Literal["all", "overdue", "upcoming"],
+    QueryParameter(description="overdue: past due; upcoming: due today or later"),
+]
+
+
+def due_filter(
+    window: DueWindow = "all",
+    within_days: Annotated[int | None, QueryParameter(ge=0, le=3660)] = None,
+    due_from: Annotated[date | None, QueryParameter(query="from")] = None,
+    due_to: Annotated[date | None, QueryParameter(query="to")] = None,
+    kind: Annotated[
+        str | None, query_text(24, "a due kind; default: statutory inspections")
+    ] = None,
+    category: Annotated[str | None, query_text(4)] = None,
+    category_prefix: Annotated[str | None, query_text(4)] = None,
+    district: Annotated[str | None, query_text(6)] = None,
+    user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+    maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+) -> due.DueFilter:
+    return due.DueFilter(
+        window=window,
+        within_days=within_days,
+        due_from=due_from,
+        due_to=due_to,
+        kind=kind,
+        category=category,
+        category_prefix=category_prefix,
+        district_code=district,
+        user_unit_id=user_unit_id,
+        maintenance_company_id=maintenance_company_id,
+    )
+
+
+EXPORT_LIMIT = 100_000
+
+
+class DueController(Controller):
+    path = "/due"
+    tags = ("due",)
+    dependencies = {"filters": Provide(due_filter, sync_to_thread=False)}  # noqa: RUF012
+
+    @get("/")
+    async def list_(
+        self,
+        principal: NamedDependency[Principal],
+        filters: NamedDependency[due.DueFilter],
+        cursor: Annotated[str | None, query_text(400)] = None,
+        limit: Limit = None,
+    ) -> schemas.DuePage:
+        """Units due for inspection, earliest first (应检必检): the inspector's main list."""
+        page = await due.due_list(
+            principal, filters, today=clock.today(), cursor=cursor, limit=_limit(limit)
+        )
+        return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
+
+    @get("/summary")
+    async def summary(self, principal: NamedDependency[Principal]) -> list[schemas.DueSummaryRow]:
+        rows = await due.summary(principal, today=clock.today())
+        return [schemas.DueSummaryRow(**r) for r in rows]
+
+    @get("/export.csv", media_type=exports.CSV_MEDIA_TYPE)
+    async def export_csv(
+        self,
+        principal: NamedDependency[Principal],
+        filters: NamedDependency[due.DueFilter],
+        lang: Literal["zh", "en"] = "zh",
+    ) -> Response[bytes]:
+        items = await _all_due(principal, filters)
+        return _download(exports.to_csv(items, lang), exports.CSV_MEDIA_TYPE, "due.csv")
+
+    @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE)
+    async def export_xlsx(
+        self,
+        principal: NamedDependency[Principal],
+        filters: NamedDependency[due.DueFilter],
+        lang: Literal["zh", "en"] = "zh",
+    ) -> Response[bytes]:
+        items = await _all_due(principal, filters)
+        return _download(exports.to_xlsx(items, lang), exports.XLSX_MEDIA_TYPE, "due.xlsx")
+
+    @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE)
+    async def calendar(
+        self,
+        principal: NamedDependency[Principal],
+        filters: NamedDependency[due.DueFilter],
+    ) -> Response[bytes]:
+        """An iCalendar feed of the matching due dates, for a district or a company."""
+        items = await _all_due(principal, filters)
+        text = exports.to_icalendar(items, calendar_name="sereg 应检设备", generated_at=clock.now())
+        return _download(text.encode(), exports.ICS_MEDIA_TYPE, "due.ics")
+
+
+async def _all_due(principal: Principal, filters: due.DueFilter) -> list[dict]:
+    return [
+        item
+        async for item in due.iterate_due(
+            principal, filters, today=clock.today(), max_rows=EXPORT_LIMIT
+        )
+    ]
+
+
+def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@get("/reminders", tags=("due",))
+async def reminders(
+    principal: NamedDependency[Principal],
+    cursor: Annotated[str | None, query_text(400)] = None,
+    limit: Limit = None,
+) -> schemas.DuePage:
+    """The caller's units whose inspection must be applied for now (one month before the
+    due date, TSG 08-2017) or is overdue."""
+    today = clock.today()
+    filters = due.DueFilter(
+        due_to=add_months(today, 1) + timedelta(days=3),
+        states=(DueState.REMINDER, DueState.OVERDUE),
+    )
+    page = await due.due_list(principal, filters, today=today, cursor=cursor, limit=_limit(limit))
+    return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
+
+
 class TokenController(Controller):
     path = "/tokens"
     tags = ("tokens",)
@@ -384,7 +550,7 @@ async def me(principal: NamedDependency[Principal]) -> schemas.Me:
 async def public_equipment(
     code: Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")],
 ) -> schemas.PublicEquipment:
-    return views.public_equipment(await register.public_lookup(code))
+    return views.public_equipment(await register.public_lookup(code), clock.today())
 
 
 @get("/categories", tags=["public"])

@@ -146,6 +146,7 @@ class Equipment(Struct):
     needs_inspection_before_resume: bool
     parameters: Parameters
     next_inspection_due: date | None
+    not_fit_for_use: bool
     last_maintenance_on: date | None
     version: int
     created_at: datetime
@@ -167,6 +168,7 @@ class PublicEquipment(Struct):
     status: str
     registered: bool
     next_inspection_due: date | None
+    inspection_overdue: bool
     maintenance_company: str | None
     last_maintenance_on: date | None
 
@@ -224,6 +226,122 @@ class AuditEntry(Struct):
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+# Inspections and due dates -------------------------------------------------------------------
+
+InspectionKind = Literal[
+    "supervisory", "periodic", "self_test", "external", "internal", "hydrostatic", "annual_check"
+]
+Conclusion = Literal["pass", "conditional_pass", "fail"]
+SupervisoryReason = Literal["", "installation", "modernisation", "major_repair"]
+
+
+class InspectionCreate(Struct, forbid_unknown_fields=True):
+    kind: InspectionKind
+    inspected_on: date
+    conclusion: Conclusion
+    report_no: text(64) = ""
+    findings: text(4000) = ""
+    reason: SupervisoryReason = ""
+    inspection_body_id: OrgId | None = None
+    # The next due date the report states: the authority for vessels, piping and
+    # power-station boilers (RULES.md).
+    next_due_stated: date | None = None
+    safety_grade: Annotated[int, Meta(ge=1, le=5)] | None = None
+    # Id of an earlier record of this unit that this one corrects (nothing is overwritten).
+    corrects: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
+
+
+class InspectionRecord(Struct):
+    id: int
+    equipment_id: int
+    kind: str
+    inspected_on: date
+    conclusion: str
+    reason: str
+    inspection_body_id: int | None
+    report_no: str
+    findings: str
+    next_due_stated: date | None
+    safety_grade: int | None
+    answered_due_on: date | None
+    on_time: bool | None
+    corrects: int | None
+    superseded: bool
+    actor: str
+    recorded_at: datetime
+
+
+class DueExplained(Struct):
+    kind: str
+    due_on: date
+    rule_key: str
+    source: str
+    tag: str
+    base_date: date
+    explanation: str
+    from_report: bool
+
+
+class ScheduleView(Struct):
+    as_of: date
+    status: str
+    due: list[DueExplained]
+    dormant: list[DueExplained]
+    next_periodic: DueExplained | None
+    overdue: list[str]
+    not_fit_for_use: bool
+    not_fit_reasons: list[str]
+    needs_inspection_before_resume: bool
+    notes: list[str]
+
+
+class InspectionResult(Struct):
+    inspection: InspectionRecord
+    schedule: ScheduleView
+
+
+class DueItem(Struct):
+    id: int
+    equipment_id: int
+    code: str
+    category: str
+    category_name: str
+    kind: str
+    due_on: date
+    reminder_on: date
+    state: str
+    days_overdue: int
+    district_code: str
+    district_name: str | None
+    address: str
+    status: str
+    user_unit_id: int
+    user_unit_name: str | None
+    maintenance_company_id: int | None
+    maintenance_company_name: str | None
+    rule_key: str
+    source: str
+    base_date: date
+    explanation: str
+    from_report: bool
+
+
+class DuePage(Struct):
+    items: list[DueItem]
+    next_cursor: str | None
+
+
+class DueSummaryRow(Struct):
+    district_code: str
+    category: str
+    category_name: str
+    overdue: int
+    due_30_days: int
+    fell_due_12_months: int
+    inspected_on_time_12_months: int
+    coverage_percent: float | None
 
 
 # Tokens and catalogue ------------------------------------------------------------------------

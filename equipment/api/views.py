@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import date
 from typing import Any
 
 from equipment.api import schemas
@@ -29,7 +31,7 @@ def equipment(row: dict[str, Any]) -> schemas.Equipment:
     return schemas.Equipment(**values)
 
 
-def public_equipment(row: dict[str, Any]) -> schemas.PublicEquipment:
+def public_equipment(row: dict[str, Any], today: date) -> schemas.PublicEquipment:
     return schemas.PublicEquipment(
         code=row["code"],
         category=row["category"],
@@ -38,6 +40,11 @@ def public_equipment(row: dict[str, Any]) -> schemas.PublicEquipment:
         status=row["status"],
         registered=row["status"] in (Status.IN_USE, Status.SUSPENDED),
         next_inspection_due=row["next_inspection_due"],
+        inspection_overdue=(
+            row["status"] == Status.IN_USE
+            and row["next_inspection_due"] is not None
+            and row["next_inspection_due"] < today
+        ),
         maintenance_company=row["maintenance_company_name"],
         last_maintenance_on=row["last_maintenance_on"],
     )
@@ -71,3 +78,40 @@ def category(cat: catalogue.Category) -> schemas.Category:
         family=cat.family.value if cat.family else "",
         parent=cat.parent,
     )
+
+
+def inspection(row: dict[str, Any]) -> schemas.InspectionRecord:
+    values = {f: row[f] for f in schemas.InspectionRecord.__struct_fields__ if f in row}
+    values.update(
+        equipment_id=row["equipment"],
+        inspection_body_id=row["inspection_body"],
+        superseded=row.get("superseded", False),
+    )
+    return schemas.InspectionRecord(**values)
+
+
+def _due(due: Any) -> schemas.DueExplained:
+    return schemas.DueExplained(**asdict(due))
+
+
+def schedule(s: Any) -> schemas.ScheduleView:
+    return schemas.ScheduleView(
+        as_of=s.as_of,
+        status=s.status,
+        due=[_due(d) for d in s.due],
+        dormant=[_due(d) for d in s.dormant],
+        next_periodic=_due(s.next_periodic) if s.next_periodic else None,
+        overdue=list(s.overdue),
+        not_fit_for_use=s.not_fit_for_use,
+        not_fit_reasons=list(s.not_fit_reasons),
+        needs_inspection_before_resume=s.needs_inspection_before_resume,
+        notes=list(s.notes),
+    )
+
+
+def due_item(item: dict[str, Any]) -> schemas.DueItem:
+    values = {f: item[f] for f in schemas.DueItem.__struct_fields__ if f in item}
+    values.update(
+        user_unit_id=item["user_unit"], maintenance_company_id=item["maintenance_company"]
+    )
+    return schemas.DueItem(**values)

@@ -228,7 +228,7 @@ def _parameters(rng: random.Random, category: str) -> dict[str, Any]:
 def _age_days(rng: random.Random, cylinder: bool) -> int:
     low, high, _ = rng.choices(AGE_BANDS, cum_weights=_AGE_CUMULATIVE)[0]
     if cylinder:
-        low, high = min(low, 10), min(high, 14)
+        low, high = min(low, 6), min(high, 9)  # most cylinders older than that are scrapped
     return rng.randrange(low * 365, high * 365 + 1)
 
 

@@ -7,14 +7,16 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
 from typing import Any, TextIO
 
-from equipment.demo import city
+from equipment.demo import city, history
+from equipment.domain import rules
 from equipment.domain.access import SYSTEM
-from equipment.services import audit, db
-from equipment.tables import Equipment, Organisation
+from equipment.services import audit, db, schedules
+from equipment.tables import DueDate, Equipment, Inspection, Organisation
 
 EQUIPMENT_COLUMNS = (
     "code",
@@ -39,9 +41,39 @@ EQUIPMENT_COLUMNS = (
     "status_since",
     "late_registration",
     "parameters",
+    "next_inspection_due",
+    "not_fit_for_use",
+    "last_maintenance_on",
     "version",
     "created_at",
     "updated_at",
+)
+INSPECTION_COLUMNS = (
+    "equipment",
+    "kind",
+    "inspected_on",
+    "conclusion",
+    "reason",
+    "report_no",
+    "findings",
+    "next_due_stated",
+    "safety_grade",
+    "answered_due_on",
+    "on_time",
+    "actor",
+    "recorded_at",
+)
+DUE_COLUMNS = (
+    "equipment",
+    "kind",
+    "due_on",
+    "statutory",
+    "rule_key",
+    "source",
+    "base_date",
+    "explanation",
+    "from_report",
+    *schedules.DUE_COPIED_COLUMNS,
 )
 
 
@@ -66,10 +98,36 @@ class Progress:
         self.stream.flush()
 
 
-def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(rows)
+@dataclass
+class DemoUnit:
+    row: dict[str, Any]
+    inspections: list[dict[str, Any]]
+    schedule: rules.Schedule
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def demo_units(
+    seed: int, count: int, today: date, org_ids: dict[str, list[int]]
+) -> Iterator[DemoUnit]:
+    """Generated units with their history, scheduled by the real inspection rules."""
+    policy = schedules.policy()
+    for row in city.units(seed, count, today, org_ids):
+        inspections, maintained = history.unit_history(seed, row, today, policy)
+        row["last_maintenance_on"] = maintained
+        row["needs_inspection_before_resume"] = False
+        changes = (
+            [{"action": "suspend", "effective_on": row["status_since"]}]
+            if row["status"] == "suspended"
+            else []
+        )
+        schedule = rules.schedule(schedules.history(row, inspections, changes), today, policy)
+        row.update(schedules.derived_fields(row, schedule, today))
+        yield DemoUnit(row, inspections, schedule)
 
 
 async def register_is_empty() -> bool:
@@ -79,7 +137,8 @@ async def register_is_empty() -> bool:
 async def load_demo_city(
     *, seed: int, units: int, today: date, now: datetime, show_progress: bool = True
 ) -> dict[str, list[int]]:
-    """Organisations, then ``units`` units; returns the organisation ids by kind."""
+    """Organisations, then ``units`` units with inspections and due dates; returns the
+    organisation ids by kind."""
     orgs = city.organisations(seed, units, today)
     org_ids: dict[str, list[int]] = {}
     for batch in _batches(({**o.__dict__} for o in orgs), 500):
@@ -89,13 +148,13 @@ async def load_demo_city(
         for row in rows:
             org_ids.setdefault(row["kind"], []).append(row["id"])
     progress = Progress(units, "demo units") if show_progress else None
-    batch_size = 20_000 if db.is_postgres() else 500
-    batches = _batches(city.units(seed, units, today, org_ids), batch_size)
-    # Generate the next batch in a thread while the database takes the current one:
-    # generation and COPY each take about half of a load's time.
+    batch_size = 10_000 if db.is_postgres() else 500
+    batches = _batches(demo_units(seed, units, today, org_ids), batch_size)
+    # Generate (and schedule) the next batch in a thread while the database takes the
+    # current one: both halves take a similar time.
     batch = await asyncio.to_thread(next, batches, None)
     while batch is not None:
-        writing = asyncio.ensure_future(_write_units(batch, now))
+        writing = asyncio.ensure_future(_write_batch(batch, now))
         following = await asyncio.to_thread(next, batches, None)
         first, last = await writing
         # One audit entry per batch: a bulk import is one act of the registration office.
@@ -122,27 +181,66 @@ async def load_demo_city(
     return org_ids
 
 
-async def _write_units(batch: list[dict[str, Any]], now: datetime) -> tuple[int, int]:
-    for row in batch:
-        row.update(version=1, created_at=now, updated_at=now)
+def _children(
+    batch: list[DemoUnit], ids: list[int], now: datetime
+) -> tuple[list[dict], list[dict]]:
+    inspections, dues = [], []
+    for unit, unit_id in zip(batch, ids, strict=True):
+        unit.row["id"] = unit_id
+        for row in unit.inspections:
+            inspections.append(
+                {**row, "equipment": unit_id, "actor": SYSTEM.actor, "recorded_at": now}
+            )
+        dues.extend(schedules.due_rows(unit.row, unit.schedule))
+    return inspections, dues
+
+
+async def _write_batch(batch: list[DemoUnit], now: datetime) -> tuple[int, int]:
+    for unit in batch:
+        unit.row.update(version=1, created_at=now, updated_at=now)
     if db.is_postgres():
-        records = [
-            tuple(
-                json.dumps(r[c], ensure_ascii=False) if c == "parameters" else r[c]
-                for c in EQUIPMENT_COLUMNS
-            )
-            for r in batch
-        ]
-        async with db.engine().pool.acquire() as conn, conn.transaction():
-            await conn.copy_records_to_table(
-                "equipment", records=records, columns=list(EQUIPMENT_COLUMNS)
-            )
-            first, last = await conn.fetchrow(
-                "SELECT min(id), max(id) FROM (SELECT id FROM equipment ORDER BY id DESC "
-                "LIMIT $1) t",
-                len(batch),
-            )
-        return first, last
+        return await _copy_batch(batch, now)
     async with db.transaction():
-        ids = await Equipment.insert(*[Equipment(**r) for r in batch]).returning(Equipment.id)
-    return ids[0]["id"], ids[-1]["id"]
+        ids = [
+            r["id"]
+            for r in await Equipment.insert(
+                *[Equipment(**{c: u.row[c] for c in EQUIPMENT_COLUMNS}) for u in batch]
+            ).returning(Equipment.id)
+        ]
+        inspections, dues = _children(batch, ids, now)
+        for chunk in _batches(inspections, 500):
+            await Inspection.insert(
+                *[Inspection(**{c: r[c] for c in INSPECTION_COLUMNS}) for r in chunk]
+            )
+        for chunk in _batches(dues, 500):
+            await DueDate.insert(*[DueDate(**r) for r in chunk])
+    return ids[0], ids[-1]
+
+
+async def _copy_batch(batch: list[DemoUnit], now: datetime) -> tuple[int, int]:
+    records = [
+        tuple(
+            json.dumps(u.row[c], ensure_ascii=False) if c == "parameters" else u.row[c]
+            for c in EQUIPMENT_COLUMNS
+        )
+        for u in batch
+    ]
+    async with db.engine().pool.acquire() as conn, conn.transaction():
+        # Ids come from the sequence in COPY order; the batch's ids are the last n issued.
+        await conn.copy_records_to_table(
+            "equipment", records=records, columns=list(EQUIPMENT_COLUMNS)
+        )
+        last = await conn.fetchval("SELECT currval(pg_get_serial_sequence('equipment', 'id'))")
+        ids = list(range(last - len(batch) + 1, last + 1))
+        inspections, dues = _children(batch, ids, now)
+        await conn.copy_records_to_table(
+            "inspection",
+            columns=list(INSPECTION_COLUMNS),
+            records=[tuple(r[c] for c in INSPECTION_COLUMNS) for r in inspections],
+        )
+        await conn.copy_records_to_table(
+            "due_date",
+            columns=list(DUE_COLUMNS),
+            records=[tuple(r[c] for c in DUE_COLUMNS) for r in dues],
+        )
+    return ids[0], ids[-1]

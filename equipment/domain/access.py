@@ -52,15 +52,19 @@ class Permission(StrEnum):
     EQUIPMENT_SUSPEND_RESUME = "equipment.suspend_resume"
     EQUIPMENT_CHANGE_MAINTAINER = "equipment.change_maintainer"
     HISTORY_READ = "history.read"
+    INSPECTION_RECORD = "inspection.record"
+    DUE_READ = "due.read"
     TOKEN_MANAGE = "token.manage"
 
 
 P = Permission
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.INSPECTOR: frozenset({P.ORG_READ_ALL, P.EQUIPMENT_READ, P.HISTORY_READ}),
+    Role.INSPECTOR: frozenset(
+        {P.ORG_READ_ALL, P.EQUIPMENT_READ, P.HISTORY_READ, P.INSPECTION_RECORD, P.DUE_READ}
+    ),
     Role.MAINTENANCE: frozenset(
-        {P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ, P.EQUIPMENT_EDIT_DESCRIPTION}
+        {P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ, P.EQUIPMENT_EDIT_DESCRIPTION, P.DUE_READ}
     ),
     Role.USER_UNIT: frozenset(
         {
@@ -71,9 +75,10 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.EQUIPMENT_SUSPEND_RESUME,
             P.EQUIPMENT_CHANGE_MAINTAINER,
             P.HISTORY_READ,
+            P.DUE_READ,
         }
     ),
-    Role.STATION: frozenset({P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ}),
+    Role.STATION: frozenset({P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ, P.DUE_READ}),
 }
 
 

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
@@ -45,7 +45,7 @@ def parse_sort(text: str, allowed: dict[str, bool]) -> SortKey:
 
 def encode_cursor(sort: SortKey, row: dict[str, Any]) -> str:
     values = [
-        row[c].isoformat() if isinstance(row[c], datetime) else row[c] for c in sort.order_columns
+        row[c].isoformat() if isinstance(row[c], date) else row[c] for c in sort.order_columns
     ]
     raw = json.dumps([sort.column, sort.descending, values], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -63,13 +63,15 @@ def decode_cursor(cursor: str, sort: SortKey) -> list[Any]:
         raise InvalidValue("the cursor belongs to another sort order", field="cursor")
     if not isinstance(values, list) or len(values) != len(sort.order_columns):
         raise InvalidValue("the cursor is not one this API issued", field="cursor")
-    if sort.column.endswith("_at"):
+    parse = {"_at": datetime.fromisoformat, "_on": date.fromisoformat}.get(sort.column[-3:])
+    if parse is not None:
         try:
-            values[0] = datetime.fromisoformat(values[0])
+            values[0] = parse(values[0])
         except (TypeError, ValueError) as exc:
             raise InvalidValue("the cursor is not one this API issued", field="cursor") from exc
-    if not all(_plausible(column, value) for column, value in zip(sort.order_columns, values,
-                                                                  strict=True)):
+    if not all(
+        _plausible(column, value) for column, value in zip(sort.order_columns, values, strict=True)
+    ):
         raise InvalidValue("the cursor is not one this API issued", field="cursor")
     return values
 
@@ -78,14 +80,18 @@ def _plausible(column: str, value: Any) -> bool:
     """A cursor value of the column's type and range: it goes into SQL as a parameter."""
     if column == "id":
         return type(value) is int and 0 <= value < 2**63
-    if column.endswith("_at"):
-        return isinstance(value, datetime)
+    if column.endswith(("_at", "_on")):
+        return isinstance(value, date)
     return isinstance(value, str) and len(value) <= 64 and "\x00" not in value
 
 
-def after_cursor(sort: SortKey, values: list[Any]) -> WhereRaw:
-    """Rows strictly after ``values`` in sort order, as a row comparison the index can use."""
+def after_cursor(sort: SortKey, values: list[Any], table: str | None = None) -> WhereRaw:
+    """Rows strictly after ``values`` in sort order, as a row comparison the index can use.
+
+    ``table`` qualifies the columns when the query joins another table.
+    """
     op = "<" if sort.descending else ">"
-    columns = ", ".join(f'"{c}"' for c in sort.order_columns)
+    prefix = f'"{table}".' if table else ""
+    columns = ", ".join(f'{prefix}"{c}"' for c in sort.order_columns)
     placeholders = ", ".join("{}" for _ in values)
     return WhereRaw(f"({columns}) {op} ({placeholders})", *values)

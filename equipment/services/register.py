@@ -25,7 +25,7 @@ from equipment.domain.lifecycle import (
     registration_is_late,
     suspension_notice_is_late,
 )
-from equipment.services import audit, db
+from equipment.services import audit, db, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pagination import (
     SortKey,
@@ -311,6 +311,7 @@ async def create_equipment(
         await _check_parties(row)
         await _check_codes_free(row.get("registration_code"), row.get("equipment_code"))
         [created] = await Equipment.insert(Equipment(**row)).returning(Equipment.id)
+        await schedules.recompute(created["id"], today)
         unit = await _select().where(Equipment.id == created["id"]).first()
         await audit.record(
             principal,
@@ -336,9 +337,11 @@ async def _write(
     *,
     action: str,
     expected_version: int,
+    today: date,
     now: datetime,
 ) -> dict[str, Any]:
-    """Apply ``changes`` if the row is still at ``expected_version``; audit it. In a transaction."""
+    """Apply ``changes`` if the row is still at ``expected_version``, recompute its due
+    dates, audit it. Inside the caller's transaction."""
     updated = (
         await Equipment.update({**changes, "version": current["version"] + 1, "updated_at": now})
         .where(Equipment.id == current["id"], Equipment.version == expected_version)
@@ -349,6 +352,7 @@ async def _write(
             f"equipment {current['id']} changed since version {expected_version}; "
             "fetch it again and reapply your change"
         )
+    await schedules.recompute(current["id"], today)
     after = await _select().where(Equipment.id == current["id"]).first()
     before_diff, after_diff = audit.diff(current, after)
     await audit.record(
@@ -408,6 +412,7 @@ async def update_equipment(
             normalised,
             action="update",
             expected_version=expected_version,
+            today=today,
             now=now,
         )
 
@@ -444,9 +449,6 @@ async def _transition(
         new_values = changes(current) if changes is not None else {}
         if status_after != status_before:
             new_values.update(status=status_after.value, status_since=effective_on)
-        updated = await _write(
-            principal, current, new_values, action=action.value, expected_version=version, now=now
-        )
         await StatusChange.insert(
             StatusChange(
                 equipment=equipment_id,
@@ -458,6 +460,15 @@ async def _transition(
                 actor=principal.actor,
                 recorded_at=now,
             )
+        )
+        updated = await _write(
+            principal,
+            current,
+            new_values,
+            action=action.value,
+            expected_version=version,
+            today=today,
+            now=now,
         )
     return updated
 

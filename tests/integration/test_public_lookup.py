@@ -16,6 +16,7 @@ PUBLIC_FIELDS = {
     "status",
     "registered",
     "next_inspection_due",
+    "inspection_overdue",
     "maintenance_company",
     "last_maintenance_on",
 }

@@ -30,14 +30,27 @@ ALL_PERMISSIONS = {
     "equipment.suspend_resume",
     "equipment.change_maintainer",
     "history.read",
+    "inspection.record",
+    "due.read",
     "token.manage",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
 EXPECTED: dict[str, set[str]] = {
     "admin": ALL_PERMISSIONS,
-    "inspector": {"org.read_all", "equipment.read", "history.read"},
-    "maintenance": {"org.update_own_contact", "equipment.read", "equipment.edit_description"},
+    "inspector": {
+        "org.read_all",
+        "equipment.read",
+        "history.read",
+        "inspection.record",
+        "due.read",
+    },
+    "maintenance": {
+        "org.update_own_contact",
+        "equipment.read",
+        "equipment.edit_description",
+        "due.read",
+    },
     "user_unit": {
         "org.update_own_contact",
         "equipment.read",
@@ -46,8 +59,9 @@ EXPECTED: dict[str, set[str]] = {
         "equipment.suspend_resume",
         "equipment.change_maintainer",
         "history.read",
+        "due.read",
     },
-    "station": {"org.update_own_contact", "equipment.read"},
+    "station": {"org.update_own_contact", "equipment.read", "due.read"},
 }
 
 ORG_OF = {"admin": None, "inspector": 20, "maintenance": 10, "user_unit": 1, "station": 30}

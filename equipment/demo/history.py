@@ -1,0 +1,135 @@
+"""A plausible inspection and maintenance history for each demo unit. Pure and seeded.
+
+Most units were inspected when due; a few were not (those are the overdue units a due
+list exists to catch), a few came late, and a few failed their last inspection. Intervals
+come from the real rules engine, so the demo's due dates are the engine's own.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+
+from equipment.domain import rules
+from equipment.domain.catalogue import is_lift
+from equipment.domain.rules.dates import month_end, month_index, month_start
+from equipment.domain.rules.lifts import lift_year_kind
+
+MISSED_SHARE = 0.05  # the last obligation not met: the unit is overdue
+LATE_SHARE = 0.05
+FAIL_SHARE = 0.02
+# lift.periodic_years and lift.after_15_years of the default policy (TSG T7001-2023).
+LIFT_PERIODIC_YEARS = (1, 4, 7, 9, 11, 13, 15)
+EARLY_MONTHS = 2
+
+
+def unit_history(
+    seed: int, unit: dict[str, Any], today: date, policy: rules.Policy = rules.DEFAULT_POLICY
+) -> tuple[list[dict], date | None]:
+    """(inspection rows without ids, last maintenance day) for a generated unit."""
+    if unit["status"] == "pending":
+        return [], None
+    rng = random.Random(f"history-{seed}-{unit['code']}")
+    until = min(today, unit["status_since"]) if unit["status"] != "in_use" else today
+    if is_lift(unit["category"]):
+        rows = _lift(rng, unit, until)
+        maintained = None
+        if unit["status"] == "in_use":
+            # Mostly within the 15-day cycle (TSG T5002-2017), a few behind it.
+            maintained = today - timedelta(days=rng.choice((1, 3, 5, 8, 10, 12, 14, 20, 40)))
+        return rows, maintained
+    return _interval(rng, unit, until, policy), None
+
+
+def _lift(rng: random.Random, unit: dict[str, Any], until: date) -> list[dict]:
+    installed = unit["commissioning_date"] - timedelta(days=rng.randrange(5, 30))
+    rows = [_row(installed, "supervisory", "pass", reason="installation")]
+    origin = month_index(installed)
+    events = []
+    year = 1
+    while month_end(origin + 12 * year) < until:
+        events.append((year, origin + 12 * year))
+        year += 1
+    if not events:
+        return rows
+    last_periodic = next(
+        (e for e in reversed(events) if lift_year_kind(e[0], LIFT_PERIODIC_YEARS, 1) == "periodic"),
+        None,
+    )
+    chosen = {e for e in (last_periodic, events[-1]) if e is not None}
+    for event in sorted(chosen):
+        if event == events[-1] and rng.random() < MISSED_SHARE:
+            continue
+        kind = lift_year_kind(event[0], LIFT_PERIODIC_YEARS, 1)
+        opens, due = month_start(event[1] - EARLY_MONTHS), month_end(event[1])
+        on = opens + timedelta(days=rng.randrange((due - opens).days + 1))
+        rows.append(_inspected(rng, on, kind, due))
+    return rows
+
+
+def _interval(
+    rng: random.Random, unit: dict[str, Any], until: date, policy: rules.Policy
+) -> list[dict]:
+    """One last inspection, placed by the interval the rules give this unit."""
+    start = unit["commissioning_date"] or unit["manufacture_date"]
+    probe_on = start + timedelta(days=1)
+    probe = rules.schedule(
+        rules.UnitHistory(
+            category=unit["category"],
+            parameters=unit["parameters"],
+            commissioning_date=unit["commissioning_date"],
+            manufacture_date=unit["manufacture_date"],
+            inspections=(rules.Inspection(probe_on, "periodic", "pass"),),
+        ),
+        probe_on,
+        policy,
+    )
+    dues = [d for d in probe.due if d.kind in ("periodic", "external", "internal")]
+    rows = []
+    for due in dues:
+        interval = (due.due_on - probe_on).days
+        if interval <= 0:
+            continue
+        if rng.random() < MISSED_SHARE:
+            age = interval + rng.randrange(10, 400)
+        else:
+            age = rng.randrange(0, max(1, interval - 5))
+        on = until - timedelta(days=age)
+        if on <= start:
+            continue
+        rows.append(_inspected(rng, on, due.kind, on + timedelta(days=rng.randrange(0, 60))))
+    return rows
+
+
+def _inspected(rng: random.Random, on: date, kind: str, due: date) -> dict[str, Any]:
+    """An inspection on ``on`` answering the obligation due on ``due`` (maybe late)."""
+    if rng.random() < LATE_SHARE:
+        due = on - timedelta(days=rng.randrange(1, 90))
+    conclusion = "fail" if rng.random() < FAIL_SHARE else "pass"
+    return _row(on, kind, conclusion, answered_due_on=due, on_time=on <= due)
+
+
+def _row(
+    on: date,
+    kind: str,
+    conclusion: str,
+    *,
+    reason: str = "",
+    answered_due_on: date | None = None,
+    on_time: bool | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": None,
+        "kind": kind,
+        "inspected_on": on,
+        "conclusion": conclusion,
+        "reason": reason,
+        "report_no": f"XY{on:%Y%m%d}",
+        "findings": "" if conclusion == "pass" else "检验结论：不合格",
+        "next_due_stated": None,
+        "safety_grade": None,
+        "answered_due_on": answered_due_on,
+        "on_time": on_time,
+        "corrects": None,
+    }

@@ -1,0 +1,141 @@
+"""Inspection results: recorded by inspectors, never edited, and the due dates follow."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from equipment.domain import rules
+from equipment.domain.access import OrgKind, Permission, Principal
+from equipment.domain.errors import Conflict, InvalidValue, NotFound
+from equipment.domain.lifecycle import Status
+from equipment.services import audit, db, schedules
+from equipment.services.organisations import require_kind
+from equipment.services.register import get_equipment
+from equipment.tables import Inspection
+
+# The due-date kind an inspection of each kind answers. A periodic inspection also
+# answers a lift's self-test year; a supervisory one after major repair the periodic.
+ANSWERS: dict[str, tuple[str, ...]] = {
+    "periodic": ("periodic", "self_test"),
+    "supervisory": ("periodic",),
+    "self_test": ("self_test",),
+    "external": ("external",),
+    "internal": ("internal",),
+    "hydrostatic": ("hydrostatic",),
+    "annual_check": ("annual_check",),
+}
+
+
+async def record_inspection(
+    principal: Principal,
+    equipment_id: int,
+    data: dict[str, Any],
+    *,
+    today: date,
+    now: datetime,
+) -> tuple[dict[str, Any], rules.Schedule]:
+    """Store one inspection report and recompute the unit's due dates in the same transaction."""
+    principal.require(Permission.INSPECTION_RECORD)
+    inspected_on: date = data["inspected_on"]
+    if inspected_on > today:
+        raise InvalidValue(f"{inspected_on.isoformat()} is in the future", field="inspected_on")
+    # The rules' own value object validates kind, conclusion, grade, reason and stated date.
+    rules.Inspection(
+        inspected_on=inspected_on,
+        kind=data["kind"],
+        conclusion=data["conclusion"],
+        next_due=data.get("next_due_stated"),
+        safety_grade=data.get("safety_grade"),
+        reason=data.get("reason", ""),
+    )
+    body_id = data.get("inspection_body_id") or principal.organisation_id
+    if body_id is not None:
+        await require_kind(body_id, OrgKind.INSPECTION_BODY, field="inspection_body_id")
+    async with db.transaction():
+        unit = await get_equipment(principal, equipment_id)
+        if unit["status"] in (Status.SCRAPPED, Status.CANCELLED):
+            raise Conflict(f"equipment {equipment_id} is {unit['status']}; nothing to inspect")
+        made = unit["manufacture_date"]
+        if made is not None and inspected_on < made:
+            raise InvalidValue(
+                "the inspection predates the unit's manufacture", field="inspected_on"
+            )
+        corrects = data.get("corrects")
+        if corrects is not None:
+            await _check_correctable(equipment_id, corrects)
+        answered = await _answered_due(equipment_id, data["kind"])
+        [row] = await Inspection.insert(
+            Inspection(
+                equipment=equipment_id,
+                kind=data["kind"],
+                inspected_on=inspected_on,
+                conclusion=data["conclusion"],
+                reason=data.get("reason", ""),
+                inspection_body=body_id,
+                report_no=data.get("report_no", ""),
+                findings=data.get("findings", ""),
+                next_due_stated=data.get("next_due_stated"),
+                safety_grade=data.get("safety_grade"),
+                answered_due_on=answered,
+                on_time=None if answered is None else inspected_on <= answered,
+                corrects=corrects,
+                actor=principal.actor,
+                recorded_at=now,
+            )
+        ).returning(*Inspection.all_columns())
+        schedule = await schedules.recompute(equipment_id, today)
+        await audit.record(
+            principal,
+            entity="equipment",
+            entity_id=equipment_id,
+            action="inspection",
+            at=now,
+            before=None,
+            after=row,
+        )
+    return row, schedule
+
+
+async def _answered_due(equipment_id: int, kind: str) -> date | None:
+    for due_kind in ANSWERS.get(kind, ()):
+        due_on = await schedules.current_due(equipment_id, due_kind)
+        if due_on is not None:
+            return due_on
+    return None
+
+
+async def _check_correctable(equipment_id: int, inspection_id: int) -> None:
+    target = (
+        await Inspection.select(Inspection.id, Inspection.equipment)
+        .where(Inspection.id == inspection_id)
+        .first()
+    )
+    if target is None or target["equipment"] != equipment_id:
+        raise InvalidValue(
+            f"inspection {inspection_id} is not one of this unit's", field="corrects"
+        )
+    if await Inspection.exists().where(Inspection.corrects == inspection_id):
+        raise Conflict(
+            f"inspection {inspection_id} was corrected already; correct the correction instead",
+            field="corrects",
+        )
+
+
+async def list_inspections(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
+    await get_equipment(principal, equipment_id)  # scope check: 404 outside it
+    rows = (
+        await Inspection.select()
+        .where(Inspection.equipment == equipment_id)
+        .order_by(Inspection.inspected_on, Inspection.id)
+    )
+    corrected = {r["corrects"] for r in rows if r["corrects"] is not None}
+    return [{**r, "superseded": r["id"] in corrected} for r in rows]
+
+
+async def schedule_of(principal: Principal, equipment_id: int, today: date) -> rules.Schedule:
+    """A unit's schedule with every due date explained (not stored: computed as of today)."""
+    unit = await get_equipment(principal, equipment_id)
+    if unit is None:
+        raise NotFound(f"equipment {equipment_id} not found")
+    return rules.schedule(await schedules.load_history(unit), today, schedules.policy())

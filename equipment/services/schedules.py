@@ -1,0 +1,161 @@
+"""Due dates: the inspection rules applied to a unit's stored history, kept in due_date.
+
+Every change that can move a due date (a new unit, an edit, a workflow transition, an
+inspection) calls ``recompute`` inside its own transaction, so the due lists never lag
+the register.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from equipment.domain import rules
+from equipment.domain.errors import InvalidValue
+from equipment.domain.lifecycle import Status
+from equipment.domain.rules.model import STATUTORY_KINDS
+from equipment.tables import DueDate, Equipment, Inspection, StatusChange
+from sereg.settings import get_settings
+
+DUE_COPIED_COLUMNS = (
+    "category",
+    "district_code",
+    "user_unit",
+    "maintenance_company",
+    "owning_station",
+)
+
+
+@lru_cache(maxsize=1)
+def policy() -> rules.Policy:
+    """The rule policy: the defaults, or the overrides file named by SEREG_RULES_POLICY."""
+    path = get_settings().rules.policy_path
+    if path is None:
+        return rules.DEFAULT_POLICY
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidValue(f"cannot read the rules policy {path}: {exc}") from exc
+    return rules.load_policy(mapping)
+
+
+def history(
+    unit: dict[str, Any], inspections: list[dict[str, Any]], changes: list[dict[str, Any]]
+) -> rules.UnitHistory:
+    """A unit's stored rows as the rules engine's plain input."""
+    corrected = {i["corrects"] for i in inspections if i["corrects"] is not None}
+    suspensions: list[rules.Suspension] = []
+    for change in changes:
+        if change["action"] == "suspend":
+            suspensions.append(rules.Suspension(change["effective_on"]))
+        elif change["action"] == "resume" and suspensions and suspensions[-1].end is None:
+            suspensions[-1] = rules.Suspension(suspensions[-1].start, change["effective_on"])
+    return rules.UnitHistory(
+        category=unit["category"],
+        status=unit["status"],
+        parameters=unit["parameters"] or {},
+        commissioning_date=unit["commissioning_date"],
+        manufacture_date=unit["manufacture_date"],
+        inspections=tuple(
+            rules.Inspection(
+                inspected_on=i["inspected_on"],
+                kind=i["kind"],
+                conclusion=i["conclusion"],
+                next_due=i["next_due_stated"],
+                safety_grade=i["safety_grade"],
+                reason=i["reason"],
+            )
+            for i in inspections
+            if i["id"] not in corrected
+        ),
+        suspensions=tuple(suspensions),
+        maintenance=(unit["last_maintenance_on"],) if unit["last_maintenance_on"] else (),
+    )
+
+
+def due_rows(unit: dict[str, Any], schedule: rules.Schedule) -> list[dict[str, Any]]:
+    return [
+        {
+            "equipment": unit["id"],
+            "kind": due.kind,
+            "due_on": due.due_on,
+            "statutory": due.kind in STATUTORY_KINDS,
+            "rule_key": due.rule_key,
+            "source": due.source[:200],
+            "base_date": due.base_date,
+            "explanation": due.explanation,
+            "from_report": due.from_report,
+            **{column: unit[column] for column in DUE_COPIED_COLUMNS},
+        }
+        for due in schedule.due
+    ]
+
+
+def derived_fields(unit: dict[str, Any], schedule: rules.Schedule, today: date) -> dict[str, Any]:
+    """The register columns the schedule sets."""
+    statutory = [d for d in (*schedule.due, *schedule.dormant) if d.kind in STATUTORY_KINDS]
+    next_due = min((d.due_on for d in statutory), default=None)
+    if unit["status"] == Status.SUSPENDED:
+        needs = schedule.needs_inspection_before_resume
+    else:
+        # Set on resume; it stays until the lapsed inspection is done.
+        needs = bool(unit["needs_inspection_before_resume"] and next_due and next_due < today)
+    return {
+        "next_inspection_due": next_due,
+        "not_fit_for_use": schedule.not_fit_for_use,
+        "needs_inspection_before_resume": needs,
+    }
+
+
+async def load_history(unit: dict[str, Any]) -> rules.UnitHistory:
+    inspections = (
+        await Inspection.select().where(Inspection.equipment == unit["id"]).order_by(Inspection.id)
+    )
+    changes = (
+        await StatusChange.select(StatusChange.action, StatusChange.effective_on)
+        .where(StatusChange.equipment == unit["id"])
+        .order_by(StatusChange.id)
+    )
+    return history(unit, inspections, changes)
+
+
+async def recompute(unit_id: int, today: date) -> rules.Schedule:
+    """Rewrite one unit's due dates and derived columns. Call inside the change's transaction."""
+    unit = (
+        await Equipment.select(*Equipment.all_columns())
+        .where(Equipment.id == unit_id)
+        .output(load_json=True)
+        .first()
+    )
+    schedule = rules.schedule(await load_history(unit), today, policy())
+    await write_due_rows(unit_id, due_rows(unit, schedule))
+    await Equipment.update(derived_fields(unit, schedule, today)).where(Equipment.id == unit_id)
+    return schedule
+
+
+async def write_due_rows(unit_id: int, rows: list[dict[str, Any]]) -> None:
+    """Update in place by kind (row ids stay stable for paging clients), add, remove."""
+    existing = {
+        r["kind"]: r["id"]
+        for r in await DueDate.select(DueDate.id, DueDate.kind).where(DueDate.equipment == unit_id)
+    }
+    wanted = {r["kind"]: r for r in rows}
+    gone = [existing[k] for k in existing.keys() - wanted.keys()]
+    if gone:
+        await DueDate.delete().where(DueDate.id.is_in(gone))
+    for kind, row in wanted.items():
+        if kind in existing:
+            await DueDate.update(row).where(DueDate.id == existing[kind])
+        else:
+            await DueDate.insert(DueDate(**row))
+
+
+async def current_due(unit_id: int, kind: str) -> date | None:
+    row = (
+        await DueDate.select(DueDate.due_on)
+        .where(DueDate.equipment == unit_id, DueDate.kind == kind)
+        .first()
+    )
+    return row["due_on"] if row else None
