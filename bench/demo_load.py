@@ -1,12 +1,16 @@
 """Bulk load of the register: ``sereg demo`` beside a raw asyncpg COPY of the same rows.
 
-    python -m bench.demo_load [--units 200000]
+    python -m bench.demo_load [--units 100000]
 
-Uses a scratch database on the PostgreSQL of ``SEREG_TEST_PG`` (default: local, user
-postgres). Three figures, same rows, same table and indexes, same run:
-  - generating the rows alone (Python);
-  - raw COPY of the pre-generated rows (the floor);
-  - the full ``load_demo_city`` path (generation overlapped with COPY, audit, ANALYZE).
+Uses scratch databases on the PostgreSQL of ``SEREG_TEST_PG`` (default: local, user
+postgres), each fresh and migrated, dropped at the end. A unit is written as one
+equipment row, its inspection history and its due dates; every figure counts the rows of
+all three tables. Same rows, same tables and indexes, same run:
+  - raw COPY of the pre-generated rows, three COPYs in one transaction (the floor);
+  - generating the units alone (Python: city, history, schedule by the real rules);
+  - building the COPY records from them (Python: child rows, tuples);
+  - the full ``load_demo_city`` path (generation in a thread overlapped with batched COPY,
+    audit, ANALYZE).
 """
 
 from __future__ import annotations
@@ -19,80 +23,187 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
 from bench.harness import machine
 from equipment.demo import city
-from equipment.demo.load import EQUIPMENT_COLUMNS, load_demo_city
+from equipment.demo.load import (
+    DUE_COLUMNS,
+    EQUIPMENT_COLUMNS,
+    INSPECTION_COLUMNS,
+    DemoUnit,
+    _children,
+    demo_units,
+    load_demo_city,
+)
 from equipment.services import clock, db
 from sereg.settings import DatabaseSettings
 
 ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+SEED = 1
+TABLES = ("equipment", "inspection", "due_date")
+
+Records = dict[str, list[tuple]]
+
+
+@asynccontextmanager
+async def scratch_database(admin: asyncpg.Connection) -> AsyncIterator[str]:
+    """A fresh database with the register's migrations; dropped on the way out."""
+    name = f"sereg_bench_load_{uuid.uuid4().hex[:8]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        env = {**os.environ, "DATABASE_URL": url, "PICCOLO_CONF": "piccolo_conf"}
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "sereg.cli", "migrate"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def row_counts(conn: asyncpg.Connection) -> dict[str, int]:
+    return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in TABLES}
+
+
+async def copy_organisations(
+    conn: asyncpg.Connection, units: int, today: date, now: datetime
+) -> dict[str, list[int]]:
+    """The demo organisations (not timed), in the order ``load_demo_city`` inserts them."""
+    orgs = [
+        {**o.__dict__, "version": 1, "created_at": now, "updated_at": now}
+        for o in city.organisations(SEED, units, today)
+    ]
+    columns = list(orgs[0])
+    await conn.copy_records_to_table(
+        "organisation", columns=columns, records=[tuple(o[c] for c in columns) for o in orgs]
+    )
+    org_ids: dict[str, list[int]] = {}
+    for row in await conn.fetch("SELECT id, kind FROM organisation ORDER BY id"):
+        org_ids.setdefault(row["kind"], []).append(row["id"])
+    return org_ids
+
+
+def copy_records(units: list[DemoUnit], now: datetime) -> Records:
+    """The three tables' records exactly as the loader's COPY batches build them; ids are
+    1..n, the sequence of a fresh table."""
+    for unit in units:
+        unit.row.update(version=1, created_at=now, updated_at=now)
+    inspections, dues = _children(units, list(range(1, len(units) + 1)), now)
+    return {
+        "equipment": [
+            tuple(
+                json.dumps(u.row[c], ensure_ascii=False) if c == "parameters" else u.row[c]
+                for c in EQUIPMENT_COLUMNS
+            )
+            for u in units
+        ],
+        "inspection": [tuple(r[c] for c in INSPECTION_COLUMNS) for r in inspections],
+        "due_date": [tuple(r[c] for c in DUE_COLUMNS) for r in dues],
+    }
+
+
+async def floor_and_generation(
+    admin: asyncpg.Connection, units: int, today: date, now: datetime
+) -> tuple[dict[str, float], dict[str, int], dict[str, list[int]]]:
+    seconds: dict[str, float] = {}
+    async with scratch_database(admin) as url:
+        conn = await asyncpg.connect(url)
+        try:
+            org_ids = await copy_organisations(conn, units, today, now)
+            started = time.perf_counter()
+            generated = list(demo_units(SEED, units, today, org_ids))
+            seconds["generate"] = time.perf_counter() - started
+            started = time.perf_counter()
+            records = copy_records(generated, now)
+            seconds["build"] = time.perf_counter() - started
+            del generated
+            columns = {
+                "equipment": EQUIPMENT_COLUMNS,
+                "inspection": INSPECTION_COLUMNS,
+                "due_date": DUE_COLUMNS,
+            }
+            started = time.perf_counter()
+            async with conn.transaction():
+                for table in TABLES:
+                    await conn.copy_records_to_table(
+                        table, records=records[table], columns=list(columns[table])
+                    )
+            seconds["copy"] = time.perf_counter() - started
+            assert await conn.fetchval("SELECT max(id) FROM equipment") == units
+            counts = await row_counts(conn)
+        finally:
+            await conn.close()
+    return seconds, counts, org_ids
+
+
+async def full_path(
+    admin: asyncpg.Connection, units: int, today: date, now: datetime
+) -> tuple[float, dict[str, int], dict[str, list[int]]]:
+    async with scratch_database(admin) as url:
+        engine = PostgresEngine(config=DatabaseSettings(url=url).postgres_config())
+        await engine.start_connection_pool(min_size=2, max_size=4)
+        db.bind(engine)
+        try:
+            started = time.perf_counter()
+            org_ids = await load_demo_city(
+                seed=SEED, units=units, today=today, now=now, show_progress=False
+            )
+            seconds = time.perf_counter() - started
+            async with engine.pool.acquire() as conn:
+                counts = await row_counts(conn)
+        finally:
+            await engine.close_connection_pool()
+    return seconds, counts, org_ids
 
 
 async def run(units: int) -> None:
-    name = f"sereg_bench_load_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    env = {**os.environ, "DATABASE_URL": url, "PICCOLO_CONF": "piccolo_conf"}
-    await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "sereg.cli", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    engine = PostgresEngine(config=DatabaseSettings(url=url).postgres_config())
-    await engine.start_connection_pool(min_size=2, max_size=4)
-    db.bind(engine)
     today, now = clock.today(), clock.now()
+    admin = await asyncpg.connect(ADMIN_URL)
     try:
-        started = time.perf_counter()
-        org_ids = await load_demo_city(
-            seed=1, units=units, today=today, now=now, show_progress=False
-        )
-        full = time.perf_counter() - started
-
-        started = time.perf_counter()
-        rows = list(city.units(1, units, today, org_ids))
-        generate = time.perf_counter() - started
-        records = [
-            tuple(
-                json.dumps(r[c], ensure_ascii=False) if c == "parameters" else r.get(c, now)
-                for c in EQUIPMENT_COLUMNS
-            )
-            for r in ({**r, "version": 1} for r in rows)
-        ]
-        async with engine.pool.acquire() as conn:
-            await conn.execute("TRUNCATE equipment RESTART IDENTITY CASCADE")
-            started = time.perf_counter()
-            await conn.copy_records_to_table(
-                "equipment", records=records, columns=list(EQUIPMENT_COLUMNS)
-            )
-            copy = time.perf_counter() - started
+        seconds, counts, floor_orgs = await floor_and_generation(admin, units, today, now)
+        full, full_counts, full_orgs = await full_path(admin, units, today, now)
     finally:
-        await engine.close_connection_pool()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+    assert floor_orgs == full_orgs, "the floor and the full path see different organisations"
+    assert counts == full_counts, f"the floor wrote {counts}, the full path {full_counts}"
 
+    rows = sum(counts.values())
+    copy = seconds["copy"]
     print(f"# register bulk load, {units:,} units into PostgreSQL")
     print(f"machine: {machine()}")
-    print("| step | seconds | units/s | vs raw COPY |")
-    print("| --- | ---: | ---: | ---: |")
-    for label, seconds in (
+    print(
+        f"rows per run: {rows:,} = "
+        + " + ".join(f"{counts[t]:,} {t}" for t in TABLES)
+        + f" ({rows / units:.1f} rows per unit)"
+    )
+    print()
+    print("| step | seconds | rows/s (3 tables) | units/s | vs raw COPY |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, took in (
         ("raw asyncpg COPY of pre-generated rows (floor)", copy),
-        ("generate rows only (Python)", generate),
+        ("generate units: city, history, schedule (Python)", seconds["generate"]),
+        ("build COPY records from the units (Python)", seconds["build"]),
         ("sereg demo path (load_demo_city)", full),
     ):
-        print(f"| {label} | {seconds:.2f} | {units / seconds:,.0f} | {copy / seconds:.2f}x |")
+        print(
+            f"| {label} | {took:.2f} | {rows / took:,.0f} | {units / took:,.0f} |"
+            f" {copy / took:.2f}x |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--units", type=int, default=200_000)
+    parser.add_argument("--units", type=int, default=100_000)
     asyncio.run(run(parser.parse_args().units))
 
 

@@ -1,14 +1,21 @@
-"""Open-loop load at a fixed rate, latency percentiles, and the machine description."""
+"""Open-loop load at a fixed rate, latency percentiles, the machine description, and the
+helpers the API benchmarks share (a ``sereg serve`` on a free port, an admin token)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -105,3 +112,70 @@ def machine() -> str:
         pass
     system = f"{platform.system()} {platform.release()}"
     return f"{os.cpu_count()} cores ({cpu}){memory}, {system}, Python {platform.python_version()}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def admin_token() -> str:
+    """A fresh admin token in the register ``DATABASE_URL`` names (``sereg token create``)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sereg.cli",
+            "token",
+            "create",
+            "--role",
+            "admin",
+            "--label",
+            "bench",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()[-1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sereg.cli", "serve", "--port", str(port)],
+        env={**os.environ, "SEREG_DB_POOL_MAX": "10"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def wait_until_up(http: httpx.AsyncClient, attempts: int = 100) -> None:
+    for _ in range(attempts):
+        try:
+            await http.get("/health")
+            return
+        except httpx.TransportError:
+            await asyncio.sleep(0.1)
+
+
+def http_case(
+    http: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None
+) -> Callable[[int], Awaitable[bool]]:
+    """One GET per call; a call counts as an error unless the reply is 200."""
+
+    async def call(_: int) -> bool:
+        response = await http.get(path, headers=headers)
+        return response.status_code == 200
+
+    return call
+
+
+def sql_case(pool: Any, sql: str, *args: Any) -> Callable[[int], Awaitable[bool]]:
+    """One ``pool.fetch(sql, *args)`` per call (an asyncpg pool)."""
+
+    async def call(_: int) -> bool:
+        await pool.fetch(sql, *args)
+        return True
+
+    return call

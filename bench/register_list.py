@@ -13,52 +13,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 
 import asyncpg
 import httpx
 
-from bench.harness import HEADER, fixed_rate, machine
+from bench.harness import (
+    HEADER,
+    admin_token,
+    fixed_rate,
+    free_port,
+    http_case,
+    machine,
+    sql_case,
+    start_server,
+    wait_until_up,
+)
 from equipment.services.pagination import SortKey, encode_cursor
 from sereg.settings import get_settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def admin_token() -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sereg.cli",
-            "token",
-            "create",
-            "--role",
-            "admin",
-            "--label",
-            "bench",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.split()[-1]
-
-
-def start_server(port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sereg.cli", "serve", "--port", str(port)],
-        env={**os.environ, "SEREG_DB_POOL_MAX": "10"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 async def measure(base: str, token: str, rate: float, seconds: float) -> None:
@@ -72,42 +44,24 @@ async def measure(base: str, token: str, rate: float, seconds: float) -> None:
         async with httpx.AsyncClient(
             base_url=base, timeout=10, limits=httpx.Limits(max_connections=50)
         ) as http:
-            for _ in range(100):
-                try:
-                    await http.get("/health")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            await wait_until_up(http)
             headers = {"Authorization": f"Bearer {token}"}
             first = (await http.get("/api/v1/equipment?limit=50", headers=headers)).json()
             assert first["items"], "empty register"
             # A keyset cursor at 90 % of the register, as the API would have issued it.
             deep_cursor = encode_cursor(SortKey("id", False, True), {"id": deep_id})
 
-            def http_case(path: str):
-                async def call(_: int) -> bool:
-                    response = await http.get(path, headers=headers)
-                    return response.status_code == 200
-
-                return call
-
-            def sql_case(sql: str, *args):
-                async def call(_: int) -> bool:
-                    await pool.fetch(sql, *args)
-                    return True
-
-                return call
-
             cases = [
-                ("HTTP floor: GET /health", http_case("/health")),
+                ("HTTP floor: GET /health", http_case(http, "/health", headers)),
                 (
                     "DB floor: first page SQL (asyncpg)",
-                    sql_case("SELECT * FROM equipment ORDER BY id LIMIT 51"),
+                    sql_case(pool, "SELECT * FROM equipment ORDER BY id LIMIT 51"),
                 ),
-                ("API: first page", http_case("/api/v1/equipment?limit=50")),
+                ("API: first page", http_case(http, "/api/v1/equipment?limit=50", headers)),
                 (
                     "DB floor: district + lifts SQL (asyncpg)",
                     sql_case(
+                        pool,
                         "SELECT * FROM equipment WHERE district_code = $1 AND category LIKE '31%'"
                         " ORDER BY id LIMIT 51",
                         "420606",
@@ -115,21 +69,27 @@ async def measure(base: str, token: str, rate: float, seconds: float) -> None:
                 ),
                 (
                     "API: district 420606, lifts",
-                    http_case("/api/v1/equipment?district=420606&category_prefix=31&limit=50"),
+                    http_case(
+                        http,
+                        "/api/v1/equipment?district=420606&category_prefix=31&limit=50",
+                        headers,
+                    ),
                 ),
                 (
                     "DB floor: deep keyset page SQL (asyncpg)",
                     sql_case(
-                        "SELECT * FROM equipment WHERE (id) > ($1) ORDER BY id LIMIT 51", deep_id
+                        pool,
+                        "SELECT * FROM equipment WHERE (id) > ($1) ORDER BY id LIMIT 51",
+                        deep_id,
                     ),
                 ),
                 (
                     "API: deep keyset page (90 %)",
-                    http_case(f"/api/v1/equipment?limit=50&cursor={deep_cursor}"),
+                    http_case(http, f"/api/v1/equipment?limit=50&cursor={deep_cursor}", headers),
                 ),
                 (
                     "API: sort by -updated_at",
-                    http_case("/api/v1/equipment?limit=50&sort=-updated_at"),
+                    http_case(http, "/api/v1/equipment?limit=50&sort=-updated_at", headers),
                 ),
             ]
             print(f"# register list latency, {count:,} units, {rate:.0f} req/s for {seconds:.0f} s")

@@ -267,6 +267,27 @@ CASES = [
         body=lambda w: {"role": "inspector"},
     ),
     Case("me", "GET", "/api/v1/me", lambda w: None, everyone(200)),
+    Case(
+        "record inspection",
+        "POST",
+        "/api/v1/equipment/{id}/inspections",
+        lift,
+        {"admin": 201, "inspector": 201, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: {"kind": "periodic", "inspected_on": TODAY, "conclusion": "pass"},
+    ),
+    Case("list inspections", "GET", "/api/v1/equipment/{id}/inspections", lift, READ_OK),
+    Case(
+        "other's inspections",
+        "GET",
+        "/api/v1/equipment/{id}/inspections",
+        lambda w: lift(w, "b"),
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 404, "station_a": 404},
+    ),
+    Case("schedule", "GET", "/api/v1/equipment/{id}/schedule", lift, READ_OK),
+    Case("due list", "GET", "/api/v1/due", lambda w: None, everyone(200)),
+    Case("due summary", "GET", "/api/v1/due/summary", lambda w: None, everyone(200)),
+    Case("due export", "GET", "/api/v1/due/export.xlsx", lambda w: None, everyone(200)),
+    Case("reminders", "GET", "/api/v1/reminders", lambda w: None, everyone(200)),
 ]
 
 
@@ -308,6 +329,8 @@ async def test_lists_show_each_role_only_its_units(client, world):
     for role, names in expected.items():
         response = await client.get("/api/v1/equipment", headers=world["tokens"][role])
         assert {by_id[u["id"]] for u in response.json()["items"]} == names, role
+        due = await client.get("/api/v1/due?limit=500", headers=world["tokens"][role])
+        assert {by_id[i["equipment_id"]] for i in due.json()["items"]} == names, role
         # A filter naming someone else's organisation narrows, never widens.
         other = await client.get(
             f"/api/v1/equipment?user_unit_id={world['owner_b']}", headers=world["tokens"][role]
