@@ -12,7 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from equipment.api import controllers
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
-from equipment.services import db
+from equipment.services import db, schedules
 from sereg.settings import Settings, get_settings
 
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
     settings = settings or get_settings()
 
     async def start() -> None:
+        schedules.policy()  # a broken rules policy file stops the start, not each request
         await db.start(settings.database.pool_min, settings.database.pool_max)
 
     api = Router(
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             controllers.me,
             controllers.public_equipment,
             controllers.categories,
+            controllers.inspection_rules,
         ],
         dependencies={"principal": Provide(authenticate)},
     )

@@ -16,7 +16,15 @@ from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.lifecycle import Action, Status
 from equipment.domain.reminders import DueState
 from equipment.domain.rules.dates import add_months
-from equipment.services import clock, due, inspections, organisations, register, tokens
+from equipment.services import (
+    clock,
+    due,
+    inspections,
+    organisations,
+    register,
+    schedules,
+    tokens,
+)
 from equipment.services.pagination import parse_sort
 from sereg.settings import get_settings
 
@@ -551,6 +559,12 @@ async def public_equipment(
     code: Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")],
 ) -> schemas.PublicEquipment:
     return views.public_equipment(await register.public_lookup(code), clock.today())
+
+
+@get("/rules", tags=("public",))
+async def inspection_rules() -> schemas.RulesView:
+    """The inspection-interval table in force: each row's regulation, clause and values."""
+    return views.rules_view(schedules.policy())
 
 
 @get("/categories", tags=["public"])

@@ -344,6 +344,26 @@ class DueSummaryRow(Struct):
     coverage_percent: float | None
 
 
+class RuleView(Struct):
+    """One row of the inspection-interval table as the bureau's policy has it."""
+
+    key: str
+    kind: str
+    regulation: str
+    clause: str
+    tag: str
+    summary: str
+    values: dict[str, Any]
+    applies_to: list[str]
+    report_date_wins: bool
+    overridable: bool
+
+
+class RulesView(Struct):
+    policy: str
+    rules: list[RuleView]
+
+
 # Tokens and catalogue ------------------------------------------------------------------------
 
 

@@ -115,3 +115,41 @@ def due_item(item: dict[str, Any]) -> schemas.DueItem:
         user_unit_id=item["user_unit"], maintenance_company_id=item["maintenance_company"]
     )
     return schemas.DueItem(**values)
+
+
+RULE_VALUE_FIELDS = (
+    "interval_years",
+    "first_interval_years",
+    "interval_days",
+    "months",
+    "min_stop_years",
+    "max_total_years",
+    "life_years",
+    "extension_years",
+    "max_life_years",
+    "legacy_life_years",
+    "legacy_before_year",
+    "extension_window_months",
+    "years",
+)
+
+
+def rules_view(policy: Any) -> schemas.RulesView:
+    rows = []
+    for row in policy.rows.values():
+        values = {f: getattr(row, f) for f in RULE_VALUE_FIELDS if getattr(row, f)}
+        rows.append(
+            schemas.RuleView(
+                key=row.key,
+                kind=row.kind,
+                regulation=row.regulation,
+                clause=row.clause,
+                tag=row.tag,
+                summary=row.summary,
+                values=values,
+                applies_to=list(row.applies_to),
+                report_date_wins=row.report_date_wins,
+                overridable=row.tag != "C" or row.choice is not None,
+            )
+        )
+    return schemas.RulesView(policy.name, rows)

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from equipment.domain.errors import InvalidValue, TransitionRefused
+from equipment.domain.rules.dates import add_years
 
 
 class Status(StrEnum):
@@ -99,14 +100,6 @@ def next_status(current: Status, action: Action) -> Status:
         }.get(current, f"'{action.value}' applies only to units that are: {allowed}")
         raise TransitionRefused(f"cannot {action.value} a unit that is {current.value}: {why}")
     return rule.to if rule.to is not None else current
-
-
-def add_years(day: date, years: int) -> date:
-    """Same calendar day ``years`` later; 29 February falls back to 28 February."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
 
 
 def check_effective_date(on: date, *, status_since: date, today: date, field: str) -> None:

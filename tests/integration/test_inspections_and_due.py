@@ -328,3 +328,45 @@ async def test_summary_counts_and_coverage(client, ctx):
     assert row["fell_due_12_months"] == 2 and row["inspected_on_time_12_months"] == 1
     assert row["coverage_percent"] == 50.0
     assert late["id"] != on_time["id"]
+
+
+@pytest.fixture
+def policy_file(tmp_path, monkeypatch):
+    from equipment.services import schedules
+    from sereg.settings import get_settings
+
+    path = tmp_path / "policy.json"
+    monkeypatch.setenv("SEREG_RULES_POLICY", str(path))
+    get_settings.cache_clear()
+    schedules.policy.cache_clear()
+    yield path
+    monkeypatch.delenv("SEREG_RULES_POLICY")
+    get_settings.cache_clear()
+    schedules.policy.cache_clear()
+
+
+async def test_a_bureau_policy_overrides_an_s_row_without_code_changes(client, ctx, policy_file):
+    policy_file.write_text(
+        '{"name": "襄阳 2026", "overrides": {"cylinder.lpg": {"interval_years": 5}}}',
+        encoding="utf-8")
+    rules = (await client.get("/api/v1/rules")).json()
+    assert rules["policy"] == "襄阳 2026"
+    [lpg] = [r for r in rules["rules"] if r["key"] == "cylinder.lpg"]
+    assert lpg["values"]["interval_years"] == 5
+    station = await f.organisation("filling_station")
+    cylinder = await f.unit(
+        station["id"], category="2320", owning_station_id=station["id"],
+        equipment_code=f.equipment_code("2320"), manufacture_date="2022-03-01",
+        commissioning_date="2022-03-10", registered_on="2022-03-15",
+        parameters={"medium": "LPG", "water_capacity_l": 35.5,
+                    "nominal_working_pressure_mpa": 2.1})
+    result = await inspect(client, ctx, cylinder["id"], kind="periodic",
+                           inspected_on=date(2024, 6, 1))
+    assert result["schedule"]["next_periodic"]["due_on"] == "2029-06-01"
+
+
+async def test_a_policy_overriding_a_c_row_is_refused(client, ctx, policy_file):
+    policy_file.write_text('{"overrides": {"lift.periodic_years": {"years": [2]}}}')
+    response = await client.get("/api/v1/rules")
+    assert response.status_code == 422
+    assert "lift.periodic_years" in response.json()["extra"][0]["key"]

@@ -12,13 +12,13 @@ from equipment.domain.errors import Conflict, InvalidValue, TransitionRefused
 from equipment.domain.lifecycle import (
     Action,
     Status,
-    add_years,
     check_effective_date,
     inspection_needed_on_resume,
     next_status,
     registration_is_late,
     suspension_notice_is_late,
 )
+from equipment.domain.rules.dates import add_years
 
 # ---------------------------------------------------------------------------------------
 # Transitions, written out by hand from RULES.md "Obligations of every unit" and the
