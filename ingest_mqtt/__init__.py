@@ -1,0 +1,1 @@
+"""The MQTT consumer: subscribe, decode, validate, batch, commit, then acknowledge."""
