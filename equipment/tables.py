@@ -36,6 +36,9 @@ class Organisation(Table, tablename="organisation"):
     address = Text(default="")
     licence_no = Varchar(length=64, null=True, default=None)
     licence_valid_until = Date(null=True, default=None)
+    # Maintenance companies' supervision class, A (best) to D (lowest): on-demand
+    # maintenance is not allowed in the lowest class (RULES.md, lift maintenance).
+    supervision_class = Varchar(length=1, null=True, default=None)
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -146,6 +149,79 @@ class DueDate(Table, tablename="due_date"):
     owning_station = Integer(null=True, default=None)
 
 
+class MaintenanceContract(Table, tablename="maintenance_contract"):
+    """A user unit's contract with a maintenance company for a set of units."""
+
+    id = BigSerial(primary_key=True)
+    user_unit = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    maintenance_company = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    starts_on = Date()
+    ends_on = Date()
+    cycle_days = Integer(default=15)
+    on_demand = Boolean(default=False)
+    liability_insured = Boolean(default=False)
+    licence_no = Varchar(length=64, default="")
+    terminated_on = Date(null=True, default=None)
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
+
+
+class ContractUnit(Table, tablename="contract_unit"):
+    """A unit covered by a contract, with its own start and end within it."""
+
+    id = BigSerial(primary_key=True)
+    contract = ForeignKey(references=MaintenanceContract, on_delete=OnDelete.restrict)
+    equipment = ForeignKey(references=Equipment, on_delete=OnDelete.restrict)
+    starts_on = Date()
+    ends_on = Date()
+
+
+class MaintenanceRecord(Table, tablename="maintenance_record"):
+    """One maintenance visit as the company reported it; (company, record_id) is unique."""
+
+    id = BigSerial(primary_key=True)
+    equipment = ForeignKey(references=Equipment, on_delete=OnDelete.restrict)
+    contract = ForeignKey(references=MaintenanceContract, on_delete=OnDelete.restrict)
+    maintenance_company = Integer()
+    record_id = Varchar(length=64)
+    maintained_on = Date()
+    level = Varchar(length=16)
+    items = JSON(default="[]")
+    technicians = JSON(default="[]")
+    findings = Text(default="")
+    hazards = JSON(default="[]")
+    signed_off_by = Varchar(length=100, default="")
+    # Set when telemetry contradicts the record (a lift that ran normally all day).
+    suspicious_reason = Text(default="")
+    recorded_at = Timestamptz()
+
+
+class Alarm(Table, tablename="alarm"):
+    """An open or closed condition of a unit: an entrapment, a fault, a refused fill.
+
+    At most one open alarm per unit and kind: repeats raise ``count``.
+    """
+
+    id = BigSerial(primary_key=True)
+    equipment = ForeignKey(references=Equipment, on_delete=OnDelete.restrict)
+    kind = Varchar(length=32)
+    severity = Varchar(length=16)
+    state = Varchar(length=12, default="open")
+    source = Varchar(length=16)
+    count = Integer(default=1)
+    raised_at = Timestamptz()
+    last_raised_at = Timestamptz()
+    maintenance_company = Integer(null=True, default=None)
+    district_code = Varchar(length=6)
+    response_limit_minutes = Integer(null=True, default=None)
+    acknowledged_at = Timestamptz(null=True, default=None)
+    arrived_at = Timestamptz(null=True, default=None)
+    arrived_late = Boolean(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+    note = Text(default="")
+
+
 class AuditEntry(Table, tablename="audit_entry"):
     """Append-only trail of every change (a database trigger refuses UPDATE and DELETE)."""
 
@@ -179,6 +255,10 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     StatusChange,
     Inspection,
     DueDate,
+    MaintenanceContract,
+    ContractUnit,
+    MaintenanceRecord,
+    Alarm,
     AuditEntry,
     ApiToken,
 )

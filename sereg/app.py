@@ -9,7 +9,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from equipment.api import controllers
+from equipment.api import controllers, maintenance_controllers
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.services import db, schedules
@@ -37,6 +37,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             controllers.InspectionController,
             controllers.DueController,
             controllers.reminders,
+            maintenance_controllers.ContractController,
+            maintenance_controllers.MaintenanceController,
+            maintenance_controllers.maintenance_records,
+            maintenance_controllers.raise_alarm,
+            maintenance_controllers.AlarmController,
             controllers.TokenController,
             controllers.me,
             controllers.public_equipment,

@@ -77,9 +77,18 @@ class RulesSettings:
 
 
 @dataclass(frozen=True)
+class ResponseSettings:
+    # Entrapment: on site within 30 minutes in cities, 1 hour elsewhere (RULES.md, [U]:
+    # a local rule, so configurable).
+    city_minutes: int = 30
+    other_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
+    response: ResponseSettings = field(default_factory=ResponseSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     log_json: bool = False
@@ -106,6 +115,10 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         ),
         rules=RulesSettings(
             policy_path=Path(env["SEREG_RULES_POLICY"]) if env.get("SEREG_RULES_POLICY") else None
+        ),
+        response=ResponseSettings(
+            city_minutes=_env_int(env, "SEREG_ENTRAPMENT_CITY_MINUTES", 30),
+            other_minutes=_env_int(env, "SEREG_ENTRAPMENT_OTHER_MINUTES", 60),
         ),
         mqtt=MqttSettings(url=env.get("MQTT_URL", MqttSettings.url)),
         http=HttpSettings(

@@ -344,6 +344,135 @@ class DueSummaryRow(Struct):
     coverage_percent: float | None
 
 
+# Maintenance ---------------------------------------------------------------------------------
+
+
+class ContractCreate(Struct, forbid_unknown_fields=True):
+    user_unit_id: OrgId
+    maintenance_company_id: OrgId
+    starts_on: date
+    ends_on: date
+    equipment_ids: Annotated[
+        list[Annotated[int, Meta(ge=1, le=2**63 - 1)]], Meta(min_length=1, max_length=5000)
+    ]
+    cycle_days: Annotated[int, Meta(ge=1, le=366)] = 15
+    on_demand: bool = False
+    liability_insured: bool = False
+
+
+class Contract(Struct):
+    id: int
+    user_unit_id: int
+    maintenance_company_id: int
+    starts_on: date
+    ends_on: date
+    cycle_days: int
+    on_demand: bool
+    liability_insured: bool
+    licence_no: str
+    terminated_on: date | None
+    equipment_ids: list[int]
+
+
+class TerminateRequest(Struct, forbid_unknown_fields=True):
+    on: date
+
+
+class Rejected(Struct):
+    row: int
+    reason: str
+    field: str | None
+
+
+class UploadReport(Struct):
+    received: int
+    stored: int
+    duplicates: int
+    rejected: list[Rejected]
+
+
+class MaintenanceRecordView(Struct):
+    id: int
+    equipment_id: int
+    record_id: str
+    maintained_on: date
+    level: str
+    items: list[str]
+    technicians: list[dict[str, str]]
+    findings: str
+    hazards: list[str]
+    signed_off_by: str
+    suspicious_reason: str
+    recorded_at: datetime
+
+
+class CompanyScore(Struct):
+    maintenance_company_id: int
+    window_days: int
+    lifts: int
+    maintained_on_time: int
+    share_on_time: float | None
+    late_equipment_ids: list[int]
+
+
+AlarmKind = Literal[
+    "entrapment",
+    "safety_circuit_open",
+    "door_close_fault",
+    "door_open_fault",
+    "stopped_outside_door_zone",
+    "unintended_movement",
+    "motor_runtime_limiter",
+    "floor_position_lost",
+    "restart_prevented",
+    "power_loss",
+    "over_travel_top",
+    "over_travel_bottom",
+    "overspeed",
+    "alarm_button",
+]
+
+
+class AlarmCreate(Struct, forbid_unknown_fields=True):
+    kind: AlarmKind
+    raised_at: datetime | None = None
+    note: text(1000) = ""
+
+
+class AlarmStep(Struct, forbid_unknown_fields=True):
+    at: datetime | None = None
+
+
+class AlarmClose(Struct, forbid_unknown_fields=True):
+    note: text(1000, 1)
+
+
+class AlarmView(Struct):
+    id: int
+    equipment_id: int
+    kind: str
+    severity: str
+    state: str
+    source: str
+    count: int
+    raised_at: datetime
+    last_raised_at: datetime
+    maintenance_company_id: int | None
+    district_code: str
+    response_limit_minutes: int | None
+    acknowledged_at: datetime | None
+    arrived_at: datetime | None
+    arrived_late: bool | None
+    finished_at: datetime | None
+    closed_at: datetime | None
+    note: str
+
+
+class AlarmPage(Struct):
+    items: list[AlarmView]
+    next_cursor: str | None
+
+
 class RuleView(Struct):
     """One row of the inspection-interval table as the bureau's policy has it."""
 

@@ -153,3 +153,40 @@ def rules_view(policy: Any) -> schemas.RulesView:
             )
         )
     return schemas.RulesView(policy.name, rows)
+
+
+def contract(row: dict[str, Any]) -> schemas.Contract:
+    return schemas.Contract(
+        id=row["id"],
+        user_unit_id=row["user_unit"],
+        maintenance_company_id=row["maintenance_company"],
+        starts_on=row["starts_on"],
+        ends_on=row["ends_on"],
+        cycle_days=row["cycle_days"],
+        on_demand=row["on_demand"],
+        liability_insured=row["liability_insured"],
+        licence_no=row["licence_no"],
+        terminated_on=row["terminated_on"],
+        equipment_ids=row["equipment_ids"],
+    )
+
+
+def upload_report(result: Any) -> schemas.UploadReport:
+    return schemas.UploadReport(
+        received=result.received,
+        stored=result.stored,
+        duplicates=result.duplicates,
+        rejected=[schemas.Rejected(row, reason, field) for row, reason, field in result.rejected],
+    )
+
+
+def maintenance_record(row: dict[str, Any]) -> schemas.MaintenanceRecordView:
+    values = {f: row[f] for f in schemas.MaintenanceRecordView.__struct_fields__ if f in row}
+    values["equipment_id"] = row["equipment"]
+    return schemas.MaintenanceRecordView(**values)
+
+
+def alarm(row: dict[str, Any]) -> schemas.AlarmView:
+    values = {f: row[f] for f in schemas.AlarmView.__struct_fields__ if f in row}
+    values.update(equipment_id=row["equipment"], maintenance_company_id=row["maintenance_company"])
+    return schemas.AlarmView(**values)

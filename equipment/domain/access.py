@@ -54,6 +54,14 @@ class Permission(StrEnum):
     HISTORY_READ = "history.read"
     INSPECTION_RECORD = "inspection.record"
     DUE_READ = "due.read"
+    CONTRACT_MANAGE = "contract.manage"
+    CONTRACT_READ = "contract.read"
+    MAINTENANCE_UPLOAD = "maintenance.upload"
+    MAINTENANCE_READ = "maintenance.read"
+    ALARM_READ = "alarm.read"
+    ALARM_RAISE = "alarm.raise"
+    ALARM_RESPOND = "alarm.respond"
+    ALARM_CLOSE = "alarm.close"
     TOKEN_MANAGE = "token.manage"
 
 
@@ -61,10 +69,33 @@ P = Permission
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.INSPECTOR: frozenset(
-        {P.ORG_READ_ALL, P.EQUIPMENT_READ, P.HISTORY_READ, P.INSPECTION_RECORD, P.DUE_READ}
+        {
+            P.ORG_READ_ALL,
+            P.EQUIPMENT_READ,
+            P.HISTORY_READ,
+            P.INSPECTION_RECORD,
+            P.DUE_READ,
+            P.CONTRACT_READ,
+            P.MAINTENANCE_READ,
+            P.ALARM_READ,
+            P.ALARM_RAISE,
+            P.ALARM_CLOSE,
+        }
     ),
     Role.MAINTENANCE: frozenset(
-        {P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ, P.EQUIPMENT_EDIT_DESCRIPTION, P.DUE_READ}
+        {
+            P.ORG_UPDATE_OWN_CONTACT,
+            P.EQUIPMENT_READ,
+            P.EQUIPMENT_EDIT_DESCRIPTION,
+            P.DUE_READ,
+            P.CONTRACT_READ,
+            P.MAINTENANCE_UPLOAD,
+            P.MAINTENANCE_READ,
+            P.ALARM_READ,
+            P.ALARM_RAISE,
+            P.ALARM_RESPOND,
+            P.ALARM_CLOSE,
+        }
     ),
     Role.USER_UNIT: frozenset(
         {
@@ -76,9 +107,14 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.EQUIPMENT_CHANGE_MAINTAINER,
             P.HISTORY_READ,
             P.DUE_READ,
+            P.CONTRACT_MANAGE,
+            P.CONTRACT_READ,
+            P.MAINTENANCE_READ,
+            P.ALARM_READ,
+            P.ALARM_RAISE,
         }
     ),
-    Role.STATION: frozenset({P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ, P.DUE_READ}),
+    Role.STATION: frozenset({P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ, P.DUE_READ, P.ALARM_READ}),
 }
 
 

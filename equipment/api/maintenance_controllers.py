@@ -1,0 +1,215 @@
+"""HTTP handlers for maintenance contracts, maintenance records and alarms."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from equipment.api import schemas, views
+from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
+from equipment.domain.access import Principal
+from equipment.domain.errors import InvalidValue
+from equipment.services import alarms, clock, maintenance
+
+ContractId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+AlarmId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+CSV_TYPES = ("text/csv", "application/csv")
+
+
+class ContractController(Controller):
+    path = "/contracts"
+    tags = ("maintenance",)
+
+    @post("/")
+    async def create(
+        self, principal: NamedDependency[Principal], data: JSONBody[schemas.ContractCreate]
+    ) -> Response[schemas.Contract]:
+        row = await maintenance.create_contract(
+            principal, msgspec.structs.asdict(data), today=clock.today(), now=clock.now()
+        )
+        return Response(views.contract(row), status_code=201)
+
+    @get("/{contract_id:int}")
+    async def read(
+        self, principal: NamedDependency[Principal], contract_id: ContractId
+    ) -> schemas.Contract:
+        return views.contract(await maintenance.get_contract(principal, contract_id))
+
+    @post("/{contract_id:int}/terminate", status_code=200)
+    async def terminate(
+        self,
+        principal: NamedDependency[Principal],
+        contract_id: ContractId,
+        data: JSONBody[schemas.TerminateRequest],
+    ) -> schemas.Contract:
+        await maintenance.terminate_contract(
+            principal, contract_id, on=data.on, today=clock.today(), now=clock.now()
+        )
+        return views.contract(await maintenance.get_contract(principal, contract_id))
+
+
+def _rows_from(request_type: str, body: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """(rows, single) from a JSON object, a JSON array or a CSV file with a header."""
+    if request_type in CSV_TYPES:
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidValue("the CSV file is not UTF-8") from exc
+        return list(csv.DictReader(io.StringIO(text, newline=""))), False
+    try:
+        payload = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidValue(f"the body is not JSON: {exc}") from exc
+    if isinstance(payload, dict):
+        return [payload], True
+    if isinstance(payload, list) and all(isinstance(p, dict) for p in payload):
+        return payload, False
+    raise InvalidValue("send one record (an object), a JSON array of records, or a CSV file")
+
+
+class MaintenanceController(Controller):
+    path = "/maintenance"
+    tags = ("maintenance",)
+
+    @post("/records", status_code=200)
+    async def upload(
+        self, principal: NamedDependency[Principal], request: Request
+    ) -> Response[schemas.UploadReport]:
+        """Upload maintenance records: one JSON object, a JSON array, or a CSV file
+        (``Content-Type: text/csv``; columns record_id, code, maintained_on, level, items,
+        technicians as ``name:certificate;...``, findings, hazards, signed_off_by) of up to
+        10,000 rows. Every valid row is stored; each rejected one is named with its reason."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        rows, single = _rows_from(media, await request.body())
+        result = await maintenance.upload_records(
+            principal, rows, today=clock.today(), now=clock.now()
+        )
+        if single and result.rejected:
+            _, reason, field = result.rejected[0]
+            raise InvalidValue(reason, field=field)
+        status = 201 if single and result.stored else 200
+        return Response(views.upload_report(result), status_code=status)
+
+    @get("/score/{company_id:int}")
+    async def score(
+        self,
+        principal: NamedDependency[Principal],
+        company_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
+    ) -> schemas.CompanyScore:
+        """Share of the company's lifts maintained within their cycle in the last 90 days."""
+        return schemas.CompanyScore(
+            **await maintenance.company_score(principal, company_id, today=clock.today())
+        )
+
+
+@get("/equipment/{equipment_id:int}/maintenance", tags=("maintenance",))
+async def maintenance_records(
+    principal: NamedDependency[Principal], equipment_id: EquipmentId
+) -> list[schemas.MaintenanceRecordView]:
+    rows = await maintenance.list_records(principal, equipment_id)
+    return [views.maintenance_record(r) for r in rows]
+
+
+@post("/equipment/{equipment_id:int}/alarms", tags=("alarms",))
+async def raise_alarm(
+    principal: NamedDependency[Principal],
+    equipment_id: EquipmentId,
+    data: JSONBody[schemas.AlarmCreate],
+) -> Response[schemas.AlarmView]:
+    """Enter an alarm by hand (an entrapment phoned in); it starts the response clock."""
+    now = clock.now()
+    row = await alarms.raise_alarm(
+        principal,
+        equipment_id,
+        kind=data.kind,
+        raised_at=data.raised_at or now,
+        source="manual",
+        now=now,
+        note=data.note,
+    )
+    return Response(views.alarm(row), status_code=201)
+
+
+class AlarmController(Controller):
+    path = "/alarms"
+    tags = ("alarms",)
+
+    @get("/")
+    async def list_(
+        self,
+        principal: NamedDependency[Principal],
+        alarm_state: Annotated[
+            str | None, QueryParameter(query="state", max_length=12, pattern=r"^(open|closed)$")
+        ] = None,
+        kind: Annotated[str | None, query_text(32)] = None,
+        district: Annotated[str | None, query_text(6)] = None,
+        maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        late: Annotated[bool, QueryParameter(description="only late arrivals")] = False,
+        cursor: Annotated[str | None, query_text(400)] = None,
+        limit: Limit = None,
+    ) -> schemas.AlarmPage:
+        page = await alarms.list_alarms(
+            principal,
+            alarms.AlarmFilter(
+                state=state,
+                kind=kind,
+                district_code=district,
+                maintenance_company_id=maintenance_company_id,
+                late_only=late,
+            ),
+            cursor=cursor,
+            limit=_limit(limit),
+        )
+        return schemas.AlarmPage([views.alarm(r) for r in page.items], page.next_cursor)
+
+    @post("/{alarm_id:int}/acknowledge", status_code=200)
+    async def acknowledge(
+        self,
+        principal: NamedDependency[Principal],
+        alarm_id: AlarmId,
+        data: JSONBody[schemas.AlarmStep],
+    ) -> schemas.AlarmView:
+        return await _step(principal, alarm_id, "acknowledge", data)
+
+    @post("/{alarm_id:int}/arrive", status_code=200)
+    async def arrive(
+        self,
+        principal: NamedDependency[Principal],
+        alarm_id: AlarmId,
+        data: JSONBody[schemas.AlarmStep],
+    ) -> schemas.AlarmView:
+        """The technician is on site: checked against 30 minutes in a city district, 1 hour
+        elsewhere (RULES.md)."""
+        return await _step(principal, alarm_id, "arrive", data)
+
+    @post("/{alarm_id:int}/finish", status_code=200)
+    async def finish(
+        self,
+        principal: NamedDependency[Principal],
+        alarm_id: AlarmId,
+        data: JSONBody[schemas.AlarmStep],
+    ) -> schemas.AlarmView:
+        return await _step(principal, alarm_id, "finish", data)
+
+    @post("/{alarm_id:int}/close", status_code=200)
+    async def close(
+        self,
+        principal: NamedDependency[Principal],
+        alarm_id: AlarmId,
+        data: JSONBody[schemas.AlarmClose],
+    ) -> schemas.AlarmView:
+        return views.alarm(await alarms.close(principal, alarm_id, note=data.note, now=clock.now()))
+
+
+async def _step(
+    principal: Principal, alarm_id: int, step: str, data: schemas.AlarmStep
+) -> schemas.AlarmView:
+    now = clock.now()
+    row = await alarms.respond(principal, alarm_id, step, at=data.at or now, now=now)
+    return views.alarm(row)

@@ -1,0 +1,109 @@
+"""Distances on the WGS-84 ellipsoid, in metres. No flat-earth degrees.
+
+Exact distances are geodesics from ``pyproj.Geod(ellps="WGS84")`` (Karney's algorithm,
+vectorised ``inv``). Degrees appear only in ``bbox_around``, a box *guaranteed* to hold
+every point within the radius, used as a cheap prefilter before the exact check.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from pyproj import Geod
+
+WGS84_GEOD = Geod(ellps="WGS84")
+
+# WGS-84 semi-major axis and first eccentricity squared.
+_A = 6378137.0
+_E2 = 0.00669437999014
+# The meridian's radius of curvature is smallest at the equator: a(1 - e²). No path
+# between two latitudes is shorter than that radius times their difference in radians.
+_MIN_METRES_PER_DEG_LAT = _A * (1.0 - _E2) * math.pi / 180.0  # ≈ 110,574 m
+# Floating-point slack so a point exactly at the radius is never cut by the prefilter.
+_SLACK = 1.0 + 1e-9
+
+BBox = tuple[float, float, float, float]  # (min_lon, min_lat, max_lon, max_lat)
+
+
+class Nearby(NamedTuple):
+    """Point indices within a radius, nearest first, with their distances in metres."""
+
+    indices: npt.NDArray[np.intp]
+    distances_m: npt.NDArray[np.float64]
+
+
+def _check_radius(radius_m: float) -> None:
+    if not (math.isfinite(radius_m) and radius_m >= 0):
+        raise ValueError(f"radius {radius_m!r} m must be a finite number ≥ 0")
+
+
+def geodesic_distance_m(
+    lon1: npt.ArrayLike, lat1: npt.ArrayLike, lon2: npt.ArrayLike, lat2: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Geodesic distance in metres between (lon1, lat1) and (lon2, lat2), broadcast."""
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2)))
+    shape = arrays[0].shape
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    if flat[0].size == 0:
+        return np.zeros(shape)
+    _, _, dist = WGS84_GEOD.inv(*flat)
+    return np.asarray(dist, dtype=np.float64).reshape(shape)
+
+
+def bbox_around(lon: float, lat: float, radius_m: float) -> BBox:
+    """A lon/lat box containing every point within ``radius_m`` of (lon, lat).
+
+    Latitude: a(1-e²) is the smallest meridian radius, so |Δlat| ≤ r / 110,574 m.
+    Longitude: an east-west step dλ at latitude φ costs at least a·cos φ·dλ, so over the
+    box's latitudes |Δlon| ≤ r / (a·cos φ_max) with φ_max the latitude farthest from the
+    equator. The box is a little loose (≤ 1 % at Xiangyang), never short. If it reaches
+    a pole it spans every longitude; it does not wrap at ±180° (nothing in China does).
+    """
+    _check_radius(radius_m)
+    if not (math.isfinite(lon) and math.isfinite(lat) and -90.0 <= lat <= 90.0):
+        raise ValueError(f"centre ({lon!r}, {lat!r}) is not a valid WGS-84 coordinate")
+    dlat = radius_m / _MIN_METRES_PER_DEG_LAT * _SLACK
+    min_lat, max_lat = max(-90.0, lat - dlat), min(90.0, lat + dlat)
+    widest = max(abs(min_lat), abs(max_lat))
+    cos_widest = math.cos(math.radians(widest))
+    if widest >= 90.0 or cos_widest <= 0.0:
+        return (-180.0, min_lat, 180.0, max_lat)
+    dlon = math.degrees(radius_m / (_A * cos_widest)) * _SLACK
+    if dlon >= 180.0:
+        return (-180.0, min_lat, 180.0, max_lat)
+    return (lon - dlon, min_lat, lon + dlon, max_lat)
+
+
+def within_radius(
+    center: tuple[float, float],
+    points_lon: npt.ArrayLike,
+    points_lat: npt.ArrayLike,
+    radius_m: float,
+    *,
+    limit: int | None = None,
+) -> Nearby:
+    """Points within ``radius_m`` metres (geodesic, inclusive) of ``center`` (lon, lat),
+    nearest first; ties keep index order. Points with NaN coordinates are never near.
+
+    The box from ``bbox_around`` discards most points with four comparisons each; only
+    the survivors get an exact geodesic distance.
+    """
+    lon0, lat0 = center
+    lons = np.asarray(points_lon, dtype=np.float64)
+    lats = np.asarray(points_lat, dtype=np.float64)
+    if lons.shape != lats.shape or lons.ndim != 1:
+        raise ValueError("points_lon and points_lat must be 1-D arrays of the same length")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit {limit} must be ≥ 0")
+    min_lon, min_lat, max_lon, max_lat = bbox_around(lon0, lat0, radius_m)
+    candidates = np.flatnonzero(
+        (lons >= min_lon) & (lons <= max_lon) & (lats >= min_lat) & (lats <= max_lat)
+    )
+    distances = geodesic_distance_m(lon0, lat0, lons[candidates], lats[candidates])
+    inside = distances <= radius_m
+    candidates, distances = candidates[inside], distances[inside]
+    order = np.argsort(distances, kind="stable")[:limit]
+    return Nearby(candidates[order], distances[order])
