@@ -138,6 +138,15 @@ def _polygon_rings(value: object, where: str) -> list[list[tuple[float, float]]]
     return [_ring(r, f"{where} ring {j}" if j else f"{where} exterior ring") for j, r in enumerate(value)]
 
 
+def _position_count(value: object, depth: int) -> int:
+    """Positions in nested lists ``depth`` levels deep (1: a ring); malformed parts count 0."""
+    if not isinstance(value, list | tuple):
+        return 0
+    if depth == 1:
+        return len(value)
+    return sum(_position_count(v, depth - 1) for v in value)
+
+
 def _polygonal_part(geometry: shapely.Geometry) -> Polygonal | None:
     """The polygons in what make_valid returned (lines and points from collapsed parts go)."""
     if isinstance(geometry, Polygon | MultiPolygon):
@@ -166,17 +175,16 @@ def parse_polygonal(
     if kind not in ("Polygon", "MultiPolygon"):
         raise GeometryError(f"geometry type {kind!r} is not Polygon or MultiPolygon")
     coordinates = obj.get("coordinates")
+    # Count before looking at each position, so an oversized geometry costs little.
+    vertices = _position_count(coordinates, depth=2 if kind == "Polygon" else 3)
+    if vertices > max_vertices:
+        raise GeometryError(f"{vertices} vertices; at most {max_vertices} per geometry")
     if kind == "Polygon":
         polygons = [_polygon_rings(coordinates, "polygon")]
     else:
         if not isinstance(coordinates, list | tuple) or not coordinates:
             raise GeometryError("multipolygon must be a non-empty list of polygons")
-        if sum(len(r) for p in coordinates if isinstance(p, list | tuple) for r in p) > max_vertices:
-            raise GeometryError(f"more than {max_vertices} vertices")
         polygons = [_polygon_rings(p, f"polygon {i}") for i, p in enumerate(coordinates)]
-    vertices = sum(len(ring) for rings in polygons for ring in rings)
-    if vertices > max_vertices:
-        raise GeometryError(f"{vertices} vertices; at most {max_vertices} per geometry")
 
     xy = np.array([pt for rings in polygons for ring in rings for pt in ring], dtype=np.float64)
     bad = np.flatnonzero(outside_china(xy[:, 0], xy[:, 1]))

@@ -107,3 +107,14 @@ def within_radius(
     candidates, distances = candidates[inside], distances[inside]
     order = np.argsort(distances, kind="stable")[:limit]
     return Nearby(candidates[order], distances[order])
+
+
+def metres_per_degree(lat: float) -> tuple[float, float]:
+    """(metres per degree of longitude, per degree of latitude) at ``lat`` on WGS-84:
+    the local scale from the ellipsoid's radii of curvature, for building small shapes
+    (a few hundred metres) in degrees. Distances between points use the geodesic."""
+    phi = math.radians(lat)
+    w = math.sqrt(1.0 - _E2 * math.sin(phi) ** 2)
+    prime_vertical = _A / w
+    meridional = _A * (1.0 - _E2) / w**3
+    return math.radians(1.0) * prime_vertical * math.cos(phi), math.radians(1.0) * meridional

@@ -96,6 +96,15 @@ class MaintenanceController(Controller):
         status = 201 if single and result.stored else 200
         return Response(views.upload_report(result), status_code=status)
 
+    @get("/suspicious")
+    async def suspicious(
+        self, principal: NamedDependency[Principal], limit: Limit = None
+    ) -> list[schemas.MaintenanceRecordView]:
+        """Records lift telemetry contradicts (normal service all day, never inspection
+        mode): flagged for the inspector."""
+        rows = await maintenance.suspicious_records(principal, limit=_limit(limit))
+        return [views.maintenance_record(r) for r in rows]
+
     @get("/score/{company_id:int}")
     async def score(
         self,
@@ -157,7 +166,7 @@ class AlarmController(Controller):
         page = await alarms.list_alarms(
             principal,
             alarms.AlarmFilter(
-                state=state,
+                state=alarm_state,
                 kind=kind,
                 district_code=district,
                 maintenance_company_id=maintenance_company_id,

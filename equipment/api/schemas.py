@@ -46,6 +46,7 @@ class OrganisationCreate(Struct, forbid_unknown_fields=True):
     address: text(500) = ""
     licence_no: text(64, 1) | None = None
     licence_valid_until: date | None = None
+    supervision_class: Literal["A", "B", "C", "D"] | None = None
 
 
 class OrganisationUpdate(Struct, forbid_unknown_fields=True):
@@ -67,6 +68,7 @@ class Organisation(Struct):
     address: str
     licence_no: str | None
     licence_valid_until: date | None
+    supervision_class: str | None
     version: int
     created_at: datetime
     updated_at: datetime

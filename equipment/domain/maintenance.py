@@ -9,6 +9,7 @@ the company is not in the lowest supervision class [S].
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,6 +18,7 @@ from enum import StrEnum
 from equipment.domain.errors import InvalidValue
 
 DEFAULT_CYCLE_DAYS = 15  # TSG T5002-2017 [C]
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_ON_DEMAND_CYCLE_DAYS = 90  # a pilot contract parameter; bounded so a typo can't hide a lift
 LOWEST_SUPERVISION_CLASS = "D"  # classes A (best) .. D [S]
 SUPERVISION_CLASSES = ("A", "B", "C", "D")
@@ -151,6 +153,9 @@ def parse_record(raw: Mapping[str, object]) -> RecordInput:
     day = raw.get("maintained_on")
     if isinstance(day, str):
         try:
+            # Python 3.11 also takes 20261120 and other ISO forms; files hold YYYY-MM-DD.
+            if not _ISO_DAY.fullmatch(day.strip()):
+                raise ValueError(day)
             day = date.fromisoformat(day.strip())
         except ValueError as exc:
             raise InvalidValue(
@@ -229,3 +234,38 @@ def response_limit(
 
 def arrived_late(raised_minutes_ago: timedelta, limit_minutes: int) -> bool:
     return raised_minutes_ago > timedelta(minutes=limit_minutes)
+
+
+# Faked-maintenance signal ------------------------------------------------------------------
+
+NORMAL_SERVICE = 1  # GB/T 24476 service mode 1: normal operation
+INSPECTION_SERVICE = 2  # service mode 2: inspection (检修) — what maintenance work needs
+FULL_DAY_COVERAGE = 0.9  # share of the day the telemetry must cover to judge it
+
+
+@dataclass(frozen=True)
+class TelemetryDay:
+    """What a lift's telemetry says about one day (summarised by the ingest side)."""
+
+    covered_share: float  # share of the day with heartbeats
+    service_modes: frozenset[int]  # every service mode reported that day
+    runs: int  # trips made that day
+
+
+def faked_maintenance_reason(day: TelemetryDay | None) -> str:
+    """Why a maintenance record for that day looks faked ('' when it does not).
+
+    Maintenance needs the lift in inspection mode; a lift whose telemetry shows it in
+    normal service all day, never in inspection mode, was not maintained that day.
+    Without enough telemetry nothing is concluded.
+    """
+    if day is None or day.covered_share < FULL_DAY_COVERAGE:
+        return ""
+    if INSPECTION_SERVICE in day.service_modes:
+        return ""
+    if day.service_modes == frozenset({NORMAL_SERVICE}) and day.runs > 0:
+        return (
+            f"telemetry shows the lift in normal service all day ({day.runs} trips, "
+            "never in inspection mode) on the day maintenance was recorded"
+        )
+    return ""

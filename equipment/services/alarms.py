@@ -241,4 +241,3 @@ async def list_alarms(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(SORT, rows[-1]) if more and rows else None)
-

@@ -14,9 +14,11 @@ from equipment.domain.errors import Conflict, DomainError, Forbidden, InvalidVal
 from equipment.domain.maintenance import (
     ContractSpan,
     RecordInput,
+    TelemetryDay,
     UnitFacts,
     check_cycle,
     check_record,
+    faked_maintenance_reason,
     maintained_on_time,
     on_demand_refusals,
     parse_record,
@@ -565,3 +567,49 @@ async def company_score(principal: Principal, company_id: int, *, today: date) -
         "share_on_time": round(on_time / len(lifts), 4) if lifts else None,
         "late_equipment_ids": sorted(late_units),
     }
+
+
+async def flag_faked_records(days: Mapping[tuple[int, date], TelemetryDay], *, since: date) -> int:
+    """The hook lift telemetry calls: mark records its day summaries contradict.
+
+    ``days`` maps (equipment id, day) to that day's telemetry summary. Returns how many
+    records were newly flagged for the inspector.
+    """
+    if not days:
+        return 0
+    unit_ids = sorted({unit for unit, _ in days})
+    flagged = 0
+    records = await MaintenanceRecord.select(
+        MaintenanceRecord.id,
+        MaintenanceRecord.equipment,
+        MaintenanceRecord.maintained_on,
+        MaintenanceRecord.suspicious_reason,
+    ).where(MaintenanceRecord.equipment.is_in(unit_ids), MaintenanceRecord.maintained_on >= since)
+    for r in records:
+        reason = faked_maintenance_reason(days.get((r["equipment"], r["maintained_on"])))
+        if reason and not r["suspicious_reason"]:
+            await MaintenanceRecord.update({MaintenanceRecord.suspicious_reason: reason}).where(
+                MaintenanceRecord.id == r["id"]
+            )
+            flagged += 1
+    return flagged
+
+
+async def suspicious_records(principal: Principal, *, limit: int) -> list[dict[str, Any]]:
+    """Records telemetry contradicts, newest first: the inspector's list."""
+    principal.require(Permission.MAINTENANCE_READ)
+    query = MaintenanceRecord.select().where(MaintenanceRecord.suspicious_reason != "")
+    scope = principal.equipment_scope()
+    if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
+        query = query.where(MaintenanceRecord.maintenance_company == scope.org_id)
+    elif scope.kind is not ScopeKind.ALL:
+        query = query.where(
+            MaintenanceRecord.equipment.is_in(
+                Equipment.select(Equipment.id).where(Equipment.user_unit == scope.org_id)
+            )
+        )
+    return (
+        await query.order_by(MaintenanceRecord.maintained_on, ascending=False)
+        .limit(limit)
+        .output(load_json=True)
+    )

@@ -8,6 +8,7 @@ from typing import Any
 from equipment.domain import codes
 from equipment.domain.access import OrgKind, Permission, Principal
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
+from equipment.domain.maintenance import SUPERVISION_CLASSES
 from equipment.services import audit, db
 from equipment.tables import Organisation
 
@@ -17,7 +18,12 @@ LICENSED_KINDS = frozenset(
     {OrgKind.MAINTENANCE_COMPANY, OrgKind.INSPECTION_BODY, OrgKind.FILLING_STATION}
 )
 CONTACT_FIELDS = frozenset({"contact_name", "contact_phone", "address"})
-EDITABLE_FIELDS = CONTACT_FIELDS | {"name", "licence_no", "licence_valid_until"}
+EDITABLE_FIELDS = CONTACT_FIELDS | {
+    "name",
+    "licence_no",
+    "licence_valid_until",
+    "supervision_class",
+}
 
 
 def _check_licence(kind: OrgKind, licence_no: str | None, valid_until: date | None) -> None:
@@ -28,12 +34,27 @@ def _check_licence(kind: OrgKind, licence_no: str | None, valid_until: date | No
         )
 
 
+def _check_class(kind: OrgKind, supervision_class: str | None) -> None:
+    if supervision_class is None:
+        return
+    if kind is not OrgKind.MAINTENANCE_COMPANY:
+        raise InvalidValue(
+            "only maintenance companies have a supervision class", field="supervision_class"
+        )
+    if supervision_class not in SUPERVISION_CLASSES:
+        raise InvalidValue(
+            f"supervision class is one of {', '.join(SUPERVISION_CLASSES)}",
+            field="supervision_class",
+        )
+
+
 async def create_organisation(
     principal: Principal, data: dict[str, Any], *, now: datetime
 ) -> dict[str, Any]:
     principal.require(Permission.ORG_CREATE)
     kind = OrgKind(data["kind"])
     credit_code = codes.validate_credit_code(data["credit_code"])
+    _check_class(kind, data.get("supervision_class"))
     _check_licence(kind, data.get("licence_no"), data.get("licence_valid_until"))
     async with db.transaction():
         if await Organisation.exists().where(Organisation.credit_code == credit_code):
@@ -118,6 +139,7 @@ async def update_organisation(
     if unknown:
         raise InvalidValue(f"cannot change {', '.join(unknown)}", field=unknown[0])
     merged = {**current, **changes}
+    _check_class(OrgKind(current["kind"]), merged.get("supervision_class"))
     _check_licence(OrgKind(current["kind"]), merged["licence_no"], merged["licence_valid_until"])
     async with db.transaction():
         updated = (

@@ -348,20 +348,26 @@ def policy_file(tmp_path, monkeypatch):
 async def test_a_bureau_policy_overrides_an_s_row_without_code_changes(client, ctx, policy_file):
     policy_file.write_text(
         '{"name": "襄阳 2026", "overrides": {"cylinder.lpg": {"interval_years": 5}}}',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     rules = (await client.get("/api/v1/rules")).json()
     assert rules["policy"] == "襄阳 2026"
     [lpg] = [r for r in rules["rules"] if r["key"] == "cylinder.lpg"]
     assert lpg["values"]["interval_years"] == 5
     station = await f.organisation("filling_station")
     cylinder = await f.unit(
-        station["id"], category="2320", owning_station_id=station["id"],
-        equipment_code=f.equipment_code("2320"), manufacture_date="2022-03-01",
-        commissioning_date="2022-03-10", registered_on="2022-03-15",
-        parameters={"medium": "LPG", "water_capacity_l": 35.5,
-                    "nominal_working_pressure_mpa": 2.1})
-    result = await inspect(client, ctx, cylinder["id"], kind="periodic",
-                           inspected_on=date(2024, 6, 1))
+        station["id"],
+        category="2320",
+        owning_station_id=station["id"],
+        equipment_code=f.equipment_code("2320"),
+        manufacture_date="2022-03-01",
+        commissioning_date="2022-03-10",
+        registered_on="2022-03-15",
+        parameters={"medium": "LPG", "water_capacity_l": 35.5, "nominal_working_pressure_mpa": 2.1},
+    )
+    result = await inspect(
+        client, ctx, cylinder["id"], kind="periodic", inspected_on=date(2024, 6, 1)
+    )
     assert result["schedule"]["next_periodic"]["due_on"] == "2029-06-01"
 
 

@@ -1,0 +1,405 @@
+"""Maintenance contracts, record uploads, overdue maintenance, scores and entrapment response."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from equipment.domain.access import SYSTEM, Role
+from equipment.services import clock, organisations
+from tests import factories as f
+
+pytestmark = pytest.mark.integration
+TODAY = f.TODAY
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+async def ctx(engine):
+    owner = await f.organisation("user_unit")
+    company = await f.organisation("maintenance_company", name="汉江电梯")
+    rival = await f.organisation("maintenance_company", name="隆中电梯")
+    await organisations.update_organisation(
+        SYSTEM, company["id"], 1, {"supervision_class": "B"}, now=clock.now()
+    )
+    return {
+        "owner": owner["id"],
+        "company": company["id"],
+        "rival": rival["id"],
+        "admin": await f.token(Role.ADMIN),
+        "owner_token": await f.token(Role.USER_UNIT, owner["id"]),
+        "company_token": await f.token(Role.MAINTENANCE, company["id"]),
+        "rival_token": await f.token(Role.MAINTENANCE, rival["id"]),
+    }
+
+
+async def contract(client, ctx, units, *, starts=None, ends=None, company=None, **extra):
+    body = {
+        "user_unit_id": ctx["owner"],
+        "maintenance_company_id": company or ctx["company"],
+        "starts_on": str(starts or TODAY - 200 * DAY),
+        "ends_on": str(ends or TODAY + 165 * DAY),
+        "equipment_ids": [u["id"] for u in units],
+        **extra,
+    }
+    return await client.post("/api/v1/contracts", json=body, headers=ctx["owner_token"])
+
+
+def record(code: str, day, record_id: str, **extra) -> dict:
+    return {
+        "record_id": record_id,
+        "code": code,
+        "maintained_on": str(day),
+        "level": "half_monthly",
+        "items": ["曳引机润滑", "门锁检查"],
+        "technicians": [{"name": "李强", "certificate_no": "T1-4206-0001"}],
+        "signed_off_by": "物业王经理",
+        **extra,
+    }
+
+
+async def test_a_company_without_a_contract_is_refused(client, ctx):
+    lift = await f.unit(ctx["owner"])
+    response = await client.post(
+        "/api/v1/maintenance/records",
+        json=record(lift["code"], TODAY, "R1"),
+        headers=ctx["company_token"],
+    )
+    assert response.status_code == 422
+    assert "no active maintenance contract" in response.json()["detail"]
+
+
+async def test_contract_makes_the_company_the_maintainer_and_records_store_once(client, ctx):
+    lift = await f.unit(ctx["owner"])
+    made = await contract(client, ctx, [lift])
+    assert made.status_code == 201, made.text
+    unit = (await client.get(f"/api/v1/equipment/{lift['id']}", headers=ctx["admin"])).json()
+    assert unit["maintenance_company_id"] == ctx["company"]
+    first = await client.post(
+        "/api/v1/maintenance/records",
+        json=record(lift["code"], TODAY - DAY, "R-1"),
+        headers=ctx["company_token"],
+    )
+    assert first.status_code == 201 and first.json()["stored"] == 1
+    again = await client.post(
+        "/api/v1/maintenance/records",
+        json=record(lift["code"], TODAY - DAY, "R-1"),
+        headers=ctx["company_token"],
+    )
+    assert again.status_code == 200 and again.json() == {
+        "received": 1,
+        "stored": 0,
+        "duplicates": 1,
+        "rejected": [],
+    }
+    records = (
+        await client.get(f"/api/v1/equipment/{lift['id']}/maintenance", headers=ctx["owner_token"])
+    ).json()
+    assert len(records) == 1 and records[0]["technicians"][0]["certificate_no"] == "T1-4206-0001"
+    public = (await client.get(f"/api/v1/public/equipment/{lift['code']}")).json()
+    assert public["last_maintenance_on"] == str(TODAY - DAY)
+    assert public["maintenance_company"] == "汉江电梯"
+
+
+async def test_overlapping_contracts_are_refused(client, ctx):
+    lift = await f.unit(ctx["owner"])
+    assert (await contract(client, ctx, [lift])).status_code == 201
+    clash = await contract(client, ctx, [lift], company=ctx["rival"])
+    assert clash.status_code == 409 and "one maintenance contract per unit" in clash.text
+
+
+async def test_on_demand_needs_iot_insurance_and_a_good_class(client, ctx):
+    plain = await f.unit(ctx["owner"])
+    refused = await contract(client, ctx, [plain], on_demand=True, cycle_days=30)
+    assert refused.status_code == 422
+    assert "IoT" in refused.json()["detail"] and "insurance" in refused.json()["detail"]
+    smart = await f.unit(ctx["owner"], parameters={**f.LIFT_PARAMETERS, "iot_monitored": True})
+    allowed = await contract(
+        client, ctx, [smart], on_demand=True, cycle_days=30, liability_insured=True
+    )
+    assert allowed.status_code == 201, allowed.text
+    low_class = await contract(
+        client,
+        ctx,
+        [await f.unit(ctx["owner"], parameters={**f.LIFT_PARAMETERS, "iot_monitored": True})],
+        company=ctx["rival"],
+        on_demand=True,
+        cycle_days=30,
+        liability_insured=True,
+    )
+    assert low_class.status_code == 422 and "supervision class" in low_class.text
+    fixed = await contract(client, ctx, [await f.unit(ctx["owner"])], cycle_days=20)
+    assert fixed.status_code == 422 and fixed.json()["extra"][0]["key"] == "cycle_days"
+
+
+def csv_body(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    fields = [
+        "record_id",
+        "code",
+        "maintained_on",
+        "level",
+        "items",
+        "technicians",
+        "findings",
+        "hazards",
+        "signed_off_by",
+    ]
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: r.get(k, "") for k in fields})
+    return out.getvalue().encode("utf-8-sig")
+
+
+async def test_ten_thousand_row_csv_with_bad_rows(client, ctx):
+    lifts = [await f.unit(ctx["owner"]) for _ in range(5)]
+    assert (await contract(client, ctx, lifts)).status_code == 201
+    stranger = await f.unit(ctx["owner"])  # not under this company's contract
+    rows, expected_bad = [], {}
+    for i in range(10_000):
+        lift = lifts[i % 5]
+        row = {
+            "record_id": f"CSV-{i}",
+            "code": lift["code"],
+            "maintained_on": str(TODAY - (i % 150) * DAY),
+            "level": "half_monthly",
+            "items": "润滑;清洁",
+            "technicians": "李强:T1-0001;张伟:T1-0002",
+        }
+        if i % 1000 == 7:
+            row["technicians"] = "李强:"
+            expected_bad[i + 1] = "certificate"
+        elif i % 1000 == 8:
+            row["maintained_on"] = str(TODAY + DAY)
+            expected_bad[i + 1] = "future"
+        elif i % 1000 == 9:
+            row["code"] = stranger["code"]
+            expected_bad[i + 1] = "no active maintenance contract"
+        elif i % 1000 == 10:
+            row["level"] = "weekly"
+            expected_bad[i + 1] = "level must be"
+        elif i % 1000 == 11:
+            row["maintained_on"] = "2026-02-30"
+            expected_bad[i + 1] = "not a YYYY-MM-DD"
+        rows.append(row)
+    response = await client.post(
+        "/api/v1/maintenance/records",
+        content=csv_body(rows),
+        headers={**ctx["company_token"], "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["received"] == 10_000
+    assert report["stored"] == 10_000 - len(expected_bad) and report["duplicates"] == 0
+    assert {r["row"] for r in report["rejected"]} == set(expected_bad)
+    for r in report["rejected"]:
+        assert expected_bad[r["row"]] in r["reason"], r
+    again = await client.post(
+        "/api/v1/maintenance/records",
+        content=csv_body(rows[:100]),
+        headers={**ctx["company_token"], "Content-Type": "text/csv"},
+    )
+    assert again.json()["stored"] == 0 and again.json()["duplicates"] == 100 - 5
+
+
+async def test_too_many_rows_and_garbage_are_4xx(client, ctx):
+    too_many = [{"record_id": str(i)} for i in range(10_001)]
+    response = await client.post(
+        "/api/v1/maintenance/records", json=too_many, headers=ctx["company_token"]
+    )
+    assert response.status_code == 422 and "10,000" in response.json()["detail"]
+    garbage = await client.post(
+        "/api/v1/maintenance/records",
+        content=b"\xff\x00{",
+        headers={**ctx["company_token"], "Content-Type": "application/json"},
+    )
+    assert garbage.status_code == 422
+    owner = await client.post("/api/v1/maintenance/records", json=[], headers=ctx["owner_token"])
+    assert owner.status_code == 403
+
+
+async def test_overdue_maintenance_crosses_the_cycle_boundary(client, ctx):
+    lift = await f.unit(ctx["owner"])
+    assert (await contract(client, ctx, [lift])).status_code == 201
+    for day, rid in ((TODAY - 15 * DAY, "A"),):
+        await client.post(
+            "/api/v1/maintenance/records",
+            json=record(lift["code"], day, rid),
+            headers=ctx["company_token"],
+        )
+    query = "/api/v1/due?kind=maintenance&window=overdue"
+    on_the_day = (await client.get(query, headers=ctx["company_token"])).json()["items"]
+    assert on_the_day == []  # due today (15 days after), not yet overdue
+    await client.post(
+        "/api/v1/maintenance/records",
+        json=record(lift["code"], TODAY - 16 * DAY, "B"),
+        headers=ctx["company_token"],
+    )
+    assert (await client.get(query, headers=ctx["company_token"])).json()["items"] == []
+    second = await f.unit(ctx["owner"])
+    assert (await contract(client, ctx, [second])).status_code == 201
+    await client.post(
+        "/api/v1/maintenance/records",
+        json=record(second["code"], TODAY - 16 * DAY, "C"),
+        headers=ctx["company_token"],
+    )
+    overdue = (await client.get(query, headers=ctx["company_token"])).json()["items"]
+    assert [i["equipment_id"] for i in overdue] == [second["id"]]
+    assert overdue[0]["due_on"] == str(TODAY - DAY)
+    district = (await client.get(query + "&district=420606", headers=ctx["admin"])).json()
+    assert [i["equipment_id"] for i in district["items"]] == [second["id"]]
+    rival = (await client.get(query, headers=ctx["rival_token"])).json()["items"]
+    assert rival == []
+
+
+async def test_contract_ending_mid_cycle(client, ctx):
+    lift = await f.unit(ctx["owner"])
+    made = (
+        await contract(client, ctx, [lift], starts=TODAY - 60 * DAY, ends=TODAY + 100 * DAY)
+    ).json()
+    ended = await client.post(
+        f"/api/v1/contracts/{made['id']}/terminate",
+        json={"on": str(TODAY - 10 * DAY)},
+        headers=ctx["owner_token"],
+    )
+    assert ended.status_code == 200 and ended.json()["terminated_on"] == str(TODAY - 10 * DAY)
+    before_end = await client.post(
+        "/api/v1/maintenance/records",
+        json=record(lift["code"], TODAY - 12 * DAY, "in"),
+        headers=ctx["company_token"],
+    )
+    assert before_end.status_code == 201
+    after_end = await client.post(
+        "/api/v1/maintenance/records",
+        json=record(lift["code"], TODAY - 5 * DAY, "out"),
+        headers=ctx["company_token"],
+    )
+    assert after_end.status_code == 422
+    unit = (await client.get(f"/api/v1/equipment/{lift['id']}", headers=ctx["admin"])).json()
+    assert unit["maintenance_company_id"] is None
+    mine = (await client.get("/api/v1/equipment", headers=ctx["company_token"])).json()
+    assert lift["id"] not in [u["id"] for u in mine["items"]]
+
+
+async def test_company_score_over_90_days(client, ctx):
+    punctual = await f.unit(ctx["owner"])
+    sloppy = await f.unit(ctx["owner"])
+    assert (
+        await contract(client, ctx, [punctual, sloppy], starts=TODAY - 120 * DAY)
+    ).status_code == 201
+    rows = [record(punctual["code"], TODAY - d * DAY, f"P{d}") for d in range(0, 100, 14)]
+    rows += [record(sloppy["code"], TODAY - d * DAY, f"S{d}") for d in range(0, 100, 20)]
+    upload = await client.post(
+        "/api/v1/maintenance/records", json=rows, headers=ctx["company_token"]
+    )
+    assert upload.json()["stored"] == len(rows)
+    score = (
+        await client.get(
+            f"/api/v1/maintenance/score/{ctx['company']}", headers=ctx["company_token"]
+        )
+    ).json()
+    assert score["lifts"] == 2 and score["maintained_on_time"] == 1
+    assert score["share_on_time"] == 0.5 and score["late_equipment_ids"] == [sloppy["id"]]
+    other = await client.get(
+        f"/api/v1/maintenance/score/{ctx['company']}", headers=ctx["rival_token"]
+    )
+    assert other.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("district", "minutes", "late"),
+    [
+        ("420606", 29, False),
+        ("420606", 31, True),  # 樊城区: a city district, 30 minutes
+        ("420624", 59, False),
+        ("420624", 61, True),  # 南漳县: a county, 1 hour
+    ],
+)
+async def test_entrapment_arrival_against_the_limit(client, ctx, district, minutes, late):
+    lift = await f.unit(
+        ctx["owner"],
+        district_code=district,
+        registration_code=f.registration_code(district=district),
+    )
+    assert (await contract(client, ctx, [lift])).status_code == 201
+    raised = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    alarm = await client.post(
+        f"/api/v1/equipment/{lift['id']}/alarms",
+        json={"kind": "entrapment", "raised_at": raised.isoformat()},
+        headers=ctx["owner_token"],
+    )
+    assert alarm.status_code == 201, alarm.text
+    alarm_id = alarm.json()["id"]
+    assert alarm.json()["severity"] == "critical"
+    arrive_early = await client.post(
+        f"/api/v1/alarms/{alarm_id}/arrive", json={}, headers=ctx["company_token"]
+    )
+    assert arrive_early.status_code == 409  # acknowledge first
+    steps = (("acknowledge", 2), ("arrive", minutes), ("finish", minutes + 20))
+    for step, after in steps:
+        response = await client.post(
+            f"/api/v1/alarms/{alarm_id}/{step}",
+            json={"at": (raised + timedelta(minutes=after)).isoformat()},
+            headers=ctx["company_token"],
+        )
+        assert response.status_code == 200, response.text
+    assert response.json()["arrived_late"] is late
+    late_list = (
+        await client.get(
+            f"/api/v1/alarms?late=true&maintenance_company_id={ctx['company']}",
+            headers=ctx["admin"],
+        )
+    ).json()["items"]
+    assert ([a["id"] for a in late_list] == [alarm_id]) is late
+    rival = await client.post(
+        f"/api/v1/alarms/{alarm_id}/close", json={"note": "x"}, headers=ctx["rival_token"]
+    )
+    assert rival.status_code == 404
+
+
+async def test_repeated_alarms_stay_one_open_alarm(client, ctx):
+    lift = await f.unit(ctx["owner"])
+    ids = set()
+    for _ in range(5):
+        response = await client.post(
+            f"/api/v1/equipment/{lift['id']}/alarms",
+            json={"kind": "door_close_fault"},
+            headers=ctx["admin"],
+        )
+        ids.add(response.json()["id"])
+    assert len(ids) == 1 and response.json()["count"] == 5
+    closed = await client.post(
+        f"/api/v1/alarms/{ids.pop()}/close", json={"note": "已修复"}, headers=ctx["admin"]
+    )
+    assert closed.json()["state"] == "closed"
+    fresh = await client.post(
+        f"/api/v1/equipment/{lift['id']}/alarms",
+        json={"kind": "door_close_fault"},
+        headers=ctx["admin"],
+    )
+    assert fresh.json()["count"] == 1 and fresh.json()["id"] != closed.json()["id"]
+
+
+async def test_telemetry_flags_a_faked_maintenance_record(client, ctx):
+    from equipment.domain.maintenance import TelemetryDay
+    from equipment.services.maintenance import flag_faked_records
+
+    lift = await f.unit(ctx["owner"])
+    assert (await contract(client, ctx, [lift])).status_code == 201
+    rows = [record(lift["code"], TODAY - 2 * DAY, "F1"), record(lift["code"], TODAY - DAY, "F2")]
+    await client.post("/api/v1/maintenance/records", json=rows, headers=ctx["company_token"])
+    days = {
+        (lift["id"], TODAY - 2 * DAY): TelemetryDay(1.0, frozenset({1}), 412),
+        (lift["id"], TODAY - DAY): TelemetryDay(1.0, frozenset({1, 2}), 300),
+    }
+    assert await flag_faked_records(days, since=TODAY - 30 * DAY) == 1
+    flagged = (await client.get("/api/v1/maintenance/suspicious", headers=ctx["admin"])).json()
+    assert [r["record_id"] for r in flagged] == ["F1"]
+    assert "never in inspection mode" in flagged[0]["suspicious_reason"]
+    assert (
+        await client.get("/api/v1/maintenance/suspicious", headers=ctx["rival_token"])
+    ).json() == []
