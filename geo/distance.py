@@ -22,8 +22,10 @@ _E2 = 0.00669437999014
 # The meridian's radius of curvature is smallest at the equator: a(1 - e²). No path
 # between two latitudes is shorter than that radius times their difference in radians.
 _MIN_METRES_PER_DEG_LAT = _A * (1.0 - _E2) * math.pi / 180.0  # ≈ 110,574 m
-# Floating-point slack so a point exactly at the radius is never cut by the prefilter.
+# Floating-point slack (relative, and ≈ 0.1 mm absolute) so a point exactly at the radius
+# is never cut by the prefilter.
 _SLACK = 1.0 + 1e-9
+_SLACK_DEG = 1e-9
 
 BBox = tuple[float, float, float, float]  # (min_lon, min_lat, max_lon, max_lat)
 
@@ -65,13 +67,13 @@ def bbox_around(lon: float, lat: float, radius_m: float) -> BBox:
     _check_radius(radius_m)
     if not (math.isfinite(lon) and math.isfinite(lat) and -90.0 <= lat <= 90.0):
         raise ValueError(f"centre ({lon!r}, {lat!r}) is not a valid WGS-84 coordinate")
-    dlat = radius_m / _MIN_METRES_PER_DEG_LAT * _SLACK
+    dlat = radius_m / _MIN_METRES_PER_DEG_LAT * _SLACK + _SLACK_DEG
     min_lat, max_lat = max(-90.0, lat - dlat), min(90.0, lat + dlat)
     widest = max(abs(min_lat), abs(max_lat))
     cos_widest = math.cos(math.radians(widest))
     if widest >= 90.0 or cos_widest <= 0.0:
         return (-180.0, min_lat, 180.0, max_lat)
-    dlon = math.degrees(radius_m / (_A * cos_widest)) * _SLACK
+    dlon = math.degrees(radius_m / (_A * cos_widest)) * _SLACK + _SLACK_DEG
     if dlon >= 180.0:
         return (-180.0, min_lat, 180.0, max_lat)
     return (lon - dlon, min_lat, lon + dlon, max_lat)

@@ -1,0 +1,91 @@
+"""Geodesic radius queries against brute force, and the prefilter box's guarantee."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo.distance import (
+    WGS84_GEOD,
+    bbox_around,
+    geodesic_distance_m,
+    metres_per_degree,
+    within_radius,
+)
+
+CENTRE = (112.134, 32.010)
+
+
+def random_points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(112.0, 112.3, n), rng.uniform(31.9, 32.15, n)
+
+
+@pytest.mark.parametrize("radius", [0.0, 50.0, 500.0, 3_000.0, 20_000.0])
+def test_within_radius_equals_brute_force_geodesic(radius):
+    lons, lats = random_points(20_000)
+    lons[:3] = np.nan  # units without a location are never near
+    near = within_radius(CENTRE, lons, lats, radius)
+    _, _, every = WGS84_GEOD.inv(np.full(lons.size, CENTRE[0]), np.full(lons.size, CENTRE[1]), lons, lats)
+    expected = np.flatnonzero(np.asarray(every) <= radius)
+    assert sorted(near.indices.tolist()) == expected.tolist()
+    np.testing.assert_allclose(near.distances_m, np.asarray(every)[near.indices], rtol=1e-12)
+    assert np.all(np.diff(near.distances_m) >= 0), "nearest first"
+
+
+def test_nearest_first_with_limit_and_an_exact_hit():
+    lons, lats = random_points(5_000, seed=3)
+    lons[42], lats[42] = CENTRE
+    near = within_radius(CENTRE, lons, lats, 2_000.0, limit=5)
+    assert near.indices[0] == 42 and near.distances_m[0] == 0.0
+    assert len(near.indices) == 5
+
+
+def test_points_on_the_circle_are_inside():
+    azimuths = np.linspace(0, 360, 73)
+    lons, lats, _ = WGS84_GEOD.fwd(
+        np.full(73, CENTRE[0]), np.full(73, CENTRE[1]), azimuths, np.full(73, 999.999)
+    )
+    assert len(within_radius(CENTRE, lons, lats, 1_000.0).indices) == 73
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lon=st.floats(73.5, 135.0),
+    lat=st.floats(-80.0, 80.0),
+    radius=st.floats(0.0, 500_000.0),
+)
+def test_bbox_around_holds_the_whole_circle(lon, lat, radius):
+    """Points at exactly the radius, in every direction, lie inside the prefilter box."""
+    azimuths = np.linspace(0, 360, 361)
+    n = azimuths.size
+    plons, plats, _ = WGS84_GEOD.fwd(np.full(n, lon), np.full(n, lat), azimuths, np.full(n, radius))
+    min_lon, min_lat, max_lon, max_lat = bbox_around(lon, lat, radius)
+    assert np.all((plats >= min_lat) & (plats <= max_lat))
+    assert np.all((plons >= min_lon) & (plons <= max_lon))
+
+
+def test_bbox_around_is_not_much_larger_than_the_circle_at_xiangyang():
+    min_lon, min_lat, max_lon, max_lat = bbox_around(*CENTRE, 1_000.0)
+    width = geodesic_distance_m(min_lon, CENTRE[1], max_lon, CENTRE[1])
+    height = geodesic_distance_m(CENTRE[0], min_lat, CENTRE[0], max_lat)
+    assert 2_000 <= width < 2_000 * 1.01
+    assert 2_000 <= height < 2_000 * 1.01
+
+
+def test_bbox_around_near_the_pole_spans_every_longitude():
+    assert bbox_around(0.0, 89.99, 5_000.0)[0::2] == (-180.0, 180.0)
+
+
+@pytest.mark.parametrize("radius", [-1.0, float("nan"), float("inf")])
+def test_bad_radius_is_refused(radius):
+    with pytest.raises(ValueError):
+        within_radius(CENTRE, np.zeros(1), np.zeros(1), radius)
+
+
+def test_metres_per_degree_matches_geodesics():
+    per_lon, per_lat = metres_per_degree(32.0)
+    assert per_lon == pytest.approx(geodesic_distance_m(112.0, 32.0, 112.001, 32.0) * 1000, rel=1e-4)
+    assert per_lat == pytest.approx(geodesic_distance_m(112.0, 32.0, 112.0, 32.001) * 1000, rel=1e-4)
