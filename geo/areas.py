@@ -135,7 +135,10 @@ def _ring(value: object, where: str) -> list[tuple[float, float]]:
 def _polygon_rings(value: object, where: str) -> list[list[tuple[float, float]]]:
     if not isinstance(value, list | tuple) or not value:
         raise GeometryError(f"{where} must be a non-empty list of rings")
-    return [_ring(r, f"{where} ring {j}" if j else f"{where} exterior ring") for j, r in enumerate(value)]
+    return [
+        _ring(r, f"{where} ring {j}" if j else f"{where} exterior ring")
+        for j, r in enumerate(value)
+    ]
 
 
 def _position_count(value: object, depth: int) -> int:
@@ -152,7 +155,9 @@ def _polygonal_part(geometry: shapely.Geometry) -> Polygonal | None:
     if isinstance(geometry, Polygon | MultiPolygon):
         return None if geometry.is_empty else geometry
     parts = [
-        p for p in shapely.get_parts(geometry) if isinstance(p, Polygon | MultiPolygon) and not p.is_empty
+        p
+        for p in shapely.get_parts(geometry)
+        if isinstance(p, Polygon | MultiPolygon) and not p.is_empty
     ]
     if not parts:
         return None
@@ -213,7 +218,9 @@ def parse_polygonal(
     repaired = False
     if not shapely.is_valid(geometry):
         why = shapely.is_valid_reason(geometry)
-        fixed = _polygonal_part(shapely.make_valid(geometry, method="structure", keep_collapsed=False))
+        fixed = _polygonal_part(
+            shapely.make_valid(geometry, method="structure", keep_collapsed=False)
+        )
         if fixed is None or fixed.area <= 0 or not fixed.is_valid:
             raise GeometryError(f"invalid geometry ({why}) and no area is left after repair")
         geometry, repaired = fixed, True
@@ -334,7 +341,9 @@ def parse_feature_collection(obj: object, crs: Crs = "wgs84") -> ParsedAreas:
         if area.key is not None:
             if area.key in first_with_key:
                 rejections.append(
-                    Rejection(index, f"duplicate key {area.key!r} (feature {first_with_key[area.key]})")
+                    Rejection(
+                        index, f"duplicate key {area.key!r} (feature {first_with_key[area.key]})"
+                    )
                 )
                 continue
             first_with_key[area.key] = index

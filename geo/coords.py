@@ -31,14 +31,15 @@ def check_wgs84_in_china(longitude: float, latitude: float) -> None:
             raise CoordinateError(f"{name} {value} is outside China ({low}..{high}){hint}", name)
 
 
-def outside_china(
-    longitudes: npt.ArrayLike, latitudes: npt.ArrayLike
-) -> npt.NDArray[np.bool_]:
+def outside_china(longitudes: npt.ArrayLike, latitudes: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Vectorised ``check_wgs84_in_china``: True where a point is outside the box or not
     finite. Call ``check_wgs84_in_china`` on a flagged point for the reason."""
     lon = np.asarray(longitudes, dtype=np.float64)
     lat = np.asarray(latitudes, dtype=np.float64)
     inside = (
-        (lon >= CHINA_LON[0]) & (lon <= CHINA_LON[1]) & (lat >= CHINA_LAT[0]) & (lat <= CHINA_LAT[1])
+        (lon >= CHINA_LON[0])
+        & (lon <= CHINA_LON[1])
+        & (lat >= CHINA_LAT[0])
+        & (lat <= CHINA_LAT[1])
     )
     return ~inside

@@ -101,13 +101,18 @@ def _star(
     return np.round(np.vstack((ring, ring[:1])), _DIGITS)
 
 
-def _old_residential_shape(rng: np.random.Generator, lon: float, lat: float) -> Polygon | MultiPolygon:
+def _old_residential_shape(
+    rng: np.random.Generator, lon: float, lat: float
+) -> Polygon | MultiPolygon:
     radius = rng.uniform(50.0, 200.0)  # 100-400 m across
     roll = rng.uniform()
     if roll < _TWO_PART_SHARE:
         per_lon, per_lat = metres_per_degree(lat)
         angle = rng.uniform(0, 2 * math.pi)
-        dx, dy = 0.55 * radius * math.cos(angle) / per_lon, 0.55 * radius * math.sin(angle) / per_lat
+        dx, dy = (
+            0.55 * radius * math.cos(angle) / per_lon,
+            0.55 * radius * math.sin(angle) / per_lat,
+        )
         parts = [Polygon(_star(rng, lon + s * dx, lat + s * dy, 0.45 * radius)) for s in (-1, 1)]
         return MultiPolygon(parts)
     shell = _star(rng, lon, lat, radius)

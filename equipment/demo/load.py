@@ -8,15 +8,23 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, TextIO
 
 from equipment.demo import city, history
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
+from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
 from equipment.services import audit, db, schedules
-from equipment.tables import DueDate, Equipment, Inspection, Organisation
+from equipment.tables import (
+    ContractUnit,
+    DueDate,
+    Equipment,
+    Inspection,
+    MaintenanceContract,
+    Organisation,
+)
 
 EQUIPMENT_COLUMNS = (
     "code",
@@ -152,6 +160,7 @@ async def load_demo_city(
     batches = _batches(demo_units(seed, units, today, org_ids), batch_size)
     # Generate (and schedule) the next batch in a thread while the database takes the
     # current one: both halves take a similar time.
+    covered: dict[tuple[int, int], list[int]] = {}
     batch = await asyncio.to_thread(next, batches, None)
     while batch is not None:
         writing = asyncio.ensure_future(_write_batch(batch, now))
@@ -172,13 +181,64 @@ async def load_demo_city(
                 "count": len(batch),
             },
         )
+        for unit in batch:
+            if unit.row["maintenance_company"] is not None:
+                key = (unit.row["user_unit"], unit.row["maintenance_company"])
+                covered.setdefault(key, []).append(unit.row["id"])
         if progress:
             progress.advance(len(batch))
         batch = following
+    await _write_contracts(covered, today, now)
     if db.is_postgres():
         # Fresh statistics, or the planner guesses a million-row table from an empty one.
         await db.engine().run_ddl("ANALYZE")
     return org_ids
+
+
+async def _write_contracts(
+    covered: dict[tuple[int, int], list[int]], today: date, now: datetime
+) -> None:
+    """One 15-day contract per (user unit, company) covering the units it maintains."""
+    starts, ends = today - timedelta(days=365), today + timedelta(days=365)
+    pairs = list(covered)
+    for chunk in _batches(pairs, 1000):
+        rows = await MaintenanceContract.insert(
+            *[
+                MaintenanceContract(
+                    user_unit=owner,
+                    maintenance_company=company,
+                    starts_on=starts,
+                    ends_on=ends,
+                    cycle_days=DEFAULT_CYCLE_DAYS,
+                    on_demand=False,
+                    liability_insured=False,
+                    licence_no="",
+                    actor=SYSTEM.actor,
+                    created_at=now,
+                )
+                for owner, company in chunk
+            ]
+        ).returning(MaintenanceContract.id)
+        units = [
+            (row["id"], unit_id, starts, ends)
+            for row, pair in zip(rows, chunk, strict=True)
+            for unit_id in covered[pair]
+        ]
+        if db.is_postgres():
+            async with db.engine().pool.acquire() as conn:
+                await conn.copy_records_to_table(
+                    "contract_unit",
+                    records=units,
+                    columns=["contract", "equipment", "starts_on", "ends_on"],
+                )
+        else:
+            for part in _batches(units, 500):
+                await ContractUnit.insert(
+                    *[
+                        ContractUnit(contract=c, equipment=e, starts_on=s, ends_on=t)
+                        for c, e, s, t in part
+                    ]
+                )
 
 
 def _children(

@@ -28,7 +28,9 @@ def test_within_radius_equals_brute_force_geodesic(radius):
     lons, lats = random_points(20_000)
     lons[:3] = np.nan  # units without a location are never near
     near = within_radius(CENTRE, lons, lats, radius)
-    _, _, every = WGS84_GEOD.inv(np.full(lons.size, CENTRE[0]), np.full(lons.size, CENTRE[1]), lons, lats)
+    _, _, every = WGS84_GEOD.inv(
+        np.full(lons.size, CENTRE[0]), np.full(lons.size, CENTRE[1]), lons, lats
+    )
     expected = np.flatnonzero(np.asarray(every) <= radius)
     assert sorted(near.indices.tolist()) == expected.tolist()
     np.testing.assert_allclose(near.distances_m, np.asarray(every)[near.indices], rtol=1e-12)
@@ -87,5 +89,9 @@ def test_bad_radius_is_refused(radius):
 
 def test_metres_per_degree_matches_geodesics():
     per_lon, per_lat = metres_per_degree(32.0)
-    assert per_lon == pytest.approx(geodesic_distance_m(112.0, 32.0, 112.001, 32.0) * 1000, rel=1e-4)
-    assert per_lat == pytest.approx(geodesic_distance_m(112.0, 32.0, 112.0, 32.001) * 1000, rel=1e-4)
+    assert per_lon == pytest.approx(
+        geodesic_distance_m(112.0, 32.0, 112.001, 32.0) * 1000, rel=1e-4
+    )
+    assert per_lat == pytest.approx(
+        geodesic_distance_m(112.0, 32.0, 112.0, 32.001) * 1000, rel=1e-4
+    )
