@@ -110,7 +110,10 @@ class _Reject(Exception):
 
 
 def _is_number(value: object) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
+    """A JSON number: int or float, finite, not a bool (True is an int to Python)."""
+    if type(value) is float:
+        return math.isfinite(value)
+    return type(value) is int and abs(value) <= 1e308  # a huge int cannot become a float
 
 
 def _ring(value: object, where: str) -> list[tuple[float, float]]:

@@ -91,9 +91,9 @@ def contained_pairs(
         1e-12,
     )
     nx = int((x1 - x0) / cell) + 1
-    cells = np.floor((py - y0) / cell).astype(np.int64) * nx + np.floor((px - x0) / cell).astype(
-        np.int64
-    )
+    point_col = np.floor((px - x0) / cell).astype(np.int64)
+    point_row = np.floor((py - y0) / cell).astype(np.int64)
+    cells = point_row * nx + point_col
     order = np.argsort(cells)  # quicksort: 4x a stable sort here; pairs are sorted at the end
     sorted_cells = cells[order]
 

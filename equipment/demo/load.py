@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import islice
@@ -110,7 +113,8 @@ class Progress:
 class DemoUnit:
     row: dict[str, Any]
     inspections: list[dict[str, Any]]
-    schedule: rules.Schedule
+    # The unit's due_date rows, "equipment" filled in once the unit has its id.
+    due: list[dict[str, Any]]
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -119,12 +123,15 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def demo_units(
-    seed: int, count: int, today: date, org_ids: dict[str, list[int]]
-) -> Iterator[DemoUnit]:
-    """Generated units with their history, scheduled by the real inspection rules."""
+def _with_history(rows: list[dict[str, Any]], seed: int, today: date) -> list[DemoUnit]:
+    """History and schedule for generated rows: the CPU-heavy half of a load.
+
+    Runs in worker processes too, so it reads the policy itself (a policy holds mapping
+    proxies, which do not pickle).
+    """
     policy = schedules.policy()
-    for row in city.units(seed, count, today, org_ids):
+    out = []
+    for row in rows:
         inspections, maintained = history.unit_history(seed, row, today, policy)
         row["last_maintenance_on"] = maintained
         row["needs_inspection_before_resume"] = False
@@ -135,7 +142,30 @@ def demo_units(
         )
         schedule = rules.schedule(schedules.history(row, inspections, changes), today, policy)
         row.update(schedules.derived_fields(row, schedule, today))
-        yield DemoUnit(row, inspections, schedule)
+        out.append(DemoUnit(row, inspections, schedules.due_rows({**row, "id": None}, schedule)))
+    return out
+
+
+PARALLEL_FROM = 50_000  # below this, worker processes cost more than they save
+
+
+def demo_units(
+    seed: int, count: int, today: date, org_ids: dict[str, list[int]]
+) -> Iterator[DemoUnit]:
+    """Generated units with their history, scheduled by the real inspection rules.
+
+    Large cities are scheduled in worker processes (one per core), in order: the rows
+    come from one sequential generator, so the city is the same whatever the core count.
+    """
+    chunks = _batches(city.units(seed, count, today, org_ids), 2_000)
+    if count < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        for chunk in chunks:
+            yield from _with_history(chunk, seed, today)
+        return
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        work = functools.partial(_with_history, seed=seed, today=today)
+        for units in pool.map(work, chunks):
+            yield from units
 
 
 async def register_is_empty() -> bool:
@@ -251,7 +281,7 @@ def _children(
             inspections.append(
                 {**row, "equipment": unit_id, "actor": SYSTEM.actor, "recorded_at": now}
             )
-        dues.extend(schedules.due_rows(unit.row, unit.schedule))
+        dues.extend({**due, "equipment": unit_id} for due in unit.due)
     return inspections, dues
 
 

@@ -176,6 +176,7 @@ def test_swapped_longitude_and_latitude_get_a_hint():
         (lambda f: f["geometry"]["coordinates"][0][1].__setitem__(0, True), "position 1 is not"),
         (lambda f: f["geometry"]["coordinates"][0][1].__setitem__(0, float("nan")), "position 1"),
         (lambda f: f["geometry"]["coordinates"][0].__setitem__(2, [X0]), "position 2 is not"),
+        (lambda f: f["geometry"]["coordinates"][0][1].__setitem__(1, 10**400), "position 1 is not"),
         (
             lambda f: f["geometry"].update(coordinates=[square() * 25_000]),
             "125000 vertices; at most 100000",
