@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sereg.settings import get_settings
 
@@ -130,6 +132,50 @@ def cmd_token(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {exc.reason}") from exc
 
 
+def cmd_areas(args: argparse.Namespace) -> None:
+    from equipment.demo.load import Progress
+    from equipment.domain.access import SYSTEM
+    from equipment.domain.errors import DomainError
+    from equipment.services import areas, clock, membership
+
+    def reassigned(result: membership.Reassignment) -> None:
+        print(
+            f"{result.located_units:,} located units in {result.areas:,} areas:"
+            f" {result.memberships:,} memberships ({result.added:,} added,"
+            f" {result.removed:,} removed) in {result.seconds:.1f} s"
+            f" (read {result.read_s:.1f} s, assign {result.assign_s:.1f} s,"
+            f" write {result.write_s:.1f} s)"
+        )
+
+    async def run() -> None:
+        if args.action == "import":
+            report = await areas.import_feature_collection(
+                SYSTEM, document, crs=args.crs, now=clock.now(), progress=Progress
+            )
+            print(
+                f"{report.received} features: {report.created} created, {report.updated} updated,"
+                f" {report.unchanged} unchanged, {len(report.rejected)} rejected,"
+                f" {len(report.repaired)} repaired"
+            )
+            for rejection in report.rejected:
+                print(f"  feature {rejection.index}: {rejection.reason}", file=sys.stderr)
+            if report.reassignment is not None:
+                reassigned(report.reassignment)
+        else:
+            reassigned(await membership.reassign_all(progress=Progress))
+
+    document = None
+    if args.action == "import":
+        try:
+            document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: cannot read {args.file}: {exc}") from exc
+    try:
+        asyncio.run(_with_db(run))
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.reason}") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sereg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int)
     token_sub.add_parser("list")
     token.set_defaults(func=cmd_token)
+
+    area = sub.add_parser("areas", help="import areas (GeoJSON) and assign units to them")
+    area_sub = area.add_subparsers(dest="action", required=True)
+    imports = area_sub.add_parser(
+        "import", help="import a GeoJSON FeatureCollection, then reassign every unit"
+    )
+    imports.add_argument("file", help="a .geojson file")
+    imports.add_argument(
+        "--crs",
+        default="wgs84",
+        choices=["wgs84", "gcj02", "bd09"],
+        help="coordinate system of the file (default wgs84)",
+    )
+    area_sub.add_parser("reassign", help="reassign every located unit to the stored areas")
+    area.set_defaults(func=cmd_areas)
     return parser
 
 

@@ -408,6 +408,9 @@ def due_filter(
     district: Annotated[str | None, query_text(6)] = None,
     user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+    area_id: Annotated[
+        int | None, QueryParameter(ge=1, le=2**31 - 1, description="units in or on this area")
+    ] = None,
 ) -> due.DueFilter:
     return due.DueFilter(
         window=window,
@@ -420,6 +423,7 @@ def due_filter(
         district_code=district,
         user_unit_id=user_unit_id,
         maintenance_company_id=maintenance_company_id,
+        area_id=area_id,
     )
 
 

@@ -24,6 +24,9 @@ OrgKindName = Literal["user_unit", "maintenance_company", "inspection_body", "fi
 RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station"]
 StatusName = Literal["pending", "in_use", "suspended", "scrapped", "cancelled"]
 Parameters = dict[str, Any]
+# The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
+# Tencent), BD-09 (Baidu). See geo.crs.
+CrsName = Literal["wgs84", "gcj02", "bd09"]
 
 
 class Problem(Struct):
@@ -102,6 +105,8 @@ class EquipmentCreate(Struct, forbid_unknown_fields=True):
     parameters: Parameters = {}
     # Registration office only: import a unit that is already registered and in use.
     registered_on: date | None = None
+    # The system longitude and latitude are given in; they are stored in WGS-84.
+    crs: CrsName = "wgs84"
 
 
 class EquipmentUpdate(Struct, forbid_unknown_fields=True):
@@ -118,6 +123,8 @@ class EquipmentUpdate(Struct, forbid_unknown_fields=True):
     certificate_no: text(32, 1) | UnsetType | None = UNSET
     equipment_code: text(18, 18) | UnsetType | None = UNSET
     district_code: text(6, 6) | UnsetType = UNSET
+    # The system longitude and latitude are given in; they are stored in WGS-84.
+    crs: CrsName | UnsetType = UNSET
 
 
 class Equipment(Struct):
@@ -493,6 +500,122 @@ class RuleView(Struct):
 class RulesView(Struct):
     policy: str
     rules: list[RuleView]
+
+
+# Areas and spatial queries --------------------------------------------------------------------
+
+AreaKindName = Literal["district", "street", "community", "old_residential"]
+
+
+class FeatureCollection(Struct, omit_defaults=True):
+    """A GeoJSON FeatureCollection (RFC 7946, WGS-84 unless a crs was asked for);
+    ``next_cursor`` and ``total`` are foreign members for paged lists."""
+
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]]
+    next_cursor: str | None = None
+    total: int | None = None
+
+
+class AreaRejection(Struct):
+    index: int  # the feature's position in the collection, from 0
+    reason: str
+
+
+class Reassignment(Struct):
+    areas: int
+    located_units: int
+    memberships: int
+    added: int
+    removed: int
+    seconds: float
+
+
+class AreaImportReport(Struct):
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: list[AreaRejection]
+    repaired: list[int]  # indexes of features whose invalid rings were repaired
+    reassignment: Reassignment | None  # None when no area changed
+
+
+class Area(Struct):
+    id: int
+    key: str
+    kind: str
+    name: str
+    code: str | None
+    year_built: int | None
+    households: int | None
+    renovation_programme: str | None
+    renovation_year: int | None
+    bbox: list[float]  # min_lon, min_lat, max_lon, max_lat (WGS-84)
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class AreaDetail(Area):
+    geometry: dict[str, Any]  # GeoJSON Polygon or MultiPolygon, WGS-84
+
+
+class AreaPage(Struct):
+    items: list[Area]
+    next_cursor: str | None
+
+
+class AreaSummaryRow(Struct):
+    """Counts over the caller's units in the area that are not scrapped or cancelled."""
+
+    area_id: int
+    key: str
+    kind: str
+    name: str
+    code: str | None
+    year_built: int | None
+    households: int | None
+    renovation_year: int | None
+    units: int
+    lifts: int
+    lifts_over_15_years: int
+    overdue_inspections: int
+    overdue_maintenance: int
+    open_alarms: int
+    alarms_last_90_days: int
+
+
+class NearbyEquipment(Equipment):
+    distance_m: float  # geodesic, on the WGS-84 ellipsoid
+
+
+class NearbyPage(Struct):
+    total: int  # units within the radius; items holds the nearest ``limit``
+    items: list[NearbyEquipment]
+
+
+class Cluster(Struct):
+    lon: float
+    lat: float
+    count: int
+    bbox: list[float]
+    member_id: int  # the lowest unit id in the cluster
+
+
+class BoxView(Struct):
+    total: int
+    clustered: bool
+    cell_deg: float | None
+    items: list[Equipment]  # when not clustered
+    clusters: list[Cluster]  # when clustered
+
+
+class WithinPage(Struct):
+    total: int
+    repaired: bool  # the polygon sent was invalid and was repaired before use
+    items: list[Equipment]
+    next_cursor: str | None
 
 
 # Tokens and catalogue ------------------------------------------------------------------------

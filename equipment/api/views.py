@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from equipment.api import schemas
 from equipment.domain import catalogue
 from equipment.domain.lifecycle import Status
+from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 
 
 def organisation(row: dict[str, Any]) -> schemas.Organisation:
@@ -190,3 +192,147 @@ def alarm(row: dict[str, Any]) -> schemas.AlarmView:
     values = {f: row[f] for f in schemas.AlarmView.__struct_fields__ if f in row}
     values.update(equipment_id=row["equipment"], maintenance_company_id=row["maintenance_company"])
     return schemas.AlarmView(**values)
+
+
+def area(row: dict[str, Any]) -> schemas.Area:
+    values = {f: row[f] for f in schemas.Area.__struct_fields__ if f in row}
+    values["bbox"] = [row["min_lon"], row["min_lat"], row["max_lon"], row["max_lat"]]
+    return schemas.Area(**values)
+
+
+def _geometry(row: dict[str, Any], crs: str = "wgs84") -> dict[str, Any]:
+    """The stored GeoJSON geometry (WGS-84), or the same shape in ``crs`` for map widgets."""
+    stored = row["geometry"]
+    geometry = json.loads(stored) if isinstance(stored, str) else stored
+    if crs == "wgs84":
+        return geometry
+    shape, _ = parse_polygonal(geometry)
+    return geometry_to_geojson(shape, crs)  # type: ignore[arg-type]
+
+
+def area_detail(row: dict[str, Any]) -> schemas.AreaDetail:
+    base = area(row)
+    values = {f: getattr(base, f) for f in schemas.Area.__struct_fields__}
+    return schemas.AreaDetail(**values, geometry=_geometry(row))
+
+
+AREA_PROPERTIES = ("code", "year_built", "households", "renovation_programme", "renovation_year")
+
+
+def area_feature(row: dict[str, Any], crs: str = "wgs84") -> dict[str, Any]:
+    """An area as a GeoJSON Feature that the import reads back (``id`` is its key)."""
+    properties: dict[str, Any] = {"area_id": row["id"], "kind": row["kind"], "name": row["name"]}
+    properties.update({p: row[p] for p in AREA_PROPERTIES if row[p] is not None})
+    return {
+        "type": "Feature",
+        "id": row["key"],
+        "geometry": _geometry(row, crs),
+        "properties": properties,
+    }
+
+
+def area_collection(
+    rows: list[dict[str, Any]], crs: str = "wgs84", next_cursor: str | None = None
+) -> schemas.FeatureCollection:
+    return schemas.FeatureCollection(
+        "FeatureCollection", [area_feature(r, crs) for r in rows], next_cursor
+    )
+
+
+def import_report(report: Any) -> schemas.AreaImportReport:
+    moved = report.reassignment
+    return schemas.AreaImportReport(
+        received=report.received,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        rejected=[schemas.AreaRejection(r.index, r.reason) for r in report.rejected],
+        repaired=list(report.repaired),
+        reassignment=reassignment(moved) if moved is not None else None,
+    )
+
+
+def reassignment(result: Any) -> schemas.Reassignment:
+    return schemas.Reassignment(
+        areas=result.areas,
+        located_units=result.located_units,
+        memberships=result.memberships,
+        added=result.added,
+        removed=result.removed,
+        seconds=round(result.seconds, 3),
+    )
+
+
+def area_summary(row: dict[str, Any]) -> schemas.AreaSummaryRow:
+    values = {f: row[f] for f in schemas.AreaSummaryRow.__struct_fields__ if f in row}
+    return schemas.AreaSummaryRow(**values, area_id=row["id"])
+
+
+# What a unit's map point carries: enough to label and filter it, nothing personal.
+UNIT_FEATURE_FIELDS = (
+    "code",
+    "category",
+    "category_name",
+    "status",
+    "address",
+    "district_code",
+    "commissioning_date",
+    "next_inspection_due",
+    "not_fit_for_use",
+    "last_maintenance_on",
+    "user_unit_id",
+    "maintenance_company_id",
+)
+
+
+def unit_feature(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    unit = equipment(row)
+    properties = {"id": unit.id, **{f: getattr(unit, f) for f in UNIT_FEATURE_FIELDS}, **extra}
+    return point_feature(unit.longitude, unit.latitude, properties, feature_id=unit.id)
+
+
+def unit_collection(
+    rows: list[dict[str, Any]], *, next_cursor: str | None = None, total: int | None = None
+) -> schemas.FeatureCollection:
+    """Units as GeoJSON points; a unit without a location cannot be a point and is left out."""
+    features = [unit_feature(r) for r in rows if r["longitude"] is not None]
+    return schemas.FeatureCollection("FeatureCollection", features, next_cursor, total)
+
+
+def nearby(result: Any) -> schemas.NearbyPage:
+    items = []
+    for row, distance in result.items:
+        base = equipment(row)
+        values = {f: getattr(base, f) for f in schemas.Equipment.__struct_fields__}
+        items.append(schemas.NearbyEquipment(**values, distance_m=round(distance, 3)))
+    return schemas.NearbyPage(result.total, items)
+
+
+def nearby_collection(result: Any) -> schemas.FeatureCollection:
+    features = [unit_feature(row, distance_m=round(d, 3)) for row, d in result.items]
+    return schemas.FeatureCollection("FeatureCollection", features, total=result.total)
+
+
+def box_view(view: Any) -> schemas.BoxView:
+    return schemas.BoxView(
+        total=view.total,
+        clustered=view.cell_deg is not None,
+        cell_deg=view.cell_deg,
+        items=[equipment(r) for r in view.units],
+        clusters=[
+            schemas.Cluster(c.lon, c.lat, c.count, list(c.bbox), member_id)
+            for c, member_id in view.clusters
+        ],
+    )
+
+
+def box_collection(view: Any) -> schemas.FeatureCollection:
+    """Unit points, or cluster points (properties ``cluster``, ``count``, ``member_id``)."""
+    if view.cell_deg is None:
+        return unit_collection(view.units, total=view.total)
+    features = []
+    for cluster, member_id in view.clusters:
+        feature = cluster.feature()
+        feature["properties"]["member_id"] = member_id
+        features.append(feature)
+    return schemas.FeatureCollection(**feature_collection(features), total=view.total)

@@ -1,23 +1,30 @@
 """Generate the demo city as plain rows. Pure: same seed, size and day, same city.
 
 Ages, categories and statuses follow a plausible city register: lifts dominate, most
-units are in use, a few are late-registered, suspended, scrapped or still pending.
+units are in use, a few are late-registered, suspended, scrapped or still pending. Given
+the demo areas, about 15 % of the lifts in the urban districts stand in old residential
+areas (老旧小区), clustered there, 15-30 years old and often overdue: the lifts the
+city's plan puts first.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
+
 from equipment.domain import codes
-from equipment.domain.catalogue import is_cylinder
+from equipment.domain.catalogue import is_cylinder, is_lift
 from equipment.domain.lifecycle import registration_is_late
 from equipment.domain.regions import XIANGYANG_DISTRICTS
+from geo.areas import Area
+from geo.assign import assign_points, first_area, units_in_polygon
 
 # Approximate centres (WGS-84) of Xiangyang's districts and counties, and each one's
 # share of the units: the three urban districts hold most of them.
@@ -60,6 +67,12 @@ AGE_BANDS = ((0, 5, 30), (5, 10, 28), (10, 15, 20), (15, 25, 17), (25, 30, 5))
 _AGE_CUMULATIVE = list(accumulate(w for *_, w in AGE_BANDS))
 
 STATUS_WEIGHTS = {"in_use": 88, "suspended": 4, "pending": 3, "scrapped": 3, "cancelled": 2}
+
+# Lifts placed in old residential areas: their share of the urban districts' lifts, and
+# their age in years. They carry "neglected": their history misses inspections more often.
+URBAN_DISTRICTS = frozenset({"420602", "420606", "420607"})
+OLD_AREA_LIFT_SHARE = 0.15
+OLD_AREA_LIFT_AGE_YEARS = (15, 30)
 
 MANUFACTURERS = (
     ("B1001", "奥的斯电梯(中国)有限公司"),
@@ -232,9 +245,52 @@ def _age_days(rng: random.Random, cylinder: bool) -> int:
     return rng.randrange(low * 365, high * 365 + 1)
 
 
-def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> Iterator[dict]:
-    """``count`` unit rows ready for the equipment table, in a deterministic order."""
+def old_areas_by_district(areas: Sequence[Area]) -> dict[str, list[Area]]:
+    """The old residential areas of each urban district (the district whose polygon holds
+    the centre of the area's box), in the given order."""
+    districts = [a for a in areas if a.kind == "district" and a.code in URBAN_DISTRICTS]
+    old = [a for a in areas if a.kind == "old_residential"]
+    if not districts or not old:
+        return {}
+    boxes = np.array([a.geometry.bounds for a in old])
+    point, area = assign_points(
+        (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2, districts
+    )
+    out: dict[str, list[Area]] = {}
+    for item, district in zip(old, first_area(point, area, len(old)).tolist(), strict=True):
+        if district >= 0:
+            out.setdefault(str(districts[district].code), []).append(item)
+    return out
+
+
+def point_in(rng: random.Random, area: Area) -> tuple[float, float]:
+    """A point inside ``area`` (rounded to 6 decimals, ≈ 0.1 m, like every demo point),
+    drawn uniformly from its box until one falls inside."""
+    min_x, min_y, max_x, max_y = area.geometry.bounds
+    for _ in range(1000):
+        x = round(rng.uniform(min_x, max_x), 6)
+        y = round(rng.uniform(min_y, max_y), 6)
+        if units_in_polygon(np.array([x]), np.array([y]), area.geometry).size:
+            return x, y
+    raise RuntimeError(f"no point found inside area {area.key}")  # pragma: no cover
+
+
+def units(
+    seed: int,
+    count: int,
+    today: date,
+    org_ids: dict[str, list[int]],
+    areas: Sequence[Area] | None = None,
+) -> Iterator[dict]:
+    """``count`` unit rows ready for the equipment table, in a deterministic order.
+
+    With ``areas`` (``geo.demo_areas.demo_areas``), some urban lifts are placed in the old
+    residential areas; their draws come from a separate generator, so every other unit is
+    the same with or without areas.
+    """
     rng = random.Random(f"units-{seed}")
+    placement = random.Random(f"old-areas-{seed}")
+    old_areas = old_areas_by_district(areas or ())
     reg_seq: Counter[str] = Counter()
     eq_seq: Counter[str] = Counter()
     pick_category = _Picker(CATEGORY_WEIGHTS)
@@ -247,7 +303,13 @@ def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> 
         district = pick_district(rng)
         lon0, lat0, _w = DISTRICT_CENTRES[district]
         cylinder = category in cylinders
-        commissioned = today - timedelta(days=_age_days(rng, cylinder))
+        age_days = _age_days(rng, cylinder)
+        old_area = None
+        if district in old_areas and is_lift(category) and placement.random() < OLD_AREA_LIFT_SHARE:
+            old_area = placement.choice(old_areas[district])
+            low, high = OLD_AREA_LIFT_AGE_YEARS
+            age_days = placement.randrange(low * 366, high * 365)  # whole years, leap days too
+        commissioned = today - timedelta(days=age_days)
         made = commissioned - timedelta(days=rng.randrange(30, 400))
         manufacturer_code, manufacturer = rng.choice(MANUFACTURERS)
         eq_key = f"{category}{manufacturer_code}{made.year:04d}"
@@ -274,7 +336,7 @@ def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> 
             else:
                 user_unit = station
         has_point = rng.random() > 0.03  # a few units lack coordinates: a data-quality gap
-        yield {
+        row = {
             "code": registration_code or equipment_code,
             "registration_code": registration_code,
             "equipment_code": equipment_code,
@@ -305,6 +367,10 @@ def units(seed: int, count: int, today: date, org_ids: dict[str, list[int]]) -> 
             ),
             "parameters": parameters,
         }
+        if old_area is not None:
+            row["longitude"], row["latitude"] = point_in(placement, old_area)
+            row["neglected"] = True
+        yield row
 
 
 def _certificate_kind(category: str, cylinder: bool) -> str:

@@ -17,6 +17,11 @@ from equipment.domain.rules.dates import month_end, month_index, month_start
 from equipment.domain.rules.lifts import lift_year_kind
 
 MISSED_SHARE = 0.05  # the last obligation not met: the unit is overdue
+# Lifts the demo city places in old residential areas ("neglected" rows) miss more often
+# and are maintained later.
+NEGLECTED_MISSED_SHARE = 0.5
+MAINTAINED_DAYS_AGO = (1, 3, 5, 8, 10, 12, 14, 20, 40)
+NEGLECTED_MAINTAINED_DAYS_AGO = (3, 8, 14, 20, 30, 45, 60, 90, 120)
 LATE_SHARE = 0.05
 FAIL_SHARE = 0.02
 # lift.periodic_years and lift.after_15_years of the default policy (TSG T7001-2023).
@@ -33,16 +38,20 @@ def unit_history(
     rng = random.Random(f"history-{seed}-{unit['code']}")
     until = min(today, unit["status_since"]) if unit["status"] != "in_use" else today
     if is_lift(unit["category"]):
-        rows = _lift(rng, unit, until)
+        neglected = bool(unit.get("neglected"))
+        rows = _lift(rng, unit, until, NEGLECTED_MISSED_SHARE if neglected else MISSED_SHARE)
         maintained = None
         if unit["status"] == "in_use":
             # Mostly within the 15-day cycle (TSG T5002-2017), a few behind it.
-            maintained = today - timedelta(days=rng.choice((1, 3, 5, 8, 10, 12, 14, 20, 40)))
+            days_ago = NEGLECTED_MAINTAINED_DAYS_AGO if neglected else MAINTAINED_DAYS_AGO
+            maintained = today - timedelta(days=rng.choice(days_ago))
         return rows, maintained
     return _interval(rng, unit, until, policy), None
 
 
-def _lift(rng: random.Random, unit: dict[str, Any], until: date) -> list[dict]:
+def _lift(
+    rng: random.Random, unit: dict[str, Any], until: date, missed_share: float = MISSED_SHARE
+) -> list[dict]:
     installed = unit["commissioning_date"] - timedelta(days=rng.randrange(5, 30))
     rows = [_row(installed, "supervisory", "pass", reason="installation")]
     origin = month_index(installed)
@@ -59,7 +68,7 @@ def _lift(rng: random.Random, unit: dict[str, Any], until: date) -> list[dict]:
     )
     chosen = {e for e in (last_periodic, events[-1]) if e is not None}
     for event in sorted(chosen):
-        if event == events[-1] and rng.random() < MISSED_SHARE:
+        if event == events[-1] and rng.random() < missed_share:
             continue
         kind = lift_year_kind(event[0], LIFT_PERIODIC_YEARS, 1)
         opens, due = month_start(event[1] - EARLY_MONTHS), month_end(event[1])

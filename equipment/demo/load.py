@@ -1,4 +1,5 @@
-"""Write the demo city: asyncpg COPY on PostgreSQL, batched inserts on SQLite."""
+"""Write the demo city: asyncpg COPY on PostgreSQL, batched inserts on SQLite; then its
+areas (districts and old residential areas), and every unit assigned to them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,7 +20,7 @@ from equipment.demo import city, history
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
-from equipment.services import audit, db, schedules
+from equipment.services import areas, audit, db, schedules
 from equipment.tables import (
     ContractUnit,
     DueDate,
@@ -28,6 +29,8 @@ from equipment.tables import (
     MaintenanceContract,
     Organisation,
 )
+from geo.areas import Area, ParsedAreas
+from geo.demo_areas import demo_areas
 
 EQUIPMENT_COLUMNS = (
     "code",
@@ -150,14 +153,18 @@ PARALLEL_FROM = 50_000  # below this, worker processes cost more than they save
 
 
 def demo_units(
-    seed: int, count: int, today: date, org_ids: dict[str, list[int]]
+    seed: int,
+    count: int,
+    today: date,
+    org_ids: dict[str, list[int]],
+    demo_area_list: Sequence[Area] | None = None,
 ) -> Iterator[DemoUnit]:
     """Generated units with their history, scheduled by the real inspection rules.
 
     Large cities are scheduled in worker processes (one per core), in order: the rows
     come from one sequential generator, so the city is the same whatever the core count.
     """
-    chunks = _batches(city.units(seed, count, today, org_ids), 2_000)
+    chunks = _batches(city.units(seed, count, today, org_ids, demo_area_list), 2_000)
     if count < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
         for chunk in chunks:
             yield from _with_history(chunk, seed, today)
@@ -175,8 +182,9 @@ async def register_is_empty() -> bool:
 async def load_demo_city(
     *, seed: int, units: int, today: date, now: datetime, show_progress: bool = True
 ) -> dict[str, list[int]]:
-    """Organisations, then ``units`` units with inspections and due dates; returns the
-    organisation ids by kind."""
+    """Organisations, then ``units`` units with inspections and due dates, then the demo
+    areas with every unit assigned to them; returns the organisation ids by kind."""
+    area_list = demo_areas(seed)
     orgs = city.organisations(seed, units, today)
     org_ids: dict[str, list[int]] = {}
     for batch in _batches(({**o.__dict__} for o in orgs), 500):
@@ -187,7 +195,7 @@ async def load_demo_city(
             org_ids.setdefault(row["kind"], []).append(row["id"])
     progress = Progress(units, "demo units") if show_progress else None
     batch_size = 10_000 if db.is_postgres() else 500
-    batches = _batches(demo_units(seed, units, today, org_ids), batch_size)
+    batches = _batches(demo_units(seed, units, today, org_ids, area_list), batch_size)
     # Generate (and schedule) the next batch in a thread while the database takes the
     # current one: both halves take a similar time.
     covered: dict[tuple[int, int], list[int]] = {}
@@ -219,6 +227,11 @@ async def load_demo_city(
             progress.advance(len(batch))
         batch = following
     await _write_contracts(covered, today, now)
+    # Through the import service: the areas are audited like any import, and the one
+    # bulk reassignment puts every unit in its areas.
+    await areas.import_areas(
+        SYSTEM, ParsedAreas(area_list, []), now=now, progress=Progress if show_progress else None
+    )
     if db.is_postgres():
         # Fresh statistics, or the planner guesses a million-row table from an empty one.
         await db.engine().run_ddl("ANALYZE")

@@ -62,6 +62,7 @@ class Permission(StrEnum):
     ALARM_RAISE = "alarm.raise"
     ALARM_RESPOND = "alarm.respond"
     ALARM_CLOSE = "alarm.close"
+    AREA_MANAGE = "area.manage"  # import areas (GeoJSON) and reassign units to them
     TOKEN_MANAGE = "token.manage"
 
 

@@ -58,3 +58,24 @@ async def trail(entity: str, entity_id: int) -> list[dict[str, Any]]:
         .order_by(AuditEntry.id)
         .output(load_json=True)
     )
+
+
+async def record_many(
+    principal: Principal, entries: list[dict[str, Any]], *, at: datetime, batch: int = 500
+) -> None:
+    """One entry per dict (entity, entity_id, action, before, after), written in batches:
+    a bulk change (an area import) is audited item by item without a statement each."""
+    rows = [
+        AuditEntry(
+            recorded_at=at,
+            actor=principal.actor,
+            entity=e["entity"],
+            entity_id=e["entity_id"],
+            action=e["action"],
+            before=jsonable(e["before"]) if e.get("before") is not None else None,
+            after=jsonable(e["after"]) if e.get("after") is not None else None,
+        )
+        for e in entries
+    ]
+    for start in range(0, len(rows), batch):
+        await AuditEntry.insert(*rows[start : start + batch])

@@ -15,7 +15,7 @@ from equipment.domain.reminders import DueState, due_state, reminder_on
 from equipment.domain.rules.model import DUE_KINDS
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, organisation_names
-from equipment.tables import DueDate
+from equipment.tables import AreaMember, DueDate
 
 SORT = SortKey("due_on", descending=False, unique=False)
 WINDOWS = ("all", "overdue", "upcoming")
@@ -33,6 +33,7 @@ class DueFilter:
     district_code: str | None = None
     user_unit_id: int | None = None
     maintenance_company_id: int | None = None
+    area_id: int | None = None  # units in or on this area (area_member)
     # Kept after the query (each page): reminders ask for reminder and overdue only.
     states: tuple[DueState, ...] = ()
 
@@ -77,6 +78,9 @@ def _clauses(principal: Principal, f: DueFilter, today: date) -> list:
         clauses.append(DueDate.user_unit == f.user_unit_id)
     if f.maintenance_company_id is not None:
         clauses.append(DueDate.maintenance_company == f.maintenance_company_id)
+    if f.area_id is not None:
+        members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == f.area_id)
+        clauses.append(DueDate.equipment.is_in(members))
     return clauses
 
 

@@ -25,7 +25,7 @@ from equipment.domain.lifecycle import (
     registration_is_late,
     suspension_notice_is_late,
 )
-from equipment.services import audit, db, schedules
+from equipment.services import audit, db, membership, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pagination import (
     SortKey,
@@ -33,8 +33,9 @@ from equipment.services.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from equipment.tables import Equipment, Organisation, StatusChange
+from equipment.tables import Alarm, AreaMember, DueDate, Equipment, Organisation, StatusChange
 from geo.coords import CoordinateError, check_wgs84_in_china
+from geo.crs import check_crs, to_wgs84
 
 # Sort columns and whether each is unique on its own.
 SORTS = {"id": True, "code": True, "updated_at": False}
@@ -66,6 +67,13 @@ class EquipmentFilter:
     maintenance_company_id: int | None = None
     owning_station_id: int | None = None
     q: str | None = None
+    # Spatial and condition filters (the areas' unit lists, the data-quality list).
+    area_id: int | None = None  # units in or on this area (area_member)
+    located: bool | None = None  # True: with coordinates; False: without
+    commissioned_on_or_before: date | None = None
+    inspection_due_before: date | None = None  # next_inspection_due earlier than this
+    maintenance_due_before: date | None = None  # a maintenance due date earlier than this
+    open_alarm: bool = False  # an open alarm exists
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,7 @@ async def list_equipment(
         clauses.append(
             Equipment.code.like(f"{needle.upper()}%") | Equipment.address.ilike(f"%{needle}%")
         )
+    clauses.extend(_condition_clauses(filters))
     if cursor:
         clauses.append(after_cursor(sort, decode_cursor(cursor, sort)))
     order = [getattr(Equipment, c) for c in sort.order_columns]
@@ -147,6 +156,30 @@ async def list_equipment(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(sort, rows[-1]) if more and rows else None)
+
+
+def _condition_clauses(filters: EquipmentFilter) -> list:
+    clauses = []
+    if filters.area_id is not None:
+        members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == filters.area_id)
+        clauses.append(Equipment.id.is_in(members))
+    if filters.located is True:
+        clauses.append(Equipment.longitude.is_not_null())
+    elif filters.located is False:
+        clauses.append(Equipment.longitude.is_null())
+    if filters.commissioned_on_or_before is not None:
+        clauses.append(Equipment.commissioning_date <= filters.commissioned_on_or_before)
+    if filters.inspection_due_before is not None:
+        clauses.append(Equipment.next_inspection_due < filters.inspection_due_before)
+    if filters.maintenance_due_before is not None:
+        overdue = DueDate.select(DueDate.equipment).where(
+            DueDate.kind == "maintenance", DueDate.due_on < filters.maintenance_due_before
+        )
+        clauses.append(Equipment.id.is_in(overdue))
+    if filters.open_alarm:
+        alarmed = Alarm.select(Alarm.equipment).where(Alarm.state == "open")
+        clauses.append(Equipment.id.is_in(alarmed))
+    return clauses
 
 
 def _literal(text: str) -> str:
@@ -206,6 +239,21 @@ async def _check_parties(data: dict[str, Any]) -> None:
         await require_kind(
             data["owning_station"], OrgKind.FILLING_STATION, field="owning_station_id"
         )
+
+
+def _to_wgs84(crs: str, longitude: Any, latitude: Any) -> tuple[Any, Any]:
+    """A position given in ``crs`` (GCJ-02 from AMap or Tencent, BD-09 from Baidu) as the
+    WGS-84 the register stores; checked before conversion, so an error names what was sent.
+    Without both coordinates nothing is converted (the description check says what is
+    missing)."""
+    try:
+        crs = check_crs(crs)
+        if crs == "wgs84" or longitude is None or latitude is None:
+            return longitude, latitude
+        check_wgs84_in_china(longitude, latitude)
+    except CoordinateError as exc:
+        raise InvalidValue(exc.reason, field=exc.field) from exc
+    return to_wgs84(longitude, latitude, crs)
 
 
 def _check_description(row: dict[str, Any], today: date) -> None:
@@ -272,6 +320,9 @@ async def create_equipment(
     }
     if principal.role is Role.USER_UNIT and row["user_unit"] != principal.organisation_id:
         raise Forbidden("a user unit registers equipment only for itself", field="user_unit_id")
+    row["longitude"], row["latitude"] = _to_wgs84(
+        row.pop("crs", "wgs84"), row.get("longitude"), row.get("latitude")
+    )
     registered_on: date | None = row.pop("registered_on", None)
     if registered_on is not None and not principal.can(Permission.EQUIPMENT_REGISTER):
         raise Forbidden(
@@ -312,6 +363,7 @@ async def create_equipment(
         await _check_codes_free(row.get("registration_code"), row.get("equipment_code"))
         [created] = await Equipment.insert(Equipment(**row)).returning(Equipment.id)
         await schedules.recompute(created["id"], today)
+        await membership.assign_unit(created["id"], row.get("longitude"), row.get("latitude"))
         unit = await _select().where(Equipment.id == created["id"]).first()
         await audit.record(
             principal,
@@ -377,8 +429,19 @@ async def update_equipment(
     now: datetime,
 ) -> dict[str, Any]:
     """Edit a unit's description (its user unit or maintainer) or its regulatory data (admin)."""
+    changes = dict(changes)
+    crs = changes.pop("crs", "wgs84")
     if not changes:
         raise InvalidValue("nothing to change")
+    moving = (changes.get("longitude"), changes.get("latitude"))
+    if crs != "wgs84" and moving != (None, None):
+        if None in moving:
+            raise InvalidValue(
+                f"send longitude and latitude together when they are in {crs}", field="crs"
+            )
+        changes["longitude"], changes["latitude"] = _to_wgs84(crs, *moving)
+    else:
+        _to_wgs84(crs, None, None)  # an unknown crs is refused even with nothing to convert
     unknown = sorted(set(changes) - DESCRIPTION_FIELDS - REGULATORY_FIELDS)
     if unknown:
         raise InvalidValue(
@@ -406,7 +469,7 @@ async def update_equipment(
             await _check_codes_free(None, normalised["equipment_code"])
             if not current["registration_code"]:
                 normalised["code"] = normalised["equipment_code"]
-        return await _write(
+        after = await _write(
             principal,
             current,
             normalised,
@@ -415,6 +478,13 @@ async def update_equipment(
             today=today,
             now=now,
         )
+        moved = (after["longitude"], after["latitude"]) != (
+            current["longitude"],
+            current["latitude"],
+        )
+        if moved:
+            await membership.assign_unit(after["id"], after["longitude"], after["latitude"])
+        return after
 
 
 async def _transition(

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from equipment.domain.access import Role
+from equipment.domain.access import SYSTEM, Role
+from equipment.services import areas, clock
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -59,6 +60,38 @@ async def cylinder(w, side: str = "a") -> int:
         parameters={"medium": "LPG", "water_capacity_l": 35.5, "nominal_working_pressure_mpa": 2.1},
     )
     return unit["id"]
+
+
+AREA = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": "ACCESS-1",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [112.13, 32.04],
+                        [112.14, 32.04],
+                        [112.14, 32.05],
+                        [112.13, 32.05],
+                        [112.13, 32.04],
+                    ]
+                ],
+            },
+            "properties": {"kind": "old_residential", "name": "测试小区"},
+        }
+    ],
+}
+
+
+async def area(w) -> int:
+    """An old residential area around the factories' lifts (112.135, 32.045), with a lift."""
+    await lift(w)
+    await areas.import_feature_collection(SYSTEM, AREA, crs="wgs84", now=clock.now())
+    rows = await areas.list_areas(SYSTEM, kind=None, cursor=None, limit=10)
+    return rows.items[0]["id"]
 
 
 @dataclass(frozen=True)
@@ -288,6 +321,51 @@ CASES = [
     Case("due summary", "GET", "/api/v1/due/summary", lambda w: None, everyone(200)),
     Case("due export", "GET", "/api/v1/due/export.xlsx", lambda w: None, everyone(200)),
     Case("reminders", "GET", "/api/v1/reminders", lambda w: None, everyone(200)),
+    Case(
+        "import areas",
+        "POST",
+        "/api/v1/areas/import",
+        lambda w: None,
+        ADMIN_ONLY,
+        body=lambda w: AREA,
+    ),
+    Case("list areas", "GET", "/api/v1/areas", area, everyone(200)),
+    Case("list areas as GeoJSON", "GET", "/api/v1/areas?format=geojson", area, everyone(200)),
+    Case("read area", "GET", "/api/v1/areas/{id}", area, everyone(200)),
+    Case("export areas", "GET", "/api/v1/areas/export.geojson", area, everyone(200)),
+    Case("area summary", "GET", "/api/v1/areas/summary?kind=old_residential", area, everyone(200)),
+    Case("units of an area", "GET", "/api/v1/areas/{id}/equipment", area, everyone(200)),
+    Case(
+        "units of an area as GeoJSON",
+        "GET",
+        "/api/v1/areas/{id}/equipment?format=geojson&overdue_inspection=true",
+        area,
+        everyone(200),
+    ),
+    Case("due list by area", "GET", "/api/v1/due?area_id={id}", area, everyone(200)),
+    Case(
+        "nearby",
+        "GET",
+        "/api/v1/geo/nearby?lon=112.135&lat=32.045&radius_m=500&crs=gcj02",
+        lift,
+        everyone(200),
+    ),
+    Case(
+        "map box",
+        "GET",
+        "/api/v1/geo/bbox?min_lon=112.1&min_lat=32.0&max_lon=112.2&max_lat=32.1&max_points=1",
+        lift,
+        everyone(200),
+    ),
+    Case(
+        "units in a polygon",
+        "POST",
+        "/api/v1/geo/within",
+        lift,
+        everyone(200),
+        body=lambda w: AREA["features"][0]["geometry"],
+    ),
+    Case("missing coordinates", "GET", "/api/v1/geo/missing-coordinates", lift, everyone(200)),
 ]
 
 
@@ -331,6 +409,17 @@ async def test_lists_show_each_role_only_its_units(client, world):
         assert {by_id[u["id"]] for u in response.json()["items"]} == names, role
         due = await client.get("/api/v1/due?limit=500", headers=world["tokens"][role])
         assert {by_id[i["equipment_id"]] for i in due.json()["items"]} == names, role
+        near = await client.get(
+            "/api/v1/geo/nearby?lon=112.135&lat=32.045&radius_m=100&limit=500",
+            headers=world["tokens"][role],
+        )
+        assert {by_id[u["id"]] for u in near.json()["items"]} == names, role
+        inside = await client.post(
+            "/api/v1/geo/within?limit=500",
+            json=AREA["features"][0]["geometry"],
+            headers=world["tokens"][role],
+        )
+        assert {by_id[u["id"]] for u in inside.json()["items"]} == names, role
         # A filter naming someone else's organisation narrows, never widens.
         other = await client.get(
             f"/api/v1/equipment?user_unit_id={world['owner_b']}", headers=world["tokens"][role]

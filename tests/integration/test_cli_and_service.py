@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -104,6 +105,11 @@ def test_quick_start_serves_the_demo_city(served):
     page = httpx.get(f"{base}/api/v1/equipment?limit=50", headers=admin).json()
     assert len(page["items"]) == 50 and page["next_cursor"]
     code = page["items"][0]["code"]
+    # The demo's areas are loaded and its units assigned to them.
+    ranked = httpx.get(
+        f"{base}/api/v1/areas/summary?kind=old_residential&sort=-units&limit=5", headers=admin
+    ).json()
+    assert len(ranked) == 5 and ranked[0]["units"] >= ranked[-1]["units"] >= 0
     public = httpx.get(f"{base}/api/v1/public/equipment/{code}")
     assert public.status_code == 200 and public.json()["code"] == code
     assert httpx.get(f"{base}/schema").status_code == 200
@@ -140,3 +146,38 @@ def test_demo_refuses_to_load_twice(database_env):
     assert first.returncode == 0, first.stderr
     second = run_sereg("demo", "--units", "50", env=database_env)
     assert "already has units" in second.stderr
+
+
+def test_areas_import_and_reassign(database_env, tmp_path: Path):
+    assert run_sereg("migrate", env=database_env).returncode == 0
+    square = [[112.13, 32.04], [112.14, 32.04], [112.14, 32.05], [112.13, 32.05], [112.13, 32.04]]
+    far = [[2.3, 48.8], [2.4, 48.8], [2.4, 48.9], [2.3, 48.9], [2.3, 48.8]]
+    document = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": key,
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"kind": "old_residential", "name": f"小区{key}"},
+            }
+            for key, ring in (("A", square), ("B", far))
+        ],
+    }
+    path = tmp_path / "areas.geojson"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    done = run_sereg("areas", "import", str(path), "--crs", "gcj02", env=database_env)
+    assert done.returncode == 0, done.stderr
+    assert "2 features: 1 created, 0 updated, 0 unchanged, 1 rejected" in done.stdout
+    assert "feature 1:" in done.stderr and "outside China" in done.stderr
+    assert "memberships" in done.stdout
+    again = run_sereg("areas", "import", str(path), "--crs", "gcj02", env=database_env)
+    assert "0 created, 0 updated, 1 unchanged" in again.stdout
+    reassigned = run_sereg("areas", "reassign", env=database_env)
+    assert reassigned.returncode == 0, reassigned.stderr
+    assert "0 located units in 1 areas" in reassigned.stdout
+    missing = run_sereg("areas", "import", str(tmp_path / "none.geojson"), env=database_env)
+    assert missing.returncode != 0 and "cannot read" in missing.stderr
+    path.write_text('{"type": "Feature"}', encoding="utf-8")
+    wrong = run_sereg("areas", "import", str(path), env=database_env)
+    assert wrong.returncode != 0 and "FeatureCollection" in wrong.stderr

@@ -40,6 +40,7 @@ ALL_PERMISSIONS = {
     "alarm.raise",
     "alarm.respond",
     "alarm.close",
+    "area.manage",
     "token.manage",
 }
 
@@ -138,6 +139,7 @@ def test_inspector_reads_but_does_not_write():
         "equipment.register",
         "equipment.suspend_resume",
         "equipment.change_maintainer",
+        "area.manage",
         "token.manage",
     ):
         assert not inspector.can(Permission(write)), write

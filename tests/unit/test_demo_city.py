@@ -10,9 +10,11 @@ import pytest
 
 from equipment.demo import city
 from equipment.domain import codes, parameters
-from equipment.domain.catalogue import is_cylinder
+from equipment.domain.catalogue import is_cylinder, is_lift
 from equipment.domain.lifecycle import registration_is_late
 from equipment.domain.regions import XIANGYANG_DISTRICTS
+from geo.assign import assign_points
+from geo.demo_areas import demo_areas
 
 TODAY = date(2025, 6, 15)
 ORG_IDS = {
@@ -243,3 +245,65 @@ def test_rows_are_valid_on_other_days(today: date):
             codes.parse_registration_code(unit["registration_code"], today)
         codes.parse_equipment_code(unit["equipment_code"], today)
         parameters.validate_parameters(unit["category"], unit["parameters"])
+
+
+# ---------------------------------------------------------------------------------------
+# Old residential areas: some urban lifts placed in them, old and neglected
+
+CODE_FIELDS = ("code", "registration_code", "equipment_code", "certificate_no")
+
+
+@pytest.fixture(scope="module")
+def demo_area_list() -> list:
+    return demo_areas(11)
+
+
+@pytest.fixture(scope="module")
+def placed(demo_area_list) -> list[dict]:
+    return list(city.units(11, COUNT, TODAY, ORG_IDS, demo_area_list))
+
+
+def test_without_areas_no_unit_is_placed(units: list[dict]):
+    assert not any("neglected" in u for u in units)
+
+
+def test_areas_change_only_the_lifts_they_place(units: list[dict], placed: list[dict]):
+    assert len(placed) == COUNT
+    for plain, unit in zip(units, placed, strict=True):
+        if unit.get("neglected"):
+            continue
+        # Codes carry per-month and per-year serial numbers, which an older placed lift
+        # can shift; everything else is the same unit.
+        assert {k: v for k, v in plain.items() if k not in CODE_FIELDS} == {
+            k: v for k, v in unit.items() if k not in CODE_FIELDS
+        }
+
+
+def test_placed_lifts_are_old_urban_lifts_inside_old_residential_areas(
+    placed: list[dict], demo_area_list: list
+):
+    old = [a for a in demo_area_list if a.kind == "old_residential"]
+    moved = [u for u in placed if u.get("neglected")]
+    urban_lifts = [
+        u for u in placed if u["district_code"] in city.URBAN_DISTRICTS and is_lift(u["category"])
+    ]
+    assert 0.10 < len(moved) / len(urban_lifts) < 0.20
+    lons = [u["longitude"] for u in moved]
+    lats = [u["latitude"] for u in moved]
+    point, _ = assign_points(lons, lats, old)
+    assert set(point.tolist()) == set(range(len(moved)))  # every one inside an old area
+    for unit in moved:
+        assert is_lift(unit["category"]) and unit["district_code"] in city.URBAN_DISTRICTS
+        age_years = (TODAY - unit["commissioning_date"]).days / 365.25
+        assert 15 < age_years < 30
+        codes.parse_equipment_code(unit["equipment_code"], TODAY)
+        if unit["registration_code"]:
+            codes.parse_registration_code(unit["registration_code"], TODAY)
+    # clustered: on average more than one placed lift per old residential area used
+    areas_used = set(assign_points(lons, lats, old)[1].tolist())
+    assert len(moved) > 1.2 * len(areas_used)
+
+
+def test_placement_is_deterministic(demo_area_list: list, placed: list[dict]):
+    assert list(city.units(11, COUNT, TODAY, ORG_IDS, demo_area_list)) == placed
+    assert list(city.units(11, 300, TODAY, ORG_IDS, demo_area_list)) == placed[:300]

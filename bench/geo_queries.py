@@ -1,0 +1,358 @@
+"""Areas on the million-unit register: the whole reassignment beside the bare assignment, and
+the per-area summary and a radius query through the HTTP stack beside their floors.
+
+    DATABASE_URL=postgresql://... python -m bench.geo_queries [--areas 2000] [--rate 100]
+        [--seconds 10] [--radius 300]
+
+Needs a register loaded with ``sereg demo --units 1000000`` (areas or not). The demo areas
+(``geo.demo_areas``: 9 districts, 200 old residential areas) and synthetic communities up
+to ``--areas`` are imported through the import service (``equipment.services.areas``),
+which reassigns every unit if any area changed (a second run changes nothing). Then:
+
+  (1) the whole reassignment (``membership.reassign_all``: read every located unit, one
+      ``assign_points`` call, write the memberships), end to end and per step, twice:
+      from an empty ``area_member`` (every membership written) and again with nothing
+      changed (the diff writes nothing); beside it the bare in-memory
+      ``geo.assign.assign_points`` of the same points and areas. Target: ≤ 30 s.
+  (2) at a fixed request rate (open loop, latency from each request's scheduled start):
+      GET /health, the HTTP floor; the per-area summary of the old residential areas
+      (sorted by overdue inspections, top 50) through the API; a ``--radius`` metre query,
+      nearest 50, around the densest district seat through the API, and its prefilter SQL
+      straight through asyncpg (the client's garbage collector held off during each case).
+      Then one request at a time: the summary's statement straight through asyncpg (what
+      the API runs when the register changed; too slow to offer at 100 req/s), and the API
+      summary right after a register change (an inspector token created, labelled
+      bench.geo_queries), which recomputes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import sys
+import time
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import numpy as np
+import shapely
+
+from bench.harness import (
+    HEADER,
+    admin_token,
+    fixed_rate,
+    free_port,
+    http_case,
+    machine,
+    sql_case,
+    start_server,
+    wait_until_up,
+)
+from equipment.demo.city import DISTRICT_CENTRES
+from equipment.domain.access import Principal, Role
+from equipment.services import areas, clock, db, membership, spatial
+from geo.areas import feature_collection, geometry_to_geojson, to_feature_collection
+from geo.assign import assign_points
+from geo.demo_areas import CITY_OUTLINE, demo_areas
+from geo.distance import bbox_around, metres_per_degree
+from sereg.settings import get_settings
+
+SEED = 420600
+ADMIN = Principal(Role.ADMIN, None, 0)  # what the bench's admin token stands for
+CENTRE = DISTRICT_CENTRES["420606"][:2]  # 樊城区, where the demo city is densest
+TARGET_REASSIGN_S = 30.0
+
+
+def synthetic_communities(count: int, seed: int = SEED) -> dict[str, Any]:
+    """``count`` communities (社区) as a FeatureCollection: like real ones they do not overlap
+    and are small where units are dense. The Voronoi cells of ``count`` seeds drawn where
+    the demo city's units are (its district centres, weights and spread), each clipped to
+    800 m around its seed."""
+    rng = np.random.default_rng(seed)
+    codes = list(DISTRICT_CENTRES)
+    weights = np.array([DISTRICT_CENTRES[c][2] for c in codes])
+    picks = rng.choice(len(codes), size=count, p=weights / weights.sum())
+    centres = np.array([DISTRICT_CENTRES[codes[i]][:2] for i in picks])
+    seeds = centres + rng.normal(0, 1, (count, 2)) * (0.025, 0.02)
+    cells = shapely.voronoi_polygons(shapely.MultiPoint(seeds), extend_to=CITY_OUTLINE)
+    by_seed = {}
+    for cell in cells.geoms:
+        (inside,) = np.flatnonzero(shapely.contains_xy(cell, seeds[:, 0], seeds[:, 1]))
+        by_seed[int(inside)] = cell
+    features = []
+    for number, (lon, lat) in enumerate(seeds.tolist(), start=1):
+        per_lon, per_lat = metres_per_degree(lat)
+        angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        disk = shapely.Polygon(
+            np.column_stack(
+                (lon + 800 * np.cos(angles) / per_lon, lat + 800 * np.sin(angles) / per_lat)
+            )
+        )
+        shape = shapely.set_precision(by_seed[number - 1].intersection(disk), 1e-7)
+        features.append(
+            {
+                "type": "Feature",
+                "id": f"BENCH-C{number:04d}",
+                "geometry": geometry_to_geojson(shape),
+                "properties": {"kind": "community", "name": f"合成社区{number:04d}"},
+            }
+        )
+    return feature_collection(features)
+
+
+async def ensure_areas(wanted: int) -> None:
+    """Import the demo areas and synthetic communities up to ``wanted``: an upsert, so a
+    second run changes nothing (and reassigns nothing)."""
+    demo = to_feature_collection(demo_areas(SEED))
+    extra = synthetic_communities(max(0, wanted - len(demo["features"])))
+    document = feature_collection([*demo["features"], *extra["features"]])
+    started = time.perf_counter()
+    report = await areas.import_feature_collection(ADMIN, document, crs="wgs84", now=clock.now())
+    moved = report.reassignment
+    took = f"; its reassignment {moved.seconds:.1f} s" if moved else ""
+    print(
+        f"imported {len(document['features']):,} features: {report.created:,} created,"
+        f" {report.unchanged:,} unchanged, {len(report.rejected)} rejected"
+        f" in {time.perf_counter() - started:.1f} s{took}"
+    )
+
+
+async def asyncpg_count(sql: str) -> int:
+    conn = db.engine().pool
+    return int(await conn.fetchval(sql))
+
+
+async def bare_assignment(repeat: int) -> tuple[float, int, int]:
+    """(median seconds, points, pairs) of assign_points alone on the stored points/areas."""
+    pool = db.engine().pool
+    area_rows = [dict(r) for r in await pool.fetch("SELECT id, kind, name, geometry FROM area")]
+    geo_areas = [membership.stored_area(r) for r in area_rows]
+    rows = await pool.fetch("SELECT longitude, latitude FROM equipment WHERE longitude IS NOT NULL")
+    lons = np.fromiter((r[0] for r in rows), np.float64, len(rows))
+    lats = np.fromiter((r[1] for r in rows), np.float64, len(rows))
+    times, pairs = [], 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        point_index, _ = assign_points(lons, lats, geo_areas)
+        times.append(time.perf_counter() - started)
+        pairs = int(point_index.size)
+    return statistics.median(times), int(lons.size), pairs
+
+
+def row(name: str, r: membership.Reassignment) -> str:
+    return (
+        f"| {name} | {r.read_s:.2f} | {r.assign_s:.2f} | {r.write_s:.2f} | {r.seconds:.2f} |"
+        f" {r.memberships:,} | {r.added:,} | {r.removed:,} |"
+    )
+
+
+async def reassignment(repeat: int) -> None:
+    await db.engine().run_ddl("TRUNCATE area_member")
+    full = await membership.reassign_all()
+    steady = [await membership.reassign_all() for _ in range(repeat)]
+    median = sorted(steady, key=lambda r: r.seconds)[len(steady) // 2]
+    bare_s, points, pairs = await bare_assignment(repeat)
+    print(
+        f"\n## (1) reassignment of the whole register: {full.located_units:,} located units,"
+        f" {full.areas:,} areas\n"
+    )
+    print("| run | read s | assign s | write s | total s | memberships | added | removed |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(row("from an empty area_member", full))
+    print(row(f"nothing changed (median of {repeat})", median))
+    print(
+        f"\nbare in-memory assign_points of the same {points:,} points and {full.areas:,}"
+        f" areas: {bare_s:.2f} s ({pairs:,} pairs), median of {repeat}"
+    )
+    worst = max(full.seconds, median.seconds)
+    verdict = "met" if worst <= TARGET_REASSIGN_S else "**missed**"
+    print(f"target: whole reassignment ≤ {TARGET_REASSIGN_S:.0f} s: {verdict}")
+
+
+def compiled(query: Any) -> tuple[str, list[Any]]:
+    sql, args = query.querystrings[0].compile_string(engine_type="postgres")
+    return sql, list(args)
+
+
+async def keep_session(_: asyncpg.Connection) -> None:
+    """No reset query on release (as in bench.due_list)."""
+
+
+async def latency(base: str, token: str, rate: float, seconds: float, radius: float) -> None:
+    today: date = clock.today()
+    now: datetime = clock.now()
+    pool = await asyncpg.create_pool(
+        **get_settings().database.postgres_config(), min_size=4, max_size=8, reset=keep_session
+    )
+    try:
+        summary_path = (
+            "/api/v1/areas/summary?kind=old_residential&sort=-overdue_inspections&limit=50"
+        )
+        summary_sql = compiled(
+            areas.summary_query(
+                ADMIN,
+                kind="old_residential",
+                category_prefix=None,
+                sort="-overdue_inspections",
+                limit=50,
+                today=today,
+                now=now,
+            )
+        )
+        lon, lat = CENTRE
+        nearby_path = f"/api/v1/geo/nearby?lon={lon}&lat={lat}&radius_m={radius:g}&limit=50"
+        prefilter_sql = compiled(
+            spatial.located_query(ADMIN, bbox_around(lon, lat, radius), spatial.UnitFilter())
+        )
+        members = await pool.fetchval(
+            "SELECT count(*) FROM area_member m JOIN area a ON a.id = m.area"
+            " WHERE a.kind = 'old_residential'"
+        )
+        in_box = len(await pool.fetch(prefilter_sql[0], *prefilter_sql[1]))
+        async with httpx.AsyncClient(
+            base_url=base, timeout=10, limits=httpx.Limits(max_connections=50)
+        ) as http:
+            await wait_until_up(http)
+            headers = {"Authorization": f"Bearer {token}"}
+            near = (await http.get(nearby_path, headers=headers)).json()
+            top = (await http.get(summary_path, headers=headers)).json()
+            api_ids = [r["area_id"] for r in top]
+            sql_ids = [r["id"] for r in await pool.fetch(summary_sql[0], *summary_sql[1])]
+            assert api_ids == sql_ids, "the API and the floor SQL rank the areas differently"
+            cases = [
+                ("HTTP floor: GET /health", http_case(http, "/health", headers)),
+                (
+                    "API: area summary, old residential, top 50",
+                    http_case(http, summary_path, headers),
+                ),
+                (
+                    f"DB floor: {radius:g} m box prefilter SQL (asyncpg)",
+                    sql_case(pool, *_flat(prefilter_sql)),
+                ),
+                (f"API: nearby {radius:g} m, nearest 50", http_case(http, nearby_path, headers)),
+            ]
+            print(
+                f"\n## (2) latency at {rate:.0f} req/s for {seconds:.0f} s\n\n"
+                f"summary: {len(top)} rows over {members:,} memberships of old residential"
+                f" areas; nearby: {near['total']:,} units within {radius:g} m of {CENTRE},"
+                f" {in_box:,} in the prefilter box\n"
+            )
+            print(HEADER)
+            for name, call in cases:
+                # The client's garbage collector is held off while a case runs: its pauses
+                # would show as server latency (as in bench.due_list).
+                gc.collect()
+                gc.disable()
+                try:
+                    result = await fixed_rate(name, call, rate=rate, seconds=seconds)
+                finally:
+                    gc.enable()
+                print(result.row(), flush=True)
+
+            # The summary's statement itself, which the API runs only when the register
+            # changed: one request at a time (at 100 req/s it would only queue).
+            floor = await one_at_a_time(sql_case(pool, *_flat(summary_sql)), SEQUENTIAL)
+            after_change = await after_register_changes(http, summary_path, headers, SEQUENTIAL)
+            print(
+                f"\none at a time, {SEQUENTIAL} runs each (p50 / max ms):\n"
+                f"| DB floor: area summary SQL (asyncpg) | {floor[0]:.1f} | {floor[1]:.1f} |\n"
+                "| API: area summary right after a register change (recomputed) |"
+                f" {after_change[0]:.1f} | {after_change[1]:.1f} |"
+            )
+        for label, (sql, args) in (("summary", summary_sql), ("prefilter", prefilter_sql)):
+            print(f"\nEXPLAIN (ANALYZE), {label}:")
+            for line in await pool.fetch("EXPLAIN (ANALYZE) " + sql, *args):
+                if any(w in line[0] for w in ("Scan", "Join", "Aggregate", "Execution", "Sort")):
+                    print(f"    {line[0]}")
+    finally:
+        await pool.close()
+
+
+SEQUENTIAL = 20
+
+
+async def one_at_a_time(call: Any, runs: int) -> tuple[float, float]:
+    """(p50, max) milliseconds of ``runs`` calls made one after another."""
+    times = []
+    for i in range(runs):
+        started = time.perf_counter()
+        await call(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), max(times)
+
+
+async def after_register_changes(
+    http: httpx.AsyncClient, path: str, headers: dict[str, str], runs: int
+) -> tuple[float, float]:
+    """(p50, max) milliseconds of GET ``path``, each right after a register change (a token
+    created: an audit entry), so the summary is recomputed every time."""
+    times = []
+    for _ in range(runs):
+        created = await http.post(
+            "/api/v1/tokens",
+            json={"role": "inspector", "label": "bench.geo_queries"},
+            headers=headers,
+        )
+        created.raise_for_status()
+        started = time.perf_counter()
+        (await http.get(path, headers=headers)).raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), max(times)
+
+
+def _flat(statement: tuple[str, list[Any]]) -> tuple[Any, ...]:
+    sql, args = statement
+    return (sql, *args)
+
+
+async def prepare(wanted: int, repeat: int) -> None:
+    settings = get_settings().database
+    await db.start(settings.pool_min, settings.pool_max)
+    try:
+        units = await asyncpg_count("SELECT count(*) FROM equipment")
+        if units < 100_000:
+            sys.exit(f"only {units:,} units: load 'sereg demo --units 1000000' first")
+        print(f"# areas on a {units:,}-unit register")
+        print(f"machine: {machine()}")
+        await ensure_areas(wanted)
+        await reassignment(repeat)
+        # The rewrite leaves ~2M fresh rows: vacuum and flush them now, or autovacuum and the
+        # checkpointer would run during the latency measurements below.
+        await db.engine().run_ddl("VACUUM (ANALYZE) area_member")
+        try:
+            await db.engine().run_ddl("CHECKPOINT")
+        except asyncpg.InsufficientPrivilegeError:
+            print("(no CHECKPOINT: it needs the pg_checkpoint role)")
+    finally:
+        await db.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--areas", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--radius", type=float, default=300)
+    args = parser.parse_args()
+    if not get_settings().database.is_postgres:
+        sys.exit("set DATABASE_URL to the PostgreSQL register loaded by 'sereg demo'")
+    asyncio.run(prepare(args.areas, args.repeat))
+    token = admin_token()
+    port = free_port()
+    server = start_server(port)
+    try:
+        asyncio.run(
+            latency(f"http://127.0.0.1:{port}", token, args.rate, args.seconds, args.radius)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,486 @@
+"""Areas (districts, communities, old residential areas): GeoJSON import and export, reading
+them, the units in each, and the per-area summary inspectors rank old residential areas by.
+
+An import is one transaction: areas are upserted by key (the feature's id, else its code,
+else a digest of its content, so re-importing the same keyless feature changes nothing),
+then, if any area was created or changed, every unit is reassigned
+(``membership.reassign_in_transaction``). Geometry arrives in WGS-84, GCJ-02 or BD-09
+and is stored as RFC 7946 GeoJSON in WGS-84 with its bounding box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from equipment.domain.access import Permission, Principal, ScopeKind
+from equipment.domain.errors import InvalidValue, NotFound
+from equipment.domain.lifecycle import Status
+from equipment.domain.rules.dates import add_months
+from equipment.services import audit, db, membership, register
+from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
+from equipment.services.register import EquipmentFilter, Page
+from equipment.tables import Area, AuditEntry
+from geo.areas import (
+    AREA_KINDS,
+    AreaImportError,
+    ParsedAreas,
+    Rejection,
+    geometry_to_geojson,
+    parse_feature_collection,
+)
+from geo.areas import Area as GeoArea
+from geo.coords import CoordinateError
+from geo.crs import check_crs
+
+ID_SORT = SortKey("id", descending=False, unique=True)
+LIFT_FAMILY = "3"  # 电梯: lifts, escalators and moving walks (TSG 08-2017 catalogue)
+OLD_LIFT_YEARS = 15
+ALARM_WINDOW_DAYS = 90
+PROPERTY_COLUMNS = (
+    "kind",
+    "name",
+    "code",
+    "year_built",
+    "households",
+    "renovation_programme",
+    "renovation_year",
+)
+STORED_COLUMNS = (*PROPERTY_COLUMNS, "geometry", "min_lon", "min_lat", "max_lon", "max_lat")
+LIST_COLUMNS = (
+    Area.id,
+    Area.key,
+    *(getattr(Area, c) for c in PROPERTY_COLUMNS),
+    Area.min_lon,
+    Area.min_lat,
+    Area.max_lon,
+    Area.max_lat,
+    Area.version,
+    Area.created_at,
+    Area.updated_at,
+)
+SUMMARY_COUNTS = (
+    "units",
+    "lifts",
+    "lifts_over_15_years",
+    "overdue_inspections",
+    "overdue_maintenance",
+    "open_alarms",
+    "alarms_last_90_days",
+)
+SUMMARY_SORTS = frozenset({*SUMMARY_COUNTS, "id"})
+CLOSED = (Status.SCRAPPED.value, Status.CANCELLED.value)
+# A summary aggregates every membership of the areas asked for: a few hundred milliseconds
+# on a million-unit register. Each answer is kept and reused while the register is
+# unchanged: every change to the register writes the append-only audit trail in its own
+# transaction, so the trail's last id is the register's version. An answer is reused at
+# most SUMMARY_MAX_AGE_S all the same (ids can commit out of order) and never past its day.
+SUMMARY_MAX_AGE_S = 60.0
+SUMMARY_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: list[Rejection]  # feature index (0-based) and reason
+    repaired: list[int]  # feature indexes whose invalid rings were repaired
+    reassignment: membership.Reassignment | None  # None: no area changed
+
+
+def _crs(crs: str) -> str:
+    try:
+        return check_crs(crs)
+    except CoordinateError as exc:
+        raise InvalidValue(exc.reason, field="crs") from exc
+
+
+def _stored_values(area: GeoArea) -> dict[str, Any]:
+    geometry = json.dumps(geometry_to_geojson(area.geometry), separators=(",", ":"))
+    min_lon, min_lat, max_lon, max_lat = area.geometry.bounds
+    key = area.key
+    if key is None:
+        content = "\0".join((area.kind, area.name, geometry))
+        key = "auto-" + hashlib.sha256(content.encode()).hexdigest()[:32]
+    return {
+        "key": key,
+        **{c: getattr(area, c) for c in PROPERTY_COLUMNS},
+        "geometry": geometry,
+        "min_lon": min_lon,
+        "min_lat": min_lat,
+        "max_lon": max_lon,
+        "max_lat": max_lat,
+    }
+
+
+def _audited(values: dict[str, Any]) -> dict[str, Any]:
+    """What the audit trail keeps of an area: everything but the (large) geometry."""
+    out = {k: v for k, v in values.items() if k != "geometry"}
+    out["geometry_sha256"] = hashlib.sha256(values["geometry"].encode()).hexdigest()
+    return out
+
+
+async def import_feature_collection(
+    principal: Principal,
+    document: object,
+    *,
+    crs: str,
+    now: datetime,
+    progress: membership.ProgressFactory | None = None,
+) -> ImportReport:
+    """Import a GeoJSON FeatureCollection whose coordinates are in ``crs``."""
+    principal.require(Permission.AREA_MANAGE)
+    crs = _crs(crs)
+    try:
+        parsed = parse_feature_collection(document, crs)  # type: ignore[arg-type]
+    except AreaImportError as exc:
+        raise InvalidValue(exc.reason, field="body") from exc
+    received = len(document["features"])  # type: ignore[index]
+    report = await import_areas(principal, parsed, now=now, progress=progress, received=received)
+    if received and not (report.created or report.updated or report.unchanged):
+        first = report.rejected[0]
+        raise InvalidValue(
+            f"none of the {received} features could be imported; feature {first.index}: "
+            f"{first.reason}",
+            field=f"features[{first.index}]",
+        )
+    return report
+
+
+async def import_areas(
+    principal: Principal,
+    parsed: ParsedAreas,
+    *,
+    now: datetime,
+    progress: membership.ProgressFactory | None = None,
+    received: int | None = None,
+) -> ImportReport:
+    """Upsert parsed areas by key and, if any changed, reassign every unit."""
+    principal.require(Permission.AREA_MANAGE)
+    rejected = list(parsed.rejections)
+    incoming: list[dict[str, Any]] = []
+    first_index: dict[str, int | None] = {}
+    for area in parsed.areas:
+        values = _stored_values(area)
+        if values["key"] in first_index:
+            rejected.append(
+                Rejection(
+                    area.feature_index or 0,
+                    f"same content as feature {first_index[values['key']]}",
+                )
+            )
+            continue
+        first_index[values["key"]] = area.feature_index
+        incoming.append(values)
+    rejected.sort(key=lambda r: r.index)
+    created: list[dict[str, Any]] = []
+    updated: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    async with db.transaction():
+        stored: dict[str, dict[str, Any]] = {}
+        keys = [v["key"] for v in incoming]
+        for start in range(0, len(keys), 500):
+            rows = await Area.select(Area.id, Area.key, Area.version, *STORED_COLUMNS).where(
+                Area.key.is_in(keys[start : start + 500])
+            )
+            stored.update({r["key"]: r for r in rows})
+        for values in incoming:
+            old = stored.get(values["key"])
+            if old is None:
+                created.append(values)
+            elif any(old[c] != values[c] for c in STORED_COLUMNS):
+                updated.append((old, values))
+        entries = []
+        for start in range(0, len(created), 200):
+            chunk = created[start : start + 200]
+            rows = await Area.insert(
+                *[Area(**v, version=1, created_at=now, updated_at=now) for v in chunk]
+            ).returning(Area.id)
+            for row, values in zip(rows, chunk, strict=True):
+                entries.append(
+                    {
+                        "entity": "area",
+                        "entity_id": row["id"],
+                        "action": "create",
+                        "after": _audited(values),
+                    }
+                )
+        for old, values in updated:
+            await Area.update({**values, "version": old["version"] + 1, "updated_at": now}).where(
+                Area.id == old["id"]
+            )
+            before, after = audit.diff(_audited(old), _audited(values))
+            entries.append(
+                {
+                    "entity": "area",
+                    "entity_id": old["id"],
+                    "action": "update",
+                    "before": before,
+                    "after": after,
+                }
+            )
+        await audit.record_many(principal, entries, at=now)
+        reassignment = None
+        if created or updated:
+            reassignment = await membership.reassign_in_transaction(progress=progress)
+    return ImportReport(
+        received=received if received is not None else len(parsed.areas) + len(rejected),
+        created=len(created),
+        updated=len(updated),
+        unchanged=len(incoming) - len(created) - len(updated),
+        rejected=rejected,
+        repaired=sorted(a.feature_index for a in parsed.repaired if a.feature_index is not None),
+        reassignment=reassignment,
+    )
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in AREA_KINDS:
+        raise InvalidValue(f"kind must be one of {', '.join(AREA_KINDS)}", field="kind")
+
+
+async def list_areas(
+    principal: Principal,
+    *,
+    kind: str | None,
+    cursor: str | None,
+    limit: int,
+    with_geometry: bool = False,
+) -> Page:
+    """Areas by id, a keyset page; the geometry (GeoJSON text) only when asked for."""
+    principal.require(Permission.EQUIPMENT_READ)
+    _check_kind(kind)
+    columns = (*LIST_COLUMNS, Area.geometry) if with_geometry else LIST_COLUMNS
+    clauses = []
+    if kind is not None:
+        clauses.append(Area.kind == kind)
+    if cursor:
+        clauses.append(after_cursor(ID_SORT, decode_cursor(cursor, ID_SORT)))
+    query = Area.select(*columns).order_by(Area.id).limit(limit + 1)
+    if clauses:
+        query = query.where(*clauses)
+    rows = await query
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(ID_SORT, rows[-1]) if more and rows else None)
+
+
+async def get_area(principal: Principal, area_id: int) -> dict[str, Any]:
+    """One area with its geometry (GeoJSON text)."""
+    principal.require(Permission.EQUIPMENT_READ)
+    row = await Area.select(*LIST_COLUMNS, Area.geometry).where(Area.id == area_id).first()
+    if row is None:
+        raise NotFound(f"area {area_id} not found")
+    return row
+
+
+@dataclass(frozen=True)
+class AreaUnitFilter:
+    """The register's filters plus the conditions inspectors look for in an area."""
+
+    category: str | None = None
+    category_prefix: str | None = None
+    status: Status | None = None
+    min_age_years: int | None = None  # commissioned at least this many years ago
+    overdue_inspection: bool = False  # next_inspection_due before today
+    overdue_maintenance: bool = False  # a maintenance due date before today
+    open_alarms: bool = False  # an open alarm
+
+
+async def area_units(
+    principal: Principal,
+    area_id: int,
+    f: AreaUnitFilter,
+    *,
+    today: date,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    """The caller's units in or on the area, by id, a keyset page."""
+    await get_area(principal, area_id)
+    return await register.list_equipment(
+        principal,
+        EquipmentFilter(
+            category=f.category,
+            category_prefix=f.category_prefix,
+            status=f.status,
+            area_id=area_id,
+            commissioned_on_or_before=(
+                add_months(today, -12 * f.min_age_years) if f.min_age_years is not None else None
+            ),
+            inspection_due_before=today if f.overdue_inspection else None,
+            maintenance_due_before=today if f.overdue_maintenance else None,
+            open_alarm=f.open_alarms,
+        ),
+        ID_SORT,
+        cursor,
+        limit,
+    )
+
+
+def _summary_sort(sort: str) -> tuple[str, bool]:
+    descending = sort.startswith("-")
+    column = sort.removeprefix("-")
+    if column not in SUMMARY_SORTS:
+        choices = ", ".join(sorted(SUMMARY_SORTS))
+        raise InvalidValue(
+            f"cannot sort by {sort!r}; choose one of {choices} ('-' descends)", field="sort"
+        )
+    return column, descending
+
+
+@dataclass(frozen=True)
+class _Summary:
+    engine: object  # the database it came from (tests switch databases)
+    version: int | None
+    day: date
+    stored_at: float
+    rows: list[dict[str, Any]]
+
+
+_summaries: OrderedDict[tuple[Any, ...], _Summary] = OrderedDict()
+# One summary computed at a time per event loop: concurrent callers of the same question
+# wait for the first one's answer instead of each running the statement.
+_computing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def register_version() -> int | None:
+    """The audit trail's last id: it changes whenever the register does."""
+    rows = await AuditEntry.raw("SELECT max(id) AS version FROM audit_entry")
+    return rows[0]["version"] if rows else None
+
+
+def _cached(key: tuple[Any, ...], version: int | None, today: date) -> list[dict[str, Any]] | None:
+    found = _summaries.get(key)
+    if (
+        found is None
+        or found.engine is not db.engine()
+        or found.version != version
+        or found.day != today
+        or time.monotonic() - found.stored_at > SUMMARY_MAX_AGE_S
+    ):
+        return None
+    return found.rows
+
+
+async def summary(
+    principal: Principal,
+    *,
+    kind: str | None,
+    category_prefix: str | None,
+    sort: str,
+    limit: int,
+    today: date,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Per area, over the caller's units in it that are not scrapped or cancelled: units,
+    lifts, lifts commissioned more than 15 years ago, units overdue for inspection, units
+    overdue for maintenance, open alarms, and alarms raised in the last 90 days.
+
+    Two GROUP BYs over area_member joined to equipment (and due_date, alarm) in one
+    statement; ``category_prefix`` narrows every count (``3``: lifts only). Answers are
+    reused while the register is unchanged (see SUMMARY_MAX_AGE_S).
+    """
+    principal.require(Permission.EQUIPMENT_READ)
+    query = summary_query(
+        principal,
+        kind=kind,
+        category_prefix=category_prefix,
+        sort=sort,
+        limit=limit,
+        today=today,
+        now=now,
+    )
+    scope = principal.equipment_scope()
+    key = (scope.kind, scope.org_id, kind, category_prefix, sort, limit)
+    version = await register_version()
+    if (rows := _cached(key, version, today)) is not None:
+        return rows
+    lock = _computing.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:
+        if (rows := _cached(key, version, today)) is not None:
+            return rows  # answered while this caller waited
+        rows = [{**r, **{c: int(r[c]) for c in SUMMARY_COUNTS}} for r in await query]
+        _summaries[key] = _Summary(db.engine(), version, today, time.monotonic(), rows)
+        _summaries.move_to_end(key)
+        while len(_summaries) > SUMMARY_CACHE_SIZE:
+            _summaries.popitem(last=False)
+    return rows
+
+
+def summary_query(
+    principal: Principal,
+    *,
+    kind: str | None,
+    category_prefix: str | None,
+    sort: str,
+    limit: int,
+    today: date,
+    now: datetime,
+):
+    """The one statement ``summary`` runs (the benchmark runs it bare, as its floor)."""
+    _check_kind(kind)
+    column, descending = _summary_sort(sort)
+    scope = principal.equipment_scope()
+    unit_filter, unit_args = "", []
+    if scope.kind is not ScopeKind.ALL:
+        unit_filter += f" AND e.{scope.kind.value} = {{}}"
+        unit_args.append(scope.org_id)
+    if category_prefix:
+        unit_filter += " AND e.category LIKE {}"
+        unit_args.append(category_prefix.replace("%", "").replace("_", "") + "%")
+    kind_join, kind_args = "", []
+    if kind is not None:
+        kind_join, kind_args = " JOIN area k ON k.id = m.area AND k.kind = {}", [kind]
+    old_lift_since = add_months(today, -12 * OLD_LIFT_YEARS)
+    alarms_since = now - timedelta(days=ALARM_WINDOW_DAYS)
+    counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in SUMMARY_COUNTS)
+    direction = "DESC" if descending else "ASC"
+    return Area.raw(
+        "SELECT a.id, a.key, a.kind, a.name, a.code, a.year_built, a.households,"
+        f" a.renovation_year, {counts}"
+        " FROM area a"
+        " LEFT JOIN (SELECT m.area AS area, COUNT(*) AS units,"
+        f" SUM(CASE WHEN e.category LIKE '{LIFT_FAMILY}%' THEN 1 ELSE 0 END) AS lifts,"
+        f" SUM(CASE WHEN e.category LIKE '{LIFT_FAMILY}%' AND e.commissioning_date <= {{}}"
+        " THEN 1 ELSE 0 END) AS lifts_over_15_years,"
+        " SUM(CASE WHEN e.next_inspection_due < {} THEN 1 ELSE 0 END) AS overdue_inspections,"
+        " SUM(CASE WHEN d.due_on < {} THEN 1 ELSE 0 END) AS overdue_maintenance"
+        f" FROM area_member m{kind_join}"
+        " JOIN equipment e ON e.id = m.equipment"
+        " LEFT JOIN due_date d ON d.equipment = e.id AND d.kind = 'maintenance'"
+        f" WHERE e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}"
+        " GROUP BY m.area) u ON u.area = a.id"
+        " LEFT JOIN (SELECT m.area AS area,"
+        " SUM(CASE WHEN al.state = 'open' THEN 1 ELSE 0 END) AS open_alarms,"
+        " SUM(CASE WHEN al.raised_at >= {} THEN 1 ELSE 0 END) AS alarms_last_90_days"
+        " FROM alarm al JOIN area_member m ON m.equipment = al.equipment"
+        f"{kind_join}"
+        " JOIN equipment e ON e.id = al.equipment"
+        f" WHERE (al.state = 'open' OR al.raised_at >= {{}})"
+        f" AND e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}"
+        " GROUP BY m.area) al ON al.area = a.id"
+        + (" WHERE a.kind = {}" if kind is not None else "")
+        + f" ORDER BY {column} {direction}, a.id LIMIT {{}}",
+        old_lift_since,
+        today,
+        today,
+        *kind_args,
+        *unit_args,
+        alarms_since,
+        *kind_args,
+        alarms_since,
+        *unit_args,
+        *([kind] if kind is not None else []),
+        limit,
+    )

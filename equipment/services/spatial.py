@@ -1,0 +1,297 @@
+"""The spatial questions inspectors ask of the register: which units are near here, what is
+in this map box, which units lie inside this polygon, and which units have no location.
+
+Each query prefilters in SQL on a longitude/latitude box (the ``equipment_location``
+index), scoped to the caller's units, then decides exactly in ``geo``: geodesic distance
+on the WGS-84 ellipsoid (``geo.distance``), point in polygon and map clusters
+(``geo.assign``). Positions may be given in WGS-84, GCJ-02 or BD-09 (``crs``); answers are
+in WGS-84, as stored.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from piccolo.engine.postgres import PostgresEngine
+
+from equipment.domain.access import Permission, Principal, ScopeKind
+from equipment.domain.errors import InvalidValue
+from equipment.domain.lifecycle import Status
+from equipment.services import db, positions, register
+from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
+from equipment.services.register import EquipmentFilter, Page
+from equipment.tables import Equipment
+from geo.areas import GeometryError, parse_polygonal
+from geo.assign import Cluster, cluster_bbox, units_in_polygon
+from geo.coords import CoordinateError, check_wgs84_in_china
+from geo.crs import check_crs, to_wgs84, to_wgs84_arrays
+from geo.distance import bbox_around, within_radius
+
+MAX_RADIUS_M = 50_000.0
+# A map box or query polygon at most this many degrees wide and high: the whole
+# prefecture (about 2.35° by 1.37°) fits, a province does not.
+MAX_SPAN_DEG = 2.5
+ID_SORT = SortKey("id", descending=False, unique=True)
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class UnitFilter:
+    category: str | None = None
+    category_prefix: str | None = None
+    status: Status | None = None
+
+
+@dataclass(frozen=True)
+class Nearby:
+    total: int  # units within the radius
+    items: list[tuple[dict[str, Any], float]]  # (unit, metres), nearest first, at most limit
+
+
+@dataclass(frozen=True)
+class BoxView:
+    total: int
+    units: list[dict[str, Any]]  # when not clustered
+    clusters: list[tuple[Cluster, int]]  # (cluster, id of its lowest-id unit) when clustered
+    cell_deg: float | None
+
+
+@dataclass(frozen=True)
+class WithinPage:
+    total: int
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    repaired: bool  # the polygon sent was invalid and was repaired before use
+
+
+def _scope_clause(principal: Principal):
+    scope = principal.equipment_scope()
+    column = {
+        ScopeKind.USER_UNIT: Equipment.user_unit,
+        ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,
+        ScopeKind.OWNING_STATION: Equipment.owning_station,
+    }.get(scope.kind)
+    return None if column is None else column == scope.org_id
+
+
+def _crs(crs: str) -> str:
+    try:
+        return check_crs(crs)
+    except CoordinateError as exc:
+        raise InvalidValue(exc.reason, field="crs") from exc
+
+
+def _point(longitude: float, latitude: float, crs: str) -> tuple[float, float]:
+    """A query position in ``crs`` as WGS-84, refused outside China (fields lon, lat)."""
+    crs = _crs(crs)
+    try:
+        check_wgs84_in_china(longitude, latitude)
+    except CoordinateError as exc:
+        field = {"longitude": "lon", "latitude": "lat"}[exc.field]
+        raise InvalidValue(exc.reason.replace(exc.field, field, 1), field=field) from exc
+    return to_wgs84(longitude, latitude, crs)  # type: ignore[arg-type]
+
+
+def _check_span(box: BBox, field: str) -> None:
+    width, height = box[2] - box[0], box[3] - box[1]
+    if width > MAX_SPAN_DEG or height > MAX_SPAN_DEG:
+        raise InvalidValue(
+            f"the box is {width:.3f}° by {height:.3f}°; at most {MAX_SPAN_DEG}° each way"
+            " (zoom in, or ask per district)",
+            field=field,
+        )
+
+
+def located_query(principal: Principal, box: BBox, f: UnitFilter):
+    """The SQL prefilter: id and position of the caller's units in ``box``, edges included
+    (a range scan of the equipment_location index)."""
+    min_lon, min_lat, max_lon, max_lat = box
+    clauses = [
+        Equipment.longitude >= min_lon,
+        Equipment.longitude <= max_lon,
+        Equipment.latitude >= min_lat,
+        Equipment.latitude <= max_lat,
+    ]
+    scope = _scope_clause(principal)
+    if scope is not None:
+        clauses.append(scope)
+    if f.category:
+        clauses.append(Equipment.category == f.category)
+    if f.category_prefix:
+        prefix = f.category_prefix.replace("%", "").replace("_", "")
+        clauses.append(Equipment.category.like(f"{prefix}%"))
+    if f.status:
+        clauses.append(Equipment.status == f.status.value)
+    return Equipment.select(Equipment.id, Equipment.longitude, Equipment.latitude).where(*clauses)
+
+
+async def _located(
+    principal: Principal, box: BBox, f: UnitFilter
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, lons, lats) of the caller's units inside ``box`` (edges included), by id."""
+    query = located_query(principal, box, f)
+    engine = db.engine()
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        # Up to every unit of a city: one binary COPY read into numpy, not Python rows.
+        sql, args = query.querystrings[0].compile_string(engine_type="postgres")
+        async with engine.pool.acquire() as connection:
+            ids, lons, lats = await positions.fetch(connection, sql, *args)
+    else:
+        rows = await query
+        ids = np.array([r["id"] for r in rows], dtype=np.int64)
+        lons = np.array([r["longitude"] for r in rows], dtype=np.float64)
+        lats = np.array([r["latitude"] for r in rows], dtype=np.float64)
+    order = np.argsort(ids, kind="stable")  # ties (equal distances) then go by id
+    return ids[order], lons[order], lats[order]
+
+
+async def _units(ids: list[int]) -> dict[int, dict[str, Any]]:
+    rows: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in await (
+            Equipment.select(*Equipment.all_columns())
+            .where(Equipment.id.is_in(chunk))
+            .output(load_json=True)
+        ):
+            rows[row["id"]] = row
+    return rows
+
+
+async def nearby(
+    principal: Principal,
+    *,
+    longitude: float,
+    latitude: float,
+    crs: str,
+    radius_m: float,
+    limit: int,
+    f: UnitFilter = UnitFilter(),
+) -> Nearby:
+    """The caller's units within ``radius_m`` metres (geodesic) of the point, nearest first."""
+    principal.require(Permission.EQUIPMENT_READ)
+    if not (math.isfinite(radius_m) and 0 < radius_m <= MAX_RADIUS_M):
+        raise InvalidValue(
+            f"radius_m must be above 0 and at most {MAX_RADIUS_M:,.0f} m", field="radius_m"
+        )
+    lon, lat = _point(longitude, latitude, crs)
+    ids, lons, lats = await _located(principal, bbox_around(lon, lat, radius_m), f)
+    near = within_radius((lon, lat), lons, lats, radius_m)
+    chosen = ids[near.indices[:limit]].tolist()
+    rows = await _units(chosen)
+    items = [
+        (rows[i], float(d))
+        for i, d in zip(chosen, near.distances_m[:limit].tolist(), strict=True)
+        if i in rows
+    ]
+    return Nearby(int(near.indices.size), items)
+
+
+def _box_in(box: BBox, crs: str) -> BBox:
+    """A map box given in ``crs`` as the WGS-84 box around its four converted corners."""
+    min_lon, min_lat, max_lon, max_lat = box
+    names = ("min_lon", "min_lat", "max_lon", "max_lat")
+    for name, value in zip(names, box, strict=True):
+        if not math.isfinite(value):
+            raise InvalidValue(f"{name} must be a finite number", field=name)
+    if min_lon >= max_lon:
+        raise InvalidValue("min_lon must be below max_lon", field="min_lon")
+    if min_lat >= max_lat:
+        raise InvalidValue("min_lat must be below max_lat", field="min_lat")
+    for lon, lat, fields in ((min_lon, min_lat, names[:2]), (max_lon, max_lat, names[2:])):
+        try:
+            check_wgs84_in_china(lon, lat)
+        except CoordinateError as exc:
+            field = fields[0] if exc.field == "longitude" else fields[1]
+            raise InvalidValue(f"{field}: {exc.reason}", field=field) from exc
+    _check_span(box, "bbox")
+    crs = _crs(crs)
+    if crs == "wgs84":
+        return box
+    lons, lats = to_wgs84_arrays(
+        [min_lon, max_lon, min_lon, max_lon], [min_lat, min_lat, max_lat, max_lat], crs
+    )  # type: ignore[arg-type]
+    return float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max())
+
+
+async def in_box(
+    principal: Principal,
+    box: BBox,
+    *,
+    crs: str,
+    max_points: int,
+    f: UnitFilter = UnitFilter(),
+) -> BoxView:
+    """The caller's units in a map box; grid clusters instead when more than ``max_points``."""
+    principal.require(Permission.EQUIPMENT_READ)
+    if max_points < 1:
+        raise InvalidValue("max_points must be at least 1", field="max_points")
+    wgs84_box = _box_in(box, crs)
+    ids, lons, lats = await _located(principal, wgs84_box, f)
+    view = cluster_bbox(lons, lats, wgs84_box, max_points)
+    if view.clustered:
+        clusters = [(c, int(ids[c.member])) for c in view.clusters]
+        return BoxView(view.total, [], clusters, view.cell_deg)
+    chosen = ids[view.indices].tolist()
+    rows = await _units(chosen)
+    return BoxView(view.total, [rows[i] for i in chosen if i in rows], [], None)
+
+
+async def within_polygon(
+    principal: Principal,
+    geometry: object,
+    *,
+    crs: str,
+    cursor: str | None,
+    limit: int,
+    f: UnitFilter = UnitFilter(),
+) -> WithinPage:
+    """The caller's units in or on a GeoJSON Polygon/MultiPolygon (or a Feature of one),
+    by id, a keyset page."""
+    principal.require(Permission.EQUIPMENT_READ)
+    crs = _crs(crs)
+    if isinstance(geometry, dict) and geometry.get("type") == "Feature":
+        geometry = geometry.get("geometry")
+    try:
+        polygon, repaired = parse_polygonal(geometry, crs)  # type: ignore[arg-type]
+    except GeometryError as exc:
+        raise InvalidValue(exc.reason, field="geometry") from exc
+    bounds: BBox = polygon.bounds
+    _check_span(bounds, "geometry")
+    after = decode_cursor(cursor, ID_SORT)[0] if cursor else None
+    ids, lons, lats = await _located(principal, bounds, f)
+    inside = ids[units_in_polygon(lons, lats, polygon)]
+    total = int(inside.size)
+    if after is not None:
+        inside = inside[inside > after]
+    page = inside[:limit].tolist()
+    rows = await _units(page)
+    items = [rows[i] for i in page if i in rows]
+    more = inside.size > limit
+    next_cursor = encode_cursor(ID_SORT, items[-1]) if more and items else None
+    return WithinPage(total, items, next_cursor, repaired)
+
+
+async def missing_coordinates(
+    principal: Principal,
+    *,
+    district_code: str | None,
+    category_prefix: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    """The caller's units with no location: a data-quality gap (no map, no area, no
+    radius query finds them), by id, a keyset page."""
+    return await register.list_equipment(
+        principal,
+        EquipmentFilter(
+            district_code=district_code, category_prefix=category_prefix, located=False
+        ),
+        ID_SORT,
+        cursor,
+        limit,
+    )
