@@ -398,8 +398,8 @@ DueWindow = Annotated[
 def due_filter(
     window: DueWindow = "all",
     within_days: Annotated[int | None, QueryParameter(ge=0, le=3660)] = None,
-    due_from: Annotated[date | None, QueryParameter(query="from")] = None,
-    due_to: Annotated[date | None, QueryParameter(query="to")] = None,
+    due_from: Annotated[date | None, QueryParameter(name="from")] = None,
+    due_to: Annotated[date | None, QueryParameter(name="to")] = None,
     kind: Annotated[
         str | None, query_text(24, "a due kind; default: statutory inspections")
     ] = None,
@@ -459,7 +459,7 @@ class DueController(Controller):
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: Literal["zh", "en"] = "zh",
+        lang: FromQuery[Literal["zh", "en"]] = "zh",
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
         return _download(exports.to_csv(items, lang), exports.CSV_MEDIA_TYPE, "due.csv")
@@ -469,7 +469,7 @@ class DueController(Controller):
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: Literal["zh", "en"] = "zh",
+        lang: FromQuery[Literal["zh", "en"]] = "zh",
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
         return _download(exports.to_xlsx(items, lang), exports.XLSX_MEDIA_TYPE, "due.xlsx")

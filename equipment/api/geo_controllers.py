@@ -34,7 +34,7 @@ OutputCrs = Annotated[
 ]
 Format = Annotated[
     Literal["json", "geojson"],
-    QueryParameter(query="format", description="geojson: a GeoJSON FeatureCollection"),
+    QueryParameter(name="format", description="geojson: a GeoJSON FeatureCollection"),
 ]
 AreaLimit = Annotated[int | None, QueryParameter(ge=1, le=MAX_FEATURES, required=False)]
 Category = Annotated[str | None, query_text(4)]

@@ -154,7 +154,7 @@ class AlarmController(Controller):
         self,
         principal: NamedDependency[Principal],
         alarm_state: Annotated[
-            str | None, QueryParameter(query="state", max_length=12, pattern=r"^(open|closed)$")
+            str | None, QueryParameter(name="state", max_length=12, pattern=r"^(open|closed)$")
         ] = None,
         kind: Annotated[str | None, query_text(32)] = None,
         district: Annotated[str | None, query_text(6)] = None,
