@@ -21,7 +21,7 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from equipment.services import db
+from equipment.services import db, tokens
 from equipment.tables import REGISTER_TABLES
 from sereg.app import create_app
 from sereg.settings import DatabaseSettings
@@ -114,6 +114,7 @@ async def pg_database() -> AsyncIterator[str | None]:
 @pytest.fixture(params=["sqlite", "postgres"])
 async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_path: Path):
     """The register bound to a fresh, empty, migrated database of each engine."""
+    tokens.forget_cached()
     if request.param == "sqlite":
         path = tmp_path / "sereg.sqlite3"
         shutil.copy(sqlite_template, path)

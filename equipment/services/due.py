@@ -12,7 +12,7 @@ from equipment.domain import catalogue, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue
 from equipment.domain.reminders import DueState, due_state, reminder_on
-from equipment.domain.rules.model import DUE_KINDS
+from equipment.domain.rules.model import DUE_KINDS, STATUTORY_KINDS
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, organisation_names
 from equipment.tables import AreaMember, DueDate
@@ -57,7 +57,11 @@ def _clauses(principal: Principal, f: DueFilter, today: date) -> list:
     scope = _scope_clause(principal)
     if scope is not None:
         clauses.append(scope)
-    clauses.append(DueDate.statutory == True if f.kind is None else DueDate.kind == f.kind)  # noqa: E712
+    # Every due-list index leads with ``statutory``, so the clause is always there.
+    statutory = f.kind is None or f.kind in STATUTORY_KINDS
+    clauses.append(DueDate.statutory == statutory)
+    if f.kind is not None:
+        clauses.append(DueDate.kind == f.kind)
     if f.window == "overdue":
         clauses.append(DueDate.due_on < today)
     elif f.window == "upcoming":
