@@ -34,11 +34,19 @@ def bind(new_engine: Engine) -> None:
         table._meta.db = new_engine
 
 
+async def _no_reset(connection) -> None:
+    """Skip asyncpg's per-release reset query (a round trip on every request; measured
+    4-16 % of a due-list request). Services leave no session state behind, and asyncpg
+    still rolls back a transaction left open."""
+
+
 async def start(pool_min: int = 2, pool_max: int = 10) -> None:
     # Without a pool Piccolo opens a connection per query: ~130 q/s instead of ~2,300.
     current = engine()
     if isinstance(current, PostgresEngine) and current.pool is None:
-        await current.start_connection_pool(min_size=pool_min, max_size=pool_max)
+        await current.start_connection_pool(
+            min_size=pool_min, max_size=pool_max, reset=_no_reset
+        )
 
 
 async def stop() -> None:

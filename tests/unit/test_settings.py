@@ -14,7 +14,7 @@ def test_defaults_use_a_sqlite_file():
     assert settings.database.url is None
     assert settings.database.is_postgres is False
     assert settings.database.sqlite_path == Path("sereg.sqlite3")
-    assert (settings.database.pool_min, settings.database.pool_max) == (2, 10)
+    assert (settings.database.pool_min, settings.database.pool_max) == (10, 10)
     assert settings.mqtt.url == "mqtt://127.0.0.1:1883"
     assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8000)
     assert (settings.http.default_page_size, settings.http.max_page_size) == (50, 500)
