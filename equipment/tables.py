@@ -12,6 +12,7 @@ from piccolo.columns import (
     BigInt,
     BigSerial,
     Boolean,
+    Bytea,
     Date,
     DoublePrecision,
     ForeignKey,
@@ -39,6 +40,11 @@ class Organisation(Table, tablename="organisation"):
     # Maintenance companies' supervision class, A (best) to D (lowest): on-demand
     # maintenance is not allowed in the lowest class (RULES.md, lift maintenance).
     supervision_class = Varchar(length=1, null=True, default=None)
+    # Filling stations: the code they publish fills under (sereg/v1/stations/{code}/...,
+    # also their broker username) and where they are (WGS-84), for the cloned-label check.
+    station_code = Varchar(length=32, null=True, default=None)  # unique: an index
+    longitude = DoublePrecision(null=True, default=None)
+    latitude = DoublePrecision(null=True, default=None)
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -220,6 +226,12 @@ class Alarm(Table, tablename="alarm"):
     finished_at = Timestamptz(null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
     note = Text(default="")
+    # Fill alarms: the station that filled and the fill that raised it. A fill of a
+    # cylinder not on file has no equipment: such alarms are one per station and kind.
+    station = Integer(null=True, default=None)
+    fill = BigInt(null=True, default=None)
+    # Why it was raised, in words (the fill verdict's reasons, the device's raw code).
+    detail = Text(default="")
 
 
 class AuditEntry(Table, tablename="audit_entry"):
@@ -293,6 +305,130 @@ class AreaMember(Table, tablename="area_member"):
     equipment = BigInt()
 
 
+class Fill(Table, tablename="fill"):
+    """One finished fill as a station reported it, with sereg's verdict; never edited.
+
+    (station_code, event_id) is unique: a redelivered event is stored once. Station and
+    cylinder are plain ids, like ``AreaMember``'s, so the ingest's bulk insert pays no
+    per-row foreign-key check; the ingest resolves both before writing. ``filled_at`` is
+    the time-partition key once the table is partitioned (docs/scaling.md). Kept at least
+    2 years (traceability records, RULES.md "Gas cylinders" [S]).
+    """
+
+    id = BigSerial(primary_key=True)
+    station = Integer()
+    station_code = Varchar(length=32)
+    event_id = Varchar(length=64)
+    cylinder = BigInt(null=True, default=None)  # None: the code is not on file (verdict 07)
+    cylinder_code = Varchar(length=64)
+    medium = Varchar(length=32)
+    filled_at = Timestamptz()
+    started_at = Timestamptz(null=True, default=None)
+    filled_mass_kg = DoublePrecision(null=True, default=None)
+    final_pressure_mpa = DoublePrecision(null=True, default=None)
+    pre_check_passed = Boolean()
+    post_check_passed = Boolean()
+    operator = Varchar(length=64)
+    verdict = Varchar(length=2)
+    allowed = Boolean()
+    suspicious = Boolean(default=False)
+    reasons = JSON(default="[]")
+    received_at = Timestamptz()
+
+
+class CylinderFillState(Table, tablename="cylinder_fill_state"):
+    """A cylinder's latest fill and fill count, kept current by the ingest."""
+
+    equipment = BigInt(unique=True)
+    last_fill = BigInt()
+    last_filled_at = Timestamptz()
+    last_station = Integer()
+    last_station_code = Varchar(length=32)
+    fill_count = Integer(default=0)
+
+
+class JointFilling(Table, tablename="joint_filling"):
+    """An agreement that lets ``filling_station`` fill ``owner_station``'s cylinders
+    (interlock code 09, joint operation: allowed)."""
+
+    owner_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    filling_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    valid_from = Date()
+    valid_until = Date()
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
+
+
+class LiftState(Table, tablename="lift_state"):
+    """A lift's live state from its latest heartbeat: one row per lift, updated in place
+    so the register table is never written per heartbeat."""
+
+    equipment = BigInt(unique=True)
+    ts = Timestamptz()  # the device's time of the latest status
+    last_seen_at = Timestamptz()  # when sereg last heard from it (status or event)
+    running = Boolean(default=False)
+    direction = Integer(default=0)
+    door_zone = Boolean(default=False)
+    floor = Integer(default=0)
+    doors_closed = Boolean(default=True)
+    occupied = Boolean(default=False)
+    service_mode = Integer(default=7)
+    total_runs = BigInt(null=True, default=None)
+    total_hours = DoublePrecision(null=True, default=None)
+    door_cycles = BigInt(null=True, default=None)
+    offline = Boolean(default=False)
+    offline_since = Timestamptz(null=True, default=None)
+
+
+class LiftHeartbeat(Table, tablename="lift_heartbeat"):
+    """Heartbeat history, bounded: pruned by age (``sereg prune``). (equipment, ts) is
+    unique, so a redelivered heartbeat is stored once; ``ts`` is the partition key."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt()
+    ts = Timestamptz()
+    running = Boolean()
+    direction = Integer()
+    door_zone = Boolean()
+    floor = Integer()
+    doors_closed = Boolean()
+    occupied = Boolean()
+    service_mode = Integer()
+    total_runs = BigInt(null=True, default=None)
+    total_hours = DoublePrecision(null=True, default=None)
+    door_cycles = BigInt(null=True, default=None)
+    received_at = Timestamptz()
+
+
+class LiftEvent(Table, tablename="lift_event"):
+    """A fault or alarm event as the lift sent it; (equipment, event_id) is unique."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt()
+    event_id = Varchar(length=64)
+    ts = Timestamptz()
+    kind = Varchar(length=32)
+    raw_code = Varchar(length=64, null=True, default=None)
+    floor = Integer(null=True, default=None)
+    cleared = Boolean(default=False)
+    received_at = Timestamptz()
+
+
+class DeadLetter(Table, tablename="dead_letter"):
+    """An MQTT message the ingest could not accept, with why. Pruned by age."""
+
+    id = BigSerial(primary_key=True)
+    received_at = Timestamptz()
+    topic = Text()
+    # The unit code in the topic, when it has one: unknown codes are counted per code
+    # so the register can be cleaned up.
+    unit_code = Varchar(length=64, null=True, default=None)
+    reason = Varchar(length=32)
+    detail = Text(default="")
+    payload = Bytea(null=True, default=None)  # the first bytes only (DEAD_LETTER_KEPT_BYTES)
+    payload_size = Integer()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -307,4 +443,11 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     ApiToken,
     Area,
     AreaMember,
+    Fill,
+    CylinderFillState,
+    JointFilling,
+    LiftState,
+    LiftHeartbeat,
+    LiftEvent,
+    DeadLetter,
 )

@@ -9,7 +9,12 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
-from equipment.api import controllers, geo_controllers, maintenance_controllers
+from equipment.api import (
+    controllers,
+    geo_controllers,
+    ingest_controllers,
+    maintenance_controllers,
+)
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.services import db, schedules
@@ -42,6 +47,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             maintenance_controllers.maintenance_records,
             maintenance_controllers.raise_alarm,
             maintenance_controllers.AlarmController,
+            ingest_controllers.CylinderController,
+            ingest_controllers.FillController,
+            ingest_controllers.JointFillingController,
+            ingest_controllers.lift_live_state,
+            ingest_controllers.DeadLetterController,
             geo_controllers.AreaController,
             geo_controllers.GeoController,
             controllers.TokenController,

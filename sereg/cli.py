@@ -99,6 +99,19 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_ingest(_: argparse.Namespace) -> None:
+    import logging
+
+    from ingest_mqtt.consumer import run_consumer
+
+    settings = get_settings()
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    asyncio.run(run_consumer(settings))
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     from equipment.domain.access import SYSTEM, Role
     from equipment.domain.errors import DomainError
@@ -194,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser(
+        "ingest", help="run the MQTT consumer (MQTT_URL): fills, lift status and events"
+    ).set_defaults(func=cmd_ingest)
 
     demo = sub.add_parser("demo", help="load the synthetic Xiangyang demo city")
     demo.add_argument("--units", type=int, default=5000)

@@ -8,6 +8,7 @@ in one place.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -60,7 +61,82 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class MqttSettings:
+    """``MQTT_URL``: mqtt://[user[:password]@]host[:port], or mqtts:// for TLS."""
+
     url: str = "mqtt://127.0.0.1:1883"
+
+    def connection(self) -> MqttConnection:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"MQTT_URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
+        tls = parts.scheme in ("mqtts", "ssl")
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as exc:
+            raise ValueError(f"MQTT_URL has an invalid port: {exc}") from exc
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        unknown = sorted(set(options) - {"ca"})
+        if unknown:
+            raise ValueError(f"MQTT_URL option(s) not supported: {', '.join(unknown)}")
+        return MqttConnection(
+            host=parts.hostname or "127.0.0.1",
+            port=port,
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            ca_file=options.get("ca") or None,
+        )
+
+
+@dataclass(frozen=True)
+class MqttConnection:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """The MQTT consumer (``sereg ingest``)."""
+
+    # Every worker joins $share/<group>/...; the broker spreads messages over them.
+    group: str = "sereg-ingest"
+    # One persistent session per worker: the id must be stable across restarts of the
+    # same worker (so its backlog waits for it) and differ between workers.
+    client_id: str = field(default_factory=lambda: f"sereg-ingest-{socket.gethostname()}")
+    # A batch is committed in one transaction when it is full or this old.
+    batch_size: int = 500
+    batch_wait_ms: int = 50
+    # MQTT v5 Receive Maximum: QoS 1 messages the broker may have in flight to us
+    # unacknowledged. It bounds what one batch can hold, and it is the backpressure.
+    receive_maximum: int = 1000
+    # How long the broker keeps the session (and queues for it) while the worker is down.
+    session_expiry_s: int = 7 * 24 * 3600
+    # A lift that sent nothing for this long is marked offline (one alarm).
+    offline_after_s: int = 300
+    sweep_interval_s: int = 30
+    # JSON {"platforms": {name: {raw code: kind}}}: local platforms' fault codes.
+    fault_codes_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class FillSettings:
+    """sereg's own traceability limits (not regulation: configurable)."""
+
+    min_refill_minutes: int = 30
+    max_travel_kmh: int = 120
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """What ``sereg prune`` removes. Fill records are never pruned sooner than 2 years
+    (traceability records, RULES.md "Gas cylinders" [S])."""
+
+    heartbeat_days: int = 30
+    dead_letter_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -92,6 +168,9 @@ class Settings:
     rules: RulesSettings = field(default_factory=RulesSettings)
     response: ResponseSettings = field(default_factory=ResponseSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    fills: FillSettings = field(default_factory=FillSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     log_json: bool = False
 
@@ -123,6 +202,36 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             other_minutes=_env_int(env, "SEREG_ENTRAPMENT_OTHER_MINUTES", 60),
         ),
         mqtt=MqttSettings(url=env.get("MQTT_URL", MqttSettings.url)),
+        ingest=IngestSettings(
+            group=env.get("SEREG_INGEST_GROUP") or IngestSettings.group,
+            client_id=env.get("SEREG_INGEST_CLIENT_ID") or IngestSettings().client_id,
+            batch_size=_env_int(env, "SEREG_INGEST_BATCH", IngestSettings.batch_size),
+            batch_wait_ms=_env_int(env, "SEREG_INGEST_BATCH_MS", IngestSettings.batch_wait_ms),
+            receive_maximum=_env_int(
+                env, "SEREG_INGEST_RECEIVE_MAXIMUM", IngestSettings.receive_maximum
+            ),
+            offline_after_s=_env_int(
+                env, "SEREG_LIFT_OFFLINE_AFTER_S", IngestSettings.offline_after_s
+            ),
+            sweep_interval_s=_env_int(env, "SEREG_INGEST_SWEEP_S", IngestSettings.sweep_interval_s),
+            fault_codes_path=(
+                Path(env["SEREG_FAULT_CODES"]) if env.get("SEREG_FAULT_CODES") else None
+            ),
+        ),
+        fills=FillSettings(
+            min_refill_minutes=_env_int(
+                env, "SEREG_FILL_MIN_REFILL_MINUTES", FillSettings.min_refill_minutes
+            ),
+            max_travel_kmh=_env_int(env, "SEREG_FILL_MAX_TRAVEL_KMH", FillSettings.max_travel_kmh),
+        ),
+        retention=RetentionSettings(
+            heartbeat_days=_env_int(
+                env, "SEREG_RETAIN_HEARTBEAT_DAYS", RetentionSettings.heartbeat_days
+            ),
+            dead_letter_days=_env_int(
+                env, "SEREG_RETAIN_DEAD_LETTER_DAYS", RetentionSettings.dead_letter_days
+            ),
+        ),
         http=HttpSettings(
             host=env.get("SEREG_HOST", HttpSettings.host),
             port=_env_int(env, "SEREG_PORT", HttpSettings.port),

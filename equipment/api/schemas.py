@@ -50,6 +50,9 @@ class OrganisationCreate(Struct, forbid_unknown_fields=True):
     licence_no: text(64, 1) | None = None
     licence_valid_until: date | None = None
     supervision_class: Literal["A", "B", "C", "D"] | None = None
+    station_code: text(32, 1) | None = None
+    longitude: Longitude | None = None
+    latitude: Latitude | None = None
 
 
 class OrganisationUpdate(Struct, forbid_unknown_fields=True):
@@ -59,6 +62,9 @@ class OrganisationUpdate(Struct, forbid_unknown_fields=True):
     address: text(500) | UnsetType = UNSET
     licence_no: text(64, 1) | UnsetType | None = UNSET
     licence_valid_until: date | UnsetType | None = UNSET
+    station_code: text(32, 1) | UnsetType | None = UNSET
+    longitude: Longitude | UnsetType | None = UNSET
+    latitude: Latitude | UnsetType | None = UNSET
 
 
 class Organisation(Struct):
@@ -72,6 +78,9 @@ class Organisation(Struct):
     licence_no: str | None
     licence_valid_until: date | None
     supervision_class: str | None
+    station_code: str | None
+    longitude: float | None
+    latitude: float | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -458,7 +467,7 @@ class AlarmClose(Struct, forbid_unknown_fields=True):
 
 class AlarmView(Struct):
     id: int
-    equipment_id: int
+    equipment_id: int | None  # None: a fill of a cylinder not on file (see station_id)
     kind: str
     severity: str
     state: str
@@ -475,6 +484,9 @@ class AlarmView(Struct):
     finished_at: datetime | None
     closed_at: datetime | None
     note: str
+    station_id: int | None = None
+    fill_id: int | None = None
+    detail: str = ""
 
 
 class AlarmPage(Struct):
@@ -671,3 +683,128 @@ def changes_of(update: Struct) -> dict[str, Any]:
 
 def to_builtins(value: Any) -> Any:
     return msgspec.to_builtins(value)
+
+
+# Fills, telemetry and the ingest ----------------------------------------------------------
+
+
+class VerdictReason(Struct):
+    code: str
+    name: str
+    text: str
+
+
+class FillPermit(Struct):
+    """The interlock's answer: may the station fill this cylinder now?"""
+
+    allowed: bool
+    code: str
+    name: str
+    suspicious: bool
+    reasons: list[VerdictReason]
+    cylinder_code: str
+    station_code: str
+    medium: str
+    checked_at: datetime
+
+
+class FillView(Struct):
+    id: int
+    station_id: int
+    station_code: str
+    event_id: str
+    cylinder_id: int | None
+    cylinder_code: str
+    medium: str
+    filled_at: datetime
+    started_at: datetime | None
+    filled_mass_kg: float | None
+    final_pressure_mpa: float | None
+    pre_check_passed: bool
+    post_check_passed: bool
+    operator: str
+    verdict: str
+    allowed: bool
+    suspicious: bool
+    reasons: list[VerdictReason]
+    received_at: datetime
+
+
+class FillPage(Struct):
+    items: list[FillView]
+    next_before: str | None
+
+
+class CylinderTrace(Struct):
+    cylinder_id: int
+    cylinder_code: str
+    status: str
+    medium: str | None
+    next_periodic_due: date | None
+    end_of_service_life: date | None
+    fill_count: int
+    last_filled_at: datetime | None
+    last_station_code: str | None
+    fills: list[FillView]
+
+
+class JointFillingCreate(Struct, forbid_unknown_fields=True):
+    owner_station_id: OrgId
+    filling_station_id: OrgId
+    valid_from: date
+    valid_until: date
+
+
+class JointFilling(Struct):
+    id: int
+    owner_station_id: int
+    filling_station_id: int
+    valid_from: date
+    valid_until: date
+    created_at: datetime
+
+
+class LiftLiveState(Struct):
+    equipment_id: int
+    ts: datetime
+    last_seen_at: datetime
+    running: bool
+    direction: int
+    door_zone: bool
+    floor: int
+    doors_closed: bool
+    occupied: bool
+    service_mode: int
+    total_runs: int | None
+    total_hours: float | None
+    door_cycles: int | None
+    offline: bool
+    offline_since: datetime | None
+
+
+class DeadLetterView(Struct):
+    id: int
+    received_at: datetime
+    topic: str
+    unit_code: str | None
+    reason: str
+    detail: str
+    payload_size: int
+    # The kept bytes (at most 4 KiB) as text where they are UTF-8, else hex.
+    payload: str
+    payload_encoding: Literal["utf-8", "hex"]
+
+
+class DeadLetterPage(Struct):
+    items: list[DeadLetterView]
+    next_before: str | None
+
+
+class UnknownCode(Struct):
+    code: str | None
+    count: int
+
+
+class DeadLetterSummary(Struct):
+    by_reason: dict[str, int]
+    unknown_codes: list[UnknownCode]

@@ -190,8 +190,75 @@ def maintenance_record(row: dict[str, Any]) -> schemas.MaintenanceRecordView:
 
 def alarm(row: dict[str, Any]) -> schemas.AlarmView:
     values = {f: row[f] for f in schemas.AlarmView.__struct_fields__ if f in row}
-    values.update(equipment_id=row["equipment"], maintenance_company_id=row["maintenance_company"])
+    values.update(
+        equipment_id=row["equipment"],
+        maintenance_company_id=row["maintenance_company"],
+        station_id=row.get("station"),
+        fill_id=row.get("fill"),
+    )
     return schemas.AlarmView(**values)
+
+
+def fill(row: dict[str, Any]) -> schemas.FillView:
+    values = {f: row[f] for f in schemas.FillView.__struct_fields__ if f in row}
+    reasons = row["reasons"]
+    if isinstance(reasons, str):
+        reasons = json.loads(reasons)
+    values.update(
+        station_id=row["station"],
+        cylinder_id=row["cylinder"],
+        reasons=[schemas.VerdictReason(**r) for r in reasons or []],
+    )
+    return schemas.FillView(**values)
+
+
+def fill_permit(answer: dict[str, Any]) -> schemas.FillPermit:
+    return schemas.FillPermit(
+        **{**answer, "reasons": [schemas.VerdictReason(**r) for r in answer["reasons"]]}
+    )
+
+
+def cylinder_trace(trace: dict[str, Any]) -> schemas.CylinderTrace:
+    facts, state = trace["cylinder"], trace["state"] or {}
+    return schemas.CylinderTrace(
+        cylinder_id=facts.id,
+        cylinder_code=facts.code,
+        status=facts.status,
+        medium=facts.medium,
+        next_periodic_due=facts.next_periodic_due,
+        end_of_service_life=facts.end_of_service_life,
+        fill_count=state.get("fill_count", 0),
+        last_filled_at=state.get("last_filled_at"),
+        last_station_code=state.get("last_station_code"),
+        fills=[fill(r) for r in trace["fills"]],
+    )
+
+
+def joint_filling(row: dict[str, Any]) -> schemas.JointFilling:
+    return schemas.JointFilling(
+        id=row["id"],
+        owner_station_id=row["owner_station"],
+        filling_station_id=row["filling_station"],
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        created_at=row["created_at"],
+    )
+
+
+def lift_state(row: dict[str, Any]) -> schemas.LiftLiveState:
+    values = {f: row[f] for f in schemas.LiftLiveState.__struct_fields__ if f in row}
+    return schemas.LiftLiveState(**values, equipment_id=row["equipment"])
+
+
+def dead_letter(row: dict[str, Any]) -> schemas.DeadLetterView:
+    raw = bytes(row["payload"] or b"")
+    try:
+        payload, encoding = raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        payload, encoding = raw.hex(), "hex"
+    values = {f: row[f] for f in schemas.DeadLetterView.__struct_fields__ if f in row}
+    values.update(payload=payload, payload_encoding=encoding)
+    return schemas.DeadLetterView(**values)
 
 
 def area(row: dict[str, Any]) -> schemas.Area:

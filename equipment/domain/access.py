@@ -62,6 +62,11 @@ class Permission(StrEnum):
     ALARM_RAISE = "alarm.raise"
     ALARM_RESPOND = "alarm.respond"
     ALARM_CLOSE = "alarm.close"
+    FILL_PERMIT = "fill.permit"  # ask the interlock before filling
+    FILL_READ = "fill.read"  # fills and cylinder traces
+    JOINT_FILLING_MANAGE = "joint_filling.manage"
+    INGEST_READ = "ingest.read"  # dead letters and unknown codes: the register's clean-up list
+    TELEMETRY_READ = "telemetry.read"  # a lift's live state
     AREA_MANAGE = "area.manage"  # import areas (GeoJSON) and reassign units to them
     TOKEN_MANAGE = "token.manage"
 
@@ -81,6 +86,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_READ,
             P.ALARM_RAISE,
             P.ALARM_CLOSE,
+            P.FILL_PERMIT,
+            P.FILL_READ,
+            P.TELEMETRY_READ,
         }
     ),
     Role.MAINTENANCE: frozenset(
@@ -96,6 +104,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_RAISE,
             P.ALARM_RESPOND,
             P.ALARM_CLOSE,
+            P.TELEMETRY_READ,
         }
     ),
     Role.USER_UNIT: frozenset(
@@ -113,9 +122,19 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MAINTENANCE_READ,
             P.ALARM_READ,
             P.ALARM_RAISE,
+            P.TELEMETRY_READ,
         }
     ),
-    Role.STATION: frozenset({P.ORG_UPDATE_OWN_CONTACT, P.EQUIPMENT_READ, P.DUE_READ, P.ALARM_READ}),
+    Role.STATION: frozenset(
+        {
+            P.ORG_UPDATE_OWN_CONTACT,
+            P.EQUIPMENT_READ,
+            P.DUE_READ,
+            P.ALARM_READ,
+            P.FILL_PERMIT,
+            P.FILL_READ,
+        }
+    ),
 }
 
 

@@ -6,34 +6,41 @@ raises its counter instead of a new row, so an alarm storm stays one alarm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from equipment.domain import regions
+from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
 from equipment.services import audit, db
+from equipment.services.bulk import Bulk
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
 from equipment.tables import Alarm, Equipment
 from sereg.settings import get_settings
 
-SEVERITY = {
-    "entrapment": "critical",
-    "unintended_movement": "critical",
-    "overspeed": "critical",
-    "safety_circuit_open": "major",
-    "stopped_outside_door_zone": "major",
-    "over_travel_top": "major",
-    "over_travel_bottom": "major",
-    "alarm_button": "major",
-}
 SORT = SortKey("raised_at", descending=True, unique=False)
+
+# Refused fills: a wrong medium and a cloned identification label are major accident
+# hazards (GB 45067-2024 5.5.2; a clone lets an uninspected cylinder pass as another).
+FILL_SEVERITY = {
+    "fill_wrong_medium": "critical",
+    "fill_cloned_identification": "critical",
+    "fill_scrapped": "major",
+    "fill_cancelled": "major",
+    "fill_past_service_life": "major",
+    "fill_failed_inspection": "major",
+    "fill_overdue_inspection": "major",
+    "fill_over_filled": "major",
+    "fill_station_licence_invalid": "major",
+}
 
 
 def severity(kind: str) -> str:
-    return SEVERITY.get(kind, "minor")
+    if kind.startswith("fill_"):
+        return FILL_SEVERITY.get(kind, "minor")
+    return lift_events.severity(kind)
 
 
 def response_limit_minutes(kind: str, district_code: str) -> int | None:
@@ -118,9 +125,12 @@ def _scope_clause(principal: Principal):
         return None
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
         return Alarm.maintenance_company == scope.org_id
-    column = Equipment.user_unit if scope.kind is ScopeKind.USER_UNIT else Equipment.owning_station
-    ids = Equipment.select(Equipment.id).where(column == scope.org_id)
-    return Alarm.equipment.is_in(ids)
+    if scope.kind is ScopeKind.USER_UNIT:
+        ids = Equipment.select(Equipment.id).where(Equipment.user_unit == scope.org_id)
+        return Alarm.equipment.is_in(ids)
+    # A station sees the alarms its own fills raised and those of its own cylinders.
+    ids = Equipment.select(Equipment.id).where(Equipment.owning_station == scope.org_id)
+    return (Alarm.station == scope.org_id) | Alarm.equipment.is_in(ids)
 
 
 async def _visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
@@ -241,3 +251,146 @@ async def list_alarms(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(SORT, rows[-1]) if more and rows else None)
+
+
+# ------------------------------------------------------------------ raised by the ingest
+
+
+@dataclass(frozen=True, slots=True)
+class Burst:
+    """``count`` raises of one alarm, from one batch of messages.
+
+    ``existing``: they land on the alarm already open for (equipment, kind); otherwise
+    they open a new one (which a concurrent worker may have opened meanwhile: then they
+    land on that). ``closed_at``: the alarm ends closed (the device cleared it).
+    """
+
+    kind: str
+    equipment: int | None
+    count: int
+    first_raised_at: datetime | None
+    last_raised_at: datetime | None
+    source: str
+    station: int | None = None
+    fill: int | None = None
+    maintenance_company: int | None = None
+    district_code: str = ""
+    detail: str = ""
+    closed_at: datetime | None = None
+    existing: bool = False
+
+
+_NEW_COLUMNS = (
+    "equipment", "kind", "severity", "state", "source", "count", "raised_at", "last_raised_at",
+    "maintenance_company", "district_code", "response_limit_minutes", "closed_at", "note",
+    "station", "fill", "detail",
+)  # fmt: skip
+_ON_OPEN = (
+    " DO UPDATE SET count = alarm.count + excluded.count,"
+    " last_raised_at = CASE WHEN excluded.last_raised_at > alarm.last_raised_at"
+    " THEN excluded.last_raised_at ELSE alarm.last_raised_at END,"
+    " fill = COALESCE(excluded.fill, alarm.fill), detail = excluded.detail"
+)
+
+
+async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
+    """Write the ingest's alarm raises set-at-a-time; returns how many alarms changed.
+
+    The one-open-alarm indexes hold the line: a raise of a kind already open counts on
+    that alarm, so an alarm storm stays one alarm however its messages are batched.
+    """
+    if not bursts:
+        return 0
+    existing = [b for b in bursts if b.existing]
+    await bulk.executemany(
+        "UPDATE alarm SET count = count + $1,"
+        " last_raised_at = CASE WHEN $2 > last_raised_at THEN $2 ELSE last_raised_at END,"
+        " state = CASE WHEN $3 IS NULL THEN state ELSE 'closed' END,"
+        " closed_at = COALESCE($3, closed_at),"
+        " note = CASE WHEN $3 IS NULL THEN note ELSE 'cleared by the device' END"
+        " WHERE equipment = $4 AND kind = $5 AND state = 'open'",
+        [
+            (b.count, b.last_raised_at or b.closed_at, b.closed_at, b.equipment, b.kind)
+            for b in existing
+        ],
+    )
+    by_unit: dict[tuple[int, str], Burst] = {}
+    by_station: dict[tuple[int, str], Burst] = {}
+    born_closed: list[Burst] = []
+    for b in bursts:
+        if b.existing:
+            continue
+        if b.closed_at is not None:
+            born_closed.append(b)
+            continue
+        target = by_unit if b.equipment is not None else by_station
+        key = (b.equipment if b.equipment is not None else b.station or 0, b.kind)
+        target[key] = _merge(target[key], b) if key in target else b
+    for rows, conflict in (
+        (list(by_unit.values()), "ON CONFLICT (equipment, kind) WHERE state = 'open'"),
+        (
+            list(by_station.values()),
+            "ON CONFLICT (station, kind) WHERE state = 'open' AND equipment IS NULL",
+        ),
+        (born_closed, ""),
+    ):
+        await bulk.insert(
+            Alarm,
+            _NEW_COLUMNS,
+            [_new_row(b) for b in rows],
+            tail=f"{conflict}{_ON_OPEN}" if conflict else "",
+        )
+    return len(existing) + len(by_unit) + len(by_station) + len(born_closed)
+
+
+def _merge(a: Burst, b: Burst) -> Burst:
+    first = min(t for t in (a.first_raised_at, b.first_raised_at) if t is not None)
+    later = b if (b.last_raised_at or first) >= (a.last_raised_at or first) else a
+    return replace(later, count=a.count + b.count, first_raised_at=first)
+
+
+def _new_row(b: Burst) -> tuple[Any, ...]:
+    first = b.first_raised_at or b.last_raised_at
+    return (
+        b.equipment,
+        b.kind,
+        severity(b.kind),
+        "open" if b.closed_at is None else "closed",
+        b.source,
+        b.count,
+        first,
+        b.last_raised_at or first,
+        b.maintenance_company,
+        b.district_code,
+        response_limit_minutes(b.kind, b.district_code),
+        b.closed_at,
+        "" if b.closed_at is None else "cleared by the device",
+        b.station,
+        b.fill,
+        b.detail,
+    )
+
+
+async def open_kinds(bulk: Bulk, equipment_ids: list[int]) -> dict[int, set[str]]:
+    rows = await bulk.fetch(
+        f"SELECT equipment, kind FROM alarm WHERE state = 'open' AND {bulk.any_of('equipment', 1)}",
+        equipment_ids,
+    )
+    found: dict[int, set[str]] = {}
+    for r in rows:
+        found.setdefault(r["equipment"], set()).add(r["kind"])
+    return found
+
+
+async def close_open(
+    bulk: Bulk, equipment_ids: list[int], kind: str, *, at: datetime, note: str
+) -> int:
+    rows = await bulk.fetch(
+        "UPDATE alarm SET state = 'closed', closed_at = $1, note = $2"
+        f" WHERE kind = $3 AND state = 'open' AND {bulk.any_of('equipment', 4)} RETURNING id",
+        at,
+        note,
+        kind,
+        equipment_ids,
+    )
+    return len(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound,
 from equipment.domain.maintenance import SUPERVISION_CLASSES
 from equipment.services import audit, db
 from equipment.tables import Organisation
+from geo.coords import CoordinateError, check_wgs84_in_china
 
 # Kinds that act under a licence (maintenance: TSG T5002-2017; filling: TSG 23-2021;
 # inspection: accreditation). A user unit needs none.
@@ -23,7 +25,14 @@ EDITABLE_FIELDS = CONTACT_FIELDS | {
     "licence_no",
     "licence_valid_until",
     "supervision_class",
+    "station_code",
+    "longitude",
+    "latitude",
 }
+# A station code is the station's topic level and broker username (deploy/mosquitto/acl):
+# letters, digits, '-' and '_' only, since '+', '#' and '/' would change what the ACL
+# pattern matches.
+STATION_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def _check_licence(kind: OrgKind, licence_no: str | None, valid_until: date | None) -> None:
@@ -48,6 +57,35 @@ def _check_class(kind: OrgKind, supervision_class: str | None) -> None:
         )
 
 
+def _check_station(kind: OrgKind, data: dict[str, Any]) -> None:
+    code = data.get("station_code")
+    if code is not None:
+        if kind is not OrgKind.FILLING_STATION:
+            raise InvalidValue("only filling stations have a station code", field="station_code")
+        if not STATION_CODE.fullmatch(code):
+            raise InvalidValue(
+                "a station code is 1-32 letters, digits, '-' or '_'", field="station_code"
+            )
+    lon, lat = data.get("longitude"), data.get("latitude")
+    if (lon is None) != (lat is None):
+        raise InvalidValue("give both longitude and latitude, or neither", field="longitude")
+    if lon is not None:
+        try:
+            check_wgs84_in_china(lon, lat)
+        except CoordinateError as exc:
+            raise InvalidValue(str(exc), field="longitude") from exc
+
+
+async def _check_station_code_free(code: str | None, org_id: int | None = None) -> None:
+    if code is None:
+        return
+    query = Organisation.exists().where(Organisation.station_code == code)
+    if org_id is not None:
+        query = query.where(Organisation.id != org_id)
+    if await query:
+        raise Conflict(f"station code {code} is taken", field="station_code")
+
+
 async def create_organisation(
     principal: Principal, data: dict[str, Any], *, now: datetime
 ) -> dict[str, Any]:
@@ -56,7 +94,9 @@ async def create_organisation(
     credit_code = codes.validate_credit_code(data["credit_code"])
     _check_class(kind, data.get("supervision_class"))
     _check_licence(kind, data.get("licence_no"), data.get("licence_valid_until"))
+    _check_station(kind, data)
     async with db.transaction():
+        await _check_station_code_free(data.get("station_code"))
         if await Organisation.exists().where(Organisation.credit_code == credit_code):
             raise Conflict(
                 f"an organisation with credit code {credit_code} exists already",
@@ -141,7 +181,10 @@ async def update_organisation(
     merged = {**current, **changes}
     _check_class(OrgKind(current["kind"]), merged.get("supervision_class"))
     _check_licence(OrgKind(current["kind"]), merged["licence_no"], merged["licence_valid_until"])
+    _check_station(OrgKind(current["kind"]), merged)
     async with db.transaction():
+        if "station_code" in changes:
+            await _check_station_code_free(changes["station_code"], org_id)
         updated = (
             await Organisation.update(
                 {**changes, "version": current["version"] + 1, "updated_at": now}

@@ -1,0 +1,147 @@
+"""HTTP handlers for fills (the interlock, fill lists, cylinder traces, joint operation),
+lift live state, and the ingest's dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from equipment.api import schemas, views
+from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
+from equipment.domain.access import Principal
+from equipment.services import clock, dead_letters, fills, telemetry
+
+CylinderCode = Annotated[
+    str, PathParameter(min_length=1, max_length=64, pattern=r"^[^\x00/]*$", description="code")
+]
+BeforeId = Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1, required=False)]
+
+
+class CylinderController(Controller):
+    path = "/cylinders"
+    tags = ("fills",)
+
+    @get("/{code:str}/fill-permit")
+    async def fill_permit(
+        self,
+        principal: NamedDependency[Principal],
+        code: CylinderCode,
+        medium: Annotated[str, query_text(32)],
+        station: Annotated[str | None, query_text(32)] = None,
+    ) -> schemas.FillPermit:
+        """May ``station`` fill cylinder ``code`` with ``medium`` now? The same codes and
+        reasons as the verdict a fill event gets (00 and 09 allow, every other refuses).
+        A station asks for itself (``station`` may be left out)."""
+        answer = await fills.fill_permit(
+            principal, code, station_code=station, medium=medium, now=clock.now()
+        )
+        return views.fill_permit(answer)
+
+    @get("/{code:str}/trace")
+    async def trace(
+        self, principal: NamedDependency[Principal], code: CylinderCode, limit: Limit = None
+    ) -> schemas.CylinderTrace:
+        """The cylinder's fill count, last fill and latest fills (traceability)."""
+        return views.cylinder_trace(
+            await fills.cylinder_trace(principal, code, limit=_limit(limit))
+        )
+
+
+class FillController(Controller):
+    path = "/fills"
+    tags = ("fills",)
+
+    @get("/")
+    async def list_(
+        self,
+        principal: NamedDependency[Principal],
+        station_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        cylinder_code: Annotated[str | None, query_text(64)] = None,
+        allowed: bool | None = None,
+        verdict: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}$")] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: BeforeId = None,
+        limit: Limit = None,
+    ) -> schemas.FillPage:
+        """Fills newest first; a station sees its own only."""
+        page = await fills.list_fills(
+            principal,
+            fills.FillFilter(station_id, cylinder_code, allowed, verdict, since, until),
+            before_id=before,
+            limit=_limit(limit),
+        )
+        return schemas.FillPage([views.fill(r) for r in page.items], page.next_cursor)
+
+
+class JointFillingController(Controller):
+    path = "/joint-fillings"
+    tags = ("fills",)
+
+    @post("/")
+    async def create(
+        self, principal: NamedDependency[Principal], data: JSONBody[schemas.JointFillingCreate]
+    ) -> Response[schemas.JointFilling]:
+        """Let one station fill another's cylinders (interlock code 09)."""
+        row = await fills.create_joint_filling(
+            principal,
+            owner_station_id=data.owner_station_id,
+            filling_station_id=data.filling_station_id,
+            valid_from=data.valid_from,
+            valid_until=data.valid_until,
+            now=clock.now(),
+        )
+        return Response(views.joint_filling(row), status_code=201)
+
+    @get("/")
+    async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.JointFilling]:
+        return [views.joint_filling(r) for r in await fills.list_joint_fillings(principal)]
+
+
+@get("/equipment/{equipment_id:int}/live", tags=["telemetry"])
+async def lift_live_state(
+    principal: NamedDependency[Principal], equipment_id: EquipmentId
+) -> schemas.LiftLiveState:
+    """The lift's latest heartbeat: state, service mode, counters, online or offline."""
+    return views.lift_state(await telemetry.live_state(principal, equipment_id))
+
+
+class DeadLetterController(Controller):
+    path = "/dead-letters"
+    tags = ("ingest",)
+
+    @get("/")
+    async def list_(
+        self,
+        principal: NamedDependency[Principal],
+        reason: Annotated[str | None, query_text(32)] = None,
+        unit_code: Annotated[str | None, query_text(64)] = None,
+        since: datetime | None = None,
+        before: BeforeId = None,
+        limit: Limit = None,
+    ) -> schemas.DeadLetterPage:
+        """MQTT messages the ingest could not accept, newest first, with the reason."""
+        page = await dead_letters.list_dead_letters(
+            principal,
+            reason=reason,
+            unit_code=unit_code,
+            since=since,
+            before_id=before,
+            limit=_limit(limit),
+        )
+        return schemas.DeadLetterPage([views.dead_letter(r) for r in page.items], page.next_cursor)
+
+    @get("/summary")
+    async def summary(
+        self, principal: NamedDependency[Principal], since: datetime | None = None
+    ) -> schemas.DeadLetterSummary:
+        """Counts by reason, and unknown unit codes counted per code (register clean-up)."""
+        found = await dead_letters.summary(principal, since=since)
+        return schemas.DeadLetterSummary(
+            by_reason=found["by_reason"],
+            unknown_codes=[schemas.UnknownCode(**r) for r in found["unknown_codes"]],
+        )

@@ -1,0 +1,227 @@
+"""What the fill rules need to know, read from the register for a whole batch at once.
+
+The same readers serve the ingest (hundreds of fills per query) and the fill-permit
+endpoint (one), so a station's interlock and the recorded verdict can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from equipment.domain import fills as rules
+from equipment.domain.catalogue import is_cylinder
+from equipment.services.bulk import Bulk
+from equipment.tables import CylinderFillState
+
+
+@dataclass(frozen=True, slots=True)
+class Cylinder:
+    facts: rules.CylinderFacts
+    district_code: str
+
+
+async def stations_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, rules.StationFacts]:
+    rows = await bulk.fetch(
+        "SELECT id, station_code, licence_no, licence_valid_until, longitude, latitude"
+        " FROM organisation WHERE kind = 'filling_station' AND " + bulk.any_of("station_code", 1),
+        sorted(set(codes)),
+    )
+    return {
+        r["station_code"]: rules.StationFacts(
+            id=r["id"],
+            code=r["station_code"],
+            licence_no=r["licence_no"],
+            licence_valid_until=_as_date(r["licence_valid_until"]),
+            longitude=r["longitude"],
+            latitude=r["latitude"],
+        )
+        for r in rows
+    }
+
+
+async def cylinders_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, Cylinder]:
+    """Units by any of their codes (register code, registration code, equipment code).
+
+    A code that names a unit that is not a cylinder is returned too: the rules answer
+    "not a cylinder" (18) rather than "not on file" (07).
+    """
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = await bulk.fetch(
+        "SELECT id, code, registration_code, equipment_code, category, status, owning_station,"
+        " district_code, parameters FROM equipment WHERE "
+        f"{bulk.any_of('code', 1)} OR {bulk.any_of('registration_code', 1)}"
+        f" OR {bulk.any_of('equipment_code', 1)}",
+        wanted,
+    )
+    if not rows:
+        return {}
+    ids = [r["id"] for r in rows]
+    due: dict[tuple[int, str], date] = {}
+    for d in await bulk.fetch(
+        "SELECT equipment, kind, due_on FROM due_date WHERE kind IN"
+        f" ('periodic', 'end_of_service_life') AND {bulk.any_of('equipment', 1)}",
+        ids,
+    ):
+        due[(d["equipment"], d["kind"])] = _as_date(d["due_on"])
+    failed = await _last_periodic_failed(bulk, ids)
+    wanted_set = set(wanted)
+    found: dict[str, Cylinder] = {}
+    for r in rows:
+        params = r["parameters"]
+        if isinstance(params, str):
+            params = json.loads(params or "{}")
+        params = params or {}
+        facts = rules.CylinderFacts(
+            id=r["id"],
+            code=r["code"],
+            category=r["category"],
+            status=r["status"],
+            owning_station_id=r["owning_station"],
+            medium=params.get("medium"),
+            water_capacity_l=_number(params.get("water_capacity_l")),
+            nominal_working_pressure_mpa=_number(params.get("nominal_working_pressure_mpa")),
+            vehicle=params.get("vehicle") is True,
+            next_periodic_due=due.get((r["id"], "periodic")),
+            end_of_service_life=due.get((r["id"], "end_of_service_life")),
+            last_periodic_failed=failed.get(r["id"], False)
+            if is_cylinder(r["category"])
+            else False,
+        )
+        for code in (r["code"], r["registration_code"], r["equipment_code"]):
+            if code in wanted_set:
+                found[code] = Cylinder(facts, r["district_code"])
+    return found
+
+
+async def _last_periodic_failed(bulk: Bulk, ids: list[int]) -> dict[int, bool]:
+    """Whether each unit's latest periodic inspection, corrections applied, failed."""
+    rows = await bulk.fetch(
+        "SELECT id, equipment, inspected_on, conclusion, corrects FROM inspection"
+        f" WHERE kind = 'periodic' AND {bulk.any_of('equipment', 1)}",
+        ids,
+    )
+    corrected = {r["corrects"] for r in rows if r["corrects"] is not None}
+    latest: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        if r["id"] in corrected:
+            continue
+        key = (_as_date(r["inspected_on"]), r["id"])
+        best = latest.get(r["equipment"])
+        if best is None or key > (_as_date(best["inspected_on"]), best["id"]):
+            latest[r["equipment"]] = r
+    return {unit: r["conclusion"] == "fail" for unit, r in latest.items()}
+
+
+async def previous_fills(bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.PreviousFill]:
+    ids = sorted(set(cylinder_ids))
+    if not ids:
+        return {}
+    rows = await bulk.fetch(
+        "SELECT s.equipment, s.last_filled_at, s.last_station, s.last_station_code,"
+        " o.longitude, o.latitude FROM cylinder_fill_state s"
+        " LEFT JOIN organisation o ON o.id = s.last_station WHERE " + bulk.any_of("s.equipment", 1),
+        ids,
+    )
+    return {
+        r["equipment"]: rules.PreviousFill(
+            station_id=r["last_station"],
+            station_code=r["last_station_code"],
+            filled_at=_as_datetime(r["last_filled_at"]),
+            longitude=r["longitude"],
+            latitude=r["latitude"],
+        )
+        for r in rows
+    }
+
+
+async def joint_operations(
+    bulk: Bulk, filling_stations: Iterable[int], moments: Iterable[datetime]
+) -> dict[tuple[int, int], list[tuple[date, date]]]:
+    """(filling station, owner station) -> the agreements' validity periods."""
+    stations = sorted(set(filling_stations))
+    if not stations:
+        return {}
+    rows = await bulk.fetch(
+        "SELECT owner_station, filling_station, valid_from, valid_until FROM joint_filling"
+        f" WHERE {bulk.any_of('filling_station', 1)}",
+        stations,
+    )
+    found: dict[tuple[int, int], list[tuple[date, date]]] = {}
+    for r in rows:
+        found.setdefault((r["filling_station"], r["owner_station"]), []).append(
+            (_as_date(r["valid_from"]), _as_date(r["valid_until"]))
+        )
+    return found
+
+
+def joint_allowed(
+    agreements: dict[tuple[int, int], list[tuple[date, date]]],
+    cylinder: rules.CylinderFacts,
+    station: rules.StationFacts,
+    at: datetime,
+    local_tz: Any = rules.DEFAULT_FILL_POLICY.local_tz,
+) -> bool:
+    if cylinder.owning_station_id is None or cylinder.owning_station_id == station.id:
+        return False
+    day = at.astimezone(local_tz).date()
+    periods = agreements.get((station.id, cylinder.owning_station_id), [])
+    return any(start <= day <= end for start, end in periods)
+
+
+async def advance_fill_state(
+    bulk: Bulk, new_fills: list[tuple[Cylinder, rules.StationFacts, datetime, int]]
+) -> None:
+    """Each cylinder's last fill, station and fill count, after the fills just stored."""
+    per_cylinder: dict[int, list[Any]] = {}
+    for cylinder, station, filled_at, fill_id in new_fills:
+        current = per_cylinder.get(cylinder.facts.id)
+        if current is None:
+            per_cylinder[cylinder.facts.id] = [
+                cylinder.facts.id,
+                fill_id,
+                filled_at,
+                station.id,
+                station.code,
+                1,
+            ]
+            continue
+        current[5] += 1
+        if filled_at >= current[2]:
+            current[1:5] = [fill_id, filled_at, station.id, station.code]
+    newer = "excluded.last_filled_at >= cylinder_fill_state.last_filled_at"
+    await bulk.insert(
+        CylinderFillState,
+        ("equipment", "last_fill", "last_filled_at", "last_station", "last_station_code",
+         "fill_count"),
+        [tuple(v) for v in per_cylinder.values()],
+        tail="ON CONFLICT (equipment) DO UPDATE SET"
+        " fill_count = cylinder_fill_state.fill_count + excluded.fill_count, "
+        + ", ".join(
+            f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE cylinder_fill_state.{c} END"
+            for c in ("last_fill", "last_station", "last_station_code", "last_filled_at")
+        ),
+    )  # fmt: skip
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value))
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))

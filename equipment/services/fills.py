@@ -1,0 +1,213 @@
+"""Fill use cases over HTTP: the interlock ("may station S fill cylinder C with M now?"),
+a station's fills, a cylinder's trace, and joint-operation agreements.
+
+The permit runs the very rules and readers the ingest uses, so the answer a filling
+scale gets before it unlocks is the verdict the fill would be recorded with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from equipment.domain import fills as rules
+from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
+from equipment.domain.errors import Forbidden, InvalidValue, NotFound
+from equipment.services import audit, db, fill_facts
+from equipment.services.bulk import Bulk
+from equipment.services.organisations import require_kind
+from equipment.services.register import Page
+from equipment.tables import CylinderFillState, Fill, JointFilling, Organisation
+from sereg.settings import get_settings
+
+
+def policy() -> rules.FillPolicy:
+    """The fill rules' limits as the settings have them."""
+    from datetime import timedelta
+
+    settings = get_settings().fills
+    return rules.FillPolicy(
+        min_refill_interval=timedelta(minutes=settings.min_refill_minutes),
+        max_travel_kmh=float(settings.max_travel_kmh),
+    )
+
+
+async def _station_for(principal: Principal, bulk: Bulk, code: str | None) -> rules.StationFacts:
+    """The station a permit is asked for: a station asks for itself only."""
+    if principal.role is Role.STATION:
+        row = (
+            await Organisation.select(Organisation.station_code)
+            .where(Organisation.id == principal.organisation_id)
+            .first()
+        )
+        own = row["station_code"] if row else None
+        if own is None:
+            raise InvalidValue(
+                "this station has no station code on file: ask the registration office"
+            )
+        if code is not None and code != own:
+            raise Forbidden("a station may ask for permits for its own code only")
+        code = own
+    elif code is None:
+        raise InvalidValue("station is required", field="station")
+    stations = await fill_facts.stations_by_code(bulk, [code])
+    if code not in stations:
+        raise NotFound(f"no filling station has code {code!r}")
+    return stations[code]
+
+
+async def fill_permit(
+    principal: Principal,
+    cylinder_code: str,
+    *,
+    station_code: str | None,
+    medium: str,
+    now: datetime,
+) -> dict[str, Any]:
+    principal.require(Permission.FILL_PERMIT)
+    if not medium.strip():
+        raise InvalidValue("medium is required", field="medium")
+    async with db.transaction() as transaction:
+        bulk = Bulk(transaction)
+        station = await _station_for(principal, bulk, station_code)
+        cylinders = await fill_facts.cylinders_by_code(bulk, [cylinder_code])
+        cylinder = cylinders.get(cylinder_code)
+        facts = cylinder.facts if cylinder else None
+        previous = await fill_facts.previous_fills(bulk, [facts.id]) if facts else {}
+        joint = await fill_facts.joint_operations(bulk, [station.id], [now])
+    verdict = rules.judge_fill(
+        rules.FillAttempt(medium=medium, at=now),
+        station,
+        facts,
+        previous=previous.get(facts.id) if facts else None,
+        joint_operation=facts is not None and fill_facts.joint_allowed(joint, facts, station, now),
+        received_at=now,
+        policy=policy(),
+    )
+    return {
+        **verdict.as_dict(),
+        "cylinder_code": cylinder_code,
+        "station_code": station.code,
+        "medium": medium,
+        "checked_at": now,
+    }
+
+
+@dataclass(frozen=True)
+class FillFilter:
+    station_id: int | None = None
+    cylinder_code: str | None = None
+    allowed: bool | None = None
+    verdict: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _station_scope(principal: Principal) -> int | None:
+    principal.require(Permission.FILL_READ)
+    scope = principal.equipment_scope()
+    if scope.kind is ScopeKind.ALL:
+        return None
+    if scope.kind is ScopeKind.OWNING_STATION:
+        return scope.org_id
+    raise Forbidden(f"the {principal.role.value} role may not read fills")
+
+
+async def list_fills(
+    principal: Principal, f: FillFilter, *, before_id: int | None, limit: int
+) -> Page:
+    """Fills newest first (keyset on id, which grows with arrival)."""
+    own = _station_scope(principal)
+    clauses = []
+    if own is not None:
+        clauses.append(Fill.station == own)
+    if f.station_id is not None:
+        clauses.append(Fill.station == f.station_id)
+    if f.cylinder_code:
+        clauses.append(Fill.cylinder_code == f.cylinder_code)
+    if f.allowed is not None:
+        clauses.append(Fill.allowed == f.allowed)
+    if f.verdict:
+        clauses.append(Fill.verdict == f.verdict)
+    if f.since:
+        clauses.append(Fill.filled_at >= f.since)
+    if f.until:
+        clauses.append(Fill.filled_at < f.until)
+    if before_id is not None:
+        clauses.append(Fill.id < before_id)
+    query = Fill.select().order_by(Fill.id, ascending=False).limit(limit + 1)
+    if clauses:
+        query = query.where(*clauses)
+    rows = await query.output(load_json=True)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, str(rows[-1]["id"]) if more and rows else None)
+
+
+async def cylinder_trace(principal: Principal, cylinder_code: str, *, limit: int) -> dict[str, Any]:
+    """A cylinder's fill state and latest fills. A station sees only its own cylinders'."""
+    own = _station_scope(principal)
+    async with db.transaction() as transaction:
+        found = await fill_facts.cylinders_by_code(Bulk(transaction), [cylinder_code])
+    cylinder = found.get(cylinder_code)
+    if cylinder is None or (own is not None and cylinder.facts.owning_station_id != own):
+        raise NotFound(f"cylinder {cylinder_code!r} not found")
+    state = (
+        await CylinderFillState.select()
+        .where(CylinderFillState.equipment == cylinder.facts.id)
+        .first()
+    )
+    fills = await (
+        Fill.select()
+        .where(Fill.cylinder == cylinder.facts.id)
+        .order_by(Fill.filled_at, ascending=False)
+        .limit(limit)
+        .output(load_json=True)
+    )
+    return {"cylinder": cylinder.facts, "state": state, "fills": fills}
+
+
+async def create_joint_filling(
+    principal: Principal,
+    *,
+    owner_station_id: int,
+    filling_station_id: int,
+    valid_from: date,
+    valid_until: date,
+    now: datetime,
+) -> dict[str, Any]:
+    """Register a joint-operation agreement (interlock code 09: allowed)."""
+    principal.require(Permission.JOINT_FILLING_MANAGE)
+    if owner_station_id == filling_station_id:
+        raise InvalidValue("a station needs no agreement to fill its own cylinders")
+    if valid_until < valid_from:
+        raise InvalidValue("valid_until is before valid_from", field="valid_until")
+    async with db.transaction():
+        await require_kind(owner_station_id, OrgKind.FILLING_STATION, field="owner_station_id")
+        await require_kind(filling_station_id, OrgKind.FILLING_STATION, field="filling_station_id")
+        [row] = await JointFilling.insert(
+            JointFilling(
+                owner_station=owner_station_id,
+                filling_station=filling_station_id,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                actor=principal.actor,
+                created_at=now,
+            )
+        ).returning(*JointFilling.all_columns())
+        await audit.record(
+            principal, entity="joint_filling", entity_id=row["id"], action="create", at=now,
+            before=None, after=row,
+        )  # fmt: skip
+    return row
+
+
+async def list_joint_fillings(principal: Principal) -> list[dict[str, Any]]:
+    own = _station_scope(principal)
+    query = JointFilling.select().order_by(JointFilling.id)
+    if own is not None:
+        query = query.where(
+            (JointFilling.owner_station == own) | (JointFilling.filling_station == own)
+        )
+    return await query

@@ -1,0 +1,506 @@
+"""The ingest use case: one batch of broker messages committed in one transaction.
+
+The MQTT adapter decodes each message (``ingest_mqtt.messages``) and hands the batch
+here; nothing is acknowledged to the broker until ``commit_batch`` has returned, so a
+crash anywhere loses nothing and a redelivery is absorbed by the idempotency keys:
+(station_code, event_id) for fills, (lift, ts) for heartbeats, (lift, event_id) for lift
+events. Only what the insert actually stored (``RETURNING``) raises alarms or moves a
+cylinder's fill count, so a redelivered message changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from equipment.domain import fills as rules
+from equipment.domain import lift_events
+from equipment.domain.catalogue import is_lift
+from equipment.services import alarms, db, fill_facts
+from equipment.services.bulk import Bulk
+from equipment.tables import DeadLetter, Fill, LiftEvent, LiftHeartbeat, LiftState
+
+# Dead letters keep the first bytes of the payload: enough to see what a device sent,
+# bounded so a flood of junk cannot fill the disk.
+DEAD_LETTER_KEPT_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One broker message as the adapter decoded it.
+
+    ``kind`` is ``fill``, ``status``, ``event`` or ``rejected``; ``message`` is the
+    decoded payload (attributes as in DESIGN.md's contract v1), ``code`` the unit code in
+    the topic. A rejected message carries ``reason`` and ``detail`` instead.
+    """
+
+    kind: str
+    topic: str
+    payload: bytes
+    received_at: datetime
+    code: str | None = None
+    message: Any = None
+    reason: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    station_code: str
+    event_id: str
+    verdict: dict[str, Any]
+    duplicate: bool
+
+
+@dataclass
+class BatchResult:
+    stored: Counter[str] = field(default_factory=Counter)  # new rows by message kind
+    duplicates: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)  # by reason
+    verdicts: list[Verdict] = field(default_factory=list)  # to publish, new and repeated
+    verdict_codes: Counter[str] = field(default_factory=Counter)  # new fills by code
+    alarms: int = 0  # alarm changes written
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    policy: rules.FillPolicy = rules.DEFAULT_FILL_POLICY
+
+
+async def commit_batch(
+    items: Sequence[Incoming], *, context: IngestContext = IngestContext()
+) -> BatchResult:
+    """Store one batch: fills judged, heartbeats, lift events and their alarms, dead
+    letters. All of it in one transaction, or none of it."""
+    result = BatchResult()
+    dead: list[tuple[Incoming, str, str]] = [
+        (i, i.reason, i.detail) for i in items if i.kind == "rejected"
+    ]
+    async with db.transaction() as transaction:
+        bulk = Bulk(transaction)
+        fills = [i for i in items if i.kind == "fill"]
+        statuses = [i for i in items if i.kind == "status"]
+        events = [i for i in items if i.kind == "event"]
+        if fills:
+            dead.extend(await _store_fills(bulk, fills, context, result))
+        if statuses or events:
+            lifts, unknown = await _resolve_lifts(bulk, {i.code for i in statuses + events})
+            for item in statuses + events:
+                if item.code in unknown:
+                    dead.append((item, "unknown_unit", unknown[item.code]))
+            known = [i for i in statuses if i.code in lifts]
+            if known:
+                await _store_statuses(bulk, known, lifts, result)
+            known = [i for i in events if i.code in lifts]
+            if known:
+                await _store_events(bulk, known, lifts, result)
+        if dead:
+            await _store_dead_letters(bulk, dead)
+            result.dead_letters.update(reason for _, reason, _ in dead)
+    return result
+
+
+# ------------------------------------------------------------------------------ fills
+
+
+def _fill_key(item: Incoming) -> tuple[str, str]:
+    return item.code or "", item.message.event_id
+
+
+async def _store_fills(
+    bulk: Bulk, items: list[Incoming], context: IngestContext, result: BatchResult
+) -> list[tuple[Incoming, str, str]]:
+    dead: list[tuple[Incoming, str, str]] = []
+    stations = await fill_facts.stations_by_code(bulk, {i.code for i in items if i.code})
+    unique: dict[tuple[str, str], Incoming] = {}
+    repeats: list[tuple[str, str]] = []  # the same event again within this batch
+    for item in items:
+        if item.code not in stations:
+            dead.append((item, "unknown_unit", f"no filling station has code {item.code!r}"))
+        elif _fill_key(item) in unique:
+            repeats.append(_fill_key(item))
+        else:
+            unique[_fill_key(item)] = item
+    if not unique:
+        return dead
+    batch = sorted(unique.values(), key=lambda i: i.message.filled_at)
+    cylinders = await fill_facts.cylinders_by_code(bulk, {i.message.cylinder_code for i in batch})
+    previous = await fill_facts.previous_fills(bulk, {c.facts.id for c in cylinders.values()})
+    joint = await fill_facts.joint_operations(
+        bulk, {s.id for s in stations.values()}, {i.message.filled_at for i in batch}
+    )
+    judged: list[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any]] = []
+    for item in batch:
+        m = item.message
+        station = stations[item.code]
+        cylinder = cylinders.get(m.cylinder_code)
+        facts = cylinder.facts if cylinder else None
+        verdict = rules.judge_fill(
+            rules.FillAttempt(
+                medium=m.medium,
+                at=m.filled_at,
+                started_at=m.started_at,
+                filled_mass_kg=m.filled_mass_kg,
+                final_pressure_mpa=m.final_pressure_mpa,
+                pre_check_passed=m.pre_check_passed,
+                post_check_passed=m.post_check_passed,
+            ),
+            station,
+            facts,
+            previous=previous.get(facts.id) if facts else None,
+            joint_operation=facts is not None
+            and fill_facts.joint_allowed(joint, facts, station, m.filled_at),
+            received_at=item.received_at,
+            policy=context.policy,
+        )
+        if facts is not None:
+            # The next fill of this cylinder in the same batch sees this one as previous.
+            previous[facts.id] = rules.PreviousFill(
+                station.id, station.code, m.filled_at, station.longitude, station.latitude
+            )
+        judged.append((item, station, cylinder, verdict))
+    stored = await bulk.insert(
+        Fill,
+        FILL_COLUMNS,
+        [
+            _fill_row(item, station, cylinder, verdict)
+            for item, station, cylinder, verdict in judged
+        ],
+        tail="ON CONFLICT (station_code, event_id) DO NOTHING",
+        returning="id, station_code, event_id",
+    )
+    ids = {(r["station_code"], r["event_id"]): r["id"] for r in stored}
+    new = [(j, ids[_fill_key(j[0])]) for j in judged if _fill_key(j[0]) in ids]
+    repeated = [j[0] for j in judged if _fill_key(j[0]) not in ids]
+    answers: dict[tuple[str, str], dict[str, Any]] = {}
+    for (item, _, _, verdict), _ in new:
+        answers[_fill_key(item)] = verdict.as_dict()
+        result.verdicts.append(Verdict(*_fill_key(item), answers[_fill_key(item)], False))
+        result.verdict_codes[verdict.code.value] += 1
+    result.stored["fill"] += len(new)
+    # A repeat, of a fill stored by an earlier delivery or earlier in this batch, is
+    # answered with the stored verdict again (the station may never have received it)
+    # and changes nothing else.
+    again = [_fill_key(i) for i in repeated] + repeats
+    result.duplicates["fill"] += len(again)
+    missing = [k for k in again if k not in answers]
+    if missing:
+        answers.update(await _stored_verdicts(bulk, missing))
+    result.verdicts.extend(Verdict(*key, answers[key], True) for key in again if key in answers)
+    await fill_facts.advance_fill_state(
+        bulk,
+        [
+            (cylinder, station, item.message.filled_at, fill_id)
+            for (item, station, cylinder, _), fill_id in new
+            if cylinder is not None
+        ],
+    )
+    bursts = [
+        _fill_alarm(item, station, cylinder, verdict, fill_id)
+        for (item, station, cylinder, verdict), fill_id in new
+        if not verdict.allowed or verdict.suspicious
+    ]
+    result.alarms += await alarms.record_bursts(bulk, bursts)
+    return dead
+
+
+FILL_COLUMNS = (
+    "station", "station_code", "event_id", "cylinder", "cylinder_code", "medium", "filled_at",
+    "started_at", "filled_mass_kg", "final_pressure_mpa", "pre_check_passed",
+    "post_check_passed", "operator", "verdict", "allowed", "suspicious", "reasons",
+    "received_at",
+)  # fmt: skip
+
+
+def _fill_row(
+    item: Incoming,
+    station: rules.StationFacts,
+    cylinder: fill_facts.Cylinder | None,
+    verdict: rules.FillVerdict,
+) -> tuple[Any, ...]:
+    m = item.message
+    return (
+        station.id,
+        station.code,
+        m.event_id,
+        cylinder.facts.id if cylinder else None,
+        m.cylinder_code,
+        m.medium,
+        m.filled_at,
+        m.started_at,
+        m.filled_mass_kg,
+        m.final_pressure_mpa,
+        m.pre_check_passed,
+        m.post_check_passed,
+        m.operator,
+        verdict.code.value,
+        verdict.allowed,
+        verdict.suspicious,
+        json.dumps(verdict.as_dict()["reasons"], ensure_ascii=False),
+        item.received_at,
+    )
+
+
+async def _stored_verdicts(
+    bulk: Bulk, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = await bulk.fetch(
+        "SELECT station_code, event_id, verdict, allowed, suspicious, reasons FROM fill"
+        f" WHERE {bulk.any_of('station_code', 1)} AND {bulk.any_of('event_id', 2)}",
+        sorted({k[0] for k in keys}),
+        sorted({k[1] for k in keys}),
+    )
+    wanted = set(keys)
+    return {
+        (r["station_code"], r["event_id"]): stored_verdict(r)
+        for r in rows
+        if (r["station_code"], r["event_id"]) in wanted
+    }
+
+
+def stored_verdict(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored fill's verdict in the shape ``FillVerdict.as_dict`` gives."""
+    reasons = row["reasons"]
+    if isinstance(reasons, str):
+        reasons = json.loads(reasons)
+    code = rules.VerdictCode(row["verdict"])
+    return {
+        "code": code.value,
+        "name": rules.code_row(code).name,
+        "allowed": bool(row["allowed"]),
+        "suspicious": bool(row["suspicious"]),
+        "reasons": reasons,
+    }
+
+
+def _fill_alarm(
+    item: Incoming,
+    station: rules.StationFacts,
+    cylinder: fill_facts.Cylinder | None,
+    verdict: rules.FillVerdict,
+    fill_id: int,
+) -> alarms.Burst:
+    refusing = [r for r in verdict.reasons if rules.code_row(r.code).refuses]
+    primary = refusing[0].code if refusing else verdict.code
+    return alarms.Burst(
+        kind=f"fill_{rules.code_row(primary).name}",
+        equipment=cylinder.facts.id if cylinder else None,
+        station=station.id,
+        district_code=cylinder.district_code if cylinder else "",
+        fill=fill_id,
+        count=1,
+        first_raised_at=item.message.filled_at,
+        last_raised_at=item.message.filled_at,
+        source="fill",
+        detail=f"fill {item.message.event_id} at {station.code}: "
+        + "; ".join(r.text for r in verdict.reasons),
+    )
+
+
+# ------------------------------------------------------------------------------ lifts
+
+
+async def _resolve_lifts(
+    bulk: Bulk, codes: set[str | None]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Lifts by the code in their topic, and why each other code is unknown."""
+    wanted = sorted(c for c in codes if c)
+    rows = await bulk.fetch(
+        "SELECT id, code, registration_code, category, maintenance_company, district_code"
+        f" FROM equipment WHERE {bulk.any_of('registration_code', 1)} OR {bulk.any_of('code', 1)}",
+        wanted,
+    )
+    found: dict[str, dict[str, Any]] = {}
+    unknown: dict[str, str] = {}
+    for row in rows:
+        for code in (row["registration_code"], row["code"]):
+            if code in codes:
+                if is_lift(row["category"]):
+                    found[code] = row
+                else:
+                    unknown[code] = f"{code} is a category {row['category']} unit, not a lift"
+    for code in wanted:
+        if code not in found and code not in unknown:
+            unknown[code] = f"no lift is registered under {code!r}"
+    return found, unknown
+
+
+HEARTBEAT_COLUMNS = (
+    "equipment", "ts", "running", "direction", "door_zone", "floor", "doors_closed",
+    "occupied", "service_mode", "total_runs", "total_hours", "door_cycles", "received_at",
+)  # fmt: skip
+_STATE_COLUMNS = (*HEARTBEAT_COLUMNS[:-1], "last_seen_at")
+
+
+def _heartbeat(lift_id: int, item: Incoming) -> tuple[Any, ...]:
+    m = item.message
+    return (
+        lift_id,
+        m.ts,
+        m.running,
+        m.direction,
+        m.door_zone,
+        m.floor,
+        m.doors_closed,
+        m.occupied,
+        m.service_mode,
+        m.total_runs,
+        m.total_hours,
+        m.door_cycles,
+        item.received_at,
+    )
+
+
+async def _store_statuses(
+    bulk: Bulk, items: list[Incoming], lifts: dict[str, dict[str, Any]], result: BatchResult
+) -> None:
+    rows: dict[tuple[int, datetime], tuple[Any, ...]] = {}
+    for item in items:
+        lift_id = lifts[item.code]["id"]
+        key = (lift_id, item.message.ts)
+        if key in rows:
+            result.duplicates["status"] += 1
+        else:
+            rows[key] = _heartbeat(lift_id, item)
+    stored = await bulk.insert(
+        LiftHeartbeat,
+        HEARTBEAT_COLUMNS,
+        list(rows.values()),
+        tail="ON CONFLICT (equipment, ts) DO NOTHING",
+        returning="id",
+    )
+    result.stored["status"] += len(stored)
+    result.duplicates["status"] += len(rows) - len(stored)
+    latest: dict[int, tuple[Any, ...]] = {}
+    for row in rows.values():
+        if row[0] not in latest or row[1] > latest[row[0]][1]:
+            latest[row[0]] = row
+    lift_ids = sorted(latest)
+    back = await bulk.fetch(
+        f"SELECT equipment FROM lift_state WHERE offline AND {bulk.any_of('equipment', 1)}",
+        lift_ids,
+    )
+    updates = ", ".join(
+        f"{c} = CASE WHEN excluded.ts >= lift_state.ts THEN excluded.{c} ELSE lift_state.{c} END"
+        for c in _STATE_COLUMNS[1:-1]
+    )
+    await bulk.insert(
+        LiftState,
+        (*_STATE_COLUMNS, "offline"),
+        [(*row[:-1], row[-1], False) for row in latest.values()],
+        tail=f"ON CONFLICT (equipment) DO UPDATE SET {updates},"
+        " last_seen_at = CASE WHEN excluded.last_seen_at > lift_state.last_seen_at"
+        " THEN excluded.last_seen_at ELSE lift_state.last_seen_at END,"
+        " offline = false, offline_since = NULL",
+    )
+    if back:
+        # A lift heard from again ends its offline alarm.
+        now = max(row[-1] for row in latest.values())
+        result.alarms += await alarms.close_open(
+            bulk, [r["equipment"] for r in back], lift_events.OFFLINE, at=now, note="back online"
+        )
+
+
+EVENT_COLUMNS = (
+    "equipment", "event_id", "ts", "kind", "raw_code", "floor", "cleared", "received_at",
+)  # fmt: skip
+
+
+async def _store_events(
+    bulk: Bulk, items: list[Incoming], lifts: dict[str, dict[str, Any]], result: BatchResult
+) -> None:
+    rows: dict[tuple[int, str], tuple[Any, ...]] = {}
+    for item in items:
+        m = item.message
+        lift_id = lifts[item.code]["id"]
+        key = (lift_id, m.event_id)
+        if key in rows:
+            result.duplicates["event"] += 1
+            continue
+        raw = None if m.code is None else str(m.code)
+        rows[key] = (lift_id, m.event_id, m.ts, m.kind, raw, m.floor, m.cleared, item.received_at)
+    stored = await bulk.insert(
+        LiftEvent,
+        EVENT_COLUMNS,
+        list(rows.values()),
+        tail="ON CONFLICT (equipment, event_id) DO NOTHING",
+        returning="equipment, event_id",
+    )
+    new = [rows[(r["equipment"], r["event_id"])] for r in stored]
+    result.stored["event"] += len(new)
+    result.duplicates["event"] += len(rows) - len(new)
+    if not new:
+        return
+    by_lift: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in new:
+        by_lift[row[0]].append(row)
+    open_kinds = await alarms.open_kinds(bulk, sorted(by_lift))
+    units = {lift["id"]: lift for lift in lifts.values()}
+    bursts: list[alarms.Burst] = []
+    closes: list[tuple[int, str, datetime]] = []
+    for lift_id, lift_rows in by_lift.items():
+        changes = lift_events.fold_events(
+            open_kinds.get(lift_id, set()),
+            [lift_events.LiftEventIn(kind=r[3], ts=r[2], cleared=r[6]) for r in lift_rows],
+        )
+        unit = units[lift_id]
+        for change in changes:
+            if change.count:
+                bursts.append(
+                    alarms.Burst(
+                        kind=change.kind,
+                        equipment=lift_id,
+                        count=change.count,
+                        first_raised_at=change.first_raised_at or change.last_raised_at,
+                        last_raised_at=change.last_raised_at,
+                        source="iot",
+                        maintenance_company=unit["maintenance_company"],
+                        district_code=unit["district_code"],
+                        closed_at=change.closed_at,
+                        existing=change.existing,
+                    )
+                )
+            elif change.closed_at is not None:
+                closes.append((lift_id, change.kind, change.closed_at))
+    result.alarms += await alarms.record_bursts(bulk, bursts)
+    for lift_id, kind, at in closes:
+        result.alarms += await alarms.close_open(
+            bulk, [lift_id], kind, at=at, note="cleared by the device"
+        )
+
+
+# ------------------------------------------------------------------------ dead letters
+
+
+DEAD_LETTER_COLUMNS = (
+    "received_at",
+    "topic",
+    "unit_code",
+    "reason",
+    "detail",
+    "payload",
+    "payload_size",
+)
+
+
+async def _store_dead_letters(bulk: Bulk, dead: Iterable[tuple[Incoming, str, str]]) -> None:
+    await bulk.insert(
+        DeadLetter,
+        DEAD_LETTER_COLUMNS,
+        [
+            (
+                item.received_at,
+                item.topic[:1024],
+                (item.code or None) and item.code[:64],
+                reason,
+                detail[:2000],
+                bytes(item.payload[:DEAD_LETTER_KEPT_BYTES]),
+                len(item.payload),
+            )
+            for item, reason, detail in dead
+        ],
+    )

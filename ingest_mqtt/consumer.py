@@ -1,0 +1,211 @@
+"""``sereg ingest``: broker → decode → one transaction per batch → verdicts → PUBACK.
+
+The order is the whole promise: a QoS 1 message is acknowledged only after everything
+it caused is committed, so a crash at any point loses nothing (the broker redelivers)
+and duplicates nothing (the idempotency keys absorb the redelivery). A database outage
+stops the acks, so the broker stops sending (Receive Maximum) and the batch is retried
+with backoff until the database is back. A batch the database refuses for its content
+is split so the one bad message is dead-lettered and the rest are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from equipment.domain import lift_events
+from equipment.services import clock, db, fills, ingest, telemetry
+from ingest_mqtt import messages, topics
+from ingest_mqtt.client import BrokerLink, Delivery
+from sereg.settings import Settings
+
+log = logging.getLogger("sereg.ingest")
+
+_KIND = {
+    topics.TopicKind.FILLS: "fill",
+    topics.TopicKind.STATUS: "status",
+    topics.TopicKind.EVENTS: "event",
+}
+MAX_BACKOFF_S = 30.0
+
+
+def load_fault_codes(settings: Settings) -> lift_events.FaultCodeTable:
+    path = settings.ingest.fault_codes_path
+    if path is None:
+        return lift_events.DEFAULT_FAULT_CODES
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"cannot read the fault-code table {path}: {exc}") from exc
+    return lift_events.load_fault_codes(mapping)
+
+
+def to_incoming(d: Delivery, fault_codes: lift_events.FaultCodeTable) -> ingest.Incoming:
+    decoded = messages.decode(d.topic, d.payload, fault_codes)
+    if isinstance(decoded, messages.Rejected):
+        try:
+            code: str | None = topics.parse_topic(d.topic).code
+        except topics.UnknownTopic:
+            code = None
+        return ingest.Incoming(
+            "rejected", d.topic, d.payload, d.received_at, code,
+            reason=decoded.reason.value, detail=decoded.detail,
+        )  # fmt: skip
+    return ingest.Incoming(
+        _KIND[decoded.topic.kind], d.topic, d.payload, d.received_at, decoded.topic.code,
+        message=decoded.message,
+    )  # fmt: skip
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    messages: int = 0
+    stored: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    last_batch_size: int = 0
+    last_commit_s: float = 0.0
+    waiting_unacked: int = 0
+
+
+class Consumer:
+    def __init__(self, settings: Settings, link: BrokerLink | None = None) -> None:
+        self.settings = settings
+        ingest_settings = settings.ingest
+        self.fault_codes = load_fault_codes(settings)
+        self.context = ingest.IngestContext(policy=fills.policy())
+        self.link = link or BrokerLink(
+            settings.mqtt.connection(),
+            client_id=ingest_settings.client_id,
+            subscriptions=[topics.shared(s, ingest_settings.group) for s in topics.SUBSCRIPTIONS],
+            session_expiry_s=ingest_settings.session_expiry_s,
+            receive_maximum=ingest_settings.receive_maximum,
+        )
+        self.stats = ConsumerStats()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        ingest_settings = self.settings.ingest
+        self.link.start()
+        next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
+        wait_s = ingest_settings.batch_wait_ms / 1000
+        try:
+            while not self._stop.is_set():
+                batch = await self.link.next_batch(ingest_settings.batch_size, wait_s, idle_s=0.5)
+                if batch:
+                    await self._commit(batch)
+                if time.monotonic() >= next_sweep:
+                    await self._sweep()
+                    next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
+            # Drain what is already here: it is committed and acknowledged before we go.
+            while batch := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0):
+                await self._commit(batch)
+        finally:
+            self.link.stop()
+            log.info("ingest stopped: %s", self.stats)
+
+    async def _commit(self, deliveries: Sequence[Delivery]) -> None:
+        items = [to_incoming(d, self.fault_codes) for d in deliveries]
+        self.stats.waiting_unacked = len(deliveries)
+        started = time.perf_counter()
+        result = await self._commit_with_retry(items)
+        if result is None:
+            return  # stopping during an outage: not acknowledged, the broker redelivers
+        self.stats.last_commit_s = time.perf_counter() - started
+        for v in result.verdicts:
+            self.link.publish(
+                topics.topic_for(topics.TopicKind.VERDICTS, v.station_code),
+                messages.encode_verdict(v.event_id, v.verdict),
+            )
+        self.link.ack(deliveries)
+        self.stats.waiting_unacked = 0
+        self.stats.batches += 1
+        self.stats.messages += len(deliveries)
+        self.stats.last_batch_size = len(deliveries)
+        self.stats.stored.update(result.stored)
+        self.stats.duplicates.update(result.duplicates)
+        self.stats.dead_letters.update(result.dead_letters)
+        self.stats.verdicts.update(result.verdict_codes)
+
+    async def _commit_with_retry(self, items: list[ingest.Incoming]) -> ingest.BatchResult | None:
+        delay = 0.25
+        while True:
+            try:
+                return await ingest.commit_batch(items, context=self.context)
+            except Exception as exc:
+                if not db.is_transient(exc):
+                    log.exception("batch of %d refused; storing one by one", len(items))
+                    return await self._isolate(items)
+                if self._stop.is_set():
+                    log.warning("stopping with the database unreachable: %s", exc)
+                    return None
+                self.stats.retries += 1
+                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_S)
+
+    async def _isolate(self, items: list[ingest.Incoming]) -> ingest.BatchResult:
+        """Commit message by message; one the database refuses is dead-lettered, so a
+        single poison message never blocks the stream behind it."""
+        total = ingest.BatchResult()
+        for item in items:
+            try:
+                result = await ingest.commit_batch([item], context=self.context)
+            except Exception as exc:
+                if db.is_transient(exc):
+                    raise
+                log.exception("message on %s refused by the database", item.topic)
+                result = await ingest.commit_batch(
+                    [
+                        ingest.Incoming(
+                            "rejected", item.topic, item.payload, item.received_at, item.code,
+                            reason=messages.DeadLetterReason.INTERNAL_ERROR.value,
+                            detail=f"{type(exc).__name__}: {exc}"[:2000],
+                        )
+                    ],
+                    context=self.context,
+                )  # fmt: skip
+            total.stored.update(result.stored)
+            total.duplicates.update(result.duplicates)
+            total.dead_letters.update(result.dead_letters)
+            total.verdict_codes.update(result.verdict_codes)
+            total.verdicts.extend(result.verdicts)
+            total.alarms += result.alarms
+        return total
+
+    async def _sweep(self) -> None:
+        try:
+            offline = await telemetry.mark_offline(
+                now=clock.now(), silent_for=timedelta(seconds=self.settings.ingest.offline_after_s)
+            )
+            if offline:
+                log.info("%d lift(s) went offline", offline)
+        except Exception:
+            # The sweep runs again next interval; the stream must not stop for it.
+            log.exception("offline sweep failed")
+
+
+async def run_consumer(settings: Settings) -> None:
+    """The ``sereg ingest`` process: SIGTERM or SIGINT drains, acknowledges, disconnects."""
+    await db.start(settings.database.pool_min, settings.database.pool_max)
+    consumer = Consumer(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, consumer.stop)
+    try:
+        await consumer.run()
+    finally:
+        await db.stop()

@@ -1,0 +1,289 @@
+"""Fixtures and helpers for the ingest tests: a broker from the repository's config, the
+consumer running in the test's event loop (or as a ``sereg ingest`` process), a
+publisher, and register data for stations, cylinders and lifts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from equipment.domain.access import SYSTEM
+from equipment.services import clock, organisations
+from ingest_mqtt.client import Publisher
+from ingest_mqtt.consumer import Consumer
+from sereg.settings import IngestSettings, MqttConnection, MqttSettings, Settings, get_settings
+from tests import factories
+from tests.mosquitto import Broker, start_broker
+
+INGEST_USER, INGEST_PASSWORD = "sereg-ingest", "ingest-secret"
+# A test-only user that may publish anywhere in the contract (the ACL's own rules are
+# tested in test_broker_config.py): the tests publish as many stations and lifts.
+TEST_USER, TEST_PASSWORD = "sereg-test", "test-secret"
+TEST_ACL = f"\nuser {TEST_USER}\ntopic readwrite sereg/v1/#\n"
+
+
+@pytest.fixture(scope="session")
+def ingest_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    broker = start_broker(
+        tmp_path_factory.mktemp("ingest-broker"),
+        {INGEST_USER: INGEST_PASSWORD, TEST_USER: TEST_PASSWORD},
+        extra_acl=TEST_ACL,
+    )
+    yield broker
+    broker.stop()
+
+
+def ingest_url(broker: Broker) -> str:
+    return f"mqtt://{INGEST_USER}:{INGEST_PASSWORD}@127.0.0.1:{broker.port}"
+
+
+def consumer_settings(broker: Broker, **ingest: Any) -> Settings:
+    """Settings for one test's consumer: its own shared-subscription group, so sessions
+    left by earlier tests never take a share of this test's messages."""
+    defaults = {
+        "group": f"t{uuid.uuid4().hex[:8]}",
+        "client_id": f"ingest-{uuid.uuid4().hex[:8]}",
+        "batch_wait_ms": 20,
+    }
+    return dataclasses.replace(
+        get_settings(),
+        mqtt=MqttSettings(url=ingest_url(broker)),
+        ingest=IngestSettings(**{**defaults, **ingest}),
+    )
+
+
+class Running:
+    """A consumer running as a task in the test's event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.consumer = Consumer(settings)
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> Running:
+        self.task = asyncio.create_task(self.consumer.run())
+        deadline = time.monotonic() + 10
+        while not self.consumer.link.connected.is_set():
+            if self.task.done():
+                self.task.result()
+            assert time.monotonic() < deadline, "the consumer did not connect"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # its SUBSCRIBE reaches the broker
+        return self
+
+    async def stop(self) -> None:
+        self.consumer.stop()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def consumers(ingest_broker: Broker) -> AsyncIterator[Callable[..., Awaitable[Running]]]:
+    started: list[Running] = []
+
+    async def start(settings: Settings | None = None, **ingest: Any) -> Running:
+        running = Running(settings or consumer_settings(ingest_broker, **ingest))
+        started.append(await running.start())
+        return running
+
+    yield start
+    for running in started:
+        if running.task is not None and not running.task.done():
+            await running.stop()
+
+
+@pytest.fixture
+def publisher(ingest_broker: Broker) -> Iterator[Publisher]:
+    pub = Publisher(
+        MqttConnection("127.0.0.1", ingest_broker.port, username=TEST_USER, password=TEST_PASSWORD),
+        client_id=f"pub-{uuid.uuid4().hex[:8]}",
+    )
+    pub.connect()
+    yield pub
+    pub.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+# ----------------------------------------------------------------------------- payloads
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def fill_payload(station: str, cylinder: str, **overrides: Any) -> dict[str, Any]:
+    now = clock.now()
+    body = {
+        "event_id": uuid.uuid4().hex,
+        "station_code": station,
+        "cylinder_code": cylinder,
+        "medium": "LPG",
+        "filled_at": iso(now - timedelta(minutes=1)),
+        "started_at": iso(now - timedelta(minutes=3)),
+        "filled_mass_kg": 14.5,
+        "pre_check_passed": True,
+        "post_check_passed": True,
+        "operator": "TS2342-0001",
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def fills_topic(station: str) -> str:
+    return f"sereg/v1/stations/{station}/fills"
+
+
+def status_topic(lift: str) -> str:
+    return f"sereg/v1/elevators/{lift}/status"
+
+
+def events_topic(lift: str) -> str:
+    return f"sereg/v1/elevators/{lift}/events"
+
+
+def status_payload(ts: datetime, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "ts": iso(ts),
+        "running": True,
+        "direction": 1,
+        "door_zone": False,
+        "floor": 5,
+        "doors_closed": True,
+        "occupied": True,
+        "service_mode": 1,
+        "total_runs": 1000,
+        "total_hours": 321.5,
+        "door_cycles": 2000,
+    }
+    body.update(overrides)
+    return body
+
+
+def event_payload(kind: str | None, ts: datetime, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"event_id": uuid.uuid4().hex, "ts": iso(ts)}
+    if kind is not None:
+        body["kind"] = kind
+    body.update(overrides)
+    return body
+
+
+# ------------------------------------------------------------------------ register data
+
+_station_serial = iter(range(1, 10**6))
+
+
+async def station(
+    *, licence_valid_until: date | None = None, lon: float = 112.14, lat: float = 32.04
+) -> dict[str, Any]:
+    """A licensed filling station with a station code and a place."""
+    serial = next(_station_serial)
+    return await organisations.create_organisation(
+        SYSTEM,
+        {
+            "kind": "filling_station",
+            "credit_code": factories.credit_code(),
+            "name": f"测试充装站{serial}",
+            "licence_no": "TS9242001",
+            "licence_valid_until": licence_valid_until or factories.TODAY + timedelta(days=365),
+            "station_code": f"XYS{uuid.uuid4().hex[:6].upper()}",
+            "longitude": lon,
+            "latitude": lat,
+        },
+        now=clock.now(),
+    )
+
+
+LPG_PARAMETERS = {"medium": "LPG", "water_capacity_l": 35.5, "nominal_working_pressure_mpa": 2.1}
+
+
+async def cylinder(
+    owner: dict[str, Any],
+    *,
+    made: date = date(2024, 6, 1),
+    registered: bool = True,
+    **parameters: Any,
+) -> dict[str, Any]:
+    """An LPG cylinder (YSP35.5) owned by the station ``owner``."""
+    return await factories.unit(
+        owner["id"],
+        registered=registered,
+        category="2320",
+        equipment_code=factories.equipment_code("2320", made.year),
+        manufacture_date=made,
+        commissioning_date=made + timedelta(days=30),
+        registered_on=made + timedelta(days=35),
+        owning_station_id=owner["id"],
+        parameters={**LPG_PARAMETERS, **parameters},
+    )
+
+
+def at(days_ago: float = 0) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days_ago)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Listener:
+    """A test subscriber that collects what sereg publishes (the verdicts)."""
+
+    def __init__(self, broker: Broker, topic: str) -> None:
+        import threading
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        subscribed = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"l-{uuid.uuid4().hex[:8]}"
+        )
+        self.client.username_pw_set(TEST_USER, TEST_PASSWORD)
+
+        def on_message(_c, _u, message) -> None:
+            with self._lock:
+                self.messages.append((message.topic, json.loads(message.payload)))
+
+        self.client.on_message = on_message
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect("127.0.0.1", broker.port)
+        self.client.loop_start()
+        self.client.subscribe(topic, qos=1)
+        assert subscribed.wait(5), "no SUBACK"
+
+    def by_event(self) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self._lock:
+            for _, body in self.messages:
+                found.setdefault(body["event_id"], []).append(body)
+        return found
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def verdicts(ingest_broker: Broker) -> Iterator[Listener]:
+    listener = Listener(ingest_broker, "sereg/v1/stations/+/verdicts")
+    yield listener
+    listener.close()

@@ -1,0 +1,197 @@
+"""Fill events through the real broker and the consumer into the register: every verdict
+code, the verdicts published back, duplicates stored once, fill alarms and state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from equipment.domain.access import SYSTEM
+from equipment.domain.lifecycle import Action
+from equipment.services import clock, fills, inspections, register
+from equipment.tables import Alarm, CylinderFillState, DueDate, Fill
+from tests import factories
+from tests.ingest_support import (
+    at,
+    consumers,  # noqa: F401 - fixture
+    cylinder,
+    encode,
+    eventually,
+    fill_payload,
+    fills_topic,
+    ingest_broker,  # noqa: F401 - fixture
+    iso,
+    publisher,  # noqa: F401 - fixture
+    station,
+    verdicts,  # noqa: F401 - fixture
+)
+
+pytestmark = pytest.mark.integration
+TODAY = factories.TODAY
+
+
+async def _fill_count(n: int) -> bool:
+    return await Fill.count() >= n
+
+
+async def _verdict_of(event_id: str) -> str:
+    row = await Fill.select(Fill.verdict).where(Fill.event_id == event_id).first()
+    return row["verdict"]
+
+
+async def test_every_verdict_code(engine, consumers, publisher, verdicts) -> None:
+    home = await station()
+    partner = await station()
+    other = await station()
+    far = await station(lon=114.30, lat=30.60)  # Wuhan, ~260 km from Xiangyang
+    lapsed = await station(licence_valid_until=TODAY - timedelta(days=1))
+    await fills.create_joint_filling(
+        SYSTEM,
+        owner_station_id=partner["id"],
+        filling_station_id=home["id"],
+        valid_from=TODAY - timedelta(days=30),
+        valid_until=TODAY + timedelta(days=30),
+        now=clock.now(),
+    )
+
+    async def good() -> dict:
+        return await cylinder(home)
+
+    scrapped, cancelled = await good(), await good()
+    for unit, action in ((scrapped, Action.SCRAP), (cancelled, Action.CANCEL)):
+        await register.close(
+            SYSTEM, unit["id"], action, on=TODAY, reason="test", expected_version=None,
+            today=TODAY, now=clock.now(),
+        )  # fmt: skip
+    failed = await cylinder(home, made=date(2022, 1, 1))
+    await inspections.record_inspection(
+        SYSTEM,
+        failed["id"],
+        {"kind": "periodic", "inspected_on": TODAY - timedelta(days=20), "conclusion": "fail"},
+        today=TODAY,
+        now=clock.now(),
+    )
+    unknown_due = await good()
+    # A unit imported without its inspection history: the due date is not known.
+    await DueDate.delete().where(DueDate.equipment == unknown_due["id"])
+    lift = await factories.unit((await factories.organisation("user_unit"))["id"])
+    twice = await good()
+    # A vehicle cylinder may be filled at any station: only the label's travel is wrong.
+    cloned = await cylinder(home, vehicle=True)
+
+    H = home["station_code"]  # noqa: N806
+    cases = {
+        "00": (H, (await good())["code"], {}),
+        "01": (H, unknown_due["code"], {}),
+        "02": (H, failed["code"], {}),
+        "03": (H, (await cylinder(home, registered=False))["code"], {}),
+        "04": (H, (await cylinder(home, made=date(2020, 1, 1)))["code"], {}),
+        "05": (H, scrapped["code"], {}),
+        "06": (H, cancelled["code"], {}),
+        "07": (H, f"NOT-ON-FILE-{uuid.uuid4().hex[:6]}", {}),
+        "08": (H, (await cylinder(other))["code"], {}),
+        "09": (H, (await cylinder(partner))["code"], {}),
+        "10": (H, (await good())["code"], {"medium": "O2", "filled_mass_kg": None,
+                                          "final_pressure_mpa": 15.0}),
+        "11": (H, (await good())["code"], {"filled_mass_kg": 16.0}),
+        "12": (H, (await cylinder(home, made=date(2012, 1, 1)))["code"], {}),
+        "13": (H, (await good())["code"], {"pre_check_passed": False}),
+        "14": (H, (await good())["code"], {"post_check_passed": False}),
+        "15": (lapsed["station_code"], (await cylinder(lapsed))["code"], {}),
+        "18": (H, lift["code"], {}),
+        "19": (H, (await good())["code"], {"started_at": iso(at() + timedelta(minutes=2))}),
+    }  # fmt: skip
+    vehicle = (H, (await cylinder(other, vehicle=True))["code"], {})
+    payloads: dict[str, dict] = {}
+    for code, (station_code, cylinder_code, overrides) in [*cases.items(), ("00v", vehicle)]:
+        payloads[code] = fill_payload(station_code, cylinder_code, **overrides)
+    # 16 and 17 need a fill on record first.
+    def earlier(station_code: str, code: str, minutes: int) -> dict:
+        filled = iso(at() - timedelta(minutes=minutes))
+        return fill_payload(station_code, code, filled_at=filled, started_at=None)
+
+    first_twice = earlier(H, twice["code"], 20)
+    first_cloned = earlier(H, cloned["code"], 60)
+    payloads["16"] = earlier(H, twice["code"], 10)
+    # The clone: the same code filled in Wuhan 40 minutes after Xiangyang (~390 km/h).
+    payloads["17"] = earlier(far["station_code"], cloned["code"], 20)
+    await consumers()
+    for body in (first_twice, first_cloned):
+        publisher.publish(fills_topic(body["station_code"]), encode(body))
+    await eventually(lambda: _fill_count(2))
+    for body in payloads.values():
+        publisher.publish(fills_topic(body["station_code"]), encode(body))
+    await eventually(lambda: _fill_count(2 + len(payloads)))
+
+    got = {label: await _verdict_of(body["event_id"]) for label, body in payloads.items()}
+    assert got == {label: label.rstrip("v") for label in got}
+
+    # Every fill's verdict is published back to its station with its event id.
+    def published() -> bool:
+        return all(body["event_id"] in verdicts.by_event() for body in payloads.values())
+
+    await eventually(lambda: _true(published()))
+    seen = verdicts.by_event()
+    for label, body in payloads.items():
+        message = seen[body["event_id"]][0]
+        assert message["code"] == got[label]
+        assert message["allowed"] is (label in ("00", "00v", "09"))
+        assert message["reasons"] or label in ("00", "00v")
+
+    # Every refused or suspicious fill raised an alarm; the good ones did not.
+    refused = [b for label, b in payloads.items() if label not in ("00", "00v", "09")]
+    alarms = await Alarm.select().where(Alarm.source == "fill")
+    assert len(alarms) == len(refused)
+    assert {a["fill"] for a in alarms} == {
+        r["id"] for r in await Fill.select(Fill.id).where(Fill.allowed == False)  # noqa: E712
+    }
+    not_on_file = next(a for a in alarms if a["kind"] == "fill_not_on_file")
+    assert not_on_file["equipment"] is None and not_on_file["station"] == home["id"]
+    wrong = next(a for a in alarms if a["kind"] == "fill_wrong_medium")
+    assert wrong["severity"] == "critical"
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_redelivered_fills_are_stored_once(engine, consumers, publisher, verdicts) -> None:
+    home = await station()
+    unit = await cylinder(home)
+    body = fill_payload(home["station_code"], unit["code"])
+    other = fill_payload(
+        home["station_code"], unit["code"], filled_at=iso(at() + timedelta(seconds=1))
+    )
+    await consumers()
+    for _ in range(3):
+        publisher.publish(fills_topic(home["station_code"]), encode(body))
+    await eventually(lambda: _true(len(verdicts.by_event().get(body["event_id"], [])) >= 3))
+    publisher.publish(fills_topic(home["station_code"]), encode(other))
+    await eventually(lambda: _fill_count(2))
+    assert await Fill.count().where(Fill.event_id == body["event_id"]) == 1
+    state = await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"]).first()
+    assert state["fill_count"] == 2
+    # The repeats are answered with the stored verdict: the same code every time.
+    answers = verdicts.by_event()[body["event_id"]]
+    assert {a["code"] for a in answers} == {"00"}
+    # The second fill came 1 s after the first: refilled too soon, once.
+    assert await _verdict_of(other["event_id"]) == "16"
+    assert len(await Alarm.select().where(Alarm.kind == "fill_refilled_too_soon")) == 1
+
+
+async def test_fill_state_follows_the_latest_fill(engine, consumers, publisher) -> None:
+    home, away = await station(), await station()
+    unit = await cylinder(home)
+    early = fill_payload(home["station_code"], unit["code"], filled_at=iso(at(days_ago=3)))
+    late = fill_payload(away["station_code"], unit["code"], filled_at=iso(at(days_ago=1)))
+    await consumers()
+    # Out of order: the later fill arrives first.
+    publisher.publish(fills_topic(away["station_code"]), encode(late))
+    await eventually(lambda: _fill_count(1))
+    publisher.publish(fills_topic(home["station_code"]), encode(early))
+    await eventually(lambda: _fill_count(2))
+    state = await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"]).first()
+    assert state["fill_count"] == 2
+    assert state["last_station_code"] == away["station_code"]
