@@ -26,6 +26,9 @@ from equipment.tables import REGISTER_TABLES
 from sereg.app import create_app
 from sereg.settings import DatabaseSettings
 
+# The broker, consumer and publisher fixtures of the ingest tests.
+pytest_plugins = ["tests.ingest_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

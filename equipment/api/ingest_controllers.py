@@ -8,7 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from equipment.api import schemas, views
 from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
@@ -61,10 +61,10 @@ class FillController(Controller):
         principal: NamedDependency[Principal],
         station_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         cylinder_code: Annotated[str | None, query_text(64)] = None,
-        allowed: bool | None = None,
+        allowed: FromQuery[bool | None] = None,
         verdict: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2}$")] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
         before: BeforeId = None,
         limit: Limit = None,
     ) -> schemas.FillPage:
@@ -120,7 +120,7 @@ class DeadLetterController(Controller):
         principal: NamedDependency[Principal],
         reason: Annotated[str | None, query_text(32)] = None,
         unit_code: Annotated[str | None, query_text(64)] = None,
-        since: datetime | None = None,
+        since: FromQuery[datetime | None] = None,
         before: BeforeId = None,
         limit: Limit = None,
     ) -> schemas.DeadLetterPage:
@@ -137,7 +137,7 @@ class DeadLetterController(Controller):
 
     @get("/summary")
     async def summary(
-        self, principal: NamedDependency[Principal], since: datetime | None = None
+        self, principal: NamedDependency[Principal], since: FromQuery[datetime | None] = None
     ) -> schemas.DeadLetterSummary:
         """Counts by reason, and unknown unit codes counted per code (register clean-up)."""
         found = await dead_letters.summary(principal, since=since)

@@ -119,6 +119,10 @@ class DemoOrganisation:
     address: str
     licence_no: str | None
     licence_valid_until: date | None
+    # Filling stations: the code they publish fills under, and where they are.
+    station_code: str | None
+    longitude: float | None
+    latitude: float | None
 
 
 class _Picker:
@@ -161,10 +165,14 @@ def organisations(seed: int, units: int, today: date) -> list[DemoOrganisation]:
         "inspection_body": ("特种设备检验检测院", "市场监督管理局特种设备检验所"),
         "filling_station": ("液化气充装站", "工业气体有限公司"),
     }
+    # A separate stream for station places, so adding them left every other value as it was.
+    places = random.Random(f"stations-{seed}")
     for kind, count in organisation_counts(units).items():
         for i in range(count):
             district = rng.choice(districts)
             licensed = kind != "user_unit"
+            station = kind == "filling_station"
+            lon, lat, _ = DISTRICT_CENTRES[district]
             prefix = "襄阳" + rng.choice(("汉江", "隆中", "古隆", "鹿门", "岘山", "檀溪", "米公"))
             out.append(
                 DemoOrganisation(
@@ -178,6 +186,9 @@ def organisations(seed: int, units: int, today: date) -> list[DemoOrganisation]:
                     licence_valid_until=(
                         today + timedelta(days=rng.randrange(-60, 4 * 365)) if licensed else None
                     ),
+                    station_code=f"XYS{i + 1:04d}" if station else None,
+                    longitude=round(lon + places.uniform(-0.03, 0.03), 6) if station else None,
+                    latitude=round(lat + places.uniform(-0.03, 0.03), 6) if station else None,
                 )
             )
     return out

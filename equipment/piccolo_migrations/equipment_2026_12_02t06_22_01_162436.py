@@ -1220,7 +1220,7 @@ async def forwards():
             "default": 0,
             "null": False,
             "primary_key": False,
-            "unique": False,
+            "unique": True,
             "index": False,
             "index_method": IndexMethod.btree,
             "choices": None,

@@ -304,14 +304,17 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
     existing = [b for b in bursts if b.existing]
     await bulk.executemany(
         "UPDATE alarm SET count = count + $1,"
-        " last_raised_at = CASE WHEN $2 > last_raised_at THEN $2 ELSE last_raised_at END,"
-        " state = CASE WHEN $3 IS NULL THEN state ELSE 'closed' END,"
-        " closed_at = COALESCE($3, closed_at),"
-        " note = CASE WHEN $3 IS NULL THEN note ELSE 'cleared by the device' END"
-        " WHERE equipment = $4 AND kind = $5 AND state = 'open'",
+        " last_raised_at = CASE WHEN $2 > last_raised_at THEN $2 ELSE last_raised_at END"
+        " WHERE equipment = $3 AND kind = $4 AND state = 'open'",
+        [(b.count, b.last_raised_at, b.equipment, b.kind) for b in existing if b.count],
+    )
+    await bulk.executemany(
+        "UPDATE alarm SET state = 'closed', closed_at = $1, note = $2"
+        " WHERE equipment = $3 AND kind = $4 AND state = 'open'",
         [
-            (b.count, b.last_raised_at or b.closed_at, b.closed_at, b.equipment, b.kind)
+            (b.closed_at, "cleared by the device", b.equipment, b.kind)
             for b in existing
+            if b.closed_at is not None
         ],
     )
     by_unit: dict[tuple[int, str], Burst] = {}

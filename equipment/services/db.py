@@ -68,7 +68,7 @@ _TRANSIENT_PG = (
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same work later can succeed: the database was unreachable or
     busy, as opposed to the work itself being refused (which retrying cannot fix)."""
-    if isinstance(exc, OSError | TimeoutError | _TRANSIENT_PG):
+    if isinstance(exc, (OSError, TimeoutError, *_TRANSIENT_PG)):
         return True
     if isinstance(exc, sqlite3.OperationalError):
         return "locked" in str(exc) or "busy" in str(exc)

@@ -15,17 +15,13 @@ from equipment.tables import Alarm, CylinderFillState, DueDate, Fill
 from tests import factories
 from tests.ingest_support import (
     at,
-    consumers,  # noqa: F401 - fixture
     cylinder,
     encode,
     eventually,
     fill_payload,
     fills_topic,
-    ingest_broker,  # noqa: F401 - fixture
     iso,
-    publisher,  # noqa: F401 - fixture
     station,
-    verdicts,  # noqa: F401 - fixture
 )
 
 pytestmark = pytest.mark.integration
@@ -81,7 +77,7 @@ async def test_every_verdict_code(engine, consumers, publisher, verdicts) -> Non
     # A vehicle cylinder may be filled at any station: only the label's travel is wrong.
     cloned = await cylinder(home, vehicle=True)
 
-    H = home["station_code"]  # noqa: N806
+    H = home["station_code"]
     cases = {
         "00": (H, (await good())["code"], {}),
         "01": (H, unknown_due["code"], {}),
@@ -107,6 +103,7 @@ async def test_every_verdict_code(engine, consumers, publisher, verdicts) -> Non
     payloads: dict[str, dict] = {}
     for code, (station_code, cylinder_code, overrides) in [*cases.items(), ("00v", vehicle)]:
         payloads[code] = fill_payload(station_code, cylinder_code, **overrides)
+
     # 16 and 17 need a fill on record first.
     def earlier(station_code: str, code: str, minutes: int) -> dict:
         filled = iso(at() - timedelta(minutes=minutes))
@@ -145,7 +142,8 @@ async def test_every_verdict_code(engine, consumers, publisher, verdicts) -> Non
     alarms = await Alarm.select().where(Alarm.source == "fill")
     assert len(alarms) == len(refused)
     assert {a["fill"] for a in alarms} == {
-        r["id"] for r in await Fill.select(Fill.id).where(Fill.allowed == False)  # noqa: E712
+        r["id"]
+        for r in await Fill.select(Fill.id).where(Fill.allowed == False)  # noqa: E712
     }
     not_on_file = next(a for a in alarms if a["kind"] == "fill_not_on_file")
     assert not_on_file["equipment"] is None and not_on_file["station"] == home["id"]
@@ -171,7 +169,9 @@ async def test_redelivered_fills_are_stored_once(engine, consumers, publisher, v
     publisher.publish(fills_topic(home["station_code"]), encode(other))
     await eventually(lambda: _fill_count(2))
     assert await Fill.count().where(Fill.event_id == body["event_id"]) == 1
-    state = await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"]).first()
+    state = (
+        await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"]).first()
+    )
     assert state["fill_count"] == 2
     # The repeats are answered with the stored verdict: the same code every time.
     answers = verdicts.by_event()[body["event_id"]]
@@ -192,6 +192,8 @@ async def test_fill_state_follows_the_latest_fill(engine, consumers, publisher) 
     await eventually(lambda: _fill_count(1))
     publisher.publish(fills_topic(home["station_code"]), encode(early))
     await eventually(lambda: _fill_count(2))
-    state = await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"]).first()
+    state = (
+        await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"]).first()
+    )
     assert state["fill_count"] == 2
     assert state["last_station_code"] == away["station_code"]

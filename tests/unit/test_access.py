@@ -40,6 +40,11 @@ ALL_PERMISSIONS = {
     "alarm.raise",
     "alarm.respond",
     "alarm.close",
+    "fill.permit",
+    "fill.read",
+    "joint_filling.manage",
+    "ingest.read",
+    "telemetry.read",
     "area.manage",
     "token.manage",
 }
@@ -58,6 +63,9 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.read",
         "alarm.raise",
         "alarm.close",
+        "fill.permit",
+        "fill.read",
+        "telemetry.read",
     },
     "maintenance": {
         "org.update_own_contact",
@@ -71,6 +79,7 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.raise",
         "alarm.respond",
         "alarm.close",
+        "telemetry.read",
     },
     "user_unit": {
         "org.update_own_contact",
@@ -86,8 +95,16 @@ EXPECTED: dict[str, set[str]] = {
         "maintenance.read",
         "alarm.read",
         "alarm.raise",
+        "telemetry.read",
     },
-    "station": {"org.update_own_contact", "equipment.read", "due.read", "alarm.read"},
+    "station": {
+        "org.update_own_contact",
+        "equipment.read",
+        "due.read",
+        "alarm.read",
+        "fill.permit",
+        "fill.read",
+    },
 }
 
 ORG_OF = {"admin": None, "inspector": 20, "maintenance": 10, "user_unit": 1, "station": 30}
