@@ -141,14 +141,22 @@ class Consumer:
         self.stats.verdicts.update(result.verdict_codes)
 
     async def _commit_with_retry(self, items: list[ingest.Incoming]) -> ingest.BatchResult | None:
+        """Commit the batch, retrying while the database is unreachable; None if asked to
+        stop meanwhile (nothing acknowledged: the broker redelivers)."""
         delay = 0.25
+        whole = True
         while True:
             try:
-                return await ingest.commit_batch(items, context=self.context)
+                if whole:
+                    return await ingest.commit_batch(items, context=self.context)
+                return await self._isolate(items)
             except Exception as exc:
                 if not db.is_transient(exc):
+                    if not whole:
+                        raise  # even one by one, with the bad one dead-lettered
                     log.exception("batch of %d refused; storing one by one", len(items))
-                    return await self._isolate(items)
+                    whole = False
+                    continue
                 if self._stop.is_set():
                     log.warning("stopping with the database unreachable: %s", exc)
                     return None

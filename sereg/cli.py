@@ -112,6 +112,65 @@ def cmd_ingest(_: argparse.Namespace) -> None:
     asyncio.run(run_consumer(settings))
 
 
+def cmd_simulate(args: argparse.Namespace) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from equipment.services import clock, fills
+    from ingest_mqtt import simulator
+    from sereg.settings import MqttSettings
+
+    settings = get_settings()
+    try:
+        conn = MqttSettings(url=args.url or settings.mqtt.url).connection()
+        policy = fills.policy()
+        config = simulator.SimConfig(
+            rate=args.rate,
+            heartbeat_interval_s=args.heartbeat_interval,
+            heartbeat_qos=args.heartbeat_qos,
+            fault_share=args.fault_share,
+            bad_share=args.bad_share,
+            malformed_share=args.malformed_share,
+            min_refill_interval=timedelta(minutes=settings.fills.min_refill_minutes),
+            policy=policy,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    register = asyncio.run(
+        _with_db(
+            lambda: simulator.load_register(
+                lifts=args.lifts, stations=args.stations, now=clock.now(), policy=policy
+            )
+        )
+    )
+    if not register.lifts and not register.stations:
+        raise SystemExit(
+            "error: the register has no lifts in use and no filling stations with a station"
+            " code to simulate: load one first (sereg demo)"
+        )
+    seconds = args.seconds if args.seconds is not None or args.count is not None else 10.0
+    print(f"simulating {register.summary()} against {conn.host}:{conn.port}")
+    warning = simulator.refill_warning(register, config)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    try:
+        report = simulator.simulate(
+            register,
+            config,
+            conn,
+            seed=args.seed,
+            count=args.count,
+            seconds=seconds,
+            client_id=args.client_id or f"sereg-sim-{uuid.uuid4().hex[:8]}",
+            max_outstanding=args.max_outstanding,
+        )
+    except (OSError, ConnectionError) as exc:
+        raise SystemExit(f"error: cannot publish to {conn.host}:{conn.port}: {exc}") from exc
+    print("\n".join(report.lines()))
+    if report.acked is False:
+        raise SystemExit(1)
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     from equipment.domain.access import SYSTEM, Role
     from equipment.domain.errors import DomainError
@@ -210,6 +269,50 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "ingest", help="run the MQTT consumer (MQTT_URL): fills, lift status and events"
     ).set_defaults(func=cmd_ingest)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="publish simulated lift heartbeats, lift faults and fills of the register's"
+        " own lifts, stations and cylinders (MQTT contract v1)",
+        description="The broker user in --url must be allowed to publish under sereg/v1/#"
+        " for every simulated station and lift (the shipped ACL lets a device publish"
+        " only under its own code). Stops after --count messages or --seconds (default 10 s).",
+    )
+    simulate.add_argument("--url", help="mqtt://user:password@host:port (default: MQTT_URL)")
+    simulate.add_argument("--lifts", type=int, default=50, help="lifts to simulate (default 50)")
+    simulate.add_argument(
+        "--stations", type=int, default=5, help="filling stations to simulate (default 5)"
+    )
+    simulate.add_argument(
+        "--rate", type=float, default=100, help="messages per second, all kinds (default 100)"
+    )
+    simulate.add_argument("--seconds", type=float, help="stop after this long")
+    simulate.add_argument("--count", type=int, help="stop after this many messages")
+    simulate.add_argument(
+        "--heartbeat-interval", type=float, default=60, help="seconds between one lift's heartbeats"
+    )
+    simulate.add_argument("--heartbeat-qos", type=int, choices=[0, 1], default=0)
+    simulate.add_argument(
+        "--fault-share", type=float, default=0.02, help="share of lift messages that are faults"
+    )
+    simulate.add_argument(
+        "--bad-share", type=float, default=0.05, help="share of fills meant to be refused"
+    )
+    simulate.add_argument(
+        "--malformed-share",
+        type=float,
+        default=0.0,
+        help="share of messages the contract refuses (dead letters)",
+    )
+    simulate.add_argument("--seed", type=int, default=420600)
+    simulate.add_argument("--client-id", help="MQTT client id (default: random)")
+    simulate.add_argument(
+        "--max-outstanding",
+        type=int,
+        default=10_000,
+        help="QoS 1 messages awaiting the broker's PUBACK at most",
+    )
+    simulate.set_defaults(func=cmd_simulate)
 
     demo = sub.add_parser("demo", help="load the synthetic Xiangyang demo city")
     demo.add_argument("--units", type=int, default=5000)

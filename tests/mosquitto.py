@@ -6,6 +6,10 @@ port, where the persistence file goes, where the password and ACL files are), so
 that passes here passes against the shipped settings (queue limits, in-flight window,
 message size, persistence). Without the broker binary the tests skip on a developer's
 machine and FAIL in CI.
+
+The benchmarks start the same broker outside pytest: :func:`launch_broker` raises
+:class:`BrokerMissing` or :class:`BrokerFailed`, and :func:`start_broker` is the tests'
+wrapper that turns those into pytest's skip-locally, fail-in-CI policy.
 """
 
 from __future__ import annotations
@@ -17,34 +21,58 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKER_DIR = ROOT / "deploy" / "mosquitto"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def mosquitto_binary() -> str:
+class BrokerMissing(RuntimeError):
+    """The broker binary (or mosquitto_passwd) is not installed."""
+
+
+class BrokerFailed(RuntimeError):
+    """The broker exited or did not listen; the message carries its log."""
+
+
+def _refuse(message: str) -> NoReturn:
+    # pytest is imported here only: the benchmarks use this module without it.
+    import pytest
+
+    if IN_CI:
+        pytest.fail(f"{message}; CI must run every integration test", pytrace=False)
+    pytest.skip(message)
+
+
+def find_mosquitto() -> str:
     found = shutil.which("mosquitto") or (
         "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
     )
     if found is None:
-        message = "the mosquitto broker binary is not installed"
-        if IN_CI:
-            pytest.fail(f"{message}; CI must run every integration test", pytrace=False)
-        pytest.skip(message)
+        raise BrokerMissing("the mosquitto broker binary is not installed")
     return found
+
+
+def find_mosquitto_passwd() -> str:
+    found = shutil.which("mosquitto_passwd")
+    if found is None:
+        raise BrokerMissing("mosquitto_passwd is not installed")
+    return found
+
+
+def mosquitto_binary() -> str:
+    try:
+        return find_mosquitto()
+    except BrokerMissing as exc:
+        _refuse(str(exc))
 
 
 def mosquitto_passwd_binary() -> str:
-    found = shutil.which("mosquitto_passwd")
-    if found is None:
-        message = "mosquitto_passwd is not installed"
-        if IN_CI:
-            pytest.fail(f"{message}; CI must run every integration test", pytrace=False)
-        pytest.skip(message)
-    return found
+    try:
+        return find_mosquitto_passwd()
+    except BrokerMissing as exc:
+        _refuse(str(exc))
 
 
 def free_port() -> int:
@@ -101,13 +129,19 @@ class Broker:
                 self.process.wait(timeout=5)
 
 
-def start_broker(
+def launch_broker(
     workdir: Path,
     passwords: dict[str, str],
     overrides: dict[str, str] | None = None,
     extra_acl: str = "",
 ) -> Broker:
-    binary = mosquitto_binary()
+    """A broker from the shipped config, listening on a free port of 127.0.0.1.
+
+    Raises :class:`BrokerMissing` without the binaries and :class:`BrokerFailed` when
+    the broker does not come up.
+    """
+    binary = find_mosquitto()
+    passwd_binary = find_mosquitto_passwd()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
     # extra_acl grants a test-only user what a test needs beyond the shipped rules.
@@ -116,7 +150,7 @@ def start_broker(
     for index, (user, password) in enumerate(passwords.items()):
         create = ["-c"] if index == 0 else []
         subprocess.run(
-            [mosquitto_passwd_binary(), "-b", *create, str(passwd), user, password],
+            [passwd_binary, "-b", *create, str(passwd), user, password],
             check=True,
             capture_output=True,
         )
@@ -133,12 +167,32 @@ def start_broker(
     deadline = time.monotonic() + 10
     while True:
         if process.poll() is not None:
-            pytest.fail(f"mosquitto exited with {process.returncode}:\n{broker.log_text()}")
+            raise BrokerFailed(f"mosquitto exited with {process.returncode}:\n{broker.log_text()}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return broker
         except OSError:
             if time.monotonic() > deadline:
                 broker.stop()
-                pytest.fail(f"mosquitto did not listen on {port}:\n{broker.log_text()}")
+                raise BrokerFailed(
+                    f"mosquitto did not listen on {port}:\n{broker.log_text()}"
+                ) from None
             time.sleep(0.05)
+
+
+def start_broker(
+    workdir: Path,
+    passwords: dict[str, str],
+    overrides: dict[str, str] | None = None,
+    extra_acl: str = "",
+) -> Broker:
+    """:func:`launch_broker` for the tests: a missing binary skips locally and fails in
+    CI, a broker that does not come up fails the test."""
+    try:
+        return launch_broker(workdir, passwords, overrides, extra_acl)
+    except BrokerMissing as exc:
+        _refuse(str(exc))
+    except BrokerFailed as exc:
+        import pytest
+
+        pytest.fail(str(exc), pytrace=False)
