@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from litestar import Litestar, Router, get
@@ -30,9 +31,22 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
     """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
     settings = settings or get_settings()
 
+    consumers: list = []
+
     async def start() -> None:
         schedules.policy()  # a broken rules policy file stops the start, not each request
         await db.start(settings.database.pool_min, settings.database.pool_max)
+        if settings.ingest.in_process:
+            from ingest_mqtt.consumer import Consumer
+
+            consumer = Consumer(settings)
+            consumers.append((consumer, asyncio.create_task(consumer.run())))
+
+    async def stop() -> None:
+        for consumer, task in consumers:
+            consumer.stop()
+            await task
+        await db.stop()
 
     api = Router(
         path="/api/v1",
@@ -66,7 +80,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         route_handlers=[api, health],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
-        on_shutdown=[db.stop] if manage_db else [],
+        on_shutdown=[stop] if manage_db else [],
         openapi_config=OpenAPIConfig(
             title="sereg",
             version="1",

@@ -88,6 +88,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
         asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
     host = args.host or settings.http.host
     port = args.port or settings.http.port
+    if args.ingest:
+        if args.workers != 1:
+            raise SystemExit(
+                "--ingest runs the consumer inside the one API process: use --workers 1"
+            )
+        # The app (built by uvicorn from sereg.asgi) reads its settings from the environment.
+        os.environ["SEREG_INGEST_IN_PROCESS"] = "1"
+        get_settings.cache_clear()
+        print(f"ingesting MQTT from {settings.mqtt.url} in this process")
     print(f"sereg serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
     uvicorn.run(
         "sereg.asgi:app",
@@ -263,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--ingest",
+        action="store_true",
+        help="also run the MQTT consumer in this process (a first run; production runs"
+        " `sereg ingest` workers)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

@@ -120,6 +120,9 @@ class IngestSettings:
     sweep_interval_s: int = 30
     # JSON {"platforms": {name: {raw code: kind}}}: local platforms' fault codes.
     fault_codes_path: Path | None = None
+    # Run the consumer inside the API process (``sereg serve --ingest``): one process for a
+    # first run on SQLite; production runs ``sereg ingest`` workers of its own.
+    in_process: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,10 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_flag(env: dict[str, str], name: str) -> bool:
+    return env.get(name, "").lower() in ("1", "true", "yes")
+
+
 def settings_from_env(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     return Settings(
@@ -217,6 +224,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             fault_codes_path=(
                 Path(env["SEREG_FAULT_CODES"]) if env.get("SEREG_FAULT_CODES") else None
             ),
+            in_process=_env_flag(env, "SEREG_INGEST_IN_PROCESS"),
         ),
         fills=FillSettings(
             min_refill_minutes=_env_int(
@@ -236,7 +244,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             host=env.get("SEREG_HOST", HttpSettings.host),
             port=_env_int(env, "SEREG_PORT", HttpSettings.port),
         ),
-        log_json=env.get("SEREG_LOG_JSON", "") in ("1", "true", "yes"),
+        log_json=_env_flag(env, "SEREG_LOG_JSON"),
     )
 
 

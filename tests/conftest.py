@@ -26,8 +26,9 @@ from equipment.tables import REGISTER_TABLES
 from sereg.app import create_app
 from sereg.settings import DatabaseSettings
 
-# The broker, consumer and publisher fixtures of the ingest tests.
-pytest_plugins = ["tests.ingest_support"]
+# Fixtures of the ingest tests (broker, consumer, publisher) and of the tests that run
+# the service as a process (fresh databases, `sereg serve --demo`).
+pytest_plugins = ["tests.ingest_support", "tests.service_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
