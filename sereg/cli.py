@@ -180,6 +180,38 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_broker_users(args: argparse.Namespace) -> None:
+    """Write the broker's password file for every station and lift on the register."""
+    import csv
+
+    from equipment.services import devices
+    from ingest_mqtt import credentials
+
+    users = asyncio.run(_with_db(devices.device_usernames))
+    kinds = {user: kind for kind, names in users.items() for user in names}
+    for name in args.service_user:
+        kinds[name] = "service"
+    out = Path(args.out)
+    existing = (
+        credentials.parse_password_file(out.read_text()) if args.merge and out.exists() else {}
+    )
+    text, issued = credentials.password_file(kinds, existing)
+    out.write_text(text)
+    out.chmod(0o640)
+    issued_path = Path(args.issued)
+    issued_path.touch(mode=0o600)
+    with issued_path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["username", "kind", "password"])
+        for user, password in sorted(issued.items()):
+            writer.writerow([user, kinds[user], password])
+    print(
+        f"{out}: {len(kinds)} users ({len(users['station'])} stations, {len(users['lift'])}"
+        f" lifts, {len(args.service_user)} service); {len(issued)} new passwords in"
+        f" {issued_path} (hand them to the installers, then delete the file)"
+    )
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     from equipment.domain.access import SYSTEM, Role
     from equipment.domain.errors import DomainError
@@ -333,6 +365,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--units", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=420600)
     demo.set_defaults(func=cmd_demo)
+
+    broker = sub.add_parser(
+        "broker-users",
+        help="issue broker credentials: a Mosquitto password file for every station and lift",
+    )
+    broker.add_argument("--out", required=True, help="the password file to write")
+    broker.add_argument(
+        "--issued", required=True, help="CSV of the new passwords (mode 0600), shown once"
+    )
+    broker.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the passwords of users already in --out; issue only for new ones",
+    )
+    broker.add_argument(
+        "--service-user",
+        action="append",
+        default=[],
+        help="a service account to include too, e.g. sereg-ingest (repeatable)",
+    )
+    broker.set_defaults(func=cmd_broker_users)
 
     token = sub.add_parser("token", help="create, revoke or list API tokens")
     token_sub = token.add_subparsers(dest="action", required=True)

@@ -20,7 +20,8 @@ from sereg.settings import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
-SERVICES = ("postgres", "mosquitto", "api", "ingest")
+SERVICES = ("postgres", "mosquitto", "api", "ingest-1", "ingest-2")
+INGEST = ("ingest-1", "ingest-2")
 
 # ${NAME}, ${NAME:-default} and ${NAME-default}, as Compose interpolates them.
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
@@ -100,15 +101,22 @@ def test_api_uses_the_postgres_service(compose: dict) -> None:
     assert config["password"] == postgres["POSTGRES_PASSWORD"]
     assert config["database"] == postgres["POSTGRES_DB"]
     assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert environment(services["ingest"])["DATABASE_URL"] == url
+    for name in INGEST:
+        assert environment(services[name])["DATABASE_URL"] == url
 
 
 def test_ingest_workers_share_the_broker_as_the_ingest_user(compose: dict) -> None:
-    ingest = compose["services"]["ingest"]
+    # Two workers, each with its own fixed client id (its persistent session).
+    ids = {environment(compose["services"][name])["SEREG_INGEST_CLIENT_ID"] for name in INGEST}
+    assert len(ids) == len(INGEST)
+    for name in INGEST:
+        check_ingest_worker(compose["services"][name])
+
+
+def check_ingest_worker(ingest: dict) -> None:
     mqtt_url = urlsplit(environment(ingest)["MQTT_URL"])
     assert (mqtt_url.scheme, mqtt_url.hostname, mqtt_url.port) == ("mqtt", "mosquitto", 1883)
     assert mqtt_url.username == "sereg-ingest"  # the user deploy/mosquitto/acl lets read
-    assert ingest["deploy"]["replicas"] >= 2
     assert set(ingest["depends_on"]) >= {"api", "mosquitto"}
     assert ingest["command"] == ["sereg", "ingest"]
 
