@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 from piccolo.engine.base import Engine
@@ -20,15 +25,61 @@ def is_postgres() -> bool:
     return isinstance(engine(), PostgresEngine)
 
 
-def transaction():
-    """One transaction; Piccolo routes every query inside the ``async with`` through it."""
+@asynccontextmanager
+async def transaction() -> AsyncIterator[Any]:
+    """One transaction; Piccolo routes every query inside the ``async with`` through it.
+
+    Piccolo 1.x leaves two things behind when the commit or rollback itself fails (the
+    connection died mid-transaction): the connection is never given back to the pool, and
+    the task's "current transaction" still names the dead one, so every later transaction
+    in that task joins it and fails too. Measured: an ingest worker stuck for good after a
+    database outage, and a pool that empties one failed request at a time. So the exit is
+    guarded here, where every service opens its transactions.
+    """
     current = engine()
     if isinstance(current, SQLiteEngine):
         # A deferred SQLite transaction that reads, then writes, fails at once with
         # "database is locked" when another did the same; IMMEDIATE takes the write lock
         # up front, so concurrent writers queue instead.
-        return current.transaction(transaction_type=TransactionType.immediate)
-    return current.transaction()
+        piccolo_transaction = current.transaction(transaction_type=TransactionType.immediate)
+    else:
+        piccolo_transaction = current.transaction()
+    entered = await piccolo_transaction.__aenter__()
+    try:
+        yield entered
+    except BaseException as exc:
+        try:
+            await piccolo_transaction.__aexit__(type(exc), exc, exc.__traceback__)
+        except Exception:
+            await _abandon(current, piccolo_transaction)
+        raise
+    else:
+        try:
+            await piccolo_transaction.__aexit__(None, None, None)
+        except BaseException:
+            await _abandon(current, piccolo_transaction)
+            raise
+
+
+async def _abandon(current: Engine, piccolo_transaction: Any) -> None:
+    """Give back a transaction whose commit or rollback failed: its connection is closed
+    (the server rolls back what it had) and the task no longer thinks it is inside it."""
+    if getattr(piccolo_transaction, "_parent", None) is not None:
+        return  # a nested block: the outermost one owns the connection
+    connection = getattr(piccolo_transaction, "connection", None)
+    if connection is not None:
+        pool = getattr(current, "pool", None)
+        try:
+            if pool is not None:
+                await pool.release(connection)
+            else:
+                await connection.close()
+        except Exception:
+            terminate = getattr(connection, "terminate", None)
+            if terminate is not None:
+                terminate()
+    with suppress(ValueError, RuntimeError, LookupError, AttributeError):
+        current.current_transaction.reset(piccolo_transaction.context)
 
 
 def bind(new_engine: Engine) -> None:
@@ -73,3 +124,31 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.OperationalError):
         return "locked" in str(exc) or "busy" in str(exc)
     return False
+
+
+_MIGRATIONS = Path(__file__).resolve().parents[1] / "piccolo_migrations"
+_MIGRATION_ID = re.compile(r'^ID = "([^"]+)"', re.MULTILINE)
+
+
+def shipped_migrations() -> set[str]:
+    """The ids of the migrations this code ships with."""
+    return {
+        m.group(1)
+        for path in _MIGRATIONS.glob("*.py")
+        if (m := _MIGRATION_ID.search(path.read_text(encoding="utf-8")))
+    }
+
+
+async def readiness() -> dict[str, object]:
+    """Whether this process can serve: the database answers and has every migration this
+    code needs. A failure is a value, not an exception: it is what /ready reports."""
+    try:
+        rows = await Equipment.raw("SELECT name FROM migration WHERE app_name = 'equipment'")
+    except Exception as exc:  # any failure to reach or read the database means not ready
+        return {"ready": False, "database": f"unreachable: {type(exc).__name__}: {exc}"}
+    missing = sorted(shipped_migrations() - {r["name"] for r in rows})
+    return {
+        "ready": not missing,
+        "database": "ok",
+        "migrations": "ok" if not missing else f"not applied: {', '.join(missing)}",
+    }
