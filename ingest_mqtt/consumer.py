@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from equipment.domain import lift_events
-from equipment.services import clock, db, fills, ingest, telemetry
-from ingest_mqtt import messages, topics
+from equipment.services import clock, db, fills, ingest, retention, telemetry
+from ingest_mqtt import messages, metrics, topics
 from ingest_mqtt.client import BrokerLink, Delivery
 from sereg.settings import Settings
 
@@ -93,6 +93,8 @@ class Consumer:
         )
         self.stats = ConsumerStats()
         self._stop = asyncio.Event()
+        self._reconnects_seen = 0
+        self._dropped_seen = 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -101,6 +103,7 @@ class Consumer:
         ingest_settings = self.settings.ingest
         self.link.start()
         next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
+        next_prune = time.monotonic() + min(60, self.settings.retention.interval_s)
         wait_s = ingest_settings.batch_wait_ms / 1000
         try:
             while not self._stop.is_set():
@@ -110,6 +113,9 @@ class Consumer:
                 if time.monotonic() >= next_sweep:
                     await self._sweep()
                     next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
+                if time.monotonic() >= next_prune:
+                    await self._prune()
+                    next_prune = time.monotonic() + self.settings.retention.interval_s
             # Drain what is already here: it is committed and acknowledged before we go.
             while batch := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0):
                 await self._commit(batch)
@@ -120,17 +126,20 @@ class Consumer:
     async def _commit(self, deliveries: Sequence[Delivery]) -> None:
         items = [to_incoming(d, self.fault_codes) for d in deliveries]
         self.stats.waiting_unacked = len(deliveries)
+        metrics.unacked.set(sum(1 for d in deliveries if d.qos))
         started = time.perf_counter()
         result = await self._commit_with_retry(items)
         if result is None:
             return  # stopping during an outage: not acknowledged, the broker redelivers
         self.stats.last_commit_s = time.perf_counter() - started
+        self._observe(items, result)
         for v in result.verdicts:
             self.link.publish(
                 topics.topic_for(topics.TopicKind.VERDICTS, v.station_code),
                 messages.encode_verdict(v.event_id, v.verdict),
             )
         self.link.ack(deliveries)
+        metrics.unacked.set(0)
         self.stats.waiting_unacked = 0
         self.stats.batches += 1
         self.stats.messages += len(deliveries)
@@ -161,9 +170,32 @@ class Consumer:
                     log.warning("stopping with the database unreachable: %s", exc)
                     return None
                 self.stats.retries += 1
+                metrics.db_retries.inc()
                 log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
+
+    def _observe(self, items: list[ingest.Incoming], result: ingest.BatchResult) -> None:
+        for kind, count in Counter(i.kind for i in items).items():
+            metrics.received.labels(kind).inc(count)
+        for kind, count in result.stored.items():
+            metrics.stored.labels(kind).inc(count)
+        for kind, count in result.duplicates.items():
+            metrics.duplicates.labels(kind).inc(count)
+        for code, count in result.verdict_codes.items():
+            metrics.verdicts.labels(code).inc(count)
+        for reason, count in result.dead_letters.items():
+            metrics.dead_letters.labels(reason).inc(count)
+        metrics.batch_size.observe(len(items))
+        metrics.commit_seconds.observe(self.stats.last_commit_s)
+        counters = self.link.counters
+        # The link counts in paho's thread; the series follow its totals.
+        if counters.connects > 1 + self._reconnects_seen:
+            metrics.reconnects.inc(counters.connects - 1 - self._reconnects_seen)
+            self._reconnects_seen = counters.connects - 1
+        if counters.dropped_qos0 > self._dropped_seen:
+            metrics.dropped_qos0.inc(counters.dropped_qos0 - self._dropped_seen)
+            self._dropped_seen = counters.dropped_qos0
 
     async def _isolate(self, items: list[ingest.Incoming]) -> ingest.BatchResult:
         """Commit message by message; one the database refuses is dead-lettered, so a
@@ -205,10 +237,31 @@ class Consumer:
             # The sweep runs again next interval; the stream must not stop for it.
             log.exception("offline sweep failed")
 
+    async def _prune(self) -> None:
+        try:
+            removed = await retention.prune(retention_of(self.settings), now=clock.now())
+            if any(removed.values()):
+                log.info("pruned %s", removed)
+        except Exception:
+            log.exception("pruning failed; tried again next interval")
+
+
+def retention_of(settings: Settings) -> retention.Retention:
+    r = settings.retention
+    return retention.Retention(
+        heartbeat_days=r.heartbeat_days,
+        dead_letter_days=r.dead_letter_days,
+        fill_days=r.fill_days,
+        lift_event_days=r.lift_event_days,
+    )
+
 
 async def run_consumer(settings: Settings) -> None:
     """The ``sereg ingest`` process: SIGTERM or SIGINT drains, acknowledges, disconnects."""
     await db.start(settings.database.pool_min, settings.database.pool_max)
+    if settings.ingest.metrics_port:
+        metrics.serve(settings.ingest.metrics_port, settings.ingest.metrics_host)
+        log.info("metrics on :%d/metrics", settings.ingest.metrics_port)
     consumer = Consumer(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

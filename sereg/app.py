@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Response, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from equipment.api import (
     controllers,
@@ -19,12 +20,28 @@ from equipment.api import (
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.services import db, schedules
+from sereg.observability import RequestIdMiddleware
 from sereg.settings import Settings, get_settings
 
 
 @get("/health", tags=["operations"])
 async def health() -> dict[str, str]:
+    """Liveness: the process answers (it checks nothing else, so a database outage does not
+    get every API replica restarted)."""
     return {"status": "ok"}
+
+
+@get("/ready", tags=["operations"])
+async def ready() -> Response[dict[str, object]]:
+    """Readiness: the database answers and every migration is applied (503 otherwise)."""
+    state = await db.readiness()
+    return Response(state, status_code=200 if state["ready"] else 503)
+
+
+class Metrics(PrometheusController):
+    """Prometheus metrics: requests, latency and errors by route (``group_path``)."""
+
+    include_in_schema = False
 
 
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Litestar:
@@ -76,8 +93,15 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         ],
         dependencies={"principal": Provide(authenticate)},
     )
+    prometheus = PrometheusConfig(
+        app_name="sereg",
+        prefix="sereg_http",
+        group_path=True,  # /api/v1/equipment/{equipment_id:int}, not one series per unit
+        exclude=["/metrics"],
+    )
     return Litestar(
-        route_handlers=[api, health],
+        route_handlers=[api, health, ready, Metrics],
+        middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
         on_shutdown=[stop] if manage_db else [],

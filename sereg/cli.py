@@ -97,6 +97,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ["SEREG_INGEST_IN_PROCESS"] = "1"
         get_settings.cache_clear()
         print(f"ingesting MQTT from {settings.mqtt.url} in this process")
+    if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Each worker counts in its own process; /metrics on any of them adds them up.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sereg-metrics-")
     print(f"sereg serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
     uvicorn.run(
         "sereg.asgi:app",
@@ -104,20 +109,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=port,
         workers=args.workers,
         log_level="info",
+        log_config=None,  # sereg.observability configures logging (text or JSON lines)
         access_log=False,
     )
 
 
 def cmd_ingest(_: argparse.Namespace) -> None:
-    import logging
-
     from ingest_mqtt.consumer import run_consumer
+    from sereg.observability import configure_logging
 
     settings = get_settings()
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(json_lines=settings.log_json)
     asyncio.run(run_consumer(settings))
 
 
@@ -171,7 +173,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             count=args.count,
             seconds=seconds,
             client_id=args.client_id or f"sereg-sim-{uuid.uuid4().hex[:8]}",
-            max_outstanding=args.max_outstanding,
+            max_outstanding=args.max_outstanding or simulator.MAX_OUTSTANDING,
         )
     except (OSError, ConnectionError) as exc:
         raise SystemExit(f"error: cannot publish to {conn.host}:{conn.port}: {exc}") from exc
@@ -210,6 +212,26 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
         f" lifts, {len(args.service_user)} service); {len(issued)} new passwords in"
         f" {issued_path} (hand them to the installers, then delete the file)"
     )
+
+
+def cmd_prune(_: argparse.Namespace) -> None:
+    """Delete telemetry and dead letters past their retention; report what went."""
+    from equipment.domain.errors import DomainError
+    from equipment.services import clock, retention
+    from ingest_mqtt.consumer import retention_of
+
+    settings = get_settings()
+    try:
+        policy = retention_of(settings)
+        removed = asyncio.run(_with_db(lambda: retention.prune(policy, now=clock.now())))
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.reason}") from exc
+    kept = {"fill": policy.fill_days, "lift_event": policy.lift_event_days}
+    for table, count in removed.items():
+        print(f"{table}: {count:,} rows removed")
+    for table, days in kept.items():
+        if days is None:
+            print(f"{table}: kept (no retention set)")
 
 
 def cmd_token(args: argparse.Namespace) -> None:
@@ -356,8 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--max-outstanding",
         type=int,
-        default=10_000,
-        help="QoS 1 messages awaiting the broker's PUBACK at most",
+        help="QoS 1 messages awaiting the broker's PUBACK at most (default 200)",
     )
     simulate.set_defaults(func=cmd_simulate)
 
@@ -365,6 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--units", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=420600)
     demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser(
+        "prune",
+        help="delete heartbeats and dead letters past their retention (SEREG_RETAIN_*)",
+    ).set_defaults(func=cmd_prune)
 
     broker = sub.add_parser(
         "broker-users",

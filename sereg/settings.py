@@ -123,6 +123,9 @@ class IngestSettings:
     # Run the consumer inside the API process (``sereg serve --ingest``): one process for a
     # first run on SQLite; production runs ``sereg ingest`` workers of its own.
     in_process: bool = False
+    # Where the worker serves its Prometheus metrics (unset: not served).
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,10 @@ class RetentionSettings:
 
     heartbeat_days: int = 30
     dead_letter_days: int = 90
+    fill_days: int | None = None  # unset: fills are kept (at least 2 years if set)
+    lift_event_days: int | None = None  # unset: the fault history is kept
+    # How often each ingest worker prunes (idempotent, so several workers may).
+    interval_s: int = 3600
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 Path(env["SEREG_FAULT_CODES"]) if env.get("SEREG_FAULT_CODES") else None
             ),
             in_process=_env_flag(env, "SEREG_INGEST_IN_PROCESS"),
+            metrics_port=_env_int(env, "SEREG_INGEST_METRICS_PORT", 0) or None,
+            metrics_host=env.get("SEREG_INGEST_METRICS_HOST") or IngestSettings.metrics_host,
         ),
         fills=FillSettings(
             min_refill_minutes=_env_int(
@@ -239,6 +248,9 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             dead_letter_days=_env_int(
                 env, "SEREG_RETAIN_DEAD_LETTER_DAYS", RetentionSettings.dead_letter_days
             ),
+            fill_days=_env_int(env, "SEREG_RETAIN_FILL_DAYS", 0) or None,
+            lift_event_days=_env_int(env, "SEREG_RETAIN_LIFT_EVENT_DAYS", 0) or None,
+            interval_s=_env_int(env, "SEREG_PRUNE_INTERVAL_S", RetentionSettings.interval_s),
         ),
         http=HttpSettings(
             host=env.get("SEREG_HOST", HttpSettings.host),

@@ -287,3 +287,24 @@ def verdicts(ingest_broker: Broker) -> Iterator[Listener]:
     listener = Listener(ingest_broker, "sereg/v1/stations/+/verdicts")
     yield listener
     listener.close()
+
+
+async def ingest_now(topic: str, body: dict[str, Any] | bytes, received_at: datetime | None = None):
+    """One message through the consumer's own decode and commit path, without the broker."""
+    from equipment.services import ingest
+    from ingest_mqtt import messages
+
+    payload = body if isinstance(body, bytes) else encode(body)
+    received_at = received_at or datetime.now(UTC)
+    decoded = messages.decode(topic, payload)
+    if isinstance(decoded, messages.Rejected):
+        item = ingest.Incoming(
+            "rejected", topic, payload, received_at, reason=decoded.reason.value,
+            detail=decoded.detail,
+        )  # fmt: skip
+    else:
+        kind = {"fills": "fill", "status": "status", "events": "event"}[topic.rsplit("/", 1)[1]]
+        item = ingest.Incoming(
+            kind, topic, payload, received_at, decoded.topic.code, message=decoded.message
+        )
+    return await ingest.commit_batch([item])

@@ -8,14 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from equipment.domain.access import Role
-from equipment.services import ingest
-from ingest_mqtt import messages
 from tests import factories
 from tests.ingest_support import (
     cylinder,
-    encode,
     fill_payload,
     fills_topic,
+    ingest_now,
     station,
     status_payload,
     status_topic,
@@ -23,22 +21,6 @@ from tests.ingest_support import (
 
 pytestmark = pytest.mark.integration
 TODAY = factories.TODAY
-
-
-async def ingest_now(topic: str, body: dict) -> ingest.BatchResult:
-    """One message through the consumer's own path, without the broker."""
-    payload = encode(body)
-    decoded = messages.decode(topic, payload)
-    assert isinstance(decoded, messages.Decoded), decoded
-    kind = {"fills": "fill", "status": "status", "events": "event"}[topic.rsplit("/", 1)[1]]
-    return await ingest.commit_batch(
-        [
-            ingest.Incoming(
-                kind, topic, payload, datetime.now(UTC), decoded.topic.code,
-                message=decoded.message,
-            )
-        ]
-    )  # fmt: skip
 
 
 def permit_url(code: str, medium: str = "LPG", station_code: str | None = None) -> str:

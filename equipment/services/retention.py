@@ -1,0 +1,73 @@
+"""What is kept how long. Telemetry and dead letters grow without bound and are pruned by
+age; fill records are traceability records, kept at least 2 years (RULES.md, "Gas
+cylinders": a local standard [S]); the register itself is never deleted from, only
+changed with its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from equipment.domain.errors import InvalidValue
+from equipment.services import db
+from equipment.services.bulk import Bulk
+
+FILL_MINIMUM_DAYS = 2 * 365
+# Rows per DELETE: short transactions, so pruning a backlog never blocks the ingest.
+CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class Retention:
+    heartbeat_days: int
+    dead_letter_days: int
+    fill_days: int | None = None  # None: fills are kept
+    lift_event_days: int | None = None  # None: the fault history is kept
+
+    def __post_init__(self) -> None:
+        if self.fill_days is not None and self.fill_days < FILL_MINIMUM_DAYS:
+            raise InvalidValue(
+                f"fill records are kept at least {FILL_MINIMUM_DAYS} days (2 years)",
+                field="fill_days",
+            )
+        for name in ("heartbeat_days", "dead_letter_days", "lift_event_days"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidValue(f"{name} must be at least 1", field=name)
+
+
+# table -> the column its age is read from
+_AGED = {
+    "lift_heartbeat": "ts",
+    "dead_letter": "received_at",
+    "fill": "filled_at",
+    "lift_event": "ts",
+}
+
+
+async def prune(retention: Retention, *, now: datetime) -> dict[str, int]:
+    """Delete what is older than its retention; returns the rows removed per table."""
+    keep = {
+        "lift_heartbeat": retention.heartbeat_days,
+        "dead_letter": retention.dead_letter_days,
+        "fill": retention.fill_days,
+        "lift_event": retention.lift_event_days,
+    }
+    removed: dict[str, int] = {}
+    for table, days in keep.items():
+        if days is None:
+            continue
+        cutoff = now - timedelta(days=days)
+        column = _AGED[table]
+        removed[table] = 0
+        while True:
+            async with db.transaction() as transaction:
+                rows = await Bulk(transaction).fetch(
+                    f"DELETE FROM {table} WHERE id IN"
+                    f" (SELECT id FROM {table} WHERE {column} < $1 LIMIT {CHUNK}) RETURNING id",
+                    cutoff,
+                )
+            removed[table] += len(rows)
+            if len(rows) < CHUNK:
+                break
+    return removed

@@ -1,0 +1,86 @@
+"""Logs, request ids and metrics for both processes (the API and the ingest workers).
+
+Logs are lines of text, or one JSON object per line with ``SEREG_LOG_JSON=1`` for a log
+shipper. Every request gets an id (the caller's ``X-Request-ID`` when it sends a sane one,
+else a new one), returned in the response and attached to every log record written while
+the request runs, so one failing request can be followed through the logs.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "sereg_request_id", default=None
+)
+_SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+_HEADER = b"x-request-id"
+
+
+class RequestIdMiddleware:
+    """Plain ASGI middleware: cheaper than a framework hook on every request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", ()) if k == _HEADER), None)
+        request_id = (
+            given.decode() if given is not None and _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        )
+        token = REQUEST_ID.set(request_id)
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (_HEADER, request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", "-")
+        if request_id != "-":
+            entry["request_id"] = request_id
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
