@@ -214,6 +214,20 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    """Every benchmark, then docs/benchmarks.md rewritten (bench/run_all.py): its options
+    (``sereg bench --help``) are bench/run_all.py's own."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "run_all.py").exists():
+        raise SystemExit(
+            "sereg bench runs from a checkout of the repository (bench/ is not installed)"
+        )
+    sys.path.insert(0, str(root))
+    from bench.run_all import main as run_all
+
+    raise SystemExit(run_all(args.bench_args))
+
+
 def cmd_prune(_: argparse.Namespace) -> None:
     """Delete telemetry and dead letters past their retention; report what went."""
     from equipment.domain.errors import DomainError
@@ -387,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=420600)
     demo.set_defaults(func=cmd_demo)
 
+    bench = sub.add_parser(
+        "bench",
+        help="run every benchmark and rewrite docs/benchmarks.md (--quick for a smoke run)",
+        add_help=False,
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+
     sub.add_parser(
         "prune",
         help="delete heartbeats and dead letters past their retention (SEREG_RETAIN_*)",
@@ -446,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        cmd_bench(argparse.Namespace(bench_args=argv[1:]))
     args = build_parser().parse_args(argv)
     args.func(args)
 

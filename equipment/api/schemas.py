@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from equipment.domain import lift_events
+
 # PostgreSQL cannot store NUL in text; refusing it here gives a 400 instead of a 500.
 _NO_NUL = r"^[^\x00]*$"
 
@@ -433,22 +435,9 @@ class CompanyScore(Struct):
     late_equipment_ids: list[int]
 
 
-AlarmKind = Literal[
-    "entrapment",
-    "safety_circuit_open",
-    "door_close_fault",
-    "door_open_fault",
-    "stopped_outside_door_zone",
-    "unintended_movement",
-    "motor_runtime_limiter",
-    "floor_position_lost",
-    "restart_prevented",
-    "power_loss",
-    "over_travel_top",
-    "over_travel_bottom",
-    "overspeed",
-    "alarm_button",
-]
+# The contract's fault kinds (one list: equipment.domain.lift_events); back_to_normal
+# ends a condition, so it is no kind of alarm to enter by hand.
+AlarmKind = Literal[tuple(sorted(lift_events.KINDS - {lift_events.BACK_TO_NORMAL}))]  # type: ignore[valid-type]
 
 
 class AlarmCreate(Struct, forbid_unknown_fields=True):
