@@ -51,6 +51,10 @@ BENCH_ACL = f"\nuser {BENCH_USER}\ntopic readwrite sereg/v1/#\n"
 FILLS = "sereg/v1/stations/+/fills"
 # The consumer's own in-flight window, given to the bare subscriber as well.
 RECEIVE_MAXIMUM = IngestSettings.receive_maximum
+# Publisher's bound on unacknowledged fills. Small, because paho rescans every message in
+# flight on each PUBACK: at the Publisher's default of 10,000 it managed 1,163 msg/s on
+# loopback, at 100 about 8,700 (docs/benchmarks.md).
+PUBLISHER_OUTSTANDING = 100
 
 
 # ----------------------------------------------------------------------------- broker
@@ -189,7 +193,11 @@ class FillPublisher(threading.Thread):
 
     def run(self) -> None:
         try:
-            publisher = Publisher(self.conn, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
+            publisher = Publisher(
+                self.conn,
+                client_id=f"bench-pub-{uuid.uuid4().hex[:8]}",
+                max_outstanding=PUBLISHER_OUTSTANDING,
+            )
             publisher.connect()
             try:
                 self.first_at = time.monotonic()

@@ -1,7 +1,7 @@
 """Fills judged, committed and acknowledged per second by ``sereg ingest``, beside a bare
 paho subscriber measured the same way in the same run on the same broker.
 
-    python -m bench.ingest_throughput [--fills 50000] [--units 20000] [--py-spy DIR]
+    python -m bench.ingest_throughput [--fills 50000] [--units 20000] [--repeat 3] [--py-spy DIR]
 
 A broker from deploy/mosquitto (persistence in a temporary directory), a scratch
 PostgreSQL register loaded with ``sereg demo --units`` (dropped at the end), and fills
@@ -17,7 +17,7 @@ refused, dated over the last hours so no cylinder comes round within the refill 
   CONNACK to the last message. The bare one acknowledges on receipt (paho's auto-ack)
   and does nothing with a message; the consumer decodes, judges against the register,
   commits, publishes a verdict per fill and only then acknowledges.
-- live: the publisher runs alongside at full speed (at most 10,000 unacknowledged),
+- live: the publisher runs alongside at full speed (at most 100 unacknowledged),
   timed from the first publish to the last fill stored (bare: last message received).
 - two ``sereg ingest`` processes in one shared-subscription group (different client
   ids) on the drain case.
@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -65,14 +66,22 @@ from sereg.settings import MqttConnection
 from tests.mosquitto import Broker
 
 TARGET_RATIO = 0.5
+DRAIN_BARE = "bare paho, drain (CONNACK → last message)"
+LIVE_BARE = "bare paho, live (first publish → last message)"
 
 
 @dataclass
 class Row:
+    """One case: the seconds of each repetition; figures are their median."""
+
     case: str
     messages: int
-    seconds: float
     baseline: Row | None = None
+    runs: list[float] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(self.runs)
 
     @property
     def rate(self) -> float:
@@ -80,8 +89,10 @@ class Row:
 
     def line(self) -> str:
         ratio = f"{self.rate / self.baseline.rate:.2f}x" if self.baseline else "1.00x"
+        rates = ", ".join(f"{self.messages / s:,.0f}" for s in self.runs)
         return (
-            f"| {self.case} | {self.messages:,} | {self.seconds:.2f} | {self.rate:,.0f} | {ratio} |"
+            f"| {self.case} | {self.messages:,} | {self.seconds:.2f} | {self.rate:,.0f} |"
+            f" {ratio} | {rates} |"
         )
 
 
@@ -102,9 +113,15 @@ class Bench:
         self.ingest: MqttConnection = ingest_conn(broker)
         self.publisher: MqttConnection = bench_conn(broker)
         self.py_spy = py_spy
-        self.rows: list[Row] = []
+        self.rows: dict[str, Row] = {}
         self.notes: list[str] = []
         self.n = len(messages)
+
+    def record(self, case: str, seconds: float, baseline: str | None = None) -> Row:
+        if case not in self.rows:
+            self.rows[case] = Row(case, self.n, self.rows[baseline] if baseline else None)
+        self.rows[case].runs.append(seconds)
+        return self.rows[case]
 
     def note(self, text: str) -> None:
         print(f"  {text}", flush=True)
@@ -167,9 +184,7 @@ class Bench:
             " (every PUBACK back), queued for both sessions"
         )
         await asyncio.to_thread(bare.start().finish)
-        bare_row = Row(
-            "bare paho, drain (CONNACK → last message)", self.n, bare.last_at - bare.connected_at
-        )
+        self.record(DRAIN_BARE, bare.last_at - bare.connected_at)
         forget_session(self.ingest, bare.client_id)
 
         process = IngestProcess(self.url, self.ingest, group, client).start()
@@ -182,16 +197,12 @@ class Bench:
         forget_session(self.ingest, client)
         if count < self.n:
             raise RuntimeError(f"the consumer stored {count:,} of {self.n:,} fills")
-        self.rows += [
-            bare_row,
-            Row("sereg ingest, drain (connect → last stored)", self.n, done - connected, bare_row),
-            Row(
-                "sereg ingest, drain (process start → last stored)",
-                self.n,
-                done - process.started_at,
-                bare_row,
-            ),
-        ]
+        self.record("sereg ingest, drain (connect → last stored)", done - connected, DRAIN_BARE)
+        self.record(
+            "sereg ingest, drain (process start → last stored)",
+            done - process.started_at,
+            DRAIN_BARE,
+        )
         self.note(f"consumer peak RSS (VmHWM): {process.peak_rss_kb / 1024:.0f} MiB")
         await self.checked("drain")
 
@@ -206,9 +217,7 @@ class Bench:
         publisher.start()
         first = await asyncio.to_thread(publisher.wait_first)
         await asyncio.to_thread(bare.finish)
-        bare_row = Row(
-            "bare paho, live (first publish → last message)", self.n, bare.last_at - first
-        )
+        self.record(LIVE_BARE, bare.last_at - first)
         await asyncio.to_thread(publisher.result)
         self.note(
             f"bare case: the publisher had every PUBACK after {publisher.acked_at - first:.2f} s"
@@ -236,16 +245,13 @@ class Bench:
             f"consumer case: the publisher had every PUBACK after {publisher.acked_at - first:.2f}"
             f" s ({self.n / (publisher.acked_at - first):,.0f} msg/s)"
         )
-        self.rows += [
-            bare_row,
-            Row("sereg ingest, live (first publish → last stored)", self.n, done - first, bare_row),
-        ]
+        self.record("sereg ingest, live (first publish → last stored)", done - first, LIVE_BARE)
         self.note(f"consumer peak RSS (VmHWM): {process.peak_rss_kb / 1024:.0f} MiB")
         await self.checked("live")
 
     # ---------------------------------------------------------------- two consumers
 
-    async def two_consumers(self, baseline: Row) -> None:
+    async def two_consumers(self) -> None:
         print("\n## drain with two sereg ingest processes in one group", flush=True)
         await reset_fills(self.pool)
         group = _id("bench-pair")
@@ -260,13 +266,10 @@ class Bench:
             forget_session(self.ingest, process.client_id)
         if count < self.n:
             raise RuntimeError(f"the consumers stored {count:,} of {self.n:,} fills")
-        self.rows.append(
-            Row(
-                "2 × sereg ingest, drain (first connect → last stored)",
-                self.n,
-                done - min(connected),
-                baseline,
-            )
+        self.record(
+            "2 × sereg ingest, drain (first connect → last stored)",
+            done - min(connected),
+            DRAIN_BARE,
         )
         split = ", ".join(f"{p.stored_fills() or 0:,}" for p in processes)
         rss = ", ".join(f"{p.peak_rss_kb / 1024:.0f}" for p in processes)
@@ -289,18 +292,20 @@ async def run(args: argparse.Namespace) -> int:
                 )
                 print(f"fills meant: {verdict_mix(messages)}", flush=True)
                 bench = Bench(url, broker, pool, messages, args.py_spy)
-                await bench.drain()
-                await bench.live()
-                await bench.two_consumers(bench.rows[0])
+                for repetition in range(1, args.repeat + 1):
+                    print(f"\n# repetition {repetition} of {args.repeat}", flush=True)
+                    await bench.drain()
+                    await bench.live()
+                    await bench.two_consumers()
             finally:
                 await pool.close()
-    print("\n| case | fills | seconds | msg/s | vs bare |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for row in bench.rows:
+    print(f"\nMedians of {args.repeat} repetition(s):\n")
+    print("| case | fills | seconds | msg/s | vs bare | msg/s of each run |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for row in bench.rows.values():
         print(row.line())
     print()
-    failed = 0
-    for row in bench.rows:
+    for row in bench.rows.values():
         if row.baseline is not None and "process start" not in row.case:
             ratio = row.rate / row.baseline.rate
             met = "met" if ratio >= TARGET_RATIO else "**missed**"
@@ -317,6 +322,7 @@ def main() -> None:
     parser.add_argument("--fills", type=int, default=50_000)
     parser.add_argument("--units", type=int, default=20_000, help="demo register size")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions; medians reported")
     parser.add_argument(
         "--py-spy", type=Path, help="record the consumers with py-spy (raw stacks) into DIR"
     )

@@ -12,9 +12,9 @@ Three parts, kept apart so the payloads can be tested without a broker or a data
   filling stations by their station codes, and each station's own cylinders, each judged
   by the fill rules as they stand (so the stream knows which cylinders a good fill may
   use and what an unfit one will be answered).
-- :func:`publish` paces a stream onto a broker through
-  :class:`ingest_mqtt.client.Publisher`, which bounds the unacknowledged QoS 1 messages
-  below paho's 65,535 limit; it stops after a count or a duration.
+- :func:`publish` paces a stream onto publishers and stops after a count or a duration;
+  :func:`simulate` (``sereg simulate``) connects :class:`ingest_mqtt.client.Publisher`
+  instances for it, which bound the unacknowledged QoS 1 messages below paho's 65,535.
 
 Stream time: message *i* is due at ``start + i / rate`` while fills fill every free slot;
 heartbeats come per lift every ``heartbeat_interval_s`` and take the slot when due. With
@@ -48,6 +48,7 @@ from sereg.settings import MqttConnection
 __all__ = [
     "BAD_FILL_WEIGHTS",
     "FAULT_WEIGHTS",
+    "MAX_OUTSTANDING",
     "PublishReport",
     "SimConfig",
     "SimCylinder",
@@ -112,14 +113,17 @@ RAW_CODE_SHARE: Final = 0.3
 CLEAR_SHARE: Final = 0.6  # an event of a lift with a fault open mostly clears it
 INSPECTION_CHANCE: Final = 0.003  # per heartbeat: a technician switches to inspection mode
 COUNTER_SHARE: Final = 0.8  # lifts whose device reports run/hour/door counters
+# Unacknowledged QoS 1 messages at most. Small on purpose: paho rescans every message in
+# flight on each PUBACK, so the Publisher's own default (10,000) publishes ~1,200 msg/s
+# on loopback and 200 about 8,000 (docs/benchmarks.md, "Simulator").
+MAX_OUTSTANDING: Final = 200
 
 # How full a correct fill is, by weight per litre of water capacity, for liquefied and
 # dissolved gases other than LPG (whose limit is the rules' own 0.42 kg/L).
 _KG_PER_LITRE: Final = {"CO2": 0.6, "C2H2": 0.16, "LNG": 0.42, "NH3": 0.52, "N2O": 0.6}
-_OTHER_MEDIA: Final = ("O2", "N2", "AR", "CO2", "C2H2", "LPG")
+_OTHER_MEDIA: Final = ("O2", "N2", "Ar", "CO2", "C2H2", "LPG")
 
 _ENCODE: Final = msgspec.json.Encoder().encode
-_DECODE: Final = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +376,12 @@ def _new_station(rng: random.Random, index: int, station: SimStation, start: dat
 
 
 def _quantities(
-    rng: random.Random, medium: str, cylinder: SimCylinder | None, *, over: bool, policy: Any
+    rng: random.Random,
+    medium: str,
+    cylinder: SimCylinder | None,
+    *,
+    over: bool,
+    policy: rules.FillPolicy,
 ) -> dict[str, float] | None:
     """filled_mass_kg or final_pressure_mpa as the medium is measured; an over-fill when
     ``over`` (None when the register gives the rules nothing to over-fill against)."""
@@ -438,15 +447,17 @@ class Stream(Iterator[SimMessage]):
     def __next__(self) -> SimMessage:
         rng = self._rng
         t = self._t
-        malformed = self.config.malformed_share and rng.random() < self.config.malformed_share
+        share = self.config.malformed_share
+        # No draw at all when there are none, so a stream without them stays the same.
+        malformed = share > 0 and rng.random() < share
         if self._lifts and (not self._stations or self._due[0][0] <= t):
             t = max(t, self._due[0][0])
             topic, body, qos, kind, intent, expected = self._lift_message(t)
         else:
-            topic, body, qos, kind, intent, expected = self._fill(t, peek=bool(malformed))
+            topic, body, qos, kind, intent, expected = self._fill(t, peek=malformed)
         self._t = t + self._step
         if malformed:
-            body, expected = self._malform(kind, body)
+            body, expected = self._malform(topic, kind, body)
             intent = "malformed"
         at = self.start + timedelta(seconds=t)
         payload = body if isinstance(body, bytes) else _ENCODE(body)
@@ -572,7 +583,7 @@ class Stream(Iterator[SimMessage]):
         medium = (cylinder.medium if cylinder else None) or "LPG"
         code = cylinder.code if cylinder else f"2320429{rng.randrange(10**13):013d}"
         if intent == "wrong_medium":
-            medium = rng.choice([m for m in _OTHER_MEDIA if m != medium.upper()])
+            medium = rng.choice([m for m in _OTHER_MEDIA if m.upper() != medium.upper()])
         quantities = _quantities(rng, medium, cylinder, over=intent == "over_filled", policy=policy)
         if quantities is None:
             return None
@@ -595,7 +606,9 @@ class Stream(Iterator[SimMessage]):
 
     # ------------------------------------------------------------------ malformed
 
-    def _malform(self, kind: str, body: dict[str, Any]) -> tuple[bytes | dict[str, Any], str]:
+    def _malform(
+        self, topic: str, kind: str, body: dict[str, Any]
+    ) -> tuple[bytes | dict[str, Any], str]:
         """A payload the contract refuses, and the dead-letter reason it should get."""
         rng = self._rng
         flaw = rng.choice(("not_json", "missing_field", "wrong_type", "no_offset", "mismatch"))
@@ -621,9 +634,9 @@ class Stream(Iterator[SimMessage]):
         if kind == "fill":
             body["station_code"] = body["station_code"] + "X"
         else:
-            body["registration_code"] = "31104206002000010001"
-            if self._lifts and body["registration_code"] in (lift.code for lift in self._lifts):
-                body["registration_code"] += "X"
+            # Another lift's code, as a device with a mixed-up configuration sends it.
+            code = topics.parse_topic(topic).code
+            body["registration_code"] = code[:-1] + ("1" if code[-1] != "1" else "2")
         return body, DeadLetterReason.TOPIC_MISMATCH.value
 
 
@@ -656,6 +669,7 @@ async def load_register(
     is judged as the interlock would judge it at ``now`` (refill timing aside); its last
     recorded fill seeds the stream's refill timeline.
     """
+    # The table layer is imported here only: the stream, and its tests, need none of it.
     from equipment.services import db, fill_facts
     from equipment.services.bulk import Bulk
     from equipment.tables import Equipment, Organisation
@@ -764,7 +778,7 @@ class Sink(Protocol):
 class PublishReport:
     sent: Counter[str] = field(default_factory=Counter)  # by kind
     intents: Counter[str] = field(default_factory=Counter)  # by kind/intent
-    seconds: float = 0.0  # first publish to last
+    seconds: float = 0.0  # from the start of publishing to the last message sent
     behind_s: float = 0.0  # the most any message went out after its due time
     acked: bool | None = None  # every QoS 1 message acknowledged (None: not waited for)
     ack_wait_s: float = 0.0
@@ -863,7 +877,7 @@ def simulate(
     count: int | None,
     seconds: float | None,
     client_id: str,
-    max_outstanding: int = 10_000,
+    max_outstanding: int = MAX_OUTSTANDING,
     ack_timeout_s: float = 60.0,
 ) -> PublishReport:
     """Connect, publish a paced stream starting now, wait for the broker's acks.

@@ -1,0 +1,245 @@
+"""Fill-permit latency: ``GET /api/v1/cylinders/{code}/fill-permit`` beside its floors.
+
+    python -m bench.fill_permit [--rate 200] [--seconds 10] [--units 20000]
+
+A scratch PostgreSQL register (``sereg demo --units``, dropped at the end) in which every
+cylinder has a last fill on record (so the traceability checks read a row, as they do
+in a city that has been filling for a while). ``sereg serve`` on a free port, a station
+token for the licensed station with the most cylinders of its own, and at a fixed
+request rate (open loop, bench/harness.py), each request for a random one of that
+station's cylinders with the cylinder's own medium:
+
+- ``GET /health`` with the same token: the HTTP floor;
+- the permit's SQL straight through asyncpg: the statements ``fills.fill_permit`` sends,
+  in one transaction (the station's own code, the station, the cylinder with its due
+  dates and latest periodic inspection, its last fill, joint-operation agreements),
+  issued by the service's own readers (``fill_facts``) on a bare asyncpg connection;
+  the database floor;
+- the API itself. Target (issue): p99 <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
+
+import asyncpg
+import httpx
+
+from bench.harness import HEADER, Latency, fixed_rate, free_port, machine, start_server
+from bench.harness import wait_until_up as wait_for_server
+from bench.ingest_support import ROOT, scratch_register
+from equipment.services import clock, fill_facts
+from equipment.services.bulk import Bulk
+
+TARGET_P99_MS = 10.0
+
+
+async def keep_session(_: asyncpg.Connection) -> None:
+    """No reset query on release, as the app's pool (an open transaction still rolls back)."""
+
+
+def station_token(org_id: int) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "sereg.cli", "token", "create", "--role", "station",
+         "--org", str(org_id), "--label", "bench"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.split()[-1]
+
+
+async def pick_station(pool: asyncpg.Pool) -> tuple[int, str, list[tuple[str, str]]]:
+    """The licensed station with the most own cylinders, and (code, medium) of each."""
+    row = await pool.fetchrow(
+        "SELECT o.id, o.station_code, count(*) AS n FROM organisation o"
+        " JOIN equipment e ON e.owning_station = o.id"
+        " WHERE o.kind = 'filling_station' AND o.licence_valid_until >= current_date"
+        " AND e.category LIKE '23%' GROUP BY o.id, o.station_code ORDER BY n DESC LIMIT 1"
+    )
+    cylinders = await pool.fetch(
+        "SELECT code, parameters::json ->> 'medium' AS medium FROM equipment"
+        " WHERE owning_station = $1 AND category LIKE '23%' ORDER BY id",
+        row["id"],
+    )
+    return row["id"], row["station_code"], [(r["code"], r["medium"] or "LPG") for r in cylinders]
+
+
+async def give_every_cylinder_a_last_fill(pool: asyncpg.Pool) -> int:
+    """A fill state per owned cylinder: last filled 1-30 days ago at its own station."""
+    await pool.execute(
+        "INSERT INTO cylinder_fill_state"
+        " (equipment, last_fill, last_filled_at, last_station, last_station_code, fill_count)"
+        " SELECT e.id, 0, now() - (1 + random() * 29) * interval '1 day', o.id,"
+        " o.station_code, 1 + (random() * 40)::int FROM equipment e"
+        " JOIN organisation o ON o.id = e.owning_station"
+        " WHERE e.category LIKE '23%' ON CONFLICT (equipment) DO NOTHING"
+    )
+    await pool.execute("ANALYZE cylinder_fill_state")
+    return await pool.fetchval("SELECT count(*) FROM cylinder_fill_state")
+
+
+def _bulk(connection: asyncpg.Connection) -> Bulk:
+    # The service's readers on a bare asyncpg connection: the same SQL, no Piccolo.
+    bulk = Bulk.__new__(Bulk)
+    bulk.connection = connection
+    bulk.postgres = True
+    return bulk
+
+
+def permit_sql_case(pool: asyncpg.Pool, org_id: int, codes: list[tuple[str, str]], seed: int):
+    rng = random.Random(seed)
+
+    async def call(_: int) -> bool:
+        code, _medium = rng.choice(codes)
+        async with pool.acquire() as connection, connection.transaction():
+            bulk = _bulk(connection)
+            own = await connection.fetchrow(
+                'SELECT "organisation"."station_code" FROM "organisation"'
+                ' WHERE "organisation"."id" = $1 LIMIT 1',
+                org_id,
+            )
+            stations = await fill_facts.stations_by_code(bulk, [own["station_code"]])
+            station = stations[own["station_code"]]
+            cylinders = await fill_facts.cylinders_by_code(bulk, [code])
+            cylinder = cylinders.get(code)
+            if cylinder is not None:
+                await fill_facts.previous_fills(bulk, [cylinder.facts.id])
+            await fill_facts.joint_operations(bulk, [station.id], [clock.now()])
+        return True
+
+    return call
+
+
+def permit_api_case(
+    http: httpx.AsyncClient,
+    station: str,
+    codes: list[tuple[str, str]],
+    headers: dict[str, str],
+    seed: int,
+    answers: Counter[str] | None = None,
+):
+    rng = random.Random(seed)
+
+    async def call(_: int) -> bool:
+        code, medium = rng.choice(codes)
+        try:
+            response = await http.get(
+                f"/api/v1/cylinders/{code}/fill-permit",
+                params={"station": station, "medium": medium},
+                headers=headers,
+            )
+        except httpx.TransportError:
+            return False
+        if answers is not None and response.status_code == 200:
+            answers[response.json()["code"]] += 1
+        return response.status_code == 200
+
+    return call
+
+
+def health_case(http: httpx.AsyncClient, headers: dict[str, str]):
+    async def call(_: int) -> bool:
+        try:
+            return (await http.get("/health", headers=headers)).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    return call
+
+
+async def measure(url: str, args: argparse.Namespace) -> int:
+    pool = await asyncpg.create_pool(url, min_size=4, max_size=8, reset=keep_session)
+    server = None
+    try:
+        states = await give_every_cylinder_a_last_fill(pool)
+        org_id, station, codes = await pick_station(pool)
+        token = await asyncio.to_thread(station_token, org_id)
+        port = free_port()
+        server = start_server(port)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=10, limits=httpx.Limits(max_connections=50)
+        ) as http:
+            await wait_for_server(http)
+            answers: Counter[str] = Counter()
+            check = permit_api_case(http, station, codes, headers, args.seed + 1, answers)
+            for i in range(300):
+                assert await check(i), "the fill-permit request failed"
+            # Grow the server's pool before measuring (see bench/README.md, due list).
+            await asyncio.gather(*(check(-1) for _ in range(40)))
+            print(
+                f"# fill permit latency: station {station}, {len(codes):,} own cylinders,"
+                f" {states:,} cylinders with a last fill; {args.rate:.0f} req/s for"
+                f" {args.seconds:.0f} s"
+            )
+            print(f"machine: {machine()}")
+            print(
+                "answers over 340 random cylinders: "
+                + ", ".join(f"{code} x{n}" for code, n in sorted(answers.items()))
+            )
+            print()
+            print(HEADER)
+            cases = [
+                ("HTTP floor: GET /health", health_case(http, headers)),
+                (
+                    "DB floor: the permit's SQL (asyncpg, one transaction)",
+                    permit_sql_case(pool, org_id, codes, args.seed),
+                ),
+                (
+                    "API: GET /api/v1/cylinders/{code}/fill-permit",
+                    permit_api_case(http, station, codes, headers, args.seed),
+                ),
+            ]
+            results: dict[str, Latency] = {}
+            for name, call in cases:
+                # The client's collector pauses would show as server latency.
+                gc.collect()
+                gc.disable()
+                try:
+                    results[name] = await fixed_rate(
+                        name, call, rate=args.rate, seconds=args.seconds
+                    )
+                finally:
+                    gc.enable()
+                print(results[name].row(), flush=True)
+        api = results["API: GET /api/v1/cylinders/{code}/fill-permit"]
+        floor = results["HTTP floor: GET /health"]
+        met = api.p99_ms <= TARGET_P99_MS and not api.errors
+        print()
+        print(
+            f"Target: p99 <= {TARGET_P99_MS:.0f} ms: API p99 {api.p99_ms:.2f} ms"
+            f" ({api.p99_ms - floor.p99_ms:+.2f} ms over /health): {'met' if met else 'missed'}"
+        )
+        return 0 if met else 1
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        await pool.close()
+
+
+async def run(args: argparse.Namespace) -> int:
+    async with scratch_register(args.units) as url:
+        # harness.start_server and the token command read the register from here.
+        os.environ["DATABASE_URL"] = url
+        os.environ["PICCOLO_CONF"] = "piccolo_conf"
+        return await measure(url, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--units", type=int, default=20_000, help="demo register size")
+    parser.add_argument("--seed", type=int, default=1)
+    sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
