@@ -100,7 +100,10 @@ class BrokerLink:
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = _client(conn, client_id, manual_ack=True)
-        self._client.max_inflight_messages_set(1000)  # our verdict publishes
+        # No client-side limit on our verdict publishes: paho walks its whole in-flight list
+        # on every PUBACK when a limit is set (28 % of the worker's time, measured); the
+        # verdicts are bounded by the batches they answer.
+        self._client.max_inflight_messages_set(0)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -225,20 +228,45 @@ class Publisher:
     max_outstanding: int = 10_000
     _client: mqtt.Client = field(init=False)
     _slots: threading.Semaphore = field(init=False)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _pending: set[int] = field(init=False, default_factory=set)  # QoS 1 mids not yet PUBACKed
+    _early: set[int] = field(init=False, default_factory=set)  # PUBACKed before we saw the mid
+    _qos0: set[int] = field(init=False, default_factory=set)  # QoS 0 mids not yet written
     _acked: int = field(init=False, default=0)
+    _refused: int = field(init=False, default=0)
     _sent: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._client = _client(self.conn, self.client_id, manual_ack=False)
-        self._client.max_inflight_messages_set(min(self.max_outstanding, 65_000))
+        # The semaphore is the bound; a paho in-flight limit would make paho walk its whole
+        # in-flight list on every PUBACK (1,163 msg/s at 10,000 outstanding, measured).
+        self._client.max_inflight_messages_set(0)
         self._client.max_queued_messages_set(0)
         self._slots = threading.Semaphore(self.max_outstanding)
         self._client.on_publish = self._on_publish
         self._connected = threading.Event()
-        self._client.on_connect = lambda *a: self._connected.set()
+        self._connack: mqtt.ReasonCode | None = None
+        self._client.on_connect = self._on_connect
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connack = reason_code
+        self._connected.set()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        self._acked += 1
+        # paho calls this for QoS 0 messages too (when written): only a QoS 1 PUBACK frees
+        # a slot, and a PUBACK that refuses (an ACL denial, say) is counted as refused.
+        with self._lock:
+            if mid in self._qos0:
+                self._qos0.discard(mid)
+                return
+            if mid not in self._pending:
+                self._early.add(mid)
+                return
+            self._pending.discard(mid)
+            if reason_code.is_failure:
+                self._refused += 1
+            else:
+                self._acked += 1
         self._slots.release()
 
     def connect(self, timeout: float = 10.0) -> None:
@@ -246,19 +274,47 @@ class Publisher:
         self._client.loop_start()
         if not self._connected.wait(timeout):
             raise ConnectionError(f"no CONNACK from {self.conn.host}:{self.conn.port}")
+        if self._connack is not None and self._connack.is_failure:
+            self.close()
+            raise ConnectionError(f"the broker refused the connection: {self._connack}")
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         if qos:
             self._slots.acquire()
         info = self._client.publish(topic, payload, qos=qos)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS and qos:
-            self._slots.release()
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            if qos:
+                self._slots.release()
             raise ConnectionError(f"publish failed: {mqtt.error_string(info.rc)}")
-        self._sent += qos > 0
+        if not qos:
+            with self._lock:
+                if info.mid in self._early:
+                    self._early.discard(info.mid)  # already written
+                else:
+                    self._qos0.add(info.mid)
+            return
+        if qos:
+            with self._lock:
+                self._sent += 1
+                if info.mid in self._early:  # its PUBACK beat us here
+                    self._early.discard(info.mid)
+                    self._acked += 1
+                    release = True
+                else:
+                    self._pending.add(info.mid)
+                    release = False
+            if release:
+                self._slots.release()
+
+    @property
+    def refused(self) -> int:
+        """QoS 1 messages the broker answered with a failure reason (not accepted)."""
+        return self._refused
 
     def wait_all_acked(self, timeout: float = 60.0) -> bool:
+        """True once every QoS 1 message published so far has its PUBACK."""
         deadline = time.monotonic() + timeout
-        while self._acked < self._sent:
+        while self._acked + self._refused < self._sent:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)

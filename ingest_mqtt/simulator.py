@@ -113,10 +113,9 @@ RAW_CODE_SHARE: Final = 0.3
 CLEAR_SHARE: Final = 0.6  # an event of a lift with a fault open mostly clears it
 INSPECTION_CHANCE: Final = 0.003  # per heartbeat: a technician switches to inspection mode
 COUNTER_SHARE: Final = 0.8  # lifts whose device reports run/hour/door counters
-# Unacknowledged QoS 1 messages at most. Small on purpose: paho rescans every message in
-# flight on each PUBACK, so the Publisher's own default (10,000) publishes ~1,200 msg/s
-# on loopback and 200 about 8,000 (docs/benchmarks.md, "Simulator").
-MAX_OUTSTANDING: Final = 200
+# Unacknowledged QoS 1 messages at most: far below paho's 65,535 message ids, and small
+# enough that a broker that stops answering stops the simulator within a second.
+MAX_OUTSTANDING: Final = 1000
 
 # How full a correct fill is, by weight per litre of water capacity, for liquefied and
 # dissolved gases other than LPG (whose limit is the rules' own 0.42 kg/L).

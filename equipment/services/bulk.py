@@ -32,6 +32,13 @@ class Bulk:
         self.connection = transaction.connection
         self.postgres = isinstance(transaction, PostgresTransaction)
 
+    @classmethod
+    def on(cls, connection: Any, *, postgres: bool) -> Bulk:
+        """On a bare connection (no transaction): for reads that need no snapshot."""
+        bulk = cls.__new__(cls)
+        bulk.connection, bulk.postgres = connection, postgres
+        return bulk
+
     def any_of(self, column: str, n: int) -> str:
         """``column`` is one of the list given as parameter ``$n``."""
         if self.postgres:

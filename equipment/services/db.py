@@ -14,6 +14,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from equipment.services.bulk import Bulk
 from equipment.tables import REGISTER_TABLES, Equipment
 
 
@@ -80,6 +81,29 @@ async def _abandon(current: Engine, piccolo_transaction: Any) -> None:
                 terminate()
     with suppress(ValueError, RuntimeError, LookupError, AttributeError):
         current.current_transaction.reset(piccolo_transaction.context)
+
+
+@asynccontextmanager
+async def reading() -> AsyncIterator[Bulk]:
+    """A pooled connection for a few reads, without BEGIN and COMMIT: two round trips
+    fewer for a hot read path (the fill permit)."""
+    current = engine()
+    if isinstance(current, PostgresEngine) and current.pool is not None:
+        async with current.pool.acquire() as connection:
+            yield Bulk.on(connection, postgres=True)
+        return
+    if isinstance(current, PostgresEngine):
+        connection = await current.get_new_connection()
+        try:
+            yield Bulk.on(connection, postgres=True)
+        finally:
+            await connection.close()
+        return
+    connection = await current.get_connection()
+    try:
+        yield Bulk.on(connection, postgres=False)
+    finally:
+        await connection.close()
 
 
 def bind(new_engine: Engine) -> None:

@@ -18,7 +18,7 @@ from equipment.services import audit, db, fill_facts
 from equipment.services.bulk import Bulk
 from equipment.services.organisations import require_kind
 from equipment.services.register import Page
-from equipment.tables import CylinderFillState, Fill, JointFilling, Organisation
+from equipment.tables import CylinderFillState, Fill, JointFilling
 from sereg.settings import get_settings
 
 
@@ -36,20 +36,15 @@ def policy() -> rules.FillPolicy:
 async def _station_for(principal: Principal, bulk: Bulk, code: str | None) -> rules.StationFacts:
     """The station a permit is asked for: a station asks for itself only."""
     if principal.role is Role.STATION:
-        row = (
-            await Organisation.select(Organisation.station_code)
-            .where(Organisation.id == principal.organisation_id)
-            .first()
-        )
-        own = row["station_code"] if row else None
+        own = await fill_facts.station_by_id(bulk, principal.organisation_id)
         if own is None:
             raise InvalidValue(
                 "this station has no station code on file: ask the registration office"
             )
-        if code is not None and code != own:
+        if code is not None and code != own.code:
             raise Forbidden("a station may ask for permits for its own code only")
-        code = own
-    elif code is None:
+        return own
+    if code is None:
         raise InvalidValue("station is required", field="station")
     stations = await fill_facts.stations_by_code(bulk, [code])
     if code not in stations:
@@ -68,20 +63,25 @@ async def fill_permit(
     principal.require(Permission.FILL_PERMIT)
     if not medium.strip():
         raise InvalidValue("medium is required", field="medium")
-    async with db.transaction() as transaction:
-        bulk = Bulk(transaction)
+    # Reads only, on one pooled connection: a filling scale waits for this answer.
+    async with db.reading() as bulk:
         station = await _station_for(principal, bulk, station_code)
         cylinders = await fill_facts.cylinders_by_code(bulk, [cylinder_code])
         cylinder = cylinders.get(cylinder_code)
         facts = cylinder.facts if cylinder else None
         previous = await fill_facts.previous_fills(bulk, [facts.id]) if facts else {}
-        joint = await fill_facts.joint_operations(bulk, [station.id], [now])
+        foreign = (
+            facts is not None
+            and facts.owning_station_id not in (None, station.id)
+            and not facts.vehicle
+        )
+        joint = await fill_facts.joint_operations(bulk, [station.id], [now]) if foreign else {}
     verdict = rules.judge_fill(
         rules.FillAttempt(medium=medium, at=now),
         station,
         facts,
         previous=previous.get(facts.id) if facts else None,
-        joint_operation=facts is not None and fill_facts.joint_allowed(joint, facts, station, now),
+        joint_operation=foreign and fill_facts.joint_allowed(joint, facts, station, now),
         received_at=now,
         policy=policy(),
     )
