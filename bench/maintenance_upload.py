@@ -32,7 +32,7 @@ import httpx
 
 from bench.harness import free_port, machine, wait_until_up
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import clock, db, maintenance, tokens
+from equipment.services import clock, db, tokens
 
 ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 COLUMNS = [
@@ -88,37 +88,20 @@ async def setup(url: str) -> tuple[str, list[dict]]:
         )
         company = org_ids["maintenance_company"][0]
         old_enough = clock.today() - timedelta(days=90)
-        lifts = (
+        # The demo city already puts every maintained lift under its company's contract:
+        # upload for the first company's own lifts.
+        mine = (
             await Equipment.select(Equipment.id, Equipment.code, Equipment.user_unit)
             .where(
                 Equipment.category.like("31%"),
                 Equipment.status == "in_use",
                 Equipment.commissioning_date < old_enough,
+                Equipment.maintenance_company == company,
             )
             .limit(500)
         )
-        # One user unit signs for all of them (bench setup): a contract covers one owner's units.
-        owner = lifts[0]["user_unit"]
-        await Equipment.update({Equipment.user_unit: owner}).where(
-            Equipment.id.is_in([u["id"] for u in lifts])
-        )
-        mine = lifts
-        today = clock.today()
-        await maintenance.create_contract(
-            SYSTEM,
-            {
-                "user_unit_id": owner,
-                "maintenance_company_id": company,
-                "starts_on": today - timedelta(days=365),
-                "ends_on": today + timedelta(days=365),
-                "cycle_days": 15,
-                "on_demand": False,
-                "liability_insured": False,
-                "equipment_ids": [u["id"] for u in mine],
-            },
-            today=today,
-            now=clock.now(),
-        )
+        if not mine:
+            raise SystemExit("the demo city gave the first maintenance company no lifts")
         token, _ = await tokens.create_token(
             SYSTEM, role=Role.MAINTENANCE, organisation_id=company, label="bench", now=clock.now()
         )
