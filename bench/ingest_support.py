@@ -316,6 +316,11 @@ class IngestProcess:
                     self.peak_rss_kb = int(line.split()[1])
         return self.peak_rss_kb
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the running process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self, timeout: float = 60) -> int:
         """SIGTERM: the consumer drains, acknowledges and disconnects."""
         if self.process is None or self.process.poll() is not None:

@@ -1,7 +1,8 @@
 """Fills judged, committed and acknowledged per second by ``sereg ingest``, beside a bare
 paho subscriber measured the same way in the same run on the same broker.
 
-    python -m bench.ingest_throughput [--fills 50000] [--units 20000] [--repeat 3] [--py-spy DIR]
+    python -m bench.ingest_throughput [--fills 50000] [--units 20000] [--repeat 3]
+        [--cases drain,live,pair] [--py-spy DIR]
 
 A broker from deploy/mosquitto (persistence in a temporary directory), a scratch
 PostgreSQL register loaded with ``sereg demo --units`` (dropped at the end), and fills
@@ -190,8 +191,14 @@ class Bench:
         process = IngestProcess(self.url, self.ingest, group, client).start()
         spy = self.profile(process, "drain")
         connected = await asyncio.to_thread(process.wait_connected)
+        cpu_at_connect = process.cpu_seconds()
         done, count = await wait_for_fills(self.pool, self.n)
+        cpu = process.cpu_seconds() - cpu_at_connect
         await asyncio.to_thread(process.stop)
+        self.note(
+            f"consumer CPU from connect to last stored: {cpu:.2f} s of {done - connected:.2f} s"
+            f" ({cpu / self.n * 1e6:.0f} µs per fill)"
+        )
         if spy is not None:
             spy.wait(30)
         forget_session(self.ingest, client)
@@ -277,6 +284,9 @@ class Bench:
         await self.checked("two consumers")
 
 
+CASES = {"drain": Bench.drain, "live": Bench.live, "pair": Bench.two_consumers}
+
+
 async def run(args: argparse.Namespace) -> int:
     print(f"# ingest throughput: {args.fills:,} fills, demo register of {args.units:,} units")
     print(f"machine: {machine()}", flush=True)
@@ -294,9 +304,8 @@ async def run(args: argparse.Namespace) -> int:
                 bench = Bench(url, broker, pool, messages, args.py_spy)
                 for repetition in range(1, args.repeat + 1):
                     print(f"\n# repetition {repetition} of {args.repeat}", flush=True)
-                    await bench.drain()
-                    await bench.live()
-                    await bench.two_consumers()
+                    for case in args.cases:
+                        await CASES[case](bench)
             finally:
                 await pool.close()
     print(f"\nMedians of {args.repeat} repetition(s):\n")
@@ -323,6 +332,12 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=20_000, help="demo register size")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions; medians reported")
+    parser.add_argument(
+        "--cases",
+        type=lambda s: s.split(","),
+        default=list(CASES),
+        help=f"comma-separated cases to run (default: all of {','.join(CASES)})",
+    )
     parser.add_argument(
         "--py-spy", type=Path, help="record the consumers with py-spy (raw stacks) into DIR"
     )

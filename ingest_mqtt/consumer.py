@@ -120,7 +120,7 @@ class Consumer:
             while batch := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0):
                 await self._commit(batch)
         finally:
-            self.link.stop()
+            await self.link.stop()
             log.info("ingest stopped: %s", self.stats)
 
     async def _commit(self, deliveries: Sequence[Delivery]) -> None:
