@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from equipment.domain import lift_events
 from equipment.services import clock, db, fills, ingest, retention, telemetry
@@ -78,6 +79,15 @@ class ConsumerStats:
     waiting_unacked: int = 0
 
 
+@dataclass
+class Batch:
+    """Deliveries taken together, decoded; ``judged`` their fills if judged ahead."""
+
+    deliveries: Sequence[Delivery]
+    items: list[ingest.Incoming]
+    judged: ingest.JudgedFills | None = None
+
+
 class Consumer:
     def __init__(self, settings: Settings, link: BrokerLink | None = None) -> None:
         self.settings = settings
@@ -105,11 +115,24 @@ class Consumer:
         next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
         next_prune = time.monotonic() + min(60, self.settings.retention.interval_s)
         wait_s = ingest_settings.batch_wait_ms / 1000
+        # On PostgreSQL the next batch is judged while the last one commits. SQLite has
+        # one writer, and readers beside it would only queue behind its commit.
+        overlap = db.is_postgres()
+        ahead: Batch | None = None
         try:
             while not self._stop.is_set():
-                batch = await self.link.next_batch(ingest_settings.batch_size, wait_s, idle_s=0.5)
-                if batch:
-                    await self._commit(batch)
+                if ahead is None:
+                    deliveries = await self.link.next_batch(
+                        ingest_settings.batch_size, wait_s, idle_s=0.5
+                    )
+                    if deliveries:
+                        ahead = (
+                            await self._judged(deliveries, {})
+                            if overlap
+                            else Batch(deliveries, self._decode(deliveries))
+                        )
+                if ahead is not None:
+                    ahead = await self._commit_then_next(ahead, overlap)
                 if time.monotonic() >= next_sweep:
                     await self._sweep()
                     next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
@@ -117,20 +140,64 @@ class Consumer:
                     await self._prune()
                     next_prune = time.monotonic() + self.settings.retention.interval_s
             # Drain what is already here: it is committed and acknowledged before we go.
-            while batch := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0):
-                await self._commit(batch)
+            if ahead is not None:
+                await self._commit(ahead)
+            while deliveries := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0):
+                await self._commit(Batch(deliveries, self._decode(deliveries)))
         finally:
             await self.link.stop()
             log.info("ingest stopped: %s", self.stats)
 
-    async def _commit(self, deliveries: Sequence[Delivery]) -> None:
-        items = [to_incoming(d, self.fault_codes) for d in deliveries]
+    def _decode(self, deliveries: Sequence[Delivery]) -> list[ingest.Incoming]:
+        return [to_incoming(d, self.fault_codes) for d in deliveries]
+
+    async def _judged(self, deliveries: Sequence[Delivery], overlay: dict[int, Any]) -> Batch:
+        """The batch decoded and its fills judged ahead of its commit; if judging fails,
+        the commit judges them again (and retries or isolates what fails there)."""
+        batch = Batch(deliveries, self._decode(deliveries))
+        try:
+            batch.judged = await ingest.judge_fills(
+                batch.items, context=self.context, overlay=overlay
+            )
+        except Exception as exc:
+            if not db.is_transient(exc):
+                log.exception("judging a batch ahead failed; judged again in its commit")
+        return batch
+
+    async def _commit_then_next(self, current: Batch, overlap: bool) -> Batch | None:
+        """Commit ``current`` and, while it commits, take the next batch and judge it with
+        ``current``'s fills laid over the register. The next batch's judgement stands
+        only if ``current`` committed exactly as judged."""
+        if not overlap:
+            await self._commit(current)
+            return None
+        write = asyncio.create_task(self._commit(current))
+        following: Batch | None = None
+        try:
+            deliveries = await self.link.next_batch(
+                self.settings.ingest.batch_size, self.settings.ingest.batch_wait_ms / 1000, 0.5
+            )
+            if deliveries:
+                if current.judged is None:  # no overlay to lay: judged in its own commit
+                    following = Batch(deliveries, self._decode(deliveries))
+                else:
+                    following = await self._judged(deliveries, current.judged.latest)
+        finally:
+            as_judged = await write
+        if following is not None and not as_judged:
+            following.judged = None
+        return following
+
+    async def _commit(self, batch: Batch) -> bool:
+        """Commit, publish the verdicts, acknowledge. True if it committed with the
+        judgement it came with."""
+        deliveries, items = batch.deliveries, batch.items
         self.stats.waiting_unacked = len(deliveries)
         metrics.unacked.set(sum(1 for d in deliveries if d.qos))
         started = time.perf_counter()
-        result = await self._commit_with_retry(items)
+        result, as_judged = await self._commit_with_retry(items, batch.judged)
         if result is None:
-            return  # stopping during an outage: not acknowledged, the broker redelivers
+            return False  # stopping during an outage: not acknowledged, the broker redelivers
         self.stats.last_commit_s = time.perf_counter() - started
         self._observe(items, result)
         for v in result.verdicts:
@@ -148,18 +215,28 @@ class Consumer:
         self.stats.duplicates.update(result.duplicates)
         self.stats.dead_letters.update(result.dead_letters)
         self.stats.verdicts.update(result.verdict_codes)
+        return as_judged and batch.judged is not None
 
-    async def _commit_with_retry(self, items: list[ingest.Incoming]) -> ingest.BatchResult | None:
+    async def _commit_with_retry(
+        self, items: list[ingest.Incoming], judged: ingest.JudgedFills | None
+    ) -> tuple[ingest.BatchResult | None, bool]:
         """Commit the batch, retrying while the database is unreachable; None if asked to
-        stop meanwhile (nothing acknowledged: the broker redelivers)."""
+        stop meanwhile (nothing acknowledged: the broker redelivers). The judgement made
+        ahead is used on the first try only: a retry judges against the register as it
+        is then. The flag says whether the first try committed."""
         delay = 0.25
         whole = True
+        first = True
         while True:
             try:
                 if whole:
-                    return await ingest.commit_batch(items, context=self.context)
-                return await self._isolate(items)
+                    result = await ingest.commit_batch(
+                        items, context=self.context, judged=judged if first else None
+                    )
+                    return result, first
+                return await self._isolate(items), False
             except Exception as exc:
+                first = False
                 if not db.is_transient(exc):
                     if not whole:
                         raise  # even one by one, with the bad one dead-lettered
@@ -168,7 +245,7 @@ class Consumer:
                     continue
                 if self._stop.is_set():
                     log.warning("stopping with the database unreachable: %s", exc)
-                    return None
+                    return None, False
                 self.stats.retries += 1
                 metrics.db_retries.inc()
                 log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)

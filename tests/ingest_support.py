@@ -289,8 +289,8 @@ def verdicts(ingest_broker: Broker) -> Iterator[Listener]:
     listener.close()
 
 
-async def ingest_now(topic: str, body: dict[str, Any] | bytes, received_at: datetime | None = None):
-    """One message through the consumer's own decode and commit path, without the broker."""
+def incoming(topic: str, body: dict[str, Any] | bytes, received_at: datetime | None = None):
+    """One message as the consumer's own decode makes it, without the broker."""
     from equipment.services import ingest
     from ingest_mqtt import messages
 
@@ -298,13 +298,18 @@ async def ingest_now(topic: str, body: dict[str, Any] | bytes, received_at: date
     received_at = received_at or datetime.now(UTC)
     decoded = messages.decode(topic, payload)
     if isinstance(decoded, messages.Rejected):
-        item = ingest.Incoming(
+        return ingest.Incoming(
             "rejected", topic, payload, received_at, reason=decoded.reason.value,
             detail=decoded.detail,
         )  # fmt: skip
-    else:
-        kind = {"fills": "fill", "status": "status", "events": "event"}[topic.rsplit("/", 1)[1]]
-        item = ingest.Incoming(
-            kind, topic, payload, received_at, decoded.topic.code, message=decoded.message
-        )
-    return await ingest.commit_batch([item])
+    kind = {"fills": "fill", "status": "status", "events": "event"}[topic.rsplit("/", 1)[1]]
+    return ingest.Incoming(
+        kind, topic, payload, received_at, decoded.topic.code, message=decoded.message
+    )
+
+
+async def ingest_now(topic: str, body: dict[str, Any] | bytes, received_at: datetime | None = None):
+    """One message through the consumer's own decode and commit path, without the broker."""
+    from equipment.services import ingest
+
+    return await ingest.commit_batch([incoming(topic, body, received_at)])

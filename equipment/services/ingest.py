@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,10 +72,14 @@ class IngestContext:
 
 
 async def commit_batch(
-    items: Sequence[Incoming], *, context: IngestContext = IngestContext()
+    items: Sequence[Incoming],
+    *,
+    context: IngestContext = IngestContext(),
+    judged: JudgedFills | None = None,
 ) -> BatchResult:
     """Store one batch: fills judged, heartbeats, lift events and their alarms, dead
-    letters. All of it in one transaction, or none of it."""
+    letters. All of it in one transaction, or none of it. ``judged`` is the batch's
+    fills as ``judge_fills`` judged them beforehand; without it they are judged here."""
     result = BatchResult()
     dead: list[tuple[Incoming, str, str]] = [
         (i, i.reason, i.detail) for i in items if i.kind == "rejected"
@@ -86,7 +90,7 @@ async def commit_batch(
         statuses = [i for i in items if i.kind == "status"]
         events = [i for i in items if i.kind == "event"]
         if fills:
-            dead.extend(await _store_fills(bulk, fills, context, result))
+            dead.extend(await _store_fills(bulk, fills, context, result, judged))
         if statuses or events:
             lifts, unknown = await _resolve_lifts(bulk, {i.code for i in statuses + events})
             for item in statuses + events:
@@ -111,29 +115,70 @@ def _fill_key(item: Incoming) -> tuple[str, str]:
     return item.code or "", item.message.event_id
 
 
-async def _store_fills(
-    bulk: Bulk, items: list[Incoming], context: IngestContext, result: BatchResult
-) -> list[tuple[Incoming, str, str]]:
-    dead: list[tuple[Incoming, str, str]] = []
+@dataclass
+class JudgedFills:
+    """The fills of one batch judged against the register, ready to be written.
+
+    ``latest`` is each cylinder's last fill once these are stored: judging the next
+    batch while this one is still being written, the consumer lays it over what the
+    register says (which cannot show this batch's fills before it commits).
+    """
+
+    dead: list[tuple[Incoming, str, str]] = field(default_factory=list)
+    repeats: list[tuple[str, str]] = field(default_factory=list)  # again within the batch
+    judged: list[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any]] = field(
+        default_factory=list
+    )
+    latest: dict[int, rules.PreviousFill] = field(default_factory=dict)
+
+
+async def judge_fills(
+    items: Sequence[Incoming],
+    *,
+    context: IngestContext = IngestContext(),
+    overlay: Mapping[int, rules.PreviousFill] | None = None,
+) -> JudgedFills:
+    """Judge the batch's fills on a connection of their own (reads only), so the consumer
+    can judge one batch while the previous one commits."""
+    async with db.reading() as bulk:
+        return await _judge_fills(
+            bulk, [i for i in items if i.kind == "fill"], context, overlay or {}
+        )
+
+
+async def _judge_fills(
+    bulk: Bulk,
+    items: list[Incoming],
+    context: IngestContext,
+    overlay: Mapping[int, rules.PreviousFill],
+) -> JudgedFills:
+    out = JudgedFills()
+    if not items:
+        return out
     stations = await fill_facts.stations_by_code(bulk, {i.code for i in items if i.code})
     unique: dict[tuple[str, str], Incoming] = {}
-    repeats: list[tuple[str, str]] = []  # the same event again within this batch
     for item in items:
         if item.code not in stations:
-            dead.append((item, "unknown_unit", f"no filling station has code {item.code!r}"))
+            out.dead.append((item, "unknown_unit", f"no filling station has code {item.code!r}"))
         elif _fill_key(item) in unique:
-            repeats.append(_fill_key(item))
+            out.repeats.append(_fill_key(item))
         else:
             unique[_fill_key(item)] = item
     if not unique:
-        return dead
+        return out
     batch = sorted(unique.values(), key=lambda i: i.message.filled_at)
     cylinders = await fill_facts.cylinders_by_code(bulk, {i.message.cylinder_code for i in batch})
     previous = await fill_facts.previous_fills(bulk, {c.facts.id for c in cylinders.values()})
+    # The register holds no fill of a batch still being written: lay those over it,
+    # the later fill winning as it does when the batch commits (advance_fill_state).
+    on_file = {c.facts.id for c in cylinders.values()}
+    for cylinder_id, fill in overlay.items():
+        known = previous.get(cylinder_id)
+        if cylinder_id in on_file and (known is None or fill.filled_at >= known.filled_at):
+            previous[cylinder_id] = fill
     joint = await fill_facts.joint_operations(
         bulk, {s.id for s in stations.values()}, {i.message.filled_at for i in batch}
     )
-    judged: list[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any]] = []
     for item in batch:
         m = item.message
         station = stations[item.code]
@@ -159,15 +204,32 @@ async def _store_fills(
         )
         if facts is not None:
             # The next fill of this cylinder in the same batch sees this one as previous.
-            previous[facts.id] = rules.PreviousFill(
+            previous[facts.id] = out.latest[facts.id] = rules.PreviousFill(
                 station.id, station.code, m.filled_at, station.longitude, station.latitude
             )
-        judged.append((item, station, cylinder, verdict))
+        out.judged.append((item, station, cylinder, verdict))
+    return out
+
+
+async def _store_fills(
+    bulk: Bulk,
+    items: list[Incoming],
+    context: IngestContext,
+    result: BatchResult,
+    judged_fills: JudgedFills | None,
+) -> list[tuple[Incoming, str, str]]:
+    prepared = (
+        judged_fills if judged_fills is not None else await _judge_fills(bulk, items, context, {})
+    )
+    dead, repeats, judged = list(prepared.dead), prepared.repeats, prepared.judged
+    if not judged:
+        return dead
+    published = {_fill_key(j[0]): j[3].as_dict() for j in judged}
     stored = await bulk.insert(
         Fill,
         FILL_COLUMNS,
         [
-            _fill_row(item, station, cylinder, verdict)
+            _fill_row(item, station, cylinder, verdict, published[_fill_key(item)])
             for item, station, cylinder, verdict in judged
         ],
         tail="ON CONFLICT (station_code, event_id) DO NOTHING",
@@ -178,7 +240,7 @@ async def _store_fills(
     repeated = [j[0] for j in judged if _fill_key(j[0]) not in ids]
     answers: dict[tuple[str, str], dict[str, Any]] = {}
     for (item, _, _, verdict), _ in new:
-        answers[_fill_key(item)] = verdict.as_dict()
+        answers[_fill_key(item)] = published[_fill_key(item)]
         result.verdicts.append(Verdict(*_fill_key(item), answers[_fill_key(item)], False))
         result.verdict_codes[verdict.code.value] += 1
     result.stored["fill"] += len(new)
@@ -221,6 +283,7 @@ def _fill_row(
     station: rules.StationFacts,
     cylinder: fill_facts.Cylinder | None,
     verdict: rules.FillVerdict,
+    published: dict[str, Any],
 ) -> tuple[Any, ...]:
     m = item.message
     return (
@@ -238,9 +301,9 @@ def _fill_row(
         m.post_check_passed,
         m.operator,
         verdict.code.value,
-        verdict.allowed,
-        verdict.suspicious,
-        json.dumps(verdict.as_dict()["reasons"], ensure_ascii=False),
+        published["allowed"],
+        published["suspicious"],
+        json.dumps(published["reasons"], ensure_ascii=False),
         item.received_at,
     )
 

@@ -10,7 +10,7 @@ import pytest
 
 from equipment.domain.access import SYSTEM
 from equipment.domain.lifecycle import Action
-from equipment.services import clock, fills, inspections, register
+from equipment.services import clock, fills, ingest, inspections, register
 from equipment.tables import Alarm, CylinderFillState, DueDate, Fill
 from tests import factories
 from tests.ingest_support import (
@@ -20,6 +20,7 @@ from tests.ingest_support import (
     eventually,
     fill_payload,
     fills_topic,
+    incoming,
     iso,
     station,
 )
@@ -197,3 +198,50 @@ async def test_fill_state_follows_the_latest_fill(engine, consumers, publisher) 
     )
     assert state["fill_count"] == 2
     assert state["last_station_code"] == away["station_code"]
+
+
+async def test_a_batch_judged_ahead_sees_the_fills_still_being_written(engine) -> None:
+    # The consumer judges the next batch while the last one commits: the register cannot
+    # show those fills yet, so they are laid over it. Judged with and without the overlay.
+    home = await station()
+    unit = await cylinder(home)
+    first = fill_payload(home["station_code"], unit["code"], filled_at=iso(at(days_ago=0.01)))
+    again = fill_payload(home["station_code"], unit["code"])
+    topic = fills_topic(home["station_code"])
+    earlier = await ingest.judge_fills([incoming(topic, first)])
+    blind = await ingest.judge_fills([incoming(topic, again)])
+    ahead = await ingest.judge_fills([incoming(topic, again)], overlay=earlier.latest)
+    assert [v.code.value for *_, v in blind.judged] == ["00"]
+    assert [v.code.value for *_, v in ahead.judged] == ["16"]
+    await ingest.commit_batch([incoming(topic, first)], judged=earlier)
+    result = await ingest.commit_batch([incoming(topic, again)], judged=ahead)
+    assert result.verdict_codes == {"16": 1}
+    state = (
+        await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"]).first()
+    )
+    assert state["fill_count"] == 2
+    assert await _verdict_of(again["event_id"]) == "16"
+
+
+async def test_consecutive_batches_refill_too_soon(engine, consumers, publisher, verdicts) -> None:
+    # One fill per batch, published back to back: each is judged while the one before it
+    # commits, and still sees it.
+    home = await station()
+    unit = await cylinder(home)
+    bodies = [
+        fill_payload(home["station_code"], unit["code"], filled_at=iso(at() + timedelta(minutes=i)))
+        for i in range(6)
+    ]
+    running = await consumers(batch_size=1, batch_wait_ms=0)
+    for body in bodies:
+        publisher.publish(fills_topic(home["station_code"]), encode(body))
+    await eventually(lambda: _fill_count(len(bodies)))
+    codes = [await _verdict_of(b["event_id"]) for b in bodies]
+    assert codes == ["00"] + ["16"] * (len(bodies) - 1)
+    state = (
+        await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"]).first()
+    )
+    assert state["fill_count"] == len(bodies)
+    await eventually(lambda: _true(len(verdicts.by_event()) == len(bodies)))
+    # Every verdict published was acknowledged by the broker (the short PUBACK path).
+    await eventually(lambda: _true(running.consumer.link.outstanding_publishes() == 0))
