@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 
 from equipment.domain.errors import InvalidValue
@@ -309,7 +310,16 @@ def family_of(code: object) -> Family:
 
 def is_cylinder(code: object) -> bool:
     """True for 2300 gas cylinders and their varieties; InvalidValue for unknown codes."""
+    if isinstance(code, str):
+        return _family(code) is Family.GAS_CYLINDER
     return category(code).family is Family.GAS_CYLINDER
+
+
+@lru_cache(maxsize=1024)
+def _family(code: str) -> Family:
+    # Cached for the ingest, which asks for every fill; an unknown code raises and is not
+    # cached.
+    return category(code).family
 
 
 def is_lift(code: object) -> bool:

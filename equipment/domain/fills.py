@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -312,7 +313,7 @@ class FillVerdict:
 
     @property
     def suspicious(self) -> bool:
-        return any(_ROWS[reason.code].suspicious for reason in self.reasons)
+        return bool(self.reasons) and any(_ROWS[r.code].suspicious for r in self.reasons)
 
     def as_dict(self) -> dict[str, Any]:
         """The verdict as published on ``sereg/v1/stations/{code}/verdicts`` and stored."""
@@ -342,6 +343,7 @@ _BY_PRESSURE: Final = frozenset(
 )
 
 
+@lru_cache(maxsize=1024)
 def measure_for(medium: str) -> Measure | None:
     """How a fill of ``medium`` is measured; None for an unknown or mixed-kind medium.
 
@@ -437,6 +439,7 @@ class FillPolicy:
 DEFAULT_FILL_POLICY: Final = FillPolicy()
 
 
+@lru_cache(maxsize=4096)  # a few hundred cylinder sizes; Decimal arithmetic per fill is not free
 def max_lpg_fill_kg(water_capacity_l: float, policy: FillPolicy = DEFAULT_FILL_POLICY) -> float:
     """The most LPG a cylinder of this water capacity may hold, rounded down to 0.1 kg.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from piccolo.engine.postgres import PostgresTransaction
@@ -112,6 +113,7 @@ class Bulk:
         return out
 
 
+@lru_cache(maxsize=512)
 def _pg_type(table: type[Table], column: str) -> str:
     declared = table._meta.get_column_by_name(column).column_type.upper()
     return _PG_ARRAY_TYPES.get(declared, declared.lower())

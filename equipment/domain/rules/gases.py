@@ -9,6 +9,7 @@ bureau can add it to its policy's ``media`` mapping.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -22,8 +23,11 @@ def normalise_medium(name: str) -> str:
     return name.strip().upper()
 
 
+@lru_cache(maxsize=1024)
 def components(medium: str) -> tuple[str, ...]:
-    """The gases of a medium; a mixture is written with ``+`` (``Ar+CO2``)."""
+    """The gases of a medium; a mixture is written with ``+`` (``Ar+CO2``).
+
+    Cached: the ingest asks it for every fill, and the media are few."""
     return tuple(normalise_medium(part) for part in medium.split("+") if part.strip())
 
 
