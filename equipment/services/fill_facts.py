@@ -22,6 +22,7 @@ from equipment.tables import CylinderFillState
 class Cylinder:
     facts: rules.CylinderFacts
     district_code: str
+    previous: rules.PreviousFill | None = None  # its last fill on record
 
 
 _STATION = (
@@ -53,7 +54,8 @@ async def station_by_id(bulk: Bulk, org_id: int) -> rules.StationFacts | None:
 
 
 async def cylinders_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, Cylinder]:
-    """Units by any of their codes (register code, registration code, equipment code).
+    """Units by any of their codes (register code, registration code, equipment code),
+    each with its last fill on record.
 
     A code that names a unit that is not a cylinder is returned too: the rules answer
     "not a cylinder" (18) rather than "not on file" (07).
@@ -61,24 +63,29 @@ async def cylinders_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, Cylin
     wanted = sorted(set(codes))
     if not wanted:
         return {}
-    # The two due dates come as subqueries, not a query of their own: one round trip
-    # fewer per batch and per permit.
+    # One statement: the due dates and the latest periodic inspection as subqueries and
+    # the last fill as a join, not queries of their own. Each round trip is paid by
+    # every batch of the ingest and by every permit a filling scale waits for.
     rows = await bulk.fetch(
-        "SELECT id, code, registration_code, equipment_code, category, status, owning_station,"
-        " district_code, parameters,"
+        "SELECT e.id, e.code, e.registration_code, e.equipment_code, e.category, e.status,"
+        " e.owning_station, e.district_code, e.parameters,"
         " (SELECT min(due_on) FROM due_date d WHERE d.equipment = e.id AND d.kind = 'periodic')"
         " AS periodic_due,"
         " (SELECT min(due_on) FROM due_date d WHERE d.equipment = e.id"
-        " AND d.kind = 'end_of_service_life') AS end_of_life"
-        " FROM equipment e WHERE "
-        f"{bulk.any_of('code', 1)} OR {bulk.any_of('registration_code', 1)}"
-        f" OR {bulk.any_of('equipment_code', 1)}",
+        " AND d.kind = 'end_of_service_life') AS end_of_life,"
+        # The latest periodic inspection, a corrected record replaced by its correction.
+        " (SELECT i.conclusion FROM inspection i WHERE i.equipment = e.id"
+        " AND i.kind = 'periodic' AND NOT EXISTS (SELECT 1 FROM inspection c"
+        " WHERE c.corrects = i.id AND c.kind = 'periodic')"
+        " ORDER BY i.inspected_on DESC, i.id DESC LIMIT 1) AS last_periodic,"
+        " s.last_filled_at, s.last_station, s.last_station_code,"
+        " o.longitude AS last_longitude, o.latitude AS last_latitude"
+        " FROM equipment e LEFT JOIN cylinder_fill_state s ON s.equipment = e.id"
+        " LEFT JOIN organisation o ON o.id = s.last_station WHERE "
+        f"{bulk.any_of('e.code', 1)} OR {bulk.any_of('e.registration_code', 1)}"
+        f" OR {bulk.any_of('e.equipment_code', 1)}",
         wanted,
     )
-    if not rows:
-        return {}
-    ids = [r["id"] for r in rows]
-    failed = await _last_periodic_failed(bulk, ids)
     wanted_set = set(wanted)
     found: dict[str, Cylinder] = {}
     for r in rows:
@@ -98,33 +105,24 @@ async def cylinders_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, Cylin
             vehicle=params.get("vehicle") is True,
             next_periodic_due=_as_date(r["periodic_due"]),
             end_of_service_life=_as_date(r["end_of_life"]),
-            last_periodic_failed=failed.get(r["id"], False)
-            if is_cylinder(r["category"])
-            else False,
+            last_periodic_failed=r["last_periodic"] == "fail" and is_cylinder(r["category"]),
         )
+        previous = (
+            None
+            if r["last_filled_at"] is None
+            else rules.PreviousFill(
+                station_id=r["last_station"],
+                station_code=r["last_station_code"],
+                filled_at=_as_datetime(r["last_filled_at"]),
+                longitude=r["last_longitude"],
+                latitude=r["last_latitude"],
+            )
+        )
+        cylinder = Cylinder(facts, r["district_code"], previous)
         for code in (r["code"], r["registration_code"], r["equipment_code"]):
             if code in wanted_set:
-                found[code] = Cylinder(facts, r["district_code"])
+                found[code] = cylinder
     return found
-
-
-async def _last_periodic_failed(bulk: Bulk, ids: list[int]) -> dict[int, bool]:
-    """Whether each unit's latest periodic inspection, corrections applied, failed."""
-    rows = await bulk.fetch(
-        "SELECT id, equipment, inspected_on, conclusion, corrects FROM inspection"
-        f" WHERE kind = 'periodic' AND {bulk.any_of('equipment', 1)}",
-        ids,
-    )
-    corrected = {r["corrects"] for r in rows if r["corrects"] is not None}
-    latest: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        if r["id"] in corrected:
-            continue
-        key = (_as_date(r["inspected_on"]), r["id"])
-        best = latest.get(r["equipment"])
-        if best is None or key > (_as_date(best["inspected_on"]), best["id"]):
-            latest[r["equipment"]] = r
-    return {unit: r["conclusion"] == "fail" for unit, r in latest.items()}
 
 
 async def previous_fills(bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.PreviousFill]:

@@ -69,7 +69,6 @@ async def fill_permit(
         cylinders = await fill_facts.cylinders_by_code(bulk, [cylinder_code])
         cylinder = cylinders.get(cylinder_code)
         facts = cylinder.facts if cylinder else None
-        previous = await fill_facts.previous_fills(bulk, [facts.id]) if facts else {}
         foreign = (
             facts is not None
             and facts.owning_station_id not in (None, station.id)
@@ -80,7 +79,7 @@ async def fill_permit(
         rules.FillAttempt(medium=medium, at=now),
         station,
         facts,
-        previous=previous.get(facts.id) if facts else None,
+        previous=cylinder.previous if cylinder else None,
         joint_operation=foreign and fill_facts.joint_allowed(joint, facts, station, now),
         received_at=now,
         policy=policy(),

@@ -168,7 +168,7 @@ async def _judge_fills(
         return out
     batch = sorted(unique.values(), key=lambda i: i.message.filled_at)
     cylinders = await fill_facts.cylinders_by_code(bulk, {i.message.cylinder_code for i in batch})
-    previous = await fill_facts.previous_fills(bulk, {c.facts.id for c in cylinders.values()})
+    previous = {c.facts.id: c.previous for c in cylinders.values() if c.previous is not None}
     # The register holds no fill of a batch still being written: lay those over it,
     # the later fill winning as it does when the batch commits (advance_fill_state).
     on_file = {c.facts.id for c in cylinders.values()}

@@ -198,3 +198,43 @@ async def test_lift_live_state_is_scoped(engine, client) -> None:
     assert (
         await client.get(f"/api/v1/equipment/{silent['id']}/live", headers=user)
     ).status_code == 404
+
+
+async def test_fill_permit_follows_corrected_inspections(engine, client) -> None:
+    # The permit reads the latest periodic inspection with corrections applied: a failed
+    # record corrected to a pass no longer refuses, a pass corrected to a fail does.
+    from equipment.domain.access import SYSTEM
+    from equipment.services import clock, inspections
+
+    home = await station()
+    token = await factories.token(Role.STATION, home["id"])
+    failed_then_passed = await cylinder(home, made=date(2022, 1, 1))
+    passed_then_failed = await cylinder(home, made=date(2022, 1, 1))
+    day = TODAY - timedelta(days=20)
+
+    async def record(
+        unit: dict, conclusion: str, corrects: int | None = None, on: date = day
+    ) -> int:
+        data = {"kind": "periodic", "inspected_on": on, "conclusion": conclusion}
+        if corrects is not None:
+            data["corrects"] = corrects
+        row, _ = await inspections.record_inspection(
+            SYSTEM, unit["id"], data, today=TODAY, now=clock.now()
+        )
+        return row["id"]
+
+    async def code(unit: dict) -> str:
+        answer = await client.get(permit_url(unit["code"]), headers=token)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["code"]
+
+    first = await record(failed_then_passed, "fail")
+    assert await code(failed_then_passed) == "02"
+    # The correction also fixes the date: the corrected record, though later, is gone.
+    await record(failed_then_passed, "pass", corrects=first, on=day - timedelta(days=10))
+    assert await code(failed_then_passed) == "00"
+
+    first = await record(passed_then_failed, "pass")
+    assert await code(passed_then_failed) == "00"
+    await record(passed_then_failed, "fail", corrects=first)
+    assert await code(passed_then_failed) == "02"
