@@ -25,9 +25,11 @@ class Cylinder:
     previous: rules.PreviousFill | None = None  # its last fill on record
 
 
+_STATION_COLUMNS = (
+    "id", "station_code", "licence_no", "licence_valid_until", "longitude", "latitude",
+)  # fmt: skip
 _STATION = (
-    "SELECT id, station_code, licence_no, licence_valid_until, longitude, latitude"
-    " FROM organisation WHERE kind = 'filling_station' AND "
+    f"SELECT {', '.join(_STATION_COLUMNS)} FROM organisation WHERE kind = 'filling_station' AND "
 )
 
 
@@ -53,6 +55,75 @@ async def station_by_id(bulk: Bulk, org_id: int) -> rules.StationFacts | None:
     return _station(rows[0]) if rows else None
 
 
+# A unit with everything the fill rules ask of it, in one statement: the due dates and
+# the latest periodic inspection as subqueries and the last fill as a join, not queries
+# of their own. Each round trip is paid by every batch of the ingest and by every permit
+# a filling scale waits for.
+_CYLINDER = (
+    "SELECT e.id, e.code, e.registration_code, e.equipment_code, e.category, e.status,"
+    " e.owning_station, e.district_code, e.parameters,"
+    # (equipment, kind) is unique: a plain subquery, which plans in half the time of an
+    # aggregate over the same row.
+    " (SELECT d.due_on FROM due_date d WHERE d.equipment = e.id AND d.kind = 'periodic')"
+    " AS periodic_due,"
+    " (SELECT d.due_on FROM due_date d WHERE d.equipment = e.id"
+    " AND d.kind = 'end_of_service_life') AS end_of_life,"
+    # The latest periodic inspection, a corrected record replaced by its correction.
+    " (SELECT i.conclusion FROM inspection i WHERE i.equipment = e.id"
+    " AND i.kind = 'periodic' AND NOT EXISTS (SELECT 1 FROM inspection c"
+    " WHERE c.corrects = i.id AND c.kind = 'periodic')"
+    " ORDER BY i.inspected_on DESC, i.id DESC LIMIT 1) AS last_periodic,"
+    " s.last_filled_at, s.last_station, s.last_station_code,"
+    " o.longitude AS last_longitude, o.latitude AS last_latitude"
+    " FROM equipment e LEFT JOIN cylinder_fill_state s ON s.equipment = e.id"
+    " LEFT JOIN organisation o ON o.id = s.last_station WHERE "
+)
+
+
+def _cylinder(r: Any) -> Cylinder:
+    params = r["parameters"]
+    if isinstance(params, str):
+        params = json.loads(params or "{}")
+    params = params or {}
+    facts = rules.CylinderFacts(
+        id=r["id"],
+        code=r["code"],
+        category=r["category"],
+        status=r["status"],
+        owning_station_id=r["owning_station"],
+        medium=params.get("medium"),
+        water_capacity_l=_number(params.get("water_capacity_l")),
+        nominal_working_pressure_mpa=_number(params.get("nominal_working_pressure_mpa")),
+        vehicle=params.get("vehicle") is True,
+        next_periodic_due=_as_date(r["periodic_due"]),
+        end_of_service_life=_as_date(r["end_of_life"]),
+        last_periodic_failed=r["last_periodic"] == "fail" and is_cylinder(r["category"]),
+    )
+    previous = (
+        None
+        if r["last_filled_at"] is None
+        else rules.PreviousFill(
+            station_id=r["last_station"],
+            station_code=r["last_station_code"],
+            filled_at=_as_datetime(r["last_filled_at"]),
+            longitude=r["last_longitude"],
+            latitude=r["last_latitude"],
+        )
+    )
+    return Cylinder(facts, r["district_code"], previous)
+
+
+def _by_code(rows: Iterable[Any], wanted: Iterable[str]) -> dict[str, Cylinder]:
+    wanted_set = set(wanted)
+    found: dict[str, Cylinder] = {}
+    for r in rows:
+        cylinder = _cylinder(r)
+        for code in (r["code"], r["registration_code"], r["equipment_code"]):
+            if code in wanted_set:
+                found[code] = cylinder
+    return found
+
+
 async def cylinders_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, Cylinder]:
     """Units by any of their codes (register code, registration code, equipment code),
     each with its last fill on record.
@@ -63,66 +134,45 @@ async def cylinders_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, Cylin
     wanted = sorted(set(codes))
     if not wanted:
         return {}
-    # One statement: the due dates and the latest periodic inspection as subqueries and
-    # the last fill as a join, not queries of their own. Each round trip is paid by
-    # every batch of the ingest and by every permit a filling scale waits for.
     rows = await bulk.fetch(
-        "SELECT e.id, e.code, e.registration_code, e.equipment_code, e.category, e.status,"
-        " e.owning_station, e.district_code, e.parameters,"
-        " (SELECT min(due_on) FROM due_date d WHERE d.equipment = e.id AND d.kind = 'periodic')"
-        " AS periodic_due,"
-        " (SELECT min(due_on) FROM due_date d WHERE d.equipment = e.id"
-        " AND d.kind = 'end_of_service_life') AS end_of_life,"
-        # The latest periodic inspection, a corrected record replaced by its correction.
-        " (SELECT i.conclusion FROM inspection i WHERE i.equipment = e.id"
-        " AND i.kind = 'periodic' AND NOT EXISTS (SELECT 1 FROM inspection c"
-        " WHERE c.corrects = i.id AND c.kind = 'periodic')"
-        " ORDER BY i.inspected_on DESC, i.id DESC LIMIT 1) AS last_periodic,"
-        " s.last_filled_at, s.last_station, s.last_station_code,"
-        " o.longitude AS last_longitude, o.latitude AS last_latitude"
-        " FROM equipment e LEFT JOIN cylinder_fill_state s ON s.equipment = e.id"
-        " LEFT JOIN organisation o ON o.id = s.last_station WHERE "
-        f"{bulk.any_of('e.code', 1)} OR {bulk.any_of('e.registration_code', 1)}"
-        f" OR {bulk.any_of('e.equipment_code', 1)}",
-        wanted,
+        _CYLINDER + _any_code(bulk, wanted), wanted[0] if len(wanted) == 1 else wanted
     )
-    wanted_set = set(wanted)
-    found: dict[str, Cylinder] = {}
-    for r in rows:
-        params = r["parameters"]
-        if isinstance(params, str):
-            params = json.loads(params or "{}")
-        params = params or {}
-        facts = rules.CylinderFacts(
-            id=r["id"],
-            code=r["code"],
-            category=r["category"],
-            status=r["status"],
-            owning_station_id=r["owning_station"],
-            medium=params.get("medium"),
-            water_capacity_l=_number(params.get("water_capacity_l")),
-            nominal_working_pressure_mpa=_number(params.get("nominal_working_pressure_mpa")),
-            vehicle=params.get("vehicle") is True,
-            next_periodic_due=_as_date(r["periodic_due"]),
-            end_of_service_life=_as_date(r["end_of_life"]),
-            last_periodic_failed=r["last_periodic"] == "fail" and is_cylinder(r["category"]),
-        )
-        previous = (
-            None
-            if r["last_filled_at"] is None
-            else rules.PreviousFill(
-                station_id=r["last_station"],
-                station_code=r["last_station_code"],
-                filled_at=_as_datetime(r["last_filled_at"]),
-                longitude=r["last_longitude"],
-                latitude=r["last_latitude"],
-            )
-        )
-        cylinder = Cylinder(facts, r["district_code"], previous)
-        for code in (r["code"], r["registration_code"], r["equipment_code"]):
-            if code in wanted_set:
-                found[code] = cylinder
-    return found
+    return _by_code(rows, wanted)
+
+
+async def permit_facts(
+    bulk: Bulk, cylinder_code: str, *, station_id: int | None = None, station_code: str = ""
+) -> tuple[rules.StationFacts | None, Cylinder | None]:
+    """The station (by id, else by code) and the cylinder, in one round trip: a filling
+    scale waits for the permit. (None, None) if there is no such station."""
+    station_where = (
+        "id = $2 AND station_code IS NOT NULL" if station_id is not None else "station_code = $2"
+    )
+    st = ", ".join(f"st.{c} AS st_{c}" for c in _STATION_COLUMNS)
+    rows = await bulk.fetch(
+        f"SELECT {st}, c.* FROM ({_STATION}{station_where}) st"
+        f" LEFT JOIN ({_CYLINDER}{_any_code(bulk, [cylinder_code])}) c ON 1 = 1",
+        cylinder_code,
+        station_id if station_id is not None else station_code,
+    )
+    if not rows:
+        return None, None
+    station = _station({c: rows[0][f"st_{c}"] for c in _STATION_COLUMNS})
+    found = _by_code([r for r in rows if r["id"] is not None], [cylinder_code])
+    return station, found.get(cylinder_code)
+
+
+def _any_code(bulk: Bulk, wanted: list[str]) -> str:
+    if len(wanted) == 1:
+        # One code (a permit): a plain parameter. PostgreSQL then settles on a generic
+        # plan of the prepared statement after a few calls; with an array it plans every
+        # call afresh (its guess of ten rows per array makes the generic plan look worse),
+        # which cost more than running it (0.6 ms against 0.15 ms, measured).
+        return "e.code = $1 OR e.registration_code = $1 OR e.equipment_code = $1"
+    return (
+        f"{bulk.any_of('e.code', 1)} OR {bulk.any_of('e.registration_code', 1)}"
+        f" OR {bulk.any_of('e.equipment_code', 1)}"
+    )
 
 
 async def previous_fills(bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.PreviousFill]:
