@@ -243,5 +243,7 @@ async def test_consecutive_batches_refill_too_soon(engine, consumers, publisher,
     )
     assert state["fill_count"] == len(bodies)
     await eventually(lambda: _true(len(verdicts.by_event()) == len(bodies)))
-    # Every verdict published was acknowledged by the broker (the short PUBACK path).
-    await eventually(lambda: _true(running.consumer.link.outstanding_publishes() == 0))
+    # Every verdict published was acknowledged by the broker, on the short PUBACK path.
+    link = running.consumer.link
+    await eventually(lambda: _true(link.outstanding_publishes() == 0))
+    assert link.short_pubacks == link.counters.published == len(bodies)
