@@ -59,8 +59,11 @@ class LinkCounters:
 
 
 _READ_CHUNK = 65536
-# Shared by every fast-path PUBACK; the link sets no on_publish, so nothing sees them.
-_PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
+# Shared by every short-path PUBACK; the link sets no on_publish, so nothing sees them.
+_PUBACK_REASONS = {
+    0x00: ReasonCode(PacketTypes.PUBACK, "Success"),
+    0x10: ReasonCode(PacketTypes.PUBACK, "No matching subscribers"),
+}
 _PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)
 
 
@@ -155,19 +158,25 @@ class _BufferedClient(mqtt.Client):
         return True
 
     def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> mqtt.MQTTErrorCode:
-        # MQTT 5 (3.4.2): a PUBACK of two to four bytes is the packet id, then reason code
-        # 0 (Success) if present, then property length 0 if present: the broker's answer
-        # to nearly every verdict (Mosquitto sends the reason byte). paho's general
+        # MQTT 5 (3.4.2): a PUBACK of two to four bytes is the packet id, then a reason
+        # code if present, then property length 0 if present: the broker's answer to
+        # nearly every verdict (Mosquitto sends the reason byte: 0 Success, or 0x10 No
+        # matching subscribers while the station is not listening). paho's general
         # decoder builds a reason-code and a properties object for each (6 % of the
-        # consumer's samples, measured); this path builds neither.
+        # consumer's samples, measured); this path builds neither. A refusal (0x80 and
+        # up) or anything with properties takes paho's own path.
         packet = self._in_packet["packet"]
-        if cmd != "PUBACK" or len(packet) > 4 or any(packet[2:]):
+        size = len(packet)
+        if cmd != "PUBACK" or size > 4 or (size == 4 and packet[3]):
+            return super()._handle_pubackcomp(cmd)
+        reason = _PUBACK_REASONS.get(packet[2] if size > 2 else 0)
+        if reason is None:
             return super()._handle_pubackcomp(cmd)
         self.short_pubacks += 1
         mid = (packet[0] << 8) | packet[1]
         with self._out_message_mutex:
             if mid in self._out_messages:
-                return self._do_on_publish(mid, _PUBACK_SUCCESS, _PUBACK_PROPERTIES)
+                return self._do_on_publish(mid, reason, _PUBACK_PROPERTIES)
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:

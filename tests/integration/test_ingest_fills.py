@@ -247,3 +247,21 @@ async def test_consecutive_batches_refill_too_soon(engine, consumers, publisher,
     link = running.consumer.link
     await eventually(lambda: _true(link.outstanding_publishes() == 0))
     assert link.short_pubacks == link.counters.published == len(bodies)
+
+
+async def test_unheard_verdicts_are_acknowledged_too(engine, consumers, publisher) -> None:
+    # With no station subscribed, Mosquitto answers a verdict "No matching subscribers"
+    # (0x10): a success, taken by the short PUBACK path like Success itself.
+    home = await station()
+    unit = await cylinder(home)
+    bodies = [
+        fill_payload(home["station_code"], unit["code"], filled_at=iso(at(days_ago=i)))
+        for i in range(3)
+    ]
+    running = await consumers()
+    for body in bodies:
+        publisher.publish(fills_topic(home["station_code"]), encode(body))
+    await eventually(lambda: _fill_count(len(bodies)))
+    link = running.consumer.link
+    await eventually(lambda: _true(link.outstanding_publishes() == 0))
+    assert link.short_pubacks == link.counters.published == len(bodies)
