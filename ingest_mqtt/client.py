@@ -65,6 +65,7 @@ _PUBACK_REASONS = {
     0x10: ReasonCode(PacketTypes.PUBACK, "No matching subscribers"),
 }
 _PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)
+_NO_PROPERTIES = Properties(PacketTypes.PUBLISH)  # every short-path message's (none)
 
 
 C = TypeVar("C", bound=mqtt.Client)
@@ -88,8 +89,9 @@ def _client(
 
 
 class _BufferedClient(mqtt.Client):
-    """paho's client with one ``recv`` per 64 KiB read, one ``send`` per write round, a
-    short path for the plain PUBACK and no topic matching for a message.
+    """paho's client with one ``recv`` per 64 KiB read, one ``send`` per write round,
+    short paths for a PUBLISH without properties and for the plain PUBACK, and no topic
+    matching for a message.
 
     paho reads every packet with three system calls (its type byte, its length, its body)
     and writes every packet with one; at thousands of packets a second those calls were
@@ -177,6 +179,39 @@ class _BufferedClient(mqtt.Client):
         with self._out_message_mutex:
             if mid in self._out_messages:
                 return self._do_on_publish(mid, reason, _PUBACK_PROPERTIES)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        # MQTT 5 (3.3.2): topic length and topic, the packet id (QoS 1), the property
+        # length, the payload. With no properties (what the contract's devices send), the
+        # message is built here without paho's general decoder, which builds a properties
+        # object and several intermediate copies per message. QoS 2, properties, or a
+        # packet too short to hold what its header says take paho's own path.
+        header = self._in_packet["command"]
+        packet = self._in_packet["packet"]
+        qos = (header & 0x06) >> 1
+        size = len(packet)
+        if qos == 2 or size < 2:
+            return super()._handle_publish()
+        end = 2 + ((packet[0] << 8) | packet[1])
+        mid = 0
+        if qos:
+            if end + 2 > size:
+                return super()._handle_publish()
+            mid = (packet[end] << 8) | packet[end + 1]
+            end += 2
+        if end >= size or packet[end] != 0:
+            return super()._handle_publish()
+        message = mqtt.MQTTMessage(mid=mid, topic=bytes(packet[2 : end - (2 if qos else 0)]))
+        message.dup = bool(header & 0x08)
+        message.qos = qos
+        message.retain = bool(header & 0x01)
+        message.properties = _NO_PROPERTIES
+        message.payload = bytes(packet[end + 1 :])
+        message.timestamp = time.monotonic()
+        self._handle_on_message(message)
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(mid)
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:

@@ -3,10 +3,15 @@ paho hands it."""
 
 from __future__ import annotations
 
+import struct
+
 import paho.mqtt.client as mqtt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paho.mqtt.enums import CallbackAPIVersion
 
 from equipment.domain import lift_events
-from ingest_mqtt.client import BrokerLink
+from ingest_mqtt.client import _NO_PROPERTIES, BrokerLink, _BufferedClient
 from ingest_mqtt.consumer import to_incoming
 from sereg.settings import MqttConnection
 
@@ -49,3 +54,55 @@ async def test_qos0_beyond_the_limit_is_dropped_and_counted_qos1_never() -> None
     assert [d.qos for d in batch] == [0, 0, 1, 1, 1, 1]
     assert link.counters.dropped_qos0 == 2
     assert link.counters.received == 8
+
+
+def _publish_packet(
+    topic: bytes, payload: bytes, qos: int, mid: int, dup: bool, retain: bool, props: bytes
+) -> tuple[int, bytearray]:
+    header = 0x30 | (qos << 1) | (0x08 if dup else 0) | (0x01 if retain else 0)
+    body = struct.pack("!H", len(topic)) + topic
+    if qos:
+        body += struct.pack("!H", mid)
+    return header, bytearray(body + props + payload)
+
+
+def _received(client: mqtt.Client, header: int, packet: bytearray) -> list[tuple]:
+    got: list[tuple] = []
+    client.on_message = lambda c, u, m: got.append(
+        (m._topic, m.payload, m.qos, m.mid, m.dup, m.retain)
+    )
+    client._in_packet = {"command": header, "packet": bytearray(packet)}
+    client._handle_publish()
+    return got
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    topic=st.text(max_size=40).map(lambda t: t.encode()),
+    payload=st.binary(max_size=200),
+    qos=st.integers(0, 2),
+    mid=st.integers(1, 65535),
+    dup=st.booleans(),
+    retain=st.booleans(),
+    props=st.sampled_from([b"\x00", b"\x02\x01\x01", b"\x05\x02\x00\x00\x00\x3c"]),
+)
+def test_the_short_publish_path_reads_what_paho_reads(
+    topic, payload, qos, mid, dup, retain, props
+) -> None:
+    # Each PUBLISH, with or without properties, as paho's own decoder reads it.
+    header, packet = _publish_packet(topic, payload, qos, mid, dup, retain, props)
+    fast = _BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    stock = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    assert _received(fast, header, packet) == _received(stock, header, packet)
+
+
+def test_a_publish_without_properties_takes_the_short_path() -> None:
+    header, packet = _publish_packet(b"sereg/v1/x", b"{}", 1, 7, False, False, b"\x00")
+    fast = _BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    seen: list[mqtt.MQTTMessage] = []
+    fast.on_message = lambda c, u, m: seen.append(m)
+    fast._in_packet = {"command": header, "packet": packet}
+    fast._handle_publish()
+    [message] = seen
+    assert message.properties is _NO_PROPERTIES
+    assert (message.topic, message.payload, message.mid) == ("sereg/v1/x", b"{}", 7)
