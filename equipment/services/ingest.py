@@ -224,30 +224,36 @@ async def _store_fills(
     dead, repeats, judged = list(prepared.dead), prepared.repeats, prepared.judged
     if not judged:
         return dead
-    published = {_fill_key(j[0]): j[3].as_dict() for j in judged}
+    keys = [_fill_key(j[0]) for j in judged]
+    published = [j[3].as_dict() for j in judged]
     stored = await bulk.insert(
         Fill,
         FILL_COLUMNS,
         [
-            _fill_row(item, station, cylinder, verdict, published[_fill_key(item)])
-            for item, station, cylinder, verdict in judged
+            _fill_row(item, station, cylinder, verdict, answer)
+            for (item, station, cylinder, verdict), answer in zip(judged, published, strict=True)
         ],
         tail="ON CONFLICT (station_code, event_id) DO NOTHING",
         returning="id, station_code, event_id",
     )
     ids = {(r["station_code"], r["event_id"]): r["id"] for r in stored}
-    new = [(j, ids[_fill_key(j[0])]) for j in judged if _fill_key(j[0]) in ids]
-    repeated = [j[0] for j in judged if _fill_key(j[0]) not in ids]
+    new: list[tuple[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any], int]]
+    new, repeated = [], []
     answers: dict[tuple[str, str], dict[str, Any]] = {}
-    for (item, _, _, verdict), _ in new:
-        answers[_fill_key(item)] = published[_fill_key(item)]
-        result.verdicts.append(Verdict(*_fill_key(item), answers[_fill_key(item)], False))
-        result.verdict_codes[verdict.code.value] += 1
+    for j, key, answer in zip(judged, keys, published, strict=True):
+        fill_id = ids.get(key)
+        if fill_id is None:
+            repeated.append(key)
+            continue
+        new.append((j, fill_id))
+        answers[key] = answer
+        result.verdicts.append(Verdict(key[0], key[1], answer, False))
+        result.verdict_codes[j[3].code.value] += 1
     result.stored["fill"] += len(new)
     # A repeat, of a fill stored by an earlier delivery or earlier in this batch, is
     # answered with the stored verdict again (the station may never have received it)
     # and changes nothing else.
-    again = [_fill_key(i) for i in repeated] + repeats
+    again = repeated + repeats
     result.duplicates["fill"] += len(again)
     missing = [k for k in again if k not in answers]
     if missing:
@@ -303,7 +309,7 @@ def _fill_row(
         verdict.code.value,
         published["allowed"],
         published["suspicious"],
-        json.dumps(published["reasons"], ensure_ascii=False),
+        json.dumps(published["reasons"], ensure_ascii=False) if published["reasons"] else "[]",
         item.received_at,
     )
 
