@@ -449,11 +449,17 @@ async def fill_count(pool: asyncpg.Pool) -> int:
 
 
 async def wait_for_fills(
-    pool: asyncpg.Pool, n: int, *, stall_s: float = 60, interval_s: float = 0.02
+    pool: asyncpg.Pool, n: int, *, stall_s: float = 60, interval_s: float = 0.01
 ) -> tuple[float, int]:
     """(monotonic time the count first reached ``n``, the count); gives up after
-    ``stall_s`` without progress. Survives the database going away for a while."""
+    ``stall_s`` without progress. Survives the database going away for a while.
+
+    ``count(*)`` scans the whole table, and it shares two cores with what it measures:
+    polled every 20 ms it took a fifth of a core from PostgreSQL and the consumer. So it
+    is polled at a pace that keeps the expected overshoot near ``interval_s``: the
+    remaining rows at the rate seen so far, halved, never more than 0.5 s apart."""
     last, progress = -1, time.monotonic()
+    started, first = progress, None
     while True:
         try:
             count = await fill_count(pool)
@@ -466,7 +472,15 @@ async def wait_for_fills(
             last, progress = count, now
         elif now - progress > stall_s:
             return now, count
-        await asyncio.sleep(interval_s)
+        if first is None and count > 0:
+            first = (now, count)
+        pause = interval_s
+        if first is not None and now > first[0] and count > first[1]:
+            rate = (count - first[1]) / (now - first[0])
+            pause = min(0.5, max(interval_s, (n - count) / rate / 2))
+        elif now - started < 0.5:
+            pause = interval_s
+        await asyncio.sleep(pause)
 
 
 @dataclass(frozen=True)

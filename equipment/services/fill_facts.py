@@ -80,6 +80,13 @@ _CYLINDER = (
 )
 
 
+# One code (a permit): a plain parameter. PostgreSQL then settles on a generic plan of
+# the prepared statement after a few calls; with an array it plans every call afresh (its
+# guess of ten rows per array makes the generic plan look worse), which cost more than
+# running it (0.6 ms against 0.15 ms, measured).
+_ONE_CODE = "e.code = $1 OR e.registration_code = $1 OR e.equipment_code = $1"
+
+
 def _cylinder(r: Any) -> Cylinder:
     params = r["parameters"]
     if isinstance(params, str):
@@ -134,10 +141,18 @@ async def cylinders_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, Cylin
     wanted = sorted(set(codes))
     if not wanted:
         return {}
-    rows = await bulk.fetch(
-        _CYLINDER + _any_code(bulk, wanted), wanted[0] if len(wanted) == 1 else wanted
-    )
-    return _by_code(rows, wanted)
+    if len(wanted) == 1:
+        return _by_code(await bulk.fetch(_CYLINDER + _ONE_CODE, wanted[0]), wanted)
+    # A batch: by register code first (what devices send), then by the other two codes
+    # only for what is left, in a second statement only when something is left. One
+    # statement over all three codes cost PostgreSQL twice the time (25-40 against
+    # 19-21 ms for 500 codes, measured).
+    found = _by_code(await bulk.fetch(_CYLINDER + bulk.any_of("e.code", 1), wanted), wanted)
+    rest = [code for code in wanted if code not in found]
+    if rest:
+        others = f"{bulk.any_of('e.registration_code', 1)} OR {bulk.any_of('e.equipment_code', 1)}"
+        found.update(_by_code(await bulk.fetch(_CYLINDER + others, rest), rest))
+    return found
 
 
 async def permit_facts(
@@ -151,7 +166,7 @@ async def permit_facts(
     st = ", ".join(f"st.{c} AS st_{c}" for c in _STATION_COLUMNS)
     rows = await bulk.fetch(
         f"SELECT {st}, c.* FROM ({_STATION}{station_where}) st"
-        f" LEFT JOIN ({_CYLINDER}{_any_code(bulk, [cylinder_code])}) c ON 1 = 1",
+        f" LEFT JOIN ({_CYLINDER}{_ONE_CODE}) c ON 1 = 1",
         cylinder_code,
         station_id if station_id is not None else station_code,
     )
@@ -160,19 +175,6 @@ async def permit_facts(
     station = _station({c: rows[0][f"st_{c}"] for c in _STATION_COLUMNS})
     found = _by_code([r for r in rows if r["id"] is not None], [cylinder_code])
     return station, found.get(cylinder_code)
-
-
-def _any_code(bulk: Bulk, wanted: list[str]) -> str:
-    if len(wanted) == 1:
-        # One code (a permit): a plain parameter. PostgreSQL then settles on a generic
-        # plan of the prepared statement after a few calls; with an array it plans every
-        # call afresh (its guess of ten rows per array makes the generic plan look worse),
-        # which cost more than running it (0.6 ms against 0.15 ms, measured).
-        return "e.code = $1 OR e.registration_code = $1 OR e.equipment_code = $1"
-    return (
-        f"{bulk.any_of('e.code', 1)} OR {bulk.any_of('e.registration_code', 1)}"
-        f" OR {bulk.any_of('e.equipment_code', 1)}"
-    )
 
 
 async def previous_fills(bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.PreviousFill]:

@@ -265,3 +265,17 @@ async def test_unheard_verdicts_are_acknowledged_too(engine, consumers, publishe
     link = running.consumer.link
     await eventually(lambda: _true(link.outstanding_publishes() == 0))
     assert link.short_pubacks == link.counters.published == len(bodies)
+
+
+async def test_a_batch_finds_cylinders_by_any_of_their_codes(engine) -> None:
+    # Devices may send the register code, the registration code or the equipment code.
+    home = await station()
+    units = [await cylinder(home) for _ in range(3)]
+    topic = fills_topic(home["station_code"])
+    named = [units[0]["code"], units[1]["registration_code"], units[2]["equipment_code"]]
+    bodies = [fill_payload(home["station_code"], code) for code in [*named, "NO-SUCH-CODE"]]
+    result = await ingest.commit_batch([incoming(topic, b) for b in bodies])
+    assert result.verdict_codes == {"00": 3, "07": 1}
+    stored = {r["cylinder_code"]: r["cylinder"] for r in await Fill.select()}
+    assert [stored[code] for code in named] == [u["id"] for u in units]
+    assert stored["NO-SUCH-CODE"] is None
