@@ -11,7 +11,6 @@ is split so the one bad message is dead-lettered and the rest are stored.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -116,18 +115,24 @@ class Consumer:
         next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
         next_prune = time.monotonic() + min(60, self.settings.retention.interval_s)
         wait_s = ingest_settings.batch_wait_ms / 1000
-        # On PostgreSQL batches are judged while earlier ones commit. SQLite has one
-        # writer, and readers beside it would only queue behind its commit.
-        pipeline = _Pipeline(self, ingest_settings.pipeline_depth) if db.is_postgres() else None
+        # On PostgreSQL the next batch is judged while the last one commits. SQLite has
+        # one writer, and readers beside it would only queue behind its commit.
+        overlap = db.is_postgres()
+        ahead: Batch | None = None
         try:
             while not self._stop.is_set():
-                deliveries = await self.link.next_batch(
-                    ingest_settings.batch_size, wait_s, idle_s=0.5
-                )
-                if deliveries and pipeline is not None:
-                    await pipeline.put(deliveries)
-                elif deliveries:
-                    await self._commit(Batch(deliveries, self._decode(deliveries)))
+                if ahead is None:
+                    deliveries = await self.link.next_batch(
+                        ingest_settings.batch_size, wait_s, idle_s=0.5
+                    )
+                    if deliveries:
+                        ahead = (
+                            await self._judged(deliveries, {})
+                            if overlap
+                            else Batch(deliveries, self._decode(deliveries))
+                        )
+                if ahead is not None:
+                    ahead = await self._commit_then_next(ahead, overlap)
                 if time.monotonic() >= next_sweep:
                     await self._sweep()
                     next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
@@ -135,29 +140,21 @@ class Consumer:
                     await self._prune()
                     next_prune = time.monotonic() + self.settings.retention.interval_s
             # Drain what is already here: it is committed and acknowledged before we go.
-            if pipeline is not None:
-                await pipeline.close()
-                pipeline = None
+            if ahead is not None:
+                await self._commit(ahead)
             while deliveries := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0):
                 await self._commit(Batch(deliveries, self._decode(deliveries)))
         finally:
-            if pipeline is not None:
-                await pipeline.abandon()
             await self.link.stop()
             log.info("ingest stopped: %s", self.stats)
 
     def _decode(self, deliveries: Sequence[Delivery]) -> list[ingest.Incoming]:
         return [to_incoming(d, self.fault_codes) for d in deliveries]
 
-    async def _judged(
-        self, deliveries: Sequence[Delivery], overlay: dict[int, Any] | None
-    ) -> Batch:
-        """The batch decoded and, given an overlay, its fills judged ahead of its commit;
-        if judging fails, the commit judges them again (and retries or isolates what
-        fails there)."""
+    async def _judged(self, deliveries: Sequence[Delivery], overlay: dict[int, Any]) -> Batch:
+        """The batch decoded and its fills judged ahead of its commit; if judging fails,
+        the commit judges them again (and retries or isolates what fails there)."""
         batch = Batch(deliveries, self._decode(deliveries))
-        if overlay is None:
-            return batch
         try:
             batch.judged = await ingest.judge_fills(
                 batch.items, context=self.context, overlay=overlay
@@ -166,6 +163,30 @@ class Consumer:
             if not db.is_transient(exc):
                 log.exception("judging a batch ahead failed; judged again in its commit")
         return batch
+
+    async def _commit_then_next(self, current: Batch, overlap: bool) -> Batch | None:
+        """Commit ``current`` and, while it commits, take the next batch and judge it with
+        ``current``'s fills laid over the register. The next batch's judgement stands
+        only if ``current`` committed exactly as judged."""
+        if not overlap:
+            await self._commit(current)
+            return None
+        write = asyncio.create_task(self._commit(current))
+        following: Batch | None = None
+        try:
+            deliveries = await self.link.next_batch(
+                self.settings.ingest.batch_size, self.settings.ingest.batch_wait_ms / 1000, 0.5
+            )
+            if deliveries:
+                if current.judged is None:  # no overlay to lay: judged in its own commit
+                    following = Batch(deliveries, self._decode(deliveries))
+                else:
+                    following = await self._judged(deliveries, current.judged.latest)
+        finally:
+            as_judged = await write
+        if following is not None and not as_judged:
+            following.judged = None
+        return following
 
     async def _commit(self, batch: Batch) -> bool:
         """Commit, publish the verdicts, acknowledge. True if it committed with the
@@ -300,66 +321,6 @@ class Consumer:
                 log.info("pruned %s", removed)
         except Exception:
             log.exception("pruning failed; tried again next interval")
-
-
-class _Pipeline:
-    """Batches judged ahead and committed in order by one writer task.
-
-    While the writer commits a batch (the database's time), the loop takes and judges
-    the next ones, each with the fills of every batch still in flight laid over the
-    register, which cannot show them before they commit. Acks stay in order: one writer.
-    When a batch does not commit exactly as judged (a retry, an isolated poison
-    message), every batch judged after it is judged again inside its own commit.
-    """
-
-    def __init__(self, consumer: Consumer, depth: int) -> None:
-        self.consumer = consumer
-        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=max(1, depth - 1))
-        self.in_flight: list[Batch] = []  # judged, not yet committed, in order
-        self.epoch = 0  # moves when a batch did not commit as judged
-        self.writer = asyncio.create_task(self._write())
-
-    def _overlay(self) -> dict[int, Any] | None:
-        merged: dict[int, Any] = {}
-        for batch in self.in_flight:
-            if batch.judged is None:
-                return None  # its fills are known only once it commits
-            for cylinder, fill in batch.judged.latest.items():
-                known = merged.get(cylinder)
-                if known is None or fill.filled_at >= known.filled_at:
-                    merged[cylinder] = fill
-        return merged
-
-    async def put(self, deliveries: Sequence[Delivery]) -> None:
-        if self.writer.done():
-            self.writer.result()  # the writer failed: raise its error here
-        epoch = self.epoch
-        batch = await self.consumer._judged(deliveries, self._overlay())
-        if epoch != self.epoch:
-            batch.judged = None  # judged over a batch that then did not commit as judged
-        self.in_flight.append(batch)
-        await self.queue.put(batch)
-
-    async def _write(self) -> None:
-        while (batch := await self.queue.get()) is not None:
-            as_judged = await self.consumer._commit(batch)
-            self.in_flight.remove(batch)
-            if not as_judged:
-                self.epoch += 1
-                for later in self.in_flight:
-                    later.judged = None
-
-    async def close(self) -> None:
-        """Commit and acknowledge everything queued, then end the writer."""
-        if not self.writer.done():
-            await self.queue.put(None)
-        await self.writer
-
-    async def abandon(self) -> None:
-        """Stop the writer without committing more (an error is on its way out)."""
-        self.writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.writer
 
 
 def retention_of(settings: Settings) -> retention.Retention:

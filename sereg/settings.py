@@ -110,14 +110,9 @@ class IngestSettings:
     # A batch is committed in one transaction when it is full or this old.
     batch_size: int = 500
     batch_wait_ms: int = 50
-    # Batches judged ahead and committing at once (PostgreSQL): the one being written and
-    # those waiting for it. The database's time per batch hides behind the judging of
-    # the next ones.
-    pipeline_depth: int = 3
     # MQTT v5 Receive Maximum: QoS 1 messages the broker may have in flight to us
-    # unacknowledged. It is the backpressure, and it bounds the batches in flight: room
-    # for pipeline_depth batches and the one being taken.
-    receive_maximum: int = 2000
+    # unacknowledged. It bounds what one batch can hold, and it is the backpressure.
+    receive_maximum: int = 1000
     # How long the broker keeps the session (and queues for it) while the worker is down.
     session_expiry_s: int = 7 * 24 * 3600
     # A lift that sent nothing for this long is marked offline (one alarm).
@@ -226,7 +221,6 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             client_id=env.get("SEREG_INGEST_CLIENT_ID") or IngestSettings().client_id,
             batch_size=_env_int(env, "SEREG_INGEST_BATCH", IngestSettings.batch_size),
             batch_wait_ms=_env_int(env, "SEREG_INGEST_BATCH_MS", IngestSettings.batch_wait_ms),
-            pipeline_depth=_env_int(env, "SEREG_INGEST_PIPELINE", IngestSettings.pipeline_depth),
             receive_maximum=_env_int(
                 env, "SEREG_INGEST_RECEIVE_MAXIMUM", IngestSettings.receive_maximum
             ),
