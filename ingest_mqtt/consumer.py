@@ -152,22 +152,29 @@ class Consumer:
         return [to_incoming(d, self.fault_codes) for d in deliveries]
 
     async def _judged(self, deliveries: Sequence[Delivery], overlay: dict[int, Any]) -> Batch:
-        """The batch decoded and its fills judged ahead of its commit; if judging fails,
-        the commit judges them again (and retries or isolates what fails there)."""
+        """The batch decoded and its fills judged ahead of its commit."""
         batch = Batch(deliveries, self._decode(deliveries))
+        batch.judged = await self._judge(batch.items, overlay)
+        return batch
+
+    async def _judge(
+        self, items: list[ingest.Incoming], overlay: dict[int, Any]
+    ) -> ingest.JudgedFills | None:
+        """None if judging fails: the commit judges again (and retries or isolates what
+        fails there)."""
         try:
-            batch.judged = await ingest.judge_fills(
-                batch.items, context=self.context, overlay=overlay
-            )
+            return await ingest.judge_fills(items, context=self.context, overlay=overlay)
         except Exception as exc:
             if not db.is_transient(exc):
                 log.exception("judging a batch ahead failed; judged again in its commit")
-        return batch
+            return None
 
     async def _commit_then_next(self, current: Batch, overlap: bool) -> Batch | None:
         """Commit ``current`` and, while it commits, take the next batch and judge it with
-        ``current``'s fills laid over the register. The next batch's judgement stands
-        only if ``current`` committed exactly as judged."""
+        ``current``'s fills laid over the register. That judgement stands only if
+        ``current`` committed exactly as judged; otherwise (or if ``current`` had none to
+        lay over) the next batch is judged once ``current`` is done, against the register
+        as it left it, so the batch after is judged ahead again."""
         if not overlap:
             await self._commit(current)
             return None
@@ -178,19 +185,18 @@ class Consumer:
                 self.settings.ingest.batch_size, self.settings.ingest.batch_wait_ms / 1000, 0.5
             )
             if deliveries:
-                if current.judged is None:  # no overlay to lay: judged in its own commit
-                    following = Batch(deliveries, self._decode(deliveries))
-                else:
-                    following = await self._judged(deliveries, current.judged.latest)
+                following = Batch(deliveries, self._decode(deliveries))
+                if current.judged is not None:
+                    following.judged = await self._judge(following.items, current.judged.latest)
         finally:
             as_judged = await write
-        if following is not None and not as_judged:
-            following.judged = None
+        if following is not None and (following.judged is None or not as_judged):
+            following.judged = await self._judge(following.items, {})
         return following
 
     async def _commit(self, batch: Batch) -> bool:
-        """Commit, publish the verdicts, acknowledge. True if it committed with the
-        judgement it came with."""
+        """Commit, publish the verdicts, acknowledge. True if the first try committed (a
+        judgement made ahead stood)."""
         deliveries, items = batch.deliveries, batch.items
         self.stats.waiting_unacked = len(deliveries)
         metrics.unacked.set(sum(1 for d in deliveries if d.qos))
@@ -215,7 +221,7 @@ class Consumer:
         self.stats.duplicates.update(result.duplicates)
         self.stats.dead_letters.update(result.dead_letters)
         self.stats.verdicts.update(result.verdict_codes)
-        return as_judged and batch.judged is not None
+        return as_judged
 
     async def _commit_with_retry(
         self, items: list[ingest.Incoming], judged: ingest.JudgedFills | None
