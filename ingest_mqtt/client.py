@@ -295,7 +295,8 @@ class BrokerLink:
         self.counters.connects += 1
         # Subscribing again on a resumed session is harmless and covers a broker that
         # lost its state.
-        client.subscribe([(s, SubscribeOptions(qos=1)) for s in self.subscriptions])
+        if self.subscriptions:
+            client.subscribe([(s, SubscribeOptions(qos=1)) for s in self.subscriptions])
         self.connected.set()
         self._changed.set()
         log.info(
@@ -496,6 +497,21 @@ class BrokerLink:
             await self._supervisor  # a connect under way ends within its timeout
         client = self._client
         if client.socket() is not None:
+            # The verdicts of the last batches are QoS 1 messages held only in this
+            # process until the broker acknowledges them, and their fills are acknowledged
+            # already (never redelivered): wait for those PUBACKs before going.
+            deadline = time.monotonic() + timeout_s
+            while (
+                (client.unsent() or self.outstanding_publishes())
+                and client.socket() is not None
+                and time.monotonic() < deadline
+            ):
+                await asyncio.sleep(0.01)
+            if self.outstanding_publishes():
+                log.warning(
+                    "stopping with %d verdict(s) not acknowledged by the broker",
+                    self.outstanding_publishes(),
+                )
             self._changed.clear()
             client.disconnect()  # written by the loop; paho closes the socket after it
             await self._pause(self._changed, timeout_s)

@@ -154,7 +154,9 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(
 
 
 @POSTGRES_ONLY
-async def test_sigterm_drains_acknowledges_and_exits(engine, publisher, ingest_process) -> None:
+async def test_sigterm_drains_acknowledges_and_exits(
+    engine, publisher, ingest_process, verdicts
+) -> None:
     home, codes = await _cylinders(20)
     bodies = _bodies(home, codes, 3000)
     worker = ingest_process()
@@ -174,6 +176,11 @@ async def test_sigterm_drains_acknowledges_and_exits(engine, publisher, ingest_p
     await eventually(lambda: _fills(len(bodies)), within=120)
     await asyncio.sleep(1)
     await _exactly_once(bodies)
+    # The stopped worker also delivered the verdict of every fill it acknowledged: those
+    # fills are never redelivered, so a verdict left in its memory would be gone.
+    heard = verdicts.by_event()
+    unheard = [b["event_id"] for b in bodies if b["event_id"] not in heard]
+    assert not unheard, f"{len(unheard)} verdicts never published"
 
 
 class Proxy:
