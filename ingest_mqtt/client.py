@@ -268,6 +268,7 @@ class BrokerLink:
         self._changed = asyncio.Event()  # the connection came or went
         self._stopping = False
         self._stop_requested = asyncio.Event()
+        self._drained = asyncio.Event()  # set while stopping, once the verdicts are out
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._supervisor: asyncio.Task | None = None
@@ -362,6 +363,8 @@ class BrokerLink:
         if fileno >= 0:
             self._loop.remove_reader(fileno)
             self._loop.remove_writer(fileno)
+        if self._stopping:
+            self._drained.set()
 
     def _on_register_write(self, client, userdata, sock) -> None:
         self._in_loop(self._add_writer, sock)
@@ -387,9 +390,20 @@ class BrokerLink:
             if not (client.buffered() or (self.conn.tls and sock.pending())):
                 break
             rc = client.loop_read()
+        if self._stopping:
+            self._note_drained()
 
     def _writable(self) -> None:
         self._client.loop_write()
+        if self._stopping:
+            self._note_drained()
+
+    def _note_drained(self) -> None:
+        """While stopping: everything written, and every verdict acknowledged (or the
+        connection gone, when nothing more can be done)."""
+        client = self._client
+        if client.socket() is None or not (client.unsent() or self.outstanding_publishes()):
+            self._drained.set()
 
     # --------------------------------------------------------------- asyncio side
 
@@ -500,13 +514,8 @@ class BrokerLink:
             # The verdicts of the last batches are QoS 1 messages held only in this
             # process until the broker acknowledges them, and their fills are acknowledged
             # already (never redelivered): wait for those PUBACKs before going.
-            deadline = time.monotonic() + timeout_s
-            while (
-                (client.unsent() or self.outstanding_publishes())
-                and client.socket() is not None
-                and time.monotonic() < deadline
-            ):
-                await asyncio.sleep(0.01)
+            self._note_drained()
+            await self._pause(self._drained, timeout_s)
             if self.outstanding_publishes():
                 log.warning(
                     "stopping with %d verdict(s) not acknowledged by the broker",
