@@ -71,6 +71,41 @@ _NO_PROPERTIES = Properties(PacketTypes.PUBLISH)  # every short-path message's (
 C = TypeVar("C", bound=mqtt.Client)
 
 
+class _QuietInfo(mqtt.MQTTMessageInfo):
+    """A publish's info without the ``threading.Condition`` paho makes for each one: the
+    link never waits on a publish (the broker's PUBACK is all it needs)."""
+
+    __slots__ = ()
+
+    def __init__(self, mid: int) -> None:
+        self.mid = mid
+        self.rc = mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        self._published = False
+        self._iterpos = 0
+
+    def _set_as_published(self) -> None:
+        self._published = True
+
+
+class _Outgoing(mqtt.MQTTMessage):
+    """A QoS 1 message written and awaiting its PUBACK, as paho keeps them: paho sends it
+    again, marked dup, on a new connection."""
+
+    __slots__ = ()
+
+    def __init__(self, mid: int, topic: bytes, payload: bytes) -> None:
+        self.timestamp = 0.0
+        self.state = mqtt.mqtt_ms_wait_for_puback
+        self.dup = False
+        self.mid = mid
+        self._topic = topic
+        self.payload = payload
+        self.qos = 1
+        self.retain = False
+        self.info = _QuietInfo(mid)
+        self.properties = None
+
+
 def _client(
     conn: MqttConnection, client_id: str, *, manual_ack: bool, cls: type[C] = mqtt.Client
 ) -> C:
@@ -159,6 +194,47 @@ class _BufferedClient(mqtt.Client):
             del self._unsent[:sent]
         return True
 
+    def publish_qos1(self, topic: str, payload: bytes) -> bool:
+        """Publish at QoS 1 with no properties, the packet written straight into the
+        gathered writes; False if it could not be (not connected, or every packet id in
+        use), for the caller to go through paho's ``publish``.
+
+        paho's ``publish`` builds an ``MQTTMessageInfo`` with a ``threading.Condition``
+        and queues a packet record for its writer; for the consumer's one verdict per
+        fill that was its largest remaining cost inside paho (about 12 % of the samples,
+        measured). The message is kept in ``_out_messages`` exactly as paho keeps one it
+        has sent, so a PUBACK, or a reconnect that sends it again, is paho's own code.
+        """
+        # Only once CONNACK has come: gathered bytes go out ahead of paho's queued packets,
+        # and nothing may precede a new connection's CONNECT. Ahead of a queued PUBACK is
+        # harmless: the two flows are independent (MQTT 4.6 orders PUBACKs among
+        # themselves only), and paho's packets are always gathered whole.
+        if self._sock is None or self._max_inflight_messages or not self.is_connected():
+            return False
+        encoded = topic.encode()
+        with self._out_message_mutex:
+            mid = self._mid_generate()
+            if mid in self._out_messages:
+                return False
+            self._out_messages[mid] = _Outgoing(mid, encoded, payload)
+            self._inflight_messages += 1
+        # MQTT 5 (3.3): fixed header, remaining length, topic, packet id, properties (none).
+        remaining = 2 + len(encoded) + 2 + 1 + len(payload)
+        out = self._unsent
+        out.append(0x32)
+        while True:
+            byte, remaining = remaining & 0x7F, remaining >> 7
+            out.append(byte | 0x80 if remaining else byte)
+            if not remaining:
+                break
+        out += len(encoded).to_bytes(2, "big")
+        out += encoded
+        out += mid.to_bytes(2, "big")
+        out.append(0)
+        out += payload
+        self._call_socket_register_write()
+        return True
+
     def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> mqtt.MQTTErrorCode:
         # MQTT 5 (3.4.2): a PUBACK of two to four bytes is the packet id, then a reason
         # code if present, then property length 0 if present: the broker's answer to
@@ -177,8 +253,16 @@ class _BufferedClient(mqtt.Client):
         self.short_pubacks += 1
         mid = (packet[0] << 8) | packet[1]
         with self._out_message_mutex:
-            if mid in self._out_messages:
+            message = self._out_messages.get(mid)
+            if message is None:
+                return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+            if self.on_publish is not None or self._max_inflight_messages:
                 return self._do_on_publish(mid, reason, _PUBACK_PROPERTIES)
+            # paho's _do_on_publish without a callback to call or an in-flight window to
+            # refill: forget the message.
+            del self._out_messages[mid]
+            message.info._set_as_published()
+            self._inflight_messages -= 1
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> mqtt.MQTTErrorCode:
@@ -490,7 +574,13 @@ class BrokerLink:
         return acked
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        self._client.publish(topic, payload, qos=qos)
+        client = self._client
+        if qos != 1 or not client.publish_qos1(topic, payload):
+            info = client.publish(topic, payload, qos=qos)
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                # NO_CONN keeps it for the next connection; anything else drops it.
+                log.error("verdict on %s not published: %s", topic, mqtt.error_string(info.rc))
+                return
         self.counters.published += 1
 
     def outstanding_publishes(self) -> int:

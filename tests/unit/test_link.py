@@ -106,3 +106,68 @@ def test_a_publish_without_properties_takes_the_short_path() -> None:
     [message] = seen
     assert message.properties is _NO_PROPERTIES
     assert (message.topic, message.payload, message.mid) == ("sereg/v1/x", b"{}", 7)
+
+
+class _Socket:
+    """Enough of a socket for paho to believe it is connected; nothing is sent."""
+
+    def fileno(self) -> int:
+        return -1
+
+    def close(self) -> None:
+        pass
+
+    def send(self, data: bytes) -> int:
+        return len(data)
+
+
+def _connected(client: mqtt.Client) -> mqtt.Client:
+    from paho.mqtt.client import _ConnectionState
+
+    client.max_inflight_messages_set(0)  # as the link sets it
+    client._sock = _Socket()
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+    client._call_socket_register_write = lambda: None
+    return client
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    topic=st.text(min_size=1, max_size=300).filter(lambda t: "+" not in t and "#" not in t),
+    # Sizes across 127 and 16,383, where the remaining length takes another byte.
+    payload=st.one_of(st.binary(max_size=300), st.integers(0, 20_000).map(bytes)),
+    mid=st.integers(0, 65534),
+)
+def test_the_short_publish_writes_what_paho_writes(topic, payload, mid) -> None:
+    # Byte for byte the PUBLISH paho would send, across the remaining-length encoding's
+    # one-, two- and three-byte forms, and kept for its PUBACK as paho keeps its own.
+    fast = _connected(_BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5))
+    stock = _connected(mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5))
+    fast._last_mid = stock._last_mid = mid
+    queued: list[bytes] = []
+    stock._packet_queue = lambda command, packet, mid, qos, info=None: queued.append(packet)
+    assert fast.publish_qos1(topic, payload)
+    stock.publish(topic, payload, qos=1)
+    assert bytes(fast._unsent) == bytes(queued[0])
+    [(got_mid, kept)] = fast._out_messages.items()
+    [(want_mid, theirs)] = stock._out_messages.items()
+    assert got_mid == want_mid
+    assert (kept.topic, kept.payload, kept.qos, kept.state, kept.dup) == (
+        theirs.topic, theirs.payload, theirs.qos, theirs.state, theirs.dup,
+    )  # fmt: skip
+    # Its PUBACK (short path) forgets it.
+    fast._in_packet = {"command": 0x40, "packet": bytearray(got_mid.to_bytes(2, "big") + b"\0")}
+    fast._handle_pubackcomp("PUBACK")
+    assert not fast._out_messages and fast._inflight_messages == 0
+
+
+def test_the_short_publish_waits_for_the_connack_and_a_free_packet_id() -> None:
+    client = _BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    assert not client.publish_qos1("sereg/v1/x", b"{}")  # no connection
+    client._sock = _Socket()
+    assert not client.publish_qos1("sereg/v1/x", b"{}")  # socket, no CONNACK yet
+    _connected(client)
+    client._last_mid = 6
+    client._out_messages[7] = object()  # 7 still awaits its PUBACK
+    assert not client.publish_qos1("sereg/v1/x", b"{}")
+    assert not client._unsent
