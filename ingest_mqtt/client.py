@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import struct
 import threading
 import time
 from collections import deque
@@ -59,6 +60,7 @@ class LinkCounters:
 
 
 _READ_CHUNK = 65536
+_PUBACK = struct.Struct("!BBH")
 # Shared by every short-path PUBACK; the link sets no on_publish, so nothing sees them.
 _PUBACK_REASONS = {
     0x00: ReasonCode(PacketTypes.PUBACK, "Success"),
@@ -232,6 +234,18 @@ class _BufferedClient(mqtt.Client):
         out += mid.to_bytes(2, "big")
         out.append(0)
         out += payload
+        self._call_socket_register_write()
+        return True
+
+    def ack_qos1(self, mids: Sequence[int]) -> bool:
+        """PUBACK each of ``mids`` (MQTT 3.4: packet id, no reason code: Success), written
+        straight into the gathered writes, in order; False if not connected, for the
+        caller to go through paho's ``ack``. paho queues a packet record per ack."""
+        if self._sock is None or not self.is_connected():
+            return False
+        out = self._unsent
+        for mid in mids:
+            out += _PUBACK.pack(0x40, 2, mid)
         self._call_socket_register_write()
         return True
 
@@ -564,14 +578,13 @@ class BrokerLink:
     def ack(self, deliveries: Sequence[Delivery]) -> int:
         """PUBACK the QoS 1 deliveries, in the order received (MQTT 4.6). A delivery from
         an earlier connection is skipped: the broker sends it again on the new one."""
-        acked = 0
         generation = self.generation
-        for d in deliveries:
-            if d.qos and d.generation == generation:
-                self._client.ack(d.mid, d.qos)
-                acked += 1
-        self.counters.acked += acked
-        return acked
+        mids = [d.mid for d in deliveries if d.qos == 1 and d.generation == generation]
+        if mids and not self._client.ack_qos1(mids):
+            for mid in mids:
+                self._client.ack(mid, 1)
+        self.counters.acked += len(mids)
+        return len(mids)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
         client = self._client

@@ -171,3 +171,24 @@ def test_the_short_publish_waits_for_the_connack_and_a_free_packet_id() -> None:
     client._out_messages[7] = object()  # 7 still awaits its PUBACK
     assert not client.publish_qos1("sereg/v1/x", b"{}")
     assert not client._unsent
+
+
+@settings(max_examples=50, deadline=None)
+@given(mids=st.lists(st.integers(1, 65535), max_size=50))
+def test_the_short_acks_write_what_paho_writes(mids) -> None:
+    fast = _connected(_BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5))
+    stock = _connected(
+        mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    )
+    queued: list[bytes] = []
+    stock._packet_queue = lambda command, packet, mid, qos, info=None: queued.append(packet)
+    assert fast.ack_qos1(mids)
+    for mid in mids:
+        stock.ack(mid, 1)
+    assert bytes(fast._unsent) == b"".join(queued)
+
+
+def test_the_short_acks_wait_for_a_connection() -> None:
+    client = _BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    assert not client.ack_qos1([1, 2])
+    assert not client._unsent
