@@ -11,6 +11,7 @@ is split so the one bad message is dead-lettered and the rest are stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -115,24 +116,19 @@ class Consumer:
         next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
         next_prune = time.monotonic() + min(60, self.settings.retention.interval_s)
         wait_s = ingest_settings.batch_wait_ms / 1000
-        # On PostgreSQL the next batch is judged while the last one commits. SQLite has
-        # one writer, and readers beside it would only queue behind its commit.
-        overlap = db.is_postgres()
-        ahead: Batch | None = None
+        # On PostgreSQL batches are judged while earlier ones commit. SQLite has one
+        # writer, and readers beside it would only queue behind its commit.
+        depth = ingest_settings.pipeline_depth
+        pipeline = _Pipeline(self, depth) if db.is_postgres() and depth > 1 else None
         try:
             while not self._stop.is_set():
-                if ahead is None:
-                    deliveries = await self.link.next_batch(
-                        ingest_settings.batch_size, wait_s, idle_s=0.5
-                    )
-                    if deliveries:
-                        ahead = (
-                            await self._judged(deliveries, {})
-                            if overlap
-                            else Batch(deliveries, self._decode(deliveries))
-                        )
-                if ahead is not None:
-                    ahead = await self._commit_then_next(ahead, overlap)
+                deliveries = await self.link.next_batch(
+                    ingest_settings.batch_size, wait_s, idle_s=0.5
+                )
+                if deliveries and pipeline is not None:
+                    await pipeline.put(deliveries)
+                elif deliveries:
+                    await self._commit(Batch(deliveries, self._decode(deliveries)))
                 if time.monotonic() >= next_sweep:
                     await self._sweep()
                     next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
@@ -140,22 +136,19 @@ class Consumer:
                     await self._prune()
                     next_prune = time.monotonic() + self.settings.retention.interval_s
             # Drain what is already here: it is committed and acknowledged before we go.
-            if ahead is not None:
-                await self._commit(ahead)
+            if pipeline is not None:
+                await pipeline.close()
+                pipeline = None
             while deliveries := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0):
                 await self._commit(Batch(deliveries, self._decode(deliveries)))
         finally:
+            if pipeline is not None:
+                await pipeline.abandon()
             await self.link.stop()
             log.info("ingest stopped: %s", self.stats)
 
     def _decode(self, deliveries: Sequence[Delivery]) -> list[ingest.Incoming]:
         return [to_incoming(d, self.fault_codes) for d in deliveries]
-
-    async def _judged(self, deliveries: Sequence[Delivery], overlay: dict[int, Any]) -> Batch:
-        """The batch decoded and its fills judged ahead of its commit."""
-        batch = Batch(deliveries, self._decode(deliveries))
-        batch.judged = await self._judge(batch.items, overlay)
-        return batch
 
     async def _judge(
         self, items: list[ingest.Incoming], overlay: dict[int, Any]
@@ -168,31 +161,6 @@ class Consumer:
             if not db.is_transient(exc):
                 log.exception("judging a batch ahead failed; judged again in its commit")
             return None
-
-    async def _commit_then_next(self, current: Batch, overlap: bool) -> Batch | None:
-        """Commit ``current`` and, while it commits, take the next batch and judge it with
-        ``current``'s fills laid over the register. That judgement stands only if
-        ``current`` committed exactly as judged; otherwise (or if ``current`` had none to
-        lay over) the next batch is judged once ``current`` is done, against the register
-        as it left it, so the batch after is judged ahead again."""
-        if not overlap:
-            await self._commit(current)
-            return None
-        write = asyncio.create_task(self._commit(current))
-        following: Batch | None = None
-        try:
-            deliveries = await self.link.next_batch(
-                self.settings.ingest.batch_size, self.settings.ingest.batch_wait_ms / 1000, 0.5
-            )
-            if deliveries:
-                following = Batch(deliveries, self._decode(deliveries))
-                if current.judged is not None:
-                    following.judged = await self._judge(following.items, current.judged.latest)
-        finally:
-            as_judged = await write
-        if following is not None and (following.judged is None or not as_judged):
-            following.judged = await self._judge(following.items, {})
-        return following
 
     async def _commit(self, batch: Batch) -> bool:
         """Commit, publish the verdicts, acknowledge. True if the first try committed (a
@@ -327,6 +295,97 @@ class Consumer:
                 log.info("pruned %s", removed)
         except Exception:
             log.exception("pruning failed; tried again next interval")
+
+
+class _Pipeline:
+    """Batches judged ahead and committed in order by one writer task.
+
+    While the writer commits a batch (the database's time), the loop takes and judges
+    the next ones, each with the fills of every batch still in flight laid over the
+    register, which cannot show them before they commit. Acks stay in order: one writer.
+    A batch that does not commit exactly as judged (a retry, an isolated poison message)
+    voids the judgement of every batch in flight behind it: those are judged inside their
+    own commits, and the next batch waits for them to commit before it is judged ahead,
+    so judging ahead resumes with it instead of lapsing for as long as the stream runs.
+    """
+
+    def __init__(self, consumer: Consumer, depth: int) -> None:
+        self.consumer = consumer
+        self.queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=max(1, depth - 1))
+        self.in_flight: list[Batch] = []  # judged, not yet committed, in order
+        self.epoch = 0  # moves when a batch did not commit as judged
+        self.committed = asyncio.Event()  # set after each commit (and when the writer ends)
+        self.writer = asyncio.create_task(self._write())
+
+    def _overlay(self) -> dict[int, Any]:
+        merged: dict[int, Any] = {}
+        for batch in self.in_flight:
+            assert batch.judged is not None
+            for cylinder, fill in batch.judged.latest.items():
+                known = merged.get(cylinder)
+                if known is None or fill.filled_at >= known.filled_at:
+                    merged[cylinder] = fill
+        return merged
+
+    def _check_writer(self) -> None:
+        if self.writer.done():
+            self.writer.result()  # the writer failed: raise its error here
+            raise RuntimeError("the ingest writer ended")
+
+    async def put(self, deliveries: Sequence[Delivery]) -> None:
+        self._check_writer()
+        batch = Batch(deliveries, self.consumer._decode(deliveries))
+        # A batch in flight without a judgement is judged inside its commit: its fills
+        # are known only once that commits.
+        while any(b.judged is None for b in self.in_flight):
+            self.committed.clear()
+            await self.committed.wait()
+            self._check_writer()
+        epoch = self.epoch
+        batch.judged = await self.consumer._judge(batch.items, self._overlay())
+        if epoch != self.epoch:
+            batch.judged = None  # judged over a batch that then did not commit as judged
+        self.in_flight.append(batch)
+        await self._enqueue(batch)
+
+    async def _enqueue(self, batch: Batch | None) -> None:
+        # The queue is full while the writer commits; should the writer fail meanwhile,
+        # nobody would ever take from it: wait for either.
+        if self.queue.full():
+            queued = asyncio.ensure_future(self.queue.put(batch))
+            await asyncio.wait({queued, self.writer}, return_when=asyncio.FIRST_COMPLETED)
+            if not queued.done():
+                queued.cancel()
+                self._check_writer()
+            return
+        self.queue.put_nowait(batch)
+
+    async def _write(self) -> None:
+        try:
+            while (batch := await self.queue.get()) is not None:
+                as_judged = await self.consumer._commit(batch)
+                # In order: it is the oldest in flight (compared by identity, not by value).
+                assert self.in_flight[0] is batch
+                del self.in_flight[0]
+                if not as_judged and batch.judged is not None:
+                    self.epoch += 1
+                    for later in self.in_flight:
+                        later.judged = None
+                self.committed.set()
+        finally:
+            self.committed.set()
+
+    async def close(self) -> None:
+        """Commit and acknowledge everything queued, then end the writer."""
+        if not self.writer.done():
+            await self._enqueue(None)
+        await self.writer
+
+    async def abandon(self) -> None:
+        """Stop the writer without committing more (an error is on its way out)."""
+        self.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.writer
 
 
 def retention_of(settings: Settings) -> retention.Retention:

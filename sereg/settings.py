@@ -110,6 +110,10 @@ class IngestSettings:
     # A batch is committed in one transaction when it is full or this old.
     batch_size: int = 500
     batch_wait_ms: int = 50
+    # Batches judged ahead and committing at once (PostgreSQL): the one being written and
+    # those waiting for it. The database's time per batch hides behind the judging of
+    # the next ones. 1 commits one batch at a time.
+    pipeline_depth: int = 3
     # MQTT v5 Receive Maximum: QoS 1 messages the broker may have in flight to us
     # unacknowledged. It bounds what one batch can hold, and it is the backpressure.
     receive_maximum: int = 1000
@@ -221,6 +225,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             client_id=env.get("SEREG_INGEST_CLIENT_ID") or IngestSettings().client_id,
             batch_size=_env_int(env, "SEREG_INGEST_BATCH", IngestSettings.batch_size),
             batch_wait_ms=_env_int(env, "SEREG_INGEST_BATCH_MS", IngestSettings.batch_wait_ms),
+            pipeline_depth=_env_int(env, "SEREG_INGEST_PIPELINE", IngestSettings.pipeline_depth),
             receive_maximum=_env_int(
                 env, "SEREG_INGEST_RECEIVE_MAXIMUM", IngestSettings.receive_maximum
             ),

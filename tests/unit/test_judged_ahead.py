@@ -1,43 +1,110 @@
-"""The consumer's judging ahead without a broker or a database: after a batch that did
-not commit as judged, the next one is judged again and the one after is judged ahead."""
+"""The consumer's pipeline without a broker or a database: each batch is judged with the
+fills of the batches still in flight laid over the register; after a batch that did not
+commit as judged, the ones behind it are judged in their own commits, and judging ahead
+resumes with the next."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+from typing import NamedTuple
+
 from equipment.services import ingest
 from ingest_mqtt import consumer as consumer_module
-from ingest_mqtt.consumer import Batch, Consumer
+from ingest_mqtt.consumer import Batch, Consumer, _Pipeline
 from sereg.settings import get_settings
 
 
-class FakeLink:
-    async def next_batch(self, max_items, wait_s, idle_s):
-        return ["delivery"]
+class Fill(NamedTuple):
+    name: str
+    filled_at: datetime
 
 
-async def test_after_a_batch_not_committed_as_judged_judging_ahead_resumes(monkeypatch) -> None:
-    consumer = Consumer(get_settings(), link=FakeLink())
-    overlays: list[dict] = []
+def _fill(n: int) -> Fill:
+    return Fill(f"fill of batch {n}", datetime(2026, 12, 1, 8, n, tzinfo=UTC))
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_judged_over_what_is_in_flight_and_resumed_after_a_batch_not_as_judged(
+    monkeypatch,
+) -> None:
+    consumer = Consumer(get_settings(), link=object())
+    overlays: dict[str, dict] = {}
+    commits: dict[str, asyncio.Future[bool]] = {}
+    committed: list[tuple[str, bool]] = []
 
     async def judge_fills(items, *, context, overlay):
-        overlays.append(dict(overlay))
-        return ingest.JudgedFills(latest={7: f"fill {len(overlays)}"})
-
-    commits = iter([False, True])  # the first batch needed a retry; the next did not
+        name = items[0]
+        overlays[name] = {cylinder: fill.name for cylinder, fill in overlay.items()}
+        return ingest.JudgedFills(latest={7: _fill(int(name[1:]))})
 
     async def commit(batch: Batch) -> bool:
-        return next(commits)
+        name = batch.items[0]
+        commits[name] = asyncio.get_running_loop().create_future()
+        committed.append((name, batch.judged is not None))
+        return await commits[name]
 
     monkeypatch.setattr(consumer_module.ingest, "judge_fills", judge_fills)
-    monkeypatch.setattr(consumer, "_decode", lambda deliveries: [])
+    monkeypatch.setattr(consumer, "_decode", lambda deliveries: list(deliveries))
     monkeypatch.setattr(consumer, "_commit", commit)
+    pipeline = _Pipeline(consumer, depth=3)
 
-    first = Batch(["delivery"], [], ingest.JudgedFills(latest={7: "fill 0"}))
-    second = await consumer._commit_then_next(first, overlap=True)
-    # Judged over the first batch's fills, which did not stand: judged again over the
-    # register alone, once the first batch was done.
-    assert overlays == [{7: "fill 0"}, {}]
-    assert second is not None and second.judged is not None
-    third = await consumer._commit_then_next(second, overlap=True)
-    # The second batch committed as judged: the third is judged ahead over its fills.
-    assert overlays[-1] == {7: "fill 2"}
-    assert third is not None and third.judged is not None
+    await pipeline.put(["b1"])
+    await _settle()
+    assert overlays["b1"] == {}  # nothing in flight: the register alone
+    await pipeline.put(["b2"])
+    assert overlays["b2"] == {7: "fill of batch 1"}  # b1 is still committing
+    await pipeline.put(["b3"])
+    assert overlays["b3"] == {7: "fill of batch 2"}  # the later fill of the two wins
+
+    commits["b1"].set_result(False)  # b1 needed a retry: what was judged over it is void
+    await _settle()
+    assert [b.judged for b in pipeline.in_flight] == [None, None]
+    commits["b2"].set_result(True)
+    await _settle()
+
+    # b4 waits for b3 (judged in its own commit) before it is judged ahead again.
+    put_b4 = asyncio.create_task(pipeline.put(["b4"]))
+    await _settle()
+    assert "b4" not in overlays
+    commits["b3"].set_result(True)
+    await put_b4
+    assert overlays["b4"] == {}  # b1-b3 are in the register now
+    await pipeline.put(["b5"])
+    assert overlays["b5"] == {7: "fill of batch 4"}  # judging ahead has resumed
+
+    await _settle()
+    commits["b4"].set_result(True)
+    await _settle()
+    commits["b5"].set_result(True)
+    await pipeline.close()
+    assert committed == [
+        ("b1", True), ("b2", False), ("b3", False), ("b4", True), ("b5", True),
+    ]  # fmt: skip
+
+
+async def test_a_failed_writer_is_raised_by_the_next_put(monkeypatch) -> None:
+    consumer = Consumer(get_settings(), link=object())
+
+    async def judge_fills(items, *, context, overlay):
+        return ingest.JudgedFills()
+
+    async def commit(batch: Batch) -> bool:
+        raise RuntimeError("the database refused even one by one")
+
+    monkeypatch.setattr(consumer_module.ingest, "judge_fills", judge_fills)
+    monkeypatch.setattr(consumer, "_decode", lambda deliveries: list(deliveries))
+    monkeypatch.setattr(consumer, "_commit", commit)
+    pipeline = _Pipeline(consumer, depth=3)
+    await pipeline.put(["b1"])
+    await _settle()
+    try:
+        await pipeline.put(["b2"])
+    except RuntimeError as exc:
+        assert "one by one" in str(exc)
+    else:
+        raise AssertionError("the writer's failure was not raised")
