@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -71,6 +72,20 @@ _NO_PROPERTIES = Properties(PacketTypes.PUBLISH)  # every short-path message's (
 
 
 C = TypeVar("C", bound=mqtt.Client)
+
+
+def _idle_packet() -> dict[str, Any]:
+    """paho's record of the packet being read, between packets."""
+    return {
+        "command": 0,
+        "have_remaining": 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": 0,
+        "packet": bytearray(b""),
+        "to_process": 0,
+        "pos": 0,
+    }
 
 
 class _QuietInfo(mqtt.MQTTMessageInfo):
@@ -162,6 +177,50 @@ class _BufferedClient(mqtt.Client):
         start = self._read_at
         self._read_at = min(start + bufsize, len(self._read_buffer))
         return self._read_buffer[start : self._read_at]
+
+    def _packet_read(self) -> mqtt.MQTTErrorCode:
+        # A packet already whole in the read buffer goes straight to its handler. paho
+        # reads it through _sock_recv a byte at a time for the header and the remaining
+        # length, updating its packet record byte by byte (about 7 % of the consumer's
+        # samples, measured). Anything else (a packet split across reads, or a header
+        # longer than the MQTT maximum) takes paho's own reading, which picks up from
+        # the same buffer.
+        buf, at = self._read_buffer, self._read_at
+        if self._in_packet["command"] or at >= len(buf):
+            return super()._packet_read()
+        i, length, shift = at + 1, 0, 0
+        while True:
+            if i >= len(buf) or shift > 21:  # incomplete, or longer than four bytes
+                return super()._packet_read()
+            byte = buf[i]
+            i += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        end = i + length
+        if end > len(buf):
+            return super()._packet_read()
+        self._read_at = end
+        self._in_packet = {
+            "command": buf[at],
+            "have_remaining": 1,
+            "remaining_count": [],
+            "remaining_mult": 1,
+            "remaining_length": length,
+            "packet": bytearray(buf[i:end]),
+            "to_process": 0,
+            "pos": 0,
+        }
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:
+            self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
+            rc = mqtt.MQTTErrorCode.MQTT_ERR_PROTOCOL
+        self._in_packet = _idle_packet()
+        with self._msgtime_mutex:
+            self._last_bytes_received = time.monotonic()
+        return rc
 
     def _sock_send(self, buf: bytes | bytearray) -> int:
         if self._gathering is not None:

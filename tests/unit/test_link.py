@@ -3,6 +3,7 @@ paho hands it."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import paho.mqtt.client as mqtt
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from equipment.domain import lift_events
-from ingest_mqtt.client import _NO_PROPERTIES, BrokerLink, _BufferedClient
+from ingest_mqtt.client import _NO_PROPERTIES, BrokerLink, _BufferedClient, _Outgoing
 from ingest_mqtt.consumer import to_incoming
 from sereg.settings import MqttConnection
 
@@ -192,3 +193,87 @@ def test_the_short_acks_wait_for_a_connection() -> None:
     client = _BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     assert not client.ack_qos1([1, 2])
     assert not client._unsent
+
+
+class _ChunkSocket(_Socket):
+    """A socket that yields a byte stream in the given chunks, then would block."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        from collections import deque
+
+        self.chunks = deque(chunks)
+
+    def recv(self, size: int) -> bytes:
+        if not self.chunks:
+            raise BlockingIOError
+        chunk = self.chunks.popleft()
+        if len(chunk) > size:
+            self.chunks.appendleft(chunk[size:])
+            chunk = chunk[:size]
+        return chunk
+
+    def pending(self) -> int:
+        return 0
+
+
+def _framed(header: int, body: bytes) -> bytes:
+    length, out = len(body), bytearray((header,))
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        out.append(byte | 0x80 if length else byte)
+        if not length:
+            return bytes(out) + body
+
+
+def _publish_bytes(topic: bytes, payload: bytes, qos: int, mid: int, props: bytes) -> bytes:
+    header, body = _publish_packet(topic, payload, qos, mid, False, False, props)
+    return _framed(header, bytes(body))
+
+
+_PACKETS = st.one_of(
+    st.builds(
+        _publish_bytes,
+        st.text(min_size=1, max_size=20).map(str.encode),
+        st.one_of(st.binary(max_size=200), st.integers(0, 17_000).map(bytes)),
+        st.integers(0, 1),
+        st.integers(1, 20),
+        st.sampled_from([b"\x00", b"\x02\x01\x01"]),
+    ),
+    st.integers(1, 20).map(lambda mid: _framed(0x40, mid.to_bytes(2, "big"))),
+    st.integers(1, 20).map(lambda mid: _framed(0x40, mid.to_bytes(2, "big") + b"\x10")),
+    st.integers(1, 20).map(lambda mid: _framed(0x40, mid.to_bytes(2, "big") + b"\x00\x00")),
+    st.just(_framed(0xD0, b"")),  # PINGRESP
+)
+
+
+def _read_all(client: mqtt.Client, stream: bytes, cuts: list[int]) -> tuple[list, list]:
+    bounds = sorted({c % (len(stream) + 1) for c in cuts} | {0, len(stream)})
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    got: list[tuple] = []
+    client.on_message = lambda c, u, m: got.append(
+        (m._topic, m.payload, m.qos, m.mid, m.dup, m.retain, m.properties.json())
+    )
+    client.max_inflight_messages_set(0)
+    client._out_messages = {mid: _Outgoing(mid, b"t", b"") for mid in range(1, 21)}
+    client._sock = _ChunkSocket(chunks)
+    for _ in range(len(chunks) + 10 * len(stream) // 1000 + 50):
+        client.loop_read()
+        while isinstance(client, _BufferedClient) and client.buffered():
+            client.loop_read()
+    return got, sorted(client._out_messages)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    packets=st.lists(_PACKETS, min_size=1, max_size=12),
+    cuts=st.lists(st.integers(0, 10**6), max_size=8),
+    tail=st.integers(0, 3),
+)
+def test_whole_packets_in_the_buffer_are_read_as_paho_reads_them(packets, cuts, tail) -> None:
+    # The stream cut into reads at arbitrary points, its last packet possibly cut short:
+    # the same messages delivered, and the same PUBACKs taken, as by paho's own reading.
+    stream = b"".join(packets)
+    stream = stream[: len(stream) - min(tail, len(packets[-1]) - 1)]
+    fast = _BufferedClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    stock = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True)
+    assert _read_all(fast, stream, cuts) == _read_all(stock, stream, cuts)
