@@ -161,6 +161,8 @@ class _BufferedClient(mqtt.Client):
         self._gathering: bytearray | None = None
         self._unsent = bytearray()
         self.short_pubacks = 0  # PUBACKs taken by the short path (the tests watch it)
+        self._whole_packet = {**_idle_packet(), "have_remaining": 1}
+        self._between_packets = _idle_packet()
 
     def buffered(self) -> bool:
         return self._read_at < len(self._read_buffer)
@@ -187,11 +189,11 @@ class _BufferedClient(mqtt.Client):
         # the same buffer.
         buf, at = self._read_buffer, self._read_at
         if self._in_packet["command"] or at >= len(buf):
-            return super()._packet_read()
+            return self._paho_packet_read()
         i, length, shift = at + 1, 0, 0
         while True:
             if i >= len(buf) or shift > 21:  # incomplete, or longer than four bytes
-                return super()._packet_read()
+                return self._paho_packet_read()
             byte = buf[i]
             i += 1
             length |= (byte & 0x7F) << shift
@@ -200,27 +202,29 @@ class _BufferedClient(mqtt.Client):
                 break
         end = i + length
         if end > len(buf):
-            return super()._packet_read()
+            return self._paho_packet_read()
         self._read_at = end
-        self._in_packet = {
-            "command": buf[at],
-            "have_remaining": 1,
-            "remaining_count": [],
-            "remaining_mult": 1,
-            "remaining_length": length,
-            "packet": bytearray(buf[i:end]),
-            "to_process": 0,
-            "pos": 0,
-        }
+        # One record for the packet being handled and one for between packets, reused:
+        # paho only reads them here (its own reading gets a fresh record).
+        packet = self._whole_packet
+        packet["command"] = buf[at]
+        packet["remaining_length"] = length
+        packet["packet"] = bytearray(buf[i:end])
+        self._in_packet = packet
         try:
             rc = self._packet_handle()
         except MalformedPacket as exc:
             self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
             rc = mqtt.MQTTErrorCode.MQTT_ERR_PROTOCOL
-        self._in_packet = _idle_packet()
+        self._in_packet = self._between_packets
         with self._msgtime_mutex:
             self._last_bytes_received = time.monotonic()
         return rc
+
+    def _paho_packet_read(self) -> mqtt.MQTTErrorCode:
+        if self._in_packet is self._between_packets:
+            self._in_packet = _idle_packet()  # paho fills its record in place
+        return super()._packet_read()
 
     def _sock_send(self, buf: bytes | bytearray) -> int:
         if self._gathering is not None:
