@@ -494,6 +494,8 @@ class StoredCheck:
     alarm_raises: int  # sum of the fill alarms' counts
     refused_or_flagged: int  # fills that must raise (or count on) an alarm
     dead_letters: int
+    # A few of the fills whose verdict is not the one meant: event id, meant, stored.
+    unintended: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def exactly_once(self) -> bool:
@@ -512,6 +514,12 @@ class StoredCheck:
             f" cylinder fill counts {self.fill_counts:,} for {self.on_file:,} fills on file;"
             f" fill alarm raises {self.alarm_raises:,} for {self.refused_or_flagged:,}"
             f" refused or flagged fills; dead letters {self.dead_letters:,}"
+            + (
+                "; not as meant, e.g. "
+                + ", ".join(f"{e} meant {m} stored {v}" for e, m, v in self.unintended)
+                if self.unintended
+                else ""
+            )
         )
 
 
@@ -541,6 +549,9 @@ async def check_stored(pool: asyncpg.Pool, messages: Sequence[simulator.SimMessa
             "SELECT count(*) FROM fill WHERE NOT allowed OR suspicious"
         ),
         dead_letters=await pool.fetchval("SELECT count(*) FROM dead_letter"),
+        unintended=tuple(
+            (e, expected.get(e, "?"), v) for e, v in verdicts.items() if expected.get(e) != v
+        )[:5],
     )
 
 
