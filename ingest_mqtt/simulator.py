@@ -135,6 +135,10 @@ class SimCylinder:
     # refill timing is the stream's business.
     verdict: str = "00"
     last_filled_at: datetime | None = None
+    # What the verdict was judged from, to judge it again at a fill's own time: a stream
+    # stamped over the past hours crosses dates (a due date, a licence's last day).
+    facts: rules.CylinderFacts | None = None
+    station: rules.StationFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,6 +536,10 @@ class Stream(Iterator[SimMessage]):
         expected = _EXPECTED.get(intent, "")
         if intent == "unfit_cylinder" and cylinder is not None:
             expected = cylinder.verdict
+            if cylinder.facts is not None and cylinder.station is not None:
+                expected = expected_verdict(
+                    cylinder.station, cylinder.facts, at, self.config.policy
+                )
         body = self._fill_body(station, cylinder, intent, at)
         if body is None:
             # Nothing on file to over-fill against: the same cylinder fails its post-check.
@@ -755,6 +763,8 @@ async def _cylinders(
                     nominal_pressure_mpa=facts.nominal_working_pressure_mpa,
                     verdict=expected_verdict(station, facts, now, policy),
                     last_filled_at=None if last is None else last.filled_at,
+                    facts=facts,
+                    station=station,
                 )
             )
     return tuple(out)

@@ -439,3 +439,35 @@ def test_publish_paces_to_the_due_times() -> None:
 def test_publish_needs_a_way_to_stop() -> None:
     with pytest.raises(ValueError, match="stops by itself"):
         publish(_stream(), qos1=_Sink())
+
+
+def test_an_unfit_fill_is_meant_as_the_register_answers_at_its_own_time() -> None:
+    # The register is read at the end of a stream stamped over the day before (as the
+    # benchmarks do): a cylinder due for inspection that day is overdue when read, but
+    # not for the fills stamped before local midnight. Each fill means what the rules
+    # answer at its own time.
+    load_time = START + timedelta(days=1)
+    crossing = _facts(900, STATION, _LPG, next_periodic_due=TODAY)
+    fit = [_facts(901 + i, STATION, _LPG) for i in range(40)]
+
+    def sim(facts: rules.CylinderFacts) -> SimCylinder:
+        return SimCylinder(
+            facts.code, facts.medium, facts.water_capacity_l,
+            facts.nominal_working_pressure_mpa,
+            verdict=expected_verdict(STATION, facts, load_time),
+            facts=facts, station=STATION,
+        )  # fmt: skip
+
+    register = SimRegister((), (SimStation(STATION.code, tuple(sim(f) for f in [crossing, *fit])),))
+    assert sim(crossing).verdict == "04"
+    config = SimConfig(rate=0.005, heartbeat_interval_s=600, bad_share=0.6)
+    stream = Stream(register, config, seed=3, start=START).take(400)
+    meant = {}
+    for m in stream:
+        if m.kind == "fill" and m.intent == "unfit_cylinder":
+            body = _body(m)
+            meant[datetime.fromisoformat(body["filled_at"])] = m.expected
+    by_day: dict[date, set[str]] = defaultdict(set)
+    for at, code in meant.items():
+        by_day[at.astimezone(rules.DEFAULT_FILL_POLICY.local_tz).date()].add(code)
+    assert by_day == {TODAY: {"00"}, TODAY + timedelta(days=1): {"04"}}, meant
