@@ -9,6 +9,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+import pytest
+
 from equipment.services import ingest
 from ingest_mqtt import consumer as consumer_module
 from ingest_mqtt.consumer import Batch, Consumer, _Pipeline
@@ -24,6 +26,15 @@ def _fill(n: int) -> Fill:
     return Fill(f"fill of batch {n}", datetime(2026, 12, 1, 8, n, tzinfo=UTC))
 
 
+def _pipeline(monkeypatch, judge_fills, commit) -> _Pipeline:
+    """A pipeline over a consumer whose judging and committing are the test's own."""
+    consumer = Consumer(get_settings(), link=object())
+    monkeypatch.setattr(consumer_module.ingest, "judge_fills", judge_fills)
+    monkeypatch.setattr(consumer, "_decode", lambda deliveries: list(deliveries))
+    monkeypatch.setattr(consumer, "_commit", commit)
+    return _Pipeline(consumer, depth=3)
+
+
 async def _settle() -> None:
     for _ in range(20):
         await asyncio.sleep(0)
@@ -32,7 +43,6 @@ async def _settle() -> None:
 async def test_judged_over_what_is_in_flight_and_resumed_after_a_batch_not_as_judged(
     monkeypatch,
 ) -> None:
-    consumer = Consumer(get_settings(), link=object())
     overlays: dict[str, dict] = {}
     commits: dict[str, asyncio.Future[bool]] = {}
     committed: list[tuple[str, bool]] = []
@@ -48,10 +58,7 @@ async def test_judged_over_what_is_in_flight_and_resumed_after_a_batch_not_as_ju
         committed.append((name, batch.judged is not None))
         return await commits[name]
 
-    monkeypatch.setattr(consumer_module.ingest, "judge_fills", judge_fills)
-    monkeypatch.setattr(consumer, "_decode", lambda deliveries: list(deliveries))
-    monkeypatch.setattr(consumer, "_commit", commit)
-    pipeline = _Pipeline(consumer, depth=3)
+    pipeline = _pipeline(monkeypatch, judge_fills, commit)
 
     await pipeline.put(["b1"])
     await _settle()
@@ -88,23 +95,37 @@ async def test_judged_over_what_is_in_flight_and_resumed_after_a_batch_not_as_ju
 
 
 async def test_a_failed_writer_is_raised_by_the_next_put(monkeypatch) -> None:
-    consumer = Consumer(get_settings(), link=object())
-
     async def judge_fills(items, *, context, overlay):
         return ingest.JudgedFills()
 
     async def commit(batch: Batch) -> bool:
         raise RuntimeError("the database refused even one by one")
 
-    monkeypatch.setattr(consumer_module.ingest, "judge_fills", judge_fills)
-    monkeypatch.setattr(consumer, "_decode", lambda deliveries: list(deliveries))
-    monkeypatch.setattr(consumer, "_commit", commit)
-    pipeline = _Pipeline(consumer, depth=3)
+    pipeline = _pipeline(monkeypatch, judge_fills, commit)
     await pipeline.put(["b1"])
     await _settle()
-    try:
+    with pytest.raises(RuntimeError, match="one by one"):
         await pipeline.put(["b2"])
-    except RuntimeError as exc:
-        assert "one by one" in str(exc)
-    else:
-        raise AssertionError("the writer's failure was not raised")
+
+
+async def test_a_writer_failing_while_the_queue_is_full_is_raised_not_waited_on(
+    monkeypatch,
+) -> None:
+    first: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    async def judge_fills(items, *, context, overlay):
+        return ingest.JudgedFills()
+
+    async def commit(batch: Batch) -> bool:
+        return await first  # the first commit hangs, then fails
+
+    pipeline = _pipeline(monkeypatch, judge_fills, commit)
+    for name in ("b1", "b2", "b3"):  # b1 with the writer, b2 and b3 fill the queue
+        await pipeline.put([name])
+        await _settle()
+    blocked = asyncio.create_task(pipeline.put(["b4"]))
+    await _settle()
+    assert not blocked.done()
+    first.set_exception(RuntimeError("the database refused even one by one"))
+    with pytest.raises(RuntimeError, match="one by one"):
+        await asyncio.wait_for(blocked, 2)
