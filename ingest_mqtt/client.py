@@ -283,17 +283,12 @@ class _BufferedClient(mqtt.Client):
                 return False
             self._out_messages[mid] = _Outgoing(mid, encoded, payload)
             self._inflight_messages += 1
-        # MQTT 5 (3.3): fixed header, remaining length, topic, packet id, properties (none).
-        remaining = 2 + len(encoded) + 2 + 1 + len(payload)
+        # MQTT 5 (3.3): fixed header, remaining length, topic, packet id, properties (none),
+        # with paho's own encoders.
         out = self._unsent
         out.append(0x32)
-        while True:
-            byte, remaining = remaining & 0x7F, remaining >> 7
-            out.append(byte | 0x80 if remaining else byte)
-            if not remaining:
-                break
-        out += len(encoded).to_bytes(2, "big")
-        out += encoded
+        self._pack_remaining_length(out, 2 + len(encoded) + 2 + 1 + len(payload))
+        self._pack_str16(out, encoded)
         out += mid.to_bytes(2, "big")
         out.append(0)
         out += payload

@@ -49,12 +49,6 @@ async def stations_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, rules.
     return {r["station_code"]: _station(r) for r in rows}
 
 
-async def station_by_id(bulk: Bulk, org_id: int) -> rules.StationFacts | None:
-    """The filling station ``org_id``; None if it is none or has no station code."""
-    rows = await bulk.fetch(_STATION + "id = $1 AND station_code IS NOT NULL", org_id)
-    return _station(rows[0]) if rows else None
-
-
 # A unit with everything the fill rules ask of it, in one statement: the due dates and
 # the latest periodic inspection as subqueries and the last fill as a join, not queries
 # of their own. Each round trip is paid by every batch of the ingest and by every permit

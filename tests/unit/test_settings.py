@@ -40,6 +40,8 @@ def test_explicit_env_is_read():
             "SEREG_HOST": "0.0.0.0",
             "SEREG_PORT": "9000",
             "SEREG_LOG_JSON": "1",
+            "SEREG_INGEST_PIPELINE": "1",
+            "SEREG_INGEST_RECEIVE_MAXIMUM": "2000",
         }
     )
     assert settings.database.sqlite_path == Path("/tmp/x/register.sqlite3")
@@ -47,6 +49,7 @@ def test_explicit_env_is_read():
     assert settings.mqtt.url == "mqtt://broker:1884"
     assert (settings.http.host, settings.http.port) == ("0.0.0.0", 9000)
     assert settings.log_json is True
+    assert (settings.ingest.pipeline_depth, settings.ingest.receive_maximum) == (1, 2000)
 
 
 @pytest.mark.parametrize(("raw", "on"), [("1", True), ("true", True), ("yes", True), ("0", False)])
@@ -58,7 +61,9 @@ def test_empty_integer_env_means_default():
     assert settings_from_env({"SEREG_PORT": ""}).http.port == 8000
 
 
-@pytest.mark.parametrize("name", ["SEREG_DB_POOL_MIN", "SEREG_DB_POOL_MAX", "SEREG_PORT"])
+@pytest.mark.parametrize(
+    "name", ["SEREG_DB_POOL_MIN", "SEREG_DB_POOL_MAX", "SEREG_PORT", "SEREG_INGEST_PIPELINE"]
+)
 @pytest.mark.parametrize("raw", ["ten", "1.5", "8000x", "0x10"])
 def test_bad_integer_env_names_the_variable(name: str, raw: str):
     with pytest.raises(ValueError) as caught:
