@@ -250,6 +250,23 @@ def publish_all(conn: MqttConnection, messages: Sequence[simulator.SimMessage]) 
 # ------------------------------------------------------------------------------ ingest
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat: what the
+    consumer, PostgreSQL, Mosquitto and this bench share. Busy counts steal too (time a
+    virtual CPU wanted and the host gave elsewhere)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    total = sum(fields[:8])  # user .. steal; guest time is already in user
+    return (total - idle) / os.sysconf("SC_CLK_TCK"), total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy(since: tuple[float, float]) -> str:
+    busy, total = machine_cpu()
+    cores = os.cpu_count() or 1
+    share = (busy - since[0]) / max(total - since[1], 1e-9)
+    return f"machine CPU busy {share:.0%} of {cores} cores"
+
+
 @dataclass
 class IngestProcess:
     """One ``sereg ingest`` process; its log tells when it connected and what it stored."""

@@ -56,6 +56,8 @@ from bench.ingest_support import (
     forget_session,
     ingest_conn,
     load_stations,
+    machine_busy,
+    machine_cpu,
     publish_all,
     reset_fills,
     scratch_register,
@@ -191,13 +193,14 @@ class Bench:
         process = IngestProcess(self.url, self.ingest, group, client).start()
         spy = self.profile(process, "drain")
         connected = await asyncio.to_thread(process.wait_connected)
-        cpu_at_connect = process.cpu_seconds()
+        cpu_at_connect, machine_at_connect = process.cpu_seconds(), machine_cpu()
         done, count = await wait_for_fills(self.pool, self.n)
         cpu = process.cpu_seconds() - cpu_at_connect
+        machine = machine_busy(machine_at_connect)
         await asyncio.to_thread(process.stop)
         self.note(
             f"consumer CPU from connect to last stored: {cpu:.2f} s of {done - connected:.2f} s"
-            f" ({cpu / self.n * 1e6:.0f} µs per fill)"
+            f" ({cpu / self.n * 1e6:.0f} µs per fill); {machine}"
         )
         if spy is not None:
             spy.wait(30)
@@ -267,7 +270,10 @@ class Bench:
         await asyncio.to_thread(publish_all, self.publisher, self.messages)
         processes = [IngestProcess(self.url, self.ingest, group, c).start() for c in clients]
         connected = [await asyncio.to_thread(p.wait_connected) for p in processes]
+        cpu_at_connect, machine_at_connect = [p.cpu_seconds() for p in processes], machine_cpu()
         done, count = await wait_for_fills(self.pool, self.n)
+        cpu = [p.cpu_seconds() - c for p, c in zip(processes, cpu_at_connect, strict=True)]
+        machine = machine_busy(machine_at_connect)
         for process in processes:
             await asyncio.to_thread(process.stop)
             forget_session(self.ingest, process.client_id)
@@ -281,6 +287,11 @@ class Bench:
         split = ", ".join(f"{p.stored_fills() or 0:,}" for p in processes)
         rss = ", ".join(f"{p.peak_rss_kb / 1024:.0f}" for p in processes)
         self.note(f"fills stored by each process: {split}; peak RSS (VmHWM): {rss} MiB")
+        each = ", ".join(f"{c:.2f} s" for c in cpu)
+        self.note(
+            f"consumer CPU from first connect to last stored: {each} of"
+            f" {done - min(connected):.2f} s; {machine}"
+        )
         await self.checked("two consumers")
 
 
