@@ -99,13 +99,23 @@ class Bulk:
         *,
         tail: str = "",
         returning: str = "",
+        then: str = "",
     ) -> list[dict[str, Any]]:
         """Insert ``rows`` (tuples in ``columns`` order); ``tail`` is an ON CONFLICT clause.
+
+        ``then`` (PostgreSQL only) is more of the same statement: data-modifying CTEs,
+        each starting with a comma, that read the rows just inserted as ``inserted``
+        (with the ``returning`` columns). One statement instead of two saves a round trip
+        in a transaction the broker's acks wait for.
 
         On PostgreSQL the rows travel as JSON, which has no NaN or infinity: a float that
         is not finite is written as NULL. (The ingest has none: its decoder takes JSON
         numbers only.)
         """
+        if then and not self.postgres:
+            raise ValueError("then= needs PostgreSQL's data-modifying CTEs")
+        if then and not returning:
+            raise ValueError("then= reads the inserted rows: name them in returning=")
         if not rows:
             return []
         name = table._meta.tablename
@@ -116,6 +126,8 @@ class Bulk:
                 _check_instant(row[i], columns[i])
         if self.postgres:
             sql = f"{_pg_insert(table, tuple(columns))} {tail}{ret}"
+            if then:
+                sql = f"WITH inserted AS ({sql}){then} SELECT * FROM inserted"
             document = _ROWS_AS_JSON.encode(rows).decode()
             if ret:
                 return [dict(r) for r in await self.connection.fetch(sql, document)]

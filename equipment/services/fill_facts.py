@@ -251,19 +251,37 @@ async def advance_fill_state(
         current[5] += 1
         if filled_at >= current[2]:
             current[1:5] = [fill_id, filled_at, station.id, station.code]
-    newer = "excluded.last_filled_at >= cylinder_fill_state.last_filled_at"
     await bulk.insert(
         CylinderFillState,
-        ("equipment", "last_fill", "last_filled_at", "last_station", "last_station_code",
-         "fill_count"),
+        _FILL_STATE_COLUMNS,
         [tuple(v) for v in per_cylinder.values()],
-        tail="ON CONFLICT (equipment) DO UPDATE SET"
-        " fill_count = cylinder_fill_state.fill_count + excluded.fill_count, "
-        + ", ".join(
-            f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE cylinder_fill_state.{c} END"
-            for c in ("last_fill", "last_station", "last_station_code", "last_filled_at")
-        ),
-    )  # fmt: skip
+        tail=_FILL_STATE_CONFLICT,
+    )
+
+
+_FILL_STATE_COLUMNS = (
+    "equipment", "last_fill", "last_filled_at", "last_station", "last_station_code", "fill_count",
+)  # fmt: skip
+_NEWER = "excluded.last_filled_at >= cylinder_fill_state.last_filled_at"
+_FILL_STATE_CONFLICT = (
+    "ON CONFLICT (equipment) DO UPDATE SET"
+    " fill_count = cylinder_fill_state.fill_count + excluded.fill_count, "
+    + ", ".join(
+        f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE cylinder_fill_state.{c} END"
+        for c in ("last_fill", "last_station", "last_station_code", "last_filled_at")
+    )
+)
+# advance_fill_state as part of the fills' own INSERT (PostgreSQL, Bulk.insert's then=),
+# over the fills it stored (``inserted``: id, cylinder, station, station_code, filled_at).
+# The latest fill per cylinder wins, the last inserted among equal times, as in the loop
+# above, which takes the fills in the order they are inserted.
+FILL_STATE_FROM_INSERTED = (
+    ", latest AS (SELECT DISTINCT ON (cylinder) cylinder, id, filled_at, station,"
+    " station_code, count(*) OVER (PARTITION BY cylinder) AS n FROM inserted"
+    " WHERE cylinder IS NOT NULL ORDER BY cylinder, filled_at DESC, id DESC),"
+    f" state AS (INSERT INTO cylinder_fill_state ({', '.join(_FILL_STATE_COLUMNS)})"
+    f" SELECT cylinder, id, filled_at, station, station_code, n FROM latest {_FILL_STATE_CONFLICT})"
+)
 
 
 def _number(value: Any) -> float | None:

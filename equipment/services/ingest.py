@@ -234,7 +234,15 @@ async def _store_fills(
             for (item, station, cylinder, verdict), answer in zip(judged, published, strict=True)
         ],
         tail="ON CONFLICT (station_code, event_id) DO NOTHING",
-        returning="id, station_code, event_id",
+        # On PostgreSQL the cylinders' fill state moves in the same statement.
+        **(
+            {
+                "returning": "id, station_code, event_id, cylinder, station, filled_at",
+                "then": fill_facts.FILL_STATE_FROM_INSERTED,
+            }
+            if bulk.postgres
+            else {"returning": "id, station_code, event_id"}
+        ),
     )
     ids = {(r["station_code"], r["event_id"]): r["id"] for r in stored}
     new: list[tuple[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any], int]]
@@ -259,14 +267,15 @@ async def _store_fills(
     if missing:
         answers.update(await _stored_verdicts(bulk, missing))
     result.verdicts.extend(Verdict(*key, answers[key], True) for key in again if key in answers)
-    await fill_facts.advance_fill_state(
-        bulk,
-        [
-            (cylinder, station, item.message.filled_at, fill_id)
-            for (item, station, cylinder, _), fill_id in new
-            if cylinder is not None
-        ],
-    )
+    if not bulk.postgres:
+        await fill_facts.advance_fill_state(
+            bulk,
+            [
+                (cylinder, station, item.message.filled_at, fill_id)
+                for (item, station, cylinder, _), fill_id in new
+                if cylinder is not None
+            ],
+        )
     bursts = [
         _fill_alarm(item, station, cylinder, verdict, fill_id)
         for (item, station, cylinder, verdict), fill_id in new

@@ -4,9 +4,11 @@ code, the verdicts published back, duplicates stored once, fill alarms and state
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from equipment.domain.access import SYSTEM
 from equipment.domain.lifecycle import Action
@@ -279,3 +281,70 @@ async def test_a_batch_finds_cylinders_by_any_of_their_codes(engine) -> None:
     stored = {r["cylinder_code"]: r["cylinder"] for r in await Fill.select()}
     assert [stored[code] for code in named] == [u["id"] for u in units]
     assert stored["NO-SUCH-CODE"] is None
+
+
+_FILL_STATE_SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@_FILL_STATE_SETTINGS
+@given(
+    batches=st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(0, 3)),
+            min_size=1,
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+async def test_the_fill_state_is_the_latest_fill_and_the_count(engine, batches) -> None:
+    # Fills of three cylinders at two stations, with equal times, over several batches:
+    # each cylinder's state names its latest fill (the last stored among equal times) and
+    # counts every fill once. PostgreSQL moves it inside the fills' INSERT, SQLite after.
+    homes = [await station(), await station()]
+    units = [await cylinder(homes[0]) for _ in range(3)]
+    base = at(days_ago=10)
+    expected: dict[int, tuple[int, str, datetime]] = {}
+    for batch in batches:
+        items = []
+        for unit_no, station_no, hours in batch:
+            home, unit = homes[station_no], units[unit_no]
+            body = fill_payload(
+                home["station_code"], unit["code"], filled_at=iso(base + timedelta(hours=hours))
+            )
+            items.append(incoming(fills_topic(home["station_code"]), body))
+        await ingest.commit_batch(items)
+        # The consumer takes a batch's fills in time order, arrival order among equals.
+        for unit_no, station_no, hours in sorted(batch, key=lambda f: f[2]):
+            unit_id = units[unit_no]["id"]
+            count, _, last = expected.get(unit_id, (0, "", base - timedelta(days=1)))
+            moment = base + timedelta(hours=hours)
+            code = homes[station_no]["station_code"]
+            if moment >= last:
+                expected[unit_id] = (count + 1, code, moment)
+            else:
+                expected[unit_id] = (count + 1, expected[unit_id][1], last)
+    rows = await CylinderFillState.select().where(
+        CylinderFillState.equipment.is_in([u["id"] for u in units])
+    )
+    got = {r["equipment"]: r for r in rows}
+    assert set(got) == set(expected)
+    for unit_id, (count, code, last) in expected.items():
+        state = got[unit_id]
+        assert state["fill_count"] == count
+        assert state["last_station_code"] == code
+        assert _aware(state["last_filled_at"]) == last
+        fill = await Fill.select().where(Fill.id == state["last_fill"]).first()
+        assert (fill["cylinder"], fill["station_code"]) == (unit_id, code)
+        assert _aware(fill["filled_at"]) == last
+    for unit in units:  # the next example starts from no fills
+        await CylinderFillState.delete().where(CylinderFillState.equipment == unit["id"])
+        await Fill.delete().where(Fill.cylinder == unit["id"])
+
+
+def _aware(moment: datetime | str) -> datetime:
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
