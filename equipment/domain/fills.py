@@ -504,6 +504,8 @@ def _position(longitude: float | None, latitude: float | None) -> tuple[float, f
 
 
 def _verdict(findings: list[Reason]) -> FillVerdict:
+    if not findings:
+        return _CLEAR  # most fills: one shared immutable verdict, not one built per fill
     # sorted() is stable: findings of one code keep the order they were found in.
     reasons = tuple(sorted(findings, key=lambda r: _RANK[r.code]))
     for reason in reasons:
@@ -514,6 +516,9 @@ def _verdict(findings: list[Reason]) -> FillVerdict:
         VerdictCode.JOINT_OPERATION if VerdictCode.JOINT_OPERATION in codes else VerdictCode.OK
     )
     return FillVerdict(primary, reasons)
+
+
+_CLEAR = FillVerdict(VerdictCode.OK, ())
 
 
 def judge_fill(
