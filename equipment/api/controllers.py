@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from datetime import date, timedelta
+from time import perf_counter
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
@@ -462,7 +465,8 @@ class DueController(Controller):
         lang: FromQuery[Literal["zh", "en"]] = "zh",
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        return _download(exports.to_csv(items, lang), exports.CSV_MEDIA_TYPE, "due.csv")
+        content = await render(exports.CsvExport(lang), items)
+        return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
 
     @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE)
     async def export_xlsx(
@@ -472,7 +476,8 @@ class DueController(Controller):
         lang: FromQuery[Literal["zh", "en"]] = "zh",
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        return _download(exports.to_xlsx(items, lang), exports.XLSX_MEDIA_TYPE, "due.xlsx")
+        content = await render(exports.XlsxExport(lang), items)
+        return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
     @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE)
     async def calendar(
@@ -482,8 +487,8 @@ class DueController(Controller):
     ) -> Response[bytes]:
         """An iCalendar feed of the matching due dates, for a district or a company."""
         items = await _all_due(principal, filters)
-        text = exports.to_icalendar(items, calendar_name="sereg 应检设备", generated_at=clock.now())
-        return _download(text.encode(), exports.ICS_MEDIA_TYPE, "due.ics")
+        calendar = exports.IcsExport(calendar_name="sereg 应检设备", generated_at=clock.now())
+        return _download(await render(calendar, items), exports.ICS_MEDIA_TYPE, "due.ics")
 
 
 async def _all_due(principal: Principal, filters: due.DueFilter) -> list[dict]:
@@ -493,6 +498,26 @@ async def _all_due(principal: Principal, filters: due.DueFilter) -> list[dict]:
             principal, filters, today=clock.today(), max_rows=EXPORT_LIMIT
         )
     ]
+
+
+# How long a download may format rows before it lets other requests run. A district's
+# list takes seconds to format (18,700 rows: XLSX 2.6 s, calendar 2.1 s, measured), which,
+# done in one go, held every request of the process that long: a filling scale's permit
+# waited 0.9 s at the median while an inspector downloaded. A thread would not help, as
+# formatting is Python code that holds the GIL.
+EXPORT_SLICE_S = 0.00025
+
+
+async def render(export: exports.Export, rows: Iterable[dict]) -> bytes:
+    """The download's bytes, formatted in slices of at most ~``EXPORT_SLICE_S``."""
+    deadline = perf_counter() + EXPORT_SLICE_S
+    for row in rows:
+        export.add(row)
+        if perf_counter() >= deadline:
+            await asyncio.sleep(0)
+            deadline = perf_counter() + EXPORT_SLICE_S
+    # Finishing is zlib (XLSX) or one join of bytes: C code, and zlib lets the GIL go.
+    return await asyncio.to_thread(export.finish)
 
 
 def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]:
