@@ -93,6 +93,17 @@ def test_json_log_lines_carry_the_request_id() -> None:
     assert line["level"] == "error" and line["ts"].endswith("+00:00")
 
 
+def test_the_served_app_leaves_its_startup_heap_out_of_garbage_collection(tmp_path) -> None:
+    # What a server worker imports; in a process of its own, as freezing is for good.
+    probe = "import gc, sereg.asgi; print(gc.get_freeze_count())"
+    env = sereg_env(SEREG_SQLITE_PATH=str(tmp_path / "probe.sqlite3"))
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 50_000  # the modules, routes and schemas; about 130,000 here
+
+
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
 async def test_ingest_worker_serves_its_metrics(
     engine, pg_database, ingest_broker, publisher
