@@ -212,6 +212,46 @@ def start_server(port: int) -> subprocess.Popen:
     )
 
 
+# A downloader in a process of its own (so that reading megabytes does not stall the load
+# client's loop): the same GET again and again until killed, one line per download.
+_DOWNLOADER = """
+import sys, time, urllib.request
+url, token = sys.argv[1], sys.argv[2]
+while True:
+    started = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": token})) as r:
+        size = len(r.read())
+    print(r.status, size, round(time.perf_counter() - started, 3), flush=True)
+"""
+
+
+class Downloads:
+    """``path`` downloaded back to back from the server on ``port`` while it is open: what
+    an inspector's export puts on the process beside the requests being measured."""
+
+    def __init__(self, port: int, path: str, authorization: str) -> None:
+        self.args = [sys.executable, "-c", _DOWNLOADER, f"http://127.0.0.1:{port}{path}"]
+        self.args.append(authorization)
+        self.lines: list[str] = []
+
+    def __enter__(self) -> Downloads:
+        self.process = subprocess.Popen(self.args, stdout=subprocess.PIPE, text=True)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.kill()
+        out, _ = self.process.communicate()
+        self.lines = out.split("\n")[:-1]
+
+    def summary(self) -> str:
+        """How many downloads completed, their size and median seconds."""
+        done = [line.split() for line in self.lines if line.startswith("200 ")]
+        if not done:
+            return "no download completed"
+        seconds = statistics.median(float(d[2]) for d in done)
+        return f"{len(done)} downloads of {int(done[0][1]):,} bytes, median {seconds:.2f} s each"
+
+
 async def wait_until_up(http: httpx.AsyncClient, attempts: int = 100) -> None:
     for _ in range(attempts):
         try:
