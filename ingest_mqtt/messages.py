@@ -297,7 +297,7 @@ def _decode(topic: str, payload: bytes, fault_codes: FaultCodeTable) -> Decoded 
                 DeadLetterReason.NOT_UTF8, f"byte {exc.start}: not UTF-8 ({exc.reason})"
             )
     try:
-        return route(parsed, payload, fault_codes)
+        decoded = route(parsed, payload, fault_codes)
     except msgspec.ValidationError as exc:
         return _explain(exc, payload)
     except msgspec.DecodeError as exc:
@@ -305,6 +305,25 @@ def _decode(topic: str, payload: bytes, fault_codes: FaultCodeTable) -> Decoded 
     except RecursionError:
         # Deep nesting in an ignored field; RFC 8259 section 9 lets a parser limit depth.
         return Rejected(DeadLetterReason.NOT_JSON, "JSON nested too deeply to decode")
+    # JSON can carry U+0000 only as the escape \u0000, so a payload without it is clean.
+    if isinstance(decoded, Decoded) and b"\\u0000" in payload:
+        return _refuse_nul(decoded) or decoded
+    return decoded
+
+
+def _refuse_nul(decoded: Decoded) -> Rejected | None:
+    """PostgreSQL text cannot hold U+0000 (nor jsonb spell it): refused at the door, it is
+    one dead letter, where at the database it failed the whole batch, which was then stored
+    one message at a time to find it (a station could slow every batch that way)."""
+    message = decoded.message
+    for field in message.__struct_fields__:
+        value = getattr(message, field)
+        if isinstance(value, str) and "\x00" in value:
+            return Rejected(
+                DeadLetterReason.INVALID_VALUE,
+                f"`$.{field}`: text may not contain U+0000 (NUL), which the register cannot store",
+            )
+    return None
 
 
 def decode(

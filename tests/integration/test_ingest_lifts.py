@@ -198,7 +198,9 @@ async def test_bad_payloads_are_dead_lettered_and_good_ones_stored(
         status_topic(unknown_lift), encode(status_payload(at() - timedelta(seconds=1)))
     )
     publisher.publish(status_topic(lift_code), encode(status_payload(at())))
-    expected_dead = len(bad) + 2 + 6  # the six b"{}" fills are missing fields too
+    # Text PostgreSQL cannot store, among good fills in the same batch.
+    publisher.publish(fills_topic(s), encode(fill_payload(s, c, operator="op\x00")))
+    expected_dead = len(bad) + 2 + 6 + 1  # the six b"{}" fills are missing fields too
     await eventually(lambda: _count(DeadLetter, expected_dead))
     await eventually(lambda: _count(Fill, len(good)))
     await eventually(lambda: _count(LiftState, 1))
@@ -209,6 +211,8 @@ async def test_bad_payloads_are_dead_lettered_and_good_ones_stored(
     assert reasons.count("unknown_unit") == 3
     too_large = next(r for r in rows if r["reason"] == "too_large")
     assert too_large["payload_size"] > 16384 and len(too_large["payload"]) == 4096
+    [nul] = [r for r in rows if "U+0000" in r["detail"]]
+    assert nul["reason"] == "invalid_value" and b"\\u0000" in bytes(nul["payload"])
     assert {f["event_id"] for f in await Fill.select(Fill.event_id)} == {
         g["event_id"] for g in good
     }

@@ -621,6 +621,33 @@ def test_invalid_value(topic, base, field, value):
 @pytest.mark.parametrize(
     ("topic", "base", "field"),
     [
+        (FILLS, FILL, "event_id"),
+        (FILLS, FILL, "cylinder_code"),
+        (FILLS, FILL, "medium"),
+        (FILLS, FILL, "operator"),
+        (EVENTS, EVENT, "event_id"),
+    ],
+)
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_text_holding_nul_is_an_invalid_value(topic, base, field, where):
+    value = {"start": "\x00ab", "middle": "a\x00b", "end": "ab\x00"}[where]
+    payload = body(base, **{field: value})
+    assert b"\\u0000" in payload  # how JSON spells it
+    result = rejected(topic, payload)
+    assert result.reason is R.INVALID_VALUE
+    assert result.detail.startswith(f"`$.{field}`: ") and "U+0000" in result.detail
+
+
+def test_nul_only_in_an_ignored_field_or_escaped_as_text_is_accepted():
+    assert decoded(FILLS, body(FILL, note="a\x00b")).message.operator == FILL["operator"]
+    # A backslash followed by the letters u0000 is text, not U+0000.
+    payload = body(FILL, operator="op\\u0000")
+    assert decoded(FILLS, payload).message.operator == "op\\u0000"
+
+
+@pytest.mark.parametrize(
+    ("topic", "base", "field"),
+    [
         (FILLS, FILL, "filled_mass_kg"),
         (FILLS, FILL, "final_pressure_mpa"),
         (STATUS, STATUS_MSG, "total_hours"),
