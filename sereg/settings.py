@@ -189,14 +189,22 @@ class Settings:
     log_json: bool = False
 
 
-def _env_int(env: dict[str, str], name: str, default: int) -> int:
+def _env_int(
+    env: dict[str, str], name: str, default: int, low: int = 1, high: int | None = None
+) -> int:
+    """An integer setting within [low, high]: a zero batch size or a negative pipeline
+    depth is refused at start, naming the variable, not taken for something else."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < low or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+        raise ValueError(f"{name} must be {bounds}, got {raw!r}")
+    return value
 
 
 def _env_flag(env: dict[str, str], name: str) -> bool:
@@ -209,7 +217,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         database=DatabaseSettings(
             url=env.get("DATABASE_URL") or None,
             sqlite_path=Path(env.get("SEREG_SQLITE_PATH") or "sereg.sqlite3"),
-            pool_min=_env_int(env, "SEREG_DB_POOL_MIN", 10),
+            pool_min=_env_int(env, "SEREG_DB_POOL_MIN", 10, low=0),
             pool_max=_env_int(env, "SEREG_DB_POOL_MAX", 10),
         ),
         rules=RulesSettings(
@@ -224,10 +232,16 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             group=env.get("SEREG_INGEST_GROUP") or IngestSettings.group,
             client_id=env.get("SEREG_INGEST_CLIENT_ID") or IngestSettings().client_id,
             batch_size=_env_int(env, "SEREG_INGEST_BATCH", IngestSettings.batch_size),
-            batch_wait_ms=_env_int(env, "SEREG_INGEST_BATCH_MS", IngestSettings.batch_wait_ms),
+            batch_wait_ms=_env_int(
+                env, "SEREG_INGEST_BATCH_MS", IngestSettings.batch_wait_ms, low=0
+            ),
             pipeline_depth=_env_int(env, "SEREG_INGEST_PIPELINE", IngestSettings.pipeline_depth),
+            # MQTT 5 3.1.2.11.3: a Receive Maximum of 0 is a protocol error, 65,535 the most.
             receive_maximum=_env_int(
-                env, "SEREG_INGEST_RECEIVE_MAXIMUM", IngestSettings.receive_maximum
+                env,
+                "SEREG_INGEST_RECEIVE_MAXIMUM",
+                IngestSettings.receive_maximum,
+                high=65535,
             ),
             offline_after_s=_env_int(
                 env, "SEREG_LIFT_OFFLINE_AFTER_S", IngestSettings.offline_after_s
@@ -237,12 +251,12 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 Path(env["SEREG_FAULT_CODES"]) if env.get("SEREG_FAULT_CODES") else None
             ),
             in_process=_env_flag(env, "SEREG_INGEST_IN_PROCESS"),
-            metrics_port=_env_int(env, "SEREG_INGEST_METRICS_PORT", 0) or None,
+            metrics_port=_env_int(env, "SEREG_INGEST_METRICS_PORT", 0, low=0, high=65535) or None,
             metrics_host=env.get("SEREG_INGEST_METRICS_HOST") or IngestSettings.metrics_host,
         ),
         fills=FillSettings(
             min_refill_minutes=_env_int(
-                env, "SEREG_FILL_MIN_REFILL_MINUTES", FillSettings.min_refill_minutes
+                env, "SEREG_FILL_MIN_REFILL_MINUTES", FillSettings.min_refill_minutes, low=0
             ),
             max_travel_kmh=_env_int(env, "SEREG_FILL_MAX_TRAVEL_KMH", FillSettings.max_travel_kmh),
         ),
@@ -253,13 +267,13 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             dead_letter_days=_env_int(
                 env, "SEREG_RETAIN_DEAD_LETTER_DAYS", RetentionSettings.dead_letter_days
             ),
-            fill_days=_env_int(env, "SEREG_RETAIN_FILL_DAYS", 0) or None,
-            lift_event_days=_env_int(env, "SEREG_RETAIN_LIFT_EVENT_DAYS", 0) or None,
+            fill_days=_env_int(env, "SEREG_RETAIN_FILL_DAYS", 0, low=0) or None,
+            lift_event_days=_env_int(env, "SEREG_RETAIN_LIFT_EVENT_DAYS", 0, low=0) or None,
             interval_s=_env_int(env, "SEREG_PRUNE_INTERVAL_S", RetentionSettings.interval_s),
         ),
         http=HttpSettings(
             host=env.get("SEREG_HOST", HttpSettings.host),
-            port=_env_int(env, "SEREG_PORT", HttpSettings.port),
+            port=_env_int(env, "SEREG_PORT", HttpSettings.port, high=65535),
         ),
         log_json=_env_flag(env, "SEREG_LOG_JSON"),
     )

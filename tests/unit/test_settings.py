@@ -73,6 +73,43 @@ def test_bad_integer_env_names_the_variable(name: str, raw: str):
 
 
 @pytest.mark.parametrize(
+    ("name", "raw", "bounds"),
+    [
+        ("SEREG_INGEST_PIPELINE", "0", "at least 1"),
+        ("SEREG_INGEST_PIPELINE", "-3", "at least 1"),
+        ("SEREG_INGEST_BATCH", "0", "at least 1"),
+        ("SEREG_INGEST_BATCH_MS", "-1", "at least 0"),
+        ("SEREG_INGEST_RECEIVE_MAXIMUM", "0", "from 1 to 65535"),
+        ("SEREG_INGEST_RECEIVE_MAXIMUM", "65536", "from 1 to 65535"),
+        ("SEREG_LIFT_OFFLINE_AFTER_S", "0", "at least 1"),
+        ("SEREG_DB_POOL_MAX", "0", "at least 1"),
+        ("SEREG_DB_POOL_MIN", "-1", "at least 0"),
+        ("SEREG_PORT", "70000", "from 1 to 65535"),
+        ("SEREG_INGEST_METRICS_PORT", "-1", "from 0 to 65535"),
+        ("SEREG_RETAIN_HEARTBEAT_DAYS", "0", "at least 1"),
+        ("SEREG_FILL_MIN_REFILL_MINUTES", "-5", "at least 0"),
+    ],
+)
+def test_integer_env_out_of_bounds_is_refused_naming_the_variable(name, raw, bounds):
+    with pytest.raises(ValueError, match=f"^{name} must be {bounds}, got '{raw}'$"):
+        settings_from_env({name: raw})
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "read"),
+    [
+        ("SEREG_INGEST_PIPELINE", "1", lambda s: s.ingest.pipeline_depth),
+        ("SEREG_INGEST_BATCH_MS", "0", lambda s: s.ingest.batch_wait_ms),
+        ("SEREG_INGEST_RECEIVE_MAXIMUM", "65535", lambda s: s.ingest.receive_maximum),
+        ("SEREG_DB_POOL_MIN", "0", lambda s: s.database.pool_min),
+        ("SEREG_FILL_MIN_REFILL_MINUTES", "0", lambda s: s.fills.min_refill_minutes),
+    ],
+)
+def test_integer_env_at_its_bounds_is_taken(name, raw, read):
+    assert read(settings_from_env({name: raw})) == int(raw)
+
+
+@pytest.mark.parametrize(
     ("url", "config"),
     [
         (
