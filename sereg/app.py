@@ -20,7 +20,7 @@ from equipment.api import (
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.services import db, schedules
-from sereg.observability import RequestIdMiddleware
+from sereg.observability import RequestIdMiddleware, watch_event_loop
 from sereg.settings import Settings, get_settings
 
 
@@ -49,10 +49,12 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
     settings = settings or get_settings()
 
     consumers: list = []
+    watchers: list[asyncio.Task] = []
 
     async def start() -> None:
         schedules.policy()  # a broken rules policy file stops the start, not each request
         await db.start(settings.database.pool_min, settings.database.pool_max)
+        watchers.append(asyncio.create_task(watch_event_loop()))
         if settings.ingest.in_process:
             from ingest_mqtt.consumer import Consumer
 
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             consumers.append((consumer, asyncio.create_task(consumer.run())))
 
     async def stop() -> None:
+        for watcher in watchers:
+            watcher.cancel()
         for consumer, task in consumers:
             consumer.stop()
             await task

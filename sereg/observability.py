@@ -8,6 +8,7 @@ the request runs, so one failing request can be followed through the logs.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
@@ -15,6 +16,27 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from prometheus_client import Histogram
+
+EVENT_LOOP_LAG = Histogram(
+    "sereg_event_loop_lag_seconds",
+    "How late the process's event loop ran a timer: how long every request in flight waited"
+    " behind work that held the loop",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)
+
+
+async def watch_event_loop(interval_s: float = 0.25) -> None:
+    """Observe ``EVENT_LOOP_LAG`` until cancelled. One process serves everyone, so a
+    handler that formats, parses or computes in one go holds up the filling scales'
+    permits behind it (a due-list download once held them for 3 s): this shows it."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + interval_s
+        await asyncio.sleep(interval_s)
+        EVENT_LOOP_LAG.observe(max(0.0, loop.time() - due))
+
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "sereg_request_id", default=None

@@ -94,5 +94,10 @@ def test_fills_and_alarms_flow_through_the_running_service(
 
         wait_for(lambda: len(entrapments()) == 1)
         assert entrapments()[0]["severity"] == "critical"
+
+        # The running service reports how long its event loop was held.
+        metrics = httpx.get(f"{base}/metrics").text.splitlines()
+        ticks = next(m for m in metrics if m.startswith("sereg_event_loop_lag_seconds_count"))
+        assert float(ticks.rsplit(" ", 1)[1]) >= 1
     finally:
         service.close()
