@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from datetime import date, timedelta
-from time import perf_counter
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
@@ -28,6 +27,7 @@ from equipment.services import (
     schedules,
     tokens,
 )
+from equipment.services.pacing import Pacer
 from equipment.services.pagination import parse_sort
 from sereg.settings import get_settings
 
@@ -500,22 +500,13 @@ async def _all_due(principal: Principal, filters: due.DueFilter) -> list[dict]:
     ]
 
 
-# How long a download may format rows before it lets other requests run. A district's
-# list takes seconds to format (18,700 rows: XLSX 2.6 s, calendar 2.1 s, measured), which,
-# done in one go, held every request of the process that long: a filling scale's permit
-# waited 0.9 s at the median while an inspector downloaded. A thread would not help, as
-# formatting is Python code that holds the GIL.
-EXPORT_SLICE_S = 0.00025
-
-
 async def render(export: exports.Export, rows: Iterable[dict]) -> bytes:
-    """The download's bytes, formatted in slices of at most ~``EXPORT_SLICE_S``."""
-    deadline = perf_counter() + EXPORT_SLICE_S
+    """The download's bytes, formatted in slices (18,700 rows take 2-3 s as XLSX or a
+    calendar, measured: in one go, every other request of the process waited as long)."""
+    pacer = Pacer()
     for row in rows:
         export.add(row)
-        if perf_counter() >= deadline:
-            await asyncio.sleep(0)
-            deadline = perf_counter() + EXPORT_SLICE_S
+        await pacer.tick()
     # Finishing is zlib (XLSX) or one join of bytes: C code, and zlib lets the GIL go.
     return await asyncio.to_thread(export.finish)
 

@@ -25,6 +25,7 @@ from equipment.domain.maintenance import (
 )
 from equipment.services import audit, db, schedules
 from equipment.services.organisations import require_kind
+from equipment.services.pacing import Pacer
 from equipment.tables import (
     ContractUnit,
     DueDate,
@@ -295,7 +296,9 @@ async def upload_records(
     result = UploadResult(received=len(rows))
     parsed: list[tuple[int, RecordInput]] = []
     seen: set[str] = set()
+    pacer = Pacer()
     for number, raw in enumerate(rows, start=1):
+        await pacer.tick()
         try:
             record = parse_record(raw)
         except DomainError as exc:
@@ -312,6 +315,7 @@ async def upload_records(
     spans = await active_spans([u.id for u in units.values()])
     accepted: list[tuple[RecordInput, UnitFacts, ContractSpan]] = []
     for number, record in parsed:
+        await pacer.tick()
         unit = units.get(record.code)
         try:
             span = check_record(
@@ -412,7 +416,11 @@ async def _store(
     """Insert, skipping record ids this company stored before; the ids newly stored."""
     if not accepted:
         return set()
-    values = [_record_values(r, u, s, company_id, now) for r, u, s in accepted]
+    values = []
+    pacer = Pacer()
+    for record, unit, span in accepted:
+        values.append(_record_values(record, unit, span, company_id, now))
+        await pacer.tick()
     if db.is_postgres():
         # COPY into a scratch table, then one INSERT ... ON CONFLICT: bulk speed with the
         # idempotency the unique (company, record_id) index gives.

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from equipment.api import controllers
+from equipment.services import pacing
 
 
 class Clock:
@@ -39,7 +40,7 @@ class SlowExport:
 
 async def render_beside_other_work(monkeypatch, *, rows: int, row_s: float) -> list[str]:
     clock, events = Clock(), []
-    monkeypatch.setattr(controllers, "perf_counter", clock)
+    monkeypatch.setattr(pacing, "perf_counter", clock)
     done = False
 
     async def other_requests() -> None:
@@ -59,7 +60,7 @@ async def render_beside_other_work(monkeypatch, *, rows: int, row_s: float) -> l
 
 
 async def test_other_work_runs_between_slices_of_a_download(monkeypatch) -> None:
-    slice_s = controllers.EXPORT_SLICE_S
+    slice_s = pacing.SLICE_S
     # A hair over a quarter slice each, so that float sums cannot make it five.
     events = await render_beside_other_work(monkeypatch, rows=100, row_s=slice_s / 4 * 1.001)
     formatting = events[events.index("row 0") : events.index("row 99") + 1]
@@ -70,9 +71,7 @@ async def test_other_work_runs_between_slices_of_a_download(monkeypatch) -> None
 
 
 async def test_a_row_longer_than_a_slice_gives_the_loop_back_after_it(monkeypatch) -> None:
-    events = await render_beside_other_work(
-        monkeypatch, rows=10, row_s=controllers.EXPORT_SLICE_S * 3
-    )
+    events = await render_beside_other_work(monkeypatch, rows=10, row_s=pacing.SLICE_S * 3)
     rows_at = [i for i, e in enumerate(events) if e.startswith("row")]
     assert all(b - a > 1 for a, b in itertools.pairwise(rows_at))
 
