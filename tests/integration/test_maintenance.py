@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import itertools
@@ -13,6 +12,7 @@ import pytest
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import clock, maintenance, organisations, pacing
 from tests import factories as f
+from tests.loop_support import other_work
 
 pytestmark = pytest.mark.integration
 TODAY = f.TODAY
@@ -229,21 +229,12 @@ async def test_other_requests_run_while_a_large_upload_is_checked(client, ctx, m
                technicians="李强:T1-0001")
         for i in range(300)
     ]  # fmt: skip
-    done = False
-
-    async def other_requests() -> None:
-        while not done:
-            events.append("other")
-            await asyncio.sleep(0)
-
-    other = asyncio.ensure_future(other_requests())
-    response = await client.post(
-        "/api/v1/maintenance/records",
-        content=csv_body(rows),
-        headers={**ctx["company_token"], "Content-Type": "text/csv"},
-    )
-    done = True
-    await other
+    async with other_work(events):
+        response = await client.post(
+            "/api/v1/maintenance/records",
+            content=csv_body(rows),
+            headers={**ctx["company_token"], "Content-Type": "text/csv"},
+        )
     assert response.status_code == 200 and response.json()["stored"] == 300, response.text
     # Each pass over the rows (read, check, store) lets other work run between any two rows.
     for step in ("parse_record", "check_record", "_record_values"):

@@ -3,7 +3,6 @@ while an inspector's list of thousands of rows is being written."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 
 from equipment.api import controllers
 from equipment.services import pacing
+from tests.loop_support import other_work
 
 
 class Clock:
@@ -41,20 +41,10 @@ class SlowExport:
 async def render_beside_other_work(monkeypatch, *, rows: int, row_s: float) -> list[str]:
     clock, events = Clock(), []
     monkeypatch.setattr(pacing, "perf_counter", clock)
-    done = False
-
-    async def other_requests() -> None:
-        while not done:
-            events.append("other")
-            await asyncio.sleep(0)
-
-    other = asyncio.ensure_future(other_requests())
-    await asyncio.sleep(0)  # it has started
-    body = await controllers.render(
-        SlowExport(clock, events, row_s), ({"n": i} for i in range(rows))
-    )
-    done = True
-    await other
+    async with other_work(events):
+        body = await controllers.render(
+            SlowExport(clock, events, row_s), ({"n": i} for i in range(rows))
+        )
     assert body.decode() == ",".join(f"row {i}" for i in range(rows))
     return events
 
