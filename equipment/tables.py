@@ -427,6 +427,11 @@ class DeadLetter(Table, tablename="dead_letter"):
     detail = Text(default="")
     payload = Bytea(null=True, default=None)  # the first bytes only (DEAD_LETTER_KEPT_BYTES)
     payload_size = Integer()
+    # sha256 of topic and whole payload (unique, migration 2026-12-06T07:00:30): a message
+    # redelivered after a crash between commit and acknowledgement is stored once, and
+    # counted in ``deliveries`` instead.
+    delivery_key = Varchar(length=64, null=True, default=None)
+    deliveries = Integer(default=1)
 
 
 REGISTER_TABLES: tuple[type[Table], ...] = (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Final
@@ -40,6 +40,8 @@ __all__ = [
     "LiftEvent",
     "LiftStatus",
     "Rejected",
+    "TimeWindow",
+    "TimeWindows",
     "decode",
     "encode_verdict",
 ]
@@ -326,12 +328,95 @@ def _refuse_nul(decoded: Decoded) -> Rejected | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """How far before and after the moment sereg receives a message its timestamps may lie.
+
+    A timestamp outside is no clock drift but a broken or forged one (9999-12-31, 0001-01-01,
+    a dead RTC battery's 1970): refused at the door as ``invalid_value``, it is one dead
+    letter with its payload kept, where inside it would reach the rules and the cylinders'
+    and lifts' state (and, at the edges of the calendar, overflow date arithmetic).
+    """
+
+    max_age: timedelta
+    max_ahead: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindows:
+    """The window of each topic kind; the defaults are sereg's (settings: ``IngestSettings``).
+
+    Both kinds reach 30 days back: a station or a lift buffers while its network is down
+    (a long holiday closure or a rural outage fits), and anything older would be judged
+    against a register that has moved on since (due dates, ownership), and for
+    heartbeats is older than their retention. Ahead, a fill may be a day out (a device
+    in the wrong time zone is 8 h out): it is stored, since the fill happened, and
+    flagged "impossible" (19, ``FillPolicy.future_skew``), and it never moves the
+    cylinder's state past its receive time. A lift's status or event has no such flag,
+    and one from the future would hide the lift's real state and alarms until then, so
+    it may be minutes ahead only.
+    """
+
+    fills: TimeWindow = TimeWindow(timedelta(days=30), timedelta(days=1))
+    lifts: TimeWindow = TimeWindow(timedelta(days=30), timedelta(minutes=10))
+
+
+DEFAULT_WINDOWS: Final = TimeWindows()
+
+
+def _span(delta: timedelta) -> str:
+    if delta >= timedelta(days=2):
+        return f"{delta.days} days"
+    if delta >= timedelta(hours=2):
+        return f"{delta.total_seconds() / 3600:.0f} h"
+    return f"{delta.total_seconds() / 60:.0f} min"
+
+
+def _outside(decoded: Decoded, received_at: datetime, windows: TimeWindows) -> Rejected | None:
+    """The first timestamp of the message outside its window, as a refusal."""
+    window = windows.fills if decoded.topic.kind is TopicKind.FILLS else windows.lifts
+    message = decoded.message
+    for name in message.__struct_fields__:
+        value = getattr(message, name)
+        if not isinstance(value, datetime):
+            continue
+        # Subtracting two aware datetimes never overflows (at most ~3.7 million days apart),
+        # where adding the window to either could at the edges of the calendar.
+        offset = value - received_at
+        if offset > window.max_ahead:
+            return Rejected(
+                DeadLetterReason.INVALID_VALUE,
+                f"`$.{name}`: {value.isoformat()} is {_span(offset)} after the message was "
+                f"received; at most {_span(window.max_ahead)} ahead is accepted: check the "
+                "device clock",
+            )
+        if -offset > window.max_age:
+            return Rejected(
+                DeadLetterReason.INVALID_VALUE,
+                f"`$.{name}`: {value.isoformat()} is {_span(-offset)} before the message was "
+                f"received; at most {_span(window.max_age)} back is accepted: check the "
+                "device clock",
+            )
+    return None
+
+
 def decode(
-    topic: str, payload: bytes, fault_codes: FaultCodeTable = DEFAULT_FAULT_CODES
+    topic: str,
+    payload: bytes,
+    fault_codes: FaultCodeTable = DEFAULT_FAULT_CODES,
+    *,
+    received_at: datetime | None = None,
+    windows: TimeWindows = DEFAULT_WINDOWS,
 ) -> Decoded | Rejected:
-    """The message on ``topic``, or why it is dead-lettered. Never raises."""
+    """The message on ``topic``, or why it is dead-lettered. Never raises.
+
+    With ``received_at`` (an aware datetime), every timestamp of the message must lie in
+    its kind's window around it."""
     try:
-        return _decode(topic, payload, fault_codes)
+        decoded = _decode(topic, payload, fault_codes)
+        if received_at is not None and isinstance(decoded, Decoded):
+            return _outside(decoded, received_at, windows) or decoded
+        return decoded
     except Exception as exc:
         # A bug here must dead-letter one message, not stop the worker for every device.
         return Rejected(

@@ -130,6 +130,14 @@ class IngestSettings:
     # Where the worker serves its Prometheus metrics (unset: not served).
     metrics_port: int | None = None
     metrics_host: str = "0.0.0.0"
+    # How far from its receipt a message's timestamps may lie; outside, it is dead-lettered
+    # as invalid_value (why these defaults: ingest_mqtt.messages.TimeWindows). 30 days back
+    # covers a station or lift buffering through a long outage; a fill a day ahead is
+    # stored and flagged 19 (a device in the wrong time zone), a lift message only minutes.
+    fill_max_age_days: int = 30
+    fill_max_ahead_hours: int = 24
+    lift_max_age_days: int = 30
+    lift_max_ahead_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -253,6 +261,18 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             in_process=_env_flag(env, "SEREG_INGEST_IN_PROCESS"),
             metrics_port=_env_int(env, "SEREG_INGEST_METRICS_PORT", 0, low=0, high=65535) or None,
             metrics_host=env.get("SEREG_INGEST_METRICS_HOST") or IngestSettings.metrics_host,
+            fill_max_age_days=_env_int(
+                env, "SEREG_INGEST_FILL_MAX_AGE_DAYS", IngestSettings.fill_max_age_days
+            ),
+            fill_max_ahead_hours=_env_int(
+                env, "SEREG_INGEST_FILL_MAX_AHEAD_HOURS", IngestSettings.fill_max_ahead_hours
+            ),
+            lift_max_age_days=_env_int(
+                env, "SEREG_INGEST_LIFT_MAX_AGE_DAYS", IngestSettings.lift_max_age_days
+            ),
+            lift_max_ahead_minutes=_env_int(
+                env, "SEREG_INGEST_LIFT_MAX_AHEAD_MINUTES", IngestSettings.lift_max_ahead_minutes
+            ),
         ),
         fills=FillSettings(
             min_refill_minutes=_env_int(

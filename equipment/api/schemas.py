@@ -782,6 +782,9 @@ class DeadLetterView(Struct):
     # The kept bytes (at most 4 KiB) as text where they are UTF-8, else hex.
     payload: str
     payload_encoding: Literal["utf-8", "hex"]
+    # How often these very bytes reached sereg (a redelivery after a crash, or a device
+    # sending them again): one row, counted.
+    deliveries: int = 1
 
 
 class DeadLetterPage(Struct):

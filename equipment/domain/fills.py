@@ -59,6 +59,7 @@ __all__ = [
     "StationFacts",
     "VerdictCode",
     "code_row",
+    "fill_state_time",
     "judge_fill",
     "max_lpg_fill_kg",
     "measure_for",
@@ -477,7 +478,37 @@ def _kg(value: float) -> str:
 
 
 def _local(moment: datetime, policy: FillPolicy) -> str:
-    return moment.astimezone(policy.local_tz).strftime("%Y-%m-%d %H:%M")
+    try:
+        return moment.astimezone(policy.local_tz).strftime("%Y-%m-%d %H:%M")
+    except OverflowError:
+        # Converting 9999-12-31T23:59Z to China time leaves the calendar: a reason must
+        # still be written, so the moment is shown as it came.
+        return moment.isoformat(timespec="minutes")
+
+
+def _local_day(moment: datetime, policy: FillPolicy) -> date:
+    """The China-time calendar day of ``moment``; at the calendar's edges, where the
+    conversion overflows, the day it names in its own offset (at most a day apart)."""
+    try:
+        return moment.astimezone(policy.local_tz).date()
+    except OverflowError:
+        return moment.date()
+
+
+def fill_state_time(filled_at: datetime, received_at: datetime, policy: FillPolicy) -> datetime:
+    """When a fill moves its cylinder's state (last fill time) to: its own time, but never
+    past its receipt plus the clock skew allowed. A fill dated ahead (flagged 19) would
+    otherwise stand as the cylinder's last fill until that date and hide every real
+    refill and cloned label from the traceability checks (16, 17) meanwhile.
+    """
+    # The subtraction cannot overflow; adding the skew to the receipt could only at the
+    # calendar's end, where the receipt itself is the bound.
+    if filled_at - received_at <= policy.future_skew:
+        return filled_at
+    try:
+        return received_at + policy.future_skew
+    except OverflowError:
+        return received_at
 
 
 def _duration(delta: timedelta) -> str:
@@ -561,7 +592,7 @@ def judge_fill(
             ]
         )
 
-    today = attempt.at.astimezone(policy.local_tz).date()
+    today = _local_day(attempt.at, policy)
     found: list[Reason] = []
     add = found.append
 
@@ -733,7 +764,8 @@ def judge_fill(
                 f"({_local(attempt.started_at, policy)})",
             )
         )
-    if received_at is not None and attempt.at > received_at + policy.future_skew:
+    # As a difference: adding the skew to a date at the calendar's end would overflow.
+    if received_at is not None and attempt.at - received_at > policy.future_skew:
         add(
             Reason(
                 C.IMPOSSIBLE_FILL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -226,7 +226,10 @@ def joint_allowed(
 ) -> bool:
     if cylinder.owning_station_id is None or cylinder.owning_station_id == station.id:
         return False
-    day = at.astimezone(local_tz).date()
+    try:
+        day = at.astimezone(local_tz).date()
+    except OverflowError:  # at the calendar's edge (9999-12-31T23:59Z): its own day
+        day = at.date()
     periods = agreements.get((station.id, cylinder.owning_station_id), [])
     return any(start <= day <= end for start, end in periods)
 
@@ -271,17 +274,25 @@ _FILL_STATE_CONFLICT = (
         for c in ("last_fill", "last_station", "last_station_code", "last_filled_at")
     )
 )
-# advance_fill_state as part of the fills' own INSERT (PostgreSQL, Bulk.insert's then=),
-# over the fills it stored (``inserted``: id, cylinder, station, station_code, filled_at).
-# The latest fill per cylinder wins, the last inserted among equal times, as in the loop
-# above, which takes the fills in the order they are inserted.
-FILL_STATE_FROM_INSERTED = (
-    ", latest AS (SELECT DISTINCT ON (cylinder) cylinder, id, filled_at, station,"
-    " station_code, count(*) OVER (PARTITION BY cylinder) AS n FROM inserted"
-    " WHERE cylinder IS NOT NULL ORDER BY cylinder, filled_at DESC, id DESC),"
-    f" state AS (INSERT INTO cylinder_fill_state ({', '.join(_FILL_STATE_COLUMNS)})"
-    f" SELECT cylinder, id, filled_at, station, station_code, n FROM latest {_FILL_STATE_CONFLICT})"
-)
+
+
+def fill_state_from_inserted(future_skew: timedelta) -> str:
+    """advance_fill_state as part of the fills' own INSERT (PostgreSQL, Bulk.insert's
+    then=), over the fills it stored (``inserted``: id, cylinder, station, station_code,
+    filled_at, received_at). The latest fill per cylinder wins, the last inserted among
+    equal times, as in the loop above, which takes the fills in the order they are
+    inserted; a fill's time counts no further than its receipt plus ``future_skew``
+    (rules.fill_state_time)."""
+    skew = f"interval '{int(future_skew.total_seconds() * 1_000_000)} microseconds'"
+    return (
+        f", latest AS (SELECT DISTINCT ON (cylinder) cylinder, id, station, station_code,"
+        f" LEAST(filled_at, received_at + {skew}) AS state_at,"
+        " count(*) OVER (PARTITION BY cylinder) AS n FROM inserted"
+        " WHERE cylinder IS NOT NULL ORDER BY cylinder, state_at DESC, id DESC),"
+        f" state AS (INSERT INTO cylinder_fill_state ({', '.join(_FILL_STATE_COLUMNS)})"
+        " SELECT cylinder, id, state_at, station, station_code, n FROM latest"
+        f" {_FILL_STATE_CONFLICT})"
+    )
 
 
 def _number(value: Any) -> float | None:
