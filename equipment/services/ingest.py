@@ -265,11 +265,30 @@ async def _hold_cylinders(
         await bulk.execute(_LOCK_CYLINDERS, sorted({i % 2**31 for i in wanted}))
         locked |= wanted
         now = await fill_facts.previous_fills(bulk, wanted)
-        if all(_mark(now.get(i)) == prepared.basis.get(i) for i in wanted):
-            return prepared
-        # Another worker's fill of one of them committed since: judge the batch again,
-        # against the register as it is now, which nobody can change until this commits.
-        prepared = await _judge_fills(bulk, items, context, {})
+        moved = {i for i in wanted if _mark(now.get(i)) != prepared.basis.get(i)}
+        if moved:
+            # Another worker's fill of these committed since: their fills are judged again,
+            # against the register as it is now, which nobody can change until this
+            # commits. Only theirs: the judgement of the rest stands.
+            prepared = await _judge_again(bulk, context, prepared, moved)
+
+
+async def _judge_again(
+    bulk: Bulk, context: IngestContext, prepared: JudgedFills, moved: set[int]
+) -> JudgedFills:
+    """``prepared`` with the fills of the ``moved`` cylinders judged anew."""
+    again = [j[0] for j in prepared.judged if j[2] is not None and j[2].facts.id in moved]
+    fresh = await _judge_fills(bulk, again, context, {})
+    kept = [j for j in prepared.judged if j[2] is None or j[2].facts.id not in moved]
+    # In time order, as judged and inserted (the later of two equal times wins the state).
+    judged = sorted([*kept, *fresh.judged], key=lambda j: j[0].message.filled_at)
+    return JudgedFills(
+        dead=[*prepared.dead, *fresh.dead],
+        repeats=prepared.repeats,
+        judged=judged,
+        latest={**prepared.latest, **fresh.latest},
+        basis={**prepared.basis, **fresh.basis},
+    )
 
 
 async def _store_fills(
