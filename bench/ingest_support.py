@@ -513,6 +513,13 @@ class StoredCheck:
     dead_letters: int
     # A few of the fills whose verdict is not the one meant: event id, meant, stored.
     unintended: tuple[tuple[str, str, str], ...] = ()
+    # Refills meant to be 16 (the fill and the one before it of the same cylinder): how
+    # many, how many have a 16 on either fill, and how many have it on the earlier one.
+    # Two workers judging the two fills of a pair at once flag the one committed second
+    # (its lock sees the other's fill), which need not be the later one.
+    refill_pairs: int = 0
+    refills_flagged: int = 0
+    refills_swapped: int = 0
 
     @property
     def exactly_once(self) -> bool:
@@ -530,7 +537,9 @@ class StoredCheck:
             f" {self.expected:,} published; verdicts as the simulator meant: {self.as_intended:,};"
             f" cylinder fill counts {self.fill_counts:,} for {self.on_file:,} fills on file;"
             f" fill alarm raises {self.alarm_raises:,} for {self.refused_or_flagged:,}"
-            f" refused or flagged fills; dead letters {self.dead_letters:,}"
+            f" refused or flagged fills; dead letters {self.dead_letters:,};"
+            f" refills flagged 16 {self.refills_flagged:,} of {self.refill_pairs:,} pairs"
+            f" ({self.refills_swapped:,} on the earlier fill of the pair)"
             + (
                 "; not as meant, e.g. "
                 + ", ".join(f"{e} meant {m} stored {v}" for e, m, v in self.unintended)
@@ -550,6 +559,9 @@ async def check_stored(pool: asyncpg.Pool, messages: Sequence[simulator.SimMessa
     }
     expected = {simulator_event_id(m): m.expected for m in messages}
     as_intended = sum(1 for e, v in verdicts.items() if expected.get(e) == v)
+    pairs = refill_pairs(messages)
+    flagged = [(a, b) for a, b in pairs if "16" in (verdicts.get(a), verdicts.get(b))]
+    swapped = [(a, b) for a, b in flagged if verdicts.get(b) != "16"]
     return StoredCheck(
         rows=rows,
         distinct=distinct,
@@ -569,7 +581,28 @@ async def check_stored(pool: asyncpg.Pool, messages: Sequence[simulator.SimMessa
         unintended=tuple(
             (e, expected.get(e, "?"), v) for e, v in verdicts.items() if expected.get(e) != v
         )[:5],
+        refill_pairs=len(pairs),
+        refills_flagged=len(flagged),
+        refills_swapped=len(swapped),
     )
+
+
+_CYLINDER_CODE = re.compile(rb'"cylinder_code":"([^"]+)"')
+
+
+def refill_pairs(messages: Sequence[simulator.SimMessage]) -> list[tuple[str, str]]:
+    """(the fill before, the refill) of each fill meant to be refilled too soon (16): the
+    previous fill of the same cylinder in the stream."""
+    last: dict[bytes, str] = {}
+    pairs: list[tuple[str, str]] = []
+    for message in messages:
+        if message.kind != "fill" or not (found := _CYLINDER_CODE.search(message.payload)):
+            continue
+        event_id = simulator_event_id(message)
+        if message.expected == "16" and found.group(1) in last:
+            pairs.append((last[found.group(1)], event_id))
+        last[found.group(1)] = event_id
+    return pairs
 
 
 _EVENT_ID = re.compile(rb'"event_id":"([^"]+)"')

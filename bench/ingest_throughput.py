@@ -118,6 +118,9 @@ class Bench:
         self.py_spy = py_spy
         self.rows: dict[str, Row] = {}
         self.notes: list[str] = []
+        # (case, verdicts as the simulator meant, fills): a second worker must not weaken
+        # a safety check (issue 16, item 7), so the count is reported beside the speed.
+        self.as_meant: list[tuple[str, StoredCheck]] = []
         self.n = len(messages)
 
     def record(self, case: str, seconds: float, baseline: str | None = None) -> Row:
@@ -134,6 +137,7 @@ class Bench:
         check = await check_stored(self.pool, self.messages)
         verdict = "exactly once" if check.exactly_once else "**NOT exactly once**"
         self.note(f"{label}: {verdict}: {check.line()}")
+        self.as_meant.append((label, check))
         return check
 
     async def offline_sessions(self, group: str, client_ids: list[str]) -> None:
@@ -333,6 +337,12 @@ async def run(args: argparse.Namespace) -> int:
     checks = [n for n in bench.notes if "exactly once" in n]
     failed = sum("NOT exactly once" in n for n in checks)
     print(f"\nexactly-once checks: {len(checks) - failed} of {len(checks)} passed")
+    for label, check in bench.as_meant:
+        print(
+            f"verdicts exactly as meant, {label}: {check.as_intended:,} of {check.expected:,};"
+            f" refills flagged 16: {check.refills_flagged:,} of {check.refill_pairs:,} pairs"
+            f" ({check.refills_swapped:,} on the earlier fill)"
+        )
     print(f"total wall time {time.monotonic() - started:.0f} s")
     return 1 if failed else 0
 
