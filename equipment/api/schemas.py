@@ -19,6 +19,9 @@ def text(max_length: int, min_length: int = 0) -> Any:
 
 
 OrgId = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+# A moment a client reports: without an offset it names no instant (and compared with the
+# server's aware clock it would fail), so it is refused as a bad value.
+Instant = Annotated[datetime, Meta(tz=True)]
 # Coordinates are range-checked by the domain, which can say "swapped?" or "outside China".
 Longitude = float
 Latitude = float
@@ -442,12 +445,12 @@ AlarmKind = Literal[tuple(sorted(lift_events.KINDS - {lift_events.BACK_TO_NORMAL
 
 class AlarmCreate(Struct, forbid_unknown_fields=True):
     kind: AlarmKind
-    raised_at: datetime | None = None
+    raised_at: Instant | None = None
     note: text(1000) = ""
 
 
 class AlarmStep(Struct, forbid_unknown_fields=True):
-    at: datetime | None = None
+    at: Instant | None = None
 
 
 class AlarmClose(Struct, forbid_unknown_fields=True):

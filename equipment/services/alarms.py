@@ -7,7 +7,7 @@ raises its counter instead of a new row, so an alarm storm stays one alarm.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from equipment.domain import lift_events, regions
@@ -54,6 +54,11 @@ def response_limit_minutes(kind: str, district_code: str) -> int | None:
     return settings.city_minutes if urban else settings.other_minutes
 
 
+# An alarm entered by hand is a call taken minutes or days ago; as with the devices' own
+# (ingest: 30 days back), an older date is a typing error, not an alarm to open.
+OLDEST_MANUAL_ALARM = timedelta(days=30)
+
+
 async def raise_alarm(
     principal: Principal,
     equipment_id: int,
@@ -68,6 +73,12 @@ async def raise_alarm(
     principal.require(Permission.ALARM_RAISE)
     if raised_at > now:
         raise InvalidValue("an alarm cannot be raised in the future", field="raised_at")
+    if now - raised_at > OLDEST_MANUAL_ALARM:
+        raise InvalidValue(
+            f"an alarm raised more than {OLDEST_MANUAL_ALARM.days} days ago cannot be entered"
+            " (check the date)",
+            field="raised_at",
+        )
     async with db.transaction():
         unit = await get_equipment(principal, equipment_id)
         return await open_or_count(

@@ -439,3 +439,40 @@ async def test_telemetry_flags_a_faked_maintenance_record(client, ctx):
     assert (
         await client.get("/api/v1/maintenance/suspicious", headers=ctx["rival_token"])
     ).json() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("raised_at", "0001-01-01T00:00:00+08:00"),  # before the fix: stored
+        ("raised_at", "9999-12-31T23:59:59Z"),
+        ("raised_at", "2026-12-01T08:00:00"),  # no offset: before the fix, a 500
+        ("at", "2026-12-01T08:00:00"),
+        ("at", "0001-01-01T00:00:00Z"),
+    ],
+)
+async def test_impossible_alarm_times_are_refused(client, ctx, field, value) -> None:
+    """Issue 16, item 4 over HTTP: a time no call centre or maintainer can report is a
+    4xx with its reason, never a 500 or a stored alarm."""
+    lift = await f.unit(ctx["owner"])
+    assert (await contract(client, ctx, [lift])).status_code == 201
+    if field == "raised_at":
+        response = await client.post(
+            f"/api/v1/equipment/{lift['id']}/alarms",
+            json={"kind": "entrapment", "raised_at": value},
+            headers=ctx["owner_token"],
+        )
+    else:
+        alarm = await client.post(
+            f"/api/v1/equipment/{lift['id']}/alarms",
+            json={"kind": "entrapment"},
+            headers=ctx["owner_token"],
+        )
+        assert alarm.status_code == 201, alarm.text
+        response = await client.post(
+            f"/api/v1/alarms/{alarm.json()['id']}/acknowledge",
+            json={"at": value},
+            headers=ctx["company_token"],
+        )
+    assert response.status_code in (400, 422), response.text
+    assert field in response.text
