@@ -16,9 +16,14 @@ from sereg.settings import get_settings
 os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
 
 
-def open_database(*, create: bool = False) -> None:
+def open_database(*, create: bool = False, server: bool = False) -> None:
     """Say which database this command opens, on stderr; unless the command creates it
-    (``create``), refuse in one line a database that is missing or not migrated."""
+    (``create``), refuse in one line a database that is missing or not migrated.
+
+    A ``server`` on PostgreSQL only warns: a deployment may start it beside the job that
+    migrates, and its /ready answers 503 until that is done. A SQLite file is local, and
+    nothing but this machine's user will migrate it.
+    """
     from sereg import database
 
     settings = get_settings().database
@@ -28,7 +33,9 @@ def open_database(*, create: bool = False) -> None:
     except ValueError as exc:  # a DATABASE_URL sereg cannot use
         raise SystemExit(f"error: {exc}") from exc
     print(f"sereg: database {where}", file=sys.stderr, flush=True)
-    if problem is not None:
+    if problem is not None and server and settings.is_postgres:
+        print(f"warning: {problem}; /ready answers 503 until then", file=sys.stderr, flush=True)
+    elif problem is not None:
         raise SystemExit(f"error: {problem}")
     if create and not settings.is_postgres:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = get_settings()
-    open_database(create=args.demo)
+    open_database(create=args.demo, server=True)
     if args.demo:
         asyncio.run(migrate())
         asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))

@@ -52,15 +52,17 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def processes_with(marker: str) -> list[int]:
-    """Processes (any descendant included) whose environment holds ``marker``."""
-    found = []
+def processes_with(marker: str) -> dict[int, str]:
+    """Processes (any descendant included) whose environment holds ``marker``: pid to
+    command line."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             if marker.encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                found[int(entry.name)] = command.decode(errors="replace").strip()
         except OSError:  # gone meanwhile, or not ours to read
             continue
     return found
@@ -75,11 +77,15 @@ def stop(process: subprocess.Popen, sig: signal.Signals, port: int, marker: str)
         process.kill()
         pytest.fail(f"quickstart did not exit within 60 s of {sig.name}")
     still_serving = port_open(port)
-    left = processes_with(marker)
+    # A helper of the server's (multiprocessing's resource tracker) ends on its own once
+    # the pipe to its parent closes, a moment after: wait for that, with a deadline.
+    deadline = time.monotonic() + 20
+    while (left := processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)  # poll interval of the wait for the processes to end
     for pid in left:  # started by this test: do not leave them to the next one
         os.kill(pid, signal.SIGKILL)
     assert not still_serving, f"port {port} still open after quickstart exited on {sig.name}"
-    assert left == [], f"left running after {sig.name}"
+    assert left == {}, f"still running 20 s after quickstart exited on {sig.name}: {left}"
     return code
 
 
