@@ -16,6 +16,31 @@ from sereg.settings import get_settings
 os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
 
 
+def open_database(*, create: bool = False, server: bool = False) -> None:
+    """Say which database this command opens, on stderr; unless the command creates it
+    (``create``), refuse in one line a database that is missing or not migrated.
+
+    A ``server`` on PostgreSQL only warns: a deployment may start it beside the job that
+    migrates, and its /ready answers 503 until that is done. A SQLite file is local, and
+    nothing but this machine's user will migrate it.
+    """
+    from sereg import database
+
+    settings = get_settings().database
+    try:
+        where = database.describe(settings)
+        problem = None if create else database.problem(settings)
+    except ValueError as exc:  # a DATABASE_URL sereg cannot use
+        raise SystemExit(f"error: {exc}") from exc
+    print(f"sereg: database {where}", file=sys.stderr, flush=True)
+    if problem is not None and server and settings.is_postgres:
+        print(f"warning: {problem}; /ready answers 503 until then", file=sys.stderr, flush=True)
+    elif problem is not None:
+        raise SystemExit(f"error: {problem}")
+    if create and not settings.is_postgres:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+
+
 async def migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
@@ -42,6 +67,7 @@ async def seed_demo(units: int, seed: int, *, quiet: bool = False) -> bool:
 
     if not await register_is_empty():
         print("the register already has units; demo city not loaded", file=sys.stderr)
+        await print_token_hint()
         return False
     org_ids = await load_demo_city(
         seed=seed, units=units, today=clock.today(), now=clock.now(), show_progress=not quiet
@@ -68,13 +94,63 @@ async def print_demo_tokens(org_ids: dict[str, list[int]]) -> None:
         )
         owner = f" (organisation {org})" if org else ""
         print(f"  {role.value:<12}{owner:<20} {secret}")
+    sys.stdout.flush()
+
+
+# The demo city's accounts, one per role, as print_demo_tokens made tokens for them.
+DEMO_ROLES = (
+    ("admin", None),
+    ("inspector", "inspection_body"),
+    ("maintenance", "maintenance_company"),
+    ("user_unit", "user_unit"),
+    ("station", "filling_station"),
+)
+
+
+def sereg_command() -> str:
+    """How the user can run ``sereg``: its name when it is on PATH, else the script
+    beside this interpreter (quickstart's .venv is not on PATH)."""
+    import shutil
+
+    beside = Path(sys.executable).parent / "sereg"
+    found = shutil.which("sereg")
+    if found or not beside.exists():
+        return "sereg"
+    return str(beside)
+
+
+async def print_token_hint() -> None:
+    """A register that was loaded before: its tokens were shown once, then, and only
+    their hashes are kept. Say how to make a new one for each demo account."""
+    from equipment.tables import Organisation
+
+    sereg = sereg_command()
+    print("\nTokens are shown only when they are made. To make one to try the API with:")
+    for role, kind in DEMO_ROLES:
+        org = None
+        if kind is not None:
+            org = (
+                await Organisation.select(Organisation.id, Organisation.name)
+                .where(Organisation.kind == kind)
+                .order_by(Organisation.id)
+                .first()
+            )
+            if org is None:
+                continue
+        account = f" --org {org['id']}" if org else ""
+        note = f"   # {org['name']}" if org else ""
+        print(f"  {sereg} token create --role {role}{account}{note}")
+    print(f"({sereg} token list shows the tokens made so far; the demo city's are labelled demo)")
+    sys.stdout.flush()
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
+    open_database(create=True)
     asyncio.run(migrate())
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    open_database(create=True)
     asyncio.run(migrate())
     asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
 
@@ -83,6 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = get_settings()
+    open_database(create=args.demo, server=True)
     if args.demo:
         asyncio.run(migrate())
         asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
@@ -124,6 +201,7 @@ def cmd_ingest(_: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
+    open_database()
     import uuid
     from datetime import timedelta
 
@@ -184,6 +262,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 def cmd_broker_users(args: argparse.Namespace) -> None:
     """Write the broker's password file for every station and lift on the register."""
+    open_database()
     import csv
 
     from equipment.services import devices
@@ -230,6 +309,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_prune(_: argparse.Namespace) -> None:
     """Delete telemetry and dead letters past their retention; report what went."""
+    open_database()
     from equipment.domain.errors import DomainError
     from equipment.services import clock, retention
     from ingest_mqtt.consumer import retention_of
@@ -249,6 +329,7 @@ def cmd_prune(_: argparse.Namespace) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> None:
+    open_database()
     from equipment.domain.access import SYSTEM, Role
     from equipment.domain.errors import DomainError
     from equipment.services import clock, tokens
@@ -319,6 +400,7 @@ def cmd_areas(args: argparse.Namespace) -> None:
             document = json.loads(Path(args.file).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SystemExit(f"error: cannot read {args.file}: {exc}") from exc
+    open_database()
     try:
         asyncio.run(_with_db(run))
     except DomainError as exc:

@@ -14,13 +14,30 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+# The checkout this code runs from, if it runs from one (quickstart.py, an editable install).
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def default_sqlite_path(env: dict[str, str]) -> Path:
+    """Where the SQLite file is when ``SEREG_SQLITE_PATH`` is unset: one place whatever the
+    current directory, so ``sereg`` run from anywhere finds the database quickstart made.
+
+    In a checkout, ``sereg.sqlite3`` at its root (beside pyproject.toml, as quickstart.py
+    has always made it); an installed copy has no checkout, so the user's data directory
+    (``$XDG_DATA_HOME/sereg``, by default ``~/.local/share/sereg``).
+    """
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "quickstart.py").is_file():
+        return _CHECKOUT / "sereg.sqlite3"
+    data = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local/share")
+    return Path(data) / "sereg" / "sereg.sqlite3"
+
 
 @dataclass(frozen=True)
 class DatabaseSettings:
     """``DATABASE_URL`` (postgresql://...) selects PostgreSQL; otherwise a SQLite file."""
 
     url: str | None = None
-    sqlite_path: Path = Path("sereg.sqlite3")
+    sqlite_path: Path = _CHECKOUT / "sereg.sqlite3"
     # min = max: a pool that grows under a burst opens its connections all at once and
     # stalls the server (measured: p99 154 ms at 200 req/s), then shrinks when idle.
     pool_min: int = 10
@@ -224,7 +241,12 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         database=DatabaseSettings(
             url=env.get("DATABASE_URL") or None,
-            sqlite_path=Path(env.get("SEREG_SQLITE_PATH") or "sereg.sqlite3"),
+            # Absolute, so every message can name the file that was opened.
+            sqlite_path=(
+                Path(env["SEREG_SQLITE_PATH"]).expanduser().absolute()
+                if env.get("SEREG_SQLITE_PATH")
+                else default_sqlite_path(env)
+            ),
             pool_min=_env_int(env, "SEREG_DB_POOL_MIN", 10, low=0),
             pool_max=_env_int(env, "SEREG_DB_POOL_MAX", 10),
         ),

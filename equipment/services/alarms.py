@@ -130,12 +130,20 @@ async def open_or_count(
     return row
 
 
+def _maintained_by(company_id: int):
+    """Alarms of the units ``company_id`` maintains now. An alarm belongs to its unit's
+    current maintainer, not to the one it was raised under: after a change of maintainer
+    the new company must answer the open entrapment, and the old one no longer sees it."""
+    ids = Equipment.select(Equipment.id).where(Equipment.maintenance_company == company_id)
+    return Alarm.equipment.is_in(ids)
+
+
 def _scope_clause(principal: Principal):
     scope = principal.equipment_scope()
     if scope.kind is ScopeKind.ALL:
         return None
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
-        return Alarm.maintenance_company == scope.org_id
+        return _maintained_by(scope.org_id)
     if scope.kind is ScopeKind.USER_UNIT:
         ids = Equipment.select(Equipment.id).where(Equipment.user_unit == scope.org_id)
         return Alarm.equipment.is_in(ids)
@@ -250,7 +258,8 @@ async def list_alarms(
     if f.district_code:
         clauses.append(Alarm.district_code == f.district_code)
     if f.maintenance_company_id is not None:
-        clauses.append(Alarm.maintenance_company == f.maintenance_company_id)
+        # What the company itself sees (its units' alarms), not who held the unit then.
+        clauses.append(_maintained_by(f.maintenance_company_id))
     if f.late_only:
         clauses.append(Alarm.arrived_late == True)  # noqa: E712
     if cursor:

@@ -86,6 +86,13 @@ async def fill_permit(
         received_at=now,
         policy=policy(),
     )
+    if principal.equipment_scope().kind is not ScopeKind.ALL and any(
+        r.code is rules.VerdictCode.NOT_OWN_PROPERTY for r in verdict.reasons
+    ):
+        # Another station's cylinder (or one with no owner on file): the station may not
+        # fill it whatever else is true, and its state, medium and last fill belong to
+        # the owner, whose /trace answers 404 here. Least privilege: say 08, nothing else.
+        verdict = not_own_property(cylinder_code)
     return {
         **verdict.as_dict(),
         "cylinder_code": cylinder_code,
@@ -93,6 +100,22 @@ async def fill_permit(
         "medium": medium,
         "checked_at": now,
     }
+
+
+def not_own_property(asked_code: str) -> rules.FillVerdict:
+    """The whole answer a station gets about a cylinder it may not fill as its own: in
+    the words it asked with (not the register code), with no fact of the owner's."""
+    return rules.FillVerdict(
+        rules.VerdictCode.NOT_OWN_PROPERTY,
+        (
+            rules.Reason(
+                rules.VerdictCode.NOT_OWN_PROPERTY,
+                f"{asked_code} is not this station's own property; only its own, vehicle "
+                "cylinders or cylinders under a joint-operation agreement may be filled "
+                "(TSG 23-2021)",
+            ),
+        ),
+    )
 
 
 @dataclass(frozen=True)

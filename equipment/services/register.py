@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -500,6 +500,7 @@ async def _transition(
     details: dict[str, Any],
     changes: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     check: Callable[[dict[str, Any]], Any] | None = None,
+    then: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     principal.require(permission)
     async with db.transaction():
@@ -540,6 +541,8 @@ async def _transition(
             today=today,
             now=now,
         )
+        if then is not None:
+            await then(updated)  # in the same transaction as the change itself
     return updated
 
 
@@ -737,6 +740,16 @@ async def change_maintainer(
         details={"to_maintenance_company": maintenance_company_id},
         check=company,
         changes=lambda _: {"maintenance_company": maintenance_company_id},
+        then=hand_over_open_alarms,
+    )
+
+
+async def hand_over_open_alarms(unit: dict[str, Any]) -> None:
+    """After a change of maintainer the unit's open alarms name the company that must now
+    answer them; closed ones keep the company that handled them. (Who sees an alarm
+    follows the unit's current maintainer in any case: services/alarms.py.)"""
+    await Alarm.update({Alarm.maintenance_company: unit["maintenance_company"]}).where(
+        Alarm.equipment == unit["id"], Alarm.state == "open"
     )
 
 

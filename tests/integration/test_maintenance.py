@@ -476,3 +476,54 @@ async def test_impossible_alarm_times_are_refused(client, ctx, field, value) -> 
         )
     assert response.status_code in (400, 422), response.text
     assert field in response.text
+
+
+async def test_alarms_follow_the_units_current_maintainer(client, ctx):
+    # An entrapment is open when the user unit changes maintainer: from then on the new
+    # company lists, reads and answers it, and the old one gets 404 like for a stranger's.
+    lift = await f.unit(ctx["owner"], maintenance_company_id=ctx["company"])
+    raised = await client.post(
+        f"/api/v1/equipment/{lift['id']}/alarms",
+        json={"kind": "entrapment"},
+        headers=ctx["owner_token"],
+    )
+    assert raised.status_code == 201, raised.text
+    alarm_id = raised.json()["id"]
+    old_ids = [a["id"] for a in (await alarms_of(client, ctx["company_token"]))]
+    assert alarm_id in old_ids
+
+    changed = await client.post(
+        f"/api/v1/equipment/{lift['id']}/change-maintainer",
+        json={"maintenance_company_id": ctx["rival"], "on": str(TODAY)},
+        headers=ctx["owner_token"],
+    )
+    assert changed.status_code == 200, changed.text
+
+    assert alarm_id not in [a["id"] for a in await alarms_of(client, ctx["company_token"])]
+    for step in ("acknowledge", "arrive", "finish"):
+        gone = await client.post(
+            f"/api/v1/alarms/{alarm_id}/{step}", json={}, headers=ctx["company_token"]
+        )
+        assert gone.status_code == 404, (step, gone.text)
+    closing = await client.post(
+        f"/api/v1/alarms/{alarm_id}/close", json={"note": "x"}, headers=ctx["company_token"]
+    )
+    assert closing.status_code == 404
+
+    listed = await alarms_of(client, ctx["rival_token"], "state=open")
+    assert [(a["id"], a["maintenance_company_id"]) for a in listed] == [(alarm_id, ctx["rival"])]
+    by_company = await alarms_of(client, ctx["admin"], f"maintenance_company_id={ctx['rival']}")
+    assert [a["id"] for a in by_company] == [alarm_id]
+    assert await alarms_of(client, ctx["admin"], f"maintenance_company_id={ctx['company']}") == []
+    for step in ("acknowledge", "arrive", "finish"):
+        answered = await client.post(
+            f"/api/v1/alarms/{alarm_id}/{step}", json={}, headers=ctx["rival_token"]
+        )
+        assert answered.status_code == 200, (step, answered.text)
+    assert answered.json()["finished_at"] is not None
+
+
+async def alarms_of(client, token, query: str = "") -> list[dict]:
+    response = await client.get(f"/api/v1/alarms?{query}", headers=token)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
