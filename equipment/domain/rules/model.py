@@ -13,6 +13,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Final
 
+from equipment.domain.catalogue import CYLINDER_USES
 from equipment.domain.errors import InvalidValue
 
 __all__ = [
@@ -128,7 +129,8 @@ class UnitHistory:
 
     ``parameters`` is the unit's category-specific parameter mapping (the register's
     JSON column); each rule module reads and checks the keys it uses.
-    ``maintenance`` lists the days routine maintenance was done (lifts).
+    ``maintenance`` lists the days routine maintenance was done (lifts); ``use`` is a gas
+    cylinder's use (``catalogue.CYLINDER_USES``: diving, vehicle, taxi...).
     Records dated after the ``today`` given to ``schedule`` are ignored, so a schedule
     can be computed "as of" any past day from the full history.
     """
@@ -142,6 +144,8 @@ class UnitHistory:
     major_repairs: tuple[date, ...] = ()
     suspensions: tuple[Suspension, ...] = ()
     maintenance: tuple[date, ...] = ()
+    # Gas cylinders: what the cylinder is used for (catalogue.CYLINDER_USES); "" unset.
+    use: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.category, str) or not _CATEGORY.fullmatch(self.category):
@@ -153,6 +157,11 @@ class UnitHistory:
         if self.status not in STATUSES:
             raise InvalidValue(
                 f"unknown status {self.status!r}; one of {sorted(STATUSES)}", field="status"
+            )
+        if self.use and self.use not in CYLINDER_USES:
+            raise InvalidValue(
+                f"unknown cylinder use {self.use!r}; one of {list(CYLINDER_USES)} or empty",
+                field="cylinder_use",
             )
         if not isinstance(self.parameters, Mapping):
             raise InvalidValue("parameters must be a mapping", field="parameters")

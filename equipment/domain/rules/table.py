@@ -95,8 +95,8 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         regulation=T7001,
         clause=_LIFT_CYCLE,
         tag="C",
-        summary="periodic inspection in years 1, 4, 7, 9, 11, 13 and 15 counted from the "
-        "installation or modernisation supervisory inspection",
+        summary="periodic inspection in years 1, 4, 7, 9, 11, 13 and 15, calendar years of use "
+        "counted from the installation or modernisation supervisory inspection",
         years=(1, 4, 7, 9, 11, 13, 15),
         applies_to=("3",),
     ),
@@ -116,16 +116,17 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         regulation=T7008,
         clause="自行检测周期 (self-testing cycle)",
         tag="U",
-        summary="self-testing in each year without a periodic inspection",
+        summary="self-testing in each year without a periodic inspection, in the same due month",
         applies_to=("3",),
     ),
     RuleRow(
         key="lift.due_month",
         kind="periodic",
         regulation=T7001,
-        clause="检验日期 (due month)",
+        clause="4.1 检验日期 (due month; clause number inferred)",
         tag="C",
-        summary="inspections fall due in the month of the latest passed supervisory inspection",
+        summary="inspections and self-tests fall due in the month of the latest passed "
+        "supervisory inspection (installation, modernisation or major repair)",
         applies_to=("3",),
     ),
     RuleRow(
@@ -134,28 +135,51 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         regulation=T7001,
         clause="提前检验 (early inspection)",
         tag="C",
-        summary="an inspection up to 2 months early counts and does not move the next due date",
+        summary="a periodic inspection up to 2 months early counts and does not move the next "
+        "due date",
         months=2,
+        applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.self_test_early",
+        kind="self_test",
+        regulation=T7008,
+        clause="自行检测 (self-testing ahead of the due month)",
+        tag="S",
+        summary="a self-test up to 1 month early counts and does not move the next due date",
+        months=1,
         applies_to=("3",),
     ),
     RuleRow(
         key="lift.major_repair",
         kind="periodic",
         regulation=T7001,
-        clause="重大修理监督检验 (major repair)",
-        tag="C",
+        clause="4.1 重大修理监督检验 (major repair: 当年的定期检验(如果有)不再实施; "
+        "其后仍然按照…确定的年份)",
+        tag="S",
         summary="a passed supervisory inspection after a major repair replaces that year's "
-        "periodic inspection and sets the due month",
+        "periodic inspection and moves the due month to its own; the years are still "
+        "counted from the installation or modernisation supervisory inspection",
         applies_to=("3",),
     ),
     RuleRow(
         key="lift.suspension_anchor",
         kind="periodic",
         regulation=T7001,
-        clause="停用后重新启用 (restart)",
+        clause="4.1 检验日期 (due month after restart)",
         tag="C",
         summary="after a suspension of 1 year or more, inspections fall due in the month of the "
-        "inspection before restart",
+        "periodic inspection passed before restart; the years continue",
+        applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.restart_inspection",
+        kind="periodic",
+        regulation=T7001,
+        clause="4.1 停用后重新启用 (restart after 1 year or more stopped)",
+        tag="S",
+        summary="a lift stopped for 1 year or more needs a periodic inspection before restart, "
+        "even when the last one has not lapsed",
         min_stop_years=1,
         applies_to=("3",),
     ),
@@ -331,13 +355,34 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         applies_to=("23",),
     ),
     RuleRow(
+        key="cylinder.diving",
+        kind="periodic",
+        regulation=TSG23,
+        clause=_CYLINDER_CYCLE,
+        tag="S",
+        summary="diving cylinders: every 2 years",
+        interval_years=2,
+        applies_to=("23",),
+    ),
+    RuleRow(
         key="cylinder.inert",
         kind="periodic",
         regulation=TSG23,
         clause=_CYLINDER_CYCLE,
         tag="S",
-        summary="N2, SF6, inert gases and non-corrosive gases of 99.999 % purity or more: "
-        "every 5 years",
+        summary="N2, inert gases and non-corrosive gases of 99.999 % purity or more: every 5 years",
+        interval_years=5,
+        applies_to=("23",),
+    ),
+    RuleRow(
+        key="cylinder.inert.fluorinated",
+        kind="periodic",
+        regulation=TSG23,
+        clause=_CYLINDER_CYCLE,
+        tag="U",
+        summary="SF6 or 六氟乙烷 (C2F6) in the 5-year row: the quoted texts disagree on which "
+        "gas the row names (unresolved; a policy may override the interval or reclassify "
+        "the gas): every 5 years",
         interval_years=5,
         applies_to=("23",),
     ),
@@ -425,6 +470,16 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         tag="S",
         summary="vehicle CNG steel cylinders: 15 years",
         life_years=15,
+        applies_to=("23",),
+    ),
+    RuleRow(
+        key="cylinder.life.taxi_cng",
+        kind="end_of_service_life",
+        regulation=TSG23,
+        clause="使用年限 (出租车用压缩天然气气瓶使用年限不超过8年)",
+        tag="S",
+        summary="taxi CNG cylinders: at most 8 years (a shorter design service life wins)",
+        life_years=8,
         applies_to=("23",),
     ),
     RuleRow(

@@ -16,6 +16,8 @@ REQUIRED_KEYS = {
     "lift.early",
     "lift.major_repair",
     "lift.suspension_anchor",
+    "lift.restart_inspection",
+    "lift.self_test_early",
     "lift.maintenance",
     "lift.maintenance.on_demand",
     "boiler.external",
@@ -32,6 +34,8 @@ REQUIRED_KEYS = {
     "cylinder.corrosive",
     "cylinder.sea_water",
     "cylinder.inert",
+    "cylinder.inert.fluorinated",
+    "cylinder.diving",
     "cylinder.other",
     "cylinder.lpg",
     "cylinder.vehicle_gas",
@@ -40,6 +44,7 @@ REQUIRED_KEYS = {
     "cylinder.acetylene",
     "cylinder.life.lpg",
     "cylinder.life.vehicle_cng",
+    "cylinder.life.taxi_cng",
     "cylinder.life.design",
     "crane.yearly",
     "crane.biennial",
@@ -61,14 +66,19 @@ EXPECTED_TAGS = {
     "lift.self_test": "U",
     "lift.due_month": "C",
     "lift.early": "C",
-    "lift.major_repair": "C",
+    "lift.major_repair": "S",
     "lift.suspension_anchor": "C",
+    "lift.restart_inspection": "S",
+    "lift.self_test_early": "S",
     "lift.maintenance": "C",
     "lift.maintenance.on_demand": "S",
     "boiler.internal": "C",
     "vessel.grade_3": "S",
     "cylinder.lpg": "S",
     "cylinder.acetylene": "U",
+    "cylinder.inert.fluorinated": "U",
+    "cylinder.diving": "S",
+    "cylinder.life.taxi_cng": "S",
     "crane.biennial": "S",
     "piping.public.gb1_iii": "S",
     "ropeway.periodic": "U",
@@ -101,6 +111,11 @@ def test_rules_md_numbers() -> None:
     assert row("lift.periodic_years").years == (1, 4, 7, 9, 11, 13, 15)
     assert row("lift.maintenance").interval_days == 15
     assert row("lift.early").months == 2
+    assert row("lift.self_test_early").months == 1
+    assert row("lift.restart_inspection").min_stop_years == 1
+    assert row("cylinder.diving").interval_years == 2
+    assert row("cylinder.life.taxi_cng").life_years == 8
+    assert row("cylinder.life.vehicle_cng").life_years == 15
     assert (row("boiler.internal").interval_years, row("boiler.internal").first_interval_years) == (
         2,
         1,
