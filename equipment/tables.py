@@ -84,6 +84,10 @@ class Equipment(Table, tablename="equipment"):
     late_suspension_notice = Boolean(default=False)
     needs_inspection_before_resume = Boolean(default=False)
     parameters = JSON(default="{}")
+    # Gas cylinders: what the cylinder is used for (catalogue.CYLINDER_USES: general,
+    # vehicle, taxi, diving); the inspection interval, the service life and the fill
+    # checks depend on it (TSG 23-2021). None for other units and unset cylinders.
+    cylinder_use = Varchar(length=16, null=True, default=None)
     # Derived by the inspection rules (equipment.services.schedules) on every change.
     next_inspection_due = Date(null=True, default=None, index=True)
     not_fit_for_use = Boolean(default=False)
@@ -359,6 +363,19 @@ class JointFilling(Table, tablename="joint_filling"):
     created_at = Timestamptz()
 
 
+class CylinderEntrustment(Table, tablename="cylinder_entrustment"):
+    """An agreement by which ``owner`` entrusts its cylinders (托管) to ``filling_station``:
+    the station may fill them as its own (TSG 23-2021: a station fills its own and
+    entrusted cylinders [S]); the interlock answers 00 with the reason "entrusted"."""
+
+    owner = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    filling_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    valid_from = Date()
+    valid_until = Date()
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
+
+
 class LiftState(Table, tablename="lift_state"):
     """A lift's live state from its latest heartbeat: one row per lift, updated in place
     so the register table is never written per heartbeat."""
@@ -446,6 +463,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Fill,
     CylinderFillState,
     JointFilling,
+    CylinderEntrustment,
     LiftState,
     LiftHeartbeat,
     LiftEvent,

@@ -73,6 +73,8 @@ Quantity = Annotated[float, msgspec.Meta(ge=0)]
 # invalid value at the door, not a database error later.
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Floor = Annotated[int, msgspec.Meta(ge=-10, le=300)]
+# A vehicle registration (plate) as read at the pump; 16 bounds the longest plates.
+Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
 
 # gc=False: the fields are atoms (str, int, float, bool, datetime), so these structs can
 # never be part of a reference cycle, and untracking them spares the collector at the
@@ -93,6 +95,11 @@ class FillEvent(msgspec.Struct, frozen=True, gc=False):
     started_at: Timestamp | None = None
     filled_mass_kg: Quantity | None = None
     final_pressure_mpa: Quantity | None = None
+    # Optional checks, added within v1 (docs/mqtt-contract.md): absent means "not
+    # checked", never a refusal, so devices built before them keep working.
+    purged_or_evacuated: bool | None = None
+    people_in_vehicle: bool | None = None
+    vehicle_registration: Plate | None = None
 
 
 class LiftStatus(msgspec.Struct, frozen=True, gc=False):

@@ -105,6 +105,8 @@ _SPECS: dict[Family, dict[str, _Spec]] = {
         "design_service_life_years": _Spec("int", "design service life in years", 1, False, 50),
         "electronic_id": _Spec("text", "electronic identification (一瓶一码)", max_length=64),
         "vehicle": _flag("vehicle fuel cylinder"),
+        # A vehicle cylinder is filled only in the vehicle it is registered to (TSG 23-2021).
+        "vehicle_registration": _Spec("text", "registration (plate) of its vehicle", max_length=16),
         "material": _Spec("choice", "material", choices=("steel", "aluminium", "composite")),
         "high_purity": _flag("filled with ≥99.999 % pure gas"),
         "sea_water_contact": _flag("in contact with sea water"),

@@ -34,6 +34,9 @@ FILL_SEVERITY = {
     "fill_overdue_inspection": "major",
     "fill_over_filled": "major",
     "fill_station_licence_invalid": "major",
+    "fill_not_purged": "major",
+    "fill_people_in_vehicle": "major",
+    "fill_vehicle_mismatch": "major",
 }
 
 

@@ -72,6 +72,7 @@ def history(
         ),
         suspensions=tuple(suspensions),
         maintenance=(unit["last_maintenance_on"],) if unit["last_maintenance_on"] else (),
+        use=unit.get("cylinder_use") or "",
     )
 
 

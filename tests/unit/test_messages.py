@@ -520,11 +520,13 @@ def test_struct_required_fields_are_the_contracts():
 
 
 STR, INT, FLOAT, BOOL, STAMP = "str", "int", "float", "bool", "timestamp"
+OPTIONAL_BOOL = "optional bool"  # null is "not checked", so not a wrong type
 WRONG_VALUES: dict[str, list[Any]] = {
     STR: [1, 1.5, True, [], {}],
     INT: ["1", True, 1.5, 1.0, [], {}],
     FLOAT: ["1.5", True, [], {}],
     BOOL: [1, 0, "true", None, []],
+    OPTIONAL_BOOL: [1, 0, "true", "false", []],
     STAMP: [1740792600, 1.5, True, [], {}],
 }
 FIELD_TYPES = [
@@ -539,6 +541,9 @@ FIELD_TYPES = [
     (FILLS, FILL, "pre_check_passed", BOOL),
     (FILLS, FILL, "post_check_passed", BOOL),
     (FILLS, FILL, "operator", STR),
+    (FILLS, FILL, "purged_or_evacuated", OPTIONAL_BOOL),
+    (FILLS, FILL, "people_in_vehicle", OPTIONAL_BOOL),
+    (FILLS, FILL, "vehicle_registration", STR),
     (STATUS, STATUS_MSG, "ts", STAMP),
     (STATUS, STATUS_MSG, "running", BOOL),
     (STATUS, STATUS_MSG, "direction", INT),
@@ -586,6 +591,8 @@ def test_every_field_has_a_wrong_type_case():
 
 LONG = "x" * 65
 INVALID_VALUES = [
+    (FILLS, FILL, "vehicle_registration", ""),
+    (FILLS, FILL, "vehicle_registration", "鄂F" + "1" * 15),
     (FILLS, FILL, "event_id", ""),
     (FILLS, FILL, "event_id", LONG),
     (FILLS, FILL, "station_code", ""),
