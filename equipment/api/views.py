@@ -133,6 +133,7 @@ RULE_VALUE_FIELDS = (
     "legacy_life_years",
     "legacy_before_year",
     "extension_window_months",
+    "minutes",
     "years",
 )
 

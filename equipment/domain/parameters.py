@@ -144,6 +144,13 @@ _SPECS: dict[Family, dict[str, _Spec]] = {
     Family.ROPEWAY: {"notes": _NOTES},
 }
 _SPECS[Family.OXYGEN_CHAMBER] = _SPECS[Family.PRESSURE_VESSEL]
+# Every unit may state its design service life (设计使用年限): reaching it and staying in
+# use needs a change registration (TSG 08-2017, rule registration.change.design_life); a
+# cylinder past it is scrapped instead (its own rules).
+for _family_specs in _SPECS.values():
+    _family_specs.setdefault(
+        "design_service_life_years", _Spec("int", "design service life in years", 1, False, 100)
+    )
 
 
 KNOWN_MEDIA: tuple[str, ...] = (
@@ -164,6 +171,7 @@ KNOWN_MEDIA: tuple[str, ...] = (
     "N2O",
     "CH4",
     "C3H8",
+    "C2F6",
     "Ne",
     "Kr",
     "Xe",

@@ -42,9 +42,10 @@ PASSING: Final = frozenset({"pass", "conditional_pass"})
 # Why a supervisory inspection took place. Installation and modernisation restart a
 # lift's year count; a major repair only moves its due month (TSG T7001-2023).
 SUPERVISORY_REASONS: Final = frozenset({"", "installation", "modernisation", "major_repair"})
-# What a DueDate can be for: inspection kinds plus the two obligations that are not
-# inspections by an inspection body.
-DUE_KINDS: Final = INSPECTION_KINDS | {"maintenance", "end_of_service_life"}
+# What a DueDate can be for: inspection kinds plus the obligations that are not
+# inspections by an inspection body (a change registration is the user unit's, at the
+# registration office).
+DUE_KINDS: Final = INSPECTION_KINDS | {"maintenance", "end_of_service_life", "change_registration"}
 # Due kinds that are statutory inspections by an inspection body: the ones that make
 # a unit "due for inspection" (应检必检) and set ``Schedule.next_periodic``.
 STATUTORY_KINDS: Final = frozenset({"periodic", "external", "internal", "hydrostatic"})

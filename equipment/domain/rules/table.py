@@ -31,6 +31,7 @@ TSG23: Final = "TSG 23-2021"
 Q7015: Final = "TSG Q7015-2016"
 D7005: Final = "TSG D7005-2018"
 D7004: Final = "TSG D7004-2010"
+HUBEI_LIFT_MEASURES: Final = "《湖北省电梯使用安全管理办法》 (Hubei provincial measures)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class RuleRow:
     legacy_life_years: int | None = None
     legacy_before_year: int | None = None
     extension_window_months: int | None = None
+    minutes: int | None = None
     years: tuple[int, ...] = ()
     applies_to: tuple[str, ...] = ()
     choice: tuple[str, int, int] | None = None
@@ -201,6 +203,51 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         tag="S",
         summary="on-demand maintenance follows the contract's cycle in days instead of 15 days",
         applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.maintenance.on_demand.eligibility",
+        kind="maintenance",
+        regulation=T5002,
+        clause="按需维保试点 (on-demand maintenance pilots: 不得为分类监管C类(含)以下等级)",
+        tag="S",
+        summary="on-demand maintenance only for a lift in use within its inspection validity, "
+        "with IoT remote monitoring and liability insurance, maintained by a company not "
+        "graded C or below (C or D) in classified supervision",
+        applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.entrapment.city",
+        kind="maintenance",
+        regulation=HUBEI_LIFT_MEASURES,
+        clause="应急救援 (市区内抵达现场的时间不超过30分钟)",
+        tag="S",
+        summary="entrapment: the maintenance company on site within 30 minutes in city "
+        "districts (a Hubei provincial rule, not TSG T5002; the 2025 Hubei lift-safety "
+        "regulations may change it)",
+        minutes=30,
+        applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.entrapment.elsewhere",
+        kind="maintenance",
+        regulation=HUBEI_LIFT_MEASURES,
+        clause="应急救援 (其他地区不超过1小时)",
+        tag="S",
+        summary="entrapment: the maintenance company on site within 1 hour outside city "
+        "districts (Hubei provincial rule)",
+        minutes=60,
+        applies_to=("3",),
+    ),
+    # --- registration ----------------------------------------------------------------
+    RuleRow(
+        key="registration.change.design_life",
+        kind="change_registration",
+        regulation="TSG 08-2017",
+        clause="变更登记 (达到设计使用年限继续使用)",
+        tag="U",
+        summary="a unit that reaches its design service life and stays in use needs a change "
+        "registration, within 30 days (the trigger [S]; the 30 days [U])",
+        interval_days=30,
     ),
     # --- boilers ---------------------------------------------------------------------
     RuleRow(
