@@ -38,7 +38,7 @@ class Organisation(Table, tablename="organisation"):
     licence_no = Varchar(length=64, null=True, default=None)
     licence_valid_until = Date(null=True, default=None)
     # Maintenance companies' supervision class, A (best) to D (lowest): on-demand
-    # maintenance is not allowed in the lowest class (RULES.md, lift maintenance).
+    # maintenance is not allowed in the lowest class (docs/rules.md, lift maintenance).
     supervision_class = Varchar(length=1, null=True, default=None)
     # Filling stations: the code they publish fills under (sereg/v1/stations/{code}/...,
     # also their broker username) and where they are (WGS-84), for the cloned-label check.
@@ -316,7 +316,7 @@ class Fill(Table, tablename="fill"):
     cylinder are plain ids, like ``AreaMember``'s, so the ingest's bulk insert pays no
     per-row foreign-key check; the ingest resolves both before writing. ``filled_at`` is
     the time-partition key once the table is partitioned (docs/scaling.md). Kept at least
-    2 years (traceability records, RULES.md "Gas cylinders" [S]).
+    2 years (traceability records, docs/rules.md "Gas cylinders" [S]).
     """
 
     id = BigSerial(primary_key=True)

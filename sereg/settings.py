@@ -143,7 +143,7 @@ class FillSettings:
 @dataclass(frozen=True)
 class RetentionSettings:
     """What ``sereg prune`` removes. Fill records are never pruned sooner than 2 years
-    (traceability records, RULES.md "Gas cylinders" [S])."""
+    (traceability records, docs/rules.md "Gas cylinders" [S])."""
 
     heartbeat_days: int = 30
     dead_letter_days: int = 90

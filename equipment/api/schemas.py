@@ -272,7 +272,7 @@ class InspectionCreate(Struct, forbid_unknown_fields=True):
     reason: SupervisoryReason = ""
     inspection_body_id: OrgId | None = None
     # The next due date the report states: the authority for vessels, piping and
-    # power-station boilers (RULES.md).
+    # power-station boilers (docs/rules.md).
     next_due_stated: date | None = None
     safety_grade: Annotated[int, Meta(ge=1, le=5)] | None = None
     # Id of an earlier record of this unit that this one corrects (nothing is overwritten).

@@ -1,7 +1,7 @@
 """May this station fill this cylinder with this gas? The fill verdict (TSG 23-2021).
 
 A verdict is a two-digit code and the reasons behind it. Codes 00-09 are the answer
-codes filling-scale interlocks already use in the field (RULES.md "Gas cylinders" [S]),
+codes filling-scale interlocks already use in the field (docs/rules.md, "Fill verdict codes" [S]),
 so a scale wired to sereg needs no new mapping; 10-19 are sereg's own, one per rule
 that the field codes cannot express, and 20 on are the refusals of the corrected rules
 (a new cylinder not purged or evacuated before its first fill, people inside the
@@ -9,7 +9,7 @@ vehicle, a vehicle registration that does not match). Each row of :data:`CODE_TA
 names its source. An entrusted (托管) cylinder is filled as the station's own: code 00
 with the reason ``entrusted``.
 
-The rules (RULES.md "Gas cylinders", "Hazards and supervision"):
+The rules (TSG 23-2021, GB 45067-2024; docs/rules.md lists each with its source):
 
 - a station refuses a cylinder that is not on file or not registered, is not its own
   property (vehicle cylinders excepted; a joint-operation agreement allows it, code 09),
@@ -67,6 +67,7 @@ __all__ = [
     "judge_fill",
     "max_lpg_fill_kg",
     "measure_for",
+    "priority",
     "same_vehicle",
 ]
 
@@ -93,7 +94,7 @@ class VerdictCode(StrEnum):
     CLONED_IDENTIFICATION = "17"
     NOT_A_CYLINDER = "18"
     IMPOSSIBLE_FILL = "19"
-    # refusals added by the corrected rules (RULES.md of 2025, issue 25), from 20 on
+    # refusals of the corrected gas-cylinder rules (issue 25), numbered from 20
     NOT_PURGED = "20"
     PEOPLE_IN_VEHICLE = "21"
     VEHICLE_MISMATCH = "22"
@@ -111,7 +112,7 @@ class CodeRow:
     suspicious: bool
 
 
-_CYLINDERS: Final = "RULES.md, gas cylinders"
+_CYLINDERS: Final = "gas-cylinder filling rules"
 _FIELD: Final = "[S] filling-scale interlock codes used in the field"
 _TSG23: Final = f"TSG 23-2021 ({_CYLINDERS})"
 _TRACE: Final = "traceability, 一瓶一码 (TSG 23-2021 amendment 1) [C]"
@@ -234,10 +235,7 @@ CODE_TABLE: Final[tuple[CodeRow, ...]] = (
         _C.STATION_LICENCE_INVALID,
         "station_licence_invalid",
         "充装许可无效: the station's filling licence is missing or expired",
-        _sereg(
-            "GB 45067-2024 (RULES.md, hazards and supervision) [C]: filling without a "
-            "licence is a major accident hazard"
-        ),
+        _sereg("GB 45067-2024 5.5.1 [C]: filling without a licence is a major accident hazard"),
     ),
     _row(
         _C.REFILLED_TOO_SOON,
@@ -257,7 +255,10 @@ CODE_TABLE: Final[tuple[CodeRow, ...]] = (
         _C.NOT_A_CYLINDER,
         "not_a_cylinder",
         "非气瓶: the code on file is not a gas cylinder (category 23xx)",
-        _sereg("TSG 23-2021 scope: gas cylinders, catalogue category 2300 (RULES.md) [S]"),
+        _sereg(
+            "TSG 23-2021 scope: gas cylinders, category 2300 of the Catalogue of Special "
+            "Equipment (2014 No. 114) [S]"
+        ),
     ),
     _row(
         _C.IMPOSSIBLE_FILL,
@@ -330,6 +331,11 @@ _PRIORITY: Final[tuple[VerdictCode, ...]] = (
     VerdictCode.REFILLED_TOO_SOON,
 )
 _RANK: Final = MappingProxyType({code: rank for rank, code in enumerate(_PRIORITY)})
+
+
+def priority() -> tuple[VerdictCode, ...]:
+    """The order findings are reported in (the first refusing one is the verdict)."""
+    return _PRIORITY
 
 
 def code_row(code: VerdictCode) -> CodeRow:
@@ -476,9 +482,9 @@ def same_vehicle(a: str, b: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class FillPolicy:
-    """The numbers a bureau may configure; the defaults are RULES.md's or sereg's."""
+    """The numbers a bureau may configure; the defaults are docs/rules.md's or sereg's."""
 
-    lpg_kg_per_litre: float = 0.42  # RULES.md: LPG max fill ≈ 0.42 kg/L [S]
+    lpg_kg_per_litre: float = 0.42  # docs/rules.md: LPG max fill ≈ 0.42 kg/L [S]
     min_refill_interval: timedelta = timedelta(minutes=30)  # sereg
     max_travel_kmh: float = 120.0  # sereg: faster between two stations = cloned label
     future_skew: timedelta = timedelta(minutes=5)  # sereg: device clocks drift a little
@@ -508,7 +514,7 @@ def max_lpg_fill_kg(water_capacity_l: float, policy: FillPolicy = DEFAULT_FILL_P
     """The most LPG a cylinder of this water capacity may hold, rounded down to 0.1 kg.
 
     Decimal arithmetic, because 0.42 x 26.2 in binary floating point lands a hair on
-    either side of a tenth and would flip the rounding (RULES.md table: YSP26.2 -> 11.0).
+    either side of a tenth and would flip the rounding (YSP26.2 -> 11.0, TSG 23-2021 / GB 5842 [S]).
     """
     if not (math.isfinite(water_capacity_l) and water_capacity_l > 0):
         raise InvalidValue(

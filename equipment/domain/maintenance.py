@@ -1,6 +1,6 @@
 """Lift maintenance rules: cycles, on-demand eligibility, record checks, punctuality.
 
-Sources (RULES.md "Lift maintenance"): TSG T5002-2017 and Regulations Art. 31 — cleaning,
+Sources (docs/rules.md "Lift maintenance"): TSG T5002-2017 and Regulations Art. 31 — cleaning,
 lubrication, adjustment and checking at least every 15 days [C]; half-monthly,
 quarterly, half-yearly and yearly item sets [S]; on-demand maintenance (按需维保) pilots
 allow a per-contract cycle when the lift is in use within its inspection validity, has

@@ -34,7 +34,7 @@ class Incoming:
     """One broker message as the adapter decoded it.
 
     ``kind`` is ``fill``, ``status``, ``event`` or ``rejected``; ``message`` is the
-    decoded payload (attributes as in DESIGN.md's contract v1), ``code`` the unit code in
+    decoded payload (attributes as in docs/mqtt-contract.md, contract v1), ``code`` the unit code in
     the topic. A rejected message carries ``reason`` and ``detail`` instead.
     """
 

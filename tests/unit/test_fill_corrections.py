@@ -1,4 +1,4 @@
-"""The fill rules of the corrected RULES.md (issue 25): entrusted cylinders, a new
+"""The corrected gas-cylinder fill rules (issue 25): entrusted cylinders, a new
 cylinder's first fill, vehicle cylinders. The optional checks are never a refusal when
 absent."""
 

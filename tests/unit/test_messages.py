@@ -1,4 +1,4 @@
-"""Decoding MQTT contract v1 payloads (DESIGN.md "MQTT contract, v1").
+"""Decoding MQTT contract v1 payloads (docs/mqtt-contract.md).
 
 Every way a device can get a message wrong ends as a dead letter with its reason; a
 valid message of each topic decodes; nothing a device sends makes decode() raise.

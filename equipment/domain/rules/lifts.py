@@ -19,7 +19,7 @@ calendar year *Y* belongs to lift-year ``Y - origin.year``; in the years of
 ``lift.periodic_years`` (1, 4, 7, 9, 11, 13, 15) and every year after the 15th it is a
 periodic inspection, in the others a self-test (TSG T7008-2023), in the same month.
 
-Example (the issue's and RULES.md's): installed 2016-04, periodic 2023-04 (year 7) and
+Example (TSG T7001-2023 as corrected in issue 25): installed 2016-04, periodic 2023-04 (year 7) and
 2025-04 (year 9), major repair passed 2025-08-14: self-test 2026-08 (year 10), next
 periodic inspection 2027-08 (year 11).
 

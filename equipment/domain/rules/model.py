@@ -58,7 +58,7 @@ class Inspection:
     """One inspection or self-test report.
 
     ``next_due`` is the next-due date the report states, if it states one; for pressure
-    vessels, piping and power-station boilers it is the authority (RULES.md).
+    vessels, piping and power-station boilers it is the authority (docs/rules.md).
     ``safety_grade`` is the grade the report assigns (vessels, piping), if any.
     ``reason`` only matters for supervisory inspections; empty means "infer it": a
     supervisory inspection that follows a recorded major repair is a major-repair one,
@@ -176,7 +176,7 @@ class DueDate:
     """One obligation with its deadline and why.
 
     The unit is in date on ``due_on`` itself and overdue from the next day. ``source``
-    is the regulation and clause, ``tag`` the RULES.md confidence tag (C, S or U) of
+    is the regulation and clause, ``tag`` the docs/rules.md confidence tag (C, S or U) of
     the rule row, ``from_report`` True when the date is the one an inspection report
     stated rather than a computed one.
     """

@@ -1,6 +1,6 @@
 """The rule table: every number the engine uses, one row each, naming its source.
 
-A row is data: the regulation and clause it encodes, the RULES.md confidence tag
+A row is data: the regulation and clause it encodes, the docs/rules.md confidence tag
 ([C] rule text seen quoted, [S] secondary or older-rule text, [U] unconfirmed), a
 one-line summary, and the values. Rule modules look rows up by key through a
 :class:`~equipment.domain.rules.policy.Policy`, so a bureau can replace the values of
@@ -8,7 +8,7 @@ one-line summary, and the values. Rule modules look rows up by key through a
 itself leaves a choice (``choice``: one field and the range the regulation allows).
 
 Clause references: the number is given where the source text was seen (TSG R0006-2014
-7.4.1, quoted by RULES.md; TSG 21-2016 8.1.6); elsewhere the clause is named by its
+7.4.1, quoted by docs/rules.md; TSG 21-2016 8.1.6); elsewhere the clause is named by its
 heading, to be completed with the number once an inspector confirms it against the
 published text.
 """

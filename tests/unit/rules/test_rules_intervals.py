@@ -1,4 +1,4 @@
-"""One case (at least) per row of RULES.md's interval table, outside lifts."""
+"""One case (at least) per row of docs/rules.md's interval table, outside lifts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The rule table itself: every row cites its source, and RULES.md's rows are all there."""
+"""The rule table itself: every row cites its source, and docs/rules.md's rows are all there."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from equipment.domain.rules import DEFAULT_POLICY, TABLE
 
-# One key per row of RULES.md's "Periodic inspection intervals" table (and the lift
+# One key per row of docs/rules.md's "Periodic inspection intervals" table (and the lift
 # maintenance and cylinder service-life paragraphs): a missing key means a lost rule.
 REQUIRED_KEYS = {
     "lift.periodic_years",
@@ -59,7 +59,7 @@ REQUIRED_KEYS = {
     "vehicle.periodic",
 }
 
-# Tags as RULES.md gives them.
+# Tags as docs/rules.md gives them.
 EXPECTED_TAGS = {
     "lift.periodic_years": "C",
     "lift.after_15_years": "U",
