@@ -429,3 +429,37 @@ async def test_entrapment_minutes_follow_the_policy_file(client, ctx, tmp_path, 
         monkeypatch.delenv("SEREG_RULES_POLICY")
         get_settings.cache_clear()
         schedules.policy.cache_clear()
+
+
+# --- the demo city ---------------------------------------------------------------------
+
+
+async def test_the_demo_city_shows_the_corrections(client) -> None:
+    from equipment.demo.load import load_demo_city
+    from equipment.demo.showcase import TAXI_PLATE
+
+    org_ids = await load_demo_city(
+        seed=420600, units=40, today=TODAY, now=clock.now(), show_progress=False
+    )
+    admin = await f.token(Role.ADMIN)
+    lifts = (await client.get("/api/v1/equipment?q=重大修理后", headers=admin)).json()["items"]
+    [repaired] = [u for u in lifts if u["model"] == "大修示例"]
+    found = (await client.get(f"/api/v1/equipment/{repaired['id']}/schedule", headers=admin)).json()
+    periodic = due_of(found, "periodic")
+    assert periodic["due_on"] == "2027-08-31" and "lift-year 11" in periodic["explanation"]
+
+    station_id = org_ids["filling_station"][0]
+    station_token = await f.token(Role.STATION, station_id)
+    cylinders = (await client.get("/api/v1/equipment?category=2320", headers=admin)).json()
+    [entrusted] = [u for u in cylinders["items"] if u["model"] == "YSP35.5"]
+    answer = (await client.get(permit(entrusted["code"]), headers=station_token)).json()
+    assert (answer["code"], [r["name"] for r in answer["reasons"]]) == ("00", ["entrusted"])
+
+    taxis = (await client.get("/api/v1/equipment?category=2310", headers=admin)).json()["items"]
+    [taxi] = [u for u in taxis if u["cylinder_use"] == "taxi"]
+    assert taxi["parameters"]["vehicle_registration"] == TAXI_PLATE
+    life = due_of(
+        (await client.get(f"/api/v1/equipment/{taxi['id']}/schedule", headers=admin)).json(),
+        "end_of_service_life",
+    )
+    assert life["rule_key"] == "cylinder.life.taxi_cng"
