@@ -787,3 +787,27 @@ def test_decode_never_raises_on_corrupted_bytes(topic, data):
         at = data.draw(st.integers(0, len(payload) - 1))
         payload[at] = data.draw(st.integers(0, 255))
     assert_well_formed(decode(topic, bytes(payload)))
+
+
+def test_the_optional_fill_checks_decode_and_default_to_not_checked():
+    plain = decoded(FILLS, body(FILL)).message
+    assert isinstance(plain, FillEvent)
+    assert (plain.purged_or_evacuated, plain.people_in_vehicle, plain.vehicle_registration) == (
+        None,
+        None,
+        None,
+    )
+    nulls = decoded(
+        FILLS,
+        body(FILL, purged_or_evacuated=None, people_in_vehicle=None, vehicle_registration=None),
+    ).message
+    assert nulls == plain
+    checked = decoded(
+        FILLS,
+        body(
+            FILL, purged_or_evacuated=False, people_in_vehicle=True, vehicle_registration="鄂F·D1"
+        ),
+    ).message
+    assert isinstance(checked, FillEvent)
+    assert (checked.purged_or_evacuated, checked.people_in_vehicle) == (False, True)
+    assert checked.vehicle_registration == "鄂F·D1"
