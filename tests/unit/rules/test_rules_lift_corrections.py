@@ -294,3 +294,35 @@ def test_an_early_self_test_does_not_move_the_next_date(installed: date, early_d
     )
     assert early.for_kind("self_test") == on_time_result.for_kind("self_test")
     assert "self_test" not in early.overdue
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    installed=st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 31)),
+    stop_after_days=st.integers(min_value=30, max_value=20 * 366),
+    stopped_days=st.integers(min_value=366, max_value=6 * 366),
+    inspected_before_days=st.integers(min_value=0, max_value=300),
+)
+def test_after_a_long_stop_the_month_is_the_restart_inspections(
+    installed: date, stop_after_days: int, stopped_days: int, inspected_before_days: int
+) -> None:
+    stopped = installed + timedelta(days=stop_after_days)
+    restarted = stopped + timedelta(days=stopped_days)
+    inspected = max(stopped, restarted - timedelta(days=inspected_before_days))
+    years = range(1, stopped.year - installed.year + 1)
+    done = tuple(i for i in on_time(installed, years, day=1) if i.inspected_on < stopped)
+    history = (supervisory(installed), *done)
+    suspension = (Suspension(stopped, restarted),)
+    without = schedule(UnitHistory("3110", inspections=history, suspensions=suspension), restarted)
+    item = without.for_kind("periodic")
+    assert item is not None and item.due_on <= restarted  # owed by the restart day
+    unit = UnitHistory("3110", inspections=(*history, periodic(inspected)), suspensions=suspension)
+    result = schedule(unit, restarted + timedelta(days=1))
+    assert "periodic" not in result.overdue
+    for kind in ("periodic", "self_test"):
+        item = result.for_kind(kind)
+        if item is None:
+            continue
+        assert item.due_on.month == inspected.month and item.due_on.year > inspected.year
+        year = lift_year(installed, item.due_on)
+        assert kind_of_year(year) == kind
