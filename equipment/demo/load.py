@@ -229,7 +229,7 @@ async def load_demo_city(
     await _write_contracts(covered, today, now)
     # The corrected rules on show: a lift after a major repair, an entrusted and a taxi
     # cylinder (equipment/demo/showcase.py).
-    await showcase.add_showcase(org_ids, today=today, now=now)
+    await showcase.add_showcase(org_ids, today=today, now=now, areas=area_list)
     # Through the import service: the areas are audited like any import, and the one
     # bulk reassignment puts every unit in its areas.
     await areas.import_areas(

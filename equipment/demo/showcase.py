@@ -14,14 +14,19 @@ dates are the engine's, and the registration office's audit trail records them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
+
+import numpy as np
 
 from equipment.demo import city
 from equipment.domain.access import SYSTEM
 from equipment.domain.errors import Conflict
 from equipment.services import fills, inspections, register, schedules
 from equipment.tables import Equipment
+from geo.areas import Area
+from geo.assign import units_in_polygon
 
 LIFT_INSTALLED = date(2016, 4, 12)
 MAJOR_REPAIR_PASSED = date(2025, 8, 14)
@@ -58,11 +63,25 @@ async def _create(row: dict[str, Any], today: date, now: datetime) -> dict[str, 
     raise Conflict("no free registration code for the demo's showcase units")
 
 
-async def add_showcase(org_ids: dict[str, list[int]], *, today: date, now: datetime) -> list[int]:
+def _place(areas: Sequence[Area]) -> tuple[float, float]:
+    """A point near the district's centre outside every old residential area: the
+    showcase units are not old-area lifts, and must not blur that picture."""
+    lon0, lat0, _ = city.DISTRICT_CENTRES[DISTRICT]
+    old = [a.geometry for a in areas if a.kind == "old_residential"]
+    for step in range(200):
+        lon, lat = round(lon0 + 0.002 * step, 6), round(lat0 - 0.001 * step, 6)
+        if not any(units_in_polygon(np.array([lon]), np.array([lat]), g).size for g in old):
+            return lon, lat
+    raise RuntimeError("no place outside the old residential areas")  # pragma: no cover
+
+
+async def add_showcase(
+    org_ids: dict[str, list[int]], *, today: date, now: datetime, areas: Sequence[Area] = ()
+) -> list[int]:
     """Create the three showcase units; returns their ids."""
     owner = org_ids["user_unit"][0]
     station = org_ids["filling_station"][0]
-    lon, lat, _ = city.DISTRICT_CENTRES[DISTRICT]
+    lon, lat = _place(areas)
     common = {
         "district_code": DISTRICT,
         "user_unit": owner,
