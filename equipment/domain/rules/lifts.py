@@ -165,7 +165,8 @@ def _restart_points(view: View, origin: _Point, findings: Findings) -> list[_Poi
         after_start = [
             i.inspected_on
             for i in inspections
-            if i.inspected_on >= suspension.start and i.inspected_on > origin.on
+            # The origin itself counts: a modernisation while stopped is that inspection.
+            if i.inspected_on >= suspension.start and i.inspected_on >= origin.on
         ]
         # The last one made while stopped; failing that, one made late after restart.
         within = [day for day in after_start if day <= stopped_until]

@@ -326,3 +326,20 @@ def test_after_a_long_stop_the_month_is_the_restart_inspections(
         assert item.due_on.month == inspected.month and item.due_on.year > inspected.year
         year = lift_year(installed, item.due_on)
         assert kind_of_year(year) == kind
+
+
+def test_a_modernisation_while_stopped_is_the_inspection_before_restart() -> None:
+    installed = date(2005, 6, 20)
+    modernised = date(2021, 3, 10)
+    unit = UnitHistory(
+        "3110",
+        inspections=(
+            supervisory(installed),
+            *on_time(installed, range(1, 15)),
+            supervisory(modernised, "modernisation"),
+        ),
+        suspensions=(Suspension(date(2020, 1, 5), date(2021, 4, 1)),),
+    )
+    result = schedule(unit, date(2021, 4, 2))
+    assert "periodic" not in result.overdue
+    assert due(result, "periodic") == date(2022, 3, 31)  # year 1 after the modernisation
