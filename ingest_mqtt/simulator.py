@@ -1,4 +1,4 @@
-"""Simulated lifts and filling stations speaking MQTT contract v1 (DESIGN.md), for demos
+"""Simulated lifts and filling stations speaking MQTT contract v1 (docs/mqtt-contract.md), for demos
 and benchmarks against any broker.
 
 Three parts, kept apart so the payloads can be tested without a broker or a database:

@@ -407,6 +407,26 @@ def cmd_areas(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {exc.reason}") from exc
 
 
+RULES_DOC = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+
+
+def cmd_rules(args: argparse.Namespace) -> None:
+    """Write docs/rules.md from the code's rule tables, or check that it is current."""
+    from equipment.domain.rules_document import render
+
+    text = render()
+    target = Path(args.output) if args.output else RULES_DOC
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            raise SystemExit(f"{target} is out of date: run `sereg rules doc`")
+        print(f"{target} is current")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target} ({len(text.splitlines())} lines)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sereg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -546,6 +566,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     area_sub.add_parser("reassign", help="reassign every located unit to the stored areas")
     area.set_defaults(func=cmd_areas)
+
+    rules = sub.add_parser("rules", help="the regulatory rules document (docs/rules.md)")
+    rules_sub = rules.add_subparsers(dest="action", required=True)
+    doc = rules_sub.add_parser("doc", help="write docs/rules.md from the code's rule tables")
+    doc.add_argument("--output", help="where to write it (default: the repo's docs/rules.md)")
+    doc.add_argument(
+        "--check", action="store_true", help="exit non-zero when the file is not current"
+    )
+    rules.set_defaults(func=cmd_rules)
     return parser
 
 

@@ -168,7 +168,7 @@ class FillSettings:
 @dataclass(frozen=True)
 class RetentionSettings:
     """What ``sereg prune`` removes. Fill records are never pruned sooner than 2 years
-    (traceability records, RULES.md "Gas cylinders" [S])."""
+    (traceability records, docs/rules.md "Gas cylinders" [S])."""
 
     heartbeat_days: int = 30
     dead_letter_days: int = 90
@@ -195,10 +195,12 @@ class RulesSettings:
 
 @dataclass(frozen=True)
 class ResponseSettings:
-    # Entrapment: on site within 30 minutes in cities, 1 hour elsewhere (RULES.md, [U]:
-    # a local rule, so configurable).
-    city_minutes: int = 30
-    other_minutes: int = 60
+    # Entrapment: on site within 30 minutes in city districts, 1 hour elsewhere
+    # (《湖北省电梯使用安全管理办法》: rules lift.entrapment.city / .elsewhere, also
+    # overridable in the rules policy). Set, these win over the policy; unset (None), the
+    # policy's minutes apply. The 2025 Hubei lift-safety regulations may change them.
+    city_minutes: int | None = None
+    other_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -254,8 +256,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             policy_path=Path(env["SEREG_RULES_POLICY"]) if env.get("SEREG_RULES_POLICY") else None
         ),
         response=ResponseSettings(
-            city_minutes=_env_int(env, "SEREG_ENTRAPMENT_CITY_MINUTES", 30),
-            other_minutes=_env_int(env, "SEREG_ENTRAPMENT_OTHER_MINUTES", 60),
+            city_minutes=_env_int(env, "SEREG_ENTRAPMENT_CITY_MINUTES", 0, low=0) or None,
+            other_minutes=_env_int(env, "SEREG_ENTRAPMENT_OTHER_MINUTES", 0, low=0) or None,
         ),
         mqtt=MqttSettings(url=env.get("MQTT_URL", MqttSettings.url)),
         ingest=IngestSettings(

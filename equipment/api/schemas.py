@@ -32,6 +32,8 @@ Parameters = dict[str, Any]
 # The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
 # Tencent), BD-09 (Baidu). See geo.crs.
 CrsName = Literal["wgs84", "gcj02", "bd09"]
+# What a gas cylinder is used for (equipment.domain.catalogue.CYLINDER_USES).
+CylinderUse = Literal["general", "vehicle", "taxi", "diving"]
 
 
 class Problem(Struct):
@@ -117,6 +119,8 @@ class EquipmentCreate(Struct, forbid_unknown_fields=True):
     maintenance_company_id: OrgId | None = None
     owning_station_id: OrgId | None = None
     parameters: Parameters = {}
+    # Gas cylinders: general, vehicle, taxi or diving (sets the interval and service life).
+    cylinder_use: CylinderUse | None = None
     # Registration office only: import a unit that is already registered and in use.
     registered_on: date | None = None
     # The system longitude and latitude are given in; they are stored in WGS-84.
@@ -137,6 +141,7 @@ class EquipmentUpdate(Struct, forbid_unknown_fields=True):
     certificate_no: text(32, 1) | UnsetType | None = UNSET
     equipment_code: text(18, 18) | UnsetType | None = UNSET
     district_code: text(6, 6) | UnsetType = UNSET
+    cylinder_use: CylinderUse | UnsetType | None = UNSET
     # The system longitude and latitude are given in; they are stored in WGS-84.
     crs: CrsName | UnsetType = UNSET
 
@@ -174,6 +179,7 @@ class Equipment(Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    cylinder_use: str | None
 
 
 class EquipmentPage(Struct):
@@ -269,7 +275,7 @@ class InspectionCreate(Struct, forbid_unknown_fields=True):
     reason: SupervisoryReason = ""
     inspection_body_id: OrgId | None = None
     # The next due date the report states: the authority for vessels, piping and
-    # power-station boilers (RULES.md).
+    # power-station boilers (docs/rules.md).
     next_due_stated: date | None = None
     safety_grade: Annotated[int, Meta(ge=1, le=5)] | None = None
     # Id of an earlier record of this unit that this one corrects (nothing is overwritten).
@@ -750,6 +756,22 @@ class JointFillingCreate(Struct, forbid_unknown_fields=True):
 class JointFilling(Struct):
     id: int
     owner_station_id: int
+    filling_station_id: int
+    valid_from: date
+    valid_until: date
+    created_at: datetime
+
+
+class EntrustmentCreate(Struct, forbid_unknown_fields=True):
+    owner_id: OrgId
+    filling_station_id: OrgId
+    valid_from: date
+    valid_until: date
+
+
+class Entrustment(Struct):
+    id: int
+    owner_id: int
     filling_station_id: int
     valid_from: date
     valid_until: date

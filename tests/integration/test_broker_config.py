@@ -7,7 +7,7 @@ tests fail when the shipped configuration regresses:
 
 - nobody connects anonymously;
 - a station publishes only under its own code and reads only its own verdicts, a lift
-  only its own status and events (DESIGN.md, "MQTT contract": broker ACL);
+  only its own status and events (docs/mqtt-contract.md: broker ACL);
 - the queue trap: an ingest consumer that was offline gets its whole QoS 1 backlog on
   return. Mosquitto's stock ``max_queued_messages 1000`` silently drops the rest, and the
   same scenario is run against that setting to show this test can fail.

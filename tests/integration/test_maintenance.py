@@ -118,7 +118,15 @@ async def test_on_demand_needs_iot_insurance_and_a_good_class(client, ctx):
     refused = await contract(client, ctx, [plain], on_demand=True, cycle_days=30)
     assert refused.status_code == 422
     assert "IoT" in refused.json()["detail"] and "insurance" in refused.json()["detail"]
-    smart = await f.unit(ctx["owner"], parameters={**f.LIFT_PARAMETERS, "iot_monitored": True})
+    # Within its inspection validity: commissioned 100 days ago, year 1 is next year.
+    recent = TODAY - 100 * DAY
+    smart = await f.unit(
+        ctx["owner"],
+        parameters={**f.LIFT_PARAMETERS, "iot_monitored": True},
+        manufacture_date=str(recent - 200 * DAY),
+        commissioning_date=str(recent),
+        registered_on=str(recent),
+    )
     allowed = await contract(
         client, ctx, [smart], on_demand=True, cycle_days=30, liability_insured=True
     )
@@ -133,6 +141,7 @@ async def test_on_demand_needs_iot_insurance_and_a_good_class(client, ctx):
         liability_insured=True,
     )
     assert low_class.status_code == 422 and "supervision class" in low_class.text
+    assert "inspection validity" in low_class.text  # commissioned 2015, never inspected
     fixed = await contract(client, ctx, [await f.unit(ctx["owner"])], cycle_days=20)
     assert fixed.status_code == 422 and fixed.json()["extra"][0]["key"] == "cycle_days"
 

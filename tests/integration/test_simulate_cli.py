@@ -19,7 +19,7 @@ from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.integration
 
-# The verdict each intent draws in a register of fit cylinders only (DESIGN.md codes).
+# The verdict each intent draws in a register of fit cylinders only (docs/rules.md codes).
 VERDICT_OF = {
     "good": "00",
     "good_reused": "16",
