@@ -9,17 +9,23 @@ from litestar import Litestar, Response, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.template.config import TemplateConfig
 
 from equipment.api import (
     controllers,
     geo_controllers,
     ingest_controllers,
     maintenance_controllers,
+    public_controllers,
 )
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
+from equipment.api.language import DEPENDENCIES as LANGUAGE_DEPENDENCIES
 from equipment.services import db, schedules
+from equipment.web import TEMPLATES
+from equipment.web.public_pages import public_pages
 from sereg.observability import RequestIdMiddleware, watch_event_loop
 from sereg.settings import Settings, get_settings
 
@@ -92,7 +98,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             geo_controllers.GeoController,
             controllers.TokenController,
             controllers.me,
-            controllers.public_equipment,
+            public_controllers.public_equipment,
+            public_controllers.QrController,
+            public_controllers.label_sheet,
+            public_controllers.CitizenReportController,
             controllers.categories,
             controllers.inspection_rules,
         ],
@@ -105,7 +114,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        route_handlers=[api, health, ready, Metrics],
+        route_handlers=[api, public_pages, health, ready, Metrics],
+        dependencies=LANGUAGE_DEPENDENCIES,
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
