@@ -126,7 +126,7 @@ class Result:
     survived: int
     session_present: bool
     stall_s: float  # the longest wait between two PUBACKs: a save blocks the broker
-    db_mb: float  # the persistence file after the restart
+    db_mb: float  # the persistence file the crash left
 
     @property
     def rate(self) -> float:
@@ -168,14 +168,14 @@ def run(setting: str, overrides: dict[str, str], backlog: int) -> Result:
         acks = sorted(station.acked_at)
         stall = max((b - a for a, b in itertools.pairwise(acks)), default=0.0)
 
+        db = workdir / "data" / "mosquitto.db"
+        db_mb = db.stat().st_size / 2**20 if db.exists() else 0.0  # as the crash left it
         broker.restart()
         back = Client(broker, WORKER, persistent=True)
         # Take what arrives until the stream has been quiet for 3 s.
         while len(back.received) < backlog and time.monotonic() - back.last_message < 3:
             time.sleep(0.1)
         back.close()
-        db = workdir / "data" / "mosquitto.db"
-        db_mb = db.stat().st_size / 2**20 if db.exists() else 0.0
         return Result(
             setting, backlog, publish_s, len(back.received), back.session_present, stall, db_mb
         )
