@@ -47,7 +47,7 @@ ADMIN, ADMIN_PASSWORD = "sereg-test-admin", "admin-secret"
 
 
 class BrokerMissing(RuntimeError):
-    """The broker binary (or mosquitto_passwd) is not installed."""
+    """The broker binary (or its dynamic-security plugin) is not installed."""
 
 
 class BrokerFailed(RuntimeError):
