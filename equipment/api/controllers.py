@@ -13,7 +13,7 @@ from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter,
 
 from equipment.api import exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
-from equipment.domain import catalogue
+from equipment.domain import catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.lifecycle import Action, Status
 from equipment.domain.reminders import DueState
@@ -54,6 +54,13 @@ def _limit(limit: int | None) -> int:
 
 
 Limit = Annotated[int | None, QueryParameter(ge=1, le=500, required=False)]
+District = Annotated[str | None, query_text(6, "a GB/T 2260 region code, e.g. 420606 (Fancheng)")]
+
+
+def district_filter(district: str | None) -> str | None:
+    """A list's ``district`` filter: a malformed or unknown code is a 422 with its reason,
+    not an empty list that reads as 'nothing is due here'."""
+    return None if district is None else regions.validate_region(district, field="district")
 
 
 def _with_etag(unit: dict) -> Response[schemas.Equipment]:
@@ -145,7 +152,7 @@ class EquipmentController(Controller):
         principal: NamedDependency[Principal],
         category: Annotated[str | None, query_text(4)] = None,
         category_prefix: Annotated[str | None, query_text(4)] = None,
-        district: Annotated[str | None, query_text(6)] = None,
+        district: District = None,
         status: FromQuery[Status | None] = None,
         user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
@@ -160,7 +167,7 @@ class EquipmentController(Controller):
             register.EquipmentFilter(
                 category=category,
                 category_prefix=category_prefix,
-                district_code=district,
+                district_code=district_filter(district),
                 status=status,
                 user_unit_id=user_unit_id,
                 maintenance_company_id=maintenance_company_id,
@@ -408,7 +415,7 @@ def due_filter(
     ] = None,
     category: Annotated[str | None, query_text(4)] = None,
     category_prefix: Annotated[str | None, query_text(4)] = None,
-    district: Annotated[str | None, query_text(6)] = None,
+    district: District = None,
     user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     area_id: Annotated[
@@ -423,7 +430,7 @@ def due_filter(
         kind=kind,
         category=category,
         category_prefix=category_prefix,
-        district_code=district,
+        district_code=district_filter(district),
         user_unit_id=user_unit_id,
         maintenance_company_id=maintenance_company_id,
         area_id=area_id,
