@@ -15,6 +15,7 @@ from equipment.api import exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
 from equipment.domain import catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
+from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Action, Status
 from equipment.domain.reminders import DueState
 from equipment.domain.rules.dates import add_months
@@ -61,6 +62,30 @@ def district_filter(district: str | None) -> str | None:
     """A list's ``district`` filter: a malformed or unknown code is a 422 with its reason,
     not an empty list that reads as 'nothing is due here'."""
     return None if district is None else regions.validate_region(district, field="district")
+
+
+def category_filter(category: str | None) -> str | None:
+    """A list's ``category`` filter: a code of the catalogue, or a 422 saying why not."""
+    if category is None:
+        return None
+    try:
+        return catalogue.category(category).code
+    except InvalidValue as exc:
+        raise InvalidValue(exc.reason, field="category") from None
+
+
+def category_prefix_filter(prefix: str | None) -> str | None:
+    """A list's ``category_prefix`` filter (3 = every lift): the start of a catalogue code."""
+    if prefix is None:
+        return None
+    normalised = catalogue.normalise_category_code(prefix)
+    if not normalised or not any(code.startswith(normalised) for code in catalogue.ALL_CODES):
+        raise InvalidValue(
+            f"category prefix '{prefix}' starts no code of the Catalogue of Special Equipment "
+            "(e.g. 3 lifts, 31 traction lifts, 23 gas cylinders)",
+            field="category_prefix",
+        )
+    return normalised
 
 
 def _with_etag(unit: dict) -> Response[schemas.Equipment]:
@@ -165,8 +190,8 @@ class EquipmentController(Controller):
         page = await register.list_equipment(
             principal,
             register.EquipmentFilter(
-                category=category,
-                category_prefix=category_prefix,
+                category=category_filter(category),
+                category_prefix=category_prefix_filter(category_prefix),
                 district_code=district_filter(district),
                 status=status,
                 user_unit_id=user_unit_id,
@@ -428,8 +453,8 @@ def due_filter(
         due_from=due_from,
         due_to=due_to,
         kind=kind,
-        category=category,
-        category_prefix=category_prefix,
+        category=category_filter(category),
+        category_prefix=category_prefix_filter(category_prefix),
         district_code=district_filter(district),
         user_unit_id=user_unit_id,
         maintenance_company_id=maintenance_company_id,

@@ -14,7 +14,15 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from equipment.api import schemas, views
 from equipment.api.bodies import AREA_IMPORT_MAX_BYTES
-from equipment.api.controllers import District, Limit, _limit, district_filter, query_text
+from equipment.api.controllers import (
+    District,
+    Limit,
+    _limit,
+    category_filter,
+    category_prefix_filter,
+    district_filter,
+    query_text,
+)
 from equipment.domain.access import Principal
 from equipment.domain.lifecycle import Status
 from equipment.services import areas, clock, spatial
@@ -120,7 +128,7 @@ class AreaController(Controller):
         rows = await areas.summary(
             principal,
             kind=kind,
-            category_prefix=category_prefix,
+            category_prefix=category_prefix_filter(category_prefix),
             sort=sort,
             limit=limit or MAX_FEATURES,
             today=clock.today(),
@@ -161,8 +169,8 @@ class AreaController(Controller):
             principal,
             area_id,
             areas.AreaUnitFilter(
-                category=category,
-                category_prefix=category_prefix,
+                category=category_filter(category),
+                category_prefix=category_prefix_filter(category_prefix),
                 status=status,
                 min_age_years=min_age_years,
                 overdue_inspection=overdue_inspection,
@@ -209,7 +217,9 @@ class GeoController(Controller):
             crs=crs,
             radius_m=radius_m,
             limit=_limit(limit),
-            f=spatial.UnitFilter(category, category_prefix, status),
+            f=spatial.UnitFilter(
+                category_filter(category), category_prefix_filter(category_prefix), status
+            ),
         )
         if format_ == "geojson":
             return _geojson(views.nearby_collection(result))
@@ -237,7 +247,9 @@ class GeoController(Controller):
             (min_lon, min_lat, max_lon, max_lat),
             crs=crs,
             max_points=max_points,
-            f=spatial.UnitFilter(category, category_prefix, status),
+            f=spatial.UnitFilter(
+                category_filter(category), category_prefix_filter(category_prefix), status
+            ),
         )
         if format_ == "geojson":
             return _geojson(views.box_collection(view))
@@ -264,7 +276,9 @@ class GeoController(Controller):
             crs=crs,
             cursor=cursor,
             limit=_limit(limit),
-            f=spatial.UnitFilter(category, category_prefix, status),
+            f=spatial.UnitFilter(
+                category_filter(category), category_prefix_filter(category_prefix), status
+            ),
         )
         if format_ == "geojson":
             collection = views.unit_collection(
@@ -288,7 +302,7 @@ class GeoController(Controller):
         page = await spatial.missing_coordinates(
             principal,
             district_code=district_filter(district),
-            category_prefix=category_prefix,
+            category_prefix=category_prefix_filter(category_prefix),
             cursor=cursor,
             limit=_limit(limit),
         )
