@@ -20,7 +20,8 @@ from equipment.api import (
     maintenance_controllers,
     public_controllers,
 )
-from equipment.api.auth import authenticate
+from equipment.api.auth import authenticate, require_token
+from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE_DEPENDENCIES
 from equipment.services import db, schedules
@@ -106,6 +107,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             controllers.inspection_rules,
         ],
         dependencies={"principal": Provide(authenticate)},
+        # The token is checked before any body is read; bodies are capped per route.
+        guards=[require_token],
+        request_class=SeregRequest,
+        request_max_body_size=JSON_MAX_BYTES,
     )
     prometheus = PrometheusConfig(
         app_name="sereg",

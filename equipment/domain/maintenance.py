@@ -210,8 +210,16 @@ def check_record(
     today: date,
 ) -> ContractSpan:
     """The contract under which ``record`` may be stored, or InvalidValue saying why not."""
-    if unit is None:
-        raise InvalidValue(f"no unit with code {record.code} is on the register", field="code")
+    spans = tuple(spans)
+    # A unit this company never had a contract for is outside its scope: it gets the same
+    # answer as a code that does not exist, so an upload reveals nothing of another
+    # company's unit (its state, its commissioning date).
+    if unit is None or not any(span.company_id == company_id for span in spans):
+        raise InvalidValue(
+            f"no unit with code {record.code} is on the register under a maintenance "
+            "contract of this company",
+            field="code",
+        )
     if unit.status == "scrapped":
         raise InvalidValue(
             f"{record.code} is scrapped; no maintenance can be recorded", field="code"

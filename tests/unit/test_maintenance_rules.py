@@ -139,6 +139,23 @@ def test_record_needs_the_company_contract_on_that_day():
         check_record(record, UnitFacts(1, "scrapped", None), [longer], company_id=5, today=TODAY)
 
 
+def test_a_unit_outside_the_companys_contracts_reads_as_unknown():
+    record = parse_record(raw())
+    theirs = ContractSpan(9, 6, date(2026, 1, 1), date(2026, 12, 31), 15)
+    unknown = pytest.raises(InvalidValue, match="no unit with code")
+    for unit in (
+        None,
+        UnitFacts(1, "scrapped", None),
+        UnitFacts(1, "in_use", date(2099, 1, 1)),
+        UnitFacts(1, "in_use", None),
+    ):
+        for spans in ([], [theirs]):
+            with unknown as caught:
+                check_record(record, unit, spans, company_id=5, today=TODAY)
+            assert "scrapped" not in caught.value.reason
+            assert "commissioning" not in caught.value.reason
+
+
 @pytest.mark.parametrize(
     ("days", "ok"),
     [
