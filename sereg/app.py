@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from litestar import Litestar, Response, Router, get
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from equipment.api import (
+    api_docs,
     controllers,
     geo_controllers,
     ingest_controllers,
@@ -31,7 +32,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["operations"])
+@get(
+    "/ready",
+    tags=["operations"],
+    responses={503: ResponseSpec(dict[str, Any], description="Not ready: see the reasons")},
+)
 async def ready() -> Response[dict[str, object]]:
     """Readiness: the database answers and every migration is applied (503 otherwise)."""
     state = await db.readiness()
@@ -69,8 +74,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             await task
         await db.stop()
 
+    # Two routers on one path: only the first asks for a token, so only its operations
+    # carry the bearer requirement in the OpenAPI document (Swagger's padlocks).
     api = Router(
         path="/api/v1",
+        security=api_docs.BEARER_REQUIRED,
         route_handlers=[
             controllers.OrganisationController,
             controllers.EquipmentController,
@@ -91,11 +99,16 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             geo_controllers.GeoController,
             controllers.TokenController,
             controllers.me,
+        ],
+        dependencies={"principal": Provide(authenticate)},
+    )
+    public = Router(
+        path="/api/v1",
+        route_handlers=[
             controllers.public_equipment,
             controllers.categories,
             controllers.inspection_rules,
         ],
-        dependencies={"principal": Provide(authenticate)},
     )
     prometheus = PrometheusConfig(
         app_name="sereg",
@@ -104,7 +117,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        route_handlers=[api, health, ready, Metrics],
+        route_handlers=[api, public, health, ready, Metrics, api_docs.swagger_ui_assets()],
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
@@ -114,7 +127,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             version="1",
             description="Special-equipment register and inspection tracker",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # An operation's description is its handler's docstring.
+            use_handler_docstrings=True,
+            components=api_docs.COMPONENTS,
+            render_plugins=[api_docs.swagger_ui()],
         ),
         logging_config=None,
         debug=False,

@@ -11,7 +11,7 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from equipment.api import exports, schemas, views
+from equipment.api import api_docs, exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
 from equipment.domain import catalogue
 from equipment.domain.access import OrgKind, Permission, Principal, Role
@@ -64,7 +64,7 @@ class OrganisationController(Controller):
     path = "/organisations"
     tags = ("organisations",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.OrganisationCreate]
     ) -> Response[schemas.Organisation]:
@@ -77,7 +77,7 @@ class OrganisationController(Controller):
             views.organisation(row), status_code=201, headers={"ETag": etag(row["version"])}
         )
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -95,14 +95,14 @@ class OrganisationController(Controller):
             rows[-1]["id"] if len(rows) == size else None,
         )
 
-    @get("/{org_id:int}")
+    @get("/{org_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], org_id: OrgIdPath
     ) -> Response[schemas.Organisation]:
         row = await organisations.get_organisation(principal, org_id)
         return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
 
-    @patch("/{org_id:int}")
+    @patch("/{org_id:int}", responses=api_docs.VERSIONED)
     async def update(
         self,
         principal: NamedDependency[Principal],
@@ -121,7 +121,7 @@ class EquipmentController(Controller):
     path = "/equipment"
     tags = ("equipment",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.EquipmentCreate]
     ) -> Response[schemas.Equipment]:
@@ -139,7 +139,7 @@ class EquipmentController(Controller):
         response.status_code = 201
         return response
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -173,13 +173,13 @@ class EquipmentController(Controller):
         )
         return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
 
-    @get("/{equipment_id:int}")
+    @get("/{equipment_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> Response[schemas.Equipment]:
         return _with_etag(await register.get_equipment(principal, equipment_id))
 
-    @patch("/{equipment_id:int}")
+    @patch("/{equipment_id:int}", responses=api_docs.VERSIONED)
     async def update(
         self,
         principal: NamedDependency[Principal],
@@ -198,7 +198,7 @@ class EquipmentController(Controller):
         )
         return _with_etag(unit)
 
-    @post("/{equipment_id:int}/register", status_code=200)
+    @post("/{equipment_id:int}/register", status_code=200, responses=api_docs.VERSIONED)
     async def register_(
         self,
         principal: NamedDependency[Principal],
@@ -219,7 +219,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/suspend", status_code=200)
+    @post("/{equipment_id:int}/suspend", status_code=200, responses=api_docs.VERSIONED)
     async def suspend(
         self,
         principal: NamedDependency[Principal],
@@ -241,7 +241,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/resume", status_code=200)
+    @post("/{equipment_id:int}/resume", status_code=200, responses=api_docs.VERSIONED)
     async def resume(
         self,
         principal: NamedDependency[Principal],
@@ -260,7 +260,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/scrap", status_code=200)
+    @post("/{equipment_id:int}/scrap", status_code=200, responses=api_docs.VERSIONED)
     async def scrap(
         self,
         principal: NamedDependency[Principal],
@@ -281,7 +281,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/cancel", status_code=200)
+    @post("/{equipment_id:int}/cancel", status_code=200, responses=api_docs.VERSIONED)
     async def cancel(
         self,
         principal: NamedDependency[Principal],
@@ -302,7 +302,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/transfer", status_code=200)
+    @post("/{equipment_id:int}/transfer", status_code=200, responses=api_docs.VERSIONED)
     async def transfer(
         self,
         principal: NamedDependency[Principal],
@@ -322,7 +322,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/change-maintainer", status_code=200)
+    @post("/{equipment_id:int}/change-maintainer", status_code=200, responses=api_docs.VERSIONED)
     async def change_maintainer(
         self,
         principal: NamedDependency[Principal],
@@ -342,14 +342,14 @@ class EquipmentController(Controller):
             )
         )
 
-    @get("/{equipment_id:int}/status-history")
+    @get("/{equipment_id:int}/status-history", responses=api_docs.READ_ONE)
     async def status_history(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> list[schemas.StatusChange]:
         rows = await register.status_history(principal, equipment_id)
         return [views.status_change(r) for r in rows]
 
-    @get("/{equipment_id:int}/audit")
+    @get("/{equipment_id:int}/audit", responses=api_docs.READ_ONE)
     async def audit(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> list[schemas.AuditEntry]:
@@ -360,7 +360,7 @@ class InspectionController(Controller):
     path = "/equipment/{equipment_id:int}"
     tags = ("inspections",)
 
-    @post("/inspections")
+    @post("/inspections", responses=api_docs.WRITE)
     async def record(
         self,
         principal: NamedDependency[Principal],
@@ -377,14 +377,14 @@ class InspectionController(Controller):
         result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule))
         return Response(result, status_code=201)
 
-    @get("/inspections")
+    @get("/inspections", responses=api_docs.READ_ONE)
     async def list_(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> list[schemas.InspectionRecord]:
         rows = await inspections.list_inspections(principal, equipment_id)
         return [views.inspection(r) for r in rows]
 
-    @get("/schedule")
+    @get("/schedule", responses=api_docs.READ_ONE)
     async def schedule(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> schemas.ScheduleView:
@@ -438,7 +438,7 @@ class DueController(Controller):
     tags = ("due",)
     dependencies = {"filters": Provide(due_filter, sync_to_thread=False)}  # noqa: RUF012
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -452,12 +452,12 @@ class DueController(Controller):
         )
         return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
 
-    @get("/summary")
+    @get("/summary", responses=api_docs.READ)
     async def summary(self, principal: NamedDependency[Principal]) -> list[schemas.DueSummaryRow]:
         rows = await due.summary(principal, today=clock.today())
         return [schemas.DueSummaryRow(**r) for r in rows]
 
-    @get("/export.csv", media_type=exports.CSV_MEDIA_TYPE)
+    @get("/export.csv", media_type=exports.CSV_MEDIA_TYPE, responses=api_docs.READ)
     async def export_csv(
         self,
         principal: NamedDependency[Principal],
@@ -468,7 +468,7 @@ class DueController(Controller):
         content = await render(exports.CsvExport(lang), items)
         return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
 
-    @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE)
+    @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
     async def export_xlsx(
         self,
         principal: NamedDependency[Principal],
@@ -479,7 +479,7 @@ class DueController(Controller):
         content = await render(exports.XlsxExport(lang), items)
         return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
-    @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE)
+    @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE, responses=api_docs.READ)
     async def calendar(
         self,
         principal: NamedDependency[Principal],
@@ -519,7 +519,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]
     )
 
 
-@get("/reminders", tags=("due",))
+@get("/reminders", tags=("due",), responses=api_docs.READ)
 async def reminders(
     principal: NamedDependency[Principal],
     cursor: Annotated[str | None, query_text(400)] = None,
@@ -540,7 +540,7 @@ class TokenController(Controller):
     path = "/tokens"
     tags = ("tokens",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.TokenCreate]
     ) -> schemas.NewToken:
@@ -554,12 +554,12 @@ class TokenController(Controller):
         )
         return schemas.NewToken(secret, row["id"], row["role"], row["organisation"])
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.Token]:
         principal.require(Permission.TOKEN_MANAGE)
         return [views.token(r) for r in await tokens.list_tokens()]
 
-    @delete("/{token_id:int}")
+    @delete("/{token_id:int}", responses=api_docs.WRITE)
     async def revoke(
         self,
         principal: NamedDependency[Principal],
@@ -569,24 +569,24 @@ class TokenController(Controller):
         await tokens.revoke_token(principal, token_id, now=clock.now())
 
 
-@get("/me", tags=["tokens"])
+@get("/me", tags=["tokens"], responses=api_docs.READ)
 async def me(principal: NamedDependency[Principal]) -> schemas.Me:
     return schemas.Me(principal.role.value, principal.organisation_id, principal.token_id)
 
 
-@get("/public/equipment/{code:str}", tags=["public"])
+@get("/public/equipment/{code:str}", tags=["public"], responses=api_docs.PUBLIC_LOOKUP)
 async def public_equipment(
     code: Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")],
 ) -> schemas.PublicEquipment:
     return views.public_equipment(await register.public_lookup(code), clock.today())
 
 
-@get("/rules", tags=("public",))
+@get("/rules", tags=("public",), responses=api_docs.PUBLIC)
 async def inspection_rules() -> schemas.RulesView:
     """The inspection-interval table in force: each row's regulation, clause and values."""
     return views.rules_view(schedules.policy())
 
 
-@get("/categories", tags=["public"])
+@get("/categories", tags=["public"], responses=api_docs.PUBLIC)
 async def categories() -> list[schemas.Category]:
     return [views.category(catalogue.category(c)) for c in catalogue.ALL_CODES]

@@ -12,14 +12,14 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from equipment.api import schemas, views
+from equipment.api import api_docs, schemas, views
 from equipment.api.controllers import Limit, _limit, query_text
 from equipment.domain.access import Principal
 from equipment.domain.lifecycle import Status
 from equipment.services import areas, clock, spatial
 from geo.areas import MAX_FEATURES
 
-GEOJSON = "application/geo+json"
+GEOJSON = api_docs.GEOJSON
 # An import of MAX_FEATURES areas of up to MAX_VERTICES_PER_COLLECTION vertices.
 IMPORT_MAX_BYTES = 128 * 2**20
 
@@ -50,7 +50,9 @@ class AreaController(Controller):
     path = "/areas"
     tags = ("areas",)
 
-    @post("/import", status_code=200, request_max_body_size=IMPORT_MAX_BYTES)
+    @post(
+        "/import", status_code=200, request_max_body_size=IMPORT_MAX_BYTES, responses=api_docs.WRITE
+    )
     async def import_(
         self,
         principal: NamedDependency[Principal],
@@ -65,7 +67,7 @@ class AreaController(Controller):
         report = await areas.import_feature_collection(principal, data, crs=crs, now=clock.now())
         return views.import_report(report)
 
-    @get("/")
+    @get("/", responses=api_docs.READ, operation_class=api_docs.JsonOrGeoJson)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -83,7 +85,7 @@ class AreaController(Controller):
             return _geojson(views.area_collection(page.items, crs, page.next_cursor))
         return Response(schemas.AreaPage([views.area(r) for r in page.items], page.next_cursor))
 
-    @get("/export.geojson", media_type=GEOJSON)
+    @get("/export.geojson", media_type=GEOJSON, responses=api_docs.READ)
     async def export(
         self,
         principal: NamedDependency[Principal],
@@ -103,7 +105,7 @@ class AreaController(Controller):
         disposition = 'attachment; filename="areas.geojson"'
         return _geojson(views.area_collection(rows, crs), **{"Content-Disposition": disposition})
 
-    @get("/summary")
+    @get("/summary", responses=api_docs.READ)
     async def summary(
         self,
         principal: NamedDependency[Principal],
@@ -128,13 +130,17 @@ class AreaController(Controller):
         )
         return [views.area_summary(r) for r in rows]
 
-    @get("/{area_id:int}")
+    @get("/{area_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], area_id: AreaId
     ) -> schemas.AreaDetail:
         return views.area_detail(await areas.get_area(principal, area_id))
 
-    @get("/{area_id:int}/equipment")
+    @get(
+        "/{area_id:int}/equipment",
+        responses=api_docs.READ_ONE,
+        operation_class=api_docs.JsonOrGeoJson,
+    )
     async def equipment(
         self,
         principal: NamedDependency[Principal],
@@ -184,7 +190,7 @@ class GeoController(Controller):
     path = "/geo"
     tags = ("geo",)
 
-    @get("/nearby")
+    @get("/nearby", responses=api_docs.READ, operation_class=api_docs.JsonOrGeoJson)
     async def nearby(
         self,
         principal: NamedDependency[Principal],
@@ -215,7 +221,7 @@ class GeoController(Controller):
             return _geojson(views.nearby_collection(result))
         return Response(views.nearby(result))
 
-    @get("/bbox")
+    @get("/bbox", responses=api_docs.READ, operation_class=api_docs.JsonOrGeoJson)
     async def bbox(
         self,
         principal: NamedDependency[Principal],
@@ -243,7 +249,12 @@ class GeoController(Controller):
             return _geojson(views.box_collection(view))
         return Response(views.box_view(view))
 
-    @post("/within", status_code=200)
+    @post(
+        "/within",
+        status_code=200,
+        responses=api_docs.QUERY_BODY,
+        operation_class=api_docs.JsonOrGeoJson,
+    )
     async def within(
         self,
         principal: NamedDependency[Principal],
@@ -274,7 +285,7 @@ class GeoController(Controller):
         items = [views.equipment(r) for r in page.items]
         return Response(schemas.WithinPage(page.total, page.repaired, items, page.next_cursor))
 
-    @get("/missing-coordinates")
+    @get("/missing-coordinates", responses=api_docs.READ)
     async def missing_coordinates(
         self,
         principal: NamedDependency[Principal],

@@ -10,7 +10,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from equipment.api import schemas, views
+from equipment.api import api_docs, schemas, views
 from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
 from equipment.domain.access import Principal
 from equipment.services import clock, dead_letters, fills, telemetry
@@ -25,7 +25,7 @@ class CylinderController(Controller):
     path = "/cylinders"
     tags = ("fills",)
 
-    @get("/{code:str}/fill-permit")
+    @get("/{code:str}/fill-permit", responses=api_docs.READ_ONE)
     async def fill_permit(
         self,
         principal: NamedDependency[Principal],
@@ -41,7 +41,7 @@ class CylinderController(Controller):
         )
         return views.fill_permit(answer)
 
-    @get("/{code:str}/trace")
+    @get("/{code:str}/trace", responses=api_docs.READ_ONE)
     async def trace(
         self, principal: NamedDependency[Principal], code: CylinderCode, limit: Limit = None
     ) -> schemas.CylinderTrace:
@@ -55,7 +55,7 @@ class FillController(Controller):
     path = "/fills"
     tags = ("fills",)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -82,7 +82,7 @@ class JointFillingController(Controller):
     path = "/joint-fillings"
     tags = ("fills",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.JointFillingCreate]
     ) -> Response[schemas.JointFilling]:
@@ -97,12 +97,12 @@ class JointFillingController(Controller):
         )
         return Response(views.joint_filling(row), status_code=201)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.JointFilling]:
         return [views.joint_filling(r) for r in await fills.list_joint_fillings(principal)]
 
 
-@get("/equipment/{equipment_id:int}/live", tags=["telemetry"])
+@get("/equipment/{equipment_id:int}/live", tags=["telemetry"], responses=api_docs.READ_ONE)
 async def lift_live_state(
     principal: NamedDependency[Principal], equipment_id: EquipmentId
 ) -> schemas.LiftLiveState:
@@ -114,7 +114,7 @@ class DeadLetterController(Controller):
     path = "/dead-letters"
     tags = ("ingest",)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -135,7 +135,7 @@ class DeadLetterController(Controller):
         )
         return schemas.DeadLetterPage([views.dead_letter(r) for r in page.items], page.next_cursor)
 
-    @get("/summary")
+    @get("/summary", responses=api_docs.READ)
     async def summary(
         self, principal: NamedDependency[Principal], since: FromQuery[datetime | None] = None
     ) -> schemas.DeadLetterSummary:

@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from equipment.api import schemas, views
+from equipment.api import api_docs, schemas, views
 from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
 from equipment.domain.access import Principal
 from equipment.domain.errors import InvalidValue
@@ -26,7 +26,7 @@ class ContractController(Controller):
     path = "/contracts"
     tags = ("maintenance",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.ContractCreate]
     ) -> Response[schemas.Contract]:
@@ -35,13 +35,13 @@ class ContractController(Controller):
         )
         return Response(views.contract(row), status_code=201)
 
-    @get("/{contract_id:int}")
+    @get("/{contract_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], contract_id: ContractId
     ) -> schemas.Contract:
         return views.contract(await maintenance.get_contract(principal, contract_id))
 
-    @post("/{contract_id:int}/terminate", status_code=200)
+    @post("/{contract_id:int}/terminate", status_code=200, responses=api_docs.WRITE)
     async def terminate(
         self,
         principal: NamedDependency[Principal],
@@ -77,7 +77,7 @@ class MaintenanceController(Controller):
     path = "/maintenance"
     tags = ("maintenance",)
 
-    @post("/records", status_code=200)
+    @post("/records", status_code=200, responses=api_docs.WRITE)
     async def upload(
         self, principal: NamedDependency[Principal], request: Request
     ) -> Response[schemas.UploadReport]:
@@ -96,7 +96,7 @@ class MaintenanceController(Controller):
         status = 201 if single and result.stored else 200
         return Response(views.upload_report(result), status_code=status)
 
-    @get("/suspicious")
+    @get("/suspicious", responses=api_docs.READ)
     async def suspicious(
         self, principal: NamedDependency[Principal], limit: Limit = None
     ) -> list[schemas.MaintenanceRecordView]:
@@ -105,7 +105,7 @@ class MaintenanceController(Controller):
         rows = await maintenance.suspicious_records(principal, limit=_limit(limit))
         return [views.maintenance_record(r) for r in rows]
 
-    @get("/score/{company_id:int}")
+    @get("/score/{company_id:int}", responses=api_docs.READ_ONE)
     async def score(
         self,
         principal: NamedDependency[Principal],
@@ -117,7 +117,9 @@ class MaintenanceController(Controller):
         )
 
 
-@get("/equipment/{equipment_id:int}/maintenance", tags=("maintenance",))
+@get(
+    "/equipment/{equipment_id:int}/maintenance", tags=("maintenance",), responses=api_docs.READ_ONE
+)
 async def maintenance_records(
     principal: NamedDependency[Principal], equipment_id: EquipmentId
 ) -> list[schemas.MaintenanceRecordView]:
@@ -125,7 +127,7 @@ async def maintenance_records(
     return [views.maintenance_record(r) for r in rows]
 
 
-@post("/equipment/{equipment_id:int}/alarms", tags=("alarms",))
+@post("/equipment/{equipment_id:int}/alarms", tags=("alarms",), responses=api_docs.WRITE)
 async def raise_alarm(
     principal: NamedDependency[Principal],
     equipment_id: EquipmentId,
@@ -149,7 +151,7 @@ class AlarmController(Controller):
     path = "/alarms"
     tags = ("alarms",)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -177,7 +179,7 @@ class AlarmController(Controller):
         )
         return schemas.AlarmPage([views.alarm(r) for r in page.items], page.next_cursor)
 
-    @post("/{alarm_id:int}/acknowledge", status_code=200)
+    @post("/{alarm_id:int}/acknowledge", status_code=200, responses=api_docs.WRITE)
     async def acknowledge(
         self,
         principal: NamedDependency[Principal],
@@ -186,7 +188,7 @@ class AlarmController(Controller):
     ) -> schemas.AlarmView:
         return await _step(principal, alarm_id, "acknowledge", data)
 
-    @post("/{alarm_id:int}/arrive", status_code=200)
+    @post("/{alarm_id:int}/arrive", status_code=200, responses=api_docs.WRITE)
     async def arrive(
         self,
         principal: NamedDependency[Principal],
@@ -197,7 +199,7 @@ class AlarmController(Controller):
         elsewhere (RULES.md)."""
         return await _step(principal, alarm_id, "arrive", data)
 
-    @post("/{alarm_id:int}/finish", status_code=200)
+    @post("/{alarm_id:int}/finish", status_code=200, responses=api_docs.WRITE)
     async def finish(
         self,
         principal: NamedDependency[Principal],
@@ -206,7 +208,7 @@ class AlarmController(Controller):
     ) -> schemas.AlarmView:
         return await _step(principal, alarm_id, "finish", data)
 
-    @post("/{alarm_id:int}/close", status_code=200)
+    @post("/{alarm_id:int}/close", status_code=200, responses=api_docs.WRITE)
     async def close(
         self,
         principal: NamedDependency[Principal],
