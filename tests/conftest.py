@@ -143,7 +143,11 @@ async def client(engine) -> AsyncIterator[httpx.AsyncClient]:
     # httpx's ASGI transport runs the app in this event loop, beside the engine's pool
     # (Litestar's own test client runs it in a thread with another loop).
     transport = httpx.ASGITransport(app=create_app(manage_db=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sereg.test") as http:
+    # English answers: these tests read the message ids; tests/integration/test_language.py
+    # checks the Chinese default and the negotiation.
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sereg.test", headers={"Accept-Language": "en"}
+    ) as http:
         yield http
 
 
