@@ -20,6 +20,7 @@ from equipment.api import (
 )
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
+from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db, schedules
 from sereg.observability import RequestIdMiddleware, watch_event_loop
 from sereg.settings import Settings, get_settings
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
     )
     return Litestar(
         route_handlers=[api, public, health, ready, Metrics, api_docs.swagger_ui_assets()],
+        dependencies=LANGUAGE,  # any handler may take ``lang`` or ``translator``
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],

@@ -13,7 +13,7 @@ from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter,
 
 from equipment.api import api_docs, exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
-from equipment.domain import catalogue
+from equipment.domain import aliases, catalogue
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.lifecycle import Action, Status
 from equipment.domain.reminders import DueState
@@ -145,7 +145,7 @@ class EquipmentController(Controller):
         principal: NamedDependency[Principal],
         category: Annotated[str | None, query_text(4)] = None,
         category_prefix: Annotated[str | None, query_text(4)] = None,
-        district: Annotated[str | None, query_text(6)] = None,
+        district: Annotated[str | None, query_text(20, "code (420606) or name (樊城区)")] = None,
         status: FromQuery[Status | None] = None,
         user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
@@ -160,7 +160,7 @@ class EquipmentController(Controller):
             register.EquipmentFilter(
                 category=category,
                 category_prefix=category_prefix,
-                district_code=district,
+                district_code=district and aliases.district_code(district),
                 status=status,
                 user_unit_id=user_unit_id,
                 maintenance_company_id=maintenance_company_id,
@@ -408,7 +408,7 @@ def due_filter(
     ] = None,
     category: Annotated[str | None, query_text(4)] = None,
     category_prefix: Annotated[str | None, query_text(4)] = None,
-    district: Annotated[str | None, query_text(6)] = None,
+    district: Annotated[str | None, query_text(20, "code (420606) or name (樊城区)")] = None,
     user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     area_id: Annotated[
@@ -423,7 +423,7 @@ def due_filter(
         kind=kind,
         category=category,
         category_prefix=category_prefix,
-        district_code=district,
+        district_code=district and aliases.district_code(district),
         user_unit_id=user_unit_id,
         maintenance_company_id=maintenance_company_id,
         area_id=area_id,

@@ -12,6 +12,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from equipment.api import api_docs, schemas, views
 from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
+from equipment.domain import aliases
 from equipment.domain.access import Principal
 from equipment.services import clock, dead_letters, fills, telemetry
 
@@ -30,24 +31,33 @@ class CylinderController(Controller):
         self,
         principal: NamedDependency[Principal],
         code: CylinderCode,
-        medium: Annotated[str, query_text(32)],
+        medium: Annotated[str, query_text(32, "LPG, O2, Ar+CO2... or 液化石油气, 氧气...")],
+        lang: NamedDependency[str],
         station: Annotated[str | None, query_text(32)] = None,
     ) -> schemas.FillPermit:
         """May ``station`` fill cylinder ``code`` with ``medium`` now? The same codes and
         reasons as the verdict a fill event gets (00 and 09 allow, every other refuses).
         A station asks for itself (``station`` may be left out)."""
         answer = await fills.fill_permit(
-            principal, code, station_code=station, medium=medium, now=clock.now()
+            principal,
+            code,
+            station_code=station,
+            medium=aliases.medium_code(medium),  # 液化石油气 → LPG
+            now=clock.now(),
         )
-        return views.fill_permit(answer)
+        return views.fill_permit(answer, lang)
 
     @get("/{code:str}/trace", responses=api_docs.READ_ONE)
     async def trace(
-        self, principal: NamedDependency[Principal], code: CylinderCode, limit: Limit = None
+        self,
+        principal: NamedDependency[Principal],
+        code: CylinderCode,
+        lang: NamedDependency[str],
+        limit: Limit = None,
     ) -> schemas.CylinderTrace:
         """The cylinder's fill count, last fill and latest fills (traceability)."""
         return views.cylinder_trace(
-            await fills.cylinder_trace(principal, code, limit=_limit(limit))
+            await fills.cylinder_trace(principal, code, limit=_limit(limit)), lang
         )
 
 
@@ -59,6 +69,7 @@ class FillController(Controller):
     async def list_(
         self,
         principal: NamedDependency[Principal],
+        lang: NamedDependency[str],
         station_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         cylinder_code: Annotated[str | None, query_text(64)] = None,
         allowed: FromQuery[bool | None] = None,
@@ -75,7 +86,7 @@ class FillController(Controller):
             before_id=before,
             limit=_limit(limit),
         )
-        return schemas.FillPage([views.fill(r) for r in page.items], page.next_cursor)
+        return schemas.FillPage([views.fill(r, lang) for r in page.items], page.next_cursor)
 
 
 class JointFillingController(Controller):

@@ -9,7 +9,9 @@ from typing import Any
 
 from equipment.api import schemas
 from equipment.domain import catalogue
+from equipment.domain.fills import verdict_label
 from equipment.domain.lifecycle import Status
+from equipment.i18n.spoken import speak
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 
 
@@ -199,7 +201,20 @@ def alarm(row: dict[str, Any]) -> schemas.AlarmView:
     return schemas.AlarmView(**values)
 
 
-def fill(row: dict[str, Any]) -> schemas.FillView:
+def verdict_reasons(reasons: list[dict[str, Any]], lang: str) -> list[schemas.VerdictReason]:
+    """A verdict's reasons with ``text`` in the caller's language (codes stay)."""
+    return [
+        schemas.VerdictReason(
+            code=r["code"],
+            name=r["name"],
+            text=speak(lang, r["text"]),
+            text_zh=r.get("text_zh") or speak("zh-CN", r["text"]),
+        )
+        for r in reasons
+    ]
+
+
+def fill(row: dict[str, Any], lang: str) -> schemas.FillView:
     values = {f: row[f] for f in schemas.FillView.__struct_fields__ if f in row}
     reasons = row["reasons"]
     if isinstance(reasons, str):
@@ -207,18 +222,22 @@ def fill(row: dict[str, Any]) -> schemas.FillView:
     values.update(
         station_id=row["station"],
         cylinder_id=row["cylinder"],
-        reasons=[schemas.VerdictReason(**r) for r in reasons or []],
+        verdict_label=verdict_label(row["verdict"], lang),
+        reasons=verdict_reasons(reasons or [], lang),
     )
     return schemas.FillView(**values)
 
 
-def fill_permit(answer: dict[str, Any]) -> schemas.FillPermit:
+def fill_permit(answer: dict[str, Any], lang: str) -> schemas.FillPermit:
+    fields = schemas.FillPermit.__struct_fields__
     return schemas.FillPermit(
-        **{**answer, "reasons": [schemas.VerdictReason(**r) for r in answer["reasons"]]}
+        **{k: v for k, v in answer.items() if k in fields and k != "reasons"},
+        label=verdict_label(answer["code"], lang),
+        reasons=verdict_reasons(answer["reasons"], lang),
     )
 
 
-def cylinder_trace(trace: dict[str, Any]) -> schemas.CylinderTrace:
+def cylinder_trace(trace: dict[str, Any], lang: str) -> schemas.CylinderTrace:
     facts, state = trace["cylinder"], trace["state"] or {}
     return schemas.CylinderTrace(
         cylinder_id=facts.id,
@@ -230,7 +249,7 @@ def cylinder_trace(trace: dict[str, Any]) -> schemas.CylinderTrace:
         fill_count=state.get("fill_count", 0),
         last_filled_at=state.get("last_filled_at"),
         last_station_code=state.get("last_station_code"),
-        fills=[fill(r) for r in trace["fills"]],
+        fills=[fill(r, lang) for r in trace["fills"]],
     )
 
 
