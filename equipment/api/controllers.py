@@ -366,6 +366,7 @@ class InspectionController(Controller):
         principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.InspectionCreate],
+        lang: NamedDependency[str],
     ) -> Response[schemas.InspectionResult]:
         row, schedule = await inspections.record_inspection(
             principal,
@@ -374,7 +375,7 @@ class InspectionController(Controller):
             today=clock.today(),
             now=clock.now(),
         )
-        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule))
+        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule, lang))
         return Response(result, status_code=201)
 
     @get("/inspections", responses=api_docs.READ_ONE)
@@ -386,10 +387,14 @@ class InspectionController(Controller):
 
     @get("/schedule", responses=api_docs.READ_ONE)
     async def schedule(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        equipment_id: EquipmentId,
+        lang: NamedDependency[str],
     ) -> schemas.ScheduleView:
         """Every due date of the unit as of today, each with the clause that produced it."""
-        return views.schedule(await inspections.schedule_of(principal, equipment_id, clock.today()))
+        schedule = await inspections.schedule_of(principal, equipment_id, clock.today())
+        return views.schedule(schedule, lang)
 
 
 DueWindow = Annotated[
@@ -443,6 +448,7 @@ class DueController(Controller):
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
+        lang: NamedDependency[str],
         cursor: Annotated[str | None, query_text(400)] = None,
         limit: Limit = None,
     ) -> schemas.DuePage:
@@ -450,7 +456,7 @@ class DueController(Controller):
         page = await due.due_list(
             principal, filters, today=clock.today(), cursor=cursor, limit=_limit(limit)
         )
-        return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
+        return schemas.DuePage([views.due_item(i, lang) for i in page.items], page.next_cursor)
 
     @get("/summary", responses=api_docs.READ)
     async def summary(self, principal: NamedDependency[Principal]) -> list[schemas.DueSummaryRow]:
@@ -462,10 +468,10 @@ class DueController(Controller):
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: FromQuery[Literal["zh", "en"]] = "zh",
+        lang: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        content = await render(exports.CsvExport(lang), items)
+        content = await render(exports.CsvExport(exports.export_lang(lang)), items)
         return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
 
     @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
@@ -473,10 +479,10 @@ class DueController(Controller):
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: FromQuery[Literal["zh", "en"]] = "zh",
+        lang: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        content = await render(exports.XlsxExport(lang), items)
+        content = await render(exports.XlsxExport(exports.export_lang(lang)), items)
         return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
     @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE, responses=api_docs.READ)
@@ -522,6 +528,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]
 @get("/reminders", tags=("due",), responses=api_docs.READ)
 async def reminders(
     principal: NamedDependency[Principal],
+    lang: NamedDependency[str],
     cursor: Annotated[str | None, query_text(400)] = None,
     limit: Limit = None,
 ) -> schemas.DuePage:
@@ -533,7 +540,7 @@ async def reminders(
         states=(DueState.REMINDER, DueState.OVERDUE),
     )
     page = await due.due_list(principal, filters, today=today, cursor=cursor, limit=_limit(limit))
-    return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
+    return schemas.DuePage([views.due_item(i, lang) for i in page.items], page.next_cursor)
 
 
 class TokenController(Controller):

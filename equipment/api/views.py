@@ -94,30 +94,35 @@ def inspection(row: dict[str, Any]) -> schemas.InspectionRecord:
     return schemas.InspectionRecord(**values)
 
 
-def _due(due: Any) -> schemas.DueExplained:
-    return schemas.DueExplained(**asdict(due))
+def _due(due: Any, lang: str) -> schemas.DueExplained:
+    values = asdict(due)
+    values["explanation"] = speak(lang, values["explanation"])
+    return schemas.DueExplained(**values)
 
 
-def schedule(s: Any) -> schemas.ScheduleView:
+def schedule(s: Any, lang: str) -> schemas.ScheduleView:
+    """A unit's schedule; explanations, reasons and notes in the caller's language."""
     return schemas.ScheduleView(
         as_of=s.as_of,
         status=s.status,
-        due=[_due(d) for d in s.due],
-        dormant=[_due(d) for d in s.dormant],
-        next_periodic=_due(s.next_periodic) if s.next_periodic else None,
+        due=[_due(d, lang) for d in s.due],
+        dormant=[_due(d, lang) for d in s.dormant],
+        next_periodic=_due(s.next_periodic, lang) if s.next_periodic else None,
         overdue=list(s.overdue),
         not_fit_for_use=s.not_fit_for_use,
-        not_fit_reasons=list(s.not_fit_reasons),
+        not_fit_reasons=[speak(lang, r) for r in s.not_fit_reasons],
         needs_inspection_before_resume=s.needs_inspection_before_resume,
-        notes=list(s.notes),
+        notes=[speak(lang, n) for n in s.notes],
     )
 
 
-def due_item(item: dict[str, Any]) -> schemas.DueItem:
+def due_item(item: dict[str, Any], lang: str) -> schemas.DueItem:
     values = {f: item[f] for f in schemas.DueItem.__struct_fields__ if f in item}
     values.update(
         user_unit_id=item["user_unit"], maintenance_company_id=item["maintenance_company"]
     )
+    if isinstance(values.get("explanation"), str):
+        values["explanation"] = speak(lang, values["explanation"])
     return schemas.DueItem(**values)
 
 

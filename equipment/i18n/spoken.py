@@ -50,6 +50,12 @@ SPOKEN_CALLS: dict[str, int] = {
 }
 
 
+# Keyword arguments whose text is user-facing wherever they appear: a due date's
+# explanation and a rule row's summary (equipment.domain.rules), shown in schedules,
+# due lists and the exports' 说明 column.
+SPOKEN_KEYWORDS: frozenset[str] = frozenset({"explanation", "summary"})
+
+
 def _placeholder(expression: ast.expr) -> str:
     """``other['id']`` → ``other_id``; ``day.isoformat()`` → ``day_isoformat``."""
     name = re.sub(r"\W+", "_", ast.unparse(expression)).strip("_")
@@ -87,11 +93,22 @@ def spoken_messages(source: str) -> Iterator[tuple[int, str]]:
         if not isinstance(node, ast.Call):
             continue
         position = SPOKEN_CALLS.get(_callee(node) or "")
-        if position is None or len(node.args) <= position:
-            continue
-        template = message_template(node.args[position])
-        if template and template.strip("{} "):
-            yield node.lineno, template
+        arguments = []
+        if position is not None and position < len(node.args):
+            arguments.append(node.args[position])
+        arguments += [k.value for k in node.keywords if k.arg in SPOKEN_KEYWORDS]
+        for argument in arguments:
+            for part in _branches(argument):
+                template = message_template(part)
+                if template and template.strip("{} "):
+                    yield part.lineno, template
+
+
+def _branches(node: ast.expr) -> list[ast.expr]:
+    """The texts an argument can be: ``a``, ``a if c else b``."""
+    if isinstance(node, ast.IfExp):
+        return [*_branches(node.body), *_branches(node.orelse)]
+    return [node]
 
 
 def extract_spoken(
@@ -103,9 +120,12 @@ def extract_spoken(
         yield lineno, "", message, []
 
 
-def _pattern(msgid: str) -> tuple[re.Pattern[str], list[str], tuple[str, ...]] | None:
-    """A regex matching what ``msgid.format(...)`` produces, its field names, and its
-    literal pieces (a cheap test before the regex)."""
+def _pattern(
+    msgid: str,
+) -> tuple[tuple[re.Pattern[str], ...], list[str], tuple[str, ...]] | None:
+    """Regexes matching what ``msgid.format(...)`` produces (values taken as short, then
+    as long as they can be: a value may hold the text that follows it, as a rule
+    summary holds ": "), its field names, and its literal pieces (a cheap test first)."""
     regex, names, literal, pieces = [], [], 0, []
     try:
         parsed = list(string.Formatter().parse(msgid))
@@ -125,10 +145,12 @@ def _pattern(msgid: str) -> tuple[re.Pattern[str], list[str], tuple[str, ...]] |
         regex.append(f"(?P<{group}>.+?)")
     if not names or literal == 0:
         return None
-    return re.compile("".join(regex), re.DOTALL), names, tuple(pieces)
+    lazy = "".join(regex)
+    greedy = lazy.replace(".+?)", ".+)")
+    return (re.compile(lazy, re.DOTALL), re.compile(greedy, re.DOTALL)), names, tuple(pieces)
 
 
-Candidate = tuple[re.Pattern[str], list[str], str, tuple[str, ...]]
+Candidate = tuple[tuple[re.Pattern[str], ...], list[str], str, tuple[str, ...]]
 ANCHOR = 3  # characters of a literal start or end used to index an id
 
 
@@ -207,20 +229,21 @@ def _spoken(lang: str, english: str, depth: int) -> tuple[str, int]:
     best = (english, 0)
     if depth > 2:
         return best
-    for pattern, names, msgid, pieces in _index(lang).candidates(english):
+    for patterns, names, msgid, pieces in _index(lang).candidates(english):
         if not all(piece in english for piece in pieces):
             continue
-        match = pattern.fullmatch(english)
-        if match is None:
-            continue
-        values, explained = {}, len(english)
-        for i, name in enumerate(names):
-            value = match.group(f"g{i}")
-            spoken, inner = _spoken(lang, value, depth + 1)
-            values[name] = spoken
-            explained -= len(value) - inner
-        if explained > best[1]:
-            best = (gettext(lang, msgid, **values), explained)
+        for pattern in patterns:
+            match = pattern.fullmatch(english)
+            if match is None:
+                continue
+            values, explained = {}, len(english)
+            for i, name in enumerate(names):
+                value = match.group(f"g{i}")
+                spoken, inner = _spoken(lang, value, depth + 1)
+                values[name] = spoken
+                explained -= len(value) - inner
+            if explained > best[1]:
+                best = (gettext(lang, msgid, **values), explained)
     return best
 
 
