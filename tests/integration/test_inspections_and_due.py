@@ -293,7 +293,7 @@ async def test_reminders_one_month_before_and_when_overdue(client, ctx):
 
 async def test_exports_read_back_with_chinese_text(client, ctx):
     await lift(ctx, add_months(TODAY, -12 - 2), address="襄阳市樊城区人民路=1号")
-    csv_response = await client.get("/api/v1/due/export.csv", headers=ctx["inspector"])
+    csv_response = await client.get("/api/v1/due/export.csv?lang=zh", headers=ctx["inspector"])
     assert csv_response.status_code == 200
     assert csv_response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig"))))

@@ -166,3 +166,14 @@ async def test_chinese_conclusion_level_and_district_are_accepted(bare):
     by_name = await bare.get(f"/api/v1/equipment?district={name}", headers=admin)
     assert by_name.status_code == 200
     assert by_name.json()["items"] == by_code.json()["items"] != []
+
+
+async def test_due_exports_are_chinese_unless_english_is_asked(bare):
+    admin = await f.token(Role.ADMIN)
+    owner = await f.organisation("user_unit")
+    await f.unit(owner["id"], commissioning_date="2016-03-31", registered_on="2016-03-31")
+    chinese_csv = (await bare.get("/api/v1/due/export.csv", headers=admin)).text
+    header = chinese_csv.lstrip("\ufeff").splitlines()[0].split(",")
+    assert "说明" in header and "依据" in header
+    english = await bare.get("/api/v1/due/export.csv", headers={**admin, "Accept-Language": "en"})
+    assert "Explanation" in english.text.splitlines()[0]
