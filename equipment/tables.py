@@ -34,6 +34,9 @@ class Organisation(Table, tablename="organisation"):
     # Contact data is personal: only admins, inspectors and the organisation itself see it.
     contact_name = Varchar(length=100, default="")
     contact_phone = Varchar(length=32, default="")
+    # The organisation's published service line (a maintenance company's hotline): public,
+    # shown on the page a QR code opens. Never a person's number.
+    public_phone = Varchar(length=32, default="")
     address = Text(default="")
     licence_no = Varchar(length=64, null=True, default=None)
     licence_valid_until = Date(null=True, default=None)
@@ -429,6 +432,34 @@ class DeadLetter(Table, tablename="dead_letter"):
     payload_size = Integer()
 
 
+class CitizenReport(Table, tablename="citizen_report"):
+    """A problem a member of the public reported from a unit's page (举报/投诉).
+
+    Read by inspectors and admins only, never shown publicly. ``client_key`` is a keyed
+    digest of the sender's address, not the address: it is what the per-client rate limit
+    counts (stored here, so the limit holds across API workers). The phone is optional
+    and personal: only the report list shows it.
+    """
+
+    id = BigSerial(primary_key=True)
+    equipment = ForeignKey(references=Equipment, on_delete=OnDelete.restrict)
+    category = Varchar(length=24)
+    text = Text(default="")
+    phone = Varchar(length=32, default="")
+    lang = Varchar(length=8, default="zh-CN")
+    client_key = Varchar(length=64)
+    received_at = Timestamptz()
+
+
+class SiteSecret(Table, tablename="site_secret"):
+    """A random key the service made for itself (the public form's signing key), shared by
+    every worker through the database unless SEREG_FORM_SECRET sets one."""
+
+    name = Varchar(length=32, unique=True)
+    value = Varchar(length=128)
+    created_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -450,4 +481,6 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     LiftHeartbeat,
     LiftEvent,
     DeadLetter,
+    CitizenReport,
+    SiteSecret,
 )

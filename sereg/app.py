@@ -9,7 +9,9 @@ from typing import Any
 from litestar import Litestar, Response, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.template.config import TemplateConfig
 
 from equipment.api import (
     api_docs,
@@ -17,11 +19,14 @@ from equipment.api import (
     geo_controllers,
     ingest_controllers,
     maintenance_controllers,
+    public_controllers,
 )
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db, schedules
+from equipment.web import TEMPLATES
+from equipment.web.public_pages import public_pages
 from sereg.observability import RequestIdMiddleware, watch_event_loop
 from sereg.settings import Settings, get_settings
 
@@ -100,13 +105,16 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             geo_controllers.GeoController,
             controllers.TokenController,
             controllers.me,
+            public_controllers.QrController,
+            public_controllers.label_sheet,
+            public_controllers.CitizenReportController,
         ],
         dependencies={"principal": Provide(authenticate)},
     )
     public = Router(
         path="/api/v1",
         route_handlers=[
-            controllers.public_equipment,
+            public_controllers.public_equipment,
             controllers.categories,
             controllers.inspection_rules,
         ],
@@ -118,8 +126,17 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        route_handlers=[api, public, health, ready, Metrics, api_docs.swagger_ui_assets()],
+        route_handlers=[
+            api,
+            public,
+            public_pages,
+            health,
+            ready,
+            Metrics,
+            api_docs.swagger_ui_assets(),
+        ],
         dependencies=LANGUAGE,  # any handler may take ``lang`` or ``translator``
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],

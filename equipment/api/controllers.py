@@ -581,13 +581,6 @@ async def me(principal: NamedDependency[Principal]) -> schemas.Me:
     return schemas.Me(principal.role.value, principal.organisation_id, principal.token_id)
 
 
-@get("/public/equipment/{code:str}", tags=["public"], responses=api_docs.PUBLIC_LOOKUP)
-async def public_equipment(
-    code: Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")],
-) -> schemas.PublicEquipment:
-    return views.public_equipment(await register.public_lookup(code), clock.today())
-
-
 @get("/rules", tags=("public",), responses=api_docs.PUBLIC)
 async def inspection_rules() -> schemas.RulesView:
     """The inspection-interval table in force: each row's regulation, clause and values."""

@@ -1,6 +1,6 @@
 """The language of a request's answer: ``?lang=`` first, then Accept-Language, then zh-CN.
 
-Handlers take ``lang: str`` (the dependency below) or ``translator`` for a
+Handlers take ``language: str`` (the dependency below) or ``translator`` for a
 ``Translator`` bound to it; error handlers call ``request_language(request)``.
 """
 
@@ -17,7 +17,7 @@ def request_language(request: Request) -> str:
     return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
-def _lang(request: Request) -> str:
+def _language(request: Request) -> str:
     return request_language(request)
 
 
@@ -27,6 +27,6 @@ def _translator(request: Request) -> Translator:
 
 # Wired on the app so every handler can ask for ``lang`` or ``translator``.
 DEPENDENCIES = {
-    "lang": Provide(_lang, sync_to_thread=False),
+    "language": Provide(_language, sync_to_thread=False),
     "translator": Provide(_translator, sync_to_thread=False),
 }

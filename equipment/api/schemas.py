@@ -13,6 +13,8 @@ from equipment.domain import aliases, lift_events
 
 # PostgreSQL cannot store NUL in text; refusing it here gives a 400 instead of a 500.
 _NO_NUL = r"^[^\x00]*$"
+# A published phone number: digits with the separators people print (0710-1234567, 96333).
+_PUBLIC_PHONE = r"^([0-9+][0-9 -]{2,18}[0-9])?$"
 
 
 def text(max_length: int, min_length: int = 0) -> Any:
@@ -49,6 +51,8 @@ class OrganisationCreate(Struct, forbid_unknown_fields=True):
     name: text(200, 1)
     contact_name: text(100) = ""
     contact_phone: text(32) = ""
+    # The organisation's published service line, shown on the public page of its units.
+    public_phone: Annotated[str, Meta(max_length=20, pattern=_PUBLIC_PHONE)] = ""
     address: text(500) = ""
     licence_no: text(64, 1) | None = None
     licence_valid_until: date | None = None
@@ -62,6 +66,7 @@ class OrganisationUpdate(Struct, forbid_unknown_fields=True):
     name: text(200, 1) | UnsetType = UNSET
     contact_name: text(100) | UnsetType = UNSET
     contact_phone: text(32) | UnsetType = UNSET
+    public_phone: Annotated[str, Meta(max_length=20, pattern=_PUBLIC_PHONE)] | UnsetType = UNSET
     address: text(500) | UnsetType = UNSET
     licence_no: text(64, 1) | UnsetType | None = UNSET
     licence_valid_until: date | UnsetType | None = UNSET
@@ -77,6 +82,7 @@ class Organisation(Struct):
     name: str
     contact_name: str
     contact_phone: str
+    public_phone: str
     address: str
     licence_no: str | None
     licence_valid_until: date | None
@@ -190,21 +196,6 @@ class Equipment(Struct):
 class EquipmentPage(Struct):
     items: list[Equipment]
     next_cursor: str | None
-
-
-class PublicEquipment(Struct):
-    """The public's view of a unit (the QR code on a lift): never personal data."""
-
-    code: str
-    category: str
-    category_name: str
-    address: str
-    status: str
-    registered: bool
-    next_inspection_due: date | None
-    inspection_overdue: bool
-    maintenance_company: str | None
-    last_maintenance_on: date | None
 
 
 # Workflow ----------------------------------------------------------------------------------

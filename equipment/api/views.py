@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date
 from typing import Any
 
 from equipment.api import schemas
 from equipment.domain import catalogue
 from equipment.domain.fills import verdict_label
-from equipment.domain.lifecycle import Status
 from equipment.i18n.spoken import speak
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 
@@ -33,25 +31,6 @@ def equipment(row: dict[str, Any]) -> schemas.Equipment:
         parameters=row["parameters"] or {},
     )
     return schemas.Equipment(**values)
-
-
-def public_equipment(row: dict[str, Any], today: date) -> schemas.PublicEquipment:
-    return schemas.PublicEquipment(
-        code=row["code"],
-        category=row["category"],
-        category_name=catalogue.category(row["category"]).name_zh,
-        address=row["address"],
-        status=row["status"],
-        registered=row["status"] in (Status.IN_USE, Status.SUSPENDED),
-        next_inspection_due=row["next_inspection_due"],
-        inspection_overdue=(
-            row["status"] == Status.IN_USE
-            and row["next_inspection_due"] is not None
-            and row["next_inspection_due"] < today
-        ),
-        maintenance_company=row["maintenance_company_name"],
-        last_maintenance_on=row["last_maintenance_on"],
-    )
 
 
 def status_change(row: dict[str, Any]) -> schemas.StatusChange:

@@ -69,6 +69,8 @@ class Permission(StrEnum):
     TELEMETRY_READ = "telemetry.read"  # a lift's live state
     AREA_MANAGE = "area.manage"  # import areas (GeoJSON) and reassign units to them
     TOKEN_MANAGE = "token.manage"
+    CITIZEN_REPORT_READ = "citizen_report.read"  # reports the public sent from a unit's page
+    LABEL_PRINT = "label.print"  # the printable sheet of 使用标志 with QR codes
 
 
 P = Permission
@@ -89,6 +91,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.FILL_PERMIT,
             P.FILL_READ,
             P.TELEMETRY_READ,
+            P.CITIZEN_REPORT_READ,
         }
     ),
     Role.MAINTENANCE: frozenset(
@@ -123,6 +126,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_READ,
             P.ALARM_RAISE,
             P.TELEMETRY_READ,
+            P.LABEL_PRINT,
         }
     ),
     Role.STATION: frozenset(

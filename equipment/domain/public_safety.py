@@ -116,6 +116,7 @@ class PublicView:
     safety: Condition
     # Every condition that holds, most severe first (``safety`` is the first).
     conditions: tuple[Condition, ...]
+    status: str  # the registration status, a stable code
     registered: bool
     next_inspection_due: date | None
     last_inspection_on: date | None
@@ -274,6 +275,7 @@ def public_view(facts: PublicFacts, today: date, emergency_number: str) -> Publi
         address=facts.address,
         safety=found[0],
         conditions=found,
+        status=facts.status,
         registered=registered,
         next_inspection_due=facts.next_inspection_due,
         last_inspection_on=facts.last_inspection_on,

@@ -22,9 +22,10 @@ from equipment.i18n import CATALOGUE_LOCALE, DOMAIN, catalogue_path
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_PACKAGES = ("equipment", "geo", "ingest_mqtt", "sereg")
 
-# Python: gettext(lang, msgid, **params), ngettext(lang, singular, plural, n), N_(msgid).
-# Babel's keyword specs count arguments from 1.
-PYTHON_KEYWORDS = {"gettext": (2,), "ngettext": (2, 3), "N_": None}
+# Python: gettext(lang, msgid, **params), ngettext(lang, singular, plural, n), N_(msgid),
+# and ``_ = Translator(lang)`` then ``_(msgid, **params)``. Babel's keyword specs count
+# arguments from 1.
+PYTHON_KEYWORDS = {"gettext": (2,), "ngettext": (2, 3), "N_": None, "_": None}
 # Templates hold a Translator bound to the request's language as ``_``.
 TEMPLATE_KEYWORDS = {"_": None, "ngettext": (1, 2)}
 

@@ -47,6 +47,8 @@ ALL_PERMISSIONS = {
     "telemetry.read",
     "area.manage",
     "token.manage",
+    "citizen_report.read",
+    "label.print",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
@@ -66,6 +68,7 @@ EXPECTED: dict[str, set[str]] = {
         "fill.permit",
         "fill.read",
         "telemetry.read",
+        "citizen_report.read",
     },
     "maintenance": {
         "org.update_own_contact",
@@ -96,6 +99,7 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.read",
         "alarm.raise",
         "telemetry.read",
+        "label.print",
     },
     "station": {
         "org.update_own_contact",
