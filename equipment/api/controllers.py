@@ -366,7 +366,7 @@ class InspectionController(Controller):
         principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.InspectionCreate],
-        lang: NamedDependency[str],
+        language: NamedDependency[str],
     ) -> Response[schemas.InspectionResult]:
         row, schedule = await inspections.record_inspection(
             principal,
@@ -375,7 +375,7 @@ class InspectionController(Controller):
             today=clock.today(),
             now=clock.now(),
         )
-        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule, lang))
+        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule, language))
         return Response(result, status_code=201)
 
     @get("/inspections", responses=api_docs.READ_ONE)
@@ -390,11 +390,11 @@ class InspectionController(Controller):
         self,
         principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
-        lang: NamedDependency[str],
+        language: NamedDependency[str],
     ) -> schemas.ScheduleView:
         """Every due date of the unit as of today, each with the clause that produced it."""
         schedule = await inspections.schedule_of(principal, equipment_id, clock.today())
-        return views.schedule(schedule, lang)
+        return views.schedule(schedule, language)
 
 
 DueWindow = Annotated[
@@ -448,7 +448,7 @@ class DueController(Controller):
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: NamedDependency[str],
+        language: NamedDependency[str],
         cursor: Annotated[str | None, query_text(400)] = None,
         limit: Limit = None,
     ) -> schemas.DuePage:
@@ -456,7 +456,7 @@ class DueController(Controller):
         page = await due.due_list(
             principal, filters, today=clock.today(), cursor=cursor, limit=_limit(limit)
         )
-        return schemas.DuePage([views.due_item(i, lang) for i in page.items], page.next_cursor)
+        return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 
     @get("/summary", responses=api_docs.READ)
     async def summary(self, principal: NamedDependency[Principal]) -> list[schemas.DueSummaryRow]:
@@ -468,10 +468,10 @@ class DueController(Controller):
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
+        language: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        content = await render(exports.CsvExport(exports.export_lang(lang)), items)
+        content = await render(exports.CsvExport(exports.export_lang(language)), items)
         return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
 
     @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
@@ -479,10 +479,10 @@ class DueController(Controller):
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
+        language: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        content = await render(exports.XlsxExport(exports.export_lang(lang)), items)
+        content = await render(exports.XlsxExport(exports.export_lang(language)), items)
         return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
     @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE, responses=api_docs.READ)
@@ -528,7 +528,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]
 @get("/reminders", tags=("due",), responses=api_docs.READ)
 async def reminders(
     principal: NamedDependency[Principal],
-    lang: NamedDependency[str],
+    language: NamedDependency[str],
     cursor: Annotated[str | None, query_text(400)] = None,
     limit: Limit = None,
 ) -> schemas.DuePage:
@@ -540,7 +540,7 @@ async def reminders(
         states=(DueState.REMINDER, DueState.OVERDUE),
     )
     page = await due.due_list(principal, filters, today=today, cursor=cursor, limit=_limit(limit))
-    return schemas.DuePage([views.due_item(i, lang) for i in page.items], page.next_cursor)
+    return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 
 
 class TokenController(Controller):

@@ -32,7 +32,7 @@ class CylinderController(Controller):
         principal: NamedDependency[Principal],
         code: CylinderCode,
         medium: Annotated[str, query_text(32, "LPG, O2, Ar+CO2... or 液化石油气, 氧气...")],
-        lang: NamedDependency[str],
+        language: NamedDependency[str],
         station: Annotated[str | None, query_text(32)] = None,
     ) -> schemas.FillPermit:
         """May ``station`` fill cylinder ``code`` with ``medium`` now? The same codes and
@@ -45,19 +45,19 @@ class CylinderController(Controller):
             medium=aliases.medium_code(medium),  # 液化石油气 → LPG
             now=clock.now(),
         )
-        return views.fill_permit(answer, lang)
+        return views.fill_permit(answer, language)
 
     @get("/{code:str}/trace", responses=api_docs.READ_ONE)
     async def trace(
         self,
         principal: NamedDependency[Principal],
         code: CylinderCode,
-        lang: NamedDependency[str],
+        language: NamedDependency[str],
         limit: Limit = None,
     ) -> schemas.CylinderTrace:
         """The cylinder's fill count, last fill and latest fills (traceability)."""
         return views.cylinder_trace(
-            await fills.cylinder_trace(principal, code, limit=_limit(limit)), lang
+            await fills.cylinder_trace(principal, code, limit=_limit(limit)), language
         )
 
 
@@ -69,7 +69,7 @@ class FillController(Controller):
     async def list_(
         self,
         principal: NamedDependency[Principal],
-        lang: NamedDependency[str],
+        language: NamedDependency[str],
         station_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         cylinder_code: Annotated[str | None, query_text(64)] = None,
         allowed: FromQuery[bool | None] = None,
@@ -86,7 +86,7 @@ class FillController(Controller):
             before_id=before,
             limit=_limit(limit),
         )
-        return schemas.FillPage([views.fill(r, lang) for r in page.items], page.next_cursor)
+        return schemas.FillPage([views.fill(r, language) for r in page.items], page.next_cursor)
 
 
 class JointFillingController(Controller):
