@@ -139,14 +139,16 @@ async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_pa
 
 
 @pytest.fixture
-async def client(engine) -> AsyncIterator[httpx.AsyncClient]:
+async def client(request, engine) -> AsyncIterator[httpx.AsyncClient]:
     # httpx's ASGI transport runs the app in this event loop, beside the engine's pool
     # (Litestar's own test client runs it in a thread with another loop).
     transport = httpx.ASGITransport(app=create_app(manage_db=False))
-    # English answers: these tests read the message ids; tests/integration/test_language.py
-    # checks the Chinese default and the negotiation.
+    # No Accept-Language: the product's default, Chinese. A module whose tests read the
+    # English message ids sets ACCEPT_LANGUAGE = "en".
+    language = getattr(request.module, "ACCEPT_LANGUAGE", None)
+    headers = {"Accept-Language": language} if language else {}
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://sereg.test", headers={"Accept-Language": "en"}
+        transport=transport, base_url="http://sereg.test", headers=headers
     ) as http:
         yield http
 
