@@ -5,7 +5,8 @@
     python3 quickstart.py test    # install, run the test suite
 
 The first call makes ``.venv`` and installs the project into it; later calls reinstall
-only when pyproject.toml changed. Extra arguments go to ``sereg serve`` or ``pytest``.
+only when pyproject.toml changed. Extra arguments go to ``sereg serve`` or ``pytest``,
+which then run as this process (its PID and signals are theirs).
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ def main(argv: list[str]) -> int:
         args = [str(PYTHON), "-m", "sereg.cli", "serve", "--demo", *rest]
     else:
         args = [str(PYTHON), "-m", "pytest", *rest]
+    return run(args)
+
+
+def run(args: list[str]) -> int:
+    """Run ``args`` in the checkout as this very process where the system allows it.
+
+    On POSIX quickstart replaces itself with the command (exec): its PID is the
+    server's, so SIGTERM or SIGINT sent to it (kill, a process manager, Ctrl-C) reach the
+    server itself, and its exit status is the server's. A child process would have to
+    forward each signal, and the server would outlive quickstart when it is killed hard.
+    Windows has no exec (its os.execv starts a new process) and no signals to forward
+    (Ctrl-C reaches every process of the console), so there it waits for a child.
+    """
+    if os.name == "posix":
+        os.chdir(ROOT)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(args[0], args)  # returns only by raising OSError
     return subprocess.run(args, cwd=ROOT, check=False).returncode
 
 

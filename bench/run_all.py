@@ -64,6 +64,8 @@ BENCHMARKS = (
               ("--fills", "5000", "--units", "5000")),
     Benchmark("MQTT ingest: crash and restart", "bench.ingest_crash", (),
               ("--fills", "5000", "--units", "5000", "--skip-pg-restart")),
+    Benchmark("Broker crash: persistence settings", "bench.broker_crash", ("--runs", "3"),
+              ("--backlog", "10000", "--settings", "interval1")),
 )  # fmt: skip
 
 

@@ -41,7 +41,7 @@ class Organisation(Table, tablename="organisation"):
     licence_no = Varchar(length=64, null=True, default=None)
     licence_valid_until = Date(null=True, default=None)
     # Maintenance companies' supervision class, A (best) to D (lowest): on-demand
-    # maintenance is not allowed in the lowest class (RULES.md, lift maintenance).
+    # maintenance is not allowed in the lowest class (docs/rules.md, lift maintenance).
     supervision_class = Varchar(length=1, null=True, default=None)
     # Filling stations: the code they publish fills under (sereg/v1/stations/{code}/...,
     # also their broker username) and where they are (WGS-84), for the cloned-label check.
@@ -87,6 +87,10 @@ class Equipment(Table, tablename="equipment"):
     late_suspension_notice = Boolean(default=False)
     needs_inspection_before_resume = Boolean(default=False)
     parameters = JSON(default="{}")
+    # Gas cylinders: what the cylinder is used for (catalogue.CYLINDER_USES: general,
+    # vehicle, taxi, diving); the inspection interval, the service life and the fill
+    # checks depend on it (TSG 23-2021). None for other units and unset cylinders.
+    cylinder_use = Varchar(length=16, null=True, default=None)
     # Derived by the inspection rules (equipment.services.schedules) on every change.
     next_inspection_due = Date(null=True, default=None, index=True)
     not_fit_for_use = Boolean(default=False)
@@ -315,7 +319,7 @@ class Fill(Table, tablename="fill"):
     cylinder are plain ids, like ``AreaMember``'s, so the ingest's bulk insert pays no
     per-row foreign-key check; the ingest resolves both before writing. ``filled_at`` is
     the time-partition key once the table is partitioned (docs/scaling.md). Kept at least
-    2 years (traceability records, RULES.md "Gas cylinders" [S]).
+    2 years (traceability records, docs/rules.md "Gas cylinders" [S]).
     """
 
     id = BigSerial(primary_key=True)
@@ -355,6 +359,19 @@ class JointFilling(Table, tablename="joint_filling"):
     (interlock code 09, joint operation: allowed)."""
 
     owner_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    filling_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    valid_from = Date()
+    valid_until = Date()
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
+
+
+class CylinderEntrustment(Table, tablename="cylinder_entrustment"):
+    """An agreement by which ``owner`` entrusts its cylinders (托管) to ``filling_station``:
+    the station may fill them as its own (TSG 23-2021: a station fills its own and
+    entrusted cylinders [S]); the interlock answers 00 with the reason "entrusted"."""
+
+    owner = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
     filling_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
     valid_from = Date()
     valid_until = Date()
@@ -430,6 +447,11 @@ class DeadLetter(Table, tablename="dead_letter"):
     detail = Text(default="")
     payload = Bytea(null=True, default=None)  # the first bytes only (DEAD_LETTER_KEPT_BYTES)
     payload_size = Integer()
+    # sha256 of topic and whole payload (unique, migration 2026-12-06T07:00:30): a message
+    # redelivered after a crash between commit and acknowledgement is stored once, and
+    # counted in ``deliveries`` instead.
+    delivery_key = Varchar(length=64, null=True, default=None)
+    deliveries = Integer(default=1)
 
 
 class CitizenReport(Table, tablename="citizen_report"):
@@ -477,6 +499,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Fill,
     CylinderFillState,
     JointFilling,
+    CylinderEntrustment,
     LiftState,
     LiftHeartbeat,
     LiftEvent,

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
+
 from equipment.domain import lift_events
 from equipment.services import clock, db, fills, ingest, retention, telemetry
 from ingest_mqtt import messages, metrics, topics
@@ -49,8 +51,27 @@ def load_fault_codes(settings: Settings) -> lift_events.FaultCodeTable:
     return lift_events.load_fault_codes(mapping)
 
 
-def to_incoming(d: Delivery, fault_codes: lift_events.FaultCodeTable) -> ingest.Incoming:
-    decoded = messages.decode(d.topic, d.payload, fault_codes)
+def time_windows(settings: Settings) -> messages.TimeWindows:
+    """How far from their receipt the messages' timestamps may lie (issue 16, item 4)."""
+    i = settings.ingest
+    return messages.TimeWindows(
+        fills=messages.TimeWindow(
+            timedelta(days=i.fill_max_age_days), timedelta(hours=i.fill_max_ahead_hours)
+        ),
+        lifts=messages.TimeWindow(
+            timedelta(days=i.lift_max_age_days), timedelta(minutes=i.lift_max_ahead_minutes)
+        ),
+    )
+
+
+def to_incoming(
+    d: Delivery,
+    fault_codes: lift_events.FaultCodeTable,
+    windows: messages.TimeWindows = messages.DEFAULT_WINDOWS,
+) -> ingest.Incoming:
+    decoded = messages.decode(
+        d.topic, d.payload, fault_codes, received_at=d.received_at, windows=windows
+    )
     if isinstance(decoded, messages.Rejected):
         try:
             code: str | None = topics.parse_topic(d.topic).code
@@ -94,6 +115,7 @@ class Consumer:
         self.settings = settings
         ingest_settings = settings.ingest
         self.fault_codes = load_fault_codes(settings)
+        self.windows = time_windows(settings)
         self.context = ingest.IngestContext(policy=fills.policy())
         self.link = link or BrokerLink(
             settings.mqtt.connection(),
@@ -148,7 +170,7 @@ class Consumer:
             log.info("ingest stopped: %s", self.stats)
 
     def _decode(self, deliveries: Sequence[Delivery]) -> list[ingest.Incoming]:
-        return [to_incoming(d, self.fault_codes) for d in deliveries]
+        return [to_incoming(d, self.fault_codes, self.windows) for d in deliveries]
 
     async def _judge(
         self, items: list[ingest.Incoming], overlay: dict[int, Any]
@@ -398,17 +420,68 @@ def retention_of(settings: Settings) -> retention.Retention:
     )
 
 
+async def wait_for_database(settings: Settings, stopping: asyncio.Event) -> bool:
+    """Open the pool once the database answers and has every migration this code needs,
+    trying again with backoff meanwhile and saying what it waits for (issue 16, item 8):
+    a worker started before PostgreSQL, or before ``sereg migrate`` created its database
+    and tables, waits for them as it waits through an outage while running. False if
+    asked to stop first. An error that waiting cannot fix (a refused password, a bad
+    URL) ends the process with its reason."""
+    delay = 0.25
+    where = _database_name(settings)
+    while True:
+        try:
+            await db.start(settings.database.pool_min, settings.database.pool_max)
+            state = await db.readiness()
+        except Exception as exc:
+            if not (db.is_transient(exc) or _not_created_yet(exc)):
+                raise SystemExit(f"cannot use the database {where}: {exc}") from exc
+            state = {"ready": False, "database": f"unreachable: {type(exc).__name__}: {exc}"}
+        if state["ready"]:
+            log.info("database %s ready", where)
+            return True
+        waiting_for = (
+            state["database"] if state["database"] != "ok" else f"migrations {state['migrations']}"
+        )
+        log.warning(
+            "waiting for the database %s (%s); trying again in %.1f s", where, waiting_for, delay
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), delay)
+        if stopping.is_set():
+            return False
+        delay = min(delay * 2, MAX_BACKOFF_S)
+
+
+def _database_name(settings: Settings) -> str:
+    if not settings.database.is_postgres:
+        return str(settings.database.sqlite_path)
+    config = settings.database.postgres_config()
+    return f"{config['database']} at {config['host']}:{config['port']}"
+
+
+def _not_created_yet(exc: BaseException) -> bool:
+    # 3D000: the database does not exist (yet: deployments create it beside the workers).
+    return isinstance(exc, asyncpg.exceptions.InvalidCatalogNameError)
+
+
 async def run_consumer(settings: Settings) -> None:
     """The ``sereg ingest`` process: SIGTERM or SIGINT drains, acknowledges, disconnects."""
-    await db.start(settings.database.pool_min, settings.database.pool_max)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
     if settings.ingest.metrics_port:
         metrics.serve(settings.ingest.metrics_port, settings.ingest.metrics_host)
         log.info("metrics on :%d/metrics", settings.ingest.metrics_port)
-    consumer = Consumer(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, consumer.stop)
     try:
+        if not await wait_for_database(settings, stopping):
+            return
+        consumer = Consumer(settings)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, consumer.stop)
+        if stopping.is_set():
+            consumer.stop()
         await consumer.run()
     finally:
         await db.stop()

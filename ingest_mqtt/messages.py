@@ -1,10 +1,10 @@
 """Payloads of MQTT contract v1: decoded, validated, or refused with a dead-letter reason.
 
-Source: DESIGN.md, "MQTT contract, v1" (exact: devices in the field are built against
+Source: docs/mqtt-contract.md (exact: devices in the field are built against
 it). Payloads are UTF-8 JSON objects of at most 16 KiB, timestamps are RFC 3339 with an
 offset, unknown extra fields are ignored, and a missing or wrongly typed required field
 dead-letters the message with its reason. Lift event kinds and fault codes:
-:mod:`equipment.domain.lift_events` (GB/T 24476-2017, RULES.md "Lift IoT"); which fills
+:mod:`equipment.domain.lift_events` (GB/T 24476-2017, docs/rules.md "Lift IoT"); which fills
 are measured by mass or by pressure: :func:`equipment.domain.fills.measure_for`.
 
 :func:`decode` is fed by devices, so it never raises: every input ends as
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Final
@@ -40,6 +40,8 @@ __all__ = [
     "LiftEvent",
     "LiftStatus",
     "Rejected",
+    "TimeWindow",
+    "TimeWindows",
     "decode",
     "encode_verdict",
 ]
@@ -73,6 +75,8 @@ Quantity = Annotated[float, msgspec.Meta(ge=0)]
 # invalid value at the door, not a database error later.
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Floor = Annotated[int, msgspec.Meta(ge=-10, le=300)]
+# A vehicle registration (plate) as read at the pump; 16 bounds the longest plates.
+Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
 
 # gc=False: the fields are atoms (str, int, float, bool, datetime), so these structs can
 # never be part of a reference cycle, and untracking them spares the collector at the
@@ -93,12 +97,17 @@ class FillEvent(msgspec.Struct, frozen=True, gc=False):
     started_at: Timestamp | None = None
     filled_mass_kg: Quantity | None = None
     final_pressure_mpa: Quantity | None = None
+    # Optional checks, added within v1 (docs/mqtt-contract.md): absent means "not
+    # checked", never a refusal, so devices built before them keep working.
+    purged_or_evacuated: bool | None = None
+    people_in_vehicle: bool | None = None
+    vehicle_registration: Plate | None = None
 
 
 class LiftStatus(msgspec.Struct, frozen=True, gc=False):
     """``sereg/v1/elevators/{registration_code}/status``: heartbeat and state.
 
-    ``service_mode`` as in RULES.md "Lift IoT": 0 out of service, 1 normal, 2 inspection,
+    ``service_mode`` as in docs/rules.md "Lift IoT": 0 out of service, 1 normal, 2 inspection,
     3 fire return, 4 firefighter, 5 emergency power, 6 earthquake, 7 unknown.
     """
 
@@ -326,12 +335,95 @@ def _refuse_nul(decoded: Decoded) -> Rejected | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """How far before and after the moment sereg receives a message its timestamps may lie.
+
+    A timestamp outside is no clock drift but a broken or forged one (9999-12-31, 0001-01-01,
+    a dead RTC battery's 1970): refused at the door as ``invalid_value``, it is one dead
+    letter with its payload kept, where inside it would reach the rules and the cylinders'
+    and lifts' state (and, at the edges of the calendar, overflow date arithmetic).
+    """
+
+    max_age: timedelta
+    max_ahead: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindows:
+    """The window of each topic kind; the defaults are sereg's (settings: ``IngestSettings``).
+
+    Both kinds reach 30 days back: a station or a lift buffers while its network is down
+    (a long holiday closure or a rural outage fits), and anything older would be judged
+    against a register that has moved on since (due dates, ownership), and for
+    heartbeats is older than their retention. Ahead, a fill may be a day out (a device
+    in the wrong time zone is 8 h out): it is stored, since the fill happened, and
+    flagged "impossible" (19, ``FillPolicy.future_skew``), and it never moves the
+    cylinder's state past its receive time. A lift's status or event has no such flag,
+    and one from the future would hide the lift's real state and alarms until then, so
+    it may be minutes ahead only.
+    """
+
+    fills: TimeWindow = TimeWindow(timedelta(days=30), timedelta(days=1))
+    lifts: TimeWindow = TimeWindow(timedelta(days=30), timedelta(minutes=10))
+
+
+DEFAULT_WINDOWS: Final = TimeWindows()
+
+
+def _span(delta: timedelta) -> str:
+    if delta >= timedelta(days=2):
+        return f"{delta.days} days"
+    if delta >= timedelta(hours=2):
+        return f"{delta.total_seconds() / 3600:.0f} h"
+    return f"{delta.total_seconds() / 60:.0f} min"
+
+
+def _outside(decoded: Decoded, received_at: datetime, windows: TimeWindows) -> Rejected | None:
+    """The first timestamp of the message outside its window, as a refusal."""
+    window = windows.fills if decoded.topic.kind is TopicKind.FILLS else windows.lifts
+    message = decoded.message
+    for name in message.__struct_fields__:
+        value = getattr(message, name)
+        if not isinstance(value, datetime):
+            continue
+        # Subtracting two aware datetimes never overflows (at most ~3.7 million days apart),
+        # where adding the window to either could at the edges of the calendar.
+        offset = value - received_at
+        if offset > window.max_ahead:
+            return Rejected(
+                DeadLetterReason.INVALID_VALUE,
+                f"`$.{name}`: {value.isoformat()} is {_span(offset)} after the message was "
+                f"received; at most {_span(window.max_ahead)} ahead is accepted: check the "
+                "device clock",
+            )
+        if -offset > window.max_age:
+            return Rejected(
+                DeadLetterReason.INVALID_VALUE,
+                f"`$.{name}`: {value.isoformat()} is {_span(-offset)} before the message was "
+                f"received; at most {_span(window.max_age)} back is accepted: check the "
+                "device clock",
+            )
+    return None
+
+
 def decode(
-    topic: str, payload: bytes, fault_codes: FaultCodeTable = DEFAULT_FAULT_CODES
+    topic: str,
+    payload: bytes,
+    fault_codes: FaultCodeTable = DEFAULT_FAULT_CODES,
+    *,
+    received_at: datetime | None = None,
+    windows: TimeWindows = DEFAULT_WINDOWS,
 ) -> Decoded | Rejected:
-    """The message on ``topic``, or why it is dead-lettered. Never raises."""
+    """The message on ``topic``, or why it is dead-lettered. Never raises.
+
+    With ``received_at`` (an aware datetime), every timestamp of the message must lie in
+    its kind's window around it."""
     try:
-        return _decode(topic, payload, fault_codes)
+        decoded = _decode(topic, payload, fault_codes)
+        if received_at is not None and isinstance(decoded, Decoded):
+            return _outside(decoded, received_at, windows) or decoded
+        return decoded
     except Exception as exc:
         # A bug here must dead-letter one message, not stop the worker for every device.
         return Rejected(

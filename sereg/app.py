@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             ingest_controllers.CylinderController,
             ingest_controllers.FillController,
             ingest_controllers.JointFillingController,
+            ingest_controllers.EntrustmentController,
             ingest_controllers.lift_live_state,
             ingest_controllers.DeadLetterController,
             geo_controllers.AreaController,

@@ -16,6 +16,31 @@ from sereg.settings import get_settings
 os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
 
 
+def open_database(*, create: bool = False, server: bool = False) -> None:
+    """Say which database this command opens, on stderr; unless the command creates it
+    (``create``), refuse in one line a database that is missing or not migrated.
+
+    A ``server`` on PostgreSQL only warns: a deployment may start it beside the job that
+    migrates, and its /ready answers 503 until that is done. A SQLite file is local, and
+    nothing but this machine's user will migrate it.
+    """
+    from sereg import database
+
+    settings = get_settings().database
+    try:
+        where = database.describe(settings)
+        problem = None if create else database.problem(settings)
+    except ValueError as exc:  # a DATABASE_URL sereg cannot use
+        raise SystemExit(f"error: {exc}") from exc
+    print(f"sereg: database {where}", file=sys.stderr, flush=True)
+    if problem is not None and server and settings.is_postgres:
+        print(f"warning: {problem}; /ready answers 503 until then", file=sys.stderr, flush=True)
+    elif problem is not None:
+        raise SystemExit(f"error: {problem}")
+    if create and not settings.is_postgres:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+
+
 async def migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
@@ -42,6 +67,7 @@ async def seed_demo(units: int, seed: int, *, quiet: bool = False) -> bool:
 
     if not await register_is_empty():
         print("the register already has units; demo city not loaded", file=sys.stderr)
+        await print_token_hint()
         return False
     org_ids = await load_demo_city(
         seed=seed, units=units, today=clock.today(), now=clock.now(), show_progress=not quiet
@@ -68,13 +94,63 @@ async def print_demo_tokens(org_ids: dict[str, list[int]]) -> None:
         )
         owner = f" (organisation {org})" if org else ""
         print(f"  {role.value:<12}{owner:<20} {secret}")
+    sys.stdout.flush()
+
+
+# The demo city's accounts, one per role, as print_demo_tokens made tokens for them.
+DEMO_ROLES = (
+    ("admin", None),
+    ("inspector", "inspection_body"),
+    ("maintenance", "maintenance_company"),
+    ("user_unit", "user_unit"),
+    ("station", "filling_station"),
+)
+
+
+def sereg_command() -> str:
+    """How the user can run ``sereg``: its name when it is on PATH, else the script
+    beside this interpreter (quickstart's .venv is not on PATH)."""
+    import shutil
+
+    beside = Path(sys.executable).parent / "sereg"
+    found = shutil.which("sereg")
+    if found or not beside.exists():
+        return "sereg"
+    return str(beside)
+
+
+async def print_token_hint() -> None:
+    """A register that was loaded before: its tokens were shown once, then, and only
+    their hashes are kept. Say how to make a new one for each demo account."""
+    from equipment.tables import Organisation
+
+    sereg = sereg_command()
+    print("\nTokens are shown only when they are made. To make one to try the API with:")
+    for role, kind in DEMO_ROLES:
+        org = None
+        if kind is not None:
+            org = (
+                await Organisation.select(Organisation.id, Organisation.name)
+                .where(Organisation.kind == kind)
+                .order_by(Organisation.id)
+                .first()
+            )
+            if org is None:
+                continue
+        account = f" --org {org['id']}" if org else ""
+        note = f"   # {org['name']}" if org else ""
+        print(f"  {sereg} token create --role {role}{account}{note}")
+    print(f"({sereg} token list shows the tokens made so far; the demo city's are labelled demo)")
+    sys.stdout.flush()
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
+    open_database(create=True)
     asyncio.run(migrate())
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    open_database(create=True)
     asyncio.run(migrate())
     asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
 
@@ -83,6 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = get_settings()
+    open_database(create=args.demo, server=True)
     if args.demo:
         asyncio.run(migrate())
         asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
@@ -124,6 +201,7 @@ def cmd_ingest(_: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
+    open_database()
     import uuid
     from datetime import timedelta
 
@@ -134,6 +212,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     settings = get_settings()
     try:
         conn = MqttSettings(url=args.url or settings.mqtt.url).connection()
+        qos0_conn = MqttSettings(url=args.qos0_url).connection() if args.qos0_url else None
         policy = fills.policy()
         config = simulator.SimConfig(
             rate=args.rate,
@@ -174,6 +253,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             seconds=seconds,
             client_id=args.client_id or f"sereg-sim-{uuid.uuid4().hex[:8]}",
             max_outstanding=args.max_outstanding or simulator.MAX_OUTSTANDING,
+            qos0_conn=qos0_conn,
         )
     except (OSError, ConnectionError) as exc:
         raise SystemExit(f"error: cannot publish to {conn.host}:{conn.port}: {exc}") from exc
@@ -183,23 +263,34 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def cmd_broker_users(args: argparse.Namespace) -> None:
-    """Write the broker's password file for every station and lift on the register."""
+    """Write the broker's dynamic-security configuration for every station and lift on the
+    register, the ingest workers and any admin (ingest_mqtt/credentials.py)."""
+    open_database()
     import csv
 
     from equipment.services import devices
     from ingest_mqtt import credentials
 
-    users = asyncio.run(_with_db(devices.device_usernames))
-    kinds = {user: kind for kind, names in users.items() for user in names}
-    for name in args.service_user:
-        kinds[name] = "service"
-    out = Path(args.out)
-    existing = (
-        credentials.parse_password_file(out.read_text()) if args.merge and out.exists() else {}
+    found = asyncio.run(_with_db(devices.device_usernames))
+    users = credentials.Users(
+        stations=found["station"],
+        lifts=found["lift"],
+        workers=args.ingest_worker,
+        admins=args.admin,
     )
-    text, issued = credentials.password_file(kinds, existing)
-    out.write_text(text)
-    out.chmod(0o640)
+    kinds = {user: kind for kind, names in found.items() for user in names}
+    kinds.update({name: "ingest worker" for name in args.ingest_worker})
+    kinds.update({name: "admin" for name in args.admin})
+    out = Path(args.out)
+    existing = credentials.parse_clients(out.read_text()) if args.merge and out.exists() else {}
+    try:
+        document, issued = credentials.dynamic_security(
+            users, group=get_settings().ingest.group, existing=existing
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    out.touch(mode=0o640)
+    out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     issued_path = Path(args.issued)
     issued_path.touch(mode=0o600)
     with issued_path.open("w", newline="") as f:
@@ -208,9 +299,10 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
         for user, password in sorted(issued.items()):
             writer.writerow([user, kinds[user], password])
     print(
-        f"{out}: {len(kinds)} users ({len(users['station'])} stations, {len(users['lift'])}"
-        f" lifts, {len(args.service_user)} service); {len(issued)} new passwords in"
-        f" {issued_path} (hand them to the installers, then delete the file)"
+        f"{out}: {len(kinds)} users ({len(found['station'])} stations, {len(found['lift'])}"
+        f" lifts, {len(args.ingest_worker)} ingest workers, {len(args.admin)} admins);"
+        f" {len(issued)} new passwords in {issued_path} (hand them to the installers, then"
+        " delete the file). Restart the broker to load it."
     )
 
 
@@ -230,6 +322,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_prune(_: argparse.Namespace) -> None:
     """Delete telemetry and dead letters past their retention; report what went."""
+    open_database()
     from equipment.domain.errors import DomainError
     from equipment.services import clock, retention
     from ingest_mqtt.consumer import retention_of
@@ -249,6 +342,7 @@ def cmd_prune(_: argparse.Namespace) -> None:
 
 
 def cmd_token(args: argparse.Namespace) -> None:
+    open_database()
     from equipment.domain.access import SYSTEM, Role
     from equipment.domain.errors import DomainError
     from equipment.services import clock, tokens
@@ -319,10 +413,31 @@ def cmd_areas(args: argparse.Namespace) -> None:
             document = json.loads(Path(args.file).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SystemExit(f"error: cannot read {args.file}: {exc}") from exc
+    open_database()
     try:
         asyncio.run(_with_db(run))
     except DomainError as exc:
         raise SystemExit(f"error: {exc.reason}") from exc
+
+
+RULES_DOC = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+
+
+def cmd_rules(args: argparse.Namespace) -> None:
+    """Write docs/rules.md from the code's rule tables, or check that it is current."""
+    from equipment.domain.rules_document import render
+
+    text = render()
+    target = Path(args.output) if args.output else RULES_DOC
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            raise SystemExit(f"{target} is out of date: run `sereg rules doc`")
+        print(f"{target} is current")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target} ({len(text.splitlines())} lines)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,6 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
         " only under its own code). Stops after --count messages or --seconds (default 10 s).",
     )
     simulate.add_argument("--url", help="mqtt://user:password@host:port (default: MQTT_URL)")
+    simulate.add_argument(
+        "--qos0-url",
+        help="a second broker user for the QoS 0 heartbeats' own connection (default: --url's"
+        " user). Needed against the repo's broker config, which names each session after its"
+        " username: two connections of one user would take each other's session",
+    )
     simulate.add_argument("--lifts", type=int, default=50, help="lifts to simulate (default 50)")
     simulate.add_argument(
         "--stations", type=int, default=5, help="filling stations to simulate (default 5)"
@@ -416,9 +537,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     broker = sub.add_parser(
         "broker-users",
-        help="issue broker credentials: a Mosquitto password file for every station and lift",
+        help="issue broker credentials: Mosquitto's dynamic-security configuration for every"
+        " station, lift and ingest worker",
     )
-    broker.add_argument("--out", required=True, help="the password file to write")
+    broker.add_argument(
+        "--out", required=True, help="the plugin configuration to write (dynamic-security.json)"
+    )
     broker.add_argument(
         "--issued", required=True, help="CSV of the new passwords (mode 0600), shown once"
     )
@@ -428,10 +552,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the passwords of users already in --out; issue only for new ones",
     )
     broker.add_argument(
-        "--service-user",
+        "--ingest-worker",
         action="append",
         default=[],
-        help="a service account to include too, e.g. sereg-ingest (repeatable)",
+        help="an ingest worker's broker user, one per worker (its username is its session's"
+        " client id), e.g. sereg-ingest-1 (repeatable)",
+    )
+    broker.add_argument(
+        "--admin",
+        action="append",
+        default=[],
+        help="a user that may change clients and roles at run time with mosquitto_ctrl"
+        " (repeatable; none by default)",
     )
     broker.set_defaults(func=cmd_broker_users)
 
@@ -464,6 +596,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     area_sub.add_parser("reassign", help="reassign every located unit to the stored areas")
     area.set_defaults(func=cmd_areas)
+
+    rules = sub.add_parser("rules", help="the regulatory rules document (docs/rules.md)")
+    rules_sub = rules.add_subparsers(dest="action", required=True)
+    doc = rules_sub.add_parser("doc", help="write docs/rules.md from the code's rule tables")
+    doc.add_argument("--output", help="where to write it (default: the repo's docs/rules.md)")
+    doc.add_argument(
+        "--check", action="store_true", help="exit non-zero when the file is not current"
+    )
+    rules.set_defaults(func=cmd_rules)
     return parser
 
 

@@ -14,13 +14,30 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+# The checkout this code runs from, if it runs from one (quickstart.py, an editable install).
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def default_sqlite_path(env: dict[str, str]) -> Path:
+    """Where the SQLite file is when ``SEREG_SQLITE_PATH`` is unset: one place whatever the
+    current directory, so ``sereg`` run from anywhere finds the database quickstart made.
+
+    In a checkout, ``sereg.sqlite3`` at its root (beside pyproject.toml, as quickstart.py
+    has always made it); an installed copy has no checkout, so the user's data directory
+    (``$XDG_DATA_HOME/sereg``, by default ``~/.local/share/sereg``).
+    """
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "quickstart.py").is_file():
+        return _CHECKOUT / "sereg.sqlite3"
+    data = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local/share")
+    return Path(data) / "sereg" / "sereg.sqlite3"
+
 
 @dataclass(frozen=True)
 class DatabaseSettings:
     """``DATABASE_URL`` (postgresql://...) selects PostgreSQL; otherwise a SQLite file."""
 
     url: str | None = None
-    sqlite_path: Path = Path("sereg.sqlite3")
+    sqlite_path: Path = _CHECKOUT / "sereg.sqlite3"
     # min = max: a pool that grows under a burst opens its connections all at once and
     # stalls the server (measured: p99 154 ms at 200 req/s), then shrinks when idle.
     pool_min: int = 10
@@ -130,6 +147,14 @@ class IngestSettings:
     # Where the worker serves its Prometheus metrics (unset: not served).
     metrics_port: int | None = None
     metrics_host: str = "0.0.0.0"
+    # How far from its receipt a message's timestamps may lie; outside, it is dead-lettered
+    # as invalid_value (why these defaults: ingest_mqtt.messages.TimeWindows). 30 days back
+    # covers a station or lift buffering through a long outage; a fill a day ahead is
+    # stored and flagged 19 (a device in the wrong time zone), a lift message only minutes.
+    fill_max_age_days: int = 30
+    fill_max_ahead_hours: int = 24
+    lift_max_age_days: int = 30
+    lift_max_ahead_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -143,7 +168,7 @@ class FillSettings:
 @dataclass(frozen=True)
 class RetentionSettings:
     """What ``sereg prune`` removes. Fill records are never pruned sooner than 2 years
-    (traceability records, RULES.md "Gas cylinders" [S])."""
+    (traceability records, docs/rules.md "Gas cylinders" [S])."""
 
     heartbeat_days: int = 30
     dead_letter_days: int = 90
@@ -170,10 +195,12 @@ class RulesSettings:
 
 @dataclass(frozen=True)
 class ResponseSettings:
-    # Entrapment: on site within 30 minutes in cities, 1 hour elsewhere (RULES.md, [U]:
-    # a local rule, so configurable).
-    city_minutes: int = 30
-    other_minutes: int = 60
+    # Entrapment: on site within 30 minutes in city districts, 1 hour elsewhere
+    # (《湖北省电梯使用安全管理办法》: rules lift.entrapment.city / .elsewhere, also
+    # overridable in the rules policy). Set, these win over the policy; unset (None), the
+    # policy's minutes apply. The 2025 Hubei lift-safety regulations may change them.
+    city_minutes: int | None = None
+    other_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -243,7 +270,12 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         database=DatabaseSettings(
             url=env.get("DATABASE_URL") or None,
-            sqlite_path=Path(env.get("SEREG_SQLITE_PATH") or "sereg.sqlite3"),
+            # Absolute, so every message can name the file that was opened.
+            sqlite_path=(
+                Path(env["SEREG_SQLITE_PATH"]).expanduser().absolute()
+                if env.get("SEREG_SQLITE_PATH")
+                else default_sqlite_path(env)
+            ),
             pool_min=_env_int(env, "SEREG_DB_POOL_MIN", 10, low=0),
             pool_max=_env_int(env, "SEREG_DB_POOL_MAX", 10),
         ),
@@ -251,8 +283,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             policy_path=Path(env["SEREG_RULES_POLICY"]) if env.get("SEREG_RULES_POLICY") else None
         ),
         response=ResponseSettings(
-            city_minutes=_env_int(env, "SEREG_ENTRAPMENT_CITY_MINUTES", 30),
-            other_minutes=_env_int(env, "SEREG_ENTRAPMENT_OTHER_MINUTES", 60),
+            city_minutes=_env_int(env, "SEREG_ENTRAPMENT_CITY_MINUTES", 0, low=0) or None,
+            other_minutes=_env_int(env, "SEREG_ENTRAPMENT_OTHER_MINUTES", 0, low=0) or None,
         ),
         mqtt=MqttSettings(url=env.get("MQTT_URL", MqttSettings.url)),
         ingest=IngestSettings(
@@ -280,6 +312,18 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             in_process=_env_flag(env, "SEREG_INGEST_IN_PROCESS"),
             metrics_port=_env_int(env, "SEREG_INGEST_METRICS_PORT", 0, low=0, high=65535) or None,
             metrics_host=env.get("SEREG_INGEST_METRICS_HOST") or IngestSettings.metrics_host,
+            fill_max_age_days=_env_int(
+                env, "SEREG_INGEST_FILL_MAX_AGE_DAYS", IngestSettings.fill_max_age_days
+            ),
+            fill_max_ahead_hours=_env_int(
+                env, "SEREG_INGEST_FILL_MAX_AHEAD_HOURS", IngestSettings.fill_max_ahead_hours
+            ),
+            lift_max_age_days=_env_int(
+                env, "SEREG_INGEST_LIFT_MAX_AGE_DAYS", IngestSettings.lift_max_age_days
+            ),
+            lift_max_ahead_minutes=_env_int(
+                env, "SEREG_INGEST_LIFT_MAX_AHEAD_MINUTES", IngestSettings.lift_max_ahead_minutes
+            ),
         ),
         fills=FillSettings(
             min_refill_minutes=_env_int(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -455,6 +456,27 @@ class DueController(Controller):
         """Units due for inspection, earliest first (应检必检): the inspector's main list."""
         page = await due.due_list(
             principal, filters, today=clock.today(), cursor=cursor, limit=_limit(limit)
+        )
+        return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
+
+    @get("/change-registrations", responses=api_docs.READ)
+    async def change_registrations(
+        self,
+        principal: NamedDependency[Principal],
+        filters: NamedDependency[due.DueFilter],
+        language: NamedDependency[str],
+        cursor: Annotated[str | None, query_text(400)] = None,
+        limit: Limit = None,
+    ) -> schemas.DuePage:
+        """Units in use that reached their design service life: a change registration is
+        due (TSG 08-2017, rule registration.change.design_life), earliest first. Scoped
+        like the due list: a user unit sees its own units, the bureau all."""
+        page = await due.due_list(
+            principal,
+            replace(filters, kind="change_registration"),
+            today=clock.today(),
+            cursor=cursor,
+            limit=_limit(limit),
         )
         return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 

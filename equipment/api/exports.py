@@ -64,6 +64,7 @@ KIND_ZH: Final[Mapping[str, str]] = {
     "supervisory": "监督检验",
     "maintenance": "维护保养",
     "end_of_service_life": "设计使用年限到期",
+    "change_registration": "变更登记（达到设计使用年限继续使用）",
 }
 STATE_ZH: Final[Mapping[str, str]] = {
     "upcoming": "未到期",

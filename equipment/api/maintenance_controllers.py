@@ -196,7 +196,7 @@ class AlarmController(Controller):
         data: JSONBody[schemas.AlarmStep],
     ) -> schemas.AlarmView:
         """The technician is on site: checked against 30 minutes in a city district, 1 hour
-        elsewhere (RULES.md)."""
+        elsewhere (docs/rules.md)."""
         return await _step(principal, alarm_id, "arrive", data)
 
     @post("/{alarm_id:int}/finish", status_code=200, responses=api_docs.WRITE)

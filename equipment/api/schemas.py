@@ -22,6 +22,9 @@ def text(max_length: int, min_length: int = 0) -> Any:
 
 
 OrgId = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+# A moment a client reports: without an offset it names no instant (and compared with the
+# server's aware clock it would fail), so it is refused as a bad value.
+Instant = Annotated[datetime, Meta(tz=True)]
 # Coordinates are range-checked by the domain, which can say "swapped?" or "outside China".
 Longitude = float
 Latitude = float
@@ -32,6 +35,8 @@ Parameters = dict[str, Any]
 # The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
 # Tencent), BD-09 (Baidu). See geo.crs.
 CrsName = Literal["wgs84", "gcj02", "bd09"]
+# What a gas cylinder is used for (equipment.domain.catalogue.CYLINDER_USES).
+CylinderUse = Literal["general", "vehicle", "taxi", "diving"]
 
 
 class Problem(Struct):
@@ -127,6 +132,8 @@ class EquipmentCreate(Struct, forbid_unknown_fields=True):
     maintenance_company_id: OrgId | None = None
     owning_station_id: OrgId | None = None
     parameters: Parameters = {}
+    # Gas cylinders: general, vehicle, taxi or diving (sets the interval and service life).
+    cylinder_use: CylinderUse | None = None
     # Registration office only: import a unit that is already registered and in use.
     registered_on: date | None = None
     # The system longitude and latitude are given in; they are stored in WGS-84.
@@ -150,6 +157,7 @@ class EquipmentUpdate(Struct, forbid_unknown_fields=True):
     certificate_no: text(32, 1) | UnsetType | None = UNSET
     equipment_code: text(18, 18) | UnsetType | None = UNSET
     district_code: DistrictInput | UnsetType = UNSET
+    cylinder_use: CylinderUse | UnsetType | None = UNSET
     # The system longitude and latitude are given in; they are stored in WGS-84.
     crs: CrsName | UnsetType = UNSET
 
@@ -191,6 +199,7 @@ class Equipment(Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    cylinder_use: str | None
 
 
 class EquipmentPage(Struct):
@@ -274,7 +283,7 @@ class InspectionCreate(Struct, forbid_unknown_fields=True):
     reason: SupervisoryReason = ""
     inspection_body_id: OrgId | None = None
     # The next due date the report states: the authority for vessels, piping and
-    # power-station boilers (RULES.md).
+    # power-station boilers (docs/rules.md).
     next_due_stated: date | None = None
     safety_grade: Annotated[int, Meta(ge=1, le=5)] | None = None
     # Id of an earlier record of this unit that this one corrects (nothing is overwritten).
@@ -453,12 +462,12 @@ AlarmKind = Literal[tuple(sorted(lift_events.KINDS - {lift_events.BACK_TO_NORMAL
 
 class AlarmCreate(Struct, forbid_unknown_fields=True):
     kind: AlarmKind
-    raised_at: datetime | None = None
+    raised_at: Instant | None = None
     note: text(1000) = ""
 
 
 class AlarmStep(Struct, forbid_unknown_fields=True):
-    at: datetime | None = None
+    at: Instant | None = None
 
 
 class AlarmClose(Struct, forbid_unknown_fields=True):
@@ -767,6 +776,22 @@ class JointFilling(Struct):
     created_at: datetime
 
 
+class EntrustmentCreate(Struct, forbid_unknown_fields=True):
+    owner_id: OrgId
+    filling_station_id: OrgId
+    valid_from: date
+    valid_until: date
+
+
+class Entrustment(Struct):
+    id: int
+    owner_id: int
+    filling_station_id: int
+    valid_from: date
+    valid_until: date
+    created_at: datetime
+
+
 class LiftLiveState(Struct):
     equipment_id: int
     ts: datetime
@@ -796,6 +821,9 @@ class DeadLetterView(Struct):
     # The kept bytes (at most 4 KiB) as text where they are UTF-8, else hex.
     payload: str
     payload_encoding: Literal["utf-8", "hex"]
+    # How often these very bytes reached sereg (a redelivery after a crash, or a device
+    # sending them again): one row, counted.
+    deliveries: int = 1
 
 
 class DeadLetterPage(Struct):

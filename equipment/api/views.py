@@ -29,6 +29,7 @@ def equipment(row: dict[str, Any]) -> schemas.Equipment:
         maintenance_company_id=row["maintenance_company"],
         owning_station_id=row["owning_station"],
         parameters=row["parameters"] or {},
+        cylinder_use=row.get("cylinder_use"),
     )
     return schemas.Equipment(**values)
 
@@ -118,6 +119,7 @@ RULE_VALUE_FIELDS = (
     "legacy_life_years",
     "legacy_before_year",
     "extension_window_months",
+    "minutes",
     "years",
 )
 
@@ -241,6 +243,17 @@ def joint_filling(row: dict[str, Any]) -> schemas.JointFilling:
     return schemas.JointFilling(
         id=row["id"],
         owner_station_id=row["owner_station"],
+        filling_station_id=row["filling_station"],
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        created_at=row["created_at"],
+    )
+
+
+def entrustment(row: dict[str, Any]) -> schemas.Entrustment:
+    return schemas.Entrustment(
+        id=row["id"],
+        owner_id=row["owner"],
         filling_station_id=row["filling_station"],
         valid_from=row["valid_from"],
         valid_until=row["valid_until"],

@@ -16,7 +16,7 @@ from typing import Final
 
 from equipment.domain.regions import HUBEI
 
-# 充装介质 → the medium codes of the fill contract (DESIGN.md "MQTT contract").
+# 充装介质 → the medium codes of the MQTT fill contract (LPG, O2, N2, Ar, CO2...).
 MEDIA: Final = MappingProxyType(
     {
         "液化石油气": "LPG",

@@ -13,7 +13,7 @@ the others are listed beside it):
    re-inspection", TSG T7001-2023 / GB 45067-2024 5.6.1), or an open major accident
    hazard (GB 45067-2024: continued use with a major hazard is forbidden);
 2. ``inspection_overdue`` 超期未检 — past its periodic inspection date: "no use after it
-   expires" (TSG 08-2017, RULES.md "Obligations of every unit");
+   expires" (TSG 08-2017, docs/rules.md);
 3. ``past_service_life`` 超过设计使用年限 — past the end of its (design) service life (gas
    cylinders TSG 23-2021: to be scrapped; other units need a change of registration);
 4. ``suspended`` 暂停使用 — the user unit has suspended it (TSG 08-2017 停用);

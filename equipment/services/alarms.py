@@ -7,13 +7,13 @@ raises its counter instead of a new row, so an alarm storm stays one alarm.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, db
+from equipment.services import audit, db, schedules
 from equipment.services.bulk import Bulk
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
@@ -34,6 +34,9 @@ FILL_SEVERITY = {
     "fill_overdue_inspection": "major",
     "fill_over_filled": "major",
     "fill_station_licence_invalid": "major",
+    "fill_not_purged": "major",
+    "fill_people_in_vehicle": "major",
+    "fill_vehicle_mismatch": "major",
 }
 
 
@@ -44,14 +47,25 @@ def severity(kind: str) -> str:
 
 
 def response_limit_minutes(kind: str, district_code: str) -> int | None:
-    """Entrapments only: 30 minutes in a city district, 1 hour elsewhere (RULES.md, [U])."""
+    """Entrapments only: 30 minutes in a city district, 1 hour elsewhere
+    (《湖北省电梯使用安全管理办法》, rules lift.entrapment.city / .elsewhere [S]): the
+    settings' minutes when set, else the rule policy's."""
     if kind != "entrapment":
         return None
     settings = get_settings().response
     urban = (
         regions.is_known_region(district_code) and regions.region(district_code).is_urban_district
     )
-    return settings.city_minutes if urban else settings.other_minutes
+    configured = settings.city_minutes if urban else settings.other_minutes
+    if configured is not None:
+        return configured
+    row = schedules.policy().row("lift.entrapment.city" if urban else "lift.entrapment.elsewhere")
+    return row.value("minutes")
+
+
+# An alarm entered by hand is a call taken minutes or days ago; as with the devices' own
+# (ingest: 30 days back), an older date is a typing error, not an alarm to open.
+OLDEST_MANUAL_ALARM = timedelta(days=30)
 
 
 async def raise_alarm(
@@ -68,6 +82,12 @@ async def raise_alarm(
     principal.require(Permission.ALARM_RAISE)
     if raised_at > now:
         raise InvalidValue("an alarm cannot be raised in the future", field="raised_at")
+    if now - raised_at > OLDEST_MANUAL_ALARM:
+        raise InvalidValue(
+            f"an alarm raised more than {OLDEST_MANUAL_ALARM.days} days ago cannot be entered"
+            " (check the date)",
+            field="raised_at",
+        )
     async with db.transaction():
         unit = await get_equipment(principal, equipment_id)
         return await open_or_count(
@@ -119,12 +139,20 @@ async def open_or_count(
     return row
 
 
+def _maintained_by(company_id: int):
+    """Alarms of the units ``company_id`` maintains now. An alarm belongs to its unit's
+    current maintainer, not to the one it was raised under: after a change of maintainer
+    the new company must answer the open entrapment, and the old one no longer sees it."""
+    ids = Equipment.select(Equipment.id).where(Equipment.maintenance_company == company_id)
+    return Alarm.equipment.is_in(ids)
+
+
 def _scope_clause(principal: Principal):
     scope = principal.equipment_scope()
     if scope.kind is ScopeKind.ALL:
         return None
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
-        return Alarm.maintenance_company == scope.org_id
+        return _maintained_by(scope.org_id)
     if scope.kind is ScopeKind.USER_UNIT:
         ids = Equipment.select(Equipment.id).where(Equipment.user_unit == scope.org_id)
         return Alarm.equipment.is_in(ids)
@@ -239,7 +267,8 @@ async def list_alarms(
     if f.district_code:
         clauses.append(Alarm.district_code == f.district_code)
     if f.maintenance_company_id is not None:
-        clauses.append(Alarm.maintenance_company == f.maintenance_company_id)
+        # What the company itself sees (its units' alarms), not who held the unit then.
+        clauses.append(_maintained_by(f.maintenance_company_id))
     if f.late_only:
         clauses.append(Alarm.arrived_late == True)  # noqa: E712
     if cursor:

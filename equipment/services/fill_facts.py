@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from equipment.domain import fills as rules
-from equipment.domain.catalogue import is_cylinder
+from equipment.domain.catalogue import VEHICLE_USES, is_cylinder
 from equipment.services.bulk import Bulk
 from equipment.tables import CylinderFillState
 
@@ -56,7 +56,7 @@ async def stations_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, rules.
 # a filling scale waits for.
 _CYLINDER = (
     "SELECT e.id, e.code, e.registration_code, e.equipment_code, e.category, e.status,"
-    " e.owning_station, e.district_code, e.parameters,"
+    " e.owning_station, e.district_code, e.parameters, e.user_unit, e.cylinder_use,"
     # (equipment, kind) is unique: a plain subquery, which plans in half the time of an
     # aggregate over the same row.
     " (SELECT d.due_on FROM due_date d WHERE d.equipment = e.id AND d.kind = 'periodic')"
@@ -99,10 +99,12 @@ def _cylinder(r: Any) -> Cylinder:
         medium=params.get("medium"),
         water_capacity_l=_number(params.get("water_capacity_l")),
         nominal_working_pressure_mpa=_number(params.get("nominal_working_pressure_mpa")),
-        vehicle=params.get("vehicle") is True,
+        vehicle=params.get("vehicle") is True or r["cylinder_use"] in VEHICLE_USES,
         next_periodic_due=_as_date(r["periodic_due"]),
         end_of_service_life=_as_date(r["end_of_life"]),
         last_periodic_failed=r["last_periodic"] == "fail" and is_cylinder(r["category"]),
+        vehicle_registration=_text(params.get("vehicle_registration")),
+        user_unit_id=r["user_unit"],
     )
     previous = (
         None
@@ -226,7 +228,10 @@ def joint_allowed(
 ) -> bool:
     if cylinder.owning_station_id is None or cylinder.owning_station_id == station.id:
         return False
-    day = at.astimezone(local_tz).date()
+    try:
+        day = at.astimezone(local_tz).date()
+    except OverflowError:  # at the calendar's edge (9999-12-31T23:59Z): its own day
+        day = at.date()
     periods = agreements.get((station.id, cylinder.owning_station_id), [])
     return any(start <= day <= end for start, end in periods)
 
@@ -271,17 +276,65 @@ _FILL_STATE_CONFLICT = (
         for c in ("last_fill", "last_station", "last_station_code", "last_filled_at")
     )
 )
-# advance_fill_state as part of the fills' own INSERT (PostgreSQL, Bulk.insert's then=),
-# over the fills it stored (``inserted``: id, cylinder, station, station_code, filled_at).
-# The latest fill per cylinder wins, the last inserted among equal times, as in the loop
-# above, which takes the fills in the order they are inserted.
-FILL_STATE_FROM_INSERTED = (
-    ", latest AS (SELECT DISTINCT ON (cylinder) cylinder, id, filled_at, station,"
-    " station_code, count(*) OVER (PARTITION BY cylinder) AS n FROM inserted"
-    " WHERE cylinder IS NOT NULL ORDER BY cylinder, filled_at DESC, id DESC),"
-    f" state AS (INSERT INTO cylinder_fill_state ({', '.join(_FILL_STATE_COLUMNS)})"
-    f" SELECT cylinder, id, filled_at, station, station_code, n FROM latest {_FILL_STATE_CONFLICT})"
-)
+
+
+def fill_state_from_inserted(future_skew: timedelta) -> str:
+    """advance_fill_state as part of the fills' own INSERT (PostgreSQL, Bulk.insert's
+    then=), over the fills it stored (``inserted``: id, cylinder, station, station_code,
+    filled_at, received_at). The latest fill per cylinder wins, the last inserted among
+    equal times, as in the loop above, which takes the fills in the order they are
+    inserted; a fill's time counts no further than its receipt plus ``future_skew``
+    (rules.fill_state_time)."""
+    skew = f"interval '{int(future_skew.total_seconds() * 1_000_000)} microseconds'"
+    return (
+        f", latest AS (SELECT DISTINCT ON (cylinder) cylinder, id, station, station_code,"
+        f" LEAST(filled_at, received_at + {skew}) AS state_at,"
+        " count(*) OVER (PARTITION BY cylinder) AS n FROM inserted"
+        " WHERE cylinder IS NOT NULL ORDER BY cylinder, state_at DESC, id DESC),"
+        f" state AS (INSERT INTO cylinder_fill_state ({', '.join(_FILL_STATE_COLUMNS)})"
+        " SELECT cylinder, id, state_at, station, station_code, n FROM latest"
+        f" {_FILL_STATE_CONFLICT})"
+    )
+
+
+async def entrustments(
+    bulk: Bulk, filling_stations: Iterable[int]
+) -> dict[tuple[int, int], list[tuple[date, date]]]:
+    """(filling station, owner) -> the entrustment (托管) agreements' validity periods."""
+    stations = sorted(set(filling_stations))
+    if not stations:
+        return {}
+    rows = await bulk.fetch(
+        "SELECT owner, filling_station, valid_from, valid_until FROM cylinder_entrustment"
+        f" WHERE {bulk.any_of('filling_station', 1)}",
+        stations,
+    )
+    found: dict[tuple[int, int], list[tuple[date, date]]] = {}
+    for r in rows:
+        found.setdefault((r["filling_station"], r["owner"]), []).append(
+            (_as_date(r["valid_from"]), _as_date(r["valid_until"]))
+        )
+    return found
+
+
+def entrusted(
+    agreements: dict[tuple[int, int], list[tuple[date, date]]],
+    cylinder: rules.CylinderFacts,
+    station: rules.StationFacts,
+    at: datetime,
+    local_tz: Any = rules.DEFAULT_FILL_POLICY.local_tz,
+) -> bool:
+    """True when the cylinder's owner (its owning station, else its user unit) has
+    entrusted its cylinders to ``station`` on the day of ``at``."""
+    owner = cylinder.owning_station_id or cylinder.user_unit_id
+    if owner is None or owner == station.id:
+        return False
+    day = at.astimezone(local_tz).date()
+    return any(start <= day <= end for start, end in agreements.get((station.id, owner), []))
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _number(value: Any) -> float | None:

@@ -10,6 +10,7 @@ cylinder's fill count, so a redelivered message changes nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 from equipment.domain import fills as rules
 from equipment.domain import lift_events
 from equipment.domain.catalogue import is_lift
+from equipment.domain.errors import InvalidValue
 from equipment.services import alarms, db, fill_facts
 from equipment.services.bulk import Bulk
 from equipment.tables import DeadLetter, Fill, LiftEvent, LiftHeartbeat, LiftState
@@ -34,7 +36,7 @@ class Incoming:
     """One broker message as the adapter decoded it.
 
     ``kind`` is ``fill``, ``status``, ``event`` or ``rejected``; ``message`` is the
-    decoded payload (attributes as in DESIGN.md's contract v1), ``code`` the unit code in
+    decoded payload (attributes as in docs/mqtt-contract.md, contract v1), ``code`` the unit code in
     the topic. A rejected message carries ``reason`` and ``detail`` instead.
     """
 
@@ -130,6 +132,9 @@ class JudgedFills:
         default_factory=list
     )
     latest: dict[int, rules.PreviousFill] = field(default_factory=dict)
+    # Each cylinder's last fill as the judgement saw it (register and overlay), to tell,
+    # once the cylinders are locked for the write, whether another worker moved it since.
+    basis: dict[int, tuple[datetime, int] | None] = field(default_factory=dict)
 
 
 async def judge_fills(
@@ -176,39 +181,120 @@ async def _judge_fills(
         known = previous.get(cylinder_id)
         if cylinder_id in on_file and (known is None or fill.filled_at >= known.filled_at):
             previous[cylinder_id] = fill
+    out.basis = {cylinder_id: _mark(previous.get(cylinder_id)) for cylinder_id in on_file}
     joint = await fill_facts.joint_operations(
         bulk, {s.id for s in stations.values()}, {i.message.filled_at for i in batch}
     )
+    entrusting = await fill_facts.entrustments(bulk, {s.id for s in stations.values()})
     for item in batch:
         m = item.message
         station = stations[item.code]
         cylinder = cylinders.get(m.cylinder_code)
         facts = cylinder.facts if cylinder else None
-        verdict = rules.judge_fill(
-            rules.FillAttempt(
-                medium=m.medium,
-                at=m.filled_at,
-                started_at=m.started_at,
-                filled_mass_kg=m.filled_mass_kg,
-                final_pressure_mpa=m.final_pressure_mpa,
-                pre_check_passed=m.pre_check_passed,
-                post_check_passed=m.post_check_passed,
-            ),
-            station,
-            facts,
-            previous=previous.get(facts.id) if facts else None,
-            joint_operation=facts is not None
-            and fill_facts.joint_allowed(joint, facts, station, m.filled_at),
-            received_at=item.received_at,
-            policy=context.policy,
-        )
-        if facts is not None:
-            # The next fill of this cylinder in the same batch sees this one as previous.
-            previous[facts.id] = out.latest[facts.id] = rules.PreviousFill(
-                station.id, station.code, m.filled_at, station.longitude, station.latitude
+        try:
+            verdict = rules.judge_fill(
+                rules.FillAttempt(
+                    medium=m.medium,
+                    at=m.filled_at,
+                    started_at=m.started_at,
+                    filled_mass_kg=m.filled_mass_kg,
+                    final_pressure_mpa=m.final_pressure_mpa,
+                    pre_check_passed=m.pre_check_passed,
+                    post_check_passed=m.post_check_passed,
+                    purged_or_evacuated=m.purged_or_evacuated,
+                    people_in_vehicle=m.people_in_vehicle,
+                    vehicle_registration=m.vehicle_registration,
+                ),
+                station,
+                facts,
+                previous=previous.get(facts.id) if facts else None,
+                joint_operation=facts is not None
+                and fill_facts.joint_allowed(joint, facts, station, m.filled_at),
+                entrusted=facts is not None
+                and fill_facts.entrusted(entrusting, facts, station, m.filled_at),
+                received_at=item.received_at,
+                policy=context.policy,
             )
+        except (InvalidValue, OverflowError) as exc:
+            # What a device sent cannot be judged: its dead letter, not a failed batch
+            # stored again one message at a time as an internal error.
+            out.dead.append((item, "invalid_value", f"the fill rules cannot judge it: {exc}"))
+            continue
+        if facts is not None:
+            # The next fill of this cylinder in the same batch sees this one as previous;
+            # the state moves no further than its receipt (rules.fill_state_time).
+            at = rules.fill_state_time(m.filled_at, item.received_at, context.policy)
+            fill = rules.PreviousFill(
+                station.id, station.code, at, station.longitude, station.latitude
+            )
+            previous[facts.id] = fill
+            known = out.latest.get(facts.id)
+            # As the write moves it: the latest state time wins, the later fill on a tie.
+            if known is None or at >= known.filled_at:
+                out.latest[facts.id] = fill
         out.judged.append((item, station, cylinder, verdict))
     return out
+
+
+def _mark(fill: rules.PreviousFill | None) -> tuple[datetime, int] | None:
+    return None if fill is None else (fill.filled_at, fill.station_id)
+
+
+# pg_advisory_xact_lock(key1, key2): key1 names what sereg locks, key2 the cylinder.
+_CYLINDER_LOCK = 0x5346  # "SF": sereg fills
+_LOCK_CYLINDERS = f"SELECT pg_advisory_xact_lock({_CYLINDER_LOCK}, k) FROM unnest($1::int[]) AS k"
+
+
+async def _hold_cylinders(
+    bulk: Bulk, items: list[Incoming], context: IngestContext, prepared: JudgedFills
+) -> JudgedFills:
+    """Lock the batch's cylinders for this transaction, and judge again what another
+    worker's fills have changed since the judgement (PostgreSQL; issue 16, item 7).
+
+    Each worker judges against the register, which cannot show another worker's fills
+    before they commit: a refill minutes after a fill that another worker is writing
+    would pass as 00 instead of 16 (refilled too soon), a label seen at two stations
+    at once would not be 17. Holding each cylinder's lock from before the check until the
+    commit serialises the judgements of one cylinder across workers: whoever writes
+    second sees the first's fill, and judges again if its judgement did not. The locks
+    are taken in key order (no deadlock between two workers) and are transaction-scoped
+    advisory locks, so a cylinder never filled before (no state row yet) is held too.
+    """
+    locked: set[int] = set()
+    while True:
+        ids = {cylinder.facts.id for _, _, cylinder, _ in prepared.judged if cylinder}
+        wanted = ids - locked
+        if not wanted:
+            return prepared
+        # A key per cylinder; ids past 2^31 share a key with another, which only
+        # serialises two cylinders that need not be.
+        await bulk.execute(_LOCK_CYLINDERS, sorted({i % 2**31 for i in wanted}))
+        locked |= wanted
+        now = await fill_facts.previous_fills(bulk, wanted)
+        moved = {i for i in wanted if _mark(now.get(i)) != prepared.basis.get(i)}
+        if moved:
+            # Another worker's fill of these committed since: their fills are judged again,
+            # against the register as it is now, which nobody can change until this
+            # commits. Only theirs: the judgement of the rest stands.
+            prepared = await _judge_again(bulk, context, prepared, moved)
+
+
+async def _judge_again(
+    bulk: Bulk, context: IngestContext, prepared: JudgedFills, moved: set[int]
+) -> JudgedFills:
+    """``prepared`` with the fills of the ``moved`` cylinders judged anew."""
+    again = [j[0] for j in prepared.judged if j[2] is not None and j[2].facts.id in moved]
+    fresh = await _judge_fills(bulk, again, context, {})
+    kept = [j for j in prepared.judged if j[2] is None or j[2].facts.id not in moved]
+    # In time order, as judged and inserted (the later of two equal times wins the state).
+    judged = sorted([*kept, *fresh.judged], key=lambda j: j[0].message.filled_at)
+    return JudgedFills(
+        dead=[*prepared.dead, *fresh.dead],
+        repeats=prepared.repeats,
+        judged=judged,
+        latest={**prepared.latest, **fresh.latest},
+        basis={**prepared.basis, **fresh.basis},
+    )
 
 
 async def _store_fills(
@@ -221,6 +307,8 @@ async def _store_fills(
     prepared = (
         judged_fills if judged_fills is not None else await _judge_fills(bulk, items, context, {})
     )
+    if bulk.postgres:
+        prepared = await _hold_cylinders(bulk, items, context, prepared)
     dead, repeats, judged = list(prepared.dead), prepared.repeats, prepared.judged
     if not judged:
         return dead
@@ -237,8 +325,9 @@ async def _store_fills(
         # On PostgreSQL the cylinders' fill state moves in the same statement.
         **(
             {
-                "returning": "id, station_code, event_id, cylinder, station, filled_at",
-                "then": fill_facts.FILL_STATE_FROM_INSERTED,
+                "returning": "id, station_code, event_id, cylinder, station, filled_at,"
+                " received_at",
+                "then": fill_facts.fill_state_from_inserted(context.policy.future_skew),
             }
             if bulk.postgres
             else {"returning": "id, station_code, event_id"}
@@ -271,7 +360,12 @@ async def _store_fills(
         await fill_facts.advance_fill_state(
             bulk,
             [
-                (cylinder, station, item.message.filled_at, fill_id)
+                (
+                    cylinder,
+                    station,
+                    rules.fill_state_time(item.message.filled_at, item.received_at, context.policy),
+                    fill_id,
+                )
                 for (item, station, cylinder, _), fill_id in new
                 if cylinder is not None
             ],
@@ -562,23 +656,43 @@ DEAD_LETTER_COLUMNS = (
     "detail",
     "payload",
     "payload_size",
+    "delivery_key",
+    "deliveries",
 )
 
 
+def delivery_key(topic: str, payload: bytes) -> str:
+    """The dead letter's idempotency key: what the broker delivers again after a crash
+    between commit and acknowledgement is the same topic and the same bytes. (A device
+    that sends the same bad bytes again is counted on the same row, as it should be.)"""
+    digest = hashlib.sha256(topic.encode("utf-8", "surrogatepass"))
+    digest.update(b"\x00")
+    digest.update(payload)
+    return digest.hexdigest()
+
+
 async def _store_dead_letters(bulk: Bulk, dead: Iterable[tuple[Incoming, str, str]]) -> None:
+    rows: dict[str, list[Any]] = {}
+    for item, reason, detail in dead:
+        key = delivery_key(item.topic, item.payload)
+        if key in rows:
+            rows[key][-1] += 1  # twice in one batch: one row, counted twice
+            continue
+        rows[key] = [
+            item.received_at,
+            item.topic[:1024],
+            (item.code or None) and item.code[:64],
+            reason,
+            detail[:2000],
+            bytes(item.payload[:DEAD_LETTER_KEPT_BYTES]),
+            len(item.payload),
+            key,
+            1,
+        ]
     await bulk.insert(
         DeadLetter,
         DEAD_LETTER_COLUMNS,
-        [
-            (
-                item.received_at,
-                item.topic[:1024],
-                (item.code or None) and item.code[:64],
-                reason,
-                detail[:2000],
-                bytes(item.payload[:DEAD_LETTER_KEPT_BYTES]),
-                len(item.payload),
-            )
-            for item, reason, detail in dead
-        ],
+        [tuple(row) for row in rows.values()],
+        tail="ON CONFLICT (delivery_key) DO UPDATE SET"
+        " deliveries = dead_letter.deliveries + excluded.deliveries",
     )

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from typing import Any
 
 from equipment.domain import rules
-from equipment.domain.access import OrgKind, Permission, Principal
-from equipment.domain.errors import Conflict, InvalidValue, NotFound
+from equipment.domain.access import OrgKind, Permission, Principal, Role
+from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
 from equipment.services import audit, db, schedules
 from equipment.services.organisations import require_kind
@@ -49,7 +49,7 @@ async def record_inspection(
         safety_grade=data.get("safety_grade"),
         reason=data.get("reason", ""),
     )
-    body_id = data.get("inspection_body_id") or principal.organisation_id
+    body_id = reporting_body(principal, data.get("inspection_body_id"))
     if body_id is not None:
         await require_kind(body_id, OrgKind.INSPECTION_BODY, field="inspection_body_id")
     async with db.transaction():
@@ -95,6 +95,30 @@ async def record_inspection(
             after=row,
         )
     return row, schedule
+
+
+def reporting_body(principal: Principal, named: int | None) -> int | None:
+    """The inspection body a report is filed under.
+
+    An inspector reports for the body its token is bound to, whatever the request says:
+    a report filed in another body's name would carry that body's accreditation. Naming
+    another body is refused (403), not silently replaced, so a client that believes it
+    files for someone else learns it does not. The registration office (admin) files
+    reports received on paper and may name any body.
+    """
+    if principal.role is Role.ADMIN:
+        return named
+    if named is not None and named != principal.organisation_id:
+        raise Forbidden(
+            "an inspector files reports in its own inspection body's name only"
+            + (
+                f" (body {principal.organisation_id})"
+                if principal.organisation_id is not None
+                else "; this token is bound to no inspection body"
+            ),
+            field="inspection_body_id",
+        )
+    return principal.organisation_id
 
 
 async def _answered_due(equipment_id: int, kind: str) -> date | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -53,7 +53,10 @@ DESCRIPTION_FIELDS = frozenset(
         "parameters",
     }
 )
-REGULATORY_FIELDS = frozenset({"category", "certificate_no", "equipment_code", "district_code"})
+# A cylinder's use sets its inspection interval and service life (TSG 23-2021): regulatory.
+REGULATORY_FIELDS = frozenset(
+    {"category", "certificate_no", "equipment_code", "district_code", "cylinder_use"}
+)
 CLOSED = frozenset({Status.SCRAPPED, Status.CANCELLED})
 
 
@@ -263,6 +266,15 @@ def _check_description(row: dict[str, Any], today: date) -> None:
     except InvalidValue as exc:
         raise InvalidValue(exc.reason, field="category") from exc
     row["parameters"] = parameters.validate_parameters(row["category"], row["parameters"] or {})
+    use = row.get("cylinder_use")
+    if use is not None:
+        if use not in catalogue.CYLINDER_USES:
+            raise InvalidValue(
+                f"cylinder_use is one of {', '.join(catalogue.CYLINDER_USES)}",
+                field="cylinder_use",
+            )
+        if not catalogue.is_cylinder(row["category"]):
+            raise InvalidValue("only gas cylinders have a cylinder use", field="cylinder_use")
     row["district_code"] = regions.validate_region(row["district_code"], field="district_code")
     lon, lat = row.get("longitude"), row.get("latitude")
     if (lon is None) != (lat is None):
@@ -500,6 +512,7 @@ async def _transition(
     details: dict[str, Any],
     changes: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     check: Callable[[dict[str, Any]], Any] | None = None,
+    then: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     principal.require(permission)
     async with db.transaction():
@@ -540,6 +553,8 @@ async def _transition(
             today=today,
             now=now,
         )
+        if then is not None:
+            await then(updated)  # in the same transaction as the change itself
     return updated
 
 
@@ -737,6 +752,16 @@ async def change_maintainer(
         details={"to_maintenance_company": maintenance_company_id},
         check=company,
         changes=lambda _: {"maintenance_company": maintenance_company_id},
+        then=hand_over_open_alarms,
+    )
+
+
+async def hand_over_open_alarms(unit: dict[str, Any]) -> None:
+    """After a change of maintainer the unit's open alarms name the company that must now
+    answer them; closed ones keep the company that handled them. (Who sees an alarm
+    follows the unit's current maintainer in any case: services/alarms.py.)"""
+    await Alarm.update({Alarm.maintenance_company: unit["maintenance_company"]}).where(
+        Alarm.equipment == unit["id"], Alarm.state == "open"
     )
 
 

@@ -146,11 +146,15 @@ async def report(
     except NotFound:
         return _not_found(lang, code)
     fields = await request.form()
-    form = {name: str(fields.get(name) or "") for name in ("category", "text", "phone")}
+    # A multipart post could put a file where text belongs: only text fields count.
+    form = {
+        name: value if isinstance(value := fields.get(name), str) else ""
+        for name in ("category", "text", "phone", "token")
+    }
     back = f"/p/{view.code}?lang={lang}"
     key = await citizen_reports.form_key()
     now = clock.now()
-    if not report_rules.token_is_valid(key, view.code, fields.get("token"), now):
+    if not report_rules.token_is_valid(key, view.code, form["token"], now):
         # A post without the token of a page we served (another site's form, or a page
         # left open for hours): nothing is stored.
         return error_page(
@@ -173,7 +177,7 @@ async def report(
             problem=_("The report was not sent: correct the fields marked below."),
         )
     unit_id = await citizen_reports.equipment_id_of(view.code)
-    if unit_id is None:  # scrapped between the lookup and now cannot happen: units stay
+    if unit_id is None:  # units are never deleted; kept for the type checker's sake
         return _not_found(lang, code)
     address = request.client.host if request.client else "unknown"
     try:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import areas, clock
+from equipment.services import alarms, areas, clock, register
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -96,6 +96,27 @@ async def area(w) -> int:
     return rows.items[0]["id"]
 
 
+async def handed_over_alarm(w, *, to: str) -> int:
+    """An open entrapment of owner A's lift, raised while the other company maintained it;
+    then the lift is handed to company ``to``. The alarm goes with the lift."""
+    before = "b" if to == "a" else "a"
+    unit = await f.unit(w["owner_a"], maintenance_company_id=w[f"company_{before}"])
+    now = clock.now()
+    alarm = await alarms.raise_alarm(
+        SYSTEM, unit["id"], kind="entrapment", raised_at=now, source="manual", now=now
+    )
+    await register.change_maintainer(
+        SYSTEM,
+        unit["id"],
+        maintenance_company_id=w[f"company_{to}"],
+        changed_on=f.TODAY,
+        expected_version=None,
+        today=f.TODAY,
+        now=now,
+    )
+    return alarm["id"]
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -114,6 +135,8 @@ def everyone(status: int) -> dict[str, int]:
 READ_OK = {"admin": 200, "inspector": 200, "company_a": 200, "owner_a": 200, "station_a": 404}
 ADMIN_ONLY = {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 403, "station_a": 403}
 ADMIN_OWNER = {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 200, "station_a": 403}
+ALARM_RESPONSE = {"admin": 200, "inspector": 403, "owner_a": 403, "station_a": 403}
+ALARM_CLOSING = {"admin": 200, "inspector": 200, "owner_a": 403, "station_a": 403}
 TODAY = str(f.TODAY)
 
 CASES = [
@@ -368,6 +391,22 @@ CASES = [
         body=lambda w: AREA["features"][0]["geometry"],
     ),
     Case("missing coordinates", "GET", "/api/v1/geo/missing-coordinates", lift, everyone(200)),
+    # Alarms belong to the unit's current maintainer, not the one at raise time.
+    *(
+        Case(
+            f"{step} alarm of a lift handed {way}",
+            "POST",
+            f"/api/v1/alarms/{{id}}/{step}",
+            lambda w, to=to: handed_over_alarm(w, to=to),
+            {**expected, "company_a": 200 if to == "a" else 404},
+            body=body,
+        )
+        for way, to in (("to company A", "a"), ("away from company A", "b"))
+        for step, expected, body in (
+            ("acknowledge", ALARM_RESPONSE, lambda w: {}),
+            ("close", ALARM_CLOSING, lambda w: {"note": "已处理"}),
+        )
+    ),
 ]
 
 

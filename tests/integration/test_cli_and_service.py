@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import (
+    ROOT,
     run_sereg,
+    sereg_env,
 )
+from tests.service_support import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +104,63 @@ def test_areas_import_and_reassign(database_env, tmp_path: Path):
     path.write_text('{"type": "Feature"}', encoding="utf-8")
     wrong = run_sereg("areas", "import", str(path), env=database_env)
     assert wrong.returncode != 0 and "FeatureCollection" in wrong.stderr
+
+
+def sereg_in(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """The installed ``sereg`` script run from ``cwd`` (not the checkout's root)."""
+    script = Path(sys.executable).parent / "sereg"
+    return subprocess.run(
+        [str(script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+NEEDS_THE_REGISTER = (("token", "list"), ("prune",), ("areas", "reassign"))
+
+
+def test_commands_refuse_a_database_that_is_not_migrated(database_env, tmp_path: Path):
+    # Run from another directory, every command that needs the register says which
+    # database it opened and, when that is missing or empty, refuses in one line: no
+    # traceback, and no empty SQLite file left behind.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    postgres = "DATABASE_URL" in database_env
+    if postgres:
+        where = "PostgreSQL postgres@127.0.0.1:5432/" + database_env["DATABASE_URL"].rsplit("/")[-1]
+        states = [("has no tables; run `sereg migrate`", None)]
+    else:
+        where = database_env["SEREG_SQLITE_PATH"]
+        states = [
+            ("does not exist; run `sereg migrate` to create it", None),
+            ("has no tables; run `sereg migrate`", lambda: Path(where).touch()),
+        ]
+    for expected, make in states:
+        if make is not None:
+            make()
+        # A server on SQLite refuses too; on PostgreSQL it only warns (a deployment may
+        # migrate beside it, and /ready says when it is done).
+        for args in NEEDS_THE_REGISTER + (
+            (("serve", "--port", str(free_port())),) if not postgres else ()
+        ):
+            done = sereg_in(elsewhere, database_env, *args)
+            assert done.returncode == 1, (args, done.stdout, done.stderr)
+            said = done.stderr.splitlines()
+            assert len(said) == 2 and said[0] == f"sereg: database {where}", (args, said)
+            assert said[1].startswith(f"error: database {where} {expected}"), (args, said)
+            assert list(elsewhere.iterdir()) == [], args
+        if not postgres and make is None:
+            assert not Path(where).exists()
+
+    assert sereg_in(elsewhere, database_env, "migrate").returncode == 0
+    listed = sereg_in(elsewhere, database_env, "token", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stderr.splitlines() == [f"sereg: database {where}"]
+
+
+def test_the_default_database_is_the_checkouts_from_any_directory(tmp_path: Path):
+    # Without SEREG_SQLITE_PATH: the checkout's sereg.sqlite3, named, never a new file in
+    # the current directory. (Only read: whether it exists depends on the checkout.)
+    env = sereg_env(SEREG_SQLITE_PATH=None)
+    done = sereg_in(tmp_path, env, "token", "list")
+    assert done.stderr.splitlines()[0] == f"sereg: database {ROOT / 'sereg.sqlite3'}"
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []

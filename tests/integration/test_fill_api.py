@@ -240,3 +240,61 @@ async def test_fill_permit_follows_corrected_inspections(engine, client) -> None
     assert await code(passed_then_failed) == "00"
     await record(passed_then_failed, "fail", corrects=first)
     assert await code(passed_then_failed) == "02"
+
+
+async def test_permit_for_another_stations_cylinder_tells_nothing_of_it(engine, client) -> None:
+    # Station A asks about station B's cylinder: B filled it a minute ago far away, and it
+    # is scrapped. A gets 08 and not one word of B's data (its medium, state, last fill),
+    # as /trace answers 404; under a joint-operation agreement A is judged in full.
+    home = await station(lon=112.14, lat=32.04)
+    owner = await station(lon=114.30, lat=30.59)  # Wuhan, 270 km away
+    theirs = await cylinder(owner)
+    await ingest_now(
+        fills_topic(owner["station_code"]), fill_payload(owner["station_code"], theirs["code"])
+    )
+    admin = await factories.token(Role.ADMIN)
+    scrapped = await client.post(
+        f"/api/v1/equipment/{theirs['id']}/scrap",
+        json={"on": str(TODAY), "reason": "报废"},
+        headers=admin,
+    )
+    assert scrapped.status_code == 200, scrapped.text
+    token = await factories.token(Role.STATION, home["id"])
+    secrets = (
+        owner["station_code"],
+        "LPG",
+        "scrapped",
+        "报废",
+        "apart",
+        " km",
+        theirs["equipment_code"],
+    )
+
+    for code in (theirs["code"], theirs["equipment_code"]):
+        answer = await client.get(permit_url(code, medium="O2"), headers=token)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["code"], body["allowed"]) == ("08", False)
+        assert [r["code"] for r in body["reasons"]] == ["08"], body
+        text = answer.text.replace(code, "")  # the code asked is echoed, nothing else
+        assert not [s for s in secrets if s in text], body
+    hidden = await client.get(f"/api/v1/cylinders/{theirs['code']}/trace", headers=token)
+    assert hidden.status_code == 404
+
+    # The register's office sees the whole judgement of the same question.
+    full = await client.get(
+        permit_url(theirs["code"], medium="O2", station_code=home["station_code"]), headers=admin
+    )
+    assert {"05", "08", "10", "16", "17"} <= {r["code"] for r in full.json()["reasons"]}
+
+    # Under a joint-operation agreement the station may fill it, so it is told why not.
+    agreement = {
+        "owner_station_id": owner["id"],
+        "filling_station_id": home["id"],
+        "valid_from": str(TODAY - timedelta(days=1)),
+        "valid_until": str(TODAY + timedelta(days=90)),
+    }
+    created = await client.post("/api/v1/joint-fillings", json=agreement, headers=admin)
+    assert created.status_code == 201, created.text
+    joint = (await client.get(permit_url(theirs["code"]), headers=token)).json()
+    assert joint["code"] == "05" and "08" not in {r["code"] for r in joint["reasons"]}

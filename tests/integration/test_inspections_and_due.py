@@ -188,6 +188,40 @@ async def test_only_inspectors_and_admins_record_inspections(client, ctx):
         assert response.status_code == status, (token, response.text)
 
 
+async def test_an_inspector_files_reports_in_its_own_bodys_name_only(client, ctx):
+    # The body a report is filed under is the inspector's own (its token's): naming
+    # another body is refused with 403 and stores nothing; naming its own, or none, files
+    # under its own; the registration office may name any body.
+    unit = await lift(ctx, TODAY - timedelta(days=400))
+    rival = await f.organisation("inspection_body", name="别的检验机构")
+    url = f"/api/v1/equipment/{unit['id']}/inspections"
+    body = {"kind": "periodic", "inspected_on": str(TODAY), "conclusion": "pass"}
+
+    forged = await client.post(
+        url, json={**body, "inspection_body_id": rival["id"]}, headers=ctx["inspector"]
+    )
+    assert forged.status_code == 403, forged.text
+    assert "inspection_body_id" in forged.text
+    loose = await f.token(Role.INSPECTOR)  # an inspector bound to no body names none
+    unbound = await client.post(
+        url, json={**body, "inspection_body_id": rival["id"]}, headers=loose
+    )
+    assert unbound.status_code == 403, unbound.text
+    assert await Inspection.count().where(Inspection.equipment == unit["id"]) == 0
+
+    filed = []
+    for extra, token in (
+        ({}, ctx["inspector"]),
+        ({"inspection_body_id": ctx["body"]}, ctx["inspector"]),
+        ({"inspection_body_id": rival["id"]}, ctx["admin"]),
+        ({}, loose),
+    ):
+        response = await client.post(url, json={**body, **extra}, headers=token)
+        assert response.status_code == 201, response.text
+        filed.append(response.json()["inspection"]["inspection_body_id"])
+    assert filed == [ctx["body"], ctx["body"], rival["id"], None]
+
+
 async def test_vessel_report_date_wins(client, ctx):
     vessel = await f.unit(
         ctx["owner"],

@@ -120,7 +120,15 @@ async def test_on_demand_needs_iot_insurance_and_a_good_class(client, ctx):
     refused = await contract(client, ctx, [plain], on_demand=True, cycle_days=30)
     assert refused.status_code == 422
     assert "IoT" in refused.json()["detail"] and "insurance" in refused.json()["detail"]
-    smart = await f.unit(ctx["owner"], parameters={**f.LIFT_PARAMETERS, "iot_monitored": True})
+    # Within its inspection validity: commissioned 100 days ago, year 1 is next year.
+    recent = TODAY - 100 * DAY
+    smart = await f.unit(
+        ctx["owner"],
+        parameters={**f.LIFT_PARAMETERS, "iot_monitored": True},
+        manufacture_date=str(recent - 200 * DAY),
+        commissioning_date=str(recent),
+        registered_on=str(recent),
+    )
     allowed = await contract(
         client, ctx, [smart], on_demand=True, cycle_days=30, liability_insured=True
     )
@@ -135,6 +143,7 @@ async def test_on_demand_needs_iot_insurance_and_a_good_class(client, ctx):
         liability_insured=True,
     )
     assert low_class.status_code == 422 and "supervision class" in low_class.text
+    assert "inspection validity" in low_class.text  # commissioned 2015, never inspected
     fixed = await contract(client, ctx, [await f.unit(ctx["owner"])], cycle_days=20)
     assert fixed.status_code == 422 and fixed.json()["extra"][0]["key"] == "cycle_days"
 
@@ -441,3 +450,91 @@ async def test_telemetry_flags_a_faked_maintenance_record(client, ctx):
     assert (
         await client.get("/api/v1/maintenance/suspicious", headers=ctx["rival_token"])
     ).json() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("raised_at", "0001-01-01T00:00:00+08:00"),  # before the fix: stored
+        ("raised_at", "9999-12-31T23:59:59Z"),
+        ("raised_at", "2026-12-01T08:00:00"),  # no offset: before the fix, a 500
+        ("at", "2026-12-01T08:00:00"),
+        ("at", "0001-01-01T00:00:00Z"),
+    ],
+)
+async def test_impossible_alarm_times_are_refused(client, ctx, field, value) -> None:
+    """Issue 16, item 4 over HTTP: a time no call centre or maintainer can report is a
+    4xx with its reason, never a 500 or a stored alarm."""
+    lift = await f.unit(ctx["owner"])
+    assert (await contract(client, ctx, [lift])).status_code == 201
+    if field == "raised_at":
+        response = await client.post(
+            f"/api/v1/equipment/{lift['id']}/alarms",
+            json={"kind": "entrapment", "raised_at": value},
+            headers=ctx["owner_token"],
+        )
+    else:
+        alarm = await client.post(
+            f"/api/v1/equipment/{lift['id']}/alarms",
+            json={"kind": "entrapment"},
+            headers=ctx["owner_token"],
+        )
+        assert alarm.status_code == 201, alarm.text
+        response = await client.post(
+            f"/api/v1/alarms/{alarm.json()['id']}/acknowledge",
+            json={"at": value},
+            headers=ctx["company_token"],
+        )
+    assert response.status_code in (400, 422), response.text
+    assert field in response.text
+
+
+async def test_alarms_follow_the_units_current_maintainer(client, ctx):
+    # An entrapment is open when the user unit changes maintainer: from then on the new
+    # company lists, reads and answers it, and the old one gets 404 like for a stranger's.
+    lift = await f.unit(ctx["owner"], maintenance_company_id=ctx["company"])
+    raised = await client.post(
+        f"/api/v1/equipment/{lift['id']}/alarms",
+        json={"kind": "entrapment"},
+        headers=ctx["owner_token"],
+    )
+    assert raised.status_code == 201, raised.text
+    alarm_id = raised.json()["id"]
+    old_ids = [a["id"] for a in (await alarms_of(client, ctx["company_token"]))]
+    assert alarm_id in old_ids
+
+    changed = await client.post(
+        f"/api/v1/equipment/{lift['id']}/change-maintainer",
+        json={"maintenance_company_id": ctx["rival"], "on": str(TODAY)},
+        headers=ctx["owner_token"],
+    )
+    assert changed.status_code == 200, changed.text
+
+    assert alarm_id not in [a["id"] for a in await alarms_of(client, ctx["company_token"])]
+    for step in ("acknowledge", "arrive", "finish"):
+        gone = await client.post(
+            f"/api/v1/alarms/{alarm_id}/{step}", json={}, headers=ctx["company_token"]
+        )
+        assert gone.status_code == 404, (step, gone.text)
+    closing = await client.post(
+        f"/api/v1/alarms/{alarm_id}/close", json={"note": "x"}, headers=ctx["company_token"]
+    )
+    assert closing.status_code == 404
+
+    listed = await alarms_of(client, ctx["rival_token"], "state=open")
+    assert [(a["id"], a["maintenance_company_id"]) for a in listed] == [(alarm_id, ctx["rival"])]
+    by_company = await alarms_of(client, ctx["admin"], f"maintenance_company_id={ctx['rival']}")
+    assert [a["id"] for a in by_company] == [alarm_id]
+    assert await alarms_of(client, ctx["admin"], f"maintenance_company_id={ctx['company']}") == []
+    for step in ("acknowledge", "arrive", "finish"):
+        answered = await client.post(
+            f"/api/v1/alarms/{alarm_id}/{step}", json={}, headers=ctx["rival_token"]
+        )
+        assert answered.status_code == 200, (step, answered.text)
+    assert answered.json()["finished_at"] is not None
+
+
+async def alarms_of(client, token, query: str = "") -> list[dict]:
+    response = await client.get(f"/api/v1/alarms?{query}", headers=token)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]

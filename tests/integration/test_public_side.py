@@ -301,6 +301,13 @@ async def test_bad_reports_are_refused_with_reasons_and_nothing_stored(client, c
     other = await lift(ctx, add_months(TODAY, -10))
     crossed = await client.post(f"/p/{other['code']}/report", data=form)
     assert crossed.status_code == 403
+    # A multipart post with a file where the token belongs is refused like a forged token.
+    as_file = await client.post(
+        f"/p/{unit['code']}/report",
+        data={k: v for k, v in form.items() if k != "token"},
+        files={"token": ("token.txt", form["token"].encode())},
+    )
+    assert as_file.status_code == 403
     huge = await client.post(f"/p/{unit['code']}/report", data={**form, "text": "长" * 5000})
     assert huge.status_code == 413
     assert huge.headers["content-type"].startswith("text/html") and "举报内容过长" in huge.text

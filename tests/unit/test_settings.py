@@ -8,12 +8,14 @@ import pytest
 
 from sereg.settings import DatabaseSettings, settings_from_env
 
+ROOT = Path(__file__).resolve().parents[2]  # the checkout the tests run from
+
 
 def test_defaults_use_a_sqlite_file():
     settings = settings_from_env({})
     assert settings.database.url is None
     assert settings.database.is_postgres is False
-    assert settings.database.sqlite_path == Path("sereg.sqlite3")
+    assert settings.database.sqlite_path == ROOT / "sereg.sqlite3"
     assert (settings.database.pool_min, settings.database.pool_max) == (10, 10)
     assert settings.mqtt.url == "mqtt://127.0.0.1:1883"
     assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8000)
@@ -162,9 +164,18 @@ def test_other_schemes_are_rejected(url: str):
 
 
 def test_empty_sqlite_path_means_default():
-    assert settings_from_env({"SEREG_SQLITE_PATH": ""}).database.sqlite_path == Path(
-        "sereg.sqlite3"
+    assert settings_from_env({"SEREG_SQLITE_PATH": ""}).database.sqlite_path == (
+        ROOT / "sereg.sqlite3"
     )
+
+
+def test_the_default_sqlite_file_does_not_follow_the_current_directory(tmp_path, monkeypatch):
+    # The checkout's root, wherever sereg is run from; a relative SEREG_SQLITE_PATH is
+    # made absolute against the directory it was given in, so messages name the file.
+    monkeypatch.chdir(tmp_path)
+    assert settings_from_env({}).database.sqlite_path == ROOT / "sereg.sqlite3"
+    relative = settings_from_env({"SEREG_SQLITE_PATH": "data/x.sqlite3"}).database.sqlite_path
+    assert relative == tmp_path / "data" / "x.sqlite3"
 
 
 def test_bad_port_in_database_url_names_the_variable():
@@ -179,6 +190,20 @@ def test_sslmode_in_database_url_is_honoured_or_refused():
     except ValueError:
         return
     assert "ssl" in config
+
+
+def test_an_installed_copy_keeps_its_sqlite_file_in_the_users_data_directory(tmp_path, monkeypatch):
+    # No checkout around the code (a wheel in site-packages): not the current directory,
+    # but one place per user.
+    import sereg.settings
+
+    monkeypatch.setattr(sereg.settings, "_CHECKOUT", tmp_path)
+    assert sereg.settings.default_sqlite_path({"XDG_DATA_HOME": "/data"}) == Path(
+        "/data/sereg/sereg.sqlite3"
+    )
+    assert sereg.settings.default_sqlite_path({"HOME": "/home/u"}) == Path(
+        "/home/u/.local/share/sereg/sereg.sqlite3"
+    )
 
 
 def test_public_settings_default_to_96333_and_this_server():

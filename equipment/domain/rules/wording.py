@@ -50,6 +50,7 @@ EXPLANATION_WORDS: Final = (
     N_("inert"),
     N_("other"),
     N_("{gas}, 99.999 % pure"),
+    N_("{gas}: unresolved 5-year row"),
     N_("mixture {gases}, shortest of its gases ({why})"),
     N_("medium {medium}, {material}"),
     N_("safety grade {grade}"),
