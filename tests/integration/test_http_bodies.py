@@ -20,6 +20,8 @@ from sereg.app import create_app
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
+# The assertions below read the English message ids; test_language.py covers Chinese.
+ACCEPT_LANGUAGE = "en"
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 PUBLIC: set[tuple[str, str]] = set()
