@@ -76,7 +76,7 @@ class LinkCounters:
 
     connects: int = 0
     disconnects: int = 0
-    received: int = 0  # every delivery, QoS 0 and 1
+    received: int = 0  # every delivery, QoS 0 and 1 ($SYS apart)
     received_qos1: int = 0
     dropped_qos0: int = 0
     acked: int = 0  # QoS 1 deliveries acknowledged to the broker
@@ -233,7 +233,6 @@ class BrokerLink:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self._packets += 1
         counters = self.counters
-        counters.received += 1
         try:
             topic = message.topic
         except UnicodeDecodeError:
@@ -242,6 +241,7 @@ class BrokerLink:
             if self._on_sys is not None:
                 self._on_sys(topic, message.payload)
             return
+        counters.received += 1
         if message.qos == 0:
             if self._qos0_waiting >= self._qos0_limit:
                 counters.dropped_qos0 += 1
