@@ -372,6 +372,31 @@ class BrokerLink:
             self._paused = False
             self._start_reading()
 
+    def _read_control_packets(self) -> None:
+        """While reading is paused at the bound, still read what is not a PUBLISH (a
+        PINGRESP, the PUBACK of a verdict) when it is next on the socket: a worker whose
+        commits are slow (a database outage) keeps its connection alive. A peek at the
+        first byte says what comes next (MQTT 2.1.2: the packet type); under TLS the
+        bytes are ciphertext, so a paused TLS link waits for its acks instead."""
+        sock = self._client.socket()
+        if not self._paused or sock is None or self.conn.tls:
+            return
+        for _ in range(_READS_PER_WAKE):
+            try:
+                head = sock.recv(1, socket.MSG_PEEK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                head = b""
+            if head and head[0] >> 4 == 3:
+                return  # a PUBLISH: it waits until acknowledgements make room
+            # Anything else, or the end of the stream, is paho's to read and handle.
+            if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS or not head:
+                return
+            sock = self._client.socket()
+            if sock is None or not self._paused:
+                return
+
     def _writable(self) -> None:
         self._client.loop_write()
         if self._stopping:
@@ -427,6 +452,7 @@ class BrokerLink:
             self._changed.clear()
             await self._pause(self._changed, 1.0)
             if client.socket() is not None:
+                self._read_control_packets()
                 client.loop_misc()  # keep-alive: PINGREQ, or close a silent connection
             if self.connected.is_set():
                 delay = least

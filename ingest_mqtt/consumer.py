@@ -199,9 +199,10 @@ class Consumer:
                 return False
         self.stats.waiting_unacked = len(deliveries)
         started = time.perf_counter()
-        result, as_judged = await self._commit_with_retry(items, judged)
+        result, as_judged = await self._commit_with_retry(items, judged, deliveries)
         if result is None:
-            # Stopping during an outage: not acknowledged, the broker sends them again.
+            # Stopping during an outage, or the connection went while the database was
+            # away: not acknowledged, the broker sends them again.
             self.link.discard(deliveries)
             return False
         self.stats.last_commit_s = time.perf_counter() - started
@@ -227,7 +228,10 @@ class Consumer:
         return as_judged and judged is batch.judged
 
     async def _commit_with_retry(
-        self, items: list[ingest.Incoming], judged: ingest.JudgedFills | None
+        self,
+        items: list[ingest.Incoming],
+        judged: ingest.JudgedFills | None,
+        deliveries: Sequence[Delivery] = (),
     ) -> tuple[ingest.BatchResult | None, bool]:
         """Commit the batch, retrying while the database is unreachable; None if asked to
         stop meanwhile (nothing acknowledged: the broker redelivers). The judgement made
@@ -254,6 +258,10 @@ class Consumer:
                     continue
                 if self._stop.is_set():
                     log.warning("stopping with the database unreachable: %s", exc)
+                    return None, False
+                if not all(self.link.is_current(d) for d in deliveries):
+                    # Their connection is gone: committing them now would buy nothing
+                    # (no ack can follow); the broker sends them again.
                     return None, False
                 self.stats.retries += 1
                 metrics.db_retries.inc()

@@ -219,3 +219,19 @@ async def test_qos0_beyond_the_limit_is_dropped_and_counted_qos1_never(raw_broke
     batch = await link.next_batch(100, 0, 0)
     assert [d.qos for d in batch] == [0, 0, 1, 1, 1, 1]
     assert link.counters.dropped_qos0 == 2
+
+
+async def test_a_paused_link_still_reads_what_is_not_a_publish(raw_broker, links) -> None:
+    # Held at the bound, the link reads no PUBLISH; a PUBACK for a verdict (or a
+    # PINGRESP) next on the socket is still read, so a slow commit keeps the connection.
+    link = await links(receive_maximum=2)
+    conn = await raw_broker.connection(1)
+    conn.send(publish(TOPIC, b"{}", mid=1) + publish(TOPIC, b"{}", mid=2))
+    await _until(lambda: link.counters.received_qos1 == 2, "two deliveries")
+    link.publish("sereg/v1/stations/S/verdicts", b"{}")
+    await _until(lambda: _published(conn) == 1, "the verdict")
+    await _until(lambda: link.counters.reads_paused >= 1, "the link paused at its bound")
+    [mid] = _published_mids(conn)
+    conn.send(b"\x40\x02" + mid.to_bytes(2, "big"))
+    await _until(lambda: link.outstanding_publishes() == 0, "the PUBACK read while paused")
+    assert link.counters.received_qos1 == 2
