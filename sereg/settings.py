@@ -124,7 +124,7 @@ class IngestSettings:
     # After SIGTERM: batches already judged are committed, then what waits is committed
     # while this many seconds last; the rest is left unacknowledged for the broker to
     # send again. Keep it under the deployment's stop grace period (compose: 30 s).
-    stop_grace_s: int = 20
+    stop_grace_s: int = 10
     # TEST AND BENCHMARK ONLY: each commit takes this many times as long (the worker
     # sleeps after committing, before acknowledging), a stand-in for a slower database.
     commit_slowdown: int = 1
