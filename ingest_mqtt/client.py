@@ -133,6 +133,7 @@ class BrokerLink:
         reconnect_delay_s: tuple[float, float] = (1.0, 30.0),
         sys_topics: Sequence[str] = (),
         on_sys: Callable[[str, bytes], None] | None = None,
+        side_connection: bool = True,
     ) -> None:
         self.conn = conn
         self.subscriptions = tuple(subscriptions)
@@ -180,6 +181,58 @@ class BrokerLink:
         client.on_socket_register_write = self._on_register_write
         client.on_socket_unregister_write = self._on_unregister_write
         self._client = client
+        # The verdicts and the $SYS watch go over a second connection. On the one that
+        # receives, the broker's answers wait behind every PUBLISH it has queued to us (a
+        # broker that sends past Receive Maximum queues the whole backlog there): the
+        # verdicts' PUBACKs came tens of thousands of messages late, so the verdicts
+        # waiting for them grew with the flood (~0.6 KB each, 323 MiB in
+        # bench/ingest_overload.py), and $SYS figures came minutes stale. paho's own
+        # network thread (loop_start) drives it: it only publishes and reads $SYS.
+        self._side: mqtt.Client | None = None
+        self._side_ready = False
+        if side_connection:
+            side = _client(conn, f"{client_id}-out", manual_ack=False)
+            side.max_inflight_messages_set(0)
+            side.max_queued_messages_set(0)
+            side.on_connect = self._on_side_connect
+            side.on_disconnect = self._on_side_disconnect
+            side.on_publish = self._on_side_publish
+            side.on_message = self._on_side_message
+            self._side = side
+
+    # ------------------------------------------------- the side connection (paho's thread)
+
+    def _on_side_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the verdict connection: %s", reason_code)
+            return
+        if self._sys_topics:
+            client.subscribe([(s, SubscribeOptions(qos=0)) for s in self._sys_topics])
+        maximum = getattr(properties, "ReceiveMaximum", None) or _DEFAULT_RECEIVE_MAXIMUM
+        self._call(self._side_connected, maximum)
+
+    def _on_side_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._call(self._side_lost)
+
+    def _on_side_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._call(self._on_publish, client, userdata, mid, reason_code, properties)
+
+    def _on_side_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        if self._on_sys is not None:
+            self._call(self._on_sys, message.topic, message.payload)
+
+    def _call(self, fn: Callable[..., object], *args: object) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _side_connected(self, broker_maximum: int) -> None:
+        self._side_ready = True
+        self._window = min(self._publish_window, broker_maximum)
+        self._publish_waiting()
+
+    def _side_lost(self) -> None:
+        self._side_ready = False
 
     # ------------------------------------------------------------ paho's callbacks
 
@@ -190,16 +243,17 @@ class BrokerLink:
             return
         self.generation += 1
         self.counters.connects += 1
-        broker_maximum = getattr(properties, "ReceiveMaximum", None) or _DEFAULT_RECEIVE_MAXIMUM
-        self._window = min(self._publish_window, broker_maximum)
         # Subscribing again on a resumed session is harmless and covers a broker that
         # lost its state.
         if self.subscriptions:
             client.subscribe([(s, SubscribeOptions(qos=1)) for s in self.subscriptions])
-        if self._sys_topics:
-            client.subscribe([(s, SubscribeOptions(qos=0)) for s in self._sys_topics])
-        # paho sends the verdicts in flight on the last connection again by itself.
-        self._publish_waiting()
+        if self._side is None:
+            broker_maximum = getattr(properties, "ReceiveMaximum", None) or _DEFAULT_RECEIVE_MAXIMUM
+            self._window = min(self._publish_window, broker_maximum)
+            if self._sys_topics:
+                client.subscribe([(s, SubscribeOptions(qos=0)) for s in self._sys_topics])
+            # paho sends the verdicts in flight on the last connection again by itself.
+            self._publish_waiting()
         self.connected.set()
         self._changed.set()
         log.info(
@@ -405,7 +459,9 @@ class BrokerLink:
     def _note_drained(self) -> None:
         """While stopping: every verdict acknowledged by the broker (or the connection
         gone, when nothing more can be done)."""
-        if self._client.socket() is None or not self.outstanding_publishes():
+        if not self.outstanding_publishes() or (
+            self._side is None and self._client.socket() is None
+        ):
             self._drained.set()
 
     # --------------------------------------------------------------- asyncio side
@@ -424,6 +480,13 @@ class BrokerLink:
             properties=properties,
         )
         self._supervisor = self._loop.create_task(self._keep_connected())
+        if self._side is not None:
+            # Clean start: the side connection holds no session; paho itself sends the
+            # verdicts not yet acknowledged again when it reconnects.
+            self._side.connect_async(
+                self.conn.host, self.conn.port, keepalive=self._keepalive_s, clean_start=True
+            )
+            self._side.loop_start()
 
     async def _keep_connected(self) -> None:
         """Connect, keep alive, and reconnect with backoff whenever the connection goes."""
@@ -533,15 +596,15 @@ class BrokerLink:
         the broker's PUBACKs make room (in order), on this connection or the next."""
         self.counters.published += 1
         if qos != 1:
-            self._client.publish(topic, payload, qos=qos)
+            (self._side or self._client).publish(topic, payload, qos=qos)
             return
         self._verdicts.append((topic, payload))
         self._publish_waiting()
 
     def _publish_waiting(self) -> None:
-        client = self._client
+        client = self._side or self._client
         while self._verdicts and len(self._in_flight) < self._window:
-            if not client.is_connected():
+            if not (self._side_ready if self._side is not None else client.is_connected()):
                 return  # sent on the next connection, after its CONNACK
             topic, payload = self._verdicts.popleft()
             info = client.publish(topic, payload, qos=1)
@@ -567,7 +630,7 @@ class BrokerLink:
         if self._supervisor is not None:
             await self._supervisor  # a connect under way ends within its timeout
         client = self._client
-        if client.socket() is not None:
+        if self._side is not None or client.socket() is not None:
             # The verdicts of the last batches are QoS 1 messages held only in this
             # process until the broker acknowledges them, and their fills are acknowledged
             # already (never redelivered): wait for those PUBACKs before going.
@@ -579,6 +642,10 @@ class BrokerLink:
                     "stopping with %d verdict(s) not acknowledged by the broker",
                     self.outstanding_publishes(),
                 )
+        if self._side is not None:
+            self._side.disconnect()
+            await asyncio.to_thread(self._side.loop_stop)
+        if client.socket() is not None:
             self._changed.clear()
             client.disconnect()  # written by the loop; paho closes the socket after it
             await self._pause(self._changed, timeout_s)

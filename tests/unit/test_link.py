@@ -37,6 +37,10 @@ async def links(raw_broker: RawBroker) -> AsyncIterator[Callable[..., Awaitable[
             "receive_maximum": 10,
             "publish_window": 1,
             "reconnect_delay_s": (0.05, 0.1),
+            # One connection, the receiving one, which is what these tests drive (the
+            # verdicts' own connection is exercised against Mosquitto in the
+            # integration tests).
+            "side_connection": False,
             **options,
         }
         link = BrokerLink(MqttConnection("127.0.0.1", raw_broker.port), **settings)
