@@ -62,6 +62,8 @@ BENCHMARKS = (
               ("--fills", "5000", "--units", "5000")),
     Benchmark("MQTT ingest: crash and restart", "bench.ingest_crash", (),
               ("--fills", "5000", "--units", "5000", "--skip-pg-restart")),
+    Benchmark("MQTT ingest: overload", "bench.ingest_overload", (),
+              ("--seconds", "5", "--units", "2000", "--pool", "2000")),
 )  # fmt: skip
 
 
