@@ -186,10 +186,14 @@ class BrokerLink:
         # broker that sends past Receive Maximum queues the whole backlog there): the
         # verdicts' PUBACKs came tens of thousands of messages late, so the verdicts
         # waiting for them grew with the flood (~0.6 KB each, 323 MiB in
-        # bench/ingest_overload.py), and $SYS figures came minutes stale. paho's own
-        # network thread (loop_start) drives it: it only publishes and reads $SYS.
+        # bench/ingest_overload.py), and $SYS figures came minutes stale. The loop drives
+        # it as it drives the first (paho's network thread instead cost 85 µs per fill
+        # in thread hand-overs, measured).
         self._side: mqtt.Client | None = None
         self._side_ready = False
+        self._side_packets = 0
+        self._side_supervisor: asyncio.Task | None = None
+        self._side_closed = asyncio.Event()
         if side_connection:
             side = _client(conn, f"{client_id}-out", manual_ack=False)
             side.max_inflight_messages_set(0)
@@ -198,41 +202,108 @@ class BrokerLink:
             side.on_disconnect = self._on_side_disconnect
             side.on_publish = self._on_side_publish
             side.on_message = self._on_side_message
+            side.on_socket_open = self._on_side_socket_open
+            side.on_socket_close = self._on_side_socket_close
+            side.on_socket_register_write = self._on_side_register_write
+            side.on_socket_unregister_write = self._on_side_unregister_write
             self._side = side
 
-    # ------------------------------------------------- the side connection (paho's thread)
+    # ------------------------------------------------- the side connection
 
     def _on_side_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._side_packets += 1
         if reason_code.is_failure:
             log.error("broker refused the verdict connection: %s", reason_code)
             return
         if self._sys_topics:
             client.subscribe([(s, SubscribeOptions(qos=0)) for s in self._sys_topics])
         maximum = getattr(properties, "ReceiveMaximum", None) or _DEFAULT_RECEIVE_MAXIMUM
-        self._call(self._side_connected, maximum)
-
-    def _on_side_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._call(self._side_lost)
-
-    def _on_side_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        self._call(self._on_publish, client, userdata, mid, reason_code, properties)
-
-    def _on_side_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        if self._on_sys is not None:
-            self._call(self._on_sys, message.topic, message.payload)
-
-    def _call(self, fn: Callable[..., object], *args: object) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(fn, *args)
-
-    def _side_connected(self, broker_maximum: int) -> None:
         self._side_ready = True
-        self._window = min(self._publish_window, broker_maximum)
+        self._window = min(self._publish_window, maximum)
+        # paho sends the verdicts in flight on the last connection again by itself.
         self._publish_waiting()
 
-    def _side_lost(self) -> None:
+    def _on_side_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._side_packets += 1
         self._side_ready = False
+
+    def _on_side_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._side_packets += 1
+        self._on_publish(client, userdata, mid, reason_code, properties)
+
+    def _on_side_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self._side_packets += 1
+        if self._on_sys is not None:
+            self._on_sys(message.topic, message.payload)
+
+    def _on_side_socket_open(self, client, userdata, sock) -> None:
+        self._in_loop(self._add_side_reader, sock)
+
+    def _add_side_reader(self, sock) -> None:
+        assert self._loop is not None
+        if sock.fileno() >= 0:
+            self._loop.add_reader(sock, self._side_readable)
+
+    def _on_side_socket_close(self, client, userdata, sock) -> None:
+        self._in_loop(self._forget_side_socket, sock)
+
+    def _forget_side_socket(self, sock) -> None:
+        assert self._loop is not None
+        for remove in (self._loop.remove_reader, self._loop.remove_writer):
+            with contextlib.suppress(ValueError, OSError):
+                remove(sock)
+        self._side_closed.set()
+
+    def _on_side_register_write(self, client, userdata, sock) -> None:
+        self._in_loop(self._add_side_writer, sock)
+
+    def _add_side_writer(self, sock) -> None:
+        assert self._loop is not None and self._side is not None
+        if sock.fileno() >= 0 and sock is self._side.socket():
+            self._loop.add_writer(sock, self._side.loop_write)
+
+    def _on_side_unregister_write(self, client, userdata, sock) -> None:
+        self._in_loop(self._remove_writer, sock)
+
+    def _side_readable(self) -> None:
+        side = self._side
+        assert side is not None
+        for _ in range(_READS_PER_WAKE):
+            before = self._side_packets
+            rc = side.loop_read()
+            sock = side.socket()
+            if rc != mqtt.MQTT_ERR_SUCCESS or sock is None:
+                break
+            if self._side_packets == before and not (self.conn.tls and sock.pending()):
+                break
+        if self._stopping:
+            self._note_drained()
+
+    async def _keep_side_connected(self) -> None:
+        """The side connection's connect, keep-alive and reconnects (as _keep_connected)."""
+        side = self._side
+        assert side is not None
+        least, most = self._reconnect_delay_s
+        delay = least
+        attempted = False
+        while not self._stopping:
+            if side.socket() is None:
+                if attempted:
+                    await self._pause(self._stop_requested, delay)
+                    delay = min(delay * 2, most)
+                    if self._stopping:
+                        return
+                attempted = True
+                try:
+                    await asyncio.to_thread(side.reconnect)
+                except Exception as exc:  # any failure: try again later
+                    log.warning("verdict connection failed (%s); trying again", exc)
+                    continue
+            await self._pause(self._stop_requested, 1.0)
+            if side.socket() is not None:
+                side.loop_misc()
+            if self._side_ready:
+                delay = least
 
     # ------------------------------------------------------------ paho's callbacks
 
@@ -486,7 +557,7 @@ class BrokerLink:
             self._side.connect_async(
                 self.conn.host, self.conn.port, keepalive=self._keepalive_s, clean_start=True
             )
-            self._side.loop_start()
+            self._side_supervisor = self._loop.create_task(self._keep_side_connected())
 
     async def _keep_connected(self) -> None:
         """Connect, keep alive, and reconnect with backoff whenever the connection goes."""
@@ -642,9 +713,18 @@ class BrokerLink:
                     "stopping with %d verdict(s) not acknowledged by the broker",
                     self.outstanding_publishes(),
                 )
-        if self._side is not None:
-            self._side.disconnect()
-            await asyncio.to_thread(self._side.loop_stop)
+        if self._side_supervisor is not None:
+            await self._side_supervisor
+        side = self._side
+        if side is not None and side.socket() is not None:
+            self._side_closed.clear()
+            side.disconnect()  # written by the loop; paho closes the socket after it
+            await self._pause(self._side_closed, timeout_s)
+            sock = side.socket()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                side.loop_read()
         if client.socket() is not None:
             self._changed.clear()
             client.disconnect()  # written by the loop; paho closes the socket after it
