@@ -86,6 +86,9 @@ class LinkCounters:
     published: int = 0  # verdicts handed to the link
     publish_acked: int = 0  # verdicts the broker acknowledged
     reads_paused: int = 0  # times the link stopped reading at its bound
+    # The broker granted every ingest subscription on the current connection: what a
+    # deployment (and the tests) wait on before sending, instead of guessing a delay.
+    subscribed: bool = False
 
     @property
     def held(self) -> int:
@@ -145,6 +148,7 @@ class BrokerLink:
         self.subscriptions = tuple(subscriptions)
         self.counters = LinkCounters()
         self.generation = 0
+        self._subscribe_mid: int | None = None
         self.connected = asyncio.Event()
         self.receive_maximum = receive_maximum
         self._session_expiry_s = session_expiry_s
@@ -322,8 +326,11 @@ class BrokerLink:
         self.counters.connects += 1
         # Subscribing again on a resumed session is harmless and covers a broker that
         # lost its state.
+        self.counters.subscribed = False
         if self.subscriptions:
-            client.subscribe([(s, SubscribeOptions(qos=1)) for s in self.subscriptions])
+            _, self._subscribe_mid = client.subscribe(
+                [(s, SubscribeOptions(qos=1)) for s in self.subscriptions]
+            )
         if self._side is None:
             broker_maximum = getattr(properties, "ReceiveMaximum", None) or _DEFAULT_RECEIVE_MAXIMUM
             self._window = min(self._publish_window, broker_maximum)
@@ -340,6 +347,7 @@ class BrokerLink:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._packets += 1
+        self.counters.subscribed = False
         self.connected.clear()
         self._changed.set()
         self.counters.disconnects += 1
@@ -357,9 +365,12 @@ class BrokerLink:
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         self._packets += 1
-        for code in reason_codes:
-            if code.is_failure:
-                log.error("subscription refused by the broker: %s", code)
+        refused = [code for code in reason_codes if code.is_failure]
+        for code in refused:
+            log.error("subscription refused by the broker: %s", code)
+        if mid == self._subscribe_mid and not refused:
+            self.counters.subscribed = True
+            log.info("subscribed: %s", ", ".join(self.subscriptions))
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self._packets += 1

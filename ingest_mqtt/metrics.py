@@ -74,6 +74,7 @@ class LinkTotals(Protocol):
     held_peak: int
     disconnects: int
     reads_paused: int
+    subscribed: bool
 
     @property
     def held(self) -> int: ...
@@ -117,6 +118,11 @@ class _LinkCollector:
             "sereg_ingest_disconnects", "Connections to the broker lost or closed",
             value=c.disconnects,
         )  # fmt: skip
+        yield GaugeMetricFamily(
+            "sereg_ingest_subscribed",
+            "1 once the broker granted every ingest subscription on the current connection",
+            value=int(c.subscribed),
+        )
         yield CounterMetricFamily(
             "sereg_ingest_reads_paused",
             "Times the link stopped reading with Receive Maximum deliveries held",

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from litestar import Litestar, Response, Router, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -44,10 +45,15 @@ async def health() -> dict[str, str]:
     tags=["operations"],
     responses={503: ResponseSpec(dict[str, Any], description="Not ready: see the reasons")},
 )
-async def ready() -> Response[dict[str, object]]:
-    """Readiness: the database answers and every migration is applied (503 otherwise)."""
-    state = await db.readiness()
-    return Response(state, status_code=200 if state["ready"] else 503)
+async def ready(state: State) -> Response[dict[str, object]]:
+    """Readiness: the database answers and every migration is applied (503 otherwise).
+    With the ingest consumer in this process (``serve --ingest``), ``ingest_subscribed``
+    says whether the broker granted its subscriptions yet (it does not gate readiness:
+    the API serves without the broker)."""
+    answer: dict[str, object] = await db.readiness()
+    if state.consumers:
+        answer["ingest_subscribed"] = all(c.link.counters.subscribed for c, _ in state.consumers)
+    return Response(answer, status_code=200 if answer["ready"] else 503)
 
 
 class Metrics(PrometheusController):
@@ -132,6 +138,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
+        state=State({"consumers": consumers}),
         route_handlers=[
             api,
             public,

@@ -107,13 +107,17 @@ class Running:
 
     async def start(self) -> Running:
         self.task = asyncio.create_task(self.consumer.run())
-        deadline = time.monotonic() + 10
-        while not self.consumer.link.connected.is_set():
+        # Ready when the broker granted its subscriptions (the SUBACK), not after a delay
+        # that a busy machine may outlast.
+        deadline = time.monotonic() + 30
+        while not self.consumer.link.counters.subscribed:
             if self.task.done():
                 self.task.result()
-            assert time.monotonic() < deadline, "the consumer did not connect"
+            assert time.monotonic() < deadline, (
+                "the consumer's SUBACK did not come within 30 s "
+                f"(connected: {self.consumer.link.connected.is_set()})"
+            )
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)  # its SUBSCRIBE reaches the broker
         return self
 
     async def stop(self) -> None:
@@ -146,11 +150,37 @@ def publisher(ingest_broker: Broker) -> Iterator[Publisher]:
     pub.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], within: float = 30, what: str | None = None
+) -> None:
     deadline = time.monotonic() + within
     while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
+        awaited = what or getattr(check, "__name__", "the condition")
+        assert time.monotonic() < deadline, f"{awaited} not met within {within} s"
         await asyncio.sleep(0.05)
+
+
+async def worker_subscribed(metrics_port: int, within: float = 60) -> None:
+    """Wait until a ``sereg ingest`` process reports the broker's SUBACK on its metrics
+    (``sereg_ingest_subscribed 1``): a real readiness signal, where a fixed sleep once
+    let fills go out before anything had subscribed on a busy machine."""
+    import httpx
+
+    deadline = time.monotonic() + within
+    last = "no answer yet"
+    while True:
+        try:
+            async with httpx.AsyncClient() as http:
+                last = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)).text
+        except httpx.TransportError as exc:
+            last = f"metrics not served yet ({exc!r})"
+        if "sereg_ingest_subscribed 1.0" in last:
+            return
+        assert time.monotonic() < deadline, (
+            f"the worker's SUBACK (sereg_ingest_subscribed 1 on :{metrics_port}) did not come "
+            f"within {within} s; last scrape: {last[-500:]}"
+        )
+        await asyncio.sleep(0.1)
 
 
 # ----------------------------------------------------------------------------- payloads

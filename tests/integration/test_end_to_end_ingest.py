@@ -24,10 +24,10 @@ from tests.service_support import serve_demo
 pytestmark = pytest.mark.integration
 
 
-def wait_for(check: Callable[[], bool], within: float = 30) -> None:
+def wait_for(check: Callable[[], bool], within: float = 30, what: str = "the condition") -> None:
     deadline = time.monotonic() + within
     while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
+        assert time.monotonic() < deadline, f"{what} not met within {within} s"
         time.sleep(0.1)
 
 
@@ -71,8 +71,12 @@ def test_fills_and_alarms_flow_through_the_running_service(
                              final_pressure_mpa=15.0)  # fmt: skip
         lifts = httpx.get(f"{base}/api/v1/equipment?category_prefix=31&limit=1", headers=admin)
         lift = lifts.json()["items"][0]["registration_code"]
-        # The consumer connects in the background: publish once it has subscribed.
-        time.sleep(2)
+        # The consumer connects in the background: publish once the broker granted its
+        # subscriptions (/ready says so), never after a guessed delay.
+        wait_for(
+            lambda: httpx.get(f"{base}/ready").json().get("ingest_subscribed") is True,
+            what="the in-process consumer's SUBACK (/ready ingest_subscribed)",
+        )
         publisher.publish(fills_topic(code), encode(good))
         publisher.publish(fills_topic(code), encode(wrong))
         publisher.publish(events_topic(lift), encode(event_payload("entrapment", at())))

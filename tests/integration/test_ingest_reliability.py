@@ -31,8 +31,10 @@ from tests.ingest_support import (
     fills_topic,
     ingest_url,
     station,
+    worker_subscribed,
 )
 from tests.mosquitto import Broker
+from tests.service_support import free_port
 
 pytestmark = pytest.mark.integration
 POSTGRES_ONLY = pytest.mark.parametrize("engine", ["postgres"], indirect=True)
@@ -75,6 +77,7 @@ class IngestProcess:
     """``sereg ingest`` as its own process, with a client id that survives restarts."""
 
     def __init__(self, broker: Broker, database: str, group: str, client_id: str) -> None:
+        self.metrics_port = free_port()
         self.env = sereg_env(
             DATABASE_URL=pg_url(database),
             MQTT_URL=ingest_url(broker, client_id),
@@ -82,6 +85,8 @@ class IngestProcess:
             SEREG_INGEST_CLIENT_ID=client_id,
             SEREG_DB_POOL_MIN="2",
             SEREG_DB_POOL_MAX="2",
+            SEREG_INGEST_METRICS_PORT=str(self.metrics_port),
+            SEREG_INGEST_METRICS_HOST="127.0.0.1",
         )
         self.process: subprocess.Popen | None = None
 
@@ -93,6 +98,10 @@ class IngestProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
+
+    async def ready(self) -> None:
+        """Subscribed: the broker granted its subscriptions (its metrics say so)."""
+        await worker_subscribed(self.metrics_port)
 
     def signal(self, sig: int) -> None:
         assert self.process is not None
@@ -137,7 +146,7 @@ async def test_sigkill_mid_stream_loses_and_duplicates_nothing(
     bodies = _bodies(home, codes, 5000)
     worker = ingest_process()
     worker.start()
-    await asyncio.sleep(1.5)  # connected and subscribed
+    await worker.ready()
     sender = _publish_in_thread(publisher, bodies, pace_s=0.0002)
     await eventually(lambda: _fills(1000), within=60)
     worker.signal(signal.SIGKILL)  # no flush, no acks: the broker keeps what was unacked
@@ -161,7 +170,7 @@ async def test_sigterm_drains_acknowledges_and_exits(
     bodies = _bodies(home, codes, 3000)
     worker = ingest_process()
     worker.start()
-    await asyncio.sleep(1.5)
+    await worker.ready()
     sender = _publish_in_thread(publisher, bodies, pace_s=0.0002)
     await eventually(lambda: _fills(500), within=60)
     worker.signal(signal.SIGTERM)

@@ -31,6 +31,7 @@ from tests.ingest_support import (
     station,
     status_payload,
     status_topic,
+    worker_subscribed,
 )
 from tests.service_support import free_port
 
@@ -129,7 +130,7 @@ async def test_ingest_worker_serves_its_metrics(
         stderr=subprocess.DEVNULL,
     )
     try:
-        await asyncio.sleep(2)
+        await worker_subscribed(port)
         topic = fills_topic(home["station_code"])
         publisher.publish(topic, encode(fill_payload(home["station_code"], unit["code"])))
         publisher.publish(topic, b"not json")
