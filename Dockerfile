@@ -16,7 +16,8 @@ RUN groupadd --system --gid 10001 sereg \
 
 WORKDIR /src
 COPY . .
-RUN pip install . && rm -rf build *.egg-info
+# The lock file's exact versions first, then sereg itself without resolving anything again.
+RUN pip install -r requirements.lock && pip install --no-deps . && rm -rf build *.egg-info
 
 WORKDIR /var/lib/sereg
 USER sereg

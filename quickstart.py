@@ -22,12 +22,17 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+LOCK = "requirements-test.lock"
 
 
 def ensure_installed() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - this script may be run by an older python3
         sys.exit(f"sereg needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    # Exact versions from the lock file (the ranges stay in pyproject.toml), so a fresh
+    # machine, CI and every developer run the same set; reinstalled when either changes.
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + (ROOT / LOCK).read_bytes()
+    ).hexdigest()
     stamp = VENV / ".sereg-installed"
     if not PYTHON.exists():
         print("creating .venv ...", flush=True)
@@ -36,7 +41,8 @@ def ensure_installed() -> None:
         return
     print("installing sereg and its dependencies into .venv ...", flush=True)
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True, cwd=ROOT)
+    subprocess.run([*pip, "-r", str(ROOT / LOCK)], check=True, cwd=ROOT)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True, cwd=ROOT)
     stamp.write_text(wanted)
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import pytest
 
 from equipment.services import ingest
 from ingest_mqtt import consumer as consumer_module
+from ingest_mqtt.client import LinkCounters
 from ingest_mqtt.consumer import Batch, Consumer, _Pipeline
 from sereg.settings import get_settings
 
@@ -28,7 +30,8 @@ def _fill(n: int) -> Fill:
 
 def _pipeline(monkeypatch, judge_fills, commit) -> _Pipeline:
     """A pipeline over a consumer whose judging and committing are the test's own."""
-    consumer = Consumer(get_settings(), link=object())
+    # A link that never connects: the pipeline only needs its counters for the metrics.
+    consumer = Consumer(get_settings(), link=SimpleNamespace(counters=LinkCounters()))
     monkeypatch.setattr(consumer_module.ingest, "judge_fills", judge_fills)
     monkeypatch.setattr(consumer, "_decode", lambda deliveries: list(deliveries))
     monkeypatch.setattr(consumer, "_commit", commit)
