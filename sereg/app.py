@@ -16,6 +16,7 @@ from equipment.api import (
     geo_controllers,
     ingest_controllers,
     maintenance_controllers,
+    notification_controllers,
 )
 from equipment.api.auth import authenticate
 from equipment.api.errors import EXCEPTION_HANDLERS
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             geo_controllers.AreaController,
             geo_controllers.GeoController,
             controllers.TokenController,
+            notification_controllers.WebhookController,
             controllers.me,
             controllers.public_equipment,
             controllers.categories,

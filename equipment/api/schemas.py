@@ -803,3 +803,49 @@ class UnknownCode(Struct):
 class DeadLetterSummary(Struct):
     by_reason: dict[str, int]
     unknown_codes: list[UnknownCode]
+
+
+# ------------------------------------------------------------------ webhooks
+
+
+class WebhookCreate(Struct, forbid_unknown_fields=True):
+    url: text(2000, 8)
+    # The bureau names the organisation (or none: a duty desk); others get their own.
+    organisation_id: OrgId | None = None
+    tier: Literal["primary", "second"] = "primary"
+    district_code: Annotated[str, Meta(pattern=r"^([0-9]{6})?$")] = ""
+    label: text(100) = ""
+
+
+class Webhook(Struct):
+    id: int
+    url: str
+    organisation_id: int | None
+    tier: str
+    district_code: str
+    label: str
+    created_at: datetime
+
+
+class NewWebhook(Struct):
+    """The only time an endpoint's signing secret is shown."""
+
+    secret: str
+    endpoint: Webhook
+
+
+class WebhookDelivery(Struct):
+    id: int
+    notification_id: int
+    idempotency_key: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    last_status: int | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class Redelivered(Struct):
+    redelivered: int

@@ -69,6 +69,8 @@ class Permission(StrEnum):
     TELEMETRY_READ = "telemetry.read"  # a lift's live state
     AREA_MANAGE = "area.manage"  # import areas (GeoJSON) and reassign units to them
     TOKEN_MANAGE = "token.manage"
+    # Webhook endpoints: an organisation its own, the bureau any and its duty desks.
+    WEBHOOK_MANAGE = "webhook.manage"
 
 
 P = Permission
@@ -105,6 +107,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_RESPOND,
             P.ALARM_CLOSE,
             P.TELEMETRY_READ,
+            P.WEBHOOK_MANAGE,
         }
     ),
     Role.USER_UNIT: frozenset(
@@ -123,6 +126,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_READ,
             P.ALARM_RAISE,
             P.TELEMETRY_READ,
+            P.WEBHOOK_MANAGE,
         }
     ),
     Role.STATION: frozenset(
@@ -133,6 +137,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_READ,
             P.FILL_PERMIT,
             P.FILL_READ,
+            P.WEBHOOK_MANAGE,
         }
     ),
 }

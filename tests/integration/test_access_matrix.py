@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, areas, clock, register
+from equipment.services import alarms, areas, clock, notifications, register
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -115,6 +115,20 @@ async def handed_over_alarm(w, *, to: str) -> int:
     return alarm["id"]
 
 
+async def webhook(w, side: str = "a") -> int:
+    """A webhook endpoint of company ``side`` (the bureau registers it for the company)."""
+    row = await notifications.create_endpoint(
+        SYSTEM,
+        url="http://127.0.0.1:9/hook",
+        organisation_id=w[f"company_{side}"],
+        tier="primary",
+        district_code="",
+        label="",
+        now=clock.now(),
+    )
+    return row["id"]
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -133,6 +147,14 @@ def everyone(status: int) -> dict[str, int]:
 READ_OK = {"admin": 200, "inspector": 200, "company_a": 200, "owner_a": 200, "station_a": 404}
 ADMIN_ONLY = {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 403, "station_a": 403}
 ADMIN_OWNER = {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 200, "station_a": 403}
+WEBHOOK_OWN = {"admin": 200, "inspector": 403, "company_a": 200, "owner_a": 404, "station_a": 404}
+WEBHOOK_OTHERS = {
+    "admin": 200,
+    "inspector": 403,
+    "company_a": 404,
+    "owner_a": 404,
+    "station_a": 404,
+}
 ALARM_RESPONSE = {"admin": 200, "inspector": 403, "owner_a": 403, "station_a": 403}
 ALARM_CLOSING = {"admin": 200, "inspector": 200, "owner_a": 403, "station_a": 403}
 TODAY = str(f.TODAY)
@@ -323,6 +345,72 @@ CASES = [
         body=lambda w: {"role": "inspector"},
     ),
     Case("me", "GET", "/api/v1/me", lambda w: None, everyone(200)),
+    Case(
+        "list webhooks",
+        "GET",
+        "/api/v1/webhooks",
+        lambda w: None,
+        {"admin": 200, "inspector": 403, "company_a": 200, "owner_a": 200, "station_a": 200},
+    ),
+    Case(
+        "create webhook",
+        "POST",
+        "/api/v1/webhooks",
+        lambda w: None,
+        {"admin": 201, "inspector": 403, "company_a": 201, "owner_a": 201, "station_a": 201},
+        body=lambda w: {"url": "https://hooks.example.cn/sereg"},
+    ),
+    Case("read own webhook", "GET", "/api/v1/webhooks/{id}", webhook, WEBHOOK_OWN),
+    Case(
+        "read other's webhook",
+        "GET",
+        "/api/v1/webhooks/{id}",
+        lambda w: webhook(w, "b"),
+        WEBHOOK_OTHERS,
+    ),
+    Case(
+        "own webhook deliveries",
+        "GET",
+        "/api/v1/webhooks/{id}/deliveries?state=dead",
+        webhook,
+        WEBHOOK_OWN,
+    ),
+    Case(
+        "other's webhook deliveries",
+        "GET",
+        "/api/v1/webhooks/{id}/deliveries",
+        lambda w: webhook(w, "b"),
+        WEBHOOK_OTHERS,
+    ),
+    Case("redeliver own", "POST", "/api/v1/webhooks/{id}/redeliver", webhook, WEBHOOK_OWN),
+    Case(
+        "redeliver other's",
+        "POST",
+        "/api/v1/webhooks/{id}/redeliver",
+        lambda w: webhook(w, "b"),
+        WEBHOOK_OTHERS,
+    ),
+    Case(
+        "redeliver other's delivery",
+        "POST",
+        "/api/v1/webhooks/{id}/deliveries/1/redeliver",
+        lambda w: webhook(w, "b"),
+        {**WEBHOOK_OTHERS, "admin": 404},  # the delivery does not exist
+    ),
+    Case(
+        "delete own webhook",
+        "DELETE",
+        "/api/v1/webhooks/{id}",
+        webhook,
+        {**WEBHOOK_OWN, "admin": 204, "company_a": 204},
+    ),
+    Case(
+        "delete other's webhook",
+        "DELETE",
+        "/api/v1/webhooks/{id}",
+        lambda w: webhook(w, "b"),
+        {**WEBHOOK_OTHERS, "admin": 204},
+    ),
     Case(
         "record inspection",
         "POST",

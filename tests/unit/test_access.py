@@ -47,6 +47,7 @@ ALL_PERMISSIONS = {
     "telemetry.read",
     "area.manage",
     "token.manage",
+    "webhook.manage",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
@@ -80,6 +81,7 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.respond",
         "alarm.close",
         "telemetry.read",
+        "webhook.manage",
     },
     "user_unit": {
         "org.update_own_contact",
@@ -96,6 +98,7 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.read",
         "alarm.raise",
         "telemetry.read",
+        "webhook.manage",
     },
     "station": {
         "org.update_own_contact",
@@ -104,6 +107,7 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.read",
         "fill.permit",
         "fill.read",
+        "webhook.manage",
     },
 }
 
