@@ -204,10 +204,15 @@ def cmd_notify(_: argparse.Namespace) -> None:
     """The notification worker: escalation timers and webhook delivery, until SIGTERM."""
     import signal
 
-    from equipment.services import notify_worker
+    from equipment.domain.errors import InvalidValue
+    from equipment.services import notify_worker, schedules
     from sereg.observability import configure_logging
 
     open_database()
+    try:
+        schedules.policy()  # a broken policy file (escalation waits) stops the start
+    except InvalidValue as exc:
+        raise SystemExit(f"error: {exc}") from exc
     settings = get_settings()
     configure_logging(json_lines=settings.log_json)
 

@@ -10,6 +10,7 @@ a restart.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from equipment.domain import escalation as ladders
@@ -29,8 +30,19 @@ def _clock(row: dict) -> ladders.AlarmClock:
     )
 
 
-async def fire_due(*, now: datetime, unacknowledged_minutes: int, limit: int = 500) -> int:
-    """Fire every rung that is due at ``now``; answers how many this worker fired."""
+async def fire_due(
+    *,
+    now: datetime,
+    unacknowledged_minutes: int,
+    per_kind: Mapping[str, int] | None = None,
+    limit: int = 500,
+) -> int:
+    """Fire every rung that is due at ``now``; answers how many this worker fired.
+
+    ``per_kind``: the rules policy's unacknowledged waits by alarm kind (its
+    ``escalation`` table), over the ``unacknowledged_minutes`` default.
+    """
+    per_kind = per_kind or {}
     # Open critical alarms are few (one per unit and kind); the rungs are decided in Python.
     laddered = ", ".join(f"'{kind}'" for kind in ladders.LADDERS)
     async with db.reading() as bulk:
@@ -58,7 +70,7 @@ async def fire_due(*, now: datetime, unacknowledged_minutes: int, limit: int = 5
             _clock(row),
             fired.get(row["id"], set()),
             now=now,
-            unacknowledged_minutes=unacknowledged_minutes,
+            unacknowledged_minutes=per_kind.get(row["kind"], unacknowledged_minutes),
         ):
             count += await _fire(row["id"], rung, now=now)
     return count

@@ -13,7 +13,7 @@ import logging
 
 import httpx
 
-from equipment.services import clock, db, escalation, notifications
+from equipment.services import clock, db, escalation, notifications, schedules
 from sereg.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")
@@ -22,7 +22,11 @@ log = logging.getLogger("sereg.notify")
 async def work_once(client: httpx.AsyncClient, s: NotifySettings) -> int:
     """One pass; answers how much it did (0: idle, wait before the next pass)."""
     now = await clock.shared_now()
-    done = await escalation.fire_due(now=now, unacknowledged_minutes=s.unacknowledged_minutes)
+    done = await escalation.fire_due(
+        now=now,
+        unacknowledged_minutes=s.unacknowledged_minutes,
+        per_kind=schedules.policy().escalation,
+    )
     done += await notifications.fan_out(now=now, limit=s.batch)
     done += await notifications.deliver_due(client, s)
     return done

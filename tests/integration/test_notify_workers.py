@@ -250,3 +250,14 @@ async def test_concurrent_claims_never_share_a_delivery(engine, world, receiver)
     )
     ids = [d.id for c in claims for d in c]
     assert len(ids) == 20 and len(set(ids)) == 20
+
+
+async def test_the_policy_overrides_the_wait_per_kind(engine, world):
+    alarm = await entrapment(world)
+    t0 = alarm["raised_at"]
+    policy = {"entrapment": 3}
+    fire = escalation.fire_due
+    at = t0 + timedelta(minutes=3, seconds=-1)
+    assert await fire(now=at, unacknowledged_minutes=5, per_kind=policy) == 0
+    at = t0 + timedelta(minutes=3)
+    assert await fire(now=at, unacknowledged_minutes=5, per_kind=policy) == 1
