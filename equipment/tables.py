@@ -504,6 +504,21 @@ class ClockOffset(Table, tablename="clock_offset"):
     seconds = DoublePrecision(default=0)
 
 
+class EmergencyCall(Table, tablename="emergency_call"):
+    """A call to the 96333 lift-emergency line, taken by a call-centre operator. The caller's
+    callback number is personal: only the responders and the bureau see it."""
+
+    id = BigSerial(primary_key=True)
+    alarm = BigInt(index=True)
+    equipment = BigInt()
+    callback_number = Varchar(length=32)
+    note = Text(default="")
+    received_at = Timestamptz()
+    joined = Boolean(default=False)  # the call joined an alarm already open
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -530,4 +545,5 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     WebhookDelivery,
     EscalationFired,
     ClockOffset,
+    EmergencyCall,
 )

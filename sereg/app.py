@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from equipment.api import (
+    call_controllers,
     controllers,
     geo_controllers,
     ingest_controllers,
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             geo_controllers.GeoController,
             controllers.TokenController,
             notification_controllers.WebhookController,
+            call_controllers.take_call,
+            call_controllers.alarm_timeline,
             controllers.me,
             controllers.public_equipment,
             controllers.categories,

@@ -553,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--role",
         required=True,
-        choices=["admin", "inspector", "maintenance", "user_unit", "station"],
+        choices=["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"],
     )
     create.add_argument("--org", type=int, help="organisation id the token acts for")
     create.add_argument("--label", default="")

@@ -26,7 +26,7 @@ Instant = Annotated[datetime, Meta(tz=True)]
 Longitude = float
 Latitude = float
 OrgKindName = Literal["user_unit", "maintenance_company", "inspection_body", "filling_station"]
-RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station"]
+RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
 StatusName = Literal["pending", "in_use", "suspended", "scrapped", "cancelled"]
 Parameters = dict[str, Any]
 # The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
@@ -849,3 +849,35 @@ class WebhookDelivery(Struct):
 
 class Redelivered(Struct):
     redelivered: int
+
+
+# ------------------------------------------------------------------ 96333 calls
+
+
+class CallCreate(Struct, forbid_unknown_fields=True):
+    """A call to 96333: the lift by its registration code (on the car's label) or, when the
+    caller cannot read it, by its address; and the number to call the caller back on."""
+
+    callback_number: Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 -]{4,30}$")]
+    registration_code: text(20, 1) | None = None
+    address: text(200, 4) | None = None
+    received_at: datetime | None = None  # default: now
+    note: text(500) = ""
+
+
+class CallTaken(Struct):
+    call_id: int
+    joined: bool  # the call joined the entrapment alarm already open
+    alarm: AlarmView
+
+
+class TimelineEvent(Struct):
+    at: datetime
+    what: str  # raised, call, lift_event, acknowledge, arrive, finish, close, escalate.*, ...
+    who: str
+    detail: dict[str, Any] | None = None
+
+
+class Timeline(Struct):
+    alarm: AlarmView
+    events: list[TimelineEvent]

@@ -166,6 +166,11 @@ async def _visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
     return row
 
 
+async def visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
+    """The alarm if ``principal`` may see it; NotFound otherwise (as for an unknown one)."""
+    return await _visible(principal, alarm_id)
+
+
 STEPS = {
     # step: (column it sets, the column that must be set first)
     "acknowledge": ("acknowledged_at", None),

@@ -48,6 +48,8 @@ ALL_PERMISSIONS = {
     "area.manage",
     "token.manage",
     "webhook.manage",
+    "call.intake",
+    "call.callback_read",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
@@ -67,6 +69,7 @@ EXPECTED: dict[str, set[str]] = {
         "fill.permit",
         "fill.read",
         "telemetry.read",
+        "call.callback_read",
     },
     "maintenance": {
         "org.update_own_contact",
@@ -82,6 +85,7 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.close",
         "telemetry.read",
         "webhook.manage",
+        "call.callback_read",
     },
     "user_unit": {
         "org.update_own_contact",
@@ -109,9 +113,17 @@ EXPECTED: dict[str, set[str]] = {
         "fill.read",
         "webhook.manage",
     },
+    "call_centre": {"call.intake", "call.callback_read", "alarm.read", "telemetry.read"},
 }
 
-ORG_OF = {"admin": None, "inspector": 20, "maintenance": 10, "user_unit": 1, "station": 30}
+ORG_OF = {
+    "admin": None,
+    "inspector": 20,
+    "maintenance": 10,
+    "user_unit": 1,
+    "station": 30,
+    "call_centre": None,
+}
 
 
 def principal(role: str, token_id: int | None = 7) -> Principal:
@@ -238,6 +250,7 @@ def test_role_org_kinds():
         Role.MAINTENANCE: OrgKind.MAINTENANCE_COMPANY,
         Role.USER_UNIT: OrgKind.USER_UNIT,
         Role.STATION: OrgKind.FILLING_STATION,
+        Role.CALL_CENTRE: None,
     }
     assert {r.value for r in ROLES_NEEDING_ORG} == {"maintenance", "user_unit", "station"}
 
