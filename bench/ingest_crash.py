@@ -111,7 +111,7 @@ class Scenario:
         self.n = len(messages)
 
     async def start_consumer(self, group: str, client: str) -> IngestProcess:
-        process = IngestProcess(self.url, ingest_conn(self.broker), group, client).start()
+        process = IngestProcess(self.url, ingest_conn(self.broker, client), group, client).start()
         await asyncio.to_thread(process.wait_connected)
         return process
 
@@ -146,7 +146,7 @@ class Scenario:
         finally:
             for p in processes:
                 await asyncio.to_thread(p.stop)
-            forget_session(ingest_conn(self.broker), client)
+            forget_session(ingest_conn(self.broker, client), client)
         last = processes[-1]
         print(f"  consumer after the crash: {_stat(last, 'duplicates')}, {_stat(last, 'retries')}")
         check = await check_stored(self.pool, self.messages)

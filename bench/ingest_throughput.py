@@ -113,7 +113,6 @@ class Bench:
         py_spy: Path | None,
     ) -> None:
         self.url, self.broker, self.pool, self.messages = url, broker, pool, messages
-        self.ingest: MqttConnection = ingest_conn(broker)
         self.publisher: MqttConnection = bench_conn(broker)
         self.py_spy = py_spy
         self.rows: dict[str, Row] = {}
@@ -122,6 +121,11 @@ class Bench:
         # a safety check (issue 16, item 7), so the count is reported beside the speed.
         self.as_meant: list[tuple[str, StoredCheck]] = []
         self.n = len(messages)
+
+    def ingest(self, client_id: str) -> MqttConnection:
+        """The broker user of the consumer (or bare subscriber) ``client_id``: the broker
+        uses usernames as client ids, so each session has a user of its own."""
+        return ingest_conn(self.broker, client_id)
 
     def record(self, case: str, seconds: float, baseline: str | None = None) -> Row:
         if case not in self.rows:
@@ -142,7 +146,7 @@ class Bench:
 
     async def offline_sessions(self, group: str, client_ids: list[str]) -> None:
         """Each consumer's persistent session subscribed, then left offline (SIGTERM)."""
-        processes = [IngestProcess(self.url, self.ingest, group, c).start() for c in client_ids]
+        processes = [IngestProcess(self.url, self.ingest(c), group, c).start() for c in client_ids]
         try:
             for process in processes:
                 await asyncio.to_thread(process.wait_connected)
@@ -182,7 +186,9 @@ class Bench:
         await reset_fills(self.pool)
         group, client = _id("bench-drain"), _id("ingest-drain")
         await self.offline_sessions(group, [client])
-        bare = BareSubscriber(self.ingest, _id("bare-drain"), persistent=True, expect=self.n)
+        bare = BareSubscriber(
+            self.ingest(_id("bare")), _id("bare-drain"), persistent=True, expect=self.n
+        )
         await asyncio.to_thread(bare.subscribe_only)
         # One publish fills both backlogs: the bare session's and the consumer's.
         published = await asyncio.to_thread(publish_all, self.publisher, self.messages)
@@ -192,9 +198,9 @@ class Bench:
         )
         await asyncio.to_thread(bare.start().finish)
         self.record(DRAIN_BARE, bare.last_at - bare.connected_at)
-        forget_session(self.ingest, bare.client_id)
+        forget_session(self.ingest(bare.client_id), bare.client_id)
 
-        process = IngestProcess(self.url, self.ingest, group, client).start()
+        process = IngestProcess(self.url, self.ingest(client), group, client).start()
         spy = self.profile(process, "drain")
         connected = await asyncio.to_thread(process.wait_connected)
         cpu_at_connect, machine_at_connect = process.cpu_seconds(), machine_cpu()
@@ -208,7 +214,7 @@ class Bench:
         )
         if spy is not None:
             spy.wait(30)
-        forget_session(self.ingest, client)
+        forget_session(self.ingest(client), client)
         if count < self.n:
             raise RuntimeError(f"the consumer stored {count:,} of {self.n:,} fills")
         self.record("sereg ingest, drain (connect → last stored)", done - connected, DRAIN_BARE)
@@ -224,7 +230,9 @@ class Bench:
 
     async def live(self) -> None:
         print("\n## live: the publisher at full speed alongside", flush=True)
-        bare = BareSubscriber(self.ingest, _id("bare-live"), persistent=False, expect=self.n)
+        bare = BareSubscriber(
+            self.ingest(_id("bare")), _id("bare-live"), persistent=False, expect=self.n
+        )
         bare.start()
         await asyncio.to_thread(bare.wait_subscribed)
         publisher = FillPublisher(self.publisher, self.messages)
@@ -240,7 +248,7 @@ class Bench:
 
         await reset_fills(self.pool)
         group, client = _id("bench-live"), _id("ingest-live")
-        process = IngestProcess(self.url, self.ingest, group, client).start()
+        process = IngestProcess(self.url, self.ingest(client), group, client).start()
         spy = self.profile(process, "live")
         await asyncio.to_thread(process.wait_connected)
         await asyncio.sleep(0.5)
@@ -252,7 +260,7 @@ class Bench:
         await asyncio.to_thread(process.stop)
         if spy is not None:
             spy.wait(30)
-        forget_session(self.ingest, client)
+        forget_session(self.ingest(client), client)
         if count < self.n:
             raise RuntimeError(f"the consumer stored {count:,} of {self.n:,} fills")
         self.note(
@@ -272,7 +280,7 @@ class Bench:
         clients = [_id("ingest-a"), _id("ingest-b")]
         await self.offline_sessions(group, clients)
         await asyncio.to_thread(publish_all, self.publisher, self.messages)
-        processes = [IngestProcess(self.url, self.ingest, group, c).start() for c in clients]
+        processes = [IngestProcess(self.url, self.ingest(c), group, c).start() for c in clients]
         connected = [await asyncio.to_thread(p.wait_connected) for p in processes]
         cpu_at_connect, machine_at_connect = [p.cpu_seconds() for p in processes], machine_cpu()
         done, count = await wait_for_fills(self.pool, self.n)
@@ -280,7 +288,7 @@ class Bench:
         machine = machine_busy(machine_at_connect)
         for process in processes:
             await asyncio.to_thread(process.stop)
-            forget_session(self.ingest, process.client_id)
+            forget_session(self.ingest(process.client_id), process.client_id)
         if count < self.n:
             raise RuntimeError(f"the consumers stored {count:,} of {self.n:,} fills")
         self.record(

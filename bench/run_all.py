@@ -58,10 +58,14 @@ BENCHMARKS = (
               ("--seconds", "3"), on_register=True),
     Benchmark("Fill permit (the interlock)", "bench.fill_permit", ("--seconds", "10"),
               ("--seconds", "3", "--units", "5000")),
+    Benchmark("Public page (QR code)", "bench.public_page", ("--seconds", "10"),
+              ("--seconds", "3"), on_register=True),
     Benchmark("MQTT ingest throughput", "bench.ingest_throughput", (),
               ("--fills", "5000", "--units", "5000")),
     Benchmark("MQTT ingest: crash and restart", "bench.ingest_crash", (),
               ("--fills", "5000", "--units", "5000", "--skip-pg-restart")),
+    Benchmark("Broker crash: persistence settings", "bench.broker_crash", ("--runs", "3"),
+              ("--backlog", "10000", "--settings", "interval1")),
 )  # fmt: skip
 
 

@@ -34,11 +34,14 @@ class Organisation(Table, tablename="organisation"):
     # Contact data is personal: only admins, inspectors and the organisation itself see it.
     contact_name = Varchar(length=100, default="")
     contact_phone = Varchar(length=32, default="")
+    # The organisation's published service line (a maintenance company's hotline): public,
+    # shown on the page a QR code opens. Never a person's number.
+    public_phone = Varchar(length=32, default="")
     address = Text(default="")
     licence_no = Varchar(length=64, null=True, default=None)
     licence_valid_until = Date(null=True, default=None)
     # Maintenance companies' supervision class, A (best) to D (lowest): on-demand
-    # maintenance is not allowed in the lowest class (RULES.md, lift maintenance).
+    # maintenance is not allowed in the lowest class (docs/rules.md, lift maintenance).
     supervision_class = Varchar(length=1, null=True, default=None)
     # Filling stations: the code they publish fills under (sereg/v1/stations/{code}/...,
     # also their broker username) and where they are (WGS-84), for the cloned-label check.
@@ -84,6 +87,10 @@ class Equipment(Table, tablename="equipment"):
     late_suspension_notice = Boolean(default=False)
     needs_inspection_before_resume = Boolean(default=False)
     parameters = JSON(default="{}")
+    # Gas cylinders: what the cylinder is used for (catalogue.CYLINDER_USES: general,
+    # vehicle, taxi, diving); the inspection interval, the service life and the fill
+    # checks depend on it (TSG 23-2021). None for other units and unset cylinders.
+    cylinder_use = Varchar(length=16, null=True, default=None)
     # Derived by the inspection rules (equipment.services.schedules) on every change.
     next_inspection_due = Date(null=True, default=None, index=True)
     not_fit_for_use = Boolean(default=False)
@@ -312,7 +319,7 @@ class Fill(Table, tablename="fill"):
     cylinder are plain ids, like ``AreaMember``'s, so the ingest's bulk insert pays no
     per-row foreign-key check; the ingest resolves both before writing. ``filled_at`` is
     the time-partition key once the table is partitioned (docs/scaling.md). Kept at least
-    2 years (traceability records, RULES.md "Gas cylinders" [S]).
+    2 years (traceability records, docs/rules.md "Gas cylinders" [S]).
     """
 
     id = BigSerial(primary_key=True)
@@ -352,6 +359,19 @@ class JointFilling(Table, tablename="joint_filling"):
     (interlock code 09, joint operation: allowed)."""
 
     owner_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    filling_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
+    valid_from = Date()
+    valid_until = Date()
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
+
+
+class CylinderEntrustment(Table, tablename="cylinder_entrustment"):
+    """An agreement by which ``owner`` entrusts its cylinders (托管) to ``filling_station``:
+    the station may fill them as its own (TSG 23-2021: a station fills its own and
+    entrusted cylinders [S]); the interlock answers 00 with the reason "entrusted"."""
+
+    owner = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
     filling_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
     valid_from = Date()
     valid_until = Date()
@@ -519,6 +539,34 @@ class EmergencyCall(Table, tablename="emergency_call"):
     recorded_at = Timestamptz()
 
 
+class CitizenReport(Table, tablename="citizen_report"):
+    """A problem a member of the public reported from a unit's page (举报/投诉).
+
+    Read by inspectors and admins only, never shown publicly. ``client_key`` is a keyed
+    digest of the sender's address, not the address: it is what the per-client rate limit
+    counts (stored here, so the limit holds across API workers). The phone is optional
+    and personal: only the report list shows it.
+    """
+
+    id = BigSerial(primary_key=True)
+    equipment = ForeignKey(references=Equipment, on_delete=OnDelete.restrict)
+    category = Varchar(length=24)
+    text = Text(default="")
+    phone = Varchar(length=32, default="")
+    lang = Varchar(length=8, default="zh-CN")
+    client_key = Varchar(length=64)
+    received_at = Timestamptz()
+
+
+class SiteSecret(Table, tablename="site_secret"):
+    """A random key the service made for itself (the public form's signing key), shared by
+    every worker through the database unless SEREG_FORM_SECRET sets one."""
+
+    name = Varchar(length=32, unique=True)
+    value = Varchar(length=128)
+    created_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -536,6 +584,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Fill,
     CylinderFillState,
     JointFilling,
+    CylinderEntrustment,
     LiftState,
     LiftHeartbeat,
     LiftEvent,
@@ -546,4 +595,6 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     EscalationFired,
     ClockOffset,
     EmergencyCall,
+    CitizenReport,
+    SiteSecret,
 )

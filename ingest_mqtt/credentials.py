@@ -1,28 +1,74 @@
-"""Broker credentials for devices: one username and password per station and per lift.
+"""Broker credentials: the Mosquitto dynamic-security plugin's configuration.
 
-The broker's ACL (deploy/mosquitto/acl) ties a username to the topics it may publish
-under, so a station's username is its station code and a lift's is its registration
-code. Passwords are random, shown once (to hand to the device's installer) and stored
-by the broker only as salted PBKDF2-SHA512 hashes, in the format Mosquitto 2's
-``mosquitto_passwd`` writes (``$7$<iterations>$<salt>$<hash>``, base64), so the file can
-be made without the broker's tools on the machine.
+Who may connect and what each may do is one JSON document, the plugin's own format
+(Mosquitto 2.0, plugins/dynamic-security): clients (username, salted password hash,
+optional bound client id, roles), roles (ACLs) and the default access. sereg writes it
+here, in one place, from the register (``sereg broker-users``):
+
+- the ingest workers: one client per worker (each its own username, because the broker
+  runs ``use_username_as_clientid``: the username *is* the session's client id), all with
+  the role ``sereg-ingest``;
+- one client per filling station (username = station code) and per lift (username =
+  registration code), each with a role of its own that names its own topics. Mosquitto
+  2.0's plugin has no %u substitution (it arrives with 2.1), so a role per device is how
+  a device is held to its own topics.
+
+Why the plugin and not ``acl_file``: Mosquitto 2.0 never checks an acl_file at SUBSCRIBE
+time, it grants every subscription and filters at delivery. A device could therefore
+join the ingest workers' shared subscription and be handed (and then lose) a share of
+every fill. The plugin checks ``subscribeLiteral``/``subscribePattern`` when the SUBSCRIBE
+arrives and, with ``subscribe`` denied by default, answers "Not authorized" in the SUBACK.
+
+Passwords are random, shown once, and stored as PBKDF2-SHA512 with a 12-byte salt and
+101 iterations: what the plugin computes at each CONNECT (``dynsec_auth__pw_hash``) and
+what ``mosquitto_passwd`` writes, so the file is made without the broker's tools.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-# What mosquitto_passwd 2.0 uses: 101 iterations, a 12-byte salt, a 64-byte digest.
+from ingest_mqtt import topics
+
+# What Mosquitto 2.0 uses: 101 iterations, a 12-byte salt (the plugin refuses any other
+# salt length), a 64-byte digest.
 ITERATIONS = 101
 SALT_BYTES = 12
 
+INGEST_ROLE = "sereg-ingest"
+ADMIN_ROLE = "sereg-broker-admin"
+# What the ingest workers may read of $SYS and nothing else of it: the broker-wide queue
+# (issue 26 turns it into a metric and an alarm before the queue limit) and connections.
+BROKER_METRICS = (
+    "$SYS/broker/store/messages/count",
+    "$SYS/broker/store/messages/bytes",
+    "$SYS/broker/clients/connected",
+)
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+CONTROL_RESPONSE = "$CONTROL/dynamic-security/v1/response"
+# Everything not granted by a role is refused. Unsubscribing is harmless and allowed.
+DEFAULT_ACCESS = {
+    "publishClientSend": False,
+    "publishClientReceive": False,
+    "subscribe": False,
+    "unsubscribe": True,
+}
+
+
+def pbkdf2(password: str, salt: bytes, iterations: int = ITERATIONS) -> bytes:
+    return hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, dklen=64)
+
 
 def password_hash(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
+    """The ``mosquitto_passwd`` line format, ``$7$<iterations>$<salt>$<hash>`` (base64)."""
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, dklen=64)
+    digest = pbkdf2(password, salt, iterations)
     encoded_salt, encoded_digest = (
         base64.b64encode(salt).decode(),
         base64.b64encode(digest).decode(),
@@ -45,32 +91,174 @@ def new_password() -> str:
     return secrets.token_urlsafe(18)
 
 
-def password_file(
-    users: Iterable[str], existing: Mapping[str, str] | None = None
-) -> tuple[str, dict[str, str]]:
-    """The password file for ``users``; returns (file text, {user: new password}).
+def check_username(user: str) -> str:
+    """A username that can also be a topic level and a client id: no wildcard, no
+    separator, nothing invisible (codes are letters and digits; workers add '-')."""
+    if (
+        not user
+        or len(user) > 64
+        or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in user)
+    ):
+        raise ValueError(f"{user!r} cannot be a broker username")
+    return user
 
-    A user already in ``existing`` (username -> stored hash line) keeps its password, so
-    issuing credentials for new devices does not lock out the installed ones.
+
+def _acl(acltype: str, topic: str) -> dict[str, Any]:
+    return {"acltype": acltype, "topic": topic, "priority": 0, "allow": True}
+
+
+def ingest_role(group: str) -> dict[str, Any]:
+    """The workers: join the ingest group's shared subscriptions (and no other
+    subscription), receive what those deliver, publish verdicts, read the broker's
+    queue metrics."""
+    acls = []
+    for subscription in topics.SUBSCRIPTIONS:
+        acls.append(_acl("subscribeLiteral", topics.shared(subscription, group)))
+        acls.append(_acl("publishClientReceive", subscription))
+    acls.append(_acl("publishClientSend", topics.topic_for(topics.TopicKind.VERDICTS, "+")))
+    for metric in BROKER_METRICS:
+        acls.append(_acl("subscribeLiteral", metric))
+        acls.append(_acl("publishClientReceive", metric))
+    return {"rolename": INGEST_ROLE, "textname": "sereg ingest workers", "acls": acls}
+
+
+def station_role(code: str) -> dict[str, Any]:
+    """A filling station publishes its own fills and reads its own verdicts only."""
+    verdicts = topics.topic_for(topics.TopicKind.VERDICTS, check_username(code))
+    return {
+        "rolename": f"station-{code}",
+        "acls": [
+            _acl("publishClientSend", topics.topic_for(topics.TopicKind.FILLS, code)),
+            _acl("subscribeLiteral", verdicts),
+            _acl("publishClientReceive", verdicts),
+        ],
+    }
+
+
+def lift_role(code: str) -> dict[str, Any]:
+    """A lift's IoT device publishes its own status and events only, and reads nothing."""
+    check_username(code)
+    return {
+        "rolename": f"lift-{code}",
+        "acls": [
+            _acl("publishClientSend", topics.topic_for(topics.TopicKind.STATUS, code)),
+            _acl("publishClientSend", topics.topic_for(topics.TopicKind.EVENTS, code)),
+        ],
+    }
+
+
+def admin_role() -> dict[str, Any]:
+    """For mosquitto_ctrl: send commands to the plugin and read its answers."""
+    return {
+        "rolename": ADMIN_ROLE,
+        "textname": "changes the broker's clients and roles at run time (mosquitto_ctrl)",
+        "acls": [
+            _acl("publishClientSend", CONTROL_TOPIC),
+            _acl("subscribeLiteral", CONTROL_RESPONSE),
+            _acl("publishClientReceive", CONTROL_RESPONSE),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Users:
+    """Who the broker lets in, by kind."""
+
+    stations: Iterable[str] = ()
+    lifts: Iterable[str] = ()
+    workers: Iterable[str] = ()
+    admins: Iterable[str] = ()
+    # Test and benchmark roles beyond the shipped ones ({rolename: role}) and who has
+    # them ({username: [rolename, ...]}): never written by ``sereg broker-users``.
+    extra_roles: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    extra_grants: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+def client_entry(
+    username: str,
+    roles: Iterable[str],
+    *,
+    password: str | None = None,
+    stored: Mapping | None = None,
+) -> dict[str, Any]:
+    """One plugin client: the hash of ``password``, or the ``stored`` hash kept."""
+    entry: dict[str, Any] = {"username": check_username(username)}
+    if stored is not None:
+        entry.update({k: stored[k] for k in ("password", "salt", "iterations")})
+    else:
+        assert password is not None
+        salt = secrets.token_bytes(SALT_BYTES)
+        entry.update(
+            password=base64.b64encode(pbkdf2(password, salt)).decode(),
+            salt=base64.b64encode(salt).decode(),
+            iterations=ITERATIONS,
+        )
+    entry["roles"] = [{"rolename": name, "priority": 0} for name in roles]
+    return entry
+
+
+def dynamic_security(
+    users: Users,
+    *,
+    group: str,
+    existing: Mapping[str, Mapping[str, Any]] | None = None,
+    passwords: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The plugin's configuration for ``users``; returns (document, {user: new password}).
+
+    A user already in ``existing`` (username -> its client entry, see
+    :func:`parse_clients`) keeps its password hash, so issuing credentials for new
+    devices does not lock out the installed ones. ``passwords`` sets chosen passwords
+    (tests); everyone else new gets a random one.
     """
     existing = existing or {}
-    lines: list[str] = []
+    passwords = passwords or {}
+    roles: dict[str, dict[str, Any]] = {INGEST_ROLE: ingest_role(group)}
+    granted: dict[str, list[str]] = {}
+
+    def grant(user: str, role: dict[str, Any]) -> None:
+        if user in granted:
+            raise ValueError(f"{user!r} is listed twice (a username names one device)")
+        roles.setdefault(role["rolename"], role)
+        granted[user] = [role["rolename"]]
+
+    for worker in users.workers:
+        grant(worker, roles[INGEST_ROLE])
+    for code in users.stations:
+        grant(code, station_role(code))
+    for code in users.lifts:
+        grant(code, lift_role(code))
+    for admin in users.admins:
+        grant(admin, admin_role())
+    roles.update(users.extra_roles)
+    for user, names in users.extra_grants.items():
+        granted.setdefault(user, [])
+        granted[user] = granted[user] + [n for n in names if n not in granted[user]]
+
+    clients = []
     issued: dict[str, str] = {}
-    for user in sorted(set(users)):
-        if any(c in user for c in ":+#/\n") or not user:
-            raise ValueError(f"{user!r} cannot be a broker username")
-        if user in existing:
-            lines.append(f"{user}:{existing[user]}")
-            continue
-        issued[user] = new_password()
-        lines.append(f"{user}:{password_hash(issued[user])}")
-    return "\n".join(lines) + "\n", issued
+    for user in sorted(granted):
+        if user in passwords:
+            clients.append(client_entry(user, granted[user], password=passwords[user]))
+        elif user in existing:
+            clients.append(client_entry(user, granted[user], stored=existing[user]))
+        else:
+            issued[user] = new_password()
+            clients.append(client_entry(user, granted[user], password=issued[user]))
+    document = {
+        "defaultACLAccess": dict(DEFAULT_ACCESS),
+        "clients": clients,
+        "groups": [],
+        "roles": [roles[name] for name in sorted(roles)],
+    }
+    return document, issued
 
 
-def parse_password_file(text: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.strip() and not line.startswith("#") and ":" in line:
-            user, stored = line.split(":", 1)
-            found[user] = stored.strip()
-    return found
+def parse_clients(text: str) -> dict[str, dict[str, Any]]:
+    """The clients of a plugin configuration, by username (to keep their passwords)."""
+    return {c["username"]: c for c in json.loads(text).get("clients", []) if "password" in c}
+
+
+def verify_client(password: str, entry: Mapping[str, Any]) -> bool:
+    digest = pbkdf2(password, base64.b64decode(entry["salt"]), int(entry["iterations"]))
+    return secrets.compare_digest(base64.b64encode(digest).decode(), entry["password"])

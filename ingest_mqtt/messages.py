@@ -1,10 +1,10 @@
 """Payloads of MQTT contract v1: decoded, validated, or refused with a dead-letter reason.
 
-Source: DESIGN.md, "MQTT contract, v1" (exact: devices in the field are built against
+Source: docs/mqtt-contract.md (exact: devices in the field are built against
 it). Payloads are UTF-8 JSON objects of at most 16 KiB, timestamps are RFC 3339 with an
 offset, unknown extra fields are ignored, and a missing or wrongly typed required field
 dead-letters the message with its reason. Lift event kinds and fault codes:
-:mod:`equipment.domain.lift_events` (GB/T 24476-2017, RULES.md "Lift IoT"); which fills
+:mod:`equipment.domain.lift_events` (GB/T 24476-2017, docs/rules.md "Lift IoT"); which fills
 are measured by mass or by pressure: :func:`equipment.domain.fills.measure_for`.
 
 :func:`decode` is fed by devices, so it never raises: every input ends as
@@ -75,6 +75,8 @@ Quantity = Annotated[float, msgspec.Meta(ge=0)]
 # invalid value at the door, not a database error later.
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Floor = Annotated[int, msgspec.Meta(ge=-10, le=300)]
+# A vehicle registration (plate) as read at the pump; 16 bounds the longest plates.
+Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
 
 # gc=False: the fields are atoms (str, int, float, bool, datetime), so these structs can
 # never be part of a reference cycle, and untracking them spares the collector at the
@@ -95,12 +97,17 @@ class FillEvent(msgspec.Struct, frozen=True, gc=False):
     started_at: Timestamp | None = None
     filled_mass_kg: Quantity | None = None
     final_pressure_mpa: Quantity | None = None
+    # Optional checks, added within v1 (docs/mqtt-contract.md): absent means "not
+    # checked", never a refusal, so devices built before them keep working.
+    purged_or_evacuated: bool | None = None
+    people_in_vehicle: bool | None = None
+    vehicle_registration: Plate | None = None
 
 
 class LiftStatus(msgspec.Struct, frozen=True, gc=False):
     """``sereg/v1/elevators/{registration_code}/status``: heartbeat and state.
 
-    ``service_mode`` as in RULES.md "Lift IoT": 0 out of service, 1 normal, 2 inspection,
+    ``service_mode`` as in docs/rules.md "Lift IoT": 0 out of service, 1 normal, 2 inspection,
     3 fire return, 4 firefighter, 5 emergency power, 6 earthquake, 7 unknown.
     """
 

@@ -1,4 +1,4 @@
-"""Simulated lifts and filling stations speaking MQTT contract v1 (DESIGN.md), for demos
+"""Simulated lifts and filling stations speaking MQTT contract v1 (docs/mqtt-contract.md), for demos
 and benchmarks against any broker.
 
 Three parts, kept apart so the payloads can be tested without a broker or a database:
@@ -888,9 +888,13 @@ def simulate(
     client_id: str,
     max_outstanding: int = MAX_OUTSTANDING,
     ack_timeout_s: float = 60.0,
+    qos0_conn: MqttConnection | None = None,
 ) -> PublishReport:
     """Connect, publish a paced stream starting now, wait for the broker's acks.
 
+    QoS 0 heartbeats go over a second connection, as ``qos0_conn``'s user when given: a
+    broker that names sessions by username (the repo's, use_username_as_clientid) would
+    otherwise have the two connections take each other's session.
     SIGINT and SIGTERM end the run early; the report covers what was sent.
     """
     from equipment.services import clock
@@ -900,7 +904,7 @@ def simulate(
     qos1 = Publisher(conn, client_id=client_id, max_outstanding=max_outstanding)
     qos0 = None
     if config.heartbeat_qos == 0 and register.lifts:
-        qos0 = Publisher(conn, client_id=f"{client_id}-qos0")
+        qos0 = Publisher(qos0_conn or conn, client_id=f"{client_id}-qos0")
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():

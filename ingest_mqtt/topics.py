@@ -1,4 +1,4 @@
-"""The one place that knows the topic layout of MQTT contract v1 (DESIGN.md)."""
+"""The one place that knows the topic layout of MQTT contract v1 (docs/mqtt-contract.md)."""
 
 from __future__ import annotations
 

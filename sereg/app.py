@@ -9,7 +9,9 @@ from litestar import Litestar, Response, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.template.config import TemplateConfig
 
 from equipment.api import (
     call_controllers,
@@ -18,10 +20,15 @@ from equipment.api import (
     ingest_controllers,
     maintenance_controllers,
     notification_controllers,
+    public_controllers,
 )
-from equipment.api.auth import authenticate
+from equipment.api.auth import authenticate, require_token
+from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
+from equipment.api.language import DEPENDENCIES as LANGUAGE_DEPENDENCIES
 from equipment.services import db, schedules
+from equipment.web import TEMPLATES
+from equipment.web.public_pages import public_pages
 from sereg.observability import RequestIdMiddleware, watch_event_loop
 from sereg.settings import Settings, get_settings
 
@@ -87,6 +94,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             ingest_controllers.CylinderController,
             ingest_controllers.FillController,
             ingest_controllers.JointFillingController,
+            ingest_controllers.EntrustmentController,
             ingest_controllers.lift_live_state,
             ingest_controllers.DeadLetterController,
             geo_controllers.AreaController,
@@ -96,11 +104,18 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             call_controllers.take_call,
             call_controllers.alarm_timeline,
             controllers.me,
-            controllers.public_equipment,
+            public_controllers.public_equipment,
+            public_controllers.QrController,
+            public_controllers.label_sheet,
+            public_controllers.CitizenReportController,
             controllers.categories,
             controllers.inspection_rules,
         ],
         dependencies={"principal": Provide(authenticate)},
+        # The token is checked before any body is read; bodies are capped per route.
+        guards=[require_token],
+        request_class=SeregRequest,
+        request_max_body_size=JSON_MAX_BYTES,
     )
     prometheus = PrometheusConfig(
         app_name="sereg",
@@ -109,7 +124,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        route_handlers=[api, health, ready, Metrics],
+        route_handlers=[api, public_pages, health, ready, Metrics],
+        dependencies=LANGUAGE_DEPENDENCIES,
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],

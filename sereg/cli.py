@@ -239,6 +239,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     settings = get_settings()
     try:
         conn = MqttSettings(url=args.url or settings.mqtt.url).connection()
+        qos0_conn = MqttSettings(url=args.qos0_url).connection() if args.qos0_url else None
         policy = fills.policy()
         config = simulator.SimConfig(
             rate=args.rate,
@@ -279,6 +280,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
             seconds=seconds,
             client_id=args.client_id or f"sereg-sim-{uuid.uuid4().hex[:8]}",
             max_outstanding=args.max_outstanding or simulator.MAX_OUTSTANDING,
+            qos0_conn=qos0_conn,
         )
     except (OSError, ConnectionError) as exc:
         raise SystemExit(f"error: cannot publish to {conn.host}:{conn.port}: {exc}") from exc
@@ -288,24 +290,34 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def cmd_broker_users(args: argparse.Namespace) -> None:
-    """Write the broker's password file for every station and lift on the register."""
+    """Write the broker's dynamic-security configuration for every station and lift on the
+    register, the ingest workers and any admin (ingest_mqtt/credentials.py)."""
     open_database()
     import csv
 
     from equipment.services import devices
     from ingest_mqtt import credentials
 
-    users = asyncio.run(_with_db(devices.device_usernames))
-    kinds = {user: kind for kind, names in users.items() for user in names}
-    for name in args.service_user:
-        kinds[name] = "service"
-    out = Path(args.out)
-    existing = (
-        credentials.parse_password_file(out.read_text()) if args.merge and out.exists() else {}
+    found = asyncio.run(_with_db(devices.device_usernames))
+    users = credentials.Users(
+        stations=found["station"],
+        lifts=found["lift"],
+        workers=args.ingest_worker,
+        admins=args.admin,
     )
-    text, issued = credentials.password_file(kinds, existing)
-    out.write_text(text)
-    out.chmod(0o640)
+    kinds = {user: kind for kind, names in found.items() for user in names}
+    kinds.update({name: "ingest worker" for name in args.ingest_worker})
+    kinds.update({name: "admin" for name in args.admin})
+    out = Path(args.out)
+    existing = credentials.parse_clients(out.read_text()) if args.merge and out.exists() else {}
+    try:
+        document, issued = credentials.dynamic_security(
+            users, group=get_settings().ingest.group, existing=existing
+        )
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    out.touch(mode=0o640)
+    out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     issued_path = Path(args.issued)
     issued_path.touch(mode=0o600)
     with issued_path.open("w", newline="") as f:
@@ -314,9 +326,10 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
         for user, password in sorted(issued.items()):
             writer.writerow([user, kinds[user], password])
     print(
-        f"{out}: {len(kinds)} users ({len(users['station'])} stations, {len(users['lift'])}"
-        f" lifts, {len(args.service_user)} service); {len(issued)} new passwords in"
-        f" {issued_path} (hand them to the installers, then delete the file)"
+        f"{out}: {len(kinds)} users ({len(found['station'])} stations, {len(found['lift'])}"
+        f" lifts, {len(args.ingest_worker)} ingest workers, {len(args.admin)} admins);"
+        f" {len(issued)} new passwords in {issued_path} (hand them to the installers, then"
+        " delete the file). Restart the broker to load it."
     )
 
 
@@ -434,6 +447,26 @@ def cmd_areas(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {exc.reason}") from exc
 
 
+RULES_DOC = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+
+
+def cmd_rules(args: argparse.Namespace) -> None:
+    """Write docs/rules.md from the code's rule tables, or check that it is current."""
+    from equipment.domain.rules_document import render
+
+    text = render()
+    target = Path(args.output) if args.output else RULES_DOC
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            raise SystemExit(f"{target} is out of date: run `sereg rules doc`")
+        print(f"{target} is current")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target} ({len(text.splitlines())} lines)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sereg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -474,6 +507,12 @@ def build_parser() -> argparse.ArgumentParser:
         " only under its own code). Stops after --count messages or --seconds (default 10 s).",
     )
     simulate.add_argument("--url", help="mqtt://user:password@host:port (default: MQTT_URL)")
+    simulate.add_argument(
+        "--qos0-url",
+        help="a second broker user for the QoS 0 heartbeats' own connection (default: --url's"
+        " user). Needed against the repo's broker config, which names each session after its"
+        " username: two connections of one user would take each other's session",
+    )
     simulate.add_argument("--lifts", type=int, default=50, help="lifts to simulate (default 50)")
     simulate.add_argument(
         "--stations", type=int, default=5, help="filling stations to simulate (default 5)"
@@ -528,9 +567,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     broker = sub.add_parser(
         "broker-users",
-        help="issue broker credentials: a Mosquitto password file for every station and lift",
+        help="issue broker credentials: Mosquitto's dynamic-security configuration for every"
+        " station, lift and ingest worker",
     )
-    broker.add_argument("--out", required=True, help="the password file to write")
+    broker.add_argument(
+        "--out", required=True, help="the plugin configuration to write (dynamic-security.json)"
+    )
     broker.add_argument(
         "--issued", required=True, help="CSV of the new passwords (mode 0600), shown once"
     )
@@ -540,10 +582,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the passwords of users already in --out; issue only for new ones",
     )
     broker.add_argument(
-        "--service-user",
+        "--ingest-worker",
         action="append",
         default=[],
-        help="a service account to include too, e.g. sereg-ingest (repeatable)",
+        help="an ingest worker's broker user, one per worker (its username is its session's"
+        " client id), e.g. sereg-ingest-1 (repeatable)",
+    )
+    broker.add_argument(
+        "--admin",
+        action="append",
+        default=[],
+        help="a user that may change clients and roles at run time with mosquitto_ctrl"
+        " (repeatable; none by default)",
     )
     broker.set_defaults(func=cmd_broker_users)
 
@@ -576,6 +626,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     area_sub.add_parser("reassign", help="reassign every located unit to the stored areas")
     area.set_defaults(func=cmd_areas)
+
+    rules = sub.add_parser("rules", help="the regulatory rules document (docs/rules.md)")
+    rules_sub = rules.add_subparsers(dest="action", required=True)
+    doc = rules_sub.add_parser("doc", help="write docs/rules.md from the code's rule tables")
+    doc.add_argument("--output", help="where to write it (default: the repo's docs/rules.md)")
+    doc.add_argument(
+        "--check", action="store_true", help="exit non-zero when the file is not current"
+    )
+    rules.set_defaults(func=cmd_rules)
     return parser
 
 

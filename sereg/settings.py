@@ -168,7 +168,7 @@ class FillSettings:
 @dataclass(frozen=True)
 class RetentionSettings:
     """What ``sereg prune`` removes. Fill records are never pruned sooner than 2 years
-    (traceability records, RULES.md "Gas cylinders" [S])."""
+    (traceability records, docs/rules.md "Gas cylinders" [S])."""
 
     heartbeat_days: int = 30
     dead_letter_days: int = 90
@@ -195,10 +195,31 @@ class RulesSettings:
 
 @dataclass(frozen=True)
 class ResponseSettings:
-    # Entrapment: on site within 30 minutes in cities, 1 hour elsewhere (RULES.md, [U]:
-    # a local rule, so configurable).
-    city_minutes: int = 30
-    other_minutes: int = 60
+    # Entrapment: on site within 30 minutes in city districts, 1 hour elsewhere
+    # (《湖北省电梯使用安全管理办法》: rules lift.entrapment.city / .elsewhere, also
+    # overridable in the rules policy). Set, these win over the policy; unset (None), the
+    # policy's minutes apply. The 2025 Hubei lift-safety regulations may change them.
+    city_minutes: int | None = None
+    other_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class PublicSettings:
+    """The public side: the page a unit's QR code opens, and citizen reports."""
+
+    # The address the public reaches this service at, printed into every QR code
+    # (SEREG_PUBLIC_BASE_URL, e.g. https://tzsb.example.gov.cn); unset: this server's own.
+    base_url: str | None = None
+    # The special-equipment emergency line shown on every public answer: 96333 unless the
+    # city runs another (SEREG_EMERGENCY_NUMBER).
+    emergency_number: str = "96333"
+    # Signs the anonymous report form; unset: a random key kept in the database, shared
+    # by every worker.
+    form_secret: str | None = None
+    # Citizen reports accepted per client address and per unit within one hour: enough
+    # for a real problem, too few for a flood.
+    reports_per_client_hour: int = 5
+    reports_per_unit_hour: int = 20
 
 
 @dataclass(frozen=True)
@@ -234,7 +255,15 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    public: PublicSettings = field(default_factory=PublicSettings)
     log_json: bool = False
+
+    def public_base_url(self) -> str:
+        """Where the public reaches the service, without a trailing slash."""
+        if self.public.base_url:
+            return self.public.base_url.rstrip("/")
+        host = "127.0.0.1" if self.http.host in ("0.0.0.0", "::") else self.http.host
+        return f"http://{host}:{self.http.port}"
 
 
 def _env_int(
@@ -277,8 +306,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             policy_path=Path(env["SEREG_RULES_POLICY"]) if env.get("SEREG_RULES_POLICY") else None
         ),
         response=ResponseSettings(
-            city_minutes=_env_int(env, "SEREG_ENTRAPMENT_CITY_MINUTES", 30),
-            other_minutes=_env_int(env, "SEREG_ENTRAPMENT_OTHER_MINUTES", 60),
+            city_minutes=_env_int(env, "SEREG_ENTRAPMENT_CITY_MINUTES", 0, low=0) or None,
+            other_minutes=_env_int(env, "SEREG_ENTRAPMENT_OTHER_MINUTES", 0, low=0) or None,
         ),
         mqtt=MqttSettings(url=env.get("MQTT_URL", MqttSettings.url)),
         ingest=IngestSettings(
@@ -352,7 +381,30 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             ),
             test_clock=_env_flag(env, "SEREG_TEST_CLOCK"),
         ),
+        public=_public_settings(env),
         log_json=_env_flag(env, "SEREG_LOG_JSON"),
+    )
+
+
+def _public_settings(env: dict[str, str]) -> PublicSettings:
+    base_url = env.get("SEREG_PUBLIC_BASE_URL") or None
+    if base_url is not None and urlsplit(base_url).scheme not in ("http", "https"):
+        raise ValueError(
+            f"SEREG_PUBLIC_BASE_URL must start with https:// or http://, got {base_url!r}"
+        )
+    number = env.get("SEREG_EMERGENCY_NUMBER") or PublicSettings.emergency_number
+    if not number.replace("-", "").isdigit() or len(number) > 20:
+        raise ValueError(f"SEREG_EMERGENCY_NUMBER must be a phone number, got {number!r}")
+    return PublicSettings(
+        base_url=base_url,
+        emergency_number=number,
+        form_secret=env.get("SEREG_FORM_SECRET") or None,
+        reports_per_client_hour=_env_int(
+            env, "SEREG_REPORTS_PER_CLIENT_HOUR", PublicSettings.reports_per_client_hour
+        ),
+        reports_per_unit_hour=_env_int(
+            env, "SEREG_REPORTS_PER_UNIT_HOUR", PublicSettings.reports_per_unit_hour
+        ),
     )
 
 

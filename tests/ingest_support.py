@@ -18,32 +18,68 @@ import pytest
 
 from equipment.domain.access import SYSTEM
 from equipment.services import clock, organisations
+from ingest_mqtt import credentials
 from ingest_mqtt.client import Publisher
 from ingest_mqtt.consumer import Consumer
 from sereg.settings import IngestSettings, MqttConnection, MqttSettings, Settings, get_settings
 from tests import factories
 from tests.mosquitto import Broker, start_broker
 
-INGEST_USER, INGEST_PASSWORD = "sereg-ingest", "ingest-secret"
-# A test-only user that may publish anywhere in the contract (the ACL's own rules are
-# tested in test_broker_config.py): the tests publish as many stations and lifts.
-TEST_USER, TEST_PASSWORD = "sereg-test", "test-secret"
-TEST_ACL = f"\nuser {TEST_USER}\ntopic readwrite sereg/v1/#\n"
+# Test-only roles beyond the shipped ones (whose own rules test_broker_config.py tests):
+# a device stand-in that may publish and read anywhere in the contract (the tests publish
+# as many stations and lifts), and, for the ingest consumers, any shared-subscription
+# group: each test's consumers get a group of their own, so that sessions left by earlier
+# tests never take a share of this test's messages.
+TEST_CLIENT_ROLE = "sereg-test-client"
+ANY_GROUP_ROLE = "sereg-test-any-group"
+TEST_ROLES = {
+    TEST_CLIENT_ROLE: {
+        "rolename": TEST_CLIENT_ROLE,
+        "acls": [
+            {"acltype": kind, "topic": "sereg/v1/#", "allow": True}
+            for kind in ("publishClientSend", "subscribePattern", "publishClientReceive")
+        ],
+    },
+    ANY_GROUP_ROLE: {
+        "rolename": ANY_GROUP_ROLE,
+        "acls": [{"acltype": "subscribePattern", "topic": "$share/+/sereg/v1/#", "allow": True}],
+    },
+}
+INGEST_ROLES = [credentials.INGEST_ROLE, ANY_GROUP_ROLE]
+
+
+# Device credentials as `sereg broker-users` issues them, for the attacker tests: a
+# station's and a lift's, with the shipped roles.
+ATTACKER_STATION, ATTACKER_LIFT = "XYS666", "31104206002023056666"
+DEVICE_PASSWORDS = {ATTACKER_STATION: "station-secret", ATTACKER_LIFT: "lift-secret"}
 
 
 @pytest.fixture(scope="session")
 def ingest_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     broker = start_broker(
         tmp_path_factory.mktemp("ingest-broker"),
-        {INGEST_USER: INGEST_PASSWORD, TEST_USER: TEST_PASSWORD},
-        extra_acl=TEST_ACL,
+        credentials.Users(
+            stations=[ATTACKER_STATION], lifts=[ATTACKER_LIFT], extra_roles=TEST_ROLES
+        ),
+        DEVICE_PASSWORDS,
     )
     yield broker
     broker.stop()
 
 
-def ingest_url(broker: Broker) -> str:
-    return f"mqtt://{INGEST_USER}:{INGEST_PASSWORD}@127.0.0.1:{broker.port}"
+def ingest_url(broker: Broker, client_id: str | None = None) -> str:
+    """An ingest worker's MQTT_URL: a broker user of its own, named as its client id
+    (the broker uses the username as the client id)."""
+    username = client_id or f"ingest-{uuid.uuid4().hex[:8]}"
+    password = broker.ensure_client(username, INGEST_ROLES)
+    return f"mqtt://{username}:{password}@127.0.0.1:{broker.port}"
+
+
+def contract_client(broker: Broker, prefix: str = "t") -> MqttConnection:
+    """A connection of its own for a test publisher or listener, allowed anywhere in
+    the contract."""
+    username, password = broker.user(prefix, [TEST_CLIENT_ROLE])
+    return MqttConnection("127.0.0.1", broker.port, username=username, password=password)
 
 
 def consumer_settings(broker: Broker, **ingest: Any) -> Settings:
@@ -54,9 +90,10 @@ def consumer_settings(broker: Broker, **ingest: Any) -> Settings:
         "client_id": f"ingest-{uuid.uuid4().hex[:8]}",
         "batch_wait_ms": 20,
     }
+    client_id = ingest.get("client_id", defaults["client_id"])
     return dataclasses.replace(
         get_settings(),
-        mqtt=MqttSettings(url=ingest_url(broker)),
+        mqtt=MqttSettings(url=ingest_url(broker, client_id)),
         ingest=IngestSettings(**{**defaults, **ingest}),
     )
 
@@ -102,10 +139,8 @@ async def consumers(ingest_broker: Broker) -> AsyncIterator[Callable[..., Awaita
 
 @pytest.fixture
 def publisher(ingest_broker: Broker) -> Iterator[Publisher]:
-    pub = Publisher(
-        MqttConnection("127.0.0.1", ingest_broker.port, username=TEST_USER, password=TEST_PASSWORD),
-        client_id=f"pub-{uuid.uuid4().hex[:8]}",
-    )
+    conn = contract_client(ingest_broker, "pub")
+    pub = Publisher(conn, client_id=conn.username or "")
     pub.connect()
     yield pub
     pub.close()
@@ -254,10 +289,9 @@ class Listener:
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         subscribed = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"l-{uuid.uuid4().hex[:8]}"
-        )
-        self.client.username_pw_set(TEST_USER, TEST_PASSWORD)
+        conn = contract_client(broker, "listener")
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=conn.username or "")
+        self.client.username_pw_set(conn.username, conn.password)
 
         def on_message(_c, _u, message) -> None:
             with self._lock:

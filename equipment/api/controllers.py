@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -13,8 +14,9 @@ from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter,
 
 from equipment.api import exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
-from equipment.domain import catalogue
+from equipment.domain import catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
+from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Action, Status
 from equipment.domain.reminders import DueState
 from equipment.domain.rules.dates import add_months
@@ -54,6 +56,37 @@ def _limit(limit: int | None) -> int:
 
 
 Limit = Annotated[int | None, QueryParameter(ge=1, le=500, required=False)]
+District = Annotated[str | None, query_text(6, "a GB/T 2260 region code, e.g. 420606 (Fancheng)")]
+
+
+def district_filter(district: str | None) -> str | None:
+    """A list's ``district`` filter: a malformed or unknown code is a 422 with its reason,
+    not an empty list that reads as 'nothing is due here'."""
+    return None if district is None else regions.validate_region(district, field="district")
+
+
+def category_filter(category: str | None) -> str | None:
+    """A list's ``category`` filter: a code of the catalogue, or a 422 saying why not."""
+    if category is None:
+        return None
+    try:
+        return catalogue.category(category).code
+    except InvalidValue as exc:
+        raise InvalidValue(exc.reason, field="category") from None
+
+
+def category_prefix_filter(prefix: str | None) -> str | None:
+    """A list's ``category_prefix`` filter (3 = every lift): the start of a catalogue code."""
+    if prefix is None:
+        return None
+    normalised = catalogue.normalise_category_code(prefix)
+    if not normalised or not any(code.startswith(normalised) for code in catalogue.ALL_CODES):
+        raise InvalidValue(
+            f"category prefix '{prefix}' starts no code of the Catalogue of Special Equipment "
+            "(e.g. 3 lifts, 31 traction lifts, 23 gas cylinders)",
+            field="category_prefix",
+        )
+    return normalised
 
 
 def _with_etag(unit: dict) -> Response[schemas.Equipment]:
@@ -145,7 +178,7 @@ class EquipmentController(Controller):
         principal: NamedDependency[Principal],
         category: Annotated[str | None, query_text(4)] = None,
         category_prefix: Annotated[str | None, query_text(4)] = None,
-        district: Annotated[str | None, query_text(6)] = None,
+        district: District = None,
         status: FromQuery[Status | None] = None,
         user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
@@ -158,9 +191,9 @@ class EquipmentController(Controller):
         page = await register.list_equipment(
             principal,
             register.EquipmentFilter(
-                category=category,
-                category_prefix=category_prefix,
-                district_code=district,
+                category=category_filter(category),
+                category_prefix=category_prefix_filter(category_prefix),
+                district_code=district_filter(district),
                 status=status,
                 user_unit_id=user_unit_id,
                 maintenance_company_id=maintenance_company_id,
@@ -408,7 +441,7 @@ def due_filter(
     ] = None,
     category: Annotated[str | None, query_text(4)] = None,
     category_prefix: Annotated[str | None, query_text(4)] = None,
-    district: Annotated[str | None, query_text(6)] = None,
+    district: District = None,
     user_unit_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     area_id: Annotated[
@@ -421,9 +454,9 @@ def due_filter(
         due_from=due_from,
         due_to=due_to,
         kind=kind,
-        category=category,
-        category_prefix=category_prefix,
-        district_code=district,
+        category=category_filter(category),
+        category_prefix=category_prefix_filter(category_prefix),
+        district_code=district_filter(district),
         user_unit_id=user_unit_id,
         maintenance_company_id=maintenance_company_id,
         area_id=area_id,
@@ -449,6 +482,26 @@ class DueController(Controller):
         """Units due for inspection, earliest first (应检必检): the inspector's main list."""
         page = await due.due_list(
             principal, filters, today=clock.today(), cursor=cursor, limit=_limit(limit)
+        )
+        return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
+
+    @get("/change-registrations")
+    async def change_registrations(
+        self,
+        principal: NamedDependency[Principal],
+        filters: NamedDependency[due.DueFilter],
+        cursor: Annotated[str | None, query_text(400)] = None,
+        limit: Limit = None,
+    ) -> schemas.DuePage:
+        """Units in use that reached their design service life: a change registration is
+        due (TSG 08-2017, rule registration.change.design_life), earliest first. Scoped
+        like the due list: a user unit sees its own units, the bureau all."""
+        page = await due.due_list(
+            principal,
+            replace(filters, kind="change_registration"),
+            today=clock.today(),
+            cursor=cursor,
+            limit=_limit(limit),
         )
         return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
 
@@ -572,13 +625,6 @@ class TokenController(Controller):
 @get("/me", tags=["tokens"])
 async def me(principal: NamedDependency[Principal]) -> schemas.Me:
     return schemas.Me(principal.role.value, principal.organisation_id, principal.token_id)
-
-
-@get("/public/equipment/{code:str}", tags=["public"])
-async def public_equipment(
-    code: Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")],
-) -> schemas.PublicEquipment:
-    return views.public_equipment(await register.public_lookup(code), clock.today())
 
 
 @get("/rules", tags=("public",))

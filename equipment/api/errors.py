@@ -8,6 +8,7 @@ import sqlite3
 import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from equipment.domain.errors import (
     Conflict,
@@ -19,6 +20,7 @@ from equipment.domain.errors import (
     Unauthenticated,
     VersionRequired,
 )
+from sereg.observability import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,14 @@ def validation_error(_: Request, exc: ValidationException) -> Response:
     return _problem(400, exc.detail, extra)
 
 
-def http_error(_: Request, exc: HTTPException) -> Response:
+def http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        limit = request.route_handler.resolve_request_max_body_size()
+        return _problem(
+            exc.status_code,
+            f"the body is larger than the {limit:,} bytes this request accepts; "
+            "send less at a time",
+        )
     return _problem(exc.status_code, exc.detail, headers=exc.headers)
 
 
@@ -70,10 +79,30 @@ def integrity_error(_: Request, exc: Exception) -> Response:
     return _problem(409, "the change conflicts with a record stored meanwhile; retry")
 
 
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    # Every error not mapped above is a fault of ours: log it with its traceback and the
+    # request id (which the client also gets, in X-Request-ID and in the body), and tell
+    # the client nothing of the internals.
+    request_id = REQUEST_ID.get() or "-"
+    log.error(
+        "unhandled %s on %s %s [request %s]",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return _problem(
+        500,
+        f"internal error; the operators can find it in the logs by request id {request_id}",
+    )
+
+
 EXCEPTION_HANDLERS = {
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
     asyncpg.IntegrityConstraintViolationError: integrity_error,
     sqlite3.IntegrityError: integrity_error,
+    Exception: unexpected_error,
 }

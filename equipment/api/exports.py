@@ -47,9 +47,10 @@ __all__ = [
 
 Lang = Literal["zh", "en"]
 
-CSV_MEDIA_TYPE: Final = "text/csv; charset=utf-8"
+# Litestar adds "; charset=utf-8" to every text/* type itself (naming it here doubled it).
+CSV_MEDIA_TYPE: Final = "text/csv"
 XLSX_MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ICS_MEDIA_TYPE: Final = "text/calendar; charset=utf-8"
+ICS_MEDIA_TYPE: Final = "text/calendar"
 
 # The names the inspectors' own forms use (TSG 08-2017 and the TSG inspection rules).
 KIND_ZH: Final[Mapping[str, str]] = {
@@ -62,6 +63,7 @@ KIND_ZH: Final[Mapping[str, str]] = {
     "supervisory": "监督检验",
     "maintenance": "维护保养",
     "end_of_service_life": "设计使用年限到期",
+    "change_registration": "变更登记（达到设计使用年限继续使用）",
 }
 STATE_ZH: Final[Mapping[str, str]] = {
     "upcoming": "未到期",

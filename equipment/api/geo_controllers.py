@@ -13,15 +13,22 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from equipment.api import schemas, views
-from equipment.api.controllers import Limit, _limit, query_text
+from equipment.api.bodies import AREA_IMPORT_MAX_BYTES
+from equipment.api.controllers import (
+    District,
+    Limit,
+    _limit,
+    category_filter,
+    category_prefix_filter,
+    district_filter,
+    query_text,
+)
 from equipment.domain.access import Principal
 from equipment.domain.lifecycle import Status
 from equipment.services import areas, clock, spatial
 from geo.areas import MAX_FEATURES
 
 GEOJSON = "application/geo+json"
-# An import of MAX_FEATURES areas of up to MAX_VERTICES_PER_COLLECTION vertices.
-IMPORT_MAX_BYTES = 128 * 2**20
 
 AreaId = Annotated[int, PathParameter(ge=1, le=2**31 - 1, description="area id")]
 Crs = Annotated[
@@ -50,16 +57,17 @@ class AreaController(Controller):
     path = "/areas"
     tags = ("areas",)
 
-    @post("/import", status_code=200, request_max_body_size=IMPORT_MAX_BYTES)
+    @post("/import", status_code=200, request_max_body_size=AREA_IMPORT_MAX_BYTES)
     async def import_(
         self,
         principal: NamedDependency[Principal],
         data: JSONBody[dict[str, Any]],
         crs: Crs = "wgs84",
     ) -> schemas.AreaImportReport:
-        """Import a GeoJSON FeatureCollection of areas (properties: name, kind, optional code,
-        year_built, households, renovation_programme, renovation_year). Areas are matched by
-        the feature's id (else its code); an invalid ring is repaired, an unusable feature is
+        """Import a GeoJSON FeatureCollection of areas, up to 16 MiB a file (properties: name,
+        kind, optional code, year_built, households, renovation_programme, renovation_year).
+        Areas are matched by the feature's id (else its code), so a large set imports in
+        several files; an invalid ring is repaired, an unusable feature is
         rejected with its index and reason, the others still import. Then every unit is
         reassigned to the areas."""
         report = await areas.import_feature_collection(principal, data, crs=crs, now=clock.now())
@@ -120,7 +128,7 @@ class AreaController(Controller):
         rows = await areas.summary(
             principal,
             kind=kind,
-            category_prefix=category_prefix,
+            category_prefix=category_prefix_filter(category_prefix),
             sort=sort,
             limit=limit or MAX_FEATURES,
             today=clock.today(),
@@ -161,8 +169,8 @@ class AreaController(Controller):
             principal,
             area_id,
             areas.AreaUnitFilter(
-                category=category,
-                category_prefix=category_prefix,
+                category=category_filter(category),
+                category_prefix=category_prefix_filter(category_prefix),
                 status=status,
                 min_age_years=min_age_years,
                 overdue_inspection=overdue_inspection,
@@ -209,7 +217,9 @@ class GeoController(Controller):
             crs=crs,
             radius_m=radius_m,
             limit=_limit(limit),
-            f=spatial.UnitFilter(category, category_prefix, status),
+            f=spatial.UnitFilter(
+                category_filter(category), category_prefix_filter(category_prefix), status
+            ),
         )
         if format_ == "geojson":
             return _geojson(views.nearby_collection(result))
@@ -237,7 +247,9 @@ class GeoController(Controller):
             (min_lon, min_lat, max_lon, max_lat),
             crs=crs,
             max_points=max_points,
-            f=spatial.UnitFilter(category, category_prefix, status),
+            f=spatial.UnitFilter(
+                category_filter(category), category_prefix_filter(category_prefix), status
+            ),
         )
         if format_ == "geojson":
             return _geojson(views.box_collection(view))
@@ -264,7 +276,9 @@ class GeoController(Controller):
             crs=crs,
             cursor=cursor,
             limit=_limit(limit),
-            f=spatial.UnitFilter(category, category_prefix, status),
+            f=spatial.UnitFilter(
+                category_filter(category), category_prefix_filter(category_prefix), status
+            ),
         )
         if format_ == "geojson":
             collection = views.unit_collection(
@@ -278,7 +292,7 @@ class GeoController(Controller):
     async def missing_coordinates(
         self,
         principal: NamedDependency[Principal],
-        district: Annotated[str | None, query_text(6)] = None,
+        district: District = None,
         category_prefix: Category = None,
         cursor: Annotated[str | None, query_text(400)] = None,
         limit: Limit = None,
@@ -287,8 +301,8 @@ class GeoController(Controller):
         radius query finds them)."""
         page = await spatial.missing_coordinates(
             principal,
-            district_code=district,
-            category_prefix=category_prefix,
+            district_code=district_filter(district),
+            category_prefix=category_prefix_filter(category_prefix),
             cursor=cursor,
             limit=_limit(limit),
         )

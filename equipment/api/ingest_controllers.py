@@ -13,6 +13,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from equipment.api import schemas, views
 from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
 from equipment.domain.access import Principal
+from equipment.domain.fills import FillAttempt
 from equipment.services import clock, dead_letters, fills, telemetry
 
 CylinderCode = Annotated[
@@ -32,12 +33,24 @@ class CylinderController(Controller):
         code: CylinderCode,
         medium: Annotated[str, query_text(32)],
         station: Annotated[str | None, query_text(32)] = None,
+        purged_or_evacuated: FromQuery[bool | None] = None,
+        people_in_vehicle: FromQuery[bool | None] = None,
+        vehicle_registration: Annotated[str | None, query_text(16)] = None,
     ) -> schemas.FillPermit:
         """May ``station`` fill cylinder ``code`` with ``medium`` now? The same codes and
         reasons as the verdict a fill event gets (00 and 09 allow, every other refuses).
-        A station asks for itself (``station`` may be left out)."""
+        A station asks for itself (``station`` may be left out). The optional checks
+        (a new cylinder purged or evacuated, people in the vehicle, the vehicle's
+        registration) are judged when given and not checked when left out."""
+        checks = FillAttempt(
+            medium=medium,
+            at=clock.now(),
+            purged_or_evacuated=purged_or_evacuated,
+            people_in_vehicle=people_in_vehicle,
+            vehicle_registration=vehicle_registration,
+        )
         answer = await fills.fill_permit(
-            principal, code, station_code=station, medium=medium, now=clock.now()
+            principal, code, station_code=station, medium=medium, now=checks.at, checks=checks
         )
         return views.fill_permit(answer)
 
@@ -100,6 +113,31 @@ class JointFillingController(Controller):
     @get("/")
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.JointFilling]:
         return [views.joint_filling(r) for r in await fills.list_joint_fillings(principal)]
+
+
+class EntrustmentController(Controller):
+    path = "/cylinder-entrustments"
+    tags = ("fills",)
+
+    @post("/")
+    async def create(
+        self, principal: NamedDependency[Principal], data: JSONBody[schemas.EntrustmentCreate]
+    ) -> Response[schemas.Entrustment]:
+        """Entrust an owner's cylinders (托管) to a station: it fills them as its own
+        (interlock code 00, reason "entrusted")."""
+        row = await fills.create_entrustment(
+            principal,
+            owner_id=data.owner_id,
+            filling_station_id=data.filling_station_id,
+            valid_from=data.valid_from,
+            valid_until=data.valid_until,
+            now=clock.now(),
+        )
+        return Response(views.entrustment(row), status_code=201)
+
+    @get("/")
+    async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.Entrustment]:
+        return [views.entrustment(r) for r in await fills.list_entrustments(principal)]
 
 
 @get("/equipment/{equipment_id:int}/live", tags=["telemetry"])

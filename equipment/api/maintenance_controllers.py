@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 import msgspec
@@ -11,11 +9,19 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from equipment.api import schemas, views
-from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
-from equipment.domain.access import Principal
+from equipment.api import bodies, schemas, views
+from equipment.api.controllers import (
+    District,
+    EquipmentId,
+    Limit,
+    _limit,
+    district_filter,
+    query_text,
+)
+from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue
 from equipment.services import alarms, clock, maintenance
+from equipment.services.maintenance import MAX_UPLOAD_ROWS
 
 ContractId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 AlarmId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
@@ -54,18 +60,20 @@ class ContractController(Controller):
         return views.contract(await maintenance.get_contract(principal, contract_id))
 
 
-def _rows_from(request_type: str, body: bytes) -> tuple[list[dict[str, Any]], bool]:
+async def _rows_from(request: Request) -> tuple[list[dict[str, Any]], bool]:
     """(rows, single) from a JSON object, a JSON array or a CSV file with a header."""
-    if request_type in CSV_TYPES:
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidValue("the CSV file is not UTF-8") from exc
-        return list(csv.DictReader(io.StringIO(text, newline=""))), False
-    try:
-        payload = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise InvalidValue(f"the body is not JSON: {exc}") from exc
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in CSV_TYPES:
+        return await bodies.csv_records(request, max_rows=MAX_UPLOAD_ROWS), False
+    body = await request.body()
+    # A JSON array cannot be decoded in part: bound what decoding it may build. Every
+    # record is an object, so more objects than this is more records than an upload holds
+    # (counting braces in strings too only makes the bound looser).
+    if body.count(b"{") > MAX_UPLOAD_ROWS * 8:
+        raise InvalidValue(
+            f"an upload holds at most {MAX_UPLOAD_ROWS:,} records; send the rest in another upload"
+        )
+    payload = bodies.decode_json(body)
     if isinstance(payload, dict):
         return [payload], True
     if isinstance(payload, list) and all(isinstance(p, dict) for p in payload):
@@ -77,16 +85,17 @@ class MaintenanceController(Controller):
     path = "/maintenance"
     tags = ("maintenance",)
 
-    @post("/records", status_code=200)
+    @post("/records", status_code=200, request_max_body_size=bodies.MAINTENANCE_UPLOAD_MAX_BYTES)
     async def upload(
         self, principal: NamedDependency[Principal], request: Request
     ) -> Response[schemas.UploadReport]:
         """Upload maintenance records: one JSON object, a JSON array, or a CSV file
         (``Content-Type: text/csv``; columns record_id, code, maintained_on, level, items,
         technicians as ``name:certificate;...``, findings, hazards, signed_off_by) of up to
-        10,000 rows. Every valid row is stored; each rejected one is named with its reason."""
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        rows, single = _rows_from(media, await request.body())
+        10,000 rows and 8 MiB. Every valid row is stored; each rejected one is named with its
+        reason."""
+        principal.require(Permission.MAINTENANCE_UPLOAD)  # before reading a byte of the body
+        rows, single = await _rows_from(request)
         result = await maintenance.upload_records(
             principal, rows, today=clock.today(), now=clock.now()
         )
@@ -157,7 +166,7 @@ class AlarmController(Controller):
             str | None, QueryParameter(name="state", max_length=12, pattern=r"^(open|closed)$")
         ] = None,
         kind: Annotated[str | None, query_text(32)] = None,
-        district: Annotated[str | None, query_text(6)] = None,
+        district: District = None,
         maintenance_company_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         late: Annotated[bool, QueryParameter(description="only late arrivals")] = False,
         cursor: Annotated[str | None, query_text(400)] = None,
@@ -168,7 +177,7 @@ class AlarmController(Controller):
             alarms.AlarmFilter(
                 state=alarm_state,
                 kind=kind,
-                district_code=district,
+                district_code=district_filter(district),
                 maintenance_company_id=maintenance_company_id,
                 late_only=late,
             ),
@@ -194,7 +203,7 @@ class AlarmController(Controller):
         data: JSONBody[schemas.AlarmStep],
     ) -> schemas.AlarmView:
         """The technician is on site: checked against 30 minutes in a city district, 1 hour
-        elsewhere (RULES.md)."""
+        elsewhere (docs/rules.md)."""
         return await _step(principal, alarm_id, "arrive", data)
 
     @post("/{alarm_id:int}/finish", status_code=200)

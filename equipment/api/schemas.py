@@ -12,6 +12,8 @@ from equipment.domain import lift_events
 
 # PostgreSQL cannot store NUL in text; refusing it here gives a 400 instead of a 500.
 _NO_NUL = r"^[^\x00]*$"
+# A published phone number: digits with the separators people print (0710-1234567, 96333).
+_PUBLIC_PHONE = r"^([0-9+][0-9 -]{2,18}[0-9])?$"
 
 
 def text(max_length: int, min_length: int = 0) -> Any:
@@ -32,6 +34,8 @@ Parameters = dict[str, Any]
 # The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
 # Tencent), BD-09 (Baidu). See geo.crs.
 CrsName = Literal["wgs84", "gcj02", "bd09"]
+# What a gas cylinder is used for (equipment.domain.catalogue.CYLINDER_USES).
+CylinderUse = Literal["general", "vehicle", "taxi", "diving"]
 
 
 class Problem(Struct):
@@ -51,6 +55,8 @@ class OrganisationCreate(Struct, forbid_unknown_fields=True):
     name: text(200, 1)
     contact_name: text(100) = ""
     contact_phone: text(32) = ""
+    # The organisation's published service line, shown on the public page of its units.
+    public_phone: Annotated[str, Meta(max_length=20, pattern=_PUBLIC_PHONE)] = ""
     address: text(500) = ""
     licence_no: text(64, 1) | None = None
     licence_valid_until: date | None = None
@@ -64,6 +70,7 @@ class OrganisationUpdate(Struct, forbid_unknown_fields=True):
     name: text(200, 1) | UnsetType = UNSET
     contact_name: text(100) | UnsetType = UNSET
     contact_phone: text(32) | UnsetType = UNSET
+    public_phone: Annotated[str, Meta(max_length=20, pattern=_PUBLIC_PHONE)] | UnsetType = UNSET
     address: text(500) | UnsetType = UNSET
     licence_no: text(64, 1) | UnsetType | None = UNSET
     licence_valid_until: date | UnsetType | None = UNSET
@@ -79,6 +86,7 @@ class Organisation(Struct):
     name: str
     contact_name: str
     contact_phone: str
+    public_phone: str
     address: str
     licence_no: str | None
     licence_valid_until: date | None
@@ -117,6 +125,8 @@ class EquipmentCreate(Struct, forbid_unknown_fields=True):
     maintenance_company_id: OrgId | None = None
     owning_station_id: OrgId | None = None
     parameters: Parameters = {}
+    # Gas cylinders: general, vehicle, taxi or diving (sets the interval and service life).
+    cylinder_use: CylinderUse | None = None
     # Registration office only: import a unit that is already registered and in use.
     registered_on: date | None = None
     # The system longitude and latitude are given in; they are stored in WGS-84.
@@ -137,6 +147,7 @@ class EquipmentUpdate(Struct, forbid_unknown_fields=True):
     certificate_no: text(32, 1) | UnsetType | None = UNSET
     equipment_code: text(18, 18) | UnsetType | None = UNSET
     district_code: text(6, 6) | UnsetType = UNSET
+    cylinder_use: CylinderUse | UnsetType | None = UNSET
     # The system longitude and latitude are given in; they are stored in WGS-84.
     crs: CrsName | UnsetType = UNSET
 
@@ -174,26 +185,12 @@ class Equipment(Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    cylinder_use: str | None
 
 
 class EquipmentPage(Struct):
     items: list[Equipment]
     next_cursor: str | None
-
-
-class PublicEquipment(Struct):
-    """The public's view of a unit (the QR code on a lift): never personal data."""
-
-    code: str
-    category: str
-    category_name: str
-    address: str
-    status: str
-    registered: bool
-    next_inspection_due: date | None
-    inspection_overdue: bool
-    maintenance_company: str | None
-    last_maintenance_on: date | None
 
 
 # Workflow ----------------------------------------------------------------------------------
@@ -269,7 +266,7 @@ class InspectionCreate(Struct, forbid_unknown_fields=True):
     reason: SupervisoryReason = ""
     inspection_body_id: OrgId | None = None
     # The next due date the report states: the authority for vessels, piping and
-    # power-station boilers (RULES.md).
+    # power-station boilers (docs/rules.md).
     next_due_stated: date | None = None
     safety_grade: Annotated[int, Meta(ge=1, le=5)] | None = None
     # Id of an earlier record of this unit that this one corrects (nothing is overwritten).
@@ -750,6 +747,22 @@ class JointFillingCreate(Struct, forbid_unknown_fields=True):
 class JointFilling(Struct):
     id: int
     owner_station_id: int
+    filling_station_id: int
+    valid_from: date
+    valid_until: date
+    created_at: datetime
+
+
+class EntrustmentCreate(Struct, forbid_unknown_fields=True):
+    owner_id: OrgId
+    filling_station_id: OrgId
+    valid_from: date
+    valid_until: date
+
+
+class Entrustment(Struct):
+    id: int
+    owner_id: int
     filling_station_id: int
     valid_from: date
     valid_until: date

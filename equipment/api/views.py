@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date
 from typing import Any
 
 from equipment.api import schemas
 from equipment.domain import catalogue
-from equipment.domain.lifecycle import Status
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 
 
@@ -29,27 +27,9 @@ def equipment(row: dict[str, Any]) -> schemas.Equipment:
         maintenance_company_id=row["maintenance_company"],
         owning_station_id=row["owning_station"],
         parameters=row["parameters"] or {},
+        cylinder_use=row.get("cylinder_use"),
     )
     return schemas.Equipment(**values)
-
-
-def public_equipment(row: dict[str, Any], today: date) -> schemas.PublicEquipment:
-    return schemas.PublicEquipment(
-        code=row["code"],
-        category=row["category"],
-        category_name=catalogue.category(row["category"]).name_zh,
-        address=row["address"],
-        status=row["status"],
-        registered=row["status"] in (Status.IN_USE, Status.SUSPENDED),
-        next_inspection_due=row["next_inspection_due"],
-        inspection_overdue=(
-            row["status"] == Status.IN_USE
-            and row["next_inspection_due"] is not None
-            and row["next_inspection_due"] < today
-        ),
-        maintenance_company=row["maintenance_company_name"],
-        last_maintenance_on=row["last_maintenance_on"],
-    )
 
 
 def status_change(row: dict[str, Any]) -> schemas.StatusChange:
@@ -132,6 +112,7 @@ RULE_VALUE_FIELDS = (
     "legacy_life_years",
     "legacy_before_year",
     "extension_window_months",
+    "minutes",
     "years",
 )
 
@@ -238,6 +219,17 @@ def joint_filling(row: dict[str, Any]) -> schemas.JointFilling:
     return schemas.JointFilling(
         id=row["id"],
         owner_station_id=row["owner_station"],
+        filling_station_id=row["filling_station"],
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        created_at=row["created_at"],
+    )
+
+
+def entrustment(row: dict[str, Any]) -> schemas.Entrustment:
+    return schemas.Entrustment(
+        id=row["id"],
+        owner_id=row["owner"],
         filling_station_id=row["filling_station"],
         valid_from=row["valid_from"],
         valid_until=row["valid_until"],

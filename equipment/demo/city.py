@@ -116,6 +116,8 @@ class DemoOrganisation:
     name: str
     contact_name: str
     contact_phone: str
+    # A company's published service line (the hotline on a lift's page); not a person's.
+    public_phone: str
     address: str
     licence_no: str | None
     licence_valid_until: date | None
@@ -167,6 +169,7 @@ def organisations(seed: int, units: int, today: date) -> list[DemoOrganisation]:
     }
     # A separate stream for station places, so adding them left every other value as it was.
     places = random.Random(f"stations-{seed}")
+    hotlines = random.Random(f"hotlines-{seed}")  # likewise for the companies' service lines
     for kind, count in organisation_counts(units).items():
         for i in range(count):
             district = rng.choice(districts)
@@ -181,6 +184,11 @@ def organisations(seed: int, units: int, today: date) -> list[DemoOrganisation]:
                     name=f"{prefix}{rng.choice(names[kind])}{i + 1:04d}",
                     contact_name=rng.choice(SURNAMES) + rng.choice("伟芳娜敏静丽强磊军洋"),
                     contact_phone=_phone(rng),
+                    public_phone=(
+                        f"0710-{hotlines.randrange(10**6, 10**7)}"
+                        if kind in ("maintenance_company", "filling_station")
+                        else ""
+                    ),
                     address=f"湖北省襄阳市{rng.choice(STREETS)}{rng.randrange(1, 400)}号",
                     licence_no=f"TS{rng.randrange(10**9):09d}" if licensed else None,
                     licence_valid_until=(

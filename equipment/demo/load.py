@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, TextIO
 
-from equipment.demo import city, history
+from equipment.demo import city, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
@@ -227,6 +227,9 @@ async def load_demo_city(
             progress.advance(len(batch))
         batch = following
     await _write_contracts(covered, today, now)
+    # The corrected rules on show: a lift after a major repair, an entrusted and a taxi
+    # cylinder (equipment/demo/showcase.py).
+    await showcase.add_showcase(org_ids, today=today, now=now, areas=area_list)
     # Through the import service: the areas are audited like any import, and the one
     # bulk reassignment puts every unit in its areas.
     await areas.import_areas(

@@ -76,6 +76,8 @@ class Permission(StrEnum):
     CALL_INTAKE = "call.intake"  # enter a 96333 call for a lift
     # A caller's callback number: the responders and the bureau only (personal data).
     CALL_CALLBACK_READ = "call.callback_read"
+    CITIZEN_REPORT_READ = "citizen_report.read"  # reports the public sent from a unit's page
+    LABEL_PRINT = "label.print"  # the printable sheet of 使用标志 with QR codes
 
 
 P = Permission
@@ -97,6 +99,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.FILL_READ,
             P.TELEMETRY_READ,
             P.CALL_CALLBACK_READ,
+            P.CITIZEN_REPORT_READ,
         }
     ),
     Role.MAINTENANCE: frozenset(
@@ -134,6 +137,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_RAISE,
             P.TELEMETRY_READ,
             P.WEBHOOK_MANAGE,
+            P.LABEL_PRINT,
         }
     ),
     Role.STATION: frozenset(

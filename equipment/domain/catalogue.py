@@ -25,6 +25,7 @@ from equipment.domain.errors import InvalidValue
 
 __all__ = [
     "ALL_CODES",
+    "CYLINDER_USES",
     "REGISTRABLE_CODES",
     "Category",
     "Family",
@@ -306,6 +307,15 @@ def family_of(code: object) -> Family:
             field="category_code",
         )
     return row.family
+
+
+# What a gas cylinder is used for, where the rules depend on it (TSG 23-2021 [S]):
+# diving cylinders are inspected every 2 years; vehicle fuel cylinders may be filled by
+# any station and are checked against their vehicle; a taxi's CNG cylinder lasts at
+# most 8 years (出租车用压缩天然气气瓶使用年限不超过8年), another vehicle's 15. Unset
+# (None) means "general": none of those rules applies.
+CYLINDER_USES: tuple[str, ...] = ("general", "vehicle", "taxi", "diving")
+VEHICLE_USES: frozenset[str] = frozenset({"vehicle", "taxi"})
 
 
 def is_cylinder(code: object) -> bool:

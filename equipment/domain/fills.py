@@ -1,11 +1,15 @@
 """May this station fill this cylinder with this gas? The fill verdict (TSG 23-2021).
 
 A verdict is a two-digit code and the reasons behind it. Codes 00-09 are the answer
-codes filling-scale interlocks already use in the field (RULES.md "Gas cylinders" [S]),
+codes filling-scale interlocks already use in the field (docs/rules.md, "Fill verdict codes" [S]),
 so a scale wired to sereg needs no new mapping; 10-19 are sereg's own, one per rule
-that the field codes cannot express. Each row of :data:`CODE_TABLE` names its source.
+that the field codes cannot express, and 20 on are the refusals of the corrected rules
+(a new cylinder not purged or evacuated before its first fill, people inside the
+vehicle, a vehicle registration that does not match). Each row of :data:`CODE_TABLE`
+names its source. An entrusted (托管) cylinder is filled as the station's own: code 00
+with the reason ``entrusted``.
 
-The rules (RULES.md "Gas cylinders", "Hazards and supervision"):
+The rules (TSG 23-2021, GB 45067-2024; docs/rules.md lists each with its source):
 
 - a station refuses a cylinder that is not on file or not registered, is not its own
   property (vehicle cylinders excepted; a joint-operation agreement allows it, code 09),
@@ -48,6 +52,7 @@ __all__ = [
     "ALLOWED",
     "CODE_TABLE",
     "DEFAULT_FILL_POLICY",
+    "ENTRUSTED_REASON",
     "CodeRow",
     "CylinderFacts",
     "FillAttempt",
@@ -63,6 +68,8 @@ __all__ = [
     "judge_fill",
     "max_lpg_fill_kg",
     "measure_for",
+    "priority",
+    "same_vehicle",
 ]
 
 
@@ -88,6 +95,10 @@ class VerdictCode(StrEnum):
     CLONED_IDENTIFICATION = "17"
     NOT_A_CYLINDER = "18"
     IMPOSSIBLE_FILL = "19"
+    # refusals of the corrected gas-cylinder rules (issue 25), numbered from 20
+    NOT_PURGED = "20"
+    PEOPLE_IN_VEHICLE = "21"
+    VEHICLE_MISMATCH = "22"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +113,7 @@ class CodeRow:
     suspicious: bool
 
 
-_CYLINDERS: Final = "RULES.md, gas cylinders"
+_CYLINDERS: Final = "gas-cylinder filling rules"
 _FIELD: Final = "[S] filling-scale interlock codes used in the field"
 _TSG23: Final = f"TSG 23-2021 ({_CYLINDERS})"
 _TRACE: Final = "traceability, 一瓶一码 (TSG 23-2021 amendment 1) [C]"
@@ -225,10 +236,7 @@ CODE_TABLE: Final[tuple[CodeRow, ...]] = (
         _C.STATION_LICENCE_INVALID,
         "station_licence_invalid",
         "充装许可无效: the station's filling licence is missing or expired",
-        _sereg(
-            "GB 45067-2024 (RULES.md, hazards and supervision) [C]: filling without a "
-            "licence is a major accident hazard"
-        ),
+        _sereg("GB 45067-2024 5.5.1 [C]: filling without a licence is a major accident hazard"),
     ),
     _row(
         _C.REFILLED_TOO_SOON,
@@ -248,7 +256,10 @@ CODE_TABLE: Final[tuple[CodeRow, ...]] = (
         _C.NOT_A_CYLINDER,
         "not_a_cylinder",
         "非气瓶: the code on file is not a gas cylinder (category 23xx)",
-        _sereg("TSG 23-2021 scope: gas cylinders, catalogue category 2300 (RULES.md) [S]"),
+        _sereg(
+            "TSG 23-2021 scope: gas cylinders, category 2300 of the Catalogue of Special "
+            "Equipment (2014 No. 114) [S]"
+        ),
     ),
     _row(
         _C.IMPOSSIBLE_FILL,
@@ -257,8 +268,37 @@ CODE_TABLE: Final[tuple[CodeRow, ...]] = (
         _sereg(f"{_TRACE}; traceability records ({_CYLINDERS}) [S]"),
         suspicious=True,
     ),
+    _row(
+        _C.NOT_PURGED,
+        "not_purged",
+        "新瓶未置换或抽真空: a new cylinder's first fill without purging or evacuation",
+        _sereg(
+            f"{_TSG23} [C]/[S]: refuse a new cylinder that has not been purged or evacuated "
+            "before its first fill"
+        ),
+    ),
+    _row(
+        _C.PEOPLE_IN_VEHICLE,
+        "people_in_vehicle",
+        "车内有人: people inside the vehicle whose cylinder is to be filled",
+        _sereg(f"{_TSG23} [C]/[S]: refuse a vehicle cylinder while people are inside the vehicle"),
+    ),
+    _row(
+        _C.VEHICLE_MISMATCH,
+        "vehicle_mismatch",
+        "车瓶不符: the vehicle registration does not match the cylinder's",
+        _sereg(
+            f"{_TSG23} [C]/[S]: refuse a vehicle cylinder whose vehicle registration does not "
+            "match the cylinder's"
+        ),
+    ),
 )
 del _C
+
+# A station may fill the cylinders entrusted (托管) to it as its own (TSG 23-2021 [S]):
+# the verdict stays 00, which every scale already knows, and the reason says why.
+ENTRUSTED_REASON: Final = "entrusted"
+_ENTRUSTED_SOURCE: Final = f"{_TSG23} [S]: a station fills its own and entrusted (托管) cylinders"
 
 _ROWS: Final = MappingProxyType({row.code: row for row in CODE_TABLE})
 ALLOWED: Final = frozenset(row.code for row in CODE_TABLE if not row.refuses)
@@ -275,11 +315,15 @@ _PRIORITY: Final[tuple[VerdictCode, ...]] = (
     VerdictCode.STATION_LICENCE_INVALID,
     VerdictCode.NOT_OWN_PROPERTY,
     VerdictCode.JOINT_OPERATION,
+    VerdictCode.OK,  # only as the entrusted reason
     VerdictCode.PAST_SERVICE_LIFE,
     VerdictCode.FAILED_INSPECTION,
     VerdictCode.OVERDUE_INSPECTION,
     VerdictCode.NO_INFORMATION,
     VerdictCode.WRONG_MEDIUM,
+    VerdictCode.NOT_PURGED,
+    VerdictCode.PEOPLE_IN_VEHICLE,
+    VerdictCode.VEHICLE_MISMATCH,
     VerdictCode.PRE_CHECK_FAILED,
     VerdictCode.OVER_FILLED,
     VerdictCode.POST_CHECK_FAILED,
@@ -288,6 +332,11 @@ _PRIORITY: Final[tuple[VerdictCode, ...]] = (
     VerdictCode.REFILLED_TOO_SOON,
 )
 _RANK: Final = MappingProxyType({code: rank for rank, code in enumerate(_PRIORITY)})
+
+
+def priority() -> tuple[VerdictCode, ...]:
+    """The order findings are reported in (the first refusing one is the verdict)."""
+    return _PRIORITY
 
 
 def code_row(code: VerdictCode) -> CodeRow:
@@ -299,6 +348,8 @@ def code_row(code: VerdictCode) -> CodeRow:
 class Reason:
     code: VerdictCode
     text: str
+    # A name other than the code's (the entrusted reason under code 00).
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +375,7 @@ class FillVerdict:
             "allowed": self.allowed,
             "suspicious": self.suspicious,
             "reasons": [
-                {"code": r.code.value, "name": _ROWS[r.code].name, "text": r.text}
+                {"code": r.code.value, "name": r.name or _ROWS[r.code].name, "text": r.text}
                 for r in self.reasons
             ],
         }
@@ -385,6 +436,9 @@ class CylinderFacts:
     next_periodic_due: date | None
     end_of_service_life: date | None
     last_periodic_failed: bool
+    # The vehicle the cylinder is registered to (vehicle cylinders), and who owns it.
+    vehicle_registration: str | None = None
+    user_unit_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,13 +463,29 @@ class FillAttempt:
     final_pressure_mpa: float | None = None
     pre_check_passed: bool | None = None
     post_check_passed: bool | None = None
+    # Optional checks (contract v1, optional fields): None means "not checked", never a
+    # refusal. A new cylinder purged (置换) or evacuated (抽真空) before its first fill;
+    # people inside the vehicle; the registration of the vehicle at the pump.
+    purged_or_evacuated: bool | None = None
+    people_in_vehicle: bool | None = None
+    vehicle_registration: str | None = None
+
+
+def same_vehicle(a: str, b: str) -> bool:
+    """Two vehicle registrations (plates) name the same vehicle: case, spaces, dots and
+    dashes aside (鄂F·12345 = 鄂F12345)."""
+
+    def plain(plate: str) -> str:
+        return "".join(ch for ch in plate.upper() if ch not in " ·.-")
+
+    return plain(a) == plain(b)
 
 
 @dataclass(frozen=True, slots=True)
 class FillPolicy:
-    """The numbers a bureau may configure; the defaults are RULES.md's or sereg's."""
+    """The numbers a bureau may configure; the defaults are docs/rules.md's or sereg's."""
 
-    lpg_kg_per_litre: float = 0.42  # RULES.md: LPG max fill ≈ 0.42 kg/L [S]
+    lpg_kg_per_litre: float = 0.42  # docs/rules.md: LPG max fill ≈ 0.42 kg/L [S]
     min_refill_interval: timedelta = timedelta(minutes=30)  # sereg
     max_travel_kmh: float = 120.0  # sereg: faster between two stations = cloned label
     future_skew: timedelta = timedelta(minutes=5)  # sereg: device clocks drift a little
@@ -445,7 +515,7 @@ def max_lpg_fill_kg(water_capacity_l: float, policy: FillPolicy = DEFAULT_FILL_P
     """The most LPG a cylinder of this water capacity may hold, rounded down to 0.1 kg.
 
     Decimal arithmetic, because 0.42 x 26.2 in binary floating point lands a hair on
-    either side of a tenth and would flip the rounding (RULES.md table: YSP26.2 -> 11.0).
+    either side of a tenth and would flip the rounding (YSP26.2 -> 11.0, TSG 23-2021 / GB 5842 [S]).
     """
     if not (math.isfinite(water_capacity_l) and water_capacity_l > 0):
         raise InvalidValue(
@@ -559,13 +629,15 @@ def judge_fill(
     *,
     previous: PreviousFill | None = None,
     joint_operation: bool = False,
+    entrusted: bool = False,
     received_at: datetime | None = None,
     policy: FillPolicy = DEFAULT_FILL_POLICY,
 ) -> FillVerdict:
     """Judge a fill (or a permit asked before filling) against the register.
 
-    ``previous`` is the cylinder's nearest other fill on record; ``received_at`` is
-    when sereg got the report (None for a permit asked in person). Raises
+    ``previous`` is the cylinder's nearest other fill on record (None: its first fill);
+    ``entrusted`` says an entrustment agreement (托管) lets this station fill it;
+    ``received_at`` is when sereg got the report (None for a permit asked in person). Raises
     :class:`InvalidValue` for a datetime without a time zone.
     """
     _aware(attempt.at, "at")
@@ -643,6 +715,15 @@ def judge_fill(
                     "joint-operation agreement",
                 )
             )
+        elif entrusted:
+            add(
+                Reason(
+                    C.OK,
+                    f"{cylinder.code} is entrusted (托管) to this station under an entrustment "
+                    f"agreement; filled as its own ({_ENTRUSTED_SOURCE})",
+                    ENTRUSTED_REASON,
+                )
+            )
         else:
             owner = (
                 "has no owning station on file"
@@ -692,6 +773,34 @@ def judge_fill(
                 C.WRONG_MEDIUM,
                 f"medium {asked_name} asked, cylinder is registered for {'+'.join(registered)}: "
                 "wrong medium is a major accident hazard (GB 45067-2024 5.5.2)",
+            )
+        )
+
+    # --- optional checks the station reported (absent: not checked)
+    if previous is None and attempt.purged_or_evacuated is False:
+        add(
+            Reason(
+                C.NOT_PURGED,
+                f"{cylinder.code} has no fill on record and was not purged or evacuated "
+                "before its first fill (TSG 23-2021)",
+            )
+        )
+    if cylinder.vehicle and attempt.people_in_vehicle is True:
+        add(
+            Reason(
+                C.PEOPLE_IN_VEHICLE,
+                "people are inside the vehicle: a vehicle cylinder is filled only with "
+                "nobody inside (TSG 23-2021)",
+            )
+        )
+    at_pump = (attempt.vehicle_registration or "").strip()
+    registered_to = (cylinder.vehicle_registration or "").strip()
+    if cylinder.vehicle and at_pump and registered_to and not same_vehicle(at_pump, registered_to):
+        add(
+            Reason(
+                C.VEHICLE_MISMATCH,
+                f"the vehicle at the pump is {at_pump}, but {cylinder.code} is registered to "
+                f"{registered_to} (TSG 23-2021)",
             )
         )
 

@@ -1,4 +1,4 @@
-"""The registration workflow of one unit (TSG 08-2017, RULES.md "Obligations of every unit").
+"""The registration workflow of one unit (TSG 08-2017, docs/rules.md "Obligations of every unit").
 
 pending ──register──► in_use ──suspend──► suspended ──resume──► in_use
    │                    │  │                  │

@@ -3,8 +3,8 @@
 Sources:
 
 - the kinds are those of the ``sereg/v1/elevators/{registration_code}/events`` topic of
-  DESIGN.md, "MQTT contract, v1" (the contract is exact: devices are built against it);
-- the national base fault codes are GB/T 24476-2017 as quoted in RULES.md, "Lift IoT"
+  docs/mqtt-contract.md (the contract is exact: devices are built against it);
+- the national base fault codes are GB/T 24476-2017 as quoted in docs/rules.md, "Lift IoT"
   (1-8 faults, 41 mains power lost, 90 passenger alarm button). Entrapment, over-travel
   and overspeed have no national code: local platforms send their own, so each
   platform gets a mapping table of its own, loaded from configuration;
@@ -85,7 +85,7 @@ def severity(kind: str) -> str:
     return SEVERITY.get(kind, "minor")
 
 
-# GB/T 24476-2017 base codes (RULES.md "Lift IoT", tagged [S]). Events 40-47 other than
+# GB/T 24476-2017 base codes (docs/rules.md "Lift IoT", tagged [S]). Events 40-47 other than
 # 41 have no kind of the contract, so they stay unmapped and are dead-lettered as unknown.
 NATIONAL_FAULT_CODES: Final[Mapping[str, str]] = MappingProxyType(
     {

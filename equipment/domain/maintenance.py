@@ -1,10 +1,14 @@
 """Lift maintenance rules: cycles, on-demand eligibility, record checks, punctuality.
 
-Sources (RULES.md "Lift maintenance"): TSG T5002-2017 and Regulations Art. 31 — cleaning,
+Sources (docs/rules.md "Lift maintenance"): TSG T5002-2017 and Regulations Art. 31 — cleaning,
 lubrication, adjustment and checking at least every 15 days [C]; half-monthly,
 quarterly, half-yearly and yearly item sets [S]; on-demand maintenance (按需维保) pilots
-allow a per-contract cycle when the lift has IoT monitoring and liability insurance and
-the company is not in the lowest supervision class [S].
+allow a per-contract cycle when the lift is in use within its inspection validity, has
+IoT monitoring and liability insurance, and the company is not graded C or below in
+classified supervision (不得为分类监管C类(含)以下等级) [S] (rule
+``lift.maintenance.on_demand.eligibility``). Entrapment response times are Hubei's
+provincial measures (《湖北省电梯使用安全管理办法》), not TSG T5002: rules
+``lift.entrapment.city`` and ``lift.entrapment.elsewhere``.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from equipment.domain.errors import InvalidValue
+from equipment.domain.rules.policy import DEFAULT_POLICY
 
 DEFAULT_CYCLE_DAYS = 15  # TSG T5002-2017 [C]
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_ON_DEMAND_CYCLE_DAYS = 90  # a pilot contract parameter; bounded so a typo can't hide a lift
-LOWEST_SUPERVISION_CLASS = "D"  # classes A (best) .. D [S]
-SUPERVISION_CLASSES = ("A", "B", "C", "D")
+SUPERVISION_CLASSES = ("A", "B", "C", "D")  # classes A (best) .. D [S]
+# 不得为分类监管C类(含)以下等级: C and everything below it (lift.maintenance.on_demand.eligibility).
+ON_DEMAND_REFUSED_CLASSES = frozenset({"C", "D"})
 
 
 class Level(StrEnum):
@@ -32,16 +38,32 @@ class Level(StrEnum):
 
 
 def on_demand_refusals(
-    *, iot_monitored: bool, liability_insured: bool, supervision_class: str | None
+    *,
+    iot_monitored: bool,
+    liability_insured: bool,
+    supervision_class: str | None,
+    inspection_due: date | None = None,
+    today: date | None = None,
 ) -> list[str]:
-    """Why an on-demand cycle is not allowed (empty: allowed)."""
+    """Why an on-demand cycle is not allowed (empty: allowed).
+
+    ``inspection_due`` is the lift's next statutory inspection date; with ``today`` given,
+    a lift past it (or with none on file) is outside its inspection validity.
+    """
     reasons = []
+    if today is not None and (inspection_due is None or inspection_due < today):
+        when = "is unknown" if inspection_due is None else f"ended {inspection_due.isoformat()}"
+        reasons.append(f"the lift's inspection validity {when}: it is not within its validity")
     if not iot_monitored:
         reasons.append("the lift does not report over IoT remote monitoring")
     if not liability_insured:
         reasons.append("no lift liability insurance is recorded")
-    if supervision_class is None or supervision_class == LOWEST_SUPERVISION_CLASS:
-        reasons.append("the maintenance company is in the lowest (or no) supervision class")
+    if supervision_class is None or supervision_class in ON_DEMAND_REFUSED_CLASSES:
+        graded = "no" if supervision_class is None else f"class {supervision_class}"
+        reasons.append(
+            f"the maintenance company has {graded} supervision class; on-demand maintenance "
+            "needs class A or B (not C or below)"
+        )
     return reasons
 
 
@@ -188,8 +210,16 @@ def check_record(
     today: date,
 ) -> ContractSpan:
     """The contract under which ``record`` may be stored, or InvalidValue saying why not."""
-    if unit is None:
-        raise InvalidValue(f"no unit with code {record.code} is on the register", field="code")
+    spans = tuple(spans)
+    # A unit this company never had a contract for is outside its scope: it gets the same
+    # answer as a code that does not exist, so an upload reveals nothing of another
+    # company's unit (its state, its commissioning date).
+    if unit is None or not any(span.company_id == company_id for span in spans):
+        raise InvalidValue(
+            f"no unit with code {record.code} is on the register under a maintenance "
+            "contract of this company",
+            field="code",
+        )
     if unit.status == "scrapped":
         raise InvalidValue(
             f"{record.code} is scrapped; no maintenance can be recorded", field="code"
@@ -220,9 +250,10 @@ def maintained_on_time(days: Iterable[date], *, cycle_days: int, start: date, en
     return (end - previous).days <= cycle_days
 
 
-# Entrapment response (RULES.md, [U]: overridable through the settings).
-CITY_RESPONSE_MINUTES = 30
-OTHER_RESPONSE_MINUTES = 60
+# Entrapment response: 《湖北省电梯使用安全管理办法》 (rules lift.entrapment.city and
+# lift.entrapment.elsewhere, [S]); the policy file or the settings can change them.
+CITY_RESPONSE_MINUTES = DEFAULT_POLICY.row("lift.entrapment.city").value("minutes")
+OTHER_RESPONSE_MINUTES = DEFAULT_POLICY.row("lift.entrapment.elsewhere").value("minutes")
 
 
 def response_limit(

@@ -105,6 +105,8 @@ _SPECS: dict[Family, dict[str, _Spec]] = {
         "design_service_life_years": _Spec("int", "design service life in years", 1, False, 50),
         "electronic_id": _Spec("text", "electronic identification (一瓶一码)", max_length=64),
         "vehicle": _flag("vehicle fuel cylinder"),
+        # A vehicle cylinder is filled only in the vehicle it is registered to (TSG 23-2021).
+        "vehicle_registration": _Spec("text", "registration (plate) of its vehicle", max_length=16),
         "material": _Spec("choice", "material", choices=("steel", "aluminium", "composite")),
         "high_purity": _flag("filled with ≥99.999 % pure gas"),
         "sea_water_contact": _flag("in contact with sea water"),
@@ -142,6 +144,13 @@ _SPECS: dict[Family, dict[str, _Spec]] = {
     Family.ROPEWAY: {"notes": _NOTES},
 }
 _SPECS[Family.OXYGEN_CHAMBER] = _SPECS[Family.PRESSURE_VESSEL]
+# Every unit may state its design service life (设计使用年限): reaching it and staying in
+# use needs a change registration (TSG 08-2017, rule registration.change.design_life); a
+# cylinder past it is scrapped instead (its own rules).
+for _family_specs in _SPECS.values():
+    _family_specs.setdefault(
+        "design_service_life_years", _Spec("int", "design service life in years", 1, False, 100)
+    )
 
 
 KNOWN_MEDIA: tuple[str, ...] = (
@@ -162,6 +171,7 @@ KNOWN_MEDIA: tuple[str, ...] = (
     "N2O",
     "CH4",
     "C3H8",
+    "C2F6",
     "Ne",
     "Kr",
     "Xe",

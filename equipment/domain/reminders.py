@@ -1,6 +1,6 @@
 """When a due date turns into a reminder and then into an overdue unit.
 
-TSG 08-2017 (RULES.md "Obligations", [C]): the user unit applies for the periodic
+TSG 08-2017 (docs/rules.md "Obligations", [C]): the user unit applies for the periodic
 inspection at least one month before the current one expires, and may not use the unit
 after it expires. So a due date gives a reminder one month before it (the legal deadline
 to apply) and an overdue state from the day after it.

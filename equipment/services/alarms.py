@@ -13,7 +13,7 @@ from typing import Any
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, clock, db, notifications
+from equipment.services import audit, clock, db, notifications, schedules
 from equipment.services.bulk import Bulk
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
@@ -34,6 +34,9 @@ FILL_SEVERITY = {
     "fill_overdue_inspection": "major",
     "fill_over_filled": "major",
     "fill_station_licence_invalid": "major",
+    "fill_not_purged": "major",
+    "fill_people_in_vehicle": "major",
+    "fill_vehicle_mismatch": "major",
 }
 
 
@@ -44,14 +47,20 @@ def severity(kind: str) -> str:
 
 
 def response_limit_minutes(kind: str, district_code: str) -> int | None:
-    """Entrapments only: 30 minutes in a city district, 1 hour elsewhere (RULES.md, [U])."""
+    """Entrapments only: 30 minutes in a city district, 1 hour elsewhere
+    (《湖北省电梯使用安全管理办法》, rules lift.entrapment.city / .elsewhere [S]): the
+    settings' minutes when set, else the rule policy's."""
     if kind != "entrapment":
         return None
     settings = get_settings().response
     urban = (
         regions.is_known_region(district_code) and regions.region(district_code).is_urban_district
     )
-    return settings.city_minutes if urban else settings.other_minutes
+    configured = settings.city_minutes if urban else settings.other_minutes
+    if configured is not None:
+        return configured
+    row = schedules.policy().row("lift.entrapment.city" if urban else "lift.entrapment.elsewhere")
+    return row.value("minutes")
 
 
 # An alarm entered by hand is a call taken minutes or days ago; as with the devices' own

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from equipment.domain import fills as rules
-from equipment.domain.catalogue import is_cylinder
+from equipment.domain.catalogue import VEHICLE_USES, is_cylinder
 from equipment.services.bulk import Bulk
 from equipment.tables import CylinderFillState
 
@@ -56,7 +56,7 @@ async def stations_by_code(bulk: Bulk, codes: Iterable[str]) -> dict[str, rules.
 # a filling scale waits for.
 _CYLINDER = (
     "SELECT e.id, e.code, e.registration_code, e.equipment_code, e.category, e.status,"
-    " e.owning_station, e.district_code, e.parameters,"
+    " e.owning_station, e.district_code, e.parameters, e.user_unit, e.cylinder_use,"
     # (equipment, kind) is unique: a plain subquery, which plans in half the time of an
     # aggregate over the same row.
     " (SELECT d.due_on FROM due_date d WHERE d.equipment = e.id AND d.kind = 'periodic')"
@@ -99,10 +99,12 @@ def _cylinder(r: Any) -> Cylinder:
         medium=params.get("medium"),
         water_capacity_l=_number(params.get("water_capacity_l")),
         nominal_working_pressure_mpa=_number(params.get("nominal_working_pressure_mpa")),
-        vehicle=params.get("vehicle") is True,
+        vehicle=params.get("vehicle") is True or r["cylinder_use"] in VEHICLE_USES,
         next_periodic_due=_as_date(r["periodic_due"]),
         end_of_service_life=_as_date(r["end_of_life"]),
         last_periodic_failed=r["last_periodic"] == "fail" and is_cylinder(r["category"]),
+        vehicle_registration=_text(params.get("vehicle_registration")),
+        user_unit_id=r["user_unit"],
     )
     previous = (
         None
@@ -293,6 +295,46 @@ def fill_state_from_inserted(future_skew: timedelta) -> str:
         " SELECT cylinder, id, state_at, station, station_code, n FROM latest"
         f" {_FILL_STATE_CONFLICT})"
     )
+
+
+async def entrustments(
+    bulk: Bulk, filling_stations: Iterable[int]
+) -> dict[tuple[int, int], list[tuple[date, date]]]:
+    """(filling station, owner) -> the entrustment (托管) agreements' validity periods."""
+    stations = sorted(set(filling_stations))
+    if not stations:
+        return {}
+    rows = await bulk.fetch(
+        "SELECT owner, filling_station, valid_from, valid_until FROM cylinder_entrustment"
+        f" WHERE {bulk.any_of('filling_station', 1)}",
+        stations,
+    )
+    found: dict[tuple[int, int], list[tuple[date, date]]] = {}
+    for r in rows:
+        found.setdefault((r["filling_station"], r["owner"]), []).append(
+            (_as_date(r["valid_from"]), _as_date(r["valid_until"]))
+        )
+    return found
+
+
+def entrusted(
+    agreements: dict[tuple[int, int], list[tuple[date, date]]],
+    cylinder: rules.CylinderFacts,
+    station: rules.StationFacts,
+    at: datetime,
+    local_tz: Any = rules.DEFAULT_FILL_POLICY.local_tz,
+) -> bool:
+    """True when the cylinder's owner (its owning station, else its user unit) has
+    entrusted its cylinders to ``station`` on the day of ``at``."""
+    owner = cylinder.owning_station_id or cylinder.user_unit_id
+    if owner is None or owner == station.id:
+        return False
+    day = at.astimezone(local_tz).date()
+    return any(start <= day <= end for start, end in agreements.get((station.id, owner), []))
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _number(value: Any) -> float | None:

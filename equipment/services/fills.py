@@ -19,7 +19,13 @@ from equipment.services import audit, db, fill_facts
 from equipment.services.bulk import Bulk
 from equipment.services.organisations import require_kind
 from equipment.services.register import Page
-from equipment.tables import CylinderFillState, Fill, JointFilling
+from equipment.tables import (
+    CylinderEntrustment,
+    CylinderFillState,
+    Fill,
+    JointFilling,
+    Organisation,
+)
 from sereg.settings import FillSettings, get_settings
 
 
@@ -44,7 +50,10 @@ async def fill_permit(
     station_code: str | None,
     medium: str,
     now: datetime,
+    checks: rules.FillAttempt | None = None,
 ) -> dict[str, Any]:
+    """``checks`` carries the optional checks the scale reports (purged or evacuated,
+    people in the vehicle, vehicle registration); absent ones are not checked."""
     principal.require(Permission.FILL_PERMIT)
     if not medium.strip():
         raise InvalidValue("medium is required", field="medium")
@@ -77,12 +86,21 @@ async def fill_permit(
             and not facts.vehicle
         )
         joint = await fill_facts.joint_operations(bulk, [station.id], [now]) if foreign else {}
+        not_own = facts is not None and facts.owning_station_id != station.id and not facts.vehicle
+        entrusting = await fill_facts.entrustments(bulk, [station.id]) if not_own else {}
     verdict = rules.judge_fill(
-        rules.FillAttempt(medium=medium, at=now),
+        rules.FillAttempt(
+            medium=medium,
+            at=now,
+            purged_or_evacuated=checks.purged_or_evacuated if checks else None,
+            people_in_vehicle=checks.people_in_vehicle if checks else None,
+            vehicle_registration=checks.vehicle_registration if checks else None,
+        ),
         station,
         facts,
         previous=cylinder.previous if cylinder else None,
         joint_operation=foreign and fill_facts.joint_allowed(joint, facts, station, now),
+        entrusted=not_own and fill_facts.entrusted(entrusting, facts, station, now),
         received_at=now,
         policy=policy(),
     )
@@ -234,4 +252,56 @@ async def list_joint_fillings(principal: Principal) -> list[dict[str, Any]]:
         query = query.where(
             (JointFilling.owner_station == own) | (JointFilling.filling_station == own)
         )
+    return await query
+
+
+async def create_entrustment(
+    principal: Principal,
+    *,
+    owner_id: int,
+    filling_station_id: int,
+    valid_from: date,
+    valid_until: date,
+    now: datetime,
+) -> dict[str, Any]:
+    """Register an entrustment (托管): ``owner`` (a user unit or a station) entrusts its
+    cylinders to ``filling_station``, which may then fill them as its own (code 00, reason
+    "entrusted"; TSG 23-2021 [S])."""
+    principal.require(Permission.JOINT_FILLING_MANAGE)
+    if owner_id == filling_station_id:
+        raise InvalidValue("a station needs no agreement to fill its own cylinders")
+    if valid_until < valid_from:
+        raise InvalidValue("valid_until is before valid_from", field="valid_until")
+    async with db.transaction():
+        owner = await Organisation.select(Organisation.kind).where(Organisation.id == owner_id)
+        if not owner or owner[0]["kind"] not in (OrgKind.USER_UNIT, OrgKind.FILLING_STATION):
+            raise InvalidValue(
+                f"organisation {owner_id} is not a user unit or filling station that owns "
+                "cylinders",
+                field="owner_id",
+            )
+        await require_kind(filling_station_id, OrgKind.FILLING_STATION, field="filling_station_id")
+        [row] = await CylinderEntrustment.insert(
+            CylinderEntrustment(
+                owner=owner_id,
+                filling_station=filling_station_id,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                actor=principal.actor,
+                created_at=now,
+            )
+        ).returning(*CylinderEntrustment.all_columns())
+        await audit.record(
+            principal, entity="cylinder_entrustment", entity_id=row["id"], action="create",
+            at=now, before=None, after=row,
+        )  # fmt: skip
+    return row
+
+
+async def list_entrustments(principal: Principal) -> list[dict[str, Any]]:
+    """Entrustment agreements; a station sees those it fills under."""
+    own = _station_scope(principal)
+    query = CylinderEntrustment.select().order_by(CylinderEntrustment.id)
+    if own is not None:
+        query = query.where(CylinderEntrustment.filling_station == own)
     return await query

@@ -36,7 +36,7 @@ class Incoming:
     """One broker message as the adapter decoded it.
 
     ``kind`` is ``fill``, ``status``, ``event`` or ``rejected``; ``message`` is the
-    decoded payload (attributes as in DESIGN.md's contract v1), ``code`` the unit code in
+    decoded payload (attributes as in docs/mqtt-contract.md, contract v1), ``code`` the unit code in
     the topic. A rejected message carries ``reason`` and ``detail`` instead.
     """
 
@@ -185,6 +185,7 @@ async def _judge_fills(
     joint = await fill_facts.joint_operations(
         bulk, {s.id for s in stations.values()}, {i.message.filled_at for i in batch}
     )
+    entrusting = await fill_facts.entrustments(bulk, {s.id for s in stations.values()})
     for item in batch:
         m = item.message
         station = stations[item.code]
@@ -200,12 +201,17 @@ async def _judge_fills(
                     final_pressure_mpa=m.final_pressure_mpa,
                     pre_check_passed=m.pre_check_passed,
                     post_check_passed=m.post_check_passed,
+                    purged_or_evacuated=m.purged_or_evacuated,
+                    people_in_vehicle=m.people_in_vehicle,
+                    vehicle_registration=m.vehicle_registration,
                 ),
                 station,
                 facts,
                 previous=previous.get(facts.id) if facts else None,
                 joint_operation=facts is not None
                 and fill_facts.joint_allowed(joint, facts, station, m.filled_at),
+                entrusted=facts is not None
+                and fill_facts.entrusted(entrusting, facts, station, m.filled_at),
                 received_at=item.received_at,
                 policy=context.policy,
             )

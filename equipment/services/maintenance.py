@@ -71,6 +71,7 @@ async def create_contract(
                 Equipment.user_unit,
                 Equipment.status,
                 Equipment.parameters,
+                Equipment.next_inspection_due,
             )
             .where(Equipment.id.is_in(ids))
             .output(load_json=True)
@@ -91,6 +92,8 @@ async def create_contract(
                     liability_insured=data["liability_insured"]
                     or bool(params.get("liability_insured")),
                     supervision_class=company["supervision_class"],
+                    inspection_due=unit["next_inspection_due"],
+                    today=today,
                 )
                 if refusals:
                     raise InvalidValue(

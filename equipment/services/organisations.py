@@ -19,7 +19,7 @@ from geo.coords import CoordinateError, check_wgs84_in_china
 LICENSED_KINDS = frozenset(
     {OrgKind.MAINTENANCE_COMPANY, OrgKind.INSPECTION_BODY, OrgKind.FILLING_STATION}
 )
-CONTACT_FIELDS = frozenset({"contact_name", "contact_phone", "address"})
+CONTACT_FIELDS = frozenset({"contact_name", "contact_phone", "public_phone", "address"})
 EDITABLE_FIELDS = CONTACT_FIELDS | {
     "name",
     "licence_no",

@@ -53,7 +53,10 @@ DESCRIPTION_FIELDS = frozenset(
         "parameters",
     }
 )
-REGULATORY_FIELDS = frozenset({"category", "certificate_no", "equipment_code", "district_code"})
+# A cylinder's use sets its inspection interval and service life (TSG 23-2021): regulatory.
+REGULATORY_FIELDS = frozenset(
+    {"category", "certificate_no", "equipment_code", "district_code", "cylinder_use"}
+)
 CLOSED = frozenset({Status.SCRAPPED, Status.CANCELLED})
 
 
@@ -263,6 +266,15 @@ def _check_description(row: dict[str, Any], today: date) -> None:
     except InvalidValue as exc:
         raise InvalidValue(exc.reason, field="category") from exc
     row["parameters"] = parameters.validate_parameters(row["category"], row["parameters"] or {})
+    use = row.get("cylinder_use")
+    if use is not None:
+        if use not in catalogue.CYLINDER_USES:
+            raise InvalidValue(
+                f"cylinder_use is one of {', '.join(catalogue.CYLINDER_USES)}",
+                field="cylinder_use",
+            )
+        if not catalogue.is_cylinder(row["category"]):
+            raise InvalidValue("only gas cylinders have a cylinder use", field="cylinder_use")
     row["district_code"] = regions.validate_region(row["district_code"], field="district_code")
     lon, lat = row.get("longitude"), row.get("latitude")
     if (lon is None) != (lat is None):

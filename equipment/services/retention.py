@@ -1,5 +1,5 @@
 """What is kept how long. Telemetry and dead letters grow without bound and are pruned by
-age; fill records are traceability records, kept at least 2 years (RULES.md, "Gas
+age; fill records are traceability records, kept at least 2 years (docs/rules.md, "Gas
 cylinders": a local standard [S]); the register itself is never deleted from, only
 changed with its history."""
 

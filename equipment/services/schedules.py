@@ -19,6 +19,10 @@ from equipment.domain.rules.model import STATUTORY_KINDS
 from equipment.tables import DueDate, Equipment, Inspection, StatusChange
 from sereg.settings import get_settings
 
+# Rules that demand an inspection before restart after a long stop (TSG T7001-2023,
+# TSG 11-2020), whatever the periodic dates say.
+RESTART_RULES = frozenset({"lift.restart_inspection", "boiler.internal.restart"})
+
 DUE_COPIED_COLUMNS = (
     "category",
     "district_code",
@@ -72,6 +76,7 @@ def history(
         ),
         suspensions=tuple(suspensions),
         maintenance=(unit["last_maintenance_on"],) if unit["last_maintenance_on"] else (),
+        use=unit.get("cylinder_use") or "",
     )
 
 
@@ -100,8 +105,13 @@ def derived_fields(unit: dict[str, Any], schedule: rules.Schedule, today: date) 
     if unit["status"] == Status.SUSPENDED:
         needs = schedule.needs_inspection_before_resume
     else:
-        # Set on resume; it stays until the lapsed inspection is done.
-        needs = bool(unit["needs_inspection_before_resume"] and next_due and next_due < today)
+        # Set on resume; it stays until the lapsed inspection is done. A unit restarted
+        # after a year or more without its restart inspection owes it whatever the dates
+        # (its schedule holds that inspection, due on the restart day, until it is done).
+        restart_owed = any(d.rule_key in RESTART_RULES for d in schedule.due)
+        needs = restart_owed or bool(
+            unit["needs_inspection_before_resume"] and next_due and next_due < today
+        )
     return {
         "next_inspection_due": next_due,
         "not_fit_for_use": schedule.not_fit_for_use,

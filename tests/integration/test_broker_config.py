@@ -1,13 +1,18 @@
 """The repository's Mosquitto configuration, run by a real broker.
 
-The broker is started from ``deploy/mosquitto/mosquitto.conf`` and ``deploy/mosquitto/acl``
-themselves; only what cannot be the same on a test machine is rewritten (the listener
-port, where the persistence file goes, where the password and ACL files are). So these
-tests fail when the shipped configuration regresses:
+The broker is started from ``deploy/mosquitto/mosquitto.conf`` itself, with the
+dynamic-security configuration ``sereg broker-users`` writes (ingest_mqtt/credentials.py);
+only what cannot be the same on a test machine is rewritten (the listener port, where the
+persistence file, the plugin and its configuration are). So these tests fail when the
+shipped configuration regresses:
 
 - nobody connects anonymously;
 - a station publishes only under its own code and reads only its own verdicts, a lift
-  only its own status and events (DESIGN.md, "MQTT contract": broker ACL);
+  only its own status and events (docs/mqtt-contract.md: broker ACL), and a device
+  is refused at SUBSCRIBE time anything else: the ingest workers' shared subscription,
+  the contract tree, another station's verdicts (issue 16, item 1);
+- a client that connects with an ingest worker's client id under another username cannot
+  take over or wipe the worker's session (item 2);
 - the queue trap: an ingest consumer that was offline gets its whole QoS 1 backlog on
   return. Mosquitto's stock ``max_queued_messages 1000`` silently drops the rest, and the
   same scenario is run against that setting to show this test can fail.
@@ -27,25 +32,33 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from ingest_mqtt import credentials, topics
 from tests.mosquitto import Broker, start_broker
 
 pytestmark = pytest.mark.integration
 
 
-# Usernames as deploy/mosquitto/acl defines them: the ingest consumer by name, a station
-# and a lift by their bare codes.
-INGEST = "sereg-ingest"
+# Usernames as `sereg broker-users` issues them: each ingest worker by its name, a
+# station and a lift by their bare codes.
+INGEST = "sereg-ingest-1"
+OTHER_INGEST = "sereg-ingest-2"
 STATION = "XYS001"
 OTHER_STATION = "XYS002"
 LIFT = "31104206002023050001"
 PASSWORDS = {
     INGEST: "ingest-secret",
+    OTHER_INGEST: "other-ingest-secret",
     STATION: "station-secret",
     OTHER_STATION: "other-station-secret",
     LIFT: "lift-secret",
 }
-# The ingest replicas share one subscription (compose.yaml runs two of them).
-INGEST_SUBSCRIPTION = "$share/sereg-ingest/sereg/v1/#"
+USERS = credentials.Users(
+    stations=[STATION, OTHER_STATION], lifts=[LIFT], workers=[INGEST, OTHER_INGEST]
+)
+GROUP = "sereg-ingest"
+# What the ingest workers subscribe to (compose.yaml runs two of them on one group).
+INGEST_SUBSCRIPTIONS = [topics.shared(s, GROUP) for s in topics.SUBSCRIPTIONS]
+FILLS_SUBSCRIPTION = topics.shared("sereg/v1/stations/+/fills", GROUP)
 
 BACKLOG = 5_000
 STOCK_QUEUE_LIMIT = 1_000
@@ -64,7 +77,7 @@ def verdicts_topic(station: str) -> str:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    started = start_broker(tmp_path_factory.mktemp("mosquitto"), PASSWORDS)
+    started = start_broker(tmp_path_factory.mktemp("mosquitto"), USERS, PASSWORDS)
     yield started
     started.stop()
 
@@ -75,7 +88,9 @@ def broker_with(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Broker]]:
     started: list[Broker] = []
 
     def start(overrides: dict[str, str]) -> Broker:
-        started.append(start_broker(tmp_path / f"broker{len(started)}", PASSWORDS, overrides))
+        started.append(
+            start_broker(tmp_path / f"broker{len(started)}", USERS, PASSWORDS, overrides)
+        )
         return started[-1]
 
     yield start
@@ -107,6 +122,11 @@ class Session:
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         with self.arrived:
             return self.arrived.wait_for(predicate, timeout)
+
+    def subscribe_ingest(self) -> None:
+        for subscription in INGEST_SUBSCRIPTIONS:
+            reasons = self.subscribe(subscription)
+            assert not reasons[0].is_failure, f"{subscription}: {reasons[0]}"
 
     def subscribe(self, topic: str, qos: int = 1) -> list[mqtt.ReasonCode]:
         _, mid = self.client.subscribe(topic, qos=qos)
@@ -217,7 +237,7 @@ def test_wrong_password_is_refused(broker: Broker, sessions) -> None:
 
 def test_station_publishes_only_under_its_own_code(broker: Broker, sessions) -> None:
     ingest = sessions(broker, INGEST)
-    assert not ingest.subscribe(INGEST_SUBSCRIPTION)[0].is_failure
+    ingest.subscribe_ingest()
     station = sessions(broker, STATION)
 
     # Mosquitto 2.0 answers an MQTT v5 publisher with "Not authorized"; a v3.1.1 one
@@ -235,8 +255,8 @@ def test_station_publishes_only_under_its_own_code(broker: Broker, sessions) -> 
 def test_station_reads_only_its_own_verdicts(broker: Broker, sessions) -> None:
     station = sessions(broker, STATION)
     assert not station.subscribe(verdicts_topic(STATION))[0].is_failure
-    # Mosquitto 2.0 grants the subscription and filters each delivery by the read ACL.
-    station.subscribe(verdicts_topic(OTHER_STATION))
+    # Refused at SUBSCRIBE time (an acl_file would grant it and filter each delivery).
+    assert station.subscribe(verdicts_topic(OTHER_STATION))[0].getName() == "Not authorized"
     ingest = sessions(broker, INGEST)
 
     publish_all(ingest, verdicts_topic(OTHER_STATION), [b"their verdict"])
@@ -248,7 +268,7 @@ def test_station_reads_only_its_own_verdicts(broker: Broker, sessions) -> None:
 
 def test_lift_publishes_only_its_own_status_and_events(broker: Broker, sessions) -> None:
     ingest = sessions(broker, INGEST)
-    ingest.subscribe(INGEST_SUBSCRIPTION)
+    ingest.subscribe_ingest()
     lift = sessions(broker, LIFT)
     other_lift = "31104206002023050002"
 
@@ -267,7 +287,9 @@ def test_lift_publishes_only_its_own_status_and_events(broker: Broker, sessions)
 
 def test_device_cannot_read_the_contract_tree(broker: Broker, sessions) -> None:
     station = sessions(broker, STATION)
-    station.subscribe("sereg/v1/#")
+    assert station.subscribe("sereg/v1/#")[0].getName() == "Not authorized"
+    # Its own verdicts it may read: the control subscription.
+    assert not station.subscribe(verdicts_topic(STATION))[0].is_failure
     lift = sessions(broker, LIFT)
     publish_all(lift, f"sereg/v1/elevators/{LIFT}/events", [b"entrapment"])
     # Its own verdict is the control message: delivered, while the lift event is not.
@@ -281,7 +303,7 @@ def test_device_cannot_read_the_contract_tree(broker: Broker, sessions) -> None:
 def backlog_after_outage(broker: Broker, sessions, client_id: str) -> list[bytes]:
     """What an ingest consumer receives of a backlog published while it was away."""
     ingest = sessions(broker, INGEST, client_id=client_id, clean_start=False, session_expiry=3600)
-    assert not ingest.subscribe(INGEST_SUBSCRIPTION)[0].is_failure
+    ingest.subscribe_ingest()
     ingest.close()  # the consumer goes away; its session and subscription stay
 
     station = sessions(broker, STATION)
@@ -318,3 +340,100 @@ def test_stock_queue_limit_would_lose_the_backlog(broker_with, sessions) -> None
     assert len(received) < BACKLOG
     # The queue limit plus the in-flight window: everything else was dropped silently.
     assert STOCK_QUEUE_LIMIT <= len(received) <= STOCK_QUEUE_LIMIT + 1_000
+
+
+# ----------------------------------------------------------------------------- attackers
+
+# What a device credential tried in issue 16: the ingest group (whose name and filters are
+# public in the repository), the whole contract, another station's verdicts, and more.
+FORBIDDEN_TO_DEVICES = [
+    *INGEST_SUBSCRIPTIONS,
+    "$share/sereg-ingest/sereg/v1/#",
+    "$share/attacker/sereg/v1/stations/+/fills",
+    "sereg/v1/#",
+    "sereg/v1/stations/+/fills",
+    "#",
+    verdicts_topic(OTHER_STATION),
+    "$SYS/#",
+    "$CONTROL/dynamic-security/v1/response",
+]
+
+
+@pytest.mark.parametrize("device", [STATION, LIFT])
+def test_device_is_refused_every_subscription_outside_its_own(
+    broker: Broker, sessions, device: str
+) -> None:
+    ingest = sessions(broker, INGEST)
+    ingest.subscribe_ingest()
+    attacker = sessions(broker, device)
+    for topic in FORBIDDEN_TO_DEVICES:
+        reason = attacker.subscribe(topic)[0]
+        assert reason.getName() == "Not authorized", f"{device} may subscribe to {topic}: {reason}"
+
+    # Nothing of the stream reaches the attacker; all of it reaches the worker.
+    payloads = [f"fill {n}".encode() for n in range(1_000)]
+    station = sessions(broker, OTHER_STATION)
+    assert set(publish_all(station, fills_topic(OTHER_STATION), payloads)) == {"Success"}
+    assert ingest.wait_for(lambda: len(ingest.messages) >= len(payloads), 10), len(ingest.messages)
+    assert ingest.payloads() == payloads
+    assert attacker.payloads() == []
+
+
+def test_ingest_worker_reads_the_queue_metrics_and_nothing_else_of_sys(
+    broker: Broker, sessions
+) -> None:
+    ingest = sessions(broker, INGEST)
+    for metric in credentials.BROKER_METRICS:
+        assert not ingest.subscribe(metric)[0].is_failure, metric
+    # $SYS topics are retained: each granted metric arrives on subscribing.
+    assert ingest.wait_for(
+        lambda: {m.topic for m in ingest.messages} >= set(credentials.BROKER_METRICS), 15
+    ), [m.topic for m in ingest.messages]
+    for topic in ("$SYS/#", "$SYS/broker/uptime", "sereg/v1/#", "$share/other/sereg/v1/#"):
+        assert ingest.subscribe(topic)[0].getName() == "Not authorized", topic
+    station = sessions(broker, STATION)
+    for metric in credentials.BROKER_METRICS:
+        assert station.subscribe(metric)[0].getName() == "Not authorized", metric
+
+
+def queued_for_worker_after_takeover_attempt(broker: Broker, sessions, attacker: str) -> int:
+    """A worker's persistent session holds 100 queued fills; ``attacker`` connects with
+    the worker's client id (clean start, as a takeover or a wipe would); how many of the
+    100 the worker then gets back."""
+    worker = sessions(broker, INGEST, client_id=INGEST, clean_start=False, session_expiry=3600)
+    worker.subscribe(FILLS_SUBSCRIPTION)
+    worker.close()
+    payloads = [f"fill {n}".encode() for n in range(100)]
+    publish_all(sessions(broker, STATION), fills_topic(STATION), payloads)
+
+    hijacker = sessions(broker, attacker, client_id=INGEST, clean_start=True, expect_success=False)
+    if hijacker.reason is not None and not hijacker.reason.is_failure:
+        hijacker.subscribe(FILLS_SUBSCRIPTION)
+        hijacker.close(end_session=True)
+
+    back = sessions(broker, INGEST, client_id=INGEST, clean_start=False, session_expiry=3600)
+    if not back.session_present:
+        return 0  # the session, its subscription and its queue are gone
+    back.wait_for(lambda: len(back.messages) >= len(payloads), 5)
+    received = len(back.payloads())
+    back.close(end_session=True)
+    return received
+
+
+@pytest.mark.parametrize("attacker", [STATION, LIFT, OTHER_INGEST])
+def test_a_client_with_a_workers_client_id_cannot_take_its_session(
+    broker: Broker, sessions, attacker: str
+) -> None:
+    """use_username_as_clientid: the session of client id "sereg-ingest-1" belongs to
+    user sereg-ingest-1; anyone else who sends that id gets a session named after its
+    own username."""
+    assert queued_for_worker_after_takeover_attempt(broker, sessions, attacker) == 100
+
+
+def test_without_username_as_clientid_a_device_wipes_the_workers_session(
+    broker_with, sessions
+) -> None:
+    """The same attack on a broker that trusts the client id a client sends: the
+    session and its 100 fills are gone (what issue 16 found with compose.yaml)."""
+    trusting = broker_with({"use_username_as_clientid": "false"})
+    assert queued_for_worker_after_takeover_attempt(trusting, sessions, STATION) == 0

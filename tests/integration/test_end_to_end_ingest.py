@@ -39,9 +39,9 @@ def test_fills_and_alarms_flow_through_the_running_service(
 ) -> None:
     env = {
         **database_env,
-        "MQTT_URL": ingest_url(ingest_broker),
+        "MQTT_URL": ingest_url(ingest_broker, client_id := f"e2e-{time.time_ns()}"),
         "SEREG_INGEST_GROUP": f"e2e{time.time_ns()}",
-        "SEREG_INGEST_CLIENT_ID": f"e2e-{time.time_ns()}",
+        "SEREG_INGEST_CLIENT_ID": client_id,
     }
     service = serve_demo(env, "--ingest")
     base, tokens = next(service)

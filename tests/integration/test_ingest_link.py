@@ -24,9 +24,10 @@ async def test_stop_waits_until_the_broker_has_every_verdict(ingest_broker) -> N
     # gone for good. Enough of them (20 MB) that the socket cannot take them in one go.
     station = f"S{uuid.uuid4().hex[:6]}"
     listener = Listener(ingest_broker, f"sereg/v1/stations/{station}/verdicts")
+    client_id = f"link-{uuid.uuid4().hex[:8]}"
     link = BrokerLink(
-        MqttSettings(url=ingest_url(ingest_broker)).connection(),
-        client_id=f"link-{uuid.uuid4().hex[:8]}",
+        MqttSettings(url=ingest_url(ingest_broker, client_id)).connection(),
+        client_id=client_id,
         subscriptions=[],
         session_expiry_s=60,
         receive_maximum=100,

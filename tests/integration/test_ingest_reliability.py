@@ -77,7 +77,7 @@ class IngestProcess:
     def __init__(self, broker: Broker, database: str, group: str, client_id: str) -> None:
         self.env = sereg_env(
             DATABASE_URL=pg_url(database),
-            MQTT_URL=ingest_url(broker),
+            MQTT_URL=ingest_url(broker, client_id),
             SEREG_INGEST_GROUP=group,
             SEREG_INGEST_CLIENT_ID=client_id,
             SEREG_DB_POOL_MIN="2",

@@ -329,7 +329,7 @@ async def test_exports_read_back_with_chinese_text(client, ctx):
     await lift(ctx, add_months(TODAY, -12 - 2), address="襄阳市樊城区人民路=1号")
     csv_response = await client.get("/api/v1/due/export.csv", headers=ctx["inspector"])
     assert csv_response.status_code == 200
-    assert csv_response.headers["content-type"].startswith("text/csv")
+    assert csv_response.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig"))))
     assert "下次检验日期" in rows[0] and len(rows) == 2
     assert "汉江小区物业" in rows[1] and "已超期" in rows[1]
@@ -338,6 +338,7 @@ async def test_exports_read_back_with_chinese_text(client, ctx):
     values = list(sheet.values)
     assert len(values) == 2 and "隆中电梯工程有限公司" in values[1]
     ics = await client.get("/api/v1/due/calendar.ics", headers=ctx["inspector"])
+    assert ics.headers["content-type"] == "text/calendar; charset=utf-8"
     assert ics.text.startswith("BEGIN:VCALENDAR") and ics.text.count("BEGIN:VEVENT") == 1
     forbidden = await client.get("/api/v1/due/export.csv", headers=ctx["other_company_token"])
     assert len(list(csv.reader(io.StringIO(forbidden.content.decode("utf-8-sig"))))) == 1

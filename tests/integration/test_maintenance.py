@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import clock, maintenance, organisations, pacing
+from equipment.tables import Equipment
 from tests import factories as f
 from tests.loop_support import other_work
 
@@ -71,7 +72,7 @@ async def test_a_company_without_a_contract_is_refused(client, ctx):
         headers=ctx["company_token"],
     )
     assert response.status_code == 422
-    assert "no active maintenance contract" in response.json()["detail"]
+    assert "under a maintenance contract of this company" in response.json()["detail"]
 
 
 async def test_contract_makes_the_company_the_maintainer_and_records_store_once(client, ctx):
@@ -106,6 +107,44 @@ async def test_contract_makes_the_company_the_maintainer_and_records_store_once(
     assert public["maintenance_company"] == "汉江电梯"
 
 
+async def test_rejections_reveal_nothing_of_another_companys_unit(client, ctx):
+    # The rival's scrapped lift and its lift commissioned in 2024 must be answered exactly
+    # like a code that is on no register (both leaked their state and date through uploads).
+    theirs = await f.unit(ctx["owner"], commissioning_date="2024-06-01")
+    scrapped = await f.unit(ctx["owner"])
+    assert (
+        await contract(client, ctx, [theirs, scrapped], company=ctx["rival"])
+    ).status_code == 201
+    await maintenance_scrap(scrapped["id"])
+    unknown = "31103506002016059999"
+
+    async def reason(code: str, day) -> str:
+        response = await client.post(
+            "/api/v1/maintenance/records",
+            json=record(code, day, f"S-{code}-{day}"),
+            headers=ctx["company_token"],
+        )
+        assert response.status_code == 422, response.text
+        return response.json()["detail"].replace(code, "<code>")
+
+    for day in (TODAY - 10 * DAY, date(2023, 1, 1)):
+        expected = await reason(unknown, day)
+        assert await reason(theirs["code"], day) == expected
+        assert await reason(scrapped["code"], day) == expected
+    assert "scrapped" not in expected and "commissioning" not in expected
+    # The rival itself still hears why its own records are refused.
+    response = await client.post(
+        "/api/v1/maintenance/records",
+        json=record(theirs["code"], date(2023, 1, 1), "OWN-1"),
+        headers=ctx["rival_token"],
+    )
+    assert "commissioning" in response.json()["detail"]
+
+
+async def maintenance_scrap(equipment_id: int) -> None:
+    await Equipment.update({Equipment.status: "scrapped"}).where(Equipment.id == equipment_id)
+
+
 async def test_overlapping_contracts_are_refused(client, ctx):
     lift = await f.unit(ctx["owner"])
     assert (await contract(client, ctx, [lift])).status_code == 201
@@ -118,7 +157,15 @@ async def test_on_demand_needs_iot_insurance_and_a_good_class(client, ctx):
     refused = await contract(client, ctx, [plain], on_demand=True, cycle_days=30)
     assert refused.status_code == 422
     assert "IoT" in refused.json()["detail"] and "insurance" in refused.json()["detail"]
-    smart = await f.unit(ctx["owner"], parameters={**f.LIFT_PARAMETERS, "iot_monitored": True})
+    # Within its inspection validity: commissioned 100 days ago, year 1 is next year.
+    recent = TODAY - 100 * DAY
+    smart = await f.unit(
+        ctx["owner"],
+        parameters={**f.LIFT_PARAMETERS, "iot_monitored": True},
+        manufacture_date=str(recent - 200 * DAY),
+        commissioning_date=str(recent),
+        registered_on=str(recent),
+    )
     allowed = await contract(
         client, ctx, [smart], on_demand=True, cycle_days=30, liability_insured=True
     )
@@ -133,6 +180,7 @@ async def test_on_demand_needs_iot_insurance_and_a_good_class(client, ctx):
         liability_insured=True,
     )
     assert low_class.status_code == 422 and "supervision class" in low_class.text
+    assert "inspection validity" in low_class.text  # commissioned 2015, never inspected
     fixed = await contract(client, ctx, [await f.unit(ctx["owner"])], cycle_days=20)
     assert fixed.status_code == 422 and fixed.json()["extra"][0]["key"] == "cycle_days"
 
@@ -180,7 +228,7 @@ async def test_ten_thousand_row_csv_with_bad_rows(client, ctx):
             expected_bad[i + 1] = "future"
         elif i % 1000 == 9:
             row["code"] = stranger["code"]
-            expected_bad[i + 1] = "no active maintenance contract"
+            expected_bad[i + 1] = "no unit with code"
         elif i % 1000 == 10:
             row["level"] = "weekly"
             expected_bad[i + 1] = "level must be"

@@ -113,9 +113,9 @@ async def test_ingest_worker_serves_its_metrics(
     port = free_port()
     env = sereg_env(
         DATABASE_URL=pg_url(pg_database),
-        MQTT_URL=ingest_url(ingest_broker),
+        MQTT_URL=ingest_url(ingest_broker, client_id := f"m-{uuid.uuid4().hex[:8]}"),
         SEREG_INGEST_GROUP=f"m{uuid.uuid4().hex[:8]}",
-        SEREG_INGEST_CLIENT_ID=f"m-{uuid.uuid4().hex[:8]}",
+        SEREG_INGEST_CLIENT_ID=client_id,
         SEREG_INGEST_METRICS_PORT=str(port),
         SEREG_INGEST_METRICS_HOST="127.0.0.1",
     )

@@ -14,12 +14,12 @@ from piccolo.engine.postgres import PostgresEngine
 from equipment.tables import Fill, LiftEvent, LiftHeartbeat, LiftState
 from tests import factories
 from tests.conftest import pg_url, run_sereg, sereg_env
-from tests.ingest_support import TEST_PASSWORD, TEST_USER, cylinder, eventually, station
+from tests.ingest_support import contract_client, cylinder, eventually, station
 from tests.mosquitto import Broker
 
 pytestmark = pytest.mark.integration
 
-# The verdict each intent draws in a register of fit cylinders only (DESIGN.md codes).
+# The verdict each intent draws in a register of fit cylinders only (docs/rules.md codes).
 VERDICT_OF = {
     "good": "00",
     "good_reused": "16",
@@ -41,7 +41,8 @@ def _env(engine, pg_database: str | None) -> dict[str, str]:
 
 
 def _url(broker: Broker) -> str:
-    return f"mqtt://{TEST_USER}:{TEST_PASSWORD}@127.0.0.1:{broker.port}"
+    conn = contract_client(broker, "sim")
+    return f"mqtt://{conn.username}:{conn.password}@127.0.0.1:{broker.port}"
 
 
 def _report(stdout: str) -> tuple[Counter[str], Counter[str]]:
@@ -123,7 +124,8 @@ async def test_default_run_stops_by_itself_and_heartbeats_arrive(
     await consumers()
     done = await asyncio.to_thread(
         run_sereg,
-        "simulate", "--url", _url(ingest_broker), "--seconds", "1.5", "--rate", "40",
+        "simulate", "--url", _url(ingest_broker), "--qos0-url", _url(ingest_broker),
+        "--seconds", "1.5", "--rate", "40",
         "--heartbeat-interval", "0.5",
         env=_env(engine, pg_database),
         timeout=120,

@@ -50,6 +50,8 @@ ALL_PERMISSIONS = {
     "webhook.manage",
     "call.intake",
     "call.callback_read",
+    "citizen_report.read",
+    "label.print",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
@@ -70,6 +72,7 @@ EXPECTED: dict[str, set[str]] = {
         "fill.read",
         "telemetry.read",
         "call.callback_read",
+        "citizen_report.read",
     },
     "maintenance": {
         "org.update_own_contact",
@@ -103,6 +106,7 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.raise",
         "telemetry.read",
         "webhook.manage",
+        "label.print",
     },
     "station": {
         "org.update_own_contact",

@@ -10,7 +10,7 @@ from equipment.domain import catalogue
 from equipment.domain.catalogue import Family
 from equipment.domain.errors import InvalidValue
 
-# Every code RULES.md names, and its family.
+# Every code the rules name (Catalogue of Special Equipment, 2014 No. 114), and its family.
 RULES_CODES = {
     "1000": Family.BOILER,
     "2000": Family.PRESSURE_VESSEL,

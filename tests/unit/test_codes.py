@@ -30,7 +30,7 @@ TODAY = date(2025, 6, 15)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # the real example of RULES.md: 3110, Zhangzhou (Fujian), May 2016, number 3337
+        # a real registration code from a lift sign: 3110, Zhangzhou (Fujian), May 2016, number 3337
         (
             "31103506002016053337",
             RegistrationCode("31103506002016053337", "3110", "350600", 2016, 5, "3337"),

@@ -1,7 +1,9 @@
-"""Broker password hashes in Mosquitto 2's format, and issuing without locking anyone out."""
+"""Broker password hashes in Mosquitto 2's format, the dynamic-security configuration's
+roles, and issuing without locking anyone out."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,26 +41,90 @@ def test_salts_differ() -> None:
     assert credentials.password_hash("same") != credentials.password_hash("same")
 
 
+STATION, LIFT = "XYS0001", "31104206002023050001"
+
+
+def _issue(**kwargs):
+    users = credentials.Users(stations=[STATION], lifts=[LIFT], workers=["sereg-ingest-1"])
+    return credentials.dynamic_security(users, group="sereg-ingest", **kwargs)
+
+
 def test_issuing_keeps_existing_passwords() -> None:
-    text, issued = credentials.password_file(["XYS0001", "31104206002023050001"])
-    assert set(issued) == {"XYS0001", "31104206002023050001"}
-    existing = credentials.parse_password_file(text)
-    again, new = credentials.password_file(["XYS0001", "31104206002023050001", "XYS0002"], existing)
+    document, issued = _issue()
+    assert set(issued) == {STATION, LIFT, "sereg-ingest-1"}
+    existing = credentials.parse_clients(json.dumps(document))
+    more = credentials.Users(
+        stations=[STATION, "XYS0002"], lifts=[LIFT], workers=["sereg-ingest-1"]
+    )
+    again, new = credentials.dynamic_security(more, group="sereg-ingest", existing=existing)
     assert set(new) == {"XYS0002"}
-    parsed = credentials.parse_password_file(again)
-    assert parsed["XYS0001"] == existing["XYS0001"]
-    assert credentials.verify(new["XYS0002"], parsed["XYS0002"])
+    parsed = credentials.parse_clients(json.dumps(again))
+    assert parsed[STATION]["password"] == existing[STATION]["password"]
+    assert credentials.verify_client(issued[STATION], parsed[STATION])
+    assert credentials.verify_client(new["XYS0002"], parsed["XYS0002"])
+    assert not credentials.verify_client(new["XYS0002"], parsed[STATION])
 
 
-@pytest.mark.parametrize("bad", ["", "a:b", "x+y", "x#", "a/b"])
-def test_usernames_that_would_break_the_acl_are_refused(bad: str) -> None:
+def test_the_plugin_hash_is_the_mosquitto_passwd_hash() -> None:
+    """The plugin stores salt and digest apart; both are what mosquitto_passwd computes."""
+    _, _kind, iterations, salt, digest = KNOWN.split("$")
+    entry = {"salt": salt, "password": digest, "iterations": int(iterations)}
+    assert credentials.verify_client("secret1", entry)
+    assert not credentials.verify_client("secret2", entry)
+
+
+def test_each_device_has_only_its_own_topics_and_everything_else_is_denied() -> None:
+    document, _ = _issue()
+    assert document["defaultACLAccess"] == {
+        "publishClientSend": False,
+        "publishClientReceive": False,
+        "subscribe": False,
+        "unsubscribe": True,
+    }
+    roles = {
+        r["rolename"]: {(a["acltype"], a["topic"]) for a in r["acls"]} for r in document["roles"]
+    }
+    assert roles[f"station-{STATION}"] == {
+        ("publishClientSend", f"sereg/v1/stations/{STATION}/fills"),
+        ("subscribeLiteral", f"sereg/v1/stations/{STATION}/verdicts"),
+        ("publishClientReceive", f"sereg/v1/stations/{STATION}/verdicts"),
+    }
+    assert roles[f"lift-{LIFT}"] == {
+        ("publishClientSend", f"sereg/v1/elevators/{LIFT}/status"),
+        ("publishClientSend", f"sereg/v1/elevators/{LIFT}/events"),
+    }
+    ingest = roles[credentials.INGEST_ROLE]
+    subscribes = {topic for kind, topic in ingest if kind.startswith("subscribe")}
+    assert subscribes == {
+        "$share/sereg-ingest/sereg/v1/stations/+/fills",
+        "$share/sereg-ingest/sereg/v1/elevators/+/status",
+        "$share/sereg-ingest/sereg/v1/elevators/+/events",
+        *credentials.BROKER_METRICS,
+    }
+    assert {t for k, t in ingest if k == "publishClientSend"} == {"sereg/v1/stations/+/verdicts"}
+    clients = {c["username"]: [r["rolename"] for r in c["roles"]] for c in document["clients"]}
+    assert clients == {
+        STATION: [f"station-{STATION}"],
+        LIFT: [f"lift-{LIFT}"],
+        "sereg-ingest-1": [credentials.INGEST_ROLE],
+    }
+
+
+def test_a_username_names_one_device() -> None:
+    users = credentials.Users(stations=["X1"], lifts=["X1"])
+    with pytest.raises(ValueError, match="twice"):
+        credentials.dynamic_security(users, group="g")
+
+
+@pytest.mark.parametrize("bad", ["", "a:b", "x+y", "x#", "a/b", "a b", "é", "x" * 65, "a\n"])
+def test_usernames_that_would_break_a_topic_or_client_id_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
-        credentials.password_file([bad])
+        credentials.dynamic_security(credentials.Users(stations=[bad]), group="g")
 
 
 @pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="needs mosquitto_passwd")
 def test_mosquitto_passwd_agrees(tmp_path: Path) -> None:
     path = tmp_path / "pw"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(path), "bob", "hunter2"], check=True)
-    stored = credentials.parse_password_file(path.read_text())["bob"]
+    stored = path.read_text().strip().split(":", 1)[1]
     assert credentials.verify("hunter2", stored)

@@ -13,7 +13,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = ROOT / "equipment" / "domain"
-PURE_MODULES = [*sorted(DOMAIN.rglob("*.py")), ROOT / "geo" / "coords.py"]
+PURE_MODULES = [
+    *sorted(DOMAIN.rglob("*.py")),
+    *sorted((ROOT / "equipment" / "i18n").glob("*.py")),
+    ROOT / "geo" / "coords.py",
+]
 
 FORBIDDEN_IMPORTS = frozenset(
     {"piccolo", "litestar", "paho", "asyncpg", "sqlite3", "aiosqlite", "httpx", "socket"}

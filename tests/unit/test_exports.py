@@ -89,8 +89,8 @@ def test_columns_have_unique_keys_and_both_headers() -> None:
 
 
 def test_media_types() -> None:
-    assert CSV_MEDIA_TYPE == "text/csv; charset=utf-8"
-    assert ICS_MEDIA_TYPE == "text/calendar; charset=utf-8"
+    assert CSV_MEDIA_TYPE == "text/csv"  # Litestar adds the charset
+    assert ICS_MEDIA_TYPE == "text/calendar"
     assert XLSX_MEDIA_TYPE == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -43,7 +43,7 @@ MIN = timedelta(minutes=1)
 # to the module's order has to be made on purpose in both places.
 PRIORITY = [
     "07", "18", "05", "06", "03", "15", "08", "09", "12", "02",
-    "04", "01", "10", "13", "11", "14", "19", "17", "16",
+    "04", "01", "10", "20", "21", "22", "13", "11", "14", "19", "17", "16",
 ]  # fmt: skip
 
 # 2026-05-01 10:00 in China.
@@ -193,6 +193,20 @@ SINGLE_FINDING_CASES = [
     ("01-capacity-zero", {"cylinder": {"water_capacity_l": 0.0}}, V.NO_INFORMATION),
     ("10-wrong-medium", {"attempt": {"medium": "C3H8"}}, V.WRONG_MEDIUM),
     ("10-mixture-gas-missing", {"attempt": {"medium": "LPG+N2"}}, V.WRONG_MEDIUM),
+    ("20-not-purged", {"attempt": {"purged_or_evacuated": False}}, V.NOT_PURGED),
+    (
+        "21-people-in-vehicle",
+        {"cylinder": {"vehicle": True}, "attempt": {"people_in_vehicle": True}},
+        V.PEOPLE_IN_VEHICLE,
+    ),
+    (
+        "22-vehicle-mismatch",
+        {
+            "cylinder": {"vehicle": True, "vehicle_registration": "鄂F12345"},
+            "attempt": {"vehicle_registration": "鄂F54321"},
+        },
+        V.VEHICLE_MISMATCH,
+    ),
     ("13-pre-check", {"attempt": {"pre_check_passed": False}}, V.PRE_CHECK_FAILED),
     ("11-lpg", {"attempt": {"filled_mass_kg": 15.0}}, V.OVER_FILLED),
     ("14-post-check", {"attempt": {"post_check_passed": False}}, V.POST_CHECK_FAILED),
@@ -692,7 +706,7 @@ def test_as_dict_lists_every_reason():
 
 def test_the_code_table_has_one_row_per_code_in_code_order():
     assert [row.code for row in CODE_TABLE] == list(VerdictCode)
-    assert [row.code.value for row in CODE_TABLE] == [f"{n:02d}" for n in range(20)]
+    assert [row.code.value for row in CODE_TABLE] == [f"{n:02d}" for n in range(23)]
 
 
 def test_every_row_has_a_source_name_and_summary():

@@ -21,7 +21,7 @@ from equipment.domain.lifecycle import (
 from equipment.domain.rules.dates import add_years
 
 # ---------------------------------------------------------------------------------------
-# Transitions, written out by hand from RULES.md "Obligations of every unit" and the
+# Transitions, written out by hand from docs/rules.md "Obligations of every unit" and the
 # diagram in lifecycle.py. None = refused. Deliberately not derived from TRANSITIONS.
 
 EXPECTED: dict[tuple[str, str], str | None] = {

@@ -1,6 +1,6 @@
 """Lift event kinds, severities, GB/T 24476 fault codes and alarm folding.
 
-Sources: DESIGN.md "MQTT contract, v1" (the kinds), RULES.md "Lift IoT" (the national
+Sources: docs/mqtt-contract.md (the kinds), docs/rules.md "Lift IoT" (the national
 base codes, per-platform tables).
 """
 

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from equipment.domain.errors import InvalidValue
 from equipment.domain.maintenance import (
+    CITY_RESPONSE_MINUTES,
+    OTHER_RESPONSE_MINUTES,
     ContractSpan,
     TelemetryDay,
     UnitFacts,
@@ -21,6 +23,7 @@ from equipment.domain.maintenance import (
     parse_record,
     response_limit,
 )
+from equipment.domain.rules import DEFAULT_POLICY, load_policy
 
 DAY = timedelta(days=1)
 TODAY = date(2026, 11, 25)
@@ -30,7 +33,8 @@ TODAY = date(2026, 11, 25)
     ("iot", "insured", "klass", "count"),
     [
         (True, True, "A", 0),
-        (True, True, "C", 0),
+        (True, True, "B", 0),
+        (True, True, "C", 1),  # 不得为分类监管C类(含)以下等级: C is refused too
         (True, True, "D", 1),
         (True, True, None, 1),
         (False, True, "A", 1),
@@ -135,6 +139,23 @@ def test_record_needs_the_company_contract_on_that_day():
         check_record(record, UnitFacts(1, "scrapped", None), [longer], company_id=5, today=TODAY)
 
 
+def test_a_unit_outside_the_companys_contracts_reads_as_unknown():
+    record = parse_record(raw())
+    theirs = ContractSpan(9, 6, date(2026, 1, 1), date(2026, 12, 31), 15)
+    unknown = pytest.raises(InvalidValue, match="no unit with code")
+    for unit in (
+        None,
+        UnitFacts(1, "scrapped", None),
+        UnitFacts(1, "in_use", date(2099, 1, 1)),
+        UnitFacts(1, "in_use", None),
+    ):
+        for spans in ([], [theirs]):
+            with unknown as caught:
+                check_record(record, unit, spans, company_id=5, today=TODAY)
+            assert "scrapped" not in caught.value.reason
+            assert "commissioning" not in caught.value.reason
+
+
 @pytest.mark.parametrize(
     ("days", "ok"),
     [
@@ -166,3 +187,38 @@ def test_response_limits():
 )
 def test_faked_maintenance_signal(day, flagged):
     assert bool(faked_maintenance_reason(day)) is flagged
+
+
+@pytest.mark.parametrize(
+    ("due", "refused"),
+    [
+        (TODAY, False),  # in date on its due day
+        (TODAY + DAY, False),
+        (TODAY - DAY, True),  # past its inspection validity
+        (None, True),  # no inspection date on file: validity not established
+    ],
+)
+def test_on_demand_needs_the_lift_within_its_inspection_validity(due, refused):
+    reasons = on_demand_refusals(
+        iot_monitored=True,
+        liability_insured=True,
+        supervision_class="A",
+        inspection_due=due,
+        today=TODAY,
+    )
+    assert bool(reasons) is refused
+    if refused:
+        assert "inspection validity" in reasons[0]
+
+
+def test_entrapment_times_come_from_the_hubei_measures():
+    city = DEFAULT_POLICY.row("lift.entrapment.city")
+    elsewhere = DEFAULT_POLICY.row("lift.entrapment.elsewhere")
+    assert (city.minutes, elsewhere.minutes) == (30, 60)
+    for row in (city, elsewhere):
+        assert "湖北省电梯使用安全管理办法" in row.source and "T5002" not in row.regulation
+        assert row.tag == "S"
+    assert (CITY_RESPONSE_MINUTES, OTHER_RESPONSE_MINUTES) == (30, 60)
+    # Configurable without a code change: the policy file may set other minutes.
+    policy = load_policy({"overrides": {"lift.entrapment.city": {"minutes": 20}}})
+    assert policy.row("lift.entrapment.city").minutes == 20

@@ -1,4 +1,4 @@
-"""Decoding MQTT contract v1 payloads (DESIGN.md "MQTT contract, v1").
+"""Decoding MQTT contract v1 payloads (docs/mqtt-contract.md).
 
 Every way a device can get a message wrong ends as a dead letter with its reason; a
 valid message of each topic decodes; nothing a device sends makes decode() raise.
@@ -520,11 +520,13 @@ def test_struct_required_fields_are_the_contracts():
 
 
 STR, INT, FLOAT, BOOL, STAMP = "str", "int", "float", "bool", "timestamp"
+OPTIONAL_BOOL = "optional bool"  # null is "not checked", so not a wrong type
 WRONG_VALUES: dict[str, list[Any]] = {
     STR: [1, 1.5, True, [], {}],
     INT: ["1", True, 1.5, 1.0, [], {}],
     FLOAT: ["1.5", True, [], {}],
     BOOL: [1, 0, "true", None, []],
+    OPTIONAL_BOOL: [1, 0, "true", "false", []],
     STAMP: [1740792600, 1.5, True, [], {}],
 }
 FIELD_TYPES = [
@@ -539,6 +541,9 @@ FIELD_TYPES = [
     (FILLS, FILL, "pre_check_passed", BOOL),
     (FILLS, FILL, "post_check_passed", BOOL),
     (FILLS, FILL, "operator", STR),
+    (FILLS, FILL, "purged_or_evacuated", OPTIONAL_BOOL),
+    (FILLS, FILL, "people_in_vehicle", OPTIONAL_BOOL),
+    (FILLS, FILL, "vehicle_registration", STR),
     (STATUS, STATUS_MSG, "ts", STAMP),
     (STATUS, STATUS_MSG, "running", BOOL),
     (STATUS, STATUS_MSG, "direction", INT),
@@ -586,6 +591,8 @@ def test_every_field_has_a_wrong_type_case():
 
 LONG = "x" * 65
 INVALID_VALUES = [
+    (FILLS, FILL, "vehicle_registration", ""),
+    (FILLS, FILL, "vehicle_registration", "鄂F" + "1" * 15),
     (FILLS, FILL, "event_id", ""),
     (FILLS, FILL, "event_id", LONG),
     (FILLS, FILL, "station_code", ""),
@@ -780,3 +787,27 @@ def test_decode_never_raises_on_corrupted_bytes(topic, data):
         at = data.draw(st.integers(0, len(payload) - 1))
         payload[at] = data.draw(st.integers(0, 255))
     assert_well_formed(decode(topic, bytes(payload)))
+
+
+def test_the_optional_fill_checks_decode_and_default_to_not_checked():
+    plain = decoded(FILLS, body(FILL)).message
+    assert isinstance(plain, FillEvent)
+    assert (plain.purged_or_evacuated, plain.people_in_vehicle, plain.vehicle_registration) == (
+        None,
+        None,
+        None,
+    )
+    nulls = decoded(
+        FILLS,
+        body(FILL, purged_or_evacuated=None, people_in_vehicle=None, vehicle_registration=None),
+    ).message
+    assert nulls == plain
+    checked = decoded(
+        FILLS,
+        body(
+            FILL, purged_or_evacuated=False, people_in_vehicle=True, vehicle_registration="鄂F·D1"
+        ),
+    ).message
+    assert isinstance(checked, FillEvent)
+    assert (checked.purged_or_evacuated, checked.people_in_vehicle) == (False, True)
+    assert checked.vehicle_registration == "鄂F·D1"

@@ -510,7 +510,7 @@ def test_allowed_parameters_depend_on_the_category():
     assert "safety_grade" in allowed_parameters("8300")
     assert "safety_grade" not in allowed_parameters("8210")
     assert "pipe_class" in allowed_parameters("8220")
-    assert allowed_parameters("9000") == ("notes",)
+    assert allowed_parameters("9000") == ("notes", "design_service_life_years")
 
 
 def test_the_input_is_not_modified():

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from equipment.domain import regions
 from equipment.domain.errors import InvalidValue
 
-# RULES.md, "Identifiers".
+# GB/T 2260 codes of Xiangyang and its districts, as registration codes carry them.
 XIANGYANG = {
     "420602": "襄城区",
     "420606": "樊城区",

@@ -204,3 +204,45 @@ def test_an_installed_copy_keeps_its_sqlite_file_in_the_users_data_directory(tmp
     assert sereg.settings.default_sqlite_path({"HOME": "/home/u"}) == Path(
         "/home/u/.local/share/sereg/sereg.sqlite3"
     )
+
+
+def test_public_settings_default_to_96333_and_this_server():
+    settings = settings_from_env({"SEREG_HOST": "0.0.0.0", "SEREG_PORT": "8080"})
+    assert settings.public.emergency_number == "96333"
+    assert settings.public_base_url() == "http://127.0.0.1:8080"
+    assert settings.public.form_secret is None
+    assert (settings.public.reports_per_client_hour, settings.public.reports_per_unit_hour) == (
+        5,
+        20,
+    )
+
+
+def test_public_settings_from_env():
+    settings = settings_from_env(
+        {
+            "SEREG_PUBLIC_BASE_URL": "https://tzsb.example.gov.cn/",
+            "SEREG_EMERGENCY_NUMBER": "0710-96333",
+            "SEREG_FORM_SECRET": "s3cret",
+            "SEREG_REPORTS_PER_CLIENT_HOUR": "3",
+            "SEREG_REPORTS_PER_UNIT_HOUR": "9",
+        }
+    )
+    assert settings.public_base_url() == "https://tzsb.example.gov.cn"
+    assert settings.public.emergency_number == "0710-96333"
+    assert settings.public.form_secret == "s3cret"
+    assert settings.public.reports_per_client_hour == 3
+    assert settings.public.reports_per_unit_hour == 9
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SEREG_PUBLIC_BASE_URL", "tzsb.example.gov.cn"),
+        ("SEREG_PUBLIC_BASE_URL", "ftp://tzsb.example.gov.cn"),
+        ("SEREG_EMERGENCY_NUMBER", "call us"),
+        ("SEREG_REPORTS_PER_CLIENT_HOUR", "0"),
+    ],
+)
+def test_bad_public_settings_stop_the_start(name, value):
+    with pytest.raises(ValueError, match=name):
+        settings_from_env({name: value})

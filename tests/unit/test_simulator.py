@@ -1,5 +1,5 @@
 """The simulator's stream, without a broker or a database: every payload keeps MQTT
-contract v1 (DESIGN.md), every fill draws the verdict it was meant to draw from the
+contract v1 (docs/mqtt-contract.md), every fill draws the verdict it was meant to draw from the
 real fill rules, the same seed makes the same stream, and the publishing loop stops by
 itself."""
 
@@ -257,7 +257,7 @@ def test_measured_quantities_follow_the_medium() -> None:
             assert "filled_mass_kg" in body and "final_pressure_mpa" not in body
             assert 0 < body["filled_mass_kg"] <= capacity[body["cylinder_code"]]
             if body["medium"] == "LPG":
-                # Within 0.42 kg per litre of water capacity (RULES.md, LPG).
+                # Within 0.42 kg per litre of water capacity (docs/rules.md, LPG).
                 limit = rules.max_lpg_fill_kg(capacity[body["cylinder_code"]])
                 assert body["filled_mass_kg"] <= limit
         else:

@@ -43,7 +43,8 @@ Status
 ------
 Scrapped and cancelled units get an empty schedule. A suspended unit's dates go to
 ``dormant``, not ``due``; it has ``needs_inspection_before_resume`` when a statutory
-inspection lapsed, or when a boiler has been stopped a year or more. Pending and in-use
+inspection lapsed, or when a boiler or a lift has been stopped a year or more (TSG 11-2020,
+TSG T7001-2023: an inspection before restart even when nothing lapsed). Pending and in-use
 units are held to their dates. A unit whose last inspection of some kind failed, with no
 later passing inspection of that kind (or full supervisory/periodic one), is not fit for
 use; so is a grade-5 pressure vessel and a cylinder past its service life.

@@ -3,7 +3,7 @@
 Tower (4300), mobile (4400) and hoists including construction hoists (48xx) every
 year; bridge (4100), gantry (4200), portal (4700) and mechanical parking (4D00) every
 2 years; any crane with the parameter ``molten_metal`` every year. Other crane codes
-(cable 4900, mast 4A00...) are not in RULES.md's table: the report's date or a note.
+(cable 4900, mast 4A00...) are not in docs/rules.md's table: the report's date or a note.
 """
 
 from __future__ import annotations

@@ -3,19 +3,23 @@
 Parameters read: ``medium`` (``LPG``, ``O2``, mixtures written ``Ar+CO2``),
 ``material`` (``steel`` by default, ``aluminium``, ``composite``), and the yes/no
 ``high_purity`` (99.999 % or purer), ``sea_water_contact``, ``vehicle``, ``breathing``
-(breathing-apparatus cylinder), plus ``design_service_life_years``.
+(breathing-apparatus cylinder), plus ``design_service_life_years``; and the unit's
+``use`` (``catalogue.CYLINDER_USES``): ``vehicle`` or ``taxi`` count as the ``vehicle``
+parameter, ``diving`` takes the 2-year diving row.
 
 Interval: a cylinder of a special kind takes that kind's row (dissolved acetylene;
 vehicle CNG/LNG; composite breathing cylinders, i.e. composite with ``breathing`` or
 medium air; other 23T0 cylinders, which are the insulated cryogenic ones; LPG in steel).
-Any other takes the row of its gas class (corrosive 2 years; N2, SF6, inert gases and
-high-purity non-corrosive gases 5; other 3), a mixture the shortest of its gases.
-Sea-water contact adds the 2-year row; the shortest candidate wins. The first interval
+Any other takes the row of its gas class (corrosive 2 years; N2, inert gases and
+high-purity non-corrosive gases 5; SF6 / C2F6 5 under an unresolved [U] row; other 3), a
+mixture the shortest of its gases. Sea-water contact and diving use add their 2-year
+rows; the shortest candidate wins. The first interval
 counts from the manufacture date, later ones from the last passed periodic inspection.
 
 Service life: LPG steel 8 years from manufacture, 12 if a passed periodic inspection
 falls in the last 12 months of the 8 (the one 4-year extension), 15 for cylinders made
-before 2007; vehicle CNG steel 15; otherwise ``design_service_life_years`` if given.
+before 2007; a taxi's CNG cylinder at most 8 (a shorter design life wins); other vehicle
+CNG steel 15; otherwise ``design_service_life_years`` if given.
 Past it the cylinder is not fit for use (it is to be scrapped).
 """
 
@@ -24,9 +28,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Final
 
+from equipment.domain.catalogue import VEHICLE_USES
 from equipment.domain.errors import InvalidValue
 from equipment.domain.rules.dates import add_months, add_years
-from equipment.domain.rules.gases import components
+from equipment.domain.rules.gases import UNRESOLVED_FIVE_YEAR, components
 from equipment.domain.rules.history import (
     Findings,
     View,
@@ -98,15 +103,22 @@ def cylinder_interval_row(view: View, findings: Findings) -> tuple[RuleRow, str]
             candidates.extend(_gas_rows(view, findings, gases))
     if param_bool(params, "sea_water_contact"):
         candidates.append((view.row("cylinder.sea_water"), "sea-water contact"))
+    if view.unit.use == "diving":
+        candidates.append((view.row("cylinder.diving"), "diving cylinder"))
     # min() keeps the first of equal intervals: the kind-specific reason stays in front.
     return min(candidates, key=lambda pair: pair[0].value("interval_years"))
+
+
+def _vehicle(view: View) -> bool:
+    """A vehicle fuel cylinder: by its use, or by the older ``vehicle`` parameter."""
+    return view.unit.use in VEHICLE_USES or param_bool(view.params, "vehicle")
 
 
 def _special_row(view: View, gases: tuple[str, ...], material: str) -> RuleRow | None:
     params = view.params
     if "C2H2" in gases:
         return view.row("cylinder.acetylene")
-    if param_bool(params, "vehicle") and gases in (("CNG",), ("LNG",)):
+    if _vehicle(view) and gases in (("CNG",), ("LNG",)):
         return view.row("cylinder.vehicle_gas")
     if material == "composite" and (param_bool(params, "breathing") or gases == ("AIR",)):
         return view.row("cylinder.composite_breathing")
@@ -132,6 +144,8 @@ def _gas_rows(view: View, findings: Findings, gases: tuple[str, ...]) -> list[tu
             gas_class = "other"
         if gas_class == "other" and high_purity:
             rows.append((view.row("cylinder.inert"), f"{gas}, 99.999 % pure"))
+        elif gas_class == "inert" and gas in UNRESOLVED_FIVE_YEAR:
+            rows.append((view.row("cylinder.inert.fluorinated"), f"{gas}: unresolved 5-year row"))
         else:
             rows.append((view.row(_CLASS_ROWS[gas_class]), f"{gas}: {gas_class} gas"))
     if len(rows) > 1:
@@ -149,7 +163,9 @@ def _service_life(view: View, findings: Findings) -> None:
     design_years = param_int(params, "design_service_life_years", 1, 100)
     if gases == ("LPG",) and material == "steel":
         row = view.row("cylinder.life.lpg")
-    elif param_bool(params, "vehicle") and gases == ("CNG",) and material == "steel":
+    elif view.unit.use == "taxi" and gases == ("CNG",):
+        row = view.row("cylinder.life.taxi_cng")
+    elif _vehicle(view) and gases == ("CNG",) and material == "steel":
         row = view.row("cylinder.life.vehicle_cng")
     elif design_years is not None:
         row = view.row("cylinder.life.design")
@@ -179,6 +195,11 @@ def _service_life(view: View, findings: Findings) -> None:
 def _end_of_life(
     view: View, row: RuleRow, made: date, design_years: int | None
 ) -> tuple[date, str]:
+    if row.key == "cylinder.life.taxi_cng":
+        years = row.value("life_years")
+        if design_years is not None and design_years < years:
+            return add_years(made, design_years), f"design service life {design_years} years"
+        return add_years(made, years), f"taxi use: at most {years} years"
     if row.key == "cylinder.life.design":
         if design_years is None:
             raise ValueError("the design-life row is chosen only when the parameter is set")

@@ -13,7 +13,13 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["GAS_CLASSES", "MEDIUM_CLASSES", "components", "normalise_medium"]
+__all__ = [
+    "GAS_CLASSES",
+    "MEDIUM_CLASSES",
+    "UNRESOLVED_FIVE_YEAR",
+    "components",
+    "normalise_medium",
+]
 
 MEDIUM_CLASSES: Final = frozenset({"corrosive", "inert", "other"})
 
@@ -48,8 +54,12 @@ _CORROSIVE = (
     "WF6",
     "SICL4",
 )
-# TSG 23-2021 names N2 and SF6 beside the inert (noble) gases for the 5-year interval.
-_FIVE_YEAR = ("N2", "SF6", "AR", "HE", "NE", "KR", "XE")
+# TSG 23-2021 names N2 beside the inert (noble) gases for the 5-year interval. The row
+# once read SF6; a quoted text reads 六氟乙烷 (hexafluoroethane, C2F6): unresolved, so both
+# take the [U] row ``cylinder.inert.fluorinated`` (see UNRESOLVED_FIVE_YEAR), which a
+# policy can override or, through its media mapping, reclassify.
+_FIVE_YEAR = ("N2", "SF6", "C2F6", "AR", "HE", "NE", "KR", "XE")
+UNRESOLVED_FIVE_YEAR: Final = frozenset({"SF6", "C2F6"})
 _OTHER = (
     "O2",
     "H2",

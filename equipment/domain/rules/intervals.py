@@ -2,7 +2,7 @@
 
 Used by cranes, piping and the yearly categories (ropeways, amusement rides, in-plant
 vehicles): the next periodic inspection is due N years after the last passed one, the
-first N years after commissioning (RULES.md gives these families no separate first
+first N years after commissioning (docs/rules.md gives these families no separate first
 interval). Where the row says the report's date wins, the stated date is used.
 """
 

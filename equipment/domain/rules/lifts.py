@@ -1,26 +1,39 @@
 """Lifts (3xxx): periodic inspection, self-testing and maintenance.
 
 TSG T7001-2023 counts lift-years from the installation (or modernisation) supervisory
-inspection, the *origin*. Inspections fall due once a year in the *due month*: the
-month of the *anchor*, which is the latest of
+inspection, the *origin*, in calendar years of use: year *N* is the calendar year
+``origin.year + N``. Inspections fall due once a year in the *due month*, a separate
+input: the month of the *anchor*, which is the latest of
 
 - the origin itself,
-- a later passed supervisory inspection (after a major repair: it replaces that
-  year's periodic inspection, and its month becomes the due month),
-- the last passed periodic or supervisory inspection made during a suspension of 1
-  year or more that has ended (the inspection before restart).
+- a later passed supervisory inspection after a major repair: it replaces that year's
+  periodic inspection (当年的定期检验(如果有)不再实施) and its month becomes the due
+  month, but the years are still counted from the origin (其后仍然按照…确定的年份):
+  only the month moves (``lift.major_repair``),
+- the periodic (or supervisory) inspection before restart after a suspension of 1 year
+  or more, required even when the last one has not lapsed
+  (``lift.restart_inspection``); the years continue.
 
-The events after the anchor are the same month of each following year. Event *E*
-belongs to lift-year ``ceil(months from origin month to E's month / 12)``; in the
-years of ``lift.periodic_years`` (1, 4, 7, 9, 11, 13, 15) and every year after the 15th
-it is a periodic inspection, in the others a self-test (TSG T7008-2023).
+The events after the anchor are the same month of each following year. Event *E* in
+calendar year *Y* belongs to lift-year ``Y - origin.year``; in the years of
+``lift.periodic_years`` (1, 4, 7, 9, 11, 13, 15) and every year after the 15th it is a
+periodic inspection, in the others a self-test (TSG T7008-2023), in the same month.
 
-Due date: the **last day of the due month**. An inspection counts for an event when it
-is made on or after the first day of the month 2 months before the due month (so for a
-March due month, from 1 January); counting for that event, it does not move the next
-one (``lift.early``). An inspection made earlier than that counts for nothing, and a
-late inspection counts for the event it was late for. A periodic inspection also
-counts for a self-test falling in its window, being the fuller check.
+Example (TSG T7001-2023 as corrected in issue 25): installed 2016-04, periodic 2023-04 (year 7) and
+2025-04 (year 9), major repair passed 2025-08-14: self-test 2026-08 (year 10), next
+periodic inspection 2027-08 (year 11).
+
+Due date: the **last day of the due month**. A periodic inspection counts for an event
+when it is made on or after the first day of the month 2 months before the due month
+(``lift.early``), a self-test from the first day of the month before (``lift.self_test_early``);
+counting for that event, it does not move the next one. An inspection made earlier than
+that counts for nothing, and a late inspection counts for the event it was late for. A
+periodic inspection also counts for a self-test falling in its window, being the fuller
+check.
+
+A lift stopped for 1 year or more needs a periodic inspection before it runs again: while
+it is suspended the schedule says so (``needs_inspection_before_resume``); restarted
+without one, a periodic inspection is due on the restart day (so it is overdue).
 """
 
 from __future__ import annotations
@@ -34,7 +47,7 @@ from equipment.domain.rules.history import Findings, View, param_int
 from equipment.domain.rules.model import DueDate, Inspection
 from equipment.domain.rules.table import RuleRow
 
-__all__ = ["lift_findings", "lift_year_kind"]
+__all__ = ["lift_findings", "lift_year", "lift_year_kind"]
 
 # Longest lift-year scan: well beyond any lift's life, bounded so a loop always ends.
 _MAX_LIFT_YEARS: Final = 200
@@ -59,6 +72,11 @@ def lift_year_kind(year: int, periodic_years: tuple[int, ...], after_interval: i
     return "self_test"
 
 
+def lift_year(origin: date, event: date) -> int:
+    """The lift-year of an event: calendar years of use since the origin (TSG T7001-2023)."""
+    return event.year - origin.year
+
+
 def lift_findings(view: View, findings: Findings) -> None:
     """Add the lift's next periodic inspection, next self-test and next maintenance."""
     origin = _origin(view)
@@ -68,7 +86,7 @@ def lift_findings(view: View, findings: Findings) -> None:
             "the lift's inspection dates cannot be computed"
         )
     else:
-        anchor = _anchor(view, origin)
+        anchor = _anchor(view, origin, findings)
         findings.add_earliest(_next_event(view, origin, anchor, "periodic", ("periodic",)))
         findings.add_earliest(
             _next_event(view, origin, anchor, "self_test", ("self_test", "periodic"))
@@ -110,7 +128,7 @@ def _origin(view: View) -> _Point | None:
     return None
 
 
-def _anchor(view: View, origin: _Point) -> _Point:
+def _anchor(view: View, origin: _Point, findings: Findings) -> _Point:
     candidates = [_Point(origin.on, origin.label, view.row("lift.due_month"))]
     for inspection, reason in _supervisory_reasons(view):
         if reason == "major_repair" and inspection.inspected_on > origin.on:
@@ -121,27 +139,72 @@ def _anchor(view: View, origin: _Point) -> _Point:
                     view.row("lift.major_repair"),
                 )
             )
-    restart_row = view.row("lift.suspension_anchor")
+    candidates.extend(_restart_points(view, origin, findings))
+    return max(candidates, key=lambda point: point.on)
+
+
+def _restart_points(view: View, origin: _Point, findings: Findings) -> list[_Point]:
+    """The inspection before restart of each long suspension, or what is owed instead.
+
+    A suspension of ``min_stop_years`` or more (counted to its end, or to today while it
+    lasts) needs a periodic inspection before restart even when the last one has not
+    lapsed (TSG T7001-2023, ``lift.restart_inspection``). The last passed periodic or
+    supervisory inspection made while stopped (failing that, the first made late after
+    restart) is that inspection: its month becomes the due month
+    (``lift.suspension_anchor``), the years continue.
+    """
+    restart_row = view.row("lift.restart_inspection")
+    anchor_row = view.row("lift.suspension_anchor")
     min_stop = restart_row.value("min_stop_years")
+    inspections = view.passing(["periodic", "supervisory"])
+    points: list[_Point] = []
     for suspension in view.unit.suspensions:
-        end = suspension.end
-        if end is None or add_years(suspension.start, min_stop) > end:
+        stopped_until = suspension.end if suspension.end is not None else view.today
+        if add_years(suspension.start, min_stop) > stopped_until:
             continue
-        before_restart = [
-            i
-            for i in view.passing(["periodic", "supervisory"])
-            if suspension.start <= i.inspected_on <= end and i.inspected_on > origin.on
+        after_start = [
+            i.inspected_on
+            for i in inspections
+            # The origin itself counts: a modernisation while stopped is that inspection.
+            if i.inspected_on >= suspension.start and i.inspected_on >= origin.on
         ]
-        if before_restart:
-            candidates.append(
+        # The last one made while stopped; failing that, one made late after restart.
+        within = [day for day in after_start if day <= stopped_until]
+        done = within[-1:] or after_start[:1]
+        if done:
+            points.append(
                 _Point(
-                    before_restart[-1].inspected_on,
-                    f"inspection before restart after the suspension of "
-                    f"{suspension.start.isoformat()} to {end.isoformat()}",
-                    restart_row,
+                    done[0],
+                    f"inspection before restart after the suspension from "
+                    f"{suspension.start.isoformat()}",
+                    anchor_row,
                 )
             )
-    return max(candidates, key=lambda point: point.on)
+            continue
+        if suspension.end is None:
+            findings.inspection_before_resume = True
+            findings.notes.append(
+                f"stopped since {suspension.start.isoformat()} (1 year or more): a periodic "
+                f"inspection is required before restart, even if the last one has not lapsed "
+                f"({restart_row.source})"
+            )
+            continue
+        findings.add_earliest(
+            DueDate(
+                kind="periodic",
+                due_on=suspension.end,
+                rule_key=restart_row.key,
+                source=restart_row.source,
+                tag=restart_row.tag,
+                base_date=suspension.start,
+                explanation=(
+                    f"{restart_row.summary}: stopped from {suspension.start.isoformat()} to "
+                    f"{suspension.end.isoformat()}, so the periodic inspection was due by the "
+                    f"restart on {suspension.end.isoformat()}"
+                ),
+            )
+        )
+    return points
 
 
 def _next_event(
@@ -150,24 +213,24 @@ def _next_event(
     """The first ``kind`` event after the anchor not yet covered by an inspection."""
     years_row = view.row("lift.periodic_years")
     after_row = view.row("lift.after_15_years")
-    early = view.row("lift.early").value("months")
+    early_row = view.row("lift.early" if kind == "periodic" else "lift.self_test_early")
+    early = early_row.value("months")
     after_interval = after_row.value("interval_years")
     done = [i.inspected_on for i in view.passing(counted) if i.inspected_on > anchor.on]
     latest = done[-1] if done else None
-    origin_month = month_index(origin.on)
     anchor_month = month_index(anchor.on)
     for step in range(1, _MAX_LIFT_YEARS + 1):
         event_month = anchor_month + 12 * step
-        lift_year = -(-(event_month - origin_month) // 12)
-        if lift_year_kind(lift_year, years_row.years, after_interval) != kind:
+        due_on = month_end(event_month)
+        year = lift_year(origin.on, due_on)
+        if lift_year_kind(year, years_row.years, after_interval) != kind:
             continue
         window_opens = month_start(event_month - early)
         if latest is not None and window_opens <= latest:
             continue
-        due_on = month_end(event_month)
         if kind == "self_test":
             row, what = view.row("lift.self_test"), "self-testing"
-        elif lift_year > max(years_row.years):
+        elif year > max(years_row.years):
             row, what = after_row, "periodic inspection"
         else:
             row, what = years_row, "periodic inspection"
@@ -179,11 +242,12 @@ def _next_event(
             tag=row.tag,
             base_date=anchor.on,
             explanation=(
-                f"lift-year {lift_year} counted from the {origin.label} of "
+                f"lift-year {year} counted in calendar years from the {origin.label} of "
                 f"{origin.on.isoformat()}: {what} ({row.summary}); due month "
                 f"{due_on:%Y-%m}, the month of the {anchor.label} of "
                 f"{anchor.on.isoformat()} ({anchor.row.key}); due by {due_on.isoformat()}, "
-                f"may be done from {window_opens.isoformat()} without moving the next date"
+                f"may be done from {window_opens.isoformat()} without moving the next date "
+                f"({early_row.key})"
             ),
         )
     return None

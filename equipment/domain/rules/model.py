@@ -13,6 +13,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Final
 
+from equipment.domain.catalogue import CYLINDER_USES
 from equipment.domain.errors import InvalidValue
 
 __all__ = [
@@ -41,9 +42,10 @@ PASSING: Final = frozenset({"pass", "conditional_pass"})
 # Why a supervisory inspection took place. Installation and modernisation restart a
 # lift's year count; a major repair only moves its due month (TSG T7001-2023).
 SUPERVISORY_REASONS: Final = frozenset({"", "installation", "modernisation", "major_repair"})
-# What a DueDate can be for: inspection kinds plus the two obligations that are not
-# inspections by an inspection body.
-DUE_KINDS: Final = INSPECTION_KINDS | {"maintenance", "end_of_service_life"}
+# What a DueDate can be for: inspection kinds plus the obligations that are not
+# inspections by an inspection body (a change registration is the user unit's, at the
+# registration office).
+DUE_KINDS: Final = INSPECTION_KINDS | {"maintenance", "end_of_service_life", "change_registration"}
 # Due kinds that are statutory inspections by an inspection body: the ones that make
 # a unit "due for inspection" (应检必检) and set ``Schedule.next_periodic``.
 STATUTORY_KINDS: Final = frozenset({"periodic", "external", "internal", "hydrostatic"})
@@ -56,7 +58,7 @@ class Inspection:
     """One inspection or self-test report.
 
     ``next_due`` is the next-due date the report states, if it states one; for pressure
-    vessels, piping and power-station boilers it is the authority (RULES.md).
+    vessels, piping and power-station boilers it is the authority (docs/rules.md).
     ``safety_grade`` is the grade the report assigns (vessels, piping), if any.
     ``reason`` only matters for supervisory inspections; empty means "infer it": a
     supervisory inspection that follows a recorded major repair is a major-repair one,
@@ -128,7 +130,8 @@ class UnitHistory:
 
     ``parameters`` is the unit's category-specific parameter mapping (the register's
     JSON column); each rule module reads and checks the keys it uses.
-    ``maintenance`` lists the days routine maintenance was done (lifts).
+    ``maintenance`` lists the days routine maintenance was done (lifts); ``use`` is a gas
+    cylinder's use (``catalogue.CYLINDER_USES``: diving, vehicle, taxi...).
     Records dated after the ``today`` given to ``schedule`` are ignored, so a schedule
     can be computed "as of" any past day from the full history.
     """
@@ -142,6 +145,8 @@ class UnitHistory:
     major_repairs: tuple[date, ...] = ()
     suspensions: tuple[Suspension, ...] = ()
     maintenance: tuple[date, ...] = ()
+    # Gas cylinders: what the cylinder is used for (catalogue.CYLINDER_USES); "" unset.
+    use: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.category, str) or not _CATEGORY.fullmatch(self.category):
@@ -153,6 +158,11 @@ class UnitHistory:
         if self.status not in STATUSES:
             raise InvalidValue(
                 f"unknown status {self.status!r}; one of {sorted(STATUSES)}", field="status"
+            )
+        if self.use and self.use not in CYLINDER_USES:
+            raise InvalidValue(
+                f"unknown cylinder use {self.use!r}; one of {list(CYLINDER_USES)} or empty",
+                field="cylinder_use",
             )
         if not isinstance(self.parameters, Mapping):
             raise InvalidValue("parameters must be a mapping", field="parameters")
@@ -166,7 +176,7 @@ class DueDate:
     """One obligation with its deadline and why.
 
     The unit is in date on ``due_on`` itself and overdue from the next day. ``source``
-    is the regulation and clause, ``tag`` the RULES.md confidence tag (C, S or U) of
+    is the regulation and clause, ``tag`` the docs/rules.md confidence tag (C, S or U) of
     the rule row, ``from_report`` True when the date is the one an inspection report
     stated rather than a computed one.
     """

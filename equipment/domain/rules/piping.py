@@ -2,11 +2,11 @@
 
 Industrial piping (83xx) by safety grade (last report's, else the unit parameter
 ``safety_grade``): 1-2 at most 6 years, 3 at most 3 years; an ungraded pipe, or a
-grade RULES.md gives no interval for (4, 5), takes the 3-year row with a note.
+grade docs/rules.md gives no interval for (4, 5), takes the 3-year row with a note.
 Public gas and heat piping (82xx): parameter ``pipe_class`` GB1-III at most 8 years,
 GB1-IV or GB2 at most 12, parameter ``material`` PE or cast_iron at most 15; when both
 apply the shortest wins. The next due date stated on the last report always wins.
-Long-distance piping (81xx) has no row in RULES.md: report's date or a note.
+Long-distance piping (81xx) has no row in docs/rules.md: report's date or a note.
 """
 
 from __future__ import annotations

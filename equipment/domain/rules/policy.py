@@ -64,7 +64,7 @@ def _index(rows: tuple[RuleRow, ...]) -> Mapping[str, RuleRow]:
 
 
 DEFAULT_POLICY: Final = Policy(
-    name="default (RULES.md)", rows=_index(TABLE), media=MappingProxyType(dict(GAS_CLASSES))
+    name="default", rows=_index(TABLE), media=MappingProxyType(dict(GAS_CLASSES))
 )
 
 

@@ -1,7 +1,7 @@
-"""Categories with no computed interval in RULES.md: the report's stated date or nothing.
+"""Categories with no computed interval in docs/rules.md: the report's stated date or nothing.
 
 Mobile pressure vessels (2200), oxygen chambers (2400), long-distance piping (8100),
-cranes outside TSG Q7015-2016's lists as RULES.md gives them, and any other code: the
+cranes outside TSG Q7015-2016's lists as docs/rules.md gives them, and any other code: the
 next due date stated on the last passed inspection report is used (row
 ``report.stated``); without one the schedule carries a note instead of inventing a
 number the rules do not give.
@@ -26,6 +26,7 @@ def report_only_findings(view: View, findings: Findings, what: str) -> None:
         findings.add_earliest(due_from_report(row, "periodic", stated[-1]))
         return
     findings.notes.append(
-        f"RULES.md gives no inspection interval for {what} (category {view.unit.category}); "
+        f"the rule table (docs/rules.md) gives no inspection interval for {what} "
+        f"(category {view.unit.category}); "
         "record the next due date stated on the inspection report"
     )

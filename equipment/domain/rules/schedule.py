@@ -20,6 +20,7 @@ from equipment.domain.rules.lifts import lift_findings
 from equipment.domain.rules.model import STATUTORY_KINDS, DueDate, Schedule, UnitHistory
 from equipment.domain.rules.piping import piping_findings
 from equipment.domain.rules.policy import DEFAULT_POLICY, Policy
+from equipment.domain.rules.registration import design_life_findings
 from equipment.domain.rules.reported import report_only_findings
 from equipment.domain.rules.vessels import vessel_findings
 from equipment.domain.rules.yearly import yearly_findings
@@ -63,6 +64,7 @@ def schedule(unit: UnitHistory, today: date, policy: Policy = DEFAULT_POLICY) ->
     view = View.as_of(unit, today, policy)
     findings = Findings()
     _family_rule(unit.category)(view, findings)
+    design_life_findings(view, findings)
     findings.not_fit.extend(_failed_inspections(view))
     due = tuple(sorted(findings.due, key=lambda item: (item.due_on, item.kind)))
     base = Schedule(

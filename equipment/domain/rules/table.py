@@ -1,6 +1,6 @@
 """The rule table: every number the engine uses, one row each, naming its source.
 
-A row is data: the regulation and clause it encodes, the RULES.md confidence tag
+A row is data: the regulation and clause it encodes, the docs/rules.md confidence tag
 ([C] rule text seen quoted, [S] secondary or older-rule text, [U] unconfirmed), a
 one-line summary, and the values. Rule modules look rows up by key through a
 :class:`~equipment.domain.rules.policy.Policy`, so a bureau can replace the values of
@@ -8,7 +8,7 @@ one-line summary, and the values. Rule modules look rows up by key through a
 itself leaves a choice (``choice``: one field and the range the regulation allows).
 
 Clause references: the number is given where the source text was seen (TSG R0006-2014
-7.4.1, quoted by RULES.md; TSG 21-2016 8.1.6); elsewhere the clause is named by its
+7.4.1, quoted by docs/rules.md; TSG 21-2016 8.1.6); elsewhere the clause is named by its
 heading, to be completed with the number once an inspector confirms it against the
 published text.
 """
@@ -31,6 +31,7 @@ TSG23: Final = "TSG 23-2021"
 Q7015: Final = "TSG Q7015-2016"
 D7005: Final = "TSG D7005-2018"
 D7004: Final = "TSG D7004-2010"
+HUBEI_LIFT_MEASURES: Final = "《湖北省电梯使用安全管理办法》 (Hubei provincial measures)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class RuleRow:
     legacy_life_years: int | None = None
     legacy_before_year: int | None = None
     extension_window_months: int | None = None
+    minutes: int | None = None
     years: tuple[int, ...] = ()
     applies_to: tuple[str, ...] = ()
     choice: tuple[str, int, int] | None = None
@@ -95,8 +97,8 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         regulation=T7001,
         clause=_LIFT_CYCLE,
         tag="C",
-        summary="periodic inspection in years 1, 4, 7, 9, 11, 13 and 15 counted from the "
-        "installation or modernisation supervisory inspection",
+        summary="periodic inspection in years 1, 4, 7, 9, 11, 13 and 15, calendar years of use "
+        "counted from the installation or modernisation supervisory inspection",
         years=(1, 4, 7, 9, 11, 13, 15),
         applies_to=("3",),
     ),
@@ -116,16 +118,17 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         regulation=T7008,
         clause="自行检测周期 (self-testing cycle)",
         tag="U",
-        summary="self-testing in each year without a periodic inspection",
+        summary="self-testing in each year without a periodic inspection, in the same due month",
         applies_to=("3",),
     ),
     RuleRow(
         key="lift.due_month",
         kind="periodic",
         regulation=T7001,
-        clause="检验日期 (due month)",
+        clause="4.1 检验日期 (due month; clause number inferred)",
         tag="C",
-        summary="inspections fall due in the month of the latest passed supervisory inspection",
+        summary="inspections and self-tests fall due in the month of the latest passed "
+        "supervisory inspection (installation, modernisation or major repair)",
         applies_to=("3",),
     ),
     RuleRow(
@@ -134,28 +137,51 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         regulation=T7001,
         clause="提前检验 (early inspection)",
         tag="C",
-        summary="an inspection up to 2 months early counts and does not move the next due date",
+        summary="a periodic inspection up to 2 months early counts and does not move the next "
+        "due date",
         months=2,
+        applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.self_test_early",
+        kind="self_test",
+        regulation=T7008,
+        clause="自行检测 (self-testing ahead of the due month)",
+        tag="S",
+        summary="a self-test up to 1 month early counts and does not move the next due date",
+        months=1,
         applies_to=("3",),
     ),
     RuleRow(
         key="lift.major_repair",
         kind="periodic",
         regulation=T7001,
-        clause="重大修理监督检验 (major repair)",
-        tag="C",
+        clause="4.1 重大修理监督检验 (major repair: 当年的定期检验(如果有)不再实施; "
+        "其后仍然按照…确定的年份)",
+        tag="S",
         summary="a passed supervisory inspection after a major repair replaces that year's "
-        "periodic inspection and sets the due month",
+        "periodic inspection and moves the due month to its own; the years are still "
+        "counted from the installation or modernisation supervisory inspection",
         applies_to=("3",),
     ),
     RuleRow(
         key="lift.suspension_anchor",
         kind="periodic",
         regulation=T7001,
-        clause="停用后重新启用 (restart)",
+        clause="4.1 检验日期 (due month after restart)",
         tag="C",
         summary="after a suspension of 1 year or more, inspections fall due in the month of the "
-        "inspection before restart",
+        "periodic inspection passed before restart; the years continue",
+        applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.restart_inspection",
+        kind="periodic",
+        regulation=T7001,
+        clause="4.1 停用后重新启用 (restart after 1 year or more stopped)",
+        tag="S",
+        summary="a lift stopped for 1 year or more needs a periodic inspection before restart, "
+        "even when the last one has not lapsed",
         min_stop_years=1,
         applies_to=("3",),
     ),
@@ -177,6 +203,51 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         tag="S",
         summary="on-demand maintenance follows the contract's cycle in days instead of 15 days",
         applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.maintenance.on_demand.eligibility",
+        kind="maintenance",
+        regulation=T5002,
+        clause="按需维保试点 (on-demand maintenance pilots: 不得为分类监管C类(含)以下等级)",
+        tag="S",
+        summary="on-demand maintenance only for a lift in use within its inspection validity, "
+        "with IoT remote monitoring and liability insurance, maintained by a company not "
+        "graded C or below (C or D) in classified supervision",
+        applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.entrapment.city",
+        kind="maintenance",
+        regulation=HUBEI_LIFT_MEASURES,
+        clause="应急救援 (市区内抵达现场的时间不超过30分钟)",
+        tag="S",
+        summary="entrapment: the maintenance company on site within 30 minutes in city "
+        "districts (a Hubei provincial rule, not TSG T5002; the 2025 Hubei lift-safety "
+        "regulations may change it)",
+        minutes=30,
+        applies_to=("3",),
+    ),
+    RuleRow(
+        key="lift.entrapment.elsewhere",
+        kind="maintenance",
+        regulation=HUBEI_LIFT_MEASURES,
+        clause="应急救援 (其他地区不超过1小时)",
+        tag="S",
+        summary="entrapment: the maintenance company on site within 1 hour outside city "
+        "districts (Hubei provincial rule)",
+        minutes=60,
+        applies_to=("3",),
+    ),
+    # --- registration ----------------------------------------------------------------
+    RuleRow(
+        key="registration.change.design_life",
+        kind="change_registration",
+        regulation="TSG 08-2017",
+        clause="变更登记 (达到设计使用年限继续使用)",
+        tag="U",
+        summary="a unit that reaches its design service life and stays in use needs a change "
+        "registration, within 30 days (the trigger [S]; the 30 days [U])",
+        interval_days=30,
     ),
     # --- boilers ---------------------------------------------------------------------
     RuleRow(
@@ -331,13 +402,34 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         applies_to=("23",),
     ),
     RuleRow(
+        key="cylinder.diving",
+        kind="periodic",
+        regulation=TSG23,
+        clause=_CYLINDER_CYCLE,
+        tag="S",
+        summary="diving cylinders: every 2 years",
+        interval_years=2,
+        applies_to=("23",),
+    ),
+    RuleRow(
         key="cylinder.inert",
         kind="periodic",
         regulation=TSG23,
         clause=_CYLINDER_CYCLE,
         tag="S",
-        summary="N2, SF6, inert gases and non-corrosive gases of 99.999 % purity or more: "
-        "every 5 years",
+        summary="N2, inert gases and non-corrosive gases of 99.999 % purity or more: every 5 years",
+        interval_years=5,
+        applies_to=("23",),
+    ),
+    RuleRow(
+        key="cylinder.inert.fluorinated",
+        kind="periodic",
+        regulation=TSG23,
+        clause=_CYLINDER_CYCLE,
+        tag="U",
+        summary="SF6 or 六氟乙烷 (C2F6) in the 5-year row: the quoted texts disagree on which "
+        "gas the row names (unresolved; a policy may override the interval or reclassify "
+        "the gas): every 5 years",
         interval_years=5,
         applies_to=("23",),
     ),
@@ -425,6 +517,16 @@ TABLE: Final[tuple[RuleRow, ...]] = (
         tag="S",
         summary="vehicle CNG steel cylinders: 15 years",
         life_years=15,
+        applies_to=("23",),
+    ),
+    RuleRow(
+        key="cylinder.life.taxi_cng",
+        kind="end_of_service_life",
+        regulation=TSG23,
+        clause="使用年限 (出租车用压缩天然气气瓶使用年限不超过8年)",
+        tag="S",
+        summary="taxi CNG cylinders: at most 8 years (a shorter design service life wins)",
+        life_years=8,
         applies_to=("23",),
     ),
     RuleRow(

@@ -11,7 +11,7 @@
 - The next-due date stated on the last report always wins over the computed one.
 - Grade unknown after an inspection: the grade-3 interval, with a note (the shortest
   routine interval; grade 4 is an inspection body's explicit decision).
-Non-metallic vessels use the same grade table after their first inspection: RULES.md
+Non-metallic vessels use the same grade table after their first inspection: docs/rules.md
 gives no other.
 """
 

@@ -1,4 +1,4 @@
-"""One case (at least) per row of RULES.md's interval table, outside lifts."""
+"""One case (at least) per row of docs/rules.md's interval table, outside lifts."""
 
 from __future__ import annotations
 
@@ -259,12 +259,20 @@ CASES = [
         "cylinder.inert",
     ),
     (
-        "SF6: 5 years",
+        "SF6: 5 years under the unresolved [U] row",
         unit("2310", made=MADE, medium="SF6"),
         date(2020, 4, 1),
         "periodic",
         date(2025, 3, 10),
-        "cylinder.inert",
+        "cylinder.inert.fluorinated",
+    ),
+    (
+        "C2F6 (六氟乙烷): 5 years under the unresolved [U] row",
+        unit("2310", made=MADE, medium="C2F6"),
+        date(2020, 4, 1),
+        "periodic",
+        date(2025, 3, 10),
+        "cylinder.inert.fluorinated",
     ),
     (
         "H2 99.999 %: 5 years",

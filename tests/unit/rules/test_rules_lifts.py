@@ -79,7 +79,7 @@ CASES = [
         date(2020, 3, 31),
     ),
     (
-        "major repair in a periodic year (7) replaces it; month moves to June",
+        "major repair in a self-test year (6): month moves to June, year 7 follows",
         lift(
             periodic(date(2016, 3, 20)),
             periodic(date(2019, 3, 15)),
@@ -87,19 +87,19 @@ CASES = [
             major_repairs=(date(2021, 5, 20),),
         ),
         date(2021, 7, 1),
-        date(2023, 6, 30),
         date(2022, 6, 30),
+        date(2023, 6, 30),
     ),
     (
-        "major repair in a self-test year (6): month moves, year 7 follows in August",
+        "major repair in a self-test year (5): month moves, year 7 follows in August",
         lift(
             periodic(date(2016, 3, 20)),
             periodic(date(2019, 3, 15)),
             supervisory(date(2020, 8, 10), reason="major_repair"),
         ),
         date(2020, 9, 1),
-        date(2021, 8, 31),
         date(2022, 8, 31),
+        date(2021, 8, 31),
     ),
     (
         "modernisation restarts the year count",
@@ -123,8 +123,8 @@ CASES = [
             suspensions=(Suspension(date(2020, 1, 10), date(2022, 5, 20)),),
         ),
         date(2022, 6, 1),
-        date(2023, 5, 31),
         date(2024, 5, 31),
+        date(2023, 5, 31),
     ),
     (
         "short suspension across the due date: the schedule does not move",

@@ -146,8 +146,9 @@ def test_lift_year_set_is_respected(installed: date, offsets: list[float]) -> No
         assert item.due_on == month_end(due_month)
         if year == 15:
             assert result.for_kind("self_test") is None
-        # Do it on any day from the window's opening to the due date.
-        opens = month_start(due_month - 2)
+        # Do it on any day from the window's opening to the due date: 2 months early for
+        # a periodic inspection (lift.early), 1 for a self-test (lift.self_test_early).
+        opens = month_start(due_month - (2 if item.kind == "periodic" else 1))
         day = opens + timedelta(days=round(offsets[year - 1] * (item.due_on - opens).days))
         records.append(Inspection(day, item.kind, "pass"))
         today = day + timedelta(days=1)

@@ -56,19 +56,21 @@ def test_suspension_across_a_due_date_then_restart_with_inspection() -> None:
         ),
         date(2018, 6, 1),
     )
-    assert not while_stopped.needs_inspection_before_resume  # year 4 is 2019-03
+    # Stopped more than a year: a periodic inspection is required before restart even
+    # though year 4 (2019-03) has not lapsed (TSG T7001-2023, lift.restart_inspection).
+    assert while_stopped.needs_inspection_before_resume
     resumed = schedule(
         UnitHistory("3110", inspections=(INSTALLED, year_one, on_restart), **history),
         date(2018, 6, 21),
     )
     periodic = resumed.for_kind("periodic")
     assert periodic is not None
-    # Anchor is June 2018; June 2019 is lift-year 5 (self-test), June 2020 year 6
-    # (self-test), June 2021 year 7 (periodic).
-    assert periodic.due_on == date(2021, 6, 30)
+    # Anchor is June 2018; the years continue in calendar years from the 2015
+    # installation: June 2019 is lift-year 4 (periodic), June 2020 year 5 (self-test).
+    assert periodic.due_on == date(2019, 6, 30)
     assert "inspection before restart" in periodic.explanation
     self_test = resumed.for_kind("self_test")
-    assert self_test is not None and self_test.due_on == date(2019, 6, 30)
+    assert self_test is not None and self_test.due_on == date(2020, 6, 30)
 
 
 def test_failed_supervisory_is_cleared_by_a_passing_one() -> None:

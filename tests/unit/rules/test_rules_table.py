@@ -1,4 +1,4 @@
-"""The rule table itself: every row cites its source, and RULES.md's rows are all there."""
+"""The rule table itself: every row cites its source, and docs/rules.md's rows are all there."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from equipment.domain.rules import DEFAULT_POLICY, TABLE
 
-# One key per row of RULES.md's "Periodic inspection intervals" table (and the lift
+# One key per row of docs/rules.md's "Periodic inspection intervals" table (and the lift
 # maintenance and cylinder service-life paragraphs): a missing key means a lost rule.
 REQUIRED_KEYS = {
     "lift.periodic_years",
@@ -16,6 +16,8 @@ REQUIRED_KEYS = {
     "lift.early",
     "lift.major_repair",
     "lift.suspension_anchor",
+    "lift.restart_inspection",
+    "lift.self_test_early",
     "lift.maintenance",
     "lift.maintenance.on_demand",
     "boiler.external",
@@ -32,6 +34,8 @@ REQUIRED_KEYS = {
     "cylinder.corrosive",
     "cylinder.sea_water",
     "cylinder.inert",
+    "cylinder.inert.fluorinated",
+    "cylinder.diving",
     "cylinder.other",
     "cylinder.lpg",
     "cylinder.vehicle_gas",
@@ -40,6 +44,7 @@ REQUIRED_KEYS = {
     "cylinder.acetylene",
     "cylinder.life.lpg",
     "cylinder.life.vehicle_cng",
+    "cylinder.life.taxi_cng",
     "cylinder.life.design",
     "crane.yearly",
     "crane.biennial",
@@ -54,21 +59,26 @@ REQUIRED_KEYS = {
     "vehicle.periodic",
 }
 
-# Tags as RULES.md gives them.
+# Tags as docs/rules.md gives them.
 EXPECTED_TAGS = {
     "lift.periodic_years": "C",
     "lift.after_15_years": "U",
     "lift.self_test": "U",
     "lift.due_month": "C",
     "lift.early": "C",
-    "lift.major_repair": "C",
+    "lift.major_repair": "S",
     "lift.suspension_anchor": "C",
+    "lift.restart_inspection": "S",
+    "lift.self_test_early": "S",
     "lift.maintenance": "C",
     "lift.maintenance.on_demand": "S",
     "boiler.internal": "C",
     "vessel.grade_3": "S",
     "cylinder.lpg": "S",
     "cylinder.acetylene": "U",
+    "cylinder.inert.fluorinated": "U",
+    "cylinder.diving": "S",
+    "cylinder.life.taxi_cng": "S",
     "crane.biennial": "S",
     "piping.public.gb1_iii": "S",
     "ropeway.periodic": "U",
@@ -85,7 +95,8 @@ def test_keys_are_unique_and_complete() -> None:
 
 @pytest.mark.parametrize("row", TABLE, ids=[row.key for row in TABLE])
 def test_every_row_names_its_source(row: object) -> None:
-    assert row.regulation.startswith(("TSG", "GB"))  # type: ignore[attr-defined]
+    # A TSG or GB text, or a province's own measures (entrapment response in Hubei).
+    assert row.regulation.startswith(("TSG", "GB", "《湖北省"))  # type: ignore[attr-defined]
     assert row.clause  # type: ignore[attr-defined]
     assert row.tag in {"C", "S", "U"}  # type: ignore[attr-defined]
     assert row.summary  # type: ignore[attr-defined]
@@ -101,6 +112,11 @@ def test_rules_md_numbers() -> None:
     assert row("lift.periodic_years").years == (1, 4, 7, 9, 11, 13, 15)
     assert row("lift.maintenance").interval_days == 15
     assert row("lift.early").months == 2
+    assert row("lift.self_test_early").months == 1
+    assert row("lift.restart_inspection").min_stop_years == 1
+    assert row("cylinder.diving").interval_years == 2
+    assert row("cylinder.life.taxi_cng").life_years == 8
+    assert row("cylinder.life.vehicle_cng").life_years == 15
     assert (row("boiler.internal").interval_years, row("boiler.internal").first_interval_years) == (
         2,
         1,

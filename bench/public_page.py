@@ -1,0 +1,205 @@
+"""The public page a QR code opens, its JSON twin and the QR images, beside their floors.
+
+    python -m bench.public_page [--rate 200] [--seconds 10] [--units 100000]
+
+A scratch PostgreSQL register (``sereg demo --units``, dropped at the end), or the
+register ``DATABASE_URL`` names when it is set (migrated first). ``sereg serve`` on a free
+port; at a fixed request rate (open loop, bench/harness.py's light client), each request
+for a random one of 2,000 units:
+
+- ``GET /health``: the HTTP floor;
+- the lookup's SQL straight through asyncpg (``services.public``'s one statement): the
+  database floor;
+- ``GET /api/v1/public/equipment/{code}`` and ``GET /p/{code}`` (the HTML page). Target
+  (issue 17): the page's p99 no more than 3 ms above /health's;
+- ``GET /api/v1/equipment/{id}/qr.png`` and ``.svg`` with an admin token. Target: p99
+  under 20 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import os
+import random
+import re
+import subprocess
+import sys
+from urllib.parse import quote
+
+import asyncpg
+import httpx
+
+from bench.harness import (
+    HEADER,
+    Latency,
+    LeanHttp,
+    admin_token,
+    fixed_rate,
+    free_port,
+    machine,
+    start_server,
+)
+from bench.harness import wait_until_up as wait_for_server
+from bench.ingest_support import ROOT, scratch_register
+from equipment.services.public import _BY_CODE
+
+PAGE_OVER_HEALTH_MS = 3.0
+QR_P99_MS = 20.0
+SAMPLE = 2000
+QR_PNG = "QR: GET /api/v1/equipment/{id}/qr.png"
+QR_SVG = "QR: GET /api/v1/equipment/{id}/qr.svg"
+
+
+async def keep_session(_: asyncpg.Connection) -> None:
+    """No reset query on release, as the app's pool."""
+
+
+def asyncpg_sql(piccolo_sql: str) -> str:
+    """Piccolo's ``{}`` placeholders as asyncpg's ``$1, $2, ...``."""
+    count = iter(range(1, 100))
+    return re.sub(r"\{\}", lambda _: f"${next(count)}", piccolo_sql)
+
+
+def get_case(http: LeanHttp, paths: list[str], headers: dict[str, str], seed: int):
+    rng = random.Random(seed)
+
+    async def call(_: int) -> bool:
+        try:
+            status, _body = await http.get(rng.choice(paths), headers)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            return False
+        return status == 200
+
+    return call
+
+
+def sql_case(pool: asyncpg.Pool, codes: list[str], seed: int):
+    rng = random.Random(seed)
+    sql = asyncpg_sql(_BY_CODE)
+
+    async def call(_: int) -> bool:
+        code = rng.choice(codes)
+        rows = await pool.fetch(sql, code, code, code)
+        return len(rows) == 1
+
+    return call
+
+
+async def measure(url: str, args: argparse.Namespace) -> int:
+    pool = await asyncpg.create_pool(url, min_size=4, max_size=8, reset=keep_session)
+    server = None
+    try:
+        units = await pool.fetchval("SELECT count(*) FROM equipment")
+        sample = await pool.fetch(
+            "SELECT id, code FROM equipment ORDER BY random() LIMIT $1", SAMPLE
+        )
+        codes = [r["code"] for r in sample]
+        ids = [r["id"] for r in sample]
+        states = await pool.fetch(
+            "SELECT status, count(*) AS n FROM equipment GROUP BY status ORDER BY n DESC"
+        )
+        token = await asyncio.to_thread(admin_token)
+        port = free_port()
+        server = start_server(port)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as probe:
+            await wait_for_server(probe)
+            page = await probe.get(f"/p/{quote(codes[0])}")
+            assert page.status_code == 200, page.text[:500]
+            page_bytes = len(page.content)
+        http = LeanHttp(port)
+        admin = {"Authorization": f"Bearer {token}"}
+        pages = [f"/p/{quote(c)}" for c in codes]
+        lookups = [f"/api/v1/public/equipment/{quote(c)}" for c in codes]
+        pngs = [f"/api/v1/equipment/{i}/qr.png" for i in ids]
+        svgs = [f"/api/v1/equipment/{i}/qr.svg" for i in ids]
+        try:
+            warm = get_case(http, pages, {}, args.seed + 1)
+            for i in range(300):
+                assert await warm(i), "the public page failed"
+            await asyncio.gather(*(warm(-1) for _ in range(40)))  # grow the server's pool
+            print(
+                f"# public page latency, {units:,} units ("
+                + ", ".join(f"{r['status']} {r['n']:,}" for r in states)
+                + f"); {args.rate:.0f} req/s for {args.seconds:.0f} s over {len(codes):,}"
+                f" random units; page {page_bytes:,} bytes"
+            )
+            print(f"machine: {machine()}")
+            print()
+            print(HEADER)
+            cases = [
+                ("HTTP floor: GET /health", get_case(http, ["/health"], {}, args.seed)),
+                ("DB floor: the lookup's SQL (asyncpg)", sql_case(pool, codes, args.seed)),
+                ("API: GET /api/v1/public/equipment/{code}", get_case(http, lookups, {}, 2)),
+                ("Page: GET /p/{code}", get_case(http, pages, {}, args.seed)),
+                (QR_PNG, get_case(http, pngs, admin, 3)),
+                (QR_SVG, get_case(http, svgs, admin, 4)),
+            ]
+            results: dict[str, Latency] = {}
+            for name, call in cases:
+                gc.collect()
+                gc.disable()  # the client's collector pauses would show as server latency
+                try:
+                    results[name] = await fixed_rate(
+                        name, call, rate=args.rate, seconds=args.seconds
+                    )
+                finally:
+                    gc.enable()
+                print(results[name].row(), flush=True)
+        finally:
+            await http.close()
+        floor = results["HTTP floor: GET /health"]
+        page_case = results["Page: GET /p/{code}"]
+        over = page_case.p99_ms - floor.p99_ms
+        met = over <= PAGE_OVER_HEALTH_MS and not page_case.errors
+        print()
+        print(
+            f"Target: page p99 <= /health p99 + {PAGE_OVER_HEALTH_MS:.0f} ms: page p99"
+            f" {page_case.p99_ms:.2f} ms ({over:+.2f} ms over /health): "
+            f"{'met' if met else 'missed'}"
+        )
+        for name in (
+            "QR: GET /api/v1/equipment/{id}/qr.png",
+            "QR: GET /api/v1/equipment/{id}/qr.svg",
+        ):
+            qr = results[name]
+            met = qr.p99_ms < QR_P99_MS and not qr.errors
+            print(
+                f"Target: {name.split(' ')[-1]} p99 < {QR_P99_MS:.0f} ms:"
+                f" {qr.p99_ms:.2f} ms: {'met' if met else 'missed'}"
+            )
+        return 0  # a benchmark reports; the target lines say whether it was met
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        await pool.close()
+
+
+async def run(args: argparse.Namespace) -> int:
+    os.environ["PICCOLO_CONF"] = "piccolo_conf"
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        migrate = [sys.executable, "-m", "sereg.cli", "migrate"]
+        await asyncio.to_thread(subprocess.run, migrate, cwd=ROOT, check=True)
+        return await measure(given, args)
+    async with scratch_register(args.units) as url:
+        # harness.start_server and the token command read the register from here.
+        os.environ["DATABASE_URL"] = url
+        return await measure(url, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--units", type=int, default=100_000, help="demo register size")
+    parser.add_argument("--seed", type=int, default=1)
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

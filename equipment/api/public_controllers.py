@@ -1,0 +1,159 @@
+"""The public side's API: the public lookup by code, QR codes of a unit's page, the
+printable label sheet, and the inspectors' list of citizen reports."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from functools import lru_cache
+from typing import Annotated
+
+import segno
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, PathParameter, QueryParameter
+from litestar.response import Template
+
+from equipment.api import public_schemas as schemas
+from equipment.api.controllers import EquipmentId, Limit, OrgIdPath, _limit
+from equipment.domain.access import Principal
+from equipment.i18n import Translator
+from equipment.services import citizen_reports, clock, public
+
+PublicCode = Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")]
+
+
+@get("/public/equipment/{code:str}", tags=["public"])
+async def public_equipment(
+    code: PublicCode, language: NamedDependency[str]
+) -> schemas.PublicEquipment:
+    """What anyone may read about a unit by the code on its sign, no token needed: its
+    public safety state (停止使用, 超期未检, 超过设计使用年限, 暂停使用, 正常使用) with the
+    reason and since when, inspection and maintenance dates, the organisations in charge
+    and the emergency number. Never a person's name, phone or certificate."""
+    view = await public.lookup(code, clock.today())
+    return schemas.public_equipment(view, language)
+
+
+def _qr(url: str) -> segno.QRCode:
+    # Level M survives a scuffed or partly covered label (15 % of the code).
+    return segno.make(url, error="m", micro=False)
+
+
+@lru_cache(maxsize=4096)
+def _qr_image(url: str, kind: str, title: str) -> bytes:
+    """The encoded image of ``url``: choosing the best of the 8 masks costs ~3-10 ms of
+    CPU per symbol, and a unit's URL only changes with the public base URL (the key)."""
+    out = io.BytesIO()
+    if kind == "svg":
+        _qr(url).save(out, kind="svg", scale=4, border=4, title=title)
+    else:
+        _qr(url).save(out, kind="png", scale=8, border=4)
+    return out.getvalue()
+
+
+class QrController(Controller):
+    path = "/equipment/{equipment_id:int}"
+    tags = ("public",)
+
+    @get("/qr.svg", media_type="image/svg+xml")
+    async def qr_svg(
+        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+    ) -> Response[bytes]:
+        """The QR code of the unit's public page (/p/{code}) as SVG, for printing."""
+        code, url = await public.qr_target(principal, equipment_id)
+        image = _qr_image(url, "svg", code)
+        return Response(image, media_type="image/svg+xml", headers=_cache())
+
+    @get("/qr.png", media_type="image/png")
+    async def qr_png(
+        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+    ) -> Response[bytes]:
+        """The QR code of the unit's public page (/p/{code}) as PNG."""
+        code, url = await public.qr_target(principal, equipment_id)
+        return Response(_qr_image(url, "png", code), media_type="image/png", headers=_cache())
+
+
+def _cache() -> dict[str, str]:
+    # Scoped to the caller's token: a shared cache must not keep it.
+    return {"Cache-Control": "private, max-age=3600"}
+
+
+@get("/organisations/{org_id:int}/labels", tags=["public"], media_type="text/html")
+async def label_sheet(
+    principal: NamedDependency[Principal],
+    org_id: OrgIdPath,
+    language: NamedDependency[str],
+    after_id: Annotated[int, QueryParameter(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 60,
+) -> Template:
+    """A print-ready HTML sheet of 使用标志 with QR codes for a user unit's units (its own
+    for a user unit, any for an admin); print it from the browser (A4, print CSS)."""
+    name, labels = await public.label_sheet(
+        principal, org_id, clock.today(), after_id=after_id, limit=limit
+    )
+    items = [
+        {"label": label, "qr": _qr(label.url).svg_inline(scale=3, border=2, omitsize=True)}
+        for label in labels
+    ]
+    next_after = labels[-1].id if len(labels) == limit else None
+    return Template(
+        template_name="label_sheet.html",
+        context={
+            "_": Translator(language),
+            "lang": language,
+            "user_unit": name,
+            "items": items,
+            "next_after": next_after,
+            "org_id": org_id,
+        },
+        media_type="text/html",
+    )
+
+
+class CitizenReportController(Controller):
+    path = "/citizen-reports"
+    tags = ("citizen reports",)
+
+    @get("/")
+    async def list_(
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+        category: Annotated[str | None, QueryParameter(max_length=24)] = None,
+        district_code: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{6}$")] = None,
+        since: FromQuery[date | None] = None,
+        until: FromQuery[date | None] = None,
+        before_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+        limit: Limit = None,
+    ) -> schemas.CitizenReportPage:
+        """Reports the public sent from units' pages, newest first (inspectors and admins;
+        never shown publicly). Page on with ``before_id``."""
+        size = _limit(limit)
+        f = citizen_reports.ReportFilter(equipment_id, category, district_code, since, until)
+        rows = await citizen_reports.list_reports(principal, f, before_id=before_id, limit=size)
+        return schemas.CitizenReportPage(
+            [schemas.citizen_report(r, language) for r in rows],
+            rows[-1]["id"] if len(rows) == size else None,
+        )
+
+    @get("/counts")
+    async def counts(
+        self,
+        principal: NamedDependency[Principal],
+        category: Annotated[str | None, QueryParameter(max_length=24)] = None,
+        district_code: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{6}$")] = None,
+        since: FromQuery[date | None] = None,
+        until: FromQuery[date | None] = None,
+        limit: Limit = None,
+    ) -> list[schemas.CitizenReportCount]:
+        """Units by number of citizen reports, most first, with the latest one's time."""
+        f = citizen_reports.ReportFilter(None, category, district_code, since, until)
+        rows = await citizen_reports.counts_per_unit(principal, f, limit=_limit(limit))
+        return [
+            schemas.CitizenReportCount(
+                r["equipment_id"], r["code"], r["reports"], r["last_received_at"]
+            )
+            for r in rows
+        ]

@@ -1,0 +1,140 @@
+"""The public side's use cases: a unit's public view by the code on its sign, and the
+address its QR code encodes.
+
+Only organisations' names and published phones are read here: no column that names or
+reaches a person is ever selected, so nothing personal can leak into a public answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from equipment.domain.access import OrgKind, Permission, Principal, Role
+from equipment.domain.errors import NotFound
+from equipment.domain.public_safety import PublicFacts, PublicView, public_view
+from equipment.services import register
+from equipment.tables import Equipment, Organisation
+from sereg.settings import get_settings
+
+# One statement: the unit, its three organisations' public names, its end of service life
+# and its latest inspection (a corrected record replaced by its correction), because the
+# page a QR code opens is the most-read page of the service.
+_SELECT = (
+    "SELECT e.id, e.code, e.category, e.address, e.status, e.status_since,"
+    " e.not_fit_for_use, e.next_inspection_due, e.last_maintenance_on,"
+    " u.name AS user_unit_name, m.name AS maintenance_company_name,"
+    " m.public_phone AS maintenance_company_phone, s.name AS filling_station_name,"
+    " (SELECT d.due_on FROM due_date d WHERE d.equipment = e.id"
+    " AND d.kind = 'end_of_service_life') AS end_of_service_life,"
+    " (SELECT i.inspected_on || '|' || i.conclusion FROM inspection i"
+    " WHERE i.equipment = e.id AND NOT EXISTS"
+    " (SELECT 1 FROM inspection c WHERE c.corrects = i.id)"
+    " ORDER BY i.inspected_on DESC, i.id DESC LIMIT 1) AS last_inspection"
+    " FROM equipment e JOIN organisation u ON u.id = e.user_unit"
+    " LEFT JOIN organisation m ON m.id = e.maintenance_company"
+    " LEFT JOIN organisation s ON s.id = e.owning_station"
+)
+_BY_CODE = _SELECT + " WHERE e.code = {} OR e.registration_code = {} OR e.equipment_code = {}"
+# A user unit's units in register order, one page of a label sheet.
+_OF_USER_UNIT = (
+    _SELECT + " WHERE e.user_unit = {} AND e.id > {} AND e.status IN ('pending', 'in_use',"
+    " 'suspended') ORDER BY e.id LIMIT {}"
+)
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper()
+
+
+async def public_facts(code: str) -> PublicFacts:
+    """The public facts of the unit whose sign reads ``code`` (either code, any case)."""
+    wanted = normalise_code(code)
+    rows = await Equipment.raw(_BY_CODE, wanted, wanted, wanted)
+    if not rows:
+        raise NotFound(f"no unit with code {wanted} is on the register")
+    return _facts(rows[0])
+
+
+def _facts(r: dict[str, Any]) -> PublicFacts:
+    last_on, last_conclusion = None, None
+    if r["last_inspection"]:
+        day, _, last_conclusion = str(r["last_inspection"]).partition("|")
+        last_on = _as_date(day)
+    return PublicFacts(
+        code=r["code"],
+        category=r["category"],
+        address=r["address"],
+        status=r["status"],
+        status_since=_as_date(r["status_since"]),
+        not_fit_for_use=bool(r["not_fit_for_use"]),
+        next_inspection_due=_as_date(r["next_inspection_due"]),
+        last_inspection_on=last_on,
+        last_inspection_conclusion=last_conclusion or None,
+        end_of_service_life=_as_date(r["end_of_service_life"]),
+        last_maintenance_on=_as_date(r["last_maintenance_on"]),
+        user_unit_name=r["user_unit_name"],
+        maintenance_company_name=r["maintenance_company_name"],
+        maintenance_company_phone=r["maintenance_company_phone"] or None,
+        filling_station_name=r["filling_station_name"],
+    )
+
+
+async def lookup(code: str, today: date) -> PublicView:
+    """What the public sees about a unit: its safety state first (see public_safety)."""
+    facts = await public_facts(code)
+    return public_view(facts, today, get_settings().public.emergency_number)
+
+
+def page_url(code: str) -> str:
+    """The full address of a unit's public page: what its QR code encodes."""
+    return f"{get_settings().public_base_url()}/p/{quote(code, safe='')}"
+
+
+@dataclass(frozen=True)
+class Label:
+    """One 使用标志 of a label sheet: the unit's public view and where its QR code points."""
+
+    id: int
+    view: PublicView
+    url: str
+
+
+async def label_sheet(
+    principal: Principal, user_unit_id: int, today: date, *, after_id: int, limit: int
+) -> tuple[str, list[Label]]:
+    """(user unit's name, its units' labels): a user unit prints its own, an admin any."""
+    principal.require(Permission.LABEL_PRINT)
+    if principal.role is not Role.ADMIN and principal.organisation_id != user_unit_id:
+        raise NotFound(f"organisation {user_unit_id} not found")
+    org = (
+        await Organisation.select(Organisation.name)
+        .where((Organisation.id == user_unit_id) & (Organisation.kind == OrgKind.USER_UNIT))
+        .first()
+    )
+    if org is None:
+        raise NotFound(f"organisation {user_unit_id} not found")
+    rows = await Equipment.raw(_OF_USER_UNIT, user_unit_id, after_id, limit)
+    number = get_settings().public.emergency_number
+    labels = [
+        Label(r["id"], public_view(_facts(r), today, number), page_url(r["code"])) for r in rows
+    ]
+    return org["name"], labels
+
+
+async def qr_target(principal: Principal, equipment_id: int) -> tuple[str, str]:
+    """(code, page URL) of a unit the principal can see (404 otherwise, like the register)."""
+    unit = await register.get_equipment(principal, equipment_id)
+    return unit["code"], page_url(unit["code"])
