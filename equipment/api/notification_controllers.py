@@ -14,7 +14,6 @@ from equipment.domain.access import Principal
 from equipment.services import clock, notifications
 
 EndpointId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-DeliveryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
 def _endpoint(row: dict[str, Any]) -> schemas.Webhook:
@@ -95,23 +94,15 @@ class WebhookController(Controller):
         return [_delivery(r) for r in rows]
 
     @post("/{endpoint_id:int}/redeliver", status_code=200)
-    async def redeliver_all(
-        self, principal: NamedDependency[Principal], endpoint_id: EndpointId
-    ) -> schemas.Redelivered:
-        """Queue every dead delivery of the endpoint again."""
-        count = await notifications.redeliver(
-            principal, endpoint_id, delivery_id=None, now=clock.now()
-        )
-        return schemas.Redelivered(count)
-
-    @post("/{endpoint_id:int}/deliveries/{delivery_id:int}/redeliver", status_code=200)
-    async def redeliver_one(
+    async def redeliver(
         self,
         principal: NamedDependency[Principal],
         endpoint_id: EndpointId,
-        delivery_id: DeliveryId,
+        data: JSONBody[schemas.Redeliver],
     ) -> schemas.Redelivered:
+        """Queue dead deliveries again: the one named (``delivery_id``) or, with ``{}``,
+        every dead delivery of the endpoint. Same key, same body."""
         count = await notifications.redeliver(
-            principal, endpoint_id, delivery_id=delivery_id, now=clock.now()
+            principal, endpoint_id, delivery_id=data.delivery_id, now=clock.now()
         )
         return schemas.Redelivered(count)

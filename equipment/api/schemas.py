@@ -860,6 +860,10 @@ class WebhookDelivery(Struct):
     created_at: datetime
 
 
+class Redeliver(Struct, forbid_unknown_fields=True):
+    delivery_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None  # None: every dead one
+
+
 class Redelivered(Struct):
     redelivered: int
 

@@ -398,20 +398,29 @@ CASES = [
         lambda w: webhook(w, "b"),
         WEBHOOK_OTHERS,
     ),
-    Case("redeliver own", "POST", "/api/v1/webhooks/{id}/redeliver", webhook, WEBHOOK_OWN),
+    Case(
+        "redeliver own",
+        "POST",
+        "/api/v1/webhooks/{id}/redeliver",
+        webhook,
+        WEBHOOK_OWN,
+        body=lambda w: {},
+    ),
     Case(
         "redeliver other's",
         "POST",
         "/api/v1/webhooks/{id}/redeliver",
         lambda w: webhook(w, "b"),
         WEBHOOK_OTHERS,
+        body=lambda w: {},
     ),
     Case(
         "redeliver other's delivery",
         "POST",
-        "/api/v1/webhooks/{id}/deliveries/1/redeliver",
+        "/api/v1/webhooks/{id}/redeliver",
         lambda w: webhook(w, "b"),
         {**WEBHOOK_OTHERS, "admin": 404},  # the delivery does not exist
+        body=lambda w: {"delivery_id": 1},
     ),
     Case(
         "delete own webhook",

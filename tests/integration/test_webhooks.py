@@ -157,9 +157,11 @@ async def test_five_failures_dead_letter_then_redelivery_on_request(client, worl
     # Another organisation cannot see or redeliver it: 404, as for an unknown endpoint.
     other = w["tokens"]["other"]
     assert (await client.get(f"{hook}/deliveries", headers=other)).status_code == 404
-    assert (await client.post(f"{hook}/redeliver", headers=other)).status_code == 404
+    assert (await client.post(f"{hook}/redeliver", json={}, headers=other)).status_code == 404
 
-    again = await client.post(f"{hook}/deliveries/{dead[0]['id']}/redeliver", headers=headers)
+    again = await client.post(
+        f"{hook}/redeliver", json={"delivery_id": dead[0]["id"]}, headers=headers
+    )
     assert again.status_code == 200 and again.json() == {"redelivered": 1}
     await drain(receiver, lambda r: r.accepted_keys(), what="the redelivery")
     assert receiver.accepted_keys() == [dead[0]["idempotency_key"]]
