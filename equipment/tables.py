@@ -567,6 +567,20 @@ class SiteSecret(Table, tablename="site_secret"):
     created_at = Timestamptz()
 
 
+class Drill(Table, tablename="drill"):
+    """An emergency drill (应急演练) held on a unit: when, who took part, what was drilled."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt(index=True)
+    held_on = Date()
+    participants = JSON(default="[]")  # names (and roles) as the drill's record lists them
+    scenario = Varchar(length=100, default="")
+    note = Text(default="")
+    organisation = Integer(null=True, default=None)  # who recorded it
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -595,6 +609,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     EscalationFired,
     ClockOffset,
     EmergencyCall,
+    Drill,
     CitizenReport,
     SiteSecret,
 )

@@ -16,6 +16,7 @@ from litestar.template.config import TemplateConfig
 from equipment.api import (
     call_controllers,
     controllers,
+    emergency_controllers,
     geo_controllers,
     ingest_controllers,
     maintenance_controllers,
@@ -103,6 +104,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             notification_controllers.WebhookController,
             call_controllers.take_call,
             call_controllers.alarm_timeline,
+            emergency_controllers.response_kpis,
+            emergency_controllers.record_drill,
+            emergency_controllers.missing_drills,
             controllers.me,
             public_controllers.public_equipment,
             public_controllers.QrController,

@@ -898,3 +898,44 @@ class TimelineEvent(Struct):
 class Timeline(Struct):
     alarm: AlarmView
     events: list[TimelineEvent]
+
+
+# ------------------------------------------------------------------ response KPIs and drills
+
+
+class ResponseKpi(Struct):
+    group: str  # the maintenance company's id or the district code
+    entrapments: int
+    acknowledge_median: float | None  # minutes
+    acknowledge_p90: float | None
+    arrive_median: float | None
+    arrive_p90: float | None
+    late: int
+    share_late: float | None
+    lifts: int
+    per_1000_lifts: float | None
+
+
+class DrillCreate(Struct, forbid_unknown_fields=True):
+    held_on: date
+    participants: Annotated[list[text(100, 1)], Meta(min_length=1, max_length=200)]
+    scenario: text(100) = "困人救援"
+    note: text(2000) = ""
+
+
+class Drill(Struct):
+    id: int
+    equipment_id: int
+    held_on: date
+    participants: list[str]
+    scenario: str
+    note: str
+
+
+class MissingDrill(Struct):
+    equipment_id: int
+    code: str
+    address: str
+    district_code: str
+    drills: int
+    required: int

@@ -76,6 +76,8 @@ class Permission(StrEnum):
     CALL_INTAKE = "call.intake"  # enter a 96333 call for a lift
     # A caller's callback number: the responders and the bureau only (personal data).
     CALL_CALLBACK_READ = "call.callback_read"
+    RESPONSE_KPI_READ = "response_kpi.read"  # entrapment response figures (own, or all)
+    DRILL_RECORD = "drill.record"  # record an emergency drill held on a unit
     CITIZEN_REPORT_READ = "citizen_report.read"  # reports the public sent from a unit's page
     LABEL_PRINT = "label.print"  # the printable sheet of 使用标志 with QR codes
 
@@ -99,6 +101,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.FILL_READ,
             P.TELEMETRY_READ,
             P.CALL_CALLBACK_READ,
+            P.RESPONSE_KPI_READ,
             P.CITIZEN_REPORT_READ,
         }
     ),
@@ -118,6 +121,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.TELEMETRY_READ,
             P.WEBHOOK_MANAGE,
             P.CALL_CALLBACK_READ,
+            P.RESPONSE_KPI_READ,
+            P.DRILL_RECORD,
         }
     ),
     Role.USER_UNIT: frozenset(
@@ -137,6 +142,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_RAISE,
             P.TELEMETRY_READ,
             P.WEBHOOK_MANAGE,
+            P.DRILL_RECORD,
             P.LABEL_PRINT,
         }
     ),

@@ -8,7 +8,8 @@ for has not been taken:
   default) → the company's second contact and the district's duty desk;
 - ``late`` (entrapments): nobody on site within the alarm's response limit (30 minutes
   in a city district, 60 elsewhere: rule rows ``lift.entrapment.city`` and
-  ``lift.entrapment.elsewhere`` in docs/rules.md, stored on the alarm when it is raised) → the bureau, and the alarm is marked late.
+  ``lift.entrapment.elsewhere`` in docs/rules.md, stored on the alarm when it is raised)
+  → the bureau, and the alarm is marked late.
 
 Pure: the caller passes the alarm's times, the rungs already fired and ``now``.
 """

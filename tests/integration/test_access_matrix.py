@@ -572,6 +572,60 @@ CASES = [
     ),
 ]
 
+CASES += [
+    Case(
+        "response KPIs",
+        "GET",
+        "/api/v1/kpis/response?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z",
+        lambda w: None,
+        {
+            "admin": 200,
+            "inspector": 200,
+            "company_a": 200,
+            "owner_a": 403,
+            "station_a": 403,
+            "call_centre": 403,
+        },
+    ),
+    Case(
+        "record a drill",
+        "POST",
+        "/api/v1/equipment/{id}/drills",
+        lift,
+        {
+            "admin": 201,
+            "inspector": 403,
+            "company_a": 201,
+            "owner_a": 201,
+            "station_a": 403,
+            "call_centre": 403,
+        },
+        body=lambda w: {"held_on": TODAY, "participants": ["张三"]},
+    ),
+    Case(
+        "record a drill on another's lift",
+        "POST",
+        "/api/v1/equipment/{id}/drills",
+        lambda w: lift(w, "b"),
+        {
+            "admin": 201,
+            "inspector": 403,
+            "company_a": 404,
+            "owner_a": 404,
+            "station_a": 403,
+            "call_centre": 403,
+        },
+        body=lambda w: {"held_on": TODAY, "participants": ["张三"]},
+    ),
+    Case(
+        "lifts missing drills",
+        "GET",
+        f"/api/v1/drills/missing?year={f.TODAY.year}",
+        lift,
+        register_roles(200),
+    ),
+]
+
 # The call centre takes calls and follows alarms, nothing else of the register: every case
 # above that does not name it is refused to it (403), written here once rather than in
 # each row; an organisation (it has none of its own) is not found, as for anyone else's.

@@ -50,6 +50,8 @@ ALL_PERMISSIONS = {
     "webhook.manage",
     "call.intake",
     "call.callback_read",
+    "response_kpi.read",
+    "drill.record",
     "citizen_report.read",
     "label.print",
 }
@@ -72,6 +74,7 @@ EXPECTED: dict[str, set[str]] = {
         "fill.read",
         "telemetry.read",
         "call.callback_read",
+        "response_kpi.read",
         "citizen_report.read",
     },
     "maintenance": {
@@ -89,6 +92,8 @@ EXPECTED: dict[str, set[str]] = {
         "telemetry.read",
         "webhook.manage",
         "call.callback_read",
+        "response_kpi.read",
+        "drill.record",
     },
     "user_unit": {
         "org.update_own_contact",
@@ -106,6 +111,7 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.raise",
         "telemetry.read",
         "webhook.manage",
+        "drill.record",
         "label.print",
     },
     "station": {
