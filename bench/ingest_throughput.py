@@ -2,7 +2,7 @@
 paho subscriber measured the same way in the same run on the same broker.
 
     python -m bench.ingest_throughput [--fills 50000] [--units 20000] [--repeat 3]
-        [--cases drain,live,pair] [--py-spy DIR]
+        [--cases drain,live,pair,trio] [--py-spy DIR]
 
 A broker from deploy/mosquitto (persistence in a temporary directory), a scratch
 PostgreSQL register loaded with ``sereg demo --units`` (dropped at the end), and fills
@@ -20,8 +20,8 @@ refused, dated over the last hours so no cylinder comes round within the refill 
   commits, publishes a verdict per fill and only then acknowledges.
 - live: the publisher runs alongside at full speed (at most 100 unacknowledged),
   timed from the first publish to the last fill stored (bare: last message received).
-- two ``sereg ingest`` processes in one shared-subscription group (different client
-  ids) on the drain case.
+- two, then three ``sereg ingest`` processes in one shared-subscription group (different
+  client ids) on the drain case.
 
 Every consumer case checks that each fill is stored exactly once (rows, distinct event
 ids, the cylinders' fill counts and the fill alarms' counts add up) and that each got
@@ -271,13 +271,20 @@ class Bench:
         self.note(f"consumer peak RSS (VmHWM): {process.peak_rss_kb / 1024:.0f} MiB")
         await self.checked("live")
 
-    # ---------------------------------------------------------------- two consumers
+    # ------------------------------------------------------- two and three consumers
 
     async def two_consumers(self) -> None:
-        print("\n## drain with two sereg ingest processes in one group", flush=True)
+        await self.consumers(2)
+
+    async def three_consumers(self) -> None:
+        await self.consumers(3)
+
+    async def consumers(self, n: int) -> None:
+        names = {2: "two", 3: "three"}
+        print(f"\n## drain with {names[n]} sereg ingest processes in one group", flush=True)
         await reset_fills(self.pool)
-        group = _id("bench-pair")
-        clients = [_id("ingest-a"), _id("ingest-b")]
+        group = _id(f"bench-{n}")
+        clients = [_id(f"ingest-{chr(ord('a') + i)}") for i in range(n)]
         await self.offline_sessions(group, clients)
         await asyncio.to_thread(publish_all, self.publisher, self.messages)
         processes = [IngestProcess(self.url, self.ingest(c), group, c).start() for c in clients]
@@ -292,7 +299,7 @@ class Bench:
         if count < self.n:
             raise RuntimeError(f"the consumers stored {count:,} of {self.n:,} fills")
         self.record(
-            "2 × sereg ingest, drain (first connect → last stored)",
+            f"{n} × sereg ingest, drain (first connect → last stored)",
             done - min(connected),
             DRAIN_BARE,
         )
@@ -304,10 +311,15 @@ class Bench:
             f"consumer CPU from first connect to last stored: {each} of"
             f" {done - min(connected):.2f} s; {machine}"
         )
-        await self.checked("two consumers")
+        await self.checked(f"{names[n]} consumers")
 
 
-CASES = {"drain": Bench.drain, "live": Bench.live, "pair": Bench.two_consumers}
+CASES = {
+    "drain": Bench.drain,
+    "live": Bench.live,
+    "pair": Bench.two_consumers,
+    "trio": Bench.three_consumers,
+}
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -66,6 +66,8 @@ BENCHMARKS = (
               ("--fills", "5000", "--units", "5000", "--skip-pg-restart")),
     Benchmark("Broker crash: persistence settings", "bench.broker_crash", ("--runs", "3"),
               ("--backlog", "10000", "--settings", "interval1")),
+    Benchmark("MQTT ingest: overload", "bench.ingest_overload", (),
+              ("--seconds", "5", "--units", "2000", "--pool", "2000")),
 )  # fmt: skip
 
 

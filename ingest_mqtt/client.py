@@ -1,15 +1,27 @@
 """The only module that imports paho: the broker link of the consumer, and a bounded
 publisher for the simulator and the benchmarks.
 
-The consumer's link runs paho inside the asyncio loop (socket reads and writes are loop
-callbacks; only the blocking connect runs in a thread) and reconnects with backoff. Its
-message callback does almost nothing: it appends the delivery to a deque that the
-consumer drains in batches. QoS 1 deliveries are acknowledged (``manual_ack``) only when
-the consumer says so, after the batch that holds them has committed; the broker then
-never has more than Receive Maximum of them in flight to us, which is the backpressure.
+The link drives paho's ``Client`` through its public API only, the way paho's own
+``examples/loop_asyncio.py`` does: the socket callbacks (``on_socket_open``,
+``on_socket_close``, ``on_socket_register_write``, ``on_socket_unregister_write``) put
+the socket on the asyncio loop, whose reader and writer call ``loop_read`` and
+``loop_write``, and a one-second timer calls ``loop_misc`` (keep-alive). Only the
+blocking TCP and TLS connect runs in a thread. QoS 1 deliveries are acknowledged with
+``ack(mid, 1)`` (``manual_ack=True``) only when the consumer says so, after the batch
+that holds them has committed, and only on the connection they came on.
+
+What the worker holds received-but-not-acknowledged is bounded here, not trusted to the
+broker: the link asks for Receive Maximum in CONNECT, and stops reading the socket while
+it holds that many (TCP then holds the broker back). Mosquitto 2.0.11 does not keep to a
+client's Receive Maximum once acknowledgements flow with a backlog queued (a PUBACK moves
+up to Receive Maximum queued messages into flight; fixed in 2.0.13, "various fixes around
+inflight quota management", eclipse/mosquitto#2306): a plain paho client acknowledging in
+batches of 500 was sent 11,681 unacknowledged messages at Receive Maximum 1,000 (measured
+here), which is how a worker came to hold half a million fills.
+
 QoS 0 deliveries (heartbeats) are not acknowledged and not bounded by the broker, so past
 ``qos0_limit`` waiting ones a new one is dropped and counted: at-most-once is what QoS 0
-means, and not reading the socket instead would stall the QoS 1 stream behind them.
+means.
 """
 
 from __future__ import annotations
@@ -17,27 +29,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
-import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from ingest_mqtt import credentials
 from sereg.settings import MqttConnection
 
 log = logging.getLogger("sereg.ingest")
+
+# paho gives a topic that is not UTF-8 (MQTT 4.7.3 says it must be) no public way to read
+# its bytes: the delivery keeps this instead, which no topic pattern matches, so the
+# decoder dead-letters it as an unknown topic and it is acknowledged like any other.
+NOT_UTF8_TOPIC = "\ufffd(topic not UTF-8)"
+# MQTT 5 (3.2.2.3.3): a CONNACK without Receive Maximum means 65,535.
+_DEFAULT_RECEIVE_MAXIMUM = 65535
+# loop_read calls per wake of the reader before the loop runs its other callbacks (the
+# commit path, the keep-alive timer): a flood never starves them.
+_READS_PER_WAKE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,349 +73,56 @@ class Delivery:
 
 @dataclass
 class LinkCounters:
+    """The link's totals since it was made; ``held`` is what the worker holds now."""
+
     connects: int = 0
     disconnects: int = 0
-    received: int = 0
+    received: int = 0  # every delivery, QoS 0 and 1 ($SYS apart)
+    received_qos1: int = 0
     dropped_qos0: int = 0
-    acked: int = 0
-    published: int = 0
+    acked: int = 0  # QoS 1 deliveries acknowledged to the broker
+    discarded: int = 0  # QoS 1 deliveries of a dead connection, never to be acknowledged
+    held_peak: int = 0
+    published: int = 0  # verdicts handed to the link
+    publish_acked: int = 0  # verdicts the broker acknowledged
+    reads_paused: int = 0  # times the link stopped reading at its bound
 
-
-_READ_CHUNK = 65536
-_PUBACK = struct.Struct("!BBH")
-# Shared by every short-path PUBACK; the link sets no on_publish, so nothing sees them.
-_PUBACK_REASONS = {
-    0x00: ReasonCode(PacketTypes.PUBACK, "Success"),
-    0x10: ReasonCode(PacketTypes.PUBACK, "No matching subscribers"),
-}
-_PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)
-_NO_PROPERTIES = Properties(PacketTypes.PUBLISH)  # every short-path message's (none)
-
-
-C = TypeVar("C", bound=mqtt.Client)
-
-
-def _idle_packet() -> dict[str, Any]:
-    """paho's record of the packet being read, between packets."""
-    return {
-        "command": 0,
-        "have_remaining": 0,
-        "remaining_count": [],
-        "remaining_mult": 1,
-        "remaining_length": 0,
-        "packet": bytearray(b""),
-        "to_process": 0,
-        "pos": 0,
-    }
-
-
-class _QuietInfo(mqtt.MQTTMessageInfo):
-    """A publish's info without the ``threading.Condition`` paho makes for each one: the
-    link never waits on a publish (the broker's PUBACK is all it needs)."""
-
-    __slots__ = ()
-
-    def __init__(self, mid: int) -> None:
-        self.mid = mid
-        self.rc = mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-        self._published = False
-        self._iterpos = 0
-
-    def _set_as_published(self) -> None:
-        self._published = True
-
-
-class _Outgoing(mqtt.MQTTMessage):
-    """A QoS 1 message written and awaiting its PUBACK, as paho keeps them: paho sends it
-    again, marked dup, on a new connection."""
-
-    __slots__ = ()
-
-    def __init__(self, mid: int, topic: bytes, payload: bytes) -> None:
-        self.timestamp = 0.0
-        self.state = mqtt.mqtt_ms_wait_for_puback
-        self.dup = False
-        self.mid = mid
-        self._topic = topic
-        self.payload = payload
-        self.qos = 1
-        self.retain = False
-        self.info = _QuietInfo(mid)
-        self.properties = None
+    @property
+    def held(self) -> int:
+        """QoS 1 deliveries received and neither acknowledged nor discarded."""
+        return self.received_qos1 - self.acked - self.discarded
 
 
 def _client(
-    conn: MqttConnection, client_id: str, *, manual_ack: bool, cls: type[C] = mqtt.Client
-) -> C:
-    client = cls(
+    conn: MqttConnection, client_id: str, *, manual_ack: bool, side: bool = False
+) -> mqtt.Client:
+    client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5,
         manual_ack=manual_ack,
     )
     if conn.username is not None:
-        client.username_pw_set(conn.username, conn.password)
+        # The broker binds a session's client id to its username, so the side connection
+        # logs in as the worker's side client (same password), never as the worker itself.
+        user = credentials.side_username(conn.username) if side else conn.username
+        client.username_pw_set(user, conn.password)
     if conn.tls:
         client.tls_set(ca_certs=conn.ca_file, cert_reqs=ssl.CERT_REQUIRED)
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     return client
 
 
-class _BufferedClient(mqtt.Client):
-    """paho's client with one ``recv`` per 64 KiB read, one ``send`` per write round,
-    short paths for a PUBLISH without properties and for the plain PUBACK, and no topic
-    matching for a message.
-
-    paho reads every packet with three system calls (its type byte, its length, its body)
-    and writes every packet with one; at thousands of packets a second those calls were
-    the consumer's largest single cost (16 % of its samples, measured). Reads here come
-    from a buffer refilled by one ``recv``, and a write round gathers every queued packet
-    into one ``send``. Only for a client driven by ``BrokerLink``: it keeps reading while
-    ``buffered()`` (a select on the socket cannot see bytes already read) and keeps the
-    socket registered for writing while ``unsent()``.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._read_buffer = b""
-        self._read_at = 0
-        self._gathering: bytearray | None = None
-        self._unsent = bytearray()
-        self.short_pubacks = 0  # PUBACKs taken by the short path (the tests watch it)
-        self._whole_packet = {**_idle_packet(), "have_remaining": 1}
-        self._between_packets = _idle_packet()
-
-    def buffered(self) -> bool:
-        return self._read_at < len(self._read_buffer)
-
-    def unsent(self) -> bool:
-        return bool(self._unsent)
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._read_at >= len(self._read_buffer):
-            data = super()._sock_recv(_READ_CHUNK)
-            if not data:
-                return data  # the broker closed the connection
-            self._read_buffer, self._read_at = data, 0
-        start = self._read_at
-        self._read_at = min(start + bufsize, len(self._read_buffer))
-        return self._read_buffer[start : self._read_at]
-
-    def _packet_read(self) -> mqtt.MQTTErrorCode:
-        # A packet already whole in the read buffer goes straight to its handler. paho
-        # reads it through _sock_recv a byte at a time for the header and the remaining
-        # length, updating its packet record byte by byte (about 7 % of the consumer's
-        # samples, measured). Anything else (a packet split across reads, or a header
-        # longer than the MQTT maximum) takes paho's own reading, which picks up from
-        # the same buffer.
-        buf, at = self._read_buffer, self._read_at
-        if self._in_packet["command"] or at >= len(buf):
-            return self._paho_packet_read()
-        i, length, shift = at + 1, 0, 0
-        while True:
-            if i >= len(buf) or shift > 21:  # incomplete, or longer than four bytes
-                return self._paho_packet_read()
-            byte = buf[i]
-            i += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        end = i + length
-        if end > len(buf):
-            return self._paho_packet_read()
-        self._read_at = end
-        # One record for the packet being handled and one for between packets, reused:
-        # paho only reads them here (its own reading gets a fresh record).
-        packet = self._whole_packet
-        packet["command"] = buf[at]
-        packet["remaining_length"] = length
-        packet["packet"] = bytearray(buf[i:end])
-        self._in_packet = packet
-        try:
-            rc = self._packet_handle()
-        except MalformedPacket as exc:
-            self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received malformed packet: %s", exc)
-            rc = mqtt.MQTTErrorCode.MQTT_ERR_PROTOCOL
-        self._in_packet = self._between_packets
-        with self._msgtime_mutex:
-            self._last_bytes_received = time.monotonic()
-        return rc
-
-    def _paho_packet_read(self) -> mqtt.MQTTErrorCode:
-        if self._in_packet is self._between_packets:
-            self._in_packet = _idle_packet()  # paho fills its record in place
-        return super()._packet_read()
-
-    def _sock_send(self, buf: bytes | bytearray) -> int:
-        if self._gathering is not None:
-            self._gathering += buf
-            return len(buf)
-        return super()._sock_send(buf)
-
-    def loop_write(self) -> mqtt.MQTTErrorCode:
-        if self._unsent and not self._flush():
-            return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS  # still full: the link waits
-        self._gathering = self._unsent
-        try:
-            rc = super().loop_write()
-        finally:
-            self._gathering = None
-        if self._unsent and self._sock is not None and not self._flush():
-            self._call_socket_register_write()
-        return rc
-
-    def _flush(self) -> bool:
-        """Send what was gathered; False while the socket cannot take all of it."""
-        while self._unsent:
-            try:
-                sent = super()._sock_send(self._unsent)
-            except BlockingIOError:
-                return False
-            except OSError:
-                # The connection is gone: the read side sees it and paho reconnects;
-                # unacknowledged QoS 1 messages are sent again on the new connection.
-                self._unsent.clear()
-                return True
-            del self._unsent[:sent]
-        return True
-
-    def publish_qos1(self, topic: str, payload: bytes) -> bool:
-        """Publish at QoS 1 with no properties, the packet written straight into the
-        gathered writes; False if it could not be (not connected, or every packet id in
-        use), for the caller to go through paho's ``publish``.
-
-        paho's ``publish`` builds an ``MQTTMessageInfo`` with a ``threading.Condition``
-        and queues a packet record for its writer; for the consumer's one verdict per
-        fill that was its largest remaining cost inside paho (about 12 % of the samples,
-        measured). The message is kept in ``_out_messages`` exactly as paho keeps one it
-        has sent, so a PUBACK, or a reconnect that sends it again, is paho's own code.
-        """
-        # Only once CONNACK has come: gathered bytes go out ahead of paho's queued packets,
-        # and nothing may precede a new connection's CONNECT. Ahead of a queued PUBACK is
-        # harmless: the two flows are independent (MQTT 4.6 orders PUBACKs among
-        # themselves only), and paho's packets are always gathered whole.
-        if self._sock is None or self._max_inflight_messages or not self.is_connected():
-            return False
-        encoded = topic.encode()
-        with self._out_message_mutex:
-            mid = self._mid_generate()
-            if mid in self._out_messages:
-                return False
-            self._out_messages[mid] = _Outgoing(mid, encoded, payload)
-            self._inflight_messages += 1
-        # MQTT 5 (3.3): fixed header, remaining length, topic, packet id, properties (none),
-        # with paho's own encoders.
-        out = self._unsent
-        out.append(0x32)
-        self._pack_remaining_length(out, 2 + len(encoded) + 2 + 1 + len(payload))
-        self._pack_str16(out, encoded)
-        out += mid.to_bytes(2, "big")
-        out.append(0)
-        out += payload
-        self._call_socket_register_write()
-        return True
-
-    def ack_qos1(self, mids: Sequence[int]) -> bool:
-        """PUBACK each of ``mids`` (MQTT 3.4: packet id, no reason code: Success), written
-        straight into the gathered writes, in order; False if not connected, for the
-        caller to go through paho's ``ack``. paho queues a packet record per ack."""
-        if self._sock is None or not self.is_connected():
-            return False
-        out = self._unsent
-        for mid in mids:
-            out += _PUBACK.pack(0x40, 2, mid)
-        self._call_socket_register_write()
-        return True
-
-    def _handle_pubackcomp(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> mqtt.MQTTErrorCode:
-        # MQTT 5 (3.4.2): a PUBACK of two to four bytes is the packet id, then a reason
-        # code if present, then property length 0 if present: the broker's answer to
-        # nearly every verdict (Mosquitto sends the reason byte: 0 Success, or 0x10 No
-        # matching subscribers while the station is not listening). paho's general
-        # decoder builds a reason-code and a properties object for each (6 % of the
-        # consumer's samples, measured); this path builds neither. A refusal (0x80 and
-        # up) or anything with properties takes paho's own path.
-        packet = self._in_packet["packet"]
-        size = len(packet)
-        if cmd != "PUBACK" or size > 4 or (size == 4 and packet[3]):
-            return super()._handle_pubackcomp(cmd)
-        reason = _PUBACK_REASONS.get(packet[2] if size > 2 else 0)
-        if reason is None:
-            return super()._handle_pubackcomp(cmd)
-        self.short_pubacks += 1
-        mid = (packet[0] << 8) | packet[1]
-        with self._out_message_mutex:
-            message = self._out_messages.get(mid)
-            if message is None:
-                return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-            if self.on_publish is not None or self._max_inflight_messages:
-                return self._do_on_publish(mid, reason, _PUBACK_PROPERTIES)
-            # paho's _do_on_publish without a callback to call or an in-flight window to
-            # refill: forget the message.
-            del self._out_messages[mid]
-            message.info._set_as_published()
-            self._inflight_messages -= 1
-        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    def _handle_publish(self) -> mqtt.MQTTErrorCode:
-        # MQTT 5 (3.3.2): topic length and topic, the packet id (QoS 1), the property
-        # length, the payload. With no properties (what the contract's devices send), the
-        # message is built here without paho's general decoder, which builds a properties
-        # object and several intermediate copies per message. QoS 2, properties, or a
-        # packet too short to hold what its header says take paho's own path.
-        header = self._in_packet["command"]
-        packet = self._in_packet["packet"]
-        qos = (header & 0x06) >> 1
-        size = len(packet)
-        if qos == 2 or size < 2:
-            return super()._handle_publish()
-        end = 2 + ((packet[0] << 8) | packet[1])
-        mid = 0
-        if qos:
-            if end + 2 > size:
-                return super()._handle_publish()
-            mid = (packet[end] << 8) | packet[end + 1]
-            end += 2
-        if end >= size or packet[end] != 0:
-            return super()._handle_publish()
-        message = mqtt.MQTTMessage(mid=mid, topic=bytes(packet[2 : end - (2 if qos else 0)]))
-        message.dup = bool(header & 0x08)
-        message.qos = qos
-        message.retain = bool(header & 0x01)
-        message.properties = _NO_PROPERTIES
-        message.payload = bytes(packet[end + 1 :])
-        message.timestamp = time.monotonic()
-        self._handle_on_message(message)
-        if qos == 1 and not self._manual_ack:
-            return self._send_puback(mid)
-        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
-        # The link registers no per-topic callbacks: every message goes to on_message,
-        # without paho's topic matcher looking for one (3 % of the samples, measured).
-        with self._in_callback_mutex:
-            self.on_message(self, self._userdata, message)
-
-    def _sock_close(self) -> None:
-        # A DISCONNECT is gathered like any packet and paho closes right after it: send
-        # what is gathered first (best effort), and never serve an old connection's bytes
-        # to a new one.
-        if self._unsent and self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.send(self._unsent)
-        self._unsent.clear()
-        self._read_buffer, self._read_at = b"", 0
-        super()._sock_close()
-
-
 class BrokerLink:
     """A persistent MQTT v5 session on shared subscriptions, drained in batches.
 
-    paho is driven from the asyncio loop (paho's ``examples/loop_asyncio.py``): the
-    socket's reads and writes are loop callbacks, keep-alive runs on a one-second timer,
-    and only the blocking TCP and TLS connect runs in a thread. One thread means no
-    lock and no wake-up byte per packet between paho and the consumer.
+    ``receive_maximum`` bounds the QoS 1 deliveries held (received, not yet acknowledged
+    or discarded): past it the link stops reading until acknowledgements bring it below.
+    A read may take in up to ``publish_window`` + 1 packets at once (paho reads as many
+    as it has messages in flight), so ``receive_maximum + publish_window`` is the bound
+    the counters prove. ``publish_window`` also bounds the verdicts in flight to the
+    broker (never more than the broker's own Receive Maximum from CONNACK); the rest wait
+    in the link, in order.
     """
 
     def __init__(
@@ -405,18 +133,28 @@ class BrokerLink:
         subscriptions: Sequence[str],
         session_expiry_s: int,
         receive_maximum: int,
+        publish_window: int = 500,
         qos0_limit: int = 10_000,
+        keepalive_s: int = 30,
         reconnect_delay_s: tuple[float, float] = (1.0, 30.0),
+        sys_topics: Sequence[str] = (),
+        on_sys: Callable[[str, bytes], None] | None = None,
+        side_connection: bool = True,
     ) -> None:
         self.conn = conn
         self.subscriptions = tuple(subscriptions)
         self.counters = LinkCounters()
         self.generation = 0
         self.connected = asyncio.Event()
+        self.receive_maximum = receive_maximum
         self._session_expiry_s = session_expiry_s
-        self._receive_maximum = receive_maximum
+        self._publish_window = max(1, publish_window)
+        self._window = self._publish_window
         self._qos0_limit = qos0_limit
+        self._keepalive_s = keepalive_s
         self._reconnect_delay_s = reconnect_delay_s
+        self._sys_topics = tuple(sys_topics)
+        self._on_sys = on_sys
         self._items: deque[Delivery] = deque()
         self._qos0_waiting = 0
         self._want = 1
@@ -428,23 +166,155 @@ class BrokerLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: int | None = None
         self._supervisor: asyncio.Task | None = None
-        client = _client(conn, client_id, manual_ack=True, cls=_BufferedClient)
-        # No client-side limit on our verdict publishes: paho walks its whole in-flight list
-        # on every PUBACK when a limit is set (28 % of the worker's time, measured); the
-        # verdicts are bounded by the batches they answer.
+        self._socket_on_loop: Any = None  # the socket on the loop, as paho's callbacks gave it
+        self._reading = False
+        self._paused = False
+        self._packets = 0  # callbacks paho made: tells a read that took a packet
+        self._verdicts: deque[tuple[str, bytes]] = deque()  # waiting for the window
+        self._in_flight: set[int] = set()  # verdict mids awaiting the broker's PUBACK
+        client = _client(conn, client_id, manual_ack=True)
+        # The link keeps its own window over the verdicts (see publish): paho's in-flight
+        # limit would walk every message in flight on each PUBACK.
         client.max_inflight_messages_set(0)
+        client.max_queued_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
         client.on_socket_unregister_write = self._on_unregister_write
-        self._client: _BufferedClient = client
+        self._client = client
+        # The verdicts and the $SYS watch go over a second connection. On the one that
+        # receives, the broker's answers wait behind every PUBLISH it has queued to us (a
+        # broker that sends past Receive Maximum queues the whole backlog there): the
+        # verdicts' PUBACKs came tens of thousands of messages late, so the verdicts
+        # waiting for them grew with the flood (~0.6 KB each, 323 MiB in
+        # bench/ingest_overload.py), and $SYS figures came minutes stale. The loop drives
+        # it as it drives the first (paho's network thread instead cost 40 µs more per
+        # fill in thread hand-overs: 190 against 150 µs of worker CPU, measured).
+        self._side: mqtt.Client | None = None
+        self._side_ready = False
+        self._side_packets = 0
+        self._side_supervisor: asyncio.Task | None = None
+        self._side_closed = asyncio.Event()
+        if side_connection:
+            side = _client(conn, f"{client_id}-out", manual_ack=False, side=True)
+            side.max_inflight_messages_set(0)
+            side.max_queued_messages_set(0)
+            side.on_connect = self._on_side_connect
+            side.on_disconnect = self._on_side_disconnect
+            side.on_publish = self._on_side_publish
+            side.on_message = self._on_side_message
+            side.on_socket_open = self._on_side_socket_open
+            side.on_socket_close = self._on_side_socket_close
+            side.on_socket_register_write = self._on_side_register_write
+            side.on_socket_unregister_write = self._on_side_unregister_write
+            self._side = side
+
+    # ------------------------------------------------- the side connection
+
+    def _on_side_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._side_packets += 1
+        if reason_code.is_failure:
+            log.error("broker refused the verdict connection: %s", reason_code)
+            return
+        if self._sys_topics:
+            client.subscribe([(s, SubscribeOptions(qos=0)) for s in self._sys_topics])
+        maximum = getattr(properties, "ReceiveMaximum", None) or _DEFAULT_RECEIVE_MAXIMUM
+        self._side_ready = True
+        self._window = min(self._publish_window, maximum)
+        # paho sends the verdicts in flight on the last connection again by itself.
+        self._publish_waiting()
+
+    def _on_side_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._side_packets += 1
+        self._side_ready = False
+
+    def _on_side_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._side_packets += 1
+        self._on_publish(client, userdata, mid, reason_code, properties)
+
+    def _on_side_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self._side_packets += 1
+        if self._on_sys is not None:
+            self._on_sys(message.topic, message.payload)
+
+    def _on_side_socket_open(self, client, userdata, sock) -> None:
+        self._in_loop(self._add_side_reader, sock)
+
+    def _add_side_reader(self, sock) -> None:
+        assert self._loop is not None
+        if sock.fileno() >= 0:
+            self._loop.add_reader(sock, self._side_readable)
+
+    def _on_side_socket_close(self, client, userdata, sock) -> None:
+        self._in_loop(self._forget_side_socket, sock)
+
+    def _forget_side_socket(self, sock) -> None:
+        assert self._loop is not None
+        for remove in (self._loop.remove_reader, self._loop.remove_writer):
+            with contextlib.suppress(ValueError, OSError):
+                remove(sock)
+        self._side_closed.set()
+
+    def _on_side_register_write(self, client, userdata, sock) -> None:
+        self._in_loop(self._add_side_writer, sock)
+
+    def _add_side_writer(self, sock) -> None:
+        assert self._loop is not None and self._side is not None
+        if sock.fileno() >= 0 and sock is self._side.socket():
+            self._loop.add_writer(sock, self._side.loop_write)
+
+    def _on_side_unregister_write(self, client, userdata, sock) -> None:
+        self._in_loop(self._remove_writer, sock)
+
+    def _side_readable(self) -> None:
+        side = self._side
+        assert side is not None
+        for _ in range(_READS_PER_WAKE):
+            before = self._side_packets
+            rc = side.loop_read()
+            sock = side.socket()
+            if rc != mqtt.MQTT_ERR_SUCCESS or sock is None:
+                break
+            if self._side_packets == before and not (self.conn.tls and sock.pending()):
+                break
+        if self._stopping:
+            self._note_drained()
+
+    async def _keep_side_connected(self) -> None:
+        """The side connection's connect, keep-alive and reconnects (as _keep_connected)."""
+        side = self._side
+        assert side is not None
+        least, most = self._reconnect_delay_s
+        delay = least
+        attempted = False
+        while not self._stopping:
+            if side.socket() is None:
+                if attempted:
+                    await self._pause(self._stop_requested, delay)
+                    delay = min(delay * 2, most)
+                    if self._stopping:
+                        return
+                attempted = True
+                try:
+                    await asyncio.to_thread(side.reconnect)
+                except Exception as exc:  # any failure: try again later
+                    log.warning("verdict connection failed (%s); trying again", exc)
+                    continue
+            await self._pause(self._stop_requested, 1.0)
+            if side.socket() is not None:
+                side.loop_misc()
+            if self._side_ready:
+                delay = least
 
     # ------------------------------------------------------------ paho's callbacks
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._packets += 1
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
@@ -454,6 +324,13 @@ class BrokerLink:
         # lost its state.
         if self.subscriptions:
             client.subscribe([(s, SubscribeOptions(qos=1)) for s in self.subscriptions])
+        if self._side is None:
+            broker_maximum = getattr(properties, "ReceiveMaximum", None) or _DEFAULT_RECEIVE_MAXIMUM
+            self._window = min(self._publish_window, broker_maximum)
+            if self._sys_topics:
+                client.subscribe([(s, SubscribeOptions(qos=0)) for s in self._sys_topics])
+            # paho sends the verdicts in flight on the last connection again by itself.
+            self._publish_waiting()
         self.connected.set()
         self._changed.set()
         log.info(
@@ -462,37 +339,70 @@ class BrokerLink:
         )  # fmt: skip
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._packets += 1
         self.connected.clear()
         self._changed.set()
         self.counters.disconnects += 1
+        # Nothing received on the dead connection can be acknowledged now: the broker
+        # sends it again on the next one. What waits here is dropped at once, and what
+        # the consumer took already is discarded before (or acknowledged never after)
+        # its commit: the generation tells.
+        self.generation += 1
+        stale = [d for d in self._items if d.qos]
+        if stale:
+            self._items = deque(d for d in self._items if not d.qos)
+            self._discarded(len(stale))
         if not self._stopping:
             log.warning("disconnected from the broker: %s; reconnecting", reason_code)
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self._packets += 1
+        for code in reason_codes:
+            if code.is_failure:
+                log.error("subscription refused by the broker: %s", code)
+
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
-        self.counters.received += 1
+        self._packets += 1
+        counters = self.counters
         try:
             topic = message.topic
         except UnicodeDecodeError:
-            # Not UTF-8 (MQTT 4.7.3 says it must be): kept readable, so the decoder
-            # dead-letters it as an unknown topic and it is acknowledged like any other.
-            topic = message._topic.decode("utf-8", "replace")
+            topic = NOT_UTF8_TOPIC
+        if topic.startswith("$SYS/"):
+            if self._on_sys is not None:
+                self._on_sys(topic, message.payload)
+            return
+        counters.received += 1
         if message.qos == 0:
             if self._qos0_waiting >= self._qos0_limit:
-                self.counters.dropped_qos0 += 1
+                counters.dropped_qos0 += 1
                 return
             self._qos0_waiting += 1
+        else:
+            counters.received_qos1 += 1
+            held = counters.received_qos1 - counters.acked - counters.discarded
+            if held > counters.held_peak:
+                counters.held_peak = held
         self._items.append(
             Delivery(
-                topic,
-                message.payload,
-                message.qos,
-                message.mid,
-                datetime.now(UTC),
+                topic, message.payload, message.qos, message.mid, datetime.now(UTC),
                 self.generation,
             )
-        )
+        )  # fmt: skip
         if len(self._items) == 1 or len(self._items) >= self._want:
             self._arrived.set()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._packets += 1
+        if mid not in self._in_flight:
+            return
+        self._in_flight.discard(mid)
+        self.counters.publish_acked += 1
+        if reason_code.is_failure:
+            log.error("verdict refused by the broker: %s", reason_code)
+        self._publish_waiting()
+        if self._stopping:
+            self._note_drained()
 
     # The socket callbacks come from the loop, or from the connecting thread.
 
@@ -508,17 +418,36 @@ class BrokerLink:
 
     def _add_reader(self, sock) -> None:
         assert self._loop is not None
-        if sock.fileno() >= 0:  # not closed meanwhile
+        if sock.fileno() < 0:  # closed meanwhile
+            return
+        self._socket_on_loop = sock
+        self._paused = False
+        self._start_reading()
+
+    def _start_reading(self) -> None:
+        assert self._loop is not None
+        sock = self._socket_on_loop
+        if sock is not None and not self._reading and sock.fileno() >= 0:
             self._loop.add_reader(sock, self._readable)
+            self._reading = True
+
+    def _stop_reading(self) -> None:
+        assert self._loop is not None
+        if self._socket_on_loop is not None and self._reading:
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_reader(self._socket_on_loop)
+            self._reading = False
 
     def _on_socket_close(self, client, userdata, sock) -> None:
-        self._in_loop(self._forget_socket, sock.fileno())
+        self._in_loop(self._forget_socket, sock)
 
-    def _forget_socket(self, fileno: int) -> None:
+    def _forget_socket(self, sock) -> None:
         assert self._loop is not None
-        if fileno >= 0:
-            self._loop.remove_reader(fileno)
-            self._loop.remove_writer(fileno)
+        if sock is self._socket_on_loop:
+            self._stop_reading()
+            self._socket_on_loop = None
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_writer(sock)
         if self._stopping:
             self._drained.set()
 
@@ -531,23 +460,73 @@ class BrokerLink:
             self._loop.add_writer(sock, self._writable)
 
     def _on_unregister_write(self, client, userdata, sock) -> None:
-        self._in_loop(self._remove_writer, sock.fileno())
+        self._in_loop(self._remove_writer, sock)
 
-    def _remove_writer(self, fileno: int) -> None:
+    def _remove_writer(self, sock) -> None:
         assert self._loop is not None
-        if fileno >= 0:
-            self._loop.remove_writer(fileno)
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_writer(sock)
 
     def _readable(self) -> None:
         client = self._client
-        rc = client.loop_read()
-        # Bytes already read into the buffer (or held by TLS) wake no select: read on.
-        while rc == mqtt.MQTT_ERR_SUCCESS and (sock := client.socket()) is not None:
-            if not (client.buffered() or (self.conn.tls and sock.pending())):
+        counters = self.counters
+        for _ in range(_READS_PER_WAKE):
+            held = counters.received_qos1 - counters.acked - counters.discarded
+            if held >= self.receive_maximum and self.connected.is_set():
+                # Held to the bound: read nothing more until acknowledgements free room.
+                # The broker's bytes wait in TCP's buffers, then in its own queue.
+                self._stop_reading()
+                self._paused = True
+                counters.reads_paused += 1
                 break
+            before = self._packets
             rc = client.loop_read()
+            sock = client.socket()
+            if rc != mqtt.MQTT_ERR_SUCCESS or sock is None:
+                break
+            if self._packets == before and not (self.conn.tls and sock.pending()):
+                break  # nothing whole was there (or only a PINGRESP): wait for the socket
+        else:
+            # Still more to read: after the loop's other callbacks have had their turn.
+            assert self._loop is not None
+            self._loop.call_soon(self._read_more)
         if self._stopping:
             self._note_drained()
+
+    def _read_more(self) -> None:
+        if self._reading and self._client.socket() is not None:
+            self._readable()
+
+    def _resume_reading(self) -> None:
+        counters = self.counters
+        if self._paused and counters.held < self.receive_maximum:
+            self._paused = False
+            self._start_reading()
+
+    def _read_control_packets(self) -> None:
+        """While reading is paused at the bound, still read what is not a PUBLISH (a
+        PINGRESP, the PUBACK of a verdict) when it is next on the socket: a worker whose
+        commits are slow (a database outage) keeps its connection alive. A peek at the
+        first byte says what comes next (MQTT 2.1.2: the packet type); under TLS the
+        bytes are ciphertext, so a paused TLS link waits for its acks instead."""
+        sock = self._client.socket()
+        if not self._paused or sock is None or self.conn.tls:
+            return
+        for _ in range(_READS_PER_WAKE):
+            try:
+                head = sock.recv(1, socket.MSG_PEEK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                head = b""
+            if head and head[0] >> 4 == 3:
+                return  # a PUBLISH: it waits until acknowledgements make room
+            # Anything else, or the end of the stream, is paho's to read and handle.
+            if self._client.loop_read() != mqtt.MQTT_ERR_SUCCESS or not head:
+                return
+            sock = self._client.socket()
+            if sock is None or not self._paused:
+                return
 
     def _writable(self) -> None:
         self._client.loop_write()
@@ -555,10 +534,11 @@ class BrokerLink:
             self._note_drained()
 
     def _note_drained(self) -> None:
-        """While stopping: everything written, and every verdict acknowledged (or the
-        connection gone, when nothing more can be done)."""
-        client = self._client
-        if client.socket() is None or not (client.unsent() or self.outstanding_publishes()):
+        """While stopping: every verdict acknowledged by the broker (or the connection
+        gone, when nothing more can be done)."""
+        if not self.outstanding_publishes() or (
+            self._side is None and self._client.socket() is None
+        ):
             self._drained.set()
 
     # --------------------------------------------------------------- asyncio side
@@ -568,11 +548,22 @@ class BrokerLink:
         self._thread = threading.get_ident()
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self._session_expiry_s
-        properties.ReceiveMaximum = self._receive_maximum
+        properties.ReceiveMaximum = self.receive_maximum
         self._client.connect_async(
-            self.conn.host, self.conn.port, keepalive=30, clean_start=False, properties=properties
+            self.conn.host,
+            self.conn.port,
+            keepalive=self._keepalive_s,
+            clean_start=False,
+            properties=properties,
         )
         self._supervisor = self._loop.create_task(self._keep_connected())
+        if self._side is not None:
+            # Clean start: the side connection holds no session; paho itself sends the
+            # verdicts not yet acknowledged again when it reconnects.
+            self._side.connect_async(
+                self.conn.host, self.conn.port, keepalive=self._keepalive_s, clean_start=True
+            )
+            self._side_supervisor = self._loop.create_task(self._keep_side_connected())
 
     async def _keep_connected(self) -> None:
         """Connect, keep alive, and reconnect with backoff whenever the connection goes."""
@@ -601,6 +592,7 @@ class BrokerLink:
             self._changed.clear()
             await self._pause(self._changed, 1.0)
             if client.socket() is not None:
+                self._read_control_packets()
                 client.loop_misc()  # keep-alive: PINGREQ, or close a silent connection
             if self.connected.is_set():
                 delay = least
@@ -633,34 +625,78 @@ class BrokerLink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), max(timeout, 0.0))
 
+    def is_current(self, delivery: Delivery) -> bool:
+        """Can this delivery still be acknowledged (QoS 0 needs no acknowledgement)?"""
+        return delivery.qos == 0 or delivery.generation == self.generation
+
     def ack(self, deliveries: Sequence[Delivery]) -> int:
-        """PUBACK the QoS 1 deliveries, in the order received (MQTT 4.6). A delivery from
-        an earlier connection is skipped: the broker sends it again on the new one."""
+        """PUBACK the QoS 1 deliveries, in the order received (MQTT 4.6). One from an
+        earlier connection is discarded, not acknowledged: the broker sends it again on
+        the new one (and the idempotency keys absorb the repeat)."""
         generation = self.generation
-        mids = [d.mid for d in deliveries if d.qos == 1 and d.generation == generation]
-        if mids and not self._client.ack_qos1(mids):
-            for mid in mids:
-                self._client.ack(mid, 1)
-        self.counters.acked += len(mids)
-        return len(mids)
+        client = self._client
+        acked = stale = 0
+        for d in deliveries:
+            if not d.qos:
+                continue
+            if d.generation == generation:
+                client.ack(d.mid, 1)
+                acked += 1
+            else:
+                stale += 1
+        self.counters.acked += acked
+        if stale:
+            self._discarded(stale)
+        self._resume_reading()
+        return acked
+
+    def discard(self, deliveries: Sequence[Delivery]) -> None:
+        """Let go of QoS 1 deliveries that will never be acknowledged (their connection
+        is gone, or the worker stops before committing them)."""
+        self._discarded(sum(1 for d in deliveries if d.qos))
+        self._resume_reading()
+
+    def discard_waiting(self) -> int:
+        """Drop what waits in the link (stopping): never acknowledged, so the broker sends
+        it again when this session returns."""
+        waiting = list(self._items)
+        self._items.clear()
+        self._qos0_waiting = 0
+        self.discard(waiting)
+        return len(waiting)
+
+    def _discarded(self, n: int) -> None:
+        self.counters.discarded += n
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        client = self._client
-        if qos != 1 or not client.publish_qos1(topic, payload):
-            info = client.publish(topic, payload, qos=qos)
-            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                # NO_CONN keeps it for the next connection; anything else drops it.
-                log.error("verdict on %s not published: %s", topic, mqtt.error_string(info.rc))
-                return
+        """Send a verdict: at once while fewer than the window are in flight, else when
+        the broker's PUBACKs make room (in order), on this connection or the next."""
         self.counters.published += 1
+        if qos != 1:
+            (self._side or self._client).publish(topic, payload, qos=qos)
+            return
+        self._verdicts.append((topic, payload))
+        self._publish_waiting()
+
+    def _publish_waiting(self) -> None:
+        client = self._side or self._client
+        while self._verdicts and len(self._in_flight) < self._window:
+            if not (self._side_ready if self._side is not None else client.is_connected()):
+                return  # sent on the next connection, after its CONNACK
+            topic, payload = self._verdicts.popleft()
+            info = client.publish(topic, payload, qos=1)
+            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                self._in_flight.add(info.mid)
+            elif info.rc == mqtt.MQTT_ERR_NO_CONN:
+                # paho keeps it and sends it on the next connection.
+                self._in_flight.add(info.mid)
+                return
+            else:
+                log.error("verdict on %s not published: %s", topic, mqtt.error_string(info.rc))
 
     def outstanding_publishes(self) -> int:
-        """QoS 1 verdicts published and not yet acknowledged by the broker."""
-        return len(self._client._out_messages)
-
-    @property
-    def short_pubacks(self) -> int:
-        return self._client.short_pubacks
+        """QoS 1 verdicts not yet acknowledged by the broker (in flight or waiting)."""
+        return len(self._in_flight) + len(self._verdicts)
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         # A normal DISCONNECT keeps the session (clean_start was off, expiry set), so the
@@ -671,10 +707,11 @@ class BrokerLink:
         if self._supervisor is not None:
             await self._supervisor  # a connect under way ends within its timeout
         client = self._client
-        if client.socket() is not None:
+        if self._side is not None or client.socket() is not None:
             # The verdicts of the last batches are QoS 1 messages held only in this
             # process until the broker acknowledges them, and their fills are acknowledged
             # already (never redelivered): wait for those PUBACKs before going.
+            self._resume_reading()
             self._note_drained()
             await self._pause(self._drained, timeout_s)
             if self.outstanding_publishes():
@@ -682,11 +719,29 @@ class BrokerLink:
                     "stopping with %d verdict(s) not acknowledged by the broker",
                     self.outstanding_publishes(),
                 )
+        if self._side_supervisor is not None:
+            await self._side_supervisor
+        side = self._side
+        if side is not None and side.socket() is not None:
+            self._side_closed.clear()
+            side.disconnect()  # written by the loop; paho closes the socket after it
+            await self._pause(self._side_closed, timeout_s)
+            sock = side.socket()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                side.loop_read()
+        if client.socket() is not None:
             self._changed.clear()
             client.disconnect()  # written by the loop; paho closes the socket after it
             await self._pause(self._changed, timeout_s)
-            if client.socket() is not None:
-                client._sock_close()  # the DISCONNECT could not be written in time
+            sock = client.socket()
+            if sock is not None:
+                # The DISCONNECT could not be written in time: end the connection, and
+                # let paho see the end of the stream the way it sees a broker hang up.
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                client.loop_read()
 
 
 @dataclass

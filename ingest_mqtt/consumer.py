@@ -26,7 +26,7 @@ import asyncpg
 
 from equipment.domain import lift_events
 from equipment.services import clock, db, fills, ingest, retention, telemetry
-from ingest_mqtt import messages, metrics, topics
+from ingest_mqtt import broker_store, messages, metrics, topics
 from ingest_mqtt.client import BrokerLink, Delivery
 from sereg.settings import Settings
 
@@ -117,13 +117,23 @@ class Consumer:
         self.fault_codes = load_fault_codes(settings)
         self.windows = time_windows(settings)
         self.context = ingest.IngestContext(policy=fills.policy())
+        self.broker_store = broker_store.BrokerStoreWatch(
+            ingest_settings.broker_store_alarm_messages, ingest_settings.broker_store_alarm_bytes
+        )
         self.link = link or BrokerLink(
             settings.mqtt.connection(),
             client_id=ingest_settings.client_id,
             subscriptions=[topics.shared(s, ingest_settings.group) for s in topics.SUBSCRIPTIONS],
             session_expiry_s=ingest_settings.session_expiry_s,
             receive_maximum=ingest_settings.receive_maximum,
+            # Verdicts in flight to the broker: one batch's worth at most, so a read (which
+            # takes up to that many packets) overshoots the held bound by one batch at most.
+            publish_window=ingest_settings.batch_size,
+            keepalive_s=ingest_settings.keepalive_s,
+            sys_topics=broker_store.TOPICS if self.broker_store.enabled else (),
+            on_sys=self.broker_store.observe,
         )
+        metrics.watch_link(self.link.counters)
         self.stats = ConsumerStats()
         self._stop = asyncio.Event()
         self._reconnects_seen = 0
@@ -157,12 +167,20 @@ class Consumer:
                 if time.monotonic() >= next_prune:
                     await self._prune()
                     next_prune = time.monotonic() + self.settings.retention.interval_s
-            # Drain what is already here: it is committed and acknowledged before we go.
+            # Stopping: the batches judged already are committed and acknowledged, then
+            # what waits in the link while the grace period lasts; the rest is left
+            # unacknowledged (the broker sends it again), so SIGTERM ends in time under
+            # any backlog.
+            until = time.monotonic() + ingest_settings.stop_grace_s
             if pipeline is not None:
                 await pipeline.close()
                 pipeline = None
-            while deliveries := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0):
+            while time.monotonic() < until and (
+                deliveries := await self.link.next_batch(ingest_settings.batch_size, 0, idle_s=0)
+            ):
                 await self._commit(Batch(deliveries, self._decode(deliveries)))
+            if left := self.link.discard_waiting():
+                log.info("stopping: %d delivery(ies) left for the broker to send again", left)
         finally:
             if pipeline is not None:
                 await pipeline.abandon()
@@ -187,14 +205,33 @@ class Consumer:
     async def _commit(self, batch: Batch) -> bool:
         """Commit, publish the verdicts, acknowledge. True if the first try committed (a
         judgement made ahead stood)."""
-        deliveries, items = batch.deliveries, batch.items
+        deliveries, items, judged = batch.deliveries, batch.items, batch.judged
+        if not all(self.link.is_current(d) for d in deliveries):
+            # Some came on a connection that is gone: they can never be acknowledged, and
+            # the broker sends them again on the new one. Dropped here, before the
+            # commit, instead of committed for nothing (the judgement ahead counted them).
+            live = [i for i, d in enumerate(deliveries) if self.link.is_current(d)]
+            self.link.discard([d for d in deliveries if not self.link.is_current(d)])
+            deliveries, items, judged = (
+                [deliveries[i] for i in live],
+                [items[i] for i in live],
+                None,
+            )
+            if not deliveries:
+                return False
         self.stats.waiting_unacked = len(deliveries)
-        metrics.unacked.set(sum(1 for d in deliveries if d.qos))
         started = time.perf_counter()
-        result, as_judged = await self._commit_with_retry(items, batch.judged)
+        result, as_judged = await self._commit_with_retry(items, judged, deliveries)
         if result is None:
-            return False  # stopping during an outage: not acknowledged, the broker redelivers
+            # Stopping during an outage, or the connection went while the database was
+            # away: not acknowledged, the broker sends them again.
+            self.link.discard(deliveries)
+            return False
         self.stats.last_commit_s = time.perf_counter() - started
+        slowdown = self.settings.ingest.commit_slowdown
+        if slowdown > 1:
+            # Test and benchmark hook only (IngestSettings.commit_slowdown).
+            await asyncio.sleep((slowdown - 1) * self.stats.last_commit_s)
         self._observe(items, result)
         for v in result.verdicts:
             self.link.publish(
@@ -202,7 +239,6 @@ class Consumer:
                 messages.encode_verdict(v.event_id, v.verdict),
             )
         self.link.ack(deliveries)
-        metrics.unacked.set(0)
         self.stats.waiting_unacked = 0
         self.stats.batches += 1
         self.stats.messages += len(deliveries)
@@ -211,10 +247,13 @@ class Consumer:
         self.stats.duplicates.update(result.duplicates)
         self.stats.dead_letters.update(result.dead_letters)
         self.stats.verdicts.update(result.verdict_codes)
-        return as_judged
+        return as_judged and judged is batch.judged
 
     async def _commit_with_retry(
-        self, items: list[ingest.Incoming], judged: ingest.JudgedFills | None
+        self,
+        items: list[ingest.Incoming],
+        judged: ingest.JudgedFills | None,
+        deliveries: Sequence[Delivery] = (),
     ) -> tuple[ingest.BatchResult | None, bool]:
         """Commit the batch, retrying while the database is unreachable; None if asked to
         stop meanwhile (nothing acknowledged: the broker redelivers). The judgement made
@@ -241,6 +280,10 @@ class Consumer:
                     continue
                 if self._stop.is_set():
                     log.warning("stopping with the database unreachable: %s", exc)
+                    return None, False
+                if not all(self.link.is_current(d) for d in deliveries):
+                    # Their connection is gone: committing them now would buy nothing
+                    # (no ack can follow); the broker sends them again.
                     return None, False
                 self.stats.retries += 1
                 metrics.db_retries.inc()

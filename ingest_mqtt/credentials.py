@@ -7,7 +7,9 @@ here, in one place, from the register (``sereg broker-users``):
 
 - the ingest workers: one client per worker (each its own username, because the broker
   runs ``use_username_as_clientid``: the username *is* the session's client id), all with
-  the role ``sereg-ingest``;
+  the role ``sereg-ingest``, and beside each its side connection's client
+  ``<worker>-out`` with the same password (the worker publishes verdicts and reads $SYS on
+  a second connection, which needs a client id, so a username, of its own);
 - one client per filling station (username = station code) and per lift (username =
   registration code), each with a role of its own that names its own topics. Mosquitto
   2.0's plugin has no %u substitution (it arrives with 2.1), so a role per device is how
@@ -59,6 +61,14 @@ DEFAULT_ACCESS = {
     "subscribe": False,
     "unsubscribe": True,
 }
+
+
+SIDE_SUFFIX = "-out"
+
+
+def side_username(worker: str) -> str:
+    """The username of an ingest worker's second (publishing) connection."""
+    return f"{worker}{SIDE_SUFFIX}"
 
 
 def pbkdf2(password: str, salt: bytes, iterations: int = ITERATIONS) -> bytes:
@@ -222,8 +232,11 @@ def dynamic_security(
         roles.setdefault(role["rolename"], role)
         granted[user] = [role["rolename"]]
 
+    sides: dict[str, str] = {}
     for worker in users.workers:
         grant(worker, roles[INGEST_ROLE])
+        grant(side_username(worker), roles[INGEST_ROLE])
+        sides[side_username(worker)] = worker
     for code in users.stations:
         grant(code, station_role(code))
     for code in users.lifts:
@@ -237,14 +250,20 @@ def dynamic_security(
 
     clients = []
     issued: dict[str, str] = {}
-    for user in sorted(granted):
-        if user in passwords:
-            clients.append(client_entry(user, granted[user], password=passwords[user]))
+    entries: dict[str, dict[str, Any]] = {}
+    # Workers first: each side client takes its worker's hash, so one password serves both.
+    for user in sorted(granted, key=lambda u: (u in sides, u)):
+        if user in sides:
+            entry = client_entry(user, granted[user], stored=entries[sides[user]])
+        elif user in passwords:
+            entry = client_entry(user, granted[user], password=passwords[user])
         elif user in existing:
-            clients.append(client_entry(user, granted[user], stored=existing[user]))
+            entry = client_entry(user, granted[user], stored=existing[user])
         else:
             issued[user] = new_password()
-            clients.append(client_entry(user, granted[user], password=issued[user]))
+            entry = client_entry(user, granted[user], password=issued[user])
+        entries[user] = entry
+    clients = [entries[user] for user in sorted(entries)]
     document = {
         "defaultACLAccess": dict(DEFAULT_ACCESS),
         "clients": clients,

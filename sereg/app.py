@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from litestar import Litestar, Response, Router, get
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.template.config import TemplateConfig
 
 from equipment.api import (
+    api_docs,
     call_controllers,
     controllers,
     emergency_controllers,
@@ -26,7 +27,7 @@ from equipment.api import (
 from equipment.api.auth import authenticate, require_token
 from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
-from equipment.api.language import DEPENDENCIES as LANGUAGE_DEPENDENCIES
+from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db, schedules
 from equipment.web import TEMPLATES
 from equipment.web.public_pages import public_pages
@@ -41,7 +42,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["operations"])
+@get(
+    "/ready",
+    tags=["operations"],
+    responses={503: ResponseSpec(dict[str, Any], description="Not ready: see the reasons")},
+)
 async def ready() -> Response[dict[str, object]]:
     """Readiness: the database answers and every migration is applied (503 otherwise)."""
     state = await db.readiness()
@@ -79,8 +84,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             await task
         await db.stop()
 
+    # Two routers on one path: only the first asks for a token, so only its operations
+    # carry the bearer requirement in the OpenAPI document (Swagger's padlocks).
     api = Router(
         path="/api/v1",
+        security=api_docs.BEARER_REQUIRED,
         route_handlers=[
             controllers.OrganisationController,
             controllers.EquipmentController,
@@ -108,18 +116,23 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             emergency_controllers.record_drill,
             emergency_controllers.missing_drills,
             controllers.me,
-            public_controllers.public_equipment,
             public_controllers.QrController,
             public_controllers.label_sheet,
             public_controllers.CitizenReportController,
-            controllers.categories,
-            controllers.inspection_rules,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.
         guards=[require_token],
         request_class=SeregRequest,
         request_max_body_size=JSON_MAX_BYTES,
+    )
+    public = Router(
+        path="/api/v1",
+        route_handlers=[
+            public_controllers.public_equipment,
+            controllers.categories,
+            controllers.inspection_rules,
+        ],
     )
     prometheus = PrometheusConfig(
         app_name="sereg",
@@ -128,8 +141,16 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        route_handlers=[api, public_pages, health, ready, Metrics],
-        dependencies=LANGUAGE_DEPENDENCIES,
+        route_handlers=[
+            api,
+            public,
+            public_pages,
+            health,
+            ready,
+            Metrics,
+            api_docs.swagger_ui_assets(),
+        ],
+        dependencies=LANGUAGE,  # any handler may take ``lang`` or ``translator``
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -140,7 +161,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             version="1",
             description="Special-equipment register and inspection tracker",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # An operation's description is its handler's docstring.
+            use_handler_docstrings=True,
+            components=api_docs.COMPONENTS,
+            render_plugins=[api_docs.swagger_ui()],
         ),
         logging_config=None,
         debug=False,

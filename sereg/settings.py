@@ -136,6 +136,20 @@ class IngestSettings:
     receive_maximum: int = 1000
     # How long the broker keeps the session (and queues for it) while the worker is down.
     session_expiry_s: int = 7 * 24 * 3600
+    # MQTT keep-alive: the broker drops a worker it hears nothing from for 1.5 times this.
+    keepalive_s: int = 30
+    # After SIGTERM: batches already judged are committed, then what waits is committed
+    # while this many seconds last; the rest is left unacknowledged for the broker to
+    # send again. Keep it under the deployment's stop grace period (compose: 30 s).
+    stop_grace_s: int = 10
+    # TEST AND BENCHMARK ONLY: each commit takes this many times as long (the worker
+    # sleeps after committing, before acknowledging), a stand-in for a slower database.
+    commit_slowdown: int = 1
+    # Broker-wide stored messages / bytes ($SYS/broker/store/messages/...) past which the
+    # worker logs an alarm and sets sereg_broker_store_alarm (0: not watched). Defaults:
+    # 80 % of deploy/mosquitto's per-client max_queued_messages and max_queued_bytes.
+    broker_store_alarm_messages: int = 800_000
+    broker_store_alarm_bytes: int = 429_496_730
     # A lift that sent nothing for this long is marked offline (one alarm).
     offline_after_s: int = 300
     sweep_interval_s: int = 30
@@ -324,6 +338,25 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 "SEREG_INGEST_RECEIVE_MAXIMUM",
                 IngestSettings.receive_maximum,
                 high=65535,
+            ),
+            keepalive_s=_env_int(env, "SEREG_INGEST_KEEPALIVE_S", IngestSettings.keepalive_s),
+            stop_grace_s=_env_int(
+                env, "SEREG_INGEST_STOP_GRACE_S", IngestSettings.stop_grace_s, low=0
+            ),
+            commit_slowdown=_env_int(
+                env, "SEREG_INGEST_COMMIT_SLOWDOWN", IngestSettings.commit_slowdown
+            ),
+            broker_store_alarm_messages=_env_int(
+                env,
+                "SEREG_BROKER_STORE_ALARM_MESSAGES",
+                IngestSettings.broker_store_alarm_messages,
+                low=0,
+            ),
+            broker_store_alarm_bytes=_env_int(
+                env,
+                "SEREG_BROKER_STORE_ALARM_BYTES",
+                IngestSettings.broker_store_alarm_bytes,
+                low=0,
             ),
             offline_after_s=_env_int(
                 env, "SEREG_LIFT_OFFLINE_AFTER_S", IngestSettings.offline_after_s

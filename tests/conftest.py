@@ -28,7 +28,7 @@ from sereg.settings import DatabaseSettings
 
 # Fixtures of the ingest tests (broker, consumer, publisher) and of the tests that run
 # the service as a process (fresh databases, `sereg serve --demo`).
-pytest_plugins = ["tests.ingest_support", "tests.service_support"]
+pytest_plugins = ["tests.ingest_support", "tests.service_support", "tests.browser_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -139,11 +139,17 @@ async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_pa
 
 
 @pytest.fixture
-async def client(engine) -> AsyncIterator[httpx.AsyncClient]:
+async def client(request, engine) -> AsyncIterator[httpx.AsyncClient]:
     # httpx's ASGI transport runs the app in this event loop, beside the engine's pool
     # (Litestar's own test client runs it in a thread with another loop).
     transport = httpx.ASGITransport(app=create_app(manage_db=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sereg.test") as http:
+    # No Accept-Language: the product's default, Chinese. A module whose tests read the
+    # English message ids sets ACCEPT_LANGUAGE = "en".
+    language = getattr(request.module, "ACCEPT_LANGUAGE", None)
+    headers = {"Accept-Language": language} if language else {}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sereg.test", headers=headers
+    ) as http:
         yield http
 
 

@@ -172,6 +172,9 @@ class Broker:
         if username not in self.added:
             password = uuid.uuid4().hex
             self.add_client(username, password, roles)
+            if credentials.INGEST_ROLE in roles:
+                # An ingest worker's second connection logs in as its side client.
+                self.add_client(credentials.side_username(username), password, roles)
             self.added[username] = password
         return self.added[username]
 

@@ -12,9 +12,9 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from equipment.api import exports, schemas, views
+from equipment.api import api_docs, exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
-from equipment.domain import catalogue, regions
+from equipment.domain import aliases, catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Action, Status
@@ -56,13 +56,17 @@ def _limit(limit: int | None) -> int:
 
 
 Limit = Annotated[int | None, QueryParameter(ge=1, le=500, required=False)]
-District = Annotated[str | None, query_text(6, "a GB/T 2260 region code, e.g. 420606 (Fancheng)")]
+District = Annotated[
+    str | None, query_text(20, "a GB/T 2260 region code (420606) or a district's name (樊城区)")
+]
 
 
 def district_filter(district: str | None) -> str | None:
     """A list's ``district`` filter: a malformed or unknown code is a 422 with its reason,
     not an empty list that reads as 'nothing is due here'."""
-    return None if district is None else regions.validate_region(district, field="district")
+    if district is None:
+        return None
+    return regions.validate_region(aliases.district_code(district), field="district")
 
 
 def category_filter(category: str | None) -> str | None:
@@ -97,7 +101,7 @@ class OrganisationController(Controller):
     path = "/organisations"
     tags = ("organisations",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.OrganisationCreate]
     ) -> Response[schemas.Organisation]:
@@ -110,7 +114,7 @@ class OrganisationController(Controller):
             views.organisation(row), status_code=201, headers={"ETag": etag(row["version"])}
         )
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -128,14 +132,14 @@ class OrganisationController(Controller):
             rows[-1]["id"] if len(rows) == size else None,
         )
 
-    @get("/{org_id:int}")
+    @get("/{org_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], org_id: OrgIdPath
     ) -> Response[schemas.Organisation]:
         row = await organisations.get_organisation(principal, org_id)
         return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
 
-    @patch("/{org_id:int}")
+    @patch("/{org_id:int}", responses=api_docs.VERSIONED)
     async def update(
         self,
         principal: NamedDependency[Principal],
@@ -154,7 +158,7 @@ class EquipmentController(Controller):
     path = "/equipment"
     tags = ("equipment",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.EquipmentCreate]
     ) -> Response[schemas.Equipment]:
@@ -172,7 +176,7 @@ class EquipmentController(Controller):
         response.status_code = 201
         return response
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -206,13 +210,13 @@ class EquipmentController(Controller):
         )
         return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
 
-    @get("/{equipment_id:int}")
+    @get("/{equipment_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> Response[schemas.Equipment]:
         return _with_etag(await register.get_equipment(principal, equipment_id))
 
-    @patch("/{equipment_id:int}")
+    @patch("/{equipment_id:int}", responses=api_docs.VERSIONED)
     async def update(
         self,
         principal: NamedDependency[Principal],
@@ -231,7 +235,7 @@ class EquipmentController(Controller):
         )
         return _with_etag(unit)
 
-    @post("/{equipment_id:int}/register", status_code=200)
+    @post("/{equipment_id:int}/register", status_code=200, responses=api_docs.VERSIONED)
     async def register_(
         self,
         principal: NamedDependency[Principal],
@@ -252,7 +256,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/suspend", status_code=200)
+    @post("/{equipment_id:int}/suspend", status_code=200, responses=api_docs.VERSIONED)
     async def suspend(
         self,
         principal: NamedDependency[Principal],
@@ -274,7 +278,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/resume", status_code=200)
+    @post("/{equipment_id:int}/resume", status_code=200, responses=api_docs.VERSIONED)
     async def resume(
         self,
         principal: NamedDependency[Principal],
@@ -293,7 +297,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/scrap", status_code=200)
+    @post("/{equipment_id:int}/scrap", status_code=200, responses=api_docs.VERSIONED)
     async def scrap(
         self,
         principal: NamedDependency[Principal],
@@ -314,7 +318,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/cancel", status_code=200)
+    @post("/{equipment_id:int}/cancel", status_code=200, responses=api_docs.VERSIONED)
     async def cancel(
         self,
         principal: NamedDependency[Principal],
@@ -335,7 +339,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/transfer", status_code=200)
+    @post("/{equipment_id:int}/transfer", status_code=200, responses=api_docs.VERSIONED)
     async def transfer(
         self,
         principal: NamedDependency[Principal],
@@ -355,7 +359,7 @@ class EquipmentController(Controller):
             )
         )
 
-    @post("/{equipment_id:int}/change-maintainer", status_code=200)
+    @post("/{equipment_id:int}/change-maintainer", status_code=200, responses=api_docs.VERSIONED)
     async def change_maintainer(
         self,
         principal: NamedDependency[Principal],
@@ -375,14 +379,14 @@ class EquipmentController(Controller):
             )
         )
 
-    @get("/{equipment_id:int}/status-history")
+    @get("/{equipment_id:int}/status-history", responses=api_docs.READ_ONE)
     async def status_history(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> list[schemas.StatusChange]:
         rows = await register.status_history(principal, equipment_id)
         return [views.status_change(r) for r in rows]
 
-    @get("/{equipment_id:int}/audit")
+    @get("/{equipment_id:int}/audit", responses=api_docs.READ_ONE)
     async def audit(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> list[schemas.AuditEntry]:
@@ -393,12 +397,13 @@ class InspectionController(Controller):
     path = "/equipment/{equipment_id:int}"
     tags = ("inspections",)
 
-    @post("/inspections")
+    @post("/inspections", responses=api_docs.WRITE)
     async def record(
         self,
         principal: NamedDependency[Principal],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.InspectionCreate],
+        language: NamedDependency[str],
     ) -> Response[schemas.InspectionResult]:
         row, schedule = await inspections.record_inspection(
             principal,
@@ -407,22 +412,26 @@ class InspectionController(Controller):
             today=clock.today(),
             now=clock.now(),
         )
-        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule))
+        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule, language))
         return Response(result, status_code=201)
 
-    @get("/inspections")
+    @get("/inspections", responses=api_docs.READ_ONE)
     async def list_(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> list[schemas.InspectionRecord]:
         rows = await inspections.list_inspections(principal, equipment_id)
         return [views.inspection(r) for r in rows]
 
-    @get("/schedule")
+    @get("/schedule", responses=api_docs.READ_ONE)
     async def schedule(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        equipment_id: EquipmentId,
+        language: NamedDependency[str],
     ) -> schemas.ScheduleView:
         """Every due date of the unit as of today, each with the clause that produced it."""
-        return views.schedule(await inspections.schedule_of(principal, equipment_id, clock.today()))
+        schedule = await inspections.schedule_of(principal, equipment_id, clock.today())
+        return views.schedule(schedule, language)
 
 
 DueWindow = Annotated[
@@ -471,11 +480,12 @@ class DueController(Controller):
     tags = ("due",)
     dependencies = {"filters": Provide(due_filter, sync_to_thread=False)}  # noqa: RUF012
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
+        language: NamedDependency[str],
         cursor: Annotated[str | None, query_text(400)] = None,
         limit: Limit = None,
     ) -> schemas.DuePage:
@@ -483,13 +493,14 @@ class DueController(Controller):
         page = await due.due_list(
             principal, filters, today=clock.today(), cursor=cursor, limit=_limit(limit)
         )
-        return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
+        return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 
-    @get("/change-registrations")
+    @get("/change-registrations", responses=api_docs.READ)
     async def change_registrations(
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
+        language: NamedDependency[str],
         cursor: Annotated[str | None, query_text(400)] = None,
         limit: Limit = None,
     ) -> schemas.DuePage:
@@ -503,36 +514,36 @@ class DueController(Controller):
             cursor=cursor,
             limit=_limit(limit),
         )
-        return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
+        return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 
-    @get("/summary")
+    @get("/summary", responses=api_docs.READ)
     async def summary(self, principal: NamedDependency[Principal]) -> list[schemas.DueSummaryRow]:
         rows = await due.summary(principal, today=clock.today())
         return [schemas.DueSummaryRow(**r) for r in rows]
 
-    @get("/export.csv", media_type=exports.CSV_MEDIA_TYPE)
+    @get("/export.csv", media_type=exports.CSV_MEDIA_TYPE, responses=api_docs.READ)
     async def export_csv(
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: FromQuery[Literal["zh", "en"]] = "zh",
+        language: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        content = await render(exports.CsvExport(lang), items)
+        content = await render(exports.CsvExport(exports.export_lang(language)), items)
         return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
 
-    @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE)
+    @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
     async def export_xlsx(
         self,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-        lang: FromQuery[Literal["zh", "en"]] = "zh",
+        language: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        content = await render(exports.XlsxExport(lang), items)
+        content = await render(exports.XlsxExport(exports.export_lang(language)), items)
         return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
-    @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE)
+    @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE, responses=api_docs.READ)
     async def calendar(
         self,
         principal: NamedDependency[Principal],
@@ -572,9 +583,10 @@ def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]
     )
 
 
-@get("/reminders", tags=("due",))
+@get("/reminders", tags=("due",), responses=api_docs.READ)
 async def reminders(
     principal: NamedDependency[Principal],
+    language: NamedDependency[str],
     cursor: Annotated[str | None, query_text(400)] = None,
     limit: Limit = None,
 ) -> schemas.DuePage:
@@ -586,14 +598,14 @@ async def reminders(
         states=(DueState.REMINDER, DueState.OVERDUE),
     )
     page = await due.due_list(principal, filters, today=today, cursor=cursor, limit=_limit(limit))
-    return schemas.DuePage([views.due_item(i) for i in page.items], page.next_cursor)
+    return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 
 
 class TokenController(Controller):
     path = "/tokens"
     tags = ("tokens",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.TokenCreate]
     ) -> schemas.NewToken:
@@ -607,12 +619,12 @@ class TokenController(Controller):
         )
         return schemas.NewToken(secret, row["id"], row["role"], row["organisation"])
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.Token]:
         principal.require(Permission.TOKEN_MANAGE)
         return [views.token(r) for r in await tokens.list_tokens()]
 
-    @delete("/{token_id:int}")
+    @delete("/{token_id:int}", responses=api_docs.WRITE)
     async def revoke(
         self,
         principal: NamedDependency[Principal],
@@ -622,17 +634,17 @@ class TokenController(Controller):
         await tokens.revoke_token(principal, token_id, now=clock.now())
 
 
-@get("/me", tags=["tokens"])
+@get("/me", tags=["tokens"], responses=api_docs.READ)
 async def me(principal: NamedDependency[Principal]) -> schemas.Me:
     return schemas.Me(principal.role.value, principal.organisation_id, principal.token_id)
 
 
-@get("/rules", tags=("public",))
+@get("/rules", tags=("public",), responses=api_docs.PUBLIC)
 async def inspection_rules() -> schemas.RulesView:
     """The inspection-interval table in force: each row's regulation, clause and values."""
     return views.rules_view(schedules.policy())
 
 
-@get("/categories", tags=["public"])
+@get("/categories", tags=["public"], responses=api_docs.PUBLIC)
 async def categories() -> list[schemas.Category]:
     return [views.category(catalogue.category(c)) for c in catalogue.ALL_CODES]

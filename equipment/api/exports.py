@@ -27,6 +27,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from equipment.i18n.spoken import speak
+
 __all__ = [
     "COLUMNS",
     "CSV_MEDIA_TYPE",
@@ -111,6 +113,15 @@ COLUMNS: Final[tuple[Column, ...]] = (
 _FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
+def export_lang(lang: str) -> Lang:
+    """The export's language for a negotiated request language (equipment.i18n)."""
+    return "en" if lang == "en" else "zh"
+
+
+# Rule texts written in English (equipment/domain/rules), said from the catalogue.
+_SPOKEN: Final = frozenset({"source", "explanation"})
+
+
 def _neutralise(text: str) -> str:
     """Keep user text from being run as a formula: a leading apostrophe makes it text."""
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
@@ -130,6 +141,8 @@ def _cell(row: Mapping[str, Any], column: Column, lang: Lang, *, xml: bool = Fal
     if lang == "zh" and column.key in _TRANSLATED:
         # An unknown code passes through rather than failing the whole download.
         text = _TRANSLATED[column.key].get(text, text)
+    elif lang == "zh" and column.key in _SPOKEN:
+        text = speak("zh-CN", text)
     if xml:
         text = ILLEGAL_CHARACTERS_RE.sub("", text)
     return _neutralise(text)
@@ -315,8 +328,9 @@ def _description(row: Mapping[str, Any]) -> str:
         ("维保单位", row.get("maintenance_company_name")),
         ("状态", STATE_ZH.get(row.get("state") or "", row.get("state"))),
         ("申报截止", _iso(row.get("reminder_on"))),
-        ("依据", row.get("source")),
-        ("说明", row.get("explanation")),  # last: it may run over several lines
+        ("依据", row.get("source") and speak("zh-CN", row["source"])),
+        # last: it may run over several lines
+        ("说明", row.get("explanation") and speak("zh-CN", row["explanation"])),
     ]
     return "\n".join(f"{label}：{value}" for label, value in facts if value is not None)
 

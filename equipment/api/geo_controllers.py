@@ -12,7 +12,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from equipment.api import schemas, views
+from equipment.api import api_docs, schemas, views
 from equipment.api.bodies import AREA_IMPORT_MAX_BYTES
 from equipment.api.controllers import (
     District,
@@ -28,7 +28,7 @@ from equipment.domain.lifecycle import Status
 from equipment.services import areas, clock, spatial
 from geo.areas import MAX_FEATURES
 
-GEOJSON = "application/geo+json"
+GEOJSON = api_docs.GEOJSON
 
 AreaId = Annotated[int, PathParameter(ge=1, le=2**31 - 1, description="area id")]
 Crs = Annotated[
@@ -57,7 +57,12 @@ class AreaController(Controller):
     path = "/areas"
     tags = ("areas",)
 
-    @post("/import", status_code=200, request_max_body_size=AREA_IMPORT_MAX_BYTES)
+    @post(
+        "/import",
+        status_code=200,
+        request_max_body_size=AREA_IMPORT_MAX_BYTES,
+        responses=api_docs.WRITE,
+    )
     async def import_(
         self,
         principal: NamedDependency[Principal],
@@ -73,7 +78,7 @@ class AreaController(Controller):
         report = await areas.import_feature_collection(principal, data, crs=crs, now=clock.now())
         return views.import_report(report)
 
-    @get("/")
+    @get("/", responses=api_docs.READ, operation_class=api_docs.JsonOrGeoJson)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -91,7 +96,7 @@ class AreaController(Controller):
             return _geojson(views.area_collection(page.items, crs, page.next_cursor))
         return Response(schemas.AreaPage([views.area(r) for r in page.items], page.next_cursor))
 
-    @get("/export.geojson", media_type=GEOJSON)
+    @get("/export.geojson", media_type=GEOJSON, responses=api_docs.READ)
     async def export(
         self,
         principal: NamedDependency[Principal],
@@ -111,7 +116,7 @@ class AreaController(Controller):
         disposition = 'attachment; filename="areas.geojson"'
         return _geojson(views.area_collection(rows, crs), **{"Content-Disposition": disposition})
 
-    @get("/summary")
+    @get("/summary", responses=api_docs.READ)
     async def summary(
         self,
         principal: NamedDependency[Principal],
@@ -136,13 +141,17 @@ class AreaController(Controller):
         )
         return [views.area_summary(r) for r in rows]
 
-    @get("/{area_id:int}")
+    @get("/{area_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], area_id: AreaId
     ) -> schemas.AreaDetail:
         return views.area_detail(await areas.get_area(principal, area_id))
 
-    @get("/{area_id:int}/equipment")
+    @get(
+        "/{area_id:int}/equipment",
+        responses=api_docs.READ_ONE,
+        operation_class=api_docs.JsonOrGeoJson,
+    )
     async def equipment(
         self,
         principal: NamedDependency[Principal],
@@ -192,7 +201,7 @@ class GeoController(Controller):
     path = "/geo"
     tags = ("geo",)
 
-    @get("/nearby")
+    @get("/nearby", responses=api_docs.READ, operation_class=api_docs.JsonOrGeoJson)
     async def nearby(
         self,
         principal: NamedDependency[Principal],
@@ -225,7 +234,7 @@ class GeoController(Controller):
             return _geojson(views.nearby_collection(result))
         return Response(views.nearby(result))
 
-    @get("/bbox")
+    @get("/bbox", responses=api_docs.READ, operation_class=api_docs.JsonOrGeoJson)
     async def bbox(
         self,
         principal: NamedDependency[Principal],
@@ -255,7 +264,12 @@ class GeoController(Controller):
             return _geojson(views.box_collection(view))
         return Response(views.box_view(view))
 
-    @post("/within", status_code=200)
+    @post(
+        "/within",
+        status_code=200,
+        responses=api_docs.QUERY_BODY,
+        operation_class=api_docs.JsonOrGeoJson,
+    )
     async def within(
         self,
         principal: NamedDependency[Principal],
@@ -288,7 +302,7 @@ class GeoController(Controller):
         items = [views.equipment(r) for r in page.items]
         return Response(schemas.WithinPage(page.total, page.repaired, items, page.next_cursor))
 
-    @get("/missing-coordinates")
+    @get("/missing-coordinates", responses=api_docs.READ)
     async def missing_coordinates(
         self,
         principal: NamedDependency[Principal],

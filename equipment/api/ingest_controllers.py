@@ -10,8 +10,9 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
-from equipment.api import schemas, views
+from equipment.api import api_docs, schemas, views
 from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
+from equipment.domain import aliases
 from equipment.domain.access import Principal
 from equipment.domain.fills import FillAttempt
 from equipment.services import clock, dead_letters, fills, telemetry
@@ -26,12 +27,13 @@ class CylinderController(Controller):
     path = "/cylinders"
     tags = ("fills",)
 
-    @get("/{code:str}/fill-permit")
+    @get("/{code:str}/fill-permit", responses=api_docs.READ_ONE)
     async def fill_permit(
         self,
         principal: NamedDependency[Principal],
         code: CylinderCode,
-        medium: Annotated[str, query_text(32)],
+        medium: Annotated[str, query_text(32, "LPG, O2, Ar+CO2... or 液化石油气, 氧气...")],
+        language: NamedDependency[str],
         station: Annotated[str | None, query_text(32)] = None,
         purged_or_evacuated: FromQuery[bool | None] = None,
         people_in_vehicle: FromQuery[bool | None] = None,
@@ -50,17 +52,26 @@ class CylinderController(Controller):
             vehicle_registration=vehicle_registration,
         )
         answer = await fills.fill_permit(
-            principal, code, station_code=station, medium=medium, now=checks.at, checks=checks
+            principal,
+            code,
+            station_code=station,
+            medium=aliases.medium_code(medium),  # 液化石油气 → LPG
+            now=checks.at,
+            checks=checks,
         )
-        return views.fill_permit(answer)
+        return views.fill_permit(answer, language)
 
-    @get("/{code:str}/trace")
+    @get("/{code:str}/trace", responses=api_docs.READ_ONE)
     async def trace(
-        self, principal: NamedDependency[Principal], code: CylinderCode, limit: Limit = None
+        self,
+        principal: NamedDependency[Principal],
+        code: CylinderCode,
+        language: NamedDependency[str],
+        limit: Limit = None,
     ) -> schemas.CylinderTrace:
         """The cylinder's fill count, last fill and latest fills (traceability)."""
         return views.cylinder_trace(
-            await fills.cylinder_trace(principal, code, limit=_limit(limit))
+            await fills.cylinder_trace(principal, code, limit=_limit(limit)), language
         )
 
 
@@ -68,10 +79,11 @@ class FillController(Controller):
     path = "/fills"
     tags = ("fills",)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         station_id: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         cylinder_code: Annotated[str | None, query_text(64)] = None,
         allowed: FromQuery[bool | None] = None,
@@ -88,14 +100,14 @@ class FillController(Controller):
             before_id=before,
             limit=_limit(limit),
         )
-        return schemas.FillPage([views.fill(r) for r in page.items], page.next_cursor)
+        return schemas.FillPage([views.fill(r, language) for r in page.items], page.next_cursor)
 
 
 class JointFillingController(Controller):
     path = "/joint-fillings"
     tags = ("fills",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.JointFillingCreate]
     ) -> Response[schemas.JointFilling]:
@@ -110,7 +122,7 @@ class JointFillingController(Controller):
         )
         return Response(views.joint_filling(row), status_code=201)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.JointFilling]:
         return [views.joint_filling(r) for r in await fills.list_joint_fillings(principal)]
 
@@ -119,7 +131,7 @@ class EntrustmentController(Controller):
     path = "/cylinder-entrustments"
     tags = ("fills",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.EntrustmentCreate]
     ) -> Response[schemas.Entrustment]:
@@ -135,12 +147,12 @@ class EntrustmentController(Controller):
         )
         return Response(views.entrustment(row), status_code=201)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.Entrustment]:
         return [views.entrustment(r) for r in await fills.list_entrustments(principal)]
 
 
-@get("/equipment/{equipment_id:int}/live", tags=["telemetry"])
+@get("/equipment/{equipment_id:int}/live", tags=["telemetry"], responses=api_docs.READ_ONE)
 async def lift_live_state(
     principal: NamedDependency[Principal], equipment_id: EquipmentId
 ) -> schemas.LiftLiveState:
@@ -152,7 +164,7 @@ class DeadLetterController(Controller):
     path = "/dead-letters"
     tags = ("ingest",)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -173,7 +185,7 @@ class DeadLetterController(Controller):
         )
         return schemas.DeadLetterPage([views.dead_letter(r) for r in page.items], page.next_cursor)
 
-    @get("/summary")
+    @get("/summary", responses=api_docs.READ)
     async def summary(
         self, principal: NamedDependency[Principal], since: FromQuery[datetime | None] = None
     ) -> schemas.DeadLetterSummary:

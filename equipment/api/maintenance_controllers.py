@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from equipment.api import bodies, schemas, views
+from equipment.api import api_docs, bodies, schemas, views
 from equipment.api.controllers import (
     District,
     EquipmentId,
@@ -32,7 +32,7 @@ class ContractController(Controller):
     path = "/contracts"
     tags = ("maintenance",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.ContractCreate]
     ) -> Response[schemas.Contract]:
@@ -41,13 +41,13 @@ class ContractController(Controller):
         )
         return Response(views.contract(row), status_code=201)
 
-    @get("/{contract_id:int}")
+    @get("/{contract_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], contract_id: ContractId
     ) -> schemas.Contract:
         return views.contract(await maintenance.get_contract(principal, contract_id))
 
-    @post("/{contract_id:int}/terminate", status_code=200)
+    @post("/{contract_id:int}/terminate", status_code=200, responses=api_docs.WRITE)
     async def terminate(
         self,
         principal: NamedDependency[Principal],
@@ -85,7 +85,12 @@ class MaintenanceController(Controller):
     path = "/maintenance"
     tags = ("maintenance",)
 
-    @post("/records", status_code=200, request_max_body_size=bodies.MAINTENANCE_UPLOAD_MAX_BYTES)
+    @post(
+        "/records",
+        status_code=200,
+        request_max_body_size=bodies.MAINTENANCE_UPLOAD_MAX_BYTES,
+        responses=api_docs.WRITE,
+    )
     async def upload(
         self, principal: NamedDependency[Principal], request: Request
     ) -> Response[schemas.UploadReport]:
@@ -105,7 +110,7 @@ class MaintenanceController(Controller):
         status = 201 if single and result.stored else 200
         return Response(views.upload_report(result), status_code=status)
 
-    @get("/suspicious")
+    @get("/suspicious", responses=api_docs.READ)
     async def suspicious(
         self, principal: NamedDependency[Principal], limit: Limit = None
     ) -> list[schemas.MaintenanceRecordView]:
@@ -114,7 +119,7 @@ class MaintenanceController(Controller):
         rows = await maintenance.suspicious_records(principal, limit=_limit(limit))
         return [views.maintenance_record(r) for r in rows]
 
-    @get("/score/{company_id:int}")
+    @get("/score/{company_id:int}", responses=api_docs.READ_ONE)
     async def score(
         self,
         principal: NamedDependency[Principal],
@@ -126,7 +131,9 @@ class MaintenanceController(Controller):
         )
 
 
-@get("/equipment/{equipment_id:int}/maintenance", tags=("maintenance",))
+@get(
+    "/equipment/{equipment_id:int}/maintenance", tags=("maintenance",), responses=api_docs.READ_ONE
+)
 async def maintenance_records(
     principal: NamedDependency[Principal], equipment_id: EquipmentId
 ) -> list[schemas.MaintenanceRecordView]:
@@ -134,7 +141,7 @@ async def maintenance_records(
     return [views.maintenance_record(r) for r in rows]
 
 
-@post("/equipment/{equipment_id:int}/alarms", tags=("alarms",))
+@post("/equipment/{equipment_id:int}/alarms", tags=("alarms",), responses=api_docs.WRITE)
 async def raise_alarm(
     principal: NamedDependency[Principal],
     equipment_id: EquipmentId,
@@ -158,7 +165,7 @@ class AlarmController(Controller):
     path = "/alarms"
     tags = ("alarms",)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -186,7 +193,7 @@ class AlarmController(Controller):
         )
         return schemas.AlarmPage([views.alarm(r) for r in page.items], page.next_cursor)
 
-    @post("/{alarm_id:int}/acknowledge", status_code=200)
+    @post("/{alarm_id:int}/acknowledge", status_code=200, responses=api_docs.WRITE)
     async def acknowledge(
         self,
         principal: NamedDependency[Principal],
@@ -195,7 +202,7 @@ class AlarmController(Controller):
     ) -> schemas.AlarmView:
         return await _step(principal, alarm_id, "acknowledge", data)
 
-    @post("/{alarm_id:int}/arrive", status_code=200)
+    @post("/{alarm_id:int}/arrive", status_code=200, responses=api_docs.WRITE)
     async def arrive(
         self,
         principal: NamedDependency[Principal],
@@ -206,7 +213,7 @@ class AlarmController(Controller):
         elsewhere (docs/rules.md)."""
         return await _step(principal, alarm_id, "arrive", data)
 
-    @post("/{alarm_id:int}/finish", status_code=200)
+    @post("/{alarm_id:int}/finish", status_code=200, responses=api_docs.WRITE)
     async def finish(
         self,
         principal: NamedDependency[Principal],
@@ -215,7 +222,7 @@ class AlarmController(Controller):
     ) -> schemas.AlarmView:
         return await _step(principal, alarm_id, "finish", data)
 
-    @post("/{alarm_id:int}/close", status_code=200)
+    @post("/{alarm_id:int}/close", status_code=200, responses=api_docs.WRITE)
     async def close(
         self,
         principal: NamedDependency[Principal],

@@ -14,6 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.response import Template
 
+from equipment.api import api_docs
 from equipment.api import public_schemas as schemas
 from equipment.api.controllers import EquipmentId, Limit, OrgIdPath, _limit
 from equipment.domain.access import Principal
@@ -23,7 +24,7 @@ from equipment.services import citizen_reports, clock, public
 PublicCode = Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")]
 
 
-@get("/public/equipment/{code:str}", tags=["public"])
+@get("/public/equipment/{code:str}", tags=["public"], responses=api_docs.PUBLIC_LOOKUP)
 async def public_equipment(
     code: PublicCode, language: NamedDependency[str]
 ) -> schemas.PublicEquipment:
@@ -56,7 +57,7 @@ class QrController(Controller):
     path = "/equipment/{equipment_id:int}"
     tags = ("public",)
 
-    @get("/qr.svg", media_type="image/svg+xml")
+    @get("/qr.svg", media_type="image/svg+xml", responses=api_docs.READ_ONE)
     async def qr_svg(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> Response[bytes]:
@@ -65,7 +66,7 @@ class QrController(Controller):
         image = _qr_image(url, "svg", code)
         return Response(image, media_type="image/svg+xml", headers=_cache())
 
-    @get("/qr.png", media_type="image/png")
+    @get("/qr.png", media_type="image/png", responses=api_docs.READ_ONE)
     async def qr_png(
         self, principal: NamedDependency[Principal], equipment_id: EquipmentId
     ) -> Response[bytes]:
@@ -79,7 +80,12 @@ def _cache() -> dict[str, str]:
     return {"Cache-Control": "private, max-age=3600"}
 
 
-@get("/organisations/{org_id:int}/labels", tags=["public"], media_type="text/html")
+@get(
+    "/organisations/{org_id:int}/labels",
+    tags=["public"],
+    media_type="text/html",
+    responses=api_docs.READ_ONE,
+)
 async def label_sheet(
     principal: NamedDependency[Principal],
     org_id: OrgIdPath,
@@ -115,7 +121,7 @@ class CitizenReportController(Controller):
     path = "/citizen-reports"
     tags = ("citizen reports",)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
@@ -138,7 +144,7 @@ class CitizenReportController(Controller):
             rows[-1]["id"] if len(rows) == size else None,
         )
 
-    @get("/counts")
+    @get("/counts", responses=api_docs.READ)
     async def counts(
         self,
         principal: NamedDependency[Principal],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from equipment.domain import lift_events
+from equipment.domain import aliases, lift_events
 
 # PostgreSQL cannot store NUL in text; refusing it here gives a 400 instead of a 500.
 _NO_NUL = r"^[^\x00]*$"
@@ -106,10 +107,16 @@ class OrganisationPage(Struct):
 
 # Equipment ---------------------------------------------------------------------------------
 
+# A GB/T 2260 code (420606) or the district's name (樊城区), mapped to the code by
+# __post_init__ through equipment/domain/aliases.py; the register checks the code.
+DistrictInput = Annotated[
+    str, Meta(min_length=2, max_length=20, pattern=r"^[^\x00]*$", examples=["420606", "樊城区"])
+]
+
 
 class EquipmentCreate(Struct, forbid_unknown_fields=True):
     category: text(4, 4)
-    district_code: text(6, 6)
+    district_code: DistrictInput
     user_unit_id: OrgId
     registration_code: text(40) | None = None
     equipment_code: text(40) | None = None
@@ -132,6 +139,9 @@ class EquipmentCreate(Struct, forbid_unknown_fields=True):
     # The system longitude and latitude are given in; they are stored in WGS-84.
     crs: CrsName = "wgs84"
 
+    def __post_init__(self) -> None:
+        self.district_code = aliases.district_code(self.district_code)
+
 
 class EquipmentUpdate(Struct, forbid_unknown_fields=True):
     manufacturer: text(200) | UnsetType = UNSET
@@ -146,10 +156,14 @@ class EquipmentUpdate(Struct, forbid_unknown_fields=True):
     category: text(4, 4) | UnsetType = UNSET
     certificate_no: text(32, 1) | UnsetType | None = UNSET
     equipment_code: text(18, 18) | UnsetType | None = UNSET
-    district_code: text(6, 6) | UnsetType = UNSET
+    district_code: DistrictInput | UnsetType = UNSET
     cylinder_use: CylinderUse | UnsetType | None = UNSET
     # The system longitude and latitude are given in; they are stored in WGS-84.
     crs: CrsName | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.district_code, str):
+            self.district_code = aliases.district_code(self.district_code)
 
 
 class Equipment(Struct):
@@ -253,14 +267,17 @@ class AuditEntry(Struct):
 InspectionKind = Literal[
     "supervisory", "periodic", "self_test", "external", "internal", "hydrostatic", "annual_check"
 ]
+# The stored codes, or the words inspectors write (合格, 不合格, 复检合格...), which
+# __post_init__ maps to the codes through equipment/domain/aliases.py.
 Conclusion = Literal["pass", "conditional_pass", "fail"]
+ConclusionInput = Literal[(*typing.get_args(Conclusion), *aliases.CONCLUSIONS)]  # type: ignore[valid-type]
 SupervisoryReason = Literal["", "installation", "modernisation", "major_repair"]
 
 
 class InspectionCreate(Struct, forbid_unknown_fields=True):
     kind: InspectionKind
     inspected_on: date
-    conclusion: Conclusion
+    conclusion: ConclusionInput
     report_no: text(64) = ""
     findings: text(4000) = ""
     reason: SupervisoryReason = ""
@@ -271,6 +288,9 @@ class InspectionCreate(Struct, forbid_unknown_fields=True):
     safety_grade: Annotated[int, Meta(ge=1, le=5)] | None = None
     # Id of an earlier record of this unit that this one corrects (nothing is overwritten).
     corrects: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
+
+    def __post_init__(self) -> None:
+        self.conclusion = aliases.conclusion_code(self.conclusion)
 
 
 class InspectionRecord(Struct):
@@ -680,7 +700,8 @@ def to_builtins(value: Any) -> Any:
 class VerdictReason(Struct):
     code: str
     name: str
-    text: str
+    text: str  # in the caller's language
+    text_zh: str  # always Chinese, as the MQTT verdict carries it
 
 
 class FillPermit(Struct):
@@ -689,6 +710,7 @@ class FillPermit(Struct):
     allowed: bool
     code: str
     name: str
+    label: str  # the code's name in the caller's language (已报废 / the cylinder is scrapped)
     suspicious: bool
     reasons: list[VerdictReason]
     cylinder_code: str
@@ -713,6 +735,7 @@ class FillView(Struct):
     post_check_passed: bool
     operator: str
     verdict: str
+    verdict_label: str  # in the caller's language
     allowed: bool
     suspicious: bool
     reasons: list[VerdictReason]

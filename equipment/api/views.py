@@ -8,6 +8,8 @@ from typing import Any
 
 from equipment.api import schemas
 from equipment.domain import catalogue
+from equipment.domain.fills import verdict_label
+from equipment.i18n.spoken import speak
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 
 
@@ -72,30 +74,35 @@ def inspection(row: dict[str, Any]) -> schemas.InspectionRecord:
     return schemas.InspectionRecord(**values)
 
 
-def _due(due: Any) -> schemas.DueExplained:
-    return schemas.DueExplained(**asdict(due))
+def _due(due: Any, lang: str) -> schemas.DueExplained:
+    values = asdict(due)
+    values["explanation"] = speak(lang, values["explanation"])
+    return schemas.DueExplained(**values)
 
 
-def schedule(s: Any) -> schemas.ScheduleView:
+def schedule(s: Any, lang: str) -> schemas.ScheduleView:
+    """A unit's schedule; explanations, reasons and notes in the caller's language."""
     return schemas.ScheduleView(
         as_of=s.as_of,
         status=s.status,
-        due=[_due(d) for d in s.due],
-        dormant=[_due(d) for d in s.dormant],
-        next_periodic=_due(s.next_periodic) if s.next_periodic else None,
+        due=[_due(d, lang) for d in s.due],
+        dormant=[_due(d, lang) for d in s.dormant],
+        next_periodic=_due(s.next_periodic, lang) if s.next_periodic else None,
         overdue=list(s.overdue),
         not_fit_for_use=s.not_fit_for_use,
-        not_fit_reasons=list(s.not_fit_reasons),
+        not_fit_reasons=[speak(lang, r) for r in s.not_fit_reasons],
         needs_inspection_before_resume=s.needs_inspection_before_resume,
-        notes=list(s.notes),
+        notes=[speak(lang, n) for n in s.notes],
     )
 
 
-def due_item(item: dict[str, Any]) -> schemas.DueItem:
+def due_item(item: dict[str, Any], lang: str) -> schemas.DueItem:
     values = {f: item[f] for f in schemas.DueItem.__struct_fields__ if f in item}
     values.update(
         user_unit_id=item["user_unit"], maintenance_company_id=item["maintenance_company"]
     )
+    if isinstance(values.get("explanation"), str):
+        values["explanation"] = speak(lang, values["explanation"])
     return schemas.DueItem(**values)
 
 
@@ -180,7 +187,20 @@ def alarm(row: dict[str, Any]) -> schemas.AlarmView:
     return schemas.AlarmView(**values)
 
 
-def fill(row: dict[str, Any]) -> schemas.FillView:
+def verdict_reasons(reasons: list[dict[str, Any]], lang: str) -> list[schemas.VerdictReason]:
+    """A verdict's reasons with ``text`` in the caller's language (codes stay)."""
+    return [
+        schemas.VerdictReason(
+            code=r["code"],
+            name=r["name"],
+            text=speak(lang, r["text"]),
+            text_zh=r.get("text_zh") or speak("zh-CN", r["text"]),
+        )
+        for r in reasons
+    ]
+
+
+def fill(row: dict[str, Any], lang: str) -> schemas.FillView:
     values = {f: row[f] for f in schemas.FillView.__struct_fields__ if f in row}
     reasons = row["reasons"]
     if isinstance(reasons, str):
@@ -188,18 +208,22 @@ def fill(row: dict[str, Any]) -> schemas.FillView:
     values.update(
         station_id=row["station"],
         cylinder_id=row["cylinder"],
-        reasons=[schemas.VerdictReason(**r) for r in reasons or []],
+        verdict_label=verdict_label(row["verdict"], lang),
+        reasons=verdict_reasons(reasons or [], lang),
     )
     return schemas.FillView(**values)
 
 
-def fill_permit(answer: dict[str, Any]) -> schemas.FillPermit:
+def fill_permit(answer: dict[str, Any], lang: str) -> schemas.FillPermit:
+    fields = schemas.FillPermit.__struct_fields__
     return schemas.FillPermit(
-        **{**answer, "reasons": [schemas.VerdictReason(**r) for r in answer["reasons"]]}
+        **{k: v for k, v in answer.items() if k in fields and k != "reasons"},
+        label=verdict_label(answer["code"], lang),
+        reasons=verdict_reasons(answer["reasons"], lang),
     )
 
 
-def cylinder_trace(trace: dict[str, Any]) -> schemas.CylinderTrace:
+def cylinder_trace(trace: dict[str, Any], lang: str) -> schemas.CylinderTrace:
     facts, state = trace["cylinder"], trace["state"] or {}
     return schemas.CylinderTrace(
         cylinder_id=facts.id,
@@ -211,7 +235,7 @@ def cylinder_trace(trace: dict[str, Any]) -> schemas.CylinderTrace:
         fill_count=state.get("fill_count", 0),
         last_filled_at=state.get("last_filled_at"),
         last_station_code=state.get("last_station_code"),
-        fills=[fill(r) for r in trace["fills"]],
+        fills=[fill(r, lang) for r in trace["fills"]],
     )
 
 

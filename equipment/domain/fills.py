@@ -47,6 +47,7 @@ from typing import Any, Final
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.gases import components
+from equipment.i18n.spoken import speak_default
 
 __all__ = [
     "ALLOWED",
@@ -70,6 +71,7 @@ __all__ = [
     "measure_for",
     "priority",
     "same_vehicle",
+    "verdict_label",
 ]
 
 
@@ -344,6 +346,12 @@ def code_row(code: VerdictCode) -> CodeRow:
     return _ROWS[VerdictCode(code)]
 
 
+def verdict_label(code: VerdictCode, lang: str) -> str:
+    """The code's short name in ``lang``: each summary is ``"中文: English"``."""
+    chinese, _, english = _ROWS[VerdictCode(code)].summary.partition(": ")
+    return english if lang == "en" else chinese
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     code: VerdictCode
@@ -368,14 +376,22 @@ class FillVerdict:
         return bool(self.reasons) and any(_ROWS[r.code].suspicious for r in self.reasons)
 
     def as_dict(self) -> dict[str, Any]:
-        """The verdict as published on ``sereg/v1/stations/{code}/verdicts`` and stored."""
+        """The verdict as published on ``sereg/v1/stations/{code}/verdicts`` and stored:
+        stable codes and names, each reason in English (``text``) and in the product's
+        language (``text_zh``, for the station's display), and the code's Chinese name."""
         return {
             "code": self.code.value,
             "name": _ROWS[self.code].name,
+            "text_zh": verdict_label(self.code, "zh-CN"),
             "allowed": self.allowed,
             "suspicious": self.suspicious,
             "reasons": [
-                {"code": r.code.value, "name": r.name or _ROWS[r.code].name, "text": r.text}
+                {
+                    "code": r.code.value,
+                    "name": r.name or _ROWS[r.code].name,
+                    "text": r.text,
+                    "text_zh": speak_default(r.text),
+                }
                 for r in self.reasons
             ],
         }

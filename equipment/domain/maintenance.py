@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from equipment.domain import aliases
 from equipment.domain.errors import InvalidValue
 from equipment.domain.rules.policy import DEFAULT_POLICY
 
@@ -185,7 +186,7 @@ def parse_record(raw: Mapping[str, object]) -> RecordInput:
             ) from exc
     if not isinstance(day, date):
         raise InvalidValue("maintained_on is required (YYYY-MM-DD)", field="maintained_on")
-    level = _text(raw, "level", 20, required=True)
+    level = aliases.maintenance_level_code(_text(raw, "level", 20, required=True))  # 半月
     if level not in Level.__members__.values():
         raise InvalidValue(f"level must be one of {', '.join(Level)}", field="level")
     return RecordInput(

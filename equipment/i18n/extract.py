@@ -45,7 +45,13 @@ def _messages(package: Path) -> Iterator[tuple[str, object, int]]:
         comment_tags=("TRANSLATORS:",),
         strip_comment_tags=True,
     )
-    for source in (python, templates):
+    # The English messages of raised domain errors and fill reasons (equipment.i18n.spoken).
+    spoken = extract_from_dir(
+        package,
+        method_map=[("**.py", "equipment.i18n.spoken:extract_spoken")],
+        keywords={},
+    )
+    for source in (python, templates, spoken):
         for filename, lineno, message, _comments, _context in source:
             yield f"{package.name}/{filename}", message, lineno
 

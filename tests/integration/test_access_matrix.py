@@ -17,6 +17,8 @@ from equipment.services import alarms, areas, clock, notifications, register
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 
 ROLES = ("admin", "inspector", "company_a", "owner_a", "station_a", "call_centre")
 

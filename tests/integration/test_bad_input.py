@@ -12,6 +12,8 @@ from equipment.domain.access import Role
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 
 json_values = st.recursive(
     st.none()

@@ -20,6 +20,8 @@ from tests.ingest_support import (
 )
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 TODAY = factories.TODAY
 
 

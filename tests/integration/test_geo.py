@@ -26,6 +26,8 @@ from geo.crs import from_wgs84
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 GEOD = Geod(ellps="WGS84")
 TODAY = f.TODAY
 # A quiet corner of 襄城区 for hand-made areas, in WGS-84.

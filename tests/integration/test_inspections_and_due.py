@@ -15,6 +15,8 @@ from equipment.tables import Inspection
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 TODAY = f.TODAY
 
 
@@ -327,7 +329,7 @@ async def test_reminders_one_month_before_and_when_overdue(client, ctx):
 
 async def test_exports_read_back_with_chinese_text(client, ctx):
     await lift(ctx, add_months(TODAY, -12 - 2), address="襄阳市樊城区人民路=1号")
-    csv_response = await client.get("/api/v1/due/export.csv", headers=ctx["inspector"])
+    csv_response = await client.get("/api/v1/due/export.csv?lang=zh", headers=ctx["inspector"])
     assert csv_response.status_code == 200
     assert csv_response.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig"))))

@@ -16,6 +16,8 @@ from tests import factories as f
 from tests.loop_support import other_work
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 TODAY = f.TODAY
 DAY = timedelta(days=1)
 

@@ -35,6 +35,8 @@ from tests.ingest_support import (
 from tests.service_support import free_port
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 
 
 async def test_ready_reports_missing_migrations(engine, client) -> None:

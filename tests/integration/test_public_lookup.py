@@ -8,6 +8,8 @@ import pytest
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 
 PUBLIC_FIELDS = {
     "code",

@@ -32,7 +32,8 @@ async def test_no_personal_field_over_the_whole_demo_city(client, engine):
     orgs = await Organisation.select(Organisation.contact_name, Organisation.contact_phone)
     units = await Equipment.select(Equipment.code, Equipment.certificate_no)
     secrets = _personal_values(orgs, units)
-    assert len(units) == 250 and len(secrets) > 100  # the check has something to find
+    # 250 generated units and the showcase ones (a major repair, entrusted and taxi cylinders).
+    assert len(units) >= 250 and len(secrets) > 100  # the check has something to find
     states: set[str] = set()
     for unit in units:
         answer = await client.get(f"/api/v1/public/equipment/{unit['code']}")

@@ -12,6 +12,8 @@ from equipment.tables import AuditEntry
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from tests import factories as f
 from tests.ingest_support import fill_payload, fills_topic, ingest_now, station
 
 pytestmark = pytest.mark.integration
+# These tests read the English explanations (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 TODAY = f.TODAY
 DAY = timedelta(days=1)
 

@@ -11,6 +11,8 @@ from equipment.tables import Equipment
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
+# These tests read the English message ids (the default answer language is Chinese).
+ACCEPT_LANGUAGE = "en"
 TODAY = f.TODAY
 DAY = timedelta(days=1)
 

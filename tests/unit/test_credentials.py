@@ -107,6 +107,7 @@ def test_each_device_has_only_its_own_topics_and_everything_else_is_denied() -> 
         STATION: [f"station-{STATION}"],
         LIFT: [f"lift-{LIFT}"],
         "sereg-ingest-1": [credentials.INGEST_ROLE],
+        "sereg-ingest-1-out": [credentials.INGEST_ROLE],
     }
 
 
@@ -128,3 +129,16 @@ def test_mosquitto_passwd_agrees(tmp_path: Path) -> None:
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(path), "bob", "hunter2"], check=True)
     stored = path.read_text().strip().split(":", 1)[1]
     assert credentials.verify("hunter2", stored)
+
+
+def test_each_ingest_worker_has_a_side_client_with_its_password():
+    # The worker's second connection (verdicts, $SYS) logs in as <worker>-out: the broker
+    # binds client ids to usernames, so it cannot share the worker's own username.
+    document, issued = credentials.dynamic_security(
+        credentials.Users(workers=["sereg-ingest-1"]), group="sereg-ingest"
+    )
+    clients = {c["username"]: c for c in document["clients"]}
+    side = clients[credentials.side_username("sereg-ingest-1")]
+    assert credentials.verify_client(issued["sereg-ingest-1"], side)
+    assert side["roles"] == clients["sereg-ingest-1"]["roles"]
+    assert credentials.side_username("sereg-ingest-1") not in issued

@@ -34,6 +34,7 @@ from equipment.domain.fills import (
     max_lpg_fill_kg,
     measure_for,
 )
+from equipment.i18n.spoken import speak_default
 
 V = VerdictCode
 CHINA = timezone(timedelta(hours=8))
@@ -143,6 +144,7 @@ def test_the_good_fill_is_ok(good: Good):
     assert verdict.as_dict() == {
         "code": "00",
         "name": "ok",
+        "text_zh": "正常",
         "allowed": True,
         "suspicious": False,
         "reasons": [],
@@ -926,6 +928,14 @@ def test_any_combination_of_findings(f: dict[str, Any]):
         assert verdict.code == (V.JOINT_OPERATION if "09" in found else V.OK)
     assert verdict.suspicious == bool({"16", "17", "19"} & set(found))
     assert verdict.as_dict()["reasons"] == [
-        {"code": r.code.value, "name": code_row(r.code).name, "text": r.text}
+        {
+            "code": r.code.value,
+            "name": code_row(r.code).name,
+            "text": r.text,
+            "text_zh": speak_default(r.text),
+        }
         for r in verdict.reasons
     ]
+    # Every reason the rules can give has its Chinese text in the catalogue.
+    for reason in verdict.as_dict()["reasons"]:
+        assert re.search(r"[\u4e00-\u9fff]", reason["text_zh"]), reason

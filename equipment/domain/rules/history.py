@@ -123,7 +123,8 @@ def due_from_interval(
     """
     due_on = add_years(base, years)
     unit = "year" if years == 1 else "years"
-    why = f" ({detail})" if detail else ""
+    # Two sentence shapes rather than an optional piece glued to the summary, so each is
+    # one catalogue id with its values apart (equipment/i18n/spoken.py).
     return DueDate(
         kind=kind,
         due_on=due_on,
@@ -132,7 +133,10 @@ def due_from_interval(
         tag=row.tag,
         base_date=base,
         explanation=(
-            f"{row.summary}{why}: {base_label} on {base.isoformat()} + {years} {unit} "
+            f"{row.summary} ({detail}): {base_label} on {base.isoformat()} + {years} {unit} "
+            f"= due by {due_on.isoformat()}"
+            if detail
+            else f"{row.summary}: {base_label} on {base.isoformat()} + {years} {unit} "
             f"= due by {due_on.isoformat()}"
         ),
     )
