@@ -49,10 +49,9 @@ async def _find_lift(registration_code: str | None, address: str | None) -> dict
         raise NotFound(f"no lift at an address containing {address!r}")
     if len(found) > 1:
         shown = ", ".join(f"{u['code']} ({u['address']})" for u in found[:MAX_CANDIDATES])
-        more = " and more" if len(found) > MAX_CANDIDATES else ""
         raise Conflict(
-            f"{len(found) if not more else MAX_CANDIDATES}{more} lifts match {address!r}: "
-            f"{shown}; ask the caller for the registration code on the car's label"
+            f"several lifts match {address!r}: {shown}; ask the caller for the registration"
+            " code on the car's label"
         )
     return found[0]
 

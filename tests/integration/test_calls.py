@@ -104,10 +104,13 @@ async def test_a_call_joins_an_alarm_the_lift_raised(client, world):
 
 async def test_finding_the_lift(client, world):
     w = world
-    await f.unit(w["owner"], address="襄阳市樊城区幸福小区5栋1单元")
+    second = await f.unit(w["owner"], address="襄阳市樊城区幸福小区5栋1单元")
     ambiguous = await call(client, w, address="幸福小区")
     assert ambiguous.status_code == 409
-    assert "registration code" in ambiguous.text
+    # The candidates are named, and the operator is told what to ask (zh-CN by default).
+    detail = ambiguous.json()["detail"]
+    assert w["unit"]["code"] in detail and second["code"] in detail
+    assert "使用登记代码" in detail
     assert (await call(client, w, address="没有这个地方")).status_code == 404
     assert (await call(client, w, registration_code="31104206002099")).status_code == 404
     assert (await call(client, w)).status_code == 422
