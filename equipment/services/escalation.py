@@ -23,9 +23,9 @@ def _clock(row: dict) -> ladders.AlarmClock:
     return ladders.AlarmClock(
         kind=row["kind"],
         severity=row["severity"],
-        raised_at=notifications._instant(row["raised_at"]),
-        acknowledged_at=row["acknowledged_at"] and notifications._instant(row["acknowledged_at"]),
-        arrived_at=row["arrived_at"] and notifications._instant(row["arrived_at"]),
+        raised_at=notifications.instant(row["raised_at"]),
+        acknowledged_at=row["acknowledged_at"] and notifications.instant(row["acknowledged_at"]),
+        arrived_at=row["arrived_at"] and notifications.instant(row["arrived_at"]),
         response_limit_minutes=row["response_limit_minutes"],
     )
 

@@ -288,7 +288,7 @@ def _alarm_body(
     key: str, event: str, step: str, alarm: dict[str, Any], at: datetime
 ) -> dict[str, Any]:
     limit = alarm["response_limit_minutes"]
-    raised = _instant(alarm["raised_at"])
+    raised = instant(alarm["raised_at"])
     return {
         "id": key,
         "event": event,
@@ -317,7 +317,8 @@ def _alarm_body(
     }
 
 
-def _instant(value: Any) -> datetime:
+def instant(value: Any) -> datetime:
+    """A timestamp as read back by raw SQL: a datetime (PostgreSQL) or ISO text (SQLite)."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
