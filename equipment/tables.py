@@ -454,6 +454,91 @@ class DeadLetter(Table, tablename="dead_letter"):
     deliveries = Integer(default=1)
 
 
+class WebhookEndpoint(Table, tablename="webhook_endpoint"):
+    """Where an organisation (or the bureau's duty desk) is told of alarms over HTTP."""
+
+    id = BigSerial(primary_key=True)
+    # None: the bureau's duty desk, for ``district_code`` ("" the city-wide desk).
+    organisation = Integer(null=True, default=None, index=True)
+    tier = Varchar(length=12, default="primary")  # primary | second (escalation contact)
+    district_code = Varchar(length=6, default="")
+    url = Text()
+    # Kept in clear: sereg must sign with it (a hash cannot sign). Shown once, at creation;
+    # no listing shows it.
+    secret = Varchar(length=80)
+    label = Varchar(length=100, default="")
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class Notification(Table, tablename="notification"):
+    """The outbox: one row per thing to tell, written in the transaction that caused it
+    (an alarm raised, an escalation fired) and fanned out to endpoints by the worker.
+    Unique on (event, alarm, step): an alarm is announced once per event and step."""
+
+    id = BigSerial(primary_key=True)
+    event = Varchar(length=32)
+    alarm = BigInt()
+    step = Varchar(length=24, default="")
+    created_at = Timestamptz()
+    fanned_out = Boolean(default=False)
+
+
+class WebhookDelivery(Table, tablename="webhook_delivery"):
+    """One notification to one endpoint: its fixed body, attempts and lease.
+
+    ``lease`` names the worker's claim: a result is recorded only under the claim it was
+    made with, so a worker that stalled past its lease cannot overwrite a newer attempt.
+    """
+
+    id = BigSerial(primary_key=True)
+    notification = BigInt()
+    endpoint = BigInt(index=True)
+    idempotency_key = Varchar(length=64, unique=True)
+    body = Text()
+    state = Varchar(length=12, default="pending")  # pending | delivered | dead
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    leased_until = Timestamptz(null=True, default=None)
+    lease = Varchar(length=32, null=True, default=None)
+    last_error = Text(default="")
+    last_status = Integer(null=True, default=None)
+    delivered_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class EscalationFired(Table, tablename="escalation_fired"):
+    """An escalation step that fired; unique on (alarm, step), so it fires once however
+    many workers watch the clock."""
+
+    id = BigSerial(primary_key=True)
+    alarm = BigInt()
+    step = Varchar(length=24)
+    fired_at = Timestamptz()
+
+
+class ClockOffset(Table, tablename="clock_offset"):
+    """Test-only: seconds every worker adds to its clock when SEREG_TEST_CLOCK is set, so a
+    test moves time for every process at once. Production never reads it."""
+
+    seconds = DoublePrecision(default=0)
+
+
+class EmergencyCall(Table, tablename="emergency_call"):
+    """A call to the 96333 lift-emergency line, taken by a call-centre operator. The caller's
+    callback number is personal: only the responders and the bureau see it."""
+
+    id = BigSerial(primary_key=True)
+    alarm = BigInt(index=True)
+    equipment = BigInt()
+    callback_number = Varchar(length=32)
+    note = Text(default="")
+    received_at = Timestamptz()
+    joined = Boolean(default=False)  # the call joined an alarm already open
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
 class CitizenReport(Table, tablename="citizen_report"):
     """A problem a member of the public reported from a unit's page (举报/投诉).
 
@@ -482,6 +567,20 @@ class SiteSecret(Table, tablename="site_secret"):
     created_at = Timestamptz()
 
 
+class Drill(Table, tablename="drill"):
+    """An emergency drill (应急演练) held on a unit: when, who took part, what was drilled."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt(index=True)
+    held_on = Date()
+    participants = JSON(default="[]")  # names (and roles) as the drill's record lists them
+    scenario = Varchar(length=100, default="")
+    note = Text(default="")
+    organisation = Integer(null=True, default=None)  # who recorded it
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -504,6 +603,13 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     LiftHeartbeat,
     LiftEvent,
     DeadLetter,
+    WebhookEndpoint,
+    Notification,
+    WebhookDelivery,
+    EscalationFired,
+    ClockOffset,
+    EmergencyCall,
+    Drill,
     CitizenReport,
     SiteSecret,
 )

@@ -16,10 +16,13 @@ from litestar.template.config import TemplateConfig
 
 from equipment.api import (
     api_docs,
+    call_controllers,
     controllers,
+    emergency_controllers,
     geo_controllers,
     ingest_controllers,
     maintenance_controllers,
+    notification_controllers,
     public_controllers,
 )
 from equipment.api.auth import authenticate, require_token
@@ -112,6 +115,12 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             geo_controllers.AreaController,
             geo_controllers.GeoController,
             controllers.TokenController,
+            notification_controllers.WebhookController,
+            call_controllers.take_call,
+            call_controllers.alarm_timeline,
+            emergency_controllers.response_kpis,
+            emergency_controllers.record_drill,
+            emergency_controllers.missing_drills,
             controllers.me,
             public_controllers.QrController,
             public_controllers.label_sheet,

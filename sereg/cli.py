@@ -200,6 +200,33 @@ def cmd_ingest(_: argparse.Namespace) -> None:
     asyncio.run(run_consumer(settings))
 
 
+def cmd_notify(_: argparse.Namespace) -> None:
+    """The notification worker: escalation timers and webhook delivery, until SIGTERM."""
+    import signal
+
+    from equipment.domain.errors import InvalidValue
+    from equipment.services import notify_worker, schedules
+    from sereg.observability import configure_logging
+
+    open_database()
+    try:
+        schedules.policy()  # a broken policy file (escalation waits) stops the start
+    except InvalidValue as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    settings = get_settings()
+    configure_logging(json_lines=settings.log_json)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        print("sereg notify: running", file=sys.stderr, flush=True)
+        await notify_worker.run(settings.notify, stop)
+
+    asyncio.run(_with_db(run))
+
+
 def cmd_simulate(args: argparse.Namespace) -> None:
     open_database()
     import uuid
@@ -465,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser(
+        "notify", help="run the notification worker (escalations, webhook delivery)"
+    ).set_defaults(func=cmd_notify)
+    sub.add_parser(
         "ingest", help="run the MQTT consumer (MQTT_URL): fills, lift status and events"
     ).set_defaults(func=cmd_ingest)
 
@@ -573,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--role",
         required=True,
-        choices=["admin", "inspector", "maintenance", "user_unit", "station"],
+        choices=["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"],
     )
     create.add_argument("--org", type=int, help="organisation id the token acts for")
     create.add_argument("--label", default="")

@@ -237,6 +237,28 @@ class PublicSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """The notification worker (``sereg notify``): webhook delivery and escalation timers."""
+
+    # How often an idle worker looks for new work; a busy one goes straight on.
+    poll_s: float = 1.0
+    # A claimed delivery is another worker's to retry once this lease has run out (a worker
+    # killed mid-delivery loses nothing). Longer than the request timeout.
+    lease_s: int = 60
+    timeout_s: float = 10.0
+    backoff_base_s: float = 30.0
+    backoff_cap_s: float = 3600.0
+    max_attempts: int = 5
+    batch: int = 50
+    # Escalation: minutes an unacknowledged critical alarm waits before the company's
+    # second contact and the district desk are told (the rules policy may override it).
+    unacknowledged_minutes: int = 5
+    # Test-only: every worker adds the seconds in the clock_offset table to its clock, so a
+    # test moves time for all processes at once. Never set in production.
+    test_clock: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
@@ -246,6 +268,7 @@ class Settings:
     fills: FillSettings = field(default_factory=FillSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     public: PublicSettings = field(default_factory=PublicSettings)
     log_json: bool = False
 
@@ -378,6 +401,18 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         http=HttpSettings(
             host=env.get("SEREG_HOST", HttpSettings.host),
             port=_env_int(env, "SEREG_PORT", HttpSettings.port, high=65535),
+        ),
+        notify=NotifySettings(
+            poll_s=_env_int(env, "SEREG_NOTIFY_POLL_MS", 1000) / 1000,
+            lease_s=_env_int(env, "SEREG_WEBHOOK_LEASE_S", NotifySettings.lease_s),
+            timeout_s=_env_int(env, "SEREG_WEBHOOK_TIMEOUT_S", int(NotifySettings.timeout_s)),
+            backoff_base_s=_env_int(env, "SEREG_WEBHOOK_BACKOFF_MS", 30_000) / 1000,
+            backoff_cap_s=_env_int(env, "SEREG_WEBHOOK_BACKOFF_CAP_S", 3600),
+            max_attempts=_env_int(env, "SEREG_WEBHOOK_MAX_ATTEMPTS", NotifySettings.max_attempts),
+            unacknowledged_minutes=_env_int(
+                env, "SEREG_ESCALATE_UNACKNOWLEDGED_MINUTES", NotifySettings.unacknowledged_minutes
+            ),
+            test_clock=_env_flag(env, "SEREG_TEST_CLOCK"),
         ),
         public=_public_settings(env),
         log_json=_env_flag(env, "SEREG_LOG_JSON"),

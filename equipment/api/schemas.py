@@ -29,7 +29,7 @@ Instant = Annotated[datetime, Meta(tz=True)]
 Longitude = float
 Latitude = float
 OrgKindName = Literal["user_unit", "maintenance_company", "inspection_body", "filling_station"]
-RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station"]
+RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
 StatusName = Literal["pending", "in_use", "suspended", "scrapped", "cancelled"]
 Parameters = dict[str, Any]
 # The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
@@ -839,3 +839,126 @@ class UnknownCode(Struct):
 class DeadLetterSummary(Struct):
     by_reason: dict[str, int]
     unknown_codes: list[UnknownCode]
+
+
+# ------------------------------------------------------------------ webhooks
+
+
+class WebhookCreate(Struct, forbid_unknown_fields=True):
+    url: text(2000, 8)
+    # The bureau names the organisation (or none: a duty desk); others get their own.
+    organisation_id: OrgId | None = None
+    tier: Literal["primary", "second"] = "primary"
+    district_code: Annotated[str, Meta(pattern=r"^([0-9]{6})?$")] = ""
+    label: text(100) = ""
+
+
+class Webhook(Struct):
+    id: int
+    url: str
+    organisation_id: int | None
+    tier: str
+    district_code: str
+    label: str
+    created_at: datetime
+
+
+class NewWebhook(Struct):
+    """The only time an endpoint's signing secret is shown."""
+
+    secret: str
+    endpoint: Webhook
+
+
+class WebhookDelivery(Struct):
+    id: int
+    notification_id: int
+    idempotency_key: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    last_status: int | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class Redeliver(Struct, forbid_unknown_fields=True):
+    delivery_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None  # None: every dead one
+
+
+class Redelivered(Struct):
+    redelivered: int
+
+
+# ------------------------------------------------------------------ 96333 calls
+
+
+class CallCreate(Struct, forbid_unknown_fields=True):
+    """A call to 96333: the lift by its registration code (on the car's label) or, when the
+    caller cannot read it, by its address; and the number to call the caller back on."""
+
+    callback_number: Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 -]{4,30}$")]
+    registration_code: text(20, 1) | None = None
+    address: text(200, 4) | None = None
+    received_at: datetime | None = None  # default: now
+    note: text(500) = ""
+
+
+class CallTaken(Struct):
+    call_id: int
+    joined: bool  # the call joined the entrapment alarm already open
+    alarm: AlarmView
+
+
+class TimelineEvent(Struct):
+    at: datetime
+    what: str  # raised, call, lift_event, acknowledge, arrive, finish, close, escalate.*, ...
+    who: str
+    detail: dict[str, Any] | None = None
+
+
+class Timeline(Struct):
+    alarm: AlarmView
+    events: list[TimelineEvent]
+
+
+# ------------------------------------------------------------------ response KPIs and drills
+
+
+class ResponseKpi(Struct):
+    group: str  # the maintenance company's id or the district code
+    entrapments: int
+    acknowledge_median: float | None  # minutes
+    acknowledge_p90: float | None
+    arrive_median: float | None
+    arrive_p90: float | None
+    late: int
+    share_late: float | None
+    lifts: int
+    per_1000_lifts: float | None
+
+
+class DrillCreate(Struct, forbid_unknown_fields=True):
+    held_on: date
+    participants: Annotated[list[text(100, 1)], Meta(min_length=1, max_length=200)]
+    scenario: text(100) = "困人救援"
+    note: text(2000) = ""
+
+
+class Drill(Struct):
+    id: int
+    equipment_id: int
+    held_on: date
+    participants: list[str]
+    scenario: str
+    note: str
+
+
+class MissingDrill(Struct):
+    equipment_id: int
+    code: str
+    address: str
+    district_code: str
+    drills: int
+    required: int

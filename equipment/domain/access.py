@@ -19,6 +19,7 @@ class Role(StrEnum):
     MAINTENANCE = "maintenance"
     USER_UNIT = "user_unit"
     STATION = "station"
+    CALL_CENTRE = "call_centre"  # the city's 96333 lift-emergency line
 
 
 class OrgKind(StrEnum):
@@ -35,6 +36,7 @@ ROLE_ORG_KIND: dict[Role, OrgKind | None] = {
     Role.MAINTENANCE: OrgKind.MAINTENANCE_COMPANY,
     Role.USER_UNIT: OrgKind.USER_UNIT,
     Role.STATION: OrgKind.FILLING_STATION,
+    Role.CALL_CENTRE: None,  # the city's one line, not an organisation of the register
 }
 ROLES_NEEDING_ORG = frozenset({Role.MAINTENANCE, Role.USER_UNIT, Role.STATION})
 
@@ -69,6 +71,13 @@ class Permission(StrEnum):
     TELEMETRY_READ = "telemetry.read"  # a lift's live state
     AREA_MANAGE = "area.manage"  # import areas (GeoJSON) and reassign units to them
     TOKEN_MANAGE = "token.manage"
+    # Webhook endpoints: an organisation its own, the bureau any and its duty desks.
+    WEBHOOK_MANAGE = "webhook.manage"
+    CALL_INTAKE = "call.intake"  # enter a 96333 call for a lift
+    # A caller's callback number: the responders and the bureau only (personal data).
+    CALL_CALLBACK_READ = "call.callback_read"
+    RESPONSE_KPI_READ = "response_kpi.read"  # entrapment response figures (own, or all)
+    DRILL_RECORD = "drill.record"  # record an emergency drill held on a unit
     CITIZEN_REPORT_READ = "citizen_report.read"  # reports the public sent from a unit's page
     LABEL_PRINT = "label.print"  # the printable sheet of 使用标志 with QR codes
 
@@ -91,6 +100,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.FILL_PERMIT,
             P.FILL_READ,
             P.TELEMETRY_READ,
+            P.CALL_CALLBACK_READ,
+            P.RESPONSE_KPI_READ,
             P.CITIZEN_REPORT_READ,
         }
     ),
@@ -108,6 +119,10 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_RESPOND,
             P.ALARM_CLOSE,
             P.TELEMETRY_READ,
+            P.WEBHOOK_MANAGE,
+            P.CALL_CALLBACK_READ,
+            P.RESPONSE_KPI_READ,
+            P.DRILL_RECORD,
         }
     ),
     Role.USER_UNIT: frozenset(
@@ -126,6 +141,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_READ,
             P.ALARM_RAISE,
             P.TELEMETRY_READ,
+            P.WEBHOOK_MANAGE,
+            P.DRILL_RECORD,
             P.LABEL_PRINT,
         }
     ),
@@ -137,7 +154,12 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALARM_READ,
             P.FILL_PERMIT,
             P.FILL_READ,
+            P.WEBHOOK_MANAGE,
         }
+    ),
+    # Takes the call, finds the lift, follows the rescue: nothing of the register else.
+    Role.CALL_CENTRE: frozenset(
+        {P.CALL_INTAKE, P.CALL_CALLBACK_READ, P.ALARM_READ, P.TELEMETRY_READ}
     ),
 }
 
@@ -190,6 +212,8 @@ class Principal:
             Role.MAINTENANCE: ScopeKind.MAINTENANCE_COMPANY,
             Role.USER_UNIT: ScopeKind.USER_UNIT,
             Role.STATION: ScopeKind.OWNING_STATION,
+            # A trapped passenger may call about any lift of the city.
+            Role.CALL_CENTRE: ScopeKind.ALL,
         }[self.role]
         if scope_kind is ScopeKind.ALL:
             return EquipmentScope(ScopeKind.ALL)

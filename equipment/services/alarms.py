@@ -13,7 +13,7 @@ from typing import Any
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, db, schedules
+from equipment.services import audit, clock, db, notifications, schedules
 from equipment.services.bulk import Bulk
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
@@ -136,6 +136,8 @@ async def open_or_count(
     await audit.record(
         actor, entity="alarm", entity_id=row["id"], action="raise", at=now, before=None, after=row
     )
+    # The outbox, in this transaction: if the alarm commits, it will be announced.
+    await notifications.enqueue_alarm(row["id"], event="alarm.raised", now=now)
     return row
 
 
@@ -171,6 +173,11 @@ async def _visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"alarm {alarm_id} not found")
     return row
+
+
+async def visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
+    """The alarm if ``principal`` may see it; NotFound otherwise (as for an unknown one)."""
+    return await _visible(principal, alarm_id)
 
 
 STEPS = {
@@ -358,6 +365,7 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
         target = by_unit if b.equipment is not None else by_station
         key = (b.equipment if b.equipment is not None else b.station or 0, b.kind)
         target[key] = _merge(target[key], b) if key in target else b
+    opened: list[int] = []
     for rows, conflict in (
         (list(by_unit.values()), "ON CONFLICT (equipment, kind) WHERE state = 'open'"),
         (
@@ -366,12 +374,17 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
         ),
         (born_closed, ""),
     ):
-        await bulk.insert(
+        written = await bulk.insert(
             Alarm,
             _NEW_COLUMNS,
             [_new_row(b) for b in rows],
             tail=f"{conflict}{_ON_OPEN}" if conflict else "",
+            returning="id",
         )
+        opened.extend(r["id"] for r in written)
+    # The outbox, in the batch's transaction. A raise that landed on an alarm already
+    # announced is not announced again (the outbox's unique key): a storm is one message.
+    await notifications.enqueue_alarms(bulk, opened, now=clock.now())
     return len(existing) + len(by_unit) + len(by_station) + len(born_closed)
 
 

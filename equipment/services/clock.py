@@ -15,3 +15,20 @@ def now() -> datetime:
 def today() -> date:
     """Today in the bureau's time zone: a due date flips at local midnight, not UTC's."""
     return datetime.now(CHINA).date()
+
+
+async def shared_now() -> datetime:
+    """The clock of the background workers (escalation timers, webhook retries).
+
+    With ``SEREG_TEST_CLOCK`` set, every worker adds the offset held in the database's
+    ``clock_offset`` table, so one test moves time for all its worker processes at once;
+    production never reads that table.
+    """
+    from equipment.tables import ClockOffset
+    from sereg.settings import get_settings
+
+    real = now()
+    if not get_settings().notify.test_clock:
+        return real
+    row = await ClockOffset.select(ClockOffset.seconds).order_by(ClockOffset.id).first()
+    return real + timedelta(seconds=row["seconds"]) if row else real

@@ -47,6 +47,11 @@ ALL_PERMISSIONS = {
     "telemetry.read",
     "area.manage",
     "token.manage",
+    "webhook.manage",
+    "call.intake",
+    "call.callback_read",
+    "response_kpi.read",
+    "drill.record",
     "citizen_report.read",
     "label.print",
 }
@@ -68,6 +73,8 @@ EXPECTED: dict[str, set[str]] = {
         "fill.permit",
         "fill.read",
         "telemetry.read",
+        "call.callback_read",
+        "response_kpi.read",
         "citizen_report.read",
     },
     "maintenance": {
@@ -83,6 +90,10 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.respond",
         "alarm.close",
         "telemetry.read",
+        "webhook.manage",
+        "call.callback_read",
+        "response_kpi.read",
+        "drill.record",
     },
     "user_unit": {
         "org.update_own_contact",
@@ -99,6 +110,8 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.read",
         "alarm.raise",
         "telemetry.read",
+        "webhook.manage",
+        "drill.record",
         "label.print",
     },
     "station": {
@@ -108,10 +121,19 @@ EXPECTED: dict[str, set[str]] = {
         "alarm.read",
         "fill.permit",
         "fill.read",
+        "webhook.manage",
     },
+    "call_centre": {"call.intake", "call.callback_read", "alarm.read", "telemetry.read"},
 }
 
-ORG_OF = {"admin": None, "inspector": 20, "maintenance": 10, "user_unit": 1, "station": 30}
+ORG_OF = {
+    "admin": None,
+    "inspector": 20,
+    "maintenance": 10,
+    "user_unit": 1,
+    "station": 30,
+    "call_centre": None,
+}
 
 
 def principal(role: str, token_id: int | None = 7) -> Principal:
@@ -238,6 +260,7 @@ def test_role_org_kinds():
         Role.MAINTENANCE: OrgKind.MAINTENANCE_COMPANY,
         Role.USER_UNIT: OrgKind.USER_UNIT,
         Role.STATION: OrgKind.FILLING_STATION,
+        Role.CALL_CENTRE: None,
     }
     assert {r.value for r in ROLES_NEEDING_ORG} == {"maintenance", "user_unit", "station"}
 

@@ -9,7 +9,8 @@ The caller reads a policy file (JSON or TOML) and hands the parsed mapping to
         "cylinder.lpg": {"interval_years": 5},
         "vessel.grade_3": {"interval_years": 4}
       },
-      "media": {"CO2": "corrosive"}                    # gas -> corrosive | inert | other
+      "media": {"CO2": "corrosive"},                   # gas -> corrosive | inert | other
+      "escalation": {"entrapment": 3}                  # alarm kind -> minutes unacknowledged
     }
 
 Rules for overrides:
@@ -37,7 +38,9 @@ from equipment.domain.rules.table import NUMERIC_FIELDS, TABLE, RuleRow
 
 __all__ = ["DEFAULT_POLICY", "Policy", "load_policy"]
 
-_TOP_KEYS: Final = frozenset({"name", "overrides", "media"})
+_TOP_KEYS: Final = frozenset({"name", "overrides", "media", "escalation"})
+# An escalation wait is minutes to a day: longer is no escalation at all.
+_MAX_ESCALATION_MINUTES: Final = 1440
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,9 @@ class Policy:
     name: str
     rows: Mapping[str, RuleRow]
     media: Mapping[str, str]
+    # Minutes an alarm of a kind may stay unacknowledged before it is escalated
+    # (equipment.domain.escalation); kinds not named use the configured default.
+    escalation: Mapping[str, int] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     def row(self, key: str) -> RuleRow:
         """The row ``key``; a missing key is a programming error, not user input."""
@@ -93,7 +99,27 @@ def load_policy(mapping: Mapping[str, object]) -> Policy:
                 field=f"media.{gas}",
             )
         media[normalise_medium(gas)] = gas_class
-    return Policy(name=name, rows=MappingProxyType(rows), media=MappingProxyType(media))
+    escalation = mapping.get("escalation", {})
+    if not isinstance(escalation, Mapping):
+        raise InvalidValue("escalation maps an alarm kind to minutes", field="escalation")
+    for kind, minutes in escalation.items():
+        if (
+            not isinstance(kind, str)
+            or isinstance(minutes, bool)
+            or not isinstance(minutes, int)
+            or not 1 <= minutes <= _MAX_ESCALATION_MINUTES
+        ):
+            raise InvalidValue(
+                f"escalation.{kind}: whole minutes from 1 to {_MAX_ESCALATION_MINUTES},"
+                f" got {minutes!r}",
+                field=f"escalation.{kind}",
+            )
+    return Policy(
+        name=name,
+        rows=MappingProxyType(rows),
+        media=MappingProxyType(media),
+        escalation=MappingProxyType(dict(escalation)),
+    )
 
 
 def _override(row: RuleRow | None, key: object, values: object) -> RuleRow:

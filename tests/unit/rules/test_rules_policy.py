@@ -172,3 +172,19 @@ def test_empty_policy_equals_the_default() -> None:
     policy = load_policy({})
     assert dict(policy.rows) == dict(DEFAULT_POLICY.rows)
     assert dict(policy.media) == dict(DEFAULT_POLICY.media)
+
+
+def test_escalation_waits_per_alarm_kind():
+    from equipment.domain.rules.policy import load_policy
+
+    policy = load_policy({"escalation": {"entrapment": 3, "unintended_movement": 10}})
+    assert dict(policy.escalation) == {"entrapment": 3, "unintended_movement": 10}
+    assert dict(load_policy({}).escalation) == {}
+
+
+@pytest.mark.parametrize("minutes", [0, -1, 1441, 2.5, True, "5", None])
+def test_escalation_waits_are_whole_minutes_up_to_a_day(minutes):
+    from equipment.domain.rules.policy import load_policy
+
+    with pytest.raises(InvalidValue, match=r"escalation\.entrapment"):
+        load_policy({"escalation": {"entrapment": minutes}})

@@ -1,0 +1,509 @@
+"""Webhook endpoints, the notification outbox and its delivery.
+
+Never "send, then commit": what is to be told is written to the ``notification`` outbox
+in the transaction that caused it (:func:`enqueue_alarm`, :func:`enqueue_alarms`), and a
+worker drains it in three steps, each its own transaction:
+
+1. fan-out: a notification becomes one ``webhook_delivery`` per endpoint told (decided by
+   ``equipment.domain.notifications.recipients`` with the unit's current maintainer),
+   with its body fixed, so every retry sends the same bytes under the same key;
+2. claim: due deliveries are leased to this worker (PostgreSQL ``FOR UPDATE SKIP LOCKED``:
+   several workers never take the same one; SQLite's write lock serialises the claim);
+3. post, outside any transaction, then record the result under the same lease: delivered,
+   retried after an exponential backoff, or dead after five failures (the endpoint's
+   dead-letter list, redelivered on request).
+
+A worker killed between 2 and 3 loses nothing: the lease runs out and another worker
+posts again, with the same idempotency key; receivers drop the repeat (at-least-once
+delivery, exactly-once effect — no HTTP receiver can be told "exactly once" otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from equipment.domain import notifications as rules
+from equipment.domain.access import Permission, Principal
+from equipment.domain.errors import InvalidValue, NotFound
+from equipment.services import audit, clock, db
+from equipment.services.bulk import Bulk
+from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
+from sereg.settings import NotifySettings
+
+log = logging.getLogger("sereg.notify")
+
+_ORG_KINDS_WITH_ENDPOINTS = ("maintenance_company", "user_unit", "filling_station")
+
+
+# ------------------------------------------------------------------ endpoints (the API)
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint as listed: never its secret."""
+    return {k: v for k, v in row.items() if k != "secret"}
+
+
+def _own(principal: Principal):
+    """The endpoints ``principal`` manages: all for the bureau, its own otherwise."""
+    if principal.sees_all_organisations() and principal.organisation_id is None:
+        return None
+    return WebhookEndpoint.organisation == principal.organisation_id
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidValue("the webhook URL must be an http(s) URL with a host", field="url")
+    if len(url) > 2000:
+        raise InvalidValue("the webhook URL is longer than 2,000 characters", field="url")
+    return url
+
+
+async def create_endpoint(
+    principal: Principal,
+    *,
+    url: str,
+    organisation_id: int | None,
+    tier: str,
+    district_code: str,
+    label: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new endpoint; the answer carries its signing secret, the only time it is shown.
+
+    A scoped role registers endpoints for its own organisation only; the bureau (admin)
+    for any organisation, or, with no organisation, a duty desk for ``district_code``.
+    """
+    principal.require(Permission.WEBHOOK_MANAGE)
+    _check_url(url)
+    try:
+        tier = rules.Tier(tier).value
+    except ValueError as exc:
+        raise InvalidValue("tier is primary or second", field="tier") from exc
+    if _own(principal) is not None:
+        # Not the bureau: an organisation registers its own endpoints only, and another
+        # organisation's id answers like an unknown one.
+        if organisation_id not in (None, principal.organisation_id):
+            raise NotFound(f"organisation {organisation_id} not found")
+        organisation_id = principal.organisation_id
+    if organisation_id is not None:
+        org = (
+            await Organisation.select(Organisation.kind)
+            .where(Organisation.id == organisation_id)
+            .first()
+        )
+        if org is None:
+            raise NotFound(f"organisation {organisation_id} not found")
+        if org["kind"] not in _ORG_KINDS_WITH_ENDPOINTS:
+            raise InvalidValue(
+                "only maintenance companies, user units and filling stations are told of alarms",
+                field="organisation_id",
+            )
+        if district_code:
+            raise InvalidValue("a district is for the bureau's duty desks", field="district_code")
+    elif tier != rules.Tier.PRIMARY:
+        raise InvalidValue("a duty desk has no second contact", field="tier")
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    async with db.transaction():
+        [row] = await WebhookEndpoint.insert(
+            WebhookEndpoint(
+                organisation=organisation_id,
+                tier=tier,
+                district_code=district_code,
+                url=url,
+                secret=secret,
+                label=label,
+                active=True,
+                created_at=now,
+            )
+        ).returning(*WebhookEndpoint.all_columns())
+        await audit.record(
+            principal,
+            entity="webhook_endpoint",
+            entity_id=row["id"],
+            action="create",
+            at=now,
+            before=None,
+            after=_public(row),
+        )
+    return row
+
+
+async def list_endpoints(principal: Principal) -> list[dict[str, Any]]:
+    principal.require(Permission.WEBHOOK_MANAGE)
+    query = WebhookEndpoint.select().where(WebhookEndpoint.active == True)  # noqa: E712
+    scope = _own(principal)
+    if scope is not None:
+        query = query.where(scope)
+    return [_public(r) for r in await query.order_by(WebhookEndpoint.id)]
+
+
+async def _endpoint(principal: Principal, endpoint_id: int) -> dict[str, Any]:
+    principal.require(Permission.WEBHOOK_MANAGE)
+    query = WebhookEndpoint.select().where(
+        WebhookEndpoint.id == endpoint_id,
+        WebhookEndpoint.active == True,  # noqa: E712
+    )
+    scope = _own(principal)
+    if scope is not None:
+        query = query.where(scope)
+    row = await query.first()
+    if row is None:
+        raise NotFound(f"webhook endpoint {endpoint_id} not found")
+    return row
+
+
+async def get_endpoint(principal: Principal, endpoint_id: int) -> dict[str, Any]:
+    return _public(await _endpoint(principal, endpoint_id))
+
+
+async def delete_endpoint(principal: Principal, endpoint_id: int, *, now: datetime) -> None:
+    """Stop telling an endpoint; its pending deliveries are dropped with it (kept, dead)."""
+    async with db.transaction():
+        await _endpoint(principal, endpoint_id)
+        await WebhookEndpoint.update({WebhookEndpoint.active: False}).where(
+            WebhookEndpoint.id == endpoint_id
+        )
+        await WebhookDelivery.update(
+            {WebhookDelivery.state: "dead", WebhookDelivery.last_error: "endpoint deleted"}
+        ).where(WebhookDelivery.endpoint == endpoint_id, WebhookDelivery.state == "pending")
+        await audit.record(
+            principal,
+            entity="webhook_endpoint",
+            entity_id=endpoint_id,
+            action="delete",
+            at=now,
+            before=None,
+            after=None,
+        )
+
+
+_DELIVERY_COLUMNS = (
+    WebhookDelivery.id,
+    WebhookDelivery.notification,
+    WebhookDelivery.idempotency_key,
+    WebhookDelivery.state,
+    WebhookDelivery.attempts,
+    WebhookDelivery.next_attempt_at,
+    WebhookDelivery.last_error,
+    WebhookDelivery.last_status,
+    WebhookDelivery.delivered_at,
+    WebhookDelivery.created_at,
+)
+
+
+async def list_deliveries(
+    principal: Principal, endpoint_id: int, *, state: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """An endpoint's deliveries, newest first; ``state="dead"`` is its dead-letter list."""
+    await _endpoint(principal, endpoint_id)
+    query = WebhookDelivery.select(*_DELIVERY_COLUMNS).where(
+        WebhookDelivery.endpoint == endpoint_id
+    )
+    if state:
+        query = query.where(WebhookDelivery.state == state)
+    return await query.order_by(WebhookDelivery.id, ascending=False).limit(limit)
+
+
+async def redeliver(
+    principal: Principal, endpoint_id: int, *, delivery_id: int | None, now: datetime
+) -> int:
+    """Put dead deliveries (one, or all of the endpoint's) back in the queue with a fresh
+    count of attempts; answers how many. Same key, same body: a receiver that did get one
+    after all drops the repeat."""
+    async with db.transaction():
+        await _endpoint(principal, endpoint_id)
+        query = WebhookDelivery.update(
+            {
+                WebhookDelivery.state: "pending",
+                WebhookDelivery.attempts: 0,
+                WebhookDelivery.next_attempt_at: now,
+                WebhookDelivery.leased_until: None,
+                WebhookDelivery.lease: None,
+            }
+        ).where(WebhookDelivery.endpoint == endpoint_id, WebhookDelivery.state == "dead")
+        if delivery_id is not None:
+            query = query.where(WebhookDelivery.id == delivery_id)
+        rows = await query.returning(WebhookDelivery.id)
+        if delivery_id is not None and not rows:
+            raise NotFound(f"no dead delivery {delivery_id} on webhook endpoint {endpoint_id}")
+        await audit.record(
+            principal,
+            entity="webhook_endpoint",
+            entity_id=endpoint_id,
+            action="redeliver",
+            at=now,
+            before=None,
+            after={"deliveries": [r["id"] for r in rows]},
+        )
+        return len(rows)
+
+
+# ------------------------------------------------------------------ the outbox
+
+
+async def enqueue_alarm(alarm_id: int, *, event: str, step: str = "", now: datetime) -> None:
+    """Announce an alarm; call inside the transaction that raised it (the outbox)."""
+    await Notification.raw(
+        "INSERT INTO notification (event, alarm, step, created_at, fanned_out)"
+        " VALUES ({}, {}, {}, {}, false) ON CONFLICT (event, alarm, step) DO NOTHING",
+        event,
+        alarm_id,
+        step,
+        now,
+    )
+
+
+async def enqueue_alarms(bulk: Bulk, alarm_ids: list[int], *, now: datetime) -> None:
+    """:func:`enqueue_alarm` for the ingest's batch, set-at-a-time, in its transaction."""
+    if not alarm_ids:
+        return
+    await bulk.execute(
+        "INSERT INTO notification (event, alarm, step, created_at, fanned_out)"
+        f" SELECT 'alarm.raised', id, '', $1, false FROM alarm WHERE {bulk.any_of('id', 2)}"
+        " ON CONFLICT (event, alarm, step) DO NOTHING",
+        now,
+        sorted(set(alarm_ids)),
+    )
+
+
+def _skip_locked(bulk: Bulk) -> str:
+    # PostgreSQL: rows another worker holds are skipped, not waited for; SQLite has one
+    # writer at a time (the IMMEDIATE transaction), so nothing to skip.
+    return " FOR UPDATE SKIP LOCKED" if bulk.postgres else ""
+
+
+def _alarm_body(
+    key: str, event: str, step: str, alarm: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    limit = alarm["response_limit_minutes"]
+    raised = instant(alarm["raised_at"])
+    return {
+        "id": key,
+        "event": event,
+        "step": step or None,
+        "created_at": at.isoformat(),
+        "alarm": {
+            "id": alarm["id"],
+            "kind": alarm["kind"],
+            "severity": alarm["severity"],
+            "state": alarm["state"],
+            "raised_at": raised.isoformat(),
+            "count": alarm["count"],
+            "response_limit_minutes": limit,
+            "respond_by": (raised + timedelta(minutes=limit)).isoformat() if limit else None,
+            "acknowledged": alarm["acknowledged_at"] is not None,
+            "arrived": alarm["arrived_at"] is not None,
+            "arrived_late": alarm["arrived_late"],
+            "district_code": alarm["district_code"],
+            "equipment_id": alarm["equipment"],
+            "equipment_code": alarm["code"],
+            "registration_code": alarm["registration_code"],
+            "address": alarm["address"],
+            "station_id": alarm["station"],
+            "detail": alarm["detail"],
+        },
+    }
+
+
+def instant(value: Any) -> datetime:
+    """A timestamp as read back by raw SQL: a datetime (PostgreSQL) or ISO text (SQLite)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+async def fan_out(*, now: datetime, limit: int = 100) -> int:
+    """Turn pending notifications into deliveries; answers how many notifications."""
+    async with db.transaction() as transaction:
+        bulk = Bulk(transaction)
+        pending = await bulk.fetch(
+            "SELECT id, event, alarm, step FROM notification WHERE fanned_out = false"
+            f" ORDER BY id LIMIT $1{_skip_locked(bulk)}",
+            limit,
+        )
+        if not pending:
+            return 0
+        alarms = {
+            r["id"]: r
+            for r in await bulk.fetch(
+                "SELECT a.*, e.code, e.registration_code, e.address,"
+                " e.maintenance_company AS current_company, e.user_unit"
+                " FROM alarm a LEFT JOIN equipment e ON e.id = a.equipment"
+                f" WHERE {bulk.any_of('a.id', 1)}",
+                sorted({p["alarm"] for p in pending}),
+            )
+        }
+        endpoints = [
+            rules.Endpoint(
+                id=r["id"],
+                organisation=r["organisation"],
+                tier=rules.Tier(r["tier"]),
+                district_code=r["district_code"],
+            )
+            for r in await bulk.fetch(
+                "SELECT id, organisation, tier, district_code FROM webhook_endpoint"
+                " WHERE active = true ORDER BY id"
+            )
+        ]
+        rows = []
+        for p in pending:
+            alarm = alarms.get(p["alarm"])
+            if alarm is None:
+                continue
+            facts = rules.AlarmFacts(
+                severity=alarm["severity"],
+                district_code=alarm["district_code"],
+                # The unit's maintainer now, not the one the alarm was raised under.
+                maintenance_company=alarm["current_company"],
+                user_unit=alarm["user_unit"],
+                station=alarm["station"],
+            )
+            for endpoint_id in rules.recipients(
+                rules.Event(p["event"]), p["step"], facts, endpoints
+            ):
+                key = uuid.uuid4().hex
+                body = _alarm_body(key, p["event"], p["step"], alarm, now)
+                rows.append(
+                    (p["id"], endpoint_id, key, json.dumps(body, ensure_ascii=False), now, now)
+                )
+        await bulk.executemany(
+            "INSERT INTO webhook_delivery (notification, endpoint, idempotency_key, body,"
+            " state, attempts, next_attempt_at, created_at, last_error)"
+            " VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, '')"
+            " ON CONFLICT (notification, endpoint) DO NOTHING",
+            rows,
+        )
+        await bulk.execute(
+            f"UPDATE notification SET fanned_out = true WHERE {bulk.any_of('id', 1)}",
+            [p["id"] for p in pending],
+        )
+        return len(pending)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    lease: str
+    attempts: int
+    key: str
+    body: str
+    url: str
+    secret: str
+
+
+async def claim(*, now: datetime, lease_s: int, limit: int) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries to this worker (each to one worker only)."""
+    lease = uuid.uuid4().hex
+    async with db.transaction() as transaction:
+        bulk = Bulk(transaction)
+        rows = await bulk.fetch(
+            "UPDATE webhook_delivery SET leased_until = $1, lease = $2, attempts = attempts + 1"
+            " WHERE id IN (SELECT id FROM webhook_delivery WHERE state = 'pending'"
+            " AND next_attempt_at <= $3 AND (leased_until IS NULL OR leased_until <= $3)"
+            f" ORDER BY next_attempt_at, id LIMIT $4{_skip_locked(bulk)})"
+            " RETURNING id, endpoint, attempts, idempotency_key, body",
+            now + timedelta(seconds=lease_s),
+            lease,
+            now,
+            limit,
+        )
+        if not rows:
+            return []
+        endpoints = {
+            r["id"]: r
+            for r in await bulk.fetch(
+                f"SELECT id, url, secret FROM webhook_endpoint WHERE {bulk.any_of('id', 1)}",
+                sorted({r["endpoint"] for r in rows}),
+            )
+        }
+    return [
+        Claimed(
+            id=r["id"],
+            lease=lease,
+            attempts=r["attempts"],
+            key=r["idempotency_key"],
+            body=r["body"],
+            url=endpoints[r["endpoint"]]["url"],
+            secret=endpoints[r["endpoint"]]["secret"],
+        )
+        for r in sorted(rows, key=lambda r: r["id"])
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ok: bool
+    status: int | None
+    error: str
+
+
+async def post(client: httpx.AsyncClient, delivery: Claimed) -> Outcome:
+    """One signed POST; any 2xx is delivered, anything else (or no answer) a failure."""
+    body = delivery.body.encode()
+    stamp = int(time.time())  # the receiver's replay window is in real time
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "sereg-webhooks/1",
+        "Sereg-Delivery": delivery.key,
+        "Sereg-Timestamp": str(stamp),
+        "Sereg-Signature": rules.signature(delivery.secret, stamp, body),
+    }
+    try:
+        response = await client.post(delivery.url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500])
+    if 200 <= response.status_code < 300:
+        return Outcome(True, response.status_code, "")
+    return Outcome(False, response.status_code, f"HTTP {response.status_code}")
+
+
+async def record(delivery: Claimed, outcome: Outcome, *, now: datetime, s: NotifySettings) -> None:
+    """The attempt's result, under the lease it was made with (a stale lease is ignored)."""
+    if outcome.ok:
+        changes = "state = 'delivered', delivered_at = $3, last_error = ''"
+        args: list[Any] = [now]
+    elif rules.dead_after(delivery.attempts, s.max_attempts):
+        changes = "state = 'dead', last_error = $3"
+        args = [outcome.error]
+    else:
+        wait = rules.backoff(delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s)
+        changes = "next_attempt_at = $3, last_error = $4"
+        args = [now + timedelta(seconds=wait), outcome.error]
+    async with db.transaction() as transaction:
+        await Bulk(transaction).execute(
+            f"UPDATE webhook_delivery SET {changes}, last_status = ${len(args) + 3},"
+            " leased_until = NULL, lease = NULL WHERE id = $1 AND lease = $2",
+            delivery.id,
+            delivery.lease,
+            *args,
+            outcome.status,
+        )
+
+
+async def deliver_due(client: httpx.AsyncClient, s: NotifySettings) -> int:
+    """Claim, post concurrently, record; answers how many deliveries were attempted."""
+    claimed = await claim(now=await clock.shared_now(), lease_s=s.lease_s, limit=s.batch)
+    if not claimed:
+        return 0
+    outcomes = await asyncio.gather(*(post(client, d) for d in claimed))
+    now = await clock.shared_now()
+    for delivery, outcome in zip(claimed, outcomes, strict=True):
+        await record(delivery, outcome, now=now, s=s)
+        if not outcome.ok:
+            log.warning(
+                "webhook delivery %s attempt %s failed: %s",
+                delivery.id,
+                delivery.attempts,
+                outcome.error,
+            )
+    return len(claimed)

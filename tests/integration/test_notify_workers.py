@@ -1,0 +1,263 @@
+"""The notification worker as processes on PostgreSQL (killed mid-delivery, two at once),
+and the escalation timers at their minute on both engines (issue 24)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+import pytest
+
+from equipment.domain.access import SYSTEM, Role
+from equipment.services import alarms, clock, escalation, notifications
+from equipment.tables import Alarm, ClockOffset, EscalationFired, Notification, WebhookDelivery
+from tests import factories as f
+from tests import webhook_receiver
+from tests.conftest import ROOT, pg_url, sereg_env
+from tests.ingest_support import eventually
+
+pytestmark = pytest.mark.integration
+
+POSTGRES = pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+
+
+@pytest.fixture
+def receiver():
+    r = webhook_receiver.Receiver()
+    server, url = webhook_receiver.start(r)
+    r.url = url  # type: ignore[attr-defined]
+    yield r
+    if r.hold is not None:
+        r.hold.set()
+    server.shutdown()
+
+
+async def hook(receiver, path: str, organisation_id: int | None, **kw) -> None:
+    row = await notifications.create_endpoint(
+        SYSTEM,
+        url=receiver.url + path,
+        organisation_id=organisation_id,
+        tier=kw.get("tier", "primary"),
+        district_code=kw.get("district_code", ""),
+        label="",
+        now=clock.now(),
+    )
+    receiver.secrets[path] = row["secret"]
+
+
+async def set_clock(seconds: float) -> None:
+    await ClockOffset.delete(force=True)
+    await ClockOffset.insert(ClockOffset(seconds=seconds))
+
+
+class Workers:
+    """``sereg notify`` processes on the test's PostgreSQL database, with the test clock."""
+
+    def __init__(self, database: str) -> None:
+        self.env = sereg_env(
+            DATABASE_URL=pg_url(database),
+            SEREG_TEST_CLOCK="1",
+            SEREG_NOTIFY_POLL_MS="100",
+            SEREG_WEBHOOK_LEASE_S="30",
+            SEREG_DB_POOL_MIN="1",
+            SEREG_DB_POOL_MAX="2",
+        )
+        self.running: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sereg.cli", "notify"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.running.append(process)
+        return process
+
+    async def stop(self, process: subprocess.Popen) -> None:
+        process.send_signal(signal.SIGTERM)  # ends after its current pass
+        await asyncio.to_thread(process.wait, 30)
+        assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+
+    def kill_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+@pytest.fixture
+async def workers(engine, pg_database):
+    w = Workers(pg_database)
+    await set_clock(0)
+    yield w
+    w.kill_all()
+
+
+@pytest.fixture
+async def world(engine):
+    w = {
+        "owner": (await f.organisation("user_unit"))["id"],
+        "company": (await f.organisation("maintenance_company"))["id"],
+    }
+    w["token"] = await f.token(Role.MAINTENANCE, w["company"])
+    return w
+
+
+async def entrapment(w, ago: timedelta = timedelta(0)) -> dict:
+    unit = await f.unit(w["owner"], maintenance_company_id=w["company"])
+    now = clock.now()
+    return await alarms.raise_alarm(
+        SYSTEM, unit["id"], kind="entrapment", raised_at=now - ago, source="manual", now=now
+    )
+
+
+async def all_delivered(expected: int):
+    async def check() -> bool:
+        rows = await WebhookDelivery.select(WebhookDelivery.state)
+        return len(rows) == expected and all(r["state"] == "delivered" for r in rows)
+
+    return check
+
+
+@POSTGRES
+async def test_a_worker_killed_mid_delivery_loses_and_repeats_nothing(
+    engine, world, receiver, workers
+):
+    """Three alarms, two endpoints each: the worker is SIGKILLed while a receiver holds
+    its request; a fresh worker takes the expired leases over. Every notification reaches
+    each receiver, and the keys let the receiver keep each once."""
+    await hook(receiver, "/company", world["company"])
+    await hook(receiver, "/owner", world["owner"])
+    for _ in range(3):
+        await entrapment(world)
+    receiver.hold = threading.Event()
+    first = workers.start()
+    if not await asyncio.to_thread(receiver.held.wait, 60):
+        raise AssertionError("the first worker never posted a delivery")
+    os.kill(first.pid, signal.SIGKILL)
+    await asyncio.to_thread(first.wait, 10)
+    receiver.hold.set()  # the held request completes at the receiver, unanswered to anyone
+    leased = await WebhookDelivery.count().where(WebhookDelivery.lease.is_not_null())
+    assert leased >= 1  # it died holding them: nothing was recorded as delivered
+
+    workers.start()
+    await set_clock(31)  # past the lease: the dead worker's claims are free again
+    await eventually(await all_delivered(6), within=60)
+
+    keys = {r["idempotency_key"] for r in await WebhookDelivery.select()}
+    assert len(keys) == 6
+    assert set(receiver.accepted_keys()) == keys
+    assert sorted(receiver.accepted_keys("/company") + receiver.accepted_keys("/owner")) == sorted(
+        keys
+    )
+    assert all(r.signed for r in receiver.got)
+    # The held request (and any of its batch) was posted again after the restart.
+    assert len(receiver.got) > 6
+    assert len([r for r in receiver.got if r.key == receiver.got[0].key]) >= 2
+
+
+@POSTGRES
+async def test_two_workers_fire_each_escalation_once(engine, world, receiver, workers):
+    """Two workers watch the same clock; the escalation steps fire once each, at the
+    configured minute of the clock every worker reads from the database."""
+    await hook(receiver, "/first", world["company"])
+    await hook(receiver, "/second", world["company"], tier="second")
+    alarm = await entrapment(world)
+    await hook(receiver, "/desk", None, district_code=alarm["district_code"])
+    pair = [workers.start(), workers.start()]
+    await eventually(lambda: _received(receiver, "alarm.raised", 2), within=60)
+    assert await EscalationFired.count() == 0
+
+    await set_clock(5 * 60 + 1)
+    await eventually(lambda: _received(receiver, "alarm.escalated", 2), within=60)
+    for process in pair:
+        await workers.stop(process)
+    fired = await EscalationFired.select().where(EscalationFired.alarm == alarm["id"])
+    assert [r["step"] for r in fired] == ["unacknowledged"]
+    escalated = [r for r in receiver.got if r.body["event"] == "alarm.escalated"]
+    assert sorted(r.path for r in escalated) == ["/desk", "/second"]
+
+    # Restarted later, past the response limit: the late step, once, and the alarm is late.
+    await set_clock(alarm["response_limit_minutes"] * 60 + 1)
+    pair = [workers.start(), workers.start()]
+    await eventually(lambda: _received(receiver, "alarm.escalated", 5), within=60)
+    for process in pair:
+        await workers.stop(process)
+    fired = await EscalationFired.select().where(EscalationFired.alarm == alarm["id"])
+    assert sorted(r["step"] for r in fired) == ["late", "unacknowledged"]
+    late = [r for r in receiver.got if r.body["step"] == "late"]
+    assert sorted(r.path for r in late) == ["/desk", "/first", "/second"]
+    row = await Alarm.select(Alarm.arrived_late).where(Alarm.id == alarm["id"]).first()
+    assert row["arrived_late"] is True
+
+
+async def _received(receiver, event: str, n: int) -> bool:
+    return len([r for r in receiver.got if r.body["event"] == event and r.status == 200]) >= n
+
+
+async def test_escalation_fires_at_its_minute_and_once(engine, world):
+    """On both engines: not a second early, exactly once, also with two passes racing."""
+    alarm = await entrapment(world)
+    t0 = alarm["raised_at"]
+    fire = escalation.fire_due
+    assert await fire(now=t0 + timedelta(minutes=5, seconds=-1), unacknowledged_minutes=5) == 0
+    assert await fire(now=t0 + timedelta(minutes=5), unacknowledged_minutes=5) == 1
+    assert await fire(now=t0 + timedelta(minutes=6), unacknowledged_minutes=5) == 0
+    limit = timedelta(minutes=alarm["response_limit_minutes"])
+    raced = await asyncio.gather(
+        fire(now=t0 + limit, unacknowledged_minutes=5),
+        fire(now=t0 + limit, unacknowledged_minutes=5),
+    )
+    assert sorted(raced) == [0, 1]
+    steps = await Notification.select(Notification.event, Notification.step).order_by(
+        Notification.id
+    )
+    assert [(s["event"], s["step"]) for s in steps] == [
+        ("alarm.raised", ""),
+        ("alarm.escalated", "unacknowledged"),
+        ("alarm.escalated", "late"),
+    ]
+
+
+async def test_an_acknowledged_alarm_is_not_escalated(engine, world):
+    alarm = await entrapment(world, ago=timedelta(minutes=10))
+    t0 = alarm["raised_at"]
+    await alarms.respond(
+        SYSTEM, alarm["id"], "acknowledge", at=t0 + timedelta(minutes=2), now=clock.now()
+    )
+    assert await escalation.fire_due(now=t0 + timedelta(minutes=20), unacknowledged_minutes=5) == 0
+    assert await EscalationFired.count() == 0
+
+
+@POSTGRES
+async def test_concurrent_claims_never_share_a_delivery(engine, world, receiver):
+    await hook(receiver, "/company", world["company"])
+    await hook(receiver, "/owner", world["owner"])
+    for _ in range(10):
+        await entrapment(world)
+    now = clock.now()
+    await notifications.fan_out(now=now)
+    claims = await asyncio.gather(
+        *(notifications.claim(now=now, lease_s=60, limit=7) for _ in range(3))
+    )
+    ids = [d.id for c in claims for d in c]
+    assert len(ids) == 20 and len(set(ids)) == 20
+
+
+async def test_the_policy_overrides_the_wait_per_kind(engine, world):
+    alarm = await entrapment(world)
+    t0 = alarm["raised_at"]
+    policy = {"entrapment": 3}
+    fire = escalation.fire_due
+    at = t0 + timedelta(minutes=3, seconds=-1)
+    assert await fire(now=at, unacknowledged_minutes=5, per_kind=policy) == 0
+    at = t0 + timedelta(minutes=3)
+    assert await fire(now=at, unacknowledged_minutes=5, per_kind=policy) == 1
