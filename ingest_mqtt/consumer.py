@@ -236,7 +236,7 @@ class Consumer:
         for v in result.verdicts:
             self.link.publish(
                 topics.topic_for(topics.TopicKind.VERDICTS, v.station_code),
-                messages.encode_verdict(v.event_id, v.verdict),
+                messages.encode_verdict(v.event_id, v.for_the_station()),
             )
         self.link.ack(deliveries)
         self.stats.waiting_unacked = 0

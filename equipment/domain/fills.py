@@ -397,6 +397,34 @@ class FillVerdict:
         }
 
 
+def not_own_property(asked_code: str) -> FillVerdict:
+    """The whole answer a station gets about a cylinder it may not fill as its own: in the
+    words it asked with (not the register code), with no fact of the owner's."""
+    return FillVerdict(
+        VerdictCode.NOT_OWN_PROPERTY,
+        (
+            Reason(
+                VerdictCode.NOT_OWN_PROPERTY,
+                f"{asked_code} is not this station's own property; only its own, vehicle "
+                "cylinders or cylinders under a joint-operation agreement may be filled "
+                "(TSG 23-2021)",
+            ),
+        ),
+    )
+
+
+def for_the_station(verdict: dict[str, Any], asked_code: str) -> dict[str, Any]:
+    """A stored or published verdict (``FillVerdict.as_dict``'s shape) as the filling
+    station may see it. With 08 (not its own property) among its reasons, the rest (the
+    cylinder's state, medium, where and when its owner last filled it) is the owner's
+    business: least privilege says 08 alone, on the MQTT verdict, in the station's fill
+    list and on the permit alike."""
+    reasons = verdict.get("reasons") or ()
+    if any(r.get("code") == VerdictCode.NOT_OWN_PROPERTY.value for r in reasons):
+        return not_own_property(asked_code).as_dict()
+    return verdict
+
+
 class Measure(StrEnum):
     MASS = "mass"
     PRESSURE = "pressure"

@@ -110,7 +110,7 @@ async def fill_permit(
         # Another station's cylinder (or one with no owner on file): the station may not
         # fill it whatever else is true, and its state, medium and last fill belong to
         # the owner, whose /trace answers 404 here. Least privilege: say 08, nothing else.
-        verdict = not_own_property(cylinder_code)
+        verdict = rules.not_own_property(cylinder_code)
     return {
         **verdict.as_dict(),
         "cylinder_code": cylinder_code,
@@ -118,22 +118,6 @@ async def fill_permit(
         "medium": medium,
         "checked_at": now,
     }
-
-
-def not_own_property(asked_code: str) -> rules.FillVerdict:
-    """The whole answer a station gets about a cylinder it may not fill as its own: in
-    the words it asked with (not the register code), with no fact of the owner's."""
-    return rules.FillVerdict(
-        rules.VerdictCode.NOT_OWN_PROPERTY,
-        (
-            rules.Reason(
-                rules.VerdictCode.NOT_OWN_PROPERTY,
-                f"{asked_code} is not this station's own property; only its own, vehicle "
-                "cylinders or cylinders under a joint-operation agreement may be filled "
-                "(TSG 23-2021)",
-            ),
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -184,6 +168,17 @@ async def list_fills(
     rows = await query.output(load_json=True)
     more = len(rows) > limit
     rows = rows[:limit]
+    if own is not None:
+        for row in rows:
+            stored = {"code": row["verdict"], "reasons": row["reasons"] or []}
+            seen = rules.for_the_station(stored, row["cylinder_code"])
+            if seen is not stored:
+                row.update(
+                    verdict=seen["code"],
+                    reasons=seen["reasons"],
+                    allowed=seen["allowed"],
+                    suspicious=seen["suspicious"],
+                )
     return Page(rows, str(rows[-1]["id"]) if more and rows else None)
 
 

@@ -56,6 +56,12 @@ class Verdict:
     event_id: str
     verdict: dict[str, Any]
     duplicate: bool
+    cylinder_code: str = ""
+
+    def for_the_station(self) -> dict[str, Any]:
+        """What is published to the station: the stored verdict, but with 08 alone for a
+        cylinder that is not its own (rules.for_the_station); the register keeps it all."""
+        return rules.for_the_station(self.verdict, self.cylinder_code)
 
 
 @dataclass
@@ -344,7 +350,7 @@ async def _store_fills(
             continue
         new.append((j, fill_id))
         answers[key] = answer
-        result.verdicts.append(Verdict(key[0], key[1], answer, False))
+        result.verdicts.append(Verdict(key[0], key[1], answer, False, j[0].message.cylinder_code))
         result.verdict_codes[j[3].code.value] += 1
     result.stored["fill"] += len(new)
     # A repeat, of a fill stored by an earlier delivery or earlier in this batch, is
@@ -352,10 +358,16 @@ async def _store_fills(
     # and changes nothing else.
     again = repeated + repeats
     result.duplicates["fill"] += len(again)
+    cylinder_of = {_fill_key(j[0]): j[0].message.cylinder_code for j in judged}
     missing = [k for k in again if k not in answers]
     if missing:
-        answers.update(await _stored_verdicts(bulk, missing))
-    result.verdicts.extend(Verdict(*key, answers[key], True) for key in again if key in answers)
+        for key, (answer, code) in (await _stored_verdicts(bulk, missing)).items():
+            answers[key], cylinder_of[key] = answer, code
+    result.verdicts.extend(
+        Verdict(*key, answers[key], True, cylinder_of.get(key, ""))
+        for key in again
+        if key in answers
+    )
     if not bulk.postgres:
         await fill_facts.advance_fill_state(
             bulk,
@@ -419,16 +431,18 @@ def _fill_row(
 
 async def _stored_verdicts(
     bulk: Bulk, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
+) -> dict[tuple[str, str], tuple[dict[str, Any], str]]:
+    """The stored verdicts of fills already on file, with their cylinder codes."""
     rows = await bulk.fetch(
-        "SELECT station_code, event_id, verdict, allowed, suspicious, reasons FROM fill"
+        "SELECT station_code, event_id, cylinder_code, verdict, allowed, suspicious, reasons"
+        " FROM fill"
         f" WHERE {bulk.any_of('station_code', 1)} AND {bulk.any_of('event_id', 2)}",
         sorted({k[0] for k in keys}),
         sorted({k[1] for k in keys}),
     )
     wanted = set(keys)
     return {
-        (r["station_code"], r["event_id"]): stored_verdict(r)
+        (r["station_code"], r["event_id"]): (stored_verdict(r), r["cylinder_code"])
         for r in rows
         if (r["station_code"], r["event_id"]) in wanted
     }

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from equipment.domain.access import SYSTEM
+from equipment.domain.access import SYSTEM, Role
 from equipment.domain.lifecycle import Action
-from equipment.services import clock, fills, ingest, inspections, register
+from equipment.services import clock, fills, ingest, inspections, register, tokens
 from equipment.tables import Alarm, CylinderFillState, DueDate, Fill
 from tests import factories
 from tests.ingest_support import (
@@ -348,3 +348,47 @@ async def test_the_fill_state_is_the_latest_fill_and_the_count(engine, batches) 
 def _aware(moment: datetime | str) -> datetime:
     value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def test_a_foreign_cylinders_verdict_tells_the_station_nothing_of_it(
+    engine, consumers, publisher, verdicts
+) -> None:
+    # Station A fills station B's scrapped cylinder that B filled a minute ago: the verdict
+    # published to A, and A's own fill list, say 08 alone; the register (an admin) keeps
+    # every reason (issue 16, item 12, over MQTT).
+    a, b = await station(), await station()
+    foreign = await cylinder(b)
+    await register.close(
+        SYSTEM, foreign["id"], Action.SCRAP, on=TODAY, reason="test", expected_version=None,
+        today=TODAY, now=clock.now(),
+    )  # fmt: skip
+    first = fill_payload(
+        b["station_code"], foreign["code"], filled_at=iso(at() - timedelta(minutes=2))
+    )
+    theirs = fill_payload(a["station_code"], foreign["code"])
+    await consumers()
+    publisher.publish(fills_topic(b["station_code"]), encode(first))
+    await eventually(lambda: _fill_count(1))
+    publisher.publish(fills_topic(a["station_code"]), encode(theirs))
+    await eventually(lambda: _fill_count(2))
+
+    def published() -> bool:
+        return theirs["event_id"] in verdicts.by_event()
+
+    await eventually(lambda: _true(published()))
+    message = verdicts.by_event()[theirs["event_id"]][0]
+    assert message["code"] == "08"
+    assert [r["code"] for r in message["reasons"]] == ["08"]
+    text = str(message)
+    for secret in (b["station_code"], "scrapped", "LPG"):
+        assert secret not in text, secret
+
+    token = await factories.token(Role.STATION, a["id"])
+    station_view = fills.FillFilter(cylinder_code=foreign["code"])
+    principal = await tokens.principal_for(token["Authorization"].split()[1])
+    page = await fills.list_fills(principal, station_view, before_id=None, limit=10)
+    [row] = page.items
+    assert row["verdict"] == "08" and [r["code"] for r in row["reasons"]] == ["08"]
+    everything = await fills.list_fills(SYSTEM, station_view, before_id=None, limit=10)
+    codes = {r["code"] for item in everything.items for r in item["reasons"]}
+    assert {"05", "08"} <= codes
