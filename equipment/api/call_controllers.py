@@ -8,14 +8,14 @@ from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
-from equipment.api import schemas, views
+from equipment.api import api_docs, schemas, views
 from equipment.domain.access import Principal
 from equipment.services import calls, clock
 
 AlarmId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
-@post("/calls", tags=("alarms",))
+@post("/calls", tags=("alarms",), responses=api_docs.WRITE)
 async def take_call(
     principal: NamedDependency[Principal], data: JSONBody[schemas.CallCreate]
 ) -> Response[schemas.CallTaken]:
@@ -37,7 +37,7 @@ async def take_call(
     )
 
 
-@get("/alarms/{alarm_id:int}/timeline", tags=("alarms",))
+@get("/alarms/{alarm_id:int}/timeline", tags=("alarms",), responses=api_docs.READ_ONE)
 async def alarm_timeline(
     principal: NamedDependency[Principal], alarm_id: AlarmId
 ) -> schemas.Timeline:

@@ -11,14 +11,14 @@ from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
-from equipment.api import schemas
+from equipment.api import api_docs, schemas
 from equipment.api.controllers import EquipmentId, Limit, _limit
 from equipment.domain.access import Principal
 from equipment.domain.errors import InvalidValue
 from equipment.services import clock, emergency_records
 
 
-@get("/kpis/response", tags=("alarms",))
+@get("/kpis/response", tags=("alarms",), responses=api_docs.READ)
 async def response_kpis(
     principal: NamedDependency[Principal],
     start: Annotated[datetime, QueryParameter(name="from")],
@@ -33,7 +33,7 @@ async def response_kpis(
     return [schemas.ResponseKpi(**{**asdict(r), "group": str(r.group)}) for r in rows]
 
 
-@post("/equipment/{equipment_id:int}/drills", tags=("alarms",))
+@post("/equipment/{equipment_id:int}/drills", tags=("alarms",), responses=api_docs.WRITE)
 async def record_drill(
     principal: NamedDependency[Principal],
     equipment_id: EquipmentId,
@@ -68,7 +68,7 @@ def _list(value: object) -> list[str]:
     return json.loads(value) if isinstance(value, str) else list(value or [])
 
 
-@get("/drills/missing", tags=("alarms",))
+@get("/drills/missing", tags=("alarms",), responses=api_docs.READ)
 async def missing_drills(
     principal: NamedDependency[Principal],
     year: Annotated[int, QueryParameter(ge=2000, le=2100)],

@@ -8,7 +8,7 @@ from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from equipment.api import schemas
+from equipment.api import api_docs, schemas
 from equipment.api.controllers import Limit, _limit
 from equipment.domain.access import Principal
 from equipment.services import clock, notifications
@@ -47,7 +47,7 @@ class WebhookController(Controller):
     path = "/webhooks"
     tags = ("webhooks",)
 
-    @post("/")
+    @post("/", responses=api_docs.WRITE)
     async def create(
         self, principal: NamedDependency[Principal], data: JSONBody[schemas.WebhookCreate]
     ) -> Response[schemas.NewWebhook]:
@@ -63,21 +63,21 @@ class WebhookController(Controller):
         )
         return Response(schemas.NewWebhook(row["secret"], _endpoint(row)), status_code=201)
 
-    @get("/")
+    @get("/", responses=api_docs.READ)
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.Webhook]:
         return [_endpoint(r) for r in await notifications.list_endpoints(principal)]
 
-    @get("/{endpoint_id:int}")
+    @get("/{endpoint_id:int}", responses=api_docs.READ_ONE)
     async def read(
         self, principal: NamedDependency[Principal], endpoint_id: EndpointId
     ) -> schemas.Webhook:
         return _endpoint(await notifications.get_endpoint(principal, endpoint_id))
 
-    @delete("/{endpoint_id:int}")
+    @delete("/{endpoint_id:int}", responses=api_docs.READ_ONE)
     async def remove(self, principal: NamedDependency[Principal], endpoint_id: EndpointId) -> None:
         await notifications.delete_endpoint(principal, endpoint_id, now=clock.now())
 
-    @get("/{endpoint_id:int}/deliveries")
+    @get("/{endpoint_id:int}/deliveries", responses=api_docs.READ_ONE)
     async def deliveries(
         self,
         principal: NamedDependency[Principal],
@@ -93,7 +93,7 @@ class WebhookController(Controller):
         )
         return [_delivery(r) for r in rows]
 
-    @post("/{endpoint_id:int}/redeliver", status_code=200)
+    @post("/{endpoint_id:int}/redeliver", status_code=200, responses=api_docs.WRITE)
     async def redeliver(
         self,
         principal: NamedDependency[Principal],
