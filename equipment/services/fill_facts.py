@@ -203,17 +203,25 @@ async def joint_operations(
     bulk: Bulk, filling_stations: Iterable[int], moments: Iterable[datetime]
 ) -> dict[tuple[int, int], list[tuple[date, date]]]:
     """(filling station, owner station) -> the agreements' validity periods."""
+    return await _agreements(bulk, "joint_filling", "owner_station", filling_stations)
+
+
+async def _agreements(
+    bulk: Bulk, table: str, owner_column: str, filling_stations: Iterable[int]
+) -> dict[tuple[int, int], list[tuple[date, date]]]:
+    """(filling station, owner) -> validity periods of an agreement table's rows: joint
+    operation and entrustment are read the same way."""
     stations = sorted(set(filling_stations))
     if not stations:
         return {}
     rows = await bulk.fetch(
-        "SELECT owner_station, filling_station, valid_from, valid_until FROM joint_filling"
+        f"SELECT {owner_column} AS owner, filling_station, valid_from, valid_until FROM {table}"
         f" WHERE {bulk.any_of('filling_station', 1)}",
         stations,
     )
     found: dict[tuple[int, int], list[tuple[date, date]]] = {}
     for r in rows:
-        found.setdefault((r["filling_station"], r["owner_station"]), []).append(
+        found.setdefault((r["filling_station"], r["owner"]), []).append(
             (_as_date(r["valid_from"]), _as_date(r["valid_until"]))
         )
     return found
@@ -301,20 +309,7 @@ async def entrustments(
     bulk: Bulk, filling_stations: Iterable[int]
 ) -> dict[tuple[int, int], list[tuple[date, date]]]:
     """(filling station, owner) -> the entrustment (托管) agreements' validity periods."""
-    stations = sorted(set(filling_stations))
-    if not stations:
-        return {}
-    rows = await bulk.fetch(
-        "SELECT owner, filling_station, valid_from, valid_until FROM cylinder_entrustment"
-        f" WHERE {bulk.any_of('filling_station', 1)}",
-        stations,
-    )
-    found: dict[tuple[int, int], list[tuple[date, date]]] = {}
-    for r in rows:
-        found.setdefault((r["filling_station"], r["owner"]), []).append(
-            (_as_date(r["valid_from"]), _as_date(r["valid_until"]))
-        )
-    return found
+    return await _agreements(bulk, "cylinder_entrustment", "owner", filling_stations)
 
 
 def entrusted(
