@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import selectors
 import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -79,7 +81,23 @@ class Workers:
             text=True,
         )
         self.running.append(process)
-        return process
+        # Ready when it says so (its SIGTERM handler is installed by then): a SIGTERM that
+        # came while it was still importing would end it with -15 instead of a clean stop.
+        assert process.stderr is not None
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(process.stderr, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                assert left > 0 and waiting.select(left), (
+                    "sereg notify did not say 'running' within 60 s:\n" + "".join(seen)
+                )
+                line = process.stderr.readline()
+                assert line, "sereg notify exited before it was running:\n" + "".join(seen)
+                if "sereg notify: running" in line:
+                    return process
+                seen.append(line)
 
     async def stop(self, process: subprocess.Popen) -> None:
         process.send_signal(signal.SIGTERM)  # ends after its current pass
