@@ -127,6 +127,15 @@ def _scrape(port: int) -> dict[str, float]:
     return found
 
 
+async def _subscribed(port: int, within: float = 60) -> None:
+    """The worker's SUBACK, from its metrics: the flood starts once it has subscribed."""
+    deadline = time.monotonic() + within
+    while _scrape(port).get("sereg_ingest_subscribed") != 1.0:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the worker did not subscribe within {within} s")
+        await asyncio.sleep(0.1)
+
+
 def _sample(samples: Samples, worker: IngestProcess, broker_pid: int, port: int) -> None:
     samples.worker_rss_kib = max(samples.worker_rss_kib, _rss_kib(worker.pid) or 0)
     samples.broker_rss_kib = max(samples.broker_rss_kib, _rss_kib(broker_pid) or 0)
@@ -162,10 +171,12 @@ async def run(args: argparse.Namespace) -> None:
                 "SEREG_INGEST_METRICS_PORT": str(port),
                 "SEREG_INGEST_METRICS_HOST": "127.0.0.1",
             }
-            slow = IngestProcess(url, ingest_conn(broker), group, client_id, extra_env=env)
+            slow = IngestProcess(
+                url, ingest_conn(broker, client_id), group, client_id, extra_env=env
+            )
             slow.start()
             slow.wait_connected()
-            await asyncio.sleep(0.5)  # its SUBSCRIBE reaches the broker
+            await _subscribed(port)
             base_rss = _rss_kib(slow.pid) or 0
 
             samples = Samples()
@@ -195,7 +206,7 @@ async def run(args: argparse.Namespace) -> None:
             stored_at_stop = await fill_count(db)
 
             fast = IngestProcess(
-                url, ingest_conn(broker), group, client_id,
+                url, ingest_conn(broker, client_id), group, client_id,
                 extra_env={"SEREG_INGEST_METRICS_PORT": str(port),
                            "SEREG_INGEST_METRICS_HOST": "127.0.0.1"},
             )  # fmt: skip
