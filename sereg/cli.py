@@ -144,6 +144,19 @@ async def print_token_hint() -> None:
     sys.stdout.flush()
 
 
+async def _a_demo_lift() -> str | None:
+    """The registration code of one lift in use, to show its public page."""
+    from equipment.tables import Equipment
+
+    row = (
+        await Equipment.select(Equipment.registration_code)
+        .where(Equipment.category.like("31%"), Equipment.status == "in_use")
+        .order_by(Equipment.id)
+        .first()
+    )
+    return row["registration_code"] if row else None
+
+
 def cmd_migrate(_: argparse.Namespace) -> None:
     open_database(create=True)
     asyncio.run(migrate())
@@ -179,6 +192,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
         import tempfile
 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="sereg-metrics-")
+    if args.demo:
+        lift = asyncio.run(_with_db(_a_demo_lift))
+        if lift:
+            # The page a lift's QR code opens (公众查询端), Chinese first; ?lang=en for English.
+            print(
+                f"public page of a demo lift (its QR code's target): http://{host}:{port}/p/{lift}"
+            )
     print(f"sereg serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
     uvicorn.run(
         "sereg.asgi:app",

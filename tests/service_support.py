@@ -24,6 +24,9 @@ from tests.conftest import (
 )
 
 TOKEN = re.compile(r"^\s+(\w+)\s.*?(sereg_\S+)$", re.MULTILINE)
+# What each served process printed before it served, by its base URL (for the tests that
+# check the quick start's words).
+PRINTED: dict[str, list[str]] = {}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -85,6 +88,7 @@ def serve_demo(env: dict[str, str], *extra: str) -> Iterator[tuple[str, dict[str
             if not line:
                 break
             output.append(line)
+            PRINTED[base] = output
             if match := TOKEN.match(line):
                 tokens[match.group(1)] = match.group(2)
             if "sereg serving on" in line:

@@ -16,7 +16,7 @@ from tests.conftest import (
     run_sereg,
     sereg_env,
 )
-from tests.service_support import free_port
+from tests.service_support import PRINTED, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +36,12 @@ def test_quick_start_serves_the_demo_city(served):
     public = httpx.get(f"{base}/api/v1/public/equipment/{code}")
     assert public.status_code == 200 and public.json()["code"] == code
     assert httpx.get(f"{base}/schema").status_code == 200
+    # It prints the public page of a demo lift, the page its QR code opens.
+    [line] = [x for x in PRINTED[base] if x.startswith("public page of a demo lift")]
+    url = line.split(": ", 1)[1].strip()
+    assert url.startswith(f"{base}/p/31")
+    shown = httpx.get(url)
+    assert shown.status_code == 200 and 'id="safety-state"' in shown.text
     # The company token sees only its own lifts, and some of them.
     company = {"Authorization": f"Bearer {tokens['maintenance']}"}
     me = httpx.get(f"{base}/api/v1/me", headers=company).json()
