@@ -50,7 +50,8 @@ def query_text(max_length: int, description: str | None = None) -> QueryParamete
     return QueryParameter(max_length=max_length, pattern=r"^[^\x00]*$", description=description)
 
 
-def _limit(limit: int | None) -> int:
+def page_limit(limit: int | None) -> int:
+    """A list's page size: the one asked for, or the configured default."""
     http = get_settings().http
     return http.default_page_size if limit is None else limit
 
@@ -123,7 +124,7 @@ class OrganisationController(Controller):
         after: Annotated[int | None, QueryParameter(ge=0, le=2**31 - 1)] = None,
         limit: Limit = None,
     ) -> schemas.OrganisationPage:
-        size = _limit(limit)
+        size = page_limit(limit)
         rows = await organisations.list_organisations(
             principal, kind=kind, q=q, after_id=after, limit=size
         )
@@ -206,7 +207,7 @@ class EquipmentController(Controller):
             ),
             parse_sort(sort, register.SORTS),
             cursor,
-            _limit(limit),
+            page_limit(limit),
         )
         return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
 
@@ -491,7 +492,7 @@ class DueController(Controller):
     ) -> schemas.DuePage:
         """Units due for inspection, earliest first (应检必检): the inspector's main list."""
         page = await due.due_list(
-            principal, filters, today=clock.today(), cursor=cursor, limit=_limit(limit)
+            principal, filters, today=clock.today(), cursor=cursor, limit=page_limit(limit)
         )
         return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 
@@ -512,7 +513,7 @@ class DueController(Controller):
             replace(filters, kind="change_registration"),
             today=clock.today(),
             cursor=cursor,
-            limit=_limit(limit),
+            limit=page_limit(limit),
         )
         return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 
@@ -597,7 +598,9 @@ async def reminders(
         due_to=add_months(today, 1) + timedelta(days=3),
         states=(DueState.REMINDER, DueState.OVERDUE),
     )
-    page = await due.due_list(principal, filters, today=today, cursor=cursor, limit=_limit(limit))
+    page = await due.due_list(
+        principal, filters, today=today, cursor=cursor, limit=page_limit(limit)
+    )
     return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 
 

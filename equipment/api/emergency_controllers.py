@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from equipment.api import api_docs, schemas
-from equipment.api.controllers import EquipmentId, Limit, _limit
+from equipment.api.controllers import EquipmentId, Limit, page_limit
 from equipment.domain.access import Principal
 from equipment.domain.errors import InvalidValue
 from equipment.services import clock, emergency_records
@@ -76,7 +76,7 @@ async def missing_drills(
 ) -> list[schemas.MissingDrill]:
     """Lifts in use with fewer emergency drills in ``year`` than required (two: one every
     half year), fewest first."""
-    rows = await emergency_records.missing_drills(principal, year=year, limit=_limit(limit))
+    rows = await emergency_records.missing_drills(principal, year=year, limit=page_limit(limit))
     return [
         schemas.MissingDrill(
             equipment_id=r["id"],

@@ -17,10 +17,10 @@ from equipment.api.bodies import AREA_IMPORT_MAX_BYTES
 from equipment.api.controllers import (
     District,
     Limit,
-    _limit,
     category_filter,
     category_prefix_filter,
     district_filter,
+    page_limit,
     query_text,
 )
 from equipment.domain.access import Principal
@@ -188,7 +188,7 @@ class AreaController(Controller):
             ),
             today=clock.today(),
             cursor=cursor,
-            limit=_limit(limit),
+            limit=page_limit(limit),
         )
         if format_ == "geojson":
             return _geojson(views.unit_collection(page.items, next_cursor=page.next_cursor))
@@ -225,7 +225,7 @@ class GeoController(Controller):
             latitude=lat,
             crs=crs,
             radius_m=radius_m,
-            limit=_limit(limit),
+            limit=page_limit(limit),
             f=spatial.UnitFilter(
                 category_filter(category), category_prefix_filter(category_prefix), status
             ),
@@ -289,7 +289,7 @@ class GeoController(Controller):
             data,
             crs=crs,
             cursor=cursor,
-            limit=_limit(limit),
+            limit=page_limit(limit),
             f=spatial.UnitFilter(
                 category_filter(category), category_prefix_filter(category_prefix), status
             ),
@@ -318,6 +318,6 @@ class GeoController(Controller):
             district_code=district_filter(district),
             category_prefix=category_prefix_filter(category_prefix),
             cursor=cursor,
-            limit=_limit(limit),
+            limit=page_limit(limit),
         )
         return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)

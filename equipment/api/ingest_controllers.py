@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from equipment.api import api_docs, schemas, views
-from equipment.api.controllers import EquipmentId, Limit, _limit, query_text
+from equipment.api.controllers import EquipmentId, Limit, page_limit, query_text
 from equipment.domain import aliases
 from equipment.domain.access import Principal
 from equipment.domain.fills import FillAttempt
@@ -71,7 +71,7 @@ class CylinderController(Controller):
     ) -> schemas.CylinderTrace:
         """The cylinder's fill count, last fill and latest fills (traceability)."""
         return views.cylinder_trace(
-            await fills.cylinder_trace(principal, code, limit=_limit(limit)), language
+            await fills.cylinder_trace(principal, code, limit=page_limit(limit)), language
         )
 
 
@@ -98,7 +98,7 @@ class FillController(Controller):
             principal,
             fills.FillFilter(station_id, cylinder_code, allowed, verdict, since, until),
             before_id=before,
-            limit=_limit(limit),
+            limit=page_limit(limit),
         )
         return schemas.FillPage([views.fill(r, language) for r in page.items], page.next_cursor)
 
@@ -181,7 +181,7 @@ class DeadLetterController(Controller):
             unit_code=unit_code,
             since=since,
             before_id=before,
-            limit=_limit(limit),
+            limit=page_limit(limit),
         )
         return schemas.DeadLetterPage([views.dead_letter(r) for r in page.items], page.next_cursor)
 

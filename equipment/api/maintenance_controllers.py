@@ -14,8 +14,8 @@ from equipment.api.controllers import (
     District,
     EquipmentId,
     Limit,
-    _limit,
     district_filter,
+    page_limit,
     query_text,
 )
 from equipment.domain.access import Permission, Principal
@@ -116,7 +116,7 @@ class MaintenanceController(Controller):
     ) -> list[schemas.MaintenanceRecordView]:
         """Records lift telemetry contradicts (normal service all day, never inspection
         mode): flagged for the inspector."""
-        rows = await maintenance.suspicious_records(principal, limit=_limit(limit))
+        rows = await maintenance.suspicious_records(principal, limit=page_limit(limit))
         return [views.maintenance_record(r) for r in rows]
 
     @get("/score/{company_id:int}", responses=api_docs.READ_ONE)
@@ -189,7 +189,7 @@ class AlarmController(Controller):
                 late_only=late,
             ),
             cursor=cursor,
-            limit=_limit(limit),
+            limit=page_limit(limit),
         )
         return schemas.AlarmPage([views.alarm(r) for r in page.items], page.next_cursor)
 

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from equipment.api import api_docs, schemas
-from equipment.api.controllers import Limit, _limit
+from equipment.api.controllers import Limit, page_limit
 from equipment.domain.access import Principal
 from equipment.services import clock, notifications
 
@@ -89,7 +89,7 @@ class WebhookController(Controller):
     ) -> list[schemas.WebhookDelivery]:
         """The endpoint's deliveries, newest first; ``state=dead``: its dead-letter list."""
         rows = await notifications.list_deliveries(
-            principal, endpoint_id, state=delivery_state, limit=_limit(limit)
+            principal, endpoint_id, state=delivery_state, limit=page_limit(limit)
         )
         return [_delivery(r) for r in rows]
 

@@ -16,7 +16,7 @@ from litestar.response import Template
 
 from equipment.api import api_docs
 from equipment.api import public_schemas as schemas
-from equipment.api.controllers import EquipmentId, Limit, OrgIdPath, _limit
+from equipment.api.controllers import EquipmentId, Limit, OrgIdPath, page_limit
 from equipment.domain.access import Principal
 from equipment.i18n import Translator
 from equipment.services import citizen_reports, clock, public
@@ -136,7 +136,7 @@ class CitizenReportController(Controller):
     ) -> schemas.CitizenReportPage:
         """Reports the public sent from units' pages, newest first (inspectors and admins;
         never shown publicly). Page on with ``before_id``."""
-        size = _limit(limit)
+        size = page_limit(limit)
         f = citizen_reports.ReportFilter(equipment_id, category, district_code, since, until)
         rows = await citizen_reports.list_reports(principal, f, before_id=before_id, limit=size)
         return schemas.CitizenReportPage(
@@ -156,7 +156,7 @@ class CitizenReportController(Controller):
     ) -> list[schemas.CitizenReportCount]:
         """Units by number of citizen reports, most first, with the latest one's time."""
         f = citizen_reports.ReportFilter(None, category, district_code, since, until)
-        rows = await citizen_reports.counts_per_unit(principal, f, limit=_limit(limit))
+        rows = await citizen_reports.counts_per_unit(principal, f, limit=page_limit(limit))
         return [
             schemas.CitizenReportCount(
                 r["equipment_id"], r["code"], r["reports"], r["last_received_at"]
