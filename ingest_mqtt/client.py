@@ -290,30 +290,16 @@ class BrokerLink:
             self._note_drained()
 
     async def _keep_side_connected(self) -> None:
-        """The side connection's connect, keep-alive and reconnects (as _keep_connected)."""
+        """The side connection's connect, keep-alive and reconnects."""
         side = self._side
         assert side is not None
-        least, most = self._reconnect_delay_s
-        delay = least
-        attempted = False
-        while not self._stopping:
-            if side.socket() is None:
-                if attempted:
-                    await self._pause(self._stop_requested, delay)
-                    delay = min(delay * 2, most)
-                    if self._stopping:
-                        return
-                attempted = True
-                try:
-                    await asyncio.to_thread(side.reconnect)
-                except Exception as exc:  # any failure: try again later
-                    log.warning("verdict connection failed (%s); trying again", exc)
-                    continue
-            await self._pause(self._stop_requested, 1.0)
-            if side.socket() is not None:
-                side.loop_misc()
-            if self._side_ready:
-                delay = least
+        await self._supervise(
+            side,
+            "verdict connection",
+            woken_by=self._stop_requested,
+            tick=side.loop_misc,
+            is_up=lambda: self._side_ready,
+        )
 
     # ------------------------------------------------------------ paho's callbacks
 
@@ -579,6 +565,30 @@ class BrokerLink:
     async def _keep_connected(self) -> None:
         """Connect, keep alive, and reconnect with backoff whenever the connection goes."""
         client = self._client
+
+        def tick() -> None:
+            self._read_control_packets()
+            client.loop_misc()  # keep-alive: PINGREQ, or close a silent connection
+
+        await self._supervise(
+            client,
+            f"{self.conn.host}:{self.conn.port}",
+            woken_by=self._changed,
+            tick=tick,
+            is_up=self.connected.is_set,
+        )
+
+    async def _supervise(
+        self,
+        client: mqtt.Client,
+        name: str,
+        *,
+        woken_by: asyncio.Event,
+        tick: Callable[[], object],
+        is_up: Callable[[], bool],
+    ) -> None:
+        """One connection's life: connect, ``tick`` at least every second while connected
+        (paho's keep-alive), and reconnect with backoff whenever the connection goes."""
         least, most = self._reconnect_delay_s
         delay = least
         attempted = False
@@ -595,17 +605,14 @@ class BrokerLink:
                     # (and an API served beside the consumer) never waits on them.
                     await asyncio.to_thread(client.reconnect)
                 except Exception as exc:  # any failure: try again later
-                    log.warning(
-                        "cannot connect to %s:%s (%s); trying again",
-                        self.conn.host, self.conn.port, exc,
-                    )  # fmt: skip
+                    log.warning("cannot connect %s (%s); trying again", name, exc)
                     continue
-            self._changed.clear()
-            await self._pause(self._changed, 1.0)
+            if woken_by is not self._stop_requested:
+                woken_by.clear()
+            await self._pause(woken_by, 1.0)
             if client.socket() is not None:
-                self._read_control_packets()
-                client.loop_misc()  # keep-alive: PINGREQ, or close a silent connection
-            if self.connected.is_set():
+                tick()
+            if is_up():
                 delay = least
 
     @staticmethod
