@@ -111,14 +111,16 @@ async def stream(
     base: str, headers: dict[str, str], last_event_id: str | None = None
 ) -> AsyncIterator[Events]:
     headers = {**headers, **({"Last-Event-ID": last_event_id} if last_event_id else {})}
-    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(60)) as http:
-        async with http.stream("GET", "/api/v1/alarms/stream", headers=headers) as response:
-            assert response.status_code == 200, await response.aread()
-            assert response.headers["content-type"].startswith("text/event-stream")
-            events = Events(response)
-            # Subscribed once the first comment came: nothing after it is missed.
-            await events.until(lambda m: m.get("comment") == "connected")
-            yield events
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(60)) as http,
+        http.stream("GET", "/api/v1/alarms/stream", headers=headers) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = Events(response)
+        # Subscribed once the first comment came: nothing after it is missed.
+        await events.until(lambda m: m.get("comment") == "connected")
+        yield events
 
 
 def alarm_of(unit: dict[str, Any], event: str) -> Callable[[dict[str, Any]], bool]:
