@@ -21,7 +21,7 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.static_files import create_static_files_router
 
 from equipment.api import api_docs, schemas, views
-from equipment.domain.access import Principal
+from equipment.domain.access import Permission, Principal
 from equipment.services import clock, map_data
 from geo.areas import MAX_FEATURES
 from geo.basemap import display_crs, point_to
@@ -94,6 +94,7 @@ class MapController(Controller):
     async def config(self, principal: NamedDependency[Principal], state: State) -> MapConfig:
         """The base tiles (none: offline), the coordinate system of the map's data, and
         the URLs of Leaflet and its marker-cluster plugin served by this service."""
+        principal.require(Permission.EQUIPMENT_READ)  # who may see the map's data
         settings: MapSettings = state.map_settings
         return MapConfig(
             offline=settings.tile_url is None,

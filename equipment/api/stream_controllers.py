@@ -11,7 +11,7 @@ from litestar import get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from equipment.api import api_docs, views
@@ -109,8 +109,8 @@ async def alarm_stream(
     state: State,
     last_event_id: Annotated[
         str | None,
-        Parameter(
-            header="Last-Event-ID",
+        HeaderParameter(
+            name="Last-Event-ID",
             max_length=20,
             required=False,
             description="the last change seen (browsers send it when they reconnect)",
@@ -118,8 +118,8 @@ async def alarm_stream(
     ] = None,
     after: Annotated[
         int | None,
-        Parameter(
-            query="after",
+        QueryParameter(
+            name="after",
             ge=0,
             le=2**63 - 1,
             required=False,

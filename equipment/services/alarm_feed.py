@@ -47,6 +47,9 @@ _STAMP = (
 )
 # A reader asks for changes in pages of this many.
 PAGE = 200
+# PostgreSQL: how often the feed looks for changes without being notified, in case a
+# notification was lost (one sent while the listening connection was being replaced).
+RESYNC_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +206,9 @@ class AlarmFeed:
                     # A connection of its own: LISTEN holds it for the feed's lifetime.
                     connection = await asyncpg.connect(**engine.config)
                     await connection.add_listener(CHANNEL, self._notified)
-                    # Without notifications lost in a reconnect, this is a safety net only.
-                    interval = float(self.settings.keepalive_s)
+                    # A lost connection wakes the loop at once, to reconnect and catch up.
+                    connection.add_termination_listener(self._notified)
+                    interval = RESYNC_S
                 else:
                     interval = self.settings.poll_ms / 1000
                 if not self._started.is_set():
