@@ -54,7 +54,11 @@ async def _events(
         # missed), and how long a browser should wait before reconnecting.
         yield ServerSentEventMessage(data=None, comment="connected", retry=RETRY_MS)
         cursor = sub.start if resume is None else resume
-        if sub.start - cursor > MAX_REPLAY:
+        # Too far behind to replay, or ahead of every change this database ever made (a
+        # restored database, another city's id): the client reloads and starts from now.
+        if sub.start - cursor > MAX_REPLAY or (
+            cursor > sub.start and cursor > await alarm_feed.head()
+        ):
             yield ServerSentEventMessage(
                 data=_ENCODE.encode({"seq": sub.start}).decode(), event="reset", id=sub.start
             )

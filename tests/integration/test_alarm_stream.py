@@ -193,3 +193,8 @@ async def test_entrapment_over_mqtt_reaches_the_callers_stream(
         )
         first = await fresh.until(lambda m: m.get("event") == "alarm")
         assert first[-1]["data"]["alarm"]["kind"] == "door_open_fault"
+
+    # A Last-Event-ID no change ever had (a restored database): told to reload, from now.
+    async with stream(base, token_a, last_event_id="9" * 15) as lost:
+        [reset] = await lost.until(lambda m: "event" in m)
+        assert reset["event"] == "reset" and int(reset["id"]) < 9 * 10**14
