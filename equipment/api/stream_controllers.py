@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import msgspec
-from litestar import get
+from litestar import Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
@@ -17,7 +18,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from equipment.api import api_docs, views
 from equipment.domain.access import Principal
 from equipment.domain.errors import InvalidValue
-from equipment.services import alarm_feed
+from equipment.services import alarm_feed, tokens
 from equipment.services.alarm_feed import AlarmFeed, Change, Subscriber
 
 # A client further behind than this many changes is told to reload (event ``reset``)
@@ -47,7 +48,11 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int | None:
 
 
 async def _events(
-    feed: AlarmFeed, sub: Subscriber, resume: int | None, keepalive_s: float
+    feed: AlarmFeed,
+    sub: Subscriber,
+    resume: int | None,
+    keepalive_s: float,
+    still_allowed: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[ServerSentEventMessage]:
     try:
         # The first bytes say the stream is open (and subscribed: nothing after this is
@@ -72,7 +77,14 @@ async def _events(
             if last == cursor:
                 break
             cursor = last
+        checked = time.monotonic()
         while not sub.dropped:
+            # A stream outlives its request: its credential is asked again as often as the
+            # keep-alive, so a revoked token stops seeing alarms within seconds.
+            if time.monotonic() - checked >= keepalive_s:
+                if not await still_allowed():
+                    break
+                checked = time.monotonic()
             try:
                 change = await asyncio.wait_for(sub.queue.get(), keepalive_s)
             except TimeoutError:
@@ -111,6 +123,7 @@ async def _events(
 async def alarm_stream(
     principal: NamedDependency[Principal],
     state: State,
+    request: Request,
     last_event_id: Annotated[
         str | None,
         HeaderParameter(
@@ -139,7 +152,12 @@ async def alarm_stream(
     feed: AlarmFeed = state.alarm_feed
     sub = await feed.subscribe(principal)
     keepalive = float(feed.settings.keepalive_s)
+    secret = request.headers.get("authorization", "").partition(" ")[2].strip()
+
+    async def still_allowed() -> bool:
+        return await tokens.principal_for(secret) == principal
+
     return ServerSentEvent(
-        _events(feed, sub, resume, keepalive),
+        _events(feed, sub, resume, keepalive, still_allowed),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -194,7 +194,17 @@ async def test_entrapment_over_mqtt_reaches_the_callers_stream(
         first = await fresh.until(lambda m: m.get("event") == "alarm")
         assert first[-1]["data"]["alarm"]["kind"] == "door_open_fault"
 
+    # A revoked token's open stream ends within a keep-alive (then it cannot reconnect).
+    async with stream(base, token_a) as revoked, httpx.AsyncClient(base_url=base) as http:
+        listing = (await http.get("/api/v1/tokens", headers=admin)).json()
+        prefix = token_a["Authorization"].split()[1][:12]
+        [mine] = [t for t in listing if t["prefix"] == prefix]
+        assert (await http.delete(f"/api/v1/tokens/{mine['id']}", headers=admin)).status_code == 204
+        with pytest.raises(AssertionError, match="the stream ended"):
+            await revoked.until(lambda m: False)
+        assert (await http.get("/api/v1/alarms/stream", headers=token_a)).status_code == 401
+
     # A Last-Event-ID no change ever had (a restored database): told to reload, from now.
-    async with stream(base, token_a, last_event_id="9" * 15) as lost:
+    async with stream(base, token_b, last_event_id="9" * 15) as lost:
         [reset] = await lost.until(lambda m: "event" in m)
         assert reset["event"] == "reset" and int(reset["id"]) < 9 * 10**14
