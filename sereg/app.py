@@ -32,6 +32,7 @@ from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db, schedules
 from equipment.web import TEMPLATES
 from equipment.web.public_pages import public_pages
+from equipment.web.staff import entry_pages, staff_router, staff_static
 from sereg.observability import RequestIdMiddleware, watch_event_loop
 from sereg.settings import Settings, get_settings
 
@@ -152,6 +153,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             api,
             public,
             public_pages,
+            entry_pages,
+            staff_router(),
+            staff_static(),
             health,
             ready,
             Metrics,

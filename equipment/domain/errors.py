@@ -45,3 +45,11 @@ class Forbidden(DomainError):
 
 class Unauthenticated(DomainError):
     """No valid credentials were presented."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many tries in a short time (failed logins): wait ``retry_after`` seconds."""
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
