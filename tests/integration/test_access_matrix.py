@@ -782,9 +782,9 @@ async def test_an_inspector_bound_to_a_district_or_an_area_sees_only_the_units_i
         raised = await client.get("/api/v1/alarms", headers=token)
         assert {a["equipment_id"] for a in raised.json()["items"]} <= ids, jurisdiction
         near = await client.get(
-            "/api/v1/geo/nearby?lon=112.135&lat=32.045&radius_m=100000&limit=500", headers=token
+            "/api/v1/geo/nearby?lon=112.17&lat=32.02&radius_m=10000&limit=500", headers=token
         )
-        assert {u["id"] for u in near.json()["items"]} <= ids, jurisdiction
+        assert {u["id"] for u in near.json()["items"]} == ids, jurisdiction
         for unit_id in (inside, other_district["id"], in_area_other_district["id"]):
             one = await client.get(f"/api/v1/equipment/{unit_id}", headers=token)
             assert one.status_code == (200 if unit_id in ids else 404), (jurisdiction, unit_id)
