@@ -154,7 +154,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             public,
             public_pages,
             entry_pages,
-            staff_router(),
+            # The staff pages (/ui/...): add each page's handler or Controller here, one a
+            # line (equipment/web/staff.py says how a page is written).
+            staff_router([]),
             staff_static(),
             health,
             ready,

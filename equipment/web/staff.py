@@ -3,10 +3,12 @@ every page of the people who work in the register is added to.
 
 How a page is added (the pattern every page follows):
 
-- write a handler in a module of ``equipment/web`` and add it to ``STAFF_PAGES`` below
-  (or import the router and extend it); its path starts with ``/ui/``;
-- take ``principal: NamedDependency[Principal]`` (the logged-in person, with role, organisation and
-  jurisdiction) and call the same service functions as the API with it: the scope
+- write a handler (or a Controller) in a module of ``equipment/web``, its path starting
+  with ``/ui/``, and add it to the list ``staff_router([...])`` is given in
+  ``sereg/app.py`` (one entry a line); the role's home links to it once the path is
+  registered, if ``NAV`` below lists it;
+- take ``principal: NamedDependency[Principal]`` (the logged-in person: role,
+  organisation, jurisdiction) and call the same service functions as the API: the scope
   function decides what is visible, and a unit outside it raises ``NotFound``, which
   this router answers with a 404 page; ``Forbidden`` becomes a 403 page;
 - take ``request: Request`` and answer ``page(request, "my_page.html", {...})``: the
@@ -16,7 +18,9 @@ How a page is added (the pattern every page follows):
 - every form that posts puts ``{{ csrf_field() }}`` inside it. The router checks the
   token of every POST, PUT, PATCH and DELETE before the handler runs (or the
   ``X-CSRF-Token`` header, for scripts): a request without it is refused with 403;
-- read a form with ``await request.form()`` (already read and checked by then).
+- read a form with ``await request.form()`` (already read and checked by then);
+- test it with the ``staff`` fixture (tests/web_support.py): ``await staff(Role.X, org)``
+  is a logged-in client whose ``post`` adds the CSRF token.
 
 Anonymous requests to ``/ui`` are sent to ``/login?next=...``; the session is read from
 the database on every request, so a logout or a disabled account takes effect at once.
@@ -50,6 +54,7 @@ from equipment.domain.errors import (
     Unauthenticated,
 )
 from equipment.i18n import LANGUAGES, N_, Translator, negotiate
+from equipment.i18n.spoken import speak
 from equipment.services import accounts, clock
 from sereg.settings import get_settings
 
@@ -251,8 +256,6 @@ def _login_redirect(request: Request, _: Exception) -> Response:
 
 
 def _domain_error(request: Request, exc: DomainError) -> Response:
-    from equipment.i18n.spoken import speak
-
     message = speak(staff_language(request), exc.reason)
     if isinstance(exc, NotFound):
         return error_page(request, 404, N_("Not found"), message)
@@ -427,8 +430,6 @@ async def account_create(
         name: _str(fields.get(name))
         for name in ("username", "password", "role", "org", "jurisdiction")
     }
-    from equipment.i18n.spoken import speak
-
     try:
         role = Role(form["role"]) if form["role"] in {r.value for r in Role} else None
         if role is None:
