@@ -284,6 +284,46 @@ class ApiToken(Table, tablename="api_token"):
     label = Varchar(length=100, default="")
     created_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+    # An inspector token's districts and areas (access.Jurisdiction, as text); "" none.
+    jurisdiction = Varchar(length=500, default="")
+
+
+class Account(Table, tablename="account"):
+    """A person who logs in to the pages: one role and organisation, like a token, and an
+    inspector's jurisdiction. The password is kept only as an argon2id hash."""
+
+    username = Varchar(length=64, unique=True)
+    password_hash = Varchar(length=200)
+    role = Varchar(length=24)
+    organisation = ForeignKey(
+        references=Organisation, on_delete=OnDelete.restrict, null=True, index=True
+    )
+    jurisdiction = Varchar(length=500, default="")
+    created_at = Timestamptz()
+    disabled_at = Timestamptz(null=True, default=None)
+
+
+class WebSession(Table, tablename="web_session"):
+    """A logged-in browser. Kept in the database so every worker knows it and a restart
+    loses none; the cookie holds a random id whose SHA-256 is stored here. ``csrf`` is the
+    session's form token (synchroniser token: a form must send it back)."""
+
+    id_hash = Varchar(length=64, unique=True)
+    account = ForeignKey(references=Account, on_delete=OnDelete.restrict, index=True)
+    csrf = Varchar(length=64)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    ended_at = Timestamptz(null=True, default=None)
+
+
+class LoginFailure(Table, tablename="login_failure"):
+    """A failed login: what the throttle counts, per user name and per client address,
+    across workers. Rows older than the throttle's window are deleted as new ones come."""
+
+    id = BigSerial(primary_key=True)
+    username = Varchar(length=64, index=True)
+    client = Varchar(length=64, index=True)
+    at = Timestamptz(index=True)
 
 
 class Area(Table, tablename="area"):
@@ -612,6 +652,9 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     AlarmChange,
     AuditEntry,
     ApiToken,
+    Account,
+    WebSession,
+    LoginFailure,
     Area,
     AreaMember,
     Fill,

@@ -35,6 +35,7 @@ from equipment.services import db, schedules
 from equipment.services.alarm_feed import AlarmFeed
 from equipment.web import TEMPLATES
 from equipment.web.public_pages import public_pages
+from equipment.web.staff import entry_pages, staff_router, staff_static
 from sereg.observability import RequestIdMiddleware, watch_event_loop
 from sereg.settings import Settings, get_settings
 
@@ -159,6 +160,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             api,
             public,
             public_pages,
+            entry_pages,
+            # The staff pages (/ui/...): add each page's handler or Controller here, one a
+            # line (equipment/web/staff.py says how a page is written).
+            staff_router([]),
+            staff_static(),
             health,
             ready,
             Metrics,

@@ -94,7 +94,30 @@ async def print_demo_tokens(org_ids: dict[str, list[int]]) -> None:
         )
         owner = f" (organisation {org})" if org else ""
         print(f"  {role.value:<12}{owner:<20} {secret}")
+    await print_demo_accounts(org_ids)
     sys.stdout.flush()
+
+
+async def print_demo_accounts(org_ids: dict[str, list[int]]) -> None:
+    """One account per role to log in to the pages with, its password shown once."""
+    from equipment.domain.access import ROLE_ORG_KIND, SYSTEM, Role
+    from equipment.services import accounts, clock
+
+    print("\nAccounts to log in to the pages with at /login (passwords shown once):")
+    for role in Role:
+        kind = ROLE_ORG_KIND[role]
+        org = org_ids[kind.value][0] if kind is not None and org_ids.get(kind.value) else None
+        username, password = f"demo-{role.value.replace('_', '-')}", accounts.new_password()
+        await accounts.create_account(
+            SYSTEM,
+            username=username,
+            password=password,
+            role=role,
+            organisation_id=org,
+            jurisdiction=None,
+            now=clock.now(),
+        )
+        print(f"  {role.value:<12} user {username:<18} password {password}")
 
 
 # The demo city's accounts, one per role, as print_demo_tokens made tokens for them.
@@ -141,6 +164,10 @@ async def print_token_hint() -> None:
         note = f"   # {org['name']}" if org else ""
         print(f"  {sereg} token create --role {role}{account}{note}")
     print(f"({sereg} token list shows the tokens made so far; the demo city's are labelled demo)")
+    print(
+        f"Passwords too are shown only once; {sereg} user create --username ... --role ..."
+        " makes another account to log in to the pages with."
+    )
     sys.stdout.flush()
 
 
@@ -200,6 +227,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 f"public page of a demo lift (its QR code's target): http://{host}:{port}/p/{lift}"
             )
     print(f"sereg serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    print(f"staff pages (log in): http://{host}:{port}/login")
     uvicorn.run(
         "sereg.asgi:app",
         host=host,
@@ -390,7 +418,7 @@ def cmd_prune(_: argparse.Namespace) -> None:
 
 def cmd_token(args: argparse.Namespace) -> None:
     open_database()
-    from equipment.domain.access import SYSTEM, Role
+    from equipment.domain.access import SYSTEM, Jurisdiction, Role
     from equipment.domain.errors import DomainError
     from equipment.services import clock, tokens
 
@@ -402,6 +430,7 @@ def cmd_token(args: argparse.Namespace) -> None:
                 organisation_id=args.org,
                 label=args.label,
                 now=clock.now(),
+                jurisdiction=Jurisdiction.parse(args.jurisdiction),
             )
             print(f"token {row['id']} ({row['role']}): {secret}")
             print("store it now: only its hash is kept", file=sys.stderr)
@@ -414,6 +443,54 @@ def cmd_token(args: argparse.Namespace) -> None:
                 print(
                     f"{row['id']:>5} {row['prefix']}… {row['role']:<12} "
                     f"org={row['organisation']} {state} {row['label']}"
+                )
+
+    try:
+        asyncio.run(_with_db(run))
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.reason}") from exc
+
+
+ROLE_CHOICES = ["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
+JURISDICTION_HELP = (
+    "inspectors only: the districts and areas they see, e.g. 420602,420606,area:12"
+    " (district codes, area ids of the area import: streets, communities)"
+)
+
+
+def cmd_user(args: argparse.Namespace) -> None:
+    open_database()
+    from equipment.domain.access import SYSTEM, Jurisdiction, Role
+    from equipment.domain.errors import DomainError
+    from equipment.services import accounts, clock
+
+    async def run() -> None:
+        if args.action == "create":
+            password = args.password or os.environ.get("SEREG_PASSWORD") or ""
+            made = not password
+            password = password or accounts.new_password()
+            row = await accounts.create_account(
+                SYSTEM,
+                username=args.username,
+                password=password,
+                role=Role(args.role),
+                organisation_id=args.org,
+                jurisdiction=Jurisdiction.parse(args.jurisdiction),
+                now=clock.now(),
+            )
+            print(f"account {row['id']} {row['username']} ({row['role']}) created")
+            if made:
+                print(f"password: {password}")
+                print("store it now: only its hash is kept", file=sys.stderr)
+        elif args.action == "disable":
+            await accounts.disable_account(SYSTEM, args.username, now=clock.now())
+            print(f"account {args.username} disabled; its sessions are ended")
+        else:
+            for row in await accounts.list_accounts(SYSTEM):
+                state = "disabled" if row["disabled_at"] else "active"
+                print(
+                    f"{row['id']:>5} {row['username']:<24} {row['role']:<12} "
+                    f"org={row['organisation']} {state} {row['jurisdiction']}"
                 )
 
     try:
@@ -623,14 +700,31 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--role",
         required=True,
-        choices=["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"],
+        choices=ROLE_CHOICES,
     )
     create.add_argument("--org", type=int, help="organisation id the token acts for")
     create.add_argument("--label", default="")
+    create.add_argument("--jurisdiction", default="", help=JURISDICTION_HELP)
     revoke = token_sub.add_parser("revoke")
     revoke.add_argument("id", type=int)
     token_sub.add_parser("list")
     token.set_defaults(func=cmd_token)
+
+    user = sub.add_parser("user", help="create or disable accounts to log in to the pages")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    user_create = user_sub.add_parser("create")
+    user_create.add_argument("--username", required=True)
+    user_create.add_argument("--role", required=True, choices=ROLE_CHOICES)
+    user_create.add_argument("--org", type=int, help="organisation id the account acts for")
+    user_create.add_argument("--jurisdiction", default="", help=JURISDICTION_HELP)
+    user_create.add_argument(
+        "--password",
+        help="the password (default: read from SEREG_PASSWORD, else one is made and printed)",
+    )
+    user_disable = user_sub.add_parser("disable")
+    user_disable.add_argument("--username", required=True)
+    user_sub.add_parser("list")
+    user.set_defaults(func=cmd_user)
 
     area = sub.add_parser("areas", help="import areas (GeoJSON) and assign units to them")
     area_sub = area.add_subparsers(dest="action", required=True)

@@ -28,7 +28,12 @@ from sereg.settings import DatabaseSettings
 
 # Fixtures of the ingest tests (broker, consumer, publisher) and of the tests that run
 # the service as a process (fresh databases, `sereg serve --demo`).
-pytest_plugins = ["tests.ingest_support", "tests.service_support", "tests.browser_support"]
+pytest_plugins = [
+    "tests.ingest_support",
+    "tests.service_support",
+    "tests.browser_support",
+    "tests.web_support",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

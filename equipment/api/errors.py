@@ -21,6 +21,7 @@ from equipment.domain.errors import (
     InvalidValue,
     NotFound,
     StaleVersion,
+    TooManyAttempts,
     Unauthenticated,
     VersionRequired,
 )
@@ -39,6 +40,7 @@ STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     Unauthenticated: 401,
     Busy: 503,
+    TooManyAttempts: 429,
 }
 
 
@@ -99,6 +101,8 @@ def domain_error(request: Request, exc: DomainError) -> Response:
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
     extra = [{"key": exc.field, "message": exc.reason}] if exc.field else []
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
     return _problem(request, status, exc.reason, extra, headers)
 
 

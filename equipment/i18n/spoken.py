@@ -42,6 +42,7 @@ SPOKEN_CALLS: dict[str, int] = {
     "Forbidden": 0,
     "Unauthenticated": 0,
     "Busy": 0,
+    "TooManyAttempts": 0,
     # geo's input errors, re-raised as InvalidValue with the same reason
     "GeometryError": 0,
     "AreaImportError": 0,

@@ -13,7 +13,7 @@ from typing import Any
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, clock, db, notifications, schedules
+from equipment.services import audit, clock, db, jurisdiction, notifications, schedules
 from equipment.services.bulk import Bulk
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
@@ -153,6 +153,8 @@ def _scope_clause(principal: Principal):
     scope = principal.equipment_scope()
     if scope.kind is ScopeKind.ALL:
         return None
+    if scope.jurisdiction is not None:
+        return Alarm.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
         return _maintained_by(scope.org_id)
     if scope.kind is ScopeKind.USER_UNIT:

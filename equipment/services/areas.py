@@ -24,7 +24,7 @@ from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.dates import add_months
-from equipment.services import audit, db, membership, register
+from equipment.services import audit, db, jurisdiction, membership, register
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
 from equipment.tables import Area, AuditEntry
@@ -405,7 +405,7 @@ async def summary(
         now=now,
     )
     scope = principal.equipment_scope()
-    key = (scope.kind, scope.org_id, kind, category_prefix, sort, limit)
+    key = (scope.kind, scope.org_id, scope.jurisdiction, kind, category_prefix, sort, limit)
     version = await register_version()
     if (rows := _cached(key, version, today)) is not None:
         return rows
@@ -436,7 +436,12 @@ def summary_query(
     column, descending = _summary_sort(sort)
     scope = principal.equipment_scope()
     unit_filter, unit_args = "", []
-    if scope.kind is not ScopeKind.ALL:
+    if scope.jurisdiction is not None:
+        inside, unit_args = jurisdiction.raw_clause(
+            scope.jurisdiction, unit_id="e.id", district="e.district_code"
+        )
+        unit_filter += inside
+    elif scope.kind is not ScopeKind.ALL:
         unit_filter += f" AND e.{scope.kind.value} = {{}}"
         unit_args.append(scope.org_id)
     if category_prefix:

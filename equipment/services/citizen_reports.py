@@ -18,7 +18,7 @@ from piccolo.query.functions.aggregate import Count, Max
 from equipment.domain import citizen_reports as rules
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import DomainError, InvalidValue
-from equipment.services import clock, db
+from equipment.services import clock, db, jurisdiction
 from equipment.tables import CitizenReport, Equipment, SiteSecret
 from sereg.settings import get_settings
 
@@ -138,6 +138,8 @@ class ReportFilter:
 def _scope(principal: Principal):
     principal.require(Permission.CITIZEN_REPORT_READ)
     scope = principal.equipment_scope()
+    if scope.jurisdiction is not None:
+        return CitizenReport.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
     column = {
         ScopeKind.USER_UNIT: CitizenReport.equipment.user_unit,
         ScopeKind.MAINTENANCE_COMPANY: CitizenReport.equipment.maintenance_company,

@@ -13,6 +13,7 @@ from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue
 from equipment.domain.reminders import DueState, due_state, reminder_on
 from equipment.domain.rules.model import DUE_KINDS, STATUTORY_KINDS
+from equipment.services import jurisdiction
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, organisation_names
 from equipment.tables import AreaMember, DueDate
@@ -40,6 +41,8 @@ class DueFilter:
 
 def _scope_clause(principal: Principal):
     scope = principal.equipment_scope()
+    if scope.jurisdiction is not None:
+        return DueDate.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
     column = {
         ScopeKind.USER_UNIT: DueDate.user_unit,
         ScopeKind.MAINTENANCE_COMPANY: DueDate.maintenance_company,
@@ -183,7 +186,11 @@ async def summary(principal: Principal, *, today: date) -> list[dict[str, Any]]:
     principal.require(Permission.DUE_READ)
     scope = principal.equipment_scope()
     scope_sql, scope_args = "", []
-    if scope.kind is not ScopeKind.ALL:
+    if scope.jurisdiction is not None:
+        scope_sql, scope_args = jurisdiction.raw_clause(
+            scope.jurisdiction, unit_id="equipment", district="district_code"
+        )
+    elif scope.kind is not ScopeKind.ALL:
         scope_sql, scope_args = f" AND {scope.kind.value} = {{}}", [scope.org_id]
     year_ago = today - timedelta(days=365)
     due_rows = await DueDate.raw(

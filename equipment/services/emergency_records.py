@@ -9,7 +9,7 @@ from typing import Any
 from equipment.domain import kpis
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue
-from equipment.services import audit, db
+from equipment.services import audit, db, jurisdiction
 from equipment.services.register import get_equipment
 from equipment.tables import Drill
 
@@ -43,9 +43,18 @@ async def response_kpis(
     scope = principal.equipment_scope()
     own = ""
     args: list[Any] = [start, end]
+    own_lifts = ""
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
-        own = " AND maintenance_company = $3"
+        own, own_lifts = " AND maintenance_company = $3", " AND maintenance_company = $1"
         args.append(scope.org_id)
+    elif scope.jurisdiction is not None:
+        own, inside = jurisdiction.numbered_clause(
+            scope.jurisdiction, unit_id="equipment", district="district_code", first=3
+        )
+        own_lifts, _ = jurisdiction.numbered_clause(
+            scope.jurisdiction, unit_id="id", district="district_code", first=1
+        )
+        args.extend(inside)
     async with db.reading() as bulk:
         rows = await bulk.fetch(
             f"SELECT {column} AS grp, raised_at, acknowledged_at, arrived_at, arrived_late,"
@@ -55,7 +64,7 @@ async def response_kpis(
         )
         lifts = await bulk.fetch(
             f"SELECT {column} AS grp, count(*) AS n FROM equipment WHERE {_lifts()}"
-            f"{own.replace('$3', '$1')} GROUP BY {column}",
+            f"{own_lifts} GROUP BY {column}",
             *args[2:],
         )
     responses = [
@@ -126,6 +135,11 @@ async def missing_drills(principal: Principal, *, year: int, limit: int) -> list
     args: list[Any] = [date(year, 1, 1), date(year, 12, 31), kpis.LIFT_DRILLS_PER_YEAR, limit]
     if column:
         args.append(scope.org_id)
+    elif scope.jurisdiction is not None:
+        own, inside = jurisdiction.numbered_clause(
+            scope.jurisdiction, unit_id="e.id", district="e.district_code", first=5
+        )
+        args.extend(inside)
     async with db.reading() as bulk:
         return await bulk.fetch(
             "SELECT e.id, e.code, e.address, e.district_code, e.user_unit,"

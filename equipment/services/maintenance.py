@@ -23,7 +23,7 @@ from equipment.domain.maintenance import (
     on_demand_refusals,
     parse_record,
 )
-from equipment.services import audit, db, schedules
+from equipment.services import audit, db, jurisdiction, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pacing import Pacer
 from equipment.tables import (
@@ -195,7 +195,16 @@ async def _visible_contract(principal: Principal, contract_id: int) -> dict[str,
     principal.require(Permission.CONTRACT_READ)
     query = MaintenanceContract.select().where(MaintenanceContract.id == contract_id)
     scope = principal.equipment_scope()
-    if scope.kind is ScopeKind.USER_UNIT:
+    if scope.jurisdiction is not None:
+        # A contract is the inspector's when one of its units is inside.
+        query = query.where(
+            MaintenanceContract.id.is_in(
+                ContractUnit.select(ContractUnit.contract).where(
+                    ContractUnit.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
+                )
+            )
+        )
+    elif scope.kind is ScopeKind.USER_UNIT:
         query = query.where(MaintenanceContract.user_unit == scope.org_id)
     elif scope.kind is ScopeKind.MAINTENANCE_COMPANY:
         query = query.where(MaintenanceContract.maintenance_company == scope.org_id)
@@ -613,6 +622,10 @@ async def suspicious_records(principal: Principal, *, limit: int) -> list[dict[s
     scope = principal.equipment_scope()
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
         query = query.where(MaintenanceRecord.maintenance_company == scope.org_id)
+    elif scope.jurisdiction is not None:
+        query = query.where(
+            MaintenanceRecord.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
+        )
     elif scope.kind is not ScopeKind.ALL:
         query = query.where(
             MaintenanceRecord.equipment.is_in(

@@ -25,7 +25,7 @@ from equipment.domain.lifecycle import (
     registration_is_late,
     suspension_notice_is_late,
 )
-from equipment.services import audit, db, membership, schedules
+from equipment.services import audit, db, jurisdiction, membership, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pagination import (
     SortKey,
@@ -87,6 +87,8 @@ class Page:
 
 def _scope_clause(principal: Principal):
     scope = principal.equipment_scope()
+    if scope.jurisdiction is not None:
+        return jurisdiction.equipment_clause(scope.jurisdiction)
     column = {
         ScopeKind.USER_UNIT: Equipment.user_unit,
         ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,

@@ -20,7 +20,7 @@ from piccolo.engine.postgres import PostgresEngine
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Status
-from equipment.services import db, positions, register
+from equipment.services import db, jurisdiction, positions, register
 from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
 from equipment.tables import Equipment
@@ -70,6 +70,8 @@ class WithinPage:
 
 def _scope_clause(principal: Principal):
     scope = principal.equipment_scope()
+    if scope.jurisdiction is not None:
+        return jurisdiction.equipment_clause(scope.jurisdiction)
     column = {
         ScopeKind.USER_UNIT: Equipment.user_unit,
         ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, areas, clock, notifications, register
+from equipment.domain.access import SYSTEM, Jurisdiction, Role
+from equipment.domain.errors import InvalidValue
+from equipment.services import alarms, areas, clock, notifications, register, tokens
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -751,3 +752,76 @@ async def test_streams_refuse_a_caller_without_a_token(client, world):
         assert (await client.get(path)).status_code == 401
         bad = await client.get(path, headers={**world["tokens"]["admin"], "Last-Event-ID": "x"})
         assert bad.status_code == 422
+
+
+# ---- jurisdiction (属地监管): an inspector bound to districts or areas ----------------
+
+
+async def jurisdiction_token(w, jurisdiction: str) -> dict[str, str]:
+    secret, _ = await tokens.create_token(
+        SYSTEM,
+        role=Role.INSPECTOR,
+        organisation_id=w["body"],
+        label="bound",
+        now=clock.now(),
+        jurisdiction=Jurisdiction.parse(jurisdiction),
+    )
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def test_an_inspector_bound_to_a_district_or_an_area_sees_only_the_units_inside(
+    client, world
+):
+    # Fancheng (420606) inside the test area; Xiangcheng (420602) inside and outside it.
+    inside = await lift(world)  # 420606, in the area
+    other_district = await f.unit(
+        world["owner_a"], district_code="420602", longitude=112.20, latitude=32.00
+    )
+    in_area_other_district = await f.unit(world["owner_a"], district_code="420602")
+    area_id = await area(world)  # adds one more 420606 lift in the area
+    now = clock.now()
+    for unit_id in (inside, other_district["id"]):
+        await alarms.raise_alarm(
+            SYSTEM, unit_id, kind="entrapment", raised_at=now, source="manual", now=now
+        )
+    cases = {
+        "420606": lambda ids: (
+            other_district["id"] not in ids
+            and in_area_other_district["id"] not in ids
+            and inside in ids
+        ),
+        "420602": lambda ids: ids == {other_district["id"], in_area_other_district["id"]},
+        f"area:{area_id}": lambda ids: (
+            other_district["id"] not in ids and {inside, in_area_other_district["id"]} <= ids
+        ),
+    }
+    for jurisdiction, sees in cases.items():
+        token = await jurisdiction_token(world, jurisdiction)
+        listed = await client.get("/api/v1/equipment?limit=500", headers=token)
+        ids = {u["id"] for u in listed.json()["items"]}
+        assert sees(ids), (jurisdiction, ids)
+        due = await client.get("/api/v1/due?limit=500", headers=token)
+        assert {i["equipment_id"] for i in due.json()["items"]} <= ids, jurisdiction
+        raised = await client.get("/api/v1/alarms", headers=token)
+        assert {a["equipment_id"] for a in raised.json()["items"]} <= ids, jurisdiction
+        near = await client.get(
+            "/api/v1/geo/nearby?lon=112.17&lat=32.02&radius_m=10000&limit=500", headers=token
+        )
+        assert {u["id"] for u in near.json()["items"]} == ids, jurisdiction
+        for unit_id in (inside, other_district["id"], in_area_other_district["id"]):
+            one = await client.get(f"/api/v1/equipment/{unit_id}", headers=token)
+            assert one.status_code == (200 if unit_id in ids else 404), (jurisdiction, unit_id)
+            history = await client.get(f"/api/v1/equipment/{unit_id}/status-history", headers=token)
+            assert history.status_code == (200 if unit_id in ids else 404), (jurisdiction, unit_id)
+
+
+async def test_only_an_inspector_token_takes_a_jurisdiction(engine):
+    with pytest.raises(InvalidValue):
+        await tokens.create_token(
+            SYSTEM,
+            role=Role.ADMIN,
+            organisation_id=None,
+            label="",
+            now=clock.now(),
+            jurisdiction=Jurisdiction.parse("420602"),
+        )
