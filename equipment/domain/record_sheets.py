@@ -317,14 +317,18 @@ def _rows(
     layout: _Layout | None = None
     seen = 0
     count = 0
+    empty: Sequence[object] | None = None
     for number, cells in numbered:
         if number > MAX_SHEET_ROWS:
             raise InvalidValue(
                 f"the file has more than {MAX_SHEET_ROWS:,} rows, more than a worksheet holds"
             )
+        if cells is empty:
+            continue  # openpyxl fills a gap of rows with one tuple: a million cost 7 s unseen
+        if _blank(cells):
+            empty = cells
+            continue
         if layout is None:
-            if _blank(cells):
-                continue
             seen += 1
             found = _Layout.of(cells)
             if found.columns:
@@ -332,8 +336,6 @@ def _rows(
             elif seen >= HEADER_SEARCH_ROWS:
                 break
             continue
-        if _blank(cells):
-            continue  # Excel shows it, and counts it: the numbers below stay right
         count += 1
         if count > max_rows:
             raise InvalidValue(
@@ -385,14 +387,26 @@ class _Text:
                 self._choose(pending, final=False)
                 decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")()
                 chunk, pending = pending, b""
-            yield decoder.decode(chunk)
+            yield from self._decoded(decoder, chunk)
         if decoder is None:
             if not pending:
                 return
             self._choose(pending, final=True)
             decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")()
-            yield decoder.decode(pending)
-        yield decoder.decode(b"", final=True)
+            yield from self._decoded(decoder, pending)
+        yield from self._decoded(decoder, b"", final=True)
+
+    @staticmethod
+    def _decoded(
+        decoder: codecs.IncrementalDecoder, chunk: bytes, *, final: bool = False
+    ) -> Iterator[str]:
+        try:
+            yield decoder.decode(chunk, final=final)
+        except UnicodeDecodeError as exc:
+            # The text before the bad bytes first, so the rows it holds are read and the
+            # error names the row the bad bytes are in.
+            yield exc.object[: exc.start].decode(exc.encoding, errors="replace")
+            raise
 
 
 def _lines(texts: Iterable[str]) -> Iterator[str]:
