@@ -184,7 +184,7 @@ _DAY_TEXT = re.compile(
 _SERIAL_MIN, _SERIAL_MAX = 1, 2_958_465
 _EPOCH_1900: Final = datetime(1899, 12, 30)
 
-DAY_FORMATS_HINT: Final = "YYYY-MM-DD, YYYY/M/D or YYYY年M月D日"
+DAY_FORMATS_HINT: Final = "YYYY-MM-DD, YYYY/M/D, YYYY年M月D日"
 
 
 def parse_day(value: object, *, epoch: datetime = _EPOCH_1900) -> date:
