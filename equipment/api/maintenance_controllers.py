@@ -175,6 +175,7 @@ class MaintenanceController(Controller):
         status_code=200,
         request_max_body_size=bodies.MAINTENANCE_UPLOAD_MAX_BYTES,
         responses=api_docs.WRITE,
+        operation_class=api_docs.RecordUpload,
     )
     async def upload(
         self,
@@ -182,11 +183,14 @@ class MaintenanceController(Controller):
         request: Request,
         language: NamedDependency[str],
     ) -> Response[schemas.UploadReport]:
-        """Upload maintenance records: one JSON object, a JSON array, or a CSV file
-        (``Content-Type: text/csv``; columns record_id, code, maintained_on, level, items,
-        technicians as ``name:certificate;...``, findings, hazards, signed_off_by) of up to
-        10,000 rows and 8 MiB. Every valid row is stored; each rejected one is named with its
-        reason."""
+        """Upload maintenance records: one JSON object, a JSON array, a CSV body
+        (``Content-Type: text/csv``), an XLSX body, or a form (multipart/form-data) whose
+        field ``file`` is a CSV or XLSX file; up to 10,000 rows and 8 MiB. Columns: record_id,
+        code (or registration_code), maintained_on (or date), level, items, technicians as
+        ``name:certificate;...``, findings, hazards, signed_off_by, or their Chinese headers
+        (维保记录编号, 设备注册代码, 维保日期, 维保类别, ...; see the templates). Every valid
+        row is stored; each rejected one is named with its reason in the caller's language,
+        a spreadsheet's by the row number the sheet shows (the header is row 1)."""
         principal.require(Permission.MAINTENANCE_UPLOAD)  # before reading a byte of the body
         result, single = await _upload(principal, request)
         if single and result.rejected:
