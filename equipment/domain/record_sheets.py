@@ -270,11 +270,15 @@ def _text(value: object, name: str) -> str:
     return text
 
 
+def _filled(cell: object) -> bool:
+    return cell is not None and not (isinstance(cell, str) and not cell.strip())
+
+
 def _blank(cells: Sequence[object]) -> bool:
     # Counting is C speed: a sheet may hold a million empty rows between two filled ones.
     if cells.count(None) + cells.count("") == len(cells):
         return True
-    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+    return not any(_filled(c) for c in cells)
 
 
 @dataclass
@@ -282,6 +286,9 @@ class _Layout:
     """Which cells of a row hold which field, found from the header row."""
 
     columns: dict[str, list[int]] = field(default_factory=dict)
+    # The sheet's fields in FIELDS order; a column the sheet lacks is left out, for
+    # parse_record to say whether it is required.
+    order: list[tuple[str, list[int]]] = field(default_factory=list)
 
     @classmethod
     def of(cls, header: Sequence[object]) -> _Layout:
@@ -290,17 +297,19 @@ class _Layout:
             name = field_of_header(cell)
             if name is not None:
                 layout.columns.setdefault(name, []).append(index)
+        layout.order = [(name, layout.columns[name]) for name in FIELDS if name in layout.columns]
         return layout
 
     def row(self, number: int, cells: Sequence[object], epoch: datetime) -> SheetRow:
         fields: dict[str, object] = {}
+        width = len(cells)
         try:
-            for name in FIELDS:
-                indexes = self.columns.get(name)
-                if not indexes:
-                    continue  # a column the sheet lacks: parse_record says what is required
-                values = [cells[i] for i in indexes if i < len(cells)]
-                chosen = next((v for v in values if not _blank([v])), None)
+            for name, indexes in self.order:
+                chosen = None
+                for i in indexes:
+                    if i < width and _filled(cells[i]):
+                        chosen = cells[i]
+                        break
                 if name == "maintained_on":
                     fields[name] = parse_day(chosen, epoch=epoch)
                 else:
