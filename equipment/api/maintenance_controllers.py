@@ -32,6 +32,12 @@ TemplateLang = Annotated[
     str | None,
     QueryParameter(max_length=35, description="the headers' language: zh (the default) or en"),
 ]
+# Bodies that are a file: a CSV (browsers send a .csv as application/vnd.ms-excel on
+# Windows) or a workbook, told apart by their first bytes.
+FILE_BODIES = record_sheets.CSV_MEDIA_TYPES | {
+    record_sheets.XLSX_MEDIA_TYPE,
+    "application/octet-stream",
+}
 ContractId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 AlarmId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
@@ -99,17 +105,12 @@ async def _upload(principal: Principal, request: Request) -> tuple[maintenance.U
     multipart/form-data form whose file is a CSV or an XLSX workbook."""
     media = _media_type(request)
     today, now = clock.today(), clock.now()
-    if media in record_sheets.CSV_MEDIA_TYPES:
+    if media in FILE_BODIES:
         rows = await bodies.read_streamed(
-            request, partial(record_sheets.read_csv, max_rows=MAX_UPLOAD_ROWS)
+            request,
+            partial(record_sheets.read_stream, media_type=media, max_rows=MAX_UPLOAD_ROWS),
         )
         return await maintenance.upload_records(principal, rows, today=today, now=now), False
-    if media in (record_sheets.XLSX_MEDIA_TYPE, "application/octet-stream"):
-        data = await request.body()
-        result = await maintenance.upload_file(
-            principal, data, media_type=media, filename=None, today=today, now=now
-        )
-        return result, False
     if media == "multipart/form-data":
         file = await _form_file(request)
         try:

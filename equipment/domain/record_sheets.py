@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -47,6 +48,7 @@ __all__ = [
     "parse_day",
     "read_csv",
     "read_sheet",
+    "read_stream",
     "read_xlsx",
     "sheet_kind",
     "template",
@@ -529,15 +531,40 @@ def _short(exc: Exception) -> str:
 
 
 def sheet_kind(media_type: str | None, filename: str | None, head: bytes) -> SheetKind:
-    """XLSX or CSV: a zip (or an OLE .xls, refused later with its reason) by its first
-    bytes, whatever the name says; then the media type or the name's extension."""
+    """XLSX or CSV, by the file's first bytes (a zip, or an OLE .xls refused later with its
+    reason), whatever the name or media type say: a CSV saved under .xlsx or sent as a
+    workbook is still read. Only an empty file goes by its name or media type."""
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         return SheetKind.XLSX
+    if head:
+        return SheetKind.CSV
     media = (media_type or "").split(";")[0].strip().lower()
     name = (filename or "").lower()
     if media == XLSX_MEDIA_TYPE or name.endswith((".xlsx", ".xlsm")):
         return SheetKind.XLSX
     return SheetKind.CSV
+
+
+def read_stream(
+    chunks: Iterable[bytes],
+    *,
+    media_type: str | None = None,
+    max_rows: int,
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
+) -> list[SheetRow]:
+    """The rows of a file arriving in ``chunks`` (a request body): a CSV is read as it
+    arrives (nothing past the row cap is pulled); a workbook, told by its first bytes
+    whatever the media type says, is gathered first (a zip is read from its end)."""
+    pieces = iter(chunks)
+    head = b""
+    for chunk in pieces:
+        head += chunk
+        if len(head) >= 8:
+            break
+    if sheet_kind(media_type, None, head[:8]) is SheetKind.XLSX:
+        data = head + b"".join(pieces)
+        return read_xlsx(data, max_rows=max_rows, max_unpacked_bytes=max_unpacked_bytes)
+    return read_csv(itertools.chain([head], pieces), max_rows=max_rows)
 
 
 def read_sheet(

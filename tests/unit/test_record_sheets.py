@@ -422,8 +422,11 @@ def test_a_zip_that_is_no_workbook_is_refused_not_crashed_on():
     [
         ("text/csv", "a.csv", b"record_id", rs.SheetKind.CSV),
         (None, None, b"record_id", rs.SheetKind.CSV),
-        ("application/octet-stream", "维保.xlsx", b"record_id", rs.SheetKind.XLSX),
-        (rs.XLSX_MEDIA_TYPE, None, b"", rs.SheetKind.XLSX),
+        ("application/octet-stream", "维保.xlsx", b"record_id", rs.SheetKind.CSV),
+        (rs.XLSX_MEDIA_TYPE, None, b"record_id", rs.SheetKind.CSV),
+        (rs.XLSX_MEDIA_TYPE, None, b"", rs.SheetKind.XLSX),  # empty: the label decides
+        (None, "维保.XLSX", b"", rs.SheetKind.XLSX),
+        ("text/csv", "a.csv", b"", rs.SheetKind.CSV),
         ("text/csv", "a.csv", b"PK\x03\x04\x14\x00", rs.SheetKind.XLSX),  # the bytes decide
         ("text/plain", "a.txt", b"\xd0\xcf\x11\xe0", rs.SheetKind.XLSX),
     ],
@@ -458,3 +461,13 @@ def test_the_xlsx_template_is_read_back_with_rows_added(lang):
     [row] = rs.read_sheet(out.getvalue(), max_rows=10)
     assert row.number == 2 and row.fields["maintained_on"] == date(2026, 12, 4)
     assert parse_record(row.fields).code == "31104206002026000001"
+
+
+@pytest.mark.parametrize("media", [rs.XLSX_MEDIA_TYPE, "text/csv", "application/vnd.ms-excel"])
+def test_a_streamed_body_is_read_as_what_its_bytes_are(media):
+    workbook = xlsx_bytes({1: ZH, 2: GOOD})
+    comma = rs.template(rs.SheetKind.CSV) + ",".join(GOOD).encode()
+    for data in (workbook, comma):
+        [row] = rs.read_stream(pieces(data, 3), media_type=media, max_rows=10)
+        assert row.number == 2 and row.problem is None, data[:4]
+        assert row.fields["maintained_on"] == date(2026, 12, 4)
