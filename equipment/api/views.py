@@ -161,12 +161,16 @@ def contract(row: dict[str, Any]) -> schemas.Contract:
     )
 
 
-def upload_report(result: Any) -> schemas.UploadReport:
+def upload_report(result: Any, lang: str) -> schemas.UploadReport:
+    """An upload's report; each rejected row's reason in the caller's language."""
     return schemas.UploadReport(
         received=result.received,
         stored=result.stored,
         duplicates=result.duplicates,
-        rejected=[schemas.Rejected(row, reason, field) for row, reason, field in result.rejected],
+        rejected=[
+            schemas.Rejected(row, speak(lang, reason), field)
+            for row, reason, field in result.rejected
+        ],
     )
 
 

@@ -638,6 +638,19 @@ CASES += [
     ),
 ]
 
+# The maintenance-record templates: for whoever uploads records.
+UPLOADERS = {"admin": 200, "inspector": 403, "company_a": 200, "owner_a": 403, "station_a": 403}
+CASES += [
+    Case(
+        f"maintenance record template ({kind})",
+        "GET",
+        f"/api/v1/maintenance/records/template.{kind}",
+        lambda w: None,
+        UPLOADERS,
+    )
+    for kind in ("xlsx", "csv")
+]
+
 # The call centre takes calls and follows alarms, nothing else of the register: every case
 # above that does not name it is refused to it (403), written here once rather than in
 # each row; an organisation (it has none of its own) is not found, as for anyone else's.

@@ -272,7 +272,7 @@ async def test_csv_field_over_the_limit_names_its_row(client, ctx):
         headers={**ctx["company_token"], "Content-Type": "text/csv"},
     )
     assert response.status_code == 422, response.text
-    assert "row 2 " in response.json()["detail"], response.json()
+    assert "row 3 " in response.json()["detail"], response.json()  # the header is row 1
 
 
 async def test_csv_lines_cut_anywhere_read_as_one_file(client, ctx, engine):
@@ -299,7 +299,8 @@ async def test_csv_lines_cut_anywhere_read_as_one_file(client, ctx, engine):
         assert response.status_code == 200, response.text
         answers.append(response.json())
     assert answers[0] == answers[1]
-    assert answers[0]["received"] == 3 and [r["row"] for r in answers[0]["rejected"]] == [1, 2, 3]
+    # Spreadsheet rows: the header is row 1, the quoted line break stays within row 2.
+    assert answers[0]["received"] == 3 and [r["row"] for r in answers[0]["rejected"]] == [2, 3, 4]
 
 
 async def test_unhandled_error_is_logged_with_the_request_id_and_leaks_nothing(
