@@ -64,7 +64,6 @@ __all__ = [
     "Reason",
     "StationFacts",
     "VerdictCode",
-    "amend",
     "check_fitness",
     "check_licence",
     "check_measurements",
@@ -80,6 +79,7 @@ __all__ = [
     "max_lpg_fill_kg",
     "measure_for",
     "priority",
+    "retrace",
     "same_vehicle",
     "verdict_label",
 ]
@@ -1112,21 +1112,29 @@ def judge_fill(
     return _verdict(found)
 
 
-def amend(verdict: dict[str, Any], findings: list[Reason]) -> FillVerdict | None:
-    """A stored verdict (``FillVerdict.as_dict``'s shape) with ``findings`` added, each
-    whose code it does not already carry; None when it carries them all. Used when a fill
-    stored earlier gets a new neighbour (a fill dated before it arrived later): a
-    correction only ever adds a suspicion, it never clears one the station was told."""
-    reasons = [
+_TRACEABILITY: Final = frozenset({VerdictCode.CLONED_IDENTIFICATION, VerdictCode.REFILLED_TOO_SOON})
+
+
+def retrace(verdict: dict[str, Any], findings: list[Reason]) -> FillVerdict | None:
+    """A stored verdict (``FillVerdict.as_dict``'s shape) with its traceability findings
+    (16, 17) replaced by ``findings``, those of check_traceability against the fill's
+    neighbour as it is now; None when that changes nothing.
+
+    Used when a fill stored earlier gets a new neighbour before it (a fill dated before
+    it arrived later): its verdict becomes the one it would have had had the fills
+    arrived in time order, whoever judged them and in what order. The new neighbour is
+    closer in time than the old one, so a refill (16) is never cleared; a cloned label
+    (17) moves to the hop that is too fast."""
+    kept = [
         Reason(
             VerdictCode(r["code"]),
             r["text"],
             "" if r.get("name") == _ROWS[VerdictCode(r["code"])].name else r.get("name", ""),
         )
         for r in verdict.get("reasons") or ()
+        if VerdictCode(r["code"]) not in _TRACEABILITY
     ]
-    have = {r.code for r in reasons}
-    new = [f for f in findings if f.code not in have]
-    if not new:
+    amended = _verdict([*kept, *findings])
+    if amended.as_dict()["reasons"] == list(verdict.get("reasons") or ()):
         return None
-    return _verdict([*reasons, *new])
+    return amended

@@ -369,9 +369,10 @@ async def _correct_successors(
     new: list[tuple[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any], int]],
 ) -> list[alarms.Burst]:
     """The stored fills whose neighbour before them is now one of the batch's (a fill
-    dated before them that arrived after them) checked again against it: a refill or a
-    cloned label they now show is added to their stored verdict and raised as an alarm.
-    A correction only adds a finding; it never clears one the station was told."""
+    dated before them that arrived after them) checked again against it: their stored
+    verdict becomes the one they would have had, had the fills arrived in time order
+    (rules.retrace), and a finding this adds is raised as an alarm (an alarm raised
+    before stays: it is closed by a person, like every alarm)."""
     merged: dict[int, list[tuple[datetime, int, Any]]] = {}
     for (item, station, cylinder, _), _fill_id in new:
         if cylinder is None or cylinder.facts.id not in history:
@@ -411,7 +412,7 @@ async def _correct_successors(
         )
         findings = rules.check_traceability(stored.state_at, here, neighbour, context.policy)
         before = stored_verdict(row)
-        amended = rules.amend(before, findings)
+        amended = rules.retrace(before, findings)
         if amended is None:
             continue
         had = {r["code"] for r in before["reasons"]}
@@ -426,6 +427,8 @@ async def _correct_successors(
             )
         )
         added = [f for f in findings if f.code.value not in had]
+        if not added:
+            continue
         bursts.append(
             alarms.Burst(
                 kind=f"fill_{rules.code_row(added[0].code).name}",
