@@ -7,7 +7,7 @@ endpoint (one), so a station's interlock and the recorded verdict can never disa
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -161,6 +161,64 @@ async def permit_facts(
     station = _station({c: rows[0][f"st_{c}"] for c in _STATION_COLUMNS})
     found = _by_code([r for r in rows if r["id"] is not None], [cylinder_code])
     return station, found.get(cylinder_code)
+
+
+@dataclass(frozen=True, slots=True)
+class Agreements:
+    """(filling station, owner) -> validity periods of the joint-operation (联营) and the
+    entrustment (托管) agreements that may let a station fill another owner's cylinder."""
+
+    joint: dict[tuple[int, int], list[tuple[date, date]]] = field(default_factory=dict)
+    entrusted: dict[tuple[int, int], list[tuple[date, date]]] = field(default_factory=dict)
+
+
+def _another_owners(facts: rules.CylinderFacts, station: rules.StationFacts) -> bool:
+    # The ownership rule's own test (rules.check_ownership): a vehicle cylinder is not
+    # asked about, so neither are its agreements.
+    return facts.owning_station_id != station.id and not facts.vehicle
+
+
+async def agreements(
+    bulk: Bulk, fills: Iterable[tuple[rules.StationFacts, Cylinder | None]]
+) -> Agreements:
+    """The agreements of the stations that fill another owner's cylinder among ``fills``
+    (station, cylinder): none read when each is the station's own or a vehicle's, which
+    spares the permit and most ingest batches two statements."""
+    stations = {s.id for s, c in fills if c is not None and _another_owners(c.facts, s)}
+    if not stations:
+        return Agreements()
+    return Agreements(
+        await joint_operations(bulk, stations, ()), await entrustments(bulk, stations)
+    )
+
+
+def judge(
+    attempt: rules.FillAttempt,
+    station: rules.StationFacts,
+    cylinder: Cylinder | None,
+    agreed: Agreements,
+    *,
+    previous: rules.PreviousFill | None,
+    received_at: datetime | None,
+    policy: rules.FillPolicy,
+) -> rules.FillVerdict:
+    """The fill rules' inputs assembled once, for the permit and the ingest alike: the
+    cylinder's facts, its neighbouring fill, whether an agreement lets this station fill
+    it on the fill's day. Raises as rules.judge_fill does (and OverflowError for a
+    moment at the calendar's edge)."""
+    facts = cylinder.facts if cylinder else None
+    return rules.judge_fill(
+        attempt,
+        station,
+        facts,
+        previous=previous,
+        joint_operation=facts is not None
+        and joint_allowed(agreed.joint, facts, station, attempt.at, policy.local_tz),
+        entrusted=facts is not None
+        and entrusted(agreed.entrusted, facts, station, attempt.at, policy.local_tz),
+        received_at=received_at,
+        policy=policy,
+    )
 
 
 async def joint_operations(

@@ -199,10 +199,9 @@ async def _judge_fills(
     for cylinder_id in history:
         # The batch's fills of these find their neighbour in the history (below).
         previous.pop(cylinder_id, None)
-    joint = await fill_facts.joint_operations(
-        bulk, {s.id for s in stations.values()}, {i.message.filled_at for i in batch}
+    agreed = await fill_facts.agreements(
+        bulk, [(stations[i.code], cylinders.get(i.message.cylinder_code)) for i in batch]
     )
-    entrusting = await fill_facts.entrustments(bulk, {s.id for s in stations.values()})
     for item in batch:
         m = item.message
         station = stations[item.code]
@@ -216,7 +215,7 @@ async def _judge_fills(
                 neighbour,
             )
         try:
-            verdict = rules.judge_fill(
+            verdict = fill_facts.judge(
                 rules.FillAttempt(
                     medium=m.medium,
                     at=m.filled_at,
@@ -230,12 +229,9 @@ async def _judge_fills(
                     vehicle_registration=m.vehicle_registration,
                 ),
                 station,
-                facts,
+                cylinder,
+                agreed,
                 previous=neighbour,
-                joint_operation=facts is not None
-                and fill_facts.joint_allowed(joint, facts, station, m.filled_at),
-                entrusted=facts is not None
-                and fill_facts.entrusted(entrusting, facts, station, m.filled_at),
                 received_at=item.received_at,
                 policy=context.policy,
             )
