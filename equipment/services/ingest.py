@@ -367,8 +367,9 @@ async def _correct_successors(
     """The stored fills whose neighbour before them is now one of the batch's (a fill
     dated before them that arrived after them) checked again against it: their stored
     verdict becomes the one they would have had, had the fills arrived in time order
-    (rules.retrace), and a finding this adds is raised as an alarm (an alarm raised
-    before stays: it is closed by a person, like every alarm)."""
+    (rules.retrace). A fill that passed and is now flagged gets its alarm, as it would
+    have when stored; one that already had an alarm keeps that one (one alarm per
+    refused or flagged fill), and an alarm raised before stays (a person closes it)."""
     merged: dict[int, list[tuple[datetime, int, Any]]] = {}
     for (item, station, cylinder, _), _fill_id in new:
         if cylinder is None or cylinder.facts.id not in history:
@@ -411,7 +412,6 @@ async def _correct_successors(
         amended = rules.retrace(before, findings)
         if amended is None:
             continue
-        had = {r["code"] for r in before["reasons"]}
         answer = amended.as_dict()
         updates.append(
             (
@@ -422,12 +422,14 @@ async def _correct_successors(
                 row["id"],
             )
         )
-        added = [f for f in findings if f.code.value not in had]
+        if not before["allowed"] or before["suspicious"]:
+            continue  # its alarm was raised when it was stored: one alarm per fill
+        added = [f for f in findings if rules.code_row(f.code).refuses]
         if not added:
             continue
         bursts.append(
             alarms.Burst(
-                kind=f"fill_{rules.code_row(added[0].code).name}",
+                kind=f"fill_{rules.code_row(amended.code).name}",
                 equipment=cylinder.facts.id,
                 station=row["station"],
                 district_code=cylinder.district_code,

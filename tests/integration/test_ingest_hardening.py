@@ -254,6 +254,11 @@ async def test_a_fill_dated_before_one_on_file_is_judged_against_its_neighbours(
         .output(load_json=True)
     )
     assert [r["code"] for r in row["reasons"]] == ["16"]  # amended, not doubled
+    # One alarm raise per flagged fill: the corrected one already had its own.
+    raises = await Alarm.select(Alarm.count).where(
+        (Alarm.source == "fill") & (Alarm.equipment == unit["id"])
+    )
+    assert sum(a["count"] for a in raises) == 2
 
 
 async def test_a_late_fill_far_away_marks_the_stored_fill_after_it_cloned(engine) -> None:
