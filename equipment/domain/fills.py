@@ -709,7 +709,9 @@ def check_registration(cylinder: CylinderFacts) -> list[Reason]:
                 f"{cylinder.code} is suspended from use; resume its registration first",
             )
         ]
-    return [Reason(VerdictCode.NO_INFORMATION, f"registration status {status!r} is not known")]
+    return [
+        Reason(VerdictCode.NO_INFORMATION, f"registration status {cylinder.status!r} is not known")
+    ]
 
 
 def check_licence(station: StationFacts, today: date) -> list[Reason]:
@@ -998,17 +1000,18 @@ def check_possible_mass(attempt: FillAttempt, cylinder: CylinderFacts) -> list[R
 
 
 def check_traceability(
-    at: datetime, station: StationFacts, neighbour: PreviousFill, policy: FillPolicy
+    at: datetime, station: StationFacts, previous: PreviousFill, policy: FillPolicy
 ) -> list[Reason]:
-    """17/16 against the cylinder's neighbouring fill (one cylinder, one code: TSG 23-2021
-    amendment 1 [C]): a label seen at two stations faster than ``policy.max_travel_kmh``
-    may be cloned (17); filled again within ``policy.min_refill_interval`` is suspicious
-    (16). Both limits are sereg settings."""
+    """17/16 against ``previous``, the cylinder's neighbouring fill (in the ingest the one
+    before it by time), for one cylinder, one code (TSG 23-2021 amendment 1 [C]): a label
+    seen at two stations faster than ``policy.max_travel_kmh`` may be cloned (17); filled
+    again within ``policy.min_refill_interval`` is suspicious (16). Both limits are sereg
+    settings."""
     found: list[Reason] = []
-    gap = at - neighbour.filled_at
+    gap = at - previous.filled_at
     here = _position(station.longitude, station.latitude)
-    there = _position(neighbour.longitude, neighbour.latitude)
-    if neighbour.station_id != station.id and here is not None and there is not None:
+    there = _position(previous.longitude, previous.latitude)
+    if previous.station_id != station.id and here is not None and there is not None:
         km = _haversine_km(*here, *there)
         hours = abs(gap.total_seconds()) / 3600
         # Same instant: any real distance means two labels, a few hundred metres is one
@@ -1024,22 +1027,22 @@ def check_traceability(
             found.append(
                 Reason(
                     VerdictCode.CLONED_IDENTIFICATION,
-                    f"also filled at station {neighbour.station_code} "
-                    f"({_local(neighbour.filled_at, policy)}), {km:.1f} km away, "
+                    f"also filled at station {previous.station_code} "
+                    f"({_local(previous.filled_at, policy)}), {km:.1f} km away, "
                     f"{apart}; the identification may be cloned",
                 )
             )
     if abs(gap) < policy.min_refill_interval:
         where = (
             "at this station"
-            if neighbour.station_id == station.id
-            else f"at station {neighbour.station_code}"
+            if previous.station_id == station.id
+            else f"at station {previous.station_code}"
         )
         found.append(
             Reason(
                 VerdictCode.REFILLED_TOO_SOON,
                 f"filled {where} {_duration(gap)} apart "
-                f"({_local(neighbour.filled_at, policy)}); at least "
+                f"({_local(previous.filled_at, policy)}); at least "
                 f"{_duration(policy.min_refill_interval)} between fills (sereg setting)",
             )
         )
