@@ -26,6 +26,7 @@ import asyncpg
 
 from equipment.domain import lift_events
 from equipment.services import clock, db, fills, ingest, retention, telemetry
+from equipment.storage import fill_state
 from ingest_mqtt import broker_store, messages, metrics, topics
 from ingest_mqtt.client import BrokerLink, Delivery
 from sereg.settings import Settings
@@ -386,10 +387,7 @@ class _Pipeline:
         merged: dict[int, Any] = {}
         for batch in self.in_flight:
             assert batch.judged is not None
-            for cylinder, fill in batch.judged.latest.items():
-                known = merged.get(cylinder)
-                if known is None or fill.filled_at >= known.filled_at:
-                    merged[cylinder] = fill
+            fill_state.lay_over(merged, batch.judged.latest)
         return merged
 
     def _check_writer(self) -> None:

@@ -743,12 +743,13 @@ async def _cylinders(
     policy: rules.FillPolicy,
 ) -> tuple[SimCylinder, ...]:
     from equipment.services import fill_facts
+    from equipment.storage import fill_state
 
     out: list[SimCylinder] = []
     for chunk in range(0, len(codes), 5000):
         part = codes[chunk : chunk + 5000]
         found = await fill_facts.cylinders_by_code(bulk, part)
-        previous = await fill_facts.previous_fills(bulk, {c.facts.id for c in found.values()})
+        previous = await fill_state.read(bulk, {c.facts.id for c in found.values()})
         for code in part:
             cylinder = found.get(code)
             if cylinder is None:

@@ -79,16 +79,8 @@ async def fill_permit(
             )
             if station is None:
                 raise NotFound(f"no filling station has code {station_code!r}")
-        facts = cylinder.facts if cylinder else None
-        foreign = (
-            facts is not None
-            and facts.owning_station_id not in (None, station.id)
-            and not facts.vehicle
-        )
-        joint = await fill_facts.joint_operations(bulk, [station.id], [now]) if foreign else {}
-        not_own = facts is not None and facts.owning_station_id != station.id and not facts.vehicle
-        entrusting = await fill_facts.entrustments(bulk, [station.id]) if not_own else {}
-    verdict = rules.judge_fill(
+        agreed = await fill_facts.agreements(bulk, [(station, cylinder)])
+    verdict = fill_facts.judge(
         rules.FillAttempt(
             medium=medium,
             at=now,
@@ -97,10 +89,9 @@ async def fill_permit(
             vehicle_registration=checks.vehicle_registration if checks else None,
         ),
         station,
-        facts,
+        cylinder,
+        agreed,
         previous=cylinder.previous if cylinder else None,
-        joint_operation=foreign and fill_facts.joint_allowed(joint, facts, station, now),
-        entrusted=not_own and fill_facts.entrusted(entrusting, facts, station, now),
         received_at=now,
         policy=policy(),
     )
