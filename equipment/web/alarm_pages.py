@@ -109,7 +109,7 @@ async def alarm_step(
 ) -> Redirect:
     """Acknowledge, on site, finished: the API's response steps (alarms.respond)."""
     if step not in alarms.STEPS:
-        raise NotFound(f"no step {step!r}")
+        raise NotFound(f"no step {step}")
     now = clock.now()
     await alarms.respond(principal, alarm_id, step, at=now, now=now)
     return Redirect(path=f"/ui/alarms#alarm-{alarm_id}", status_code=303)
