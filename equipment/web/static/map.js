@@ -26,6 +26,7 @@
   function failed(err) {
     if (err && err.name === "AbortError") { return; }
     status.textContent = texts.failed;
+    if (window.console) { console.error(err); }
   }
 
   var by = "overdue";
@@ -66,7 +67,8 @@
   }
 
   load("/ui/map/data/config").then(function (config) {
-    var map = L.map(box, { zoomControl: true });
+    // markercluster needs the map's maxZoom even when no tile layer sets one (offline).
+    var map = L.map(box, { maxZoom: config.tile_max_zoom || 19 });
     if (config.tile_url) {
       L.tileLayer(config.tile_url, { maxZoom: config.tile_max_zoom, attribution: config.tile_attribution }).addTo(map);
     }
