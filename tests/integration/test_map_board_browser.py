@@ -116,9 +116,11 @@ async def phone(browser) -> tuple:
     # probe only says so on the console.)
     page.on(
         "console",
-        lambda m: m.type == "error"
-        and not m.text.startswith("Failed to load resource")
-        and requested.append(f"console: {m.text}"),
+        lambda m: (
+            m.type == "error"
+            and not m.text.startswith("Failed to load resource")
+            and requested.append(f"console: {m.text}")
+        ),
     )
     page.on(
         "response",
@@ -196,9 +198,7 @@ async def test_dispatcher_sees_an_mqtt_entrapment_live_and_acknowledges_it(
         assert again.status_code == 303 and again.headers["location"].startswith("/login")
 
 
-async def test_inspector_map_draws_areas_and_points_from_loopback_only(
-    served, chromium, tmp_path
-):
+async def test_inspector_map_draws_areas_and_points_from_loopback_only(served, chromium, tmp_path):
     base = served
     owner = await factories.organisation("user_unit")
     company = await factories.organisation("maintenance_company")
@@ -206,7 +206,8 @@ async def test_inspector_map_draws_areas_and_points_from_loopback_only(
         await factories.unit(owner["id"], maintenance_company_id=company["id"])
     await areas.import_feature_collection(SYSTEM, DISTRICT, crs="wgs84", now=clock.now())
     await areas.import_feature_collection(SYSTEM, AREA, crs="wgs84", now=clock.now())
-    inspector = await account(Role.INSPECTOR, (await factories.organisation("inspection_body"))["id"])
+    body = await factories.organisation("inspection_body")
+    inspector = await account(Role.INSPECTOR, body["id"])
 
     context, page, requested = await phone(chromium)
     await log_in_page(page, base, inspector, "/ui/map")

@@ -59,7 +59,7 @@ async def test_map_page_and_its_data_are_the_sessions_scope(engine, staff, clien
 
 
 async def test_alarm_board_shows_the_callers_alarms_and_acknowledges(engine, staff):
-    company_a, company_b, lift_a, lift_b = await _world()
+    company_a, _company_b, lift_a, lift_b = await _world()
     now = clock.now()
     mine = await alarms.raise_alarm(
         SYSTEM, lift_a["id"], kind="entrapment", raised_at=now, source="manual", now=now
