@@ -15,6 +15,7 @@ never committed). After the board, the session's stream ends once the session do
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import time
@@ -218,6 +219,14 @@ async def test_inspector_map_draws_areas_and_points_from_loopback_only(served, c
     points = page.locator("#map path.lift, #map .marker-cluster")
     assert await points.count() >= 1
     assert "3" in await page.locator("#map-status").inner_text()
+    # Click through: a cluster opens (the three lifts share a spot: spiderfied), a point
+    # shows its unit, whose page the popup links to.
+    if not await page.locator("#map path.lift").count():
+        await page.locator("#map .marker-cluster").first.click()
+    await page.locator("#map path.lift").first.click()
+    link = page.locator(".leaflet-popup a.unit-link")
+    await link.wait_for()
+    assert re.fullmatch(r"/ui/units/\d+", await link.get_attribute("href") or "")
     ranking = page.locator("#ranking tbody tr")
     assert await ranking.count() == 1 and "测试小区" in await ranking.inner_text()
     await page.get_by_label("风险（未关闭报警）").check()
