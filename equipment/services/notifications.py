@@ -36,6 +36,7 @@ import httpx
 from equipment.domain import notifications as rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue, NotFound
+from equipment.services import alerts as alert_topics
 from equipment.services import audit, clock, db
 from equipment.services.bulk import Bulk
 from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
@@ -265,14 +266,17 @@ async def enqueue_alarm(alarm_id: int, *, event: str, step: str = "", now: datet
     )
 
 
-async def enqueue_alarms(bulk: Bulk, alarm_ids: list[int], *, now: datetime) -> None:
+async def enqueue_alarms(
+    bulk: Bulk, alarm_ids: list[int], *, now: datetime, event: str = "alarm.raised"
+) -> None:
     """:func:`enqueue_alarm` for the ingest's batch, set-at-a-time, in its transaction."""
     if not alarm_ids:
         return
     await bulk.execute(
         "INSERT INTO notification (event, alarm, step, created_at, fanned_out)"
-        f" SELECT 'alarm.raised', id, '', $1, false FROM alarm WHERE {bulk.any_of('id', 2)}"
+        f" SELECT CAST($1 AS TEXT), id, '', $2, false FROM alarm WHERE {bulk.any_of('id', 3)}"
         " ON CONFLICT (event, alarm, step) DO NOTHING",
+        rules.Event(event).value,
         now,
         sorted(set(alarm_ids)),
     )
@@ -322,8 +326,12 @@ def instant(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-async def fan_out(*, now: datetime, limit: int = 100) -> int:
-    """Turn pending notifications into deliveries; answers how many notifications."""
+async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> int:
+    """Turn pending notifications into deliveries; answers how many notifications.
+
+    ``alerts``: also one delivery per organisation of the alarm to its MQTT alert topic
+    (``equipment.services.alerts``); off when no worker publishes them (no broker set)."""
+
     async with db.transaction() as transaction:
         bulk = Bulk(transaction)
         pending = await bulk.fetch(
@@ -356,6 +364,7 @@ async def fan_out(*, now: datetime, limit: int = 100) -> int:
             )
         ]
         rows = []
+        alert_rows: list[tuple[Any, ...]] = []
         for p in pending:
             alarm = alarms.get(p["alarm"])
             if alarm is None:
@@ -376,6 +385,13 @@ async def fan_out(*, now: datetime, limit: int = 100) -> int:
                 rows.append(
                     (p["id"], endpoint_id, key, json.dumps(body, ensure_ascii=False), now, now)
                 )
+            if alerts:
+                alert_rows += alert_topics.alert_rows(
+                    p["id"],
+                    _alarm_body("", p["event"], p["step"], alarm, now),
+                    rules.alert_organisations(facts),
+                    now=now,
+                )
         await bulk.executemany(
             "INSERT INTO webhook_delivery (notification, endpoint, idempotency_key, body,"
             " state, attempts, next_attempt_at, created_at, last_error)"
@@ -383,6 +399,7 @@ async def fan_out(*, now: datetime, limit: int = 100) -> int:
             " ON CONFLICT (notification, endpoint) DO NOTHING",
             rows,
         )
+        await alert_topics.insert_rows(bulk, alert_rows)
         await bulk.execute(
             f"UPDATE notification SET fanned_out = true WHERE {bulk.any_of('id', 1)}",
             [p["id"] for p in pending],
