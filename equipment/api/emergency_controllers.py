@@ -125,7 +125,7 @@ async def record_outcome(
     return Response(_outcome(row, language), status_code=201)
 
 
-@get("/alarms/{alarm_id:int}/outcome", tags=("alarms",), responses=api_docs.READ)
+@get("/alarms/{alarm_id:int}/outcome", tags=("alarms",), responses=api_docs.READ_ONE)
 async def get_outcome(
     principal: NamedDependency[Principal], language: NamedDependency[str], alarm_id: AlarmId
 ) -> schemas.RescueOutcome:

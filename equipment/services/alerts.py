@@ -166,24 +166,29 @@ async def claim(*, now: datetime, lease_s: int, limit: int) -> list[Claimed]:
     ]
 
 
-async def record(delivery: Claimed, error: str, *, now: datetime, s: NotifySettings) -> None:
-    """The attempt's result under its lease (a stale lease is ignored), as for webhooks."""
-    if not error:
-        changes, args = "state = 'delivered', delivered_at = $3, last_error = ''", [now]
-    elif rules.dead_after(delivery.attempts, s.max_attempts):
-        changes, args = "state = 'dead', last_error = $3", [error]
-    else:
-        wait = rules.backoff(delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s)
-        changes = "next_attempt_at = $3, last_error = $4"
-        args = [now + timedelta(seconds=wait), error]
+async def record(results: list[tuple[Claimed, str]], *, now: datetime, s: NotifySettings) -> None:
+    """The attempts' results under their leases (a stale lease is ignored), as for
+    webhooks, in one transaction a batch."""
     async with db.transaction() as transaction:
-        await Bulk(transaction).execute(
-            f"UPDATE alert_delivery SET {changes}, leased_until = NULL, lease = NULL"
-            " WHERE id = $1 AND lease = $2",
-            delivery.id,
-            delivery.lease,
-            *args,
-        )
+        bulk = Bulk(transaction)
+        for delivery, error in results:
+            if not error:
+                changes, args = "state = 'delivered', delivered_at = $3, last_error = ''", [now]
+            elif rules.dead_after(delivery.attempts, s.max_attempts):
+                changes, args = "state = 'dead', last_error = $3", [error]
+            else:
+                wait = rules.backoff(
+                    delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s
+                )
+                changes = "next_attempt_at = $3, last_error = $4"
+                args = [now + timedelta(seconds=wait), error]
+            await bulk.execute(
+                f"UPDATE alert_delivery SET {changes}, leased_until = NULL, lease = NULL"
+                " WHERE id = $1 AND lease = $2",
+                delivery.id,
+                delivery.lease,
+                *args,
+            )
 
 
 async def deliver_due(publisher: Publisher, s: NotifySettings) -> int:
@@ -195,8 +200,8 @@ async def deliver_due(publisher: Publisher, s: NotifySettings) -> int:
         [(topics.alerts_topic(d.organisation), d.body) for d in claimed], s.timeout_s
     )
     now = await clock.shared_now()
+    await record(list(zip(claimed, errors, strict=True)), now=now, s=s)
     for delivery, error in zip(claimed, errors, strict=True):
-        await record(delivery, error, now=now, s=s)
         if error:
             log.warning(
                 "alert delivery %s attempt %s failed: %s", delivery.id, delivery.attempts, error

@@ -484,27 +484,36 @@ async def post(client: httpx.AsyncClient, delivery: Claimed) -> Outcome:
     return Outcome(False, response.status_code, f"HTTP {response.status_code}")
 
 
-async def record(delivery: Claimed, outcome: Outcome, *, now: datetime, s: NotifySettings) -> None:
-    """The attempt's result, under the lease it was made with (a stale lease is ignored)."""
+def _result(
+    delivery: Claimed, outcome: Outcome, *, now: datetime, s: NotifySettings
+) -> tuple[str, list[Any]]:
+    """The SET clause and its values for one attempt's result."""
     if outcome.ok:
-        changes = "state = 'delivered', delivered_at = $3, last_error = ''"
-        args: list[Any] = [now]
-    elif rules.dead_after(delivery.attempts, s.max_attempts):
-        changes = "state = 'dead', last_error = $3"
-        args = [outcome.error]
-    else:
-        wait = rules.backoff(delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s)
-        changes = "next_attempt_at = $3, last_error = $4"
-        args = [now + timedelta(seconds=wait), outcome.error]
+        return "state = 'delivered', delivered_at = $3, last_error = ''", [now]
+    if rules.dead_after(delivery.attempts, s.max_attempts):
+        return "state = 'dead', last_error = $3", [outcome.error]
+    wait = rules.backoff(delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s)
+    return "next_attempt_at = $3, last_error = $4", [now + timedelta(seconds=wait), outcome.error]
+
+
+async def record(
+    results: list[tuple[Claimed, Outcome]], *, now: datetime, s: NotifySettings
+) -> None:
+    """The attempts' results, each under the lease it was made with (a stale lease is
+    ignored), in one transaction: one commit a batch, not one a delivery (an alarm storm
+    is otherwise paced by the database's commits)."""
     async with db.transaction() as transaction:
-        await Bulk(transaction).execute(
-            f"UPDATE webhook_delivery SET {changes}, last_status = ${len(args) + 3},"
-            " leased_until = NULL, lease = NULL WHERE id = $1 AND lease = $2",
-            delivery.id,
-            delivery.lease,
-            *args,
-            outcome.status,
-        )
+        bulk = Bulk(transaction)
+        for delivery, outcome in results:
+            changes, args = _result(delivery, outcome, now=now, s=s)
+            await bulk.execute(
+                f"UPDATE webhook_delivery SET {changes}, last_status = ${len(args) + 3},"
+                " leased_until = NULL, lease = NULL WHERE id = $1 AND lease = $2",
+                delivery.id,
+                delivery.lease,
+                *args,
+                outcome.status,
+            )
 
 
 async def deliver_due(client: httpx.AsyncClient, s: NotifySettings) -> int:
@@ -514,8 +523,8 @@ async def deliver_due(client: httpx.AsyncClient, s: NotifySettings) -> int:
         return 0
     outcomes = await asyncio.gather(*(post(client, d) for d in claimed))
     now = await clock.shared_now()
+    await record(list(zip(claimed, outcomes, strict=True)), now=now, s=s)
     for delivery, outcome in zip(claimed, outcomes, strict=True):
-        await record(delivery, outcome, now=now, s=s)
         if not outcome.ok:
             log.warning(
                 "webhook delivery %s attempt %s failed: %s",
