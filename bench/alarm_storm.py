@@ -1,7 +1,7 @@
 """Alarm storm: ``--lifts`` lifts raise an entrapment at once over MQTT; how long until
 each company's webhook and MQTT alert topic hear of it, and is every one told exactly once.
 
-    python -m bench.alarm_storm [--lifts 1000] [--units 20000] [--rate 0]
+    python -m bench.alarm_storm [--lifts 1000] [--units 20000] [--rate 0] [--batch 50]
 
 A broker from deploy/mosquitto and a scratch PostgreSQL register (``sereg demo``), as in
 bench/ingest_throughput.py. One ``sereg ingest`` and one ``sereg notify`` process
@@ -129,13 +129,14 @@ def subscriber(broker: Broker, topic: str, receipts: Receipts, *, raw: bool) -> 
     return client
 
 
-def notify_process(url: str, broker: Broker) -> subprocess.Popen:
+def notify_process(url: str, broker: Broker, batch: int) -> subprocess.Popen:
     user, password = broker.user("notify", [broker.ensure_role(credentials.notify_role())])
     env = {
         **os.environ,
         "PICCOLO_CONF": "piccolo_conf",
         "DATABASE_URL": url,
         "SEREG_NOTIFY_POLL_MS": "100",
+        "SEREG_NOTIFY_BATCH": str(batch),
         "SEREG_NOTIFY_MQTT_URL": f"mqtt://{user}:{password}@127.0.0.1:{broker.port}",
     }
     process = subprocess.Popen(
@@ -154,6 +155,13 @@ def notify_process(url: str, broker: Broker) -> subprocess.Popen:
         raise RuntimeError("sereg notify exited before it ran")
     threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
     return process
+
+
+def process_cpu(pid: int) -> float:
+    """User and system CPU seconds a running process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_subscribed(process: IngestProcess, timeout: float = 30) -> None:
@@ -179,7 +187,10 @@ def row(name: str, ms: list[float], span_s: float | None, n: int) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    print(f"# Alarm storm: {args.lifts:,} lifts raise an entrapment at once\n")
+    print(
+        f"# Alarm storm: {args.lifts:,} lifts raise an entrapment at once"
+        f" (notify batch {args.batch})\n"
+    )
     print(f"machine: {machine()}")
     async with scratch_register(args.units) as url:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
@@ -213,7 +224,7 @@ async def run(args: argparse.Namespace) -> int:
             ingest.start()
             ingest.wait_connected()
             wait_subscribed(ingest)
-            notify = notify_process(url, broker)
+            notify = notify_process(url, broker, args.batch)
             conn = bench_conn(broker)
             publisher = mqtt.Client(
                 CallbackAPIVersion.VERSION2, client_id=conn.username or "", protocol=mqtt.MQTTv5
@@ -269,6 +280,7 @@ async def run(args: argparse.Namespace) -> int:
             alerts.wait(lambda items: companies_told(items) >= len(lifts), args.timeout)
             done = time.time()
             busy = machine_busy(cpu)
+            cpu_s = {"ingest": ingest.cpu_seconds(), "notify": process_cpu(notify.pid)}
             publisher.loop_stop()
             for reader in readers:
                 reader.loop_stop()
@@ -306,7 +318,10 @@ async def run(args: argparse.Namespace) -> int:
         await pool.close()
 
     n = len(lifts)
-    print(f"\npublished {n:,} entrapments in {published - started:.2f} s; {busy}\n")
+    print(
+        f"\npublished {n:,} entrapments in {published - started:.2f} s; {busy}; CPU seconds:"
+        f" sereg ingest {cpu_s['ingest']:.1f}, sereg notify {cpu_s['notify']:.1f}\n"
+    )
     print("| from publish to | p50 ms | p99 ms | max ms | throughput |")
     print("| --- | ---: | ---: | ---: | ---: |")
     print(row("floor: bare subscriber (broker delivery)", latencies(sent, floor_at), None, n))
@@ -347,6 +362,9 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=20_000, help="demo register size")
     parser.add_argument("--rate", type=float, default=0, help="entrapments a second (0: at once)")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--batch", type=int, default=50, help="the notify worker's batch (SEREG_NOTIFY_BATCH)"
+    )
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

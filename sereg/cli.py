@@ -221,7 +221,8 @@ def cmd_ingest(_: argparse.Namespace) -> None:
 
 
 def cmd_notify(_: argparse.Namespace) -> None:
-    """The notification worker: escalation timers and webhook delivery, until SIGTERM."""
+    """The notification worker: escalation timers, webhook delivery and (with
+    SEREG_NOTIFY_MQTT_URL) the organisations' MQTT alert topics, until SIGTERM."""
     import signal
 
     from equipment.domain.errors import InvalidValue

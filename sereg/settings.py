@@ -418,6 +418,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             ),
             test_clock=_env_flag(env, "SEREG_TEST_CLOCK"),
             mqtt_url=env.get("SEREG_NOTIFY_MQTT_URL", ""),
+            batch=_env_int(env, "SEREG_NOTIFY_BATCH", NotifySettings.batch, high=1000),
         ),
         public=_public_settings(env),
         log_json=_env_flag(env, "SEREG_LOG_JSON"),
