@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from equipment.domain.access import Role
 from equipment.services import alerts, clock, notify_worker
-from equipment.tables import Alarm, AlertDelivery
+from equipment.tables import Alarm, AlertDelivery, Notification
 from ingest_mqtt import credentials, topics
 from sereg.settings import NotifySettings
 from tests import factories as f
@@ -223,3 +223,32 @@ async def test_a_refused_publish_is_not_recorded_delivered(client, world, ingest
     rows = await AlertDelivery.select(AlertDelivery.state, AlertDelivery.last_error)
     assert rows and all(r["state"] in ("pending", "dead") for r in rows), rows
     assert all("0x87" in r["last_error"] or "PUBACK" in r["last_error"] for r in rows), rows
+
+
+async def test_a_lift_clearing_its_entrapment_announces_the_close(
+    client, world, consumers, publisher
+):
+    """The device's own clear closes the alarm in the ingest's batch, and the close goes
+    into the outbox with it (alarm.closed), as a close by hand does."""
+    w = world
+    await consumers()
+    code = w["unit"]["registration_code"]
+    t0 = at()
+    publisher.publish(events_topic(code), encode(event_payload("entrapment", t0, floor=2)))
+
+    async def raised() -> bool:
+        return len(await Alarm.select(Alarm.id).where(Alarm.equipment == w["unit"]["id"])) == 1
+
+    await eventually(raised, what="the entrapment stored")
+    publisher.publish(
+        events_topic(code),
+        encode(event_payload("entrapment", t0 + timedelta(seconds=5), cleared=True)),
+    )
+
+    async def announced() -> bool:
+        rows = await Notification.select(Notification.event)
+        return sorted(r["event"] for r in rows) == ["alarm.closed", "alarm.raised"]
+
+    await eventually(announced, what="the close announced")
+    [alarm] = await Alarm.select(Alarm.state).where(Alarm.equipment == w["unit"]["id"])
+    assert alarm["state"] == "closed"
