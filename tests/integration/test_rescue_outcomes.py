@@ -79,6 +79,9 @@ async def test_the_outcome_closes_the_finished_entrapment_and_is_announced(clien
     assert alarm["state"] == "closed" and alarm["closed_at"] is not None
     events = await Notification.select(Notification.event).where(Notification.alarm == alarm_id)
     assert "alarm.closed" in {e["event"] for e in events}
+    timeline = await client.get(f"/api/v1/alarms/{alarm_id}/timeline", headers=w["tokens"]["a"])
+    assert timeline.status_code == 200
+    assert [e["what"] for e in timeline.json()["events"]][-1] == "outcome"
 
     # The owner reads it (in English when asked); another company does not find it.
     english = await client.get(url, headers={**w["tokens"]["owner"], "Accept-Language": "en"})
@@ -90,39 +93,37 @@ async def test_the_outcome_closes_the_finished_entrapment_and_is_announced(clien
     assert again.status_code == 409
 
 
-@pytest.mark.parametrize(
-    ("until", "kind"),
-    [("arrive", "entrapment"), ("finish", "alarm_button")],
-)
-async def test_only_a_finished_entrapment_takes_an_outcome(client, world, until, kind):
+async def test_only_a_finished_entrapment_takes_an_outcome(client, world):
     w = world
-    alarm_id = await entrapment(w["unit"], until=until, kind=kind)
-    response = await client.post(
-        f"/api/v1/alarms/{alarm_id}/outcome", json=OUTCOME, headers=w["tokens"]["a"]
-    )
-    assert response.status_code == 409, response.text
-    [alarm] = await Alarm.select(Alarm.state).where(Alarm.id == alarm_id)
-    assert alarm["state"] == "open"
+    for until, kind in (("arrive", "entrapment"), ("finish", "alarm_button")):
+        unit = await f.unit(w["owner"], maintenance_company_id=w["a"])
+        alarm_id = await entrapment(unit, until=until, kind=kind)
+        response = await client.post(
+            f"/api/v1/alarms/{alarm_id}/outcome", json=OUTCOME, headers=w["tokens"]["a"]
+        )
+        assert response.status_code == 409, (until, kind, response.text)
+        [alarm] = await Alarm.select(Alarm.state).where(Alarm.id == alarm_id)
+        assert alarm["state"] == "open"
 
 
-@pytest.mark.parametrize(
-    ("change", "field"),
-    [
+async def test_a_wrong_outcome_is_refused_with_its_field(client, world):
+    """A few through HTTP (the domain's unit tests cover every rule): the field is named,
+    and the alarm stays open."""
+    w = world
+    alarm_id = await entrapment(w["unit"])
+    for change, field in (
         ({"injuries": 3, "fatalities": 1}, "injuries"),
         ({"release_method": "teleported"}, "release_method"),
         ({"rescuers": ["  "]}, "rescuers"),
         ({"people_released": 101}, "people_released"),
-    ],
-)
-async def test_a_wrong_outcome_is_refused_with_its_field(client, world, change, field):
-    """A few through HTTP (the domain's unit tests cover every rule): the field is named."""
-    w = world
-    alarm_id = await entrapment(w["unit"])
-    response = await client.post(
-        f"/api/v1/alarms/{alarm_id}/outcome", json={**OUTCOME, **change}, headers=w["tokens"]["a"]
-    )
-    assert response.status_code in (400, 422), response.text
-    assert field in response.text
+    ):
+        response = await client.post(
+            f"/api/v1/alarms/{alarm_id}/outcome",
+            json={**OUTCOME, **change},
+            headers=w["tokens"]["a"],
+        )
+        assert response.status_code in (400, 422), (change, response.text)
+        assert field in response.text
     [alarm] = await Alarm.select(Alarm.state).where(Alarm.id == alarm_id)
     assert alarm["state"] == "open"
 
