@@ -241,6 +241,24 @@ class Alarm(Table, tablename="alarm"):
     detail = Text(default="")
 
 
+class AlarmChange(Table, tablename="alarm_change"):
+    """One change of an alarm that the live board shows: raised, acknowledged, arrived,
+    finished, closed, escalated, reassigned. Written by database triggers (every path that
+    changes an alarm, the ingest's set-at-a-time SQL included, in its own transaction).
+
+    ``seq`` is the public, commit-ordered number a stream resumes from (Last-Event-ID).
+    On SQLite it is ``id`` (one writer at a time: ids are taken in commit order). On
+    PostgreSQL ids are taken before commit, in another order than commits happen, so the
+    feed stamps ``seq`` on committed rows under one lock (services/alarm_feed.py): a
+    reader that saw seq N never later finds a new row below N.
+    """
+
+    id = BigSerial(primary_key=True)
+    seq = BigInt(null=True, default=None)
+    alarm = BigInt()
+    event = Varchar(length=24)
+
+
 class AuditEntry(Table, tablename="audit_entry"):
     """Append-only trail of every change (a database trigger refuses UPDATE and DELETE)."""
 
@@ -630,6 +648,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     ContractUnit,
     MaintenanceRecord,
     Alarm,
+    AlarmChange,
     AuditEntry,
     ApiToken,
     Area,

@@ -22,14 +22,17 @@ from equipment.api import (
     geo_controllers,
     ingest_controllers,
     maintenance_controllers,
+    map_controllers,
     notification_controllers,
     public_controllers,
+    stream_controllers,
 )
 from equipment.api.auth import authenticate, require_token
 from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db, schedules
+from equipment.services.alarm_feed import AlarmFeed
 from equipment.web import TEMPLATES
 from equipment.web.public_pages import public_pages
 from sereg.observability import RequestIdMiddleware, watch_event_loop
@@ -71,6 +74,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
 
     consumers: list = []
     watchers: list[asyncio.Task] = []
+    # The live alarm feed of this process: it starts listening with the first stream.
+    feed = AlarmFeed(settings.stream)
 
     async def start() -> None:
         schedules.policy()  # a broken rules policy file stops the start, not each request
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             maintenance_controllers.maintenance_records,
             maintenance_controllers.raise_alarm,
             maintenance_controllers.AlarmController,
+            stream_controllers.alarm_stream,
             ingest_controllers.CylinderController,
             ingest_controllers.FillController,
             ingest_controllers.JointFillingController,
@@ -114,6 +120,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             ingest_controllers.DeadLetterController,
             geo_controllers.AreaController,
             geo_controllers.GeoController,
+            map_controllers.MapController,
             controllers.TokenController,
             notification_controllers.WebhookController,
             call_controllers.take_call,
@@ -149,7 +156,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        state=State({"consumers": consumers}),
+        state=State({"consumers": consumers, "alarm_feed": feed, "map_settings": settings.map}),
         route_handlers=[
             api,
             public,
@@ -158,13 +165,15 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             ready,
             Metrics,
             api_docs.swagger_ui_assets(),
+            *map_controllers.leaflet_assets(),
         ],
         dependencies=LANGUAGE,  # any handler may take ``lang`` or ``translator``
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
-        on_shutdown=[stop] if manage_db else [],
+        # The feed first: its streams end, so the server need not wait out their clients.
+        on_shutdown=[feed.close, stop] if manage_db else [feed.close],
         openapi_config=OpenAPIConfig(
             title="sereg",
             version="1",

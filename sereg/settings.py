@@ -263,6 +263,40 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """The live alarm stream (``GET /api/v1/alarms/stream``, server-sent events)."""
+
+    # Streams one API process holds open at once; one more is answered 503.
+    max_streams: int = 200
+    # Changes waiting for one stream's client; a client that falls this far behind is
+    # dropped (it reconnects with Last-Event-ID and reads the rest from the database).
+    queue_size: int = 256
+    # A comment line this often keeps proxies from closing an idle stream.
+    keepalive_s: int = 15
+    # SQLite has no LISTEN/NOTIFY: the feed looks for new changes this often. On
+    # PostgreSQL the same interval is a safety net for a notification lost in a reconnect.
+    poll_ms: int = 500
+
+
+TILE_CRS = ("wgs84", "gcj02")
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The map's base tiles. None (the default) is offline: the map draws the register's
+    own district and area outlines as its base."""
+
+    # A Leaflet tile URL template, e.g. Tianditu's or AMap's ({z}/{x}/{y}, {s}).
+    tile_url: str | None = None
+    # The coordinate system the tiles are drawn in: gcj02 for AMap and Tencent (the
+    # national "Mars" offset), wgs84 for Tianditu. Every coordinate the map endpoints send
+    # is in this system, so points sit on the right street of the tiles.
+    tile_crs: str = "wgs84"
+    tile_attribution: str = ""
+    tile_max_zoom: int = 18
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
@@ -274,6 +308,8 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     public: PublicSettings = field(default_factory=PublicSettings)
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    map: MapSettings = field(default_factory=MapSettings)
     log_json: bool = False
 
     def public_base_url(self) -> str:
@@ -421,6 +457,13 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             batch=_env_int(env, "SEREG_NOTIFY_BATCH", NotifySettings.batch, high=1000),
         ),
         public=_public_settings(env),
+        stream=StreamSettings(
+            max_streams=_env_int(env, "SEREG_STREAM_MAX", StreamSettings.max_streams),
+            queue_size=_env_int(env, "SEREG_STREAM_QUEUE", StreamSettings.queue_size),
+            keepalive_s=_env_int(env, "SEREG_STREAM_KEEPALIVE_S", StreamSettings.keepalive_s),
+            poll_ms=_env_int(env, "SEREG_STREAM_POLL_MS", StreamSettings.poll_ms, low=10),
+        ),
+        map=_map_settings(env),
         log_json=_env_flag(env, "SEREG_LOG_JSON"),
     )
 
@@ -444,6 +487,25 @@ def _public_settings(env: dict[str, str]) -> PublicSettings:
         reports_per_unit_hour=_env_int(
             env, "SEREG_REPORTS_PER_UNIT_HOUR", PublicSettings.reports_per_unit_hour
         ),
+    )
+
+
+def _map_settings(env: dict[str, str]) -> MapSettings:
+    tile_url = env.get("SEREG_MAP_TILE_URL") or None
+    if tile_url is not None and urlsplit(tile_url).scheme not in ("http", "https"):
+        raise ValueError(
+            f"SEREG_MAP_TILE_URL must start with https:// or http://, got {tile_url!r}"
+        )
+    tile_crs = (env.get("SEREG_MAP_TILE_CRS") or MapSettings.tile_crs).lower()
+    if tile_crs not in TILE_CRS:
+        raise ValueError(
+            f"SEREG_MAP_TILE_CRS must be one of {', '.join(TILE_CRS)}, got {tile_crs!r}"
+        )
+    return MapSettings(
+        tile_url=tile_url,
+        tile_crs=tile_crs,
+        tile_attribution=env.get("SEREG_MAP_TILE_ATTRIBUTION", ""),
+        tile_max_zoom=_env_int(env, "SEREG_MAP_TILE_MAX_ZOOM", MapSettings.tile_max_zoom, high=22),
     )
 
 

@@ -75,6 +75,7 @@ _MEANING = {
     413: "The body is larger than this operation accepts",
     422: "A value is invalid for the register's rules",
     428: "If-Match is required: send the ETag of the version being changed",
+    503: "No room now (e.g. every live stream of this process is taken): try again later",
 }
 
 

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from equipment.api.language import request_language
 from equipment.domain.errors import (
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
@@ -37,6 +38,7 @@ STATUS: dict[type[DomainError], int] = {
     VersionRequired: 428,
     Forbidden: 403,
     Unauthenticated: 401,
+    Busy: 503,
 }
 
 

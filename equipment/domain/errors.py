@@ -45,3 +45,8 @@ class Forbidden(DomainError):
 
 class Unauthenticated(DomainError):
     """No valid credentials were presented."""
+
+
+class Busy(DomainError):
+    """The service has no room for this now (every live stream of the process is taken);
+    the same request later can succeed."""

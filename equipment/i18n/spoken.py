@@ -41,6 +41,7 @@ SPOKEN_CALLS: dict[str, int] = {
     "VersionRequired": 0,
     "Forbidden": 0,
     "Unauthenticated": 0,
+    "Busy": 0,
     # geo's input errors, re-raised as InvalidValue with the same reason
     "GeometryError": 0,
     "AreaImportError": 0,

@@ -180,6 +180,19 @@ async def visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
     return await _visible(principal, alarm_id)
 
 
+async def visible_ids(principal: Principal, alarm_ids: list[int]) -> set[int]:
+    """Which of ``alarm_ids`` ``principal`` may see, by the same scope as every alarm read
+    (the live stream filters what it sends each caller with it)."""
+    principal.require(Permission.ALARM_READ)
+    if not alarm_ids:
+        return set()
+    query = Alarm.select(Alarm.id).where(Alarm.id.is_in(alarm_ids))
+    scope = _scope_clause(principal)
+    if scope is not None:
+        query = query.where(scope)
+    return {r["id"] for r in await query}
+
+
 STEPS = {
     # step: (column it sets, the column that must be set first, the event announced)
     "acknowledge": ("acknowledged_at", None, "alarm.acknowledged"),

@@ -649,6 +649,15 @@ CASES += [
         },
         body=lambda w: {"held_on": TODAY, "participants": ["张三"]},
     ),
+    Case("map config", "GET", "/api/v1/map/config", lambda w: None, register_roles(200)),
+    Case("map areas", "GET", "/api/v1/map/areas?kind=old_residential", area, register_roles(200)),
+    Case(
+        "map lifts",
+        "GET",
+        "/api/v1/map/lifts?min_lon=112.1&min_lat=32.0&max_lon=112.2&max_lat=32.1",
+        lift,
+        register_roles(200),
+    ),
     Case(
         "record a rescue outcome",
         "POST",
@@ -802,3 +811,17 @@ async def test_token_listing_never_shows_hashes_or_secrets(client, world):
     assert listing and all("hash" not in key for t in listing for key in t)
     for t in listing:
         assert len(t["prefix"]) <= 12
+
+
+# Routes whose 200 is a stream that never ends: the client here (the app in this event
+# loop) cannot read one, so each is classified here and its access tested where it is
+# read from a running server. Every role may follow its own alarms (ALARM_READ); what
+# each sees is scoped per event (tests/integration/test_alarm_stream.py).
+STREAMED = {"/api/v1/alarms/stream": "tests/integration/test_alarm_stream.py"}
+
+
+async def test_streams_refuse_a_caller_without_a_token(client, world):
+    for path in STREAMED:
+        assert (await client.get(path)).status_code == 401
+        bad = await client.get(path, headers={**world["tokens"]["admin"], "Last-Event-ID": "x"})
+        assert bad.status_code == 422

@@ -246,3 +246,15 @@ def test_public_settings_from_env():
 def test_bad_public_settings_stop_the_start(name, value):
     with pytest.raises(ValueError, match=name):
         settings_from_env({name: value})
+
+
+def test_map_tiles_default_to_none_and_their_crs_is_checked():
+    assert settings_from_env({}).map.tile_url is None
+    configured = settings_from_env(
+        {"SEREG_MAP_TILE_URL": "https://t.example/{z}/{x}/{y}.png", "SEREG_MAP_TILE_CRS": "GCJ02"}
+    ).map
+    assert (configured.tile_crs, configured.tile_max_zoom) == ("gcj02", 18)
+    with pytest.raises(ValueError, match="SEREG_MAP_TILE_CRS"):
+        settings_from_env({"SEREG_MAP_TILE_CRS": "bd09"})
+    with pytest.raises(ValueError, match="SEREG_MAP_TILE_URL"):
+        settings_from_env({"SEREG_MAP_TILE_URL": "file:///tiles/{z}/{x}/{y}.png"})
