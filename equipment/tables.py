@@ -565,6 +565,26 @@ class WebhookDelivery(Table, tablename="webhook_delivery"):
     created_at = Timestamptz()
 
 
+class AlertDelivery(Table, tablename="alert_delivery"):
+    """One notification to one organisation's MQTT alert topic
+    (``sereg/v1/orgs/{organisation}/alerts``): its fixed payload, attempts and lease,
+    drained like :class:`WebhookDelivery` (at least once, the same key on a repeat)."""
+
+    id = BigSerial(primary_key=True)
+    notification = BigInt()
+    organisation = BigInt(index=True)
+    idempotency_key = Varchar(length=64, unique=True)
+    body = Text()
+    state = Varchar(length=12, default="pending")  # pending | delivered | dead
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    leased_until = Timestamptz(null=True, default=None)
+    lease = Varchar(length=32, null=True, default=None)
+    last_error = Text(default="")
+    delivered_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
 class EscalationFired(Table, tablename="escalation_fired"):
     """An escalation step that fired; unique on (alarm, step), so it fires once however
     many workers watch the clock."""
@@ -639,6 +659,25 @@ class Drill(Table, tablename="drill"):
     recorded_at = Timestamptz()
 
 
+class RescueOutcome(Table, tablename="rescue_outcome"):
+    """How a finished entrapment rescue ended (issue 24): recording it closes the alarm.
+    One per alarm (unique)."""
+
+    id = BigSerial(primary_key=True)
+    alarm = BigInt(unique=True)
+    equipment = BigInt(index=True)
+    people_released = Integer()
+    injuries = Integer(default=0)
+    fatalities = Integer(default=0)
+    release_method = Varchar(length=32)
+    cause = Varchar(length=32)
+    rescuers = JSON(default="[]")  # who released them, as the rescue's record names them
+    note = Text(default="")
+    organisation = Integer(null=True, default=None)  # who recorded it
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -668,10 +707,12 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     WebhookEndpoint,
     Notification,
     WebhookDelivery,
+    AlertDelivery,
     EscalationFired,
     ClockOffset,
     EmergencyCall,
     Drill,
+    RescueOutcome,
     CitizenReport,
     SiteSecret,
 )

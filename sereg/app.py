@@ -129,6 +129,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             emergency_controllers.response_kpis,
             emergency_controllers.record_drill,
             emergency_controllers.missing_drills,
+            emergency_controllers.record_outcome,
+            emergency_controllers.get_outcome,
             controllers.me,
             public_controllers.QrController,
             public_controllers.label_sheet,

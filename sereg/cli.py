@@ -249,7 +249,8 @@ def cmd_ingest(_: argparse.Namespace) -> None:
 
 
 def cmd_notify(_: argparse.Namespace) -> None:
-    """The notification worker: escalation timers and webhook delivery, until SIGTERM."""
+    """The notification worker: escalation timers, webhook delivery and (with
+    SEREG_NOTIFY_MQTT_URL) the organisations' MQTT alert topics, until SIGTERM."""
     import signal
 
     from equipment.domain.errors import InvalidValue
@@ -347,15 +348,20 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
     from ingest_mqtt import credentials
 
     found = asyncio.run(_with_db(devices.device_usernames))
+    organisations = asyncio.run(_with_db(devices.alerted_organisations))
     users = credentials.Users(
         stations=found["station"],
         lifts=found["lift"],
         workers=args.ingest_worker,
         admins=args.admin,
+        notifiers=args.notify_worker,
+        organisations=organisations,
     )
     kinds = {user: kind for kind, names in found.items() for user in names}
     kinds.update({name: "ingest worker" for name in args.ingest_worker})
     kinds.update({name: "admin" for name in args.admin})
+    kinds.update({name: "notify worker" for name in args.notify_worker})
+    kinds.update({credentials.organisation_username(o): "organisation" for o in organisations})
     out = Path(args.out)
     existing = credentials.parse_clients(out.read_text()) if args.merge and out.exists() else {}
     try:
@@ -375,7 +381,8 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
             writer.writerow([user, kinds[user], password])
     print(
         f"{out}: {len(kinds)} users ({len(found['station'])} stations, {len(found['lift'])}"
-        f" lifts, {len(args.ingest_worker)} ingest workers, {len(args.admin)} admins);"
+        f" lifts, {len(args.ingest_worker)} ingest workers, {len(args.notify_worker)} notify"
+        f" workers, {len(organisations)} organisations, {len(args.admin)} admins);"
         f" {len(issued)} new passwords in {issued_path} (hand them to the installers, then"
         " delete the file). Restart the broker to load it."
     )
@@ -684,6 +691,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="an ingest worker's broker user, one per worker (its username is its session's"
         " client id), e.g. sereg-ingest-1 (repeatable)",
+    )
+    broker.add_argument(
+        "--notify-worker",
+        action="append",
+        default=[],
+        help="a notification worker's broker user (publishes the organisations' alert"
+        " topics), e.g. sereg-notify-1 (repeatable)",
     )
     broker.add_argument(
         "--admin",

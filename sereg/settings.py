@@ -256,6 +256,10 @@ class NotifySettings:
     # Test-only: every worker adds the seconds in the clock_offset table to its clock, so a
     # test moves time for all processes at once. Never set in production.
     test_clock: bool = False
+    # SEREG_NOTIFY_MQTT_URL: the broker (user with the sereg-notify role) the worker
+    # publishes organisations' alert topics to; empty: no alert topics are published (and
+    # no alert deliveries are queued for them).
+    mqtt_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -449,6 +453,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 env, "SEREG_ESCALATE_UNACKNOWLEDGED_MINUTES", NotifySettings.unacknowledged_minutes
             ),
             test_clock=_env_flag(env, "SEREG_TEST_CLOCK"),
+            mqtt_url=env.get("SEREG_NOTIFY_MQTT_URL", ""),
+            batch=_env_int(env, "SEREG_NOTIFY_BATCH", NotifySettings.batch, high=1000),
         ),
         public=_public_settings(env),
         stream=StreamSettings(

@@ -955,6 +955,32 @@ class Drill(Struct):
     note: str
 
 
+class RescueOutcomeCreate(Struct, forbid_unknown_fields=True):
+    people_released: Annotated[int, Meta(ge=0, le=100)]
+    release_method: text(32, 1)
+    cause: text(32, 1)
+    rescuers: Annotated[list[text(100)], Meta(max_length=20)] = []
+    injuries: Annotated[int, Meta(ge=0, le=100)] = 0
+    fatalities: Annotated[int, Meta(ge=0, le=100)] = 0
+    note: text(2000) = ""
+
+
+class RescueOutcome(Struct):
+    alarm_id: int
+    equipment_id: int
+    people_released: int
+    injuries: int
+    fatalities: int
+    release_method: str
+    release_method_label: str  # in the caller's language
+    cause: str
+    cause_label: str
+    rescuers: list[str]
+    note: str
+    recorded_by_organisation_id: int | None
+    recorded_at: datetime
+
+
 class MissingDrill(Struct):
     equipment_id: int
     code: str
