@@ -10,6 +10,7 @@ import httpx
 import pytest
 import segno
 
+from equipment.api import public_controllers
 from equipment.domain.access import Role
 from equipment.domain.rules.dates import add_months
 from equipment.services import citizen_reports
@@ -199,7 +200,7 @@ async def test_qr_codes_encode_the_public_page_and_follow_the_scope(client, ctx,
         png = await client.get(f"/api/v1/equipment/{unit['id']}/qr.png", headers=ctx["owner_token"])
         assert png.status_code == 200 and png.headers["content-type"] == "image/png"
         assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
-        expected = segno.make(url, error="m", micro=False)
+        expected = segno.make(url, error="m", micro=False, mask=public_controllers.QR_MASK)
         assert png.content == _png(expected)  # the same symbol as the page's URL makes
         svg = await client.get(f"/api/v1/equipment/{unit['id']}/qr.svg", headers=ctx["admin"])
         assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
@@ -218,7 +219,7 @@ def _png(qr: segno.QRCode) -> bytes:
     import io
 
     out = io.BytesIO()
-    qr.save(out, kind="png", scale=8, border=4)
+    qr.save(out, kind="png", scale=8, border=4, compresslevel=public_controllers.PNG_COMPRESSION)
     return out.getvalue()
 
 
