@@ -107,6 +107,8 @@ async def test_a_lift_failing_its_inspection_is_out_of_service(client, ctx):
     english = (await client.get(f"/api/v1/public/equipment/{unit['code']}?lang=en")).json()
     assert english["safety_label"] == "Out of service"
     assert english["safety_state"] == "out_of_service"  # the code never changes
+    assert (body["status"], body["status_label"]) == ("in_use", "在用")
+    assert (english["status"], english["status_label"]) == ("in_use", "In use")
 
 
 async def test_scrapped_and_suspended_units_show_their_state(client, ctx):
@@ -126,6 +128,7 @@ async def test_scrapped_and_suspended_units_show_their_state(client, ctx):
     body, page = await state_of(client, suspended["code"])
     assert body["safety_state"] == "suspended" and body["safety_label"] == "暂停使用"
     assert "暂停使用" in page
+    assert (body["status"], body["status_label"]) == ("suspended", "暂停使用")
 
 
 async def test_an_overdue_lift_shows_overdue(client, ctx):
