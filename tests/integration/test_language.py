@@ -196,3 +196,12 @@ async def test_due_list_and_schedule_carry_labels_beside_their_codes(bare):
     assert item["kind"] == english["kind"]  # the code never changes
     schedule = (await bare.get(f"/api/v1/equipment/{unit['id']}/schedule", headers=admin)).json()
     assert all(chinese(d["kind_label"]) for d in schedule["due"]) and schedule["due"]
+
+
+def test_the_openapi_document_names_lang_and_accept_language_where_they_apply():
+    spec = create_app(manage_db=False).openapi_schema.to_schema()
+    for path in ("/api/v1/public/equipment/{code}", "/api/v1/due", "/api/v1/fills"):
+        names = {(p["name"], p["in"]) for p in spec["paths"][path]["get"]["parameters"]}
+        assert {("lang", "query"), ("Accept-Language", "header")} <= names, path
+    health = spec["paths"]["/health"]["get"].get("parameters", [])
+    assert "lang" not in {p["name"] for p in health}  # its answer has no words to translate
