@@ -35,6 +35,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
@@ -144,6 +145,15 @@ def qr_costs(page_urls: list[str]) -> list[str]:
     return lines
 
 
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds the server process (and any children it waited for) has used so far:
+    per request, a figure that other work on the machine does not inflate as it does the
+    latency (it only queues the server)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(url: str, args: argparse.Namespace) -> int:
     pool = await asyncpg.create_pool(url, min_size=4, max_size=8, reset=keep_session)
     server = None
@@ -198,18 +208,29 @@ async def measure(url: str, args: argparse.Namespace) -> int:
                 (QR_SVG, get_case(http, svgs, admin, 4)),
             ]
             results: dict[str, Latency] = {}
+            cpu_ms: dict[str, float] = {}
             for name, call in cases:
                 gc.collect()
                 gc.disable()  # the client's collector pauses would show as server latency
+                before = server_cpu_s(server.pid)
                 try:
                     results[name] = await fixed_rate(
                         name, call, rate=args.rate, seconds=args.seconds
                     )
                 finally:
                     gc.enable()
+                done = results[name].count or 1
+                cpu_ms[name] = (server_cpu_s(server.pid) - before) * 1000 / done
                 print(results[name].row(), flush=True)
         finally:
             await http.close()
+        print()
+        print("server CPU per request (from /proc; the DB floor's row is the server idling):")
+        print("| case | server CPU ms per request | over /health |")
+        print("| --- | ---: | ---: |")
+        health_cpu = cpu_ms["HTTP floor: GET /health"]
+        for name, ms in cpu_ms.items():
+            print(f"| {name} | {ms:.2f} | {ms - health_cpu:+.2f} |")
         floor = results["HTTP floor: GET /health"]
         page_case = results["Page: GET /p/{code}"]
         over = page_case.p99_ms - floor.p99_ms
