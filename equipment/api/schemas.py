@@ -315,6 +315,7 @@ class InspectionRecord(Struct):
 
 class DueExplained(Struct):
     kind: str
+    kind_label: str  # in the caller's language, as the *_label fields below
     due_on: date
     rule_key: str
     source: str
@@ -349,14 +350,17 @@ class DueItem(Struct):
     category: str
     category_name: str
     kind: str
+    kind_label: str
     due_on: date
     reminder_on: date
     state: str
+    state_label: str
     days_overdue: int
     district_code: str
     district_name: str | None
     address: str
     status: str
+    status_label: str
     user_unit_id: int
     user_unit_name: str | None
     maintenance_company_id: int | None
@@ -751,6 +755,7 @@ class CylinderTrace(Struct):
     cylinder_id: int
     cylinder_code: str
     status: str
+    status_label: str
     medium: str | None
     next_periodic_due: date | None
     end_of_service_life: date | None

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from equipment.api import schemas
-from equipment.domain import catalogue
+from equipment.domain import catalogue, labels
 from equipment.domain.fills import verdict_label
 from equipment.i18n.spoken import speak
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
@@ -77,6 +77,7 @@ def inspection(row: dict[str, Any]) -> schemas.InspectionRecord:
 def _due(due: Any, lang: str) -> schemas.DueExplained:
     values = asdict(due)
     values["explanation"] = speak(lang, values["explanation"])
+    values["kind_label"] = labels.label(labels.DUE_KIND, values["kind"], lang)
     return schemas.DueExplained(**values)
 
 
@@ -103,6 +104,11 @@ def due_item(item: dict[str, Any], lang: str) -> schemas.DueItem:
     )
     if isinstance(values.get("explanation"), str):
         values["explanation"] = speak(lang, values["explanation"])
+    values.update(
+        kind_label=labels.label(labels.DUE_KIND, item["kind"], lang),
+        state_label=labels.label(labels.DUE_STATE, item["state"], lang),
+        status_label=labels.label(labels.STATUS, item["status"], lang),
+    )
     return schemas.DueItem(**values)
 
 
@@ -233,6 +239,7 @@ def cylinder_trace(trace: dict[str, Any], lang: str) -> schemas.CylinderTrace:
         cylinder_id=facts.id,
         cylinder_code=facts.code,
         status=facts.status,
+        status_label=labels.label(labels.STATUS, facts.status, lang),
         medium=facts.medium,
         next_periodic_due=facts.next_periodic_due,
         end_of_service_life=facts.end_of_service_life,

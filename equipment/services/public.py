@@ -136,5 +136,5 @@ async def label_sheet(
 
 async def qr_target(principal: Principal, equipment_id: int) -> tuple[str, str]:
     """(code, page URL) of a unit the principal can see (404 otherwise, like the register)."""
-    unit = await register.get_equipment(principal, equipment_id)
-    return unit["code"], page_url(unit["code"])
+    code = await register.code_of(principal, equipment_id)
+    return code, page_url(code)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import segno
 
+from equipment.api import public_controllers
 from equipment.domain.access import Role
 from equipment.domain.rules.dates import add_months
 from equipment.services import citizen_reports
@@ -106,6 +107,8 @@ async def test_a_lift_failing_its_inspection_is_out_of_service(client, ctx):
     english = (await client.get(f"/api/v1/public/equipment/{unit['code']}?lang=en")).json()
     assert english["safety_label"] == "Out of service"
     assert english["safety_state"] == "out_of_service"  # the code never changes
+    assert (body["status"], body["status_label"]) == ("in_use", "在用")
+    assert (english["status"], english["status_label"]) == ("in_use", "In use")
 
 
 async def test_scrapped_and_suspended_units_show_their_state(client, ctx):
@@ -125,6 +128,7 @@ async def test_scrapped_and_suspended_units_show_their_state(client, ctx):
     body, page = await state_of(client, suspended["code"])
     assert body["safety_state"] == "suspended" and body["safety_label"] == "暂停使用"
     assert "暂停使用" in page
+    assert (body["status"], body["status_label"]) == ("suspended", "暂停使用")
 
 
 async def test_an_overdue_lift_shows_overdue(client, ctx):
@@ -199,7 +203,7 @@ async def test_qr_codes_encode_the_public_page_and_follow_the_scope(client, ctx,
         png = await client.get(f"/api/v1/equipment/{unit['id']}/qr.png", headers=ctx["owner_token"])
         assert png.status_code == 200 and png.headers["content-type"] == "image/png"
         assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
-        expected = segno.make(url, error="m", micro=False)
+        expected = segno.make(url, error="m", micro=False, mask=public_controllers.QR_MASK)
         assert png.content == _png(expected)  # the same symbol as the page's URL makes
         svg = await client.get(f"/api/v1/equipment/{unit['id']}/qr.svg", headers=ctx["admin"])
         assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
@@ -218,7 +222,7 @@ def _png(qr: segno.QRCode) -> bytes:
     import io
 
     out = io.BytesIO()
-    qr.save(out, kind="png", scale=8, border=4)
+    qr.save(out, kind="png", scale=8, border=4, compresslevel=public_controllers.PNG_COMPRESSION)
     return out.getvalue()
 
 
