@@ -39,10 +39,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from piccolo.engine.postgres import PostgresEngine
 
+from bench import simulator
 from equipment.services import clock, db
-from ingest_mqtt import credentials, simulator
+from equipment.settings import DatabaseSettings, IngestSettings
+from ingest_mqtt import credentials
 from ingest_mqtt.client import Publisher
-from sereg.settings import DatabaseSettings, IngestSettings, MqttConnection
+from ingest_mqtt.connection import MqttConnection
 from tests.mosquitto import Broker, launch_broker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -46,7 +46,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest_mqtt import credentials
-from sereg.settings import MqttConnection
+from ingest_mqtt.connection import MqttConnection
 
 log = logging.getLogger("sereg.ingest")
 

@@ -1,10 +1,10 @@
-"""The composition root: builds the Litestar app from the settings."""
+"""The web app: the Litestar app from a bootstrap's parts (sereg.bootstrap)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
@@ -29,11 +29,15 @@ from equipment.api.auth import authenticate, require_token
 from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
-from equipment.services import db, schedules
+from equipment.services import db
 from equipment.web import TEMPLATES
 from equipment.web.public_pages import public_pages
 from sereg.observability import RequestIdMiddleware, watch_event_loop
-from sereg.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ingest_mqtt.consumer import Consumer
+    from sereg.bootstrap import Bootstrap
+from equipment.settings import PublicSettings, Settings
 
 
 @get("/health", tags=["operations"])
@@ -65,21 +69,32 @@ class Metrics(PrometheusController):
     include_in_schema = False
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Litestar:
-    """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
-    settings = settings or get_settings()
+def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Litestar:
+    """The app from ``boot``'s settings and policies (the environment's when None);
+    ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
+    if boot is None:
+        from sereg.bootstrap import bootstrap
 
-    consumers: list = []
-    watchers: list[asyncio.Task] = []
+        boot = bootstrap()
+    parts = boot
+    settings = boot.settings
+
+    def provide_settings() -> Settings:
+        return settings
+
+    def provide_public_settings() -> PublicSettings:
+        return settings.public
+
+    consumers: list[tuple[Consumer, asyncio.Task[None]]] = []
+    watchers: list[asyncio.Task[None]] = []
 
     async def start() -> None:
-        schedules.policy()  # a broken rules policy file stops the start, not each request
-        await db.start(settings.database.pool_min, settings.database.pool_max)
+        # Handlers run with this app's policies even when tests built other bootstraps.
+        parts.install()
+        await parts.start_engine()
         watchers.append(asyncio.create_task(watch_event_loop()))
         if settings.ingest.in_process:
-            from ingest_mqtt.consumer import Consumer
-
-            consumer = Consumer(settings)
+            consumer = parts.consumer()
             consumers.append((consumer, asyncio.create_task(consumer.run())))
 
     async def stop() -> None:
@@ -88,7 +103,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         for consumer, task in consumers:
             consumer.stop()
             await task
-        await db.stop()
+        await parts.stop_engine()
 
     # Two routers on one path: only the first asks for a token, so only its operations
     # carry the bearer requirement in the OpenAPI document (Swagger's padlocks).
@@ -147,7 +162,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        state=State({"consumers": consumers}),
+        state=State({"consumers": consumers, "settings": settings}),
         route_handlers=[
             api,
             public,
@@ -157,7 +172,13 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             Metrics,
             api_docs.swagger_ui_assets(),
         ],
-        dependencies=LANGUAGE,  # any handler may take ``lang`` or ``translator``
+        # Any handler may take ``lang`` or ``translator``, and the settings it needs (the
+        # services receive them from the handler; they never read settings themselves).
+        dependencies={
+            **LANGUAGE,
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "public_settings": Provide(provide_public_settings, sync_to_thread=False),
+        },
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         middleware=[RequestIdMiddleware, prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,

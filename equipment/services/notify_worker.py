@@ -14,14 +14,14 @@ import logging
 import httpx
 
 from equipment.services import clock, db, escalation, notifications, schedules
-from sereg.settings import NotifySettings
+from equipment.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")
 
 
 async def work_once(client: httpx.AsyncClient, s: NotifySettings) -> int:
     """One pass; answers how much it did (0: idle, wait before the next pass)."""
-    now = await clock.shared_now()
+    now = await clock.shared_now(test_clock=s.test_clock)
     done = await escalation.fire_due(
         now=now,
         unacknowledged_minutes=s.unacknowledged_minutes,
