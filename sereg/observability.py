@@ -9,7 +9,6 @@ the request runs, so one failing request can be followed through the logs.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import re
@@ -18,6 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Histogram
+
+from equipment.api.request_id import REQUEST_ID
+
+__all__ = ["REQUEST_ID", "JsonFormatter", "RequestIdMiddleware", "watch_event_loop"]
 
 EVENT_LOOP_LAG = Histogram(
     "sereg_event_loop_lag_seconds",
@@ -38,9 +41,6 @@ async def watch_event_loop(interval_s: float = 0.25) -> None:
         EVENT_LOOP_LAG.observe(max(0.0, loop.time() - due))
 
 
-REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "sereg_request_id", default=None
-)
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 _HEADER = b"x-request-id"
 

@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
 from equipment.api.language import request_language
+from equipment.api.request_id import REQUEST_ID
 from equipment.domain.errors import (
     Conflict,
     DomainError,
@@ -25,7 +26,6 @@ from equipment.domain.errors import (
 )
 from equipment.i18n import N_
 from equipment.i18n.spoken import speak
-from sereg.observability import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
