@@ -378,17 +378,6 @@ class IngestProcess:
         return None
 
 
-def subscribe_once(database_url: str, conn: MqttConnection, group: str, client_id: str) -> None:
-    """Start ``sereg ingest`` once so its persistent session subscribes, then stop it:
-    the broker queues what follows for it."""
-    process = IngestProcess(database_url, conn, group, client_id).start()
-    try:
-        process.wait_connected()
-        time.sleep(0.5)  # its SUBSCRIBE reaches the broker
-    finally:
-        process.stop()
-
-
 # --------------------------------------------------------------------------- database
 
 

@@ -39,14 +39,6 @@ CrsName = Literal["wgs84", "gcj02", "bd09"]
 CylinderUse = Literal["general", "vehicle", "taxi", "diving"]
 
 
-class Problem(Struct):
-    """Every error: a status, a sentence, and the fields at fault."""
-
-    status_code: int
-    detail: str
-    extra: list[dict[str, str]] = []
-
-
 # Organisations ---------------------------------------------------------------------------
 
 
