@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -180,7 +181,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             "public_settings": Provide(provide_public_settings, sync_to_thread=False),
         },
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
-        middleware=[RequestIdMiddleware, prometheus.middleware],
+        middleware=[DefineMiddleware(RequestIdMiddleware), prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
         on_shutdown=[stop] if manage_db else [],

@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Histogram
 
 from equipment.api.request_id import REQUEST_ID
@@ -48,10 +49,10 @@ _HEADER = b"x-request-id"
 class RequestIdMiddleware:
     """Plain ASGI middleware: cheaper than a framework hook on every request."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -61,10 +62,10 @@ class RequestIdMiddleware:
         )
         token = REQUEST_ID.set(request_id)
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (_HEADER, request_id.encode())]
+                headers = [*message.get("headers", ()), (_HEADER, request_id.encode())]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

@@ -65,7 +65,9 @@ async def record_drill(
 
 def _list(value: object) -> list[str]:
     # A JSON column reads back as text unless the query loads it.
-    return json.loads(value) if isinstance(value, str) else list(value or [])
+    if isinstance(value, str):
+        return list(json.loads(value))
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 @get("/drills/missing", tags=("alarms",), responses=api_docs.READ)
