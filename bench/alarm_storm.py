@@ -216,7 +216,7 @@ async def run(args: argparse.Namespace) -> int:
         with bench_broker() as broker:
             readers = [
                 subscriber(broker, topics.topic_for(topics.TopicKind.EVENTS, "+"), floor, raw=True),
-                subscriber(broker, topics.ALERTS_ANY, alerts, raw=False),
+                subscriber(broker, broker.ALERTS_ANY, alerts, raw=False),
             ]
             ingest = IngestProcess(
                 url, ingest_conn(broker, "storm-ingest"), "storm", "storm-ingest"

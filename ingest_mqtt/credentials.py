@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from equipment import broker
 from ingest_mqtt import topics
 
 # What Mosquitto 2.0 uses: 101 iterations, a 12-byte salt (the plugin refuses any other
@@ -167,7 +168,7 @@ def notify_role() -> dict[str, Any]:
     return {
         "rolename": NOTIFY_ROLE,
         "textname": "sereg notification workers",
-        "acls": [_acl("publishClientSend", topics.ALERTS_ANY)],
+        "acls": [_acl("publishClientSend", broker.ALERTS_ANY)],
     }
 
 
@@ -177,7 +178,7 @@ def organisation_username(organisation_id: int) -> str:
 
 def organisation_role(organisation_id: int) -> dict[str, Any]:
     """An organisation (its apps, its dispatch screen) reads its own alert topic only."""
-    alerts = topics.alerts_topic(organisation_id)
+    alerts = broker.alerts_topic(organisation_id)
     return {
         "rolename": f"org-{organisation_id}",
         "acls": [_acl("subscribeLiteral", alerts), _acl("publishClientReceive", alerts)],

@@ -52,17 +52,6 @@ def topic_for(kind: TopicKind, code: str) -> str:
     return f"{PREFIX}/{family}/{code}/{kind.value}"
 
 
-def alerts_topic(organisation_id: int) -> str:
-    """Where the notification worker publishes an organisation's alarm events (we publish;
-    the organisation's broker user may read its own and no other)."""
-    if isinstance(organisation_id, bool) or not isinstance(organisation_id, int):
-        raise TypeError("an organisation's alert topic is named by its id")
-    return f"{PREFIX}/orgs/{organisation_id}/alerts"
-
-
-ALERTS_ANY = f"{PREFIX}/orgs/+/alerts"
-
-
 # What the ingest workers subscribe to, through a shared subscription per group.
 SUBSCRIPTIONS = (
     f"{PREFIX}/stations/+/fills",

@@ -73,7 +73,9 @@ def clock_instant(value: object) -> datetime:
 
 def _list(value: object) -> list[str]:
     # A JSON column reads back as text unless the query loads it.
-    return json.loads(value) if isinstance(value, str) else list(value or [])
+    if isinstance(value, str):
+        return list(json.loads(value))
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 @get("/drills/missing", tags=("alarms",), responses=api_docs.READ)

@@ -11,6 +11,7 @@ from equipment.domain import catalogue, labels
 from equipment.domain.fills import verdict_label
 from equipment.i18n.spoken import speak
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
+from geo.crs import check_crs
 
 
 def organisation(row: dict[str, Any]) -> schemas.Organisation:
@@ -301,7 +302,7 @@ def _geometry(row: dict[str, Any], crs: str = "wgs84") -> dict[str, Any]:
     if crs == "wgs84":
         return geometry
     shape, _ = parse_polygonal(geometry)
-    return geometry_to_geojson(shape, crs)  # type: ignore[arg-type]
+    return geometry_to_geojson(shape, check_crs(crs))
 
 
 def area_detail(row: dict[str, Any]) -> schemas.AreaDetail:
@@ -382,6 +383,8 @@ UNIT_FEATURE_FIELDS = (
 def unit_feature(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
     unit = equipment(row)
     properties = {"id": unit.id, **{f: getattr(unit, f) for f in UNIT_FEATURE_FIELDS}, **extra}
+    # Only units with a position are mapped (the geo queries select them).
+    assert unit.longitude is not None and unit.latitude is not None
     return point_feature(unit.longitude, unit.latitude, properties, feature_id=unit.id)
 
 

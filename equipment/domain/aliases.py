@@ -133,7 +133,7 @@ def _unique_names() -> dict[str, str]:
 DISTRICTS: Final = MappingProxyType(_unique_names())
 
 
-def _lookup(table: MappingProxyType, value: str) -> str:
+def _lookup(table: MappingProxyType[str, str], value: str) -> str:
     return table.get(value.strip(), value)
 
 

@@ -118,8 +118,8 @@ def recipients(
     else:
         chosen += company
         chosen += [e for e in endpoints if _desk(e, alarm, city_wide=True)]
-    seen: set[int] = set()
-    return [e.id for e in chosen if not (e.id in seen or seen.add(e.id))]
+    # Each endpoint once, in the order chosen (the first tier first).
+    return list(dict.fromkeys(e.id for e in chosen))
 
 
 def alert_organisations(alarm: AlarmFacts) -> list[int]:
@@ -162,7 +162,7 @@ def backoff(attempts: int, *, base_s: float, cap_s: float) -> float:
     up to ``cap_s``; exponential so a receiver that is down is not hammered."""
     if attempts < 1:
         raise ValueError("attempts counts from 1")
-    return min(cap_s, base_s * 2 ** (attempts - 1))
+    return min(cap_s, base_s * 2.0 ** (attempts - 1))
 
 
 def dead_after(attempts: int, max_attempts: int = MAX_ATTEMPTS) -> bool:

@@ -13,12 +13,11 @@ from typing import Any
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, clock, db, jurisdiction, notifications, schedules
+from equipment.services import audit, clock, db, jurisdiction, notifications, policies, schedules
 from equipment.services.bulk import Bulk
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
 from equipment.tables import Alarm, Equipment
-from sereg.settings import get_settings
 
 SORT = SortKey("raised_at", descending=True, unique=False)
 
@@ -52,7 +51,7 @@ def response_limit_minutes(kind: str, district_code: str) -> int | None:
     settings' minutes when set, else the rule policy's."""
     if kind != "entrapment":
         return None
-    settings = get_settings().response
+    settings = policies.current().response
     urban = (
         regions.is_known_region(district_code) and regions.region(district_code).is_urban_district
     )

@@ -30,11 +30,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from equipment import broker
+from equipment.broker import connection_from_url
 from equipment.domain import notifications as rules
 from equipment.services import clock, db
 from equipment.services.bulk import Bulk
-from ingest_mqtt import topics
-from sereg.settings import MqttSettings, NotifySettings
+from equipment.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")
 
@@ -70,7 +71,7 @@ class Publisher:
     """
 
     def __init__(self, url: str, *, client_id: str = "") -> None:
-        conn = MqttSettings(url=url).connection()
+        conn = connection_from_url(url)
         # The broker takes the username as the client id (use_username_as_clientid).
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -196,13 +197,15 @@ async def deliver_due(publisher: Publisher, s: NotifySettings) -> int:
     # A notification fans out to up to three organisations' topics (company, user unit,
     # station), and a PUBLISH costs far less than a webhook's request: a larger batch
     # keeps the topics abreast of the webhooks in a storm.
-    claimed = await claim(now=await clock.shared_now(), lease_s=s.lease_s, limit=3 * s.batch)
+    claimed = await claim(
+        now=await clock.shared_now(test_clock=s.test_clock), lease_s=s.lease_s, limit=3 * s.batch
+    )
     if not claimed:
         return 0
     errors = await publisher.publish_all(
-        [(topics.alerts_topic(d.organisation), d.body) for d in claimed], s.timeout_s
+        [(broker.alerts_topic(d.organisation), d.body) for d in claimed], s.timeout_s
     )
-    now = await clock.shared_now()
+    now = await clock.shared_now(test_clock=s.test_clock)
     await record(list(zip(claimed, errors, strict=True)), now=now, s=s)
     for delivery, error in zip(claimed, errors, strict=True):
         if error:

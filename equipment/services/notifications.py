@@ -39,8 +39,8 @@ from equipment.domain.errors import InvalidValue, NotFound
 from equipment.services import alerts as alert_topics
 from equipment.services import audit, clock, db
 from equipment.services.bulk import Bulk
+from equipment.settings import NotifySettings
 from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
-from sereg.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")
 
@@ -518,11 +518,13 @@ async def record(
 
 async def deliver_due(client: httpx.AsyncClient, s: NotifySettings) -> int:
     """Claim, post concurrently, record; answers how many deliveries were attempted."""
-    claimed = await claim(now=await clock.shared_now(), lease_s=s.lease_s, limit=s.batch)
+    claimed = await claim(
+        now=await clock.shared_now(test_clock=s.test_clock), lease_s=s.lease_s, limit=s.batch
+    )
     if not claimed:
         return 0
     outcomes = await asyncio.gather(*(post(client, d) for d in claimed))
-    now = await clock.shared_now()
+    now = await clock.shared_now(test_clock=s.test_clock)
     await record(list(zip(claimed, outcomes, strict=True)), now=now, s=s)
     for delivery, outcome in zip(claimed, outcomes, strict=True):
         if not outcome.ok:

@@ -15,7 +15,7 @@ import logging
 import httpx
 
 from equipment.services import alerts, clock, db, escalation, notifications, schedules
-from sereg.settings import NotifySettings
+from equipment.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")
 
@@ -26,7 +26,7 @@ async def work_once(
     """One pass; answers how much it did (0: idle, wait before the next pass).
 
     ``publisher``: the organisations' MQTT alert topics are fed too (none: webhooks only)."""
-    now = await clock.shared_now()
+    now = await clock.shared_now(test_clock=s.test_clock)
     done = await escalation.fire_due(
         now=now,
         unacknowledged_minutes=s.unacknowledged_minutes,

@@ -799,33 +799,6 @@ async def audit_trail(principal: Principal, equipment_id: int) -> list[dict[str,
     return await audit.trail("equipment", equipment_id)
 
 
-async def public_lookup(code: str) -> dict[str, Any]:
-    """What anyone may read about a unit by the code on its sign: no personal data."""
-    wanted = code.strip().upper()
-    row = (
-        await Equipment.select(
-            Equipment.code,
-            Equipment.registration_code,
-            Equipment.equipment_code,
-            Equipment.category,
-            Equipment.address,
-            Equipment.status,
-            Equipment.next_inspection_due,
-            Equipment.last_maintenance_on,
-            Equipment.maintenance_company.name.as_alias("maintenance_company_name"),
-        )
-        .where(
-            (Equipment.code == wanted)
-            | (Equipment.registration_code == wanted)
-            | (Equipment.equipment_code == wanted)
-        )
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"no unit with code {wanted} is on the register")
-    return row
-
-
 async def organisation_names(ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}

@@ -13,11 +13,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from equipment import broker
 from equipment.domain.access import Role
 from equipment.services import alerts, clock, notify_worker
+from equipment.settings import NotifySettings
 from equipment.tables import Alarm, AlertDelivery, Notification
-from ingest_mqtt import credentials, topics
-from sereg.settings import NotifySettings
+from ingest_mqtt import credentials
 from tests import factories as f
 from tests import webhook_receiver
 from tests.ingest_support import at, encode, event_payload, events_topic, eventually
@@ -134,10 +135,10 @@ async def test_an_entrapment_reaches_its_company_topic_only_with_its_response(
     company = w["listener"](w["company"])
     other = w["listener"](w["other"])
     # Each reads its own topic; neither another's, nor all of them through a wildcard.
-    assert company.subscribe(topics.alerts_topic(w["company"])) < 0x80
-    assert other.subscribe(topics.alerts_topic(w["other"])) < 0x80
-    assert other.subscribe(topics.alerts_topic(w["company"])) == NOT_AUTHORIZED
-    assert other.subscribe(topics.ALERTS_ANY) == NOT_AUTHORIZED
+    assert company.subscribe(broker.alerts_topic(w["company"])) < 0x80
+    assert other.subscribe(broker.alerts_topic(w["other"])) < 0x80
+    assert other.subscribe(broker.alerts_topic(w["company"])) == NOT_AUTHORIZED
+    assert other.subscribe(broker.ALERTS_ANY) == NOT_AUTHORIZED
     assert other.subscribe("sereg/v1/#") == NOT_AUTHORIZED
     response = await client.post(
         "/api/v1/webhooks", json={"url": receiver.url + "/company"}, headers=w["tokens"]["company"]
@@ -165,7 +166,7 @@ async def test_an_entrapment_reaches_its_company_topic_only_with_its_response(
     assert got["alarm"]["id"] == alarm["id"]
     assert got["alarm"]["registration_code"] == code
     assert got["organisation_id"] == w["company"]
-    assert company.topics == [topics.alerts_topic(w["company"])]
+    assert company.topics == [broker.alerts_topic(w["company"])]
 
     # The company acknowledges, then closes: both announced on its topic and its webhook.
     headers = w["tokens"]["company"]
