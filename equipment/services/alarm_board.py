@@ -31,7 +31,8 @@ class BoardRow:
         acknowledge, arrive, finish), or None once finished or closed."""
         if self.alarm["state"] != "open":
             return None
-        for step, (column, needs) in alarms.STEPS.items():
+        for step, spec in alarms.STEPS.items():
+            column, needs = spec[0], spec[1]  # the column it sets, the one set before
             if self.alarm[column] is None and (needs is None or self.alarm[needs] is not None):
                 return step
         return None

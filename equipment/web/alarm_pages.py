@@ -21,37 +21,14 @@ from litestar.params import FromPath, HeaderParameter
 from litestar.response import Redirect, ServerSentEvent, Template
 
 from equipment.api.stream_controllers import open_stream, resume_point
-from equipment.domain import lift_events
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import NotFound
+from equipment.domain.labels import ALARM_KIND, ALARM_SEVERITY
 from equipment.i18n import N_
 from equipment.services import accounts, alarm_board, alarms, clock
 from equipment.web.staff import SESSION_COOKIE, page
 
-# What the board calls each alarm kind (the codes stay in data and in the stream).
-KIND_LABELS = {
-    "entrapment": N_("Entrapment"),
-    "safety_circuit_open": N_("Safety circuit open"),
-    "door_close_fault": N_("Door does not close"),
-    "door_open_fault": N_("Door does not open"),
-    "stopped_outside_door_zone": N_("Stopped outside the door zone"),
-    "unintended_movement": N_("Unintended car movement"),
-    "motor_runtime_limiter": N_("Motor run-time limiter tripped"),
-    "floor_position_lost": N_("Floor position lost"),
-    "restart_prevented": N_("Restart prevented"),
-    "power_loss": N_("Mains power lost"),
-    "over_travel_top": N_("Over-travel at the top"),
-    "over_travel_bottom": N_("Over-travel at the bottom"),
-    "overspeed": N_("Overspeed"),
-    "alarm_button": N_("Passenger alarm button"),
-    lift_events.OFFLINE: N_("Monitoring device offline"),
-}
 FILL_ALARM = N_("Refused or suspicious fill")
-SEVERITY_LABELS = {
-    "critical": N_("Critical"),
-    "major": N_("Major"),
-    "minor": N_("Minor"),
-}
 STEP_LABELS = {
     "acknowledge": N_("Acknowledge"),
     "arrive": N_("On site"),
@@ -62,7 +39,7 @@ STEP_LABELS = {
 def kind_label(kind: str) -> str:
     if kind.startswith("fill_"):
         return FILL_ALARM
-    return KIND_LABELS.get(kind, kind)
+    return ALARM_KIND.get(kind, kind)
 
 
 def local_time(at: datetime | None) -> str:
@@ -77,9 +54,9 @@ def local_time(at: datetime | None) -> str:
 def _context(principal: Principal) -> dict[str, Any]:
     return {
         "kind_label": kind_label,
-        "severity_labels": SEVERITY_LABELS,
+        "severity_labels": ALARM_SEVERITY,
         "step_labels": STEP_LABELS,
-        "step_columns": {step: column for step, (column, _needs) in alarms.STEPS.items()},
+        "step_columns": {step: spec[0] for step, spec in alarms.STEPS.items()},
         "local_time": local_time,
         "can_respond": principal.can(Permission.ALARM_RESPOND),
     }
