@@ -34,7 +34,7 @@ from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db
 from equipment.services.alarm_feed import AlarmFeed
-from equipment.web import TEMPLATES
+from equipment.web import TEMPLATES, alarm_pages, map_pages
 from equipment.web.public_pages import public_pages
 from equipment.web.staff import entry_pages, staff_router, staff_static
 from sereg.observability import RequestIdMiddleware, watch_event_loop
@@ -188,7 +188,12 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             entry_pages,
             # The staff pages (/ui/...): add each page's handler or Controller here, one a
             # line (equipment/web/staff.py says how a page is written).
-            staff_router([]),
+            staff_router(
+                [
+                    *map_pages.MAP_PAGES,
+                    *alarm_pages.ALARM_PAGES,
+                ]
+            ),
             staff_static(),
             health,
             ready,
