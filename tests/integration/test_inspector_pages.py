@@ -11,8 +11,8 @@ from html import unescape
 
 import pytest
 
-from equipment.domain.access import SYSTEM, Role
-from equipment.services import accounts, alarms, clock
+from equipment.domain.access import SYSTEM, Jurisdiction, Role
+from equipment.services import accounts, alarms, clock, tokens
 from tests import factories as f
 from tests.web_support import new_client
 
@@ -214,3 +214,21 @@ async def test_the_calendar_feed_is_secret_revocable_and_scoped(staff):
         await accounts.disable_account(SYSTEM, bound.username, now=clock.now())
         assert (await anonymous.get(latest)).status_code == 404
         assert (await anonymous.get("/feeds/calendar/nonsense.ics")).status_code == 404
+
+
+async def test_the_due_summary_of_a_jurisdiction_bound_token_counts_its_units(client):
+    # The API behind the home's counts: it failed for a jurisdiction before (its
+    # inspections query mangled the jurisdiction clause).
+    w = await world()
+    secret, _ = await tokens.create_token(
+        SYSTEM,
+        role=Role.INSPECTOR,
+        organisation_id=w["body"],
+        label="bound",
+        now=clock.now(),
+        jurisdiction=Jurisdiction.parse("420606"),
+    )
+    answer = await client.get("/api/v1/due/summary", headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 200, answer.text
+    assert {row["district_code"] for row in answer.json()} == {"420606"}
+    assert sum(row["overdue"] for row in answer.json()) == 2
