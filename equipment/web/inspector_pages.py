@@ -161,6 +161,10 @@ async def inspector_home(request: Request, principal: Principal) -> Template:
     entrapments = await alarms.list_alarms(
         principal, alarms.AlarmFilter(state="open", kind="entrapment"), cursor=None, limit=50
     )
+    units = await register.unit_labels(
+        principal,
+        {a["equipment"] for a in (*open_alarms.items, *entrapments.items)} - {None},
+    )
     refused = await _or_none(
         fills.list_fills(principal, fills.FillFilter(allowed=False), before_id=None, limit=10)
     )
@@ -174,6 +178,7 @@ async def inspector_home(request: Request, principal: Principal) -> Template:
             "open_alarms": open_alarms.items,
             "more_alarms": open_alarms.next_cursor is not None,
             "entrapments": entrapments.items,
+            "units": units,
             "refused_fills": refused.items if refused is not None else None,
             "now": clock.now(),
             "elapsed": elapsed,

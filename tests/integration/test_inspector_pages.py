@@ -54,6 +54,7 @@ async def test_the_home_shows_what_needs_the_inspector_in_the_jurisdiction(staff
     assert re.search(r'id="count-alarms">1<', home)
     assert f'href="/ui/units/{w["inside"][0]["id"]}"' in home
     assert f'href="/ui/units/{w["outside"]["id"]}"' not in home
+    assert w["inside"][0]["code"] in home and w["outside"]["code"] not in home
     # The clock starts from the server's timestamp and shows the elapsed time already.
     clock_tag = re.search(r'<time class="clock" datetime="([^"]+)">(\d+):(\d\d):\d\d<', home)
     assert clock_tag and clock_tag.group(2) == "0" and int(clock_tag.group(3)) >= 5
