@@ -27,7 +27,7 @@ from equipment.domain import catalogue, lift_events, regions
 from equipment.domain.access import Principal, Role
 from equipment.domain.errors import DomainError, Forbidden, InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
-from equipment.i18n import N_
+from equipment.i18n import N_, Translator
 from equipment.i18n.spoken import speak
 from equipment.services import (
     alarms,
@@ -253,6 +253,7 @@ def _query_values(request: Request) -> dict[str, str]:
 async def due_page(request: Request, principal: NamedDependency[Principal]) -> Template:
     """The due list with every filter of the API, a keyset page at a time."""
     lang = staff_language(request)
+    _ = Translator(lang)
     values = _query_values(request)
     errors: dict[str, str] = {}
     items: list[dict[str, Any]] = []
@@ -268,10 +269,7 @@ async def due_page(request: Request, principal: NamedDependency[Principal]) -> T
         found = await due.due_list(
             principal, filters, today=clock.today(), cursor=cursor, limit=_page_size(request)
         )
-        items = [
-            {**item, "explanation": speak(lang, item.get("explanation") or "")}
-            for item in found.items
-        ]
+        items = found.items  # the list shows no explanation: the unit's page does
         if found.next_cursor:
             paging = {"limit": str(_page_size(request))} if "limit" in request.query_params else {}
             next_link = "/ui/due?" + urlencode(
@@ -290,6 +288,9 @@ async def due_page(request: Request, principal: NamedDependency[Principal]) -> T
             "first_page": bool(request.query_params.get("cursor")),
             "query": query,
             "windows": WINDOWS,
+            # Translated once a page, not once a row.
+            "kind_label": {code: _(label) for code, label in DUE_KINDS.items()},
+            "state_label": {code: _(label) for code, label in DUE_STATES.items()},
             "feed": feed,
             **labels(),
         },
