@@ -23,10 +23,10 @@ from litestar.static_files import create_static_files_router
 from equipment.api import api_docs, schemas, views
 from equipment.domain.access import Permission, Principal
 from equipment.services import clock, map_data
+from equipment.settings import MapSettings
 from geo.areas import MAX_FEATURES
 from geo.basemap import display_crs, point_to
 from geo.crs import Crs
-from sereg.settings import MapSettings
 
 LEAFLET = "/static/leaflet"
 MARKERCLUSTER = "/static/leaflet-markercluster"
