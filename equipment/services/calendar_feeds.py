@@ -40,7 +40,7 @@ async def feed_of(principal: Principal) -> dict[str, Any] | None:
     if principal.account_id is None:
         return None
     return (
-        await CalendarFeed.select(CalendarFeed.id, CalendarFeed.created_at)
+        await CalendarFeed.select(CalendarFeed.created_at)
         .where(
             CalendarFeed.account == principal.account_id,
             CalendarFeed.revoked_at.is_null(),
@@ -58,9 +58,9 @@ async def regenerate(principal: Principal, *, now: datetime) -> str:
         await CalendarFeed.update({CalendarFeed.revoked_at: now}).where(
             CalendarFeed.account == account, CalendarFeed.revoked_at.is_null()
         )
-        [row] = await CalendarFeed.insert(
+        await CalendarFeed.insert(
             CalendarFeed(secret_hash=digest(secret), account=account, created_at=now)
-        ).returning(CalendarFeed.id)
+        )
         await audit.record(
             principal,
             entity="account",
@@ -68,7 +68,7 @@ async def regenerate(principal: Principal, *, now: datetime) -> str:
             action="calendar_feed_created",
             at=now,
             before=None,
-            after={"feed": row["id"]},
+            after=None,
         )
     return secret
 

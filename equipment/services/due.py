@@ -185,7 +185,8 @@ async def summary(principal: Principal, *, today: date) -> list[dict[str, Any]]:
     last 12 months' due inspections done in time (the 应检必检 coverage figure)."""
     principal.require(Permission.DUE_READ)
     scope = principal.equipment_scope()
-    scope_sql, scope_args, unit_scope_sql = "", [], ""
+    scope_sql, unit_scope_sql = "", ""
+    scope_args: list[Any] = []
     if scope.jurisdiction is not None:
         scope_sql, scope_args = jurisdiction.raw_clause(
             scope.jurisdiction, unit_id="equipment", district="district_code"
