@@ -310,6 +310,17 @@ class Account(Table, tablename="account"):
     disabled_at = Timestamptz(null=True, default=None)
 
 
+class CalendarFeed(Table, tablename="calendar_feed"):
+    """A person's calendar subscription: a secret URL a calendar app fetches without any
+    header. Only the secret's SHA-256 is kept; a new secret revokes the old one, and the
+    feed answers only while its account is enabled, with that account's scope."""
+
+    secret_hash = Varchar(length=64, unique=True)
+    account = ForeignKey(references=Account, on_delete=OnDelete.restrict, index=True)
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 class WebSession(Table, tablename="web_session"):
     """A logged-in browser. Kept in the database so every worker knows it and a restart
     loses none; the cookie holds a random id whose SHA-256 is stored here. ``csrf`` is the
@@ -714,6 +725,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     ApiToken,
     Account,
     WebSession,
+    CalendarFeed,
     LoginFailure,
     Area,
     AreaMember,
