@@ -126,8 +126,8 @@ async def _upload(principal: Principal, request: Request) -> tuple[maintenance.U
             now=now,
         )
         return result, False
-    rows, single = _json_rows(await request.body())
-    return await maintenance.upload_records(principal, rows, today=today, now=now), single
+    records, single = _json_rows(await request.body())
+    return await maintenance.upload_records(principal, records, today=today, now=now), single
 
 
 async def _form_file(request: Request) -> UploadFile:
