@@ -33,7 +33,7 @@ from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db, schedules
 from equipment.services.alarm_feed import AlarmFeed
-from equipment.web import TEMPLATES
+from equipment.web import TEMPLATES, maint_pages, station_pages
 from equipment.web.public_pages import public_pages
 from equipment.web.staff import entry_pages, staff_router, staff_static
 from sereg.observability import RequestIdMiddleware, watch_event_loop
@@ -163,7 +163,12 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             entry_pages,
             # The staff pages (/ui/...): add each page's handler or Controller here, one a
             # line (equipment/web/staff.py says how a page is written).
-            staff_router([]),
+            staff_router(
+                [
+                    *maint_pages.PAGES,
+                    *station_pages.PAGES,
+                ]
+            ),
             staff_static(),
             health,
             ready,
