@@ -203,6 +203,8 @@ def _upload_page(
             "errors": errors or {},
             "max_rows": maintenance.MAX_UPLOAD_ROWS,
             "max_mib": bodies.MAINTENANCE_UPLOAD_MAX_BYTES // 2**20,
+            # A rejected row's column by the header the template gives it in this language.
+            "columns": record_sheets.HEADERS_ZH if staff_language(request) == "zh-CN" else {},
         },
         status_code=status,
     )

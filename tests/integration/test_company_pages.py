@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from openpyxl import load_workbook
 
 from equipment.domain import record_sheets
 from equipment.domain.access import SYSTEM, Role
+from equipment.domain.fills import verdict_label
 from equipment.services import alarms, clock
 from tests import factories as f
 from tests.ingest_support import cylinder, fill_payload, fills_topic, ingest_now, station
@@ -138,7 +140,9 @@ async def test_upload_names_each_rejected_row_by_its_spreadsheet_number(companie
     # Each rejected row by the number the spreadsheet shows (the header is row 1).
     assert "第 3 行" in page and "第 5 行" in page
     assert "第 2 行" not in page and "第 4 行" not in page
-    assert "2026年2月30日" in page or "2026-02-30" in page or "日期" in page
+    # Each named with its column (the template's header) and its reason, in Chinese.
+    assert "<td>维保日期</td><td>维保日期 2026年2月30日 不是有效日期" in page
+    assert f"<td>设备注册代码</td><td>登记系统中没有代码为 {companies['theirs']['code']}" in page
     # The stored record is on the unit's page.
     unit = await s.http.get(f"/ui/maint/units/{companies['ours'][0]['id']}")
     assert "WB-1" in unit.text and "WB-2" not in unit.text
@@ -183,7 +187,13 @@ async def test_alarms_are_answered_step_by_step(companies, staff) -> None:
     listed = await s.http.get("/ui/maint/alarms")
     assert listed.status_code == 200, listed.text
     assert f'id="alarm-{ours}"' in listed.text and f'id="alarm-{theirs}"' not in listed.text
-    assert "困人" in listed.text and "7 分钟" in listed.text  # the clock
+    assert "困人" in listed.text
+    # The running clock: anchored at the raise, for the script to tick on; minutes so far.
+    clock_span = re.search(r'<span class="clock" data-since="([^"]+)">(\d+) 分钟', listed.text)
+    assert clock_span is not None, listed.text
+    raised_at = (await alarms.visible(SYSTEM, ours))["raised_at"]
+    assert datetime.fromisoformat(clock_span.group(1)) == raised_at
+    assert int(clock_span.group(2)) >= 7
     assert f'action="/ui/maint/alarms/{ours}/acknowledge"' in listed.text
     for step in ("acknowledge", "arrive", "finish"):
         done = await s.post(f"/ui/maint/alarms/{ours}/{step}")
@@ -227,12 +237,13 @@ async def test_todays_and_refused_fills_are_the_stations_own(stations, staff) ->
     assert today.status_code == 200, today.text
     assert stations["good"]["code"] in today.text and stations["overdue"]["code"] in today.text
     assert stations["foreign"]["code"] not in today.text
-    assert "00 允许充装" in today.text or "00 " in today.text
+    assert f'<span class="verdict">00 {verdict_label("00", "zh-CN")}</span>' in today.text
     refused = await s.http.get("/ui/station/refused")
     assert refused.status_code == 200, refused.text
     assert stations["overdue"]["code"] in refused.text
     assert stations["good"]["code"] not in refused.text
-    assert "04" in refused.text and "拒绝" in refused.text
+    assert f'<span class="verdict">04 {verdict_label("04", "zh-CN")}</span>' in refused.text
+    assert "拒绝充装" in refused.text
     assert stations["foreign"]["code"] not in refused.text
     home = await s.http.get("/ui")
     for path in ("/ui/station/fills", "/ui/station/refused", "/ui/station/cylinders"):
@@ -246,16 +257,18 @@ async def test_cylinder_lookup_answers_with_the_permit(stations, staff) -> None:
     asked = {"code": stations["overdue"]["code"], "medium": "液化石油气"}
     overdue = await s.http.get("/ui/station/cylinders", params=asked)
     assert overdue.status_code == 200, overdue.text
-    assert "不得充装" in overdue.text and "04" in overdue.text
-    assert "已充装" in overdue.text or "充装记录" in overdue.text  # its own: the trace
+    assert f"不得充装: 04 {verdict_label('04', 'zh-CN')}" in overdue.text
+    assert "充装记录数" in overdue.text  # its own: the trace beside the answer
     # Opened from a list (no medium): the medium it is registered for.
     from_list = await s.http.get("/ui/station/cylinders", params={"code": stations["good"]["code"]})
     assert from_list.status_code == 200 and 'id="permit"' in from_list.text
+    assert 'name="medium" value="LPG"' in from_list.text
     foreign = await s.http.get(
         "/ui/station/cylinders", params={"code": stations["foreign"]["code"], "medium": "LPG"}
     )
-    assert foreign.status_code == 200 and "08" in foreign.text
-    assert "充装记录" not in foreign.text  # nothing of the owner's
+    assert foreign.status_code == 200
+    assert f"不得充装: 08 {verdict_label('08', 'zh-CN')}" in foreign.text
+    assert "充装记录数" not in foreign.text  # nothing of the owner's
     missing = await s.http.get(
         "/ui/station/cylinders", params={"code": stations["foreign"]["code"]}
     )
