@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
+from equipment.api import bodies
 from equipment.domain import record_sheets
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.fills import verdict_label
@@ -167,6 +168,20 @@ async def test_upload_refusals(companies, staff) -> None:
     )
     assert refused.status_code == 403
     assert (await other.http.get("/ui/maint/upload")).status_code == 403
+    # And a maintenance company reads no fills.
+    assert (await s.http.get("/ui/station/fills")).status_code == 403
+    # Larger than an upload may be: refused with a page, in Chinese, not stored.
+    huge = await upload(s, b"x" * (bodies.MAINTENANCE_UPLOAD_MAX_BYTES + 1))
+    assert huge.status_code == 413 and "文件过大" in huge.text
+
+
+async def test_pages_speak_english_when_asked(companies, staff) -> None:
+    s = await staff(Role.MAINTENANCE, companies["a"]["id"])
+    english = await s.http.get("/ui/maint/alarms?lang=en")
+    assert english.status_code == 200 and "Entrapment alarms" in english.text
+    assert "Acknowledge" in english.text and "困人" not in english.text
+    # Chosen once, remembered by the next page.
+    assert "Overdue maintenance" in (await s.http.get("/ui/maint/overdue")).text
 
 
 async def test_templates_are_reachable_with_the_session(companies, staff) -> None:
@@ -283,12 +298,6 @@ async def test_cylinders_due_are_the_stations_own(stations, staff) -> None:
     assert listed.status_code == 200, listed.text
     assert stations["overdue"]["code"] in listed.text and "已逾期" in listed.text
     assert stations["foreign"]["code"] not in listed.text
-    theirs = await staff(Role.STATION, stations["other"]["id"])
-    assert stations["overdue"]["code"] not in (await theirs.http.get("/ui/station/due")).text
-    # A maintenance company reads no fills.
-    company = await f.organisation("maintenance_company")
-    m = await staff(Role.MAINTENANCE, company["id"])
-    assert (await m.http.get("/ui/station/fills")).status_code == 403
 
 
 def test_fill_times_are_shown_in_china_time() -> None:
