@@ -19,7 +19,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import BaseRouteHandler
-from litestar.params import FromPath, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
 from equipment.api import bodies, views
@@ -38,6 +38,7 @@ PAGE_SIZE = 50
 UNIT_SORT = SortKey("code", descending=False, unique=True)
 Cursor = Annotated[str | None, QueryParameter(name="cursor", max_length=400, required=False)]
 Query = Annotated[str | None, QueryParameter(name="q", max_length=100, required=False)]
+RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 AlarmState = Annotated[str, QueryParameter(name="state", pattern=r"^(open|closed)$")]
 
 
@@ -88,7 +89,7 @@ async def units(
 
 @get("/ui/maint/units/{equipment_id:int}", include_in_schema=False)
 async def unit(
-    request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
+    request: Request, principal: NamedDependency[Principal], equipment_id: RowId
 ) -> Template:
     """One unit: its register data and its maintenance records, newest first."""
     _ = Translator(staff_language(request))
@@ -355,16 +356,22 @@ async def _alarm_page(
             "next_cursor": found.next_cursor,
             "problem": problem,
             "china": clock.CHINA,
+            # Other roles that read alarms (a station, a user unit) see them without buttons.
+            "can_respond": principal.can(Permission.ALARM_RESPOND),
         },
         status_code=status,
     )
 
 
-async def _unit_codes(principal: Principal, ids: set[int]) -> dict[int, str]:
+async def _unit_codes(principal: Principal, ids: set[int | None]) -> dict[int, str]:
     codes = {}
     for unit_id in ids:
-        row = await register.get_equipment(principal, unit_id)
-        codes[unit_id] = row["code"]
+        if unit_id is None:  # a refused fill of a code not on file has no unit
+            continue
+        try:
+            codes[unit_id] = (await register.get_equipment(principal, unit_id))["code"]
+        except NotFound:
+            continue  # an alarm visible through a station's fill, of another's cylinder
     return codes
 
 
@@ -384,8 +391,8 @@ async def alarm_list(
 async def alarm_step(
     request: Request,
     principal: NamedDependency[Principal],
-    alarm_id: FromPath[int],
-    step: FromPath[str],
+    alarm_id: RowId,
+    step: Annotated[str, PathParameter(max_length=16)],
 ) -> Template | Redirect:
     """Acknowledge, arrive on site, finish: the service's respond, timed now."""
     if step not in STEPS:

@@ -260,6 +260,10 @@ async def test_todays_and_refused_fills_are_the_stations_own(stations, staff) ->
     assert f'<span class="verdict">04 {verdict_label("04", "zh-CN")}</span>' in refused.text
     assert "拒绝充装" in refused.text
     assert stations["foreign"]["code"] not in refused.text
+    # The alarm the refused fill raised is the station's to read, not to answer.
+    its_alarms = await s.http.get("/ui/maint/alarms")
+    assert its_alarms.status_code == 200 and stations["overdue"]["code"] in its_alarms.text
+    assert 'action="/ui/maint/alarms/' not in its_alarms.text
     home = await s.http.get("/ui")
     for path in ("/ui/station/fills", "/ui/station/refused", "/ui/station/cylinders"):
         assert f'href="{path}"' in home.text
