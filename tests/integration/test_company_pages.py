@@ -300,7 +300,7 @@ async def test_cylinders_due_are_the_stations_own(stations, staff) -> None:
     s = await staff(Role.STATION, stations["home"]["id"])
     listed = await s.http.get("/ui/station/due")
     assert listed.status_code == 200, listed.text
-    assert stations["overdue"]["code"] in listed.text and "已逾期" in listed.text
+    assert stations["overdue"]["code"] in listed.text and "已超期" in listed.text
     assert stations["foreign"]["code"] not in listed.text
 
 
