@@ -34,6 +34,7 @@ from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db, schedules
 from equipment.services.alarm_feed import AlarmFeed
 from equipment.web import TEMPLATES
+from equipment.web.enterprise_pages import ENTERPRISE_PAGES
 from equipment.web.public_pages import public_pages
 from equipment.web.staff import entry_pages, staff_router, staff_static
 from sereg.observability import RequestIdMiddleware, watch_event_loop
@@ -163,7 +164,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             entry_pages,
             # The staff pages (/ui/...): add each page's handler or Controller here, one a
             # line (equipment/web/staff.py says how a page is written).
-            staff_router([]),
+            staff_router(
+                [
+                    *ENTERPRISE_PAGES,
+                ]
+            ),
             staff_static(),
             health,
             ready,
