@@ -572,11 +572,12 @@ async def _queue_page(
 ) -> Template:
     principal.require(Permission.EQUIPMENT_REGISTER)
     cursor = (request.query_params.get("cursor") or "")[:400] or None
+    words = (request.query_params.get("q") or "")[:100]
     lang = staff_language(request)
     try:
         pending = await register.list_equipment(
             principal,
-            register.EquipmentFilter(status=Status.PENDING),
+            register.EquipmentFilter(status=Status.PENDING, q=words or None),
             parse_sort("id", register.SORTS),
             cursor,
             PAGE_SIZE,
@@ -597,7 +598,8 @@ async def _queue_page(
         for u in pending.items
     ]
     next_link = (
-        "/ui/registrations?" + urlencode({"cursor": pending.next_cursor})
+        "/ui/registrations?"
+        + urlencode({k: v for k, v in (("q", words),) if v} | {"cursor": pending.next_cursor})
         if pending.next_cursor
         else None
     )
@@ -612,6 +614,7 @@ async def _queue_page(
             "forms": forms or {},
             "problem": problem,
             "registered": done[:20],
+            "q": words,
             "today": today.isoformat(),
         },
         status_code=status,
