@@ -27,7 +27,14 @@ from equipment.api import views
 from equipment.api.public_controllers import label_items
 from equipment.domain import aliases, catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
-from equipment.domain.errors import DomainError, Forbidden, InvalidValue, NotFound, StaleVersion
+from equipment.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidValue,
+    NotFound,
+    StaleVersion,
+)
 from equipment.domain.lifecycle import Status, registration_is_late
 from equipment.domain.reminders import due_state
 from equipment.i18n import N_, Translator
@@ -479,7 +486,7 @@ async def _unit_action(
         errors = _field_errors(request, refused, default)
         # "on" is the service's name of the effective day; the form names it per action.
         errors = {(default if k in ("on", "version") else k): v for k, v in errors.items()}
-        status = 409 if refused.__class__.__name__ in ("Conflict", "TransitionRefused") else 422
+        status = 409 if isinstance(refused, Conflict) else 422
         return await _unit_page(
             request, principal, equipment_id, status=status, errors=errors, form=form
         )
@@ -510,18 +517,124 @@ async def unit_change_maintainer(
 # ---- contracts and labels ----------------------------------------------------------------
 
 
-@get("/ui/contracts", include_in_schema=False)
-async def contract_list(request: Request, principal: NamedDependency[Principal]) -> Template:
-    """The maintenance contracts in scope, newest first."""
+CONTRACT_FIELDS = ("maintenance_company_id", "starts_on", "ends_on", "cycle_days")
+# The units a contract form offers: one service page of the user unit's live units.
+CONTRACT_UNIT_CHOICES = 500
+
+
+async def _contracts_page(
+    request: Request,
+    principal: Principal,
+    *,
+    status: int = 200,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    problem: str = "",
+) -> Template:
     after = request.query_params.get("after") or ""
     after_id = int(after) if after.isdigit() and len(after) < 19 else None
     rows = await maintenance.list_contracts(principal, after_id=after_id, limit=PAGE_SIZE)
     next_link = f"/ui/contracts?after={rows[-1]['id']}" if len(rows) == PAGE_SIZE else None
+    signs = principal.role is Role.USER_UNIT and principal.can(Permission.CONTRACT_MANAGE)
+    units: list[dict[str, Any]] = []
+    if signs:
+        live = await register.list_equipment(
+            principal,
+            register.EquipmentFilter(),
+            parse_sort("code", register.SORTS),
+            None,
+            CONTRACT_UNIT_CHOICES,
+        )
+        units = [u for u in live.items if u["status"] not in register.CLOSED]
     return page(
         request,
         "enterprise/contracts.html",
-        {"contracts": rows, "next_link": next_link, "today": clock.today()},
+        {
+            "contracts": rows,
+            "next_link": next_link,
+            "today": clock.today(),
+            "signs": signs,
+            "units": units,
+            "companies": await organisations.choices(OrgKind.MAINTENANCE_COMPANY),
+            "form": form or {"cycle_days": "15", "unit_ids": []},
+            "errors": errors or {},
+            "problem": problem,
+        },
+        status_code=status,
     )
+
+
+@get("/ui/contracts", include_in_schema=False)
+async def contract_list(request: Request, principal: NamedDependency[Principal]) -> Template:
+    """The maintenance contracts in scope, newest first; a user unit signs new ones here."""
+    return await _contracts_page(request, principal)
+
+
+@post("/ui/contracts", include_in_schema=False)
+async def contract_create(
+    request: Request, principal: NamedDependency[Principal]
+) -> Template | Redirect:
+    """A new contract for some of the user unit's units (the API's ``POST /contracts``)."""
+    principal.require(Permission.CONTRACT_MANAGE)
+    if principal.role is not Role.USER_UNIT or principal.organisation_id is None:
+        raise Forbidden("a user unit signs contracts only for itself")
+    fields = await request.form()
+    form: dict[str, Any] = {n: _text(fields, n) for n in CONTRACT_FIELDS}
+    chosen = [v for v in fields.getall("unit_ids", []) if isinstance(v, str)]
+    form |= {"unit_ids": chosen, "on_demand": bool(_text(fields, "on_demand"))}
+    form["liability_insured"] = bool(_text(fields, "liability_insured"))
+    try:
+        company = _int(fields, "maintenance_company_id")
+        if company is None:
+            raise FieldError("maintenance_company_id", "required")
+        if not chosen:
+            raise FieldError("equipment_ids", "required")
+        if not all(v.isdigit() and len(v) < 19 for v in chosen):
+            raise FieldError("equipment_ids", "not a whole number")
+        await maintenance.create_contract(
+            principal,
+            {
+                "user_unit_id": principal.organisation_id,
+                "maintenance_company_id": company,
+                "starts_on": _required_date(fields, "starts_on"),
+                "ends_on": _required_date(fields, "ends_on"),
+                "equipment_ids": [int(v) for v in chosen],
+                "cycle_days": _int(fields, "cycle_days") or 15,
+                "on_demand": form["on_demand"],
+                "liability_insured": form["liability_insured"],
+            },
+            today=clock.today(),
+            now=clock.now(),
+        )
+    except (FieldError, DomainError) as refused:
+        if isinstance(refused, NotFound | Forbidden):
+            raise
+        errors = _field_errors(request, refused, "equipment_ids")
+        return await _contracts_page(request, principal, status=422, form=form, errors=errors)
+    return Redirect(path="/ui/contracts", status_code=303)
+
+
+@post("/ui/contracts/{contract_id:int}/terminate", include_in_schema=False)
+async def contract_terminate(
+    request: Request, principal: NamedDependency[Principal], contract_id: FromPath[int]
+) -> Template | Redirect:
+    """End a contract early (the API's terminate); its units' maintainer follows."""
+    fields = await request.form()
+    try:
+        await maintenance.terminate_contract(
+            principal,
+            contract_id,
+            on=_date(fields, "on") or clock.today(),
+            today=clock.today(),
+            now=clock.now(),
+        )
+    except (FieldError, DomainError) as refused:
+        if isinstance(refused, NotFound | Forbidden):
+            raise
+        message = next(iter(_field_errors(request, refused, "on").values()))
+        status = 409 if isinstance(refused, Conflict) else 422
+        return await _contracts_page(request, principal, status=status, problem=message)
+    return Redirect(path="/ui/contracts", status_code=303)
 
 
 @get("/ui/labels", include_in_schema=False)
@@ -836,6 +949,8 @@ ENTERPRISE_PAGES: list = [
     unit_resume,
     unit_change_maintainer,
     contract_list,
+    contract_create,
+    contract_terminate,
     label_sheet,
     registration_queue,
     registration_register,

@@ -112,7 +112,7 @@ async def test_another_user_units_unit_is_not_found_on_every_unit_route(staff, w
 async def test_forms_need_the_csrf_token(staff, world):
     me = await staff(Role.USER_UNIT, world["owner"])
     unit = world["due_soon"]["id"]
-    for path in ("/ui/units/new", f"/ui/my/units/{unit}/suspend"):
+    for path in ("/ui/units/new", f"/ui/my/units/{unit}/suspend", "/ui/contracts"):
         answer = await me.http.post(path, data={"version": "1", "suspended_from": str(TODAY)})
         assert answer.status_code == 403, path
     admin = await staff(Role.ADMIN)
@@ -225,27 +225,47 @@ async def test_suspend_resume_and_change_maintainer_respect_the_version(staff, w
     assert (await register.get_equipment(SYSTEM, unit["id"]))["maintenance_company"] == company
 
 
-async def test_contracts_and_labels_are_the_user_units_own(staff, world):
-    await maintenance.create_contract(
-        SYSTEM,
-        {
-            "user_unit_id": world["owner"],
-            "maintenance_company_id": world["company"],
-            "starts_on": TODAY - timedelta(days=10),
-            "ends_on": TODAY + timedelta(days=355),
-            "equipment_ids": [world["due_soon"]["id"]],
-            "cycle_days": 15,
-            "on_demand": False,
-            "liability_insured": False,
-        },
-        today=TODAY,
-        now=clock.now(),
-    )
+async def test_a_user_unit_signs_and_terminates_its_contracts(staff, world):
     me = await staff(Role.USER_UNIT, world["owner"])
+    form = await me.http.get("/ui/contracts")
+    assert form.status_code == 200 and "暂无维保合同" in form.text
+    assert world["due_soon"]["code"] in form.text and world["theirs"]["code"] not in form.text
+    body = {
+        "maintenance_company_id": str(world["company"]),
+        "starts_on": str(TODAY - timedelta(days=10)),
+        "ends_on": str(TODAY + timedelta(days=355)),
+        "cycle_days": "20",
+    }
+    no_units = await me.post("/ui/contracts", body)
+    assert no_units.status_code == 422 and error_of(no_units.text, "equipment_ids") == "必填"
+    # Another user unit's unit cannot be put under this one's contract.
+    data = {**body, "unit_ids": [str(world["due_soon"]["id"]), str(world["theirs"]["id"])]}
+    theirs = await me.http.post(
+        "/ui/contracts", data={**data, "cycle_days": "15", "_csrf": me.csrf}
+    )
+    assert theirs.status_code == 422 and error_of(theirs.text, "equipment_ids")
+    data["unit_ids"] = [str(world["due_soon"]["id"])]
+    cycle = await me.http.post("/ui/contracts", data={**data, "_csrf": me.csrf})
+    assert cycle.status_code == 422 and "15" in error_of(cycle.text, "cycle_days")
+    signed = await me.http.post(
+        "/ui/contracts", data={**data, "cycle_days": "15", "_csrf": me.csrf}
+    )
+    assert signed.status_code == 303
     mine = await me.http.get("/ui/contracts")
-    assert mine.status_code == 200 and "隆中电梯工程有限公司" in mine.text and "有效" in mine.text
+    assert "隆中电梯工程有限公司" in mine.text and "有效" in mine.text
+    [contract] = await maintenance.list_contracts(SYSTEM, after_id=None, limit=10)
     them = await staff(Role.USER_UNIT, world["other"])
-    assert "隆中电梯工程有限公司" not in (await them.http.get("/ui/contracts")).text
+    assert "暂无维保合同" in (await them.http.get("/ui/contracts")).text
+    assert (await them.post(f"/ui/contracts/{contract['id']}/terminate")).status_code == 404
+    ended = await me.post(f"/ui/contracts/{contract['id']}/terminate")
+    assert ended.status_code == 303
+    assert "已于" in (await me.http.get("/ui/contracts")).text
+    again = await me.post(f"/ui/contracts/{contract['id']}/terminate")
+    assert again.status_code == 409 and "终止" in again.text
+
+
+async def test_labels_are_the_user_units_own(staff, world):
+    me = await staff(Role.USER_UNIT, world["owner"])
     labels = await me.http.get("/ui/labels")
     assert labels.status_code == 200 and world["due_soon"]["code"] in labels.text
     assert "<svg" in labels.text
