@@ -73,6 +73,11 @@ async def test_a_user_unit_sees_its_units_with_chinese_labels_and_reminders(staf
     )
     bad = await me.http.get("/ui/units?category_prefix=99")
     assert bad.status_code == 422 and error_of(bad.text, "category_prefix") == "未知的设备类别"
+    # The same page shows a maintenance company the units it maintains, and only those.
+    company = await staff(Role.MAINTENANCE, world["company"])
+    maintained = (await company.http.get("/ui/units")).text
+    assert world["due_soon"]["code"] in maintained and world["pending"]["code"] not in maintained
+    assert world["theirs"]["code"] not in maintained
     reminders = await me.http.get("/ui/my/reminders")
     assert reminders.status_code == 200 and world["due_soon"]["code"] in reminders.text
     assert world["theirs"]["code"] not in reminders.text
@@ -109,25 +114,13 @@ async def test_another_user_units_unit_is_not_found_on_every_unit_route(staff, w
     assert world["due_soon"]["code"] in labels.text and world["theirs"]["code"] not in labels.text
 
 
-async def test_forms_need_the_csrf_token(staff, world):
+async def test_applying_for_a_unit_shows_field_errors_in_chinese_then_goes_pending(staff, world):
     me = await staff(Role.USER_UNIT, world["owner"])
     unit = world["due_soon"]["id"]
     for path in ("/ui/units/new", f"/ui/my/units/{unit}/suspend", "/ui/contracts"):
-        answer = await me.http.post(path, data={"version": "1", "suspended_from": str(TODAY)})
-        assert answer.status_code == 403, path
-    admin = await staff(Role.ADMIN)
-    for path in (
-        f"/ui/registrations/{world['pending']['id']}/register",
-        "/ui/organisations",
-        f"/ui/organisations/{world['owner']}",
-    ):
-        answer = await admin.http.post(path, data={"name": "x"})
-        assert answer.status_code == 403, path
+        no_token = await me.http.post(path, data={"version": "1", "suspended_from": str(TODAY)})
+        assert no_token.status_code == 403, path  # CSRF: refused without the form's token
     assert (await register.get_equipment(SYSTEM, unit))["status"] == "in_use"
-
-
-async def test_applying_for_a_unit_shows_field_errors_in_chinese_then_goes_pending(staff, world):
-    me = await staff(Role.USER_UNIT, world["owner"])
     form = await me.http.get("/ui/units/new")
     assert form.status_code == 200 and "3110" in form.text and "隆中电梯工程有限公司" in form.text
     body = {
@@ -321,6 +314,13 @@ async def test_the_office_registers_from_the_queue_with_the_late_flag(staff, wor
 
 async def test_the_office_lists_creates_and_edits_organisations(staff, world):
     admin = await staff(Role.ADMIN)
+    for path in (
+        f"/ui/registrations/{world['pending']['id']}/register",
+        "/ui/organisations",
+        f"/ui/organisations/{world['owner']}",
+    ):
+        no_token = await admin.http.post(path, data={"name": "x", "registration_code": "x"})
+        assert no_token.status_code == 403, path  # CSRF: refused without the form's token
     listed = await admin.http.get("/ui/organisations?kind=user_unit")
     assert listed.status_code == 200
     assert "汉江小区物业" in listed.text and "隆中电梯工程有限公司" not in listed.text
