@@ -367,7 +367,11 @@ async def apply(request: Request, principal: NamedDependency[Principal]) -> Temp
         if isinstance(refused, NotFound | Forbidden):
             raise
         errors = _field_errors(request, refused, "equipment_code")
-        errors = {_form_name(k): v for k, v in errors.items()}
+        # A field the form does not show (a parameter it does not ask for) is said above it.
+        errors = {
+            (name if (name := _form_name(k)) in UNIT_FIELDS else "other"): v
+            for k, v in errors.items()
+        }
         return await _apply_page(request, principal, form=form, errors=errors)
     return Redirect(path=f"/ui/my/units/{unit['id']}?applied=1", status_code=303)
 
