@@ -115,8 +115,8 @@ async def setup(url: str) -> tuple[str, list[dict]]:
     from piccolo.engine.postgres import PostgresEngine
 
     from equipment.demo.load import load_demo_city
+    from equipment.settings import DatabaseSettings
     from equipment.tables import ContractUnit, Equipment
-    from sereg.settings import DatabaseSettings
 
     engine = PostgresEngine(config=DatabaseSettings(url=url).postgres_config())
     await engine.start_connection_pool(min_size=1, max_size=4)

@@ -1,14 +1,15 @@
-"""The composition root: builds the Litestar app from the settings."""
+"""The web app: the Litestar app from a bootstrap's parts (sereg.bootstrap)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -31,14 +32,18 @@ from equipment.api.auth import authenticate, require_token
 from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
-from equipment.services import db, schedules
+from equipment.services import db
 from equipment.services.alarm_feed import AlarmFeed
-from equipment.web import TEMPLATES
+from equipment.web import TEMPLATES, alarm_pages, map_pages
 from equipment.web.enterprise_pages import ENTERPRISE_PAGES
 from equipment.web.public_pages import public_pages
 from equipment.web.staff import entry_pages, staff_router, staff_static
 from sereg.observability import RequestIdMiddleware, watch_event_loop
-from sereg.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ingest_mqtt.consumer import Consumer
+    from sereg.bootstrap import Bootstrap
+from equipment.settings import PublicSettings, Settings
 
 
 @get("/health", tags=["operations"])
@@ -70,23 +75,34 @@ class Metrics(PrometheusController):
     include_in_schema = False
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Litestar:
-    """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
-    settings = settings or get_settings()
+def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Litestar:
+    """The app from ``boot``'s settings and policies (the environment's when None);
+    ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
+    if boot is None:
+        from sereg.bootstrap import bootstrap
 
-    consumers: list = []
-    watchers: list[asyncio.Task] = []
+        boot = bootstrap()
+    parts = boot
+    settings = boot.settings
+
+    def provide_settings() -> Settings:
+        return settings
+
+    def provide_public_settings() -> PublicSettings:
+        return settings.public
+
+    consumers: list[tuple[Consumer, asyncio.Task[None]]] = []
+    watchers: list[asyncio.Task[None]] = []
     # The live alarm feed of this process: it starts listening with the first stream.
     feed = AlarmFeed(settings.stream)
 
     async def start() -> None:
-        schedules.policy()  # a broken rules policy file stops the start, not each request
-        await db.start(settings.database.pool_min, settings.database.pool_max)
+        # Handlers run with this app's policies even when tests built other bootstraps.
+        parts.install()
+        await parts.start_engine()
         watchers.append(asyncio.create_task(watch_event_loop()))
         if settings.ingest.in_process:
-            from ingest_mqtt.consumer import Consumer
-
-            consumer = Consumer(settings)
+            consumer = parts.consumer()
             consumers.append((consumer, asyncio.create_task(consumer.run())))
 
     async def stop() -> None:
@@ -95,7 +111,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         for consumer, task in consumers:
             consumer.stop()
             await task
-        await db.stop()
+        await parts.stop_engine()
 
     # Two routers on one path: only the first asks for a token, so only its operations
     # carry the bearer requirement in the OpenAPI document (Swagger's padlocks).
@@ -130,6 +146,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             emergency_controllers.response_kpis,
             emergency_controllers.record_drill,
             emergency_controllers.missing_drills,
+            emergency_controllers.record_outcome,
+            emergency_controllers.get_outcome,
             controllers.me,
             public_controllers.QrController,
             public_controllers.label_sheet,
@@ -156,7 +174,14 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        state=State({"consumers": consumers, "alarm_feed": feed, "map_settings": settings.map}),
+        state=State(
+            {
+                "consumers": consumers,
+                "settings": settings,
+                "alarm_feed": feed,
+                "map_settings": settings.map,
+            }
+        ),
         route_handlers=[
             api,
             public,
@@ -166,6 +191,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             # line (equipment/web/staff.py says how a page is written).
             staff_router(
                 [
+                    *map_pages.MAP_PAGES,
+                    *alarm_pages.ALARM_PAGES,
                     *ENTERPRISE_PAGES,
                 ]
             ),
@@ -176,9 +203,15 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             api_docs.swagger_ui_assets(),
             *map_controllers.leaflet_assets(),
         ],
-        dependencies=LANGUAGE,  # any handler may take ``lang`` or ``translator``
+        # Any handler may take ``lang`` or ``translator``, and the settings it needs (the
+        # services receive them from the handler; they never read settings themselves).
+        dependencies={
+            **LANGUAGE,
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "public_settings": Provide(provide_public_settings, sync_to_thread=False),
+        },
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
-        middleware=[RequestIdMiddleware, prometheus.middleware],
+        middleware=[DefineMiddleware(RequestIdMiddleware), prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
         # The feed first: its streams end, so the server need not wait out their clients.

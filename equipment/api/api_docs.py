@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
-import swagger_ui
+import swagger_ui as swagger_ui_package
 from litestar import Router
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -30,10 +30,10 @@ GEOJSON = "application/geo+json"
 SWAGGER_ASSETS = "/static/swagger-ui"
 # swagger-ui-py ships Swagger UI 5's dist files inside the wheel; 5 renders OpenAPI 3.1,
 # which Litestar writes (Swagger UI 4 refuses a 3.1 document).
-SWAGGER_DIST = Path(swagger_ui.__file__).parent / "static"
+SWAGGER_DIST = Path(swagger_ui_package.__file__).parent / "static"
 
 BEARER = "BearerToken"
-BEARER_REQUIRED = [{BEARER: []}]
+BEARER_REQUIRED: list[dict[str, list[str]]] = [{BEARER: []}]
 COMPONENTS = Components(
     security_schemes={
         BEARER: SecurityScheme(

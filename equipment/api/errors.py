@@ -11,8 +11,10 @@ import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from litestar.types import ExceptionHandlersMap
 
 from equipment.api.language import request_language
+from equipment.api.request_id import REQUEST_ID
 from equipment.domain.errors import (
     Busy,
     Conflict,
@@ -27,7 +29,6 @@ from equipment.domain.errors import (
 )
 from equipment.i18n import N_
 from equipment.i18n.spoken import speak
-from sereg.observability import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     return _problem(request, 500, INTERNAL.format(request_id=request_id))
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,

@@ -32,8 +32,8 @@ from piccolo.engine.postgres import PostgresEngine
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Busy
 from equipment.services import alarms, db
+from equipment.settings import StreamSettings
 from equipment.tables import Alarm, AlarmChange
-from sereg.settings import StreamSettings
 
 log = logging.getLogger("sereg.alarm_feed")
 

@@ -13,12 +13,11 @@ from typing import Any
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, clock, db, jurisdiction, notifications, schedules
+from equipment.services import audit, clock, db, jurisdiction, notifications, policies, schedules
 from equipment.services.bulk import Bulk
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
 from equipment.tables import Alarm, Equipment
-from sereg.settings import get_settings
 
 SORT = SortKey("raised_at", descending=True, unique=False)
 
@@ -52,7 +51,7 @@ def response_limit_minutes(kind: str, district_code: str) -> int | None:
     settings' minutes when set, else the rule policy's."""
     if kind != "entrapment":
         return None
-    settings = get_settings().response
+    settings = policies.current().response
     urban = (
         regions.is_known_region(district_code) and regions.region(district_code).is_urban_district
     )
@@ -196,10 +195,10 @@ async def visible_ids(principal: Principal, alarm_ids: list[int]) -> set[int]:
 
 
 STEPS = {
-    # step: (column it sets, the column that must be set first)
-    "acknowledge": ("acknowledged_at", None),
-    "arrive": ("arrived_at", "acknowledged_at"),
-    "finish": ("finished_at", "arrived_at"),
+    # step: (column it sets, the column that must be set first, the event announced)
+    "acknowledge": ("acknowledged_at", None, "alarm.acknowledged"),
+    "arrive": ("arrived_at", "acknowledged_at", "alarm.arrived"),
+    "finish": ("finished_at", "arrived_at", "alarm.finished"),
 }
 
 
@@ -208,7 +207,7 @@ async def respond(
 ) -> dict[str, Any]:
     """The maintenance company's response: acknowledge, arrive on site, finish."""
     principal.require(Permission.ALARM_RESPOND)
-    column, needs = STEPS[step]
+    column, needs, event = STEPS[step]
     if at > now:
         raise InvalidValue("a response cannot be in the future", field="at")
     async with db.transaction():
@@ -239,6 +238,9 @@ async def respond(
             before=None,
             after=changes,
         )
+        # Announced with the step (the outbox, this transaction): the desk and the owner
+        # who heard of the raise hear that the company acted.
+        await notifications.enqueue_alarm(alarm_id, event=event, now=now)
         return row
 
 
@@ -262,6 +264,7 @@ async def close(principal: Principal, alarm_id: int, *, note: str, now: datetime
             before=None,
             after={"note": note},
         )
+        await notifications.enqueue_alarm(alarm_id, event="alarm.closed", now=now)
         return row
 
 
@@ -359,15 +362,20 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
         " WHERE equipment = $3 AND kind = $4 AND state = 'open'",
         [(b.count, b.last_raised_at, b.equipment, b.kind) for b in existing if b.count],
     )
-    await bulk.executemany(
-        "UPDATE alarm SET state = 'closed', closed_at = $1, note = $2"
-        " WHERE equipment = $3 AND kind = $4 AND state = 'open'",
-        [
-            (b.closed_at, "cleared by the device", b.equipment, b.kind)
-            for b in existing
-            if b.closed_at is not None
-        ],
-    )
+    cleared: list[int] = []
+    for b in existing:
+        # One statement each, to learn which alarms closed (announced below); a device
+        # clearing its alarm is rare beside the raises.
+        if b.closed_at is not None:
+            rows = await bulk.fetch(
+                "UPDATE alarm SET state = 'closed', closed_at = $1, note = $2"
+                " WHERE equipment = $3 AND kind = $4 AND state = 'open' RETURNING id",
+                b.closed_at,
+                "cleared by the device",
+                b.equipment,
+                b.kind,
+            )
+            cleared.extend(r["id"] for r in rows)
     by_unit: dict[tuple[int, str], Burst] = {}
     by_station: dict[tuple[int, str], Burst] = {}
     born_closed: list[Burst] = []
@@ -400,6 +408,7 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
     # The outbox, in the batch's transaction. A raise that landed on an alarm already
     # announced is not announced again (the outbox's unique key): a storm is one message.
     await notifications.enqueue_alarms(bulk, opened, now=clock.now())
+    await notifications.enqueue_alarms(bulk, cleared, now=clock.now(), event="alarm.closed")
     return len(existing) + len(by_unit) + len(by_station) + len(born_closed)
 
 
@@ -452,5 +461,8 @@ async def close_open(
         note,
         kind,
         equipment_ids,
+    )
+    await notifications.enqueue_alarms(
+        bulk, [r["id"] for r in rows], now=clock.now(), event="alarm.closed"
     )
     return len(rows)

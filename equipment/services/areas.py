@@ -150,7 +150,7 @@ async def import_feature_collection(
         # Seconds of shapely and numpy work for a large file (2.6 s for 400,000 vertices on
         # a loaded 2-core machine): in a worker thread, which gives the GIL back between
         # features, so the event loop keeps serving the other requests meanwhile.
-        parsed = await asyncio.to_thread(parse_feature_collection, document, crs)  # type: ignore[arg-type]
+        parsed = await asyncio.to_thread(parse_feature_collection, document, crs)
     except AreaImportError as exc:
         raise InvalidValue(exc.reason, field="body") from exc
     received = len(document["features"])  # type: ignore[index]

@@ -19,8 +19,8 @@ from equipment.domain import citizen_reports as rules
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import DomainError, InvalidValue
 from equipment.services import clock, db, jurisdiction
+from equipment.settings import PublicSettings
 from equipment.tables import CitizenReport, Equipment, SiteSecret
-from sereg.settings import get_settings
 
 RATE_WINDOW = timedelta(hours=1)
 # All report writes queue on one advisory lock on PostgreSQL (SQLite's IMMEDIATE
@@ -41,11 +41,10 @@ class RateLimited(DomainError):
 _secret: bytes | None = None
 
 
-async def form_key() -> bytes:
-    """The form-signing key: SEREG_FORM_SECRET, else one random key kept in the database
-    (made by whichever worker needs it first, then shared by all)."""
+async def form_key(configured: str | None) -> bytes:
+    """The form-signing key: ``configured`` (SEREG_FORM_SECRET), else one random key kept
+    in the database (made by whichever worker needs it first, then shared by all)."""
     global _secret
-    configured = get_settings().public.form_secret
     if configured:
         return configured.encode()
     if _secret is None:
@@ -72,11 +71,17 @@ class Accepted:
 
 
 async def submit(
-    equipment_id: int, report: rules.ReportInput, *, client_address: str, lang: str, now: datetime
+    equipment_id: int,
+    report: rules.ReportInput,
+    *,
+    client_address: str,
+    lang: str,
+    now: datetime,
+    limits: PublicSettings,
 ) -> Accepted:
     """Store a validated report unless a rate limit is reached (``RateLimited``)."""
-    settings = get_settings().public
-    key = rules.client_key(await form_key(), client_address)
+    settings = limits
+    key = rules.client_key(await form_key(limits.form_secret), client_address)
     since = now - RATE_WINDOW
     async with db.transaction():
         if db.is_postgres():

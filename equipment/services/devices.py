@@ -21,3 +21,12 @@ async def device_usernames() -> dict[str, list[str]]:
         "station": sorted(r["station_code"] for r in stations),
         "lift": sorted(r["registration_code"] for r in lifts),
     }
+
+
+async def alerted_organisations() -> list[int]:
+    """Organisations told of alarms on their units (ingest_mqtt.credentials: one broker
+    user each, reading its own alert topic): maintenance companies, user units, stations."""
+    rows = await Organisation.select(Organisation.id).where(
+        Organisation.kind.is_in(["maintenance_company", "user_unit", "filling_station"])
+    )
+    return sorted(r["id"] for r in rows)

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from equipment.domain import fills as rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
 from equipment.domain.errors import Forbidden, InvalidValue, NotFound
-from equipment.services import audit, db, fill_facts
+from equipment.services import audit, db, fill_facts, policies
 from equipment.services.bulk import Bulk
 from equipment.services.organisations import require_kind
 from equipment.services.register import Page
+from equipment.settings import FillSettings
 from equipment.tables import (
     CylinderEntrustment,
     CylinderFillState,
@@ -26,17 +26,16 @@ from equipment.tables import (
     JointFilling,
     Organisation,
 )
-from sereg.settings import FillSettings, get_settings
 
 
 def policy() -> rules.FillPolicy:
-    """The fill rules' limits as the settings have them."""
-    return _policy(get_settings().fills)
+    """The fill rules' limits the bootstrap installed (equipment.services.policies)."""
+    return policies.current().fills
 
 
-@lru_cache(maxsize=4)
-def _policy(settings: FillSettings) -> rules.FillPolicy:
-    # Built once per settings, not per permit (5 % of a permit's time, measured).
+def fill_policy(settings: FillSettings) -> rules.FillPolicy:
+    """The fill rules' limits as the settings have them. Built once by the bootstrap, not
+    per permit (5 % of a permit's time, measured)."""
     return rules.FillPolicy(
         min_refill_interval=timedelta(minutes=settings.min_refill_minutes),
         max_travel_kmh=float(settings.max_travel_kmh),

@@ -25,7 +25,7 @@ from litestar.response import Redirect, Template
 
 from equipment.api import views
 from equipment.api.public_controllers import label_items
-from equipment.domain import aliases, catalogue, regions
+from equipment.domain import aliases, catalogue, labels, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import (
     Conflict,
@@ -53,19 +53,9 @@ from equipment.web.staff import page, staff_language
 
 PAGE_SIZE = 50
 REMINDERS_ON_LIST = 10
-# The register's statuses as people read them (stable codes stay English in the data).
-STATUS_LABELS: dict[str, str] = {
-    Status.PENDING: N_("Awaiting registration"),
-    Status.IN_USE: N_("In use"),
-    Status.SUSPENDED: N_("Suspended"),
-    Status.SCRAPPED: N_("Scrapped"),
-    Status.CANCELLED: N_("Registration cancelled"),
-}
-DUE_STATE_LABELS: dict[str, str] = {
-    "reminder": N_("Apply for inspection now"),
-    "overdue": N_("Overdue"),
-    "upcoming": N_("Upcoming"),
-}
+# The register's statuses and due states as people read them (the domain's label tables).
+STATUS_LABELS = labels.STATUS
+DUE_STATE_LABELS = labels.DUE_STATE
 ORG_KIND_LABELS: dict[str, str] = {
     OrgKind.USER_UNIT: N_("User unit"),
     OrgKind.MAINTENANCE_COMPANY: N_("Maintenance company"),
@@ -657,7 +647,7 @@ async def label_sheet(request: Request, principal: NamedDependency[Principal]) -
     after = q.get("after_id") or "0"
     after_id = int(after) if after.isdigit() and len(after) < 19 else 0
     lang = staff_language(request)
-    name, labels = await public.label_sheet(
+    name, sheet = await public.label_sheet(
         principal, org_id, clock.today(), after_id=after_id, limit=60
     )
     return Template(
@@ -666,8 +656,8 @@ async def label_sheet(request: Request, principal: NamedDependency[Principal]) -
             "_": Translator(lang),
             "lang": lang,
             "user_unit": name,
-            "items": label_items(labels),
-            "next_after": labels[-1].id if len(labels) == 60 else None,
+            "items": label_items(sheet),
+            "next_after": sheet[-1].id if len(sheet) == 60 else None,
             "org_id": org_id,
         },
         media_type="text/html",

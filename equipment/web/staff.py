@@ -56,7 +56,6 @@ from equipment.domain.errors import (
 from equipment.i18n import LANGUAGES, N_, Translator, negotiate
 from equipment.i18n.spoken import speak
 from equipment.services import accounts, clock
-from sereg.settings import get_settings
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "sereg_session"
@@ -132,7 +131,7 @@ def staff_language(request: Request) -> str:
 
 def secure_cookies(request: Request) -> bool:
     """Secure cookies when served over TLS, or behind a proxy at an https public URL."""
-    base = get_settings().public.base_url or ""
+    base = request.app.state.settings.public.base_url or ""
     return request.url.scheme == "https" or base.startswith("https://")
 
 

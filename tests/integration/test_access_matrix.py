@@ -12,9 +12,18 @@ from typing import Any
 
 import pytest
 
+from equipment.domain import rescue
 from equipment.domain.access import SYSTEM, Jurisdiction, Role
 from equipment.domain.errors import InvalidValue
-from equipment.services import alarms, areas, clock, notifications, register, tokens
+from equipment.services import (
+    alarms,
+    areas,
+    clock,
+    emergency_records,
+    notifications,
+    register,
+    tokens,
+)
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -103,6 +112,35 @@ async def area(w) -> int:
     await areas.import_feature_collection(SYSTEM, AREA, crs="wgs84", now=clock.now())
     rows = await areas.list_areas(SYSTEM, kind=None, cursor=None, limit=10)
     return rows.items[0]["id"]
+
+
+OUTCOME = {
+    "people_released": 1,
+    "release_method": "door_opened_at_level",
+    "cause": "door_system",
+    "rescuers": ["王师傅"],
+}
+
+
+async def finished_entrapment(w, side: str, *, recorded: bool = False) -> int:
+    """An entrapment on a lift of owner ``side`` maintained by company ``side``, its rescue
+    finished (and its outcome recorded, when asked)."""
+    unit = await f.unit(w[f"owner_{side}"], maintenance_company_id=w[f"company_{side}"])
+    now = clock.now()
+    alarm = await alarms.raise_alarm(
+        SYSTEM, unit["id"], kind="entrapment", raised_at=now, source="manual", now=now
+    )
+    for step in ("acknowledge", "arrive", "finish"):
+        await alarms.respond(SYSTEM, alarm["id"], step, at=now, now=now)
+    if recorded:
+        await emergency_records.record_outcome(
+            SYSTEM,
+            alarm["id"],
+            rescue.Outcome(1, 0, 0, "door_opened_at_level", "door_system", ("王",)),
+            note="",
+            now=now,
+        )
+    return alarm["id"]
 
 
 async def handed_over_alarm(w, *, to: str) -> int:
@@ -628,6 +666,50 @@ CASES += [
         "/api/v1/map/lifts?min_lon=112.1&min_lat=32.0&max_lon=112.2&max_lat=32.1",
         lift,
         register_roles(200),
+    ),
+    Case(
+        "record a rescue outcome",
+        "POST",
+        "/api/v1/alarms/{id}/outcome",
+        lambda w: finished_entrapment(w, "a"),
+        {"admin": 201, "inspector": 403, "company_a": 201, "owner_a": 403, "station_a": 403},
+        body=lambda w: OUTCOME,
+    ),
+    Case(
+        "record a rescue outcome on another's lift",
+        "POST",
+        "/api/v1/alarms/{id}/outcome",
+        lambda w: finished_entrapment(w, "b"),
+        {"admin": 201, "inspector": 403, "company_a": 404, "owner_a": 403, "station_a": 403},
+        body=lambda w: OUTCOME,
+    ),
+    Case(
+        "read own rescue outcome",
+        "GET",
+        "/api/v1/alarms/{id}/outcome",
+        lambda w: finished_entrapment(w, "a", recorded=True),
+        {
+            "admin": 200,
+            "inspector": 200,
+            "company_a": 200,
+            "owner_a": 200,
+            "station_a": 404,
+            "call_centre": 200,
+        },
+    ),
+    Case(
+        "read other's rescue outcome",
+        "GET",
+        "/api/v1/alarms/{id}/outcome",
+        lambda w: finished_entrapment(w, "b", recorded=True),
+        {
+            "admin": 200,
+            "inspector": 200,
+            "company_a": 404,
+            "owner_a": 404,
+            "station_a": 404,
+            "call_centre": 200,
+        },
     ),
     Case(
         "lifts missing drills",

@@ -10,7 +10,7 @@ from equipment.domain.access import SYSTEM, Principal, Role
 from equipment.domain.errors import Busy
 from equipment.services import alarm_feed, alarms, clock
 from equipment.services.alarm_feed import AlarmFeed
-from sereg.settings import StreamSettings
+from equipment.settings import StreamSettings
 from tests import factories
 
 pytestmark = pytest.mark.integration

@@ -65,7 +65,7 @@ def test_a_user_unit_applies_for_a_lift_and_the_office_registers_it(pg_service, 
     page.get_by_role("button", name="提交申请").click()
     page.wait_for_url(f"{base}/ui/my/units/*")
     assert "申请已提交" in page.locator("p.notice").inner_text()
-    assert page.locator("h1 .tag").inner_text() == "待登记"
+    assert page.locator("h1 .tag").inner_text() == "未办理使用登记"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.close()
 

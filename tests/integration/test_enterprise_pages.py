@@ -62,7 +62,7 @@ async def test_a_user_unit_sees_its_units_with_chinese_labels_and_reminders(staf
     html = answer.text
     assert world["due_soon"]["code"] in html and world["pending"]["code"] in html
     assert world["theirs"]["code"] not in html
-    assert "在用" in html and "待登记" in html  # status labels in Chinese
+    assert "在用" in html and "未办理使用登记" in html  # status labels in Chinese
     assert "待申报检验" in html and "应申报检验" in html  # the reminder (申报 one month before)
     assert "&lt;script&gt;" in html and "<script>alert" not in html  # escaped
     pending_only = await me.http.get("/ui/units?status=pending")
@@ -162,7 +162,7 @@ async def test_applying_for_a_unit_shows_field_errors_in_chinese_then_goes_pendi
     done = await me.post("/ui/units/new", {**body, "commissioning_date": "2024-04-01"})
     assert done.status_code == 303
     unit_page = await me.http.get(done.headers["location"])
-    assert "申请已提交" in unit_page.text and "待登记" in unit_page.text
+    assert "申请已提交" in unit_page.text and "未办理使用登记" in unit_page.text
     unit_id = int(done.headers["location"].split("/")[-1].split("?")[0])
     unit = await register.get_equipment(SYSTEM, unit_id)
     assert (unit["status"], unit["user_unit"]) == ("pending", world["owner"])

@@ -19,8 +19,8 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 
 from equipment.services import db
+from equipment.settings import DatabaseSettings
 from equipment.tables import Fill
-from sereg.settings import DatabaseSettings
 from tests.conftest import ROOT, pg_url, sereg_env
 from tests.ingest_support import (
     consumer_settings,

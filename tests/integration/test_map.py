@@ -4,7 +4,6 @@ caller seeing only its own lifts, and every coordinate in the configured tiles' 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,10 +11,10 @@ import pytest
 
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import alarms, areas, clock
+from equipment.settings import MapSettings
 from geo.crs import from_wgs84
-from sereg.app import create_app
-from sereg.settings import MapSettings, get_settings
 from tests import factories
+from tests.conftest import app_client
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +45,12 @@ BOX = "min_lon=112.1&min_lat=32.0&max_lon=112.2&max_lat=32.1"
 
 
 @pytest.fixture
-async def amap_client(engine) -> AsyncIterator[httpx.AsyncClient]:
+async def amap_client(engine, configure) -> AsyncIterator[httpx.AsyncClient]:
     """The app configured with AMap-like tiles drawn in GCJ-02."""
-    settings = dataclasses.replace(
-        get_settings(),
-        map=MapSettings(tile_url="https://tiles.example/{z}/{x}/{y}.png", tile_crs="gcj02"),
+    boot = configure(
+        map=MapSettings(tile_url="https://tiles.example/{z}/{x}/{y}.png", tile_crs="gcj02")
     )
-    transport = httpx.ASGITransport(app=create_app(settings, manage_db=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sereg.test") as http:
+    async with app_client(boot) as http:
         yield http
 
 

@@ -1,8 +1,10 @@
-"""The one settings object, read from the environment once.
+"""The one settings object: what each part of sereg may be configured with.
 
-Each concern gets its own frozen dataclass; ``get_settings()`` is the only reader of
-``os.environ`` in the project, so a test or a process can see the whole configuration
-in one place.
+Each concern gets its own frozen dataclass. ``settings_from_env()`` is the only reader of
+``os.environ`` in the project, called once by the bootstrap (``sereg.bootstrap``), which
+hands each part the settings it needs; nothing below the bootstrap reads them itself.
+The module sits below every package that uses a part of it (equipment, ingest_mqtt,
+sereg), so no import runs upward to reach it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -81,38 +82,8 @@ class MqttSettings:
     """``MQTT_URL``: mqtt://[user[:password]@]host[:port], or mqtts:// for TLS."""
 
     url: str = "mqtt://127.0.0.1:1883"
-
-    def connection(self) -> MqttConnection:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"MQTT_URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
-        tls = parts.scheme in ("mqtts", "ssl")
-        try:
-            port = parts.port or (8883 if tls else 1883)
-        except ValueError as exc:
-            raise ValueError(f"MQTT_URL has an invalid port: {exc}") from exc
-        options = dict(parse_qsl(parts.query, keep_blank_values=True))
-        unknown = sorted(set(options) - {"ca"})
-        if unknown:
-            raise ValueError(f"MQTT_URL option(s) not supported: {', '.join(unknown)}")
-        return MqttConnection(
-            host=parts.hostname or "127.0.0.1",
-            port=port,
-            tls=tls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            ca_file=options.get("ca") or None,
-        )
-
-
-@dataclass(frozen=True)
-class MqttConnection:
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-    ca_file: str | None = None
+    # Parsed into an equipment.broker.MqttConnection by the bootstrap, where the
+    # link lives (a bad URL stops the start of the process that needs the broker).
 
 
 @dataclass(frozen=True)
@@ -153,6 +124,9 @@ class IngestSettings:
     # A lift that sent nothing for this long is marked offline (one alarm).
     offline_after_s: int = 300
     sweep_interval_s: int = 30
+    # How often each worker checks the last two days' maintenance records against the
+    # lifts' telemetry (idempotent: a record is flagged once whichever worker finds it).
+    maintenance_check_s: int = 3600
     # JSON {"platforms": {name: {raw code: kind}}}: local platforms' fault codes.
     fault_codes_path: Path | None = None
     # Run the consumer inside the API process (``sereg serve --ingest``): one process for a
@@ -196,9 +170,6 @@ class RetentionSettings:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
-    # Lists are capped so one request cannot ask the database for a million rows.
-    max_page_size: int = 500
-    default_page_size: int = 50
 
 
 @dataclass(frozen=True)
@@ -256,6 +227,10 @@ class NotifySettings:
     # Test-only: every worker adds the seconds in the clock_offset table to its clock, so a
     # test moves time for all processes at once. Never set in production.
     test_clock: bool = False
+    # SEREG_NOTIFY_MQTT_URL: the broker (user with the sereg-notify role) the worker
+    # publishes organisations' alert topics to; empty: no alert topics are published (and
+    # no alert deliveries are queued for them).
+    mqtt_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -398,6 +373,9 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 env, "SEREG_LIFT_OFFLINE_AFTER_S", IngestSettings.offline_after_s
             ),
             sweep_interval_s=_env_int(env, "SEREG_INGEST_SWEEP_S", IngestSettings.sweep_interval_s),
+            maintenance_check_s=_env_int(
+                env, "SEREG_MAINTENANCE_CHECK_S", IngestSettings.maintenance_check_s
+            ),
             fault_codes_path=(
                 Path(env["SEREG_FAULT_CODES"]) if env.get("SEREG_FAULT_CODES") else None
             ),
@@ -449,6 +427,8 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 env, "SEREG_ESCALATE_UNACKNOWLEDGED_MINUTES", NotifySettings.unacknowledged_minutes
             ),
             test_clock=_env_flag(env, "SEREG_TEST_CLOCK"),
+            mqtt_url=env.get("SEREG_NOTIFY_MQTT_URL", ""),
+            batch=_env_int(env, "SEREG_NOTIFY_BATCH", NotifySettings.batch, high=1000),
         ),
         public=_public_settings(env),
         stream=StreamSettings(
@@ -501,8 +481,3 @@ def _map_settings(env: dict[str, str]) -> MapSettings:
         tile_attribution=env.get("SEREG_MAP_TILE_ATTRIBUTION", ""),
         tile_max_zoom=_env_int(env, "SEREG_MAP_TILE_MAX_ZOOM", MapSettings.tile_max_zoom, high=22),
     )
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return settings_from_env()
