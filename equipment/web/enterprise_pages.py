@@ -49,6 +49,7 @@ from equipment.services import (
     register,
 )
 from equipment.services.pagination import parse_sort
+from equipment.settings import Settings
 from equipment.web.staff import page, staff_language
 
 PAGE_SIZE = 50
@@ -632,7 +633,9 @@ async def contract_terminate(
 
 
 @get("/ui/labels", include_in_schema=False)
-async def label_sheet(request: Request, principal: NamedDependency[Principal]) -> Template:
+async def label_sheet(
+    request: Request, principal: NamedDependency[Principal], settings: NamedDependency[Settings]
+) -> Template:
     """The printable sheet of 使用标志 with QR codes (the API's sheet, for a session): a
     user unit's own; the registration office names the user unit with ``?org=``."""
     q = request.query_params
@@ -648,7 +651,13 @@ async def label_sheet(request: Request, principal: NamedDependency[Principal]) -
     after_id = int(after) if after.isdigit() and len(after) < 19 else 0
     lang = staff_language(request)
     name, sheet = await public.label_sheet(
-        principal, org_id, clock.today(), after_id=after_id, limit=60
+        principal,
+        org_id,
+        clock.today(),
+        after_id=after_id,
+        limit=60,
+        base_url=settings.public_base_url(),
+        emergency_number=settings.public.emergency_number,
     )
     return Template(
         template_name="label_sheet.html",
