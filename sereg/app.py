@@ -37,6 +37,7 @@ from equipment.services.alarm_feed import AlarmFeed
 from equipment.web import (
     TEMPLATES,
     alarm_pages,
+    enterprise_pages,
     inspector_pages,
     maint_pages,
     map_pages,
@@ -202,6 +203,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                     *inspector_pages.INSPECTOR_PAGES,
                     *maint_pages.PAGES,
                     *station_pages.PAGES,
+                    *enterprise_pages.ENTERPRISE_PAGES,
                 ]
             ),
             inspector_pages.feed_pages,
