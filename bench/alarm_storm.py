@@ -1,7 +1,8 @@
 """Alarm storm: ``--lifts`` lifts raise an entrapment at once over MQTT; how long until
 each company's webhook and MQTT alert topic hear of it, and is every one told exactly once.
 
-    python -m bench.alarm_storm [--lifts 1000] [--units 20000] [--rate 0] [--batch 50]
+    python -m bench.alarm_storm [--lifts 1000] [--units 20000 | --template DB] [--rate 0]
+        [--batch 50]
 
 A broker from deploy/mosquitto and a scratch PostgreSQL register (``sereg demo``), as in
 bench/ingest_throughput.py. One ``sereg ingest`` and one ``sereg notify`` process
@@ -54,6 +55,7 @@ from bench.ingest_support import (
     machine_cpu,
     scratch_register,
 )
+from equipment.broker import ALERTS_ANY
 from ingest_mqtt import credentials, topics
 from tests.mosquitto import Broker
 
@@ -138,6 +140,8 @@ def notify_process(url: str, broker: Broker, batch: int) -> subprocess.Popen:
         "SEREG_NOTIFY_POLL_MS": "100",
         "SEREG_NOTIFY_BATCH": str(batch),
         "SEREG_NOTIFY_MQTT_URL": f"mqtt://{user}:{password}@127.0.0.1:{broker.port}",
+        # The receiver is on loopback, which webhooks refuse by default (SSRF guard).
+        "SEREG_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "sereg.cli", "notify"],
@@ -192,7 +196,7 @@ async def run(args: argparse.Namespace) -> int:
         f" (notify batch {args.batch})\n"
     )
     print(f"machine: {machine()}")
-    async with scratch_register(args.units) as url:
+    async with scratch_register(args.units, template=args.template) as url:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
         lifts = await pool.fetch(
             "SELECT registration_code, maintenance_company FROM equipment"
@@ -201,7 +205,7 @@ async def run(args: argparse.Namespace) -> int:
             args.lifts,
         )
         if len(lifts) < args.lifts:
-            print(f"only {len(lifts)} lifts in a {args.units:,}-unit register: raise --units")
+            print(f"only {len(lifts)} lifts in the register: raise --units")
             return 1
         company_of = {r["registration_code"]: r["maintenance_company"] for r in lifts}
         companies = sorted(set(company_of.values()))
@@ -216,7 +220,7 @@ async def run(args: argparse.Namespace) -> int:
         with bench_broker() as broker:
             readers = [
                 subscriber(broker, topics.topic_for(topics.TopicKind.EVENTS, "+"), floor, raw=True),
-                subscriber(broker, broker.ALERTS_ANY, alerts, raw=False),
+                subscriber(broker, ALERTS_ANY, alerts, raw=False),
             ]
             ingest = IngestProcess(
                 url, ingest_conn(broker, "storm-ingest"), "storm", "storm-ingest"
@@ -360,6 +364,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lifts", type=int, default=1000)
     parser.add_argument("--units", type=int, default=20_000, help="demo register size")
+    parser.add_argument(
+        "--template",
+        help="copy this existing demo database instead of generating --units (e.g. the"
+        " 10^6-unit register of bench.public_page)",
+    )
     parser.add_argument("--rate", type=float, default=0, help="entrapments a second (0: at once)")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument(
