@@ -545,9 +545,16 @@ async def post(client: httpx.AsyncClient, delivery: Claimed, allow: rules.Allowa
         "Sereg-Signature": rules.signature(delivery.secret, stamp, body),
         "Host": url.netloc.decode("ascii"),
     }
+    if url.scheme == "https":
+        # The client pools connections by address: a TLS connection verified for one
+        # name must not carry another endpoint's request to a host sharing its address.
+        headers["Connection"] = "close"
     try:
         response = await client.post(
-            pinned, content=body, headers=headers, extensions={"sni_hostname": url.host}
+            pinned,
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": url.raw_host.decode("ascii")},
         )
     except httpx.HTTPError as exc:
         return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500])

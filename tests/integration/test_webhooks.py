@@ -4,12 +4,16 @@ redelivered; the outbox is written with the alarm (issue 24, delivery)."""
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import clock, notify_worker, register
+from equipment.domain.notifications import allowance
+from equipment.services import clock, notifications, notify_worker, register
 from equipment.settings import NotifySettings
 from equipment.tables import Alarm, Notification, WebhookDelivery, WebhookEndpoint
 from tests import factories as f
@@ -340,5 +344,55 @@ async def test_a_delivery_goes_to_the_address_checked_with_the_name_as_host(
         fast = NotifySettings(timeout_s=5, allow_private=("localhost",))
         await drain(got, lambda r: len(r.got) >= 1, what="the named delivery", s=fast)
         assert got.got[0].host == f"localhost:{port}" and got.got[0].signed
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def localhost_cert(tmp_path):
+    """A self-signed certificate for the name localhost only (no IP address in it)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https_to_the_checked_address_still_verifies_the_name(localhost_cert):
+    """Over TLS the pinned request names the URL's host in SNI, so the receiver's
+    certificate (for localhost only) is verified against the name; without that the
+    connection to the address would fail verification."""
+    cert, key = localhost_cert
+    got = webhook_receiver.Receiver(secrets={"/tls": "whsec_tls"})
+    address = socket.getaddrinfo("localhost", 443, type=socket.SOCK_STREAM)[0][4][0]
+    server, _ = webhook_receiver.start(got, address)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    server.socket = served.wrap_socket(server.socket, server_side=True)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    delivery = notifications.Claimed(
+        id=1,
+        lease="l",
+        attempts=1,
+        key="k1",
+        body='{"id": "k1"}',
+        url=f"https://localhost:{server.server_address[1]}/tls",
+        secret="whsec_tls",
+    )
+    try:
+        async with httpx.AsyncClient(verify=trusted, timeout=10) as http:
+            outcome = await notifications.post(http, delivery, allowance(["localhost"]))
+            assert outcome.ok, outcome
+            assert got.got[0].signed and got.got[0].host == f"localhost:{server.server_address[1]}"
+            # Not allowed: nothing is sent, the attempt fails with the reason.
+            refused = await notifications.post(http, delivery, allowance([]))
+            assert not refused.ok and "SEREG_WEBHOOK_ALLOW_PRIVATE" in refused.error
+            assert len(got.got) == 1
     finally:
         server.shutdown()
