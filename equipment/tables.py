@@ -299,6 +299,8 @@ class Account(Table, tablename="account"):
     """A person who logs in to the pages: one role and organisation, like a token, and an
     inspector's jurisdiction. The password is kept only as an argon2id hash."""
 
+    id: Serial  # the primary key Piccolo adds, named for the type checker
+
     username = Varchar(length=64, unique=True)
     password_hash = Varchar(length=200)
     role = Varchar(length=24)
@@ -308,6 +310,17 @@ class Account(Table, tablename="account"):
     jurisdiction = Varchar(length=500, default="")
     created_at = Timestamptz()
     disabled_at = Timestamptz(null=True, default=None)
+
+
+class CalendarFeed(Table, tablename="calendar_feed"):
+    """A person's calendar subscription: a secret URL a calendar app fetches without any
+    header. Only the secret's SHA-256 is kept; a new secret revokes the old one, and the
+    feed answers only while its account is enabled, with that account's scope."""
+
+    secret_hash = Varchar(length=64, unique=True)
+    account = ForeignKey(references=Account, on_delete=OnDelete.restrict, index=True)
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
 
 
 class WebSession(Table, tablename="web_session"):
@@ -714,6 +727,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     ApiToken,
     Account,
     WebSession,
+    CalendarFeed,
     LoginFailure,
     Area,
     AreaMember,

@@ -86,6 +86,58 @@ BoxEdge = Annotated[float, QueryParameter(ge=-180, le=180)]
 BoxLat = Annotated[float, QueryParameter(ge=-90, le=90)]
 
 
+def map_config(principal: Principal, settings: MapSettings) -> MapConfig:
+    """What a map page needs first (the API's and the staff map page's data route)."""
+    principal.require(Permission.EQUIPMENT_READ)  # who may see the map's data
+    return MapConfig(
+        offline=settings.tile_url is None,
+        crs=map_crs(settings),
+        tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
+        tile_max_zoom=settings.tile_max_zoom,
+        assets=ASSETS,
+    )
+
+
+async def area_features(
+    principal: Principal, settings: MapSettings, kind: str | None
+) -> Response[schemas.FeatureCollection]:
+    """The shaded area outlines in the map's crs (API and staff map page alike)."""
+    crs = map_crs(settings)
+    shaded = await map_data.shaded_areas(principal, kind=kind, today=clock.today(), now=clock.now())
+    features = []
+    for area in shaded:
+        feature = views.area_feature(area.row, crs)
+        feature["properties"].update(area.counts, shade=area.shade, at_risk=area.at_risk)
+        features.append(feature)
+    return _geojson(schemas.FeatureCollection("FeatureCollection", features))
+
+
+async def lift_features(
+    principal: Principal,
+    settings: MapSettings,
+    box: tuple[float, float, float, float],
+    max_points: int,
+) -> Response[schemas.FeatureCollection]:
+    """The caller's lift points (or clusters) in a box, in the map's crs."""
+    crs = map_crs(settings)
+    points = await map_data.lift_points(
+        principal, box, crs=crs, max_points=max_points, today=clock.today()
+    )
+    collection = views.box_collection(points.view)
+    features = []
+    for feature in collection.features:
+        if not feature["properties"].get("cluster"):
+            feature["properties"]["state"] = points.states.get(feature["properties"]["id"])
+        features.append(point_to(feature, crs))
+    return _geojson(
+        schemas.FeatureCollection("FeatureCollection", features, total=collection.total)
+    )
+
+
+MaxPoints = Annotated[int, QueryParameter(ge=1, le=MAX_FEATURES)]
+
+
 class MapController(Controller):
     path = "/map"
     tags = ("map",)
@@ -94,16 +146,7 @@ class MapController(Controller):
     async def config(self, principal: NamedDependency[Principal], state: State) -> MapConfig:
         """The base tiles (none: offline), the coordinate system of the map's data, and
         the URLs of Leaflet and its marker-cluster plugin served by this service."""
-        principal.require(Permission.EQUIPMENT_READ)  # who may see the map's data
-        settings: MapSettings = state.map_settings
-        return MapConfig(
-            offline=settings.tile_url is None,
-            crs=map_crs(settings),
-            tile_url=settings.tile_url,
-            tile_attribution=settings.tile_attribution,
-            tile_max_zoom=settings.tile_max_zoom,
-            assets=ASSETS,
-        )
+        return map_config(principal, state.map_settings)
 
     @get("/areas", media_type=api_docs.GEOJSON, responses=api_docs.READ)
     async def areas(
@@ -116,16 +159,7 @@ class MapController(Controller):
         base) with, over the caller's lifts in each: ``lifts``, ``lifts_over_15_years``,
         ``overdue_inspections``, ``open_alarms``, ``shade`` (none, low, medium, high by
         overdue lifts: 1, 3, 10) and ``at_risk`` (an open alarm)."""
-        crs = map_crs(state.map_settings)
-        shaded = await map_data.shaded_areas(
-            principal, kind=kind, today=clock.today(), now=clock.now()
-        )
-        features = []
-        for area in shaded:
-            feature = views.area_feature(area.row, crs)
-            feature["properties"].update(area.counts, shade=area.shade, at_risk=area.at_risk)
-            features.append(feature)
-        return _geojson(schemas.FeatureCollection("FeatureCollection", features))
+        return await area_features(principal, state.map_settings, kind)
 
     @get("/lifts", media_type=api_docs.GEOJSON, responses=api_docs.READ)
     async def lifts(
@@ -136,26 +170,12 @@ class MapController(Controller):
         min_lat: BoxLat,
         max_lon: BoxEdge,
         max_lat: BoxLat,
-        max_points: Annotated[int, QueryParameter(ge=1, le=MAX_FEATURES)] = 500,
+        max_points: MaxPoints = 500,
     ) -> Response[schemas.FeatureCollection]:
         """The caller's lifts in the map's box (in the map's crs) as points with ``state``
         (alarm, stopped, overdue, ok) and the unit's register fields; more than
         ``max_points`` come as grid clusters instead (``cluster``, ``count``, ``member_id``,
         ``bbox``), whose cell follows the box, so the zoom. ``total``: lifts in the box."""
-        crs = map_crs(state.map_settings)
-        points = await map_data.lift_points(
-            principal,
-            (min_lon, min_lat, max_lon, max_lat),
-            crs=crs,
-            max_points=max_points,
-            today=clock.today(),
-        )
-        collection = views.box_collection(points.view)
-        features = []
-        for feature in collection.features:
-            if not feature["properties"].get("cluster"):
-                feature["properties"]["state"] = points.states.get(feature["properties"]["id"])
-            features.append(point_to(feature, crs))
-        return _geojson(
-            schemas.FeatureCollection("FeatureCollection", features, total=collection.total)
+        return await lift_features(
+            principal, state.map_settings, (min_lon, min_lat, max_lon, max_lat), max_points
         )

@@ -34,7 +34,7 @@ def _message(change: Change) -> ServerSentEventMessage:
     return ServerSentEventMessage(data=_ENCODE.encode(data).decode(), event="alarm", id=change.seq)
 
 
-def _resume_point(last_event_id: str | None, after: int | None) -> int | None:
+def resume_point(last_event_id: str | None, after: int | None) -> int | None:
     raw = last_event_id if last_event_id not in (None, "") else after
     if raw is None:
         return None
@@ -72,8 +72,8 @@ async def _events(
         # it has no more; later changes come through the queue (seq dedups the overlap).
         while True:
             changes, last = await alarm_feed.visible_changes(sub.principal, cursor)
-            for change in changes:
-                yield _message(change)
+            for replayed in changes:
+                yield _message(replayed)
             if last == cursor:
                 break
             cursor = last
@@ -148,15 +148,25 @@ async def alarm_stream(
     finished, closed, escalated. Resume with Last-Event-ID (or ``after``): nothing that
     changed meanwhile is missed. A client that cannot keep up is disconnected and should
     reconnect; each worker holds a limited number of streams (503 past it)."""
-    resume = _resume_point(last_event_id, after)
-    feed: AlarmFeed = state.alarm_feed
-    sub = await feed.subscribe(principal)
-    keepalive = float(feed.settings.keepalive_s)
+    resume = resume_point(last_event_id, after)
     secret = request.headers.get("authorization", "").partition(" ")[2].strip()
 
     async def still_allowed() -> bool:
         return await tokens.principal_for(secret) == principal
 
+    return await open_stream(principal, state.alarm_feed, resume, still_allowed)
+
+
+async def open_stream(
+    principal: Principal,
+    feed: AlarmFeed,
+    resume: int | None,
+    still_allowed: Callable[[], Awaitable[bool]],
+) -> ServerSentEvent:
+    """The caller's stream (the API's, and the staff alarm board's with a session):
+    ``still_allowed`` asks the credential again every keep-alive."""
+    sub = await feed.subscribe(principal)
+    keepalive = float(feed.settings.keepalive_s)
     return ServerSentEvent(
         _events(feed, sub, resume, keepalive, still_allowed),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

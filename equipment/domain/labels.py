@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from equipment.domain import lift_events
 from equipment.i18n import N_, gettext
 
 # Equipment register status (TSG 08-2017 使用登记: 未登记/在用/停用/报废/注销).
@@ -50,6 +51,37 @@ DUE_STATE: Final[Mapping[str, str]] = MappingProxyType(
         "upcoming": N_("Upcoming"),
         "reminder": N_("Due this month: apply now"),
         "overdue": N_("Overdue"),
+    }
+)
+
+# An alarm's kind (the lift events of docs/mqtt-contract.md and sereg's own offline); a
+# refused fill's alarm kinds (fill_*) are not listed: pages name them as one, with the detail.
+ALARM_KIND: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "entrapment": N_("Entrapment"),
+        "safety_circuit_open": N_("Safety circuit open"),
+        "door_close_fault": N_("Door does not close"),
+        "door_open_fault": N_("Door does not open"),
+        "stopped_outside_door_zone": N_("Stopped outside the door zone"),
+        "unintended_movement": N_("Unintended car movement"),
+        "motor_runtime_limiter": N_("Motor run-time limiter tripped"),
+        "floor_position_lost": N_("Floor position lost"),
+        "restart_prevented": N_("Restart prevented"),
+        "power_loss": N_("Mains power lost"),
+        "over_travel_top": N_("Over-travel at the top"),
+        "over_travel_bottom": N_("Over-travel at the bottom"),
+        "overspeed": N_("Overspeed"),
+        "alarm_button": N_("Passenger alarm button"),
+        lift_events.OFFLINE: N_("Monitoring device offline"),
+    }
+)
+
+# An alarm's severity (lift_events.SEVERITY, alarms.FILL_SEVERITY).
+ALARM_SEVERITY: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "critical": N_("Critical"),
+        "major": N_("Major"),
+        "minor": N_("Minor"),
     }
 )
 

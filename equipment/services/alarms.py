@@ -275,6 +275,7 @@ class AlarmFilter:
     district_code: str | None = None
     maintenance_company_id: int | None = None
     late_only: bool = False
+    equipment_id: int | None = None  # one unit's alarms (the unit's page)
 
 
 async def list_alarms(
@@ -289,6 +290,8 @@ async def list_alarms(
         clauses.append(Alarm.state == f.state)
     if f.kind:
         clauses.append(Alarm.kind == f.kind)
+    if f.equipment_id is not None:
+        clauses.append(Alarm.equipment == f.equipment_id)
     if f.district_code:
         clauses.append(Alarm.district_code == f.district_code)
     if f.maintenance_company_id is not None:

@@ -185,13 +185,19 @@ async def summary(principal: Principal, *, today: date) -> list[dict[str, Any]]:
     last 12 months' due inspections done in time (the 应检必检 coverage figure)."""
     principal.require(Permission.DUE_READ)
     scope = principal.equipment_scope()
-    scope_sql, scope_args = "", []
+    scope_sql, unit_scope_sql = "", ""
+    scope_args: list[Any] = []
     if scope.jurisdiction is not None:
         scope_sql, scope_args = jurisdiction.raw_clause(
             scope.jurisdiction, unit_id="equipment", district="district_code"
         )
+        # The inspections' query reads the unit's own columns (e.id, not the due date's).
+        unit_scope_sql, _ = jurisdiction.raw_clause(
+            scope.jurisdiction, unit_id="e.id", district="e.district_code"
+        )
     elif scope.kind is not ScopeKind.ALL:
         scope_sql, scope_args = f" AND {scope.kind.value} = {{}}", [scope.org_id]
+        unit_scope_sql = f" AND e.{scope.kind.value} = {{}}"
     year_ago = today - timedelta(days=365)
     due_rows = await DueDate.raw(
         "SELECT district_code, category,"
@@ -211,7 +217,7 @@ async def summary(principal: Principal, *, today: date) -> list[dict[str, Any]]:
         " SUM(CASE WHEN i.on_time THEN 1 ELSE 0 END) AS on_time"
         " FROM inspection i JOIN equipment e ON e.id = i.equipment"
         " WHERE i.answered_due_on >= {} AND i.answered_due_on < {} AND i.corrects IS NULL"
-        + scope_sql.replace(" AND ", " AND e.")
+        + unit_scope_sql
         + " GROUP BY e.district_code, e.category",
         year_ago,
         today,

@@ -806,3 +806,18 @@ async def organisation_names(ids: set[int]) -> dict[int, str]:
         Organisation.id.is_in(list(ids))
     )
     return {r["id"]: r["name"] for r in rows}
+
+
+async def unit_labels(principal: Principal, ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Code and address of the units among ``ids`` the caller may see (lists of alarms
+    name their units by these, not by id)."""
+    principal.require(Permission.EQUIPMENT_READ)
+    if not ids:
+        return {}
+    query = Equipment.select(Equipment.id, Equipment.code, Equipment.address).where(
+        Equipment.id.is_in(sorted(ids))
+    )
+    scope = _scope_clause(principal)
+    if scope is not None:
+        query = query.where(scope)
+    return {r["id"]: r for r in await query}

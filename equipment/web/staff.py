@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -84,17 +84,17 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/labels", N_("Print QR labels")),
     ),
     Role.MAINTENANCE: (
-        ("/ui/units", N_("Units we maintain")),
-        ("/ui/maintenance/overdue", N_("Overdue maintenance")),
-        ("/ui/maintenance/upload", N_("Upload maintenance records")),
-        ("/ui/alarms", N_("Entrapment alarms")),
-        ("/ui/score", N_("Our score")),
+        ("/ui/maint/units", N_("Units we maintain")),
+        ("/ui/maint/overdue", N_("Overdue maintenance")),
+        ("/ui/maint/upload", N_("Upload maintenance records")),
+        ("/ui/maint/alarms", N_("Entrapment alarms")),
+        ("/ui/maint/score", N_("Our score")),
     ),
     Role.STATION: (
-        ("/ui/fills", N_("Today's fills")),
-        ("/ui/fills/refused", N_("Refused and suspicious fills")),
-        ("/ui/cylinders", N_("Cylinder lookup")),
-        ("/ui/due", N_("Cylinders due for inspection")),
+        ("/ui/station/fills", N_("Today's fills")),
+        ("/ui/station/refused", N_("Refused and suspicious fills")),
+        ("/ui/station/cylinders", N_("Cylinder lookup")),
+        ("/ui/station/due", N_("Cylinders due for inspection")),
     ),
     Role.ADMIN: (
         ("/ui/registrations", N_("Pending registrations")),
@@ -116,6 +116,11 @@ ROLE_NAMES = {
     Role.STATION: N_("Filling station"),
     Role.CALL_CENTRE: N_("96333 call centre"),
 }
+
+
+# A role's own home page, registered by its page module (equipment/web/<area>_pages.py):
+# what that role must act on today. A role without one gets the list of its links.
+ROLE_HOMES: dict[Role, Callable[[Request, Principal], Awaitable[Template]]] = {}
 
 
 class LoginRequired(Exception):
@@ -372,7 +377,10 @@ def _str(value: object) -> str:
 
 @get("/ui", include_in_schema=False)
 async def home(request: Request, principal: NamedDependency[Principal]) -> Template:
-    """The role's home: what it can open (the role's pages as they are built)."""
+    """The role's home: its own page if its module registered one (``ROLE_HOMES``), else
+    what it can open (the role's pages as they are built)."""
+    if (own := ROLE_HOMES.get(principal.role)) is not None:
+        return await own(request, principal)
     jurisdiction = str(principal.jurisdiction) if principal.jurisdiction else ""
     return page(request, "staff_home.html", {"jurisdiction": jurisdiction})
 
