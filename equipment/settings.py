@@ -231,6 +231,12 @@ class NotifySettings:
     # publishes organisations' alert topics to; empty: no alert topics are published (and
     # no alert deliveries are queued for them).
     mqtt_url: str = ""
+    # SEREG_WEBHOOK_ALLOW_PRIVATE (comma-separated): the non-public destinations webhook
+    # URLs may resolve to (loopback, private, link-local and the like are refused by
+    # default, against server-side request forgery): ``*`` for all, addresses or CIDRs
+    # (``10.8.0.0/16``), host names (``sms-gw.bureau.internal``). Read by the API (at
+    # registration) and by the worker (at each delivery).
+    allow_private: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -428,6 +434,11 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             ),
             test_clock=_env_flag(env, "SEREG_TEST_CLOCK"),
             mqtt_url=env.get("SEREG_NOTIFY_MQTT_URL", ""),
+            allow_private=tuple(
+                entry.strip()
+                for entry in env.get("SEREG_WEBHOOK_ALLOW_PRIVATE", "").split(",")
+                if entry.strip()
+            ),
             batch=_env_int(env, "SEREG_NOTIFY_BATCH", NotifySettings.batch, high=1000),
         ),
         public=_public_settings(env),
