@@ -14,7 +14,7 @@ from equipment.api import api_docs
 from equipment.api.controllers import Limit, page_limit
 from equipment.api.schemas import OrgId, text
 from equipment.domain import hazards as rules
-from equipment.domain.access import Principal
+from equipment.domain.access import Permission, Principal
 from equipment.domain.catalogue import Family
 from equipment.domain.labels import label
 from equipment.services import clock, hazards
@@ -209,7 +209,7 @@ class HazardController(Controller):
         family: Annotated[Family | None, QueryParameter(description="equipment family")] = None,
     ) -> list[Criterion]:
         """GB 45067-2024's major-hazard items (each with its clause and confidence tag)."""
-        del principal  # any caller with a token may read the standard's table
+        principal.require(Permission.HAZARD_READ)
         rows = rules.CRITERIA if family is None else rules.criteria_for(family)
         return [
             Criterion(
