@@ -745,6 +745,20 @@ class HazardChange(Table, tablename="hazard_change"):
     at = Timestamptz()
 
 
+class HazardEvidence(Table, tablename="hazard_evidence"):
+    """A photo or document of a hazard, kept in the evidence store under ``key`` (made
+    by the service, never a client's file name)."""
+
+    id = BigSerial(primary_key=True)
+    hazard = BigInt(index=True)
+    key = Varchar(length=120, unique=True)
+    media_type = Varchar(length=40)
+    size = BigInt()
+    sha256 = Varchar(length=64)
+    uploaded_by = Varchar(length=80)
+    uploaded_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -784,4 +798,5 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     SiteSecret,
     Hazard,
     HazardChange,
+    HazardEvidence,
 )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import Meta, Struct
 
-from equipment.api import api_docs
+from equipment.api import api_docs, bodies
 from equipment.api.controllers import Limit, page_limit
 from equipment.api.schemas import OrgId, text
 from equipment.domain import hazards as rules
@@ -18,7 +18,9 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.catalogue import Family
 from equipment.domain.labels import label
 from equipment.services import clock, hazards
-from equipment.storage.hazards import HazardChangeRecord, HazardRecord
+from equipment.services.evidence_store import store_for
+from equipment.settings import Settings
+from equipment.storage.hazards import EvidenceRecord, HazardChangeRecord, HazardRecord
 
 HazardId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="hazard id")]
 UnitId = Annotated[int, Meta(ge=1, le=2**63 - 1)]
@@ -94,6 +96,24 @@ class HazardChange(Struct):
     note: str
     actor: str
     at: str
+
+
+class Evidence(Struct):
+    id: int
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: str
+
+
+def _evidence(row: EvidenceRecord) -> Evidence:
+    return Evidence(
+        row.id, row.media_type, row.size, row.sha256, row.uploaded_by, row.uploaded_at.isoformat()
+    )
+
+
+EvidenceId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="evidence id")]
 
 
 class Criterion(Struct):
@@ -277,3 +297,59 @@ class HazardController(Controller):
             now=clock.now(),
         )
         return _view(row, language, today)
+
+    @post(
+        "/{hazard_id:int}/evidence",
+        request_max_body_size=bodies.EVIDENCE_MAX_BYTES,
+        responses=api_docs.WRITE,
+        operation_class=api_docs.EvidenceUpload,
+    )
+    async def add_evidence(
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        request: Request,
+        hazard_id: HazardId,
+    ) -> Response[Evidence]:
+        """Attach a photo (JPEG, PNG) or a document (PDF): the body is the file."""
+        data = await request.body()
+        row = await hazards.add_evidence(
+            principal,
+            hazard_id,
+            data,
+            store=store_for(settings.evidence),
+            max_bytes=settings.evidence.max_bytes,
+            now=clock.now(),
+        )
+        return Response(_evidence(row), status_code=201)
+
+    @get("/{hazard_id:int}/evidence", responses=api_docs.READ_ONE)
+    async def evidence(
+        self, principal: NamedDependency[Principal], hazard_id: HazardId
+    ) -> list[Evidence]:
+        return [_evidence(r) for r in await hazards.list_evidence(principal, hazard_id)]
+
+    @get(
+        "/{hazard_id:int}/evidence/{evidence_id:int}",
+        responses=api_docs.READ_ONE,
+        operation_class=api_docs.EvidenceDownload,
+    )
+    async def evidence_file(
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        hazard_id: HazardId,
+        evidence_id: EvidenceId,
+    ) -> Response[bytes]:
+        row, data = await hazards.read_evidence(
+            principal, hazard_id, evidence_id, store=store_for(settings.evidence)
+        )
+        return Response(
+            data,
+            media_type=row.media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="evidence-{row.id}.'
+                f'{row.key.rsplit(".", 1)[1]}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )

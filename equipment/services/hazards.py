@@ -14,6 +14,7 @@ run by the notify worker on every pass, raises one ``hazard_overdue`` alarm per 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,12 +22,15 @@ from typing import Any
 
 import msgspec
 
+from equipment.domain import evidence as evidence_rules
 from equipment.domain import hazards as rules
 from equipment.domain.access import SYSTEM, OrgKind, Permission, Principal, Role, ScopeKind
 from equipment.domain.catalogue import Family, family_of
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
 from equipment.services import audit, db, schedules
+from equipment.services.evidence_store import EvidenceStore, new_key
 from equipment.storage.hazards import (
+    EvidenceRecord,
     HazardChangeRecord,
     HazardRecord,
     HazardRepository,
@@ -327,6 +331,68 @@ async def _audit(
         before=None if before is None else msgspec.structs.asdict(before),
         after=msgspec.structs.asdict(row),
     )
+
+
+# ---- evidence files -------------------------------------------------------------------
+
+
+async def add_evidence(
+    principal: Principal,
+    hazard_id: int,
+    data: bytes,
+    *,
+    store: EvidenceStore,
+    max_bytes: int,
+    now: datetime,
+) -> EvidenceRecord:
+    """Keep one photo or document of a hazard in scope: its type told by its content
+    (JPEG, PNG, PDF), at most ``max_bytes``, stored under a key made here."""
+    principal.require(Permission.HAZARD_REPORT)
+    media_type = evidence_rules.check(data, max_bytes)
+    hazard = await get_hazard(principal, hazard_id)
+    if hazard.state == rules.State.VERIFIED:
+        raise Conflict(f"hazard {hazard_id} is closed; its evidence is final")
+    key = new_key(hazard_id, evidence_rules.extension(media_type))
+    # The file first: a row never names a file that is not there (a failed insert leaves
+    # an unnamed file behind, which nobody can reach).
+    await store.put(key, data, media_type)
+    async with db.transaction():
+        row = await _repo.add_evidence(
+            {
+                "hazard": hazard_id,
+                "key": key,
+                "media_type": media_type,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "uploaded_by": principal.actor,
+                "uploaded_at": now,
+            }
+        )
+        await audit.record(
+            principal,
+            entity="hazard",
+            entity_id=hazard_id,
+            action="evidence",
+            at=now,
+            before=None,
+            after=msgspec.structs.asdict(row),
+        )
+    return row
+
+
+async def list_evidence(principal: Principal, hazard_id: int) -> list[EvidenceRecord]:
+    await get_hazard(principal, hazard_id)
+    return await _repo.evidence_of(hazard_id)
+
+
+async def read_evidence(
+    principal: Principal, hazard_id: int, evidence_id: int, *, store: EvidenceStore
+) -> tuple[EvidenceRecord, bytes]:
+    """One evidence file of a hazard in the caller's scope (404 otherwise)."""
+    for row in await list_evidence(principal, hazard_id):
+        if row.id == evidence_id:
+            return row, await store.get(row.key)
+    raise NotFound(f"evidence {evidence_id} of hazard {hazard_id} not found")
 
 
 # ---- what other services read ---------------------------------------------------------

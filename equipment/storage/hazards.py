@@ -16,7 +16,14 @@ from typing import Any
 import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
-from equipment.tables import AreaMember, Equipment, Hazard, HazardChange, Organisation
+from equipment.tables import (
+    AreaMember,
+    Equipment,
+    Hazard,
+    HazardChange,
+    HazardEvidence,
+    Organisation,
+)
 
 
 class HazardRecord(msgspec.Struct, frozen=True):
@@ -53,6 +60,17 @@ class HazardChangeRecord(msgspec.Struct, frozen=True):
     note: str
     actor: str
     at: datetime
+
+
+class EvidenceRecord(msgspec.Struct, frozen=True):
+    id: int
+    hazard: int
+    key: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
 
 
 class UnitFacts(msgspec.Struct, frozen=True):
@@ -203,6 +221,20 @@ class HazardRepository:
         await Equipment.update({Equipment.not_fit_for_use: True}).where(
             Equipment.id == equipment_id
         )
+
+    async def add_evidence(self, values: Mapping[str, Any]) -> EvidenceRecord:
+        [row] = await HazardEvidence.insert(HazardEvidence(**values)).returning(
+            *HazardEvidence.all_columns()
+        )
+        return msgspec.convert(row, EvidenceRecord, strict=False)
+
+    async def evidence_of(self, hazard_id: int) -> list[EvidenceRecord]:
+        rows = (
+            await HazardEvidence.select(*HazardEvidence.all_columns())
+            .where(HazardEvidence.hazard == hazard_id)
+            .order_by(HazardEvidence.id)
+        )
+        return [msgspec.convert(r, EvidenceRecord, strict=False) for r in rows]
 
     async def add_change(self, values: Mapping[str, Any]) -> None:
         await HazardChange.insert(HazardChange(**values))
