@@ -348,8 +348,8 @@ async def add_evidence(
     """Keep one photo or document of a hazard in scope: its type told by its content
     (JPEG, PNG, PDF), at most ``max_bytes``, stored under a key made here."""
     principal.require(Permission.HAZARD_REPORT)
+    hazard = await get_hazard(principal, hazard_id)  # out of scope: 404 before anything
     media_type = evidence_rules.check(data, max_bytes)
-    hazard = await get_hazard(principal, hazard_id)
     if hazard.state == rules.State.VERIFIED:
         raise Conflict(f"hazard {hazard_id} is closed; its evidence is final")
     key = new_key(hazard_id, evidence_rules.extension(media_type))

@@ -21,11 +21,13 @@ from equipment.services import (
     areas,
     clock,
     emergency_records,
+    evidence_store,
     hazards,
     notifications,
     register,
     tokens,
 )
+from equipment.settings import EvidenceSettings
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -36,8 +38,14 @@ ROLES = ("admin", "inspector", "company_a", "owner_a", "station_a", "call_centre
 
 
 @pytest.fixture
-async def world(engine):
-    w: dict[str, Any] = {}
+def boot(configure, tmp_path):
+    """The default settings, but evidence files under this test's directory."""
+    return configure(evidence=EvidenceSettings(directory=tmp_path / "evidence"))
+
+
+@pytest.fixture
+async def world(engine, tmp_path):
+    w: dict[str, Any] = {"evidence_settings": EvidenceSettings(directory=tmp_path / "evidence")}
     for name, kind in (
         ("owner_a", "user_unit"),
         ("owner_b", "user_unit"),
@@ -845,6 +853,73 @@ CASES += [
         lambda w: hazard(w, "b", assigned=True),
         {"admin": 200, "inspector": 403, "company_a": 404, "owner_a": 404, "station_a": 403},
         body=lambda w: {"action": "start"},
+    ),
+]
+
+
+async def hazard_with_evidence(w, side: str = "a") -> int:
+    """A hazard of owner ``side`` with one photo (kept in ``w``: its file's path)."""
+    hazard_id = await hazard(w, side)
+    store = evidence_store.store_for(w["evidence_settings"])
+    await hazards.add_evidence(
+        SYSTEM, hazard_id, EVIDENCE_JPEG, store=store, max_bytes=2**20, now=clock.now()
+    )
+    return hazard_id
+
+
+async def evidence_file(w, side: str = "a") -> str:
+    """``<hazard>/evidence/<file>``: one evidence file of a hazard of owner ``side``."""
+    hazard_id = await hazard_with_evidence(w, side)
+    [row] = await hazards.list_evidence(SYSTEM, hazard_id)
+    return f"{hazard_id}/evidence/{row.id}"
+
+
+EVIDENCE_JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+CASES += [
+    Case(
+        "list own hazard's evidence",
+        "GET",
+        "/api/v1/hazards/{id}/evidence",
+        hazard_with_evidence,
+        HAZARD_READERS,
+    ),
+    Case(
+        "list other's hazard's evidence",
+        "GET",
+        "/api/v1/hazards/{id}/evidence",
+        lambda w: hazard_with_evidence(w, "b"),
+        HAZARD_OTHERS,
+    ),
+    Case(
+        "read own hazard's evidence file",
+        "GET",
+        "/api/v1/hazards/{id}",
+        evidence_file,
+        HAZARD_READERS,
+    ),
+    Case(
+        "read other's hazard's evidence file",
+        "GET",
+        "/api/v1/hazards/{id}",
+        lambda w: evidence_file(w, "b"),
+        HAZARD_OTHERS,
+    ),
+    # The body is JSON, not a photo: a caller allowed to see the hazard is told so (422).
+    Case(
+        "upload evidence to own hazard",
+        "POST",
+        "/api/v1/hazards/{id}/evidence",
+        lambda w: hazard(w),
+        {"admin": 422, "inspector": 422, "company_a": 422, "owner_a": 422, "station_a": 403},
+        body=lambda w: {"not": "a photo"},
+    ),
+    Case(
+        "upload evidence to other's hazard",
+        "POST",
+        "/api/v1/hazards/{id}/evidence",
+        lambda w: hazard(w, "b"),
+        {"admin": 422, "inspector": 422, "company_a": 404, "owner_a": 404, "station_a": 403},
+        body=lambda w: {"not": "a photo"},
     ),
 ]
 
