@@ -197,7 +197,7 @@ class HazardController(Controller):
         return Response(_view(row, language, today), status_code=201)
 
     @get("/", responses=api_docs.READ)
-    async def list(
+    async def list_(
         self,
         principal: NamedDependency[Principal],
         language: NamedDependency[str],

@@ -25,6 +25,7 @@ Pure: no I/O and no clock (the day comes in as an argument).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -87,7 +88,7 @@ DEADLINE_RUNS: Final = frozenset({State.ASSIGNED, State.RECTIFYING})
 REGULATOR_ACTIONS: Final = frozenset({Action.ASSIGN, Action.VERIFY, Action.SEND_BACK})
 RESPONSIBLE_ACTIONS: Final = frozenset({Action.START, Action.SUBMIT})
 
-STATE_LABELS: Final = MappingProxyType(
+STATE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {
         State.LISTED: N_("Listed"),
         State.ASSIGNED: N_("Assigned"),
@@ -96,10 +97,10 @@ STATE_LABELS: Final = MappingProxyType(
         State.VERIFIED: N_("Verified and closed"),
     }
 )
-GRADE_LABELS: Final = MappingProxyType(
+GRADE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {Grade.GENERAL: N_("General hazard"), Grade.MAJOR: N_("Major accident hazard")}
 )
-SOURCE_LABELS: Final = MappingProxyType(
+SOURCE_LABELS: Final[Mapping[str, str]] = MappingProxyType(
     {
         Source.INSPECTION: N_("Inspection finding"),
         Source.SUPERVISION_CHECK: N_("Supervision check"),

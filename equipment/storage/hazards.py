@@ -120,7 +120,7 @@ def _scope_clause(scope: EquipmentScope) -> Any:
         return Hazard.equipment.is_in(units)
     jurisdiction = scope.jurisdiction
     assert jurisdiction is not None
-    clauses = []
+    clauses: list[Any] = []
     if jurisdiction.districts:
         clauses.append(Hazard.district_code.is_in(sorted(jurisdiction.districts)))
     if jurisdiction.areas:
@@ -179,11 +179,7 @@ class HazardRepository:
         return None if row is None else msgspec.convert(row, UnitFacts)
 
     async def organisation_kind(self, org_id: int) -> str | None:
-        row = (
-            await Organisation.select(Organisation.kind)
-            .where(Organisation.id == org_id)  # type: ignore[attr-defined]
-            .first()
-        )
+        row = await Organisation.select(Organisation.kind).where(Organisation.id == org_id).first()
         return None if row is None else str(row["kind"])
 
     async def insert(self, values: Mapping[str, Any]) -> HazardRecord:
