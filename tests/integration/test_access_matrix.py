@@ -15,8 +15,8 @@ import pytest
 from equipment.domain import rescue
 from equipment.domain.access import SYSTEM, Jurisdiction, Role
 from equipment.domain.errors import InvalidValue
-from equipment.domain.notifications import allowance
 from equipment.domain.hazards import Action, Assignment, Source
+from equipment.domain.notifications import allowance
 from equipment.services import (
     alarms,
     areas,
