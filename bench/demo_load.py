@@ -42,7 +42,8 @@ from equipment.demo.load import (
     demo_units,
     load_demo_city,
 )
-from equipment.services import clock, db
+from equipment.services import clock
+from equipment.storage import db
 from geo.demo_areas import demo_areas
 from sereg.settings import DatabaseSettings
 

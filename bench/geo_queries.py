@@ -54,7 +54,8 @@ from bench.harness import (
 )
 from equipment.demo.city import DISTRICT_CENTRES
 from equipment.domain.access import Principal, Role
-from equipment.services import areas, clock, db, membership, spatial
+from equipment.services import areas, clock, membership, spatial
+from equipment.storage import db
 from geo.areas import feature_collection, geometry_to_geojson, to_feature_collection
 from geo.assign import assign_points
 from geo.demo_areas import CITY_OUTLINE, demo_areas

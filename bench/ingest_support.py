@@ -39,7 +39,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.services import clock, db
+from equipment.services import clock
+from equipment.storage import db
 from ingest_mqtt import credentials, simulator
 from ingest_mqtt.client import Publisher
 from sereg.settings import DatabaseSettings, IngestSettings, MqttConnection

@@ -32,7 +32,8 @@ import httpx
 
 from bench.harness import free_port, machine, wait_until_up
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import clock, db, tokens
+from equipment.services import clock, tokens
+from equipment.storage import db
 
 ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 COLUMNS = [

@@ -25,7 +25,8 @@ from typing import Any
 import asyncpg
 
 from equipment.domain import lift_events
-from equipment.services import clock, db, fills, ingest, retention, telemetry
+from equipment.services import clock, fills, ingest, retention, telemetry
+from equipment.storage import db
 from ingest_mqtt import broker_store, messages, metrics, topics
 from ingest_mqtt.client import BrokerLink, Delivery
 from sereg.settings import Settings

@@ -677,8 +677,9 @@ async def load_register(
     recorded fill seeds the stream's refill timeline.
     """
     # The table layer is imported here only: the stream, and its tests, need none of it.
-    from equipment.services import db, fill_facts
-    from equipment.services.bulk import Bulk
+    from equipment.services import fill_facts
+    from equipment.storage import db
+    from equipment.storage.bulk import Bulk
     from equipment.tables import Equipment, Organisation
 
     lift_rows = []

@@ -29,7 +29,8 @@ from equipment.api.auth import authenticate, require_token
 from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
-from equipment.services import db, schedules
+from equipment.services import schedules
+from equipment.storage import db
 from equipment.web import TEMPLATES
 from equipment.web.public_pages import public_pages
 from sereg.observability import RequestIdMiddleware, watch_event_loop

@@ -50,7 +50,7 @@ async def migrate() -> None:
 
 
 async def _with_db(coro_factory):
-    from equipment.services import db
+    from equipment.storage import db
 
     settings = get_settings()
     await db.start(settings.database.pool_min, settings.database.pool_max)

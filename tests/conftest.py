@@ -21,7 +21,8 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from equipment.services import db, tokens
+from equipment.services import tokens
+from equipment.storage import db
 from equipment.tables import REGISTER_TABLES
 from sereg.app import create_app
 from sereg.settings import DatabaseSettings

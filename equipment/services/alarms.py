@@ -13,10 +13,11 @@ from typing import Any
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, clock, db, notifications, schedules
-from equipment.services.bulk import Bulk
+from equipment.services import audit, clock, notifications, schedules
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 from equipment.tables import Alarm, Equipment
 from sereg.settings import get_settings
 

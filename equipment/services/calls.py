@@ -9,7 +9,8 @@ from typing import Any
 
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import alarms, audit, db
+from equipment.services import alarms, audit
+from equipment.storage import db
 from equipment.tables import (
     Alarm,
     AuditEntry,

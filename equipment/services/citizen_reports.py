@@ -18,7 +18,8 @@ from piccolo.query.functions.aggregate import Count, Max
 from equipment.domain import citizen_reports as rules
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import DomainError, InvalidValue
-from equipment.services import clock, db
+from equipment.services import clock
+from equipment.storage import db
 from equipment.tables import CitizenReport, Equipment, SiteSecret
 from sereg.settings import get_settings
 

@@ -9,8 +9,9 @@ from typing import Any
 from equipment.domain import kpis
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue
-from equipment.services import audit, db
+from equipment.services import audit
 from equipment.services.register import get_equipment
+from equipment.storage import db
 from equipment.tables import Drill
 
 GROUPS = {"company": "maintenance_company", "district": "district_code"}

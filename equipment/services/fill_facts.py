@@ -15,7 +15,7 @@ import msgspec
 
 from equipment.domain import fills as rules
 from equipment.domain.catalogue import VEHICLE_USES, is_cylinder
-from equipment.services.bulk import Bulk
+from equipment.storage.bulk import Bulk
 from equipment.tables import CylinderFillState
 
 

@@ -9,9 +9,10 @@ from equipment.domain import rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
-from equipment.services import audit, db, schedules
+from equipment.services import audit, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.register import get_equipment
+from equipment.storage import db
 from equipment.tables import Inspection
 
 # The due-date kind an inspection of each kind answers. A periodic inspection also

@@ -23,9 +23,10 @@ from equipment.domain.maintenance import (
     on_demand_refusals,
     parse_record,
 )
-from equipment.services import audit, db, schedules
+from equipment.services import audit, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pacing import Pacer
+from equipment.storage import db
 from equipment.tables import (
     ContractUnit,
     DueDate,

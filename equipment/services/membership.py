@@ -25,7 +25,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from equipment.services import db, positions
+from equipment.services import positions
+from equipment.storage import db
 from equipment.tables import Area, AreaMember, Equipment
 from geo.areas import Area as GeoArea
 from geo.areas import GeometryError, parse_polygonal

@@ -36,8 +36,9 @@ import httpx
 from equipment.domain import notifications as rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue, NotFound
-from equipment.services import audit, clock, db
-from equipment.services.bulk import Bulk
+from equipment.services import audit, clock
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
 from sereg.settings import NotifySettings
 

@@ -13,7 +13,8 @@ import logging
 
 import httpx
 
-from equipment.services import clock, db, escalation, notifications, schedules
+from equipment.services import clock, escalation, notifications, schedules
+from equipment.storage import db
 from sereg.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")

@@ -10,7 +10,8 @@ from equipment.domain import codes
 from equipment.domain.access import OrgKind, Permission, Principal
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
 from equipment.domain.maintenance import SUPERVISION_CLASSES
-from equipment.services import audit, db
+from equipment.services import audit
+from equipment.storage import db
 from equipment.tables import Organisation
 from geo.coords import CoordinateError, check_wgs84_in_china
 

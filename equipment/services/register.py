@@ -25,7 +25,7 @@ from equipment.domain.lifecycle import (
     registration_is_late,
     suspension_notice_is_late,
 )
-from equipment.services import audit, db, membership, schedules
+from equipment.services import audit, membership, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pagination import (
     SortKey,
@@ -33,6 +33,7 @@ from equipment.services.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from equipment.storage import db
 from equipment.tables import Alarm, AreaMember, DueDate, Equipment, Organisation, StatusChange
 from geo.coords import CoordinateError, check_wgs84_in_china
 from geo.crs import check_crs, to_wgs84

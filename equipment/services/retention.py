@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from equipment.domain.errors import InvalidValue
-from equipment.services import db
-from equipment.services.bulk import Bulk
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 
 FILL_MINIMUM_DAYS = 2 * 365
 # Rows per DELETE: short transactions, so pruning a backlog never blocks the ingest.

@@ -10,8 +10,9 @@ from typing import Any
 
 from equipment.domain.access import ROLE_ORG_KIND, ROLES_NEEDING_ORG, Principal, Role
 from equipment.domain.errors import InvalidValue, NotFound
-from equipment.services import audit, db
+from equipment.services import audit
 from equipment.services.organisations import require_kind
+from equipment.storage import db
 from equipment.tables import ApiToken
 
 TOKEN_PREFIX = "sereg_"

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.services import db
+from equipment.storage import db
 from equipment.tables import Fill
 from sereg.settings import DatabaseSettings
 from tests.conftest import ROOT, pg_url, sereg_env

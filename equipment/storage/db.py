@@ -14,7 +14,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from equipment.services.bulk import Bulk
+from equipment.storage.bulk import Bulk
 from equipment.tables import REGISTER_TABLES, Equipment
 
 
