@@ -1,0 +1,287 @@
+"""The equipment register's rows: units, their status changes, and the code lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict, cast
+
+import msgspec
+from piccolo.columns.combination import And, Or, Where, WhereRaw
+from piccolo.query import Select
+
+from equipment.domain.access import EquipmentScope, ScopeKind
+from equipment.domain.lifecycle import Status
+from equipment.storage.keyset import Sort, after_cursor
+from equipment.tables import Alarm, AreaMember, DueDate, Equipment, StatusChange
+
+Clause = Where | And | Or | WhereRaw
+
+
+class EquipmentRow(TypedDict):
+    """A unit's row as the register holds it (a mapping: the API, the pages, the audit
+    diff and the cursors read it by column name)."""
+
+    id: int
+    code: str
+    registration_code: str | None
+    equipment_code: str | None
+    category: str
+    certificate_no: str | None
+    manufacturer: str
+    model: str
+    serial_no: str
+    manufacture_date: date | None
+    commissioning_date: date | None
+    registered_on: date | None
+    address: str
+    district_code: str
+    longitude: float | None
+    latitude: float | None
+    user_unit: int
+    maintenance_company: int | None
+    owning_station: int | None
+    status: str
+    status_since: date
+    late_registration: bool
+    late_suspension_notice: bool
+    needs_inspection_before_resume: bool
+    parameters: dict[str, Any]
+    cylinder_use: str | None
+    next_inspection_due: date | None
+    not_fit_for_use: bool
+    last_maintenance_on: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class StatusChangeRow(TypedDict):
+    id: int
+    equipment: int
+    action: str
+    from_status: str
+    to_status: str
+    effective_on: date
+    details: dict[str, Any]
+    actor: str
+    recorded_at: datetime
+
+
+class PublicUnitRow(TypedDict):
+    """What anyone may read about a unit by the code on its sign: no personal data."""
+
+    code: str
+    registration_code: str | None
+    equipment_code: str | None
+    category: str
+    address: str
+    status: str
+    next_inspection_due: date | None
+    last_maintenance_on: date | None
+    maintenance_company_name: str | None
+
+
+class CodeHolder(msgspec.Struct, frozen=True):
+    """The unit that holds a registration or equipment code."""
+
+    id: int
+    status: str
+    status_since: date
+
+
+class NewStatusChange(msgspec.Struct, frozen=True):
+    equipment: int
+    action: str
+    from_status: str
+    to_status: str
+    effective_on: date
+    details: dict[str, Any]
+    actor: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class EquipmentFilter:
+    category: str | None = None
+    category_prefix: str | None = None
+    district_code: str | None = None
+    status: Status | None = None
+    user_unit_id: int | None = None
+    maintenance_company_id: int | None = None
+    owning_station_id: int | None = None
+    q: str | None = None
+    # Spatial and condition filters (the areas' unit lists, the data-quality list).
+    area_id: int | None = None  # units in or on this area (area_member)
+    located: bool | None = None  # True: with coordinates; False: without
+    commissioned_on_or_before: date | None = None
+    inspection_due_before: date | None = None  # next_inspection_due earlier than this
+    maintenance_due_before: date | None = None  # a maintenance due date earlier than this
+    open_alarm: bool = False  # an open alarm exists
+
+
+def _literal(text: str) -> str:
+    """User text inside a LIKE pattern: its wildcards are taken out, not interpreted."""
+    return text.replace("%", "").replace("_", "")
+
+
+def _scope_clause(scope: EquipmentScope | None) -> Clause | None:
+    if scope is None:
+        return None
+    column = {
+        ScopeKind.USER_UNIT: Equipment.user_unit,
+        ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,
+        ScopeKind.OWNING_STATION: Equipment.owning_station,
+    }.get(scope.kind)
+    if column is None:
+        return None
+    return cast(Clause, column == scope.org_id)
+
+
+def _select() -> Select[Any]:
+    return Equipment.select(*Equipment.all_columns()).output(load_json=True)
+
+
+def _filter_clauses(filters: EquipmentFilter) -> list[Clause]:
+    clauses: list[Clause] = []
+    if filters.category:
+        clauses.append(Equipment.category == filters.category)
+    if filters.category_prefix:
+        clauses.append(Equipment.category.like(f"{_literal(filters.category_prefix)}%"))
+    if filters.district_code:
+        clauses.append(Equipment.district_code == filters.district_code)
+    if filters.status:
+        clauses.append(Equipment.status == filters.status.value)
+    if filters.user_unit_id is not None:
+        clauses.append(Equipment.user_unit == filters.user_unit_id)
+    if filters.maintenance_company_id is not None:
+        clauses.append(Equipment.maintenance_company == filters.maintenance_company_id)
+    if filters.owning_station_id is not None:
+        clauses.append(Equipment.owning_station == filters.owning_station_id)
+    if filters.q:
+        needle = _literal(filters.q.strip())
+        clauses.append(
+            Equipment.code.like(f"{needle.upper()}%") | Equipment.address.ilike(f"%{needle}%")
+        )
+    if filters.area_id is not None:
+        members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == filters.area_id)
+        clauses.append(Equipment.id.is_in(members))
+    if filters.located is True:
+        clauses.append(Equipment.longitude.is_not_null())
+    elif filters.located is False:
+        clauses.append(Equipment.longitude.is_null())
+    if filters.commissioned_on_or_before is not None:
+        clauses.append(Equipment.commissioning_date <= filters.commissioned_on_or_before)
+    if filters.inspection_due_before is not None:
+        clauses.append(Equipment.next_inspection_due < filters.inspection_due_before)
+    if filters.maintenance_due_before is not None:
+        overdue = DueDate.select(DueDate.equipment).where(
+            DueDate.kind == "maintenance", DueDate.due_on < filters.maintenance_due_before
+        )
+        clauses.append(Equipment.id.is_in(overdue))
+    if filters.open_alarm:
+        alarmed = Alarm.select(Alarm.equipment).where(Alarm.state == "open")
+        clauses.append(Equipment.id.is_in(alarmed))
+    return clauses
+
+
+class EquipmentRepository:
+    async def get(
+        self, equipment_id: int, scope: EquipmentScope | None = None
+    ) -> EquipmentRow | None:
+        """The unit, or None when it does not exist or lies outside ``scope``."""
+        query = _select().where(Equipment.id == equipment_id)
+        clause = _scope_clause(scope)
+        if clause is not None:
+            query = query.where(clause)
+        return cast(EquipmentRow | None, await query.first())
+
+    async def page(
+        self,
+        filters: EquipmentFilter,
+        *,
+        scope: EquipmentScope | None,
+        sort: Sort,
+        after: Sequence[object] | None,
+        limit: int,
+    ) -> list[EquipmentRow]:
+        """Up to ``limit`` units in sort order, after the keyset ``after``."""
+        clauses = _filter_clauses(filters)
+        clause = _scope_clause(scope)
+        if clause is not None:
+            clauses.insert(0, clause)
+        if after is not None:
+            clauses.append(after_cursor(sort, after))
+        order = [getattr(Equipment, c) for c in sort.order_columns]
+        query = _select().order_by(*order, ascending=not sort.descending).limit(limit)
+        if clauses:
+            query = query.where(*clauses)
+        return cast(list[EquipmentRow], await query)
+
+    async def code_holder(
+        self, column: Literal["registration_code", "equipment_code"], value: str
+    ) -> CodeHolder | None:
+        row = (
+            await Equipment.select(Equipment.id, Equipment.status, Equipment.status_since)
+            .where(getattr(Equipment, column) == value)
+            .first()
+        )
+        return None if row is None else msgspec.convert(row, CodeHolder)
+
+    async def insert(self, values: Mapping[str, Any]) -> int:
+        [created] = await Equipment.insert(Equipment(**values)).returning(Equipment.id)
+        return cast(int, created["id"])
+
+    async def update_if_version(
+        self, equipment_id: int, expected_version: int, values: Mapping[str, Any]
+    ) -> bool:
+        """Whether the row was still at ``expected_version`` (and is now changed)."""
+        updated = (
+            await Equipment.update(dict[Any, Any](values))
+            .where(Equipment.id == equipment_id, Equipment.version == expected_version)
+            .returning(Equipment.id)
+        )
+        return bool(updated)
+
+    async def add_status_change(self, change: NewStatusChange) -> None:
+        await StatusChange.insert(StatusChange(**msgspec.structs.asdict(change)))
+
+    async def status_history(self, equipment_id: int) -> list[StatusChangeRow]:
+        rows = (
+            await StatusChange.select()
+            .where(StatusChange.equipment == equipment_id)
+            .order_by(StatusChange.id)
+            .output(load_json=True)
+        )
+        return cast(list[StatusChangeRow], rows)
+
+    async def hand_over_open_alarms(
+        self, equipment_id: int, maintenance_company: int | None
+    ) -> None:
+        """The unit's open alarms name ``maintenance_company``; closed ones keep theirs."""
+        await Alarm.update({Alarm.maintenance_company: maintenance_company}).where(
+            Alarm.equipment == equipment_id, Alarm.state == "open"
+        )
+
+    async def public_by_code(self, code: str) -> PublicUnitRow | None:
+        row = (
+            await Equipment.select(
+                Equipment.code,
+                Equipment.registration_code,
+                Equipment.equipment_code,
+                Equipment.category,
+                Equipment.address,
+                Equipment.status,
+                Equipment.next_inspection_due,
+                Equipment.last_maintenance_on,
+                Equipment.maintenance_company.name.as_alias("maintenance_company_name"),
+            )
+            .where(
+                (Equipment.code == code)
+                | (Equipment.registration_code == code)
+                | (Equipment.equipment_code == code)
+            )
+            .first()
+        )
+        return cast(PublicUnitRow | None, row)
