@@ -20,10 +20,10 @@ from piccolo.engine.postgres import PostgresEngine
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Status
-from equipment.services import positions, register
+from equipment.services import register
 from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
-from equipment.storage import db
+from equipment.storage import db, positions
 from equipment.tables import Equipment
 from geo.areas import GeometryError, parse_polygonal
 from geo.assign import Cluster, cluster_bbox, units_in_polygon

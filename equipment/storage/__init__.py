@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
 from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 
 
@@ -32,6 +33,7 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.audit = AuditRepository()
         self.equipment = EquipmentRepository()
+        self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
 
 
