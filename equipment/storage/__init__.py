@@ -22,7 +22,9 @@ from contextlib import asynccontextmanager
 
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
+from equipment.storage.devices import DeviceRepository
 from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.inspections import InspectionRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 
@@ -32,7 +34,9 @@ class UnitOfWork:
 
     def __init__(self) -> None:
         self.audit = AuditRepository()
+        self.devices = DeviceRepository()
         self.equipment = EquipmentRepository()
+        self.inspections = InspectionRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
 
