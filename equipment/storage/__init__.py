@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
 from equipment.storage.devices import DeviceRepository
+from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.membership import MembershipRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.audit = AuditRepository()
         self.devices = DeviceRepository()
+        self.due = DueRepository()
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
         self.membership = MembershipRepository()
