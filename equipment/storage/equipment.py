@@ -8,11 +8,14 @@ from datetime import date, datetime
 from typing import Any, Literal, TypedDict, cast
 
 import msgspec
+import numpy as np
 from piccolo.columns.combination import And, Or, Where, WhereRaw
+from piccolo.engine.postgres import PostgresEngine
 from piccolo.query import Select
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.domain.lifecycle import Status
+from equipment.storage import db, positions
 from equipment.storage.keyset import Sort, after_cursor
 from equipment.tables import Alarm, AreaMember, DueDate, Equipment, StatusChange
 
@@ -67,6 +70,11 @@ class StatusChangeRow(TypedDict):
     details: dict[str, Any]
     actor: str
     recorded_at: datetime
+
+
+class StatusStepRow(TypedDict):
+    action: str
+    effective_on: date
 
 
 class PublicUnitRow(TypedDict):
@@ -186,6 +194,38 @@ def _filter_clauses(filters: EquipmentFilter) -> list[Clause]:
     return clauses
 
 
+BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat (WGS-84)
+
+
+def located_query(
+    scope: EquipmentScope | None,
+    box: BBox,
+    *,
+    category: str | None = None,
+    category_prefix: str | None = None,
+    status: Status | None = None,
+) -> Select[Any]:
+    """Id and position of the units in ``box``, edges included (a range scan of the
+    equipment_location index); bench/geo_queries.py compiles the same."""
+    min_lon, min_lat, max_lon, max_lat = box
+    clauses: list[Clause] = [
+        Equipment.longitude >= min_lon,
+        Equipment.longitude <= max_lon,
+        Equipment.latitude >= min_lat,
+        Equipment.latitude <= max_lat,
+    ]
+    scoped = _scope_clause(scope)
+    if scoped is not None:
+        clauses.append(scoped)
+    if category:
+        clauses.append(Equipment.category == category)
+    if category_prefix:
+        clauses.append(Equipment.category.like(f"{_literal(category_prefix)}%"))
+    if status:
+        clauses.append(Equipment.status == status.value)
+    return Equipment.select(Equipment.id, Equipment.longitude, Equipment.latitude).where(*clauses)
+
+
 class EquipmentRepository:
     async def get(
         self, equipment_id: int, scope: EquipmentScope | None = None
@@ -219,6 +259,42 @@ class EquipmentRepository:
             query = query.where(*clauses)
         return cast(list[EquipmentRow], await query)
 
+    async def located(
+        self,
+        scope: EquipmentScope | None,
+        box: BBox,
+        *,
+        category: str | None = None,
+        category_prefix: str | None = None,
+        status: Status | None = None,
+    ) -> positions.Positions:
+        """(ids, lons, lats) of the units in ``box`` (edges included), in no set order."""
+        query = located_query(
+            scope, box, category=category, category_prefix=category_prefix, status=status
+        )
+        engine = db.engine()
+        if isinstance(engine, PostgresEngine) and engine.pool is not None:
+            # Up to every unit of a city: one binary COPY read into numpy, not Python rows.
+            sql, args = query.querystrings[0].compile_string(engine_type="postgres")
+            async with engine.pool.acquire() as connection:
+                return await positions.fetch(connection, sql, *args)
+        rows = await query
+        return (
+            np.array([r["id"] for r in rows], dtype=np.int64),
+            np.array([r["longitude"] for r in rows], dtype=np.float64),
+            np.array([r["latitude"] for r in rows], dtype=np.float64),
+        )
+
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, EquipmentRow]:
+        """The units of ``ids`` that exist, by id (read 500 at a time)."""
+        found: dict[int, EquipmentRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            rows = await _select().where(Equipment.id.is_in(chunk))
+            for row in cast(list[EquipmentRow], rows):
+                found[row["id"]] = row
+        return found
+
     async def code_holder(
         self, column: Literal["registration_code", "equipment_code"], value: str
     ) -> CodeHolder | None:
@@ -243,6 +319,19 @@ class EquipmentRepository:
             .returning(Equipment.id)
         )
         return bool(updated)
+
+    async def set_columns(self, equipment_id: int, values: Mapping[str, Any]) -> None:
+        """Columns the services derive (the schedule's), without a version step."""
+        await Equipment.update(dict[Any, Any](values)).where(Equipment.id == equipment_id)
+
+    async def status_steps(self, equipment_id: int) -> list[StatusStepRow]:
+        """The unit's status changes, action and day only, in the order recorded."""
+        rows = (
+            await StatusChange.select(StatusChange.action, StatusChange.effective_on)
+            .where(StatusChange.equipment == equipment_id)
+            .order_by(StatusChange.id)
+        )
+        return cast(list[StatusStepRow], rows)
 
     async def add_status_change(self, change: NewStatusChange) -> None:
         await StatusChange.insert(StatusChange(**msgspec.structs.asdict(change)))

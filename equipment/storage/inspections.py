@@ -46,11 +46,10 @@ class InspectionRepository:
     async def is_corrected(self, inspection_id: int) -> bool:
         return bool(await Inspection.exists().where(Inspection.corrects == inspection_id))
 
-    async def of_unit(self, equipment_id: int) -> list[InspectionRow]:
-        """In the order they were made (then recorded)."""
+    async def of_unit(self, equipment_id: int, *, as_recorded: bool = False) -> list[InspectionRow]:
+        """In the order they were made (then recorded), or as recorded."""
+        order = (Inspection.id,) if as_recorded else (Inspection.inspected_on, Inspection.id)
         rows = (
-            await Inspection.select()
-            .where(Inspection.equipment == equipment_id)
-            .order_by(Inspection.inspected_on, Inspection.id)
+            await Inspection.select().where(Inspection.equipment == equipment_id).order_by(*order)
         )
         return cast(list[InspectionRow], rows)
