@@ -14,7 +14,6 @@ from equipment.domain.access import (
     Permission,
     Principal,
     Role,
-    ScopeKind,
 )
 from equipment.domain.errors import (
     Conflict,
@@ -75,9 +74,9 @@ class Page:
     next_cursor: str | None
 
 
-def _scope(principal: Principal) -> EquipmentScope | None:
-    scope = principal.equipment_scope()
-    return None if scope.kind is ScopeKind.ALL else scope
+def _scope(principal: Principal) -> EquipmentScope:
+    """The caller's units; storage turns the scope into each table's condition."""
+    return principal.equipment_scope()
 
 
 async def _load(principal: Principal, equipment_id: int) -> EquipmentRow:
