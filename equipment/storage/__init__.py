@@ -28,6 +28,7 @@ from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
+from equipment.storage.retention import RetentionRepository
 
 
 class UnitOfWork:
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.inspections = InspectionRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
+        self.retention = RetentionRepository()
 
 
 _REPOSITORIES = UnitOfWork()
