@@ -29,6 +29,7 @@ from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
+from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
 
 
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.inspections = InspectionRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
+        self.public = PublicRepository()
         self.retention = RetentionRepository()
 
 

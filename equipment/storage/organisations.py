@@ -43,6 +43,15 @@ class OrganisationRepository:
         row = await Organisation.select(Organisation.kind).where(_org_id == org_id).first()
         return None if row is None else cast(str, row["kind"])
 
+    async def name_of(self, org_id: int, kind: str) -> str | None:
+        """The organisation's name, when it exists and is of ``kind``."""
+        row = (
+            await Organisation.select(Organisation.name)
+            .where((_org_id == org_id) & (Organisation.kind == kind))
+            .first()
+        )
+        return None if row is None else cast(str, row["name"])
+
     async def names(self, ids: Iterable[int]) -> dict[int, str]:
         wanted = list(ids)
         if not wanted:

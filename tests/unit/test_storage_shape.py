@@ -51,7 +51,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/calls.py": "not yet migrated",
     "equipment/services/citizen_reports.py": "not yet migrated",
     "equipment/services/tokens.py": "not yet migrated",
-    "equipment/services/public.py": "not yet migrated",
     "equipment/services/clock.py": "reads the database's clock; not yet migrated",
     # Outside the services: the demo loader and showcase, the simulator (issue 18 moves
     # it out of the product package), the CLI's migrate and seed commands, and the
