@@ -295,6 +295,19 @@ class EquipmentRepository:
                 found[row["id"]] = row
         return found
 
+    async def id_by_code(self, code: str) -> int | None:
+        """The unit whose code, registration code or equipment code is ``code``."""
+        row = (
+            await Equipment.select(Equipment.id)
+            .where(
+                (Equipment.code == code)
+                | (Equipment.registration_code == code)
+                | (Equipment.equipment_code == code)
+            )
+            .first()
+        )
+        return None if row is None else cast(int, row["id"])
+
     async def code_holder(
         self, column: Literal["registration_code", "equipment_code"], value: str
     ) -> CodeHolder | None:

@@ -49,7 +49,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/maintenance.py": "not yet migrated",
     "equipment/services/telemetry.py": "not yet migrated",
     "equipment/services/calls.py": "not yet migrated",
-    "equipment/services/citizen_reports.py": "not yet migrated",
     "equipment/services/tokens.py": "not yet migrated",
     "equipment/services/clock.py": "reads the database's clock; not yet migrated",
     # Outside the services: the demo loader and showcase, the simulator (issue 18 moves
