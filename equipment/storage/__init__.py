@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
+from equipment.storage.calls import CallRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
 from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
@@ -39,6 +40,7 @@ class UnitOfWork:
 
     def __init__(self) -> None:
         self.audit = AuditRepository()
+        self.calls = CallRepository()
         self.citizen_reports = CitizenReportRepository()
         self.dead_letters = DeadLetterRepository()
         self.devices = DeviceRepository()

@@ -48,7 +48,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     # Next in issue 18's order (this branch migrates them one commit each).
     "equipment/services/maintenance.py": "not yet migrated",
     "equipment/services/telemetry.py": "not yet migrated",
-    "equipment/services/calls.py": "not yet migrated",
     "equipment/services/tokens.py": "not yet migrated",
     "equipment/services/clock.py": "reads the database's clock; not yet migrated",
     # Outside the services: the demo loader and showcase, the simulator (issue 18 moves
