@@ -4,7 +4,7 @@ from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from sereg.settings import DatabaseSettings, get_settings
+from equipment.settings import DatabaseSettings, settings_from_env
 
 
 def make_engine(database: DatabaseSettings) -> PostgresEngine | SQLiteEngine:
@@ -14,6 +14,6 @@ def make_engine(database: DatabaseSettings) -> PostgresEngine | SQLiteEngine:
     return SQLiteEngine(path=str(database.sqlite_path))
 
 
-DB = make_engine(get_settings().database)
+DB = make_engine(settings_from_env().database)
 
 APP_REGISTRY = AppRegistry(apps=["equipment.piccolo_app"])

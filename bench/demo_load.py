@@ -43,9 +43,9 @@ from equipment.demo.load import (
     load_demo_city,
 )
 from equipment.services import clock
+from equipment.settings import DatabaseSettings
 from equipment.storage import db
 from geo.demo_areas import demo_areas
-from sereg.settings import DatabaseSettings
 
 ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SEED = 1

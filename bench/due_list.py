@@ -50,9 +50,9 @@ from equipment.domain.access import Principal, Role
 from equipment.domain.rules.model import STATUTORY_KINDS
 from equipment.services import clock, due
 from equipment.services.pagination import after_cursor, encode_cursor
+from equipment.settings import settings_from_env
 from equipment.storage import due as due_storage
 from equipment.tables import DueDate, Organisation
-from sereg.settings import get_settings
 
 DISTRICT = "420606"
 PAGE = 50
@@ -131,7 +131,7 @@ def verdict(api: Latency, floor: Latency) -> str:
 
 
 async def measure(base: str, token: str, rate: float, seconds: float) -> None:
-    database = get_settings().database
+    database = settings_from_env().database
     pool = await asyncpg.create_pool(
         **database.postgres_config(), min_size=4, max_size=8, reset=keep_session
     )
@@ -248,7 +248,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    if not get_settings().database.is_postgres:
+    if not settings_from_env().database.is_postgres:
         sys.exit("set DATABASE_URL to the PostgreSQL register loaded by 'sereg demo'")
     token = admin_token()
     port = free_port()

@@ -55,13 +55,13 @@ from bench.harness import (
 from equipment.demo.city import DISTRICT_CENTRES
 from equipment.domain.access import Principal, Role
 from equipment.services import areas, clock, membership
+from equipment.settings import settings_from_env
 from equipment.storage import db
 from equipment.storage.equipment import located_query
 from geo.areas import feature_collection, geometry_to_geojson, to_feature_collection
 from geo.assign import assign_points
 from geo.demo_areas import CITY_OUTLINE, demo_areas
 from geo.distance import bbox_around, metres_per_degree
-from sereg.settings import get_settings
 
 SEED = 420600
 ADMIN = Principal(Role.ADMIN, None, 0)  # what the bench's admin token stands for
@@ -188,7 +188,7 @@ async def latency(base: str, token: str, rate: float, seconds: float, radius: fl
     today: date = clock.today()
     now: datetime = clock.now()
     pool = await asyncpg.create_pool(
-        **get_settings().database.postgres_config(), min_size=4, max_size=8, reset=keep_session
+        **settings_from_env().database.postgres_config(), min_size=4, max_size=8, reset=keep_session
     )
     try:
         summary_path = (
@@ -310,7 +310,7 @@ def _flat(statement: tuple[str, list[Any]]) -> tuple[Any, ...]:
 
 
 async def prepare(wanted: int, repeat: int) -> None:
-    settings = get_settings().database
+    settings = settings_from_env().database
     await db.start(settings.pool_min, settings.pool_max)
     try:
         units = await asyncpg_count("SELECT count(*) FROM equipment")
@@ -339,7 +339,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--radius", type=float, default=300)
     args = parser.parse_args()
-    if not get_settings().database.is_postgres:
+    if not settings_from_env().database.is_postgres:
         sys.exit("set DATABASE_URL to the PostgreSQL register loaded by 'sereg demo'")
     asyncio.run(prepare(args.areas, args.repeat))
     token = admin_token()

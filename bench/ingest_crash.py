@@ -36,6 +36,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench import simulator
 from bench.harness import machine
 from bench.ingest_support import (
     FillPublisher,
@@ -53,7 +54,6 @@ from bench.ingest_support import (
     verdict_mix,
     wait_for_fills,
 )
-from ingest_mqtt import simulator
 from tests.mosquitto import Broker
 
 

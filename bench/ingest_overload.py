@@ -48,8 +48,8 @@ from bench.ingest_support import (
     simulator_event_id,
     wait_for_fills,
 )
+from equipment.settings import IngestSettings
 from ingest_mqtt.client import Publisher
-from sereg.settings import IngestSettings
 
 GOAL_RSS_MIB = 150
 

@@ -39,11 +39,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from piccolo.engine.postgres import PostgresEngine
 
+from bench import simulator
+from equipment.broker import MqttConnection
 from equipment.services import clock
+from equipment.settings import DatabaseSettings, IngestSettings
 from equipment.storage import db
-from ingest_mqtt import credentials, simulator
+from ingest_mqtt import credentials
 from ingest_mqtt.client import Publisher
-from sereg.settings import DatabaseSettings, IngestSettings, MqttConnection
 from tests.mosquitto import Broker, launch_broker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -375,17 +377,6 @@ class IngestProcess:
                 found = re.search(r"stored=Counter\(\{[^}]*'fill': (\d+)", line)
                 return int(found.group(1)) if found else 0
         return None
-
-
-def subscribe_once(database_url: str, conn: MqttConnection, group: str, client_id: str) -> None:
-    """Start ``sereg ingest`` once so its persistent session subscribes, then stop it:
-    the broker queues what follows for it."""
-    process = IngestProcess(database_url, conn, group, client_id).start()
-    try:
-        process.wait_connected()
-        time.sleep(0.5)  # its SUBSCRIBE reaches the broker
-    finally:
-        process.stop()
 
 
 # --------------------------------------------------------------------------- database

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench import simulator
 from bench.harness import machine
 from bench.ingest_support import (
     BareSubscriber,
@@ -64,8 +65,7 @@ from bench.ingest_support import (
     verdict_mix,
     wait_for_fills,
 )
-from ingest_mqtt import simulator
-from sereg.settings import MqttConnection
+from equipment.broker import MqttConnection
 from tests.mosquitto import Broker
 
 TARGET_RATIO = 0.5

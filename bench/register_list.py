@@ -30,11 +30,11 @@ from bench.harness import (
     wait_until_up,
 )
 from equipment.services.pagination import SortKey, encode_cursor
-from sereg.settings import get_settings
+from equipment.settings import settings_from_env
 
 
 async def measure(base: str, token: str, rate: float, seconds: float) -> None:
-    database = get_settings().database
+    database = settings_from_env().database
     pool = await asyncpg.create_pool(**database.postgres_config(), min_size=4, max_size=8)
     count = await pool.fetchval("SELECT count(*) FROM equipment")
     deep_id = await pool.fetchval(
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    if not get_settings().database.is_postgres:
+    if not settings_from_env().database.is_postgres:
         sys.exit("set DATABASE_URL to the PostgreSQL register loaded by 'sereg demo'")
     token = admin_token()
     port = free_port()

@@ -68,6 +68,8 @@ BENCHMARKS = (
               ("--backlog", "10000", "--settings", "interval1")),
     Benchmark("MQTT ingest: overload", "bench.ingest_overload", (),
               ("--seconds", "5", "--units", "2000", "--pool", "2000")),
+    Benchmark("Alarm storm: entrapments to webhooks and alert topics", "bench.alarm_storm", (),
+              ("--lifts", "200", "--units", "5000")),
 )  # fmt: skip
 
 

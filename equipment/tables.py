@@ -17,6 +17,7 @@ from piccolo.columns import (
     DoublePrecision,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -27,6 +28,8 @@ from piccolo.table import Table
 
 class Organisation(Table, tablename="organisation"):
     """A user unit, maintenance company, inspection body or filling station."""
+
+    id: Serial  # the primary key Piccolo adds, named for the type checker
 
     kind = Varchar(length=24, index=True)
     credit_code = Varchar(length=18, unique=True)
@@ -221,7 +224,9 @@ class Alarm(Table, tablename="alarm"):
     severity = Varchar(length=16)
     state = Varchar(length=12, default="open")
     source = Varchar(length=16)
-    count = Integer(default=1)
+    # How many times the alarm was raised while open. The column's name hides Table.count()
+    # on this table (use a select); renaming it would change the stored schema and the API.
+    count = Integer(default=1)  # type: ignore[assignment]
     raised_at = Timestamptz()
     last_raised_at = Timestamptz()
     maintenance_company = Integer(null=True, default=None)
@@ -241,6 +246,24 @@ class Alarm(Table, tablename="alarm"):
     detail = Text(default="")
 
 
+class AlarmChange(Table, tablename="alarm_change"):
+    """One change of an alarm that the live board shows: raised, acknowledged, arrived,
+    finished, closed, escalated, reassigned. Written by database triggers (every path that
+    changes an alarm, the ingest's set-at-a-time SQL included, in its own transaction).
+
+    ``seq`` is the public, commit-ordered number a stream resumes from (Last-Event-ID).
+    On SQLite it is ``id`` (one writer at a time: ids are taken in commit order). On
+    PostgreSQL ids are taken before commit, in another order than commits happen, so the
+    feed stamps ``seq`` on committed rows under one lock (services/alarm_feed.py): a
+    reader that saw seq N never later finds a new row below N.
+    """
+
+    id = BigSerial(primary_key=True)
+    seq = BigInt(null=True, default=None)
+    alarm = BigInt()
+    event = Varchar(length=24)
+
+
 class AuditEntry(Table, tablename="audit_entry"):
     """Append-only trail of every change (a database trigger refuses UPDATE and DELETE)."""
 
@@ -257,6 +280,8 @@ class AuditEntry(Table, tablename="audit_entry"):
 class ApiToken(Table, tablename="api_token"):
     """A bearer token; only its SHA-256 is stored."""
 
+    id: Serial  # the primary key Piccolo adds, named for the type checker
+
     token_hash = Varchar(length=64, unique=True)
     prefix = Varchar(length=16)
     role = Varchar(length=24)
@@ -266,6 +291,46 @@ class ApiToken(Table, tablename="api_token"):
     label = Varchar(length=100, default="")
     created_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+    # An inspector token's districts and areas (access.Jurisdiction, as text); "" none.
+    jurisdiction = Varchar(length=500, default="")
+
+
+class Account(Table, tablename="account"):
+    """A person who logs in to the pages: one role and organisation, like a token, and an
+    inspector's jurisdiction. The password is kept only as an argon2id hash."""
+
+    username = Varchar(length=64, unique=True)
+    password_hash = Varchar(length=200)
+    role = Varchar(length=24)
+    organisation = ForeignKey(
+        references=Organisation, on_delete=OnDelete.restrict, null=True, index=True
+    )
+    jurisdiction = Varchar(length=500, default="")
+    created_at = Timestamptz()
+    disabled_at = Timestamptz(null=True, default=None)
+
+
+class WebSession(Table, tablename="web_session"):
+    """A logged-in browser. Kept in the database so every worker knows it and a restart
+    loses none; the cookie holds a random id whose SHA-256 is stored here. ``csrf`` is the
+    session's form token (synchroniser token: a form must send it back)."""
+
+    id_hash = Varchar(length=64, unique=True)
+    account = ForeignKey(references=Account, on_delete=OnDelete.restrict, index=True)
+    csrf = Varchar(length=64)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    ended_at = Timestamptz(null=True, default=None)
+
+
+class LoginFailure(Table, tablename="login_failure"):
+    """A failed login: what the throttle counts, per user name and per client address,
+    across workers. Rows older than the throttle's window are deleted as new ones come."""
+
+    id = BigSerial(primary_key=True)
+    username = Varchar(length=64, index=True)
+    client = Varchar(length=64, index=True)
+    at = Timestamptz(index=True)
 
 
 class Area(Table, tablename="area"):
@@ -274,6 +339,8 @@ class Area(Table, tablename="area"):
     The geometry is the GeoJSON geometry in WGS-84, kept valid by ``geo.areas``; its bounding
     box is stored beside it so "which areas can contain this point" is a range test in SQL.
     """
+
+    id: Serial  # the primary key Piccolo adds, named for the type checker
 
     # The feature's id (else its code), or a digest of its content when it has neither:
     # a re-import of the same key updates the area instead of adding another.
@@ -346,6 +413,8 @@ class Fill(Table, tablename="fill"):
 class CylinderFillState(Table, tablename="cylinder_fill_state"):
     """A cylinder's latest fill and fill count, kept current by the ingest."""
 
+    id: Serial  # the primary key Piccolo adds, named for the type checker
+
     equipment = BigInt(unique=True)
     last_fill = BigInt()
     last_filled_at = Timestamptz()
@@ -357,6 +426,8 @@ class CylinderFillState(Table, tablename="cylinder_fill_state"):
 class JointFilling(Table, tablename="joint_filling"):
     """An agreement that lets ``filling_station`` fill ``owner_station``'s cylinders
     (interlock code 09, joint operation: allowed)."""
+
+    id: Serial  # the primary key Piccolo adds, named for the type checker
 
     owner_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
     filling_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
@@ -371,6 +442,8 @@ class CylinderEntrustment(Table, tablename="cylinder_entrustment"):
     the station may fill them as its own (TSG 23-2021: a station fills its own and
     entrusted cylinders [S]); the interlock answers 00 with the reason "entrusted"."""
 
+    id: Serial  # the primary key Piccolo adds, named for the type checker
+
     owner = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
     filling_station = ForeignKey(references=Organisation, on_delete=OnDelete.restrict)
     valid_from = Date()
@@ -382,6 +455,8 @@ class CylinderEntrustment(Table, tablename="cylinder_entrustment"):
 class LiftState(Table, tablename="lift_state"):
     """A lift's live state from its latest heartbeat: one row per lift, updated in place
     so the register table is never written per heartbeat."""
+
+    id: Serial  # the primary key Piccolo adds, named for the type checker
 
     equipment = BigInt(unique=True)
     ts = Timestamptz()  # the device's time of the latest status
@@ -507,6 +582,26 @@ class WebhookDelivery(Table, tablename="webhook_delivery"):
     created_at = Timestamptz()
 
 
+class AlertDelivery(Table, tablename="alert_delivery"):
+    """One notification to one organisation's MQTT alert topic
+    (``sereg/v1/orgs/{organisation}/alerts``): its fixed payload, attempts and lease,
+    drained like :class:`WebhookDelivery` (at least once, the same key on a repeat)."""
+
+    id = BigSerial(primary_key=True)
+    notification = BigInt()
+    organisation = BigInt(index=True)
+    idempotency_key = Varchar(length=64, unique=True)
+    body = Text()
+    state = Varchar(length=12, default="pending")  # pending | delivered | dead
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    leased_until = Timestamptz(null=True, default=None)
+    lease = Varchar(length=32, null=True, default=None)
+    last_error = Text(default="")
+    delivered_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
 class EscalationFired(Table, tablename="escalation_fired"):
     """An escalation step that fired; unique on (alarm, step), so it fires once however
     many workers watch the clock."""
@@ -520,6 +615,8 @@ class EscalationFired(Table, tablename="escalation_fired"):
 class ClockOffset(Table, tablename="clock_offset"):
     """Test-only: seconds every worker adds to its clock when SEREG_TEST_CLOCK is set, so a
     test moves time for every process at once. Production never reads it."""
+
+    id: Serial  # the primary key Piccolo adds, named for the type checker
 
     seconds = DoublePrecision(default=0)
 
@@ -562,6 +659,8 @@ class SiteSecret(Table, tablename="site_secret"):
     """A random key the service made for itself (the public form's signing key), shared by
     every worker through the database unless SEREG_FORM_SECRET sets one."""
 
+    id: Serial  # the primary key Piccolo adds, named for the type checker
+
     name = Varchar(length=32, unique=True)
     value = Varchar(length=128)
     created_at = Timestamptz()
@@ -581,6 +680,25 @@ class Drill(Table, tablename="drill"):
     recorded_at = Timestamptz()
 
 
+class RescueOutcome(Table, tablename="rescue_outcome"):
+    """How a finished entrapment rescue ended (issue 24): recording it closes the alarm.
+    One per alarm (unique)."""
+
+    id = BigSerial(primary_key=True)
+    alarm = BigInt(unique=True)
+    equipment = BigInt(index=True)
+    people_released = Integer()
+    injuries = Integer(default=0)
+    fatalities = Integer(default=0)
+    release_method = Varchar(length=32)
+    cause = Varchar(length=32)
+    rescuers = JSON(default="[]")  # who released them, as the rescue's record names them
+    note = Text(default="")
+    organisation = Integer(null=True, default=None)  # who recorded it
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -591,8 +709,12 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     ContractUnit,
     MaintenanceRecord,
     Alarm,
+    AlarmChange,
     AuditEntry,
     ApiToken,
+    Account,
+    WebSession,
+    LoginFailure,
     Area,
     AreaMember,
     Fill,
@@ -606,10 +728,12 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     WebhookEndpoint,
     Notification,
     WebhookDelivery,
+    AlertDelivery,
     EscalationFired,
     ClockOffset,
     EmergencyCall,
     Drill,
+    RescueOutcome,
     CitizenReport,
     SiteSecret,
 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, TypeAlias, get_args
 
 import numpy as np
 import shapely
@@ -28,7 +28,7 @@ from geo.crs import Crs, check_crs, from_wgs84_arrays, to_wgs84_arrays
 AreaKind = Literal["district", "street", "community", "old_residential"]
 AREA_KINDS: tuple[str, ...] = get_args(AreaKind)
 
-Polygonal = Polygon | MultiPolygon
+Polygonal: TypeAlias = Polygon | MultiPolygon
 
 MAX_FEATURES = 5_000
 MAX_VERTICES_PER_FEATURE = 100_000
@@ -229,7 +229,7 @@ def parse_polygonal(
         geometry, repaired = fixed, True
     if geometry.area <= 0:  # pragma: no cover - a valid polygon has area
         raise GeometryError("geometry has zero area")
-    return geometry, repaired  # type: ignore[return-value]
+    return geometry, repaired
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -274,6 +274,7 @@ def _parse_feature(feature: object, crs: Crs) -> Area:
     if not isinstance(properties, Mapping):
         raise _Reject("properties must be an object with at least name and kind")
     name = _text(properties, "name", required=True)
+    assert name is not None  # required: _text rejected a missing name
     kind = properties.get("kind")
     if kind not in AREA_KINDS:
         raise _Reject(f"properties.kind {kind!r} is not one of {', '.join(AREA_KINDS)}")
@@ -293,7 +294,7 @@ def _parse_feature(feature: object, crs: Crs) -> Area:
         raise _Reject(f"geometry: {error.reason}") from None
     return Area(
         kind=kind,
-        name=name,  # type: ignore[arg-type]
+        name=name,
         geometry=geometry,
         key=key,
         code=code,

@@ -145,7 +145,8 @@ def _ranks(lengths: np.ndarray) -> np.ndarray:
     """0..n-1 for each n in ``lengths``, concatenated: [2, 3] → [0, 1, 0, 1, 2]."""
     total = int(lengths.sum())
     firsts = np.cumsum(lengths) - lengths
-    return np.arange(total, dtype=np.int64) - np.repeat(firsts, lengths)
+    ranks: np.ndarray = np.arange(total, dtype=np.int64) - np.repeat(firsts, lengths)
+    return ranks
 
 
 def assign_points(
@@ -181,7 +182,8 @@ def units_in_polygon(
     min_x, min_y, max_x, max_y = polygon.bounds
     candidates = np.flatnonzero((x >= min_x) & (x <= max_x) & (y >= min_y) & (y <= max_y))
     shapely.prepare(polygon)
-    return candidates[shapely.intersects_xy(polygon, x[candidates], y[candidates])]
+    inside: np.ndarray = candidates[shapely.intersects_xy(polygon, x[candidates], y[candidates])]
+    return inside
 
 
 def _check_bbox(bbox: BBox) -> BBox:

@@ -19,7 +19,7 @@ Every function works on numpy arrays (vectorised, NaN in → NaN out) and on sca
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -49,11 +49,15 @@ _INVERSE_TOLERANCE_DEG = 1e-9
 _INVERSE_MAX_ITERATIONS = 10
 
 
+def _is_crs(crs: str) -> TypeGuard[Crs]:
+    return crs in CRS_NAMES
+
+
 def check_crs(crs: str) -> Crs:
     """The crs name, or CoordinateError(field="crs") for an unknown one."""
-    if crs not in CRS_NAMES:
+    if not _is_crs(crs):
         raise CoordinateError(f"unknown crs {crs!r}; expected one of {', '.join(CRS_NAMES)}", "crs")
-    return crs  # type: ignore[return-value]
+    return crs
 
 
 def out_of_china(lon: ArrayLike, lat: ArrayLike) -> npt.NDArray[np.bool_]:

@@ -86,7 +86,11 @@ def demo_districts() -> list[Area]:
 
 
 def _star(
-    rng: np.random.Generator, lon: float, lat: float, radius_m: float, radius_range=(0.75, 1.0)
+    rng: np.random.Generator,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    radius_range: tuple[float, float] = (0.75, 1.0),
 ) -> np.ndarray:
     """A simple star-shaped ring around (lon, lat): 5-9 vertices at jittered, evenly
     spread angles, so no edge comes nearer the centre than 0.4 × radius."""

@@ -53,7 +53,7 @@ def geodesic_distance_m(
     flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
     if flat[0].size == 0:
         return np.zeros(shape)
-    _, _, dist = WGS84_GEOD.inv(*flat)
+    _, _, dist = WGS84_GEOD.inv(flat[0], flat[1], flat[2], flat[3])
     return np.asarray(dist, dtype=np.float64).reshape(shape)
 
 

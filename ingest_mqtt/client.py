@@ -45,8 +45,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from equipment.broker import MqttConnection
 from ingest_mqtt import credentials
-from sereg.settings import MqttConnection
 
 log = logging.getLogger("sereg.ingest")
 

@@ -17,19 +17,21 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
+from equipment.broker import MqttConnection
+from equipment.domain import fills as fill_rules
 from equipment.domain import lift_events
-from equipment.services import clock, fills, ingest, retention, telemetry
-from equipment.storage import db
+from equipment.services import clock, ingest, retention, telemetry
+from equipment.settings import Settings
+from equipment.storage import db, fill_state
 from ingest_mqtt import broker_store, messages, metrics, topics
 from ingest_mqtt.client import BrokerLink, Delivery
-from sereg.settings import Settings
 
 log = logging.getLogger("sereg.ingest")
 
@@ -112,17 +114,27 @@ class Batch:
 
 
 class Consumer:
-    def __init__(self, settings: Settings, link: BrokerLink | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        fill_policy: fill_rules.FillPolicy,
+        mqtt: MqttConnection,
+        link: BrokerLink | None = None,
+    ) -> None:
+        """Built by the bootstrap (sereg.bootstrap.Bootstrap.consumer), which hands it the
+        fill rules' limits and the broker's address; ``link`` replaces the broker link
+        (tests)."""
         self.settings = settings
         ingest_settings = settings.ingest
         self.fault_codes = load_fault_codes(settings)
         self.windows = time_windows(settings)
-        self.context = ingest.IngestContext(policy=fills.policy())
+        self.context = ingest.IngestContext(policy=fill_policy)
         self.broker_store = broker_store.BrokerStoreWatch(
             ingest_settings.broker_store_alarm_messages, ingest_settings.broker_store_alarm_bytes
         )
         self.link = link or BrokerLink(
-            settings.mqtt.connection(),
+            mqtt,
             client_id=ingest_settings.client_id,
             subscriptions=[topics.shared(s, ingest_settings.group) for s in topics.SUBSCRIPTIONS],
             session_expiry_s=ingest_settings.session_expiry_s,
@@ -148,6 +160,8 @@ class Consumer:
         self.link.start()
         next_sweep = time.monotonic() + ingest_settings.sweep_interval_s
         next_prune = time.monotonic() + min(60, self.settings.retention.interval_s)
+        # The first check soon after the start (a worker restarted daily still checks).
+        next_check = time.monotonic() + min(60, ingest_settings.maintenance_check_s)
         wait_s = ingest_settings.batch_wait_ms / 1000
         # On PostgreSQL batches are judged while earlier ones commit. SQLite has one
         # writer, and readers beside it would only queue behind its commit.
@@ -168,6 +182,9 @@ class Consumer:
                 if time.monotonic() >= next_prune:
                     await self._prune()
                     next_prune = time.monotonic() + self.settings.retention.interval_s
+                if time.monotonic() >= next_check:
+                    await self._check_maintenance()
+                    next_check = time.monotonic() + ingest_settings.maintenance_check_s
             # Stopping: the batches judged already are committed and acknowledged, then
             # what waits in the link while the grace period lasts; the rest is left
             # unacknowledged (the broker sends it again), so SIGTERM ends in time under
@@ -354,6 +371,17 @@ class Consumer:
             # The sweep runs again next interval; the stream must not stop for it.
             log.exception("offline sweep failed")
 
+    async def _check_maintenance(self) -> None:
+        """Flag the last days' maintenance records the lifts' telemetry contradicts (GET
+        /api/v1/maintenance/suspicious). Every worker may run it: a record is flagged
+        once, and a second worker finds it flagged already."""
+        try:
+            flagged = await telemetry.check_maintenance_records(today=clock.today())
+            if flagged:
+                log.info("%d maintenance record(s) flagged as contradicted by telemetry", flagged)
+        except Exception:
+            log.exception("maintenance check failed; tried again next interval")
+
     async def _prune(self) -> None:
         try:
             removed = await retention.prune(retention_of(self.settings), now=clock.now())
@@ -387,10 +415,7 @@ class _Pipeline:
         merged: dict[int, Any] = {}
         for batch in self.in_flight:
             assert batch.judged is not None
-            for cylinder, fill in batch.judged.latest.items():
-                known = merged.get(cylinder)
-                if known is None or fill.filled_at >= known.filled_at:
-                    merged[cylinder] = fill
+            fill_state.lay_over(merged, batch.judged.latest)
         return merged
 
     def _check_writer(self) -> None:
@@ -509,8 +534,9 @@ def _not_created_yet(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.exceptions.InvalidCatalogNameError)
 
 
-async def run_consumer(settings: Settings) -> None:
-    """The ``sereg ingest`` process: SIGTERM or SIGINT drains, acknowledges, disconnects."""
+async def run_consumer(settings: Settings, make_consumer: Callable[[], Consumer]) -> None:
+    """The ``sereg ingest`` process: SIGTERM or SIGINT drains, acknowledges, disconnects.
+    ``make_consumer`` (the bootstrap's) builds the consumer once the database answers."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -521,7 +547,7 @@ async def run_consumer(settings: Settings) -> None:
     try:
         if not await wait_for_database(settings, stopping):
             return
-        consumer = Consumer(settings)
+        consumer = make_consumer()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, consumer.stop)
         if stopping.is_set():

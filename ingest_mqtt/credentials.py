@@ -11,7 +11,11 @@ here, in one place, from the register (``sereg broker-users``):
   ``<worker>-out`` with the same password (the worker publishes verdicts and reads $SYS on
   a second connection, which needs a client id, so a username, of its own);
 - one client per filling station (username = station code) and per lift (username =
-  registration code), each with a role of its own that names its own topics. Mosquitto
+  registration code), each with a role of its own that names its own topics;
+- the notification workers (``sereg notify``), role ``sereg-notify``: publish to every
+  organisation's alert topic, read nothing;
+- one client per organisation told of alarms (username ``org-<id>``), with a role that
+  lets it subscribe to its own alert topic ``sereg/v1/orgs/<id>/alerts`` only. Mosquitto
   2.0's plugin has no %u substitution (it arrives with 2.1), so a role per device is how
   a device is held to its own topics.
 
@@ -36,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from equipment import broker
 from ingest_mqtt import topics
 
 # What Mosquitto 2.0 uses: 101 iterations, a 12-byte salt (the plugin refuses any other
@@ -44,6 +49,7 @@ ITERATIONS = 101
 SALT_BYTES = 12
 
 INGEST_ROLE = "sereg-ingest"
+NOTIFY_ROLE = "sereg-notify"
 ADMIN_ROLE = "sereg-broker-admin"
 # What the ingest workers may read of $SYS and nothing else of it: the broker-wide queue
 # (issue 26 turns it into a metric and an alarm before the queue limit) and connections.
@@ -157,6 +163,28 @@ def lift_role(code: str) -> dict[str, Any]:
     }
 
 
+def notify_role() -> dict[str, Any]:
+    """The notification workers publish organisations' alerts and subscribe to nothing."""
+    return {
+        "rolename": NOTIFY_ROLE,
+        "textname": "sereg notification workers",
+        "acls": [_acl("publishClientSend", broker.ALERTS_ANY)],
+    }
+
+
+def organisation_username(organisation_id: int) -> str:
+    return f"org-{organisation_id}"
+
+
+def organisation_role(organisation_id: int) -> dict[str, Any]:
+    """An organisation (its apps, its dispatch screen) reads its own alert topic only."""
+    alerts = broker.alerts_topic(organisation_id)
+    return {
+        "rolename": f"org-{organisation_id}",
+        "acls": [_acl("subscribeLiteral", alerts), _acl("publishClientReceive", alerts)],
+    }
+
+
 def admin_role() -> dict[str, Any]:
     """For mosquitto_ctrl: send commands to the plugin and read its answers."""
     return {
@@ -178,6 +206,8 @@ class Users:
     lifts: Iterable[str] = ()
     workers: Iterable[str] = ()
     admins: Iterable[str] = ()
+    notifiers: Iterable[str] = ()
+    organisations: Iterable[int] = ()
     # Test and benchmark roles beyond the shipped ones ({rolename: role}) and who has
     # them ({username: [rolename, ...]}): never written by ``sereg broker-users``.
     extra_roles: Mapping[str, dict[str, Any]] = field(default_factory=dict)
@@ -243,6 +273,10 @@ def dynamic_security(
         grant(code, lift_role(code))
     for admin in users.admins:
         grant(admin, admin_role())
+    for notifier in users.notifiers:
+        grant(notifier, notify_role())
+    for org in users.organisations:
+        grant(organisation_username(org), organisation_role(org))
     roles.update(users.extra_roles)
     for user, names in users.extra_grants.items():
         granted.setdefault(user, [])

@@ -28,6 +28,7 @@ from typing import Annotated, Final
 
 import msgspec
 
+from equipment.domain import aliases
 from equipment.domain.fills import Measure, measure_for
 from equipment.domain.lift_events import DEFAULT_FAULT_CODES, KINDS, FaultCodeTable
 from ingest_mqtt.topics import Topic, TopicKind, UnknownTopic, parse_topic
@@ -183,6 +184,11 @@ def _fill(topic: Topic, payload: bytes, fault_codes: FaultCodeTable) -> Decoded 
             DeadLetterReason.TOPIC_MISMATCH,
             f"`$.station_code` {fill.station_code!r} is not the topic's station {topic.code!r}",
         )
+    medium = aliases.medium_code(fill.medium)
+    if medium != fill.medium:
+        # 液化石油气 is LPG: a scale that names its medium in Chinese means the same gas,
+        # and the fill is stored and judged under the contract's code.
+        fill = msgspec.structs.replace(fill, medium=medium)
     required = _MEASURED_BY.get(_measure_for(fill.medium))
     if required is not None:
         field, gas = required
@@ -214,6 +220,9 @@ def _event(topic: Topic, payload: bytes, fault_codes: FaultCodeTable) -> Decoded
     if mismatch is not None:
         return mismatch
     if event.kind is not None:
+        kind = aliases.lift_event_kind(event.kind)  # 困人 → entrapment
+        if kind != event.kind:
+            event = msgspec.structs.replace(event, kind=kind)
         if event.kind not in KINDS:
             return Rejected(
                 DeadLetterReason.INVALID_VALUE,

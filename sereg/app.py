@@ -1,14 +1,15 @@
-"""The composition root: builds the Litestar app from the settings."""
+"""The web app: the Litestar app from a bootstrap's parts (sereg.bootstrap)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -22,19 +23,26 @@ from equipment.api import (
     geo_controllers,
     ingest_controllers,
     maintenance_controllers,
+    map_controllers,
     notification_controllers,
     public_controllers,
+    stream_controllers,
 )
 from equipment.api.auth import authenticate, require_token
 from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
-from equipment.services import schedules
+from equipment.services.alarm_feed import AlarmFeed
 from equipment.storage import db
 from equipment.web import TEMPLATES
 from equipment.web.public_pages import public_pages
+from equipment.web.staff import entry_pages, staff_router, staff_static
 from sereg.observability import RequestIdMiddleware, watch_event_loop
-from sereg.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ingest_mqtt.consumer import Consumer
+    from sereg.bootstrap import Bootstrap
+from equipment.settings import PublicSettings, Settings
 
 
 @get("/health", tags=["operations"])
@@ -66,21 +74,34 @@ class Metrics(PrometheusController):
     include_in_schema = False
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Litestar:
-    """The app; ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
-    settings = settings or get_settings()
+def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Litestar:
+    """The app from ``boot``'s settings and policies (the environment's when None);
+    ``manage_db=False`` leaves the engine's pool to the caller (tests)."""
+    if boot is None:
+        from sereg.bootstrap import bootstrap
 
-    consumers: list = []
-    watchers: list[asyncio.Task] = []
+        boot = bootstrap()
+    parts = boot
+    settings = boot.settings
+
+    def provide_settings() -> Settings:
+        return settings
+
+    def provide_public_settings() -> PublicSettings:
+        return settings.public
+
+    consumers: list[tuple[Consumer, asyncio.Task[None]]] = []
+    watchers: list[asyncio.Task[None]] = []
+    # The live alarm feed of this process: it starts listening with the first stream.
+    feed = AlarmFeed(settings.stream)
 
     async def start() -> None:
-        schedules.policy()  # a broken rules policy file stops the start, not each request
-        await db.start(settings.database.pool_min, settings.database.pool_max)
+        # Handlers run with this app's policies even when tests built other bootstraps.
+        parts.install()
+        await parts.start_engine()
         watchers.append(asyncio.create_task(watch_event_loop()))
         if settings.ingest.in_process:
-            from ingest_mqtt.consumer import Consumer
-
-            consumer = Consumer(settings)
+            consumer = parts.consumer()
             consumers.append((consumer, asyncio.create_task(consumer.run())))
 
     async def stop() -> None:
@@ -89,7 +110,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         for consumer, task in consumers:
             consumer.stop()
             await task
-        await db.stop()
+        await parts.stop_engine()
 
     # Two routers on one path: only the first asks for a token, so only its operations
     # carry the bearer requirement in the OpenAPI document (Swagger's padlocks).
@@ -107,6 +128,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             maintenance_controllers.maintenance_records,
             maintenance_controllers.raise_alarm,
             maintenance_controllers.AlarmController,
+            stream_controllers.alarm_stream,
             ingest_controllers.CylinderController,
             ingest_controllers.FillController,
             ingest_controllers.JointFillingController,
@@ -115,6 +137,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             ingest_controllers.DeadLetterController,
             geo_controllers.AreaController,
             geo_controllers.GeoController,
+            map_controllers.MapController,
             controllers.TokenController,
             notification_controllers.WebhookController,
             call_controllers.take_call,
@@ -122,6 +145,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
             emergency_controllers.response_kpis,
             emergency_controllers.record_drill,
             emergency_controllers.missing_drills,
+            emergency_controllers.record_outcome,
+            emergency_controllers.get_outcome,
             controllers.me,
             public_controllers.QrController,
             public_controllers.label_sheet,
@@ -148,22 +173,42 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> L
         exclude=["/metrics"],
     )
     return Litestar(
-        state=State({"consumers": consumers}),
+        state=State(
+            {
+                "consumers": consumers,
+                "settings": settings,
+                "alarm_feed": feed,
+                "map_settings": settings.map,
+            }
+        ),
         route_handlers=[
             api,
             public,
             public_pages,
+            entry_pages,
+            # The staff pages (/ui/...): add each page's handler or Controller here, one a
+            # line (equipment/web/staff.py says how a page is written).
+            staff_router([]),
+            staff_static(),
             health,
             ready,
             Metrics,
             api_docs.swagger_ui_assets(),
+            *map_controllers.leaflet_assets(),
         ],
-        dependencies=LANGUAGE,  # any handler may take ``lang`` or ``translator``
+        # Any handler may take ``lang`` or ``translator``, and the settings it needs (the
+        # services receive them from the handler; they never read settings themselves).
+        dependencies={
+            **LANGUAGE,
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "public_settings": Provide(provide_public_settings, sync_to_thread=False),
+        },
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
-        middleware=[RequestIdMiddleware, prometheus.middleware],
+        middleware=[DefineMiddleware(RequestIdMiddleware), prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
-        on_shutdown=[stop] if manage_db else [],
+        # The feed first: its streams end, so the server need not wait out their clients.
+        on_shutdown=[feed.close, stop] if manage_db else [feed.close],
         openapi_config=OpenAPIConfig(
             title="sereg",
             version="1",

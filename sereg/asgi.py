@@ -2,12 +2,12 @@
 
 import gc
 
-from sereg.app import create_app
+from sereg.bootstrap import bootstrap
 from sereg.observability import configure_logging
-from sereg.settings import get_settings
 
-configure_logging(json_lines=get_settings().log_json)
-app = create_app()
+boot = bootstrap()
+configure_logging(json_lines=boot.settings.log_json)
+app = boot.app()
 
 # Everything built so far (modules, routes, schemas: ~130,000 objects) lives as long as the
 # process. Frozen, it is no longer walked by each full collection: with due-list downloads

@@ -9,11 +9,39 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from sereg.settings import get_settings
+from equipment.settings import Settings, settings_from_env
+
+if TYPE_CHECKING:
+    from sereg.bootstrap import Bootstrap
 
 # Piccolo finds its engine through this module; set before any table is touched.
 os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
+
+_boot: Bootstrap | None = None
+
+
+def current_settings() -> Settings:
+    """This command's settings: the bootstrap's when built, else read from the environment
+    (a command that only opens the database needs no policy file nor broker address)."""
+    return _boot.settings if _boot is not None else settings_from_env()
+
+
+def boot() -> Bootstrap:
+    """The bootstrap of a command that runs services, built once; a broken policy file or
+    MQTT_URL ends the command in one line."""
+    global _boot
+    if _boot is None:
+        from equipment.domain.errors import InvalidValue
+        from sereg.bootstrap import bootstrap
+
+        try:
+            _boot = bootstrap()
+        except (InvalidValue, ValueError) as exc:
+            raise SystemExit(f"error: {exc}") from exc
+    return _boot
 
 
 def open_database(*, create: bool = False, server: bool = False) -> None:
@@ -26,19 +54,19 @@ def open_database(*, create: bool = False, server: bool = False) -> None:
     """
     from sereg import database
 
-    settings = get_settings().database
+    database_settings = current_settings().database
     try:
-        where = database.describe(settings)
-        problem = None if create else database.problem(settings)
+        where = database.describe(database_settings)
+        problem = None if create else database.problem(database_settings)
     except ValueError as exc:  # a DATABASE_URL sereg cannot use
         raise SystemExit(f"error: {exc}") from exc
     print(f"sereg: database {where}", file=sys.stderr, flush=True)
-    if problem is not None and server and settings.is_postgres:
+    if problem is not None and server and database_settings.is_postgres:
         print(f"warning: {problem}; /ready answers 503 until then", file=sys.stderr, flush=True)
     elif problem is not None:
         raise SystemExit(f"error: {problem}")
-    if create and not settings.is_postgres:
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    if create and not database_settings.is_postgres:
+        database_settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
 
 
 async def migrate() -> None:
@@ -50,14 +78,12 @@ async def migrate() -> None:
 
 
 async def _with_db(coro_factory):
-    from equipment.storage import db
-
-    settings = get_settings()
-    await db.start(settings.database.pool_min, settings.database.pool_max)
+    parts = boot()
+    await parts.start_engine()
     try:
         return await coro_factory()
     finally:
-        await db.stop()
+        await parts.stop_engine()
 
 
 async def seed_demo(units: int, seed: int, *, quiet: bool = False) -> bool:
@@ -94,7 +120,30 @@ async def print_demo_tokens(org_ids: dict[str, list[int]]) -> None:
         )
         owner = f" (organisation {org})" if org else ""
         print(f"  {role.value:<12}{owner:<20} {secret}")
+    await print_demo_accounts(org_ids)
     sys.stdout.flush()
+
+
+async def print_demo_accounts(org_ids: dict[str, list[int]]) -> None:
+    """One account per role to log in to the pages with, its password shown once."""
+    from equipment.domain.access import ROLE_ORG_KIND, SYSTEM, Role
+    from equipment.services import accounts, clock
+
+    print("\nAccounts to log in to the pages with at /login (passwords shown once):")
+    for role in Role:
+        kind = ROLE_ORG_KIND[role]
+        org = org_ids[kind.value][0] if kind is not None and org_ids.get(kind.value) else None
+        username, password = f"demo-{role.value.replace('_', '-')}", accounts.new_password()
+        await accounts.create_account(
+            SYSTEM,
+            username=username,
+            password=password,
+            role=role,
+            organisation_id=org,
+            jurisdiction=None,
+            now=clock.now(),
+        )
+        print(f"  {role.value:<12} user {username:<18} password {password}")
 
 
 # The demo city's accounts, one per role, as print_demo_tokens made tokens for them.
@@ -141,6 +190,10 @@ async def print_token_hint() -> None:
         note = f"   # {org['name']}" if org else ""
         print(f"  {sereg} token create --role {role}{account}{note}")
     print(f"({sereg} token list shows the tokens made so far; the demo city's are labelled demo)")
+    print(
+        f"Passwords too are shown only once; {sereg} user create --username ... --role ..."
+        " makes another account to log in to the pages with."
+    )
     sys.stdout.flush()
 
 
@@ -171,22 +224,21 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    settings = get_settings()
+    config = boot().settings
     open_database(create=args.demo, server=True)
     if args.demo:
         asyncio.run(migrate())
         asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
-    host = args.host or settings.http.host
-    port = args.port or settings.http.port
+    host = args.host or config.http.host
+    port = args.port or config.http.port
     if args.ingest:
         if args.workers != 1:
             raise SystemExit(
                 "--ingest runs the consumer inside the one API process: use --workers 1"
             )
-        # The app (built by uvicorn from sereg.asgi) reads its settings from the environment.
+        # The app is built by uvicorn from sereg.asgi, whose bootstrap reads the environment.
         os.environ["SEREG_INGEST_IN_PROCESS"] = "1"
-        get_settings.cache_clear()
-        print(f"ingesting MQTT from {settings.mqtt.url} in this process")
+        print(f"ingesting MQTT from {config.mqtt.url} in this process")
     if args.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Each worker counts in its own process; /metrics on any of them adds them up.
         import tempfile
@@ -200,6 +252,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 f"public page of a demo lift (its QR code's target): http://{host}:{port}/p/{lift}"
             )
     print(f"sereg serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    print(f"staff pages (log in): http://{host}:{port}/login")
     uvicorn.run(
         "sereg.asgi:app",
         host=host,
@@ -212,29 +265,23 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_ingest(_: argparse.Namespace) -> None:
-    from ingest_mqtt.consumer import run_consumer
     from sereg.observability import configure_logging
 
-    settings = get_settings()
-    configure_logging(json_lines=settings.log_json)
-    asyncio.run(run_consumer(settings))
+    parts = boot()
+    configure_logging(json_lines=parts.settings.log_json)
+    asyncio.run(parts.run_consumer())
 
 
 def cmd_notify(_: argparse.Namespace) -> None:
-    """The notification worker: escalation timers and webhook delivery, until SIGTERM."""
+    """The notification worker: escalation timers, webhook delivery and (with
+    SEREG_NOTIFY_MQTT_URL) the organisations' MQTT alert topics, until SIGTERM."""
     import signal
 
-    from equipment.domain.errors import InvalidValue
-    from equipment.services import notify_worker, schedules
     from sereg.observability import configure_logging
 
     open_database()
-    try:
-        schedules.policy()  # a broken policy file (escalation waits) stops the start
-    except InvalidValue as exc:
-        raise SystemExit(f"error: {exc}") from exc
-    settings = get_settings()
-    configure_logging(json_lines=settings.log_json)
+    parts = boot()  # a broken policy file (escalation waits) stops the start
+    configure_logging(json_lines=parts.settings.log_json)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -242,9 +289,30 @@ def cmd_notify(_: argparse.Namespace) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         print("sereg notify: running", file=sys.stderr, flush=True)
-        await notify_worker.run(settings.notify, stop)
+        await parts.notify(stop)
 
     asyncio.run(_with_db(run))
+
+
+def _checkout() -> Path:
+    """The checkout ``sereg bench`` and ``sereg simulate`` run from: their code (bench/)
+    is a tool beside the product, not installed with it."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "run_all.py").exists():
+        raise SystemExit(
+            "sereg bench and sereg simulate run from a checkout of the repository"
+            " (bench/ is not installed)"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return root
+
+
+def _simulator() -> ModuleType:
+    _checkout()
+    import bench.simulator
+
+    return bench.simulator
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
@@ -252,15 +320,16 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     import uuid
     from datetime import timedelta
 
-    from equipment.services import clock, fills
-    from ingest_mqtt import simulator
-    from sereg.settings import MqttSettings
+    from equipment.broker import connection_from_url
+    from equipment.services import clock
 
-    settings = get_settings()
+    simulator = _simulator()
+    parts = boot()
+    settings = parts.settings
     try:
-        conn = MqttSettings(url=args.url or settings.mqtt.url).connection()
-        qos0_conn = MqttSettings(url=args.qos0_url).connection() if args.qos0_url else None
-        policy = fills.policy()
+        conn = connection_from_url(args.url) if args.url else parts.mqtt
+        qos0_conn = connection_from_url(args.qos0_url) if args.qos0_url else None
+        policy = parts.fill_policy
         config = simulator.SimConfig(
             rate=args.rate,
             heartbeat_interval_s=args.heartbeat_interval,
@@ -319,20 +388,25 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
     from ingest_mqtt import credentials
 
     found = asyncio.run(_with_db(devices.device_usernames))
+    organisations = asyncio.run(_with_db(devices.alerted_organisations))
     users = credentials.Users(
         stations=found["station"],
         lifts=found["lift"],
         workers=args.ingest_worker,
         admins=args.admin,
+        notifiers=args.notify_worker,
+        organisations=organisations,
     )
     kinds = {user: kind for kind, names in found.items() for user in names}
     kinds.update({name: "ingest worker" for name in args.ingest_worker})
     kinds.update({name: "admin" for name in args.admin})
+    kinds.update({name: "notify worker" for name in args.notify_worker})
+    kinds.update({credentials.organisation_username(o): "organisation" for o in organisations})
     out = Path(args.out)
     existing = credentials.parse_clients(out.read_text()) if args.merge and out.exists() else {}
     try:
         document, issued = credentials.dynamic_security(
-            users, group=get_settings().ingest.group, existing=existing
+            users, group=current_settings().ingest.group, existing=existing
         )
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
@@ -347,7 +421,8 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
             writer.writerow([user, kinds[user], password])
     print(
         f"{out}: {len(kinds)} users ({len(found['station'])} stations, {len(found['lift'])}"
-        f" lifts, {len(args.ingest_worker)} ingest workers, {len(args.admin)} admins);"
+        f" lifts, {len(args.ingest_worker)} ingest workers, {len(args.notify_worker)} notify"
+        f" workers, {len(organisations)} organisations, {len(args.admin)} admins);"
         f" {len(issued)} new passwords in {issued_path} (hand them to the installers, then"
         " delete the file). Restart the broker to load it."
     )
@@ -356,12 +431,7 @@ def cmd_broker_users(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     """Every benchmark, then docs/benchmarks.md rewritten (bench/run_all.py): its options
     (``sereg bench --help``) are bench/run_all.py's own."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "bench" / "run_all.py").exists():
-        raise SystemExit(
-            "sereg bench runs from a checkout of the repository (bench/ is not installed)"
-        )
-    sys.path.insert(0, str(root))
+    _checkout()
     from bench.run_all import main as run_all
 
     raise SystemExit(run_all(args.bench_args))
@@ -374,9 +444,8 @@ def cmd_prune(_: argparse.Namespace) -> None:
     from equipment.services import clock, retention
     from ingest_mqtt.consumer import retention_of
 
-    settings = get_settings()
     try:
-        policy = retention_of(settings)
+        policy = retention_of(boot().settings)
         removed = asyncio.run(_with_db(lambda: retention.prune(policy, now=clock.now())))
     except DomainError as exc:
         raise SystemExit(f"error: {exc.reason}") from exc
@@ -390,7 +459,7 @@ def cmd_prune(_: argparse.Namespace) -> None:
 
 def cmd_token(args: argparse.Namespace) -> None:
     open_database()
-    from equipment.domain.access import SYSTEM, Role
+    from equipment.domain.access import SYSTEM, Jurisdiction, Role
     from equipment.domain.errors import DomainError
     from equipment.services import clock, tokens
 
@@ -402,6 +471,7 @@ def cmd_token(args: argparse.Namespace) -> None:
                 organisation_id=args.org,
                 label=args.label,
                 now=clock.now(),
+                jurisdiction=Jurisdiction.parse(args.jurisdiction),
             )
             print(f"token {row['id']} ({row['role']}): {secret}")
             print("store it now: only its hash is kept", file=sys.stderr)
@@ -414,6 +484,54 @@ def cmd_token(args: argparse.Namespace) -> None:
                 print(
                     f"{row['id']:>5} {row['prefix']}… {row['role']:<12} "
                     f"org={row['organisation']} {state} {row['label']}"
+                )
+
+    try:
+        asyncio.run(_with_db(run))
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.reason}") from exc
+
+
+ROLE_CHOICES = ["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
+JURISDICTION_HELP = (
+    "inspectors only: the districts and areas they see, e.g. 420602,420606,area:12"
+    " (district codes, area ids of the area import: streets, communities)"
+)
+
+
+def cmd_user(args: argparse.Namespace) -> None:
+    open_database()
+    from equipment.domain.access import SYSTEM, Jurisdiction, Role
+    from equipment.domain.errors import DomainError
+    from equipment.services import accounts, clock
+
+    async def run() -> None:
+        if args.action == "create":
+            password = args.password or os.environ.get("SEREG_PASSWORD") or ""
+            made = not password
+            password = password or accounts.new_password()
+            row = await accounts.create_account(
+                SYSTEM,
+                username=args.username,
+                password=password,
+                role=Role(args.role),
+                organisation_id=args.org,
+                jurisdiction=Jurisdiction.parse(args.jurisdiction),
+                now=clock.now(),
+            )
+            print(f"account {row['id']} {row['username']} ({row['role']}) created")
+            if made:
+                print(f"password: {password}")
+                print("store it now: only its hash is kept", file=sys.stderr)
+        elif args.action == "disable":
+            await accounts.disable_account(SYSTEM, args.username, now=clock.now())
+            print(f"account {args.username} disabled; its sessions are ended")
+        else:
+            for row in await accounts.list_accounts(SYSTEM):
+                state = "disabled" if row["disabled_at"] else "active"
+                print(
+                    f"{row['id']:>5} {row['username']:<24} {row['role']:<12} "
+                    f"org={row['organisation']} {state} {row['jurisdiction']}"
                 )
 
     try:
@@ -609,6 +727,13 @@ def build_parser() -> argparse.ArgumentParser:
         " client id), e.g. sereg-ingest-1 (repeatable)",
     )
     broker.add_argument(
+        "--notify-worker",
+        action="append",
+        default=[],
+        help="a notification worker's broker user (publishes the organisations' alert"
+        " topics), e.g. sereg-notify-1 (repeatable)",
+    )
+    broker.add_argument(
         "--admin",
         action="append",
         default=[],
@@ -623,14 +748,31 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--role",
         required=True,
-        choices=["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"],
+        choices=ROLE_CHOICES,
     )
     create.add_argument("--org", type=int, help="organisation id the token acts for")
     create.add_argument("--label", default="")
+    create.add_argument("--jurisdiction", default="", help=JURISDICTION_HELP)
     revoke = token_sub.add_parser("revoke")
     revoke.add_argument("id", type=int)
     token_sub.add_parser("list")
     token.set_defaults(func=cmd_token)
+
+    user = sub.add_parser("user", help="create or disable accounts to log in to the pages")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    user_create = user_sub.add_parser("create")
+    user_create.add_argument("--username", required=True)
+    user_create.add_argument("--role", required=True, choices=ROLE_CHOICES)
+    user_create.add_argument("--org", type=int, help="organisation id the account acts for")
+    user_create.add_argument("--jurisdiction", default="", help=JURISDICTION_HELP)
+    user_create.add_argument(
+        "--password",
+        help="the password (default: read from SEREG_PASSWORD, else one is made and printed)",
+    )
+    user_disable = user_sub.add_parser("disable")
+    user_disable.add_argument("--username", required=True)
+    user_sub.add_parser("list")
+    user.set_defaults(func=cmd_user)
 
     area = sub.add_parser("areas", help="import areas (GeoJSON) and assign units to them")
     area_sub = area.add_subparsers(dest="action", required=True)

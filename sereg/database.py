@@ -14,7 +14,7 @@ from contextlib import closing
 
 import asyncpg
 
-from sereg.settings import DatabaseSettings
+from equipment.settings import DatabaseSettings
 
 # A migrated database has Piccolo's record of migrations and the register's tables;
 # two of them stand for the rest (a partial schema is not something sereg makes).

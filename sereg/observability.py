@@ -9,7 +9,6 @@ the request runs, so one failing request can be followed through the logs.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import logging
 import re
@@ -17,7 +16,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Histogram
+
+from equipment.api.request_id import REQUEST_ID
+
+__all__ = ["REQUEST_ID", "JsonFormatter", "RequestIdMiddleware", "watch_event_loop"]
 
 EVENT_LOOP_LAG = Histogram(
     "sereg_event_loop_lag_seconds",
@@ -38,9 +42,6 @@ async def watch_event_loop(interval_s: float = 0.25) -> None:
         EVENT_LOOP_LAG.observe(max(0.0, loop.time() - due))
 
 
-REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "sereg_request_id", default=None
-)
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 _HEADER = b"x-request-id"
 
@@ -48,10 +49,10 @@ _HEADER = b"x-request-id"
 class RequestIdMiddleware:
     """Plain ASGI middleware: cheaper than a framework hook on every request."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -61,10 +62,10 @@ class RequestIdMiddleware:
         )
         token = REQUEST_ID.set(request_id)
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (_HEADER, request_id.encode())]
+                headers = [*message.get("headers", ()), (_HEADER, request_id.encode())]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

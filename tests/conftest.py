@@ -12,8 +12,9 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -21,15 +22,20 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from equipment.services import tokens
+from equipment.services import policies, tokens
+from equipment.settings import DatabaseSettings, Settings
 from equipment.storage import db
 from equipment.tables import REGISTER_TABLES
-from sereg.app import create_app
-from sereg.settings import DatabaseSettings
+from sereg.bootstrap import Bootstrap, bootstrap
 
 # Fixtures of the ingest tests (broker, consumer, publisher) and of the tests that run
 # the service as a process (fresh databases, `sereg serve --demo`).
-pytest_plugins = ["tests.ingest_support", "tests.service_support", "tests.browser_support"]
+pytest_plugins = [
+    "tests.ingest_support",
+    "tests.service_support",
+    "tests.browser_support",
+    "tests.web_support",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -139,18 +145,44 @@ async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_pa
     await new.close_connection_pool()
 
 
+def settings_for(**parts: Any) -> Settings:
+    """The settings a test runs with: the defaults (never this process's environment),
+    with ``parts`` replaced, e.g. ``public=PublicSettings(emergency_number="12345")``."""
+    return Settings(**parts)
+
+
 @pytest.fixture
-async def client(request, engine) -> AsyncIterator[httpx.AsyncClient]:
-    # httpx's ASGI transport runs the app in this event loop, beside the engine's pool
-    # (Litestar's own test client runs it in a thread with another loop).
-    transport = httpx.ASGITransport(app=create_app(manage_db=False))
+def configure() -> Iterator[Callable[..., Bootstrap]]:
+    """``configure(**parts)``: a bootstrap of ``settings_for(**parts)``, its policies
+    installed for the services; the defaults are put back after the test. Tests change
+    settings this way, not by editing the environment."""
+    yield lambda **parts: bootstrap(settings_for(**parts))
+    policies.install(policies.Policies())
+
+
+@pytest.fixture
+def boot(configure: Callable[..., Bootstrap]) -> Bootstrap:
+    """The default settings' bootstrap (a test may build another with ``configure``)."""
+    return configure()
+
+
+def app_client(
+    boot: Bootstrap, *, client: tuple[str, int] | None = None, language: str | None = None
+) -> httpx.AsyncClient:
+    """An HTTP client of ``boot``'s app, run in this event loop beside the engine's pool
+    by httpx's ASGI transport (Litestar's own test client runs it in a thread with
+    another loop); the engine fixture owns the database, so the app leaves it alone."""
+    kwargs: dict[str, Any] = {} if client is None else {"client": client}
+    transport = httpx.ASGITransport(app=boot.app(manage_db=False), **kwargs)
+    headers = {"Accept-Language": language} if language else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://sereg.test", headers=headers)
+
+
+@pytest.fixture
+async def client(request, engine, boot: Bootstrap) -> AsyncIterator[httpx.AsyncClient]:
     # No Accept-Language: the product's default, Chinese. A module whose tests read the
     # English message ids sets ACCEPT_LANGUAGE = "en".
-    language = getattr(request.module, "ACCEPT_LANGUAGE", None)
-    headers = {"Accept-Language": language} if language else {}
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://sereg.test", headers=headers
-    ) as http:
+    async with app_client(boot, language=getattr(request.module, "ACCEPT_LANGUAGE", None)) as http:
         yield http
 
 

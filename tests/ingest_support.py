@@ -5,7 +5,6 @@ publisher, and register data for stations, cylinders and lifts."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 import uuid
@@ -16,12 +15,14 @@ from typing import Any
 
 import pytest
 
+from equipment.broker import MqttConnection
 from equipment.domain.access import SYSTEM
 from equipment.services import clock, organisations
+from equipment.settings import IngestSettings, MqttSettings, Settings
 from ingest_mqtt import credentials
 from ingest_mqtt.client import Publisher
 from ingest_mqtt.consumer import Consumer
-from sereg.settings import IngestSettings, MqttConnection, MqttSettings, Settings, get_settings
+from sereg.bootstrap import bootstrap
 from tests import factories
 from tests.mosquitto import Broker, start_broker
 
@@ -91,8 +92,7 @@ def consumer_settings(broker: Broker, **ingest: Any) -> Settings:
         "batch_wait_ms": 20,
     }
     client_id = ingest.get("client_id", defaults["client_id"])
-    return dataclasses.replace(
-        get_settings(),
+    return Settings(
         mqtt=MqttSettings(url=ingest_url(broker, client_id)),
         ingest=IngestSettings(**{**defaults, **ingest}),
     )
@@ -102,7 +102,8 @@ class Running:
     """A consumer running as a task in the test's event loop."""
 
     def __init__(self, settings: Settings) -> None:
-        self.consumer = Consumer(settings)
+        # Built as the process builds it: by the bootstrap, from these settings.
+        self.consumer: Consumer = bootstrap(settings).consumer()
         self.task: asyncio.Task | None = None
 
     async def start(self) -> Running:

@@ -132,6 +132,8 @@ class Broker:
     config: Path = field(default=Path())
     # Clients added at run time: username -> password.
     added: dict[str, str] = field(default_factory=dict)
+    # Roles created at run time.
+    roles: set[str] = field(default_factory=set)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -165,6 +167,15 @@ class Broker:
             "roles": [{"rolename": role} for role in roles],
         }
         _control(self.port, command)
+
+    def ensure_role(self, role: dict) -> str:
+        """Create plugin role ``role`` (a role document as ingest_mqtt.credentials writes
+        it) at run time, once; answers its name."""
+        name = role["rolename"]
+        if name not in self.roles:
+            _control(self.port, {"command": "createRole", **role})
+            self.roles.add(name)
+        return name
 
     def ensure_client(self, username: str, roles: list[str]) -> str:
         """The password of client ``username``, created with ``roles`` on first use (a

@@ -24,6 +24,9 @@ from tests.conftest import (
 )
 
 TOKEN = re.compile(r"^\s+(\w+)\s.*?(sereg_\S+)$", re.MULTILINE)
+ACCOUNT = re.compile(r"^\s+(\w+)\s+user (\S+)\s+password (\S+)$")
+# The demo accounts each served process printed (role: (user name, password)), by base URL.
+ACCOUNTS: dict[str, dict[str, tuple[str, str]]] = {}
 # What each served process printed before it served, by its base URL (for the tests that
 # check the quick start's words).
 PRINTED: dict[str, list[str]] = {}
@@ -91,6 +94,8 @@ def serve_demo(env: dict[str, str], *extra: str) -> Iterator[tuple[str, dict[str
             PRINTED[base] = output
             if match := TOKEN.match(line):
                 tokens[match.group(1)] = match.group(2)
+            elif match := ACCOUNT.match(line):
+                ACCOUNTS.setdefault(base, {})[match.group(1)] = (match.group(2), match.group(3))
             if "sereg serving on" in line:
                 break
         for _ in range(100):

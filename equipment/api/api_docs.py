@@ -9,21 +9,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
-import swagger_ui
+import swagger_ui as swagger_ui_package
 from litestar import Router
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, OpenAPIResponse, Operation, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+)
 from litestar.static_files import create_static_files_router
 
 GEOJSON = "application/geo+json"
 SWAGGER_ASSETS = "/static/swagger-ui"
 # swagger-ui-py ships Swagger UI 5's dist files inside the wheel; 5 renders OpenAPI 3.1,
 # which Litestar writes (Swagger UI 4 refuses a 3.1 document).
-SWAGGER_DIST = Path(swagger_ui.__file__).parent / "static"
+SWAGGER_DIST = Path(swagger_ui_package.__file__).parent / "static"
 
 BEARER = "BearerToken"
-BEARER_REQUIRED = [{BEARER: []}]
+BEARER_REQUIRED: list[dict[str, list[str]]] = [{BEARER: []}]
 COMPONENTS = Components(
     security_schemes={
         BEARER: SecurityScheme(
@@ -75,6 +85,7 @@ _MEANING = {
     413: "The body is larger than this operation accepts",
     422: "A value is invalid for the register's rules",
     428: "If-Match is required: send the ETag of the version being changed",
+    503: "No room now (e.g. every live stream of this process is taken): try again later",
 }
 
 
@@ -107,3 +118,74 @@ class JsonOrGeoJson(Operation):
         ok = (self.responses or {}).get("200")
         if isinstance(ok, OpenAPIResponse) and ok.content and "application/json" in ok.content:
             ok.content[GEOJSON] = ok.content["application/json"]
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_TEXT = Schema(type=OpenAPIType.STRING)
+_RECORD = Schema(
+    type=OpenAPIType.OBJECT,
+    description="One maintenance record (Chinese level names such as 半月 are taken too).",
+    required=["record_id", "code", "maintained_on", "level", "technicians"],
+    properties={
+        "record_id": Schema(type=OpenAPIType.STRING, max_length=64),
+        "code": Schema(type=OpenAPIType.STRING, max_length=20),
+        "maintained_on": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE),
+        "level": Schema(
+            type=OpenAPIType.STRING,
+            enum=[
+                "half_monthly",
+                "quarterly",
+                "half_yearly",
+                "yearly",
+                "半月",
+                "季度",
+                "半年",
+                "年度",
+            ],
+        ),
+        "items": Schema(type=OpenAPIType.ARRAY, items=_TEXT),
+        "technicians": Schema(
+            type=OpenAPIType.ARRAY,
+            min_items=1,
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["name", "certificate_no"],
+                properties={"name": _TEXT, "certificate_no": _TEXT},
+            ),
+        ),
+        "findings": _TEXT,
+        "hazards": Schema(type=OpenAPIType.ARRAY, items=_TEXT),
+        "signed_off_by": _TEXT,
+    },
+)
+_FILE = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+RECORD_UPLOAD_BODY = RequestBody(
+    required=True,
+    description=(
+        "One record or an array of them as JSON; or a spreadsheet: a CSV body, an XLSX body, "
+        "or a form (multipart/form-data) whose field 'file' holds a CSV or XLSX file. "
+        "Spreadsheets: UTF-8 (with or without BOM) or GBK/GB18030, Chinese or English "
+        "headers (see the templates), dates as 2026-12-04, 2026/12/4, 2026年12月4日, date "
+        "cells or Excel serial numbers; rejected rows are named by the row number the "
+        "spreadsheet shows (the header is row 1)."
+    ),
+    content={
+        "application/json": OpenAPIMediaType(
+            schema=Schema(one_of=[_RECORD, Schema(type=OpenAPIType.ARRAY, items=_RECORD)])
+        ),
+        "text/csv": OpenAPIMediaType(schema=_TEXT),
+        XLSX: OpenAPIMediaType(schema=_FILE),
+        "multipart/form-data": OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.OBJECT, required=["file"], properties={"file": _FILE})
+        ),
+    },
+)
+
+
+@dataclass
+class RecordUpload(Operation):
+    """The maintenance upload, whose handler reads its body itself (streaming a CSV, a
+    workbook, a form or JSON): the body it takes, documented here."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RECORD_UPLOAD_BODY

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
@@ -38,6 +40,10 @@ async def _principal(connection: ASGIConnection) -> Principal:
     return principal
 
 
+@overload
+def version_from_if_match(if_match: str | None, *, required: Literal[True]) -> int: ...
+@overload
+def version_from_if_match(if_match: str | None, *, required: bool) -> int | None: ...
 def version_from_if_match(if_match: str | None, *, required: bool) -> int | None:
     """The version an ETag names: '"7"', 'W/"7"' or 7."""
     if if_match is None:

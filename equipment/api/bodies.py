@@ -9,11 +9,8 @@ event loop; the cap is what bounds how long one decode can take.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.from_thread
 import anyio.to_thread
@@ -22,9 +19,11 @@ from litestar import Request
 
 from equipment.domain.errors import InvalidValue
 
+T = TypeVar("T")
+
 # A JSON body of the API's forms: a unit, an inspection, a contract of many units.
 JSON_MAX_BYTES = 1 * 2**20
-# 10,000 maintenance rows of some 800 bytes each (CSV or JSON).
+# 10,000 maintenance rows of some 800 bytes each (CSV, XLSX, a multipart file or JSON).
 MAINTENANCE_UPLOAD_MAX_BYTES = 8 * 2**20
 # An area import: a city's old residential communities, districts and streets (about
 # 200,000 vertices at full precision); a larger set is imported in several files (areas
@@ -56,13 +55,13 @@ def decode_json(body: bytes) -> Any:
         raise InvalidValue(f"the body is not JSON: {exc}") from exc
 
 
-async def csv_records(request: Request, *, max_rows: int) -> list[dict[str, Any]]:
-    """The rows of a CSV body with a header line, read as the body arrives and refused
-    (422) at the first row past ``max_rows``: nothing past it is read from the client.
+async def read_streamed(request: Request, read: Callable[[Iterator[bytes]], T]) -> T:
+    """``read(chunks)`` run in a worker thread over the body's chunks as they arrive: a
+    reader that stops early (a CSV refused at its row cap) stops the body being read
+    from the client there.
 
-    The csv module wants a plain iterator of lines, so it runs in a worker thread that
-    pulls each chunk of the body from the event loop; between rows the thread gives the
-    GIL back, so the loop keeps serving other requests.
+    The thread pulls each chunk from the event loop; a reader giving the GIL back between
+    rows (the csv module does) lets the loop keep serving other requests.
     """
     chunks = request.stream()
 
@@ -72,51 +71,11 @@ async def csv_records(request: Request, *, max_rows: int) -> list[dict[str, Any]
         except StopAsyncIteration:
             return None
 
-    def pull() -> bytes | None:
-        return anyio.from_thread.run(next_chunk)
+    def pulled() -> Iterator[bytes]:
+        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+            yield chunk
 
     try:
-        return await anyio.to_thread.run_sync(_parse_csv, pull, max_rows)
+        return await anyio.to_thread.run_sync(read, pulled())
     finally:
         await chunks.aclose()
-
-
-def _parse_csv(pull: Callable[[], bytes | None], max_rows: int) -> list[dict[str, Any]]:
-    reader = csv.DictReader(_lines(pull))
-    rows: list[dict[str, Any]] = []
-    try:
-        for row in reader:
-            if len(rows) == max_rows:
-                raise InvalidValue(
-                    f"an upload holds at most {max_rows:,} rows; this file has more "
-                    "(reading stopped there): send the rest in another upload"
-                )
-            rows.append(row)
-    except csv.Error as exc:
-        raise InvalidValue(
-            f"row {len(rows) + 1} of the CSV file (line {reader.line_num}) cannot be read: {exc}"
-        ) from None
-    except UnicodeDecodeError:
-        raise InvalidValue(
-            f"the CSV file is not UTF-8 (from row {len(rows) + 1}); save it as 'CSV UTF-8'"
-        ) from None
-    return rows
-
-
-def _lines(pull: Callable[[], bytes | None]) -> Iterator[str]:
-    """Lines as ``open(newline="")`` gives them (ends kept, CR, LF or CRLF), from chunks
-    that may cut a line, a CRLF or a UTF-8 sequence anywhere."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    parts: list[str] = []
-    while (chunk := pull()) is not None:
-        text = decoder.decode(chunk)
-        parts.append(text)
-        if "\n" not in text and "\r" not in text:
-            continue  # no line ends here: join the parts once, when one does
-        lines = io.StringIO("".join(parts), newline="").readlines()
-        # The last line may go on in the next chunk (or be a CR whose LF follows).
-        parts = [] if lines[-1].endswith("\n") else [lines.pop()]
-        yield from lines
-    tail = "".join(parts) + decoder.decode(b"", final=True)
-    if tail:
-        yield from io.StringIO(tail, newline="").readlines()

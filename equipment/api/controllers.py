@@ -31,7 +31,6 @@ from equipment.services import (
 )
 from equipment.services.pacing import Pacer
 from equipment.services.pagination import parse_sort
-from sereg.settings import get_settings
 
 EquipmentId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="equipment id")]
 OrgIdPath = Annotated[int, PathParameter(ge=1, le=2**31 - 1, description="organisation id")]
@@ -50,10 +49,13 @@ def query_text(max_length: int, description: str | None = None) -> QueryParamete
     return QueryParameter(max_length=max_length, pattern=r"^[^\x00]*$", description=description)
 
 
+# A list's page size when the caller names none; ``Limit`` caps what one may name.
+DEFAULT_PAGE_SIZE = 50
+
+
 def page_limit(limit: int | None) -> int:
-    """A list's page size: the one asked for, or the configured default."""
-    http = get_settings().http
-    return http.default_page_size if limit is None else limit
+    """A list's page size: the one asked for, or the default."""
+    return DEFAULT_PAGE_SIZE if limit is None else limit
 
 
 Limit = Annotated[int | None, QueryParameter(ge=1, le=500, required=False)]

@@ -9,13 +9,17 @@ from typing import Annotated, Literal
 
 from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from equipment.api import api_docs, schemas
 from equipment.api.controllers import EquipmentId, Limit, page_limit
+from equipment.domain import rescue
 from equipment.domain.access import Principal
 from equipment.domain.errors import InvalidValue
+from equipment.i18n import gettext
 from equipment.services import clock, emergency_records
+
+AlarmId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
 @get("/kpis/response", tags=("alarms",), responses=api_docs.READ)
@@ -63,9 +67,15 @@ async def record_drill(
     )
 
 
+def clock_instant(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
 def _list(value: object) -> list[str]:
     # A JSON column reads back as text unless the query loads it.
-    return json.loads(value) if isinstance(value, str) else list(value or [])
+    if isinstance(value, str):
+        return list(json.loads(value))
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 @get("/drills/missing", tags=("alarms",), responses=api_docs.READ)
@@ -88,3 +98,56 @@ async def missing_drills(
         )
         for r in rows
     ]
+
+
+@post("/alarms/{alarm_id:int}/outcome", tags=("alarms",), responses=api_docs.WRITE)
+async def record_outcome(
+    principal: NamedDependency[Principal],
+    language: NamedDependency[str],
+    alarm_id: AlarmId,
+    data: JSONBody[schemas.RescueOutcomeCreate],
+) -> Response[schemas.RescueOutcome]:
+    """The finished rescue's outcome (救援结果): people released, injuries, how they were
+    released, the cause, who did it. It closes the entrapment, and the close is announced
+    like the raise (webhooks and the organisations' MQTT alert topics)."""
+    row = await emergency_records.record_outcome(
+        principal,
+        alarm_id,
+        rescue.Outcome(
+            people_released=data.people_released,
+            injuries=data.injuries,
+            fatalities=data.fatalities,
+            release_method=data.release_method,
+            cause=data.cause,
+            rescuers=tuple(data.rescuers),
+        ),
+        note=data.note,
+        now=clock.now(),
+    )
+    return Response(_outcome(row, language), status_code=201)
+
+
+@get("/alarms/{alarm_id:int}/outcome", tags=("alarms",), responses=api_docs.READ_ONE)
+async def get_outcome(
+    principal: NamedDependency[Principal], language: NamedDependency[str], alarm_id: AlarmId
+) -> schemas.RescueOutcome:
+    """The rescue outcome recorded for an entrapment (404 while none is)."""
+    return _outcome(await emergency_records.get_outcome(principal, alarm_id), language)
+
+
+def _outcome(row: dict, language: str) -> schemas.RescueOutcome:
+    return schemas.RescueOutcome(
+        alarm_id=row["alarm"],
+        equipment_id=row["equipment"],
+        people_released=row["people_released"],
+        injuries=row["injuries"],
+        fatalities=row["fatalities"],
+        release_method=row["release_method"],
+        release_method_label=gettext(language, rescue.RELEASE_METHODS[row["release_method"]]),
+        cause=row["cause"],
+        cause_label=gettext(language, rescue.CAUSES[row["cause"]]),
+        rescuers=_list(row["rescuers"]),
+        note=row["note"],
+        recorded_by_organisation_id=row["organisation"],
+        recorded_at=clock_instant(row["recorded_at"]),
+    )

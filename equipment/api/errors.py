@@ -11,21 +11,24 @@ import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from litestar.types import ExceptionHandlersMap
 
 from equipment.api.language import request_language
+from equipment.api.request_id import REQUEST_ID
 from equipment.domain.errors import (
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
     InvalidValue,
     NotFound,
     StaleVersion,
+    TooManyAttempts,
     Unauthenticated,
     VersionRequired,
 )
 from equipment.i18n import N_
 from equipment.i18n.spoken import speak
-from sereg.observability import REQUEST_ID
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ STATUS: dict[type[DomainError], int] = {
     VersionRequired: 428,
     Forbidden: 403,
     Unauthenticated: 401,
+    Busy: 503,
+    TooManyAttempts: 429,
 }
 
 
@@ -97,6 +102,8 @@ def domain_error(request: Request, exc: DomainError) -> Response:
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
     extra = [{"key": exc.field, "message": exc.reason}] if exc.field else []
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after)}
     return _problem(request, status, exc.reason, extra, headers)
 
 
@@ -139,7 +146,7 @@ def unexpected_error(request: Request, exc: Exception) -> Response:
     return _problem(request, 500, INTERNAL.format(request_id=request_id))
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,

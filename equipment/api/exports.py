@@ -27,6 +27,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from equipment.domain import labels
+from equipment.i18n import gettext
 from equipment.i18n.spoken import speak
 
 __all__ = [
@@ -54,23 +56,13 @@ CSV_MEDIA_TYPE: Final = "text/csv"
 XLSX_MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ICS_MEDIA_TYPE: Final = "text/calendar"
 
-# The names the inspectors' own forms use (TSG 08-2017 and the TSG inspection rules).
+# The names the inspectors' own forms use (TSG 08-2017 and the TSG inspection rules): the
+# catalogue's zh-CN labels of the codes, the same words the API's ``*_label`` fields give.
 KIND_ZH: Final[Mapping[str, str]] = {
-    "periodic": "定期检验",
-    "self_test": "自行检测",
-    "external": "外部检验",
-    "internal": "内部检验",
-    "hydrostatic": "耐压试验",
-    "annual_check": "年度检查",
-    "supervisory": "监督检验",
-    "maintenance": "维护保养",
-    "end_of_service_life": "设计使用年限到期",
-    "change_registration": "变更登记（达到设计使用年限继续使用）",
+    code: gettext("zh-CN", text) for code, text in labels.DUE_KIND.items()
 }
 STATE_ZH: Final[Mapping[str, str]] = {
-    "upcoming": "未到期",
-    "reminder": "应申报检验",
-    "overdue": "已超期",
+    code: gettext("zh-CN", text) for code, text in labels.DUE_STATE.items()
 }
 # Values shown translated in the Chinese downloads. The English ones keep the codes the
 # API uses, so a spreadsheet filter matches the API's query parameters.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache, partial
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
@@ -18,14 +21,46 @@ from equipment.api.controllers import (
     page_limit,
     query_text,
 )
+from equipment.domain import record_sheets
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue
 from equipment.services import alarms, clock, maintenance
 from equipment.services.maintenance import MAX_UPLOAD_ROWS
 
+# Read by the language dependency (equipment/api/language.py); declared so it is documented.
+TemplateLang = Annotated[
+    str | None,
+    QueryParameter(max_length=35, description="the headers' language: zh (the default) or en"),
+]
+# Bodies that are a file: a CSV (browsers send a .csv as application/vnd.ms-excel on
+# Windows) or a workbook, told apart by their first bytes.
+FILE_BODIES = record_sheets.CSV_MEDIA_TYPES | {
+    record_sheets.XLSX_MEDIA_TYPE,
+    "application/octet-stream",
+}
 ContractId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 AlarmId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-CSV_TYPES = ("text/csv", "application/csv")
+
+
+@cache
+def _template_bytes(kind: record_sheets.SheetKind, lang: record_sheets.Lang) -> bytes:
+    return record_sheets.template(kind, lang)
+
+
+def _template(kind: record_sheets.SheetKind, language: str) -> Response[bytes]:
+    lang: record_sheets.Lang = "en" if language == "en" else "zh"
+    name = "维保记录模板" if lang == "zh" else "maintenance-records"
+    media = record_sheets.XLSX_MEDIA_TYPE if kind is record_sheets.SheetKind.XLSX else "text/csv"
+    return Response(
+        _template_bytes(kind, lang),
+        media_type=media,
+        headers={
+            # An ASCII name for old clients, the Chinese one for the rest (RFC 6266).
+            "Content-Disposition": f'attachment; filename="maintenance-records.{kind}"; '
+            f"filename*=UTF-8''{quote(name)}.{kind}",
+            "Content-Language": language,
+        },
+    )
 
 
 class ContractController(Controller):
@@ -60,12 +95,63 @@ class ContractController(Controller):
         return views.contract(await maintenance.get_contract(principal, contract_id))
 
 
-async def _rows_from(request: Request) -> tuple[list[dict[str, Any]], bool]:
-    """(rows, single) from a JSON object, a JSON array or a CSV file with a header."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media in CSV_TYPES:
-        return await bodies.csv_records(request, max_rows=MAX_UPLOAD_ROWS), False
-    body = await request.body()
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _upload(principal: Principal, request: Request) -> tuple[maintenance.UploadResult, bool]:
+    """(the upload's result, whether one JSON object was sent) for any body the route takes:
+    a JSON object or array, a CSV body (read as it arrives), an XLSX body, or a
+    multipart/form-data form whose file is a CSV or an XLSX workbook."""
+    media = _media_type(request)
+    today, now = clock.today(), clock.now()
+    if media in FILE_BODIES:
+        rows = await bodies.read_streamed(
+            request,
+            partial(record_sheets.read_stream, media_type=media, max_rows=MAX_UPLOAD_ROWS),
+        )
+        return await maintenance.upload_records(principal, rows, today=today, now=now), False
+    if media == "multipart/form-data":
+        file = await _form_file(request)
+        try:
+            data = await file.read()
+        finally:
+            await file.close()
+        result = await maintenance.upload_file(
+            principal,
+            data,
+            media_type=file.content_type,
+            filename=file.filename,
+            today=today,
+            now=now,
+        )
+        return result, False
+    rows, single = _json_rows(await request.body())
+    return await maintenance.upload_records(principal, rows, today=today, now=now), single
+
+
+async def _form_file(request: Request) -> UploadFile:
+    """The one file of a multipart form (its field is ``file``; a form naming it otherwise
+    but sending one file is taken too)."""
+    try:
+        form = await request.form()
+    except UnicodeDecodeError:
+        raise InvalidValue("a text field of the form is not UTF-8") from None
+    files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+    named = [v for v in form.getall("file", []) if isinstance(v, UploadFile)]
+    chosen = named or files
+    if len(chosen) != 1:
+        for f in files:
+            await f.close()
+        raise InvalidValue("send one CSV or XLSX file in the form field 'file'", field="file")
+    for f in files:
+        if f is not chosen[0]:
+            await f.close()
+    return chosen[0]
+
+
+def _json_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """(rows, single) from a JSON object or a JSON array of objects."""
     # A JSON array cannot be decoded in part: bound what decoding it may build. Every
     # record is an object, so more objects than this is more records than an upload holds
     # (counting braces in strings too only makes the bound looser).
@@ -90,25 +176,58 @@ class MaintenanceController(Controller):
         status_code=200,
         request_max_body_size=bodies.MAINTENANCE_UPLOAD_MAX_BYTES,
         responses=api_docs.WRITE,
+        operation_class=api_docs.RecordUpload,
     )
     async def upload(
-        self, principal: NamedDependency[Principal], request: Request
+        self,
+        principal: NamedDependency[Principal],
+        request: Request,
+        language: NamedDependency[str],
     ) -> Response[schemas.UploadReport]:
-        """Upload maintenance records: one JSON object, a JSON array, or a CSV file
-        (``Content-Type: text/csv``; columns record_id, code, maintained_on, level, items,
-        technicians as ``name:certificate;...``, findings, hazards, signed_off_by) of up to
-        10,000 rows and 8 MiB. Every valid row is stored; each rejected one is named with its
-        reason."""
+        """Upload maintenance records: one JSON object, a JSON array, a CSV body
+        (``Content-Type: text/csv``), an XLSX body, or a form (multipart/form-data) whose
+        field ``file`` is a CSV or XLSX file; up to 10,000 rows and 8 MiB. Columns: record_id,
+        code (or registration_code), maintained_on (or date), level, items, technicians as
+        ``name:certificate;...``, findings, hazards, signed_off_by, or their Chinese headers
+        (维保记录编号, 设备注册代码, 维保日期, 维保类别, ...; see the templates). Every valid
+        row is stored; each rejected one is named with its reason in the caller's language,
+        a spreadsheet's by the row number the sheet shows (the header is row 1)."""
         principal.require(Permission.MAINTENANCE_UPLOAD)  # before reading a byte of the body
-        rows, single = await _rows_from(request)
-        result = await maintenance.upload_records(
-            principal, rows, today=clock.today(), now=clock.now()
-        )
+        result, single = await _upload(principal, request)
         if single and result.rejected:
             _, reason, field = result.rejected[0]
             raise InvalidValue(reason, field=field)
         status = 201 if single and result.stored else 200
-        return Response(views.upload_report(result), status_code=status)
+        return Response(views.upload_report(result, language), status_code=status)
+
+    @get(
+        "/records/template.xlsx",
+        media_type=record_sheets.XLSX_MEDIA_TYPE,
+        responses=api_docs.READ,
+    )
+    async def template_xlsx(
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        lang: TemplateLang = None,
+    ) -> Response[bytes]:
+        """The workbook to fill in and upload: Chinese headers (English with ``lang=en``),
+        codes and record numbers kept as text, the levels offered as a list, and a second
+        sheet explaining each column."""
+        principal.require(Permission.MAINTENANCE_UPLOAD)
+        return _template(record_sheets.SheetKind.XLSX, language)
+
+    @get("/records/template.csv", media_type="text/csv", responses=api_docs.READ)
+    async def template_csv(
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        lang: TemplateLang = None,
+    ) -> Response[bytes]:
+        """The header row to fill in and upload, as CSV in UTF-8 with a BOM (which Excel
+        opens correctly): Chinese headers, English with ``lang=en``."""
+        principal.require(Permission.MAINTENANCE_UPLOAD)
+        return _template(record_sheets.SheetKind.CSV, language)
 
     @get("/suspicious", responses=api_docs.READ)
     async def suspicious(

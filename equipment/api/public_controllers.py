@@ -20,36 +20,50 @@ from equipment.api.controllers import EquipmentId, Limit, OrgIdPath, page_limit
 from equipment.domain.access import Principal
 from equipment.i18n import Translator
 from equipment.services import citizen_reports, clock, public
+from equipment.settings import Settings
 
 PublicCode = Annotated[str, PathParameter(max_length=40, pattern=r"^[0-9A-Za-z]+$")]
 
 
 @get("/public/equipment/{code:str}", tags=["public"], responses=api_docs.PUBLIC_LOOKUP)
 async def public_equipment(
-    code: PublicCode, language: NamedDependency[str]
+    code: PublicCode, language: NamedDependency[str], settings: NamedDependency[Settings]
 ) -> schemas.PublicEquipment:
     """What anyone may read about a unit by the code on its sign, no token needed: its
     public safety state (停止使用, 超期未检, 超过设计使用年限, 暂停使用, 正常使用) with the
     reason and since when, inspection and maintenance dates, the organisations in charge
     and the emergency number. Never a person's name, phone or certificate."""
-    view = await public.lookup(code, clock.today())
+    view = await public.lookup(code, clock.today(), settings.public.emergency_number)
     return schemas.public_equipment(view, language)
 
 
+# A fixed mask: ISO/IEC 18004 lets the encoder use any of the 8 data masks (a reader tries
+# the one the format information names), and scoring all 8 by the standard's penalty rules
+# is ~80 % of segno's time for a symbol (measured: ~10 ms auto against ~1-2 ms fixed, see
+# bench/public_page.py). Over 300 random codes in our URL form, mask 3 ((i + j) mod 3) was
+# the best-scoring mask for 46 % of them and scored at most 1.2x the best (median 1.005x),
+# so a printed label loses nothing a phone would notice.
+QR_MASK = 3
+# zlib level 1: a 360 px two-colour image compresses to ~650 bytes instead of ~450 at the
+# default 9, for about a third of the writer's time.
+PNG_COMPRESSION = 1
+
+
+@lru_cache(maxsize=256)  # a label sheet's page at most; a symbol holds ~5 KB of matrix
 def _qr(url: str) -> segno.QRCode:
     # Level M survives a scuffed or partly covered label (15 % of the code).
-    return segno.make(url, error="m", micro=False)
+    return segno.make(url, error="m", micro=False, mask=QR_MASK)
 
 
 @lru_cache(maxsize=4096)
 def _qr_image(url: str, kind: str, title: str) -> bytes:
-    """The encoded image of ``url``: choosing the best of the 8 masks costs ~3-10 ms of
-    CPU per symbol, and a unit's URL only changes with the public base URL (the key)."""
+    """The encoded image of ``url``, kept per process: a unit's URL only changes with the
+    public base URL (part of the key), and the PNG writer costs a few ms per symbol."""
     out = io.BytesIO()
     if kind == "svg":
         _qr(url).save(out, kind="svg", scale=4, border=4, title=title)
     else:
-        _qr(url).save(out, kind="png", scale=8, border=4)
+        _qr(url).save(out, kind="png", scale=8, border=4, compresslevel=PNG_COMPRESSION)
     return out.getvalue()
 
 
@@ -59,19 +73,25 @@ class QrController(Controller):
 
     @get("/qr.svg", media_type="image/svg+xml", responses=api_docs.READ_ONE)
     async def qr_svg(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        equipment_id: EquipmentId,
+        settings: NamedDependency[Settings],
     ) -> Response[bytes]:
         """The QR code of the unit's public page (/p/{code}) as SVG, for printing."""
-        code, url = await public.qr_target(principal, equipment_id)
+        code, url = await public.qr_target(principal, equipment_id, settings.public_base_url())
         image = _qr_image(url, "svg", code)
         return Response(image, media_type="image/svg+xml", headers=_cache())
 
     @get("/qr.png", media_type="image/png", responses=api_docs.READ_ONE)
     async def qr_png(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        equipment_id: EquipmentId,
+        settings: NamedDependency[Settings],
     ) -> Response[bytes]:
         """The QR code of the unit's public page (/p/{code}) as PNG."""
-        code, url = await public.qr_target(principal, equipment_id)
+        code, url = await public.qr_target(principal, equipment_id, settings.public_base_url())
         return Response(_qr_image(url, "png", code), media_type="image/png", headers=_cache())
 
 
@@ -90,13 +110,20 @@ async def label_sheet(
     principal: NamedDependency[Principal],
     org_id: OrgIdPath,
     language: NamedDependency[str],
+    settings: NamedDependency[Settings],
     after_id: Annotated[int, QueryParameter(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 60,
 ) -> Template:
     """A print-ready HTML sheet of 使用标志 with QR codes for a user unit's units (its own
     for a user unit, any for an admin); print it from the browser (A4, print CSS)."""
     name, labels = await public.label_sheet(
-        principal, org_id, clock.today(), after_id=after_id, limit=limit
+        principal,
+        org_id,
+        clock.today(),
+        after_id=after_id,
+        limit=limit,
+        base_url=settings.public_base_url(),
+        emergency_number=settings.public.emergency_number,
     )
     items = [
         {"label": label, "qr": _qr(label.url).svg_inline(scale=3, border=2, omitsize=True)}

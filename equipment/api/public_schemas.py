@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from msgspec import Struct
 
-from equipment.domain import citizen_reports
+from equipment.domain import citizen_reports, labels
 from equipment.domain.public_safety import Condition, PublicView
 from equipment.i18n import gettext
 
@@ -36,6 +36,7 @@ class PublicEquipment(Struct):
     safe_to_use: bool
     conditions: list[PublicCondition]
     status: str
+    status_label: str  # the register status in the caller's language
     registered: bool
     next_inspection_due: date | None
     inspection_overdue: bool
@@ -69,6 +70,7 @@ def public_equipment(view: PublicView, lang: str) -> PublicEquipment:
         safe_to_use=view.safe_to_use,
         conditions=[condition(c, lang) for c in view.conditions],
         status=view.status,
+        status_label=labels.label(labels.STATUS, view.status, lang),
         registered=view.registered,
         next_inspection_due=view.next_inspection_due,
         inspection_overdue=any(c.state == "inspection_overdue" for c in view.conditions),

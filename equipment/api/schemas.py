@@ -17,8 +17,9 @@ _NO_NUL = r"^[^\x00]*$"
 _PUBLIC_PHONE = r"^([0-9+][0-9 -]{2,18}[0-9])?$"
 
 
-def text(max_length: int, min_length: int = 0) -> Any:
-    return Annotated[str, Meta(min_length=min_length, max_length=max_length, pattern=_NO_NUL)]
+def text(max_length: int, min_length: int = 0) -> Meta:
+    """The constraint of a text field: its length, and no NUL (``Annotated[str, text(n)]``)."""
+    return Meta(min_length=min_length, max_length=max_length, pattern=_NO_NUL)
 
 
 OrgId = Annotated[int, Meta(ge=1, le=2**31 - 1)]
@@ -39,43 +40,35 @@ CrsName = Literal["wgs84", "gcj02", "bd09"]
 CylinderUse = Literal["general", "vehicle", "taxi", "diving"]
 
 
-class Problem(Struct):
-    """Every error: a status, a sentence, and the fields at fault."""
-
-    status_code: int
-    detail: str
-    extra: list[dict[str, str]] = []
-
-
 # Organisations ---------------------------------------------------------------------------
 
 
 class OrganisationCreate(Struct, forbid_unknown_fields=True):
     kind: OrgKindName
-    credit_code: text(18, 18)
-    name: text(200, 1)
-    contact_name: text(100) = ""
-    contact_phone: text(32) = ""
+    credit_code: Annotated[str, text(18, 18)]
+    name: Annotated[str, text(200, 1)]
+    contact_name: Annotated[str, text(100)] = ""
+    contact_phone: Annotated[str, text(32)] = ""
     # The organisation's published service line, shown on the public page of its units.
     public_phone: Annotated[str, Meta(max_length=20, pattern=_PUBLIC_PHONE)] = ""
-    address: text(500) = ""
-    licence_no: text(64, 1) | None = None
+    address: Annotated[str, text(500)] = ""
+    licence_no: Annotated[str, text(64, 1)] | None = None
     licence_valid_until: date | None = None
     supervision_class: Literal["A", "B", "C", "D"] | None = None
-    station_code: text(32, 1) | None = None
+    station_code: Annotated[str, text(32, 1)] | None = None
     longitude: Longitude | None = None
     latitude: Latitude | None = None
 
 
 class OrganisationUpdate(Struct, forbid_unknown_fields=True):
-    name: text(200, 1) | UnsetType = UNSET
-    contact_name: text(100) | UnsetType = UNSET
-    contact_phone: text(32) | UnsetType = UNSET
+    name: Annotated[str, text(200, 1)] | UnsetType = UNSET
+    contact_name: Annotated[str, text(100)] | UnsetType = UNSET
+    contact_phone: Annotated[str, text(32)] | UnsetType = UNSET
     public_phone: Annotated[str, Meta(max_length=20, pattern=_PUBLIC_PHONE)] | UnsetType = UNSET
-    address: text(500) | UnsetType = UNSET
-    licence_no: text(64, 1) | UnsetType | None = UNSET
+    address: Annotated[str, text(500)] | UnsetType = UNSET
+    licence_no: Annotated[str, text(64, 1)] | UnsetType | None = UNSET
     licence_valid_until: date | UnsetType | None = UNSET
-    station_code: text(32, 1) | UnsetType | None = UNSET
+    station_code: Annotated[str, text(32, 1)] | UnsetType | None = UNSET
     longitude: Longitude | UnsetType | None = UNSET
     latitude: Latitude | UnsetType | None = UNSET
 
@@ -115,18 +108,18 @@ DistrictInput = Annotated[
 
 
 class EquipmentCreate(Struct, forbid_unknown_fields=True):
-    category: text(4, 4)
+    category: Annotated[str, text(4, 4)]
     district_code: DistrictInput
     user_unit_id: OrgId
-    registration_code: text(40) | None = None
-    equipment_code: text(40) | None = None
-    certificate_no: text(32, 1) | None = None
-    manufacturer: text(200) = ""
-    model: text(100) = ""
-    serial_no: text(64) = ""
+    registration_code: Annotated[str, text(40)] | None = None
+    equipment_code: Annotated[str, text(40)] | None = None
+    certificate_no: Annotated[str, text(32, 1)] | None = None
+    manufacturer: Annotated[str, text(200)] = ""
+    model: Annotated[str, text(100)] = ""
+    serial_no: Annotated[str, text(64)] = ""
     manufacture_date: date | None = None
     commissioning_date: date | None = None
-    address: text(500) = ""
+    address: Annotated[str, text(500)] = ""
     longitude: Longitude | None = None
     latitude: Latitude | None = None
     maintenance_company_id: OrgId | None = None
@@ -144,18 +137,18 @@ class EquipmentCreate(Struct, forbid_unknown_fields=True):
 
 
 class EquipmentUpdate(Struct, forbid_unknown_fields=True):
-    manufacturer: text(200) | UnsetType = UNSET
-    model: text(100) | UnsetType = UNSET
-    serial_no: text(64) | UnsetType = UNSET
+    manufacturer: Annotated[str, text(200)] | UnsetType = UNSET
+    model: Annotated[str, text(100)] | UnsetType = UNSET
+    serial_no: Annotated[str, text(64)] | UnsetType = UNSET
     manufacture_date: date | UnsetType | None = UNSET
     commissioning_date: date | UnsetType | None = UNSET
-    address: text(500) | UnsetType = UNSET
+    address: Annotated[str, text(500)] | UnsetType = UNSET
     longitude: Longitude | UnsetType | None = UNSET
     latitude: Latitude | UnsetType | None = UNSET
     parameters: Parameters | UnsetType = UNSET
-    category: text(4, 4) | UnsetType = UNSET
-    certificate_no: text(32, 1) | UnsetType | None = UNSET
-    equipment_code: text(18, 18) | UnsetType | None = UNSET
+    category: Annotated[str, text(4, 4)] | UnsetType = UNSET
+    certificate_no: Annotated[str, text(32, 1)] | UnsetType | None = UNSET
+    equipment_code: Annotated[str, text(18, 18)] | UnsetType | None = UNSET
     district_code: DistrictInput | UnsetType = UNSET
     cylinder_use: CylinderUse | UnsetType | None = UNSET
     # The system longitude and latitude are given in; they are stored in WGS-84.
@@ -211,15 +204,15 @@ class EquipmentPage(Struct):
 
 
 class RegisterRequest(Struct, forbid_unknown_fields=True):
-    registration_code: text(40)
+    registration_code: Annotated[str, text(40)]
     registered_on: date
-    certificate_no: text(32, 1) | None = None
+    certificate_no: Annotated[str, text(32, 1)] | None = None
 
 
 class SuspendRequest(Struct, forbid_unknown_fields=True):
     suspended_from: date
     notified_on: date
-    reason: text(500, 1)
+    reason: Annotated[str, text(500, 1)]
     planned_until: date | None = None
 
 
@@ -229,7 +222,7 @@ class ResumeRequest(Struct, forbid_unknown_fields=True):
 
 class CloseRequest(Struct, forbid_unknown_fields=True):
     on: date
-    reason: text(500, 1)
+    reason: Annotated[str, text(500, 1)]
 
 
 class TransferRequest(Struct, forbid_unknown_fields=True):
@@ -270,7 +263,12 @@ InspectionKind = Literal[
 # The stored codes, or the words inspectors write (合格, 不合格, 复检合格...), which
 # __post_init__ maps to the codes through equipment/domain/aliases.py.
 Conclusion = Literal["pass", "conditional_pass", "fail"]
-ConclusionInput = Literal[(*typing.get_args(Conclusion), *aliases.CONCLUSIONS)]  # type: ignore[valid-type]
+if typing.TYPE_CHECKING:
+    # Built at run time from the tables (a Literal of every accepted spelling), which a
+    # type checker cannot evaluate: to it, the field is text.
+    ConclusionInput = str
+else:
+    ConclusionInput = Literal[(*typing.get_args(Conclusion), *aliases.CONCLUSIONS)]
 SupervisoryReason = Literal["", "installation", "modernisation", "major_repair"]
 
 
@@ -278,8 +276,8 @@ class InspectionCreate(Struct, forbid_unknown_fields=True):
     kind: InspectionKind
     inspected_on: date
     conclusion: ConclusionInput
-    report_no: text(64) = ""
-    findings: text(4000) = ""
+    report_no: Annotated[str, text(64)] = ""
+    findings: Annotated[str, text(4000)] = ""
     reason: SupervisoryReason = ""
     inspection_body_id: OrgId | None = None
     # The next due date the report states: the authority for vessels, piping and
@@ -315,6 +313,7 @@ class InspectionRecord(Struct):
 
 class DueExplained(Struct):
     kind: str
+    kind_label: str  # in the caller's language, as the *_label fields below
     due_on: date
     rule_key: str
     source: str
@@ -349,14 +348,17 @@ class DueItem(Struct):
     category: str
     category_name: str
     kind: str
+    kind_label: str
     due_on: date
     reminder_on: date
     state: str
+    state_label: str
     days_overdue: int
     district_code: str
     district_name: str | None
     address: str
     status: str
+    status_label: str
     user_unit_id: int
     user_unit_name: str | None
     maintenance_company_id: int | None
@@ -457,13 +459,16 @@ class CompanyScore(Struct):
 
 # The contract's fault kinds (one list: equipment.domain.lift_events); back_to_normal
 # ends a condition, so it is no kind of alarm to enter by hand.
-AlarmKind = Literal[tuple(sorted(lift_events.KINDS - {lift_events.BACK_TO_NORMAL}))]  # type: ignore[valid-type]
+if typing.TYPE_CHECKING:
+    AlarmKind = str  # built at run time from the fault table (see ConclusionInput)
+else:
+    AlarmKind = Literal[tuple(sorted(lift_events.KINDS - {lift_events.BACK_TO_NORMAL}))]
 
 
 class AlarmCreate(Struct, forbid_unknown_fields=True):
     kind: AlarmKind
     raised_at: Instant | None = None
-    note: text(1000) = ""
+    note: Annotated[str, text(1000)] = ""
 
 
 class AlarmStep(Struct, forbid_unknown_fields=True):
@@ -471,7 +476,7 @@ class AlarmStep(Struct, forbid_unknown_fields=True):
 
 
 class AlarmClose(Struct, forbid_unknown_fields=True):
-    note: text(1000, 1)
+    note: Annotated[str, text(1000, 1)]
 
 
 class AlarmView(Struct):
@@ -645,7 +650,7 @@ class WithinPage(Struct):
 class TokenCreate(Struct, forbid_unknown_fields=True):
     role: RoleName
     organisation_id: OrgId | None = None
-    label: text(100) = ""
+    label: Annotated[str, text(100)] = ""
 
 
 class Token(Struct):
@@ -751,6 +756,7 @@ class CylinderTrace(Struct):
     cylinder_id: int
     cylinder_code: str
     status: str
+    status_label: str
     medium: str | None
     next_periodic_due: date | None
     end_of_service_life: date | None
@@ -845,12 +851,12 @@ class DeadLetterSummary(Struct):
 
 
 class WebhookCreate(Struct, forbid_unknown_fields=True):
-    url: text(2000, 8)
+    url: Annotated[str, text(2000, 8)]
     # The bureau names the organisation (or none: a duty desk); others get their own.
     organisation_id: OrgId | None = None
     tier: Literal["primary", "second"] = "primary"
     district_code: Annotated[str, Meta(pattern=r"^([0-9]{6})?$")] = ""
-    label: text(100) = ""
+    label: Annotated[str, text(100)] = ""
 
 
 class Webhook(Struct):
@@ -899,10 +905,10 @@ class CallCreate(Struct, forbid_unknown_fields=True):
     caller cannot read it, by its address; and the number to call the caller back on."""
 
     callback_number: Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 -]{4,30}$")]
-    registration_code: text(20, 1) | None = None
-    address: text(200, 4) | None = None
+    registration_code: Annotated[str, text(20, 1)] | None = None
+    address: Annotated[str, text(200, 4)] | None = None
     received_at: datetime | None = None  # default: now
-    note: text(500) = ""
+    note: Annotated[str, text(500)] = ""
 
 
 class CallTaken(Struct):
@@ -941,9 +947,9 @@ class ResponseKpi(Struct):
 
 class DrillCreate(Struct, forbid_unknown_fields=True):
     held_on: date
-    participants: Annotated[list[text(100, 1)], Meta(min_length=1, max_length=200)]
-    scenario: text(100) = "困人救援"
-    note: text(2000) = ""
+    participants: Annotated[list[Annotated[str, text(100, 1)]], Meta(min_length=1, max_length=200)]
+    scenario: Annotated[str, text(100)] = "困人救援"
+    note: Annotated[str, text(2000)] = ""
 
 
 class Drill(Struct):
@@ -953,6 +959,32 @@ class Drill(Struct):
     participants: list[str]
     scenario: str
     note: str
+
+
+class RescueOutcomeCreate(Struct, forbid_unknown_fields=True):
+    people_released: Annotated[int, Meta(ge=0, le=100)]
+    release_method: text(32, 1)
+    cause: text(32, 1)
+    rescuers: Annotated[list[text(100)], Meta(max_length=20)] = []
+    injuries: Annotated[int, Meta(ge=0, le=100)] = 0
+    fatalities: Annotated[int, Meta(ge=0, le=100)] = 0
+    note: text(2000) = ""
+
+
+class RescueOutcome(Struct):
+    alarm_id: int
+    equipment_id: int
+    people_released: int
+    injuries: int
+    fatalities: int
+    release_method: str
+    release_method_label: str  # in the caller's language
+    cause: str
+    cause_label: str
+    rescuers: list[str]
+    note: str
+    recorded_by_organisation_id: int | None
+    recorded_at: datetime
 
 
 class MissingDrill(Struct):

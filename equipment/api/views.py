@@ -7,10 +7,11 @@ from dataclasses import asdict
 from typing import Any
 
 from equipment.api import schemas
-from equipment.domain import catalogue
+from equipment.domain import catalogue, labels
 from equipment.domain.fills import verdict_label
 from equipment.i18n.spoken import speak
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
+from geo.crs import check_crs
 
 
 def organisation(row: dict[str, Any]) -> schemas.Organisation:
@@ -77,6 +78,7 @@ def inspection(row: dict[str, Any]) -> schemas.InspectionRecord:
 def _due(due: Any, lang: str) -> schemas.DueExplained:
     values = asdict(due)
     values["explanation"] = speak(lang, values["explanation"])
+    values["kind_label"] = labels.label(labels.DUE_KIND, values["kind"], lang)
     return schemas.DueExplained(**values)
 
 
@@ -103,6 +105,11 @@ def due_item(item: dict[str, Any], lang: str) -> schemas.DueItem:
     )
     if isinstance(values.get("explanation"), str):
         values["explanation"] = speak(lang, values["explanation"])
+    values.update(
+        kind_label=labels.label(labels.DUE_KIND, item["kind"], lang),
+        state_label=labels.label(labels.DUE_STATE, item["state"], lang),
+        status_label=labels.label(labels.STATUS, item["status"], lang),
+    )
     return schemas.DueItem(**values)
 
 
@@ -161,12 +168,16 @@ def contract(row: dict[str, Any]) -> schemas.Contract:
     )
 
 
-def upload_report(result: Any) -> schemas.UploadReport:
+def upload_report(result: Any, lang: str) -> schemas.UploadReport:
+    """An upload's report; each rejected row's reason in the caller's language."""
     return schemas.UploadReport(
         received=result.received,
         stored=result.stored,
         duplicates=result.duplicates,
-        rejected=[schemas.Rejected(row, reason, field) for row, reason, field in result.rejected],
+        rejected=[
+            schemas.Rejected(row, speak(lang, reason), field)
+            for row, reason, field in result.rejected
+        ],
     )
 
 
@@ -229,6 +240,7 @@ def cylinder_trace(trace: dict[str, Any], lang: str) -> schemas.CylinderTrace:
         cylinder_id=facts.id,
         cylinder_code=facts.code,
         status=facts.status,
+        status_label=labels.label(labels.STATUS, facts.status, lang),
         medium=facts.medium,
         next_periodic_due=facts.next_periodic_due,
         end_of_service_life=facts.end_of_service_life,
@@ -290,7 +302,7 @@ def _geometry(row: dict[str, Any], crs: str = "wgs84") -> dict[str, Any]:
     if crs == "wgs84":
         return geometry
     shape, _ = parse_polygonal(geometry)
-    return geometry_to_geojson(shape, crs)  # type: ignore[arg-type]
+    return geometry_to_geojson(shape, check_crs(crs))
 
 
 def area_detail(row: dict[str, Any]) -> schemas.AreaDetail:
@@ -371,6 +383,8 @@ UNIT_FEATURE_FIELDS = (
 def unit_feature(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
     unit = equipment(row)
     properties = {"id": unit.id, **{f: getattr(unit, f) for f in UNIT_FEATURE_FIELDS}, **extra}
+    # Only units with a position are mapped (the geo queries select them).
+    assert unit.longitude is not None and unit.latitude is not None
     return point_feature(unit.longitude, unit.latitude, properties, feature_id=unit.id)
 
 

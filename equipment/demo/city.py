@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
@@ -130,7 +130,7 @@ class DemoOrganisation:
 class _Picker:
     """Weighted choice with the cumulative weights computed once (1M draws in a load)."""
 
-    def __init__(self, weights: dict[str, float]) -> None:
+    def __init__(self, weights: Mapping[str, float]) -> None:
         self.keys = list(weights)
         self.cumulative = list(accumulate(weights.values()))
 

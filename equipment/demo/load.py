@@ -16,6 +16,9 @@ from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, TextIO
 
+import asyncpg
+from piccolo.engine.postgres import PostgresEngine
+
 from equipment.demo import city, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
@@ -121,6 +124,13 @@ class DemoUnit:
     due: list[dict[str, Any]]
 
 
+def _pool() -> asyncpg.Pool:
+    """The PostgreSQL engine's pool, for COPY (the caller checked db.is_postgres())."""
+    engine = db.engine()
+    assert isinstance(engine, PostgresEngine)
+    return engine.pool
+
+
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -200,9 +210,9 @@ async def load_demo_city(
     # Generate (and schedule) the next batch in a thread while the database takes the
     # current one: both halves take a similar time.
     covered: dict[tuple[int, int], list[int]] = {}
-    batch = await asyncio.to_thread(next, batches, None)
-    while batch is not None:
-        writing = asyncio.ensure_future(_write_batch(batch, now))
+    pending: list[Any] | None = await asyncio.to_thread(next, batches, None)
+    while pending is not None:
+        writing = asyncio.ensure_future(_write_batch(pending, now))
         following = await asyncio.to_thread(next, batches, None)
         first, last = await writing
         # One audit entry per batch: a bulk import is one act of the registration office.
@@ -217,16 +227,16 @@ async def load_demo_city(
                 "source": f"demo city seed {seed}",
                 "first_id": first,
                 "last_id": last,
-                "count": len(batch),
+                "count": len(pending),
             },
         )
-        for unit in batch:
+        for unit in pending:
             if unit.row["maintenance_company"] is not None:
                 key = (unit.row["user_unit"], unit.row["maintenance_company"])
                 covered.setdefault(key, []).append(unit.row["id"])
         if progress:
-            progress.advance(len(batch))
-        batch = following
+            progress.advance(len(pending))
+        pending = following
     await _write_contracts(covered, today, now)
     # The corrected rules on show: a lift after a major repair, an entrusted and a taxi
     # cylinder (equipment/demo/showcase.py).
@@ -272,7 +282,7 @@ async def _write_contracts(
             for unit_id in covered[pair]
         ]
         if db.is_postgres():
-            async with db.engine().pool.acquire() as conn:
+            async with _pool().acquire() as conn:
                 await conn.copy_records_to_table(
                     "contract_unit",
                     records=units,
@@ -291,7 +301,8 @@ async def _write_contracts(
 def _children(
     batch: list[DemoUnit], ids: list[int], now: datetime
 ) -> tuple[list[dict], list[dict]]:
-    inspections, dues = [], []
+    inspections: list[dict] = []
+    dues: list[dict] = []
     for unit, unit_id in zip(batch, ids, strict=True):
         unit.row["id"] = unit_id
         for row in unit.inspections:
@@ -332,7 +343,7 @@ async def _copy_batch(batch: list[DemoUnit], now: datetime) -> tuple[int, int]:
         )
         for u in batch
     ]
-    async with db.engine().pool.acquire() as conn, conn.transaction():
+    async with _pool().acquire() as conn, conn.transaction():
         # Ids come from the sequence in COPY order; the batch's ids are the last n issued.
         await conn.copy_records_to_table(
             "equipment", records=records, columns=list(EQUIPMENT_COLUMNS)

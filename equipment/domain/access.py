@@ -7,10 +7,11 @@ found, so their existence does not leak.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from equipment.domain.errors import Forbidden
+from equipment.domain.errors import Forbidden, InvalidValue
 
 
 class Role(StrEnum):
@@ -80,6 +81,7 @@ class Permission(StrEnum):
     DRILL_RECORD = "drill.record"  # record an emergency drill held on a unit
     CITIZEN_REPORT_READ = "citizen_report.read"  # reports the public sent from a unit's page
     LABEL_PRINT = "label.print"  # the printable sheet of 使用标志 with QR codes
+    ACCOUNT_MANAGE = "account.manage"  # people's log-in accounts (the admin's page, CLI)
 
 
 P = Permission
@@ -169,14 +171,71 @@ class ScopeKind(StrEnum):
     USER_UNIT = "user_unit"
     MAINTENANCE_COMPANY = "maintenance_company"
     OWNING_STATION = "owning_station"
+    # An inspector bound to districts and areas (属地监管): the units in any of them. A kind
+    # of its own, not ALL with a filter, so that code which only knows the other kinds
+    # answers nothing for it instead of everything.
+    JURISDICTION = "jurisdiction"
+
+
+# The roles that may be bound to a jurisdiction.
+ROLES_WITH_JURISDICTION = frozenset({Role.INSPECTOR})
+_DISTRICT = re.compile(r"\d{6}")
+_AREA = re.compile(r"area:(\d{1,9})")
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    """Where an inspector works: district codes (GB/T 2260, the register's
+    ``district_code``) and area ids (streets, communities, old residential areas of the
+    area import; a unit belongs to an area when it lies in it). A unit is inside when it
+    is in any of them."""
+
+    districts: frozenset[str] = frozenset()
+    areas: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.districts and not self.areas:
+            raise ValueError("a jurisdiction names at least one district or area")
+
+    @classmethod
+    def parse(cls, text: str) -> Jurisdiction | None:
+        """``"420602,420606,area:12"``; the empty text is no jurisdiction (None)."""
+        districts: set[str] = set()
+        areas: set[int] = set()
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            if _DISTRICT.fullmatch(item):
+                districts.add(item)
+            elif match := _AREA.fullmatch(item):
+                areas.add(int(match.group(1)))
+            else:
+                raise InvalidValue(
+                    f"{item!r} is neither a 6-digit district code nor area:<id>",
+                    field="jurisdiction",
+                )
+        if not districts and not areas:
+            return None
+        return cls(frozenset(districts), frozenset(areas))
+
+    def __str__(self) -> str:
+        return ",".join([*sorted(self.districts), *(f"area:{a}" for a in sorted(self.areas))])
+
+
+def check_jurisdiction(role: Role, jurisdiction: Jurisdiction | None) -> None:
+    if jurisdiction is not None and role not in ROLES_WITH_JURISDICTION:
+        raise InvalidValue(
+            f"only an inspector can be bound to a jurisdiction, not a {role.value}",
+            field="jurisdiction",
+        )
 
 
 @dataclass(frozen=True)
 class EquipmentScope:
-    """The units a principal can see: all, or those whose ``kind`` column equals ``org_id``."""
+    """The units a principal can see: all, those whose ``kind`` column equals ``org_id``,
+    or (JURISDICTION) those inside ``jurisdiction``."""
 
     kind: ScopeKind
     org_id: int | None = None
+    jurisdiction: Jurisdiction | None = None
 
 
 @dataclass(frozen=True)
@@ -184,19 +243,29 @@ class Principal:
     role: Role
     organisation_id: int | None = None
     token_id: int | None = None
+    jurisdiction: Jurisdiction | None = None
+    account_id: int | None = None  # a person logged in to the pages (else a token or system)
 
     def __post_init__(self) -> None:
         # A scoped role without its organisation would compare the scope column to NULL;
         # refuse to build such a principal rather than risk a scope that widens.
         if self.role in ROLES_NEEDING_ORG and self.organisation_id is None:
             raise ValueError(f"a {self.role.value} principal needs its organisation")
+        # A jurisdiction on a role that ignores it would look like a limit and be none.
+        if self.jurisdiction is not None and self.role not in ROLES_WITH_JURISDICTION:
+            raise ValueError(f"a {self.role.value} principal has no jurisdiction")
 
     @property
     def actor(self) -> str:
         """How the audit trail names this caller."""
         org = f" org:{self.organisation_id}" if self.organisation_id is not None else ""
-        token = f"token:{self.token_id}" if self.token_id is not None else "system"
-        return f"{token} {self.role.value}{org}"
+        if self.account_id is not None:
+            who = f"account:{self.account_id}"
+        elif self.token_id is not None:
+            who = f"token:{self.token_id}"
+        else:
+            who = "system"
+        return f"{who} {self.role.value}{org}"
 
     def can(self, permission: Permission) -> bool:
         return permission in PERMISSIONS[self.role]
@@ -215,6 +284,8 @@ class Principal:
             # A trapped passenger may call about any lift of the city.
             Role.CALL_CENTRE: ScopeKind.ALL,
         }[self.role]
+        if self.jurisdiction is not None:
+            return EquipmentScope(ScopeKind.JURISDICTION, jurisdiction=self.jurisdiction)
         if scope_kind is ScopeKind.ALL:
             return EquipmentScope(ScopeKind.ALL)
         return EquipmentScope(scope_kind, self.organisation_id)

@@ -84,6 +84,43 @@ MAINTENANCE_LEVELS: Final = MappingProxyType(
 )
 
 
+# 电梯故障/报警类型 → the lift event kinds of MQTT contract v1 (docs/mqtt-contract.md). The
+# fault names are GB/T 24476-2017's as monitoring boxes print them (安全回路断路 is its code
+# 1, 轿厢在开锁区域外停止 its code 4...); 困人, 冲顶, 蹲底 and 超速 are the local platforms'.
+LIFT_EVENT_KINDS: Final = MappingProxyType(
+    {
+        "困人": "entrapment",
+        "电梯困人": "entrapment",
+        "困人故障": "entrapment",
+        "安全回路断路": "safety_circuit_open",
+        "安全回路断开": "safety_circuit_open",
+        "关门故障": "door_close_fault",
+        "开门故障": "door_open_fault",
+        "轿厢在开锁区域外停止": "stopped_outside_door_zone",
+        "开锁区域外停梯": "stopped_outside_door_zone",
+        "非平层停梯": "stopped_outside_door_zone",
+        "轿厢意外移动": "unintended_movement",
+        "意外移动": "unintended_movement",
+        "电动机运转时间限制器动作": "motor_runtime_limiter",
+        "运行时间限制器动作": "motor_runtime_limiter",
+        "楼层位置丢失": "floor_position_lost",
+        "其他阻止电梯再启动的故障": "restart_prevented",
+        "电梯不能再启动": "restart_prevented",
+        "停电": "power_loss",
+        "断电": "power_loss",
+        "主电源断电": "power_loss",
+        "冲顶": "over_travel_top",
+        "蹲底": "over_travel_bottom",
+        "超速": "overspeed",
+        "报警按钮": "alarm_button",
+        "紧急报警": "alarm_button",
+        "轿内报警": "alarm_button",
+        "恢复正常": "back_to_normal",
+        "故障恢复": "back_to_normal",
+    }
+)
+
+
 def _unique_names() -> dict[str, str]:
     """The current Hubei divisions' names that name one code only (a name used twice
     is left out rather than guessed)."""
@@ -96,7 +133,7 @@ def _unique_names() -> dict[str, str]:
 DISTRICTS: Final = MappingProxyType(_unique_names())
 
 
-def _lookup(table: MappingProxyType, value: str) -> str:
+def _lookup(table: MappingProxyType[str, str], value: str) -> str:
     return table.get(value.strip(), value)
 
 
@@ -115,6 +152,11 @@ def conclusion_code(value: str) -> str:
 def maintenance_level_code(value: str) -> str:
     """半月 → half_monthly; anything else unchanged."""
     return _lookup(MAINTENANCE_LEVELS, value)
+
+
+def lift_event_kind(value: str) -> str:
+    """困人 → entrapment; anything else unchanged."""
+    return _lookup(LIFT_EVENT_KINDS, value)
 
 
 def district_code(value: str) -> str:

@@ -326,9 +326,9 @@ def is_cylinder(code: object) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def _family(code: str) -> Family:
+def _family(code: str) -> Family | None:
     # Cached for the ingest, which asks for every fill; an unknown code raises and is not
-    # cached.
+    # cached. None: a listed category that is not registered as units.
     return category(code).family
 
 

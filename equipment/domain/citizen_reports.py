@@ -91,7 +91,8 @@ def token_is_valid(key: bytes, code: str, token: str | None, now: datetime) -> b
     if not token or len(token) > 64:
         return False
     issued_text, _, signature = token.partition(".")
-    if not issued_text.isdigit() or len(issued_text) > 12:
+    # isdigit() also takes "²" and other digits int() refuses: ASCII digits only.
+    if not (issued_text.isascii() and issued_text.isdigit()) or len(issued_text) > 12:
         return False
     issued = int(issued_text)
     age = int(now.timestamp()) - issued

@@ -45,3 +45,16 @@ class Forbidden(DomainError):
 
 class Unauthenticated(DomainError):
     """No valid credentials were presented."""
+
+
+class Busy(DomainError):
+    """The service has no room for this now (every live stream of the process is taken);
+    the same request later can succeed."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many tries in a short time (failed logins): wait ``retry_after`` seconds."""
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after

@@ -64,12 +64,22 @@ __all__ = [
     "Reason",
     "StationFacts",
     "VerdictCode",
+    "check_fitness",
+    "check_licence",
+    "check_measurements",
+    "check_medium",
+    "check_possible_mass",
+    "check_record_times",
+    "check_registration",
+    "check_reported",
+    "check_traceability",
     "code_row",
     "fill_state_time",
     "judge_fill",
     "max_lpg_fill_kg",
     "measure_for",
     "priority",
+    "retrace",
     "same_vehicle",
     "verdict_label",
 ]
@@ -666,173 +676,185 @@ def _verdict(findings: list[Reason]) -> FillVerdict:
 _CLEAR = FillVerdict(VerdictCode.OK, ())
 
 
-def judge_fill(
-    attempt: FillAttempt,
-    station: StationFacts,
-    cylinder: CylinderFacts | None,
-    *,
-    previous: PreviousFill | None = None,
-    joint_operation: bool = False,
-    entrusted: bool = False,
-    received_at: datetime | None = None,
-    policy: FillPolicy = DEFAULT_FILL_POLICY,
-) -> FillVerdict:
-    """Judge a fill (or a permit asked before filling) against the register.
+# --- the checks ------------------------------------------------------------------------
+#
+# Each check is one rule of docs/rules.md ("Gas cylinders: fill verdict codes"), cites its
+# source in its docstring, and returns its findings (none: the rule is met). judge_fill
+# runs them all in this order; the order of reporting is _PRIORITY's, not theirs.
 
-    ``previous`` is the cylinder's nearest other fill on record (None: its first fill);
-    ``entrusted`` says an entrustment agreement (托管) lets this station fill it;
-    ``received_at`` is when sereg got the report (None for a permit asked in person). Raises
-    :class:`InvalidValue` for a datetime without a time zone.
-    """
-    _aware(attempt.at, "at")
-    if attempt.started_at is not None:
-        _aware(attempt.started_at, "started_at")
-    if received_at is not None:
-        _aware(received_at, "received_at")
-    if previous is not None:
-        _aware(previous.filled_at, "previous.filled_at")
 
-    C = VerdictCode
-    if cylinder is None:
-        return _verdict(
-            [Reason(C.NOT_ON_FILE, "no cylinder with this code is on file; refuse and report it")]
-        )
-    if not cylinder.category.startswith("23"):
-        return _verdict(
-            [
-                Reason(
-                    C.NOT_A_CYLINDER,
-                    f"{cylinder.code} is registered in category {cylinder.category}, not as a "
-                    "gas cylinder (23xx)",
-                )
-            ]
-        )
-
-    today = _local_day(attempt.at, policy)
-    found: list[Reason] = []
-    add = found.append
-
-    # --- registration status
-    if cylinder.status == Status.SCRAPPED:
-        add(Reason(C.SCRAPPED, f"{cylinder.code} is scrapped (TSG 23-2021)"))
-    elif cylinder.status == Status.CANCELLED:
-        add(Reason(C.CANCELLED, f"{cylinder.code} has its registration cancelled (TSG 23-2021)"))
-    elif cylinder.status == Status.PENDING:
-        add(Reason(C.NOT_ACTIVATED, f"{cylinder.code} is not registered/activated yet"))
-    elif cylinder.status == Status.SUSPENDED:
-        add(
+def check_registration(cylinder: CylinderFacts) -> list[Reason]:
+    """03/05/06/01: only a cylinder in use may be filled (TSG 23-2021 [C]; codes 03, 05,
+    06 of the field interlocks [S]). An unknown status is a register fault: refused (01)."""
+    status = cylinder.status
+    if status == Status.IN_USE:
+        return []
+    if status == Status.SCRAPPED:
+        return [Reason(VerdictCode.SCRAPPED, f"{cylinder.code} is scrapped (TSG 23-2021)")]
+    if status == Status.CANCELLED:
+        return [
             Reason(
-                C.NOT_ACTIVATED,
+                VerdictCode.CANCELLED,
+                f"{cylinder.code} has its registration cancelled (TSG 23-2021)",
+            )
+        ]
+    if status == Status.PENDING:
+        return [
+            Reason(VerdictCode.NOT_ACTIVATED, f"{cylinder.code} is not registered/activated yet")
+        ]
+    if status == Status.SUSPENDED:
+        return [
+            Reason(
+                VerdictCode.NOT_ACTIVATED,
                 f"{cylinder.code} is suspended from use; resume its registration first",
             )
-        )
-    elif cylinder.status != Status.IN_USE:
-        # An unknown status is a register fault; refusing is the safe side.
-        add(Reason(C.NO_INFORMATION, f"registration status {cylinder.status!r} is not known"))
+        ]
+    return [
+        Reason(VerdictCode.NO_INFORMATION, f"registration status {cylinder.status!r} is not known")
+    ]
 
-    # --- the station's licence
+
+def check_licence(station: StationFacts, today: date) -> list[Reason]:
+    """15: filling without a valid licence is a major accident hazard (GB 45067-2024
+    5.5.1 [C])."""
     licence = (station.licence_no or "").strip()
     if not licence or station.licence_valid_until is None:
-        add(
+        return [
             Reason(
-                C.STATION_LICENCE_INVALID,
+                VerdictCode.STATION_LICENCE_INVALID,
                 f"station {station.code} has no filling licence (number and validity) on "
                 "file; filling without a licence is a major accident hazard (GB 45067-2024)",
             )
-        )
-    elif station.licence_valid_until < today:
-        add(
+        ]
+    if station.licence_valid_until < today:
+        return [
             Reason(
-                C.STATION_LICENCE_INVALID,
+                VerdictCode.STATION_LICENCE_INVALID,
                 f"station {station.code}'s filling licence {licence} expired on "
                 f"{station.licence_valid_until.isoformat()} (GB 45067-2024)",
             )
+        ]
+    return []
+
+
+def check_ownership(
+    cylinder: CylinderFacts, station: StationFacts, *, joint_operation: bool, entrusted: bool
+) -> list[Reason]:
+    """08/09/00 entrusted: a station fills its own cylinders, vehicle cylinders, those
+    under a joint-operation agreement (09) and those entrusted (托管) to it (00 with the
+    reason ``entrusted``) (TSG 23-2021 [C]/[S])."""
+    if cylinder.owning_station_id == station.id or cylinder.vehicle:
+        return []
+    if joint_operation:
+        return [
+            Reason(
+                VerdictCode.JOINT_OPERATION,
+                f"{cylinder.code} belongs to another station; filled under a "
+                "joint-operation agreement",
+            )
+        ]
+    if entrusted:
+        return [
+            Reason(
+                VerdictCode.OK,
+                f"{cylinder.code} is entrusted (托管) to this station under an entrustment "
+                f"agreement; filled as its own ({_ENTRUSTED_SOURCE})",
+                ENTRUSTED_REASON,
+            )
+        ]
+    owner = (
+        "has no owning station on file"
+        if cylinder.owning_station_id is None
+        else "is not this station's own property"
+    )
+    return [
+        Reason(
+            VerdictCode.NOT_OWN_PROPERTY,
+            f"{cylinder.code} {owner}; only vehicle cylinders or cylinders under a "
+            "joint-operation agreement may be filled (TSG 23-2021)",
         )
+    ]
 
-    # --- ownership
-    if cylinder.owning_station_id != station.id and not cylinder.vehicle:
-        if joint_operation:
-            add(
-                Reason(
-                    C.JOINT_OPERATION,
-                    f"{cylinder.code} belongs to another station; filled under a "
-                    "joint-operation agreement",
-                )
-            )
-        elif entrusted:
-            add(
-                Reason(
-                    C.OK,
-                    f"{cylinder.code} is entrusted (托管) to this station under an entrustment "
-                    f"agreement; filled as its own ({_ENTRUSTED_SOURCE})",
-                    ENTRUSTED_REASON,
-                )
-            )
-        else:
-            owner = (
-                "has no owning station on file"
-                if cylinder.owning_station_id is None
-                else "is not this station's own property"
-            )
-            add(
-                Reason(
-                    C.NOT_OWN_PROPERTY,
-                    f"{cylinder.code} {owner}; only vehicle cylinders or cylinders under a "
-                    "joint-operation agreement may be filled (TSG 23-2021)",
-                )
-            )
 
-    # --- fitness for use
+def check_fitness(cylinder: CylinderFacts, today: date) -> list[Reason]:
+    """12/02/04/01: a cylinder past its service life is scrapped, one that failed its
+    latest periodic inspection or is overdue for it is not filled (TSG 23-2021 [C]/[S]);
+    an unknown due date cannot be checked (01)."""
+    found: list[Reason] = []
     life = cylinder.end_of_service_life
     if life is not None and today > life:
-        add(
+        found.append(
             Reason(
-                C.PAST_SERVICE_LIFE,
+                VerdictCode.PAST_SERVICE_LIFE,
                 f"service life ended {life.isoformat()}; the cylinder is to be scrapped "
                 "(TSG 23-2021)",
             )
         )
     if cylinder.last_periodic_failed:
-        add(Reason(C.FAILED_INSPECTION, "the latest periodic inspection failed (TSG 23-2021)"))
+        found.append(
+            Reason(
+                VerdictCode.FAILED_INSPECTION, "the latest periodic inspection failed (TSG 23-2021)"
+            )
+        )
     due = cylinder.next_periodic_due
     if due is None:
-        add(Reason(C.NO_INFORMATION, "next periodic inspection date unknown"))
+        found.append(Reason(VerdictCode.NO_INFORMATION, "next periodic inspection date unknown"))
     elif today > due:
-        add(
+        found.append(
             Reason(
-                C.OVERDUE_INSPECTION,
+                VerdictCode.OVERDUE_INSPECTION,
                 f"overdue for periodic inspection: due {due.isoformat()} (TSG 23-2021)",
             )
         )
+    return found
 
-    # --- medium
+
+def check_medium(
+    attempt: FillAttempt, cylinder: CylinderFacts
+) -> tuple[list[Reason], tuple[str, ...], tuple[str, ...] | None]:
+    """10/01: filling a medium other than the cylinder's own is a major accident hazard
+    (GB 45067-2024 5.5.2 [C]); an unknown medium cannot be checked (01). Also returns the
+    gases asked and registered, which the LPG limit needs."""
     asked = components(attempt.medium)
     asked_name = "+".join(asked) or repr(attempt.medium)
     registered = components(cylinder.medium) if cylinder.medium is not None else None
     if registered is None:
-        add(Reason(C.NO_INFORMATION, f"the medium of {cylinder.code} is not on file"))
-    elif sorted(asked) != sorted(registered):
-        add(
+        return [
+            Reason(VerdictCode.NO_INFORMATION, f"the medium of {cylinder.code} is not on file")
+        ], (
+            asked,
+            registered,
+        )
+    if sorted(asked) != sorted(registered):
+        return [
             Reason(
-                C.WRONG_MEDIUM,
+                VerdictCode.WRONG_MEDIUM,
                 f"medium {asked_name} asked, cylinder is registered for {'+'.join(registered)}: "
                 "wrong medium is a major accident hazard (GB 45067-2024 5.5.2)",
             )
-        )
+        ], (asked, registered)
+    return [], (asked, registered)
 
-    # --- optional checks the station reported (absent: not checked)
-    if previous is None and attempt.purged_or_evacuated is False:
-        add(
+
+def check_reported(
+    attempt: FillAttempt, cylinder: CylinderFacts, *, first_fill: bool
+) -> list[Reason]:
+    """20/21/22, the optional checks a station reports (absent: not checked): a new
+    cylinder purged or evacuated before its first fill, nobody inside the vehicle, the
+    vehicle at the pump the one the cylinder is registered to (TSG 23-2021 [C]/[S])."""
+    found: list[Reason] = []
+    if first_fill and attempt.purged_or_evacuated is False:
+        found.append(
             Reason(
-                C.NOT_PURGED,
+                VerdictCode.NOT_PURGED,
                 f"{cylinder.code} has no fill on record and was not purged or evacuated "
                 "before its first fill (TSG 23-2021)",
             )
         )
     if cylinder.vehicle and attempt.people_in_vehicle is True:
-        add(
+        found.append(
             Reason(
-                C.PEOPLE_IN_VEHICLE,
+                VerdictCode.PEOPLE_IN_VEHICLE,
                 "people are inside the vehicle: a vehicle cylinder is filled only with "
                 "nobody inside (TSG 23-2021)",
             )
@@ -840,28 +862,49 @@ def judge_fill(
     at_pump = (attempt.vehicle_registration or "").strip()
     registered_to = (cylinder.vehicle_registration or "").strip()
     if cylinder.vehicle and at_pump and registered_to and not same_vehicle(at_pump, registered_to):
-        add(
+        found.append(
             Reason(
-                C.VEHICLE_MISMATCH,
+                VerdictCode.VEHICLE_MISMATCH,
                 f"the vehicle at the pump is {at_pump}, but {cylinder.code} is registered to "
                 f"{registered_to} (TSG 23-2021)",
             )
         )
+    return found
 
-    # --- this fill's checks and measurements
+
+def check_measurements(
+    attempt: FillAttempt,
+    cylinder: CylinderFacts,
+    asked: tuple[str, ...],
+    registered: tuple[str, ...] | None,
+    policy: FillPolicy,
+) -> list[Reason]:
+    """13/11/14/19/01, this fill's own checks and measurements: the pre-fill check
+    (TSG 23-2021 [C]/[S]), LPG at most ``policy.lpg_kg_per_litre`` kg per litre of water
+    capacity and no compressed gas above the nominal working pressure ([S]), the post-fill
+    re-weigh and leak check ([S]), and no negative or non-finite mass or pressure (19)."""
+    found: list[Reason] = []
+    add = found.append
     if attempt.pre_check_passed is False:
         add(
-            Reason(C.PRE_CHECK_FAILED, "the pre-fill check failed; the cylinder must not be filled")
+            Reason(
+                VerdictCode.PRE_CHECK_FAILED,
+                "the pre-fill check failed; the cylinder must not be filled",
+            )
         )
-
     capacity = _positive(cylinder.water_capacity_l)
     mass = attempt.filled_mass_kg
     if mass is not None and not (math.isfinite(mass) and mass >= 0):
-        add(Reason(C.IMPOSSIBLE_FILL, f"filled mass {mass!r} kg is not a possible mass"))
+        add(Reason(VerdictCode.IMPOSSIBLE_FILL, f"filled mass {mass!r} kg is not a possible mass"))
         mass = None
     pressure = attempt.final_pressure_mpa
     if pressure is not None and not (math.isfinite(pressure) and pressure >= 0):
-        add(Reason(C.IMPOSSIBLE_FILL, f"final pressure {pressure!r} MPa is not a possible value"))
+        add(
+            Reason(
+                VerdictCode.IMPOSSIBLE_FILL,
+                f"final pressure {pressure!r} MPa is not a possible value",
+            )
+        )
         pressure = None
 
     # The LPG limit follows the cylinder's registered medium; with none on file, the
@@ -871,7 +914,7 @@ def judge_fill(
         if capacity is None:
             add(
                 Reason(
-                    C.NO_INFORMATION,
+                    VerdictCode.NO_INFORMATION,
                     f"water capacity of {cylinder.code} is not on file; the LPG fill limit "
                     "cannot be checked",
                 )
@@ -881,7 +924,7 @@ def judge_fill(
             if mass > limit:
                 add(
                     Reason(
-                        C.OVER_FILLED,
+                        VerdictCode.OVER_FILLED,
                         f"{_kg(mass)} kg put into a {capacity:g} L LPG cylinder; at most "
                         f"{limit:.1f} kg ({policy.lpg_kg_per_litre:g} kg/L)",
                     )
@@ -895,7 +938,7 @@ def judge_fill(
     ):
         add(
             Reason(
-                C.OVER_FILLED,
+                VerdictCode.OVER_FILLED,
                 f"filled to {pressure:g} MPa, above the nominal working pressure of "
                 f"{nominal:g} MPa",
             )
@@ -903,78 +946,198 @@ def judge_fill(
     if attempt.post_check_passed is False:
         add(
             Reason(
-                C.POST_CHECK_FAILED,
+                VerdictCode.POST_CHECK_FAILED,
                 "the post-fill re-weigh or leak check failed; the cylinder must not leave",
             )
         )
+    return found
 
-    # --- records that cannot be true
+
+def check_record_times(
+    attempt: FillAttempt, received_at: datetime | None, policy: FillPolicy
+) -> list[Reason]:
+    """19: a record that cannot be true, a fill that ends before it starts or is dated
+    after it was received (beyond the clock skew allowed) (traceability records, TSG
+    23-2021 amendment 1 [C], [S])."""
+    found: list[Reason] = []
     if attempt.started_at is not None and attempt.started_at > attempt.at:
-        add(
+        found.append(
             Reason(
-                C.IMPOSSIBLE_FILL,
+                VerdictCode.IMPOSSIBLE_FILL,
                 f"the fill ends ({_local(attempt.at, policy)}) before it starts "
                 f"({_local(attempt.started_at, policy)})",
             )
         )
     # As a difference: adding the skew to a date at the calendar's end would overflow.
     if received_at is not None and attempt.at - received_at > policy.future_skew:
-        add(
+        found.append(
             Reason(
-                C.IMPOSSIBLE_FILL,
+                VerdictCode.IMPOSSIBLE_FILL,
                 f"the fill is dated {_local(attempt.at, policy)}, "
                 f"{_duration(attempt.at - received_at)} after it was received "
                 f"({_local(received_at, policy)}); check the device clock",
             )
         )
-    if mass is not None and capacity is not None and mass > capacity:
-        add(
+    return found
+
+
+def check_possible_mass(attempt: FillAttempt, cylinder: CylinderFacts) -> list[Reason]:
+    """19: more kilograms than litres of water capacity is possible for no gas sereg fills
+    (traceability records, TSG 23-2021 amendment 1 [C], [S])."""
+    mass = attempt.filled_mass_kg
+    capacity = _positive(cylinder.water_capacity_l)
+    if mass is None or capacity is None or not (math.isfinite(mass) and mass >= 0):
+        return []
+    if mass <= capacity:
+        return []
+    return [
+        Reason(
+            VerdictCode.IMPOSSIBLE_FILL,
+            f"{_kg(mass)} kg in a {capacity:g} L cylinder: more kilograms than litres is "
+            "not possible for any gas sereg fills",
+        )
+    ]
+
+
+def check_traceability(
+    at: datetime, station: StationFacts, previous: PreviousFill, policy: FillPolicy
+) -> list[Reason]:
+    """17/16 against ``previous``, the cylinder's neighbouring fill (in the ingest the one
+    before it by time), for one cylinder, one code (TSG 23-2021 amendment 1 [C]): a label
+    seen at two stations faster than ``policy.max_travel_kmh`` may be cloned (17); filled
+    again within ``policy.min_refill_interval`` is suspicious (16). Both limits are sereg
+    settings."""
+    found: list[Reason] = []
+    gap = at - previous.filled_at
+    here = _position(station.longitude, station.latitude)
+    there = _position(previous.longitude, previous.latitude)
+    if previous.station_id != station.id and here is not None and there is not None:
+        km = _haversine_km(*here, *there)
+        hours = abs(gap.total_seconds()) / 3600
+        # Same instant: any real distance means two labels, a few hundred metres is one
+        # site with two station records.
+        speed = (km / hours) if hours > 0 else (math.inf if km > _SAME_PLACE_KM else 0.0)
+        if speed > policy.max_travel_kmh:
+            apart = (
+                "at the same instant"
+                if hours == 0
+                else f"{_duration(gap)} apart: {speed:.0f} km/h, faster than "
+                f"{policy.max_travel_kmh:g} km/h"
+            )
+            found.append(
+                Reason(
+                    VerdictCode.CLONED_IDENTIFICATION,
+                    f"also filled at station {previous.station_code} "
+                    f"({_local(previous.filled_at, policy)}), {km:.1f} km away, "
+                    f"{apart}; the identification may be cloned",
+                )
+            )
+    if abs(gap) < policy.min_refill_interval:
+        where = (
+            "at this station"
+            if previous.station_id == station.id
+            else f"at station {previous.station_code}"
+        )
+        found.append(
             Reason(
-                C.IMPOSSIBLE_FILL,
-                f"{_kg(mass)} kg in a {capacity:g} L cylinder: more kilograms than litres is "
-                "not possible for any gas sereg fills",
+                VerdictCode.REFILLED_TOO_SOON,
+                f"filled {where} {_duration(gap)} apart "
+                f"({_local(previous.filled_at, policy)}); at least "
+                f"{_duration(policy.min_refill_interval)} between fills (sereg setting)",
             )
         )
+    return found
 
-    # --- traceability against the nearest other fill
+
+def judge_fill(
+    attempt: FillAttempt,
+    station: StationFacts,
+    cylinder: CylinderFacts | None,
+    *,
+    previous: PreviousFill | None = None,
+    joint_operation: bool = False,
+    entrusted: bool = False,
+    received_at: datetime | None = None,
+    policy: FillPolicy = DEFAULT_FILL_POLICY,
+) -> FillVerdict:
+    """Judge a fill (or a permit asked before filling) against the register: every check
+    above, each finding reported.
+
+    ``previous`` is the cylinder's neighbouring fill on record (None: its first fill);
+    ``entrusted`` says an entrustment agreement (托管) lets this station fill it;
+    ``received_at`` is when sereg got the report (None for a permit asked in person). Raises
+    :class:`InvalidValue` for a datetime without a time zone.
+    """
+    _aware(attempt.at, "at")
+    if attempt.started_at is not None:
+        _aware(attempt.started_at, "started_at")
+    if received_at is not None:
+        _aware(received_at, "received_at")
     if previous is not None:
-        gap = attempt.at - previous.filled_at
-        here = _position(station.longitude, station.latitude)
-        there = _position(previous.longitude, previous.latitude)
-        if previous.station_id != station.id and here is not None and there is not None:
-            km = _haversine_km(*here, *there)
-            hours = abs(gap.total_seconds()) / 3600
-            # Same instant: any real distance means two labels, a few hundred metres is
-            # one site with two station records.
-            speed = (km / hours) if hours > 0 else (math.inf if km > _SAME_PLACE_KM else 0.0)
-            if speed > policy.max_travel_kmh:
-                apart = (
-                    "at the same instant"
-                    if hours == 0
-                    else f"{_duration(gap)} apart: {speed:.0f} km/h, faster than "
-                    f"{policy.max_travel_kmh:g} km/h"
-                )
-                add(
-                    Reason(
-                        C.CLONED_IDENTIFICATION,
-                        f"also filled at station {previous.station_code} "
-                        f"({_local(previous.filled_at, policy)}), {km:.1f} km away, "
-                        f"{apart}; the identification may be cloned",
-                    )
-                )
-        if abs(gap) < policy.min_refill_interval:
-            where = (
-                "at this station"
-                if previous.station_id == station.id
-                else f"at station {previous.station_code}"
-            )
-            add(
-                Reason(
-                    C.REFILLED_TOO_SOON,
-                    f"filled {where} {_duration(gap)} apart "
-                    f"({_local(previous.filled_at, policy)}); at least "
-                    f"{_duration(policy.min_refill_interval)} between fills (sereg setting)",
-                )
-            )
+        _aware(previous.filled_at, "previous.filled_at")
 
+    # 07 and 18 stop the judgement: nothing else about the unit can then be trusted.
+    if cylinder is None:
+        return _verdict(
+            [
+                Reason(
+                    VerdictCode.NOT_ON_FILE,
+                    "no cylinder with this code is on file; refuse and report it",
+                )
+            ]
+        )
+    if not cylinder.category.startswith("23"):
+        return _verdict(
+            [
+                Reason(
+                    VerdictCode.NOT_A_CYLINDER,
+                    f"{cylinder.code} is registered in category {cylinder.category}, not as a "
+                    "gas cylinder (23xx)",
+                )
+            ]
+        )
+
+    today = _local_day(attempt.at, policy)
+    medium, (asked, registered) = check_medium(attempt, cylinder)
+    found = [
+        *check_registration(cylinder),
+        *check_licence(station, today),
+        *check_ownership(cylinder, station, joint_operation=joint_operation, entrusted=entrusted),
+        *check_fitness(cylinder, today),
+        *medium,
+        *check_reported(attempt, cylinder, first_fill=previous is None),
+        *check_measurements(attempt, cylinder, asked, registered, policy),
+        *check_record_times(attempt, received_at, policy),
+        *check_possible_mass(attempt, cylinder),
+    ]
+    if previous is not None:
+        found.extend(check_traceability(attempt.at, station, previous, policy))
     return _verdict(found)
+
+
+_TRACEABILITY: Final = frozenset({VerdictCode.CLONED_IDENTIFICATION, VerdictCode.REFILLED_TOO_SOON})
+
+
+def retrace(verdict: dict[str, Any], findings: list[Reason]) -> FillVerdict | None:
+    """A stored verdict (``FillVerdict.as_dict``'s shape) with its traceability findings
+    (16, 17) replaced by ``findings``, those of check_traceability against the fill's
+    neighbour as it is now; None when that changes nothing.
+
+    Used when a fill stored earlier gets a new neighbour before it (a fill dated before
+    it arrived later): its verdict becomes the one it would have had had the fills
+    arrived in time order, whoever judged them and in what order. The new neighbour is
+    closer in time than the old one, so a refill (16) is never cleared; a cloned label
+    (17) moves to the hop that is too fast."""
+    kept = [
+        Reason(
+            VerdictCode(r["code"]),
+            r["text"],
+            "" if r.get("name") == _ROWS[VerdictCode(r["code"])].name else r.get("name", ""),
+        )
+        for r in verdict.get("reasons") or ()
+        if VerdictCode(r["code"]) not in _TRACEABILITY
+    ]
+    amended = _verdict([*kept, *findings])
+    if amended.as_dict()["reasons"] == list(verdict.get("reasons") or ()):
+        return None
+    return amended

@@ -257,13 +257,6 @@ CITY_RESPONSE_MINUTES = DEFAULT_POLICY.row("lift.entrapment.city").value("minute
 OTHER_RESPONSE_MINUTES = DEFAULT_POLICY.row("lift.entrapment.elsewhere").value("minutes")
 
 
-def response_limit(
-    urban: bool, *, city: int = CITY_RESPONSE_MINUTES, other: int = OTHER_RESPONSE_MINUTES
-) -> int:
-    """Minutes within which the company must be on site after an entrapment alarm."""
-    return city if urban else other
-
-
 def arrived_late(raised_minutes_ago: timedelta, limit_minutes: int) -> bool:
     return raised_minutes_ago > timedelta(minutes=limit_minutes)
 

@@ -32,6 +32,18 @@ MAX_ATTEMPTS = 5
 class Event(StrEnum):
     ALARM_RAISED = "alarm.raised"
     ALARM_ESCALATED = "alarm.escalated"
+    # The response's steps and the end: those told of the raise hear that someone acted,
+    # so a dispatch screen can clear it and a desk stops chasing it.
+    ALARM_ACKNOWLEDGED = "alarm.acknowledged"
+    ALARM_ARRIVED = "alarm.arrived"
+    ALARM_FINISHED = "alarm.finished"
+    ALARM_CLOSED = "alarm.closed"
+
+
+# The events that follow a raise: told to whoever the raise was told to.
+PROGRESS = frozenset(
+    {Event.ALARM_ACKNOWLEDGED, Event.ALARM_ARRIVED, Event.ALARM_FINISHED, Event.ALARM_CLOSED}
+)
 
 
 class Tier(StrEnum):
@@ -75,6 +87,8 @@ def recipients(
     - raised: the unit's maintenance company and user unit, the station whose fill was
       refused (first line only), and for a critical alarm the duty desks of its district
       and the city-wide desk;
+    - acknowledged, arrived, finished, closed: the same as raised (who heard of the
+      alarm hears that it was acted on);
     - escalated, step ``unacknowledged``: the company's second contact (its first line
       if it has none: someone must be told) and the district's own duty desk;
     - escalated, step ``late``: the company (both lines) and every duty desk of the
@@ -85,7 +99,7 @@ def recipients(
     if alarm.maintenance_company is None:
         company = []
     chosen: list[Endpoint] = []
-    if event is Event.ALARM_RAISED:
+    if event is Event.ALARM_RAISED or event in PROGRESS:
         chosen += [e for e in company if e.tier is Tier.PRIMARY]
         chosen += [
             e
@@ -104,8 +118,19 @@ def recipients(
     else:
         chosen += company
         chosen += [e for e in endpoints if _desk(e, alarm, city_wide=True)]
-    seen: set[int] = set()
-    return [e.id for e in chosen if not (e.id in seen or seen.add(e.id))]
+    # Each endpoint once, in the order chosen (the first tier first).
+    return list(dict.fromkeys(e.id for e in chosen))
+
+
+def alert_organisations(alarm: AlarmFacts) -> list[int]:
+    """The organisations whose MQTT alert topic (``sereg/v1/orgs/{org}/alerts``) carries
+    every event of ``alarm``: the unit's current maintenance company, its user unit and
+    the station whose fill raised it. The bureau's desks read webhooks, not this topic."""
+    found: list[int] = []
+    for org in (alarm.maintenance_company, alarm.user_unit, alarm.station):
+        if org is not None and org not in found:
+            found.append(org)
+    return found
 
 
 def _desk(e: Endpoint, alarm: AlarmFacts, *, city_wide: bool) -> bool:
@@ -137,7 +162,7 @@ def backoff(attempts: int, *, base_s: float, cap_s: float) -> float:
     up to ``cap_s``; exponential so a receiver that is down is not hammered."""
     if attempts < 1:
         raise ValueError("attempts counts from 1")
-    return min(cap_s, base_s * 2 ** (attempts - 1))
+    return min(cap_s, base_s * 2.0 ** (attempts - 1))
 
 
 def dead_after(attempts: int, max_attempts: int = MAX_ATTEMPTS) -> bool:

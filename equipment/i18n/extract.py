@@ -30,7 +30,7 @@ PYTHON_KEYWORDS = {"gettext": (2,), "ngettext": (2, 3), "N_": None, "_": None}
 TEMPLATE_KEYWORDS = {"_": None, "ngettext": (1, 2)}
 
 
-def _messages(package: Path) -> Iterator[tuple[str, object, int]]:
+def _messages(package: Path) -> Iterator[tuple[str, str | tuple[str, ...], int]]:
     python = extract_from_dir(
         package,
         method_map=[("**.py", "python")],

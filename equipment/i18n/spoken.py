@@ -41,6 +41,8 @@ SPOKEN_CALLS: dict[str, int] = {
     "VersionRequired": 0,
     "Forbidden": 0,
     "Unauthenticated": 0,
+    "Busy": 0,
+    "TooManyAttempts": 0,
     # geo's input errors, re-raised as InvalidValue with the same reason
     "GeometryError": 0,
     "AreaImportError": 0,
@@ -126,7 +128,10 @@ def _pattern(
     """Regexes matching what ``msgid.format(...)`` produces (values taken as short, then
     as long as they can be: a value may hold the text that follows it, as a rule
     summary holds ": "), its field names, and its literal pieces (a cheap test first)."""
-    regex, names, literal, pieces = [], [], 0, []
+    regex: list[str] = []
+    names: list[str] = []
+    literal = 0
+    pieces: list[str] = []
     try:
         parsed = list(string.Formatter().parse(msgid))
     except ValueError:

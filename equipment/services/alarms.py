@@ -13,13 +13,12 @@ from typing import Any
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, clock, notifications, schedules
+from equipment.services import audit, clock, notifications, policies, schedules
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
-from equipment.storage import db
+from equipment.storage import db, jurisdiction
 from equipment.storage.bulk import Bulk
 from equipment.tables import Alarm, Equipment
-from sereg.settings import get_settings
 
 SORT = SortKey("raised_at", descending=True, unique=False)
 
@@ -53,7 +52,7 @@ def response_limit_minutes(kind: str, district_code: str) -> int | None:
     settings' minutes when set, else the rule policy's."""
     if kind != "entrapment":
         return None
-    settings = get_settings().response
+    settings = policies.current().response
     urban = (
         regions.is_known_region(district_code) and regions.region(district_code).is_urban_district
     )
@@ -154,6 +153,8 @@ def _scope_clause(principal: Principal):
     scope = principal.equipment_scope()
     if scope.kind is ScopeKind.ALL:
         return None
+    if scope.jurisdiction is not None:
+        return Alarm.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
         return _maintained_by(scope.org_id)
     if scope.kind is ScopeKind.USER_UNIT:
@@ -181,11 +182,24 @@ async def visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
     return await _visible(principal, alarm_id)
 
 
+async def visible_ids(principal: Principal, alarm_ids: list[int]) -> set[int]:
+    """Which of ``alarm_ids`` ``principal`` may see, by the same scope as every alarm read
+    (the live stream filters what it sends each caller with it)."""
+    principal.require(Permission.ALARM_READ)
+    if not alarm_ids:
+        return set()
+    query = Alarm.select(Alarm.id).where(Alarm.id.is_in(alarm_ids))
+    scope = _scope_clause(principal)
+    if scope is not None:
+        query = query.where(scope)
+    return {r["id"] for r in await query}
+
+
 STEPS = {
-    # step: (column it sets, the column that must be set first)
-    "acknowledge": ("acknowledged_at", None),
-    "arrive": ("arrived_at", "acknowledged_at"),
-    "finish": ("finished_at", "arrived_at"),
+    # step: (column it sets, the column that must be set first, the event announced)
+    "acknowledge": ("acknowledged_at", None, "alarm.acknowledged"),
+    "arrive": ("arrived_at", "acknowledged_at", "alarm.arrived"),
+    "finish": ("finished_at", "arrived_at", "alarm.finished"),
 }
 
 
@@ -194,7 +208,7 @@ async def respond(
 ) -> dict[str, Any]:
     """The maintenance company's response: acknowledge, arrive on site, finish."""
     principal.require(Permission.ALARM_RESPOND)
-    column, needs = STEPS[step]
+    column, needs, event = STEPS[step]
     if at > now:
         raise InvalidValue("a response cannot be in the future", field="at")
     async with db.transaction():
@@ -225,6 +239,9 @@ async def respond(
             before=None,
             after=changes,
         )
+        # Announced with the step (the outbox, this transaction): the desk and the owner
+        # who heard of the raise hear that the company acted.
+        await notifications.enqueue_alarm(alarm_id, event=event, now=now)
         return row
 
 
@@ -248,6 +265,7 @@ async def close(principal: Principal, alarm_id: int, *, note: str, now: datetime
             before=None,
             after={"note": note},
         )
+        await notifications.enqueue_alarm(alarm_id, event="alarm.closed", now=now)
         return row
 
 
@@ -345,15 +363,20 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
         " WHERE equipment = $3 AND kind = $4 AND state = 'open'",
         [(b.count, b.last_raised_at, b.equipment, b.kind) for b in existing if b.count],
     )
-    await bulk.executemany(
-        "UPDATE alarm SET state = 'closed', closed_at = $1, note = $2"
-        " WHERE equipment = $3 AND kind = $4 AND state = 'open'",
-        [
-            (b.closed_at, "cleared by the device", b.equipment, b.kind)
-            for b in existing
-            if b.closed_at is not None
-        ],
-    )
+    cleared: list[int] = []
+    for b in existing:
+        # One statement each, to learn which alarms closed (announced below); a device
+        # clearing its alarm is rare beside the raises.
+        if b.closed_at is not None:
+            rows = await bulk.fetch(
+                "UPDATE alarm SET state = 'closed', closed_at = $1, note = $2"
+                " WHERE equipment = $3 AND kind = $4 AND state = 'open' RETURNING id",
+                b.closed_at,
+                "cleared by the device",
+                b.equipment,
+                b.kind,
+            )
+            cleared.extend(r["id"] for r in rows)
     by_unit: dict[tuple[int, str], Burst] = {}
     by_station: dict[tuple[int, str], Burst] = {}
     born_closed: list[Burst] = []
@@ -386,6 +409,7 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
     # The outbox, in the batch's transaction. A raise that landed on an alarm already
     # announced is not announced again (the outbox's unique key): a storm is one message.
     await notifications.enqueue_alarms(bulk, opened, now=clock.now())
+    await notifications.enqueue_alarms(bulk, cleared, now=clock.now(), event="alarm.closed")
     return len(existing) + len(by_unit) + len(by_station) + len(born_closed)
 
 
@@ -438,5 +462,8 @@ async def close_open(
         note,
         kind,
         equipment_ids,
+    )
+    await notifications.enqueue_alarms(
+        bulk, [r["id"] for r in rows], now=clock.now(), event="alarm.closed"
     )
     return len(rows)

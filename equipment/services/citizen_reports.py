@@ -15,9 +15,9 @@ from equipment.domain import citizen_reports as rules
 from equipment.domain.access import EquipmentScope, Permission, Principal
 from equipment.domain.errors import DomainError, InvalidValue
 from equipment.services import clock
+from equipment.settings import PublicSettings
 from equipment.storage import reads, unit_of_work
 from equipment.storage.citizen_reports import ReportCountRow, ReportFilter, ReportRow
-from sereg.settings import get_settings
 
 RATE_WINDOW = timedelta(hours=1)
 
@@ -34,11 +34,10 @@ class RateLimited(DomainError):
 _secret: bytes | None = None
 
 
-async def form_key() -> bytes:
-    """The form-signing key: SEREG_FORM_SECRET, else one random key kept in the database
-    (made by whichever worker needs it first, then shared by all)."""
+async def form_key(configured: str | None) -> bytes:
+    """The form-signing key: ``configured`` (SEREG_FORM_SECRET), else one random key kept
+    in the database (made by whichever worker needs it first, then shared by all)."""
     global _secret
-    configured = get_settings().public.form_secret
     if configured:
         return configured.encode()
     if _secret is None:
@@ -61,11 +60,17 @@ class Accepted:
 
 
 async def submit(
-    equipment_id: int, report: rules.ReportInput, *, client_address: str, lang: str, now: datetime
+    equipment_id: int,
+    report: rules.ReportInput,
+    *,
+    client_address: str,
+    lang: str,
+    now: datetime,
+    limits: PublicSettings,
 ) -> Accepted:
     """Store a validated report unless a rate limit is reached (``RateLimited``)."""
-    settings = get_settings().public
-    key = rules.client_key(await form_key(), client_address)
+    settings = limits
+    key = rules.client_key(await form_key(limits.form_secret), client_address)
     since = now - RATE_WINDOW
     async with unit_of_work() as uow:
         reports = uow.citizen_reports

@@ -17,18 +17,17 @@ def today() -> date:
     return datetime.now(CHINA).date()
 
 
-async def shared_now() -> datetime:
+async def shared_now(*, test_clock: bool) -> datetime:
     """The clock of the background workers (escalation timers, webhook retries).
 
-    With ``SEREG_TEST_CLOCK`` set, every worker adds the offset held in the database's
-    ``clock_offset`` table, so one test moves time for all its worker processes at once;
-    production never reads that table.
+    With ``test_clock`` (NotifySettings.test_clock, SEREG_TEST_CLOCK), every worker adds
+    the offset held in the database's ``clock_offset`` table, so one test moves time for
+    all its worker processes at once; production never reads that table.
     """
     from equipment.tables import ClockOffset
-    from sereg.settings import get_settings
 
     real = now()
-    if not get_settings().notify.test_clock:
+    if not test_clock:
         return real
     row = await ClockOffset.select(ClockOffset.seconds).order_by(ClockOffset.id).first()
     return real + timedelta(seconds=row["seconds"]) if row else real

@@ -11,3 +11,9 @@ async def device_usernames() -> dict[str, list[str]]:
     (scrapped and cancelled lifts send nothing any more)."""
     names = await reads().devices.usernames()
     return {"station": names.stations, "lift": names.lifts}
+
+
+async def alerted_organisations() -> list[int]:
+    """Organisations told of alarms on their units (ingest_mqtt.credentials: one broker
+    user each, reading its own alert topic): maintenance companies, user units, stations."""
+    return await reads().devices.alerted_organisations()

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from equipment.domain import kpis
+from equipment.domain import kpis, rescue
 from equipment.domain.access import Permission, Principal, ScopeKind
-from equipment.domain.errors import InvalidValue
-from equipment.services import audit
+from equipment.domain.errors import InvalidValue, NotFound
+from equipment.services import alarms, audit, notifications
 from equipment.services.register import get_equipment
-from equipment.storage import db
-from equipment.tables import Drill
+from equipment.storage import db, jurisdiction
+from equipment.tables import Alarm, Drill, RescueOutcome
 
 GROUPS = {"company": "maintenance_company", "district": "district_code"}
 
@@ -44,9 +44,18 @@ async def response_kpis(
     scope = principal.equipment_scope()
     own = ""
     args: list[Any] = [start, end]
+    own_lifts = ""
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
-        own = " AND maintenance_company = $3"
+        own, own_lifts = " AND maintenance_company = $3", " AND maintenance_company = $1"
         args.append(scope.org_id)
+    elif scope.jurisdiction is not None:
+        own, inside = jurisdiction.numbered_clause(
+            scope.jurisdiction, unit_id="equipment", district="district_code", first=3
+        )
+        own_lifts, _ = jurisdiction.numbered_clause(
+            scope.jurisdiction, unit_id="id", district="district_code", first=1
+        )
+        args.extend(inside)
     async with db.reading() as bulk:
         rows = await bulk.fetch(
             f"SELECT {column} AS grp, raised_at, acknowledged_at, arrived_at, arrived_late,"
@@ -56,7 +65,7 @@ async def response_kpis(
         )
         lifts = await bulk.fetch(
             f"SELECT {column} AS grp, count(*) AS n FROM equipment WHERE {_lifts()}"
-            f"{own.replace('$3', '$1')} GROUP BY {column}",
+            f"{own_lifts} GROUP BY {column}",
             *args[2:],
         )
     responses = [
@@ -127,6 +136,11 @@ async def missing_drills(principal: Principal, *, year: int, limit: int) -> list
     args: list[Any] = [date(year, 1, 1), date(year, 12, 31), kpis.LIFT_DRILLS_PER_YEAR, limit]
     if column:
         args.append(scope.org_id)
+    elif scope.jurisdiction is not None:
+        own, inside = jurisdiction.numbered_clause(
+            scope.jurisdiction, unit_id="e.id", district="e.district_code", first=5
+        )
+        args.extend(inside)
     async with db.reading() as bulk:
         return await bulk.fetch(
             "SELECT e.id, e.code, e.address, e.district_code, e.user_unit,"
@@ -138,3 +152,63 @@ async def missing_drills(principal: Principal, *, year: int, limit: int) -> list
             " e.maintenance_company HAVING count(d.id) < $3 ORDER BY count(d.id), e.id LIMIT $4",
             *args,
         )
+
+
+# ------------------------------------------------------------------ rescue outcomes
+
+
+async def record_outcome(
+    principal: Principal, alarm_id: int, outcome: rescue.Outcome, *, note: str, now: datetime
+) -> dict[str, Any]:
+    """The finished rescue's outcome; it closes the entrapment and announces the close
+    (the outbox: webhooks and the organisations' alert topics)."""
+    principal.require(Permission.ALARM_RESPOND)
+    checked = rescue.check(outcome)
+    async with db.transaction():
+        alarm = await alarms.visible(principal, alarm_id)
+        recorded = await RescueOutcome.exists().where(RescueOutcome.alarm == alarm_id)
+        rescue.can_record(
+            kind=alarm["kind"],
+            state=alarm["state"],
+            finished=alarm["finished_at"] is not None,
+            recorded=recorded,
+        )
+        [row] = await RescueOutcome.insert(
+            RescueOutcome(
+                alarm=alarm_id,
+                equipment=alarm["equipment"],
+                people_released=checked.people_released,
+                injuries=checked.injuries,
+                fatalities=checked.fatalities,
+                release_method=checked.release_method,
+                cause=checked.cause,
+                rescuers=list(checked.rescuers),
+                note=note,
+                organisation=principal.organisation_id,
+                actor=principal.actor,
+                recorded_at=now,
+            )
+        ).returning(*RescueOutcome.all_columns())
+        await Alarm.update({Alarm.state: "closed", Alarm.closed_at: now}).where(
+            Alarm.id == alarm_id
+        )
+        await audit.record(
+            principal,
+            entity="alarm",
+            entity_id=alarm_id,
+            action="outcome",
+            at=now,
+            before=None,
+            after={"outcome": row["id"], "cause": checked.cause},
+        )
+        await notifications.enqueue_alarm(alarm_id, event="alarm.closed", now=now)
+    return row
+
+
+async def get_outcome(principal: Principal, alarm_id: int) -> dict[str, Any]:
+    """The outcome of an alarm ``principal`` may see; NotFound when none is recorded."""
+    await alarms.visible(principal, alarm_id)
+    row = await RescueOutcome.select().where(RescueOutcome.alarm == alarm_id).first()
+    if row is None:
+        raise NotFound(f"no rescue outcome recorded for alarm {alarm_id}")
+    return row

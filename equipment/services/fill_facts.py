@@ -7,16 +7,16 @@ endpoint (one), so a station's interlock and the recorded verdict can never disa
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
 
 from equipment.domain import fills as rules
 from equipment.domain.catalogue import VEHICLE_USES, is_cylinder
+from equipment.storage import fill_state
 from equipment.storage.bulk import Bulk
-from equipment.tables import CylinderFillState
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +68,7 @@ _CYLINDER = (
     " AND i.kind = 'periodic' AND NOT EXISTS (SELECT 1 FROM inspection c"
     " WHERE c.corrects = i.id AND c.kind = 'periodic')"
     " ORDER BY i.inspected_on DESC, i.id DESC LIMIT 1) AS last_periodic,"
-    " s.last_filled_at, s.last_station, s.last_station_code,"
-    " o.longitude AS last_longitude, o.latitude AS last_latitude"
-    " FROM equipment e LEFT JOIN cylinder_fill_state s ON s.equipment = e.id"
-    " LEFT JOIN organisation o ON o.id = s.last_station WHERE "
+    f" {fill_state.STATE_COLUMNS_SQL} FROM equipment e{fill_state.STATE_JOIN_SQL} WHERE "
 )
 
 
@@ -106,18 +103,7 @@ def _cylinder(r: Any) -> Cylinder:
         vehicle_registration=_text(params.get("vehicle_registration")),
         user_unit_id=r["user_unit"],
     )
-    previous = (
-        None
-        if r["last_filled_at"] is None
-        else rules.PreviousFill(
-            station_id=r["last_station"],
-            station_code=r["last_station_code"],
-            filled_at=_as_datetime(r["last_filled_at"]),
-            longitude=r["last_longitude"],
-            latitude=r["last_latitude"],
-        )
-    )
-    return Cylinder(facts, r["district_code"], previous)
+    return Cylinder(facts, r["district_code"], fill_state.previous_from_row(r))
 
 
 def _by_code(rows: Iterable[Any], wanted: Iterable[str]) -> dict[str, Cylinder]:
@@ -177,26 +163,62 @@ async def permit_facts(
     return station, found.get(cylinder_code)
 
 
-async def previous_fills(bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.PreviousFill]:
-    ids = sorted(set(cylinder_ids))
-    if not ids:
-        return {}
-    rows = await bulk.fetch(
-        "SELECT s.equipment, s.last_filled_at, s.last_station, s.last_station_code,"
-        " o.longitude, o.latitude FROM cylinder_fill_state s"
-        " LEFT JOIN organisation o ON o.id = s.last_station WHERE " + bulk.any_of("s.equipment", 1),
-        ids,
+@dataclass(frozen=True, slots=True)
+class Agreements:
+    """(filling station, owner) -> validity periods of the joint-operation (联营) and the
+    entrustment (托管) agreements that may let a station fill another owner's cylinder."""
+
+    joint: dict[tuple[int, int], list[tuple[date, date]]] = field(default_factory=dict)
+    entrusted: dict[tuple[int, int], list[tuple[date, date]]] = field(default_factory=dict)
+
+
+def _another_owners(facts: rules.CylinderFacts, station: rules.StationFacts) -> bool:
+    # The ownership rule's own test (rules.check_ownership): a vehicle cylinder is not
+    # asked about, so neither are its agreements.
+    return facts.owning_station_id != station.id and not facts.vehicle
+
+
+async def agreements(
+    bulk: Bulk, fills: Iterable[tuple[rules.StationFacts, Cylinder | None]]
+) -> Agreements:
+    """The agreements of the stations that fill another owner's cylinder among ``fills``
+    (station, cylinder): none read when each is the station's own or a vehicle's, which
+    spares the permit and most ingest batches two statements."""
+    stations = {s.id for s, c in fills if c is not None and _another_owners(c.facts, s)}
+    if not stations:
+        return Agreements()
+    return Agreements(
+        await joint_operations(bulk, stations, ()), await entrustments(bulk, stations)
     )
-    return {
-        r["equipment"]: rules.PreviousFill(
-            station_id=r["last_station"],
-            station_code=r["last_station_code"],
-            filled_at=_as_datetime(r["last_filled_at"]),
-            longitude=r["longitude"],
-            latitude=r["latitude"],
-        )
-        for r in rows
-    }
+
+
+def judge(
+    attempt: rules.FillAttempt,
+    station: rules.StationFacts,
+    cylinder: Cylinder | None,
+    agreed: Agreements,
+    *,
+    previous: rules.PreviousFill | None,
+    received_at: datetime | None,
+    policy: rules.FillPolicy,
+) -> rules.FillVerdict:
+    """The fill rules' inputs assembled once, for the permit and the ingest alike: the
+    cylinder's facts, its neighbouring fill, whether an agreement lets this station fill
+    it on the fill's day. Raises as rules.judge_fill does (and OverflowError for a
+    moment at the calendar's edge)."""
+    facts = cylinder.facts if cylinder else None
+    return rules.judge_fill(
+        attempt,
+        station,
+        facts,
+        previous=previous,
+        joint_operation=facts is not None
+        and joint_allowed(agreed.joint, facts, station, attempt.at, policy.local_tz),
+        entrusted=facts is not None
+        and entrusted(agreed.entrusted, facts, station, attempt.at, policy.local_tz),
+        received_at=received_at,
+        policy=policy,
+    )
 
 
 async def joint_operations(
@@ -244,67 +266,6 @@ def joint_allowed(
     return any(start <= day <= end for start, end in periods)
 
 
-async def advance_fill_state(
-    bulk: Bulk, new_fills: list[tuple[Cylinder, rules.StationFacts, datetime, int]]
-) -> None:
-    """Each cylinder's last fill, station and fill count, after the fills just stored."""
-    per_cylinder: dict[int, list[Any]] = {}
-    for cylinder, station, filled_at, fill_id in new_fills:
-        current = per_cylinder.get(cylinder.facts.id)
-        if current is None:
-            per_cylinder[cylinder.facts.id] = [
-                cylinder.facts.id,
-                fill_id,
-                filled_at,
-                station.id,
-                station.code,
-                1,
-            ]
-            continue
-        current[5] += 1
-        if filled_at >= current[2]:
-            current[1:5] = [fill_id, filled_at, station.id, station.code]
-    await bulk.insert(
-        CylinderFillState,
-        _FILL_STATE_COLUMNS,
-        [tuple(v) for v in per_cylinder.values()],
-        tail=_FILL_STATE_CONFLICT,
-    )
-
-
-_FILL_STATE_COLUMNS = (
-    "equipment", "last_fill", "last_filled_at", "last_station", "last_station_code", "fill_count",
-)  # fmt: skip
-_NEWER = "excluded.last_filled_at >= cylinder_fill_state.last_filled_at"
-_FILL_STATE_CONFLICT = (
-    "ON CONFLICT (equipment) DO UPDATE SET"
-    " fill_count = cylinder_fill_state.fill_count + excluded.fill_count, "
-    + ", ".join(
-        f"{c} = CASE WHEN {_NEWER} THEN excluded.{c} ELSE cylinder_fill_state.{c} END"
-        for c in ("last_fill", "last_station", "last_station_code", "last_filled_at")
-    )
-)
-
-
-def fill_state_from_inserted(future_skew: timedelta) -> str:
-    """advance_fill_state as part of the fills' own INSERT (PostgreSQL, Bulk.insert's
-    then=), over the fills it stored (``inserted``: id, cylinder, station, station_code,
-    filled_at, received_at). The latest fill per cylinder wins, the last inserted among
-    equal times, as in the loop above, which takes the fills in the order they are
-    inserted; a fill's time counts no further than its receipt plus ``future_skew``
-    (rules.fill_state_time)."""
-    skew = f"interval '{int(future_skew.total_seconds() * 1_000_000)} microseconds'"
-    return (
-        f", latest AS (SELECT DISTINCT ON (cylinder) cylinder, id, station, station_code,"
-        f" LEAST(filled_at, received_at + {skew}) AS state_at,"
-        " count(*) OVER (PARTITION BY cylinder) AS n FROM inserted"
-        " WHERE cylinder IS NOT NULL ORDER BY cylinder, state_at DESC, id DESC),"
-        f" state AS (INSERT INTO cylinder_fill_state ({', '.join(_FILL_STATE_COLUMNS)})"
-        " SELECT cylinder, id, state_at, station, station_code, n FROM latest"
-        f" {_FILL_STATE_CONFLICT})"
-    )
-
-
 async def entrustments(
     bulk: Bulk, filling_stations: Iterable[int]
 ) -> dict[tuple[int, int], list[tuple[date, date]]]:
@@ -342,9 +303,3 @@ def _as_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     return date.fromisoformat(str(value))
-
-
-def _as_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))

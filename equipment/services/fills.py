@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from equipment.domain import fills as rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
 from equipment.domain.errors import Forbidden, InvalidValue, NotFound
-from equipment.services import audit, fill_facts
+from equipment.services import audit, fill_facts, policies
 from equipment.services.organisations import require_kind
 from equipment.services.register import Page
+from equipment.settings import FillSettings
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
 from equipment.tables import (
@@ -27,17 +27,16 @@ from equipment.tables import (
     JointFilling,
     Organisation,
 )
-from sereg.settings import FillSettings, get_settings
 
 
 def policy() -> rules.FillPolicy:
-    """The fill rules' limits as the settings have them."""
-    return _policy(get_settings().fills)
+    """The fill rules' limits the bootstrap installed (equipment.services.policies)."""
+    return policies.current().fills
 
 
-@lru_cache(maxsize=4)
-def _policy(settings: FillSettings) -> rules.FillPolicy:
-    # Built once per settings, not per permit (5 % of a permit's time, measured).
+def fill_policy(settings: FillSettings) -> rules.FillPolicy:
+    """The fill rules' limits as the settings have them. Built once by the bootstrap, not
+    per permit (5 % of a permit's time, measured)."""
     return rules.FillPolicy(
         min_refill_interval=timedelta(minutes=settings.min_refill_minutes),
         max_travel_kmh=float(settings.max_travel_kmh),
@@ -80,16 +79,8 @@ async def fill_permit(
             )
             if station is None:
                 raise NotFound(f"no filling station has code {station_code!r}")
-        facts = cylinder.facts if cylinder else None
-        foreign = (
-            facts is not None
-            and facts.owning_station_id not in (None, station.id)
-            and not facts.vehicle
-        )
-        joint = await fill_facts.joint_operations(bulk, [station.id], [now]) if foreign else {}
-        not_own = facts is not None and facts.owning_station_id != station.id and not facts.vehicle
-        entrusting = await fill_facts.entrustments(bulk, [station.id]) if not_own else {}
-    verdict = rules.judge_fill(
+        agreed = await fill_facts.agreements(bulk, [(station, cylinder)])
+    verdict = fill_facts.judge(
         rules.FillAttempt(
             medium=medium,
             at=now,
@@ -98,10 +89,9 @@ async def fill_permit(
             vehicle_registration=checks.vehicle_registration if checks else None,
         ),
         station,
-        facts,
+        cylinder,
+        agreed,
         previous=cylinder.previous if cylinder else None,
-        joint_operation=foreign and fill_facts.joint_allowed(joint, facts, station, now),
-        entrusted=not_own and fill_facts.entrusted(entrusting, facts, station, now),
         received_at=now,
         policy=policy(),
     )

@@ -10,7 +10,9 @@ cylinder's fill count, so a redelivered message changes nothing twice.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +25,7 @@ from equipment.domain import lift_events
 from equipment.domain.catalogue import is_lift
 from equipment.domain.errors import InvalidValue
 from equipment.services import alarms, fill_facts
-from equipment.storage import db
+from equipment.storage import db, fill_state
 from equipment.storage.bulk import Bulk
 from equipment.tables import DeadLetter, Fill, LiftEvent, LiftHeartbeat, LiftState
 
@@ -142,6 +144,10 @@ class JudgedFills:
     # Each cylinder's last fill as the judgement saw it (register and overlay), to tell,
     # once the cylinders are locked for the write, whether another worker moved it since.
     basis: dict[int, tuple[datetime, int] | None] = field(default_factory=dict)
+    # The stored fills of the cylinders that had a later-dated fill on file than one of
+    # the batch's (read in the writer's transaction): the batch's fills are judged
+    # against their neighbours in it, and the fill after each is corrected.
+    history: dict[int, list[fill_state.StoredFill]] = field(default_factory=dict)
 
 
 async def judge_fills(
@@ -163,8 +169,12 @@ async def _judge_fills(
     items: list[Incoming],
     context: IngestContext,
     overlay: Mapping[int, rules.PreviousFill],
+    history: Mapping[int, list[fill_state.StoredFill]] | None = None,
 ) -> JudgedFills:
-    out = JudgedFills()
+    """``history``: for these cylinders each fill is judged against the stored fill just
+    before it by time (or the batch's own, whichever is later), not the latest on file."""
+    history = history or {}
+    out = JudgedFills(history=dict(history))
     if not items:
         return out
     stations = await fill_facts.stations_by_code(bulk, {i.code for i in items if i.code})
@@ -182,24 +192,30 @@ async def _judge_fills(
     cylinders = await fill_facts.cylinders_by_code(bulk, {i.message.cylinder_code for i in batch})
     previous = {c.facts.id: c.previous for c in cylinders.values() if c.previous is not None}
     # The register holds no fill of a batch still being written: lay those over it,
-    # the later fill winning as it does when the batch commits (advance_fill_state).
+    # the later fill winning as it does when the batch commits.
     on_file = {c.facts.id for c in cylinders.values()}
-    for cylinder_id, fill in overlay.items():
-        known = previous.get(cylinder_id)
-        if cylinder_id in on_file and (known is None or fill.filled_at >= known.filled_at):
-            previous[cylinder_id] = fill
+    fill_state.lay_over(previous, overlay, only=on_file)
     out.basis = {cylinder_id: _mark(previous.get(cylinder_id)) for cylinder_id in on_file}
-    joint = await fill_facts.joint_operations(
-        bulk, {s.id for s in stations.values()}, {i.message.filled_at for i in batch}
+    for cylinder_id in history:
+        # The batch's fills of these find their neighbour in the history (below).
+        previous.pop(cylinder_id, None)
+    agreed = await fill_facts.agreements(
+        bulk, [(stations[i.code], cylinders.get(i.message.cylinder_code)) for i in batch]
     )
-    entrusting = await fill_facts.entrustments(bulk, {s.id for s in stations.values()})
     for item in batch:
         m = item.message
         station = stations[item.code]
         cylinder = cylinders.get(m.cylinder_code)
         facts = cylinder.facts if cylinder else None
+        neighbour = previous.get(facts.id) if facts else None
+        if facts is not None and facts.id in history:
+            neighbour = _before(
+                history[facts.id],
+                rules.fill_state_time(m.filled_at, item.received_at, context.policy),
+                neighbour,
+            )
         try:
-            verdict = rules.judge_fill(
+            verdict = fill_facts.judge(
                 rules.FillAttempt(
                     medium=m.medium,
                     at=m.filled_at,
@@ -213,12 +229,9 @@ async def _judge_fills(
                     vehicle_registration=m.vehicle_registration,
                 ),
                 station,
-                facts,
-                previous=previous.get(facts.id) if facts else None,
-                joint_operation=facts is not None
-                and fill_facts.joint_allowed(joint, facts, station, m.filled_at),
-                entrusted=facts is not None
-                and fill_facts.entrusted(entrusting, facts, station, m.filled_at),
+                cylinder,
+                agreed,
+                previous=neighbour,
                 received_at=item.received_at,
                 policy=context.policy,
             )
@@ -235,10 +248,8 @@ async def _judge_fills(
                 station.id, station.code, at, station.longitude, station.latitude
             )
             previous[facts.id] = fill
-            known = out.latest.get(facts.id)
             # As the write moves it: the latest state time wins, the later fill on a tie.
-            if known is None or at >= known.filled_at:
-                out.latest[facts.id] = fill
+            fill_state.lay_over(out.latest, {facts.id: fill})
         out.judged.append((item, station, cylinder, verdict))
     return out
 
@@ -247,25 +258,44 @@ def _mark(fill: rules.PreviousFill | None) -> tuple[datetime, int] | None:
     return None if fill is None else (fill.filled_at, fill.station_id)
 
 
+def _before(
+    stored: list[fill_state.StoredFill], at: datetime, in_batch: rules.PreviousFill | None
+) -> rules.PreviousFill | None:
+    """The fill just before ``at``: the last stored one at or before it, or the batch's
+    own fill judged before this one, whichever is later (the batch's on a tie: it is
+    stored after)."""
+    i = bisect.bisect_right(stored, at, key=lambda f: f.state_at)
+    on_file = stored[i - 1].previous if i else None
+    if on_file is None or (in_batch is not None and in_batch.filled_at >= on_file.filled_at):
+        return in_batch
+    return on_file
+
+
 # pg_advisory_xact_lock(key1, key2): key1 names what sereg locks, key2 the cylinder.
 _CYLINDER_LOCK = 0x5346  # "SF": sereg fills
 _LOCK_CYLINDERS = f"SELECT pg_advisory_xact_lock({_CYLINDER_LOCK}, k) FROM unnest($1::int[]) AS k"
 
 
-async def _hold_cylinders(
-    bulk: Bulk, items: list[Incoming], context: IngestContext, prepared: JudgedFills
-) -> JudgedFills:
-    """Lock the batch's cylinders for this transaction, and judge again what another
-    worker's fills have changed since the judgement (PostgreSQL; issue 16, item 7).
+async def _settle(bulk: Bulk, context: IngestContext, prepared: JudgedFills) -> JudgedFills:
+    """Make the batch's judgement the one the register supports as it is written (issue
+    16, item 7): on PostgreSQL, lock the batch's cylinders for this transaction first.
 
     Each worker judges against the register, which cannot show another worker's fills
     before they commit: a refill minutes after a fill that another worker is writing
     would pass as 00 instead of 16 (refilled too soon), a label seen at two stations
     at once would not be 17. Holding each cylinder's lock from before the check until the
     commit serialises the judgements of one cylinder across workers: whoever writes
-    second sees the first's fill, and judges again if its judgement did not. The locks
-    are taken in key order (no deadlock between two workers) and are transaction-scoped
-    advisory locks, so a cylinder never filled before (no state row yet) is held too.
+    second sees the first's fill. The locks are taken in key order (no deadlock between
+    two workers) and are transaction-scoped advisory locks, so a cylinder never filled
+    before (no state row yet) is held too. (SQLite has one writer at a time.)
+
+    Then, per cylinder: when its latest fill on file is not after the batch's fills, that
+    fill is their neighbour, and only a cylinder whose latest fill moved since the
+    judgement is judged again. When a later-dated fill is on file (a fill that arrived
+    late, or one that another worker stored first), the latest fill is not the
+    neighbour: the cylinder's stored fills are read and its fills judged again against
+    the fill just before each by time; the stored fill just after is corrected when the
+    batch is written (_correct_successors).
     """
     locked: set[int] = set()
     while True:
@@ -273,25 +303,48 @@ async def _hold_cylinders(
         wanted = ids - locked
         if not wanted:
             return prepared
-        # A key per cylinder; ids past 2^31 share a key with another, which only
-        # serialises two cylinders that need not be.
-        await bulk.execute(_LOCK_CYLINDERS, sorted({i % 2**31 for i in wanted}))
+        if bulk.postgres:
+            # A key per cylinder; ids past 2^31 share a key with another, which only
+            # serialises two cylinders that need not be.
+            await bulk.execute(_LOCK_CYLINDERS, sorted({i % 2**31 for i in wanted}))
         locked |= wanted
-        now = await fill_facts.previous_fills(bulk, wanted)
-        moved = {i for i in wanted if _mark(now.get(i)) != prepared.basis.get(i)}
-        if moved:
-            # Another worker's fill of these committed since: their fills are judged again,
-            # against the register as it is now, which nobody can change until this
-            # commits. Only theirs: the judgement of the rest stands.
-            prepared = await _judge_again(bulk, context, prepared, moved)
+        now = await fill_state.read(bulk, wanted)
+        earliest: dict[int, datetime] = {}
+        for item, _, cylinder, _ in prepared.judged:
+            if cylinder is not None and cylinder.facts.id in wanted:
+                at = rules.fill_state_time(item.message.filled_at, item.received_at, context.policy)
+                known = earliest.get(cylinder.facts.id)
+                earliest[cylinder.facts.id] = at if known is None else min(known, at)
+        late = {i for i in wanted if i in now and now[i].filled_at > earliest[i]}
+        moved = {i for i in wanted if _mark(now.get(i)) != prepared.basis.get(i)} - late
+        history = {}
+        if late:
+            keys = {_fill_key(j[0]) for j in prepared.judged}
+            history = {
+                cylinder_id: [f for f in fills if f.key not in keys]
+                for cylinder_id, fills in (
+                    await fill_state.around(bulk, late, context.policy)
+                ).items()
+            }
+            for cylinder_id in late:
+                history.setdefault(cylinder_id, [])
+        if moved or late:
+            # Only these cylinders' fills: the judgement of the rest stands.
+            prepared = await _judge_again(bulk, context, prepared, moved | late, history)
 
 
 async def _judge_again(
-    bulk: Bulk, context: IngestContext, prepared: JudgedFills, moved: set[int]
+    bulk: Bulk,
+    context: IngestContext,
+    prepared: JudgedFills,
+    moved: set[int],
+    history: dict[int, list[fill_state.StoredFill]],
 ) -> JudgedFills:
-    """``prepared`` with the fills of the ``moved`` cylinders judged anew."""
+    """``prepared`` with the fills of the ``moved`` cylinders judged anew, against the
+    register as it is now (which nobody can change until this commits) or, for the
+    cylinders in ``history``, against their stored fills around each fill's time."""
     again = [j[0] for j in prepared.judged if j[2] is not None and j[2].facts.id in moved]
-    fresh = await _judge_fills(bulk, again, context, {})
+    fresh = await _judge_fills(bulk, again, context, {}, history)
     kept = [j for j in prepared.judged if j[2] is None or j[2].facts.id not in moved]
     # In time order, as judged and inserted (the later of two equal times wins the state).
     judged = sorted([*kept, *fresh.judged], key=lambda j: j[0].message.filled_at)
@@ -301,7 +354,100 @@ async def _judge_again(
         judged=judged,
         latest={**prepared.latest, **fresh.latest},
         basis={**prepared.basis, **fresh.basis},
+        history={**prepared.history, **fresh.history},
     )
+
+
+async def _correct_successors(
+    bulk: Bulk,
+    context: IngestContext,
+    history: Mapping[int, list[fill_state.StoredFill]],
+    new: list[tuple[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any], int]],
+) -> list[alarms.Burst]:
+    """The stored fills whose neighbour before them is now one of the batch's (a fill
+    dated before them that arrived after them) checked again against it: their stored
+    verdict becomes the one they would have had, had the fills arrived in time order
+    (rules.retrace). A fill that passed and is now flagged gets its alarm, as it would
+    have when stored; one that already had an alarm keeps that one (one alarm per
+    refused or flagged fill), and an alarm raised before stays (a person closes it)."""
+    merged: dict[int, list[tuple[datetime, int, Any]]] = {}
+    for (item, station, cylinder, _), _fill_id in new:
+        if cylinder is None or cylinder.facts.id not in history:
+            continue
+        at = rules.fill_state_time(item.message.filled_at, item.received_at, context.policy)
+        neighbour = rules.PreviousFill(
+            station.id, station.code, at, station.longitude, station.latitude
+        )
+        merged.setdefault(cylinder.facts.id, []).append((at, 1, (neighbour, cylinder)))
+    follows: dict[int, tuple[fill_state.StoredFill, rules.PreviousFill, Any]] = {}
+    for cylinder_id, ours in merged.items():
+        # Stored fills sort before the batch's on a tie (they were stored first).
+        line = sorted(
+            [*((f.state_at, 0, f) for f in history[cylinder_id]), *ours], key=lambda e: e[:2]
+        )
+        for before, after in itertools.pairwise(line):
+            if before[1] == 1 and after[1] == 0:
+                follows[after[2].fill_id] = (after[2], *before[2])
+    if not follows:
+        return []
+    rows = await bulk.fetch(
+        "SELECT id, station, station_code, event_id, filled_at, verdict, allowed, suspicious,"
+        f" reasons FROM fill WHERE {bulk.any_of('id', 1)}",
+        sorted(follows),
+    )
+    bursts: list[alarms.Burst] = []
+    updates: list[tuple[Any, ...]] = []
+    for row in rows:
+        stored, neighbour, cylinder = follows[row["id"]]
+        here = rules.StationFacts(
+            stored.previous.station_id,
+            stored.previous.station_code,
+            None,
+            None,
+            stored.previous.longitude,
+            stored.previous.latitude,
+        )
+        findings = rules.check_traceability(stored.state_at, here, neighbour, context.policy)
+        before = stored_verdict(row)
+        amended = rules.retrace(before, findings)
+        if amended is None:
+            continue
+        answer = amended.as_dict()
+        updates.append(
+            (
+                amended.code.value,
+                answer["allowed"],
+                answer["suspicious"],
+                json.dumps(answer["reasons"], ensure_ascii=False),
+                row["id"],
+            )
+        )
+        if not before["allowed"] or before["suspicious"]:
+            continue  # its alarm was raised when it was stored: one alarm per fill
+        added = [f for f in findings if rules.code_row(f.code).refuses]
+        if not added:
+            continue
+        bursts.append(
+            alarms.Burst(
+                kind=f"fill_{rules.code_row(amended.code).name}",
+                equipment=cylinder.facts.id,
+                station=row["station"],
+                district_code=cylinder.district_code,
+                fill=row["id"],
+                count=1,
+                first_raised_at=stored.state_at,
+                last_raised_at=stored.state_at,
+                source="fill",
+                detail=f"fill {row['event_id']} at {row['station_code']}, checked again"
+                " against a fill dated before it that arrived later: "
+                + "; ".join(f.text for f in added),
+            )
+        )
+    await bulk.executemany(
+        "UPDATE fill SET verdict = $1, allowed = $2, suspicious = $3, reasons = $4 WHERE id = $5",
+        updates,
+    )
+    return bursts
 
 
 async def _store_fills(
@@ -314,8 +460,7 @@ async def _store_fills(
     prepared = (
         judged_fills if judged_fills is not None else await _judge_fills(bulk, items, context, {})
     )
-    if bulk.postgres:
-        prepared = await _hold_cylinders(bulk, items, context, prepared)
+    prepared = await _settle(bulk, context, prepared)
     dead, repeats, judged = list(prepared.dead), prepared.repeats, prepared.judged
     if not judged:
         return dead
@@ -334,7 +479,7 @@ async def _store_fills(
             {
                 "returning": "id, station_code, event_id, cylinder, station, filled_at,"
                 " received_at",
-                "then": fill_facts.fill_state_from_inserted(context.policy.future_skew),
+                "then": fill_state.advance_in_insert(context.policy.future_skew),
             }
             if bulk.postgres
             else {"returning": "id, station_code, event_id"}
@@ -370,25 +515,29 @@ async def _store_fills(
         if key in answers
     )
     if not bulk.postgres:
-        await fill_facts.advance_fill_state(
+        await fill_state.advance(
             bulk,
             [
-                (
-                    cylinder,
-                    station,
-                    rules.fill_state_time(item.message.filled_at, item.received_at, context.policy),
+                fill_state.NewFill(
+                    cylinder.facts.id,
                     fill_id,
+                    rules.fill_state_time(item.message.filled_at, item.received_at, context.policy),
+                    station.id,
+                    station.code,
                 )
                 for (item, station, cylinder, _), fill_id in new
                 if cylinder is not None
             ],
         )
+    corrected = (
+        await _correct_successors(bulk, context, prepared.history, new) if prepared.history else []
+    )
     bursts = [
         _fill_alarm(item, station, cylinder, verdict, fill_id)
         for (item, station, cylinder, verdict), fill_id in new
         if not verdict.allowed or verdict.suspicious
     ]
-    result.alarms += await alarms.record_bursts(bulk, bursts)
+    result.alarms += await alarms.record_bursts(bulk, [*bursts, *corrected])
     return dead
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from equipment.domain import catalogue
@@ -23,10 +25,11 @@ from equipment.domain.maintenance import (
     on_demand_refusals,
     parse_record,
 )
+from equipment.domain.record_sheets import SheetRow, read_sheet
 from equipment.services import audit, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pacing import Pacer
-from equipment.storage import db
+from equipment.storage import db, jurisdiction
 from equipment.tables import (
     ContractUnit,
     DueDate,
@@ -196,7 +199,16 @@ async def _visible_contract(principal: Principal, contract_id: int) -> dict[str,
     principal.require(Permission.CONTRACT_READ)
     query = MaintenanceContract.select().where(MaintenanceContract.id == contract_id)
     scope = principal.equipment_scope()
-    if scope.kind is ScopeKind.USER_UNIT:
+    if scope.jurisdiction is not None:
+        # A contract is the inspector's when one of its units is inside.
+        query = query.where(
+            MaintenanceContract.id.is_in(
+                ContractUnit.select(ContractUnit.contract).where(
+                    ContractUnit.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
+                )
+            )
+        )
+    elif scope.kind is ScopeKind.USER_UNIT:
         query = query.where(MaintenanceContract.user_unit == scope.org_id)
     elif scope.kind is ScopeKind.MAINTENANCE_COMPANY:
         query = query.where(MaintenanceContract.maintenance_company == scope.org_id)
@@ -286,25 +298,38 @@ class UploadResult:
 
 
 async def upload_records(
-    principal: Principal, rows: Sequence[Mapping[str, Any]], *, today: date, now: datetime
+    principal: Principal,
+    rows: Sequence[Mapping[str, Any]] | Sequence[SheetRow],
+    *,
+    today: date,
+    now: datetime,
 ) -> UploadResult:
     """Store the valid rows of an upload, all of them; name each rejected row and why.
 
-    Row numbers count from 1 in the order received (for a CSV: the line after the header).
-    A record id already stored for this company is a duplicate, stored once.
+    ``rows`` are JSON objects, numbered from 1 in the order received, or the rows of a
+    spreadsheet (equipment.domain.record_sheets), named by the number the sheet shows
+    (the header is row 1). A record id already stored for this company is a duplicate,
+    stored once.
     """
     principal.require(Permission.MAINTENANCE_UPLOAD)
     company_id = principal.organisation_id
     if len(rows) > MAX_UPLOAD_ROWS:
         raise InvalidValue(f"an upload holds at most {MAX_UPLOAD_ROWS:,} rows, not {len(rows):,}")
+    sheet = [
+        row if isinstance(row, SheetRow) else SheetRow(number, row)
+        for number, row in enumerate(rows, start=1)
+    ]
     result = UploadResult(received=len(rows))
     parsed: list[tuple[int, RecordInput]] = []
     seen: set[str] = set()
     pacer = Pacer()
-    for number, raw in enumerate(rows, start=1):
+    for row in sheet:
         await pacer.tick()
+        number = row.number
         try:
-            record = parse_record(raw)
+            if row.problem is not None:
+                raise row.problem
+            record = parse_record(row.fields)
         except DomainError as exc:
             result.rejected.append((number, exc.reason, exc.field))
             continue
@@ -354,6 +379,30 @@ async def upload_records(
             },
         )
     return result
+
+
+async def upload_file(
+    principal: Principal,
+    data: bytes,
+    *,
+    media_type: str | None,
+    filename: str | None,
+    today: date,
+    now: datetime,
+) -> UploadResult:
+    """Store the records of an uploaded CSV or XLSX file (what a browser form sends): as
+    :func:`upload_records`, each rejected row named by the row number the sheet shows.
+
+    Reading the file runs in a worker thread (a workbook of 10,000 rows takes a second of
+    CPU), refused at the first row past the cap.
+    """
+    principal.require(Permission.MAINTENANCE_UPLOAD)
+    rows = await asyncio.to_thread(
+        partial(
+            read_sheet, data, media_type=media_type, filename=filename, max_rows=MAX_UPLOAD_ROWS
+        )
+    )
+    return await upload_records(principal, rows, today=today, now=now)
 
 
 async def _units_by_code(codes: set[str]) -> dict[str, UnitFacts]:
@@ -614,6 +663,10 @@ async def suspicious_records(principal: Principal, *, limit: int) -> list[dict[s
     scope = principal.equipment_scope()
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
         query = query.where(MaintenanceRecord.maintenance_company == scope.org_id)
+    elif scope.jurisdiction is not None:
+        query = query.where(
+            MaintenanceRecord.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
+        )
     elif scope.kind is not ScopeKind.ALL:
         query = query.where(
             MaintenanceRecord.equipment.is_in(

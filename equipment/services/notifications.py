@@ -36,11 +36,12 @@ import httpx
 from equipment.domain import notifications as rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue, NotFound
+from equipment.services import alerts as alert_topics
 from equipment.services import audit, clock
+from equipment.settings import NotifySettings
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
 from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
-from sereg.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")
 
@@ -266,14 +267,17 @@ async def enqueue_alarm(alarm_id: int, *, event: str, step: str = "", now: datet
     )
 
 
-async def enqueue_alarms(bulk: Bulk, alarm_ids: list[int], *, now: datetime) -> None:
+async def enqueue_alarms(
+    bulk: Bulk, alarm_ids: list[int], *, now: datetime, event: str = "alarm.raised"
+) -> None:
     """:func:`enqueue_alarm` for the ingest's batch, set-at-a-time, in its transaction."""
     if not alarm_ids:
         return
     await bulk.execute(
         "INSERT INTO notification (event, alarm, step, created_at, fanned_out)"
-        f" SELECT 'alarm.raised', id, '', $1, false FROM alarm WHERE {bulk.any_of('id', 2)}"
+        f" SELECT CAST($1 AS TEXT), id, '', $2, false FROM alarm WHERE {bulk.any_of('id', 3)}"
         " ON CONFLICT (event, alarm, step) DO NOTHING",
+        rules.Event(event).value,
         now,
         sorted(set(alarm_ids)),
     )
@@ -323,8 +327,12 @@ def instant(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-async def fan_out(*, now: datetime, limit: int = 100) -> int:
-    """Turn pending notifications into deliveries; answers how many notifications."""
+async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> int:
+    """Turn pending notifications into deliveries; answers how many notifications.
+
+    ``alerts``: also one delivery per organisation of the alarm to its MQTT alert topic
+    (``equipment.services.alerts``); off when no worker publishes them (no broker set)."""
+
     async with db.transaction() as transaction:
         bulk = Bulk(transaction)
         pending = await bulk.fetch(
@@ -357,6 +365,7 @@ async def fan_out(*, now: datetime, limit: int = 100) -> int:
             )
         ]
         rows = []
+        alert_rows: list[tuple[Any, ...]] = []
         for p in pending:
             alarm = alarms.get(p["alarm"])
             if alarm is None:
@@ -377,6 +386,13 @@ async def fan_out(*, now: datetime, limit: int = 100) -> int:
                 rows.append(
                     (p["id"], endpoint_id, key, json.dumps(body, ensure_ascii=False), now, now)
                 )
+            if alerts:
+                alert_rows += alert_topics.alert_rows(
+                    p["id"],
+                    _alarm_body("", p["event"], p["step"], alarm, now),
+                    rules.alert_organisations(facts),
+                    now=now,
+                )
         await bulk.executemany(
             "INSERT INTO webhook_delivery (notification, endpoint, idempotency_key, body,"
             " state, attempts, next_attempt_at, created_at, last_error)"
@@ -384,6 +400,7 @@ async def fan_out(*, now: datetime, limit: int = 100) -> int:
             " ON CONFLICT (notification, endpoint) DO NOTHING",
             rows,
         )
+        await alert_topics.insert_rows(bulk, alert_rows)
         await bulk.execute(
             f"UPDATE notification SET fanned_out = true WHERE {bulk.any_of('id', 1)}",
             [p["id"] for p in pending],
@@ -468,38 +485,49 @@ async def post(client: httpx.AsyncClient, delivery: Claimed) -> Outcome:
     return Outcome(False, response.status_code, f"HTTP {response.status_code}")
 
 
-async def record(delivery: Claimed, outcome: Outcome, *, now: datetime, s: NotifySettings) -> None:
-    """The attempt's result, under the lease it was made with (a stale lease is ignored)."""
+def _result(
+    delivery: Claimed, outcome: Outcome, *, now: datetime, s: NotifySettings
+) -> tuple[str, list[Any]]:
+    """The SET clause and its values for one attempt's result."""
     if outcome.ok:
-        changes = "state = 'delivered', delivered_at = $3, last_error = ''"
-        args: list[Any] = [now]
-    elif rules.dead_after(delivery.attempts, s.max_attempts):
-        changes = "state = 'dead', last_error = $3"
-        args = [outcome.error]
-    else:
-        wait = rules.backoff(delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s)
-        changes = "next_attempt_at = $3, last_error = $4"
-        args = [now + timedelta(seconds=wait), outcome.error]
+        return "state = 'delivered', delivered_at = $3, last_error = ''", [now]
+    if rules.dead_after(delivery.attempts, s.max_attempts):
+        return "state = 'dead', last_error = $3", [outcome.error]
+    wait = rules.backoff(delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s)
+    return "next_attempt_at = $3, last_error = $4", [now + timedelta(seconds=wait), outcome.error]
+
+
+async def record(
+    results: list[tuple[Claimed, Outcome]], *, now: datetime, s: NotifySettings
+) -> None:
+    """The attempts' results, each under the lease it was made with (a stale lease is
+    ignored), in one transaction: one commit a batch, not one a delivery (an alarm storm
+    is otherwise paced by the database's commits)."""
     async with db.transaction() as transaction:
-        await Bulk(transaction).execute(
-            f"UPDATE webhook_delivery SET {changes}, last_status = ${len(args) + 3},"
-            " leased_until = NULL, lease = NULL WHERE id = $1 AND lease = $2",
-            delivery.id,
-            delivery.lease,
-            *args,
-            outcome.status,
-        )
+        bulk = Bulk(transaction)
+        for delivery, outcome in results:
+            changes, args = _result(delivery, outcome, now=now, s=s)
+            await bulk.execute(
+                f"UPDATE webhook_delivery SET {changes}, last_status = ${len(args) + 3},"
+                " leased_until = NULL, lease = NULL WHERE id = $1 AND lease = $2",
+                delivery.id,
+                delivery.lease,
+                *args,
+                outcome.status,
+            )
 
 
 async def deliver_due(client: httpx.AsyncClient, s: NotifySettings) -> int:
     """Claim, post concurrently, record; answers how many deliveries were attempted."""
-    claimed = await claim(now=await clock.shared_now(), lease_s=s.lease_s, limit=s.batch)
+    claimed = await claim(
+        now=await clock.shared_now(test_clock=s.test_clock), lease_s=s.lease_s, limit=s.batch
+    )
     if not claimed:
         return 0
     outcomes = await asyncio.gather(*(post(client, d) for d in claimed))
-    now = await clock.shared_now()
+    now = await clock.shared_now(test_clock=s.test_clock)
+    await record(list(zip(claimed, outcomes, strict=True)), now=now, s=s)
     for delivery, outcome in zip(claimed, outcomes, strict=True):
-        await record(delivery, outcome, now=now, s=s)
         if not outcome.ok:
             log.warning(
                 "webhook delivery %s attempt %s failed: %s",

@@ -1,4 +1,5 @@
-"""The notification worker's loop: escalation timers, fan-out, webhook delivery.
+"""The notification worker's loop: escalation timers, fan-out, webhook and MQTT alert
+delivery.
 
 Runs as ``sereg notify`` (one or more processes; the database keeps them from doing the
 same work twice). Outgoing calls go through one ``httpx.AsyncClient`` with timeouts, so
@@ -13,23 +14,29 @@ import logging
 
 import httpx
 
-from equipment.services import clock, escalation, notifications, schedules
+from equipment.services import alerts, clock, escalation, notifications, schedules
+from equipment.settings import NotifySettings
 from equipment.storage import db
-from sereg.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")
 
 
-async def work_once(client: httpx.AsyncClient, s: NotifySettings) -> int:
-    """One pass; answers how much it did (0: idle, wait before the next pass)."""
-    now = await clock.shared_now()
+async def work_once(
+    client: httpx.AsyncClient, s: NotifySettings, publisher: alerts.Publisher | None = None
+) -> int:
+    """One pass; answers how much it did (0: idle, wait before the next pass).
+
+    ``publisher``: the organisations' MQTT alert topics are fed too (none: webhooks only)."""
+    now = await clock.shared_now(test_clock=s.test_clock)
     done = await escalation.fire_due(
         now=now,
         unacknowledged_minutes=s.unacknowledged_minutes,
         per_kind=schedules.policy().escalation,
     )
-    done += await notifications.fan_out(now=now, limit=s.batch)
+    done += await notifications.fan_out(now=now, limit=s.batch, alerts=publisher is not None)
     done += await notifications.deliver_due(client, s)
+    if publisher is not None:
+        done += await alerts.deliver_due(publisher, s)
     return done
 
 
@@ -40,10 +47,21 @@ def client_for(s: NotifySettings) -> httpx.AsyncClient:
 
 
 async def run(s: NotifySettings, stop: asyncio.Event) -> None:
+    publisher = alerts.Publisher(s.mqtt_url) if s.mqtt_url else None
+    if publisher is not None:
+        publisher.start()
+    try:
+        await _loop(s, stop, publisher)
+    finally:
+        if publisher is not None:
+            publisher.stop()
+
+
+async def _loop(s: NotifySettings, stop: asyncio.Event, publisher: alerts.Publisher | None) -> None:
     async with client_for(s) as client:
         while not stop.is_set():
             try:
-                done = await work_once(client, s)
+                done = await work_once(client, s, publisher)
             except Exception as exc:
                 # A database outage must not end the worker: it retries on the next pass.
                 if db.is_transient(exc):

@@ -18,7 +18,6 @@ from equipment.domain.public_safety import PublicFacts, PublicView, public_view
 from equipment.services import register
 from equipment.storage import reads
 from equipment.storage.public import PublicFactsRow
-from sereg.settings import get_settings
 
 
 def _as_date(value: Any) -> date | None:
@@ -68,15 +67,16 @@ def _facts(r: PublicFactsRow) -> PublicFacts:
     )
 
 
-async def lookup(code: str, today: date) -> PublicView:
+async def lookup(code: str, today: date, emergency_number: str) -> PublicView:
     """What the public sees about a unit: its safety state first (see public_safety)."""
     facts = await public_facts(code)
-    return public_view(facts, today, get_settings().public.emergency_number)
+    return public_view(facts, today, emergency_number)
 
 
-def page_url(code: str) -> str:
-    """The full address of a unit's public page: what its QR code encodes."""
-    return f"{get_settings().public_base_url()}/p/{quote(code, safe='')}"
+def page_url(code: str, base_url: str) -> str:
+    """The full address of a unit's public page (``base_url``: where the public reaches
+    the service, Settings.public_base_url()): what its QR code encodes."""
+    return f"{base_url}/p/{quote(code, safe='')}"
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,14 @@ class Label:
 
 
 async def label_sheet(
-    principal: Principal, user_unit_id: int, today: date, *, after_id: int, limit: int
+    principal: Principal,
+    user_unit_id: int,
+    today: date,
+    *,
+    after_id: int,
+    limit: int,
+    base_url: str,
+    emergency_number: str,
 ) -> tuple[str, list[Label]]:
     """(user unit's name, its units' labels): a user unit prints its own, an admin any."""
     principal.require(Permission.LABEL_PRINT)
@@ -100,14 +107,16 @@ async def label_sheet(
     if name is None:
         raise NotFound(f"organisation {user_unit_id} not found")
     rows = await store.public.of_user_unit(user_unit_id, after_id=after_id, limit=limit)
-    number = get_settings().public.emergency_number
     labels = [
-        Label(r["id"], public_view(_facts(r), today, number), page_url(r["code"])) for r in rows
+        Label(
+            r["id"], public_view(_facts(r), today, emergency_number), page_url(r["code"], base_url)
+        )
+        for r in rows
     ]
     return name, labels
 
 
-async def qr_target(principal: Principal, equipment_id: int) -> tuple[str, str]:
+async def qr_target(principal: Principal, equipment_id: int, base_url: str) -> tuple[str, str]:
     """(code, page URL) of a unit the principal can see (404 otherwise, like the register)."""
-    unit = await register.get_equipment(principal, equipment_id)
-    return unit["code"], page_url(unit["code"])
+    code = await register.code_of(principal, equipment_id)
+    return code, page_url(code, base_url)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from equipment.domain import rules
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.model import STATUTORY_KINDS
+from equipment.services import policies
 from equipment.storage import reads
-from sereg.settings import get_settings
 
 # Rules that demand an inspection before restart after a long stop (TSG T7001-2023,
 # TSG 11-2020), whatever the periodic dates say.
@@ -32,10 +32,13 @@ DUE_COPIED_COLUMNS = (
 )
 
 
-@lru_cache(maxsize=1)
 def policy() -> rules.Policy:
-    """The rule policy: the defaults, or the overrides file named by SEREG_RULES_POLICY."""
-    path = get_settings().rules.policy_path
+    """The rule policy the bootstrap installed (equipment.services.policies)."""
+    return policies.current().rules
+
+
+def load_policy(path: Path | None) -> rules.Policy:
+    """The defaults, or the overrides file ``path`` (SEREG_RULES_POLICY) applied to them."""
     if path is None:
         return rules.DEFAULT_POLICY
     try:

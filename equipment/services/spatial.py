@@ -26,7 +26,7 @@ from equipment.storage.equipment import BBox, EquipmentRow
 from geo.areas import GeometryError, parse_polygonal
 from geo.assign import Cluster, cluster_bbox, units_in_polygon
 from geo.coords import CoordinateError, check_wgs84_in_china
-from geo.crs import check_crs, to_wgs84, to_wgs84_arrays
+from geo.crs import Crs, check_crs, to_wgs84, to_wgs84_arrays
 from geo.distance import bbox_around, within_radius
 
 MAX_RADIUS_M = 50_000.0
@@ -70,7 +70,7 @@ def _scope(principal: Principal) -> EquipmentScope:
     return principal.equipment_scope()
 
 
-def _crs(crs: str) -> str:
+def _crs(crs: str) -> Crs:
     try:
         return check_crs(crs)
     except CoordinateError as exc:
@@ -85,7 +85,7 @@ def _point(longitude: float, latitude: float, crs: str) -> tuple[float, float]:
     except CoordinateError as exc:
         field = {"longitude": "lon", "latitude": "lat"}[exc.field]
         raise InvalidValue(exc.reason.replace(exc.field, field, 1), field=field) from exc
-    return to_wgs84(longitude, latitude, crs)  # type: ignore[arg-type]
+    return to_wgs84(longitude, latitude, crs)
 
 
 def _check_span(box: BBox, field: str) -> None:
@@ -169,7 +169,7 @@ def _box_in(box: BBox, crs: str) -> BBox:
         return box
     lons, lats = to_wgs84_arrays(
         [min_lon, max_lon, min_lon, max_lon], [min_lat, min_lat, max_lat, max_lat], crs
-    )  # type: ignore[arg-type]
+    )
     return float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max())
 
 
@@ -212,7 +212,7 @@ async def within_polygon(
     if isinstance(geometry, dict) and geometry.get("type") == "Feature":
         geometry = geometry.get("geometry")
     try:
-        polygon, repaired = parse_polygonal(geometry, crs)  # type: ignore[arg-type]
+        polygon, repaired = parse_polygonal(geometry, crs)
     except GeometryError as exc:
         raise InvalidValue(exc.reason, field="geometry") from exc
     bounds: BBox = polygon.bounds

@@ -8,7 +8,14 @@ import time
 from datetime import datetime
 from typing import Any
 
-from equipment.domain.access import ROLE_ORG_KIND, ROLES_NEEDING_ORG, Principal, Role
+from equipment.domain.access import (
+    ROLE_ORG_KIND,
+    ROLES_NEEDING_ORG,
+    Jurisdiction,
+    Principal,
+    Role,
+    check_jurisdiction,
+)
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.services import audit
 from equipment.services.organisations import require_kind
@@ -24,9 +31,17 @@ def digest(token: str) -> str:
 
 
 async def create_token(
-    principal: Principal, *, role: Role, organisation_id: int | None, label: str, now: datetime
+    principal: Principal,
+    *,
+    role: Role,
+    organisation_id: int | None,
+    label: str,
+    now: datetime,
+    jurisdiction: Jurisdiction | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """A new token for ``role`` (bound to ``organisation_id`` where the role needs one)."""
+    """A new token for ``role`` (bound to ``organisation_id`` where the role needs one,
+    and an inspector's to ``jurisdiction`` if given)."""
+    check_jurisdiction(role, jurisdiction)
     expected_kind = ROLE_ORG_KIND[role]
     if role in ROLES_NEEDING_ORG and organisation_id is None:
         raise InvalidValue(f"a {role.value} token must name its organisation", field="org")
@@ -44,6 +59,7 @@ async def create_token(
                 organisation=organisation_id,
                 label=label,
                 created_at=now,
+                jurisdiction=str(jurisdiction) if jurisdiction else "",
             )
         ).returning(
             ApiToken.id,
@@ -52,6 +68,7 @@ async def create_token(
             ApiToken.organisation,
             ApiToken.label,
             ApiToken.created_at,
+            ApiToken.jurisdiction,
         )
         await audit.record(
             principal,
@@ -120,12 +137,21 @@ async def principal_for(token: str) -> Principal | None:
     if cached is not None and cached[0] > now:
         return cached[1]
     row = (
-        await ApiToken.select(ApiToken.id, ApiToken.role, ApiToken.organisation)
+        await ApiToken.select(
+            ApiToken.id, ApiToken.role, ApiToken.organisation, ApiToken.jurisdiction
+        )
         .where(ApiToken.token_hash == key, ApiToken.revoked_at.is_null())
         .first()
     )
     principal = (
-        None if row is None else Principal(Role(row["role"]), row["organisation"], row["id"])
+        None
+        if row is None
+        else Principal(
+            Role(row["role"]),
+            row["organisation"],
+            row["id"],
+            jurisdiction=Jurisdiction.parse(row["jurisdiction"]),
+        )
     )
     if len(_cache) >= CACHE_SIZE:
         _cache.clear()

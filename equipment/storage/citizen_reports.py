@@ -10,7 +10,7 @@ from piccolo.query import OrderByRaw
 from piccolo.query.functions.aggregate import Count, Max
 
 from equipment.domain.access import EquipmentScope, ScopeKind
-from equipment.storage import db
+from equipment.storage import db, jurisdiction
 from equipment.storage.equipment import Clause
 from equipment.tables import CitizenReport, SiteSecret
 
@@ -55,7 +55,9 @@ def _clauses(scope: EquipmentScope, f: ReportFilter) -> list[Clause]:
         ScopeKind.MAINTENANCE_COMPANY: CitizenReport.equipment.maintenance_company,
         ScopeKind.OWNING_STATION: CitizenReport.equipment.owning_station,
     }.get(scope.kind)
-    if column is not None:
+    if scope.jurisdiction is not None:
+        found.append(CitizenReport.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction)))
+    elif column is not None:
         found.append(column == scope.org_id)
     if f.category is not None:
         found.append(CitizenReport.category == f.category)

@@ -29,3 +29,11 @@ class DeviceRepository:
             stations=sorted(str(r["station_code"]) for r in stations),
             lifts=sorted(str(r["registration_code"]) for r in lifts),
         )
+
+    async def alerted_organisations(self) -> list[int]:
+        """Organisations with a broker user of their own for alarm alerts: maintenance
+        companies, user units and filling stations; sorted by id."""
+        rows = await Organisation.select(Organisation.id).where(
+            Organisation.kind.is_in(["maintenance_company", "user_unit", "filling_station"])
+        )
+        return sorted(int(r["id"]) for r in rows)

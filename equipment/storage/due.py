@@ -10,6 +10,7 @@ from typing import Any, TypedDict, cast
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.domain.reminders import DueState
+from equipment.storage import jurisdiction
 from equipment.storage.equipment import Clause
 from equipment.storage.keyset import Sort, after_cursor
 from equipment.tables import AreaMember, DueDate
@@ -96,7 +97,9 @@ def clauses(scope: EquipmentScope, f: DueFilter, *, statutory: bool, today: date
         ScopeKind.MAINTENANCE_COMPANY: DueDate.maintenance_company,
         ScopeKind.OWNING_STATION: DueDate.owning_station,
     }.get(scope.kind)
-    if column is not None:
+    if scope.jurisdiction is not None:
+        found.append(DueDate.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction)))
+    elif column is not None:
         found.append(column == scope.org_id)
     # Every due-list index leads with ``statutory``, so the clause is always there.
     found.append(DueDate.statutory == statutory)
@@ -128,6 +131,18 @@ def clauses(scope: EquipmentScope, f: DueFilter, *, statutory: bool, today: date
     return found
 
 
+def _scope_sql(scope: EquipmentScope, *, unit_id: str, prefix: str) -> tuple[str, list[Any]]:
+    """`` AND ...`` limiting raw SQL to ``scope``: ``unit_id`` names the unit's id column,
+    ``prefix`` qualifies the district and organisation columns (``e.`` on equipment)."""
+    if scope.jurisdiction is not None:
+        return jurisdiction.raw_clause(
+            scope.jurisdiction, unit_id=unit_id, district=f"{prefix}district_code"
+        )
+    if scope.kind is ScopeKind.ALL:
+        return "", []
+    return f" AND {prefix}{scope.kind.value} = {{}}", [scope.org_id]
+
+
 class DueRepository:
     async def page(
         self,
@@ -155,9 +170,8 @@ class DueRepository:
         """Per district and category: statutory due dates overdue, due within 30 days and
         missed in the last 12 months; and the inspections that answered a due date in
         those 12 months, and how many of them on time."""
-        scope_sql, scope_args = "", []
-        if scope.kind is not ScopeKind.ALL:
-            scope_sql, scope_args = f" AND {scope.kind.value} = {{}}", [scope.org_id]
+        scope_sql, scope_args = _scope_sql(scope, unit_id="equipment", prefix="")
+        done_scope_sql, done_scope_args = _scope_sql(scope, unit_id="e.id", prefix="e.")
         due_rows = await DueDate.raw(
             "SELECT district_code, category,"
             " SUM(CASE WHEN due_on < {} THEN 1 ELSE 0 END) AS overdue,"
@@ -176,11 +190,11 @@ class DueRepository:
             " SUM(CASE WHEN i.on_time THEN 1 ELSE 0 END) AS on_time"
             " FROM inspection i JOIN equipment e ON e.id = i.equipment"
             " WHERE i.answered_due_on >= {} AND i.answered_due_on < {} AND i.corrects IS NULL"
-            + scope_sql.replace(" AND ", " AND e.")
+            + done_scope_sql
             + " GROUP BY e.district_code, e.category",
             year_ago,
             today,
-            *scope_args,
+            *done_scope_args,
         )
         return cast(list[DueCountRow], due_rows), cast(list[AnsweredCountRow], done_rows)
 

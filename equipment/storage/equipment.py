@@ -15,7 +15,7 @@ from piccolo.query import Select
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.domain.lifecycle import Status
-from equipment.storage import db, positions
+from equipment.storage import db, jurisdiction, positions
 from equipment.storage.keyset import Sort, after_cursor
 from equipment.tables import Alarm, AreaMember, DueDate, Equipment, StatusChange
 
@@ -77,20 +77,6 @@ class StatusStepRow(TypedDict):
     effective_on: date
 
 
-class PublicUnitRow(TypedDict):
-    """What anyone may read about a unit by the code on its sign: no personal data."""
-
-    code: str
-    registration_code: str | None
-    equipment_code: str | None
-    category: str
-    address: str
-    status: str
-    next_inspection_due: date | None
-    last_maintenance_on: date | None
-    maintenance_company_name: str | None
-
-
 class CodeHolder(msgspec.Struct, frozen=True):
     """The unit that holds a registration or equipment code."""
 
@@ -137,6 +123,8 @@ def _literal(text: str) -> str:
 def _scope_clause(scope: EquipmentScope | None) -> Clause | None:
     if scope is None:
         return None
+    if scope.jurisdiction is not None:
+        return cast(Clause, jurisdiction.equipment_clause(scope.jurisdiction))
     column = {
         ScopeKind.USER_UNIT: Equipment.user_unit,
         ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,
@@ -236,6 +224,16 @@ class EquipmentRepository:
         if clause is not None:
             query = query.where(clause)
         return cast(EquipmentRow | None, await query.first())
+
+    async def code_of(self, equipment_id: int, scope: EquipmentScope | None = None) -> str | None:
+        """The unit's code alone (a QR image needs nothing else), or None when the unit does
+        not exist or lies outside ``scope``."""
+        query = Equipment.select(Equipment.code).where(Equipment.id == equipment_id)
+        clause = _scope_clause(scope)
+        if clause is not None:
+            query = query.where(clause)
+        row = await query.first()
+        return None if row is None else str(row["code"])
 
     async def page(
         self,
@@ -365,25 +363,3 @@ class EquipmentRepository:
         await Alarm.update({Alarm.maintenance_company: maintenance_company}).where(
             Alarm.equipment == equipment_id, Alarm.state == "open"
         )
-
-    async def public_by_code(self, code: str) -> PublicUnitRow | None:
-        row = (
-            await Equipment.select(
-                Equipment.code,
-                Equipment.registration_code,
-                Equipment.equipment_code,
-                Equipment.category,
-                Equipment.address,
-                Equipment.status,
-                Equipment.next_inspection_due,
-                Equipment.last_maintenance_on,
-                Equipment.maintenance_company.name.as_alias("maintenance_company_name"),
-            )
-            .where(
-                (Equipment.code == code)
-                | (Equipment.registration_code == code)
-                | (Equipment.equipment_code == code)
-            )
-            .first()
-        )
-        return cast(PublicUnitRow | None, row)

@@ -19,7 +19,7 @@ from equipment.domain.errors import NotFound
 from equipment.domain.public_safety import PublicView
 from equipment.i18n import N_, Translator
 from equipment.services import citizen_reports, clock, public
-from sereg.settings import get_settings
+from equipment.settings import PublicSettings
 
 # What a code printed on a sign can look like (registration or equipment code).
 _CODE = re.compile(r"^[0-9A-Za-z]{1,40}$")
@@ -46,6 +46,8 @@ def error_page(
     hint: str = "",
     back: str = "",
     headers: dict[str, str] | None = None,
+    *,
+    emergency_number: str,
 ) -> Template:
     _ = Translator(lang)
     return Template(
@@ -56,7 +58,7 @@ def error_page(
             "message": message,
             "hint": hint,
             "back": back,
-            "emergency_number": get_settings().public.emergency_number,
+            "emergency_number": emergency_number,
         },
         status_code=status,
         headers={**_headers(lang), **(headers or {})},
@@ -64,7 +66,7 @@ def error_page(
     )
 
 
-def _not_found(lang: str, code: str) -> Template:
+def _not_found(lang: str, code: str, settings: PublicSettings) -> Template:
     _ = Translator(lang)
     shown = code if _CODE.match(code) else ""
     message = (
@@ -82,6 +84,7 @@ def _not_found(lang: str, code: str) -> Template:
             "18-character equipment code) or scan its QR code again. A unit with no valid "
             "sign should not be used: report it to the market supervision bureau."
         ),
+        emergency_number=settings.emergency_number,
     )
 
 
@@ -94,8 +97,9 @@ async def _unit_page(
     errors: dict[str, str] | None = None,
     problem: str = "",
     reported: bool = False,
+    settings: PublicSettings,
 ) -> Template:
-    key = await citizen_reports.form_key()
+    key = await citizen_reports.form_key(settings.form_secret)
     return Template(
         template_name="public_unit.html",
         context={
@@ -119,32 +123,36 @@ async def _unit_page(
 async def unit_page(
     code: FromPath[str],
     language: NamedDependency[str],
+    public_settings: NamedDependency[PublicSettings],
     reported: FromQuery[str | None] = None,
 ) -> Template:
     """The unit's public page: its safety state first, in colour and words."""
     lang = language
     if not _CODE.match(code):
-        return _not_found(lang, code)
+        return _not_found(lang, code, public_settings)
     try:
-        view = await public.lookup(code, clock.today())
+        view = await public.lookup(code, clock.today(), public_settings.emergency_number)
     except NotFound:
-        return _not_found(lang, code)
-    return await _unit_page(view, lang, reported=reported == "1")
+        return _not_found(lang, code, public_settings)
+    return await _unit_page(view, lang, reported=reported == "1", settings=public_settings)
 
 
 @post("/p/{code:str}/report", include_in_schema=False, request_max_body_size=MAX_FORM_BYTES)
 async def report(
-    request: Request, code: FromPath[str], language: NamedDependency[str]
+    request: Request,
+    code: FromPath[str],
+    language: NamedDependency[str],
+    public_settings: NamedDependency[PublicSettings],
 ) -> Template | Redirect:
     """A citizen's report from the page's form: stored for inspectors, never shown."""
     lang = language
     _ = Translator(lang)
     if not _CODE.match(code):
-        return _not_found(lang, code)
+        return _not_found(lang, code, public_settings)
     try:
-        view = await public.lookup(code, clock.today())
+        view = await public.lookup(code, clock.today(), public_settings.emergency_number)
     except NotFound:
-        return _not_found(lang, code)
+        return _not_found(lang, code, public_settings)
     fields = await request.form()
     # A multipart post could put a file where text belongs: only text fields count.
     form = {
@@ -152,7 +160,7 @@ async def report(
         for name in ("category", "text", "phone", "token")
     }
     back = f"/p/{view.code}?lang={lang}"
-    key = await citizen_reports.form_key()
+    key = await citizen_reports.form_key(public_settings.form_secret)
     now = clock.now()
     if not report_rules.token_is_valid(key, view.code, form["token"], now):
         # A post without the token of a page we served (another site's form, or a page
@@ -164,6 +172,7 @@ async def report(
             _("The form has expired or did not come from this page."),
             _("Open the unit's page again and send the report from there."),
             back,
+            emergency_number=public_settings.emergency_number,
         )
     checked = report_rules.validate(form["category"], form["text"], form["phone"])
     if isinstance(checked, list):
@@ -175,13 +184,16 @@ async def report(
             form=form,
             errors=errors,
             problem=_("The report was not sent: correct the fields marked below."),
+            settings=public_settings,
         )
     unit_id = await citizen_reports.equipment_id_of(view.code)
     if unit_id is None:  # units are never deleted; kept for the type checker's sake
-        return _not_found(lang, code)
+        return _not_found(lang, code, public_settings)
     address = request.client.host if request.client else "unknown"
     try:
-        await citizen_reports.submit(unit_id, checked, client_address=address, lang=lang, now=now)
+        await citizen_reports.submit(
+            unit_id, checked, client_address=address, lang=lang, now=now, limits=public_settings
+        )
     except citizen_reports.RateLimited as refused:
         message = (
             _("You have sent several reports within the hour; please try again later.")
@@ -196,6 +208,7 @@ async def report(
             _("If someone is in danger, call {number} now.", number=view.emergency_number),
             back,
             headers={"Retry-After": str(refused.retry_after_s)},
+            emergency_number=public_settings.emergency_number,
         )
     return Redirect(path=f"/p/{view.code}?lang={lang}&reported=1", status_code=303)
 
@@ -209,7 +222,14 @@ def _html_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 413
         else _("The request could not be handled ({status}).", status=exc.status_code)
     )
-    return error_page(lang, exc.status_code, N_("Report not sent"), message)
+    settings: PublicSettings = request.app.state.settings.public
+    return error_page(
+        lang,
+        exc.status_code,
+        N_("Report not sent"),
+        message,
+        emergency_number=settings.emergency_number,
+    )
 
 
 public_pages = Router(

@@ -12,8 +12,18 @@ from typing import Any
 
 import pytest
 
-from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, areas, clock, notifications, register
+from equipment.domain import rescue
+from equipment.domain.access import SYSTEM, Jurisdiction, Role
+from equipment.domain.errors import InvalidValue
+from equipment.services import (
+    alarms,
+    areas,
+    clock,
+    emergency_records,
+    notifications,
+    register,
+    tokens,
+)
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -102,6 +112,35 @@ async def area(w) -> int:
     await areas.import_feature_collection(SYSTEM, AREA, crs="wgs84", now=clock.now())
     rows = await areas.list_areas(SYSTEM, kind=None, cursor=None, limit=10)
     return rows.items[0]["id"]
+
+
+OUTCOME = {
+    "people_released": 1,
+    "release_method": "door_opened_at_level",
+    "cause": "door_system",
+    "rescuers": ["王师傅"],
+}
+
+
+async def finished_entrapment(w, side: str, *, recorded: bool = False) -> int:
+    """An entrapment on a lift of owner ``side`` maintained by company ``side``, its rescue
+    finished (and its outcome recorded, when asked)."""
+    unit = await f.unit(w[f"owner_{side}"], maintenance_company_id=w[f"company_{side}"])
+    now = clock.now()
+    alarm = await alarms.raise_alarm(
+        SYSTEM, unit["id"], kind="entrapment", raised_at=now, source="manual", now=now
+    )
+    for step in ("acknowledge", "arrive", "finish"):
+        await alarms.respond(SYSTEM, alarm["id"], step, at=now, now=now)
+    if recorded:
+        await emergency_records.record_outcome(
+            SYSTEM,
+            alarm["id"],
+            rescue.Outcome(1, 0, 0, "door_opened_at_level", "door_system", ("王",)),
+            note="",
+            now=now,
+        )
+    return alarm["id"]
 
 
 async def handed_over_alarm(w, *, to: str) -> int:
@@ -619,6 +658,59 @@ CASES += [
         },
         body=lambda w: {"held_on": TODAY, "participants": ["张三"]},
     ),
+    Case("map config", "GET", "/api/v1/map/config", lambda w: None, register_roles(200)),
+    Case("map areas", "GET", "/api/v1/map/areas?kind=old_residential", area, register_roles(200)),
+    Case(
+        "map lifts",
+        "GET",
+        "/api/v1/map/lifts?min_lon=112.1&min_lat=32.0&max_lon=112.2&max_lat=32.1",
+        lift,
+        register_roles(200),
+    ),
+    Case(
+        "record a rescue outcome",
+        "POST",
+        "/api/v1/alarms/{id}/outcome",
+        lambda w: finished_entrapment(w, "a"),
+        {"admin": 201, "inspector": 403, "company_a": 201, "owner_a": 403, "station_a": 403},
+        body=lambda w: OUTCOME,
+    ),
+    Case(
+        "record a rescue outcome on another's lift",
+        "POST",
+        "/api/v1/alarms/{id}/outcome",
+        lambda w: finished_entrapment(w, "b"),
+        {"admin": 201, "inspector": 403, "company_a": 404, "owner_a": 403, "station_a": 403},
+        body=lambda w: OUTCOME,
+    ),
+    Case(
+        "read own rescue outcome",
+        "GET",
+        "/api/v1/alarms/{id}/outcome",
+        lambda w: finished_entrapment(w, "a", recorded=True),
+        {
+            "admin": 200,
+            "inspector": 200,
+            "company_a": 200,
+            "owner_a": 200,
+            "station_a": 404,
+            "call_centre": 200,
+        },
+    ),
+    Case(
+        "read other's rescue outcome",
+        "GET",
+        "/api/v1/alarms/{id}/outcome",
+        lambda w: finished_entrapment(w, "b", recorded=True),
+        {
+            "admin": 200,
+            "inspector": 200,
+            "company_a": 404,
+            "owner_a": 404,
+            "station_a": 404,
+            "call_centre": 200,
+        },
+    ),
     Case(
         "lifts missing drills",
         "GET",
@@ -626,6 +718,19 @@ CASES += [
         lift,
         register_roles(200),
     ),
+]
+
+# The maintenance-record templates: for whoever uploads records.
+UPLOADERS = {"admin": 200, "inspector": 403, "company_a": 200, "owner_a": 403, "station_a": 403}
+CASES += [
+    Case(
+        f"maintenance record template ({kind})",
+        "GET",
+        f"/api/v1/maintenance/records/template.{kind}",
+        lambda w: None,
+        UPLOADERS,
+    )
+    for kind in ("xlsx", "csv")
 ]
 
 # The call centre takes calls and follows alarms, nothing else of the register: every case
@@ -728,3 +833,90 @@ async def test_token_listing_never_shows_hashes_or_secrets(client, world):
     assert listing and all("hash" not in key for t in listing for key in t)
     for t in listing:
         assert len(t["prefix"]) <= 12
+
+
+# Routes whose 200 is a stream that never ends: the client here (the app in this event
+# loop) cannot read one, so each is classified here and its access tested where it is
+# read from a running server. Every role may follow its own alarms (ALARM_READ); what
+# each sees is scoped per event (tests/integration/test_alarm_stream.py).
+STREAMED = {"/api/v1/alarms/stream": "tests/integration/test_alarm_stream.py"}
+
+
+async def test_streams_refuse_a_caller_without_a_token(client, world):
+    for path in STREAMED:
+        assert (await client.get(path)).status_code == 401
+        bad = await client.get(path, headers={**world["tokens"]["admin"], "Last-Event-ID": "x"})
+        assert bad.status_code == 422
+
+
+# ---- jurisdiction (属地监管): an inspector bound to districts or areas ----------------
+
+
+async def jurisdiction_token(w, jurisdiction: str) -> dict[str, str]:
+    secret, _ = await tokens.create_token(
+        SYSTEM,
+        role=Role.INSPECTOR,
+        organisation_id=w["body"],
+        label="bound",
+        now=clock.now(),
+        jurisdiction=Jurisdiction.parse(jurisdiction),
+    )
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def test_an_inspector_bound_to_a_district_or_an_area_sees_only_the_units_inside(
+    client, world
+):
+    # Fancheng (420606) inside the test area; Xiangcheng (420602) inside and outside it.
+    inside = await lift(world)  # 420606, in the area
+    other_district = await f.unit(
+        world["owner_a"], district_code="420602", longitude=112.20, latitude=32.00
+    )
+    in_area_other_district = await f.unit(world["owner_a"], district_code="420602")
+    area_id = await area(world)  # adds one more 420606 lift in the area
+    now = clock.now()
+    for unit_id in (inside, other_district["id"]):
+        await alarms.raise_alarm(
+            SYSTEM, unit_id, kind="entrapment", raised_at=now, source="manual", now=now
+        )
+    cases = {
+        "420606": lambda ids: (
+            other_district["id"] not in ids
+            and in_area_other_district["id"] not in ids
+            and inside in ids
+        ),
+        "420602": lambda ids: ids == {other_district["id"], in_area_other_district["id"]},
+        f"area:{area_id}": lambda ids: (
+            other_district["id"] not in ids and {inside, in_area_other_district["id"]} <= ids
+        ),
+    }
+    for jurisdiction, sees in cases.items():
+        token = await jurisdiction_token(world, jurisdiction)
+        listed = await client.get("/api/v1/equipment?limit=500", headers=token)
+        ids = {u["id"] for u in listed.json()["items"]}
+        assert sees(ids), (jurisdiction, ids)
+        due = await client.get("/api/v1/due?limit=500", headers=token)
+        assert {i["equipment_id"] for i in due.json()["items"]} <= ids, jurisdiction
+        raised = await client.get("/api/v1/alarms", headers=token)
+        assert {a["equipment_id"] for a in raised.json()["items"]} <= ids, jurisdiction
+        near = await client.get(
+            "/api/v1/geo/nearby?lon=112.17&lat=32.02&radius_m=10000&limit=500", headers=token
+        )
+        assert {u["id"] for u in near.json()["items"]} == ids, jurisdiction
+        for unit_id in (inside, other_district["id"], in_area_other_district["id"]):
+            one = await client.get(f"/api/v1/equipment/{unit_id}", headers=token)
+            assert one.status_code == (200 if unit_id in ids else 404), (jurisdiction, unit_id)
+            history = await client.get(f"/api/v1/equipment/{unit_id}/status-history", headers=token)
+            assert history.status_code == (200 if unit_id in ids else 404), (jurisdiction, unit_id)
+
+
+async def test_only_an_inspector_token_takes_a_jurisdiction(engine):
+    with pytest.raises(InvalidValue):
+        await tokens.create_token(
+            SYSTEM,
+            role=Role.ADMIN,
+            organisation_id=None,
+            label="",
+            now=clock.now(),
+            jurisdiction=Jurisdiction.parse("420602"),
+        )

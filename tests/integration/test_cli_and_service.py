@@ -70,6 +70,35 @@ def test_token_create_list_revoke(database_env):
     assert orphan.returncode != 0 and "must name its organisation" in orphan.stderr
 
 
+def test_user_create_list_disable_and_a_bound_token(database_env):
+    assert run_sereg("migrate", env=database_env).returncode == 0
+    made = run_sereg(
+        "user", "create", "--username", "zhang.wei", "--role", "inspector",
+        "--jurisdiction", "420602,area:4", env=database_env,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    password = re.search(r"^password: (\S+)$", made.stdout, re.MULTILINE).group(1)
+    assert len(password) >= 10
+    listing = run_sereg("user", "list", env=database_env)
+    assert "zhang.wei" in listing.stdout and "420602,area:4" in listing.stdout
+    assert password not in listing.stdout
+    # Only an inspector is bound to a jurisdiction; a user name is taken once.
+    wrong = run_sereg(
+        "user", "create", "--username", "li.na", "--role", "admin", "--jurisdiction", "420602",
+        env=database_env,
+    )  # fmt: skip
+    assert wrong.returncode != 0 and "only an inspector" in wrong.stderr
+    again = run_sereg("user", "create", "--username", "zhang.wei", "--role", "admin",
+                      env=database_env)  # fmt: skip
+    assert again.returncode != 0 and "is taken" in again.stderr
+    gone = run_sereg("user", "disable", "--username", "zhang.wei", env=database_env)
+    assert gone.returncode == 0 and "disabled" in run_sereg("user", "list", env=database_env).stdout
+    bound = run_sereg(
+        "token", "create", "--role", "inspector", "--jurisdiction", "420606", env=database_env
+    )
+    assert bound.returncode == 0, bound.stderr
+
+
 def test_demo_refuses_to_load_twice(database_env):
     first = run_sereg("demo", "--units", "50", env=database_env)
     assert first.returncode == 0, first.stderr

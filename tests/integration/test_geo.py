@@ -6,9 +6,10 @@ polygon queries, the per-area summary, the due list by area, role scoping, GeoJS
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
+import os
 import random
-import threading
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,7 +24,9 @@ from equipment.domain.access import SYSTEM, Role
 from equipment.services import areas, clock, membership
 from equipment.tables import Area, AreaMember, Equipment
 from geo.crs import from_wgs84
+from tests import area_import_probe
 from tests import factories as f
+from tests.ingest_support import eventually
 
 pytestmark = pytest.mark.integration
 # These tests read the English message ids (the default answer language is Chinese).
@@ -181,24 +184,48 @@ async def test_import_holes_multipolygons_repairs_and_rejections(client, ctx):
     assert detail["bbox"] == pytest.approx([LON0 + 0.020, LAT0, LON0 + 0.024, LAT0 + 0.004])
 
 
-async def test_an_import_is_parsed_off_the_event_loop(client, ctx, monkeypatch):
-    # Parsing 400,000 vertices held the loop 2.6 s. The parse below asks the loop to run a
-    # callback and waits for it: on the loop's own thread the callback could not run until
-    # the parse returned, and the wait would time out.
-    loop = asyncio.get_running_loop()
-    real = areas.parse_feature_collection
-
-    def parse(document, crs):
-        ran = threading.Event()
-        loop.call_soon_threadsafe(ran.set)
-        assert ran.wait(timeout=10), "the event loop ran nothing while the import was parsed"
-        return real(document, crs)
-
-    monkeypatch.setattr(areas, "parse_feature_collection", parse)
-    report = await import_areas(
-        client, ctx, collection(feature("A", polygon(ring(LON0, LAT0, 0.004))))
+async def test_an_import_is_decoded_in_a_worker_process_while_the_loop_serves(
+    client, ctx, monkeypatch, tmp_path
+):
+    """Decoding 16 MiB of JSON held the event loop about 0.5 s (msgspec keeps the GIL, so a
+    thread would not help). The body now goes to a worker process as bytes: held there,
+    the server still answers /health, and the import completes once let go."""
+    monkeypatch.setattr(
+        areas, "parse_worker", functools.partial(area_import_probe.parse, str(tmp_path))
     )
-    assert report["created"] == 1
+    started, go = tmp_path / "started", tmp_path / "go"
+    document = collection(feature("A", polygon(ring(LON0, LAT0, 0.004))))
+    importing = asyncio.ensure_future(
+        client.post("/api/v1/areas/import", json=document, headers=ctx["admin"])
+    )
+
+    async def parsing() -> bool:
+        assert not importing.done(), importing.result().text
+        return started.exists() and started.read_text() != ""
+
+    await eventually(parsing, what="the worker process holding the import's body")
+    assert int(started.read_text()) != os.getpid()
+    health = await client.get("/health")
+    assert health.status_code == 200
+    assert not importing.done()  # the import is still held in the worker process
+    go.touch()
+    response = await importing
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1
+
+
+async def test_an_import_that_is_not_json_is_refused_from_the_worker(client, ctx):
+    for body, reason in (
+        (b"{not json", "the body is not JSON"),
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    ):
+        response = await client.post(
+            "/api/v1/areas/import",
+            content=body,
+            headers={**ctx["admin"], "content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert reason in response.json()["detail"]
 
 
 async def test_a_collection_with_nothing_importable_is_refused(client, ctx):

@@ -12,13 +12,13 @@ import sys
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
 
 from equipment.services import ingest
-from equipment.tables import CylinderFillState, DeadLetter, Fill
+from equipment.tables import Alarm, CylinderFillState, DeadLetter, Fill
 from tests.conftest import ROOT, drop_pg_database, pg_url, run_sereg, sereg_env
 from tests.ingest_support import (
     at,
@@ -150,36 +150,146 @@ async def test_a_dead_letter_twice_in_one_batch_is_one_row(engine) -> None:
 
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
-async def test_two_workers_flag_every_refill_split_between_them(engine, consumers, publisher):
+async def test_two_workers_flag_every_refill_and_cloned_label_split_between_them(
+    engine, consumers, publisher
+):
     """Pairs of fills of one cylinder 5 minutes apart, published back to back: the broker
     hands the two of a pair to different workers (round robin), which judge them at the
-    same time. Before the fix most pairs passed as 00 twice."""
+    same time. Half the cylinders have a later-dated fill on file already, which the fill
+    state holds as their latest; in half the pairs the second fill is 190 km away (a
+    vehicle cylinder: a cloned label, 17). Exactly as meant: the second fill of each pair
+    is 16 (17 when cloned), the first and the later fill on file 00, however the two
+    workers split and order them. Before the fix most pairs passed as 00 twice (locks
+    alone: every pair flagged, but the later-on-file pairs missed, and a 16 on the
+    earlier fill when the later one committed first)."""
     home = await station()
-    s = home["station_code"]
+    far = await station(lon=114.14)  # 2 degrees east: about 190 km
     group = f"t{uuid.uuid4().hex[:8]}"
     workers = [await consumers(group=group, batch_wait_ms=100) for _ in range(2)]
-    pairs: list[tuple[str, str]] = []
+    meant: dict[str, str] = {}
     # The broker chooses who gets what; a round in which one worker was handed nothing
     # tests nothing across workers, so another round follows (three at most).
     for _ in range(3):
-        units = [await cylinder(home) for _ in range(60)]
-        for unit in units:
+        units = [await cylinder(home, vehicle=True) for _ in range(60)]
+        on_file, pairs = [], []
+        now = at()
+        for i, unit in enumerate(units):
+            cloned, later = i % 4 >= 2, i % 2 == 1
+            second_at = far if cloned else home
             first, second = (
-                fill_payload(s, unit["code"], filled_at=(at() - m).isoformat(), started_at=None)
-                for m in (timedelta(minutes=40), timedelta(minutes=35))
+                fill_payload(
+                    where["station_code"],
+                    unit["code"],
+                    filled_at=(now - m).isoformat(),
+                    started_at=None,
+                )
+                for where, m in ((home, timedelta(minutes=40)), (second_at, timedelta(minutes=35)))
             )
-            pairs.append((first["event_id"], second["event_id"]))
-            for body in (first, second):
-                publisher.publish(fills_topic(s), encode(body))
-        await eventually(lambda: _rows(Fill, 2 * len(pairs)), what=f"{2 * len(pairs)} fills")
+            meant[first["event_id"]] = "00"
+            meant[second["event_id"]] = "17" if cloned else "16"
+            pairs.append((first, second))
+            if later:  # 30 minutes after the second, at its station: no finding of its own
+                last = fill_payload(
+                    second_at["station_code"],
+                    unit["code"],
+                    filled_at=(now - timedelta(minutes=5)).isoformat(),
+                    started_at=None,
+                )
+                meant[last["event_id"]] = "00"
+                on_file.append(incoming(fills_topic(second_at["station_code"]), last))
+        await ingest.commit_batch(on_file)
+        for pair in pairs:
+            for body in pair:
+                publisher.publish(fills_topic(body["station_code"]), encode(body))
+        await eventually(lambda: _rows(Fill, len(meant)), what=f"{len(meant)} fills")
         if all(w.consumer.stats.stored["fill"] for w in workers):
             break
     assert all(w.consumer.stats.stored["fill"] for w in workers), "one worker got nothing"
     verdicts = await _verdicts()
-    missed = [pair for pair in pairs if "16" not in (verdicts[pair[0]], verdicts[pair[1]])]
-    assert not missed, f"{len(missed)} of {len(pairs)} refills not flagged 16"
-    # Exactly one of each pair: the second one judged (whichever it was) sees the first.
-    assert all(sorted(verdicts[e] for e in pair) == ["00", "16"] for pair in pairs)
+    wrong = {e: (verdicts[e], code) for e, code in meant.items() if verdicts[e] != code}
+    assert not wrong, f"{len(wrong)} of {len(meant)} verdicts not as meant (got, meant): {wrong}"
+    cloned = [e for e, code in meant.items() if code == "17"]
+    reasons = {
+        r["event_id"]: {x["code"] for x in r["reasons"]}
+        for r in await Fill.select(Fill.event_id, Fill.reasons).output(load_json=True)
+    }
+    # A cloned label 5 minutes after the first fill is also refilled too soon.
+    assert all(reasons[e] == {"17", "16"} for e in cloned)
+
+
+async def test_a_fill_dated_before_one_on_file_is_judged_against_its_neighbours(engine) -> None:
+    """One worker, fills arriving out of time order: a later-dated fill is on file when
+    two earlier ones arrive in batches of their own. Each is judged against the fill
+    just before it by time, and the fill just after it is corrected (16 added, an alarm
+    raised). Before, both earlier fills were compared with the later one on file (30
+    and 35 minutes: 00, 00) and the refill pair between them went unflagged."""
+    home = await station()
+    unit = await cylinder(home)
+    s, c = home["station_code"], unit["code"]
+    now = at()
+    later, first, second, between = (
+        fill_payload(s, c, filled_at=(now - timedelta(minutes=m)).isoformat(), started_at=None)
+        for m in (5, 40, 35, 38)
+    )
+    for body in (later, first, second):
+        await ingest.commit_batch([incoming(fills_topic(s), body)])
+    verdicts = await _verdicts()
+    assert [verdicts[b["event_id"]] for b in (first, second, later)] == ["00", "16", "00"]
+    state = await CylinderFillState.select().where(CylinderFillState.equipment == unit["id"])
+    assert (state[0]["fill_count"], state[0]["last_filled_at"]) == (
+        3,
+        datetime.fromisoformat(later["filled_at"]),
+    )
+    # A fill 3 minutes before the one on file 35 minutes back, arriving last: its own
+    # neighbour before it is 40 minutes back (3 minutes: 16), and the stored fill after it
+    # gets a 16 too, on top of the one it had, and an alarm; nothing else changes.
+    await ingest.commit_batch([incoming(fills_topic(s), between)])
+    verdicts = await _verdicts()
+    assert [verdicts[b["event_id"]] for b in (first, between, second, later)] == [
+        "00", "16", "16", "00",
+    ]  # fmt: skip
+    [row] = (
+        await Fill.select(Fill.reasons)
+        .where(Fill.event_id == second["event_id"])
+        .output(load_json=True)
+    )
+    assert [r["code"] for r in row["reasons"]] == ["16"]  # amended, not doubled
+    # One alarm raise per flagged fill: the corrected one already had its own.
+    raises = await Alarm.select(Alarm.count).where(
+        (Alarm.source == "fill") & (Alarm.equipment == unit["id"])
+    )
+    assert sum(a["count"] for a in raises) == 2
+
+
+async def test_a_late_fill_far_away_marks_the_stored_fill_after_it_cloned(engine) -> None:
+    """The fill on file came first; a fill of the same (vehicle) cylinder 190 km away, 10
+    minutes before it, arrives after it. The stored fill, whose neighbour before it is
+    now that one, gets 17 (and 16) added, with its alarm."""
+    home, far = await station(), await station(lon=114.14)
+    unit = await cylinder(home, vehicle=True)
+    now = at()
+    stored = fill_payload(home["station_code"], unit["code"], filled_at=now.isoformat())
+    late = fill_payload(
+        far["station_code"],
+        unit["code"],
+        filled_at=(now - timedelta(minutes=10)).isoformat(),
+        started_at=None,
+    )
+    await ingest.commit_batch([incoming(fills_topic(home["station_code"]), stored)])
+    assert (await _verdicts())[stored["event_id"]] == "00"
+    result = await ingest.commit_batch([incoming(fills_topic(far["station_code"]), late)])
+    verdicts = await _verdicts()
+    assert (verdicts[late["event_id"]], verdicts[stored["event_id"]]) == ("00", "17")
+    [row] = (
+        await Fill.select(Fill.id, Fill.allowed, Fill.suspicious, Fill.reasons)
+        .where(Fill.event_id == stored["event_id"])
+        .output(load_json=True)
+    )
+    assert (row["allowed"], row["suspicious"]) == (False, True)
+    assert [r["code"] for r in row["reasons"]] == ["17", "16"]
+    alarm = await Alarm.select(Alarm.kind).where(Alarm.fill == row["id"])
+    assert [a["kind"] for a in alarm] == ["fill_cloned_identification"]
+    assert result.alarms >= 1
 
 
 # ------------------------------------------------- 8: started before the database

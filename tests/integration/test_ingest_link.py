@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from equipment.broker import connection_from_url
 from ingest_mqtt.client import BrokerLink
-from sereg.settings import MqttSettings
 from tests.ingest_support import Listener, eventually, ingest_url
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ async def test_stop_waits_until_the_broker_has_every_verdict(ingest_broker) -> N
     listener = Listener(ingest_broker, f"sereg/v1/stations/{station}/verdicts")
     client_id = f"link-{uuid.uuid4().hex[:8]}"
     link = BrokerLink(
-        MqttSettings(url=ingest_url(ingest_broker, client_id)).connection(),
+        connection_from_url(ingest_url(ingest_broker, client_id)),
         client_id=client_id,
         subscriptions=[],
         session_expiry_s=60,

@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
+from equipment.settings import DatabaseSettings
 from equipment.storage import db
 from equipment.tables import Fill
-from sereg.settings import DatabaseSettings
 from tests.conftest import ROOT, pg_url, sereg_env
 from tests.ingest_support import (
     consumer_settings,

@@ -368,25 +368,21 @@ async def test_summary_counts_and_coverage(client, ctx):
 
 
 @pytest.fixture
-def policy_file(tmp_path, monkeypatch):
-    from equipment.services import schedules
-    from sereg.settings import get_settings
+def policy_file(tmp_path, configure):
+    """``policy_file(text)``: a bureau's policy file, and the services run under it (its
+    bootstrap reads it once, as a process does at its start)."""
+    from equipment.settings import RulesSettings
 
-    path = tmp_path / "policy.json"
-    monkeypatch.setenv("SEREG_RULES_POLICY", str(path))
-    get_settings.cache_clear()
-    schedules.policy.cache_clear()
-    yield path
-    monkeypatch.delenv("SEREG_RULES_POLICY")
-    get_settings.cache_clear()
-    schedules.policy.cache_clear()
+    def install(text: str):
+        path = tmp_path / "policy.json"
+        path.write_text(text, encoding="utf-8")
+        return configure(rules=RulesSettings(policy_path=path))
+
+    return install
 
 
 async def test_a_bureau_policy_overrides_an_s_row_without_code_changes(client, ctx, policy_file):
-    policy_file.write_text(
-        '{"name": "襄阳 2026", "overrides": {"cylinder.lpg": {"interval_years": 5}}}',
-        encoding="utf-8",
-    )
+    policy_file('{"name": "襄阳 2026", "overrides": {"cylinder.lpg": {"interval_years": 5}}}')
     rules = (await client.get("/api/v1/rules")).json()
     assert rules["policy"] == "襄阳 2026"
     [lpg] = [r for r in rules["rules"] if r["key"] == "cylinder.lpg"]
@@ -408,8 +404,10 @@ async def test_a_bureau_policy_overrides_an_s_row_without_code_changes(client, c
     assert result["schedule"]["next_periodic"]["due_on"] == "2029-06-01"
 
 
-async def test_a_policy_overriding_a_c_row_is_refused(client, ctx, policy_file):
-    policy_file.write_text('{"overrides": {"lift.periodic_years": {"years": [2]}}}')
-    response = await client.get("/api/v1/rules")
-    assert response.status_code == 422
-    assert "lift.periodic_years" in response.json()["extra"][0]["key"]
+async def test_a_policy_overriding_a_c_row_is_refused(policy_file):
+    # Refused when the process starts (its bootstrap reads the file), never at a request.
+    from equipment.domain.errors import InvalidValue
+
+    with pytest.raises(InvalidValue) as refused:
+        policy_file('{"overrides": {"lift.periodic_years": {"years": [2]}}}')
+    assert "lift.periodic_years" in (refused.value.field or "")

@@ -177,3 +177,31 @@ async def test_due_exports_are_chinese_unless_english_is_asked(bare):
     assert "说明" in header and "依据" in header
     english = await bare.get("/api/v1/due/export.csv", headers={**admin, "Accept-Language": "en"})
     assert "Explanation" in english.text.splitlines()[0]
+
+
+async def test_due_list_and_schedule_carry_labels_beside_their_codes(bare):
+    admin = await f.token(Role.ADMIN)
+    owner = await f.organisation("user_unit")
+    unit = await f.unit(owner["id"], commissioning_date="2016-03-31", registered_on="2016-03-31")
+    zh = (await bare.get("/api/v1/due?state=overdue", headers=admin)).json()["items"]
+    en = (await bare.get("/api/v1/due?state=overdue&lang=en", headers=admin)).json()["items"]
+    ours = [i for i in zh if i["equipment_id"] == unit["id"]]
+    assert ours, zh
+    item = ours[0]
+    english = next(i for i in en if i["id"] == item["id"])
+    assert (item["state"], item["state_label"]) == ("overdue", "已超期")
+    assert (english["state"], english["state_label"]) == ("overdue", "Overdue")
+    assert (item["status"], item["status_label"]) == ("in_use", "在用")
+    assert chinese(item["kind_label"]) and english["kind_label"].isascii()
+    assert item["kind"] == english["kind"]  # the code never changes
+    schedule = (await bare.get(f"/api/v1/equipment/{unit['id']}/schedule", headers=admin)).json()
+    assert all(chinese(d["kind_label"]) for d in schedule["due"]) and schedule["due"]
+
+
+def test_the_openapi_document_names_lang_and_accept_language_where_they_apply():
+    spec = create_app(manage_db=False).openapi_schema.to_schema()
+    for path in ("/api/v1/public/equipment/{code}", "/api/v1/due", "/api/v1/fills"):
+        names = {(p["name"], p["in"]) for p in spec["paths"][path]["get"]["parameters"]}
+        assert {("lang", "query"), ("Accept-Language", "header")} <= names, path
+    health = spec["paths"]["/health"]["get"].get("parameters", [])
+    assert "lang" not in {p["name"] for p in health}  # its answer has no words to translate

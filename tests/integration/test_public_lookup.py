@@ -23,6 +23,7 @@ PUBLIC_FIELDS = {
     "safe_to_use",
     "conditions",
     "status",
+    "status_label",
     "registered",
     "next_inspection_due",
     "inspection_overdue",

@@ -10,12 +10,13 @@ import httpx
 import pytest
 import segno
 
+from equipment.api import public_controllers
 from equipment.domain.access import Role
 from equipment.domain.rules.dates import add_months
 from equipment.services import citizen_reports
-from sereg.app import create_app
-from sereg.settings import get_settings
+from equipment.settings import PublicSettings
 from tests import factories as f
+from tests.conftest import app_client
 from tests.ingest_support import cylinder
 
 pytestmark = pytest.mark.integration
@@ -106,6 +107,8 @@ async def test_a_lift_failing_its_inspection_is_out_of_service(client, ctx):
     english = (await client.get(f"/api/v1/public/equipment/{unit['code']}?lang=en")).json()
     assert english["safety_label"] == "Out of service"
     assert english["safety_state"] == "out_of_service"  # the code never changes
+    assert (body["status"], body["status_label"]) == ("in_use", "在用")
+    assert (english["status"], english["status_label"]) == ("in_use", "In use")
 
 
 async def test_scrapped_and_suspended_units_show_their_state(client, ctx):
@@ -125,6 +128,7 @@ async def test_scrapped_and_suspended_units_show_their_state(client, ctx):
     body, page = await state_of(client, suspended["code"])
     assert body["safety_state"] == "suspended" and body["safety_label"] == "暂停使用"
     assert "暂停使用" in page
+    assert (body["status"], body["status_label"]) == ("suspended", "暂停使用")
 
 
 async def test_an_overdue_lift_shows_overdue(client, ctx):
@@ -190,16 +194,15 @@ async def test_unknown_or_malformed_codes_get_a_helpful_404_page(client, ctx, co
     assert "Unit not found" in english.text and "scan its QR code again" in english.text
 
 
-async def test_qr_codes_encode_the_public_page_and_follow_the_scope(client, ctx, monkeypatch):
-    monkeypatch.setenv("SEREG_PUBLIC_BASE_URL", "https://tzsb.xiangyang.example/")
-    get_settings.cache_clear()
-    try:
+async def test_qr_codes_encode_the_public_page_and_follow_the_scope(engine, ctx, configure):
+    boot = configure(public=PublicSettings(base_url="https://tzsb.xiangyang.example/"))
+    async with app_client(boot) as client:
         unit = await lift(ctx, add_months(TODAY, -10))
         url = f"https://tzsb.xiangyang.example/p/{unit['code']}"
         png = await client.get(f"/api/v1/equipment/{unit['id']}/qr.png", headers=ctx["owner_token"])
         assert png.status_code == 200 and png.headers["content-type"] == "image/png"
         assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
-        expected = segno.make(url, error="m", micro=False)
+        expected = segno.make(url, error="m", micro=False, mask=public_controllers.QR_MASK)
         assert png.content == _png(expected)  # the same symbol as the page's URL makes
         svg = await client.get(f"/api/v1/equipment/{unit['id']}/qr.svg", headers=ctx["admin"])
         assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
@@ -210,15 +213,13 @@ async def test_qr_codes_encode_the_public_page_and_follow_the_scope(client, ctx,
         assert hidden.status_code == 404
         anonymous = await client.get(f"/api/v1/equipment/{unit['id']}/qr.png")
         assert anonymous.status_code == 401
-    finally:
-        get_settings.cache_clear()
 
 
 def _png(qr: segno.QRCode) -> bytes:
     import io
 
     out = io.BytesIO()
-    qr.save(out, kind="png", scale=8, border=4)
+    qr.save(out, kind="png", scale=8, border=4, compresslevel=public_controllers.PNG_COMPRESSION)
     return out.getvalue()
 
 
@@ -317,37 +318,31 @@ async def test_bad_reports_are_refused_with_reasons_and_nothing_stored(client, c
     assert listed.json()["items"] == []
 
 
-def _client_from(address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(manage_db=False), client=(address, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="http://sereg.test")
+def _client_from(boot, address: str) -> httpx.AsyncClient:
+    return app_client(boot, client=(address, 50000))
 
 
-async def test_reports_are_rate_limited_per_client_and_per_unit(ctx, monkeypatch):
-    monkeypatch.setenv("SEREG_REPORTS_PER_CLIENT_HOUR", "2")
-    monkeypatch.setenv("SEREG_REPORTS_PER_UNIT_HOUR", "3")
-    get_settings.cache_clear()
-    try:
-        unit = await f.unit(ctx["owner"])
-        other = await f.unit(ctx["owner"])
-        async with _client_from("10.0.0.1") as one:
-            for code in (unit["code"], other["code"]):
-                sent = await one.post(f"/p/{code}/report", data=await _form(one, code))
-                assert sent.status_code == 303
-            refused = await one.post(f"/p/{unit['code']}/report",
-                                     data=await _form(one, unit["code"]))  # fmt: skip
-            assert refused.status_code == 429 and refused.headers["retry-after"] == "3600"
-            assert "一小时内已提交多次举报" in refused.text
-        for address in ("10.0.0.2", "10.0.0.3", "10.0.0.4"):
-            async with _client_from(address) as sender:
-                sent = await sender.post(f"/p/{unit['code']}/report",
-                                         data=await _form(sender, unit["code"]))  # fmt: skip
-                expected = 303 if address != "10.0.0.4" else 429
-                assert sent.status_code == expected, (address, sent.text[:300])
-        assert "该设备一小时内已收到多次举报" in sent.text
-        async with _client_from("10.0.0.9") as fresh:
-            # Another unit is not held back by the first one's limit.
-            ok = await fresh.post(f"/p/{other['code']}/report",
-                                  data=await _form(fresh, other["code"]))  # fmt: skip
-            assert ok.status_code == 303
-    finally:
-        get_settings.cache_clear()
+async def test_reports_are_rate_limited_per_client_and_per_unit(ctx, configure):
+    boot = configure(public=PublicSettings(reports_per_client_hour=2, reports_per_unit_hour=3))
+    unit = await f.unit(ctx["owner"])
+    other = await f.unit(ctx["owner"])
+    async with _client_from(boot, "10.0.0.1") as one:
+        for code in (unit["code"], other["code"]):
+            sent = await one.post(f"/p/{code}/report", data=await _form(one, code))
+            assert sent.status_code == 303
+        refused = await one.post(f"/p/{unit['code']}/report",
+                                 data=await _form(one, unit["code"]))  # fmt: skip
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "3600"
+        assert "一小时内已提交多次举报" in refused.text
+    for address in ("10.0.0.2", "10.0.0.3", "10.0.0.4"):
+        async with _client_from(boot, address) as sender:
+            sent = await sender.post(f"/p/{unit['code']}/report",
+                                     data=await _form(sender, unit["code"]))  # fmt: skip
+            expected = 303 if address != "10.0.0.4" else 429
+            assert sent.status_code == expected, (address, sent.text[:300])
+    assert "该设备一小时内已收到多次举报" in sent.text
+    async with _client_from(boot, "10.0.0.9") as fresh:
+        # Another unit is not held back by the first one's limit.
+        ok = await fresh.post(f"/p/{other['code']}/report",
+                              data=await _form(fresh, other["code"]))  # fmt: skip
+        assert ok.status_code == 303

@@ -106,6 +106,12 @@ def test_quickstart_serve_stops_on_a_signal_and_prints_how_to_get_a_token(tmp_pa
     assert code in (0, -signal.SIGTERM), first_log.read_text()
     printed = first_log.read_text()
     assert printed.count("sereg_") == 5, printed  # the demo city's five tokens
+    # and one account per role to log in to the pages with, beside them
+    accounts = [line.split() for line in printed.splitlines() if " password " in line]
+    roles = [words[0] for words in accounts]
+    assert roles == ["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
+    assert all(words[1] == "user" and words[3] == "password" for words in accounts), printed
+    assert "staff pages (log in): http://" in printed and f":{port}/login" in printed, printed
     assert f"sereg: database {database}" in printed
 
     # A second start on the same database loads nothing and shows no tokens: it says

@@ -408,29 +408,21 @@ async def test_the_rules_endpoint_shows_the_corrected_rows(client) -> None:
     assert rules["lift.self_test_early"]["values"]["months"] == 1
 
 
-async def test_entrapment_minutes_follow_the_policy_file(client, ctx, tmp_path, monkeypatch):
-    from equipment.services import schedules
-    from sereg.settings import get_settings
+async def test_entrapment_minutes_follow_the_policy_file(client, ctx, tmp_path, configure):
+    from equipment.settings import RulesSettings
 
     path = tmp_path / "policy.json"
     path.write_text('{"overrides": {"lift.entrapment.city": {"minutes": 20}}}', encoding="utf-8")
-    monkeypatch.setenv("SEREG_RULES_POLICY", str(path))
-    get_settings.cache_clear()
-    schedules.policy.cache_clear()
-    try:
-        unit = await f.unit(ctx["owner"])  # 樊城区: a city district
-        raised = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-        alarm = await client.post(
-            f"/api/v1/equipment/{unit['id']}/alarms",
-            json={"kind": "entrapment", "raised_at": raised.isoformat()},
-            headers=ctx["owner_token"],
-        )
-        assert alarm.status_code == 201, alarm.text
-        assert alarm.json()["response_limit_minutes"] == 20
-    finally:
-        monkeypatch.delenv("SEREG_RULES_POLICY")
-        get_settings.cache_clear()
-        schedules.policy.cache_clear()
+    configure(rules=RulesSettings(policy_path=path))
+    unit = await f.unit(ctx["owner"])  # 樊城区: a city district
+    raised = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    alarm = await client.post(
+        f"/api/v1/equipment/{unit['id']}/alarms",
+        json={"kind": "entrapment", "raised_at": raised.isoformat()},
+        headers=ctx["owner_token"],
+    )
+    assert alarm.status_code == 201, alarm.text
+    assert alarm.json()["response_limit_minutes"] == 20
 
 
 # --- the demo city ---------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pytest
 
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import clock, notify_worker, register
+from equipment.settings import NotifySettings
 from equipment.tables import Alarm, Notification, WebhookDelivery
-from sereg.settings import NotifySettings
 from tests import factories as f
 from tests import webhook_receiver
 from tests.ingest_support import at, encode, event_payload, events_topic, eventually

@@ -9,13 +9,15 @@ from equipment.domain.access import (
     ROLES_NEEDING_ORG,
     SYSTEM,
     EquipmentScope,
+    Jurisdiction,
     OrgKind,
     Permission,
     Principal,
     Role,
     ScopeKind,
+    check_jurisdiction,
 )
-from equipment.domain.errors import Forbidden
+from equipment.domain.errors import Forbidden, InvalidValue
 
 ALL_PERMISSIONS = {
     "org.create",
@@ -54,6 +56,7 @@ ALL_PERMISSIONS = {
     "drill.record",
     "citizen_report.read",
     "label.print",
+    "account.manage",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
@@ -282,3 +285,45 @@ def test_actor_string(who: Principal, actor: str):
 def test_system_is_the_registration_office():
     assert Principal(Role.ADMIN) == SYSTEM
     assert SYSTEM.actor == "system admin"
+
+
+# ---- jurisdiction (属地监管): an inspector bound to districts and areas ----
+
+
+def test_a_jurisdiction_parses_districts_and_areas_and_prints_back_the_same():
+    parsed = Jurisdiction.parse(" 420606, area:12 ,420602,area:3,")
+    assert parsed == Jurisdiction(frozenset({"420602", "420606"}), frozenset({3, 12}))
+    assert str(parsed) == "420602,420606,area:3,area:12"
+    assert Jurisdiction.parse(str(parsed)) == parsed
+
+
+@pytest.mark.parametrize("text", ["", " ", ",", " , "])
+def test_no_item_is_no_jurisdiction(text: str):
+    assert Jurisdiction.parse(text) is None
+
+
+@pytest.mark.parametrize("text", ["42060", "4206021", "area:", "area:x", "street:1", "xiangyang"])
+def test_a_jurisdiction_item_is_a_district_code_or_an_area_id(text: str):
+    with pytest.raises(InvalidValue) as refused:
+        Jurisdiction.parse(text)
+    assert refused.value.field == "jurisdiction"
+
+
+def test_a_bound_inspector_has_a_scope_of_its_own_kind_not_all():
+    where = Jurisdiction(frozenset({"420602"}))
+    scope = Principal(Role.INSPECTOR, 7, jurisdiction=where).equipment_scope()
+    assert scope == EquipmentScope(ScopeKind.JURISDICTION, jurisdiction=where)
+    assert scope.kind is not ScopeKind.ALL
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r is not Role.INSPECTOR])
+def test_only_an_inspector_can_be_bound(role: Role):
+    where = Jurisdiction(frozenset({"420602"}))
+    with pytest.raises(InvalidValue):
+        check_jurisdiction(role, where)
+    with pytest.raises(ValueError):
+        Principal(role, 1, jurisdiction=where)
+
+
+def test_an_account_is_named_in_the_audit_trail():
+    assert Principal(Role.INSPECTOR, 5, account_id=9).actor == "account:9 inspector org:5"

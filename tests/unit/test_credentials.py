@@ -142,3 +142,22 @@ def test_each_ingest_worker_has_a_side_client_with_its_password():
     assert credentials.verify_client(issued["sereg-ingest-1"], side)
     assert side["roles"] == clients["sereg-ingest-1"]["roles"]
     assert credentials.side_username("sereg-ingest-1") not in issued
+
+
+def test_organisations_read_their_own_alert_topic_and_the_notifier_publishes() -> None:
+    document, issued = credentials.dynamic_security(
+        credentials.Users(organisations=[7, 12], notifiers=["sereg-notify-1"]), group="g"
+    )
+    assert set(issued) == {"org-7", "org-12", "sereg-notify-1"}
+    roles = {r["rolename"]: r for r in document["roles"]}
+    clients = {c["username"]: [r["rolename"] for r in c["roles"]] for c in document["clients"]}
+    assert clients["org-7"] == ["org-7"]
+    assert clients["sereg-notify-1"] == [credentials.NOTIFY_ROLE]
+    assert roles["org-7"]["acls"] == [
+        {"acltype": kind, "topic": "sereg/v1/orgs/7/alerts", "priority": 0, "allow": True}
+        for kind in ("subscribeLiteral", "publishClientReceive")
+    ]
+    # The notifier publishes to any organisation's topic and subscribes to nothing.
+    assert [(a["acltype"], a["topic"]) for a in roles[credentials.NOTIFY_ROLE]["acls"]] == [
+        ("publishClientSend", "sereg/v1/orgs/+/alerts")
+    ]

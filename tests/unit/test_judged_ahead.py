@@ -13,10 +13,11 @@ from typing import NamedTuple
 import pytest
 
 from equipment.services import ingest
+from equipment.settings import Settings
 from ingest_mqtt import consumer as consumer_module
 from ingest_mqtt.client import LinkCounters
-from ingest_mqtt.consumer import Batch, Consumer, _Pipeline
-from sereg.settings import get_settings
+from ingest_mqtt.consumer import Batch, _Pipeline
+from sereg.bootstrap import bootstrap
 
 
 class Fill(NamedTuple):
@@ -31,7 +32,7 @@ def _fill(n: int) -> Fill:
 def _pipeline(monkeypatch, judge_fills, commit) -> _Pipeline:
     """A pipeline over a consumer whose judging and committing are the test's own."""
     # A link that never connects: the pipeline only needs its counters for the metrics.
-    consumer = Consumer(get_settings(), link=SimpleNamespace(counters=LinkCounters()))
+    consumer = bootstrap(Settings()).consumer(link=SimpleNamespace(counters=LinkCounters()))
     monkeypatch.setattr(consumer_module.ingest, "judge_fills", judge_fills)
     monkeypatch.setattr(consumer, "_decode", lambda deliveries: list(deliveries))
     monkeypatch.setattr(consumer, "_commit", commit)

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from equipment.broker import MqttConnection
 from equipment.domain import lift_events
 from ingest_mqtt.client import NOT_UTF8_TOPIC, BrokerLink, Delivery
 from ingest_mqtt.consumer import to_incoming
-from sereg.settings import MqttConnection
 from tests.raw_broker import PUBACK, Connection, RawBroker, publish
 
 TOPIC = "sereg/v1/stations/XYS001/fills"

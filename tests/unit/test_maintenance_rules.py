@@ -21,7 +21,6 @@ from equipment.domain.maintenance import (
     maintained_on_time,
     on_demand_refusals,
     parse_record,
-    response_limit,
 )
 from equipment.domain.rules import DEFAULT_POLICY, load_policy
 
@@ -169,10 +168,6 @@ def test_punctuality(days, ok):
     start = TODAY - 90 * DAY
     visits = [start + d * DAY for d in days]
     assert maintained_on_time(visits, cycle_days=15, start=start, end=TODAY) is ok
-
-
-def test_response_limits():
-    assert response_limit(True) == 30 and response_limit(False) == 60
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -15,6 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from equipment.domain import aliases
+from equipment.domain.fills import Measure, measure_for
 from equipment.domain.lift_events import KINDS, load_fault_codes
 from ingest_mqtt.messages import (
     MAX_PAYLOAD_BYTES,
@@ -811,3 +814,67 @@ def test_the_optional_fill_checks_decode_and_default_to_not_checked():
     assert isinstance(checked, FillEvent)
     assert (checked.purged_or_evacuated, checked.people_in_vehicle) == (False, True)
     assert checked.vehicle_registration == "鄂F·D1"
+
+
+# --- Chinese names devices send for the contract's codes -------------------------------
+
+
+@given(st.sampled_from(sorted(aliases.MEDIA)))
+def test_a_chinese_medium_name_decodes_as_its_contract_code(name):
+    code = aliases.MEDIA[name]
+    fields = (
+        {"filled_mass_kg": 10.0}
+        if measure_for(code) is Measure.MASS
+        else {"filled_mass_kg": DROP, "final_pressure_mpa": 15.0}
+    )
+    chinese = decoded(FILLS, body(FILL, medium=name, **fields)).message
+    english = decoded(FILLS, body(FILL, medium=code, **fields)).message
+    assert isinstance(chinese, FillEvent) and chinese.medium == code
+    assert chinese == english  # stored and judged exactly as the English code
+
+
+@given(st.lists(st.sampled_from(sorted(aliases.MEDIA)), min_size=2, max_size=3))
+def test_a_chinese_mixture_decodes_part_by_part(names):
+    both = {"filled_mass_kg": 1.0, "final_pressure_mpa": 1.0}  # whichever the mixture needs
+    fill = decoded(FILLS, body(FILL, medium="+".join(names), **both)).message
+    assert isinstance(fill, FillEvent)
+    assert fill.medium == "+".join(aliases.MEDIA[n] for n in names)
+
+
+def test_a_compressed_gas_named_in_chinese_still_needs_its_pressure():
+    result = rejected(FILLS, body(FILL, medium="氧气", filled_mass_kg=DROP))
+    assert result.reason is R.MISSING_FIELD and "final_pressure_mpa" in result.detail
+    assert "O2" in result.detail
+
+
+@given(st.text(max_size=8).filter(lambda t: t.strip() not in aliases.MEDIA and "+" not in t))
+def test_any_other_medium_text_is_kept_as_sent(text):
+    result = decode(FILLS, body(FILL, medium=text))
+    if isinstance(result, Decoded):
+        assert isinstance(result.message, FillEvent) and result.message.medium == text
+
+
+@given(st.sampled_from(sorted(aliases.LIFT_EVENT_KINDS)))
+def test_a_chinese_event_kind_decodes_as_its_contract_kind(name):
+    event = decoded(EVENTS, body(EVENT, kind=name)).message
+    assert isinstance(event, LiftEvent) and event.kind == aliases.LIFT_EVENT_KINDS[name]
+
+
+def test_every_chinese_event_name_is_a_contract_kind_and_every_kind_has_one():
+    assert set(aliases.LIFT_EVENT_KINDS.values()) == set(KINDS)
+
+
+@pytest.mark.parametrize("kind", ["火警", "困", "困人 困人"])
+def test_an_unknown_chinese_kind_is_still_invalid(kind):
+    result = rejected(EVENTS, body(EVENT, kind=kind))
+    assert result.reason is R.INVALID_VALUE and kind in result.detail
+
+
+def test_the_contract_document_lists_every_chinese_name():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "mqtt-contract.md").read_text()
+    listed: dict[str, str] = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and any("\u4e00" <= ch <= "\u9fff" for ch in cells[1]):
+            listed |= {name.strip(): cells[0] for name in cells[1].split(",")}
+    assert listed == dict(aliases.MEDIA) | dict(aliases.LIFT_EVENT_KINDS)

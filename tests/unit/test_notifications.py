@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 
 from equipment.domain.notifications import (
     MAX_ATTEMPTS,
+    PROGRESS,
     AlarmFacts,
     Endpoint,
     Event,
     Tier,
+    alert_organisations,
     backoff,
     dead_after,
     recipients,
@@ -62,6 +64,32 @@ def facts(severity="critical", company=COMPANY, owner=OWNER, station=None, distr
 )
 def test_recipients(event, step, alarm, expected):
     assert recipients(event, step, alarm, ENDPOINTS) == expected
+
+
+@pytest.mark.parametrize("event", sorted(PROGRESS))
+@pytest.mark.parametrize(
+    "alarm",
+    [facts(), facts("major"), facts(company=None), facts("critical", None, None, STATION)],
+)
+def test_those_told_of_the_raise_hear_it_acted_on(event, alarm):
+    assert recipients(event, "", alarm, ENDPOINTS) == recipients(
+        Event.ALARM_RAISED, "", alarm, ENDPOINTS
+    )
+
+
+@pytest.mark.parametrize(
+    ("alarm", "expected"),
+    [
+        (facts(), [COMPANY, OWNER]),
+        (facts(company=None), [OWNER]),
+        (facts(company=COMPANY, owner=COMPANY), [COMPANY]),
+        (facts("critical", None, None, STATION), [STATION]),
+        (facts("critical", COMPANY, OWNER, STATION), [COMPANY, OWNER, STATION]),
+        (facts(company=None, owner=None), []),
+    ],
+)
+def test_alert_topics_are_the_alarms_own_organisations(alarm, expected):
+    assert alert_organisations(alarm) == expected
 
 
 def test_an_organisation_in_two_roles_is_told_once():

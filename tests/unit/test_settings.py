@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sereg.settings import DatabaseSettings, settings_from_env
+from equipment.settings import DatabaseSettings, settings_from_env
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout the tests run from
 
@@ -19,7 +19,7 @@ def test_defaults_use_a_sqlite_file():
     assert (settings.database.pool_min, settings.database.pool_max) == (10, 10)
     assert settings.mqtt.url == "mqtt://127.0.0.1:1883"
     assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8000)
-    assert (settings.http.default_page_size, settings.http.max_page_size) == (50, 500)
+    assert settings.http == type(settings.http)()
     assert settings.log_json is False
 
 
@@ -195,13 +195,13 @@ def test_sslmode_in_database_url_is_honoured_or_refused():
 def test_an_installed_copy_keeps_its_sqlite_file_in_the_users_data_directory(tmp_path, monkeypatch):
     # No checkout around the code (a wheel in site-packages): not the current directory,
     # but one place per user.
-    import sereg.settings
+    import equipment.settings
 
-    monkeypatch.setattr(sereg.settings, "_CHECKOUT", tmp_path)
-    assert sereg.settings.default_sqlite_path({"XDG_DATA_HOME": "/data"}) == Path(
+    monkeypatch.setattr(equipment.settings, "_CHECKOUT", tmp_path)
+    assert equipment.settings.default_sqlite_path({"XDG_DATA_HOME": "/data"}) == Path(
         "/data/sereg/sereg.sqlite3"
     )
-    assert sereg.settings.default_sqlite_path({"HOME": "/home/u"}) == Path(
+    assert equipment.settings.default_sqlite_path({"HOME": "/home/u"}) == Path(
         "/home/u/.local/share/sereg/sereg.sqlite3"
     )
 
@@ -246,3 +246,15 @@ def test_public_settings_from_env():
 def test_bad_public_settings_stop_the_start(name, value):
     with pytest.raises(ValueError, match=name):
         settings_from_env({name: value})
+
+
+def test_map_tiles_default_to_none_and_their_crs_is_checked():
+    assert settings_from_env({}).map.tile_url is None
+    configured = settings_from_env(
+        {"SEREG_MAP_TILE_URL": "https://t.example/{z}/{x}/{y}.png", "SEREG_MAP_TILE_CRS": "GCJ02"}
+    ).map
+    assert (configured.tile_crs, configured.tile_max_zoom) == ("gcj02", 18)
+    with pytest.raises(ValueError, match="SEREG_MAP_TILE_CRS"):
+        settings_from_env({"SEREG_MAP_TILE_CRS": "bd09"})
+    with pytest.raises(ValueError, match="SEREG_MAP_TILE_URL"):
+        settings_from_env({"SEREG_MAP_TILE_URL": "file:///tiles/{z}/{x}/{y}.png"})

@@ -13,10 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import msgspec
 import pytest
 
-from equipment.domain import fills as rules
-from equipment.domain.lift_events import DEFAULT_FAULT_CODES, KINDS
-from ingest_mqtt import messages
-from ingest_mqtt.simulator import (
+from bench.simulator import (
     FAULT_WEIGHTS,
     PublishReport,
     SimConfig,
@@ -30,6 +27,9 @@ from ingest_mqtt.simulator import (
     publish,
     refill_warning,
 )
+from equipment.domain import fills as rules
+from equipment.domain.lift_events import DEFAULT_FAULT_CODES, KINDS
+from ingest_mqtt import messages
 
 START = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 12, 2)

@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from equipment.domain.errors import InvalidValue
 from equipment.domain.rules.gases import GAS_CLASSES, MEDIUM_CLASSES, normalise_medium
@@ -129,7 +129,8 @@ def _override(row: RuleRow | None, key: object, values: object) -> RuleRow:
     if not isinstance(values, Mapping) or not values:
         raise InvalidValue(f"{where}: give a mapping of field to new value", field=where)
     settable = [name for name in NUMERIC_FIELDS if getattr(row, name) is not None]
-    changes: dict[str, int] = {}
+    # Field name → new value (numbers checked above): dataclasses.replace's keywords.
+    changes: dict[str, Any] = {}
     for name, value in values.items():
         field = f"{where}.{name}"
         if name not in settable:

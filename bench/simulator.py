@@ -1,5 +1,6 @@
 """Simulated lifts and filling stations speaking MQTT contract v1 (docs/mqtt-contract.md), for demos
-and benchmarks against any broker.
+and benchmarks against any broker. A tool beside the benchmarks, not part of the product:
+``sereg simulate`` runs it from a checkout.
 
 Three parts, kept apart so the payloads can be tested without a broker or a database:
 
@@ -8,7 +9,8 @@ Three parts, kept apart so the payloads can be tested without a broker or a data
   stamped with the stream time it is due at and with what it was meant to be (a good
   fill, an over-fill, a malformed payload...) and the verdict or dead-letter reason that
   should follow. Nothing in it reads the clock.
-- :func:`load_register` reads the codes a stream uses from the register: real lifts,
+- :func:`load_register` reads the codes a stream uses through the register's service
+  (equipment.services.simulation, never the tables): real lifts,
   filling stations by their station codes, and each station's own cylinders, each judged
   by the fill rules as they stand (so the stream knows which cylinders a good fill may
   use and what an unfit one will be answered).
@@ -38,12 +40,12 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
+from equipment.broker import MqttConnection
 from equipment.domain import fills as rules
 from equipment.domain.lift_events import NATIONAL_FAULT_CODES
 from equipment.services.clock import CHINA
 from ingest_mqtt import topics
 from ingest_mqtt.messages import DeadLetterReason
-from sereg.settings import MqttConnection
 
 __all__ = [
     "BAD_FILL_WEIGHTS",
@@ -670,105 +672,39 @@ async def load_register(
     policy: rules.FillPolicy = rules.DEFAULT_FILL_POLICY,
 ) -> SimRegister:
     """Up to ``lifts`` lifts in use (by id) and ``stations`` filling stations with their
-    own cylinders, read from the register the tables are bound to.
+    own cylinders, read through the register's service (equipment.services.simulation)
+    from the database its engine is bound to.
 
     Licensed stations come first, so the good fills a demo means are good. Each cylinder
     is judged as the interlock would judge it at ``now`` (refill timing aside); its last
     recorded fill seeds the stream's refill timeline.
     """
-    # The table layer is imported here only: the stream, and its tests, need none of it.
-    from equipment.services import fill_facts
-    from equipment.storage import db
-    from equipment.storage.bulk import Bulk
-    from equipment.tables import Equipment, Organisation
+    # The service is imported here only: the stream, and its tests, need no database.
+    from equipment.services import simulation
 
-    lift_rows = []
-    if lifts > 0:
-        # Lifts with floors (31xx traction, 32xx hydraulic, 34xx others), not escalators.
-        lift_rows = await (
-            Equipment.select(Equipment.registration_code, Equipment.parameters)
-            .where(
-                Equipment.registration_code.is_not_null(),
-                Equipment.status == "in_use",
-                Equipment.category.like("31%")
-                | Equipment.category.like("32%")
-                | Equipment.category.like("34%"),
-            )
-            .order_by(Equipment.id)
-            .limit(lifts)
-            .output(load_json=True)
-        )
-    sim_lifts = tuple(
-        SimLift(r["registration_code"], _floors((r["parameters"] or {}).get("floors")))
-        for r in lift_rows
-    )
-    sim_stations: list[SimStation] = []
-    if stations > 0:
-        rows = await (
-            Organisation.select(Organisation.station_code)
-            .where(Organisation.kind == "filling_station", Organisation.station_code.is_not_null())
-            .order_by(Organisation.station_code)
-        )
-        codes = [r["station_code"] for r in rows]
-        async with db.transaction() as transaction:
-            bulk = Bulk(transaction)
-            facts = await fill_facts.stations_by_code(bulk, codes)
-            today = now.astimezone(policy.local_tz).date()
-
-            def lapsed(code: str) -> bool:
-                until = facts[code].licence_valid_until
-                return until is None or until < today
-
-            chosen = sorted((c for c in codes if c in facts), key=lambda c: (lapsed(c), c))
-            for code in chosen[:stations]:
-                station = facts[code]
-                own = await (
-                    Equipment.select(Equipment.code)
-                    .where(Equipment.owning_station == station.id, Equipment.category.like("23%"))
-                    .order_by(Equipment.id)
-                )
-                sim_stations.append(
-                    SimStation(
-                        code,
-                        await _cylinders(bulk, station, [r["code"] for r in own], now, policy),
-                    )
-                )
-    return SimRegister(sim_lifts, tuple(sim_stations))
-
-
-async def _cylinders(
-    bulk: Any,
-    station: rules.StationFacts,
-    codes: list[str],
-    now: datetime,
-    policy: rules.FillPolicy,
-) -> tuple[SimCylinder, ...]:
-    from equipment.services import fill_facts
-
-    out: list[SimCylinder] = []
-    for chunk in range(0, len(codes), 5000):
-        part = codes[chunk : chunk + 5000]
-        found = await fill_facts.cylinders_by_code(bulk, part)
-        previous = await fill_facts.previous_fills(bulk, {c.facts.id for c in found.values()})
-        for code in part:
-            cylinder = found.get(code)
-            if cylinder is None:
-                continue
-            facts = cylinder.facts
-            last = previous.get(facts.id)
-            out.append(
+    found_lifts = await simulation.lifts_in_use(lifts)
+    sim_lifts = tuple(SimLift(r.registration_code, _floors(r.floors)) for r in found_lifts)
+    today = now.astimezone(policy.local_tz).date()
+    sim_stations = tuple(
+        SimStation(
+            roster.code,
+            tuple(
                 SimCylinder(
-                    code=code,
-                    medium=facts.medium,
-                    water_capacity_l=facts.water_capacity_l,
-                    nominal_pressure_mpa=facts.nominal_working_pressure_mpa,
-                    verdict=expected_verdict(station, facts, now, policy),
-                    last_filled_at=None if last is None else last.filled_at,
-                    facts=facts,
-                    station=station,
+                    code=c.code,
+                    medium=c.facts.medium,
+                    water_capacity_l=c.facts.water_capacity_l,
+                    nominal_pressure_mpa=c.facts.nominal_working_pressure_mpa,
+                    verdict=expected_verdict(roster.station, c.facts, now, policy),
+                    last_filled_at=c.last_filled_at,
+                    facts=c.facts,
+                    station=roster.station,
                 )
-            )
-    return tuple(out)
+                for c in roster.cylinders
+            ),
+        )
+        for roster in await simulation.station_rosters(stations, today)
+    )
+    return SimRegister(sim_lifts, sim_stations)
 
 
 def _floors(value: Any) -> int:

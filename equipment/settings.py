@@ -1,8 +1,10 @@
-"""The one settings object, read from the environment once.
+"""The one settings object: what each part of sereg may be configured with.
 
-Each concern gets its own frozen dataclass; ``get_settings()`` is the only reader of
-``os.environ`` in the project, so a test or a process can see the whole configuration
-in one place.
+Each concern gets its own frozen dataclass. ``settings_from_env()`` is the only reader of
+``os.environ`` in the project, called once by the bootstrap (``sereg.bootstrap``), which
+hands each part the settings it needs; nothing below the bootstrap reads them itself.
+The module sits below every package that uses a part of it (equipment, ingest_mqtt,
+sereg), so no import runs upward to reach it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -81,38 +82,8 @@ class MqttSettings:
     """``MQTT_URL``: mqtt://[user[:password]@]host[:port], or mqtts:// for TLS."""
 
     url: str = "mqtt://127.0.0.1:1883"
-
-    def connection(self) -> MqttConnection:
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"MQTT_URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
-        tls = parts.scheme in ("mqtts", "ssl")
-        try:
-            port = parts.port or (8883 if tls else 1883)
-        except ValueError as exc:
-            raise ValueError(f"MQTT_URL has an invalid port: {exc}") from exc
-        options = dict(parse_qsl(parts.query, keep_blank_values=True))
-        unknown = sorted(set(options) - {"ca"})
-        if unknown:
-            raise ValueError(f"MQTT_URL option(s) not supported: {', '.join(unknown)}")
-        return MqttConnection(
-            host=parts.hostname or "127.0.0.1",
-            port=port,
-            tls=tls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            ca_file=options.get("ca") or None,
-        )
-
-
-@dataclass(frozen=True)
-class MqttConnection:
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-    ca_file: str | None = None
+    # Parsed into an equipment.broker.MqttConnection by the bootstrap, where the
+    # link lives (a bad URL stops the start of the process that needs the broker).
 
 
 @dataclass(frozen=True)
@@ -153,6 +124,9 @@ class IngestSettings:
     # A lift that sent nothing for this long is marked offline (one alarm).
     offline_after_s: int = 300
     sweep_interval_s: int = 30
+    # How often each worker checks the last two days' maintenance records against the
+    # lifts' telemetry (idempotent: a record is flagged once whichever worker finds it).
+    maintenance_check_s: int = 3600
     # JSON {"platforms": {name: {raw code: kind}}}: local platforms' fault codes.
     fault_codes_path: Path | None = None
     # Run the consumer inside the API process (``sereg serve --ingest``): one process for a
@@ -196,9 +170,6 @@ class RetentionSettings:
 class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8000
-    # Lists are capped so one request cannot ask the database for a million rows.
-    max_page_size: int = 500
-    default_page_size: int = 50
 
 
 @dataclass(frozen=True)
@@ -256,6 +227,44 @@ class NotifySettings:
     # Test-only: every worker adds the seconds in the clock_offset table to its clock, so a
     # test moves time for all processes at once. Never set in production.
     test_clock: bool = False
+    # SEREG_NOTIFY_MQTT_URL: the broker (user with the sereg-notify role) the worker
+    # publishes organisations' alert topics to; empty: no alert topics are published (and
+    # no alert deliveries are queued for them).
+    mqtt_url: str = ""
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """The live alarm stream (``GET /api/v1/alarms/stream``, server-sent events)."""
+
+    # Streams one API process holds open at once; one more is answered 503.
+    max_streams: int = 200
+    # Changes waiting for one stream's client; a client that falls this far behind is
+    # dropped (it reconnects with Last-Event-ID and reads the rest from the database).
+    queue_size: int = 256
+    # A comment line this often keeps proxies from closing an idle stream.
+    keepalive_s: int = 15
+    # SQLite has no LISTEN/NOTIFY: the feed looks for new changes this often. On
+    # PostgreSQL the same interval is a safety net for a notification lost in a reconnect.
+    poll_ms: int = 500
+
+
+TILE_CRS = ("wgs84", "gcj02")
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The map's base tiles. None (the default) is offline: the map draws the register's
+    own district and area outlines as its base."""
+
+    # A Leaflet tile URL template, e.g. Tianditu's or AMap's ({z}/{x}/{y}, {s}).
+    tile_url: str | None = None
+    # The coordinate system the tiles are drawn in: gcj02 for AMap and Tencent (the
+    # national "Mars" offset), wgs84 for Tianditu. Every coordinate the map endpoints send
+    # is in this system, so points sit on the right street of the tiles.
+    tile_crs: str = "wgs84"
+    tile_attribution: str = ""
+    tile_max_zoom: int = 18
 
 
 @dataclass(frozen=True)
@@ -270,6 +279,8 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     public: PublicSettings = field(default_factory=PublicSettings)
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    map: MapSettings = field(default_factory=MapSettings)
     log_json: bool = False
 
     def public_base_url(self) -> str:
@@ -362,6 +373,9 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 env, "SEREG_LIFT_OFFLINE_AFTER_S", IngestSettings.offline_after_s
             ),
             sweep_interval_s=_env_int(env, "SEREG_INGEST_SWEEP_S", IngestSettings.sweep_interval_s),
+            maintenance_check_s=_env_int(
+                env, "SEREG_MAINTENANCE_CHECK_S", IngestSettings.maintenance_check_s
+            ),
             fault_codes_path=(
                 Path(env["SEREG_FAULT_CODES"]) if env.get("SEREG_FAULT_CODES") else None
             ),
@@ -413,8 +427,17 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 env, "SEREG_ESCALATE_UNACKNOWLEDGED_MINUTES", NotifySettings.unacknowledged_minutes
             ),
             test_clock=_env_flag(env, "SEREG_TEST_CLOCK"),
+            mqtt_url=env.get("SEREG_NOTIFY_MQTT_URL", ""),
+            batch=_env_int(env, "SEREG_NOTIFY_BATCH", NotifySettings.batch, high=1000),
         ),
         public=_public_settings(env),
+        stream=StreamSettings(
+            max_streams=_env_int(env, "SEREG_STREAM_MAX", StreamSettings.max_streams),
+            queue_size=_env_int(env, "SEREG_STREAM_QUEUE", StreamSettings.queue_size),
+            keepalive_s=_env_int(env, "SEREG_STREAM_KEEPALIVE_S", StreamSettings.keepalive_s),
+            poll_ms=_env_int(env, "SEREG_STREAM_POLL_MS", StreamSettings.poll_ms, low=10),
+        ),
+        map=_map_settings(env),
         log_json=_env_flag(env, "SEREG_LOG_JSON"),
     )
 
@@ -441,6 +464,20 @@ def _public_settings(env: dict[str, str]) -> PublicSettings:
     )
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return settings_from_env()
+def _map_settings(env: dict[str, str]) -> MapSettings:
+    tile_url = env.get("SEREG_MAP_TILE_URL") or None
+    if tile_url is not None and urlsplit(tile_url).scheme not in ("http", "https"):
+        raise ValueError(
+            f"SEREG_MAP_TILE_URL must start with https:// or http://, got {tile_url!r}"
+        )
+    tile_crs = (env.get("SEREG_MAP_TILE_CRS") or MapSettings.tile_crs).lower()
+    if tile_crs not in TILE_CRS:
+        raise ValueError(
+            f"SEREG_MAP_TILE_CRS must be one of {', '.join(TILE_CRS)}, got {tile_crs!r}"
+        )
+    return MapSettings(
+        tile_url=tile_url,
+        tile_crs=tile_crs,
+        tile_attribution=env.get("SEREG_MAP_TILE_ATTRIBUTION", ""),
+        tile_max_zoom=_env_int(env, "SEREG_MAP_TILE_MAX_ZOOM", MapSettings.tile_max_zoom, high=22),
+    )
