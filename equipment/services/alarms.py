@@ -6,6 +6,7 @@ raises its counter instead of a new row, so an alarm storm stays one alarm.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,7 +97,7 @@ async def raise_alarm(
 
 
 async def open_or_count(
-    unit: dict[str, Any],
+    unit: Mapping[str, Any],
     *,
     kind: str,
     raised_at: datetime,

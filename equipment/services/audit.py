@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -36,8 +37,8 @@ async def record(
     entity_id: int,
     action: str,
     at: datetime,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
 ) -> None:
     await reads().audit.add(
         NewAuditEntry(

@@ -74,8 +74,9 @@ async def iterate_due(
 
 
 async def _decorate(rows: list[DueRow], today: date) -> list[dict[str, Any]]:
+    companies = {r["maintenance_company"] for r in rows}
     names = await organisation_names(
-        {r["user_unit"] for r in rows} | {r["maintenance_company"] for r in rows} - {None}
+        {r["user_unit"] for r in rows} | {c for c in companies if c is not None}
     )
     items = []
     for r in rows:
@@ -84,6 +85,7 @@ async def _decorate(rows: list[DueRow], today: date) -> list[dict[str, Any]]:
             if regions.is_known_region(r["district_code"])
             else None
         )
+        company = r["maintenance_company"]
         items.append(
             {
                 **r,
@@ -94,7 +96,7 @@ async def _decorate(rows: list[DueRow], today: date) -> list[dict[str, Any]]:
                 "state": due_state(r["due_on"], today).value,
                 "days_overdue": max(0, (today - r["due_on"]).days),
                 "user_unit_name": names.get(r["user_unit"]),
-                "maintenance_company_name": names.get(r["maintenance_company"]),
+                "maintenance_company_name": None if company is None else names.get(company),
             }
         )
     return items
@@ -117,13 +119,13 @@ async def summary(principal: Principal, *, today: date) -> list[dict[str, Any]]:
             "answered": 0,
             "on_time": 0,
         }
-    for row in done_rows:
+    for done in done_rows:
         entry = merged.setdefault(
-            (row["district_code"], row["category"]),
+            (done["district_code"], done["category"]),
             {"overdue": 0, "due_30_days": 0, "missed": 0, "answered": 0, "on_time": 0},
         )
-        entry["answered"] = int(row["answered"] or 0)
-        entry["on_time"] = int(row["on_time"] or 0)
+        entry["answered"] = int(done["answered"] or 0)
+        entry["on_time"] = int(done["on_time"] or 0)
     out = []
     for (district, category), e in sorted(merged.items()):
         fell_due = e["answered"] + e["missed"]

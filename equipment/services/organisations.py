@@ -158,7 +158,7 @@ async def update_organisation(
     changes: dict[str, Any],
     *,
     now: datetime,
-) -> dict[str, Any]:
+) -> OrganisationRow:
     current = await get_organisation(principal, org_id)
     if not principal.can(Permission.ORG_UPDATE_ANY):
         principal.require(Permission.ORG_UPDATE_OWN_CONTACT)

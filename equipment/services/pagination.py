@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -44,7 +45,7 @@ def parse_sort(text: str, allowed: dict[str, bool]) -> SortKey:
     return SortKey(column, descending, allowed[column])
 
 
-def encode_cursor(sort: SortKey, row: dict[str, Any]) -> str:
+def encode_cursor(sort: SortKey, row: Mapping[str, Any]) -> str:
     values = [
         row[c].isoformat() if isinstance(row[c], date) else row[c] for c in sort.order_columns
     ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from equipment.domain import catalogue, codes, parameters, regions
 from equipment.domain.access import (
@@ -35,6 +35,7 @@ from equipment.services import audit, membership, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
 from equipment.storage import reads, unit_of_work
+from equipment.storage.audit import AuditRow
 from equipment.storage.equipment import (
     EquipmentFilter,
     EquipmentRow,
@@ -67,9 +68,14 @@ REGULATORY_FIELDS = frozenset(
 CLOSED = frozenset({Status.SCRAPPED, Status.CANCELLED})
 
 
+# A page of any of the register's lists (units, due dates, fills, alarms...): the rows
+# are mappings read by column name, typed where their repository types them.
+Row = TypeVar("Row", bound=Mapping[str, Any])
+
+
 @dataclass(frozen=True)
-class Page:
-    items: list[EquipmentRow]
+class Page(Generic[Row]):
+    items: list[Row]
     next_cursor: str | None
 
 
@@ -690,7 +696,7 @@ async def status_history(principal: Principal, equipment_id: int) -> list[Status
     return await reads().equipment.status_history(equipment_id)
 
 
-async def audit_trail(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
+async def audit_trail(principal: Principal, equipment_id: int) -> list[AuditRow]:
     principal.require(Permission.HISTORY_READ)
     await _load(principal, equipment_id)
     return await audit.trail("equipment", equipment_id)

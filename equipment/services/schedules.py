@@ -8,6 +8,7 @@ the register.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ def derived_fields(unit: dict[str, Any], schedule: rules.Schedule, today: date) 
     }
 
 
-async def load_history(unit: dict[str, Any]) -> rules.UnitHistory:
+async def load_history(unit: Mapping[str, Any]) -> rules.UnitHistory:
     store = reads()
     inspections = await store.inspections.of_unit(unit["id"], as_recorded=True)
     changes = await store.equipment.status_steps(unit["id"])

@@ -22,7 +22,7 @@ from equipment.tables import Area, AreaMember, Equipment
 WRITE_CHUNK = 100_000
 SQLITE_BATCH = 500
 
-_area_id: Serial = Area.id  # type: ignore[attr-defined]  # Piccolo's implicit primary key
+_area_id: Serial = Area.id  # Piccolo's implicit primary key
 _member_id = AreaMember.id
 
 

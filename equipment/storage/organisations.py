@@ -11,7 +11,7 @@ from piccolo.columns import Serial
 from equipment.tables import Organisation
 
 # Piccolo adds the implicit primary key at class creation; the stub does not know it.
-_org_id: Serial = Organisation.id  # type: ignore[attr-defined]
+_org_id: Serial = Organisation.id
 
 
 class OrganisationRow(TypedDict):
