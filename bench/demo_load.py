@@ -42,8 +42,9 @@ from equipment.demo.load import (
     demo_units,
     load_demo_city,
 )
-from equipment.services import clock, db
+from equipment.services import clock
 from equipment.settings import DatabaseSettings
+from equipment.storage import db
 from geo.demo_areas import demo_areas
 
 ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

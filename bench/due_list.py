@@ -47,9 +47,11 @@ from bench.harness import (
     wait_until_up,
 )
 from equipment.domain.access import Principal, Role
+from equipment.domain.rules.model import STATUTORY_KINDS
 from equipment.services import clock, due
 from equipment.services.pagination import after_cursor, encode_cursor
 from equipment.settings import settings_from_env
+from equipment.storage import due as due_storage
 from equipment.tables import DueDate, Organisation
 
 DISTRICT = "420606"
@@ -70,12 +72,13 @@ def compiled(query: Any) -> Statement:
 def page_sql(f: due.DueFilter, today: date, after: dict[str, Any] | None = None) -> Statement:
     """The statement ``due.due_list`` sends for one page: the same clauses, columns (with the
     LEFT JOIN to equipment for code, address, status), order and LIMIT page + 1."""
-    clauses = due._clauses(ADMIN, f, today)
+    statutory = f.kind is None or f.kind in STATUTORY_KINDS
+    clauses = due_storage.clauses(ADMIN.equipment_scope(), f, statutory=statutory, today=today)
     if after is not None:
         values = [after[c] for c in due.SORT.order_columns]
         clauses.append(after_cursor(due.SORT, values, table="due_date"))
     return compiled(
-        DueDate.select(*due.COLUMNS)
+        DueDate.select(*due_storage.COLUMNS)
         .where(*clauses)
         .order_by(DueDate.due_on, DueDate.id)
         .limit(PAGE + 1)

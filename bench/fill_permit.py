@@ -52,7 +52,7 @@ from bench.harness import (
 from bench.harness import wait_until_up as wait_for_server
 from bench.ingest_support import ROOT, scratch_register
 from equipment.services import clock, fill_facts
-from equipment.services.bulk import Bulk
+from equipment.storage.bulk import Bulk
 
 TARGET_P99_MS = 10.0
 API = "API: GET /api/v1/cylinders/{code}/fill-permit"

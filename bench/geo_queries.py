@@ -54,8 +54,10 @@ from bench.harness import (
 )
 from equipment.demo.city import DISTRICT_CENTRES
 from equipment.domain.access import Principal, Role
-from equipment.services import areas, clock, db, membership, spatial
+from equipment.services import areas, clock, membership
 from equipment.settings import settings_from_env
+from equipment.storage import db
+from equipment.storage.equipment import located_query
 from geo.areas import feature_collection, geometry_to_geojson, to_feature_collection
 from geo.assign import assign_points
 from geo.demo_areas import CITY_OUTLINE, demo_areas
@@ -205,9 +207,7 @@ async def latency(base: str, token: str, rate: float, seconds: float, radius: fl
         )
         lon, lat = CENTRE
         nearby_path = f"/api/v1/geo/nearby?lon={lon}&lat={lat}&radius_m={radius:g}&limit=50"
-        prefilter_sql = compiled(
-            spatial.located_query(ADMIN, bbox_around(lon, lat, radius), spatial.UnitFilter())
-        )
+        prefilter_sql = compiled(located_query(None, bbox_around(lon, lat, radius)))
         members = await pool.fetchval(
             "SELECT count(*) FROM area_member m JOIN area a ON a.id = m.area"
             " WHERE a.kind = 'old_residential'"

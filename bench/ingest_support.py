@@ -41,8 +41,9 @@ from piccolo.engine.postgres import PostgresEngine
 
 from bench import simulator
 from equipment.broker import MqttConnection
-from equipment.services import clock, db
+from equipment.services import clock
 from equipment.settings import DatabaseSettings, IngestSettings
+from equipment.storage import db
 from ingest_mqtt import credentials
 from ingest_mqtt.client import Publisher
 from tests.mosquitto import Broker, launch_broker

@@ -37,7 +37,8 @@ from openpyxl import Workbook
 from bench.harness import free_port, machine, wait_until_up
 from equipment.domain import record_sheets
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import clock, db, tokens
+from equipment.services import clock, tokens
+from equipment.storage import db
 
 ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 COLUMNS = [

@@ -27,9 +27,9 @@ import asyncpg
 from equipment.broker import MqttConnection
 from equipment.domain import fills as fill_rules
 from equipment.domain import lift_events
-from equipment.services import clock, db, ingest, retention, telemetry
+from equipment.services import clock, ingest, retention, telemetry
 from equipment.settings import Settings
-from equipment.storage import fill_state
+from equipment.storage import db, fill_state
 from ingest_mqtt import broker_store, messages, metrics, topics
 from ingest_mqtt.client import BrokerLink, Delivery
 

@@ -33,8 +33,8 @@ from equipment.api.auth import authenticate, require_token
 from equipment.api.bodies import JSON_MAX_BYTES, SeregRequest
 from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
-from equipment.services import db
 from equipment.services.alarm_feed import AlarmFeed
+from equipment.storage import db
 from equipment.web import (
     TEMPLATES,
     alarm_pages,

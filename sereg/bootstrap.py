@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 from equipment.broker import MqttConnection, connection_from_url
 from equipment.domain import fills as fill_rules
 from equipment.domain import rules
-from equipment.services import db, fills, notify_worker, policies, schedules
+from equipment.services import fills, notify_worker, policies, schedules
 from equipment.settings import Settings, settings_from_env
+from equipment.storage import db
 
 if TYPE_CHECKING:
     from litestar import Litestar

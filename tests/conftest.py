@@ -22,8 +22,9 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from equipment.services import db, policies, tokens
+from equipment.services import policies, tokens
 from equipment.settings import DatabaseSettings, Settings
+from equipment.storage import db
 from equipment.tables import REGISTER_TABLES
 from sereg.bootstrap import Bootstrap, bootstrap
 

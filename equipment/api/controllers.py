@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
@@ -94,7 +94,7 @@ def category_prefix_filter(prefix: str | None) -> str | None:
     return normalised
 
 
-def _with_etag(unit: dict) -> Response[schemas.Equipment]:
+def _with_etag(unit: Mapping[str, Any]) -> Response[schemas.Equipment]:
     return Response(views.equipment(unit), headers={"ETag": etag(unit["version"])})
 
 

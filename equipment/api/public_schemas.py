@@ -6,7 +6,9 @@ label in the request's language beside it (``safety_label: "停止使用"``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
 from msgspec import Struct
 
@@ -115,7 +117,7 @@ class CitizenReportCount(Struct):
     last_received_at: datetime
 
 
-def citizen_report(row: dict, lang: str) -> CitizenReport:
+def citizen_report(row: Mapping[str, Any], lang: str) -> CitizenReport:
     label = citizen_reports.CATEGORIES.get(row["category"], row["category"])
     return CitizenReport(
         id=row["id"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -14,11 +15,11 @@ from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, 
 from geo.crs import check_crs
 
 
-def organisation(row: dict[str, Any]) -> schemas.Organisation:
+def organisation(row: Mapping[str, Any]) -> schemas.Organisation:
     return schemas.Organisation(**{f: row[f] for f in schemas.Organisation.__struct_fields__})
 
 
-def equipment(row: dict[str, Any]) -> schemas.Equipment:
+def equipment(row: Mapping[str, Any]) -> schemas.Equipment:
     values = {
         f: row[f]
         for f in schemas.Equipment.__struct_fields__
@@ -35,11 +36,11 @@ def equipment(row: dict[str, Any]) -> schemas.Equipment:
     return schemas.Equipment(**values)
 
 
-def status_change(row: dict[str, Any]) -> schemas.StatusChange:
+def status_change(row: Mapping[str, Any]) -> schemas.StatusChange:
     return schemas.StatusChange(**{f: row[f] for f in schemas.StatusChange.__struct_fields__})
 
 
-def audit_entry(row: dict[str, Any]) -> schemas.AuditEntry:
+def audit_entry(row: Mapping[str, Any]) -> schemas.AuditEntry:
     return schemas.AuditEntry(**{f: row[f] for f in schemas.AuditEntry.__struct_fields__})
 
 
@@ -65,7 +66,7 @@ def category(cat: catalogue.Category) -> schemas.Category:
     )
 
 
-def inspection(row: dict[str, Any]) -> schemas.InspectionRecord:
+def inspection(row: Mapping[str, Any]) -> schemas.InspectionRecord:
     values = {f: row[f] for f in schemas.InspectionRecord.__struct_fields__ if f in row}
     values.update(
         equipment_id=row["equipment"],
@@ -98,7 +99,7 @@ def schedule(s: Any, lang: str) -> schemas.ScheduleView:
     )
 
 
-def due_item(item: dict[str, Any], lang: str) -> schemas.DueItem:
+def due_item(item: Mapping[str, Any], lang: str) -> schemas.DueItem:
     values = {f: item[f] for f in schemas.DueItem.__struct_fields__ if f in item}
     values.update(
         user_unit_id=item["user_unit"], maintenance_company_id=item["maintenance_company"]
@@ -187,7 +188,7 @@ def maintenance_record(row: dict[str, Any]) -> schemas.MaintenanceRecordView:
     return schemas.MaintenanceRecordView(**values)
 
 
-def alarm(row: dict[str, Any]) -> schemas.AlarmView:
+def alarm(row: Mapping[str, Any]) -> schemas.AlarmView:
     values = {f: row[f] for f in schemas.AlarmView.__struct_fields__ if f in row}
     values.update(
         equipment_id=row["equipment"],
@@ -211,7 +212,7 @@ def verdict_reasons(reasons: list[dict[str, Any]], lang: str) -> list[schemas.Ve
     ]
 
 
-def fill(row: dict[str, Any], lang: str) -> schemas.FillView:
+def fill(row: Mapping[str, Any], lang: str) -> schemas.FillView:
     values = {f: row[f] for f in schemas.FillView.__struct_fields__ if f in row}
     reasons = row["reasons"]
     if isinstance(reasons, str):
@@ -278,7 +279,7 @@ def lift_state(row: dict[str, Any]) -> schemas.LiftLiveState:
     return schemas.LiftLiveState(**values, equipment_id=row["equipment"])
 
 
-def dead_letter(row: dict[str, Any]) -> schemas.DeadLetterView:
+def dead_letter(row: Mapping[str, Any]) -> schemas.DeadLetterView:
     raw = bytes(row["payload"] or b"")
     try:
         payload, encoding = raw.decode("utf-8"), "utf-8"
@@ -289,13 +290,13 @@ def dead_letter(row: dict[str, Any]) -> schemas.DeadLetterView:
     return schemas.DeadLetterView(**values)
 
 
-def area(row: dict[str, Any]) -> schemas.Area:
+def area(row: Mapping[str, Any]) -> schemas.Area:
     values = {f: row[f] for f in schemas.Area.__struct_fields__ if f in row}
     values["bbox"] = [row["min_lon"], row["min_lat"], row["max_lon"], row["max_lat"]]
     return schemas.Area(**values)
 
 
-def _geometry(row: dict[str, Any], crs: str = "wgs84") -> dict[str, Any]:
+def _geometry(row: Mapping[str, Any], crs: str = "wgs84") -> dict[str, Any]:
     """The stored GeoJSON geometry (WGS-84), or the same shape in ``crs`` for map widgets."""
     stored = row["geometry"]
     geometry = json.loads(stored) if isinstance(stored, str) else stored
@@ -314,7 +315,7 @@ def area_detail(row: dict[str, Any]) -> schemas.AreaDetail:
 AREA_PROPERTIES = ("code", "year_built", "households", "renovation_programme", "renovation_year")
 
 
-def area_feature(row: dict[str, Any], crs: str = "wgs84") -> dict[str, Any]:
+def area_feature(row: Mapping[str, Any], crs: str = "wgs84") -> dict[str, Any]:
     """An area as a GeoJSON Feature that the import reads back (``id`` is its key)."""
     properties: dict[str, Any] = {"area_id": row["id"], "kind": row["kind"], "name": row["name"]}
     properties.update({p: row[p] for p in AREA_PROPERTIES if row[p] is not None})
@@ -327,7 +328,7 @@ def area_feature(row: dict[str, Any], crs: str = "wgs84") -> dict[str, Any]:
 
 
 def area_collection(
-    rows: list[dict[str, Any]], crs: str = "wgs84", next_cursor: str | None = None
+    rows: Sequence[Mapping[str, Any]], crs: str = "wgs84", next_cursor: str | None = None
 ) -> schemas.FeatureCollection:
     return schemas.FeatureCollection(
         "FeatureCollection", [area_feature(r, crs) for r in rows], next_cursor
@@ -380,7 +381,7 @@ UNIT_FEATURE_FIELDS = (
 )
 
 
-def unit_feature(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def unit_feature(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     unit = equipment(row)
     properties = {"id": unit.id, **{f: getattr(unit, f) for f in UNIT_FEATURE_FIELDS}, **extra}
     # Only units with a position are mapped (the geo queries select them).
@@ -389,7 +390,7 @@ def unit_feature(row: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def unit_collection(
-    rows: list[dict[str, Any]], *, next_cursor: str | None = None, total: int | None = None
+    rows: Sequence[Mapping[str, Any]], *, next_cursor: str | None = None, total: int | None = None
 ) -> schemas.FeatureCollection:
     """Units as GeoJSON points; a unit without a location cannot be a point and is left out."""
     features = [unit_feature(r) for r in rows if r["longitude"] is not None]

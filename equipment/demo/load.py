@@ -23,7 +23,8 @@ from equipment.demo import city, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
-from equipment.services import areas, audit, db, schedules
+from equipment.services import areas, audit, schedules
+from equipment.storage import db
 from equipment.tables import (
     ContractUnit,
     DueDate,

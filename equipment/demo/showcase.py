@@ -14,7 +14,7 @@ dates are the engine's, and the registration office's audit trail records them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,7 @@ def _lift_history(today: date) -> list[tuple[str, date, str]]:
     return [e for e in events if e[1] <= today]
 
 
-async def _create(row: dict[str, Any], today: date, now: datetime) -> dict[str, Any]:
+async def _create(row: dict[str, Any], today: date, now: datetime) -> Mapping[str, Any]:
     """Create ``row``, moving its registration sequence past any code already taken."""
     for sequence in range(9901, 10000):
         registered: date = row["registered_on"]

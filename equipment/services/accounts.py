@@ -35,8 +35,9 @@ from equipment.domain.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
-from equipment.services import audit, db
+from equipment.services import audit
 from equipment.services.organisations import require_kind
+from equipment.storage import db
 from equipment.tables import Account, LoginFailure, Organisation, WebSession
 
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")

@@ -31,8 +31,9 @@ from piccolo.engine.postgres import PostgresEngine
 
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Busy
-from equipment.services import alarms, db
+from equipment.services import alarms
 from equipment.settings import StreamSettings
+from equipment.storage import db
 from equipment.tables import Alarm, AlarmChange
 
 log = logging.getLogger("sereg.alarm_feed")

@@ -6,6 +6,7 @@ raises its counter instead of a new row, so an alarm storm stays one alarm.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 from equipment.domain import lift_events, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import audit, clock, db, jurisdiction, notifications, policies, schedules
-from equipment.services.bulk import Bulk
+from equipment.services import audit, clock, notifications, policies, schedules
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
+from equipment.storage import db, jurisdiction
+from equipment.storage.bulk import Bulk
 from equipment.tables import Alarm, Equipment
 
 SORT = SortKey("raised_at", descending=True, unique=False)
@@ -95,7 +97,7 @@ async def raise_alarm(
 
 
 async def open_or_count(
-    unit: dict[str, Any],
+    unit: Mapping[str, Any],
     *,
     kind: str,
     raised_at: datetime,

@@ -33,9 +33,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from equipment import broker
 from equipment.broker import connection_from_url
 from equipment.domain import notifications as rules
-from equipment.services import clock, db
-from equipment.services.bulk import Bulk
+from equipment.services import clock
 from equipment.settings import NotifySettings
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 
 log = logging.getLogger("sereg.notify")
 

@@ -30,9 +30,10 @@ from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.dates import add_months
-from equipment.services import audit, db, jurisdiction, membership, register
+from equipment.services import audit, membership, register
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
+from equipment.storage import db, jurisdiction
 from equipment.tables import Area, AuditEntry
 from geo.areas import (
     AREA_KINDS,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from equipment.domain.access import Principal
-from equipment.tables import AuditEntry
+from equipment.storage import reads
+from equipment.storage.audit import AuditRow, NewAuditEntry
 
 
 def jsonable(value: Any) -> Any:
@@ -35,11 +37,11 @@ async def record(
     entity_id: int,
     action: str,
     at: datetime,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
 ) -> None:
-    await AuditEntry.insert(
-        AuditEntry(
+    await reads().audit.add(
+        NewAuditEntry(
             recorded_at=at,
             actor=principal.actor,
             entity=entity,
@@ -51,13 +53,8 @@ async def record(
     )
 
 
-async def trail(entity: str, entity_id: int) -> list[dict[str, Any]]:
-    return (
-        await AuditEntry.select()
-        .where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)
-        .order_by(AuditEntry.id)
-        .output(load_json=True)
-    )
+async def trail(entity: str, entity_id: int) -> list[AuditRow]:
+    return await reads().audit.trail(entity, entity_id)
 
 
 async def record_many(
@@ -66,7 +63,7 @@ async def record_many(
     """One entry per dict (entity, entity_id, action, before, after), written in batches:
     a bulk change (an area import) is audited item by item without a statement each."""
     rows = [
-        AuditEntry(
+        NewAuditEntry(
             recorded_at=at,
             actor=principal.actor,
             entity=e["entity"],
@@ -77,5 +74,4 @@ async def record_many(
         )
         for e in entries
     ]
-    for start in range(0, len(rows), batch):
-        await AuditEntry.insert(*rows[start : start + batch])
+    await reads().audit.add_many(rows, batch=batch)

@@ -16,7 +16,8 @@ from typing import Any
 
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
 from equipment.domain.errors import Forbidden
-from equipment.services import audit, db
+from equipment.services import audit
+from equipment.storage import db
 from equipment.tables import CalendarFeed
 
 PATH = "/feeds/calendar"

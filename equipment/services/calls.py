@@ -9,33 +9,20 @@ from typing import Any
 
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
-from equipment.services import alarms, audit, db
-from equipment.tables import (
-    Alarm,
-    AuditEntry,
-    EmergencyCall,
-    Equipment,
-    LiftEvent,
-    Notification,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from equipment.services import alarms, audit
+from equipment.storage import reads, unit_of_work
+from equipment.storage.calls import CallRow
+from equipment.storage.equipment import EquipmentRow
 
 # A caller cannot read a code off a car in the dark: an address finds the lift if it
 # names one lift; more than this many candidates are not worth listing.
 MAX_CANDIDATES = 10
-UNIT_COLUMNS = Equipment.all_columns()
 
 
-async def _find_lift(registration_code: str | None, address: str | None) -> dict[str, Any]:
-    lifts = Equipment.select(*UNIT_COLUMNS).where(
-        Equipment.category.like("3%"), Equipment.status.not_in(["scrapped", "cancelled"])
-    )
+async def _find_lift(registration_code: str | None, address: str | None) -> EquipmentRow:
+    calls = reads().calls
     if registration_code:
-        unit = await lifts.where(
-            (Equipment.registration_code == registration_code)
-            | (Equipment.code == registration_code)
-        ).first()
+        unit = await calls.live_lift_by_code(registration_code)
         if unit is None:
             raise NotFound(f"no lift with registration code {registration_code}")
         return unit
@@ -44,7 +31,7 @@ async def _find_lift(registration_code: str | None, address: str | None) -> dict
     words = _like(address).strip()
     if len(words) < 2:
         raise InvalidValue("the address is too short to find one lift", field="address")
-    found = await lifts.where(Equipment.address.like(f"%{words}%")).limit(MAX_CANDIDATES + 1)
+    found = await calls.live_lifts_at(words, limit=MAX_CANDIDATES + 1)
     if not found:
         raise NotFound(f"no lift at an address containing {address!r}")
     if len(found) > 1:
@@ -70,7 +57,7 @@ async def take_call(
     received_at: datetime,
     note: str,
     now: datetime,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[CallRow, dict[str, Any]]:
     """(the call, the alarm): the lift's open entrapment joined, or a new one opened —
     never a second — and, when new, announced through the outbox like any other."""
     principal.require(Permission.CALL_INTAKE)
@@ -78,11 +65,9 @@ async def take_call(
         raise InvalidValue("a call cannot be received in the future", field="received_at")
     if now - received_at > alarms.OLDEST_MANUAL_ALARM:
         raise InvalidValue("the call is older than an alarm may be entered", field="received_at")
-    async with db.transaction():
+    async with unit_of_work() as uow:
         unit = await _find_lift(registration_code, address)
-        already = await Alarm.exists().where(
-            Alarm.equipment == unit["id"], Alarm.kind == "entrapment", Alarm.state == "open"
-        )
+        already = await uow.calls.has_open_entrapment(unit["id"])
         alarm = await alarms.open_or_count(
             unit,
             kind="entrapment",
@@ -92,18 +77,18 @@ async def take_call(
             actor=principal,
             now=now,
         )
-        [call] = await EmergencyCall.insert(
-            EmergencyCall(
-                alarm=alarm["id"],
-                equipment=unit["id"],
-                callback_number=callback_number,
-                note=note,
-                received_at=received_at,
-                joined=already,
-                actor=principal.actor,
-                recorded_at=now,
-            )
-        ).returning(*EmergencyCall.all_columns())
+        call = await uow.calls.add(
+            {
+                "alarm": alarm["id"],
+                "equipment": unit["id"],
+                "callback_number": callback_number,
+                "note": note,
+                "received_at": received_at,
+                "joined": already,
+                "actor": principal.actor,
+                "recorded_at": now,
+            }
+        )
         await audit.record(
             principal,
             entity="alarm",
@@ -132,9 +117,8 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[dict[str, Any],
     """The alarm and its events, oldest first; out of scope answers 404 like unknown."""
     alarm = await alarms.visible(principal, alarm_id)
     events: list[dict[str, Any]] = []
-    entries = await AuditEntry.select().where(
-        AuditEntry.entity == "alarm", AuditEntry.entity_id == alarm_id
-    )
+    store = reads()
+    entries = await store.audit.trail("alarm", alarm_id)
     raised_by_audit = False
     for e in entries:
         if e["action"] == "call":
@@ -153,7 +137,7 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[dict[str, Any],
             if alarm[column] is not None and not any(ev["what"] == step for ev in events):
                 events.append({"at": alarm[column], "what": step, "who": "", "detail": None})
     callback = principal.can(Permission.CALL_CALLBACK_READ)
-    for call in await EmergencyCall.select().where(EmergencyCall.alarm == alarm_id):
+    for call in await store.calls.of_alarm(alarm_id):
         detail: dict[str, Any] = {"joined": call["joined"], "note": call["note"]}
         if callback:
             detail["callback_number"] = call["callback_number"]
@@ -162,12 +146,10 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[dict[str, Any],
         )
     if alarm["equipment"] is not None:
         end = alarm["closed_at"] or alarm["finished_at"]
-        query = LiftEvent.select().where(
-            LiftEvent.equipment == alarm["equipment"], LiftEvent.ts >= alarm["raised_at"]
+        lift_events = await store.calls.lift_events(
+            alarm["equipment"], start=alarm["raised_at"], end=end, limit=200
         )
-        if end is not None:
-            query = query.where(LiftEvent.ts <= end)
-        for ev in await query.order_by(LiftEvent.ts).limit(200):
+        for ev in lift_events:
             events.append(
                 {
                     "at": ev["ts"],
@@ -176,29 +158,12 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[dict[str, Any],
                     "detail": {"kind": ev["kind"], "floor": ev["floor"], "cleared": ev["cleared"]},
                 }
             )
-    notes = Notification.select(Notification.id).where(Notification.alarm == alarm_id)
-    delivered = await WebhookDelivery.select(
-        WebhookDelivery.delivered_at,
-        WebhookDelivery.endpoint,
-        WebhookDelivery.notification,
-    ).where(
-        WebhookDelivery.notification.is_in(notes),
-        WebhookDelivery.state == "delivered",
-    )
-    if delivered:
-        told = {
-            e["id"]: e
-            for e in await WebhookEndpoint.select(
-                WebhookEndpoint.id, WebhookEndpoint.organisation, WebhookEndpoint.district_code
-            ).where(WebhookEndpoint.id.is_in([d["endpoint"] for d in delivered]))
-        }
-        for d in delivered:
-            e = told[d["endpoint"]]
-            who = (
-                f"organisation {e['organisation']}"
-                if e["organisation"] is not None
-                else f"duty desk {e['district_code'] or 'city'}"
-            )
-            events.append({"at": d["delivered_at"], "what": "notified", "who": who, "detail": None})
+    for d in await store.calls.deliveries_of(alarm_id):
+        who = (
+            f"organisation {d['organisation']}"
+            if d["organisation"] is not None
+            else f"duty desk {d['district_code'] or 'city'}"
+        )
+        events.append({"at": d["delivered_at"], "what": "notified", "who": who, "detail": None})
     events.sort(key=lambda ev: ev["at"])
     return alarm, events

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
-
-from piccolo.query import OrderByRaw
-from piccolo.query.functions.aggregate import Count, Max
+from datetime import datetime, timedelta
 
 from equipment.domain import citizen_reports as rules
-from equipment.domain.access import Permission, Principal, ScopeKind
+from equipment.domain.access import EquipmentScope, Permission, Principal
 from equipment.domain.errors import DomainError, InvalidValue
-from equipment.services import clock, db, jurisdiction
+from equipment.services import clock
 from equipment.settings import PublicSettings
-from equipment.tables import CitizenReport, Equipment, SiteSecret
+from equipment.storage import reads, unit_of_work
+from equipment.storage.citizen_reports import ReportCountRow, ReportFilter, ReportRow
 
 RATE_WINDOW = timedelta(hours=1)
-# All report writes queue on one advisory lock on PostgreSQL (SQLite's IMMEDIATE
-# transaction already serialises writers), so two reports sent together cannot both
-# pass the count: reports are few, the queue is short.
-_REPORT_LOCK = 0x5E4E6_0001
 
 
 class RateLimited(DomainError):
@@ -48,14 +41,10 @@ async def form_key(configured: str | None) -> bytes:
     if configured:
         return configured.encode()
     if _secret is None:
-        row = await SiteSecret.select(SiteSecret.value).where(SiteSecret.name == "form").first()
-        if row is None:
-            await SiteSecret.insert(
-                SiteSecret(name="form", value=secrets.token_hex(32), created_at=clock.now())
-            ).on_conflict(action="DO NOTHING")
-            row = await SiteSecret.select(SiteSecret.value).where(SiteSecret.name == "form").first()
-        assert row is not None
-        _secret = row["value"].encode()
+        stored = await reads().citizen_reports.site_secret(
+            "form", make=secrets.token_hex(32), now=clock.now()
+        )
+        _secret = stored.encode()
     return _secret
 
 
@@ -83,136 +72,59 @@ async def submit(
     settings = limits
     key = rules.client_key(await form_key(limits.form_secret), client_address)
     since = now - RATE_WINDOW
-    async with db.transaction():
-        if db.is_postgres():
-            await CitizenReport.raw("SELECT pg_advisory_xact_lock({})", _REPORT_LOCK)
-        by_client = await CitizenReport.count().where(
-            (CitizenReport.client_key == key) & (CitizenReport.received_at > since)
-        )
+    async with unit_of_work() as uow:
+        reports = uow.citizen_reports
+        await reports.lock_for_report()
+        by_client = await reports.count_from_client(key, since=since)
         if by_client >= settings.reports_per_client_hour:
             raise RateLimited(
                 "too many reports from this address within an hour",
                 scope="client",
                 retry_after_s=int(RATE_WINDOW.total_seconds()),
             )
-        by_unit = await CitizenReport.count().where(
-            (CitizenReport.equipment == equipment_id) & (CitizenReport.received_at > since)
-        )
+        by_unit = await reports.count_about_unit(equipment_id, since=since)
         if by_unit >= settings.reports_per_unit_hour:
             raise RateLimited(
                 "this unit has received many reports within the hour",
                 scope="unit",
                 retry_after_s=int(RATE_WINDOW.total_seconds()),
             )
-        rows = await CitizenReport.insert(
-            CitizenReport(
-                equipment=equipment_id,
-                category=report.category,
-                text=report.text,
-                phone=report.phone,
-                lang=lang,
-                client_key=key,
-                received_at=now,
-            )
-        ).returning(CitizenReport.id)
-    return Accepted(rows[0]["id"])
+        report_id = await reports.add(
+            equipment_id=equipment_id,
+            category=report.category,
+            text=report.text,
+            phone=report.phone,
+            lang=lang,
+            client_key=key,
+            received_at=now,
+        )
+    return Accepted(report_id)
 
 
 async def equipment_id_of(code: str) -> int | None:
-    row = (
-        await Equipment.select(Equipment.id)
-        .where(
-            (Equipment.code == code)
-            | (Equipment.registration_code == code)
-            | (Equipment.equipment_code == code)
-        )
-        .first()
-    )
-    return None if row is None else row["id"]
+    return await reads().equipment.id_by_code(code)
 
 
-@dataclass(frozen=True)
-class ReportFilter:
-    equipment_id: int | None = None
-    category: str | None = None
-    district_code: str | None = None
-    since: date | None = None  # received on or after (China time is the caller's business)
-    until: date | None = None  # received before the end of this day
-
-
-def _scope(principal: Principal):
+def _scope(principal: Principal, f: ReportFilter) -> EquipmentScope:
     principal.require(Permission.CITIZEN_REPORT_READ)
-    scope = principal.equipment_scope()
-    if scope.jurisdiction is not None:
-        return CitizenReport.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
-    column = {
-        ScopeKind.USER_UNIT: CitizenReport.equipment.user_unit,
-        ScopeKind.MAINTENANCE_COMPANY: CitizenReport.equipment.maintenance_company,
-        ScopeKind.OWNING_STATION: CitizenReport.equipment.owning_station,
-    }.get(scope.kind)
-    return None if column is None else column == scope.org_id
-
-
-def _clauses(principal: Principal, f: ReportFilter) -> list[Any]:
-    clauses = []
-    scope = _scope(principal)
-    if scope is not None:
-        clauses.append(scope)
-    if f.category is not None:
-        if f.category not in rules.CATEGORIES:
-            raise InvalidValue(
-                f"unknown category {f.category!r}; one of {sorted(rules.CATEGORIES)}",
-                field="category",
-            )
-        clauses.append(CitizenReport.category == f.category)
-    if f.equipment_id is not None:
-        clauses.append(CitizenReport.equipment == f.equipment_id)
-    if f.district_code is not None:
-        clauses.append(CitizenReport.equipment.district_code == f.district_code)
-    if f.since is not None:
-        clauses.append(CitizenReport.received_at >= datetime.combine(f.since, datetime.min.time()))
-    if f.until is not None:
-        end = datetime.combine(f.until + timedelta(days=1), datetime.min.time())
-        clauses.append(CitizenReport.received_at < end)
-    return clauses
-
-
-def _where(query, clauses: list[Any]):
-    for clause in clauses:
-        query = query.where(clause)
-    return query
+    if f.category is not None and f.category not in rules.CATEGORIES:
+        raise InvalidValue(
+            f"unknown category {f.category!r}; one of {sorted(rules.CATEGORIES)}",
+            field="category",
+        )
+    return principal.equipment_scope()
 
 
 async def list_reports(
     principal: Principal, f: ReportFilter, *, before_id: int | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[ReportRow]:
     """Newest first; the next page starts before the last id shown."""
-    clauses = _clauses(principal, f)
-    if before_id is not None:
-        clauses.append(CitizenReport.id < before_id)
-    query = CitizenReport.select(
-        CitizenReport.id,
-        CitizenReport.equipment.as_alias("equipment_id"),
-        CitizenReport.equipment.code.as_alias("code"),
-        CitizenReport.equipment.district_code.as_alias("district_code"),
-        CitizenReport.category,
-        CitizenReport.text,
-        CitizenReport.phone,
-        CitizenReport.lang,
-        CitizenReport.received_at,
-    )
-    return await _where(query, clauses).order_by(CitizenReport.id, ascending=False).limit(limit)
+    scope = _scope(principal, f)
+    return await reads().citizen_reports.newest_first(scope, f, before_id=before_id, limit=limit)
 
 
-async def counts_per_unit(principal: Principal, f: ReportFilter, *, limit: int) -> list[dict]:
+async def counts_per_unit(
+    principal: Principal, f: ReportFilter, *, limit: int
+) -> list[ReportCountRow]:
     """Units by number of reports (most first), with the latest report's time."""
-    clauses = _clauses(principal, f)
-    query = CitizenReport.select(
-        CitizenReport.equipment.as_alias("equipment_id"),
-        CitizenReport.equipment.code.as_alias("code"),
-        Count(CitizenReport.id, alias="reports"),
-        Max(CitizenReport.received_at, alias="last_received_at"),
-    ).group_by(CitizenReport.equipment, CitizenReport.equipment.code)
-    query = _where(query, clauses).order_by(OrderByRaw("reports"), ascending=False)
-    query = query.order_by(CitizenReport.equipment)
-    return await query.limit(limit)
+    return await reads().citizen_reports.counts_per_unit(_scope(principal, f), f, limit=limit)

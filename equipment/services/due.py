@@ -4,112 +4,31 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from equipment.domain import catalogue, regions
-from equipment.domain.access import Permission, Principal, ScopeKind
+from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue
 from equipment.domain.reminders import DueState, due_state, reminder_on
 from equipment.domain.rules.dates import add_months
 from equipment.domain.rules.model import DUE_KINDS, STATUTORY_KINDS
-from equipment.services import jurisdiction
-from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
+from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
 from equipment.services.register import Page, organisation_names
-from equipment.tables import AreaMember, DueDate
+from equipment.storage import reads
+from equipment.storage.due import DueFilter, DueRow
+
+__all__ = ["DueFilter", "due_list", "iterate_due", "summary"]
 
 SORT = SortKey("due_on", descending=False, unique=False)
 WINDOWS = ("all", "overdue", "upcoming")
 
 
-@dataclass(frozen=True)
-class DueFilter:
-    window: str = "all"  # overdue: past due; upcoming: due today or later
-    within_days: int | None = None  # with upcoming (or all): due no later than today + N
-    due_from: date | None = None
-    due_to: date | None = None
-    kind: str | None = None  # None: the statutory inspections (应检必检)
-    category: str | None = None
-    category_prefix: str | None = None
-    district_code: str | None = None
-    user_unit_id: int | None = None
-    maintenance_company_id: int | None = None
-    area_id: int | None = None  # units in or on this area (area_member)
-    # Kept after the query (each page): reminders ask for reminder and overdue only.
-    states: tuple[DueState, ...] = ()
-
-
-def _scope_clause(principal: Principal):
-    scope = principal.equipment_scope()
-    if scope.jurisdiction is not None:
-        return DueDate.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
-    column = {
-        ScopeKind.USER_UNIT: DueDate.user_unit,
-        ScopeKind.MAINTENANCE_COMPANY: DueDate.maintenance_company,
-        ScopeKind.OWNING_STATION: DueDate.owning_station,
-    }.get(scope.kind)
-    return None if column is None else column == scope.org_id
-
-
-def _clauses(principal: Principal, f: DueFilter, today: date) -> list:
+def _check(f: DueFilter) -> None:
     if f.window not in WINDOWS:
         raise InvalidValue(f"window must be one of {', '.join(WINDOWS)}", field="window")
     if f.kind is not None and f.kind not in DUE_KINDS:
         raise InvalidValue(f"kind must be one of {', '.join(sorted(DUE_KINDS))}", field="kind")
-    clauses = []
-    scope = _scope_clause(principal)
-    if scope is not None:
-        clauses.append(scope)
-    # Every due-list index leads with ``statutory``, so the clause is always there.
-    statutory = f.kind is None or f.kind in STATUTORY_KINDS
-    clauses.append(DueDate.statutory == statutory)
-    if f.kind is not None:
-        clauses.append(DueDate.kind == f.kind)
-    if f.window == "overdue":
-        clauses.append(DueDate.due_on < today)
-    elif f.window == "upcoming":
-        clauses.append(DueDate.due_on >= today)
-    if f.within_days is not None:
-        clauses.append(DueDate.due_on <= today + timedelta(days=f.within_days))
-    if f.due_from is not None:
-        clauses.append(DueDate.due_on >= f.due_from)
-    if f.due_to is not None:
-        clauses.append(DueDate.due_on <= f.due_to)
-    if f.category:
-        clauses.append(DueDate.category == f.category)
-    if f.category_prefix:
-        clauses.append(DueDate.category.like(f"{f.category_prefix.replace('%', '')}%"))
-    if f.district_code:
-        clauses.append(DueDate.district_code == f.district_code)
-    if f.user_unit_id is not None:
-        clauses.append(DueDate.user_unit == f.user_unit_id)
-    if f.maintenance_company_id is not None:
-        clauses.append(DueDate.maintenance_company == f.maintenance_company_id)
-    if f.area_id is not None:
-        members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == f.area_id)
-        clauses.append(DueDate.equipment.is_in(members))
-    return clauses
-
-
-COLUMNS = (
-    DueDate.id,
-    DueDate.equipment,
-    DueDate.kind,
-    DueDate.due_on,
-    DueDate.rule_key,
-    DueDate.source,
-    DueDate.base_date,
-    DueDate.explanation,
-    DueDate.from_report,
-    DueDate.category,
-    DueDate.district_code,
-    DueDate.user_unit,
-    DueDate.maintenance_company,
-    DueDate.equipment.code.as_alias("code"),
-    DueDate.equipment.address.as_alias("address"),
-    DueDate.equipment.status.as_alias("status"),
-)
 
 
 def reminder_filter(today: date) -> DueFilter:
@@ -126,14 +45,15 @@ async def due_list(
     principal: Principal, f: DueFilter, *, today: date, cursor: str | None, limit: int
 ) -> Page:
     principal.require(Permission.DUE_READ)
-    clauses = _clauses(principal, f, today)
-    if cursor:
-        clauses.append(after_cursor(SORT, decode_cursor(cursor, SORT), table="due_date"))
-    rows = await (
-        DueDate.select(*COLUMNS)
-        .where(*clauses)
-        .order_by(DueDate.due_on, DueDate.id)
-        .limit(limit + 1)
+    _check(f)
+    rows = await reads().due.page(
+        principal.equipment_scope(),
+        f,
+        statutory=f.kind is None or f.kind in STATUTORY_KINDS,
+        today=today,
+        sort=SORT,
+        after=decode_cursor(cursor, SORT) if cursor else None,
+        limit=limit + 1,
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -164,9 +84,10 @@ async def iterate_due(
             return
 
 
-async def _decorate(rows: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
+async def _decorate(rows: list[DueRow], today: date) -> list[dict[str, Any]]:
+    companies = {r["maintenance_company"] for r in rows}
     names = await organisation_names(
-        {r["user_unit"] for r in rows} | {r["maintenance_company"] for r in rows} - {None}
+        {r["user_unit"] for r in rows} | {c for c in companies if c is not None}
     )
     items = []
     for r in rows:
@@ -175,6 +96,7 @@ async def _decorate(rows: list[dict[str, Any]], today: date) -> list[dict[str, A
             if regions.is_known_region(r["district_code"])
             else None
         )
+        company = r["maintenance_company"]
         items.append(
             {
                 **r,
@@ -185,7 +107,7 @@ async def _decorate(rows: list[dict[str, Any]], today: date) -> list[dict[str, A
                 "state": due_state(r["due_on"], today).value,
                 "days_overdue": max(0, (today - r["due_on"]).days),
                 "user_unit_name": names.get(r["user_unit"]),
-                "maintenance_company_name": names.get(r["maintenance_company"]),
+                "maintenance_company_name": None if company is None else names.get(company),
             }
         )
     return items
@@ -195,44 +117,9 @@ async def summary(principal: Principal, *, today: date) -> list[dict[str, Any]]:
     """Per district and category: units due within 30 days, overdue, and the share of the
     last 12 months' due inspections done in time (the 应检必检 coverage figure)."""
     principal.require(Permission.DUE_READ)
-    scope = principal.equipment_scope()
-    scope_sql, unit_scope_sql = "", ""
-    scope_args: list[Any] = []
-    if scope.jurisdiction is not None:
-        scope_sql, scope_args = jurisdiction.raw_clause(
-            scope.jurisdiction, unit_id="equipment", district="district_code"
-        )
-        # The inspections' query reads the unit's own columns (e.id, not the due date's).
-        unit_scope_sql, _ = jurisdiction.raw_clause(
-            scope.jurisdiction, unit_id="e.id", district="e.district_code"
-        )
-    elif scope.kind is not ScopeKind.ALL:
-        scope_sql, scope_args = f" AND {scope.kind.value} = {{}}", [scope.org_id]
-        unit_scope_sql = f" AND e.{scope.kind.value} = {{}}"
     year_ago = today - timedelta(days=365)
-    due_rows = await DueDate.raw(
-        "SELECT district_code, category,"
-        " SUM(CASE WHEN due_on < {} THEN 1 ELSE 0 END) AS overdue,"
-        " SUM(CASE WHEN due_on >= {} AND due_on <= {} THEN 1 ELSE 0 END) AS due_30_days,"
-        " SUM(CASE WHEN due_on < {} AND due_on >= {} THEN 1 ELSE 0 END) AS missed_12_months"
-        " FROM due_date WHERE statutory" + scope_sql + " GROUP BY district_code, category",
-        today,
-        today,
-        today + timedelta(days=30),
-        today,
-        year_ago,
-        *scope_args,
-    )
-    done_rows = await DueDate.raw(
-        "SELECT e.district_code, e.category, COUNT(*) AS answered,"
-        " SUM(CASE WHEN i.on_time THEN 1 ELSE 0 END) AS on_time"
-        " FROM inspection i JOIN equipment e ON e.id = i.equipment"
-        " WHERE i.answered_due_on >= {} AND i.answered_due_on < {} AND i.corrects IS NULL"
-        + unit_scope_sql
-        + " GROUP BY e.district_code, e.category",
-        year_ago,
-        today,
-        *scope_args,
+    due_rows, done_rows = await reads().due.summary_counts(
+        principal.equipment_scope(), today=today, year_ago=year_ago
     )
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for row in due_rows:
@@ -243,13 +130,13 @@ async def summary(principal: Principal, *, today: date) -> list[dict[str, Any]]:
             "answered": 0,
             "on_time": 0,
         }
-    for row in done_rows:
+    for done in done_rows:
         entry = merged.setdefault(
-            (row["district_code"], row["category"]),
+            (done["district_code"], done["category"]),
             {"overdue": 0, "due_30_days": 0, "missed": 0, "answered": 0, "on_time": 0},
         )
-        entry["answered"] = int(row["answered"] or 0)
-        entry["on_time"] = int(row["on_time"] or 0)
+        entry["answered"] = int(done["answered"] or 0)
+        entry["on_time"] = int(done["on_time"] or 0)
     out = []
     for (district, category), e in sorted(merged.items()):
         fell_due = e["answered"] + e["missed"]

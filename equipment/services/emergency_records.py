@@ -9,8 +9,9 @@ from typing import Any
 from equipment.domain import kpis, rescue
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue, NotFound
-from equipment.services import alarms, audit, db, jurisdiction, notifications
+from equipment.services import alarms, audit, notifications
 from equipment.services.register import get_equipment
+from equipment.storage import db, jurisdiction
 from equipment.tables import Alarm, Drill, RescueOutcome
 
 GROUPS = {"company": "maintenance_company", "district": "district_code"}

@@ -15,8 +15,9 @@ from datetime import datetime
 
 from equipment.domain import escalation as ladders
 from equipment.domain.access import SYSTEM
-from equipment.services import audit, db, notifications
-from equipment.services.bulk import Bulk
+from equipment.services import audit, notifications
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 
 
 def _clock(row: dict) -> ladders.AlarmClock:

@@ -15,8 +15,8 @@ import msgspec
 
 from equipment.domain import fills as rules
 from equipment.domain.catalogue import VEHICLE_USES, is_cylinder
-from equipment.services.bulk import Bulk
 from equipment.storage import fill_state
+from equipment.storage.bulk import Bulk
 
 
 @dataclass(frozen=True, slots=True)

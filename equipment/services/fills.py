@@ -14,11 +14,12 @@ from typing import Any
 from equipment.domain import fills as rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
 from equipment.domain.errors import Forbidden, InvalidValue, NotFound
-from equipment.services import audit, db, fill_facts, policies
-from equipment.services.bulk import Bulk
+from equipment.services import audit, fill_facts, policies
 from equipment.services.organisations import require_kind
 from equipment.services.register import Page
 from equipment.settings import FillSettings
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 from equipment.tables import (
     CylinderEntrustment,
     CylinderFillState,

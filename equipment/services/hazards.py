@@ -27,8 +27,9 @@ from equipment.domain import hazards as rules
 from equipment.domain.access import SYSTEM, OrgKind, Permission, Principal, Role, ScopeKind
 from equipment.domain.catalogue import Family, family_of
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
-from equipment.services import audit, db, schedules
+from equipment.services import audit, schedules
 from equipment.services.evidence_store import EvidenceStore, new_key
+from equipment.storage import db
 from equipment.storage.hazards import (
     EvidenceRecord,
     HazardChangeRecord,

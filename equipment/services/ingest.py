@@ -24,9 +24,9 @@ from equipment.domain import fills as rules
 from equipment.domain import lift_events
 from equipment.domain.catalogue import is_lift
 from equipment.domain.errors import InvalidValue
-from equipment.services import alarms, db, fill_facts
-from equipment.services.bulk import Bulk
-from equipment.storage import fill_state
+from equipment.services import alarms, fill_facts
+from equipment.storage import db, fill_state
+from equipment.storage.bulk import Bulk
 from equipment.tables import DeadLetter, Fill, LiftEvent, LiftHeartbeat, LiftState
 
 # Dead letters keep the first bytes of the payload: enough to see what a device sent,

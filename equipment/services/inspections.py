@@ -10,10 +10,11 @@ from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
 from equipment.domain.hazards import Source
 from equipment.domain.lifecycle import Status
-from equipment.services import audit, db, hazards, schedules
+from equipment.services import audit, hazards, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.register import get_equipment
-from equipment.tables import Inspection
+from equipment.storage import reads, unit_of_work
+from equipment.storage.inspections import InspectionRow
 
 # The due-date kind an inspection of each kind answers. A periodic inspection also
 # answers a lift's self-test year; a supervisory one after major repair the periodic.
@@ -35,7 +36,7 @@ async def record_inspection(
     *,
     today: date,
     now: datetime,
-) -> tuple[dict[str, Any], rules.Schedule]:
+) -> tuple[InspectionRow, rules.Schedule]:
     """Store one inspection report and recompute the unit's due dates in the same transaction."""
     principal.require(Permission.INSPECTION_RECORD)
     inspected_on: date = data["inspected_on"]
@@ -53,7 +54,7 @@ async def record_inspection(
     body_id = reporting_body(principal, data.get("inspection_body_id"))
     if body_id is not None:
         await require_kind(body_id, OrgKind.INSPECTION_BODY, field="inspection_body_id")
-    async with db.transaction():
+    async with unit_of_work() as uow:
         unit = await get_equipment(principal, equipment_id)
         if unit["status"] in (Status.SCRAPPED, Status.CANCELLED):
             raise Conflict(f"equipment {equipment_id} is {unit['status']}; nothing to inspect")
@@ -66,8 +67,8 @@ async def record_inspection(
         if corrects is not None:
             await _check_correctable(equipment_id, corrects)
         answered = await _answered_due(equipment_id, data["kind"])
-        [row] = await Inspection.insert(
-            Inspection(
+        row = await uow.inspections.add(
+            dict(
                 equipment=equipment_id,
                 kind=data["kind"],
                 inspected_on=inspected_on,
@@ -84,7 +85,7 @@ async def record_inspection(
                 actor=principal.actor,
                 recorded_at=now,
             )
-        ).returning(*Inspection.all_columns())
+        )
         schedule = await schedules.recompute(equipment_id, today)
         if data["conclusion"] == "fail":
             # A failed inspection's findings are hazards to rectify (一般隐患 until an
@@ -144,16 +145,12 @@ async def _answered_due(equipment_id: int, kind: str) -> date | None:
 
 
 async def _check_correctable(equipment_id: int, inspection_id: int) -> None:
-    target = (
-        await Inspection.select(Inspection.id, Inspection.equipment)
-        .where(Inspection.id == inspection_id)
-        .first()
-    )
-    if target is None or target["equipment"] != equipment_id:
+    inspections = reads().inspections
+    if await inspections.unit_of(inspection_id) != equipment_id:
         raise InvalidValue(
             f"inspection {inspection_id} is not one of this unit's", field="corrects"
         )
-    if await Inspection.exists().where(Inspection.corrects == inspection_id):
+    if await inspections.is_corrected(inspection_id):
         raise Conflict(
             f"inspection {inspection_id} was corrected already; correct the correction instead",
             field="corrects",
@@ -162,11 +159,7 @@ async def _check_correctable(equipment_id: int, inspection_id: int) -> None:
 
 async def list_inspections(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
     await get_equipment(principal, equipment_id)  # scope check: 404 outside it
-    rows = (
-        await Inspection.select()
-        .where(Inspection.equipment == equipment_id)
-        .order_by(Inspection.inspected_on, Inspection.id)
-    )
+    rows = await reads().inspections.of_unit(equipment_id)
     corrected = {r["corrects"] for r in rows if r["corrects"] is not None}
     return [{**r, "superseded": r["id"] in corrected} for r in rows]
 

@@ -27,9 +27,10 @@ from equipment.domain.maintenance import (
     parse_record,
 )
 from equipment.domain.record_sheets import SheetRow, read_sheet
-from equipment.services import audit, db, hazards, jurisdiction, schedules
+from equipment.services import audit, hazards, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pacing import Pacer
+from equipment.storage import db, jurisdiction
 from equipment.tables import (
     ContractUnit,
     DueDate,

@@ -40,9 +40,10 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.i18n import N_
 from equipment.services import alerts as alert_topics
-from equipment.services import audit, clock, db
-from equipment.services.bulk import Bulk
+from equipment.services import audit, clock
 from equipment.settings import NotifySettings
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger("sereg.notify")

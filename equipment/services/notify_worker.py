@@ -14,8 +14,9 @@ import logging
 
 import httpx
 
-from equipment.services import alerts, clock, db, escalation, hazards, notifications, schedules
+from equipment.services import alerts, clock, escalation, hazards, notifications, schedules
 from equipment.settings import NotifySettings
+from equipment.storage import db
 
 log = logging.getLogger("sereg.notify")
 

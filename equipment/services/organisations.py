@@ -10,8 +10,9 @@ from equipment.domain import codes
 from equipment.domain.access import OrgKind, Permission, Principal
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
 from equipment.domain.maintenance import SUPERVISION_CLASSES
-from equipment.services import audit, db
-from equipment.tables import Organisation
+from equipment.services import audit
+from equipment.storage import reads, unit_of_work
+from equipment.storage.organisations import OrganisationRow
 from geo.coords import CoordinateError, check_wgs84_in_china
 
 # Kinds that act under a licence (maintenance: TSG T5002-2017; filling: TSG 23-2021;
@@ -79,33 +80,30 @@ def _check_station(kind: OrgKind, data: dict[str, Any]) -> None:
 async def _check_station_code_free(code: str | None, org_id: int | None = None) -> None:
     if code is None:
         return
-    query = Organisation.exists().where(Organisation.station_code == code)
-    if org_id is not None:
-        query = query.where(Organisation.id != org_id)
-    if await query:
+    if await reads().organisations.station_code_taken(code, other_than=org_id):
         raise Conflict(f"station code {code} is taken", field="station_code")
 
 
 async def create_organisation(
     principal: Principal, data: dict[str, Any], *, now: datetime
-) -> dict[str, Any]:
+) -> OrganisationRow:
     principal.require(Permission.ORG_CREATE)
     kind = OrgKind(data["kind"])
     credit_code = codes.validate_credit_code(data["credit_code"])
     _check_class(kind, data.get("supervision_class"))
     _check_licence(kind, data.get("licence_no"), data.get("licence_valid_until"))
     _check_station(kind, data)
-    async with db.transaction():
+    async with unit_of_work() as uow:
         await _check_station_code_free(data.get("station_code"))
-        if await Organisation.exists().where(Organisation.credit_code == credit_code):
+        if await uow.organisations.credit_code_taken(credit_code):
             raise Conflict(
                 f"an organisation with credit code {credit_code} exists already",
                 field="credit_code",
             )
         row = {**data, "kind": kind.value, "credit_code": credit_code}
-        [created] = await Organisation.insert(
-            Organisation(**row, version=1, created_at=now, updated_at=now)
-        ).returning(*Organisation.all_columns())
+        created = await uow.organisations.insert(
+            {**row, "version": 1, "created_at": now, "updated_at": now}
+        )
         await audit.record(
             principal,
             entity="organisation",
@@ -122,10 +120,10 @@ def _visible(principal: Principal, org_id: int) -> bool:
     return principal.sees_all_organisations() or principal.organisation_id == org_id
 
 
-async def get_organisation(principal: Principal, org_id: int) -> dict[str, Any]:
+async def get_organisation(principal: Principal, org_id: int) -> OrganisationRow:
     if not _visible(principal, org_id):
         raise NotFound(f"organisation {org_id} not found")
-    row = await Organisation.select().where(Organisation.id == org_id).first()
+    row = await reads().organisations.get(org_id)
     if row is None:
         raise NotFound(f"organisation {org_id} not found")
     return row
@@ -138,22 +136,19 @@ async def list_organisations(
     q: str | None,
     after_id: int | None,
     limit: int,
-) -> list[dict[str, Any]]:
-    query = Organisation.select().order_by(Organisation.id).limit(limit)
+) -> list[OrganisationRow]:
+    only_id = None
     if not principal.sees_all_organisations():
         if principal.organisation_id is None:
             return []
-        query = query.where(Organisation.id == principal.organisation_id)
-    if kind is not None:
-        query = query.where(Organisation.kind == kind.value)
-    if q:
-        needle = q.replace("%", "").replace("_", "")
-        query = query.where(
-            Organisation.name.ilike(f"%{needle}%") | Organisation.credit_code.ilike(f"{needle}%")
-        )
-    if after_id is not None:
-        query = query.where(Organisation.id > after_id)
-    return await query
+        only_id = principal.organisation_id
+    return await reads().organisations.page(
+        only_id=only_id,
+        kind=kind.value if kind is not None else None,
+        q=q.replace("%", "").replace("_", "") if q else None,
+        after_id=after_id,
+        limit=limit,
+    )
 
 
 async def update_organisation(
@@ -163,7 +158,7 @@ async def update_organisation(
     changes: dict[str, Any],
     *,
     now: datetime,
-) -> dict[str, Any]:
+) -> OrganisationRow:
     current = await get_organisation(principal, org_id)
     if not principal.can(Permission.ORG_UPDATE_ANY):
         principal.require(Permission.ORG_UPDATE_OWN_CONTACT)
@@ -182,22 +177,20 @@ async def update_organisation(
     _check_class(OrgKind(current["kind"]), merged.get("supervision_class"))
     _check_licence(OrgKind(current["kind"]), merged["licence_no"], merged["licence_valid_until"])
     _check_station(OrgKind(current["kind"]), merged)
-    async with db.transaction():
+    async with unit_of_work() as uow:
         if "station_code" in changes:
             await _check_station_code_free(changes["station_code"], org_id)
-        updated = (
-            await Organisation.update(
-                {**changes, "version": current["version"] + 1, "updated_at": now}
-            )
-            .where(Organisation.id == org_id, Organisation.version == expected_version)
-            .returning(*Organisation.all_columns())
+        updated = await uow.organisations.update_if_version(
+            org_id,
+            expected_version,
+            {**changes, "version": current["version"] + 1, "updated_at": now},
         )
-        if not updated:
+        if updated is None:
             raise StaleVersion(
                 f"organisation {org_id} changed since version {expected_version}; "
                 "fetch it again and reapply your change"
             )
-        before, after = audit.diff(current, updated[0])
+        before, after = audit.diff(current, updated)
         await audit.record(
             principal,
             entity="organisation",
@@ -207,12 +200,12 @@ async def update_organisation(
             before=before,
             after=after,
         )
-    return updated[0]
+    return updated
 
 
-async def require_kind(org_id: int, kind: OrgKind, *, field: str) -> dict[str, Any]:
+async def require_kind(org_id: int, kind: OrgKind, *, field: str) -> OrganisationRow:
     """The organisation ``org_id``, which must be of ``kind`` (a unit's owner, maintainer...)."""
-    row = await Organisation.select().where(Organisation.id == org_id).first()
+    row = await reads().organisations.get(org_id)
     if row is None:
         raise InvalidValue(f"organisation {org_id} does not exist", field=field)
     if row["kind"] != kind.value:
@@ -226,8 +219,4 @@ async def choices(kind: OrgKind) -> list[dict[str, Any]]:
     """Id and name of every organisation of ``kind``, by name: a form's choice (the
     maintainer of a unit). Names only, which are public: a unit's public page shows its
     maintenance company."""
-    return await (
-        Organisation.select(Organisation.id, Organisation.name)
-        .where(Organisation.kind == kind.value)
-        .order_by(Organisation.name)
-    )
+    return await reads().organisations.choices(kind.value)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from piccolo.columns.combination import WhereRaw
-
 from equipment.domain.errors import InvalidValue
+from equipment.storage.keyset import after_cursor
+
+__all__ = ["SortKey", "after_cursor", "decode_cursor", "encode_cursor", "parse_sort"]
 
 MAX_CURSOR = 400
 
@@ -43,7 +45,7 @@ def parse_sort(text: str, allowed: dict[str, bool]) -> SortKey:
     return SortKey(column, descending, allowed[column])
 
 
-def encode_cursor(sort: SortKey, row: dict[str, Any]) -> str:
+def encode_cursor(sort: SortKey, row: Mapping[str, Any]) -> str:
     values = [
         row[c].isoformat() if isinstance(row[c], date) else row[c] for c in sort.order_columns
     ]
@@ -83,15 +85,3 @@ def _plausible(column: str, value: Any) -> bool:
     if column.endswith(("_at", "_on")):
         return isinstance(value, date)
     return isinstance(value, str) and len(value) <= 64 and "\x00" not in value
-
-
-def after_cursor(sort: SortKey, values: list[Any], table: str | None = None) -> WhereRaw:
-    """Rows strictly after ``values`` in sort order, as a row comparison the index can use.
-
-    ``table`` qualifies the columns when the query joins another table.
-    """
-    op = "<" if sort.descending else ">"
-    prefix = f'"{table}".' if table else ""
-    columns = ", ".join(f'{prefix}"{c}"' for c in sort.order_columns)
-    placeholders = ", ".join("{}" for _ in values)
-    return WhereRaw(f"({columns}) {op} ({placeholders})", *values)

@@ -16,34 +16,8 @@ from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import NotFound
 from equipment.domain.public_safety import PublicFacts, PublicView, public_view
 from equipment.services import register
-from equipment.tables import Equipment, Organisation
-
-# One statement: the unit, its three organisations' public names, its end of service life
-# and its latest inspection (a corrected record replaced by its correction), because the
-# page a QR code opens is the most-read page of the service.
-_SELECT = (
-    "SELECT e.id, e.code, e.category, e.address, e.status, e.status_since,"
-    " e.not_fit_for_use, e.next_inspection_due, e.last_maintenance_on,"
-    " u.name AS user_unit_name, m.name AS maintenance_company_name,"
-    " m.public_phone AS maintenance_company_phone, s.name AS filling_station_name,"
-    " (SELECT d.due_on FROM due_date d WHERE d.equipment = e.id"
-    " AND d.kind = 'end_of_service_life') AS end_of_service_life,"
-    " (SELECT MIN(h.found_on) FROM hazard h WHERE h.equipment = e.id AND h.grade = 'major'"
-    " AND h.state <> 'verified') AS major_hazard_since,"
-    " (SELECT i.inspected_on || '|' || i.conclusion FROM inspection i"
-    " WHERE i.equipment = e.id AND NOT EXISTS"
-    " (SELECT 1 FROM inspection c WHERE c.corrects = i.id)"
-    " ORDER BY i.inspected_on DESC, i.id DESC LIMIT 1) AS last_inspection"
-    " FROM equipment e JOIN organisation u ON u.id = e.user_unit"
-    " LEFT JOIN organisation m ON m.id = e.maintenance_company"
-    " LEFT JOIN organisation s ON s.id = e.owning_station"
-)
-_BY_CODE = _SELECT + " WHERE e.code = {} OR e.registration_code = {} OR e.equipment_code = {}"
-# A user unit's units in register order, one page of a label sheet.
-_OF_USER_UNIT = (
-    _SELECT + " WHERE e.user_unit = {} AND e.id > {} AND e.status IN ('pending', 'in_use',"
-    " 'suspended') ORDER BY e.id LIMIT {}"
-)
+from equipment.storage import reads
+from equipment.storage.public import PublicFactsRow
 
 
 def _as_date(value: Any) -> date | None:
@@ -63,13 +37,13 @@ def normalise_code(code: str) -> str:
 async def public_facts(code: str) -> PublicFacts:
     """The public facts of the unit whose sign reads ``code`` (either code, any case)."""
     wanted = normalise_code(code)
-    rows = await Equipment.raw(_BY_CODE, wanted, wanted, wanted)
-    if not rows:
+    row = await reads().public.by_code(wanted)
+    if row is None:
         raise NotFound(f"no unit with code {wanted} is on the register")
-    return _facts(rows[0])
+    return _facts(row)
 
 
-def _facts(r: dict[str, Any]) -> PublicFacts:
+def _facts(r: PublicFactsRow) -> PublicFacts:
     last_on, last_conclusion = None, None
     if r["last_inspection"]:
         day, _, last_conclusion = str(r["last_inspection"]).partition("|")
@@ -129,21 +103,18 @@ async def label_sheet(
     principal.require(Permission.LABEL_PRINT)
     if principal.role is not Role.ADMIN and principal.organisation_id != user_unit_id:
         raise NotFound(f"organisation {user_unit_id} not found")
-    org = (
-        await Organisation.select(Organisation.name)
-        .where((Organisation.id == user_unit_id) & (Organisation.kind == OrgKind.USER_UNIT))
-        .first()
-    )
-    if org is None:
+    store = reads()
+    name = await store.organisations.name_of(user_unit_id, OrgKind.USER_UNIT.value)
+    if name is None:
         raise NotFound(f"organisation {user_unit_id} not found")
-    rows = await Equipment.raw(_OF_USER_UNIT, user_unit_id, after_id, limit)
+    rows = await store.public.of_user_unit(user_unit_id, after_id=after_id, limit=limit)
     labels = [
         Label(
             r["id"], public_view(_facts(r), today, emergency_number), page_url(r["code"], base_url)
         )
         for r in rows
     ]
-    return org["name"], labels
+    return name, labels
 
 
 async def qr_target(principal: Principal, equipment_id: int, base_url: str) -> tuple[str, str]:

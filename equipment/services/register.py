@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from equipment.domain import catalogue, codes, parameters, regions
-from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
+from equipment.domain.access import (
+    EquipmentScope,
+    OrgKind,
+    Permission,
+    Principal,
+    Role,
+)
 from equipment.domain.errors import (
     Conflict,
     Forbidden,
@@ -25,15 +31,17 @@ from equipment.domain.lifecycle import (
     registration_is_late,
     suspension_notice_is_late,
 )
-from equipment.services import audit, db, jurisdiction, membership, schedules
+from equipment.services import audit, membership, schedules
 from equipment.services.organisations import require_kind
-from equipment.services.pagination import (
-    SortKey,
-    after_cursor,
-    decode_cursor,
-    encode_cursor,
+from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
+from equipment.storage import reads, unit_of_work
+from equipment.storage.audit import AuditRow
+from equipment.storage.equipment import (
+    EquipmentFilter,
+    EquipmentRow,
+    NewStatusChange,
+    StatusChangeRow,
 )
-from equipment.tables import Alarm, AreaMember, DueDate, Equipment, Organisation, StatusChange
 from geo.coords import CoordinateError, check_wgs84_in_china
 from geo.crs import check_crs, to_wgs84
 
@@ -60,62 +68,31 @@ REGULATORY_FIELDS = frozenset(
 CLOSED = frozenset({Status.SCRAPPED, Status.CANCELLED})
 
 
-@dataclass(frozen=True)
-class EquipmentFilter:
-    category: str | None = None
-    category_prefix: str | None = None
-    district_code: str | None = None
-    status: Status | None = None
-    user_unit_id: int | None = None
-    maintenance_company_id: int | None = None
-    owning_station_id: int | None = None
-    q: str | None = None
-    # Spatial and condition filters (the areas' unit lists, the data-quality list).
-    area_id: int | None = None  # units in or on this area (area_member)
-    located: bool | None = None  # True: with coordinates; False: without
-    commissioned_on_or_before: date | None = None
-    inspection_due_before: date | None = None  # next_inspection_due earlier than this
-    maintenance_due_before: date | None = None  # a maintenance due date earlier than this
-    open_alarm: bool = False  # an open alarm exists
+# A page of any of the register's lists (units, due dates, fills, alarms...): the rows
+# are mappings read by column name, typed where their repository types them.
+Row = TypeVar("Row", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
+class Page(Generic[Row]):
+    items: list[Row]
     next_cursor: str | None
 
 
-def _scope_clause(principal: Principal):
-    scope = principal.equipment_scope()
-    if scope.jurisdiction is not None:
-        return jurisdiction.equipment_clause(scope.jurisdiction)
-    column = {
-        ScopeKind.USER_UNIT: Equipment.user_unit,
-        ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,
-        ScopeKind.OWNING_STATION: Equipment.owning_station,
-    }.get(scope.kind)
-    if column is None:
-        return None
-    return column == scope.org_id
+def _scope(principal: Principal) -> EquipmentScope:
+    """The caller's units; storage turns the scope into each table's condition."""
+    return principal.equipment_scope()
 
 
-def _select():
-    return Equipment.select(*Equipment.all_columns()).output(load_json=True)
-
-
-async def _load(principal: Principal, equipment_id: int) -> dict[str, Any]:
+async def _load(principal: Principal, equipment_id: int) -> EquipmentRow:
     principal.require(Permission.EQUIPMENT_READ)
-    query = _select().where(Equipment.id == equipment_id)
-    scope = _scope_clause(principal)
-    if scope is not None:
-        query = query.where(scope)
-    row = await query.first()
+    row = await reads().equipment.get(equipment_id, _scope(principal))
     if row is None:
         raise NotFound(f"equipment {equipment_id} not found")
     return row
 
 
-async def get_equipment(principal: Principal, equipment_id: int) -> dict[str, Any]:
+async def get_equipment(principal: Principal, equipment_id: int) -> EquipmentRow:
     return await _load(principal, equipment_id)
 
 
@@ -124,14 +101,10 @@ async def code_of(principal: Principal, equipment_id: int) -> str:
     (404 outside the scope), reading one column: a QR image needs nothing else, and
     decoding the whole row was most of that route's time."""
     principal.require(Permission.EQUIPMENT_READ)
-    query = Equipment.select(Equipment.code).where(Equipment.id == equipment_id)
-    scope = _scope_clause(principal)
-    if scope is not None:
-        query = query.where(scope)
-    row = await query.first()
-    if row is None:
+    code = await reads().equipment.code_of(equipment_id, _scope(principal))
+    if code is None:
         raise NotFound(f"equipment {equipment_id} not found")
-    return row["code"]
+    return code
 
 
 async def list_equipment(
@@ -142,107 +115,45 @@ async def list_equipment(
     limit: int,
 ) -> Page:
     principal.require(Permission.EQUIPMENT_READ)
-    clauses = []
-    scope = _scope_clause(principal)
-    if scope is not None:
-        clauses.append(scope)
-    if filters.category:
-        clauses.append(Equipment.category == filters.category)
-    if filters.category_prefix:
-        clauses.append(Equipment.category.like(f"{_literal(filters.category_prefix)}%"))
-    if filters.district_code:
-        clauses.append(Equipment.district_code == filters.district_code)
-    if filters.status:
-        clauses.append(Equipment.status == filters.status.value)
-    if filters.user_unit_id is not None:
-        clauses.append(Equipment.user_unit == filters.user_unit_id)
-    if filters.maintenance_company_id is not None:
-        clauses.append(Equipment.maintenance_company == filters.maintenance_company_id)
-    if filters.owning_station_id is not None:
-        clauses.append(Equipment.owning_station == filters.owning_station_id)
-    if filters.q:
-        needle = _literal(filters.q.strip())
-        clauses.append(
-            Equipment.code.like(f"{needle.upper()}%") | Equipment.address.ilike(f"%{needle}%")
-        )
-    clauses.extend(_condition_clauses(filters))
-    if cursor:
-        clauses.append(after_cursor(sort, decode_cursor(cursor, sort)))
-    order = [getattr(Equipment, c) for c in sort.order_columns]
-    query = _select().order_by(*order, ascending=not sort.descending).limit(limit + 1)
-    if clauses:
-        query = query.where(*clauses)
-    rows = await query
+    rows = await reads().equipment.page(
+        filters,
+        scope=_scope(principal),
+        sort=sort,
+        after=decode_cursor(cursor, sort) if cursor else None,
+        limit=limit + 1,
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(sort, rows[-1]) if more and rows else None)
 
 
-def _condition_clauses(filters: EquipmentFilter) -> list:
-    clauses = []
-    if filters.area_id is not None:
-        members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == filters.area_id)
-        clauses.append(Equipment.id.is_in(members))
-    if filters.located is True:
-        clauses.append(Equipment.longitude.is_not_null())
-    elif filters.located is False:
-        clauses.append(Equipment.longitude.is_null())
-    if filters.commissioned_on_or_before is not None:
-        clauses.append(Equipment.commissioning_date <= filters.commissioned_on_or_before)
-    if filters.inspection_due_before is not None:
-        clauses.append(Equipment.next_inspection_due < filters.inspection_due_before)
-    if filters.maintenance_due_before is not None:
-        overdue = DueDate.select(DueDate.equipment).where(
-            DueDate.kind == "maintenance", DueDate.due_on < filters.maintenance_due_before
-        )
-        clauses.append(Equipment.id.is_in(overdue))
-    if filters.open_alarm:
-        alarmed = Alarm.select(Alarm.equipment).where(Alarm.state == "open")
-        clauses.append(Equipment.id.is_in(alarmed))
-    return clauses
-
-
-def _literal(text: str) -> str:
-    """User text inside a LIKE pattern: its wildcards are taken out, not interpreted."""
-    return text.replace("%", "").replace("_", "")
-
-
 async def _check_codes_free(registration_code: str | None, equipment_code: str | None) -> None:
     """A scrapped unit's codes can never be registered again (TSG 08-2017)."""
-    for column, value in (
-        (Equipment.registration_code, registration_code),
-        (Equipment.equipment_code, equipment_code),
+    for field, value in (
+        ("registration_code", registration_code),
+        ("equipment_code", equipment_code),
     ):
         if value is None:
             continue
-        other = (
-            await Equipment.select(Equipment.id, Equipment.status, Equipment.status_since)
-            .where(column == value)
-            .first()
-        )
+        other = await reads().equipment.code_holder(field, value)
         if other is None:
             continue
-        field = column._meta.name
-        if other["status"] == Status.SCRAPPED:
+        if other.status == Status.SCRAPPED:
             raise Conflict(
-                f"{value} belongs to a unit scrapped on {other['status_since'].isoformat()}; "
+                f"{value} belongs to a unit scrapped on {other.status_since.isoformat()}; "
                 "a scrapped unit can never be registered again (TSG 08-2017)",
                 field=field,
             )
-        raise Conflict(f"{value} is already on the register (equipment {other['id']})", field=field)
+        raise Conflict(f"{value} is already on the register (equipment {other.id})", field=field)
 
 
 async def _check_parties(data: dict[str, Any]) -> None:
-    user_unit = (
-        await Organisation.select(Organisation.kind)
-        .where(Organisation.id == data["user_unit"])
-        .first()
-    )
+    user_unit_kind = await reads().organisations.kind_of(data["user_unit"])
     # A filling station is the user unit of the cylinders it owns (TSG 23-2021).
     allowed = {OrgKind.USER_UNIT.value}
     if catalogue.is_cylinder(data["category"]):
         allowed.add(OrgKind.FILLING_STATION.value)
-    if user_unit is None or user_unit["kind"] not in allowed:
+    if user_unit_kind not in allowed:
         raise InvalidValue(
             f"organisation {data['user_unit']} is not a {' or '.join(sorted(allowed))}",
             field="user_unit_id",
@@ -338,7 +249,7 @@ def _check_registration_code(code: str, row: dict[str, Any], today: date) -> str
 
 async def create_equipment(
     principal: Principal, data: dict[str, Any], *, today: date, now: datetime
-) -> dict[str, Any]:
+) -> EquipmentRow:
     """A new unit: pending registration, or (registration office importing) already in use."""
     principal.require(Permission.EQUIPMENT_CREATE)
     row = {
@@ -387,13 +298,14 @@ async def create_equipment(
         created_at=now,
         updated_at=now,
     )
-    async with db.transaction():
+    async with unit_of_work() as uow:
         await _check_parties(row)
         await _check_codes_free(row.get("registration_code"), row.get("equipment_code"))
-        [created] = await Equipment.insert(Equipment(**row)).returning(Equipment.id)
-        await schedules.recompute(created["id"], today)
-        await membership.assign_unit(created["id"], row.get("longitude"), row.get("latitude"))
-        unit = await _select().where(Equipment.id == created["id"]).first()
+        created = await uow.equipment.insert(row)
+        await schedules.recompute(created, today)
+        await membership.assign_unit(created, row.get("longitude"), row.get("latitude"))
+        unit = await uow.equipment.get(created)
+        assert unit is not None  # inserted in this transaction
         await audit.record(
             principal,
             entity="equipment",
@@ -420,21 +332,19 @@ async def _write(
     expected_version: int,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     """Apply ``changes`` if the row is still at ``expected_version``, recompute its due
     dates, audit it. Inside the caller's transaction."""
-    updated = (
-        await Equipment.update({**changes, "version": current["version"] + 1, "updated_at": now})
-        .where(Equipment.id == current["id"], Equipment.version == expected_version)
-        .returning(Equipment.id)
-    )
-    if not updated:
+    repository = reads().equipment
+    values = {**changes, "version": current["version"] + 1, "updated_at": now}
+    if not await repository.update_if_version(current["id"], expected_version, values):
         raise StaleVersion(
             f"equipment {current['id']} changed since version {expected_version}; "
             "fetch it again and reapply your change"
         )
     await schedules.recompute(current["id"], today)
-    after = await _select().where(Equipment.id == current["id"]).first()
+    after = await repository.get(current["id"])
+    assert after is not None  # updated in this transaction
     before_diff, after_diff = audit.diff(current, after)
     await audit.record(
         principal,
@@ -456,7 +366,7 @@ async def update_equipment(
     *,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     """Edit a unit's description (its user unit or maintainer) or its regulatory data (admin)."""
     changes = dict(changes)
     crs = changes.pop("crs", "wgs84")
@@ -480,7 +390,7 @@ async def update_equipment(
         principal.require(Permission.EQUIPMENT_EDIT_DESCRIPTION)
     if set(changes) & REGULATORY_FIELDS:
         principal.require(Permission.EQUIPMENT_EDIT_REGULATORY)
-    async with db.transaction():
+    async with unit_of_work():
         current = await _load(principal, equipment_id)
         if current["version"] != expected_version:
             raise StaleVersion(
@@ -530,9 +440,9 @@ async def _transition(
     changes: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     check: Callable[[dict[str, Any]], Any] | None = None,
     then: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     principal.require(permission)
-    async with db.transaction():
+    async with unit_of_work() as uow:
         current = await _load(principal, equipment_id)
         version = current["version"] if expected_version is None else expected_version
         if current["version"] != version:
@@ -549,8 +459,8 @@ async def _transition(
         new_values = changes(current) if changes is not None else {}
         if status_after != status_before:
             new_values.update(status=status_after.value, status_since=effective_on)
-        await StatusChange.insert(
-            StatusChange(
+        await uow.equipment.add_status_change(
+            NewStatusChange(
                 equipment=equipment_id,
                 action=action.value,
                 from_status=status_before.value,
@@ -585,7 +495,7 @@ async def register(
     expected_version: int | None,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     def changes(current: dict[str, Any]) -> dict[str, Any]:
         code = _check_registration_code(registration_code, current, today)
         values = {
@@ -630,7 +540,7 @@ async def suspend(
     expected_version: int | None,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     if planned_until is not None and planned_until <= suspended_from:
         raise InvalidValue("the planned end must come after the start", field="planned_until")
     if notified_on < suspended_from or notified_on > today:
@@ -665,7 +575,7 @@ async def resume(
     expected_version: int | None,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     def changes(current: dict[str, Any]) -> dict[str, Any]:
         lapsed = inspection_needed_on_resume(current["next_inspection_due"], resumed_on)
         return {"needs_inspection_before_resume": lapsed, "late_suspension_notice": False}
@@ -694,7 +604,7 @@ async def close(
     expected_version: int | None,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     """Scrap or cancel: the record is closed for good (TSG 08-2017)."""
     if action not in (Action.SCRAP, Action.CANCEL):
         raise ValueError(f"{action} does not close a record")
@@ -720,7 +630,7 @@ async def transfer(
     expected_version: int | None,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     async def new_owner(current: dict[str, Any]) -> None:
         if current["user_unit"] == user_unit_id:
             raise InvalidValue("the unit already belongs to that user unit", field="user_unit_id")
@@ -750,7 +660,7 @@ async def change_maintainer(
     expected_version: int | None,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EquipmentRow:
     async def company(_: dict[str, Any]) -> None:
         if maintenance_company_id is not None:
             await require_kind(
@@ -777,47 +687,28 @@ async def hand_over_open_alarms(unit: dict[str, Any]) -> None:
     """After a change of maintainer the unit's open alarms name the company that must now
     answer them; closed ones keep the company that handled them. (Who sees an alarm
     follows the unit's current maintainer in any case: services/alarms.py.)"""
-    await Alarm.update({Alarm.maintenance_company: unit["maintenance_company"]}).where(
-        Alarm.equipment == unit["id"], Alarm.state == "open"
-    )
+    await reads().equipment.hand_over_open_alarms(unit["id"], unit["maintenance_company"])
 
 
-async def status_history(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
+async def status_history(principal: Principal, equipment_id: int) -> list[StatusChangeRow]:
     principal.require(Permission.HISTORY_READ)
     await _load(principal, equipment_id)
-    return (
-        await StatusChange.select()
-        .where(StatusChange.equipment == equipment_id)
-        .order_by(StatusChange.id)
-        .output(load_json=True)
-    )
+    return await reads().equipment.status_history(equipment_id)
 
 
-async def audit_trail(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
+async def audit_trail(principal: Principal, equipment_id: int) -> list[AuditRow]:
     principal.require(Permission.HISTORY_READ)
     await _load(principal, equipment_id)
     return await audit.trail("equipment", equipment_id)
 
 
-async def organisation_names(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = await Organisation.select(Organisation.id, Organisation.name).where(
-        Organisation.id.is_in(list(ids))
-    )
-    return {r["id"]: r["name"] for r in rows}
+async def organisation_names(ids: Iterable[int | None]) -> dict[int, str]:
+    """Names of the organisations ``ids`` names (a unit's empty roles, None, are skipped)."""
+    return await reads().organisations.names(i for i in ids if i is not None)
 
 
 async def unit_labels(principal: Principal, ids: set[int]) -> dict[int, dict[str, Any]]:
     """Code and address of the units among ``ids`` the caller may see (lists of alarms
     name their units by these, not by id)."""
     principal.require(Permission.EQUIPMENT_READ)
-    if not ids:
-        return {}
-    query = Equipment.select(Equipment.id, Equipment.code, Equipment.address).where(
-        Equipment.id.is_in(sorted(ids))
-    )
-    scope = _scope_clause(principal)
-    if scope is not None:
-        query = query.where(scope)
-    return {r["id"]: r for r in await query}
+    return await reads().equipment.labels(ids, _scope(principal))

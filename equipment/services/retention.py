@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from equipment.domain.errors import InvalidValue
-from equipment.services import db
-from equipment.services.bulk import Bulk
+from equipment.storage import reads
+from equipment.storage.retention import Aged
 
 FILL_MINIMUM_DAYS = 2 * 365
 # Rows per DELETE: short transactions, so pruning a backlog never blocks the ingest.
@@ -36,18 +36,9 @@ class Retention:
                 raise InvalidValue(f"{name} must be at least 1", field=name)
 
 
-# table -> the column its age is read from
-_AGED = {
-    "lift_heartbeat": "ts",
-    "dead_letter": "received_at",
-    "fill": "filled_at",
-    "lift_event": "ts",
-}
-
-
 async def prune(retention: Retention, *, now: datetime) -> dict[str, int]:
     """Delete what is older than its retention; returns the rows removed per table."""
-    keep = {
+    keep: dict[Aged, int | None] = {
         "lift_heartbeat": retention.heartbeat_days,
         "dead_letter": retention.dead_letter_days,
         "fill": retention.fill_days,
@@ -58,16 +49,10 @@ async def prune(retention: Retention, *, now: datetime) -> dict[str, int]:
         if days is None:
             continue
         cutoff = now - timedelta(days=days)
-        column = _AGED[table]
         removed[table] = 0
         while True:
-            async with db.transaction() as transaction:
-                rows = await Bulk(transaction).fetch(
-                    f"DELETE FROM {table} WHERE id IN"
-                    f" (SELECT id FROM {table} WHERE {column} < $1 LIMIT {CHUNK}) RETURNING id",
-                    cutoff,
-                )
-            removed[table] += len(rows)
-            if len(rows) < CHUNK:
+            deleted = await reads().retention.delete_older(table, cutoff, limit=CHUNK)
+            removed[table] += deleted
+            if deleted < CHUNK:
                 break
     return removed

@@ -8,6 +8,7 @@ the register.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.model import STATUTORY_KINDS
 from equipment.services import policies
+from equipment.storage import reads
 from equipment.storage.hazards import HazardRepository
-from equipment.tables import DueDate, Equipment, Inspection, StatusChange
 
 # Rules that demand an inspection before restart after a long stop (TSG T7001-2023,
 # TSG 11-2020), whatever the periodic dates say.
@@ -123,26 +124,19 @@ def derived_fields(unit: dict[str, Any], schedule: rules.Schedule, today: date) 
     }
 
 
-async def load_history(unit: dict[str, Any]) -> rules.UnitHistory:
-    inspections = (
-        await Inspection.select().where(Inspection.equipment == unit["id"]).order_by(Inspection.id)
-    )
-    changes = (
-        await StatusChange.select(StatusChange.action, StatusChange.effective_on)
-        .where(StatusChange.equipment == unit["id"])
-        .order_by(StatusChange.id)
-    )
+async def load_history(unit: Mapping[str, Any]) -> rules.UnitHistory:
+    store = reads()
+    inspections = await store.inspections.of_unit(unit["id"], as_recorded=True)
+    changes = await store.equipment.status_steps(unit["id"])
     return history(unit, inspections, changes)
 
 
 async def recompute(unit_id: int, today: date) -> rules.Schedule:
     """Rewrite one unit's due dates and derived columns. Call inside the change's transaction."""
-    unit = (
-        await Equipment.select(*Equipment.all_columns())
-        .where(Equipment.id == unit_id)
-        .output(load_json=True)
-        .first()
-    )
+    store = reads()
+    unit = await store.equipment.get(unit_id)
+    if unit is None:
+        raise ValueError(f"equipment {unit_id} does not exist")
     schedule = rules.schedule(await load_history(unit), today, policy())
     await write_due_rows(unit_id, due_rows(unit, schedule))
     fields = derived_fields(unit, schedule, today)
@@ -150,31 +144,14 @@ async def recompute(unit_id: int, today: date) -> rules.Schedule:
     # (GB 45067-2024; equipment.services.hazards): until it is verified closed.
     if not fields["not_fit_for_use"] and await HazardRepository().open_major_since(unit_id):
         fields["not_fit_for_use"] = True
-    await Equipment.update(fields).where(Equipment.id == unit_id)
+    await store.equipment.set_columns(unit_id, fields)
     return schedule
 
 
 async def write_due_rows(unit_id: int, rows: list[dict[str, Any]]) -> None:
     """Update in place by kind (row ids stay stable for paging clients), add, remove."""
-    existing = {
-        r["kind"]: r["id"]
-        for r in await DueDate.select(DueDate.id, DueDate.kind).where(DueDate.equipment == unit_id)
-    }
-    wanted = {r["kind"]: r for r in rows}
-    gone = [existing[k] for k in existing.keys() - wanted.keys()]
-    if gone:
-        await DueDate.delete().where(DueDate.id.is_in(gone))
-    for kind, row in wanted.items():
-        if kind in existing:
-            await DueDate.update(row).where(DueDate.id == existing[kind])
-        else:
-            await DueDate.insert(DueDate(**row))
+    await reads().due.replace_for_unit(unit_id, rows)
 
 
 async def current_due(unit_id: int, kind: str) -> date | None:
-    row = (
-        await DueDate.select(DueDate.due_on)
-        .where(DueDate.equipment == unit_id, DueDate.kind == kind)
-        .first()
-    )
-    return row["due_on"] if row else None
+    return await reads().due.current(unit_id, kind)

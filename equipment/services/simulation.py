@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from equipment.domain import fills as rules
-from equipment.services import db, fill_facts
-from equipment.services.bulk import Bulk
-from equipment.storage import fill_state
+from equipment.services import fill_facts
+from equipment.storage import db, fill_state
+from equipment.storage.bulk import Bulk
 from equipment.tables import Equipment, Organisation
 
 # fill_facts looks cylinders up in chunks of this many codes (one statement each).

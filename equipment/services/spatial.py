@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from piccolo.engine.postgres import PostgresEngine
 
-from equipment.domain.access import Permission, Principal, ScopeKind
+from equipment.domain.access import EquipmentScope, Permission, Principal
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Status
-from equipment.services import db, jurisdiction, positions, register
+from equipment.services import register
 from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
-from equipment.tables import Equipment
+from equipment.storage import reads
+from equipment.storage.equipment import BBox, EquipmentRow
 from geo.areas import GeometryError, parse_polygonal
 from geo.assign import Cluster, cluster_bbox, units_in_polygon
 from geo.coords import CoordinateError, check_wgs84_in_china
@@ -36,8 +35,6 @@ MAX_RADIUS_M = 50_000.0
 MAX_SPAN_DEG = 2.5
 ID_SORT = SortKey("id", descending=False, unique=True)
 
-BBox = tuple[float, float, float, float]
-
 
 @dataclass(frozen=True)
 class UnitFilter:
@@ -49,13 +46,13 @@ class UnitFilter:
 @dataclass(frozen=True)
 class Nearby:
     total: int  # units within the radius
-    items: list[tuple[dict[str, Any], float]]  # (unit, metres), nearest first, at most limit
+    items: list[tuple[EquipmentRow, float]]  # (unit, metres), nearest first, at most limit
 
 
 @dataclass(frozen=True)
 class BoxView:
     total: int
-    units: list[dict[str, Any]]  # when not clustered
+    units: list[EquipmentRow]  # when not clustered
     clusters: list[tuple[Cluster, int]]  # (cluster, id of its lowest-id unit) when clustered
     cell_deg: float | None
 
@@ -63,21 +60,14 @@ class BoxView:
 @dataclass(frozen=True)
 class WithinPage:
     total: int
-    items: list[dict[str, Any]]
+    items: list[EquipmentRow]
     next_cursor: str | None
     repaired: bool  # the polygon sent was invalid and was repaired before use
 
 
-def _scope_clause(principal: Principal):
-    scope = principal.equipment_scope()
-    if scope.jurisdiction is not None:
-        return jurisdiction.equipment_clause(scope.jurisdiction)
-    column = {
-        ScopeKind.USER_UNIT: Equipment.user_unit,
-        ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,
-        ScopeKind.OWNING_STATION: Equipment.owning_station,
-    }.get(scope.kind)
-    return None if column is None else column == scope.org_id
+def _scope(principal: Principal) -> EquipmentScope:
+    """The caller's units; storage turns the scope into each table's condition."""
+    return principal.equipment_scope()
 
 
 def _crs(crs: str) -> Crs:
@@ -108,60 +98,23 @@ def _check_span(box: BBox, field: str) -> None:
         )
 
 
-def located_query(principal: Principal, box: BBox, f: UnitFilter):
-    """The SQL prefilter: id and position of the caller's units in ``box``, edges included
-    (a range scan of the equipment_location index)."""
-    min_lon, min_lat, max_lon, max_lat = box
-    clauses = [
-        Equipment.longitude >= min_lon,
-        Equipment.longitude <= max_lon,
-        Equipment.latitude >= min_lat,
-        Equipment.latitude <= max_lat,
-    ]
-    scope = _scope_clause(principal)
-    if scope is not None:
-        clauses.append(scope)
-    if f.category:
-        clauses.append(Equipment.category == f.category)
-    if f.category_prefix:
-        prefix = f.category_prefix.replace("%", "").replace("_", "")
-        clauses.append(Equipment.category.like(f"{prefix}%"))
-    if f.status:
-        clauses.append(Equipment.status == f.status.value)
-    return Equipment.select(Equipment.id, Equipment.longitude, Equipment.latitude).where(*clauses)
-
-
 async def _located(
     principal: Principal, box: BBox, f: UnitFilter
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, lons, lats) of the caller's units inside ``box`` (edges included), by id."""
-    query = located_query(principal, box, f)
-    engine = db.engine()
-    if isinstance(engine, PostgresEngine) and engine.pool is not None:
-        # Up to every unit of a city: one binary COPY read into numpy, not Python rows.
-        sql, args = query.querystrings[0].compile_string(engine_type="postgres")
-        async with engine.pool.acquire() as connection:
-            ids, lons, lats = await positions.fetch(connection, sql, *args)
-    else:
-        rows = await query
-        ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        lons = np.array([r["longitude"] for r in rows], dtype=np.float64)
-        lats = np.array([r["latitude"] for r in rows], dtype=np.float64)
+    ids, lons, lats = await reads().equipment.located(
+        _scope(principal),
+        box,
+        category=f.category,
+        category_prefix=f.category_prefix,
+        status=f.status,
+    )
     order = np.argsort(ids, kind="stable")  # ties (equal distances) then go by id
     return ids[order], lons[order], lats[order]
 
 
-async def _units(ids: list[int]) -> dict[int, dict[str, Any]]:
-    rows: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for row in await (
-            Equipment.select(*Equipment.all_columns())
-            .where(Equipment.id.is_in(chunk))
-            .output(load_json=True)
-        ):
-            rows[row["id"]] = row
-    return rows
+async def _units(ids: list[int]) -> dict[int, EquipmentRow]:
+    return await reads().equipment.by_ids(ids)
 
 
 async def nearby(

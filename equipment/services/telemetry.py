@@ -11,10 +11,11 @@ from equipment.domain import lift_events
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import NotFound
 from equipment.domain.maintenance import TelemetryDay
-from equipment.services import alarms, db, maintenance
-from equipment.services.bulk import Bulk
+from equipment.services import alarms, maintenance
 from equipment.services.clock import CHINA
 from equipment.services.register import get_equipment
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 from equipment.tables import LiftHeartbeat, LiftState
 
 

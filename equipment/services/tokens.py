@@ -17,8 +17,9 @@ from equipment.domain.access import (
     check_jurisdiction,
 )
 from equipment.domain.errors import InvalidValue, NotFound
-from equipment.services import audit, db
+from equipment.services import audit
 from equipment.services.organisations import require_kind
+from equipment.storage import db
 from equipment.tables import ApiToken
 
 TOKEN_PREFIX = "sereg_"

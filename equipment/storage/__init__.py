@@ -1,1 +1,69 @@
-""""""
+"""The storage layer: every table access and SQL statement of the services lives here.
+
+Services take a unit of work and call its repositories; they import no table and hold
+no SQL (tests/unit/test_storage_shape.py holds that). The repositories are stateless:
+each statement runs in the Piccolo transaction open in the task, if any, so a unit of
+work opened inside another joins it (the outermost one commits)::
+
+    async with unit_of_work() as uow:       # one transaction
+        unit = await uow.equipment.get(equipment_id)
+        await uow.audit.add(entry)
+
+    unit = await reads().equipment.get(equipment_id)   # a read on its own, no BEGIN
+
+A repository takes and returns typed records: msgspec Structs for values built here,
+TypedDicts for rows that callers read by column name (the API encodes both as they are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from equipment.storage import db
+from equipment.storage.audit import AuditRepository
+from equipment.storage.calls import CallRepository
+from equipment.storage.citizen_reports import CitizenReportRepository
+from equipment.storage.dead_letters import DeadLetterRepository
+from equipment.storage.devices import DeviceRepository
+from equipment.storage.due import DueRepository
+from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.inspections import InspectionRepository
+from equipment.storage.membership import MembershipRepository
+from equipment.storage.organisations import OrganisationRepository
+from equipment.storage.public import PublicRepository
+from equipment.storage.retention import RetentionRepository
+
+
+class UnitOfWork:
+    """The repositories, one attribute per aggregate."""
+
+    def __init__(self) -> None:
+        self.audit = AuditRepository()
+        self.calls = CallRepository()
+        self.citizen_reports = CitizenReportRepository()
+        self.dead_letters = DeadLetterRepository()
+        self.devices = DeviceRepository()
+        self.due = DueRepository()
+        self.equipment = EquipmentRepository()
+        self.inspections = InspectionRepository()
+        self.membership = MembershipRepository()
+        self.organisations = OrganisationRepository()
+        self.public = PublicRepository()
+        self.retention = RetentionRepository()
+
+
+_REPOSITORIES = UnitOfWork()
+
+
+@asynccontextmanager
+async def unit_of_work() -> AsyncIterator[UnitOfWork]:
+    """One transaction: committed when the block ends, rolled back when it raises."""
+    async with db.transaction():
+        yield _REPOSITORIES
+
+
+def reads() -> UnitOfWork:
+    """The repositories outside a transaction (each statement on its own, or inside the
+    caller's transaction when one is open): for reads that need no snapshot."""
+    return _REPOSITORIES

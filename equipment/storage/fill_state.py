@@ -29,7 +29,7 @@ from equipment.domain import fills as rules
 from equipment.tables import CylinderFillState
 
 if TYPE_CHECKING:  # the connection wrapper is passed in; storage imports no service
-    from equipment.services.bulk import Bulk
+    from equipment.storage.bulk import Bulk
 
 __all__ = [
     "STATE_COLUMNS_SQL",

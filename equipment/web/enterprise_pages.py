@@ -884,7 +884,8 @@ async def _org_page(
     # Another organisation is not found (as in the API); its own is not a user's to edit here.
     row = await organisations.get_organisation(principal, org_id)
     principal.require(Permission.ORG_UPDATE_ANY)
-    shown = {n: ("" if row.get(n) is None else str(row[n])) for n in ORG_FIELDS}
+    fields: dict[str, Any] = dict(row)
+    shown = {n: ("" if fields.get(n) is None else str(fields[n])) for n in ORG_FIELDS}
     _ = Translator(staff_language(request))
     return page(
         request,

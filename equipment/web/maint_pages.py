@@ -8,6 +8,7 @@ logged-in company decides what is visible: another company's unit or alarm is a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
@@ -49,7 +50,7 @@ def _category(code: str) -> str:
         return code
 
 
-def _unit_row(row: dict[str, Any], _: Translator) -> dict[str, Any]:
+def _unit_row(row: Mapping[str, Any], _: Translator) -> dict[str, Any]:
     return {
         "id": row["id"],
         "code": row["code"],

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from equipment.services import db
-from equipment.services.bulk import Bulk
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
 from equipment.tables import DeadLetter, Fill
 
 pytestmark = pytest.mark.integration

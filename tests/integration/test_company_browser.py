@@ -19,8 +19,9 @@ import httpx
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.services import clock, db
+from equipment.services import clock
 from equipment.settings import DatabaseSettings
+from equipment.storage import db
 from tests.browser_support import block_outside_network
 from tests.conftest import create_pg_database, drop_pg_database, pg_url, sereg_env, service_missing
 from tests.ingest_support import fill_payload, fills_topic, ingest_now

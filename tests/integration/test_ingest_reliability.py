@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.services import db
 from equipment.settings import DatabaseSettings
+from equipment.storage import db
 from equipment.tables import Fill
 from tests.conftest import ROOT, pg_url, sereg_env
 from tests.ingest_support import (

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from equipment.services import db
+from equipment.storage import db
 from equipment.tables import Equipment
 
 pytestmark = pytest.mark.integration

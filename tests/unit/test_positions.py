@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from equipment.services import positions
+from equipment.storage import positions
 
 
 def copy_data(rows, *, extension: bytes = b"", sizes=(8, 8, 8), fields: int = 3) -> bytes:

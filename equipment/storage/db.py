@@ -9,16 +9,16 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # asyncpg ships no type information ([tool.mypy] ignore_missing_imports)
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from equipment.services.bulk import Bulk
+from equipment.storage.bulk import Bulk
 from equipment.tables import REGISTER_TABLES, Equipment
 
 
-def engine() -> Engine:
+def engine() -> Engine[Any]:
     return Equipment._meta.db
 
 
@@ -62,7 +62,7 @@ async def transaction() -> AsyncIterator[Any]:
             raise
 
 
-async def _abandon(current: Engine, piccolo_transaction: Any) -> None:
+async def _abandon(current: Engine[Any], piccolo_transaction: Any) -> None:
     """Give back a transaction whose commit or rollback failed: its connection is closed
     (the server rolls back what it had) and the task no longer thinks it is inside it."""
     if getattr(piccolo_transaction, "_parent", None) is not None:
@@ -99,6 +99,7 @@ async def reading() -> AsyncIterator[Bulk]:
         finally:
             await connection.close()
         return
+    assert isinstance(current, SQLiteEngine)
     connection = await current.get_connection()
     try:
         yield Bulk.on(connection, postgres=False)
@@ -106,13 +107,13 @@ async def reading() -> AsyncIterator[Bulk]:
         await connection.close()
 
 
-def bind(new_engine: Engine) -> None:
+def bind(new_engine: Engine[Any]) -> None:
     """Point every register table at ``new_engine`` (tests switch engines with this)."""
     for table in REGISTER_TABLES:
         table._meta.db = new_engine
 
 
-async def _no_reset(connection) -> None:
+async def _no_reset(connection: object) -> None:
     """Skip asyncpg's per-release reset query (a round trip on every request; measured
     4-16 % of a due-list request). Services leave no session state behind, and asyncpg
     still rolls back a transaction left open."""

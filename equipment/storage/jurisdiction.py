@@ -37,7 +37,7 @@ def unit_ids(jurisdiction: Jurisdiction) -> Any:
     return Equipment.select(Equipment.id).where(equipment_clause(jurisdiction))
 
 
-def raw_clause(jurisdiction: Jurisdiction, *, unit_id: str, district: str) -> tuple[str, list]:
+def raw_clause(jurisdiction: Jurisdiction, *, unit_id: str, district: str) -> tuple[str, list[Any]]:
     """The same test for raw SQL written with ``{}`` placeholders (Piccolo's ``raw``):
     `` AND (...)`` over the given id and district column expressions, and its arguments."""
     parts: list[str] = []
@@ -58,7 +58,7 @@ def raw_clause(jurisdiction: Jurisdiction, *, unit_id: str, district: str) -> tu
 
 def numbered_clause(
     jurisdiction: Jurisdiction, *, unit_id: str, district: str, first: int
-) -> tuple[str, list]:
+) -> tuple[str, list[Any]]:
     """``raw_clause`` for asyncpg-style ``$n`` placeholders numbered from ``first``."""
     sql, args = raw_clause(jurisdiction, unit_id=unit_id, district=district)
     pieces = sql.split("{}")

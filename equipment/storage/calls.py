@@ -1,0 +1,123 @@
+"""96333 calls and what an alarm's timeline reads: the calls, the lift's events, the
+webhook deliveries of its notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, TypedDict, cast
+
+from equipment.storage.equipment import EquipmentRow
+from equipment.tables import (
+    Alarm,
+    EmergencyCall,
+    Equipment,
+    LiftEvent,
+    Notification,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+
+class CallRow(TypedDict):
+    id: int
+    alarm: int
+    equipment: int
+    callback_number: str
+    note: str
+    received_at: datetime
+    joined: bool
+    actor: str
+    recorded_at: datetime
+
+
+class LiftEventRow(TypedDict):
+    id: int
+    equipment: int
+    event_id: str
+    ts: datetime
+    kind: str
+    raw_code: str | None
+    floor: int | None
+    cleared: bool
+    received_at: datetime
+
+
+class DeliveryRow(TypedDict):
+    """A delivered webhook of one of an alarm's notifications, with whom it reached."""
+
+    delivered_at: datetime
+    organisation: int | None
+    district_code: str | None
+
+
+def _live_lifts() -> Any:
+    return Equipment.select(*Equipment.all_columns()).where(
+        Equipment.category.like("3%"), Equipment.status.not_in(["scrapped", "cancelled"])
+    )
+
+
+class CallRepository:
+    async def live_lift_by_code(self, code: str) -> EquipmentRow | None:
+        """A lift not scrapped or cancelled whose registration code or code is ``code``."""
+        row = (
+            await _live_lifts()
+            .where((Equipment.registration_code == code) | (Equipment.code == code))
+            .first()
+        )
+        return cast(EquipmentRow | None, row)
+
+    async def live_lifts_at(self, words: str, *, limit: int) -> list[EquipmentRow]:
+        """Lifts whose address contains ``words`` (a literal without LIKE wildcards)."""
+        rows = await _live_lifts().where(Equipment.address.like(f"%{words}%")).limit(limit)
+        return cast(list[EquipmentRow], rows)
+
+    async def has_open_entrapment(self, equipment_id: int) -> bool:
+        return bool(
+            await Alarm.exists().where(
+                Alarm.equipment == equipment_id,
+                Alarm.kind == "entrapment",
+                Alarm.state == "open",
+            )
+        )
+
+    async def add(self, values: Mapping[str, Any]) -> CallRow:
+        [call] = await EmergencyCall.insert(EmergencyCall(**values)).returning(
+            *EmergencyCall.all_columns()
+        )
+        return cast(CallRow, call)
+
+    async def of_alarm(self, alarm_id: int) -> list[CallRow]:
+        rows = await EmergencyCall.select().where(EmergencyCall.alarm == alarm_id)
+        return cast(list[CallRow], rows)
+
+    async def lift_events(
+        self, equipment_id: int, *, start: datetime, end: datetime | None, limit: int
+    ) -> list[LiftEventRow]:
+        """The lift's events from ``start`` to ``end`` (open-ended without), oldest first."""
+        query = LiftEvent.select().where(LiftEvent.equipment == equipment_id, LiftEvent.ts >= start)
+        if end is not None:
+            query = query.where(LiftEvent.ts <= end)
+        return cast(list[LiftEventRow], await query.order_by(LiftEvent.ts).limit(limit))
+
+    async def deliveries_of(self, alarm_id: int) -> list[DeliveryRow]:
+        notes = Notification.select(Notification.id).where(Notification.alarm == alarm_id)
+        delivered = await WebhookDelivery.select(
+            WebhookDelivery.delivered_at, WebhookDelivery.endpoint
+        ).where(WebhookDelivery.notification.is_in(notes), WebhookDelivery.state == "delivered")
+        if not delivered:
+            return []
+        endpoints = {
+            e["id"]: e
+            for e in await WebhookEndpoint.select(
+                WebhookEndpoint.id, WebhookEndpoint.organisation, WebhookEndpoint.district_code
+            ).where(WebhookEndpoint.id.is_in([d["endpoint"] for d in delivered]))
+        }
+        return [
+            DeliveryRow(
+                delivered_at=d["delivered_at"],
+                organisation=endpoints[d["endpoint"]]["organisation"],
+                district_code=endpoints[d["endpoint"]]["district_code"],
+            )
+            for d in delivered
+        ]

@@ -1,0 +1,66 @@
+"""The ingest's dead letters: what devices sent that sereg could not accept, and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypedDict, cast
+
+from piccolo.query.functions.aggregate import Count
+
+from equipment.storage.equipment import Clause
+from equipment.tables import DeadLetter
+
+
+class DeadLetterRow(TypedDict):
+    id: int
+    received_at: datetime
+    topic: str
+    unit_code: str | None
+    reason: str
+    detail: str
+    payload: bytes | None
+    payload_size: int
+    delivery_key: str | None
+    deliveries: int
+
+
+class DeadLetterRepository:
+    async def newest_first(
+        self,
+        *,
+        reason: str | None,
+        unit_code: str | None,
+        since: datetime | None,
+        before_id: int | None,
+        limit: int,
+    ) -> list[DeadLetterRow]:
+        clauses: list[Clause] = []
+        if reason:
+            clauses.append(DeadLetter.reason == reason)
+        if unit_code:
+            clauses.append(DeadLetter.unit_code == unit_code)
+        if since:
+            clauses.append(DeadLetter.received_at >= since)
+        if before_id is not None:
+            clauses.append(DeadLetter.id < before_id)
+        query = DeadLetter.select().order_by(DeadLetter.id, ascending=False).limit(limit)
+        if clauses:
+            query = query.where(*clauses)
+        return cast(list[DeadLetterRow], await query)
+
+    async def count_by_reason(self, *, since: datetime | None) -> dict[str, int]:
+        query = DeadLetter.select(DeadLetter.reason, Count(DeadLetter.id, alias="count"))
+        if since:
+            query = query.where(DeadLetter.received_at >= since)
+        rows = await query.group_by(DeadLetter.reason)
+        return {cast(str, r["reason"]): int(r["count"]) for r in rows}
+
+    async def count_unknown_codes(self, *, since: datetime | None) -> dict[str | None, int]:
+        """Dead letters of unknown units, counted per unit code."""
+        query = DeadLetter.select(DeadLetter.unit_code, Count(DeadLetter.id, alias="count")).where(
+            DeadLetter.reason == "unknown_unit"
+        )
+        if since:
+            query = query.where(DeadLetter.received_at >= since)
+        rows = await query.group_by(DeadLetter.unit_code)
+        return {cast(str | None, r["unit_code"]): int(r["count"]) for r in rows}

@@ -1,0 +1,379 @@
+"""The equipment register's rows: units, their status changes, and the code lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict, cast
+
+import msgspec
+import numpy as np
+from piccolo.columns.combination import And, Or, Where, WhereRaw
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.query import Select
+
+from equipment.domain.access import EquipmentScope, ScopeKind
+from equipment.domain.lifecycle import Status
+from equipment.storage import db, jurisdiction, positions
+from equipment.storage.keyset import Sort, after_cursor
+from equipment.tables import Alarm, AreaMember, DueDate, Equipment, StatusChange
+
+Clause = Where | And | Or | WhereRaw
+
+
+class EquipmentRow(TypedDict):
+    """A unit's row as the register holds it (a mapping: the API, the pages, the audit
+    diff and the cursors read it by column name)."""
+
+    id: int
+    code: str
+    registration_code: str | None
+    equipment_code: str | None
+    category: str
+    certificate_no: str | None
+    manufacturer: str
+    model: str
+    serial_no: str
+    manufacture_date: date | None
+    commissioning_date: date | None
+    registered_on: date | None
+    address: str
+    district_code: str
+    longitude: float | None
+    latitude: float | None
+    user_unit: int
+    maintenance_company: int | None
+    owning_station: int | None
+    status: str
+    status_since: date
+    late_registration: bool
+    late_suspension_notice: bool
+    needs_inspection_before_resume: bool
+    parameters: dict[str, Any]
+    cylinder_use: str | None
+    next_inspection_due: date | None
+    not_fit_for_use: bool
+    last_maintenance_on: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class StatusChangeRow(TypedDict):
+    id: int
+    equipment: int
+    action: str
+    from_status: str
+    to_status: str
+    effective_on: date
+    details: dict[str, Any]
+    actor: str
+    recorded_at: datetime
+
+
+class StatusStepRow(TypedDict):
+    action: str
+    effective_on: date
+
+
+class CodeHolder(msgspec.Struct, frozen=True):
+    """The unit that holds a registration or equipment code."""
+
+    id: int
+    status: str
+    status_since: date
+
+
+class NewStatusChange(msgspec.Struct, frozen=True):
+    equipment: int
+    action: str
+    from_status: str
+    to_status: str
+    effective_on: date
+    details: dict[str, Any]
+    actor: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class EquipmentFilter:
+    category: str | None = None
+    category_prefix: str | None = None
+    district_code: str | None = None
+    status: Status | None = None
+    user_unit_id: int | None = None
+    maintenance_company_id: int | None = None
+    owning_station_id: int | None = None
+    q: str | None = None
+    # Spatial and condition filters (the areas' unit lists, the data-quality list).
+    area_id: int | None = None  # units in or on this area (area_member)
+    located: bool | None = None  # True: with coordinates; False: without
+    commissioned_on_or_before: date | None = None
+    inspection_due_before: date | None = None  # next_inspection_due earlier than this
+    maintenance_due_before: date | None = None  # a maintenance due date earlier than this
+    open_alarm: bool = False  # an open alarm exists
+
+
+def _literal(text: str) -> str:
+    """User text inside a LIKE pattern: its wildcards are taken out, not interpreted."""
+    return text.replace("%", "").replace("_", "")
+
+
+def _scope_clause(scope: EquipmentScope | None) -> Clause | None:
+    if scope is None:
+        return None
+    if scope.jurisdiction is not None:
+        return cast(Clause, jurisdiction.equipment_clause(scope.jurisdiction))
+    column = {
+        ScopeKind.USER_UNIT: Equipment.user_unit,
+        ScopeKind.MAINTENANCE_COMPANY: Equipment.maintenance_company,
+        ScopeKind.OWNING_STATION: Equipment.owning_station,
+    }.get(scope.kind)
+    if column is None:
+        return None
+    return cast(Clause, column == scope.org_id)
+
+
+def _select() -> Select[Any]:
+    return Equipment.select(*Equipment.all_columns()).output(load_json=True)
+
+
+def _filter_clauses(filters: EquipmentFilter) -> list[Clause]:
+    clauses: list[Clause] = []
+    if filters.category:
+        clauses.append(Equipment.category == filters.category)
+    if filters.category_prefix:
+        clauses.append(Equipment.category.like(f"{_literal(filters.category_prefix)}%"))
+    if filters.district_code:
+        clauses.append(Equipment.district_code == filters.district_code)
+    if filters.status:
+        clauses.append(Equipment.status == filters.status.value)
+    if filters.user_unit_id is not None:
+        clauses.append(Equipment.user_unit == filters.user_unit_id)
+    if filters.maintenance_company_id is not None:
+        clauses.append(Equipment.maintenance_company == filters.maintenance_company_id)
+    if filters.owning_station_id is not None:
+        clauses.append(Equipment.owning_station == filters.owning_station_id)
+    if filters.q:
+        needle = _literal(filters.q.strip())
+        clauses.append(
+            Equipment.code.like(f"{needle.upper()}%") | Equipment.address.ilike(f"%{needle}%")
+        )
+    if filters.area_id is not None:
+        members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == filters.area_id)
+        clauses.append(Equipment.id.is_in(members))
+    if filters.located is True:
+        clauses.append(Equipment.longitude.is_not_null())
+    elif filters.located is False:
+        clauses.append(Equipment.longitude.is_null())
+    if filters.commissioned_on_or_before is not None:
+        clauses.append(Equipment.commissioning_date <= filters.commissioned_on_or_before)
+    if filters.inspection_due_before is not None:
+        clauses.append(Equipment.next_inspection_due < filters.inspection_due_before)
+    if filters.maintenance_due_before is not None:
+        overdue = DueDate.select(DueDate.equipment).where(
+            DueDate.kind == "maintenance", DueDate.due_on < filters.maintenance_due_before
+        )
+        clauses.append(Equipment.id.is_in(overdue))
+    if filters.open_alarm:
+        alarmed = Alarm.select(Alarm.equipment).where(Alarm.state == "open")
+        clauses.append(Equipment.id.is_in(alarmed))
+    return clauses
+
+
+BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat (WGS-84)
+
+
+def located_query(
+    scope: EquipmentScope | None,
+    box: BBox,
+    *,
+    category: str | None = None,
+    category_prefix: str | None = None,
+    status: Status | None = None,
+) -> Select[Any]:
+    """Id and position of the units in ``box``, edges included (a range scan of the
+    equipment_location index); bench/geo_queries.py compiles the same."""
+    min_lon, min_lat, max_lon, max_lat = box
+    clauses: list[Clause] = [
+        Equipment.longitude >= min_lon,
+        Equipment.longitude <= max_lon,
+        Equipment.latitude >= min_lat,
+        Equipment.latitude <= max_lat,
+    ]
+    scoped = _scope_clause(scope)
+    if scoped is not None:
+        clauses.append(scoped)
+    if category:
+        clauses.append(Equipment.category == category)
+    if category_prefix:
+        clauses.append(Equipment.category.like(f"{_literal(category_prefix)}%"))
+    if status:
+        clauses.append(Equipment.status == status.value)
+    return Equipment.select(Equipment.id, Equipment.longitude, Equipment.latitude).where(*clauses)
+
+
+class EquipmentRepository:
+    async def get(
+        self, equipment_id: int, scope: EquipmentScope | None = None
+    ) -> EquipmentRow | None:
+        """The unit, or None when it does not exist or lies outside ``scope``."""
+        query = _select().where(Equipment.id == equipment_id)
+        clause = _scope_clause(scope)
+        if clause is not None:
+            query = query.where(clause)
+        return cast(EquipmentRow | None, await query.first())
+
+    async def code_of(self, equipment_id: int, scope: EquipmentScope | None = None) -> str | None:
+        """The unit's code alone (a QR image needs nothing else), or None when the unit does
+        not exist or lies outside ``scope``."""
+        query = Equipment.select(Equipment.code).where(Equipment.id == equipment_id)
+        clause = _scope_clause(scope)
+        if clause is not None:
+            query = query.where(clause)
+        row = await query.first()
+        return None if row is None else str(row["code"])
+
+    async def labels(
+        self, ids: set[int], scope: EquipmentScope | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Code and address of the units among ``ids`` inside ``scope``."""
+        if not ids:
+            return {}
+        query = Equipment.select(Equipment.id, Equipment.code, Equipment.address).where(
+            Equipment.id.is_in(sorted(ids))
+        )
+        clause = _scope_clause(scope)
+        if clause is not None:
+            query = query.where(clause)
+        return {r["id"]: r for r in await query}
+
+    async def page(
+        self,
+        filters: EquipmentFilter,
+        *,
+        scope: EquipmentScope | None,
+        sort: Sort,
+        after: Sequence[object] | None,
+        limit: int,
+    ) -> list[EquipmentRow]:
+        """Up to ``limit`` units in sort order, after the keyset ``after``."""
+        clauses = _filter_clauses(filters)
+        clause = _scope_clause(scope)
+        if clause is not None:
+            clauses.insert(0, clause)
+        if after is not None:
+            clauses.append(after_cursor(sort, after))
+        order = [getattr(Equipment, c) for c in sort.order_columns]
+        query = _select().order_by(*order, ascending=not sort.descending).limit(limit)
+        if clauses:
+            query = query.where(*clauses)
+        return cast(list[EquipmentRow], await query)
+
+    async def located(
+        self,
+        scope: EquipmentScope | None,
+        box: BBox,
+        *,
+        category: str | None = None,
+        category_prefix: str | None = None,
+        status: Status | None = None,
+    ) -> positions.Positions:
+        """(ids, lons, lats) of the units in ``box`` (edges included), in no set order."""
+        query = located_query(
+            scope, box, category=category, category_prefix=category_prefix, status=status
+        )
+        engine = db.engine()
+        if isinstance(engine, PostgresEngine) and engine.pool is not None:
+            # Up to every unit of a city: one binary COPY read into numpy, not Python rows.
+            sql, args = query.querystrings[0].compile_string(engine_type="postgres")
+            async with engine.pool.acquire() as connection:
+                return await positions.fetch(connection, sql, *args)
+        rows = await query
+        return (
+            np.array([r["id"] for r in rows], dtype=np.int64),
+            np.array([r["longitude"] for r in rows], dtype=np.float64),
+            np.array([r["latitude"] for r in rows], dtype=np.float64),
+        )
+
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, EquipmentRow]:
+        """The units of ``ids`` that exist, by id (read 500 at a time)."""
+        found: dict[int, EquipmentRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            rows = await _select().where(Equipment.id.is_in(chunk))
+            for row in cast(list[EquipmentRow], rows):
+                found[row["id"]] = row
+        return found
+
+    async def id_by_code(self, code: str) -> int | None:
+        """The unit whose code, registration code or equipment code is ``code``."""
+        row = (
+            await Equipment.select(Equipment.id)
+            .where(
+                (Equipment.code == code)
+                | (Equipment.registration_code == code)
+                | (Equipment.equipment_code == code)
+            )
+            .first()
+        )
+        return None if row is None else cast(int, row["id"])
+
+    async def code_holder(
+        self, column: Literal["registration_code", "equipment_code"], value: str
+    ) -> CodeHolder | None:
+        row = (
+            await Equipment.select(Equipment.id, Equipment.status, Equipment.status_since)
+            .where(getattr(Equipment, column) == value)
+            .first()
+        )
+        return None if row is None else msgspec.convert(row, CodeHolder)
+
+    async def insert(self, values: Mapping[str, Any]) -> int:
+        [created] = await Equipment.insert(Equipment(**values)).returning(Equipment.id)
+        return cast(int, created["id"])
+
+    async def update_if_version(
+        self, equipment_id: int, expected_version: int, values: Mapping[str, Any]
+    ) -> bool:
+        """Whether the row was still at ``expected_version`` (and is now changed)."""
+        updated = (
+            await Equipment.update(dict[Any, Any](values))
+            .where(Equipment.id == equipment_id, Equipment.version == expected_version)
+            .returning(Equipment.id)
+        )
+        return bool(updated)
+
+    async def set_columns(self, equipment_id: int, values: Mapping[str, Any]) -> None:
+        """Columns the services derive (the schedule's), without a version step."""
+        await Equipment.update(dict[Any, Any](values)).where(Equipment.id == equipment_id)
+
+    async def status_steps(self, equipment_id: int) -> list[StatusStepRow]:
+        """The unit's status changes, action and day only, in the order recorded."""
+        rows = (
+            await StatusChange.select(StatusChange.action, StatusChange.effective_on)
+            .where(StatusChange.equipment == equipment_id)
+            .order_by(StatusChange.id)
+        )
+        return cast(list[StatusStepRow], rows)
+
+    async def add_status_change(self, change: NewStatusChange) -> None:
+        await StatusChange.insert(StatusChange(**msgspec.structs.asdict(change)))
+
+    async def status_history(self, equipment_id: int) -> list[StatusChangeRow]:
+        rows = (
+            await StatusChange.select()
+            .where(StatusChange.equipment == equipment_id)
+            .order_by(StatusChange.id)
+            .output(load_json=True)
+        )
+        return cast(list[StatusChangeRow], rows)
+
+    async def hand_over_open_alarms(
+        self, equipment_id: int, maintenance_company: int | None
+    ) -> None:
+        """The unit's open alarms name ``maintenance_company``; closed ones keep theirs."""
+        await Alarm.update({Alarm.maintenance_company: maintenance_company}).where(
+            Alarm.equipment == equipment_id, Alarm.state == "open"
+        )

@@ -1,0 +1,195 @@
+"""Area membership (``area_member``): which units lie in which areas.
+
+A whole reassignment differs by engine: PostgreSQL reads the positions as one binary COPY,
+COPYs the new memberships into a scratch table and merges them with one DELETE and one
+INSERT; SQLite diffs in Python and writes in batches. Both run in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
+from typing import Any, TypedDict, cast
+
+import msgspec
+import numpy as np
+from piccolo.columns import Serial
+
+from equipment.storage import db, positions
+from equipment.tables import Area, AreaMember, Equipment
+
+WRITE_CHUNK = 100_000
+SQLITE_BATCH = 500
+
+_area_id: Serial = Area.id  # Piccolo's implicit primary key
+_member_id = AreaMember.id
+
+
+class AreaShapeRow(TypedDict):
+    """An area's id, kind, name and GeoJSON geometry (a dict, or its text)."""
+
+    id: int
+    kind: str
+    name: str
+    geometry: Any
+
+
+class MembershipChange(msgspec.Struct, frozen=True):
+    added: int
+    removed: int
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _connection() -> Any:
+    """The driver connection of the open PostgreSQL transaction."""
+    transaction = db.engine().current_transaction.get()
+    assert transaction is not None, "a reassignment runs inside a transaction"
+    return transaction.connection
+
+
+class MembershipRepository:
+    async def clear_unit(self, equipment_id: int) -> None:
+        """Deletes first on purpose: on PostgreSQL its lock orders a unit's write after
+        any reassignment in progress (services/membership.py)."""
+        await AreaMember.delete().where(AreaMember.equipment == equipment_id)
+
+    async def areas_around(self, longitude: float, latitude: float) -> list[AreaShapeRow]:
+        """The areas whose bounding box holds the point."""
+        rows = await Area.select(_area_id, Area.kind, Area.name, Area.geometry).where(
+            Area.min_lon <= longitude,
+            Area.max_lon >= longitude,
+            Area.min_lat <= latitude,
+            Area.max_lat >= latitude,
+        )
+        return cast(list[AreaShapeRow], rows)
+
+    async def add_unit(self, equipment_id: int, area_ids: Sequence[int]) -> None:
+        if area_ids:
+            await AreaMember.insert(
+                *[AreaMember(area=area_id, equipment=equipment_id) for area_id in area_ids]
+            )
+
+    async def lock_for_reassignment(self) -> None:
+        """PostgreSQL: unit writes in flight finish first, later ones wait (SHARE ROW
+        EXCLUSIVE conflicts with the ROW EXCLUSIVE of ``clear_unit``). SQLite's
+        IMMEDIATE transaction holds the write lock already."""
+        if db.is_postgres():
+            await _connection().execute("LOCK TABLE area_member IN SHARE ROW EXCLUSIVE MODE")
+
+    async def all_areas(self) -> list[AreaShapeRow]:
+        if db.is_postgres():
+            rows = await _connection().fetch("SELECT id, kind, name, geometry FROM area")
+            return [cast(AreaShapeRow, dict(r)) for r in rows]
+        return cast(
+            list[AreaShapeRow], await Area.select(_area_id, Area.kind, Area.name, Area.geometry)
+        )
+
+    async def located_count(self) -> int:
+        if db.is_postgres():
+            sql = "SELECT count(*) FROM equipment WHERE longitude IS NOT NULL"
+            return int(await _connection().fetchval(sql))
+        return int(await Equipment.count().where(Equipment.longitude.is_not_null()))
+
+    async def located_units(
+        self, on_rows: Callable[[int], None] | None = None
+    ) -> positions.Positions:
+        """(ids, longitudes, latitudes) of every unit with a position."""
+        if db.is_postgres():
+            return await positions.fetch(
+                _connection(),
+                "SELECT id, longitude, latitude FROM equipment"
+                " WHERE longitude IS NOT NULL AND latitude IS NOT NULL",
+                on_rows=on_rows,
+            )
+        units = await Equipment.select(Equipment.id, Equipment.longitude, Equipment.latitude).where(
+            Equipment.longitude.is_not_null(), Equipment.latitude.is_not_null()
+        )
+        if on_rows is not None:
+            on_rows(len(units))
+        return (
+            np.array([u["id"] for u in units], dtype=np.int64),
+            np.array([u["longitude"] for u in units], dtype=np.float64),
+            np.array([u["latitude"] for u in units], dtype=np.float64),
+        )
+
+    async def replace_all(
+        self,
+        area_ids: np.ndarray,
+        equipment_ids: np.ndarray,
+        on_rows: Callable[[int, int], None] | None = None,
+    ) -> MembershipChange:
+        """Make ``area_member`` hold exactly the pairs given, writing only what changed.
+        ``on_rows(done, total)`` hears of the progress."""
+        if db.is_postgres():
+            return await self._replace_postgres(area_ids, equipment_ids, on_rows)
+        return await self._replace_sqlite(area_ids, equipment_ids, on_rows)
+
+    async def _replace_postgres(
+        self,
+        area_ids: np.ndarray,
+        equipment_ids: np.ndarray,
+        on_rows: Callable[[int, int], None] | None,
+    ) -> MembershipChange:
+        conn = _connection()
+        await conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS area_member_new"
+            " (area integer NOT NULL, equipment bigint NOT NULL) ON COMMIT DROP"
+        )
+        await conn.execute("TRUNCATE area_member_new")
+        total = int(area_ids.size)
+        if on_rows is not None and total == 0:
+            on_rows(0, 0)
+        for start in range(0, total, WRITE_CHUNK):
+            chunk_areas = area_ids[start : start + WRITE_CHUNK].tolist()
+            chunk_units = equipment_ids[start : start + WRITE_CHUNK].tolist()
+            await conn.copy_records_to_table(
+                "area_member_new",
+                records=zip(chunk_areas, chunk_units, strict=True),
+                columns=["area", "equipment"],
+            )
+            if on_rows is not None:
+                on_rows(len(chunk_areas), total)
+        await conn.execute("ANALYZE area_member_new")
+        # Only what changed is written: an unchanged membership keeps its row.
+        removed = await conn.execute(
+            "DELETE FROM area_member m WHERE NOT EXISTS (SELECT 1 FROM area_member_new n"
+            " WHERE n.area = m.area AND n.equipment = m.equipment)"
+        )
+        added = await conn.execute(
+            "INSERT INTO area_member (area, equipment) SELECT n.area, n.equipment"
+            " FROM area_member_new n WHERE NOT EXISTS (SELECT 1 FROM area_member m"
+            " WHERE m.area = n.area AND m.equipment = n.equipment)"
+        )
+        return MembershipChange(added=int(added.split()[-1]), removed=int(removed.split()[-1]))
+
+    async def _replace_sqlite(
+        self,
+        area_ids: np.ndarray,
+        equipment_ids: np.ndarray,
+        on_rows: Callable[[int, int], None] | None,
+    ) -> MembershipChange:
+        wanted = set(zip(area_ids.tolist(), equipment_ids.tolist(), strict=True))
+        stored = {
+            (r["area"], r["equipment"]): r["id"]
+            for r in await AreaMember.select(_member_id, AreaMember.area, AreaMember.equipment)
+        }
+        stale = [row_id for pair, row_id in stored.items() if pair not in wanted]
+        new = sorted(wanted - stored.keys())
+        total = len(stale) + len(new)
+        if on_rows is not None and total == 0:
+            on_rows(0, 0)
+        for batch in _batches(stale, SQLITE_BATCH):
+            await AreaMember.delete().where(_member_id.is_in(list(batch)))
+            if on_rows is not None:
+                on_rows(len(batch), total)
+        for batch in _batches(new, SQLITE_BATCH):
+            await AreaMember.insert(*[AreaMember(area=a, equipment=e) for a, e in batch])
+            if on_rows is not None:
+                on_rows(len(batch), total)
+        return MembershipChange(added=len(new), removed=len(stale))

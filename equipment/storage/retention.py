@@ -1,0 +1,32 @@
+"""Pruning by age: the tables that grow without bound, and the column their age is in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from equipment.storage import db
+from equipment.storage.bulk import Bulk
+
+Aged = Literal["lift_heartbeat", "dead_letter", "fill", "lift_event"]
+# table -> the column its age is read from
+AGE_COLUMN: dict[Aged, str] = {
+    "lift_heartbeat": "ts",
+    "dead_letter": "received_at",
+    "fill": "filled_at",
+    "lift_event": "ts",
+}
+
+
+class RetentionRepository:
+    async def delete_older(self, table: Aged, cutoff: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` rows of ``table`` older than ``cutoff``, in a transaction
+        of their own (short, so pruning a backlog never blocks the ingest); how many."""
+        column = AGE_COLUMN[table]
+        async with db.transaction() as transaction:
+            rows = await Bulk(transaction).fetch(
+                f"DELETE FROM {table} WHERE id IN"
+                f" (SELECT id FROM {table} WHERE {column} < $1 LIMIT {int(limit)}) RETURNING id",
+                cutoff,
+            )
+        return len(rows)
