@@ -15,7 +15,6 @@ outside a jurisdiction-bound inspector's districts) is 404, its existence not le
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
