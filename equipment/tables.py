@@ -299,6 +299,8 @@ class Account(Table, tablename="account"):
     """A person who logs in to the pages: one role and organisation, like a token, and an
     inspector's jurisdiction. The password is kept only as an argon2id hash."""
 
+    id: Serial  # the primary key Piccolo adds, named for the type checker
+
     username = Varchar(length=64, unique=True)
     password_hash = Varchar(length=200)
     role = Varchar(length=24)

@@ -234,13 +234,13 @@ def _event(topic: Topic, payload: bytes, fault_codes: FaultCodeTable) -> Decoded
             DeadLetterReason.MISSING_FIELD,
             "missing required field `kind` (or a `code` to map to one)",
         )
-    kind = fault_codes.kind_for(str(event.code))
-    if kind is None:
+    mapped = fault_codes.kind_for(str(event.code))
+    if mapped is None:
         return Rejected(
             DeadLetterReason.UNKNOWN_FAULT_CODE,
             f"`$.code`: {event.code!r} is neither a GB/T 24476 code nor in a platform table",
         )
-    return Decoded(topic, msgspec.structs.replace(event, kind=kind))
+    return Decoded(topic, msgspec.structs.replace(event, kind=mapped))
 
 
 _Route = Callable[[Topic, bytes, FaultCodeTable], Decoded | Rejected]

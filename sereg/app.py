@@ -34,7 +34,15 @@ from equipment.api.errors import EXCEPTION_HANDLERS
 from equipment.api.language import DEPENDENCIES as LANGUAGE
 from equipment.services import db
 from equipment.services.alarm_feed import AlarmFeed
-from equipment.web import TEMPLATES, alarm_pages, inspector_pages, map_pages
+from equipment.web import (
+    TEMPLATES,
+    alarm_pages,
+    enterprise_pages,
+    inspector_pages,
+    maint_pages,
+    map_pages,
+    station_pages,
+)
 from equipment.web.public_pages import public_pages
 from equipment.web.staff import entry_pages, staff_router, staff_static
 from sereg.observability import RequestIdMiddleware, watch_event_loop
@@ -193,6 +201,9 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                     *map_pages.MAP_PAGES,
                     *alarm_pages.ALARM_PAGES,
                     *inspector_pages.INSPECTOR_PAGES,
+                    *maint_pages.PAGES,
+                    *station_pages.PAGES,
+                    *enterprise_pages.ENTERPRISE_PAGES,
                 ]
             ),
             inspector_pages.feed_pages,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from litestar import Litestar
 
 from equipment.domain.access import SYSTEM, Jurisdiction, Role
 from equipment.services import accounts, clock
@@ -71,8 +72,8 @@ class Staff:
         return await self.http.post(path, data={**(data or {}), "_csrf": self.csrf})
 
 
-def new_client() -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(manage_db=False))
+def new_client(app: Litestar | None = None) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app or create_app(manage_db=False))
     return httpx.AsyncClient(transport=transport, base_url="http://sereg.test")
 
 
@@ -80,12 +81,15 @@ def new_client() -> httpx.AsyncClient:
 async def staff(engine) -> AsyncIterator[Callable[..., Awaitable[Staff]]]:
     """``await staff(role, org_id=None, jurisdiction="")``: a logged-in Staff client."""
     clients: list[httpx.AsyncClient] = []
+    # One app for the people of a test (building one costs a second or more): each
+    # client still has its own cookies, so its own session.
+    app = create_app(manage_db=False)
 
     async def logged_in(
         role: Role, organisation_id: int | None = None, jurisdiction: str = ""
     ) -> Staff:
         username = await account(role, organisation_id, jurisdiction)
-        http = new_client()
+        http = new_client(app)
         clients.append(http)
         answer = await log_in(http, username)
         assert answer.status_code == 303, answer.text

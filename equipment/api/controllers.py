@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
@@ -18,8 +18,6 @@ from equipment.domain import aliases, catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Action, Status
-from equipment.domain.reminders import DueState
-from equipment.domain.rules.dates import add_months
 from equipment.services import (
     clock,
     due,
@@ -596,12 +594,8 @@ async def reminders(
     """The caller's units whose inspection must be applied for now (one month before the
     due date, TSG 08-2017) or is overdue."""
     today = clock.today()
-    filters = due.DueFilter(
-        due_to=add_months(today, 1) + timedelta(days=3),
-        states=(DueState.REMINDER, DueState.OVERDUE),
-    )
     page = await due.due_list(
-        principal, filters, today=today, cursor=cursor, limit=page_limit(limit)
+        principal, due.reminder_filter(today), today=today, cursor=cursor, limit=page_limit(limit)
     )
     return schemas.DuePage([views.due_item(i, language) for i in page.items], page.next_cursor)
 

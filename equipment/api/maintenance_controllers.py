@@ -27,11 +27,6 @@ from equipment.domain.errors import InvalidValue
 from equipment.services import alarms, clock, maintenance
 from equipment.services.maintenance import MAX_UPLOAD_ROWS
 
-# Read by the language dependency (equipment/api/language.py); declared so it is documented.
-TemplateLang = Annotated[
-    str | None,
-    QueryParameter(max_length=35, description="the headers' language: zh (the default) or en"),
-]
 # Bodies that are a file: a CSV (browsers send a .csv as application/vnd.ms-excel on
 # Windows) or a workbook, told apart by their first bytes.
 FILE_BODIES = record_sheets.CSV_MEDIA_TYPES | {
@@ -126,8 +121,8 @@ async def _upload(principal: Principal, request: Request) -> tuple[maintenance.U
             now=now,
         )
         return result, False
-    rows, single = _json_rows(await request.body())
-    return await maintenance.upload_records(principal, rows, today=today, now=now), single
+    records, single = _json_rows(await request.body())
+    return await maintenance.upload_records(principal, records, today=today, now=now), single
 
 
 async def _form_file(request: Request) -> UploadFile:
@@ -209,7 +204,6 @@ class MaintenanceController(Controller):
         self,
         principal: NamedDependency[Principal],
         language: NamedDependency[str],
-        lang: TemplateLang = None,
     ) -> Response[bytes]:
         """The workbook to fill in and upload: Chinese headers (English with ``lang=en``),
         codes and record numbers kept as text, the levels offered as a list, and a second
@@ -222,7 +216,6 @@ class MaintenanceController(Controller):
         self,
         principal: NamedDependency[Principal],
         language: NamedDependency[str],
-        lang: TemplateLang = None,
     ) -> Response[bytes]:
         """The header row to fill in and upload, as CSV in UTF-8 with a BOM (which Excel
         opens correctly): Chinese headers, English with ``lang=en``."""

@@ -125,10 +125,7 @@ async def label_sheet(
         base_url=settings.public_base_url(),
         emergency_number=settings.public.emergency_number,
     )
-    items = [
-        {"label": label, "qr": _qr(label.url).svg_inline(scale=3, border=2, omitsize=True)}
-        for label in labels
-    ]
+    items = label_items(labels)
     next_after = labels[-1].id if len(labels) == limit else None
     return Template(
         template_name="label_sheet.html",
@@ -142,6 +139,15 @@ async def label_sheet(
         },
         media_type="text/html",
     )
+
+
+def label_items(labels: list[public.Label]) -> list[dict]:
+    """The label sheet's items: each label with its QR code as inline SVG (the API's sheet
+    and the staff page's print the same)."""
+    return [
+        {"label": label, "qr": _qr(label.url).svg_inline(scale=3, border=2, omitsize=True)}
+        for label in labels
+    ]
 
 
 class CitizenReportController(Controller):

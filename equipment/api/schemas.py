@@ -963,12 +963,12 @@ class Drill(Struct):
 
 class RescueOutcomeCreate(Struct, forbid_unknown_fields=True):
     people_released: Annotated[int, Meta(ge=0, le=100)]
-    release_method: text(32, 1)
-    cause: text(32, 1)
-    rescuers: Annotated[list[text(100)], Meta(max_length=20)] = []
+    release_method: Annotated[str, text(32, 1)]
+    cause: Annotated[str, text(32, 1)]
+    rescuers: Annotated[list[Annotated[str, text(100)]], Meta(max_length=20)] = []
     injuries: Annotated[int, Meta(ge=0, le=100)] = 0
     fatalities: Annotated[int, Meta(ge=0, le=100)] = 0
-    note: text(2000) = ""
+    note: Annotated[str, text(2000)] = ""
 
 
 class RescueOutcome(Struct):

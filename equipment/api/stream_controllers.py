@@ -72,8 +72,8 @@ async def _events(
         # it has no more; later changes come through the queue (seq dedups the overlap).
         while True:
             changes, last = await alarm_feed.visible_changes(sub.principal, cursor)
-            for change in changes:
-                yield _message(change)
+            for replayed in changes:
+                yield _message(replayed)
             if last == cursor:
                 break
             cursor = last

@@ -811,10 +811,10 @@ def check_fitness(cylinder: CylinderFacts, today: date) -> list[Reason]:
 
 def check_medium(
     attempt: FillAttempt, cylinder: CylinderFacts
-) -> tuple[list[Reason], tuple[str, ...], tuple[str, ...] | None]:
+) -> tuple[list[Reason], tuple[tuple[str, ...], tuple[str, ...] | None]]:
     """10/01: filling a medium other than the cylinder's own is a major accident hazard
     (GB 45067-2024 5.5.2 [C]); an unknown medium cannot be checked (01). Also returns the
-    gases asked and registered, which the LPG limit needs."""
+    gases asked and registered, which the LPG limit needs, as the pair (asked, registered)."""
     asked = components(attempt.medium)
     asked_name = "+".join(asked) or repr(attempt.medium)
     registered = components(cylinder.medium) if cylinder.medium is not None else None

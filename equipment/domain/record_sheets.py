@@ -210,7 +210,9 @@ def parse_day(value: object, *, epoch: datetime = _EPOCH_1900) -> date:
                 f"maintained_on {value} is not a date ({DAY_FORMATS_HINT})",
                 field="maintained_on",
             )
-        return from_excel(value, epoch).date()
+        # openpyxl is untyped; a serial of 1 or more is a datetime (below 1, a time of day).
+        moment: datetime = from_excel(value, epoch)
+        return moment.date()
     text = unicodedata.normalize("NFKC", str(value or "")).strip()
     if not text:
         raise InvalidValue(f"maintained_on is required ({DAY_FORMATS_HINT})", field="maintained_on")

@@ -173,6 +173,7 @@ async def record(results: list[tuple[Claimed, str]], *, now: datetime, s: Notify
     async with db.transaction() as transaction:
         bulk = Bulk(transaction)
         for delivery, error in results:
+            args: list[datetime | str]  # $3 and on, per outcome
             if not error:
                 changes, args = "state = 'delivered', delivered_at = $3, last_error = ''", [now]
             elif rules.dead_after(delivery.attempts, s.max_attempts):

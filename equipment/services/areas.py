@@ -153,7 +153,7 @@ async def import_feature_collection(
         parsed = await asyncio.to_thread(parse_feature_collection, document, crs)
     except AreaImportError as exc:
         raise InvalidValue(exc.reason, field="body") from exc
-    received = len(document["features"])  # type: ignore[index]
+    received = len(document["features"])
     return await _import_parsed(principal, parsed, received, now, progress)
 
 
@@ -181,7 +181,7 @@ def parse_body(body: bytes, crs: str) -> ParsedBody:
     except msgspec.DecodeError as exc:
         return ParsedBody(None, refused=f"the body is not JSON: {exc}")
     try:
-        parsed = parse_feature_collection(document, crs)  # type: ignore[arg-type]
+        parsed = parse_feature_collection(document, crs)
     except AreaImportError as exc:
         return ParsedBody(None, refused=exc.reason)
     return ParsedBody(parsed, received=len(document["features"]))
@@ -522,7 +522,8 @@ def summary_query(
     _check_kind(kind)
     column, descending = _summary_sort(sort)
     scope = principal.equipment_scope()
-    unit_filter, unit_args = "", []
+    unit_filter = ""
+    unit_args: list[Any] = []
     if scope.jurisdiction is not None:
         inside, unit_args = jurisdiction.raw_clause(
             scope.jurisdiction, unit_id="e.id", district="e.district_code"

@@ -12,6 +12,7 @@ from equipment.domain import catalogue, regions
 from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue
 from equipment.domain.reminders import DueState, due_state, reminder_on
+from equipment.domain.rules.dates import add_months
 from equipment.domain.rules.model import DUE_KINDS, STATUTORY_KINDS
 from equipment.services import jurisdiction
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
@@ -109,6 +110,16 @@ COLUMNS = (
     DueDate.equipment.address.as_alias("address"),
     DueDate.equipment.status.as_alias("status"),
 )
+
+
+def reminder_filter(today: date) -> DueFilter:
+    """The reminders of a user unit or a company: units whose inspection must be applied
+    for now (one month before the due date, TSG 08-2017) or is overdue. The API's
+    ``/reminders`` and the user unit's pages ask the same question."""
+    return DueFilter(
+        due_to=add_months(today, 1) + timedelta(days=3),
+        states=(DueState.REMINDER, DueState.OVERDUE),
+    )
 
 
 async def due_list(

@@ -118,6 +118,9 @@ class FillFilter:
     verdict: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # Refused or suspicious (allowed but flagged, e.g. refilled too soon): a station's
+    # list of fills to look into.
+    flagged: bool = False
 
 
 def _station_scope(principal: Principal) -> int | None:
@@ -146,6 +149,8 @@ async def list_fills(
         clauses.append(Fill.allowed == f.allowed)
     if f.verdict:
         clauses.append(Fill.verdict == f.verdict)
+    if f.flagged:
+        clauses.append((Fill.allowed == False) | (Fill.suspicious == True))  # noqa: E712
     if f.since:
         clauses.append(Fill.filled_at >= f.since)
     if f.until:

@@ -385,9 +385,9 @@ async def _correct_successors(
         line = sorted(
             [*((f.state_at, 0, f) for f in history[cylinder_id]), *ours], key=lambda e: e[:2]
         )
-        for before, after in itertools.pairwise(line):
-            if before[1] == 1 and after[1] == 0:
-                follows[after[2].fill_id] = (after[2], *before[2])
+        for earlier, later in itertools.pairwise(line):
+            if earlier[1] == 1 and later[1] == 0:
+                follows[later[2].fill_id] = (later[2], *earlier[2])
     if not follows:
         return []
     rows = await bulk.fetch(

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from piccolo.custom_types import Combinable
+
 from equipment.domain.access import Jurisdiction
 from equipment.tables import AreaMember, Equipment
 
 
 def equipment_clause(jurisdiction: Jurisdiction) -> Any:
     """A where clause on ``Equipment``: the unit is inside."""
-    clauses = []
+    clauses: list[Combinable] = []
     if jurisdiction.districts:
         clauses.append(Equipment.district_code.is_in(sorted(jurisdiction.districts)))
     if jurisdiction.areas:
@@ -38,7 +40,8 @@ def unit_ids(jurisdiction: Jurisdiction) -> Any:
 def raw_clause(jurisdiction: Jurisdiction, *, unit_id: str, district: str) -> tuple[str, list]:
     """The same test for raw SQL written with ``{}`` placeholders (Piccolo's ``raw``):
     `` AND (...)`` over the given id and district column expressions, and its arguments."""
-    parts, args = [], []
+    parts: list[str] = []
+    args: list[str | int] = []  # district codes, then area ids
     if jurisdiction.districts:
         codes = sorted(jurisdiction.districts)
         parts.append(f"{district} IN ({', '.join('{}' for _ in codes)})")

@@ -196,7 +196,17 @@ async def terminate_contract(
 
 async def _visible_contract(principal: Principal, contract_id: int) -> dict[str, Any]:
     principal.require(Permission.CONTRACT_READ)
-    query = MaintenanceContract.select().where(MaintenanceContract.id == contract_id)
+    query = _in_scope(
+        principal, MaintenanceContract.select().where(MaintenanceContract.id == contract_id)
+    )
+    row = await query.first()
+    if row is None:
+        raise NotFound(f"contract {contract_id} not found")
+    return row
+
+
+def _in_scope(principal: Principal, query):
+    """``query`` of contracts limited to those the principal may see."""
     scope = principal.equipment_scope()
     if scope.jurisdiction is not None:
         # A contract is the inspector's when one of its units is inside.
@@ -213,10 +223,30 @@ async def _visible_contract(principal: Principal, contract_id: int) -> dict[str,
         query = query.where(MaintenanceContract.maintenance_company == scope.org_id)
     elif scope.kind is not ScopeKind.ALL:
         query = query.where(MaintenanceContract.id == -1)
-    row = await query.first()
-    if row is None:
-        raise NotFound(f"contract {contract_id} not found")
-    return row
+    return query
+
+
+async def list_contracts(
+    principal: Principal, *, after_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """The contracts the principal may see, newest first (keyset on id), each with its
+    company's name and how many units it covers."""
+    principal.require(Permission.CONTRACT_READ)
+    query = MaintenanceContract.select(
+        *MaintenanceContract.all_columns(),
+        MaintenanceContract.maintenance_company.name.as_alias("company_name"),
+    )
+    query = _in_scope(principal, query).order_by(MaintenanceContract.id, ascending=False)
+    if after_id is not None:
+        query = query.where(MaintenanceContract.id < after_id)
+    rows = await query.limit(limit)
+    counts: dict[int, int] = {}
+    if rows:
+        for r in await ContractUnit.select(ContractUnit.contract).where(
+            ContractUnit.contract.is_in([r["id"] for r in rows])
+        ):
+            counts[r["contract"]] = counts.get(r["contract"], 0) + 1
+    return [{**r, "unit_count": counts.get(r["id"], 0)} for r in rows]
 
 
 async def get_contract(principal: Principal, contract_id: int) -> dict[str, Any]:

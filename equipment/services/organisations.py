@@ -220,3 +220,14 @@ async def require_kind(org_id: int, kind: OrgKind, *, field: str) -> dict[str, A
             f"organisation {org_id} is a {row['kind']}, not a {kind.value}", field=field
         )
     return row
+
+
+async def choices(kind: OrgKind) -> list[dict[str, Any]]:
+    """Id and name of every organisation of ``kind``, by name: a form's choice (the
+    maintainer of a unit). Names only, which are public: a unit's public page shows its
+    maintenance company."""
+    return await (
+        Organisation.select(Organisation.id, Organisation.name)
+        .where(Organisation.kind == kind.value)
+        .order_by(Organisation.name)
+    )

@@ -897,6 +897,12 @@ async def test_an_inspector_bound_to_a_district_or_an_area_sees_only_the_units_i
         assert sees(ids), (jurisdiction, ids)
         due = await client.get("/api/v1/due?limit=500", headers=token)
         assert {i["equipment_id"] for i in due.json()["items"]} <= ids, jurisdiction
+        # The summary's inspections query joins the units as ``e``: its scope is written
+        # for those columns, not the due dates'.
+        summary = await client.get("/api/v1/due/summary", headers=token)
+        assert summary.status_code == 200, (jurisdiction, summary.text)
+        districts = {u["district_code"] for u in listed.json()["items"]}
+        assert {r["district_code"] for r in summary.json()} <= districts, jurisdiction
         raised = await client.get("/api/v1/alarms", headers=token)
         assert {a["equipment_id"] for a in raised.json()["items"]} <= ids, jurisdiction
         near = await client.get(

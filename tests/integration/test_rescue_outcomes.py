@@ -116,6 +116,7 @@ async def test_a_wrong_outcome_is_refused_with_its_field(client, world):
         ({"release_method": "teleported"}, "release_method"),
         ({"rescuers": ["  "]}, "rescuers"),
         ({"people_released": 101}, "people_released"),
+        ({"note": "长" * 2001}, "note"),  # the schema's length bound
     ):
         response = await client.post(
             f"/api/v1/alarms/{alarm_id}/outcome",
