@@ -1,7 +1,8 @@
 """The inspector's pages beside the JSON endpoints that serve the same data, and the
 bytes of the inspector home's first load (issue 20).
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/sereg_bench python -m bench.staff_pages [--rate 200] [--seconds 10]
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/sereg_bench \
+        python -m bench.staff_pages [--rate 200] [--seconds 10]
 
 The register ``DATABASE_URL`` names (migrated first; the issue's is the 10^6-unit demo
 register, ``sereg demo --units 1000000``), or a scratch one of ``--units`` when unset.
