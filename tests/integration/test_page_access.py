@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar.routes import HTTPRoute
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, calendar_feeds, clock
+from equipment.services import alarms, calendar_feeds, clock, maintenance
 from equipment.web.staff import require_session
 from sereg.app import create_app
 from tests import factories as f
@@ -51,6 +52,9 @@ OWN_LIFT = roles(OK, station_a=404, call_centre=403)
 # districts: only the bureau-wide roles see it.
 OTHERS_LIFT = roles(404, admin=OK, inspector=OK, call_centre=403)
 OWN_CYLINDER = roles(404, admin=OK, inspector=OK, bound=OK, station_a=OK, call_centre=403)
+USER_UNIT_ONLY = roles(403, owner_a=OK)
+UPLOADERS = roles(403, admin=OK, company_a=OK)
+FILL_READERS = roles(403, admin=OK, inspector=OK, station_a=OK)
 # Alarm cards: whoever follows alarms sees the alarms of its scope.
 OWN_ALARM = roles(OK, station_a=404)
 OTHERS_ALARM = roles(404, admin=OK, inspector=OK, call_centre=OK)
@@ -116,6 +120,75 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         Probe("alarm_a", roles(403, admin=OK, company_a=OK)),
         Probe("alarm_b", roles(403, admin=OK, company_a=404)),
     ),
+    # ---- the user unit's pages (enterprise client) ----
+    ("GET", "/ui/units"): (Probe(None, REGISTER),),
+    ("GET", "/ui/units/new"): (Probe(None, USER_UNIT_ONLY),),
+    ("POST", "/ui/units/new"): (Probe(None, USER_UNIT_ONLY),),
+    ("GET", "/ui/my/reminders"): (Probe(None, REGISTER),),
+    ("GET", "/ui/my/units/{equipment_id:int}"): (
+        Probe("lift_a", OWN_LIFT),
+        Probe("lift_b", OTHERS_LIFT),
+    ),
+    # These forms are probed empty: a role the service would refuse may get the form's
+    # own 422 first (the areas' tests submit them filled); the scope still answers 404.
+    **{
+        ("POST", f"/ui/my/units/{{equipment_id:int}}/{action}"): (
+            Probe("lift_a", OWN_LIFT),
+            Probe("lift_b", OTHERS_LIFT),
+        )
+        for action in ("suspend", "resume", "maintainer")
+    },
+    ("GET", "/ui/contracts"): (Probe(None, roles(OK, station_a=403, call_centre=403)),),
+    ("POST", "/ui/contracts"): (Probe(None, USER_UNIT_ONLY),),
+    ("POST", "/ui/contracts/{contract_id:int}/terminate"): (
+        Probe("contract_a", roles(403, admin=OK, owner_a=OK)),
+        Probe("contract_b", roles(403, admin=OK, owner_a=404)),
+    ),
+    # The labels of the caller's own units: a role without an organisation has none.
+    ("GET", "/ui/labels"): (Probe(None, roles(403, owner_a=OK, admin=404, call_centre=404)),),
+    # ---- the registration office ----
+    ("GET", "/ui/registrations"): (Probe(None, ADMIN_ONLY),),
+    ("POST", "/ui/registrations/{equipment_id:int}/register"): (
+        Probe("pending_a", ADMIN_ONLY),
+        Probe("pending_b", ADMIN_ONLY),
+    ),
+    ("GET", "/ui/organisations"): (Probe(None, ADMIN_ONLY),),
+    ("POST", "/ui/organisations"): (Probe(None, ADMIN_ONLY),),
+    # An organisation outside the caller's scope is not found, as by the API.
+    **{
+        (method, "/ui/organisations/{org_id:int}"): (
+            Probe("owner_a", roles(404, admin=OK, inspector=403, bound=403, owner_a=403)),
+            Probe("owner_b", roles(404, admin=OK, inspector=403, bound=403)),
+        )
+        for method in ("GET", "POST")
+    },
+    # ---- the maintenance company ----
+    ("GET", "/ui/maint/units"): (Probe(None, REGISTER),),
+    ("GET", "/ui/maint/units/{equipment_id:int}"): (
+        Probe("lift_a", OWN_LIFT),
+        Probe("lift_b", OTHERS_LIFT),
+    ),
+    ("GET", "/ui/maint/overdue"): (Probe(None, REGISTER),),
+    ("GET", "/ui/maint/score"): (Probe(None, roles(403, admin=OK, inspector=OK, company_a=OK)),),
+    **{
+        (method, path): (Probe(None, UPLOADERS),)
+        for method, path in (
+            ("GET", "/ui/maint/upload"),
+            ("POST", "/ui/maint/upload"),
+            ("GET", "/ui/maint/template.csv"),
+            ("GET", "/ui/maint/template.xlsx"),
+        )
+    },
+    ("GET", "/ui/maint/alarms"): (Probe(None, REGISTER),),
+    ("POST", "/ui/maint/alarms/{alarm_id:int}/{step:str}"): (
+        Probe("alarm_a", roles(403, admin=OK, company_a=OK)),
+        Probe("alarm_b", roles(403, admin=OK, company_a=404)),
+    ),
+    # ---- the filling station (fills are refused to a jurisdiction-bound inspector) ----
+    ("GET", "/ui/station/fills"): (Probe(None, FILL_READERS),),
+    ("GET", "/ui/station/refused"): (Probe(None, FILL_READERS),),
+    ("GET", "/ui/station/cylinders"): (Probe(None, roles(OK)),),
+    ("GET", "/ui/station/due"): (Probe(None, REGISTER),),
     # The live stream never ends, so only its guard is probed here; what each session
     # sees on it is tested against a running server in test_map_board_browser.py and
     # its refusal when full in test_page_security.py.
@@ -149,7 +222,7 @@ def test_every_page_route_is_classified():
 
 def fill(path: str, world: dict[str, Any], target: str | None) -> str:
     value = "" if target is None else str(world[target])
-    path = re.sub(r"\{(equipment_id|alarm_id|username):(int|str)\}", value, path)
+    path = re.sub(r"\{(equipment_id|alarm_id|username|contract_id|org_id):(int|str)\}", value, path)
     return path.replace("{step:str}", "acknowledge")
 
 
@@ -193,6 +266,24 @@ async def make_world(staff) -> dict[str, Any]:
             SYSTEM, w[f"lift_{side}"], kind="entrapment", raised_at=now, source="manual", now=now
         )
         w[f"alarm_{side}"] = raised["id"]
+    for side in ("a", "b"):
+        w[f"pending_{side}"] = (await f.unit(w[f"owner_{side}"], registered=False))["id"]
+        contract = await maintenance.create_contract(
+            SYSTEM,
+            {
+                "user_unit_id": w[f"owner_{side}"],
+                "maintenance_company_id": w[f"company_{side}"],
+                "starts_on": f.TODAY,
+                "ends_on": f.TODAY + timedelta(days=365),
+                "cycle_days": 15,
+                "on_demand": False,
+                "liability_insured": True,
+                "equipment_ids": [w[f"lift_{side}"]],
+            },
+            today=f.TODAY,
+            now=now,
+        )
+        w[f"contract_{side}"] = contract["id"]
     w["throwaway"] = await account(Role.INSPECTOR, w["body"])
     w["sessions"] = {
         "admin": await staff(Role.ADMIN),
@@ -242,10 +333,7 @@ async def test_every_page_route_answers_each_role_within_its_scope(staff):
                         response = await session.post(path, probe.form)
                     got[role] = outcome(response.status_code)
                 if got != probe.expected:
-                    diff = {
-                        r: (got[r], probe.expected[r]) for r in ROLES if got[r] != probe.expected[r]
-                    }
-                    wrong.append(f"{method} {route} on {probe.target}: (got, expected) {diff}")
+                    wrong.append(f"{method} {route} on {probe.target}: got {got}")
     assert wrong == [], "\n".join(wrong)
 
 
