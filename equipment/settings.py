@@ -231,6 +231,12 @@ class NotifySettings:
     # publishes organisations' alert topics to; empty: no alert topics are published (and
     # no alert deliveries are queued for them).
     mqtt_url: str = ""
+    # SEREG_WEBHOOK_ALLOW_PRIVATE (comma-separated): the non-public destinations webhook
+    # URLs may resolve to (loopback, private, link-local and the like are refused by
+    # default, against server-side request forgery): ``*`` for all, addresses or CIDRs
+    # (``10.8.0.0/16``), host names (``sms-gw.bureau.internal``). Read by the API (at
+    # registration) and by the worker (at each delivery).
+    allow_private: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,6 +274,21 @@ class MapSettings:
 
 
 @dataclass(frozen=True)
+class EvidenceSettings:
+    """Where hazard evidence files (photos, documents) are kept: a local directory (the
+    default) or, with ``s3_bucket`` set, an S3-compatible object store (MinIO, OSS, COS)."""
+
+    directory: Path = _CHECKOUT / "evidence-files"
+    s3_endpoint: str | None = None  # e.g. http://minio:9000; None: AWS's own endpoints
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    # Credentials: these, else boto3's own chain (AWS_ACCESS_KEY_ID..., an instance role).
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    max_bytes: int = 10 * 2**20  # one photo or scanned document
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
@@ -281,6 +302,7 @@ class Settings:
     public: PublicSettings = field(default_factory=PublicSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
     map: MapSettings = field(default_factory=MapSettings)
+    evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     log_json: bool = False
 
     def public_base_url(self) -> str:
@@ -326,6 +348,19 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             ),
             pool_min=_env_int(env, "SEREG_DB_POOL_MIN", 10, low=0),
             pool_max=_env_int(env, "SEREG_DB_POOL_MAX", 10),
+        ),
+        evidence=EvidenceSettings(
+            directory=(
+                Path(env["SEREG_EVIDENCE_DIR"]).expanduser().absolute()
+                if env.get("SEREG_EVIDENCE_DIR")
+                else default_sqlite_path(env).parent / "evidence-files"
+            ),
+            s3_endpoint=env.get("SEREG_EVIDENCE_S3_ENDPOINT") or None,
+            s3_bucket=env.get("SEREG_EVIDENCE_S3_BUCKET") or None,
+            s3_region=env.get("SEREG_EVIDENCE_S3_REGION") or EvidenceSettings.s3_region,
+            s3_access_key=env.get("SEREG_EVIDENCE_S3_ACCESS_KEY") or None,
+            s3_secret_key=env.get("SEREG_EVIDENCE_S3_SECRET_KEY") or None,
+            max_bytes=_env_int(env, "SEREG_EVIDENCE_MAX_BYTES", EvidenceSettings.max_bytes),
         ),
         rules=RulesSettings(
             policy_path=Path(env["SEREG_RULES_POLICY"]) if env.get("SEREG_RULES_POLICY") else None
@@ -428,6 +463,11 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             ),
             test_clock=_env_flag(env, "SEREG_TEST_CLOCK"),
             mqtt_url=env.get("SEREG_NOTIFY_MQTT_URL", ""),
+            allow_private=tuple(
+                entry.strip()
+                for entry in env.get("SEREG_WEBHOOK_ALLOW_PRIVATE", "").split(",")
+                if entry.strip()
+            ),
             batch=_env_int(env, "SEREG_NOTIFY_BATCH", NotifySettings.batch, high=1000),
         ),
         public=_public_settings(env),

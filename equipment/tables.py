@@ -712,6 +712,66 @@ class RescueOutcome(Table, tablename="rescue_outcome"):
     recorded_at = Timestamptz()
 
 
+class Hazard(Table, tablename="hazard"):
+    """A hazard (隐患) of a unit, or of a user unit (a management hazard: ``equipment`` is
+    None), and where it stands in the 一单四制 loop (equipment.domain.hazards).
+
+    ``user_unit`` and ``district_code`` are copied from the unit when the hazard is
+    listed, so ledgers group without a join; a maintenance company's scope follows the
+    unit's current maintainer (a join), since the hazard goes with the unit."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt(null=True, default=None, index=True)
+    user_unit = Integer(index=True)
+    district_code = Varchar(length=6, default="")
+    source = Varchar(length=24)
+    source_ref = Varchar(length=80, default="")  # the record, inspection, alarm... it came from
+    description = Text()
+    grade = Varchar(length=8)
+    criterion = Varchar(length=48, null=True, default=None)  # the GB 45067-2024 item, if major
+    state = Varchar(length=12, index=True)
+    found_on = Date()
+    # The 交办单 (一单四制), filled when the hazard is assigned.
+    responsible_org = Integer(null=True, default=None)
+    responsible_person = Varchar(length=100, default="")
+    measures = Text(default="")
+    deadline = Date(null=True, default=None)
+    supervising_inspector = Varchar(length=100, default="")
+    overdue_alarm = BigInt(null=True, default=None)  # the one alarm its passed deadline raised
+    closed_on = Date(null=True, default=None)
+    version = Integer(default=1)
+    created_by = Varchar(length=80)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class HazardChange(Table, tablename="hazard_change"):
+    """One move of a hazard through the loop: who, when, from what to what, and why."""
+
+    id = BigSerial(primary_key=True)
+    hazard = BigInt(index=True)
+    action = Varchar(length=16)
+    from_state = Varchar(length=12)
+    to_state = Varchar(length=12)
+    note = Text(default="")
+    actor = Varchar(length=80)
+    at = Timestamptz()
+
+
+class HazardEvidence(Table, tablename="hazard_evidence"):
+    """A photo or document of a hazard, kept in the evidence store under ``key`` (made
+    by the service, never a client's file name)."""
+
+    id = BigSerial(primary_key=True)
+    hazard = BigInt(index=True)
+    key = Varchar(length=120, unique=True)
+    media_type = Varchar(length=40)
+    size = BigInt()
+    sha256 = Varchar(length=64)
+    uploaded_by = Varchar(length=80)
+    uploaded_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -750,4 +810,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     RescueOutcome,
     CitizenReport,
     SiteSecret,
+    Hazard,
+    HazardChange,
+    HazardEvidence,
 )

@@ -21,6 +21,7 @@ from equipment.api import (
     controllers,
     emergency_controllers,
     geo_controllers,
+    hazard_controllers,
     ingest_controllers,
     maintenance_controllers,
     map_controllers,
@@ -159,6 +160,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.QrController,
             public_controllers.label_sheet,
             public_controllers.CitizenReportController,
+            hazard_controllers.HazardController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.

@@ -4,13 +4,19 @@ docs/webhooks.md tells receivers to, keeps what it got, and answers as told."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from equipment.domain.notifications import verify
+from equipment.domain.notifications import allowance, verify
+
+# The receivers listen on loopback, which webhooks refuse unless the operator allows it
+# (SEREG_WEBHOOK_ALLOW_PRIVATE): the tests allow it explicitly, nothing else.
+ALLOW = ("127.0.0.1",)
+LOOPBACK = allowance(ALLOW)
 
 
 @dataclass
@@ -20,6 +26,7 @@ class Received:
     body: dict[str, Any]
     signed: bool  # the signature and timestamp checked out
     status: int  # what the receiver answered
+    host: str = ""  # the Host header: the URL's host even when sent to its address
 
 
 @dataclass
@@ -49,7 +56,7 @@ class Receiver:
                 self.arrived.wait(left)
 
 
-def start(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
+def start(receiver: Receiver, address: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -77,6 +84,7 @@ def start(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
                         json.loads(raw),
                         signed,
                         status,
+                        self.headers.get("Host", ""),
                     )
                 )
                 receiver.arrived.notify_all()
@@ -90,7 +98,11 @@ def start(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+
+    server = Server((address, 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    host = f"[{address}]" if ":" in address else address
+    return server, f"http://{host}:{server.server_address[1]}"

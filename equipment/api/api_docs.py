@@ -189,3 +189,37 @@ class RecordUpload(Operation):
 
     def __post_init__(self) -> None:
         self.request_body = RECORD_UPLOAD_BODY
+
+
+EVIDENCE_BODY = RequestBody(
+    required=True,
+    description=(
+        "The file's bytes as the body: a JPEG or PNG photo or a PDF document, told by its "
+        "content (the Content-Type and any name are not trusted)."
+    ),
+    content={
+        media: OpenAPIMediaType(schema=_FILE)
+        for media in ("image/jpeg", "image/png", "application/pdf", "application/octet-stream")
+    },
+)
+
+
+@dataclass
+class EvidenceUpload(Operation):
+    """An evidence upload: the body is the file itself."""
+
+    def __post_init__(self) -> None:
+        self.request_body = EVIDENCE_BODY
+
+
+@dataclass
+class EvidenceDownload(Operation):
+    """An evidence file: its bytes under its own media type."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            ok.content = {
+                media: OpenAPIMediaType(schema=_FILE)
+                for media in ("image/jpeg", "image/png", "application/pdf")
+            }

@@ -29,6 +29,8 @@ MAINTENANCE_UPLOAD_MAX_BYTES = 8 * 2**20
 # 200,000 vertices at full precision); a larger set is imported in several files (areas
 # are matched by id or code, so the files add up).
 AREA_IMPORT_MAX_BYTES = 16 * 2**20
+# A hazard's evidence file: one photo or scanned document (the settings may lower it).
+EVIDENCE_MAX_BYTES = 10 * 2**20
 
 
 class SeregRequest(Request):

@@ -30,7 +30,8 @@ async def response_kpis(
     group: Annotated[Literal["company", "district"], QueryParameter()] = "company",
 ) -> list[schemas.ResponseKpi]:
     """Entrapment response per maintenance company or district over [from, to): median
-    and p90 minutes to acknowledge and to arrive, share late, entrapments per 1,000 lifts."""
+    and p90 minutes to acknowledge and to arrive, share late, entrapments per 1,000 lifts,
+    and from the rescue outcomes: people released, injuries, deaths, entrapments per cause."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidValue("from and to need a UTC offset", field="from")
     rows = await emergency_records.response_kpis(principal, group_by=group, start=start, end=end)

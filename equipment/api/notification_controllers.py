@@ -10,8 +10,10 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from equipment.api import api_docs, schemas
 from equipment.api.controllers import Limit, page_limit
+from equipment.domain import notifications as notification_rules
 from equipment.domain.access import Principal
 from equipment.services import clock, notifications
+from equipment.settings import Settings
 
 EndpointId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
@@ -49,7 +51,10 @@ class WebhookController(Controller):
 
     @post("/", responses=api_docs.WRITE)
     async def create(
-        self, principal: NamedDependency[Principal], data: JSONBody[schemas.WebhookCreate]
+        self,
+        principal: NamedDependency[Principal],
+        data: JSONBody[schemas.WebhookCreate],
+        settings: NamedDependency[Settings],
     ) -> Response[schemas.NewWebhook]:
         """Register an endpoint; the answer holds its signing secret, shown only now."""
         row = await notifications.create_endpoint(
@@ -60,6 +65,7 @@ class WebhookController(Controller):
             district_code=data.district_code,
             label=data.label,
             now=clock.now(),
+            allow=notification_rules.allowance(settings.notify.allow_private),
         )
         return Response(schemas.NewWebhook(row["secret"], _endpoint(row)), status_code=201)
 

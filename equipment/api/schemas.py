@@ -943,6 +943,13 @@ class ResponseKpi(Struct):
     share_late: float | None
     lifts: int
     per_1000_lifts: float | None
+    # From the rescue outcomes recorded for the period's entrapments.
+    outcomes: int
+    without_outcome: int
+    people_released: int
+    injuries: int
+    fatalities: int
+    causes: dict[str, int]  # cause code (equipment.domain.rescue.CAUSES) -> entrapments
 
 
 class DrillCreate(Struct, forbid_unknown_fields=True):

@@ -82,6 +82,12 @@ class Permission(StrEnum):
     CITIZEN_REPORT_READ = "citizen_report.read"  # reports the public sent from a unit's page
     LABEL_PRINT = "label.print"  # the printable sheet of 使用标志 with QR codes
     ACCOUNT_MANAGE = "account.manage"  # people's log-in accounts (the admin's page, CLI)
+    # Hazards (隐患) and 一单四制: read those in scope, list one, the regulator's steps
+    # (assign, verify, send back), the responsible party's (start, submit).
+    HAZARD_READ = "hazard.read"
+    HAZARD_REPORT = "hazard.report"
+    HAZARD_MANAGE = "hazard.manage"
+    HAZARD_RECTIFY = "hazard.rectify"
 
 
 P = Permission
@@ -105,6 +111,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CALL_CALLBACK_READ,
             P.RESPONSE_KPI_READ,
             P.CITIZEN_REPORT_READ,
+            P.HAZARD_READ,
+            P.HAZARD_REPORT,
+            P.HAZARD_MANAGE,
         }
     ),
     Role.MAINTENANCE: frozenset(
@@ -125,6 +134,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CALL_CALLBACK_READ,
             P.RESPONSE_KPI_READ,
             P.DRILL_RECORD,
+            P.HAZARD_READ,
+            P.HAZARD_REPORT,
+            P.HAZARD_RECTIFY,
         }
     ),
     Role.USER_UNIT: frozenset(
@@ -146,6 +158,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.WEBHOOK_MANAGE,
             P.DRILL_RECORD,
             P.LABEL_PRINT,
+            P.HAZARD_READ,
+            P.HAZARD_REPORT,
+            P.HAZARD_RECTIFY,
         }
     ),
     Role.STATION: frozenset(

@@ -5,7 +5,11 @@
   compute PERCENTILE.INC, so a bureau can check a figure by hand);
 - share late: entrapments marked late (arrived after the response limit, or escalated as
   late with nobody there) among those with a limit;
-- entrapments per 1,000 lifts of the group (the lifts on the register now).
+- entrapments per 1,000 lifts of the group (the lifts on the register now);
+- what the rescue outcomes (救援结果, ``equipment.domain.rescue``) say of them: how many
+  have one, the people released, injured and killed, and the entrapments per cause (the
+  categories the 96333 platforms count); an entrapment without an outcome yet counts in
+  ``without_outcome``, never as "no injuries".
 
 Drills: an emergency drill every half year [U] for a lift's user unit and maintenance
 company (the Hubei lift entrapment-response rules beside ``lift.entrapment.city``; not yet
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LIFT_DRILLS_PER_YEAR = 2  # an emergency drill every half year [U]
 
@@ -43,6 +47,11 @@ class Response:
     arrive_minutes: float | None
     has_limit: bool
     late: bool
+    # The rescue outcome, when one is recorded (cause None: not recorded yet).
+    cause: str | None = None
+    people_released: int = 0
+    injuries: int = 0
+    fatalities: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,13 @@ class Kpi:
     share_late: float | None
     lifts: int
     per_1000_lifts: float | None
+    outcomes: int = 0
+    without_outcome: int = 0
+    people_released: int = 0
+    injuries: int = 0
+    fatalities: int = 0
+    # Entrapments per cause of their outcome, in the cause codes' order.
+    causes: dict[str, int] = field(default_factory=dict)
 
 
 def response_kpis(responses: Iterable[Response], lifts: Mapping[object, int]) -> list[Kpi]:
@@ -73,6 +89,10 @@ def response_kpis(responses: Iterable[Response], lifts: Mapping[object, int]) ->
         limited = [r for r in rows if r.has_limit]
         late = sum(1 for r in limited if r.late)
         count = lifts.get(group, 0)
+        told = [r for r in rows if r.cause is not None]
+        causes: dict[str, int] = {}
+        for r in sorted(told, key=lambda r: str(r.cause)):
+            causes[str(r.cause)] = causes.get(str(r.cause), 0) + 1
         out.append(
             Kpi(
                 group=group,
@@ -85,6 +105,12 @@ def response_kpis(responses: Iterable[Response], lifts: Mapping[object, int]) ->
                 share_late=late / len(limited) if limited else None,
                 lifts=count,
                 per_1000_lifts=1000 * len(rows) / count if count else None,
+                outcomes=len(told),
+                without_outcome=len(rows) - len(told),
+                people_released=sum(r.people_released for r in told),
+                injuries=sum(r.injuries for r in told),
+                fatalities=sum(r.fatalities for r in told),
+                causes=causes,
             )
         )
     return out

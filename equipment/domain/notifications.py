@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -168,3 +169,79 @@ def backoff(attempts: int, *, base_s: float, cap_s: float) -> float:
 def dead_after(attempts: int, max_attempts: int = MAX_ATTEMPTS) -> bool:
     """Whether a delivery that has failed ``attempts`` times goes to the dead-letter list."""
     return attempts >= max_attempts
+
+
+# ------------------------------------------------------------ where a webhook may point
+#
+# A webhook URL is typed by an organisation's user, and the worker POSTs to it from inside
+# the bureau's network: without a check, a URL naming 127.0.0.1, 10.x, the cloud's
+# metadata address (169.254.169.254, Alibaba's 100.100.100.200) or an internal host lets
+# any company make sereg send requests there (server-side request forgery). So only
+# public (globally routed) addresses are allowed unless the operator allows more
+# (SEREG_WEBHOOK_ALLOW_PRIVATE), e.g. an SMS gateway on the bureau's own network.
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """Non-public destinations the operator allows: every one (``everything``), those in
+    ``networks``, or any address of a host named in ``hosts`` (lower case, no dot at the
+    end)."""
+
+    everything: bool = False
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    hosts: frozenset[str] = frozenset()
+
+
+NO_PRIVATE = Allowance()
+
+
+def allowance(entries: Iterable[str]) -> Allowance:
+    """The allowance of SEREG_WEBHOOK_ALLOW_PRIVATE's entries: ``*`` (or ``all``, ``1``,
+    ``true``) allows every non-public address; an address or CIDR (``10.0.0.0/8``) that
+    network; anything else is a host name allowed whatever it resolves to."""
+    everything = False
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    hosts: set[str] = set()
+    for raw in entries:
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry in ("*", "all", "1", "true", "yes"):
+            everything = True
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            hosts.add(entry.rstrip("."))
+    return Allowance(everything, tuple(networks), frozenset(hosts))
+
+
+def _unmapped(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``::ffff:127.0.0.1`` and its kin are the IPv4 address they carry: judged as such."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address.teredo is not None:
+            return address.teredo[1]
+    return address
+
+
+def public_address(address: str) -> bool:
+    """Globally routed unicast: not loopback, private, link-local (the metadata service),
+    shared (100.64/10), reserved, unspecified or multicast."""
+    ip = _unmapped(ipaddress.ip_address(address.split("%", 1)[0]))
+    return ip.is_global and not ip.is_multicast
+
+
+def destination_allowed(host: str, address: str, allow: Allowance) -> bool:
+    """May a webhook for ``host`` be sent to ``address`` (one it resolved to)?"""
+    if public_address(address) or allow.everything:
+        return True
+    if host.lower().rstrip(".") in allow.hosts:
+        return True
+    ip = _unmapped(ipaddress.ip_address(address.split("%", 1)[0]))
+    return any(ip.version == net.version and ip in net for net in allow.networks)

@@ -85,7 +85,7 @@ class PublicFacts:
     maintenance_company_phone: str | None = None
     filling_station_name: str | None = None
     # The day the oldest open major accident hazard was found; None while no hazard is
-    # open (the hazard register does not exist yet: always None until it does).
+    # open (equipment.services.hazards).
     major_hazard_since: date | None = None
 
 
@@ -188,8 +188,10 @@ def conditions(facts: PublicFacts, today: date) -> tuple[Condition, ...]:
             )
         )
     # The rules engine sets not_fit_for_use for a failed inspection and for a cylinder past
-    # its service life; the latter is its own, less severe, state below.
-    if facts.not_fit_for_use and (failed or not life_ended):
+    # its service life; the latter is its own, less severe, state below. An open major
+    # hazard sets it too, and is said above: the flag adds nothing then.
+    hazard_explains = facts.major_hazard_since is not None and not failed
+    if facts.not_fit_for_use and (failed or not life_ended) and not hazard_explains:
         if failed and facts.last_inspection_on is not None:
             found.append(
                 Condition(

@@ -45,11 +45,11 @@ async def response_kpis(
     args: list[Any] = [start, end]
     own_lifts = ""
     if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
-        own, own_lifts = " AND maintenance_company = $3", " AND maintenance_company = $1"
+        own, own_lifts = " AND a.maintenance_company = $3", " AND maintenance_company = $1"
         args.append(scope.org_id)
     elif scope.jurisdiction is not None:
         own, inside = jurisdiction.numbered_clause(
-            scope.jurisdiction, unit_id="equipment", district="district_code", first=3
+            scope.jurisdiction, unit_id="a.equipment", district="a.district_code", first=3
         )
         own_lifts, _ = jurisdiction.numbered_clause(
             scope.jurisdiction, unit_id="id", district="district_code", first=1
@@ -57,9 +57,11 @@ async def response_kpis(
         args.extend(inside)
     async with db.reading() as bulk:
         rows = await bulk.fetch(
-            f"SELECT {column} AS grp, raised_at, acknowledged_at, arrived_at, arrived_late,"
-            " response_limit_minutes FROM alarm WHERE kind = 'entrapment'"
-            f" AND raised_at >= $1 AND raised_at < $2{own}",
+            f"SELECT a.{column} AS grp, a.raised_at, a.acknowledged_at, a.arrived_at,"
+            " a.arrived_late, a.response_limit_minutes, o.cause, o.people_released,"
+            " o.injuries, o.fatalities FROM alarm a"
+            " LEFT JOIN rescue_outcome o ON o.alarm = a.id WHERE a.kind = 'entrapment'"
+            f" AND a.raised_at >= $1 AND a.raised_at < $2{own}",
             *args,
         )
         lifts = await bulk.fetch(
@@ -74,6 +76,10 @@ async def response_kpis(
             arrive_minutes=_minutes(r["raised_at"], r["arrived_at"]),
             has_limit=r["response_limit_minutes"] is not None,
             late=bool(r["arrived_late"]),
+            cause=r["cause"],
+            people_released=r["people_released"] or 0,
+            injuries=r["injuries"] or 0,
+            fatalities=r["fatalities"] or 0,
         )
         for r in rows
     ]

@@ -8,8 +8,9 @@ from typing import Any
 from equipment.domain import rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
+from equipment.domain.hazards import Source
 from equipment.domain.lifecycle import Status
-from equipment.services import audit, db, schedules
+from equipment.services import audit, db, hazards, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.register import get_equipment
 from equipment.tables import Inspection
@@ -85,6 +86,19 @@ async def record_inspection(
             )
         ).returning(*Inspection.all_columns())
         schedule = await schedules.recompute(equipment_id, today)
+        if data["conclusion"] == "fail":
+            # A failed inspection's findings are hazards to rectify (一般隐患 until an
+            # inspector grades one major), listed in the same transaction.
+            await hazards.open_from(
+                principal,
+                equipment_id,
+                hazards.inspection_findings(data.get("findings", "")),
+                source=Source.INSPECTION,
+                source_ref=f"inspection:{row['id']}",
+                found_on=inspected_on,
+                today=today,
+                now=now,
+            )
         await audit.record(
             principal,
             entity="equipment",

@@ -13,6 +13,7 @@ from typing import Any
 from equipment.domain import catalogue
 from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
 from equipment.domain.errors import Conflict, DomainError, Forbidden, InvalidValue, NotFound
+from equipment.domain.hazards import Source
 from equipment.domain.maintenance import (
     ContractSpan,
     RecordInput,
@@ -26,7 +27,7 @@ from equipment.domain.maintenance import (
     parse_record,
 )
 from equipment.domain.record_sheets import SheetRow, read_sheet
-from equipment.services import audit, db, jurisdiction, schedules
+from equipment.services import audit, db, hazards, jurisdiction, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pacing import Pacer
 from equipment.tables import (
@@ -393,6 +394,7 @@ async def upload_records(
         result.stored = len(stored)
         result.duplicates = len(accepted) - len(stored)
         await _advance_maintenance(accepted, stored, today)
+        await _open_hazards(principal, accepted, stored, today, now)
         await audit.record(
             principal,
             entity="maintenance_upload",
@@ -533,6 +535,29 @@ async def _store(
         )
         stored.update(r["record_id"] for r in rows)
     return stored
+
+
+async def _open_hazards(
+    principal: Principal,
+    accepted: list[tuple[RecordInput, UnitFacts, ContractSpan]],
+    stored: set[str],
+    today: date,
+    now: datetime,
+) -> None:
+    """A stored record's hazards column opens one hazard per entry (a duplicate record,
+    stored before, opened its hazards then)."""
+    for record, unit, _ in accepted:
+        if record.hazards and record.record_id in stored:
+            await hazards.open_from(
+                principal,
+                unit.id,
+                record.hazards,
+                source=Source.MAINTENANCE,
+                source_ref=f"maintenance:{record.record_id}",
+                found_on=record.maintained_on,
+                today=today,
+                now=now,
+            )
 
 
 async def _advance_maintenance(

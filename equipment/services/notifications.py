@@ -21,9 +21,11 @@ delivery, exactly-once effect — no HTTP receiver can be told "exactly once" ot
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ import httpx
 from equipment.domain import notifications as rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue, NotFound
+from equipment.i18n import N_
 from equipment.services import alerts as alert_topics
 from equipment.services import audit, clock, db
 from equipment.services.bulk import Bulk
@@ -71,6 +74,53 @@ def _check_url(url: str) -> str:
     return url
 
 
+# Said to the registering user (InvalidValue, translated) and kept as a failed attempt's
+# error (in English, like the other errors the worker records).
+NOT_RESOLVED = N_("the webhook URL's host does not resolve")
+NOT_ALLOWED = N_(
+    "the webhook URL points at a private, loopback or link-local address, which is not"
+    " allowed (SEREG_WEBHOOK_ALLOW_PRIVATE)"
+)
+
+
+class Refused(Exception):
+    """A webhook URL whose host does not resolve, or resolves to an address not allowed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def destination(url: str, allow: rules.Allowance) -> str:
+    """The address to send ``url``'s request to: its host resolved now, every address it
+    resolves to allowed (``rules.destination_allowed``), else :class:`Refused`.
+
+    Called at registration and again before each delivery: a host may point at a public
+    address when registered and at 127.0.0.1 or the metadata service later (DNS
+    rebinding), so the worker connects to the address checked here, not to a second
+    resolution of the name.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        # An address in the URL is its own answer (no lookup, no resolver thread).
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except (OSError, UnicodeError) as exc:
+            raise Refused(NOT_RESOLVED) from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise Refused(NOT_RESOLVED)
+    if not all(rules.destination_allowed(host, a, allow) for a in addresses):
+        raise Refused(NOT_ALLOWED)
+    return addresses[0]
+
+
 async def create_endpoint(
     principal: Principal,
     *,
@@ -80,14 +130,21 @@ async def create_endpoint(
     district_code: str,
     label: str,
     now: datetime,
+    allow: rules.Allowance,
 ) -> dict[str, Any]:
     """A new endpoint; the answer carries its signing secret, the only time it is shown.
+
+    ``allow``: the non-public destinations the operator allows (SEREG_WEBHOOK_ALLOW_PRIVATE).
 
     A scoped role registers endpoints for its own organisation only; the bureau (admin)
     for any organisation, or, with no organisation, a duty desk for ``district_code``.
     """
     principal.require(Permission.WEBHOOK_MANAGE)
     _check_url(url)
+    try:
+        await destination(url, allow)
+    except Refused as exc:
+        raise InvalidValue(exc.message, field="url") from exc
     try:
         tier = rules.Tier(tier).value
     except ValueError as exc:
@@ -464,8 +521,20 @@ class Outcome:
     error: str
 
 
-async def post(client: httpx.AsyncClient, delivery: Claimed) -> Outcome:
-    """One signed POST; any 2xx is delivered, anything else (or no answer) a failure."""
+async def post(client: httpx.AsyncClient, delivery: Claimed, allow: rules.Allowance) -> Outcome:
+    """One signed POST; any 2xx is delivered, anything else (or no answer) a failure.
+
+    Sent to the address :func:`destination` checked, with the URL's host in ``Host`` and
+    in TLS's server name (so the certificate is still verified against the name): a name
+    now resolving to a refused address is a failed attempt, retried and dead-lettered
+    like any other.
+    """
+    try:
+        address = await destination(delivery.url, allow)
+    except Refused as exc:
+        return Outcome(False, None, exc.message)
+    url = httpx.URL(delivery.url)
+    pinned = url.copy_with(host=address)
     body = delivery.body.encode()
     stamp = int(time.time())  # the receiver's replay window is in real time
     headers = {
@@ -474,9 +543,19 @@ async def post(client: httpx.AsyncClient, delivery: Claimed) -> Outcome:
         "Sereg-Delivery": delivery.key,
         "Sereg-Timestamp": str(stamp),
         "Sereg-Signature": rules.signature(delivery.secret, stamp, body),
+        "Host": url.netloc.decode("ascii"),
     }
+    if url.scheme == "https":
+        # The client pools connections by address: a TLS connection verified for one
+        # name must not carry another endpoint's request to a host sharing its address.
+        headers["Connection"] = "close"
     try:
-        response = await client.post(delivery.url, content=body, headers=headers)
+        response = await client.post(
+            pinned,
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": url.raw_host.decode("ascii")},
+        )
     except httpx.HTTPError as exc:
         return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500])
     if 200 <= response.status_code < 300:
@@ -523,7 +602,8 @@ async def deliver_due(client: httpx.AsyncClient, s: NotifySettings) -> int:
     )
     if not claimed:
         return 0
-    outcomes = await asyncio.gather(*(post(client, d) for d in claimed))
+    allow = rules.allowance(s.allow_private)
+    outcomes = await asyncio.gather(*(post(client, d, allow) for d in claimed))
     now = await clock.shared_now(test_clock=s.test_clock)
     await record(list(zip(claimed, outcomes, strict=True)), now=now, s=s)
     for delivery, outcome in zip(claimed, outcomes, strict=True):

@@ -14,7 +14,7 @@ import logging
 
 import httpx
 
-from equipment.services import alerts, clock, db, escalation, notifications, schedules
+from equipment.services import alerts, clock, db, escalation, hazards, notifications, schedules
 from equipment.settings import NotifySettings
 
 log = logging.getLogger("sereg.notify")
@@ -32,6 +32,8 @@ async def work_once(
         unacknowledged_minutes=s.unacknowledged_minutes,
         per_kind=schedules.policy().escalation,
     )
+    # 时限制: a hazard past its deadline raises its one alarm (then fanned out like any).
+    done += await hazards.raise_overdue_alarms(today=now.astimezone(clock.CHINA).date(), now=now)
     done += await notifications.fan_out(now=now, limit=s.batch, alerts=publisher is not None)
     done += await notifications.deliver_due(client, s)
     if publisher is not None:

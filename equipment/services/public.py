@@ -28,6 +28,8 @@ _SELECT = (
     " m.public_phone AS maintenance_company_phone, s.name AS filling_station_name,"
     " (SELECT d.due_on FROM due_date d WHERE d.equipment = e.id"
     " AND d.kind = 'end_of_service_life') AS end_of_service_life,"
+    " (SELECT MIN(h.found_on) FROM hazard h WHERE h.equipment = e.id AND h.grade = 'major'"
+    " AND h.state <> 'verified') AS major_hazard_since,"
     " (SELECT i.inspected_on || '|' || i.conclusion FROM inspection i"
     " WHERE i.equipment = e.id AND NOT EXISTS"
     " (SELECT 1 FROM inspection c WHERE c.corrects = i.id)"
@@ -88,6 +90,7 @@ def _facts(r: dict[str, Any]) -> PublicFacts:
         maintenance_company_name=r["maintenance_company_name"],
         maintenance_company_phone=r["maintenance_company_phone"] or None,
         filling_station_name=r["filling_station_name"],
+        major_hazard_since=_as_date(r["major_hazard_since"]),
     )
 
 

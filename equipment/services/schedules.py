@@ -17,6 +17,7 @@ from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.model import STATUTORY_KINDS
 from equipment.services import policies
+from equipment.storage.hazards import HazardRepository
 from equipment.tables import DueDate, Equipment, Inspection, StatusChange
 
 # Rules that demand an inspection before restart after a long stop (TSG T7001-2023,
@@ -144,7 +145,12 @@ async def recompute(unit_id: int, today: date) -> rules.Schedule:
     )
     schedule = rules.schedule(await load_history(unit), today, policy())
     await write_due_rows(unit_id, due_rows(unit, schedule))
-    await Equipment.update(derived_fields(unit, schedule, today)).where(Equipment.id == unit_id)
+    fields = derived_fields(unit, schedule, today)
+    # An open major accident hazard keeps the unit out of use whatever its inspections say
+    # (GB 45067-2024; equipment.services.hazards): until it is verified closed.
+    if not fields["not_fit_for_use"] and await HazardRepository().open_major_since(unit_id):
+        fields["not_fit_for_use"] = True
+    await Equipment.update(fields).where(Equipment.id == unit_id)
     return schedule
 
 

@@ -15,15 +15,20 @@ import pytest
 from equipment.domain import rescue
 from equipment.domain.access import SYSTEM, Jurisdiction, Role
 from equipment.domain.errors import InvalidValue
+from equipment.domain.hazards import Action, Assignment, Source
+from equipment.domain.notifications import allowance
 from equipment.services import (
     alarms,
     areas,
     clock,
     emergency_records,
+    evidence_store,
+    hazards,
     notifications,
     register,
     tokens,
 )
+from equipment.settings import EvidenceSettings
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -34,8 +39,14 @@ ROLES = ("admin", "inspector", "company_a", "owner_a", "station_a", "call_centre
 
 
 @pytest.fixture
-async def world(engine):
-    w: dict[str, Any] = {}
+def boot(configure, tmp_path):
+    """The default settings, but evidence files under this test's directory."""
+    return configure(evidence=EvidenceSettings(directory=tmp_path / "evidence"))
+
+
+@pytest.fixture
+async def world(engine, tmp_path):
+    w: dict[str, Any] = {"evidence_settings": EvidenceSettings(directory=tmp_path / "evidence")}
     for name, kind in (
         ("owner_a", "user_unit"),
         ("owner_b", "user_unit"),
@@ -174,6 +185,7 @@ async def webhook(w, side: str = "a") -> int:
         district_code="",
         label="",
         now=clock.now(),
+        allow=allowance(["127.0.0.1"]),  # never delivered to: the matrix reads the row
     )
     return row["id"]
 
@@ -415,7 +427,8 @@ CASES = [
         "/api/v1/webhooks",
         lambda w: None,
         {"admin": 201, "inspector": 403, "company_a": 201, "owner_a": 201, "station_a": 201},
-        body=lambda w: {"url": "https://hooks.example.cn/sereg"},
+        # A public address: no name to resolve in the test, nothing is ever sent there.
+        body=lambda w: {"url": "https://223.5.5.5/sereg"},
     ),
     Case("read own webhook", "GET", "/api/v1/webhooks/{id}", webhook, WEBHOOK_OWN),
     Case(
@@ -717,6 +730,199 @@ CASES += [
         f"/api/v1/drills/missing?year={f.TODAY.year}",
         lift,
         register_roles(200),
+    ),
+]
+
+
+async def hazard_lift(w, side: str = "a") -> int:
+    """A lift of owner ``side`` (kept in ``w`` for the body that lists a hazard on it)."""
+    w["hazard_lift"] = await lift(w, side)
+    return w["hazard_lift"]
+
+
+async def hazard(w, side: str = "a", *, assigned: bool = False) -> int:
+    """A hazard on a lift of owner ``side`` maintained by company ``side``."""
+    now = clock.now()
+    row = await hazards.report(
+        SYSTEM,
+        hazards.NewHazard("门锁回路被短接", Source.MANUAL, await lift(w, side)),
+        today=f.TODAY,
+        now=now,
+    )
+    if assigned:
+        await hazards.act(
+            SYSTEM,
+            row.id,
+            Action.ASSIGN,
+            assignment=Assignment(w[f"owner_{side}"], "王经理", "恢复门锁", f.TODAY, "李检查员"),
+            today=f.TODAY,
+            now=now,
+        )
+    return row.id
+
+
+HAZARD_READERS = {
+    "admin": 200,
+    "inspector": 200,
+    "company_a": 200,
+    "owner_a": 200,
+    "station_a": 403,
+}
+HAZARD_OTHERS = {**HAZARD_READERS, "company_a": 404, "owner_a": 404}
+HAZARD_BODY = {"description": "底坑积水"}
+CASES += [
+    Case("list hazards", "GET", "/api/v1/hazards", lambda w: hazard(w), HAZARD_READERS),
+    Case("hazard criteria", "GET", "/api/v1/hazards/criteria", lambda w: None, HAZARD_READERS),
+    Case(
+        "hazard ledger",
+        "GET",
+        "/api/v1/hazards/ledger?by=area",
+        lambda w: hazard(w),
+        HAZARD_READERS,
+    ),
+    Case("read own hazard", "GET", "/api/v1/hazards/{id}", lambda w: hazard(w), HAZARD_READERS),
+    Case(
+        "read other's hazard",
+        "GET",
+        "/api/v1/hazards/{id}",
+        lambda w: hazard(w, "b"),
+        HAZARD_OTHERS,
+    ),
+    Case(
+        "own hazard's history",
+        "GET",
+        "/api/v1/hazards/{id}/history",
+        lambda w: hazard(w),
+        HAZARD_READERS,
+    ),
+    Case(
+        "other's hazard's history",
+        "GET",
+        "/api/v1/hazards/{id}/history",
+        lambda w: hazard(w, "b"),
+        HAZARD_OTHERS,
+    ),
+    Case(
+        "list a hazard",
+        "POST",
+        "/api/v1/hazards",
+        hazard_lift,
+        {"admin": 201, "inspector": 201, "company_a": 201, "owner_a": 201, "station_a": 403},
+        body=lambda w: {**HAZARD_BODY, "equipment_id": w["hazard_lift"]},
+    ),
+    Case(
+        "list a hazard on another's lift",
+        "POST",
+        "/api/v1/hazards",
+        lambda w: hazard_lift(w, "b"),
+        {"admin": 201, "inspector": 201, "company_a": 404, "owner_a": 404, "station_a": 403},
+        body=lambda w: {**HAZARD_BODY, "equipment_id": w["hazard_lift"]},
+    ),
+    Case(
+        "list a management hazard of another user unit",
+        "POST",
+        "/api/v1/hazards",
+        lambda w: None,
+        {"admin": 201, "inspector": 201, "company_a": 404, "owner_a": 404, "station_a": 403},
+        body=lambda w: {**HAZARD_BODY, "user_unit_id": w["owner_b"]},
+    ),
+    Case(
+        "assign a hazard",
+        "POST",
+        "/api/v1/hazards/{id}/actions",
+        lambda w: hazard(w),
+        {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: {
+            "action": "assign",
+            "responsible_org_id": w["owner_a"],
+            "responsible_person": "王经理",
+            "measures": "恢复门锁",
+            "deadline": TODAY,
+            "supervising_inspector": "李检查员",
+        },
+    ),
+    Case(
+        "start rectifying own hazard",
+        "POST",
+        "/api/v1/hazards/{id}/actions",
+        lambda w: hazard(w, assigned=True),
+        {"admin": 200, "inspector": 403, "company_a": 200, "owner_a": 200, "station_a": 403},
+        body=lambda w: {"action": "start"},
+    ),
+    Case(
+        "start rectifying other's hazard",
+        "POST",
+        "/api/v1/hazards/{id}/actions",
+        lambda w: hazard(w, "b", assigned=True),
+        {"admin": 200, "inspector": 403, "company_a": 404, "owner_a": 404, "station_a": 403},
+        body=lambda w: {"action": "start"},
+    ),
+]
+
+
+async def hazard_with_evidence(w, side: str = "a") -> int:
+    """A hazard of owner ``side`` with one photo (kept in ``w``: its file's path)."""
+    hazard_id = await hazard(w, side)
+    store = evidence_store.store_for(w["evidence_settings"])
+    await hazards.add_evidence(
+        SYSTEM, hazard_id, EVIDENCE_JPEG, store=store, max_bytes=2**20, now=clock.now()
+    )
+    return hazard_id
+
+
+async def evidence_file(w, side: str = "a") -> str:
+    """``<hazard>/evidence/<file>``: one evidence file of a hazard of owner ``side``."""
+    hazard_id = await hazard_with_evidence(w, side)
+    [row] = await hazards.list_evidence(SYSTEM, hazard_id)
+    return f"{hazard_id}/evidence/{row.id}"
+
+
+EVIDENCE_JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+CASES += [
+    Case(
+        "list own hazard's evidence",
+        "GET",
+        "/api/v1/hazards/{id}/evidence",
+        hazard_with_evidence,
+        HAZARD_READERS,
+    ),
+    Case(
+        "list other's hazard's evidence",
+        "GET",
+        "/api/v1/hazards/{id}/evidence",
+        lambda w: hazard_with_evidence(w, "b"),
+        HAZARD_OTHERS,
+    ),
+    Case(
+        "read own hazard's evidence file",
+        "GET",
+        "/api/v1/hazards/{id}",
+        evidence_file,
+        HAZARD_READERS,
+    ),
+    Case(
+        "read other's hazard's evidence file",
+        "GET",
+        "/api/v1/hazards/{id}",
+        lambda w: evidence_file(w, "b"),
+        HAZARD_OTHERS,
+    ),
+    # The body is JSON, not a photo: a caller allowed to see the hazard is told so (422).
+    Case(
+        "upload evidence to own hazard",
+        "POST",
+        "/api/v1/hazards/{id}/evidence",
+        lambda w: hazard(w),
+        {"admin": 422, "inspector": 422, "company_a": 422, "owner_a": 422, "station_a": 403},
+        body=lambda w: {"not": "a photo"},
+    ),
+    Case(
+        "upload evidence to other's hazard",
+        "POST",
+        "/api/v1/hazards/{id}/evidence",
+        lambda w: hazard(w, "b"),
+        {"admin": 422, "inspector": 422, "company_a": 404, "owner_a": 404, "station_a": 403},
+        body=lambda w: {"not": "a photo"},
     ),
 ]
 

@@ -25,7 +25,21 @@ from tests.ingest_support import at, encode, event_payload, events_topic, eventu
 
 pytestmark = pytest.mark.integration
 
-FAST = NotifySettings(poll_s=0.05, backoff_base_s=0.0, backoff_cap_s=0.0, timeout_s=5)
+FAST = NotifySettings(
+    poll_s=0.05,
+    backoff_base_s=0.0,
+    backoff_cap_s=0.0,
+    timeout_s=5,
+    allow_private=webhook_receiver.ALLOW,
+)
+
+
+@pytest.fixture
+def boot(configure):
+    """The app allows the loopback receivers' URLs (refused by default)."""
+    return configure(notify=NotifySettings(allow_private=webhook_receiver.ALLOW))
+
+
 NOT_AUTHORIZED = 0x87
 
 
@@ -65,6 +79,10 @@ class Listener:
         with self._cond:
             assert self._cond.wait_for(lambda: mid in self._subacks, 10), f"no SUBACK for {topic}"
             return self._subacks[mid]
+
+    def messages(self) -> list[dict]:
+        with self._cond:
+            return list(self.got)
 
     def events(self) -> list[str]:
         with self._cond:

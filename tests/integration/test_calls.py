@@ -64,6 +64,7 @@ async def test_a_call_opens_the_alarm_and_the_next_joins_it(client, world, recei
         district_code="",
         label="",
         now=clock.now(),
+        allow=webhook_receiver.LOOPBACK,
     )
     receiver.secrets["/company"] = made["secret"]
 

@@ -17,10 +17,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from equipment.settings import DatabaseSettings
+from ingest_mqtt import credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
-SERVICES = ("postgres", "mosquitto", "api", "ingest-1", "ingest-2")
+SERVICES = ("postgres", "mosquitto", "api", "ingest-1", "ingest-2", "notify")
 INGEST = ("ingest-1", "ingest-2")
 
 # ${NAME}, ${NAME:-default} and ${NAME-default}, as Compose interpolates them.
@@ -101,7 +102,7 @@ def test_api_uses_the_postgres_service(compose: dict) -> None:
     assert config["password"] == postgres["POSTGRES_PASSWORD"]
     assert config["database"] == postgres["POSTGRES_DB"]
     assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    for name in INGEST:
+    for name in (*INGEST, "notify"):
         assert environment(services[name])["DATABASE_URL"] == url
 
 
@@ -132,3 +133,30 @@ def test_broker_runs_the_repository_config(compose: dict) -> None:
     conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text().splitlines()
     assert "plugin /usr/lib/mosquitto_dynamic_security.so" in conf
     assert "plugin_opt_config_file /mosquitto/config/dynamic-security.json" in conf
+
+
+def test_the_notify_worker_publishes_alerts_as_a_notify_user(compose: dict) -> None:
+    """The notify service publishes the alert topics through the broker user that
+    ``sereg broker-users --notify-worker`` issues: the sereg-notify role, which may
+    publish sereg/v1/orgs/+/alerts and nothing else."""
+    notify = compose["services"]["notify"]
+    assert notify["command"] == ["sereg", "notify"]
+    env = environment(notify)
+    url = urlsplit(env["SEREG_NOTIFY_MQTT_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("mqtt", "mosquitto", 1883)
+    assert url.username == "sereg-notify-1" and url.password
+    assert set(notify["depends_on"]) >= {"api", "mosquitto"}
+    # Private webhook destinations stay refused unless the operator lists some.
+    assert env["SEREG_WEBHOOK_ALLOW_PRIVATE"] == ""
+    document, issued = credentials.dynamic_security(
+        credentials.Users(notifiers=[url.username]), group="sereg-ingest"
+    )
+    [client] = [c for c in document["clients"] if c["username"] == url.username]
+    assert [r["rolename"] for r in client["roles"]] == [credentials.NOTIFY_ROLE]
+    [role] = [r for r in document["roles"] if r["rolename"] == credentials.NOTIFY_ROLE]
+    assert [(a["acltype"], a["topic"]) for a in role["acls"]] == [
+        ("publishClientSend", "sereg/v1/orgs/+/alerts")
+    ]
+    assert url.username in issued
+    # Its password comes from the environment, like the ingest workers'.
+    assert "MQTT_NOTIFY_1_PASSWORD" in (ROOT / "compose.yaml").read_text()

@@ -15,13 +15,23 @@ from datetime import timedelta
 
 import pytest
 
+from equipment import broker
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import alarms, clock, escalation, notifications
-from equipment.tables import Alarm, ClockOffset, EscalationFired, Notification, WebhookDelivery
+from equipment.tables import (
+    Alarm,
+    AlertDelivery,
+    ClockOffset,
+    EscalationFired,
+    Notification,
+    WebhookDelivery,
+)
+from ingest_mqtt import credentials
 from tests import factories as f
 from tests import webhook_receiver
 from tests.conftest import ROOT, pg_url, sereg_env
 from tests.ingest_support import eventually
+from tests.integration.test_alert_topics import Listener
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +58,7 @@ async def hook(receiver, path: str, organisation_id: int | None, **kw) -> None:
         district_code=kw.get("district_code", ""),
         label="",
         now=clock.now(),
+        allow=webhook_receiver.LOOPBACK,
     )
     receiver.secrets[path] = row["secret"]
 
@@ -68,6 +79,7 @@ class Workers:
             SEREG_WEBHOOK_LEASE_S="30",
             SEREG_DB_POOL_MIN="1",
             SEREG_DB_POOL_MAX="2",
+            SEREG_WEBHOOK_ALLOW_PRIVATE=",".join(webhook_receiver.ALLOW),
         )
         self.running: list[subprocess.Popen] = []
 
@@ -279,3 +291,78 @@ async def test_the_policy_overrides_the_wait_per_kind(engine, world):
     assert await fire(now=at, unacknowledged_minutes=5, per_kind=policy) == 0
     at = t0 + timedelta(minutes=3)
     assert await fire(now=at, unacknowledged_minutes=5, per_kind=policy) == 1
+
+
+@POSTGRES
+async def test_a_worker_killed_mid_publish_tells_each_alert_topic_once_by_id(
+    engine, world, workers, ingest_broker
+):
+    """The same for the organisations' MQTT alert topics: the worker is SIGKILLed after
+    claiming its alerts and before any PUBACK (the broker is paused, so none can come and
+    nothing can be recorded); a fresh worker publishes them again once the leases run out.
+    Every alert delivery reaches its organisation's topic, and its ``id`` lets a
+    subscriber keep each once."""
+    role = credentials.notify_role()
+    notifier, password = ingest_broker.user("notify", [ingest_broker.ensure_role(role)])
+    workers.env["SEREG_NOTIFY_MQTT_URL"] = (
+        f"mqtt://{notifier}:{password}@127.0.0.1:{ingest_broker.port}"
+    )
+    listeners = []
+    for org in (world["company"], world["owner"]):
+        name, secret = ingest_broker.user(
+            f"org{org}", [ingest_broker.ensure_role(credentials.organisation_role(org))]
+        )
+        listeners.append(Listener(ingest_broker.port, name, secret))
+        assert listeners[-1].subscribe(broker.alerts_topic(org)) < 0x80
+    try:
+        # A first alarm told through a running worker: it is connected to the broker.
+        await entrapment(world)
+        first = workers.start()
+        await eventually(await alerts_delivered(2), within=60)
+
+        os.kill(ingest_broker.process.pid, signal.SIGSTOP)
+        try:
+            for _ in range(3):
+                await entrapment(world)
+
+            async def claimed() -> bool:
+                return await AlertDelivery.count().where(AlertDelivery.lease.is_not_null()) > 0
+
+            await eventually(claimed, within=60)
+            os.kill(first.pid, signal.SIGKILL)
+            await asyncio.to_thread(first.wait, 10)
+        finally:
+            os.kill(ingest_broker.process.pid, signal.SIGCONT)
+        # It died holding them: none of the storm's alerts was recorded as delivered.
+        assert await AlertDelivery.count().where(AlertDelivery.state == "delivered") == 2
+        assert await AlertDelivery.count().where(AlertDelivery.lease.is_not_null()) >= 1
+
+        workers.start()
+        await set_clock(31)  # past the lease: the dead worker's claims are free again
+        await eventually(await alerts_delivered(8), within=60)
+
+        rows = await AlertDelivery.select(AlertDelivery.idempotency_key, AlertDelivery.organisation)
+        for listener, org in zip(listeners, (world["company"], world["owner"]), strict=True):
+            keys = {r["idempotency_key"] for r in rows if r["organisation"] == org}
+            assert len(keys) == 4
+
+            async def heard(listener=listener, keys=keys) -> bool:
+                return {m["id"] for m in listener.messages()} >= keys
+
+            await eventually(heard, within=30)
+            got = listener.messages()
+            # Each delivery's id once after dropping repeats, and nothing else.
+            assert {m["id"] for m in got} == keys
+            assert all(m["organisation_id"] == org for m in got)
+            assert len({m["alarm"]["id"] for m in got}) == 4
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+async def alerts_delivered(expected: int):
+    async def check() -> bool:
+        rows = await AlertDelivery.select(AlertDelivery.state)
+        return len(rows) == expected and all(r["state"] == "delivered" for r in rows)
+
+    return check

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from equipment.domain import rescue
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, clock
+from equipment.services import alarms, clock, emergency_records
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -145,3 +146,66 @@ async def test_drills_and_the_lifts_missing_them(client, world):
         headers=w["tokens"]["a"],
     )
     assert nobody.status_code == 400
+
+
+async def test_response_kpis_count_rescue_outcomes_by_cause_and_injuries(client, world):
+    """The KPI rows carry what the recorded rescue outcomes say, per company and per
+    district: entrapments per cause, people released, injuries, deaths; an entrapment
+    without an outcome is counted apart."""
+    w = world
+    a_unit = await f.unit(w["owner"], maintenance_company_id=w["a"])
+    b_unit = await f.unit(w["owner"], maintenance_company_id=w["b"], district_code="420683")
+    outcomes = [
+        (a_unit, dict(people_released=2, injuries=1, fatalities=0, cause="power_failure")),
+        (a_unit, dict(people_released=1, injuries=0, fatalities=0, cause="power_failure")),
+        (a_unit, dict(people_released=4, injuries=2, fatalities=1, cause="door_system")),
+        (b_unit, dict(people_released=1, injuries=0, fatalities=0, cause="misuse")),
+    ]
+    for unit, told in outcomes:
+        await finished_with_outcome(unit, **told)
+    await entrapment(a_unit, ago=300, ack=1, arrive=10)  # closed without an outcome
+    await finished_with_outcome(a_unit, ago=60 * 24 * 10, cause="misuse")  # before the period
+    now = clock.now()
+    period = {
+        "from": (now - timedelta(days=7)).isoformat(),
+        "to": (now + timedelta(minutes=1)).isoformat(),
+    }
+    for group, a_key, b_key in (
+        ("company", str(w["a"]), str(w["b"])),
+        ("district", a_unit["district_code"], "420683"),
+    ):
+        answer = await client.get(
+            "/api/v1/kpis/response", params={**period, "group": group}, headers=w["tokens"]["admin"]
+        )
+        assert answer.status_code == 200, answer.text
+        rows = {r["group"]: r for r in answer.json()}
+        a, b = rows[a_key], rows[b_key]
+        assert (a["entrapments"], a["outcomes"], a["without_outcome"]) == (4, 3, 1)
+        assert (a["people_released"], a["injuries"], a["fatalities"]) == (7, 3, 1)
+        assert a["causes"] == {"door_system": 1, "power_failure": 2}
+        assert (b["outcomes"], b["injuries"], b["causes"]) == (1, 0, {"misuse": 1})
+    # A company's own row only, outcomes included.
+    own = await client.get("/api/v1/kpis/response", params=period, headers=w["tokens"]["a"])
+    [mine] = own.json()
+    assert mine["group"] == str(w["a"]) and mine["injuries"] == 3
+
+
+async def finished_with_outcome(unit, *, ago: int = 300, **told) -> None:
+    now = clock.now()
+    raised = now - timedelta(minutes=ago)
+    row = await alarms.raise_alarm(
+        SYSTEM, unit["id"], kind="entrapment", raised_at=raised, source="manual", now=now
+    )
+    for minutes, step in ((2, "acknowledge"), (12, "arrive"), (15, "finish")):
+        await alarms.respond(
+            SYSTEM, row["id"], step, at=raised + timedelta(minutes=minutes), now=now
+        )
+    outcome = rescue.Outcome(
+        people_released=told.get("people_released", 1),
+        injuries=told.get("injuries", 0),
+        fatalities=told.get("fatalities", 0),
+        release_method="door_opened_at_level",
+        cause=told["cause"],
+        rescuers=("王师傅",),
+    )
+    await emergency_records.record_outcome(SYSTEM, row["id"], outcome, note="", now=now)

@@ -3,21 +3,39 @@ redelivered; the outbox is written with the alarm (issue 24, delivery)."""
 
 from __future__ import annotations
 
+import socket
+import ssl
+import subprocess
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import clock, notify_worker, register
+from equipment.domain.notifications import allowance
+from equipment.services import clock, notifications, notify_worker, register
 from equipment.settings import NotifySettings
-from equipment.tables import Alarm, Notification, WebhookDelivery
+from equipment.tables import Alarm, Notification, WebhookDelivery, WebhookEndpoint
 from tests import factories as f
 from tests import webhook_receiver
+from tests.conftest import app_client
 from tests.ingest_support import at, encode, event_payload, events_topic, eventually
 
 pytestmark = pytest.mark.integration
 
-FAST = NotifySettings(poll_s=0.05, backoff_base_s=0.0, backoff_cap_s=0.0, timeout_s=5)
+FAST = NotifySettings(
+    poll_s=0.05,
+    backoff_base_s=0.0,
+    backoff_cap_s=0.0,
+    timeout_s=5,
+    allow_private=webhook_receiver.ALLOW,
+)
+
+
+@pytest.fixture
+def boot(configure):
+    """The app allows the loopback receivers' URLs (refused by default)."""
+    return configure(notify=NotifySettings(allow_private=webhook_receiver.ALLOW))
 
 
 @pytest.fixture
@@ -175,7 +193,9 @@ async def test_retries_back_off_exponentially(client, world, receiver):
     await endpoint(client, w["tokens"]["company"], receiver, "/company")
     receiver.fail_first["/company"] = 2
     await raise_entrapment(client, w)
-    slow = NotifySettings(backoff_base_s=600, backoff_cap_s=3600, timeout_s=5)
+    slow = NotifySettings(
+        backoff_base_s=600, backoff_cap_s=3600, timeout_s=5, allow_private=webhook_receiver.ALLOW
+    )
     async with notify_worker.client_for(slow) as http:
         before = clock.now()
         await notify_worker.work_once(http, slow)
@@ -245,3 +265,134 @@ async def test_an_entrapment_over_mqtt_reaches_the_company_once(
     assert got.signed and got.status == 200
     assert got.body["alarm"]["registration_code"] == code
     assert got.body["alarm"]["severity"] == "critical"
+
+
+# ------------------------------------------------- server-side request forgery (SSRF)
+
+
+async def test_webhooks_to_private_addresses_are_refused_by_default(engine, world, configure):
+    """Without SEREG_WEBHOOK_ALLOW_PRIVATE: loopback, private, the metadata service and a
+    name resolving to loopback are refused at registration, in Chinese by default."""
+    w = world
+    async with app_client(configure()) as plain, app_client(configure(), language="en") as en:
+        for url in (
+            "http://127.0.0.1:8080/hook",
+            "http://localhost/hook",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.100.100.200/latest/meta-data/",
+            "https://10.1.2.3/hook",
+            "http://[::1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://0.0.0.0:8000/",
+        ):
+            answer = await plain.post(
+                "/api/v1/webhooks", json={"url": url}, headers=w["tokens"]["company"]
+            )
+            assert answer.status_code == 422, (url, answer.text)
+            assert "不允许" in answer.text, answer.text
+        answer = await en.post(
+            "/api/v1/webhooks",
+            json={"url": "http://127.0.0.1/hook"},
+            headers=w["tokens"]["company"],
+        )
+        assert answer.status_code == 422
+        assert "SEREG_WEBHOOK_ALLOW_PRIVATE" in answer.text and "不允许" not in answer.text
+        # A public address is registered (nothing is sent to it in this test).
+        public = await plain.post(
+            "/api/v1/webhooks", json={"url": "https://223.5.5.5/x"}, headers=w["tokens"]["company"]
+        )
+        assert public.status_code == 201, public.text
+    assert await WebhookEndpoint.count() == 1
+
+
+async def test_the_worker_checks_the_address_again_at_each_delivery(client, world, receiver):
+    """Registered while allowed, the URL's address is refused when the worker runs without
+    the allowance (as a name rebound to 127.0.0.1 after registration would be): a failed
+    attempt, nothing sent, delivered once allowed."""
+    w = world
+    await endpoint(client, w["tokens"]["company"], receiver, "/company")
+    await raise_entrapment(client, w)
+    strict = NotifySettings(timeout_s=5, backoff_base_s=0.0, backoff_cap_s=0.0)
+    async with notify_worker.client_for(strict) as http:
+        await notify_worker.work_once(http, strict)
+    [row] = await WebhookDelivery.select()
+    assert row["state"] == "pending" and row["attempts"] == 1
+    assert "SEREG_WEBHOOK_ALLOW_PRIVATE" in row["last_error"]
+    assert receiver.got == []
+    await drain(receiver, lambda r: len(r.got) >= 1, what="the delivery once allowed")
+    assert receiver.got[0].signed
+
+
+async def test_a_delivery_goes_to_the_address_checked_with_the_name_as_host(
+    client, world, configure
+):
+    """The worker connects to the address it checked (no second lookup to rebind) and
+    sends the URL's host name as Host."""
+    w = world
+    first = socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)[0][4][0]
+    got = webhook_receiver.Receiver()
+    server, url = webhook_receiver.start(got, first)
+    got.url = url  # type: ignore[attr-defined]
+    try:
+        port = server.server_address[1]
+        named = f"http://localhost:{port}/named"
+        allow = NotifySettings(allow_private=("localhost",))
+        async with app_client(configure(notify=allow)) as http:
+            made = await endpoint(http, w["tokens"]["company"], got, "/named", url=named)
+        assert made["endpoint"]["url"] == named
+        await raise_entrapment(client, w)
+        fast = NotifySettings(timeout_s=5, allow_private=("localhost",))
+        await drain(got, lambda r: len(r.got) >= 1, what="the named delivery", s=fast)
+        assert got.got[0].host == f"localhost:{port}" and got.got[0].signed
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def localhost_cert(tmp_path):
+    """A self-signed certificate for the name localhost only (no IP address in it)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_https_to_the_checked_address_still_verifies_the_name(localhost_cert):
+    """Over TLS the pinned request names the URL's host in SNI, so the receiver's
+    certificate (for localhost only) is verified against the name; without that the
+    connection to the address would fail verification."""
+    cert, key = localhost_cert
+    got = webhook_receiver.Receiver(secrets={"/tls": "whsec_tls"})
+    address = socket.getaddrinfo("localhost", 443, type=socket.SOCK_STREAM)[0][4][0]
+    server, _ = webhook_receiver.start(got, address)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    server.socket = served.wrap_socket(server.socket, server_side=True)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    delivery = notifications.Claimed(
+        id=1,
+        lease="l",
+        attempts=1,
+        key="k1",
+        body='{"id": "k1"}',
+        url=f"https://localhost:{server.server_address[1]}/tls",
+        secret="whsec_tls",
+    )
+    try:
+        async with httpx.AsyncClient(verify=trusted, timeout=10) as http:
+            outcome = await notifications.post(http, delivery, allowance(["localhost"]))
+            assert outcome.ok, outcome
+            assert got.got[0].signed and got.got[0].host == f"localhost:{server.server_address[1]}"
+            # Not allowed: nothing is sent, the attempt fails with the reason.
+            refused = await notifications.post(http, delivery, allowance([]))
+            assert not refused.ok and "SEREG_WEBHOOK_ALLOW_PRIVATE" in refused.error
+            assert len(got.got) == 1
+    finally:
+        server.shutdown()

@@ -57,6 +57,10 @@ ALL_PERMISSIONS = {
     "citizen_report.read",
     "label.print",
     "account.manage",
+    "hazard.read",
+    "hazard.report",
+    "hazard.manage",
+    "hazard.rectify",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
@@ -79,6 +83,9 @@ EXPECTED: dict[str, set[str]] = {
         "call.callback_read",
         "response_kpi.read",
         "citizen_report.read",
+        "hazard.read",
+        "hazard.report",
+        "hazard.manage",
     },
     "maintenance": {
         "org.update_own_contact",
@@ -97,6 +104,9 @@ EXPECTED: dict[str, set[str]] = {
         "call.callback_read",
         "response_kpi.read",
         "drill.record",
+        "hazard.read",
+        "hazard.report",
+        "hazard.rectify",
     },
     "user_unit": {
         "org.update_own_contact",
@@ -116,6 +126,9 @@ EXPECTED: dict[str, set[str]] = {
         "webhook.manage",
         "drill.record",
         "label.print",
+        "hazard.read",
+        "hazard.report",
+        "hazard.rectify",
     },
     "station": {
         "org.update_own_contact",

@@ -51,3 +51,44 @@ def test_kpis_per_group():
     assert (c.group, c.entrapments, c.acknowledge_median, c.per_1000_lifts) == ("C", 0, None, 0)
     [lone] = response_kpis([Response("Z", 1, 1, True, False)], {})
     assert lone.lifts == 0 and lone.per_1000_lifts is None
+
+
+def test_rescue_outcomes_per_group():
+    """Causes, people released, injuries and deaths come from the recorded outcomes; an
+    entrapment without one is counted apart, not as one without injuries."""
+    rows = [
+        Response("A", 2, 20, True, False, "power_failure", 3, 1, 0),
+        Response("A", 3, 25, True, False, "door_system", 1, 0, 0),
+        Response("A", 4, 30, True, False, "power_failure", 2, 2, 1),
+        Response("A", 5, 35, True, False),  # no outcome yet
+        Response("B", 1, 10, True, False),
+    ]
+    a, b = response_kpis(rows, {"A": 100, "B": 100})
+    assert (a.outcomes, a.without_outcome) == (3, 1)
+    assert (a.people_released, a.injuries, a.fatalities) == (6, 3, 1)
+    assert a.causes == {"door_system": 1, "power_failure": 2}
+    assert list(a.causes) == sorted(a.causes)
+    assert (b.outcomes, b.without_outcome, b.injuries, b.causes) == (0, 1, 0, {})
+
+
+CAUSES = st.sampled_from([None, "power_failure", "door_system", "misuse", "unknown"])
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("ABC"), CAUSES, st.integers(0, 9), st.integers(0, 3)),
+        max_size=40,
+    )
+)
+def test_outcome_counts_add_up(raw):
+    rows = [
+        Response(g, None, None, True, False, cause, 2, hurt if cause else 0, 0)
+        for g, cause, _, hurt in raw
+    ]
+    kpis = response_kpis(rows, {})
+    assert sum(k.entrapments for k in kpis) == len(rows)
+    for k in kpis:
+        assert k.outcomes + k.without_outcome == k.entrapments
+        assert sum(k.causes.values()) == k.outcomes
+        assert k.people_released == 2 * k.outcomes
+    assert sum(k.injuries for k in kpis) == sum(r.injuries for r in rows)
