@@ -47,6 +47,7 @@ from markupsafe import Markup
 
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
 from equipment.domain.errors import (
+    Busy,
     DomainError,
     Forbidden,
     NotFound,
@@ -267,6 +268,12 @@ def _domain_error(request: Request, exc: DomainError) -> Response:
         return error_page(request, 403, N_("Not allowed"), message)
     if isinstance(exc, Unauthenticated):
         return _login_redirect(request, exc)
+    if isinstance(exc, Busy):
+        # Every live stream of this worker is taken: a retry (the browser's EventSource
+        # does so itself) may land on another worker or find room later.
+        answer = error_page(request, 503, N_("Busy"), message)
+        answer.headers["Retry-After"] = "5"
+        return answer
     return error_page(request, 400, N_("The request was refused"), message)
 
 
