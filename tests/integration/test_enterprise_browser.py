@@ -52,7 +52,7 @@ def test_a_user_unit_applies_for_a_lift_and_the_office_registers_it(pg_service, 
     page.get_by_role("link", name="申请新设备登记").first.click()
     page.wait_for_url(f"{base}/ui/units/new")
     page.get_by_label("设备类别").select_option("3110")
-    page.get_by_label("所在区县").select_option("420606")
+    page.get_by_label("区县", exact=True).select_option("420606")
     page.get_by_label("设备代码").fill(equipment_code)
     page.get_by_label("制造日期").fill("2024-03-01")
     page.get_by_label("投入使用日期").fill("2024-04-01")
