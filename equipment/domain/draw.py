@@ -245,7 +245,7 @@ def run(inputs: DrawInputs) -> DrawResult:
     chosen: list[tuple[str, Candidate]] = []
     for klass in CLASSES:
         members = sorted(strata[klass], key=lambda rc: (rc[0], rc[1].id))
-        chosen.extend(members[: stratum_count(len(members), inputs.ratios.get(klass, 0))])
+        chosen.extend(members[: stratum_count(len(members), inputs.ratios.get(klass, Fraction(0)))])
     chosen.sort(key=lambda rc: (rc[0], rc[1].id))
 
     conflicts: dict[int, set[int]] = {}
