@@ -832,7 +832,7 @@ class DrawPlan(Table, tablename="draw_plan"):
     created_at = Timestamptz()
 
 
-class Draw(Table, tablename="draw"):
+class RandomDraw(Table, tablename="random_draw"):
     """One run of a plan's draw with everything needed to run it again (``inputs``)."""
 
     id = BigSerial(primary_key=True)
@@ -922,7 +922,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     CreditClassChange,
     RosterInspector,
     DrawPlan,
-    Draw,
+    RandomDraw,
     DrawTask,
     DrawTaskInspector,
 )
