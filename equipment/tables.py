@@ -802,6 +802,7 @@ class RosterInspector(Table, tablename="roster_inspector"):
 
     name = Varchar(length=100)
     account = Integer(null=True, default=None, index=True)  # his log-in: "my tasks"
+    token = Integer(null=True, default=None, index=True)  # or his API token (mobile app)
     inspection_body = Integer(null=True, default=None)
     districts = Varchar(length=500, default="")  # comma-separated codes; empty: the city
     qualifications = Varchar(length=200, default="")  # comma-separated top-level categories

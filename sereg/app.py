@@ -19,6 +19,7 @@ from equipment.api import (
     api_docs,
     call_controllers,
     controllers,
+    draw_controllers,
     emergency_controllers,
     geo_controllers,
     hazard_controllers,
@@ -161,6 +162,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.label_sheet,
             public_controllers.CitizenReportController,
             hazard_controllers.HazardController,
+            draw_controllers.CreditController,
+            draw_controllers.DrawController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.
@@ -174,6 +177,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.public_equipment,
             controllers.categories,
             controllers.inspection_rules,
+            draw_controllers.public_plans,
+            draw_controllers.public_plan,
         ],
     )
     prometheus = PrometheusConfig(

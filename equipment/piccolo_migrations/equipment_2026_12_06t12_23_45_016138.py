@@ -1109,6 +1109,27 @@ async def forwards():
     manager.add_column(
         table_class_name="RosterInspector",
         tablename="roster_inspector",
+        column_name="token",
+        db_column_name="token",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": True,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="RosterInspector",
+        tablename="roster_inspector",
         column_name="inspection_body",
         db_column_name="inspection_body",
         column_class_name="Integer",

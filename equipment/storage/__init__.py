@@ -24,8 +24,10 @@ from equipment.storage import db
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
+from equipment.storage.credit import CreditRepository
 from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
+from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.inspections import InspectionRepository
@@ -42,8 +44,10 @@ class UnitOfWork:
         self.audit = AuditRepository()
         self.calls = CallRepository()
         self.citizen_reports = CitizenReportRepository()
+        self.credit = CreditRepository()
         self.dead_letters = DeadLetterRepository()
         self.devices = DeviceRepository()
+        self.draws = DrawRepository()
         self.due = DueRepository()
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
