@@ -18,6 +18,7 @@ from litestar.template.config import TemplateConfig
 from equipment.api import (
     api_docs,
     call_controllers,
+    check_controllers,
     controllers,
     emergency_controllers,
     geo_controllers,
@@ -161,6 +162,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.label_sheet,
             public_controllers.CitizenReportController,
             hazard_controllers.HazardController,
+            check_controllers.CheckController,
+            check_controllers.RoutineController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.
