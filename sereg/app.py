@@ -18,6 +18,7 @@ from litestar.template.config import TemplateConfig
 from equipment.api import (
     api_docs,
     call_controllers,
+    check_controllers,
     controllers,
     draw_controllers,
     emergency_controllers,
@@ -164,6 +165,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             hazard_controllers.HazardController,
             draw_controllers.CreditController,
             draw_controllers.DrawController,
+            check_controllers.CheckController,
+            check_controllers.RoutineController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.

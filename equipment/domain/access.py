@@ -97,6 +97,13 @@ class Permission(StrEnum):
     DRAW_READ = "draw.read"
     DRAW_TASK = "draw.task"
     DRAW_RESULT_OWN = "draw.result_own"
+    # On-site supervision checks (监督检查): the regulator records them; the checked user
+    # unit and the maintenance company of a checked unit read them.
+    CHECK_RECORD = "check.record"
+    CHECK_READ = "check.read"
+    # The user unit's own routine records (日管控、周排查、月调度) and the missing list.
+    ROUTINE_RECORD = "routine.record"
+    ROUTINE_READ = "routine.read"
 
 
 P = Permission
@@ -126,6 +133,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CREDIT_READ,
             P.DRAW_READ,
             P.DRAW_TASK,
+            P.CHECK_RECORD,
+            P.CHECK_READ,
+            P.ROUTINE_READ,
         }
     ),
     Role.MAINTENANCE: frozenset(
@@ -151,6 +161,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HAZARD_RECTIFY,
             P.CREDIT_READ,
             P.DRAW_RESULT_OWN,
+            P.CHECK_READ,
         }
     ),
     Role.USER_UNIT: frozenset(
@@ -177,6 +188,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HAZARD_RECTIFY,
             P.CREDIT_READ,
             P.DRAW_RESULT_OWN,
+            P.CHECK_READ,
+            P.ROUTINE_RECORD,
+            P.ROUTINE_READ,
         }
     ),
     Role.STATION: frozenset(

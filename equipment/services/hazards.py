@@ -191,6 +191,32 @@ async def open_from(
     return rows
 
 
+async def open_listed(
+    principal: Principal, new: Sequence[NewHazard], *, today: date, now: datetime
+) -> list[HazardRecord]:
+    """Hazards from a record the caller stores and whose scope it checked (a supervision
+    check's failed items): each of a unit or of a user unit, major when it names a
+    GB 45067-2024 criterion (its unit is then not fit for use). Call inside the
+    transaction that stores the record."""
+    values: list[dict[str, Any]] = []
+    for item in new[: MAX_FROM_ONE_RECORD * 3]:
+        unit: UnitFacts | None = None
+        if item.equipment_id is not None:
+            unit = await _repo.unit_facts(item.equipment_id)
+            if unit is None:
+                raise NotFound(f"equipment {item.equipment_id} not found")
+            user_unit = unit.user_unit
+        else:
+            assert item.user_unit_id is not None
+            user_unit = item.user_unit_id
+        values.append(_values(item, unit, user_unit, principal.actor, today, now))
+    rows = await _repo.insert_many(values)
+    await _after_listing(rows)
+    for row in rows:
+        await _audit(principal, row, "list", None, now)
+    return rows
+
+
 def inspection_findings(findings: str) -> list[str]:
     """The hazards a failed inspection names: one per line of its findings (the report's
     不合格项), or one saying the inspection failed when it lists none."""

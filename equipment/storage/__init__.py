@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
+from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
 from equipment.storage.credit import CreditRepository
 from equipment.storage.dead_letters import DeadLetterRepository
@@ -43,6 +44,7 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.audit = AuditRepository()
         self.calls = CallRepository()
+        self.checks = CheckRepository()
         self.citizen_reports = CitizenReportRepository()
         self.credit = CreditRepository()
         self.dead_letters = DeadLetterRepository()
@@ -55,6 +57,7 @@ class UnitOfWork:
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
         self.retention = RetentionRepository()
+        self.routines = RoutineRepository()
 
 
 _REPOSITORIES = UnitOfWork()
