@@ -126,9 +126,12 @@ class DrawRequest(Struct, forbid_unknown_fields=True):
 
 
 class CompleteRequest(Struct, forbid_unknown_fields=True):
-    conclusion: Literal["compliant", "rectify", "non_compliant", "not_found"]
-    findings: Annotated[str, text(4000)] = ""
+    """The supervision check that did the task (POST /api/v1/checks with its task_id);
+    the conclusion follows the check unless given; only not_found needs no check."""
+
     check_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
+    conclusion: Literal["compliant", "rectify", "non_compliant", "not_found"] | None = None
+    findings: Annotated[str, text(4000)] = ""
 
 
 class PublishRequest(Struct, forbid_unknown_fields=True):

@@ -24,7 +24,7 @@ from typing import Any
 from equipment.domain import draw as rules
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
-from equipment.services import audit
+from equipment.services import audit, checks
 from equipment.services.credit import GRADED_KINDS
 from equipment.storage import reads, unit_of_work
 from equipment.storage.draws import DrawRecord, PlanRecord, RosterRecord, TaskRecord
@@ -161,9 +161,11 @@ def _plan_values(data: dict[str, Any], options: DrawOptions) -> dict[str, Any]:
     given = data.get("ratios") or {}
     ratios = rules.check_ratios({**defaults, **{k: Fraction(str(v)) for k, v in given.items()}})
     checklist = str(data.get("checklist", "")).strip()
-    if not checklist or len(checklist) > 64:
+    names = checks.checklist_names()
+    if checklist not in names:
+        # 清单之外无事项: a plan checks against one of the checklists, nothing else.
         raise InvalidValue(
-            "a plan names its checklist (清单之外无事项), at most 64 characters",
+            f"a plan names its checklist (清单之外无事项), one of {', '.join(names)}",
             field="checklist",
         )
     return {
@@ -473,17 +475,19 @@ async def complete_task(
     principal: Principal,
     task_id: int,
     *,
-    conclusion: str,
-    findings: str,
     check_id: int | None,
+    conclusion: str | None = None,
+    findings: str = "",
     today: date,
     now: datetime,
     options: DrawOptions,
 ) -> TaskRecord:
-    """A drawn inspector records the task done: its supervision check (``check_id``), the
-    conclusion and findings; the result is due for publication within the configured
-    working days."""
-    if conclusion not in CONCLUSIONS:
+    """A drawn inspector closes his task with the supervision check that did it (recorded
+    with this task's id, equipment.services.checks): the conclusion follows the check
+    (no failed item: compliant; else rectify) unless he states one. Only "not_found" (the
+    enterprise is not at its address) closes a task without a check. The result is due
+    for publication within the configured working days."""
+    if conclusion is not None and conclusion not in CONCLUSIONS:
         raise InvalidValue(f"a conclusion is one of {', '.join(CONCLUSIONS)}", field="conclusion")
     findings = findings.strip()
     if len(findings) > MAX_FINDINGS:
@@ -492,6 +496,24 @@ async def complete_task(
         task = await _task_for_inspector(principal, task_id)
         if task.state != "open":
             raise Conflict(f"task {task_id} is {task.state}", field="state")
+        if check_id is None:
+            if conclusion != "not_found":
+                raise InvalidValue(
+                    "a task is done by recording its supervision check: give check_id",
+                    field="check_id",
+                )
+        else:
+            detail = await checks.get_check(principal, check_id)
+            if detail.check.task_id != task_id:
+                raise InvalidValue(
+                    f"check {check_id} was not recorded for task {task_id}", field="check_id"
+                )
+            if conclusion is None:
+                conclusion = "compliant" if detail.check.failed == 0 else "rectify"
+            if not findings:
+                findings = "; ".join(i.text for i in detail.items if i.outcome == "failed")[
+                    :MAX_FINDINGS
+                ]
         publish_by = rules.working_days_after(today, options.publish_working_days)
         values = {
             "state": "done",

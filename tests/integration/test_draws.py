@@ -114,7 +114,7 @@ async def test_plan_draw_tasks_publication_and_scope(client) -> None:
             "title": "2026年电梯使用单位双随机抽查",
             "enterprise_kinds": ["user_unit"],
             "categories": ["3000"],
-            "checklist": "lift-user-basic",
+            "checklist": "user_unit",
             "period_start": str(TODAY - 60 * DAY),
             "period_end": str(TODAY - DAY),
             "ratios": {"A": 1, "B": 1, "C": 1, "D": 1},
@@ -179,19 +179,48 @@ async def test_plan_draw_tasks_publication_and_scope(client) -> None:
     task = next(t for t in live if t["enterprise_id"] == firms[0])
     doer = next(h for rid, h in people.values() if rid in task["inspectors"])
     outsider = next(h for rid, h in people.values() if rid not in task["inspectors"])
-    refused = await client.post(
+    # The task is done by recording its supervision check against the plan's checklist.
+    items = (await client.get("/api/v1/checks/checklists/user_unit", headers=doer)).json()["items"]
+    answers = [{"key": i["key"], "outcome": "passed"} for i in items]
+    answers[0] = {"key": items[0]["key"], "outcome": "failed", "note": "维保记录缺少签字"}
+    check = await client.post(
+        "/api/v1/checks",
+        json={
+            "user_unit_id": firms[0],
+            "items": answers,
+            "task_id": task["id"],
+            "inspector": "甲乙",
+            "open_hazards": False,
+        },
+        headers=doer,
+    )
+    assert check.status_code == 201, check.text
+    check_id = check.json()["id"]
+    other_check = await client.post(
+        "/api/v1/checks",
+        json={"user_unit_id": firms[0], "items": [{**a, "outcome": "passed"} for a in answers]},
+        headers=doer,
+    )
+    no_check = await client.post(
+        f"/api/v1/draws/tasks/{task['id']}/complete", json={}, headers=doer
+    )
+    assert no_check.status_code == 422  # a task is done by a check
+    wrong_check = await client.post(
         f"/api/v1/draws/tasks/{task['id']}/complete",
-        json={"conclusion": "compliant"},
-        headers=outsider,
+        json={"check_id": other_check.json()["id"]},
+        headers=doer,
+    )
+    assert wrong_check.status_code == 422  # not recorded for this task
+    refused = await client.post(
+        f"/api/v1/draws/tasks/{task['id']}/complete", json={"check_id": check_id}, headers=outsider
     )
     assert refused.status_code == 404
     done = await client.post(
-        f"/api/v1/draws/tasks/{task['id']}/complete",
-        json={"conclusion": "rectify", "findings": "维保记录缺少签字"},
-        headers=doer,
+        f"/api/v1/draws/tasks/{task['id']}/complete", json={"check_id": check_id}, headers=doer
     )
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "done" and done.json()["publish_by"] > str(TODAY)
+    assert done.json()["check_id"] == check_id and done.json()["conclusion"] == "rectify"
     own = (await client.get("/api/v1/draws/tasks", headers=firm_token)).json()
     assert [t["conclusion"] for t in own if t["state"] == "done"] == [
         "rectify"
