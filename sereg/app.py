@@ -40,6 +40,7 @@ from equipment.storage import db
 from equipment.web import (
     TEMPLATES,
     alarm_pages,
+    draw_pages,
     enterprise_pages,
     inspector_pages,
     maint_pages,
@@ -214,6 +215,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                     *maint_pages.PAGES,
                     *station_pages.PAGES,
                     *enterprise_pages.ENTERPRISE_PAGES,
+                    *draw_pages.DRAW_PAGES,
                 ]
             ),
             inspector_pages.feed_pages,

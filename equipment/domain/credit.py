@@ -4,8 +4,9 @@ The city plan ties random inspections to credit grading (「双随机、一公�
 and on-demand maintenance refuses a maintenance company graded C or below
 (lift.maintenance.on_demand.eligibility). Neither the plan nor the regulations quoted in
 docs/rules.md give the scoring itself: **every number in :data:`DEFAULT_TABLE` is sereg's
-default, unverified [U]** — a bureau replaces the table (``SEREG_CREDIT_POLICY``) without
-a code change, and each row names what it measures so an inspector can argue with it.
+default, unverified [U]** — :func:`table_from_policy` builds a bureau's table over it (not
+yet wired to a setting), and each row names what it measures so an inspector can argue
+with it.
 
 How a class is computed, factor by factor (:func:`assess`):
 

@@ -217,6 +217,17 @@ async def list_plans(principal: Principal) -> list[PlanRecord]:
     return await reads().draws.plans(published_only=False)
 
 
+async def get_plan_for_task(principal: Principal, plan_id: int) -> PlanRecord:
+    """The plan of a task the caller can see (get_task decided that): its title and
+    checklist are shown with the task."""
+    return await _plan(plan_id)
+
+
+async def draws_of_plan(principal: Principal, plan_id: int) -> list[DrawRecord]:
+    principal.require(Permission.DRAW_READ)
+    return await reads().draws.draws_of(plan_id)
+
+
 async def announce_seed(
     principal: Principal, plan_id: int, seed: str, *, now: datetime
 ) -> PlanRecord:

@@ -76,6 +76,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/due", N_("Due list")),
         ("/ui/map", N_("Map of old residential areas")),
         ("/ui/alarms", N_("Live alarm board")),
+        ("/ui/draws/tasks", N_("Random-inspection tasks")),
     ),
     Role.USER_UNIT: (
         ("/ui/units", N_("Our units")),
@@ -103,6 +104,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/accounts", N_("Accounts")),
         ("/ui/due", N_("Due list")),
         ("/ui/map", N_("Map of old residential areas")),
+        ("/ui/draws/plans", N_("Random inspections")),
     ),
     Role.CALL_CENTRE: (
         ("/ui/calls", N_("Take a 96333 call")),

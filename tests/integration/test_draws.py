@@ -241,3 +241,9 @@ async def test_plan_draw_tasks_publication_and_scope(client) -> None:
     shown = next(t for t in public["targets"] if t["task_id"] == task["id"])
     assert shown["state"] == "published" and shown["conclusion"] == "rectify"
     assert (await client.get("/api/v1/public/draws/99999")).status_code == 404
+    page = await client.get(f"/p/draws/{plan_id}")
+    assert page.status_code == 200 and "Ordered to rectify" in page.text
+    assert first["inputs_digest"] in page.text and "甲" not in page.text  # no inspector
+    listing = await client.get("/p/draws")
+    assert "2026年电梯使用单位双随机抽查" in listing.text
+    assert (await client.get("/p/draws/99999")).status_code == 404
