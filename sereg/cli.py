@@ -99,7 +99,29 @@ async def seed_demo(units: int, seed: int, *, quiet: bool = False) -> bool:
         seed=seed, units=units, today=clock.today(), now=clock.now(), show_progress=not quiet
     )
     await print_demo_tokens(org_ids)
+    await _demo_random_inspections(org_ids, seed)
     return True
+
+
+async def _demo_random_inspections(org_ids: dict[str, list[int]], seed: int) -> None:
+    """A year of plans, draws and published results (equipment/demo/draws.py), the demo
+    inspector on the roster so his task list has work."""
+    from equipment.demo.draws import add_random_inspections
+    from equipment.domain.access import SYSTEM
+    from equipment.services import accounts, clock
+
+    inspector = next(
+        (
+            a["id"]
+            for a in await accounts.list_accounts(SYSTEM)
+            if a["username"] == "demo-inspector"
+        ),
+        None,
+    )
+    made = await add_random_inspections(
+        org_ids, today=clock.today(), now=clock.now(), seed=seed, inspector_account=inspector
+    )
+    print(f"\nrandom inspections: 2 plans, {made} tasks (/p/draws, /ui/draws/tasks)")
 
 
 async def print_demo_tokens(org_ids: dict[str, list[int]]) -> None:

@@ -185,18 +185,21 @@ class DrawRepository:
         col = _UNIT_COLUMN[kind]
         fams = sorted(families)
         dists = sorted(districts)
-        where = f"status NOT IN {_LIVE} AND {col} IS NOT NULL"
-        args: list[Any] = []
+        # The enterprise must be of ``kind``: a station is the user unit of its own
+        # cylinders, and is not drawn as a user unit for them.
+        where = f"e.status NOT IN {_LIVE} AND o.kind = {{}}"
+        args: list[Any] = [kind]
         if fams:
-            where += " AND substr(category, 1, 1) IN (" + ", ".join("{}" for _ in fams) + ")"
+            where += " AND substr(e.category, 1, 1) IN (" + ", ".join("{}" for _ in fams) + ")"
             args += fams
         if dists:
-            where += " AND district_code IN (" + ", ".join("{}" for _ in dists) + ")"
+            where += " AND e.district_code IN (" + ", ".join("{}" for _ in dists) + ")"
             args += dists
         rows = await Organisation.raw(
-            f"SELECT {col} AS enterprise, district_code, substr(category, 1, 1) AS family,"
-            f" COUNT(*) AS units FROM equipment WHERE {where}"
-            f" GROUP BY {col}, district_code, substr(category, 1, 1)",
+            f"SELECT e.{col} AS enterprise, e.district_code AS district_code,"
+            " substr(e.category, 1, 1) AS family, COUNT(*) AS units"
+            f" FROM equipment e JOIN organisation o ON o.id = e.{col} WHERE {where}"
+            f" GROUP BY e.{col}, e.district_code, substr(e.category, 1, 1)",
             *args,
         )
         return [msgspec.convert(r, ScopeUnits, strict=False) for r in rows]
