@@ -436,6 +436,7 @@ async def list_tasks(
     plan: int | None = None,
     state: str | None = None,
     overdue_on: date | None = None,
+    task_id: int | None = None,
 ) -> list[TaskRecord]:
     """The bureau: every task; an inspector: his own; an enterprise: its own."""
     store = reads().draws
@@ -443,23 +444,29 @@ async def list_tasks(
     if overdue_on is not None:
         state = "open"
     if principal.role is Role.ADMIN:
-        return await store.tasks(plan=plan, state=state, due_before=due_before)
+        return await store.tasks(task_id=task_id, plan=plan, state=state, due_before=due_before)
     if principal.can(Permission.DRAW_TASK):
         mine = await store.roster_ids_of(
             account_id=principal.account_id, token_id=principal.token_id
         )
-        return await store.tasks(plan=plan, state=state, due_before=due_before, inspector_ids=mine)
+        return await store.tasks(
+            task_id=task_id, plan=plan, state=state, due_before=due_before, inspector_ids=mine
+        )
     if principal.can(Permission.DRAW_RESULT_OWN) and principal.organisation_id is not None:
         return await store.tasks(
-            plan=plan, state=state, due_before=due_before, enterprise=principal.organisation_id
+            task_id=task_id,
+            plan=plan,
+            state=state,
+            due_before=due_before,
+            enterprise=principal.organisation_id,
         )
     raise Forbidden(f"the {principal.role.value} role may not draw.read")
 
 
 async def get_task(principal: Principal, task_id: int) -> TaskRecord:
-    for task in await list_tasks(principal):
-        if task.id == task_id:
-            return task
+    found = await list_tasks(principal, task_id=task_id)
+    if found and found[0].id == task_id:
+        return found[0]
     # Outside the caller's scope it does not exist.
     raise NotFound(f"task {task_id} not found")
 

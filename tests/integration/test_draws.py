@@ -179,6 +179,11 @@ async def test_plan_draw_tasks_publication_and_scope(client) -> None:
     task = next(t for t in live if t["enterprise_id"] == firms[0])
     doer = next(h for rid, h in people.values() if rid in task["inspectors"])
     outsider = next(h for rid, h in people.values() if rid not in task["inspectors"])
+    mine = await client.get(f"/api/v1/draws/tasks/{task['id']}", headers=doer)
+    assert mine.status_code == 200 and mine.json()["id"] == task["id"]
+    assert (
+        await client.get(f"/api/v1/draws/tasks/{task['id']}", headers=outsider)
+    ).status_code == 404
     # The task is done by recording its supervision check against the plan's checklist.
     items = (await client.get("/api/v1/checks/checklists/user_unit", headers=doer)).json()["items"]
     answers = [{"key": i["key"], "outcome": "passed"} for i in items]
