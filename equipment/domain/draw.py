@@ -1,7 +1,7 @@
 """The random inspection draw (双随机): targets and inspectors, verifiable by anyone.
 
 The city plan sets 「年抽检企业比例不低于3%」 and asks that both the targets and the inspectors
-be drawn at random (RULES.md, "Hazards and supervision" [C]); the ratios per credit class
+be drawn at random (the city plan 2022-2025 [C]); the ratios per credit class
 are the bureau's (``SEREG_DRAW_RATIOS``), each stratum's count rounded up.
 
 The draw is a pure function of its inputs (:class:`DrawInputs`: the seed published before
@@ -43,7 +43,7 @@ from equipment.domain.errors import InvalidValue
 
 ALGORITHM = "sereg-draw-1"  # changes whenever the steps above change
 INSPECTORS_PER_TARGET = 2
-# 「年抽检企业比例不低于3%」: the city plan 2022-2025 [C] (RULES.md).
+# 「年抽检企业比例不低于3%」: the city plan 2022-2025 [C].
 MIN_YEARLY_FRACTION = Fraction(3, 100)
 # Default ratios per class [U]: the bureau's (SEREG_DRAW_RATIOS); worse classes more often.
 DEFAULT_RATIOS: Mapping[str, Fraction] = {
