@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
+from equipment.storage.campaigns import CampaignRepository
 from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
 from equipment.storage.credit import CreditRepository
@@ -32,6 +33,7 @@ from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.inspections import InspectionRepository
+from equipment.storage.licences import LicenceRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
@@ -44,6 +46,7 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.audit = AuditRepository()
         self.calls = CallRepository()
+        self.campaigns = CampaignRepository()
         self.checks = CheckRepository()
         self.citizen_reports = CitizenReportRepository()
         self.credit = CreditRepository()
@@ -53,6 +56,7 @@ class UnitOfWork:
         self.due = DueRepository()
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
+        self.licences = LicenceRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
