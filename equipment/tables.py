@@ -879,7 +879,6 @@ class DrawTaskInspector(Table, tablename="draw_task_inspector"):
     inspector = Integer(index=True)
 
 
-
 class Campaign(Table, tablename="campaign"):
     """A special campaign (专项整治) or its follow-up (回头看, ``parent`` the campaign it
     looks back on): the units it selected became its tasks."""

@@ -18,6 +18,7 @@ from litestar.template.config import TemplateConfig
 from equipment.api import (
     api_docs,
     call_controllers,
+    campaign_controllers,
     check_controllers,
     controllers,
     draw_controllers,
@@ -168,6 +169,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             draw_controllers.DrawController,
             check_controllers.CheckController,
             check_controllers.RoutineController,
+            campaign_controllers.CampaignController,
+            campaign_controllers.LicenceController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.

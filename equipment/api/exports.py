@@ -212,18 +212,26 @@ class XlsxExport:
     sort and filter as dates), the header is bold and stays in view when scrolling.
     """
 
-    def __init__(self, lang: Lang = "zh") -> None:
+    def __init__(
+        self,
+        lang: Lang = "zh",
+        *,
+        columns: tuple[Column, ...] = COLUMNS,
+        title: Mapping[Lang, str] | None = None,
+    ) -> None:
+        # Other tables (a campaign's progress) reuse the writer with their own columns.
         self.lang = lang
+        self.columns = columns
         self._workbook = Workbook(write_only=True)
-        self._sheet = sheet = self._workbook.create_sheet(_SHEET_TITLE[lang])
+        self._sheet = sheet = self._workbook.create_sheet((title or _SHEET_TITLE)[lang])
         # Write-only sheets take layout only before the first row.
-        for index, column in enumerate(COLUMNS, start=1):
+        for index, column in enumerate(columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = column.width
         sheet.freeze_panes = "A2"
 
         bold = Font(bold=True)
         header = []
-        for column in COLUMNS:
+        for column in columns:
             cell = WriteOnlyCell(sheet, value=column.header(lang))
             cell.font = bold
             header.append(cell)
@@ -231,7 +239,7 @@ class XlsxExport:
 
     def add(self, row: Mapping[str, Any]) -> None:
         cells = []
-        for column in COLUMNS:
+        for column in self.columns:
             value = _cell(row, column, self.lang, xml=True)
             if isinstance(value, date):
                 cell = WriteOnlyCell(self._sheet, value=value)

@@ -93,7 +93,7 @@ class LicenceRepository:
         )
         return None if row is None else msgspec.convert(row, OrgName, strict=False)
 
-    async def unit_exists(self, equipment_id: int) -> date | None | bool:
+    async def unit_exists(self, equipment_id: int) -> date | bool | None:
         """False: no such unit; else its commissioning date (None when unknown)."""
         row = (
             await Equipment.select(Equipment.commissioning_date)
