@@ -41,6 +41,7 @@ from equipment.storage import db
 from equipment.web import (
     TEMPLATES,
     alarm_pages,
+    campaign_pages,
     draw_pages,
     enterprise_pages,
     inspector_pages,
@@ -219,6 +220,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                     *station_pages.PAGES,
                     *enterprise_pages.ENTERPRISE_PAGES,
                     *draw_pages.DRAW_PAGES,
+                    *campaign_pages.CAMPAIGN_PAGES,
                 ]
             ),
             inspector_pages.feed_pages,

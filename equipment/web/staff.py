@@ -77,6 +77,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/map", N_("Map of old residential areas")),
         ("/ui/alarms", N_("Live alarm board")),
         ("/ui/draws/tasks", N_("Random-inspection tasks")),
+        ("/ui/campaigns", N_("Special campaigns")),
+        ("/ui/licences", N_("Post-licence supervision")),
     ),
     Role.USER_UNIT: (
         ("/ui/units", N_("Our units")),
@@ -105,6 +107,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/due", N_("Due list")),
         ("/ui/map", N_("Map of old residential areas")),
         ("/ui/draws/plans", N_("Random inspections")),
+        ("/ui/campaigns", N_("Special campaigns")),
+        ("/ui/licences", N_("Post-licence supervision")),
     ),
     Role.CALL_CENTRE: (
         ("/ui/calls", N_("Take a 96333 call")),

@@ -23,7 +23,7 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, calendar_feeds, clock, draws, maintenance
+from equipment.services import alarms, calendar_feeds, campaigns, clock, draws, maintenance
 from equipment.web.staff import require_session
 from sereg.app import create_app
 from tests import factories as f
@@ -207,6 +207,13 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         ),
     ),
     ("GET", "/ui/draws/plans"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
+    # Special campaigns and post-licence supervision: the bureau and inspectors (a bound
+    # one sees the campaign's tasks and progress inside his jurisdiction only).
+    ("GET", "/ui/campaigns"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
+    ("GET", "/ui/campaigns/{campaign_id:int}"): (
+        Probe("campaign", roles(403, admin=OK, inspector=OK, bound=OK)),
+    ),
+    ("GET", "/ui/licences"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
     # The calendar feed: the secret in the path is the credential (probed below).
     ("GET", "/feeds/calendar/{name:str}"): (),
 }
@@ -237,7 +244,9 @@ def test_every_page_route_is_classified():
 def fill(path: str, world: dict[str, Any], target: str | None) -> str:
     value = "" if target is None else str(world[target])
     path = re.sub(
-        r"\{(equipment_id|alarm_id|username|contract_id|org_id|task_id):(int|str)\}", value, path
+        r"\{(equipment_id|alarm_id|username|contract_id|org_id|task_id|campaign_id):(int|str)\}",
+        value,
+        path,
     )
     return path.replace("{step:str}", "acknowledge")
 
@@ -322,6 +331,16 @@ async def make_world(staff) -> dict[str, Any]:
         side = "a" if task.enterprise == w["owner_a"] else "b"
         w[f"task_{side}"] = task.id
     assert drawn.id and "task_a" in w and "task_b" in w
+    made, _ = await campaigns.create_campaign(
+        SYSTEM,
+        title="专项整治",
+        per="unit",
+        due_on=f.TODAY,
+        selection=campaigns.Selection(categories=("3",)),
+        today=f.TODAY,
+        now=now,
+    )
+    w["campaign"] = made.id
     w["throwaway"] = await account(Role.INSPECTOR, w["body"])
     w["sessions"] = {
         "admin": await staff(Role.ADMIN),
