@@ -64,7 +64,7 @@ PROGRESS_COLUMNS: Final = (
     exports.Column("with_findings", "With findings", "发现问题", 12),
     exports.Column("hazards", "Hazards", "隐患数", 10),
 )
-PROGRESS_TITLE: Final = {"zh": "专项整治进度", "en": "Campaign progress"}
+PROGRESS_TITLE: Final[dict[exports.Lang, str]] = {"zh": "专项整治进度", "en": "Campaign progress"}
 
 
 class CampaignController(Controller):

@@ -118,7 +118,7 @@ class CampaignRepository:
             .limit(limit)
         )
         if categories:
-            clause = Equipment.category.like(f"{categories[0]}%")
+            clause: Any = Equipment.category.like(f"{categories[0]}%")
             for code in categories[1:]:
                 clause = clause | Equipment.category.like(f"{code}%")
             query = query.where(clause)
