@@ -52,7 +52,7 @@ class Selection:
         }
 
 
-def _tasks_of(units: list[SelectedUnit], per: str, campaign_id: int) -> list[dict[str, Any]]:
+def tasks_of(units: list[SelectedUnit], per: str, campaign_id: int) -> list[dict[str, Any]]:
     """One task per unit, or per user unit (its district: where most of its selected
     units are, the smallest code on a tie)."""
     if per == "unit":
@@ -125,7 +125,7 @@ async def create_campaign(
                 "created_at": now,
             }
         )
-        count = await uow.campaigns.insert_tasks(_tasks_of(units, per, campaign.id))
+        count = await uow.campaigns.insert_tasks(tasks_of(units, per, campaign.id))
         await audit.record(
             principal,
             entity="campaign",
