@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -182,10 +183,11 @@ async def _run(args: argparse.Namespace, principal: Any) -> None:
         job_id = summary.id
         _print_summary(summary, args.lang)
         if args.report:
-            with Path(args.report).open("wb") as target:
-                await imports.write_report_xlsx(
-                    principal, job_id, target, labels=lambda text: label(args.lang, text)
-                )
+            buffer = io.BytesIO()
+            await imports.write_report_xlsx(
+                principal, job_id, buffer, labels=lambda text: label(args.lang, text)
+            )
+            await asyncio.to_thread(Path(args.report).write_bytes, buffer.getvalue())
             print(f"report: {args.report}")
     if not args.commit:
         print(f"nothing written; to commit: sereg import commit {job_id}")

@@ -449,7 +449,8 @@ async def commit_register(
     if job["status"] not in ("staged", "committing"):
         raise Conflict(f"import {job_id} is {job['status']}: it cannot be committed")
     recompute = job["staged_on"] != today
-    area_rows = await reads().membership.all_areas()
+    async with unit_of_work() as uow:
+        area_rows = await uow.membership.all_areas()
     areas = [(int(r["id"]), stored_area(r)) for r in area_rows]
     last = await _repository.last_batch(job_id)
     batch_no, after = last if last is not None else (0, 0)

@@ -85,7 +85,7 @@ class MappingProfile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     kind: str = "register"  # or "inspections"
     columns: dict[str, str] = {}
     values: dict[str, dict[str, str]] = {}
-    date_formats: list[str] = list(DEFAULT_DATE_FORMATS)
+    date_formats: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_DATE_FORMATS))
     crs: str = "wgs84"
     encoding: str | None = None
 
