@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from equipment.domain.errors import InvalidValue
 from equipment.domain.imports.encoding import AmbiguousEncoding, detect_encoding
@@ -47,6 +48,18 @@ def _is_blank(cells: list[Any]) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
+def _lines(handle: IO[bytes], codec: str) -> Iterator[str]:
+    """The file's lines decoded one at a time, so a byte that does not decode is named by
+    its line (neither UTF-8 nor GB18030 has a multi-byte character holding a line feed)."""
+    for line_no, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode(codec)
+        except UnicodeDecodeError as error:
+            raise FileProblem(
+                f"line {line_no} is not {codec} ({error.reason}): name the file's encoding"
+            ) from None
+
+
 def _csv_rows(reader: Any, encoding: str) -> Iterator[tuple[int, list[Any]]]:
     row_no = 1
     try:
@@ -54,10 +67,6 @@ def _csv_rows(reader: Any, encoding: str) -> Iterator[tuple[int, list[Any]]]:
             row_no += 1
             if not _is_blank(cells):
                 yield row_no, cells
-    except UnicodeDecodeError as error:
-        raise FileProblem(
-            f"row {row_no + 1} is not {encoding} ({error.reason}): name the file's encoding"
-        ) from None
     except csv.Error as error:
         raise FileProblem(f"row {row_no + 1}: not CSV ({error})") from None
 
@@ -91,12 +100,12 @@ def open_table(path: Path, *, encoding: str | None = None) -> Iterator[Table]:
         except AmbiguousEncoding as error:
             raise FileProblem(error.reason) from None
         codec, reason = detected.encoding, detected.reason
-    with path.open("r", encoding=codec, newline="") as handle:
-        reader = csv.reader(handle)
+    with path.open("rb") as handle:
+        reader = csv.reader(_lines(handle, codec))
         try:
             headers = next(reader, [])
-        except UnicodeDecodeError as error:
-            raise FileProblem(f"row 1 is not {codec} ({error.reason})") from None
+        except csv.Error as error:
+            raise FileProblem(f"row 1: not CSV ({error})") from None
         if not headers:
             raise FileProblem("the file is empty: no header row")
         rows = _csv_rows(reader, codec)
@@ -109,7 +118,7 @@ def _open_xlsx(path: Path) -> Iterator[Table]:
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as error:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         raise FileProblem(f"not an XLSX workbook: {error}") from None
     try:
         sheet = book.worksheets[0]

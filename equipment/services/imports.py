@@ -27,6 +27,7 @@ the CLI passes a progress bar. Only the registration office (admin) imports the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,13 +40,13 @@ import msgspec
 import numpy as np
 
 from equipment.domain.access import Permission, Principal
-from equipment.domain.errors import Conflict, InvalidValue, NotFound
+from equipment.domain.errors import Conflict, DomainError, InvalidValue, NotFound
 from equipment.domain.imports import checks
 from equipment.domain.imports.checks import RULES, City, Organisations, normalise_name
 from equipment.domain.imports.profile import MappingProfile, ProfileProblem
 from equipment.domain.lifecycle import registration_is_late
 from equipment.services import audit, schedules
-from equipment.services.import_files import FileProblem, file_hash, open_table
+from equipment.services.import_files import file_hash, open_table
 from equipment.services.membership import stored_area
 from equipment.storage import reads, unit_of_work
 from equipment.storage.imports import COMPARED, NEW_UNIT_COLUMNS, ImportJobRow, ImportRepository
@@ -54,6 +55,7 @@ from geo.assign import assign_points
 __all__ = [
     "ImportSummary",
     "commit_register",
+    "create_job",
     "job_summary",
     "report_sheets",
     "stage_register",
@@ -173,6 +175,35 @@ def _values(payload: str) -> dict[str, Any]:
     return values
 
 
+async def create_job(
+    principal: Principal, *, kind: str, file_name: str, digest: str, now: datetime, today: date
+) -> int:
+    """An import waiting for its rows (the API answers its id before the dry run ends)."""
+    principal.require(Permission.EQUIPMENT_REGISTER)
+    async with unit_of_work():
+        return await _repository.create_job(
+            {
+                "kind": kind,
+                "file_name": file_name[:200],
+                "file_hash": digest,
+                "profile": "{}",
+                "status": "queued",
+                "counts": "{}",
+                "actor": principal.actor,
+                "staged_on": today,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+
+
+async def fail_job(job_id: int, reason: str, now: datetime) -> None:
+    async with unit_of_work():
+        await _repository.update_job(
+            job_id, {"status": "failed", "error": reason[:2000], "updated_at": now}
+        )
+
+
 async def stage_register(
     principal: Principal,
     path: Path,
@@ -183,39 +214,89 @@ async def stage_register(
     encoding: str | None = None,
     file_name: str | None = None,
     progress: ProgressFn | None = None,
+    job_id: int | None = None,
 ) -> ImportSummary:
     """The dry run of a file: parse, stage, check; the register is not touched."""
     principal.require(Permission.EQUIPMENT_REGISTER)
-    digest = file_hash(path)
-    with open_table(path, encoding=encoding or profile.encoding) as table:
-        return await stage_rows(
+    digest = await asyncio.to_thread(file_hash, path)
+    if job_id is None:
+        job_id = await create_job(
             principal,
-            table.headers,
-            table.rows,
-            profile=profile,
+            kind="register",
             file_name=file_name or path.name,
             digest=digest,
-            encoding=table.encoding or table.kind,
-            today=today,
             now=now,
-            progress=progress,
+            today=today,
         )
+    try:
+        with open_table(path, encoding=encoding or profile.encoding) as table:
+            return await stage_rows(
+                principal,
+                job_id,
+                table.headers,
+                table.rows,
+                profile=profile,
+                encoding=table.encoding or table.kind,
+                today=today,
+                now=now,
+                progress=progress,
+            )
+    except DomainError as problem:
+        await fail_job(job_id, problem.reason, now)
+        raise
+
+
+def check_header(path: Path, profile: MappingProfile, encoding: str | None = None) -> str:
+    """Refuse at once a file the profile cannot read (its encoding, its header row):
+    before a dry run is queued for it. Answers the encoding it will be read with."""
+    with open_table(path, encoding=encoding or profile.encoding) as table:
+        try:
+            profile.header_index(table.headers)
+        except ProfileProblem as problem:
+            raise InvalidValue(str(problem), field="profile") from None
+        return table.encoding or table.kind
+
+
+def _check_next(
+    rows: Iterator[tuple[int, Sequence[Any]]],
+    index: dict[str, int],
+    profile: MappingProfile,
+    city: City,
+    orgs: Organisations,
+    today: date,
+    policy: Any,
+) -> tuple[list[tuple[int, str | None, bool, str]], list[tuple[int, str, str, str]]]:
+    """Read and check the next chunk of rows (in a worker thread: file reading and the
+    rules are CPU, and the csv module and numpy give the GIL back between rows)."""
+    chunk = list(islice(rows, STAGE_CHUNK))
+    raws = [
+        {f: (cells[i] if i < len(cells) else None) for f, i in index.items()} for _, cells in chunk
+    ]
+    checked = checks.check_register_rows(
+        raws, profile=profile, city=city, organisations=orgs, today=today, policy=policy
+    )
+    staged = []
+    found = []
+    for (row_no, _), result in zip(chunk, checked, strict=True):
+        staged.append((row_no, result.code, result.accepted, _payload(result)))
+        found.extend((row_no, f.rule, f.severity, f.detail) for f in result.findings)
+    return staged, found
 
 
 async def stage_rows(
     principal: Principal,
+    job_id: int,
     headers: Sequence[object],
     rows: Iterable[tuple[int, Sequence[Any]]],
     *,
     profile: MappingProfile,
-    file_name: str,
-    digest: str,
     encoding: str,
     today: date,
     now: datetime,
     progress: ProgressFn | None = None,
 ) -> ImportSummary:
-    """Stage and check rows an uploader already holds (see the module's contract)."""
+    """Stage and check rows into import ``job_id`` (made by ``create_job``): the dry run
+    of rows an uploader already holds (see the module's contract)."""
     principal.require(Permission.EQUIPMENT_REGISTER)
     if profile.kind != "register":
         raise InvalidValue("the profile is not a register profile", field="profile")
@@ -227,47 +308,29 @@ async def stage_rows(
     orgs = await organisations()
     policy = schedules.policy()
     async with unit_of_work():
-        job_id = await _repository.create_job(
+        await _repository.update_job(
+            job_id,
             {
-                "kind": "register",
-                "file_name": file_name[:200],
-                "file_hash": digest,
+                "status": "staging",
                 "encoding": encoding,
                 "profile": msgspec.json.encode(profile).decode(),
-                "status": "staging",
-                "counts": "{}",
-                "actor": principal.actor,
-                "staged_on": today,
-                "created_at": now,
                 "updated_at": now,
-            }
+            },
         )
     total = 0
-    try:
-        for chunk in _chunks(rows, STAGE_CHUNK):
-            raws = [
-                {f: (cells[i] if i < len(cells) else None) for f, i in index.items()}
-                for _, cells in chunk
-            ]
-            checked = checks.check_register_rows(
-                raws, profile=profile, city=city, organisations=orgs, today=today, policy=policy
-            )
-            staged = []
-            found = []
-            for (row_no, _), result in zip(chunk, checked, strict=True):
-                staged.append((row_no, result.code, result.accepted, _payload(result)))
-                found.extend((row_no, f.rule, f.severity, f.detail) for f in result.findings)
-            async with unit_of_work():
-                await _repository.stage(job_id, staged, found)
-            total += len(chunk)
-            if progress is not None:
-                progress(total, 0)
-    except FileProblem as problem:
+    iterator = iter(rows)
+    while True:
+        staged, found = await asyncio.to_thread(
+            _check_next, iterator, index, profile, city, orgs, today, policy
+        )
+        if not staged:
+            break
+        total += len(staged)
         async with unit_of_work():
-            await _repository.update_job(
-                job_id, {"status": "failed", "error": problem.reason, "updated_at": now}
-            )
-        raise
+            await _repository.stage(job_id, staged, found)
+            await _repository.update_job(job_id, {"total_rows": total})
+        if progress is not None:
+            progress(total, 0)
     async with unit_of_work():
         await _repository.cross_row_rules(job_id, in_register_rule="in_register")
     counts = await _repository.rule_counts(job_id)
