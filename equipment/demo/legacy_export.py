@@ -162,11 +162,11 @@ def legacy_rows(
     rng.shuffle(indices)
     assigned: dict[int, str] = {}
     cursor = 0
-    for rule, share in DEFECTS.items():
-        if rule == "duplicate_in_file":
+    for defect, share in DEFECTS.items():
+        if defect == "duplicate_in_file":
             continue
         for _ in range(max(1, int(rows * share))):
-            assigned[indices[cursor]] = rule
+            assigned[indices[cursor]] = defect
             cursor += 1
     out: list[list[str]] = []
     clean_positions: list[int] = []
@@ -175,7 +175,7 @@ def legacy_rows(
     while len(out) < base_count:
         unit = next(source)
         i = len(out)
-        rule = assigned.get(i)
+        rule: str | None = assigned.get(i)
         if rule == "past_due_no_inspection":
             # Only a unit the rules hold past due without an inspection can carry it.
             bare = {**unit, "last_inspected_on": None}

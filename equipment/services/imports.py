@@ -39,12 +39,14 @@ from typing import Any, BinaryIO
 import msgspec
 import numpy as np
 
+from equipment.domain import rules as inspection_rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, DomainError, InvalidValue, NotFound
 from equipment.domain.imports import checks
 from equipment.domain.imports.checks import RULES, City, Organisations, normalise_name
 from equipment.domain.imports.profile import MappingProfile, ProfileProblem
 from equipment.domain.lifecycle import registration_is_late
+from equipment.domain.rules.model import STATUTORY_KINDS
 from equipment.services import audit, schedules
 from equipment.services.import_files import file_hash, open_table
 from equipment.services.membership import stored_area
@@ -275,8 +277,8 @@ def _check_next(
     checked = checks.check_register_rows(
         raws, profile=profile, city=city, organisations=orgs, today=today, policy=policy
     )
-    staged = []
-    found = []
+    staged: list[tuple[int, str | None, bool, str]] = []
+    found: list[tuple[int, str, str, str]] = []
     for (row_no, _), result in zip(chunk, checked, strict=True):
         staged.append((row_no, result.code, result.accepted, _payload(result)))
         found.extend((row_no, f.rule, f.severity, f.detail) for f in result.findings)
@@ -451,7 +453,7 @@ def _changed(existing: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]
 def _recomputed(values: dict[str, Any], today: date) -> dict[str, Any]:
     """The row's schedule again, when the commit runs on another day than the dry run."""
     try:
-        schedule = checks.inspection_rules.schedule(
+        schedule = inspection_rules.schedule(
             checks.register_history(values), today, schedules.policy()
         )
     except InvalidValue:
@@ -468,14 +470,16 @@ def _recomputed(values: dict[str, Any], today: date) -> dict[str, Any]:
         ]
         for d in schedule.due
     ]
-    statutory = [d for d in (*schedule.due, *schedule.dormant) if d.kind in checks.STATUTORY_KINDS]
+    statutory = [d for d in (*schedule.due, *schedule.dormant) if d.kind in STATUTORY_KINDS]
     values["computed_due"] = min((d.due_on for d in statutory), default=None)
     values["not_fit_for_use"] = schedule.not_fit_for_use
     values["needs_before_resume"] = schedule.needs_inspection_before_resume
     return values
 
 
-async def _memberships(areas: list[Any], located: list[tuple[int, float, float]]) -> None:
+async def _memberships(
+    areas: list[Any], located: list[tuple[int, float | None, float | None]]
+) -> None:
     """Set-at-a-time: the batch's units leave their areas, then join the ones they lie in."""
     ids = [u for u, _, _ in located]
     await reads().membership.clear_units(ids)
@@ -550,12 +554,13 @@ async def _commit_batch(
     now: datetime,
     recompute: bool,
 ) -> tuple[int, int, int]:
-    rows = []
+    rows: list[tuple[int, str, dict[str, Any]]] = []
     for row_no, payload in staged:
         values = _values(payload)
         if recompute:
             values = _recomputed(values, today)
-        code = values.get("registration_code") or values.get("equipment_code")
+        # An accepted row has one of the two codes (the staged code is the same).
+        code: str = values.get("registration_code") or values["equipment_code"]
         rows.append((row_no, code, values))
     existing = {u["code"]: u for u in await _repository.units_by_code([c for _, c, _ in rows])}
     new = [(code, values) for _, code, values in rows if code not in existing]
@@ -579,7 +584,7 @@ async def _commit_batch(
                     unit_id,
                     kind,
                     date.fromisoformat(due_on),
-                    kind in checks.STATUTORY_KINDS,
+                    kind in STATUTORY_KINDS,
                     rule_key,
                     source,
                     date.fromisoformat(base),
