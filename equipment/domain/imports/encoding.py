@@ -10,6 +10,7 @@ valid UTF-8), the file is refused with that reason and the caller names the enco
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 __all__ = ["ENCODINGS", "AmbiguousEncoding", "Detected", "detect_encoding", "is_plausible"]
@@ -48,18 +49,17 @@ class Detected:
     reason: str
 
 
-def _plausible_char(ch: str) -> bool:
-    point = ord(ch)
-    if point < 0x80:
-        return True
-    if point in _PLAUSIBLE_SINGLES:
-        return True
-    return any(low <= point <= high for low, high in _PLAUSIBLE_RANGES)
+_IMPLAUSIBLE = re.compile(
+    "[^\\x00-\\x7f"
+    + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _PLAUSIBLE_RANGES)
+    + "".join(f"\\u{point:04x}" for point in sorted(_PLAUSIBLE_SINGLES))
+    + "]"
+)
 
 
 def is_plausible(text: str) -> bool:
     """Every character is one a Chinese register export holds."""
-    return all(_plausible_char(ch) for ch in text)
+    return _IMPLAUSIBLE.search(text) is None
 
 
 def _decode(sample: bytes, encoding: str, complete: bool) -> tuple[str | None, int]:
