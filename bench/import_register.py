@@ -2,9 +2,10 @@
 committed, each as its own ``sereg import`` process, beside a raw COPY of the same rows.
 
 Prints the dry run's wall time (target ≤ 2 min for 10^6 rows), the commit's throughput
-beside the floor (asyncpg ``COPY`` of the committed equipment rows into a scratch table shaped like
-the register, its indexes included; target: commit ≥ 0.2× COPY), the peak RSS of each process (the file is
-streamed, so it must not grow with N) and the load average before and after.
+beside the floor (asyncpg ``COPY`` of the committed equipment rows into a scratch table
+shaped like the register, its indexes included; target: commit ≥ 0.2× COPY), the peak RSS
+of each process (the file is streamed, so it must not grow with N) and the load average
+before and after.
 
     .venv/bin/python -m bench.import_register [--rows 1000000] [--database sereg_bench_import]
 
