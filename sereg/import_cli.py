@@ -208,6 +208,7 @@ def _write_profile(args: argparse.Namespace) -> None:
         MappingProfile,
         dump_profile,
         guess_columns,
+        shipped_profile,
     )
     from equipment.services.import_files import open_table
 
@@ -220,10 +221,16 @@ def _write_profile(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {path}: {getattr(exc, 'reason', exc)}") from exc
     fields = INSPECTION_FIELDS if args.kind == "inspections" else FIELDS
     columns = guess_columns(headers, fields)
+    # The shipped value maps (statuses, categories, kinds, conclusions) as a start.
+    shipped = shipped_profile(
+        "inspection_reports" if args.kind == "inspections" else "registration_export"
+    )
     profile = MappingProfile(
         name=path.stem,
         kind=args.kind,
         columns=columns,
+        values=shipped.values,
+        date_formats=shipped.date_formats,
         crs=args.crs,
         encoding=None if encoding in (None, "utf-8", "utf-8-sig") else encoding,
     )

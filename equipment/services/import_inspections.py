@@ -41,12 +41,17 @@ class InspectionImport:
 
 
 def describe(result: InspectionImport) -> str:
-    verb = "recorded" if result.committed else "to record (dry run: --commit writes them)"
-    return (
+    head = (
         f"{result.rows:,} reports: {result.accepted:,} accepted, {len(result.rejected):,}"
-        f" rejected, {result.already_recorded:,} already recorded;"
-        f" {result.recorded if result.committed else result.accepted:,} {verb},"
-        f" due dates recomputed for {len(result.units):,} units"
+        f" rejected, {result.already_recorded:,} already recorded; "
+    )
+    if not result.committed:
+        return head + (
+            f"{result.accepted:,} to record for {len(result.units):,} units"
+            " (dry run: --commit writes them)"
+        )
+    return head + (
+        f"{result.recorded:,} recorded, due dates recomputed for {len(result.units):,} units"
     )
 
 

@@ -23,7 +23,7 @@ from equipment.demo import city
 from equipment.demo.legacy_export import USER_UNITS, write_legacy_export
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.imports.profile import shipped_profile
-from equipment.services import audit, clock, imports, organisations
+from equipment.services import audit, clock, import_inspections, imports, organisations
 from equipment.storage import db
 from tests import factories as f
 from tests.conftest import ROOT, pg_url, sereg_env
@@ -301,3 +301,65 @@ async def test_the_api_dry_runs_reports_and_commits(world, client) -> None:
     )
     assert bad.status_code == 422
     assert "registration_code" in bad.text
+
+
+async def test_an_institute_export_is_imported_once_and_moves_due_dates(world) -> None:
+    manifest, today = world["manifest"], world["today"]
+    dry = await imports.stage_register(
+        SYSTEM,
+        world["path"],
+        profile=shipped_profile("registration_export"),
+        today=today,
+        now=clock.now(),
+    )
+    await imports.commit_register(SYSTEM, dry.id, today=today, now=clock.now())
+    first, second = manifest["accepted_codes"][:2]
+    before = {
+        r["code"]: r["next_inspection_due"]
+        for r in await _rows(
+            "SELECT code, next_inspection_due FROM equipment WHERE code = $1 OR code = $2",
+            first,
+            second,
+        )
+    }
+    inspected = today.replace(day=1)
+    text = (
+        "报告编号,设备注册代码,检验类别,检验日期,检验结论,下次检验日期\n"
+        f"R-1,{first},定期检验,{inspected:%Y/%m/%d},合格,\n"
+        f"R-2,{second},定期检验,{inspected:%Y年%m月%d日},合格,\n"
+        f"R-3,NOPE,定期检验,{inspected},合格,\n"
+        f"R-1,{first},定期检验,{inspected},合格,\n"
+        f"R-4,{first},定期检验,2099-01-01,合格,\n"
+    )
+    path = world["path"].with_name("reports.csv")
+    path.write_bytes(text.encode("gbk"))
+    profile = shipped_profile("inspection_reports")
+
+    async def run(commit: bool) -> import_inspections.InspectionImport:
+        return await import_inspections.import_inspections(
+            SYSTEM, path, profile=profile, today=today, now=clock.now(), commit=commit
+        )
+
+    dry_run = await run(False)
+    assert (dry_run.accepted, dry_run.recorded) == (2, 0)
+    assert sorted((n, rule) for n, rule, _ in dry_run.rejected) == [
+        (4, "unknown_unit"),
+        (5, "duplicate_in_file"),
+        (6, "date_in_future"),
+    ]
+    done = await run(True)
+    assert (done.recorded, len(done.units)) == (2, 2)
+    after = {
+        r["code"]: r["next_inspection_due"]
+        for r in await _rows(
+            "SELECT code, next_inspection_due FROM equipment WHERE code = $1 OR code = $2",
+            first,
+            second,
+        )
+    }
+    assert all(after[c] is not None and after[c] > today for c in (first, second)), after
+    assert after != before
+    again = await run(True)  # the report number is the key: nothing is recorded twice
+    assert (again.recorded, again.already_recorded) == (0, 2)
+    [count] = await _rows("SELECT COUNT(*) AS n FROM inspection WHERE report_no = 'R-1'")
+    assert count["n"] == 1
