@@ -134,7 +134,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 async def _run(args: argparse.Namespace, principal: Any) -> None:
     from equipment.services import clock, import_inspections, imports
     from equipment.services.import_files import file_hash
-    from equipment.services.import_labels import label
+    from equipment.services.import_labels import detail, label
 
     today, now = clock.today(), clock.now()
     if args.action == "inspections":
@@ -185,7 +185,11 @@ async def _run(args: argparse.Namespace, principal: Any) -> None:
         if args.report:
             buffer = io.BytesIO()
             await imports.write_report_xlsx(
-                principal, job_id, buffer, labels=lambda text: label(args.lang, text)
+                principal,
+                job_id,
+                buffer,
+                labels=lambda text: label(args.lang, text),
+                details=lambda text: detail(args.lang, text),
             )
             await asyncio.to_thread(Path(args.report).write_bytes, buffer.getvalue())
             print(f"report: {args.report}")

@@ -29,7 +29,7 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import DomainError, InvalidValue
 from equipment.domain.imports.profile import ProfileProblem, shipped_profile
 from equipment.services import clock, imports
-from equipment.services.import_labels import label
+from equipment.services.import_labels import detail, label
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,11 @@ class ImportController(Controller):
         lang = request_language(request)
         buffer = io.BytesIO()
         await imports.write_report_xlsx(
-            principal, import_id, buffer, labels=lambda text: label(lang, text)
+            principal,
+            import_id,
+            buffer,
+            labels=lambda text: label(lang, text),
+            details=lambda text: detail(lang, text),
         )
         return Response(
             buffer.getvalue(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from equipment.i18n import N_, gettext
+from equipment.i18n.spoken import speak
 
 LABELS: dict[str, str] = {
     "missing_code": N_("No registration or equipment code"),
@@ -32,7 +33,7 @@ LABELS: dict[str, str] = {
     "info": N_("information"),
     "summary": N_("Summary"),
     "rule": N_("Rule"),
-    "code": N_("Code"),
+    "code": N_("Rule code"),
     "severity": N_("Severity"),
     "rows": N_("Rows"),
     "row": N_("Row"),
@@ -47,3 +48,8 @@ LABELS: dict[str, str] = {
 
 def label(lang: str, key: str) -> str:
     return gettext(lang, LABELS.get(key, key))
+
+
+def detail(lang: str, english: str) -> str:
+    """A finding's detail (an English sentence where it was found) in ``lang``."""
+    return speak(lang, english) if english else english

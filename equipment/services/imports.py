@@ -389,11 +389,17 @@ async def report_sheets(
 
 
 async def write_report_xlsx(
-    principal: Principal, job_id: int, target: BinaryIO, *, labels: Callable[[str], str]
+    principal: Principal,
+    job_id: int,
+    target: BinaryIO,
+    *,
+    labels: Callable[[str], str],
+    details: Callable[[str], str] = str,
 ) -> None:
     """The data-quality report as XLSX: a summary sheet, then one sheet per rule with the
     spreadsheet's row numbers (openpyxl's write-only mode: rows stream to the file).
-    ``labels`` turns a rule code or a heading into the caller's language."""
+    ``labels`` turns a rule code or a heading into the caller's language, ``details`` a
+    finding's detail (written in English where it is found)."""
     from openpyxl import Workbook
 
     summary = await job_summary(principal, job_id)
@@ -409,7 +415,7 @@ async def write_report_xlsx(
         sheet = book.create_sheet(rule[:31])
         sheet.append([labels("row"), labels("detail")])
         for row_no, detail in rows:
-            sheet.append([row_no, detail])
+            sheet.append([row_no, details(detail)])
     book.save(target)
 
 
