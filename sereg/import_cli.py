@@ -149,8 +149,8 @@ async def _run(args: argparse.Namespace, principal: Any) -> None:
             now=now,
         )
         print(import_inspections.describe(result))
-        for row_no, rule, detail in result.rejected[:50]:
-            print(f"  row {row_no}: {rule} {detail}", file=sys.stderr)
+        for row_no, rule, why in result.rejected[:50]:
+            print(f"  row {row_no}: {rule} {why}", file=sys.stderr)
         return
     if args.action == "commit":
         bar = _Bar(f"import {args.id}")
