@@ -22,6 +22,7 @@ from equipment.api import (
     emergency_controllers,
     geo_controllers,
     hazard_controllers,
+    import_controllers,
     ingest_controllers,
     maintenance_controllers,
     map_controllers,
@@ -161,6 +162,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.label_sheet,
             public_controllers.CitizenReportController,
             hazard_controllers.HazardController,
+            import_controllers.ImportController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.

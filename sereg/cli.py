@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from equipment.settings import Settings, settings_from_env
+from sereg import import_cli
 
 if TYPE_CHECKING:
     from sereg.bootstrap import Bootstrap
@@ -216,6 +217,16 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    if args.action == "legacy-export":
+        from equipment.demo.legacy_export import write_legacy_export
+        from equipment.services import clock
+
+        manifest = write_legacy_export(
+            Path(args.out), rows=args.rows, seed=args.seed, units=args.units, today=clock.today()
+        )
+        print(f"wrote {args.out} ({manifest['rows']:,} rows, {manifest['encoding']})")
+        print(f"wrote {manifest['manifest']}: the defects it planted")
+        return
     open_database(create=True)
     asyncio.run(migrate())
     asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
@@ -686,8 +697,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(func=cmd_simulate)
 
     demo = sub.add_parser("demo", help="load the synthetic Xiangyang demo city")
+    demo.add_argument(
+        "action",
+        nargs="?",
+        choices=["legacy-export"],
+        help="legacy-export: write a messy register export of the demo city (and a manifest)",
+    )
     demo.add_argument("--units", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=420600)
+    demo.add_argument("--rows", type=int, default=2000, help="legacy-export: rows to write")
+    demo.add_argument("--out", default="legacy-export.csv", help="legacy-export: .csv or .xlsx")
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser(
@@ -788,6 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     area_sub.add_parser("reassign", help="reassign every located unit to the stored areas")
     area.set_defaults(func=cmd_areas)
+
+    import_cli.add_parsers(sub)
 
     rules = sub.add_parser("rules", help="the regulatory rules document (docs/rules.md)")
     rules_sub = rules.add_subparsers(dest="action", required=True)

@@ -75,6 +75,16 @@ class MembershipRepository:
                 *[AreaMember(area=area_id, equipment=equipment_id) for area_id in area_ids]
             )
 
+    async def clear_units(self, equipment_ids: Sequence[int]) -> None:
+        """``clear_unit`` for a batch of units in one statement (an import batch)."""
+        if equipment_ids:
+            await AreaMember.delete().where(AreaMember.equipment.is_in(list(equipment_ids)))
+
+    async def add_pairs(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """(area, equipment) memberships of a batch, in one statement per chunk."""
+        for chunk in _batches(pairs, SQLITE_BATCH):
+            await AreaMember.insert(*[AreaMember(area=a, equipment=e) for a, e in chunk])
+
     async def lock_for_reassignment(self) -> None:
         """PostgreSQL: unit writes in flight finish first, later ones wait (SHARE ROW
         EXCLUSIVE conflicts with the ROW EXCLUSIVE of ``clear_unit``). SQLite's
