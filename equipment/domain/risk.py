@@ -305,9 +305,9 @@ def score(inputs: RiskInputs, policy: RiskPolicy = DEFAULT_RISK_POLICY) -> RiskR
     return RiskResult(grade, total, forced, tuple(contributions))
 
 
-def grade_of_group(counts: Mapping[RiskGrade, int], policy: RiskPolicy = DEFAULT_RISK_POLICY) -> (
-    RiskGrade | None
-):
+def grade_of_group(
+    counts: Mapping[RiskGrade, int], policy: RiskPolicy = DEFAULT_RISK_POLICY
+) -> RiskGrade | None:
     """A user unit's or an area's grade from how many of its units hold each grade: the
     worst grade that, with the grades worse than it, covers ``group_share`` of the units.
     None for a group with no graded unit."""
@@ -347,7 +347,9 @@ def load_risk_policy(mapping: object) -> RiskPolicy:
     for key, weight in given.items():
         where = f"risk.weights.{key}"
         if key not in weights:
-            raise InvalidValue(f"{where}: no factor has this key; one of {FACTOR_KEYS}", field=where)
+            raise InvalidValue(
+                f"{where}: no factor has this key; one of {FACTOR_KEYS}", field=where
+            )
         if isinstance(weight, bool) or not isinstance(weight, int | float):
             raise InvalidValue(f"{where}: a number from 0 to {_MAX_WEIGHT:g}", field=where)
         if not 0 <= weight <= _MAX_WEIGHT:

@@ -118,9 +118,7 @@ def _medians(units: dict[str, int], faults: Iterable[tuple[str, int]]) -> dict[s
         counts = per.get(category, [])
         zeros = max(total - len(counts), 0)
         # More than half without a fault: the median is 0 without sorting anything.
-        out[category] = (
-            0.0 if zeros > total / 2 else float(statistics.median([0] * zeros + counts))
-        )
+        out[category] = 0.0 if zeros > total / 2 else float(statistics.median([0] * zeros + counts))
     return out
 
 
@@ -203,7 +201,8 @@ async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
         return 0
     async with db.transaction():
         gathered = await _repo.gather_units(
-            ids, today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW)
+            ids, today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW
+        )
         ctx = await _context(now, sorted({u.user_unit for u in gathered}), fresh=False)
         grades = _grades(gathered, ctx)
         await _repo.write(grades, now)
@@ -290,9 +289,7 @@ async def units_by_grade(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [
-        {**r, "grade": _grade_name(r["risk_rank"]), "points": r["risk_points"]} for r in rows
-    ]
+    items = [{**r, "grade": _grade_name(r["risk_rank"]), "points": r["risk_points"]} for r in rows]
     next_cursor = f"{rows[-1]['risk_rank']}.{rows[-1]['id']}" if more and rows else None
     return items, next_cursor
 
@@ -353,14 +350,14 @@ async def group_grades(principal: Principal, *, by: str) -> list[dict[str, Any]]
         grade = risk.GRADE_ORDER[int(r["risk_rank"])]
         counts.setdefault(int(r["grp"]), {})[grade] = int(r["n"])
     p = policy()
-    out = []
+    out: list[dict[str, Any]] = []
     for group, per in counts.items():
-        grade = risk.grade_of_group(per, p)
+        group_grade = risk.grade_of_group(per, p)
         out.append(
             {
                 by: group,
-                "grade": grade.value if grade else None,
-                "rank": risk.rank(grade) if grade else -1,
+                "grade": group_grade.value if group_grade else None,
+                "rank": risk.rank(group_grade) if group_grade else -1,
                 "units": sum(per.values()),
                 **{g.value: per.get(g, 0) for g in risk.GRADE_ORDER},
             }

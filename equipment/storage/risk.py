@@ -269,8 +269,7 @@ class RiskRepository:
             " WHERE updated_at > $1 AND equipment IS NOT NULL",
             "SELECT equipment, last_raised_at FROM alarm"
             " WHERE last_raised_at > $1 AND equipment IS NOT NULL",
-            "SELECT equipment, closed_at FROM alarm WHERE closed_at > $1"
-            " AND equipment IS NOT NULL",
+            "SELECT equipment, closed_at FROM alarm WHERE closed_at > $1 AND equipment IS NOT NULL",
             "SELECT equipment, recorded_at FROM maintenance_record WHERE recorded_at > $1",
             "SELECT id, updated_at FROM equipment WHERE updated_at > $1",
         ]
@@ -304,7 +303,8 @@ class RiskRepository:
         rows = await Equipment.raw(
             "SELECT e.id, e.code, e.category, e.district_code, e.user_unit, e.address,"
             " e.risk_rank, e.risk_points, e.risk_graded_at FROM equipment e"
-            f" WHERE e.risk_graded_at IS NOT NULL AND e.status NOT IN ({closed})" + where
+            f" WHERE e.risk_graded_at IS NOT NULL AND e.status NOT IN ({closed})"
+            + where
             + " ORDER BY e.risk_rank DESC, e.id DESC LIMIT {}",
             *args,
             limit,

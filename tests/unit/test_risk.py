@@ -21,7 +21,7 @@ from equipment.domain.risk import (
     score,
 )
 
-R, O, Y, B = RiskGrade.RED, RiskGrade.ORANGE, RiskGrade.YELLOW, RiskGrade.BLUE
+R, OR, Y, B = RiskGrade.RED, RiskGrade.ORANGE, RiskGrade.YELLOW, RiskGrade.BLUE
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ R, O, Y, B = RiskGrade.RED, RiskGrade.ORANGE, RiskGrade.YELLOW, RiskGrade.BLUE
         (RiskInputs(days_overdue=400, last_conclusion="fail"), R, 12),
         (RiskInputs(age_years=15), Y, 3),  # 15 years, no stated life: at its end
         (RiskInputs(age_years=15, design_life_years=30), B, 0),
-        (RiskInputs(hazardous_chemicals=True, open_general_hazards=3), O, 7),
+        (RiskInputs(hazardous_chemicals=True, open_general_hazards=3), OR, 7),
         (RiskInputs(safety_grade=5, hazardous_chemicals=True, entrapments_90_days=3), R, 13),
         (RiskInputs(faults_90_days=8, category_median_faults=1), Y, 3),
         (RiskInputs(faults_90_days=8, category_median_faults=4), B, 1),
@@ -93,9 +93,9 @@ def test_group_grade() -> None:
     assert grade_of_group({}) is None
     assert grade_of_group({R: 1}) is R
     assert grade_of_group({B: 95, R: 5}) is B
-    assert grade_of_group({B: 85, O: 5, R: 10}) is R
-    assert grade_of_group({B: 90, Y: 5, O: 5}) is Y
-    assert grade_of_group({B: 90, O: 10}) is O
+    assert grade_of_group({B: 85, OR: 5, R: 10}) is R
+    assert grade_of_group({B: 90, Y: 5, OR: 5}) is Y
+    assert grade_of_group({B: 90, OR: 10}) is OR
 
 
 _inputs = st.builds(
@@ -159,7 +159,10 @@ def test_a_major_hazard_is_always_red(inputs: RiskInputs, policy: object) -> Non
     assert result.grade is R and result.forced
 
 
-@given(st.dictionaries(st.sampled_from(list(RiskGrade)), st.integers(0, 50)), st.sampled_from(list(RiskGrade)))
+@given(
+    st.dictionaries(st.sampled_from(list(RiskGrade)), st.integers(0, 50)),
+    st.sampled_from(list(RiskGrade)),
+)
 def test_group_grade_is_monotone(counts: dict[RiskGrade, int], worse: RiskGrade) -> None:
     # Moving one unit from blue to a worse grade never lowers the group's grade.
     if counts.get(B, 0) == 0:
