@@ -105,7 +105,7 @@ class RiskController(Controller):
     async def units(
         self,
         principal: NamedDependency[Principal],
-        grade: GradeName | None = None,
+        grade: Annotated[GradeName | None, QueryParameter(description="this grade only")] = None,
         cursor: Cursor = None,
         limit: Limit = None,
     ) -> GradedUnitPage:
@@ -158,7 +158,7 @@ class RiskController(Controller):
     async def changes(
         self,
         principal: NamedDependency[Principal],
-        since: datetime,
+        since: Annotated[datetime, QueryParameter(description="RFC 3339, with an offset")],
         grade: Annotated[
             GradeName | None, QueryParameter(description="the grade changed to: red = became 红")
         ] = None,

@@ -939,6 +939,29 @@ CASES += [
     for kind in ("xlsx", "csv")
 ]
 
+CASES += [
+    Case("risk grade of own lift", "GET", "/api/v1/risk/units/{id}", lift, READ_OK),
+    Case(
+        "risk grade of other's lift",
+        "GET",
+        "/api/v1/risk/units/{id}",
+        lambda w: lift(w, "b"),
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 404, "station_a": 404},
+    ),
+    # Lists by grade: everyone who reads units gets their own units' grades (scope is
+    # test_risk.py's), never another's.
+    Case("units by risk grade", "GET", "/api/v1/risk/units?grade=red", lift, everyone(200)),
+    Case(
+        "risk grade changes",
+        "GET",
+        "/api/v1/risk/changes?since=2020-01-01T00:00:00%2B08:00",
+        lift,
+        everyone(200),
+    ),
+    Case("user units' risk grades", "GET", "/api/v1/risk/user-units", lift, everyone(200)),
+    Case("areas' risk grades", "GET", "/api/v1/risk/areas", lift, everyone(200)),
+]
+
 # The call centre takes calls and follows alarms, nothing else of the register: every case
 # above that does not name it is refused to it (403), written here once rather than in
 # each row; an organisation (it has none of its own) is not found, as for anyone else's.

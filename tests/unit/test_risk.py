@@ -172,3 +172,12 @@ def test_group_grade_is_monotone(counts: dict[RiskGrade, int], worse: RiskGrade)
     after = grade_of_group(moved, DEFAULT_RISK_POLICY)
     assert before is not None and after is not None
     assert rank(after) >= rank(before)
+
+
+def test_docs_risk_md_is_current() -> None:
+    from pathlib import Path
+
+    from equipment.domain.risk_document import render
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "risk.md"
+    assert path.read_text(encoding="utf-8") == render(), "run `sereg risk doc`"
