@@ -209,25 +209,48 @@ async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
     return len(grades)
 
 
-_watermarks: dict[int, datetime] = {}
+@dataclass(frozen=True)
+class _Progress:
+    seen: datetime  # the newest change graded
+    # Set when the last pass was full (more changed than it took): the next one goes on
+    # from this (change, id) instead of looking back.
+    cursor: tuple[datetime, int] | None
+
+
+_progress: dict[int, _Progress] = {}
+# A change is stamped before its transaction commits, so a pass can miss one stamped
+# before its watermark and committed after it: each pass looks this far back again.
+# Grading a unit again is harmless (an unchanged grade is not written).
+OVERLAP = timedelta(seconds=30)
 
 
 async def catch_up(*, now: datetime, limit: int = 2000) -> int:
     """The background pass: grade the units whose inputs changed since the last pass (at
-    most ``limit`` per pass, oldest change first); how many units it looked at."""
+    most ``limit`` per pass, oldest change first); answers how many grades changed, so
+    an idle register leaves the worker idle."""
     key = id(db.engine())
-    since = _watermarks.get(key, now - FIRST_LOOKBACK)
+    state = _progress.get(key, _Progress(now - FIRST_LOOKBACK, None))
     async with db.transaction():
-        found = await _repo.changed_units(since, limit)
+        if state.cursor is not None:
+            # Just before the cursor's instant: its ties with a higher id are still due.
+            since = state.cursor[0] - timedelta(microseconds=1)
+            found = await _repo.changed_units(since, state.cursor, limit)
+        else:
+            found = await _repo.changed_units(state.seen - OVERLAP, None, limit)
     if not found:
+        _progress[key] = _Progress(state.seen, None)
         return 0
-    await recompute_units([unit for unit, _ in found], now=now)
+    changed = await recompute_units([unit for unit, _ in found], now=now)
     for _, at in found:
-        RISK_LAG.observe(max((now - at).total_seconds(), 0.0))
-    # The next pass starts at the newest change graded; a change at that same instant
-    # is graded again, harmlessly (an unchanged grade is not written).
-    _watermarks[key] = max(at for _, at in found)
-    return len(found)
+        if at > state.seen:  # first seen now: how long it waited to be graded
+            RISK_LAG.observe(max((now - at).total_seconds(), 0.0))
+    last_unit, last_at = found[-1]
+    _progress[key] = _Progress(
+        max(state.seen, *(at for _, at in found)),
+        (last_at, last_unit) if len(found) >= limit else None,
+    )
+    # A full pass is work done even when no grade moved: the worker goes on at once.
+    return max(changed, 1) if len(found) >= limit else changed
 
 
 def explained(result: risk.RiskResult) -> dict[str, Any]:

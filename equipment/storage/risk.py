@@ -258,10 +258,13 @@ class RiskRepository:
             [(g.id, g.from_rank, g.rank, g.points, now) for g in moved],
         )
 
-    async def changed_units(self, since: datetime, limit: int) -> list[tuple[int, datetime]]:
+    async def changed_units(
+        self, since: datetime, after: tuple[datetime, int] | None, limit: int
+    ) -> list[tuple[int, datetime]]:
         """Units whose risk inputs changed after ``since`` (an inspection or maintenance
-        record written, a hazard or alarm changed, the unit itself edited), oldest
-        first, at most ``limit``: what the background pass grades again."""
+        record written, a hazard or alarm changed, the unit itself edited), by (first
+        change, id) and after the keyset ``after``, at most ``limit``: what the background
+        pass grades again."""
         bulk = _bulk()
         parts = [
             "SELECT equipment AS id, recorded_at AS at FROM inspection WHERE recorded_at > $1",
@@ -273,10 +276,12 @@ class RiskRepository:
             "SELECT equipment, recorded_at FROM maintenance_record WHERE recorded_at > $1",
             "SELECT id, updated_at FROM equipment WHERE updated_at > $1",
         ]
+        keyset = " HAVING (MIN(at), id) > ($2, $3)" if after is not None else ""
         rows = await bulk.rows(
             "SELECT id, MIN(at) AS at FROM (" + " UNION ALL ".join(parts) + ") c"
-            f" GROUP BY id ORDER BY MIN(at) LIMIT {int(limit)}",
+            f" GROUP BY id{keyset} ORDER BY MIN(at), id LIMIT {int(limit)}",
             since,
+            *(after if after is not None else ()),
         )
         out = []
         for r in rows:
