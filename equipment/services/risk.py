@@ -178,6 +178,8 @@ async def recompute_all(
     if bounds is None:
         return Recompute(0, 0, time.perf_counter() - started)
     lo, hi = bounds
+    if progress is not None:
+        progress(0, hi + 1 - lo)
     units = changed = 0
     for start in range(lo, hi + 1, batch):
         async with db.transaction():
