@@ -81,12 +81,11 @@ SUMMARY_COUNTS = (
     "overdue_maintenance",
     "open_alarms",
     "alarms_last_90_days",
-    "red_units",
-    "orange_units",
-    "yellow_units",
 )
-# risk_rank: the area's risk grade (0 蓝 to 3 红, -1 no units), sort=-grade names it too.
-SUMMARY_SORTS = frozenset({*SUMMARY_COUNTS, "id", "risk_rank"})
+# Units per risk grade (blue: the rest), and risk_rank: the area's grade (0 蓝 to 3 红, -1
+# no units), which sort=-grade names too.
+GRADE_COUNTS = ("red_units", "orange_units", "yellow_units")
+SUMMARY_SORTS = frozenset({*SUMMARY_COUNTS, *GRADE_COUNTS, "id", "risk_rank"})
 CLOSED = (Status.SCRAPPED.value, Status.CANCELLED.value)
 # A summary aggregates every membership of the areas asked for: a few hundred milliseconds
 # on a million-unit register. Each answer is kept and reused while the register is
@@ -509,7 +508,11 @@ async def summary(
         if (rows := _cached(key, version, today)) is not None:
             return rows  # answered while this caller waited
         rows = [
-            {**r, **{c: int(r[c]) for c in SUMMARY_COUNTS}, "risk_rank": int(r["risk_rank"])}
+            {
+                **r,
+                **{c: int(r[c]) for c in (*SUMMARY_COUNTS, *GRADE_COUNTS)},
+                "risk_rank": int(r["risk_rank"]),
+            }
             for r in await query
         ]
         _summaries[key] = _Summary(db.engine(), version, today, time.monotonic(), rows)
@@ -556,7 +559,7 @@ def summary_query(
         kind_join, kind_args = " JOIN area k ON k.id = m.area AND k.kind = {}", [kind]
     old_lift_since = add_months(today, -12 * OLD_LIFT_YEARS)
     alarms_since = now - timedelta(days=ALARM_WINDOW_DAYS)
-    counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in SUMMARY_COUNTS)
+    counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in (*SUMMARY_COUNTS, *GRADE_COUNTS))
     direction = "DESC" if descending else "ASC"
     share = float(policies.current().risk.group_share)
     rank_sql = (

@@ -262,7 +262,7 @@ class RiskRepository:
         self, since: datetime, after: tuple[datetime, int] | None, limit: int
     ) -> list[tuple[int, datetime]]:
         """Units whose risk inputs changed after ``since`` (an inspection or maintenance
-        record written, a hazard or alarm changed, the unit itself edited), by (first
+        record written, a hazard or alarm changed, the unit itself or its area edited), by (first
         change, id) and after the keyset ``after``, at most ``limit``: what the background
         pass grades again."""
         bulk = _bulk()
@@ -275,6 +275,9 @@ class RiskRepository:
             "SELECT equipment, closed_at FROM alarm WHERE closed_at > $1 AND equipment IS NOT NULL",
             "SELECT equipment, recorded_at FROM maintenance_record WHERE recorded_at > $1",
             "SELECT id, updated_at FROM equipment WHERE updated_at > $1",
+            # An area imported or edited: its units (old residential membership).
+            "SELECT m.equipment, a.updated_at FROM area a JOIN area_member m ON m.area = a.id"
+            " WHERE a.updated_at > $1",
         ]
         keyset = " HAVING (MIN(at), id) > ($2, $3)" if after is not None else ""
         rows = await bulk.rows(

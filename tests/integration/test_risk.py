@@ -9,12 +9,36 @@ from datetime import timedelta
 
 import pytest
 
-from equipment.domain.access import Role
-from equipment.services import clock, risk
+from equipment.domain.access import SYSTEM, Role
+from equipment.services import areas, clock, risk
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
+
+
+OLD_AREA = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": "RISK-1",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [112.13, 32.04],
+                        [112.14, 32.04],
+                        [112.14, 32.05],
+                        [112.13, 32.05],
+                        [112.13, 32.04],
+                    ]
+                ],
+            },
+            "properties": {"kind": "old_residential", "name": "测试小区"},
+        }
+    ],
+}
 
 
 async def _catch_up() -> None:
@@ -132,8 +156,21 @@ async def test_grades_follow_hazards_and_inspections_within_scope(client, engine
     assert grades == sorted(grades, key=order.index) and "orange" in grades
     bad = await client.get("/api/v1/due?grade=purple", headers=admin)
     assert bad.status_code == 400
+    # An old residential area around both units: the pass adds the factor, and the area
+    # takes the grade of its worst units (one of two is 红: at least 10 %).
+    await areas.import_feature_collection(SYSTEM, OLD_AREA, crs="wgs84", now=clock.now())
+    await _catch_up()
+    explained = (await client.get(f"/api/v1/risk/units/{lift['id']}", headers=admin)).json()
+    old = next(x for x in explained["factors"] if x["factor"] == "old_residential")
+    assert (old["value"], old["points"]) == (1, 1)
     summary = await client.get("/api/v1/areas/summary?sort=-grade&grade=red", headers=admin)
-    assert summary.status_code == 200, summary.text
+    assert [
+        (r["key"], r["risk_grade"], r["red_units"], r["orange_units"]) for r in summary.json()
+    ] == [("RISK-1", "red", 1, 1)]
+    none = await client.get("/api/v1/areas/summary?grade=blue", headers=admin)
+    assert none.json() == []
+    area_grades = (await client.get("/api/v1/risk/areas", headers=admin)).json()
+    assert [(g["grade"], g["units"], g["red"]) for g in area_grades] == [("red", 2, 1)]
 
     # Scope: the company and the user unit see their lift only, never the other.
     for token in (company_token, owner_token):
