@@ -34,6 +34,7 @@ import time
 from datetime import UTC, datetime
 
 import asyncpg
+import httpx
 
 from bench.harness import (
     HEADER,
@@ -43,6 +44,7 @@ from bench.harness import (
     free_port,
     machine,
     start_server,
+    wait_until_up,
 )
 from equipment.domain.access import SYSTEM
 from equipment.domain.risk import load_risk_policy
@@ -122,14 +124,10 @@ async def summary_latency(url: str, port: int, token: str, rate: float, seconds:
         now=clock.now(),
     )
     sql, args = query.querystrings[0].compile_string(engine_type="postgres")
-    for _ in range(100):
-        try:
-            status, _ = await http.get("/health")
-            if status == 200:
-                break
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
+    # Up first (the light client has no retry of a refused connection).
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as probe:
+        await wait_until_up(probe, attempts=300)
+        (await probe.get(path, headers=headers)).raise_for_status()
 
     async def api(_: int) -> bool:
         status, _ = await http.get(path, headers)
@@ -172,6 +170,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--batch", type=int, default=risk.BATCH)
+    parser.add_argument(
+        "--summary-only", action="store_true", help="only the area summary's latency"
+    )
     args = parser.parse_args()
     settings = settings_from_env()
     if not settings.database.is_postgres:
@@ -193,6 +194,17 @@ def main() -> None:
             await connection.close()
 
     units, graded = asyncio.run(counts())
+    if args.summary_only:
+        token = admin_token()
+        port = free_port()
+        server = start_server(port)
+        try:
+            asyncio.run(summary_latency(url, port, token, args.rate, args.seconds))
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+        print(f"load average after: {load()}")
+        return
     print(f"# risk recompute, {units:,} units ({graded:,} graded), batches of {args.batch:,}")
     print()
     seconds, rows = asyncio.run(floor(url, args.batch, now))

@@ -18,6 +18,7 @@ tests/unit/test_risk.py holds it.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -303,6 +304,36 @@ def score(inputs: RiskInputs, policy: RiskPolicy = DEFAULT_RISK_POLICY) -> RiskR
     forced = inputs.open_major_hazards > 0
     grade = RiskGrade.RED if forced else _grade_for(total, policy)
     return RiskResult(grade, total, forced, tuple(contributions))
+
+
+def compile_policy(
+    policy: RiskPolicy = DEFAULT_RISK_POLICY,
+) -> Callable[[RiskInputs], tuple[int, float]]:
+    """``score`` without its explanation, for the whole-register recompute: the grade's
+    rank and the points, equal to ``score``'s (tests/unit/test_risk.py holds it), with
+    nothing allocated per factor."""
+    factors = tuple(
+        (
+            f.value,
+            tuple(t for t, _ in f.bands),
+            tuple(round(p * policy.weights.get(f.key, 1.0), 3) for _, p in f.bands),
+        )
+        for f in FACTORS
+    )
+    starts = tuple(policy.thresholds[g] for g in GRADE_ORDER[1:])
+
+    def fast(inputs: RiskInputs) -> tuple[int, float]:
+        total = 0.0
+        for value_of, thresholds, weighted in factors:
+            i = bisect_right(thresholds, value_of(inputs))
+            if i:
+                total += weighted[i - 1]
+        total = round(total, 3)
+        if inputs.open_major_hazards > 0:
+            return 3, total
+        return bisect_right(starts, total), total
+
+    return fast
 
 
 def grade_of_group(

@@ -141,18 +141,17 @@ async def _context(now: datetime, user_units: Sequence[int] | None, fresh: bool)
 
 def _grades(units: Sequence[GatheredUnit], ctx: Context) -> list[GradeWrite]:
     """Score ``units``; the ones whose grade or points changed."""
-    p = policy()
+    fast = risk.compile_policy(policy())
     out = []
     for unit in units:
-        result = risk.score(inputs_of(unit, ctx), p)
-        rank = risk.rank(result.grade)
-        if unit.graded and rank == unit.risk_rank and result.points == unit.risk_points:
+        rank, points = fast(inputs_of(unit, ctx))
+        if unit.graded and rank == unit.risk_rank and points == unit.risk_points:
             continue
         out.append(
             GradeWrite(
                 unit.id,
                 rank,
-                result.points,
+                points,
                 unit.risk_rank if unit.graded else None,
                 rank_changed=not unit.graded or rank != unit.risk_rank,
             )

@@ -15,6 +15,7 @@ from equipment.domain.risk import (
     FACTORS,
     RiskGrade,
     RiskInputs,
+    compile_policy,
     grade_of_group,
     load_risk_policy,
     rank,
@@ -151,6 +152,12 @@ def test_worsening_a_factor_never_lowers_the_grade(
     after = score(_worse(inputs, which, step), policy)  # type: ignore[arg-type]
     assert rank(after.grade) >= rank(before.grade)
     assert after.points >= before.points
+
+
+@given(_inputs, _policies)
+def test_the_compiled_score_equals_the_explained_one(inputs: RiskInputs, policy: object) -> None:
+    full = score(inputs, policy)  # type: ignore[arg-type]
+    assert compile_policy(policy)(inputs) == (rank(full.grade), full.points)  # type: ignore[arg-type]
 
 
 @given(_inputs, _policies)
