@@ -149,7 +149,7 @@ async def summary_latency(url: str, port: int, token: str, rate: float, seconds:
     print(HEADER)
     for name, call, r in (
         ("HTTP floor: GET /health", health, rate),
-        ("DB: area summary statement (uncached)", bare, min(rate, 20)),
+        ("DB: area summary statement (uncached)", bare, 1.0),
         ("API: /areas/summary?sort=-grade", api, rate),
     ):
         gc.collect()
