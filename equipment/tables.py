@@ -51,6 +51,9 @@ class Organisation(Table, tablename="organisation"):
     station_code = Varchar(length=32, null=True, default=None)  # unique: an index
     longitude = DoublePrecision(null=True, default=None)
     latitude = DoublePrecision(null=True, default=None)
+    # A user unit whose site handles hazardous chemicals (危化品相关): its units weigh
+    # heavier in the risk grade (equipment.domain.risk).
+    hazardous_chemicals = Boolean(default=False)
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -98,6 +101,12 @@ class Equipment(Table, tablename="equipment"):
     next_inspection_due = Date(null=True, default=None, index=True)
     not_fit_for_use = Boolean(default=False)
     last_maintenance_on = Date(null=True, default=None)
+    # The risk grade (equipment.domain.risk), derived like next_inspection_due: 0 蓝 to
+    # 3 红, its points, and when it was last computed (None: never). Indexed (rank, id) in
+    # a migration so lists by grade are one range scan.
+    risk_rank = Integer(default=0)
+    risk_points = DoublePrecision(default=0)
+    risk_graded_at = Timestamptz(null=True, default=None)
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -163,6 +172,8 @@ class DueDate(Table, tablename="due_date"):
     user_unit = Integer()
     maintenance_company = Integer(null=True, default=None)
     owning_station = Integer(null=True, default=None)
+    # The unit's risk rank, copied like the columns above (kept by the risk recompute).
+    risk_rank = Integer(default=0)
 
 
 class MaintenanceContract(Table, tablename="maintenance_contract"):
@@ -772,6 +783,18 @@ class HazardEvidence(Table, tablename="hazard_evidence"):
     uploaded_at = Timestamptz()
 
 
+class RiskChange(Table, tablename="risk_change"):
+    """A unit's risk grade changed: one row per change, never edited, so "units that
+    became 红 this month" is a range scan on (to_rank, changed_at)."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt(index=True)
+    from_rank = Integer(null=True, default=None)  # None: the first grade it got
+    to_rank = Integer()
+    points = DoublePrecision()
+    changed_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -813,4 +836,5 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Hazard,
     HazardChange,
     HazardEvidence,
+    RiskChange,
 )

@@ -28,6 +28,7 @@ from equipment.api import (
     map_controllers,
     notification_controllers,
     public_controllers,
+    risk_controllers,
     stream_controllers,
 )
 from equipment.api.auth import authenticate, require_token
@@ -163,6 +164,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.CitizenReportController,
             hazard_controllers.HazardController,
             import_controllers.ImportController,
+            risk_controllers.RiskController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.

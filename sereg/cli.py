@@ -616,6 +616,46 @@ def cmd_rules(args: argparse.Namespace) -> None:
     print(f"wrote {target} ({len(text.splitlines())} lines)")
 
 
+RISK_DOC = Path(__file__).resolve().parent.parent / "docs" / "risk.md"
+
+
+def cmd_risk(args: argparse.Namespace) -> None:
+    """Recompute every unit's risk grade, or write/check docs/risk.md."""
+    if args.action == "doc":
+        from equipment.domain.risk_document import render
+
+        text = render()
+        target = Path(args.output) if args.output else RISK_DOC
+        if args.check:
+            current = target.read_text(encoding="utf-8") if target.exists() else ""
+            if current != text:
+                raise SystemExit(f"{target} is out of date: run `sereg risk doc`")
+            print(f"{target} is current")
+            return
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target} ({len(text.splitlines())} lines)")
+        return
+    from equipment.demo.load import Progress
+    from equipment.services import clock, risk
+
+    bar: list[Progress] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bar:
+            bar.append(Progress(total, "risk grades"))
+        bar[0].advance(done - bar[0].done)
+
+    async def run() -> None:
+        result = await risk.recompute_all(now=clock.now(), batch=args.batch, progress=progress)
+        print(
+            f"{result.units:,} units graded, {result.changed:,} changed, in {result.seconds:.1f} s"
+        )
+
+    boot()
+    open_database()
+    asyncio.run(_with_db(run))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sereg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -818,6 +858,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit non-zero when the file is not current"
     )
     rules.set_defaults(func=cmd_rules)
+
+    risk = sub.add_parser("risk", help="risk grades (风险分级): recompute, document")
+    risk_sub = risk.add_subparsers(dest="action", required=True)
+    recompute = risk_sub.add_parser(
+        "recompute", help="grade every unit again (after a policy change), with a progress bar"
+    )
+    recompute.add_argument("--batch", type=int, default=50_000, help="units per transaction")
+    risk_doc = risk_sub.add_parser("doc", help="write docs/risk.md from the factor table")
+    risk_doc.add_argument("--output", help="where to write it (default: docs/risk.md)")
+    risk_doc.add_argument(
+        "--check", action="store_true", help="exit non-zero when the file is not current"
+    )
+    risk.set_defaults(func=cmd_risk)
     return parser
 
 

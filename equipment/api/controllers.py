@@ -18,6 +18,8 @@ from equipment.domain import aliases, catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Action, Status
+from equipment.domain.risk import RiskGrade
+from equipment.domain.risk import rank as risk_rank
 from equipment.services import (
     clock,
     due,
@@ -457,6 +459,14 @@ def due_filter(
     area_id: Annotated[
         int | None, QueryParameter(ge=1, le=2**31 - 1, description="units in or on this area")
     ] = None,
+    grade: Annotated[
+        Literal["red", "orange", "yellow", "blue"] | None,
+        QueryParameter(description="the unit's risk grade (风险分级)"),
+    ] = None,
+    sort: Annotated[
+        Literal["due_on", "-grade"],
+        QueryParameter(description="due_on: earliest first; -grade: worst risk grade first"),
+    ] = "due_on",
 ) -> due.DueFilter:
     return due.DueFilter(
         window=window,
@@ -470,6 +480,8 @@ def due_filter(
         user_unit_id=user_unit_id,
         maintenance_company_id=maintenance_company_id,
         area_id=area_id,
+        risk_rank=None if grade is None else risk_rank(RiskGrade(grade)),
+        by_grade=sort == "-grade",
     )
 
 

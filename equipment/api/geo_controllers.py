@@ -25,6 +25,8 @@ from equipment.api.controllers import (
 )
 from equipment.domain.access import Permission, Principal
 from equipment.domain.lifecycle import Status
+from equipment.domain.risk import RiskGrade
+from equipment.domain.risk import rank as risk_rank
 from equipment.services import areas, clock, spatial
 from geo.areas import MAX_FEATURES
 
@@ -127,9 +129,16 @@ class AreaController(Controller):
         kind: FromQuery[schemas.AreaKindName | None] = None,
         category_prefix: Category = None,
         sort: Annotated[
-            str, query_text(30, "a count to rank by, e.g. -overdue_inspections ('-' descends)")
+            str,
+            query_text(
+                30, "a count to rank by, e.g. -overdue_inspections, or -grade ('-' descends)"
+            ),
         ] = "-overdue_inspections",
         limit: AreaLimit = None,
+        grade: Annotated[
+            Literal["red", "orange", "yellow", "blue"] | None,
+            QueryParameter(description="areas of this risk grade only (风险分级)"),
+        ] = None,
     ) -> list[schemas.AreaSummaryRow]:
         """Per area, over the caller's units in it (not scrapped or cancelled): units, lifts,
         lifts over 15 years, overdue inspections, overdue maintenance, open alarms and alarms
@@ -142,6 +151,7 @@ class AreaController(Controller):
             limit=limit or MAX_FEATURES,
             today=clock.today(),
             now=clock.now(),
+            grade=None if grade is None else risk_rank(RiskGrade(grade)),
         )
         return [views.area_summary(r) for r in rows]
 

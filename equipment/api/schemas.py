@@ -193,6 +193,10 @@ class Equipment(Struct):
     created_at: datetime
     updated_at: datetime
     cylinder_use: str | None
+    # The stored risk grade (red | orange | yellow | blue; None: not graded yet) and its
+    # points; GET /risk/units/{id} explains it factor by factor.
+    risk_grade: str | None
+    risk_points: float | None
 
 
 class EquipmentPage(Struct):
@@ -368,6 +372,7 @@ class DueItem(Struct):
     base_date: date
     explanation: str
     from_report: bool
+    risk_grade: str = "blue"  # the unit's risk grade (GET /risk/units/{id} explains it)
 
 
 class DuePage(Struct):
@@ -610,6 +615,12 @@ class AreaSummaryRow(Struct):
     overdue_maintenance: int
     open_alarms: int
     alarms_last_90_days: int
+    # Risk grades of its units, and the area's (the worst grade held by at least the risk
+    # policy's share of them, 10 % by default); None when it has no units.
+    red_units: int
+    orange_units: int
+    yellow_units: int
+    risk_grade: str | None
 
 
 class NearbyEquipment(Equipment):

@@ -10,6 +10,7 @@ from typing import Any
 from equipment.api import schemas
 from equipment.domain import catalogue, labels
 from equipment.domain.fills import verdict_label
+from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.i18n.spoken import speak
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 from geo.crs import check_crs
@@ -32,6 +33,11 @@ def equipment(row: Mapping[str, Any]) -> schemas.Equipment:
         owning_station_id=row["owning_station"],
         parameters=row["parameters"] or {},
         cylinder_use=row.get("cylinder_use"),
+    )
+    graded = row.get("risk_graded_at") is not None
+    values.update(
+        risk_grade=RISK_GRADES[int(row["risk_rank"])].value if graded else None,
+        risk_points=row["risk_points"] if graded else None,
     )
     return schemas.Equipment(**values)
 
@@ -361,6 +367,8 @@ def reassignment(result: Any) -> schemas.Reassignment:
 
 def area_summary(row: dict[str, Any]) -> schemas.AreaSummaryRow:
     values = {f: row[f] for f in schemas.AreaSummaryRow.__struct_fields__ if f in row}
+    rank = int(row["risk_rank"])
+    values["risk_grade"] = RISK_GRADES[rank].value if rank >= 0 else None
     return schemas.AreaSummaryRow(**values, area_id=row["id"])
 
 

@@ -23,7 +23,7 @@ from equipment.demo import city, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
-from equipment.services import areas, audit, schedules
+from equipment.services import areas, audit, risk, schedules
 from equipment.storage import db
 from equipment.tables import (
     ContractUnit,
@@ -204,6 +204,12 @@ async def load_demo_city(
         ).returning(Organisation.id, Organisation.kind)
         for row in rows:
             org_ids.setdefault(row["kind"], []).append(row["id"])
+    # Every twelfth user unit handles hazardous chemicals (危化品相关): the risk grade's
+    # factor has something to weigh.
+    await Organisation.raw(
+        "UPDATE organisation SET hazardous_chemicals = TRUE"
+        " WHERE kind = 'user_unit' AND id % 12 = 0"
+    )
     progress = Progress(units, "demo units") if show_progress else None
     batch_size = 10_000 if db.is_postgres() else 500
     batches = _batches(demo_units(seed, units, today, org_ids, area_list), batch_size)
@@ -249,6 +255,15 @@ async def load_demo_city(
     if db.is_postgres():
         # Fresh statistics, or the planner guesses a million-row table from an empty one.
         await db.engine().run_ddl("ANALYZE")
+    # Every unit's risk grade, set at a time (services/risk.py), now that its inputs are in.
+    risk_bar: list[Progress] = []
+
+    def risk_progress(done: int, total: int) -> None:
+        if not risk_bar:
+            risk_bar.append(Progress(total, "risk grades"))
+        risk_bar[0].advance(done - risk_bar[0].done)
+
+    await risk.recompute_all(now=now, progress=risk_progress if show_progress else None)
     return org_ids
 
 

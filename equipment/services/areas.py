@@ -30,7 +30,7 @@ from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.dates import add_months
-from equipment.services import audit, membership, register
+from equipment.services import audit, membership, policies, register
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
 from equipment.storage import db, jurisdiction
@@ -82,7 +82,10 @@ SUMMARY_COUNTS = (
     "open_alarms",
     "alarms_last_90_days",
 )
-SUMMARY_SORTS = frozenset({*SUMMARY_COUNTS, "id"})
+# Units per risk grade (blue: the rest), and risk_rank: the area's grade (0 蓝 to 3 红, -1
+# no units), which sort=-grade names too.
+GRADE_COUNTS = ("red_units", "orange_units", "yellow_units")
+SUMMARY_SORTS = frozenset({*SUMMARY_COUNTS, *GRADE_COUNTS, "id", "risk_rank"})
 CLOSED = (Status.SCRAPPED.value, Status.CANCELLED.value)
 # A summary aggregates every membership of the areas asked for: a few hundred milliseconds
 # on a million-unit register. Each answer is kept and reused while the register is
@@ -420,6 +423,7 @@ async def area_units(
 def _summary_sort(sort: str) -> tuple[str, bool]:
     descending = sort.startswith("-")
     column = sort.removeprefix("-")
+    column = "risk_rank" if column == "grade" else column
     if column not in SUMMARY_SORTS:
         choices = ", ".join(sorted(SUMMARY_SORTS))
         raise InvalidValue(
@@ -473,6 +477,7 @@ async def summary(
     limit: int,
     today: date,
     now: datetime,
+    grade: int | None = None,
 ) -> list[dict[str, Any]]:
     """Per area, over the caller's units in it that are not scrapped or cancelled: units,
     lifts, lifts commissioned more than 15 years ago, units overdue for inspection, units
@@ -491,9 +496,10 @@ async def summary(
         limit=limit,
         today=today,
         now=now,
+        grade=grade,
     )
     scope = principal.equipment_scope()
-    key = (scope.kind, scope.org_id, scope.jurisdiction, kind, category_prefix, sort, limit)
+    key = (scope.kind, scope.org_id, scope.jurisdiction, kind, category_prefix, sort, limit, grade)
     version = await register_version()
     if (rows := _cached(key, version, today)) is not None:
         return rows
@@ -501,7 +507,14 @@ async def summary(
     async with lock:
         if (rows := _cached(key, version, today)) is not None:
             return rows  # answered while this caller waited
-        rows = [{**r, **{c: int(r[c]) for c in SUMMARY_COUNTS}} for r in await query]
+        rows = [
+            {
+                **r,
+                **{c: int(r[c]) for c in (*SUMMARY_COUNTS, *GRADE_COUNTS)},
+                "risk_rank": int(r["risk_rank"]),
+            }
+            for r in await query
+        ]
         _summaries[key] = _Summary(db.engine(), version, today, time.monotonic(), rows)
         _summaries.move_to_end(key)
         while len(_summaries) > SUMMARY_CACHE_SIZE:
@@ -518,8 +531,13 @@ def summary_query(
     limit: int,
     today: date,
     now: datetime,
+    grade: int | None = None,
 ):
-    """The one statement ``summary`` runs (the benchmark runs it bare, as its floor)."""
+    """The one statement ``summary`` runs (the benchmark runs it bare, as its floor).
+
+    The area's risk grade is the worst grade held by at least the risk policy's share of
+    its units (equipment.domain.risk.grade_of_group), computed here so it sorts and
+    filters in the statement; ``grade`` keeps areas of that rank only."""
     _check_kind(kind)
     column, descending = _summary_sort(sort)
     scope = principal.equipment_scope()
@@ -541,18 +559,34 @@ def summary_query(
         kind_join, kind_args = " JOIN area k ON k.id = m.area AND k.kind = {}", [kind]
     old_lift_since = add_months(today, -12 * OLD_LIFT_YEARS)
     alarms_since = now - timedelta(days=ALARM_WINDOW_DAYS)
-    counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in SUMMARY_COUNTS)
+    counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in (*SUMMARY_COUNTS, *GRADE_COUNTS))
     direction = "DESC" if descending else "ASC"
+    share = float(policies.current().risk.group_share)
+    rank_sql = (
+        "CASE WHEN COALESCE(u.units, 0) = 0 THEN -1"
+        f" WHEN u.red_units >= {share!r} * u.units THEN 3"
+        f" WHEN u.red_units + u.orange_units >= {share!r} * u.units THEN 2"
+        f" WHEN u.red_units + u.orange_units + u.yellow_units >= {share!r} * u.units THEN 1"
+        " ELSE 0 END"
+    )
+    where = []
+    if kind is not None:
+        where.append("a.kind = {}")
+    if grade is not None:
+        where.append(f"{rank_sql} = {int(grade)}")
     return Area.raw(
         "SELECT a.id, a.key, a.kind, a.name, a.code, a.year_built, a.households,"
-        f" a.renovation_year, {counts}"
+        f" a.renovation_year, {counts}, {rank_sql} AS risk_rank"
         " FROM area a"
         " LEFT JOIN (SELECT m.area AS area, COUNT(*) AS units,"
         f" SUM(CASE WHEN e.category LIKE '{LIFT_FAMILY}%' THEN 1 ELSE 0 END) AS lifts,"
         f" SUM(CASE WHEN e.category LIKE '{LIFT_FAMILY}%' AND e.commissioning_date <= {{}}"
         " THEN 1 ELSE 0 END) AS lifts_over_15_years,"
         " SUM(CASE WHEN e.next_inspection_due < {} THEN 1 ELSE 0 END) AS overdue_inspections,"
-        " SUM(CASE WHEN d.due_on < {} THEN 1 ELSE 0 END) AS overdue_maintenance"
+        " SUM(CASE WHEN d.due_on < {} THEN 1 ELSE 0 END) AS overdue_maintenance,"
+        " SUM(CASE WHEN e.risk_rank = 3 THEN 1 ELSE 0 END) AS red_units,"
+        " SUM(CASE WHEN e.risk_rank = 2 THEN 1 ELSE 0 END) AS orange_units,"
+        " SUM(CASE WHEN e.risk_rank = 1 THEN 1 ELSE 0 END) AS yellow_units"
         f" FROM area_member m{kind_join}"
         " JOIN equipment e ON e.id = m.equipment"
         " LEFT JOIN due_date d ON d.equipment = e.id AND d.kind = 'maintenance'"
@@ -567,7 +601,7 @@ def summary_query(
         f" WHERE (al.state = 'open' OR al.raised_at >= {{}})"
         f" AND e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}"
         " GROUP BY m.area) al ON al.area = a.id"
-        + (" WHERE a.kind = {}" if kind is not None else "")
+        + (" WHERE " + " AND ".join(where) if where else "")
         + f" ORDER BY {column} {direction}, a.id LIMIT {{}}",
         old_lift_since,
         today,

@@ -31,6 +31,8 @@ class DueFilter:
     area_id: int | None = None  # units in or on this area (area_member)
     # Kept after the query (each page): reminders ask for reminder and overdue only.
     states: tuple[DueState, ...] = ()
+    risk_rank: int | None = None  # the unit's risk grade, 0 蓝 to 3 红 (domain.risk.rank)
+    by_grade: bool = False  # worst grade first (then newest) instead of earliest due
 
 
 class DueRow(TypedDict):
@@ -49,6 +51,7 @@ class DueRow(TypedDict):
     district_code: str
     user_unit: int
     maintenance_company: int | None
+    risk_rank: int
     code: str
     address: str
     status: str
@@ -83,6 +86,7 @@ COLUMNS = (
     DueDate.district_code,
     DueDate.user_unit,
     DueDate.maintenance_company,
+    DueDate.risk_rank,
     DueDate.equipment.code.as_alias("code"),
     DueDate.equipment.address.as_alias("address"),
     DueDate.equipment.status.as_alias("status"),
@@ -125,6 +129,8 @@ def clauses(scope: EquipmentScope, f: DueFilter, *, statutory: bool, today: date
         found.append(DueDate.user_unit == f.user_unit_id)
     if f.maintenance_company_id is not None:
         found.append(DueDate.maintenance_company == f.maintenance_company_id)
+    if f.risk_rank is not None:
+        found.append(DueDate.risk_rank == f.risk_rank)
     if f.area_id is not None:
         members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == f.area_id)
         found.append(DueDate.equipment.is_in(members))
@@ -155,12 +161,19 @@ class DueRepository:
         after: Sequence[object] | None,
         limit: int,
     ) -> list[DueRow]:
-        """Up to ``limit`` due dates by (due_on, id), after the keyset ``after``."""
+        """Up to ``limit`` due dates in ``sort`` order ((due_on, id), or (risk_rank, id)
+        descending), after the keyset ``after``."""
         found = clauses(scope, f, statutory=statutory, today=today)
         if after is not None:
             found.append(after_cursor(sort, after, table="due_date"))
         rows = await (
-            DueDate.select(*COLUMNS).where(*found).order_by(DueDate.due_on, DueDate.id).limit(limit)
+            DueDate.select(*COLUMNS)
+            .where(*found)
+            .order_by(
+                *(DueDate._meta.get_column_by_name(c) for c in sort.order_columns),
+                ascending=not sort.descending,
+            )
+            .limit(limit)
         )
         return cast(list[DueRow], rows)
 

@@ -55,6 +55,9 @@ class EquipmentRow(TypedDict):
     next_inspection_due: date | None
     not_fit_for_use: bool
     last_maintenance_on: date | None
+    risk_rank: int
+    risk_points: float
+    risk_graded_at: datetime | None
     version: int
     created_at: datetime
     updated_at: datetime

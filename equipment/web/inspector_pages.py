@@ -24,6 +24,7 @@ from litestar.response import Redirect, Template
 
 from equipment.api import controllers, exports, views
 from equipment.domain import catalogue, lift_events, regions
+from equipment.domain import risk as risk_rules
 from equipment.domain.access import Principal, Role
 from equipment.domain.errors import DomainError, Forbidden, InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
@@ -39,6 +40,7 @@ from equipment.services import (
     inspections,
     maintenance,
     register,
+    risk,
 )
 from equipment.web.staff import ROLE_HOMES, page, staff_language
 
@@ -387,6 +389,13 @@ async def _unit_page(
     if unit["longitude"] is not None and unit["latitude"] is not None:
         outline = await _district_outline(principal, unit["district_code"])
     can_record = principal.role in (Role.INSPECTOR, Role.ADMIN)
+    graded = await risk.explain_unit(equipment_id, now=clock.now())
+    if graded is not None:
+        # The factor's name in the page's language (the table holds both).
+        english = {f.key: f.name_en for f in risk_rules.FACTORS}
+        for factor in graded["factors"]:
+            if lang != "zh-CN":
+                factor["name"] = english[factor["factor"]]
     return page(
         request,
         "inspector/unit.html",
@@ -412,6 +421,8 @@ async def _unit_page(
                 else None
             ),
             "can_record": can_record,
+            "risk": graded,
+            "risk_grades": RISK_GRADE_LABELS,
             "inspection_kinds": INSPECTION_KINDS,
             "manual_alarm_kinds": MANUAL_ALARM_KINDS,
             "forms": forms or {},
@@ -422,6 +433,15 @@ async def _unit_page(
         },
         status_code=status,
     )
+
+
+# The risk grade's words on the unit page, translated by the catalogue.
+RISK_GRADE_LABELS = {
+    "red": N_("Red (major risk)"),
+    "orange": N_("Orange (high risk)"),
+    "yellow": N_("Yellow (moderate risk)"),
+    "blue": N_("Blue (low risk)"),
+}
 
 
 @get("/ui/units/{equipment_id:int}", include_in_schema=False)

@@ -976,6 +976,31 @@ CASES += [
     for kind in ("xlsx", "csv")
 ]
 
+# Every role that reads units reads their grades; the call centre reads no unit (403).
+RISK_LISTS = {role: 200 for role in ROLES if role != "call_centre"}
+CASES += [
+    Case("risk grade of own lift", "GET", "/api/v1/risk/units/{id}", lift, READ_OK),
+    Case(
+        "risk grade of other's lift",
+        "GET",
+        "/api/v1/risk/units/{id}",
+        lambda w: lift(w, "b"),
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 404, "station_a": 404},
+    ),
+    # Lists by grade: everyone who reads units gets their own units' grades (scope is
+    # test_risk.py's), never another's.
+    Case("units by risk grade", "GET", "/api/v1/risk/units?grade=red", lift, RISK_LISTS),
+    Case(
+        "risk grade changes",
+        "GET",
+        "/api/v1/risk/changes?since=2020-01-01T00:00:00%2B08:00",
+        lift,
+        RISK_LISTS,
+    ),
+    Case("user units' risk grades", "GET", "/api/v1/risk/user-units", lift, RISK_LISTS),
+    Case("areas' risk grades", "GET", "/api/v1/risk/areas", lift, RISK_LISTS),
+]
+
 # The call centre takes calls and follows alarms, nothing else of the register: every case
 # above that does not name it is refused to it (403), written here once rather than in
 # each row; an organisation (it has none of its own) is not found, as for anyone else's.

@@ -105,6 +105,8 @@ async def test_a_failed_inspection_puts_the_unit_out_of_service(staff):
     assert "TSG" in page.text  # each due date names its clause
     assert f'href="/p/{unit["code"]}"' in page.text
     assert "/static/leaflet/leaflet.js" in page.text
+    # The risk grade (风险分级) in words, with the factors that add points.
+    assert 'id="risk-grade"' in page.text and "风险分级" in page.text
     # Without the form token the result is refused.
     forged = await inspector.http.post(
         f"/ui/units/{unit['id']}/inspections", data={"kind": "periodic"}
