@@ -39,6 +39,7 @@ from equipment.storage import db
 from equipment.web import (
     TEMPLATES,
     alarm_pages,
+    check_pages,
     enterprise_pages,
     inspector_pages,
     maint_pages,
@@ -209,6 +210,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                     *maint_pages.PAGES,
                     *station_pages.PAGES,
                     *enterprise_pages.ENTERPRISE_PAGES,
+                    *check_pages.CHECK_PAGES,
                 ]
             ),
             inspector_pages.feed_pages,

@@ -17,6 +17,7 @@ import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.tables import (
+    Area,
     AreaMember,
     Equipment,
     Hazard,
@@ -361,3 +362,28 @@ class HazardRepository:
             )
             for r in rows
         ]
+
+    async def group_names(self, by: str, keys: Iterable[str]) -> dict[str, str]:
+        """The names of ledger groups (organisations or areas) by their key; districts
+        are named by the domain's region table, not here."""
+        ids = sorted({int(k) for k in keys if k.isdigit()})
+        if not ids or by == "district":
+            return {}
+        table: Any = Area if by == "area" else Organisation
+        names: dict[str, str] = {}
+        for start in range(0, len(ids), 1000):
+            rows = await table.select(table.id, table.name).where(
+                table.id.is_in(ids[start : start + 1000])
+            )
+            names.update({str(r["id"]): str(r["name"]) for r in rows})
+        return names
+
+    async def unit_codes(self, unit_ids: Iterable[int]) -> dict[int, str]:
+        wanted = sorted(set(unit_ids))
+        codes: dict[int, str] = {}
+        for start in range(0, len(wanted), 1000):
+            rows = await Equipment.select(Equipment.id, Equipment.code).where(
+                Equipment.id.is_in(wanted[start : start + 1000])
+            )
+            codes.update({int(r["id"]): str(r["code"] or "") for r in rows})
+        return codes
