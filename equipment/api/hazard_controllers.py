@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated, Literal
 
@@ -257,7 +258,7 @@ class HazardController(Controller):
         lines = await hazards.ledger(principal, by, today=clock.today())  # JSON
         return [LedgerLine(x.key, x.by_state, x.open, x.major_open, x.overdue) for x in lines]
 
-    @get("/ledger.xlsx", responses=api_docs.READ)
+    @get("/ledger.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
     async def ledger_xlsx(
         self,
         principal: NamedDependency[Principal],
@@ -270,8 +271,11 @@ class HazardController(Controller):
         """台账 as Excel: the counts per group, the 问题隐患清单 and the 制度措施清单."""
         today = clock.today()
         book = await hazards.ledger_book(principal, by, today=today)
-        content = exports.to_xlsx_book(
-            ledger_sheets(book, language, today), exports.export_lang(language)
+        # Off the event loop: a city's list is tens of thousands of rows.
+        content = await asyncio.to_thread(
+            exports.to_xlsx_book,
+            ledger_sheets(book, language, today),
+            exports.export_lang(language),
         )
         return Response(
             content,

@@ -1020,6 +1020,7 @@ CASES += [
         "/api/v1/checks/{id}/hazards",
         lambda w: check(w),
         {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: {},
     ),
     Case(
         "upload evidence to a check",

@@ -105,7 +105,9 @@ async def test_a_check_turns_two_failed_items_into_two_hazards(client, ctx):
     unit = (await client.get(f"/api/v1/equipment/{lift['id']}", headers=ctx["inspector"])).json()
     assert unit["not_fit_for_use"] is True
     # Asking again opens nothing more.
-    again = await client.post(f"/api/v1/checks/{check['id']}/hazards", headers=ctx["inspector"])
+    again = await client.post(
+        f"/api/v1/checks/{check['id']}/hazards", json={}, headers=ctx["inspector"]
+    )
     assert [i["hazard_id"] for i in again.json()["items"] if i["outcome"] == "failed"] == (
         hazard_ids
     )
@@ -120,7 +122,9 @@ async def test_a_check_turns_two_failed_items_into_two_hazards(client, ctx):
     assert made.status_code == 201, made.text
     assert [i["hazard_id"] for i in made.json()["items"] if i["outcome"] == "failed"] == [None]
     opened = await client.post(
-        f"/api/v1/checks/{made.json()['id']}/hazards", headers=ctx["inspector"]
+        f"/api/v1/checks/{made.json()['id']}/hazards",
+        json={"items": ["emergency_plan"]},
+        headers=ctx["inspector"],
     )
     [hazard_id] = [i["hazard_id"] for i in opened.json()["items"] if i["outcome"] == "failed"]
     hazard = (await client.get(f"/api/v1/hazards/{hazard_id}", headers=ctx["owner_token"])).json()
