@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
+from equipment.storage import jurisdiction as jurisdiction_sql
 from equipment.tables import (
     Area,
     AreaMember,
@@ -129,6 +130,12 @@ def _scope_clause(scope: EquipmentScope) -> Any:
             AreaMember.area.is_in(sorted(jurisdiction.areas))
         )
         clauses.append(Hazard.equipment.is_in(members))
+    # A management hazard (no unit) of a user unit with a unit inside the jurisdiction:
+    # the inspector who checked that user unit sees what his check opened.
+    owners = Equipment.select(Equipment.user_unit).where(
+        jurisdiction_sql.equipment_clause(jurisdiction)
+    )
+    clauses.append(Hazard.equipment.is_null() & Hazard.user_unit.is_in(owners))
     clause = clauses[0]
     for other in clauses[1:]:
         clause = clause | other
@@ -160,6 +167,14 @@ def _raw_scope(scope: EquipmentScope) -> tuple[str, list[Any]]:
             f" ({', '.join('{}' for _ in areas)}))"
         )
         args.extend(areas)
+    inside, inside_args = jurisdiction_sql.raw_clause(
+        jurisdiction, unit_id="x.id", district="x.district_code"
+    )
+    parts.append(
+        f"(h.equipment IS NULL AND h.user_unit IN (SELECT x.user_unit FROM equipment x"
+        f" WHERE 1 = 1{inside}))"
+    )
+    args.extend(inside_args)
     return f" WHERE ({' OR '.join(parts)})", args
 
 

@@ -200,12 +200,20 @@ async def test_checks_answer_within_each_callers_scope(client, ctx):
         "/api/v1/checks", json={"equipment_id": other["id"], "items": items}, headers=ctx["bound"]
     )
     assert inside.status_code == 201, inside.text
-    mgmt = await answers(client, ctx, "user_unit", {})
+    mgmt = await answers(client, ctx, "user_unit", {"ledger": "未建立台账"})
     for owner, status in ((ctx["owner"], 404), (ctx["other_owner"], 201)):
         made = await client.post(
             "/api/v1/checks", json={"user_unit_id": owner, "items": mgmt}, headers=ctx["bound"]
         )
         assert made.status_code == status, made.text
+    # The management hazard it opened is inside the bound inspector's scope (its user
+    # unit has a unit in his district), in the list and in the ledger.
+    seen = (await client.get("/api/v1/hazards", headers=ctx["bound"])).json()["items"]
+    assert [(h["equipment_id"], h["user_unit_id"]) for h in seen if h["equipment_id"] is None] == [
+        (None, ctx["other_owner"])
+    ]
+    ledger = await client.get("/api/v1/hazards/ledger?by=user_unit", headers=ctx["bound"])
+    assert {line["key"] for line in ledger.json()} == {str(ctx["other_owner"])}
     # A user unit's management check: its owner sees it, maintenance companies do not.
     owned = await client.get(
         f"/api/v1/checks?user_unit_id={ctx['other_owner']}", headers=ctx["other_owner_token"]

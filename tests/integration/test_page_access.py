@@ -214,7 +214,8 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("GET", "/ui/checks/new"): (
         Probe(None, RECORDERS, query="unit={lift_a}"),
         Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="unit={lift_b}"),
-        Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="user_unit_id={owner_a}"),
+        Probe(None, RECORDERS, query="user_unit_id={owner_a}"),
+        Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="user_unit_id={owner_b}"),
     ),
     # The form is posted without answers: past scope and permission, the service's own
     # refusal (every item must be answered) is the page's 400.
