@@ -215,7 +215,7 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         Probe(None, RECORDERS, query="unit={lift_a}"),
         Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="unit={lift_b}"),
         Probe(None, RECORDERS, query="user_unit_id={owner_a}"),
-        Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="user_unit_id={owner_b}"),
+        Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="user_unit_id={owner_c}"),
     ),
     # The form is posted without answers: past scope and permission, the service's own
     # refusal (every item must be answered) is the page's 400.
@@ -357,6 +357,9 @@ async def make_world(staff) -> dict[str, Any]:
             now=now,
         )
         w[f"contract_{side}"] = contract["id"]
+    # A user unit with its only unit outside the bound inspector's district.
+    w["owner_c"] = (await f.organisation("user_unit"))["id"]
+    await f.unit(w["owner_c"], district_code="420602")
     for side in ("a", "b"):
         answers = [
             CheckAnswer(i.key, CheckOutcome.FAILED if n == 0 else CheckOutcome.PASSED, "x")
