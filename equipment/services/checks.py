@@ -129,6 +129,13 @@ async def _resolve(principal: Principal, target: Target) -> _Resolved:
     return _Resolved(rules.USER_UNIT_CHECKLIST, target.id, None, district)
 
 
+async def checklist_of(principal: Principal, target: Target) -> str:
+    """The name of the checklist ``target`` is checked against, when the principal may
+    check it (403 without check.record; 404 outside the scope, as ``record``)."""
+    principal.require(Permission.CHECK_RECORD)
+    return (await _resolve(principal, target)).checklist
+
+
 async def record(
     principal: Principal,
     target: Target,

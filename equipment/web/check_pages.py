@@ -31,7 +31,6 @@ from equipment.domain import checks as check_rules
 from equipment.domain import hazards as hazard_rules
 from equipment.domain import routines as routine_rules
 from equipment.domain.access import Permission, Principal
-from equipment.domain.catalogue import family_of
 from equipment.domain.errors import InvalidValue
 from equipment.i18n import N_
 from equipment.services import checks, clock, hazards, register, routines
@@ -97,12 +96,11 @@ async def check_form(request: Request, principal: NamedDependency[Principal]) ->
     """The checklist of the named target as a form, each item with its source."""
     principal.require(Permission.CHECK_RECORD)
     target = _target(request.query_params)
+    name = await checks.checklist_of(principal, target)  # 404 outside the scope
     if target.kind is check_rules.TargetKind.EQUIPMENT:
-        unit = await register.get_equipment(principal, target.id)
-        name = check_rules.checklist_for(target.kind, family_of(unit["category"]))
-        label = str(unit["code"])
+        label = await register.code_of(principal, target.id)
     else:
-        name, label = check_rules.USER_UNIT_CHECKLIST, f"#{target.id}"
+        label = f"#{target.id}"
     return page(
         request,
         "checks/new.html",
