@@ -795,6 +795,74 @@ class RiskChange(Table, tablename="risk_change"):
     changed_at = Timestamptz()
 
 
+class SupervisionCheck(Table, tablename="supervision_check"):
+    """An on-site supervision check (监督检查) of a user unit or of one unit, against a
+    checklist (equipment.domain.checks). ``user_unit`` and ``district_code`` are copied
+    from the unit (or, for a user-unit check, the district of most of its units) so scope
+    and ledgers need no join; ``task_id`` names the random-inspection task it answers."""
+
+    id = BigSerial(primary_key=True)
+    target_kind = Varchar(length=12)
+    user_unit = Integer(index=True)
+    equipment = BigInt(null=True, default=None, index=True)
+    district_code = Varchar(length=6, default="")
+    checklist = Varchar(length=32)
+    checked_on = Date()
+    inspector = Varchar(length=100)  # the person who checked, as entered
+    inspector_org = Integer(null=True, default=None)
+    task_id = BigInt(null=True, default=None, index=True)
+    note = Text(default="")
+    failed = Integer(default=0)
+    created_by = Varchar(length=80)
+    created_at = Timestamptz()
+
+
+class CheckItem(Table, tablename="check_item"):
+    """One item's outcome in a check; ``hazard``: the hazard a failed item opened."""
+
+    id = BigSerial(primary_key=True)
+    check_id = BigInt(index=True)
+    key = Varchar(length=48)
+    text = Text()
+    source = Varchar(length=200)
+    criterion = Varchar(length=48, null=True, default=None)
+    outcome = Varchar(length=16)
+    note = Text(default="")
+    hazard = BigInt(null=True, default=None)
+
+
+class CheckEvidence(Table, tablename="check_evidence"):
+    """A photo or document of a check (of one item when ``item_key`` is set), kept in the
+    evidence store under ``key`` (made by the service)."""
+
+    id = BigSerial(primary_key=True)
+    check_id = BigInt(index=True)
+    item_key = Varchar(length=48, default="")
+    key = Varchar(length=120, unique=True)
+    media_type = Varchar(length=40)
+    size = BigInt()
+    sha256 = Varchar(length=64)
+    uploaded_by = Varchar(length=80)
+    uploaded_at = Timestamptz()
+
+
+class RoutineRecord(Table, tablename="routine_record"):
+    """A user unit's own routine record of a unit (日管控、周排查、月调度, SAMR Order 74):
+    one per unit, kind and period (``period_start``: the day, the week's Monday or the
+    month's first day)."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt(index=True)
+    user_unit = Integer(index=True)
+    kind = Varchar(length=8)
+    period_start = Date()
+    recorded_on = Date()
+    all_clear = Boolean(default=True)
+    findings = Text(default="")
+    recorded_by = Varchar(length=80)
+    created_at = Timestamptz()
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -837,4 +905,8 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     HazardChange,
     HazardEvidence,
     RiskChange,
+    SupervisionCheck,
+    CheckItem,
+    CheckEvidence,
+    RoutineRecord,
 )

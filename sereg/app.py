@@ -18,6 +18,7 @@ from litestar.template.config import TemplateConfig
 from equipment.api import (
     api_docs,
     call_controllers,
+    check_controllers,
     controllers,
     emergency_controllers,
     geo_controllers,
@@ -40,6 +41,7 @@ from equipment.storage import db
 from equipment.web import (
     TEMPLATES,
     alarm_pages,
+    check_pages,
     enterprise_pages,
     inspector_pages,
     maint_pages,
@@ -165,6 +167,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             hazard_controllers.HazardController,
             import_controllers.ImportController,
             risk_controllers.RiskController,
+            check_controllers.CheckController,
+            check_controllers.RoutineController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.
@@ -210,6 +214,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                     *maint_pages.PAGES,
                     *station_pages.PAGES,
                     *enterprise_pages.ENTERPRISE_PAGES,
+                    *check_pages.CHECK_PAGES,
                 ]
             ),
             inspector_pages.feed_pages,

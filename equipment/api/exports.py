@@ -43,10 +43,12 @@ __all__ = [
     "Export",
     "IcsExport",
     "Lang",
+    "Sheet",
     "XlsxExport",
     "to_csv",
     "to_icalendar",
     "to_xlsx",
+    "to_xlsx_book",
 ]
 
 Lang = Literal["zh", "en"]
@@ -249,6 +251,53 @@ class XlsxExport:
 
 def to_xlsx(rows: Iterable[Mapping[str, Any]], lang: Lang = "zh") -> bytes:
     return _whole(XlsxExport(lang), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """One sheet of a workbook: its title per language, its columns and its rows (plain
+    dicts keyed by the columns' keys, values already in the export's language)."""
+
+    title_zh: str
+    title_en: str
+    columns: tuple[Column, ...]
+    rows: Iterable[Mapping[str, Any]]
+
+
+def to_xlsx_book(sheets: Iterable[Sheet], lang: Lang = "zh") -> bytes:
+    """Several sheets in one workbook (a ledger and its lists), written like the due
+    list's: streaming, bold frozen header, real dates, every text cell guarded."""
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for spec in sheets:
+        sheet = workbook.create_sheet(spec.title_zh if lang == "zh" else spec.title_en)
+        for index, column in enumerate(spec.columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = column.width
+        sheet.freeze_panes = "A2"
+        header = []
+        for column in spec.columns:
+            cell = WriteOnlyCell(sheet, value=column.header(lang))
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        for row in spec.rows:
+            cells: list[Any] = []
+            for column in spec.columns:
+                value = row.get(column.key)
+                if isinstance(value, bool):
+                    value = int(value)
+                elif isinstance(value, str):
+                    value = _neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+                if isinstance(value, date):
+                    dated = WriteOnlyCell(sheet, value=value)
+                    dated.number_format = _DATE_FORMAT
+                    cells.append(dated)
+                else:
+                    cells.append(value)
+            sheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.demo import city, history, showcase
+from equipment.demo import city, dual_prevention, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
@@ -252,6 +252,8 @@ async def load_demo_city(
     await areas.import_areas(
         SYSTEM, ParsedAreas(area_list, []), now=now, progress=Progress if show_progress else None
     )
+    # Supervision checks, hazards across the 一单四制 loop and routine records.
+    await dual_prevention.add_dual_prevention(seed=seed, today=today, now=now)
     if db.is_postgres():
         # Fresh statistics, or the planner guesses a million-row table from an empty one.
         await db.engine().run_ddl("ANALYZE")

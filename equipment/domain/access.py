@@ -88,6 +88,13 @@ class Permission(StrEnum):
     HAZARD_REPORT = "hazard.report"
     HAZARD_MANAGE = "hazard.manage"
     HAZARD_RECTIFY = "hazard.rectify"
+    # On-site supervision checks (监督检查): the regulator records them; the checked user
+    # unit and the maintenance company of a checked unit read them.
+    CHECK_RECORD = "check.record"
+    CHECK_READ = "check.read"
+    # The user unit's own routine records (日管控、周排查、月调度) and the missing list.
+    ROUTINE_RECORD = "routine.record"
+    ROUTINE_READ = "routine.read"
 
 
 P = Permission
@@ -114,6 +121,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HAZARD_READ,
             P.HAZARD_REPORT,
             P.HAZARD_MANAGE,
+            P.CHECK_RECORD,
+            P.CHECK_READ,
+            P.ROUTINE_READ,
         }
     ),
     Role.MAINTENANCE: frozenset(
@@ -137,6 +147,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HAZARD_READ,
             P.HAZARD_REPORT,
             P.HAZARD_RECTIFY,
+            P.CHECK_READ,
         }
     ),
     Role.USER_UNIT: frozenset(
@@ -161,6 +172,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HAZARD_READ,
             P.HAZARD_REPORT,
             P.HAZARD_RECTIFY,
+            P.CHECK_READ,
+            P.ROUTINE_RECORD,
+            P.ROUTINE_READ,
         }
     ),
     Role.STATION: frozenset(

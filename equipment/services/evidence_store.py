@@ -1,8 +1,9 @@
 """Where evidence files are kept: a local directory or an S3-compatible object store.
 
-Both take and give bytes under a key the service makes (``hazard/<id>/<random>.<ext>``):
-no name or path a client sent is ever used on disk or in a bucket. The S3 store uses
-boto3 (its client is thread-safe; calls run in a worker thread, off the event loop).
+Both take and give bytes under a key the service makes (``hazard/<id>/<random>.<ext>``,
+``check/<id>/...``): no name or path a client sent is ever used on disk or in a bucket.
+The S3 store uses boto3 (its client is thread-safe; calls run in a worker thread, off
+the event loop).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ import boto3
 
 from equipment.settings import EvidenceSettings
 
-_KEY = re.compile(r"hazard/[0-9]{1,19}/[0-9a-f]{32}\.(jpg|png|pdf)")
+_KEY = re.compile(r"(hazard|check)/[0-9]{1,19}/[0-9a-f]{32}\.(jpg|png|pdf)")
 
 
-def new_key(hazard_id: int, extension: str) -> str:
-    return f"hazard/{hazard_id}/{secrets.token_hex(16)}.{extension}"
+def new_key(hazard_id: int, extension: str, *, kind: str = "hazard") -> str:
+    """A fresh key for a file of hazard ``hazard_id`` (or, ``kind="check"``, of a
+    supervision check)."""
+    assert kind in ("hazard", "check")
+    return f"{kind}/{hazard_id}/{secrets.token_hex(16)}.{extension}"
 
 
 def _checked(key: str) -> str:

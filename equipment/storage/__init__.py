@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
+from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
 from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
@@ -41,6 +42,7 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.audit = AuditRepository()
         self.calls = CallRepository()
+        self.checks = CheckRepository()
         self.citizen_reports = CitizenReportRepository()
         self.dead_letters = DeadLetterRepository()
         self.devices = DeviceRepository()
@@ -51,6 +53,7 @@ class UnitOfWork:
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
         self.retention = RetentionRepository()
+        self.routines = RoutineRepository()
 
 
 _REPOSITORIES = UnitOfWork()

@@ -76,6 +76,9 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/due", N_("Due list")),
         ("/ui/map", N_("Map of old residential areas")),
         ("/ui/alarms", N_("Live alarm board")),
+        ("/ui/checks", N_("Supervision checks")),
+        ("/ui/hazards", N_("Hazards")),
+        ("/ui/routine", N_("Routine records")),
     ),
     Role.USER_UNIT: (
         ("/ui/units", N_("Our units")),
@@ -83,6 +86,9 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/units/new", N_("Apply for a new unit")),
         ("/ui/contracts", N_("Maintenance contracts")),
         ("/ui/labels", N_("Print QR labels")),
+        ("/ui/routine", N_("Routine records")),
+        ("/ui/hazards", N_("Hazards")),
+        ("/ui/checks", N_("Supervision checks")),
     ),
     Role.MAINTENANCE: (
         ("/ui/maint/units", N_("Units we maintain")),
@@ -90,6 +96,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/maint/upload", N_("Upload maintenance records")),
         ("/ui/maint/alarms", N_("Entrapment alarms")),
         ("/ui/maint/score", N_("Our score")),
+        ("/ui/hazards", N_("Hazards")),
+        ("/ui/checks", N_("Supervision checks")),
     ),
     Role.STATION: (
         ("/ui/station/fills", N_("Today's fills")),
@@ -103,6 +111,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/accounts", N_("Accounts")),
         ("/ui/due", N_("Due list")),
         ("/ui/map", N_("Map of old residential areas")),
+        ("/ui/hazards", N_("Hazards")),
+        ("/ui/checks", N_("Supervision checks")),
     ),
     Role.CALL_CENTRE: (
         ("/ui/calls", N_("Take a 96333 call")),

@@ -14,6 +14,8 @@ import pytest
 
 from equipment.domain import rescue
 from equipment.domain.access import SYSTEM, Jurisdiction, Role
+from equipment.domain.checks import Answer as CheckAnswer
+from equipment.domain.checks import Outcome as CheckOutcome
 from equipment.domain.errors import InvalidValue
 from equipment.domain.hazards import Action, Assignment, Source
 from equipment.domain.imports.profile import shipped_profile
@@ -21,6 +23,7 @@ from equipment.domain.notifications import allowance
 from equipment.services import (
     alarms,
     areas,
+    checks,
     clock,
     emergency_records,
     evidence_store,
@@ -49,6 +52,9 @@ def boot(configure, tmp_path):
 @pytest.fixture
 async def world(engine, tmp_path):
     w: dict[str, Any] = {"evidence_settings": EvidenceSettings(directory=tmp_path / "evidence")}
+    w["lift_answers"] = [
+        {"key": i.key, "outcome": "passed"} for i in checks.checklist_items("lift")
+    ]
     for name, kind in (
         ("owner_a", "user_unit"),
         ("owner_b", "user_unit"),
@@ -962,6 +968,137 @@ CASES += [
         body=lambda w: {"not": "a photo"},
     ),
 ]
+
+
+async def check(w, side: str = "a", *, user_unit: bool = False) -> int:
+    """A supervision check of a lift of owner ``side`` (or of the owner itself), with one
+    failed item (a hazard) and one photo (kept in ``w``: the file's id)."""
+    target = (
+        checks.Target.user_unit(w[f"owner_{side}"])
+        if user_unit
+        else checks.Target.equipment(await lift(w, side))
+    )
+    name = "user_unit" if user_unit else "lift"
+    items = [
+        CheckAnswer(i.key, CheckOutcome.FAILED if n == 0 else CheckOutcome.PASSED, "x")
+        for n, i in enumerate(checks.checklist_items(name))
+    ]
+    detail = await checks.record(SYSTEM, target, None, items, today=f.TODAY, now=clock.now())
+    store = evidence_store.store_for(w["evidence_settings"])
+    row = await checks.add_evidence(
+        SYSTEM, detail.check.id, EVIDENCE_JPEG, store=store, max_bytes=2**20, now=clock.now()
+    )
+    w["check_evidence"] = row.id
+    return detail.check.id
+
+
+async def check_file(w, side: str = "a") -> str:
+    check_id = await check(w, side)
+    return f"{check_id}/evidence/{w['check_evidence']}"
+
+
+CHECK_READERS = {**HAZARD_READERS}
+CHECK_OTHERS = {**HAZARD_OTHERS}
+CHECK_RECORDERS = {"admin": 201, "inspector": 201, "company_a": 403, "owner_a": 403}
+ROUTINE_READERS = {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 200}
+CASES += [
+    Case("checklists", "GET", "/api/v1/checks/checklists", lambda w: None, CHECK_READERS),
+    Case("a checklist", "GET", "/api/v1/checks/checklists/lift", lambda w: None, CHECK_READERS),
+    Case("list checks", "GET", "/api/v1/checks", lambda w: check(w), CHECK_READERS),
+    Case("read own check", "GET", "/api/v1/checks/{id}", lambda w: check(w), CHECK_READERS),
+    Case("read other's check", "GET", "/api/v1/checks/{id}", lambda w: check(w, "b"), CHECK_OTHERS),
+    # A user unit's management check: the user unit and the regulator, no company.
+    Case(
+        "read own management check",
+        "GET",
+        "/api/v1/checks/{id}",
+        lambda w: check(w, user_unit=True),
+        {**CHECK_READERS, "company_a": 404},
+    ),
+    Case(
+        "read own check's file",
+        "GET",
+        "/api/v1/checks/{id}",
+        check_file,
+        CHECK_READERS,
+    ),
+    Case(
+        "read other's check's file",
+        "GET",
+        "/api/v1/checks/{id}",
+        lambda w: check_file(w, "b"),
+        CHECK_OTHERS,
+    ),
+    Case(
+        "record a check",
+        "POST",
+        "/api/v1/checks",
+        hazard_lift,
+        {**CHECK_RECORDERS, "station_a": 403},
+        body=lambda w: {"equipment_id": w["hazard_lift"], "items": w["lift_answers"]},
+    ),
+    Case(
+        "record a management check",
+        "POST",
+        "/api/v1/checks",
+        lambda w: None,
+        {**CHECK_RECORDERS, "station_a": 403},
+        body=lambda w: {
+            "user_unit_id": w["owner_b"],
+            "items": [
+                {"key": i.key, "outcome": "not_applicable"}
+                for i in checks.checklist_items("user_unit")
+            ],
+        },
+    ),
+    Case(
+        "open a check's hazards",
+        "POST",
+        "/api/v1/checks/{id}/hazards",
+        lambda w: check(w),
+        {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: {},
+    ),
+    Case(
+        "upload evidence to a check",
+        "POST",
+        "/api/v1/checks/{id}/evidence",
+        lambda w: check(w),
+        {"admin": 422, "inspector": 422, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: {"not": "a photo"},
+    ),
+    Case(
+        "routine records",
+        "GET",
+        "/api/v1/routine-records",
+        lambda w: None,
+        {**ROUTINE_READERS, "station_a": 403},
+    ),
+    Case(
+        "units missing routine records",
+        "GET",
+        "/api/v1/routine-records/missing?kind=weekly",
+        lambda w: lift(w),
+        {**ROUTINE_READERS, "station_a": 403},
+    ),
+    Case(
+        "record own unit's routine",
+        "POST",
+        "/api/v1/routine-records",
+        hazard_lift,
+        {"admin": 201, "inspector": 403, "company_a": 403, "owner_a": 201, "station_a": 403},
+        body=lambda w: {"equipment_id": w["hazard_lift"], "kind": "daily"},
+    ),
+    Case(
+        "record another's unit's routine",
+        "POST",
+        "/api/v1/routine-records",
+        lambda w: hazard_lift(w, "b"),
+        {"admin": 201, "inspector": 403, "company_a": 403, "owner_a": 404, "station_a": 403},
+        body=lambda w: {"equipment_id": w["hazard_lift"], "kind": "daily"},
+    ),
+]
+
 
 # The maintenance-record templates: for whoever uploads records.
 UPLOADERS = {"admin": 200, "inspector": 403, "company_a": 200, "owner_a": 403, "station_a": 403}

@@ -75,7 +75,7 @@ async def test_the_full_loop_with_a_send_back_and_a_major_hazard(client, ctx):
     lift = ctx["lift"]
     before = (await public(client, lift))["safety_state"]
     assert before != "out_of_service"
-    hazard = await listed(client, ctx, lift, criterion="lift.safety_device")
+    hazard = await listed(client, ctx, lift, criterion="lift.door_lock_bridged")
     assert (hazard["grade"], hazard["state"]) == ("major", "listed")
     assert hazard["criterion_clause"].startswith("GB 45067-2024")
     # Major: the unit is not fit for use and the public answer says why.
@@ -278,7 +278,7 @@ async def test_a_passed_deadline_raises_one_alarm_and_lists_the_hazard_overdue(c
 
 async def test_the_ledger_counts_by_state_within_scope(client, ctx):
     first = await listed(client, ctx, ctx["lift"])
-    await listed(client, ctx, ctx["lift"], criterion="lift.brake")
+    await listed(client, ctx, ctx["lift"], criterion="lift.door_anti_pinch")
     await listed(client, ctx, ctx["other"])
     await step(client, ctx, first["id"], "assign", "inspector", **assignment(ctx))
     lines = (await client.get("/api/v1/hazards/ledger?by=user_unit", headers=ctx["admin"])).json()

@@ -23,7 +23,9 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, calendar_feeds, clock, maintenance
+from equipment.domain.checks import Answer as CheckAnswer
+from equipment.domain.checks import Outcome as CheckOutcome
+from equipment.services import alarms, calendar_feeds, checks, clock, maintenance
 from equipment.web.staff import require_session
 from sereg.app import create_app
 from tests import factories as f
@@ -78,6 +80,18 @@ INSPECTORS_ON_OWN = roles(403, admin=OK, inspector=OK, bound=OK, station_a=404)
 OTHERS_FORM = roles(404, admin=OK, inspector=OK, call_centre=403)
 # A user unit and its maintainer enter alarms of their own lifts too (as by the API).
 ALARM_ON_OWN = roles(OK, station_a=404, call_centre=403)
+
+
+# Supervision checks: recorded by the regulator; a check or hazard of owner A's lift is
+# seen by owner A, its maintainer and the inspectors of its district.
+RECORDERS = roles(403, admin=OK, inspector=OK, bound=OK)
+OWN_OBJECT = roles(OK, station_a=403, call_centre=403)
+OTHERS_OBJECT = roles(404, admin=OK, inspector=OK, station_a=403, call_centre=403)
+ROUTINE_READERS = roles(403, admin=OK, inspector=OK, bound=OK, owner_a=OK)
+
+
+def weekly(unit: str) -> dict[str, str]:
+    return {"kind": "weekly", "equipment_id": unit}
 
 
 # (method, route path as the app registers it) -> its probes.
@@ -195,6 +209,56 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("GET", "/ui/alarms/stream"): (),
     # The calendar feed: the secret in the path is the credential (probed below).
     ("GET", "/feeds/calendar/{name:str}"): (),
+    # ---- dual prevention: supervision checks, hazards, routine records ----
+    ("GET", "/ui/checks"): (Probe(None, roles(OK, station_a=403, call_centre=403)),),
+    ("GET", "/ui/checks/new"): (
+        Probe(None, RECORDERS, query="unit={lift_a}"),
+        Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="unit={lift_b}"),
+        Probe(None, RECORDERS, query="user_unit_id={owner_a}"),
+        Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="user_unit_id={owner_c}"),
+    ),
+    # The form is posted without answers: past scope and permission, the service's own
+    # refusal (every item must be answered) is the page's 400.
+    ("POST", "/ui/checks/new"): (
+        Probe(None, RECORDERS, form={"target_kind": "equipment", "target_id": "{lift_a}"}),
+        Probe(
+            None,
+            roles(403, admin=OK, inspector=OK, bound=404),
+            form={"target_kind": "equipment", "target_id": "{lift_b}"},
+        ),
+    ),
+    ("GET", "/ui/checks/{check_id:int}"): (
+        Probe("check_a", OWN_OBJECT),
+        Probe("check_b", OTHERS_OBJECT),
+    ),
+    ("GET", "/ui/hazards"): (Probe(None, roles(OK, station_a=403, call_centre=403)),),
+    ("GET", "/ui/hazards/{hazard_id:int}"): (
+        Probe("hazard_a", OWN_OBJECT),
+        Probe("hazard_b", OTHERS_OBJECT),
+    ),
+    # Starting a hazard nobody assigned yet: the responsible party gets past permission
+    # and scope to the loop's own refusal (400); the regulator may not rectify (403).
+    ("POST", "/ui/hazards/{hazard_id:int}"): (
+        Probe("hazard_a", roles(403, admin=OK, company_a=OK, owner_a=OK), form={"action": "start"}),
+        Probe(
+            "hazard_b", roles(403, admin=OK, company_a=404, owner_a=404), form={"action": "start"}
+        ),
+    ),
+    ("GET", "/ui/routine"): (
+        Probe(None, roles(403, admin=OK, inspector=OK, bound=OK, owner_a=OK)),
+    ),
+    ("POST", "/ui/routine"): (
+        Probe(
+            None,
+            roles(403, admin=OK, owner_a=OK),
+            form={"kind": "weekly", "equipment_id": "{lift_a}"},
+        ),
+        Probe(
+            None,
+            roles(403, admin=OK, owner_a=404),
+            form={"kind": "weekly", "equipment_id": "{lift_b}"},
+        ),
+    ),
 }
 FEEDS = {"/feeds/calendar/{name:str}"}
 
@@ -220,9 +284,18 @@ def test_every_page_route_is_classified():
     assert set(PAGES) - routes == set(), "these classified routes no longer exist"
 
 
+def named(text: str, world: dict[str, Any]) -> str:
+    """A query or form value naming a world object in braces (``{lift_a}``), filled."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(world[m.group(1)]), text)
+
+
 def fill(path: str, world: dict[str, Any], target: str | None) -> str:
     value = "" if target is None else str(world[target])
-    path = re.sub(r"\{(equipment_id|alarm_id|username|contract_id|org_id):(int|str)\}", value, path)
+    path = re.sub(
+        r"\{(equipment_id|alarm_id|username|contract_id|org_id|check_id|hazard_id):(int|str)\}",
+        value,
+        path,
+    )
     return path.replace("{step:str}", "acknowledge")
 
 
@@ -284,6 +357,24 @@ async def make_world(staff) -> dict[str, Any]:
             now=now,
         )
         w[f"contract_{side}"] = contract["id"]
+    # A user unit with its only unit outside the bound inspector's district.
+    w["owner_c"] = (await f.organisation("user_unit"))["id"]
+    await f.unit(w["owner_c"], district_code="420602")
+    for side in ("a", "b"):
+        answers = [
+            CheckAnswer(i.key, CheckOutcome.FAILED if n == 0 else CheckOutcome.PASSED, "x")
+            for n, i in enumerate(checks.checklist_items("lift"))
+        ]
+        detail = await checks.record(
+            SYSTEM,
+            checks.Target.equipment(w[f"lift_{side}"]),
+            None,
+            answers,
+            today=f.TODAY,
+            now=now,
+        )
+        w[f"check_{side}"] = detail.check.id
+        w[f"hazard_{side}"] = detail.items[0].hazard
     w["throwaway"] = await account(Role.INSPECTOR, w["body"])
     w["sessions"] = {
         "admin": await staff(Role.ADMIN),
@@ -323,14 +414,15 @@ async def test_every_page_route_answers_each_role_within_its_scope(staff):
             for probe in probes:
                 path = fill(route, world, probe.target)
                 if probe.query:
-                    path += f"?{probe.query}"
+                    path += f"?{named(probe.query, world)}"
+                form = {k: named(v, world) for k, v in probe.form.items()}
                 got = {}
                 for role in order:
                     session = world["sessions"][role]
                     if method == "GET":
                         response = await session.http.get(path)
                     else:
-                        response = await session.post(path, probe.form)
+                        response = await session.post(path, form)
                     got[role] = outcome(response.status_code)
                 if got != probe.expected:
                     wrong.append(f"{method} {route} on {probe.target}: got {got}")

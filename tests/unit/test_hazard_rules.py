@@ -93,7 +93,11 @@ def test_each_criterion_cites_its_clause_and_confidence(criterion: h.Criterion):
 
 def test_criteria_keys_and_clauses_are_unique_and_cover_the_families():
     assert len({c.key for c in h.CRITERIA}) == len(h.CRITERIA)
-    assert len({c.clause for c in h.CRITERIA}) == len(h.CRITERIA)
+    # A checked item has a clause of its own; [U] rows name only their section, which
+    # several of them share (RULES: the items of 5.1 were not found).
+    checked = [c for c in h.CRITERIA if c.confidence != "[U]"]
+    assert len({c.clause for c in checked}) == len(checked)
+    assert all(c.clause.count(".") == 1 for c in h.CRITERIA if c.confidence == "[U]")
     covered = set().union(*(c.families for c in h.CRITERIA))
     wanted = {
         Family.BOILER,

@@ -10,7 +10,8 @@ The caller reads a policy file (JSON or TOML) and hands the parsed mapping to
         "vessel.grade_3": {"interval_years": 4}
       },
       "media": {"CO2": "corrosive"},                   # gas -> corrosive | inert | other
-      "escalation": {"entrapment": 3}                  # alarm kind -> minutes unacknowledged
+      "escalation": {"entrapment": 3},                 # alarm kind -> minutes unacknowledged
+      "checklists": {"lift": {"remove": ["signs"]}}    # supervision checklists (domain.checks)
     }
 
 Rules for overrides:
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from equipment.domain import checks
 from equipment.domain.errors import InvalidValue
 from equipment.domain.rules.gases import GAS_CLASSES, MEDIUM_CLASSES, normalise_medium
 from equipment.domain.rules.table import NUMERIC_FIELDS, TABLE, RuleRow
@@ -39,7 +41,7 @@ from equipment.domain.rules.table import NUMERIC_FIELDS, TABLE, RuleRow
 __all__ = ["DEFAULT_POLICY", "Policy", "load_policy"]
 
 # "risk" is read by equipment.domain.risk.load_risk_policy (the same file, its own section).
-_TOP_KEYS: Final = frozenset({"name", "overrides", "media", "escalation", "risk"})
+_TOP_KEYS: Final = frozenset({"name", "overrides", "media", "escalation", "risk", "checklists"})
 # An escalation wait is minutes to a day: longer is no escalation at all.
 _MAX_ESCALATION_MINUTES: Final = 1440
 
@@ -54,6 +56,11 @@ class Policy:
     # Minutes an alarm of a kind may stay unacknowledged before it is escalated
     # (equipment.domain.escalation); kinds not named use the configured default.
     escalation: Mapping[str, int] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+    # The supervision checklists (检查事项清单, equipment.domain.checks) with the bureau's
+    # removals and additions.
+    checklists: Mapping[str, tuple[checks.Item, ...]] = dataclasses.field(
+        default_factory=lambda: checks.DEFAULT_CHECKLISTS
+    )
 
     def row(self, key: str) -> RuleRow:
         """The row ``key``; a missing key is a programming error, not user input."""
@@ -120,6 +127,7 @@ def load_policy(mapping: Mapping[str, object]) -> Policy:
         rows=MappingProxyType(rows),
         media=MappingProxyType(media),
         escalation=MappingProxyType(dict(escalation)),
+        checklists=checks.load_overrides(mapping.get("checklists", {})),
     )
 
 
