@@ -289,6 +289,20 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True)
+class DrawSettings:
+    """Random inspections (双随机、一公开): the bureau's defaults, not regulation [U]."""
+
+    # SEREG_DRAW_RATIOS: the share of each credit class a plan draws unless it says
+    # otherwise ("A=3%,B=5%,C=10%,D=20%"); each stratum's count is rounded up.
+    ratios: str = "A=3%,B=5%,C=10%,D=20%"
+    # SEREG_DRAW_CONFLICT_MONTHS: an inspector whose inspection body inspected one of the
+    # enterprise's units within this many months is not drawn for it.
+    conflict_months: int = 12
+    # SEREG_DRAW_PUBLISH_DAYS: a result is published within this many working days.
+    publish_working_days: int = 20
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
@@ -303,6 +317,7 @@ class Settings:
     stream: StreamSettings = field(default_factory=StreamSettings)
     map: MapSettings = field(default_factory=MapSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    draw: DrawSettings = field(default_factory=DrawSettings)
     log_json: bool = False
 
     def public_base_url(self) -> str:
@@ -478,6 +493,15 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             poll_ms=_env_int(env, "SEREG_STREAM_POLL_MS", StreamSettings.poll_ms, low=10),
         ),
         map=_map_settings(env),
+        draw=DrawSettings(
+            ratios=env.get("SEREG_DRAW_RATIOS") or DrawSettings.ratios,
+            conflict_months=_env_int(
+                env, "SEREG_DRAW_CONFLICT_MONTHS", DrawSettings.conflict_months, low=0, high=120
+            ),
+            publish_working_days=_env_int(
+                env, "SEREG_DRAW_PUBLISH_DAYS", DrawSettings.publish_working_days, high=250
+            ),
+        ),
         log_json=_env_flag(env, "SEREG_LOG_JSON"),
     )
 

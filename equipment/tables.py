@@ -43,9 +43,13 @@ class Organisation(Table, tablename="organisation"):
     address = Text(default="")
     licence_no = Varchar(length=64, null=True, default=None)
     licence_valid_until = Date(null=True, default=None)
-    # Maintenance companies' supervision class, A (best) to D (lowest): on-demand
-    # maintenance is not allowed in the lowest class (docs/rules.md, lift maintenance).
+    # The credit and risk class in force (信用风险分类), A (best) to D: the override when
+    # one is set, else the computed class (equipment.services.credit keeps it so; nothing
+    # else writes it). On-demand maintenance reads it (docs/rules.md, lift maintenance).
     supervision_class = Varchar(length=1, null=True, default=None)
+    credit_computed = Varchar(length=1, null=True, default=None)
+    credit_override = Varchar(length=1, null=True, default=None)
+    credit_override_reason = Text(default="")
     # Filling stations: the code they publish fills under (sereg/v1/stations/{code}/...,
     # also their broker username) and where they are (WGS-84), for the cloned-label check.
     station_code = Varchar(length=32, null=True, default=None)  # unique: an index
@@ -795,6 +799,109 @@ class RiskChange(Table, tablename="risk_change"):
     changed_at = Timestamptz()
 
 
+class CreditClassChange(Table, tablename="credit_class_change"):
+    """The history of an enterprise's credit class: each computation that changed it and
+    each override set or cleared, with its explanation; append-only."""
+
+    id = BigSerial(primary_key=True)
+    organisation = Integer(index=True)
+    kind = Varchar(length=24)
+    action = Varchar(length=16)  # computed | override | cleared | imported
+    computed = Varchar(length=1, null=True, default=None)
+    override = Varchar(length=1, null=True, default=None)
+    effective = Varchar(length=1, null=True, default=None)
+    points = Integer(null=True, default=None)
+    explanation = JSON(default="{}")
+    reason = Text(default="")
+    assessed_on = Date()
+    actor = Varchar(length=80)
+    recorded_at = Timestamptz()
+
+
+class RosterInspector(Table, tablename="roster_inspector"):
+    """The inspector roster (检查人员名录库): who may be drawn, where, for what."""
+
+    id: Serial
+
+    name = Varchar(length=100)
+    account = Integer(null=True, default=None, index=True)  # his log-in: "my tasks"
+    token = Integer(null=True, default=None, index=True)  # or his API token (mobile app)
+    inspection_body = Integer(null=True, default=None)
+    districts = Varchar(length=500, default="")  # comma-separated codes; empty: the city
+    qualifications = Varchar(length=200, default="")  # comma-separated top-level categories
+    available = Boolean(default=True)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class DrawPlan(Table, tablename="draw_plan"):
+    """A random-inspection plan: scope, checklist, period, ratios, and its seed (announced
+    before any draw and never changed after)."""
+
+    id: Serial
+
+    title = Varchar(length=200)
+    year = Integer()
+    categories = Varchar(length=200, default="")  # comma-separated top-level codes
+    districts = Varchar(length=500, default="")  # empty: the whole city
+    enterprise_kinds = Varchar(length=100)  # comma-separated organisation kinds
+    checklist = Varchar(length=64, default="")
+    period_start = Date()
+    period_end = Date()
+    ratios = JSON(default="{}")
+    seed = Varchar(length=200, default="")
+    seed_announced_at = Timestamptz(null=True, default=None)
+    published_at = Timestamptz(null=True, default=None)
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
+
+
+class RandomDraw(Table, tablename="random_draw"):
+    """One run of a plan's draw with everything needed to run it again (``inputs``)."""
+
+    id = BigSerial(primary_key=True)
+    plan = Integer(index=True)
+    number = Integer(default=1)  # 1, then 2... for an audited re-draw
+    reason = Text(default="")
+    algorithm = Varchar(length=32)
+    seed = Varchar(length=200)
+    inputs = JSON(default="{}")
+    inputs_digest = Varchar(length=64)
+    result = JSON(default="{}")
+    result_digest = Varchar(length=64)
+    superseded_by = BigInt(null=True, default=None)
+    actor = Varchar(length=80)
+    drawn_at = Timestamptz()
+
+
+class DrawTask(Table, tablename="draw_task"):
+    """A drawn target: the check its inspectors owe, and its published result."""
+
+    id = BigSerial(primary_key=True)
+    draw = BigInt(index=True)
+    plan = Integer(index=True)
+    enterprise = Integer(index=True)
+    enterprise_kind = Varchar(length=24)
+    klass = Varchar(length=1)
+    district_code = Varchar(length=6, default="")
+    due_on = Date()
+    state = Varchar(length=12, default="open")  # open | done | cancelled
+    check_id = BigInt(null=True, default=None)  # the supervision check that did it
+    conclusion = Varchar(length=24, default="")
+    findings = Text(default="")
+    done_on = Date(null=True, default=None)
+    publish_by = Date(null=True, default=None)
+    published_at = Timestamptz(null=True, default=None)
+    actor = Varchar(length=80, default="")
+    created_at = Timestamptz()
+
+
+class DrawTaskInspector(Table, tablename="draw_task_inspector"):
+    id = BigSerial(primary_key=True)
+    task = BigInt(index=True)
+    inspector = Integer(index=True)
+
+
 class SupervisionCheck(Table, tablename="supervision_check"):
     """An on-site supervision check (监督检查) of a user unit or of one unit, against a
     checklist (equipment.domain.checks). ``user_unit`` and ``district_code`` are copied
@@ -905,6 +1012,12 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     HazardChange,
     HazardEvidence,
     RiskChange,
+    CreditClassChange,
+    RosterInspector,
+    DrawPlan,
+    RandomDraw,
+    DrawTask,
+    DrawTaskInspector,
     SupervisionCheck,
     CheckItem,
     CheckEvidence,

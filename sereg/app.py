@@ -20,6 +20,7 @@ from equipment.api import (
     call_controllers,
     check_controllers,
     controllers,
+    draw_controllers,
     emergency_controllers,
     geo_controllers,
     hazard_controllers,
@@ -42,6 +43,7 @@ from equipment.web import (
     TEMPLATES,
     alarm_pages,
     check_pages,
+    draw_pages,
     enterprise_pages,
     inspector_pages,
     maint_pages,
@@ -167,6 +169,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             hazard_controllers.HazardController,
             import_controllers.ImportController,
             risk_controllers.RiskController,
+            draw_controllers.CreditController,
+            draw_controllers.DrawController,
             check_controllers.CheckController,
             check_controllers.RoutineController,
         ],
@@ -182,6 +186,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.public_equipment,
             controllers.categories,
             controllers.inspection_rules,
+            draw_controllers.public_plans,
+            draw_controllers.public_plan,
         ],
     )
     prometheus = PrometheusConfig(
@@ -215,6 +221,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                     *station_pages.PAGES,
                     *enterprise_pages.ENTERPRISE_PAGES,
                     *check_pages.CHECK_PAGES,
+                    *draw_pages.DRAW_PAGES,
                 ]
             ),
             inspector_pages.feed_pages,

@@ -100,7 +100,29 @@ async def seed_demo(units: int, seed: int, *, quiet: bool = False) -> bool:
         seed=seed, units=units, today=clock.today(), now=clock.now(), show_progress=not quiet
     )
     await print_demo_tokens(org_ids)
+    await _demo_random_inspections(org_ids, seed)
     return True
+
+
+async def _demo_random_inspections(org_ids: dict[str, list[int]], seed: int) -> None:
+    """A year of plans, draws and published results (equipment/demo/draws.py), the demo
+    inspector on the roster so his task list has work."""
+    from equipment.demo.draws import add_random_inspections
+    from equipment.domain.access import SYSTEM
+    from equipment.services import accounts, clock
+
+    inspector = next(
+        (
+            a["id"]
+            for a in await accounts.list_accounts(SYSTEM)
+            if a["username"] == "demo-inspector"
+        ),
+        None,
+    )
+    made = await add_random_inspections(
+        org_ids, today=clock.today(), now=clock.now(), seed=seed, inspector_account=inspector
+    )
+    print(f"\nrandom inspections: 2 plans, {made} tasks (/p/draws, /ui/draws/tasks)")
 
 
 async def print_demo_tokens(org_ids: dict[str, list[int]]) -> None:
@@ -503,6 +525,35 @@ def cmd_token(args: argparse.Namespace) -> None:
         raise SystemExit(f"error: {exc.reason}") from exc
 
 
+def cmd_draw(args: argparse.Namespace) -> None:
+    """``sereg draw verify <id>``: run a past draw again from its stored inputs;
+    ``sereg draw assess``: compute every enterprise's credit class now."""
+    open_database()
+    from equipment.domain.access import SYSTEM
+    from equipment.domain.errors import DomainError
+    from equipment.services import clock, credit, draws
+
+    async def run() -> int:
+        if args.action == "assess":
+            changed = await credit.assess_all(SYSTEM, today=clock.today(), now=clock.now())
+            for kind, n in changed.items():
+                print(f"{kind}: {n} classes changed")
+            return 0
+        check = await draws.verify_draw(args.id)
+        print(
+            f"draw {args.id}: {check.verdict}"
+            f" (inputs {'match' if check.inputs_match else 'ALTERED'},"
+            f" result {'match' if check.result_match else 'DIFFERS'})"
+        )
+        return 0 if check.matches else 1
+
+    try:
+        code = asyncio.run(_with_db(run))
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.reason}") from exc
+    raise SystemExit(code)
+
+
 ROLE_CHOICES = ["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
 JURISDICTION_HELP = (
     "inspectors only: the districts and areas they see, e.g. 420602,420606,area:12"
@@ -871,6 +922,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit non-zero when the file is not current"
     )
     risk.set_defaults(func=cmd_risk)
+
+    draw = sub.add_parser("draw", help="random inspections: verify a draw, assess credit classes")
+    draw_sub = draw.add_subparsers(dest="action", required=True)
+    verify = draw_sub.add_parser(
+        "verify", help="run a past draw again from its published inputs: match or mismatch"
+    )
+    verify.add_argument("id", type=int, help="the draw's id")
+    draw_sub.add_parser("assess", help="compute every enterprise's credit class now")
+    draw.set_defaults(func=cmd_draw)
     return parser
 
 

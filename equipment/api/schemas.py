@@ -54,7 +54,6 @@ class OrganisationCreate(Struct, forbid_unknown_fields=True):
     address: Annotated[str, text(500)] = ""
     licence_no: Annotated[str, text(64, 1)] | None = None
     licence_valid_until: date | None = None
-    supervision_class: Literal["A", "B", "C", "D"] | None = None
     station_code: Annotated[str, text(32, 1)] | None = None
     longitude: Longitude | None = None
     latitude: Latitude | None = None

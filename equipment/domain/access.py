@@ -88,6 +88,15 @@ class Permission(StrEnum):
     HAZARD_REPORT = "hazard.report"
     HAZARD_MANAGE = "hazard.manage"
     HAZARD_RECTIFY = "hazard.rectify"
+    # Credit classes (信用风险分类): read (the bureau any, an enterprise its own), override.
+    CREDIT_READ = "credit.read"
+    CREDIT_MANAGE = "credit.manage"
+    # 双随机、一公开: plans, the roster and draws (the bureau); tasks (the drawn inspectors);
+    # an enterprise's own results (DRAW_RESULT_OWN).
+    DRAW_MANAGE = "draw.manage"
+    DRAW_READ = "draw.read"
+    DRAW_TASK = "draw.task"
+    DRAW_RESULT_OWN = "draw.result_own"
     # On-site supervision checks (监督检查): the regulator records them; the checked user
     # unit and the maintenance company of a checked unit read them.
     CHECK_RECORD = "check.record"
@@ -121,6 +130,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HAZARD_READ,
             P.HAZARD_REPORT,
             P.HAZARD_MANAGE,
+            P.CREDIT_READ,
+            P.DRAW_READ,
+            P.DRAW_TASK,
             P.CHECK_RECORD,
             P.CHECK_READ,
             P.ROUTINE_READ,
@@ -147,6 +159,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HAZARD_READ,
             P.HAZARD_REPORT,
             P.HAZARD_RECTIFY,
+            P.CREDIT_READ,
+            P.DRAW_RESULT_OWN,
             P.CHECK_READ,
         }
     ),
@@ -172,6 +186,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.HAZARD_READ,
             P.HAZARD_REPORT,
             P.HAZARD_RECTIFY,
+            P.CREDIT_READ,
+            P.DRAW_RESULT_OWN,
             P.CHECK_READ,
             P.ROUTINE_RECORD,
             P.ROUTINE_READ,
@@ -186,6 +202,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.FILL_PERMIT,
             P.FILL_READ,
             P.WEBHOOK_MANAGE,
+            P.CREDIT_READ,
+            P.DRAW_RESULT_OWN,
         }
     ),
     # Takes the call, finds the lift, follows the rescue: nothing of the register else.

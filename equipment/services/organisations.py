@@ -9,7 +9,6 @@ from typing import Any
 from equipment.domain import codes
 from equipment.domain.access import OrgKind, Permission, Principal
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
-from equipment.domain.maintenance import SUPERVISION_CLASSES
 from equipment.services import audit
 from equipment.storage import reads, unit_of_work
 from equipment.storage.organisations import OrganisationRow
@@ -25,7 +24,6 @@ EDITABLE_FIELDS = CONTACT_FIELDS | {
     "name",
     "licence_no",
     "licence_valid_until",
-    "supervision_class",
     "station_code",
     "longitude",
     "latitude",
@@ -44,16 +42,12 @@ def _check_licence(kind: OrgKind, licence_no: str | None, valid_until: date | No
         )
 
 
-def _check_class(kind: OrgKind, supervision_class: str | None) -> None:
-    if supervision_class is None:
-        return
-    if kind is not OrgKind.MAINTENANCE_COMPANY:
+def _refuse_class(data: dict[str, Any]) -> None:
+    # The class is computed (信用风险分类, equipment.services.credit); setting it by hand is an
+    # override with a reason (POST /api/v1/credit/{id}/override), never a plain field.
+    if data.get("supervision_class") is not None:
         raise InvalidValue(
-            "only maintenance companies have a supervision class", field="supervision_class"
-        )
-    if supervision_class not in SUPERVISION_CLASSES:
-        raise InvalidValue(
-            f"supervision class is one of {', '.join(SUPERVISION_CLASSES)}",
+            "the credit class is computed; set an override with a reason instead",
             field="supervision_class",
         )
 
@@ -90,7 +84,7 @@ async def create_organisation(
     principal.require(Permission.ORG_CREATE)
     kind = OrgKind(data["kind"])
     credit_code = codes.validate_credit_code(data["credit_code"])
-    _check_class(kind, data.get("supervision_class"))
+    _refuse_class(data)
     _check_licence(kind, data.get("licence_no"), data.get("licence_valid_until"))
     _check_station(kind, data)
     async with unit_of_work() as uow:
@@ -174,7 +168,6 @@ async def update_organisation(
     if unknown:
         raise InvalidValue(f"cannot change {', '.join(unknown)}", field=unknown[0])
     merged = {**current, **changes}
-    _check_class(OrgKind(current["kind"]), merged.get("supervision_class"))
     _check_licence(OrgKind(current["kind"]), merged["licence_no"], merged["licence_valid_until"])
     _check_station(OrgKind(current["kind"]), merged)
     async with unit_of_work() as uow:

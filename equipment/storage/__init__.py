@@ -25,8 +25,10 @@ from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
 from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
+from equipment.storage.credit import CreditRepository
 from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
+from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.inspections import InspectionRepository
@@ -44,8 +46,10 @@ class UnitOfWork:
         self.calls = CallRepository()
         self.checks = CheckRepository()
         self.citizen_reports = CitizenReportRepository()
+        self.credit = CreditRepository()
         self.dead_letters = DeadLetterRepository()
         self.devices = DeviceRepository()
+        self.draws = DrawRepository()
         self.due = DueRepository()
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()

@@ -89,7 +89,6 @@ ORG_FIELDS = (
     "address",
     "licence_no",
     "licence_valid_until",
-    "supervision_class",
     "station_code",
 )
 FIXED = frozenset({"kind", "credit_code"})
@@ -795,7 +794,7 @@ def _org_values(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
         text = _text(fields, name)
         if name == "licence_valid_until":
             values[name] = _date(fields, name)
-        elif name in ("licence_no", "supervision_class", "station_code"):
+        elif name in ("licence_no", "station_code"):
             values[name] = text or None
         else:
             values[name] = text

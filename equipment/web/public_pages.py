@@ -18,7 +18,7 @@ from equipment.domain import citizen_reports as report_rules
 from equipment.domain.errors import NotFound
 from equipment.domain.public_safety import PublicView
 from equipment.i18n import N_, Translator
-from equipment.services import citizen_reports, clock, public
+from equipment.services import citizen_reports, clock, draws, public
 from equipment.settings import PublicSettings
 
 # What a code printed on a sign can look like (registration or equipment code).
@@ -213,6 +213,58 @@ async def report(
     return Redirect(path=f"/p/{view.code}?lang={lang}&reported=1", status_code=303)
 
 
+CONCLUSIONS = {
+    "compliant": N_("Compliant"),
+    "rectify": N_("Ordered to rectify"),
+    "non_compliant": N_("Not compliant"),
+    "not_found": N_("Not found at its address"),
+}
+
+
+@get("/p/draws", include_in_schema=False)
+async def draw_plans(language: NamedDependency[str]) -> Template:
+    """一公开: the published random-inspection plans."""
+    return Template(
+        template_name="public/draws.html",
+        context={**_base(language), "plans": await draws.public_plans()},
+        headers=_headers(language),
+        media_type="text/html",
+    )
+
+
+@get("/p/draws/{plan_id:int}", include_in_schema=False)
+async def draw_plan(
+    plan_id: FromPath[int],
+    language: NamedDependency[str],
+    public_settings: NamedDependency[PublicSettings],
+) -> Template:
+    """A published plan: its seed, each draw's digests, the targets (never the
+    inspectors) and the published results."""
+    _ = Translator(language)
+    try:
+        plan, made, tasks = await draws.public_plan(plan_id)
+    except NotFound:
+        return error_page(
+            language,
+            404,
+            N_("Plan not found"),
+            _("No published plan has this number."),
+            emergency_number=public_settings.emergency_number,
+        )
+    return Template(
+        template_name="public/draw_plan.html",
+        context={
+            **_base(language),
+            "plan": plan,
+            "draws": made,
+            "targets": [draws.public_task(t) for t in tasks],
+            "conclusions": {k: _(v) for k, v in CONCLUSIONS.items()},
+        },
+        headers=_headers(language),
+        media_type="text/html",
+    )
+
+
 def _html_error(request: Request, exc: HTTPException) -> Response:
     """The pages answer errors (413 too large, 405, ...) in HTML, not the API's JSON."""
     lang = request_language(request)
@@ -233,5 +285,7 @@ def _html_error(request: Request, exc: HTTPException) -> Response:
 
 
 public_pages = Router(
-    path="/", route_handlers=[unit_page, report], exception_handlers={HTTPException: _html_error}
+    path="/",
+    route_handlers=[draw_plans, draw_plan, unit_page, report],
+    exception_handlers={HTTPException: _html_error},
 )

@@ -79,6 +79,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/checks", N_("Supervision checks")),
         ("/ui/hazards", N_("Hazards")),
         ("/ui/routine", N_("Routine records")),
+        ("/ui/draws/tasks", N_("Random-inspection tasks")),
     ),
     Role.USER_UNIT: (
         ("/ui/units", N_("Our units")),
@@ -113,6 +114,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/map", N_("Map of old residential areas")),
         ("/ui/hazards", N_("Hazards")),
         ("/ui/checks", N_("Supervision checks")),
+        ("/ui/draws/plans", N_("Random inspections")),
     ),
     Role.CALL_CENTRE: (
         ("/ui/calls", N_("Take a 96333 call")),

@@ -1138,6 +1138,48 @@ CASES += [
     Case("areas' risk grades", "GET", "/api/v1/risk/areas", lift, RISK_LISTS),
 ]
 
+# Credit classes and random inspections (issue 22): the bureau reads any enterprise's
+# class and an enterprise its own (another's: 404); only the bureau plans and draws; task
+# lists answer each role its own (tests/integration/test_draws.py checks the contents).
+CASES += [
+    Case(
+        "read an enterprise's credit class",
+        "GET",
+        "/api/v1/credit/{id}",
+        lambda w: w["owner_a"],
+        {
+            "admin": 200,
+            "inspector": 200,
+            "company_a": 404,
+            "owner_a": 200,
+            "station_a": 404,
+            "call_centre": 403,
+        },
+    ),
+    Case(
+        "create a draw plan",
+        "POST",
+        "/api/v1/draws/plans",
+        lambda w: None,
+        {**everyone(403), "admin": 201},
+        body=lambda w: {
+            "title": "抽查计划",
+            "enterprise_kinds": ["user_unit"],
+            "checklist": "user_unit",
+            "period_start": "2026-01-01",
+            "period_end": "2026-12-31",
+        },
+    ),
+    Case(
+        "list draw tasks",
+        "GET",
+        "/api/v1/draws/tasks",
+        lambda w: None,
+        {**everyone(200), "call_centre": 403},
+    ),
+]
+
+
 # The call centre takes calls and follows alarms, nothing else of the register: every case
 # above that does not name it is refused to it (403), written here once rather than in
 # each row; an organisation (it has none of its own) is not found, as for anyone else's.

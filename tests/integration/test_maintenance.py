@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import clock, maintenance, organisations, pacing
+from equipment.services import clock, credit, maintenance, pacing
 from equipment.tables import Equipment
 from tests import factories as f
 from tests.loop_support import other_work
@@ -27,8 +27,8 @@ async def ctx(engine):
     owner = await f.organisation("user_unit")
     company = await f.organisation("maintenance_company", name="汉江电梯")
     rival = await f.organisation("maintenance_company", name="隆中电梯")
-    await organisations.update_organisation(
-        SYSTEM, company["id"], 1, {"supervision_class": "B"}, now=clock.now()
+    await credit.set_override(
+        SYSTEM, company["id"], "B", "约谈后核定", today=TODAY, now=clock.now()
     )
     return {
         "owner": owner["id"],

@@ -25,7 +25,7 @@ from litestar.routes import HTTPRoute
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.checks import Answer as CheckAnswer
 from equipment.domain.checks import Outcome as CheckOutcome
-from equipment.services import alarms, calendar_feeds, checks, clock, maintenance
+from equipment.services import alarms, calendar_feeds, checks, clock, draws, maintenance
 from equipment.web.staff import require_session
 from sereg.app import create_app
 from tests import factories as f
@@ -207,6 +207,20 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     # sees on it is tested against a running server in test_map_board_browser.py and
     # its refusal when full in test_page_security.py.
     ("GET", "/ui/alarms/stream"): (),
+    # Random inspections: a task is its enterprise's and its drawn inspectors' (none of
+    # the world's sessions is on the roster), the bureau's; the call centre has none.
+    ("GET", "/ui/draws/tasks"): (Probe(None, roles(OK, call_centre=403)),),
+    ("GET", "/ui/draws/tasks/{task_id:int}"): (
+        Probe("task_a", roles(404, admin=OK, owner_a=OK, call_centre=403)),
+        Probe("task_b", roles(404, admin=OK, call_centre=403)),
+    ),
+    ("POST", "/ui/draws/tasks/{task_id:int}/complete"): (
+        Probe(
+            "task_a",
+            roles(403, admin=OK, inspector=404, bound=404),
+        ),
+    ),
+    ("GET", "/ui/draws/plans"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
     # The calendar feed: the secret in the path is the credential (probed below).
     ("GET", "/feeds/calendar/{name:str}"): (),
     # ---- dual prevention: supervision checks, hazards, routine records ----
@@ -292,7 +306,7 @@ def named(text: str, world: dict[str, Any]) -> str:
 def fill(path: str, world: dict[str, Any], target: str | None) -> str:
     value = "" if target is None else str(world[target])
     path = re.sub(
-        r"\{(equipment_id|alarm_id|username|contract_id|org_id|check_id|hazard_id):(int|str)\}",
+        r"\{(equipment_id|alarm_id|username|contract_id|org_id|check_id|hazard_id|task_id):(int|str)\}",
         value,
         path,
     )
@@ -375,6 +389,28 @@ async def make_world(staff) -> dict[str, Any]:
         )
         w[f"check_{side}"] = detail.check.id
         w[f"hazard_{side}"] = detail.items[0].hazard
+    plan = await draws.create_plan(
+        SYSTEM,
+        {
+            "title": "抽查",
+            "enterprise_kinds": ["user_unit"],
+            "categories": ["3000"],
+            "checklist": "user_unit",
+            "period_start": f.TODAY,
+            "period_end": f.TODAY + timedelta(days=30),
+            "ratios": {"A": 1, "B": 1, "C": 1, "D": 1},
+        },
+        now=now,
+        options=draws.DrawOptions(),
+    )
+    await draws.announce_seed(SYSTEM, plan.id, "页面权限测试种子", now=now - timedelta(seconds=1))
+    drawn = await draws.run_draw(
+        SYSTEM, plan.id, today=f.TODAY, now=now, options=draws.DrawOptions()
+    )
+    for task in await draws.list_tasks(SYSTEM, plan=plan.id):
+        side = "a" if task.enterprise == w["owner_a"] else "b"
+        w[f"task_{side}"] = task.id
+    assert drawn.id and "task_a" in w and "task_b" in w
     w["throwaway"] = await account(Role.INSPECTOR, w["body"])
     w["sessions"] = {
         "admin": await staff(Role.ADMIN),

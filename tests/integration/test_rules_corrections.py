@@ -11,7 +11,7 @@ import pytest
 
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.rules.dates import add_months
-from equipment.services import clock, organisations
+from equipment.services import clock, credit
 from tests import factories as f
 from tests.ingest_support import fill_payload, fills_topic, ingest_now, station
 
@@ -342,8 +342,8 @@ async def test_the_new_fill_refusals_through_mqtt_and_the_permit(client, ctx) ->
 
 async def test_on_demand_is_refused_for_class_c_and_past_validity(client, ctx) -> None:
     company = await f.organisation("maintenance_company")
-    await organisations.update_organisation(
-        SYSTEM, company["id"], 1, {"supervision_class": "C"}, now=clock.now()
+    await credit.set_override(
+        SYSTEM, company["id"], "C", "检查发现问题", today=TODAY, now=clock.now()
     )
     smart = {**f.LIFT_PARAMETERS, "iot_monitored": True}
     recent = TODAY - 100 * DAY
@@ -369,9 +369,7 @@ async def test_on_demand_is_refused_for_class_c_and_past_validity(client, ctx) -
 
     class_c = await contract([in_date], company["id"])
     assert class_c.status_code == 422 and "not C or below" in class_c.text
-    await organisations.update_organisation(
-        SYSTEM, company["id"], 2, {"supervision_class": "B"}, now=clock.now()
-    )
+    await credit.set_override(SYSTEM, company["id"], "B", "整改到位", today=TODAY, now=clock.now())
     past = await contract([lapsed], company["id"])
     assert past.status_code == 422 and "inspection validity" in past.text
     allowed = await contract([in_date], company["id"])

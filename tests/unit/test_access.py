@@ -61,6 +61,16 @@ ALL_PERMISSIONS = {
     "hazard.report",
     "hazard.manage",
     "hazard.rectify",
+    "check.record",
+    "check.read",
+    "routine.record",
+    "routine.read",
+    "credit.read",
+    "credit.manage",
+    "draw.manage",
+    "draw.read",
+    "draw.task",
+    "draw.result_own",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
@@ -86,6 +96,12 @@ EXPECTED: dict[str, set[str]] = {
         "hazard.read",
         "hazard.report",
         "hazard.manage",
+        "check.record",
+        "check.read",
+        "routine.read",
+        "credit.read",
+        "draw.read",
+        "draw.task",
     },
     "maintenance": {
         "org.update_own_contact",
@@ -107,6 +123,9 @@ EXPECTED: dict[str, set[str]] = {
         "hazard.read",
         "hazard.report",
         "hazard.rectify",
+        "check.read",
+        "credit.read",
+        "draw.result_own",
     },
     "user_unit": {
         "org.update_own_contact",
@@ -129,6 +148,11 @@ EXPECTED: dict[str, set[str]] = {
         "hazard.read",
         "hazard.report",
         "hazard.rectify",
+        "check.read",
+        "routine.record",
+        "routine.read",
+        "credit.read",
+        "draw.result_own",
     },
     "station": {
         "org.update_own_contact",
@@ -138,6 +162,8 @@ EXPECTED: dict[str, set[str]] = {
         "fill.permit",
         "fill.read",
         "webhook.manage",
+        "credit.read",
+        "draw.result_own",
     },
     "call_centre": {"call.intake", "call.callback_read", "alarm.read", "telemetry.read"},
 }

@@ -1,0 +1,201 @@
+"""Credit and risk classes of enterprises (信用风险分类): computed, overridden, kept.
+
+The rule is equipment.domain.credit (a pure table); the counts it reads come from the
+register (equipment.storage.credit). :func:`assess_all` computes every enterprise's
+class and writes a history row where it changed; :func:`set_override` and
+:func:`clear_override` are the bureau's manual override (a reason required, audited).
+The class in force (the override, else the computed class) is kept on the organisation
+(``supervision_class``), which on-demand maintenance and the draw read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from equipment.domain import credit as rules
+from equipment.domain.access import OrgKind, Permission, Principal, Role
+from equipment.domain.errors import NotFound
+from equipment.services import audit
+from equipment.storage import reads, unit_of_work
+from equipment.storage.credit import ClassChange, ClassInForce, CreditRepository
+
+_repo = CreditRepository()
+
+# The organisation kinds graded today (manufacturers join when the register holds them).
+GRADED_KINDS: dict[str, rules.EnterpriseKind] = {
+    OrgKind.USER_UNIT.value: rules.EnterpriseKind.USER_UNIT,
+    OrgKind.MAINTENANCE_COMPANY.value: rules.EnterpriseKind.MAINTENANCE_COMPANY,
+    OrgKind.FILLING_STATION.value: rules.EnterpriseKind.FILLING_STATION,
+}
+
+
+@dataclass(frozen=True)
+class CreditView:
+    organisation: ClassInForce
+    assessment: rules.Assessment | None
+    history: list[ClassChange]
+
+
+def _record(counts: dict[str, int]) -> rules.CreditRecord:
+    known = {k: v for k, v in counts.items() if k in rules.CreditRecord.__dataclass_fields__}
+    return rules.CreditRecord(**known)
+
+
+async def _assessments(
+    kind: str, today: date, table: rules.ClassTable
+) -> dict[int, rules.Assessment]:
+    since = today - timedelta(days=table.window_days)
+    counts = await _repo.counts(kind, today, since)
+    orgs = await _repo.organisations([kind])
+    enterprise_kind = GRADED_KINDS[kind]
+    return {o.id: rules.assess(enterprise_kind, _record(counts.get(o.id, {})), table) for o in orgs}
+
+
+async def assess_all(
+    principal: Principal,
+    *,
+    today: date,
+    now: datetime,
+    table: rules.ClassTable = rules.DEFAULT_TABLE,
+) -> dict[str, int]:
+    """Compute every graded enterprise's class; a change is written to its history.
+    Answers how many classes changed per kind."""
+    principal.require(Permission.CREDIT_MANAGE)
+    changed: dict[str, int] = {}
+    for kind in GRADED_KINDS:
+        assessments = await _assessments(kind, today, table)
+        current = {o.id: o for o in await _repo.organisations([kind])}
+        n = 0
+        async with unit_of_work():
+            for org_id, got in assessments.items():
+                before = current[org_id]
+                if before.computed == got.klass:
+                    continue
+                n += 1
+                await _repo.set_in_force(
+                    org_id,
+                    computed=got.klass,
+                    override=before.override,
+                    reason=before.override_reason,
+                )
+                await _repo.add_change(
+                    {
+                        "organisation": org_id,
+                        "kind": kind,
+                        "action": "computed",
+                        "computed": got.klass,
+                        "override": before.override,
+                        "effective": rules.effective_class(got.klass, before.override),
+                        "points": got.points,
+                        "explanation": got.as_json(),
+                        "reason": "",
+                        "assessed_on": today,
+                        "actor": principal.actor,
+                        "recorded_at": now,
+                    }
+                )
+        changed[kind] = n
+    return changed
+
+
+def _check_visible(principal: Principal, org_id: int) -> None:
+    principal.require(Permission.CREDIT_READ)
+    if principal.role not in (Role.ADMIN, Role.INSPECTOR) and principal.organisation_id != org_id:
+        raise NotFound(f"organisation {org_id} not found")
+
+
+async def view(
+    principal: Principal,
+    org_id: int,
+    *,
+    today: date,
+    table: rules.ClassTable = rules.DEFAULT_TABLE,
+) -> CreditView:
+    """The class in force, today's computation explained factor by factor, the history."""
+    _check_visible(principal, org_id)
+    org = await _repo.in_force(org_id)
+    if org is None:
+        raise NotFound(f"organisation {org_id} not found")
+    assessment = None
+    if org.kind in GRADED_KINDS:
+        assessment = (await _assessments(org.kind, today, table)).get(org_id)
+    return CreditView(org, assessment, await _repo.history(org_id))
+
+
+async def _graded(org_id: int) -> ClassInForce:
+    org = await _repo.in_force(org_id)
+    if org is None or org.kind not in GRADED_KINDS:
+        raise NotFound(f"enterprise {org_id} not found")
+    return org
+
+
+async def set_override(
+    principal: Principal, org_id: int, klass: str, reason: str, *, today: date, now: datetime
+) -> ClassInForce:
+    """The bureau sets the class by hand, with a reason; audited and kept in the history."""
+    principal.require(Permission.CREDIT_MANAGE)
+    klass, reason = rules.check_override(klass, reason)
+    async with unit_of_work():
+        before = await _graded(org_id)
+        await _repo.set_in_force(org_id, computed=before.computed, override=klass, reason=reason)
+        await _change(principal, before, "override", klass, reason, today, now)
+        after = await _graded(org_id)
+    return after
+
+
+async def clear_override(
+    principal: Principal, org_id: int, reason: str, *, today: date, now: datetime
+) -> ClassInForce:
+    principal.require(Permission.CREDIT_MANAGE)
+    _, reason = rules.check_override("A", reason)
+    async with unit_of_work():
+        before = await _graded(org_id)
+        await _repo.set_in_force(org_id, computed=before.computed, override=None, reason="")
+        await _change(principal, before, "cleared", None, reason, today, now)
+        after = await _graded(org_id)
+    return after
+
+
+async def _change(
+    principal: Principal,
+    before: ClassInForce,
+    action: str,
+    override: str | None,
+    reason: str,
+    today: date,
+    now: datetime,
+) -> None:
+    effective = rules.effective_class(before.computed, override)
+    await _repo.add_change(
+        {
+            "organisation": before.id,
+            "kind": before.kind,
+            "action": action,
+            "computed": before.computed,
+            "override": override,
+            "effective": effective,
+            "points": None,
+            "explanation": {},
+            "reason": reason,
+            "assessed_on": today,
+            "actor": principal.actor,
+            "recorded_at": now,
+        }
+    )
+    after: dict[str, Any] = {"credit_override": override, "supervision_class": effective}
+    await audit.record(
+        principal,
+        entity="organisation",
+        entity_id=before.id,
+        action=f"credit_{action}",
+        at=now,
+        before={"credit_override": before.override, "supervision_class": before.effective},
+        after={**after, "reason": reason},
+    )
+
+
+async def classes(kinds: list[str]) -> dict[int, str | None]:
+    """The class in force of every enterprise of ``kinds`` (the draw's strata)."""
+    return {o.id: o.effective for o in await reads().credit.organisations(kinds)}
