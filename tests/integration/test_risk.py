@@ -97,7 +97,7 @@ async def test_grades_follow_hazards_and_inspections_within_scope(client, engine
         json={
             "equipment_id": lift["id"],
             "description": "门锁回路被短接",
-            "criterion": "lift.safety_device",
+            "criterion": "lift.door_lock_bridged",
         },
         headers=inspector,
     )
