@@ -18,11 +18,13 @@ from litestar.template.config import TemplateConfig
 from equipment.api import (
     api_docs,
     call_controllers,
+    change_controllers,
     controllers,
     emergency_controllers,
     geo_controllers,
     hazard_controllers,
     ingest_controllers,
+    inspection_feed_controllers,
     maintenance_controllers,
     map_controllers,
     notification_controllers,
@@ -161,6 +163,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.label_sheet,
             public_controllers.CitizenReportController,
             hazard_controllers.HazardController,
+            change_controllers.change_feed,
+            inspection_feed_controllers.InspectionFeedController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.

@@ -36,6 +36,8 @@ async def work_once(
     # 时限制: a hazard past its deadline raises its one alarm (then fanned out like any).
     done += await hazards.raise_overdue_alarms(today=now.astimezone(clock.CHINA).date(), now=now)
     done += await notifications.fan_out(now=now, limit=s.batch, alerts=publisher is not None)
+    # 互联互通: the register's changes to the endpoints subscribed to them.
+    done += await notifications.fan_out_changes(now=now, limit=s.batch)
     done += await notifications.deliver_due(client, s)
     if publisher is not None:
         done += await alerts.deliver_due(publisher, s)

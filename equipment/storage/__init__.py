@@ -23,11 +23,13 @@ from contextlib import asynccontextmanager
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
+from equipment.storage.changes import ChangeRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
 from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
 from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
@@ -41,12 +43,14 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.audit = AuditRepository()
         self.calls = CallRepository()
+        self.changes = ChangeRepository()
         self.citizen_reports = CitizenReportRepository()
         self.dead_letters = DeadLetterRepository()
         self.devices = DeviceRepository()
         self.due = DueRepository()
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
+        self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
