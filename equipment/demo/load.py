@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.demo import city, history, showcase
+from equipment.demo import activity, city, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
@@ -238,6 +238,8 @@ async def load_demo_city(
             progress.advance(len(pending))
         pending = following
     await _write_contracts(covered, today, now)
+    # A year of the lifts' life: maintenance, telemetry, alarms (equipment/demo/activity.py).
+    await activity.add_activity(seed, today=today, now=now)
     # The corrected rules on show: a lift after a major repair, an entrusted and a taxi
     # cylinder (equipment/demo/showcase.py).
     await showcase.add_showcase(org_ids, today=today, now=now, areas=area_list)
