@@ -491,12 +491,14 @@ _ROLE_OF_KIND = {
 }
 
 
-def subscriber(organisation: int | None, kind: str | None, district_code: str) -> Principal:
+def subscriber(organisation: int | None, kind: str | None, district_code: str) -> Principal | None:
     """Whom an endpoint speaks for, so its changes are scoped as that caller's reads of
     ``GET /changes`` are: an organisation its units, a district desk its district (as a
-    bound inspector), the city-wide desk everything."""
+    bound inspector), the city-wide desk everything. None: an organisation of no kind
+    that has endpoints (never told anything, rather than told too much)."""
     if organisation is not None:
-        return Principal(_ROLE_OF_KIND[kind or ""], organisation)
+        role = _ROLE_OF_KIND.get(kind or "")
+        return None if role is None else Principal(role, organisation)
     if district_code:
         return Principal(Role.INSPECTOR, jurisdiction=Jurisdiction(frozenset({district_code})))
     return Principal(Role.ADMIN)
@@ -524,6 +526,8 @@ async def fan_out_changes(*, now: datetime, limit: int = 100) -> int:
         principal = subscriber(
             endpoint["organisation"], endpoint["kind"], endpoint["district_code"]
         )
+        if principal is None:
+            continue
         kinds = change_rules.parse_kinds(endpoint["changes"]) & change_feed.visible_kinds(principal)
         page = await change_feed.read(
             principal.equipment_scope(), endpoint["change_cursor"], limit=limit, kinds=kinds
