@@ -32,10 +32,10 @@ CHINA = timezone(timedelta(hours=8), "CST")
 HISTORY_DAYS = 110
 # Each company's share of lifts maintained within the 15-day cycle (TSG T5002-2017): a
 # city has good and poor companies, none perfect and none that never comes.
-PUNCTUALITY = (0.55, 0.97)
+PUNCTUALITY = (0.65, 0.98)
 IOT_SHARE = 0.015  # lifts reporting telemetry over the v1 contract
 TELEMETRY_DAYS = 7
-HEARTBEAT_MINUTES = 30  # a week at this step; a faked day at one a minute (judged)
+HEARTBEAT_MINUTES = 60  # a week at this step; a faked day at one a minute (judged)
 FAKED_CASES = 5  # IoT lifts whose last maintenance record the telemetry contradicts
 ALARM_DAYS = 90
 ALARM_SHARE = 0.06  # lifts with at least one alarm in the 90 days
@@ -283,12 +283,11 @@ def _alarm_row(
     }
 
 
-async def add_activity(seed: int, *, today: date, now: datetime) -> Activity:
-    """Plan and write the activity of the demo city's lifts in use (after the units and
-    their contracts are written)."""
+async def lifts(today: date) -> list[Lift]:
+    """The lifts in use under a contract, read back after the units and contracts."""
     from equipment.storage import demo_activity
 
-    lifts = [
+    return [
         Lift(
             id=r["id"],
             company=r["maintenance_company"],
@@ -299,8 +298,19 @@ async def add_activity(seed: int, *, today: date, now: datetime) -> Activity:
         )
         for r in await demo_activity.lifts_in_use(today)
     ]
-    found = plan(seed, lifts, today, now)
+
+
+async def write(found: Activity) -> None:
+    from equipment.storage import demo_activity
+
     await demo_activity.write(found.records, found.heartbeats, found.events, found.alarms)
+
+
+async def add_activity(seed: int, *, today: date, now: datetime) -> Activity:
+    """Plan and write the activity of the demo city's lifts in use (after the units and
+    their contracts are written)."""
+    found = plan(seed, await lifts(today), today, now)
+    await write(found)
     return found
 
 
