@@ -290,6 +290,10 @@ class AuditEntry(Table, tablename="audit_entry"):
     action = Varchar(length=32)
     before = JSON(null=True, default=None)
     after = JSON(null=True, default=None)
+    # PostgreSQL: the writing transaction's id (a BEFORE INSERT trigger sets it, whoever
+    # inserts), so the changes feed reads in an order no later commit can slip behind;
+    # SQLite leaves it NULL (one writer at a time: the id is that order already).
+    txid = BigInt(null=True, default=None)
 
 
 class ApiToken(Table, tablename="api_token"):
@@ -572,6 +576,12 @@ class WebhookEndpoint(Table, tablename="webhook_endpoint"):
     label = Varchar(length=100, default="")
     active = Boolean(default=True)
     created_at = Timestamptz()
+    # Told of alarms (the emergency linkage); an endpoint may take only the changes feed.
+    alarms = Boolean(default=True)
+    # The change kinds it subscribes to, comma-separated ("" none): register,
+    # inspection, hazard, status; and where its feed stands (the changes feed's cursor).
+    changes = Varchar(length=64, default="")
+    change_cursor = Varchar(length=48, default="")
 
 
 class Notification(Table, tablename="notification"):
@@ -608,6 +618,8 @@ class WebhookDelivery(Table, tablename="webhook_delivery"):
     last_status = Integer(null=True, default=None)
     delivered_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
+    # A change of the feed (its audit entry id) instead of an alarm's notification (0).
+    change = BigInt(null=True, default=None)
 
 
 class AlertDelivery(Table, tablename="alert_delivery"):
@@ -970,6 +982,25 @@ class RoutineRecord(Table, tablename="routine_record"):
     created_at = Timestamptz()
 
 
+class InspectionCleanup(Table, tablename="inspection_cleanup"):
+    """A report an inspection body uploaded for a unit the register does not hold (归集
+    检验数据): kept for the registration office to resolve (file it under the right unit,
+    or dismiss it), never dropped. One row per report number: a re-upload updates it."""
+
+    id = BigSerial(primary_key=True)
+    report_no = Varchar(length=64, unique=True)
+    unit_code = Varchar(length=40)  # the code as the body wrote it
+    inspection_body = Integer(null=True, default=None, index=True)
+    report = JSON()  # the report as received, to file it once the unit is known
+    reason = Varchar(length=40)  # a stable code: unit_not_found
+    state = Varchar(length=12, default="open")  # open | resolved | dismissed
+    received_at = Timestamptz()
+    actor = Varchar(length=80)
+    resolved_at = Timestamptz(null=True, default=None)
+    resolved_by = Varchar(length=80, default="")
+    equipment = BigInt(null=True, default=None)  # the unit it was filed under
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -1022,4 +1053,5 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     CheckItem,
     CheckEvidence,
     RoutineRecord,
+    InspectionCleanup,
 )

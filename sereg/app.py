@@ -18,6 +18,7 @@ from litestar.template.config import TemplateConfig
 from equipment.api import (
     api_docs,
     call_controllers,
+    change_controllers,
     check_controllers,
     controllers,
     draw_controllers,
@@ -26,6 +27,7 @@ from equipment.api import (
     hazard_controllers,
     import_controllers,
     ingest_controllers,
+    inspection_feed_controllers,
     maintenance_controllers,
     map_controllers,
     notification_controllers,
@@ -173,6 +175,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             draw_controllers.DrawController,
             check_controllers.CheckController,
             check_controllers.RoutineController,
+            change_controllers.change_feed,
+            inspection_feed_controllers.InspectionFeedController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.

@@ -867,6 +867,11 @@ class WebhookCreate(Struct, forbid_unknown_fields=True):
     tier: Literal["primary", "second"] = "primary"
     district_code: Annotated[str, Meta(pattern=r"^([0-9]{6})?$")] = ""
     label: Annotated[str, text(100)] = ""
+    # Told of alarms (the emergency linkage); false: only the changes subscribed to.
+    alarms: bool = True
+    # The register's changes (GET /changes) to be told of, comma-separated: register,
+    # inspection, hazard, status; "" none. Within the endpoint's scope, from now on.
+    changes: Annotated[str, Meta(max_length=64, pattern=r"^[a-z,]*$")] = ""
 
 
 class Webhook(Struct):
@@ -877,6 +882,8 @@ class Webhook(Struct):
     district_code: str
     label: str
     created_at: datetime
+    alarms: bool = True
+    changes: str = ""
 
 
 class NewWebhook(Struct):
@@ -888,7 +895,7 @@ class NewWebhook(Struct):
 
 class WebhookDelivery(Struct):
     id: int
-    notification_id: int
+    notification_id: int  # 0 for a change
     idempotency_key: str
     state: str
     attempts: int
@@ -897,6 +904,7 @@ class WebhookDelivery(Struct):
     last_status: int | None
     delivered_at: datetime | None
     created_at: datetime
+    change_id: int | None = None  # the change's audit entry, for a change delivery
 
 
 class Redeliver(Struct, forbid_unknown_fields=True):

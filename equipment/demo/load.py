@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.demo import city, dual_prevention, history, showcase
+from equipment.demo import activity, city, dual_prevention, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
@@ -237,13 +237,20 @@ async def load_demo_city(
             },
         )
         for unit in pending:
-            if unit.row["maintenance_company"] is not None:
+            # A contract covers the lifts in use (a scrapped or cancelled unit is not
+            # maintained, and the company's punctuality is judged on those it must keep).
+            if unit.row["maintenance_company"] is not None and unit.row["status"] == "in_use":
                 key = (unit.row["user_unit"], unit.row["maintenance_company"])
                 covered.setdefault(key, []).append(unit.row["id"])
         if progress:
             progress.advance(len(pending))
         pending = following
     await _write_contracts(covered, today, now)
+    # A year of the lifts' life: maintenance, telemetry, alarms (equipment/demo/activity.py),
+    # planned in a thread while the showcase and the areas are written, then written.
+    planning = asyncio.ensure_future(
+        asyncio.to_thread(activity.plan, seed, await activity.lifts(today), today, now)
+    )
     # The corrected rules on show: a lift after a major repair, an entrusted and a taxi
     # cylinder (equipment/demo/showcase.py).
     await showcase.add_showcase(org_ids, today=today, now=now, areas=area_list)
@@ -252,6 +259,7 @@ async def load_demo_city(
     await areas.import_areas(
         SYSTEM, ParsedAreas(area_list, []), now=now, progress=Progress if show_progress else None
     )
+    await activity.write(await planning)
     # Supervision checks, hazards across the 一单四制 loop and routine records.
     await dual_prevention.add_dual_prevention(seed=seed, today=today, now=now)
     if db.is_postgres():

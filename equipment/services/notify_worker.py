@@ -38,6 +38,8 @@ async def work_once(
     # 风险分级: units whose inputs changed since the last pass are graded again.
     done += await risk.catch_up(now=now)
     done += await notifications.fan_out(now=now, limit=s.batch, alerts=publisher is not None)
+    # 互联互通: the register's changes to the endpoints subscribed to them.
+    done += await notifications.fan_out_changes(now=now, limit=s.batch)
     done += await notifications.deliver_due(client, s)
     if publisher is not None:
         done += await alerts.deliver_due(publisher, s)

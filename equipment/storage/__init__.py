@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from equipment.storage import db
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
+from equipment.storage.changes import ChangeRepository
 from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
 from equipment.storage.credit import CreditRepository
@@ -31,6 +32,7 @@ from equipment.storage.devices import DeviceRepository
 from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
@@ -45,6 +47,7 @@ class UnitOfWork:
         self.audit = AuditRepository()
         self.calls = CallRepository()
         self.checks = CheckRepository()
+        self.changes = ChangeRepository()
         self.citizen_reports = CitizenReportRepository()
         self.credit = CreditRepository()
         self.dead_letters = DeadLetterRepository()
@@ -53,6 +56,7 @@ class UnitOfWork:
         self.due = DueRepository()
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
+        self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 
 from equipment.domain import rescue
-from equipment.domain.access import SYSTEM, Jurisdiction, Role
+from equipment.domain.access import SYSTEM, Jurisdiction, Principal, Role
 from equipment.domain.checks import Answer as CheckAnswer
 from equipment.domain.checks import Outcome as CheckOutcome
 from equipment.domain.errors import InvalidValue
 from equipment.domain.hazards import Action, Assignment, Source
 from equipment.domain.imports.profile import shipped_profile
 from equipment.domain.notifications import allowance
+from equipment.domain.report_sheets import ReportRow
 from equipment.services import (
     alarms,
     areas,
@@ -29,6 +30,7 @@ from equipment.services import (
     evidence_store,
     hazards,
     imports,
+    inspection_feed,
     notifications,
     register,
     tokens,
@@ -1179,6 +1181,57 @@ CASES += [
     ),
 ]
 
+
+async def cleanup_entry(w) -> int:
+    """A report the inspection body uploaded for a unit the register lacks (issue 23)."""
+    result = await inspection_feed.upload(
+        Principal(Role.INSPECTOR, w["body"]),
+        [
+            ReportRow(
+                1,
+                {
+                    "report_no": f"JY-{f.credit_code()}",
+                    "code": f.registration_code(),
+                    "inspected_on": TODAY,
+                    "conclusion": "合格",
+                },
+            )
+        ],
+        today=f.TODAY,
+        now=clock.now(),
+    )
+    [(_, _, _, entry)] = result.cleanup
+    return entry
+
+
+# The changes feed (互联互通) and the inspection bodies' feed (归集检验数据), issue 23.
+INSPECTION_FEED = {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 403}
+CASES += [
+    Case("changes feed", "GET", "/api/v1/changes", lambda w: None, register_roles(200)),
+    Case(
+        "upload inspection reports",
+        "POST",
+        "/api/v1/inspections/reports",
+        lambda w: None,
+        {**INSPECTION_FEED, "station_a": 403},
+        body=lambda w: [],
+    ),
+    Case(
+        "inspection clean-up list",
+        "GET",
+        "/api/v1/inspections/cleanup",
+        lambda w: None,
+        {**INSPECTION_FEED, "station_a": 403},
+    ),
+    Case(
+        "dismiss a clean-up entry",
+        "POST",
+        "/api/v1/inspections/cleanup/{id}/resolve",
+        cleanup_entry,
+        {**ADMIN_ONLY},
+        body=lambda w: {"equipment_id": None},
+    ),
+]
 
 # The call centre takes calls and follows alarms, nothing else of the register: every case
 # above that does not name it is refused to it (403), written here once rather than in
