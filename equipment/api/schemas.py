@@ -31,7 +31,7 @@ Longitude = float
 Latitude = float
 OrgKindName = Literal["user_unit", "maintenance_company", "inspection_body", "filling_station"]
 RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
-StatusName = Literal["pending", "in_use", "suspended", "scrapped", "cancelled"]
+StatusName = Literal["pending", "refused", "in_use", "suspended", "scrapped", "cancelled"]
 Parameters = dict[str, Any]
 # The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
 # Tencent), BD-09 (Baidu). See geo.crs.
@@ -76,6 +76,7 @@ class OrganisationUpdate(Struct, forbid_unknown_fields=True):
 class Organisation(Struct):
     id: int
     kind: str
+    kind_label: str  # in the caller's language, as every *_label field
     credit_code: str
     name: str
     contact_name: str
@@ -165,6 +166,7 @@ class Equipment(Struct):
     registration_code: str | None
     equipment_code: str | None
     category: str
+    category_label: str  # the category's name in the caller's language
     category_name: str
     certificate_no: str | None
     manufacturer: str
@@ -181,6 +183,7 @@ class Equipment(Struct):
     maintenance_company_id: int | None
     owning_station_id: int | None
     status: str
+    status_label: str
     status_since: date
     late_registration: bool
     late_suspension_notice: bool
@@ -207,6 +210,13 @@ class RegisterRequest(Struct, forbid_unknown_fields=True):
     registration_code: Annotated[str, text(40)]
     registered_on: date
     certificate_no: Annotated[str, text(32, 1)] | None = None
+
+
+class RefuseRequest(Struct, forbid_unknown_fields=True):
+    """不予登记: the day of the decision and the reason the applicant is told."""
+
+    on: date
+    reason: Annotated[str, text(500, 1)]
 
 
 class SuspendRequest(Struct, forbid_unknown_fields=True):
@@ -238,8 +248,11 @@ class ChangeMaintainerRequest(Struct, forbid_unknown_fields=True):
 class StatusChange(Struct):
     id: int
     action: str
+    action_label: str
     from_status: str
+    from_status_label: str
     to_status: str
+    to_status_label: str
     effective_on: date
     details: dict[str, Any]
     actor: str
@@ -295,8 +308,10 @@ class InspectionRecord(Struct):
     id: int
     equipment_id: int
     kind: str
+    kind_label: str
     inspected_on: date
     conclusion: str
+    conclusion_label: str
     reason: str
     inspection_body_id: int | None
     report_no: str
@@ -439,6 +454,7 @@ class MaintenanceRecordView(Struct):
     record_id: str
     maintained_on: date
     level: str
+    level_label: str
     items: list[str]
     technicians: list[dict[str, str]]
     findings: str

@@ -24,7 +24,7 @@ from litestar.response import Redirect, Template
 
 from equipment.api import controllers, exports, views
 from equipment.domain import catalogue, lift_events, regions
-from equipment.domain.access import Principal, Role
+from equipment.domain.access import Permission, Principal, Role
 from equipment.domain.errors import DomainError, Forbidden, InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
 from equipment.i18n import N_, Translator
@@ -40,7 +40,7 @@ from equipment.services import (
     maintenance,
     register,
 )
-from equipment.web.staff import ROLE_HOMES, page, staff_language
+from equipment.web.staff import ROLE_HOMES, needs, page, staff_language
 
 T = TypeVar("T")
 
@@ -89,6 +89,7 @@ CONCLUSIONS = {
 DUE_STATES = {"upcoming": N_("Upcoming"), "reminder": N_("Apply now"), "overdue": N_("Overdue")}
 STATUSES = {
     Status.PENDING: N_("Pending registration"),
+    Status.REFUSED: N_("Registration refused"),
     Status.IN_USE: N_("In use"),
     Status.SUSPENDED: N_("Suspended"),
     Status.SCRAPPED: N_("Scrapped"),
@@ -485,7 +486,11 @@ N_("at most 1000 characters")
 N_("a safety grade is 1 to 5")
 
 
-@post("/ui/units/{equipment_id:int}/inspections", include_in_schema=False)
+@post(
+    "/ui/units/{equipment_id:int}/inspections",
+    include_in_schema=False,
+    guards=[needs(Permission.INSPECTION_RECORD)],
+)
 async def record_inspection(
     request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
 ) -> Template | Redirect:
@@ -506,7 +511,11 @@ async def record_inspection(
     return Redirect(path=f"/ui/units/{equipment_id}?done=inspection", status_code=303)
 
 
-@post("/ui/units/{equipment_id:int}/alarms", include_in_schema=False)
+@post(
+    "/ui/units/{equipment_id:int}/alarms",
+    include_in_schema=False,
+    guards=[needs(Permission.ALARM_RAISE)],
+)
 async def raise_alarm(
     request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
 ) -> Template | Redirect:
