@@ -250,9 +250,7 @@ async def test_the_office_refuses_an_application_with_its_reason_and_the_owner_a
     assert blank.status_code == 422 and blank.json()["extra"][0]["key"] == "reason"
     missing = await client.post(f"{path}/refuse", json={"on": str(TODAY)}, headers=ctx["admin"])
     assert missing.status_code == 400, missing.text
-    wrong = await client.post(
-        f"/api/v1/equipment/{in_use}/refuse", json=body, headers=ctx["admin"]
-    )
+    wrong = await client.post(f"/api/v1/equipment/{in_use}/refuse", json=body, headers=ctx["admin"])
     assert wrong.status_code == 409 and "cannot refuse" in wrong.json()["detail"]
 
     done = await client.post(
