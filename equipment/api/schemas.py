@@ -916,11 +916,15 @@ class Redelivered(Struct):
 # ------------------------------------------------------------------ 96333 calls
 
 
+# A number to call the caller back on (the API's field and the call centre's page).
+CALLBACK_NUMBER_PATTERN = r"^\+?[0-9][0-9 -]{4,30}$"
+
+
 class CallCreate(Struct, forbid_unknown_fields=True):
     """A call to 96333: the lift by its registration code (on the car's label) or, when the
     caller cannot read it, by its address; and the number to call the caller back on."""
 
-    callback_number: Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 -]{4,30}$")]
+    callback_number: Annotated[str, Meta(pattern=CALLBACK_NUMBER_PATTERN)]
     registration_code: Annotated[str, text(20, 1)] | None = None
     address: Annotated[str, text(200, 4)] | None = None
     received_at: datetime | None = None  # default: now

@@ -192,6 +192,9 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         Probe("alarm_a", roles(403, admin=OK, company_a=OK)),
         Probe("alarm_b", roles(403, admin=OK, company_a=404)),
     ),
+    # ---- the 96333 call centre (the call form probed empty: its own 422) ----
+    ("GET", "/ui/calls"): (Probe(None, roles(403, admin=OK, call_centre=OK)),),
+    ("POST", "/ui/calls"): (Probe(None, roles(403, admin=OK, call_centre=OK)),),
     # ---- the filling station (fills are refused to a jurisdiction-bound inspector) ----
     ("GET", "/ui/station/fills"): (Probe(None, FILL_READERS),),
     ("GET", "/ui/station/refused"): (Probe(None, FILL_READERS),),
