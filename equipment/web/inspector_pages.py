@@ -10,7 +10,7 @@ inspector bound to a jurisdiction sees only the units inside it and a unit outsi
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Awaitable, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -143,6 +143,11 @@ async def _or_none(call: Awaitable[T]) -> T | None:
         return await call
     except (Forbidden, NotFound):
         return None
+
+
+async def _nothing() -> None:
+    """A section that does not apply to this unit, in the page's gather."""
+    return None
 
 
 # ---- the inspector's home -------------------------------------------------------------
@@ -349,19 +354,6 @@ async def due_xlsx(request: Request, principal: NamedDependency[Principal]) -> R
 # ---- a unit's page --------------------------------------------------------------------
 
 
-async def _district_outline(principal: Principal, district_code: str) -> Any:
-    """The unit's district outline (GeoJSON) from the imported areas, if there is one:
-    the offline base under the unit's point."""
-    found = await areas.list_areas(
-        principal, kind="district", cursor=None, limit=500, with_geometry=True
-    )
-    for area in found.items:
-        if area.get("code") == district_code:
-            geometry = area["geometry"]
-            return json.loads(geometry) if isinstance(geometry, str) else geometry
-    return None
-
-
 async def _unit_page(
     request: Request,
     principal: Principal,
@@ -374,19 +366,46 @@ async def _unit_page(
     lang = staff_language(request)
     today = clock.today()
     unit = await register.get_equipment(principal, equipment_id)  # 404 outside scope
-    schedule = views.schedule(await inspections.schedule_of(principal, equipment_id, today), lang)
-    alarm_page = await alarms.list_alarms(
-        principal, alarms.AlarmFilter(equipment_id=equipment_id), cursor=None, limit=50
+    located = unit["longitude"] is not None and unit["latitude"] is not None
+    # The sections are independent reads of the unit already found in scope: run at once,
+    # the page waits for the slowest rather than for the sum of about ten round trips.
+    run = asyncio.ensure_future
+    schedule_found = run(inspections.schedule_of(principal, equipment_id, today))
+    alarm_page = run(
+        alarms.list_alarms(
+            principal, alarms.AlarmFilter(equipment_id=equipment_id), cursor=None, limit=50
+        )
     )
-    cylinder = None
-    if unit["category"].startswith("2"):
-        cylinder = await _or_none(fills.cylinder_trace(principal, unit["code"], limit=20))
-    names = await register.organisation_names(
-        {unit["user_unit"], unit["maintenance_company"], unit["owning_station"]} - {None}
+    cylinder = run(
+        _or_none(fills.cylinder_trace(principal, unit["code"], limit=20))
+        if unit["category"].startswith("2")
+        else _nothing()
     )
-    outline = None
-    if unit["longitude"] is not None and unit["latitude"] is not None:
-        outline = await _district_outline(principal, unit["district_code"])
+    names = run(
+        register.organisation_names(
+            {unit["user_unit"], unit["maintenance_company"], unit["owning_station"]} - {None}
+        )
+    )
+    outline = run(
+        areas.district_outline(principal, unit["district_code"]) if located else _nothing()
+    )
+    history = run(_or_none(register.status_history(principal, equipment_id)))
+    inspection_rows = run(_or_none(inspections.list_inspections(principal, equipment_id)))
+    records = run(_or_none(maintenance.list_records(principal, equipment_id)))
+    audit_rows = run(_or_none(register.audit_trail(principal, equipment_id)))
+    await asyncio.gather(
+        schedule_found,
+        alarm_page,
+        cylinder,
+        names,
+        outline,
+        history,
+        inspection_rows,
+        records,
+        audit_rows,
+        return_exceptions=True,  # each section's error is raised where its result is read
+    )
+    schedule = views.schedule(schedule_found.result(), lang)
     can_record = principal.role in (Role.INSPECTOR, Role.ADMIN)
     return page(
         request,
@@ -399,17 +418,17 @@ async def _unit_page(
                 if regions.is_known_region(unit["district_code"])
                 else None
             ),
-            "names": names,
-            "history": await _or_none(register.status_history(principal, equipment_id)),
-            "inspections": await _or_none(inspections.list_inspections(principal, equipment_id)),
+            "names": names.result(),
+            "history": history.result(),
+            "inspections": inspection_rows.result(),
             "schedule": schedule,
-            "records": await _or_none(maintenance.list_records(principal, equipment_id)),
-            "alarms": alarm_page.items,
-            "cylinder": cylinder,
-            "audit": await _or_none(register.audit_trail(principal, equipment_id)),
+            "records": records.result(),
+            "alarms": alarm_page.result().items,
+            "cylinder": cylinder.result(),
+            "audit": audit_rows.result(),
             "point": (
-                {"lon": unit["longitude"], "lat": unit["latitude"], "outline": outline}
-                if unit["longitude"] is not None and unit["latitude"] is not None
+                {"lon": unit["longitude"], "lat": unit["latitude"], "outline": outline.result()}
+                if located
                 else None
             ),
             "can_record": can_record,
