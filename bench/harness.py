@@ -4,8 +4,10 @@ helpers the API benchmarks share (a ``sereg serve`` on a free port, an admin tok
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
@@ -13,6 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -285,3 +288,52 @@ def sql_case(pool: Any, sql: str, *args: Any) -> Callable[[int], Awaitable[bool]
         return True
 
     return call
+
+
+def lean_case(
+    http: LeanHttp, paths: list[str], headers: dict[str, str], seed: int
+) -> Callable[[int], Awaitable[bool]]:
+    """One GET of a random one of ``paths`` per call, over the light client; an error
+    unless the reply is 200 (a dropped connection too, so an overloaded server shows as
+    errors instead of ending the run)."""
+    rng = random.Random(seed)
+
+    async def call(_: int) -> bool:
+        try:
+            status, _body = await http.get(rng.choice(paths), headers)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            return False
+        return status == 200
+
+    return call
+
+
+async def quiet_fixed_rate(
+    name: str, call: Callable[[int], Awaitable[bool]], *, rate: float, seconds: float
+) -> Latency:
+    """``fixed_rate`` with the client's garbage collector held off: its pauses would show
+    as server latency."""
+    gc.collect()
+    gc.disable()
+    try:
+        return await fixed_rate(name, call, rate=rate, seconds=seconds)
+    finally:
+        gc.enable()
+
+
+async def on_register(
+    units: int, measure: Callable[[str], Awaitable[int]], *, root: Path, scratch: Any
+) -> int:
+    """``measure(url)`` on the register ``DATABASE_URL`` names (migrated first), or on a
+    scratch one of ``units`` (``scratch``: bench.ingest_support.scratch_register) when
+    it is unset. ``start_server`` and the token command read the register from the
+    environment, so the scratch one's URL is put there."""
+    os.environ["PICCOLO_CONF"] = "piccolo_conf"
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        migrate = [sys.executable, "-m", "sereg.cli", "migrate"]
+        await asyncio.to_thread(subprocess.run, migrate, cwd=root, check=True)
+        return await measure(given)
+    async with scratch(units) as url:
+        os.environ["DATABASE_URL"] = url
+        return await measure(url)

@@ -44,6 +44,7 @@ from equipment.storage import db
 from equipment.web import (
     TEMPLATES,
     alarm_pages,
+    call_pages,
     check_pages,
     draw_pages,
     enterprise_pages,
@@ -220,6 +221,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                 [
                     *map_pages.MAP_PAGES,
                     *alarm_pages.ALARM_PAGES,
+                    *call_pages.CALL_PAGES,
                     *inspector_pages.INSPECTOR_PAGES,
                     *maint_pages.PAGES,
                     *station_pages.PAGES,

@@ -96,8 +96,8 @@ def category_prefix_filter(prefix: str | None) -> str | None:
     return normalised
 
 
-def _with_etag(unit: Mapping[str, Any]) -> Response[schemas.Equipment]:
-    return Response(views.equipment(unit), headers={"ETag": etag(unit["version"])})
+def _with_etag(language: str, unit: Mapping[str, Any]) -> Response[schemas.Equipment]:
+    return Response(views.equipment(unit, language), headers={"ETag": etag(unit["version"])})
 
 
 class OrganisationController(Controller):
@@ -106,7 +106,10 @@ class OrganisationController(Controller):
 
     @post("/", responses=api_docs.WRITE)
     async def create(
-        self, principal: NamedDependency[Principal], data: JSONBody[schemas.OrganisationCreate]
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        data: JSONBody[schemas.OrganisationCreate],
     ) -> Response[schemas.Organisation]:
         row = await organisations.create_organisation(
             principal,
@@ -114,13 +117,16 @@ class OrganisationController(Controller):
             now=clock.now(),
         )
         return Response(
-            views.organisation(row), status_code=201, headers={"ETag": etag(row["version"])}
+            views.organisation(row, language),
+            status_code=201,
+            headers={"ETag": etag(row["version"])},
         )
 
     @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         kind: FromQuery[OrgKind | None] = None,
         q: Annotated[str | None, query_text(100)] = None,
         after: Annotated[int | None, QueryParameter(ge=0, le=2**31 - 1)] = None,
@@ -131,21 +137,25 @@ class OrganisationController(Controller):
             principal, kind=kind, q=q, after_id=after, limit=size
         )
         return schemas.OrganisationPage(
-            [views.organisation(r) for r in rows],
+            [views.organisation(r, language) for r in rows],
             rows[-1]["id"] if len(rows) == size else None,
         )
 
     @get("/{org_id:int}", responses=api_docs.READ_ONE)
     async def read(
-        self, principal: NamedDependency[Principal], org_id: OrgIdPath
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        org_id: OrgIdPath,
     ) -> Response[schemas.Organisation]:
         row = await organisations.get_organisation(principal, org_id)
-        return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
+        return Response(views.organisation(row, language), headers={"ETag": etag(row["version"])})
 
     @patch("/{org_id:int}", responses=api_docs.VERSIONED)
     async def update(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         org_id: OrgIdPath,
         data: JSONBody[schemas.OrganisationUpdate],
         if_match: IfMatch = None,
@@ -154,7 +164,7 @@ class OrganisationController(Controller):
         row = await organisations.update_organisation(
             principal, org_id, version, schemas.changes_of(data), now=clock.now()
         )
-        return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
+        return Response(views.organisation(row, language), headers={"ETag": etag(row["version"])})
 
 
 class EquipmentController(Controller):
@@ -163,7 +173,10 @@ class EquipmentController(Controller):
 
     @post("/", responses=api_docs.WRITE)
     async def create(
-        self, principal: NamedDependency[Principal], data: JSONBody[schemas.EquipmentCreate]
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        data: JSONBody[schemas.EquipmentCreate],
     ) -> Response[schemas.Equipment]:
         values = schemas.changes_of(data)
         for api_name, column in (
@@ -175,7 +188,7 @@ class EquipmentController(Controller):
         unit = await register.create_equipment(
             principal, values, today=clock.today(), now=clock.now()
         )
-        response = _with_etag(unit)
+        response = _with_etag(language, unit)
         response.status_code = 201
         return response
 
@@ -183,6 +196,7 @@ class EquipmentController(Controller):
     async def list_(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         category: Annotated[str | None, query_text(4)] = None,
         category_prefix: Annotated[str | None, query_text(4)] = None,
         district: District = None,
@@ -211,18 +225,24 @@ class EquipmentController(Controller):
             cursor,
             page_limit(limit),
         )
-        return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
+        return schemas.EquipmentPage(
+            [views.equipment(r, language) for r in page.items], page.next_cursor
+        )
 
     @get("/{equipment_id:int}", responses=api_docs.READ_ONE)
     async def read(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
     ) -> Response[schemas.Equipment]:
-        return _with_etag(await register.get_equipment(principal, equipment_id))
+        return _with_etag(language, await register.get_equipment(principal, equipment_id))
 
     @patch("/{equipment_id:int}", responses=api_docs.VERSIONED)
     async def update(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.EquipmentUpdate],
         if_match: IfMatch = None,
@@ -236,17 +256,19 @@ class EquipmentController(Controller):
             today=clock.today(),
             now=clock.now(),
         )
-        return _with_etag(unit)
+        return _with_etag(language, unit)
 
     @post("/{equipment_id:int}/register", status_code=200, responses=api_docs.VERSIONED)
     async def register_(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.RegisterRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.register(
                 principal,
                 equipment_id,
@@ -256,18 +278,63 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
+        )
+
+    @post("/{equipment_id:int}/refuse", status_code=200, responses=api_docs.VERSIONED)
+    async def refuse(
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
+        data: JSONBody[schemas.RefuseRequest],
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        """Refuse a pending application (不予登记), saying why: the registration office."""
+        return _with_etag(
+            language,
+            await register.refuse(
+                principal,
+                equipment_id,
+                refused_on=data.on,
+                reason=data.reason,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            ),
+        )
+
+    @post("/{equipment_id:int}/reapply", status_code=200, responses=api_docs.VERSIONED)
+    async def reapply(
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        """Apply again after a refusal, once the record is put right: the applicant."""
+        return _with_etag(
+            language,
+            await register.reapply(
+                principal,
+                equipment_id,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            ),
         )
 
     @post("/{equipment_id:int}/suspend", status_code=200, responses=api_docs.VERSIONED)
     async def suspend(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.SuspendRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.suspend(
                 principal,
                 equipment_id,
@@ -278,18 +345,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/resume", status_code=200, responses=api_docs.VERSIONED)
     async def resume(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.ResumeRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.resume(
                 principal,
                 equipment_id,
@@ -297,18 +366,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/scrap", status_code=200, responses=api_docs.VERSIONED)
     async def scrap(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.CloseRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.close(
                 principal,
                 equipment_id,
@@ -318,18 +389,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/cancel", status_code=200, responses=api_docs.VERSIONED)
     async def cancel(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.CloseRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.close(
                 principal,
                 equipment_id,
@@ -339,18 +412,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/transfer", status_code=200, responses=api_docs.VERSIONED)
     async def transfer(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.TransferRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.transfer(
                 principal,
                 equipment_id,
@@ -359,18 +434,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/change-maintainer", status_code=200, responses=api_docs.VERSIONED)
     async def change_maintainer(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.ChangeMaintainerRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.change_maintainer(
                 principal,
                 equipment_id,
@@ -379,15 +456,18 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @get("/{equipment_id:int}/status-history", responses=api_docs.READ_ONE)
     async def status_history(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
     ) -> list[schemas.StatusChange]:
         rows = await register.status_history(principal, equipment_id)
-        return [views.status_change(r) for r in rows]
+        return [views.status_change(r, language) for r in rows]
 
     @get("/{equipment_id:int}/audit", responses=api_docs.READ_ONE)
     async def audit(
@@ -415,15 +495,20 @@ class InspectionController(Controller):
             today=clock.today(),
             now=clock.now(),
         )
-        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule, language))
+        result = schemas.InspectionResult(
+            views.inspection(row, language), views.schedule(schedule, language)
+        )
         return Response(result, status_code=201)
 
     @get("/inspections", responses=api_docs.READ_ONE)
     async def list_(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
     ) -> list[schemas.InspectionRecord]:
         rows = await inspections.list_inspections(principal, equipment_id)
-        return [views.inspection(r) for r in rows]
+        return [views.inspection(r, language) for r in rows]
 
     @get("/schedule", responses=api_docs.READ_ONE)
     async def schedule(
@@ -581,9 +666,13 @@ async def render(export: exports.Export, rows: Iterable[dict]) -> bytes:
     """The download's bytes, formatted in slices (18,700 rows take 2-3 s as XLSX or a
     calendar, measured: in one go, every other request of the process waited as long)."""
     pacer = Pacer()
-    for row in rows:
-        export.add(row)
-        await pacer.tick()
+    try:
+        for row in rows:
+            export.add(row)
+            await pacer.tick()
+    except BaseException:  # a cancelled request too: the export is given up
+        export.close()
+        raise
     # Finishing is zlib (XLSX) or one join of bytes: C code, and zlib lets the GIL go.
     return await asyncio.to_thread(export.finish)
 

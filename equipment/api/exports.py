@@ -194,6 +194,9 @@ class CsvExport:
         self._flush()
         return b"".join(self._parts)
 
+    def close(self) -> None:
+        """Nothing to release: the parts are plain bytes."""
+
 
 def to_csv(rows: Iterable[Mapping[str, Any]], lang: Lang = "zh") -> bytes:
     return _whole(CsvExport(lang), rows)
@@ -212,6 +215,11 @@ class XlsxExport:
     Written in openpyxl's write-only mode, which streams rows to disk as they come, so a
     district's whole list is exported in bounded memory. Dates are real Excel dates (they
     sort and filter as dates), the header is bold and stays in view when scrolling.
+
+    The sheet's first row starts openpyxl's writer generators, which only saving ends: so
+    the header waits for the first row (an export made and then refused, say for want of
+    a permission, never starts them), and ``close`` ends them for an export given up
+    half-way (a cancelled request). Left open, they raise when the collector finds them.
     """
 
     def __init__(self, lang: Lang = "zh") -> None:
@@ -222,16 +230,23 @@ class XlsxExport:
         for index, column in enumerate(COLUMNS, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = column.width
         sheet.freeze_panes = "A2"
+        self._started = False
+        self._saved = False
 
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
         bold = Font(bold=True)
         header = []
         for column in COLUMNS:
-            cell = WriteOnlyCell(sheet, value=column.header(lang))
+            cell = WriteOnlyCell(self._sheet, value=column.header(self.lang))
             cell.font = bold
             header.append(cell)
-        sheet.append(header)
+        self._sheet.append(header)
 
     def add(self, row: Mapping[str, Any]) -> None:
+        self._start()
         cells = []
         for column in COLUMNS:
             value = _cell(row, column, self.lang, xml=True)
@@ -244,9 +259,18 @@ class XlsxExport:
         self._sheet.append(cells)
 
     def finish(self) -> bytes:
+        self._start()
         out = io.BytesIO()
+        self._saved = True
         self._workbook.save(out)
         return out.getvalue()
+
+    def close(self) -> None:
+        """End the writer generators of an export given up before ``finish`` (saving is
+        the only public way openpyxl ends them; the bytes are dropped)."""
+        if self._started and not self._saved:
+            self._saved = True
+            self._workbook.save(io.BytesIO())
 
 
 def to_xlsx(rows: Iterable[Mapping[str, Any]], lang: Lang = "zh") -> bytes:
@@ -447,6 +471,9 @@ class IcsExport:
     def finish(self) -> bytes:
         return b"".join([*self._parts, b"END:VCALENDAR" + _CRLF.encode()])
 
+    def close(self) -> None:
+        """Nothing to release: the lines are plain text."""
+
 
 def to_icalendar(
     rows: Iterable[Mapping[str, Any]], *, calendar_name: str, generated_at: datetime
@@ -467,6 +494,9 @@ class Export(Protocol):
     def add(self, row: Mapping[str, Any]) -> None: ...
 
     def finish(self) -> bytes: ...
+
+    def close(self) -> None:
+        """Release what an export given up before ``finish`` holds."""
 
 
 def _whole(export: Export, rows: Iterable[Mapping[str, Any]]) -> bytes:

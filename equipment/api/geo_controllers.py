@@ -169,6 +169,7 @@ class AreaController(Controller):
     async def equipment(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         area_id: AreaId,
         category: Category = None,
         category_prefix: Category = None,
@@ -207,7 +208,9 @@ class AreaController(Controller):
         if format_ == "geojson":
             return _geojson(views.unit_collection(page.items, next_cursor=page.next_cursor))
         return Response(
-            schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
+            schemas.EquipmentPage(
+                [views.equipment(r, language) for r in page.items], page.next_cursor
+            )
         )
 
 
@@ -219,6 +222,7 @@ class GeoController(Controller):
     async def nearby(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         lon: Longitude,
         lat: Latitude,
         radius_m: Annotated[
@@ -246,12 +250,13 @@ class GeoController(Controller):
         )
         if format_ == "geojson":
             return _geojson(views.nearby_collection(result))
-        return Response(views.nearby(result))
+        return Response(views.nearby(result, language))
 
     @get("/bbox", responses=api_docs.READ, operation_class=api_docs.JsonOrGeoJson)
     async def bbox(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         min_lon: Longitude,
         min_lat: Latitude,
         max_lon: Longitude,
@@ -276,7 +281,7 @@ class GeoController(Controller):
         )
         if format_ == "geojson":
             return _geojson(views.box_collection(view))
-        return Response(views.box_view(view))
+        return Response(views.box_view(view, language))
 
     @post(
         "/within",
@@ -287,6 +292,7 @@ class GeoController(Controller):
     async def within(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         data: JSONBody[dict[str, Any]],
         crs: Crs = "wgs84",
         category: Category = None,
@@ -313,13 +319,14 @@ class GeoController(Controller):
                 page.items, next_cursor=page.next_cursor, total=page.total
             )
             return _geojson(collection)
-        items = [views.equipment(r) for r in page.items]
+        items = [views.equipment(r, language) for r in page.items]
         return Response(schemas.WithinPage(page.total, page.repaired, items, page.next_cursor))
 
     @get("/missing-coordinates", responses=api_docs.READ)
     async def missing_coordinates(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         district: District = None,
         category_prefix: Category = None,
         cursor: Annotated[str | None, query_text(400)] = None,
@@ -334,4 +341,6 @@ class GeoController(Controller):
             cursor=cursor,
             limit=page_limit(limit),
         )
-        return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
+        return schemas.EquipmentPage(
+            [views.equipment(r, language) for r in page.items], page.next_cursor
+        )

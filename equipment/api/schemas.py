@@ -31,7 +31,7 @@ Longitude = float
 Latitude = float
 OrgKindName = Literal["user_unit", "maintenance_company", "inspection_body", "filling_station"]
 RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
-StatusName = Literal["pending", "in_use", "suspended", "scrapped", "cancelled"]
+StatusName = Literal["pending", "refused", "in_use", "suspended", "scrapped", "cancelled"]
 Parameters = dict[str, Any]
 # The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
 # Tencent), BD-09 (Baidu). See geo.crs.
@@ -75,6 +75,7 @@ class OrganisationUpdate(Struct, forbid_unknown_fields=True):
 class Organisation(Struct):
     id: int
     kind: str
+    kind_label: str  # in the caller's language, as every *_label field
     credit_code: str
     name: str
     contact_name: str
@@ -164,6 +165,7 @@ class Equipment(Struct):
     registration_code: str | None
     equipment_code: str | None
     category: str
+    category_label: str  # the category's name in the caller's language
     category_name: str
     certificate_no: str | None
     manufacturer: str
@@ -180,6 +182,7 @@ class Equipment(Struct):
     maintenance_company_id: int | None
     owning_station_id: int | None
     status: str
+    status_label: str
     status_since: date
     late_registration: bool
     late_suspension_notice: bool
@@ -212,6 +215,13 @@ class RegisterRequest(Struct, forbid_unknown_fields=True):
     certificate_no: Annotated[str, text(32, 1)] | None = None
 
 
+class RefuseRequest(Struct, forbid_unknown_fields=True):
+    """不予登记: the day of the decision and the reason the applicant is told."""
+
+    on: date
+    reason: Annotated[str, text(500, 1)]
+
+
 class SuspendRequest(Struct, forbid_unknown_fields=True):
     suspended_from: date
     notified_on: date
@@ -241,8 +251,11 @@ class ChangeMaintainerRequest(Struct, forbid_unknown_fields=True):
 class StatusChange(Struct):
     id: int
     action: str
+    action_label: str
     from_status: str
+    from_status_label: str
     to_status: str
+    to_status_label: str
     effective_on: date
     details: dict[str, Any]
     actor: str
@@ -298,8 +311,10 @@ class InspectionRecord(Struct):
     id: int
     equipment_id: int
     kind: str
+    kind_label: str
     inspected_on: date
     conclusion: str
+    conclusion_label: str
     reason: str
     inspection_body_id: int | None
     report_no: str
@@ -443,6 +458,7 @@ class MaintenanceRecordView(Struct):
     record_id: str
     maintained_on: date
     level: str
+    level_label: str
     items: list[str]
     technicians: list[dict[str, str]]
     findings: str
@@ -918,11 +934,15 @@ class Redelivered(Struct):
 # ------------------------------------------------------------------ 96333 calls
 
 
+# A number to call the caller back on (the API's field and the call centre's page).
+CALLBACK_NUMBER_PATTERN = r"^\+?[0-9][0-9 -]{4,30}$"
+
+
 class CallCreate(Struct, forbid_unknown_fields=True):
     """A call to 96333: the lift by its registration code (on the car's label) or, when the
     caller cannot read it, by its address; and the number to call the caller back on."""
 
-    callback_number: Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 -]{4,30}$")]
+    callback_number: Annotated[str, Meta(pattern=CALLBACK_NUMBER_PATTERN)]
     registration_code: Annotated[str, text(20, 1)] | None = None
     address: Annotated[str, text(200, 4)] | None = None
     received_at: datetime | None = None  # default: now

@@ -33,7 +33,7 @@ from equipment.domain.rules.dates import add_months
 from equipment.services import audit, membership, policies, register
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
-from equipment.storage import db, jurisdiction
+from equipment.storage import db, jurisdiction, reads
 from equipment.tables import Area, AuditEntry
 from geo.areas import (
     AREA_KINDS,
@@ -365,6 +365,14 @@ async def list_areas(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(ID_SORT, rows[-1]) if more and rows else None)
+
+
+async def district_outline(principal: Principal, district_code: str) -> Any | None:
+    """A district's outline (GeoJSON geometry) from the imported areas, or None: one
+    indexed read, for a unit page's offline map base."""
+    principal.require(Permission.EQUIPMENT_READ)
+    geometry = await reads().areas.outline("district", district_code)
+    return json.loads(geometry) if isinstance(geometry, str) else geometry
 
 
 async def get_area(principal: Principal, area_id: int) -> dict[str, Any]:

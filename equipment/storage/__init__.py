@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
 from equipment.storage.changes import ChangeRepository
@@ -44,6 +45,7 @@ class UnitOfWork:
     """The repositories, one attribute per aggregate."""
 
     def __init__(self) -> None:
+        self.areas = AreaRepository()
         self.audit = AuditRepository()
         self.calls = CallRepository()
         self.checks = CheckRepository()

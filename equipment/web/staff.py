@@ -43,6 +43,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.types import Guard
 from markupsafe import Markup
 
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
@@ -179,6 +180,24 @@ async def require_session(connection: ASGIConnection, _: BaseRouteHandler) -> No
     """Guard of ``/ui``: runs before any body is read."""
     if await current_session(connection) is None:
         raise LoginRequired
+
+
+def needs(permission: Permission) -> Guard:
+    """A page's guard for the permission its form's service requires.
+
+    Guards run before the body is read, so a role without the permission gets 403 for
+    any submission, valid or not, rather than the form's own 422 on its fields: the
+    answer must not depend on what was typed, and the access matrix can then see a
+    missing check. The service checks the permission again (and the object's scope:
+    404 outside it); this only answers first."""
+
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        session = await current_session(connection)
+        if session is None:
+            raise LoginRequired
+        session.principal.require(permission)
+
+    return guard
 
 
 async def check_csrf(request: Request) -> None:
@@ -445,7 +464,7 @@ async def _accounts_page(
     )
 
 
-@post("/ui/accounts", include_in_schema=False)
+@post("/ui/accounts", include_in_schema=False, guards=[needs(Permission.ACCOUNT_MANAGE)])
 async def account_create(
     request: Request, principal: NamedDependency[Principal]
 ) -> Template | Redirect:
@@ -505,7 +524,11 @@ N_("choose a role")
 N_("choose an organisation")
 
 
-@post("/ui/accounts/{username:str}/disable", include_in_schema=False)
+@post(
+    "/ui/accounts/{username:str}/disable",
+    include_in_schema=False,
+    guards=[needs(Permission.ACCOUNT_MANAGE)],
+)
 async def account_disable(
     request: Request, principal: NamedDependency[Principal], username: FromPath[str]
 ) -> Redirect:

@@ -85,6 +85,22 @@ async def lift(w, side: str = "a", registered: bool = True) -> int:
     return unit["id"]
 
 
+async def refused_lift(w, side: str = "a") -> int:
+    """An application the registration office refused (不予登记)."""
+    unit_id = await lift(w, side, registered=False)
+    now = clock.now()
+    await register.refuse(
+        SYSTEM,
+        unit_id,
+        refused_on=clock.today(),
+        reason="资料不全",
+        expected_version=None,
+        today=clock.today(),
+        now=now,
+    )
+    return unit_id
+
+
 async def call_lift(w) -> int:
     """A lift whose registration code the next 96333 call names (kept in ``w``)."""
     unit = await f.unit(w["owner_a"], maintenance_company_id=w["company_a"])
@@ -343,6 +359,22 @@ CASES = [
         lambda w: lift(w, registered=False),
         ADMIN_ONLY,
         body=lambda w: {"registration_code": f.registration_code(), "registered_on": TODAY},
+    ),
+    Case(
+        "refuse",
+        "POST",
+        "/api/v1/equipment/{id}/refuse",
+        lambda w: lift(w, registered=False),
+        ADMIN_ONLY,
+        body=lambda w: {"on": TODAY, "reason": "资料不全"},
+    ),
+    Case("reapply own", "POST", "/api/v1/equipment/{id}/reapply", refused_lift, ADMIN_OWNER),
+    Case(
+        "reapply other's",
+        "POST",
+        "/api/v1/equipment/{id}/reapply",
+        lambda w: refused_lift(w, "b"),
+        {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 404, "station_a": 403},
     ),
     Case(
         "suspend own",

@@ -10,6 +10,8 @@ outside a jurisdiction-bound inspector's districts) is 404, its existence not le
 
 "ok" means the role got through to the handler: a page (200), a redirect after a form
 (303), or the form's own refusal of an empty or repeated submission (400, 409, 422).
+A form's permission is checked before its fields (``staff.needs``), so a role without
+it gets 403 however the form is filled: most forms are probed empty.
 """
 
 from __future__ import annotations
@@ -73,13 +75,16 @@ class Probe:
     query: str = ""
 
 
-# A form that passes the page's own checks, so the service's permission check answers.
 INSPECTION = {"kind": "periodic", "inspected_on": str(f.TODAY), "conclusion": "pass"}
-INSPECTORS_ON_OWN = roles(403, admin=OK, inspector=OK, bound=OK, station_a=404)
-# Another organisation's lift is 404 to anyone outside its scope, permitted or not.
-OTHERS_FORM = roles(404, admin=OK, inspector=OK, call_centre=403)
+INSPECTORS_ON_OWN = roles(403, admin=OK, inspector=OK, bound=OK)
+# Another organisation's lift: 403 without the permission, 404 outside the scope.
+INSPECTORS_ON_OTHERS = roles(403, admin=OK, inspector=OK, bound=404)
 # A user unit and its maintainer enter alarms of their own lifts too (as by the API).
-ALARM_ON_OWN = roles(OK, station_a=404, call_centre=403)
+ALARM_ON_OWN = roles(OK, station_a=403, call_centre=403)
+ALARM_ON_OTHERS = roles(404, admin=OK, inspector=OK, station_a=403, call_centre=403)
+# The user unit's own steps (suspend, resume, maintainer, apply again): it and the admin.
+OWNER_ON_OWN = roles(403, admin=OK, owner_a=OK)
+OWNER_ON_OTHERS = roles(403, admin=OK, owner_a=404)
 
 
 # Supervision checks: recorded by the regulator; a check or hazard of owner A's lift is
@@ -112,11 +117,11 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ),
     ("POST", "/ui/units/{equipment_id:int}/inspections"): (
         Probe("lift_a", INSPECTORS_ON_OWN, form=INSPECTION),
-        Probe("lift_b", OTHERS_FORM, form=INSPECTION),
+        Probe("lift_b", INSPECTORS_ON_OTHERS, form=INSPECTION),
     ),
     ("POST", "/ui/units/{equipment_id:int}/alarms"): (
         Probe("lift_a", ALARM_ON_OWN, form={"kind": "alarm_button"}),
-        Probe("lift_b", OTHERS_FORM, form={"kind": "alarm_button"}),
+        Probe("lift_b", ALARM_ON_OTHERS, form={"kind": "alarm_button"}),
     ),
     ("GET", "/ui/map"): (Probe(None, REGISTER),),
     ("GET", "/ui/map/data/config"): (Probe(None, REGISTER),),
@@ -143,14 +148,13 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         Probe("lift_a", OWN_LIFT),
         Probe("lift_b", OTHERS_LIFT),
     ),
-    # These forms are probed empty: a role the service would refuse may get the form's
-    # own 422 first (the areas' tests submit them filled); the scope still answers 404.
+    # Probed empty: the permission answers before the form's own 422 on its fields.
     **{
         ("POST", f"/ui/my/units/{{equipment_id:int}}/{action}"): (
-            Probe("lift_a", OWN_LIFT),
-            Probe("lift_b", OTHERS_LIFT),
+            Probe("lift_a", OWNER_ON_OWN),
+            Probe("lift_b", OWNER_ON_OTHERS),
         )
-        for action in ("suspend", "resume", "maintainer")
+        for action in ("suspend", "resume", "maintainer", "reapply")
     },
     ("GET", "/ui/contracts"): (Probe(None, roles(OK, station_a=403, call_centre=403)),),
     ("POST", "/ui/contracts"): (Probe(None, USER_UNIT_ONLY),),
@@ -162,20 +166,24 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("GET", "/ui/labels"): (Probe(None, roles(403, owner_a=OK, admin=404, call_centre=404)),),
     # ---- the registration office ----
     ("GET", "/ui/registrations"): (Probe(None, ADMIN_ONLY),),
-    ("POST", "/ui/registrations/{equipment_id:int}/register"): (
-        Probe("pending_a", ADMIN_ONLY),
-        Probe("pending_b", ADMIN_ONLY),
-    ),
+    **{
+        ("POST", f"/ui/registrations/{{equipment_id:int}}/{step}"): (
+            Probe("pending_a", ADMIN_ONLY),
+            Probe("pending_b", ADMIN_ONLY),
+        )
+        for step in ("register", "refuse")
+    },
     ("GET", "/ui/organisations"): (Probe(None, ADMIN_ONLY),),
     ("POST", "/ui/organisations"): (Probe(None, ADMIN_ONLY),),
     # An organisation outside the caller's scope is not found, as by the API.
-    **{
-        (method, "/ui/organisations/{org_id:int}"): (
-            Probe("owner_a", roles(404, admin=OK, inspector=403, bound=403, owner_a=403)),
-            Probe("owner_b", roles(404, admin=OK, inspector=403, bound=403)),
-        )
-        for method in ("GET", "POST")
-    },
+    ("GET", "/ui/organisations/{org_id:int}"): (
+        Probe("owner_a", roles(404, admin=OK, inspector=403, bound=403, owner_a=403)),
+        Probe("owner_b", roles(404, admin=OK, inspector=403, bound=403)),
+    ),
+    ("POST", "/ui/organisations/{org_id:int}"): (
+        Probe("owner_a", ADMIN_ONLY),
+        Probe("owner_b", ADMIN_ONLY),
+    ),
     # ---- the maintenance company ----
     ("GET", "/ui/maint/units"): (Probe(None, REGISTER),),
     ("GET", "/ui/maint/units/{equipment_id:int}"): (
@@ -198,6 +206,9 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         Probe("alarm_a", roles(403, admin=OK, company_a=OK)),
         Probe("alarm_b", roles(403, admin=OK, company_a=404)),
     ),
+    # ---- the 96333 call centre (the call form probed empty: its own 422) ----
+    ("GET", "/ui/calls"): (Probe(None, roles(403, admin=OK, call_centre=OK)),),
+    ("POST", "/ui/calls"): (Probe(None, roles(403, admin=OK, call_centre=OK)),),
     # ---- the filling station (fills are refused to a jurisdiction-bound inspector) ----
     ("GET", "/ui/station/fills"): (Probe(None, FILL_READERS),),
     ("GET", "/ui/station/refused"): (Probe(None, FILL_READERS),),
