@@ -285,3 +285,72 @@ def sql_case(pool: Any, sql: str, *args: Any) -> Callable[[int], Awaitable[bool]
         return True
 
     return call
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, printed beside every figure (the machine is
+    shared: a figure taken at load 8 is not one taken at load 1)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids`` and their children so far (/proc/<pid>/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state is field 0; utime, stime, cutime, cstime are 11-14.
+        total += sum(int(f) for f in fields[11:15]) / tick
+    return total
+
+
+def server_pids(parent: int) -> list[int]:
+    """``parent`` and its child processes (uvicorn's workers)."""
+    pids = [parent]
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as children:
+            pids += [int(p) for p in children.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def lean_case(
+    http: LeanHttp, path: str, headers: dict[str, str] | None = None
+) -> Callable[[int], Awaitable[bool]]:
+    """``http_case`` on the light client: one GET per call, an error unless 200."""
+
+    async def call(_: int) -> bool:
+        try:
+            status, _ = await http.get(path, headers)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            return False
+        return status == 200
+
+    return call
+
+
+async def sustainable_rate(
+    name: str,
+    call: Callable[[int], Awaitable[bool]],
+    *,
+    rates: list[float],
+    seconds: float,
+    p99_limit_ms: float = 50.0,
+) -> tuple[float | None, list[Latency]]:
+    """The highest of ``rates`` (tried in rising order, stopping at the first miss) at
+    which ``call``'s p99 stays under ``p99_limit_ms`` with no errors."""
+    best: float | None = None
+    tried: list[Latency] = []
+    for rate in sorted(rates):
+        result = await fixed_rate(f"{name} @ {rate:.0f}/s", call, rate=rate, seconds=seconds)
+        tried.append(result)
+        if result.p99_ms >= p99_limit_ms or result.errors or result.achieved_rate < 0.95 * rate:
+            break
+        best = rate
+    return best, tried
