@@ -33,7 +33,7 @@ import gc
 import statistics
 import sys
 import time
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -186,7 +186,6 @@ async def keep_session(_: asyncpg.Connection) -> None:
 
 async def latency(base: str, token: str, rate: float, seconds: float, radius: float) -> None:
     today: date = clock.today()
-    now: datetime = clock.now()
     pool = await asyncpg.create_pool(
         **settings_from_env().database.postgres_config(), min_size=4, max_size=8, reset=keep_session
     )
@@ -202,7 +201,6 @@ async def latency(base: str, token: str, rate: float, seconds: float, radius: fl
                 sort="-overdue_inspections",
                 limit=50,
                 today=today,
-                now=now,
             )
         )
         lon, lat = CENTRE

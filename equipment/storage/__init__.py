@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
@@ -39,6 +40,7 @@ class UnitOfWork:
     """The repositories, one attribute per aggregate."""
 
     def __init__(self) -> None:
+        self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
         self.calls = CallRepository()
         self.citizen_reports = CitizenReportRepository()
