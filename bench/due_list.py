@@ -102,10 +102,11 @@ async def plan(pool: asyncpg.Pool, statement: Statement) -> list[str]:
 class Server:
     """A server process (sereg or the floor app) on a free port with its CPU meter."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], cwd: str | None = None) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [*command, "--port", str(self.port)],
+            cwd=cwd,
             env={**os.environ, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -136,6 +137,8 @@ def sereg_server(workers: int) -> Server:
     return Server(
         [sys.executable, "-m", "sereg.cli", "serve", "--workers", str(workers)],
         {"SEREG_DB_POOL_MAX": "10"},
+        # SEREG_BENCH_SERVER_DIR: serve another checkout's code (a before/after run).
+        cwd=os.environ.get("SEREG_BENCH_SERVER_DIR") or None,
     )
 
 
