@@ -105,6 +105,15 @@ POSTGRES = [
     "CREATE TRIGGER equipment_area_change_update AFTER UPDATE ON equipment"
     " REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows"
     " FOR EACH STATEMENT EXECUTE FUNCTION sereg_area_change_equipment()",
+    # TRUNCATE fires no row or DELETE trigger: every area is logged.
+    _pg_function(
+        "sereg_area_change_truncate", "INSERT INTO area_change (area) SELECT id FROM area;"
+    ),
+    *(
+        f"CREATE TRIGGER {table}_area_change_truncate AFTER TRUNCATE ON {table}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION sereg_area_change_truncate()"
+        for table in ("area_member", "due_date", "alarm", "equipment")
+    ),
     "CREATE TRIGGER equipment_area_change_delete AFTER DELETE ON equipment"
     " REFERENCING OLD TABLE AS old_rows"
     " FOR EACH STATEMENT EXECUTE FUNCTION sereg_area_change_equipment()",
