@@ -58,7 +58,11 @@ class LeanHttp:
         request = ("\r\n".join(lines) + "\r\n\r\n").encode()
         if self._idle.empty() and self._opened < self.size:
             self._opened += 1
-            connection = await asyncio.open_connection(self.host, self.port)
+            try:
+                connection = await asyncio.open_connection(self.host, self.port)
+            except BaseException:
+                self._opened -= 1  # never opened: a failed connect must not use up a slot
+                raise
         else:
             connection = await self._idle.get()
         try:
