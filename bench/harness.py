@@ -256,7 +256,7 @@ class Downloads:
         return f"{len(done)} downloads of {int(done[0][1]):,} bytes, median {seconds:.2f} s each"
 
 
-async def wait_until_up(http: httpx.AsyncClient, attempts: int = 100) -> None:
+async def wait_until_up(http: httpx.AsyncClient, attempts: int = 1200) -> None:
     for _ in range(attempts):
         try:
             await http.get("/health")
