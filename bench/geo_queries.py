@@ -306,7 +306,8 @@ async def after_register_changes(
     times = []
     for run in range(runs):
         await pool.execute(
-            "UPDATE equipment SET next_inspection_due = next_inspection_due + $2 WHERE id = $1",
+            "UPDATE equipment SET next_inspection_due = next_inspection_due + $2::integer"
+            " WHERE id = $1",
             unit_id,
             1 if run % 2 == 0 else -1,
         )
