@@ -23,6 +23,7 @@ from equipment.api import (
     controllers,
     draw_controllers,
     emergency_controllers,
+    export_worker,
     geo_controllers,
     hazard_controllers,
     import_controllers,
@@ -250,7 +251,9 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
         # The feed first: its streams end, so the server need not wait out their clients.
-        on_shutdown=[feed.close, stop] if manage_db else [feed.close],
+        on_shutdown=[feed.close, export_worker.shutdown, stop]
+        if manage_db
+        else [feed.close, export_worker.shutdown],
         openapi_config=OpenAPIConfig(
             title="sereg",
             version="1",

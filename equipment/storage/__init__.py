@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
@@ -46,6 +47,7 @@ class UnitOfWork:
 
     def __init__(self) -> None:
         self.areas = AreaRepository()
+        self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
         self.calls = CallRepository()
         self.checks = CheckRepository()

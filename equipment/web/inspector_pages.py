@@ -11,8 +11,9 @@ inspector bound to a jurisdiction sees only the units inside it and a unit outsi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -315,7 +316,9 @@ def _set(values: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-async def _export(request: Request, principal: Principal, export: exports.Export) -> bytes:
+async def _export(
+    request: Request, principal: Principal, export: Callable[[], exports.Export]
+) -> bytes:
     filters = due_filter_of(_query_values(request))
     items = [
         item
@@ -341,7 +344,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]
 async def due_csv(request: Request, principal: NamedDependency[Principal]) -> Response[bytes]:
     """The due list as CSV: the same export as GET /api/v1/due/export.csv."""
     lang = exports.export_lang(staff_language(request))
-    content = await _export(request, principal, exports.CsvExport(lang))
+    content = await _export(request, principal, partial(exports.CsvExport, lang))
     return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
 
 
@@ -349,7 +352,7 @@ async def due_csv(request: Request, principal: NamedDependency[Principal]) -> Re
 async def due_xlsx(request: Request, principal: NamedDependency[Principal]) -> Response[bytes]:
     """The due list as Excel: the same export as GET /api/v1/due/export.xlsx."""
     lang = exports.export_lang(staff_language(request))
-    content = await _export(request, principal, exports.XlsxExport(lang))
+    content = await _export(request, principal, partial(exports.XlsxExport, lang))
     return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
 
@@ -661,7 +664,7 @@ async def calendar_feed(name: FromPath[str]) -> Response[bytes]:
             max_rows=controllers.EXPORT_LIMIT,
         )
     ]
-    calendar = exports.IcsExport(calendar_name="sereg 应检设备", generated_at=clock.now())
+    calendar = partial(exports.IcsExport, calendar_name="sereg 应检设备", generated_at=clock.now())
     return Response(
         await controllers.render(calendar, items),
         media_type=exports.ICS_MEDIA_TYPE,
