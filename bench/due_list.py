@@ -27,88 +27,63 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
+import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 import asyncpg
-import httpx
 
+from bench.due_floor import encode_cases
 from bench.harness import (
     HEADER,
     Latency,
+    LeanHttp,
     admin_token,
     fixed_rate,
     free_port,
-    http_case,
+    lean_case,
+    load_average,
     machine,
+    process_cpu_seconds,
+    server_pids,
     sql_case,
-    start_server,
-    wait_until_up,
+    sustainable_rate,
 )
 from equipment.domain.access import Principal, Role
 from equipment.domain.rules.model import STATUTORY_KINDS
 from equipment.services import clock, due
-from equipment.services.pagination import after_cursor, encode_cursor
+from equipment.services.pagination import encode_cursor
 from equipment.settings import settings_from_env
 from equipment.storage import due as due_storage
-from equipment.tables import DueDate, Organisation
 
 DISTRICT = "420606"
 PAGE = 50
 TARGET_P99_MS = 20.0
-TARGET_OVER_FLOOR_MS = 3.0
+TARGET_RATIO = 1.5  # p99 against the minimal handler's
+TARGET_CPU_RATIO = 1.3  # server CPU per request against the minimal handler's
 ADMIN = Principal(Role.ADMIN, None, 0)  # what the bench's admin token stands for
 
 Statement = tuple[str, list[Any]]
-
-
-def compiled(query: Any) -> Statement:
-    """A Piccolo query as the (SQL, arguments) it sends to asyncpg."""
-    sql, args = query.querystrings[0].compile_string(engine_type="postgres")
-    return sql, list(args)
+Call = Callable[[int], Awaitable[bool]]
 
 
 def page_sql(f: due.DueFilter, today: date, after: dict[str, Any] | None = None) -> Statement:
-    """The statement ``due.due_list`` sends for one page: the same clauses, columns (with the
-    LEFT JOIN to equipment for code, address, status), order and LIMIT page + 1."""
+    """The statement ``due.due_list`` sends for one page (``storage.due.page_statement``),
+    with its LIMIT page + 1."""
     statutory = f.kind is None or f.kind in STATUTORY_KINDS
-    clauses = due_storage.clauses(ADMIN.equipment_scope(), f, statutory=statutory, today=today)
-    if after is not None:
-        values = [after[c] for c in due.SORT.order_columns]
-        clauses.append(after_cursor(due.SORT, values, table="due_date"))
-    return compiled(
-        DueDate.select(*due_storage.COLUMNS)
-        .where(*clauses)
-        .order_by(DueDate.due_on, DueDate.id)
-        .limit(PAGE + 1)
+    values = [after[c] for c in due.SORT.order_columns] if after is not None else None
+    sql, args = due_storage.page_statement(
+        ADMIN.equipment_scope(), f, statutory=statutory, today=today, after=values
     )
+    return sql, [*args, PAGE + 1]
 
 
-def names_sql(rows: list[asyncpg.Record]) -> Statement:
-    """The organisation names ``due._decorate`` looks up for a page's rows."""
-    ids = {r["user_unit"] for r in rows} | {r["maintenance_company"] for r in rows} - {None}
-    return compiled(
-        Organisation.select(Organisation.id, Organisation.name).where(
-            Organisation.id.is_in(list(ids))
-        )
-    )
-
-
-def statement_case(pool: asyncpg.Pool, statement: Statement):
+def statement_case(pool: asyncpg.Pool, statement: Statement) -> Call:
     sql, args = statement
     return sql_case(pool, sql, *args)
-
-
-def statements_case(pool: asyncpg.Pool, statements: list[Statement]):
-    """The statements one after another, each on a connection from the pool (as Piccolo)."""
-
-    async def call(_: int) -> bool:
-        for sql, args in statements:
-            await pool.fetch(sql, *args)
-        return True
-
-    return call
 
 
 async def keep_session(_: asyncpg.Connection) -> None:
@@ -124,18 +99,89 @@ async def plan(pool: asyncpg.Pool, statement: Statement) -> list[str]:
     return [lines[0]] + [line for line in lines[1:] if any(w in line for w in wanted)]
 
 
-def verdict(api: Latency, floor: Latency) -> str:
-    over = api.p99_ms - floor.p99_ms
-    met = api.p99_ms <= TARGET_P99_MS and over <= TARGET_OVER_FLOOR_MS
-    return f"| {api.name} | {api.p99_ms:.2f} | {over:+.2f} | {'met' if met else '**missed**'} |"
+class Server:
+    """A server process (sereg or the floor app) on a free port with its CPU meter."""
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: str | None = None) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [*command, "--port", str(self.port)],
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.http = LeanHttp(self.port)
+
+    async def up(self) -> None:
+        for _ in range(300):
+            try:
+                status, _ = await self.http.get("/health")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+        raise SystemExit(f"server on port {self.port} did not come up")
+
+    def cpu(self) -> float:
+        return process_cpu_seconds(server_pids(self.process.pid))
+
+    async def stop(self) -> None:
+        await self.http.close()
+        self.process.terminate()
+        await asyncio.to_thread(self.process.wait, 20)
 
 
-async def measure(base: str, token: str, rate: float, seconds: float) -> None:
+def sereg_server(workers: int) -> Server:
+    return Server(
+        [sys.executable, "-m", "sereg.cli", "serve", "--workers", str(workers)],
+        {"SEREG_DB_POOL_MAX": "10"},
+        # SEREG_BENCH_SERVER_DIR: serve another checkout's code (a before/after run).
+        cwd=os.environ.get("SEREG_BENCH_SERVER_DIR") or None,
+    )
+
+
+def floor_server(cases: dict[str, Statement], workers: int) -> Server:
+    return Server(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.due_floor:app",
+            "--log-level",
+            "warning",
+            "--workers",
+            str(workers),
+        ],
+        {"SEREG_FLOOR_CASES": encode_cases(cases)},
+    )
+
+
+async def timed(
+    name: str, call: Call, rate: float, seconds: float, server: Server | None
+) -> tuple[Latency, float | None]:
+    """The case at a fixed rate and the server's CPU milliseconds per request."""
+    # A collection of this process's heap (~20 ms) stalls sending and reading for a
+    # moment; the burst after it would count against the server.
+    gc.collect()
+    gc.disable()
+    before = server.cpu() if server else 0.0
+    try:
+        result = await fixed_rate(name, call, rate=rate, seconds=seconds)
+    finally:
+        gc.enable()
+    cpu = (server.cpu() - before) * 1000 / result.count if server else None
+    return result, cpu
+
+
+async def measure(token: str, rate: float, seconds: float, sustainable: bool) -> None:
     database = settings_from_env().database
     pool = await asyncpg.create_pool(
         **database.postgres_config(), min_size=4, max_size=8, reset=keep_session
     )
     today = clock.today()  # the server's "today" (China time): both run the same SQL
+    servers: list[Server] = []
     try:
         overdue = due.DueFilter(window="overdue", district_code=DISTRICT)
         upcoming = due.DueFilter(window="upcoming", within_days=30)
@@ -158,88 +204,161 @@ async def measure(base: str, token: str, rate: float, seconds: float) -> None:
                 int(listed * 0.9),
             )
         )
-        first_sql = page_sql(overdue, today)
-        deep_sql = page_sql(overdue, today, deep)
-        upcoming_sql = page_sql(upcoming, today)
-        first_rows = await pool.fetch(first_sql[0], *first_sql[1])
-        request_sql = [first_sql, names_sql(first_rows[:PAGE])]
-
+        statements = {
+            "first": page_sql(overdue, today),
+            "deep": page_sql(overdue, today, deep),
+            "upcoming": page_sql(upcoming, today),
+        }
         first_path = f"/api/v1/due?window=overdue&district={DISTRICT}&limit={PAGE}"
-        deep_path = f"{first_path}&cursor={encode_cursor(due.SORT, deep)}"
-        upcoming_path = f"/api/v1/due?window=upcoming&within_days=30&limit={PAGE}"
-        async with httpx.AsyncClient(
-            base_url=base, timeout=10, limits=httpx.Limits(max_connections=50)
-        ) as http:
-            await wait_until_up(http)
-            headers = {"Authorization": f"Bearer {token}"}
-            # The floor's SQL lists what the API lists, on the first and on the deep page.
-            for path, (sql, args) in ((first_path, first_sql), (deep_path, deep_sql)):
-                reply = await http.get(path, headers=headers)
-                reply.raise_for_status()
-                api_ids = [i["id"] for i in reply.json()["items"]]
-                sql_ids = [r["id"] for r in await pool.fetch(sql, *args)][:PAGE]
-                assert api_ids == sql_ids, f"{path}: the API and the floor SQL differ"
-            # Grow the server's pool to its maximum before measuring: it starts at
-            # SEREG_DB_POOL_MIN (2) and the first burst opens the rest at once, a one-off
-            # stall of a fresh server (see bench/README.md) that is not the steady state.
-            await asyncio.gather(*(http.get(first_path, headers=headers) for _ in range(40)))
+        paths = {
+            "first": first_path,
+            "deep": f"{first_path}&cursor={encode_cursor(due.SORT, deep)}",
+            "upcoming": f"/api/v1/due?window=upcoming&within_days=30&limit={PAGE}",
+        }
+        labels = {
+            "first": "overdue 420606, first page",
+            "deep": "overdue 420606, keyset page 90 % deep",
+            "upcoming": "upcoming within 30 days",
+        }
+        headers = {"Authorization": f"Bearer {token}"}
+        app, floor = sereg_server(1), floor_server(statements, 1)
+        servers += [app, floor]
+        await app.up()
+        await floor.up()
+        # The floor's SQL lists what the API lists.
+        import json
 
-            cases = [
-                ("HTTP floor: GET /health", http_case(http, "/health", headers)),
-                ("DB floor: overdue 420606 first page SQL", statement_case(pool, first_sql)),
-                (
-                    "DB: first page + organisation names SQL",
-                    statements_case(pool, request_sql),
-                ),
-                ("API: overdue 420606, first page", http_case(http, first_path, headers)),
-                ("DB floor: overdue 420606 deep page SQL", statement_case(pool, deep_sql)),
-                ("API: overdue 420606, keyset page 90 % deep", http_case(http, deep_path, headers)),
-                ("DB floor: upcoming 30 days SQL", statement_case(pool, upcoming_sql)),
-                ("API: upcoming within 30 days", http_case(http, upcoming_path, headers)),
-            ]
-            print(
-                f"# due list latency, {units:,} units, {statutory:,} statutory due dates,"
-                f" {listed:,} overdue in {DISTRICT}; {rate:.0f} req/s for {seconds:.0f} s"
-            )
-            print(f"machine: {machine()}")
-            print(f"today {today}; deep cursor after ({deep['due_on']}, {deep['id']})")
-            print()
-            print(HEADER)
-            results: dict[str, Latency] = {}
-            for name, call in cases:
-                # A collection of this process's heap (~20 ms) stalls sending and reading
-                # for a moment; the burst after it would count against the server.
-                gc.collect()
-                gc.disable()
-                try:
-                    results[name] = await fixed_rate(name, call, rate=rate, seconds=seconds)
-                finally:
-                    gc.enable()
-                print(results[name].row(), flush=True)
+        for case, path in paths.items():
+            status, body = await app.http.get(path, headers)
+            assert status == 200, (path, status, body[:300])
+            api_ids = [i["id"] for i in json.loads(body)["items"]]
+            status, body = await floor.http.get(f"/due/{case}")
+            assert status == 200, (case, status, body[:300])
+            floor_ids = [r["id"] for r in json.loads(body)][:PAGE]
+            assert api_ids == floor_ids, f"{path}: the API and the floor SQL differ"
+        # Grow the server's pool to its maximum before measuring: a fresh server opening
+        # its connections at once under load stalls (bench/README.md), not the steady state.
+        for server, path, h in ((app, first_path, headers), (floor, "/due/first", None)):
+            await asyncio.gather(*(server.http.get(path, h) for _ in range(40)))
 
-        floor = results["HTTP floor: GET /health"]
+        print(
+            f"# due list latency, {units:,} units, {statutory:,} statutory due dates,"
+            f" {listed:,} overdue in {DISTRICT}; {rate:.0f} req/s for {seconds:.0f} s,"
+            " light client (harness.LeanHttp)"
+        )
+        print(f"machine: {machine()}; {load_average()} at start")
+        print(f"today {today}; deep cursor after ({deep['due_on']}, {deep['id']})")
         print()
         print(
-            f"Target: p99 <= {TARGET_P99_MS:.0f} ms and no more than"
-            f" {TARGET_OVER_FLOOR_MS:.0f} ms above the trivial route's p99"
-            f" ({floor.p99_ms:.2f} ms)."
+            HEADER.replace("achieved req/s |", "achieved req/s | server CPU ms/req | load avg |")
+            + " ---: | ---: |"
+        )
+        results: dict[str, tuple[Latency, float | None]] = {}
+
+        async def run(name: str, call: Call, server: Server | None) -> None:
+            result, cpu = await timed(name, call, rate, seconds, server)
+            results[name] = (result, cpu)
+            cpu_text = f"{cpu:.2f}" if cpu is not None else "—"
+            print(f"{result.row()} {cpu_text} | {os.getloadavg()[0]:.2f} |", flush=True)
+
+        await run("HTTP floor: sereg GET /health", lean_case(app.http, "/health", headers), app)
+        await run(
+            "HTTP floor: minimal Litestar GET /health", lean_case(floor.http, "/health"), floor
+        )
+        for case in paths:
+            await run(f"DB floor: {labels[case]} SQL", statement_case(pool, statements[case]), None)
+            await run(
+                f"Handler floor: {labels[case]} (minimal Litestar over asyncpg)",
+                lean_case(floor.http, f"/due/{case}"),
+                floor,
+            )
+            await run(f"API: {labels[case]}", lean_case(app.http, paths[case], headers), app)
+
+        print()
+        print(
+            f"Targets: p99 <= {TARGET_P99_MS:.0f} ms and <= {TARGET_RATIO}x the minimal"
+            f" handler's p99; server CPU per request <= {TARGET_CPU_RATIO}x the handler's."
         )
         print()
-        print("| API case | p99 ms | p99 - floor p99 ms | target |")
-        print("| --- | ---: | ---: | --- |")
-        for name, result in results.items():
-            if name.startswith("API"):
-                print(verdict(result, floor))
-        for label, statement in (
-            ("overdue 420606, first page", first_sql),
-            ("overdue 420606, deep page", deep_sql),
-            ("upcoming within 30 days", upcoming_sql),
-        ):
+        print(
+            "| API case | p99 ms | handler p99 ms | ratio | CPU ms/req | handler CPU"
+            " | ratio | target |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for case in paths:
+            api, api_cpu = results[f"API: {labels[case]}"]
+            hand, hand_cpu = results[
+                f"Handler floor: {labels[case]} (minimal Litestar over asyncpg)"
+            ]
+            p_ratio = api.p99_ms / hand.p99_ms
+            c_ratio = (api_cpu or 0) / (hand_cpu or 1)
+            met = (
+                api.p99_ms <= TARGET_P99_MS
+                and p_ratio <= TARGET_RATIO
+                and c_ratio <= TARGET_CPU_RATIO
+            )
+            print(
+                f"| {labels[case]} | {api.p99_ms:.2f} | {hand.p99_ms:.2f} | {p_ratio:.2f} |"
+                f" {api_cpu:.2f} | {hand_cpu:.2f} | {c_ratio:.2f} |"
+                f" {'met' if met else '**missed**'} |"
+            )
+        for case in paths:
             print()
-            print(f"EXPLAIN (ANALYZE), {label}:")
-            for line in await plan(pool, statement):
+            print(f"EXPLAIN (ANALYZE), {labels[case]}:")
+            for line in await plan(pool, statements[case]):
                 print(f"    {line}")
+
+        if sustainable:
+            await app.stop()
+            await floor.stop()
+            servers.clear()
+            print()
+            print(
+                "Sustainable rate: the highest fixed rate (of those tried, rising, stopping at"
+                " the first miss) with p99 < 50 ms and no errors, first page, light client."
+            )
+            print()
+            print(
+                "| server | workers | sustainable req/s | at that rate: p99 ms, CPU ms/req"
+                " | load avg |"
+            )
+            print("| --- | ---: | ---: | --- | ---: |")
+            rates = [200, 300, 400, 500, 600, 800]
+            for workers in (1, 2):
+                for label, make, path, h in (
+                    ("sereg /api/v1/due", lambda w: sereg_server(w), first_path, headers),
+                    ("minimal handler", lambda w: floor_server(statements, w), "/due/first", None),
+                ):
+                    server = make(workers)
+                    servers.append(server)
+                    await server.up()
+                    await asyncio.gather(*(server.http.get(path, h) for _ in range(40)))
+                    before = server.cpu()
+                    best, tried = await sustainable_rate(
+                        label, lean_case(server.http, path, h), rates=rates, seconds=seconds
+                    )
+                    cpu = (server.cpu() - before) * 1000 / sum(t.count + 20 for t in tried)
+                    at = (
+                        next((t for t in tried if t.name.endswith(f"@ {best:.0f}/s")), None)
+                        if best
+                        else None
+                    )
+                    detail = f"{at.p99_ms:.1f} ms" if at else "—"
+                    tried_text = ", ".join(
+                        f"{t.name.split('@ ')[1]} p99 {t.p99_ms:.0f}" for t in tried
+                    )
+                    print(
+                        f"| {label} | {workers} | {best or '< 200'} | {detail}, {cpu:.2f} ms/req"
+                        f" (tried: {tried_text}) | {os.getloadavg()[0]:.2f} |",
+                        flush=True,
+                    )
+                    await server.stop()
+                    servers.remove(server)
+        print()
+        print(f"{load_average()} at the end")
     finally:
+        for server in servers:
+            await server.stop()
         await pool.close()
 
 
@@ -247,17 +366,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--sustainable", action="store_true", help="also search the sustainable rate"
+    )
     args = parser.parse_args()
     if not settings_from_env().database.is_postgres:
         sys.exit("set DATABASE_URL to the PostgreSQL register loaded by 'sereg demo'")
     token = admin_token()
-    port = free_port()
-    server = start_server(port)
-    try:
-        asyncio.run(measure(f"http://127.0.0.1:{port}", token, args.rate, args.seconds))
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    asyncio.run(measure(token, args.rate, args.seconds, args.sustainable))
 
 
 if __name__ == "__main__":

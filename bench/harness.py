@@ -4,8 +4,10 @@ helpers the API benchmarks share (a ``sereg serve`` on a free port, an admin tok
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
@@ -13,6 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,7 +61,11 @@ class LeanHttp:
         request = ("\r\n".join(lines) + "\r\n\r\n").encode()
         if self._idle.empty() and self._opened < self.size:
             self._opened += 1
-            connection = await asyncio.open_connection(self.host, self.port)
+            try:
+                connection = await asyncio.open_connection(self.host, self.port)
+            except BaseException:
+                self._opened -= 1  # never opened: a failed connect must not use up a slot
+                raise
         else:
             connection = await self._idle.get()
         try:
@@ -252,7 +259,7 @@ class Downloads:
         return f"{len(done)} downloads of {int(done[0][1]):,} bytes, median {seconds:.2f} s each"
 
 
-async def wait_until_up(http: httpx.AsyncClient, attempts: int = 100) -> None:
+async def wait_until_up(http: httpx.AsyncClient, attempts: int = 1200) -> None:
     for _ in range(attempts):
         try:
             await http.get("/health")
@@ -285,3 +292,110 @@ def sql_case(pool: Any, sql: str, *args: Any) -> Callable[[int], Awaitable[bool]
         return True
 
     return call
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, printed beside every figure (the machine is
+    shared: a figure taken at load 8 is not one taken at load 1)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids`` and their children so far (/proc/<pid>/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state is field 0; utime, stime, cutime, cstime are 11-14.
+        total += sum(int(f) for f in fields[11:15]) / tick
+    return total
+
+
+def server_pids(parent: int) -> list[int]:
+    """``parent`` and its child processes (uvicorn's workers)."""
+    pids = [parent]
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as children:
+            pids += [int(p) for p in children.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def lean_case(
+    http: LeanHttp,
+    paths: str | list[str],
+    headers: dict[str, str] | None = None,
+    seed: int = 0,
+) -> Callable[[int], Awaitable[bool]]:
+    """One GET of ``paths`` (a random one of them, when a list) per call, over the light
+    client; an error unless the reply is 200 (a dropped connection too, so an overloaded
+    server shows as errors instead of ending the run)."""
+    choices = [paths] if isinstance(paths, str) else paths
+    rng = random.Random(seed)
+
+    async def call(_: int) -> bool:
+        try:
+            status, _body = await http.get(rng.choice(choices), headers)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            return False
+        return status == 200
+
+    return call
+
+
+async def quiet_fixed_rate(
+    name: str, call: Callable[[int], Awaitable[bool]], *, rate: float, seconds: float
+) -> Latency:
+    """``fixed_rate`` with the client's garbage collector held off: its pauses would show
+    as server latency."""
+    gc.collect()
+    gc.disable()
+    try:
+        return await fixed_rate(name, call, rate=rate, seconds=seconds)
+    finally:
+        gc.enable()
+
+
+async def on_register(
+    units: int, measure: Callable[[str], Awaitable[int]], *, root: Path, scratch: Any
+) -> int:
+    """``measure(url)`` on the register ``DATABASE_URL`` names (migrated first), or on a
+    scratch one of ``units`` (``scratch``: bench.ingest_support.scratch_register) when
+    it is unset. ``start_server`` and the token command read the register from the
+    environment, so the scratch one's URL is put there."""
+    os.environ["PICCOLO_CONF"] = "piccolo_conf"
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        migrate = [sys.executable, "-m", "sereg.cli", "migrate"]
+        await asyncio.to_thread(subprocess.run, migrate, cwd=root, check=True)
+        return await measure(given)
+    async with scratch(units) as url:
+        os.environ["DATABASE_URL"] = url
+        return await measure(url)
+
+
+async def sustainable_rate(
+    name: str,
+    call: Callable[[int], Awaitable[bool]],
+    *,
+    rates: list[float],
+    seconds: float,
+    p99_limit_ms: float = 50.0,
+) -> tuple[float | None, list[Latency]]:
+    """The highest of ``rates`` (tried in rising order, stopping at the first miss) at
+    which ``call``'s p99 stays under ``p99_limit_ms`` with no errors."""
+    best: float | None = None
+    tried: list[Latency] = []
+    for rate in sorted(rates):
+        result = await fixed_rate(f"{name} @ {rate:.0f}/s", call, rate=rate, seconds=seconds)
+        tried.append(result)
+        if result.p99_ms >= p99_limit_ms or result.errors or result.achieved_rate < 0.95 * rate:
+            break
+        best = rate
+    return best, tried

@@ -27,12 +27,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import io
 import os
 import random
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,9 +45,11 @@ from bench.harness import (
     Latency,
     LeanHttp,
     admin_token,
-    fixed_rate,
     free_port,
+    lean_case,
     machine,
+    on_register,
+    quiet_fixed_rate,
     start_server,
 )
 from bench.harness import wait_until_up as wait_for_server
@@ -72,19 +72,6 @@ def asyncpg_sql(piccolo_sql: str) -> str:
     """Piccolo's ``{}`` placeholders as asyncpg's ``$1, $2, ...``."""
     count = iter(range(1, 100))
     return re.sub(r"\{\}", lambda _: f"${next(count)}", piccolo_sql)
-
-
-def get_case(http: LeanHttp, paths: list[str], headers: dict[str, str], seed: int):
-    rng = random.Random(seed)
-
-    async def call(_: int) -> bool:
-        try:
-            status, _body = await http.get(rng.choice(paths), headers)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            return False
-        return status == 200
-
-    return call
 
 
 def sql_case(pool: asyncpg.Pool, codes: list[str], seed: int):
@@ -182,7 +169,7 @@ async def measure(url: str, args: argparse.Namespace) -> int:
         pngs = [f"/api/v1/equipment/{i}/qr.png" for i in ids]
         svgs = [f"/api/v1/equipment/{i}/qr.svg" for i in ids]
         try:
-            warm = get_case(http, pages, {}, args.seed + 1)
+            warm = lean_case(http, pages, {}, args.seed + 1)
             for i in range(300):
                 assert await warm(i), "the public page failed"
             await asyncio.gather(*(warm(-1) for _ in range(40)))  # grow the server's pool
@@ -200,25 +187,20 @@ async def measure(url: str, args: argparse.Namespace) -> int:
             print()
             print(HEADER)
             cases = [
-                ("HTTP floor: GET /health", get_case(http, ["/health"], {}, args.seed)),
+                ("HTTP floor: GET /health", lean_case(http, ["/health"], {}, args.seed)),
                 ("DB floor: the lookup's SQL (asyncpg)", sql_case(pool, codes, args.seed)),
-                ("API: GET /api/v1/public/equipment/{code}", get_case(http, lookups, {}, 2)),
-                ("Page: GET /p/{code}", get_case(http, pages, {}, args.seed)),
-                (QR_PNG, get_case(http, pngs, admin, 3)),
-                (QR_SVG, get_case(http, svgs, admin, 4)),
+                ("API: GET /api/v1/public/equipment/{code}", lean_case(http, lookups, {}, 2)),
+                ("Page: GET /p/{code}", lean_case(http, pages, {}, args.seed)),
+                (QR_PNG, lean_case(http, pngs, admin, 3)),
+                (QR_SVG, lean_case(http, svgs, admin, 4)),
             ]
             results: dict[str, Latency] = {}
             cpu_ms: dict[str, float] = {}
             for name, call in cases:
-                gc.collect()
-                gc.disable()  # the client's collector pauses would show as server latency
                 before = server_cpu_s(server.pid)
-                try:
-                    results[name] = await fixed_rate(
-                        name, call, rate=args.rate, seconds=args.seconds
-                    )
-                finally:
-                    gc.enable()
+                results[name] = await quiet_fixed_rate(
+                    name, call, rate=args.rate, seconds=args.seconds
+                )
                 done = results[name].count or 1
                 cpu_ms[name] = (server_cpu_s(server.pid) - before) * 1000 / done
                 print(results[name].row(), flush=True)
@@ -260,16 +242,9 @@ async def measure(url: str, args: argparse.Namespace) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
-    os.environ["PICCOLO_CONF"] = "piccolo_conf"
-    given = os.environ.get("DATABASE_URL")
-    if given:
-        migrate = [sys.executable, "-m", "sereg.cli", "migrate"]
-        await asyncio.to_thread(subprocess.run, migrate, cwd=ROOT, check=True)
-        return await measure(given, args)
-    async with scratch_register(args.units) as url:
-        # harness.start_server and the token command read the register from here.
-        os.environ["DATABASE_URL"] = url
-        return await measure(url, args)
+    return await on_register(
+        args.units, lambda url: measure(url, args), root=ROOT, scratch=scratch_register
+    )
 
 
 def main() -> None:

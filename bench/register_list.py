@@ -20,10 +20,12 @@ import httpx
 
 from bench.harness import (
     HEADER,
+    LeanHttp,
     admin_token,
     fixed_rate,
     free_port,
-    http_case,
+    lean_case,
+    load_average,
     machine,
     sql_case,
     start_server,
@@ -45,6 +47,8 @@ async def measure(base: str, token: str, rate: float, seconds: float) -> None:
             base_url=base, timeout=10, limits=httpx.Limits(max_connections=50)
         ) as http:
             await wait_until_up(http)
+            # The load itself goes through the light client (httpx measured itself, issue 19).
+            lean = LeanHttp(int(base.rsplit(":", 1)[1]))
             headers = {"Authorization": f"Bearer {token}"}
             first = (await http.get("/api/v1/equipment?limit=50", headers=headers)).json()
             assert first["items"], "empty register"
@@ -52,12 +56,12 @@ async def measure(base: str, token: str, rate: float, seconds: float) -> None:
             deep_cursor = encode_cursor(SortKey("id", False, True), {"id": deep_id})
 
             cases = [
-                ("HTTP floor: GET /health", http_case(http, "/health", headers)),
+                ("HTTP floor: GET /health", lean_case(lean, "/health", headers)),
                 (
                     "DB floor: first page SQL (asyncpg)",
                     sql_case(pool, "SELECT * FROM equipment ORDER BY id LIMIT 51"),
                 ),
-                ("API: first page", http_case(http, "/api/v1/equipment?limit=50", headers)),
+                ("API: first page", lean_case(lean, "/api/v1/equipment?limit=50", headers)),
                 (
                     "DB floor: district + lifts SQL (asyncpg)",
                     sql_case(
@@ -69,8 +73,8 @@ async def measure(base: str, token: str, rate: float, seconds: float) -> None:
                 ),
                 (
                     "API: district 420606, lifts",
-                    http_case(
-                        http,
+                    lean_case(
+                        lean,
                         "/api/v1/equipment?district=420606&category_prefix=31&limit=50",
                         headers,
                     ),
@@ -85,15 +89,15 @@ async def measure(base: str, token: str, rate: float, seconds: float) -> None:
                 ),
                 (
                     "API: deep keyset page (90 %)",
-                    http_case(http, f"/api/v1/equipment?limit=50&cursor={deep_cursor}", headers),
+                    lean_case(lean, f"/api/v1/equipment?limit=50&cursor={deep_cursor}", headers),
                 ),
                 (
                     "API: sort by -updated_at",
-                    http_case(http, "/api/v1/equipment?limit=50&sort=-updated_at", headers),
+                    lean_case(lean, "/api/v1/equipment?limit=50&sort=-updated_at", headers),
                 ),
             ]
             print(f"# register list latency, {count:,} units, {rate:.0f} req/s for {seconds:.0f} s")
-            print(f"machine: {machine()}")
+            print(f"machine: {machine()}; {load_average()}")
             print(HEADER)
             for name, call in cases:
                 result = await fixed_rate(name, call, rate=rate, seconds=seconds)

@@ -54,6 +54,8 @@ BENCHMARKS = (
               ("--points", "100000", "--areas", "500", "--repeat", "1")),
     Benchmark("Geo: area summary and spatial queries", "bench.geo_queries", ("--seconds", "10"),
               ("--seconds", "3", "--repeat", "1"), on_register=True),
+    Benchmark("Risk grades: recompute and the area summary by grade", "bench.risk_recompute",
+              ("--seconds", "10"), ("--seconds", "3"), on_register=True),
     Benchmark("API throughput: one vs two workers", "bench.api_workers", ("--seconds", "10"),
               ("--seconds", "3"), on_register=True),
     Benchmark("Fill permit (the interlock)", "bench.fill_permit", ("--seconds", "10"),

@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import os
-import random
 import re
 import secrets
 import subprocess
@@ -46,9 +44,11 @@ from bench.harness import (
     Latency,
     LeanHttp,
     admin_token,
-    fixed_rate,
     free_port,
+    lean_case,
     machine,
+    on_register,
+    quiet_fixed_rate,
     start_server,
 )
 from bench.harness import wait_until_up as wait_for_server
@@ -64,19 +64,6 @@ DUE_JSON = "JSON: GET /api/v1/due?window=overdue"
 DUE_PAGE = "Page: GET /ui/due?window=overdue"
 UNIT_JSON = "JSON: GET /api/v1/equipment/{id}"
 UNIT_PAGE = "Page: GET /ui/units/{id}"
-
-
-def get_case(http: LeanHttp, paths: list[str], headers: dict[str, str], seed: int):
-    rng = random.Random(seed)
-
-    async def call(_: int) -> bool:
-        try:
-            status, _body = await http.get(rng.choice(paths), headers)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            return False
-        return status == 200
-
-    return call
 
 
 def inspector_account() -> tuple[str, str]:
@@ -138,11 +125,11 @@ async def measure(url: str, args: argparse.Namespace) -> int:
         admin = {"Authorization": f"Bearer {token}"}
         http = LeanHttp(port)
         cases = [
-            (HEALTH, get_case(http, ["/health"], {}, args.seed)),
-            (DUE_JSON, get_case(http, ["/api/v1/due?window=overdue"], admin, args.seed)),
-            (DUE_PAGE, get_case(http, ["/ui/due?window=overdue"], cookie, args.seed)),
-            (UNIT_JSON, get_case(http, [f"/api/v1/equipment/{i}" for i in ids], admin, 2)),
-            (UNIT_PAGE, get_case(http, [f"/ui/units/{i}" for i in ids], cookie, 2)),
+            (HEALTH, lean_case(http, ["/health"], {}, args.seed)),
+            (DUE_JSON, lean_case(http, ["/api/v1/due?window=overdue"], admin, args.seed)),
+            (DUE_PAGE, lean_case(http, ["/ui/due?window=overdue"], cookie, args.seed)),
+            (UNIT_JSON, lean_case(http, [f"/api/v1/equipment/{i}" for i in ids], admin, 2)),
+            (UNIT_PAGE, lean_case(http, [f"/ui/units/{i}" for i in ids], cookie, 2)),
         ]
         print(
             f"# staff pages, {units:,} units; {args.rate:.0f} req/s for {args.seconds:.0f} s"
@@ -157,14 +144,9 @@ async def measure(url: str, args: argparse.Namespace) -> int:
                 for i in range(100):
                     assert await call(-1 - i), f"{name} failed"
                 await asyncio.gather(*(call(-1) for _ in range(20)))  # grow the server's pool
-                gc.collect()
-                gc.disable()  # the client's collector pauses would show as server latency
-                try:
-                    results[name] = await fixed_rate(
-                        name, call, rate=args.rate, seconds=args.seconds
-                    )
-                finally:
-                    gc.enable()
+                results[name] = await quiet_fixed_rate(
+                    name, call, rate=args.rate, seconds=args.seconds
+                )
                 print(results[name].row(), flush=True)
         finally:
             await http.close()
@@ -203,15 +185,9 @@ async def measure(url: str, args: argparse.Namespace) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
-    os.environ["PICCOLO_CONF"] = "piccolo_conf"
-    given = os.environ.get("DATABASE_URL")
-    if given:
-        migrate = [sys.executable, "-m", "sereg.cli", "migrate"]
-        await asyncio.to_thread(subprocess.run, migrate, cwd=ROOT, check=True)
-        return await measure(given, args)
-    async with scratch_register(args.units) as url:
-        os.environ["DATABASE_URL"] = url
-        return await measure(url, args)
+    return await on_register(
+        args.units, lambda url: measure(url, args), root=ROOT, scratch=scratch_register
+    )
 
 
 def main() -> None:

@@ -55,6 +55,9 @@ class Organisation(Table, tablename="organisation"):
     station_code = Varchar(length=32, null=True, default=None)  # unique: an index
     longitude = DoublePrecision(null=True, default=None)
     latitude = DoublePrecision(null=True, default=None)
+    # A user unit whose site handles hazardous chemicals (危化品相关): its units weigh
+    # heavier in the risk grade (equipment.domain.risk).
+    hazardous_chemicals = Boolean(default=False)
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -102,6 +105,12 @@ class Equipment(Table, tablename="equipment"):
     next_inspection_due = Date(null=True, default=None, index=True)
     not_fit_for_use = Boolean(default=False)
     last_maintenance_on = Date(null=True, default=None)
+    # The risk grade (equipment.domain.risk), derived like next_inspection_due: 0 蓝 to
+    # 3 红, its points, and when it was last computed (None: never). Indexed (rank, id) in
+    # a migration so lists by grade are one range scan.
+    risk_rank = Integer(default=0)
+    risk_points = DoublePrecision(default=0)
+    risk_graded_at = Timestamptz(null=True, default=None)
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -167,6 +176,8 @@ class DueDate(Table, tablename="due_date"):
     user_unit = Integer()
     maintenance_company = Integer(null=True, default=None)
     owning_station = Integer(null=True, default=None)
+    # The unit's risk rank, copied like the columns above (kept by the risk recompute).
+    risk_rank = Integer(default=0)
 
 
 class MaintenanceContract(Table, tablename="maintenance_contract"):
@@ -279,6 +290,10 @@ class AuditEntry(Table, tablename="audit_entry"):
     action = Varchar(length=32)
     before = JSON(null=True, default=None)
     after = JSON(null=True, default=None)
+    # PostgreSQL: the writing transaction's id (a BEFORE INSERT trigger sets it, whoever
+    # inserts), so the changes feed reads in an order no later commit can slip behind;
+    # SQLite leaves it NULL (one writer at a time: the id is that order already).
+    txid = BigInt(null=True, default=None)
 
 
 class ApiToken(Table, tablename="api_token"):
@@ -561,6 +576,12 @@ class WebhookEndpoint(Table, tablename="webhook_endpoint"):
     label = Varchar(length=100, default="")
     active = Boolean(default=True)
     created_at = Timestamptz()
+    # Told of alarms (the emergency linkage); an endpoint may take only the changes feed.
+    alarms = Boolean(default=True)
+    # The change kinds it subscribes to, comma-separated ("" none): register,
+    # inspection, hazard, status; and where its feed stands (the changes feed's cursor).
+    changes = Varchar(length=64, default="")
+    change_cursor = Varchar(length=48, default="")
 
 
 class Notification(Table, tablename="notification"):
@@ -597,6 +618,8 @@ class WebhookDelivery(Table, tablename="webhook_delivery"):
     last_status = Integer(null=True, default=None)
     delivered_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
+    # A change of the feed (its audit entry id) instead of an alarm's notification (0).
+    change = BigInt(null=True, default=None)
 
 
 class AlertDelivery(Table, tablename="alert_delivery"):
@@ -774,6 +797,18 @@ class HazardEvidence(Table, tablename="hazard_evidence"):
     sha256 = Varchar(length=64)
     uploaded_by = Varchar(length=80)
     uploaded_at = Timestamptz()
+
+
+class RiskChange(Table, tablename="risk_change"):
+    """A unit's risk grade changed: one row per change, never edited, so "units that
+    became 红 this month" is a range scan on (to_rank, changed_at)."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt(index=True)
+    from_rank = Integer(null=True, default=None)  # None: the first grade it got
+    to_rank = Integer()
+    points = DoublePrecision()
+    changed_at = Timestamptz()
 
 
 class CreditClassChange(Table, tablename="credit_class_change"):
@@ -1014,6 +1049,25 @@ class RoutineRecord(Table, tablename="routine_record"):
     created_at = Timestamptz()
 
 
+class InspectionCleanup(Table, tablename="inspection_cleanup"):
+    """A report an inspection body uploaded for a unit the register does not hold (归集
+    检验数据): kept for the registration office to resolve (file it under the right unit,
+    or dismiss it), never dropped. One row per report number: a re-upload updates it."""
+
+    id = BigSerial(primary_key=True)
+    report_no = Varchar(length=64, unique=True)
+    unit_code = Varchar(length=40)  # the code as the body wrote it
+    inspection_body = Integer(null=True, default=None, index=True)
+    report = JSON()  # the report as received, to file it once the unit is known
+    reason = Varchar(length=40)  # a stable code: unit_not_found
+    state = Varchar(length=12, default="open")  # open | resolved | dismissed
+    received_at = Timestamptz()
+    actor = Varchar(length=80)
+    resolved_at = Timestamptz(null=True, default=None)
+    resolved_by = Varchar(length=80, default="")
+    equipment = BigInt(null=True, default=None)  # the unit it was filed under
+
+
 REGISTER_TABLES: tuple[type[Table], ...] = (
     Organisation,
     Equipment,
@@ -1055,6 +1109,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Hazard,
     HazardChange,
     HazardEvidence,
+    RiskChange,
     CreditClassChange,
     RosterInspector,
     DrawPlan,
@@ -1065,6 +1120,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     CheckItem,
     CheckEvidence,
     RoutineRecord,
+    InspectionCleanup,
     Campaign,
     CampaignTask,
     Licence,

@@ -122,3 +122,40 @@ def metres_per_degree(lat: float) -> tuple[float, float]:
     prime_vertical = _A / w
     meridional = _A * (1.0 - _E2) / w**3
     return math.radians(1.0) * prime_vertical * math.cos(phi), math.radians(1.0) * meridional
+
+
+# Latitude slack for the bounds below: a geodesic between two points of a box bulges
+# poleward of the straight lon/lat line by well under 0.01° at the 50 km radius's scale.
+_BOUND_SLACK_DEG = 0.05
+
+
+def _metres_per_degree(phi_deg: float) -> tuple[float, float]:
+    """(east-west metres per degree of longitude, north-south metres per degree of
+    latitude) at latitude ``phi_deg`` on the WGS-84 ellipsoid."""
+    phi = math.radians(phi_deg)
+    w = math.sqrt(1.0 - _E2 * math.sin(phi) ** 2)
+    per_rad = math.pi / 180.0
+    return _A * math.cos(phi) / w * per_rad, _A * (1.0 - _E2) / w**3 * per_rad
+
+
+def flat_bounds(min_lat: float, max_lat: float) -> tuple[float, float, float, float]:
+    """Scales (kx_low, ky_low, kx_high, ky_high), metres per degree, such that for any two
+    points with latitudes in [min_lat, max_lat] (and less than 90° of longitude apart)
+
+        hypot(kx_low·Δlon, ky_low·Δlat) ≤ geodesic distance ≤ hypot(kx_high·Δlon, ky_high·Δlat).
+
+    Why: along any path ds² = M(φ)²dφ² + (N(φ)cos φ)²dλ². With M and N·cos φ bounded below
+    over the band (widened by a slack the geodesic's bulge stays within) every path, the
+    geodesic included, is at least the flat distance with the low scales; with them
+    bounded above, the straight lon/lat segment (which stays in the band) is at most the
+    flat distance with the high scales, and the geodesic is no longer than that segment.
+    N·cos φ falls and M rises with |φ|. A database can compare the flat distances with
+    plain arithmetic; only the points between the two need the exact geodesic.
+    """
+    lo = max(-90.0, min_lat - _BOUND_SLACK_DEG)
+    hi = min(90.0, max_lat + _BOUND_SLACK_DEG)
+    near = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))  # nearest the equator
+    far = max(abs(lo), abs(hi))
+    kx_far, ky_far = _metres_per_degree(far)
+    kx_near, ky_near = _metres_per_degree(near)
+    return kx_far, ky_near, kx_near, ky_far

@@ -19,17 +19,22 @@ from equipment.api import (
     api_docs,
     call_controllers,
     campaign_controllers,
+    change_controllers,
     check_controllers,
     controllers,
     draw_controllers,
     emergency_controllers,
+    export_worker,
     geo_controllers,
     hazard_controllers,
+    import_controllers,
     ingest_controllers,
+    inspection_feed_controllers,
     maintenance_controllers,
     map_controllers,
     notification_controllers,
     public_controllers,
+    risk_controllers,
     stream_controllers,
 )
 from equipment.api.auth import authenticate, require_token
@@ -41,7 +46,9 @@ from equipment.storage import db
 from equipment.web import (
     TEMPLATES,
     alarm_pages,
+    call_pages,
     campaign_pages,
+    check_pages,
     draw_pages,
     enterprise_pages,
     inspector_pages,
@@ -166,12 +173,16 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             public_controllers.label_sheet,
             public_controllers.CitizenReportController,
             hazard_controllers.HazardController,
+            import_controllers.ImportController,
+            risk_controllers.RiskController,
             draw_controllers.CreditController,
             draw_controllers.DrawController,
             check_controllers.CheckController,
             check_controllers.RoutineController,
             campaign_controllers.CampaignController,
             campaign_controllers.LicenceController,
+            change_controllers.change_feed,
+            inspection_feed_controllers.InspectionFeedController,
         ],
         dependencies={"principal": Provide(authenticate)},
         # The token is checked before any body is read; bodies are capped per route.
@@ -215,10 +226,12 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                 [
                     *map_pages.MAP_PAGES,
                     *alarm_pages.ALARM_PAGES,
+                    *call_pages.CALL_PAGES,
                     *inspector_pages.INSPECTOR_PAGES,
                     *maint_pages.PAGES,
                     *station_pages.PAGES,
                     *enterprise_pages.ENTERPRISE_PAGES,
+                    *check_pages.CHECK_PAGES,
                     *draw_pages.DRAW_PAGES,
                     *campaign_pages.CAMPAIGN_PAGES,
                 ]
@@ -243,7 +256,9 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
         # The feed first: its streams end, so the server need not wait out their clients.
-        on_shutdown=[feed.close, stop] if manage_db else [feed.close],
+        on_shutdown=[feed.close, export_worker.shutdown, stop]
+        if manage_db
+        else [feed.close, export_worker.shutdown],
         openapi_config=OpenAPIConfig(
             title="sereg",
             version="1",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from equipment.broker import MqttConnection, connection_from_url
 from equipment.domain import fills as fill_rules
 from equipment.domain import rules
-from equipment.services import fills, notify_worker, policies, schedules
+from equipment.services import fills, notify_worker, policies, risk, schedules
 from equipment.settings import Settings, settings_from_env
 from equipment.storage import db
 
@@ -90,5 +90,6 @@ def bootstrap(settings: Settings | None = None) -> Bootstrap:
         rules=schedules.load_policy(settings.rules.policy_path),
         fills=fills.fill_policy(settings.fills),
         response=settings.response,
+        risk=risk.load_policy(settings.rules.policy_path),
     )
     return Bootstrap(settings, built, connection_from_url(settings.mqtt.url)).install()

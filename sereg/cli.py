@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from equipment.settings import Settings, settings_from_env
+from sereg import import_cli
 
 if TYPE_CHECKING:
     from sereg.bootstrap import Bootstrap
@@ -261,6 +262,16 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    if args.action == "legacy-export":
+        from equipment.demo.legacy_export import write_legacy_export
+        from equipment.services import clock
+
+        manifest = write_legacy_export(
+            Path(args.out), rows=args.rows, seed=args.seed, units=args.units, today=clock.today()
+        )
+        print(f"wrote {args.out} ({manifest['rows']:,} rows, {manifest['encoding']})")
+        print(f"wrote {manifest['manifest']}: the defects it planted")
+        return
     open_database(create=True)
     asyncio.run(migrate())
     asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
@@ -679,6 +690,46 @@ def cmd_rules(args: argparse.Namespace) -> None:
     print(f"wrote {target} ({len(text.splitlines())} lines)")
 
 
+RISK_DOC = Path(__file__).resolve().parent.parent / "docs" / "risk.md"
+
+
+def cmd_risk(args: argparse.Namespace) -> None:
+    """Recompute every unit's risk grade, or write/check docs/risk.md."""
+    if args.action == "doc":
+        from equipment.domain.risk_document import render
+
+        text = render()
+        target = Path(args.output) if args.output else RISK_DOC
+        if args.check:
+            current = target.read_text(encoding="utf-8") if target.exists() else ""
+            if current != text:
+                raise SystemExit(f"{target} is out of date: run `sereg risk doc`")
+            print(f"{target} is current")
+            return
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target} ({len(text.splitlines())} lines)")
+        return
+    from equipment.demo.load import Progress
+    from equipment.services import clock, risk
+
+    bar: list[Progress] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bar:
+            bar.append(Progress(total, "risk grades"))
+        bar[0].advance(done - bar[0].done)
+
+    async def run() -> None:
+        result = await risk.recompute_all(now=clock.now(), batch=args.batch, progress=progress)
+        print(
+            f"{result.units:,} units graded, {result.changed:,} changed, in {result.seconds:.1f} s"
+        )
+
+    boot()
+    open_database()
+    asyncio.run(_with_db(run))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sereg", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -760,8 +811,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(func=cmd_simulate)
 
     demo = sub.add_parser("demo", help="load the synthetic Xiangyang demo city")
+    demo.add_argument(
+        "action",
+        nargs="?",
+        choices=["legacy-export"],
+        help="legacy-export: write a messy register export of the demo city (and a manifest)",
+    )
     demo.add_argument("--units", type=int, default=5000)
     demo.add_argument("--seed", type=int, default=420600)
+    demo.add_argument("--rows", type=int, default=2000, help="legacy-export: rows to write")
+    demo.add_argument("--out", default="legacy-export.csv", help="legacy-export: .csv or .xlsx")
     demo.set_defaults(func=cmd_demo)
 
     bench = sub.add_parser(
@@ -863,6 +922,8 @@ def build_parser() -> argparse.ArgumentParser:
     area_sub.add_parser("reassign", help="reassign every located unit to the stored areas")
     area.set_defaults(func=cmd_areas)
 
+    import_cli.add_parsers(sub)
+
     rules = sub.add_parser("rules", help="the regulatory rules document (docs/rules.md)")
     rules_sub = rules.add_subparsers(dest="action", required=True)
     doc = rules_sub.add_parser("doc", help="write docs/rules.md from the code's rule tables")
@@ -871,6 +932,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="exit non-zero when the file is not current"
     )
     rules.set_defaults(func=cmd_rules)
+
+    risk = sub.add_parser("risk", help="risk grades (风险分级): recompute, document")
+    risk_sub = risk.add_subparsers(dest="action", required=True)
+    recompute = risk_sub.add_parser(
+        "recompute", help="grade every unit again (after a policy change), with a progress bar"
+    )
+    recompute.add_argument("--batch", type=int, default=50_000, help="units per transaction")
+    risk_doc = risk_sub.add_parser("doc", help="write docs/risk.md from the factor table")
+    risk_doc.add_argument("--output", help="where to write it (default: docs/risk.md)")
+    risk_doc.add_argument(
+        "--check", action="store_true", help="exit non-zero when the file is not current"
+    )
+    risk.set_defaults(func=cmd_risk)
 
     draw = sub.add_parser("draw", help="random inspections: verify a draw, assess credit classes")
     draw_sub = draw.add_subparsers(dest="action", required=True)

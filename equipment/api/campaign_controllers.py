@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -34,6 +35,7 @@ class CampaignCreate(Struct, forbid_unknown_fields=True):
     districts: Annotated[list[District], Meta(max_length=50)] = []
     min_age_years: Annotated[int, Meta(ge=1, le=100)] | None = None
     overdue: bool = False
+    min_grade: Literal["blue", "yellow", "orange", "red"] | None = None
 
 
 class FollowUpCreate(Struct, forbid_unknown_fields=True):
@@ -77,7 +79,11 @@ class CampaignController(Controller):
     ) -> dict[str, Any]:
         """Start a campaign: a task per unit (or per user unit) the filters select."""
         selection = campaigns.Selection(
-            tuple(data.categories), tuple(data.districts), data.min_age_years, data.overdue
+            tuple(data.categories),
+            tuple(data.districts),
+            data.min_age_years,
+            data.overdue,
+            data.min_grade,
         )
         made, count = await campaigns.create_campaign(
             principal,
@@ -161,11 +167,15 @@ class CampaignController(Controller):
         language: NamedDependency[str],
     ) -> Response[bytes]:
         rows = await campaigns.progress(principal, campaign_id)
-        export = exports.XlsxExport(
-            exports.export_lang(language), columns=PROGRESS_COLUMNS, title=PROGRESS_TITLE
+        # A factory, as the due list's: large exports are built in the export worker.
+        make = partial(
+            exports.XlsxExport,
+            exports.export_lang(language),
+            columns=PROGRESS_COLUMNS,
+            title=PROGRESS_TITLE,
         )
         return Response(
-            await render(export, rows),
+            await render(make, rows),
             media_type=exports.XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.xlsx"'},
         )

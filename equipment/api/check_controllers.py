@@ -60,6 +60,12 @@ class CheckCreate(Struct, forbid_unknown_fields=True):
     open_hazards: bool = True
 
 
+class OpenHazards(Struct, forbid_unknown_fields=True):
+    """Which failed items to open as hazards (empty: every failed item not yet opened)."""
+
+    items: Annotated[list[ItemKey], Meta(max_length=rules.MAX_ITEMS)] = []
+
+
 class ChecklistItem(Struct):
     key: str
     text: str
@@ -264,10 +270,16 @@ class CheckController(Controller):
         principal: NamedDependency[Principal],
         language: NamedDependency[str],
         check_id: CheckId,
+        data: JSONBody[OpenHazards],
     ) -> CheckDetail:
-        """Turn the check's failed items into hazards (those not yet turned)."""
+        """Turn the check's failed items (``items``: only these; empty: all) into hazards,
+        those not yet turned."""
         detail = await checks.open_hazards(
-            principal, check_id, today=clock.today(), now=clock.now()
+            principal,
+            check_id,
+            only=data.items or None,
+            today=clock.today(),
+            now=clock.now(),
         )
         return _detail(detail, language)
 

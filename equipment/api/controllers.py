@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, HeaderParameter, JSONBody, PathParameter, QueryParameter
 
-from equipment.api import api_docs, exports, schemas, views
+from equipment.api import api_docs, export_worker, exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
 from equipment.domain import aliases, catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
 from equipment.domain.errors import InvalidValue
 from equipment.domain.lifecycle import Action, Status
+from equipment.domain.risk import RiskGrade
+from equipment.domain.risk import rank as risk_rank
 from equipment.services import (
     clock,
     due,
@@ -27,7 +29,6 @@ from equipment.services import (
     schedules,
     tokens,
 )
-from equipment.services.pacing import Pacer
 from equipment.services.pagination import parse_sort
 
 EquipmentId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="equipment id")]
@@ -94,8 +95,8 @@ def category_prefix_filter(prefix: str | None) -> str | None:
     return normalised
 
 
-def _with_etag(unit: Mapping[str, Any]) -> Response[schemas.Equipment]:
-    return Response(views.equipment(unit), headers={"ETag": etag(unit["version"])})
+def _with_etag(language: str, unit: Mapping[str, Any]) -> Response[schemas.Equipment]:
+    return Response(views.equipment(unit, language), headers={"ETag": etag(unit["version"])})
 
 
 class OrganisationController(Controller):
@@ -104,7 +105,10 @@ class OrganisationController(Controller):
 
     @post("/", responses=api_docs.WRITE)
     async def create(
-        self, principal: NamedDependency[Principal], data: JSONBody[schemas.OrganisationCreate]
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        data: JSONBody[schemas.OrganisationCreate],
     ) -> Response[schemas.Organisation]:
         row = await organisations.create_organisation(
             principal,
@@ -112,13 +116,16 @@ class OrganisationController(Controller):
             now=clock.now(),
         )
         return Response(
-            views.organisation(row), status_code=201, headers={"ETag": etag(row["version"])}
+            views.organisation(row, language),
+            status_code=201,
+            headers={"ETag": etag(row["version"])},
         )
 
     @get("/", responses=api_docs.READ)
     async def list_(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         kind: FromQuery[OrgKind | None] = None,
         q: Annotated[str | None, query_text(100)] = None,
         after: Annotated[int | None, QueryParameter(ge=0, le=2**31 - 1)] = None,
@@ -129,21 +136,25 @@ class OrganisationController(Controller):
             principal, kind=kind, q=q, after_id=after, limit=size
         )
         return schemas.OrganisationPage(
-            [views.organisation(r) for r in rows],
+            [views.organisation(r, language) for r in rows],
             rows[-1]["id"] if len(rows) == size else None,
         )
 
     @get("/{org_id:int}", responses=api_docs.READ_ONE)
     async def read(
-        self, principal: NamedDependency[Principal], org_id: OrgIdPath
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        org_id: OrgIdPath,
     ) -> Response[schemas.Organisation]:
         row = await organisations.get_organisation(principal, org_id)
-        return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
+        return Response(views.organisation(row, language), headers={"ETag": etag(row["version"])})
 
     @patch("/{org_id:int}", responses=api_docs.VERSIONED)
     async def update(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         org_id: OrgIdPath,
         data: JSONBody[schemas.OrganisationUpdate],
         if_match: IfMatch = None,
@@ -152,7 +163,7 @@ class OrganisationController(Controller):
         row = await organisations.update_organisation(
             principal, org_id, version, schemas.changes_of(data), now=clock.now()
         )
-        return Response(views.organisation(row), headers={"ETag": etag(row["version"])})
+        return Response(views.organisation(row, language), headers={"ETag": etag(row["version"])})
 
 
 class EquipmentController(Controller):
@@ -161,7 +172,10 @@ class EquipmentController(Controller):
 
     @post("/", responses=api_docs.WRITE)
     async def create(
-        self, principal: NamedDependency[Principal], data: JSONBody[schemas.EquipmentCreate]
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        data: JSONBody[schemas.EquipmentCreate],
     ) -> Response[schemas.Equipment]:
         values = schemas.changes_of(data)
         for api_name, column in (
@@ -173,7 +187,7 @@ class EquipmentController(Controller):
         unit = await register.create_equipment(
             principal, values, today=clock.today(), now=clock.now()
         )
-        response = _with_etag(unit)
+        response = _with_etag(language, unit)
         response.status_code = 201
         return response
 
@@ -181,6 +195,7 @@ class EquipmentController(Controller):
     async def list_(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         category: Annotated[str | None, query_text(4)] = None,
         category_prefix: Annotated[str | None, query_text(4)] = None,
         district: District = None,
@@ -209,18 +224,24 @@ class EquipmentController(Controller):
             cursor,
             page_limit(limit),
         )
-        return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
+        return schemas.EquipmentPage(
+            [views.equipment(r, language) for r in page.items], page.next_cursor
+        )
 
     @get("/{equipment_id:int}", responses=api_docs.READ_ONE)
     async def read(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
     ) -> Response[schemas.Equipment]:
-        return _with_etag(await register.get_equipment(principal, equipment_id))
+        return _with_etag(language, await register.get_equipment(principal, equipment_id))
 
     @patch("/{equipment_id:int}", responses=api_docs.VERSIONED)
     async def update(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.EquipmentUpdate],
         if_match: IfMatch = None,
@@ -234,17 +255,19 @@ class EquipmentController(Controller):
             today=clock.today(),
             now=clock.now(),
         )
-        return _with_etag(unit)
+        return _with_etag(language, unit)
 
     @post("/{equipment_id:int}/register", status_code=200, responses=api_docs.VERSIONED)
     async def register_(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.RegisterRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.register(
                 principal,
                 equipment_id,
@@ -254,18 +277,63 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
+        )
+
+    @post("/{equipment_id:int}/refuse", status_code=200, responses=api_docs.VERSIONED)
+    async def refuse(
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
+        data: JSONBody[schemas.RefuseRequest],
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        """Refuse a pending application (不予登记), saying why: the registration office."""
+        return _with_etag(
+            language,
+            await register.refuse(
+                principal,
+                equipment_id,
+                refused_on=data.on,
+                reason=data.reason,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            ),
+        )
+
+    @post("/{equipment_id:int}/reapply", status_code=200, responses=api_docs.VERSIONED)
+    async def reapply(
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Equipment]:
+        """Apply again after a refusal, once the record is put right: the applicant."""
+        return _with_etag(
+            language,
+            await register.reapply(
+                principal,
+                equipment_id,
+                expected_version=version_from_if_match(if_match, required=False),
+                today=clock.today(),
+                now=clock.now(),
+            ),
         )
 
     @post("/{equipment_id:int}/suspend", status_code=200, responses=api_docs.VERSIONED)
     async def suspend(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.SuspendRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.suspend(
                 principal,
                 equipment_id,
@@ -276,18 +344,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/resume", status_code=200, responses=api_docs.VERSIONED)
     async def resume(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.ResumeRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.resume(
                 principal,
                 equipment_id,
@@ -295,18 +365,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/scrap", status_code=200, responses=api_docs.VERSIONED)
     async def scrap(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.CloseRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.close(
                 principal,
                 equipment_id,
@@ -316,18 +388,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/cancel", status_code=200, responses=api_docs.VERSIONED)
     async def cancel(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.CloseRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.close(
                 principal,
                 equipment_id,
@@ -337,18 +411,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/transfer", status_code=200, responses=api_docs.VERSIONED)
     async def transfer(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.TransferRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.transfer(
                 principal,
                 equipment_id,
@@ -357,18 +433,20 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @post("/{equipment_id:int}/change-maintainer", status_code=200, responses=api_docs.VERSIONED)
     async def change_maintainer(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         equipment_id: EquipmentId,
         data: JSONBody[schemas.ChangeMaintainerRequest],
         if_match: IfMatch = None,
     ) -> Response[schemas.Equipment]:
         return _with_etag(
+            language,
             await register.change_maintainer(
                 principal,
                 equipment_id,
@@ -377,15 +455,18 @@ class EquipmentController(Controller):
                 expected_version=version_from_if_match(if_match, required=False),
                 today=clock.today(),
                 now=clock.now(),
-            )
+            ),
         )
 
     @get("/{equipment_id:int}/status-history", responses=api_docs.READ_ONE)
     async def status_history(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
     ) -> list[schemas.StatusChange]:
         rows = await register.status_history(principal, equipment_id)
-        return [views.status_change(r) for r in rows]
+        return [views.status_change(r, language) for r in rows]
 
     @get("/{equipment_id:int}/audit", responses=api_docs.READ_ONE)
     async def audit(
@@ -413,15 +494,20 @@ class InspectionController(Controller):
             today=clock.today(),
             now=clock.now(),
         )
-        result = schemas.InspectionResult(views.inspection(row), views.schedule(schedule, language))
+        result = schemas.InspectionResult(
+            views.inspection(row, language), views.schedule(schedule, language)
+        )
         return Response(result, status_code=201)
 
     @get("/inspections", responses=api_docs.READ_ONE)
     async def list_(
-        self, principal: NamedDependency[Principal], equipment_id: EquipmentId
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        equipment_id: EquipmentId,
     ) -> list[schemas.InspectionRecord]:
         rows = await inspections.list_inspections(principal, equipment_id)
-        return [views.inspection(r) for r in rows]
+        return [views.inspection(r, language) for r in rows]
 
     @get("/schedule", responses=api_docs.READ_ONE)
     async def schedule(
@@ -457,6 +543,14 @@ def due_filter(
     area_id: Annotated[
         int | None, QueryParameter(ge=1, le=2**31 - 1, description="units in or on this area")
     ] = None,
+    grade: Annotated[
+        Literal["red", "orange", "yellow", "blue"] | None,
+        QueryParameter(description="the unit's risk grade (风险分级)"),
+    ] = None,
+    sort: Annotated[
+        Literal["due_on", "-grade"],
+        QueryParameter(description="due_on: earliest first; -grade: worst risk grade first"),
+    ] = "due_on",
 ) -> due.DueFilter:
     return due.DueFilter(
         window=window,
@@ -470,6 +564,8 @@ def due_filter(
         user_unit_id=user_unit_id,
         maintenance_company_id=maintenance_company_id,
         area_id=area_id,
+        risk_rank=None if grade is None else risk_rank(RiskGrade(grade)),
+        by_grade=sort == "-grade",
     )
 
 
@@ -530,7 +626,7 @@ class DueController(Controller):
         language: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        content = await render(exports.CsvExport(exports.export_lang(language)), items)
+        content = await render(partial(exports.CsvExport, exports.export_lang(language)), items)
         return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
 
     @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
@@ -541,7 +637,7 @@ class DueController(Controller):
         language: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
     ) -> Response[bytes]:
         items = await _all_due(principal, filters)
-        content = await render(exports.XlsxExport(exports.export_lang(language)), items)
+        content = await render(partial(exports.XlsxExport, exports.export_lang(language)), items)
         return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
     @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE, responses=api_docs.READ)
@@ -552,7 +648,9 @@ class DueController(Controller):
     ) -> Response[bytes]:
         """An iCalendar feed of the matching due dates, for a district or a company."""
         items = await _all_due(principal, filters)
-        calendar = exports.IcsExport(calendar_name="sereg 应检设备", generated_at=clock.now())
+        calendar = partial(
+            exports.IcsExport, calendar_name="sereg 应检设备", generated_at=clock.now()
+        )
         return _download(await render(calendar, items), exports.ICS_MEDIA_TYPE, "due.ics")
 
 
@@ -565,15 +663,9 @@ async def _all_due(principal: Principal, filters: due.DueFilter) -> list[dict]:
     ]
 
 
-async def render(export: exports.Export, rows: Iterable[dict]) -> bytes:
-    """The download's bytes, formatted in slices (18,700 rows take 2-3 s as XLSX or a
-    calendar, measured: in one go, every other request of the process waited as long)."""
-    pacer = Pacer()
-    for row in rows:
-        export.add(row)
-        await pacer.tick()
-    # Finishing is zlib (XLSX) or one join of bytes: C code, and zlib lets the GIL go.
-    return await asyncio.to_thread(export.finish)
+async def render(make: Callable[[], exports.Export], rows: Sequence[dict]) -> bytes:
+    """The download's bytes, built off the event loop when large (export_worker)."""
+    return await export_worker.render(make, rows)
 
 
 def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]:

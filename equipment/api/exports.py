@@ -43,10 +43,12 @@ __all__ = [
     "Export",
     "IcsExport",
     "Lang",
+    "Sheet",
     "XlsxExport",
     "to_csv",
     "to_icalendar",
     "to_xlsx",
+    "to_xlsx_book",
 ]
 
 Lang = Literal["zh", "en"]
@@ -192,6 +194,9 @@ class CsvExport:
         self._flush()
         return b"".join(self._parts)
 
+    def close(self) -> None:
+        """Nothing to release: the parts are plain bytes."""
+
 
 def to_csv(rows: Iterable[Mapping[str, Any]], lang: Lang = "zh") -> bytes:
     return _whole(CsvExport(lang), rows)
@@ -210,6 +215,11 @@ class XlsxExport:
     Written in openpyxl's write-only mode, which streams rows to disk as they come, so a
     district's whole list is exported in bounded memory. Dates are real Excel dates (they
     sort and filter as dates), the header is bold and stays in view when scrolling.
+
+    The sheet's first row starts openpyxl's writer generators, which only saving ends: so
+    the header waits for the first row (an export made and then refused, say for want of
+    a permission, never starts them), and ``close`` ends them for an export given up
+    half-way (a cancelled request). Left open, they raise when the collector finds them.
     """
 
     def __init__(
@@ -228,16 +238,23 @@ class XlsxExport:
         for index, column in enumerate(columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = column.width
         sheet.freeze_panes = "A2"
+        self._started = False
+        self._saved = False
 
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
         bold = Font(bold=True)
         header = []
-        for column in columns:
-            cell = WriteOnlyCell(sheet, value=column.header(lang))
+        for column in self.columns:
+            cell = WriteOnlyCell(self._sheet, value=column.header(self.lang))
             cell.font = bold
             header.append(cell)
-        sheet.append(header)
+        self._sheet.append(header)
 
     def add(self, row: Mapping[str, Any]) -> None:
+        self._start()
         cells = []
         for column in self.columns:
             value = _cell(row, column, self.lang, xml=True)
@@ -250,13 +267,69 @@ class XlsxExport:
         self._sheet.append(cells)
 
     def finish(self) -> bytes:
+        self._start()
         out = io.BytesIO()
+        self._saved = True
         self._workbook.save(out)
         return out.getvalue()
+
+    def close(self) -> None:
+        """End the writer generators of an export given up before ``finish`` (saving is
+        the only public way openpyxl ends them; the bytes are dropped)."""
+        if self._started and not self._saved:
+            self._saved = True
+            self._workbook.save(io.BytesIO())
 
 
 def to_xlsx(rows: Iterable[Mapping[str, Any]], lang: Lang = "zh") -> bytes:
     return _whole(XlsxExport(lang), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """One sheet of a workbook: its title per language, its columns and its rows (plain
+    dicts keyed by the columns' keys, values already in the export's language)."""
+
+    title_zh: str
+    title_en: str
+    columns: tuple[Column, ...]
+    rows: Iterable[Mapping[str, Any]]
+
+
+def to_xlsx_book(sheets: Iterable[Sheet], lang: Lang = "zh") -> bytes:
+    """Several sheets in one workbook (a ledger and its lists), written like the due
+    list's: streaming, bold frozen header, real dates, every text cell guarded."""
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for spec in sheets:
+        sheet = workbook.create_sheet(spec.title_zh if lang == "zh" else spec.title_en)
+        for index, column in enumerate(spec.columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = column.width
+        sheet.freeze_panes = "A2"
+        header = []
+        for column in spec.columns:
+            cell = WriteOnlyCell(sheet, value=column.header(lang))
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        for row in spec.rows:
+            cells: list[Any] = []
+            for column in spec.columns:
+                value = row.get(column.key)
+                if isinstance(value, bool):
+                    value = int(value)
+                elif isinstance(value, str):
+                    value = _neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+                if isinstance(value, date):
+                    dated = WriteOnlyCell(sheet, value=value)
+                    dated.number_format = _DATE_FORMAT
+                    cells.append(dated)
+                else:
+                    cells.append(value)
+            sheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------------
@@ -406,6 +479,9 @@ class IcsExport:
     def finish(self) -> bytes:
         return b"".join([*self._parts, b"END:VCALENDAR" + _CRLF.encode()])
 
+    def close(self) -> None:
+        """Nothing to release: the lines are plain text."""
+
 
 def to_icalendar(
     rows: Iterable[Mapping[str, Any]], *, calendar_name: str, generated_at: datetime
@@ -426,6 +502,9 @@ class Export(Protocol):
     def add(self, row: Mapping[str, Any]) -> None: ...
 
     def finish(self) -> bytes: ...
+
+    def close(self) -> None:
+        """Release what an export given up before ``finish`` holds."""
 
 
 def _whole(export: Export, rows: Iterable[Mapping[str, Any]]) -> bytes:

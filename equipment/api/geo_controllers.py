@@ -25,6 +25,8 @@ from equipment.api.controllers import (
 )
 from equipment.domain.access import Permission, Principal
 from equipment.domain.lifecycle import Status
+from equipment.domain.risk import RiskGrade
+from equipment.domain.risk import rank as risk_rank
 from equipment.services import areas, clock, spatial
 from geo.areas import MAX_FEATURES
 
@@ -127,9 +129,16 @@ class AreaController(Controller):
         kind: FromQuery[schemas.AreaKindName | None] = None,
         category_prefix: Category = None,
         sort: Annotated[
-            str, query_text(30, "a count to rank by, e.g. -overdue_inspections ('-' descends)")
+            str,
+            query_text(
+                30, "a count to rank by, e.g. -overdue_inspections, or -grade ('-' descends)"
+            ),
         ] = "-overdue_inspections",
         limit: AreaLimit = None,
+        grade: Annotated[
+            Literal["red", "orange", "yellow", "blue"] | None,
+            QueryParameter(description="areas of this risk grade only (风险分级)"),
+        ] = None,
     ) -> list[schemas.AreaSummaryRow]:
         """Per area, over the caller's units in it (not scrapped or cancelled): units, lifts,
         lifts over 15 years, overdue inspections, overdue maintenance, open alarms and alarms
@@ -142,6 +151,7 @@ class AreaController(Controller):
             limit=limit or MAX_FEATURES,
             today=clock.today(),
             now=clock.now(),
+            grade=None if grade is None else risk_rank(RiskGrade(grade)),
         )
         return [views.area_summary(r) for r in rows]
 
@@ -159,6 +169,7 @@ class AreaController(Controller):
     async def equipment(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         area_id: AreaId,
         category: Category = None,
         category_prefix: Category = None,
@@ -197,7 +208,9 @@ class AreaController(Controller):
         if format_ == "geojson":
             return _geojson(views.unit_collection(page.items, next_cursor=page.next_cursor))
         return Response(
-            schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
+            schemas.EquipmentPage(
+                [views.equipment(r, language) for r in page.items], page.next_cursor
+            )
         )
 
 
@@ -209,6 +222,7 @@ class GeoController(Controller):
     async def nearby(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         lon: Longitude,
         lat: Latitude,
         radius_m: Annotated[
@@ -236,12 +250,13 @@ class GeoController(Controller):
         )
         if format_ == "geojson":
             return _geojson(views.nearby_collection(result))
-        return Response(views.nearby(result))
+        return Response(views.nearby(result, language))
 
     @get("/bbox", responses=api_docs.READ, operation_class=api_docs.JsonOrGeoJson)
     async def bbox(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         min_lon: Longitude,
         min_lat: Latitude,
         max_lon: Longitude,
@@ -266,7 +281,7 @@ class GeoController(Controller):
         )
         if format_ == "geojson":
             return _geojson(views.box_collection(view))
-        return Response(views.box_view(view))
+        return Response(views.box_view(view, language))
 
     @post(
         "/within",
@@ -277,6 +292,7 @@ class GeoController(Controller):
     async def within(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         data: JSONBody[dict[str, Any]],
         crs: Crs = "wgs84",
         category: Category = None,
@@ -303,13 +319,14 @@ class GeoController(Controller):
                 page.items, next_cursor=page.next_cursor, total=page.total
             )
             return _geojson(collection)
-        items = [views.equipment(r) for r in page.items]
+        items = [views.equipment(r, language) for r in page.items]
         return Response(schemas.WithinPage(page.total, page.repaired, items, page.next_cursor))
 
     @get("/missing-coordinates", responses=api_docs.READ)
     async def missing_coordinates(
         self,
         principal: NamedDependency[Principal],
+        language: NamedDependency[str],
         district: District = None,
         category_prefix: Category = None,
         cursor: Annotated[str | None, query_text(400)] = None,
@@ -324,4 +341,6 @@ class GeoController(Controller):
             cursor=cursor,
             limit=page_limit(limit),
         )
-        return schemas.EquipmentPage([views.equipment(r) for r in page.items], page.next_cursor)
+        return schemas.EquipmentPage(
+            [views.equipment(r, language) for r in page.items], page.next_cursor
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated, Literal
 
@@ -10,13 +11,15 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import Meta, Struct
 
-from equipment.api import api_docs, bodies
+from equipment.api import api_docs, bodies, exports
 from equipment.api.controllers import Limit, page_limit
+from equipment.api.exports import Column, Sheet
 from equipment.api.schemas import OrgId, text
 from equipment.domain import hazards as rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.catalogue import Family
 from equipment.domain.labels import label
+from equipment.i18n import gettext
 from equipment.services import clock, hazards
 from equipment.services.evidence_store import store_for
 from equipment.settings import Settings
@@ -246,11 +249,41 @@ class HazardController(Controller):
     async def ledger(
         self,
         principal: NamedDependency[Principal],
-        by: Literal["user_unit", "maintenance_company", "district", "area"] = "user_unit",
+        by: Annotated[
+            Literal["user_unit", "maintenance_company", "district", "area"],
+            QueryParameter(required=False),
+        ] = "user_unit",
     ) -> list[LedgerLine]:
         """台账: counts by state per user unit, maintenance company, district or area."""
-        lines = await hazards.ledger(principal, by, today=clock.today())
+        lines = await hazards.ledger(principal, by, today=clock.today())  # JSON
         return [LedgerLine(x.key, x.by_state, x.open, x.major_open, x.overdue) for x in lines]
+
+    @get("/ledger.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
+    async def ledger_xlsx(
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        by: Annotated[
+            Literal["user_unit", "maintenance_company", "district", "area"],
+            QueryParameter(required=False),
+        ] = "user_unit",
+    ) -> Response[bytes]:
+        """台账 as Excel: the counts per group, the 问题隐患清单 and the 制度措施清单."""
+        today = clock.today()
+        book = await hazards.ledger_book(principal, by, today=today)
+        # Off the event loop: a city's list is tens of thousands of rows.
+        content = await asyncio.to_thread(
+            exports.to_xlsx_book,
+            ledger_sheets(book, language, today),
+            exports.export_lang(language),
+        )
+        return Response(
+            content,
+            media_type=exports.XLSX_MEDIA_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="hazard-ledger-{by}-{today}.xlsx"'
+            },
+        )
 
     @get("/{hazard_id:int}", responses=api_docs.READ_ONE)
     async def read(
@@ -353,3 +386,109 @@ class HazardController(Controller):
                 "X-Content-Type-Options": "nosniff",
             },
         )
+
+
+# ---- the ledger workbook ---------------------------------------------------------------
+
+_GROUP_HEADERS = {
+    "user_unit": ("User unit", "使用单位"),
+    "maintenance_company": ("Maintenance company", "维保单位"),
+    "district": ("District", "区县"),
+    "area": ("Area", "片区"),
+}
+_HAZARD_COLUMNS = (
+    Column("id", "Hazard no.", "隐患编号", 10),
+    Column("unit_code", "Unit code", "设备代码", 24),
+    Column("user_unit", "User unit id", "使用单位编号", 12),
+    Column("district_code", "District code", "区划代码", 10),
+    Column("source", "Source", "来源", 14),
+    Column("description", "Description", "隐患描述", 50),
+    Column("grade", "Grade", "隐患等级", 14),
+    Column("clause", "GB 45067-2024 item", "GB 45067-2024 条款", 20),
+    Column("found_on", "Found on", "发现日期", 13),
+    Column("state", "State", "状态", 14),
+    Column("deadline", "Deadline", "整改期限", 13),
+    Column("overdue", "Overdue", "逾期", 8),
+    Column("closed_on", "Closed on", "销号日期", 13),
+)
+_MEASURE_COLUMNS = (
+    Column("id", "Hazard no.", "隐患编号", 10),
+    Column("description", "Hazard", "隐患", 40),
+    Column("responsible_org", "Responsible organisation", "责任单位", 30),
+    Column("responsible_person", "Responsible person", "责任人", 14),
+    Column("measures", "Measures", "整改措施", 50),
+    Column("deadline", "Deadline", "整改期限", 13),
+    Column("supervising_inspector", "Supervising inspector", "督办人", 14),
+    Column("state", "State", "状态", 14),
+    Column("closed_on", "Closed on", "销号日期", 13),
+)
+
+
+def ledger_sheets(book: hazards.LedgerBook, lang: str, today: date) -> list[Sheet]:
+    """The 台账 workbook's three sheets, in the caller's language."""
+    en, zh = _GROUP_HEADERS[book.by]
+    columns = (
+        Column("key", f"{en} (code)", f"{zh}（编号）", 12),
+        Column("name", en, zh, 30),
+        *(
+            Column(s.value, rules.STATE_LABELS[s], gettext("zh-CN", rules.STATE_LABELS[s]), 12)
+            for s in rules.State
+        ),
+        Column("open", "Open", "未销号", 10),
+        Column("major_open", "Open major", "未销号重大隐患", 14),
+        Column("overdue", "Overdue", "逾期", 8),
+    )
+    counts = [
+        {
+            "key": line.key,
+            "name": book.names.get(line.key, ""),
+            **line.by_state,
+            "open": line.open,
+            "major_open": line.major_open,
+            "overdue": line.overdue,
+        }
+        for line in book.lines
+    ]
+    yes_no = (gettext(lang, "No"), gettext(lang, "Yes"))
+
+    def hazard_row(h: HazardRecord) -> dict[str, object]:
+        criterion = rules.CRITERIA_BY_KEY.get(h.criterion or "")
+        return {
+            "id": h.id,
+            "unit_code": book.unit_codes.get(h.equipment or 0, ""),
+            "user_unit": h.user_unit,
+            "district_code": h.district_code,
+            "source": label(rules.SOURCE_LABELS, h.source, lang),
+            "description": h.description,
+            "grade": label(rules.GRADE_LABELS, h.grade, lang),
+            "clause": "" if criterion is None else criterion.clause,
+            "found_on": h.found_on,
+            "state": label(rules.STATE_LABELS, h.state, lang),
+            "deadline": h.deadline,
+            "overdue": yes_no[rules.is_overdue(rules.State(h.state), h.deadline, today)],
+            "closed_on": h.closed_on,
+        }
+
+    def measure_row(h: HazardRecord) -> dict[str, object]:
+        return {
+            "id": h.id,
+            "description": h.description,
+            "responsible_org": book.org_names.get(h.responsible_org or 0, ""),
+            "responsible_person": h.responsible_person,
+            "measures": h.measures,
+            "deadline": h.deadline,
+            "supervising_inspector": h.supervising_inspector,
+            "state": label(rules.STATE_LABELS, h.state, lang),
+            "closed_on": h.closed_on,
+        }
+
+    return [
+        Sheet("隐患台账", "Ledger", columns, counts),
+        Sheet("问题隐患清单", "Hazard list", _HAZARD_COLUMNS, map(hazard_row, book.hazards)),
+        Sheet(
+            "制度措施清单",
+            "Measures list",
+            _MEASURE_COLUMNS,
+            (measure_row(h) for h in book.hazards if h.responsible_org is not None),
+        ),
+    ]

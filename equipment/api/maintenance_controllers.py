@@ -224,12 +224,15 @@ class MaintenanceController(Controller):
 
     @get("/suspicious", responses=api_docs.READ)
     async def suspicious(
-        self, principal: NamedDependency[Principal], limit: Limit = None
+        self,
+        principal: NamedDependency[Principal],
+        language: NamedDependency[str],
+        limit: Limit = None,
     ) -> list[schemas.MaintenanceRecordView]:
         """Records lift telemetry contradicts (normal service all day, never inspection
         mode): flagged for the inspector."""
         rows = await maintenance.suspicious_records(principal, limit=page_limit(limit))
-        return [views.maintenance_record(r) for r in rows]
+        return [views.maintenance_record(r, language) for r in rows]
 
     @get("/score/{company_id:int}", responses=api_docs.READ_ONE)
     async def score(
@@ -247,10 +250,10 @@ class MaintenanceController(Controller):
     "/equipment/{equipment_id:int}/maintenance", tags=("maintenance",), responses=api_docs.READ_ONE
 )
 async def maintenance_records(
-    principal: NamedDependency[Principal], equipment_id: EquipmentId
+    principal: NamedDependency[Principal], language: NamedDependency[str], equipment_id: EquipmentId
 ) -> list[schemas.MaintenanceRecordView]:
     rows = await maintenance.list_records(principal, equipment_id)
-    return [views.maintenance_record(r) for r in rows]
+    return [views.maintenance_record(r, language) for r in rows]
 
 
 @post("/equipment/{equipment_id:int}/alarms", tags=("alarms",), responses=api_docs.WRITE)

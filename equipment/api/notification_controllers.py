@@ -27,6 +27,8 @@ def _endpoint(row: dict[str, Any]) -> schemas.Webhook:
         district_code=row["district_code"],
         label=row["label"],
         created_at=row["created_at"],
+        alarms=bool(row["alarms"]),
+        changes=row["changes"],
     )
 
 
@@ -42,6 +44,7 @@ def _delivery(row: dict[str, Any]) -> schemas.WebhookDelivery:
         last_status=row["last_status"],
         delivered_at=row["delivered_at"],
         created_at=row["created_at"],
+        change_id=row["change"],
     )
 
 
@@ -66,6 +69,8 @@ class WebhookController(Controller):
             label=data.label,
             now=clock.now(),
             allow=notification_rules.allowance(settings.notify.allow_private),
+            alarms=data.alarms,
+            changes=data.changes,
         )
         return Response(schemas.NewWebhook(row["secret"], _endpoint(row)), status_code=201)
 

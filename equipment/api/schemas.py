@@ -38,7 +38,7 @@ OrgKindName = Literal[
     "installer",
 ]
 RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
-StatusName = Literal["pending", "in_use", "suspended", "scrapped", "cancelled"]
+StatusName = Literal["pending", "refused", "in_use", "suspended", "scrapped", "cancelled"]
 Parameters = dict[str, Any]
 # The coordinate system a position is given in: WGS-84 (GPS, stored), GCJ-02 (AMap,
 # Tencent), BD-09 (Baidu). See geo.crs.
@@ -82,6 +82,7 @@ class OrganisationUpdate(Struct, forbid_unknown_fields=True):
 class Organisation(Struct):
     id: int
     kind: str
+    kind_label: str  # in the caller's language, as every *_label field
     credit_code: str
     name: str
     contact_name: str
@@ -171,6 +172,7 @@ class Equipment(Struct):
     registration_code: str | None
     equipment_code: str | None
     category: str
+    category_label: str  # the category's name in the caller's language
     category_name: str
     certificate_no: str | None
     manufacturer: str
@@ -187,6 +189,7 @@ class Equipment(Struct):
     maintenance_company_id: int | None
     owning_station_id: int | None
     status: str
+    status_label: str
     status_since: date
     late_registration: bool
     late_suspension_notice: bool
@@ -199,6 +202,10 @@ class Equipment(Struct):
     created_at: datetime
     updated_at: datetime
     cylinder_use: str | None
+    # The stored risk grade (red | orange | yellow | blue; None: not graded yet) and its
+    # points; GET /risk/units/{id} explains it factor by factor.
+    risk_grade: str | None
+    risk_points: float | None
 
 
 class EquipmentPage(Struct):
@@ -213,6 +220,13 @@ class RegisterRequest(Struct, forbid_unknown_fields=True):
     registration_code: Annotated[str, text(40)]
     registered_on: date
     certificate_no: Annotated[str, text(32, 1)] | None = None
+
+
+class RefuseRequest(Struct, forbid_unknown_fields=True):
+    """不予登记: the day of the decision and the reason the applicant is told."""
+
+    on: date
+    reason: Annotated[str, text(500, 1)]
 
 
 class SuspendRequest(Struct, forbid_unknown_fields=True):
@@ -244,8 +258,11 @@ class ChangeMaintainerRequest(Struct, forbid_unknown_fields=True):
 class StatusChange(Struct):
     id: int
     action: str
+    action_label: str
     from_status: str
+    from_status_label: str
     to_status: str
+    to_status_label: str
     effective_on: date
     details: dict[str, Any]
     actor: str
@@ -301,8 +318,10 @@ class InspectionRecord(Struct):
     id: int
     equipment_id: int
     kind: str
+    kind_label: str
     inspected_on: date
     conclusion: str
+    conclusion_label: str
     reason: str
     inspection_body_id: int | None
     report_no: str
@@ -374,6 +393,7 @@ class DueItem(Struct):
     base_date: date
     explanation: str
     from_report: bool
+    risk_grade: str = "blue"  # the unit's risk grade (GET /risk/units/{id} explains it)
 
 
 class DuePage(Struct):
@@ -445,6 +465,7 @@ class MaintenanceRecordView(Struct):
     record_id: str
     maintained_on: date
     level: str
+    level_label: str
     items: list[str]
     technicians: list[dict[str, str]]
     findings: str
@@ -616,6 +637,12 @@ class AreaSummaryRow(Struct):
     overdue_maintenance: int
     open_alarms: int
     alarms_last_90_days: int
+    # Risk grades of its units, and the area's (the worst grade held by at least the risk
+    # policy's share of them, 10 % by default); None when it has no units.
+    red_units: int
+    orange_units: int
+    yellow_units: int
+    risk_grade: str | None
 
 
 class NearbyEquipment(Equipment):
@@ -863,6 +890,11 @@ class WebhookCreate(Struct, forbid_unknown_fields=True):
     tier: Literal["primary", "second"] = "primary"
     district_code: Annotated[str, Meta(pattern=r"^([0-9]{6})?$")] = ""
     label: Annotated[str, text(100)] = ""
+    # Told of alarms (the emergency linkage); false: only the changes subscribed to.
+    alarms: bool = True
+    # The register's changes (GET /changes) to be told of, comma-separated: register,
+    # inspection, hazard, status; "" none. Within the endpoint's scope, from now on.
+    changes: Annotated[str, Meta(max_length=64, pattern=r"^[a-z,]*$")] = ""
 
 
 class Webhook(Struct):
@@ -873,6 +905,8 @@ class Webhook(Struct):
     district_code: str
     label: str
     created_at: datetime
+    alarms: bool = True
+    changes: str = ""
 
 
 class NewWebhook(Struct):
@@ -884,7 +918,7 @@ class NewWebhook(Struct):
 
 class WebhookDelivery(Struct):
     id: int
-    notification_id: int
+    notification_id: int  # 0 for a change
     idempotency_key: str
     state: str
     attempts: int
@@ -893,6 +927,7 @@ class WebhookDelivery(Struct):
     last_status: int | None
     delivered_at: datetime | None
     created_at: datetime
+    change_id: int | None = None  # the change's audit entry, for a change delivery
 
 
 class Redeliver(Struct, forbid_unknown_fields=True):
@@ -906,11 +941,15 @@ class Redelivered(Struct):
 # ------------------------------------------------------------------ 96333 calls
 
 
+# A number to call the caller back on (the API's field and the call centre's page).
+CALLBACK_NUMBER_PATTERN = r"^\+?[0-9][0-9 -]{4,30}$"
+
+
 class CallCreate(Struct, forbid_unknown_fields=True):
     """A call to 96333: the lift by its registration code (on the car's label) or, when the
     caller cannot read it, by its address; and the number to call the caller back on."""
 
-    callback_number: Annotated[str, Meta(pattern=r"^\+?[0-9][0-9 -]{4,30}$")]
+    callback_number: Annotated[str, Meta(pattern=CALLBACK_NUMBER_PATTERN)]
     registration_code: Annotated[str, text(20, 1)] | None = None
     address: Annotated[str, text(200, 4)] | None = None
     received_at: datetime | None = None  # default: now

@@ -10,34 +10,59 @@ from typing import Any
 from equipment.api import schemas
 from equipment.domain import catalogue, labels
 from equipment.domain.fills import verdict_label
+from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
+from equipment.i18n import DEFAULT
 from equipment.i18n.spoken import speak
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 from geo.crs import check_crs
 
+# The *_label fields: a stable code's words in the caller's language (zh-CN unless asked
+# otherwise), from the domain's label tables; the code itself stays the JSON value.
 
-def organisation(row: Mapping[str, Any]) -> schemas.Organisation:
-    return schemas.Organisation(**{f: row[f] for f in schemas.Organisation.__struct_fields__})
+
+def organisation(row: Mapping[str, Any], lang: str) -> schemas.Organisation:
+    values = {f: row[f] for f in schemas.Organisation.__struct_fields__ if f in row}
+    values["kind_label"] = labels.label(labels.ORG_KIND, row["kind"], lang)
+    return schemas.Organisation(**values)
 
 
-def equipment(row: Mapping[str, Any]) -> schemas.Equipment:
+def _category_label(found: catalogue.Category, lang: str) -> str:
+    return found.name_en if lang == "en" and found.name_en else found.name_zh
+
+
+def equipment(row: Mapping[str, Any], lang: str) -> schemas.Equipment:
     values = {
         f: row[f]
         for f in schemas.Equipment.__struct_fields__
         if f in row and f not in ("parameters",)
     }
+    cat = catalogue.category(row["category"])
     values.update(
-        category_name=catalogue.category(row["category"]).name_zh,
+        status_label=labels.label(labels.STATUS, row["status"], lang),
+        category_label=_category_label(cat, lang),
+        category_name=cat.name_zh,
         user_unit_id=row["user_unit"],
         maintenance_company_id=row["maintenance_company"],
         owning_station_id=row["owning_station"],
         parameters=row["parameters"] or {},
         cylinder_use=row.get("cylinder_use"),
     )
+    graded = row.get("risk_graded_at") is not None
+    values.update(
+        risk_grade=RISK_GRADES[int(row["risk_rank"])].value if graded else None,
+        risk_points=row["risk_points"] if graded else None,
+    )
     return schemas.Equipment(**values)
 
 
-def status_change(row: Mapping[str, Any]) -> schemas.StatusChange:
-    return schemas.StatusChange(**{f: row[f] for f in schemas.StatusChange.__struct_fields__})
+def status_change(row: Mapping[str, Any], lang: str) -> schemas.StatusChange:
+    values = {f: row[f] for f in schemas.StatusChange.__struct_fields__ if f in row}
+    values.update(
+        action_label=labels.label(labels.STATUS_ACTION, row["action"], lang),
+        from_status_label=labels.label(labels.STATUS, row["from_status"], lang),
+        to_status_label=labels.label(labels.STATUS, row["to_status"], lang),
+    )
+    return schemas.StatusChange(**values)
 
 
 def audit_entry(row: Mapping[str, Any]) -> schemas.AuditEntry:
@@ -66,9 +91,11 @@ def category(cat: catalogue.Category) -> schemas.Category:
     )
 
 
-def inspection(row: Mapping[str, Any]) -> schemas.InspectionRecord:
+def inspection(row: Mapping[str, Any], lang: str) -> schemas.InspectionRecord:
     values = {f: row[f] for f in schemas.InspectionRecord.__struct_fields__ if f in row}
     values.update(
+        kind_label=labels.label(labels.DUE_KIND, row["kind"], lang),
+        conclusion_label=labels.label(labels.CONCLUSION, row["conclusion"], lang),
         equipment_id=row["equipment"],
         inspection_body_id=row["inspection_body"],
         superseded=row.get("superseded", False),
@@ -182,9 +209,10 @@ def upload_report(result: Any, lang: str) -> schemas.UploadReport:
     )
 
 
-def maintenance_record(row: dict[str, Any]) -> schemas.MaintenanceRecordView:
+def maintenance_record(row: dict[str, Any], lang: str) -> schemas.MaintenanceRecordView:
     values = {f: row[f] for f in schemas.MaintenanceRecordView.__struct_fields__ if f in row}
     values["equipment_id"] = row["equipment"]
+    values["level_label"] = labels.label(labels.MAINTENANCE_LEVEL, row["level"], lang)
     return schemas.MaintenanceRecordView(**values)
 
 
@@ -361,6 +389,8 @@ def reassignment(result: Any) -> schemas.Reassignment:
 
 def area_summary(row: dict[str, Any]) -> schemas.AreaSummaryRow:
     values = {f: row[f] for f in schemas.AreaSummaryRow.__struct_fields__ if f in row}
+    rank = int(row["risk_rank"])
+    values["risk_grade"] = RISK_GRADES[rank].value if rank >= 0 else None
     return schemas.AreaSummaryRow(**values, area_id=row["id"])
 
 
@@ -382,7 +412,7 @@ UNIT_FEATURE_FIELDS = (
 
 
 def unit_feature(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-    unit = equipment(row)
+    unit = equipment(row, DEFAULT)  # a point's properties carry no label
     properties = {"id": unit.id, **{f: getattr(unit, f) for f in UNIT_FEATURE_FIELDS}, **extra}
     # Only units with a position are mapped (the geo queries select them).
     assert unit.longitude is not None and unit.latitude is not None
@@ -397,10 +427,10 @@ def unit_collection(
     return schemas.FeatureCollection("FeatureCollection", features, next_cursor, total)
 
 
-def nearby(result: Any) -> schemas.NearbyPage:
+def nearby(result: Any, lang: str) -> schemas.NearbyPage:
     items = []
     for row, distance in result.items:
-        base = equipment(row)
+        base = equipment(row, lang)
         values = {f: getattr(base, f) for f in schemas.Equipment.__struct_fields__}
         items.append(schemas.NearbyEquipment(**values, distance_m=round(distance, 3)))
     return schemas.NearbyPage(result.total, items)
@@ -411,12 +441,12 @@ def nearby_collection(result: Any) -> schemas.FeatureCollection:
     return schemas.FeatureCollection("FeatureCollection", features, total=result.total)
 
 
-def box_view(view: Any) -> schemas.BoxView:
+def box_view(view: Any, lang: str) -> schemas.BoxView:
     return schemas.BoxView(
         total=view.total,
         clustered=view.cell_deg is not None,
         cell_deg=view.cell_deg,
-        items=[equipment(r) for r in view.units],
+        items=[equipment(r, lang) for r in view.units],
         clusters=[
             schemas.Cluster(c.lon, c.lat, c.count, list(c.bbox), member_id)
             for c, member_id in view.clusters

@@ -88,6 +88,40 @@ MANUFACTURERS = (
     ("C2003", "浙江金盾压力容器有限公司"),
     ("C2004", "宁波明欣化工机械有限责任公司"),
 )
+# Who makes what: a cylinder comes from a cylinder maker, a boiler from a boiler works, a
+# lift from a lift maker (the generator's draw picks the maker's place in the list, so
+# the rest of the city does not change with these lists).
+LIFT_MAKERS = MANUFACTURERS[:8]
+CYLINDER_MAKERS = (
+    ("D3001", "北京天海工业有限公司"),
+    ("D3002", "沈阳斯林达安科新技术有限公司"),
+    ("D3003", "山东永安合力钢瓶股份有限公司"),
+    ("D3004", "浙江金盾压力容器有限公司"),
+    ("D3005", "湖北三江航天江北机械工程有限公司"),
+)
+BOILER_AND_VESSEL_MAKERS = MANUFACTURERS[8:]
+CRANE_AND_OTHER_MAKERS = (
+    ("E4001", "卫华集团有限公司"),
+    ("E4002", "河南省矿山起重机有限公司"),
+    ("E4003", "杭叉集团股份有限公司"),
+    ("E4004", "湖北特种设备制造有限公司"),
+)
+
+
+def maker(category: str, drawn: tuple[str, str]) -> tuple[str, str]:
+    """The maker of a unit of ``category``, at the place ``drawn`` holds in MANUFACTURERS."""
+    makers: tuple[tuple[str, str], ...]
+    if is_lift(category):
+        makers = LIFT_MAKERS
+    elif is_cylinder(category):
+        makers = CYLINDER_MAKERS
+    elif category[0] in "128":
+        makers = BOILER_AND_VESSEL_MAKERS
+    else:
+        makers = CRANE_AND_OTHER_MAKERS
+    return makers[MANUFACTURERS.index(drawn) % len(makers)]
+
+
 STREETS = (
     "人民路",
     "长虹路",
@@ -317,7 +351,7 @@ def units(
     pick_status = _Picker(STATUS_WEIGHTS)
     cylinders = {code for code in CATEGORY_WEIGHTS if is_cylinder(code)}
     assert {d.code for d in XIANGYANG_DISTRICTS} >= set(DISTRICT_CENTRES)
-    for _ in range(count):
+    for index in range(count):
         category = pick_category(rng)
         district = pick_district(rng)
         lon0, lat0, _w = DISTRICT_CENTRES[district]
@@ -330,15 +364,30 @@ def units(
             age_days = placement.randrange(low * 366, high * 365)  # whole years, leap days too
         commissioned = today - timedelta(days=age_days)
         made = commissioned - timedelta(days=rng.randrange(30, 400))
-        manufacturer_code, manufacturer = rng.choice(MANUFACTURERS)
+        manufacturer_code, manufacturer = maker(category, rng.choice(MANUFACTURERS))
         eq_key = f"{category}{manufacturer_code}{made.year:04d}"
         eq_seq[eq_key] += 1
         equipment_code = f"{eq_key}{eq_seq[eq_key]:05d}"
         status = pick_status(rng)
+        draw = rng
+        if status == "pending" and old_area is not None:
+            # A 15-30-year-old lift of an old area is long registered; its registration
+            # draws come from the placement's generator, so other units stay the same.
+            status, draw = "in_use", placement
+        if status == "pending":
+            # Awaiting registration: put into service in the last weeks (TSG 08-2017: use
+            # registration within 30 days), so none shows an inspection overdue for years.
+            # Its own draws, per unit: every other unit stays the same.
+            fresh = random.Random(f"pending-{seed}-{index}")
+            commissioned = today - timedelta(days=fresh.randrange(0, 28))
+            made = commissioned - timedelta(days=fresh.randrange(30, 200))
+            eq_key = f"{category}{manufacturer_code}{made.year:04d}"
+            eq_seq[eq_key] += 1
+            equipment_code = f"{eq_key}{eq_seq[eq_key]:05d}"
         registered_on = None
         registration_code = None
         if status != "pending":
-            registered_on = min(today, commissioned + timedelta(days=rng.randrange(-20, 45)))
+            registered_on = min(today, commissioned + timedelta(days=draw.randrange(-20, 45)))
             reg_key = f"{category}{district}{registered_on:%Y%m}"
             reg_seq[reg_key] += 1
             registration_code = f"{reg_key}{reg_seq[reg_key]:04d}"
@@ -361,8 +410,8 @@ def units(
             "equipment_code": equipment_code,
             "category": category,
             "certificate_no": (
-                f"{_certificate_kind(category, cylinder)}{rng.randrange(10, 99)}"
-                f"鄂F{rng.randrange(10**5):05d}({registered_on:%y})"
+                f"{_certificate_kind(category, cylinder)}{draw.randrange(10, 99)}"
+                f"鄂F{draw.randrange(10**5):05d}({registered_on:%y})"
                 if registered_on
                 else None
             ),

@@ -35,6 +35,17 @@ def unit_history(
     """(inspection rows without ids, last maintenance day) for a generated unit."""
     if unit["status"] == "pending":
         return [], None
+    rows, maintained = _history(seed, unit, today, policy)
+    # Report numbers are an inspection body's own and unique (the inspection bodies' feed
+    # keys uploads by them): the unit's code and the report's place in its history.
+    for n, row in enumerate(rows, start=1):
+        row["report_no"] = f"XY{row['inspected_on']:%Y}-{unit['code']}-{n:02d}"
+    return rows, maintained
+
+
+def _history(
+    seed: int, unit: dict[str, Any], today: date, policy: rules.Policy
+) -> tuple[list[dict], date | None]:
     rng = random.Random(f"history-{seed}-{unit['code']}")
     until = min(today, unit["status_since"]) if unit["status"] != "in_use" else today
     if is_lift(unit["category"]):
@@ -67,13 +78,24 @@ def _lift(
         None,
     )
     chosen = {e for e in (last_periodic, events[-1]) if e is not None}
+    missed = rng.random() < missed_share
+    if missed and len(events) > 1:
+        # The obligation before the missed one was met (and the periodic before that):
+        # a missed unit is overdue since its last due date, weeks or months, not since
+        # its first year (what a register of neglected lifts looks like, not a blank).
+        before = events[:-1]
+        chosen.add(before[-1])
+        periodic = [e for e in before if lift_year_kind(e[0], LIFT_PERIODIC_YEARS, 1) == "periodic"]
+        periodic_before = periodic[-1] if periodic else None
+        if periodic_before is not None:
+            chosen.add(periodic_before)
     for event in sorted(chosen):
-        if event == events[-1] and rng.random() < missed_share:
+        if event == events[-1] and missed:
             continue
         kind = lift_year_kind(event[0], LIFT_PERIODIC_YEARS, 1)
         opens, due = month_start(event[1] - EARLY_MONTHS), month_end(event[1])
         on = opens + timedelta(days=rng.randrange((due - opens).days + 1))
-        rows.append(_inspected(rng, on, kind, due))
+        rows.extend(_inspected(rng, on, kind, due, until))
     return rows
 
 
@@ -107,16 +129,28 @@ def _interval(
         on = until - timedelta(days=age)
         if on <= start:
             continue
-        rows.append(_inspected(rng, on, due.kind, on + timedelta(days=rng.randrange(0, 60))))
+        answered = on + timedelta(days=rng.randrange(0, 60))
+        rows.extend(_inspected(rng, on, due.kind, answered, until))
     return rows
 
 
-def _inspected(rng: random.Random, on: date, kind: str, due: date) -> dict[str, Any]:
-    """An inspection on ``on`` answering the obligation due on ``due`` (maybe late)."""
+def _inspected(
+    rng: random.Random, on: date, kind: str, due: date, until: date
+) -> list[dict[str, Any]]:
+    """An inspection on ``on`` answering the obligation due on ``due`` (maybe late). A
+    failed one is followed by its re-inspection (复检), passed weeks later; a failure too
+    recent for one stays a pass here: the rules keep a failed unit's obligation open from
+    its first unanswered year, which would show a demo unit a decade overdue."""
     if rng.random() < LATE_SHARE:
         due = on - timedelta(days=rng.randrange(1, 90))
-    conclusion = "fail" if rng.random() < FAIL_SHARE else "pass"
-    return _row(on, kind, conclusion, answered_due_on=due, on_time=on <= due)
+    failed = rng.random() < FAIL_SHARE
+    again = on + timedelta(days=rng.randrange(10, 41))
+    if not failed or again > until:
+        return [_row(on, kind, "pass", answered_due_on=due, on_time=on <= due)]
+    return [
+        _row(on, kind, "fail", answered_due_on=due, on_time=on <= due),
+        _row(again, kind, "pass", answered_due_on=due, on_time=again <= due),
+    ]
 
 
 def _row(
@@ -134,7 +168,7 @@ def _row(
         "inspected_on": on,
         "conclusion": conclusion,
         "reason": reason,
-        "report_no": f"XY{on:%Y%m%d}",
+        "report_no": "",  # numbered per unit by unit_history
         "findings": "" if conclusion == "pass" else "检验结论：不合格",
         "next_due_stated": None,
         "safety_grade": None,

@@ -19,11 +19,11 @@ from typing import Any, TextIO
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.demo import city, history, showcase
+from equipment.demo import activity, city, dual_prevention, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
-from equipment.services import areas, audit, schedules
+from equipment.services import areas, audit, risk, schedules
 from equipment.storage import db
 from equipment.tables import (
     ContractUnit,
@@ -204,6 +204,12 @@ async def load_demo_city(
         ).returning(Organisation.id, Organisation.kind)
         for row in rows:
             org_ids.setdefault(row["kind"], []).append(row["id"])
+    # Every twelfth user unit handles hazardous chemicals (危化品相关): the risk grade's
+    # factor has something to weigh.
+    await Organisation.raw(
+        "UPDATE organisation SET hazardous_chemicals = TRUE"
+        " WHERE kind = 'user_unit' AND id % 12 = 0"
+    )
     progress = Progress(units, "demo units") if show_progress else None
     batch_size = 10_000 if db.is_postgres() else 500
     batches = _batches(demo_units(seed, units, today, org_ids, area_list), batch_size)
@@ -231,13 +237,20 @@ async def load_demo_city(
             },
         )
         for unit in pending:
-            if unit.row["maintenance_company"] is not None:
+            # A contract covers the lifts in use (a scrapped or cancelled unit is not
+            # maintained, and the company's punctuality is judged on those it must keep).
+            if unit.row["maintenance_company"] is not None and unit.row["status"] == "in_use":
                 key = (unit.row["user_unit"], unit.row["maintenance_company"])
                 covered.setdefault(key, []).append(unit.row["id"])
         if progress:
             progress.advance(len(pending))
         pending = following
     await _write_contracts(covered, today, now)
+    # A year of the lifts' life: maintenance, telemetry, alarms (equipment/demo/activity.py),
+    # planned in a thread while the showcase and the areas are written, then written.
+    planning = asyncio.ensure_future(
+        asyncio.to_thread(activity.plan, seed, await activity.lifts(today), today, now)
+    )
     # The corrected rules on show: a lift after a major repair, an entrusted and a taxi
     # cylinder (equipment/demo/showcase.py).
     await showcase.add_showcase(org_ids, today=today, now=now, areas=area_list)
@@ -246,9 +259,21 @@ async def load_demo_city(
     await areas.import_areas(
         SYSTEM, ParsedAreas(area_list, []), now=now, progress=Progress if show_progress else None
     )
+    await activity.write(await planning)
+    # Supervision checks, hazards across the 一单四制 loop and routine records.
+    await dual_prevention.add_dual_prevention(seed=seed, today=today, now=now)
     if db.is_postgres():
         # Fresh statistics, or the planner guesses a million-row table from an empty one.
         await db.engine().run_ddl("ANALYZE")
+    # Every unit's risk grade, set at a time (services/risk.py), now that its inputs are in.
+    risk_bar: list[Progress] = []
+
+    def risk_progress(done: int, total: int) -> None:
+        if not risk_bar:
+            risk_bar.append(Progress(total, "risk grades"))
+        risk_bar[0].advance(done - risk_bar[0].done)
+
+    await risk.recompute_all(now=now, progress=risk_progress if show_progress else None)
     return org_ids
 
 

@@ -47,10 +47,13 @@ def _lift_history(today: date) -> list[tuple[str, date, str]]:
 
 async def _create(row: dict[str, Any], today: date, now: datetime) -> Mapping[str, Any]:
     """Create ``row``, moving its registration sequence past any code already taken."""
+    # Its maker makes its kind: a cylinder from a cylinder maker (city.maker).
+    maker_code, maker_name = city.maker(row["category"], city.MANUFACTURERS[0])
+    row = {**row, "manufacturer": maker_name}
     for sequence in range(9901, 10000):
         registered: date = row["registered_on"]
         code = f"{row['category']}{row['district_code']}{registered:%Y%m}{sequence:04d}"
-        serial = f"{row['category']}{city.MANUFACTURERS[0][0]}{row['manufacture_date'].year}"
+        serial = f"{row['category']}{maker_code}{row['manufacture_date'].year}"
         try:
             return await register.create_equipment(
                 SYSTEM,
@@ -85,7 +88,6 @@ async def add_showcase(
     common = {
         "district_code": DISTRICT,
         "user_unit": owner,
-        "manufacturer": city.MANUFACTURERS[0][1],
         "longitude": lon,
         "latitude": lat,
     }

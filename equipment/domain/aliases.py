@@ -69,6 +69,22 @@ CONCLUSIONS: Final = MappingProxyType(
     }
 )
 
+# 检验类别 as inspection bodies' exports write them (归集检验数据) → inspection kinds.
+INSPECTION_KINDS: Final = MappingProxyType(
+    {
+        "定期检验": "periodic",
+        "定检": "periodic",
+        "监督检验": "supervisory",
+        "安装监督检验": "supervisory",
+        "自行检测": "self_test",
+        "外部检验": "external",
+        "年度检查": "annual_check",
+        "内部检验": "internal",
+        "耐压试验": "hydrostatic",
+        "水压试验": "hydrostatic",
+    }
+)
+
 # 维保项目 (TSG T5002-2017 annexes A-D) → maintenance levels.
 MAINTENANCE_LEVELS: Final = MappingProxyType(
     {
@@ -147,6 +163,11 @@ def medium_code(value: str) -> str:
 def conclusion_code(value: str) -> str:
     """不合格 → fail; anything else unchanged."""
     return _lookup(CONCLUSIONS, value)
+
+
+def inspection_kind_code(value: str) -> str:
+    """定期检验 → periodic; anything else unchanged."""
+    return _lookup(INSPECTION_KINDS, value)
 
 
 def maintenance_level_code(value: str) -> str:

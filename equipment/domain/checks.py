@@ -162,13 +162,13 @@ _FAMILY_ITEMS: Final[Mapping[Family, tuple[Item, ...]]] = MappingProxyType(
                 "maintenance_contract",
                 "签订维保合同，维保单位具备资质",
                 "a maintenance contract with a qualified company",
-                "Regulations Art. 31, TSG T5002-2017 [C] (maintenance by a company)",
+                "Regulations Art. 31, TSG T5002-2017 (a qualified company: not verified here) [U]",
             ),
             _i(
                 "maintenance_records",
                 "每15日维护保养记录齐全",
                 "maintenance records at least every 15 days",
-                "TSG T5002-2017 [C]: at least every 15 days",
+                "TSG T5002-2017: at least every 15 days [C]",
             ),
             _i(
                 "door_lock_circuit",

@@ -702,6 +702,13 @@ def check_registration(cylinder: CylinderFacts) -> list[Reason]:
         return [
             Reason(VerdictCode.NOT_ACTIVATED, f"{cylinder.code} is not registered/activated yet")
         ]
+    if status == Status.REFUSED:
+        return [
+            Reason(
+                VerdictCode.NOT_ACTIVATED,
+                f"{cylinder.code} had its registration refused; it is not registered for use",
+            )
+        ]
     if status == Status.SUSPENDED:
         return [
             Reason(

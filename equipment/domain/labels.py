@@ -18,10 +18,11 @@ from typing import Final
 from equipment.domain import lift_events
 from equipment.i18n import N_, gettext
 
-# Equipment register status (TSG 08-2017 使用登记: 未登记/在用/停用/报废/注销).
+# Equipment register status (TSG 08-2017 使用登记: 未登记/不予登记/在用/停用/报废/注销).
 STATUS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "pending": N_("Not registered for use"),
+        "refused": N_("Registration refused"),
         "in_use": N_("In use"),
         "suspended": N_("Suspended"),
         "scrapped": N_("Scrapped"),
@@ -29,7 +30,53 @@ STATUS: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
-# What a due date is for: the inspection kinds of TSG rules and the user unit's own duties.
+# A step of the registration workflow (equipment.domain.lifecycle.Action), as the status
+# history lists it.
+STATUS_ACTION: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "register": N_("Registered"),
+        "refuse": N_("Registration refused"),
+        "reapply": N_("Applied again"),
+        "suspend": N_("Suspended"),
+        "resume": N_("Resumed"),
+        "scrap": N_("Scrapped"),
+        "cancel": N_("Registration cancelled"),
+        "transfer": N_("Transferred to another user unit"),
+        "change_maintainer": N_("Maintenance company changed"),
+    }
+)
+
+# An organisation's kind (equipment.domain.access.OrgKind).
+ORG_KIND: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "user_unit": N_("User unit"),
+        "maintenance_company": N_("Maintenance company"),
+        "inspection_body": N_("Inspection body"),
+        "filling_station": N_("Filling station"),
+    }
+)
+
+# An inspection's conclusion (合格 / 基本符合要求 / 不合格).
+CONCLUSION: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "pass": N_("Passed"),
+        "conditional_pass": N_("Passed with conditions"),
+        "fail": N_("Failed"),
+    }
+)
+
+# A maintenance visit's level (TSG T5002-2017: 半月/季度/半年/年度维保).
+MAINTENANCE_LEVEL: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "half_monthly": N_("Half-monthly maintenance"),
+        "quarterly": N_("Quarterly maintenance"),
+        "half_yearly": N_("Half-yearly maintenance"),
+        "yearly": N_("Yearly maintenance"),
+    }
+)
+
+# What a due date is for: the inspection kinds of TSG rules and the user unit's own duties
+# (an inspection record's kind is one of them).
 DUE_KIND: Final[Mapping[str, str]] = MappingProxyType(
     {
         "supervisory": N_("Supervisory inspection"),

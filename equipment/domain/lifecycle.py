@@ -5,6 +5,11 @@ pending ──register──► in_use ──suspend──► suspended ──re
    └──────scrap─────────┴──┼──────scrap───────┘──► scrapped   (permanent)
                            └─cancel─┬─────────────► cancelled (terminal: moving to
                       suspended ────┘                another authority = register anew)
+pending ──refuse──► refused ──reapply──► pending
+
+A refused application (不予登记) keeps its record and its codes: the registration office
+states the reason in writing, the user unit corrects the record and applies again
+(reapply), so the same equipment code can come back without a second record.
 
 Transfer to another user unit and change of maintenance company keep the status.
 """
@@ -21,6 +26,7 @@ from equipment.domain.rules.dates import add_years
 
 class Status(StrEnum):
     PENDING = "pending"
+    REFUSED = "refused"
     IN_USE = "in_use"
     SUSPENDED = "suspended"
     SCRAPPED = "scrapped"
@@ -29,6 +35,8 @@ class Status(StrEnum):
 
 class Action(StrEnum):
     REGISTER = "register"
+    REFUSE = "refuse"
+    REAPPLY = "reapply"
     SUSPEND = "suspend"
     RESUME = "resume"
     SCRAP = "scrap"
@@ -52,6 +60,17 @@ TRANSITIONS: dict[Action, TransitionRule] = {
         frozenset({Status.PENDING}),
         Status.IN_USE,
         "TSG 08-2017: use registration before, or within 30 days after, going into service",
+    ),
+    Action.REFUSE: TransitionRule(
+        frozenset({Status.PENDING}),
+        Status.REFUSED,
+        "TSG 08-2017: the registration authority refuses an application that does not meet"
+        " the requirements (不予登记) and tells the applicant why in writing",
+    ),
+    Action.REAPPLY: TransitionRule(
+        frozenset({Status.REFUSED}),
+        Status.PENDING,
+        "TSG 08-2017: the applicant may apply again once the reasons are put right",
     ),
     Action.SUSPEND: TransitionRule(
         frozenset({Status.IN_USE}),

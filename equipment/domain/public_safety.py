@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from equipment.domain import labels
 from equipment.domain.catalogue import category, is_cylinder
 from equipment.i18n import N_, gettext
 
@@ -58,11 +59,7 @@ LABELS: dict[SafetyState, str] = {
 }
 SAFE_TO_USE = frozenset({SafetyState.IN_USE})
 
-CONCLUSION_LABELS: dict[str, str] = {
-    "pass": N_("Passed"),
-    "conditional_pass": N_("Passed with conditions"),
-    "fail": N_("Failed"),
-}
+CONCLUSION_LABELS = labels.CONCLUSION
 
 
 @dataclass(frozen=True)
@@ -170,6 +167,18 @@ def conditions(facts: PublicFacts, today: date) -> tuple[Condition, ...]:
                 SafetyState.OUT_OF_SERVICE,
                 N_(
                     "The use registration of this unit was cancelled on {day}; it must not be used."
+                ),
+                facts.status_since,
+                {"day": _day(facts.status_since)},
+            )
+        )
+    elif status == "refused":
+        found.append(
+            Condition(
+                SafetyState.OUT_OF_SERVICE,
+                N_(
+                    "The registration office refused to register this unit on {day}; "
+                    "it must not be used until it is registered."
                 ),
                 facts.status_since,
                 {"day": _day(facts.status_since)},

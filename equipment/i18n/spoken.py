@@ -49,6 +49,13 @@ SPOKEN_CALLS: dict[str, int] = {
     "CoordinateError": 0,
     # a fill verdict's reasons (equipment.domain.fills)
     "Reason": 1,
+    # the import's findings (their detail) and its file and profile errors
+    # (equipment.domain.imports, equipment.services.import_files)
+    "Finding": 1,
+    "FileProblem": 0,
+    "AmbiguousEncoding": 0,
+    "ProfileProblem": 0,
+    "DateProblem": 0,
 }
 
 

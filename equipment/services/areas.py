@@ -15,7 +15,6 @@ import hashlib
 import json
 import multiprocessing
 import threading
-import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -30,11 +29,11 @@ from equipment.domain.access import Permission, Principal, ScopeKind
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.dates import add_months
-from equipment.services import audit, membership, register
+from equipment.services import audit, clock, membership, policies, register
 from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
-from equipment.storage import db, jurisdiction
-from equipment.tables import Area, AuditEntry
+from equipment.storage import area_changes, db, jurisdiction, reads
+from equipment.tables import Area
 from geo.areas import (
     AREA_KINDS,
     AreaImportError,
@@ -82,14 +81,18 @@ SUMMARY_COUNTS = (
     "open_alarms",
     "alarms_last_90_days",
 )
-SUMMARY_SORTS = frozenset({*SUMMARY_COUNTS, "id"})
+# Units per risk grade (blue: the rest), and risk_rank: the area's grade (0 蓝 to 3 红, -1
+# no units), which sort=-grade names too.
+GRADE_COUNTS = ("red_units", "orange_units", "yellow_units")
+SUMMARY_SORTS = frozenset({*SUMMARY_COUNTS, *GRADE_COUNTS, "id", "risk_rank"})
 CLOSED = (Status.SCRAPPED.value, Status.CANCELLED.value)
-# A summary aggregates every membership of the areas asked for: a few hundred milliseconds
-# on a million-unit register. Each answer is kept and reused while the register is
-# unchanged: every change to the register writes the append-only audit trail in its own
-# transaction, so the trail's last id is the register's version. An answer is reused at
-# most SUMMARY_MAX_AGE_S all the same (ids can commit out of order) and never past its day.
-SUMMARY_MAX_AGE_S = 60.0
+# A summary aggregates every membership of the areas asked for: 0.8 s on a million-unit
+# register. So each question's per-area rows are kept (per process) and, after a change,
+# only the areas the change log names (``area_change``, written by triggers) are
+# aggregated again; the sort and the limit are applied to the kept rows. All of them are
+# recomputed once a day (the date-bound counts move), when the log was pruned past the
+# kept mark, or when more than SUMMARY_MAX_DIRTY areas changed at once (a reassignment).
+SUMMARY_MAX_DIRTY = 500
 SUMMARY_CACHE_SIZE = 256
 
 
@@ -364,6 +367,14 @@ async def list_areas(
     return Page(rows, encode_cursor(ID_SORT, rows[-1]) if more and rows else None)
 
 
+async def district_outline(principal: Principal, district_code: str) -> Any | None:
+    """A district's outline (GeoJSON geometry) from the imported areas, or None: one
+    indexed read, for a unit page's offline map base."""
+    principal.require(Permission.EQUIPMENT_READ)
+    geometry = await reads().areas.outline("district", district_code)
+    return json.loads(geometry) if isinstance(geometry, str) else geometry
+
+
 async def get_area(principal: Principal, area_id: int) -> dict[str, Any]:
     """One area with its geometry (GeoJSON text)."""
     principal.require(Permission.EQUIPMENT_READ)
@@ -420,6 +431,7 @@ async def area_units(
 def _summary_sort(sort: str) -> tuple[str, bool]:
     descending = sort.startswith("-")
     column = sort.removeprefix("-")
+    column = "risk_rank" if column == "grade" else column
     if column not in SUMMARY_SORTS:
         choices = ", ".join(sorted(SUMMARY_SORTS))
         raise InvalidValue(
@@ -428,40 +440,21 @@ def _summary_sort(sort: str) -> tuple[str, bool]:
     return column, descending
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Summary:
     engine: object  # the database it came from (tests switch databases)
-    version: int | None
     day: date
-    stored_at: float
-    rows: list[dict[str, Any]]
+    last_id: int  # the change log's mark (AreaChangeRepository.since)
+    horizon: int
+    rows: dict[int, dict[str, Any]]  # by area id
 
 
 _summaries: OrderedDict[tuple[Any, ...], _Summary] = OrderedDict()
-# One summary computed at a time per event loop: concurrent callers of the same question
+# One summary refreshed at a time per event loop: concurrent callers of the same question
 # wait for the first one's answer instead of each running the statement.
 _computing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
 )
-
-
-async def register_version() -> int | None:
-    """The audit trail's last id: it changes whenever the register does."""
-    rows = await AuditEntry.raw("SELECT max(id) AS version FROM audit_entry")
-    return rows[0]["version"] if rows else None
-
-
-def _cached(key: tuple[Any, ...], version: int | None, today: date) -> list[dict[str, Any]] | None:
-    found = _summaries.get(key)
-    if (
-        found is None
-        or found.engine is not db.engine()
-        or found.version != version
-        or found.day != today
-        or time.monotonic() - found.stored_at > SUMMARY_MAX_AGE_S
-    ):
-        return None
-    return found.rows
 
 
 async def summary(
@@ -473,40 +466,96 @@ async def summary(
     limit: int,
     today: date,
     now: datetime,
+    grade: int | None = None,
 ) -> list[dict[str, Any]]:
     """Per area, over the caller's units in it that are not scrapped or cancelled: units,
     lifts, lifts commissioned more than 15 years ago, units overdue for inspection, units
-    overdue for maintenance, open alarms, and alarms raised in the last 90 days.
+    overdue for maintenance, open alarms, and alarms raised since the start of the day 90
+    days ago.
 
     Two GROUP BYs over area_member joined to equipment (and due_date, alarm) in one
-    statement; ``category_prefix`` narrows every count (``3``: lifts only). Answers are
-    reused while the register is unchanged (see SUMMARY_MAX_AGE_S).
+    statement; ``category_prefix`` narrows every count (``3``: lifts only). The per-area
+    rows are kept and refreshed area by area from the change log (see SUMMARY_MAX_DIRTY).
     """
+    del now  # the alarm window is day-bound (see summary_query), so the kept rows hold
     principal.require(Permission.EQUIPMENT_READ)
+    _check_kind(kind)
+    column, descending = _summary_sort(sort)
+    scope = principal.equipment_scope()
+    key = (scope.kind, scope.org_id, scope.jurisdiction, kind, category_prefix)
+    lock = _computing.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:
+        table = await _refreshed(principal, key, kind, category_prefix, today)
+    rows = sorted(table.rows.values(), key=lambda r: r["id"])
+    if grade is not None:
+        rows = [r for r in rows if r["risk_rank"] == grade]
+    if column != "id" or descending:
+        rows.sort(key=lambda r: r[column], reverse=descending)  # stable: ties stay by id
+    return rows[:limit]
+
+
+async def _refreshed(
+    principal: Principal,
+    key: tuple[Any, ...],
+    kind: str | None,
+    category_prefix: str | None,
+    today: date,
+) -> _Summary:
+    """The kept rows of ``key``, brought up to date with the change log."""
+    changes = reads().area_changes
+    table = _summaries.get(key)
+    if table is not None and table.engine is db.engine() and table.day == today:
+        changed = await changes.since(table.last_id, table.horizon)
+        if not changed.gap and len(changed.areas) <= SUMMARY_MAX_DIRTY:
+            if changed.areas:
+                fresh = await _summary_rows(
+                    principal, kind, category_prefix, today, areas=sorted(changed.areas)
+                )
+                for area_id in changed.areas:
+                    table.rows.pop(area_id, None)
+                table.rows.update((r["id"], r) for r in fresh)
+            table.last_id, table.horizon = changed.last_id, changed.horizon
+            _summaries.move_to_end(key)
+            return table
+    # The mark is taken before the rows are read: a change committed meanwhile is read
+    # again next time, never lost.
+    mark = await changes.mark()
+    rows = await _summary_rows(principal, kind, category_prefix, today, areas=None)
+    table = _Summary(db.engine(), today, mark.last_id, mark.horizon, {r["id"]: r for r in rows})
+    _summaries[key] = table
+    _summaries.move_to_end(key)
+    while len(_summaries) > SUMMARY_CACHE_SIZE:
+        _summaries.popitem(last=False)
+    if mark.last_id > 2 * area_changes.KEEP:
+        await changes.prune()
+    return table
+
+
+async def _summary_rows(
+    principal: Principal,
+    kind: str | None,
+    category_prefix: str | None,
+    today: date,
+    *,
+    areas: list[int] | None,
+) -> list[dict[str, Any]]:
     query = summary_query(
         principal,
         kind=kind,
         category_prefix=category_prefix,
-        sort=sort,
-        limit=limit,
+        sort="id",
+        limit=None,
         today=today,
-        now=now,
+        areas=areas,
     )
-    scope = principal.equipment_scope()
-    key = (scope.kind, scope.org_id, scope.jurisdiction, kind, category_prefix, sort, limit)
-    version = await register_version()
-    if (rows := _cached(key, version, today)) is not None:
-        return rows
-    lock = _computing.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-    async with lock:
-        if (rows := _cached(key, version, today)) is not None:
-            return rows  # answered while this caller waited
-        rows = [{**r, **{c: int(r[c]) for c in SUMMARY_COUNTS}} for r in await query]
-        _summaries[key] = _Summary(db.engine(), version, today, time.monotonic(), rows)
-        _summaries.move_to_end(key)
-        while len(_summaries) > SUMMARY_CACHE_SIZE:
-            _summaries.popitem(last=False)
-    return rows
+    return [
+        {
+            **r,
+            **{c: int(r[c]) for c in (*SUMMARY_COUNTS, *GRADE_COUNTS)},
+            "risk_rank": int(r["risk_rank"]),
+        }
+        for r in await query
+    ]
 
 
 def summary_query(
@@ -515,11 +564,18 @@ def summary_query(
     kind: str | None,
     category_prefix: str | None,
     sort: str,
-    limit: int,
+    limit: int | None,
     today: date,
-    now: datetime,
+    areas: list[int] | None = None,
+    grade: int | None = None,
 ):
-    """The one statement ``summary`` runs (the benchmark runs it bare, as its floor)."""
+    """The one statement ``summary`` runs, for every area or for ``areas`` (the benchmark
+    runs it bare, as its floor). Its counts are fixed for the day: the alarms of "the
+    last 90 days" are those raised since the start of the day 90 days ago (China time).
+
+    The area's risk grade is the worst grade held by at least the risk policy's share of
+    its units (equipment.domain.risk.grade_of_group), computed here so it sorts and
+    filters in the statement; ``grade`` keeps areas of that rank only."""
     _check_kind(kind)
     column, descending = _summary_sort(sort)
     scope = principal.equipment_scope()
@@ -540,23 +596,53 @@ def summary_query(
     if kind is not None:
         kind_join, kind_args = " JOIN area k ON k.id = m.area AND k.kind = {}", [kind]
     old_lift_since = add_months(today, -12 * OLD_LIFT_YEARS)
-    alarms_since = now - timedelta(days=ALARM_WINDOW_DAYS)
-    counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in SUMMARY_COUNTS)
+    alarms_since = datetime.combine(
+        today - timedelta(days=ALARM_WINDOW_DAYS), datetime.min.time(), tzinfo=clock.CHINA
+    )
+    area_filter, area_args = "", []
+    if areas is not None:
+        # Both the area and the memberships: the planner reads only these areas' members.
+        listed = ", ".join("{}" for _ in areas)
+        area_filter = f" AND m.area IN ({listed})"
+        area_args = list(areas)
+    counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in (*SUMMARY_COUNTS, *GRADE_COUNTS))
     direction = "DESC" if descending else "ASC"
+    share = float(policies.current().risk.group_share)
+    rank_sql = (
+        "CASE WHEN COALESCE(u.units, 0) = 0 THEN -1"
+        f" WHEN u.red_units >= {share!r} * u.units THEN 3"
+        f" WHEN u.red_units + u.orange_units >= {share!r} * u.units THEN 2"
+        f" WHEN u.red_units + u.orange_units + u.yellow_units >= {share!r} * u.units THEN 1"
+        " ELSE 0 END"
+    )
+    outer = []
+    outer_args: list[Any] = []
+    if kind is not None:
+        outer.append("a.kind = {}")
+        outer_args.append(kind)
+    if areas is not None:
+        outer.append(f"a.id IN ({', '.join('{}' for _ in areas)})")
+        outer_args.extend(areas)
+    if grade is not None:
+        outer.append(f"{rank_sql} = {int(grade)}")
+    where = f" WHERE {' AND '.join(outer)}" if outer else ""
     return Area.raw(
         "SELECT a.id, a.key, a.kind, a.name, a.code, a.year_built, a.households,"
-        f" a.renovation_year, {counts}"
+        f" a.renovation_year, {counts}, {rank_sql} AS risk_rank"
         " FROM area a"
         " LEFT JOIN (SELECT m.area AS area, COUNT(*) AS units,"
         f" SUM(CASE WHEN e.category LIKE '{LIFT_FAMILY}%' THEN 1 ELSE 0 END) AS lifts,"
         f" SUM(CASE WHEN e.category LIKE '{LIFT_FAMILY}%' AND e.commissioning_date <= {{}}"
         " THEN 1 ELSE 0 END) AS lifts_over_15_years,"
         " SUM(CASE WHEN e.next_inspection_due < {} THEN 1 ELSE 0 END) AS overdue_inspections,"
-        " SUM(CASE WHEN d.due_on < {} THEN 1 ELSE 0 END) AS overdue_maintenance"
+        " SUM(CASE WHEN d.due_on < {} THEN 1 ELSE 0 END) AS overdue_maintenance,"
+        " SUM(CASE WHEN e.risk_rank = 3 THEN 1 ELSE 0 END) AS red_units,"
+        " SUM(CASE WHEN e.risk_rank = 2 THEN 1 ELSE 0 END) AS orange_units,"
+        " SUM(CASE WHEN e.risk_rank = 1 THEN 1 ELSE 0 END) AS yellow_units"
         f" FROM area_member m{kind_join}"
         " JOIN equipment e ON e.id = m.equipment"
         " LEFT JOIN due_date d ON d.equipment = e.id AND d.kind = 'maintenance'"
-        f" WHERE e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}"
+        f" WHERE e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}{area_filter}"
         " GROUP BY m.area) u ON u.area = a.id"
         " LEFT JOIN (SELECT m.area AS area,"
         " SUM(CASE WHEN al.state = 'open' THEN 1 ELSE 0 END) AS open_alarms,"
@@ -565,19 +651,22 @@ def summary_query(
         f"{kind_join}"
         " JOIN equipment e ON e.id = al.equipment"
         f" WHERE (al.state = 'open' OR al.raised_at >= {{}})"
-        f" AND e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}"
+        f" AND e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}{area_filter}"
         " GROUP BY m.area) al ON al.area = a.id"
-        + (" WHERE a.kind = {}" if kind is not None else "")
-        + f" ORDER BY {column} {direction}, a.id LIMIT {{}}",
+        + where
+        + f" ORDER BY {column} {direction}, a.id"
+        + (" LIMIT {}" if limit is not None else ""),
         old_lift_since,
         today,
         today,
         *kind_args,
         *unit_args,
+        *area_args,
         alarms_since,
         *kind_args,
         alarms_since,
         *unit_args,
-        *([kind] if kind is not None else []),
-        limit,
+        *area_args,
+        *outer_args,
+        *([limit] if limit is not None else []),
     )

@@ -11,7 +11,7 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
 from equipment.services import alarms, audit
 from equipment.storage import reads, unit_of_work
-from equipment.storage.calls import CallRow
+from equipment.storage.calls import CallRow, RecentCallRow
 from equipment.storage.equipment import EquipmentRow
 
 # A caller cannot read a code off a car in the dark: an address finds the lift if it
@@ -100,6 +100,17 @@ async def take_call(
             after={"call": call["id"], "joined": already},
         )
     return call, alarm
+
+
+async def recent_calls(principal: Principal, *, limit: int = 50) -> list[RecentCallRow]:
+    """The latest calls for the call centre's page, newest first, with where each rescue
+    stands. The callback number is personal: blanked for a role that may not read it."""
+    principal.require(Permission.CALL_INTAKE)
+    rows = await reads().calls.recent(limit)
+    if not principal.can(Permission.CALL_CALLBACK_READ):
+        for row in rows:
+            row["callback_number"] = ""
+    return rows
 
 
 # ------------------------------------------------------------------ the timeline

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from equipment.domain import regions
+from equipment.domain import regions, risk
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
 from equipment.domain.hazards import State as HazardState
@@ -42,6 +42,7 @@ class Selection:
     districts: tuple[str, ...] = ()
     min_age_years: int | None = None  # commissioned at least this many years ago
     overdue: bool = False  # only units overdue for their inspection (the due list)
+    min_grade: str | None = None  # only units of this risk grade or worse (domain.risk)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,7 +50,15 @@ class Selection:
             "districts": list(self.districts),
             "min_age_years": self.min_age_years,
             "overdue": self.overdue,
+            "min_grade": self.min_grade,
         }
+
+
+def _rank(grade: str) -> int:
+    try:
+        return risk.rank(risk.RiskGrade(grade))
+    except ValueError:
+        raise InvalidValue(f"{grade!r} is not a risk grade", field="min_grade") from None
 
 
 def tasks_of(units: list[SelectedUnit], per: str, campaign_id: int) -> list[dict[str, Any]]:
@@ -106,6 +115,7 @@ async def create_campaign(
             districts=selection.districts,
             commissioned_before=cutoff,
             due_before=today if selection.overdue else None,
+            min_rank=None if selection.min_grade is None else _rank(selection.min_grade),
             limit=MAX_TASKS + 1,
         )
         if not units:

@@ -129,6 +129,13 @@ async def _resolve(principal: Principal, target: Target) -> _Resolved:
     return _Resolved(rules.USER_UNIT_CHECKLIST, target.id, None, district)
 
 
+async def checklist_of(principal: Principal, target: Target) -> str:
+    """The name of the checklist ``target`` is checked against, when the principal may
+    check it (403 without check.record; 404 outside the scope, as ``record``)."""
+    principal.require(Permission.CHECK_RECORD)
+    return (await _resolve(principal, target)).checklist
+
+
 async def record(
     principal: Principal,
     target: Target,
@@ -214,9 +221,17 @@ async def _open_hazards(
     items: list[CheckItemRecord],
     today: date,
     now: datetime,
+    only: Sequence[str] | None = None,
 ) -> list[CheckItemRecord]:
-    """One hazard per failed item not yet linked to one; the items with their links."""
-    pending = [i for i in items if i.outcome == rules.Outcome.FAILED and i.hazard is None]
+    """One hazard per failed item (of ``only``, if given) not yet linked to one; the
+    items with their links."""
+    failed = {i.key for i in items if i.outcome == rules.Outcome.FAILED}
+    for key in only or ():
+        if key not in failed:
+            raise InvalidValue(f"{key} is not a failed item of check {check.id}", field="items")
+    pending = [
+        i for i in items if i.key in failed and i.hazard is None and (only is None or i.key in only)
+    ]
     if not pending:
         return items
     new = [
@@ -241,7 +256,12 @@ async def _open_hazards(
 
 
 async def open_hazards(
-    principal: Principal, check_id: int, *, today: date | None = None, now: datetime | None = None
+    principal: Principal,
+    check_id: int,
+    *,
+    only: Sequence[str] | None = None,
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> CheckDetail:
     """Turn the failed items of a check recorded without hazards into hazards, in one
     step (items already linked are left alone: calling twice opens nothing more)."""
@@ -251,7 +271,7 @@ async def open_hazards(
     now = now or clock.now()
     async with unit_of_work():
         check = await _get(principal, check_id)
-        items = await _open_hazards(principal, check, await _repo.items(check_id), today, now)
+        items = await _open_hazards(principal, check, await _repo.items(check_id), today, now, only)
     return CheckDetail(check, items, await _repo.evidence_of(check_id))
 
 

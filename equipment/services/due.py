@@ -11,16 +11,19 @@ from equipment.domain import catalogue, regions
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue
 from equipment.domain.reminders import DueState, due_state, reminder_on
+from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.domain.rules.dates import add_months
 from equipment.domain.rules.model import DUE_KINDS, STATUTORY_KINDS
 from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
-from equipment.services.register import Page, organisation_names
+from equipment.services.register import Page
 from equipment.storage import reads
 from equipment.storage.due import DueFilter, DueRow
 
 __all__ = ["DueFilter", "due_list", "iterate_due", "summary"]
 
 SORT = SortKey("due_on", descending=False, unique=False)
+# sort=-grade: worst risk grade first, then newest (index due_date_risk_due).
+GRADE_SORT = SortKey("risk_rank", descending=True, unique=False)
 WINDOWS = ("all", "overdue", "upcoming")
 
 
@@ -46,22 +49,23 @@ async def due_list(
 ) -> Page:
     principal.require(Permission.DUE_READ)
     _check(f)
+    sort = GRADE_SORT if f.by_grade else SORT
     rows = await reads().due.page(
         principal.equipment_scope(),
         f,
         statutory=f.kind is None or f.kind in STATUTORY_KINDS,
         today=today,
-        sort=SORT,
-        after=decode_cursor(cursor, SORT) if cursor else None,
+        sort=sort,
+        after=decode_cursor(cursor, sort) if cursor else None,
         limit=limit + 1,
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    items = await _decorate(rows, today)
+    items = _decorate(rows, today)
     if f.states:
         items = [i for i in items if i["state"] in f.states]
     last = rows[-1] if more and rows else None
-    next_cursor = encode_cursor(SORT, last) if last else None
+    next_cursor = encode_cursor(sort, last) if last else None
     return Page(items, next_cursor)
 
 
@@ -84,30 +88,24 @@ async def iterate_due(
             return
 
 
-async def _decorate(rows: list[DueRow], today: date) -> list[dict[str, Any]]:
-    companies = {r["maintenance_company"] for r in rows}
-    names = await organisation_names(
-        {r["user_unit"] for r in rows} | {c for c in companies if c is not None}
-    )
+def _decorate(rows: list[DueRow], today: date) -> list[dict[str, Any]]:
+    """The page's rows as items: the names of category, district, due state (the
+    organisations' names came with the rows, from the same statement)."""
     items = []
     for r in rows:
-        district = (
-            regions.region(r["district_code"])
-            if regions.is_known_region(r["district_code"])
-            else None
-        )
-        company = r["maintenance_company"]
+        code = r["district_code"]
+        district = regions.region(code) if regions.is_known_region(code) else None
+        due_on = r["due_on"]
         items.append(
             {
                 **r,
                 "equipment_id": r["equipment"],
                 "category_name": catalogue.category(r["category"]).name_zh,
                 "district_name": district.name if district else None,
-                "reminder_on": reminder_on(r["due_on"]),
-                "state": due_state(r["due_on"], today).value,
-                "days_overdue": max(0, (today - r["due_on"]).days),
-                "user_unit_name": names.get(r["user_unit"]),
-                "maintenance_company_name": None if company is None else names.get(company),
+                "reminder_on": reminder_on(due_on),
+                "state": due_state(due_on, today).value,
+                "days_overdue": max(0, (today - due_on).days),
+                "risk_grade": RISK_GRADES[int(r["risk_rank"] or 0)].value,
             }
         )
     return items

@@ -500,3 +500,52 @@ async def ledger(principal: Principal, by: str, *, today: date) -> list[rules.Le
         )
         for key, v in lines.items()
     ]
+
+
+# The two lists the plan names beside the ledger (问题隐患清单, 制度措施清单) are read
+# here in pages; an export stops at this many hazards (a city's open list is far below).
+MAX_LISTED = 50_000
+
+
+@dataclass(frozen=True)
+class LedgerBook:
+    """The ledger and its two lists, within one caller's scope."""
+
+    by: str
+    lines: list[rules.LedgerLine]
+    names: dict[str, str]  # group key → name (organisation, area or district)
+    hazards: list[HazardRecord]  # 问题隐患清单: every hazard in scope, open first
+    unit_codes: dict[int, str]
+    org_names: dict[int, str]  # responsible organisations of the 制度措施清单
+
+
+async def ledger_book(principal: Principal, by: str, *, today: date) -> LedgerBook:
+    """The ledger (台账) grouped ``by``, the 问题隐患清单 (the hazards) and what the
+    制度措施清单 reads (their 交办单: responsible party, measures, deadline)."""
+    from equipment.domain.regions import is_known_region, region
+
+    lines = await ledger(principal, by, today=today)
+    if by == "district":
+        names = {
+            line.key: region(line.key).name
+            for line in lines
+            if line.key and is_known_region(line.key)
+        }
+    else:
+        names = await _repo.group_names(by, (line.key for line in lines))
+    found: list[HazardRecord] = []
+    after: int | None = None
+    while len(found) < MAX_LISTED:
+        page = await list_hazards(principal, after_id=after, limit=500, today=today)
+        found.extend(page.items)
+        if page.next_after_id is None:
+            break
+        after = page.next_after_id
+    found.sort(key=lambda h: (h.state == rules.State.VERIFIED, h.id))
+    codes = await _repo.unit_codes(h.equipment for h in found if h.equipment is not None)
+    orgs = await _repo.group_names(
+        "user_unit", (str(h.responsible_org) for h in found if h.responsible_org)
+    )
+    return LedgerBook(
+        by, lines, names, found[:MAX_LISTED], codes, {int(k): v for k, v in orgs.items()}
+    )

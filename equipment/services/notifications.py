@@ -35,12 +35,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from equipment.domain import changes as change_rules
 from equipment.domain import notifications as rules
-from equipment.domain.access import Permission, Principal
+from equipment.domain.access import Jurisdiction, OrgKind, Permission, Principal, Role
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.i18n import N_
 from equipment.services import alerts as alert_topics
 from equipment.services import audit, clock
+from equipment.services import changes as change_feed
 from equipment.settings import NotifySettings
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
@@ -132,6 +134,8 @@ async def create_endpoint(
     label: str,
     now: datetime,
     allow: rules.Allowance,
+    alarms: bool = True,
+    changes: str = "",
 ) -> dict[str, Any]:
     """A new endpoint; the answer carries its signing secret, the only time it is shown.
 
@@ -173,6 +177,14 @@ async def create_endpoint(
             raise InvalidValue("a district is for the bureau's duty desks", field="district_code")
     elif tier != rules.Tier.PRIMARY:
         raise InvalidValue("a duty desk has no second contact", field="tier")
+    kinds = change_rules.parse_kinds(changes)
+    if not alarms and not kinds:
+        raise InvalidValue(
+            "an endpoint told of neither alarms nor changes would never be called",
+            field="changes",
+        )
+    # A new subscriber hears of the changes from now on; the past is in GET /changes.
+    cursor = await change_feed.head() if kinds else ""
     secret = "whsec_" + secrets.token_urlsafe(32)
     async with db.transaction():
         [row] = await WebhookEndpoint.insert(
@@ -185,6 +197,9 @@ async def create_endpoint(
                 label=label,
                 active=True,
                 created_at=now,
+                alarms=alarms,
+                changes=change_rules.format_kinds(kinds),
+                change_cursor=cursor,
             )
         ).returning(*WebhookEndpoint.all_columns())
         await audit.record(
@@ -259,6 +274,7 @@ _DELIVERY_COLUMNS = (
     WebhookDelivery.last_status,
     WebhookDelivery.delivered_at,
     WebhookDelivery.created_at,
+    WebhookDelivery.change,
 )
 
 
@@ -418,7 +434,7 @@ async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> i
             )
             for r in await bulk.fetch(
                 "SELECT id, organisation, tier, district_code FROM webhook_endpoint"
-                " WHERE active = true ORDER BY id"
+                " WHERE active = true AND alarms = true ORDER BY id"
             )
         ]
         rows = []
@@ -454,7 +470,7 @@ async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> i
             "INSERT INTO webhook_delivery (notification, endpoint, idempotency_key, body,"
             " state, attempts, next_attempt_at, created_at, last_error)"
             " VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, '')"
-            " ON CONFLICT (notification, endpoint) DO NOTHING",
+            " ON CONFLICT (notification, endpoint) WHERE change IS NULL DO NOTHING",
             rows,
         )
         await alert_topics.insert_rows(bulk, alert_rows)
@@ -463,6 +479,93 @@ async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> i
             [p["id"] for p in pending],
         )
         return len(pending)
+
+
+# ------------------------------------------------------------------ the changes feed
+
+
+_ROLE_OF_KIND = {
+    OrgKind.MAINTENANCE_COMPANY.value: Role.MAINTENANCE,
+    OrgKind.USER_UNIT.value: Role.USER_UNIT,
+    OrgKind.FILLING_STATION.value: Role.STATION,
+}
+
+
+def subscriber(organisation: int | None, kind: str | None, district_code: str) -> Principal | None:
+    """Whom an endpoint speaks for, so its changes are scoped as that caller's reads of
+    ``GET /changes`` are: an organisation its units, a district desk its district (as a
+    bound inspector), the city-wide desk everything. None: an organisation of no kind
+    that has endpoints (never told anything, rather than told too much)."""
+    if organisation is not None:
+        role = _ROLE_OF_KIND.get(kind or "")
+        return None if role is None else Principal(role, organisation)
+    if district_code:
+        return Principal(Role.INSPECTOR, jurisdiction=Jurisdiction(frozenset({district_code})))
+    return Principal(Role.ADMIN)
+
+
+async def fan_out_changes(*, now: datetime, limit: int = 100) -> int:
+    """The next changes of each endpoint subscribed to them become deliveries; answers
+    how many.
+
+    Per endpoint: its page of the feed is read from its cursor within its scope, then one
+    transaction moves the cursor only if it still stands where the page was read from
+    (another worker that got there first wins, this one's page is dropped) and inserts
+    the deliveries; a unique key on (change, endpoint) is the second guard. A retried
+    delivery may overtake a later one: each body carries its change's cursor, by which
+    a receiver orders them.
+    """
+    async with db.reading() as reading:
+        subscribed = await reading.fetch(
+            "SELECT w.id, w.organisation, w.district_code, w.changes, w.change_cursor,"
+            " o.kind FROM webhook_endpoint w LEFT JOIN organisation o ON o.id = w.organisation"
+            " WHERE w.active = true AND w.changes <> '' ORDER BY w.id"
+        )
+    told = 0
+    for endpoint in subscribed:
+        principal = subscriber(
+            endpoint["organisation"], endpoint["kind"], endpoint["district_code"]
+        )
+        if principal is None:
+            continue
+        kinds = change_rules.parse_kinds(endpoint["changes"]) & change_feed.visible_kinds(principal)
+        page = await change_feed.read(
+            principal.equipment_scope(), endpoint["change_cursor"], limit=limit, kinds=kinds
+        )
+        if page.next_cursor == endpoint["change_cursor"]:
+            continue
+        rows = []
+        for change in page.items:
+            key = uuid.uuid4().hex
+            body = {
+                "id": key,
+                "event": f"change.{change.kind.value}",
+                "created_at": now.isoformat(),
+                "change": change_feed.as_json(change, with_actor=False),
+            }
+            rows.append(
+                (change.record.id, endpoint["id"], key, json.dumps(body, ensure_ascii=False), now)
+            )
+        async with db.transaction() as transaction:
+            bulk = Bulk(transaction)
+            moved = await bulk.fetch(
+                "UPDATE webhook_endpoint SET change_cursor = $1 WHERE id = $2"
+                " AND change_cursor = $3 RETURNING id",
+                page.next_cursor,
+                endpoint["id"],
+                endpoint["change_cursor"],
+            )
+            if not moved:
+                continue
+            await bulk.executemany(
+                "INSERT INTO webhook_delivery (notification, change, endpoint, idempotency_key,"
+                " body, state, attempts, next_attempt_at, created_at, last_error)"
+                " VALUES (0, $1, $2, $3, $4, 'pending', 0, $5, $5, '')"
+                " ON CONFLICT (change, endpoint) WHERE change IS NOT NULL DO NOTHING",
+                rows,
+            )
+        told += len(rows)
+    return told
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import logging
 
 import httpx
 
-from equipment.services import alerts, clock, escalation, hazards, notifications, schedules
+from equipment.services import alerts, clock, escalation, hazards, notifications, risk, schedules
 from equipment.settings import NotifySettings
 from equipment.storage import db
 
@@ -35,7 +35,11 @@ async def work_once(
     )
     # 时限制: a hazard past its deadline raises its one alarm (then fanned out like any).
     done += await hazards.raise_overdue_alarms(today=now.astimezone(clock.CHINA).date(), now=now)
+    # 风险分级: units whose inputs changed since the last pass are graded again.
+    done += await risk.catch_up(now=now)
     done += await notifications.fan_out(now=now, limit=s.batch, alerts=publisher is not None)
+    # 互联互通: the register's changes to the endpoints subscribed to them.
+    done += await notifications.fan_out_changes(now=now, limit=s.batch)
     done += await notifications.deliver_due(client, s)
     if publisher is not None:
         done += await alerts.deliver_due(publisher, s)

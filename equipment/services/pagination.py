@@ -84,4 +84,6 @@ def _plausible(column: str, value: Any) -> bool:
         return type(value) is int and 0 <= value < 2**63
     if column.endswith(("_at", "_on")):
         return isinstance(value, date)
+    if column.endswith("_rank"):
+        return type(value) is int and 0 <= value <= 9
     return isinstance(value, str) and len(value) <= 64 and "\x00" not in value

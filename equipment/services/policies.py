@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from equipment.domain import fills as fill_rules
-from equipment.domain import rules
+from equipment.domain import risk, rules
 from equipment.settings import ResponseSettings
 
 
@@ -24,6 +24,8 @@ class Policies:
     fills: fill_rules.FillPolicy = field(default_factory=fill_rules.FillPolicy)
     # Entrapment response minutes set by the operator; unset, the rule policy's apply.
     response: ResponseSettings = field(default_factory=ResponseSettings)
+    # The risk grade's weights and thresholds (the policy file's ``risk`` section).
+    risk: risk.RiskPolicy = risk.DEFAULT_RISK_POLICY
 
 
 _current = Policies()

@@ -529,6 +529,71 @@ async def register(
     )
 
 
+REFUSAL_REASON_MAX = 500
+
+
+async def refuse(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    refused_on: date,
+    reason: str,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> EquipmentRow:
+    """The registration office refuses a pending application (不予登记). The reason is
+    required: the applicant must be told in writing why (TSG 08-2017); it is kept in the
+    status history and the audit trail, and the user unit sees it on its unit's page."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidValue("say why the registration is refused", field="reason")
+    if len(reason) > REFUSAL_REASON_MAX:
+        raise InvalidValue(f"at most {REFUSAL_REASON_MAX} characters", field="reason")
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.REFUSE,
+        Permission.EQUIPMENT_REGISTER,
+        effective_on=refused_on,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={"reason": reason},
+    )
+
+
+async def reapply(
+    principal: Principal,
+    equipment_id: int,
+    *,
+    expected_version: int | None,
+    today: date,
+    now: datetime,
+) -> EquipmentRow:
+    """The applicant applies again after a refusal, once the record is put right: the
+    unit is back in the registration office's queue, with its codes and history."""
+    return await _transition(
+        principal,
+        equipment_id,
+        Action.REAPPLY,
+        Permission.EQUIPMENT_CREATE,
+        effective_on=today,
+        expected_version=expected_version,
+        today=today,
+        now=now,
+        details={},
+    )
+
+
+async def last_refusal(principal: Principal, equipment_id: int) -> StatusChangeRow | None:
+    """The refusal a refused unit is in (its reason and day), for the applicant's page."""
+    await _load(principal, equipment_id)
+    steps = await reads().equipment.status_history(equipment_id)
+    refusals = [s for s in steps if s["action"] == Action.REFUSE.value]
+    return refusals[-1] if refusals else None
+
+
 async def suspend(
     principal: Principal,
     equipment_id: int,

@@ -13,6 +13,9 @@ from equipment.storage import reads
 from equipment.storage.retention import Aged
 
 FILL_MINIMUM_DAYS = 2 * 365
+# Sessions that ended or expired are no use to anyone after this; a month keeps them for
+# the question "who was logged in last week".
+SESSION_DAYS = 30
 # Rows per DELETE: short transactions, so pruning a backlog never blocks the ingest.
 CHUNK = 20_000
 
@@ -37,12 +40,14 @@ class Retention:
 
 
 async def prune(retention: Retention, *, now: datetime) -> dict[str, int]:
-    """Delete what is older than its retention; returns the rows removed per table."""
+    """Delete what is older than its retention (and staff sessions over for a month);
+    returns the rows removed per table."""
     keep: dict[Aged, int | None] = {
         "lift_heartbeat": retention.heartbeat_days,
         "dead_letter": retention.dead_letter_days,
         "fill": retention.fill_days,
         "lift_event": retention.lift_event_days,
+        "web_session": SESSION_DAYS,
     }
     removed: dict[str, int] = {}
     for table, days in keep.items():

@@ -98,6 +98,8 @@ def due_rows(unit: dict[str, Any], schedule: rules.Schedule) -> list[dict[str, A
             "explanation": due.explanation,
             "from_report": due.from_report,
             **{column: unit[column] for column in DUE_COPIED_COLUMNS},
+            # The risk recompute keeps it current; a unit's new due row starts with it.
+            "risk_rank": unit.get("risk_rank", 0),
         }
         for due in schedule.due
     ]

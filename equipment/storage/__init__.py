@@ -21,9 +21,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.area_changes import AreaChangeRepository
+from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
 from equipment.storage.campaigns import CampaignRepository
+from equipment.storage.changes import ChangeRepository
 from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
 from equipment.storage.credit import CreditRepository
@@ -32,6 +35,7 @@ from equipment.storage.devices import DeviceRepository
 from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
 from equipment.storage.membership import MembershipRepository
@@ -44,10 +48,13 @@ class UnitOfWork:
     """The repositories, one attribute per aggregate."""
 
     def __init__(self) -> None:
+        self.areas = AreaRepository()
+        self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
         self.calls = CallRepository()
         self.campaigns = CampaignRepository()
         self.checks = CheckRepository()
+        self.changes = ChangeRepository()
         self.citizen_reports = CitizenReportRepository()
         self.credit = CreditRepository()
         self.dead_letters = DeadLetterRepository()
@@ -57,6 +64,7 @@ class UnitOfWork:
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
+        self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()

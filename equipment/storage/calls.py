@@ -31,6 +31,26 @@ class CallRow(TypedDict):
     recorded_at: datetime
 
 
+class RecentCallRow(TypedDict):
+    """A call with its lift and where the rescue it opened or joined stands."""
+
+    id: int
+    alarm: int
+    equipment: int
+    callback_number: str
+    note: str
+    received_at: datetime
+    joined: bool
+    actor: str
+    code: str
+    address: str
+    alarm_state: str
+    acknowledged_at: datetime | None
+    arrived_at: datetime | None
+    finished_at: datetime | None
+    closed_at: datetime | None
+
+
 class LiftEventRow(TypedDict):
     id: int
     equipment: int
@@ -86,6 +106,58 @@ class CallRepository:
             *EmergencyCall.all_columns()
         )
         return cast(CallRow, call)
+
+    async def recent(self, limit: int) -> list[RecentCallRow]:
+        """The latest calls, newest first, each with its lift and its alarm's steps: three
+        indexed reads (calls by key, then their alarms and lifts by key), no join that
+        would differ between the engines."""
+        calls = (
+            await EmergencyCall.select(*EmergencyCall.all_columns())
+            .order_by(EmergencyCall.id, ascending=False)
+            .limit(limit)
+        )
+        if not calls:
+            return []
+        alarms = {
+            a["id"]: a
+            for a in await Alarm.select(
+                Alarm.id,
+                Alarm.state,
+                Alarm.acknowledged_at,
+                Alarm.arrived_at,
+                Alarm.finished_at,
+                Alarm.closed_at,
+            ).where(Alarm.id.is_in(sorted({c["alarm"] for c in calls})))
+        }
+        lifts = {
+            u["id"]: u
+            for u in await Equipment.select(Equipment.id, Equipment.code, Equipment.address).where(
+                Equipment.id.is_in(sorted({c["equipment"] for c in calls}))
+            )
+        }
+        rows = []
+        for c in calls:
+            alarm, lift = alarms[c["alarm"]], lifts[c["equipment"]]
+            rows.append(
+                RecentCallRow(
+                    id=c["id"],
+                    alarm=c["alarm"],
+                    equipment=c["equipment"],
+                    callback_number=c["callback_number"],
+                    note=c["note"],
+                    received_at=c["received_at"],
+                    joined=c["joined"],
+                    actor=c["actor"],
+                    code=lift["code"],
+                    address=lift["address"],
+                    alarm_state=alarm["state"],
+                    acknowledged_at=alarm["acknowledged_at"],
+                    arrived_at=alarm["arrived_at"],
+                    finished_at=alarm["finished_at"],
+                    closed_at=alarm["closed_at"],
+                )
+            )
+        return rows
 
     async def of_alarm(self, alarm_id: int) -> list[CallRow]:
         rows = await EmergencyCall.select().where(EmergencyCall.alarm == alarm_id)

@@ -108,6 +108,7 @@ class CampaignRepository:
         districts: Sequence[str],
         commissioned_before: date | None,
         due_before: date | None,
+        min_rank: int | None,
         limit: int,
     ) -> list[SelectedUnit]:
         """Units in use matching every filter given (a category is a code prefix)."""
@@ -128,6 +129,8 @@ class CampaignRepository:
             query = query.where(Equipment.commissioning_date <= commissioned_before)
         if due_before is not None:
             query = query.where(Equipment.next_inspection_due < due_before)
+        if min_rank is not None:
+            query = query.where(Equipment.risk_rank >= min_rank)
         return [msgspec.convert(r, SelectedUnit, strict=False) for r in await query]
 
     async def units(self, ids: Sequence[int]) -> list[SelectedUnit]:

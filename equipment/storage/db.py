@@ -107,6 +107,19 @@ async def reading() -> AsyncIterator[Bulk]:
         await connection.close()
 
 
+@asynccontextmanager
+async def reader() -> AsyncIterator[Bulk]:
+    """``reading()``, or the open transaction's connection when the task is inside one (a
+    read in a unit of work sees what that unit of work wrote)."""
+    current = engine()
+    transaction = current.current_transaction.get()
+    if transaction is not None:
+        yield Bulk(transaction)
+        return
+    async with reading() as bulk:
+        yield bulk
+
+
 def bind(new_engine: Engine[Any]) -> None:
     """Point every register table at ``new_engine`` (tests switch engines with this)."""
     for table in REGISTER_TABLES:

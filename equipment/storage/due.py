@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any, TypedDict, cast
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.domain.reminders import DueState
-from equipment.storage import jurisdiction
-from equipment.storage.equipment import Clause
-from equipment.storage.keyset import Sort, after_cursor
-from equipment.tables import AreaMember, DueDate
+from equipment.storage import db, jurisdiction
+from equipment.storage.keyset import Sort
+from equipment.tables import DueDate
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,12 @@ class DueFilter:
     area_id: int | None = None  # units in or on this area (area_member)
     # Kept after the query (each page): reminders ask for reminder and overdue only.
     states: tuple[DueState, ...] = ()
+    risk_rank: int | None = None  # the unit's risk grade, 0 蓝 to 3 红 (domain.risk.rank)
+    by_grade: bool = False  # worst grade first (then newest) instead of earliest due
 
 
 class DueRow(TypedDict):
-    """A due date with its unit's code, address and status."""
+    """A due date with its unit's code, address and status and its organisations' names."""
 
     id: int
     equipment: int
@@ -49,9 +51,12 @@ class DueRow(TypedDict):
     district_code: str
     user_unit: int
     maintenance_company: int | None
+    risk_rank: int
     code: str
     address: str
     status: str
+    user_unit_name: str | None
+    maintenance_company_name: str | None
 
 
 class DueCountRow(TypedDict):
@@ -69,66 +74,119 @@ class AnsweredCountRow(TypedDict):
     on_time: int | None
 
 
-COLUMNS = (
-    DueDate.id,
-    DueDate.equipment,
-    DueDate.kind,
-    DueDate.due_on,
-    DueDate.rule_key,
-    DueDate.source,
-    DueDate.base_date,
-    DueDate.explanation,
-    DueDate.from_report,
-    DueDate.category,
-    DueDate.district_code,
-    DueDate.user_unit,
-    DueDate.maintenance_company,
-    DueDate.equipment.code.as_alias("code"),
-    DueDate.equipment.address.as_alias("address"),
-    DueDate.equipment.status.as_alias("status"),
+_PAGE_SELECT = (
+    "SELECT d.id, d.equipment, d.kind, d.due_on, d.rule_key, d.source, d.base_date,"
+    " d.explanation, d.from_report, d.category, d.district_code, d.user_unit,"
+    " d.maintenance_company, d.risk_rank, e.code, e.address, e.status,"
+    " u.name AS user_unit_name, m.name AS maintenance_company_name"
+    " FROM due_date d LEFT JOIN equipment e ON e.id = d.equipment"
+    " LEFT JOIN organisation u ON u.id = d.user_unit"
+    " LEFT JOIN organisation m ON m.id = d.maintenance_company"
+    " WHERE d.statutory = $1"
 )
 
 
-def clauses(scope: EquipmentScope, f: DueFilter, *, statutory: bool, today: date) -> list[Clause]:
-    """The conditions of a due-list page (bench/due_list.py compiles the same)."""
-    found: list[Clause] = []
-    column = {
-        ScopeKind.USER_UNIT: DueDate.user_unit,
-        ScopeKind.MAINTENANCE_COMPANY: DueDate.maintenance_company,
-        ScopeKind.OWNING_STATION: DueDate.owning_station,
-    }.get(scope.kind)
+def page_statement(
+    scope: EquipmentScope,
+    f: DueFilter,
+    *,
+    statutory: bool,
+    today: date,
+    after: Sequence[object] | None = None,
+) -> tuple[str, list[Any]]:
+    """The due-list page statement (``$n`` placeholders, the LIMIT last, not in the
+    arguments) and its arguments. The text depends
+    only on which conditions are present, so it is built once per shape (``_page_sql``)."""
+    args: list[Any] = [statutory]
+    shape: list[Any] = []
     if scope.jurisdiction is not None:
-        found.append(DueDate.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction)))
-    elif column is not None:
-        found.append(column == scope.org_id)
-    # Every due-list index leads with ``statutory``, so the clause is always there.
-    found.append(DueDate.statutory == statutory)
-    if f.kind is not None:
-        found.append(DueDate.kind == f.kind)
-    if f.window == "overdue":
-        found.append(DueDate.due_on < today)
-    elif f.window == "upcoming":
-        found.append(DueDate.due_on >= today)
-    if f.within_days is not None:
-        found.append(DueDate.due_on <= today + timedelta(days=f.within_days))
-    if f.due_from is not None:
-        found.append(DueDate.due_on >= f.due_from)
-    if f.due_to is not None:
-        found.append(DueDate.due_on <= f.due_to)
-    if f.category:
-        found.append(DueDate.category == f.category)
-    if f.category_prefix:
-        found.append(DueDate.category.like(f"{f.category_prefix.replace('%', '')}%"))
-    if f.district_code:
-        found.append(DueDate.district_code == f.district_code)
-    if f.user_unit_id is not None:
-        found.append(DueDate.user_unit == f.user_unit_id)
-    if f.maintenance_company_id is not None:
-        found.append(DueDate.maintenance_company == f.maintenance_company_id)
-    if f.area_id is not None:
-        members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == f.area_id)
-        found.append(DueDate.equipment.is_in(members))
-    return found
+        shape.append(("jurisdiction", scope.jurisdiction))
+    elif scope.kind in _SCOPE_COLUMNS:
+        shape.append(("org", scope.kind))
+        args.append(scope.org_id)
+    optional: tuple[tuple[str, object], ...] = (
+        ("kind", f.kind),
+        ("overdue", today if f.window == "overdue" else None),
+        ("upcoming", today if f.window == "upcoming" else None),
+        ("within", today + timedelta(days=f.within_days) if f.within_days is not None else None),
+        ("from", f.due_from),
+        ("to", f.due_to),
+        ("category", f.category or None),
+        ("prefix", f"{f.category_prefix.replace('%', '')}%" if f.category_prefix else None),
+        ("district", f.district_code or None),
+        ("user_unit", f.user_unit_id),
+        ("company", f.maintenance_company_id),
+        ("area", f.area_id),
+        ("grade", f.risk_rank),
+    )
+    for name, value in optional:
+        if value is not None:
+            shape.append(name)
+            args.append(value)
+    if after is not None:
+        shape.append("after_grade" if f.by_grade else "after")
+        args.extend(after)
+    # The order is the last part of the shape: worst grade first (then newest), or due.
+    shape.append("by_grade" if f.by_grade else "by_due")
+    sql, jurisdiction_args = _page_sql(tuple(shape))
+    return sql, args[:1] + jurisdiction_args + args[1:]
+
+
+_SCOPE_COLUMNS = {
+    ScopeKind.USER_UNIT: "d.user_unit",
+    ScopeKind.MAINTENANCE_COMPANY: "d.maintenance_company",
+    ScopeKind.OWNING_STATION: "d.owning_station",
+}
+_CONDITIONS = {
+    "kind": "d.kind = {}",
+    "overdue": "d.due_on < {}",
+    "upcoming": "d.due_on >= {}",
+    "within": "d.due_on <= {}",
+    "from": "d.due_on >= {}",
+    "to": "d.due_on <= {}",
+    "category": "d.category = {}",
+    "prefix": "d.category LIKE {}",
+    "district": "d.district_code = {}",
+    "user_unit": "d.user_unit = {}",
+    "company": "d.maintenance_company = {}",
+    "area": "d.equipment IN (SELECT equipment FROM area_member WHERE area = {})",
+    "grade": "d.risk_rank = {}",
+    "after": "(d.due_on, d.id) > ({}, {})",
+    "after_grade": "(d.risk_rank, d.id) < ({}, {})",
+}
+_ORDERS = {
+    "by_due": " ORDER BY d.due_on, d.id",
+    # sort=-grade (index due_date_risk_due): the keyset above walks it backwards.
+    "by_grade": " ORDER BY d.risk_rank DESC, d.id DESC",
+}
+
+
+@lru_cache(maxsize=256)
+def _page_sql(shape: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """(SQL, the jurisdiction's arguments, which come right after ``statutory``)."""
+    sql = _PAGE_SELECT
+    order = _ORDERS["by_due"]
+    n = 2
+    jurisdiction_args: list[Any] = []
+    for part in shape:
+        if isinstance(part, tuple) and part[0] == "jurisdiction":
+            clause, jurisdiction_args = jurisdiction.numbered_clause(
+                part[1], unit_id="d.equipment", district="d.district_code", first=n
+            )
+            sql += clause
+            n += len(jurisdiction_args)
+        elif isinstance(part, tuple):
+            sql += f" AND {_SCOPE_COLUMNS[part[1]]} = ${n}"
+            n += 1
+        elif part in _ORDERS:
+            order = _ORDERS[part]
+        else:
+            condition = _CONDITIONS[part]
+            while "{}" in condition:
+                condition = condition.replace("{}", f"${n}", 1)
+                n += 1
+            sql += f" AND {condition}"
+    return sql + order + f" LIMIT ${n}", jurisdiction_args
 
 
 def _scope_sql(scope: EquipmentScope, *, unit_id: str, prefix: str) -> tuple[str, list[Any]]:
@@ -155,14 +213,15 @@ class DueRepository:
         after: Sequence[object] | None,
         limit: int,
     ) -> list[DueRow]:
-        """Up to ``limit`` due dates by (due_on, id), after the keyset ``after``."""
-        found = clauses(scope, f, statutory=statutory, today=today)
-        if after is not None:
-            found.append(after_cursor(sort, after, table="due_date"))
-        rows = await (
-            DueDate.select(*COLUMNS).where(*found).order_by(DueDate.due_on, DueDate.id).limit(limit)
-        )
-        return cast(list[DueRow], rows)
+        """Up to ``limit`` due dates by (due_on, id) or, ``f.by_grade``, by (risk_rank, id)
+        descending, after the keyset ``after``, each with its organisations' names: one
+        statement, its text fixed per shape of the filter (so asyncpg prepares it once per
+        connection and reuses it)."""
+        del sort  # ``f.by_grade`` names the order (services/due.py's SortKey matches it)
+        sql, args = page_statement(scope, f, statutory=statutory, today=today, after=after)
+        async with db.reader() as bulk:
+            rows = await bulk.rows(sql, *args, limit)
+        return [cast(DueRow, dict(r)) for r in rows]
 
     async def summary_counts(
         self, scope: EquipmentScope, *, today: date, year_ago: date

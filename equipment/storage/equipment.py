@@ -55,6 +55,9 @@ class EquipmentRow(TypedDict):
     next_inspection_due: date | None
     not_fit_for_use: bool
     last_maintenance_on: date | None
+    risk_rank: int
+    risk_points: float
+    risk_graded_at: datetime | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -185,6 +188,20 @@ def _filter_clauses(filters: EquipmentFilter) -> list[Clause]:
 BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat (WGS-84)
 
 
+@dataclass(frozen=True)
+class Nearest:
+    """What ``nearest`` returns: candidate units (the nearest by low flat distance and
+    those whose inside-or-out needs the exact distance), how many units are surely inside
+    the radius, and a distance no unit left out is nearer than (None: none was left out)."""
+
+    ids: np.ndarray
+    lons: np.ndarray
+    lats: np.ndarray
+    band: np.ndarray  # True: not surely inside (its high flat distance is past the radius)
+    surely_inside: int
+    next_low_m: float | None
+
+
 def located_query(
     scope: EquipmentScope | None,
     box: BBox,
@@ -296,6 +313,60 @@ class EquipmentRepository:
             np.array([r["longitude"] for r in rows], dtype=np.float64),
             np.array([r["latitude"] for r in rows], dtype=np.float64),
         )
+
+    async def nearest(
+        self,
+        scope: EquipmentScope | None,
+        box: BBox,
+        centre: tuple[float, float],
+        radius_m: float,
+        fetch: int,
+        bounds: tuple[float, float, float, float],
+        *,
+        category: str | None = None,
+        category_prefix: str | None = None,
+        status: Status | None = None,
+    ) -> Nearest | None:
+        """PostgreSQL only (None elsewhere): one statement over the box that keeps the
+        units whose low flat distance (``bounds``: geo.distance.flat_bounds) is within the
+        radius, counts those whose high flat distance is too (surely inside), and returns
+        only the ``fetch`` nearest by low distance, the ones between the two distances
+        (to be decided exactly) and the low distance of the first unit not returned."""
+        engine = db.engine()
+        if not (isinstance(engine, PostgresEngine) and engine.pool is not None):
+            return None
+        query = located_query(
+            scope, box, category=category, category_prefix=category_prefix, status=status
+        )
+        inner, args = query.querystrings[0].compile_string(engine_type="postgres")
+        n = len(args)
+        lon0, lat0 = centre
+        kx_low, ky_low, kx_high, ky_high = bounds
+        p = [f"${n + i}" for i in range(1, 10)]
+        low = f"(({p[0]} * (b.longitude - {p[4]}))^2 + ({p[1]} * (b.latitude - {p[5]}))^2)"
+        high = f"(({p[2]} * (b.longitude - {p[4]}))^2 + ({p[3]} * (b.latitude - {p[5]}))^2)"
+        sql = (
+            f"WITH c AS (SELECT b.id, b.longitude, b.latitude, {low} AS low, {high} AS high"
+            f" FROM ({inner}) b WHERE {low} <= {p[6]}),"
+            f" top AS (SELECT id FROM c ORDER BY low, id LIMIT {p[8]})"
+            f" SELECT c.id, c.longitude, c.latitude, c.high > {p[7]} AS band,"
+            f" (SELECT count(*) FROM c WHERE high <= {p[7]}) AS sure,"
+            f" (SELECT sqrt(low) FROM c ORDER BY low, id OFFSET {p[8]} LIMIT 1) AS next_low"
+            f" FROM c WHERE c.high > {p[7]} OR c.id IN (SELECT id FROM top)"
+        )
+        # Rounding: the low test errs wide, the surely-inside test narrow.
+        r2 = radius_m * radius_m
+        values = [kx_low, ky_low, kx_high, ky_high, lon0, lat0, r2 * (1 + 1e-9)]
+        values += [r2 * (1 - 1e-9), fetch]
+        async with engine.pool.acquire() as connection:
+            rows = await connection.fetch(sql, *args, *values)
+        ids = np.array([r["id"] for r in rows], dtype=np.int64)
+        lons = np.array([r["longitude"] for r in rows], dtype=np.float64)
+        lats = np.array([r["latitude"] for r in rows], dtype=np.float64)
+        band = np.array([bool(r["band"]) for r in rows], dtype=bool)
+        sure = int(rows[0]["sure"]) if rows else 0  # rows is empty only when none is near
+        next_low = rows[0]["next_low"] if rows else None
+        return Nearest(ids, lons, lats, band, sure, None if next_low is None else float(next_low))
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, EquipmentRow]:
         """The units of ``ids`` that exist, by id (read 500 at a time)."""

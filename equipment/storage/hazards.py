@@ -16,7 +16,9 @@ from typing import Any
 import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
+from equipment.storage import jurisdiction as jurisdiction_sql
 from equipment.tables import (
+    Area,
     AreaMember,
     Equipment,
     Hazard,
@@ -128,6 +130,12 @@ def _scope_clause(scope: EquipmentScope) -> Any:
             AreaMember.area.is_in(sorted(jurisdiction.areas))
         )
         clauses.append(Hazard.equipment.is_in(members))
+    # A management hazard (no unit) of a user unit with a unit inside the jurisdiction:
+    # the inspector who checked that user unit sees what his check opened.
+    owners = Equipment.select(Equipment.user_unit).where(
+        jurisdiction_sql.equipment_clause(jurisdiction)
+    )
+    clauses.append(Hazard.equipment.is_null() & Hazard.user_unit.is_in(owners))
     clause = clauses[0]
     for other in clauses[1:]:
         clause = clause | other
@@ -159,6 +167,14 @@ def _raw_scope(scope: EquipmentScope) -> tuple[str, list[Any]]:
             f" ({', '.join('{}' for _ in areas)}))"
         )
         args.extend(areas)
+    inside, inside_args = jurisdiction_sql.raw_clause(
+        jurisdiction, unit_id="x.id", district="x.district_code"
+    )
+    parts.append(
+        f"(h.equipment IS NULL AND h.user_unit IN (SELECT x.user_unit FROM equipment x"
+        f" WHERE 1 = 1{inside}))"
+    )
+    args.extend(inside_args)
     return f" WHERE ({' OR '.join(parts)})", args
 
 
@@ -361,3 +377,28 @@ class HazardRepository:
             )
             for r in rows
         ]
+
+    async def group_names(self, by: str, keys: Iterable[str]) -> dict[str, str]:
+        """The names of ledger groups (organisations or areas) by their key; districts
+        are named by the domain's region table, not here."""
+        ids = sorted({int(k) for k in keys if k.isdigit()})
+        if not ids or by == "district":
+            return {}
+        table: Any = Area if by == "area" else Organisation
+        names: dict[str, str] = {}
+        for start in range(0, len(ids), 1000):
+            rows = await table.select(table.id, table.name).where(
+                table.id.is_in(ids[start : start + 1000])
+            )
+            names.update({str(r["id"]): str(r["name"]) for r in rows})
+        return names
+
+    async def unit_codes(self, unit_ids: Iterable[int]) -> dict[int, str]:
+        wanted = sorted(set(unit_ids))
+        codes: dict[int, str] = {}
+        for start in range(0, len(wanted), 1000):
+            rows = await Equipment.select(Equipment.id, Equipment.code).where(
+                Equipment.id.is_in(wanted[start : start + 1000])
+            )
+            codes.update({int(r["id"]): str(r["code"] or "") for r in rows})
+        return codes

@@ -8,6 +8,7 @@ transaction.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any, TypedDict, cast
@@ -53,6 +54,68 @@ def _connection() -> Any:
     return transaction.connection
 
 
+# PostgreSQL binary COPY rows of (area integer, equipment bigint): a field count, then
+# each field's length and big-endian value (the format positions.py reads).
+_MEMBER_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("area_size", ">i4"),
+        ("area", ">i4"),
+        ("equipment_size", ">i4"),
+        ("equipment", ">i8"),
+    ]
+)
+_CHANGE_TRIGGER = "area_member_area_change_insert"  # migration 2026-12-06T12:35
+
+
+def _binary_copy(area_ids: np.ndarray, equipment_ids: np.ndarray) -> bytes:
+    rows = np.empty(area_ids.size, dtype=_MEMBER_ROW)
+    rows["fields"], rows["area_size"], rows["equipment_size"] = 2, 4, 8
+    rows["area"], rows["equipment"] = area_ids, equipment_ids
+    header = positions.SIGNATURE + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    return header + rows.tobytes() + positions.TRAILER
+
+
+async def _fill_empty_postgres(
+    conn: Any,
+    area_ids: np.ndarray,
+    equipment_ids: np.ndarray,
+    on_rows: Callable[[int, int], None] | None,
+) -> MembershipChange:
+    """The first assignment of a register (the table is empty): one binary COPY straight
+    into the table with its secondary indexes set aside and built once afterwards (a
+    sorted build instead of two million index insertions: 13.5 s measured for the merge),
+    and the change log written once for every area instead of by its trigger per chunk.
+    Dropping the indexes locks the table for the transaction; it held nothing to read."""
+    total = int(area_ids.size)
+    indexes = await conn.fetch(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+        " WHERE i.schemaname = current_schema() AND i.tablename = 'area_member'"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+    )
+    trigger = await conn.fetchval(
+        "SELECT count(*) FROM pg_trigger WHERE tgname = $1 AND NOT tgisinternal", _CHANGE_TRIGGER
+    )
+    for index in indexes:
+        await conn.execute(f'DROP INDEX "{index["indexname"]}"')
+    if trigger:
+        await conn.execute(f"ALTER TABLE area_member DISABLE TRIGGER {_CHANGE_TRIGGER}")
+    if total:
+        data = _binary_copy(area_ids, equipment_ids)
+        await conn.copy_to_table(
+            "area_member", source=io.BytesIO(data), columns=["area", "equipment"], format="binary"
+        )
+    if on_rows is not None:
+        on_rows(total, total)
+    for index in indexes:
+        await conn.execute(index["indexdef"])
+    if trigger:
+        await conn.execute(f"ALTER TABLE area_member ENABLE TRIGGER {_CHANGE_TRIGGER}")
+        await conn.execute("INSERT INTO area_change (area) SELECT id FROM area")
+    await conn.execute("ANALYZE area_member")
+    return MembershipChange(added=total, removed=0)
+
+
 class MembershipRepository:
     async def clear_unit(self, equipment_id: int) -> None:
         """Deletes first on purpose: on PostgreSQL its lock orders a unit's write after
@@ -74,6 +137,16 @@ class MembershipRepository:
             await AreaMember.insert(
                 *[AreaMember(area=area_id, equipment=equipment_id) for area_id in area_ids]
             )
+
+    async def clear_units(self, equipment_ids: Sequence[int]) -> None:
+        """``clear_unit`` for a batch of units in one statement (an import batch)."""
+        if equipment_ids:
+            await AreaMember.delete().where(AreaMember.equipment.is_in(list(equipment_ids)))
+
+    async def add_pairs(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """(area, equipment) memberships of a batch, in one statement per chunk."""
+        for chunk in _batches(pairs, SQLITE_BATCH):
+            await AreaMember.insert(*[AreaMember(area=a, equipment=e) for a, e in chunk])
 
     async def lock_for_reassignment(self) -> None:
         """PostgreSQL: unit writes in flight finish first, later ones wait (SHARE ROW
@@ -137,6 +210,8 @@ class MembershipRepository:
         on_rows: Callable[[int, int], None] | None,
     ) -> MembershipChange:
         conn = _connection()
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM area_member)"):
+            return await _fill_empty_postgres(conn, area_ids, equipment_ids, on_rows)
         await conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS area_member_new"
             " (area integer NOT NULL, equipment bigint NOT NULL) ON COMMIT DROP"

@@ -8,13 +8,15 @@ from typing import Literal
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
 
-Aged = Literal["lift_heartbeat", "dead_letter", "fill", "lift_event"]
-# table -> the column its age is read from
+Aged = Literal["lift_heartbeat", "dead_letter", "fill", "lift_event", "web_session"]
+# table -> the column (or expression of its columns) its age is read from
 AGE_COLUMN: dict[Aged, str] = {
     "lift_heartbeat": "ts",
     "dead_letter": "received_at",
     "fill": "filled_at",
     "lift_event": "ts",
+    # A session is over when it was ended (logout) or when it expired, whichever came first.
+    "web_session": "COALESCE(ended_at, expires_at)",
 }
 
 

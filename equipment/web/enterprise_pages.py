@@ -50,7 +50,7 @@ from equipment.services import (
 )
 from equipment.services.pagination import parse_sort
 from equipment.settings import Settings
-from equipment.web.staff import page, staff_language
+from equipment.web.staff import needs, page, staff_language
 
 PAGE_SIZE = 50
 REMINDERS_ON_LIST = 10
@@ -324,7 +324,7 @@ async def apply_form(request: Request, principal: NamedDependency[Principal]) ->
     return await _apply_page(request, principal)
 
 
-@post("/ui/units/new", include_in_schema=False)
+@post("/ui/units/new", include_in_schema=False, guards=[needs(Permission.EQUIPMENT_CREATE)])
 async def apply(request: Request, principal: NamedDependency[Principal]) -> Template | Redirect:
     """A new unit, pending registration (the register's create, as ``POST /equipment``)."""
     user_unit = _applicant(principal)
@@ -394,6 +394,11 @@ async def _unit_page(
     schedule = views.schedule(await inspections.schedule_of(principal, equipment_id, today), lang)
     due_items = [{"item": d, "state": due_state(d.due_on, today).value} for d in schedule.due]
     notice = _("The application was sent: the registration office will register the unit.")
+    refusal = (
+        await register.last_refusal(principal, equipment_id)
+        if unit["status"] == Status.REFUSED
+        else None
+    )
     return page(
         request,
         "enterprise/unit.html",
@@ -410,6 +415,8 @@ async def _unit_page(
                 "notice": notice if request.query_params.get("applied") else "",
                 "today": clock.today().isoformat(),
                 "can_suspend": principal.can(Permission.EQUIPMENT_SUSPEND_RESUME),
+                "can_reapply": principal.can(Permission.EQUIPMENT_CREATE),
+                "refusal": refusal,
                 "can_change_maintainer": principal.can(Permission.EQUIPMENT_CHANGE_MAINTAINER),
                 "due_items": due_items,
             }
@@ -447,6 +454,10 @@ async def _unit_action(
                 today=today,
                 now=now,
             )
+        elif action == "reapply":
+            await register.reapply(
+                principal, equipment_id, expected_version=version, today=today, now=now
+            )
         elif action == "resume":
             await register.resume(
                 principal,
@@ -474,6 +485,13 @@ async def _unit_action(
     except (FieldError, DomainError) as refused:
         if isinstance(refused, NotFound | Forbidden):
             raise
+        if action == "reapply":
+            # The form has no field: the reason (a transition refused) is the page's problem.
+            problem = next(iter(_field_errors(request, refused, "version").values()))
+            status = 409 if isinstance(refused, Conflict) else 422
+            return await _unit_page(
+                request, principal, equipment_id, status=status, problem=problem
+            )
         default = {"suspend": "suspended_from", "resume": "resumed_on"}.get(
             action, "maintenance_company_id"
         )
@@ -487,25 +505,48 @@ async def _unit_action(
     return Redirect(path=f"/ui/my/units/{equipment_id}", status_code=303)
 
 
-@post("/ui/my/units/{equipment_id:int}/suspend", include_in_schema=False)
+@post(
+    "/ui/my/units/{equipment_id:int}/suspend",
+    include_in_schema=False,
+    guards=[needs(Permission.EQUIPMENT_SUSPEND_RESUME)],
+)
 async def unit_suspend(
     request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
 ) -> Template | Redirect:
     return await _unit_action(request, principal, equipment_id, "suspend")
 
 
-@post("/ui/my/units/{equipment_id:int}/resume", include_in_schema=False)
+@post(
+    "/ui/my/units/{equipment_id:int}/resume",
+    include_in_schema=False,
+    guards=[needs(Permission.EQUIPMENT_SUSPEND_RESUME)],
+)
 async def unit_resume(
     request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
 ) -> Template | Redirect:
     return await _unit_action(request, principal, equipment_id, "resume")
 
 
-@post("/ui/my/units/{equipment_id:int}/maintainer", include_in_schema=False)
+@post(
+    "/ui/my/units/{equipment_id:int}/maintainer",
+    include_in_schema=False,
+    guards=[needs(Permission.EQUIPMENT_CHANGE_MAINTAINER)],
+)
 async def unit_change_maintainer(
     request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
 ) -> Template | Redirect:
     return await _unit_action(request, principal, equipment_id, "maintainer")
+
+
+@post(
+    "/ui/my/units/{equipment_id:int}/reapply",
+    include_in_schema=False,
+    guards=[needs(Permission.EQUIPMENT_CREATE)],
+)
+async def unit_reapply(
+    request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
+) -> Template | Redirect:
+    return await _unit_action(request, principal, equipment_id, "reapply")
 
 
 # ---- contracts and labels ----------------------------------------------------------------
@@ -564,7 +605,7 @@ async def contract_list(request: Request, principal: NamedDependency[Principal])
     return await _contracts_page(request, principal)
 
 
-@post("/ui/contracts", include_in_schema=False)
+@post("/ui/contracts", include_in_schema=False, guards=[needs(Permission.CONTRACT_MANAGE)])
 async def contract_create(
     request: Request, principal: NamedDependency[Principal]
 ) -> Template | Redirect:
@@ -608,7 +649,11 @@ async def contract_create(
     return Redirect(path="/ui/contracts", status_code=303)
 
 
-@post("/ui/contracts/{contract_id:int}/terminate", include_in_schema=False)
+@post(
+    "/ui/contracts/{contract_id:int}/terminate",
+    include_in_schema=False,
+    guards=[needs(Permission.CONTRACT_MANAGE)],
+)
 async def contract_terminate(
     request: Request, principal: NamedDependency[Principal], contract_id: FromPath[int]
 ) -> Template | Redirect:
@@ -719,6 +764,7 @@ async def _queue_page(
         else None
     )
     done = request.query_params.get("registered") or ""
+    refused = request.query_params.get("refused") or ""
     return page(
         request,
         "enterprise/registrations.html",
@@ -729,6 +775,7 @@ async def _queue_page(
             "forms": forms or {},
             "problem": problem,
             "registered": done[:20],
+            "refused": refused[:20],
             "q": words,
             "today": today.isoformat(),
         },
@@ -741,7 +788,11 @@ async def registration_queue(request: Request, principal: NamedDependency[Princi
     return await _queue_page(request, principal)
 
 
-@post("/ui/registrations/{equipment_id:int}/register", include_in_schema=False)
+@post(
+    "/ui/registrations/{equipment_id:int}/register",
+    include_in_schema=False,
+    guards=[needs(Permission.EQUIPMENT_REGISTER)],
+)
 async def registration_register(
     request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
 ) -> Template | Redirect:
@@ -780,6 +831,47 @@ async def registration_register(
         )
     return Redirect(
         path="/ui/registrations?" + urlencode({"registered": unit["code"]}), status_code=303
+    )
+
+
+@post(
+    "/ui/registrations/{equipment_id:int}/refuse",
+    include_in_schema=False,
+    guards=[needs(Permission.EQUIPMENT_REGISTER)],
+)
+async def registration_refuse(
+    request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
+) -> Template | Redirect:
+    """Refuse a pending unit (不予登记) with the reason the applicant is told."""
+    fields = await request.form()
+    form = {n: _text(fields, n) for n in ("refused_on", "reason")}
+    try:
+        unit = await register.refuse(
+            principal,
+            equipment_id,
+            refused_on=_required_date(fields, "refused_on"),
+            reason=form["reason"],
+            expected_version=_int(fields, "version"),
+            today=clock.today(),
+            now=clock.now(),
+        )
+    except StaleVersion:
+        lang = staff_language(request)
+        return await _queue_page(request, principal, status=412, problem=Translator(lang)(STALE))
+    except (FieldError, DomainError) as refused:
+        if isinstance(refused, NotFound | Forbidden):
+            raise
+        errors = _field_errors(request, refused, "reason")
+        errors = {("refused_on" if k == "on" else k): v for k, v in errors.items()}
+        return await _queue_page(
+            request,
+            principal,
+            status=409 if isinstance(refused, Conflict) else 422,
+            errors={equipment_id: errors},
+            forms={equipment_id: form},
+        )
+    return Redirect(
+        path="/ui/registrations?" + urlencode({"refused": unit["code"]}), status_code=303
     )
 
 
@@ -851,7 +943,7 @@ async def organisation_list(request: Request, principal: NamedDependency[Princip
     return await _orgs_page(request, principal)
 
 
-@post("/ui/organisations", include_in_schema=False)
+@post("/ui/organisations", include_in_schema=False, guards=[needs(Permission.ORG_CREATE)])
 async def organisation_create(
     request: Request, principal: NamedDependency[Principal]
 ) -> Template | Redirect:
@@ -910,7 +1002,11 @@ async def organisation_detail(
     return await _org_page(request, principal, org_id)
 
 
-@post("/ui/organisations/{org_id:int}", include_in_schema=False)
+@post(
+    "/ui/organisations/{org_id:int}",
+    include_in_schema=False,
+    guards=[needs(Permission.ORG_UPDATE_ANY)],
+)
 async def organisation_update(
     request: Request, principal: NamedDependency[Principal], org_id: FromPath[int]
 ) -> Template | Redirect:
@@ -951,12 +1047,14 @@ ENTERPRISE_PAGES: list = [
     unit_suspend,
     unit_resume,
     unit_change_maintainer,
+    unit_reapply,
     contract_list,
     contract_create,
     contract_terminate,
     label_sheet,
     registration_queue,
     registration_register,
+    registration_refuse,
     organisation_list,
     organisation_create,
     organisation_detail,

@@ -10,9 +10,10 @@ inspector bound to a jurisdiction sees only the units inside it and a unit outsi
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -24,7 +25,8 @@ from litestar.response import Redirect, Template
 
 from equipment.api import controllers, exports, views
 from equipment.domain import catalogue, lift_events, regions
-from equipment.domain.access import Principal, Role
+from equipment.domain import risk as risk_rules
+from equipment.domain.access import Permission, Principal, Role
 from equipment.domain.errors import DomainError, Forbidden, InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
 from equipment.i18n import N_, Translator
@@ -39,8 +41,9 @@ from equipment.services import (
     inspections,
     maintenance,
     register,
+    risk,
 )
-from equipment.web.staff import ROLE_HOMES, page, staff_language
+from equipment.web.staff import ROLE_HOMES, needs, page, staff_language
 
 T = TypeVar("T")
 
@@ -89,6 +92,7 @@ CONCLUSIONS = {
 DUE_STATES = {"upcoming": N_("Upcoming"), "reminder": N_("Apply now"), "overdue": N_("Overdue")}
 STATUSES = {
     Status.PENDING: N_("Pending registration"),
+    Status.REFUSED: N_("Registration refused"),
     Status.IN_USE: N_("In use"),
     Status.SUSPENDED: N_("Suspended"),
     Status.SCRAPPED: N_("Scrapped"),
@@ -142,6 +146,11 @@ async def _or_none(call: Awaitable[T]) -> T | None:
         return await call
     except (Forbidden, NotFound):
         return None
+
+
+async def _nothing() -> None:
+    """A section that does not apply to this unit, in the page's gather."""
+    return None
 
 
 # ---- the inspector's home -------------------------------------------------------------
@@ -307,7 +316,9 @@ def _set(values: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-async def _export(request: Request, principal: Principal, export: exports.Export) -> bytes:
+async def _export(
+    request: Request, principal: Principal, export: Callable[[], exports.Export]
+) -> bytes:
     filters = due_filter_of(_query_values(request))
     items = [
         item
@@ -333,7 +344,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]
 async def due_csv(request: Request, principal: NamedDependency[Principal]) -> Response[bytes]:
     """The due list as CSV: the same export as GET /api/v1/due/export.csv."""
     lang = exports.export_lang(staff_language(request))
-    content = await _export(request, principal, exports.CsvExport(lang))
+    content = await _export(request, principal, partial(exports.CsvExport, lang))
     return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
 
 
@@ -341,24 +352,11 @@ async def due_csv(request: Request, principal: NamedDependency[Principal]) -> Re
 async def due_xlsx(request: Request, principal: NamedDependency[Principal]) -> Response[bytes]:
     """The due list as Excel: the same export as GET /api/v1/due/export.xlsx."""
     lang = exports.export_lang(staff_language(request))
-    content = await _export(request, principal, exports.XlsxExport(lang))
+    content = await _export(request, principal, partial(exports.XlsxExport, lang))
     return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
 
 # ---- a unit's page --------------------------------------------------------------------
-
-
-async def _district_outline(principal: Principal, district_code: str) -> Any:
-    """The unit's district outline (GeoJSON) from the imported areas, if there is one:
-    the offline base under the unit's point."""
-    found = await areas.list_areas(
-        principal, kind="district", cursor=None, limit=500, with_geometry=True
-    )
-    for area in found.items:
-        if area.get("code") == district_code:
-            geometry = area["geometry"]
-            return json.loads(geometry) if isinstance(geometry, str) else geometry
-    return None
 
 
 async def _unit_page(
@@ -373,20 +371,54 @@ async def _unit_page(
     lang = staff_language(request)
     today = clock.today()
     unit = await register.get_equipment(principal, equipment_id)  # 404 outside scope
-    schedule = views.schedule(await inspections.schedule_of(principal, equipment_id, today), lang)
-    alarm_page = await alarms.list_alarms(
-        principal, alarms.AlarmFilter(equipment_id=equipment_id), cursor=None, limit=50
+    located = unit["longitude"] is not None and unit["latitude"] is not None
+    # The sections are independent reads of the unit already found in scope: run at once,
+    # the page waits for the slowest rather than for the sum of about ten round trips.
+    run = asyncio.ensure_future
+    schedule_found = run(inspections.schedule_of(principal, equipment_id, today))
+    alarm_page = run(
+        alarms.list_alarms(
+            principal, alarms.AlarmFilter(equipment_id=equipment_id), cursor=None, limit=50
+        )
     )
-    cylinder = None
-    if unit["category"].startswith("2"):
-        cylinder = await _or_none(fills.cylinder_trace(principal, unit["code"], limit=20))
-    names = await register.organisation_names(
-        {unit["user_unit"], unit["maintenance_company"], unit["owning_station"]} - {None}
+    cylinder = run(
+        _or_none(fills.cylinder_trace(principal, unit["code"], limit=20))
+        if unit["category"].startswith("2")
+        else _nothing()
     )
-    outline = None
-    if unit["longitude"] is not None and unit["latitude"] is not None:
-        outline = await _district_outline(principal, unit["district_code"])
+    names = run(
+        register.organisation_names(
+            {unit["user_unit"], unit["maintenance_company"], unit["owning_station"]} - {None}
+        )
+    )
+    outline = run(
+        areas.district_outline(principal, unit["district_code"]) if located else _nothing()
+    )
+    history = run(_or_none(register.status_history(principal, equipment_id)))
+    inspection_rows = run(_or_none(inspections.list_inspections(principal, equipment_id)))
+    records = run(_or_none(maintenance.list_records(principal, equipment_id)))
+    audit_rows = run(_or_none(register.audit_trail(principal, equipment_id)))
+    await asyncio.gather(
+        schedule_found,
+        alarm_page,
+        cylinder,
+        names,
+        outline,
+        history,
+        inspection_rows,
+        records,
+        audit_rows,
+        return_exceptions=True,  # each section's error is raised where its result is read
+    )
+    schedule = views.schedule(schedule_found.result(), lang)
     can_record = principal.role in (Role.INSPECTOR, Role.ADMIN)
+    graded = await risk.explain_unit(equipment_id, now=clock.now())
+    if graded is not None:
+        # The factor's name in the page's language (the table holds both).
+        english = {f.key: f.name_en for f in risk_rules.FACTORS}
+        for factor in graded["factors"]:
+            if lang != "zh-CN":
+                factor["name"] = english[factor["factor"]]
     return page(
         request,
         "inspector/unit.html",
@@ -398,20 +430,22 @@ async def _unit_page(
                 if regions.is_known_region(unit["district_code"])
                 else None
             ),
-            "names": names,
-            "history": await _or_none(register.status_history(principal, equipment_id)),
-            "inspections": await _or_none(inspections.list_inspections(principal, equipment_id)),
+            "names": names.result(),
+            "history": history.result(),
+            "inspections": inspection_rows.result(),
             "schedule": schedule,
-            "records": await _or_none(maintenance.list_records(principal, equipment_id)),
-            "alarms": alarm_page.items,
-            "cylinder": cylinder,
-            "audit": await _or_none(register.audit_trail(principal, equipment_id)),
+            "records": records.result(),
+            "alarms": alarm_page.result().items,
+            "cylinder": cylinder.result(),
+            "audit": audit_rows.result(),
             "point": (
-                {"lon": unit["longitude"], "lat": unit["latitude"], "outline": outline}
-                if unit["longitude"] is not None and unit["latitude"] is not None
+                {"lon": unit["longitude"], "lat": unit["latitude"], "outline": outline.result()}
+                if located
                 else None
             ),
             "can_record": can_record,
+            "risk": graded,
+            "risk_grades": RISK_GRADE_LABELS,
             "inspection_kinds": INSPECTION_KINDS,
             "manual_alarm_kinds": MANUAL_ALARM_KINDS,
             "forms": forms or {},
@@ -422,6 +456,15 @@ async def _unit_page(
         },
         status_code=status,
     )
+
+
+# The risk grade's words on the unit page, translated by the catalogue.
+RISK_GRADE_LABELS = {
+    "red": N_("Red (major risk)"),
+    "orange": N_("Orange (high risk)"),
+    "yellow": N_("Yellow (moderate risk)"),
+    "blue": N_("Blue (low risk)"),
+}
 
 
 @get("/ui/units/{equipment_id:int}", include_in_schema=False)
@@ -485,7 +528,11 @@ N_("at most 1000 characters")
 N_("a safety grade is 1 to 5")
 
 
-@post("/ui/units/{equipment_id:int}/inspections", include_in_schema=False)
+@post(
+    "/ui/units/{equipment_id:int}/inspections",
+    include_in_schema=False,
+    guards=[needs(Permission.INSPECTION_RECORD)],
+)
 async def record_inspection(
     request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
 ) -> Template | Redirect:
@@ -506,7 +553,11 @@ async def record_inspection(
     return Redirect(path=f"/ui/units/{equipment_id}?done=inspection", status_code=303)
 
 
-@post("/ui/units/{equipment_id:int}/alarms", include_in_schema=False)
+@post(
+    "/ui/units/{equipment_id:int}/alarms",
+    include_in_schema=False,
+    guards=[needs(Permission.ALARM_RAISE)],
+)
 async def raise_alarm(
     request: Request, principal: NamedDependency[Principal], equipment_id: FromPath[int]
 ) -> Template | Redirect:
@@ -613,7 +664,7 @@ async def calendar_feed(name: FromPath[str]) -> Response[bytes]:
             max_rows=controllers.EXPORT_LIMIT,
         )
     ]
-    calendar = exports.IcsExport(calendar_name="sereg 应检设备", generated_at=clock.now())
+    calendar = partial(exports.IcsExport, calendar_name="sereg 应检设备", generated_at=clock.now())
     return Response(
         await controllers.render(calendar, items),
         media_type=exports.ICS_MEDIA_TYPE,

@@ -15,11 +15,9 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get, post
-from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.handlers import BaseRouteHandler
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -33,7 +31,7 @@ from equipment.i18n.spoken import speak
 from equipment.services import alarms, clock, due, maintenance, register
 from equipment.services.pagination import SortKey
 from equipment.web import company_labels as labels
-from equipment.web.staff import current_session, error_page, page, staff_language
+from equipment.web.staff import error_page, needs, page, staff_language
 
 PAGE_SIZE = 50
 UNIT_SORT = SortKey("code", descending=False, unique=True)
@@ -169,12 +167,9 @@ async def score(request: Request, principal: NamedDependency[Principal]) -> Temp
 # ---- upload ------------------------------------------------------------------------
 
 
-async def may_upload(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard of the upload: the permission is checked before a byte of the body is read
-    (the CSRF check reads the form, so it must not run for one who may not upload)."""
-    session = await current_session(connection)
-    if session is not None:
-        session.principal.require(Permission.MAINTENANCE_UPLOAD)
+# The upload's permission is checked before a byte of the body is read (the CSRF check
+# reads the form, so it must not run for one who may not upload).
+may_upload = needs(Permission.MAINTENANCE_UPLOAD)
 
 
 def _too_large(request: Request, _: RequestEntityTooLarge) -> Template:

@@ -43,6 +43,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
+from litestar.types import Guard
 from markupsafe import Markup
 
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
@@ -76,6 +77,9 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/due", N_("Due list")),
         ("/ui/map", N_("Map of old residential areas")),
         ("/ui/alarms", N_("Live alarm board")),
+        ("/ui/checks", N_("Supervision checks")),
+        ("/ui/hazards", N_("Hazards")),
+        ("/ui/routine", N_("Routine records")),
         ("/ui/draws/tasks", N_("Random-inspection tasks")),
         ("/ui/campaigns", N_("Special campaigns")),
         ("/ui/licences", N_("Post-licence supervision")),
@@ -86,6 +90,9 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/units/new", N_("Apply for a new unit")),
         ("/ui/contracts", N_("Maintenance contracts")),
         ("/ui/labels", N_("Print QR labels")),
+        ("/ui/routine", N_("Routine records")),
+        ("/ui/hazards", N_("Hazards")),
+        ("/ui/checks", N_("Supervision checks")),
     ),
     Role.MAINTENANCE: (
         ("/ui/maint/units", N_("Units we maintain")),
@@ -93,6 +100,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/maint/upload", N_("Upload maintenance records")),
         ("/ui/maint/alarms", N_("Entrapment alarms")),
         ("/ui/maint/score", N_("Our score")),
+        ("/ui/hazards", N_("Hazards")),
+        ("/ui/checks", N_("Supervision checks")),
     ),
     Role.STATION: (
         ("/ui/station/fills", N_("Today's fills")),
@@ -106,6 +115,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/accounts", N_("Accounts")),
         ("/ui/due", N_("Due list")),
         ("/ui/map", N_("Map of old residential areas")),
+        ("/ui/hazards", N_("Hazards")),
+        ("/ui/checks", N_("Supervision checks")),
         ("/ui/draws/plans", N_("Random inspections")),
         ("/ui/campaigns", N_("Special campaigns")),
         ("/ui/licences", N_("Post-licence supervision")),
@@ -173,6 +184,24 @@ async def require_session(connection: ASGIConnection, _: BaseRouteHandler) -> No
     """Guard of ``/ui``: runs before any body is read."""
     if await current_session(connection) is None:
         raise LoginRequired
+
+
+def needs(permission: Permission) -> Guard:
+    """A page's guard for the permission its form's service requires.
+
+    Guards run before the body is read, so a role without the permission gets 403 for
+    any submission, valid or not, rather than the form's own 422 on its fields: the
+    answer must not depend on what was typed, and the access matrix can then see a
+    missing check. The service checks the permission again (and the object's scope:
+    404 outside it); this only answers first."""
+
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        session = await current_session(connection)
+        if session is None:
+            raise LoginRequired
+        session.principal.require(permission)
+
+    return guard
 
 
 async def check_csrf(request: Request) -> None:
@@ -439,7 +468,7 @@ async def _accounts_page(
     )
 
 
-@post("/ui/accounts", include_in_schema=False)
+@post("/ui/accounts", include_in_schema=False, guards=[needs(Permission.ACCOUNT_MANAGE)])
 async def account_create(
     request: Request, principal: NamedDependency[Principal]
 ) -> Template | Redirect:
@@ -499,7 +528,11 @@ N_("choose a role")
 N_("choose an organisation")
 
 
-@post("/ui/accounts/{username:str}/disable", include_in_schema=False)
+@post(
+    "/ui/accounts/{username:str}/disable",
+    include_in_schema=False,
+    guards=[needs(Permission.ACCOUNT_MANAGE)],
+)
 async def account_disable(
     request: Request, principal: NamedDependency[Principal], username: FromPath[str]
 ) -> Redirect:

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from equipment.domain import rescue
-from equipment.domain.access import SYSTEM, Jurisdiction, Role
+from equipment.domain.access import SYSTEM, Jurisdiction, Principal, Role
 from equipment.domain.checks import Answer as CheckAnswer
 from equipment.domain.checks import Outcome as CheckOutcome
 from equipment.domain.errors import InvalidValue
 from equipment.domain.hazards import Action, Assignment, Source
+from equipment.domain.imports.profile import shipped_profile
 from equipment.domain.notifications import allowance
+from equipment.domain.report_sheets import ReportRow
 from equipment.services import (
     alarms,
     areas,
@@ -28,6 +30,8 @@ from equipment.services import (
     emergency_records,
     evidence_store,
     hazards,
+    imports,
+    inspection_feed,
     notifications,
     register,
     tokens,
@@ -82,6 +86,22 @@ async def lift(w, side: str = "a", registered: bool = True) -> int:
     return unit["id"]
 
 
+async def refused_lift(w, side: str = "a") -> int:
+    """An application the registration office refused (不予登记)."""
+    unit_id = await lift(w, side, registered=False)
+    now = clock.now()
+    await register.refuse(
+        SYSTEM,
+        unit_id,
+        refused_on=clock.today(),
+        reason="资料不全",
+        expected_version=None,
+        today=clock.today(),
+        now=now,
+    )
+    return unit_id
+
+
 async def call_lift(w) -> int:
     """A lift whose registration code the next 96333 call names (kept in ``w``)."""
     unit = await f.unit(w["owner_a"], maintenance_company_id=w["company_a"])
@@ -130,6 +150,24 @@ async def area(w) -> int:
     await areas.import_feature_collection(SYSTEM, AREA, crs="wgs84", now=clock.now())
     rows = await areas.list_areas(SYSTEM, kind=None, cursor=None, limit=10)
     return rows.items[0]["id"]
+
+
+async def staged_import(w) -> int:
+    """An import staged from an empty export (its header row only)."""
+    job = await imports.create_job(
+        SYSTEM, kind="register", file_name="x.csv", digest="0" * 64, now=clock.now(), today=f.TODAY
+    )
+    await imports.stage_rows(
+        SYSTEM,
+        job,
+        ["设备注册代码"],
+        [],
+        profile=shipped_profile("registration_export"),
+        encoding="utf-8",
+        today=f.TODAY,
+        now=clock.now(),
+    )
+    return job
 
 
 OUTCOME = {
@@ -322,6 +360,22 @@ CASES = [
         lambda w: lift(w, registered=False),
         ADMIN_ONLY,
         body=lambda w: {"registration_code": f.registration_code(), "registered_on": TODAY},
+    ),
+    Case(
+        "refuse",
+        "POST",
+        "/api/v1/equipment/{id}/refuse",
+        lambda w: lift(w, registered=False),
+        ADMIN_ONLY,
+        body=lambda w: {"on": TODAY, "reason": "资料不全"},
+    ),
+    Case("reapply own", "POST", "/api/v1/equipment/{id}/reapply", refused_lift, ADMIN_OWNER),
+    Case(
+        "reapply other's",
+        "POST",
+        "/api/v1/equipment/{id}/reapply",
+        lambda w: refused_lift(w, "b"),
+        {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 404, "station_a": 403},
     ),
     Case(
         "suspend own",
@@ -525,6 +579,23 @@ CASES = [
         lambda w: None,
         ADMIN_ONLY,
         body=lambda w: AREA,
+    ),
+    # The body is empty here: the admin gets as far as reading it (422), the others 403.
+    Case(
+        "upload an import",
+        "POST",
+        "/api/v1/imports",
+        lambda w: None,
+        {**ADMIN_ONLY, "admin": 422},
+    ),
+    Case("import status", "GET", "/api/v1/imports/{id}", staged_import, ADMIN_ONLY),
+    Case("import report", "GET", "/api/v1/imports/{id}/report.xlsx", staged_import, ADMIN_ONLY),
+    Case(
+        "commit an import",
+        "POST",
+        "/api/v1/imports/{id}/commit",
+        staged_import,
+        {**ADMIN_ONLY, "admin": 202},
     ),
     Case("list areas", "GET", "/api/v1/areas", area, register_roles(200)),
     Case("list areas as GeoJSON", "GET", "/api/v1/areas?format=geojson", area, register_roles(200)),
@@ -1021,6 +1092,7 @@ CASES += [
         "/api/v1/checks/{id}/hazards",
         lambda w: check(w),
         {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 403, "station_a": 403},
+        body=lambda w: {},
     ),
     Case(
         "upload evidence to a check",
@@ -1074,6 +1146,31 @@ CASES += [
         UPLOADERS,
     )
     for kind in ("xlsx", "csv")
+]
+
+# Every role that reads units reads their grades; the call centre reads no unit (403).
+RISK_LISTS = {role: 200 for role in ROLES if role != "call_centre"}
+CASES += [
+    Case("risk grade of own lift", "GET", "/api/v1/risk/units/{id}", lift, READ_OK),
+    Case(
+        "risk grade of other's lift",
+        "GET",
+        "/api/v1/risk/units/{id}",
+        lambda w: lift(w, "b"),
+        {"admin": 200, "inspector": 200, "company_a": 404, "owner_a": 404, "station_a": 404},
+    ),
+    # Lists by grade: everyone who reads units gets their own units' grades (scope is
+    # test_risk.py's), never another's.
+    Case("units by risk grade", "GET", "/api/v1/risk/units?grade=red", lift, RISK_LISTS),
+    Case(
+        "risk grade changes",
+        "GET",
+        "/api/v1/risk/changes?since=2020-01-01T00:00:00%2B08:00",
+        lift,
+        RISK_LISTS,
+    ),
+    Case("user units' risk grades", "GET", "/api/v1/risk/user-units", lift, RISK_LISTS),
+    Case("areas' risk grades", "GET", "/api/v1/risk/areas", lift, RISK_LISTS),
 ]
 
 # Credit classes and random inspections (issue 22): the bureau reads any enterprise's
@@ -1166,6 +1263,58 @@ CASES += [
             "year": 2025,
             "submitted_on": "2026-01-05",
         },
+    ),
+]
+
+
+async def cleanup_entry(w) -> int:
+    """A report the inspection body uploaded for a unit the register lacks (issue 23)."""
+    result = await inspection_feed.upload(
+        Principal(Role.INSPECTOR, w["body"]),
+        [
+            ReportRow(
+                1,
+                {
+                    "report_no": f"JY-{f.credit_code()}",
+                    "code": f.registration_code(),
+                    "inspected_on": TODAY,
+                    "conclusion": "合格",
+                },
+            )
+        ],
+        today=f.TODAY,
+        now=clock.now(),
+    )
+    [(_, _, _, entry)] = result.cleanup
+    return entry
+
+
+# The changes feed (互联互通) and the inspection bodies' feed (归集检验数据), issue 23.
+INSPECTION_FEED = {"admin": 200, "inspector": 200, "company_a": 403, "owner_a": 403}
+CASES += [
+    Case("changes feed", "GET", "/api/v1/changes", lambda w: None, register_roles(200)),
+    Case(
+        "upload inspection reports",
+        "POST",
+        "/api/v1/inspections/reports",
+        lambda w: None,
+        {**INSPECTION_FEED, "station_a": 403},
+        body=lambda w: [],
+    ),
+    Case(
+        "inspection clean-up list",
+        "GET",
+        "/api/v1/inspections/cleanup",
+        lambda w: None,
+        {**INSPECTION_FEED, "station_a": 403},
+    ),
+    Case(
+        "dismiss a clean-up entry",
+        "POST",
+        "/api/v1/inspections/cleanup/{id}/resolve",
+        cleanup_entry,
+        {**ADMIN_ONLY},
+        body=lambda w: {"equipment_id": None},
     ),
 ]
 

@@ -68,6 +68,10 @@ async def test_a_campaign_its_progress_and_a_follow_up(client, engine) -> None:
         "/api/v1/campaigns", json={**body_json, "districts": ["420624"]}, headers=admin
     )
     assert none.status_code == 422 or none.status_code == 400
+    red = await client.post(
+        "/api/v1/campaigns", json={**body_json, "min_grade": "red"}, headers=admin
+    )
+    assert red.status_code == 422, red.text  # no lift is graded red yet
     made = await client.post("/api/v1/campaigns", json=body_json, headers=admin)
     assert made.status_code == 201, made.text
     campaign = made.json()

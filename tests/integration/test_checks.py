@@ -4,8 +4,10 @@ and every new endpoint answers within its caller's scope."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+import openpyxl
 import pytest
 
 from equipment.domain.access import SYSTEM, Jurisdiction, Role
@@ -103,7 +105,9 @@ async def test_a_check_turns_two_failed_items_into_two_hazards(client, ctx):
     unit = (await client.get(f"/api/v1/equipment/{lift['id']}", headers=ctx["inspector"])).json()
     assert unit["not_fit_for_use"] is True
     # Asking again opens nothing more.
-    again = await client.post(f"/api/v1/checks/{check['id']}/hazards", headers=ctx["inspector"])
+    again = await client.post(
+        f"/api/v1/checks/{check['id']}/hazards", json={}, headers=ctx["inspector"]
+    )
     assert [i["hazard_id"] for i in again.json()["items"] if i["outcome"] == "failed"] == (
         hazard_ids
     )
@@ -118,7 +122,9 @@ async def test_a_check_turns_two_failed_items_into_two_hazards(client, ctx):
     assert made.status_code == 201, made.text
     assert [i["hazard_id"] for i in made.json()["items"] if i["outcome"] == "failed"] == [None]
     opened = await client.post(
-        f"/api/v1/checks/{made.json()['id']}/hazards", headers=ctx["inspector"]
+        f"/api/v1/checks/{made.json()['id']}/hazards",
+        json={"items": ["emergency_plan"]},
+        headers=ctx["inspector"],
     )
     [hazard_id] = [i["hazard_id"] for i in opened.json()["items"] if i["outcome"] == "failed"]
     hazard = (await client.get(f"/api/v1/hazards/{hazard_id}", headers=ctx["owner_token"])).json()
@@ -194,12 +200,20 @@ async def test_checks_answer_within_each_callers_scope(client, ctx):
         "/api/v1/checks", json={"equipment_id": other["id"], "items": items}, headers=ctx["bound"]
     )
     assert inside.status_code == 201, inside.text
-    mgmt = await answers(client, ctx, "user_unit", {})
+    mgmt = await answers(client, ctx, "user_unit", {"ledger": "未建立台账"})
     for owner, status in ((ctx["owner"], 404), (ctx["other_owner"], 201)):
         made = await client.post(
             "/api/v1/checks", json={"user_unit_id": owner, "items": mgmt}, headers=ctx["bound"]
         )
         assert made.status_code == status, made.text
+    # The management hazard it opened is inside the bound inspector's scope (its user
+    # unit has a unit in his district), in the list and in the ledger.
+    seen = (await client.get("/api/v1/hazards", headers=ctx["bound"])).json()["items"]
+    assert [(h["equipment_id"], h["user_unit_id"]) for h in seen if h["equipment_id"] is None] == [
+        (None, ctx["other_owner"])
+    ]
+    ledger = await client.get("/api/v1/hazards/ledger?by=user_unit", headers=ctx["bound"])
+    assert {line["key"] for line in ledger.json()} == {str(ctx["other_owner"])}
     # A user unit's management check: its owner sees it, maintenance companies do not.
     owned = await client.get(
         f"/api/v1/checks?user_unit_id={ctx['other_owner']}", headers=ctx["other_owner_token"]
@@ -280,3 +294,52 @@ async def test_routine_records_and_the_missing_list(client, ctx):
     for who in ("company_token", "station_token"):
         for path in ("/api/v1/routine-records", "/api/v1/routine-records/missing"):
             assert (await client.get(path, headers=ctx[who])).status_code == 403, (who, path)
+
+
+async def test_the_ledger_workbook_holds_the_two_lists_within_scope(client, ctx):
+    lift = ctx["lift"]
+    items = await answers(client, ctx, "lift", {"signs": "未张贴"})
+    body = {"equipment_id": lift["id"], "items": items}
+    made = await client.post("/api/v1/checks", json=body, headers=ctx["inspector"])
+    [hazard_id] = [i["hazard_id"] for i in made.json()["items"] if i["hazard_id"]]
+    assigned = await client.post(
+        f"/api/v1/hazards/{hazard_id}/actions",
+        json={
+            "action": "assign",
+            "responsible_org_id": ctx["owner"],
+            "responsible_person": "王经理",
+            "measures": "张贴使用标志",
+            "deadline": str(TODAY + timedelta(days=5)),
+            "supervising_inspector": "李检查员",
+        },
+        headers=ctx["inspector"],
+    )
+    assert assigned.status_code == 200, assigned.text
+
+    def sheets(response) -> dict[str, list[tuple]]:
+        assert response.status_code == 200, response.text
+        book = openpyxl.load_workbook(io.BytesIO(response.content), read_only=True)
+        return {ws.title: list(ws.iter_rows(values_only=True)) for ws in book.worksheets}
+
+    own = sheets(
+        await client.get(
+            "/api/v1/hazards/ledger.xlsx?by=user_unit&lang=zh-CN", headers=ctx["owner_token"]
+        )
+    )
+    assert list(own) == ["隐患台账", "问题隐患清单", "制度措施清单"]
+    [header, line] = own["隐患台账"]
+    assert (line[0], line[1]) == (str(ctx["owner"]), "汉江小区物业")
+    assert line[header.index("已交办")] == 1
+    [_, hazard] = own["问题隐患清单"]
+    assert hazard[0] == hazard_id
+    assert hazard[5].startswith("监督检查不符合")
+    [_, measure] = own["制度措施清单"]
+    assert (measure[2], measure[3], measure[4]) == ("汉江小区物业", "王经理", "张贴使用标志")
+    # The rival company maintains none of the owner's lift: its workbook has no rows.
+    rival = sheets(
+        await client.get("/api/v1/hazards/ledger.xlsx?by=district", headers=ctx["rival_token"])
+    )
+    assert all(len(rows) == 1 for rows in rival.values())
+    assert (
+        await client.get("/api/v1/hazards/ledger.xlsx", headers=ctx["station_token"])
+    ).status_code == 403

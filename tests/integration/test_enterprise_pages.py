@@ -368,3 +368,40 @@ async def test_the_office_lists_creates_and_edits_organisations(staff, world):
     assert (await me.http.get(path)).status_code == 404
     assert (await me.post(path, {"name": "x", "version": "1"})).status_code == 404
     assert (await me.http.get(f"/ui/organisations/{world['owner']}")).status_code == 403
+
+
+async def test_the_office_refuses_from_the_queue_and_the_owner_reads_why_and_applies_again(
+    staff, world
+):
+    pending = world["pending"]
+    prefix = f"{pending['id']}-"
+    admin = await staff(Role.ADMIN)
+    queue = await admin.http.get("/ui/registrations")
+    assert f'action="/ui/registrations/{pending["id"]}/refuse"' in queue.text
+    blank = await admin.post(
+        f"/ui/registrations/{pending['id']}/refuse",
+        {"version": "1", "refused_on": str(TODAY), "reason": " "},
+    )
+    assert blank.status_code == 422
+    assert error_of(blank.text, "reason", prefix) == "请填写不予登记的理由"
+    assert "未能作出不予登记决定" in blank.text
+    reason = "产品合格证与设备代码不符"
+    done = await admin.post(
+        f"/ui/registrations/{pending['id']}/refuse",
+        {"version": "1", "refused_on": str(TODAY), "reason": reason},
+    )
+    assert done.status_code == 303, done.text
+    after = await admin.http.get(done.headers["location"])
+    assert f"已不予登记：{pending['code']}" in after.text and "没有待登记的设备" in after.text
+
+    me = await staff(Role.USER_UNIT, world["owner"])
+    page = await me.http.get(f"/ui/my/units/{pending['id']}")
+    assert "不予登记" in page.text and reason in page.text
+    assert f'action="/ui/my/units/{pending["id"]}/reapply"' in page.text
+    back = await me.post(f"/ui/my/units/{pending['id']}/reapply", {"version": "2"})
+    assert back.status_code == 303, back.text
+    stale = await me.post(f"/ui/my/units/{pending['id']}/reapply", {"version": "2"})
+    assert stale.status_code == 412
+    assert pending["code"] in (await admin.http.get("/ui/registrations")).text
+    unit = await register.get_equipment(SYSTEM, pending["id"])
+    assert unit["status"] == "pending"

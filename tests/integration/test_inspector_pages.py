@@ -105,6 +105,8 @@ async def test_a_failed_inspection_puts_the_unit_out_of_service(staff):
     assert "TSG" in page.text  # each due date names its clause
     assert f'href="/p/{unit["code"]}"' in page.text
     assert "/static/leaflet/leaflet.js" in page.text
+    # The risk grade (风险分级) in words, with the factors that add points.
+    assert 'id="risk-grade"' in page.text and "风险分级" in page.text
     # Without the form token the result is refused.
     forged = await inspector.http.post(
         f"/ui/units/{unit['id']}/inspections", data={"kind": "periodic"}
@@ -174,7 +176,9 @@ async def test_every_route_refuses_a_unit_outside_the_scope(staff):
             ("alarms", {"kind": "entrapment"}),
         ):
             answer = await person.post(f"/ui/units/{outside['id']}/{form}", data)
-            assert answer.status_code == 404, (form, answer.text)
+            # A user unit may not record inspections at all: refused before the scope.
+            expected = 403 if (person, form) == (stranger, "inspections") else 404
+            assert answer.status_code == expected, (form, answer.text)
     listed = (await bound.http.get("/ui/due")).text
     assert outside["code"] not in listed and w["inside"][0]["code"] in listed
     csv = (await bound.http.get("/ui/due/export.csv")).content.decode("utf-8-sig")

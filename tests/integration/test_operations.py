@@ -16,7 +16,15 @@ import httpx
 import pytest
 
 from equipment.services import clock, retention
-from equipment.tables import DeadLetter, Equipment, Fill, LiftHeartbeat, LiftState
+from equipment.tables import (
+    Account,
+    DeadLetter,
+    Equipment,
+    Fill,
+    LiftHeartbeat,
+    LiftState,
+    WebSession,
+)
 from sereg.observability import REQUEST_ID, JsonFormatter
 from tests import factories
 from tests.conftest import ROOT, pg_url, run_sereg, sereg_env
@@ -178,10 +186,30 @@ async def test_prune_removes_only_what_is_old(engine) -> None:
     long_ago = (now - timedelta(days=800)).isoformat()
     body = fill_payload(home["station_code"], fit["code"], filled_at=long_ago, started_at=None)
     await ingest_now(fills_topic(home["station_code"]), body)
+    admin = Account(username="old-sessions", password_hash="-", role="admin", created_at=old)
+    await admin.save()
+    for ended, expires in (
+        (old, now + timedelta(days=1)),
+        (None, old),
+        (None, recent),
+        (recent, now),
+    ):
+        await WebSession.insert(
+            WebSession(
+                id_hash=f"{ended}{expires}",
+                account=admin,
+                csrf="x",
+                created_at=old - timedelta(days=1),
+                expires_at=expires,
+                ended_at=ended,
+            )
+        )
     removed = await retention.prune(
         retention.Retention(heartbeat_days=30, dead_letter_days=90), now=now
     )
-    assert removed == {"lift_heartbeat": 1, "dead_letter": 1}
+    # Sessions ended or expired 40 days ago go; the ones over 2 days ago stay.
+    assert removed == {"lift_heartbeat": 1, "dead_letter": 1, "web_session": 2}
+    assert await WebSession.count() == 2
     assert [r["ts"] for r in await LiftHeartbeat.select(LiftHeartbeat.ts)] == [recent]
     assert await DeadLetter.count() == 1
     # The register, the live state and the fills (kept: no fill retention set) stay.

@@ -10,6 +10,8 @@ outside a jurisdiction-bound inspector's districts) is 404, its existence not le
 
 "ok" means the role got through to the handler: a page (200), a redirect after a form
 (303), or the form's own refusal of an empty or repeated submission (400, 409, 422).
+A form's permission is checked before its fields (``staff.needs``), so a role without
+it gets 403 however the form is filled: most forms are probed empty.
 """
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, calendar_feeds, campaigns, clock, draws, maintenance
+from equipment.domain.checks import Answer as CheckAnswer
+from equipment.domain.checks import Outcome as CheckOutcome
+from equipment.services import (
+    alarms,
+    calendar_feeds,
+    campaigns,
+    checks,
+    clock,
+    draws,
+    maintenance,
+)
 from equipment.web.staff import require_session
 from sereg.app import create_app
 from tests import factories as f
@@ -71,13 +83,28 @@ class Probe:
     query: str = ""
 
 
-# A form that passes the page's own checks, so the service's permission check answers.
 INSPECTION = {"kind": "periodic", "inspected_on": str(f.TODAY), "conclusion": "pass"}
-INSPECTORS_ON_OWN = roles(403, admin=OK, inspector=OK, bound=OK, station_a=404)
-# Another organisation's lift is 404 to anyone outside its scope, permitted or not.
-OTHERS_FORM = roles(404, admin=OK, inspector=OK, call_centre=403)
+INSPECTORS_ON_OWN = roles(403, admin=OK, inspector=OK, bound=OK)
+# Another organisation's lift: 403 without the permission, 404 outside the scope.
+INSPECTORS_ON_OTHERS = roles(403, admin=OK, inspector=OK, bound=404)
 # A user unit and its maintainer enter alarms of their own lifts too (as by the API).
-ALARM_ON_OWN = roles(OK, station_a=404, call_centre=403)
+ALARM_ON_OWN = roles(OK, station_a=403, call_centre=403)
+ALARM_ON_OTHERS = roles(404, admin=OK, inspector=OK, station_a=403, call_centre=403)
+# The user unit's own steps (suspend, resume, maintainer, apply again): it and the admin.
+OWNER_ON_OWN = roles(403, admin=OK, owner_a=OK)
+OWNER_ON_OTHERS = roles(403, admin=OK, owner_a=404)
+
+
+# Supervision checks: recorded by the regulator; a check or hazard of owner A's lift is
+# seen by owner A, its maintainer and the inspectors of its district.
+RECORDERS = roles(403, admin=OK, inspector=OK, bound=OK)
+OWN_OBJECT = roles(OK, station_a=403, call_centre=403)
+OTHERS_OBJECT = roles(404, admin=OK, inspector=OK, station_a=403, call_centre=403)
+ROUTINE_READERS = roles(403, admin=OK, inspector=OK, bound=OK, owner_a=OK)
+
+
+def weekly(unit: str) -> dict[str, str]:
+    return {"kind": "weekly", "equipment_id": unit}
 
 
 # (method, route path as the app registers it) -> its probes.
@@ -98,11 +125,11 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ),
     ("POST", "/ui/units/{equipment_id:int}/inspections"): (
         Probe("lift_a", INSPECTORS_ON_OWN, form=INSPECTION),
-        Probe("lift_b", OTHERS_FORM, form=INSPECTION),
+        Probe("lift_b", INSPECTORS_ON_OTHERS, form=INSPECTION),
     ),
     ("POST", "/ui/units/{equipment_id:int}/alarms"): (
         Probe("lift_a", ALARM_ON_OWN, form={"kind": "alarm_button"}),
-        Probe("lift_b", OTHERS_FORM, form={"kind": "alarm_button"}),
+        Probe("lift_b", ALARM_ON_OTHERS, form={"kind": "alarm_button"}),
     ),
     ("GET", "/ui/map"): (Probe(None, REGISTER),),
     ("GET", "/ui/map/data/config"): (Probe(None, REGISTER),),
@@ -129,14 +156,13 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         Probe("lift_a", OWN_LIFT),
         Probe("lift_b", OTHERS_LIFT),
     ),
-    # These forms are probed empty: a role the service would refuse may get the form's
-    # own 422 first (the areas' tests submit them filled); the scope still answers 404.
+    # Probed empty: the permission answers before the form's own 422 on its fields.
     **{
         ("POST", f"/ui/my/units/{{equipment_id:int}}/{action}"): (
-            Probe("lift_a", OWN_LIFT),
-            Probe("lift_b", OTHERS_LIFT),
+            Probe("lift_a", OWNER_ON_OWN),
+            Probe("lift_b", OWNER_ON_OTHERS),
         )
-        for action in ("suspend", "resume", "maintainer")
+        for action in ("suspend", "resume", "maintainer", "reapply")
     },
     ("GET", "/ui/contracts"): (Probe(None, roles(OK, station_a=403, call_centre=403)),),
     ("POST", "/ui/contracts"): (Probe(None, USER_UNIT_ONLY),),
@@ -148,20 +174,24 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("GET", "/ui/labels"): (Probe(None, roles(403, owner_a=OK, admin=404, call_centre=404)),),
     # ---- the registration office ----
     ("GET", "/ui/registrations"): (Probe(None, ADMIN_ONLY),),
-    ("POST", "/ui/registrations/{equipment_id:int}/register"): (
-        Probe("pending_a", ADMIN_ONLY),
-        Probe("pending_b", ADMIN_ONLY),
-    ),
+    **{
+        ("POST", f"/ui/registrations/{{equipment_id:int}}/{step}"): (
+            Probe("pending_a", ADMIN_ONLY),
+            Probe("pending_b", ADMIN_ONLY),
+        )
+        for step in ("register", "refuse")
+    },
     ("GET", "/ui/organisations"): (Probe(None, ADMIN_ONLY),),
     ("POST", "/ui/organisations"): (Probe(None, ADMIN_ONLY),),
     # An organisation outside the caller's scope is not found, as by the API.
-    **{
-        (method, "/ui/organisations/{org_id:int}"): (
-            Probe("owner_a", roles(404, admin=OK, inspector=403, bound=403, owner_a=403)),
-            Probe("owner_b", roles(404, admin=OK, inspector=403, bound=403)),
-        )
-        for method in ("GET", "POST")
-    },
+    ("GET", "/ui/organisations/{org_id:int}"): (
+        Probe("owner_a", roles(404, admin=OK, inspector=403, bound=403, owner_a=403)),
+        Probe("owner_b", roles(404, admin=OK, inspector=403, bound=403)),
+    ),
+    ("POST", "/ui/organisations/{org_id:int}"): (
+        Probe("owner_a", ADMIN_ONLY),
+        Probe("owner_b", ADMIN_ONLY),
+    ),
     # ---- the maintenance company ----
     ("GET", "/ui/maint/units"): (Probe(None, REGISTER),),
     ("GET", "/ui/maint/units/{equipment_id:int}"): (
@@ -184,6 +214,9 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         Probe("alarm_a", roles(403, admin=OK, company_a=OK)),
         Probe("alarm_b", roles(403, admin=OK, company_a=404)),
     ),
+    # ---- the 96333 call centre (the call form probed empty: its own 422) ----
+    ("GET", "/ui/calls"): (Probe(None, roles(403, admin=OK, call_centre=OK)),),
+    ("POST", "/ui/calls"): (Probe(None, roles(403, admin=OK, call_centre=OK)),),
     # ---- the filling station (fills are refused to a jurisdiction-bound inspector) ----
     ("GET", "/ui/station/fills"): (Probe(None, FILL_READERS),),
     ("GET", "/ui/station/refused"): (Probe(None, FILL_READERS),),
@@ -216,6 +249,56 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("GET", "/ui/licences"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
     # The calendar feed: the secret in the path is the credential (probed below).
     ("GET", "/feeds/calendar/{name:str}"): (),
+    # ---- dual prevention: supervision checks, hazards, routine records ----
+    ("GET", "/ui/checks"): (Probe(None, roles(OK, station_a=403, call_centre=403)),),
+    ("GET", "/ui/checks/new"): (
+        Probe(None, RECORDERS, query="unit={lift_a}"),
+        Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="unit={lift_b}"),
+        Probe(None, RECORDERS, query="user_unit_id={owner_a}"),
+        Probe(None, roles(403, admin=OK, inspector=OK, bound=404), query="user_unit_id={owner_c}"),
+    ),
+    # The form is posted without answers: past scope and permission, the service's own
+    # refusal (every item must be answered) is the page's 400.
+    ("POST", "/ui/checks/new"): (
+        Probe(None, RECORDERS, form={"target_kind": "equipment", "target_id": "{lift_a}"}),
+        Probe(
+            None,
+            roles(403, admin=OK, inspector=OK, bound=404),
+            form={"target_kind": "equipment", "target_id": "{lift_b}"},
+        ),
+    ),
+    ("GET", "/ui/checks/{check_id:int}"): (
+        Probe("check_a", OWN_OBJECT),
+        Probe("check_b", OTHERS_OBJECT),
+    ),
+    ("GET", "/ui/hazards"): (Probe(None, roles(OK, station_a=403, call_centre=403)),),
+    ("GET", "/ui/hazards/{hazard_id:int}"): (
+        Probe("hazard_a", OWN_OBJECT),
+        Probe("hazard_b", OTHERS_OBJECT),
+    ),
+    # Starting a hazard nobody assigned yet: the responsible party gets past permission
+    # and scope to the loop's own refusal (400); the regulator may not rectify (403).
+    ("POST", "/ui/hazards/{hazard_id:int}"): (
+        Probe("hazard_a", roles(403, admin=OK, company_a=OK, owner_a=OK), form={"action": "start"}),
+        Probe(
+            "hazard_b", roles(403, admin=OK, company_a=404, owner_a=404), form={"action": "start"}
+        ),
+    ),
+    ("GET", "/ui/routine"): (
+        Probe(None, roles(403, admin=OK, inspector=OK, bound=OK, owner_a=OK)),
+    ),
+    ("POST", "/ui/routine"): (
+        Probe(
+            None,
+            roles(403, admin=OK, owner_a=OK),
+            form={"kind": "weekly", "equipment_id": "{lift_a}"},
+        ),
+        Probe(
+            None,
+            roles(403, admin=OK, owner_a=404),
+            form={"kind": "weekly", "equipment_id": "{lift_b}"},
+        ),
+    ),
 }
 FEEDS = {"/feeds/calendar/{name:str}"}
 
@@ -241,10 +324,15 @@ def test_every_page_route_is_classified():
     assert set(PAGES) - routes == set(), "these classified routes no longer exist"
 
 
+def named(text: str, world: dict[str, Any]) -> str:
+    """A query or form value naming a world object in braces (``{lift_a}``), filled."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(world[m.group(1)]), text)
+
+
 def fill(path: str, world: dict[str, Any], target: str | None) -> str:
     value = "" if target is None else str(world[target])
     path = re.sub(
-        r"\{(equipment_id|alarm_id|username|contract_id|org_id|task_id|campaign_id):(int|str)\}",
+        r"\{(equipment_id|alarm_id|username|contract_id|org_id|check_id|hazard_id|task_id|campaign_id):(int|str)\}",
         value,
         path,
     )
@@ -309,6 +397,24 @@ async def make_world(staff) -> dict[str, Any]:
             now=now,
         )
         w[f"contract_{side}"] = contract["id"]
+    # A user unit with its only unit outside the bound inspector's district.
+    w["owner_c"] = (await f.organisation("user_unit"))["id"]
+    await f.unit(w["owner_c"], district_code="420602")
+    for side in ("a", "b"):
+        answers = [
+            CheckAnswer(i.key, CheckOutcome.FAILED if n == 0 else CheckOutcome.PASSED, "x")
+            for n, i in enumerate(checks.checklist_items("lift"))
+        ]
+        detail = await checks.record(
+            SYSTEM,
+            checks.Target.equipment(w[f"lift_{side}"]),
+            None,
+            answers,
+            today=f.TODAY,
+            now=now,
+        )
+        w[f"check_{side}"] = detail.check.id
+        w[f"hazard_{side}"] = detail.items[0].hazard
     plan = await draws.create_plan(
         SYSTEM,
         {
@@ -380,14 +486,15 @@ async def test_every_page_route_answers_each_role_within_its_scope(staff):
             for probe in probes:
                 path = fill(route, world, probe.target)
                 if probe.query:
-                    path += f"?{probe.query}"
+                    path += f"?{named(probe.query, world)}"
+                form = {k: named(v, world) for k, v in probe.form.items()}
                 got = {}
                 for role in order:
                     session = world["sessions"][role]
                     if method == "GET":
                         response = await session.http.get(path)
                     else:
-                        response = await session.post(path, probe.form)
+                        response = await session.post(path, form)
                     got[role] = outcome(response.status_code)
                 if got != probe.expected:
                     wrong.append(f"{method} {route} on {probe.target}: got {got}")

@@ -229,3 +229,50 @@ async def test_transfer_to_the_same_owner_or_a_wrong_kind_is_refused(client, ctx
         headers=ctx["admin"],
     )
     assert company.status_code == 422 and "not a user_unit" in company.json()["detail"]
+
+
+async def test_the_office_refuses_an_application_with_its_reason_and_the_owner_applies_again(
+    client, ctx
+):
+    """不予登记: pending → refused with the reason in the history, the audit trail and the
+    public answer; only the registration office refuses, only pending applications; the
+    applicant (its own unit only) applies again and the unit is back in the queue."""
+    pending = (await f.unit(ctx["owner"], registered=False))["id"]
+    in_use = await unit_in("in_use", ctx, client)
+    path = f"/api/v1/equipment/{pending}"
+    owner = await f.token(Role.USER_UNIT, ctx["owner"])
+    stranger = await f.token(Role.USER_UNIT, ctx["other_owner"])
+    reason = "设备代码与产品合格证不一致"
+    body = {"on": str(TODAY), "reason": reason}
+
+    assert (await client.post(f"{path}/refuse", json=body, headers=owner)).status_code == 403
+    blank = await client.post(f"{path}/refuse", json={**body, "reason": "  "}, headers=ctx["admin"])
+    assert blank.status_code == 422 and blank.json()["extra"][0]["key"] == "reason"
+    missing = await client.post(f"{path}/refuse", json={"on": str(TODAY)}, headers=ctx["admin"])
+    assert missing.status_code == 400, missing.text
+    wrong = await client.post(f"/api/v1/equipment/{in_use}/refuse", json=body, headers=ctx["admin"])
+    assert wrong.status_code == 409 and "cannot refuse" in wrong.json()["detail"]
+
+    done = await client.post(
+        f"{path}/refuse", json=body, headers={**ctx["admin"], "Accept-Language": "zh-CN"}
+    )
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["status_label"]) == ("refused", "不予登记")
+    history = (await client.get(f"{path}/status-history", headers=ctx["admin"])).json()
+    assert history[-1]["action"] == "refuse" and history[-1]["details"] == {"reason": reason}
+    assert history[-1]["to_status_label"] == "Registration refused"  # this module reads en
+    audit = (await client.get(f"{path}/audit", headers=ctx["admin"])).json()
+    assert audit[-1]["action"] == "refuse"
+    public = await client.get(
+        f"/api/v1/public/equipment/{done.json()['code']}", headers={"Accept-Language": "zh-CN"}
+    )
+    assert public.json()["safety_state"] == "out_of_service", public.text
+    assert "不予登记" in public.json()["safety_reason"]
+    again = await client.post(f"{path}/refuse", json=body, headers=ctx["admin"])
+    assert again.status_code == 409
+
+    assert (await client.post(f"{path}/reapply", headers=stranger)).status_code == 404
+    back = await client.post(f"{path}/reapply", headers=owner)
+    assert back.status_code == 200 and back.json()["status"] == "pending", back.text
+    queue = await client.get("/api/v1/equipment?status=pending", headers=ctx["admin"])
+    assert pending in [u["id"] for u in queue.json()["items"]]

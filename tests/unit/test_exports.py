@@ -8,10 +8,13 @@ stored blob, so a harmless change of layout does not break a test.
 from __future__ import annotations
 
 import ast
+import asyncio
 import codecs
 import csv
+import gc
 import io
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -25,6 +28,7 @@ from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 
 from equipment.api import exports
+from equipment.api.controllers import render
 from equipment.api.exports import (
     COLUMNS,
     CSV_MEDIA_TYPE,
@@ -508,3 +512,43 @@ def test_icalendar_drops_exactly_the_control_characters_but_tab_and_newline(text
     )  # fmt: skip
     escaped = exports._escape_text(text)
     assert unescape(escaped) == expected
+
+
+# ---------------------------------------------------------------------------------------
+# An export given up: openpyxl's write-only writer runs generators that only saving ends;
+# one left open raises "I/O operation on closed file" when the collector finds it.
+
+
+@pytest.fixture
+def unraisable(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    caught: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", caught.append)
+    return caught
+
+
+def test_an_xlsx_export_made_and_never_used_starts_no_writer(unraisable: list[Any]):
+    # The page makes the export before the due list's permission check refuses a role.
+    exports.XlsxExport()
+    gc.collect()
+    assert unraisable == []
+
+
+def test_an_xlsx_export_given_up_half_way_is_closed_cleanly(unraisable: list[Any]):
+    export = exports.XlsxExport()
+    export.add(due_row())
+    export.close()
+    export.close()  # twice is harmless
+    del export
+    gc.collect()
+    assert unraisable == []
+
+
+async def test_a_download_cancelled_while_rendering_closes_its_export(unraisable: list[Any]):
+    def rows() -> Iterator[dict[str, Any]]:
+        yield due_row()
+        raise asyncio.CancelledError  # the client went away between two rows
+
+    with pytest.raises(asyncio.CancelledError):
+        await render(exports.XlsxExport(), rows())
+    gc.collect()
+    assert unraisable == []

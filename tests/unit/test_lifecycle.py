@@ -33,6 +33,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("pending", "cancel"): None,
     ("pending", "transfer"): "pending",
     ("pending", "change_maintainer"): "pending",
+    ("pending", "refuse"): "refused",
+    ("pending", "reapply"): None,
     # in use
     ("in_use", "register"): None,
     ("in_use", "suspend"): "suspended",
@@ -41,6 +43,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("in_use", "cancel"): "cancelled",
     ("in_use", "transfer"): "in_use",
     ("in_use", "change_maintainer"): "in_use",
+    ("in_use", "refuse"): None,
+    ("in_use", "reapply"): None,
     # suspended (停用)
     ("suspended", "register"): None,
     ("suspended", "suspend"): None,
@@ -49,6 +53,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("suspended", "cancel"): "cancelled",
     ("suspended", "transfer"): "suspended",
     ("suspended", "change_maintainer"): "suspended",
+    ("suspended", "refuse"): None,
+    ("suspended", "reapply"): None,
     # scrapped: permanent
     ("scrapped", "register"): None,
     ("scrapped", "suspend"): None,
@@ -57,6 +63,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("scrapped", "cancel"): None,
     ("scrapped", "transfer"): None,
     ("scrapped", "change_maintainer"): None,
+    ("scrapped", "refuse"): None,
+    ("scrapped", "reapply"): None,
     # cancelled: terminal (moving to another authority = register anew)
     ("cancelled", "register"): None,
     ("cancelled", "suspend"): None,
@@ -65,6 +73,18 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("cancelled", "cancel"): None,
     ("cancelled", "transfer"): None,
     ("cancelled", "change_maintainer"): None,
+    ("cancelled", "refuse"): None,
+    ("cancelled", "reapply"): None,
+    # refused (不予登记): the record waits for the applicant to put it right and apply again
+    ("refused", "register"): None,
+    ("refused", "suspend"): None,
+    ("refused", "resume"): None,
+    ("refused", "scrap"): None,
+    ("refused", "cancel"): None,
+    ("refused", "transfer"): None,
+    ("refused", "change_maintainer"): None,
+    ("refused", "refuse"): None,
+    ("refused", "reapply"): "pending",
 }
 
 ALLOWED = [(s, a, to) for (s, a), to in EXPECTED.items() if to is not None]
@@ -72,9 +92,18 @@ REFUSED = [(s, a) for (s, a), to in EXPECTED.items() if to is None]
 
 
 def test_status_and_action_values_are_the_documented_ones():
-    assert {s.value for s in Status} == {"pending", "in_use", "suspended", "scrapped", "cancelled"}
+    assert {s.value for s in Status} == {
+        "pending",
+        "refused",
+        "in_use",
+        "suspended",
+        "scrapped",
+        "cancelled",
+    }
     assert {a.value for a in Action} == {
         "register",
+        "refuse",
+        "reapply",
         "suspend",
         "resume",
         "scrap",

@@ -31,7 +31,7 @@ __all__ = [
     "UnitHistory",
 ]
 
-STATUSES: Final = frozenset({"pending", "in_use", "suspended", "scrapped", "cancelled"})
+STATUSES: Final = frozenset({"pending", "refused", "in_use", "suspended", "scrapped", "cancelled"})
 INSPECTION_KINDS: Final = frozenset(
     {"supervisory", "periodic", "self_test", "external", "internal", "hydrostatic", "annual_check"}
 )

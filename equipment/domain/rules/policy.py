@@ -40,7 +40,8 @@ from equipment.domain.rules.table import NUMERIC_FIELDS, TABLE, RuleRow
 
 __all__ = ["DEFAULT_POLICY", "Policy", "load_policy"]
 
-_TOP_KEYS: Final = frozenset({"name", "overrides", "media", "escalation", "checklists"})
+# "risk" is read by equipment.domain.risk.load_risk_policy (the same file, its own section).
+_TOP_KEYS: Final = frozenset({"name", "overrides", "media", "escalation", "risk", "checklists"})
 # An escalation wait is minutes to a day: longer is no escalation at all.
 _MAX_ESCALATION_MINUTES: Final = 1440
 

@@ -1,7 +1,7 @@
 """The entry point: a unit's history and a day in, its Schedule out.
 
 Dispatch by category code prefix, then the checks that do not depend on the category:
-status (suspended, scrapped and cancelled units owe nothing now), failed inspections
+status (suspended, scrapped, cancelled and refused units owe nothing now), failed inspections
 (not fit for use until a passing re-inspection), overdue kinds.
 """
 
@@ -41,7 +41,8 @@ _FAMILIES: Final[tuple[tuple[str, _FamilyRule], ...]] = (
     ("8", piping_findings),
     ("9", yearly_findings),
 )
-_NOT_DUE: Final = frozenset({"scrapped", "cancelled"})
+# A refused application (不予登记) is not on the register: nothing is due until it is.
+_NOT_DUE: Final = frozenset({"scrapped", "cancelled", "refused"})
 # A re-inspection of these kinds is a full inspection, so it clears any earlier failure.
 _FULL_KINDS: Final = frozenset({"supervisory", "periodic"})
 # The end of service life is not something a unit can be "overdue" for: past it, the

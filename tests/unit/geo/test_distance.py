@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from geo.distance import (
     WGS84_GEOD,
     bbox_around,
+    flat_bounds,
     geodesic_distance_m,
     metres_per_degree,
     within_radius,
@@ -95,3 +96,27 @@ def test_metres_per_degree_matches_geodesics():
     assert per_lat == pytest.approx(
         geodesic_distance_m(112.0, 32.0, 112.0, 32.001) * 1000, rel=1e-4
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lon0=st.floats(73.0, 135.0),
+    lat0=st.floats(18.0, 53.5),
+    radius=st.sampled_from([1.0, 300.0, 5_000.0, 50_000.0]),
+    fx=st.floats(0.0, 1.0),
+    fy=st.floats(0.0, 1.0),
+)
+def test_flat_bounds_enclose_the_geodesic_distance(lon0, lat0, radius, fx, fy) -> None:
+    """Any point of the box around a centre: low flat distance ≤ geodesic ≤ high."""
+    min_lon, min_lat, max_lon, max_lat = bbox_around(lon0, lat0, radius)
+    lon = min_lon + fx * (max_lon - min_lon)
+    lat = min_lat + fy * (max_lat - min_lat)
+    kx_low, ky_low, kx_high, ky_high = flat_bounds(min_lat, max_lat)
+    exact = float(geodesic_distance_m(lon0, lat0, np.array([lon]), np.array([lat]))[0])
+    low = float(np.hypot(kx_low * (lon - lon0), ky_low * (lat - lat0)))
+    high = float(np.hypot(kx_high * (lon - lon0), ky_high * (lat - lat0)))
+    assert low <= exact * (1 + 1e-12) + 1e-9
+    assert exact <= high * (1 + 1e-12) + 1e-9
+    # Tight enough to leave few units to decide exactly: a band of a few per cent at most.
+    if exact > 1.0:
+        assert high - low <= 0.03 * exact

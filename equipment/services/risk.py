@@ -1,0 +1,390 @@
+"""Risk grades (风险分级): computing them for the register, keeping them current, and the
+lists by grade.
+
+The grade is the pure :func:`equipment.domain.risk.score` over inputs storage gathers set
+at a time (equipment/storage/risk.py). Three ways it is computed:
+
+- ``recompute_all``: the whole register in id ranges of ``batch`` units, one transaction
+  each (``sereg risk recompute``, after a policy change, and at the end of the demo load);
+- ``catch_up``: the bounded background pass of the notify worker: units whose inputs
+  changed (inspection, hazard, alarm, maintenance record, the unit or its area edited)
+  since the last pass, oldest change first; how long a change waited is observed in
+  ``sereg_risk_lag_seconds``;
+- ``recompute_units``: given units, inside the caller's transaction.
+
+Only grades that changed are written; a change of rank also writes a ``risk_change`` row.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import Histogram
+
+from equipment.domain import risk
+from equipment.domain.access import Permission, Principal
+from equipment.domain.errors import InvalidValue
+from equipment.services import clock, policies
+from equipment.storage import db
+from equipment.storage.risk import GatheredUnit, GradeWrite, RiskRepository
+
+__all__ = [
+    "catch_up",
+    "explain_unit",
+    "group_grades",
+    "load_policy",
+    "recompute_all",
+    "recompute_units",
+]
+
+ALARM_WINDOW = timedelta(days=90)
+BATCH = 50_000
+# The category medians change slowly: the background pass reuses them this long.
+MEDIANS_MAX_AGE_S = 600.0
+# A process's first background pass looks back this far for changes.
+FIRST_LOOKBACK = timedelta(days=1)
+
+RISK_LAG = Histogram(
+    "sereg_risk_lag_seconds",
+    "How long a change of a risk input waited before the background pass graded its unit",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 900, 3600),
+)
+
+_repo = RiskRepository()
+
+
+def policy() -> risk.RiskPolicy:
+    return policies.current().risk
+
+
+def load_policy(path: Path | None) -> risk.RiskPolicy:
+    """The ``risk`` section of the rules policy file (SEREG_RULES_POLICY), else defaults."""
+    if path is None:
+        return risk.DEFAULT_RISK_POLICY
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidValue(f"cannot read the rules policy {path}: {exc}") from exc
+    if not isinstance(mapping, dict):
+        raise InvalidValue("a policy is a mapping (a JSON object)", field="policy")
+    return risk.load_risk_policy(mapping.get("risk"))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every unit of a run is compared against."""
+
+    today: date
+    since: datetime
+    medians: dict[str, float]
+    records: dict[int, float]
+
+
+def inputs_of(unit: GatheredUnit, ctx: Context) -> risk.RiskInputs:
+    today = ctx.today
+    due = unit.next_inspection_due
+    maintenance = unit.maintenance_due
+    return risk.RiskInputs(
+        age_years=(today - unit.started_on).days / 365.25 if unit.started_on else 0.0,
+        design_life_years=unit.design_life_years,
+        days_overdue=(today - due).days if due is not None and due < today else 0,
+        last_conclusion=unit.conclusion,
+        safety_grade=unit.safety_grade,
+        open_general_hazards=unit.general_hazards,
+        open_major_hazards=unit.major_hazards,
+        faults_90_days=unit.faults,
+        entrapments_90_days=unit.entrapments,
+        category_median_faults=ctx.medians.get(unit.category, 0.0),
+        maintenance_days_late=(today - maintenance).days if maintenance is not None else 0,
+        old_residential=unit.old_residential,
+        hazardous_chemicals=unit.hazardous_chemicals,
+        user_unit_bad_share=ctx.records.get(unit.user_unit, 0.0),
+    )
+
+
+def _medians(units: dict[str, int], faults: Iterable[tuple[str, int]]) -> dict[str, float]:
+    per: dict[str, list[int]] = {}
+    for category, n in faults:
+        per.setdefault(category, []).append(n)
+    out: dict[str, float] = {}
+    for category, total in units.items():
+        counts = per.get(category, [])
+        zeros = max(total - len(counts), 0)
+        # More than half without a fault: the median is 0 without sorting anything.
+        out[category] = 0.0 if zeros > total / 2 else float(statistics.median([0] * zeros + counts))
+    return out
+
+
+_medians_cache: dict[int, tuple[float, dict[str, float]]] = {}
+
+
+async def _context(now: datetime, user_units: Sequence[int] | None, fresh: bool) -> Context:
+    today = now.astimezone(clock.CHINA).date()
+    since = now - ALARM_WINDOW
+    key = id(db.engine())
+    cached = _medians_cache.get(key)
+    if fresh or cached is None or time.monotonic() - cached[0] > MEDIANS_MAX_AGE_S:
+        medians = _medians(*await _repo.fault_counts(since))
+        _medians_cache[key] = (time.monotonic(), medians)
+    else:
+        medians = cached[1]
+    records = await _repo.user_unit_records(today=today, user_units=user_units)
+    return Context(today, since, medians, records)
+
+
+def _grades(units: Sequence[GatheredUnit], ctx: Context) -> list[GradeWrite]:
+    """Score ``units``; the ones whose grade or points changed."""
+    fast = risk.compile_policy(policy())
+    out = []
+    for unit in units:
+        rank, points = fast(inputs_of(unit, ctx))
+        if unit.graded and rank == unit.risk_rank and points == unit.risk_points:
+            continue
+        out.append(
+            GradeWrite(
+                unit.id,
+                rank,
+                points,
+                unit.risk_rank if unit.graded else None,
+                rank_changed=not unit.graded or rank != unit.risk_rank,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Recompute:
+    units: int
+    changed: int
+    seconds: float
+
+
+async def recompute_all(
+    *, now: datetime, batch: int = BATCH, progress: Callable[[int, int], None] | None = None
+) -> Recompute:
+    """Grade every unit; ``progress(done, total)`` after each batch (ids, not units)."""
+    started = time.perf_counter()
+    async with db.transaction():
+        bounds = await _repo.id_bounds()
+        ctx = await _context(now, None, fresh=True)
+    if bounds is None:
+        return Recompute(0, 0, time.perf_counter() - started)
+    lo, hi = bounds
+    if progress is not None:
+        progress(0, hi + 1 - lo)
+    units = changed = 0
+    for start in range(lo, hi + 1, batch):
+        async with db.transaction():
+            gathered = await _repo.gather_range(
+                start, start + batch, today=ctx.today, since=ctx.since
+            )
+            grades = _grades(gathered, ctx)
+            await _repo.write(grades, now)
+        units += len(gathered)
+        changed += len(grades)
+        if progress is not None:
+            progress(min(start + batch, hi + 1) - lo, hi + 1 - lo)
+    return Recompute(units, changed, time.perf_counter() - started)
+
+
+async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
+    """Grade ``unit_ids`` in the caller's transaction (or one of their own); how many
+    grades changed."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return 0
+    async with db.transaction():
+        gathered = await _repo.gather_units(
+            ids, today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW
+        )
+        ctx = await _context(now, sorted({u.user_unit for u in gathered}), fresh=False)
+        grades = _grades(gathered, ctx)
+        await _repo.write(grades, now)
+    return len(grades)
+
+
+@dataclass(frozen=True)
+class _Progress:
+    seen: datetime  # the newest change graded
+    # Set when the last pass was full (more changed than it took): the next one goes on
+    # from this (change, id) instead of looking back.
+    cursor: tuple[datetime, int] | None
+
+
+_progress: dict[int, _Progress] = {}
+# A change is stamped before its transaction commits, so a pass can miss one stamped
+# before its watermark and committed after it: each pass looks this far back again.
+# Grading a unit again is harmless (an unchanged grade is not written).
+OVERLAP = timedelta(seconds=30)
+
+
+async def catch_up(*, now: datetime, limit: int = 2000) -> int:
+    """The background pass: grade the units whose inputs changed since the last pass (at
+    most ``limit`` per pass, oldest change first); answers how many grades changed, so
+    an idle register leaves the worker idle."""
+    key = id(db.engine())
+    state = _progress.get(key, _Progress(now - FIRST_LOOKBACK, None))
+    async with db.transaction():
+        if state.cursor is not None:
+            # Just before the cursor's instant: its ties with a higher id are still due.
+            since = state.cursor[0] - timedelta(microseconds=1)
+            found = await _repo.changed_units(since, state.cursor, limit)
+        else:
+            found = await _repo.changed_units(state.seen - OVERLAP, None, limit)
+    if not found:
+        _progress[key] = _Progress(state.seen, None)
+        return 0
+    changed = await recompute_units([unit for unit, _ in found], now=now)
+    for _, at in found:
+        if at > state.seen:  # first seen now: how long it waited to be graded
+            RISK_LAG.observe(max((now - at).total_seconds(), 0.0))
+    last_unit, last_at = found[-1]
+    _progress[key] = _Progress(
+        max(state.seen, *(at for _, at in found)),
+        (last_at, last_unit) if len(found) >= limit else None,
+    )
+    # A full pass is work done even when no grade moved: the worker goes on at once.
+    return max(changed, 1) if len(found) >= limit else changed
+
+
+def explained(result: risk.RiskResult) -> dict[str, Any]:
+    names = {f.key: f for f in risk.FACTORS}
+    return {
+        "grade": result.grade.value,
+        "grade_zh": risk.GRADE_ZH[result.grade],
+        "points": result.points,
+        "forced_by_major_hazard": result.forced,
+        "factors": [
+            {
+                "factor": c.factor,
+                "name": names[c.factor].name_zh,
+                "value": c.value,
+                "points": c.points,
+            }
+            for c in result.factors
+        ],
+    }
+
+
+async def explain_unit(equipment_id: int, *, now: datetime) -> dict[str, Any] | None:
+    """The unit's grade as its inputs stand now, with every factor (None: scrapped or
+    cancelled). The caller has checked the unit is in scope."""
+    async with db.transaction():
+        gathered = await _repo.gather_units(
+            [equipment_id], today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW
+        )
+        if not gathered:
+            return None
+        ctx = await _context(now, [gathered[0].user_unit], fresh=False)
+    return explained(risk.score(inputs_of(gathered[0], ctx), policy()))
+
+
+def parse_grade(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return risk.rank(risk.RiskGrade(text))
+    except ValueError:
+        raise InvalidValue(
+            f"grade must be one of {', '.join(g.value for g in risk.GRADE_ORDER)}", field="grade"
+        ) from None
+
+
+def _grade_name(rank: int | None) -> str | None:
+    return None if rank is None else risk.GRADE_ORDER[int(rank)].value
+
+
+async def units_by_grade(
+    principal: Principal, *, grade: str | None, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The caller's graded units, worst first (红 before 橙 ...), then newest id."""
+    principal.require(Permission.EQUIPMENT_READ)
+    rank = parse_grade(grade)
+    after = _decode_pair(cursor)
+    rows = await _repo.units_by_grade(
+        principal.equipment_scope(), rank=rank, after=after, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [{**r, "grade": _grade_name(r["risk_rank"]), "points": r["risk_points"]} for r in rows]
+    next_cursor = f"{rows[-1]['risk_rank']}.{rows[-1]['id']}" if more and rows else None
+    return items, next_cursor
+
+
+def _decode_pair(cursor: str | None) -> tuple[int, int] | None:
+    if cursor is None:
+        return None
+    try:
+        rank_text, id_text = cursor.split(".", 1)
+        rank, unit_id = int(rank_text), int(id_text)
+    except ValueError:
+        raise InvalidValue("the cursor is not one this API issued", field="cursor") from None
+    if not 0 <= rank <= 3 or unit_id < 0 or len(cursor) > 40:
+        raise InvalidValue("the cursor is not one this API issued", field="cursor")
+    return rank, unit_id
+
+
+async def changes(
+    principal: Principal,
+    *,
+    since: datetime,
+    grade: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Grade changes since ``since`` (``grade=red``: the units that became 红)."""
+    principal.require(Permission.EQUIPMENT_READ)
+    to_rank = parse_grade(grade)
+    after: int | None = None
+    if cursor is not None:
+        if not cursor.isdigit() or len(cursor) > 20:
+            raise InvalidValue("the cursor is not one this API issued", field="cursor")
+        after = int(cursor)
+    rows = await _repo.changes(
+        principal.equipment_scope(), since=since, to_rank=to_rank, after=after, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        {
+            **r,
+            "from_grade": _grade_name(r["from_rank"]),
+            "to_grade": _grade_name(r["to_rank"]),
+        }
+        for r in rows
+    ]
+    return items, (str(rows[-1]["id"]) if more and rows else None)
+
+
+async def group_grades(principal: Principal, *, by: str) -> list[dict[str, Any]]:
+    """Per user unit or area (``by``): its units per grade and the group's grade
+    (:func:`equipment.domain.risk.grade_of_group`), worst first."""
+    principal.require(Permission.EQUIPMENT_READ)
+    if by not in ("user_unit", "area"):
+        raise InvalidValue("by must be user_unit or area", field="by")
+    counts: dict[int, dict[risk.RiskGrade, int]] = {}
+    for r in await _repo.group_counts(principal.equipment_scope(), by):
+        grade = risk.GRADE_ORDER[int(r["risk_rank"])]
+        counts.setdefault(int(r["grp"]), {})[grade] = int(r["n"])
+    p = policy()
+    out: list[dict[str, Any]] = []
+    for group, per in counts.items():
+        group_grade = risk.grade_of_group(per, p)
+        out.append(
+            {
+                by: group,
+                "grade": group_grade.value if group_grade else None,
+                "rank": risk.rank(group_grade) if group_grade else -1,
+                "units": sum(per.values()),
+                **{g.value: per.get(g, 0) for g in risk.GRADE_ORDER},
+            }
+        )
+    out.sort(key=lambda e: (-e["rank"], -e["red"], -e["orange"], e[by]))
+    return out

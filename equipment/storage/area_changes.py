@@ -1,0 +1,64 @@
+"""The log of areas whose summary changed (``area_change``), written by triggers (migration
+2026-12-06T12:35): what the area summary reads to refresh only the areas that changed."""
+
+from __future__ import annotations
+
+import msgspec
+
+from equipment.storage import db
+from equipment.tables import AreaMember
+
+# Rows older than the newest this many are pruned (a reader that far behind recomputes all).
+KEEP = 200_000
+
+
+class Changes(msgspec.Struct, frozen=True):
+    """The areas changed since a reader's mark, and its next mark."""
+
+    areas: frozenset[int]
+    last_id: int  # the newest change id seen
+    horizon: int  # PostgreSQL: the snapshot's xmin (changes of transactions open then
+    # may still commit with older ids); SQLite: 0 (writers commit in id order)
+    gap: bool  # rows after the old mark were pruned: the reader must recompute everything
+
+
+class AreaChangeRepository:
+    async def mark(self) -> Changes:
+        """Where the log stands now, with no areas: the mark of a full recompute."""
+        return await self.since(None, 0)
+
+    async def since(self, last_id: int | None, horizon: int) -> Changes:
+        """The areas changed after the mark ``(last_id, horizon)``."""
+        async with db.reader() as bulk:
+            if bulk.postgres:
+                bounds = await bulk.rows(
+                    "SELECT max(id) AS last, min(id) AS first,"
+                    " pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon"
+                    " FROM area_change"
+                )
+            else:
+                bounds = await bulk.rows(
+                    "SELECT max(id) AS last, min(id) AS first, 0 AS horizon FROM area_change"
+                )
+            last, first, now_horizon = bounds[0]["last"], bounds[0]["first"], bounds[0]["horizon"]
+            if last_id is None:
+                return Changes(frozenset(), last or 0, int(now_horizon), gap=False)
+            gap = first is not None and first > last_id + 1
+            if bulk.postgres:
+                rows = await bulk.rows(
+                    "SELECT DISTINCT area FROM area_change WHERE id > $1 OR xid >= $2::text::xid8",
+                    last_id,
+                    str(horizon),
+                )
+            else:
+                rows = await bulk.rows(
+                    "SELECT DISTINCT area FROM area_change WHERE id > $1", last_id
+                )
+            areas = frozenset(int(r["area"]) for r in rows)
+            return Changes(areas, max(last or 0, last_id), int(now_horizon), gap=gap)
+
+    async def prune(self) -> None:
+        """Drop all but the newest KEEP rows."""
+        await AreaMember.raw(
+            "DELETE FROM area_change WHERE id <= (SELECT max(id) FROM area_change) - {}", KEEP
+        )

@@ -1,0 +1,379 @@
+"""The risk grade's inputs and its stored results (``equipment.risk_*``, ``due_date.risk_rank``,
+``risk_change``).
+
+Set-at-a-time: one statement gathers every input of a batch of units (their row, the last
+uncorrected inspection, open hazards, alarms of the window, late maintenance, old
+residential membership, the user unit's flag), the service scores them in Python, and one
+statement per table writes the units whose grade changed, the rows travelling as one JSON
+document (as in storage/bulk.py). SQL is written with ``$n`` placeholders for both engines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from equipment.domain.access import EquipmentScope, ScopeKind
+from equipment.storage import db, jurisdiction
+from equipment.storage.bulk import Bulk
+from equipment.tables import Equipment, RiskChange
+
+CLOSED = ("scrapped", "cancelled")
+_OPEN_HAZARD = "('listed', 'assigned', 'rectifying', 'submitted')"
+
+
+@dataclass(frozen=True, slots=True)
+class GatheredUnit:
+    """One unit's inputs as stored (the service turns them into ``RiskInputs``)."""
+
+    id: int
+    category: str
+    user_unit: int
+    started_on: date | None  # commissioning, else manufacture
+    design_life_years: int | None
+    next_inspection_due: date | None
+    conclusion: str | None
+    safety_grade: int | None
+    general_hazards: int
+    major_hazards: int
+    faults: int
+    entrapments: int
+    maintenance_due: date | None  # the maintenance due date, when past
+    old_residential: bool
+    hazardous_chemicals: bool
+    risk_rank: int
+    risk_points: float
+    graded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GradeWrite:
+    id: int
+    rank: int
+    points: float
+    from_rank: int | None  # None: never graded before
+    rank_changed: bool
+
+
+def _bulk() -> Bulk:
+    transaction = db.engine().current_transaction.get()
+    assert transaction is not None, "the risk storage runs inside a transaction"
+    return Bulk(transaction)
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _life_sql(postgres: bool) -> str:
+    if postgres:
+        return "(e.parameters::jsonb ->> 'design_service_life_years')"
+    return "json_extract(e.parameters, '$.design_service_life_years')"
+
+
+def gather_sql(postgres: bool, *, by_range: bool) -> str:
+    """The one statement gathering a batch's inputs: units ``$1 <= id < $2`` (by range)
+    or ``id`` in the list ``$1``; ``$3`` today, ``$4`` the alarm window's start.
+    bench/risk_recompute.py runs it bare as the floor."""
+    probe = Bulk.on(None, postgres=postgres)
+    if by_range:
+        unit = "e.id >= $1 AND e.id < $2"
+
+        def of(column: str) -> str:
+            return f"{column} >= $1 AND {column} < $2"
+    else:
+        # $2 is unused in this form; PostgreSQL wants every parameter typed.
+        unit = probe.any_of("e.id", 1) + (" AND $2::bigint IS NULL" if postgres else "")
+
+        def of(column: str) -> str:
+            return probe.any_of(column, 1)
+
+    closed = ", ".join(f"'{s}'" for s in CLOSED)
+    return (
+        "SELECT e.id, e.category, e.user_unit,"
+        " COALESCE(e.commissioning_date, e.manufacture_date) AS started_on,"
+        f" {_life_sql(postgres)} AS life,"
+        " e.next_inspection_due, e.risk_rank, e.risk_points, e.risk_graded_at,"
+        " o.hazardous_chemicals,"
+        " li.conclusion, li.safety_grade,"
+        " h.general_hazards, h.major_hazards, al.faults, al.entrapments,"
+        " md.due_on AS maintenance_due, orr.equipment AS old_residential"
+        " FROM equipment e"
+        " JOIN organisation o ON o.id = e.user_unit"
+        " LEFT JOIN (SELECT equipment, conclusion, safety_grade FROM"
+        " (SELECT i.equipment, i.conclusion, i.safety_grade, ROW_NUMBER() OVER"
+        " (PARTITION BY i.equipment ORDER BY i.inspected_on DESC, i.id DESC) AS n"
+        f" FROM inspection i WHERE {of('i.equipment')}"
+        " AND NOT EXISTS (SELECT 1 FROM inspection c WHERE c.corrects = i.id)) ranked"
+        " WHERE n = 1) li ON li.equipment = e.id"
+        " LEFT JOIN (SELECT equipment,"
+        " SUM(CASE WHEN grade = 'major' THEN 0 ELSE 1 END) AS general_hazards,"
+        " SUM(CASE WHEN grade = 'major' THEN 1 ELSE 0 END) AS major_hazards"
+        f" FROM hazard WHERE {of('equipment')} AND state IN {_OPEN_HAZARD}"
+        " GROUP BY equipment) h ON h.equipment = e.id"
+        " LEFT JOIN (SELECT equipment,"
+        " SUM(CASE WHEN kind <> 'entrapment' AND source = 'iot' THEN 1 ELSE 0 END) AS faults,"
+        " SUM(CASE WHEN kind = 'entrapment' THEN 1 ELSE 0 END) AS entrapments"
+        f" FROM alarm WHERE {of('equipment')} AND raised_at >= $4"
+        " GROUP BY equipment) al ON al.equipment = e.id"
+        " LEFT JOIN due_date md ON md.equipment = e.id AND md.kind = 'maintenance'"
+        " AND md.due_on < $3"
+        " LEFT JOIN (SELECT DISTINCT m.equipment FROM area_member m"
+        " JOIN area a ON a.id = m.area AND a.kind = 'old_residential'"
+        f" WHERE {of('m.equipment')}) orr ON orr.equipment = e.id"
+        f" WHERE {unit} AND e.status NOT IN ({closed})"
+    )
+
+
+def _unit(r: Any) -> GatheredUnit:
+    life = r["life"]
+    return GatheredUnit(
+        id=int(r["id"]),
+        category=r["category"],
+        user_unit=int(r["user_unit"]),
+        started_on=_date(r["started_on"]),
+        design_life_years=int(life) if life not in (None, "") else None,
+        next_inspection_due=_date(r["next_inspection_due"]),
+        conclusion=r["conclusion"],
+        safety_grade=r["safety_grade"],
+        general_hazards=int(r["general_hazards"] or 0),
+        major_hazards=int(r["major_hazards"] or 0),
+        faults=int(r["faults"] or 0),
+        entrapments=int(r["entrapments"] or 0),
+        maintenance_due=_date(r["maintenance_due"]),
+        old_residential=r["old_residential"] is not None,
+        hazardous_chemicals=bool(r["hazardous_chemicals"]),
+        risk_rank=int(r["risk_rank"] or 0),
+        risk_points=float(r["risk_points"] or 0),
+        graded=r["risk_graded_at"] is not None,
+    )
+
+
+def _rows_document(rows: Sequence[Sequence[Any]]) -> str:
+    return json.dumps(rows, separators=(",", ":"))
+
+
+class RiskRepository:
+    async def id_bounds(self) -> tuple[int, int] | None:
+        rows = await _bulk().rows("SELECT MIN(id) AS lo, MAX(id) AS hi FROM equipment")
+        if not rows or rows[0]["lo"] is None:
+            return None
+        return int(rows[0]["lo"]), int(rows[0]["hi"])
+
+    async def gather_range(
+        self, lo: int, hi: int, *, today: date, since: datetime
+    ) -> list[GatheredUnit]:
+        bulk = _bulk()
+        sql = gather_sql(bulk.postgres, by_range=True)
+        return [_unit(r) for r in await bulk.rows(sql, lo, hi, today, since)]
+
+    async def gather_units(
+        self, ids: Sequence[int], *, today: date, since: datetime
+    ) -> list[GatheredUnit]:
+        if not ids:
+            return []
+        bulk = _bulk()
+        sql = gather_sql(bulk.postgres, by_range=False)
+        return [_unit(r) for r in await bulk.rows(sql, list(ids), None, today, since)]
+
+    async def user_unit_records(
+        self, *, today: date, user_units: Sequence[int] | None = None
+    ) -> dict[int, float]:
+        """Per user unit: the share of its units (not scrapped or cancelled) that are
+        overdue for inspection or have an open hazard."""
+        bulk = _bulk()
+        closed = ", ".join(f"'{s}'" for s in CLOSED)
+        where = "" if user_units is None else " AND " + bulk.any_of("e.user_unit", 2)
+        args: list[Any] = [today] + ([] if user_units is None else [list(user_units)])
+        rows = await bulk.rows(
+            "SELECT e.user_unit, COUNT(*) AS n, SUM(CASE WHEN e.next_inspection_due < $1"
+            " OR h.equipment IS NOT NULL THEN 1 ELSE 0 END) AS bad FROM equipment e"
+            " LEFT JOIN (SELECT DISTINCT equipment FROM hazard WHERE equipment IS NOT NULL"
+            f" AND state IN {_OPEN_HAZARD}) h ON h.equipment = e.id"
+            f" WHERE e.status NOT IN ({closed}){where} GROUP BY e.user_unit",
+            *args,
+        )
+        return {int(r["user_unit"]): int(r["bad"] or 0) / int(r["n"]) for r in rows if r["n"]}
+
+    async def fault_counts(self, since: datetime) -> tuple[dict[str, int], list[tuple[str, int]]]:
+        """Units per category, and (category, faults) of every unit with IoT faults since
+        ``since``: the category medians count the units without any as zero."""
+        bulk = _bulk()
+        closed = ", ".join(f"'{s}'" for s in CLOSED)
+        units = await bulk.rows(
+            f"SELECT category, COUNT(*) AS n FROM equipment WHERE status NOT IN ({closed})"
+            " GROUP BY category"
+        )
+        faults = await bulk.rows(
+            "SELECT e.category, a.n FROM (SELECT equipment, COUNT(*) AS n FROM alarm"
+            " WHERE raised_at >= $1 AND source = 'iot' AND kind <> 'entrapment'"
+            " AND equipment IS NOT NULL GROUP BY equipment) a JOIN equipment e"
+            f" ON e.id = a.equipment WHERE e.status NOT IN ({closed})",
+            since,
+        )
+        return (
+            {r["category"]: int(r["n"]) for r in units},
+            [(r["category"], int(r["n"])) for r in faults],
+        )
+
+    async def write(self, grades: Sequence[GradeWrite], now: datetime) -> None:
+        """Store the grades that changed: the unit, its due dates' copy, and a history row
+        for each change of rank."""
+        if not grades:
+            return
+        bulk = _bulk()
+        document = _rows_document([(g.id, g.rank, g.points) for g in grades])
+        if bulk.postgres:
+            values = (
+                "(SELECT (x->>0)::bigint AS id, (x->>1)::int AS r, (x->>2)::float8 AS p"
+                " FROM jsonb_array_elements($1::jsonb) AS x) v"
+            )
+        else:
+            values = (
+                "(SELECT value ->> 0 AS id, value ->> 1 AS r, value ->> 2 AS p"
+                " FROM json_each($1)) v"
+            )
+        await bulk.execute(
+            f"UPDATE equipment SET risk_rank = v.r, risk_points = v.p, risk_graded_at = $2"
+            f" FROM {values} WHERE equipment.id = v.id",
+            document,
+            now,
+        )
+        moved = [g for g in grades if g.rank_changed]
+        if not moved:
+            return
+        moved_document = _rows_document([(g.id, g.rank, g.points) for g in moved])
+        await bulk.execute(
+            f"UPDATE due_date SET risk_rank = v.r FROM {values} WHERE due_date.equipment = v.id",
+            moved_document,
+        )
+        await bulk.insert(
+            RiskChange,
+            ("equipment", "from_rank", "to_rank", "points", "changed_at"),
+            [(g.id, g.from_rank, g.rank, g.points, now) for g in moved],
+        )
+
+    async def changed_units(
+        self, since: datetime, after: tuple[datetime, int] | None, limit: int
+    ) -> list[tuple[int, datetime]]:
+        """Units whose risk inputs changed after ``since`` (an inspection or maintenance
+        record written, a hazard or alarm changed, the unit itself or its area edited), by (first
+        change, id) and after the keyset ``after``, at most ``limit``: what the background
+        pass grades again."""
+        bulk = _bulk()
+        parts = [
+            "SELECT equipment AS id, recorded_at AS at FROM inspection WHERE recorded_at > $1",
+            "SELECT equipment, updated_at FROM hazard"
+            " WHERE updated_at > $1 AND equipment IS NOT NULL",
+            "SELECT equipment, last_raised_at FROM alarm"
+            " WHERE last_raised_at > $1 AND equipment IS NOT NULL",
+            "SELECT equipment, closed_at FROM alarm WHERE closed_at > $1 AND equipment IS NOT NULL",
+            "SELECT equipment, recorded_at FROM maintenance_record WHERE recorded_at > $1",
+            "SELECT id, updated_at FROM equipment WHERE updated_at > $1",
+            # An area imported or edited: its units (old residential membership).
+            "SELECT m.equipment, a.updated_at FROM area a JOIN area_member m ON m.area = a.id"
+            " WHERE a.updated_at > $1",
+        ]
+        keyset = " HAVING (MIN(at), id) > ($2, $3)" if after is not None else ""
+        rows = await bulk.rows(
+            "SELECT id, MIN(at) AS at FROM (" + " UNION ALL ".join(parts) + ") c"
+            f" GROUP BY id{keyset} ORDER BY MIN(at), id LIMIT {int(limit)}",
+            since,
+            *(after if after is not None else ()),
+        )
+        out = []
+        for r in rows:
+            at = r["at"]
+            if isinstance(at, str):
+                at = datetime.fromisoformat(at)
+            out.append((int(r["id"]), at))
+        return out
+
+    async def units_by_grade(
+        self, scope: EquipmentScope, *, rank: int | None, after: tuple[int, int] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Graded units in ``scope`` (not scrapped or cancelled), worst first then by id
+        descending, after the keyset ``after`` (rank, id): one range scan of
+        equipment_risk."""
+        where, args = _scope(scope)
+        if rank is not None:
+            where += " AND e.risk_rank = {}"
+            args.append(rank)
+        if after is not None:
+            where += " AND (e.risk_rank, e.id) < ({}, {})"
+            args += list(after)
+        closed = ", ".join(f"'{s}'" for s in CLOSED)
+        rows = await Equipment.raw(
+            "SELECT e.id, e.code, e.category, e.district_code, e.user_unit, e.address,"
+            " e.risk_rank, e.risk_points, e.risk_graded_at FROM equipment e"
+            f" WHERE e.risk_graded_at IS NOT NULL AND e.status NOT IN ({closed})"
+            + where
+            + " ORDER BY e.risk_rank DESC, e.id DESC LIMIT {}",
+            *args,
+            limit,
+        )
+        return list(rows)
+
+    async def changes(
+        self,
+        scope: EquipmentScope,
+        *,
+        since: datetime,
+        to_rank: int | None,
+        after: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Grade changes at or after ``since`` in ``scope``, oldest first, after the id
+        ``after``: "units that became 红 this month" is ``to_rank=3``."""
+        where, args = _scope(scope)
+        if to_rank is not None:
+            where += " AND c.to_rank = {}"
+            args.append(to_rank)
+        if after is not None:
+            where += " AND c.id > {}"
+            args.append(after)
+        rows = await Equipment.raw(
+            "SELECT c.id, c.equipment, e.code, e.category, e.district_code, c.from_rank,"
+            " c.to_rank, c.points, c.changed_at FROM risk_change c"
+            " JOIN equipment e ON e.id = c.equipment WHERE c.changed_at >= {}"
+            + where
+            + " ORDER BY c.id LIMIT {}",
+            since,
+            *args,
+            limit,
+        )
+        return list(rows)
+
+    async def group_counts(self, scope: EquipmentScope, by: str) -> list[dict[str, Any]]:
+        """Graded units per group (``by``: user_unit or area) and rank."""
+        where, args = _scope(scope)
+        closed = ", ".join(f"'{s}'" for s in CLOSED)
+        if by == "area":
+            key, join = "m.area", " JOIN area_member m ON m.equipment = e.id"
+        else:
+            key, join = "e.user_unit", ""
+        rows = await Equipment.raw(
+            f"SELECT {key} AS grp, e.risk_rank, COUNT(*) AS n FROM equipment e{join}"
+            f" WHERE e.risk_graded_at IS NOT NULL AND e.status NOT IN ({closed})"
+            + where
+            + f" GROUP BY {key}, e.risk_rank",
+            *args,
+        )
+        return list(rows)
+
+
+def _scope(scope: EquipmentScope) -> tuple[str, list[Any]]:
+    """`` AND ...`` limiting a statement on ``equipment e`` to ``scope``."""
+    if scope.jurisdiction is not None:
+        clause, args = jurisdiction.raw_clause(
+            scope.jurisdiction, unit_id="e.id", district="e.district_code"
+        )
+        return clause, list(args)
+    if scope.kind is ScopeKind.ALL:
+        return "", []
+    return f" AND e.{scope.kind.value} = {{}}", [scope.org_id]

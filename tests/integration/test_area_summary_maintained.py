@@ -1,0 +1,120 @@
+"""The area summary kept per process and refreshed area by area from the change log
+(``area_change``, written by triggers) always equals a recount from scratch, whatever
+changes the register: units' status, category, due dates, maintenance due dates, alarms,
+memberships, the areas themselves. Random changes on the demo city, both engines."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from equipment.demo.load import load_demo_city
+from equipment.domain.access import SYSTEM, Jurisdiction, Principal, Role
+from equipment.services import areas, clock
+from equipment.tables import Alarm, Area, AreaMember, DueDate, Equipment
+from tests import factories as f
+
+pytestmark = pytest.mark.integration
+TODAY = f.TODAY
+NOW = datetime.now(UTC)
+ROUNDS = 6
+CHANGES_PER_ROUND = 4
+
+
+async def recount(principal: Principal, **question: Any) -> list[dict[str, Any]]:
+    """The summary computed from scratch, as the service answers it."""
+    query = areas.summary_query(principal, today=TODAY, **question)
+    return [{**r, **{c: int(r[c]) for c in areas.SUMMARY_COUNTS}} for r in await query]
+
+
+async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -> str:
+    """One random change to the register, written straight to the tables (the triggers,
+    not the services, keep the log: no write path can forget it)."""
+    unit_id = rng.choice(unit_ids)
+    what = rng.choice(
+        ["status", "category", "inspection", "maintenance", "alarm", "close", "move", "area"]
+    )
+    if what == "status":
+        status = rng.choice(["in_use", "scrapped", "suspended", "cancelled"])
+        await Equipment.update({Equipment.status: status}).where(Equipment.id == unit_id)
+    elif what == "category":
+        category = rng.choice(["3110", "2100", "3210", "8000"])
+        await Equipment.update({Equipment.category: category}).where(Equipment.id == unit_id)
+    elif what == "inspection":
+        due = TODAY + timedelta(days=rng.randint(-400, 400))
+        await Equipment.update({Equipment.next_inspection_due: due}).where(Equipment.id == unit_id)
+    elif what == "maintenance":
+        due = TODAY + timedelta(days=rng.randint(-30, 30))
+        await DueDate.update({DueDate.due_on: due}).where(
+            DueDate.equipment == unit_id, DueDate.kind == "maintenance"
+        )
+    elif what == "alarm":
+        unit = await Equipment.select(Equipment.district_code).where(Equipment.id == unit_id)
+        raised = NOW - timedelta(days=rng.choice([1, 30, 200]))
+        await Alarm.insert(
+            Alarm(
+                equipment=unit_id,
+                kind=f"probe_{rng.randint(0, 10**9)}",
+                severity="major",
+                state=rng.choice(["open", "closed"]),
+                source="manual",
+                raised_at=raised,
+                last_raised_at=raised,
+                district_code=unit[0]["district_code"],
+            )
+        )
+    elif what == "close":
+        await Alarm.update({Alarm.state: "closed"}).where(Alarm.equipment == unit_id)
+    elif what == "move":
+        await AreaMember.delete().where(AreaMember.equipment == unit_id)
+        for area_id in rng.sample(area_ids, rng.randint(0, 2)):
+            await AreaMember.insert(AreaMember(area=area_id, equipment=unit_id))
+    else:
+        area_id = rng.choice(area_ids)
+        await Area.update({Area.households: rng.randint(0, 900)}).where(Area.id == area_id)
+    return what
+
+
+async def test_kept_summary_equals_a_recount_after_random_changes(engine) -> None:
+    await load_demo_city(seed=420600, units=400, today=TODAY, now=clock.now(), show_progress=False)
+    unit_ids = [r["id"] for r in await Equipment.select(Equipment.id)]
+    area_ids = [r["id"] for r in await Area.select(Area.id)]
+    districts = [r["district_code"] for r in await Equipment.select(Equipment.district_code)]
+    inspector = Principal(
+        Role.INSPECTOR,
+        jurisdiction=Jurisdiction(
+            districts=frozenset({districts[0]}), areas=frozenset(area_ids[:3])
+        ),
+    )
+    questions: list[tuple[Principal, dict[str, Any]]] = [
+        (SYSTEM, {"kind": None, "category_prefix": None, "sort": "id", "limit": 1000}),
+        (SYSTEM, {"kind": "old_residential", "category_prefix": "3", "sort": "-units", "limit": 7}),
+        (
+            inspector,
+            {"kind": None, "category_prefix": None, "sort": "-overdue_inspections", "limit": 50},
+        ),
+    ]
+    rng = random.Random(19)
+    done: list[str] = []
+    for round_ in range(ROUNDS + 1):
+        for principal, question in questions:
+            kept = await areas.summary(principal, today=TODAY, now=NOW, **question)
+            assert kept == await recount(principal, **question), (round_, question, done)
+        for _ in range(CHANGES_PER_ROUND):
+            done.append(await change(rng, unit_ids, area_ids))
+    # Every kind of change was exercised.
+    assert len(set(done)) >= 6, done
+
+
+async def test_a_new_day_recounts_everything(engine) -> None:
+    await load_demo_city(seed=7, units=60, today=TODAY, now=clock.now(), show_progress=False)
+    question = {"kind": None, "category_prefix": None, "sort": "id", "limit": 1000}
+    before = await areas.summary(SYSTEM, today=TODAY, now=NOW, **question)
+    tomorrow = TODAY + timedelta(days=400)
+    after = await areas.summary(SYSTEM, today=tomorrow, now=NOW, **question)
+    query = areas.summary_query(SYSTEM, today=tomorrow, **question)
+    assert after == [{**r, **{c: int(r[c]) for c in areas.SUMMARY_COUNTS}} for r in await query]
+    assert before != after  # the date-bound counts moved

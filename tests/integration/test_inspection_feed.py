@@ -1,0 +1,179 @@
+"""The inspection bodies' feed (归集检验数据, issue 23): reports uploaded in bulk as a JSON
+array, a CSV (GBK, Chinese headers) or an XLSX workbook; report numbers keep it
+idempotent, unknown units go to the clean-up list, every rejected row says why, and the
+units' due dates move."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import Workbook
+
+from equipment.domain.access import Role
+from equipment.domain.record_sheets import XLSX_MEDIA_TYPE
+from tests import factories as f
+
+pytestmark = pytest.mark.integration
+ACCEPT_LANGUAGE = "en"
+TODAY = f.TODAY
+
+
+@pytest.fixture
+async def ctx(engine):
+    owner = (await f.organisation("user_unit"))["id"]
+    body = (await f.organisation("inspection_body"))["id"]
+    return {
+        "units": [await f.unit(owner) for _ in range(4)],
+        "admin": await f.token(Role.ADMIN),
+        "inspector": await f.token(Role.INSPECTOR, body),
+        "body": body,
+    }
+
+
+async def due_of(client, ctx, unit: dict) -> date:
+    read = await client.get(f"/api/v1/equipment/{unit['id']}", headers=ctx["admin"])
+    return date.fromisoformat(read.json()["next_inspection_due"])
+
+
+def report(unit_code: str, number: str, **extra) -> dict:
+    return {
+        "report_no": number,
+        "code": unit_code,
+        "kind": "定期检验",
+        "inspected_on": str(TODAY),
+        "conclusion": "合格",
+        **extra,
+    }
+
+
+async def upload(client, ctx, content: bytes | list, media: str | None = None) -> dict:
+    if isinstance(content, list):
+        response = await client.post(
+            "/api/v1/inspections/reports", json=content, headers=ctx["inspector"]
+        )
+    else:
+        response = await client.post(
+            "/api/v1/inspections/reports",
+            content=content,
+            headers={**ctx["inspector"], "Content-Type": media or "text/csv"},
+        )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_json_upload_files_keeps_and_rejects_row_by_row_and_again_changes_nothing(
+    client, ctx
+):
+    lift, _, _, _ = ctx["units"]
+    before = await due_of(client, ctx, lift)
+    assert before <= TODAY  # never inspected: overdue
+    unknown = f.registration_code()
+    rows = [
+        report(lift["code"], "JY-1"),
+        report(unknown, "JY-2"),
+        report(lift["code"], "JY-3", conclusion="还行"),
+        report(lift["code"], "JY-4", inspected_on=str(TODAY + timedelta(days=3))),
+        report(lift["code"], "JY-1"),
+        report(lift["code"], "", conclusion="合格"),
+        report(lift["code"], "JY-5", kind="大修"),
+    ]
+    result = await upload(client, ctx, rows)
+    assert (result["received"], result["stored"], result["unchanged"]) == (7, 1, 0)
+    assert result["units_touched"] == [lift["id"]]
+    assert [(k["row"], k["report_no"], k["code"]) for k in result["cleanup"]] == [
+        (2, "JY-2", unknown)
+    ]
+    assert [(r["row"], r["field"]) for r in result["rejected"]] == [
+        (3, "conclusion"),
+        (4, "inspected_on"),
+        (5, "report_no"),
+        (6, "report_no"),
+        (7, "kind"),
+    ]
+    assert "in the future" in result["rejected"][1]["reason"]
+    assert "repeated in this upload" in result["rejected"][2]["reason"]
+    after = await due_of(client, ctx, lift)
+    assert after > TODAY  # the periodic inspection moved the due date
+
+    again = await upload(client, ctx, rows)
+    assert (again["stored"], again["unchanged"]) == (0, 1)
+    assert again["cleanup"][0]["cleanup_id"] == result["cleanup"][0]["cleanup_id"]
+    assert len(again["rejected"]) == 5
+    assert await due_of(client, ctx, lift) == after
+    listed = await client.get("/api/v1/inspections/cleanup", headers=ctx["inspector"])
+    assert [(e["report_no"], e["unit_code"], e["reason"]) for e in listed.json()] == [
+        ("JY-2", unknown, "unit_not_found")
+    ]
+
+
+async def test_csv_in_gbk_and_xlsx_uploads_name_the_rows_the_sheet_shows(client, ctx):
+    _, second, third, _ = ctx["units"]
+    text = io.StringIO()
+    sheet = csv.writer(text)
+    sheet.writerow(["报告编号", "设备注册代码", "检验类别", "检验日期", "检验结论", "下次检验日期"])
+    sheet.writerow(["JY-C1", second["code"], "定期检验", f"{TODAY:%Y/%m/%d}", "合格", ""])
+    sheet.writerow(["JY-C2", second["code"], "定期检验", "2026年13月1日", "合格", ""])
+    result = await upload(client, ctx, text.getvalue().encode("gb18030"))
+    assert (result["stored"], len(result["rejected"])) == (1, 1)
+    [rejected] = result["rejected"]
+    assert (rejected["row"], rejected["field"]) == (3, "inspected_on")
+    assert await due_of(client, ctx, second) > TODAY
+
+    book = Workbook()
+    ws = book.active
+    ws.append(["report_no", "code", "kind", "inspected_on", "conclusion"])
+    ws.append(["JY-X1", third["code"], "periodic", TODAY, "pass"])
+    ws.append([])
+    ws.append(["JY-X2", third["code"], "periodic", TODAY, "pass", "extra"])
+    ws.append(["JY-X3", "", "periodic", TODAY, "pass"])
+    data = io.BytesIO()
+    book.save(data)
+    result = await upload(client, ctx, data.getvalue(), XLSX_MEDIA_TYPE)
+    assert result["stored"] == 2  # one report a unit a day is the body's business
+    assert [(r["row"], r["field"]) for r in result["rejected"]] == [(5, "code")]
+    assert await due_of(client, ctx, third) > TODAY
+
+    broken = await client.post(
+        "/api/v1/inspections/reports",
+        content=b"PK\x03\x04 not a workbook",
+        headers={**ctx["inspector"], "Content-Type": XLSX_MEDIA_TYPE},
+    )
+    assert broken.status_code == 422 and "not an XLSX workbook" in broken.text
+
+
+async def test_the_registration_office_files_a_kept_report_under_its_unit(client, ctx):
+    *_, fourth = ctx["units"]
+    result = await upload(client, ctx, [report("31103506002016059999", "JY-K1")])
+    [kept] = result["cleanup"]
+    refused = await client.post(
+        f"/api/v1/inspections/cleanup/{kept['cleanup_id']}/resolve",
+        json={"equipment_id": fourth["id"]},
+        headers=ctx["inspector"],
+    )
+    assert refused.status_code == 403
+    resolved = await client.post(
+        f"/api/v1/inspections/cleanup/{kept['cleanup_id']}/resolve",
+        json={"equipment_id": fourth["id"]},
+        headers=ctx["admin"],
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["state"] == "resolved"
+    assert resolved.json()["equipment_id"] == fourth["id"]
+    assert await due_of(client, ctx, fourth) > TODAY
+    filed = await client.get(f"/api/v1/equipment/{fourth['id']}/inspections", headers=ctx["admin"])
+    [inspection] = filed.json()
+    assert inspection["report_no"] == "JY-K1"
+    assert inspection["inspection_body_id"] == ctx["body"]
+    twice = await client.post(
+        f"/api/v1/inspections/cleanup/{kept['cleanup_id']}/resolve",
+        json={"equipment_id": None},
+        headers=ctx["admin"],
+    )
+    assert twice.status_code == 409
+    assert (await client.get("/api/v1/inspections/cleanup", headers=ctx["admin"])).json() == []
+    # Sent again now that it is filed: nothing changes, nothing is kept again.
+    again = await upload(client, ctx, [report("31103506002016059999", "JY-K1")])
+    assert (again["unchanged"], again["cleanup"]) == (1, [])
