@@ -191,7 +191,7 @@ async def test_a_campaign_its_progress_and_a_follow_up(client, engine) -> None:
     assert [(t["equipment"], t["state"]) for t in reopened] == [(fancheng[0]["id"], "open")]
 
 
-async def test_licences_expiring_lapsed_unlicensed_and_reports(client, engine) -> None:
+async def test_licences_expiring_lapsed_unlicensed_and_reports(client, engine, staff) -> None:
     admin = await f.token(Role.ADMIN)
     owner = (await f.organisation("user_unit"))["id"]
     maker = (await f.organisation("manufacturer", name="襄阳起重机械厂"))["id"]
@@ -284,3 +284,9 @@ async def test_licences_expiring_lapsed_unlicensed_and_reports(client, engine) -
             headers=inspector,
         )
     ).status_code == 403
+    # The staff page lists the same, in Chinese by default.
+    session = await staff(Role.INSPECTOR, body)
+    page = await session.http.get("/ui/licences")
+    assert page.status_code == 200, page.text
+    for shown in ("证后监管", "TS2142001", "隆中安装公司", "汉江锅炉厂", str(TODAY - 2 * DAY)):
+        assert shown in page.text, shown
