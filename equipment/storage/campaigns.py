@@ -114,7 +114,7 @@ class CampaignRepository:
         """Units in use matching every filter given (a category is a code prefix)."""
         query = (
             Equipment.select(Equipment.id, Equipment.user_unit, Equipment.district_code)
-            .where(Equipment.status.not_in(["scrapped", "cancelled"]))
+            .where(Equipment.status == "in_use")
             .order_by(Equipment.id)
             .limit(limit)
         )

@@ -246,6 +246,11 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("GET", "/ui/campaigns/{campaign_id:int}"): (
         Probe("campaign", roles(403, admin=OK, inspector=OK, bound=OK)),
     ),
+    # Closing a task: permission first (the bureau has it too), then the scope; the
+    # world's campaign task is owner b's lift in 420602, outside the bound inspector's.
+    ("POST", "/ui/campaigns/tasks/{task_id:int}/complete"): (
+        Probe("campaign_task", roles(403, admin=OK, inspector=OK, bound=404)),
+    ),
     ("GET", "/ui/licences"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
     # The calendar feed: the secret in the path is the credential (probed below).
     ("GET", "/feeds/calendar/{name:str}"): (),
@@ -447,6 +452,9 @@ async def make_world(staff) -> dict[str, Any]:
         now=now,
     )
     w["campaign"] = made.id
+    [w["campaign_task"]] = [
+        t.id for t in await campaigns.list_tasks(SYSTEM, made.id) if t.equipment == w["lift_b"]
+    ]
     w["throwaway"] = await account(Role.INSPECTOR, w["body"])
     w["sessions"] = {
         "admin": await staff(Role.ADMIN),
