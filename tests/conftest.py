@@ -22,8 +22,8 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from equipment.services import policies, tokens
-from equipment.settings import DatabaseSettings, Settings
+from equipment.services import accounts, policies, tokens
+from equipment.settings import DatabaseSettings, PasswordSettings, Settings
 from equipment.storage import db
 from equipment.tables import REGISTER_TABLES
 from sereg.bootstrap import Bootstrap, bootstrap
@@ -42,6 +42,27 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# argon2's cheapest costs for the suite's accounts (the product's default is 3 passes over
+# 64 MiB: about a second of CPU per hash or login on a busy CI machine, and the suite logs
+# in hundreds of times). Safe: the passwords of these throwaway accounts are in the test
+# code; hashing, verifying, the unknown-user dummy and rehashing run the same code; and the
+# product's default is unchanged (tests/unit/test_password_costs.py holds it there).
+TEST_PASSWORDS = PasswordSettings(time_cost=1, memory_kib=8, parallelism=1)
+TEST_PASSWORD_ENV = {
+    "SEREG_ARGON2_TIME_COST": str(TEST_PASSWORDS.time_cost),
+    "SEREG_ARGON2_MEMORY_KIB": str(TEST_PASSWORDS.memory_kib),
+    "SEREG_ARGON2_PARALLELISM": str(TEST_PASSWORDS.parallelism),
+}
+accounts.use_password_costs(TEST_PASSWORDS)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes() -> None:
+    """Back to the test costs before each test (a test that bootstraps its own
+    ``Settings()`` installs the product's costs for the rest of its process)."""
+    accounts.use_password_costs(TEST_PASSWORDS)
+
+
 def service_missing(what: str) -> None:
     """Skip locally, fail in CI."""
     message = f"{what} is not reachable"
@@ -53,6 +74,7 @@ def service_missing(what: str) -> None:
 def sereg_env(**overrides: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     env["PICCOLO_CONF"] = "piccolo_conf"
+    env.update(TEST_PASSWORD_ENV)  # a served process's demo accounts: see TEST_PASSWORDS
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
@@ -147,8 +169,10 @@ async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_pa
 
 def settings_for(**parts: Any) -> Settings:
     """The settings a test runs with: the defaults (never this process's environment),
-    with ``parts`` replaced, e.g. ``public=PublicSettings(emergency_number="12345")``."""
-    return Settings(**parts)
+    with ``parts`` replaced, e.g. ``public=PublicSettings(emergency_number="12345")``; the
+    password costs are the suite's cheap ones (TEST_PASSWORDS) unless ``passwords`` is
+    given."""
+    return Settings(**{"passwords": TEST_PASSWORDS, **parts})
 
 
 @pytest.fixture
