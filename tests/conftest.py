@@ -144,6 +144,48 @@ async def pg_database() -> AsyncIterator[str | None]:
     await drop_pg_database(name)
 
 
+_REGISTER = ", ".join(f"'{t._meta.tablename}'" for t in REGISTER_TABLES)
+# What ``TRUNCATE <register tables> RESTART IDENTITY CASCADE`` leaves (every register table
+# and every table referencing one, empty; their sequences back at their start), in a tenth
+# of its time: TRUNCATE makes new files for each of the ~40 tables and their indexes (about
+# a second per test on a busy machine, and half the suite's tests are on PostgreSQL),
+# while deleting from a table that a test left empty costs next to nothing. The replica
+# role switches off the row triggers for this one transaction, i.e. the append-only tables'
+# guards and the foreign keys' checks, as TRUNCATE does not fire them either.
+EMPTY_REGISTER = f"""DO $$
+DECLARE
+  t oid;
+BEGIN
+  SET LOCAL session_replication_role = replica;
+  FOR t IN
+    WITH RECURSIVE emptied(rel) AS (
+      SELECT unnest(ARRAY[{_REGISTER}]::regclass[])::oid
+      UNION
+      SELECT c.conrelid FROM pg_constraint c JOIN emptied e ON c.confrelid = e.rel
+       WHERE c.contype = 'f'
+    )
+    SELECT rel FROM emptied
+  LOOP
+    EXECUTE format('DELETE FROM %s', t::regclass);
+    PERFORM setval(s.seqrelid::regclass, s.seqstart, false)
+       FROM pg_sequence s
+       JOIN pg_depend d ON d.objid = s.seqrelid AND d.classid = 'pg_class'::regclass
+        AND d.refobjid = t AND d.deptype IN ('a', 'i');
+  END LOOP;
+END $$"""
+
+
+async def empty_register(engine: PostgresEngine) -> None:
+    """Empty the register's tables and restart their sequences, as TRUNCATE ... RESTART
+    IDENTITY CASCADE would (which it falls back to for a role that may not switch off
+    triggers, i.e. one that is not a superuser)."""
+    try:
+        await engine.run_ddl(EMPTY_REGISTER)
+    except asyncpg.InsufficientPrivilegeError:
+        tables = ", ".join(f'"{t._meta.tablename}"' for t in REGISTER_TABLES)
+        await engine.run_ddl(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_path: Path):
     """The register bound to a fresh, empty, migrated database of each engine."""
@@ -160,8 +202,7 @@ async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_pa
     config = DatabaseSettings(url=pg_url(pg_database)).postgres_config()
     new = PostgresEngine(config=config)
     await new.start_connection_pool(min_size=1, max_size=6)
-    tables = ", ".join(f'"{t._meta.tablename}"' for t in REGISTER_TABLES)
-    await new.run_ddl(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    await empty_register(new)
     db.bind(new)
     yield new
     await new.close_connection_pool()
