@@ -7,26 +7,23 @@ machine without it skips the browser tests; CI (``CI=true``) fails them instead,
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import (
     create_pg_database,
-    drop_pg_database,
+    drop_pg_database_later,
+    in_own_loop,
     pg_url,
     sereg_env,
     service_missing,
 )
 from tests.service_support import serve_demo
-
-T = TypeVar("T")
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -76,22 +73,13 @@ class DemoService:
     database: str  # the PostgreSQL database's name
 
 
-def _in_own_loop(coro: Coroutine[Any, Any, T]) -> T:
-    # Not asyncio.run: that would unset the event loop pytest-asyncio's session runs on.
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.close()
-
-
 @pytest.fixture(scope="session")
 def demo_service() -> Iterator[DemoService]:
     """One ``sereg serve --demo`` on PostgreSQL shared by the session's browser journeys
     (one per xdist worker that runs any): starting one loads the 400-unit demo city, which
     costs far more than the journeys themselves. Each journey makes the records it then
     looks for (its own codes, accounts, uploads), so none depends on what another did."""
-    name = _in_own_loop(create_pg_database("sereg_browser_demo"))
+    name = in_own_loop(create_pg_database("sereg_browser_demo"))
     if name is None:
         service_missing("PostgreSQL")
     env = sereg_env(DATABASE_URL=pg_url(name))
@@ -101,4 +89,4 @@ def demo_service() -> Iterator[DemoService]:
         yield DemoService(base, tokens, env, name)
     finally:
         service.close()
-        _in_own_loop(drop_pg_database(name))
+        drop_pg_database_later(name)
