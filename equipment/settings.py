@@ -173,6 +173,30 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class PasswordSettings:
+    """argon2id's cost for each new password hash. The defaults are argon2-cffi's RFC 9106
+    low-memory profile (3 passes over 64 MiB in 4 lanes): what production runs with.
+
+    A hash carries its own parameters, so a login verifies any stored hash at the cost it
+    was made with, and rehashes it at these costs when they differ. The test suite sets the
+    cheapest costs argon2 allows (1 pass, 8 KiB, 1 lane) for its throwaway accounts, whose
+    passwords are public anyway: the same hashing, verifying and rehashing code runs, only
+    the work factor an attacker would face is lower, for accounts that guard nothing.
+    """
+
+    time_cost: int = 3  # SEREG_ARGON2_TIME_COST: passes
+    memory_kib: int = 65536  # SEREG_ARGON2_MEMORY_KIB
+    parallelism: int = 4  # SEREG_ARGON2_PARALLELISM: lanes
+
+    def __post_init__(self) -> None:
+        # argon2's own floors (RFC 9106 §3.1): refused at start, not at the first login.
+        if self.time_cost < 1 or self.parallelism < 1:
+            raise ValueError("argon2 needs at least 1 pass and 1 lane")
+        if self.memory_kib < 8 * self.parallelism:
+            raise ValueError("argon2 needs at least 8 KiB of memory per lane")
+
+
+@dataclass(frozen=True)
 class RulesSettings:
     # A JSON file of province or bureau overrides of the [S]/[U] inspection rules.
     policy_path: Path | None = None
@@ -318,6 +342,7 @@ class Settings:
     map: MapSettings = field(default_factory=MapSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     draw: DrawSettings = field(default_factory=DrawSettings)
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
     log_json: bool = False
 
     def public_base_url(self) -> str:
@@ -501,6 +526,11 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             publish_working_days=_env_int(
                 env, "SEREG_DRAW_PUBLISH_DAYS", DrawSettings.publish_working_days, high=250
             ),
+        ),
+        passwords=PasswordSettings(
+            time_cost=_env_int(env, "SEREG_ARGON2_TIME_COST", PasswordSettings.time_cost),
+            memory_kib=_env_int(env, "SEREG_ARGON2_MEMORY_KIB", PasswordSettings.memory_kib, low=8),
+            parallelism=_env_int(env, "SEREG_ARGON2_PARALLELISM", PasswordSettings.parallelism),
         ),
         log_json=_env_flag(env, "SEREG_LOG_JSON"),
     )

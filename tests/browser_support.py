@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import service_missing
+from tests.conftest import (
+    create_pg_database,
+    drop_pg_database_later,
+    in_own_loop,
+    pg_url,
+    sereg_env,
+    service_missing,
+)
+from tests.service_support import serve_demo
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -52,3 +61,32 @@ def block_outside_network(context) -> list[str]:
 
     context.route("**/*", route)
     return blocked
+
+
+@dataclass(frozen=True)
+class DemoService:
+    """A running ``sereg serve --demo`` on its own PostgreSQL database."""
+
+    base: str  # http://127.0.0.1:<port>
+    tokens: dict[str, str]  # the demo tokens it printed, by role
+    env: dict[str, str]  # the environment it runs with (DATABASE_URL...), for run_sereg
+    database: str  # the PostgreSQL database's name
+
+
+@pytest.fixture(scope="session")
+def demo_service() -> Iterator[DemoService]:
+    """One ``sereg serve --demo`` on PostgreSQL shared by the session's browser journeys
+    (one per xdist worker that runs any): starting one loads the 400-unit demo city, which
+    costs far more than the journeys themselves. Each journey makes the records it then
+    looks for (its own codes, accounts, uploads), so none depends on what another did."""
+    name = in_own_loop(create_pg_database("sereg_browser_demo"))
+    if name is None:
+        service_missing("PostgreSQL")
+    env = sereg_env(DATABASE_URL=pg_url(name))
+    service = serve_demo(env)
+    try:
+        base, tokens = next(service)
+        yield DemoService(base, tokens, env, name)
+    finally:
+        service.close()
+        drop_pg_database_later(name)

@@ -7,10 +7,13 @@ pass by skipping what it was meant to test.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -22,8 +25,8 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from equipment.services import policies, tokens
-from equipment.settings import DatabaseSettings, Settings
+from equipment.services import accounts, policies, tokens
+from equipment.settings import DatabaseSettings, PasswordSettings, Settings
 from equipment.storage import db
 from equipment.tables import REGISTER_TABLES
 from sereg.bootstrap import Bootstrap, bootstrap
@@ -42,6 +45,27 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# argon2's cheapest costs for the suite's accounts (the product's default is 3 passes over
+# 64 MiB: about a second of CPU per hash or login on a busy CI machine, and the suite logs
+# in hundreds of times). Safe: the passwords of these throwaway accounts are in the test
+# code; hashing, verifying, the unknown-user dummy and rehashing run the same code; and the
+# product's default is unchanged (tests/unit/test_password_costs.py holds it there).
+TEST_PASSWORDS = PasswordSettings(time_cost=1, memory_kib=8, parallelism=1)
+TEST_PASSWORD_ENV = {
+    "SEREG_ARGON2_TIME_COST": str(TEST_PASSWORDS.time_cost),
+    "SEREG_ARGON2_MEMORY_KIB": str(TEST_PASSWORDS.memory_kib),
+    "SEREG_ARGON2_PARALLELISM": str(TEST_PASSWORDS.parallelism),
+}
+accounts.use_password_costs(TEST_PASSWORDS)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes() -> None:
+    """Back to the test costs before each test (a test that bootstraps its own
+    ``Settings()`` installs the product's costs for the rest of its process)."""
+    accounts.use_password_costs(TEST_PASSWORDS)
+
+
 def service_missing(what: str) -> None:
     """Skip locally, fail in CI."""
     message = f"{what} is not reachable"
@@ -53,6 +77,7 @@ def service_missing(what: str) -> None:
 def sereg_env(**overrides: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     env["PICCOLO_CONF"] = "piccolo_conf"
+    env.update(TEST_PASSWORD_ENV)  # a served process's demo accounts: see TEST_PASSWORDS
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
@@ -100,26 +125,136 @@ async def drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+def start_sereg(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``run_sereg`` without waiting: ``.communicate()`` collects it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sereg.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+class _LaterDrops:
+    """Databases dropped on a thread of their own. DROP DATABASE waits for a checkpoint,
+    which takes tens of seconds when the machine is busy: a fixture's teardown hands the
+    name over instead of waiting, and the session's end waits for what is left."""
+
+    def __init__(self) -> None:
+        self.names: queue.Queue[str | None] = queue.Queue()
+        self.thread: threading.Thread | None = None
+
+    def drop(self, name: str) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
+            self.thread.start()
+        self.names.put(name)
+
+    def _run(self) -> None:
+        while (name := self.names.get()) is not None:
+            try:
+                asyncio.run(drop_pg_database(name))
+            except (OSError, asyncpg.PostgresError) as exc:  # a leftover, not a test failure
+                print(f"could not drop test database {name}: {exc}", file=sys.stderr)
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.names.put(None)
+            self.thread.join()
+            self.thread = None
+
+
+_later_drops = _LaterDrops()
+
+
+def drop_pg_database_later(name: str) -> None:
+    """``drop_pg_database`` without waiting for it (done before the session ends)."""
+    _later_drops.drop(name)
+
+
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file; each test gets a copy (SQLite :memory: would not persist)."""
+def migrated_databases(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, str | None]]:
+    """The session's migrated SQLite template and PostgreSQL database (None when
+    unreachable), both migrated at once by ``sereg migrate``: two processes that each
+    spend most of their time importing, so side by side they take the time of one."""
     path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
-    done = run_sereg("migrate", env=sereg_env(SEREG_SQLITE_PATH=str(path)))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return path
+    name = in_own_loop(create_pg_database("sereg_test"))
+    migrations = [start_sereg("migrate", env=sereg_env(SEREG_SQLITE_PATH=str(path)))]
+    if name is not None:
+        migrations.append(start_sereg("migrate", env=sereg_env(DATABASE_URL=pg_url(name))))
+    for process in migrations:
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output
+    yield path, name
+    if name is not None:
+        drop_pg_database_later(name)
+
+
+def in_own_loop(coro: Any) -> Any:
+    # Not asyncio.run, which would unset the event loop pytest-asyncio's session runs on.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
 
 
 @pytest.fixture(scope="session")
-async def pg_database() -> AsyncIterator[str | None]:
+def sqlite_template(migrated_databases: tuple[Path, str | None]) -> Path:
+    """A migrated SQLite file; each test gets a copy (SQLite :memory: would not persist)."""
+    return migrated_databases[0]
+
+
+@pytest.fixture(scope="session")
+def pg_database(migrated_databases: tuple[Path, str | None]) -> str | None:
     """A migrated PostgreSQL database for the session (None when unreachable)."""
-    name = await create_pg_database("sereg_test")
-    if name is None:
-        yield None
-        return
-    done = run_sereg("migrate", env=sereg_env(DATABASE_URL=pg_url(name)))
-    assert done.returncode == 0, done.stdout + done.stderr
-    yield name
-    await drop_pg_database(name)
+    return migrated_databases[1]
+
+
+_REGISTER = ", ".join(f"'{t._meta.tablename}'" for t in REGISTER_TABLES)
+# What ``TRUNCATE <register tables> RESTART IDENTITY CASCADE`` leaves (every register table
+# and every table referencing one, empty; their sequences back at their start), in a tenth
+# of its time: TRUNCATE makes new files for each of the ~40 tables and their indexes (about
+# a second per test on a busy machine, and half the suite's tests are on PostgreSQL),
+# while deleting from a table that a test left empty costs next to nothing. The replica
+# role switches off the row triggers for this one transaction, i.e. the append-only tables'
+# guards and the foreign keys' checks, as TRUNCATE does not fire them either.
+EMPTY_REGISTER = f"""DO $$
+DECLARE
+  t oid;
+BEGIN
+  SET LOCAL session_replication_role = replica;
+  FOR t IN
+    WITH RECURSIVE emptied(rel) AS (
+      SELECT unnest(ARRAY[{_REGISTER}]::regclass[])::oid
+      UNION
+      SELECT c.conrelid FROM pg_constraint c JOIN emptied e ON c.confrelid = e.rel
+       WHERE c.contype = 'f'
+    )
+    SELECT rel FROM emptied
+  LOOP
+    EXECUTE format('DELETE FROM %s', t::regclass);
+    PERFORM setval(s.seqrelid::regclass, s.seqstart, false)
+       FROM pg_sequence s
+       JOIN pg_depend d ON d.objid = s.seqrelid AND d.classid = 'pg_class'::regclass
+        AND d.refobjid = t AND d.deptype IN ('a', 'i');
+  END LOOP;
+END $$"""
+
+
+async def empty_register(engine: PostgresEngine) -> None:
+    """Empty the register's tables and restart their sequences, as TRUNCATE ... RESTART
+    IDENTITY CASCADE would (which it falls back to for a role that may not switch off
+    triggers, i.e. one that is not a superuser)."""
+    try:
+        await engine.run_ddl(EMPTY_REGISTER)
+    except asyncpg.InsufficientPrivilegeError:
+        tables = ", ".join(f'"{t._meta.tablename}"' for t in REGISTER_TABLES)
+        await engine.run_ddl(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -138,8 +273,7 @@ async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_pa
     config = DatabaseSettings(url=pg_url(pg_database)).postgres_config()
     new = PostgresEngine(config=config)
     await new.start_connection_pool(min_size=1, max_size=6)
-    tables = ", ".join(f'"{t._meta.tablename}"' for t in REGISTER_TABLES)
-    await new.run_ddl(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    await empty_register(new)
     db.bind(new)
     yield new
     await new.close_connection_pool()
@@ -147,8 +281,10 @@ async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_pa
 
 def settings_for(**parts: Any) -> Settings:
     """The settings a test runs with: the defaults (never this process's environment),
-    with ``parts`` replaced, e.g. ``public=PublicSettings(emergency_number="12345")``."""
-    return Settings(**parts)
+    with ``parts`` replaced, e.g. ``public=PublicSettings(emergency_number="12345")``; the
+    password costs are the suite's cheap ones (TEST_PASSWORDS) unless ``passwords`` is
+    given."""
+    return Settings(**{"passwords": TEST_PASSWORDS, **parts})
 
 
 @pytest.fixture
@@ -196,6 +332,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """In CI a skip is a failure: an untested integration path must not pass as green."""
+    _later_drops.wait()
     if IN_CI and _skipped and exitstatus == 0:
         print(f"\nCI: {len(_skipped)} test(s) skipped, which CI does not allow:")
         for nodeid in _skipped[:20]:

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import (
     ROOT,
     create_pg_database,
-    drop_pg_database,
+    drop_pg_database_later,
     pg_url,
     sereg_env,
     service_missing,
@@ -42,7 +42,7 @@ async def database_env(request, tmp_path: Path) -> dict[str, str]:
     if name is None:
         service_missing("PostgreSQL")
     yield sereg_env(DATABASE_URL=pg_url(name))
-    await drop_pg_database(name)
+    drop_pg_database_later(name)
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from msgspec import Meta, Struct
 
 from equipment.api import api_docs, bodies, exports
@@ -207,8 +207,8 @@ class HazardController(Controller):
         limit: Limit = None,
         equipment_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
         hazard_state: Annotated[StateName | None, QueryParameter(name="state")] = None,
-        grade: GradeName | None = None,
-        overdue: bool = False,
+        grade: FromQuery[GradeName | None] = None,
+        overdue: FromQuery[bool] = False,
         after_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
     ) -> HazardPage:
         today = clock.today()

@@ -37,6 +37,7 @@ from equipment.domain.errors import (
 )
 from equipment.services import audit
 from equipment.services.organisations import require_kind
+from equipment.settings import PasswordSettings
 from equipment.storage import db
 from equipment.tables import Account, LoginFailure, Organisation, WebSession
 
@@ -50,8 +51,34 @@ THROTTLE_WINDOW = timedelta(minutes=1)
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
 # Verified when the user name is unknown, so a wrong name costs as long as a wrong
-# password and the answer's timing does not tell which names exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# password and the answer's timing does not tell which names exist. Made at the first
+# login (not at import: every CLI command would pay a hash), at the hasher's costs.
+_dummy_hash: str | None = None
+
+
+def use_password_costs(settings: PasswordSettings) -> None:
+    """Hash new passwords at ``settings``' argon2id costs (installed by the bootstrap).
+
+    The dummy hash follows the same costs, so an unknown user name still costs a login
+    as long as a known one."""
+    global _hasher, _dummy_hash
+    costs = (settings.time_cost, settings.memory_kib, settings.parallelism)
+    if costs == (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism):
+        return
+    _hasher = PasswordHasher(
+        time_cost=settings.time_cost,
+        memory_cost=settings.memory_kib,
+        parallelism=settings.parallelism,
+    )
+    _dummy_hash = None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
+
 
 _PUBLIC_COLUMNS = (
     Account.id,
@@ -206,7 +233,7 @@ async def login(username: str, password: str, *, client: str, now: datetime) -> 
         .first()
     )
     if (
-        not await asyncio.to_thread(_verify, row["password_hash"] if row else _DUMMY_HASH, password)
+        not await asyncio.to_thread(_verify, row["password_hash"] if row else None, password)
         or row is None
         or row["disabled_at"] is not None
     ):
@@ -230,9 +257,10 @@ async def login(username: str, password: str, *, client: str, now: datetime) -> 
     return session_id, Session(_principal(row), username, csrf)
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def _verify(password_hash: str | None, password: str) -> bool:
+    """In a worker thread; None (no such user) verifies against the dummy hash."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _dummy(), password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -3,23 +3,19 @@ files come from the service itself, so the operations are listed and Authorize w
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser_support import block_outside_network
-from tests.conftest import sereg_env
-from tests.service_support import serve_demo
+from tests.browser_support import DemoService, block_outside_network
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def service(tmp_path: Path):
-    # The docs page reads no table: one engine is enough here.
-    yield from serve_demo(sereg_env(SEREG_SQLITE_PATH=str(tmp_path / "docs.sqlite3")))
+def service(demo_service: DemoService) -> tuple[str, dict[str, str]]:
+    # The docs page reads no table: one engine is enough here (the session's demo server).
+    return demo_service.base, demo_service.tokens
 
 
 @pytest.mark.parametrize("path", ["/schema/swagger", "/schema"])

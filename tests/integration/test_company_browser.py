@@ -22,28 +22,20 @@ from piccolo.engine.postgres import PostgresEngine
 from equipment.services import clock
 from equipment.settings import DatabaseSettings
 from equipment.storage import db
-from tests.browser_support import block_outside_network
-from tests.conftest import create_pg_database, drop_pg_database, pg_url, sereg_env, service_missing
+from tests.browser_support import DemoService, block_outside_network
+from tests.conftest import pg_url
 from tests.ingest_support import fill_payload, fills_topic, ingest_now
-from tests.service_support import ACCOUNTS, serve_demo
+from tests.service_support import ACCOUNTS
 
 pytestmark = pytest.mark.integration
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-async def demo():
-    """One demo server for the module's journeys: (base URL, its tokens, database name)."""
-    name = await create_pg_database("sereg_company_browser")
-    if name is None:
-        service_missing("PostgreSQL")
-    service = serve_demo(sereg_env(DATABASE_URL=pg_url(name)))
-    try:
-        base, tokens = next(service)
-        yield base, tokens, name
-    finally:
-        service.close()
-        await drop_pg_database(name)
+@pytest.fixture
+def demo(demo_service: DemoService) -> tuple[str, dict[str, str], str]:
+    """The session's demo server for the module's journeys: (base URL, its tokens,
+    database name)."""
+    return demo_service.base, demo_service.tokens, demo_service.database
 
 
 def log_in(browser, base: str, role: str):

@@ -9,26 +9,16 @@ import time
 import pytest
 
 from tests import factories as f
-from tests.browser_support import block_outside_network
-from tests.conftest import create_pg_database, drop_pg_database, pg_url, sereg_env, service_missing
-from tests.service_support import ACCOUNTS, serve_demo
+from tests.browser_support import DemoService, block_outside_network
+from tests.service_support import ACCOUNTS
 
 pytestmark = pytest.mark.integration
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-async def pg_service():
-    name = await create_pg_database("sereg_enterprise_browser")
-    if name is None:
-        service_missing("PostgreSQL")
-    service = serve_demo(sereg_env(DATABASE_URL=pg_url(name)))
-    try:
-        base, _ = next(service)
-        yield base
-    finally:
-        service.close()
-        await drop_pg_database(name)
+def pg_service(demo_service: DemoService) -> str:
+    return demo_service.base
 
 
 def log_in(context, base: str, role: str):

@@ -11,43 +11,27 @@ artefact, never committed)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.browser_support import block_outside_network
+from tests.browser_support import DemoService, block_outside_network
 from tests.conftest import (
-    create_pg_database,
-    drop_pg_database,
-    pg_url,
     run_sereg,
-    sereg_env,
-    service_missing,
 )
-from tests.service_support import ACCOUNTS, serve_demo
+from tests.service_support import ACCOUNTS
 
 pytestmark = pytest.mark.integration
 
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-def demo() -> Iterator[tuple[str, dict[str, str], dict[str, str]]]:
-    """One demo service on PostgreSQL for the module's journeys: (url, tokens, env)."""
-    name = asyncio.run(create_pg_database("sereg_inspector_browser"))
-    if name is None:
-        service_missing("PostgreSQL")
-    env = sereg_env(DATABASE_URL=pg_url(name))
-    service = serve_demo(env)
-    try:
-        base, tokens = next(service)
-        yield base, tokens, env
-    finally:
-        service.close()
-        asyncio.run(drop_pg_database(name))
+@pytest.fixture
+def demo(demo_service: DemoService) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The session's demo service on PostgreSQL for the module's journeys: (url, tokens,
+    env)."""
+    return demo_service.base, demo_service.tokens, demo_service.env
 
 
 def api(base: str, token: str, path: str) -> httpx.Response:
