@@ -914,6 +914,73 @@ class DrawTaskInspector(Table, tablename="draw_task_inspector"):
     inspector = Integer(index=True)
 
 
+class Campaign(Table, tablename="campaign"):
+    """A special campaign (专项整治) or its follow-up (回头看, ``parent`` the campaign it
+    looks back on): the units it selected became its tasks."""
+
+    id = Serial(primary_key=True)
+    title = Varchar(length=200)
+    kind = Varchar(length=12, default="campaign")  # campaign | follow_up
+    parent = Integer(null=True, default=None)
+    per = Varchar(length=12, default="unit")  # unit | enterprise
+    filters = JSON(default="{}")
+    due_on = Date()
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
+
+
+class CampaignTask(Table, tablename="campaign_task"):
+    """One unit (or one user unit) a campaign checks; done by the supervision check that
+    checked it, whose failed items opened ``hazards`` (their ids)."""
+
+    id = BigSerial(primary_key=True)
+    campaign = Integer(index=True)
+    equipment = BigInt(null=True, default=None)
+    user_unit = Integer(index=True)
+    district_code = Varchar(length=6, default="", index=True)
+    state = Varchar(length=12, default="open")  # open | done
+    check_id = BigInt(null=True, default=None)
+    failed = Integer(default=0)
+    hazards = JSON(default="[]")
+    done_on = Date(null=True, default=None)
+    actor = Varchar(length=80, default="")
+
+
+class Licence(Table, tablename="licence"):
+    """A manufacturer's or installer's licence (许可证) or an inspection body's approval
+    (核准证): what it covers and for how long (证后监管)."""
+
+    id = Serial(primary_key=True)
+    organisation = Integer(index=True)
+    kind = Varchar(length=16)  # manufacture | installation | inspection
+    scope = Text(default="")
+    number = Varchar(length=64)
+    valid_from = Date()
+    valid_until = Date()
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
+
+
+class Installation(Table, tablename="installation"):
+    """Who installed a unit and when (the installer's licence is checked at that date)."""
+
+    id = BigSerial(primary_key=True)
+    equipment = BigInt(index=True)
+    installer = Integer(index=True)
+    installed_on = Date()
+    actor = Varchar(length=80)
+
+
+class AnnualReport(Table, tablename="annual_report"):
+    """A manufacturer's annual report (年报) for one year."""
+
+    id = Serial(primary_key=True)
+    organisation = Integer(index=True)
+    year = Integer()
+    submitted_on = Date()
+    actor = Varchar(length=80)
+
+
 class SupervisionCheck(Table, tablename="supervision_check"):
     """An on-site supervision check (监督检查) of a user unit or of one unit, against a
     checklist (equipment.domain.checks). ``user_unit`` and ``district_code`` are copied
@@ -1054,4 +1121,9 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     CheckEvidence,
     RoutineRecord,
     InspectionCleanup,
+    Campaign,
+    CampaignTask,
+    Licence,
+    Installation,
+    AnnualReport,
 )

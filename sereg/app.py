@@ -18,6 +18,7 @@ from litestar.template.config import TemplateConfig
 from equipment.api import (
     api_docs,
     call_controllers,
+    campaign_controllers,
     change_controllers,
     check_controllers,
     controllers,
@@ -46,6 +47,7 @@ from equipment.web import (
     TEMPLATES,
     alarm_pages,
     call_pages,
+    campaign_pages,
     check_pages,
     draw_pages,
     enterprise_pages,
@@ -177,6 +179,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             draw_controllers.DrawController,
             check_controllers.CheckController,
             check_controllers.RoutineController,
+            campaign_controllers.CampaignController,
+            campaign_controllers.LicenceController,
             change_controllers.change_feed,
             inspection_feed_controllers.InspectionFeedController,
         ],
@@ -229,6 +233,7 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
                     *enterprise_pages.ENTERPRISE_PAGES,
                     *check_pages.CHECK_PAGES,
                     *draw_pages.DRAW_PAGES,
+                    *campaign_pages.CAMPAIGN_PAGES,
                 ]
             ),
             inspector_pages.feed_pages,

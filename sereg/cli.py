@@ -101,7 +101,30 @@ async def seed_demo(units: int, seed: int, *, quiet: bool = False) -> bool:
     )
     await print_demo_tokens(org_ids)
     await _demo_random_inspections(org_ids, seed)
+    await _demo_campaigns(org_ids, seed)
     return True
+
+
+async def _demo_campaigns(org_ids: dict[str, list[int]], seed: int) -> None:
+    """A special campaign with its 回头看, and post-licence supervision's licences and
+    annual reports (equipment/demo/campaigns.py)."""
+    from equipment.demo.campaigns import add_campaign, add_licences
+    from equipment.domain.access import SYSTEM
+    from equipment.services import campaigns, clock
+
+    today, now = clock.today(), clock.now()
+    count, looked = await add_campaign(today=today, now=now, seed=seed)
+    units: list[int] = []
+    made = await campaigns.list_campaigns(SYSTEM)
+    if made:
+        first = min(made, key=lambda c: c.id)
+        tasks = await campaigns.list_tasks(SYSTEM, first.id)
+        units = [t.equipment for t in tasks if t.equipment is not None][-2:]
+    licensed = await add_licences(org_ids, units, today=today, now=now)
+    print(
+        f"special campaign: {count} tasks, 回头看 {looked} (/ui/campaigns);"
+        f" licences: {licensed} (/ui/licences)"
+    )
 
 
 async def _demo_random_inspections(org_ids: dict[str, list[int]], seed: int) -> None:

@@ -222,12 +222,20 @@ class XlsxExport:
     half-way (a cancelled request). Left open, they raise when the collector finds them.
     """
 
-    def __init__(self, lang: Lang = "zh") -> None:
+    def __init__(
+        self,
+        lang: Lang = "zh",
+        *,
+        columns: tuple[Column, ...] = COLUMNS,
+        title: Mapping[Lang, str] | None = None,
+    ) -> None:
+        # Other tables (a campaign's progress) reuse the writer with their own columns.
         self.lang = lang
+        self.columns = columns
         self._workbook = Workbook(write_only=True)
-        self._sheet = sheet = self._workbook.create_sheet(_SHEET_TITLE[lang])
+        self._sheet = sheet = self._workbook.create_sheet((title or _SHEET_TITLE)[lang])
         # Write-only sheets take layout only before the first row.
-        for index, column in enumerate(COLUMNS, start=1):
+        for index, column in enumerate(columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = column.width
         sheet.freeze_panes = "A2"
         self._started = False
@@ -239,7 +247,7 @@ class XlsxExport:
         self._started = True
         bold = Font(bold=True)
         header = []
-        for column in COLUMNS:
+        for column in self.columns:
             cell = WriteOnlyCell(self._sheet, value=column.header(self.lang))
             cell.font = bold
             header.append(cell)
@@ -248,7 +256,7 @@ class XlsxExport:
     def add(self, row: Mapping[str, Any]) -> None:
         self._start()
         cells = []
-        for column in COLUMNS:
+        for column in self.columns:
             value = _cell(row, column, self.lang, xml=True)
             if isinstance(value, date):
                 cell = WriteOnlyCell(self._sheet, value=value)

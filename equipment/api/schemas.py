@@ -29,7 +29,14 @@ Instant = Annotated[datetime, Meta(tz=True)]
 # Coordinates are range-checked by the domain, which can say "swapped?" or "outside China".
 Longitude = float
 Latitude = float
-OrgKindName = Literal["user_unit", "maintenance_company", "inspection_body", "filling_station"]
+OrgKindName = Literal[
+    "user_unit",
+    "maintenance_company",
+    "inspection_body",
+    "filling_station",
+    "manufacturer",
+    "installer",
+]
 RoleName = Literal["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
 StatusName = Literal["pending", "refused", "in_use", "suspended", "scrapped", "cancelled"]
 Parameters = dict[str, Any]

@@ -28,6 +28,9 @@ class OrgKind(StrEnum):
     MAINTENANCE_COMPANY = "maintenance_company"
     INSPECTION_BODY = "inspection_body"
     FILLING_STATION = "filling_station"
+    # Licensed producers (证后监管): no role logs in as one yet.
+    MANUFACTURER = "manufacturer"
+    INSTALLER = "installer"
 
 
 # The organisation kind a role's token must be bound to (None: no organisation needed).
@@ -104,6 +107,14 @@ class Permission(StrEnum):
     # The user unit's own routine records (日管控、周排查、月调度) and the missing list.
     ROUTINE_RECORD = "routine.record"
     ROUTINE_READ = "routine.read"
+    # Special campaigns (专项整治 / 回头看): the bureau starts them; inspectors work their
+    # tasks and read the progress (a bound inspector: inside his jurisdiction).
+    CAMPAIGN_MANAGE = "campaign.manage"
+    CAMPAIGN_TASK = "campaign.task"
+    # Post-licence supervision (证后监管): the bureau records licences, installations and
+    # annual reports; inspectors read the lists.
+    LICENCE_MANAGE = "licence.manage"
+    LICENCE_READ = "licence.read"
 
 
 P = Permission
@@ -136,6 +147,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CHECK_RECORD,
             P.CHECK_READ,
             P.ROUTINE_READ,
+            P.CAMPAIGN_TASK,
+            P.LICENCE_READ,
         }
     ),
     Role.MAINTENANCE: frozenset(

@@ -25,6 +25,7 @@ from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
 from equipment.storage.calls import CallRepository
+from equipment.storage.campaigns import CampaignRepository
 from equipment.storage.changes import ChangeRepository
 from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
@@ -36,6 +37,7 @@ from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
+from equipment.storage.licences import LicenceRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
@@ -50,6 +52,7 @@ class UnitOfWork:
         self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
         self.calls = CallRepository()
+        self.campaigns = CampaignRepository()
         self.checks = CheckRepository()
         self.changes = ChangeRepository()
         self.citizen_reports = CitizenReportRepository()
@@ -60,6 +63,7 @@ class UnitOfWork:
         self.due = DueRepository()
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
+        self.licences = LicenceRepository()
         self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()

@@ -81,6 +81,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/hazards", N_("Hazards")),
         ("/ui/routine", N_("Routine records")),
         ("/ui/draws/tasks", N_("Random-inspection tasks")),
+        ("/ui/campaigns", N_("Special campaigns")),
+        ("/ui/licences", N_("Post-licence supervision")),
     ),
     Role.USER_UNIT: (
         ("/ui/units", N_("Our units")),
@@ -116,6 +118,8 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/hazards", N_("Hazards")),
         ("/ui/checks", N_("Supervision checks")),
         ("/ui/draws/plans", N_("Random inspections")),
+        ("/ui/campaigns", N_("Special campaigns")),
+        ("/ui/licences", N_("Post-licence supervision")),
     ),
     Role.CALL_CENTRE: (
         ("/ui/calls", N_("Take a 96333 call")),

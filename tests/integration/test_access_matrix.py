@@ -24,6 +24,7 @@ from equipment.domain.report_sheets import ReportRow
 from equipment.services import (
     alarms,
     areas,
+    campaigns,
     checks,
     clock,
     emergency_records,
@@ -1210,6 +1211,58 @@ CASES += [
         "/api/v1/draws/tasks",
         lambda w: None,
         {**everyone(200), "call_centre": 403},
+    ),
+]
+
+
+async def campaign(w) -> int:
+    """A campaign of owner a's lift (its task is the one task)."""
+    await lift(w)
+    made, _ = await campaigns.create_campaign(
+        SYSTEM,
+        title="专项整治",
+        per="unit",
+        due_on=f.TODAY,
+        selection=campaigns.Selection(categories=("3",)),
+        today=f.TODAY,
+        now=clock.now(),
+    )
+    return made.id
+
+
+# Special campaigns and post-licence supervision (issue 22): the bureau starts campaigns
+# and records licences and reports; inspectors read tasks, progress and the licence lists
+# (a bound inspector's narrower view: tests/integration/test_campaigns.py); nobody else.
+CAMPAIGN_READERS = {**everyone(403), "admin": 200, "inspector": 200}
+CASES += [
+    Case(
+        "start a campaign",
+        "POST",
+        "/api/v1/campaigns",
+        lambda w: lift(w),
+        {**everyone(403), "admin": 201},
+        body=lambda w: {"title": "电梯专项整治", "due_on": str(f.TODAY), "categories": ["3"]},
+    ),
+    Case("a campaign's tasks", "GET", "/api/v1/campaigns/{id}/tasks", campaign, CAMPAIGN_READERS),
+    Case(
+        "a campaign's progress",
+        "GET",
+        "/api/v1/campaigns/{id}/progress",
+        campaign,
+        CAMPAIGN_READERS,
+    ),
+    Case("the licence lists", "GET", "/api/v1/licences", lambda w: None, CAMPAIGN_READERS),
+    Case(
+        "record an annual report",
+        "POST",
+        "/api/v1/licences/reports",
+        lambda w: None,
+        {**everyone(403), "admin": 404},  # the body names no manufacturer
+        body=lambda w: {
+            "organisation_id": w["owner_a"],
+            "year": 2025,
+            "submitted_on": "2026-01-05",
+        },
     ),
 ]
 

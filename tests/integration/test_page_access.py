@@ -27,7 +27,15 @@ from litestar.routes import HTTPRoute
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.checks import Answer as CheckAnswer
 from equipment.domain.checks import Outcome as CheckOutcome
-from equipment.services import alarms, calendar_feeds, checks, clock, draws, maintenance
+from equipment.services import (
+    alarms,
+    calendar_feeds,
+    campaigns,
+    checks,
+    clock,
+    draws,
+    maintenance,
+)
 from equipment.web.staff import require_session
 from sereg.app import create_app
 from tests import factories as f
@@ -232,6 +240,18 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         ),
     ),
     ("GET", "/ui/draws/plans"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
+    # Special campaigns and post-licence supervision: the bureau and inspectors (a bound
+    # one sees the campaign's tasks and progress inside his jurisdiction only).
+    ("GET", "/ui/campaigns"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
+    ("GET", "/ui/campaigns/{campaign_id:int}"): (
+        Probe("campaign", roles(403, admin=OK, inspector=OK, bound=OK)),
+    ),
+    # Closing a task: permission first (the bureau has it too), then the scope; the
+    # world's campaign task is owner b's lift in 420602, outside the bound inspector's.
+    ("POST", "/ui/campaigns/tasks/{task_id:int}/complete"): (
+        Probe("campaign_task", roles(403, admin=OK, inspector=OK, bound=404)),
+    ),
+    ("GET", "/ui/licences"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
     # The calendar feed: the secret in the path is the credential (probed below).
     ("GET", "/feeds/calendar/{name:str}"): (),
     # ---- dual prevention: supervision checks, hazards, routine records ----
@@ -317,7 +337,7 @@ def named(text: str, world: dict[str, Any]) -> str:
 def fill(path: str, world: dict[str, Any], target: str | None) -> str:
     value = "" if target is None else str(world[target])
     path = re.sub(
-        r"\{(equipment_id|alarm_id|username|contract_id|org_id|check_id|hazard_id|task_id):(int|str)\}",
+        r"\{(equipment_id|alarm_id|username|contract_id|org_id|check_id|hazard_id|task_id|campaign_id):(int|str)\}",
         value,
         path,
     )
@@ -422,6 +442,19 @@ async def make_world(staff) -> dict[str, Any]:
         side = "a" if task.enterprise == w["owner_a"] else "b"
         w[f"task_{side}"] = task.id
     assert drawn.id and "task_a" in w and "task_b" in w
+    made, _ = await campaigns.create_campaign(
+        SYSTEM,
+        title="专项整治",
+        per="unit",
+        due_on=f.TODAY,
+        selection=campaigns.Selection(categories=("3",)),
+        today=f.TODAY,
+        now=now,
+    )
+    w["campaign"] = made.id
+    [w["campaign_task"]] = [
+        t.id for t in await campaigns.list_tasks(SYSTEM, made.id) if t.equipment == w["lift_b"]
+    ]
     w["throwaway"] = await account(Role.INSPECTOR, w["body"])
     w["sessions"] = {
         "admin": await staff(Role.ADMIN),

@@ -71,6 +71,10 @@ ALL_PERMISSIONS = {
     "draw.read",
     "draw.task",
     "draw.result_own",
+    "campaign.manage",
+    "campaign.task",
+    "licence.manage",
+    "licence.read",
 }
 
 # Written out by hand: what each role may do. Not derived from PERMISSIONS.
@@ -100,6 +104,8 @@ EXPECTED: dict[str, set[str]] = {
         "check.read",
         "routine.read",
         "credit.read",
+        "campaign.task",
+        "licence.read",
         "draw.read",
         "draw.task",
     },
