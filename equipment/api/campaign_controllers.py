@@ -124,7 +124,7 @@ class CampaignController(Controller):
         )
         return campaign_view(made, count)
 
-    @get("/{campaign_id:int}/tasks", responses=api_docs.READ)
+    @get("/{campaign_id:int}/tasks", responses=api_docs.READ_ONE)
     async def tasks(
         self,
         principal: NamedDependency[Principal],
@@ -148,7 +148,7 @@ class CampaignController(Controller):
         )
         return task_view(done)
 
-    @get("/{campaign_id:int}/progress", responses=api_docs.READ)
+    @get("/{campaign_id:int}/progress", responses=api_docs.READ_ONE)
     async def progress(
         self, principal: NamedDependency[Principal], campaign_id: PathId
     ) -> list[dict[str, Any]]:
@@ -158,7 +158,7 @@ class CampaignController(Controller):
     @get(
         "/{campaign_id:int}/progress.xlsx",
         media_type=exports.XLSX_MEDIA_TYPE,
-        responses=api_docs.READ,
+        responses=api_docs.READ_ONE,
     )
     async def progress_xlsx(
         self,

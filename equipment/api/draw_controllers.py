@@ -376,13 +376,13 @@ class DrawController(Controller):
 # ---- the public side (一公开) ----------------------------------------------------------
 
 
-@get("/public/draws", tags=["public"])
+@get("/public/draws", tags=["public"], responses=api_docs.PUBLIC)
 async def public_plans() -> list[dict[str, Any]]:
     """Published random-inspection plans (their seed, announced before the draw)."""
     return [plan_view(p) for p in await draws.public_plans()]
 
 
-@get("/public/draws/{plan_id:int}", tags=["public"])
+@get("/public/draws/{plan_id:int}", tags=["public"], responses=api_docs.PUBLIC_LOOKUP)
 async def public_plan(plan_id: PathId) -> dict[str, Any]:
     """A published plan, its draws (digests and targets, never the inspectors) and each
     target's published result."""

@@ -53,9 +53,13 @@ async def render(make: Callable[[], Export], rows: Sequence[dict[str, Any]]) -> 
     if len(rows) <= INLINE_ROWS:
         export = make()
         pacer = Pacer()
-        for row in rows:
-            export.add(row)
-            await pacer.tick()
+        try:
+            for row in rows:
+                export.add(row)
+                await pacer.tick()
+        except BaseException:  # a cancelled request too: the export is given up, closed
+            export.close()
+            raise
         # Finishing is zlib (XLSX) or one join of bytes: C code, and zlib lets the GIL go.
         return await asyncio.to_thread(export.finish)
     slices = []

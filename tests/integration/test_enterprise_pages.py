@@ -366,7 +366,8 @@ async def test_the_office_lists_creates_and_edits_organisations(staff, world):
     assert (await me.http.get("/ui/organisations")).status_code == 403
     # Another organisation's page is not found; its own is not the user unit's to edit.
     assert (await me.http.get(path)).status_code == 404
-    assert (await me.post(path, {"name": "x", "version": "1"})).status_code == 404
+    # Editing is refused before the object is looked at: a user unit may edit no one (403).
+    assert (await me.post(path, {"name": "x", "version": "1"})).status_code == 403
     assert (await me.http.get(f"/ui/organisations/{world['owner']}")).status_code == 403
 
 
