@@ -55,7 +55,7 @@ from bench.harness import (
 from bench.harness import wait_until_up as wait_for_server
 from bench.ingest_support import ROOT, scratch_register
 from equipment.api.public_controllers import PNG_COMPRESSION, QR_MASK
-from equipment.services.public import _BY_CODE
+from equipment.storage.public import BY_CODE
 
 PAGE_OVER_HEALTH_MS = 3.0
 QR_P99_MS = 20.0
@@ -76,7 +76,7 @@ def asyncpg_sql(piccolo_sql: str) -> str:
 
 def sql_case(pool: asyncpg.Pool, codes: list[str], seed: int):
     rng = random.Random(seed)
-    sql = asyncpg_sql(_BY_CODE)
+    sql = asyncpg_sql(BY_CODE)
 
     async def call(_: int) -> bool:
         code = rng.choice(codes)

@@ -30,7 +30,8 @@ _SELECT = (
     " LEFT JOIN organisation m ON m.id = e.maintenance_company"
     " LEFT JOIN organisation s ON s.id = e.owning_station"
 )
-_BY_CODE = _SELECT + " WHERE e.code = {} OR e.registration_code = {} OR e.equipment_code = {}"
+# The lookup's one statement (bench/public_page.py runs it bare, as its database floor).
+BY_CODE = _SELECT + " WHERE e.code = {} OR e.registration_code = {} OR e.equipment_code = {}"
 # A user unit's units in register order, one page of a label sheet.
 _OF_USER_UNIT = (
     _SELECT + " WHERE e.user_unit = {} AND e.id > {} AND e.status IN ('pending', 'in_use',"
@@ -63,7 +64,7 @@ class PublicFactsRow(TypedDict):
 class PublicRepository:
     async def by_code(self, code: str) -> PublicFactsRow | None:
         """The unit whose code, registration code or equipment code is ``code``."""
-        rows = await Equipment.raw(_BY_CODE, code, code, code)
+        rows = await Equipment.raw(BY_CODE, code, code, code)
         return cast(PublicFactsRow, rows[0]) if rows else None
 
     async def of_user_unit(
