@@ -16,7 +16,7 @@ The rules (TSG 23-2021, GB 45067-2024; docs/rules.md lists each with its source)
   is overdue for periodic inspection, failed its last inspection, is past its service
   life, scrapped or cancelled (TSG 23-2021 [C]/[S]);
 - filling with a medium other than the cylinder's own is a major accident hazard, and so
-  is filling without a licence (GB 45067-2024, 5.5.2 for the wrong medium [C]);
+  is filling without a licence (GB 45067-2024, 5.5.2 for the wrong medium [S]);
 - LPG is filled to at most about 0.42 kg per litre of water capacity, each cylinder is
   re-weighed and leak-checked after filling, and no over-filled cylinder leaves [S];
 - traceability (one cylinder, one code; TSG 23-2021 amendment 1 [C]): a label seen at
@@ -212,7 +212,7 @@ CODE_TABLE: Final[tuple[CodeRow, ...]] = (
         _C.WRONG_MEDIUM,
         "wrong_medium",
         "错装介质: a medium other than the cylinder's own",
-        _sereg(f"GB 45067-2024 5.5.2 ({_CYLINDERS}) [C]: wrong medium is a major accident hazard"),
+        _sereg(f"GB 45067-2024 5.5.2 ({_CYLINDERS}) [S]: wrong medium is a major accident hazard"),
     ),
     _row(
         _C.OVER_FILLED,
@@ -248,7 +248,7 @@ CODE_TABLE: Final[tuple[CodeRow, ...]] = (
         _C.STATION_LICENCE_INVALID,
         "station_licence_invalid",
         "充装许可无效: the station's filling licence is missing or expired",
-        _sereg("GB 45067-2024 5.5.1 [C]: filling without a licence is a major accident hazard"),
+        _sereg("GB 45067-2024 5.5.1 [S]: filling without a licence is a major accident hazard"),
     ),
     _row(
         _C.REFILLED_TOO_SOON,
@@ -723,7 +723,7 @@ def check_registration(cylinder: CylinderFacts) -> list[Reason]:
 
 def check_licence(station: StationFacts, today: date) -> list[Reason]:
     """15: filling without a valid licence is a major accident hazard (GB 45067-2024
-    5.5.1 [C])."""
+    5.5.1 [S])."""
     licence = (station.licence_no or "").strip()
     if not licence or station.licence_valid_until is None:
         return [
@@ -820,7 +820,7 @@ def check_medium(
     attempt: FillAttempt, cylinder: CylinderFacts
 ) -> tuple[list[Reason], tuple[tuple[str, ...], tuple[str, ...] | None]]:
     """10/01: filling a medium other than the cylinder's own is a major accident hazard
-    (GB 45067-2024 5.5.2 [C]); an unknown medium cannot be checked (01). Also returns the
+    (GB 45067-2024 5.5.2 [S]); an unknown medium cannot be checked (01). Also returns the
     gases asked and registered, which the LPG limit needs, as the pair (asked, registered)."""
     asked = components(attempt.medium)
     asked_name = "+".join(asked) or repr(attempt.medium)
