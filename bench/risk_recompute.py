@@ -121,7 +121,6 @@ async def summary_latency(url: str, port: int, token: str, rate: float, seconds:
         sort="-grade",
         limit=50,
         today=clock.today(),
-        now=clock.now(),
     )
     sql, args = query.querystrings[0].compile_string(engine_type="postgres")
     # Up first (the light client has no retry of a refused connection).
