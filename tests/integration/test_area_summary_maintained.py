@@ -1,7 +1,8 @@
 """The area summary kept per process and refreshed area by area from the change log
 (``area_change``, written by triggers) always equals a recount from scratch, whatever
 changes the register: units' status, category, due dates, maintenance due dates, alarms,
-memberships, the areas themselves. Random changes on the demo city, both engines."""
+memberships, the areas themselves, units' risk grades. Random changes on the demo city,
+both engines."""
 
 from __future__ import annotations
 
@@ -20,14 +21,15 @@ from tests import factories as f
 pytestmark = pytest.mark.integration
 TODAY = f.TODAY
 NOW = datetime.now(UTC)
-ROUNDS = 6
+ROUNDS = 8
 CHANGES_PER_ROUND = 4
 
 
 async def recount(principal: Principal, **question: Any) -> list[dict[str, Any]]:
     """The summary computed from scratch, as the service answers it."""
     query = areas.summary_query(principal, today=TODAY, **question)
-    return [{**r, **{c: int(r[c]) for c in areas.SUMMARY_COUNTS}} for r in await query]
+    counts = (*areas.SUMMARY_COUNTS, *areas.GRADE_COUNTS, "risk_rank")
+    return [{**r, **{c: int(r[c]) for c in counts}} for r in await query]
 
 
 async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -> str:
@@ -35,7 +37,17 @@ async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -
     not the services, keep the log: no write path can forget it)."""
     unit_id = rng.choice(unit_ids)
     what = rng.choice(
-        ["status", "category", "inspection", "maintenance", "alarm", "close", "move", "area"]
+        [
+            "status",
+            "category",
+            "inspection",
+            "maintenance",
+            "alarm",
+            "close",
+            "move",
+            "area",
+            "grade",
+        ]
     )
     if what == "status":
         status = rng.choice(["in_use", "scrapped", "suspended", "cancelled"])
@@ -66,6 +78,10 @@ async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -
                 district_code=unit[0]["district_code"],
             )
         )
+    elif what == "grade":
+        # A regrade (services/risk.py writes only this column): the area's grade counts move.
+        rank = rng.randint(0, 3)
+        await Equipment.update({Equipment.risk_rank: rank}).where(Equipment.id == unit_id)
     elif what == "close":
         await Alarm.update({Alarm.state: "closed"}).where(Alarm.equipment == unit_id)
     elif what == "move":
@@ -92,6 +108,7 @@ async def test_kept_summary_equals_a_recount_after_random_changes(engine) -> Non
     questions: list[tuple[Principal, dict[str, Any]]] = [
         (SYSTEM, {"kind": None, "category_prefix": None, "sort": "id", "limit": 1000}),
         (SYSTEM, {"kind": "old_residential", "category_prefix": "3", "sort": "-units", "limit": 7}),
+        (SYSTEM, {"kind": None, "category_prefix": None, "sort": "-grade", "limit": 1000}),
         (
             inspector,
             {"kind": None, "category_prefix": None, "sort": "-overdue_inspections", "limit": 50},
@@ -105,8 +122,8 @@ async def test_kept_summary_equals_a_recount_after_random_changes(engine) -> Non
             assert kept == await recount(principal, **question), (round_, question, done)
         for _ in range(CHANGES_PER_ROUND):
             done.append(await change(rng, unit_ids, area_ids))
-    # Every kind of change was exercised.
-    assert len(set(done)) >= 6, done
+    # Every kind of change was exercised, a regrade among them.
+    assert len(set(done)) >= 6 and "grade" in done, done
 
 
 async def test_a_new_day_recounts_everything(engine) -> None:
