@@ -3,7 +3,8 @@ session's ``sereg serve --demo`` on PostgreSQL:
 
 - the demo inspector (the roster's first, so he has open tasks) opens "my tasks", opens
   one, records its supervision check from the task's page and closes the task with it;
-- the bureau sees the plan on its page with the draw verified (一致);
+- the bureau sees the plan on its page with the draw verified (一致), and the results late
+  to publish;
 - once published, the public /p/draws page shows the task's result.
 
 A screenshot of the last page is written to the test's tmp_path (a test artefact, never
@@ -87,6 +88,13 @@ def test_an_inspector_closes_a_drawn_task_and_the_public_sees_its_result(
     card = page.locator("section.card", has_text=plan["title"])
     assert card.locator("tbody tr").count() >= 1
     assert "一致" in card.locator("tbody").inner_text() and "不一致" not in card.inner_text()
+    # The results late to publish, from the same page (an alarm when there are any).
+    late = api(base, admin, "GET", "/api/v1/draws/tasks/late").json()
+    assert page.locator("#late-alarm").count() == (1 if late else 0)
+    page.locator('a[href="/ui/draws/late"]').click()
+    page.wait_for_url(f"{base}/ui/draws/late")
+    assert page.locator("h1").inner_text() == "逾期未公示的抽查结果"
+    assert page.locator("#late-results tbody tr").count() == len(late)
     context.close()
 
     # ---- 一公开: published, the public page shows the result ----------------------------
