@@ -1,3 +1,7 @@
+"""Issue 22, what feeds the credit classes: the bureau's finding on a citizen report (upheld
+against an enterprise), violations (penalty decisions, random inspections concluded
+non-compliant), and each plan's publication deadline in working days (一公开)."""
+
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import BigInt
 from piccolo.columns.column_types import BigSerial
@@ -12,7 +16,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-12-06T15:27:44:861795"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "Citizen report findings, violations, a plan's publication deadline (issue 22)"
 
 
 async def forwards():

@@ -516,7 +516,8 @@ async def complete_task(
     with this task's id, equipment.services.checks): the conclusion follows the check
     (no failed item: compliant; else rectify) unless he states one. Only "not_found" (the
     enterprise is not at its address) closes a task without a check. The result is due
-    for publication within the configured working days."""
+    for publication within its plan's working days; a non-compliant conclusion is a
+    violation on the enterprise's record (its credit class counts it)."""
     if conclusion is not None and conclusion not in CONCLUSIONS:
         raise InvalidValue(f"a conclusion is one of {', '.join(CONCLUSIONS)}", field="conclusion")
     findings = findings.strip()
