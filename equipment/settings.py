@@ -322,7 +322,9 @@ class DrawSettings:
     # SEREG_DRAW_CONFLICT_MONTHS: an inspector whose inspection body inspected one of the
     # enterprise's units within this many months is not drawn for it.
     conflict_months: int = 12
-    # SEREG_DRAW_PUBLISH_DAYS: a result is published within this many working days.
+    # SEREG_DRAW_PUBLISH_DAYS: a result is published within this many working days of its
+    # check unless its plan says otherwise. 一公开 asks that results be published [C]; the
+    # regulations on file give no deadline, so 20 is the bureau's default [U].
     publish_working_days: int = 20
 
 

@@ -693,6 +693,14 @@ class CitizenReport(Table, tablename="citizen_report"):
     lang = Varchar(length=8, default="zh-CN")
     client_key = Varchar(length=64)
     received_at = Timestamptz()
+    # The bureau's finding once it looked into the report: "" (not decided yet), "upheld"
+    # (查实: found true, against the enterprise ``against``) or "not_upheld". An upheld
+    # report counts against that enterprise's credit class.
+    finding = Varchar(length=12, default="")
+    against = Integer(null=True, default=None, index=True)
+    decided_on = Date(null=True, default=None)
+    decision_note = Text(default="")
+    decided_by = Varchar(length=80, default="")
 
 
 class SiteSecret(Table, tablename="site_secret"):
@@ -858,6 +866,9 @@ class DrawPlan(Table, tablename="draw_plan"):
     districts = Varchar(length=500, default="")  # empty: the whole city
     enterprise_kinds = Varchar(length=100)  # comma-separated organisation kinds
     checklist = Varchar(length=64, default="")
+    # Working days within which a task's result is published (一公开): the bureau's
+    # default (SEREG_DRAW_PUBLISH_DAYS) when the plan was made, unless the plan set one.
+    publish_working_days = Integer(default=20)
     period_start = Date()
     period_end = Date()
     ratios = JSON(default="{}")
@@ -979,6 +990,24 @@ class AnnualReport(Table, tablename="annual_report"):
     year = Integer()
     submitted_on = Date()
     actor = Varchar(length=80)
+
+
+class Violation(Table, tablename="violation"):
+    """A violation recorded against an enterprise (违法违规记录): an administrative penalty
+    decision (行政处罚决定书: its number, date and the clause applied), or a random
+    inspection concluded non-compliant (``task_id``; a penalty decided on that task later
+    fills in the same row, so one case counts once). Counted by the credit class."""
+
+    id = BigSerial(primary_key=True)
+    organisation = Integer(index=True)
+    source = Varchar(length=12)  # penalty | draw_task
+    decision_no = Varchar(length=64, default="")
+    decided_on = Date()
+    clause = Text(default="")  # the legal provision applied, as the decision cites it
+    note = Text(default="")
+    task_id = BigInt(null=True, default=None, unique=True)
+    actor = Varchar(length=80)
+    created_at = Timestamptz()
 
 
 class SupervisionCheck(Table, tablename="supervision_check"):
@@ -1126,4 +1155,5 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Licence,
     Installation,
     AnnualReport,
+    Violation,
 )

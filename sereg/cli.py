@@ -110,7 +110,7 @@ async def _demo_campaigns(org_ids: dict[str, list[int]], seed: int) -> None:
     annual reports (equipment/demo/campaigns.py)."""
     from equipment.demo.campaigns import add_campaign, add_licences
     from equipment.domain.access import SYSTEM
-    from equipment.services import campaigns, clock
+    from equipment.services import campaigns, clock, credit
 
     today, now = clock.today(), clock.now()
     count, looked = await add_campaign(today=today, now=now, seed=seed)
@@ -121,6 +121,8 @@ async def _demo_campaigns(org_ids: dict[str, list[int]], seed: int) -> None:
         tasks = await campaigns.list_tasks(SYSTEM, first.id)
         units = [t.equipment for t in tasks if t.equipment is not None][-2:]
     licensed = await add_licences(org_ids, units, today=today, now=now)
+    # The manufacturers and installers just added get their credit classes.
+    await credit.assess_all(SYSTEM, today=today, now=now)
     print(
         f"special campaign: {count} tasks, 回头看 {looked} (/ui/campaigns);"
         f" licences: {licensed} (/ui/licences)"

@@ -14,6 +14,7 @@ from msgspec import Meta, Struct
 from equipment.api import api_docs
 from equipment.api.schemas import OrgId, text
 from equipment.domain.access import Principal
+from equipment.i18n import gettext
 from equipment.services import clock, credit, draws
 from equipment.settings import Settings
 from equipment.storage.draws import DrawRecord, PlanRecord, RosterRecord, TaskRecord
@@ -37,6 +38,14 @@ def options(settings: Settings) -> draws.DrawOptions:
 # ---- credit ---------------------------------------------------------------------------
 
 
+class PenaltyRequest(Struct, forbid_unknown_fields=True):
+    decision_no: Annotated[str, text(64, 1)]
+    decided_on: date
+    clause: Annotated[str, text(2000, 1)]
+    note: Annotated[str, text(2000)] = ""
+    task_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
+
+
 class OverrideRequest(Struct, forbid_unknown_fields=True):
     reason: Annotated[str, text(500, 1)]
     klass: ClassName | None = msgspec.field(default=None, name="class")  # None: clear
@@ -47,10 +56,19 @@ class CreditController(Controller):
     tags = ("credit",)
 
     @get("/{org_id:int}", responses=api_docs.READ_ONE)
-    async def read(self, principal: NamedDependency[Principal], org_id: PathOrg) -> dict[str, Any]:
-        """The class in force, today's computation explained factor by factor, the history."""
+    async def read(
+        self, principal: NamedDependency[Principal], language: NamedDependency[str], org_id: PathOrg
+    ) -> dict[str, Any]:
+        """The class in force, today's computation explained factor by factor (each factor
+        with its label in the caller's language and its source), the history."""
         got = await credit.view(principal, org_id, today=clock.today())
         org = got.organisation
+        assessment = None
+        if got.assessment is not None:
+            assessment = got.assessment.as_json()
+            labels = {f.key: gettext(language, f.label) for f in got.assessment.factors}
+            for factor in assessment["factors"]:  # type: ignore[attr-defined]
+                factor["label"] = labels[factor["key"]]
         return {
             "organisation_id": org.id,
             "kind": org.kind,
@@ -58,7 +76,7 @@ class CreditController(Controller):
             "computed": org.computed,
             "override": org.override,
             "override_reason": org.override_reason,
-            "assessment": None if got.assessment is None else got.assessment.as_json(),
+            "assessment": assessment,
             "history": [msgspec.to_builtins(h) for h in got.history],
         }
 
@@ -85,6 +103,37 @@ class CreditController(Controller):
                 principal, org_id, data.klass, data.reason, today=clock.today(), now=clock.now()
             )
         return {"organisation_id": got.id, "class": got.effective, "override": got.override}
+
+    @post("/{org_id:int}/violations", responses=api_docs.WRITE)
+    async def add_violation(
+        self,
+        principal: NamedDependency[Principal],
+        org_id: PathOrg,
+        data: JSONBody[PenaltyRequest],
+    ) -> Response[dict[str, Any]]:
+        """Record an administrative penalty decision (行政处罚决定书) against the enterprise:
+        its number, date and the clause applied; ``task_id`` when it follows a random
+        inspection concluded non-compliant (that case then counts once)."""
+        row = await credit.record_penalty(
+            principal,
+            org_id,
+            decision_no=data.decision_no,
+            decided_on=data.decided_on,
+            clause=data.clause,
+            note=data.note,
+            task_id=data.task_id,
+            today=clock.today(),
+            now=clock.now(),
+        )
+        return Response(msgspec.to_builtins(row), status_code=201)
+
+    @get("/{org_id:int}/violations", responses=api_docs.READ_ONE)
+    async def violations(
+        self, principal: NamedDependency[Principal], org_id: PathOrg
+    ) -> list[dict[str, Any]]:
+        """The violations on record against the enterprise, newest first (the bureau and
+        inspectors; an enterprise its own)."""
+        return [msgspec.to_builtins(v) for v in await credit.violations(principal, org_id)]
 
 
 # ---- draws ----------------------------------------------------------------------------
@@ -115,6 +164,9 @@ class PlanCreate(Struct, forbid_unknown_fields=True):
     categories: Annotated[list[TopCategory], Meta(max_length=20)] = []
     districts: Annotated[list[District], Meta(max_length=50)] = []
     ratios: dict[ClassName, Ratio] = {}
+    # 一公开: results published within this many working days of the check (default:
+    # SEREG_DRAW_PUBLISH_DAYS).
+    publish_working_days: Annotated[int, Meta(ge=1, le=60)] | None = None
 
 
 class SeedRequest(Struct, forbid_unknown_fields=True):
@@ -165,6 +217,7 @@ def plan_view(p: PlanRecord) -> dict[str, Any]:
         "period_start": p.period_start,
         "period_end": p.period_end,
         "ratios": p.ratios,
+        "publish_working_days": p.publish_working_days,
         "seed": p.seed or None,
         "seed_announced_at": p.seed_announced_at,
         "published_at": p.published_at,
@@ -217,6 +270,11 @@ def task_view(t: TaskRecord, today: date) -> dict[str, Any]:
         "publish_by": t.publish_by,
         "published_at": t.published_at,
     }
+
+
+def late_view(t: TaskRecord, today: date) -> dict[str, Any]:
+    assert t.publish_by is not None
+    return {**task_view(t, today), "days_late": draws.working_days_late(t.publish_by, today)}
 
 
 class DrawController(Controller):
@@ -338,6 +396,13 @@ class DrawController(Controller):
             principal, plan=plan_id, state=task_state, overdue_on=today if overdue else None
         )
         return [task_view(t, today) for t in rows]
+
+    @get("/tasks/late", responses=api_docs.READ)
+    async def late(self, principal: NamedDependency[Principal]) -> list[dict[str, Any]]:
+        """Results not published by their deadline (一公开): done, not public, past
+        ``publish_by``; the longest late first, with the working days late."""
+        today = clock.today()
+        return [late_view(t, today) for t in await draws.late_publications(principal, today=today)]
 
     @get("/tasks/{task_id:int}", responses=api_docs.READ_ONE)
     async def task(self, principal: NamedDependency[Principal], task_id: PathBig) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from functools import lru_cache
 from typing import Annotated
 
 import segno
-from litestar import Controller, Response, get
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, PathParameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Template
 
 from equipment.api import api_docs
@@ -176,6 +176,28 @@ class CitizenReportController(Controller):
             [schemas.citizen_report(r, language) for r in rows],
             rows[-1]["id"] if len(rows) == size else None,
         )
+
+    @post("/{report_id:int}/finding", responses=api_docs.WRITE, status_code=200)
+    async def finding(
+        self,
+        principal: NamedDependency[Principal],
+        report_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)],
+        data: JSONBody[schemas.FindingRequest],
+    ) -> dict[str, object]:
+        """The bureau's finding on a report it looked into: ``upheld`` (查实) against the
+        unit's user unit (or ``against_id``: its maintainer or owning station), or
+        ``not_upheld``. Decided once; an upheld report counts in that enterprise's credit
+        class for the class table's window."""
+        await citizen_reports.decide(
+            principal,
+            report_id,
+            finding=data.finding,
+            against=data.against_id,
+            note=data.note,
+            today=clock.today(),
+            now=clock.now(),
+        )
+        return {"id": report_id, "finding": data.finding}
 
     @get("/counts", responses=api_docs.READ)
     async def counts(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from equipment.domain import citizen_reports, labels
 from equipment.domain.public_safety import Condition, PublicView
@@ -103,6 +103,15 @@ class CitizenReport(Struct):
     phone: str
     lang: str
     received_at: datetime
+    finding: str  # "" until the bureau decides; upheld | not_upheld
+    against_id: int | None  # the enterprise an upheld report is against
+    decided_on: date | None
+
+
+class FindingRequest(Struct, forbid_unknown_fields=True):
+    finding: Literal["upheld", "not_upheld"]
+    against_id: Annotated[int, Meta(ge=1, le=2**31 - 1)] | None = None
+    note: Annotated[str, Meta(max_length=2000)] = ""
 
 
 class CitizenReportPage(Struct):
@@ -130,4 +139,7 @@ def citizen_report(row: Mapping[str, Any], lang: str) -> CitizenReport:
         phone=row["phone"],
         lang=row["lang"],
         received_at=row["received_at"],
+        finding=row["finding"],
+        against_id=row["against"],
+        decided_on=row["decided_on"],
     )

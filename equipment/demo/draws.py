@@ -2,9 +2,11 @@
 
 Credit classes computed from the register; a roster of twelve inspectors (the demo
 inspector's account is the first, so his "my tasks" has work); two plans of this year —
-the first half's, drawn, its tasks done by supervision checks and published, and the
-second half's, drawn, its tasks open. Everything goes through the services, audited like
-any act of the bureau.
+the first half's, drawn, its tasks done by supervision checks and published (but one,
+left late to publish: the bureau's list of late results has an entry), one of them
+concluded non-compliant with the penalty decision that followed (a violation the credit
+class counts), and the second half's, drawn, its tasks open. Everything goes through the
+services, audited like any act of the bureau.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ async def add_random_inspections(
         if index == 1:
             continue  # the current half: tasks still open
         items = checks.checklist_items("user_unit")
+        penalised = None
         for task in tasks:
             answers = [
                 Answer(i.key, Outcome.FAILED if rng.random() < 0.08 else Outcome.PASSED, "")
@@ -97,13 +100,32 @@ async def add_random_inspections(
                 today=min(today, end),
                 now=now,
             )
+            # The first check with a failed item is judged non-compliant (a violation).
+            non_compliant = penalised is None and detail.check.failed > 0
             await draws.complete_task(
                 SYSTEM,
                 task.id,
                 check_id=detail.check.id,
+                conclusion="non_compliant" if non_compliant else None,
                 today=min(today, end),
                 now=now,
                 options=options,
             )
-        await draws.publish_results(SYSTEM, now=now)
+            if non_compliant:
+                penalised = task
+        if penalised is not None:
+            await credit.record_penalty(
+                SYSTEM,
+                penalised.enterprise,
+                decision_no=f"襄市监特罚〔{year}〕{penalised.id:03d}号",
+                decided_on=min(today, end),
+                clause="《中华人民共和国特种设备安全法》第八十三条",
+                note="双随机抽查发现问题，责令改正并处罚款",
+                task_id=penalised.id,
+                today=today,
+                now=now,
+            )
+        # All published but the last: a result late to publish for the bureau's list.
+        await draws.publish_results(SYSTEM, now=now, task_ids=[t.id for t in tasks[:-1]])
+    await credit.assess_all(SYSTEM, today=today, now=now)
     return made

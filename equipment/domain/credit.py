@@ -38,6 +38,10 @@ from equipment.domain.errors import InvalidValue
 from equipment.i18n import N_
 
 CLASSES = ("A", "B", "C", "D")  # best to worst
+# Each row's source. No regulation quoted in docs/rules.md gives a scoring, so the bands
+# and points are sereg's own; a row whose *measure* rests on a rule names that rule.
+SEREG_DEFAULT = "sereg default [U]"
+NO_FIGURE = "; no regulatory figure for the points: sereg default [U]"
 MAX_OVERRIDE_REASON = 500
 
 
@@ -45,7 +49,8 @@ class EnterpriseKind(StrEnum):
     USER_UNIT = "user_unit"  # 使用单位
     MAINTENANCE_COMPANY = "maintenance_company"  # 维保单位
     FILLING_STATION = "filling_station"  # 充装单位
-    MANUFACTURER = "manufacturer"  # 生产单位 (制造、安装)
+    MANUFACTURER = "manufacturer"  # 生产单位: 制造
+    INSTALLER = "installer"  # 生产单位: 安装、改造、修理
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,11 @@ class CreditRecord:
     major_hazards_overdue: int = 0  # major hazards open past their deadline today
     refused_fills: int = 0  # fills the interlock refused
     late_arrivals: int = 0  # entrapments reached after the response limit
-    complaints_upheld: int = 0  # citizen complaints found true
-    violations: int = 0  # violations recorded by the bureau (行政处罚、责令整改)
+    complaints_upheld: int = 0  # citizen reports the bureau found true (查实) against it
+    violations: int = 0  # penalty decisions, random inspections concluded non-compliant
+    no_valid_licence: int = 0  # 1 when no licence of its kind covers today (producers)
+    unlicensed_installations: int = 0  # units it installed on a day no licence covered
+    annual_reports_missing: int = 0  # past years of the window without its annual report
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -101,7 +109,7 @@ class Factor:
     per: str | None  # exposure field: the measure is per 100 of it; None: a plain count
     kinds: frozenset[EnterpriseKind]
     bands: tuple[tuple[int, int], ...]  # (measure at least, points), ascending
-    source: str = "sereg default [U]"
+    source: str = SEREG_DEFAULT
 
     def __post_init__(self) -> None:
         thresholds = [t for t, _ in self.bands]
@@ -139,12 +147,14 @@ class Floor:
 
 
 ALL = frozenset(EnterpriseKind)
-UU, MC, FS, MF = (
+UU, MC, FS, MF, IN = (
     EnterpriseKind.USER_UNIT,
     EnterpriseKind.MAINTENANCE_COMPANY,
     EnterpriseKind.FILLING_STATION,
     EnterpriseKind.MANUFACTURER,
+    EnterpriseKind.INSTALLER,
 )
+PRODUCERS = frozenset({MF, IN})
 
 
 @dataclass(frozen=True)
@@ -185,7 +195,7 @@ DEFAULT_TABLE = ClassTable(
             N_("Inspections concluding fail (per 100 units)"),
             "failed_inspections",
             "units",
-            frozenset({UU, MC, MF}),
+            frozenset({UU, MC, MF, IN}),
             ((1, 5), (5, 15), (10, 25)),
         ),
         Factor(
@@ -222,19 +232,49 @@ DEFAULT_TABLE = ClassTable(
         ),
         Factor(
             "complaints_upheld",
-            N_("Complaints upheld"),
+            N_("Citizen reports upheld against it"),
             "complaints_upheld",
             None,
             ALL,
             ((1, 3), (3, 10), (10, 20)),
+            "citizen reports the bureau found true (查实)" + NO_FIGURE,
         ),
         Factor(
             "violations",
-            N_("Violations recorded"),
+            N_("Violations recorded (penalty decisions, inspections not compliant)"),
             "violations",
             None,
             ALL,
             ((1, 15), (2, 30), (4, 50)),
+            "administrative penalty decisions and random inspections (双随机) concluded"
+            " non-compliant" + NO_FIGURE,
+        ),
+        Factor(
+            "no_valid_licence",
+            N_("No valid licence today"),
+            "no_valid_licence",
+            None,
+            PRODUCERS,
+            ((1, 30),),
+            "post-licence supervision (证后监管) of the city plan 2022-2025 [C]" + NO_FIGURE,
+        ),
+        Factor(
+            "unlicensed_installations",
+            N_("Units installed without a valid licence"),
+            "unlicensed_installations",
+            None,
+            frozenset({IN}),
+            ((1, 15), (3, 30)),
+            "post-licence supervision (证后监管) of the city plan 2022-2025 [C]" + NO_FIGURE,
+        ),
+        Factor(
+            "annual_reports_missing",
+            N_("Annual reports missing"),
+            "annual_reports_missing",
+            None,
+            frozenset({MF}),
+            ((1, 10), (2, 25)),
+            "「特种设备生产企业100%年报」, the city plan 2022-2025 [C]" + NO_FIGURE,
         ),
     ),
     floors=(
@@ -246,6 +286,13 @@ DEFAULT_TABLE = ClassTable(
             "major_hazards_overdue",
         ),
         Floor("repeated_violations", N_("Three or more violations recorded"), "D", "violations", 3),
+        Floor(
+            "unlicensed",
+            N_("Producing without a valid licence"),
+            "C",
+            "no_valid_licence",
+            kinds=PRODUCERS,
+        ),
     ),
 )
 

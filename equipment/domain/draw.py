@@ -366,3 +366,18 @@ def working_days_after(start: date, days: int, holidays: Sequence[date] = ()) ->
         if day.weekday() < 5 and day not in off:
             left -= 1
     return day
+
+
+def working_days_late(deadline: date, today: date, holidays: Sequence[date] = ()) -> int:
+    """Working days from the day after ``deadline`` up to ``today`` (0 when not past it):
+    how late an unpublished result is; the inverse of :func:`working_days_after`."""
+    from datetime import timedelta
+
+    off = set(holidays)
+    late = 0
+    day = deadline + timedelta(days=1)
+    while day <= today:
+        if day.weekday() < 5 and day not in off:
+            late += 1
+        day += timedelta(days=1)
+    return late

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from equipment.domain import citizen_reports as rules
 from equipment.domain.access import EquipmentScope, Permission, Principal
-from equipment.domain.errors import DomainError, InvalidValue
-from equipment.services import clock
+from equipment.domain.errors import Conflict, DomainError, InvalidValue, NotFound
+from equipment.services import audit, clock
 from equipment.settings import PublicSettings
 from equipment.storage import reads, unit_of_work
 from equipment.storage.citizen_reports import ReportCountRow, ReportFilter, ReportRow
 
 RATE_WINDOW = timedelta(hours=1)
+FINDINGS = ("upheld", "not_upheld")
+MAX_NOTE = 2000
 
 
 class RateLimited(DomainError):
@@ -128,3 +130,66 @@ async def counts_per_unit(
 ) -> list[ReportCountRow]:
     """Units by number of reports (most first), with the latest report's time."""
     return await reads().citizen_reports.counts_per_unit(_scope(principal, f), f, limit=limit)
+
+
+async def decide(
+    principal: Principal,
+    report_id: int,
+    *,
+    finding: str,
+    against: int | None,
+    note: str,
+    today: date,
+    now: datetime,
+) -> None:
+    """The bureau's finding on a report it looked into: upheld (查实) against one of the
+    unit's enterprises (its user unit unless named: the maintainer or the owning station
+    may be the one at fault), or not upheld. Decided once, audited; an upheld report counts
+    against that enterprise's credit class (equipment.domain.credit)."""
+    principal.require(Permission.CREDIT_MANAGE)
+    if finding not in FINDINGS:
+        raise InvalidValue(f"a finding is one of {', '.join(FINDINGS)}", field="finding")
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise InvalidValue(f"a note holds at most {MAX_NOTE} characters", field="note")
+    async with unit_of_work() as uow:
+        report = await uow.citizen_reports.parties(report_id)
+        if report is None:
+            raise NotFound(f"citizen report {report_id} not found")
+        if report["finding"]:
+            raise Conflict(f"report {report_id} is decided already", field="finding")
+        parties = [
+            p
+            for p in (
+                report["user_unit"],
+                report["maintenance_company"],
+                report["owning_station"],
+            )
+            if p is not None
+        ]
+        if finding == "upheld":
+            against = report["user_unit"] if against is None else against
+            if against not in parties:
+                raise InvalidValue(
+                    "a report is upheld against the unit's user unit, maintainer or owning station",
+                    field="against",
+                )
+        else:
+            against = None
+        values = {
+            "finding": finding,
+            "against": against,
+            "decided_on": today,
+            "decision_note": note,
+            "decided_by": principal.actor,
+        }
+        await uow.citizen_reports.decide(report_id, values)
+        await audit.record(
+            principal,
+            entity="citizen_report",
+            entity_id=report_id,
+            action="decide",
+            at=now,
+            before=None,
+            after=values,
+        )

@@ -16,18 +16,26 @@ from typing import Any
 
 from equipment.domain import credit as rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role
-from equipment.domain.errors import NotFound
+from equipment.domain.errors import InvalidValue, NotFound
 from equipment.services import audit
 from equipment.storage import reads, unit_of_work
-from equipment.storage.credit import ClassChange, ClassInForce, CreditRepository
+from equipment.storage.credit import (
+    ClassChange,
+    ClassInForce,
+    CreditRepository,
+    ViolationRecord,
+)
 
 _repo = CreditRepository()
 
-# The organisation kinds graded today (manufacturers join when the register holds them).
+# The organisation kinds graded: the enterprises of the register and the licensed
+# producers (证后监管). Inspection bodies are the bureau's agents, not graded here.
 GRADED_KINDS: dict[str, rules.EnterpriseKind] = {
     OrgKind.USER_UNIT.value: rules.EnterpriseKind.USER_UNIT,
     OrgKind.MAINTENANCE_COMPANY.value: rules.EnterpriseKind.MAINTENANCE_COMPANY,
     OrgKind.FILLING_STATION.value: rules.EnterpriseKind.FILLING_STATION,
+    OrgKind.MANUFACTURER.value: rules.EnterpriseKind.MANUFACTURER,
+    OrgKind.INSTALLER.value: rules.EnterpriseKind.INSTALLER,
 }
 
 
@@ -199,3 +207,105 @@ async def _change(
 async def classes(kinds: list[str]) -> dict[int, str | None]:
     """The class in force of every enterprise of ``kinds`` (the draw's strata)."""
     return {o.id: o.effective for o in await reads().credit.organisations(kinds)}
+
+
+# ---- violations (违法违规记录): what the class's "violations" factor counts ----------------
+
+MAX_DECISION_NO = 64
+MAX_TEXT = 2000
+
+
+async def record_penalty(
+    principal: Principal,
+    org_id: int,
+    *,
+    decision_no: str,
+    decided_on: date,
+    clause: str,
+    note: str = "",
+    task_id: int | None = None,
+    today: date,
+    now: datetime,
+) -> ViolationRecord:
+    """Record an administrative penalty decision (行政处罚决定书) against an enterprise: its
+    number, date and the clause applied. Given the random-inspection task it followed
+    (``task_id``), it completes that task's violation row instead of adding one, so one
+    case counts once."""
+    principal.require(Permission.CREDIT_MANAGE)
+    decision_no, clause, note = decision_no.strip(), clause.strip(), note.strip()
+    if not decision_no or len(decision_no) > MAX_DECISION_NO:
+        raise InvalidValue(
+            f"a penalty needs its decision number (at most {MAX_DECISION_NO} characters)",
+            field="decision_no",
+        )
+    if not clause or len(clause) > MAX_TEXT:
+        raise InvalidValue("a penalty names the clause it applies", field="clause")
+    if len(note) > MAX_TEXT:
+        raise InvalidValue(f"a note holds at most {MAX_TEXT} characters", field="note")
+    if decided_on > today:
+        raise InvalidValue("a decision cannot be dated in the future", field="decided_on")
+    values: dict[str, Any] = {
+        "source": "penalty",
+        "decision_no": decision_no,
+        "decided_on": decided_on,
+        "clause": clause,
+        "note": note,
+        "actor": principal.actor,
+    }
+    async with unit_of_work() as uow:
+        await _graded(org_id)
+        earlier = None if task_id is None else await uow.credit.violation_of_task(task_id)
+        if task_id is not None and (earlier is None or earlier.organisation != org_id):
+            raise InvalidValue(
+                f"task {task_id} was not concluded non-compliant for organisation {org_id}",
+                field="task_id",
+            )
+        if earlier is not None:
+            row = await uow.credit.update_violation(earlier.id, values)
+        else:
+            row = await uow.credit.add_violation(
+                {**values, "organisation": org_id, "created_at": now}
+            )
+        await audit.record(
+            principal,
+            entity="violation",
+            entity_id=row.id,
+            action="penalty",
+            at=now,
+            before=None if earlier is None else {"source": earlier.source},
+            after={**values, "organisation": org_id, "task_id": task_id},
+        )
+    return row
+
+
+async def record_task_violation(
+    actor: str, org_id: int, task_id: int, *, decided_on: date, findings: str, now: datetime
+) -> None:
+    """Inside the task's unit of work: a random inspection concluded non-compliant is a
+    violation on record (its penalty, if one follows, fills in the same row)."""
+    await reads().credit.add_violation(
+        {
+            "organisation": org_id,
+            "source": "draw_task",
+            "decision_no": "",
+            "decided_on": decided_on,
+            "clause": "",
+            "note": findings[:MAX_TEXT],
+            "task_id": task_id,
+            "actor": actor,
+            "created_at": now,
+        }
+    )
+
+
+async def violations(principal: Principal, org_id: int | None) -> list[ViolationRecord]:
+    """The violations on record: the bureau and inspectors all (or one enterprise's); an
+    enterprise only its own."""
+    principal.require(Permission.CREDIT_READ)
+    if principal.role not in (Role.ADMIN, Role.INSPECTOR):
+        if org_id is not None and org_id != principal.organisation_id:
+            raise NotFound(f"organisation {org_id} not found")
+        org_id = principal.organisation_id
+        if org_id is None:
+            return []
+    return await reads().credit.violations(org_id)

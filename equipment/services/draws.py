@@ -24,8 +24,7 @@ from typing import Any
 from equipment.domain import draw as rules
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
-from equipment.services import audit, checks
-from equipment.services.credit import GRADED_KINDS
+from equipment.services import audit, checks, credit
 from equipment.storage import reads, unit_of_work
 from equipment.storage.draws import DrawRecord, PlanRecord, RosterRecord, TaskRecord
 
@@ -34,6 +33,10 @@ MAX_TITLE = 200
 UNGRADED_CLASS = "B"
 CONCLUSIONS = ("compliant", "rectify", "non_compliant", "not_found")
 MAX_FINDINGS = 4000
+# The enterprise kinds a plan may draw: those holding units of the register (a unit's
+# user unit, maintainer or owning station); producers are graded but not drawn here.
+DRAWN_KINDS = ("user_unit", "maintenance_company", "filling_station")
+MAX_PUBLISH_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -144,9 +147,9 @@ def _plan_values(data: dict[str, Any], options: DrawOptions) -> dict[str, Any]:
     if not title or len(title) > MAX_TITLE:
         raise InvalidValue(f"a plan needs a title (at most {MAX_TITLE} characters)", field="title")
     kinds = list(data.get("enterprise_kinds") or [])
-    if not kinds or any(k not in GRADED_KINDS for k in kinds):
+    if not kinds or any(k not in DRAWN_KINDS for k in kinds):
         raise InvalidValue(
-            f"enterprise kinds are some of {', '.join(GRADED_KINDS)}", field="enterprise_kinds"
+            f"enterprise kinds are some of {', '.join(DRAWN_KINDS)}", field="enterprise_kinds"
         )
     categories = list(data.get("categories") or [])
     _families(categories)
@@ -160,6 +163,14 @@ def _plan_values(data: dict[str, Any], options: DrawOptions) -> dict[str, Any]:
     defaults = rules.parse_ratios(options.ratios)
     given = data.get("ratios") or {}
     ratios = rules.check_ratios({**defaults, **{k: Fraction(str(v)) for k, v in given.items()}})
+    publish_days = data.get("publish_working_days")
+    if publish_days is None:
+        publish_days = options.publish_working_days
+    if not isinstance(publish_days, int) or not 1 <= publish_days <= MAX_PUBLISH_DAYS:
+        raise InvalidValue(
+            f"results are published within 1 to {MAX_PUBLISH_DAYS} working days",
+            field="publish_working_days",
+        )
     checklist = str(data.get("checklist", "")).strip()
     names = checks.checklist_names()
     if checklist not in names:
@@ -178,6 +189,7 @@ def _plan_values(data: dict[str, Any], options: DrawOptions) -> dict[str, Any]:
         "period_start": start,
         "period_end": end,
         "ratios": {k: str(v) for k, v in ratios.items()},
+        "publish_working_days": publish_days,
     }
 
 
@@ -504,7 +516,8 @@ async def complete_task(
     with this task's id, equipment.services.checks): the conclusion follows the check
     (no failed item: compliant; else rectify) unless he states one. Only "not_found" (the
     enterprise is not at its address) closes a task without a check. The result is due
-    for publication within the configured working days."""
+    for publication within its plan's working days; a non-compliant conclusion is a
+    violation on the enterprise's record (its credit class counts it)."""
     if conclusion is not None and conclusion not in CONCLUSIONS:
         raise InvalidValue(f"a conclusion is one of {', '.join(CONCLUSIONS)}", field="conclusion")
     findings = findings.strip()
@@ -532,7 +545,9 @@ async def complete_task(
                 findings = "; ".join(i.text for i in detail.items if i.outcome == "failed")[
                     :MAX_FINDINGS
                 ]
-        publish_by = rules.working_days_after(today, options.publish_working_days)
+        plan = await _plan(task.plan)
+        # 一公开: the plan's deadline, fixed when the plan was made.
+        publish_by = rules.working_days_after(today, plan.publish_working_days)
         values = {
             "state": "done",
             "check_id": check_id,
@@ -544,6 +559,15 @@ async def complete_task(
         }
         if not await uow.draws.complete(task_id, values):
             raise Conflict(f"task {task_id} is no longer open", field="state")
+        if conclusion == "non_compliant":
+            await credit.record_task_violation(
+                principal.actor,
+                task.enterprise,
+                task_id,
+                decided_on=today,
+                findings=findings,
+                now=now,
+            )
         await audit.record(
             principal,
             entity="draw_task",
@@ -581,6 +605,17 @@ async def publish_results(
                 after={"tasks": task_ids, "published": n},
             )
     return n
+
+
+def working_days_late(deadline: date, today: date) -> int:
+    return rules.working_days_late(deadline, today)
+
+
+async def late_publications(principal: Principal, *, today: date) -> list[TaskRecord]:
+    """The bureau's list of results not published by their deadline (一公开): done tasks
+    whose ``publish_by`` has passed and that are not public yet, the longest late first."""
+    principal.require(Permission.DRAW_MANAGE)
+    return await reads().draws.tasks(unpublished_by=today, limit=5000)
 
 
 # ---- the public side (一公开) ---------------------------------------------------------

@@ -39,6 +39,20 @@ class ReportRow(TypedDict):
     phone: str
     lang: str
     received_at: datetime
+    finding: str
+    against: int | None
+    decided_on: date | None
+
+
+class ReportParties(TypedDict):
+    """A report with the enterprises of its unit: who a finding may be against."""
+
+    id: int
+    equipment_id: int
+    finding: str
+    user_unit: int | None
+    maintenance_company: int | None
+    owning_station: int | None
 
 
 class ReportCountRow(TypedDict):
@@ -151,6 +165,9 @@ class CitizenReportRepository:
             CitizenReport.phone,
             CitizenReport.lang,
             CitizenReport.received_at,
+            CitizenReport.finding,
+            CitizenReport.against,
+            CitizenReport.decided_on,
         )
         rows = await _where(query, clauses).order_by(CitizenReport.id, ascending=False).limit(limit)
         return cast(list[ReportRow], rows)
@@ -168,3 +185,23 @@ class CitizenReportRepository:
         query = _where(query, _clauses(scope, f)).order_by(OrderByRaw("reports"), ascending=False)
         query = query.order_by(CitizenReport.equipment)
         return cast(list[ReportCountRow], await query.limit(limit))
+
+    async def parties(self, report_id: int) -> ReportParties | None:
+        row = (
+            await CitizenReport.select(
+                CitizenReport.id,
+                CitizenReport.equipment.as_alias("equipment_id"),
+                CitizenReport.finding,
+                CitizenReport.equipment.user_unit.as_alias("user_unit"),
+                CitizenReport.equipment.maintenance_company.as_alias("maintenance_company"),
+                CitizenReport.equipment.owning_station.as_alias("owning_station"),
+            )
+            .where(CitizenReport.id == report_id)
+            .first()
+        )
+        return None if row is None else cast(ReportParties, row)
+
+    async def decide(self, report_id: int, values: dict[str, Any]) -> None:
+        await CitizenReport.update({getattr(CitizenReport, k): v for k, v in values.items()}).where(
+            CitizenReport.id == report_id
+        )

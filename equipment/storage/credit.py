@@ -14,12 +14,15 @@ from typing import Any
 import msgspec
 from piccolo.columns import Serial
 
-from equipment.tables import CreditClassChange, Organisation
+from equipment.tables import CreditClassChange, Organisation, Violation
 
 _org_id: Serial = Organisation.id
 
 _OPEN = "('listed', 'assigned', 'rectifying', 'submitted')"
 _LIVE = "('scrapped', 'cancelled')"
+
+# The licence kind of the producers graded on their licences and annual reports.
+_PRODUCER_LICENCE = {"manufacturer": "manufacture", "installer": "installation"}
 
 # The equipment column that ties a unit to an enterprise of each kind.
 _UNIT_COLUMN = {
@@ -43,6 +46,19 @@ class ClassChange(msgspec.Struct, frozen=True):
     assessed_on: date
     actor: str
     recorded_at: datetime
+
+
+class ViolationRecord(msgspec.Struct, frozen=True):
+    id: int
+    organisation: int
+    source: str
+    decision_no: str
+    decided_on: date
+    clause: str
+    note: str
+    task_id: int | None
+    actor: str
+    created_at: datetime
 
 
 class ClassInForce(msgspec.Struct, frozen=True):
@@ -131,8 +147,27 @@ class CreditRepository:
                         entry[key] = int(value or 0)
 
         since_at = datetime.combine(since, time(), tzinfo=UTC)
-        if kind == "manufacturer":
-            return out  # no manufacturer organisations in the register yet
+        # Every kind: citizen reports upheld against it, violations recorded against it.
+        put(
+            await Organisation.raw(
+                "SELECT against AS org, COUNT(*) AS complaints_upheld FROM citizen_report"
+                " WHERE finding = 'upheld' AND decided_on >= {} AND decided_on <= {}"
+                " GROUP BY against",
+                since,
+                today,
+            )
+        )
+        put(
+            await Organisation.raw(
+                "SELECT organisation AS org, COUNT(*) AS violations FROM violation"
+                " WHERE decided_on >= {} AND decided_on <= {} GROUP BY organisation",
+                since,
+                today,
+            )
+        )
+        if kind in _PRODUCER_LICENCE:
+            await self._producer_counts(kind, today, since, put)
+            return out
         col = _UNIT_COLUMN[kind]
         put(
             await Organisation.raw(
@@ -197,3 +232,94 @@ class CreditRepository:
                 )
             )
         return out
+
+    async def _producer_counts(self, kind: str, today: date, since: date, put: Any) -> None:
+        """Manufacturers and installers: the units they made (the unit's recorded
+        manufacturer is the organisation's name) or installed (the installation record),
+        those units' failed inspections, and their licences and annual reports."""
+        licence = _PRODUCER_LICENCE[kind]
+        if kind == "manufacturer":
+            units = (
+                "SELECT o.id AS org, e.id AS unit FROM equipment e"
+                " JOIN organisation o ON o.kind = 'manufacturer' AND o.name = e.manufacturer"
+                f" WHERE e.status NOT IN {_LIVE}"
+            )
+        else:
+            units = (
+                "SELECT n.installer AS org, n.equipment AS unit FROM installation n"
+                f" JOIN equipment e ON e.id = n.equipment WHERE e.status NOT IN {_LIVE}"
+            )
+        put(await Organisation.raw(f"SELECT org, COUNT(*) AS units FROM ({units}) u GROUP BY org"))
+        put(
+            await Organisation.raw(
+                f"SELECT u.org AS org, COUNT(*) AS failed_inspections FROM ({units}) u"
+                " JOIN inspection i ON i.equipment = u.unit"
+                " WHERE i.conclusion = 'fail' AND i.inspected_on >= {} GROUP BY u.org",
+                since,
+            )
+        )
+        # No licence of its kind covers today: 1 (so the count is monotone in "bad").
+        put(
+            await Organisation.raw(
+                "SELECT o.id AS org, 1 AS no_valid_licence FROM organisation o"
+                " WHERE o.kind = {} AND NOT EXISTS (SELECT 1 FROM licence x"
+                " WHERE x.organisation = o.id AND x.kind = {}"
+                " AND x.valid_from <= {} AND x.valid_until >= {})",
+                kind,
+                licence,
+                today,
+                today,
+            )
+        )
+        if kind == "installer":
+            put(
+                await Organisation.raw(
+                    "SELECT n.installer AS org, COUNT(*) AS unlicensed_installations"
+                    " FROM installation n WHERE n.installed_on >= {} AND NOT EXISTS"
+                    " (SELECT 1 FROM licence x WHERE x.organisation = n.installer"
+                    " AND x.kind = 'installation' AND x.valid_from <= n.installed_on"
+                    " AND x.valid_until >= n.installed_on) GROUP BY n.installer",
+                    since,
+                )
+            )
+        else:
+            # The years reported on within the window: each past year from the window's
+            # start to last year (this year's report is not due yet).
+            years = list(range(since.year, today.year))
+            if years:
+                marks = ", ".join("{}" for _ in years)
+                put(
+                    await Organisation.raw(
+                        f"SELECT o.id AS org, {len(years)} - COUNT(r.id)"
+                        " AS annual_reports_missing FROM organisation o"
+                        " LEFT JOIN annual_report r ON r.organisation = o.id"
+                        f" AND r.year IN ({marks}) WHERE o.kind = 'manufacturer'"
+                        " GROUP BY o.id",
+                        *years,
+                    )
+                )
+
+    # ---- violations (the credit class counts them) -----------------------------------
+    async def add_violation(self, values: Mapping[str, Any]) -> ViolationRecord:
+        [row] = await Violation.insert(Violation(**values)).returning(*Violation.all_columns())
+        return msgspec.convert(row, ViolationRecord, strict=False)
+
+    async def violation_of_task(self, task_id: int) -> ViolationRecord | None:
+        row = await Violation.select().where(Violation.task_id == task_id).first()
+        return None if row is None else msgspec.convert(row, ViolationRecord, strict=False)
+
+    async def update_violation(
+        self, violation_id: int, values: Mapping[str, Any]
+    ) -> ViolationRecord:
+        [row] = (
+            await Violation.update(dict[Any, Any](values))
+            .where(Violation.id == violation_id)
+            .returning(*Violation.all_columns())
+        )
+        return msgspec.convert(row, ViolationRecord, strict=False)
+
+    async def violations(self, organisation: int | None) -> list[ViolationRecord]:
+        query = Violation.select().order_by(Violation.decided_on, ascending=False).limit(1000)
+        if organisation is not None:
+            query = query.where(Violation.organisation == organisation)
+        return [msgspec.convert(r, ViolationRecord, strict=False) for r in await query]

@@ -50,6 +50,7 @@ class PlanRecord(msgspec.Struct, frozen=True):
     districts: str
     enterprise_kinds: str
     checklist: str
+    publish_working_days: int
     period_start: date
     period_end: date
     ratios: dict[str, str]
@@ -297,9 +298,20 @@ class DrawRepository:
         state: str | None = None,
         due_before: date | None = None,
         published_only: bool = False,
+        unpublished_by: date | None = None,
         limit: int = 500,
     ) -> list[TaskRecord]:
-        query = DrawTask.select().order_by(DrawTask.due_on, DrawTask.id).limit(limit)
+        query = DrawTask.select().limit(limit)
+        if unpublished_by is not None:
+            # Done, not yet published, and the publication deadline passed before the day:
+            # the longest late first.
+            query = query.where(
+                DrawTask.state == "done",
+                DrawTask.published_at.is_null(),
+                DrawTask.publish_by < unpublished_by,
+            ).order_by(DrawTask.publish_by, DrawTask.id)
+        else:
+            query = query.order_by(DrawTask.due_on, DrawTask.id)
         if task_id is not None:
             query = query.where(DrawTask.id == task_id)
         if plan is not None:

@@ -101,10 +101,13 @@ async def check_form(request: Request, principal: NamedDependency[Principal]) ->
         label = await register.code_of(principal, target.id)
     else:
         label = f"#{target.id}"
+    task = _text(request.query_params, "task_id", 19)
     return page(
         request,
         "checks/new.html",
         {
+            # The random-inspection task this check answers (from the task's page).
+            "task_id": _int(task, "task_id") if task else None,
             "target": target,
             "target_label": label,
             "items": checks.checklist_items(name),
@@ -141,17 +144,25 @@ async def check_record(request: Request, principal: NamedDependency[Principal]) 
                 _text(form, f"note:{item}", check_rules.MAX_NOTE),
             )
         )
+    task = _text(form, "task_id", 19)
+    task_id = _int(task, "task_id") if task else None
     detail = await checks.record(
         principal,
         target,
         None,
         answers,
+        task_id=task_id,
         inspector=_text(form, "inspector", checks.MAX_INSPECTOR),
         note=_text(form, "note", checks.MAX_CHECK_NOTE),
         checked_on=_day(_text(form, "checked_on", 10), "checked_on"),
         today=clock.today(),
         now=clock.now(),
     )
+    if task_id is not None:
+        # Back to the task, its form holding this check's number: one step to close it.
+        return Redirect(
+            path=f"/ui/draws/tasks/{task_id}?check_id={detail.check.id}", status_code=303
+        )
     return Redirect(path=f"/ui/checks/{detail.check.id}", status_code=303)
 
 

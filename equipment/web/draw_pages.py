@@ -13,7 +13,7 @@ from litestar.params import PathParameter
 from litestar.response import Redirect, Template
 
 from equipment.api.draw_controllers import options
-from equipment.domain.access import Principal
+from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue
 from equipment.i18n import N_, Translator
 from equipment.i18n.spoken import speak
@@ -49,6 +49,8 @@ async def _task_page(
 ) -> Template:
     task = await draws.get_task(principal, task_id)  # 404 outside the caller's scope
     plan = await draws.get_plan_for_task(principal, task.plan)
+    given = request.query_params.get("check_id") or ""
+    check_id = given if given.isdigit() and len(given) < 19 else ""
     return page(
         request,
         "draws/task.html",
@@ -59,6 +61,7 @@ async def _task_page(
             "states": STATES,
             "conclusions": CONCLUSIONS,
             "problem": problem,
+            "check_id": check_id,
         },
         status_code=status,
     )
@@ -119,7 +122,33 @@ async def plans(request: Request, principal: NamedDependency[Principal]) -> Temp
     for plan in rows:
         made = await draws.draws_of_plan(principal, plan.id)
         checked.append((plan, [(d, (await draws.verify_draw(d.id)).verdict) for d in made]))
-    return page(request, "draws/plans.html", {"plans": checked})
+    return page(
+        request,
+        "draws/plans.html",
+        {
+            "plans": checked,
+            # The bureau's alarm: results past their publication deadline (一公开).
+            "late": len(await draws.late_publications(principal, today=clock.today()))
+            if principal.can(Permission.DRAW_MANAGE)
+            else None,
+        },
+    )
 
 
-DRAW_PAGES: list = [my_tasks, task_page, complete, plans]
+@get("/ui/draws/late", include_in_schema=False)
+async def late(request: Request, principal: NamedDependency[Principal]) -> Template:
+    """The bureau's list of results not published by their deadline (一公开)."""
+    today = clock.today()
+    rows = await draws.late_publications(principal, today=today)
+    return page(
+        request,
+        "draws/late.html",
+        {
+            "tasks": [(t, draws.working_days_late(t.publish_by or today, today)) for t in rows],
+            "conclusions": CONCLUSIONS,
+            "today": today,
+        },
+    )
+
+
+DRAW_PAGES: list = [my_tasks, task_page, complete, plans, late]

@@ -16,6 +16,7 @@ from equipment.domain import rescue
 from equipment.domain.access import SYSTEM, Jurisdiction, Principal, Role
 from equipment.domain.checks import Answer as CheckAnswer
 from equipment.domain.checks import Outcome as CheckOutcome
+from equipment.domain.citizen_reports import ReportInput
 from equipment.domain.errors import InvalidValue
 from equipment.domain.hazards import Action, Assignment, Source
 from equipment.domain.imports.profile import shipped_profile
@@ -26,6 +27,7 @@ from equipment.services import (
     areas,
     campaigns,
     checks,
+    citizen_reports,
     clock,
     emergency_records,
     evidence_store,
@@ -36,7 +38,7 @@ from equipment.services import (
     register,
     tokens,
 )
-from equipment.settings import EvidenceSettings
+from equipment.settings import EvidenceSettings, PublicSettings
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -1173,6 +1175,22 @@ CASES += [
     Case("areas' risk grades", "GET", "/api/v1/risk/areas", lift, RISK_LISTS),
 ]
 
+
+async def citizen_report(w) -> int:
+    """A report the public sent about owner a's lift (one per role: each from its own
+    address, under the per-client rate limit)."""
+    w["reports_sent"] = w.get("reports_sent", 0) + 1
+    got = await citizen_reports.submit(
+        await lift(w),
+        ReportInput("strange_noise", "异响", ""),
+        client_address=f"10.9.8.{w['reports_sent']}",
+        lang="zh-CN",
+        now=clock.now(),
+        limits=PublicSettings(form_secret="access-matrix-form-secret"),
+    )
+    return got.id
+
+
 # Credit classes and random inspections (issue 22): the bureau reads any enterprise's
 # class and an enterprise its own (another's: 404); only the bureau plans and draws; task
 # lists answer each role its own (tests/integration/test_draws.py checks the contents).
@@ -1211,6 +1229,49 @@ CASES += [
         "/api/v1/draws/tasks",
         lambda w: None,
         {**everyone(200), "call_centre": 403},
+    ),
+    Case(
+        "results late to publish",
+        "GET",
+        "/api/v1/draws/tasks/late",
+        lambda w: None,
+        {**everyone(403), "admin": 200},
+    ),
+    # What the class counts: only the bureau records a penalty; the bureau and inspectors
+    # read any enterprise's violations, an enterprise its own (another's: 404).
+    Case(
+        "record a penalty decision",
+        "POST",
+        "/api/v1/credit/{id}/violations",
+        lambda w: w["owner_a"],
+        {**everyone(403), "admin": 201},
+        body=lambda w: {
+            "decision_no": "襄市监特罚〔2026〕1号",
+            "decided_on": "2026-01-05",
+            "clause": "《特种设备安全法》第八十四条",
+        },
+    ),
+    Case(
+        "read an enterprise's violations",
+        "GET",
+        "/api/v1/credit/{id}/violations",
+        lambda w: w["owner_a"],
+        {
+            "admin": 200,
+            "inspector": 200,
+            "company_a": 404,
+            "owner_a": 200,
+            "station_a": 404,
+            "call_centre": 403,
+        },
+    ),
+    Case(
+        "decide a citizen report",
+        "POST",
+        "/api/v1/citizen-reports/{id}/finding",
+        citizen_report,
+        {**everyone(403), "admin": 200},
+        body=lambda w: {"finding": "upheld"},
     ),
 ]
 

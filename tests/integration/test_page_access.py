@@ -240,6 +240,8 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         ),
     ),
     ("GET", "/ui/draws/plans"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
+    # Results late to publish (一公开): the bureau's list.
+    ("GET", "/ui/draws/late"): (Probe(None, roles(403, admin=OK)),),
     # Special campaigns and post-licence supervision: the bureau and inspectors (a bound
     # one sees the campaign's tasks and progress inside his jurisdiction only).
     ("GET", "/ui/campaigns"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),

@@ -23,6 +23,8 @@ from equipment.domain.errors import InvalidValue
 UU = EnterpriseKind.USER_UNIT
 MC = EnterpriseKind.MAINTENANCE_COMPANY
 FS = EnterpriseKind.FILLING_STATION
+MF = EnterpriseKind.MANUFACTURER
+IN = EnterpriseKind.INSTALLER
 
 
 @pytest.mark.parametrize(
@@ -47,6 +49,26 @@ FS = EnterpriseKind.FILLING_STATION
         (MC, CreditRecord(units=10, entrapments=4, late_arrivals=1), "C", 30),
         # Refused fills count only for stations: 2 of 100 → 5 points.
         (FS, CreditRecord(units=10, fills=100, refused_fills=2), "A", 5),
+        # Upheld citizen reports count for every kind: 3 → 10 points.
+        (UU, CreditRecord(units=10, complaints_upheld=3), "B", 10),
+        (MC, CreditRecord(units=10, entrapments=1, complaints_upheld=1), "A", 3),
+        # A manufacturer: licensed, reported, its units clean: A.
+        (MF, CreditRecord(units=40), "A", 0),
+        # Last year's annual report missing: 10 points → B; two years: 25 → C.
+        (MF, CreditRecord(units=40, annual_reports_missing=1), "B", 10),
+        (MF, CreditRecord(units=40, annual_reports_missing=2), "C", 25),
+        # No valid licence: 30 points, and at least C whatever else.
+        (MF, CreditRecord(units=40, no_valid_licence=1), "C", 30),
+        # Failed inspections of the units it made count against it: 5 of 40 → 25.
+        (MF, CreditRecord(units=40, failed_inspections=5), "C", 25),
+        # An installer: one unit installed without a valid licence → 15 points → B.
+        (IN, CreditRecord(units=20, unlicensed_installations=1), "B", 15),
+        # Annual reports are the manufacturers' (the register records none for installers).
+        (IN, CreditRecord(units=20, annual_reports_missing=3), "A", 0),
+        # A producer with no unit on file and nothing bad: B (no history).
+        (IN, CreditRecord(), "B", 0),
+        # Producers' factors never count for user units.
+        (UU, CreditRecord(units=10, no_valid_licence=1, unlicensed_installations=5), "A", 0),
     ],
 )
 def test_table(kind: EnterpriseKind, record: CreditRecord, klass: str, points: int) -> None:
@@ -125,3 +147,26 @@ def test_policy_replaces_bands_and_bounds() -> None:
     assert (got.klass, got.points, got.table) == ("C", 40, "襄阳 2026")
     with pytest.raises(ValueError):
         credit.table_from_policy({"bands": {"nonsense": [[1, 1]]}})
+
+
+def test_every_row_names_its_source() -> None:
+    """Each factor says where it comes from; a row resting on a rule with no figure for
+    its points says so instead of passing sereg's number off as regulation."""
+    for factor in credit.DEFAULT_TABLE.factors:
+        assert factor.source
+        assert "[U]" in factor.source, factor.key  # every band is sereg's default
+    producers = {
+        f.key: f.source for f in credit.DEFAULT_TABLE.factors if f.kinds <= credit.PRODUCERS
+    }
+    assert set(producers) == {
+        "no_valid_licence",
+        "unlicensed_installations",
+        "annual_reports_missing",
+    }
+    for source in producers.values():
+        assert "[C]" in source and "no regulatory figure" in source
+    explained = assess(MF, CreditRecord(units=5, annual_reports_missing=1)).as_json()
+    rows = {f["key"]: f for f in explained["factors"]}  # type: ignore[attr-defined]
+    assert "100%年报" in rows["annual_reports_missing"]["source"]
+    assert rows["annual_reports_missing"]["points"] == 10
+    assert {"complaints_upheld", "violations"} <= set(rows)

@@ -253,3 +253,19 @@ def test_working_days() -> None:
     friday = date(2026, 12, 4)
     assert draw.working_days_after(friday, 1) == date(2026, 12, 7)
     assert draw.working_days_after(friday, 5, [date(2026, 12, 8)]) == date(2026, 12, 14)
+
+
+@given(start=st.dates(date(2020, 1, 1), date(2030, 12, 31)), days=st.integers(0, 40))
+def test_working_days_late_is_the_inverse_of_the_deadline(start: date, days: int) -> None:
+    """A result due ``days`` working days after ``start`` is that many working days late on
+    the deadline seen from ``start``'s side, and never late on or before its deadline."""
+    deadline = draw.working_days_after(start, 20)
+    assert draw.working_days_late(deadline, deadline) == 0
+    assert draw.working_days_late(deadline, start) == 0
+    assert draw.working_days_late(deadline, draw.working_days_after(deadline, days)) == days
+
+
+def test_working_days_late_skips_weekends() -> None:
+    friday = date(2026, 12, 4)
+    assert draw.working_days_late(friday, date(2026, 12, 6)) == 0  # Saturday and Sunday
+    assert draw.working_days_late(friday, date(2026, 12, 7)) == 1

@@ -1,0 +1,327 @@
+"""What feeds the credit classes (issue 22), through the API on SQLite and PostgreSQL:
+citizen reports the bureau upholds, violations (penalty decisions, random inspections
+concluded non-compliant) counted over the class table's window; manufacturers and
+installers graded on their licences, annual reports and units; and the results late to
+publish (一公开) once the clock passes their plan's deadline."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from equipment.domain import credit as credit_rules
+from equipment.domain import draw as draw_rules
+from equipment.domain.access import SYSTEM, Role
+from equipment.domain.checks import Answer, Outcome
+from equipment.domain.citizen_reports import ReportInput
+from equipment.services import checks, citizen_reports, clock, draws, inspections, licences
+from equipment.settings import PublicSettings
+from tests import factories as f
+
+pytestmark = pytest.mark.integration
+ACCEPT_LANGUAGE = "en"
+TODAY = f.TODAY
+DAY = timedelta(days=1)
+
+
+def factors(view: dict) -> dict[str, dict]:
+    return {x["key"]: x for x in view["assessment"]["factors"]}
+
+
+async def report(unit_id: int, n: int) -> int:
+    got = await citizen_reports.submit(
+        unit_id,
+        ReportInput("strange_noise", f"异响{n}", ""),
+        client_address=f"10.0.0.{n}",
+        lang="zh-CN",
+        now=clock.now(),
+        limits=PublicSettings(form_secret="credit-records-test-secret"),
+    )
+    return got.id
+
+
+async def drawn_task(firm: int, *, publish_days: int | None = None) -> int:
+    """A plan drawing every lift user, drawn; the task of ``firm``."""
+    body = (await f.organisation("inspection_body"))["id"]
+    for name in ("甲", "乙"):
+        await draws.add_inspector(
+            SYSTEM,
+            {"name": name, "inspection_body": body, "qualifications": ["3000"]},
+            now=clock.now(),
+        )
+    data = {
+        "title": "信用记录测试计划",
+        "enterprise_kinds": ["user_unit"],
+        "categories": ["3000"],
+        "checklist": "user_unit",
+        "period_start": TODAY - 30 * DAY,
+        "period_end": TODAY + 30 * DAY,
+        "ratios": {"A": 1, "B": 1, "C": 1, "D": 1},
+    }
+    if publish_days is not None:
+        data["publish_working_days"] = publish_days
+    plan = await draws.create_plan(SYSTEM, data, now=clock.now(), options=draws.DrawOptions())
+    await draws.announce_seed(SYSTEM, plan.id, "信用记录测试种子", now=clock.now() - DAY)
+    await draws.run_draw(SYSTEM, plan.id, today=TODAY, now=clock.now(), options=draws.DrawOptions())
+    [task] = [t for t in await draws.list_tasks(SYSTEM, plan=plan.id) if t.enterprise == firm]
+    return task.id
+
+
+async def check_for(task_id: int, firm: int) -> int:
+    answers = [Answer(i.key, Outcome.PASSED) for i in checks.checklist_items("user_unit")]
+    detail = await checks.record(
+        SYSTEM,
+        checks.Target.user_unit(firm),
+        None,
+        answers,
+        task_id=task_id,
+        inspector="甲乙",
+        open_hazards=False,
+        today=TODAY,
+        now=clock.now(),
+    )
+    return detail.check.id
+
+
+async def test_upheld_reports_and_violations_count_in_the_window(client, monkeypatch) -> None:
+    admin = await f.token(Role.ADMIN)
+    firm = (await f.organisation("user_unit"))["id"]
+    other = (await f.organisation("user_unit"))["id"]
+    company = (await f.organisation("maintenance_company"))["id"]
+    lift = (await f.unit(firm, maintenance_company_id=company))["id"]
+    await f.unit(other)
+    firm_token = await f.token(Role.USER_UNIT, firm)
+    other_token = await f.token(Role.USER_UNIT, other)
+    inspector = await f.token(Role.INSPECTOR, (await f.organisation("inspection_body"))["id"])
+    before = factors((await client.get(f"/api/v1/credit/{firm}", headers=admin)).json())
+    assert before["complaints_upheld"]["measure"] == before["violations"]["measure"] == 0
+
+    # ---- citizen reports: the bureau's finding, once, against one of the unit's parties
+    ids = [await report(lift, n) for n in range(1, 5)]
+    url = "/api/v1/citizen-reports/{}/finding"
+    upheld = await client.post(url.format(ids[0]), json={"finding": "upheld"}, headers=admin)
+    assert upheld.status_code == 200, upheld.text
+    on_company = await client.post(
+        url.format(ids[1]), json={"finding": "upheld", "against_id": company}, headers=admin
+    )
+    assert on_company.status_code == 200, on_company.text
+    dismissed = await client.post(
+        url.format(ids[2]), json={"finding": "not_upheld", "note": "现场核查无异响"}, headers=admin
+    )
+    assert dismissed.status_code == 200
+    twice = await client.post(url.format(ids[0]), json={"finding": "not_upheld"}, headers=admin)
+    assert twice.status_code == 409  # decided once
+    stranger = await client.post(
+        url.format(ids[3]), json={"finding": "upheld", "against_id": other}, headers=admin
+    )
+    assert stranger.status_code == 422 and "against" in stranger.text  # not a party
+    refused = await client.post(url.format(ids[3]), json={"finding": "upheld"}, headers=inspector)
+    assert refused.status_code == 403
+    missing = await client.post(url.format(99999), json={"finding": "upheld"}, headers=admin)
+    assert missing.status_code == 404
+    listed = (await client.get("/api/v1/citizen-reports/", headers=admin)).json()["items"]
+    assert {r["id"]: (r["finding"], r["against_id"]) for r in listed} == {
+        ids[0]: ("upheld", firm),
+        ids[1]: ("upheld", company),
+        ids[2]: ("not_upheld", None),
+        ids[3]: ("", None),
+    }
+
+    # ---- violations: a penalty decision, and a random inspection not compliant ---------
+    penalty = {
+        "decision_no": "襄市监特罚〔2026〕12号",
+        "decided_on": str(TODAY - 10 * DAY),
+        "clause": "《中华人民共和国特种设备安全法》第八十四条",
+    }
+    made = await client.post(f"/api/v1/credit/{firm}/violations", json=penalty, headers=admin)
+    assert made.status_code == 201, made.text
+    assert made.json()["source"] == "penalty"
+    no_clause = {**penalty, "clause": ""}
+    bad = await client.post(f"/api/v1/credit/{firm}/violations", json=no_clause, headers=admin)
+    assert bad.status_code == 400
+    future = {**penalty, "decided_on": str(TODAY + 5 * DAY)}
+    bad = await client.post(f"/api/v1/credit/{firm}/violations", json=future, headers=admin)
+    assert bad.status_code == 422 and "future" in bad.text
+    self_penalty = await client.post(
+        f"/api/v1/credit/{firm}/violations", json=penalty, headers=firm_token
+    )
+    assert self_penalty.status_code == 403
+
+    task_id = await drawn_task(firm)
+    done = await draws.complete_task(
+        SYSTEM,
+        task_id,
+        check_id=await check_for(task_id, firm),
+        conclusion="non_compliant",
+        findings="未按规定开展月调度",
+        today=TODAY,
+        now=clock.now(),
+        options=draws.DrawOptions(),
+    )
+    assert done.conclusion == "non_compliant"
+    # The penalty that followed the task fills in the task's row: one case, one count.
+    followed = {**penalty, "decision_no": "襄市监特罚〔2026〕13号", "task_id": task_id}
+    joined = await client.post(f"/api/v1/credit/{firm}/violations", json=followed, headers=admin)
+    assert joined.status_code == 201, joined.text
+    wrong_org = await client.post(
+        f"/api/v1/credit/{other}/violations", json=followed, headers=admin
+    )
+    assert wrong_org.status_code == 422  # that task was not about this enterprise
+    own = await client.get(f"/api/v1/credit/{firm}/violations", headers=firm_token)
+    # The task's row became a penalty, keeping the task it followed.
+    assert sorted((v["decision_no"], v["source"], v["task_id"]) for v in own.json()) == [
+        ("襄市监特罚〔2026〕12号", "penalty", None),
+        ("襄市监特罚〔2026〕13号", "penalty", task_id),
+    ]
+    not_theirs = await client.get(f"/api/v1/credit/{firm}/violations", headers=other_token)
+    assert not_theirs.status_code == 404
+
+    # ---- the class counts them, names them, and forgets them after the window ----------
+    view = (await client.get(f"/api/v1/credit/{firm}", headers=admin)).json()
+    got = factors(view)
+    assert (got["complaints_upheld"]["measure"], got["complaints_upheld"]["points"]) == (1, 3)
+    assert (got["violations"]["measure"], got["violations"]["points"]) == (2, 30)
+    assert got["violations"]["label"].startswith("Violations recorded")
+    assert "non-compliant" in got["violations"]["source"]
+    assert view["assessment"]["points"] == sum(x["points"] for x in got.values())
+    zh = await client.get(f"/api/v1/credit/{firm}", headers={**admin, "Accept-Language": "zh-CN"})
+    assert factors(zh.json())["complaints_upheld"]["label"] == "查实的群众举报投诉"
+    of_company = factors((await client.get(f"/api/v1/credit/{company}", headers=admin)).json())
+    assert of_company["complaints_upheld"]["measure"] == 1
+    assessed = await client.post("/api/v1/credit/assess", headers=admin)
+    assert assessed.status_code == 200
+    history = (await client.get(f"/api/v1/credit/{firm}", headers=admin)).json()["history"]
+    recorded = {x["key"]: x for x in history[0]["explanation"]["factors"]}
+    assert recorded["violations"]["measure"] == 2
+
+    window = credit_rules.DEFAULT_TABLE.window_days
+    later = TODAY + (window + 20) * DAY
+    monkeypatch.setattr(clock, "today", lambda: later)
+    aged = factors((await client.get(f"/api/v1/credit/{firm}", headers=admin)).json())
+    assert aged["complaints_upheld"]["measure"] == aged["violations"]["measure"] == 0
+
+
+async def test_manufacturers_and_installers_are_graded(client) -> None:
+    admin = await f.token(Role.ADMIN)
+    owner = (await f.organisation("user_unit"))["id"]
+    maker = (await f.organisation("manufacturer", name="通力电梯有限公司"))["id"]
+    unlicensed_maker = (await f.organisation("manufacturer", name="无证电梯厂"))["id"]
+    installer = (await f.organisation("installer"))["id"]
+    lifts = [(await f.unit(owner))["id"] for _ in range(2)]  # made by 通力 (factories)
+    await inspections.record_inspection(
+        SYSTEM,
+        lifts[0],
+        {"kind": "periodic", "inspected_on": TODAY - 40 * DAY, "conclusion": "fail"},
+        today=TODAY,
+        now=clock.now(),
+    )
+    for org, kind in ((maker, "manufacture"), (installer, "installation")):
+        await licences.add_licence(
+            SYSTEM,
+            org,
+            kind=kind,
+            number=f"TS{org:07d}",
+            scope="曳引驱动乘客电梯",
+            valid_from=TODAY - 100 * DAY,
+            valid_until=TODAY + 300 * DAY,
+            now=clock.now(),
+        )
+    # One lift installed before the installer's licence began, one while it held.
+    await licences.record_installation(
+        SYSTEM, lifts[0], installer_id=installer, installed_on=TODAY - 200 * DAY, now=clock.now()
+    )
+    await licences.record_installation(
+        SYSTEM, lifts[1], installer_id=installer, installed_on=TODAY - 50 * DAY, now=clock.now()
+    )
+    assessed = await client.post("/api/v1/credit/assess", headers=admin)
+    assert assessed.status_code == 200, assessed.text
+    assert {"manufacturer", "installer"} <= set(assessed.json())
+
+    view = (await client.get(f"/api/v1/credit/{maker}", headers=admin)).json()
+    got = factors(view)
+    assert view["kind"] == "manufacturer" and view["class"] == view["computed"]
+    assert "refused_fills" not in got and "overdue_maintenance" not in got
+    assert got["no_valid_licence"]["measure"] == 0
+    assert got["failed_inspections"]["measure"] == 50  # 1 of its 2 lifts failed
+    last_year = [y for y in range(TODAY.year - 1, TODAY.year) if y >= (TODAY - 365 * DAY).year]
+    assert got["annual_reports_missing"]["measure"] == len(last_year) == 1
+    assert "100%年报" in got["annual_reports_missing"]["source"]
+    assert "no regulatory figure" in got["annual_reports_missing"]["source"]
+    await licences.record_report(
+        SYSTEM, maker, year=TODAY.year - 1, submitted_on=TODAY - 20 * DAY, now=clock.now()
+    )
+    got = factors((await client.get(f"/api/v1/credit/{maker}", headers=admin)).json())
+    assert got["annual_reports_missing"]["measure"] == 0
+
+    bare = (await client.get(f"/api/v1/credit/{unlicensed_maker}", headers=admin)).json()
+    assert factors(bare)["no_valid_licence"]["measure"] == 1
+    assert "unlicensed" in bare["assessment"]["floors"] and bare["assessment"]["class"] in "CD"
+
+    fitter = (await client.get(f"/api/v1/credit/{installer}", headers=admin)).json()
+    got = factors(fitter)
+    assert got["unlicensed_installations"]["measure"] == 1
+    assert got["no_valid_licence"]["measure"] == 0
+    assert "annual_reports_missing" not in got  # the manufacturers' duty
+    override = await client.post(
+        f"/api/v1/credit/{installer}/override",
+        json={"class": "D", "reason": "无证安装"},
+        headers=admin,
+    )
+    assert override.status_code == 200 and override.json()["class"] == "D"
+
+
+async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
+    client, monkeypatch
+) -> None:
+    admin = await f.token(Role.ADMIN)
+    inspector = await f.token(Role.INSPECTOR, (await f.organisation("inspection_body"))["id"])
+    firm = (await f.organisation("user_unit"))["id"]
+    await f.unit(firm)
+    task_id = await drawn_task(firm, publish_days=3)
+    [plan] = (await client.get("/api/v1/draws/plans", headers=admin)).json()
+    assert plan["publish_working_days"] == 3
+    refused = await client.post(
+        "/api/v1/draws/plans",
+        json={
+            "title": "期限过长",
+            "enterprise_kinds": ["user_unit"],
+            "checklist": "user_unit",
+            "period_start": str(TODAY),
+            "period_end": str(TODAY + DAY),
+            "publish_working_days": 61,
+        },
+        headers=admin,
+    )
+    assert refused.status_code == 400
+    await draws.complete_task(
+        SYSTEM,
+        task_id,
+        check_id=await check_for(task_id, firm),
+        today=TODAY,
+        now=clock.now(),
+        options=draws.DrawOptions(),
+    )
+    deadline = draw_rules.working_days_after(TODAY, 3)
+    task = (await client.get(f"/api/v1/draws/tasks/{task_id}", headers=admin)).json()
+    assert task["publish_by"] == str(deadline)  # the plan's 3 days, not the default 20
+
+    async def late_on(day: date) -> list[dict]:
+        monkeypatch.setattr(clock, "today", lambda: day)
+        got = await client.get("/api/v1/draws/tasks/late", headers=admin)
+        assert got.status_code == 200, got.text
+        return list(got.json())
+
+    assert await late_on(TODAY) == []
+    assert await late_on(deadline) == []  # due that day: not late yet
+    next_working = draw_rules.working_days_after(deadline, 1)
+    [late] = await late_on(next_working)
+    assert (late["id"], late["days_late"], late["publish_by"]) == (task_id, 1, str(deadline))
+    [late] = await late_on(draw_rules.working_days_after(deadline, 4))
+    assert late["days_late"] == 4
+    assert (await client.get("/api/v1/draws/tasks/late", headers=inspector)).status_code == 403
+    published = await client.post(
+        "/api/v1/draws/tasks/publish", json={"task_ids": [task_id]}, headers=admin
+    )
+    assert published.json() == {"published": 1}
+    assert await late_on(draw_rules.working_days_after(deadline, 4)) == []
