@@ -59,7 +59,7 @@ from equipment.domain.access import Principal, Role
 from equipment.services import areas, clock, membership
 from equipment.settings import settings_from_env
 from equipment.storage import db
-from equipment.storage.equipment import located_query
+from equipment.storage.equipment import located_statement
 from geo.areas import feature_collection, geometry_to_geojson, to_feature_collection
 from geo.assign import assign_points
 from geo.demo_areas import CITY_OUTLINE, demo_areas
@@ -207,7 +207,7 @@ async def latency(base: str, token: str, rate: float, seconds: float, radius: fl
         )
         lon, lat = CENTRE
         nearby_path = f"/api/v1/geo/nearby?lon={lon}&lat={lat}&radius_m={radius:g}&limit=50"
-        prefilter_sql = compiled(located_query(None, bbox_around(lon, lat, radius)))
+        prefilter_sql = located_statement(None, bbox_around(lon, lat, radius))
         members = await pool.fetchval(
             "SELECT count(*) FROM area_member m JOIN area a ON a.id = m.area"
             " WHERE a.kind = 'old_residential'"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from functools import lru_cache
 from typing import Any
 
 from equipment.api import schemas
@@ -126,19 +127,93 @@ def schedule(s: Any, lang: str) -> schemas.ScheduleView:
     )
 
 
-def due_item(item: Mapping[str, Any], lang: str) -> schemas.DueItem:
-    values = {f: item[f] for f in schemas.DueItem.__struct_fields__ if f in item}
-    values.update(
-        user_unit_id=item["user_unit"], maintenance_company_id=item["maintenance_company"]
+@lru_cache(maxsize=16)
+def _due_labels(lang: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The due kinds', due states' and unit statuses' words in ``lang``, looked up once
+    per language: a due-list page labels 50 items three times each."""
+    return (
+        {code: labels.label(labels.DUE_KIND, code, lang) for code in labels.DUE_KIND},
+        {code: labels.label(labels.DUE_STATE, code, lang) for code in labels.DUE_STATE},
+        {code: labels.label(labels.STATUS, code, lang) for code in labels.STATUS},
     )
-    if isinstance(values.get("explanation"), str):
-        values["explanation"] = speak(lang, values["explanation"])
-    values.update(
-        kind_label=labels.label(labels.DUE_KIND, item["kind"], lang),
-        state_label=labels.label(labels.DUE_STATE, item["state"], lang),
-        status_label=labels.label(labels.STATUS, item["status"], lang),
-    )
-    return schemas.DueItem(**values)
+
+
+# The order of DueItem's fields, which due_items passes positionally: a Struct built from
+# 27 keywords cost 3.6x the positional call (measured: 379 against 103 µs a page of 50).
+_DUE_ITEM_FIELDS = (
+    "id",
+    "equipment_id",
+    "code",
+    "category",
+    "category_name",
+    "kind",
+    "kind_label",
+    "due_on",
+    "reminder_on",
+    "state",
+    "state_label",
+    "days_overdue",
+    "district_code",
+    "district_name",
+    "address",
+    "status",
+    "status_label",
+    "user_unit_id",
+    "user_unit_name",
+    "maintenance_company_id",
+    "maintenance_company_name",
+    "rule_key",
+    "source",
+    "base_date",
+    "explanation",
+    "from_report",
+    "risk_grade",
+)
+if schemas.DueItem.__struct_fields__ != _DUE_ITEM_FIELDS:  # a reordered schema fails here
+    raise ImportError("schemas.DueItem's fields moved: update views.due_items to match")
+
+
+def due_items(page: Any, lang: str) -> list[schemas.DueItem]:
+    """A due-list page (services.due.DueRows) as the API's items, each built straight from
+    the statement's row and the service's derived values: the due list's hot path."""
+    kinds, states, statuses = _due_labels(lang)
+    items = []
+    for row, (reminder, state, late, category_name, district_name, grade) in zip(
+        page.rows, page.derived, strict=True
+    ):
+        kind, status, explanation = row["kind"], row["status"], row["explanation"]
+        items.append(
+            schemas.DueItem(
+                row["id"],
+                row["equipment"],
+                row["code"],
+                row["category"],
+                category_name,
+                kind,
+                kinds.get(kind, kind),
+                row["due_on"],
+                reminder,
+                state,
+                states.get(state, state),
+                late,
+                row["district_code"],
+                district_name,
+                row["address"],
+                status,
+                statuses.get(status, status),
+                row["user_unit"],
+                row["user_unit_name"],
+                row["maintenance_company"],
+                row["maintenance_company_name"],
+                row["rule_key"],
+                row["source"],
+                row["base_date"],
+                speak(lang, explanation) if isinstance(explanation, str) else explanation,
+                row["from_report"],
+                grade,
+            )
+        )
+    return items
 
 
 RULE_VALUE_FIELDS = (

@@ -221,7 +221,9 @@ class DueRepository:
         sql, args = page_statement(scope, f, statutory=statutory, today=today, after=after)
         async with db.reader() as bulk:
             rows = await bulk.rows(sql, *args, limit)
-        return [cast(DueRow, dict(r)) for r in rows]
+        # The driver's rows, read by column name, not copied: the service copies each once
+        # into the item it builds.
+        return cast(list[DueRow], rows)
 
     async def summary_counts(
         self, scope: EquipmentScope, *, today: date, year_ago: date

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal, TypedDict, cast
 
 import msgspec
@@ -202,33 +204,94 @@ class Nearest:
     next_low_m: float | None
 
 
-def located_query(
+def located_statement(
     scope: EquipmentScope | None,
     box: BBox,
     *,
     category: str | None = None,
     category_prefix: str | None = None,
     status: Status | None = None,
-) -> Select[Any]:
+) -> tuple[str, list[Any]]:
     """Id and position of the units in ``box``, edges included (a range scan of the
-    equipment_location index); bench/geo_queries.py compiles the same."""
+    equipment_location index), with ``$n`` placeholders, and its arguments. The text
+    depends only on which conditions are present, so it is built once per shape
+    (``_located_sql``) and asyncpg prepares it once per connection: no query is built
+    per request. bench/geo_queries.py runs the same statement."""
     min_lon, min_lat, max_lon, max_lat = box
-    clauses: list[Clause] = [
-        Equipment.longitude >= min_lon,
-        Equipment.longitude <= max_lon,
-        Equipment.latitude >= min_lat,
-        Equipment.latitude <= max_lat,
-    ]
-    scoped = _scope_clause(scope)
-    if scoped is not None:
-        clauses.append(scoped)
-    if category:
-        clauses.append(Equipment.category == category)
-    if category_prefix:
-        clauses.append(Equipment.category.like(f"{_literal(category_prefix)}%"))
-    if status:
-        clauses.append(Equipment.status == status.value)
-    return Equipment.select(Equipment.id, Equipment.longitude, Equipment.latitude).where(*clauses)
+    args: list[Any] = [min_lon, max_lon, min_lat, max_lat]
+    shape: list[Any] = []
+    if scope is not None and scope.jurisdiction is not None:
+        shape.append(("jurisdiction", scope.jurisdiction))
+    elif scope is not None and scope.kind in _SCOPE_COLUMN:
+        shape.append(("org", scope.kind))
+        args.append(scope.org_id)
+    optional: tuple[tuple[str, object], ...] = (
+        ("category", category or None),
+        ("prefix", f"{_literal(category_prefix)}%" if category_prefix else None),
+        ("status", status.value if status else None),
+    )
+    for name, value in optional:
+        if value is not None:
+            shape.append(name)
+            args.append(value)
+    sql, jurisdiction_args = _located_sql(tuple(shape))
+    return sql, args[:4] + jurisdiction_args + args[4:]
+
+
+_SCOPE_COLUMN = {
+    ScopeKind.USER_UNIT: "user_unit",
+    ScopeKind.MAINTENANCE_COMPANY: "maintenance_company",
+    ScopeKind.OWNING_STATION: "owning_station",
+}
+_LOCATED_CONDITIONS = {"category": "category = ", "prefix": "category LIKE ", "status": "status = "}
+
+
+@lru_cache(maxsize=256)
+def _located_sql(shape: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """(SQL, the jurisdiction's arguments, which come right after the box's four)."""
+    sql = (
+        "SELECT id, longitude, latitude FROM equipment"
+        " WHERE longitude >= $1 AND longitude <= $2 AND latitude >= $3 AND latitude <= $4"
+    )
+    n = 5
+    jurisdiction_args: list[Any] = []
+    for part in shape:
+        if isinstance(part, tuple) and part[0] == "jurisdiction":
+            clause, jurisdiction_args = jurisdiction.numbered_clause(
+                part[1], unit_id="id", district="district_code", first=n
+            )
+            sql += clause
+            n += len(jurisdiction_args)
+        elif isinstance(part, tuple):
+            sql += f" AND {_SCOPE_COLUMN[part[1]]} = ${n}"
+            n += 1
+        else:
+            sql += f" AND {_LOCATED_CONDITIONS[part]}${n}"
+            n += 1
+    return sql, jurisdiction_args
+
+
+@lru_cache(maxsize=256)
+def _nearest_sql(located_sql: str, n: int) -> str:
+    """``nearest``'s statement over the located statement ``located_sql`` of ``n``
+    arguments (its own nine follow)."""
+    p = [f"${n + i}" for i in range(1, 10)]
+    low = f"(({p[0]} * (b.longitude - {p[4]}))^2 + ({p[1]} * (b.latitude - {p[5]}))^2)"
+    high = f"(({p[2]} * (b.longitude - {p[4]}))^2 + ({p[3]} * (b.latitude - {p[5]}))^2)"
+    return (
+        f"WITH c AS (SELECT b.id, b.longitude, b.latitude, {low} AS low, {high} AS high"
+        f" FROM ({located_sql}) b WHERE {low} <= {p[6]}),"
+        f" top AS (SELECT id FROM c ORDER BY low, id LIMIT {p[8]})"
+        f" SELECT c.id, c.longitude, c.latitude, c.high > {p[7]} AS band,"
+        f" (SELECT count(*) FROM c WHERE high <= {p[7]}) AS sure,"
+        f" (SELECT sqrt(low) FROM c ORDER BY low, id OFFSET {p[8]} LIMIT 1) AS next_low"
+        f" FROM c WHERE c.high > {p[7]} OR c.id IN (SELECT id FROM top)"
+    )
+
+
+# Every column of a unit, as EquipmentRow names them: by_ids' statement on PostgreSQL.
+_BY_IDS_SQL = f"SELECT {', '.join(EquipmentRow.__annotations__)} FROM equipment WHERE id = ANY($1)"
+_JSON_COLUMNS = ("parameters",)  # json columns, which asyncpg returns as text
 
 
 class EquipmentRepository:
@@ -298,16 +361,16 @@ class EquipmentRepository:
         status: Status | None = None,
     ) -> positions.Positions:
         """(ids, lons, lats) of the units in ``box`` (edges included), in no set order."""
-        query = located_query(
+        sql, args = located_statement(
             scope, box, category=category, category_prefix=category_prefix, status=status
         )
         engine = db.engine()
         if isinstance(engine, PostgresEngine) and engine.pool is not None:
             # Up to every unit of a city: one binary COPY read into numpy, not Python rows.
-            sql, args = query.querystrings[0].compile_string(engine_type="postgres")
             async with engine.pool.acquire() as connection:
                 return await positions.fetch(connection, sql, *args)
-        rows = await query
+        async with db.reader() as bulk:
+            rows = await bulk.rows(sql, *args)
         return (
             np.array([r["id"] for r in rows], dtype=np.int64),
             np.array([r["longitude"] for r in rows], dtype=np.float64),
@@ -331,29 +394,17 @@ class EquipmentRepository:
         units whose low flat distance (``bounds``: geo.distance.flat_bounds) is within the
         radius, counts those whose high flat distance is too (surely inside), and returns
         only the ``fetch`` nearest by low distance, the ones between the two distances
-        (to be decided exactly) and the low distance of the first unit not returned."""
+        (to be decided exactly) and the low distance of the first unit not returned. Its
+        text is fixed per shape of the filter (prepared once per connection)."""
         engine = db.engine()
         if not (isinstance(engine, PostgresEngine) and engine.pool is not None):
             return None
-        query = located_query(
+        inner, args = located_statement(
             scope, box, category=category, category_prefix=category_prefix, status=status
         )
-        inner, args = query.querystrings[0].compile_string(engine_type="postgres")
-        n = len(args)
+        sql = _nearest_sql(inner, len(args))
         lon0, lat0 = centre
         kx_low, ky_low, kx_high, ky_high = bounds
-        p = [f"${n + i}" for i in range(1, 10)]
-        low = f"(({p[0]} * (b.longitude - {p[4]}))^2 + ({p[1]} * (b.latitude - {p[5]}))^2)"
-        high = f"(({p[2]} * (b.longitude - {p[4]}))^2 + ({p[3]} * (b.latitude - {p[5]}))^2)"
-        sql = (
-            f"WITH c AS (SELECT b.id, b.longitude, b.latitude, {low} AS low, {high} AS high"
-            f" FROM ({inner}) b WHERE {low} <= {p[6]}),"
-            f" top AS (SELECT id FROM c ORDER BY low, id LIMIT {p[8]})"
-            f" SELECT c.id, c.longitude, c.latitude, c.high > {p[7]} AS band,"
-            f" (SELECT count(*) FROM c WHERE high <= {p[7]}) AS sure,"
-            f" (SELECT sqrt(low) FROM c ORDER BY low, id OFFSET {p[8]} LIMIT 1) AS next_low"
-            f" FROM c WHERE c.high > {p[7]} OR c.id IN (SELECT id FROM top)"
-        )
         # Rounding: the low test errs wide, the surely-inside test narrow.
         r2 = radius_m * radius_m
         values = [kx_low, ky_low, kx_high, ky_high, lon0, lat0, r2 * (1 + 1e-9)]
@@ -369,11 +420,21 @@ class EquipmentRepository:
         return Nearest(ids, lons, lats, band, sure, None if next_low is None else float(next_low))
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, EquipmentRow]:
-        """The units of ``ids`` that exist, by id (read 500 at a time)."""
+        """The units of ``ids`` that exist, by id (read 500 at a time). On PostgreSQL one
+        prepared statement with the ids as an array (no query built per request)."""
         found: dict[int, EquipmentRow] = {}
+        postgres = db.is_postgres()
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
-            rows = await _select().where(Equipment.id.is_in(chunk))
+            if postgres:
+                async with db.reader() as bulk:
+                    rows = await bulk.fetch(_BY_IDS_SQL, chunk)
+                for raw in rows:
+                    for column in _JSON_COLUMNS:
+                        if isinstance(raw[column], str):
+                            raw[column] = json.loads(raw[column])
+            else:
+                rows = await _select().where(Equipment.id.is_in(chunk))
             for row in cast(list[EquipmentRow], rows):
                 found[row["id"]] = row
         return found

@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from equipment.demo.load import load_demo_city
-from equipment.domain.access import SYSTEM, Role
+from equipment.domain.access import SYSTEM, EquipmentScope, Jurisdiction, Role, ScopeKind
+from equipment.domain.lifecycle import Status
 from equipment.services import areas, clock, membership
+from equipment.storage import reads
 from equipment.tables import Area, AreaMember, Equipment
 from geo.crs import from_wgs84
 from tests import area_import_probe
@@ -438,6 +440,79 @@ async def test_box_clusters_conserve_counts(client, ctx):
         assert geojson.headers["content-type"].startswith("application/geo+json")
         features = geojson.json()["features"]
         assert sum(feat["properties"]["count"] for feat in features) == len(inside)
+
+
+async def test_the_box_statement_and_by_ids_read_what_the_register_holds(client, ctx):
+    """The box and nearby statements are built once per shape of their conditions (not per
+    request): each shape keeps exactly the units its conditions name, and ``by_ids`` (one
+    prepared statement on PostgreSQL) reads each unit's whole row as ``get`` does."""
+    points = await scattered(ctx, n=16)
+    await unit(ctx, None, None)  # no position: never in a box
+    box = (LON0 - 0.006, LAT0 - 0.005, LON0 + 0.008, LAT0 + 0.006)
+    held = await Equipment.select(
+        Equipment.id,
+        Equipment.category,
+        Equipment.status,
+        Equipment.district_code,
+        Equipment.maintenance_company,
+        Equipment.longitude,
+        Equipment.latitude,
+    )
+    in_box = [
+        r
+        for r in held
+        if r["longitude"] is not None
+        and box[0] <= r["longitude"] <= box[2]
+        and box[1] <= r["latitude"] <= box[3]
+    ]
+    assert 3 < len(in_box) < len(points)
+    [category] = {r["category"] for r in in_box}
+    [district] = {r["district_code"] for r in in_box}
+    company, status = ctx["company_a"], in_box[0]["status"]
+
+    def inspector(*districts: str) -> EquipmentScope:
+        return EquipmentScope(
+            ScopeKind.JURISDICTION, jurisdiction=Jurisdiction(frozenset(districts))
+        )
+
+    cases = [
+        (None, {}, lambda r: True),
+        (None, {"category": category}, lambda r: True),
+        (None, {"category": "2110"}, lambda r: False),
+        (None, {"category_prefix": category[:2]}, lambda r: True),
+        (None, {"status": Status(status)}, lambda r: r["status"] == status),
+        (
+            EquipmentScope(ScopeKind.MAINTENANCE_COMPANY, company),
+            {},
+            lambda r: r["maintenance_company"] == company,
+        ),
+        (
+            EquipmentScope(
+                ScopeKind.JURISDICTION, jurisdiction=Jurisdiction(frozenset({district}))
+            ),
+            {"category": category},
+            lambda r: True,
+        ),
+        (
+            EquipmentScope(
+                ScopeKind.JURISDICTION, jurisdiction=Jurisdiction(frozenset({"420602"}))
+            ),
+            {},
+            lambda r: r["district_code"] in {"420602", "420607"},
+        ),
+    ]
+    for scope, filters, keep in cases:
+        ids, lons, lats = await reads().equipment.located(scope, box, **filters)
+        assert sorted(ids.tolist()) == sorted(r["id"] for r in in_box if keep(r)), filters
+        by_id = {r["id"]: r for r in in_box}
+        for i, lon, lat in zip(ids.tolist(), lons.tolist(), lats.tolist(), strict=True):
+            assert (lon, lat) == (by_id[i]["longitude"], by_id[i]["latitude"])
+    wanted = [*sorted(points), 10**12]  # an id that does not exist is left out
+    found = await reads().equipment.by_ids(wanted)
+    assert sorted(found) == sorted(points)
+    for unit_id, row in found.items():
+        assert row == await reads().equipment.get(unit_id)
+        assert isinstance(row["parameters"], dict)
 
 
 async def test_polygon_query_finds_the_units_inside(client, ctx):
