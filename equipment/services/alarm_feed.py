@@ -33,8 +33,9 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Busy
 from equipment.services import alarms
 from equipment.settings import StreamSettings
-from equipment.storage import db
-from equipment.tables import Alarm, AlarmChange
+from equipment.storage import db, reads
+from equipment.storage.alarms import AlarmRecord
+from equipment.tables import AlarmChange
 
 log = logging.getLogger("sereg.alarm_feed")
 
@@ -59,7 +60,7 @@ class Change:
 
     seq: int
     event: str
-    alarm: dict[str, Any]
+    alarm: AlarmRecord
 
 
 async def stamp() -> None:
@@ -91,7 +92,7 @@ async def changes_after(after: int, *, limit: int = PAGE) -> tuple[list[Change],
     if not rows:
         return [], after
     ids = list({r["alarm"] for r in rows})
-    by_id = {a["id"]: a for a in await Alarm.select().where(Alarm.id.is_in(ids))}
+    by_id = {a.id: a for a in await reads().alarms.of_ids(ids)}
     changes = [Change(r["seq"], r["event"], by_id[r["alarm"]]) for r in rows if r["alarm"] in by_id]
     return changes, rows[-1]["seq"]
 
@@ -101,8 +102,8 @@ async def visible_changes(
 ) -> tuple[list[Change], int]:
     """``changes_after`` narrowed to the alarms ``principal`` may see."""
     changes, last = await changes_after(after, limit=limit)
-    seen = await alarms.visible_ids(principal, list({c.alarm["id"] for c in changes}))
-    return [c for c in changes if c.alarm["id"] in seen], last
+    seen = await alarms.visible_ids(principal, list({c.alarm.id for c in changes}))
+    return [c for c in changes if c.alarm.id in seen], last
 
 
 @dataclass(eq=False)
@@ -152,14 +153,14 @@ class AlarmFeed:
         subs = list(self.subscribers)
         if not subs or not changes:
             return
-        ids = list({c.alarm["id"] for c in changes})
+        ids = list({c.alarm.id for c in changes})
         visible: dict[Principal, set[int]] = {}
         for principal in {s.principal for s in subs}:
             visible[principal] = await alarms.visible_ids(principal, ids)
         for sub in subs:
             seen = visible[sub.principal]
             for change in changes:
-                if change.alarm["id"] not in seen:
+                if change.alarm.id not in seen:
                     continue
                 try:
                     sub.queue.put_nowait(change)

@@ -174,15 +174,15 @@ async def record_outcome(
         alarm = await alarms.visible(principal, alarm_id)
         recorded = await RescueOutcome.exists().where(RescueOutcome.alarm == alarm_id)
         rescue.can_record(
-            kind=alarm["kind"],
-            state=alarm["state"],
-            finished=alarm["finished_at"] is not None,
+            kind=alarm.kind,
+            state=alarm.state,
+            finished=alarm.finished_at is not None,
             recorded=recorded,
         )
         [row] = await RescueOutcome.insert(
             RescueOutcome(
                 alarm=alarm_id,
-                equipment=alarm["equipment"],
+                equipment=alarm.equipment,
                 people_released=checked.people_released,
                 injuries=checked.injuries,
                 fatalities=checked.fatalities,

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.alarms import AlarmRepository
 from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
@@ -48,6 +49,7 @@ class UnitOfWork:
     """The repositories, one attribute per aggregate."""
 
     def __init__(self) -> None:
+        self.alarms = AlarmRepository()
         self.areas = AreaRepository()
         self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()

@@ -40,7 +40,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/fill_facts.py": "fill state: another helper's storage/fill_state.py",
     "equipment/services/fills.py": "fill state: another helper's branch",
     "equipment/services/ingest.py": "fill state: another helper's branch",
-    "equipment/services/alarms.py": "changed by another helper now",
     "equipment/services/notifications.py": "changed by another helper now",
     "equipment/services/escalation.py": "changed by another helper now",
     "equipment/services/emergency_records.py": "changed by another helper now",
