@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.alarm_changes import AlarmChangeRepository
 from equipment.storage.alarms import AlarmRepository
 from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
@@ -49,6 +50,7 @@ class UnitOfWork:
     """The repositories, one attribute per aggregate."""
 
     def __init__(self) -> None:
+        self.alarm_changes = AlarmChangeRepository()
         self.alarms = AlarmRepository()
         self.areas = AreaRepository()
         self.area_changes = AreaChangeRepository()
