@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from equipment.domain.access import Principal
 from equipment.services import alarms
-from equipment.storage.alarms import AlarmRecord
-from equipment.tables import Equipment
+from equipment.storage import reads
+from equipment.storage.alarms import AlarmRecord, AlarmUnit
 
 # The board lists this many open alarms, newest first (a city has a few dozen at once;
 # past this the board says there are more and the API's list pages through them all).
@@ -23,7 +22,7 @@ class BoardRow:
     # The unit's codes and address. Shown because the alarm is visible to the caller
     # (the alarms' scope): the 96333 call centre reads no register, yet must know where
     # the trapped passengers are.
-    unit: dict[str, Any] | None
+    unit: AlarmUnit | None
     respond_by: datetime | None  # raised + the response limit: on site by then
 
     @property
@@ -64,12 +63,7 @@ async def board_row(principal: Principal, alarm_id: int) -> BoardRow:
 
 async def _rows(items: list[AlarmRecord]) -> list[BoardRow]:
     ids = list({a.equipment for a in items if a.equipment is not None})
-    units: dict[int, dict[str, Any]] = {}
-    if ids:
-        found = await Equipment.select(
-            Equipment.id, Equipment.code, Equipment.registration_code, Equipment.address
-        ).where(Equipment.id.is_in(ids))
-        units = {u["id"]: u for u in found}
+    units = await reads().alarms.units(ids)
     return [
         BoardRow(
             alarm=a,

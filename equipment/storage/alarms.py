@@ -87,6 +87,15 @@ class IngestAlarm(msgspec.Struct, frozen=True):
     detail: str
 
 
+class AlarmUnit(msgspec.Struct, frozen=True):
+    """Where an alarm's unit is: its codes and address (the live board's card)."""
+
+    id: int
+    code: str
+    registration_code: str | None
+    address: str
+
+
 class AlarmQuery(msgspec.Struct, frozen=True):
     """The filters of an alarm list (None / False: no filter)."""
 
@@ -234,6 +243,15 @@ class AlarmRepository:
         if clauses:
             select = select.where(*clauses)
         return [alarm_record(r) for r in await select]
+
+    async def units(self, equipment_ids: Sequence[int]) -> dict[int, AlarmUnit]:
+        """The codes and addresses of ``equipment_ids``, by id (one statement)."""
+        if not equipment_ids:
+            return {}
+        found = await Equipment.select(
+            Equipment.id, Equipment.code, Equipment.registration_code, Equipment.address
+        ).where(Equipment.id.is_in(list(equipment_ids)))
+        return {int(u["id"]): msgspec.convert(u, AlarmUnit) for u in found}
 
     # ---------------------------------------------------------------- the ingest
 
