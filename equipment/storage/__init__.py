@@ -37,6 +37,7 @@ from equipment.storage.devices import DeviceRepository
 from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.escalation import EscalationRepository
 from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.draws = DrawRepository()
         self.due = DueRepository()
         self.equipment = EquipmentRepository()
+        self.escalation = EscalationRepository()
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
         self.inspection_feed = InspectionFeedRepository()
