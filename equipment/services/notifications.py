@@ -44,7 +44,8 @@ from equipment.services import alerts as alert_topics
 from equipment.services import audit, clock
 from equipment.services import changes as change_feed
 from equipment.settings import NotifySettings
-from equipment.storage import db
+from equipment.storage import db, reads
+from equipment.storage.alert_deliveries import NewAlertDelivery
 from equipment.storage.bulk import Bulk
 from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
 
@@ -438,7 +439,7 @@ async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> i
             )
         ]
         rows = []
-        alert_rows: list[tuple[Any, ...]] = []
+        alert_rows: list[NewAlertDelivery] = []
         for p in pending:
             alarm = alarms.get(p["alarm"])
             if alarm is None:
@@ -473,7 +474,7 @@ async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> i
             " ON CONFLICT (notification, endpoint) WHERE change IS NULL DO NOTHING",
             rows,
         )
-        await alert_topics.insert_rows(bulk, alert_rows)
+        await reads().alert_deliveries.insert(alert_rows)
         await bulk.execute(
             f"UPDATE notification SET fanned_out = true WHERE {bulk.any_of('id', 1)}",
             [p["id"] for p in pending],

@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from equipment.storage import db
 from equipment.storage.alarm_changes import AlarmChangeRepository
 from equipment.storage.alarms import AlarmRepository
+from equipment.storage.alert_deliveries import AlertDeliveryRepository
 from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
@@ -53,6 +54,7 @@ class UnitOfWork:
     def __init__(self) -> None:
         self.alarm_changes = AlarmChangeRepository()
         self.alarms = AlarmRepository()
+        self.alert_deliveries = AlertDeliveryRepository()
         self.areas = AreaRepository()
         self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
