@@ -37,6 +37,7 @@ from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
 from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
+from equipment.storage.emergency import EmergencyRepository
 from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.escalation import EscalationRepository
 from equipment.storage.inspection_feed import InspectionFeedRepository
@@ -68,6 +69,7 @@ class UnitOfWork:
         self.devices = DeviceRepository()
         self.draws = DrawRepository()
         self.due = DueRepository()
+        self.emergency = EmergencyRepository()
         self.equipment = EquipmentRepository()
         self.escalation = EscalationRepository()
         self.inspections = InspectionRepository()
