@@ -44,6 +44,7 @@ from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
 from equipment.storage.membership import MembershipRepository
+from equipment.storage.notifications import NotificationRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
@@ -76,6 +77,7 @@ class UnitOfWork:
         self.licences = LicenceRepository()
         self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
+        self.notifications = NotificationRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
         self.retention = RetentionRepository()

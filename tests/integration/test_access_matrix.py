@@ -232,7 +232,7 @@ async def webhook(w, side: str = "a") -> int:
         now=clock.now(),
         allow=allowance(["127.0.0.1"]),  # never delivered to: the matrix reads the row
     )
-    return row["id"]
+    return row.id
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ async def hook(receiver, path: str, organisation_id: int | None, **kw) -> None:
         now=clock.now(),
         allow=webhook_receiver.LOOPBACK,
     )
-    receiver.secrets[path] = row["secret"]
+    receiver.secrets[path] = row.secret
 
 
 async def set_clock(seconds: float) -> None:

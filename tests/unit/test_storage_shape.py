@@ -40,7 +40,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/fill_facts.py": "fill state: another helper's storage/fill_state.py",
     "equipment/services/fills.py": "fill state: another helper's branch",
     "equipment/services/ingest.py": "fill state: another helper's branch",
-    "equipment/services/notifications.py": "changed by another helper now",
     "equipment/services/areas.py": "changed by another helper now",
     # Arrived with main's accounts, live alarm stream, emergency alerts, map and bootstrap
     # work (merged into this branch as they were): next in issue 18's order.
