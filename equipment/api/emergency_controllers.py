@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Literal
@@ -18,6 +17,7 @@ from equipment.domain.access import Principal
 from equipment.domain.errors import InvalidValue
 from equipment.i18n import gettext
 from equipment.services import clock, emergency_records
+from equipment.storage.emergency import OutcomeRecord
 
 AlarmId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
@@ -57,26 +57,15 @@ async def record_drill(
     )
     return Response(
         schemas.Drill(
-            id=row["id"],
-            equipment_id=row["equipment"],
-            held_on=row["held_on"],
-            participants=_list(row["participants"]),
-            scenario=row["scenario"],
-            note=row["note"],
+            id=row.id,
+            equipment_id=row.equipment,
+            held_on=row.held_on,
+            participants=row.participants,
+            scenario=row.scenario,
+            note=row.note,
         ),
         status_code=201,
     )
-
-
-def clock_instant(value: object) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def _list(value: object) -> list[str]:
-    # A JSON column reads back as text unless the query loads it.
-    if isinstance(value, str):
-        return list(json.loads(value))
-    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 @get("/drills/missing", tags=("alarms",), responses=api_docs.READ)
@@ -90,11 +79,11 @@ async def missing_drills(
     rows = await emergency_records.missing_drills(principal, year=year, limit=page_limit(limit))
     return [
         schemas.MissingDrill(
-            equipment_id=r["id"],
-            code=r["code"],
-            address=r["address"],
-            district_code=r["district_code"],
-            drills=r["drills"],
+            equipment_id=r.id,
+            code=r.code,
+            address=r.address,
+            district_code=r.district_code,
+            drills=r.drills,
             required=emergency_records.kpis.LIFT_DRILLS_PER_YEAR,
         )
         for r in rows
@@ -136,19 +125,19 @@ async def get_outcome(
     return _outcome(await emergency_records.get_outcome(principal, alarm_id), language)
 
 
-def _outcome(row: dict, language: str) -> schemas.RescueOutcome:
+def _outcome(row: OutcomeRecord, language: str) -> schemas.RescueOutcome:
     return schemas.RescueOutcome(
-        alarm_id=row["alarm"],
-        equipment_id=row["equipment"],
-        people_released=row["people_released"],
-        injuries=row["injuries"],
-        fatalities=row["fatalities"],
-        release_method=row["release_method"],
-        release_method_label=gettext(language, rescue.RELEASE_METHODS[row["release_method"]]),
-        cause=row["cause"],
-        cause_label=gettext(language, rescue.CAUSES[row["cause"]]),
-        rescuers=_list(row["rescuers"]),
-        note=row["note"],
-        recorded_by_organisation_id=row["organisation"],
-        recorded_at=clock_instant(row["recorded_at"]),
+        alarm_id=row.alarm,
+        equipment_id=row.equipment,
+        people_released=row.people_released,
+        injuries=row.injuries,
+        fatalities=row.fatalities,
+        release_method=row.release_method,
+        release_method_label=gettext(language, rescue.RELEASE_METHODS[row.release_method]),
+        cause=row.cause,
+        cause_label=gettext(language, rescue.CAUSES[row.cause]),
+        rescuers=row.rescuers,
+        note=row.note,
+        recorded_by_organisation_id=row.organisation,
+        recorded_at=row.recorded_at,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
@@ -14,37 +14,38 @@ from equipment.domain import notifications as notification_rules
 from equipment.domain.access import Principal
 from equipment.services import clock, notifications
 from equipment.settings import Settings
+from equipment.storage.notifications import DeliveryRecord, PublicEndpoint
 
 EndpointId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
-def _endpoint(row: dict[str, Any]) -> schemas.Webhook:
+def _endpoint(row: PublicEndpoint) -> schemas.Webhook:
     return schemas.Webhook(
-        id=row["id"],
-        url=row["url"],
-        organisation_id=row["organisation"],
-        tier=row["tier"],
-        district_code=row["district_code"],
-        label=row["label"],
-        created_at=row["created_at"],
-        alarms=bool(row["alarms"]),
-        changes=row["changes"],
+        id=row.id,
+        url=row.url,
+        organisation_id=row.organisation,
+        tier=row.tier,
+        district_code=row.district_code,
+        label=row.label,
+        created_at=row.created_at,
+        alarms=row.alarms,
+        changes=row.changes,
     )
 
 
-def _delivery(row: dict[str, Any]) -> schemas.WebhookDelivery:
+def _delivery(row: DeliveryRecord) -> schemas.WebhookDelivery:
     return schemas.WebhookDelivery(
-        id=row["id"],
-        notification_id=row["notification"],
-        idempotency_key=row["idempotency_key"],
-        state=row["state"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
-        last_status=row["last_status"],
-        delivered_at=row["delivered_at"],
-        created_at=row["created_at"],
-        change_id=row["change"],
+        id=row.id,
+        notification_id=row.notification,
+        idempotency_key=row.idempotency_key,
+        state=row.state,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        last_status=row.last_status,
+        delivered_at=row.delivered_at,
+        created_at=row.created_at,
+        change_id=row.change,
     )
 
 
@@ -72,7 +73,7 @@ class WebhookController(Controller):
             alarms=data.alarms,
             changes=data.changes,
         )
-        return Response(schemas.NewWebhook(row["secret"], _endpoint(row)), status_code=201)
+        return Response(schemas.NewWebhook(row.secret, _endpoint(row)), status_code=201)
 
     @get("/", responses=api_docs.READ)
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.Webhook]:

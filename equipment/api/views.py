@@ -14,6 +14,7 @@ from equipment.domain.fills import verdict_label
 from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.i18n import DEFAULT
 from equipment.i18n.spoken import speak
+from equipment.storage.alarms import AlarmRecord
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 from geo.crs import check_crs
 
@@ -291,15 +292,30 @@ def maintenance_record(row: dict[str, Any], lang: str) -> schemas.MaintenanceRec
     return schemas.MaintenanceRecordView(**values)
 
 
-def alarm(row: Mapping[str, Any]) -> schemas.AlarmView:
-    values = {f: row[f] for f in schemas.AlarmView.__struct_fields__ if f in row}
-    values.update(
-        equipment_id=row["equipment"],
-        maintenance_company_id=row["maintenance_company"],
-        station_id=row.get("station"),
-        fill_id=row.get("fill"),
+def alarm(row: AlarmRecord) -> schemas.AlarmView:
+    return schemas.AlarmView(
+        id=row.id,
+        equipment_id=row.equipment,
+        kind=row.kind,
+        severity=row.severity,
+        state=row.state,
+        source=row.source,
+        count=row.count,
+        raised_at=row.raised_at,
+        last_raised_at=row.last_raised_at,
+        maintenance_company_id=row.maintenance_company,
+        district_code=row.district_code,
+        response_limit_minutes=row.response_limit_minutes,
+        acknowledged_at=row.acknowledged_at,
+        arrived_at=row.arrived_at,
+        arrived_late=row.arrived_late,
+        finished_at=row.finished_at,
+        closed_at=row.closed_at,
+        note=row.note,
+        station_id=row.station,
+        fill_id=row.fill,
+        detail=row.detail,
     )
-    return schemas.AlarmView(**values)
 
 
 def verdict_reasons(reasons: list[dict[str, Any]], lang: str) -> list[schemas.VerdictReason]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from equipment.domain.access import Principal
 from equipment.services import alarms
-from equipment.tables import Equipment
+from equipment.storage import reads
+from equipment.storage.alarms import AlarmRecord, AlarmUnit
 
 # The board lists this many open alarms, newest first (a city has a few dozen at once;
 # past this the board says there are more and the API's list pages through them all).
@@ -18,31 +18,33 @@ BOARD_LIMIT = 200
 
 @dataclass(frozen=True)
 class BoardRow:
-    alarm: dict[str, Any]
+    alarm: AlarmRecord
     # The unit's codes and address. Shown because the alarm is visible to the caller
     # (the alarms' scope): the 96333 call centre reads no register, yet must know where
     # the trapped passengers are.
-    unit: dict[str, Any] | None
+    unit: AlarmUnit | None
     respond_by: datetime | None  # raised + the response limit: on site by then
 
     @property
     def next_step(self) -> str | None:
         """The response step the maintenance company can mark next (alarms.STEPS order:
         acknowledge, arrive, finish), or None once finished or closed."""
-        if self.alarm["state"] != "open":
+        if self.alarm.state != "open":
             return None
         for step, spec in alarms.STEPS.items():
             column, needs = spec[0], spec[1]  # the column it sets, the one set before
-            if self.alarm[column] is None and (needs is None or self.alarm[needs] is not None):
+            if getattr(self.alarm, column) is None and (
+                needs is None or getattr(self.alarm, needs) is not None
+            ):
                 return step
         return None
 
     @property
     def on_site_after_minutes(self) -> int | None:
         """Minutes from the alarm to the arrival on site (the response clock stopped)."""
-        if self.alarm["arrived_at"] is None:
+        if self.alarm.arrived_at is None:
             return None
-        return int((self.alarm["arrived_at"] - self.alarm["raised_at"]).total_seconds() // 60)
+        return int((self.alarm.arrived_at - self.alarm.raised_at).total_seconds() // 60)
 
 
 async def open_alarms(principal: Principal) -> tuple[list[BoardRow], bool]:
@@ -59,21 +61,16 @@ async def board_row(principal: Principal, alarm_id: int) -> BoardRow:
     return row
 
 
-async def _rows(items: list[dict[str, Any]]) -> list[BoardRow]:
-    ids = list({a["equipment"] for a in items if a["equipment"] is not None})
-    units: dict[int, dict[str, Any]] = {}
-    if ids:
-        found = await Equipment.select(
-            Equipment.id, Equipment.code, Equipment.registration_code, Equipment.address
-        ).where(Equipment.id.is_in(ids))
-        units = {u["id"]: u for u in found}
+async def _rows(items: list[AlarmRecord]) -> list[BoardRow]:
+    ids = list({a.equipment for a in items if a.equipment is not None})
+    units = await reads().alarms.units(ids)
     return [
         BoardRow(
             alarm=a,
-            unit=units.get(a["equipment"]) if a["equipment"] is not None else None,
+            unit=units.get(a.equipment) if a.equipment is not None else None,
             respond_by=(
-                a["raised_at"] + timedelta(minutes=a["response_limit_minutes"])
-                if a["response_limit_minutes"] is not None
+                a.raised_at + timedelta(minutes=a.response_limit_minutes)
+                if a.response_limit_minutes is not None
                 else None
             ),
         )

@@ -26,26 +26,16 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-from piccolo.engine.postgres import PostgresEngine
-
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Busy
 from equipment.services import alarms
 from equipment.settings import StreamSettings
-from equipment.storage import db
-from equipment.tables import Alarm, AlarmChange
+from equipment.storage import reads
+from equipment.storage.alarms import AlarmRecord
 
 log = logging.getLogger("sereg.alarm_feed")
 
 CHANNEL = "sereg_alarm_change"
-_STAMP_LOCK = 0x5E4E6_0020  # pg_advisory_xact_lock key: stamping alarm changes
-_STAMP = (
-    "UPDATE alarm_change SET seq = stamped.seq FROM ("
-    " SELECT id, nextval('alarm_change_stamp') AS seq FROM ("
-    "  SELECT id FROM alarm_change WHERE seq IS NULL ORDER BY id) AS pending"
-    ") AS stamped WHERE alarm_change.id = stamped.id"
-)
 # A reader asks for changes in pages of this many.
 PAGE = 200
 # PostgreSQL: how often the feed looks for changes without being notified, in case a
@@ -59,41 +49,29 @@ class Change:
 
     seq: int
     event: str
-    alarm: dict[str, Any]
+    alarm: AlarmRecord
 
 
 async def stamp() -> None:
     """Give committed, unstamped changes their seq (PostgreSQL; SQLite's triggers did)."""
-    if not db.is_postgres():
-        return
-    if not await AlarmChange.select(AlarmChange.id).where(AlarmChange.seq.is_null()).first():
-        return
-    async with db.transaction():
-        await AlarmChange.raw("SELECT pg_advisory_xact_lock({})", _STAMP_LOCK)
-        await AlarmChange.raw(_STAMP)
+    await reads().alarm_changes.stamp()
 
 
 async def head() -> int:
     """The highest seq given so far (0 before any change)."""
-    rows = await AlarmChange.raw("SELECT COALESCE(MAX(seq), 0) AS head FROM alarm_change")
-    return int(rows[0]["head"])
+    return await reads().alarm_changes.head()
 
 
 async def changes_after(after: int, *, limit: int = PAGE) -> tuple[list[Change], int]:
     """Up to ``limit`` changes with seq above ``after``, in seq order, and the last seq
     read (``after`` when there was none)."""
-    rows = (
-        await AlarmChange.select(AlarmChange.seq, AlarmChange.event, AlarmChange.alarm)
-        .where(AlarmChange.seq > after)
-        .order_by(AlarmChange.seq)
-        .limit(limit)
-    )
+    store = reads()
+    rows = await store.alarm_changes.after(after, limit=limit)
     if not rows:
         return [], after
-    ids = list({r["alarm"] for r in rows})
-    by_id = {a["id"]: a for a in await Alarm.select().where(Alarm.id.is_in(ids))}
-    changes = [Change(r["seq"], r["event"], by_id[r["alarm"]]) for r in rows if r["alarm"] in by_id]
-    return changes, rows[-1]["seq"]
+    by_id = {a.id: a for a in await store.alarms.of_ids(list({r.alarm for r in rows}))}
+    changes = [Change(r.seq, r.event, by_id[r.alarm]) for r in rows if r.alarm in by_id]
+    return changes, rows[-1].seq
 
 
 async def visible_changes(
@@ -101,8 +79,8 @@ async def visible_changes(
 ) -> tuple[list[Change], int]:
     """``changes_after`` narrowed to the alarms ``principal`` may see."""
     changes, last = await changes_after(after, limit=limit)
-    seen = await alarms.visible_ids(principal, list({c.alarm["id"] for c in changes}))
-    return [c for c in changes if c.alarm["id"] in seen], last
+    seen = await alarms.visible_ids(principal, list({c.alarm.id for c in changes}))
+    return [c for c in changes if c.alarm.id in seen], last
 
 
 @dataclass(eq=False)
@@ -152,14 +130,14 @@ class AlarmFeed:
         subs = list(self.subscribers)
         if not subs or not changes:
             return
-        ids = list({c.alarm["id"] for c in changes})
+        ids = list({c.alarm.id for c in changes})
         visible: dict[Principal, set[int]] = {}
         for principal in {s.principal for s in subs}:
             visible[principal] = await alarms.visible_ids(principal, ids)
         for sub in subs:
             seen = visible[sub.principal]
             for change in changes:
-                if change.alarm["id"] not in seen:
+                if change.alarm.id not in seen:
                     continue
                 try:
                     sub.queue.put_nowait(change)
@@ -200,18 +178,12 @@ class AlarmFeed:
         assert self._started is not None and self._wake is not None
         backoff = 0.5
         while not self._closing:
-            connection: asyncpg.Connection | None = None
+            connection: Any | None = None
             try:
-                engine = db.engine()
-                if isinstance(engine, PostgresEngine):
-                    # A connection of its own: LISTEN holds it for the feed's lifetime.
-                    connection = await asyncpg.connect(**engine.config)
-                    await connection.add_listener(CHANNEL, self._notified)
-                    # A lost connection wakes the loop at once, to reconnect and catch up.
-                    connection.add_termination_listener(self._notified)
-                    interval = RESYNC_S
-                else:
-                    interval = self.settings.poll_ms / 1000
+                # PostgreSQL: a connection of its own, LISTENing; a lost connection wakes
+                # the loop at once, to reconnect and catch up. SQLite: none, the feed polls.
+                connection = await reads().alarm_changes.listen(CHANNEL, self._notified)
+                interval = RESYNC_S if connection is not None else self.settings.poll_ms / 1000
                 if not self._started.is_set():
                     self.head = await head()
                 await self._catch_up()

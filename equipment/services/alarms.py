@@ -11,15 +11,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from equipment.domain import lift_events, regions
-from equipment.domain.access import Permission, Principal, ScopeKind
+from equipment.domain.access import EquipmentScope, Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
 from equipment.services import audit, clock, notifications, policies, schedules
-from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
+from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
 from equipment.services.register import Page, get_equipment
-from equipment.storage import db, jurisdiction
+from equipment.storage import reads, unit_of_work
+from equipment.storage.alarms import AlarmQuery, AlarmRecord, IngestAlarm, NewAlarm
 from equipment.storage.bulk import Bulk
-from equipment.tables import Alarm, Equipment
 
 SORT = SortKey("raised_at", descending=True, unique=False)
 
@@ -78,7 +80,7 @@ async def raise_alarm(
     source: str,
     now: datetime,
     note: str = "",
-) -> dict[str, Any]:
+) -> AlarmRecord:
     """Open an alarm, or count a repeat on the open one of the same kind."""
     principal.require(Permission.ALARM_RAISE)
     if raised_at > now:
@@ -89,7 +91,7 @@ async def raise_alarm(
             " (check the date)",
             field="raised_at",
         )
-    async with db.transaction():
+    async with unit_of_work():
         unit = await get_equipment(principal, equipment_id)
         return await open_or_count(
             unit, kind=kind, raised_at=raised_at, source=source, note=note, actor=principal, now=now
@@ -105,80 +107,54 @@ async def open_or_count(
     note: str,
     actor: Principal,
     now: datetime,
-) -> dict[str, Any]:
-    repeated = (
-        await Alarm.update(
-            {
-                Alarm.count: Alarm.count + 1,
-                Alarm.last_raised_at: raised_at,
-            }
-        )
-        .where(Alarm.equipment == unit["id"], Alarm.kind == kind, Alarm.state == "open")
-        .returning(*Alarm.all_columns())
-    )
-    if repeated:
-        return repeated[0]
-    [row] = await Alarm.insert(
-        Alarm(
+) -> AlarmRecord:
+    """In the caller's transaction: count a repeat on the open alarm of ``unit`` and
+    ``kind``, or open one (audited and announced)."""
+    alarms = reads().alarms
+    repeated = await alarms.count_repeat(unit["id"], kind, raised_at)
+    if repeated is not None:
+        return repeated
+    row = await alarms.open(
+        NewAlarm(
             equipment=unit["id"],
             kind=kind,
             severity=severity(kind),
-            state="open",
             source=source,
-            count=1,
             raised_at=raised_at,
-            last_raised_at=raised_at,
             maintenance_company=unit["maintenance_company"],
             district_code=unit["district_code"],
             response_limit_minutes=response_limit_minutes(kind, unit["district_code"]),
             note=note,
         )
-    ).returning(*Alarm.all_columns())
+    )
     await audit.record(
-        actor, entity="alarm", entity_id=row["id"], action="raise", at=now, before=None, after=row
+        actor,
+        entity="alarm",
+        entity_id=row.id,
+        action="raise",
+        at=now,
+        before=None,
+        after=msgspec.structs.asdict(row),
     )
     # The outbox, in this transaction: if the alarm commits, it will be announced.
-    await notifications.enqueue_alarm(row["id"], event="alarm.raised", now=now)
+    await notifications.enqueue_alarm(row.id, event="alarm.raised", now=now)
     return row
 
 
-def _maintained_by(company_id: int):
-    """Alarms of the units ``company_id`` maintains now. An alarm belongs to its unit's
-    current maintainer, not to the one it was raised under: after a change of maintainer
-    the new company must answer the open entrapment, and the old one no longer sees it."""
-    ids = Equipment.select(Equipment.id).where(Equipment.maintenance_company == company_id)
-    return Alarm.equipment.is_in(ids)
+def _scope(principal: Principal) -> EquipmentScope:
+    """The caller's units; storage turns the scope into the alarms' condition."""
+    return principal.equipment_scope()
 
 
-def _scope_clause(principal: Principal):
-    scope = principal.equipment_scope()
-    if scope.kind is ScopeKind.ALL:
-        return None
-    if scope.jurisdiction is not None:
-        return Alarm.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
-    if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
-        return _maintained_by(scope.org_id)
-    if scope.kind is ScopeKind.USER_UNIT:
-        ids = Equipment.select(Equipment.id).where(Equipment.user_unit == scope.org_id)
-        return Alarm.equipment.is_in(ids)
-    # A station sees the alarms its own fills raised and those of its own cylinders.
-    ids = Equipment.select(Equipment.id).where(Equipment.owning_station == scope.org_id)
-    return (Alarm.station == scope.org_id) | Alarm.equipment.is_in(ids)
-
-
-async def _visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
+async def _visible(principal: Principal, alarm_id: int) -> AlarmRecord:
     principal.require(Permission.ALARM_READ)
-    query = Alarm.select().where(Alarm.id == alarm_id)
-    scope = _scope_clause(principal)
-    if scope is not None:
-        query = query.where(scope)
-    row = await query.first()
+    row = await reads().alarms.get(alarm_id, _scope(principal))
     if row is None:
         raise NotFound(f"alarm {alarm_id} not found")
     return row
 
 
-async def visible(principal: Principal, alarm_id: int) -> dict[str, Any]:
+async def visible(principal: Principal, alarm_id: int) -> AlarmRecord:
     """The alarm if ``principal`` may see it; NotFound otherwise (as for an unknown one)."""
     return await _visible(principal, alarm_id)
 
@@ -189,11 +165,7 @@ async def visible_ids(principal: Principal, alarm_ids: list[int]) -> set[int]:
     principal.require(Permission.ALARM_READ)
     if not alarm_ids:
         return set()
-    query = Alarm.select(Alarm.id).where(Alarm.id.is_in(alarm_ids))
-    scope = _scope_clause(principal)
-    if scope is not None:
-        query = query.where(scope)
-    return {r["id"] for r in await query}
+    return await reads().alarms.visible_ids(alarm_ids, _scope(principal))
 
 
 STEPS = {
@@ -206,31 +178,29 @@ STEPS = {
 
 async def respond(
     principal: Principal, alarm_id: int, step: str, *, at: datetime, now: datetime
-) -> dict[str, Any]:
+) -> AlarmRecord:
     """The maintenance company's response: acknowledge, arrive on site, finish."""
     principal.require(Permission.ALARM_RESPOND)
     column, needs, event = STEPS[step]
     if at > now:
         raise InvalidValue("a response cannot be in the future", field="at")
-    async with db.transaction():
+    async with unit_of_work() as uow:
         alarm = await _visible(principal, alarm_id)
-        if alarm["state"] != "open":
-            raise Conflict(f"alarm {alarm_id} is {alarm['state']}")
-        if alarm[column] is not None:
-            raise Conflict(
-                f"alarm {alarm_id} was already marked {step} at {alarm[column].isoformat()}"
-            )
-        if needs is not None and alarm[needs] is None:
+        if alarm.state != "open":
+            raise Conflict(f"alarm {alarm_id} is {alarm.state}")
+        done: datetime | None = getattr(alarm, column)
+        if done is not None:
+            raise Conflict(f"alarm {alarm_id} was already marked {step} at {done.isoformat()}")
+        before: datetime | None = getattr(alarm, needs) if needs is not None else None
+        if needs is not None and before is None:
             raise Conflict(f"mark the alarm {needs.removesuffix('_at')} before {step}")
-        if at < alarm["raised_at"] or (needs and at < alarm[needs]):
+        if at < alarm.raised_at or (before is not None and at < before):
             raise InvalidValue("the time is before the previous step", field="at")
         changes: dict[str, Any] = {column: at}
-        if step == "arrive" and alarm["response_limit_minutes"] is not None:
-            elapsed = at - alarm["raised_at"]
-            changes["arrived_late"] = elapsed.total_seconds() > 60 * alarm["response_limit_minutes"]
-        [row] = (
-            await Alarm.update(changes).where(Alarm.id == alarm_id).returning(*Alarm.all_columns())
-        )
+        if step == "arrive" and alarm.response_limit_minutes is not None:
+            elapsed = at - alarm.raised_at
+            changes["arrived_late"] = elapsed.total_seconds() > 60 * alarm.response_limit_minutes
+        row = await uow.alarms.update(alarm_id, changes)
         await audit.record(
             principal,
             entity="alarm",
@@ -246,17 +216,13 @@ async def respond(
         return row
 
 
-async def close(principal: Principal, alarm_id: int, *, note: str, now: datetime) -> dict[str, Any]:
+async def close(principal: Principal, alarm_id: int, *, note: str, now: datetime) -> AlarmRecord:
     principal.require(Permission.ALARM_CLOSE)
-    async with db.transaction():
+    async with unit_of_work() as uow:
         alarm = await _visible(principal, alarm_id)
-        if alarm["state"] != "open":
-            raise Conflict(f"alarm {alarm_id} is already {alarm['state']}")
-        [row] = (
-            await Alarm.update({Alarm.state: "closed", Alarm.closed_at: now, Alarm.note: note})
-            .where(Alarm.id == alarm_id)
-            .returning(*Alarm.all_columns())
-        )
+        if alarm.state != "open":
+            raise Conflict(f"alarm {alarm_id} is already {alarm.state}")
+        row = await uow.alarms.update(alarm_id, {"state": "closed", "closed_at": now, "note": note})
         await audit.record(
             principal,
             entity="alarm",
@@ -284,32 +250,27 @@ async def list_alarms(
     principal: Principal, f: AlarmFilter, *, cursor: str | None, limit: int
 ) -> Page:
     principal.require(Permission.ALARM_READ)
-    clauses = []
-    scope = _scope_clause(principal)
-    if scope is not None:
-        clauses.append(scope)
-    if f.state:
-        clauses.append(Alarm.state == f.state)
-    if f.kind:
-        clauses.append(Alarm.kind == f.kind)
-    if f.equipment_id is not None:
-        clauses.append(Alarm.equipment == f.equipment_id)
-    if f.district_code:
-        clauses.append(Alarm.district_code == f.district_code)
-    if f.maintenance_company_id is not None:
+    query = AlarmQuery(
+        state=f.state,
+        kind=f.kind,
+        equipment=f.equipment_id,
+        district_code=f.district_code,
         # What the company itself sees (its units' alarms), not who held the unit then.
-        clauses.append(_maintained_by(f.maintenance_company_id))
-    if f.late_only:
-        clauses.append(Alarm.arrived_late == True)  # noqa: E712
-    if cursor:
-        clauses.append(after_cursor(SORT, decode_cursor(cursor, SORT)))
-    query = Alarm.select().order_by(Alarm.raised_at, Alarm.id, ascending=False).limit(limit + 1)
-    if clauses:
-        query = query.where(*clauses)
-    rows = await query
+        maintained_by=f.maintenance_company_id,
+        late_only=f.late_only,
+    )
+    rows = await reads().alarms.page(
+        _scope(principal),
+        query,
+        sort=SORT,
+        after=decode_cursor(cursor, SORT) if cursor else None,
+        limit=limit + 1,
+    )
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, encode_cursor(SORT, rows[-1]) if more and rows else None)
+    last = rows[-1] if more and rows else None
+    cursor_row = {"raised_at": last.raised_at, "id": last.id} if last is not None else None
+    return Page(rows, encode_cursor(SORT, cursor_row) if cursor_row is not None else None)
 
 
 # ------------------------------------------------------------------ raised by the ingest
@@ -339,19 +300,6 @@ class Burst:
     existing: bool = False
 
 
-_NEW_COLUMNS = (
-    "equipment", "kind", "severity", "state", "source", "count", "raised_at", "last_raised_at",
-    "maintenance_company", "district_code", "response_limit_minutes", "closed_at", "note",
-    "station", "fill", "detail",
-)  # fmt: skip
-_ON_OPEN = (
-    " DO UPDATE SET count = alarm.count + excluded.count,"
-    " last_raised_at = CASE WHEN excluded.last_raised_at > alarm.last_raised_at"
-    " THEN excluded.last_raised_at ELSE alarm.last_raised_at END,"
-    " fill = COALESCE(excluded.fill, alarm.fill), detail = excluded.detail"
-)
-
-
 async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
     """Write the ingest's alarm raises set-at-a-time; returns how many alarms changed.
 
@@ -360,11 +308,10 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
     """
     if not bursts:
         return 0
+    alarms = reads().alarms
     existing = [b for b in bursts if b.existing]
-    await bulk.executemany(
-        "UPDATE alarm SET count = count + $1,"
-        " last_raised_at = CASE WHEN $2 > last_raised_at THEN $2 ELSE last_raised_at END"
-        " WHERE equipment = $3 AND kind = $4 AND state = 'open'",
+    await alarms.add_counts(
+        bulk,
         [(b.count, b.last_raised_at, b.equipment, b.kind) for b in existing if b.count],
     )
     cleared: list[int] = []
@@ -372,15 +319,11 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
         # One statement each, to learn which alarms closed (announced below); a device
         # clearing its alarm is rare beside the raises.
         if b.closed_at is not None:
-            rows = await bulk.fetch(
-                "UPDATE alarm SET state = 'closed', closed_at = $1, note = $2"
-                " WHERE equipment = $3 AND kind = $4 AND state = 'open' RETURNING id",
-                b.closed_at,
-                "cleared by the device",
-                b.equipment,
-                b.kind,
+            cleared.extend(
+                await alarms.clear(
+                    bulk, b.equipment, b.kind, at=b.closed_at, note="cleared by the device"
+                )
             )
-            cleared.extend(r["id"] for r in rows)
     by_unit: dict[tuple[int, str], Burst] = {}
     by_station: dict[tuple[int, str], Burst] = {}
     born_closed: list[Burst] = []
@@ -394,22 +337,12 @@ async def record_bursts(bulk: Bulk, bursts: list[Burst]) -> int:
         key = (b.equipment if b.equipment is not None else b.station or 0, b.kind)
         target[key] = _merge(target[key], b) if key in target else b
     opened: list[int] = []
-    for rows, conflict in (
-        (list(by_unit.values()), "ON CONFLICT (equipment, kind) WHERE state = 'open'"),
-        (
-            list(by_station.values()),
-            "ON CONFLICT (station, kind) WHERE state = 'open' AND equipment IS NULL",
-        ),
+    for rows, on_open in (
+        (list(by_unit.values()), "unit"),
+        (list(by_station.values()), "station"),
         (born_closed, ""),
     ):
-        written = await bulk.insert(
-            Alarm,
-            _NEW_COLUMNS,
-            [_new_row(b) for b in rows],
-            tail=f"{conflict}{_ON_OPEN}" if conflict else "",
-            returning="id",
-        )
-        opened.extend(r["id"] for r in written)
+        opened.extend(await alarms.insert_new(bulk, [_new(b) for b in rows], on_open=on_open))
     # The outbox, in the batch's transaction. A raise that landed on an alarm already
     # announced is not announced again (the outbox's unique key): a storm is one message.
     await notifications.enqueue_alarms(bulk, opened, now=clock.now())
@@ -423,51 +356,35 @@ def _merge(a: Burst, b: Burst) -> Burst:
     return replace(later, count=a.count + b.count, first_raised_at=first)
 
 
-def _new_row(b: Burst) -> tuple[Any, ...]:
+def _new(b: Burst) -> IngestAlarm:
     first = b.first_raised_at or b.last_raised_at
-    return (
-        b.equipment,
-        b.kind,
-        severity(b.kind),
-        "open" if b.closed_at is None else "closed",
-        b.source,
-        b.count,
-        first,
-        b.last_raised_at or first,
-        b.maintenance_company,
-        b.district_code,
-        response_limit_minutes(b.kind, b.district_code),
-        b.closed_at,
-        "" if b.closed_at is None else "cleared by the device",
-        b.station,
-        b.fill,
-        b.detail,
+    return IngestAlarm(
+        equipment=b.equipment,
+        kind=b.kind,
+        severity=severity(b.kind),
+        state="open" if b.closed_at is None else "closed",
+        source=b.source,
+        count=b.count,
+        raised_at=first,
+        last_raised_at=b.last_raised_at or first,
+        maintenance_company=b.maintenance_company,
+        district_code=b.district_code,
+        response_limit_minutes=response_limit_minutes(b.kind, b.district_code),
+        closed_at=b.closed_at,
+        note="" if b.closed_at is None else "cleared by the device",
+        station=b.station,
+        fill=b.fill,
+        detail=b.detail,
     )
 
 
 async def open_kinds(bulk: Bulk, equipment_ids: list[int]) -> dict[int, set[str]]:
-    rows = await bulk.fetch(
-        f"SELECT equipment, kind FROM alarm WHERE state = 'open' AND {bulk.any_of('equipment', 1)}",
-        equipment_ids,
-    )
-    found: dict[int, set[str]] = {}
-    for r in rows:
-        found.setdefault(r["equipment"], set()).add(r["kind"])
-    return found
+    return await reads().alarms.open_kinds(bulk, equipment_ids)
 
 
 async def close_open(
     bulk: Bulk, equipment_ids: list[int], kind: str, *, at: datetime, note: str
 ) -> int:
-    rows = await bulk.fetch(
-        "UPDATE alarm SET state = 'closed', closed_at = $1, note = $2"
-        f" WHERE kind = $3 AND state = 'open' AND {bulk.any_of('equipment', 4)} RETURNING id",
-        at,
-        note,
-        kind,
-        equipment_ids,
-    )
-    await notifications.enqueue_alarms(
-        bulk, [r["id"] for r in rows], now=clock.now(), event="alarm.closed"
-    )
-    return len(rows)
+    closed = await reads().alarms.close_open(bulk, equipment_ids, kind, at=at, note=note)
+    await notifications.enqueue_alarms(bulk, closed, now=clock.now(), event="alarm.closed")
+    return len(closed)

@@ -35,32 +35,31 @@ from equipment.broker import connection_from_url
 from equipment.domain import notifications as rules
 from equipment.services import clock
 from equipment.settings import NotifySettings
-from equipment.storage import db
-from equipment.storage.bulk import Bulk
+from equipment.storage import unit_of_work
+from equipment.storage.alert_deliveries import NewAlertDelivery
 
 log = logging.getLogger("sereg.notify")
 
 
 def alert_rows(
     notification_id: int, body: dict[str, Any], organisations: list[int], *, now: datetime
-) -> list[tuple[Any, ...]]:
+) -> list[NewAlertDelivery]:
     """The ``alert_delivery`` rows of one notification: each its own key and payload."""
     rows = []
     for org in organisations:
         key = uuid.uuid4().hex
         payload = {**body, "id": key, "organisation_id": org}
-        rows.append((notification_id, org, key, json.dumps(payload, ensure_ascii=False), now, now))
+        rows.append(
+            NewAlertDelivery(
+                notification=notification_id,
+                organisation=org,
+                idempotency_key=key,
+                body=json.dumps(payload, ensure_ascii=False),
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
     return rows
-
-
-async def insert_rows(bulk: Bulk, rows: list[tuple[Any, ...]]) -> None:
-    await bulk.executemany(
-        "INSERT INTO alert_delivery (notification, organisation, idempotency_key, body,"
-        " state, attempts, next_attempt_at, created_at, last_error)"
-        " VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, '')"
-        " ON CONFLICT (notification, organisation) DO NOTHING",
-        rows,
-    )
 
 
 class Publisher:
@@ -133,10 +132,6 @@ class Publisher:
         return await asyncio.to_thread(self._publish_and_wait, messages, timeout_s)
 
 
-def _skip_locked(bulk: Bulk) -> str:
-    return " FOR UPDATE SKIP LOCKED" if bulk.postgres else ""
-
-
 @dataclass(frozen=True, slots=True)
 class Claimed:
     id: int
@@ -149,49 +144,29 @@ class Claimed:
 async def claim(*, now: datetime, lease_s: int, limit: int) -> list[Claimed]:
     """Lease up to ``limit`` due alert deliveries to this worker (each to one only)."""
     lease = uuid.uuid4().hex
-    async with db.transaction() as transaction:
-        bulk = Bulk(transaction)
-        rows = await bulk.fetch(
-            "UPDATE alert_delivery SET leased_until = $1, lease = $2, attempts = attempts + 1"
-            " WHERE id IN (SELECT id FROM alert_delivery WHERE state = 'pending'"
-            " AND next_attempt_at <= $3 AND (leased_until IS NULL OR leased_until <= $3)"
-            f" ORDER BY next_attempt_at, id LIMIT $4{_skip_locked(bulk)})"
-            " RETURNING id, organisation, attempts, body",
-            now + timedelta(seconds=lease_s),
-            lease,
-            now,
-            limit,
+    async with unit_of_work() as uow:
+        rows = await uow.alert_deliveries.lease(
+            now=now, until=now + timedelta(seconds=lease_s), lease=lease, limit=limit
         )
-    return [
-        Claimed(r["id"], lease, r["attempts"], r["organisation"], r["body"])
-        for r in sorted(rows, key=lambda r: r["id"])
-    ]
+    return [Claimed(r.id, lease, r.attempts, r.organisation, r.body) for r in rows]
 
 
 async def record(results: list[tuple[Claimed, str]], *, now: datetime, s: NotifySettings) -> None:
     """The attempts' results under their leases (a stale lease is ignored), as for
     webhooks, in one transaction a batch."""
-    async with db.transaction() as transaction:
-        bulk = Bulk(transaction)
+    async with unit_of_work() as uow:
+        deliveries = uow.alert_deliveries
         for delivery, error in results:
-            args: list[datetime | str]  # $3 and on, per outcome
             if not error:
-                changes, args = "state = 'delivered', delivered_at = $3, last_error = ''", [now]
+                await deliveries.delivered(delivery.id, delivery.lease, at=now)
             elif rules.dead_after(delivery.attempts, s.max_attempts):
-                changes, args = "state = 'dead', last_error = $3", [error]
+                await deliveries.dead(delivery.id, delivery.lease, error=error)
             else:
                 wait = rules.backoff(
                     delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s
                 )
-                changes = "next_attempt_at = $3, last_error = $4"
-                args = [now + timedelta(seconds=wait), error]
-            await bulk.execute(
-                f"UPDATE alert_delivery SET {changes}, leased_until = NULL, lease = NULL"
-                " WHERE id = $1 AND lease = $2",
-                delivery.id,
-                delivery.lease,
-                *args,
-            )
+                at = now + timedelta(seconds=wait)
+                await deliveries.retry(delivery.id, delivery.lease, at=at, error=error)
 
 
 async def deliver_due(publisher: Publisher, s: NotifySettings) -> int:

@@ -11,6 +11,7 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
 from equipment.services import alarms, audit
 from equipment.storage import reads, unit_of_work
+from equipment.storage.alarms import AlarmRecord
 from equipment.storage.calls import CallRow, RecentCallRow
 from equipment.storage.equipment import EquipmentRow
 
@@ -57,7 +58,7 @@ async def take_call(
     received_at: datetime,
     note: str,
     now: datetime,
-) -> tuple[CallRow, dict[str, Any]]:
+) -> tuple[CallRow, AlarmRecord]:
     """(the call, the alarm): the lift's open entrapment joined, or a new one opened —
     never a second — and, when new, announced through the outbox like any other."""
     principal.require(Permission.CALL_INTAKE)
@@ -79,7 +80,7 @@ async def take_call(
         )
         call = await uow.calls.add(
             {
-                "alarm": alarm["id"],
+                "alarm": alarm.id,
                 "equipment": unit["id"],
                 "callback_number": callback_number,
                 "note": note,
@@ -92,7 +93,7 @@ async def take_call(
         await audit.record(
             principal,
             entity="alarm",
-            entity_id=alarm["id"],
+            entity_id=alarm.id,
             action="call",
             at=now,
             before=None,
@@ -124,7 +125,7 @@ _STEP_TIMES = {
 }
 
 
-async def timeline(principal: Principal, alarm_id: int) -> tuple[dict[str, Any], list[dict]]:
+async def timeline(principal: Principal, alarm_id: int) -> tuple[AlarmRecord, list[dict]]:
     """The alarm and its events, oldest first; out of scope answers 404 like unknown."""
     alarm = await alarms.visible(principal, alarm_id)
     events: list[dict[str, Any]] = []
@@ -135,18 +136,18 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[dict[str, Any],
         if e["action"] == "call":
             continue  # the call's own row says more
         column = _STEP_TIMES.get(e["action"])
-        at = alarm[column] if column and alarm[column] is not None else e["recorded_at"]
+        taken = getattr(alarm, column) if column else None
+        at = taken if taken is not None else e["recorded_at"]
         raised_by_audit |= e["action"] == "raise"
         events.append({"at": at, "what": e["action"], "who": e["actor"], "detail": None})
     if not raised_by_audit:
         # Raised by the ingest (set-at-a-time, no audit row): the device raised it.
-        events.append(
-            {"at": alarm["raised_at"], "what": "raise", "who": alarm["source"], "detail": None}
-        )
+        events.append({"at": alarm.raised_at, "what": "raise", "who": alarm.source, "detail": None})
         for step in ("acknowledge", "arrive", "finish", "close"):
             column = _STEP_TIMES[step]
-            if alarm[column] is not None and not any(ev["what"] == step for ev in events):
-                events.append({"at": alarm[column], "what": step, "who": "", "detail": None})
+            done = getattr(alarm, column)
+            if done is not None and not any(ev["what"] == step for ev in events):
+                events.append({"at": done, "what": step, "who": "", "detail": None})
     callback = principal.can(Permission.CALL_CALLBACK_READ)
     for call in await store.calls.of_alarm(alarm_id):
         detail: dict[str, Any] = {"joined": call["joined"], "note": call["note"]}
@@ -155,10 +156,10 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[dict[str, Any],
         events.append(
             {"at": call["received_at"], "what": "call", "who": call["actor"], "detail": detail}
         )
-    if alarm["equipment"] is not None:
-        end = alarm["closed_at"] or alarm["finished_at"]
+    if alarm.equipment is not None:
+        end = alarm.closed_at or alarm.finished_at
         lift_events = await store.calls.lift_events(
-            alarm["equipment"], start=alarm["raised_at"], end=end, limit=200
+            alarm.equipment, start=alarm.raised_at, end=end, limit=200
         )
         for ev in lift_events:
             events.append(

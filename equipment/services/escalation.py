@@ -16,18 +16,18 @@ from datetime import datetime
 from equipment.domain import escalation as ladders
 from equipment.domain.access import SYSTEM
 from equipment.services import audit, notifications
-from equipment.storage import db
-from equipment.storage.bulk import Bulk
+from equipment.storage import reads, unit_of_work
+from equipment.storage.escalation import EscalationCandidate
 
 
-def _clock(row: dict) -> ladders.AlarmClock:
+def _clock(row: EscalationCandidate) -> ladders.AlarmClock:
     return ladders.AlarmClock(
-        kind=row["kind"],
-        severity=row["severity"],
-        raised_at=notifications.instant(row["raised_at"]),
-        acknowledged_at=row["acknowledged_at"] and notifications.instant(row["acknowledged_at"]),
-        arrived_at=row["arrived_at"] and notifications.instant(row["arrived_at"]),
-        response_limit_minutes=row["response_limit_minutes"],
+        kind=row.kind,
+        severity=row.severity,
+        raised_at=row.raised_at,
+        acknowledged_at=row.acknowledged_at,
+        arrived_at=row.arrived_at,
+        response_limit_minutes=row.response_limit_minutes,
     )
 
 
@@ -45,35 +45,18 @@ async def fire_due(
     """
     per_kind = per_kind or {}
     # Open critical alarms are few (one per unit and kind); the rungs are decided in Python.
-    laddered = ", ".join(f"'{kind}'" for kind in ladders.LADDERS)
-    async with db.reading() as bulk:
-        candidates = await bulk.fetch(
-            "SELECT id, kind, severity, raised_at, acknowledged_at, arrived_at,"
-            " response_limit_minutes FROM alarm WHERE state = 'open'"
-            f" AND (severity = 'critical' OR kind IN ({laddered}))"
-            " AND raised_at <= $1 AND (acknowledged_at IS NULL OR arrived_at IS NULL)"
-            " ORDER BY raised_at LIMIT $2",
-            now,
-            limit,
-        )
-        if not candidates:
-            return 0
-        fired_rows = await bulk.fetch(
-            f"SELECT alarm, step FROM escalation_fired WHERE {bulk.any_of('alarm', 1)}",
-            [c["id"] for c in candidates],
-        )
-    fired: dict[int, set[str]] = {}
-    for r in fired_rows:
-        fired.setdefault(r["alarm"], set()).add(r["step"])
+    candidates, fired = await reads().escalation.candidates(
+        now=now, laddered=ladders.LADDERS, limit=limit
+    )
     count = 0
     for row in candidates:
         for rung in ladders.due(
             _clock(row),
-            fired.get(row["id"], set()),
+            fired.get(row.id, set()),
             now=now,
-            unacknowledged_minutes=per_kind.get(row["kind"], unacknowledged_minutes),
+            unacknowledged_minutes=per_kind.get(row.kind, unacknowledged_minutes),
         ):
-            count += await _fire(row["id"], rung, now=now)
+            count += await _fire(row.id, rung, now=now)
     return count
 
 
@@ -85,28 +68,14 @@ async def _fire(alarm_id: int, rung: ladders.Rung, *, now: datetime) -> int:
 
 
 async def _claim_and_fire(alarm_id: int, rung: ladders.Rung, *, now: datetime) -> int:
-    async with db.transaction() as transaction:
-        bulk = Bulk(transaction)
-        won = await bulk.fetch(
-            "INSERT INTO escalation_fired (alarm, step, fired_at) VALUES ($1, $2, $3)"
-            " ON CONFLICT (alarm, step) DO NOTHING RETURNING id",
-            alarm_id,
-            rung.step,
-            now,
-        )
-        if not won:
+    async with unit_of_work() as uow:
+        if not await uow.escalation.claim(alarm_id, rung.step, now=now):
             return 0  # another worker fired it
         # Still due under the lock of this transaction? (acknowledged meanwhile: skip)
-        state = await bulk.fetch(
-            f"SELECT state, {rung.waits_for} AS taken FROM alarm WHERE id = $1", alarm_id
-        )
-        if not state or state[0]["state"] != "open" or state[0]["taken"] is not None:
+        if not await uow.escalation.still_waiting(alarm_id, rung.waits_for):
             raise _Moot
         if rung.marks_late:
-            await bulk.execute(
-                "UPDATE alarm SET arrived_late = true WHERE id = $1 AND arrived_at IS NULL",
-                alarm_id,
-            )
+            await uow.escalation.mark_late(alarm_id)
         await notifications.enqueue_alarm(
             alarm_id, event="alarm.escalated", step=rung.step, now=now
         )

@@ -458,7 +458,7 @@ async def raise_overdue_alarms(*, today: date, now: datetime, limit: int = 200) 
                     actor=SYSTEM,
                     now=now,
                 )
-                if not await _repo.mark_alarmed(hazard.id, int(alarm["id"])):
+                if not await _repo.mark_alarmed(hazard.id, alarm.id):
                     raise _AlreadyRaised  # another worker won: roll this one's count back
         except _AlreadyRaised:
             continue

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 
 from equipment.domain import changes as change_rules
 from equipment.domain import notifications as rules
@@ -44,9 +45,18 @@ from equipment.services import alerts as alert_topics
 from equipment.services import audit, clock
 from equipment.services import changes as change_feed
 from equipment.settings import NotifySettings
-from equipment.storage import db
+from equipment.storage import reads, unit_of_work
+from equipment.storage.alert_deliveries import NewAlertDelivery
 from equipment.storage.bulk import Bulk
-from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
+from equipment.storage.notifications import (
+    AlarmFacts,
+    DeliveryRecord,
+    EndpointRecord,
+    NewChangeDelivery,
+    NewEndpoint,
+    NewWebhookDelivery,
+    PublicEndpoint,
+)
 
 log = logging.getLogger("sereg.notify")
 
@@ -56,16 +66,14 @@ _ORG_KINDS_WITH_ENDPOINTS = ("maintenance_company", "user_unit", "filling_statio
 # ------------------------------------------------------------------ endpoints (the API)
 
 
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    """An endpoint as listed: never its secret."""
-    return {k: v for k, v in row.items() if k != "secret"}
+def _public(row: EndpointRecord) -> dict[str, Any]:
+    """An endpoint as audited: never its secret."""
+    return {k: v for k, v in msgspec.structs.asdict(row).items() if k != "secret"}
 
 
-def _own(principal: Principal):
-    """The endpoints ``principal`` manages: all for the bureau, its own otherwise."""
-    if principal.sees_all_organisations() and principal.organisation_id is None:
-        return None
-    return WebhookEndpoint.organisation == principal.organisation_id
+def _everyone(principal: Principal) -> bool:
+    """Whether ``principal`` manages every endpoint (the bureau), or only its own."""
+    return principal.sees_all_organisations() and principal.organisation_id is None
 
 
 def _check_url(url: str) -> str:
@@ -136,7 +144,7 @@ async def create_endpoint(
     allow: rules.Allowance,
     alarms: bool = True,
     changes: str = "",
-) -> dict[str, Any]:
+) -> EndpointRecord:
     """A new endpoint; the answer carries its signing secret, the only time it is shown.
 
     ``allow``: the non-public destinations the operator allows (SEREG_WEBHOOK_ALLOW_PRIVATE).
@@ -154,21 +162,17 @@ async def create_endpoint(
         tier = rules.Tier(tier).value
     except ValueError as exc:
         raise InvalidValue("tier is primary or second", field="tier") from exc
-    if _own(principal) is not None:
+    if not _everyone(principal):
         # Not the bureau: an organisation registers its own endpoints only, and another
         # organisation's id answers like an unknown one.
         if organisation_id not in (None, principal.organisation_id):
             raise NotFound(f"organisation {organisation_id} not found")
         organisation_id = principal.organisation_id
     if organisation_id is not None:
-        org = (
-            await Organisation.select(Organisation.kind)
-            .where(Organisation.id == organisation_id)
-            .first()
-        )
-        if org is None:
+        kind = await reads().notifications.organisation_kind(organisation_id)
+        if kind is None:
             raise NotFound(f"organisation {organisation_id} not found")
-        if org["kind"] not in _ORG_KINDS_WITH_ENDPOINTS:
+        if kind not in _ORG_KINDS_WITH_ENDPOINTS:
             raise InvalidValue(
                 "only maintenance companies, user units and filling stations are told of alarms",
                 field="organisation_id",
@@ -186,26 +190,25 @@ async def create_endpoint(
     # A new subscriber hears of the changes from now on; the past is in GET /changes.
     cursor = await change_feed.head() if kinds else ""
     secret = "whsec_" + secrets.token_urlsafe(32)
-    async with db.transaction():
-        [row] = await WebhookEndpoint.insert(
-            WebhookEndpoint(
+    async with unit_of_work() as uow:
+        row = await uow.notifications.add_endpoint(
+            NewEndpoint(
                 organisation=organisation_id,
                 tier=tier,
                 district_code=district_code,
                 url=url,
                 secret=secret,
                 label=label,
-                active=True,
                 created_at=now,
                 alarms=alarms,
                 changes=change_rules.format_kinds(kinds),
                 change_cursor=cursor,
             )
-        ).returning(*WebhookEndpoint.all_columns())
+        )
         await audit.record(
             principal,
             entity="webhook_endpoint",
-            entity_id=row["id"],
+            entity_id=row.id,
             action="create",
             at=now,
             before=None,
@@ -214,44 +217,32 @@ async def create_endpoint(
     return row
 
 
-async def list_endpoints(principal: Principal) -> list[dict[str, Any]]:
+async def list_endpoints(principal: Principal) -> list[PublicEndpoint]:
     principal.require(Permission.WEBHOOK_MANAGE)
-    query = WebhookEndpoint.select().where(WebhookEndpoint.active == True)  # noqa: E712
-    scope = _own(principal)
-    if scope is not None:
-        query = query.where(scope)
-    return [_public(r) for r in await query.order_by(WebhookEndpoint.id)]
-
-
-async def _endpoint(principal: Principal, endpoint_id: int) -> dict[str, Any]:
-    principal.require(Permission.WEBHOOK_MANAGE)
-    query = WebhookEndpoint.select().where(
-        WebhookEndpoint.id == endpoint_id,
-        WebhookEndpoint.active == True,  # noqa: E712
+    return await reads().notifications.endpoints(
+        everyone=_everyone(principal), organisation=principal.organisation_id
     )
-    scope = _own(principal)
-    if scope is not None:
-        query = query.where(scope)
-    row = await query.first()
+
+
+async def _endpoint(principal: Principal, endpoint_id: int) -> PublicEndpoint:
+    principal.require(Permission.WEBHOOK_MANAGE)
+    row = await reads().notifications.endpoint(
+        endpoint_id, everyone=_everyone(principal), organisation=principal.organisation_id
+    )
     if row is None:
         raise NotFound(f"webhook endpoint {endpoint_id} not found")
     return row
 
 
-async def get_endpoint(principal: Principal, endpoint_id: int) -> dict[str, Any]:
-    return _public(await _endpoint(principal, endpoint_id))
+async def get_endpoint(principal: Principal, endpoint_id: int) -> PublicEndpoint:
+    return await _endpoint(principal, endpoint_id)
 
 
 async def delete_endpoint(principal: Principal, endpoint_id: int, *, now: datetime) -> None:
     """Stop telling an endpoint; its pending deliveries are dropped with it (kept, dead)."""
-    async with db.transaction():
+    async with unit_of_work() as uow:
         await _endpoint(principal, endpoint_id)
-        await WebhookEndpoint.update({WebhookEndpoint.active: False}).where(
-            WebhookEndpoint.id == endpoint_id
-        )
-        await WebhookDelivery.update(
-            {WebhookDelivery.state: "dead", WebhookDelivery.last_error: "endpoint deleted"}
-        ).where(WebhookDelivery.endpoint == endpoint_id, WebhookDelivery.state == "pending")
+        await uow.notifications.deactivate(endpoint_id)
         await audit.record(
             principal,
             entity="webhook_endpoint",
@@ -263,32 +254,12 @@ async def delete_endpoint(principal: Principal, endpoint_id: int, *, now: dateti
         )
 
 
-_DELIVERY_COLUMNS = (
-    WebhookDelivery.id,
-    WebhookDelivery.notification,
-    WebhookDelivery.idempotency_key,
-    WebhookDelivery.state,
-    WebhookDelivery.attempts,
-    WebhookDelivery.next_attempt_at,
-    WebhookDelivery.last_error,
-    WebhookDelivery.last_status,
-    WebhookDelivery.delivered_at,
-    WebhookDelivery.created_at,
-    WebhookDelivery.change,
-)
-
-
 async def list_deliveries(
     principal: Principal, endpoint_id: int, *, state: str | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[DeliveryRecord]:
     """An endpoint's deliveries, newest first; ``state="dead"`` is its dead-letter list."""
     await _endpoint(principal, endpoint_id)
-    query = WebhookDelivery.select(*_DELIVERY_COLUMNS).where(
-        WebhookDelivery.endpoint == endpoint_id
-    )
-    if state:
-        query = query.where(WebhookDelivery.state == state)
-    return await query.order_by(WebhookDelivery.id, ascending=False).limit(limit)
+    return await reads().notifications.deliveries(endpoint_id, state=state, limit=limit)
 
 
 async def redeliver(
@@ -297,20 +268,9 @@ async def redeliver(
     """Put dead deliveries (one, or all of the endpoint's) back in the queue with a fresh
     count of attempts; answers how many. Same key, same body: a receiver that did get one
     after all drops the repeat."""
-    async with db.transaction():
+    async with unit_of_work() as uow:
         await _endpoint(principal, endpoint_id)
-        query = WebhookDelivery.update(
-            {
-                WebhookDelivery.state: "pending",
-                WebhookDelivery.attempts: 0,
-                WebhookDelivery.next_attempt_at: now,
-                WebhookDelivery.leased_until: None,
-                WebhookDelivery.lease: None,
-            }
-        ).where(WebhookDelivery.endpoint == endpoint_id, WebhookDelivery.state == "dead")
-        if delivery_id is not None:
-            query = query.where(WebhookDelivery.id == delivery_id)
-        rows = await query.returning(WebhookDelivery.id)
+        rows = await uow.notifications.redeliver(endpoint_id, delivery_id=delivery_id, now=now)
         if delivery_id is not None and not rows:
             raise NotFound(f"no dead delivery {delivery_id} on webhook endpoint {endpoint_id}")
         await audit.record(
@@ -320,7 +280,7 @@ async def redeliver(
             action="redeliver",
             at=now,
             before=None,
-            after={"deliveries": [r["id"] for r in rows]},
+            after={"deliveries": rows},
         )
         return len(rows)
 
@@ -330,14 +290,7 @@ async def redeliver(
 
 async def enqueue_alarm(alarm_id: int, *, event: str, step: str = "", now: datetime) -> None:
     """Announce an alarm; call inside the transaction that raised it (the outbox)."""
-    await Notification.raw(
-        "INSERT INTO notification (event, alarm, step, created_at, fanned_out)"
-        " VALUES ({}, {}, {}, {}, false) ON CONFLICT (event, alarm, step) DO NOTHING",
-        event,
-        alarm_id,
-        step,
-        now,
-    )
+    await reads().notifications.enqueue(alarm_id, event=event, step=step, now=now)
 
 
 async def enqueue_alarms(
@@ -346,58 +299,40 @@ async def enqueue_alarms(
     """:func:`enqueue_alarm` for the ingest's batch, set-at-a-time, in its transaction."""
     if not alarm_ids:
         return
-    await bulk.execute(
-        "INSERT INTO notification (event, alarm, step, created_at, fanned_out)"
-        f" SELECT CAST($1 AS TEXT), id, '', $2, false FROM alarm WHERE {bulk.any_of('id', 3)}"
-        " ON CONFLICT (event, alarm, step) DO NOTHING",
-        rules.Event(event).value,
-        now,
-        sorted(set(alarm_ids)),
+    await reads().notifications.enqueue_many(
+        bulk, sorted(set(alarm_ids)), event=rules.Event(event).value, now=now
     )
 
 
-def _skip_locked(bulk: Bulk) -> str:
-    # PostgreSQL: rows another worker holds are skipped, not waited for; SQLite has one
-    # writer at a time (the IMMEDIATE transaction), so nothing to skip.
-    return " FOR UPDATE SKIP LOCKED" if bulk.postgres else ""
-
-
-def _alarm_body(
-    key: str, event: str, step: str, alarm: dict[str, Any], at: datetime
-) -> dict[str, Any]:
-    limit = alarm["response_limit_minutes"]
-    raised = instant(alarm["raised_at"])
+def _alarm_body(key: str, event: str, step: str, alarm: AlarmFacts, at: datetime) -> dict[str, Any]:
+    limit = alarm.response_limit_minutes
+    raised = alarm.raised_at
     return {
         "id": key,
         "event": event,
         "step": step or None,
         "created_at": at.isoformat(),
         "alarm": {
-            "id": alarm["id"],
-            "kind": alarm["kind"],
-            "severity": alarm["severity"],
-            "state": alarm["state"],
+            "id": alarm.id,
+            "kind": alarm.kind,
+            "severity": alarm.severity,
+            "state": alarm.state,
             "raised_at": raised.isoformat(),
-            "count": alarm["count"],
+            "count": alarm.count,
             "response_limit_minutes": limit,
             "respond_by": (raised + timedelta(minutes=limit)).isoformat() if limit else None,
-            "acknowledged": alarm["acknowledged_at"] is not None,
-            "arrived": alarm["arrived_at"] is not None,
-            "arrived_late": alarm["arrived_late"],
-            "district_code": alarm["district_code"],
-            "equipment_id": alarm["equipment"],
-            "equipment_code": alarm["code"],
-            "registration_code": alarm["registration_code"],
-            "address": alarm["address"],
-            "station_id": alarm["station"],
-            "detail": alarm["detail"],
+            "acknowledged": alarm.acknowledged_at is not None,
+            "arrived": alarm.arrived_at is not None,
+            "arrived_late": alarm.arrived_late,
+            "district_code": alarm.district_code,
+            "equipment_id": alarm.equipment,
+            "equipment_code": alarm.code,
+            "registration_code": alarm.registration_code,
+            "address": alarm.address,
+            "station_id": alarm.station,
+            "detail": alarm.detail,
         },
     }
-
-
-def instant(value: Any) -> datetime:
-    """A timestamp as read back by raw SQL: a datetime (PostgreSQL) or ISO text (SQLite)."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> int:
@@ -406,78 +341,59 @@ async def fan_out(*, now: datetime, limit: int = 100, alerts: bool = False) -> i
     ``alerts``: also one delivery per organisation of the alarm to its MQTT alert topic
     (``equipment.services.alerts``); off when no worker publishes them (no broker set)."""
 
-    async with db.transaction() as transaction:
-        bulk = Bulk(transaction)
-        pending = await bulk.fetch(
-            "SELECT id, event, alarm, step FROM notification WHERE fanned_out = false"
-            f" ORDER BY id LIMIT $1{_skip_locked(bulk)}",
-            limit,
-        )
+    async with unit_of_work() as uow:
+        store = uow.notifications
+        pending = await store.pending(limit)
         if not pending:
             return 0
-        alarms = {
-            r["id"]: r
-            for r in await bulk.fetch(
-                "SELECT a.*, e.code, e.registration_code, e.address,"
-                " e.maintenance_company AS current_company, e.user_unit"
-                " FROM alarm a LEFT JOIN equipment e ON e.id = a.equipment"
-                f" WHERE {bulk.any_of('a.id', 1)}",
-                sorted({p["alarm"] for p in pending}),
-            )
-        }
+        alarms = await store.alarm_facts(sorted({p.alarm for p in pending}))
         endpoints = [
             rules.Endpoint(
-                id=r["id"],
-                organisation=r["organisation"],
-                tier=rules.Tier(r["tier"]),
-                district_code=r["district_code"],
+                id=r.id,
+                organisation=r.organisation,
+                tier=rules.Tier(r.tier),
+                district_code=r.district_code,
             )
-            for r in await bulk.fetch(
-                "SELECT id, organisation, tier, district_code FROM webhook_endpoint"
-                " WHERE active = true AND alarms = true ORDER BY id"
-            )
+            for r in await store.alarm_endpoints()
         ]
-        rows = []
-        alert_rows: list[tuple[Any, ...]] = []
+        rows: list[NewWebhookDelivery] = []
+        alert_rows: list[NewAlertDelivery] = []
         for p in pending:
-            alarm = alarms.get(p["alarm"])
+            alarm = alarms.get(p.alarm)
             if alarm is None:
                 continue
             facts = rules.AlarmFacts(
-                severity=alarm["severity"],
-                district_code=alarm["district_code"],
+                severity=alarm.severity,
+                district_code=alarm.district_code,
                 # The unit's maintainer now, not the one the alarm was raised under.
-                maintenance_company=alarm["current_company"],
-                user_unit=alarm["user_unit"],
-                station=alarm["station"],
+                maintenance_company=alarm.current_company,
+                user_unit=alarm.user_unit,
+                station=alarm.station,
             )
-            for endpoint_id in rules.recipients(
-                rules.Event(p["event"]), p["step"], facts, endpoints
-            ):
+            for endpoint_id in rules.recipients(rules.Event(p.event), p.step, facts, endpoints):
                 key = uuid.uuid4().hex
-                body = _alarm_body(key, p["event"], p["step"], alarm, now)
+                body = _alarm_body(key, p.event, p.step, alarm, now)
                 rows.append(
-                    (p["id"], endpoint_id, key, json.dumps(body, ensure_ascii=False), now, now)
+                    NewWebhookDelivery(
+                        notification=p.id,
+                        endpoint=endpoint_id,
+                        idempotency_key=key,
+                        body=json.dumps(body, ensure_ascii=False),
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
                 )
             if alerts:
                 alert_rows += alert_topics.alert_rows(
-                    p["id"],
-                    _alarm_body("", p["event"], p["step"], alarm, now),
+                    p.id,
+                    _alarm_body("", p.event, p.step, alarm, now),
                     rules.alert_organisations(facts),
                     now=now,
                 )
-        await bulk.executemany(
-            "INSERT INTO webhook_delivery (notification, endpoint, idempotency_key, body,"
-            " state, attempts, next_attempt_at, created_at, last_error)"
-            " VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, '')"
-            " ON CONFLICT (notification, endpoint) WHERE change IS NULL DO NOTHING",
-            rows,
-        )
-        await alert_topics.insert_rows(bulk, alert_rows)
-        await bulk.execute(
-            f"UPDATE notification SET fanned_out = true WHERE {bulk.any_of('id', 1)}",
-            [p["id"] for p in pending],
-        )
+        if rows:
+            await store.add_deliveries(rows)
+        await uow.alert_deliveries.insert(alert_rows)
+        await store.fanned_out([p.id for p in pending])
         return len(pending)
 
 
@@ -515,26 +431,19 @@ async def fan_out_changes(*, now: datetime, limit: int = 100) -> int:
     delivery may overtake a later one: each body carries its change's cursor, by which
     a receiver orders them.
     """
-    async with db.reading() as reading:
-        subscribed = await reading.fetch(
-            "SELECT w.id, w.organisation, w.district_code, w.changes, w.change_cursor,"
-            " o.kind FROM webhook_endpoint w LEFT JOIN organisation o ON o.id = w.organisation"
-            " WHERE w.active = true AND w.changes <> '' ORDER BY w.id"
-        )
+    subscribed = await reads().notifications.change_subscriptions()
     told = 0
     for endpoint in subscribed:
-        principal = subscriber(
-            endpoint["organisation"], endpoint["kind"], endpoint["district_code"]
-        )
+        principal = subscriber(endpoint.organisation, endpoint.kind, endpoint.district_code)
         if principal is None:
             continue
-        kinds = change_rules.parse_kinds(endpoint["changes"]) & change_feed.visible_kinds(principal)
+        kinds = change_rules.parse_kinds(endpoint.changes) & change_feed.visible_kinds(principal)
         page = await change_feed.read(
-            principal.equipment_scope(), endpoint["change_cursor"], limit=limit, kinds=kinds
+            principal.equipment_scope(), endpoint.change_cursor, limit=limit, kinds=kinds
         )
-        if page.next_cursor == endpoint["change_cursor"]:
+        if page.next_cursor == endpoint.change_cursor:
             continue
-        rows = []
+        rows: list[NewChangeDelivery] = []
         for change in page.items:
             key = uuid.uuid4().hex
             body = {
@@ -544,26 +453,22 @@ async def fan_out_changes(*, now: datetime, limit: int = 100) -> int:
                 "change": change_feed.as_json(change, with_actor=False),
             }
             rows.append(
-                (change.record.id, endpoint["id"], key, json.dumps(body, ensure_ascii=False), now)
+                NewChangeDelivery(
+                    change=change.record.id,
+                    endpoint=endpoint.id,
+                    idempotency_key=key,
+                    body=json.dumps(body, ensure_ascii=False),
+                    at=now,
+                )
             )
-        async with db.transaction() as transaction:
-            bulk = Bulk(transaction)
-            moved = await bulk.fetch(
-                "UPDATE webhook_endpoint SET change_cursor = $1 WHERE id = $2"
-                " AND change_cursor = $3 RETURNING id",
-                page.next_cursor,
-                endpoint["id"],
-                endpoint["change_cursor"],
+        async with unit_of_work() as uow:
+            moved = await uow.notifications.move_cursor(
+                endpoint.id, was=endpoint.change_cursor, to=page.next_cursor
             )
             if not moved:
                 continue
-            await bulk.executemany(
-                "INSERT INTO webhook_delivery (notification, change, endpoint, idempotency_key,"
-                " body, state, attempts, next_attempt_at, created_at, last_error)"
-                " VALUES (0, $1, $2, $3, $4, 'pending', 0, $5, $5, '')"
-                " ON CONFLICT (change, endpoint) WHERE change IS NOT NULL DO NOTHING",
-                rows,
-            )
+            if rows:
+                await uow.notifications.add_change_deliveries(rows)
         told += len(rows)
     return told
 
@@ -582,39 +487,21 @@ class Claimed:
 async def claim(*, now: datetime, lease_s: int, limit: int) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries to this worker (each to one worker only)."""
     lease = uuid.uuid4().hex
-    async with db.transaction() as transaction:
-        bulk = Bulk(transaction)
-        rows = await bulk.fetch(
-            "UPDATE webhook_delivery SET leased_until = $1, lease = $2, attempts = attempts + 1"
-            " WHERE id IN (SELECT id FROM webhook_delivery WHERE state = 'pending'"
-            " AND next_attempt_at <= $3 AND (leased_until IS NULL OR leased_until <= $3)"
-            f" ORDER BY next_attempt_at, id LIMIT $4{_skip_locked(bulk)})"
-            " RETURNING id, endpoint, attempts, idempotency_key, body",
-            now + timedelta(seconds=lease_s),
-            lease,
-            now,
-            limit,
+    async with unit_of_work() as uow:
+        rows = await uow.notifications.lease(
+            now=now, until=now + timedelta(seconds=lease_s), lease=lease, limit=limit
         )
-        if not rows:
-            return []
-        endpoints = {
-            r["id"]: r
-            for r in await bulk.fetch(
-                f"SELECT id, url, secret FROM webhook_endpoint WHERE {bulk.any_of('id', 1)}",
-                sorted({r["endpoint"] for r in rows}),
-            )
-        }
     return [
         Claimed(
-            id=r["id"],
+            id=r.id,
             lease=lease,
-            attempts=r["attempts"],
-            key=r["idempotency_key"],
-            body=r["body"],
-            url=endpoints[r["endpoint"]]["url"],
-            secret=endpoints[r["endpoint"]]["secret"],
+            attempts=r.attempts,
+            key=r.idempotency_key,
+            body=r.body,
+            url=r.url,
+            secret=r.secret,
         )
-        for r in sorted(rows, key=lambda r: r["id"])
+        for r in rows
     ]
 
 
@@ -667,36 +554,28 @@ async def post(client: httpx.AsyncClient, delivery: Claimed, allow: rules.Allowa
     return Outcome(False, response.status_code, f"HTTP {response.status_code}")
 
 
-def _result(
-    delivery: Claimed, outcome: Outcome, *, now: datetime, s: NotifySettings
-) -> tuple[str, list[Any]]:
-    """The SET clause and its values for one attempt's result."""
-    if outcome.ok:
-        return "state = 'delivered', delivered_at = $3, last_error = ''", [now]
-    if rules.dead_after(delivery.attempts, s.max_attempts):
-        return "state = 'dead', last_error = $3", [outcome.error]
-    wait = rules.backoff(delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s)
-    return "next_attempt_at = $3, last_error = $4", [now + timedelta(seconds=wait), outcome.error]
-
-
 async def record(
     results: list[tuple[Claimed, Outcome]], *, now: datetime, s: NotifySettings
 ) -> None:
     """The attempts' results, each under the lease it was made with (a stale lease is
     ignored), in one transaction: one commit a batch, not one a delivery (an alarm storm
     is otherwise paced by the database's commits)."""
-    async with db.transaction() as transaction:
-        bulk = Bulk(transaction)
+    async with unit_of_work() as uow:
+        store = uow.notifications
         for delivery, outcome in results:
-            changes, args = _result(delivery, outcome, now=now, s=s)
-            await bulk.execute(
-                f"UPDATE webhook_delivery SET {changes}, last_status = ${len(args) + 3},"
-                " leased_until = NULL, lease = NULL WHERE id = $1 AND lease = $2",
-                delivery.id,
-                delivery.lease,
-                *args,
-                outcome.status,
-            )
+            status = outcome.status
+            if outcome.ok:
+                await store.delivered(delivery.id, delivery.lease, at=now, status=status)
+            elif rules.dead_after(delivery.attempts, s.max_attempts):
+                await store.dead(delivery.id, delivery.lease, error=outcome.error, status=status)
+            else:
+                wait = rules.backoff(
+                    delivery.attempts, base_s=s.backoff_base_s, cap_s=s.backoff_cap_s
+                )
+                at = now + timedelta(seconds=wait)
+                await store.retry(
+                    delivery.id, delivery.lease, at=at, error=outcome.error, status=status
+                )
 
 
 async def deliver_due(client: httpx.AsyncClient, s: NotifySettings) -> int:

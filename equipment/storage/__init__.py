@@ -21,6 +21,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.alarm_changes import AlarmChangeRepository
+from equipment.storage.alarms import AlarmRepository
+from equipment.storage.alert_deliveries import AlertDeliveryRepository
 from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
@@ -34,11 +37,14 @@ from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
 from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
+from equipment.storage.emergency import EmergencyRepository
 from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.escalation import EscalationRepository
 from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
 from equipment.storage.membership import MembershipRepository
+from equipment.storage.notifications import NotificationRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
@@ -48,6 +54,9 @@ class UnitOfWork:
     """The repositories, one attribute per aggregate."""
 
     def __init__(self) -> None:
+        self.alarm_changes = AlarmChangeRepository()
+        self.alarms = AlarmRepository()
+        self.alert_deliveries = AlertDeliveryRepository()
         self.areas = AreaRepository()
         self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
@@ -61,11 +70,14 @@ class UnitOfWork:
         self.devices = DeviceRepository()
         self.draws = DrawRepository()
         self.due = DueRepository()
+        self.emergency = EmergencyRepository()
         self.equipment = EquipmentRepository()
+        self.escalation = EscalationRepository()
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
         self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
+        self.notifications = NotificationRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
         self.retention = RetentionRepository()

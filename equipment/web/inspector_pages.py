@@ -172,7 +172,7 @@ async def inspector_home(request: Request, principal: Principal) -> Template:
     )
     units = await register.unit_labels(
         principal,
-        {a["equipment"] for a in (*open_alarms.items, *entrapments.items)} - {None},
+        {a.equipment for a in (*open_alarms.items, *entrapments.items)} - {None},
     )
     refused = await _or_none(
         fills.list_fills(principal, fills.FillFilter(allowed=False), before_id=None, limit=10)

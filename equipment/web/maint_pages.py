@@ -14,6 +14,7 @@ from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
@@ -30,6 +31,7 @@ from equipment.i18n import N_, Translator
 from equipment.i18n.spoken import speak
 from equipment.services import alarms, clock, due, maintenance, register
 from equipment.services.pagination import SortKey
+from equipment.storage.alarms import AlarmRecord
 from equipment.web import company_labels as labels
 from equipment.web.staff import error_page, needs, page, staff_language
 
@@ -310,20 +312,20 @@ STEP_NAMES = {
 }
 
 
-def _alarm_row(a: dict[str, Any], _: Translator, now: datetime) -> dict[str, Any]:
+def _alarm_row(a: AlarmRecord, _: Translator, now: datetime) -> dict[str, Any]:
     # The next step is the first not yet marked: the buttons follow the service's order.
-    next_step = next((s for s in STEPS if a[STEP_DONE[s]] is None), None)
-    ended = a["finished_at"] or a["closed_at"] or now
+    next_step = next((s for s in STEPS if getattr(a, STEP_DONE[s]) is None), None)
+    ended = a.finished_at or a.closed_at or now
     return {
-        **a,
-        "kind_label": labels.label(labels.ALARM_KINDS, a["kind"], _),
-        "state_label": labels.label(labels.ALARM_STATES, a["state"], _),
-        "severity_label": labels.label(labels.SEVERITIES, a["severity"], _),
-        "next_step": next_step if a["state"] == "open" else None,
+        **msgspec.structs.asdict(a),
+        "kind_label": labels.label(labels.ALARM_KINDS, a.kind, _),
+        "state_label": labels.label(labels.ALARM_STATES, a.state, _),
+        "severity_label": labels.label(labels.SEVERITIES, a.severity, _),
+        "next_step": next_step if a.state == "open" else None,
         "next_step_label": _(STEP_NAMES[next_step]) if next_step else "",
         # The clock: minutes since raised, to the end of the rescue (or now while it runs).
-        "minutes": int((ended - a["raised_at"]).total_seconds() // 60),
-        "running": a["state"] == "open" and a["finished_at"] is None,
+        "minutes": int((ended - a.raised_at).total_seconds() // 60),
+        "running": a.state == "open" and a.finished_at is None,
     }
 
 
@@ -340,9 +342,13 @@ async def _alarm_page(
     found = await alarms.list_alarms(
         principal, alarms.AlarmFilter(state=state), cursor=cursor, limit=PAGE_SIZE
     )
-    codes = await _unit_codes(principal, {a["equipment"] for a in found.items})
+    codes = await _unit_codes(principal, {a.equipment for a in found.items})
     now = clock.now()
-    rows = [_alarm_row(a, _, now) | {"code": codes.get(a["equipment"], "")} for a in found.items]
+    rows = [
+        _alarm_row(a, _, now)
+        | {"code": codes.get(a.equipment, "") if a.equipment is not None else ""}
+        for a in found.items
+    ]
     return page(
         request,
         "maint/alarms.html",

@@ -189,16 +189,16 @@ async def finished_entrapment(w, side: str, *, recorded: bool = False) -> int:
         SYSTEM, unit["id"], kind="entrapment", raised_at=now, source="manual", now=now
     )
     for step in ("acknowledge", "arrive", "finish"):
-        await alarms.respond(SYSTEM, alarm["id"], step, at=now, now=now)
+        await alarms.respond(SYSTEM, alarm.id, step, at=now, now=now)
     if recorded:
         await emergency_records.record_outcome(
             SYSTEM,
-            alarm["id"],
+            alarm.id,
             rescue.Outcome(1, 0, 0, "door_opened_at_level", "door_system", ("王",)),
             note="",
             now=now,
         )
-    return alarm["id"]
+    return alarm.id
 
 
 async def handed_over_alarm(w, *, to: str) -> int:
@@ -219,7 +219,7 @@ async def handed_over_alarm(w, *, to: str) -> int:
         today=f.TODAY,
         now=now,
     )
-    return alarm["id"]
+    return alarm.id
 
 
 async def webhook(w, side: str = "a") -> int:
@@ -234,7 +234,7 @@ async def webhook(w, side: str = "a") -> int:
         now=clock.now(),
         allow=allowance(["127.0.0.1"]),  # never delivered to: the matrix reads the row
     )
-    return row["id"]
+    return row.id
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,14 @@ async def test_each_change_the_board_shows_is_recorded_once_in_commit_order(engi
         SYSTEM, unit["id"], kind="entrapment", raised_at=now, source="manual", now=now
     )
     responder = Principal(Role.MAINTENANCE, company)
-    await alarms.respond(responder, raised["id"], "acknowledge", at=now, now=now)
-    await alarms.close(SYSTEM, raised["id"], note="rescued", now=now)
+    await alarms.respond(responder, raised.id, "acknowledge", at=now, now=now)
+    await alarms.close(SYSTEM, raised.id, note="rescued", now=now)
     await alarm_feed.stamp()
     changes, last = await alarm_feed.changes_after(0)
     assert [c.event for c in changes] == ["raised", "acknowledged", "closed"]
     assert [c.seq for c in changes] == sorted(c.seq for c in changes)
     assert last == changes[-1].seq == await alarm_feed.head()
-    assert changes[-1].alarm["state"] == "closed"
+    assert changes[-1].alarm.state == "closed"
     # Another company's caller is shown none of them.
     other = await factories.organisation("maintenance_company")
     seen, _ = await alarm_feed.visible_changes(Principal(Role.MAINTENANCE, other["id"]), 0)

@@ -49,11 +49,11 @@ async def test_the_call_centre_takes_calls_and_follows_the_rescue(staff, engine)
         SYSTEM, alarms.AlarmFilter(equipment_id=lift["id"]), cursor=None, limit=10
     )
     [alarm] = found.items
-    assert alarm["kind"] == "entrapment" and alarm["count"] == 2
+    assert alarm.kind == "entrapment" and alarm.count == 2
     now = clock.now()
-    await alarms.respond(SYSTEM, alarm["id"], "acknowledge", at=now, now=now)
+    await alarms.respond(SYSTEM, alarm.id, "acknowledge", at=now, now=now)
     after = await desk.http.get("/ui/calls")
-    assert after.text.count(f'href="/ui/alarms#alarm-{alarm["id"]}"') == 2
+    assert after.text.count(f'href="/ui/alarms#alarm-{alarm.id}"') == 2
     assert "已接警" in after.text
 
     unknown = await desk.post(

@@ -66,7 +66,7 @@ async def test_a_call_opens_the_alarm_and_the_next_joins_it(client, world, recei
         now=clock.now(),
         allow=webhook_receiver.LOOPBACK,
     )
-    receiver.secrets["/company"] = made["secret"]
+    receiver.secrets["/company"] = made.secret
 
     first = await call(client, w, registration_code=w["unit"]["registration_code"])
     assert first.status_code == 201, first.text

@@ -61,7 +61,7 @@ async def companies(client, engine):
             source="manual",
             now=now,
         )
-        raised[lift["id"]] = row["id"]
+        raised[lift["id"]] = row.id
     return {"a": a, "b": b, "ours": ours, "theirs": theirs, "alarms": raised}
 
 
@@ -206,7 +206,7 @@ async def test_alarms_are_answered_step_by_step(companies, staff) -> None:
     # The running clock: anchored at the raise, for the script to tick on; minutes so far.
     clock_span = re.search(r'<span class="clock" data-since="([^"]+)">(\d+) 分钟', listed.text)
     assert clock_span is not None, listed.text
-    raised_at = (await alarms.visible(SYSTEM, ours))["raised_at"]
+    raised_at = (await alarms.visible(SYSTEM, ours)).raised_at
     assert datetime.fromisoformat(clock_span.group(1)) == raised_at
     assert int(clock_span.group(2)) >= 7
     assert f'action="/ui/maint/alarms/{ours}/acknowledge"' in listed.text
@@ -220,7 +220,7 @@ async def test_alarms_are_answered_step_by_step(companies, staff) -> None:
     assert "已" in twice.text  # the conflict's reason, in Chinese
     # Another company's alarm: not found, and left as it was.
     assert (await s.post(f"/ui/maint/alarms/{theirs}/acknowledge")).status_code == 404
-    assert (await alarms.visible(SYSTEM, theirs))["acknowledged_at"] is None
+    assert (await alarms.visible(SYSTEM, theirs)).acknowledged_at is None
     assert (await s.post(f"/ui/maint/alarms/{ours}/dance")).status_code == 404
     assert (await s.http.post(f"/ui/maint/alarms/{theirs}/acknowledge")).status_code == 403
     closed = await s.http.get("/ui/maint/alarms?state=closed")

@@ -173,7 +173,7 @@ async def test_dispatcher_sees_an_mqtt_entrapment_live_and_acknowledges_it(
     [alarm] = (
         await alarms.list_alarms(SYSTEM, alarms.AlarmFilter(state="open"), cursor=None, limit=5)
     ).items
-    assert alarm["acknowledged_at"] is not None and alarm["equipment"] == lift["id"]
+    assert alarm.acknowledged_at is not None and alarm.equipment == lift["id"]
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await page.screenshot(path=str(tmp_path / "alarm_board.png"), full_page=True)
     await context.close()

@@ -71,35 +71,35 @@ async def test_alarm_board_shows_the_callers_alarms_and_acknowledges(engine, sta
 
     board = await dispatcher.http.get("/ui/alarms")
     assert board.status_code == 200, board.text
-    assert f'id="alarm-{mine["id"]}"' in board.text
-    assert f'id="alarm-{theirs["id"]}"' not in board.text
+    assert f'id="alarm-{mine.id}"' in board.text
+    assert f'id="alarm-{theirs.id}"' not in board.text
     assert "困人" in board.text and 'class="clock"' in board.text
-    assert f'action="/ui/alarms/{mine["id"]}/acknowledge"' in board.text
+    assert f'action="/ui/alarms/{mine.id}/acknowledge"' in board.text
 
     # Another company's alarm: not found, by card and by button.
-    assert (await dispatcher.http.get(f"/ui/alarms/{theirs['id']}/card")).status_code == 404
-    refused = await dispatcher.post(f"/ui/alarms/{theirs['id']}/acknowledge")
+    assert (await dispatcher.http.get(f"/ui/alarms/{theirs.id}/card")).status_code == 404
+    refused = await dispatcher.post(f"/ui/alarms/{theirs.id}/acknowledge")
     assert refused.status_code == 404
-    assert (await dispatcher.post(f"/ui/alarms/{mine['id']}/sneeze")).status_code == 404
+    assert (await dispatcher.post(f"/ui/alarms/{mine.id}/sneeze")).status_code == 404
 
     # Without the CSRF token: refused, nothing changes.
-    forged = await dispatcher.http.post(f"/ui/alarms/{mine['id']}/acknowledge")
+    forged = await dispatcher.http.post(f"/ui/alarms/{mine.id}/acknowledge")
     assert forged.status_code == 403
-    assert (await alarms.visible(SYSTEM, mine["id"]))["acknowledged_at"] is None
+    assert (await alarms.visible(SYSTEM, mine.id)).acknowledged_at is None
 
     # The script's way: the token in the header; then the card offers the next step.
     done = await dispatcher.http.post(
-        f"/ui/alarms/{mine['id']}/acknowledge", headers={"X-CSRF-Token": dispatcher.csrf}
+        f"/ui/alarms/{mine.id}/acknowledge", headers={"X-CSRF-Token": dispatcher.csrf}
     )
     assert done.status_code == 303, done.text
-    assert (await alarms.visible(SYSTEM, mine["id"]))["acknowledged_at"] is not None
-    card = await dispatcher.http.get(f"/ui/alarms/{mine['id']}/card")
-    assert f'action="/ui/alarms/{mine["id"]}/arrive"' in card.text
-    again = await dispatcher.post(f"/ui/alarms/{mine['id']}/acknowledge")
+    assert (await alarms.visible(SYSTEM, mine.id)).acknowledged_at is not None
+    card = await dispatcher.http.get(f"/ui/alarms/{mine.id}/card")
+    assert f'action="/ui/alarms/{mine.id}/arrive"' in card.text
+    again = await dispatcher.post(f"/ui/alarms/{mine.id}/acknowledge")
     assert again.status_code == 400 and "problem" in again.text
 
     # An inspector sees every alarm but has no response buttons.
     inspector = await staff(Role.INSPECTOR, (await factories.organisation("inspection_body"))["id"])
     seen = (await inspector.http.get("/ui/alarms")).text
-    assert f'id="alarm-{theirs["id"]}"' in seen and "/acknowledge" not in seen
-    assert (await inspector.post(f"/ui/alarms/{theirs['id']}/acknowledge")).status_code == 403
+    assert f'id="alarm-{theirs.id}"' in seen and "/acknowledge" not in seen
+    assert (await inspector.post(f"/ui/alarms/{theirs.id}/acknowledge")).status_code == 403

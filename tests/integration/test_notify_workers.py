@@ -60,7 +60,7 @@ async def hook(receiver, path: str, organisation_id: int | None, **kw) -> None:
         now=clock.now(),
         allow=webhook_receiver.LOOPBACK,
     )
-    receiver.secrets[path] = row["secret"]
+    receiver.secrets[path] = row.secret
 
 
 async def set_clock(seconds: float) -> None:
@@ -201,7 +201,7 @@ async def test_two_workers_fire_each_escalation_once(engine, world, receiver, wo
     await hook(receiver, "/first", world["company"])
     await hook(receiver, "/second", world["company"], tier="second")
     alarm = await entrapment(world)
-    await hook(receiver, "/desk", None, district_code=alarm["district_code"])
+    await hook(receiver, "/desk", None, district_code=alarm.district_code)
     pair = [workers.start(), workers.start()]
     await eventually(lambda: _received(receiver, "alarm.raised", 2), within=60)
     assert await EscalationFired.count() == 0
@@ -210,22 +210,22 @@ async def test_two_workers_fire_each_escalation_once(engine, world, receiver, wo
     await eventually(lambda: _received(receiver, "alarm.escalated", 2), within=60)
     for process in pair:
         await workers.stop(process)
-    fired = await EscalationFired.select().where(EscalationFired.alarm == alarm["id"])
+    fired = await EscalationFired.select().where(EscalationFired.alarm == alarm.id)
     assert [r["step"] for r in fired] == ["unacknowledged"]
     escalated = [r for r in receiver.got if r.body["event"] == "alarm.escalated"]
     assert sorted(r.path for r in escalated) == ["/desk", "/second"]
 
     # Restarted later, past the response limit: the late step, once, and the alarm is late.
-    await set_clock(alarm["response_limit_minutes"] * 60 + 1)
+    await set_clock(alarm.response_limit_minutes * 60 + 1)
     pair = [workers.start(), workers.start()]
     await eventually(lambda: _received(receiver, "alarm.escalated", 5), within=60)
     for process in pair:
         await workers.stop(process)
-    fired = await EscalationFired.select().where(EscalationFired.alarm == alarm["id"])
+    fired = await EscalationFired.select().where(EscalationFired.alarm == alarm.id)
     assert sorted(r["step"] for r in fired) == ["late", "unacknowledged"]
     late = [r for r in receiver.got if r.body["step"] == "late"]
     assert sorted(r.path for r in late) == ["/desk", "/first", "/second"]
-    row = await Alarm.select(Alarm.arrived_late).where(Alarm.id == alarm["id"]).first()
+    row = await Alarm.select(Alarm.arrived_late).where(Alarm.id == alarm.id).first()
     assert row["arrived_late"] is True
 
 
@@ -236,12 +236,12 @@ async def _received(receiver, event: str, n: int) -> bool:
 async def test_escalation_fires_at_its_minute_and_once(engine, world):
     """On both engines: not a second early, exactly once, also with two passes racing."""
     alarm = await entrapment(world)
-    t0 = alarm["raised_at"]
+    t0 = alarm.raised_at
     fire = escalation.fire_due
     assert await fire(now=t0 + timedelta(minutes=5, seconds=-1), unacknowledged_minutes=5) == 0
     assert await fire(now=t0 + timedelta(minutes=5), unacknowledged_minutes=5) == 1
     assert await fire(now=t0 + timedelta(minutes=6), unacknowledged_minutes=5) == 0
-    limit = timedelta(minutes=alarm["response_limit_minutes"])
+    limit = timedelta(minutes=alarm.response_limit_minutes)
     raced = await asyncio.gather(
         fire(now=t0 + limit, unacknowledged_minutes=5),
         fire(now=t0 + limit, unacknowledged_minutes=5),
@@ -259,9 +259,9 @@ async def test_escalation_fires_at_its_minute_and_once(engine, world):
 
 async def test_an_acknowledged_alarm_is_not_escalated(engine, world):
     alarm = await entrapment(world, ago=timedelta(minutes=10))
-    t0 = alarm["raised_at"]
+    t0 = alarm.raised_at
     await alarms.respond(
-        SYSTEM, alarm["id"], "acknowledge", at=t0 + timedelta(minutes=2), now=clock.now()
+        SYSTEM, alarm.id, "acknowledge", at=t0 + timedelta(minutes=2), now=clock.now()
     )
     assert await escalation.fire_due(now=t0 + timedelta(minutes=20), unacknowledged_minutes=5) == 0
     assert await EscalationFired.count() == 0
@@ -284,7 +284,7 @@ async def test_concurrent_claims_never_share_a_delivery(engine, world, receiver)
 
 async def test_the_policy_overrides_the_wait_per_kind(engine, world):
     alarm = await entrapment(world)
-    t0 = alarm["raised_at"]
+    t0 = alarm.raised_at
     policy = {"entrapment": 3}
     fire = escalation.fire_due
     at = t0 + timedelta(minutes=3, seconds=-1)

@@ -385,7 +385,7 @@ async def make_world(staff) -> dict[str, Any]:
         raised = await alarms.raise_alarm(
             SYSTEM, w[f"lift_{side}"], kind="entrapment", raised_at=now, source="manual", now=now
         )
-        w[f"alarm_{side}"] = raised["id"]
+        w[f"alarm_{side}"] = raised.id
     for side in ("a", "b"):
         w[f"pending_{side}"] = (await f.unit(w[f"owner_{side}"], registered=False))["id"]
         contract = await maintenance.create_contract(

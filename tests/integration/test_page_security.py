@@ -63,7 +63,7 @@ async def test_a_script_in_an_address_is_shown_as_text(staff, engine):
         ("unit", f"/ui/units/{unit['id']}"),
         ("due list", "/ui/due?window=all"),
         ("alarm board", "/ui/alarms"),
-        ("alarm card", f"/ui/alarms/{alarm['id']}/card"),
+        ("alarm card", f"/ui/alarms/{alarm.id}/card"),
     ):
         answer = await inspector.http.get(path)
         assert answer.status_code == 200, (name, answer.text)

@@ -52,12 +52,10 @@ async def entrapment(unit, *, until: str | None = "finish", kind: str = "entrapm
     for minutes, step in ((2, "acknowledge"), (12, "arrive"), (15, "finish")):
         if until is None:
             break
-        await alarms.respond(
-            SYSTEM, row["id"], step, at=raised + timedelta(minutes=minutes), now=now
-        )
+        await alarms.respond(SYSTEM, row.id, step, at=raised + timedelta(minutes=minutes), now=now)
         if step == until:
             break
-    return row["id"]
+    return row.id
 
 
 async def test_the_outcome_closes_the_finished_entrapment_and_is_announced(client, world):

@@ -40,13 +40,13 @@ async def entrapment(unit, *, ago, ack=None, arrive=None):
     )
     if ack is not None:
         await alarms.respond(
-            SYSTEM, row["id"], "acknowledge", at=raised + timedelta(minutes=ack), now=now
+            SYSTEM, row.id, "acknowledge", at=raised + timedelta(minutes=ack), now=now
         )
     if arrive is not None:
         await alarms.respond(
-            SYSTEM, row["id"], "arrive", at=raised + timedelta(minutes=arrive), now=now
+            SYSTEM, row.id, "arrive", at=raised + timedelta(minutes=arrive), now=now
         )
-    await alarms.close(SYSTEM, row["id"], note="", now=now)
+    await alarms.close(SYSTEM, row.id, note="", now=now)
     return row
 
 
@@ -57,7 +57,7 @@ async def test_response_kpis_per_company_and_district(client, world):
     limit = None
     for minutes in (10, 20, 40):  # the 40-minute arrival is late in a city district
         row = await entrapment(a_units[0], ago=300, ack=minutes / 10, arrive=minutes)
-        limit = row["response_limit_minutes"]
+        limit = row.response_limit_minutes
     await entrapment(b_unit, ago=300, ack=1, arrive=20)
     await entrapment(a_units[1], ago=60 * 24 * 10, ack=1, arrive=5)  # before the period
     now = clock.now()
@@ -197,9 +197,7 @@ async def finished_with_outcome(unit, *, ago: int = 300, **told) -> None:
         SYSTEM, unit["id"], kind="entrapment", raised_at=raised, source="manual", now=now
     )
     for minutes, step in ((2, "acknowledge"), (12, "arrive"), (15, "finish")):
-        await alarms.respond(
-            SYSTEM, row["id"], step, at=raised + timedelta(minutes=minutes), now=now
-        )
+        await alarms.respond(SYSTEM, row.id, step, at=raised + timedelta(minutes=minutes), now=now)
     outcome = rescue.Outcome(
         people_released=told.get("people_released", 1),
         injuries=told.get("injuries", 0),
@@ -208,4 +206,4 @@ async def finished_with_outcome(unit, *, ago: int = 300, **told) -> None:
         cause=told["cause"],
         rescuers=("王师傅",),
     )
-    await emergency_records.record_outcome(SYSTEM, row["id"], outcome, note="", now=now)
+    await emergency_records.record_outcome(SYSTEM, row.id, outcome, note="", now=now)

@@ -40,19 +40,12 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/fill_facts.py": "fill state: another helper's storage/fill_state.py",
     "equipment/services/fills.py": "fill state: another helper's branch",
     "equipment/services/ingest.py": "fill state: another helper's branch",
-    "equipment/services/alarms.py": "changed by another helper now",
-    "equipment/services/notifications.py": "changed by another helper now",
-    "equipment/services/escalation.py": "changed by another helper now",
-    "equipment/services/emergency_records.py": "changed by another helper now",
     "equipment/services/areas.py": "changed by another helper now",
     # Arrived with main's accounts, live alarm stream, emergency alerts, map and bootstrap
     # work (merged into this branch as they were): next in issue 18's order.
     "equipment/services/accounts.py": "staff accounts and sessions (main); not yet migrated",
-    "equipment/services/alarm_feed.py": "the live alarm stream's sequence (main); not yet",
-    "equipment/services/alerts.py": "MQTT alert deliveries' lease SQL (main); not yet",
     "equipment/services/map_data.py": "the map's unit and alarm reads (main); not yet",
     "equipment/services/simulation.py": "the simulator's register reads (main); not yet",
-    "equipment/services/alarm_board.py": "the live board's alarm cards (staff web); not yet",
     "equipment/services/calendar_feeds.py": "per-account calendar feed secrets; not yet",
     # Next in issue 18's order (this branch migrates them one commit each).
     "equipment/services/maintenance.py": "not yet migrated",
