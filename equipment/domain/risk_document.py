@@ -118,8 +118,11 @@ def render() -> str:
         "- Every change of grade writes a history row: `GET /api/v1/risk/changes?since=...&"
         "grade=red` lists the units that became 红. A unit graded for the first time "
         "writes one when its grade is not 蓝.",
-        "- The explanation shown for a unit is the one its last grading stored (a unit not "
-        "graded yet is scored as it stands).",
+        "- The staff unit page shows the explanation the unit's last grading stored (a unit "
+        "not graded yet is scored as it stands); `GET /api/v1/risk/units/{id}` answers the "
+        "grade as the unit stands now and the stored grade beside it. Days overdue, days of "
+        "late maintenance and age move with the calendar, not with an input change: only "
+        "`sereg risk recompute` brings every stored grade up to the day.",
         "",
     ]
     return "\n".join(lines)
