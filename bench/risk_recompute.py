@@ -19,6 +19,8 @@ Measures, in this order:
     to 7.5 points): every changed grade written, and for a moved rank the unit, its due
     dates' copy and a history row; then back to the default policy (the same again the
     other way). The history rows the bench wrote are deleted at the end;
+  - with ``--explain N`` (alone): the unit page's explanation read as the last grading
+    stored it against scored as the unit stands, over N units; read-only;
   - ``GET /api/v1/areas/summary?sort=-grade`` at ``--rate`` req/s (the light client of
     bench/harness.py) beside ``GET /health`` and the summary's statement bare through
     asyncpg. The server caches an answer while the register is unchanged; its cache is
@@ -153,6 +155,49 @@ async def recompute(
     return out
 
 
+async def explain_cost(url: str, n: int) -> None:
+    """The unit page's explanation: read as stored (``explain_unit``) against scored as
+    the unit stands (``explain_now``), over ``n`` graded units at random, alternated;
+    and how many stored explanations the calendar has moved since their grading."""
+    from piccolo.engine.postgres import PostgresEngine
+
+    engine = PostgresEngine(config=DatabaseSettings(url=url).postgres_config())
+    await engine.start_connection_pool(min_size=1, max_size=2)
+    previous = db.engine()
+    db.bind(engine)
+    pool = engine.pool
+    assert pool is not None
+    try:
+        async with pool.acquire() as connection:
+            ids = [
+                r[0]
+                for r in await connection.fetch(
+                    "SELECT equipment FROM risk_grade ORDER BY random() LIMIT $1", n
+                )
+            ]
+        now = clock.now()
+        await risk.explain_now(ids[0], now=now)  # the category medians, once
+        print(f"\nexplanation of {len(ids)} units, per unit ({'wall':>6} / client CPU):")
+        for name, explain in (
+            ("stored (explain_unit)", risk.explain_unit),
+            ("scored now (explain_now)", risk.explain_now),
+        ) * 2:
+            started, cpu = time.perf_counter(), time.process_time()
+            for unit_id in ids:
+                await explain(unit_id, now=now)
+            wall = (time.perf_counter() - started) * 1000 / len(ids)
+            used = (time.process_time() - cpu) * 1000 / len(ids)
+            print(f"  {name:<26} {wall:6.2f} ms / {used:.2f} ms   load {load()}", flush=True)
+        moved = 0
+        for unit_id in ids:
+            stored = await risk.explain_unit(unit_id, now=now)
+            moved += stored != await risk.explain_now(unit_id, now=now)
+        print(f"  stored explanations the calendar has moved since: {moved} of {len(ids)}")
+    finally:
+        db.bind(previous)
+        await engine.close_connection_pool()
+
+
 async def summary_latency(url: str, port: int, token: str, rate: float, seconds: float) -> None:
     pool = await asyncpg.create_pool(url, min_size=2, max_size=4)
     http = LeanHttp(port)
@@ -225,6 +270,13 @@ def main() -> None:
     parser.add_argument(
         "--no-summary", action="store_true", help="the recompute only, not the area summary"
     )
+    parser.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the unit page's explanation, stored against scored, over N units",
+    )
     args = parser.parse_args()
     settings = settings_from_env()
     if not settings.database.is_postgres:
@@ -244,6 +296,10 @@ def main() -> None:
             await connection.close()
 
     units, graded = asyncio.run(counts())
+    if args.explain:
+        asyncio.run(explain_cost(url, args.explain))
+        print(f"load average after: {load()}")
+        return
     if args.summary_only:
         token = admin_token()
         port = free_port()
