@@ -10,17 +10,24 @@ Measures, in this order:
     uncorrected inspection, open hazards, 90 days of alarms, late maintenance, old
     residential membership, the user unit's flag), run bare through asyncpg over the same
     id ranges, rows fetched and dropped: what the database alone costs;
+  - with ``--first-grading``: every grade removed first (the ranks back to 0, no stored
+    grade: a register before its first grading), then ``recompute_all`` grading every
+    unit: the stored grade of each, and the rank of those not 蓝 on the unit, its due
+    dates and a history row. The register ends graded again, as of now;
   - ``recompute_all`` with nothing changed (gather, score every unit, write nothing);
   - ``recompute_all`` after a policy change that moves many grades (the red threshold
-    lowered to the orange one): every changed unit written, its due dates' copy and a
-    history row; then back to the default policy (the same again the other way). The
-    history rows these two passes write are deleted at the end;
+    to 7.5 points): every changed grade written, and for a moved rank the unit, its due
+    dates' copy and a history row; then back to the default policy (the same again the
+    other way). The history rows the bench wrote are deleted at the end;
+  - with ``--explain N`` (alone): the unit page's explanation read as the last grading
+    stored it against scored as the unit stands, over N units; read-only;
   - ``GET /api/v1/areas/summary?sort=-grade`` at ``--rate`` req/s (the light client of
     bench/harness.py) beside ``GET /health`` and the summary's statement bare through
     asyncpg. The server caches an answer while the register is unchanged; its cache is
     what a busy area summary serves, so the uncached statement is listed apart.
 
-Prints the load average before and after: the machine is shared.
+Each pass shows recompute_all's progress bar (as ``sereg risk recompute``) on stderr.
+Prints the load average before and after each row: the machine is shared.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ import gc
 import os
 import sys
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 import asyncpg
 import httpx
@@ -46,6 +54,7 @@ from bench.harness import (
     start_server,
     wait_until_up,
 )
+from equipment.demo.load import Progress
 from equipment.domain.access import SYSTEM
 from equipment.domain.risk import load_risk_policy
 from equipment.services import areas, clock, policies, risk
@@ -80,33 +89,113 @@ async def floor(url: str, batch: int, now: datetime) -> tuple[float, int]:
         await connection.close()
 
 
-async def recompute(url: str, batch: int, now: datetime) -> list[tuple[str, risk.Recompute]]:
+def _bar(label: str) -> Callable[[int, int], None]:
+    """recompute_all's progress as the CLI shows it (a bar on stderr)."""
+    bar: list[Progress] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bar:
+            bar.append(Progress(total, label))
+        bar[0].advance(done - bar[0].done)
+
+    return progress
+
+
+# Nothing graded: every unit's rank back to 0 (the default; only units not 蓝 have
+# another), no stored grade. What a register looks like before its first grading.
+UNGRADE = (
+    "UPDATE equipment SET risk_rank = 0 WHERE risk_rank <> 0",
+    "UPDATE due_date SET risk_rank = 0 WHERE risk_rank <> 0",
+    "DELETE FROM risk_grade",
+)
+
+
+async def recompute(
+    url: str, batch: int, now: datetime, *, first_grading: bool
+) -> list[tuple[str, risk.Recompute, str]]:
     from piccolo.engine.postgres import PostgresEngine
 
     engine = PostgresEngine(config=DatabaseSettings(url=url).postgres_config())
     await engine.start_connection_pool(min_size=1, max_size=2)
     previous = db.engine()
     db.bind(engine)
+    pool = engine.pool
+    assert pool is not None
     out = []
+
+    async def case(name: str) -> None:
+        before = load()
+        result = await risk.recompute_all(now=now, batch=batch, progress=_bar(name))
+        out.append((name, result, f"{before} -> {load()}"))
+
+    async with pool.acquire() as connection:
+        last_change = await connection.fetchval("SELECT COALESCE(MAX(id), 0) FROM risk_change")
     try:
-        started_at = datetime.now(UTC)
-        out.append(("recompute, nothing changed", await risk.recompute_all(now=now, batch=batch)))
+        if first_grading:
+            async with pool.acquire() as connection:
+                started = time.perf_counter()
+                for statement in UNGRADE:
+                    await connection.execute(statement)
+                await connection.execute("VACUUM ANALYZE equipment, due_date, risk_grade")
+                print(f"grades removed in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            await case("first grading (nothing graded)")
+        await case("recompute, nothing changed")
         lowered = load_risk_policy({"thresholds": {"red": 7.5}})
         policies.install(policies.Policies(risk=lowered))
-        out.append(
-            ("recompute after a policy change", await risk.recompute_all(now=now, batch=batch))
-        )
+        await case("recompute after a policy change")
         policies.install(policies.Policies())
-        out.append(
-            ("recompute back to the default policy", await risk.recompute_all(now=now, batch=batch))
-        )
-        async with engine.pool.acquire() as connection:
-            await connection.execute("DELETE FROM risk_change WHERE changed_at >= $1", started_at)
+        await case("recompute back to the default policy")
     finally:
         policies.install(policies.Policies())
+        # The history rows the bench wrote (its grades stay: those of the register now).
+        async with pool.acquire() as connection:
+            await connection.execute("DELETE FROM risk_change WHERE id > $1", last_change)
         db.bind(previous)
         await engine.close_connection_pool()
     return out
+
+
+async def explain_cost(url: str, n: int) -> None:
+    """The unit page's explanation: read as stored (``explain_unit``) against scored as
+    the unit stands (``explain_now``), over ``n`` graded units at random, alternated;
+    and how many stored explanations the calendar has moved since their grading."""
+    from piccolo.engine.postgres import PostgresEngine
+
+    engine = PostgresEngine(config=DatabaseSettings(url=url).postgres_config())
+    await engine.start_connection_pool(min_size=1, max_size=2)
+    previous = db.engine()
+    db.bind(engine)
+    pool = engine.pool
+    assert pool is not None
+    try:
+        async with pool.acquire() as connection:
+            ids = [
+                r[0]
+                for r in await connection.fetch(
+                    "SELECT equipment FROM risk_grade ORDER BY random() LIMIT $1", n
+                )
+            ]
+        now = clock.now()
+        await risk.explain_now(ids[0], now=now)  # the category medians, once
+        print(f"\nexplanation of {len(ids)} units, per unit ({'wall':>6} / client CPU):")
+        for name, explain in (
+            ("stored (explain_unit)", risk.explain_unit),
+            ("scored now (explain_now)", risk.explain_now),
+        ) * 2:
+            started, cpu = time.perf_counter(), time.process_time()
+            for unit_id in ids:
+                await explain(unit_id, now=now)
+            wall = (time.perf_counter() - started) * 1000 / len(ids)
+            used = (time.process_time() - cpu) * 1000 / len(ids)
+            print(f"  {name:<26} {wall:6.2f} ms / {used:.2f} ms   load {load()}", flush=True)
+        moved = 0
+        for unit_id in ids:
+            stored = await risk.explain_unit(unit_id, now=now)
+            moved += stored != await risk.explain_now(unit_id, now=now)
+        print(f"  stored explanations the calendar has moved since: {moved} of {len(ids)}")
+    finally:
+        db.bind(previous)
+        await engine.close_connection_pool()
 
 
 async def summary_latency(url: str, port: int, token: str, rate: float, seconds: float) -> None:
@@ -172,6 +261,22 @@ def main() -> None:
     parser.add_argument(
         "--summary-only", action="store_true", help="only the area summary's latency"
     )
+    parser.add_argument(
+        "--first-grading",
+        action="store_true",
+        help="first remove every grade (ranks to 0, no stored grade) and time the first"
+        " grading; the register ends graded again, as of now",
+    )
+    parser.add_argument(
+        "--no-summary", action="store_true", help="the recompute only, not the area summary"
+    )
+    parser.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the unit page's explanation, stored against scored, over N units",
+    )
     args = parser.parse_args()
     settings = settings_from_env()
     if not settings.database.is_postgres:
@@ -185,14 +290,16 @@ def main() -> None:
         connection = await asyncpg.connect(url)
         try:
             units = await connection.fetchval("SELECT COUNT(*) FROM equipment")
-            graded = await connection.fetchval(
-                "SELECT COUNT(*) FROM equipment WHERE risk_graded_at IS NOT NULL"
-            )
+            graded = await connection.fetchval("SELECT COUNT(*) FROM risk_grade")
             return units, graded
         finally:
             await connection.close()
 
     units, graded = asyncio.run(counts())
+    if args.explain:
+        asyncio.run(explain_cost(url, args.explain))
+        print(f"load average after: {load()}")
+        return
     if args.summary_only:
         token = admin_token()
         port = free_port()
@@ -206,23 +313,32 @@ def main() -> None:
         return
     print(f"# risk recompute, {units:,} units ({graded:,} graded), batches of {args.batch:,}")
     print()
+    before = load()
     seconds, rows = asyncio.run(floor(url, args.batch, now))
-    print("| case | units | changed | seconds | units/s | x floor |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    floor_load = f"{before} -> {load()}"
+    print("| case | units | grades written | ranks moved | seconds | units/s | x floor | load |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     print(
-        f"| floor: gather statement bare | {rows:,} | — | {seconds:.1f}"
-        f" | {rows / seconds:,.0f} | 1.0 |"
+        f"| floor: gather statement bare | {rows:,} | — | — | {seconds:.1f}"
+        f" | {rows / seconds:,.0f} | 1.0 | {floor_load} |",
+        flush=True,
     )
-    for name, result in asyncio.run(recompute(url, args.batch, now)):
+    for name, result, loads in asyncio.run(
+        recompute(url, args.batch, now, first_grading=args.first_grading)
+    ):
         print(
-            f"| {name} | {result.units:,} | {result.changed:,} | {result.seconds:.1f} |"
-            f" {result.units / result.seconds:,.0f} | {result.seconds / seconds:.1f} |"
+            f"| {name} | {result.units:,} | {result.changed:,} | {result.moved:,} |"
+            f" {result.seconds:.1f} | {result.units / result.seconds:,.0f} |"
+            f" {result.seconds / seconds:.1f} | {loads} |",
+            flush=True,
         )
     print()
     print(
         f"target: 10^6 units <= {TARGET_RECOMPUTE_S:.0f} s (scale the rows above by 10^6 / units)"
     )
     print(f"load average after recompute: {load()}")
+    if args.no_summary:
+        return
     print()
     token = admin_token()
     port = free_port()

@@ -137,7 +137,10 @@ class RiskController(Controller):
     ) -> RiskExplanation:
         """One unit's grade, explained: every factor with its value and points."""
         row = await register.get_equipment(principal, equipment_id)  # scope: 404 outside
-        found = await risk.explain_unit(equipment_id, now=clock.now())
+        # Scored as the unit stands now, beside the grade stored by the last grading: the
+        # calendar moves some factors (days overdue, maintenance late, age) between two
+        # gradings, and this answer says both (the staff page shows the stored one).
+        found = await risk.explain_now(equipment_id, now=clock.now())
         if found is None:
             raise InvalidValue("a scrapped or cancelled unit has no risk grade", field="id")
         graded = row.get("risk_graded_at")

@@ -109,12 +109,20 @@ def render() -> str:
         "## When grades change",
         "",
         "- `sereg risk recompute`: the whole register, set at a time, in batches of 50,000 "
-        "units, with a progress bar; only changed grades are written.",
+        "units, with a progress bar; only what changed is written: a grade's points and "
+        "explanation (each factor's value and points, stored so that showing a unit's "
+        "grade computes nothing) when they move, the unit's rank when it moves.",
         "- The notify worker's pass grades again every unit whose inputs changed since its "
         "last pass (an inspection or maintenance record, a hazard, an alarm, the unit or "
         "its area); how long a change waited is the metric `sereg_risk_lag_seconds`.",
         "- Every change of grade writes a history row: `GET /api/v1/risk/changes?since=...&"
-        "grade=red` lists the units that became 红.",
+        "grade=red` lists the units that became 红. A unit graded for the first time "
+        "writes one when its grade is not 蓝.",
+        "- The staff unit page shows the explanation the unit's last grading stored (a unit "
+        "not graded yet is scored as it stands); `GET /api/v1/risk/units/{id}` answers the "
+        "grade as the unit stands now and the stored grade beside it. Days overdue, days of "
+        "late maintenance and age move with the calendar, not with an input change: only "
+        "`sereg risk recompute` brings every stored grade up to the day.",
         "",
     ]
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 ``render()`` turns the rule table (:data:`equipment.domain.rules.TABLE`), the gas
 classification, the fill verdict codes (:data:`equipment.domain.fills.CODE_TABLE`), the
-maintenance and entrapment rules and the registration workflow into Markdown. ``sereg
+maintenance and entrapment rules, the GB 45067-2024 major-hazard items
+(:data:`equipment.domain.hazards.CRITERIA`) and the registration workflow into Markdown. ``sereg
 rules doc`` writes it to docs/rules.md, and a test fails when the file differs from what
 the code renders. Pure: no I/O, no clock.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from equipment.domain import fills, lift_events, maintenance
+from equipment.domain import fills, hazards, lift_events, maintenance
 from equipment.domain.catalogue import CYLINDER_USES
 from equipment.domain.lifecycle import REGISTRATION_GRACE, SUSPENSION_NOTICE_GRACE, TRANSITIONS
 from equipment.domain.rules import DEFAULT_POLICY, Policy, RuleRow
@@ -219,6 +220,37 @@ def _lift_iot() -> list[str]:
     ]
 
 
+def _major_hazards() -> list[str]:
+    rows = [
+        (
+            f"`{c.key}`",
+            c.clause,
+            c.text_zh,
+            c.text_en,
+            ", ".join(sorted(f.value for f in c.families)) or "every family",
+            c.confidence,
+        )
+        for c in hazards.CRITERIA
+    ]
+    return [
+        "",
+        "## Major accident hazards (GB 45067-2024)",
+        "",
+        "GB 45067-2024 特种设备重大事故隐患判定准则 (in force 2024-12-01): continued use with "
+        "any item below is a major accident hazard (重大事故隐患); a unit with an open one "
+        "is not fit for use until the hazard is verified closed, and its risk grade is 红. "
+        "Naming an item makes a hazard major. **[S]** items were found in agreeing copies "
+        "of the standard's text: check them against the official text before relying on "
+        "them. **[U]** rows name their section only: the general section (5.1), pressure "
+        "vessels (5.3) and in-plant vehicles (5.10) were not found, the crane (5.7) and "
+        "ropeway (5.8) items are not listed in those copies, and amusement rides (5.9) is "
+        "by elimination; their wording is the kind of hazard the section covers, not the "
+        "standard's text.",
+        "",
+        *_table(("key", "clause", "item", "in English", "families", "tag"), rows),
+    ]
+
+
 def _workflow() -> list[str]:
     rows = (
         (
@@ -262,6 +294,7 @@ def render(policy: Policy = DEFAULT_POLICY) -> str:
         *_fill_codes(),
         *_maintenance(),
         *_lift_iot(),
+        *_major_hazards(),
         *_workflow(),
     ]
     return "\n".join(lines) + "\n"

@@ -113,6 +113,41 @@ def test_criteria_keys_and_clauses_are_unique_and_cover_the_families():
     assert wanted <= covered
 
 
+# The items the rules give for GB 45067-2024, each with its clause: boilers 5.2.1-5.2.10,
+# piping 5.4.1-5.4.2, filling 5.5.1-5.5.3 and lifts 5.6.1-5.6.5 found in agreeing copies
+# of the text ([S]); the sections whose items were not found or not listed ([U]).
+_RULES_ITEMS = {
+    **{f"5.2.{n}": Family.BOILER for n in range(1, 11)},
+    **{f"5.4.{n}": Family.PIPING for n in range(1, 3)},
+    **{f"5.5.{n}": Family.GAS_CYLINDER for n in range(1, 4)},
+    **{f"5.6.{n}": Family.LIFT for n in range(1, 6)},
+}
+_UNVERIFIED_SECTIONS = {"5.1", "5.3", "5.7", "5.8", "5.9", "5.10"}
+
+
+def test_every_item_the_rules_give_is_there_with_its_clause_and_tag():
+    by_clause = {c.clause.removeprefix("GB 45067-2024 "): c for c in h.CRITERIA}
+    for clause, family in _RULES_ITEMS.items():
+        criterion = by_clause.get(clause)
+        assert criterion is not None, f"GB 45067-2024 {clause} is missing"
+        assert criterion.confidence == "[S]" and criterion.families == {family}, clause
+    # Nothing else claims more than [U]: the other sections' rows stay unverified.
+    for criterion in h.CRITERIA:
+        clause = criterion.clause.removeprefix("GB 45067-2024 ")
+        if clause not in _RULES_ITEMS:
+            assert clause in _UNVERIFIED_SECTIONS and criterion.confidence == "[U]", clause
+    assert {c.clause.removeprefix("GB 45067-2024 ") for c in h.CRITERIA} >= _UNVERIFIED_SECTIONS
+
+
+def test_the_rules_document_lists_every_item_with_its_tag():
+    from equipment.domain.rules_document import render
+
+    text = render()
+    for criterion in h.CRITERIA:
+        row = next(line for line in text.splitlines() if f"`{criterion.key}`" in line)
+        assert criterion.clause in row and row.endswith(f"| {criterion.confidence} |"), row
+
+
 @pytest.mark.parametrize("family", [*Family, None], ids=str)
 def test_classification(family: Family | None):
     assert h.classify(None, family) is h.Grade.GENERAL

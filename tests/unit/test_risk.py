@@ -4,6 +4,7 @@ issue names (worsening any factor never lowers the grade; a major hazard is alwa
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from hypothesis import given
@@ -15,10 +16,12 @@ from equipment.domain.risk import (
     FACTORS,
     RiskGrade,
     RiskInputs,
+    compile_explained,
     compile_policy,
     grade_of_group,
     load_risk_policy,
     rank,
+    result_of,
     score,
 )
 
@@ -158,6 +161,26 @@ def test_worsening_a_factor_never_lowers_the_grade(
 def test_the_compiled_score_equals_the_explained_one(inputs: RiskInputs, policy: object) -> None:
     full = score(inputs, policy)  # type: ignore[arg-type]
     assert compile_policy(policy)(inputs) == (rank(full.grade), full.points)  # type: ignore[arg-type]
+
+
+@given(_inputs, _policies)
+def test_the_stored_explanation_is_the_explained_score(inputs: RiskInputs, policy: object) -> None:
+    # What the recompute stores (rank, points, (value, points) per factor), read back
+    # through JSON as the unit page does, is score's answer to the last float.
+    full = score(inputs, policy)  # type: ignore[arg-type]
+    grade, points, pairs = compile_explained(policy)(inputs)  # type: ignore[arg-type]
+    assert (grade, points) == (rank(full.grade), full.points)
+    assert pairs == tuple((c.value, c.points) for c in full.factors)
+    stored = json.loads(json.dumps(pairs))
+    assert result_of(grade, points, stored) == full
+
+
+def test_a_stored_explanation_that_does_not_fit_the_table_is_refused() -> None:
+    pairs = [[0.0, 0.0]] * len(FACTORS)
+    assert result_of(0, 0.0, pairs) is not None
+    assert result_of(0, 0.0, pairs[:-1]) is None  # a factor added since it was stored
+    assert result_of(0, 0.0, [*pairs[:-1], [0.0]]) is None
+    assert result_of(4, 0.0, pairs) is None
 
 
 @given(_inputs, _policies)
