@@ -151,6 +151,46 @@ async def test_the_legacy_export_is_reported_committed_and_imported_again(world)
     assert (unit["address"], unit["status"]) == ("湖北省襄阳市新地址1号", "suspended")
 
 
+async def _staged(job_id: int) -> tuple[list[Any], list[Any]]:
+    rows = await _rows(
+        "SELECT row_no, code, accepted, payload FROM import_row WHERE import_job = $1"
+        " ORDER BY row_no",
+        job_id,
+    )
+    found = await _rows(
+        "SELECT row_no, rule, severity, detail FROM import_finding WHERE import_job = $1"
+        " ORDER BY row_no, rule, detail",
+        job_id,
+    )
+    return [tuple(r.values()) for r in rows], [tuple(r.values()) for r in found]
+
+
+async def test_a_dry_run_checked_by_worker_processes_stages_what_one_process_does(
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 40 rows over two spawned workers: every staged row, payload and finding
+    (row numbers included) equals the one-process dry run's, whatever order the workers
+    finish in."""
+    profile = shipped_profile("registration_export")
+    today, now = world["today"], clock.now()
+    monkeypatch.setattr(imports, "STAGE_CHUNK", 40)
+    one = await imports.stage_register(
+        SYSTEM, world["path"], profile=profile, today=today, now=now, workers=1
+    )
+    pooled = await imports.stage_register(
+        SYSTEM, world["path"], profile=profile, today=today, now=now, workers=2
+    )
+    assert pooled.counts == one.counts
+    assert pooled.counts["duplicate_in_file"] == len(
+        world["manifest"]["planted"]["duplicate_in_file"]
+    )
+    single_rows, single_found = await _staged(one.id)
+    pooled_rows, pooled_found = await _staged(pooled.id)
+    assert len(pooled_rows) == ROWS
+    assert pooled_rows == single_rows
+    assert pooled_found == single_found
+
+
 async def test_an_ambiguous_file_is_refused_and_says_why(engine, tmp_path: Path) -> None:
     path = tmp_path / "short.csv"
     path.write_bytes("代码\n北京\n".encode())
