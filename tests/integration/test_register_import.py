@@ -370,6 +370,9 @@ async def test_an_institute_export_is_imported_once_and_moves_due_dates(world) -
         f"R-3,NOPE,定期检验,{inspected},合格,\n"
         f"R-1,{first},定期检验,{inspected},合格,\n"
         f"R-4,{first},定期检验,2099-01-01,合格,\n"
+        # Passes the row checks, refused when filed (before the unit was made): its own
+        # transaction, so the reports filed before it stay.
+        f"R-5,{second},定期检验,1951-01-01,合格,\n"
     )
     path = world["path"].with_name("reports.csv")
     path.write_bytes(text.encode("gbk"))
@@ -381,7 +384,7 @@ async def test_an_institute_export_is_imported_once_and_moves_due_dates(world) -
         )
 
     dry_run = await run(False)
-    assert (dry_run.accepted, dry_run.recorded) == (2, 0)
+    assert (dry_run.accepted, dry_run.recorded) == (3, 0)
     assert sorted((n, rule) for n, rule, _ in dry_run.rejected) == [
         (4, "unknown_unit"),
         (5, "duplicate_in_file"),
@@ -389,6 +392,7 @@ async def test_an_institute_export_is_imported_once_and_moves_due_dates(world) -
     ]
     done = await run(True)
     assert (done.recorded, len(done.units)) == (2, 2)
+    assert [(n, rule) for n, rule, _ in done.rejected if n == 7] == [(7, "invalid_report")]
     after = {
         r["code"]: r["next_inspection_due"]
         for r in await _rows(
