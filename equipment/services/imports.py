@@ -643,41 +643,59 @@ async def commit_register(
     total = job["accepted_rows"]
     if progress is not None:
         progress(done, total)
-    while staged := await _repository.accepted_rows(job_id, after_row=after, limit=batch_size):
-        batch_no += 1
-        async with unit_of_work():
-            counts = await _commit_batch(
-                principal, job, batch_no, staged, areas, today=today, now=now, recompute=recompute
-            )
-        after = staged[-1][0]
-        done += len(staged)
-        if progress is not None:
-            progress(done, total)
-        del counts
+
+    async def page_after(row: int) -> list[tuple[int, str, dict[str, Any]]]:
+        staged = await _repository.accepted_rows(job_id, after_row=row, limit=batch_size)
+        return await asyncio.to_thread(_decoded, staged, today, recompute)
+
+    # The next page is read and decoded (JSON, dates, a schedule recomputed) while the
+    # database writes this one: reads only, so a crash still leaves whole batches.
+    upcoming = asyncio.ensure_future(page_after(after))
+    try:
+        while rows := await upcoming:
+            upcoming = asyncio.ensure_future(page_after(rows[-1][0]))
+            batch_no += 1
+            async with unit_of_work():
+                await _commit_batch(principal, job, batch_no, rows, areas, today=today, now=now)
+            done += len(rows)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        upcoming.cancel()
     async with unit_of_work():
         await _repository.update_job(job_id, {"status": "committed", "updated_at": now})
     return await job_summary(principal, job_id)
+
+
+def _decoded(
+    staged: list[tuple[int, str]], today: date, recompute: bool
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """(row number, code, values) of staged rows (in a worker thread: it is CPU)."""
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    for row_no, payload in staged:
+        values = _values(payload)
+        if recompute:
+            values = _recomputed(values, today)
+        values["due"] = [
+            (kind, date.fromisoformat(due_on), key, source, date.fromisoformat(base), why, report)
+            for kind, due_on, key, source, base, why, report in values.get("due", [])
+        ]
+        # An accepted row has one of the two codes (the staged code is the same).
+        code: str = values.get("registration_code") or values["equipment_code"]
+        rows.append((row_no, code, values))
+    return rows
 
 
 async def _commit_batch(
     principal: Principal,
     job: ImportJobRow,
     batch_no: int,
-    staged: list[tuple[int, str]],
+    rows: list[tuple[int, str, dict[str, Any]]],
     areas: list[Any],
     *,
     today: date,
     now: datetime,
-    recompute: bool,
 ) -> tuple[int, int, int]:
-    rows: list[tuple[int, str, dict[str, Any]]] = []
-    for row_no, payload in staged:
-        values = _values(payload)
-        if recompute:
-            values = _recomputed(values, today)
-        # An accepted row has one of the two codes (the staged code is the same).
-        code: str = values.get("registration_code") or values["equipment_code"]
-        rows.append((row_no, code, values))
     existing = {u["code"]: u for u in await _repository.units_by_code([c for _, c, _ in rows])}
     new = [(code, values) for _, code, values in rows if code not in existing]
     changed: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = []
@@ -694,16 +712,16 @@ async def _commit_batch(
         unit_id = ids.get(code)
         if unit_id is None:
             continue
-        for kind, due_on, rule_key, source, base, explanation, from_report in values.get("due", []):
+        for kind, due_on, rule_key, source, base, explanation, from_report in values["due"]:
             due_rows.append(
                 (
                     unit_id,
                     kind,
-                    date.fromisoformat(due_on),
+                    due_on,
                     kind in STATUTORY_KINDS,
                     rule_key,
                     source,
-                    date.fromisoformat(base),
+                    base,
                     explanation,
                     from_report,
                     values["category"],
