@@ -191,6 +191,39 @@ async def test_a_dry_run_checked_by_worker_processes_stages_what_one_process_doe
     assert pooled_found == single_found
 
 
+async def test_a_code_another_writer_registers_during_the_commit_is_skipped(
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit looks its batch's codes up, then writes the new ones (COPY straight into
+    the register on PostgreSQL): a unit registered between the two, by another writer,
+    fails that COPY; the batch falls back to skipping the taken code, the rest goes in."""
+    manifest, today = world["manifest"], world["today"]
+    profile = shipped_profile("registration_export")
+    dry = await imports.stage_register(
+        SYSTEM, world["path"], profile=profile, today=today, now=clock.now()
+    )
+    # A lift's (the factory's unit is a lift).
+    taken = next(c for c in manifest["accepted_codes"] if c.startswith("31"))
+    owner = await f.organisation("user_unit")
+    # A registration code names its category (4 characters) and district (6).
+    other = await f.unit(
+        owner["id"], registration_code=taken, category=taken[:4], district_code=taken[4:10]
+    )
+    assert other["code"] == taken
+    looked_up = imports._repository.units_by_code
+
+    async def before_the_other_writer(codes: list[str]) -> list[dict[str, Any]]:
+        return [u for u in await looked_up(codes) if u["code"] != taken]
+
+    monkeypatch.setattr(imports._repository, "units_by_code", before_the_other_writer)
+    done = await imports.commit_register(SYSTEM, dry.id, today=today, now=clock.now())
+    assert done.status == "committed"
+    assert done.inserted == manifest["accepted_rows"] - 1
+    assert await _codes() == manifest["accepted_codes"]
+    [unit] = await _rows("SELECT id FROM equipment WHERE code = $1", taken)
+    assert unit["id"] == other["id"]  # the other writer's unit, untouched
+
+
 async def test_an_ambiguous_file_is_refused_and_says_why(engine, tmp_path: Path) -> None:
     path = tmp_path / "short.csv"
     path.write_bytes("代码\n北京\n".encode())
