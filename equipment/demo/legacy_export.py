@@ -192,17 +192,26 @@ def legacy_rows(
             accepted_codes.append(unit["registration_code"])
         if rule is None:
             clean_positions.append(i)
-    # Duplicates: exact copies of clean rows, put after their originals.
+    # Duplicates: exact copies of clean rows, each put after a later row than its
+    # original. Placed by sorting (row it follows, then copies after originals) rather
+    # than by inserting into the list one at a time, which is quadratic at 10^6 rows.
     copies = sorted(rng.sample(clean_positions, min(dup_count, len(clean_positions))))
-    for k in range(len(copies)):
-        original = copies[k]
-        at = rng.randrange(original + 1, len(out) + 1)
-        out.insert(at, list(out[original]))
-        for rows_of_rule in planted.values():
-            rows_of_rule[:] = [r + 1 if r >= at + 2 else r for r in rows_of_rule]
-        planted["duplicate_in_file"].append(at + 2)
-        # The originals still to copy that lay at or after the insertion moved down one.
-        copies[k + 1 :] = [c + 1 if c >= at else c for c in copies[k + 1 :]]
+    keys: list[tuple[int, int, int]] = [(i, 0, i) for i in range(len(out))]
+    keys += [(rng.randrange(original, len(out)), 1, original) for original in copies]
+    keys.sort()
+    new_row = [0] * len(out)  # base index → its spreadsheet row in the final file
+    final: list[list[str]] = []
+    for _, is_copy, source_index in keys:
+        if is_copy:
+            planted["duplicate_in_file"].append(len(final) + 2)
+            final.append(list(out[source_index]))
+        else:
+            new_row[source_index] = len(final) + 2
+            final.append(out[source_index])
+    for rule, rows_of_rule in planted.items():
+        if rule != "duplicate_in_file":
+            rows_of_rule[:] = [new_row[r - 2] for r in rows_of_rule]
+    out = final
     planted = {rule: sorted(r) for rule, r in planted.items()}
     manifest = {
         "rows": len(out),

@@ -41,22 +41,24 @@ EARLIEST_REGISTRATION_YEAR = 1990
 EARLIEST_MANUFACTURE_YEAR = 1950
 
 
-def _to_ascii(ch: str) -> str:
-    """Full-width ASCII (U+FF01..U+FF5E) and the ideographic space to ASCII; else as is."""
-    point = ord(ch)
-    if 0xFF01 <= point <= 0xFF5E:
-        return chr(point - 0xFEE0)
-    if ch == "\u3000":
-        return " "
-    return ch
+# Full-width ASCII (U+FF01..U+FF5E) and the ideographic space to ASCII, and ASCII
+# letters upper-cased (other letters stay as they are): one str.translate per code, which
+# an import calls three times a row (a character loop in Python was a fifth of its cost).
+_CLEAN_TABLE = {
+    **{point: point - 0xFEE0 for point in range(0xFF01, 0xFF5F)},
+    0x3000: ord(" "),
+}
+_CLEAN_TABLE.update(
+    {ord(ch): ord(ch.upper()) for ch in "abcdefghijklmnopqrstuvwxyz"}
+    | {point: ord(chr(point - 0xFEE0).upper()) for point in range(0xFF41, 0xFF5B)}
+)
 
 
 def _clean(text: object, what: str, field: str) -> str:
     """Map full-width ASCII, strip, upper-case ASCII letters."""
     if not isinstance(text, str):
         raise InvalidValue(f"{what} must be text, not {type(text).__name__}", field=field)
-    mapped = "".join(_to_ascii(ch) for ch in text).strip()
-    return "".join(ch.upper() if "a" <= ch <= "z" else ch for ch in mapped)
+    return text.translate(_CLEAN_TABLE).strip()
 
 
 def _describe(ch: str) -> str:

@@ -16,7 +16,7 @@ import csv
 import io
 import unicodedata
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -125,59 +125,100 @@ def _text(fields: Mapping[str, object], name: str, limit: int) -> str:
         value = int(value)
     text = unicodedata.normalize("NFKC", str(value)).strip()
     if len(text) > limit:
-        raise InvalidValue(f"{name} is longer than {limit} characters", field=name)
+        raise ReportProblem(f"{name} is longer than {limit} characters", field=name)
     return text
 
 
-def _day(fields: Mapping[str, object], name: str, *, required: bool) -> date | None:
+class ReportProblem(InvalidValue):
+    """A row that is no report: the reason and field (what the uploader is told) and the
+    rule code the import's report counts it under (``invalid_date``, ``date_in_future``
+    or ``invalid_report``)."""
+
+    def __init__(self, reason: str, *, field: str, rule: str = "invalid_report") -> None:
+        super().__init__(reason, field=field)
+        self.rule = rule
+
+
+# How a cell becomes a day: the upload's fixed forms (``parse_day``), or an import
+# profile's date formats (``sereg import inspections``). Raises on a cell that is no day.
+DayReader = Callable[[object], date | None]
+
+
+def _day(
+    fields: Mapping[str, object], name: str, *, required: bool, read: DayReader
+) -> date | None:
     value = fields.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise InvalidValue(f"{name} is required ({DAY_FORMATS})", field=name)
+            raise ReportProblem(
+                f"{name} is required ({DAY_FORMATS})", field=name, rule="invalid_date"
+            )
         return None
     try:
-        return parse_day(value)
-    except InvalidValue:
-        raise InvalidValue(f"{name} {value} is not a date ({DAY_FORMATS})", field=name) from None
+        day = read(value)
+    except (InvalidValue, ValueError):
+        day = None
+    if day is None:
+        raise ReportProblem(
+            f"{name} {value} is not a date ({DAY_FORMATS})", field=name, rule="invalid_date"
+        )
+    return day
 
 
-def check_report(fields: Mapping[str, object], *, today: date) -> ReportInput:
-    """A row's report, or InvalidValue naming the first thing wrong and its field."""
+def check_report(
+    fields: Mapping[str, object],
+    *,
+    today: date,
+    read_day: DayReader = parse_day,
+    values: Callable[[str, str], str] | None = None,
+) -> ReportInput:
+    """A row's report, or ReportProblem naming the first thing wrong and its field.
+
+    The one check of an inspection report, for the bodies' upload and for ``sereg import
+    inspections`` alike: the import passes its profile's date formats (``read_day``) and
+    value maps (``values(field, text)``, applied to kind and conclusion before the
+    aliases)."""
+    mapped = values or (lambda _field, text: text)
     report_no = _text(fields, "report_no", 64)
     if not report_no:
-        raise InvalidValue("report_no is required: it keys the report", field="report_no")
+        raise ReportProblem("report_no is required: it keys the report", field="report_no")
     code = _text(fields, "code", 40).upper()
     if not code:
-        raise InvalidValue(
+        raise ReportProblem(
             "code is required: the unit's registration or equipment code", field="code"
         )
-    kind = aliases.inspection_kind_code(_text(fields, "kind", 20) or "periodic")
+    kind_text = _text(fields, "kind", 20)
+    kind = aliases.inspection_kind_code(mapped("kind", kind_text) if kind_text else "periodic")
     if kind not in INSPECTION_KINDS:
-        raise InvalidValue(
+        raise ReportProblem(
             f"kind {kind} is not an inspection kind ({', '.join(sorted(INSPECTION_KINDS))})",
             field="kind",
         )
-    inspected_on = _day(fields, "inspected_on", required=True)
+    inspected_on = _day(fields, "inspected_on", required=True, read=read_day)
     assert inspected_on is not None
     if inspected_on > today:
-        raise InvalidValue(f"{inspected_on.isoformat()} is in the future", field="inspected_on")
-    conclusion = aliases.conclusion_code(_text(fields, "conclusion", 20))
+        raise ReportProblem(
+            f"{inspected_on.isoformat()} is in the future",
+            field="inspected_on",
+            rule="date_in_future",
+        )
+    conclusion = aliases.conclusion_code(mapped("conclusion", _text(fields, "conclusion", 20)))
     if conclusion not in CONCLUSIONS:
-        raise InvalidValue(
+        raise ReportProblem(
             f"conclusion {conclusion or '(empty)'} is not pass, conditional_pass or fail"
             " (合格, 基本符合要求, 不合格)",
             field="conclusion",
         )
-    next_due = _day(fields, "next_due_stated", required=False)
+    next_due = _day(fields, "next_due_stated", required=False, read=read_day)
     if next_due is not None and next_due <= inspected_on:
-        raise InvalidValue(
+        raise ReportProblem(
             "next_due_stated is not after the inspection day", field="next_due_stated"
         )
     grade_text = _text(fields, "safety_grade", 2)
     grade: int | None = None
     if grade_text:
         if not grade_text.isdigit() or not 1 <= int(grade_text) <= 5:
-            raise InvalidValue(
+            raise ReportProblem(
                 f"safety_grade {grade_text} is not a grade from 1 to 5", field="safety_grade"
             )
         grade = int(grade_text)

@@ -56,6 +56,8 @@ SPOKEN_CALLS: dict[str, int] = {
     "AmbiguousEncoding": 0,
     "ProfileProblem": 0,
     "DateProblem": 0,
+    # an inspection report row's problem (equipment.domain.report_sheets)
+    "ReportProblem": 0,
     # the problem a code's segment has (equipment.domain.codes), wrapped in its position
     "_segment_error": 4,
 }

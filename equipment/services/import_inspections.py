@@ -1,11 +1,13 @@
 """``sereg import inspections``: an inspection institute's export of reports.
 
 Same steps as the register import (equipment.services.imports): parse the file
-(import_files), check every row, then, with ``commit``, record each accepted report
-through ``inspections.record_inspection`` — the one path that validates a report,
-recomputes its unit's due dates, opens hazards from a failed one and audits it. The
-report number is the idempotency key: a number already recorded is skipped (the same
-file again records nothing), and within a file the first row with a number wins.
+(import_files), check every row with the inspection bodies' upload's own check
+(``report_sheets.check_report``, read through the profile), then, with ``commit``,
+record each accepted report through ``inspections.record_inspection`` — the one path
+that validates a report, recomputes its unit's due dates, opens hazards from a failed
+one and audits it, in one transaction per report. The report number is the
+idempotency key: a number already recorded is skipped (the same file again records
+nothing), and within a file the first row with a number wins.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
-from equipment.domain import rules
+from equipment.domain import report_sheets
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import DomainError, InvalidValue
-from equipment.domain.imports.dates import DateProblem, parse_date
+from equipment.domain.imports.dates import parse_date
 from equipment.domain.imports.profile import MappingProfile, ProfileProblem
+from equipment.domain.report_sheets import ReportInput, ReportProblem
 from equipment.services import inspections
 from equipment.services.import_files import open_table
 from equipment.storage import unit_of_work
@@ -55,47 +57,22 @@ def describe(result: InspectionImport) -> str:
     )
 
 
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def check_report(
     raw: dict[str, object], profile: MappingProfile, today: date
-) -> dict[str, Any] | tuple[str, str]:
-    """A report row's values, or (rule, detail) when it is rejected."""
-    number = _text(raw.get("report_no"))
-    if not number:
-        return ("invalid_report", "no report number")
+) -> ReportInput | tuple[str, str]:
+    """A report row's report, or (rule, detail) when it is rejected: the bodies' upload's
+    own check (``report_sheets.check_report``), read with the profile's date formats and
+    value maps."""
     formats = tuple(profile.date_formats)
     try:
-        inspected_on = parse_date(raw.get("inspected_on"), formats)
-        next_due = parse_date(raw.get("next_due_stated"), formats)
-    except DateProblem as problem:
-        return ("invalid_date", str(problem))
-    if inspected_on is None:
-        return ("invalid_date", "no inspection date")
-    if inspected_on > today:
-        return ("date_in_future", inspected_on.isoformat())
-    kind = profile.map_value("kind", _text(raw.get("kind"))) or "periodic"
-    conclusion = profile.map_value("conclusion", _text(raw.get("conclusion")))
-    try:
-        rules.Inspection(
-            inspected_on=inspected_on, kind=kind, conclusion=conclusion, next_due=next_due
+        return report_sheets.check_report(
+            raw,
+            today=today,
+            read_day=lambda value: parse_date(value, formats),
+            values=profile.map_value,
         )
-    except (InvalidValue, ValueError) as error:
-        return ("invalid_report", getattr(error, "reason", str(error)))
-    return {
-        "report_no": number[:64],
-        "code": _text(raw.get("code")).upper(),
-        "kind": kind,
-        "conclusion": conclusion,
-        "inspected_on": inspected_on,
-        "next_due_stated": next_due,
-    }
+    except ReportProblem as problem:
+        return (problem.rule, problem.reason)
 
 
 async def import_inspections(
@@ -118,7 +95,7 @@ async def import_inspections(
             index = profile.header_index(table.headers)
         except ProfileProblem as problem:
             raise InvalidValue(str(problem), field="profile") from None
-        chunk: list[tuple[int, dict[str, Any]]] = []
+        chunk: list[tuple[int, ReportInput]] = []
         for row_no, cells in table.rows:
             result.rows += 1
             raw = {f: (cells[i] if i < len(cells) else None) for f, i in index.items()}
@@ -126,10 +103,10 @@ async def import_inspections(
             if isinstance(checked, tuple):
                 result.rejected.append((row_no, *checked))
                 continue
-            if checked["report_no"] in seen:
-                result.rejected.append((row_no, "duplicate_in_file", checked["report_no"]))
+            if checked.report_no in seen:
+                result.rejected.append((row_no, "duplicate_in_file", checked.report_no))
                 continue
-            seen.add(checked["report_no"])
+            seen.add(checked.report_no)
             chunk.append((row_no, checked))
             if len(chunk) >= CHUNK:
                 await _chunk(principal, chunk, result, commit=commit, today=today, now=now)
@@ -140,7 +117,7 @@ async def import_inspections(
 
 async def _chunk(
     principal: Principal,
-    chunk: list[tuple[int, dict[str, Any]]],
+    chunk: list[tuple[int, ReportInput]],
     result: InspectionImport,
     *,
     commit: bool,
@@ -149,15 +126,15 @@ async def _chunk(
 ) -> None:
     if not chunk:
         return
-    units = await _repository.unit_ids([c["code"] for _, c in chunk])
+    units = await _repository.unit_ids([c.code for _, c in chunk])
     async with unit_of_work():
-        recorded = await _repository.report_numbers([c["report_no"] for _, c in chunk])
+        recorded = await _repository.report_numbers([c.report_no for _, c in chunk])
     for row_no, report in chunk:
-        unit_id = units.get(report["code"])
+        unit_id = units.get(report.code)
         if unit_id is None:
-            result.rejected.append((row_no, "unknown_unit", report["code"]))
+            result.rejected.append((row_no, "unknown_unit", report.code))
             continue
-        if report["report_no"] in recorded:
+        if report.report_no in recorded:
             result.already_recorded += 1
             continue
         result.accepted += 1
@@ -165,8 +142,10 @@ async def _chunk(
             result.units.add(unit_id)
             continue
         try:
+            # Its own transaction (with the due dates it moves): a report refused here
+            # does not undo the ones filed before it, and a crash leaves whole reports.
             await inspections.record_inspection(
-                principal, unit_id, {**report}, today=today, now=now
+                principal, unit_id, report.as_inspection(), today=today, now=now
             )
         except DomainError as error:
             result.accepted -= 1

@@ -28,12 +28,19 @@ the CLI passes a progress bar. Only the registration office (admin) imports the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, BinaryIO
 
 import msgspec
@@ -217,8 +224,10 @@ async def stage_register(
     file_name: str | None = None,
     progress: ProgressFn | None = None,
     job_id: int | None = None,
+    workers: int = 0,
 ) -> ImportSummary:
-    """The dry run of a file: parse, stage, check; the register is not touched."""
+    """The dry run of a file: parse, stage, check; the register is not touched.
+    ``workers``: processes checking rows (0: one per core)."""
     principal.require(Permission.EQUIPMENT_REGISTER)
     digest = await asyncio.to_thread(file_hash, path)
     if job_id is None:
@@ -242,6 +251,7 @@ async def stage_register(
                 today=today,
                 now=now,
                 progress=progress,
+                workers=workers,
             )
     except DomainError as problem:
         await fail_job(job_id, problem.reason, now)
@@ -259,23 +269,57 @@ def check_header(path: Path, profile: MappingProfile, encoding: str | None = Non
         return table.encoding or table.kind
 
 
-def _check_next(
-    rows: Iterator[tuple[int, Sequence[Any]]],
-    index: dict[str, int],
-    profile: MappingProfile,
-    city: City,
-    orgs: Organisations,
-    today: date,
-    policy: Any,
-) -> tuple[list[tuple[int, str | None, bool, str]], list[tuple[int, str, str, str]]]:
-    """Read and check the next chunk of rows (in a worker thread: file reading and the
-    rules are CPU, and the csv module and numpy give the GIL back between rows)."""
-    chunk = list(islice(rows, STAGE_CHUNK))
+@dataclass(frozen=True)
+class _CheckContext:
+    """What the row rules need besides the rows: picklable, so a worker process gets it
+    once (the policy travels as its parts: its mappings are read-only proxies)."""
+
+    index: dict[str, int]
+    profile: MappingProfile
+    city: City
+    orgs: Organisations
+    today: date
+    policy_parts: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls,
+        index: dict[str, int],
+        profile: MappingProfile,
+        city: City,
+        orgs: Organisations,
+        today: date,
+        policy: inspection_rules.Policy,
+    ) -> _CheckContext:
+        parts = {
+            f.name: getattr(policy, f.name) if f.name == "name" else dict(getattr(policy, f.name))
+            for f in dataclasses.fields(policy)
+        }
+        return cls(index, profile, city, orgs, today, parts)
+
+    def policy(self) -> inspection_rules.Policy:
+        parts = self.policy_parts
+        mappings = {k: MappingProxyType(dict(v)) for k, v in parts.items() if k != "name"}
+        return inspection_rules.Policy(parts["name"], **mappings)
+
+
+Chunk = list[tuple[int, Sequence[Any]]]
+Checked = tuple[list[tuple[int, str | None, bool, str]], list[tuple[int, str, str, str]]]
+
+
+def _check_chunk(chunk: Chunk, context: _CheckContext, policy: inspection_rules.Policy) -> Checked:
+    """Check a chunk of rows: (staged rows, findings), in the chunk's row order."""
+    index = context.index
     raws = [
         {f: (cells[i] if i < len(cells) else None) for f, i in index.items()} for _, cells in chunk
     ]
     checked = checks.check_register_rows(
-        raws, profile=profile, city=city, organisations=orgs, today=today, policy=policy
+        raws,
+        profile=context.profile,
+        city=context.city,
+        organisations=context.orgs,
+        today=context.today,
+        policy=policy,
     )
     staged: list[tuple[int, str | None, bool, str]] = []
     found: list[tuple[int, str, str, str]] = []
@@ -283,6 +327,73 @@ def _check_next(
         staged.append((row_no, result.code, result.accepted, _payload(result)))
         found.extend((row_no, f.rule, f.severity, f.detail) for f in result.findings)
     return staged, found
+
+
+# A worker process's context, set once when it starts (``_start_worker``).
+_worker: tuple[_CheckContext, inspection_rules.Policy] | None = None
+
+
+def _start_worker(context: _CheckContext) -> None:
+    global _worker
+    _worker = (context, context.policy())
+
+
+def _check_in_worker(chunk: Chunk) -> Checked:
+    assert _worker is not None, "the pool's initializer sets the context"
+    return _check_chunk(chunk, *_worker)
+
+
+def check_workers() -> int:
+    """Worker processes for a dry run's checks: one per core. The rows are independent
+    and the rules are Python, so processes, not threads, use the cores."""
+    return os.cpu_count() or 1
+
+
+def _next_chunk(rows: Iterator[tuple[int, Sequence[Any]]]) -> Chunk:
+    # In a worker thread: reading the file (decoding, csv, openpyxl) is CPU too.
+    return list(islice(rows, STAGE_CHUNK))
+
+
+async def _checked_chunks(
+    rows: Iterator[tuple[int, Sequence[Any]]],
+    context: _CheckContext,
+    policy: inspection_rules.Policy,
+    workers: int,
+) -> AsyncGenerator[Checked, None]:
+    """The checked chunks of ``rows``, in the file's order whatever the workers' finishing
+    order. A file of one chunk, or ``workers`` 1, is checked in a thread of this process;
+    otherwise chunks go to a spawned pool with at most two per worker in flight, so
+    memory holds a few chunks, never the file."""
+    first = await asyncio.to_thread(_next_chunk, rows)
+    if not first:
+        return
+    if workers <= 1 or len(first) < STAGE_CHUNK:
+        chunk = first
+        while chunk:
+            yield await asyncio.to_thread(_check_chunk, chunk, context, policy)
+            chunk = await asyncio.to_thread(_next_chunk, rows)
+        return
+    loop = asyncio.get_running_loop()
+    # Spawned, not forked: a fork of a process running an event loop and threads can
+    # inherit a lock another thread holds.
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(context,),
+    )
+    pending: deque[asyncio.Future[Checked]] = deque()
+    chunk = first
+    try:
+        while chunk or pending:
+            while chunk and len(pending) < 2 * workers:
+                pending.append(loop.run_in_executor(pool, _check_in_worker, chunk))
+                chunk = await asyncio.to_thread(_next_chunk, rows)
+            yield await pending.popleft()
+    finally:
+        # Not waiting here: an import given up must not hold the event loop while its
+        # workers finish chunks nobody reads (they end after their current one).
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def stage_rows(
@@ -296,9 +407,11 @@ async def stage_rows(
     today: date,
     now: datetime,
     progress: ProgressFn | None = None,
+    workers: int = 0,
 ) -> ImportSummary:
     """Stage and check rows into import ``job_id`` (made by ``create_job``): the dry run
-    of rows an uploader already holds (see the module's contract)."""
+    of rows an uploader already holds (see the module's contract). ``workers``: processes
+    checking rows (0: one per core; a file of one chunk is checked in this process)."""
     principal.require(Permission.EQUIPMENT_REGISTER)
     if profile.kind != "register":
         raise InvalidValue("the profile is not a register profile", field="profile")
@@ -320,19 +433,16 @@ async def stage_rows(
             },
         )
     total = 0
-    iterator = iter(rows)
-    while True:
-        staged, found = await asyncio.to_thread(
-            _check_next, iterator, index, profile, city, orgs, today, policy
-        )
-        if not staged:
-            break
-        total += len(staged)
-        async with unit_of_work():
-            await _repository.stage(job_id, staged, found)
-            await _repository.update_job(job_id, {"total_rows": total})
-        if progress is not None:
-            progress(total, 0)
+    context = _CheckContext.of(index, profile, city, orgs, today, policy)
+    chunks = _checked_chunks(iter(rows), context, policy, workers or check_workers())
+    async with aclosing(chunks):
+        async for staged, found in chunks:
+            total += len(staged)
+            async with unit_of_work():
+                await _repository.stage(job_id, staged, found)
+                await _repository.update_job(job_id, {"total_rows": total})
+            if progress is not None:
+                progress(total, 0)
     async with unit_of_work():
         await _repository.cross_row_rules(job_id, in_register_rule="in_register")
     counts = await _repository.rule_counts(job_id)
@@ -533,41 +643,59 @@ async def commit_register(
     total = job["accepted_rows"]
     if progress is not None:
         progress(done, total)
-    while staged := await _repository.accepted_rows(job_id, after_row=after, limit=batch_size):
-        batch_no += 1
-        async with unit_of_work():
-            counts = await _commit_batch(
-                principal, job, batch_no, staged, areas, today=today, now=now, recompute=recompute
-            )
-        after = staged[-1][0]
-        done += len(staged)
-        if progress is not None:
-            progress(done, total)
-        del counts
+
+    async def page_after(row: int) -> list[tuple[int, str, dict[str, Any]]]:
+        staged = await _repository.accepted_rows(job_id, after_row=row, limit=batch_size)
+        return await asyncio.to_thread(_decoded, staged, today, recompute)
+
+    # The next page is read and decoded (JSON, dates, a schedule recomputed) while the
+    # database writes this one: reads only, so a crash still leaves whole batches.
+    upcoming = asyncio.ensure_future(page_after(after))
+    try:
+        while rows := await upcoming:
+            upcoming = asyncio.ensure_future(page_after(rows[-1][0]))
+            batch_no += 1
+            async with unit_of_work():
+                await _commit_batch(principal, job, batch_no, rows, areas, today=today, now=now)
+            done += len(rows)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        upcoming.cancel()
     async with unit_of_work():
         await _repository.update_job(job_id, {"status": "committed", "updated_at": now})
     return await job_summary(principal, job_id)
+
+
+def _decoded(
+    staged: list[tuple[int, str]], today: date, recompute: bool
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """(row number, code, values) of staged rows (in a worker thread: it is CPU)."""
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    for row_no, payload in staged:
+        values = _values(payload)
+        if recompute:
+            values = _recomputed(values, today)
+        values["due"] = [
+            (kind, date.fromisoformat(due_on), key, source, date.fromisoformat(base), why, report)
+            for kind, due_on, key, source, base, why, report in values.get("due", [])
+        ]
+        # An accepted row has one of the two codes (the staged code is the same).
+        code: str = values.get("registration_code") or values["equipment_code"]
+        rows.append((row_no, code, values))
+    return rows
 
 
 async def _commit_batch(
     principal: Principal,
     job: ImportJobRow,
     batch_no: int,
-    staged: list[tuple[int, str]],
+    rows: list[tuple[int, str, dict[str, Any]]],
     areas: list[Any],
     *,
     today: date,
     now: datetime,
-    recompute: bool,
 ) -> tuple[int, int, int]:
-    rows: list[tuple[int, str, dict[str, Any]]] = []
-    for row_no, payload in staged:
-        values = _values(payload)
-        if recompute:
-            values = _recomputed(values, today)
-        # An accepted row has one of the two codes (the staged code is the same).
-        code: str = values.get("registration_code") or values["equipment_code"]
-        rows.append((row_no, code, values))
     existing = {u["code"]: u for u in await _repository.units_by_code([c for _, c, _ in rows])}
     new = [(code, values) for _, code, values in rows if code not in existing]
     changed: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = []
@@ -584,16 +712,16 @@ async def _commit_batch(
         unit_id = ids.get(code)
         if unit_id is None:
             continue
-        for kind, due_on, rule_key, source, base, explanation, from_report in values.get("due", []):
+        for kind, due_on, rule_key, source, base, explanation, from_report in values["due"]:
             due_rows.append(
                 (
                     unit_id,
                     kind,
-                    date.fromisoformat(due_on),
+                    due_on,
                     kind in STATUTORY_KINDS,
                     rule_key,
                     source,
-                    date.fromisoformat(base),
+                    base,
                     explanation,
                     from_report,
                     values["category"],

@@ -83,6 +83,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/draws/tasks", N_("Random-inspection tasks")),
         ("/ui/campaigns", N_("Special campaigns")),
         ("/ui/licences", N_("Post-licence supervision")),
+        ("/ui/cleanup", N_("Data clean-up list")),
     ),
     Role.USER_UNIT: (
         ("/ui/units", N_("Our units")),
@@ -120,6 +121,7 @@ NAV: dict[Role, tuple[tuple[str, str], ...]] = {
         ("/ui/draws/plans", N_("Random inspections")),
         ("/ui/campaigns", N_("Special campaigns")),
         ("/ui/licences", N_("Post-licence supervision")),
+        ("/ui/cleanup", N_("Data clean-up list")),
     ),
     Role.CALL_CENTRE: (
         ("/ui/calls", N_("Take a 96333 call")),

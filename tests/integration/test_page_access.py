@@ -254,6 +254,9 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
         Probe("campaign_task", roles(403, admin=OK, inspector=OK, bound=404)),
     ),
     ("GET", "/ui/licences"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
+    # The clean-up list: whoever files reports (its own body's entries; every one for
+    # the registration office, test_cleanup_page.py).
+    ("GET", "/ui/cleanup"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
     # The calendar feed: the secret in the path is the credential (probed below).
     ("GET", "/feeds/calendar/{name:str}"): (),
     # ---- dual prevention: supervision checks, hazards, routine records ----

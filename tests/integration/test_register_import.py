@@ -151,6 +151,79 @@ async def test_the_legacy_export_is_reported_committed_and_imported_again(world)
     assert (unit["address"], unit["status"]) == ("湖北省襄阳市新地址1号", "suspended")
 
 
+async def _staged(job_id: int) -> tuple[list[Any], list[Any]]:
+    rows = await _rows(
+        "SELECT row_no, code, accepted, payload FROM import_row WHERE import_job = $1"
+        " ORDER BY row_no",
+        job_id,
+    )
+    found = await _rows(
+        "SELECT row_no, rule, severity, detail FROM import_finding WHERE import_job = $1"
+        " ORDER BY row_no, rule, detail",
+        job_id,
+    )
+    return [tuple(r.values()) for r in rows], [tuple(r.values()) for r in found]
+
+
+async def test_a_dry_run_checked_by_worker_processes_stages_what_one_process_does(
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of 40 rows over two spawned workers: every staged row, payload and finding
+    (row numbers included) equals the one-process dry run's, whatever order the workers
+    finish in."""
+    profile = shipped_profile("registration_export")
+    today, now = world["today"], clock.now()
+    monkeypatch.setattr(imports, "STAGE_CHUNK", 40)
+    one = await imports.stage_register(
+        SYSTEM, world["path"], profile=profile, today=today, now=now, workers=1
+    )
+    pooled = await imports.stage_register(
+        SYSTEM, world["path"], profile=profile, today=today, now=now, workers=2
+    )
+    assert pooled.counts == one.counts
+    assert pooled.counts["duplicate_in_file"] == len(
+        world["manifest"]["planted"]["duplicate_in_file"]
+    )
+    single_rows, single_found = await _staged(one.id)
+    pooled_rows, pooled_found = await _staged(pooled.id)
+    assert len(pooled_rows) == ROWS
+    assert pooled_rows == single_rows
+    assert pooled_found == single_found
+
+
+async def test_a_code_another_writer_registers_during_the_commit_is_skipped(
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit looks its batch's codes up, then writes the new ones (COPY straight into
+    the register on PostgreSQL): a unit registered between the two, by another writer,
+    fails that COPY; the batch falls back to skipping the taken code, the rest goes in."""
+    manifest, today = world["manifest"], world["today"]
+    profile = shipped_profile("registration_export")
+    dry = await imports.stage_register(
+        SYSTEM, world["path"], profile=profile, today=today, now=clock.now()
+    )
+    # A lift's (the factory's unit is a lift).
+    taken = next(c for c in manifest["accepted_codes"] if c.startswith("31"))
+    owner = await f.organisation("user_unit")
+    # A registration code names its category (4 characters) and district (6).
+    other = await f.unit(
+        owner["id"], registration_code=taken, category=taken[:4], district_code=taken[4:10]
+    )
+    assert other["code"] == taken
+    looked_up = imports._repository.units_by_code
+
+    async def before_the_other_writer(codes: list[str]) -> list[dict[str, Any]]:
+        return [u for u in await looked_up(codes) if u["code"] != taken]
+
+    monkeypatch.setattr(imports._repository, "units_by_code", before_the_other_writer)
+    done = await imports.commit_register(SYSTEM, dry.id, today=today, now=clock.now())
+    assert done.status == "committed"
+    assert done.inserted == manifest["accepted_rows"] - 1
+    assert await _codes() == manifest["accepted_codes"]
+    [unit] = await _rows("SELECT id FROM equipment WHERE code = $1", taken)
+    assert unit["id"] == other["id"]  # the other writer's unit, untouched
+
+
 async def test_an_ambiguous_file_is_refused_and_says_why(engine, tmp_path: Path) -> None:
     path = tmp_path / "short.csv"
     path.write_bytes("代码\n北京\n".encode())
@@ -330,6 +403,9 @@ async def test_an_institute_export_is_imported_once_and_moves_due_dates(world) -
         f"R-3,NOPE,定期检验,{inspected},合格,\n"
         f"R-1,{first},定期检验,{inspected},合格,\n"
         f"R-4,{first},定期检验,2099-01-01,合格,\n"
+        # Passes the row checks, refused when filed (before the unit was made): its own
+        # transaction, so the reports filed before it stay.
+        f"R-5,{second},定期检验,1951-01-01,合格,\n"
     )
     path = world["path"].with_name("reports.csv")
     path.write_bytes(text.encode("gbk"))
@@ -341,7 +417,7 @@ async def test_an_institute_export_is_imported_once_and_moves_due_dates(world) -
         )
 
     dry_run = await run(False)
-    assert (dry_run.accepted, dry_run.recorded) == (2, 0)
+    assert (dry_run.accepted, dry_run.recorded) == (3, 0)
     assert sorted((n, rule) for n, rule, _ in dry_run.rejected) == [
         (4, "unknown_unit"),
         (5, "duplicate_in_file"),
@@ -349,6 +425,7 @@ async def test_an_institute_export_is_imported_once_and_moves_due_dates(world) -
     ]
     done = await run(True)
     assert (done.recorded, len(done.units)) == (2, 2)
+    assert [(n, rule) for n, rule, _ in done.rejected if n == 7] == [(7, "invalid_report")]
     after = {
         r["code"]: r["next_inspection_due"]
         for r in await _rows(

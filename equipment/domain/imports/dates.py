@@ -23,10 +23,11 @@ class DateProblem(ValueError):
     """A value that is no date in the profile's formats."""
 
 
+_FULL_WIDTH = {point: point - 0xFEE0 for point in range(0xFF01, 0xFF5F)}
+
+
 def _ascii(text: str) -> str:
-    return "".join(
-        chr(ord(ch) - 0xFEE0) if 0xFF01 <= ord(ch) <= 0xFF5E else ch for ch in text
-    ).strip()
+    return text.translate(_FULL_WIDTH).strip()
 
 
 _FIELDS = {"%Y": r"(?P<y>\d{4})", "%m": r"(?P<m>\d{1,2})", "%d": r"(?P<d>\d{1,2})"}
@@ -85,6 +86,14 @@ def parse_date(value: object, formats: tuple[str, ...] = DEFAULT_DATE_FORMATS) -
         raise DateProblem(f"{value!r} is not a date")
     if not isinstance(value, str):
         raise DateProblem(f"{value!r} is not a date")
+    return _parse_text(value, formats)
+
+
+# A register's dates repeat (some ten thousand days over the years of a city's units, in a
+# few formats), so the text → date answers are kept: bounded, and a text none of the
+# formats reads raises each time (lru_cache keeps no exception).
+@lru_cache(maxsize=1 << 16)
+def _parse_text(value: str, formats: tuple[str, ...]) -> date | None:
     text = _ascii(value)
     if not text:
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
+from functools import lru_cache
 
 __all__ = [
     "add_days",
@@ -45,6 +46,9 @@ def month_start(index: int) -> date:
     return first_day_of_month(year, month0 + 1)
 
 
+# The lift rules walk a unit's years month-end by month-end, a dozen per schedule: the
+# answers are kept (a few thousand months cover every register; bounded all the same).
+@lru_cache(maxsize=1 << 14)
 def month_end(index: int) -> date:
     """Last day of the month numbered ``index`` by :func:`month_index`."""
     year, month0 = divmod(index, 12)

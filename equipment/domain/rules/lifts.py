@@ -219,7 +219,14 @@ def _next_event(
     done = [i.inspected_on for i in view.passing(counted) if i.inspected_on > anchor.on]
     latest = done[-1] if done else None
     anchor_month = month_index(anchor.on)
-    for step in range(1, _MAX_LIFT_YEARS + 1):
+    first_step = 1
+    if latest is not None:
+        # An event whose window opened on or before the latest inspection is covered:
+        # month_start(m - early) <= latest exactly when m - early <= month_index(latest),
+        # so the walk starts at the first step past it (the same answer as skipping the
+        # covered years one by one, without walking a long-inspected lift's whole life).
+        first_step = max(1, (month_index(latest) + early - anchor_month) // 12 + 1)
+    for step in range(first_step, _MAX_LIFT_YEARS + 1):
         event_month = anchor_month + 12 * step
         due_on = month_end(event_month)
         year = lift_year(origin.on, due_on)
