@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from equipment.domain import fills as rules
-from equipment.services import fill_facts
-from equipment.storage import db, fill_state
+from equipment.storage import db, reads
 from equipment.storage.bulk import Bulk
 from equipment.tables import Equipment, Organisation
 
-# fill_facts looks cylinders up in chunks of this many codes (one statement each).
+# The fill facts reader looks cylinders up in chunks of this many codes (one statement each).
 _CHUNK = 5000
 
 
@@ -75,7 +74,7 @@ async def station_rosters(limit: int, today: date) -> list[StationRoster]:
     out: list[StationRoster] = []
     async with db.transaction() as transaction:
         bulk = Bulk(transaction)
-        facts = await fill_facts.stations_by_code(bulk, codes)
+        facts = await reads().fill_facts.stations_by_code(bulk, codes)
 
         def lapsed(code: str) -> bool:
             until = facts[code].licence_valid_until
@@ -98,8 +97,8 @@ async def _own_cylinders(bulk: Bulk, codes: list[str]) -> tuple[OwnCylinder, ...
     out: list[OwnCylinder] = []
     for start in range(0, len(codes), _CHUNK):
         part = codes[start : start + _CHUNK]
-        found = await fill_facts.cylinders_by_code(bulk, part)
-        previous = await fill_state.read(bulk, {c.facts.id for c in found.values()})
+        found = await reads().fill_facts.cylinders_by_code(bulk, part)
+        previous = await reads().fill_state.read(bulk, {c.facts.id for c in found.values()})
         for code in part:
             cylinder = found.get(code)
             if cylinder is None:

@@ -35,9 +35,13 @@ from equipment.storage.devices import DeviceRepository
 from equipment.storage.draws import DrawRepository
 from equipment.storage.due import DueRepository
 from equipment.storage.equipment import EquipmentRepository
+from equipment.storage.fill_facts import FillFactsRepository
+from equipment.storage.fill_state import FillStateRepository
+from equipment.storage.fills import FillRepository
 from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
+from equipment.storage.lift_signals import LiftSignalRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
@@ -62,8 +66,12 @@ class UnitOfWork:
         self.draws = DrawRepository()
         self.due = DueRepository()
         self.equipment = EquipmentRepository()
+        self.fill_facts = FillFactsRepository()
+        self.fill_state = FillStateRepository()
+        self.fills = FillRepository()
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
+        self.lift_signals = LiftSignalRepository()
         self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
