@@ -46,6 +46,7 @@ from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
+from equipment.storage.simulation import SimulationRepository
 
 
 class UnitOfWork:
@@ -78,6 +79,7 @@ class UnitOfWork:
         self.public = PublicRepository()
         self.retention = RetentionRepository()
         self.routines = RoutineRepository()
+        self.simulation = SimulationRepository()
 
 
 _REPOSITORIES = UnitOfWork()
