@@ -11,7 +11,7 @@ from typing import Any
 from equipment.domain import map_shading
 from equipment.domain.access import Permission, Principal
 from equipment.services import areas, spatial
-from equipment.tables import Alarm
+from equipment.storage import reads
 from geo.areas import MAX_FEATURES
 from geo.crs import Crs
 
@@ -87,13 +87,7 @@ async def lift_points(
         max_points=max_points,
         f=spatial.UnitFilter(category_prefix=LIFTS),
     )
-    ids = [u["id"] for u in view.units]
-    alarmed: set[int] = set()
-    if ids:
-        rows = await Alarm.select(Alarm.equipment).where(
-            Alarm.equipment.is_in(ids), Alarm.state == "open"
-        )
-        alarmed = {r["equipment"] for r in rows}
+    alarmed = await reads().map.with_open_alarm(u["id"] for u in view.units)
     states = {
         u["id"]: map_shading.point_state(
             u["status"], u["next_inspection_due"], today, u["id"] in alarmed

@@ -42,6 +42,7 @@ from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
 from equipment.storage.lift_signals import LiftSignalRepository
+from equipment.storage.map import MapRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
@@ -74,6 +75,7 @@ class UnitOfWork:
         self.licences = LicenceRepository()
         self.lift_signals = LiftSignalRepository()
         self.inspection_feed = InspectionFeedRepository()
+        self.map = MapRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()

@@ -47,7 +47,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/accounts.py": "staff accounts and sessions (main); not yet migrated",
     "equipment/services/alarm_feed.py": "the live alarm stream's sequence (main); not yet",
     "equipment/services/alerts.py": "MQTT alert deliveries' lease SQL (main); not yet",
-    "equipment/services/map_data.py": "the map's unit and alarm reads (main); not yet",
     "equipment/services/alarm_board.py": "the live board's alarm cards (staff web); not yet",
     "equipment/services/calendar_feeds.py": "per-account calendar feed secrets; not yet",
     # Next in issue 18's order (this branch migrates them one commit each).
