@@ -335,7 +335,7 @@ def _geometry(row: Mapping[str, Any], crs: str = "wgs84") -> dict[str, Any]:
     return geometry_to_geojson(shape, check_crs(crs))
 
 
-def area_detail(row: dict[str, Any]) -> schemas.AreaDetail:
+def area_detail(row: Mapping[str, Any]) -> schemas.AreaDetail:
     base = area(row)
     values = {f: getattr(base, f) for f in schemas.Area.__struct_fields__}
     return schemas.AreaDetail(**values, geometry=_geometry(row))

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from equipment.domain import map_shading
 from equipment.domain.access import Permission, Principal
 from equipment.services import areas, spatial
 from equipment.storage import reads
+from equipment.storage.areas import AreaRow
 from geo.areas import MAX_FEATURES
 from geo.crs import Crs
 
@@ -22,7 +22,7 @@ AREA_COUNTS = ("lifts", "lifts_over_15_years", "overdue_inspections", "open_alar
 
 @dataclass(frozen=True)
 class ShadedArea:
-    row: dict[str, Any]  # the area with its geometry
+    row: AreaRow  # the area with its geometry
     counts: dict[str, int]
     shade: map_shading.Shade
     at_risk: bool
@@ -43,7 +43,7 @@ async def shaded_areas(
         now=now,
     )
     counts = {r["id"]: {c: int(r[c]) for c in AREA_COUNTS} for r in summary}
-    rows: list[dict[str, Any]] = []
+    rows: list[AreaRow] = []
     cursor = None
     while True:
         page = await areas.list_areas(
