@@ -14,7 +14,7 @@ station's cylinders with the cylinder's own medium:
   on one pooled connection without a transaction (one for the station and the cylinder
   with its due dates, latest periodic inspection and last fill; one more for
   joint-operation agreements when it is another station's cylinder), issued by the
-  service's own readers (``fill_facts``); the database floor;
+  service's own readers (``equipment.storage.fill_facts``); the database floor;
 - the API itself. Target (issue): p99 <= 10 ms;
 - the API again while an inspector downloads the whole city's due list as XLSX, again
   and again from another process: the load a busy bureau puts beside the interlock.
@@ -51,7 +51,7 @@ from bench.harness import (
 )
 from bench.harness import wait_until_up as wait_for_server
 from bench.ingest_support import ROOT, scratch_register
-from equipment.services import clock, fill_facts
+from equipment.storage import reads
 from equipment.storage.bulk import Bulk
 
 TARGET_P99_MS = 10.0
@@ -118,11 +118,11 @@ def permit_sql_case(pool: asyncpg.Pool, org_id: int, codes: list[tuple[str, str]
         code, _medium = rng.choice(codes)
         async with pool.acquire() as connection:
             bulk = _bulk(connection)
-            station, cylinder = await fill_facts.permit_facts(bulk, code, station_id=org_id)
+            station, cylinder = await reads().fill_facts.permit_facts(bulk, code, station_id=org_id)
             assert station is not None
             owner = cylinder.facts.owning_station_id if cylinder else None
             if owner not in (None, station.id):
-                await fill_facts.joint_operations(bulk, [station.id], [clock.now()])
+                await reads().fill_facts.joint_operations(bulk, [station.id])
         return True
 
     return call

@@ -6,17 +6,21 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from equipment.api import schemas
 from equipment.domain import catalogue, labels
-from equipment.domain.fills import verdict_label
+from equipment.domain.fills import VerdictCode, verdict_label
 from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.i18n import DEFAULT
 from equipment.i18n.spoken import speak
 from equipment.storage.alarms import AlarmRecord
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 from geo.crs import check_crs
+
+if TYPE_CHECKING:  # the rows the services hand over, named for the type checker
+    from equipment.services.fills import CylinderTrace
+    from equipment.storage.fills import EntrustmentRow, FillRow, JointFillingRow
 
 # The *_label fields: a stable code's words in the caller's language (zh-CN unless asked
 # otherwise), from the domain's label tables; the code itself stays the JSON value.
@@ -331,16 +335,13 @@ def verdict_reasons(reasons: list[dict[str, Any]], lang: str) -> list[schemas.Ve
     ]
 
 
-def fill(row: Mapping[str, Any], lang: str) -> schemas.FillView:
-    values = {f: row[f] for f in schemas.FillView.__struct_fields__ if f in row}
-    reasons = row["reasons"]
-    if isinstance(reasons, str):
-        reasons = json.loads(reasons)
+def fill(row: FillRow, lang: str) -> schemas.FillView:
+    values = {f: getattr(row, f) for f in schemas.FillView.__struct_fields__ if hasattr(row, f)}
     values.update(
-        station_id=row["station"],
-        cylinder_id=row["cylinder"],
-        verdict_label=verdict_label(row["verdict"], lang),
-        reasons=verdict_reasons(reasons or [], lang),
+        station_id=row.station,
+        cylinder_id=row.cylinder,
+        verdict_label=verdict_label(VerdictCode(row.verdict), lang),
+        reasons=verdict_reasons(row.reasons, lang),
     )
     return schemas.FillView(**values)
 
@@ -354,8 +355,8 @@ def fill_permit(answer: dict[str, Any], lang: str) -> schemas.FillPermit:
     )
 
 
-def cylinder_trace(trace: dict[str, Any], lang: str) -> schemas.CylinderTrace:
-    facts, state = trace["cylinder"], trace["state"] or {}
+def cylinder_trace(trace: CylinderTrace, lang: str) -> schemas.CylinderTrace:
+    facts, state = trace.cylinder, trace.state
     return schemas.CylinderTrace(
         cylinder_id=facts.id,
         cylinder_code=facts.code,
@@ -364,32 +365,32 @@ def cylinder_trace(trace: dict[str, Any], lang: str) -> schemas.CylinderTrace:
         medium=facts.medium,
         next_periodic_due=facts.next_periodic_due,
         end_of_service_life=facts.end_of_service_life,
-        fill_count=state.get("fill_count", 0),
-        last_filled_at=state.get("last_filled_at"),
-        last_station_code=state.get("last_station_code"),
-        fills=[fill(r, lang) for r in trace["fills"]],
+        fill_count=state.fill_count if state else 0,
+        last_filled_at=state.last_filled_at if state else None,
+        last_station_code=state.last_station_code if state else None,
+        fills=[fill(r, lang) for r in trace.fills],
     )
 
 
-def joint_filling(row: dict[str, Any]) -> schemas.JointFilling:
+def joint_filling(row: JointFillingRow) -> schemas.JointFilling:
     return schemas.JointFilling(
-        id=row["id"],
-        owner_station_id=row["owner_station"],
-        filling_station_id=row["filling_station"],
-        valid_from=row["valid_from"],
-        valid_until=row["valid_until"],
-        created_at=row["created_at"],
+        id=row.id,
+        owner_station_id=row.owner_station,
+        filling_station_id=row.filling_station,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        created_at=row.created_at,
     )
 
 
-def entrustment(row: dict[str, Any]) -> schemas.Entrustment:
+def entrustment(row: EntrustmentRow) -> schemas.Entrustment:
     return schemas.Entrustment(
-        id=row["id"],
-        owner_id=row["owner"],
-        filling_station_id=row["filling_station"],
-        valid_from=row["valid_from"],
-        valid_until=row["valid_until"],
-        created_at=row["created_at"],
+        id=row.id,
+        owner_id=row.owner,
+        filling_station_id=row.filling_station,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        created_at=row.created_at,
     )
 
 
@@ -425,7 +426,7 @@ def _geometry(row: Mapping[str, Any], crs: str = "wgs84") -> dict[str, Any]:
     return geometry_to_geojson(shape, check_crs(crs))
 
 
-def area_detail(row: dict[str, Any]) -> schemas.AreaDetail:
+def area_detail(row: Mapping[str, Any]) -> schemas.AreaDetail:
     base = area(row)
     values = {f: getattr(base, f) for f in schemas.Area.__struct_fields__}
     return schemas.AreaDetail(**values, geometry=_geometry(row))

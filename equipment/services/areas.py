@@ -17,7 +17,7 @@ import multiprocessing
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -25,15 +25,23 @@ from typing import Any
 
 import msgspec
 
-from equipment.domain.access import Permission, Principal, ScopeKind
+from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.domain.lifecycle import Status
 from equipment.domain.rules.dates import add_months
 from equipment.services import audit, clock, membership, policies, register
-from equipment.services.pagination import SortKey, after_cursor, decode_cursor, encode_cursor
+from equipment.services.pagination import SortKey, decode_cursor, encode_cursor
 from equipment.services.register import EquipmentFilter, Page
-from equipment.storage import area_changes, db, jurisdiction, reads
-from equipment.tables import Area
+from equipment.storage import area_changes, db, reads, unit_of_work
+from equipment.storage.areas import (
+    GRADE_COUNTS,
+    PROPERTY_COLUMNS,
+    STORED_COLUMNS,
+    SUMMARY_COUNTS,
+    AreaRow,
+    StoredArea,
+    SummaryStatement,
+)
 from geo.areas import (
     AREA_KINDS,
     AreaImportError,
@@ -47,43 +55,8 @@ from geo.coords import CoordinateError
 from geo.crs import check_crs
 
 ID_SORT = SortKey("id", descending=False, unique=True)
-LIFT_FAMILY = "3"  # 电梯: lifts, escalators and moving walks (TSG 08-2017 catalogue)
 OLD_LIFT_YEARS = 15
 ALARM_WINDOW_DAYS = 90
-PROPERTY_COLUMNS = (
-    "kind",
-    "name",
-    "code",
-    "year_built",
-    "households",
-    "renovation_programme",
-    "renovation_year",
-)
-STORED_COLUMNS = (*PROPERTY_COLUMNS, "geometry", "min_lon", "min_lat", "max_lon", "max_lat")
-LIST_COLUMNS = (
-    Area.id,
-    Area.key,
-    *(getattr(Area, c) for c in PROPERTY_COLUMNS),
-    Area.min_lon,
-    Area.min_lat,
-    Area.max_lon,
-    Area.max_lat,
-    Area.version,
-    Area.created_at,
-    Area.updated_at,
-)
-SUMMARY_COUNTS = (
-    "units",
-    "lifts",
-    "lifts_over_15_years",
-    "overdue_inspections",
-    "overdue_maintenance",
-    "open_alarms",
-    "alarms_last_90_days",
-)
-# Units per risk grade (blue: the rest), and risk_rank: the area's grade (0 蓝 to 3 红, -1
-# no units), which sort=-grade names too.
-GRADE_COUNTS = ("red_units", "orange_units", "yellow_units")
 SUMMARY_SORTS = frozenset({*SUMMARY_COUNTS, *GRADE_COUNTS, "id", "risk_rank"})
 CLOSED = (Status.SCRAPPED.value, Status.CANCELLED.value)
 # A summary aggregates every membership of the areas asked for: 0.8 s on a million-unit
@@ -277,41 +250,29 @@ async def import_areas(
         incoming.append(values)
     rejected.sort(key=lambda r: r.index)
     created: list[dict[str, Any]] = []
-    updated: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    async with db.transaction():
-        stored: dict[str, dict[str, Any]] = {}
-        keys = [v["key"] for v in incoming]
-        for start in range(0, len(keys), 500):
-            rows = await Area.select(Area.id, Area.key, Area.version, *STORED_COLUMNS).where(
-                Area.key.is_in(keys[start : start + 500])
-            )
-            stored.update({r["key"]: r for r in rows})
+    updated: list[tuple[StoredArea, dict[str, Any]]] = []
+    async with unit_of_work() as uow:
+        stored = await uow.areas.stored_by_key([v["key"] for v in incoming])
         for values in incoming:
             old = stored.get(values["key"])
             if old is None:
                 created.append(values)
-            elif any(old[c] != values[c] for c in STORED_COLUMNS):
+            elif _changed(old, values):
                 updated.append((old, values))
         entries = []
-        for start in range(0, len(created), 200):
-            chunk = created[start : start + 200]
-            rows = await Area.insert(
-                *[Area(**v, version=1, created_at=now, updated_at=now) for v in chunk]
-            ).returning(Area.id)
-            for row, values in zip(rows, chunk, strict=True):
-                entries.append(
-                    {
-                        "entity": "area",
-                        "entity_id": row["id"],
-                        "action": "create",
-                        "after": _audited(values),
-                    }
-                )
-        for old, values in updated:
-            await Area.update({**values, "version": old["version"] + 1, "updated_at": now}).where(
-                Area.id == old["id"]
+        ids = await uow.areas.insert_many(created, now=now)
+        for area_id, values in zip(ids, created, strict=True):
+            entries.append(
+                {
+                    "entity": "area",
+                    "entity_id": area_id,
+                    "action": "create",
+                    "after": _audited(values),
+                }
             )
-            before, after = audit.diff(_audited(old), _audited(values))
+        for old, values in updated:
+            await uow.areas.replace(old["id"], values, version=old["version"] + 1, now=now)
+            before, after = audit.diff(_audited(dict(old)), _audited(values))
             entries.append(
                 {
                     "entity": "area",
@@ -336,6 +297,10 @@ async def import_areas(
     )
 
 
+def _changed(old: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    return any(old[c] != values[c] for c in STORED_COLUMNS)
+
+
 def _check_kind(kind: str | None) -> None:
     if kind is not None and kind not in AREA_KINDS:
         raise InvalidValue(f"kind must be one of {', '.join(AREA_KINDS)}", field="kind")
@@ -348,20 +313,16 @@ async def list_areas(
     cursor: str | None,
     limit: int,
     with_geometry: bool = False,
-) -> Page:
+) -> Page[AreaRow]:
     """Areas by id, a keyset page; the geometry (GeoJSON text) only when asked for."""
     principal.require(Permission.EQUIPMENT_READ)
     _check_kind(kind)
-    columns = (*LIST_COLUMNS, Area.geometry) if with_geometry else LIST_COLUMNS
-    clauses = []
-    if kind is not None:
-        clauses.append(Area.kind == kind)
+    after_id = None
     if cursor:
-        clauses.append(after_cursor(ID_SORT, decode_cursor(cursor, ID_SORT)))
-    query = Area.select(*columns).order_by(Area.id).limit(limit + 1)
-    if clauses:
-        query = query.where(*clauses)
-    rows = await query
+        [after_id] = decode_cursor(cursor, ID_SORT)
+    rows = await reads().areas.page(
+        kind=kind, after_id=after_id, limit=limit + 1, with_geometry=with_geometry
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(ID_SORT, rows[-1]) if more and rows else None)
@@ -375,10 +336,10 @@ async def district_outline(principal: Principal, district_code: str) -> Any | No
     return json.loads(geometry) if isinstance(geometry, str) else geometry
 
 
-async def get_area(principal: Principal, area_id: int) -> dict[str, Any]:
+async def get_area(principal: Principal, area_id: int) -> AreaRow:
     """One area with its geometry (GeoJSON text)."""
     principal.require(Permission.EQUIPMENT_READ)
-    row = await Area.select(*LIST_COLUMNS, Area.geometry).where(Area.id == area_id).first()
+    row = await reads().areas.get(area_id)
     if row is None:
         raise NotFound(f"area {area_id} not found")
     return row
@@ -568,7 +529,7 @@ def summary_query(
     today: date,
     areas: list[int] | None = None,
     grade: int | None = None,
-):
+) -> SummaryStatement:
     """The one statement ``summary`` runs, for every area or for ``areas`` (the benchmark
     runs it bare, as its floor). Its counts are fixed for the day: the alarms of "the
     last 90 days" are those raised since the start of the day 90 days ago (China time).
@@ -578,95 +539,20 @@ def summary_query(
     filters in the statement; ``grade`` keeps areas of that rank only."""
     _check_kind(kind)
     column, descending = _summary_sort(sort)
-    scope = principal.equipment_scope()
-    unit_filter = ""
-    unit_args: list[Any] = []
-    if scope.jurisdiction is not None:
-        inside, unit_args = jurisdiction.raw_clause(
-            scope.jurisdiction, unit_id="e.id", district="e.district_code"
-        )
-        unit_filter += inside
-    elif scope.kind is not ScopeKind.ALL:
-        unit_filter += f" AND e.{scope.kind.value} = {{}}"
-        unit_args.append(scope.org_id)
-    if category_prefix:
-        unit_filter += " AND e.category LIKE {}"
-        unit_args.append(category_prefix.replace("%", "").replace("_", "") + "%")
-    kind_join, kind_args = "", []
-    if kind is not None:
-        kind_join, kind_args = " JOIN area k ON k.id = m.area AND k.kind = {}", [kind]
-    old_lift_since = add_months(today, -12 * OLD_LIFT_YEARS)
-    alarms_since = datetime.combine(
-        today - timedelta(days=ALARM_WINDOW_DAYS), datetime.min.time(), tzinfo=clock.CHINA
-    )
-    area_filter, area_args = "", []
-    if areas is not None:
-        # Both the area and the memberships: the planner reads only these areas' members.
-        listed = ", ".join("{}" for _ in areas)
-        area_filter = f" AND m.area IN ({listed})"
-        area_args = list(areas)
-    counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in (*SUMMARY_COUNTS, *GRADE_COUNTS))
-    direction = "DESC" if descending else "ASC"
-    share = float(policies.current().risk.group_share)
-    rank_sql = (
-        "CASE WHEN COALESCE(u.units, 0) = 0 THEN -1"
-        f" WHEN u.red_units >= {share!r} * u.units THEN 3"
-        f" WHEN u.red_units + u.orange_units >= {share!r} * u.units THEN 2"
-        f" WHEN u.red_units + u.orange_units + u.yellow_units >= {share!r} * u.units THEN 1"
-        " ELSE 0 END"
-    )
-    outer = []
-    outer_args: list[Any] = []
-    if kind is not None:
-        outer.append("a.kind = {}")
-        outer_args.append(kind)
-    if areas is not None:
-        outer.append(f"a.id IN ({', '.join('{}' for _ in areas)})")
-        outer_args.extend(areas)
-    if grade is not None:
-        outer.append(f"{rank_sql} = {int(grade)}")
-    where = f" WHERE {' AND '.join(outer)}" if outer else ""
-    return Area.raw(
-        "SELECT a.id, a.key, a.kind, a.name, a.code, a.year_built, a.households,"
-        f" a.renovation_year, {counts}, {rank_sql} AS risk_rank"
-        " FROM area a"
-        " LEFT JOIN (SELECT m.area AS area, COUNT(*) AS units,"
-        f" SUM(CASE WHEN e.category LIKE '{LIFT_FAMILY}%' THEN 1 ELSE 0 END) AS lifts,"
-        f" SUM(CASE WHEN e.category LIKE '{LIFT_FAMILY}%' AND e.commissioning_date <= {{}}"
-        " THEN 1 ELSE 0 END) AS lifts_over_15_years,"
-        " SUM(CASE WHEN e.next_inspection_due < {} THEN 1 ELSE 0 END) AS overdue_inspections,"
-        " SUM(CASE WHEN d.due_on < {} THEN 1 ELSE 0 END) AS overdue_maintenance,"
-        " SUM(CASE WHEN e.risk_rank = 3 THEN 1 ELSE 0 END) AS red_units,"
-        " SUM(CASE WHEN e.risk_rank = 2 THEN 1 ELSE 0 END) AS orange_units,"
-        " SUM(CASE WHEN e.risk_rank = 1 THEN 1 ELSE 0 END) AS yellow_units"
-        f" FROM area_member m{kind_join}"
-        " JOIN equipment e ON e.id = m.equipment"
-        " LEFT JOIN due_date d ON d.equipment = e.id AND d.kind = 'maintenance'"
-        f" WHERE e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}{area_filter}"
-        " GROUP BY m.area) u ON u.area = a.id"
-        " LEFT JOIN (SELECT m.area AS area,"
-        " SUM(CASE WHEN al.state = 'open' THEN 1 ELSE 0 END) AS open_alarms,"
-        " SUM(CASE WHEN al.raised_at >= {} THEN 1 ELSE 0 END) AS alarms_last_90_days"
-        " FROM alarm al JOIN area_member m ON m.equipment = al.equipment"
-        f"{kind_join}"
-        " JOIN equipment e ON e.id = al.equipment"
-        f" WHERE (al.state = 'open' OR al.raised_at >= {{}})"
-        f" AND e.status NOT IN ('{CLOSED[0]}', '{CLOSED[1]}'){unit_filter}{area_filter}"
-        " GROUP BY m.area) al ON al.area = a.id"
-        + where
-        + f" ORDER BY {column} {direction}, a.id"
-        + (" LIMIT {}" if limit is not None else ""),
-        old_lift_since,
-        today,
-        today,
-        *kind_args,
-        *unit_args,
-        *area_args,
-        alarms_since,
-        *kind_args,
-        alarms_since,
-        *unit_args,
-        *area_args,
-        *outer_args,
-        *([limit] if limit is not None else []),
+    return reads().areas.summary_statement(
+        principal.equipment_scope(),
+        kind=kind,
+        category_prefix=category_prefix,
+        column=column,
+        descending=descending,
+        limit=limit,
+        today=today,
+        old_lift_since=add_months(today, -12 * OLD_LIFT_YEARS),
+        alarms_since=datetime.combine(
+            today - timedelta(days=ALARM_WINDOW_DAYS), datetime.min.time(), tzinfo=clock.CHINA
+        ),
+        closed=CLOSED,
+        share=float(policies.current().risk.group_share),
+        areas=areas,
+        grade=grade,
     )

@@ -7,9 +7,10 @@ scale gets before it unlocks is the verdict the fill would be recorded with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+
+import msgspec
 
 from equipment.domain import fills as rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
@@ -18,15 +19,27 @@ from equipment.services import audit, fill_facts, policies
 from equipment.services.organisations import require_kind
 from equipment.services.register import Page
 from equipment.settings import FillSettings
-from equipment.storage import db
-from equipment.storage.bulk import Bulk
-from equipment.tables import (
-    CylinderEntrustment,
-    CylinderFillState,
-    Fill,
-    JointFilling,
-    Organisation,
+from equipment.storage import db, reads, unit_of_work
+from equipment.storage.fills import (
+    EntrustmentRow,
+    FillFilter,
+    FillRow,
+    FillStateRow,
+    JointFillingRow,
 )
+
+__all__ = [
+    "FillFilter",
+    "create_entrustment",
+    "create_joint_filling",
+    "cylinder_trace",
+    "fill_permit",
+    "fill_policy",
+    "list_entrustments",
+    "list_fills",
+    "list_joint_fillings",
+    "policy",
+]
 
 
 def policy() -> rules.FillPolicy:
@@ -63,7 +76,7 @@ async def fill_permit(
     async with db.reading() as bulk:
         if principal.role is Role.STATION:
             # A station asks for itself only.
-            station, cylinder = await fill_facts.permit_facts(
+            station, cylinder = await reads().fill_facts.permit_facts(
                 bulk, cylinder_code, station_id=principal.organisation_id
             )
             if station is None:
@@ -74,7 +87,7 @@ async def fill_permit(
                 raise Forbidden("a station may ask for permits for its own code only")
         else:
             assert station_code is not None
-            station, cylinder = await fill_facts.permit_facts(
+            station, cylinder = await reads().fill_facts.permit_facts(
                 bulk, cylinder_code, station_code=station_code
             )
             if station is None:
@@ -111,19 +124,6 @@ async def fill_permit(
     }
 
 
-@dataclass(frozen=True)
-class FillFilter:
-    station_id: int | None = None
-    cylinder_code: str | None = None
-    allowed: bool | None = None
-    verdict: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    # Refused or suspicious (allowed but flagged, e.g. refilled too soon): a station's
-    # list of fills to look into.
-    flagged: bool = False
-
-
 def _station_scope(principal: Principal) -> int | None:
     principal.require(Permission.FILL_READ)
     scope = principal.equipment_scope()
@@ -136,69 +136,48 @@ def _station_scope(principal: Principal) -> int | None:
 
 async def list_fills(
     principal: Principal, f: FillFilter, *, before_id: int | None, limit: int
-) -> Page:
+) -> Page[FillRow]:
     """Fills newest first (keyset on id, which grows with arrival)."""
     own = _station_scope(principal)
-    clauses = []
-    if own is not None:
-        clauses.append(Fill.station == own)
-    if f.station_id is not None:
-        clauses.append(Fill.station == f.station_id)
-    if f.cylinder_code:
-        clauses.append(Fill.cylinder_code == f.cylinder_code)
-    if f.allowed is not None:
-        clauses.append(Fill.allowed == f.allowed)
-    if f.verdict:
-        clauses.append(Fill.verdict == f.verdict)
-    if f.flagged:
-        clauses.append((Fill.allowed == False) | (Fill.suspicious == True))  # noqa: E712
-    if f.since:
-        clauses.append(Fill.filled_at >= f.since)
-    if f.until:
-        clauses.append(Fill.filled_at < f.until)
-    if before_id is not None:
-        clauses.append(Fill.id < before_id)
-    query = Fill.select().order_by(Fill.id, ascending=False).limit(limit + 1)
-    if clauses:
-        query = query.where(*clauses)
-    rows = await query.output(load_json=True)
+    rows = await reads().fills.newest_first(f, station=own, before_id=before_id, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     if own is not None:
-        for row in rows:
-            stored = {"code": row["verdict"], "reasons": row["reasons"] or []}
-            seen = rules.for_the_station(stored, row["cylinder_code"])
-            if seen is not stored:
-                row.update(
-                    verdict=seen["code"],
-                    reasons=seen["reasons"],
-                    allowed=seen["allowed"],
-                    suspicious=seen["suspicious"],
-                )
-    return Page(rows, str(rows[-1]["id"]) if more and rows else None)
+        rows = [_as_the_station_sees(row) for row in rows]
+    return Page(rows, str(rows[-1].id) if more and rows else None)
 
 
-async def cylinder_trace(principal: Principal, cylinder_code: str, *, limit: int) -> dict[str, Any]:
+def _as_the_station_sees(row: FillRow) -> FillRow:
+    stored = {"code": row.verdict, "reasons": row.reasons}
+    seen = rules.for_the_station(stored, row.cylinder_code)
+    if seen is stored:
+        return row
+    return msgspec.structs.replace(
+        row,
+        verdict=seen["code"],
+        reasons=seen["reasons"],
+        allowed=seen["allowed"],
+        suspicious=seen["suspicious"],
+    )
+
+
+async def cylinder_trace(principal: Principal, cylinder_code: str, *, limit: int) -> CylinderTrace:
     """A cylinder's fill state and latest fills. A station sees only its own cylinders'."""
     own = _station_scope(principal)
-    async with db.transaction() as transaction:
-        found = await fill_facts.cylinders_by_code(Bulk(transaction), [cylinder_code])
+    async with db.reading() as bulk:
+        found = await reads().fill_facts.cylinders_by_code(bulk, [cylinder_code])
     cylinder = found.get(cylinder_code)
     if cylinder is None or (own is not None and cylinder.facts.owning_station_id != own):
         raise NotFound(f"cylinder {cylinder_code!r} not found")
-    state = (
-        await CylinderFillState.select()
-        .where(CylinderFillState.equipment == cylinder.facts.id)
-        .first()
-    )
-    fills = await (
-        Fill.select()
-        .where(Fill.cylinder == cylinder.facts.id)
-        .order_by(Fill.filled_at, ascending=False)
-        .limit(limit)
-        .output(load_json=True)
-    )
-    return {"cylinder": cylinder.facts, "state": state, "fills": fills}
+    state = await reads().fills.state_of(cylinder.facts.id)
+    fills = await reads().fills.latest_of(cylinder.facts.id, limit)
+    return CylinderTrace(cylinder.facts, state, fills)
+
+
+class CylinderTrace(msgspec.Struct, frozen=True):
+    cylinder: rules.CylinderFacts
+    state: FillStateRow | None
+    fills: list[FillRow]
 
 
 async def create_joint_filling(
@@ -209,41 +188,33 @@ async def create_joint_filling(
     valid_from: date,
     valid_until: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> JointFillingRow:
     """Register a joint-operation agreement (interlock code 09: allowed)."""
     principal.require(Permission.JOINT_FILLING_MANAGE)
     if owner_station_id == filling_station_id:
         raise InvalidValue("a station needs no agreement to fill its own cylinders")
     if valid_until < valid_from:
         raise InvalidValue("valid_until is before valid_from", field="valid_until")
-    async with db.transaction():
+    async with unit_of_work() as uow:
         await require_kind(owner_station_id, OrgKind.FILLING_STATION, field="owner_station_id")
         await require_kind(filling_station_id, OrgKind.FILLING_STATION, field="filling_station_id")
-        [row] = await JointFilling.insert(
-            JointFilling(
-                owner_station=owner_station_id,
-                filling_station=filling_station_id,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                actor=principal.actor,
-                created_at=now,
-            )
-        ).returning(*JointFilling.all_columns())
+        row = await uow.fills.add_joint_filling(
+            owner_station=owner_station_id,
+            filling_station=filling_station_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            actor=principal.actor,
+            created_at=now,
+        )
         await audit.record(
-            principal, entity="joint_filling", entity_id=row["id"], action="create", at=now,
-            before=None, after=row,
+            principal, entity="joint_filling", entity_id=row.id, action="create", at=now,
+            before=None, after=msgspec.structs.asdict(row),
         )  # fmt: skip
     return row
 
 
-async def list_joint_fillings(principal: Principal) -> list[dict[str, Any]]:
-    own = _station_scope(principal)
-    query = JointFilling.select().order_by(JointFilling.id)
-    if own is not None:
-        query = query.where(
-            (JointFilling.owner_station == own) | (JointFilling.filling_station == own)
-        )
-    return await query
+async def list_joint_fillings(principal: Principal) -> list[JointFillingRow]:
+    return await reads().fills.joint_fillings(station=_station_scope(principal))
 
 
 async def create_entrustment(
@@ -254,7 +225,7 @@ async def create_entrustment(
     valid_from: date,
     valid_until: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> EntrustmentRow:
     """Register an entrustment (托管): ``owner`` (a user unit or a station) entrusts its
     cylinders to ``filling_station``, which may then fill them as its own (code 00, reason
     "entrusted"; TSG 23-2021 [S])."""
@@ -263,36 +234,30 @@ async def create_entrustment(
         raise InvalidValue("a station needs no agreement to fill its own cylinders")
     if valid_until < valid_from:
         raise InvalidValue("valid_until is before valid_from", field="valid_until")
-    async with db.transaction():
-        owner = await Organisation.select(Organisation.kind).where(Organisation.id == owner_id)
-        if not owner or owner[0]["kind"] not in (OrgKind.USER_UNIT, OrgKind.FILLING_STATION):
+    async with unit_of_work() as uow:
+        kind = await uow.organisations.kind_of(owner_id)
+        if kind not in (OrgKind.USER_UNIT, OrgKind.FILLING_STATION):
             raise InvalidValue(
                 f"organisation {owner_id} is not a user unit or filling station that owns "
                 "cylinders",
                 field="owner_id",
             )
         await require_kind(filling_station_id, OrgKind.FILLING_STATION, field="filling_station_id")
-        [row] = await CylinderEntrustment.insert(
-            CylinderEntrustment(
-                owner=owner_id,
-                filling_station=filling_station_id,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                actor=principal.actor,
-                created_at=now,
-            )
-        ).returning(*CylinderEntrustment.all_columns())
+        row = await uow.fills.add_entrustment(
+            owner=owner_id,
+            filling_station=filling_station_id,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            actor=principal.actor,
+            created_at=now,
+        )
         await audit.record(
-            principal, entity="cylinder_entrustment", entity_id=row["id"], action="create",
-            at=now, before=None, after=row,
+            principal, entity="cylinder_entrustment", entity_id=row.id, action="create",
+            at=now, before=None, after=msgspec.structs.asdict(row),
         )  # fmt: skip
     return row
 
 
-async def list_entrustments(principal: Principal) -> list[dict[str, Any]]:
+async def list_entrustments(principal: Principal) -> list[EntrustmentRow]:
     """Entrustment agreements; a station sees those it fills under."""
-    own = _station_scope(principal)
-    query = CylinderEntrustment.select().order_by(CylinderEntrustment.id)
-    if own is not None:
-        query = query.where(CylinderEntrustment.filling_station == own)
-    return await query
+    return await reads().fills.entrustments(filling_station=_station_scope(principal))

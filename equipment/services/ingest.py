@@ -25,9 +25,14 @@ from equipment.domain import lift_events
 from equipment.domain.catalogue import is_lift
 from equipment.domain.errors import InvalidValue
 from equipment.services import alarms, fill_facts
-from equipment.storage import db, fill_state
+from equipment.storage import db, fill_state, reads
 from equipment.storage.bulk import Bulk
-from equipment.tables import DeadLetter, Fill, LiftEvent, LiftHeartbeat, LiftState
+from equipment.storage.fill_facts import Cylinder
+from equipment.storage.fills import StoredVerdict
+from equipment.storage.lift_signals import IngestUnit
+
+# The repositories, stateless: each statement runs on the connection it is given.
+_STORE = reads()
 
 # Dead letters keep the first bytes of the payload: enough to see what a device sent,
 # bounded so a flood of junk cannot fill the disk.
@@ -137,7 +142,7 @@ class JudgedFills:
 
     dead: list[tuple[Incoming, str, str]] = field(default_factory=list)
     repeats: list[tuple[str, str]] = field(default_factory=list)  # again within the batch
-    judged: list[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any]] = field(
+    judged: list[tuple[Incoming, rules.StationFacts, Cylinder | None, Any]] = field(
         default_factory=list
     )
     latest: dict[int, rules.PreviousFill] = field(default_factory=dict)
@@ -177,7 +182,7 @@ async def _judge_fills(
     out = JudgedFills(history=dict(history))
     if not items:
         return out
-    stations = await fill_facts.stations_by_code(bulk, {i.code for i in items if i.code})
+    stations = await _STORE.fill_facts.stations_by_code(bulk, {i.code for i in items if i.code})
     unique: dict[tuple[str, str], Incoming] = {}
     for item in items:
         if item.code not in stations:
@@ -189,7 +194,9 @@ async def _judge_fills(
     if not unique:
         return out
     batch = sorted(unique.values(), key=lambda i: i.message.filled_at)
-    cylinders = await fill_facts.cylinders_by_code(bulk, {i.message.cylinder_code for i in batch})
+    cylinders = await _STORE.fill_facts.cylinders_by_code(
+        bulk, {i.message.cylinder_code for i in batch}
+    )
     previous = {c.facts.id: c.previous for c in cylinders.values() if c.previous is not None}
     # The register holds no fill of a batch still being written: lay those over it,
     # the later fill winning as it does when the batch commits.
@@ -266,14 +273,11 @@ def _before(
     stored after)."""
     i = bisect.bisect_right(stored, at, key=lambda f: f.state_at)
     on_file = stored[i - 1].previous if i else None
-    if on_file is None or (in_batch is not None and in_batch.filled_at >= on_file.filled_at):
+    if in_batch is not None and fill_state.wins(
+        in_batch.filled_at, on_file.filled_at if on_file else None
+    ):
         return in_batch
     return on_file
-
-
-# pg_advisory_xact_lock(key1, key2): key1 names what sereg locks, key2 the cylinder.
-_CYLINDER_LOCK = 0x5346  # "SF": sereg fills
-_LOCK_CYLINDERS = f"SELECT pg_advisory_xact_lock({_CYLINDER_LOCK}, k) FROM unnest($1::int[]) AS k"
 
 
 async def _settle(bulk: Bulk, context: IngestContext, prepared: JudgedFills) -> JudgedFills:
@@ -303,19 +307,19 @@ async def _settle(bulk: Bulk, context: IngestContext, prepared: JudgedFills) -> 
         wanted = ids - locked
         if not wanted:
             return prepared
-        if bulk.postgres:
-            # A key per cylinder; ids past 2^31 share a key with another, which only
-            # serialises two cylinders that need not be.
-            await bulk.execute(_LOCK_CYLINDERS, sorted({i % 2**31 for i in wanted}))
+        await _STORE.fills.lock_cylinders(bulk, wanted)
         locked |= wanted
-        now = await fill_state.read(bulk, wanted)
+        now = await _STORE.fill_state.read(bulk, wanted)
         earliest: dict[int, datetime] = {}
         for item, _, cylinder, _ in prepared.judged:
             if cylinder is not None and cylinder.facts.id in wanted:
                 at = rules.fill_state_time(item.message.filled_at, item.received_at, context.policy)
                 known = earliest.get(cylinder.facts.id)
                 earliest[cylinder.facts.id] = at if known is None else min(known, at)
-        late = {i for i in wanted if i in now and now[i].filled_at > earliest[i]}
+        # Later-dated on file: the stored latest would win over the batch's earliest fill.
+        late = {
+            i for i in wanted if i in now and not fill_state.wins(earliest[i], now[i].filled_at)
+        }
         moved = {i for i in wanted if _mark(now.get(i)) != prepared.basis.get(i)} - late
         history = {}
         if late:
@@ -323,7 +327,7 @@ async def _settle(bulk: Bulk, context: IngestContext, prepared: JudgedFills) -> 
             history = {
                 cylinder_id: [f for f in fills if f.key not in keys]
                 for cylinder_id, fills in (
-                    await fill_state.around(bulk, late, context.policy)
+                    await _STORE.fill_state.around(bulk, late, context.policy)
                 ).items()
             }
             for cylinder_id in late:
@@ -362,7 +366,7 @@ async def _correct_successors(
     bulk: Bulk,
     context: IngestContext,
     history: Mapping[int, list[fill_state.StoredFill]],
-    new: list[tuple[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any], int]],
+    new: list[tuple[tuple[Incoming, rules.StationFacts, Cylinder | None, Any], int]],
 ) -> list[alarms.Burst]:
     """The stored fills whose neighbour before them is now one of the batch's (a fill
     dated before them that arrived after them) checked again against it: their stored
@@ -390,15 +394,11 @@ async def _correct_successors(
                 follows[later[2].fill_id] = (later[2], *earlier[2])
     if not follows:
         return []
-    rows = await bulk.fetch(
-        "SELECT id, station, station_code, event_id, filled_at, verdict, allowed, suspicious,"
-        f" reasons FROM fill WHERE {bulk.any_of('id', 1)}",
-        sorted(follows),
-    )
+    rows = await _STORE.fills.verdicts_by_id(bulk, follows)
     bursts: list[alarms.Burst] = []
-    updates: list[tuple[Any, ...]] = []
+    updates: list[tuple[int, str, bool, bool, list[dict[str, Any]]]] = []
     for row in rows:
-        stored, neighbour, cylinder = follows[row["id"]]
+        stored, neighbour, cylinder = follows[row.id]
         here = rules.StationFacts(
             stored.previous.station_id,
             stored.previous.station_code,
@@ -414,13 +414,7 @@ async def _correct_successors(
             continue
         answer = amended.as_dict()
         updates.append(
-            (
-                amended.code.value,
-                answer["allowed"],
-                answer["suspicious"],
-                json.dumps(answer["reasons"], ensure_ascii=False),
-                row["id"],
-            )
+            (row.id, amended.code.value, answer["allowed"], answer["suspicious"], answer["reasons"])
         )
         if not before["allowed"] or before["suspicious"]:
             continue  # its alarm was raised when it was stored: one alarm per fill
@@ -431,22 +425,19 @@ async def _correct_successors(
             alarms.Burst(
                 kind=f"fill_{rules.code_row(amended.code).name}",
                 equipment=cylinder.facts.id,
-                station=row["station"],
+                station=row.station,
                 district_code=cylinder.district_code,
-                fill=row["id"],
+                fill=row.id,
                 count=1,
                 first_raised_at=stored.state_at,
                 last_raised_at=stored.state_at,
                 source="fill",
-                detail=f"fill {row['event_id']} at {row['station_code']}, checked again"
+                detail=f"fill {row.event_id} at {row.station_code}, checked again"
                 " against a fill dated before it that arrived later: "
                 + "; ".join(f.text for f in added),
             )
         )
-    await bulk.executemany(
-        "UPDATE fill SET verdict = $1, allowed = $2, suspicious = $3, reasons = $4 WHERE id = $5",
-        updates,
-    )
+    await _STORE.fills.set_verdicts(bulk, updates)
     return bursts
 
 
@@ -466,27 +457,18 @@ async def _store_fills(
         return dead
     keys = [_fill_key(j[0]) for j in judged]
     published = [j[3].as_dict() for j in judged]
-    stored = await bulk.insert(
-        Fill,
-        FILL_COLUMNS,
+    ids = await _STORE.fills.insert_judged(
+        bulk,
         [
             _fill_row(item, station, cylinder, verdict, answer)
             for (item, station, cylinder, verdict), answer in zip(judged, published, strict=True)
         ],
-        tail="ON CONFLICT (station_code, event_id) DO NOTHING",
         # On PostgreSQL the cylinders' fill state moves in the same statement.
-        **(
-            {
-                "returning": "id, station_code, event_id, cylinder, station, filled_at,"
-                " received_at",
-                "then": fill_state.advance_in_insert(context.policy.future_skew),
-            }
-            if bulk.postgres
-            else {"returning": "id, station_code, event_id"}
-        ),
+        then=_STORE.fill_state.advance_in_insert(context.policy.future_skew)
+        if bulk.postgres
+        else "",
     )
-    ids = {(r["station_code"], r["event_id"]): r["id"] for r in stored}
-    new: list[tuple[tuple[Incoming, rules.StationFacts, fill_facts.Cylinder | None, Any], int]]
+    new: list[tuple[tuple[Incoming, rules.StationFacts, Cylinder | None, Any], int]]
     new, repeated = [], []
     answers: dict[tuple[str, str], dict[str, Any]] = {}
     for j, key, answer in zip(judged, keys, published, strict=True):
@@ -507,15 +489,15 @@ async def _store_fills(
     cylinder_of = {_fill_key(j[0]): j[0].message.cylinder_code for j in judged}
     missing = [k for k in again if k not in answers]
     if missing:
-        for key, (answer, code) in (await _stored_verdicts(bulk, missing)).items():
-            answers[key], cylinder_of[key] = answer, code
+        for key, stored in (await _STORE.fills.verdicts_by_key(bulk, missing)).items():
+            answers[key], cylinder_of[key] = stored_verdict(stored), stored.cylinder_code
     result.verdicts.extend(
         Verdict(*key, answers[key], True, cylinder_of.get(key, ""))
         for key in again
         if key in answers
     )
     if not bulk.postgres:
-        await fill_state.advance(
+        await _STORE.fill_state.advance(
             bulk,
             [
                 fill_state.NewFill(
@@ -541,21 +523,14 @@ async def _store_fills(
     return dead
 
 
-FILL_COLUMNS = (
-    "station", "station_code", "event_id", "cylinder", "cylinder_code", "medium", "filled_at",
-    "started_at", "filled_mass_kg", "final_pressure_mpa", "pre_check_passed",
-    "post_check_passed", "operator", "verdict", "allowed", "suspicious", "reasons",
-    "received_at",
-)  # fmt: skip
-
-
 def _fill_row(
     item: Incoming,
     station: rules.StationFacts,
-    cylinder: fill_facts.Cylinder | None,
+    cylinder: Cylinder | None,
     verdict: rules.FillVerdict,
     published: dict[str, Any],
 ) -> tuple[Any, ...]:
+    """The fill's row in equipment.storage.fills.FILL_COLUMNS order."""
     m = item.message
     return (
         station.id,
@@ -579,44 +554,22 @@ def _fill_row(
     )
 
 
-async def _stored_verdicts(
-    bulk: Bulk, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[dict[str, Any], str]]:
-    """The stored verdicts of fills already on file, with their cylinder codes."""
-    rows = await bulk.fetch(
-        "SELECT station_code, event_id, cylinder_code, verdict, allowed, suspicious, reasons"
-        " FROM fill"
-        f" WHERE {bulk.any_of('station_code', 1)} AND {bulk.any_of('event_id', 2)}",
-        sorted({k[0] for k in keys}),
-        sorted({k[1] for k in keys}),
-    )
-    wanted = set(keys)
-    return {
-        (r["station_code"], r["event_id"]): (stored_verdict(r), r["cylinder_code"])
-        for r in rows
-        if (r["station_code"], r["event_id"]) in wanted
-    }
-
-
-def stored_verdict(row: dict[str, Any]) -> dict[str, Any]:
+def stored_verdict(row: StoredVerdict) -> dict[str, Any]:
     """A stored fill's verdict in the shape ``FillVerdict.as_dict`` gives."""
-    reasons = row["reasons"]
-    if isinstance(reasons, str):
-        reasons = json.loads(reasons)
-    code = rules.VerdictCode(row["verdict"])
+    code = rules.VerdictCode(row.verdict)
     return {
         "code": code.value,
         "name": rules.code_row(code).name,
-        "allowed": bool(row["allowed"]),
-        "suspicious": bool(row["suspicious"]),
-        "reasons": reasons,
+        "allowed": row.allowed,
+        "suspicious": row.suspicious,
+        "reasons": row.reasons,
     }
 
 
 def _fill_alarm(
     item: Incoming,
     station: rules.StationFacts,
-    cylinder: fill_facts.Cylinder | None,
+    cylinder: Cylinder | None,
     verdict: rules.FillVerdict,
     fill_id: int,
 ) -> alarms.Burst:
@@ -642,34 +595,23 @@ def _fill_alarm(
 
 async def _resolve_lifts(
     bulk: Bulk, codes: set[str | None]
-) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+) -> tuple[dict[str, IngestUnit], dict[str, str]]:
     """Lifts by the code in their topic, and why each other code is unknown."""
     wanted = sorted(c for c in codes if c)
-    rows = await bulk.fetch(
-        "SELECT id, code, registration_code, category, maintenance_company, district_code"
-        f" FROM equipment WHERE {bulk.any_of('registration_code', 1)} OR {bulk.any_of('code', 1)}",
-        wanted,
-    )
-    found: dict[str, dict[str, Any]] = {}
+    rows = await _STORE.lift_signals.units_by_code(bulk, wanted)
+    found: dict[str, IngestUnit] = {}
     unknown: dict[str, str] = {}
     for row in rows:
-        for code in (row["registration_code"], row["code"]):
+        for code in (row.registration_code, row.code):
             if code in codes:
-                if is_lift(row["category"]):
+                if is_lift(row.category):
                     found[code] = row
                 else:
-                    unknown[code] = f"{code} is a category {row['category']} unit, not a lift"
+                    unknown[code] = f"{code} is a category {row.category} unit, not a lift"
     for code in wanted:
         if code not in found and code not in unknown:
             unknown[code] = f"no lift is registered under {code!r}"
     return found, unknown
-
-
-HEARTBEAT_COLUMNS = (
-    "equipment", "ts", "running", "direction", "door_zone", "floor", "doors_closed",
-    "occupied", "service_mode", "total_runs", "total_hours", "door_cycles", "received_at",
-)  # fmt: skip
-_STATE_COLUMNS = (*HEARTBEAT_COLUMNS[:-1], "last_seen_at")
 
 
 def _heartbeat(lift_id: int, item: Incoming) -> tuple[Any, ...]:
@@ -692,81 +634,48 @@ def _heartbeat(lift_id: int, item: Incoming) -> tuple[Any, ...]:
 
 
 async def _store_statuses(
-    bulk: Bulk, items: list[Incoming], lifts: dict[str, dict[str, Any]], result: BatchResult
+    bulk: Bulk, items: list[Incoming], lifts: dict[str, IngestUnit], result: BatchResult
 ) -> None:
     rows: dict[tuple[int, datetime], tuple[Any, ...]] = {}
     for item in items:
-        lift_id = lifts[item.code]["id"]
+        lift_id = lifts[item.code].id
         key = (lift_id, item.message.ts)
         if key in rows:
             result.duplicates["status"] += 1
         else:
             rows[key] = _heartbeat(lift_id, item)
-    stored = await bulk.insert(
-        LiftHeartbeat,
-        HEARTBEAT_COLUMNS,
-        list(rows.values()),
-        tail="ON CONFLICT (equipment, ts) DO NOTHING",
-        returning="id",
-    )
-    result.stored["status"] += len(stored)
-    result.duplicates["status"] += len(rows) - len(stored)
+    stored = await _STORE.lift_signals.add_heartbeats(bulk, list(rows.values()))
+    result.stored["status"] += stored
+    result.duplicates["status"] += len(rows) - stored
     latest: dict[int, tuple[Any, ...]] = {}
     for row in rows.values():
         if row[0] not in latest or row[1] > latest[row[0]][1]:
             latest[row[0]] = row
-    lift_ids = sorted(latest)
-    back = await bulk.fetch(
-        f"SELECT equipment FROM lift_state WHERE offline AND {bulk.any_of('equipment', 1)}",
-        lift_ids,
-    )
-    updates = ", ".join(
-        f"{c} = CASE WHEN excluded.ts >= lift_state.ts THEN excluded.{c} ELSE lift_state.{c} END"
-        for c in _STATE_COLUMNS[1:-1]
-    )
-    await bulk.insert(
-        LiftState,
-        (*_STATE_COLUMNS, "offline"),
-        [(*row[:-1], row[-1], False) for row in latest.values()],
-        tail=f"ON CONFLICT (equipment) DO UPDATE SET {updates},"
-        " last_seen_at = CASE WHEN excluded.last_seen_at > lift_state.last_seen_at"
-        " THEN excluded.last_seen_at ELSE lift_state.last_seen_at END,"
-        " offline = false, offline_since = NULL",
-    )
+    back = await _STORE.lift_signals.offline_among(bulk, latest)
+    await _STORE.lift_signals.move_states(bulk, latest.values())
     if back:
         # A lift heard from again ends its offline alarm.
         now = max(row[-1] for row in latest.values())
         result.alarms += await alarms.close_open(
-            bulk, [r["equipment"] for r in back], lift_events.OFFLINE, at=now, note="back online"
+            bulk, back, lift_events.OFFLINE, at=now, note="back online"
         )
 
 
-EVENT_COLUMNS = (
-    "equipment", "event_id", "ts", "kind", "raw_code", "floor", "cleared", "received_at",
-)  # fmt: skip
-
-
 async def _store_events(
-    bulk: Bulk, items: list[Incoming], lifts: dict[str, dict[str, Any]], result: BatchResult
+    bulk: Bulk, items: list[Incoming], lifts: dict[str, IngestUnit], result: BatchResult
 ) -> None:
     rows: dict[tuple[int, str], tuple[Any, ...]] = {}
     for item in items:
         m = item.message
-        lift_id = lifts[item.code]["id"]
+        lift_id = lifts[item.code].id
         key = (lift_id, m.event_id)
         if key in rows:
             result.duplicates["event"] += 1
             continue
         raw = None if m.code is None else str(m.code)
         rows[key] = (lift_id, m.event_id, m.ts, m.kind, raw, m.floor, m.cleared, item.received_at)
-    stored = await bulk.insert(
-        LiftEvent,
-        EVENT_COLUMNS,
-        list(rows.values()),
-        tail="ON CONFLICT (equipment, event_id) DO NOTHING",
-        returning="equipment, event_id",
-    )
-    new = [rows[(r["equipment"], r["event_id"])] for r in stored]
+    stored = await _STORE.lift_signals.add_events(bulk, list(rows.values()))
+    new = [rows[key] for key in stored]
     result.stored["event"] += len(new)
     result.duplicates["event"] += len(rows) - len(new)
     if not new:
@@ -775,7 +684,7 @@ async def _store_events(
     for row in new:
         by_lift[row[0]].append(row)
     open_kinds = await alarms.open_kinds(bulk, sorted(by_lift))
-    units = {lift["id"]: lift for lift in lifts.values()}
+    units = {lift.id: lift for lift in lifts.values()}
     bursts: list[alarms.Burst] = []
     closes: list[tuple[int, str, datetime]] = []
     for lift_id, lift_rows in by_lift.items():
@@ -794,8 +703,8 @@ async def _store_events(
                         first_raised_at=change.first_raised_at or change.last_raised_at,
                         last_raised_at=change.last_raised_at,
                         source="iot",
-                        maintenance_company=unit["maintenance_company"],
-                        district_code=unit["district_code"],
+                        maintenance_company=unit.maintenance_company,
+                        district_code=unit.district_code,
                         closed_at=change.closed_at,
                         existing=change.existing,
                     )
@@ -810,19 +719,6 @@ async def _store_events(
 
 
 # ------------------------------------------------------------------------ dead letters
-
-
-DEAD_LETTER_COLUMNS = (
-    "received_at",
-    "topic",
-    "unit_code",
-    "reason",
-    "detail",
-    "payload",
-    "payload_size",
-    "delivery_key",
-    "deliveries",
-)
 
 
 def delivery_key(topic: str, payload: bytes) -> str:
@@ -853,10 +749,5 @@ async def _store_dead_letters(bulk: Bulk, dead: Iterable[tuple[Incoming, str, st
             key,
             1,
         ]
-    await bulk.insert(
-        DeadLetter,
-        DEAD_LETTER_COLUMNS,
-        [tuple(row) for row in rows.values()],
-        tail="ON CONFLICT (delivery_key) DO UPDATE SET"
-        " deliveries = dead_letter.deliveries + excluded.deliveries",
-    )
+    # In DEAD_LETTER_COLUMNS order (equipment.storage.dead_letters).
+    await _STORE.dead_letters.add_many(bulk, [tuple(row) for row in rows.values()])

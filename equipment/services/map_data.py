@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from equipment.domain import map_shading
 from equipment.domain.access import Permission, Principal
 from equipment.services import areas, spatial
-from equipment.tables import Alarm
+from equipment.storage import reads
+from equipment.storage.areas import AreaRow
 from geo.areas import MAX_FEATURES
 from geo.crs import Crs
 
@@ -22,7 +22,7 @@ AREA_COUNTS = ("lifts", "lifts_over_15_years", "overdue_inspections", "open_alar
 
 @dataclass(frozen=True)
 class ShadedArea:
-    row: dict[str, Any]  # the area with its geometry
+    row: AreaRow  # the area with its geometry
     counts: dict[str, int]
     shade: map_shading.Shade
     at_risk: bool
@@ -43,7 +43,7 @@ async def shaded_areas(
         now=now,
     )
     counts = {r["id"]: {c: int(r[c]) for c in AREA_COUNTS} for r in summary}
-    rows: list[dict[str, Any]] = []
+    rows: list[AreaRow] = []
     cursor = None
     while True:
         page = await areas.list_areas(
@@ -87,13 +87,7 @@ async def lift_points(
         max_points=max_points,
         f=spatial.UnitFilter(category_prefix=LIFTS),
     )
-    ids = [u["id"] for u in view.units]
-    alarmed: set[int] = set()
-    if ids:
-        rows = await Alarm.select(Alarm.equipment).where(
-            Alarm.equipment.is_in(ids), Alarm.state == "open"
-        )
-        alarmed = {r["equipment"] for r in rows}
+    alarmed = await reads().map.with_open_alarm(u["id"] for u in view.units)
     states = {
         u["id"]: map_shading.point_state(
             u["status"], u["next_inspection_due"], today, u["id"] in alarmed

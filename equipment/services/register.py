@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -69,8 +69,8 @@ CLOSED = frozenset({Status.SCRAPPED, Status.CANCELLED})
 
 
 # A page of any of the register's lists (units, due dates, fills, alarms...): the rows
-# are mappings read by column name, typed where their repository types them.
-Row = TypeVar("Row", bound=Mapping[str, Any])
+# as their repository types them (mappings read by column name, or Structs).
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from equipment.domain import fills as rules
-from equipment.services import fill_facts
-from equipment.storage import db, fill_state
+from equipment.storage import db, reads, unit_of_work
 from equipment.storage.bulk import Bulk
-from equipment.tables import Equipment, Organisation
+from equipment.storage.simulation import LiftInUse
+
+__all__ = ["LiftInUse", "OwnCylinder", "StationRoster", "lifts_in_use", "station_rosters"]
 
 # fill_facts looks cylinders up in chunks of this many codes (one statement each).
 _CHUNK = 5000
-
-
-@dataclass(frozen=True)
-class LiftInUse:
-    registration_code: str
-    # The unit's ``floors`` parameter as registered (any JSON value; the caller checks it).
-    floors: object
 
 
 @dataclass(frozen=True)
@@ -45,20 +39,7 @@ async def lifts_in_use(limit: int) -> list[LiftInUse]:
     hydraulic, 34xx others; not escalators."""
     if limit <= 0:
         return []
-    rows = await (
-        Equipment.select(Equipment.registration_code, Equipment.parameters)
-        .where(
-            Equipment.registration_code.is_not_null(),
-            Equipment.status == "in_use",
-            Equipment.category.like("31%")
-            | Equipment.category.like("32%")
-            | Equipment.category.like("34%"),
-        )
-        .order_by(Equipment.id)
-        .limit(limit)
-        .output(load_json=True)
-    )
-    return [LiftInUse(r["registration_code"], (r["parameters"] or {}).get("floors")) for r in rows]
+    return await reads().simulation.lifts_in_use(limit)
 
 
 async def station_rosters(limit: int, today: date) -> list[StationRoster]:
@@ -66,16 +47,10 @@ async def station_rosters(limit: int, today: date) -> list[StationRoster]:
     (then by code), each with its own cylinders (23xx) and their last fills on record."""
     if limit <= 0:
         return []
-    rows = await (
-        Organisation.select(Organisation.station_code)
-        .where(Organisation.kind == "filling_station", Organisation.station_code.is_not_null())
-        .order_by(Organisation.station_code)
-    )
-    codes = [r["station_code"] for r in rows]
+    codes = await reads().simulation.station_codes()
     out: list[StationRoster] = []
-    async with db.transaction() as transaction:
-        bulk = Bulk(transaction)
-        facts = await fill_facts.stations_by_code(bulk, codes)
+    async with unit_of_work() as uow, db.reader() as bulk:
+        facts = await uow.fill_facts.stations_by_code(bulk, codes)
 
         def lapsed(code: str) -> bool:
             until = facts[code].licence_valid_until
@@ -84,12 +59,8 @@ async def station_rosters(limit: int, today: date) -> list[StationRoster]:
         chosen = sorted((c for c in codes if c in facts), key=lambda c: (lapsed(c), c))
         for code in chosen[:limit]:
             station = facts[code]
-            own = await (
-                Equipment.select(Equipment.code)
-                .where(Equipment.owning_station == station.id, Equipment.category.like("23%"))
-                .order_by(Equipment.id)
-            )
-            cylinders = await _own_cylinders(bulk, [r["code"] for r in own])
+            own = await uow.simulation.own_cylinder_codes(station.id)
+            cylinders = await _own_cylinders(bulk, own)
             out.append(StationRoster(code, station, cylinders))
     return out
 
@@ -98,8 +69,8 @@ async def _own_cylinders(bulk: Bulk, codes: list[str]) -> tuple[OwnCylinder, ...
     out: list[OwnCylinder] = []
     for start in range(0, len(codes), _CHUNK):
         part = codes[start : start + _CHUNK]
-        found = await fill_facts.cylinders_by_code(bulk, part)
-        previous = await fill_state.read(bulk, {c.facts.id for c in found.values()})
+        found = await reads().fill_facts.cylinders_by_code(bulk, part)
+        previous = await reads().fill_state.read(bulk, {c.facts.id for c in found.values()})
         for code in part:
             cylinder = found.get(code)
             if cylinder is None:

@@ -40,14 +40,20 @@ from equipment.storage.due import DueRepository
 from equipment.storage.emergency import EmergencyRepository
 from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.escalation import EscalationRepository
+from equipment.storage.fill_facts import FillFactsRepository
+from equipment.storage.fill_state import FillStateRepository
+from equipment.storage.fills import FillRepository
 from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
+from equipment.storage.lift_signals import LiftSignalRepository
+from equipment.storage.map import MapRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.notifications import NotificationRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
+from equipment.storage.simulation import SimulationRepository
 
 
 class UnitOfWork:
@@ -73,15 +79,21 @@ class UnitOfWork:
         self.emergency = EmergencyRepository()
         self.equipment = EquipmentRepository()
         self.escalation = EscalationRepository()
+        self.fill_facts = FillFactsRepository()
+        self.fill_state = FillStateRepository()
+        self.fills = FillRepository()
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
+        self.lift_signals = LiftSignalRepository()
         self.inspection_feed = InspectionFeedRepository()
+        self.map = MapRepository()
         self.membership = MembershipRepository()
         self.notifications = NotificationRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
         self.retention = RetentionRepository()
         self.routines = RoutineRepository()
+        self.simulation = SimulationRepository()
 
 
 _REPOSITORIES = UnitOfWork()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from piccolo.query.functions.aggregate import Count
 
+from equipment.storage.bulk import Bulk
 from equipment.storage.equipment import Clause
 from equipment.tables import DeadLetter
 
@@ -24,7 +26,25 @@ class DeadLetterRow(TypedDict):
     deliveries: int
 
 
+# The ingest's rows, a tuple per dead letter in this order (deliveries last).
+DEAD_LETTER_COLUMNS = (
+    "received_at", "topic", "unit_code", "reason", "detail", "payload", "payload_size",
+    "delivery_key", "deliveries",
+)  # fmt: skip
+
+
 class DeadLetterRepository:
+    async def add_many(self, bulk: Bulk, rows: Sequence[Sequence[Any]]) -> None:
+        """The ingest's dead letters (DEAD_LETTER_COLUMNS order), in its transaction: one
+        delivered again (its delivery key) is counted on its row, not stored twice."""
+        await bulk.insert(
+            DeadLetter,
+            DEAD_LETTER_COLUMNS,
+            rows,
+            tail="ON CONFLICT (delivery_key) DO UPDATE SET"
+            " deliveries = dead_letter.deliveries + excluded.deliveries",
+        )
+
     async def newest_first(
         self,
         *,

@@ -4,14 +4,18 @@ The rule "a cylinder's latest fill wins" (the state moves to a fill whose state 
 at or after the state's; the later stored on a tie) was written four times, in a
 PostgreSQL statement, a SQLite loop, the ingest pipeline's overlay and the judge's
 overlay, and the clone and refill checks (16, 17) depend on all of them agreeing. It
-lives here: :func:`wins` in Python, :data:`_NEWER` in SQL, and everything that moves or
-lays over a state goes through one of the two.
+lives here: :func:`wins` in Python, :data:`_NEWER` in SQL (with its batch form in
+:meth:`FillStateRepository.advance_in_insert`), and everything that moves, lays over or
+compares a state goes through one of them: the permit and the ingest read the state
+(:data:`STATE_COLUMNS_SQL`), the ingest and the consumer's pipeline lay fills over it
+(:func:`lay_over`) and move it (:meth:`FillStateRepository.advance`).
 
 The state holds a cylinder's latest fill only. A fill judged against it is judged
 against the right neighbour only when no later-dated fill is on file; when one is (a
-fill that arrives late, or a fill another worker stored first), :func:`around` reads the
-cylinder's stored fills so that the ingest can judge the fill against the fill just
-before it by time and correct the fill just after it (issue 16, item 7).
+fill that arrives late, or a fill another worker stored first),
+:meth:`FillStateRepository.around` reads the cylinder's stored fills so that the ingest
+can judge the fill against the fill just before it by time and correct the fill just
+after it (issue 16, item 7).
 
 A fill's state time is its own time but never past its receipt plus the clock skew
 allowed (``rules.fill_state_time``): a fill dated ahead would otherwise stand as the
@@ -34,14 +38,11 @@ if TYPE_CHECKING:  # the connection wrapper is passed in; storage imports no ser
 __all__ = [
     "STATE_COLUMNS_SQL",
     "STATE_JOIN_SQL",
+    "FillStateRepository",
     "NewFill",
     "StoredFill",
-    "advance",
-    "advance_in_insert",
-    "around",
     "lay_over",
     "previous_from_row",
-    "read",
     "wins",
 ]
 
@@ -117,7 +118,26 @@ def previous_from_row(r: Any) -> rules.PreviousFill | None:
     )
 
 
-async def read(bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.PreviousFill]:
+class FillStateRepository:
+    """The state's reads and writes, on the connection given (the ingest's reader or its
+    transaction): the ingest pays no connection per statement."""
+
+    async def read(self, bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.PreviousFill]:
+        return await _read(bulk, cylinder_ids)
+
+    async def around(
+        self, bulk: Bulk, cylinder_ids: Iterable[int], policy: rules.FillPolicy
+    ) -> dict[int, list[StoredFill]]:
+        return await _around(bulk, cylinder_ids, policy)
+
+    async def advance(self, bulk: Bulk, new_fills: Iterable[NewFill]) -> None:
+        await _advance(bulk, new_fills)
+
+    def advance_in_insert(self, future_skew: timedelta) -> str:
+        return _advance_in_insert(future_skew)
+
+
+async def _read(bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.PreviousFill]:
     """Each cylinder's latest fill (its state), for the cylinders that have one."""
     ids = sorted(set(cylinder_ids))
     if not ids:
@@ -136,7 +156,7 @@ async def read(bulk: Bulk, cylinder_ids: Iterable[int]) -> dict[int, rules.Previ
     return out
 
 
-async def around(
+async def _around(
     bulk: Bulk, cylinder_ids: Iterable[int], policy: rules.FillPolicy
 ) -> dict[int, list[StoredFill]]:
     """The cylinders' stored fills, each list in the order the checks see them (state
@@ -191,7 +211,7 @@ _CONFLICT = (
 )
 
 
-async def advance(bulk: Bulk, new_fills: Iterable[NewFill]) -> None:
+async def _advance(bulk: Bulk, new_fills: Iterable[NewFill]) -> None:
     """Each cylinder's latest fill, station and fill count, after the fills just stored
     (given in the order they were stored)."""
     per_cylinder: dict[int, list[Any]] = {}
@@ -212,11 +232,11 @@ async def advance(bulk: Bulk, new_fills: Iterable[NewFill]) -> None:
         )
 
 
-def advance_in_insert(future_skew: timedelta) -> str:
-    """:func:`advance` as part of the fills' own INSERT (PostgreSQL, ``Bulk.insert``'s
-    ``then=``), over the fills it stored (``inserted``: id, cylinder, station,
+def _advance_in_insert(future_skew: timedelta) -> str:
+    """:meth:`FillStateRepository.advance` as part of the fills' own INSERT (PostgreSQL,
+    ``Bulk.insert``'s ``then=``), over the fills it stored (``inserted``: id, cylinder, station,
     station_code, filled_at, received_at). The latest state time per cylinder wins, the
-    last inserted among equal times, as :func:`advance` takes them."""
+    last inserted among equal times, as ``advance`` takes them."""
     skew = f"interval '{int(future_skew.total_seconds() * 1_000_000)} microseconds'"
     return (
         f", latest AS (SELECT DISTINCT ON (cylinder) cylinder, id, station, station_code,"

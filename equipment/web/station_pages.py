@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
@@ -25,6 +26,7 @@ from equipment.domain.errors import InvalidValue, NotFound
 from equipment.i18n import Translator
 from equipment.i18n.spoken import speak
 from equipment.services import clock, due, fills
+from equipment.storage.fills import FillRow
 from equipment.web import company_labels as labels
 from equipment.web.staff import page, staff_language
 
@@ -36,12 +38,12 @@ Cursor = Annotated[str | None, QueryParameter(name="cursor", max_length=400, req
 Text = Annotated[str | None, QueryParameter(max_length=200, required=False)]
 
 
-def _fill_row(row: dict[str, Any], lang: str) -> dict[str, Any]:
+def _fill_row(row: FillRow, lang: str) -> dict[str, Any]:
     return {
-        **row,
-        "verdict_label": fill_rules.verdict_label(row["verdict"], lang),
-        "reason_texts": [r.text for r in views.verdict_reasons(row["reasons"] or [], lang)],
-        "filled_local": row["filled_at"].astimezone(clock.CHINA).strftime("%m-%d %H:%M"),
+        **msgspec.structs.asdict(row),
+        "verdict_label": fill_rules.verdict_label(fill_rules.VerdictCode(row.verdict), lang),
+        "reason_texts": [r.text for r in views.verdict_reasons(row.reasons, lang)],
+        "filled_local": row.filled_at.astimezone(clock.CHINA).strftime("%m-%d %H:%M"),
     }
 
 
@@ -110,7 +112,7 @@ async def cylinder_lookup(
         trace = None  # not the station's own: the permit below says all it may know
     if medium is None and trace is not None:
         # Opened from a list (no medium asked): the medium its own cylinder is registered for.
-        form["medium"] = trace["cylinder"].medium or ""
+        form["medium"] = trace.cylinder.medium or ""
     if not form["medium"]:
         context["errors"]["medium"] = _("Enter the medium to fill (LPG, 液化石油气, O2...).")
         return page(request, "station/cylinders.html", context, status_code=422)
@@ -128,13 +130,13 @@ async def cylinder_lookup(
         return page(request, "station/cylinders.html", context, status_code=422)
     context["permit"] = views.fill_permit(answer, lang)
     if trace is not None:
-        facts = trace["cylinder"]
+        facts = trace.cylinder
         context["trace"] = {
             "status": labels.label(labels.STATUS, facts.status, _),
             "medium": facts.medium,
             "next_periodic_due": facts.next_periodic_due,
-            "fill_count": (trace["state"] or {}).get("fill_count", 0),
-            "fills": [_fill_row(r, lang) for r in trace["fills"]],
+            "fill_count": trace.state.fill_count if trace.state else 0,
+            "fills": [_fill_row(r, lang) for r in trace.fills],
         }
     return page(request, "station/cylinders.html", context)
 

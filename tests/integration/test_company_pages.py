@@ -305,11 +305,14 @@ async def test_cylinders_due_are_the_stations_own(stations, staff) -> None:
 
 
 def test_fill_times_are_shown_in_china_time() -> None:
+    from equipment.storage.fills import FillRow
     from equipment.web.station_pages import _fill_row
 
-    row = {
-        "verdict": "00",
-        "reasons": [],
-        "filled_at": datetime(2026, 1, 1, 16, 30, tzinfo=UTC),
-    }
+    at = datetime(2026, 1, 1, 16, 30, tzinfo=UTC)
+    row = FillRow(
+        id=1, station=1, station_code="S1", event_id="e1", cylinder=None, cylinder_code="C1",
+        medium="LPG", filled_at=at, started_at=None, filled_mass_kg=None,
+        final_pressure_mpa=None, pre_check_passed=True, post_check_passed=True, operator="",
+        verdict="00", allowed=True, suspicious=False, reasons=[], received_at=at,
+    )  # fmt: skip
     assert _fill_row(row, "zh-CN")["filled_local"] == "01-02 00:30"

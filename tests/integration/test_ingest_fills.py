@@ -388,7 +388,7 @@ async def test_a_foreign_cylinders_verdict_tells_the_station_nothing_of_it(
     principal = await tokens.principal_for(token["Authorization"].split()[1])
     page = await fills.list_fills(principal, station_view, before_id=None, limit=10)
     [row] = page.items
-    assert row["verdict"] == "08" and [r["code"] for r in row["reasons"]] == ["08"]
+    assert row.verdict == "08" and [r["code"] for r in row.reasons] == ["08"]
     everything = await fills.list_fills(SYSTEM, station_view, before_id=None, limit=10)
-    codes = {r["code"] for item in everything.items for r in item["reasons"]}
+    codes = {r["code"] for item in everything.items for r in item.reasons}
     assert {"05", "08"} <= codes
