@@ -29,6 +29,7 @@ from equipment.storage.campaigns import CampaignRepository
 from equipment.storage.changes import ChangeRepository
 from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
+from equipment.storage.clock import ClockRepository
 from equipment.storage.credit import CreditRepository
 from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.checks = CheckRepository()
         self.changes = ChangeRepository()
         self.citizen_reports = CitizenReportRepository()
+        self.clock = ClockRepository()
         self.credit = CreditRepository()
         self.dead_letters = DeadLetterRepository()
         self.devices = DeviceRepository()
