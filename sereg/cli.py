@@ -529,17 +529,17 @@ def cmd_token(args: argparse.Namespace) -> None:
                 now=clock.now(),
                 jurisdiction=Jurisdiction.parse(args.jurisdiction),
             )
-            print(f"token {row['id']} ({row['role']}): {secret}")
+            print(f"token {row.id} ({row.role}): {secret}")
             print("store it now: only its hash is kept", file=sys.stderr)
         elif args.action == "revoke":
             await tokens.revoke_token(SYSTEM, args.id, now=clock.now())
             print(f"token {args.id} revoked")
         else:
-            for row in await tokens.list_tokens():
-                state = "revoked" if row["revoked_at"] else "live"
+            for token in await tokens.list_tokens():
+                state = "revoked" if token.revoked_at else "live"
                 print(
-                    f"{row['id']:>5} {row['prefix']}… {row['role']:<12} "
-                    f"org={row['organisation']} {state} {row['label']}"
+                    f"{token.id:>5} {token.prefix}… {token.role:<12} "
+                    f"org={token.organisation} {state} {token.label}"
                 )
 
     try:

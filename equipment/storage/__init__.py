@@ -43,6 +43,7 @@ from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
+from equipment.storage.tokens import TokenRepository
 
 
 class UnitOfWork:
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.public = PublicRepository()
         self.retention = RetentionRepository()
         self.routines = RoutineRepository()
+        self.tokens = TokenRepository()
 
 
 _REPOSITORIES = UnitOfWork()

@@ -57,7 +57,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     # Next in issue 18's order (this branch migrates them one commit each).
     "equipment/services/maintenance.py": "not yet migrated",
     "equipment/services/telemetry.py": "not yet migrated",
-    "equipment/services/tokens.py": "not yet migrated",
     # Outside the services: the demo loader and showcase, the CLI's migrate and seed
     # commands, and the preflight check that looks for the tables before the app starts.
     "equipment/demo/load.py": "demo data loader writes tables directly; not yet migrated",
