@@ -24,6 +24,7 @@ from equipment.storage import db
 from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
+from equipment.storage.calendar_feeds import CalendarFeedRepository
 from equipment.storage.calls import CallRepository
 from equipment.storage.campaigns import CampaignRepository
 from equipment.storage.changes import ChangeRepository
@@ -53,6 +54,7 @@ class UnitOfWork:
         self.areas = AreaRepository()
         self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
+        self.calendar_feeds = CalendarFeedRepository()
         self.calls = CallRepository()
         self.campaigns = CampaignRepository()
         self.checks = CheckRepository()

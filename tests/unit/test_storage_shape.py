@@ -53,7 +53,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/map_data.py": "the map's unit and alarm reads (main); not yet",
     "equipment/services/simulation.py": "the simulator's register reads (main); not yet",
     "equipment/services/alarm_board.py": "the live board's alarm cards (staff web); not yet",
-    "equipment/services/calendar_feeds.py": "per-account calendar feed secrets; not yet",
     # Next in issue 18's order (this branch migrates them one commit each).
     "equipment/services/maintenance.py": "not yet migrated",
     "equipment/services/telemetry.py": "not yet migrated",
