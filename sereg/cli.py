@@ -135,11 +135,7 @@ async def _demo_random_inspections(org_ids: dict[str, list[int]], seed: int) -> 
     from equipment.services import accounts, clock
 
     inspector = next(
-        (
-            a["id"]
-            for a in await accounts.list_accounts(SYSTEM)
-            if a["username"] == "demo-inspector"
-        ),
+        (a.id for a in await accounts.list_accounts(SYSTEM) if a.username == "demo-inspector"),
         None,
     )
     made = await add_random_inspections(
@@ -604,7 +600,7 @@ def cmd_user(args: argparse.Namespace) -> None:
                 jurisdiction=Jurisdiction.parse(args.jurisdiction),
                 now=clock.now(),
             )
-            print(f"account {row['id']} {row['username']} ({row['role']}) created")
+            print(f"account {row.id} {row.username} ({row.role}) created")
             if made:
                 print(f"password: {password}")
                 print("store it now: only its hash is kept", file=sys.stderr)
@@ -612,11 +608,11 @@ def cmd_user(args: argparse.Namespace) -> None:
             await accounts.disable_account(SYSTEM, args.username, now=clock.now())
             print(f"account {args.username} disabled; its sessions are ended")
         else:
-            for row in await accounts.list_accounts(SYSTEM):
-                state = "disabled" if row["disabled_at"] else "active"
+            for account in await accounts.list_accounts(SYSTEM):
+                state = "disabled" if account.disabled_at else "active"
                 print(
-                    f"{row['id']:>5} {row['username']:<24} {row['role']:<12} "
-                    f"org={row['organisation']} {state} {row['jurisdiction']}"
+                    f"{account.id:>5} {account.username:<24} {account.role:<12} "
+                    f"org={account.organisation} {state} {account.jurisdiction}"
                 )
 
     try:

@@ -21,6 +21,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.accounts import (
+    AccountRepository,
+    LoginFailureRepository,
+    SessionRepository,
+)
 from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
@@ -51,6 +56,7 @@ class UnitOfWork:
     """The repositories, one attribute per aggregate."""
 
     def __init__(self) -> None:
+        self.accounts = AccountRepository()
         self.areas = AreaRepository()
         self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
@@ -69,12 +75,14 @@ class UnitOfWork:
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
+        self.login_failures = LoginFailureRepository()
         self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
         self.retention = RetentionRepository()
         self.routines = RoutineRepository()
+        self.sessions = SessionRepository()
         self.tokens = TokenRepository()
 
 

@@ -47,7 +47,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/areas.py": "changed by another helper now",
     # Arrived with main's accounts, live alarm stream, emergency alerts, map and bootstrap
     # work (merged into this branch as they were): next in issue 18's order.
-    "equipment/services/accounts.py": "staff accounts and sessions (main); not yet migrated",
     "equipment/services/alarm_feed.py": "the live alarm stream's sequence (main); not yet",
     "equipment/services/alerts.py": "MQTT alert deliveries' lease SQL (main); not yet",
     "equipment/services/map_data.py": "the map's unit and alarm reads (main); not yet",
