@@ -13,6 +13,7 @@ from equipment.domain.fills import verdict_label
 from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.i18n import DEFAULT
 from equipment.i18n.spoken import speak
+from equipment.storage.maintenance import Contract, MaintenanceRecordRow
 from equipment.storage.tokens import TokenRecord
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 from geo.crs import check_crs
@@ -181,19 +182,20 @@ def rules_view(policy: Any) -> schemas.RulesView:
     return schemas.RulesView(policy.name, rows)
 
 
-def contract(row: dict[str, Any]) -> schemas.Contract:
+def contract(found: Contract) -> schemas.Contract:
+    row = found.contract
     return schemas.Contract(
-        id=row["id"],
-        user_unit_id=row["user_unit"],
-        maintenance_company_id=row["maintenance_company"],
-        starts_on=row["starts_on"],
-        ends_on=row["ends_on"],
-        cycle_days=row["cycle_days"],
-        on_demand=row["on_demand"],
-        liability_insured=row["liability_insured"],
-        licence_no=row["licence_no"],
-        terminated_on=row["terminated_on"],
-        equipment_ids=row["equipment_ids"],
+        id=row.id,
+        user_unit_id=row.user_unit,
+        maintenance_company_id=row.maintenance_company,
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        cycle_days=row.cycle_days,
+        on_demand=row.on_demand,
+        liability_insured=row.liability_insured,
+        licence_no=row.licence_no,
+        terminated_on=row.terminated_on,
+        equipment_ids=found.equipment_ids,
     )
 
 
@@ -210,11 +212,22 @@ def upload_report(result: Any, lang: str) -> schemas.UploadReport:
     )
 
 
-def maintenance_record(row: dict[str, Any], lang: str) -> schemas.MaintenanceRecordView:
-    values = {f: row[f] for f in schemas.MaintenanceRecordView.__struct_fields__ if f in row}
-    values["equipment_id"] = row["equipment"]
-    values["level_label"] = labels.label(labels.MAINTENANCE_LEVEL, row["level"], lang)
-    return schemas.MaintenanceRecordView(**values)
+def maintenance_record(row: MaintenanceRecordRow, lang: str) -> schemas.MaintenanceRecordView:
+    return schemas.MaintenanceRecordView(
+        id=row.id,
+        equipment_id=row.equipment,
+        record_id=row.record_id,
+        maintained_on=row.maintained_on,
+        level=row.level,
+        level_label=labels.label(labels.MAINTENANCE_LEVEL, row.level, lang),
+        items=row.items,
+        technicians=row.technicians,
+        findings=row.findings,
+        hazards=row.hazards,
+        signed_off_by=row.signed_off_by,
+        suspicious_reason=row.suspicious_reason,
+        recorded_at=row.recorded_at,
+    )
 
 
 def alarm(row: Mapping[str, Any]) -> schemas.AlarmView:

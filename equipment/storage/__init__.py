@@ -45,6 +45,7 @@ from equipment.storage.equipment import EquipmentRepository
 from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
+from equipment.storage.maintenance import MaintenanceRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
@@ -76,6 +77,7 @@ class UnitOfWork:
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
         self.login_failures = LoginFailureRepository()
+        self.maintenance = MaintenanceRepository()
         self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
