@@ -14,6 +14,7 @@ from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.i18n import DEFAULT
 from equipment.i18n.spoken import speak
 from equipment.storage.maintenance import Contract, MaintenanceRecordRow
+from equipment.storage.telemetry import LiftStateRecord
 from equipment.storage.tokens import TokenRecord
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 from geo.crs import check_crs
@@ -316,9 +317,24 @@ def entrustment(row: dict[str, Any]) -> schemas.Entrustment:
     )
 
 
-def lift_state(row: dict[str, Any]) -> schemas.LiftLiveState:
-    values = {f: row[f] for f in schemas.LiftLiveState.__struct_fields__ if f in row}
-    return schemas.LiftLiveState(**values, equipment_id=row["equipment"])
+def lift_state(row: LiftStateRecord) -> schemas.LiftLiveState:
+    return schemas.LiftLiveState(
+        equipment_id=row.equipment,
+        ts=row.ts,
+        last_seen_at=row.last_seen_at,
+        running=row.running,
+        direction=row.direction,
+        door_zone=row.door_zone,
+        floor=row.floor,
+        doors_closed=row.doors_closed,
+        occupied=row.occupied,
+        service_mode=row.service_mode,
+        total_runs=row.total_runs,
+        total_hours=row.total_hours,
+        door_cycles=row.door_cycles,
+        offline=row.offline,
+        offline_since=row.offline_since,
+    )
 
 
 def dead_letter(row: Mapping[str, Any]) -> schemas.DeadLetterView:

@@ -50,6 +50,7 @@ from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
+from equipment.storage.telemetry import TelemetryRepository
 from equipment.storage.tokens import TokenRepository
 
 
@@ -85,6 +86,7 @@ class UnitOfWork:
         self.retention = RetentionRepository()
         self.routines = RoutineRepository()
         self.sessions = SessionRepository()
+        self.telemetry = TelemetryRepository()
         self.tokens = TokenRepository()
 
 
