@@ -71,11 +71,12 @@ def open_database(*, create: bool = False, server: bool = False) -> None:
 
 
 async def migrate() -> None:
-    from piccolo.apps.migrations.commands.forwards import run_forwards
+    from equipment.storage import migrations
 
-    result = await run_forwards(app_name="all")
-    if not result.success:
-        raise SystemExit(f"migration failed: {result.message}")
+    try:
+        await migrations.migrate()
+    except migrations.MigrationFailed as exc:
+        raise SystemExit(f"migration failed: {exc}") from exc
 
 
 async def _with_db(coro_factory):
@@ -213,23 +214,18 @@ def sereg_command() -> str:
 async def print_token_hint() -> None:
     """A register that was loaded before: its tokens were shown once, then, and only
     their hashes are kept. Say how to make a new one for each demo account."""
-    from equipment.tables import Organisation
+    from equipment.storage import demo_load
 
     sereg = sereg_command()
     print("\nTokens are shown only when they are made. To make one to try the API with:")
     for role, kind in DEMO_ROLES:
         org = None
         if kind is not None:
-            org = (
-                await Organisation.select(Organisation.id, Organisation.name)
-                .where(Organisation.kind == kind)
-                .order_by(Organisation.id)
-                .first()
-            )
+            org = await demo_load.first_organisation(kind)
             if org is None:
                 continue
-        account = f" --org {org['id']}" if org else ""
-        note = f"   # {org['name']}" if org else ""
+        account = f" --org {org.id}" if org else ""
+        note = f"   # {org.name}" if org else ""
         print(f"  {sereg} token create --role {role}{account}{note}")
     print(f"({sereg} token list shows the tokens made so far; the demo city's are labelled demo)")
     print(
@@ -241,15 +237,9 @@ async def print_token_hint() -> None:
 
 async def _a_demo_lift() -> str | None:
     """The registration code of one lift in use, to show its public page."""
-    from equipment.tables import Equipment
+    from equipment.storage import demo_load
 
-    row = (
-        await Equipment.select(Equipment.registration_code)
-        .where(Equipment.category.like("31%"), Equipment.status == "in_use")
-        .order_by(Equipment.id)
-        .first()
-    )
-    return row["registration_code"] if row else None
+    return await demo_load.a_lift_in_use()
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:

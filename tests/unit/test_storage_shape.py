@@ -56,7 +56,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     # commands, and the preflight check that looks for the tables before the app starts.
     "equipment/demo/load.py": "demo data loader writes tables directly; not yet migrated",
     "equipment/demo/showcase.py": "demo showcase reads tables directly; not yet migrated",
-    "sereg/cli.py": "runs Piccolo's migrations and seeds; moves behind storage with the tables",
 }
 
 # Imports that still run upward into sereg. Empty since the bootstrap (issue 18) hands the
