@@ -52,10 +52,6 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/map_data.py": "the map's unit and alarm reads (main); not yet",
     "equipment/services/simulation.py": "the simulator's register reads (main); not yet",
     "equipment/services/alarm_board.py": "the live board's alarm cards (staff web); not yet",
-    # Outside the services: the demo loader and showcase, the CLI's migrate and seed
-    # commands, and the preflight check that looks for the tables before the app starts.
-    "equipment/demo/load.py": "demo data loader writes tables directly; not yet migrated",
-    "equipment/demo/showcase.py": "demo showcase reads tables directly; not yet migrated",
 }
 
 # Imports that still run upward into sereg. Empty since the bootstrap (issue 18) hands the
