@@ -35,8 +35,6 @@ from bench.harness import machine
 from equipment.demo import city
 from equipment.demo.load import (
     DUE_COLUMNS,
-    EQUIPMENT_COLUMNS,
-    INSPECTION_COLUMNS,
     DemoUnit,
     _children,
     demo_units,
@@ -45,6 +43,7 @@ from equipment.demo.load import (
 from equipment.services import clock
 from equipment.settings import DatabaseSettings
 from equipment.storage import db
+from equipment.storage.demo_load import EQUIPMENT_COLUMNS, INSPECTION_COLUMNS
 from geo.demo_areas import demo_areas
 
 ADMIN_URL = os.environ.get("SEREG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -71,11 +71,12 @@ def open_database(*, create: bool = False, server: bool = False) -> None:
 
 
 async def migrate() -> None:
-    from piccolo.apps.migrations.commands.forwards import run_forwards
+    from equipment.storage import migrations
 
-    result = await run_forwards(app_name="all")
-    if not result.success:
-        raise SystemExit(f"migration failed: {result.message}")
+    try:
+        await migrations.migrate()
+    except migrations.MigrationFailed as exc:
+        raise SystemExit(f"migration failed: {exc}") from exc
 
 
 async def _with_db(coro_factory):
@@ -137,11 +138,7 @@ async def _demo_random_inspections(org_ids: dict[str, list[int]], seed: int) -> 
     from equipment.services import accounts, clock
 
     inspector = next(
-        (
-            a["id"]
-            for a in await accounts.list_accounts(SYSTEM)
-            if a["username"] == "demo-inspector"
-        ),
+        (a.id for a in await accounts.list_accounts(SYSTEM) if a.username == "demo-inspector"),
         None,
     )
     made = await add_random_inspections(
@@ -219,23 +216,18 @@ def sereg_command() -> str:
 async def print_token_hint() -> None:
     """A register that was loaded before: its tokens were shown once, then, and only
     their hashes are kept. Say how to make a new one for each demo account."""
-    from equipment.tables import Organisation
+    from equipment.storage import demo_load
 
     sereg = sereg_command()
     print("\nTokens are shown only when they are made. To make one to try the API with:")
     for role, kind in DEMO_ROLES:
         org = None
         if kind is not None:
-            org = (
-                await Organisation.select(Organisation.id, Organisation.name)
-                .where(Organisation.kind == kind)
-                .order_by(Organisation.id)
-                .first()
-            )
+            org = await demo_load.first_organisation(kind)
             if org is None:
                 continue
-        account = f" --org {org['id']}" if org else ""
-        note = f"   # {org['name']}" if org else ""
+        account = f" --org {org.id}" if org else ""
+        note = f"   # {org.name}" if org else ""
         print(f"  {sereg} token create --role {role}{account}{note}")
     print(f"({sereg} token list shows the tokens made so far; the demo city's are labelled demo)")
     print(
@@ -247,15 +239,9 @@ async def print_token_hint() -> None:
 
 async def _a_demo_lift() -> str | None:
     """The registration code of one lift in use, to show its public page."""
-    from equipment.tables import Equipment
+    from equipment.storage import demo_load
 
-    row = (
-        await Equipment.select(Equipment.registration_code)
-        .where(Equipment.category.like("31%"), Equipment.status == "in_use")
-        .order_by(Equipment.id)
-        .first()
-    )
-    return row["registration_code"] if row else None
+    return await demo_load.a_lift_in_use()
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
@@ -531,17 +517,17 @@ def cmd_token(args: argparse.Namespace) -> None:
                 now=clock.now(),
                 jurisdiction=Jurisdiction.parse(args.jurisdiction),
             )
-            print(f"token {row['id']} ({row['role']}): {secret}")
+            print(f"token {row.id} ({row.role}): {secret}")
             print("store it now: only its hash is kept", file=sys.stderr)
         elif args.action == "revoke":
             await tokens.revoke_token(SYSTEM, args.id, now=clock.now())
             print(f"token {args.id} revoked")
         else:
-            for row in await tokens.list_tokens():
-                state = "revoked" if row["revoked_at"] else "live"
+            for token in await tokens.list_tokens():
+                state = "revoked" if token.revoked_at else "live"
                 print(
-                    f"{row['id']:>5} {row['prefix']}… {row['role']:<12} "
-                    f"org={row['organisation']} {state} {row['label']}"
+                    f"{token.id:>5} {token.prefix}… {token.role:<12} "
+                    f"org={token.organisation} {state} {token.label}"
                 )
 
     try:
@@ -606,7 +592,7 @@ def cmd_user(args: argparse.Namespace) -> None:
                 jurisdiction=Jurisdiction.parse(args.jurisdiction),
                 now=clock.now(),
             )
-            print(f"account {row['id']} {row['username']} ({row['role']}) created")
+            print(f"account {row.id} {row.username} ({row.role}) created")
             if made:
                 print(f"password: {password}")
                 print("store it now: only its hash is kept", file=sys.stderr)
@@ -614,11 +600,11 @@ def cmd_user(args: argparse.Namespace) -> None:
             await accounts.disable_account(SYSTEM, args.username, now=clock.now())
             print(f"account {args.username} disabled; its sessions are ended")
         else:
-            for row in await accounts.list_accounts(SYSTEM):
-                state = "disabled" if row["disabled_at"] else "active"
+            for account in await accounts.list_accounts(SYSTEM):
+                state = "disabled" if account.disabled_at else "active"
                 print(
-                    f"{row['id']:>5} {row['username']:<24} {row['role']:<12} "
-                    f"org={row['organisation']} {state} {row['jurisdiction']}"
+                    f"{account.id:>5} {account.username:<24} {account.role:<12} "
+                    f"org={account.organisation} {state} {account.jurisdiction}"
                 )
 
     try:

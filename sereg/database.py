@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from contextlib import closing
 
 import asyncpg
 
 from equipment.settings import DatabaseSettings
+from equipment.storage import preflight
 
 # A migrated database has Piccolo's record of migrations and the register's tables;
 # two of them stand for the rest (a partial schema is not something sereg makes).
@@ -45,12 +45,7 @@ def _sqlite_problem(database: DatabaseSettings) -> str | None:
             " (or set SEREG_SQLITE_PATH or DATABASE_URL to the one you mean)"
         )
     try:
-        # Read-only: looking must not change the file (nor create its journal).
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
-            names = {
-                row[0]
-                for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
+        names = preflight.sqlite_tables(path)
     except sqlite3.DatabaseError as exc:
         return f"{path} cannot be read as a SQLite database: {exc}"
     return _missing(names, str(path))
@@ -59,16 +54,10 @@ def _sqlite_problem(database: DatabaseSettings) -> str | None:
 async def _postgres_problem(database: DatabaseSettings) -> str | None:
     where = describe(database)
     try:
-        connection = await asyncpg.connect(**database.postgres_config(), timeout=10)
+        names = await preflight.postgres_tables(database.postgres_config(), connect_within=10)
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         return f"cannot connect to {where}: {exc}"
-    try:
-        rows = await connection.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        )
-    finally:
-        await connection.close()
-    return _missing({r["tablename"] for r in rows}, where)
+    return _missing(names, where)
 
 
 def _missing(names: set[str], where: str) -> str | None:

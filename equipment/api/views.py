@@ -15,6 +15,9 @@ from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.i18n import DEFAULT
 from equipment.i18n.spoken import speak
 from equipment.storage.alarms import AlarmRecord
+from equipment.storage.maintenance import Contract, MaintenanceRecordRow
+from equipment.storage.telemetry import LiftStateRecord
+from equipment.storage.tokens import TokenRecord
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 from geo.crs import check_crs
 
@@ -75,15 +78,15 @@ def audit_entry(row: Mapping[str, Any]) -> schemas.AuditEntry:
     return schemas.AuditEntry(**{f: row[f] for f in schemas.AuditEntry.__struct_fields__})
 
 
-def token(row: dict[str, Any]) -> schemas.Token:
+def token(row: TokenRecord) -> schemas.Token:
     return schemas.Token(
-        id=row["id"],
-        prefix=row["prefix"],
-        role=row["role"],
-        organisation_id=row["organisation"],
-        label=row["label"],
-        created_at=row["created_at"],
-        revoked_at=row.get("revoked_at"),
+        id=row.id,
+        prefix=row.prefix,
+        role=row.role,
+        organisation_id=row.organisation,
+        label=row.label,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -260,19 +263,20 @@ def rules_view(policy: Any) -> schemas.RulesView:
     return schemas.RulesView(policy.name, rows)
 
 
-def contract(row: dict[str, Any]) -> schemas.Contract:
+def contract(found: Contract) -> schemas.Contract:
+    row = found.contract
     return schemas.Contract(
-        id=row["id"],
-        user_unit_id=row["user_unit"],
-        maintenance_company_id=row["maintenance_company"],
-        starts_on=row["starts_on"],
-        ends_on=row["ends_on"],
-        cycle_days=row["cycle_days"],
-        on_demand=row["on_demand"],
-        liability_insured=row["liability_insured"],
-        licence_no=row["licence_no"],
-        terminated_on=row["terminated_on"],
-        equipment_ids=row["equipment_ids"],
+        id=row.id,
+        user_unit_id=row.user_unit,
+        maintenance_company_id=row.maintenance_company,
+        starts_on=row.starts_on,
+        ends_on=row.ends_on,
+        cycle_days=row.cycle_days,
+        on_demand=row.on_demand,
+        liability_insured=row.liability_insured,
+        licence_no=row.licence_no,
+        terminated_on=row.terminated_on,
+        equipment_ids=found.equipment_ids,
     )
 
 
@@ -289,11 +293,22 @@ def upload_report(result: Any, lang: str) -> schemas.UploadReport:
     )
 
 
-def maintenance_record(row: dict[str, Any], lang: str) -> schemas.MaintenanceRecordView:
-    values = {f: row[f] for f in schemas.MaintenanceRecordView.__struct_fields__ if f in row}
-    values["equipment_id"] = row["equipment"]
-    values["level_label"] = labels.label(labels.MAINTENANCE_LEVEL, row["level"], lang)
-    return schemas.MaintenanceRecordView(**values)
+def maintenance_record(row: MaintenanceRecordRow, lang: str) -> schemas.MaintenanceRecordView:
+    return schemas.MaintenanceRecordView(
+        id=row.id,
+        equipment_id=row.equipment,
+        record_id=row.record_id,
+        maintained_on=row.maintained_on,
+        level=row.level,
+        level_label=labels.label(labels.MAINTENANCE_LEVEL, row.level, lang),
+        items=row.items,
+        technicians=row.technicians,
+        findings=row.findings,
+        hazards=row.hazards,
+        signed_off_by=row.signed_off_by,
+        suspicious_reason=row.suspicious_reason,
+        recorded_at=row.recorded_at,
+    )
 
 
 def alarm(row: AlarmRecord) -> schemas.AlarmView:
@@ -394,9 +409,24 @@ def entrustment(row: EntrustmentRow) -> schemas.Entrustment:
     )
 
 
-def lift_state(row: dict[str, Any]) -> schemas.LiftLiveState:
-    values = {f: row[f] for f in schemas.LiftLiveState.__struct_fields__ if f in row}
-    return schemas.LiftLiveState(**values, equipment_id=row["equipment"])
+def lift_state(row: LiftStateRecord) -> schemas.LiftLiveState:
+    return schemas.LiftLiveState(
+        equipment_id=row.equipment,
+        ts=row.ts,
+        last_seen_at=row.last_seen_at,
+        running=row.running,
+        direction=row.direction,
+        door_zone=row.door_zone,
+        floor=row.floor,
+        doors_closed=row.doors_closed,
+        occupied=row.occupied,
+        service_mode=row.service_mode,
+        total_runs=row.total_runs,
+        total_hours=row.total_hours,
+        door_cycles=row.door_cycles,
+        offline=row.offline,
+        offline_since=row.offline_since,
+    )
 
 
 def dead_letter(row: Mapping[str, Any]) -> schemas.DeadLetterView:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import os
 import sys
 import time
@@ -16,71 +15,15 @@ from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, TextIO
 
-import asyncpg
-from piccolo.engine.postgres import PostgresEngine
-
 from equipment.demo import activity, city, dual_prevention, history, showcase
 from equipment.domain import rules
 from equipment.domain.access import SYSTEM
 from equipment.domain.maintenance import DEFAULT_CYCLE_DAYS
 from equipment.services import areas, audit, risk, schedules
-from equipment.storage import db
-from equipment.tables import (
-    ContractUnit,
-    DueDate,
-    Equipment,
-    Inspection,
-    MaintenanceContract,
-    Organisation,
-)
+from equipment.storage import demo_load
 from geo.areas import Area, ParsedAreas
 from geo.demo_areas import demo_areas
 
-EQUIPMENT_COLUMNS = (
-    "code",
-    "registration_code",
-    "equipment_code",
-    "category",
-    "certificate_no",
-    "manufacturer",
-    "model",
-    "serial_no",
-    "manufacture_date",
-    "commissioning_date",
-    "registered_on",
-    "address",
-    "district_code",
-    "longitude",
-    "latitude",
-    "user_unit",
-    "maintenance_company",
-    "owning_station",
-    "status",
-    "status_since",
-    "late_registration",
-    "parameters",
-    "next_inspection_due",
-    "not_fit_for_use",
-    "last_maintenance_on",
-    "version",
-    "created_at",
-    "updated_at",
-)
-INSPECTION_COLUMNS = (
-    "equipment",
-    "kind",
-    "inspected_on",
-    "conclusion",
-    "reason",
-    "report_no",
-    "findings",
-    "next_due_stated",
-    "safety_grade",
-    "answered_due_on",
-    "on_time",
-    "actor",
-    "recorded_at",
-)
 DUE_COLUMNS = (
     "equipment",
     "kind",
@@ -122,13 +65,6 @@ class DemoUnit:
     inspections: list[dict[str, Any]]
     # The unit's due_date rows, "equipment" filled in once the unit has its id.
     due: list[dict[str, Any]]
-
-
-def _pool() -> asyncpg.Pool:
-    """The PostgreSQL engine's pool, for COPY (the caller checked db.is_postgres())."""
-    engine = db.engine()
-    assert isinstance(engine, PostgresEngine)
-    return engine.pool
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -187,7 +123,7 @@ def demo_units(
 
 
 async def register_is_empty() -> bool:
-    return not await Equipment.exists()
+    return await demo_load.register_is_empty()
 
 
 async def load_demo_city(
@@ -198,20 +134,13 @@ async def load_demo_city(
     area_list = demo_areas(seed)
     orgs = city.organisations(seed, units, today)
     org_ids: dict[str, list[int]] = {}
-    for batch in _batches(({**o.__dict__} for o in orgs), 500):
-        rows = await Organisation.insert(
-            *[Organisation(**o, version=1, created_at=now, updated_at=now) for o in batch]
-        ).returning(Organisation.id, Organisation.kind)
-        for row in rows:
-            org_ids.setdefault(row["kind"], []).append(row["id"])
+    for made in await demo_load.add_organisations([{**o.__dict__} for o in orgs], now=now):
+        org_ids.setdefault(made.kind, []).append(made.id)
     # Every twelfth user unit handles hazardous chemicals (危化品相关): the risk grade's
     # factor has something to weigh.
-    await Organisation.raw(
-        "UPDATE organisation SET hazardous_chemicals = TRUE"
-        " WHERE kind = 'user_unit' AND id % 12 = 0"
-    )
+    await demo_load.mark_hazardous_chemicals(every=12)
     progress = Progress(units, "demo units") if show_progress else None
-    batch_size = 10_000 if db.is_postgres() else 500
+    batch_size = demo_load.batch_size()
     batches = _batches(demo_units(seed, units, today, org_ids, area_list), batch_size)
     # Generate (and schedule) the next batch in a thread while the database takes the
     # current one: both halves take a similar time.
@@ -262,9 +191,7 @@ async def load_demo_city(
     await activity.write(await planning)
     # Supervision checks, hazards across the 一单四制 loop and routine records.
     await dual_prevention.add_dual_prevention(seed=seed, today=today, now=now)
-    if db.is_postgres():
-        # Fresh statistics, or the planner guesses a million-row table from an empty one.
-        await db.engine().run_ddl("ANALYZE")
+    await demo_load.analyze()
     # Every unit's risk grade, set at a time (services/risk.py), now that its inputs are in.
     risk_bar: list[Progress] = []
 
@@ -281,46 +208,15 @@ async def _write_contracts(
     covered: dict[tuple[int, int], list[int]], today: date, now: datetime
 ) -> None:
     """One 15-day contract per (user unit, company) covering the units it maintains."""
-    starts, ends = today - timedelta(days=365), today + timedelta(days=365)
-    pairs = list(covered)
-    for chunk in _batches(pairs, 1000):
-        rows = await MaintenanceContract.insert(
-            *[
-                MaintenanceContract(
-                    user_unit=owner,
-                    maintenance_company=company,
-                    starts_on=starts,
-                    ends_on=ends,
-                    cycle_days=DEFAULT_CYCLE_DAYS,
-                    on_demand=False,
-                    liability_insured=False,
-                    licence_no="",
-                    actor=SYSTEM.actor,
-                    created_at=now,
-                )
-                for owner, company in chunk
-            ]
-        ).returning(MaintenanceContract.id)
-        units = [
-            (row["id"], unit_id, starts, ends)
-            for row, pair in zip(rows, chunk, strict=True)
-            for unit_id in covered[pair]
-        ]
-        if db.is_postgres():
-            async with _pool().acquire() as conn:
-                await conn.copy_records_to_table(
-                    "contract_unit",
-                    records=units,
-                    columns=["contract", "equipment", "starts_on", "ends_on"],
-                )
-        else:
-            for part in _batches(units, 500):
-                await ContractUnit.insert(
-                    *[
-                        ContractUnit(contract=c, equipment=e, starts_on=s, ends_on=t)
-                        for c, e, s, t in part
-                    ]
-                )
+    await demo_load.add_contracts(
+        list(covered),
+        covered,
+        starts=today - timedelta(days=365),
+        ends=today + timedelta(days=365),
+        cycle_days=DEFAULT_CYCLE_DAYS,
+        actor=SYSTEM.actor,
+        now=now,
+    )
 
 
 def _children(
@@ -341,49 +237,9 @@ def _children(
 async def _write_batch(batch: list[DemoUnit], now: datetime) -> tuple[int, int]:
     for unit in batch:
         unit.row.update(version=1, created_at=now, updated_at=now)
-    if db.is_postgres():
-        return await _copy_batch(batch, now)
-    async with db.transaction():
-        ids = [
-            r["id"]
-            for r in await Equipment.insert(
-                *[Equipment(**{c: u.row[c] for c in EQUIPMENT_COLUMNS}) for u in batch]
-            ).returning(Equipment.id)
-        ]
+    async with demo_load.unit_batch() as writer:
+        ids = await writer.units([u.row for u in batch])
         inspections, dues = _children(batch, ids, now)
-        for chunk in _batches(inspections, 500):
-            await Inspection.insert(
-                *[Inspection(**{c: r[c] for c in INSPECTION_COLUMNS}) for r in chunk]
-            )
-        for chunk in _batches(dues, 500):
-            await DueDate.insert(*[DueDate(**r) for r in chunk])
-    return ids[0], ids[-1]
-
-
-async def _copy_batch(batch: list[DemoUnit], now: datetime) -> tuple[int, int]:
-    records = [
-        tuple(
-            json.dumps(u.row[c], ensure_ascii=False) if c == "parameters" else u.row[c]
-            for c in EQUIPMENT_COLUMNS
-        )
-        for u in batch
-    ]
-    async with _pool().acquire() as conn, conn.transaction():
-        # Ids come from the sequence in COPY order; the batch's ids are the last n issued.
-        await conn.copy_records_to_table(
-            "equipment", records=records, columns=list(EQUIPMENT_COLUMNS)
-        )
-        last = await conn.fetchval("SELECT currval(pg_get_serial_sequence('equipment', 'id'))")
-        ids = list(range(last - len(batch) + 1, last + 1))
-        inspections, dues = _children(batch, ids, now)
-        await conn.copy_records_to_table(
-            "inspection",
-            columns=list(INSPECTION_COLUMNS),
-            records=[tuple(r[c] for c in INSPECTION_COLUMNS) for r in inspections],
-        )
-        await conn.copy_records_to_table(
-            "due_date",
-            columns=list(DUE_COLUMNS),
-            records=[tuple(r[c] for c in DUE_COLUMNS) for r in dues],
-        )
+        await writer.inspections(inspections)
+        await writer.due_dates(dues, DUE_COLUMNS)
     return ids[0], ids[-1]

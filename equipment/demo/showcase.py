@@ -24,7 +24,7 @@ from equipment.demo import city
 from equipment.domain.access import SYSTEM
 from equipment.domain.errors import Conflict
 from equipment.services import fills, inspections, register, schedules
-from equipment.tables import Equipment
+from equipment.storage import demo_load
 from geo.areas import Area
 from geo.assign import units_in_polygon
 
@@ -122,9 +122,7 @@ async def add_showcase(
             now=now,
         )
     # Maintained 5 days ago, like most demo lifts (TSG T5002-2017: every 15 days).
-    await Equipment.update({Equipment.last_maintenance_on: today - timedelta(days=5)}).where(
-        Equipment.id == lift["id"]
-    )
+    await demo_load.set_last_maintenance(lift["id"], today - timedelta(days=5))
     await schedules.recompute(lift["id"], today)
     made = today - timedelta(days=2 * 365)
     entrusted = await _create(

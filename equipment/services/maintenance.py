@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import msgspec
+
 from equipment.domain import catalogue
 from equipment.domain.access import OrgKind, Permission, Principal, Role, ScopeKind
 from equipment.domain.errors import Conflict, DomainError, Forbidden, InvalidValue, NotFound
@@ -30,13 +32,14 @@ from equipment.domain.record_sheets import SheetRow, read_sheet
 from equipment.services import audit, hazards, schedules
 from equipment.services.organisations import require_kind
 from equipment.services.pacing import Pacer
-from equipment.storage import db, jurisdiction
-from equipment.tables import (
-    ContractUnit,
-    DueDate,
-    Equipment,
-    MaintenanceContract,
-    MaintenanceRecord,
+from equipment.storage import reads, unit_of_work
+from equipment.storage.maintenance import (
+    Contract,
+    ContractListing,
+    ContractRecord,
+    MaintenanceRecordRow,
+    NewContract,
+    NewMaintenanceRecord,
 )
 
 MAX_UPLOAD_ROWS = 10_000
@@ -48,7 +51,7 @@ SCORE_WINDOW_DAYS = 90
 
 async def create_contract(
     principal: Principal, data: dict[str, Any], *, today: date, now: datetime
-) -> dict[str, Any]:
+) -> Contract:
     principal.require(Permission.CONTRACT_MANAGE)
     user_unit = data["user_unit_id"]
     if principal.role is Role.USER_UNIT and principal.organisation_id != user_unit:
@@ -68,47 +71,35 @@ async def create_contract(
             field="maintenance_company_id",
         )
     ids = sorted(set(data["equipment_ids"]))
-    async with db.transaction():
-        units = (
-            await Equipment.select(
-                Equipment.id,
-                Equipment.code,
-                Equipment.user_unit,
-                Equipment.status,
-                Equipment.parameters,
-                Equipment.next_inspection_due,
-            )
-            .where(Equipment.id.is_in(ids))
-            .output(load_json=True)
-        )
-        found = {u["id"]: u for u in units}
+    async with unit_of_work() as uow:
+        found = {u.id: u for u in await uow.maintenance.units_for_contract(ids)}
         for unit_id in ids:
             unit = found.get(unit_id)
-            if unit is None or unit["user_unit"] != user_unit:
+            if unit is None or unit.user_unit != user_unit:
                 raise InvalidValue(
                     f"equipment {unit_id} is not a unit of this user unit", field="equipment_ids"
                 )
-            if unit["status"] in ("scrapped", "cancelled"):
-                raise InvalidValue(f"{unit['code']} is {unit['status']}", field="equipment_ids")
+            if unit.status in ("scrapped", "cancelled"):
+                raise InvalidValue(f"{unit.code} is {unit.status}", field="equipment_ids")
             if data["on_demand"]:
-                params = unit["parameters"] or {}
+                params = unit.parameters or {}
                 refusals = on_demand_refusals(
                     iot_monitored=bool(params.get("iot_monitored")),
                     liability_insured=data["liability_insured"]
                     or bool(params.get("liability_insured")),
                     supervision_class=company["supervision_class"],
-                    inspection_due=unit["next_inspection_due"],
+                    inspection_due=unit.next_inspection_due,
                     today=today,
                 )
                 if refusals:
                     raise InvalidValue(
-                        f"on-demand maintenance is not allowed for {unit['code']}: "
+                        f"on-demand maintenance is not allowed for {unit.code}: "
                         + "; ".join(refusals),
                         field="on_demand",
                     )
         await _refuse_overlaps(ids, starts, ends)
-        [contract] = await MaintenanceContract.insert(
-            MaintenanceContract(
+        contract = await uow.maintenance.add_contract(
+            NewContract(
                 user_unit=user_unit,
                 maintenance_company=company["id"],
                 starts_on=starts,
@@ -119,44 +110,29 @@ async def create_contract(
                 licence_no=company["licence_no"] or "",
                 actor=principal.actor,
                 created_at=now,
-            )
-        ).returning(*MaintenanceContract.all_columns())
-        await ContractUnit.insert(
-            *[
-                ContractUnit(contract=contract["id"], equipment=i, starts_on=starts, ends_on=ends)
-                for i in ids
-            ]
+            ),
+            ids,
         )
+        created = Contract(contract, ids)
         await audit.record(
             principal,
             entity="maintenance_contract",
-            entity_id=contract["id"],
+            entity_id=contract.id,
             action="create",
             at=now,
             before=None,
-            after={**contract, "equipment_ids": ids},
+            after={**msgspec.structs.asdict(contract), "equipment_ids": ids},
         )
         await sync_maintainers(today, ids)
-    return {**contract, "equipment_ids": ids}
+    return created
 
 
 async def _refuse_overlaps(ids: Sequence[int], starts: date, ends: date) -> None:
-    rows = await ContractUnit.select(
-        ContractUnit.equipment,
-        ContractUnit.contract.id,
-        ContractUnit.starts_on,
-        ContractUnit.ends_on,
-        ContractUnit.contract.terminated_on,
-    ).where(
-        ContractUnit.equipment.is_in(list(ids)),
-        ContractUnit.starts_on <= ends,
-        ContractUnit.ends_on >= starts,
-    )
-    for row in rows:
-        end = min(row["ends_on"], row["contract.terminated_on"] or row["ends_on"])
+    for period in await reads().maintenance.overlapping(ids, starts, ends):
+        end = min(period.ends_on, period.terminated_on or period.ends_on)
         if end >= starts:
             raise Conflict(
-                f"equipment {row['equipment']} is under contract {row['contract.id']} until "
+                f"equipment {period.equipment} is under contract {period.contract_id} until "
                 f"{end.isoformat()}; one maintenance contract per unit at a time",
                 field="equipment_ids",
             )
@@ -164,19 +140,17 @@ async def _refuse_overlaps(ids: Sequence[int], starts: date, ends: date) -> None
 
 async def terminate_contract(
     principal: Principal, contract_id: int, *, on: date, today: date, now: datetime
-) -> dict[str, Any]:
+) -> ContractRecord:
     principal.require(Permission.CONTRACT_MANAGE)
-    async with db.transaction():
+    async with unit_of_work() as uow:
         contract = await _visible_contract(principal, contract_id)
-        if contract["terminated_on"] is not None:
+        if contract.terminated_on is not None:
             raise Conflict(
-                f"contract {contract_id} was terminated on {contract['terminated_on'].isoformat()}"
+                f"contract {contract_id} was terminated on {contract.terminated_on.isoformat()}"
             )
-        if not contract["starts_on"] <= on <= contract["ends_on"]:
+        if not contract.starts_on <= on <= contract.ends_on:
             raise InvalidValue("the termination day must lie within the contract", field="on")
-        await MaintenanceContract.update({MaintenanceContract.terminated_on: on}).where(
-            MaintenanceContract.id == contract_id
-        )
+        await uow.maintenance.terminate(contract_id, on)
         await audit.record(
             principal,
             entity="maintenance_contract",
@@ -186,115 +160,52 @@ async def terminate_contract(
             before=None,
             after={"terminated_on": on},
         )
-        units = [
-            r["equipment"]
-            for r in await ContractUnit.select(ContractUnit.equipment).where(
-                ContractUnit.contract == contract_id
-            )
-        ]
-        await sync_maintainers(today, units)
+        await sync_maintainers(today, await uow.maintenance.unit_ids_of(contract_id))
         return await _visible_contract(principal, contract_id)
 
 
-async def _visible_contract(principal: Principal, contract_id: int) -> dict[str, Any]:
+async def _visible_contract(principal: Principal, contract_id: int) -> ContractRecord:
     principal.require(Permission.CONTRACT_READ)
-    query = _in_scope(
-        principal, MaintenanceContract.select().where(MaintenanceContract.id == contract_id)
-    )
-    row = await query.first()
+    row = await reads().maintenance.visible_contract(principal.equipment_scope(), contract_id)
     if row is None:
         raise NotFound(f"contract {contract_id} not found")
     return row
 
 
-def _in_scope(principal: Principal, query):
-    """``query`` of contracts limited to those the principal may see."""
-    scope = principal.equipment_scope()
-    if scope.jurisdiction is not None:
-        # A contract is the inspector's when one of its units is inside.
-        query = query.where(
-            MaintenanceContract.id.is_in(
-                ContractUnit.select(ContractUnit.contract).where(
-                    ContractUnit.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
-                )
-            )
-        )
-    elif scope.kind is ScopeKind.USER_UNIT:
-        query = query.where(MaintenanceContract.user_unit == scope.org_id)
-    elif scope.kind is ScopeKind.MAINTENANCE_COMPANY:
-        query = query.where(MaintenanceContract.maintenance_company == scope.org_id)
-    elif scope.kind is not ScopeKind.ALL:
-        query = query.where(MaintenanceContract.id == -1)
-    return query
-
-
 async def list_contracts(
     principal: Principal, *, after_id: int | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[ContractListing]:
     """The contracts the principal may see, newest first (keyset on id), each with its
     company's name and how many units it covers."""
     principal.require(Permission.CONTRACT_READ)
-    query = MaintenanceContract.select(
-        *MaintenanceContract.all_columns(),
-        MaintenanceContract.maintenance_company.name.as_alias("company_name"),
+    return await reads().maintenance.contracts(
+        principal.equipment_scope(), after_id=after_id, limit=limit
     )
-    query = _in_scope(principal, query).order_by(MaintenanceContract.id, ascending=False)
-    if after_id is not None:
-        query = query.where(MaintenanceContract.id < after_id)
-    rows = await query.limit(limit)
-    counts: dict[int, int] = {}
-    if rows:
-        for r in await ContractUnit.select(ContractUnit.contract).where(
-            ContractUnit.contract.is_in([r["id"] for r in rows])
-        ):
-            counts[r["contract"]] = counts.get(r["contract"], 0) + 1
-    return [{**r, "unit_count": counts.get(r["id"], 0)} for r in rows]
 
 
-async def get_contract(principal: Principal, contract_id: int) -> dict[str, Any]:
+async def get_contract(principal: Principal, contract_id: int) -> Contract:
     contract = await _visible_contract(principal, contract_id)
-    units = await ContractUnit.select(ContractUnit.equipment).where(
-        ContractUnit.contract == contract_id
-    )
-    return {**contract, "equipment_ids": [u["equipment"] for u in units]}
+    return Contract(contract, await reads().maintenance.unit_ids_of(contract_id))
 
 
 async def active_spans(unit_ids: Sequence[int]) -> dict[int, list[ContractSpan]]:
     """Every contract period of these units, ended at termination where terminated."""
     spans: dict[int, list[ContractSpan]] = {}
-    for chunk_start in range(0, len(unit_ids), 1000):
-        chunk = list(unit_ids[chunk_start : chunk_start + 1000])
-        rows = await ContractUnit.select(
-            ContractUnit.equipment,
-            ContractUnit.starts_on,
-            ContractUnit.ends_on,
-            ContractUnit.contract.id,
-            ContractUnit.contract.maintenance_company,
-            ContractUnit.contract.cycle_days,
-            ContractUnit.contract.terminated_on,
-        ).where(ContractUnit.equipment.is_in(chunk))
-        for r in rows:
-            end = r["ends_on"]
-            if r["contract.terminated_on"] is not None:
-                end = min(end, r["contract.terminated_on"])
-            spans.setdefault(r["equipment"], []).append(
-                ContractSpan(
-                    r["contract.id"],
-                    r["contract.maintenance_company"],
-                    r["starts_on"],
-                    end,
-                    r["contract.cycle_days"],
-                )
-            )
+    for r in await reads().maintenance.covered_periods(unit_ids):
+        end = r.ends_on
+        if r.terminated_on is not None:
+            end = min(end, r.terminated_on)
+        spans.setdefault(r.equipment, []).append(
+            ContractSpan(r.contract_id, r.maintenance_company, r.starts_on, end, r.cycle_days)
+        )
     return spans
 
 
 async def sync_maintainers(today: date, unit_ids: Sequence[int] | None = None) -> int:
     """Make each covered unit's maintenance company the one of its active contract."""
+    repository = reads().maintenance
     if unit_ids is None:
-        unit_ids = [
-            r["equipment"] for r in await ContractUnit.select(ContractUnit.equipment).distinct()
-        ]
+        unit_ids = await repository.covered_unit_ids()
     spans = await active_spans(list(unit_ids))
     changed = 0
     for unit_id in unit_ids:
@@ -302,15 +213,7 @@ async def sync_maintainers(today: date, unit_ids: Sequence[int] | None = None) -
             (s for s in spans.get(unit_id, ()) if s.starts_on <= today <= s.ends_on), None
         )
         company = active.company_id if active else None
-        current = (
-            await Equipment.select(Equipment.maintenance_company)
-            .where(Equipment.id == unit_id)
-            .first()
-        )
-        if current is not None and current["maintenance_company"] != company:
-            await Equipment.update({Equipment.maintenance_company: company}).where(
-                Equipment.id == unit_id
-            )
+        if await repository.set_maintainer(unit_id, company):
             changed += 1
         # The cycle (on-demand or not) and the copied company column live in due_date.
         await schedules.recompute(unit_id, today)
@@ -390,7 +293,7 @@ async def upload_records(
             continue
         accepted.append((record, unit, span))
     result.rejected.sort()
-    async with db.transaction():
+    async with unit_of_work():
         stored = await _store(accepted, company_id, now)
         result.stored = len(stored)
         result.duplicates = len(accepted) - len(stored)
@@ -439,60 +342,32 @@ async def upload_file(
 
 async def _units_by_code(codes: set[str]) -> dict[str, UnitFacts]:
     found: dict[str, UnitFacts] = {}
-    wanted = list(codes)
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start : start + 1000]
-        rows = await Equipment.select(
-            Equipment.id,
-            Equipment.code,
-            Equipment.registration_code,
-            Equipment.equipment_code,
-            Equipment.status,
-            Equipment.commissioning_date,
-        ).where(Equipment.code.is_in(chunk) | Equipment.equipment_code.is_in(chunk))
-        for r in rows:
-            facts = UnitFacts(r["id"], r["status"], r["commissioning_date"])
-            for key in (r["code"], r["registration_code"], r["equipment_code"]):
-                if key in codes:
-                    found[key] = facts
+    for r in await reads().maintenance.units_by_codes(list(codes)):
+        facts = UnitFacts(r.id, r.status, r.commissioning_date)
+        for key in (r.code, r.registration_code, r.equipment_code):
+            if key in codes:
+                found[key] = facts
     return found
-
-
-RECORD_COLUMNS = (
-    "equipment",
-    "contract",
-    "maintenance_company",
-    "record_id",
-    "maintained_on",
-    "level",
-    "items",
-    "technicians",
-    "findings",
-    "hazards",
-    "signed_off_by",
-    "suspicious_reason",
-    "recorded_at",
-)
 
 
 def _record_values(
     record: RecordInput, unit: UnitFacts, span: ContractSpan, company_id: int, now: datetime
-) -> dict[str, Any]:
-    return {
-        "equipment": unit.id,
-        "contract": span.contract_id,
-        "maintenance_company": company_id,
-        "record_id": record.record_id,
-        "maintained_on": record.maintained_on,
-        "level": record.level.value,
-        "items": json.dumps(list(record.items), ensure_ascii=False),
-        "technicians": json.dumps([t.__dict__ for t in record.technicians], ensure_ascii=False),
-        "findings": record.findings,
-        "hazards": json.dumps(list(record.hazards), ensure_ascii=False),
-        "signed_off_by": record.signed_off_by,
-        "suspicious_reason": "",
-        "recorded_at": now,
-    }
+) -> NewMaintenanceRecord:
+    return NewMaintenanceRecord(
+        equipment=unit.id,
+        contract=span.contract_id,
+        maintenance_company=company_id,
+        record_id=record.record_id,
+        maintained_on=record.maintained_on,
+        level=record.level.value,
+        items=json.dumps(list(record.items), ensure_ascii=False),
+        technicians=json.dumps([t.__dict__ for t in record.technicians], ensure_ascii=False),
+        findings=record.findings,
+        hazards=json.dumps(list(record.hazards), ensure_ascii=False),
+        signed_off_by=record.signed_off_by,
+        suspicious_reason="",
+        recorded_at=now,
+    )
 
 
 async def _store(
@@ -506,36 +381,7 @@ async def _store(
     for record, unit, span in accepted:
         values.append(_record_values(record, unit, span, company_id, now))
         await pacer.tick()
-    if db.is_postgres():
-        # COPY into a scratch table, then one INSERT ... ON CONFLICT: bulk speed with the
-        # idempotency the unique (company, record_id) index gives.
-        conn = db.engine().current_transaction.get().connection
-        await conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS upload_scratch (LIKE maintenance_record "
-            "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
-        await conn.copy_records_to_table(
-            "upload_scratch",
-            columns=list(RECORD_COLUMNS),
-            records=[tuple(v[c] for c in RECORD_COLUMNS) for v in values],
-        )
-        columns = ", ".join(RECORD_COLUMNS)
-        rows = await conn.fetch(
-            f"INSERT INTO maintenance_record ({columns}) SELECT {columns} FROM upload_scratch "
-            "ON CONFLICT (maintenance_company, record_id) DO NOTHING RETURNING record_id"
-        )
-        return {r["record_id"] for r in rows}
-    stored: set[str] = set()
-    for start in range(0, len(values), 500):
-        rows = (
-            await MaintenanceRecord.insert(
-                *[MaintenanceRecord(**v) for v in values[start : start + 500]]
-            )
-            .on_conflict(action="DO NOTHING")
-            .returning(MaintenanceRecord.record_id)
-        )
-        stored.update(r["record_id"] for r in rows)
-    return stored
+    return await reads().maintenance.store_records(values)
 
 
 async def _open_hazards(
@@ -574,59 +420,17 @@ async def _advance_maintenance(
             latest[unit.id] = (record.maintained_on, span.cycle_days)
     if not latest:
         return
-    ids = list(latest)
-    current = {}
-    for start in range(0, len(ids), 1000):
-        for r in await Equipment.select(Equipment.id, Equipment.last_maintenance_on).where(
-            Equipment.id.is_in(ids[start : start + 1000])
-        ):
-            current[r["id"]] = r["last_maintenance_on"]
-    moved = [(i, d, c) for i, (d, c) in latest.items() if current[i] is None or current[i] < d]
-    if not moved:
-        return
-    if db.is_postgres():
-        conn = db.engine().current_transaction.get().connection
-        await conn.execute(
-            "UPDATE equipment e SET last_maintenance_on = v.day FROM "
-            "unnest($1::bigint[], $2::date[]) AS v(id, day) WHERE e.id = v.id",
-            [m[0] for m in moved],
-            [m[1] for m in moved],
-        )
-        await conn.execute(
-            "UPDATE due_date d SET due_on = v.day + v.cycle, base_date = v.day, "
-            "explanation = 'maintenance every ' || v.cycle || ' days (TSG T5002-2017): last on '"
-            " || v.day || ', due by ' || (v.day + v.cycle) FROM "
-            "unnest($1::bigint[], $2::date[], $3::int[]) AS v(id, day, cycle) "
-            "WHERE d.equipment = v.id AND d.kind = 'maintenance'",
-            [m[0] for m in moved],
-            [m[1] for m in moved],
-            [m[2] for m in moved],
-        )
-        return
-    for unit_id, day, cycle in moved:
-        await Equipment.update({Equipment.last_maintenance_on: day}).where(Equipment.id == unit_id)
-        due_on = day + timedelta(days=cycle)
-        await DueDate.update(
-            {
-                DueDate.due_on: due_on,
-                DueDate.base_date: day,
-                DueDate.explanation: f"maintenance every {cycle} days (TSG T5002-2017): last on "
-                f"{day.isoformat()}, due by {due_on.isoformat()}",
-            }
-        ).where(DueDate.equipment == unit_id, DueDate.kind == "maintenance")
+    current = await reads().maintenance.last_maintenance(list(latest))
+    moved = [(i, d, c) for i, (d, c) in latest.items() if (last := current[i]) is None or last < d]
+    await reads().maintenance.advance(moved)
 
 
-async def list_records(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
+async def list_records(principal: Principal, equipment_id: int) -> list[MaintenanceRecordRow]:
     principal.require(Permission.MAINTENANCE_READ)
     from equipment.services.register import get_equipment
 
     await get_equipment(principal, equipment_id)
-    return (
-        await MaintenanceRecord.select()
-        .where(MaintenanceRecord.equipment == equipment_id)
-        .order_by(MaintenanceRecord.maintained_on)
-        .output(load_json=True)
-    )
+    return await reads().maintenance.records_of(equipment_id)
 
 
 async def company_score(principal: Principal, company_id: int, *, today: date) -> dict[str, Any]:
@@ -638,43 +442,27 @@ async def company_score(principal: Principal, company_id: int, *, today: date) -
     if scope.kind not in (ScopeKind.ALL, ScopeKind.MAINTENANCE_COMPANY):
         raise Forbidden("only the regulator and the company itself see its score")
     start = today - timedelta(days=SCORE_WINDOW_DAYS)
-    rows = await ContractUnit.select(
-        ContractUnit.equipment,
-        ContractUnit.starts_on,
-        ContractUnit.ends_on,
-        ContractUnit.contract.cycle_days,
-        ContractUnit.contract.terminated_on,
-        ContractUnit.equipment.category.as_alias("category"),
-    ).where(
-        ContractUnit.contract.maintenance_company == company_id,
-        ContractUnit.starts_on <= today,
-        ContractUnit.ends_on >= start,
-    )
-    lifts = [r for r in rows if catalogue.is_lift(r["category"])]
+    repository = reads().maintenance
+    rows = await repository.scored_units(company_id, start, today)
+    lifts = [r for r in rows if catalogue.is_lift(r.category)]
     visits: dict[int, list[date]] = {}
     if lifts:
-        records = await MaintenanceRecord.select(
-            MaintenanceRecord.equipment, MaintenanceRecord.maintained_on
-        ).where(
-            MaintenanceRecord.maintenance_company == company_id,
-            MaintenanceRecord.equipment.is_in([r["equipment"] for r in lifts]),
-            MaintenanceRecord.maintained_on >= start - timedelta(days=90),
-        )
-        for r in records:
-            visits.setdefault(r["equipment"], []).append(r["maintained_on"])
+        since = start - timedelta(days=90)
+        for v in await repository.visits(company_id, [r.equipment for r in lifts], since):
+            visits.setdefault(v.equipment, []).append(v.maintained_on)
     on_time = 0
     late_units = []
     for r in lifts:
-        end = min(today, r["ends_on"], r["contract.terminated_on"] or r["ends_on"])
-        begin = max(start, r["starts_on"])
-        days = visits.get(r["equipment"], [])
+        end = min(today, r.ends_on, r.terminated_on or r.ends_on)
+        begin = max(start, r.starts_on)
+        days = visits.get(r.equipment, [])
         # The last visit before the window counts as the stretch's start.
         before = [d for d in days if d < begin]
         anchor = max(before) if before and begin == start else begin
-        if maintained_on_time(days, cycle_days=r["contract.cycle_days"], start=anchor, end=end):
+        if maintained_on_time(days, cycle_days=r.cycle_days, start=anchor, end=end):
             on_time += 1
         else:
-            late_units.append(r["equipment"])
+            late_units.append(r.equipment)
     return {
         "maintenance_company_id": company_id,
         "window_days": SCORE_WINDOW_DAYS,
@@ -695,41 +483,16 @@ async def flag_faked_records(days: Mapping[tuple[int, date], TelemetryDay], *, s
         return 0
     unit_ids = sorted({unit for unit, _ in days})
     flagged = 0
-    records = await MaintenanceRecord.select(
-        MaintenanceRecord.id,
-        MaintenanceRecord.equipment,
-        MaintenanceRecord.maintained_on,
-        MaintenanceRecord.suspicious_reason,
-    ).where(MaintenanceRecord.equipment.is_in(unit_ids), MaintenanceRecord.maintained_on >= since)
-    for r in records:
-        reason = faked_maintenance_reason(days.get((r["equipment"], r["maintained_on"])))
-        if reason and not r["suspicious_reason"]:
-            await MaintenanceRecord.update({MaintenanceRecord.suspicious_reason: reason}).where(
-                MaintenanceRecord.id == r["id"]
-            )
+    repository = reads().maintenance
+    for r in await repository.records_since(unit_ids, since):
+        reason = faked_maintenance_reason(days.get((r.equipment, r.maintained_on)))
+        if reason and not r.suspicious_reason:
+            await repository.flag(r.id, reason)
             flagged += 1
     return flagged
 
 
-async def suspicious_records(principal: Principal, *, limit: int) -> list[dict[str, Any]]:
+async def suspicious_records(principal: Principal, *, limit: int) -> list[MaintenanceRecordRow]:
     """Records telemetry contradicts, newest first: the inspector's list."""
     principal.require(Permission.MAINTENANCE_READ)
-    query = MaintenanceRecord.select().where(MaintenanceRecord.suspicious_reason != "")
-    scope = principal.equipment_scope()
-    if scope.kind is ScopeKind.MAINTENANCE_COMPANY:
-        query = query.where(MaintenanceRecord.maintenance_company == scope.org_id)
-    elif scope.jurisdiction is not None:
-        query = query.where(
-            MaintenanceRecord.equipment.is_in(jurisdiction.unit_ids(scope.jurisdiction))
-        )
-    elif scope.kind is not ScopeKind.ALL:
-        query = query.where(
-            MaintenanceRecord.equipment.is_in(
-                Equipment.select(Equipment.id).where(Equipment.user_unit == scope.org_id)
-            )
-        )
-    return (
-        await query.order_by(MaintenanceRecord.maintained_on, ascending=False)
-        .limit(limit)
-        .output(load_json=True)
-    )
+    return await reads().maintenance.suspicious(principal.equipment_scope(), limit=limit)

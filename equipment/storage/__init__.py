@@ -21,17 +21,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.accounts import (
+    AccountRepository,
+    LoginFailureRepository,
+    SessionRepository,
+)
 from equipment.storage.alarm_changes import AlarmChangeRepository
 from equipment.storage.alarms import AlarmRepository
 from equipment.storage.alert_deliveries import AlertDeliveryRepository
 from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
+from equipment.storage.calendar_feeds import CalendarFeedRepository
 from equipment.storage.calls import CallRepository
 from equipment.storage.campaigns import CampaignRepository
 from equipment.storage.changes import ChangeRepository
 from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
+from equipment.storage.clock import ClockRepository
 from equipment.storage.credit import CreditRepository
 from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
@@ -47,6 +54,7 @@ from equipment.storage.inspection_feed import InspectionFeedRepository
 from equipment.storage.inspections import InspectionRepository
 from equipment.storage.licences import LicenceRepository
 from equipment.storage.lift_signals import LiftSignalRepository
+from equipment.storage.maintenance import MaintenanceRepository
 from equipment.storage.map import MapRepository
 from equipment.storage.membership import MembershipRepository
 from equipment.storage.notifications import NotificationRepository
@@ -54,6 +62,8 @@ from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
 from equipment.storage.simulation import SimulationRepository
+from equipment.storage.telemetry import TelemetryRepository
+from equipment.storage.tokens import TokenRepository
 
 
 class UnitOfWork:
@@ -63,14 +73,17 @@ class UnitOfWork:
         self.alarm_changes = AlarmChangeRepository()
         self.alarms = AlarmRepository()
         self.alert_deliveries = AlertDeliveryRepository()
+        self.accounts = AccountRepository()
         self.areas = AreaRepository()
         self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
+        self.calendar_feeds = CalendarFeedRepository()
         self.calls = CallRepository()
         self.campaigns = CampaignRepository()
         self.checks = CheckRepository()
         self.changes = ChangeRepository()
         self.citizen_reports = CitizenReportRepository()
+        self.clock = ClockRepository()
         self.credit = CreditRepository()
         self.dead_letters = DeadLetterRepository()
         self.devices = DeviceRepository()
@@ -85,6 +98,8 @@ class UnitOfWork:
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
         self.lift_signals = LiftSignalRepository()
+        self.login_failures = LoginFailureRepository()
+        self.maintenance = MaintenanceRepository()
         self.inspection_feed = InspectionFeedRepository()
         self.map = MapRepository()
         self.membership = MembershipRepository()
@@ -94,6 +109,9 @@ class UnitOfWork:
         self.retention = RetentionRepository()
         self.routines = RoutineRepository()
         self.simulation = SimulationRepository()
+        self.sessions = SessionRepository()
+        self.telemetry = TelemetryRepository()
+        self.tokens = TokenRepository()
 
 
 _REPOSITORIES = UnitOfWork()

@@ -569,7 +569,7 @@ async def _contracts_page(
     after = request.query_params.get("after") or ""
     after_id = int(after) if after.isdigit() and len(after) < 19 else None
     rows = await maintenance.list_contracts(principal, after_id=after_id, limit=PAGE_SIZE)
-    next_link = f"/ui/contracts?after={rows[-1]['id']}" if len(rows) == PAGE_SIZE else None
+    next_link = f"/ui/contracts?after={rows[-1].id}" if len(rows) == PAGE_SIZE else None
     signs = principal.role is Role.USER_UNIT and principal.can(Permission.CONTRACT_MANAGE)
     units: list[dict[str, Any]] = []
     if signs:

@@ -262,11 +262,11 @@ async def test_a_user_unit_signs_and_terminates_its_contracts(staff, world):
     [contract] = await maintenance.list_contracts(SYSTEM, after_id=None, limit=10)
     them = await staff(Role.USER_UNIT, world["other"])
     assert "暂无维保合同" in (await them.http.get("/ui/contracts")).text
-    assert (await them.post(f"/ui/contracts/{contract['id']}/terminate")).status_code == 404
-    ended = await me.post(f"/ui/contracts/{contract['id']}/terminate")
+    assert (await them.post(f"/ui/contracts/{contract.id}/terminate")).status_code == 404
+    ended = await me.post(f"/ui/contracts/{contract.id}/terminate")
     assert ended.status_code == 303
     assert "已于" in (await me.http.get("/ui/contracts")).text
-    again = await me.post(f"/ui/contracts/{contract['id']}/terminate")
+    again = await me.post(f"/ui/contracts/{contract.id}/terminate")
     assert again.status_code == 409 and "终止" in again.text
 
 

@@ -406,7 +406,7 @@ async def make_world(staff) -> dict[str, Any]:
             today=f.TODAY,
             now=now,
         )
-        w[f"contract_{side}"] = contract["id"]
+        w[f"contract_{side}"] = contract.contract.id
     # A user unit with its only unit outside the bound inspector's district.
     w["owner_c"] = (await f.organisation("user_unit"))["id"]
     await f.unit(w["owner_c"], district_code="420602")

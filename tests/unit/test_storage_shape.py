@@ -34,21 +34,7 @@ SQL = re.compile(
 
 # Modules not yet moved onto the storage layer, each with why. The list only shrinks;
 # a module that no longer needs its entry fails test_the_allow_list_is_current.
-NOT_YET_MIGRATED: dict[str, str] = {
-    "equipment/services/accounts.py": "staff accounts and sessions (main); not yet migrated",
-    "equipment/services/calendar_feeds.py": "per-account calendar feed secrets; not yet",
-    # Next in issue 18's order (this branch migrates them one commit each).
-    "equipment/services/maintenance.py": "not yet migrated",
-    "equipment/services/telemetry.py": "not yet migrated",
-    "equipment/services/tokens.py": "not yet migrated",
-    "equipment/services/clock.py": "reads the database's clock; not yet migrated",
-    # Outside the services: the demo loader and showcase, the CLI's migrate and seed
-    # commands, and the preflight check that looks for the tables before the app starts.
-    "equipment/demo/load.py": "demo data loader writes tables directly; not yet migrated",
-    "equipment/demo/showcase.py": "demo showcase reads tables directly; not yet migrated",
-    "sereg/cli.py": "runs Piccolo's migrations and seeds; moves behind storage with the tables",
-    "sereg/database.py": "preflight: lists the tables before the engine is up",
-}
+NOT_YET_MIGRATED: dict[str, str] = {}
 
 # Imports that still run upward into sereg. Empty since the bootstrap (issue 18) hands the
 # services their settings; kept so that an exception, if ever needed, says why.
