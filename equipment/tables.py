@@ -106,11 +106,9 @@ class Equipment(Table, tablename="equipment"):
     not_fit_for_use = Boolean(default=False)
     last_maintenance_on = Date(null=True, default=None)
     # The risk grade (equipment.domain.risk), derived like next_inspection_due: 0 蓝 to
-    # 3 红, its points, and when it was last computed (None: never). Indexed (rank, id) in
-    # a migration so lists by grade are one range scan.
+    # 3 红 (0 also before the first grading). Indexed (rank, id) in a migration so lists
+    # by grade are one range scan. Its points, explanation and time are in RiskGrade.
     risk_rank = Integer(default=0)
-    risk_points = DoublePrecision(default=0)
-    risk_graded_at = Timestamptz(null=True, default=None)
     version = Integer(default=1)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -811,6 +809,22 @@ class RiskChange(Table, tablename="risk_change"):
     changed_at = Timestamptz()
 
 
+class RiskGrade(Table, tablename="risk_grade"):
+    """A unit's risk grade as last computed: its points, each factor's (value, points)
+    and when it last changed; no row: never graded. Apart from ``equipment`` (whose
+    ``risk_rank`` the lists sort by) so that a grade whose points or explanation move
+    without its rank rewrites this narrow row, not the unit's row and its fifteen
+    indexes. No foreign key: the recompute writes up to a row per unit and a unit is
+    never deleted (scrapped and cancelled units keep their rows)."""
+
+    equipment = BigInt(primary_key=True)
+    points = DoublePrecision()
+    # JSON [[value, points], ...] in the order of equipment.domain.risk.FACTORS, as the
+    # policy in force at ``graded_at`` scored them (risk.result_of reads it back).
+    factors = Text()
+    graded_at = Timestamptz()
+
+
 class CreditClassChange(Table, tablename="credit_class_change"):
     """The history of an enterprise's credit class: each computation that changed it and
     each override set or cleared, with its explanation; append-only."""
@@ -1110,6 +1124,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     HazardChange,
     HazardEvidence,
     RiskChange,
+    RiskGrade,
     CreditClassChange,
     RosterInspector,
     DrawPlan,

@@ -19,7 +19,7 @@ tests/unit/test_risk.py holds it.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -37,9 +37,11 @@ __all__ = [
     "RiskInputs",
     "RiskPolicy",
     "RiskResult",
+    "compile_explained",
     "grade_of_group",
     "load_risk_policy",
     "rank",
+    "result_of",
     "score",
 ]
 
@@ -334,6 +336,53 @@ def compile_policy(
         return bisect_right(starts, total), total
 
     return fast
+
+
+def compile_explained(
+    policy: RiskPolicy = DEFAULT_RISK_POLICY,
+) -> Callable[[RiskInputs], tuple[int, float, tuple[tuple[float, float], ...]]]:
+    """``score`` for the whole-register recompute, with its explanation kept as plain
+    pairs: the grade's rank, the points, and each factor's (value, points) in the order of
+    :data:`FACTORS`; equal to ``score``'s (tests/unit/test_risk.py holds it). The
+    recompute stores the pairs so that reading a unit's explanation computes nothing."""
+    factors = tuple(
+        (
+            f.value,
+            tuple(t for t, _ in f.bands),
+            (0.0, *(round(p * policy.weights.get(f.key, 1.0), 3) for _, p in f.bands)),
+        )
+        for f in FACTORS
+    )
+    starts = tuple(policy.thresholds[g] for g in GRADE_ORDER[1:])
+
+    def fast(inputs: RiskInputs) -> tuple[int, float, tuple[tuple[float, float], ...]]:
+        pairs = []
+        total = 0.0
+        for value_of, thresholds, weighted in factors:
+            value = value_of(inputs)
+            points = weighted[bisect_right(thresholds, value)]
+            total += points
+            pairs.append((value, points))
+        total = round(total, 3)
+        grade = 3 if inputs.open_major_hazards > 0 else bisect_right(starts, total)
+        return grade, total, tuple(pairs)
+
+    return fast
+
+
+def result_of(rank_: int, points: float, pairs: Sequence[Sequence[float]]) -> RiskResult | None:
+    """A stored grade back as ``score``'s answer: its rank, points and the (value, points)
+    pairs of :func:`compile_explained`; None when the pairs do not fit today's table (a
+    factor added or removed since they were stored)."""
+    if len(pairs) != len(FACTORS) or not 0 <= rank_ < len(GRADE_ORDER):
+        return None
+    contributions = []
+    for factor, pair in zip(FACTORS, pairs, strict=True):
+        if len(pair) != 2:
+            return None
+        contributions.append(Contribution(factor.key, float(pair[0]), float(pair[1])))
+    major = next(c for c in contributions if c.factor == "major_hazard")
+    return RiskResult(GRADE_ORDER[rank_], float(points), major.value > 0, tuple(contributions))
 
 
 def grade_of_group(

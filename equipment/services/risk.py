@@ -12,7 +12,9 @@ at a time (equipment/storage/risk.py). Three ways it is computed:
   ``sereg_risk_lag_seconds``;
 - ``recompute_units``: given units, inside the caller's transaction.
 
-Only grades that changed are written; a change of rank also writes a ``risk_change`` row.
+Only what changed is written: the grade's points and explanation (kept so that reading a
+unit's explanation computes nothing) when they move, and the rank on the unit and its due
+dates, with a ``risk_change`` row, when it moves.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from prometheus_client import Histogram
 
 from equipment.domain import risk
@@ -33,10 +36,11 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue
 from equipment.services import clock, policies
 from equipment.storage import db
-from equipment.storage.risk import GatheredUnit, GradeWrite, RiskRepository
+from equipment.storage.risk import CLOSED, GatheredUnit, GradeWrite, RiskRepository
 
 __all__ = [
     "catch_up",
+    "explain_now",
     "explain_unit",
     "group_grades",
     "load_policy",
@@ -139,21 +143,36 @@ async def _context(now: datetime, user_units: Sequence[int] | None, fresh: bool)
     return Context(today, since, medians, records)
 
 
+_encode = msgspec.json.Encoder().encode
+
+
+def factors_text(pairs: Sequence[tuple[float, float]]) -> str:
+    """The stored explanation: JSON [[value, points], ...] in FACTORS order."""
+    return _encode(pairs).decode()
+
+
 def _grades(units: Sequence[GatheredUnit], ctx: Context) -> list[GradeWrite]:
-    """Score ``units``; the ones whose grade or points changed."""
-    fast = risk.compile_policy(policy())
+    """Score ``units``; the ones whose rank, points or explanation changed. A unit graded
+    for the first time moves its rank only when it is not 蓝 (the unit's rank starts at 0),
+    so a first grading writes the unit, its due dates and a history row for those only."""
+    fast = risk.compile_explained(policy())
     out = []
     for unit in units:
-        rank, points = fast(inputs_of(unit, ctx))
-        if unit.graded and rank == unit.risk_rank and points == unit.risk_points:
+        rank, points, pairs = fast(inputs_of(unit, ctx))
+        factors = factors_text(pairs)
+        grade_changed = not unit.graded or points != unit.risk_points or factors != unit.factors
+        rank_changed = rank != unit.risk_rank
+        if not (grade_changed or rank_changed):
             continue
         out.append(
             GradeWrite(
                 unit.id,
                 rank,
                 points,
+                factors,
                 unit.risk_rank if unit.graded else None,
-                rank_changed=not unit.graded or rank != unit.risk_rank,
+                grade_changed=grade_changed,
+                rank_changed=rank_changed,
             )
         )
     return out
@@ -162,8 +181,9 @@ def _grades(units: Sequence[GatheredUnit], ctx: Context) -> list[GradeWrite]:
 @dataclass(frozen=True)
 class Recompute:
     units: int
-    changed: int
+    changed: int  # grades written (rank, points or explanation moved)
     seconds: float
+    moved: int = 0  # of which the rank moved (the unit, its due dates, a history row)
 
 
 async def recompute_all(
@@ -179,7 +199,7 @@ async def recompute_all(
     lo, hi = bounds
     if progress is not None:
         progress(0, hi + 1 - lo)
-    units = changed = 0
+    units = changed = moved = 0
     for start in range(lo, hi + 1, batch):
         async with db.transaction():
             gathered = await _repo.gather_range(
@@ -189,9 +209,10 @@ async def recompute_all(
             await _repo.write(grades, now)
         units += len(gathered)
         changed += len(grades)
+        moved += sum(1 for g in grades if g.rank_changed)
         if progress is not None:
             progress(min(start + batch, hi + 1) - lo, hi + 1 - lo)
-    return Recompute(units, changed, time.perf_counter() - started)
+    return Recompute(units, changed, time.perf_counter() - started, moved)
 
 
 async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
@@ -274,8 +295,28 @@ def explained(result: risk.RiskResult) -> dict[str, Any]:
 
 
 async def explain_unit(equipment_id: int, *, now: datetime) -> dict[str, Any] | None:
-    """The unit's grade as its inputs stand now, with every factor (None: scrapped or
-    cancelled). The caller has checked the unit is in scope."""
+    """The unit's grade with every factor, as the last grading stored it (None: scrapped
+    or cancelled): one read by key. A unit not graded yet (or graded before explanations
+    were stored) is scored as its inputs stand now. The caller has checked the unit is in
+    scope."""
+    stored = await _repo.stored(equipment_id)
+    if stored is None or stored.status in CLOSED:
+        return None
+    if stored.points is not None and stored.factors:
+        try:
+            pairs = json.loads(stored.factors)
+        except ValueError:
+            pairs = None
+        result = (
+            risk.result_of(stored.rank, stored.points, pairs) if isinstance(pairs, list) else None
+        )
+        if result is not None:
+            return explained(result)
+    return await explain_now(equipment_id, now=now)
+
+
+async def explain_now(equipment_id: int, *, now: datetime) -> dict[str, Any] | None:
+    """The unit's grade as its inputs stand now, computed (None: scrapped or cancelled)."""
     async with db.transaction():
         gathered = await _repo.gather_units(
             [equipment_id], today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW

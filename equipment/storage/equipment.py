@@ -17,7 +17,7 @@ from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.domain.lifecycle import Status
 from equipment.storage import db, jurisdiction, positions
 from equipment.storage.keyset import Sort, after_cursor
-from equipment.tables import Alarm, AreaMember, DueDate, Equipment, StatusChange
+from equipment.tables import Alarm, AreaMember, DueDate, Equipment, RiskGrade, StatusChange
 
 Clause = Where | And | Or | WhereRaw
 
@@ -56,7 +56,7 @@ class EquipmentRow(TypedDict):
     not_fit_for_use: bool
     last_maintenance_on: date | None
     risk_rank: int
-    risk_points: float
+    risk_points: float | None  # from risk_grade: None until the unit is first graded
     risk_graded_at: datetime | None
     version: int
     created_at: datetime
@@ -139,7 +139,14 @@ def _scope_clause(scope: EquipmentScope | None) -> Clause | None:
 
 
 def _select() -> Select[Any]:
-    return Equipment.select(*Equipment.all_columns()).output(load_json=True)
+    # The grade's points and time live in risk_grade (a narrow table the recompute
+    # rewrites): one LEFT JOIN on its key, None for a unit never graded.
+    grade = Equipment.id.join_on(RiskGrade.equipment)
+    return Equipment.select(
+        *Equipment.all_columns(),
+        grade.points.as_alias("risk_points"),
+        grade.graded_at.as_alias("risk_graded_at"),
+    ).output(load_json=True)
 
 
 def _filter_clauses(filters: EquipmentFilter) -> list[Clause]:

@@ -1,11 +1,14 @@
-"""The risk grade's inputs and its stored results (``equipment.risk_*``, ``due_date.risk_rank``,
-``risk_change``).
+"""The risk grade's inputs and its stored results (``risk_grade``, the rank copied to
+``equipment.risk_rank`` and ``due_date.risk_rank``, ``risk_change``).
 
 Set-at-a-time: one statement gathers every input of a batch of units (their row, the last
 uncorrected inspection, open hazards, alarms of the window, late maintenance, old
-residential membership, the user unit's flag), the service scores them in Python, and one
-statement per table writes the units whose grade changed, the rows travelling as one JSON
-document (as in storage/bulk.py). SQL is written with ``$n`` placeholders for both engines.
+residential membership, the user unit's flag) with the grade stored for them, the service
+scores them in Python, and one statement per table writes what changed, the rows
+travelling as one JSON document (as in storage/bulk.py): ``risk_grade`` for a grade whose
+points or explanation moved (a narrow row), the unit and its due dates only when the rank
+moved (their rows carry fifteen and nine indexes). SQL is written with ``$n`` placeholders
+for both engines.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import db, jurisdiction
 from equipment.storage.bulk import Bulk
-from equipment.tables import Equipment, RiskChange
+from equipment.tables import Equipment, RiskChange, RiskGrade
 
 CLOSED = ("scrapped", "cancelled")
 _OPEN_HAZARD = "('listed', 'assigned', 'rectifying', 'submitted')"
@@ -44,8 +47,9 @@ class GatheredUnit:
     maintenance_due: date | None  # the maintenance due date, when past
     old_residential: bool
     hazardous_chemicals: bool
-    risk_rank: int
-    risk_points: float
+    risk_rank: int  # as stored on the unit (0 before the first grading)
+    risk_points: float | None  # the stored grade (None: never graded)
+    factors: str | None  # the stored explanation, as written by the last grading
     graded: bool
 
 
@@ -54,8 +58,21 @@ class GradeWrite:
     id: int
     rank: int
     points: float
+    factors: str  # the explanation: JSON [[value, points], ...] in FACTORS order
     from_rank: int | None  # None: never graded before
-    rank_changed: bool
+    grade_changed: bool  # points or explanation differ from risk_grade's (or no row)
+    rank_changed: bool  # differs from the unit's risk_rank: the unit, due dates, history
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGrade:
+    """A unit's grade as the last grading stored it (``factors`` empty: stored before
+    explanations were, read live until the next grading)."""
+
+    status: str
+    rank: int
+    points: float | None
+    factors: str | None
 
 
 def _bulk() -> Bulk:
@@ -98,13 +115,14 @@ def gather_sql(postgres: bool, *, by_range: bool) -> str:
         "SELECT e.id, e.category, e.user_unit,"
         " COALESCE(e.commissioning_date, e.manufacture_date) AS started_on,"
         f" {_life_sql(postgres)} AS life,"
-        " e.next_inspection_due, e.risk_rank, e.risk_points, e.risk_graded_at,"
+        " e.next_inspection_due, e.risk_rank, g.points AS risk_points, g.factors,"
         " o.hazardous_chemicals,"
         " li.conclusion, li.safety_grade,"
         " h.general_hazards, h.major_hazards, al.faults, al.entrapments,"
         " md.due_on AS maintenance_due, orr.equipment AS old_residential"
         " FROM equipment e"
         " JOIN organisation o ON o.id = e.user_unit"
+        " LEFT JOIN risk_grade g ON g.equipment = e.id"
         " LEFT JOIN (SELECT equipment, conclusion, safety_grade FROM"
         " (SELECT i.equipment, i.conclusion, i.safety_grade, ROW_NUMBER() OVER"
         " (PARTITION BY i.equipment ORDER BY i.inspected_on DESC, i.id DESC) AS n"
@@ -149,8 +167,9 @@ def _unit(r: Any) -> GatheredUnit:
         old_residential=r["old_residential"] is not None,
         hazardous_chemicals=bool(r["hazardous_chemicals"]),
         risk_rank=int(r["risk_rank"] or 0),
-        risk_points=float(r["risk_points"] or 0),
-        graded=r["risk_graded_at"] is not None,
+        risk_points=None if r["risk_points"] is None else float(r["risk_points"]),
+        factors=r["factors"],
+        graded=r["risk_points"] is not None,
     )
 
 
@@ -222,40 +241,62 @@ class RiskRepository:
         )
 
     async def write(self, grades: Sequence[GradeWrite], now: datetime) -> None:
-        """Store the grades that changed: the unit, its due dates' copy, and a history row
-        for each change of rank."""
+        """Store what changed: ``risk_grade`` for a grade whose points or explanation moved;
+        the unit's rank, its due dates' copy and a history row for a rank that moved."""
         if not grades:
             return
         bulk = _bulk()
-        document = _rows_document([(g.id, g.rank, g.points) for g in grades])
-        if bulk.postgres:
-            values = (
-                "(SELECT (x->>0)::bigint AS id, (x->>1)::int AS r, (x->>2)::float8 AS p"
-                " FROM jsonb_array_elements($1::jsonb) AS x) v"
+        rewritten = [(g.id, g.points, g.factors, now) for g in grades if g.grade_changed]
+        if rewritten:
+            await bulk.insert(
+                RiskGrade,
+                ("equipment", "points", "factors", "graded_at"),
+                rewritten,
+                tail="ON CONFLICT (equipment) DO UPDATE SET points = excluded.points,"
+                " factors = excluded.factors, graded_at = excluded.graded_at",
             )
-        else:
-            values = (
-                "(SELECT value ->> 0 AS id, value ->> 1 AS r, value ->> 2 AS p"
-                " FROM json_each($1)) v"
-            )
-        await bulk.execute(
-            f"UPDATE equipment SET risk_rank = v.r, risk_points = v.p, risk_graded_at = $2"
-            f" FROM {values} WHERE equipment.id = v.id",
-            document,
-            now,
-        )
         moved = [g for g in grades if g.rank_changed]
         if not moved:
             return
-        moved_document = _rows_document([(g.id, g.rank, g.points) for g in moved])
+        document = _rows_document([(g.id, g.rank) for g in moved])
+        if bulk.postgres:
+            values = (
+                "(SELECT (x->>0)::bigint AS id, (x->>1)::int AS r"
+                " FROM jsonb_array_elements($1::jsonb) AS x) v"
+            )
+        else:
+            values = "(SELECT value ->> 0 AS id, value ->> 1 AS r FROM json_each($1)) v"
+        await bulk.execute(
+            f"UPDATE equipment SET risk_rank = v.r FROM {values} WHERE equipment.id = v.id",
+            document,
+        )
         await bulk.execute(
             f"UPDATE due_date SET risk_rank = v.r FROM {values} WHERE due_date.equipment = v.id",
-            moved_document,
+            document,
         )
         await bulk.insert(
             RiskChange,
             ("equipment", "from_rank", "to_rank", "points", "changed_at"),
             [(g.id, g.from_rank, g.rank, g.points, now) for g in moved],
+        )
+
+    async def stored(self, equipment_id: int) -> StoredGrade | None:
+        """The unit's status and stored grade (one read by key); None: no such unit."""
+        async with db.reader() as bulk:
+            rows = await bulk.rows(
+                "SELECT e.status, e.risk_rank, g.points, g.factors FROM equipment e"
+                " LEFT JOIN risk_grade g ON g.equipment = e.id WHERE e.id = $1",
+                equipment_id,
+            )
+        if not rows:
+            return None
+        r = rows[0]
+        points = r["points"]
+        return StoredGrade(
+            r["status"],
+            int(r["risk_rank"] or 0),
+            None if points is None else float(points),
+            r["factors"],
         )
 
     async def changed_units(
@@ -310,8 +351,9 @@ class RiskRepository:
         closed = ", ".join(f"'{s}'" for s in CLOSED)
         rows = await Equipment.raw(
             "SELECT e.id, e.code, e.category, e.district_code, e.user_unit, e.address,"
-            " e.risk_rank, e.risk_points, e.risk_graded_at FROM equipment e"
-            f" WHERE e.risk_graded_at IS NOT NULL AND e.status NOT IN ({closed})"
+            " e.risk_rank, g.points AS risk_points, g.graded_at AS risk_graded_at"
+            " FROM equipment e JOIN risk_grade g ON g.equipment = e.id"
+            f" WHERE e.status NOT IN ({closed})"
             + where
             + " ORDER BY e.risk_rank DESC, e.id DESC LIMIT {}",
             *args,
@@ -359,9 +401,8 @@ class RiskRepository:
             key, join = "e.user_unit", ""
         rows = await Equipment.raw(
             f"SELECT {key} AS grp, e.risk_rank, COUNT(*) AS n FROM equipment e{join}"
-            f" WHERE e.risk_graded_at IS NOT NULL AND e.status NOT IN ({closed})"
-            + where
-            + f" GROUP BY {key}, e.risk_rank",
+            " JOIN risk_grade g ON g.equipment = e.id"
+            f" WHERE e.status NOT IN ({closed})" + where + f" GROUP BY {key}, e.risk_rank",
             *args,
         )
         return list(rows)
