@@ -118,6 +118,13 @@ ALARM_STATES = {"open": N_("Open"), "closed": N_("Closed")}
 SEVERITIES = {"critical": N_("Critical"), "major": N_("Major"), "minor": N_("Minor")}
 
 
+class Labels(dict[str, str]):
+    """Code to label; a code without a label shows as itself."""
+
+    def __missing__(self, code: str) -> str:
+        return code
+
+
 def local(moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
     """A stored instant (UTC) as the bureau's wall clock shows it."""
     return moment.astimezone(clock.CHINA).strftime(pattern)
@@ -290,9 +297,11 @@ async def due_page(request: Request, principal: NamedDependency[Principal]) -> T
             "first_page": bool(request.query_params.get("cursor")),
             "query": query,
             "windows": WINDOWS,
-            # Translated once a page, not once a row.
-            "kind_label": {code: _(label) for code, label in DUE_KINDS.items()},
-            "state_label": {code: _(label) for code, label in DUE_STATES.items()},
+            # Translated once a page, not once a row; read by subscript in the row loop
+            # (a Jinja call or attribute lookup per cell was most of the page's render).
+            "kind_label": Labels({code: _(label) for code, label in DUE_KINDS.items()}),
+            "state_label": Labels({code: _(label) for code, label in DUE_STATES.items()}),
+            "days_label": _("{days} days"),
             "feed": feed,
             **labels(),
         },

@@ -58,6 +58,7 @@ from equipment.domain.errors import (
 from equipment.i18n import LANGUAGES, N_, Translator, negotiate
 from equipment.i18n.spoken import speak
 from equipment.services import accounts, clock
+from equipment.web.templating import localised
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "sereg_session"
@@ -268,7 +269,7 @@ def page(
     if request.query_params.get("lang") in LANGUAGES:
         cookies.append(_cookie(request, LANG_COOKIE, lang, max_age=365 * 24 * 3600))
     return Template(
-        template_name=template_name,
+        template_name=localised(template_name, lang),
         context={**base, **(context or {})},
         status_code=status_code,
         cookies=cookies,
