@@ -1,6 +1,7 @@
 """A unit's file as its page shows it: the register row, its schedule with every due date
 explained, inspections, status history, maintenance records, alarms, audit trail, the
-names of its organisations and its district's outline.
+names of its organisations and its district's outline: one connection, a fixed statement
+text each (prepared once per connection).
 
 The same rules as each section's own service (``register.get_equipment``,
 ``inspections.schedule_of`` / ``list_inspections``, ``register.status_history`` /
@@ -22,7 +23,8 @@ from typing import Any
 
 from equipment.domain import rules
 from equipment.domain.access import Permission, Principal
-from equipment.services import register, schedules
+from equipment.domain.errors import NotFound
+from equipment.services import schedules
 from equipment.storage.audit import AuditRow
 from equipment.storage.equipment import EquipmentRow, StatusChangeRow
 from equipment.storage.unit_file import MaintenanceRecordRow, UnitFileRepository
@@ -45,18 +47,20 @@ class UnitFile:
 
 
 async def unit_file(principal: Principal, equipment_id: int, *, today: date) -> UnitFile:
-    unit = await register.get_equipment(principal, equipment_id)  # 404 outside the scope
-    principal.require(Permission.ALARM_READ)  # the page's alarm list is not optional
+    principal.require(Permission.EQUIPMENT_READ)
     history = principal.can(Permission.HISTORY_READ)
-    located = unit["longitude"] is not None and unit["latitude"] is not None
     rows = await _repo.read(
         equipment_id,
-        organisations=(unit["user_unit"], unit["maintenance_company"], unit["owning_station"]),
-        district_code=unit["district_code"] if located else None,
+        principal.equipment_scope(),
         alarm_limit=ALARM_LIMIT,
         maintenance=principal.can(Permission.MAINTENANCE_READ),
         audit=history,
     )
+    if rows is None:
+        raise NotFound(f"equipment {equipment_id} not found")
+    # The page's alarm list is not optional (after the scope: 404 outside it comes first).
+    principal.require(Permission.ALARM_READ)
+    unit = rows.unit
     inspections: list[dict[str, Any]] = list(rows.inspections)  # type: ignore[arg-type]
     changes: list[dict[str, Any]] = list(rows.status_changes)  # type: ignore[arg-type]
     schedule = rules.schedule(

@@ -12,19 +12,26 @@ caller has checked the scope once.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
 from piccolo.columns import JSON, JSONB
 from piccolo.table import Table
 
-from equipment.storage import db
+from equipment.domain.access import EquipmentScope, ScopeKind
+from equipment.storage import db, jurisdiction
 from equipment.storage.audit import AuditRow
 from equipment.storage.bulk import Bulk
-from equipment.storage.equipment import StatusChangeRow
+from equipment.storage.equipment import EquipmentRow, StatusChangeRow
 from equipment.storage.inspections import InspectionRow
-from equipment.tables import Alarm, AuditEntry, Inspection, MaintenanceRecord, StatusChange
+from equipment.tables import (
+    Alarm,
+    AuditEntry,
+    Equipment,
+    Inspection,
+    MaintenanceRecord,
+    StatusChange,
+)
 
 
 def _columns(table: type[Table]) -> tuple[str, tuple[str, ...]]:
@@ -37,12 +44,20 @@ def _columns(table: type[Table]) -> tuple[str, tuple[str, ...]]:
     return ", ".join(f'"{n}"' for n in names), json_names
 
 
+_EQUIPMENT, _EQUIPMENT_JSON = _columns(Equipment)
 _INSPECTION, _ = _columns(Inspection)
 _STATUS_CHANGE, _STATUS_CHANGE_JSON = _columns(StatusChange)
 _MAINTENANCE, _MAINTENANCE_JSON = _columns(MaintenanceRecord)
 _ALARM, _ = _columns(Alarm)
 _AUDIT, _AUDIT_JSON = _columns(AuditEntry)
 
+# The register row as EquipmentRepository.get reads it: the grade's points and time from
+# risk_grade under the names the row has always had.
+_UNIT_SQL = (
+    f"SELECT {', '.join('e.' + c for c in _EQUIPMENT.split(', '))},"
+    " g.points AS risk_points, g.graded_at AS risk_graded_at"
+    " FROM equipment e LEFT JOIN risk_grade g ON g.equipment = e.id WHERE e.id = $1"
+)
 _INSPECTIONS_SQL = f"SELECT {_INSPECTION} FROM inspection WHERE equipment = $1 ORDER BY id"
 _STATUS_CHANGES_SQL = f"SELECT {_STATUS_CHANGE} FROM status_change WHERE equipment = $1 ORDER BY id"
 _MAINTENANCE_SQL = (
@@ -78,6 +93,7 @@ class MaintenanceRecordRow(TypedDict):
 class UnitFileRows:
     """What ``read`` found; a section not asked for is None."""
 
+    unit: EquipmentRow
     inspections: list[InspectionRow]  # as recorded (by id)
     status_changes: list[StatusChangeRow]  # as recorded (by id)
     alarms: list[dict[str, Any]]  # newest first
@@ -105,20 +121,45 @@ async def _names(bulk: Bulk, ids: list[int]) -> dict[int, str]:
     return {r["id"]: r["name"] for r in await bulk.rows(sql, ids)}
 
 
+def _unit_sql(scope: EquipmentScope) -> tuple[str, list[Any]]:
+    """The unit's statement limited to ``scope`` (its text fixed per kind of scope and,
+    for a jurisdiction, per its number of districts and areas) and the scope's arguments,
+    which follow the unit's id."""
+    if scope.jurisdiction is not None:
+        clause, args = jurisdiction.numbered_clause(
+            scope.jurisdiction, unit_id="e.id", district="e.district_code", first=2
+        )
+        return _UNIT_SQL + clause, args
+    if scope.kind is ScopeKind.ALL:
+        return _UNIT_SQL, []
+    return f"{_UNIT_SQL} AND e.{scope.kind.value} = $2", [scope.org_id]
+
+
 class UnitFileRepository:
     async def read(
         self,
         equipment_id: int,
+        scope: EquipmentScope,
         *,
-        organisations: Iterable[int | None],
-        district_code: str | None,
         alarm_limit: int,
         maintenance: bool,
         audit: bool,
-    ) -> UnitFileRows:
-        """The unit's rows for its page, on one connection (or the open transaction's).
-        ``district_code`` None: no outline wanted (the unit has no position)."""
+    ) -> UnitFileRows | None:
+        """The unit and its rows for its page, on one connection (or the open
+        transaction's); None when the unit does not exist or lies outside ``scope``."""
+        sql, scope_args = _unit_sql(scope)
         async with db.reader() as bulk:
+            found = await bulk.rows(sql, equipment_id, *scope_args)
+            if not found:
+                return None
+            [unit] = _decoded(found, _EQUIPMENT_JSON)
+            located = unit["longitude"] is not None and unit["latitude"] is not None
+            organisations = (
+                unit["user_unit"],
+                unit["maintenance_company"],
+                unit["owning_station"],
+            )
+            district_code = unit["district_code"] if located else None
             inspections = await bulk.rows(_INSPECTIONS_SQL, equipment_id)
             changes = await bulk.rows(_STATUS_CHANGES_SQL, equipment_id)
             alarms = await bulk.rows(_ALARMS_SQL, equipment_id, alarm_limit)
@@ -132,6 +173,7 @@ class UnitFileRepository:
             records = await bulk.rows(_MAINTENANCE_SQL, equipment_id) if maintenance else None
             trail = await bulk.rows(_AUDIT_SQL, equipment_id) if audit else None
         return UnitFileRows(
+            unit=cast(EquipmentRow, unit),
             inspections=cast(list[InspectionRow], [dict(r) for r in inspections]),
             status_changes=cast(list[StatusChangeRow], _decoded(changes, _STATUS_CHANGE_JSON)),
             alarms=[dict(r) for r in alarms],
