@@ -135,11 +135,7 @@ async def _demo_random_inspections(org_ids: dict[str, list[int]], seed: int) -> 
     from equipment.services import accounts, clock
 
     inspector = next(
-        (
-            a["id"]
-            for a in await accounts.list_accounts(SYSTEM)
-            if a["username"] == "demo-inspector"
-        ),
+        (a.id for a in await accounts.list_accounts(SYSTEM) if a.username == "demo-inspector"),
         None,
     )
     made = await add_random_inspections(
@@ -529,17 +525,17 @@ def cmd_token(args: argparse.Namespace) -> None:
                 now=clock.now(),
                 jurisdiction=Jurisdiction.parse(args.jurisdiction),
             )
-            print(f"token {row['id']} ({row['role']}): {secret}")
+            print(f"token {row.id} ({row.role}): {secret}")
             print("store it now: only its hash is kept", file=sys.stderr)
         elif args.action == "revoke":
             await tokens.revoke_token(SYSTEM, args.id, now=clock.now())
             print(f"token {args.id} revoked")
         else:
-            for row in await tokens.list_tokens():
-                state = "revoked" if row["revoked_at"] else "live"
+            for token in await tokens.list_tokens():
+                state = "revoked" if token.revoked_at else "live"
                 print(
-                    f"{row['id']:>5} {row['prefix']}… {row['role']:<12} "
-                    f"org={row['organisation']} {state} {row['label']}"
+                    f"{token.id:>5} {token.prefix}… {token.role:<12} "
+                    f"org={token.organisation} {state} {token.label}"
                 )
 
     try:
@@ -604,7 +600,7 @@ def cmd_user(args: argparse.Namespace) -> None:
                 jurisdiction=Jurisdiction.parse(args.jurisdiction),
                 now=clock.now(),
             )
-            print(f"account {row['id']} {row['username']} ({row['role']}) created")
+            print(f"account {row.id} {row.username} ({row.role}) created")
             if made:
                 print(f"password: {password}")
                 print("store it now: only its hash is kept", file=sys.stderr)
@@ -612,11 +608,11 @@ def cmd_user(args: argparse.Namespace) -> None:
             await accounts.disable_account(SYSTEM, args.username, now=clock.now())
             print(f"account {args.username} disabled; its sessions are ended")
         else:
-            for row in await accounts.list_accounts(SYSTEM):
-                state = "disabled" if row["disabled_at"] else "active"
+            for account in await accounts.list_accounts(SYSTEM):
+                state = "disabled" if account.disabled_at else "active"
                 print(
-                    f"{row['id']:>5} {row['username']:<24} {row['role']:<12} "
-                    f"org={row['organisation']} {state} {row['jurisdiction']}"
+                    f"{account.id:>5} {account.username:<24} {account.role:<12} "
+                    f"org={account.organisation} {state} {account.jurisdiction}"
                 )
 
     try:

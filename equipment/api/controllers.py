@@ -708,7 +708,7 @@ class TokenController(Controller):
             label=data.label,
             now=clock.now(),
         )
-        return schemas.NewToken(secret, row["id"], row["role"], row["organisation"])
+        return schemas.NewToken(secret, row.id, row.role, row.organisation)
 
     @get("/", responses=api_docs.READ)
     async def list_(self, principal: NamedDependency[Principal]) -> list[schemas.Token]:

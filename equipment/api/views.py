@@ -13,6 +13,7 @@ from equipment.domain.fills import verdict_label
 from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.i18n import DEFAULT
 from equipment.i18n.spoken import speak
+from equipment.storage.tokens import TokenRecord
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
 from geo.crs import check_crs
 
@@ -69,15 +70,15 @@ def audit_entry(row: Mapping[str, Any]) -> schemas.AuditEntry:
     return schemas.AuditEntry(**{f: row[f] for f in schemas.AuditEntry.__struct_fields__})
 
 
-def token(row: dict[str, Any]) -> schemas.Token:
+def token(row: TokenRecord) -> schemas.Token:
     return schemas.Token(
-        id=row["id"],
-        prefix=row["prefix"],
-        role=row["role"],
-        organisation_id=row["organisation"],
-        label=row["label"],
-        created_at=row["created_at"],
-        revoked_at=row.get("revoked_at"),
+        id=row.id,
+        prefix=row.prefix,
+        role=row.role,
+        organisation_id=row.organisation,
+        label=row.label,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
     )
 
 

@@ -14,8 +14,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -38,8 +38,14 @@ from equipment.domain.errors import (
 from equipment.services import audit
 from equipment.services.organisations import require_kind
 from equipment.settings import PasswordSettings
-from equipment.storage import db
-from equipment.tables import Account, LoginFailure, Organisation, WebSession
+from equipment.storage import reads, unit_of_work
+from equipment.storage.accounts import (
+    AccountListing,
+    AccountRecord,
+    NewAccount,
+    NewSession,
+    OrganisationChoice,
+)
 
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{3,64}")
 PASSWORD_MIN = 10
@@ -80,17 +86,6 @@ def _dummy() -> str:
     return _dummy_hash
 
 
-_PUBLIC_COLUMNS = (
-    Account.id,
-    Account.username,
-    Account.role,
-    Account.organisation,
-    Account.jurisdiction,
-    Account.created_at,
-    Account.disabled_at,
-)
-
-
 def digest(session_id: str) -> str:
     # 256 random bits need no slow hash: there is nothing to brute-force.
     return hashlib.sha256(session_id.encode()).hexdigest()
@@ -119,7 +114,7 @@ async def create_account(
     organisation_id: int | None,
     jurisdiction: Jurisdiction | None,
     now: datetime,
-) -> dict[str, Any]:
+) -> AccountRecord:
     principal.require(Permission.ACCOUNT_MANAGE)
     if not USERNAME.fullmatch(username):
         raise InvalidValue("a user name is 3 to 64 letters, digits or . _ @ -", field="username")
@@ -133,13 +128,13 @@ async def create_account(
             raise InvalidValue(f"an {role.value} account belongs to no organisation", field="org")
         await require_kind(organisation_id, expected_kind, field="org")
     check_jurisdiction(role, jurisdiction)
-    if await Account.exists().where(Account.username == username):
+    if await reads().accounts.username_taken(username):
         raise Conflict(f"the user name {username} is taken", field="username")
     # argon2 takes tens of milliseconds of CPU on purpose: off the event loop.
     password_hash = await asyncio.to_thread(_hasher.hash, password)
-    async with db.transaction():
-        [row] = await Account.insert(
-            Account(
+    async with unit_of_work() as uow:
+        row = await uow.accounts.add(
+            NewAccount(
                 username=username,
                 password_hash=password_hash,
                 role=role.value,
@@ -147,15 +142,15 @@ async def create_account(
                 jurisdiction=str(jurisdiction) if jurisdiction else "",
                 created_at=now,
             )
-        ).returning(*_PUBLIC_COLUMNS)
+        )
         await audit.record(
             principal,
             entity="account",
-            entity_id=row["id"],
+            entity_id=row.id,
             action="create",
             at=now,
             before=None,
-            after=row,
+            after=msgspec.structs.asdict(row),
         )
     return row
 
@@ -163,18 +158,11 @@ async def create_account(
 async def disable_account(principal: Principal, username: str, *, now: datetime) -> None:
     """Disable the account and end its sessions: its next request is refused."""
     principal.require(Permission.ACCOUNT_MANAGE)
-    async with db.transaction():
-        updated = (
-            await Account.update({Account.disabled_at: now})
-            .where(Account.username == username, Account.disabled_at.is_null())
-            .returning(Account.id)
-        )
-        if not updated:
+    async with unit_of_work() as uow:
+        account_id = await uow.accounts.disable(username, now)
+        if account_id is None:
             raise NotFound(f"no active account named {username}")
-        account_id = updated[0]["id"]
-        await WebSession.update({WebSession.ended_at: now}).where(
-            WebSession.account == account_id, WebSession.ended_at.is_null()
-        )
+        await uow.sessions.end_all_of(account_id, now)
         await audit.record(
             principal,
             entity="account",
@@ -186,29 +174,29 @@ async def disable_account(principal: Principal, username: str, *, now: datetime)
         )
 
 
-async def list_accounts(principal: Principal) -> list[dict[str, Any]]:
+async def list_accounts(principal: Principal) -> list[AccountListing]:
     principal.require(Permission.ACCOUNT_MANAGE)
-    return await Account.select(
-        *_PUBLIC_COLUMNS, Account.organisation.name.as_alias("org_name")
-    ).order_by(Account.username)
+    return await reads().accounts.listing()
 
 
-def _principal(row: dict[str, Any]) -> Principal:
+def _principal(
+    account_id: int, role: str, organisation: int | None, jurisdiction: str
+) -> Principal:
     return Principal(
-        Role(row["role"]),
-        row["organisation"],
-        jurisdiction=Jurisdiction.parse(row["jurisdiction"]),
-        account_id=row["id"],
+        Role(role),
+        organisation,
+        jurisdiction=Jurisdiction.parse(jurisdiction),
+        account_id=account_id,
     )
 
 
 async def _throttled(username: str, client: str, now: datetime) -> bool:
     since = now - THROTTLE_WINDOW
-    for clause in (LoginFailure.username == username, LoginFailure.client == client):
-        failures = await LoginFailure.count().where(clause, LoginFailure.at > since)
-        if failures >= THROTTLE_FAILURES:
-            return True
-    return False
+    failures = reads().login_failures
+    # The address is counted only when the name is not already held: one read, mostly.
+    if await failures.count_for_username(username, since) >= THROTTLE_FAILURES:
+        return True
+    return await failures.count_from_client(client, since) >= THROTTLE_FAILURES
 
 
 async def login(username: str, password: str, *, client: str, now: datetime) -> tuple[str, Session]:
@@ -220,41 +208,30 @@ async def login(username: str, password: str, *, client: str, now: datetime) -> 
             "too many failed logins for this account or address; wait a minute and retry",
             retry_after=int(THROTTLE_WINDOW.total_seconds()),
         )
-    row = (
-        await Account.select(
-            Account.id,
-            Account.password_hash,
-            Account.role,
-            Account.organisation,
-            Account.jurisdiction,
-            Account.disabled_at,
-        )
-        .where(Account.username == username)
-        .first()
-    )
+    row = await reads().accounts.for_login(username)
     if (
-        not await asyncio.to_thread(_verify, row["password_hash"] if row else None, password)
+        not await asyncio.to_thread(_verify, row.password_hash if row else None, password)
         or row is None
-        or row["disabled_at"] is not None
+        or row.disabled_at is not None
     ):
-        async with db.transaction():
-            await LoginFailure.delete().where(LoginFailure.at <= now - THROTTLE_WINDOW)
-            await LoginFailure.insert(LoginFailure(username=username, client=client, at=now))
+        async with unit_of_work() as uow:
+            await uow.login_failures.add(username, client, now, forget_before=now - THROTTLE_WINDOW)
         raise Unauthenticated("the user name or the password is wrong")
-    if _hasher.check_needs_rehash(row["password_hash"]):
+    if _hasher.check_needs_rehash(row.password_hash):
         new_hash = await asyncio.to_thread(_hasher.hash, password)
-        await Account.update({Account.password_hash: new_hash}).where(Account.id == row["id"])
+        await reads().accounts.set_password_hash(row.id, new_hash)
     session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    await WebSession.insert(
-        WebSession(
+    await reads().sessions.add(
+        NewSession(
             id_hash=digest(session_id),
-            account=row["id"],
+            account=row.id,
             csrf=csrf,
             created_at=now,
             expires_at=now + timedelta(hours=SESSION_HOURS),
         )
     )
-    return session_id, Session(_principal(row), username, csrf)
+    principal = _principal(row.id, row.role, row.organisation, row.jurisdiction)
+    return session_id, Session(principal, username, csrf)
 
 
 def _verify(password_hash: str | None, password: str) -> bool:
@@ -270,36 +247,17 @@ async def session(session_id: str, *, now: datetime) -> Session | None:
     disabled). One indexed read per request: a disabled account is out at once."""
     if not session_id or len(session_id) > 128:
         return None
-    row = (
-        await WebSession.select(
-            WebSession.csrf,
-            WebSession.account.id.as_alias("id"),
-            WebSession.account.username.as_alias("username"),
-            WebSession.account.role.as_alias("role"),
-            WebSession.account.organisation.as_alias("organisation"),
-            WebSession.account.jurisdiction.as_alias("jurisdiction"),
-        )
-        .where(
-            WebSession.id_hash == digest(session_id),
-            WebSession.ended_at.is_null(),
-            WebSession.expires_at > now,
-            WebSession.account.disabled_at.is_null(),
-        )
-        .first()
-    )
+    row = await reads().sessions.live(digest(session_id), now)
     if row is None:
         return None
-    return Session(_principal(row), row["username"], row["csrf"])
+    principal = _principal(row.id, row.role, row.organisation, row.jurisdiction)
+    return Session(principal, row.username, row.csrf)
 
 
 async def end_session(session_id: str, *, now: datetime) -> None:
-    await WebSession.update({WebSession.ended_at: now}).where(
-        WebSession.id_hash == digest(session_id), WebSession.ended_at.is_null()
-    )
+    await reads().sessions.end(digest(session_id), now)
 
 
-async def organisations_for_forms() -> list[dict[str, Any]]:
+async def organisations_for_forms() -> list[OrganisationChoice]:
     """Every organisation's id, kind and name (the account form's choice)."""
-    return await Organisation.select(
-        Organisation.id, Organisation.kind, Organisation.name
-    ).order_by(Organisation.kind, Organisation.name)
+    return await reads().accounts.organisation_choices()

@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from typing import Any
 
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
 from equipment.domain.errors import Forbidden
 from equipment.services import audit
-from equipment.storage import db
-from equipment.tables import CalendarFeed
+from equipment.storage import reads, unit_of_work
+from equipment.storage.calendar_feeds import LiveFeed
 
 PATH = "/feeds/calendar"
 # A secret is token_urlsafe(32): 43 characters. Anything much longer is not one of ours.
@@ -36,18 +35,11 @@ def _account_of(principal: Principal) -> int:
     return principal.account_id
 
 
-async def feed_of(principal: Principal) -> dict[str, Any] | None:
+async def feed_of(principal: Principal) -> LiveFeed | None:
     """The account's live feed (when it was made), or None; never the secret."""
     if principal.account_id is None:
         return None
-    return (
-        await CalendarFeed.select(CalendarFeed.created_at)
-        .where(
-            CalendarFeed.account == principal.account_id,
-            CalendarFeed.revoked_at.is_null(),
-        )
-        .first()
-    )
+    return await reads().calendar_feeds.live(principal.account_id)
 
 
 async def regenerate(principal: Principal, *, now: datetime) -> str:
@@ -55,13 +47,9 @@ async def regenerate(principal: Principal, *, now: datetime) -> str:
     secret (the only time it is seen)."""
     account = _account_of(principal)
     secret = secrets.token_urlsafe(32)
-    async with db.transaction():
-        await CalendarFeed.update({CalendarFeed.revoked_at: now}).where(
-            CalendarFeed.account == account, CalendarFeed.revoked_at.is_null()
-        )
-        await CalendarFeed.insert(
-            CalendarFeed(secret_hash=digest(secret), account=account, created_at=now)
-        )
+    async with unit_of_work() as uow:
+        await uow.calendar_feeds.revoke_live(account, now)
+        await uow.calendar_feeds.add(account, digest(secret), now)
         await audit.record(
             principal,
             entity="account",
@@ -77,10 +65,8 @@ async def regenerate(principal: Principal, *, now: datetime) -> str:
 async def revoke(principal: Principal, *, now: datetime) -> None:
     """The account's feed stops answering."""
     account = _account_of(principal)
-    async with db.transaction():
-        await CalendarFeed.update({CalendarFeed.revoked_at: now}).where(
-            CalendarFeed.account == account, CalendarFeed.revoked_at.is_null()
-        )
+    async with unit_of_work() as uow:
+        await uow.calendar_feeds.revoke_live(account, now)
         await audit.record(
             principal,
             entity="account",
@@ -97,25 +83,12 @@ async def principal_of(secret: str) -> Principal | None:
     None when it is unknown, revoked, or its account is disabled."""
     if not secret or len(secret) > MAX_SECRET_LENGTH:
         return None
-    row = (
-        await CalendarFeed.select(
-            CalendarFeed.account.id.as_alias("id"),
-            CalendarFeed.account.role.as_alias("role"),
-            CalendarFeed.account.organisation.as_alias("organisation"),
-            CalendarFeed.account.jurisdiction.as_alias("jurisdiction"),
-        )
-        .where(
-            CalendarFeed.secret_hash == digest(secret),
-            CalendarFeed.revoked_at.is_null(),
-            CalendarFeed.account.disabled_at.is_null(),
-        )
-        .first()
-    )
-    if row is None:
+    owner = await reads().calendar_feeds.owner(digest(secret))
+    if owner is None:
         return None
     return Principal(
-        Role(row["role"]),
-        row["organisation"],
-        jurisdiction=Jurisdiction.parse(row["jurisdiction"]),
-        account_id=row["id"],
+        Role(owner.role),
+        owner.organisation,
+        jurisdiction=Jurisdiction.parse(owner.jurisdiction),
+        account_id=owner.id,
     )

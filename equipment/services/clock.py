@@ -24,10 +24,10 @@ async def shared_now(*, test_clock: bool) -> datetime:
     the offset held in the database's ``clock_offset`` table, so one test moves time for
     all its worker processes at once; production never reads that table.
     """
-    from equipment.tables import ClockOffset
+    from equipment.storage import reads
 
     real = now()
     if not test_clock:
         return real
-    row = await ClockOffset.select(ClockOffset.seconds).order_by(ClockOffset.id).first()
-    return real + timedelta(seconds=row["seconds"]) if row else real
+    seconds = await reads().clock.offset_seconds()
+    return real + timedelta(seconds=seconds) if seconds is not None else real

@@ -6,7 +6,8 @@ import hashlib
 import secrets
 import time
 from datetime import datetime
-from typing import Any
+
+import msgspec
 
 from equipment.domain.access import (
     ROLE_ORG_KIND,
@@ -19,8 +20,8 @@ from equipment.domain.access import (
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.services import audit
 from equipment.services.organisations import require_kind
-from equipment.storage import db
-from equipment.tables import ApiToken
+from equipment.storage import reads, unit_of_work
+from equipment.storage.tokens import CreatedToken, NewToken, TokenRecord
 
 TOKEN_PREFIX = "sereg_"
 
@@ -38,7 +39,7 @@ async def create_token(
     label: str,
     now: datetime,
     jurisdiction: Jurisdiction | None = None,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, CreatedToken]:
     """A new token for ``role`` (bound to ``organisation_id`` where the role needs one,
     and an inspector's to ``jurisdiction`` if given)."""
     check_jurisdiction(role, jurisdiction)
@@ -50,9 +51,9 @@ async def create_token(
             raise InvalidValue(f"an {role.value} token belongs to no organisation", field="org")
         await require_kind(organisation_id, expected_kind, field="org")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    async with db.transaction():
-        [row] = await ApiToken.insert(
-            ApiToken(
+    async with unit_of_work() as uow:
+        row = await uow.tokens.add(
+            NewToken(
                 token_hash=digest(token),
                 prefix=token[: len(TOKEN_PREFIX) + 6],
                 role=role.value,
@@ -61,35 +62,22 @@ async def create_token(
                 created_at=now,
                 jurisdiction=str(jurisdiction) if jurisdiction else "",
             )
-        ).returning(
-            ApiToken.id,
-            ApiToken.prefix,
-            ApiToken.role,
-            ApiToken.organisation,
-            ApiToken.label,
-            ApiToken.created_at,
-            ApiToken.jurisdiction,
         )
         await audit.record(
             principal,
             entity="api_token",
-            entity_id=row["id"],
+            entity_id=row.id,
             action="create",
             at=now,
             before=None,
-            after=row,
+            after=msgspec.structs.asdict(row),
         )
     return token, row
 
 
 async def revoke_token(principal: Principal, token_id: int, *, now: datetime) -> None:
-    async with db.transaction():
-        updated = (
-            await ApiToken.update({ApiToken.revoked_at: now})
-            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_null())
-            .returning(ApiToken.id)
-        )
-        if not updated:
+    async with unit_of_work() as uow:
+        if not await uow.tokens.revoke(token_id, now):
             raise NotFound(f"no live token with id {token_id}")
         forget_cached()
         await audit.record(
@@ -103,16 +91,8 @@ async def revoke_token(principal: Principal, token_id: int, *, now: datetime) ->
         )
 
 
-async def list_tokens() -> list[dict[str, Any]]:
-    return await ApiToken.select(
-        ApiToken.id,
-        ApiToken.prefix,
-        ApiToken.role,
-        ApiToken.organisation,
-        ApiToken.label,
-        ApiToken.created_at,
-        ApiToken.revoked_at,
-    ).order_by(ApiToken.id)
+async def list_tokens() -> list[TokenRecord]:
+    return await reads().tokens.all()
 
 
 # Every request presents a token: remembering answers for a few seconds saves a database
@@ -136,21 +116,15 @@ async def principal_for(token: str) -> Principal | None:
     cached = _cache.get(key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    row = (
-        await ApiToken.select(
-            ApiToken.id, ApiToken.role, ApiToken.organisation, ApiToken.jurisdiction
-        )
-        .where(ApiToken.token_hash == key, ApiToken.revoked_at.is_null())
-        .first()
-    )
+    grant = await reads().tokens.live_grant(key)
     principal = (
         None
-        if row is None
+        if grant is None
         else Principal(
-            Role(row["role"]),
-            row["organisation"],
-            row["id"],
-            jurisdiction=Jurisdiction.parse(row["jurisdiction"]),
+            Role(grant.role),
+            grant.organisation,
+            grant.id,
+            jurisdiction=Jurisdiction.parse(grant.jurisdiction),
         )
     )
     if len(_cache) >= CACHE_SIZE:

@@ -21,14 +21,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from equipment.storage import db
+from equipment.storage.accounts import (
+    AccountRepository,
+    LoginFailureRepository,
+    SessionRepository,
+)
 from equipment.storage.area_changes import AreaChangeRepository
 from equipment.storage.areas import AreaRepository
 from equipment.storage.audit import AuditRepository
+from equipment.storage.calendar_feeds import CalendarFeedRepository
 from equipment.storage.calls import CallRepository
 from equipment.storage.campaigns import CampaignRepository
 from equipment.storage.changes import ChangeRepository
 from equipment.storage.checks import CheckRepository, RoutineRepository
 from equipment.storage.citizen_reports import CitizenReportRepository
+from equipment.storage.clock import ClockRepository
 from equipment.storage.credit import CreditRepository
 from equipment.storage.dead_letters import DeadLetterRepository
 from equipment.storage.devices import DeviceRepository
@@ -42,20 +49,24 @@ from equipment.storage.membership import MembershipRepository
 from equipment.storage.organisations import OrganisationRepository
 from equipment.storage.public import PublicRepository
 from equipment.storage.retention import RetentionRepository
+from equipment.storage.tokens import TokenRepository
 
 
 class UnitOfWork:
     """The repositories, one attribute per aggregate."""
 
     def __init__(self) -> None:
+        self.accounts = AccountRepository()
         self.areas = AreaRepository()
         self.area_changes = AreaChangeRepository()
         self.audit = AuditRepository()
+        self.calendar_feeds = CalendarFeedRepository()
         self.calls = CallRepository()
         self.campaigns = CampaignRepository()
         self.checks = CheckRepository()
         self.changes = ChangeRepository()
         self.citizen_reports = CitizenReportRepository()
+        self.clock = ClockRepository()
         self.credit = CreditRepository()
         self.dead_letters = DeadLetterRepository()
         self.devices = DeviceRepository()
@@ -64,12 +75,15 @@ class UnitOfWork:
         self.equipment = EquipmentRepository()
         self.inspections = InspectionRepository()
         self.licences = LicenceRepository()
+        self.login_failures = LoginFailureRepository()
         self.inspection_feed = InspectionFeedRepository()
         self.membership = MembershipRepository()
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
         self.retention = RetentionRepository()
         self.routines = RoutineRepository()
+        self.sessions = SessionRepository()
+        self.tokens = TokenRepository()
 
 
 _REPOSITORIES = UnitOfWork()

@@ -145,7 +145,7 @@ async def test_the_admin_creates_an_account_that_can_log_in(staff):
     )
     assert refused.status_code == 422
     assert "用户名为 3 至 64 个字母" in refused.text
-    assert "x" not in {a["username"] for a in await accounts.list_accounts(_admin())}
+    assert "x" not in {a.username for a in await accounts.list_accounts(_admin())}
 
 
 def _admin():
@@ -162,7 +162,7 @@ async def test_only_the_admin_manages_accounts(staff):
         {"username": "mallory", "password": "0123456789", "role": "admin", "org": ""},
     )
     assert refused.status_code == 403
-    assert "mallory" not in {a["username"] for a in await accounts.list_accounts(_admin())}
+    assert "mallory" not in {a.username for a in await accounts.list_accounts(_admin())}
 
 
 async def test_a_form_without_the_csrf_token_is_refused(staff):
@@ -172,7 +172,7 @@ async def test_a_form_without_the_csrf_token_is_refused(staff):
         refused = await admin.http.post("/ui/accounts", data={**body, **sent})
         assert refused.status_code == 403, sent
         assert "表单已过期或并非来自本站" in refused.text
-    assert "eve-1" not in {a["username"] for a in await accounts.list_accounts(_admin())}
+    assert "eve-1" not in {a.username for a in await accounts.list_accounts(_admin())}
     # Another session's token is no better than none.
     other = await staff(Role.ADMIN)
     refused = await admin.http.post("/ui/accounts", data={**body, "_csrf": other.csrf})

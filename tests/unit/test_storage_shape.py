@@ -47,18 +47,14 @@ NOT_YET_MIGRATED: dict[str, str] = {
     "equipment/services/areas.py": "changed by another helper now",
     # Arrived with main's accounts, live alarm stream, emergency alerts, map and bootstrap
     # work (merged into this branch as they were): next in issue 18's order.
-    "equipment/services/accounts.py": "staff accounts and sessions (main); not yet migrated",
     "equipment/services/alarm_feed.py": "the live alarm stream's sequence (main); not yet",
     "equipment/services/alerts.py": "MQTT alert deliveries' lease SQL (main); not yet",
     "equipment/services/map_data.py": "the map's unit and alarm reads (main); not yet",
     "equipment/services/simulation.py": "the simulator's register reads (main); not yet",
     "equipment/services/alarm_board.py": "the live board's alarm cards (staff web); not yet",
-    "equipment/services/calendar_feeds.py": "per-account calendar feed secrets; not yet",
     # Next in issue 18's order (this branch migrates them one commit each).
     "equipment/services/maintenance.py": "not yet migrated",
     "equipment/services/telemetry.py": "not yet migrated",
-    "equipment/services/tokens.py": "not yet migrated",
-    "equipment/services/clock.py": "reads the database's clock; not yet migrated",
     # Outside the services: the demo loader and showcase, the CLI's migrate and seed
     # commands, and the preflight check that looks for the tables before the app starts.
     "equipment/demo/load.py": "demo data loader writes tables directly; not yet migrated",

@@ -1,0 +1,64 @@
+"""Calendar feed secrets (only their SHA-256 digest is kept), one live per account:
+every table access of equipment.services.calendar_feeds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from equipment.tables import CalendarFeed
+
+
+class LiveFeed(msgspec.Struct, frozen=True):
+    """An account's live feed, never its secret."""
+
+    created_at: datetime
+
+
+class FeedOwner(msgspec.Struct, frozen=True):
+    """The enabled account a live feed secret belongs to, as that account acts."""
+
+    id: int
+    role: str
+    organisation: int | None
+    jurisdiction: str
+
+
+class CalendarFeedRepository:
+    async def live(self, account: int) -> LiveFeed | None:
+        row = (
+            await CalendarFeed.select(CalendarFeed.created_at)
+            .where(CalendarFeed.account == account, CalendarFeed.revoked_at.is_null())
+            .first()
+        )
+        return None if row is None else msgspec.convert(row, LiveFeed, strict=False)
+
+    async def revoke_live(self, account: int, now: datetime) -> None:
+        await CalendarFeed.update({CalendarFeed.revoked_at: now}).where(
+            CalendarFeed.account == account, CalendarFeed.revoked_at.is_null()
+        )
+
+    async def add(self, account: int, secret_hash: str, now: datetime) -> None:
+        await CalendarFeed.insert(
+            CalendarFeed(secret_hash=secret_hash, account=account, created_at=now)
+        )
+
+    async def owner(self, secret_hash: str) -> FeedOwner | None:
+        """The account of a live feed with this digest, None when the feed is unknown or
+        revoked or its account disabled: one statement."""
+        row = (
+            await CalendarFeed.select(
+                CalendarFeed.account.id.as_alias("id"),
+                CalendarFeed.account.role.as_alias("role"),
+                CalendarFeed.account.organisation.as_alias("organisation"),
+                CalendarFeed.account.jurisdiction.as_alias("jurisdiction"),
+            )
+            .where(
+                CalendarFeed.secret_hash == secret_hash,
+                CalendarFeed.revoked_at.is_null(),
+                CalendarFeed.account.disabled_at.is_null(),
+            )
+            .first()
+        )
+        return None if row is None else msgspec.convert(row, FeedOwner, strict=False)
