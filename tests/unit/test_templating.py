@@ -37,9 +37,7 @@ def render(tmp_path: Path, name: str) -> tuple[str, list[str]]:
     (tmp_path / "base.html").write_text(BASE, encoding="utf-8")
     (tmp_path / "child.html").write_text(CHILD, encoding="utf-8")
     calls = Calls()
-    html = environment(tmp_path).get_template(name).render(
-        _=calls, label="Overdue", tools=Tools()
-    )
+    html = environment(tmp_path).get_template(name).render(_=calls, label="Overdue", tools=Tools())
     return html, calls.asked
 
 
