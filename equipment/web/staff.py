@@ -14,7 +14,10 @@ How a page is added (the pattern every page follows):
 - take ``request: Request`` and answer ``page(request, "my_page.html", {...})``: the
   template extends ``staff_base.html`` (block ``title`` and block ``content``) and gets
   ``_`` (the translator), ``lang``, ``principal``, ``username``, ``nav`` and
-  ``csrf_field()``;
+  ``csrf_field()``. The template is compiled once per language: ``_("fixed text")``
+  is translated then and costs nothing per render (equipment/web/templating.py), so
+  write fixed texts inline; in a loop over many rows read fields by subscript
+  (``row["code"]``) and labels from a mapping, not by calls;
 - every form that posts puts ``{{ csrf_field() }}`` inside it. The router checks the
   token of every POST, PUT, PATCH and DELETE before the handler runs (or the
   ``X-CSRF-Token`` header, for scripts): a request without it is refused with 403;
