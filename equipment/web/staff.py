@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response, Router, get, post
+from litestar import MediaType, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
@@ -273,6 +273,8 @@ def page(
         cookies.append(_cookie(request, LANG_COOKIE, lang, max_age=365 * 24 * 3600))
     return Template(
         template_name=localised(template_name, lang),
+        # Named: Litestar guesses the type from the name's suffix, which ``@lang`` hides.
+        media_type=MediaType.HTML,
         context={**base, **(context or {})},
         status_code=status_code,
         cookies=cookies,
