@@ -56,6 +56,7 @@ from equipment.web import (
     maint_pages,
     map_pages,
     station_pages,
+    templating,
 )
 from equipment.web.public_pages import public_pages
 from equipment.web.staff import entry_pages, staff_router, staff_static
@@ -253,7 +254,10 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             "settings": Provide(provide_settings, sync_to_thread=False),
             "public_settings": Provide(provide_public_settings, sync_to_thread=False),
         },
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        # Compiled once per language with the fixed texts translated (equipment/web/templating.py).
+        template_config=TemplateConfig(
+            instance=JinjaTemplateEngine.from_environment(templating.environment(TEMPLATES))
+        ),
         middleware=[DefineMiddleware(RequestIdMiddleware), prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],

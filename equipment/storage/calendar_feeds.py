@@ -7,7 +7,12 @@ from datetime import datetime
 
 import msgspec
 
+from equipment.storage import db
 from equipment.tables import CalendarFeed
+
+_LIVE_FEED_SQL = (
+    "SELECT created_at FROM calendar_feed WHERE account = $1 AND revoked_at IS NULL LIMIT 1"
+)
 
 
 class LiveFeed(msgspec.Struct, frozen=True):
@@ -27,12 +32,11 @@ class FeedOwner(msgspec.Struct, frozen=True):
 
 class CalendarFeedRepository:
     async def live(self, account: int) -> LiveFeed | None:
-        row = (
-            await CalendarFeed.select(CalendarFeed.created_at)
-            .where(CalendarFeed.account == account, CalendarFeed.revoked_at.is_null())
-            .first()
-        )
-        return None if row is None else msgspec.convert(row, LiveFeed, strict=False)
+        """A fixed statement text (prepared once per connection): the due page asks on
+        every view."""
+        async with db.reader() as bulk:
+            rows = await bulk.rows(_LIVE_FEED_SQL, account)
+        return None if not rows else msgspec.convert(dict(rows[0]), LiveFeed, strict=False)
 
     async def revoke_live(self, account: int, now: datetime) -> None:
         await CalendarFeed.update({CalendarFeed.revoked_at: now}).where(

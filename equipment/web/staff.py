@@ -14,7 +14,10 @@ How a page is added (the pattern every page follows):
 - take ``request: Request`` and answer ``page(request, "my_page.html", {...})``: the
   template extends ``staff_base.html`` (block ``title`` and block ``content``) and gets
   ``_`` (the translator), ``lang``, ``principal``, ``username``, ``nav`` and
-  ``csrf_field()``;
+  ``csrf_field()``. The template is compiled once per language: ``_("fixed text")``
+  is translated then and costs nothing per render (equipment/web/templating.py), so
+  write fixed texts inline; in a loop over many rows read fields by subscript
+  (``row["code"]``) and labels from a mapping, not by calls;
 - every form that posts puts ``{{ csrf_field() }}`` inside it. The router checks the
   token of every POST, PUT, PATCH and DELETE before the handler runs (or the
   ``X-CSRF-Token`` header, for scripts): a request without it is refused with 403;
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request, Response, Router, get, post
+from litestar import MediaType, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
@@ -58,6 +61,7 @@ from equipment.domain.errors import (
 from equipment.i18n import LANGUAGES, N_, Translator, negotiate
 from equipment.i18n.spoken import speak
 from equipment.services import accounts, clock
+from equipment.web.templating import localised
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "sereg_session"
@@ -270,7 +274,9 @@ def page(
     if request.query_params.get("lang") in LANGUAGES:
         cookies.append(_cookie(request, LANG_COOKIE, lang, max_age=365 * 24 * 3600))
     return Template(
-        template_name=template_name,
+        template_name=localised(template_name, lang),
+        # Named: Litestar guesses the type from the name's suffix, which ``@lang`` hides.
+        media_type=MediaType.HTML,
         context={**base, **(context or {})},
         status_code=status_code,
         cookies=cookies,

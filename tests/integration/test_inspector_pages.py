@@ -102,6 +102,7 @@ async def test_a_failed_inspection_puts_the_unit_out_of_service(staff):
     inspector = await staff(Role.INSPECTOR, w["body"])
     page = await inspector.http.get(f"/ui/units/{unit['id']}")
     assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     assert "TSG" in page.text  # each due date names its clause
     assert f'href="/p/{unit["code"]}"' in page.text
     assert "/static/leaflet/leaflet.js" in page.text
