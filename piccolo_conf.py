@@ -16,4 +16,4 @@ def make_engine(database: DatabaseSettings) -> PostgresEngine | SQLiteEngine:
 
 DB = make_engine(settings_from_env().database)
 
-APP_REGISTRY = AppRegistry(apps=["equipment.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["equipment.storage.piccolo_app"])

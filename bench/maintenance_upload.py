@@ -117,7 +117,7 @@ async def setup(url: str) -> tuple[str, list[dict]]:
 
     from equipment.demo.load import load_demo_city
     from equipment.settings import DatabaseSettings
-    from equipment.tables import ContractUnit, Equipment
+    from equipment.storage.tables import ContractUnit, Equipment
 
     engine = PostgresEngine(config=DatabaseSettings(url=url).postgres_config())
     await engine.start_connection_pool(min_size=1, max_size=4)

@@ -28,7 +28,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from equipment.services import accounts, policies, tokens
 from equipment.settings import DatabaseSettings, PasswordSettings, Settings
 from equipment.storage import db
-from equipment.tables import REGISTER_TABLES
+from equipment.storage.tables import REGISTER_TABLES
 from sereg.bootstrap import Bootstrap, bootstrap
 
 # Fixtures of the ingest tests (broker, consumer, publisher) and of the tests that run

@@ -8,7 +8,7 @@ from datetime import datetime
 import msgspec
 
 from equipment.storage import db
-from equipment.tables import Account, LoginFailure, Organisation, WebSession
+from equipment.storage.tables import Account, LoginFailure, Organisation, WebSession
 
 
 class NewAccount(msgspec.Struct, frozen=True):

@@ -16,7 +16,7 @@ import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
 from equipment.storage import db
-from equipment.tables import AlarmChange
+from equipment.storage.tables import AlarmChange
 
 _STAMP_LOCK = 0x5E4E6_0020  # pg_advisory_xact_lock key: stamping alarm changes
 _STAMP = (

@@ -23,7 +23,7 @@ from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import jurisdiction
 from equipment.storage.bulk import Bulk
 from equipment.storage.keyset import Sort, after_cursor
-from equipment.tables import Alarm, Equipment
+from equipment.storage.tables import Alarm, Equipment
 
 
 class AlarmRecord(msgspec.Struct, frozen=True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from equipment.storage import db
-from equipment.tables import AreaMember
+from equipment.storage.tables import AreaMember
 
 # Rows older than the newest this many are pruned (a reader that far behind recomputes all).
 KEEP = 200_000

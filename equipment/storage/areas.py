@@ -12,7 +12,7 @@ from piccolo.query.methods.raw import Raw
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import jurisdiction
-from equipment.tables import Area
+from equipment.storage.tables import Area
 
 PROPERTY_COLUMNS = (
     "kind",

@@ -8,7 +8,7 @@ from typing import Any, TypedDict, cast
 
 import msgspec
 
-from equipment.tables import AuditEntry
+from equipment.storage.tables import AuditEntry
 
 
 class AuditRow(TypedDict):

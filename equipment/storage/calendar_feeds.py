@@ -8,7 +8,7 @@ from datetime import datetime
 import msgspec
 
 from equipment.storage import db
-from equipment.tables import CalendarFeed
+from equipment.storage.tables import CalendarFeed
 
 _LIVE_FEED_SQL = (
     "SELECT created_at FROM calendar_feed WHERE account = $1 AND revoked_at IS NULL LIMIT 1"

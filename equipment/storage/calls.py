@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, TypedDict, cast
 
 from equipment.storage.equipment import EquipmentRow
-from equipment.tables import (
+from equipment.storage.tables import (
     Alarm,
     EmergencyCall,
     Equipment,

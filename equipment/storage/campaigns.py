@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
-from equipment.tables import AreaMember, Campaign, CampaignTask, Equipment, Hazard
+from equipment.storage.tables import AreaMember, Campaign, CampaignTask, Equipment, Hazard
 
 
 class CampaignRecord(msgspec.Struct, frozen=True):

@@ -19,7 +19,7 @@ from piccolo.query.functions.aggregate import Count
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import jurisdiction as jurisdiction_sql
-from equipment.tables import (
+from equipment.storage.tables import (
     CheckEvidence,
     CheckItem,
     Equipment,

@@ -12,7 +12,7 @@ from piccolo.query.functions.aggregate import Count, Max
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import db, jurisdiction
 from equipment.storage.equipment import Clause
-from equipment.tables import CitizenReport, SiteSecret
+from equipment.storage.tables import CitizenReport, SiteSecret
 
 # All report writes queue on one advisory lock on PostgreSQL (SQLite's IMMEDIATE
 # transaction already serialises writers), so two reports sent together cannot both

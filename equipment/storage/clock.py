@@ -3,7 +3,7 @@ the test clock is on (one test moves time for all its worker processes at once).
 
 from __future__ import annotations
 
-from equipment.tables import ClockOffset
+from equipment.storage.tables import ClockOffset
 
 
 class ClockRepository:

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from piccolo.columns import Serial
 
-from equipment.tables import CreditClassChange, Organisation, Violation
+from equipment.storage.tables import CreditClassChange, Organisation, Violation
 
 _org_id: Serial = Organisation.id
 

@@ -15,7 +15,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from equipment.storage.bulk import Bulk
-from equipment.tables import REGISTER_TABLES, Equipment
+from equipment.storage.tables import REGISTER_TABLES, Equipment
 
 
 def engine() -> Engine[Any]:
@@ -164,7 +164,7 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-_MIGRATIONS = Path(__file__).resolve().parents[1] / "piccolo_migrations"
+_MIGRATIONS = Path(__file__).resolve().parent / "piccolo_migrations"
 _MIGRATION_ID = re.compile(r'^ID = "([^"]+)"', re.MULTILINE)
 
 

@@ -10,7 +10,7 @@ from piccolo.query.functions.aggregate import Count
 
 from equipment.storage.bulk import Bulk
 from equipment.storage.equipment import Clause
-from equipment.tables import DeadLetter
+from equipment.storage.tables import DeadLetter
 
 
 class DeadLetterRow(TypedDict):

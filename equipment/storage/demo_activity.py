@@ -10,7 +10,7 @@ from typing import Any
 
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
-from equipment.tables import Alarm, LiftEvent, LiftHeartbeat, MaintenanceRecord
+from equipment.storage.tables import Alarm, LiftEvent, LiftHeartbeat, MaintenanceRecord
 
 _JSON_COLUMNS = frozenset({"items", "technicians", "hazards"})
 _BATCH = 5_000

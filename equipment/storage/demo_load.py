@@ -13,7 +13,7 @@ import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
 from equipment.storage import db
-from equipment.tables import (
+from equipment.storage.tables import (
     ContractUnit,
     DueDate,
     Equipment,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from equipment.tables import Equipment, Organisation
+from equipment.storage.tables import Equipment, Organisation
 
 
 class DeviceUsernames(msgspec.Struct, frozen=True):

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from piccolo.columns import Serial
 
-from equipment.tables import (
+from equipment.storage.tables import (
     DrawPlan,
     DrawTask,
     DrawTaskInspector,

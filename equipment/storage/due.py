@@ -13,7 +13,7 @@ from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.domain.reminders import DueState
 from equipment.storage import db, jurisdiction
 from equipment.storage.keyset import Sort
-from equipment.tables import DueDate
+from equipment.storage.tables import DueDate
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import db, jurisdiction
-from equipment.tables import Alarm, Drill, RescueOutcome
+from equipment.storage.tables import Alarm, Drill, RescueOutcome
 
 # The column an entrapment is grouped by: the maintenance company responsible when it
 # was raised, or the district.

@@ -19,7 +19,7 @@ from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.domain.lifecycle import Status
 from equipment.storage import db, jurisdiction, positions
 from equipment.storage.keyset import Sort, after_cursor
-from equipment.tables import Alarm, AreaMember, DueDate, Equipment, RiskGrade, StatusChange
+from equipment.storage.tables import Alarm, AreaMember, DueDate, Equipment, RiskGrade, StatusChange
 
 Clause = Where | And | Or | WhereRaw
 

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from equipment.domain import fills as rules
-from equipment.tables import CylinderFillState
+from equipment.storage.tables import CylinderFillState
 
 if TYPE_CHECKING:  # the connection wrapper is passed in; storage imports no service
     from equipment.storage.bulk import Bulk

@@ -18,7 +18,7 @@ import msgspec
 
 from equipment.storage.bulk import Bulk
 from equipment.storage.equipment import Clause
-from equipment.tables import CylinderEntrustment, CylinderFillState, Fill, JointFilling
+from equipment.storage.tables import CylinderEntrustment, CylinderFillState, Fill, JointFilling
 
 # (station_code, event_id): a fill's idempotency key.
 FillKey = tuple[str, str]

@@ -17,7 +17,7 @@ import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import jurisdiction as jurisdiction_sql
-from equipment.tables import (
+from equipment.storage.tables import (
     Area,
     AreaMember,
     Equipment,

@@ -18,7 +18,7 @@ import asyncpg
 
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
-from equipment.tables import DueDate, Inspection
+from equipment.storage.tables import DueDate, Inspection
 
 # The register columns an import sets, compared to tell a changed unit from an unchanged.
 COMPARED = (

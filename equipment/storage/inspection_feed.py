@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
-from equipment.tables import Equipment, Inspection, InspectionCleanup
+from equipment.storage.tables import Equipment, Inspection, InspectionCleanup
 
 _CHUNK = 500
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, TypedDict, cast
 
-from equipment.tables import Inspection
+from equipment.storage.tables import Inspection
 
 
 class InspectionRow(TypedDict):

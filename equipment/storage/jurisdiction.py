@@ -13,7 +13,7 @@ from typing import Any
 from piccolo.custom_types import Combinable
 
 from equipment.domain.access import Jurisdiction
-from equipment.tables import AreaMember, Equipment
+from equipment.storage.tables import AreaMember, Equipment
 
 
 def equipment_clause(jurisdiction: Jurisdiction) -> Any:

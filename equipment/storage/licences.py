@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from piccolo.query.functions.aggregate import Max
 
-from equipment.tables import (
+from equipment.storage.tables import (
     AnnualReport,
     Equipment,
     Inspection,

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from equipment.storage.bulk import Bulk
-from equipment.tables import LiftEvent, LiftHeartbeat, LiftState
+from equipment.storage.tables import LiftEvent, LiftHeartbeat, LiftState
 
 
 class IngestUnit(msgspec.Struct, frozen=True):

@@ -16,7 +16,7 @@ import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import db, jurisdiction
-from equipment.tables import (
+from equipment.storage.tables import (
     ContractUnit,
     DueDate,
     Equipment,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from equipment.tables import Alarm
+from equipment.storage.tables import Alarm
 
 
 class MapRepository:

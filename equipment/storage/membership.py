@@ -18,7 +18,7 @@ import numpy as np
 from piccolo.columns import Serial
 
 from equipment.storage import db, positions
-from equipment.tables import Area, AreaMember, Equipment
+from equipment.storage.tables import Area, AreaMember, Equipment
 
 WRITE_CHUNK = 100_000
 SQLITE_BATCH = 500

@@ -19,7 +19,7 @@ from piccolo.columns import Column
 
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
-from equipment.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
+from equipment.storage.tables import Notification, Organisation, WebhookDelivery, WebhookEndpoint
 
 
 class PublicEndpoint(msgspec.Struct, frozen=True):

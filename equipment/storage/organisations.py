@@ -8,7 +8,7 @@ from typing import Any, TypedDict, cast
 
 from piccolo.columns import Serial
 
-from equipment.tables import Organisation
+from equipment.storage.tables import Organisation
 
 # Piccolo adds the implicit primary key at class creation; the stub does not know it.
 _org_id: Serial = Organisation.id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 # One statement: the unit, its three organisations' public names, its end of service life
 # and its latest inspection (a corrected record replaced by its correction), because the

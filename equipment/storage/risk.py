@@ -22,7 +22,7 @@ from typing import Any
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import db, jurisdiction
 from equipment.storage.bulk import Bulk
-from equipment.tables import Equipment, RiskChange, RiskGrade
+from equipment.storage.tables import Equipment, RiskChange, RiskGrade
 
 CLOSED = ("scrapped", "cancelled")
 _OPEN_HAZARD = "('listed', 'assigned', 'rectifying', 'submitted')"

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from equipment.tables import Equipment, Organisation
+from equipment.storage.tables import Equipment, Organisation
 
 
 class LiftInUse(msgspec.Struct, frozen=True):

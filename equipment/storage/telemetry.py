@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from equipment.storage import db
-from equipment.tables import LiftHeartbeat, LiftState, MaintenanceRecord
+from equipment.storage.tables import LiftHeartbeat, LiftState, MaintenanceRecord
 
 
 class SilentLift(msgspec.Struct, frozen=True):

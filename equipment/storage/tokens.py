@@ -7,7 +7,7 @@ from datetime import datetime
 
 import msgspec
 
-from equipment.tables import ApiToken
+from equipment.storage.tables import ApiToken
 
 
 class NewToken(msgspec.Struct, frozen=True):

@@ -24,7 +24,7 @@ from equipment.storage.audit import AuditRow
 from equipment.storage.bulk import Bulk
 from equipment.storage.equipment import EquipmentRow, StatusChangeRow
 from equipment.storage.inspections import InspectionRow
-from equipment.tables import (
+from equipment.storage.tables import (
     Alarm,
     AuditEntry,
     Equipment,

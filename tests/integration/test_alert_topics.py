@@ -17,7 +17,7 @@ from equipment import broker
 from equipment.domain.access import Role
 from equipment.services import alerts, clock, notify_worker
 from equipment.settings import NotifySettings
-from equipment.tables import Alarm, AlertDelivery, Notification
+from equipment.storage.tables import Alarm, AlertDelivery, Notification
 from ingest_mqtt import credentials
 from tests import factories as f
 from tests import webhook_receiver

@@ -15,7 +15,7 @@ import pytest
 from equipment.demo.load import load_demo_city
 from equipment.domain.access import SYSTEM, Jurisdiction, Principal, Role
 from equipment.services import areas, clock
-from equipment.tables import Alarm, Area, AreaMember, DueDate, Equipment
+from equipment.storage.tables import Alarm, Area, AreaMember, DueDate, Equipment
 from tests import factories as f
 
 pytestmark = pytest.mark.integration

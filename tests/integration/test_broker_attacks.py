@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from equipment.tables import Fill
+from equipment.storage.tables import Fill
 from ingest_mqtt import topics
 from tests.ingest_support import (
     ATTACKER_LIFT,

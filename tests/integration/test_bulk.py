@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
-from equipment.tables import DeadLetter, Fill
+from equipment.storage.tables import DeadLetter, Fill
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import clock, notifications
-from equipment.tables import Alarm, EmergencyCall
+from equipment.storage.tables import Alarm, EmergencyCall
 from tests import factories as f
 from tests import webhook_receiver
 from tests.integration.test_webhooks import drain

@@ -11,7 +11,7 @@ import pytest
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import audit, clock
 from equipment.storage import unit_of_work
-from equipment.tables import AuditEntry
+from equipment.storage.tables import AuditEntry
 from tests import factories as f
 
 pytestmark = pytest.mark.integration

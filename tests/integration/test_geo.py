@@ -24,7 +24,7 @@ from equipment.domain.access import SYSTEM, EquipmentScope, Jurisdiction, Role, 
 from equipment.domain.lifecycle import Status
 from equipment.services import areas, clock, membership
 from equipment.storage import reads
-from equipment.tables import Area, AreaMember, Equipment
+from equipment.storage.tables import Area, AreaMember, Equipment
 from geo.crs import from_wgs84
 from tests import area_import_probe
 from tests import factories as f

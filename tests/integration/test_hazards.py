@@ -9,7 +9,7 @@ import pytest
 
 from equipment.domain.access import Role
 from equipment.services import clock, hazards
-from equipment.tables import Hazard
+from equipment.storage.tables import Hazard
 from tests import factories as f
 
 pytestmark = pytest.mark.integration

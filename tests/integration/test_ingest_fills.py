@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.lifecycle import Action
 from equipment.services import clock, fills, ingest, inspections, register, tokens
-from equipment.tables import Alarm, CylinderFillState, DueDate, Fill
+from equipment.storage.tables import Alarm, CylinderFillState, DueDate, Fill
 from tests import factories
 from tests.ingest_support import (
     at,

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from equipment.services import ingest
-from equipment.tables import Alarm, CylinderFillState, DeadLetter, Fill
+from equipment.storage.tables import Alarm, CylinderFillState, DeadLetter, Fill
 from tests.conftest import ROOT, drop_pg_database, pg_url, run_sereg, sereg_env
 from tests.ingest_support import (
     at,

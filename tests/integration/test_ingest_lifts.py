@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from equipment.domain.access import Role
-from equipment.tables import Alarm, DeadLetter, Fill, LiftEvent, LiftHeartbeat, LiftState
+from equipment.storage.tables import Alarm, DeadLetter, Fill, LiftEvent, LiftHeartbeat, LiftState
 from tests import factories
 from tests.ingest_support import (
     at,

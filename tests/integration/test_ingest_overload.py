@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from equipment.tables import Fill
+from equipment.storage.tables import Fill
 from tests.ingest_support import (
     Running,
     consumer_settings,

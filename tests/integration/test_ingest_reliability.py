@@ -20,7 +20,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from equipment.settings import DatabaseSettings
 from equipment.storage import db
-from equipment.tables import Fill
+from equipment.storage.tables import Fill
 from tests.conftest import ROOT, pg_url, sereg_env
 from tests.ingest_support import (
     consumer_settings,

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from equipment.domain.access import Role
 from equipment.domain.rules.dates import add_months, month_end, month_index
-from equipment.tables import Inspection
+from equipment.storage.tables import Inspection
 from tests import factories as f
 
 pytestmark = pytest.mark.integration

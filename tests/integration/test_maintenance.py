@@ -11,7 +11,7 @@ import pytest
 
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import clock, credit, maintenance, pacing
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 from tests import factories as f
 from tests.loop_support import other_work
 

@@ -11,7 +11,7 @@ import pytest
 
 from equipment.domain.access import Role
 from equipment.services import clock
-from equipment.tables import LiftHeartbeat
+from equipment.storage.tables import LiftHeartbeat
 from tests import factories as f
 from tests.ingest_support import encode, eventually, status_payload, status_topic
 

@@ -14,7 +14,7 @@ import pytest
 from equipment.demo.load import load_demo_city
 from equipment.domain.access import SYSTEM
 from equipment.services import clock, spatial
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 from geo.distance import within_radius
 from tests import factories as f
 

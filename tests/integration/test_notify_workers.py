@@ -18,7 +18,7 @@ import pytest
 from equipment import broker
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import alarms, clock, escalation, notifications
-from equipment.tables import (
+from equipment.storage.tables import (
     Alarm,
     AlertDelivery,
     ClockOffset,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from equipment.services import clock, retention
-from equipment.tables import (
+from equipment.storage.tables import (
     Account,
     DeadLetter,
     Equipment,

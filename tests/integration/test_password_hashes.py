@@ -10,7 +10,7 @@ from argon2 import PasswordHasher, extract_parameters
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.errors import Unauthenticated
 from equipment.services import accounts, clock
-from equipment.tables import Account
+from equipment.storage.tables import Account
 from tests.conftest import TEST_PASSWORDS
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 
 from equipment.demo.load import load_demo_city
 from equipment.services import clock
-from equipment.tables import Equipment, Organisation
+from equipment.storage.tables import Equipment, Organisation
 from tests import factories as f
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from equipment.domain.access import Role
-from equipment.tables import AuditEntry
+from equipment.storage.tables import AuditEntry
 from tests import factories as f
 
 pytestmark = pytest.mark.integration

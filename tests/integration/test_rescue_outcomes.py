@@ -10,7 +10,7 @@ import pytest
 
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import alarms, clock
-from equipment.tables import Alarm, Notification
+from equipment.storage.tables import Alarm, Notification
 from tests import factories as f
 
 pytestmark = pytest.mark.integration

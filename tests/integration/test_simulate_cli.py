@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.tables import Fill, LiftEvent, LiftHeartbeat, LiftState
+from equipment.storage.tables import Fill, LiftEvent, LiftHeartbeat, LiftState
 from tests import factories
 from tests.conftest import pg_url, run_sereg, sereg_env
 from tests.ingest_support import contract_client, cylinder, eventually, station

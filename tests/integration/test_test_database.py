@@ -8,7 +8,7 @@ import pytest
 
 from equipment.domain.access import SYSTEM
 from equipment.services import audit, clock
-from equipment.tables import REGISTER_TABLES, AuditEntry
+from equipment.storage.tables import REGISTER_TABLES, AuditEntry
 from tests import factories as f
 from tests.conftest import empty_register
 

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from equipment.storage import db
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 pytestmark = pytest.mark.integration
 

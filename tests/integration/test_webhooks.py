@@ -15,7 +15,7 @@ from equipment.domain.access import SYSTEM, Role
 from equipment.domain.notifications import allowance
 from equipment.services import clock, notifications, notify_worker, register
 from equipment.settings import NotifySettings
-from equipment.tables import Alarm, Notification, WebhookDelivery, WebhookEndpoint
+from equipment.storage.tables import Alarm, Notification, WebhookDelivery, WebhookEndpoint
 from tests import factories as f
 from tests import webhook_receiver
 from tests.conftest import app_client

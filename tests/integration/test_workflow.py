@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from equipment.domain.access import Role
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 from tests import factories as f
 
 pytestmark = pytest.mark.integration

@@ -19,22 +19,17 @@ from tests.unit.test_domain_purity import imported_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("equipment", "geo", "sereg", "ingest_mqtt")
-# Where tables and SQL belong: the storage layer, the tables and their migrations (which
-# the lead moves into storage once the branches adding tables are merged).
-STORAGE_HOME = ("equipment/storage/", "equipment/piccolo_migrations/")
-STORAGE_FILES = frozenset({"equipment/tables.py", "equipment/piccolo_app.py"})
+# Where tables and SQL belong: the storage layer, which holds the tables
+# (storage/tables.py), the Piccolo app and its migrations (storage/piccolo_migrations/).
+STORAGE_HOME = ("equipment/storage/",)
 
 # The drivers themselves are not listed: the error map names their exception types.
-STORAGE_IMPORTS = ("piccolo", "equipment.tables")
+STORAGE_IMPORTS = ("piccolo", "equipment.storage.tables")
 # A statement, not a word in a message: upper-case keywords in the order SQL puts them.
 SQL = re.compile(
     r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\S+\s+SET\b|\bDELETE\s+FROM\b"
     r"|\b(?:CREATE|ALTER|DROP)\s+(?:TABLE|INDEX|VIEW)\b|\bON\s+CONFLICT\b"
 )
-
-# Modules not yet moved onto the storage layer, each with why. The list only shrinks;
-# a module that no longer needs its entry fails test_the_allow_list_is_current.
-NOT_YET_MIGRATED: dict[str, str] = {}
 
 # Imports that still run upward into sereg. Empty since the bootstrap (issue 18) hands the
 # services their settings; kept so that an exception, if ever needed, says why.
@@ -50,7 +45,7 @@ def _product_modules() -> list[Path]:
 
 
 def _in_storage(name: str) -> bool:
-    return name.startswith(STORAGE_HOME) or name in STORAGE_FILES
+    return name.startswith(STORAGE_HOME)
 
 
 def _is(module: str, prefix: str) -> bool:
@@ -91,13 +86,9 @@ def _modules_outside_storage() -> list[Path]:
     return [p for p in _product_modules() if not _in_storage(_name(p))]
 
 
-# The allow-listed modules are left out of the parameters (not skipped: a skip reads as
-# an unfinished test); test_the_allow_lists_are_current keeps the list honest.
-@pytest.mark.parametrize(
-    "path",
-    [p for p in _modules_outside_storage() if _name(p) not in NOT_YET_MIGRATED],
-    ids=_name,
-)
+# Every module: the last services moved onto the unit of work in issue 18, and the
+# allow-list of modules not yet moved went with them.
+@pytest.mark.parametrize("path", _modules_outside_storage(), ids=_name)
 def test_no_table_and_no_sql_outside_storage(path: Path) -> None:
     name = _name(path)
     offences = storage_offences(path.read_text(encoding="utf-8"))
@@ -113,15 +104,9 @@ def test_no_import_runs_upward(path: Path) -> None:
     assert not offences, f"{name} imports a layer above it: {offences}"
 
 
-def test_the_allow_lists_are_current() -> None:
-    """An entry whose module is clean (or gone) is removed, so the lists only shrink."""
+def test_the_allow_list_is_current() -> None:
+    """An entry whose module is clean (or gone) is removed, so the list only shrinks."""
     stale = [
-        name
-        for name in NOT_YET_MIGRATED
-        if not (ROOT / name).exists()
-        or not storage_offences((ROOT / name).read_text(encoding="utf-8"))
-    ]
-    stale += [
         name
         for name in UPWARD_NOT_YET_FIXED
         if not (ROOT / name).exists()
@@ -133,7 +118,7 @@ def test_the_allow_lists_are_current() -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from equipment.tables import Equipment",
+        "from equipment.storage.tables import Equipment",
         "import piccolo.columns",
         "from piccolo.columns.combination import WhereRaw",
         'rows = "SELECT id FROM equipment WHERE code = $1"',

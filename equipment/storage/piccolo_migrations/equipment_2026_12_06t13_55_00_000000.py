@@ -10,7 +10,7 @@ its watched columns.
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T13:55:00:000000"
 VERSION = "1.38.0"

@@ -8,7 +8,7 @@ the draw tables come here too (Piccolo runs a migration's raw steps before its t
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T12:24:30:000000"
 VERSION = "1.38.0"

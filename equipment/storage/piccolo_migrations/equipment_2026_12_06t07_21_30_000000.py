@@ -5,7 +5,7 @@ and escalation exactly-once with several workers: a second insert of the same
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T07:21:30:000000"
 VERSION = "1.38.0"

@@ -8,7 +8,7 @@ changes."""
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T15:40:01:000000"
 VERSION = "1.38.0"

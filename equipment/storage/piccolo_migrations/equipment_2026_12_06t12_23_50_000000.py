@@ -4,7 +4,7 @@ or month is refused by the database too, not only by the service."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T12:23:50:000000"
 VERSION = "1.38.0"

@@ -14,7 +14,7 @@ Both: an alarm's delivery is unique on (notification, endpoint) as before, a cha
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T12:20:30:000000"
 VERSION = "1.38.0"

@@ -4,7 +4,7 @@ unique index lets repeat on both engines."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T07:00:30:000000"
 VERSION = "1.38.0"

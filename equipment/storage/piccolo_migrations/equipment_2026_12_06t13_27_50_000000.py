@@ -3,7 +3,7 @@ migration's raw steps before its table changes), and one installation row per un
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T13:27:50:000000"
 VERSION = "1.38.0"

@@ -4,7 +4,7 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from equipment.tables import REGISTER_TABLES
+from equipment.storage.tables import REGISTER_TABLES
 
 APP_CONFIG = AppConfig(
     app_name="equipment",

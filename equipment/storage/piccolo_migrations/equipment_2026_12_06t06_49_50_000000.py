@@ -3,7 +3,7 @@ steps before its table creation)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T06:49:50:000000"
 VERSION = "1.38.0"

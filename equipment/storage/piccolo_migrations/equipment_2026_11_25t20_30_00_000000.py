@@ -4,7 +4,7 @@ filtered out, 139 ms, for "upcoming within 30 days" on 10^6 units)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-11-25T20:30:00:000000"
 VERSION = "1.38.0"

@@ -7,7 +7,7 @@ creation.
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-11-25T18:43:00:000000"
 VERSION = "1.38.0"

@@ -9,7 +9,7 @@ only reader and writer, set-at-a-time.
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T12:20:00:000000"
 VERSION = "1.38.0"

@@ -3,7 +3,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import ForeignKey
 from piccolo.columns.column_types import Varchar
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 FILTER_COLUMNS = (
     "category", "district_code", "status", "user_unit", "maintenance_company", "owning_station",

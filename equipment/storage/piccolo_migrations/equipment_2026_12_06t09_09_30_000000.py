@@ -11,7 +11,7 @@ an open alarm's count is no change of the board's (an alarm storm stays quiet).
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T09:09:30:000000"
 VERSION = "1.38.0"

@@ -4,7 +4,7 @@ organisations' alert topics exactly-once with several workers."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T09:06:18:000000"
 VERSION = "1.38.0"

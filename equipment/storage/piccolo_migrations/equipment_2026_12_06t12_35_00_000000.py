@@ -16,7 +16,7 @@ the equipment trigger's list of watched columns there.
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.postgres import PostgresEngine
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T12:35:00:000000"
 VERSION = "1.38.0"

@@ -6,7 +6,7 @@ last changed (equipment's updated_at index exists already)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from equipment.tables import Equipment
+from equipment.storage.tables import Equipment
 
 ID = "2026-12-06T12:45:01:000000"
 VERSION = "1.38.0"
