@@ -25,6 +25,7 @@ from equipment.domain import rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import NotFound
 from equipment.services import schedules
+from equipment.storage.alarms import AlarmRecord
 from equipment.storage.audit import AuditRow
 from equipment.storage.equipment import EquipmentRow, StatusChangeRow
 from equipment.storage.unit_file import MaintenanceRecordRow, UnitFileRepository
@@ -38,7 +39,7 @@ class UnitFile:
     unit: EquipmentRow
     schedule: rules.Schedule
     inspections: list[dict[str, Any]]  # by inspection day; "superseded" when corrected
-    alarms: list[dict[str, Any]]  # newest first, at most ALARM_LIMIT
+    alarms: list[AlarmRecord]  # newest first, at most ALARM_LIMIT
     names: dict[int, str]  # the unit's organisations
     outline: Any | None  # its district's outline (GeoJSON), when the unit has a position
     history: list[StatusChangeRow] | None  # None: the role may not read it

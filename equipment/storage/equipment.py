@@ -296,8 +296,17 @@ def _nearest_sql(located_sql: str, n: int) -> str:
     )
 
 
-# Every column of a unit, as EquipmentRow names them: by_ids' statement on PostgreSQL.
-_BY_IDS_SQL = f"SELECT {', '.join(EquipmentRow.__annotations__)} FROM equipment WHERE id = ANY($1)"
+# Every column of a unit, as EquipmentRow names them: by_ids' statement on PostgreSQL. The
+# grade's points and time come from risk_grade, as in _select (None until first graded).
+_FROM_RISK_GRADE = {"risk_points": "g.points", "risk_graded_at": "g.graded_at"}
+_BY_IDS_SQL = (
+    "SELECT "
+    + ", ".join(
+        f"{_FROM_RISK_GRADE[name]} AS {name}" if name in _FROM_RISK_GRADE else f"e.{name}"
+        for name in EquipmentRow.__annotations__
+    )
+    + " FROM equipment e LEFT JOIN risk_grade g ON g.equipment = e.id WHERE e.id = ANY($1)"
+)
 _JSON_COLUMNS = ("parameters",)  # json columns, which asyncpg returns as text
 
 

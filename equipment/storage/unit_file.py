@@ -20,6 +20,7 @@ from piccolo.table import Table
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import db, jurisdiction
+from equipment.storage.alarms import AlarmRecord, alarm_record
 from equipment.storage.audit import AuditRow
 from equipment.storage.bulk import Bulk
 from equipment.storage.equipment import EquipmentRow, StatusChangeRow
@@ -96,7 +97,7 @@ class UnitFileRows:
     unit: EquipmentRow
     inspections: list[InspectionRow]  # as recorded (by id)
     status_changes: list[StatusChangeRow]  # as recorded (by id)
-    alarms: list[dict[str, Any]]  # newest first
+    alarms: list[AlarmRecord]  # newest first
     names: dict[int, str]
     outline: Any | None  # the district's GeoJSON geometry, decoded
     maintenance: list[MaintenanceRecordRow] | None
@@ -176,7 +177,7 @@ class UnitFileRepository:
             unit=cast(EquipmentRow, unit),
             inspections=cast(list[InspectionRow], [dict(r) for r in inspections]),
             status_changes=cast(list[StatusChangeRow], _decoded(changes, _STATUS_CHANGE_JSON)),
-            alarms=[dict(r) for r in alarms],
+            alarms=[alarm_record(r) for r in alarms],
             names=names,
             outline=outline,
             maintenance=(

@@ -19,7 +19,7 @@ async def inspector_token(body: int) -> tuple[dict[str, str], int]:
     secret, row = await tokens.create_token(
         SYSTEM, role=Role.INSPECTOR, organisation_id=body, label="roster", now=clock.now()
     )
-    return {"Authorization": f"Bearer {secret}"}, int(row["id"])
+    return {"Authorization": f"Bearer {secret}"}, row.id
 
 
 async def test_plan_draw_tasks_publication_and_scope(client) -> None:

@@ -124,7 +124,7 @@ async def test_the_stored_explanation_follows_every_kind_of_change(client, engin
             source="manual",
             now=clock.now(),
         )
-        await alarms.close(SYSTEM, raised["id"], note="released", now=clock.now())
+        await alarms.close(SYSTEM, raised.id, note="released", now=clock.now())
         shown = await _stored_equals_fresh(lift["id"])
         assert _factor(shown, "entrapments") == (float(n), 2.0)
         assert points in (None, shown["points"])  # the second: same points, new value
