@@ -312,6 +312,12 @@ class EvidenceSettings:
     max_bytes: int = 10 * 2**20  # one photo or scanned document
 
 
+# The longest publication deadline a plan may give (services.draws checks each plan against
+# it); SEREG_DRAW_PUBLISH_DAYS is held to the same bound, so a plan left to the default is
+# never refused for a value its client did not send.
+MAX_PUBLISH_WORKING_DAYS = 60
+
+
 @dataclass(frozen=True)
 class DrawSettings:
     """Random inspections (双随机、一公开): the bureau's defaults, not regulation [U]."""
@@ -526,7 +532,10 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 env, "SEREG_DRAW_CONFLICT_MONTHS", DrawSettings.conflict_months, low=0, high=120
             ),
             publish_working_days=_env_int(
-                env, "SEREG_DRAW_PUBLISH_DAYS", DrawSettings.publish_working_days, high=250
+                env,
+                "SEREG_DRAW_PUBLISH_DAYS",
+                DrawSettings.publish_working_days,
+                high=MAX_PUBLISH_WORKING_DAYS,
             ),
         ),
         passwords=PasswordSettings(

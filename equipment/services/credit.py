@@ -16,7 +16,7 @@ from typing import Any
 
 from equipment.domain import credit as rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role
-from equipment.domain.errors import InvalidValue, NotFound
+from equipment.domain.errors import Conflict, InvalidValue, NotFound
 from equipment.services import audit
 from equipment.storage import reads, unit_of_work
 from equipment.storage.credit import (
@@ -260,6 +260,10 @@ async def record_penalty(
                 f"task {task_id} was not concluded non-compliant for organisation {org_id}",
                 field="task_id",
             )
+        if earlier is not None and earlier.source == "penalty":
+            # One task, one case: a second decision would overwrite the first one's
+            # number and clause, which only the audit trail would then remember.
+            raise Conflict(f"task {task_id} already has its penalty {earlier.decision_no}")
         if earlier is not None:
             row = await uow.credit.update_violation(earlier.id, values)
         else:

@@ -25,6 +25,7 @@ from equipment.domain import draw as rules
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
 from equipment.services import audit, checks, credit
+from equipment.settings import MAX_PUBLISH_WORKING_DAYS
 from equipment.storage import reads, unit_of_work
 from equipment.storage.draws import DrawRecord, PlanRecord, RosterRecord, TaskRecord
 
@@ -36,7 +37,7 @@ MAX_FINDINGS = 4000
 # The enterprise kinds a plan may draw: those holding units of the register (a unit's
 # user unit, maintainer or owning station); producers are graded but not drawn here.
 DRAWN_KINDS = ("user_unit", "maintenance_company", "filling_station")
-MAX_PUBLISH_DAYS = 60
+MAX_PUBLISH_DAYS = MAX_PUBLISH_WORKING_DAYS
 
 
 @dataclass(frozen=True)

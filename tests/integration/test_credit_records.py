@@ -164,6 +164,10 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
     followed = {**penalty, "decision_no": "襄市监特罚〔2026〕13号", "task_id": task_id}
     joined = await client.post(f"/api/v1/credit/{firm}/violations", json=followed, headers=admin)
     assert joined.status_code == 201, joined.text
+    # A second decision on the same task is refused, not written over the first.
+    again = {**followed, "decision_no": "襄市监特罚〔2026〕14号"}
+    twice = await client.post(f"/api/v1/credit/{firm}/violations", json=again, headers=admin)
+    assert twice.status_code == 409, twice.text
     wrong_org = await client.post(
         f"/api/v1/credit/{other}/violations", json=followed, headers=admin
     )

@@ -90,6 +90,8 @@ def test_bad_integer_env_names_the_variable(name: str, raw: str):
         ("SEREG_INGEST_METRICS_PORT", "-1", "from 0 to 65535"),
         ("SEREG_RETAIN_HEARTBEAT_DAYS", "0", "at least 1"),
         ("SEREG_FILL_MIN_REFILL_MINUTES", "-5", "at least 0"),
+        # No longer than a plan may give, or a plan left to the default would be refused.
+        ("SEREG_DRAW_PUBLISH_DAYS", "61", "from 1 to 60"),
     ],
 )
 def test_integer_env_out_of_bounds_is_refused_naming_the_variable(name, raw, bounds):
@@ -105,6 +107,7 @@ def test_integer_env_out_of_bounds_is_refused_naming_the_variable(name, raw, bou
         ("SEREG_INGEST_RECEIVE_MAXIMUM", "65535", lambda s: s.ingest.receive_maximum),
         ("SEREG_DB_POOL_MIN", "0", lambda s: s.database.pool_min),
         ("SEREG_FILL_MIN_REFILL_MINUTES", "0", lambda s: s.fills.min_refill_minutes),
+        ("SEREG_DRAW_PUBLISH_DAYS", "60", lambda s: s.draw.publish_working_days),
     ],
 )
 def test_integer_env_at_its_bounds_is_taken(name, raw, read):
