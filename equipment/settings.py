@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -335,6 +336,20 @@ class DrawSettings:
 
 
 @dataclass(frozen=True)
+class ClockSettings:
+    """Tests only: ``pinned_at`` (an aware instant) stops the service's clock there, so
+    ``clock.now()`` and ``clock.today()`` answer it in this process until another
+    bootstrap is installed. None (the default, and always in production) is the real
+    clock. Not read from the environment."""
+
+    pinned_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.pinned_at is not None and self.pinned_at.utcoffset() is None:
+            raise ValueError("ClockSettings.pinned_at must carry its time zone")
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
@@ -351,6 +366,7 @@ class Settings:
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     draw: DrawSettings = field(default_factory=DrawSettings)
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    clock: ClockSettings = field(default_factory=ClockSettings)
     log_json: bool = False
 
     def public_base_url(self) -> str:

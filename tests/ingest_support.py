@@ -268,7 +268,7 @@ async def station(
             "credit_code": factories.credit_code(),
             "name": f"测试充装站{serial}",
             "licence_no": "TS9242001",
-            "licence_valid_until": licence_valid_until or factories.TODAY + timedelta(days=365),
+            "licence_valid_until": licence_valid_until or factories.today() + timedelta(days=365),
             "station_code": f"XYS{uuid.uuid4().hex[:6].upper()}",
             "longitude": lon,
             "latitude": lat,

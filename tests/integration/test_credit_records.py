@@ -21,7 +21,6 @@ from tests import factories as f
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 
 
@@ -55,15 +54,17 @@ async def drawn_task(firm: int, *, publish_days: int | None = None) -> int:
         "enterprise_kinds": ["user_unit"],
         "categories": ["3000"],
         "checklist": "user_unit",
-        "period_start": TODAY - 30 * DAY,
-        "period_end": TODAY + 30 * DAY,
+        "period_start": f.today() - 30 * DAY,
+        "period_end": f.today() + 30 * DAY,
         "ratios": {"A": 1, "B": 1, "C": 1, "D": 1},
     }
     if publish_days is not None:
         data["publish_working_days"] = publish_days
     plan = await draws.create_plan(SYSTEM, data, now=clock.now(), options=draws.DrawOptions())
     await draws.announce_seed(SYSTEM, plan.id, "信用记录测试种子", now=clock.now() - DAY)
-    await draws.run_draw(SYSTEM, plan.id, today=TODAY, now=clock.now(), options=draws.DrawOptions())
+    await draws.run_draw(
+        SYSTEM, plan.id, today=f.today(), now=clock.now(), options=draws.DrawOptions()
+    )
     [task] = [t for t in await draws.list_tasks(SYSTEM, plan=plan.id) if t.enterprise == firm]
     return task.id
 
@@ -78,7 +79,7 @@ async def check_for(task_id: int, firm: int) -> int:
         task_id=task_id,
         inspector="甲乙",
         open_hazards=False,
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     return detail.check.id
@@ -131,7 +132,7 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
     # ---- violations: a penalty decision, and a random inspection not compliant ---------
     penalty = {
         "decision_no": "襄市监特罚〔2026〕12号",
-        "decided_on": str(TODAY - 10 * DAY),
+        "decided_on": str(f.today() - 10 * DAY),
         "clause": "《中华人民共和国特种设备安全法》第八十四条",
     }
     made = await client.post(f"/api/v1/credit/{firm}/violations", json=penalty, headers=admin)
@@ -140,7 +141,7 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
     no_clause = {**penalty, "clause": ""}
     bad = await client.post(f"/api/v1/credit/{firm}/violations", json=no_clause, headers=admin)
     assert bad.status_code == 400
-    future = {**penalty, "decided_on": str(TODAY + 5 * DAY)}
+    future = {**penalty, "decided_on": str(f.today() + 5 * DAY)}
     bad = await client.post(f"/api/v1/credit/{firm}/violations", json=future, headers=admin)
     assert bad.status_code == 422 and "future" in bad.text
     self_penalty = await client.post(
@@ -155,7 +156,7 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
         check_id=await check_for(task_id, firm),
         conclusion="non_compliant",
         findings="未按规定开展月调度",
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
         options=draws.DrawOptions(),
     )
@@ -200,7 +201,7 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
     assert recorded["violations"]["measure"] == 2
 
     window = credit_rules.DEFAULT_TABLE.window_days
-    later = TODAY + (window + 20) * DAY
+    later = f.today() + (window + 20) * DAY
     monkeypatch.setattr(clock, "today", lambda: later)
     aged = factors((await client.get(f"/api/v1/credit/{firm}", headers=admin)).json())
     assert aged["complaints_upheld"]["measure"] == aged["violations"]["measure"] == 0
@@ -216,8 +217,8 @@ async def test_manufacturers_and_installers_are_graded(client) -> None:
     await inspections.record_inspection(
         SYSTEM,
         lifts[0],
-        {"kind": "periodic", "inspected_on": TODAY - 40 * DAY, "conclusion": "fail"},
-        today=TODAY,
+        {"kind": "periodic", "inspected_on": f.today() - 40 * DAY, "conclusion": "fail"},
+        today=f.today(),
         now=clock.now(),
     )
     for org, kind in ((maker, "manufacture"), (installer, "installation")):
@@ -227,16 +228,20 @@ async def test_manufacturers_and_installers_are_graded(client) -> None:
             kind=kind,
             number=f"TS{org:07d}",
             scope="曳引驱动乘客电梯",
-            valid_from=TODAY - 100 * DAY,
-            valid_until=TODAY + 300 * DAY,
+            valid_from=f.today() - 100 * DAY,
+            valid_until=f.today() + 300 * DAY,
             now=clock.now(),
         )
     # One lift installed before the installer's licence began, one while it held.
     await licences.record_installation(
-        SYSTEM, lifts[0], installer_id=installer, installed_on=TODAY - 200 * DAY, now=clock.now()
+        SYSTEM,
+        lifts[0],
+        installer_id=installer,
+        installed_on=f.today() - 200 * DAY,
+        now=clock.now(),
     )
     await licences.record_installation(
-        SYSTEM, lifts[1], installer_id=installer, installed_on=TODAY - 50 * DAY, now=clock.now()
+        SYSTEM, lifts[1], installer_id=installer, installed_on=f.today() - 50 * DAY, now=clock.now()
     )
     assessed = await client.post("/api/v1/credit/assess", headers=admin)
     assert assessed.status_code == 200, assessed.text
@@ -248,12 +253,14 @@ async def test_manufacturers_and_installers_are_graded(client) -> None:
     assert "refused_fills" not in got and "overdue_maintenance" not in got
     assert got["no_valid_licence"]["measure"] == 0
     assert got["failed_inspections"]["measure"] == 50  # 1 of its 2 lifts failed
-    last_year = [y for y in range(TODAY.year - 1, TODAY.year) if y >= (TODAY - 365 * DAY).year]
+    last_year = [
+        y for y in range(f.today().year - 1, f.today().year) if y >= (f.today() - 365 * DAY).year
+    ]
     assert got["annual_reports_missing"]["measure"] == len(last_year) == 1
     assert "100%年报" in got["annual_reports_missing"]["source"]
     assert "no regulatory figure" in got["annual_reports_missing"]["source"]
     await licences.record_report(
-        SYSTEM, maker, year=TODAY.year - 1, submitted_on=TODAY - 20 * DAY, now=clock.now()
+        SYSTEM, maker, year=f.today().year - 1, submitted_on=f.today() - 20 * DAY, now=clock.now()
     )
     got = factors((await client.get(f"/api/v1/credit/{maker}", headers=admin)).json())
     assert got["annual_reports_missing"]["measure"] == 0
@@ -291,8 +298,8 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
             "title": "期限过长",
             "enterprise_kinds": ["user_unit"],
             "checklist": "user_unit",
-            "period_start": str(TODAY),
-            "period_end": str(TODAY + DAY),
+            "period_start": str(f.today()),
+            "period_end": str(f.today() + DAY),
             "publish_working_days": 61,
         },
         headers=admin,
@@ -302,11 +309,11 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
         SYSTEM,
         task_id,
         check_id=await check_for(task_id, firm),
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
         options=draws.DrawOptions(),
     )
-    deadline = draw_rules.working_days_after(TODAY, 3)
+    deadline = draw_rules.working_days_after(f.today(), 3)
     task = (await client.get(f"/api/v1/draws/tasks/{task_id}", headers=admin)).json()
     assert task["publish_by"] == str(deadline)  # the plan's 3 days, not the default 20
 
@@ -316,7 +323,7 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
         assert got.status_code == 200, got.text
         return list(got.json())
 
-    assert await late_on(TODAY) == []
+    assert await late_on(f.today()) == []
     assert await late_on(deadline) == []  # due that day: not late yet
     next_working = draw_rules.working_days_after(deadline, 1)
     [late] = await late_on(next_working)

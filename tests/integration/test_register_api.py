@@ -277,7 +277,7 @@ async def test_organisation_credit_code_checksum_and_licence(client, world):
         "credit_code": f.credit_code(),
         "name": "维保公司",
         "licence_no": "TS3142001",
-        "licence_valid_until": str(f.TODAY + timedelta(days=30)),
+        "licence_valid_until": str(f.today() + timedelta(days=30)),
     }
     created = await client.post("/api/v1/organisations", json=body, headers=world["admin"])
     assert created.status_code == 201, created.text
