@@ -8,6 +8,8 @@ from dataclasses import asdict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from litestar import Response
+
 from equipment.api import schemas
 from equipment.domain import catalogue, labels
 from equipment.domain.fills import VerdictCode, verdict_label
@@ -586,3 +588,16 @@ def box_collection(view: Any) -> schemas.FeatureCollection:
         feature["properties"]["member_id"] = member_id
         features.append(feature)
     return schemas.FeatureCollection(**feature_collection(features), total=view.total)
+
+
+def evidence_download(data: bytes, media_type: str, name: str) -> Response[bytes]:
+    """An evidence file (of a hazard or a check) as a download: the media type its content
+    was taken as, never sniffed by the browser."""
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
