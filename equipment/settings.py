@@ -163,6 +163,13 @@ class RetentionSettings:
     dead_letter_days: int = 90
     fill_days: int | None = None  # unset: fills are kept (at least 2 years if set)
     lift_event_days: int | None = None  # unset: the fault history is kept
+    # The live alarm board's change feed (alarm_change). A board catches up within
+    # seconds: on SQLite the feed polls every StreamSettings.poll_ms, on PostgreSQL it is
+    # told by NOTIFY (and looks again every minute in case one was lost), and a browser
+    # reconnects 3 s after a drop with Last-Event-ID; a client further than 1,000 changes
+    # behind reloads instead (alarm_feed.MAX_REPLAY), and those last 1,000 are kept
+    # whatever their age. A week covers a board or feed stalled over a long weekend.
+    alarm_change_days: int = 7
     # How often each ingest worker prunes (idempotent, so several workers may).
     interval_s: int = 3600
 
@@ -509,6 +516,9 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             ),
             fill_days=_env_int(env, "SEREG_RETAIN_FILL_DAYS", 0, low=0) or None,
             lift_event_days=_env_int(env, "SEREG_RETAIN_LIFT_EVENT_DAYS", 0, low=0) or None,
+            alarm_change_days=_env_int(
+                env, "SEREG_RETAIN_ALARM_CHANGE_DAYS", RetentionSettings.alarm_change_days
+            ),
             interval_s=_env_int(env, "SEREG_PRUNE_INTERVAL_S", RetentionSettings.interval_s),
         ),
         http=HttpSettings(

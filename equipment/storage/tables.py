@@ -275,6 +275,8 @@ class AlarmChange(Table, tablename="alarm_change"):
     seq = BigInt(null=True, default=None)
     alarm = BigInt()
     event = Varchar(length=24)
+    # When the row was written, set by the database (the pruning's age: retention.py).
+    changed_at = Timestamptz(null=True, default=None)
 
 
 class AuditEntry(Table, tablename="audit_entry"):

@@ -208,7 +208,7 @@ async def test_prune_removes_only_what_is_old(engine) -> None:
         retention.Retention(heartbeat_days=30, dead_letter_days=90), now=now
     )
     # Sessions ended or expired 40 days ago go; the ones over 2 days ago stay.
-    assert removed == {"lift_heartbeat": 1, "dead_letter": 1, "web_session": 2}
+    assert removed == {"lift_heartbeat": 1, "dead_letter": 1, "web_session": 2, "alarm_change": 0}
     assert await WebSession.count() == 2
     assert [r["ts"] for r in await LiftHeartbeat.select(LiftHeartbeat.ts)] == [recent]
     assert await DeadLetter.count() == 1
