@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the rows the services hand over, named for the type checker
 def organisation(row: Mapping[str, Any], lang: str) -> schemas.Organisation:
     values = {f: row[f] for f in schemas.Organisation.__struct_fields__ if f in row}
     values["kind_label"] = labels.label(labels.ORG_KIND, row["kind"], lang)
+    values["hazardous_chemicals"] = bool(row["hazardous_chemicals"])  # SQLite: 0/1
     return schemas.Organisation(**values)
 
 

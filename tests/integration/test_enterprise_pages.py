@@ -6,6 +6,7 @@ names the field at fault in Chinese."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ import pytest
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.rules.dates import add_months
 from equipment.services import clock, maintenance, register
+from equipment.storage.tables import AuditEntry, Organisation
 from equipment.web import enterprise_pages
 from tests import factories as f
 
@@ -374,6 +376,64 @@ async def test_the_office_lists_creates_and_edits_organisations(staff, world):
     # Editing is refused before the object is looked at: a user unit may edit no one (403).
     assert (await me.post(path, {"name": "x", "version": "1"})).status_code == 403
     assert (await me.http.get(f"/ui/organisations/{world['owner']}")).status_code == 403
+
+
+def form_of(html: str) -> dict[str, str]:
+    """The text fields of an organisation's edit form as the page fills them in."""
+    return dict(re.findall(r'<input id="f-\w+" name="(\w+)" value="([^"]*)"', html))
+
+
+async def test_the_office_marks_a_user_unit_a_hazardous_chemicals_enterprise(staff, world):
+    admin = await staff(Role.ADMIN)
+    path = f"/ui/organisations/{world['owner']}"
+    page = await admin.http.get(path)
+    assert 'name="hazardous_chemicals"' in page.text and "危险化学品企业" in page.text
+    assert 'id="f-hazardous_chemicals" type="checkbox" name="hazardous_chemicals" value="1">' in (
+        page.text
+    )  # not ticked
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    fields = form_of(page.text)
+    saved = await admin.post(path, {**fields, "version": version, "hazardous_chemicals": "1"})
+    assert saved.status_code == 303, saved.text
+    (row,) = await Organisation.select(Organisation.hazardous_chemicals).where(
+        Organisation.id == world["owner"]
+    )
+    assert row["hazardous_chemicals"]
+    page = await admin.http.get(path)
+    assert 'name="hazardous_chemicals" value="1" checked>' in page.text
+    assert 'value="汉江小区物业"' in page.text  # the rest as it was
+    [entry] = await AuditEntry.select(AuditEntry.after).where(
+        (AuditEntry.entity == "organisation")
+        & (AuditEntry.entity_id == world["owner"])
+        & (AuditEntry.action == "update")
+    )
+    after = entry["after"] if isinstance(entry["after"], dict) else json.loads(entry["after"])
+    assert after["hazardous_chemicals"] is True
+    # Unticked: cleared.
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    cleared = await admin.post(path, {**form_of(page.text), "version": version})
+    assert cleared.status_code == 303
+    assert 'value="1" checked>' not in (await admin.http.get(path)).text
+    # A maintenance company has no such box, and one cannot be created ticked.
+    company = await admin.http.get(f"/ui/organisations/{world['company']}")
+    assert 'name="hazardous_chemicals"' not in company.text
+    body = {
+        "kind": "maintenance_company",
+        "name": "襄阳安顺电梯",
+        "credit_code": f.credit_code(),
+        "licence_no": "TS3342001",
+        "licence_valid_until": str(f.today() + timedelta(days=300)),
+        "hazardous_chemicals": "1",
+    }
+    refused = await admin.post("/ui/organisations", body)
+    assert refused.status_code == 422
+    assert error_of(refused.text, "hazardous_chemicals") == "只有使用单位可以是危险化学品企业"
+    made = await admin.post(
+        "/ui/organisations",
+        {**body, "kind": "user_unit", "licence_no": "", "licence_valid_until": ""},
+    )
+    assert made.status_code == 303, made.text
+    assert 'value="1" checked>' in (await admin.http.get(made.headers["location"])).text
 
 
 async def test_the_office_refuses_from_the_queue_and_the_owner_reads_why_and_applies_again(
