@@ -17,7 +17,7 @@ AGE_COLUMN: dict[Aged, str] = {
     "lift_event": "ts",
     # A session is over when it was ended (logout) or when it expired, whichever came first.
     "web_session": "COALESCE(ended_at, expires_at)",
-    # Written by the database as the triggers write the row (migration 2026-12-06T18:20).
+    # Set by the database as the triggers write the row (migration 2026-12-06T18:20:01).
     "alarm_change": "changed_at",
 }
 

@@ -1,45 +1,35 @@
-"""Review: ``alarm_change`` rows carry the time they were written (``changed_at``), so
-the retention job can prune them by age (services/retention.py). The database sets it,
-as it writes the rows (the triggers of 2026-12-06T09:09:30): PostgreSQL by the column's
-default, SQLite by a trigger on the new row in the format Piccolo stores timestamps in
-(UTC, ``YYYY-MM-DD HH:MM:SS.fff+00:00``, so they compare as text with its parameters).
-The rows already there are stamped with the migration's time: they go one retention
-later."""
+"""Review: ``alarm_change.changed_at``, the time a change was written (the retention job's
+age); the next migration has the database set it."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.engine.postgres import PostgresEngine
-
-from equipment.storage.tables import Equipment
+from piccolo.columns.column_types import Timestamptz
+from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-12-06T18:20:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "alarm_change.changed_at, for its retention"
-
-_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')"
-
-POSTGRES = [
-    "ALTER TABLE alarm_change ADD COLUMN IF NOT EXISTS changed_at timestamptz DEFAULT now()",
-    "CREATE INDEX IF NOT EXISTS alarm_change_changed_at ON alarm_change (changed_at)",
-]
-SQLITE = [
-    "ALTER TABLE alarm_change ADD COLUMN changed_at TIMESTAMPTZ",
-    f"UPDATE alarm_change SET changed_at = {_SQLITE_NOW}",
-    # A trigger of its own: the row-writing triggers stay as they are (an UPDATE here
-    # leaves their last_insert_rowid() alone).
-    "CREATE TRIGGER IF NOT EXISTS alarm_change_stamped_at AFTER INSERT ON alarm_change"
-    f" BEGIN UPDATE alarm_change SET changed_at = {_SQLITE_NOW} WHERE id = NEW.id; END",
-    "CREATE INDEX IF NOT EXISTS alarm_change_changed_at ON alarm_change (changed_at)",
-]
+DESCRIPTION = "alarm_change.changed_at"
 
 
 async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="equipment", description=DESCRIPTION)
-
-    async def run() -> None:
-        engine = Equipment._meta.db
-        statements = POSTGRES if isinstance(engine, PostgresEngine) else SQLITE
-        for statement in statements:
-            await engine.run_ddl(statement)
-
-    manager.add_raw(run)
+    manager.add_column(
+        table_class_name="AlarmChange",
+        tablename="alarm_change",
+        column_name="changed_at",
+        db_column_name="changed_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
     return manager
