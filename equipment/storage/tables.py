@@ -870,6 +870,16 @@ class RosterInspector(Table, tablename="roster_inspector"):
     updated_at = Timestamptz()
 
 
+class WorkCalendarDay(Table, tablename="work_calendar_day"):
+    """The bureau's working-day calendar: a public holiday on a weekday (``holiday``) or a
+    weekend day worked in its place (``workday``, 调休). Days not listed: Monday-Friday."""
+
+    id = BigSerial(primary_key=True)
+    day = Date(unique=True)
+    kind = Varchar(length=8)
+    note = Varchar(length=100, default="")
+
+
 class DrawPlan(Table, tablename="draw_plan"):
     """A random-inspection plan: scope, checklist, period, ratios, and its seed (announced
     before any draw and never changed after)."""
@@ -1173,4 +1183,5 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Installation,
     AnnualReport,
     Violation,
+    WorkCalendarDay,
 )

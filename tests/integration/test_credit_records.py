@@ -6,7 +6,7 @@ publish (一公开) once the clock passes their plan's deadline."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
@@ -15,7 +15,16 @@ from equipment.domain import draw as draw_rules
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.checks import Answer, Outcome
 from equipment.domain.citizen_reports import ReportInput
-from equipment.services import checks, citizen_reports, clock, draws, inspections, licences
+from equipment.domain.errors import InvalidValue
+from equipment.services import (
+    checks,
+    citizen_reports,
+    clock,
+    draws,
+    inspections,
+    licences,
+    work_calendar,
+)
 from equipment.settings import PublicSettings
 from tests import factories as f
 
@@ -336,3 +345,44 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
     )
     assert published.json() == {"published": 1}
     assert await late_on(draw_rules.working_days_after(deadline, 4)) == []
+
+
+async def test_the_holiday_calendar_moves_the_deadline_and_the_days_late(client, move_clock):
+    """Public holidays and 调休 working weekends, as the admin imports them, in the
+    publication deadline of a result and in how late it is; without entries Monday to
+    Friday (the test above)."""
+    admin = await f.token(Role.ADMIN)
+    firm = (await f.organisation("user_unit"))["id"]
+    await f.unit(firm)
+    task_id = await drawn_task(firm, publish_days=3)
+    today = f.today()
+    weekdays = [today + i * DAY for i in range(1, 15) if (today + i * DAY).weekday() < 5]
+    saturday = next(today + i * DAY for i in range(1, 8) if (today + i * DAY).weekday() == 5)
+    text = "\n".join([f"{d},holiday,测试假日" for d in weekdays[:4]] + [f"{saturday},workday,调休"])
+    assert await work_calendar.import_days(SYSTEM, text, now=clock.now()) == 5
+    calendar = await work_calendar.calendar()
+    assert calendar.holidays == frozenset(weekdays[:4]) and calendar.workdays == {saturday}
+    await draws.complete_task(
+        SYSTEM,
+        task_id,
+        check_id=await check_for(task_id, firm),
+        today=today,
+        now=clock.now(),
+        options=draws.DrawOptions(),
+    )
+    deadline = draw_rules.working_days_after(today, 3, calendar)
+    # The four weekdays off push it to the fifth weekday's week; the Saturday counts.
+    assert deadline > draw_rules.working_days_after(today, 3)
+    assert deadline == sorted([*weekdays[4:], saturday])[2]
+    task = (await client.get(f"/api/v1/draws/tasks/{task_id}", headers=admin)).json()
+    assert task["publish_by"] == str(deadline)
+    # Two calendar working days after it, however many weekdays that is.
+    two_later = draw_rules.working_days_after(deadline, 2, calendar)
+    move_clock(datetime.combine(two_later, time(12), clock.CHINA))
+    [late] = (await client.get("/api/v1/draws/tasks/late", headers=admin)).json()
+    assert (late["id"], late["days_late"]) == (task_id, 2)
+    # A later import replaces a listed day: the Saturday is no longer worked.
+    await work_calendar.import_days(SYSTEM, f"{saturday},holiday,改回", now=clock.now())
+    assert (await work_calendar.calendar()).workdays == frozenset()
+    with pytest.raises(InvalidValue, match="line 1"):
+        await work_calendar.import_days(SYSTEM, "明天,holiday", now=clock.now())
