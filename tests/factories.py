@@ -16,7 +16,7 @@ _serial = itertools.count(1)
 def today() -> date:
     """The service's today (China's date, from the clock the code under test reads): read
     at each use, never kept, so a test's data and the service agree across China's
-    midnight (16:00 UTC) and under a pinned clock (``pinned_clock`` in conftest)."""
+    midnight (16:00 UTC) and under a pinned clock (the ``clock_settings`` fixture)."""
     return clock.today()
 
 
