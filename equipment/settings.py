@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -162,6 +163,13 @@ class RetentionSettings:
     dead_letter_days: int = 90
     fill_days: int | None = None  # unset: fills are kept (at least 2 years if set)
     lift_event_days: int | None = None  # unset: the fault history is kept
+    # The live alarm board's change feed (alarm_change). A board catches up within
+    # seconds: on SQLite the feed polls every StreamSettings.poll_ms, on PostgreSQL it is
+    # told by NOTIFY (and looks again every minute in case one was lost), and a browser
+    # reconnects 3 s after a drop with Last-Event-ID; a client further than 1,000 changes
+    # behind reloads instead (alarm_feed.MAX_REPLAY), and those last 1,000 are kept
+    # whatever their age. A week covers a board or feed stalled over a long weekend.
+    alarm_change_days: int = 7
     # How often each ingest worker prunes (idempotent, so several workers may).
     interval_s: int = 3600
 
@@ -335,6 +343,20 @@ class DrawSettings:
 
 
 @dataclass(frozen=True)
+class ClockSettings:
+    """Tests only: ``pinned_at`` (an aware instant) stops the service's clock there, so
+    ``clock.now()`` and ``clock.today()`` answer it in this process until another
+    bootstrap is installed. None (the default, and always in production) is the real
+    clock. Not read from the environment."""
+
+    pinned_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.pinned_at is not None and self.pinned_at.utcoffset() is None:
+            raise ValueError("ClockSettings.pinned_at must carry its time zone")
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
@@ -351,6 +373,7 @@ class Settings:
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
     draw: DrawSettings = field(default_factory=DrawSettings)
     passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    clock: ClockSettings = field(default_factory=ClockSettings)
     log_json: bool = False
 
     def public_base_url(self) -> str:
@@ -493,6 +516,9 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
             ),
             fill_days=_env_int(env, "SEREG_RETAIN_FILL_DAYS", 0, low=0) or None,
             lift_event_days=_env_int(env, "SEREG_RETAIN_LIFT_EVENT_DAYS", 0, low=0) or None,
+            alarm_change_days=_env_int(
+                env, "SEREG_RETAIN_ALARM_CHANGE_DAYS", RetentionSettings.alarm_change_days
+            ),
             interval_s=_env_int(env, "SEREG_PRUNE_INTERVAL_S", RetentionSettings.interval_s),
         ),
         http=HttpSettings(

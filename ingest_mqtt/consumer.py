@@ -486,6 +486,7 @@ def retention_of(settings: Settings) -> retention.Retention:
         dead_letter_days=r.dead_letter_days,
         fill_days=r.fill_days,
         lift_event_days=r.lift_event_days,
+        alarm_change_days=r.alarm_change_days,
     )
 
 

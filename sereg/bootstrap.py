@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from equipment.broker import MqttConnection, connection_from_url
 from equipment.domain import fills as fill_rules
 from equipment.domain import rules
-from equipment.services import accounts, fills, notify_worker, policies, risk, schedules
+from equipment.services import accounts, clock, fills, notify_worker, policies, risk, schedules
 from equipment.settings import Settings, settings_from_env
 from equipment.storage import db
 
@@ -47,9 +47,10 @@ class Bootstrap:
         return self.policies.fills
 
     def install(self) -> Bootstrap:
-        """Make this bootstrap's policies (and password costs) the ones the services run
-        with."""
+        """Make this bootstrap's policies (and password costs, and clock) the ones the
+        services run with."""
         policies.install(self.policies)
+        clock.use(self.settings.clock)
         accounts.use_password_costs(self.settings.passwords)
         return self
 

@@ -565,6 +565,35 @@ def cmd_draw(args: argparse.Namespace) -> None:
     raise SystemExit(code)
 
 
+def cmd_calendar(args: argparse.Namespace) -> None:
+    """``sereg calendar holidays import FILE``: list public holidays and 调休 working
+    weekends (``date,kind[,note]`` lines); ``sereg calendar holidays list``."""
+    from equipment.domain.access import SYSTEM
+    from equipment.domain.errors import DomainError
+    from equipment.services import clock, work_calendar
+
+    text = ""
+    if args.action == "import":
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"error: cannot read {args.file}: {exc}") from exc
+    open_database()
+
+    async def run() -> None:
+        if args.action == "import":
+            n = await work_calendar.import_days(SYSTEM, text, now=clock.now())
+            print(f"{n} days listed")
+        else:
+            for day in await work_calendar.listed():
+                print(f"{day.day},{day.kind},{day.note}")
+
+    try:
+        asyncio.run(_with_db(run))
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.reason}") from exc
+
+
 ROLE_CHOICES = ["admin", "inspector", "maintenance", "user_unit", "station", "call_centre"]
 JURISDICTION_HELP = (
     "inspectors only: the districts and areas they see, e.g. 420602,420606,area:12"
@@ -942,6 +971,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("id", type=int, help="the draw's id")
     draw_sub.add_parser("assess", help="compute every enterprise's credit class now")
     draw.set_defaults(func=cmd_draw)
+
+    calendar = sub.add_parser("calendar", help="the working-day calendar")
+    calendar_sub = calendar.add_subparsers(dest="what", required=True)
+    holidays = calendar_sub.add_parser(
+        "holidays", help="public holidays and 调休 working weekends (every working-day count)"
+    )
+    holidays_sub = holidays.add_subparsers(dest="action", required=True)
+    holidays_import = holidays_sub.add_parser(
+        "import", help="list the days of FILE: date,kind[,note] lines, kind holiday or workday"
+    )
+    holidays_import.add_argument("file")
+    holidays_sub.add_parser("list", help="print the listed days")
+    calendar.set_defaults(func=cmd_calendar)
     return parser
 
 

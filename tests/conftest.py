@@ -16,6 +16,7 @@ import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ import pytest
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from equipment.services import accounts, policies, tokens
-from equipment.settings import DatabaseSettings, PasswordSettings, Settings
+from equipment.services import accounts, clock, policies, tokens
+from equipment.settings import ClockSettings, DatabaseSettings, PasswordSettings, Settings
 from equipment.storage import db
 from equipment.storage.tables import REGISTER_TABLES
 from sereg.bootstrap import Bootstrap, bootstrap
@@ -288,12 +289,28 @@ def settings_for(**parts: Any) -> Settings:
 
 
 @pytest.fixture
-def configure() -> Iterator[Callable[..., Bootstrap]]:
-    """``configure(**parts)``: a bootstrap of ``settings_for(**parts)``, its policies
-    installed for the services; the defaults are put back after the test. Tests change
-    settings this way, not by editing the environment."""
-    yield lambda **parts: bootstrap(settings_for(**parts))
+def clock_settings() -> ClockSettings:
+    """The clock a test's bootstraps run on: the real one. A test pins it by
+    parametrising this name (``@pytest.mark.parametrize("clock_settings",
+    [ClockSettings(pinned_at=...)])``); ``move_clock`` moves the pin during the test."""
+    return ClockSettings()
+
+
+@pytest.fixture
+def configure(clock_settings: ClockSettings) -> Iterator[Callable[..., Bootstrap]]:
+    """``configure(**parts)``: a bootstrap of ``settings_for(**parts)`` on the test's
+    clock, its policies installed for the services; the defaults are put back after the
+    test. Tests change settings this way, not by editing the environment."""
+    yield lambda **parts: bootstrap(settings_for(**{"clock": clock_settings, **parts}))
     policies.install(policies.Policies())
+    clock.use(ClockSettings())
+
+
+@pytest.fixture
+def move_clock(configure: Callable[..., Bootstrap]) -> Callable[[datetime], Bootstrap]:
+    """``move_clock(instant)``: pin the service's clock there from now on (the test's
+    default settings, bootstrapped again)."""
+    return lambda instant: configure(clock=ClockSettings(pinned_at=instant))
 
 
 @pytest.fixture

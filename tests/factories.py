@@ -11,7 +11,14 @@ from equipment.domain.access import SYSTEM, Role
 from equipment.services import clock, organisations, register, tokens
 
 _serial = itertools.count(1)
-TODAY = clock.today()
+
+
+def today() -> date:
+    """The service's today (China's date, from the clock the code under test reads): read
+    at each use, never kept, so a test's data and the service agree across China's
+    midnight (16:00 UTC) and under a pinned clock (the ``clock_settings`` fixture)."""
+    return clock.today()
+
 
 ORG_KIND_FOR_ROLE = {
     Role.INSPECTOR: "inspection_body",
@@ -38,7 +45,7 @@ async def organisation(kind: str, name: str | None = None) -> dict[str, Any]:
             "contact_phone": "13800000000",
             "address": "湖北省襄阳市人民路1号",
             "licence_no": "TS2242001" if licensed else None,
-            "licence_valid_until": TODAY + timedelta(days=365) if licensed else None,
+            "licence_valid_until": today() + timedelta(days=365) if licensed else None,
         },
         now=clock.now(),
     )
@@ -54,7 +61,7 @@ async def token(role: Role, organisation_id: int | None = None) -> dict[str, str
 def registration_code(
     category: str = "3110", district: str = "420606", month: date | None = None
 ) -> str:
-    month = month or TODAY - timedelta(days=40)
+    month = month or today() - timedelta(days=40)
     return f"{category}{district}{month:%Y%m}{next(_serial) % 10000:04d}"
 
 
@@ -110,4 +117,4 @@ async def unit(user_unit_id: int, *, registered: bool = True, **overrides: Any) 
             "registration_code", registration_code(values["category"], values["district_code"])
         )
         values.setdefault("registered_on", date(2015, 9, 10))
-    return await register.create_equipment(SYSTEM, values, today=TODAY, now=clock.now())
+    return await register.create_equipment(SYSTEM, values, today=today(), now=clock.now())

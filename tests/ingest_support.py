@@ -9,7 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -268,7 +268,7 @@ async def station(
             "credit_code": factories.credit_code(),
             "name": f"测试充装站{serial}",
             "licence_no": "TS9242001",
-            "licence_valid_until": licence_valid_until or factories.TODAY + timedelta(days=365),
+            "licence_valid_until": licence_valid_until or factories.today() + timedelta(days=365),
             "station_code": f"XYS{uuid.uuid4().hex[:6].upper()}",
             "longitude": lon,
             "latitude": lat,
@@ -302,7 +302,8 @@ async def cylinder(
 
 
 def at(days_ago: float = 0) -> datetime:
-    return datetime.now(UTC) - timedelta(days=days_ago)
+    """``days_ago`` before now on the service's clock (pinned in a test that pins it)."""
+    return clock.now() - timedelta(days=days_ago)
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -360,7 +361,7 @@ def incoming(topic: str, body: dict[str, Any] | bytes, received_at: datetime | N
     from ingest_mqtt import messages
 
     payload = body if isinstance(body, bytes) else encode(body)
-    received_at = received_at or datetime.now(UTC)
+    received_at = received_at or clock.now()
     decoded = messages.decode(topic, payload)
     if isinstance(decoded, messages.Rejected):
         return ingest.Incoming(

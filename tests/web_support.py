@@ -23,6 +23,7 @@ from litestar import Litestar
 from equipment.domain.access import SYSTEM, Jurisdiction, Role
 from equipment.services import accounts, clock
 from sereg.app import create_app
+from sereg.bootstrap import Bootstrap
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -78,12 +79,13 @@ def new_client(app: Litestar | None = None) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def staff(engine) -> AsyncIterator[Callable[..., Awaitable[Staff]]]:
-    """``await staff(role, org_id=None, jurisdiction="")``: a logged-in Staff client."""
+async def staff(engine, boot: Bootstrap) -> AsyncIterator[Callable[..., Awaitable[Staff]]]:
+    """``await staff(role, org_id=None, jurisdiction="")``: a logged-in Staff client of
+    the test's bootstrap (its settings and clock)."""
     clients: list[httpx.AsyncClient] = []
     # One app for the people of a test (building one costs a second or more): each
     # client still has its own cookies, so its own session.
-    app = create_app(manage_db=False)
+    app = boot.app(manage_db=False)
 
     async def logged_in(
         role: Role, organisation_id: int | None = None, jurisdiction: str = ""

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import Meta, Struct
 
-from equipment.api import api_docs, bodies
+from equipment.api import api_docs, bodies, views
 from equipment.api.controllers import Limit, page_limit
 from equipment.api.schemas import OrgId, text
 from equipment.domain import checks as rules
@@ -19,7 +19,7 @@ from equipment.domain import routines as routine_rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue
 from equipment.domain.labels import label
-from equipment.services import checks, clock, routines
+from equipment.services import checks, clock, evidence, routines
 from equipment.services.evidence_store import store_for
 from equipment.settings import Settings
 from equipment.storage.checks import (
@@ -325,14 +325,8 @@ class CheckController(Controller):
         row, data = await checks.read_evidence(
             principal, check_id, evidence_id, store=store_for(settings.evidence)
         )
-        return Response(
-            data,
-            media_type=row.media_type,
-            headers={
-                "Content-Disposition": f'attachment; filename="check-evidence-{row.id}.'
-                f'{row.key.rsplit(".", 1)[1]}"',
-                "X-Content-Type-Options": "nosniff",
-            },
+        return views.evidence_download(
+            data, row.media_type, evidence.file_name("check-evidence", row.id, row.key)
         )
 
 

@@ -14,8 +14,9 @@ from msgspec import Meta, Struct
 from equipment.api import api_docs
 from equipment.api.schemas import OrgId, text
 from equipment.domain.access import Principal
+from equipment.domain.workdays import WorkCalendar
 from equipment.i18n import gettext
-from equipment.services import clock, credit, draws
+from equipment.services import clock, credit, draws, work_calendar
 from equipment.settings import Settings
 from equipment.storage.draws import DrawRecord, PlanRecord, RosterRecord, TaskRecord
 
@@ -272,9 +273,10 @@ def task_view(t: TaskRecord, today: date) -> dict[str, Any]:
     }
 
 
-def late_view(t: TaskRecord, today: date) -> dict[str, Any]:
+def late_view(t: TaskRecord, today: date, calendar: WorkCalendar) -> dict[str, Any]:
     assert t.publish_by is not None
-    return {**task_view(t, today), "days_late": draws.working_days_late(t.publish_by, today)}
+    days_late = draws.working_days_late(t.publish_by, today, calendar)
+    return {**task_view(t, today), "days_late": days_late}
 
 
 class DrawController(Controller):
@@ -402,7 +404,9 @@ class DrawController(Controller):
         """Results not published by their deadline (一公开): done, not public, past
         ``publish_by``; the longest late first, with the working days late."""
         today = clock.today()
-        return [late_view(t, today) for t in await draws.late_publications(principal, today=today)]
+        rows = await draws.late_publications(principal, today=today)
+        calendar = await work_calendar.calendar()
+        return [late_view(t, today, calendar) for t in rows]
 
     @get("/tasks/{task_id:int}", responses=api_docs.READ_ONE)
     async def task(self, principal: NamedDependency[Principal], task_id: PathBig) -> dict[str, Any]:

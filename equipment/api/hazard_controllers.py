@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from msgspec import Meta, Struct
 
-from equipment.api import api_docs, bodies, exports
+from equipment.api import api_docs, bodies, exports, views
 from equipment.api.controllers import Limit, page_limit
 from equipment.api.exports import Column, Sheet
 from equipment.api.schemas import OrgId, text
@@ -20,7 +20,7 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.catalogue import Family
 from equipment.domain.labels import label
 from equipment.i18n import gettext
-from equipment.services import clock, hazards
+from equipment.services import clock, evidence, hazards
 from equipment.services.evidence_store import store_for
 from equipment.settings import Settings
 from equipment.storage.hazards import EvidenceRecord, HazardChangeRecord, HazardRecord
@@ -377,14 +377,8 @@ class HazardController(Controller):
         row, data = await hazards.read_evidence(
             principal, hazard_id, evidence_id, store=store_for(settings.evidence)
         )
-        return Response(
-            data,
-            media_type=row.media_type,
-            headers={
-                "Content-Disposition": f'attachment; filename="evidence-{row.id}.'
-                f'{row.key.rsplit(".", 1)[1]}"',
-                "X-Content-Type-Options": "nosniff",
-            },
+        return views.evidence_download(
+            data, row.media_type, evidence.file_name("evidence", row.id, row.key)
         )
 
 

@@ -64,6 +64,9 @@ class OrganisationCreate(Struct, forbid_unknown_fields=True):
     station_code: Annotated[str, text(32, 1)] | None = None
     longitude: Longitude | None = None
     latitude: Latitude | None = None
+    # A user unit that is a hazardous-chemicals enterprise (危化品企业): a GB 45067 risk
+    # factor of its units. Admin only; other kinds are refused.
+    hazardous_chemicals: bool = False
 
 
 class OrganisationUpdate(Struct, forbid_unknown_fields=True):
@@ -77,6 +80,7 @@ class OrganisationUpdate(Struct, forbid_unknown_fields=True):
     station_code: Annotated[str, text(32, 1)] | UnsetType | None = UNSET
     longitude: Longitude | UnsetType | None = UNSET
     latitude: Latitude | UnsetType | None = UNSET
+    hazardous_chemicals: bool | UnsetType = UNSET
 
 
 class Organisation(Struct):
@@ -95,6 +99,7 @@ class Organisation(Struct):
     station_code: str | None
     longitude: float | None
     latitude: float | None
+    hazardous_chemicals: bool
     version: int
     created_at: datetime
     updated_at: datetime

@@ -21,9 +21,8 @@ from equipment.domain.errors import InvalidValue
 from equipment.services import alarm_feed, tokens
 from equipment.services.alarm_feed import AlarmFeed, Change, Subscriber
 
-# A client further behind than this many changes is told to reload (event ``reset``)
-# instead of being replayed an old day's changes one by one.
-MAX_REPLAY = 1000
+# A client further behind than this many changes is told to reload (event ``reset``).
+MAX_REPLAY = alarm_feed.MAX_REPLAY
 # How long a browser waits before reconnecting (EventSource's retry), in milliseconds.
 RETRY_MS = 3000
 _ENCODE = msgspec.json.Encoder()

@@ -8,6 +8,8 @@ from dataclasses import asdict
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from litestar import Response
+
 from equipment.api import schemas
 from equipment.domain import catalogue, labels
 from equipment.domain.fills import VerdictCode, verdict_label
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # the rows the services hand over, named for the type checker
 def organisation(row: Mapping[str, Any], lang: str) -> schemas.Organisation:
     values = {f: row[f] for f in schemas.Organisation.__struct_fields__ if f in row}
     values["kind_label"] = labels.label(labels.ORG_KIND, row["kind"], lang)
+    values["hazardous_chemicals"] = bool(row["hazardous_chemicals"])  # SQLite: 0/1
     return schemas.Organisation(**values)
 
 
@@ -586,3 +589,16 @@ def box_collection(view: Any) -> schemas.FeatureCollection:
         feature["properties"]["member_id"] = member_id
         features.append(feature)
     return schemas.FeatureCollection(**feature_collection(features), total=view.total)
+
+
+def evidence_download(data: bytes, media_type: str, name: str) -> Response[bytes]:
+    """An evidence file (of a hazard or a check) as a download: the media type its content
+    was taken as, never sniffed by the browser."""
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -33,13 +33,15 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
+from equipment.domain import workdays
 from equipment.domain.credit import CLASSES
 from equipment.domain.errors import InvalidValue
+from equipment.domain.workdays import WEEKDAYS, WorkCalendar
 
 ALGORITHM = "sereg-draw-1"  # changes whenever the steps above change
 INSPECTORS_PER_TARGET = 2
@@ -353,31 +355,13 @@ def parse_ratios(text: str) -> dict[str, Fraction]:
     return check_ratios(out)
 
 
-def working_days_after(start: date, days: int, holidays: Sequence[date] = ()) -> date:
-    """The day ``days`` working days after ``start`` (Saturdays, Sundays and the listed
-    holidays are not working days): the publication deadline of a result."""
-    from datetime import timedelta
-
-    off = set(holidays)
-    day = start
-    left = days
-    while left > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in off:
-            left -= 1
-    return day
+def working_days_after(start: date, days: int, calendar: WorkCalendar = WEEKDAYS) -> date:
+    """The day ``days`` working days after ``start`` (weekdays, less the calendar's public
+    holidays, plus its 调休 working weekends): the publication deadline of a result."""
+    return workdays.working_days_after(start, days, calendar)
 
 
-def working_days_late(deadline: date, today: date, holidays: Sequence[date] = ()) -> int:
+def working_days_late(deadline: date, today: date, calendar: WorkCalendar = WEEKDAYS) -> int:
     """Working days from the day after ``deadline`` up to ``today`` (0 when not past it):
     how late an unpublished result is; the inverse of :func:`working_days_after`."""
-    from datetime import timedelta
-
-    off = set(holidays)
-    late = 0
-    day = deadline + timedelta(days=1)
-    while day <= today:
-        if day.weekday() < 5 and day not in off:
-            late += 1
-        day += timedelta(days=1)
-    return late
+    return workdays.working_days_late(deadline, today, calendar)

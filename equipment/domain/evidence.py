@@ -1,4 +1,5 @@
-"""Evidence files of hazards (photos, documents): which are taken, told by their bytes.
+"""Evidence files of hazards and supervision checks (photos, documents): which are taken,
+told by their bytes.
 
 A file's type is what its first bytes say (its magic number), never the name or the
 Content-Type the client sent: a script renamed ``photo.jpg`` is refused. Pure: no I/O.

@@ -15,7 +15,8 @@ transaction that made it (migration 2026-12-06T09:09:30). From there:
 Each process reads new changes once and hands each stream the ones its caller may see
 (the alarms' own scope query), through a bounded queue: a stream whose client cannot keep
 up is dropped, not buffered without end; its client reconnects with Last-Event-ID and
-reads what it missed from the table.
+reads what it missed from the table. The table is pruned by age (SEREG_RETAIN_ALARM_CHANGE_DAYS),
+never within the last MAX_REPLAY changes.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ PAGE = 200
 # PostgreSQL: how often the feed looks for changes without being notified, in case a
 # notification was lost (one sent while the listening connection was being replaced).
 RESYNC_S = 60.0
+# A stream resuming further behind than this many changes is told to reload (event
+# ``reset``) instead of being replayed an old day's changes one by one; the retention
+# job (services/retention.py) keeps at least this many behind the head, whatever their
+# age, so any resume it allows finds every change it asks for.
+MAX_REPLAY = 1000
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,6 @@ Contract (for other services, e.g. the random-inspection draw)::
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -42,13 +41,12 @@ from datetime import date, datetime
 import msgspec
 
 from equipment.domain import checks as rules
-from equipment.domain import evidence as evidence_rules
 from equipment.domain.access import OrgKind, Permission, Principal, ScopeKind
 from equipment.domain.catalogue import family_of
 from equipment.domain.errors import InvalidValue, NotFound
 from equipment.domain.hazards import Source
-from equipment.services import audit, clock, hazards, policies
-from equipment.services.evidence_store import EvidenceStore, new_key
+from equipment.services import audit, clock, evidence, hazards, policies
+from equipment.services.evidence_store import EvidenceStore
 from equipment.storage import unit_of_work
 from equipment.storage.checks import (
     CheckEvidenceRecord,
@@ -361,32 +359,17 @@ async def add_evidence(
     check = await _get(principal, check_id)
     if item_key and item_key not in {i.key for i in await _repo.items(check.id)}:
         raise InvalidValue(f"{item_key} is not an item of check {check_id}", field="item")
-    media_type = evidence_rules.check(data, max_bytes)
-    key = new_key(check_id, evidence_rules.extension(media_type), kind="check")
-    await store.put(key, data, media_type)  # the file first: a row never names a lost file
-    async with unit_of_work():
-        row = await _repo.add_evidence(
-            {
-                "check_id": check_id,
-                "item_key": item_key,
-                "key": key,
-                "media_type": media_type,
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "uploaded_by": principal.actor,
-                "uploaded_at": now,
-            }
-        )
-        await audit.record(
-            principal,
-            entity="supervision_check",
-            entity_id=check_id,
-            action="evidence",
-            at=now,
-            before=None,
-            after=msgspec.structs.asdict(row),
-        )
-    return row
+    file = evidence.accept(data, max_bytes=max_bytes)
+    return await evidence.attach(
+        principal,
+        evidence.Owner("check", check_id, entity="supervision_check"),
+        file,
+        store=store,
+        now=now,
+        insert=lambda fields: _repo.add_evidence(
+            {"check_id": check_id, "item_key": item_key, **fields}
+        ),
+    )
 
 
 async def read_evidence(

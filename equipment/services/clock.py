@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from equipment.settings import ClockSettings
+
 # China keeps one time zone with no daylight saving; a fixed offset needs no tzdata.
 CHINA = timezone(timedelta(hours=8), "CST")
 
+_pinned: datetime | None = None
+
+
+def use(settings: ClockSettings) -> None:
+    """Run this process on ``settings``' clock (the bootstrap installs it): the real one,
+    or, in a test, one pinned at ``settings.pinned_at``."""
+    global _pinned
+    _pinned = None if settings.pinned_at is None else settings.pinned_at.astimezone(UTC)
+
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) if _pinned is None else _pinned
 
 
 def today() -> date:
     """Today in the bureau's time zone: a due date flips at local midnight, not UTC's."""
-    return datetime.now(CHINA).date()
+    return now().astimezone(CHINA).date()
 
 
 async def shared_now(*, test_clock: bool) -> datetime:

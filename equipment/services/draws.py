@@ -24,7 +24,8 @@ from typing import Any
 from equipment.domain import draw as rules
 from equipment.domain.access import Jurisdiction, Permission, Principal, Role
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
-from equipment.services import audit, checks, credit
+from equipment.domain.workdays import WorkCalendar
+from equipment.services import audit, checks, credit, work_calendar
 from equipment.settings import MAX_PUBLISH_WORKING_DAYS
 from equipment.storage import reads, unit_of_work
 from equipment.storage.draws import DrawRecord, PlanRecord, RosterRecord, TaskRecord
@@ -548,7 +549,9 @@ async def complete_task(
                 ]
         plan = await _plan(task.plan)
         # 一公开: the plan's deadline, fixed when the plan was made.
-        publish_by = rules.working_days_after(today, plan.publish_working_days)
+        publish_by = rules.working_days_after(
+            today, plan.publish_working_days, await work_calendar.calendar()
+        )
         values = {
             "state": "done",
             "check_id": check_id,
@@ -608,8 +611,10 @@ async def publish_results(
     return n
 
 
-def working_days_late(deadline: date, today: date) -> int:
-    return rules.working_days_late(deadline, today)
+def working_days_late(deadline: date, today: date, calendar: WorkCalendar) -> int:
+    """Working days a result due on ``deadline`` is late on ``today``, by ``calendar``
+    (``await work_calendar.calendar()``, read once per page or answer)."""
+    return rules.working_days_late(deadline, today, calendar)
 
 
 async def late_publications(principal: Principal, *, today: date) -> list[TaskRecord]:

@@ -14,7 +14,6 @@ run by the notify worker on every pass, raises one ``hazard_overdue`` alarm per 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,13 +21,12 @@ from typing import Any
 
 import msgspec
 
-from equipment.domain import evidence as evidence_rules
 from equipment.domain import hazards as rules
 from equipment.domain.access import SYSTEM, OrgKind, Permission, Principal, Role, ScopeKind
 from equipment.domain.catalogue import Family, family_of
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
-from equipment.services import audit, schedules
-from equipment.services.evidence_store import EvidenceStore, new_key
+from equipment.services import audit, evidence, schedules
+from equipment.services.evidence_store import EvidenceStore
 from equipment.storage import db
 from equipment.storage.hazards import (
     EvidenceRecord,
@@ -376,35 +374,17 @@ async def add_evidence(
     (JPEG, PNG, PDF), at most ``max_bytes``, stored under a key made here."""
     principal.require(Permission.HAZARD_REPORT)
     hazard = await get_hazard(principal, hazard_id)  # out of scope: 404 before anything
-    media_type = evidence_rules.check(data, max_bytes)
+    file = evidence.accept(data, max_bytes=max_bytes)
     if hazard.state == rules.State.VERIFIED:
         raise Conflict(f"hazard {hazard_id} is closed; its evidence is final")
-    key = new_key(hazard_id, evidence_rules.extension(media_type))
-    # The file first: a row never names a file that is not there (a failed insert leaves
-    # an unnamed file behind, which nobody can reach).
-    await store.put(key, data, media_type)
-    async with db.transaction():
-        row = await _repo.add_evidence(
-            {
-                "hazard": hazard_id,
-                "key": key,
-                "media_type": media_type,
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "uploaded_by": principal.actor,
-                "uploaded_at": now,
-            }
-        )
-        await audit.record(
-            principal,
-            entity="hazard",
-            entity_id=hazard_id,
-            action="evidence",
-            at=now,
-            before=None,
-            after=msgspec.structs.asdict(row),
-        )
-    return row
+    return await evidence.attach(
+        principal,
+        evidence.Owner("hazard", hazard_id, entity="hazard"),
+        file,
+        store=store,
+        now=now,
+        insert=lambda fields: _repo.add_evidence({"hazard": hazard_id, **fields}),
+    )
 
 
 async def list_evidence(principal: Principal, hazard_id: int) -> list[EvidenceRecord]:

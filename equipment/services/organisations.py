@@ -27,6 +27,9 @@ EDITABLE_FIELDS = CONTACT_FIELDS | {
     "station_code",
     "longitude",
     "latitude",
+    # A risk factor of GB 45067 (equipment/domain/risk.py): the user unit is a
+    # hazardous-chemicals enterprise. Not a contact detail: the admin's to set.
+    "hazardous_chemicals",
 }
 # A station code is the station's topic level and broker username (deploy/mosquitto/acl):
 # letters, digits, '-' and '_' only, since '+', '#' and '/' would change what the ACL
@@ -71,6 +74,14 @@ def _check_station(kind: OrgKind, data: dict[str, Any]) -> None:
             raise InvalidValue(str(exc), field="longitude") from exc
 
 
+def _check_hazardous_chemicals(kind: OrgKind, data: dict[str, Any]) -> None:
+    if data.get("hazardous_chemicals") and kind is not OrgKind.USER_UNIT:
+        raise InvalidValue(
+            "only a user unit can be a hazardous-chemicals enterprise",
+            field="hazardous_chemicals",
+        )
+
+
 async def _check_station_code_free(code: str | None, org_id: int | None = None) -> None:
     if code is None:
         return
@@ -87,6 +98,7 @@ async def create_organisation(
     _refuse_class(data)
     _check_licence(kind, data.get("licence_no"), data.get("licence_valid_until"))
     _check_station(kind, data)
+    _check_hazardous_chemicals(kind, data)
     async with unit_of_work() as uow:
         await _check_station_code_free(data.get("station_code"))
         if await uow.organisations.credit_code_taken(credit_code):
@@ -170,6 +182,7 @@ async def update_organisation(
     merged = {**current, **changes}
     _check_licence(OrgKind(current["kind"]), merged["licence_no"], merged["licence_valid_until"])
     _check_station(OrgKind(current["kind"]), merged)
+    _check_hazardous_chemicals(OrgKind(current["kind"]), merged)
     async with unit_of_work() as uow:
         if "station_code" in changes:
             await _check_station_code_free(changes["station_code"], org_id)

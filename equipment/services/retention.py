@@ -1,7 +1,8 @@
-"""What is kept how long. Telemetry and dead letters grow without bound and are pruned by
-age; fill records are traceability records, kept at least 2 years (docs/rules.md, "Gas
-cylinders": a local standard [S]); the register itself is never deleted from, only
-changed with its history."""
+"""What is kept how long. Telemetry, dead letters and the live alarm board's change feed
+(``alarm_change``) grow without bound and are pruned by age; fill records are
+traceability records, kept at least 2 years (docs/rules.md, "Gas cylinders": a local
+standard [S]); the register itself is never deleted from, only changed with its
+history."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from equipment.domain.errors import InvalidValue
+from equipment.services import alarm_feed
 from equipment.storage import reads
 from equipment.storage.retention import Aged
 
@@ -26,6 +28,7 @@ class Retention:
     dead_letter_days: int
     fill_days: int | None = None  # None: fills are kept
     lift_event_days: int | None = None  # None: the fault history is kept
+    alarm_change_days: int = 7  # the live board's change feed (never its last MAX_REPLAY)
 
     def __post_init__(self) -> None:
         if self.fill_days is not None and self.fill_days < FILL_MINIMUM_DAYS:
@@ -33,7 +36,7 @@ class Retention:
                 f"fill records are kept at least {FILL_MINIMUM_DAYS} days (2 years)",
                 field="fill_days",
             )
-        for name in ("heartbeat_days", "dead_letter_days", "lift_event_days"):
+        for name in ("heartbeat_days", "dead_letter_days", "lift_event_days", "alarm_change_days"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InvalidValue(f"{name} must be at least 1", field=name)
@@ -48,6 +51,7 @@ async def prune(retention: Retention, *, now: datetime) -> dict[str, int]:
         "fill": retention.fill_days,
         "lift_event": retention.lift_event_days,
         "web_session": SESSION_DAYS,
+        "alarm_change": retention.alarm_change_days,
     }
     removed: dict[str, int] = {}
     for table, days in keep.items():
@@ -56,7 +60,9 @@ async def prune(retention: Retention, *, now: datetime) -> dict[str, int]:
         cutoff = now - timedelta(days=days)
         removed[table] = 0
         while True:
-            deleted = await reads().retention.delete_older(table, cutoff, limit=CHUNK)
+            deleted = await reads().retention.delete_older(
+                table, cutoff, limit=CHUNK, keep_last=alarm_feed.MAX_REPLAY
+            )
             removed[table] += deleted
             if deleted < CHUNK:
                 break

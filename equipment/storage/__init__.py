@@ -64,6 +64,7 @@ from equipment.storage.retention import RetentionRepository
 from equipment.storage.simulation import SimulationRepository
 from equipment.storage.telemetry import TelemetryRepository
 from equipment.storage.tokens import TokenRepository
+from equipment.storage.work_calendar import WorkCalendarRepository
 
 
 class UnitOfWork:
@@ -107,6 +108,7 @@ class UnitOfWork:
         self.organisations = OrganisationRepository()
         self.public = PublicRepository()
         self.retention = RetentionRepository()
+        self.work_calendar = WorkCalendarRepository()
         self.routines = RoutineRepository()
         self.simulation = SimulationRepository()
         self.sessions = SessionRepository()

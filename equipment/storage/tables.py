@@ -275,6 +275,8 @@ class AlarmChange(Table, tablename="alarm_change"):
     seq = BigInt(null=True, default=None)
     alarm = BigInt()
     event = Varchar(length=24)
+    # When the row was written, set by the database (the pruning's age: retention.py).
+    changed_at = Timestamptz(null=True, default=None)
 
 
 class AuditEntry(Table, tablename="audit_entry"):
@@ -868,6 +870,16 @@ class RosterInspector(Table, tablename="roster_inspector"):
     updated_at = Timestamptz()
 
 
+class WorkCalendarDay(Table, tablename="work_calendar_day"):
+    """The bureau's working-day calendar: a public holiday on a weekday (``holiday``) or a
+    weekend day worked in its place (``workday``, 调休). Days not listed: Monday-Friday."""
+
+    id = BigSerial(primary_key=True)
+    day = Date(unique=True)
+    kind = Varchar(length=8)
+    note = Varchar(length=100, default="")
+
+
 class DrawPlan(Table, tablename="draw_plan"):
     """A random-inspection plan: scope, checklist, period, ratios, and its seed (announced
     before any draw and never changed after)."""
@@ -1171,4 +1183,5 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     Installation,
     AnnualReport,
     Violation,
+    WorkCalendarDay,
 )

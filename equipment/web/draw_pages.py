@@ -17,7 +17,7 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue
 from equipment.i18n import N_, Translator
 from equipment.i18n.spoken import speak
-from equipment.services import clock, draws
+from equipment.services import clock, draws, work_calendar
 from equipment.settings import Settings
 from equipment.web.staff import page, staff_language
 
@@ -140,11 +140,14 @@ async def late(request: Request, principal: NamedDependency[Principal]) -> Templ
     """The bureau's list of results not published by their deadline (一公开)."""
     today = clock.today()
     rows = await draws.late_publications(principal, today=today)
+    calendar = await work_calendar.calendar()
     return page(
         request,
         "draws/late.html",
         {
-            "tasks": [(t, draws.working_days_late(t.publish_by or today, today)) for t in rows],
+            "tasks": [
+                (t, draws.working_days_late(t.publish_by or today, today, calendar)) for t in rows
+            ],
             "conclusions": CONCLUSIONS,
             "today": today,
         },

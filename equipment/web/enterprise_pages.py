@@ -90,6 +90,8 @@ ORG_FIELDS = (
     "licence_no",
     "licence_valid_until",
     "station_code",
+    # A checkbox ("1" when ticked): a user unit that is a hazardous-chemicals enterprise.
+    "hazardous_chemicals",
 )
 FIXED = frozenset({"kind", "credit_code"})
 STALE = N_(
@@ -886,6 +888,8 @@ def _org_values(fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
         text = _text(fields, name)
         if name == "licence_valid_until":
             values[name] = _date(fields, name)
+        elif name == "hazardous_chemicals":
+            values[name] = text == "1"
         elif name in ("licence_no", "station_code"):
             values[name] = text or None
         else:
@@ -977,6 +981,7 @@ async def _org_page(
     principal.require(Permission.ORG_UPDATE_ANY)
     fields: dict[str, Any] = dict(row)
     shown = {n: ("" if fields.get(n) is None else str(fields[n])) for n in ORG_FIELDS}
+    shown["hazardous_chemicals"] = "1" if fields.get("hazardous_chemicals") else ""
     _ = Translator(staff_language(request))
     return page(
         request,
@@ -1013,7 +1018,8 @@ async def organisation_update(
     await organisations.get_organisation(principal, org_id)
     principal.require(Permission.ORG_UPDATE_ANY)
     fields = await request.form()
-    form = {n: _text(fields, n) for n in ORG_FIELDS}
+    # Kind and credit code are not on the edit form: the page keeps showing the stored ones.
+    form = {n: _text(fields, n) for n in ORG_FIELDS if n not in FIXED}
     try:
         version = _int(fields, "version")
         if version is None:

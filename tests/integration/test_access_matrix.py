@@ -157,7 +157,12 @@ async def area(w) -> int:
 async def staged_import(w) -> int:
     """An import staged from an empty export (its header row only)."""
     job = await imports.create_job(
-        SYSTEM, kind="register", file_name="x.csv", digest="0" * 64, now=clock.now(), today=f.TODAY
+        SYSTEM,
+        kind="register",
+        file_name="x.csv",
+        digest="0" * 64,
+        now=clock.now(),
+        today=f.today(),
     )
     await imports.stage_rows(
         SYSTEM,
@@ -166,7 +171,7 @@ async def staged_import(w) -> int:
         [],
         profile=shipped_profile("registration_export"),
         encoding="utf-8",
-        today=f.TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     return job
@@ -214,9 +219,9 @@ async def handed_over_alarm(w, *, to: str) -> int:
         SYSTEM,
         unit["id"],
         maintenance_company_id=w[f"company_{to}"],
-        changed_on=f.TODAY,
+        changed_on=f.today(),
         expected_version=None,
-        today=f.TODAY,
+        today=f.today(),
         now=now,
     )
     return alarm.id
@@ -273,7 +278,6 @@ WEBHOOK_OTHERS = {
 }
 ALARM_RESPONSE = {"admin": 200, "inspector": 403, "owner_a": 403, "station_a": 403}
 ALARM_CLOSING = {"admin": 200, "inspector": 200, "owner_a": 403, "station_a": 403}
-TODAY = str(f.TODAY)
 
 CASES = [
     Case("read own lift", "GET", "/api/v1/equipment/{id}", lift, READ_OK),
@@ -361,7 +365,10 @@ CASES = [
         "/api/v1/equipment/{id}/register",
         lambda w: lift(w, registered=False),
         ADMIN_ONLY,
-        body=lambda w: {"registration_code": f.registration_code(), "registered_on": TODAY},
+        body=lambda w: {
+            "registration_code": f.registration_code(),
+            "registered_on": str(f.today()),
+        },
     ),
     Case(
         "refuse",
@@ -369,7 +376,7 @@ CASES = [
         "/api/v1/equipment/{id}/refuse",
         lambda w: lift(w, registered=False),
         ADMIN_ONLY,
-        body=lambda w: {"on": TODAY, "reason": "资料不全"},
+        body=lambda w: {"on": str(f.today()), "reason": "资料不全"},
     ),
     Case("reapply own", "POST", "/api/v1/equipment/{id}/reapply", refused_lift, ADMIN_OWNER),
     Case(
@@ -385,7 +392,11 @@ CASES = [
         "/api/v1/equipment/{id}/suspend",
         lift,
         ADMIN_OWNER,
-        body=lambda w: {"suspended_from": TODAY, "notified_on": TODAY, "reason": "装修"},
+        body=lambda w: {
+            "suspended_from": str(f.today()),
+            "notified_on": str(f.today()),
+            "reason": "装修",
+        },
     ),
     Case(
         "suspend other's",
@@ -393,7 +404,11 @@ CASES = [
         "/api/v1/equipment/{id}/suspend",
         lambda w: lift(w, "b"),
         {"admin": 200, "inspector": 403, "company_a": 403, "owner_a": 404, "station_a": 403},
-        body=lambda w: {"suspended_from": TODAY, "notified_on": TODAY, "reason": "装修"},
+        body=lambda w: {
+            "suspended_from": str(f.today()),
+            "notified_on": str(f.today()),
+            "reason": "装修",
+        },
     ),
     Case(
         "change maintainer",
@@ -401,7 +416,7 @@ CASES = [
         "/api/v1/equipment/{id}/change-maintainer",
         lift,
         ADMIN_OWNER,
-        body=lambda w: {"maintenance_company_id": w["company_b"], "on": TODAY},
+        body=lambda w: {"maintenance_company_id": w["company_b"], "on": str(f.today())},
     ),
     Case(
         "transfer",
@@ -409,7 +424,7 @@ CASES = [
         "/api/v1/equipment/{id}/transfer",
         lift,
         ADMIN_ONLY,
-        body=lambda w: {"user_unit_id": w["owner_b"], "on": TODAY},
+        body=lambda w: {"user_unit_id": w["owner_b"], "on": str(f.today())},
     ),
     Case(
         "scrap",
@@ -417,7 +432,7 @@ CASES = [
         "/api/v1/equipment/{id}/scrap",
         lift,
         ADMIN_ONLY,
-        body=lambda w: {"on": TODAY, "reason": "报废"},
+        body=lambda w: {"on": str(f.today()), "reason": "报废"},
     ),
     Case(
         "cancel",
@@ -425,7 +440,7 @@ CASES = [
         "/api/v1/equipment/{id}/cancel",
         lift,
         ADMIN_ONLY,
-        body=lambda w: {"on": TODAY, "reason": "迁出"},
+        body=lambda w: {"on": str(f.today()), "reason": "迁出"},
     ),
     Case(
         "read own organisation",
@@ -559,7 +574,7 @@ CASES = [
         "/api/v1/equipment/{id}/inspections",
         lift,
         {"admin": 201, "inspector": 201, "company_a": 403, "owner_a": 403, "station_a": 403},
-        body=lambda w: {"kind": "periodic", "inspected_on": TODAY, "conclusion": "pass"},
+        body=lambda w: {"kind": "periodic", "inspected_on": str(f.today()), "conclusion": "pass"},
     ),
     Case("list inspections", "GET", "/api/v1/equipment/{id}/inspections", lift, READ_OK),
     Case(
@@ -734,7 +749,7 @@ CASES += [
             "station_a": 403,
             "call_centre": 403,
         },
-        body=lambda w: {"held_on": TODAY, "participants": ["张三"]},
+        body=lambda w: {"held_on": str(f.today()), "participants": ["张三"]},
     ),
     Case(
         "record a drill on another's lift",
@@ -749,7 +764,7 @@ CASES += [
             "station_a": 403,
             "call_centre": 403,
         },
-        body=lambda w: {"held_on": TODAY, "participants": ["张三"]},
+        body=lambda w: {"held_on": str(f.today()), "participants": ["张三"]},
     ),
     Case("map config", "GET", "/api/v1/map/config", lambda w: None, register_roles(200)),
     Case("map areas", "GET", "/api/v1/map/areas?kind=old_residential", area, register_roles(200)),
@@ -807,7 +822,7 @@ CASES += [
     Case(
         "lifts missing drills",
         "GET",
-        f"/api/v1/drills/missing?year={f.TODAY.year}",
+        f"/api/v1/drills/missing?year={f.today().year}",
         lift,
         register_roles(200),
     ),
@@ -826,7 +841,7 @@ async def hazard(w, side: str = "a", *, assigned: bool = False) -> int:
     row = await hazards.report(
         SYSTEM,
         hazards.NewHazard("门锁回路被短接", Source.MANUAL, await lift(w, side)),
-        today=f.TODAY,
+        today=f.today(),
         now=now,
     )
     if assigned:
@@ -834,8 +849,8 @@ async def hazard(w, side: str = "a", *, assigned: bool = False) -> int:
             SYSTEM,
             row.id,
             Action.ASSIGN,
-            assignment=Assignment(w[f"owner_{side}"], "王经理", "恢复门锁", f.TODAY, "李检查员"),
-            today=f.TODAY,
+            assignment=Assignment(w[f"owner_{side}"], "王经理", "恢复门锁", f.today(), "李检查员"),
+            today=f.today(),
             now=now,
         )
     return row.id
@@ -917,7 +932,7 @@ CASES += [
             "responsible_org_id": w["owner_a"],
             "responsible_person": "王经理",
             "measures": "恢复门锁",
-            "deadline": TODAY,
+            "deadline": str(f.today()),
             "supervising_inspector": "李检查员",
         },
     ),
@@ -1020,7 +1035,7 @@ async def check(w, side: str = "a", *, user_unit: bool = False) -> int:
         CheckAnswer(i.key, CheckOutcome.FAILED if n == 0 else CheckOutcome.PASSED, "x")
         for n, i in enumerate(checks.checklist_items(name))
     ]
-    detail = await checks.record(SYSTEM, target, None, items, today=f.TODAY, now=clock.now())
+    detail = await checks.record(SYSTEM, target, None, items, today=f.today(), now=clock.now())
     store = evidence_store.store_for(w["evidence_settings"])
     row = await checks.add_evidence(
         SYSTEM, detail.check.id, EVIDENCE_JPEG, store=store, max_bytes=2**20, now=clock.now()
@@ -1283,9 +1298,9 @@ async def campaign(w) -> int:
         SYSTEM,
         title="专项整治",
         per="unit",
-        due_on=f.TODAY,
+        due_on=f.today(),
         selection=campaigns.Selection(categories=("3",)),
-        today=f.TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     return made.id
@@ -1302,7 +1317,7 @@ CASES += [
         "/api/v1/campaigns",
         lambda w: lift(w),
         {**everyone(403), "admin": 201},
-        body=lambda w: {"title": "电梯专项整治", "due_on": str(f.TODAY), "categories": ["3"]},
+        body=lambda w: {"title": "电梯专项整治", "due_on": str(f.today()), "categories": ["3"]},
     ),
     Case("a campaign's tasks", "GET", "/api/v1/campaigns/{id}/tasks", campaign, CAMPAIGN_READERS),
     Case(
@@ -1338,12 +1353,12 @@ async def cleanup_entry(w) -> int:
                 {
                     "report_no": f"JY-{f.credit_code()}",
                     "code": f.registration_code(),
-                    "inspected_on": TODAY,
+                    "inspected_on": str(f.today()),
                     "conclusion": "合格",
                 },
             )
         ],
-        today=f.TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     [(_, _, _, entry)] = result.cleanup

@@ -4,13 +4,16 @@ streams per process."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from equipment.domain.access import SYSTEM, Principal, Role
 from equipment.domain.errors import Busy
-from equipment.services import alarm_feed, alarms, clock
+from equipment.services import alarm_feed, alarms, clock, retention
 from equipment.services.alarm_feed import AlarmFeed
-from equipment.settings import StreamSettings
+from equipment.settings import RetentionSettings, StreamSettings
+from equipment.storage.tables import AlarmChange
 from tests import factories
 
 pytestmark = pytest.mark.integration
@@ -72,3 +75,42 @@ async def test_a_stream_that_falls_behind_is_dropped_and_streams_are_capped(engi
     finally:
         await feed.close()
     assert not feed.subscribers
+
+
+async def test_retention_prunes_old_changes_but_never_a_resumable_one(engine) -> None:
+    """``alarm_change`` is pruned by age like the telemetry (SEREG_RETAIN_ALARM_CHANGE_DAYS),
+    but never within the last MAX_REPLAY changes (a stream may still resume from them), an
+    unstamped change, or the head."""
+    _, unit = await company_lift()
+    now = clock.now()
+    raised = await alarms.raise_alarm(
+        SYSTEM, unit["id"], kind="entrapment", raised_at=now, source="manual", now=now
+    )
+    await alarm_feed.stamp()
+    # The database dates what its triggers write (the pruning's age).
+    [written] = await AlarmChange.select(AlarmChange.changed_at)
+    assert written["changed_at"] is not None
+    head = await alarm_feed.head()
+    # A backlog: MAX_REPLAY + 5 more changes of the alarm, stamped; one not yet stamped.
+    await AlarmChange.insert(
+        *(
+            AlarmChange(seq=head + i, alarm=raised.id, event="reassigned", changed_at=now)
+            for i in range(1, alarm_feed.MAX_REPLAY + 6)
+        ),
+        AlarmChange(seq=None, alarm=raised.id, event="reassigned", changed_at=now),
+    )
+    head += alarm_feed.MAX_REPLAY + 5
+    policy = retention.Retention(heartbeat_days=30, dead_letter_days=90)
+    assert policy.alarm_change_days == RetentionSettings().alarm_change_days
+    assert (await retention.prune(policy, now=now))["alarm_change"] == 0  # all young
+    later = now + timedelta(days=policy.alarm_change_days + 1)
+    # Old now: everything goes but the last MAX_REPLAY behind the head, the head, and the
+    # unstamped row.
+    assert (await retention.prune(policy, now=later))["alarm_change"] == 5
+    kept = sorted(r["seq"] or 0 for r in await AlarmChange.select(AlarmChange.seq))
+    assert kept == [0, *range(head - alarm_feed.MAX_REPLAY, head + 1)]
+    assert await alarm_feed.head() == head
+    # A stream resuming as far back as it may still reads every change after its cursor.
+    changes, last = await alarm_feed.changes_after(head - alarm_feed.MAX_REPLAY, limit=5000)
+    assert len(changes) == alarm_feed.MAX_REPLAY and last == head
+    assert (await retention.prune(policy, now=later))["alarm_change"] == 0

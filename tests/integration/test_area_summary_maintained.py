@@ -7,7 +7,7 @@ both engines."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,15 +19,13 @@ from equipment.storage.tables import Alarm, Area, AreaMember, DueDate, Equipment
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
-TODAY = f.TODAY
-NOW = datetime.now(UTC)
 ROUNDS = 8
 CHANGES_PER_ROUND = 4
 
 
 async def recount(principal: Principal, **question: Any) -> list[dict[str, Any]]:
     """The summary computed from scratch, as the service answers it."""
-    query = areas.summary_query(principal, today=TODAY, **question)
+    query = areas.summary_query(principal, today=f.today(), **question)
     counts = (*areas.SUMMARY_COUNTS, *areas.GRADE_COUNTS, "risk_rank")
     return [{**r, **{c: int(r[c]) for c in counts}} for r in await query]
 
@@ -56,16 +54,16 @@ async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -
         category = rng.choice(["3110", "2100", "3210", "8000"])
         await Equipment.update({Equipment.category: category}).where(Equipment.id == unit_id)
     elif what == "inspection":
-        due = TODAY + timedelta(days=rng.randint(-400, 400))
+        due = f.today() + timedelta(days=rng.randint(-400, 400))
         await Equipment.update({Equipment.next_inspection_due: due}).where(Equipment.id == unit_id)
     elif what == "maintenance":
-        due = TODAY + timedelta(days=rng.randint(-30, 30))
+        due = f.today() + timedelta(days=rng.randint(-30, 30))
         await DueDate.update({DueDate.due_on: due}).where(
             DueDate.equipment == unit_id, DueDate.kind == "maintenance"
         )
     elif what == "alarm":
         unit = await Equipment.select(Equipment.district_code).where(Equipment.id == unit_id)
-        raised = NOW - timedelta(days=rng.choice([1, 30, 200]))
+        raised = clock.now() - timedelta(days=rng.choice([1, 30, 200]))
         await Alarm.insert(
             Alarm(
                 equipment=unit_id,
@@ -95,7 +93,9 @@ async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -
 
 
 async def test_kept_summary_equals_a_recount_after_random_changes(engine) -> None:
-    await load_demo_city(seed=420600, units=400, today=TODAY, now=clock.now(), show_progress=False)
+    await load_demo_city(
+        seed=420600, units=400, today=f.today(), now=clock.now(), show_progress=False
+    )
     unit_ids = [r["id"] for r in await Equipment.select(Equipment.id)]
     area_ids = [r["id"] for r in await Area.select(Area.id)]
     districts = [r["district_code"] for r in await Equipment.select(Equipment.district_code)]
@@ -118,7 +118,7 @@ async def test_kept_summary_equals_a_recount_after_random_changes(engine) -> Non
     done: list[str] = []
     for round_ in range(ROUNDS + 1):
         for principal, question in questions:
-            kept = await areas.summary(principal, today=TODAY, now=NOW, **question)
+            kept = await areas.summary(principal, today=f.today(), now=clock.now(), **question)
             assert kept == await recount(principal, **question), (round_, question, done)
         for _ in range(CHANGES_PER_ROUND):
             done.append(await change(rng, unit_ids, area_ids))
@@ -127,11 +127,11 @@ async def test_kept_summary_equals_a_recount_after_random_changes(engine) -> Non
 
 
 async def test_a_new_day_recounts_everything(engine) -> None:
-    await load_demo_city(seed=7, units=60, today=TODAY, now=clock.now(), show_progress=False)
+    await load_demo_city(seed=7, units=60, today=f.today(), now=clock.now(), show_progress=False)
     question = {"kind": None, "category_prefix": None, "sort": "id", "limit": 1000}
-    before = await areas.summary(SYSTEM, today=TODAY, now=NOW, **question)
-    tomorrow = TODAY + timedelta(days=400)
-    after = await areas.summary(SYSTEM, today=tomorrow, now=NOW, **question)
+    before = await areas.summary(SYSTEM, today=f.today(), now=clock.now(), **question)
+    tomorrow = f.today() + timedelta(days=400)
+    after = await areas.summary(SYSTEM, today=tomorrow, now=clock.now(), **question)
     query = areas.summary_query(SYSTEM, today=tomorrow, **question)
     assert after == [{**r, **{c: int(r[c]) for c in areas.SUMMARY_COUNTS}} for r in await query]
     assert before != after  # the date-bound counts moved

@@ -18,7 +18,6 @@ from tests import factories as f
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 
 
@@ -60,7 +59,7 @@ async def test_a_campaign_its_progress_and_a_follow_up(client, engine) -> None:
     xiangcheng = await f.unit(owner, district_code="420602")
     boiler = await f.unit(owner, district_code="420606", category="1000", parameters={})
 
-    body_json = {"title": "电梯专项整治", "due_on": str(TODAY + 30 * DAY), "categories": ["3"]}
+    body_json = {"title": "电梯专项整治", "due_on": str(f.today() + 30 * DAY), "categories": ["3"]}
     assert (
         await client.post("/api/v1/campaigns", json=body_json, headers=inspector)
     ).status_code == 403
@@ -148,7 +147,7 @@ async def test_a_campaign_its_progress_and_a_follow_up(client, engine) -> None:
     assert rows[2][0] == "420606" and rows[2][2] == 2 and rows[2][6] == 2
 
     # 回头看 before the hazards are closed: nothing to look back on.
-    follow = {"title": "电梯专项整治回头看", "due_on": str(TODAY + 60 * DAY)}
+    follow = {"title": "电梯专项整治回头看", "due_on": str(f.today() + 60 * DAY)}
     early = await client.post(
         f"/api/v1/campaigns/{campaign['id']}/follow-up", json=follow, headers=admin
     )
@@ -161,7 +160,7 @@ async def test_a_campaign_its_progress_and_a_follow_up(client, engine) -> None:
                     "responsible_org_id": owner,
                     "responsible_person": "王经理",
                     "measures": "整改",
-                    "deadline": str(TODAY + 10 * DAY),
+                    "deadline": str(f.today() + 10 * DAY),
                     "supervising_inspector": "李检查员",
                 },
             ),
@@ -217,25 +216,29 @@ async def test_licences_expiring_lapsed_unlicensed_and_reports(client, engine, s
         assert made.status_code == 201, made.text
         return made.json()
 
-    soon = await licence(maker, "manufacture", TODAY - 900 * DAY, TODAY + 30 * DAY, "TS2142001")
-    await licence(silent, "manufacture", TODAY - 900 * DAY, TODAY + 900 * DAY, "TS2142002")
-    await licence(installer, "installation", TODAY - 900 * DAY, TODAY - 100 * DAY, "TS3342001")
-    await licence(body, "inspection", TODAY - 900 * DAY, TODAY - 10 * DAY, "TS7142001")
+    soon = await licence(
+        maker, "manufacture", f.today() - 900 * DAY, f.today() + 30 * DAY, "TS2142001"
+    )
+    await licence(silent, "manufacture", f.today() - 900 * DAY, f.today() + 900 * DAY, "TS2142002")
+    await licence(
+        installer, "installation", f.today() - 900 * DAY, f.today() - 100 * DAY, "TS3342001"
+    )
+    await licence(body, "inspection", f.today() - 900 * DAY, f.today() - 10 * DAY, "TS7142001")
     wrong = await client.post(
         "/api/v1/licences",
         json={
             "organisation_id": owner,
             "kind": "installation",
             "number": "X",
-            "valid_from": str(TODAY),
-            "valid_until": str(TODAY),
+            "valid_from": str(f.today()),
+            "valid_until": str(f.today()),
         },
         headers=admin,
     )
     assert wrong.status_code == 422  # a user unit holds no installation licence
 
-    licensed_lift = await f.unit(owner, commissioning_date=str(TODAY - 400 * DAY))
-    late_lift = await f.unit(owner, commissioning_date=str(TODAY - 50 * DAY))
+    licensed_lift = await f.unit(owner, commissioning_date=str(f.today() - 400 * DAY))
+    late_lift = await f.unit(owner, commissioning_date=str(f.today() - 50 * DAY))
     for unit in (licensed_lift, late_lift):
         put = await client.post(
             f"/api/v1/licences/installations/{unit['id']}",
@@ -249,17 +252,17 @@ async def test_licences_expiring_lapsed_unlicensed_and_reports(client, engine, s
         licensed_lift["id"],
         {
             "kind": "periodic",
-            "inspected_on": TODAY - 2 * DAY,
+            "inspected_on": f.today() - 2 * DAY,
             "conclusion": "pass",
             "inspection_body_id": body,
         },
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
     )
-    last_year = TODAY.year - 1
+    last_year = f.today().year - 1
     reported = await client.post(
         "/api/v1/licences/reports",
-        json={"organisation_id": maker, "year": last_year, "submitted_on": str(TODAY)},
+        json={"organisation_id": maker, "year": last_year, "submitted_on": str(f.today())},
         headers=admin,
     )
     assert reported.status_code == 201, reported.text
@@ -270,7 +273,7 @@ async def test_licences_expiring_lapsed_unlicensed_and_reports(client, engine, s
     assert [x["id"] for x in view["expiring"]] == [soon["id"]]
     lapsed = {x["organisation"]: x for x in view["expired_in_use"]}
     assert set(lapsed) == {installer, body}
-    assert lapsed[body]["last_act_on"] == str(TODAY - 2 * DAY)
+    assert lapsed[body]["last_act_on"] == str(f.today() - 2 * DAY)
     assert [u["equipment"] for u in view["unlicensed_installations"]] == [late_lift["id"]]
     reports = view["reports"]
     assert (reports["year"], reports["manufacturers"], reports["reported"]) == (last_year, 2, 1)
@@ -280,7 +283,7 @@ async def test_licences_expiring_lapsed_unlicensed_and_reports(client, engine, s
     assert (
         await client.post(
             "/api/v1/licences/reports",
-            json={"organisation_id": silent, "year": last_year, "submitted_on": str(TODAY)},
+            json={"organisation_id": silent, "year": last_year, "submitted_on": str(f.today())},
             headers=inspector,
         )
     ).status_code == 403
@@ -288,5 +291,5 @@ async def test_licences_expiring_lapsed_unlicensed_and_reports(client, engine, s
     session = await staff(Role.INSPECTOR, body)
     page = await session.http.get("/ui/licences")
     assert page.status_code == 200, page.text
-    for shown in ("证后监管", "TS2142001", "隆中安装公司", "汉江锅炉厂", str(TODAY - 2 * DAY)):
+    for shown in ("证后监管", "TS2142001", "隆中安装公司", "汉江锅炉厂", str(f.today() - 2 * DAY)):
         assert shown in page.text, shown

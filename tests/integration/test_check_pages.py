@@ -5,16 +5,29 @@ routine and watches the missing list shrink."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 from equipment.domain.access import Role
 from equipment.services import checks
+from equipment.settings import ClockSettings
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize(
+    "clock_settings",
+    [
+        ClockSettings(),
+        # Either side of China's midnight (16:00 UTC): the form's deadline "today" is the
+        # service's today.
+        ClockSettings(pinned_at=datetime(2030, 3, 31, 15, 59, 59, 900_000, tzinfo=UTC)),
+        ClockSettings(pinned_at=datetime(2030, 3, 31, 16, 0, 0, 100_000, tzinfo=UTC)),
+    ],
+    ids=["real", "pinned-before-midnight", "pinned-after-midnight"],
+)
 async def test_a_check_from_the_form_to_the_hazard_and_the_routine_page(staff):
     owner = (await f.organisation("user_unit"))["id"]
     body = (await f.organisation("inspection_body"))["id"]
@@ -45,7 +58,7 @@ async def test_a_check_from_the_form_to_the_hazard_and_the_routine_page(staff):
             "responsible_org_id": str(owner),
             "responsible_person": "王经理",
             "measures": "张贴使用标志",
-            "deadline": str(f.TODAY),
+            "deadline": str(f.today()),
             "supervising_inspector": "李检查员",
         },
     )

@@ -17,7 +17,6 @@ from tests import factories as f
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
@@ -141,7 +140,7 @@ async def test_a_check_turns_two_failed_items_into_two_hazards(client, ctx):
             {
                 "equipment_id": lift["id"],
                 "items": items,
-                "checked_on": str(TODAY + timedelta(days=1)),
+                "checked_on": str(f.today() + timedelta(days=1)),
             },
             422,
         ),
@@ -233,7 +232,7 @@ async def test_routine_records_and_the_missing_list(client, ctx):
     daily = {"equipment_id": lift["id"], "kind": "daily"}
     made = await client.post("/api/v1/routine-records", json=daily, headers=ctx["owner_token"])
     assert made.status_code == 201, made.text
-    assert made.json()["period_start"] == str(TODAY)
+    assert made.json()["period_start"] == str(f.today())
     again = await client.post("/api/v1/routine-records", json=daily, headers=ctx["owner_token"])
     assert again.status_code == 409
     weekly = await client.post(
@@ -252,7 +251,7 @@ async def test_routine_records_and_the_missing_list(client, ctx):
         },
         headers=ctx["owner_token"],
     )
-    assert weekly.json()["period_start"] == str(period_start(Kind.WEEKLY, TODAY))
+    assert weekly.json()["period_start"] == str(period_start(Kind.WEEKLY, f.today()))
     # Not another user unit's unit; not the maintenance company, the station or the
     # inspector (the user unit's own record).
     assert (
@@ -309,7 +308,7 @@ async def test_the_ledger_workbook_holds_the_two_lists_within_scope(client, ctx)
             "responsible_org_id": ctx["owner"],
             "responsible_person": "王经理",
             "measures": "张贴使用标志",
-            "deadline": str(TODAY + timedelta(days=5)),
+            "deadline": str(f.today() + timedelta(days=5)),
             "supervising_inspector": "李检查员",
         },
         headers=ctx["inspector"],

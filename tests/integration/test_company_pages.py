@@ -21,7 +21,6 @@ from tests import factories as f
 from tests.ingest_support import cylinder, fill_payload, fills_topic, ingest_now, station
 
 pytestmark = pytest.mark.integration
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 ZH_HEADERS = [record_sheets.HEADERS_ZH[name] for name in record_sheets.FIELDS]
 
@@ -32,8 +31,8 @@ async def _contract(client, owner: dict, company: dict, units: list[dict]) -> No
         json={
             "user_unit_id": owner["id"],
             "maintenance_company_id": company["id"],
-            "starts_on": str(TODAY - 200 * DAY),
-            "ends_on": str(TODAY + 165 * DAY),
+            "starts_on": str(f.today() - 200 * DAY),
+            "ends_on": str(f.today() + 165 * DAY),
             "equipment_ids": [u["id"] for u in units],
         },
         headers=await f.token(Role.USER_UNIT, owner["id"]),
@@ -124,7 +123,7 @@ async def test_upload_names_each_rejected_row_by_its_spreadsheet_number(companie
     form = await s.http.get("/ui/maint/upload")
     assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
     a, b = (u["code"] for u in companies["ours"])
-    day = TODAY - 3 * DAY
+    day = f.today() - 3 * DAY
     content = gbk_csv(
         [
             ZH_HEADERS,

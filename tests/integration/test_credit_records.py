@@ -6,7 +6,7 @@ publish (一公开) once the clock passes their plan's deadline."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
@@ -15,13 +15,21 @@ from equipment.domain import draw as draw_rules
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.checks import Answer, Outcome
 from equipment.domain.citizen_reports import ReportInput
-from equipment.services import checks, citizen_reports, clock, draws, inspections, licences
+from equipment.domain.errors import InvalidValue
+from equipment.services import (
+    checks,
+    citizen_reports,
+    clock,
+    draws,
+    inspections,
+    licences,
+    work_calendar,
+)
 from equipment.settings import PublicSettings
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 
 
@@ -55,15 +63,17 @@ async def drawn_task(firm: int, *, publish_days: int | None = None) -> int:
         "enterprise_kinds": ["user_unit"],
         "categories": ["3000"],
         "checklist": "user_unit",
-        "period_start": TODAY - 30 * DAY,
-        "period_end": TODAY + 30 * DAY,
+        "period_start": f.today() - 30 * DAY,
+        "period_end": f.today() + 30 * DAY,
         "ratios": {"A": 1, "B": 1, "C": 1, "D": 1},
     }
     if publish_days is not None:
         data["publish_working_days"] = publish_days
     plan = await draws.create_plan(SYSTEM, data, now=clock.now(), options=draws.DrawOptions())
     await draws.announce_seed(SYSTEM, plan.id, "信用记录测试种子", now=clock.now() - DAY)
-    await draws.run_draw(SYSTEM, plan.id, today=TODAY, now=clock.now(), options=draws.DrawOptions())
+    await draws.run_draw(
+        SYSTEM, plan.id, today=f.today(), now=clock.now(), options=draws.DrawOptions()
+    )
     [task] = [t for t in await draws.list_tasks(SYSTEM, plan=plan.id) if t.enterprise == firm]
     return task.id
 
@@ -78,7 +88,7 @@ async def check_for(task_id: int, firm: int) -> int:
         task_id=task_id,
         inspector="甲乙",
         open_hazards=False,
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     return detail.check.id
@@ -131,7 +141,7 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
     # ---- violations: a penalty decision, and a random inspection not compliant ---------
     penalty = {
         "decision_no": "襄市监特罚〔2026〕12号",
-        "decided_on": str(TODAY - 10 * DAY),
+        "decided_on": str(f.today() - 10 * DAY),
         "clause": "《中华人民共和国特种设备安全法》第八十四条",
     }
     made = await client.post(f"/api/v1/credit/{firm}/violations", json=penalty, headers=admin)
@@ -140,7 +150,7 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
     no_clause = {**penalty, "clause": ""}
     bad = await client.post(f"/api/v1/credit/{firm}/violations", json=no_clause, headers=admin)
     assert bad.status_code == 400
-    future = {**penalty, "decided_on": str(TODAY + 5 * DAY)}
+    future = {**penalty, "decided_on": str(f.today() + 5 * DAY)}
     bad = await client.post(f"/api/v1/credit/{firm}/violations", json=future, headers=admin)
     assert bad.status_code == 422 and "future" in bad.text
     self_penalty = await client.post(
@@ -155,7 +165,7 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
         check_id=await check_for(task_id, firm),
         conclusion="non_compliant",
         findings="未按规定开展月调度",
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
         options=draws.DrawOptions(),
     )
@@ -200,7 +210,7 @@ async def test_upheld_reports_and_violations_count_in_the_window(client, monkeyp
     assert recorded["violations"]["measure"] == 2
 
     window = credit_rules.DEFAULT_TABLE.window_days
-    later = TODAY + (window + 20) * DAY
+    later = f.today() + (window + 20) * DAY
     monkeypatch.setattr(clock, "today", lambda: later)
     aged = factors((await client.get(f"/api/v1/credit/{firm}", headers=admin)).json())
     assert aged["complaints_upheld"]["measure"] == aged["violations"]["measure"] == 0
@@ -216,8 +226,8 @@ async def test_manufacturers_and_installers_are_graded(client) -> None:
     await inspections.record_inspection(
         SYSTEM,
         lifts[0],
-        {"kind": "periodic", "inspected_on": TODAY - 40 * DAY, "conclusion": "fail"},
-        today=TODAY,
+        {"kind": "periodic", "inspected_on": f.today() - 40 * DAY, "conclusion": "fail"},
+        today=f.today(),
         now=clock.now(),
     )
     for org, kind in ((maker, "manufacture"), (installer, "installation")):
@@ -227,16 +237,20 @@ async def test_manufacturers_and_installers_are_graded(client) -> None:
             kind=kind,
             number=f"TS{org:07d}",
             scope="曳引驱动乘客电梯",
-            valid_from=TODAY - 100 * DAY,
-            valid_until=TODAY + 300 * DAY,
+            valid_from=f.today() - 100 * DAY,
+            valid_until=f.today() + 300 * DAY,
             now=clock.now(),
         )
     # One lift installed before the installer's licence began, one while it held.
     await licences.record_installation(
-        SYSTEM, lifts[0], installer_id=installer, installed_on=TODAY - 200 * DAY, now=clock.now()
+        SYSTEM,
+        lifts[0],
+        installer_id=installer,
+        installed_on=f.today() - 200 * DAY,
+        now=clock.now(),
     )
     await licences.record_installation(
-        SYSTEM, lifts[1], installer_id=installer, installed_on=TODAY - 50 * DAY, now=clock.now()
+        SYSTEM, lifts[1], installer_id=installer, installed_on=f.today() - 50 * DAY, now=clock.now()
     )
     assessed = await client.post("/api/v1/credit/assess", headers=admin)
     assert assessed.status_code == 200, assessed.text
@@ -248,12 +262,14 @@ async def test_manufacturers_and_installers_are_graded(client) -> None:
     assert "refused_fills" not in got and "overdue_maintenance" not in got
     assert got["no_valid_licence"]["measure"] == 0
     assert got["failed_inspections"]["measure"] == 50  # 1 of its 2 lifts failed
-    last_year = [y for y in range(TODAY.year - 1, TODAY.year) if y >= (TODAY - 365 * DAY).year]
+    last_year = [
+        y for y in range(f.today().year - 1, f.today().year) if y >= (f.today() - 365 * DAY).year
+    ]
     assert got["annual_reports_missing"]["measure"] == len(last_year) == 1
     assert "100%年报" in got["annual_reports_missing"]["source"]
     assert "no regulatory figure" in got["annual_reports_missing"]["source"]
     await licences.record_report(
-        SYSTEM, maker, year=TODAY.year - 1, submitted_on=TODAY - 20 * DAY, now=clock.now()
+        SYSTEM, maker, year=f.today().year - 1, submitted_on=f.today() - 20 * DAY, now=clock.now()
     )
     got = factors((await client.get(f"/api/v1/credit/{maker}", headers=admin)).json())
     assert got["annual_reports_missing"]["measure"] == 0
@@ -291,8 +307,8 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
             "title": "期限过长",
             "enterprise_kinds": ["user_unit"],
             "checklist": "user_unit",
-            "period_start": str(TODAY),
-            "period_end": str(TODAY + DAY),
+            "period_start": str(f.today()),
+            "period_end": str(f.today() + DAY),
             "publish_working_days": 61,
         },
         headers=admin,
@@ -302,11 +318,11 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
         SYSTEM,
         task_id,
         check_id=await check_for(task_id, firm),
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
         options=draws.DrawOptions(),
     )
-    deadline = draw_rules.working_days_after(TODAY, 3)
+    deadline = draw_rules.working_days_after(f.today(), 3)
     task = (await client.get(f"/api/v1/draws/tasks/{task_id}", headers=admin)).json()
     assert task["publish_by"] == str(deadline)  # the plan's 3 days, not the default 20
 
@@ -316,7 +332,7 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
         assert got.status_code == 200, got.text
         return list(got.json())
 
-    assert await late_on(TODAY) == []
+    assert await late_on(f.today()) == []
     assert await late_on(deadline) == []  # due that day: not late yet
     next_working = draw_rules.working_days_after(deadline, 1)
     [late] = await late_on(next_working)
@@ -329,3 +345,44 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
     )
     assert published.json() == {"published": 1}
     assert await late_on(draw_rules.working_days_after(deadline, 4)) == []
+
+
+async def test_the_holiday_calendar_moves_the_deadline_and_the_days_late(client, move_clock):
+    """Public holidays and 调休 working weekends, as the admin imports them, in the
+    publication deadline of a result and in how late it is; without entries Monday to
+    Friday (the test above)."""
+    admin = await f.token(Role.ADMIN)
+    firm = (await f.organisation("user_unit"))["id"]
+    await f.unit(firm)
+    task_id = await drawn_task(firm, publish_days=3)
+    today = f.today()
+    weekdays = [today + i * DAY for i in range(1, 15) if (today + i * DAY).weekday() < 5]
+    saturday = next(today + i * DAY for i in range(1, 8) if (today + i * DAY).weekday() == 5)
+    text = "\n".join([f"{d},holiday,测试假日" for d in weekdays[:4]] + [f"{saturday},workday,调休"])
+    assert await work_calendar.import_days(SYSTEM, text, now=clock.now()) == 5
+    calendar = await work_calendar.calendar()
+    assert calendar.holidays == frozenset(weekdays[:4]) and calendar.workdays == {saturday}
+    await draws.complete_task(
+        SYSTEM,
+        task_id,
+        check_id=await check_for(task_id, firm),
+        today=today,
+        now=clock.now(),
+        options=draws.DrawOptions(),
+    )
+    deadline = draw_rules.working_days_after(today, 3, calendar)
+    # The four weekdays off push it to the fifth weekday's week; the Saturday counts.
+    assert deadline > draw_rules.working_days_after(today, 3)
+    assert deadline == sorted([*weekdays[4:], saturday])[2]
+    task = (await client.get(f"/api/v1/draws/tasks/{task_id}", headers=admin)).json()
+    assert task["publish_by"] == str(deadline)
+    # Two calendar working days after it, however many weekdays that is.
+    two_later = draw_rules.working_days_after(deadline, 2, calendar)
+    move_clock(datetime.combine(two_later, time(12), clock.CHINA))
+    [late] = (await client.get("/api/v1/draws/tasks/late", headers=admin)).json()
+    assert (late["id"], late["days_late"]) == (task_id, 2)
+    # A later import replaces a listed day: the Saturday is no longer worked.
+    await work_calendar.import_days(SYSTEM, f"{saturday},holiday,改回", now=clock.now())
+    assert (await work_calendar.calendar()).workdays == frozenset()
+    with pytest.raises(InvalidValue, match="line 1"):
+        await work_calendar.import_days(SYSTEM, "明天,holiday", now=clock.now())

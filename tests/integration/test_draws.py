@@ -11,7 +11,6 @@ from equipment.services import clock, draws, inspections, tokens
 from tests import factories as f
 
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 
 
@@ -38,11 +37,11 @@ async def test_plan_draw_tasks_publication_and_scope(client) -> None:
         units[firms[0]]["id"],
         {
             "kind": "periodic",
-            "inspected_on": TODAY - 30 * DAY,
+            "inspected_on": f.today() - 30 * DAY,
             "conclusion": "pass",
             "inspection_body_id": body_a,
         },
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     firm_token = await f.token(Role.USER_UNIT, firms[0])
@@ -115,8 +114,8 @@ async def test_plan_draw_tasks_publication_and_scope(client) -> None:
             "enterprise_kinds": ["user_unit"],
             "categories": ["3000"],
             "checklist": "user_unit",
-            "period_start": str(TODAY - 60 * DAY),
-            "period_end": str(TODAY - DAY),
+            "period_start": str(f.today() - 60 * DAY),
+            "period_end": str(f.today() - DAY),
             "ratios": {"A": 1, "B": 1, "C": 1, "D": 1},
         },
         headers=admin,
@@ -224,7 +223,7 @@ async def test_plan_draw_tasks_publication_and_scope(client) -> None:
         f"/api/v1/draws/tasks/{task['id']}/complete", json={"check_id": check_id}, headers=doer
     )
     assert done.status_code == 200, done.text
-    assert done.json()["state"] == "done" and done.json()["publish_by"] > str(TODAY)
+    assert done.json()["state"] == "done" and done.json()["publish_by"] > str(f.today())
     assert done.json()["check_id"] == check_id and done.json()["conclusion"] == "rectify"
     own = (await client.get("/api/v1/draws/tasks", headers=firm_token)).json()
     assert [t["conclusion"] for t in own if t["state"] == "done"] == [

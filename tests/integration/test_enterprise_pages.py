@@ -6,6 +6,7 @@ names the field at fault in Chinese."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -14,11 +15,11 @@ import pytest
 from equipment.domain.access import SYSTEM, Role
 from equipment.domain.rules.dates import add_months
 from equipment.services import clock, maintenance, register
+from equipment.storage.tables import AuditEntry, Organisation
 from equipment.web import enterprise_pages
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
-TODAY = f.TODAY
 
 
 @pytest.fixture
@@ -26,17 +27,19 @@ async def world(engine):
     owner = (await f.organisation("user_unit", name="汉江小区物业"))["id"]
     other = (await f.organisation("user_unit", name="隔壁物业"))["id"]
     company = (await f.organisation("maintenance_company", name="隆中电梯工程有限公司"))["id"]
-    year_ago = str(add_months(TODAY, -12))
+    year_ago = str(add_months(f.today(), -12))
     # Its first periodic inspection falls due this month: the user unit must apply now.
     due_soon = await f.unit(
         owner,
         maintenance_company_id=company,
-        manufacture_date=str(add_months(TODAY, -20)),
+        manufacture_date=str(add_months(f.today(), -20)),
         commissioning_date=year_ago,
         registered_on=year_ago,
         address="樊城区人民路<script>alert(1)</script>号",
     )
-    pending = await f.unit(owner, registered=False, commissioning_date=str(TODAY - timedelta(60)))
+    pending = await f.unit(
+        owner, registered=False, commissioning_date=str(f.today() - timedelta(60))
+    )
     theirs = await f.unit(other)
     return {
         "owner": owner,
@@ -105,7 +108,7 @@ async def test_another_user_units_unit_is_not_found_on_every_unit_route(staff, w
     for action in ("suspend", "resume", "maintainer"):
         answer = await me.post(
             f"/ui/my/units/{theirs}/{action}",
-            {"version": "1", "suspended_from": str(TODAY), "resumed_on": str(TODAY)},
+            {"version": "1", "suspended_from": str(f.today()), "resumed_on": str(f.today())},
         )
         assert answer.status_code == 404, action
     assert (await me.http.get(f"/ui/my/units/{world['due_soon']['id']}")).status_code == 200
@@ -118,7 +121,7 @@ async def test_applying_for_a_unit_shows_field_errors_in_chinese_then_goes_pendi
     me = await staff(Role.USER_UNIT, world["owner"])
     unit = world["due_soon"]["id"]
     for path in ("/ui/units/new", f"/ui/my/units/{unit}/suspend", "/ui/contracts"):
-        no_token = await me.http.post(path, data={"version": "1", "suspended_from": str(TODAY)})
+        no_token = await me.http.post(path, data={"version": "1", "suspended_from": str(f.today())})
         assert no_token.status_code == 403, path  # CSRF: refused without the form's token
     assert (await register.get_equipment(SYSTEM, unit))["status"] == "in_use"
     form = await me.http.get("/ui/units/new")
@@ -156,7 +159,7 @@ async def test_applying_for_a_unit_shows_field_errors_in_chinese_then_goes_pendi
     assert cylinder.status_code == 422
     assert re.search(r'id="e-other">类别 2310[^<]*必须填写 medium', cylinder.text)
     future = await me.post(
-        "/ui/units/new", {**body, "commissioning_date": str(TODAY + timedelta(days=3))}
+        "/ui/units/new", {**body, "commissioning_date": str(f.today() + timedelta(days=3))}
     )
     assert "未来" in error_of(future.text, "commissioning_date")
     done = await me.post("/ui/units/new", {**body, "commissioning_date": "2024-04-01"})
@@ -183,33 +186,33 @@ async def test_suspend_resume_and_change_maintainer_respect_the_version(staff, w
         unit["id"],
         int(version),
         {"address": "樊城区人民路2号"},
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     stale = await me.post(
         f"{path}/suspend",
-        {"version": version, "suspended_from": str(TODAY), "notified_on": str(TODAY)},
+        {"version": version, "suspended_from": str(f.today()), "notified_on": str(f.today())},
     )
     assert stale.status_code == 412 and "他人修改" in stale.text
     assert "樊城区人民路2号" in stale.text  # shown as it is now
     version = re.search(r'name="version" value="(\d+)"', stale.text).group(1)
     early = await me.post(
         f"{path}/suspend",
-        {"version": version, "suspended_from": str(add_months(TODAY, -13))},
+        {"version": version, "suspended_from": str(add_months(f.today(), -13))},
     )
     # Before the unit was in use (on the service's "on"): named by the form's own field.
     assert early.status_code == 422
     assert re.search("[\u4e00-\u9fff]", error_of(early.text, "suspended_from"))
     done = await me.post(
         f"{path}/suspend",
-        {"version": version, "suspended_from": str(TODAY), "reason": "大修"},
+        {"version": version, "suspended_from": str(f.today()), "reason": "大修"},
     )
     assert done.status_code == 303
     page = await me.http.get(path)
     assert "暂停使用" in page.text and "重新启用" in page.text
     version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
     assert (
-        await me.post(f"{path}/resume", {"version": version, "resumed_on": str(TODAY)})
+        await me.post(f"{path}/resume", {"version": version, "resumed_on": str(f.today())})
     ).status_code == 303
     company = (await f.organisation("maintenance_company", name="汉江电梯维保"))["id"]
     page = await me.http.get(path)
@@ -219,13 +222,13 @@ async def test_suspend_resume_and_change_maintainer_respect_the_version(staff, w
         {
             "version": version,
             "maintenance_company_id": str(world["owner"]),
-            "changed_on": str(TODAY),
+            "changed_on": str(f.today()),
         },
     )
     assert wrong.status_code == 422 and error_of(wrong.text, "maintenance_company_id")
     changed = await me.post(
         f"{path}/maintainer",
-        {"version": version, "maintenance_company_id": str(company), "changed_on": str(TODAY)},
+        {"version": version, "maintenance_company_id": str(company), "changed_on": str(f.today())},
     )
     assert changed.status_code == 303
     assert (await register.get_equipment(SYSTEM, unit["id"]))["maintenance_company"] == company
@@ -238,8 +241,8 @@ async def test_a_user_unit_signs_and_terminates_its_contracts(staff, world):
     assert world["due_soon"]["code"] in form.text and world["theirs"]["code"] not in form.text
     body = {
         "maintenance_company_id": str(world["company"]),
-        "starts_on": str(TODAY - timedelta(days=10)),
-        "ends_on": str(TODAY + timedelta(days=355)),
+        "starts_on": str(f.today() - timedelta(days=10)),
+        "ends_on": str(f.today() + timedelta(days=355)),
         "cycle_days": "20",
     }
     no_units = await me.post("/ui/contracts", body)
@@ -292,13 +295,13 @@ async def test_the_office_registers_from_the_queue_with_the_late_flag(staff, wor
     prefix = f"{pending['id']}-"
     bad = await admin.post(
         f"/ui/registrations/{pending['id']}/register",
-        {"version": "1", "registration_code": "31104206", "registered_on": str(TODAY)},
+        {"version": "1", "registration_code": "31104206", "registered_on": str(f.today())},
     )
     assert bad.status_code == 422 and error_of(bad.text, "registration_code", prefix)
     code = f.registration_code()
     done = await admin.post(
         f"/ui/registrations/{pending['id']}/register",
-        {"version": "1", "registration_code": code, "registered_on": str(TODAY)},
+        {"version": "1", "registration_code": code, "registered_on": str(f.today())},
     )
     assert done.status_code == 303
     after = await admin.http.get(done.headers["location"])
@@ -307,12 +310,16 @@ async def test_the_office_registers_from_the_queue_with_the_late_flag(staff, wor
     assert (unit["status"], unit["late_registration"]) == ("in_use", True)
     again = await admin.post(
         f"/ui/registrations/{pending['id']}/register",
-        {"version": "1", "registration_code": f.registration_code(), "registered_on": str(TODAY)},
+        {
+            "version": "1",
+            "registration_code": f.registration_code(),
+            "registered_on": str(f.today()),
+        },
     )
     assert again.status_code == 412  # the queue's version is stale: someone registered it
     missing = await admin.post(
         "/ui/registrations/999999/register",
-        {"registration_code": code, "registered_on": str(TODAY)},
+        {"registration_code": code, "registered_on": str(f.today())},
     )
     assert missing.status_code == 404
     me = await staff(Role.USER_UNIT, world["owner"])
@@ -320,7 +327,7 @@ async def test_the_office_registers_from_the_queue_with_the_late_flag(staff, wor
     assert (
         await me.post(
             f"/ui/registrations/{world['pending']['id']}/register",
-            {"registration_code": code, "registered_on": str(TODAY)},
+            {"registration_code": code, "registered_on": str(f.today())},
         )
     ).status_code == 403
 
@@ -343,7 +350,7 @@ async def test_the_office_lists_creates_and_edits_organisations(staff, world):
         "name": "襄阳安顺电梯",
         "credit_code": "91420600000000000X",
         "licence_no": "TS3342001",
-        "licence_valid_until": str(TODAY + timedelta(days=300)),
+        "licence_valid_until": str(f.today() + timedelta(days=300)),
     }
     bad = await admin.post("/ui/organisations", body)
     assert bad.status_code == 422 and error_of(bad.text, "credit_code")
@@ -371,6 +378,64 @@ async def test_the_office_lists_creates_and_edits_organisations(staff, world):
     assert (await me.http.get(f"/ui/organisations/{world['owner']}")).status_code == 403
 
 
+def form_of(html: str) -> dict[str, str]:
+    """The text fields of an organisation's edit form as the page fills them in."""
+    return dict(re.findall(r'<input id="f-\w+" name="(\w+)" value="([^"]*)"', html))
+
+
+async def test_the_office_marks_a_user_unit_a_hazardous_chemicals_enterprise(staff, world):
+    admin = await staff(Role.ADMIN)
+    path = f"/ui/organisations/{world['owner']}"
+    page = await admin.http.get(path)
+    assert 'name="hazardous_chemicals"' in page.text and "危险化学品企业" in page.text
+    assert 'id="f-hazardous_chemicals" type="checkbox" name="hazardous_chemicals" value="1">' in (
+        page.text
+    )  # not ticked
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    fields = form_of(page.text)
+    saved = await admin.post(path, {**fields, "version": version, "hazardous_chemicals": "1"})
+    assert saved.status_code == 303, saved.text
+    (row,) = await Organisation.select(Organisation.hazardous_chemicals).where(
+        Organisation.id == world["owner"]
+    )
+    assert row["hazardous_chemicals"]
+    page = await admin.http.get(path)
+    assert 'name="hazardous_chemicals" value="1" checked>' in page.text
+    assert 'value="汉江小区物业"' in page.text  # the rest as it was
+    [entry] = await AuditEntry.select(AuditEntry.after).where(
+        (AuditEntry.entity == "organisation")
+        & (AuditEntry.entity_id == world["owner"])
+        & (AuditEntry.action == "update")
+    )
+    after = entry["after"] if isinstance(entry["after"], dict) else json.loads(entry["after"])
+    assert after["hazardous_chemicals"] is True
+    # Unticked: cleared.
+    version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+    cleared = await admin.post(path, {**form_of(page.text), "version": version})
+    assert cleared.status_code == 303
+    assert 'value="1" checked>' not in (await admin.http.get(path)).text
+    # A maintenance company has no such box, and one cannot be created ticked.
+    company = await admin.http.get(f"/ui/organisations/{world['company']}")
+    assert 'name="hazardous_chemicals"' not in company.text
+    body = {
+        "kind": "maintenance_company",
+        "name": "襄阳安顺电梯",
+        "credit_code": f.credit_code(),
+        "licence_no": "TS3342001",
+        "licence_valid_until": str(f.today() + timedelta(days=300)),
+        "hazardous_chemicals": "1",
+    }
+    refused = await admin.post("/ui/organisations", body)
+    assert refused.status_code == 422
+    assert error_of(refused.text, "hazardous_chemicals") == "只有使用单位可以是危险化学品企业"
+    made = await admin.post(
+        "/ui/organisations",
+        {**body, "kind": "user_unit", "licence_no": "", "licence_valid_until": ""},
+    )
+    assert made.status_code == 303, made.text
+    assert 'value="1" checked>' in (await admin.http.get(made.headers["location"])).text
+
+
 async def test_the_office_refuses_from_the_queue_and_the_owner_reads_why_and_applies_again(
     staff, world
 ):
@@ -381,7 +446,7 @@ async def test_the_office_refuses_from_the_queue_and_the_owner_reads_why_and_app
     assert f'action="/ui/registrations/{pending["id"]}/refuse"' in queue.text
     blank = await admin.post(
         f"/ui/registrations/{pending['id']}/refuse",
-        {"version": "1", "refused_on": str(TODAY), "reason": " "},
+        {"version": "1", "refused_on": str(f.today()), "reason": " "},
     )
     assert blank.status_code == 422
     assert error_of(blank.text, "reason", prefix) == "请填写不予登记的理由"
@@ -389,7 +454,7 @@ async def test_the_office_refuses_from_the_queue_and_the_owner_reads_why_and_app
     reason = "产品合格证与设备代码不符"
     done = await admin.post(
         f"/ui/registrations/{pending['id']}/refuse",
-        {"version": "1", "refused_on": str(TODAY), "reason": reason},
+        {"version": "1", "refused_on": str(f.today()), "reason": reason},
     )
     assert done.status_code == 303, done.text
     after = await admin.http.get(done.headers["location"])

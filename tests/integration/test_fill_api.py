@@ -22,7 +22,6 @@ from tests.ingest_support import (
 pytestmark = pytest.mark.integration
 # These tests read the English message ids (the default answer language is Chinese).
 ACCEPT_LANGUAGE = "en"
-TODAY = factories.TODAY
 
 
 def permit_url(code: str, medium: str = "LPG", station_code: str | None = None) -> str:
@@ -136,8 +135,8 @@ async def test_joint_operation_agreement(engine, client) -> None:
     body = {
         "owner_station_id": partner["id"],
         "filling_station_id": home["id"],
-        "valid_from": str(TODAY - timedelta(days=1)),
-        "valid_until": str(TODAY + timedelta(days=90)),
+        "valid_from": str(factories.today() - timedelta(days=1)),
+        "valid_until": str(factories.today() + timedelta(days=90)),
     }
     created = await client.post("/api/v1/joint-fillings", json=body, headers=admin)
     assert created.status_code == 201, created.text
@@ -148,7 +147,7 @@ async def test_joint_operation_agreement(engine, client) -> None:
     ).status_code == 403
     listed = (await client.get("/api/v1/joint-fillings", headers=token)).json()
     assert [j["owner_station_id"] for j in listed] == [partner["id"]]
-    backwards = {**body, "valid_until": str(TODAY - timedelta(days=5))}
+    backwards = {**body, "valid_until": str(factories.today() - timedelta(days=5))}
     bad = await client.post("/api/v1/joint-fillings", json=backwards, headers=admin)
     assert bad.status_code == 422
 
@@ -161,7 +160,7 @@ async def test_station_codes_are_unique_and_only_for_stations(engine, client) ->
         "credit_code": factories.credit_code(),
         "name": "重复代码站",
         "licence_no": "TS1",
-        "licence_valid_until": str(TODAY + timedelta(days=30)),
+        "licence_valid_until": str(factories.today() + timedelta(days=30)),
         "station_code": first["station_code"],
     }
     assert (await client.post("/api/v1/organisations", json=body, headers=admin)).status_code == 409
@@ -212,7 +211,7 @@ async def test_fill_permit_follows_corrected_inspections(engine, client) -> None
     token = await factories.token(Role.STATION, home["id"])
     failed_then_passed = await cylinder(home, made=date(2022, 1, 1))
     passed_then_failed = await cylinder(home, made=date(2022, 1, 1))
-    day = TODAY - timedelta(days=20)
+    day = factories.today() - timedelta(days=20)
 
     async def record(
         unit: dict, conclusion: str, corrects: int | None = None, on: date = day
@@ -221,7 +220,7 @@ async def test_fill_permit_follows_corrected_inspections(engine, client) -> None
         if corrects is not None:
             data["corrects"] = corrects
         row, _ = await inspections.record_inspection(
-            SYSTEM, unit["id"], data, today=TODAY, now=clock.now()
+            SYSTEM, unit["id"], data, today=factories.today(), now=clock.now()
         )
         return row["id"]
 
@@ -255,7 +254,7 @@ async def test_permit_for_another_stations_cylinder_tells_nothing_of_it(engine, 
     admin = await factories.token(Role.ADMIN)
     scrapped = await client.post(
         f"/api/v1/equipment/{theirs['id']}/scrap",
-        json={"on": str(TODAY), "reason": "报废"},
+        json={"on": str(factories.today()), "reason": "报废"},
         headers=admin,
     )
     assert scrapped.status_code == 200, scrapped.text
@@ -291,8 +290,8 @@ async def test_permit_for_another_stations_cylinder_tells_nothing_of_it(engine, 
     agreement = {
         "owner_station_id": owner["id"],
         "filling_station_id": home["id"],
-        "valid_from": str(TODAY - timedelta(days=1)),
-        "valid_until": str(TODAY + timedelta(days=90)),
+        "valid_from": str(factories.today() - timedelta(days=1)),
+        "valid_until": str(factories.today() + timedelta(days=90)),
     }
     created = await client.post("/api/v1/joint-fillings", json=agreement, headers=admin)
     assert created.status_code == 201, created.text

@@ -34,7 +34,6 @@ pytestmark = pytest.mark.integration
 # These tests read the English message ids (the default answer language is Chinese).
 ACCEPT_LANGUAGE = "en"
 GEOD = Geod(ellps="WGS84")
-TODAY = f.TODAY
 # A quiet corner of 襄城区 for hand-made areas, in WGS-84.
 LON0, LAT0 = 112.10, 32.00
 
@@ -81,7 +80,11 @@ AGES = {
     # (manufactured, commissioned, registered)
     "old": (date(2004, 1, 1), date(2005, 6, 1), date(2005, 6, 10)),  # over 15 years, overdue
     "middle": (date(2015, 3, 1), date(2015, 9, 1), date(2015, 9, 10)),  # overdue, 11 years
-    "new": (TODAY - timedelta(days=100), TODAY - timedelta(days=5), TODAY - timedelta(days=3)),
+    "new": (
+        f.today() - timedelta(days=100),
+        f.today() - timedelta(days=5),
+        f.today() - timedelta(days=3),
+    ),
 }
 
 
@@ -610,7 +613,7 @@ async def test_area_summary_counts_hand_made_data(client, ctx):
     scrapped = await unit(ctx, *at, age="old")
     scrap = await client.post(
         f"/api/v1/equipment/{scrapped}/scrap",
-        json={"on": str(TODAY), "reason": "报废"},
+        json={"on": str(f.today()), "reason": "报废"},
         headers=ctx["admin"],
     )
     assert scrap.status_code == 200, scrap.text
@@ -623,7 +626,7 @@ async def test_area_summary_counts_hand_made_data(client, ctx):
         i: (await client.get(f"/api/v1/equipment/{i}", headers=ctx["admin"])).json()
         for i in (old_a, new_a, old_b, boiler, in_s2)
     }
-    overdue = {i for i, u in units.items() if u["next_inspection_due"] < str(TODAY)}
+    overdue = {i for i, u in units.items() if u["next_inspection_due"] < str(f.today())}
     assert {old_a, old_b} <= overdue and new_a not in overdue and in_s2 not in overdue
 
     response = await client.get(
@@ -952,7 +955,9 @@ async def test_arbitrary_rings_are_repaired_or_refused(client, ctx, rings):
 
 
 async def test_demo_city_puts_old_overdue_lifts_in_old_residential_areas(engine):
-    await load_demo_city(seed=420600, units=600, today=TODAY, now=clock.now(), show_progress=False)
+    await load_demo_city(
+        seed=420600, units=600, today=f.today(), now=clock.now(), show_progress=False
+    )
     kinds = {r["kind"] for r in await Area.select(Area.kind)}
     assert kinds == {"district", "old_residential"}
     assert await Area.count() == 209
@@ -962,7 +967,7 @@ async def test_demo_city_puts_old_overdue_lifts_in_old_residential_areas(engine)
         Equipment.id, Equipment.commissioning_date, Equipment.category
     ).where(Equipment.id.is_in([r["equipment"] for r in in_old] or [0]))
     assert len(lifts) >= 10
-    old_enough = TODAY.replace(year=TODAY.year - 15)
+    old_enough = f.today().replace(year=f.today().year - 15)
 
     def old_lift(u: dict) -> bool:
         return u["category"].startswith("3") and u["commissioning_date"] <= old_enough
@@ -984,7 +989,7 @@ async def test_demo_city_puts_old_overdue_lifts_in_old_residential_areas(engine)
         category_prefix=None,
         sort="-overdue_inspections",
         limit=10,
-        today=TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     assert rows[0]["overdue_inspections"] >= 1

@@ -1,4 +1,4 @@
-"""Hazard evidence files: both stores against real servers (a local directory; moto's
+"""Hazard (and check) evidence files: both stores against real servers (a local directory; moto's
 standalone S3 server started here on loopback), and the API's limits and scope."""
 
 from __future__ import annotations
@@ -200,3 +200,35 @@ async def test_the_s3_store_serves_the_api(engine, configure, moto_server):
 
     listing = evidence_store.s3_client(settings).list_objects_v2(Bucket=bucket)
     assert [o["Size"] for o in listing.get("Contents", [])] == [len(PDF)]
+
+
+async def test_hazards_and_checks_take_evidence_the_same_way(world):
+    """One upload path for both owners: the same refusals (in Chinese by default), the
+    same limit and the same store, each file under its owner's own key."""
+    http, hazard = world["http"], await _hazard(world)
+    checklist = await http.get("/api/v1/checks/checklists/lift", headers=world["inspector"])
+    items = [{"key": i["key"], "outcome": "passed"} for i in checklist.json()["items"]]
+    check = await http.post(
+        "/api/v1/checks",
+        json={"equipment_id": world["lift"]["id"], "items": items},
+        headers=world["inspector"],
+    )
+    assert check.status_code == 201, check.text
+    paths = {
+        "hazard": f"/api/v1/hazards/{hazard}/evidence",
+        "check": f"/api/v1/checks/{check.json()['id']}/evidence",
+    }
+    chinese = {**world["inspector"], "Accept-Language": "zh-CN"}
+    for bad, reason in ((FORGED, "按文件内容判定"), (PDF + b"\x00" * 5000, "最大 4096 字节")):
+        answers = [await http.post(path, content=bad, headers=chinese) for path in paths.values()]
+        assert [a.status_code for a in answers] == [422, 422]
+        assert answers[0].json()["detail"] == answers[1].json()["detail"]
+        assert reason in answers[0].json()["detail"]
+    for path in paths.values():
+        sent = await http.post(path, content=PNG, headers=world["inspector"])
+        assert sent.status_code == 201, sent.text
+        got = await http.get(f"{path}/{sent.json()['id']}", headers=world["inspector"])
+        assert got.content == PNG and got.headers["x-content-type-options"] == "nosniff"
+        assert got.headers["content-disposition"].endswith(f'-{sent.json()["id"]}.png"')
+    kinds = sorted(parts[0] for parts in _files(world["root"]))
+    assert kinds == ["check", "hazard"]

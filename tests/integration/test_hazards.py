@@ -14,7 +14,6 @@ from tests import factories as f
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 
 
@@ -62,7 +61,7 @@ def assignment(ctx, deadline=None) -> dict:
         "responsible_org_id": ctx["owner"],
         "responsible_person": "王经理",
         "measures": "恢复门锁回路，拆除短接线",
-        "deadline": str(deadline or TODAY + 10 * DAY),
+        "deadline": str(deadline or f.today() + 10 * DAY),
         "supervising_inspector": "李检查员",
     }
 
@@ -106,7 +105,7 @@ async def test_the_full_loop_with_a_send_back_and_a_major_hazard(client, ctx):
     assert back.json()["state"] == "rectifying"
     assert (await step(client, ctx, hazard["id"], "submit", "owner_token")).status_code == 200
     closed = await step(client, ctx, hazard["id"], "verify", "inspector")
-    assert closed.json()["state"] == "verified" and closed.json()["closed_on"] == str(TODAY)
+    assert closed.json()["state"] == "verified" and closed.json()["closed_on"] == str(f.today())
     assert (await step(client, ctx, hazard["id"], "send_back", "inspector")).status_code == 409
 
     history = (
@@ -194,8 +193,8 @@ async def test_a_maintenance_records_hazards_open_hazards_once(client, ctx):
         json={
             "user_unit_id": ctx["owner"],
             "maintenance_company_id": ctx["company"],
-            "starts_on": str(TODAY - 200 * DAY),
-            "ends_on": str(TODAY + 165 * DAY),
+            "starts_on": str(f.today() - 200 * DAY),
+            "ends_on": str(f.today() + 165 * DAY),
             "equipment_ids": [lift["id"]],
         },
         headers=ctx["owner_token"],
@@ -204,7 +203,7 @@ async def test_a_maintenance_records_hazards_open_hazards_once(client, ctx):
     record = {
         "record_id": "R-H1",
         "code": lift["code"],
-        "maintained_on": str(TODAY - DAY),
+        "maintained_on": str(f.today() - DAY),
         "level": "half_monthly",
         "items": ["门锁检查"],
         "technicians": [{"name": "李强", "certificate_no": "T1-4206-0001"}],
@@ -233,7 +232,7 @@ async def test_a_failed_inspection_opens_a_hazard_per_finding(client, ctx):
         f"/api/v1/equipment/{lift['id']}/inspections",
         json={
             "kind": "periodic",
-            "inspected_on": str(TODAY),
+            "inspected_on": str(f.today()),
             "conclusion": "fail",
             "report_no": "XY-2026-9",
             "findings": "1. 限速器动作速度超差\n2. 轿厢应急照明失效",
@@ -252,18 +251,18 @@ async def test_a_failed_inspection_opens_a_hazard_per_finding(client, ctx):
 async def test_a_passed_deadline_raises_one_alarm_and_lists_the_hazard_overdue(client, ctx):
     hazard = await listed(client, ctx, ctx["lift"])
     assigned = await step(
-        client, ctx, hazard["id"], "assign", "inspector", **assignment(ctx, TODAY)
+        client, ctx, hazard["id"], "assign", "inspector", **assignment(ctx, f.today())
     )
     assert assigned.status_code == 200, assigned.text
     overdue = "/api/v1/hazards?overdue=true"
     assert (await client.get(overdue, headers=ctx["admin"])).json()["items"] == []
     # The deadline passes (moved back a week, as if a week went by).
-    await Hazard.update({Hazard.deadline: TODAY - 7 * DAY}).where(Hazard.id == hazard["id"])
+    await Hazard.update({Hazard.deadline: f.today() - 7 * DAY}).where(Hazard.id == hazard["id"])
     items = (await client.get(overdue, headers=ctx["owner_token"])).json()["items"]
     assert [(h["id"], h["overdue"]) for h in items] == [(hazard["id"], True)]
     now = clock.now()
-    assert await hazards.raise_overdue_alarms(today=TODAY, now=now) == 1
-    assert await hazards.raise_overdue_alarms(today=TODAY, now=now) == 0
+    assert await hazards.raise_overdue_alarms(today=f.today(), now=now) == 1
+    assert await hazards.raise_overdue_alarms(today=f.today(), now=now) == 0
     alarms = (await client.get("/api/v1/alarms?kind=hazard_overdue", headers=ctx["admin"])).json()[
         "items"
     ]

@@ -28,7 +28,6 @@ from tests.ingest_support import (
 )
 
 pytestmark = pytest.mark.integration
-TODAY = factories.TODAY
 
 
 async def _fill_count(n: int) -> bool:
@@ -45,13 +44,13 @@ async def test_every_verdict_code(engine, consumers, publisher, verdicts) -> Non
     partner = await station()
     other = await station()
     far = await station(lon=114.30, lat=30.60)  # Wuhan, ~260 km from Xiangyang
-    lapsed = await station(licence_valid_until=TODAY - timedelta(days=1))
+    lapsed = await station(licence_valid_until=factories.today() - timedelta(days=1))
     await fills.create_joint_filling(
         SYSTEM,
         owner_station_id=partner["id"],
         filling_station_id=home["id"],
-        valid_from=TODAY - timedelta(days=30),
-        valid_until=TODAY + timedelta(days=30),
+        valid_from=factories.today() - timedelta(days=30),
+        valid_until=factories.today() + timedelta(days=30),
         now=clock.now(),
     )
 
@@ -61,15 +60,19 @@ async def test_every_verdict_code(engine, consumers, publisher, verdicts) -> Non
     scrapped, cancelled = await good(), await good()
     for unit, action in ((scrapped, Action.SCRAP), (cancelled, Action.CANCEL)):
         await register.close(
-            SYSTEM, unit["id"], action, on=TODAY, reason="test", expected_version=None,
-            today=TODAY, now=clock.now(),
+            SYSTEM, unit["id"], action, on=factories.today(), reason="test", expected_version=None,
+            today=factories.today(), now=clock.now(),
         )  # fmt: skip
     failed = await cylinder(home, made=date(2022, 1, 1))
     await inspections.record_inspection(
         SYSTEM,
         failed["id"],
-        {"kind": "periodic", "inspected_on": TODAY - timedelta(days=20), "conclusion": "fail"},
-        today=TODAY,
+        {
+            "kind": "periodic",
+            "inspected_on": factories.today() - timedelta(days=20),
+            "conclusion": "fail",
+        },
+        today=factories.today(),
         now=clock.now(),
     )
     unknown_due = await good()
@@ -359,8 +362,8 @@ async def test_a_foreign_cylinders_verdict_tells_the_station_nothing_of_it(
     a, b = await station(), await station()
     foreign = await cylinder(b)
     await register.close(
-        SYSTEM, foreign["id"], Action.SCRAP, on=TODAY, reason="test", expected_version=None,
-        today=TODAY, now=clock.now(),
+        SYSTEM, foreign["id"], Action.SCRAP, on=factories.today(), reason="test",
+        expected_version=None, today=factories.today(), now=clock.now(),
     )  # fmt: skip
     first = fill_payload(
         b["station_code"], foreign["code"], filled_at=iso(at() - timedelta(minutes=2))

@@ -18,7 +18,6 @@ from tests import factories as f
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 
 
 @pytest.fixture
@@ -43,7 +42,7 @@ def report(unit_code: str, number: str, **extra) -> dict:
         "report_no": number,
         "code": unit_code,
         "kind": "定期检验",
-        "inspected_on": str(TODAY),
+        "inspected_on": str(f.today()),
         "conclusion": "合格",
         **extra,
     }
@@ -69,13 +68,13 @@ async def test_a_json_upload_files_keeps_and_rejects_row_by_row_and_again_change
 ):
     lift, _, _, _ = ctx["units"]
     before = await due_of(client, ctx, lift)
-    assert before <= TODAY  # never inspected: overdue
+    assert before <= f.today()  # never inspected: overdue
     unknown = f.registration_code()
     rows = [
         report(lift["code"], "JY-1"),
         report(unknown, "JY-2"),
         report(lift["code"], "JY-3", conclusion="还行"),
-        report(lift["code"], "JY-4", inspected_on=str(TODAY + timedelta(days=3))),
+        report(lift["code"], "JY-4", inspected_on=str(f.today() + timedelta(days=3))),
         report(lift["code"], "JY-1"),
         report(lift["code"], "", conclusion="合格"),
         report(lift["code"], "JY-5", kind="大修"),
@@ -96,7 +95,7 @@ async def test_a_json_upload_files_keeps_and_rejects_row_by_row_and_again_change
     assert "in the future" in result["rejected"][1]["reason"]
     assert "repeated in this upload" in result["rejected"][2]["reason"]
     after = await due_of(client, ctx, lift)
-    assert after > TODAY  # the periodic inspection moved the due date
+    assert after > f.today()  # the periodic inspection moved the due date
 
     again = await upload(client, ctx, rows)
     assert (again["stored"], again["unchanged"]) == (0, 1)
@@ -114,27 +113,27 @@ async def test_csv_in_gbk_and_xlsx_uploads_name_the_rows_the_sheet_shows(client,
     text = io.StringIO()
     sheet = csv.writer(text)
     sheet.writerow(["报告编号", "设备注册代码", "检验类别", "检验日期", "检验结论", "下次检验日期"])
-    sheet.writerow(["JY-C1", second["code"], "定期检验", f"{TODAY:%Y/%m/%d}", "合格", ""])
+    sheet.writerow(["JY-C1", second["code"], "定期检验", f"{f.today():%Y/%m/%d}", "合格", ""])
     sheet.writerow(["JY-C2", second["code"], "定期检验", "2026年13月1日", "合格", ""])
     result = await upload(client, ctx, text.getvalue().encode("gb18030"))
     assert (result["stored"], len(result["rejected"])) == (1, 1)
     [rejected] = result["rejected"]
     assert (rejected["row"], rejected["field"]) == (3, "inspected_on")
-    assert await due_of(client, ctx, second) > TODAY
+    assert await due_of(client, ctx, second) > f.today()
 
     book = Workbook()
     ws = book.active
     ws.append(["report_no", "code", "kind", "inspected_on", "conclusion"])
-    ws.append(["JY-X1", third["code"], "periodic", TODAY, "pass"])
+    ws.append(["JY-X1", third["code"], "periodic", f.today(), "pass"])
     ws.append([])
-    ws.append(["JY-X2", third["code"], "periodic", TODAY, "pass", "extra"])
-    ws.append(["JY-X3", "", "periodic", TODAY, "pass"])
+    ws.append(["JY-X2", third["code"], "periodic", f.today(), "pass", "extra"])
+    ws.append(["JY-X3", "", "periodic", f.today(), "pass"])
     data = io.BytesIO()
     book.save(data)
     result = await upload(client, ctx, data.getvalue(), XLSX_MEDIA_TYPE)
     assert result["stored"] == 2  # one report a unit a day is the body's business
     assert [(r["row"], r["field"]) for r in result["rejected"]] == [(5, "code")]
-    assert await due_of(client, ctx, third) > TODAY
+    assert await due_of(client, ctx, third) > f.today()
 
     broken = await client.post(
         "/api/v1/inspections/reports",
@@ -162,7 +161,7 @@ async def test_the_registration_office_files_a_kept_report_under_its_unit(client
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["state"] == "resolved"
     assert resolved.json()["equipment_id"] == fourth["id"]
-    assert await due_of(client, ctx, fourth) > TODAY
+    assert await due_of(client, ctx, fourth) > f.today()
     filed = await client.get(f"/api/v1/equipment/{fourth['id']}/inspections", headers=ctx["admin"])
     [inspection] = filed.json()
     assert inspection["report_no"] == "JY-K1"

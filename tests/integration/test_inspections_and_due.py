@@ -17,7 +17,6 @@ from tests import factories as f
 pytestmark = pytest.mark.integration
 # These tests read the English message ids (the default answer language is Chinese).
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 
 
 @pytest.fixture
@@ -64,7 +63,7 @@ async def inspect(client, ctx, unit_id: int, **body) -> dict:
 
 
 async def test_recording_the_due_inspection_moves_the_due_date(client, ctx):
-    installed = add_months(TODAY, -12 * 3 - 1)  # lift-year 1's periodic inspection never done
+    installed = add_months(f.today(), -12 * 3 - 1)  # lift-year 1's periodic inspection never done
     unit = await lift(ctx, installed)
     first = await inspect(
         client, ctx, unit["id"], kind="supervisory", inspected_on=installed, reason="installation"
@@ -78,47 +77,47 @@ async def test_recording_the_due_inspection_moves_the_due_date(client, ctx):
     assert item["state"] == "overdue" and item["days_overdue"] > 0
     assert item["maintenance_company_name"] == "隆中电梯工程有限公司"
 
-    result = await inspect(client, ctx, unit["id"], kind="periodic", inspected_on=TODAY)
+    result = await inspect(client, ctx, unit["id"], kind="periodic", inspected_on=f.today())
     assert result["inspection"]["on_time"] is False
     assert result["inspection"]["answered_due_on"] == due["due_on"]
     assert not {"periodic", "self_test"} & set(result["schedule"]["overdue"])
     after = await client.get("/api/v1/due?window=overdue", headers=ctx["inspector"])
     assert after.json()["items"] == []
     read = await client.get(f"/api/v1/equipment/{unit['id']}", headers=ctx["admin"])
-    assert date.fromisoformat(read.json()["next_inspection_due"]) > TODAY
+    assert date.fromisoformat(read.json()["next_inspection_due"]) > f.today()
     public = await client.get(f"/api/v1/public/equipment/{unit['code']}")
     assert public.json()["inspection_overdue"] is False
 
 
 async def test_failed_inspection_makes_the_unit_unfit_until_it_passes(client, ctx):
-    unit = await lift(ctx, TODAY - timedelta(days=400))
+    unit = await lift(ctx, f.today() - timedelta(days=400))
     failed = await inspect(
         client,
         ctx,
         unit["id"],
         kind="periodic",
-        inspected_on=TODAY,
+        inspected_on=f.today(),
         conclusion="fail",
         findings="门锁回路短接",
     )
     assert failed["schedule"]["not_fit_for_use"] is True
     read = await client.get(f"/api/v1/equipment/{unit['id']}", headers=ctx["admin"])
     assert read.json()["not_fit_for_use"] is True
-    passed = await inspect(client, ctx, unit["id"], kind="periodic", inspected_on=TODAY)
+    passed = await inspect(client, ctx, unit["id"], kind="periodic", inspected_on=f.today())
     assert passed["schedule"]["not_fit_for_use"] is False
 
 
 async def test_a_correction_supersedes_and_keeps_history(client, ctx, engine):
-    unit = await lift(ctx, TODAY - timedelta(days=400))
+    unit = await lift(ctx, f.today() - timedelta(days=400))
     wrong = await inspect(
-        client, ctx, unit["id"], kind="periodic", inspected_on=TODAY, conclusion="fail"
+        client, ctx, unit["id"], kind="periodic", inspected_on=f.today(), conclusion="fail"
     )
     fixed = await inspect(
         client,
         ctx,
         unit["id"],
         kind="periodic",
-        inspected_on=TODAY,
+        inspected_on=f.today(),
         corrects=wrong["inspection"]["id"],
     )
     assert fixed["schedule"]["not_fit_for_use"] is False
@@ -130,7 +129,7 @@ async def test_a_correction_supersedes_and_keeps_history(client, ctx, engine):
         f"/api/v1/equipment/{unit['id']}/inspections",
         json={
             "kind": "periodic",
-            "inspected_on": str(TODAY),
+            "inspected_on": str(f.today()),
             "conclusion": "pass",
             "corrects": wrong["inspection"]["id"],
         },
@@ -147,7 +146,7 @@ async def test_a_correction_supersedes_and_keeps_history(client, ctx, engine):
         (
             {
                 "kind": "periodic",
-                "inspected_on": str(TODAY + timedelta(days=1)),
+                "inspected_on": str(f.today() + timedelta(days=1)),
                 "conclusion": "pass",
             },
             "inspected_on",
@@ -155,9 +154,9 @@ async def test_a_correction_supersedes_and_keeps_history(client, ctx, engine):
         (
             {
                 "kind": "periodic",
-                "inspected_on": str(TODAY),
+                "inspected_on": str(f.today()),
                 "conclusion": "pass",
-                "next_due_stated": str(TODAY),
+                "next_due_stated": str(f.today()),
             },
             "next_due",
         ),
@@ -165,7 +164,7 @@ async def test_a_correction_supersedes_and_keeps_history(client, ctx, engine):
     ],
 )
 async def test_bad_inspections_get_a_field_level_422(client, ctx, body, field):
-    unit = await lift(ctx, TODAY - timedelta(days=400))
+    unit = await lift(ctx, f.today() - timedelta(days=400))
     response = await client.post(
         f"/api/v1/equipment/{unit['id']}/inspections", json=body, headers=ctx["inspector"]
     )
@@ -174,8 +173,8 @@ async def test_bad_inspections_get_a_field_level_422(client, ctx, body, field):
 
 
 async def test_only_inspectors_and_admins_record_inspections(client, ctx):
-    unit = await lift(ctx, TODAY - timedelta(days=400))
-    body = {"kind": "periodic", "inspected_on": str(TODAY), "conclusion": "pass"}
+    unit = await lift(ctx, f.today() - timedelta(days=400))
+    body = {"kind": "periodic", "inspected_on": str(f.today()), "conclusion": "pass"}
     for token, status in (
         ("owner_token", 403),
         ("company_token", 403),
@@ -192,10 +191,10 @@ async def test_an_inspector_files_reports_in_its_own_bodys_name_only(client, ctx
     # The body a report is filed under is the inspector's own (its token's): naming
     # another body is refused with 403 and stores nothing; naming its own, or none, files
     # under its own; the registration office may name any body.
-    unit = await lift(ctx, TODAY - timedelta(days=400))
+    unit = await lift(ctx, f.today() - timedelta(days=400))
     rival = await f.organisation("inspection_body", name="别的检验机构")
     url = f"/api/v1/equipment/{unit['id']}/inspections"
-    body = {"kind": "periodic", "inspected_on": str(TODAY), "conclusion": "pass"}
+    body = {"kind": "periodic", "inspected_on": str(f.today()), "conclusion": "pass"}
 
     forged = await client.post(
         url, json={**body, "inspection_body_id": rival["id"]}, headers=ctx["inspector"]
@@ -231,29 +230,29 @@ async def test_vessel_report_date_wins(client, ctx):
         registered_on="2020-01-20",
         parameters={"safety_grade": 2, "volume_m3": 2.0},
     )
-    stated = TODAY + timedelta(days=700)
+    stated = f.today() + timedelta(days=700)
     result = await inspect(
-        client, ctx, vessel["id"], kind="periodic", inspected_on=TODAY, next_due_stated=stated
+        client, ctx, vessel["id"], kind="periodic", inspected_on=f.today(), next_due_stated=stated
     )
     assert result["schedule"]["next_periodic"]["due_on"] == str(stated)
     assert result["schedule"]["next_periodic"]["from_report"] is True
 
 
 async def test_suspended_units_are_not_due_and_resume_flags_a_lapse(client, ctx):
-    unit = await lift(ctx, add_months(TODAY, -12 * 3 - 2))
+    unit = await lift(ctx, add_months(f.today(), -12 * 3 - 2))
     await inspect(
         client,
         ctx,
         unit["id"],
         kind="supervisory",
-        inspected_on=add_months(TODAY, -12 * 3 - 2),
+        inspected_on=add_months(f.today(), -12 * 3 - 2),
         reason="installation",
     )
     suspend = await client.post(
         f"/api/v1/equipment/{unit['id']}/suspend",
         json={
-            "suspended_from": str(TODAY - timedelta(days=5)),
-            "notified_on": str(TODAY),
+            "suspended_from": str(f.today() - timedelta(days=5)),
+            "notified_on": str(f.today()),
             "reason": "装修",
         },
         headers=ctx["admin"],
@@ -264,13 +263,13 @@ async def test_suspended_units_are_not_due_and_resume_flags_a_lapse(client, ctx)
     assert due.json()["items"] == []  # a suspended unit is not "due"
     resumed = await client.post(
         f"/api/v1/equipment/{unit['id']}/resume",
-        json={"resumed_on": str(TODAY)},
+        json={"resumed_on": str(f.today())},
         headers=ctx["admin"],
     )
     assert resumed.json()["needs_inspection_before_resume"] is True
     overdue = await client.get("/api/v1/due?window=overdue", headers=ctx["inspector"])
     assert [i["equipment_id"] for i in overdue.json()["items"]] == [unit["id"]]
-    done = await inspect(client, ctx, unit["id"], kind="periodic", inspected_on=TODAY)
+    done = await inspect(client, ctx, unit["id"], kind="periodic", inspected_on=f.today())
     assert "periodic" not in done["schedule"]["overdue"]
     read = await client.get(f"/api/v1/equipment/{unit['id']}", headers=ctx["admin"])
     assert read.json()["needs_inspection_before_resume"] is False
@@ -279,7 +278,7 @@ async def test_suspended_units_are_not_due_and_resume_flags_a_lapse(client, ctx)
 async def test_due_list_filters_scope_and_pages(client, ctx):
     units = []
     for months in range(1, 13):
-        units.append(await lift(ctx, add_months(TODAY, -months * 7)))
+        units.append(await lift(ctx, add_months(f.today(), -months * 7)))
     other = await f.unit(
         ctx["owner"], maintenance_company_id=ctx["other_company"], district_code="420602"
     )
@@ -304,11 +303,12 @@ async def test_due_list_filters_scope_and_pages(client, ctx):
     assert [i["equipment_id"] for i in district["items"]] == [other["id"]]
     window = (
         await client.get(
-            f"/api/v1/due?from={TODAY}&to={TODAY + timedelta(days=60)}", headers=ctx["admin"]
+            f"/api/v1/due?from={f.today()}&to={f.today() + timedelta(days=60)}",
+            headers=ctx["admin"],
         )
     ).json()
     assert all(
-        TODAY <= date.fromisoformat(i["due_on"]) <= TODAY + timedelta(days=60)
+        f.today() <= date.fromisoformat(i["due_on"]) <= f.today() + timedelta(days=60)
         for i in window["items"]
     )
     bad = await client.get("/api/v1/due?kind=tea_break", headers=ctx["admin"])
@@ -316,19 +316,19 @@ async def test_due_list_filters_scope_and_pages(client, ctx):
 
 
 async def test_reminders_one_month_before_and_when_overdue(client, ctx):
-    soon = await lift(ctx, add_months(TODAY, -12))  # lift-year 1 ends this month
-    late = await lift(ctx, add_months(TODAY, -12 - 2))
-    far = await lift(ctx, add_months(TODAY, -12 + 4))
+    soon = await lift(ctx, add_months(f.today(), -12))  # lift-year 1 ends this month
+    late = await lift(ctx, add_months(f.today(), -12 - 2))
+    far = await lift(ctx, add_months(f.today(), -12 + 4))
     response = await client.get("/api/v1/reminders", headers=ctx["owner_token"])
     items = {i["equipment_id"]: i for i in response.json()["items"]}
     assert items[late["id"]]["state"] == "overdue"
     assert far["id"] not in items
     assert items[soon["id"]]["state"] == "reminder"
-    assert date.fromisoformat(items[soon["id"]]["reminder_on"]) <= TODAY
+    assert date.fromisoformat(items[soon["id"]]["reminder_on"]) <= f.today()
 
 
 async def test_exports_read_back_with_chinese_text(client, ctx):
-    await lift(ctx, add_months(TODAY, -12 - 2), address="襄阳市樊城区人民路=1号")
+    await lift(ctx, add_months(f.today(), -12 - 2), address="襄阳市樊城区人民路=1号")
     csv_response = await client.get("/api/v1/due/export.csv?lang=zh", headers=ctx["inspector"])
     assert csv_response.status_code == 200
     assert csv_response.headers["content-type"] == "text/csv; charset=utf-8"
@@ -347,8 +347,8 @@ async def test_exports_read_back_with_chinese_text(client, ctx):
 
 
 async def test_summary_counts_and_coverage(client, ctx):
-    late = await lift(ctx, add_months(TODAY, -12 - 3))
-    on_time = await lift(ctx, add_months(TODAY, -12 - 3))
+    late = await lift(ctx, add_months(f.today(), -12 - 3))
+    on_time = await lift(ctx, add_months(f.today(), -12 - 3))
     due = (
         await client.get(f"/api/v1/equipment/{on_time['id']}/schedule", headers=ctx["admin"])
     ).json()["next_periodic"]["due_on"]

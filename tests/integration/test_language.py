@@ -17,7 +17,6 @@ from tests import factories as f
 from tests.ingest_support import cylinder, station
 
 pytestmark = pytest.mark.integration
-TODAY = f.TODAY
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -64,11 +63,11 @@ async def test_validation_messages_are_said_in_the_callers_language(bare):
 
     # A domain refusal with a field: detail and field message both translated.
     owner = await f.organisation("user_unit")
-    body = f.unit_body(owner["id"], manufacture_date=str(TODAY + timedelta(days=3)))
+    body = f.unit_body(owner["id"], manufacture_date=str(f.today() + timedelta(days=3)))
     refused = await bare.post("/api/v1/equipment", json=body, headers=admin)
     assert refused.status_code == 422, refused.text
     problem = refused.json()
-    assert problem["detail"] == f"{TODAY + timedelta(days=3)} 是未来的日期"
+    assert problem["detail"] == f"{f.today() + timedelta(days=3)} 是未来的日期"
     assert problem["extra"][0]["key"] == "manufacture_date"  # keys stay the API's names
     assert chinese(problem["extra"][0]["message"])
 
@@ -109,7 +108,7 @@ async def test_chinese_conclusion_level_and_district_are_accepted(bare):
     body = await f.organisation("inspection_body")
     admin = await f.token(Role.ADMIN)
     inspector = await f.token(Role.INSPECTOR, body["id"])
-    installed = TODAY - timedelta(days=400)
+    installed = f.today() - timedelta(days=400)
     unit = await f.unit(
         owner["id"],
         maintenance_company_id=company["id"],
@@ -120,14 +119,14 @@ async def test_chinese_conclusion_level_and_district_are_accepted(bare):
 
     inspected = await bare.post(
         f"/api/v1/equipment/{unit['id']}/inspections",
-        json={"kind": "periodic", "inspected_on": str(TODAY), "conclusion": "不合格"},
+        json={"kind": "periodic", "inspected_on": str(f.today()), "conclusion": "不合格"},
         headers=inspector,
     )
     assert inspected.status_code == 201, inspected.text
     assert inspected.json()["inspection"]["conclusion"] == "fail"
     unknown = await bare.post(
         f"/api/v1/equipment/{unit['id']}/inspections",
-        json={"kind": "periodic", "inspected_on": str(TODAY), "conclusion": "还行"},
+        json={"kind": "periodic", "inspected_on": str(f.today()), "conclusion": "还行"},
         headers=inspector,
     )
     assert unknown.status_code == 400 and unknown.json()["extra"][0]["key"] == "conclusion"
@@ -137,8 +136,8 @@ async def test_chinese_conclusion_level_and_district_are_accepted(bare):
         json={
             "user_unit_id": owner["id"],
             "maintenance_company_id": company["id"],
-            "starts_on": str(TODAY - timedelta(days=30)),
-            "ends_on": str(TODAY + timedelta(days=300)),
+            "starts_on": str(f.today() - timedelta(days=30)),
+            "ends_on": str(f.today() + timedelta(days=300)),
             "equipment_ids": [unit["id"]],
         },
         headers=await f.token(Role.USER_UNIT, owner["id"]),
@@ -149,7 +148,7 @@ async def test_chinese_conclusion_level_and_district_are_accepted(bare):
         json={
             "record_id": "R-zh-1",
             "code": unit["code"],
-            "maintained_on": str(TODAY - timedelta(days=1)),
+            "maintained_on": str(f.today() - timedelta(days=1)),
             "level": "半月",
             "items": ["门锁检查"],
             "technicians": [{"name": "李强", "certificate_no": "T1-4206-0001"}],

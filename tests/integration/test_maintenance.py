@@ -11,6 +11,7 @@ import pytest
 
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import clock, credit, maintenance, pacing
+from equipment.settings import ClockSettings
 from equipment.storage.tables import Equipment
 from tests import factories as f
 from tests.loop_support import other_work
@@ -18,17 +19,28 @@ from tests.loop_support import other_work
 pytestmark = pytest.mark.integration
 # These tests read the English message ids (the default answer language is Chinese).
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 DAY = timedelta(days=1)
+# China's midnight is 16:00 UTC: the instants either side of it the clock is pinned to.
+BEFORE_MIDNIGHT = datetime(2030, 3, 31, 15, 59, 59, 900_000, tzinfo=UTC)
+AFTER_MIDNIGHT = datetime(2030, 3, 31, 16, 0, 0, 100_000, tzinfo=UTC)
+AROUND_MIDNIGHT = pytest.mark.parametrize(
+    "clock_settings",
+    [
+        ClockSettings(),
+        ClockSettings(pinned_at=BEFORE_MIDNIGHT),
+        ClockSettings(pinned_at=AFTER_MIDNIGHT),
+    ],
+    ids=["real", "pinned-before-midnight", "pinned-after-midnight"],
+)
 
 
 @pytest.fixture
-async def ctx(engine):
+async def ctx(engine, boot):  # boot: the test's clock is installed before its data is made
     owner = await f.organisation("user_unit")
     company = await f.organisation("maintenance_company", name="汉江电梯")
     rival = await f.organisation("maintenance_company", name="隆中电梯")
     await credit.set_override(
-        SYSTEM, company["id"], "B", "约谈后核定", today=TODAY, now=clock.now()
+        SYSTEM, company["id"], "B", "约谈后核定", today=f.today(), now=clock.now()
     )
     return {
         "owner": owner["id"],
@@ -45,8 +57,8 @@ async def contract(client, ctx, units, *, starts=None, ends=None, company=None, 
     body = {
         "user_unit_id": ctx["owner"],
         "maintenance_company_id": company or ctx["company"],
-        "starts_on": str(starts or TODAY - 200 * DAY),
-        "ends_on": str(ends or TODAY + 165 * DAY),
+        "starts_on": str(starts or f.today() - 200 * DAY),
+        "ends_on": str(ends or f.today() + 165 * DAY),
         "equipment_ids": [u["id"] for u in units],
         **extra,
     }
@@ -70,7 +82,7 @@ async def test_a_company_without_a_contract_is_refused(client, ctx):
     lift = await f.unit(ctx["owner"])
     response = await client.post(
         "/api/v1/maintenance/records",
-        json=record(lift["code"], TODAY, "R1"),
+        json=record(lift["code"], f.today(), "R1"),
         headers=ctx["company_token"],
     )
     assert response.status_code == 422
@@ -85,13 +97,13 @@ async def test_contract_makes_the_company_the_maintainer_and_records_store_once(
     assert unit["maintenance_company_id"] == ctx["company"]
     first = await client.post(
         "/api/v1/maintenance/records",
-        json=record(lift["code"], TODAY - DAY, "R-1"),
+        json=record(lift["code"], f.today() - DAY, "R-1"),
         headers=ctx["company_token"],
     )
     assert first.status_code == 201 and first.json()["stored"] == 1
     again = await client.post(
         "/api/v1/maintenance/records",
-        json=record(lift["code"], TODAY - DAY, "R-1"),
+        json=record(lift["code"], f.today() - DAY, "R-1"),
         headers=ctx["company_token"],
     )
     assert again.status_code == 200 and again.json() == {
@@ -105,7 +117,7 @@ async def test_contract_makes_the_company_the_maintainer_and_records_store_once(
     ).json()
     assert len(records) == 1 and records[0]["technicians"][0]["certificate_no"] == "T1-4206-0001"
     public = (await client.get(f"/api/v1/public/equipment/{lift['code']}")).json()
-    assert public["last_maintenance_on"] == str(TODAY - DAY)
+    assert public["last_maintenance_on"] == str(f.today() - DAY)
     assert public["maintenance_company"] == "汉江电梯"
 
 
@@ -129,7 +141,7 @@ async def test_rejections_reveal_nothing_of_another_companys_unit(client, ctx):
         assert response.status_code == 422, response.text
         return response.json()["detail"].replace(code, "<code>")
 
-    for day in (TODAY - 10 * DAY, date(2023, 1, 1)):
+    for day in (f.today() - 10 * DAY, date(2023, 1, 1)):
         expected = await reason(unknown, day)
         assert await reason(theirs["code"], day) == expected
         assert await reason(scrapped["code"], day) == expected
@@ -160,7 +172,7 @@ async def test_on_demand_needs_iot_insurance_and_a_good_class(client, ctx):
     assert refused.status_code == 422
     assert "IoT" in refused.json()["detail"] and "insurance" in refused.json()["detail"]
     # Within its inspection validity: commissioned 100 days ago, year 1 is next year.
-    recent = TODAY - 100 * DAY
+    recent = f.today() - 100 * DAY
     smart = await f.unit(
         ctx["owner"],
         parameters={**f.LIFT_PARAMETERS, "iot_monitored": True},
@@ -218,7 +230,7 @@ async def test_ten_thousand_row_csv_with_bad_rows(client, ctx):
         row = {
             "record_id": f"CSV-{i}",
             "code": lift["code"],
-            "maintained_on": str(TODAY - (i % 150) * DAY),
+            "maintained_on": str(f.today() - (i % 150) * DAY),
             "level": "half_monthly",
             "items": "润滑;清洁",
             "technicians": "李强:T1-0001;张伟:T1-0002",
@@ -227,7 +239,7 @@ async def test_ten_thousand_row_csv_with_bad_rows(client, ctx):
             row["technicians"] = "李强:"
             expected_bad[i + 2] = "certificate"
         elif i % 1000 == 8:
-            row["maintained_on"] = str(TODAY + DAY)
+            row["maintained_on"] = str(f.today() + DAY)
             expected_bad[i + 2] = "future"
         elif i % 1000 == 9:
             row["code"] = stranger["code"]
@@ -276,7 +288,7 @@ async def test_other_requests_run_while_a_large_upload_is_checked(client, ctx, m
     lifts = [await f.unit(ctx["owner"]) for _ in range(2)]
     assert (await contract(client, ctx, lifts)).status_code == 201
     rows = [
-        record(lifts[i % 2]["code"], TODAY - (i % 30) * DAY, f"P-{i}", items="润滑;清洁",
+        record(lifts[i % 2]["code"], f.today() - (i % 30) * DAY, f"P-{i}", items="润滑;清洁",
                technicians="李强:T1-0001")
         for i in range(300)
     ]  # fmt: skip
@@ -309,10 +321,11 @@ async def test_too_many_rows_and_garbage_are_4xx(client, ctx):
     assert owner.status_code == 403
 
 
+@AROUND_MIDNIGHT
 async def test_overdue_maintenance_crosses_the_cycle_boundary(client, ctx):
     lift = await f.unit(ctx["owner"])
     assert (await contract(client, ctx, [lift])).status_code == 201
-    for day, rid in ((TODAY - 15 * DAY, "A"),):
+    for day, rid in ((f.today() - 15 * DAY, "A"),):
         await client.post(
             "/api/v1/maintenance/records",
             json=record(lift["code"], day, rid),
@@ -323,7 +336,7 @@ async def test_overdue_maintenance_crosses_the_cycle_boundary(client, ctx):
     assert on_the_day == []  # due today (15 days after), not yet overdue
     await client.post(
         "/api/v1/maintenance/records",
-        json=record(lift["code"], TODAY - 16 * DAY, "B"),
+        json=record(lift["code"], f.today() - 16 * DAY, "B"),
         headers=ctx["company_token"],
     )
     assert (await client.get(query, headers=ctx["company_token"])).json()["items"] == []
@@ -331,38 +344,64 @@ async def test_overdue_maintenance_crosses_the_cycle_boundary(client, ctx):
     assert (await contract(client, ctx, [second])).status_code == 201
     await client.post(
         "/api/v1/maintenance/records",
-        json=record(second["code"], TODAY - 16 * DAY, "C"),
+        json=record(second["code"], f.today() - 16 * DAY, "C"),
         headers=ctx["company_token"],
     )
     overdue = (await client.get(query, headers=ctx["company_token"])).json()["items"]
     assert [i["equipment_id"] for i in overdue] == [second["id"]]
-    assert overdue[0]["due_on"] == str(TODAY - DAY)
+    assert overdue[0]["due_on"] == str(f.today() - DAY)
     district = (await client.get(query + "&district=420606", headers=ctx["admin"])).json()
     assert [i["equipment_id"] for i in district["items"]] == [second["id"]]
     rival = (await client.get(query, headers=ctx["rival_token"])).json()["items"]
     assert rival == []
 
 
+@pytest.mark.parametrize("clock_settings", [ClockSettings(pinned_at=BEFORE_MIDNIGHT)])
+async def test_china_midnight_moves_the_service_and_the_tests_today_together(
+    client, ctx, move_clock
+):
+    """The clock crosses China's midnight (16:00 UTC) between two questions: the unit
+    due today becomes overdue since yesterday, for the service and for the factories'
+    ``today()`` alike (nothing of the test keeps the day it started on)."""
+    started_on = f.today()
+    assert started_on == date(2030, 3, 31) and clock.today() == started_on
+    lift = await f.unit(ctx["owner"])
+    assert (await contract(client, ctx, [lift])).status_code == 201
+    await client.post(
+        "/api/v1/maintenance/records",
+        json=record(lift["code"], f.today() - 15 * DAY, "M"),
+        headers=ctx["company_token"],
+    )
+    query = "/api/v1/due?kind=maintenance&window=overdue"
+    assert (await client.get(query, headers=ctx["company_token"])).json()["items"] == []
+
+    move_clock(AFTER_MIDNIGHT)
+    assert f.today() == started_on + DAY == date(2030, 4, 1)
+    overdue = (await client.get(query, headers=ctx["company_token"])).json()["items"]
+    assert [i["equipment_id"] for i in overdue] == [lift["id"]]
+    assert overdue[0]["due_on"] == str(f.today() - DAY) == str(started_on)
+
+
 async def test_contract_ending_mid_cycle(client, ctx):
     lift = await f.unit(ctx["owner"])
     made = (
-        await contract(client, ctx, [lift], starts=TODAY - 60 * DAY, ends=TODAY + 100 * DAY)
+        await contract(client, ctx, [lift], starts=f.today() - 60 * DAY, ends=f.today() + 100 * DAY)
     ).json()
     ended = await client.post(
         f"/api/v1/contracts/{made['id']}/terminate",
-        json={"on": str(TODAY - 10 * DAY)},
+        json={"on": str(f.today() - 10 * DAY)},
         headers=ctx["owner_token"],
     )
-    assert ended.status_code == 200 and ended.json()["terminated_on"] == str(TODAY - 10 * DAY)
+    assert ended.status_code == 200 and ended.json()["terminated_on"] == str(f.today() - 10 * DAY)
     before_end = await client.post(
         "/api/v1/maintenance/records",
-        json=record(lift["code"], TODAY - 12 * DAY, "in"),
+        json=record(lift["code"], f.today() - 12 * DAY, "in"),
         headers=ctx["company_token"],
     )
     assert before_end.status_code == 201
     after_end = await client.post(
         "/api/v1/maintenance/records",
-        json=record(lift["code"], TODAY - 5 * DAY, "out"),
+        json=record(lift["code"], f.today() - 5 * DAY, "out"),
         headers=ctx["company_token"],
     )
     assert after_end.status_code == 422
@@ -376,10 +415,10 @@ async def test_company_score_over_90_days(client, ctx):
     punctual = await f.unit(ctx["owner"])
     sloppy = await f.unit(ctx["owner"])
     assert (
-        await contract(client, ctx, [punctual, sloppy], starts=TODAY - 120 * DAY)
+        await contract(client, ctx, [punctual, sloppy], starts=f.today() - 120 * DAY)
     ).status_code == 201
-    rows = [record(punctual["code"], TODAY - d * DAY, f"P{d}") for d in range(0, 100, 14)]
-    rows += [record(sloppy["code"], TODAY - d * DAY, f"S{d}") for d in range(0, 100, 20)]
+    rows = [record(punctual["code"], f.today() - d * DAY, f"P{d}") for d in range(0, 100, 14)]
+    rows += [record(sloppy["code"], f.today() - d * DAY, f"S{d}") for d in range(0, 100, 20)]
     upload = await client.post(
         "/api/v1/maintenance/records", json=rows, headers=ctx["company_token"]
     )
@@ -477,13 +516,16 @@ async def test_telemetry_flags_a_faked_maintenance_record(client, ctx):
 
     lift = await f.unit(ctx["owner"])
     assert (await contract(client, ctx, [lift])).status_code == 201
-    rows = [record(lift["code"], TODAY - 2 * DAY, "F1"), record(lift["code"], TODAY - DAY, "F2")]
+    rows = [
+        record(lift["code"], f.today() - 2 * DAY, "F1"),
+        record(lift["code"], f.today() - DAY, "F2"),
+    ]
     await client.post("/api/v1/maintenance/records", json=rows, headers=ctx["company_token"])
     days = {
-        (lift["id"], TODAY - 2 * DAY): TelemetryDay(1.0, frozenset({1}), 412),
-        (lift["id"], TODAY - DAY): TelemetryDay(1.0, frozenset({1, 2}), 300),
+        (lift["id"], f.today() - 2 * DAY): TelemetryDay(1.0, frozenset({1}), 412),
+        (lift["id"], f.today() - DAY): TelemetryDay(1.0, frozenset({1, 2}), 300),
     }
-    assert await flag_faked_records(days, since=TODAY - 30 * DAY) == 1
+    assert await flag_faked_records(days, since=f.today() - 30 * DAY) == 1
     flagged = (await client.get("/api/v1/maintenance/suspicious", headers=ctx["admin"])).json()
     assert [r["record_id"] for r in flagged] == ["F1"]
     assert "never in inspection mode" in flagged[0]["suspicious_reason"]
@@ -545,7 +587,7 @@ async def test_alarms_follow_the_units_current_maintainer(client, ctx):
 
     changed = await client.post(
         f"/api/v1/equipment/{lift['id']}/change-maintainer",
-        json={"maintenance_company_id": ctx["rival"], "on": str(TODAY)},
+        json={"maintenance_company_id": ctx["rival"], "on": str(f.today())},
         headers=ctx["owner_token"],
     )
     assert changed.status_code == 200, changed.text

@@ -19,7 +19,6 @@ from tests import factories as f
 from tests.loop_support import other_work
 
 pytestmark = pytest.mark.integration
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 UPLOAD = "/api/v1/maintenance/records"
 XLSX = record_sheets.XLSX_MEDIA_TYPE
@@ -37,8 +36,8 @@ async def ctx(client, engine):
         json={
             "user_unit_id": owner["id"],
             "maintenance_company_id": company["id"],
-            "starts_on": str(TODAY - 200 * DAY),
-            "ends_on": str(TODAY + 165 * DAY),
+            "starts_on": str(f.today() - 200 * DAY),
+            "ends_on": str(f.today() + 165 * DAY),
             "equipment_ids": [u["id"] for u in lifts],
         },
         headers=owner_token,
@@ -61,7 +60,7 @@ def gbk_csv(rows: list[list[str]]) -> bytes:
 
 def chinese_rows(ctx) -> list[list[str]]:
     a, b = (u["code"] for u in ctx["lifts"])
-    day = TODAY - 3 * DAY
+    day = f.today() - 3 * DAY
     slash = f"{day.year}/{day.month}/{day.day}"
     return [
         ZH_HEADERS,
@@ -99,7 +98,7 @@ async def test_a_gbk_csv_from_the_browser_names_both_bad_rows_in_chinese(client,
     assert [r["record_id"] for r in stored] == ["WB-1"]
     assert stored[0]["items"] == ["曳引机润滑", "门锁检查"]
     assert stored[0]["technicians"] == [{"name": "李强", "certificate_no": "T1-4206-0001"}]
-    assert stored[0]["maintained_on"] == str(TODAY - 3 * DAY)
+    assert stored[0]["maintained_on"] == str(f.today() - 3 * DAY)
 
     # The same file as a CSV body (an ERP's upload), reasons in English on request.
     again = await client.post(
@@ -118,9 +117,9 @@ async def test_an_xlsx_with_excel_serial_dates_is_stored(client, ctx):
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(["registration_code", "date", "record_id", "level", "technicians"])
-    serial = int(to_excel(TODAY - 5 * DAY))  # a number cell: what a pasted column holds
+    serial = int(to_excel(f.today() - 5 * DAY))  # a number cell: what a pasted column holds
     sheet.append([a, serial, "X-1", "半月", "李强:T1"])
-    sheet.append([b, TODAY - 6 * DAY, "X-2", "quarterly", "李强:T1"])  # a date cell
+    sheet.append([b, f.today() - 6 * DAY, "X-2", "quarterly", "李强:T1"])  # a date cell
     sheet.append([b, serial + 10, "X-3", "半月", "李强:T1"])  # in the future
     out = io.BytesIO()
     workbook.save(out)
@@ -135,9 +134,13 @@ async def test_an_xlsx_with_excel_serial_dates_is_stored(client, ctx):
     assert report["stored"] == 2 and [r["row"] for r in report["rejected"]] == [4]
     assert report["rejected"][0]["field"] == "maintained_on"
     first = await records_of(client, ctx, ctx["lifts"][0])
-    assert [(r["record_id"], r["maintained_on"]) for r in first] == [("X-1", str(TODAY - 5 * DAY))]
+    assert [(r["record_id"], r["maintained_on"]) for r in first] == [
+        ("X-1", str(f.today() - 5 * DAY))
+    ]
     second = await records_of(client, ctx, ctx["lifts"][1])
-    assert [(r["record_id"], r["maintained_on"]) for r in second] == [("X-2", str(TODAY - 6 * DAY))]
+    assert [(r["record_id"], r["maintained_on"]) for r in second] == [
+        ("X-2", str(f.today() - 6 * DAY))
+    ]
 
     # The workbook as the body itself, as a script sends it.
     raw = await client.post(
@@ -240,7 +243,7 @@ async def test_the_downloaded_template_filled_in_is_stored(client, ctx):
     template = await client.get(f"{UPLOAD}/template.xlsx", headers=ctx["company"])
     workbook = load_workbook(io.BytesIO(template.content))
     workbook.worksheets[0].append(
-        ["T-1", ctx["lifts"][0]["code"], date.fromordinal((TODAY - DAY).toordinal()), "半月",
+        ["T-1", ctx["lifts"][0]["code"], date.fromordinal((f.today() - DAY).toordinal()), "半月",
          "门锁检查", "李强:T1-4206-0001"]
     )  # fmt: skip
     out = io.BytesIO()

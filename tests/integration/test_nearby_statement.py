@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("margin", [spatial.NEAREST_MARGIN, 0])
 async def test_nearby_equals_the_whole_box_decided_in_python(engine, monkeypatch, margin) -> None:
-    await load_demo_city(seed=11, units=500, today=f.TODAY, now=clock.now(), show_progress=False)
+    await load_demo_city(seed=11, units=500, today=f.today(), now=clock.now(), show_progress=False)
     monkeypatch.setattr(spatial, "NEAREST_MARGIN", margin)
     units = await Equipment.select(Equipment.id, Equipment.longitude, Equipment.latitude).where(
         Equipment.longitude.is_not_null()

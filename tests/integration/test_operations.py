@@ -208,7 +208,7 @@ async def test_prune_removes_only_what_is_old(engine) -> None:
         retention.Retention(heartbeat_days=30, dead_letter_days=90), now=now
     )
     # Sessions ended or expired 40 days ago go; the ones over 2 days ago stay.
-    assert removed == {"lift_heartbeat": 1, "dead_letter": 1, "web_session": 2}
+    assert removed == {"lift_heartbeat": 1, "dead_letter": 1, "web_session": 2, "alarm_change": 0}
     assert await WebSession.count() == 2
     assert [r["ts"] for r in await LiftHeartbeat.select(LiftHeartbeat.ts)] == [recent]
     assert await DeadLetter.count() == 1
@@ -219,6 +219,23 @@ async def test_prune_removes_only_what_is_old(engine) -> None:
         retention.Retention(heartbeat_days=30, dead_letter_days=90, fill_days=365)
     two_years = retention.Retention(heartbeat_days=30, dead_letter_days=90, fill_days=730)
     assert (await retention.prune(two_years, now=now))["fill"] == 1
+
+
+def test_calendar_holidays_import_command(tmp_path) -> None:
+    """``sereg calendar holidays import FILE``: the days listed, all or nothing."""
+    env = sereg_env(SEREG_SQLITE_PATH=str(tmp_path / "c.sqlite3"))
+    assert run_sereg("migrate", env=env).returncode == 0
+    days = tmp_path / "holidays.csv"
+    days.write_text("# 国庆\n2027-10-01,holiday,国庆节\n2027-10-09,workday,调休\n", "utf-8")
+    done = run_sereg("calendar", "holidays", "import", str(days), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "2 days listed" in done.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("2027-10-02,holiday\n2027-10-03,vacation\n", "utf-8")
+    refused = run_sereg("calendar", "holidays", "import", str(bad), env=env)
+    assert refused.returncode != 0 and "line 2" in refused.stderr
+    listed = run_sereg("calendar", "holidays", "list", env=env)
+    assert listed.stdout.splitlines() == ["2027-10-01,holiday,国庆节", "2027-10-09,workday,调休"]
 
 
 def test_prune_command(tmp_path) -> None:

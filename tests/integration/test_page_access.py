@@ -83,7 +83,7 @@ class Probe:
     query: str = ""
 
 
-INSPECTION = {"kind": "periodic", "inspected_on": str(f.TODAY), "conclusion": "pass"}
+INSPECTION = {"kind": "periodic", "inspected_on": "{today}", "conclusion": "pass"}
 INSPECTORS_ON_OWN = roles(403, admin=OK, inspector=OK, bound=OK)
 # Another organisation's lift: 403 without the permission, 404 outside the scope.
 INSPECTORS_ON_OTHERS = roles(403, admin=OK, inspector=OK, bound=404)
@@ -335,8 +335,10 @@ def test_every_page_route_is_classified():
 
 
 def named(text: str, world: dict[str, Any]) -> str:
-    """A query or form value naming a world object in braces (``{lift_a}``), filled."""
-    return re.sub(r"\{(\w+)\}", lambda m: str(world[m.group(1)]), text)
+    """A query or form value naming a world object in braces (``{lift_a}``), filled;
+    ``{today}`` is the service's today when the form is sent."""
+    values = {**world, "today": f.today()}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), text)
 
 
 def fill(path: str, world: dict[str, Any], target: str | None) -> str:
@@ -396,14 +398,14 @@ async def make_world(staff) -> dict[str, Any]:
             {
                 "user_unit_id": w[f"owner_{side}"],
                 "maintenance_company_id": w[f"company_{side}"],
-                "starts_on": f.TODAY,
-                "ends_on": f.TODAY + timedelta(days=365),
+                "starts_on": f.today(),
+                "ends_on": f.today() + timedelta(days=365),
                 "cycle_days": 15,
                 "on_demand": False,
                 "liability_insured": True,
                 "equipment_ids": [w[f"lift_{side}"]],
             },
-            today=f.TODAY,
+            today=f.today(),
             now=now,
         )
         w[f"contract_{side}"] = contract.contract.id
@@ -420,7 +422,7 @@ async def make_world(staff) -> dict[str, Any]:
             checks.Target.equipment(w[f"lift_{side}"]),
             None,
             answers,
-            today=f.TODAY,
+            today=f.today(),
             now=now,
         )
         w[f"check_{side}"] = detail.check.id
@@ -432,8 +434,8 @@ async def make_world(staff) -> dict[str, Any]:
             "enterprise_kinds": ["user_unit"],
             "categories": ["3000"],
             "checklist": "user_unit",
-            "period_start": f.TODAY,
-            "period_end": f.TODAY + timedelta(days=30),
+            "period_start": f.today(),
+            "period_end": f.today() + timedelta(days=30),
             "ratios": {"A": 1, "B": 1, "C": 1, "D": 1},
         },
         now=now,
@@ -441,7 +443,7 @@ async def make_world(staff) -> dict[str, Any]:
     )
     await draws.announce_seed(SYSTEM, plan.id, "页面权限测试种子", now=now - timedelta(seconds=1))
     drawn = await draws.run_draw(
-        SYSTEM, plan.id, today=f.TODAY, now=now, options=draws.DrawOptions()
+        SYSTEM, plan.id, today=f.today(), now=now, options=draws.DrawOptions()
     )
     for task in await draws.list_tasks(SYSTEM, plan=plan.id):
         side = "a" if task.enterprise == w["owner_a"] else "b"
@@ -451,9 +453,9 @@ async def make_world(staff) -> dict[str, Any]:
         SYSTEM,
         title="专项整治",
         per="unit",
-        due_on=f.TODAY,
+        due_on=f.today(),
         selection=campaigns.Selection(categories=("3",)),
-        today=f.TODAY,
+        today=f.today(),
         now=now,
     )
     w["campaign"] = made.id

@@ -21,7 +21,6 @@ from tests.ingest_support import cylinder
 
 pytestmark = pytest.mark.integration
 
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 
 
@@ -84,7 +83,7 @@ async def state_of(client, code: str) -> tuple[dict, str]:
 
 
 async def test_a_lift_failing_its_inspection_is_out_of_service(client, ctx):
-    installed = add_months(TODAY, -10)
+    installed = add_months(f.today(), -10)
     unit = await lift(ctx, installed)
     await inspect(client, ctx, unit["id"], kind="supervisory", inspected_on=installed,
                   conclusion="pass", reason="installation")  # fmt: skip
@@ -92,7 +91,7 @@ async def test_a_lift_failing_its_inspection_is_out_of_service(client, ctx):
     assert healthy["safety_state"] == "in_use" and healthy["safety_label"] == "正常使用"
     assert "正常使用" in page and healthy["safe_to_use"] is True
 
-    failed_on = TODAY - 3 * DAY
+    failed_on = f.today() - 3 * DAY
     await inspect(client, ctx, unit["id"], kind="periodic", inspected_on=failed_on,
                   conclusion="fail")  # fmt: skip
     body, page = await state_of(client, unit["code"])
@@ -112,17 +111,19 @@ async def test_a_lift_failing_its_inspection_is_out_of_service(client, ctx):
 
 
 async def test_scrapped_and_suspended_units_show_their_state(client, ctx):
-    scrapped = await lift(ctx, add_months(TODAY, -30))
-    await act(client, ctx, scrapped["id"], "scrap", {"on": str(TODAY - 5 * DAY), "reason": "报废"})
+    scrapped = await lift(ctx, add_months(f.today(), -30))
+    await act(
+        client, ctx, scrapped["id"], "scrap", {"on": str(f.today() - 5 * DAY), "reason": "报废"}
+    )
     body, page = await state_of(client, scrapped["code"])
     assert body["safety_state"] == "out_of_service" and "报废" in body["safety_reason"]
-    assert body["safety_since"] == str(TODAY - 5 * DAY)
+    assert body["safety_since"] == str(f.today() - 5 * DAY)
 
-    suspended = await lift(ctx, add_months(TODAY, -10))
-    installed = add_months(TODAY, -10)
+    suspended = await lift(ctx, add_months(f.today(), -10))
+    installed = add_months(f.today(), -10)
     await inspect(client, ctx, suspended["id"], kind="supervisory", inspected_on=installed,
                   conclusion="pass", reason="installation")  # fmt: skip
-    suspension = {"suspended_from": str(TODAY - 2 * DAY), "notified_on": str(TODAY),
+    suspension = {"suspended_from": str(f.today() - 2 * DAY), "notified_on": str(f.today()),
                   "reason": "装修"}  # fmt: skip
     await act(client, ctx, suspended["id"], "suspend", suspension)
     body, page = await state_of(client, suspended["code"])
@@ -132,43 +133,43 @@ async def test_scrapped_and_suspended_units_show_their_state(client, ctx):
 
 
 async def test_an_overdue_lift_shows_overdue(client, ctx):
-    installed = add_months(TODAY, -12 * 3 - 1)  # year-1 periodic inspection never done
+    installed = add_months(f.today(), -12 * 3 - 1)  # year-1 periodic inspection never done
     unit = await lift(ctx, installed)
     await inspect(client, ctx, unit["id"], kind="supervisory", inspected_on=installed,
                   conclusion="pass", reason="installation")  # fmt: skip
     body, page = await state_of(client, unit["code"])
     assert body["safety_state"] == "inspection_overdue" and body["safety_label"] == "超期未检"
     due = date.fromisoformat(body["next_inspection_due"])
-    assert due < TODAY and body["safety_since"] == str(due + DAY)
+    assert due < f.today() and body["safety_since"] == str(due + DAY)
     assert body["inspection_overdue"] is True and "超期未检" in page
 
 
 async def test_cylinders_overdue_past_service_life_and_scrapped(client, ctx):
     station = ctx["station"]
-    overdue = await cylinder(station, made=add_months(TODAY, -12 * 5))
+    overdue = await cylinder(station, made=add_months(f.today(), -12 * 5))
     body, page = await state_of(client, overdue["code"])
     assert body["safety_state"] == "inspection_overdue"
     assert body["filling_station"] == "襄阳隆中液化气充装站" and "襄阳隆中液化气充装站" in page
     assert body["maintenance_company"] is None
 
     # LPG steel: 8 years (TSG 23-2021); inspected recently, so only the life has ended.
-    old = await cylinder(station, made=add_months(TODAY, -12 * 9))
-    await inspect(client, ctx, old["id"], kind="periodic", inspected_on=TODAY - 100 * DAY,
+    old = await cylinder(station, made=add_months(f.today(), -12 * 9))
+    await inspect(client, ctx, old["id"], kind="periodic", inspected_on=f.today() - 100 * DAY,
                   conclusion="pass")  # fmt: skip
     body, page = await state_of(client, old["code"])
     assert body["safety_state"] == "past_service_life", body
     assert body["safety_label"] == "超过设计使用年限" and "超过设计使用年限" in page
     end = date.fromisoformat(body["end_of_service_life"])
-    assert end < TODAY and body["safety_since"] == str(end + DAY)
+    assert end < f.today() and body["safety_since"] == str(end + DAY)
 
-    scrapped = await cylinder(station, made=add_months(TODAY, -12 * 2))
-    await act(client, ctx, scrapped["id"], "scrap", {"on": str(TODAY), "reason": "报废"})
+    scrapped = await cylinder(station, made=add_months(f.today(), -12 * 2))
+    await act(client, ctx, scrapped["id"], "scrap", {"on": str(f.today()), "reason": "报废"})
     body, _ = await state_of(client, scrapped["code"])
     assert body["safety_state"] == "out_of_service"
 
 
 async def test_the_page_is_small_chinese_first_and_english_on_request(client, ctx):
-    unit = await lift(ctx, add_months(TODAY, -10))
+    unit = await lift(ctx, add_months(f.today(), -10))
     page = await client.get(f"/p/{unit['code']}")
     assert page.status_code == 200
     assert len(page.content) < 50 * 1024
@@ -197,7 +198,7 @@ async def test_unknown_or_malformed_codes_get_a_helpful_404_page(client, ctx, co
 async def test_qr_codes_encode_the_public_page_and_follow_the_scope(engine, ctx, configure):
     boot = configure(public=PublicSettings(base_url="https://tzsb.xiangyang.example/"))
     async with app_client(boot) as client:
-        unit = await lift(ctx, add_months(TODAY, -10))
+        unit = await lift(ctx, add_months(f.today(), -10))
         url = f"https://tzsb.xiangyang.example/p/{unit['code']}"
         png = await client.get(f"/api/v1/equipment/{unit['id']}/qr.png", headers=ctx["owner_token"])
         assert png.status_code == 200 and png.headers["content-type"] == "image/png"
@@ -224,7 +225,7 @@ def _png(qr: segno.QRCode) -> bytes:
 
 
 async def test_label_sheet_is_scoped_and_print_ready(client, ctx):
-    mine = [await lift(ctx, add_months(TODAY, -10)) for _ in range(3)]
+    mine = [await lift(ctx, add_months(f.today(), -10)) for _ in range(3)]
     sheet = await client.get(f"/api/v1/organisations/{ctx['owner']}/labels",
                              headers=ctx["owner_token"])  # fmt: skip
     assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/html")
@@ -258,7 +259,7 @@ async def _form(client, code: str) -> dict[str, str]:
 
 
 async def test_a_citizen_report_is_stored_for_inspectors_and_never_shown(client, ctx):
-    unit = await lift(ctx, add_months(TODAY, -10))
+    unit = await lift(ctx, add_months(f.today(), -10))
     form = await _form(client, unit["code"])
     form["phone"] = "139 0000 1111"
     sent = await client.post(f"/p/{unit['code']}/report", data=form)
@@ -289,7 +290,7 @@ async def test_a_citizen_report_is_stored_for_inspectors_and_never_shown(client,
 
 
 async def test_bad_reports_are_refused_with_reasons_and_nothing_stored(client, ctx):
-    unit = await lift(ctx, add_months(TODAY, -10))
+    unit = await lift(ctx, add_months(f.today(), -10))
     form = await _form(client, unit["code"])
     wrong = await client.post(f"/p/{unit['code']}/report",
                               data={**form, "category": "nonsense", "phone": "abc"})  # fmt: skip
@@ -299,7 +300,7 @@ async def test_bad_reports_are_refused_with_reasons_and_nothing_stored(client, c
     forged = await client.post(f"/p/{unit['code']}/report", data={**form, "token": "1.abc"})
     assert forged.status_code == 403 and "表单已过期" in forged.text
     # A token is bound to its unit: one from another unit's page does not work here.
-    other = await lift(ctx, add_months(TODAY, -10))
+    other = await lift(ctx, add_months(f.today(), -10))
     crossed = await client.post(f"/p/{other['code']}/report", data=form)
     assert crossed.status_code == 403
     # A multipart post with a file where the token belongs is refused like a forged token.

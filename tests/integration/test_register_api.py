@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
@@ -277,7 +278,7 @@ async def test_organisation_credit_code_checksum_and_licence(client, world):
         "credit_code": f.credit_code(),
         "name": "维保公司",
         "licence_no": "TS3142001",
-        "licence_valid_until": str(f.TODAY + timedelta(days=30)),
+        "licence_valid_until": str(f.today() + timedelta(days=30)),
     }
     created = await client.post("/api/v1/organisations", json=body, headers=world["admin"])
     assert created.status_code == 201, created.text
@@ -290,3 +291,60 @@ async def test_organisation_credit_code_checksum_and_licence(client, world):
     unlicensed = dict(body, credit_code=f.credit_code(), licence_no=None)
     refused = await client.post("/api/v1/organisations", json=unlicensed, headers=world["admin"])
     assert refused.status_code == 422 and refused.json()["extra"][0]["key"] == "licence_no"
+
+
+async def test_the_admin_sets_a_user_units_hazardous_chemicals_fact(client, world):
+    """A GB 45067 risk factor of a user unit's equipment: set on create and edit by the
+    admin only, audited like the other organisation edits, refused for other kinds."""
+    body = {"kind": "user_unit", "credit_code": f.credit_code(), "name": "襄阳化工厂"}
+    admin = world["admin"]
+    created = await client.post(
+        "/api/v1/organisations", json={**body, "hazardous_chemicals": True}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    org = created.json()
+    assert org["hazardous_chemicals"] is True
+    plain = await client.get(f"/api/v1/organisations/{world['owner']['id']}", headers=admin)
+    assert plain.json()["hazardous_chemicals"] is False
+    url = f"/api/v1/organisations/{org['id']}"
+    cleared = await client.patch(
+        url, json={"hazardous_chemicals": False}, headers={**admin, "If-Match": '"1"'}
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["hazardous_chemicals"] is False
+    assert (await client.get(url, headers=admin)).json()["hazardous_chemicals"] is False
+    trail = (
+        await AuditEntry.select(AuditEntry.action, AuditEntry.before, AuditEntry.after)
+        .where((AuditEntry.entity == "organisation") & (AuditEntry.entity_id == org["id"]))
+        .order_by(AuditEntry.id)
+    )
+    assert [e["action"] for e in trail] == ["create", "update"]
+    before, after = (
+        json.loads(v) if isinstance(v, str) else v for v in (trail[1]["before"], trail[1]["after"])
+    )
+    assert before["hazardous_chemicals"] is True and after["hazardous_chemicals"] is False
+    # The user unit itself may edit its contact details, not this fact.
+    own = f"/api/v1/organisations/{world['owner']['id']}"
+    refused = await client.patch(
+        own, json={"hazardous_chemicals": True}, headers={**world["owner_token"], "If-Match": '"1"'}
+    )
+    assert refused.status_code == 403
+    # Only a user unit can be one.
+    company = f"/api/v1/organisations/{world['company']['id']}"
+    wrong = await client.patch(
+        company, json={"hazardous_chemicals": True}, headers={**admin, "If-Match": '"1"'}
+    )
+    assert wrong.status_code == 422 and wrong.json()["extra"][0]["key"] == "hazardous_chemicals"
+    made = await client.post(
+        "/api/v1/organisations",
+        json={
+            "kind": "maintenance_company",
+            "credit_code": f.credit_code(),
+            "name": "维保公司",
+            "licence_no": "TS3142001",
+            "licence_valid_until": str(f.today() + timedelta(days=30)),
+            "hazardous_chemicals": True,
+        },
+        headers={**admin, "Accept-Language": "zh-CN"},
+    )
+    assert made.status_code == 422 and "只有使用单位" in made.json()["detail"]

@@ -102,7 +102,7 @@ async def test_response_kpis_per_company_and_district(client, world):
 
 async def test_drills_and_the_lifts_missing_them(client, world):
     w = world
-    year = f.TODAY.year
+    year = f.today().year
     done, half, none = [await f.unit(w["owner"], maintenance_company_id=w["a"]) for _ in range(3)]
     other = await f.unit(w["owner"], maintenance_company_id=w["b"])
     for unit, dates in ((done, [f"{year}-01-15", f"{year}-01-20"]), (half, [f"{year}-01-10"])):
@@ -136,13 +136,13 @@ async def test_drills_and_the_lifts_missing_them(client, world):
     assert foreign.status_code == 404
     future = await client.post(
         f"/api/v1/equipment/{done['id']}/drills",
-        json={"held_on": str(f.TODAY + timedelta(days=1)), "participants": ["x"]},
+        json={"held_on": str(f.today() + timedelta(days=1)), "participants": ["x"]},
         headers=w["tokens"]["a"],
     )
     assert future.status_code == 422
     nobody = await client.post(
         f"/api/v1/equipment/{done['id']}/drills",
-        json={"held_on": str(f.TODAY), "participants": []},
+        json={"held_on": str(f.today()), "participants": []},
         headers=w["tokens"]["a"],
     )
     assert nobody.status_code == 400

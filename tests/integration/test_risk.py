@@ -57,14 +57,14 @@ async def test_grades_follow_hazards_and_inspections_within_scope(client, engine
     company_token = await f.token(Role.MAINTENANCE, company)
     owner_token = await f.token(Role.USER_UNIT, owner)
     # Maintained today: no factor earns points yet (a lift never maintained would).
-    lift = await f.unit(owner, maintenance_company_id=company, last_maintenance_on=f.TODAY)
-    other = await f.unit(other_owner, maintenance_company_id=rival, last_maintenance_on=f.TODAY)
+    lift = await f.unit(owner, maintenance_company_id=company, last_maintenance_on=f.today())
+    other = await f.unit(other_owner, maintenance_company_id=rival, last_maintenance_on=f.today())
     for unit in (lift, other):  # a passed inspection: due dates to list
         done = await client.post(
             f"/api/v1/equipment/{unit['id']}/inspections",
             json={
                 "kind": "periodic",
-                "inspected_on": str(f.TODAY - timedelta(days=30)),
+                "inspected_on": str(f.today() - timedelta(days=30)),
                 "conclusion": "pass",
                 "report_no": "XY-1",
             },
@@ -122,7 +122,7 @@ async def test_grades_follow_hazards_and_inspections_within_scope(client, engine
         f"/api/v1/equipment/{other['id']}/inspections",
         json={
             "kind": "periodic",
-            "inspected_on": str(f.TODAY),
+            "inspected_on": str(f.today()),
             "conclusion": "fail",
             "report_no": "XY-2",
         },

@@ -51,15 +51,15 @@ async def test_the_stored_explanation_follows_every_kind_of_change(client, engin
     owner_token = await f.token(Role.USER_UNIT, owner)
     company_token = await f.token(Role.MAINTENANCE, company)
     # Last maintained 40 days ago: 25 days late, 2 points.
-    lift = await f.unit(owner, last_maintenance_on=f.TODAY - 40 * DAY)
+    lift = await f.unit(owner, last_maintenance_on=f.today() - 40 * DAY)
     # A sibling of the same user unit, so the user unit's record is not all this lift's.
-    sibling = await f.unit(owner, last_maintenance_on=f.TODAY)
+    sibling = await f.unit(owner, last_maintenance_on=f.today())
     for unit in (lift, sibling):  # a passed inspection: not overdue
         done = await client.post(
             f"/api/v1/equipment/{unit['id']}/inspections",
             json={
                 "kind": "periodic",
-                "inspected_on": str(f.TODAY - 30 * DAY),
+                "inspected_on": str(f.today() - 30 * DAY),
                 "conclusion": "pass",
                 "report_no": f"XY-{unit['id']}",
             },
@@ -88,8 +88,8 @@ async def test_the_stored_explanation_follows_every_kind_of_change(client, engin
         json={
             "user_unit_id": owner,
             "maintenance_company_id": company,
-            "starts_on": str(f.TODAY - 200 * DAY),
-            "ends_on": str(f.TODAY + 165 * DAY),
+            "starts_on": str(f.today() - 200 * DAY),
+            "ends_on": str(f.today() + 165 * DAY),
             "equipment_ids": [lift["id"]],
         },
         headers=owner_token,
@@ -100,7 +100,7 @@ async def test_the_stored_explanation_follows_every_kind_of_change(client, engin
         json={
             "record_id": "R-1",
             "code": lift["code"],
-            "maintained_on": str(f.TODAY),
+            "maintained_on": str(f.today()),
             "level": "half_monthly",
             "items": ["门锁检查"],
             "technicians": [{"name": "李强", "certificate_no": "T1-4206-0001"}],
@@ -135,7 +135,7 @@ async def test_the_stored_explanation_follows_every_kind_of_change(client, engin
         f"/api/v1/equipment/{lift['id']}/inspections",
         json={
             "kind": "periodic",
-            "inspected_on": str(f.TODAY),
+            "inspected_on": str(f.today()),
             "conclusion": "fail",
             "report_no": "XY-9",
         },
@@ -168,8 +168,8 @@ async def test_the_stored_explanation_follows_every_kind_of_change(client, engin
     edited = await client.patch(
         f"/api/v1/equipment/{lift['id']}",
         json={
-            "manufacture_date": str(f.TODAY - timedelta(days=round(21 * 365.25))),
-            "commissioning_date": str(f.TODAY - timedelta(days=round(20 * 365.25))),
+            "manufacture_date": str(f.today() - timedelta(days=round(21 * 365.25))),
+            "commissioning_date": str(f.today() - timedelta(days=round(20 * 365.25))),
         },
         headers={**admin, "If-Match": f'"{current["version"]}"'},
     )

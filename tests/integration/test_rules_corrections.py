@@ -18,7 +18,6 @@ from tests.ingest_support import fill_payload, fills_topic, ingest_now, station
 pytestmark = pytest.mark.integration
 # These tests read the English explanations (the default answer language is Chinese).
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 
 
@@ -105,15 +104,15 @@ async def test_a_self_test_counts_one_month_early_not_two(client, ctx) -> None:
 
 
 async def test_a_lift_stopped_a_year_needs_an_inspection_before_restart(client, ctx) -> None:
-    installed = add_months(TODAY, -30)
+    installed = add_months(f.today(), -30)
     unit = await lift(ctx, installed)
     await inspect(client, ctx, unit["id"], "supervisory", installed, reason="installation")
     await inspect(client, ctx, unit["id"], "periodic", add_months(installed, 12))
     suspended = await client.post(
         f"/api/v1/equipment/{unit['id']}/suspend",
         json={
-            "suspended_from": str(TODAY - 400 * DAY),
-            "notified_on": str(TODAY - 390 * DAY),
+            "suspended_from": str(f.today() - 400 * DAY),
+            "notified_on": str(f.today() - 390 * DAY),
             "reason": "加装改造前停用",
         },
         headers=ctx["admin"],
@@ -121,17 +120,17 @@ async def test_a_lift_stopped_a_year_needs_an_inspection_before_restart(client, 
     assert suspended.status_code == 200, suspended.text
     found = await schedule(client, ctx, unit["id"])
     # Year 4 is more than a year away: nothing lapsed, yet the restart needs an inspection.
-    assert due_of(found, "periodic")["due_on"] > str(TODAY)
+    assert due_of(found, "periodic")["due_on"] > str(f.today())
     assert found["needs_inspection_before_resume"] is True
     resumed = await client.post(
         f"/api/v1/equipment/{unit['id']}/resume",
-        json={"resumed_on": str(TODAY)},
+        json={"resumed_on": str(f.today())},
         headers=ctx["admin"],
     )
     assert resumed.status_code == 200, resumed.text
     assert resumed.json()["needs_inspection_before_resume"] is True
-    assert resumed.json()["next_inspection_due"] == str(TODAY)
-    done = await inspect(client, ctx, unit["id"], "periodic", TODAY)
+    assert resumed.json()["next_inspection_due"] == str(f.today())
+    done = await inspect(client, ctx, unit["id"], "periodic", f.today())
     assert done["schedule"]["overdue"] == [] or "periodic" not in done["schedule"]["overdue"]
     after = (await client.get(f"/api/v1/equipment/{unit['id']}", headers=ctx["admin"])).json()
     assert after["needs_inspection_before_resume"] is False
@@ -140,7 +139,7 @@ async def test_a_lift_stopped_a_year_needs_an_inspection_before_restart(client, 
         await schedule(client, ctx, unit["id"]), "periodic"
     )
     assert following is not None
-    assert date.fromisoformat(following["due_on"]).month == TODAY.month
+    assert date.fromisoformat(following["due_on"]).month == f.today().month
 
 
 # --- cylinders -------------------------------------------------------------------------
@@ -243,8 +242,8 @@ async def test_an_entrusted_cylinder_is_filled_as_the_stations_own(client, ctx) 
         json={
             "owner_id": ctx["owner"],
             "filling_station_id": home["id"],
-            "valid_from": str(TODAY - 30 * DAY),
-            "valid_until": str(TODAY + 335 * DAY),
+            "valid_from": str(f.today() - 30 * DAY),
+            "valid_until": str(f.today() + 335 * DAY),
         },
         headers=ctx["admin"],
     )
@@ -261,8 +260,8 @@ async def test_an_entrusted_cylinder_is_filled_as_the_stations_own(client, ctx) 
         json={
             "owner_id": ctx["owner"],
             "filling_station_id": other["id"],
-            "valid_from": str(TODAY),
-            "valid_until": str(TODAY + DAY),
+            "valid_from": str(f.today()),
+            "valid_until": str(f.today() + DAY),
         },
         headers=ctx["owner_token"],
     )
@@ -286,9 +285,9 @@ async def test_the_new_fill_refusals_through_mqtt_and_the_permit(client, ctx) ->
         home["id"],
         category="2320",
         equipment_code=f.equipment_code("2320", 2026),
-        manufacture_date=TODAY - 20 * DAY,
-        commissioning_date=TODAY - 10 * DAY,
-        registered_on=TODAY - 10 * DAY,
+        manufacture_date=f.today() - 20 * DAY,
+        commissioning_date=f.today() - 10 * DAY,
+        registered_on=f.today() - 10 * DAY,
         owning_station_id=home["id"],
         parameters=LPG,
     )
@@ -343,10 +342,10 @@ async def test_the_new_fill_refusals_through_mqtt_and_the_permit(client, ctx) ->
 async def test_on_demand_is_refused_for_class_c_and_past_validity(client, ctx) -> None:
     company = await f.organisation("maintenance_company")
     await credit.set_override(
-        SYSTEM, company["id"], "C", "检查发现问题", today=TODAY, now=clock.now()
+        SYSTEM, company["id"], "C", "检查发现问题", today=f.today(), now=clock.now()
     )
     smart = {**f.LIFT_PARAMETERS, "iot_monitored": True}
-    recent = TODAY - 100 * DAY
+    recent = f.today() - 100 * DAY
     in_date = await lift(ctx, recent, parameters=smart)
     await inspect(client, ctx, in_date["id"], "supervisory", recent, reason="installation")
     lapsed = await lift(ctx, date(2015, 9, 1), parameters=smart)
@@ -357,8 +356,8 @@ async def test_on_demand_is_refused_for_class_c_and_past_validity(client, ctx) -
             json={
                 "user_unit_id": ctx["owner"],
                 "maintenance_company_id": company_id,
-                "starts_on": str(TODAY),
-                "ends_on": str(TODAY + 365 * DAY),
+                "starts_on": str(f.today()),
+                "ends_on": str(f.today() + 365 * DAY),
                 "equipment_ids": [u["id"] for u in units],
                 "on_demand": True,
                 "cycle_days": 30,
@@ -369,7 +368,9 @@ async def test_on_demand_is_refused_for_class_c_and_past_validity(client, ctx) -
 
     class_c = await contract([in_date], company["id"])
     assert class_c.status_code == 422 and "not C or below" in class_c.text
-    await credit.set_override(SYSTEM, company["id"], "B", "整改到位", today=TODAY, now=clock.now())
+    await credit.set_override(
+        SYSTEM, company["id"], "B", "整改到位", today=f.today(), now=clock.now()
+    )
     past = await contract([lapsed], company["id"])
     assert past.status_code == 422 and "inspection validity" in past.text
     allowed = await contract([in_date], company["id"])
@@ -431,7 +432,7 @@ async def test_the_demo_city_shows_the_corrections(client) -> None:
     from equipment.demo.showcase import TAXI_PLATE
 
     org_ids = await load_demo_city(
-        seed=420600, units=40, today=TODAY, now=clock.now(), show_progress=False
+        seed=420600, units=40, today=f.today(), now=clock.now(), show_progress=False
     )
     admin = await f.token(Role.ADMIN)
     lifts = (await client.get("/api/v1/equipment?q=重大修理后", headers=admin)).json()["items"]

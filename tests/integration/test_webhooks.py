@@ -144,9 +144,9 @@ async def test_the_current_maintainer_is_told(client, world, receiver):
         SYSTEM,
         w["unit"]["id"],
         maintenance_company_id=w["other"],
-        changed_on=f.TODAY,
+        changed_on=f.today(),
         expected_version=None,
-        today=f.TODAY,
+        today=f.today(),
         now=clock.now(),
     )
     await drain(receiver, lambda r: len(r.got) >= 1, what="a delivery")

@@ -13,7 +13,6 @@ from tests import factories as f
 pytestmark = pytest.mark.integration
 # These tests read the English message ids (the default answer language is Chinese).
 ACCEPT_LANGUAGE = "en"
-TODAY = f.TODAY
 DAY = timedelta(days=1)
 
 
@@ -28,7 +27,8 @@ async def ctx(engine):
     }
 
 
-def action_body(action: str, ctx, on: date = TODAY) -> dict:
+def action_body(action: str, ctx, on: date | None = None) -> dict:
+    on = on or f.today()
     return {
         "register": {"registration_code": f.registration_code(), "registered_on": str(on)},
         "suspend": {"suspended_from": str(on), "notified_on": str(on), "reason": "停用"},
@@ -43,7 +43,7 @@ def action_body(action: str, ctx, on: date = TODAY) -> dict:
 async def unit_in(status: str, ctx, client) -> int:
     """A unit brought to ``status`` through the API itself."""
     unit = await f.unit(
-        ctx["owner"], registered=status != "pending", registered_on=str(TODAY - 400 * DAY)
+        ctx["owner"], registered=status != "pending", registered_on=str(f.today() - 400 * DAY)
     )
     path = {
         "pending": [],
@@ -55,7 +55,7 @@ async def unit_in(status: str, ctx, client) -> int:
     for action in path:
         response = await client.post(
             f"/api/v1/equipment/{unit['id']}/{action}",
-            json=action_body(action, ctx, TODAY - 10 * DAY),
+            json=action_body(action, ctx, f.today() - 10 * DAY),
             headers=ctx["admin"],
         )
         assert response.status_code == 200, response.text
@@ -117,7 +117,7 @@ async def test_scrapped_code_can_never_be_registered_again(client, ctx):
         ctx["owner"],
         registration_code=scrapped["registration_code"],
         equipment_code=f.equipment_code(),
-        registered_on=str(TODAY),
+        registered_on=str(f.today()),
     )
     response = await client.post("/api/v1/equipment", json=again, headers=ctx["admin"])
     assert response.status_code == 409
@@ -145,7 +145,7 @@ async def test_register_checks_lateness_and_makes_the_code_the_key(client, ctx):
         f"/api/v1/equipment/{pending['id']}/register",
         json={
             "registration_code": code,
-            "registered_on": str(TODAY),
+            "registered_on": str(f.today()),
             "certificate_no": "梯11鄂F3622(25)",
         },
         headers=ctx["admin"],
@@ -160,7 +160,7 @@ async def test_dates_in_the_future_or_before_the_status_are_refused(client, ctx)
     unit_id = await unit_in("in_use", ctx, client)
     future = await client.post(
         f"/api/v1/equipment/{unit_id}/scrap",
-        json={"on": str(TODAY + DAY), "reason": "x"},
+        json={"on": str(f.today() + DAY), "reason": "x"},
         headers=ctx["admin"],
     )
     assert future.status_code == 422 and future.json()["extra"][0]["key"] == "on"
@@ -180,8 +180,8 @@ async def test_long_suspension_notice_within_30_days(
     client, ctx, planned_days, notice_after_days, late
 ):
     unit_id = await unit_in("in_use", ctx, client)
-    start = TODAY - timedelta(days=notice_after_days)
-    body = {"suspended_from": str(start), "notified_on": str(TODAY), "reason": "停用"}
+    start = f.today() - timedelta(days=notice_after_days)
+    body = {"suspended_from": str(start), "notified_on": str(f.today()), "reason": "停用"}
     if planned_days is not None:
         body["planned_until"] = str(start + timedelta(days=planned_days))
     response = await client.post(
@@ -196,10 +196,12 @@ async def test_resume_flags_a_lapsed_inspection(client, ctx, due_offset, needed)
     unit_id = await unit_in("suspended", ctx, client)
     # Due dates arrive with the inspection rules; set one directly to exercise resume.
     await Equipment.update(
-        {Equipment.next_inspection_due: TODAY + timedelta(days=due_offset)}
+        {Equipment.next_inspection_due: f.today() + timedelta(days=due_offset)}
     ).where(Equipment.id == unit_id)
     response = await client.post(
-        f"/api/v1/equipment/{unit_id}/resume", json={"resumed_on": str(TODAY)}, headers=ctx["admin"]
+        f"/api/v1/equipment/{unit_id}/resume",
+        json={"resumed_on": str(f.today())},
+        headers=ctx["admin"],
     )
     assert response.status_code == 200
     assert response.json()["needs_inspection_before_resume"] is needed
@@ -209,7 +211,7 @@ async def test_transition_with_a_stale_if_match_is_412(client, ctx):
     unit_id = await unit_in("in_use", ctx, client)
     response = await client.post(
         f"/api/v1/equipment/{unit_id}/scrap",
-        json={"on": str(TODAY), "reason": "x"},
+        json={"on": str(f.today()), "reason": "x"},
         headers={**ctx["admin"], "If-Match": '"7"'},
     )
     assert response.status_code == 412
@@ -219,13 +221,13 @@ async def test_transfer_to_the_same_owner_or_a_wrong_kind_is_refused(client, ctx
     unit_id = await unit_in("in_use", ctx, client)
     same = await client.post(
         f"/api/v1/equipment/{unit_id}/transfer",
-        json={"user_unit_id": ctx["owner"], "on": str(TODAY)},
+        json={"user_unit_id": ctx["owner"], "on": str(f.today())},
         headers=ctx["admin"],
     )
     assert same.status_code == 422
     company = await client.post(
         f"/api/v1/equipment/{unit_id}/transfer",
-        json={"user_unit_id": ctx["company"], "on": str(TODAY)},
+        json={"user_unit_id": ctx["company"], "on": str(f.today())},
         headers=ctx["admin"],
     )
     assert company.status_code == 422 and "not a user_unit" in company.json()["detail"]
@@ -243,12 +245,12 @@ async def test_the_office_refuses_an_application_with_its_reason_and_the_owner_a
     owner = await f.token(Role.USER_UNIT, ctx["owner"])
     stranger = await f.token(Role.USER_UNIT, ctx["other_owner"])
     reason = "设备代码与产品合格证不一致"
-    body = {"on": str(TODAY), "reason": reason}
+    body = {"on": str(f.today()), "reason": reason}
 
     assert (await client.post(f"{path}/refuse", json=body, headers=owner)).status_code == 403
     blank = await client.post(f"{path}/refuse", json={**body, "reason": "  "}, headers=ctx["admin"])
     assert blank.status_code == 422 and blank.json()["extra"][0]["key"] == "reason"
-    missing = await client.post(f"{path}/refuse", json={"on": str(TODAY)}, headers=ctx["admin"])
+    missing = await client.post(f"{path}/refuse", json={"on": str(f.today())}, headers=ctx["admin"])
     assert missing.status_code == 400, missing.text
     wrong = await client.post(f"/api/v1/equipment/{in_use}/refuse", json=body, headers=ctx["admin"])
     assert wrong.status_code == 409 and "cannot refuse" in wrong.json()["detail"]

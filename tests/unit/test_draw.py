@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from equipment.domain import draw
 from equipment.domain.draw import Candidate, DrawInputs, RosterEntry
 from equipment.domain.errors import InvalidValue
+from equipment.domain.workdays import WorkCalendar
 
 DISTRICTS = ("420602", "420606", "420607")
 
@@ -252,7 +253,8 @@ def test_conflicts_of_body_and_last_checkers() -> None:
 def test_working_days() -> None:
     friday = date(2026, 12, 4)
     assert draw.working_days_after(friday, 1) == date(2026, 12, 7)
-    assert draw.working_days_after(friday, 5, [date(2026, 12, 8)]) == date(2026, 12, 14)
+    off = WorkCalendar(holidays=frozenset({date(2026, 12, 8)}))
+    assert draw.working_days_after(friday, 5, off) == date(2026, 12, 14)
 
 
 @given(start=st.dates(date(2020, 1, 1), date(2030, 12, 31)), days=st.integers(0, 40))
