@@ -157,18 +157,19 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _payload(row: checks.CheckedRow) -> str:
-    values = _jsonable(row.values)
+    # msgspec writes a date as ISO 8601 (YYYY-MM-DD), as date.isoformat does.
+    values = row.values
     if row.schedule is not None:
         values["due"] = [
-            [
+            (
                 d.kind,
-                d.due_on.isoformat(),
+                d.due_on,
                 d.rule_key,
                 d.source[:200],
-                d.base_date.isoformat(),
+                d.base_date,
                 d.explanation,
                 d.from_report,
-            ]
+            )
             for d in row.schedule.due
         ]
         values["not_fit_for_use"] = row.schedule.not_fit_for_use
