@@ -102,7 +102,7 @@ def open_table(path: Path, *, encoding: str | None = None) -> Iterator[Table]:
     with path.open("rb") as handle:
         _, reader = csv_reader(file_chunks(handle), codec)
         try:
-            headers = next(reader, [])
+            headers: list[str] = next(reader, [])
         except csv.Error as error:
             raise FileProblem(f"row 1: not CSV ({error})") from None
         except UnicodeDecodeError as error:
