@@ -65,8 +65,9 @@ def _csv_rows(reader: Any, codec: str) -> Iterator[tuple[int, list[Any]]]:
     except UnicodeDecodeError as error:
         # The lines before the bad bytes were read: the line after them holds them
         # (neither UTF-8 nor GB18030 has a multi-byte character holding a line feed).
+        line_no = reader.line_num + 1
         raise FileProblem(
-            f"line {reader.line_num + 1} is not {codec} ({error.reason}): name the file's encoding"
+            f"line {line_no} is not {codec} ({error.reason}): name the file's encoding"
         ) from None
 
 
@@ -106,8 +107,9 @@ def open_table(path: Path, *, encoding: str | None = None) -> Iterator[Table]:
         except csv.Error as error:
             raise FileProblem(f"row 1: not CSV ({error})") from None
         except UnicodeDecodeError as error:
+            line_no = 1
             raise FileProblem(
-                f"line 1 is not {codec} ({error.reason}): name the file's encoding"
+                f"line {line_no} is not {codec} ({error.reason}): name the file's encoding"
             ) from None
         if not headers:
             raise FileProblem("the file is empty: no header row")
