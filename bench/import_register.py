@@ -45,8 +45,10 @@ def _url(database: str) -> str:
     return ADMIN_URL.rsplit("/", 1)[0] + "/" + database
 
 
-def _run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in MiB, stdout) of one ``sereg`` process."""
+def _run(args: list[str], env: dict[str, str]) -> tuple[float, int, str, float]:
+    """(wall seconds, peak RSS in MiB, stdout, CPU seconds) of one ``sereg`` process; the
+    CPU is its own and its check workers' (user + system: what the load does not change,
+    unlike the wall time; the database server's is not in it)."""
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "sereg.cli", *args],
@@ -62,7 +64,8 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"sereg {' '.join(args)} failed: {out}")
-    return time.perf_counter() - started, usage.ru_maxrss // 1024, out
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, usage.ru_maxrss // 1024, out, cpu
 
 
 async def _prepare(database: str) -> None:
@@ -150,7 +153,7 @@ def main() -> None:
         # Written by a child process: a child's peak RSS starts from its parent's at the
         # fork, so this process stays small (the generator holds its rows) and the import
         # processes' figures are their own (their spawned check workers' peaks included).
-        made_s, _, _ = _run(
+        made_s, _, _, _ = _run(
             [
                 "demo",
                 "legacy-export",
@@ -165,9 +168,11 @@ def main() -> None:
         )
         manifest = json.loads(path.with_name(path.name + ".manifest.json").read_text("utf-8"))
         size_mib = path.stat().st_size / 2**20
-        dry_s, dry_rss, out = _run(["import", "register", str(path)], env)
+        dry_s, dry_rss, out, dry_cpu = _run(["import", "register", str(path)], env)
         job = out.split()[1]
-        commit_s, commit_rss, _ = _run(["import", "commit", job, "--batch", str(args.batch)], env)
+        commit_s, commit_rss, _, commit_cpu = _run(
+            ["import", "commit", job, "--batch", str(args.batch)], env
+        )
     copied, copy_s = asyncio.run(_copy_floor(args.database))
     written, written_s = asyncio.run(_copy_written(args.database))
     load_after = os.getloadavg()
@@ -198,6 +203,11 @@ def main() -> None:
     print(
         f"| raw COPY of every row the commit wrote (units, due dates, inspections) | {written:,}"
         f" | {written_s:.1f} | {written / written_s:,.0f} | | |"
+    )
+    print(
+        f"CPU (process and its workers, load-independent): dry run {dry_cpu:.1f} s"
+        f" = {dry_cpu / args.rows * 1e6:.0f} µs a row; commit {commit_cpu:.1f} s"
+        f" = {commit_cpu / accepted * 1e6:.0f} µs a row (the server's not included)"
     )
     print(f"commit / COPY = {commit_rate / copy_rate:.2f} (target ≥ 0.20)")
     print(

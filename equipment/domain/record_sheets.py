@@ -17,7 +17,6 @@ is capped before any XML is parsed (a zip bomb is refused, not unpacked).
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import itertools
@@ -30,17 +29,19 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Final, Literal
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils.datetime import from_excel
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from equipment.domain.errors import InvalidValue
+from equipment.domain.sheet_files import SNIFF_BYTES, csv_reader, open_workbook, sheet_rows
 
 __all__ = [
     "CSV_MEDIA_TYPES",
     "FIELDS",
     "MAX_UNPACKED_BYTES",
+    "SNIFF_BYTES",
     "XLSX_MEDIA_TYPE",
     "SheetKind",
     "SheetRow",
@@ -67,8 +68,8 @@ HEADER_SEARCH_ROWS: Final = 10
 MAX_COLUMNS: Final = 100
 # A worksheet holds no more rows than this (Excel's limit); no upload is longer.
 MAX_SHEET_ROWS: Final = 1_048_576
-# UTF-8 or GB18030 is decided on this much of the file from its first non-ASCII byte.
-SNIFF_BYTES: Final = 64 * 2**10
+# UTF-8 or GB18030 is decided on SNIFF_BYTES of the file from its first non-ASCII byte
+# (equipment.domain.sheet_files, the reader this module shares with the register import).
 
 Lang = Literal["zh", "en"]
 
@@ -367,80 +368,6 @@ def _rows(
 # CSV ---------------------------------------------------------------------------------------
 
 
-class _Text:
-    """Chunks of bytes as text: UTF-8 (a BOM or none) or GB18030, decided on the first
-    SNIFF_BYTES from the first non-ASCII byte (UTF-8 strictly first: GBK text is almost
-    never valid UTF-8 over more than a few characters; the ASCII before it reads the same
-    in both)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self.chunks = iter(chunks)
-        self.encoding: str | None = None
-
-    def _choose(self, head: bytes, final: bool) -> None:
-        try:
-            codecs.getincrementaldecoder("utf-8")().decode(head, final=final)
-            self.encoding = "utf-8-sig"
-        except UnicodeDecodeError:
-            self.encoding = "gb18030"
-
-    def __iter__(self) -> Iterator[str]:
-        pending = b""
-        decoder: codecs.IncrementalDecoder | None = None
-        for chunk in self.chunks:
-            if decoder is None:
-                pending += chunk
-                if pending.isascii():
-                    # The same in every candidate; a BOM is not ASCII, so none is lost.
-                    yield pending.decode("ascii")
-                    pending = b""
-                    continue
-                if len(pending) < SNIFF_BYTES:
-                    continue
-                self._choose(pending, final=False)
-                decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")()
-                chunk, pending = pending, b""
-            yield from self._decoded(decoder, chunk)
-        if decoder is None:
-            if not pending:
-                return
-            self._choose(pending, final=True)
-            decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")()
-            yield from self._decoded(decoder, pending)
-        yield from self._decoded(decoder, b"", final=True)
-
-    @staticmethod
-    def _decoded(
-        decoder: codecs.IncrementalDecoder, chunk: bytes, *, final: bool = False
-    ) -> Iterator[str]:
-        try:
-            yield decoder.decode(chunk, final=final)
-        except UnicodeDecodeError as exc:
-            # The text before the bad bytes first, so the rows it holds are read and the
-            # error names the row the bad bytes are in.
-            yield exc.object[: exc.start].decode(exc.encoding, errors="replace")
-            raise
-
-
-def _lines(texts: Iterable[str]) -> Iterator[str]:
-    """Lines as ``open(newline="")`` gives them (ends kept, CR, LF or CRLF), from pieces
-    that may cut a line or a CRLF anywhere."""
-    parts: list[str] = []
-    for text in texts:
-        if not text:
-            continue
-        parts.append(text)
-        if "\n" not in text and "\r" not in text:
-            continue  # no line ends here: join the parts once, when one does
-        lines = io.StringIO("".join(parts), newline="").readlines()
-        # The last line may go on in the next piece (or be a CR whose LF follows).
-        parts = [] if lines[-1].endswith("\n") else [lines.pop()]
-        yield from lines
-    tail = "".join(parts)
-    if tail:
-        yield from io.StringIO(tail, newline="").readlines()
-
-
 def read_csv(chunks: Iterable[bytes], *, max_rows: int) -> list[SheetRow]:
     """The rows of a CSV file arriving in ``chunks`` (any cut), read one at a time and
     refused at the first filled-in row past ``max_rows``: nothing after it is pulled.
@@ -448,8 +375,7 @@ def read_csv(chunks: Iterable[bytes], *, max_rows: int) -> list[SheetRow]:
     InvalidValue for the whole file when it cannot be read (an encoding that is neither
     UTF-8 nor GB18030, a cell longer than the csv module takes), naming the row.
     """
-    text = _Text(chunks)
-    reader = csv.reader(_lines(text))
+    text, reader = csv_reader(chunks)
     number = 0
 
     def numbered() -> Iterator[tuple[int, list[str]]]:
@@ -508,13 +434,12 @@ def read_xlsx(
     streaming mode and refused at the first filled-in row past ``max_rows``."""
     _check_archive(data, max_unpacked_bytes)
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = open_workbook(io.BytesIO(data))
     except Exception as exc:  # any failure on a client's file is the file's
         raise InvalidValue(f"the XLSX workbook cannot be read: {_short(exc)}") from None
     try:
-        sheet = workbook.worksheets[0]
         # Rows come numbered from 1 with the empty ones in between filled in.
-        rows = enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1)
+        rows = sheet_rows(workbook, max_col=MAX_COLUMNS)
         return list(_rows(rows, max_rows=max_rows, epoch=workbook.epoch))
     except InvalidValue:
         raise

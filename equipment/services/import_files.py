@@ -1,5 +1,7 @@
 """Reading an export as rows, streaming: CSV (UTF-8 or GBK/GB18030, detected) or XLSX
-(openpyxl in read-only mode, one row at a time). The file is never held in memory.
+(openpyxl in read-only mode, one row at a time). The file is never held in memory. The
+reading itself is ``equipment.domain.sheet_files``, the maintenance upload's reader too;
+this module detects a CSV's encoding first (refusing bytes that do not say) and names it.
 
 Rows come with the number the spreadsheet shows (the header is row 1): the row-number
 contract of equipment.domain.imports.checks. Blank rows are skipped but keep numbering.
@@ -14,10 +16,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from equipment.domain.errors import InvalidValue
 from equipment.domain.imports.encoding import AmbiguousEncoding, detect_encoding
+from equipment.domain.sheet_files import (
+    csv_reader,
+    file_chunks,
+    is_blank,
+    open_workbook,
+    sheet_rows,
+)
 
 SAMPLE_BYTES = 256 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -44,37 +53,28 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_blank(cells: list[Any]) -> bool:
-    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
-
-
-def _lines(handle: IO[bytes], codec: str) -> Iterator[str]:
-    """The file's lines decoded one at a time, so a byte that does not decode is named by
-    its line (neither UTF-8 nor GB18030 has a multi-byte character holding a line feed)."""
-    for line_no, raw in enumerate(handle, start=1):
-        try:
-            yield raw.decode(codec)
-        except UnicodeDecodeError as error:
-            raise FileProblem(
-                f"line {line_no} is not {codec} ({error.reason}): name the file's encoding"
-            ) from None
-
-
-def _csv_rows(reader: Any, encoding: str) -> Iterator[tuple[int, list[Any]]]:
+def _csv_rows(reader: Any, codec: str) -> Iterator[tuple[int, list[Any]]]:
     row_no = 1
     try:
         for cells in reader:
             row_no += 1
-            if not _is_blank(cells):
+            if not is_blank(cells):
                 yield row_no, cells
     except csv.Error as error:
         raise FileProblem(f"row {row_no + 1}: not CSV ({error})") from None
+    except UnicodeDecodeError as error:
+        # The lines before the bad bytes were read: the line after them holds them
+        # (neither UTF-8 nor GB18030 has a multi-byte character holding a line feed).
+        line_no = reader.line_num + 1
+        raise FileProblem(
+            f"line {line_no} is not {codec} ({error.reason}): name the file's encoding"
+        ) from None
 
 
-def _xlsx_rows(sheet: Any) -> Iterator[tuple[int, list[Any]]]:
-    for row_no, cells in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
+def _xlsx_rows(workbook: Any) -> Iterator[tuple[int, list[Any]]]:
+    for row_no, cells in sheet_rows(workbook, min_row=2):
         values = list(cells)
-        if not _is_blank(values):
+        if not is_blank(values):
             yield row_no, values
 
 
@@ -101,11 +101,16 @@ def open_table(path: Path, *, encoding: str | None = None) -> Iterator[Table]:
             raise FileProblem(error.reason) from None
         codec, reason = detected.encoding, detected.reason
     with path.open("rb") as handle:
-        reader = csv.reader(_lines(handle, codec))
+        _, reader = csv_reader(file_chunks(handle), codec)
         try:
-            headers = next(reader, [])
+            headers: list[str] = next(reader, [])
         except csv.Error as error:
             raise FileProblem(f"row 1: not CSV ({error})") from None
+        except UnicodeDecodeError as error:
+            line_no = 1
+            raise FileProblem(
+                f"line {line_no} is not {codec} ({error.reason}): name the file's encoding"
+            ) from None
         if not headers:
             raise FileProblem("the file is empty: no header row")
         rows = _csv_rows(reader, codec)
@@ -113,19 +118,17 @@ def open_table(path: Path, *, encoding: str | None = None) -> Iterator[Table]:
 
 
 def _open_xlsx(path: Path) -> Iterator[Table]:
-    from openpyxl import load_workbook  # a second's import: only when a workbook comes
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = open_workbook(path)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         raise FileProblem(f"not an XLSX workbook: {error}") from None
     try:
-        sheet = book.worksheets[0]
-        first = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), None)
+        first = next(sheet_rows(book, min_row=1), None)
         if first is None:
             raise FileProblem("the workbook's first sheet is empty: no header row")
-        headers = ["" if h is None else str(h).strip() for h in first]
-        yield Table("xlsx", "", "XLSX (no encoding to detect)", headers, _xlsx_rows(sheet))
+        headers = ["" if h is None else str(h).strip() for h in first[1]]
+        yield Table("xlsx", "", "XLSX (no encoding to detect)", headers, _xlsx_rows(book))
     finally:
         book.close()

@@ -157,18 +157,19 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _payload(row: checks.CheckedRow) -> str:
-    values = _jsonable(row.values)
+    # msgspec writes a date as ISO 8601 (YYYY-MM-DD), as date.isoformat does.
+    values = row.values
     if row.schedule is not None:
         values["due"] = [
-            [
+            (
                 d.kind,
-                d.due_on.isoformat(),
+                d.due_on,
                 d.rule_key,
                 d.source[:200],
-                d.base_date.isoformat(),
+                d.base_date,
                 d.explanation,
                 d.from_report,
-            ]
+            )
             for d in row.schedule.due
         ]
         values["not_fit_for_use"] = row.schedule.not_fit_for_use
@@ -619,8 +620,10 @@ async def commit_register(
     now: datetime,
     batch_size: int = COMMIT_BATCH,
     progress: ProgressFn | None = None,
+    writers: int = 0,
 ) -> ImportSummary:
-    """Write the accepted rows of a staged import (see the module's contract)."""
+    """Write the accepted rows of a staged import (see the module's contract).
+    ``writers``: batches written at once (0: ``commit_writers()``)."""
     principal.require(Permission.EQUIPMENT_REGISTER)
     job = await _repository.job(job_id)
     if job is None:
@@ -648,23 +651,55 @@ async def commit_register(
         staged = await _repository.accepted_rows(job_id, after_row=row, limit=batch_size)
         return await asyncio.to_thread(_decoded, staged, today, recompute)
 
+    lanes = writers or commit_writers()
+
+    async def write(
+        batch_no: int, rows: list[tuple[int, str, dict[str, Any]]], before: asyncio.Task[int] | None
+    ) -> int:
+        async with unit_of_work():
+            await _commit_batch(
+                principal, job, batch_no, rows, areas, today=today, now=now, after=before
+            )
+        return len(rows)
+
     # The next page is read and decoded (JSON, dates, a schedule recomputed) while the
-    # database writes this one: reads only, so a crash still leaves whole batches.
+    # database writes this one: reads only. Up to ``lanes`` batches write at once, each
+    # in its own transaction on its own connection, but each commits only after the one
+    # before it has (``after``): the committed batches are always a prefix of the file,
+    # so a crash still leaves whole batches and a rerun resumes after the last marker.
     upcoming = asyncio.ensure_future(page_after(after))
+    writing: deque[asyncio.Task[int]] = deque()
     try:
         while rows := await upcoming:
             upcoming = asyncio.ensure_future(page_after(rows[-1][0]))
             batch_no += 1
-            async with unit_of_work():
-                await _commit_batch(principal, job, batch_no, rows, areas, today=today, now=now)
-            done += len(rows)
+            while len(writing) >= lanes:
+                done += await writing.popleft()
+                if progress is not None:
+                    progress(done, total)
+            before = writing[-1] if writing else None
+            writing.append(asyncio.ensure_future(write(batch_no, rows, before)))
+        while writing:
+            done += await writing.popleft()
             if progress is not None:
                 progress(done, total)
     finally:
         upcoming.cancel()
+        for task in writing:
+            task.cancel()
+        if writing:
+            await asyncio.gather(*writing, return_exceptions=True)
     async with unit_of_work():
         await _repository.update_job(job_id, {"status": "committed", "updated_at": now})
     return await job_summary(principal, job_id)
+
+
+def commit_writers() -> int:
+    """Batches a commit writes at once: on PostgreSQL one per core, at least two (each
+    batch's COPYs and index upkeep are the server's CPU, one backend per connection, so
+    two use two cores while this process prepares the next page); one on SQLite (one
+    writer at a time)."""
+    return max(2, os.cpu_count() or 1) if _repository.concurrent_writers() else 1
 
 
 def _decoded(
@@ -695,7 +730,11 @@ async def _commit_batch(
     *,
     today: date,
     now: datetime,
+    after: asyncio.Future[Any] | None = None,
 ) -> tuple[int, int, int]:
+    """One batch in the caller's transaction. ``after``: the batch before it, still being
+    written: the audit entry and the marker (the import's row, which both batches update)
+    wait until it has committed, and its failure fails this one."""
     existing = {u["code"]: u for u in await _repository.units_by_code([c for _, c, _ in rows])}
     new = [(code, values) for _, code, values in rows if code not in existing]
     changed: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = []
@@ -753,6 +792,8 @@ async def _commit_batch(
     await _memberships(areas, located)
     inserted, updated = len(ids), len(changed)
     unchanged = len(rows) - inserted - updated
+    if after is not None:
+        await asyncio.shield(after)
     # One audit entry per batch: the import is one act of the registration office.
     await audit.record(
         principal,

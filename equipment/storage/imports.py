@@ -172,6 +172,11 @@ async def _copy_or_insert(
 
 
 class ImportRepository:
+    def concurrent_writers(self) -> bool:
+        """Whether transactions on several connections can write at once (PostgreSQL;
+        SQLite has one writer)."""
+        return db.is_postgres()
+
     # --- jobs -------------------------------------------------------------------------
     async def create_job(self, values: Mapping[str, Any]) -> int:
         bulk = _in_transaction()

@@ -279,15 +279,26 @@ async def test_a_commit_killed_midway_and_rerun_writes_the_good_rows_once(world,
         rows = await _rows("SELECT COUNT(*) AS n FROM import_batch")
         return rows[0]["n"] >= 1
 
-    await _until(a_batch_committed, "a committed batch", child)
     if db.is_postgres():
-        # Hold the import's row: the child's next batch, its units already inserted in its
-        # open transaction, waits at its commit marker. Then kill it there.
+        # Hold the third batch's marker (its key, in an open transaction) as soon as the
+        # import exists, while its dry run still runs: the child commits batches 1 and 2,
+        # then its third batch, its units already inserted in its open transaction, waits
+        # at that marker (and the fourth, written beside it, waits for the third). Then
+        # kill it there. Waiting for a committed batch first and locking after raced a
+        # commit that finished in between.
+        async def a_job() -> bool:
+            return bool(await _rows("SELECT id FROM import_job"))
+
+        await _until(a_job, "the import", child)
         holder = await asyncpg.connect(_pg_url(engine))
         lock = holder.transaction()
         await lock.start()
         [job] = await holder.fetch("SELECT id FROM import_job ORDER BY id DESC LIMIT 1")
-        await holder.execute("SELECT id FROM import_job WHERE id = $1 FOR UPDATE", job["id"])
+        await holder.execute(
+            "INSERT INTO import_batch (import_job, batch_no, first_row, last_row, inserted,"
+            " updated, unchanged, committed_at) VALUES ($1, 3, 0, 0, 0, 0, 0, now())",
+            job["id"],
+        )
 
         async def child_waits() -> bool:
             rows = await holder.fetch(
@@ -301,6 +312,7 @@ async def test_a_commit_killed_midway_and_rerun_writes_the_good_rows_once(world,
         await lock.rollback()
         await holder.close()
     else:
+        await _until(a_batch_committed, "a committed batch", child)
         # Take SQLite's write lock: the child stops at its next batch; kill it there.
         holder = sqlite3.connect(str(engine.path), timeout=60)
         holder.execute("BEGIN IMMEDIATE")

@@ -131,6 +131,26 @@ class Organisations:
 
 
 @dataclass
+class _Memo:
+    """Answers that repeat across a chunk's rows, computed once per distinct input: a
+    register's rows share a few dozen categories, statuses and districts and a few
+    hundred user units (a finding is immutable, so rows share its instance)."""
+
+    category: dict[tuple[str, tuple[str, ...]], tuple[str | None, tuple[Finding, ...]]] = field(
+        default_factory=dict
+    )
+    status: dict[tuple[str, bool], tuple[str | None, tuple[Finding, ...]]] = field(
+        default_factory=dict
+    )
+    district: dict[tuple[str | None, str], tuple[str | None, tuple[Finding, ...]]] = field(
+        default_factory=dict
+    )
+    user_unit: dict[tuple[str, str], tuple[int | None, tuple[Finding, ...]]] = field(
+        default_factory=dict
+    )
+
+
+@dataclass
 class CheckedRow:
     code: str | None
     values: dict[str, Any] = field(default_factory=dict)
@@ -211,34 +231,59 @@ def _codes(raw: Mapping[str, object], today: date, out: CheckedRow) -> None:
     out.values["_code_categories"] = parsed_categories
 
 
-def _category(raw: Mapping[str, object], profile: MappingProfile, out: CheckedRow) -> None:
+def _category(
+    raw: Mapping[str, object], profile: MappingProfile, out: CheckedRow, memo: _Memo
+) -> None:
     text = _text(raw.get("category"))
-    categories = out.values.pop("_code_categories", [])
+    categories = tuple(out.values.pop("_code_categories", ()))
+    key = (text, categories)
+    known = memo.category.get(key)
+    if known is None:
+        known = memo.category[key] = _category_of(text, categories, profile)
+    value, findings = known
+    if value is not None:
+        out.values["category"] = value
+    out.findings.extend(findings)
+
+
+def _category_of(
+    text: str, categories: tuple[str, ...], profile: MappingProfile
+) -> tuple[str | None, tuple[Finding, ...]]:
     value = profile.map_value("category", text) if text else (categories[0] if categories else "")
     if not value or not catalogue.is_known_category(value):
-        out.findings.append(Finding("unknown_category", f"'{text}'" if text else "empty"))
-        return
+        return None, (Finding("unknown_category", f"'{text}'" if text else "empty"),)
     value = catalogue.normalise_category_code(value)
-    out.values["category"] = value
     for code_category in categories:
         if code_category != value:
-            out.findings.append(
-                Finding("code_category_mismatch", f"code says {code_category}, column {value}")
+            return value, (
+                Finding("code_category_mismatch", f"code says {code_category}, column {value}"),
             )
-            return
+    return value, ()
 
 
-def _status(raw: Mapping[str, object], profile: MappingProfile, out: CheckedRow) -> None:
+_STATUSES = frozenset(s.value for s in Status)
+
+
+def _status(
+    raw: Mapping[str, object], profile: MappingProfile, out: CheckedRow, memo: _Memo
+) -> None:
     text = _text(raw.get("status"))
-    if not text:
-        # A registered unit in an export of registrations is in use unless it says so.
-        value = Status.IN_USE.value if out.values.get("registration_code") else "pending"
-    else:
-        value = profile.map_value("status", text)
-    if value not in {s.value for s in Status}:
-        out.findings.append(Finding("invalid_status", f"'{text}'"))
-        return
-    out.values["status"] = value
+    key = (text, bool(out.values.get("registration_code")))
+    known = memo.status.get(key)
+    if known is None:
+        if not text:
+            # A registered unit in an export of registrations is in use unless it says so.
+            value = Status.IN_USE.value if key[1] else "pending"
+        else:
+            value = profile.map_value("status", text)
+        if value in _STATUSES:
+            known = (value, ())
+        else:
+            known = (None, (Finding("invalid_status", f"'{text}'"),))
+        memo.status[key] = known
+    if known[0] is not None:
+        out.values["status"] = known[0]
+    out.findings.extend(known[1])
 
 
 def _dates(
@@ -271,18 +316,29 @@ def _dates(
         )
 
 
-def _district(raw: Mapping[str, object], city: City, out: CheckedRow) -> None:
+def _district(raw: Mapping[str, object], city: City, out: CheckedRow, memo: _Memo) -> None:
     region = out.values.pop("region", None)
     text = _text(raw.get("district"))
+    key = (region, text)
+    known = memo.district.get(key)
+    if known is None:
+        known = memo.district[key] = _district_of(region, text, city)
+    if known[0] is not None:
+        out.values["district_code"] = known[0]
+    out.findings.extend(known[1])
+
+
+def _district_of(
+    region: str | None, text: str, city: City
+) -> tuple[str | None, tuple[Finding, ...]]:
     candidates = [region] if region else []
     if text:
         by_name = {name: code for code, name in city.districts.items()}
         candidates.append(by_name.get(text, text))
     for candidate in candidates:
         if candidate in city.districts:
-            out.values["district_code"] = candidate
-            return
-    out.findings.append(Finding("unknown_district", f"'{text or region or ''}'"))
+            return candidate, ()
+    return None, (Finding("unknown_district", f"'{text or region or ''}'"),)
 
 
 def _float(value: object) -> float | None:
@@ -309,9 +365,10 @@ def _coordinates(
     city: City,
     out: CheckedRow,
     wgs84: tuple[float, float] | None,
+    read: tuple[float, float] | Finding | None = None,
 ) -> None:
     out.values["longitude"] = out.values["latitude"] = None
-    read = read_coordinates(raw)
+    read = read_coordinates(raw) if read is None else read
     if isinstance(read, Finding):
         out.findings.append(read)
         return
@@ -325,26 +382,37 @@ def _coordinates(
     out.values["longitude"], out.values["latitude"] = round(wgs_lon, 7), round(wgs_lat, 7)
 
 
-def _user_unit(raw: Mapping[str, object], orgs: Organisations, out: CheckedRow) -> None:
+def _user_unit(
+    raw: Mapping[str, object], orgs: Organisations, out: CheckedRow, memo: _Memo
+) -> None:
     credit = _text(raw.get("user_unit_credit_code"))
     name = _text(raw.get("user_unit_name"))
+    key = (credit, name)
+    known = memo.user_unit.get(key)
+    if known is None:
+        known = memo.user_unit[key] = _user_unit_of(credit, name, orgs)
+    if known[0] is not None:
+        out.values["user_unit"] = known[0]
+    out.findings.extend(known[1])
+
+
+def _user_unit_of(
+    credit: str, name: str, orgs: Organisations
+) -> tuple[int | None, tuple[Finding, ...]]:
+    findings: list[Finding] = []
     if credit:
         try:
             valid = codes.validate_credit_code(credit)
         except InvalidValue as error:
-            out.findings.append(Finding("invalid_credit_code", error.reason))
+            findings.append(Finding("invalid_credit_code", error.reason))
         else:
             found = orgs.by_credit_code.get(valid)
             if found is not None:
-                out.values["user_unit"] = found
-                out.findings.append(Finding("user_unit_by_credit_code"))
-                return
+                return found, (Finding("user_unit_by_credit_code"),)
     found = orgs.by_name.get(normalise_name(name)) if name else None
     if found is not None:
-        out.values["user_unit"] = found
-        out.findings.append(Finding("user_unit_by_name"))
-        return
-    out.findings.append(Finding("user_unit_unmatched", f"'{name}' {credit}".strip()))
+        return found, (*findings, Finding("user_unit_by_name"))
+    return None, (*findings, Finding("user_unit_unmatched", f"'{name}' {credit}".strip()))
 
 
 def _schedule(today: date, policy: inspection_rules.Policy, out: CheckedRow) -> None:
@@ -379,21 +447,27 @@ def check_register_row(
     today: date,
     policy: inspection_rules.Policy = inspection_rules.DEFAULT_POLICY,
     wgs84: tuple[float, float] | None = None,
+    memo: _Memo | None = None,
+    coordinates: tuple[float, float] | Finding | None = None,
 ) -> CheckedRow:
     """One row of a register export (field → raw cell) checked against every row rule.
 
     ``wgs84`` is the row's coordinates already converted to WGS-84 (``check_register_rows``
-    converts a chunk at once); None converts them here."""
+    converts a chunk at once); None converts them here. ``memo``: the answers shared by
+    the rows of one chunk (``check_register_rows`` passes one per chunk);
+    ``coordinates``: ``read_coordinates(raw)`` when the caller has it."""
+    if memo is None:
+        memo = _Memo()
     out = CheckedRow(code=None)
     _codes(raw, today, out)
     if out.code is None:
         return out
-    _category(raw, profile, out)
-    _status(raw, profile, out)
+    _category(raw, profile, out, memo)
+    _status(raw, profile, out, memo)
     _dates(raw, profile, today, out)
-    _district(raw, city, out)
-    _coordinates(raw, profile, city, out, wgs84)
-    _user_unit(raw, organisations, out)
+    _district(raw, city, out, memo)
+    _coordinates(raw, profile, city, out, wgs84, coordinates)
+    _user_unit(raw, organisations, out, memo)
     for name, limit in _TEXT_FIELDS.items():
         out.values[name] = _text(raw.get(name))[:limit]
     if out.values["certificate_no"] == "":
@@ -424,6 +498,7 @@ def check_register_rows(
         wgs_lons, wgs_lats = to_wgs84_arrays(lons, lats, check_crs(profile.crs))
         for k, i in enumerate(located):
             converted[i] = (float(wgs_lons[k]), float(wgs_lats[k]))
+    memo = _Memo()
     return [
         check_register_row(
             raw,
@@ -433,6 +508,8 @@ def check_register_rows(
             today=today,
             policy=policy,
             wgs84=converted.get(i),
+            memo=memo,
+            coordinates=points[i],
         )
         for i, raw in enumerate(raws)
     ]

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from equipment.domain.imports.dates import DEFAULT_DATE_FORMATS
+from equipment.domain.sheet_files import header_text
 
 __all__ = [
     "FIELDS",
@@ -132,8 +133,7 @@ class MappingProfile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return index
 
 
-def _header(value: object) -> str:
-    return "" if value is None else str(value).strip().lstrip("\ufeff")
+_header = header_text  # the shared reader's: no BOM, no surrounding white space
 
 
 def guess_columns(

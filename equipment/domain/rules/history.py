@@ -6,9 +6,11 @@ Every rule module gets a :class:`View` (the unit's history with everything after
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import pairwise
+from typing import Any
 
 from equipment.domain.errors import InvalidValue
 from equipment.domain.rules.dates import add_years
@@ -43,6 +45,10 @@ class View:
     @classmethod
     def as_of(cls, unit: UnitHistory, today: date, policy: Policy) -> View:
         """Drop records dated after ``today``; a restart after ``today`` has not happened."""
+        if _known_as_of(unit, today):
+            # Nothing to drop or sort (an imported row's history: at most one inspection,
+            # no suspensions): the unit as it is, without rebuilding and re-validating it.
+            return cls(unit, today, policy)
         suspensions = tuple(
             Suspension(s.start, s.end if s.end is not None and s.end <= today else None)
             for s in unit.suspensions
@@ -89,6 +95,28 @@ class View:
         if supervisory:
             return supervisory[0].inspected_on, "supervisory inspection"
         return None
+
+
+def _sorted_by(items: tuple[Any, ...], key: Callable[[Any], date]) -> bool:
+    return len(items) < 2 or all(key(a) <= key(b) for a, b in pairwise(items))
+
+
+def _known_as_of(unit: UnitHistory, today: date) -> bool:
+    """True when ``View.as_of`` would give ``unit`` back unchanged: every record on or
+    before ``today``, each kind in date order, no suspension ending after ``today``."""
+    if unit.suspensions:
+        return False
+    inspections, repairs, maintenance = unit.inspections, unit.major_repairs, unit.maintenance
+    if not (inspections or repairs or maintenance):
+        return True
+    return (
+        all(i.inspected_on <= today for i in inspections)
+        and all(d <= today for d in repairs)
+        and all(d <= today for d in maintenance)
+        and _sorted_by(inspections, lambda i: i.inspected_on)
+        and _sorted_by(repairs, lambda d: d)
+        and _sorted_by(maintenance, lambda d: d)
+    )
 
 
 @dataclass

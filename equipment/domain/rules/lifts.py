@@ -226,12 +226,19 @@ def _next_event(
         # so the walk starts at the first step past it (the same answer as skipping the
         # covered years one by one, without walking a long-inspected lift's whole life).
         first_step = max(1, (month_index(latest) + early - anchor_month) // 12 + 1)
+    periodic_years = years_row.years
+    last_listed = max(periodic_years)
     for step in range(first_step, _MAX_LIFT_YEARS + 1):
         event_month = anchor_month + 12 * step
-        due_on = month_end(event_month)
-        year = lift_year(origin.on, due_on)
-        if lift_year_kind(year, years_row.years, after_interval) != kind:
+        # The event's calendar year from its month index (month_end's year, without
+        # building the date of a year of the wrong kind): lift_year, lift_year_kind.
+        year = event_month // 12 - origin.on.year
+        is_periodic = year in periodic_years or (
+            year > last_listed and (year - last_listed) % after_interval == 0
+        )
+        if is_periodic != (kind == "periodic"):
             continue
+        due_on = month_end(event_month)
         window_opens = month_start(event_month - early)
         if latest is not None and window_opens <= latest:
             continue

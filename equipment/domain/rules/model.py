@@ -164,11 +164,16 @@ class UnitHistory:
                 f"unknown cylinder use {self.use!r}; one of {list(CYLINDER_USES)} or empty",
                 field="cylinder_use",
             )
-        if not isinstance(self.parameters, Mapping):
+        # The exact types first: an ABC check costs more than the rest of this together.
+        if type(self.parameters) not in (MappingProxyType, dict) and not isinstance(
+            self.parameters, Mapping
+        ):
             raise InvalidValue("parameters must be a mapping", field="parameters")
         # Tuples keep the value hashable and immutable even when a caller passes lists.
         for name in ("inspections", "major_repairs", "suspensions", "maintenance"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
+            value = getattr(self, name)
+            if type(value) is not tuple:
+                object.__setattr__(self, name, tuple(value))
 
 
 @dataclass(frozen=True, slots=True)

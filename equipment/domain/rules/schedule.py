@@ -8,7 +8,6 @@ status (suspended, scrapped, cancelled and refused units owe nothing now), faile
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date
 from typing import Final
 
@@ -68,23 +67,25 @@ def schedule(unit: UnitHistory, today: date, policy: Policy = DEFAULT_POLICY) ->
     design_life_findings(view, findings)
     findings.not_fit.extend(_failed_inspections(view))
     due = tuple(sorted(findings.due, key=lambda item: (item.due_on, item.kind)))
-    base = Schedule(
-        as_of=today,
-        status=unit.status,
-        not_fit_for_use=bool(findings.not_fit),
-        not_fit_reasons=tuple(findings.not_fit),
-        notes=tuple(findings.notes),
-    )
+    not_fit, notes = tuple(findings.not_fit), tuple(findings.notes)
     statutory = [item for item in due if item.kind in STATUTORY_KINDS]
     if unit.status == "suspended":
         lapsed = any(today > item.due_on for item in statutory)
-        return replace(
-            base,
+        return Schedule(
+            as_of=today,
+            status=unit.status,
+            not_fit_for_use=bool(not_fit),
+            not_fit_reasons=not_fit,
+            notes=notes,
             dormant=due,
             needs_inspection_before_resume=lapsed or findings.inspection_before_resume,
         )
-    return replace(
-        base,
+    return Schedule(
+        as_of=today,
+        status=unit.status,
+        not_fit_for_use=bool(not_fit),
+        not_fit_reasons=not_fit,
+        notes=notes,
         due=due,
         next_periodic=_earliest(statutory),
         overdue=tuple(
