@@ -226,13 +226,18 @@ def speak(lang: str, english: str) -> str:
     id it could have been made from.
 
     Its dates are set aside first: the message is spoken with a stand-in of the same
-    length for each (``_DATE_STAND_IN``, which no id matches, as no id matches a date)
+    length for each (``_stand_in``: private-use characters, which no id holds)
     and the dates put back after. A schedule's explanations differ from unit to unit by
     their dates alone, so their few shapes stay in the cache instead of every unit's
     texts being matched against the catalogue anew (~230 µs each, three a unit page).
     Dates an id itself holds (``must be a date like 2026-12-31``) are left in place."""
     if lang == "en" or not english:
         return english
+    return _said(lang, english)
+
+
+@lru_cache(maxsize=8192)  # a due list's rows come back page after page
+def _said(lang: str, english: str) -> str:
     if not (dates := [d for d in _DATE.findall(english) if d not in _literal_dates(lang)]):
         return _spoken(lang, english, 0)[0]
     kept = iter(range(len(dates)))
