@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -262,7 +262,6 @@ def _query_values(request: Request) -> dict[str, str]:
 async def due_page(request: Request, principal: NamedDependency[Principal]) -> Template:
     """The due list with every filter of the API, a keyset page at a time."""
     lang = staff_language(request)
-    _ = Translator(lang)
     values = _query_values(request)
     errors: dict[str, str] = {}
     items: list[dict[str, Any]] = []
@@ -297,15 +296,23 @@ async def due_page(request: Request, principal: NamedDependency[Principal]) -> T
             "first_page": bool(request.query_params.get("cursor")),
             "query": query,
             "windows": WINDOWS,
-            # Translated once a page, not once a row; read by subscript in the row loop
-            # (a Jinja call or attribute lookup per cell was most of the page's render).
-            "kind_label": Labels({code: _(label) for code, label in DUE_KINDS.items()}),
-            "state_label": Labels({code: _(label) for code, label in DUE_STATES.items()}),
-            "days_label": _("{days} days"),
+            # Translated once a language, not once a row; read by subscript in the row
+            # loop (a Jinja call or attribute lookup per cell was most of the page's render).
+            **_due_labels(lang),
             "feed": feed,
             **labels(),
         },
     )
+
+
+@cache
+def _due_labels(lang: str) -> dict[str, Any]:
+    _ = Translator(lang)
+    return {
+        "kind_label": Labels({code: _(label) for code, label in DUE_KINDS.items()}),
+        "state_label": Labels({code: _(label) for code, label in DUE_STATES.items()}),
+        "days_label": _("{days} days"),
+    }
 
 
 def _page_size(request: Request) -> int:

@@ -230,11 +230,23 @@ async def _principal(request: Request) -> Principal:
     return session.principal
 
 
-def nav_links(request: Request, principal: Principal) -> list[tuple[str, str]]:
+def nav_links(request: Request, principal: Principal) -> tuple[tuple[str, str], ...]:
     """The role's links whose pages exist."""
-    _ = Translator(staff_language(request))
-    built = {route.path for route in request.app.routes}
-    return [(path, _(label)) for path, label in NAV[principal.role] if path in built]
+    lang = staff_language(request)
+    known: dict[tuple[Role, str], tuple[tuple[str, str], ...]] = request.app.state.setdefault(
+        NAV_STATE, {}
+    )
+    if (links := known.get((principal.role, lang))) is None:
+        # Once per app, role and language: the routes are fixed once the app is built
+        # (the set of their paths was built on every request before).
+        _ = Translator(lang)
+        built = {route.path for route in request.app.routes}
+        links = tuple((path, _(label)) for path, label in NAV[principal.role] if path in built)
+        known[(principal.role, lang)] = links
+    return links
+
+
+NAV_STATE = "staff_nav_links"  # the app's state key of the links by role and language
 
 
 def _base_context(request: Request, lang: str) -> dict[str, Any]:

@@ -12,14 +12,23 @@ made ~130 of them, ~1/3 of its rendering, measured). ``_(variable)`` and
 A template a ``name@lang`` one extends, includes or imports is loaded in the same
 language. A name without ``@`` (the public pages, which pass the translator in their
 context) is compiled as it is, every ``_()`` a call.
+
+A page is joined a few hundred pieces at a time (``PageTemplate.render``): every escaped
+value is a ``Markup``, which the garbage collector tracks, and Jinja's own ``render``
+holds all of a page's pieces at once before joining them: a due list's ~700 exceeded
+the collector's threshold (700 new tracked objects) on every request, so each page ran a
+collection and every tenth a larger one (measured: 0.9 and 0.08 a request, against none
+for its JSON twin).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
 from pathlib import Path
+from typing import Any
 
-from jinja2 import BaseLoader, Environment, FileSystemLoader
+from jinja2 import BaseLoader, Environment, FileSystemLoader, Template
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 
@@ -87,7 +96,20 @@ class _Files(BaseLoader):
         return self.files.list_templates()
 
 
+# Pieces joined at a time: well under the collector's first threshold (700).
+CHUNK = 256
+
+
+class PageTemplate(Template):
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        """The same text as Jinja's ``render``, joined ``CHUNK`` pieces at a time."""
+        pieces = self.generate(*args, **kwargs)
+        return "".join(["".join(chain((first,), islice(pieces, CHUNK - 1))) for first in pieces])
+
+
 class PageEnvironment(Environment):
+    template_class = PageTemplate
+
     def join_path(self, template: str, parent: str) -> str:
         """A template that a ``name@lang`` one extends, includes or imports: in ``lang``."""
         _, lang = _split(parent)

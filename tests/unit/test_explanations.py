@@ -13,7 +13,7 @@ import pytest
 
 from equipment.api import exports
 from equipment.domain.rules import Inspection, Suspension, UnitHistory, schedule
-from equipment.i18n.spoken import speak
+from equipment.i18n.spoken import _spoken, speak
 from tests.unit.rules.test_rules_intervals import CASES
 
 # Two English words in a row means a piece was left untranslated (codes, clause keys
@@ -66,3 +66,26 @@ def test_the_exports_explain_in_chinese_when_lang_is_zh() -> None:
         header, line = list(csv.reader(io.StringIO(text)))
         assert line[header.index("说明" if lang == "zh" else "Explanation")] == expected
     assert CHINESE.search(speak("zh-CN", item.explanation))
+
+
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@pytest.mark.parametrize(("case", "unit", "today"), UNITS, ids=[u[0] for u in UNITS])
+def test_dates_set_aside_while_speaking_come_back_where_they_were(
+    case: str, unit: UnitHistory, today: date
+) -> None:
+    """speak matches a message with its dates replaced by stand-ins (so that the shapes,
+    not each unit's texts, are cached): the same text as matching the whole message,
+    every date back in its place, none of the stand-ins left."""
+    result = schedule(unit, today)
+    for item in (*result.due, *result.dormant):
+        english = item.explanation
+        chinese = speak("zh-CN", english)
+        assert chinese == _spoken("zh-CN", english, 0)[0], case
+        assert sorted(DATE.findall(chinese)) == sorted(DATE.findall(english)), case
+        assert "\ue000" not in chinese
+
+
+def test_a_date_an_id_itself_holds_stays_in_place() -> None:
+    assert speak("zh-CN", "must be a date like 2026-12-31") == "必须是日期，如 2026-12-31"
