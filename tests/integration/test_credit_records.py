@@ -329,3 +329,22 @@ async def test_results_late_to_publish_once_the_clock_passes_the_deadline(
     )
     assert published.json() == {"published": 1}
     assert await late_on(draw_rules.working_days_after(deadline, 4)) == []
+
+
+async def test_the_violations_of_an_organisation_that_does_not_exist_are_not_found(
+    client,
+) -> None:
+    """404 with a reason, like the organisation's class; not an empty list that reads as
+    a clean record (review finding)."""
+    admin = await f.token(Role.ADMIN)
+    firm = (await f.organisation("user_unit"))["id"]
+    assert (await client.get(f"/api/v1/credit/{firm}/violations", headers=admin)).json() == []
+    missing = await client.get(f"/api/v1/credit/{firm + 1000}/violations", headers=admin)
+    assert missing.status_code == 404, missing.text
+    assert f"organisation {firm + 1000} not found" in missing.text
+    in_chinese = await client.get(
+        f"/api/v1/credit/{firm + 1000}/violations",
+        headers={**admin, "Accept-Language": "zh-CN"},
+    )
+    assert in_chinese.status_code == 404
+    assert "不存在" in in_chinese.text or "未找到" in in_chinese.text, in_chinese.text
