@@ -202,6 +202,9 @@ async def recompute_all(
     units = changed = moved = 0
     for start in range(lo, hi + 1, batch):
         async with db.transaction():
+            # A unit regraded by the background pass meanwhile waits for this batch, or
+            # this batch for it: never a grade from older facts written over a newer one.
+            await _repo.lock_for_grading(lo=start, hi=start + batch)
             gathered = await _repo.gather_range(
                 start, start + batch, today=ctx.today, since=ctx.since
             )
@@ -222,6 +225,7 @@ async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
     if not ids:
         return 0
     async with db.transaction():
+        await _repo.lock_for_grading(ids)
         gathered = await _repo.gather_units(
             ids, today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW
         )

@@ -7,6 +7,7 @@ API where one exists."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from equipment.domain import risk as rules
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import alarms, areas, clock, policies, risk
+from equipment.storage import db
 from equipment.storage.risk import RiskRepository
 from tests import factories as f
 from tests.integration.test_risk import OLD_AREA
@@ -205,3 +207,75 @@ async def test_the_stored_explanation_follows_every_kind_of_change(client, engin
         if c["equipment_id"] == lift["id"]
     ]
     assert moves == [("blue", "red")]  # 12 points at the failed inspection, then forced
+
+
+async def _assert_stored_is_fresh(unit_id: int) -> dict[str, Any]:
+    """The stored grade (no background pass first) equals a fresh computation."""
+    stored = await RiskRepository().stored(unit_id)
+    assert stored is not None and stored.factors, f"unit {unit_id}: no stored explanation"
+    shown = await risk.explain_unit(unit_id, now=clock.now())
+    fresh = await risk.explain_now(unit_id, now=clock.now())
+    assert shown == fresh, f"unit {unit_id}: stored {shown} but fresh {fresh}"
+    assert shown is not None
+    return shown
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+async def test_a_batch_never_writes_over_a_newer_regrade(engine, monkeypatch):
+    """The whole-register batch gathers its units' facts; meanwhile an entrapment is
+    raised and the background pass regrades the unit. The batch must not then store the
+    grade it computed from the older facts over the newer one: on PostgreSQL the two
+    gradings of a unit run one after the other (review finding)."""
+    owner = (await f.organisation("user_unit"))["id"]
+    # Maintained 40 days ago: 25 days late, points the policy change below moves.
+    lift = await f.unit(owner, last_maintenance_on=f.TODAY - 40 * DAY)
+    await risk.recompute_all(now=clock.now())
+    before = await _assert_stored_is_fresh(lift["id"])
+    assert _factor(before, "entrapments") == (0.0, 0.0)
+    assert _factor(before, "maintenance_late") == (25.0, 2.0)
+
+    batch_gathered, go_on = asyncio.Event(), asyncio.Event()
+    write = RiskRepository.write
+
+    async def paused_write(self, grades, now):
+        if asyncio.current_task() is batch:  # the batch: stop between gathering and writing
+            batch_gathered.set()
+            await go_on.wait()
+        await write(self, grades, now)
+
+    monkeypatch.setattr(RiskRepository, "write", paused_write)
+    # The weight of late maintenance doubled: the batch has a grade to write for the unit.
+    policies.install(
+        policies.Policies(risk=rules.load_risk_policy({"weights": {"maintenance_late": 2}}))
+    )
+    try:
+        batch = asyncio.create_task(risk.recompute_all(now=clock.now()))
+        gathered_or_blocked = asyncio.create_task(batch_gathered.wait())
+        await asyncio.wait([batch, gathered_or_blocked], return_when=asyncio.FIRST_COMPLETED)
+        assert not batch.done(), batch.result()
+        raised = await alarms.raise_alarm(
+            SYSTEM,
+            lift["id"],
+            kind="entrapment",
+            raised_at=clock.now() - timedelta(minutes=5),
+            source="manual",
+            now=clock.now(),
+        )
+        await alarms.close(SYSTEM, raised.id, note="released", now=clock.now())
+        regrade = asyncio.create_task(risk.recompute_units([lift["id"]], now=clock.now()))
+        # The regrade either ran through (no serialisation) or waits for the batch's lock.
+        async with db.reading() as bulk:
+            deadline = asyncio.get_running_loop().time() + 30
+            while not regrade.done():
+                waits = await bulk.rows("SELECT 1 FROM pg_locks WHERE NOT granted")
+                if waits:
+                    break
+                assert asyncio.get_running_loop().time() < deadline, "the regrade never ran"
+                await asyncio.wait([regrade], timeout=0.05)
+        go_on.set()
+        await asyncio.gather(batch, regrade)
+        shown = await _assert_stored_is_fresh(lift["id"])
+        assert _factor(shown, "entrapments") == (1.0, 2.0)
+    finally:
+        go_on.set()
+        policies.install(policies.Policies())
