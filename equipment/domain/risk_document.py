@@ -114,7 +114,16 @@ def render() -> str:
         "grade computes nothing) when they move, the unit's rank when it moves.",
         "- The notify worker's pass grades again every unit whose inputs changed since its "
         "last pass (an inspection or maintenance record, a hazard, an alarm, the unit or "
-        "its area); how long a change waited is the metric `sereg_risk_lag_seconds`.",
+        "its area); how long a change waited is the metric `sereg_risk_lag_seconds`. The "
+        "user unit's record is a factor of each of its units: when a regraded unit's record "
+        "moved (a hazard opened or closed, an inspection, a unit registered, transferred "
+        "in or out, scrapped or cancelled), every unit of that user unit is graded again "
+        "with it, all at once. `hazardous_chemicals` is set on the user unit by the demo "
+        "loader only (which grades the whole register after); credit classes and "
+        "violations are not factors.",
+        "- Two gradings of a unit (a batch of the recompute, the notify worker's pass) run "
+        "one after the other on PostgreSQL, so a grade computed from older facts never "
+        "overwrites a newer one (SQLite has one writer at a time).",
         "- Every change of grade writes a history row: `GET /api/v1/risk/changes?since=...&"
         "grade=red` lists the units that became 红. A unit graded for the first time "
         "writes one when its grade is not 蓝.",

@@ -218,12 +218,34 @@ async def recompute_all(
     return Recompute(units, changed, time.perf_counter() - started, moved)
 
 
-async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
-    """Grade ``unit_ids`` in the caller's transaction (or one of their own); how many
-    grades changed."""
-    ids = sorted(set(unit_ids))
-    if not ids:
-        return 0
+_RECORD = risk.FACTOR_KEYS.index("user_unit_record")
+
+
+def _stored_record(factors: str | None) -> float | None:
+    """The user unit's record as a stored explanation holds it (None: none stored)."""
+    try:
+        return float(json.loads(factors)[_RECORD][0]) if factors else None
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
+def _records_moved(units: Sequence[GatheredUnit], grades: Sequence[GradeWrite]) -> set[int]:
+    """The user units whose record (the share of their units overdue or with open hazards,
+    a factor of every one of their units) differs from what a regraded unit had stored:
+    their other units' stored grades are stale."""
+    written = {g.id: g.factors for g in grades if g.grade_changed}
+    moved: set[int] = set()
+    for unit in units:
+        if unit.id not in written or unit.user_unit in moved:
+            continue
+        if _stored_record(unit.factors) != _stored_record(written[unit.id]):
+            moved.add(unit.user_unit)
+    return moved
+
+
+async def _regrade(ids: Sequence[int], now: datetime) -> tuple[int, set[int]]:
+    """Grade ``ids``: how many grades changed, and the user units whose record moved (a
+    unit of theirs closed counts: it left the share)."""
     async with db.transaction():
         await _repo.lock_for_grading(ids)
         gathered = await _repo.gather_units(
@@ -232,7 +254,29 @@ async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
         ctx = await _context(now, sorted({u.user_unit for u in gathered}), fresh=False)
         grades = _grades(gathered, ctx)
         await _repo.write(grades, now)
-    return len(grades)
+        moved = _records_moved(gathered, grades)
+        if len(gathered) < len(ids):  # scrapped or cancelled
+            closed = set(ids) - {u.id for u in gathered}
+            moved |= await _repo.user_units_of(sorted(closed))
+    return len(grades), moved
+
+
+async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
+    """Grade ``unit_ids`` (in a transaction of their own); how many grades changed. When
+    that moves a user unit's record, every other unit of that user unit is graded again
+    too, all at once in a second transaction: the record is a factor of each of them."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return 0
+    changed, moved = await _regrade(ids, now)
+    if moved:
+        async with db.transaction():
+            siblings = await _repo.units_of(sorted(moved))
+        done = set(ids)
+        rest = [i for i in siblings if i not in done]
+        if rest:
+            changed += (await _regrade(rest, now))[0]
+    return changed
 
 
 @dataclass(frozen=True)

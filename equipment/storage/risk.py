@@ -151,6 +151,13 @@ def gather_sql(postgres: bool, *, by_range: bool) -> str:
     )
 
 
+def _from_user_unit(postgres: bool) -> str:
+    """A transfer's former user unit, as its status change's details hold it."""
+    if postgres:
+        return "(c.details::jsonb ->> 'from_user_unit')::bigint"
+    return "json_extract(c.details, '$.from_user_unit')"
+
+
 def _unit(r: Any) -> GatheredUnit:
     life = r["life"]
     return GatheredUnit(
@@ -329,9 +336,9 @@ class RiskRepository:
         self, since: datetime, after: tuple[datetime, int] | None, limit: int
     ) -> list[tuple[int, datetime]]:
         """Units whose risk inputs changed after ``since`` (an inspection or maintenance
-        record written, a hazard or alarm changed, the unit itself or its area edited), by (first
-        change, id) and after the keyset ``after``, at most ``limit``: what the background
-        pass grades again."""
+        record written, a hazard or alarm changed, the unit itself or its area edited; the units
+        of a transferred unit's former and new user unit), by (first change, id) and after the
+        keyset ``after``, at most ``limit``: what the background pass grades again."""
         bulk = _bulk()
         parts = [
             "SELECT equipment AS id, recorded_at AS at FROM inspection WHERE recorded_at > $1",
@@ -345,6 +352,12 @@ class RiskRepository:
             # An area imported or edited: its units (old residential membership).
             "SELECT m.equipment, a.updated_at FROM area a JOIN area_member m ON m.area = a.id"
             " WHERE a.updated_at > $1",
+            # A unit transferred: the units of its former and its new user unit (each
+            # one's record lost or gained it).
+            "SELECT s.id, c.recorded_at FROM equipment t"
+            " JOIN status_change c ON c.equipment = t.id JOIN equipment s"
+            f" ON s.user_unit IN (t.user_unit, {_from_user_unit(bulk.postgres)})"
+            " WHERE t.updated_at > $1 AND c.recorded_at > $1 AND c.action = 'transfer'",
         ]
         keyset = " HAVING (MIN(at), id) > ($2, $3)" if after is not None else ""
         rows = await bulk.rows(
@@ -360,6 +373,26 @@ class RiskRepository:
                 at = datetime.fromisoformat(at)
             out.append((int(r["id"]), at))
         return out
+
+    async def user_units_of(self, ids: Sequence[int]) -> set[int]:
+        """The user units of the units ``ids`` (closed ones too)."""
+        bulk = _bulk()
+        rows = await bulk.rows(
+            "SELECT DISTINCT user_unit FROM equipment WHERE " + bulk.any_of("id", 1), list(ids)
+        )
+        return {int(r["user_unit"]) for r in rows}
+
+    async def units_of(self, user_units: Sequence[int]) -> list[int]:
+        """The units (not scrapped or cancelled) of the user units ``user_units``, by id."""
+        bulk = _bulk()
+        closed = ", ".join(f"'{s}'" for s in CLOSED)
+        rows = await bulk.rows(
+            "SELECT id FROM equipment WHERE "
+            + bulk.any_of("user_unit", 1)
+            + f" AND status NOT IN ({closed}) ORDER BY id",
+            list(user_units),
+        )
+        return [int(r["id"]) for r in rows]
 
     async def units_by_grade(
         self, scope: EquipmentScope, *, rank: int | None, after: tuple[int, int] | None, limit: int

@@ -279,3 +279,77 @@ async def test_a_batch_never_writes_over_a_newer_regrade(engine, monkeypatch):
     finally:
         go_on.set()
         policies.install(policies.Policies())
+
+
+async def test_a_change_of_a_user_units_record_regrades_all_its_units(client, engine, monkeypatch):
+    """The user unit's record (the share of its units overdue or with open hazards) is a
+    factor of each of its units: a hazard opened on one unit, a unit transferred to
+    another user unit and a unit scrapped each move it, and the background pass grades
+    every unit of that user unit again, not only the one that changed (review finding)."""
+    # Each pass looks only at what changed after the last: without this, the pass would
+    # grade the other units again anyway while their own setup is within its look-back.
+    monkeypatch.setattr(risk, "OVERLAP", timedelta(0))
+    first = (await f.organisation("user_unit"))["id"]
+    second = (await f.organisation("user_unit"))["id"]
+    admin = await f.token(Role.ADMIN)
+    inspector = await f.token(Role.INSPECTOR, (await f.organisation("inspection_body"))["id"])
+    units = [await f.unit(first, last_maintenance_on=f.TODAY) for _ in range(3)]
+    units.append(await f.unit(second, last_maintenance_on=f.TODAY))
+    for n, unit in enumerate(units):  # a passed inspection: none overdue
+        done = await client.post(
+            f"/api/v1/equipment/{unit['id']}/inspections",
+            json={
+                "kind": "periodic",
+                "inspected_on": str(f.TODAY - 30 * DAY),
+                "conclusion": "pass",
+                "report_no": f"XY-R{n}",
+            },
+            headers=inspector,
+        )
+        assert done.status_code == 201, done.text
+    await risk.recompute_all(now=clock.now())
+    await risk.catch_up(now=clock.now())  # the inspections are behind the recompute
+
+    async def every_unit_is_fresh(expected: dict[int, float]) -> None:
+        await risk.catch_up(now=clock.now())
+        for unit in units:
+            if unit["id"] in expected:
+                shown = await _assert_stored_is_fresh(unit["id"])
+                assert _factor(shown, "user_unit_record")[0] == expected[unit["id"]], unit["id"]
+
+    a, b, c, d = (u["id"] for u in units)
+    await every_unit_is_fresh({a: 0.0, b: 0.0, c: 0.0, d: 0.0})
+
+    # A failed inspection of the first unit opens a hazard: a third of the user unit's
+    # units are bad, the other two included.
+    failed = await client.post(
+        f"/api/v1/equipment/{a}/inspections",
+        json={
+            "kind": "periodic",
+            "inspected_on": str(f.TODAY),
+            "conclusion": "fail",
+            "report_no": "XY-RF",
+        },
+        headers=inspector,
+    )
+    assert failed.status_code == 201, failed.text
+    await every_unit_is_fresh({a: 0.333, b: 0.333, c: 0.333, d: 0.0})
+
+    # The bad unit goes to the second user unit: the first's record clears, the second's
+    # (whose own unit changed nothing) becomes one in two.
+    moved = await client.post(
+        f"/api/v1/equipment/{a}/transfer",
+        json={"user_unit_id": second, "on": str(f.TODAY)},
+        headers=admin,
+    )
+    assert moved.status_code == 200, moved.text
+    await every_unit_is_fresh({a: 0.5, b: 0.0, c: 0.0, d: 0.5})
+
+    # The second user unit's good unit is scrapped: its bad one is all that is left.
+    scrapped = await client.post(
+        f"/api/v1/equipment/{d}/scrap",
+        json={"on": str(f.TODAY), "reason": "报废"},
+        headers=admin,
+    )
+    assert scrapped.status_code == 200, scrapped.text
+    await every_unit_is_fresh({a: 1.0, b: 0.0, c: 0.0})
