@@ -130,8 +130,10 @@ def render() -> str:
         "- The staff unit page shows the explanation the unit's last grading stored (a unit "
         "not graded yet is scored as it stands); `GET /api/v1/risk/units/{id}` answers the "
         "grade as the unit stands now and the stored grade beside it. Days overdue, days of "
-        "late maintenance and age move with the calendar, not with an input change: only "
-        "`sereg risk recompute` brings every stored grade up to the day.",
+        "late maintenance and age move with the calendar, not with an input change: the "
+        "notify workers grade the whole register again once a day (from "
+        "`SEREG_RISK_DAILY_HOUR`, 02:00 China time by default, a batch of 10,000 units a "
+        "pass, one round shared by every worker), and `sereg risk recompute` does it at once.",
         "",
     ]
     return "\n".join(lines)

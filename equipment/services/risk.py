@@ -37,9 +37,11 @@ from equipment.domain.errors import InvalidValue
 from equipment.services import clock, policies
 from equipment.storage import db
 from equipment.storage.risk import CLOSED, GatheredUnit, GradeWrite, RiskRepository
+from equipment.storage.scheduled_jobs import JobState, ScheduledJobRepository
 
 __all__ = [
     "catch_up",
+    "daily_pass",
     "explain_now",
     "explain_unit",
     "group_grades",
@@ -62,6 +64,7 @@ RISK_LAG = Histogram(
 )
 
 _repo = RiskRepository()
+_jobs = ScheduledJobRepository()
 
 
 def policy() -> risk.RiskPolicy:
@@ -277,6 +280,55 @@ async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
         if rest:
             changed += (await _regrade(rest, now))[0]
     return changed
+
+
+DAILY_JOB = "risk_daily"
+# The daily round's batch: one a notify pass, so the worker's other duties (escalation
+# timers, deliveries) wait at most one batch.
+DAILY_BATCH = 10_000
+_daily_done: dict[int, date] = {}
+
+
+def daily_round(now: datetime, hour: int) -> date:
+    """The day whose round is due at ``now``: today from ``hour`` o'clock China time,
+    yesterday before it."""
+    local = now.astimezone(clock.CHINA)
+    return local.date() if local.hour >= hour else local.date() - timedelta(days=1)
+
+
+async def daily_pass(*, now: datetime, hour: int, batch: int = DAILY_BATCH) -> int:
+    """One step of the day's grading of the whole register, for the notify worker: days
+    overdue, days of late maintenance and age move with the calendar while no input
+    changes, so once a day (from ``hour`` o'clock China time) every unit is graded again,
+    one batch of ids a call. The round's progress is kept in the database: every worker
+    shares one round, and a restarted worker goes on where it stopped. Answers the units
+    graded (0: nothing due, or another worker is on the round's next batch)."""
+    day = daily_round(now, hour)
+    key = id(db.engine())
+    if _daily_done.get(key) == day:
+        return 0
+    async with db.transaction():
+        state = await _jobs.claim(DAILY_JOB, now=now)
+        if state is None:
+            return 0
+        if state.day == day and state.next_id is None:
+            _daily_done[key] = day
+            return 0
+        bounds = await _repo.id_bounds()
+        if bounds is None:
+            await _jobs.save(DAILY_JOB, JobState(day, None), now=now)
+            return 0
+        lo, hi = bounds
+        start = state.next_id if state.day == day and state.next_id is not None else lo
+        await _repo.lock_for_grading(lo=start, hi=start + batch)
+        gathered = await _repo.gather_range(
+            start, start + batch, today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW
+        )
+        ctx = await _context(now, sorted({u.user_unit for u in gathered}), fresh=start == lo)
+        await _repo.write(_grades(gathered, ctx), now)
+        following = start + batch
+        await _jobs.save(DAILY_JOB, JobState(day, following if following <= hi else None), now=now)
+    return max(len(gathered), 1)
 
 
 @dataclass(frozen=True)

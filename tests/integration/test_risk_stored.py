@@ -18,6 +18,7 @@ from equipment.domain.access import SYSTEM, Role
 from equipment.services import alarms, areas, clock, policies, risk
 from equipment.storage import db
 from equipment.storage.risk import RiskRepository
+from equipment.storage.scheduled_jobs import JobState, ScheduledJobRepository
 from tests import factories as f
 from tests.integration.test_risk import OLD_AREA
 
@@ -353,3 +354,34 @@ async def test_a_change_of_a_user_units_record_regrades_all_its_units(client, en
     )
     assert scrapped.status_code == 200, scrapped.text
     await every_unit_is_fresh({a: 1.0, b: 0.0, c: 0.0})
+
+
+async def test_the_daily_round_goes_batch_by_batch_and_once_a_day(engine):
+    """The daily grading's steps on both engines: a batch of ids a call, its progress kept
+    in the database (a fresh process goes on where the round stopped), nothing more that
+    day, and the next day's round brings every stored grade up to that day."""
+    owner = (await f.organisation("user_unit"))["id"]
+    lifts = [await f.unit(owner, last_maintenance_on=f.TODAY - 14 * DAY) for _ in range(3)]
+    await risk.recompute_all(now=clock.now())
+    jobs = ScheduledJobRepository()
+    now = clock.now()
+    today = risk.daily_round(now, 0)
+    assert await jobs.state(risk.DAILY_JOB) is None
+    steps = []
+    while graded := await risk.daily_pass(now=now, hour=0, batch=2):
+        steps.append(graded)
+        risk._daily_done.clear()  # as a fresh process would: the round's state is stored
+        assert len(steps) <= 2
+    assert steps == [2, 1]
+    assert await jobs.state(risk.DAILY_JOB) == JobState(today, None)
+    assert await risk.daily_pass(now=now + timedelta(hours=1), hour=0, batch=2) == 0
+
+    later = now + 3 * DAY
+    while await risk.daily_pass(now=later, hour=0, batch=2):
+        pass
+    assert await jobs.state(risk.DAILY_JOB) == JobState(today + 3 * DAY, None)
+    for lift in lifts:
+        shown = await risk.explain_unit(lift["id"], now=later)
+        assert shown == await risk.explain_now(lift["id"], now=later)
+        assert shown is not None
+        assert _factor(shown, "maintenance_late") == (2.0, 1.0)
