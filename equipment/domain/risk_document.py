@@ -118,9 +118,9 @@ def render() -> str:
         "user unit's record is a factor of each of its units: when a regraded unit's record "
         "moved (a hazard opened or closed, an inspection, a unit registered, transferred "
         "in or out, scrapped or cancelled), every unit of that user unit is graded again "
-        "with it, all at once. `hazardous_chemicals` is set on the user unit by the demo "
-        "loader only (which grades the whole register after); credit classes and "
-        "violations are not factors.",
+        "with it, all at once. `hazardous_chemicals` is the user unit's own flag, set by "
+        "the bureau (`PATCH /api/v1/organisations/{id}`, admins only): every unit of it "
+        "is graded again at once. Credit classes and violations are not factors.",
         "- Two gradings of a unit (a batch of the recompute, the notify worker's pass) run "
         "one after the other on PostgreSQL, so a grade computed from older facts never "
         "overwrites a newer one (SQLite has one writer at a time).",

@@ -9,7 +9,7 @@ from typing import Any
 from equipment.domain import codes
 from equipment.domain.access import OrgKind, Permission, Principal
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
-from equipment.services import audit
+from equipment.services import audit, risk
 from equipment.storage import reads, unit_of_work
 from equipment.storage.organisations import OrganisationRow
 from geo.coords import CoordinateError, check_wgs84_in_china
@@ -27,6 +27,7 @@ EDITABLE_FIELDS = CONTACT_FIELDS | {
     "station_code",
     "longitude",
     "latitude",
+    "hazardous_chemicals",
 }
 # A station code is the station's topic level and broker username (deploy/mosquitto/acl):
 # letters, digits, '-' and '_' only, since '+', '#' and '/' would change what the ACL
@@ -193,6 +194,9 @@ async def update_organisation(
             before=before,
             after=after,
         )
+    if bool(updated["hazardous_chemicals"]) != bool(current["hazardous_chemicals"]):
+        # A factor of every unit of a user unit: all of them graded again, at once.
+        await risk.regrade_user_units([org_id], now=now)
     return updated
 
 

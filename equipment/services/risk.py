@@ -48,6 +48,7 @@ __all__ = [
     "load_policy",
     "recompute_all",
     "recompute_units",
+    "regrade_user_units",
 ]
 
 ALARM_WINDOW = timedelta(days=90)
@@ -262,6 +263,14 @@ async def _regrade(ids: Sequence[int], now: datetime) -> tuple[int, set[int]]:
             closed = set(ids) - {u.id for u in gathered}
             moved |= await _repo.user_units_of(sorted(closed))
     return len(grades), moved
+
+
+async def regrade_user_units(user_units: Sequence[int], *, now: datetime) -> int:
+    """Grade every unit of ``user_units`` (a fact of the user unit itself changed, as its
+    hazardous-chemical flag): one gather and one write; how many grades changed."""
+    async with db.transaction():
+        ids = await _repo.units_of(sorted(set(user_units)))
+    return (await _regrade(ids, now))[0] if ids else 0
 
 
 async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:

@@ -29,6 +29,7 @@ class OrganisationRow(TypedDict):
     station_code: str | None
     longitude: float | None
     latitude: float | None
+    hazardous_chemicals: bool
     version: int
     created_at: datetime
     updated_at: datetime

@@ -385,3 +385,33 @@ async def test_the_daily_round_goes_batch_by_batch_and_once_a_day(engine):
         assert shown == await risk.explain_now(lift["id"], now=later)
         assert shown is not None
         assert _factor(shown, "maintenance_late") == (2.0, 1.0)
+
+
+async def test_the_bureau_marks_a_hazardous_chemical_user_unit_and_its_units_follow(client, engine):
+    """``hazardous_chemicals`` is the user unit's own fact: the bureau sets it on the
+    organisation (the user unit itself may not), and every unit of it is graded again at
+    once, without waiting for a pass (review finding)."""
+    owner = (await f.organisation("user_unit"))["id"]
+    other = (await f.organisation("user_unit"))["id"]
+    units = [await f.unit(owner) for _ in range(3)]
+    bystander = await f.unit(other)
+    await risk.recompute_all(now=clock.now())
+    admin = await f.token(Role.ADMIN)
+    url = f"/api/v1/organisations/{owner}"
+    current = (await client.get(url, headers=admin)).json()
+    assert current["hazardous_chemicals"] is False
+    match = {"If-Match": f'"{current["version"]}"'}
+    itself = await client.patch(
+        url,
+        json={"hazardous_chemicals": True},
+        headers={**await f.token(Role.USER_UNIT, owner), **match},
+    )
+    assert itself.status_code == 403, itself.text
+    marked = await client.patch(url, json={"hazardous_chemicals": True}, headers={**admin, **match})
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["hazardous_chemicals"] is True
+    for unit in units:
+        shown = await _assert_stored_is_fresh(unit["id"])
+        assert _factor(shown, "hazardous_chemicals") == (1.0, 3.0)
+    shown = await _assert_stored_is_fresh(bystander["id"])
+    assert _factor(shown, "hazardous_chemicals") == (0.0, 0.0)
