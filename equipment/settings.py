@@ -269,6 +269,10 @@ class NotifySettings:
     # (``10.8.0.0/16``), host names (``sms-gw.bureau.internal``). Read by the API (at
     # registration) and by the worker (at each delivery).
     allow_private: tuple[str, ...] = ()
+    # SEREG_RISK_DAILY_HOUR: from this hour (China time, 0-23) each day the workers grade
+    # the whole register again, a batch a pass (days overdue, late maintenance and age move
+    # with the calendar); ``off``: never (run ``sereg risk recompute`` instead).
+    risk_daily_hour: int | None = 2
 
 
 @dataclass(frozen=True)
@@ -543,6 +547,11 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
                 if entry.strip()
             ),
             batch=_env_int(env, "SEREG_NOTIFY_BATCH", NotifySettings.batch, high=1000),
+            risk_daily_hour=(
+                None
+                if env.get("SEREG_RISK_DAILY_HOUR", "").strip().lower() == "off"
+                else _env_int(env, "SEREG_RISK_DAILY_HOUR", 2, low=0, high=23)
+            ),
         ),
         public=_public_settings(env),
         stream=StreamSettings(

@@ -80,6 +80,8 @@ class OrganisationUpdate(Struct, forbid_unknown_fields=True):
     station_code: Annotated[str, text(32, 1)] | UnsetType | None = UNSET
     longitude: Longitude | UnsetType | None = UNSET
     latitude: Latitude | UnsetType | None = UNSET
+    # A user unit whose site handles hazardous chemicals (危化品相关), a risk factor of its
+    # units: the bureau's to set (its units are graded again at once).
     hazardous_chemicals: bool | UnsetType = UNSET
 
 
@@ -103,6 +105,7 @@ class Organisation(Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    hazardous_chemicals: bool = False
 
 
 class OrganisationPage(Struct):

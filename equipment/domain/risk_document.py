@@ -114,15 +114,26 @@ def render() -> str:
         "grade computes nothing) when they move, the unit's rank when it moves.",
         "- The notify worker's pass grades again every unit whose inputs changed since its "
         "last pass (an inspection or maintenance record, a hazard, an alarm, the unit or "
-        "its area); how long a change waited is the metric `sereg_risk_lag_seconds`.",
+        "its area); how long a change waited is the metric `sereg_risk_lag_seconds`. The "
+        "user unit's record is a factor of each of its units: when a regraded unit's record "
+        "moved (a hazard opened or closed, an inspection, a unit registered, transferred "
+        "in or out, scrapped or cancelled), every unit of that user unit is graded again "
+        "with it, all at once. `hazardous_chemicals` is the user unit's own flag, set by "
+        "the bureau (`PATCH /api/v1/organisations/{id}`, admins only): every unit of it "
+        "is graded again at once. Credit classes and violations are not factors.",
+        "- Two gradings of a unit (a batch of the recompute, the notify worker's pass) run "
+        "one after the other on PostgreSQL, so a grade computed from older facts never "
+        "overwrites a newer one (SQLite has one writer at a time).",
         "- Every change of grade writes a history row: `GET /api/v1/risk/changes?since=...&"
         "grade=red` lists the units that became 红. A unit graded for the first time "
         "writes one when its grade is not 蓝.",
         "- The staff unit page shows the explanation the unit's last grading stored (a unit "
         "not graded yet is scored as it stands); `GET /api/v1/risk/units/{id}` answers the "
         "grade as the unit stands now and the stored grade beside it. Days overdue, days of "
-        "late maintenance and age move with the calendar, not with an input change: only "
-        "`sereg risk recompute` brings every stored grade up to the day.",
+        "late maintenance and age move with the calendar, not with an input change: the "
+        "notify workers grade the whole register again once a day (from "
+        "`SEREG_RISK_DAILY_HOUR`, 02:00 China time by default, a batch of 10,000 units a "
+        "pass, one round shared by every worker), and `sereg risk recompute` does it at once.",
         "",
     ]
     return "\n".join(lines)

@@ -183,7 +183,9 @@ async def decide(
             "decision_note": note,
             "decided_by": principal.actor,
         }
-        await uow.citizen_reports.decide(report_id, values)
+        if not await uow.citizen_reports.decide(report_id, values):
+            # Decided by another request since it was read above: nothing is written.
+            raise Conflict(f"report {report_id} is decided already", field="finding")
         await audit.record(
             principal,
             entity="citizen_report",

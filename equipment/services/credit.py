@@ -312,4 +312,7 @@ async def violations(principal: Principal, org_id: int | None) -> list[Violation
         org_id = principal.organisation_id
         if org_id is None:
             return []
+    elif org_id is not None and await _repo.in_force(org_id) is None:
+        # An empty list would read as a clean record of an organisation that is not there.
+        raise NotFound(f"organisation {org_id} not found")
     return await reads().credit.violations(org_id)

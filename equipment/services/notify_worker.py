@@ -37,6 +37,9 @@ async def work_once(
     done += await hazards.raise_overdue_alarms(today=now.astimezone(clock.CHINA).date(), now=now)
     # 风险分级: units whose inputs changed since the last pass are graded again.
     done += await risk.catch_up(now=now)
+    # Once a day the whole register, a batch a pass: the calendar moves days overdue.
+    if s.risk_daily_hour is not None:
+        done += await risk.daily_pass(now=now, hour=s.risk_daily_hour)
     done += await notifications.fan_out(now=now, limit=s.batch, alerts=publisher is not None)
     # 互联互通: the register's changes to the endpoints subscribed to them.
     done += await notifications.fan_out_changes(now=now, limit=s.batch)

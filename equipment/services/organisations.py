@@ -9,7 +9,7 @@ from typing import Any
 from equipment.domain import codes
 from equipment.domain.access import OrgKind, Permission, Principal
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
-from equipment.services import audit
+from equipment.services import audit, risk
 from equipment.storage import reads, unit_of_work
 from equipment.storage.organisations import OrganisationRow
 from geo.coords import CoordinateError, check_wgs84_in_china
@@ -206,6 +206,9 @@ async def update_organisation(
             before=before,
             after=after,
         )
+    if bool(updated["hazardous_chemicals"]) != bool(current["hazardous_chemicals"]):
+        # A factor of every unit of a user unit: all of them graded again, at once.
+        await risk.regrade_user_units([org_id], now=now)
     return updated
 
 

@@ -696,10 +696,14 @@ async def transfer(
     today: date,
     now: datetime,
 ) -> EquipmentRow:
+    details: dict[str, Any] = {"to_user_unit": user_unit_id}
+
     async def new_owner(current: dict[str, Any]) -> None:
         if current["user_unit"] == user_unit_id:
             raise InvalidValue("the unit already belongs to that user unit", field="user_unit_id")
         await require_kind(user_unit_id, OrgKind.USER_UNIT, field="user_unit_id")
+        # The former user unit: its units' risk grades (its record) are graded again.
+        details["from_user_unit"] = current["user_unit"]
 
     return await _transition(
         principal,
@@ -710,7 +714,7 @@ async def transfer(
         expected_version=expected_version,
         today=today,
         now=now,
-        details={"to_user_unit": user_unit_id},
+        details=details,
         check=new_owner,
         changes=lambda _: {"user_unit": user_unit_id},
     )

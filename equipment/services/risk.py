@@ -37,15 +37,18 @@ from equipment.domain.errors import InvalidValue
 from equipment.services import clock, policies
 from equipment.storage import db
 from equipment.storage.risk import CLOSED, GatheredUnit, GradeWrite, RiskRepository
+from equipment.storage.scheduled_jobs import JobState, ScheduledJobRepository
 
 __all__ = [
     "catch_up",
+    "daily_pass",
     "explain_now",
     "explain_unit",
     "group_grades",
     "load_policy",
     "recompute_all",
     "recompute_units",
+    "regrade_user_units",
 ]
 
 ALARM_WINDOW = timedelta(days=90)
@@ -62,6 +65,7 @@ RISK_LAG = Histogram(
 )
 
 _repo = RiskRepository()
+_jobs = ScheduledJobRepository()
 
 
 def policy() -> risk.RiskPolicy:
@@ -202,6 +206,9 @@ async def recompute_all(
     units = changed = moved = 0
     for start in range(lo, hi + 1, batch):
         async with db.transaction():
+            # A unit regraded by the background pass meanwhile waits for this batch, or
+            # this batch for it: never a grade from older facts written over a newer one.
+            await _repo.lock_for_grading(lo=start, hi=start + batch)
             gathered = await _repo.gather_range(
                 start, start + batch, today=ctx.today, since=ctx.since
             )
@@ -215,20 +222,122 @@ async def recompute_all(
     return Recompute(units, changed, time.perf_counter() - started, moved)
 
 
-async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
-    """Grade ``unit_ids`` in the caller's transaction (or one of their own); how many
-    grades changed."""
-    ids = sorted(set(unit_ids))
-    if not ids:
-        return 0
+_RECORD = risk.FACTOR_KEYS.index("user_unit_record")
+
+
+def _stored_record(factors: str | None) -> float | None:
+    """The user unit's record as a stored explanation holds it (None: none stored)."""
+    try:
+        return float(json.loads(factors)[_RECORD][0]) if factors else None
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
+
+
+def _records_moved(units: Sequence[GatheredUnit], grades: Sequence[GradeWrite]) -> set[int]:
+    """The user units whose record (the share of their units overdue or with open hazards,
+    a factor of every one of their units) differs from what a regraded unit had stored:
+    their other units' stored grades are stale."""
+    written = {g.id: g.factors for g in grades if g.grade_changed}
+    moved: set[int] = set()
+    for unit in units:
+        if unit.id not in written or unit.user_unit in moved:
+            continue
+        if _stored_record(unit.factors) != _stored_record(written[unit.id]):
+            moved.add(unit.user_unit)
+    return moved
+
+
+async def _regrade(ids: Sequence[int], now: datetime) -> tuple[int, set[int]]:
+    """Grade ``ids``: how many grades changed, and the user units whose record moved (a
+    unit of theirs closed counts: it left the share)."""
     async with db.transaction():
+        await _repo.lock_for_grading(ids)
         gathered = await _repo.gather_units(
             ids, today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW
         )
         ctx = await _context(now, sorted({u.user_unit for u in gathered}), fresh=False)
         grades = _grades(gathered, ctx)
         await _repo.write(grades, now)
-    return len(grades)
+        moved = _records_moved(gathered, grades)
+        if len(gathered) < len(ids):  # scrapped or cancelled
+            closed = set(ids) - {u.id for u in gathered}
+            moved |= await _repo.user_units_of(sorted(closed))
+    return len(grades), moved
+
+
+async def regrade_user_units(user_units: Sequence[int], *, now: datetime) -> int:
+    """Grade every unit of ``user_units`` (a fact of the user unit itself changed, as its
+    hazardous-chemical flag): one gather and one write; how many grades changed."""
+    async with db.transaction():
+        ids = await _repo.units_of(sorted(set(user_units)))
+    return (await _regrade(ids, now))[0] if ids else 0
+
+
+async def recompute_units(unit_ids: Iterable[int], *, now: datetime) -> int:
+    """Grade ``unit_ids`` (in a transaction of their own); how many grades changed. When
+    that moves a user unit's record, every other unit of that user unit is graded again
+    too, all at once in a second transaction: the record is a factor of each of them."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return 0
+    changed, moved = await _regrade(ids, now)
+    if moved:
+        async with db.transaction():
+            siblings = await _repo.units_of(sorted(moved))
+        done = set(ids)
+        rest = [i for i in siblings if i not in done]
+        if rest:
+            changed += (await _regrade(rest, now))[0]
+    return changed
+
+
+DAILY_JOB = "risk_daily"
+# The daily round's batch: one a notify pass, so the worker's other duties (escalation
+# timers, deliveries) wait at most one batch.
+DAILY_BATCH = 10_000
+_daily_done: dict[int, date] = {}
+
+
+def daily_round(now: datetime, hour: int) -> date:
+    """The day whose round is due at ``now``: today from ``hour`` o'clock China time,
+    yesterday before it."""
+    local = now.astimezone(clock.CHINA)
+    return local.date() if local.hour >= hour else local.date() - timedelta(days=1)
+
+
+async def daily_pass(*, now: datetime, hour: int, batch: int = DAILY_BATCH) -> int:
+    """One step of the day's grading of the whole register, for the notify worker: days
+    overdue, days of late maintenance and age move with the calendar while no input
+    changes, so once a day (from ``hour`` o'clock China time) every unit is graded again,
+    one batch of ids a call. The round's progress is kept in the database: every worker
+    shares one round, and a restarted worker goes on where it stopped. Answers the units
+    graded (0: nothing due, or another worker is on the round's next batch)."""
+    day = daily_round(now, hour)
+    key = id(db.engine())
+    if _daily_done.get(key) == day:
+        return 0
+    async with db.transaction():
+        state = await _jobs.claim(DAILY_JOB, now=now)
+        if state is None:
+            return 0
+        if state.day == day and state.next_id is None:
+            _daily_done[key] = day
+            return 0
+        bounds = await _repo.id_bounds()
+        if bounds is None:
+            await _jobs.save(DAILY_JOB, JobState(day, None), now=now)
+            return 0
+        lo, hi = bounds
+        start = state.next_id if state.day == day and state.next_id is not None else lo
+        await _repo.lock_for_grading(lo=start, hi=start + batch)
+        gathered = await _repo.gather_range(
+            start, start + batch, today=now.astimezone(clock.CHINA).date(), since=now - ALARM_WINDOW
+        )
+        ctx = await _context(now, sorted({u.user_unit for u in gathered}), fresh=start == lo)
+        await _repo.write(_grades(gathered, ctx), now)
+        following = start + batch
+        await _jobs.save(DAILY_JOB, JobState(day, following if following <= hi else None), now=now)
+    return max(len(gathered), 1)
 
 
 @dataclass(frozen=True)

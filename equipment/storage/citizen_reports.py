@@ -201,7 +201,13 @@ class CitizenReportRepository:
         )
         return None if row is None else cast(ReportParties, row)
 
-    async def decide(self, report_id: int, values: dict[str, Any]) -> None:
-        await CitizenReport.update({getattr(CitizenReport, k): v for k, v in values.items()}).where(
-            CitizenReport.id == report_id
+    async def decide(self, report_id: int, values: dict[str, Any]) -> bool:
+        """Store the finding unless the report has one; False: another finding was stored
+        first (two decisions sent together: the later waits for the first's row lock, then
+        finds the report decided)."""
+        rows = (
+            await CitizenReport.update({getattr(CitizenReport, k): v for k, v in values.items()})
+            .where((CitizenReport.id == report_id) & (CitizenReport.finding == ""))
+            .returning(CitizenReport.id)
         )
+        return bool(rows)

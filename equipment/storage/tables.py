@@ -835,6 +835,20 @@ class RiskGrade(Table, tablename="risk_grade"):
     graded_at = Timestamptz()
 
 
+class ScheduledJob(Table, tablename="scheduled_job"):
+    """A job the workers run on a schedule (the daily risk grading), shared through its row:
+    the day of its last or current round and the next unit id that round grades (None: the
+    day's round is done). Several workers share a round batch by batch, locking the row; a
+    restarted worker goes on where the round stopped."""
+
+    id: Serial  # the primary key Piccolo adds, named for the type checker
+
+    job = Varchar(length=40, unique=True)
+    day = Date(null=True, default=None)
+    next_id = BigInt(null=True, default=None)
+    updated_at = Timestamptz()
+
+
 class CreditClassChange(Table, tablename="credit_class_change"):
     """The history of an enterprise's credit class: each computation that changed it and
     each override set or cleared, with its explanation; append-only."""
@@ -1166,6 +1180,7 @@ REGISTER_TABLES: tuple[type[Table], ...] = (
     HazardEvidence,
     RiskChange,
     RiskGrade,
+    ScheduledJob,
     CreditClassChange,
     RosterInspector,
     DrawPlan,

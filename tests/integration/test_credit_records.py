@@ -6,8 +6,10 @@ publish (一公开) once the clock passes their plan's deadline."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 
+import asyncpg
 import pytest
 
 from equipment.domain import credit as credit_rules
@@ -17,6 +19,7 @@ from equipment.domain.checks import Answer, Outcome
 from equipment.domain.citizen_reports import ReportInput
 from equipment.domain.errors import InvalidValue
 from equipment.services import (
+    audit,
     checks,
     citizen_reports,
     clock,
@@ -27,6 +30,7 @@ from equipment.services import (
 )
 from equipment.settings import PublicSettings
 from tests import factories as f
+from tests.conftest import pg_url
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
@@ -386,3 +390,75 @@ async def test_the_holiday_calendar_moves_the_deadline_and_the_days_late(client,
     assert (await work_calendar.calendar()).workdays == frozenset()
     with pytest.raises(InvalidValue, match="line 1"):
         await work_calendar.import_days(SYSTEM, "明天,holiday", now=clock.now())
+
+
+async def test_the_violations_of_an_organisation_that_does_not_exist_are_not_found(
+    client,
+) -> None:
+    """404 with a reason, like the organisation's class; not an empty list that reads as
+    a clean record (review finding)."""
+    admin = await f.token(Role.ADMIN)
+    firm = (await f.organisation("user_unit"))["id"]
+    assert (await client.get(f"/api/v1/credit/{firm}/violations", headers=admin)).json() == []
+    missing = await client.get(f"/api/v1/credit/{firm + 1000}/violations", headers=admin)
+    assert missing.status_code == 404, missing.text
+    assert f"organisation {firm + 1000} not found" in missing.text
+    in_chinese = await client.get(
+        f"/api/v1/credit/{firm + 1000}/violations",
+        headers={**admin, "Accept-Language": "zh-CN"},
+    )
+    assert in_chinese.status_code == 404
+    assert "不存在" in in_chinese.text or "未找到" in in_chinese.text, in_chinese.text
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+async def test_two_findings_sent_together_decide_the_report_once(client, engine) -> None:
+    """Two findings on one report, both read it undecided before either writes (a third
+    connection holds the row until both wait on it): one is stored and audited, the other
+    answered 409 with the reason in the caller's language (review finding)."""
+    admin = await f.token(Role.ADMIN)
+    firm = (await f.organisation("user_unit"))["id"]
+    lift = (await f.unit(firm))["id"]
+    report_id = await report(lift, 1)
+    url = f"/api/v1/citizen-reports/{report_id}/finding"
+    holder = await asyncpg.connect(pg_url(engine.config["database"]))
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute("SELECT id FROM citizen_report WHERE id = $1 FOR UPDATE", report_id)
+        sent = [
+            asyncio.create_task(client.post(url, json={"finding": "upheld"}, headers=admin)),
+            asyncio.create_task(
+                client.post(
+                    url,
+                    json={"finding": "not_upheld"},
+                    headers={**admin, "Accept-Language": "zh-CN"},
+                )
+            ),
+        ]
+        # Both have read the report and wait to write it.
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            waiting = await holder.fetchval(
+                "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
+            )
+            if waiting >= 2 or any(t.done() for t in sent):
+                break
+            assert asyncio.get_running_loop().time() < deadline, "the requests never waited"
+            await asyncio.wait(sent, timeout=0.05)  # the requests run meanwhile
+        assert waiting == 2, [t.result().text for t in sent if t.done()]
+        await held.rollback()
+        answers = await asyncio.gather(*sent)
+    finally:
+        await holder.close()
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200, 409], [a.text for a in answers]
+    loser = next(a for a in answers if a.status_code == 409)
+    winner = next(a for a in answers if a.status_code == 200)
+    expected = "upheld" if winner is answers[0] else "not_upheld"
+    if loser is answers[1]:
+        assert "已" in loser.json()["detail"], loser.text  # zh-CN
+    listed = (await client.get("/api/v1/citizen-reports/", headers=admin)).json()["items"]
+    assert [(r["id"], r["finding"]) for r in listed] == [(report_id, expected)]
+    decided = [e for e in await audit.trail("citizen_report", report_id) if e["action"] == "decide"]
+    assert len(decided) == 1, decided

@@ -17,7 +17,8 @@ import pytest
 
 from equipment import broker
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, clock, escalation, notifications
+from equipment.services import alarms, clock, escalation, notifications, risk
+from equipment.storage.scheduled_jobs import JobState, ScheduledJobRepository
 from equipment.storage.tables import (
     Alarm,
     AlertDelivery,
@@ -366,3 +367,37 @@ async def alerts_delivered(expected: int):
         return len(rows) == expected and all(r["state"] == "delivered" for r in rows)
 
     return check
+
+
+@POSTGRES
+async def test_the_workers_grade_the_register_again_each_day(engine, world, workers):
+    """Days overdue and days of late maintenance move with the calendar while no input
+    changes: once a day the notify workers grade the whole register again, two of them
+    sharing one round (kept in its row). The clock moved three days on, every stored grade
+    is what a fresh computation of that day gives (review finding)."""
+    # Maintained 14 days ago: due tomorrow, two days late once the clock moves on.
+    lifts = [
+        await f.unit(world["owner"], last_maintenance_on=f.TODAY - timedelta(days=14))
+        for _ in range(3)
+    ]
+    await risk.recompute_all(now=clock.now())
+    jobs = ScheduledJobRepository()
+    workers.env["SEREG_RISK_DAILY_HOUR"] = "0"  # due from midnight: whatever the hour now
+    pair = [workers.start(), workers.start()]
+
+    async def round_done(day) -> bool:
+        return await jobs.state(risk.DAILY_JOB) == JobState(day, None)
+
+    today = clock.now().astimezone(clock.CHINA).date()
+    await eventually(lambda: round_done(today), within=60, what="today's round")
+    later = timedelta(days=3)
+    await set_clock(later.total_seconds())
+    await eventually(lambda: round_done(today + later), within=60, what="the round 3 days on")
+    for process in pair:
+        await workers.stop(process)
+    for lift in lifts:
+        shown = await risk.explain_unit(lift["id"], now=clock.now() + later)
+        assert shown == await risk.explain_now(lift["id"], now=clock.now() + later)
+        assert shown is not None
+        late = next(x for x in shown["factors"] if x["factor"] == "maintenance_late")
+        assert (late["value"], late["points"]) == (2.0, 1.0)

@@ -261,3 +261,12 @@ def test_map_tiles_default_to_none_and_their_crs_is_checked():
         settings_from_env({"SEREG_MAP_TILE_CRS": "bd09"})
     with pytest.raises(ValueError, match="SEREG_MAP_TILE_URL"):
         settings_from_env({"SEREG_MAP_TILE_URL": "file:///tiles/{z}/{x}/{y}.png"})
+
+
+def test_the_daily_risk_grading_hour():
+    assert settings_from_env({}).notify.risk_daily_hour == 2
+    assert settings_from_env({"SEREG_RISK_DAILY_HOUR": "0"}).notify.risk_daily_hour == 0
+    assert settings_from_env({"SEREG_RISK_DAILY_HOUR": "off"}).notify.risk_daily_hour is None
+    for wrong in ("24", "-1", "noon"):
+        with pytest.raises(ValueError, match="SEREG_RISK_DAILY_HOUR"):
+            settings_from_env({"SEREG_RISK_DAILY_HOUR": wrong})
