@@ -101,7 +101,6 @@ class Organisation(Struct):
     station_code: str | None
     longitude: float | None
     latitude: float | None
-    hazardous_chemicals: bool
     version: int
     created_at: datetime
     updated_at: datetime
