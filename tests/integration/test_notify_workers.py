@@ -377,7 +377,7 @@ async def test_the_workers_grade_the_register_again_each_day(engine, world, work
     is what a fresh computation of that day gives (review finding)."""
     # Maintained 14 days ago: due tomorrow, two days late once the clock moves on.
     lifts = [
-        await f.unit(world["owner"], last_maintenance_on=f.TODAY - timedelta(days=14))
+        await f.unit(world["owner"], last_maintenance_on=f.today() - timedelta(days=14))
         for _ in range(3)
     ]
     await risk.recompute_all(now=clock.now())

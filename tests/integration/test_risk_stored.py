@@ -229,7 +229,7 @@ async def test_a_batch_never_writes_over_a_newer_regrade(engine, monkeypatch):
     gradings of a unit run one after the other (review finding)."""
     owner = (await f.organisation("user_unit"))["id"]
     # Maintained 40 days ago: 25 days late, points the policy change below moves.
-    lift = await f.unit(owner, last_maintenance_on=f.TODAY - 40 * DAY)
+    lift = await f.unit(owner, last_maintenance_on=f.today() - 40 * DAY)
     await risk.recompute_all(now=clock.now())
     before = await _assert_stored_is_fresh(lift["id"])
     assert _factor(before, "entrapments") == (0.0, 0.0)
@@ -294,14 +294,14 @@ async def test_a_change_of_a_user_units_record_regrades_all_its_units(client, en
     second = (await f.organisation("user_unit"))["id"]
     admin = await f.token(Role.ADMIN)
     inspector = await f.token(Role.INSPECTOR, (await f.organisation("inspection_body"))["id"])
-    units = [await f.unit(first, last_maintenance_on=f.TODAY) for _ in range(3)]
-    units.append(await f.unit(second, last_maintenance_on=f.TODAY))
+    units = [await f.unit(first, last_maintenance_on=f.today()) for _ in range(3)]
+    units.append(await f.unit(second, last_maintenance_on=f.today()))
     for n, unit in enumerate(units):  # a passed inspection: none overdue
         done = await client.post(
             f"/api/v1/equipment/{unit['id']}/inspections",
             json={
                 "kind": "periodic",
-                "inspected_on": str(f.TODAY - 30 * DAY),
+                "inspected_on": str(f.today() - 30 * DAY),
                 "conclusion": "pass",
                 "report_no": f"XY-R{n}",
             },
@@ -327,7 +327,7 @@ async def test_a_change_of_a_user_units_record_regrades_all_its_units(client, en
         f"/api/v1/equipment/{a}/inspections",
         json={
             "kind": "periodic",
-            "inspected_on": str(f.TODAY),
+            "inspected_on": str(f.today()),
             "conclusion": "fail",
             "report_no": "XY-RF",
         },
@@ -340,7 +340,7 @@ async def test_a_change_of_a_user_units_record_regrades_all_its_units(client, en
     # (whose own unit changed nothing) becomes one in two.
     moved = await client.post(
         f"/api/v1/equipment/{a}/transfer",
-        json={"user_unit_id": second, "on": str(f.TODAY)},
+        json={"user_unit_id": second, "on": str(f.today())},
         headers=admin,
     )
     assert moved.status_code == 200, moved.text
@@ -349,7 +349,7 @@ async def test_a_change_of_a_user_units_record_regrades_all_its_units(client, en
     # The second user unit's good unit is scrapped: its bad one is all that is left.
     scrapped = await client.post(
         f"/api/v1/equipment/{d}/scrap",
-        json={"on": str(f.TODAY), "reason": "报废"},
+        json={"on": str(f.today()), "reason": "报废"},
         headers=admin,
     )
     assert scrapped.status_code == 200, scrapped.text
@@ -361,7 +361,7 @@ async def test_the_daily_round_goes_batch_by_batch_and_once_a_day(engine):
     in the database (a fresh process goes on where the round stopped), nothing more that
     day, and the next day's round brings every stored grade up to that day."""
     owner = (await f.organisation("user_unit"))["id"]
-    lifts = [await f.unit(owner, last_maintenance_on=f.TODAY - 14 * DAY) for _ in range(3)]
+    lifts = [await f.unit(owner, last_maintenance_on=f.today() - 14 * DAY) for _ in range(3)]
     await risk.recompute_all(now=clock.now())
     jobs = ScheduledJobRepository()
     now = clock.now()
