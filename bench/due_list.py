@@ -114,7 +114,8 @@ class Server:
         self.http = LeanHttp(self.port)
 
     async def up(self) -> None:
-        for _ in range(300):
+        # Two minutes: two workers each importing the app took 34 s to answer at load 17.
+        for _ in range(1200):
             try:
                 status, _ = await self.http.get("/health")
                 if status == 200:

@@ -17,7 +17,7 @@ async def require_token(request: Request) -> None:
     ``principal``: Litestar calls it before it reads and decodes the body (dependencies
     come after), so an anonymous caller is answered 401 without one byte of its body read
     or held in memory. A hook rather than a guard: Litestar hands each guard a copy of the
-    route handler (66 attributes), a twentieth of a due-list request's CPU."""
+    route handler (66 attributes), 3 % of a due-list request's CPU under cProfile)."""
     if "principal" in request.route_handler.parsed_fn_signature.parameters:
         # The request's state namespace (what ``request.state`` wraps, read here without
         # building a State object twice a request).
