@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar.template.config import TemplateConfig
 
 from equipment.api import (
@@ -60,7 +59,7 @@ from equipment.web import (
 )
 from equipment.web.public_pages import public_pages
 from equipment.web.staff import entry_pages, staff_router, staff_static
-from sereg.observability import RequestIdMiddleware, watch_event_loop
+from sereg.observability import RequestMiddleware, watch_event_loop
 
 if TYPE_CHECKING:
     from ingest_mqtt.consumer import Consumer
@@ -187,8 +186,10 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             inspection_feed_controllers.InspectionFeedController,
         ],
         dependencies={"principal": Provide(authenticate)},
-        # The token is checked before any body is read; bodies are capped per route.
-        guards=[require_token],
+        # The token is checked before any body is read (a hook, not a guard: Litestar copies
+        # the route handler for every guard call); bodies are capped per route. No handler
+        # below may set a before_request of its own: it would replace this one.
+        before_request=require_token,
         request_class=SeregRequest,
         request_max_body_size=JSON_MAX_BYTES,
     )
@@ -201,12 +202,6 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
             draw_controllers.public_plans,
             draw_controllers.public_plan,
         ],
-    )
-    prometheus = PrometheusConfig(
-        app_name="sereg",
-        prefix="sereg_http",
-        group_path=True,  # /api/v1/equipment/{equipment_id:int}, not one series per unit
-        exclude=["/metrics"],
     )
     return Litestar(
         state=State(
@@ -258,7 +253,8 @@ def create_app(boot: Bootstrap | None = None, *, manage_db: bool = True) -> Lite
         template_config=TemplateConfig(
             instance=JinjaTemplateEngine.from_environment(templating.environment(TEMPLATES))
         ),
-        middleware=[DefineMiddleware(RequestIdMiddleware), prometheus.middleware],
+        # Request ids and the sereg_http_* metrics (per route template, method, status).
+        middleware=[RequestMiddleware],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[start] if manage_db else [],
         # The feed first: its streams end, so the server need not wait out their clients.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from litestar import Response
@@ -184,10 +184,25 @@ if schemas.DueItem.__struct_fields__ != _DUE_ITEM_FIELDS:  # a reordered schema 
     raise ImportError("schemas.DueItem's fields moved: update views.due_items to match")
 
 
+@cache
+def _spoken_explanations(lang: str) -> dict[str, str]:
+    """Per language, the due rows' explanations already spoken (``speak``): a dict lookup
+    a row instead of a call through speak's own cache."""
+    return {}
+
+
+def _speak_into(spoken: dict[str, str], lang: str, explanation: str) -> str:
+    text = spoken[explanation] = speak(lang, explanation)
+    return text
+
+
 def due_items(page: Any, lang: str) -> list[schemas.DueItem]:
     """A due-list page (services.due.DueRows) as the API's items, each built straight from
     the statement's row and the service's derived values: the due list's hot path."""
     kinds, states, statuses = _due_labels(lang)
+    spoken = _spoken_explanations(lang)
+    if len(spoken) > 8192:  # explanations carry dates: keep the memo bounded
+        spoken.clear()
     items = []
     for row, (reminder, state, late, category_name, district_name, grade) in zip(
         page.rows, page.derived, strict=True
@@ -219,7 +234,9 @@ def due_items(page: Any, lang: str) -> list[schemas.DueItem]:
                 row["rule_key"],
                 row["source"],
                 row["base_date"],
-                speak(lang, explanation) if isinstance(explanation, str) else explanation,
+                (spoken.get(explanation) or _speak_into(spoken, lang, explanation))
+                if isinstance(explanation, str)
+                else explanation,
                 row["from_report"],
                 grade,
             )

@@ -119,18 +119,25 @@ async def iterate_due(
 
 
 def _derive(row: DueRow, today: date) -> DueDerived:
-    """What a due row shows beside its columns (``DueDerived``). Each value is a lookup in
-    a small cache: a page repeats its categories, districts and due dates, and this runs
-    for every row of every due-list request (deriving was half the request's Python
-    before, measured with cProfile)."""
-    reminder, state, days_overdue = _due_dates(row["due_on"], today)
+    """What a due row shows beside its columns (``DueDerived``): one lookup in a cache
+    keyed by the values it is made from (a page repeats its due dates, categories,
+    districts and grades; this runs for every row of every due-list request, and deriving
+    was half the request's Python before, measured with cProfile)."""
+    return _derived(row["due_on"], today, row["category"], row["district_code"], row["risk_rank"])
+
+
+@lru_cache(maxsize=8192)
+def _derived(
+    due_on: date, today: date, category: str, district_code: str, risk_rank: int | None
+) -> DueDerived:
+    reminder, state, days_overdue = _due_dates(due_on, today)
     return (
         reminder,
         state,
         days_overdue,
-        _category_name(row["category"]),
-        _district_name(row["district_code"]),
-        _GRADE_CODES[int(row["risk_rank"] or 0)],
+        _category_name(category),
+        _district_name(district_code),
+        _GRADE_CODES[int(risk_rank or 0)],
     )
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
+
 from equipment.domain.errors import InvalidValue
 from equipment.storage.keyset import after_cursor
 
@@ -49,8 +51,10 @@ def encode_cursor(sort: SortKey, row: Mapping[str, Any]) -> str:
     values = [
         row[c].isoformat() if isinstance(row[c], date) else row[c] for c in sort.order_columns
     ]
-    raw = json.dumps([sort.column, sort.descending, values], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    # Compact JSON as json.dumps(separators=(",", ":")) wrote it (non-ASCII now unescaped;
+    # decode_cursor reads both), at a fraction of its cost on the hot lists.
+    raw = msgspec.json.encode([sort.column, sort.descending, values])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, sort: SortKey) -> list[Any]:

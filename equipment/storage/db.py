@@ -120,6 +120,21 @@ async def reader() -> AsyncIterator[Bulk]:
         yield bulk
 
 
+async def rows(sql: str, *args: Any) -> list[Any]:
+    """``reader().rows(sql, *args)``: the driver's rows of one statement. Outside a
+    transaction on PostgreSQL it is the pool's own ``fetch`` (acquire, fetch, release),
+    without the two context managers around it: for the hot lists (the due list)."""
+    current = engine()
+    if (
+        isinstance(current, PostgresEngine)
+        and current.pool is not None
+        and current.current_transaction.get() is None
+    ):
+        return list(await current.pool.fetch(sql, *args))
+    async with reader() as bulk:
+        return await bulk.rows(sql, *args)
+
+
 def bind(new_engine: Engine[Any]) -> None:
     """Point every register table at ``new_engine`` (tests switch engines with this)."""
     for table in REGISTER_TABLES:

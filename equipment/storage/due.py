@@ -219,8 +219,7 @@ class DueRepository:
         connection and reuses it)."""
         del sort  # ``f.by_grade`` names the order (services/due.py's SortKey matches it)
         sql, args = page_statement(scope, f, statutory=statutory, today=today, after=after)
-        async with db.reader() as bulk:
-            rows = await bulk.rows(sql, *args, limit)
+        rows = await db.rows(sql, *args, limit)
         # The driver's rows, read by column name, not copied: the service copies each once
         # into the item it builds.
         return cast(list[DueRow], rows)
