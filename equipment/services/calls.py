@@ -133,13 +133,13 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[AlarmRecord, li
     entries = await store.audit.trail("alarm", alarm_id)
     raised_by_audit = False
     for e in entries:
-        if e["action"] == "call":
+        if e.action == "call":
             continue  # the call's own row says more
-        column = _STEP_TIMES.get(e["action"])
+        column = _STEP_TIMES.get(e.action)
         taken = getattr(alarm, column) if column else None
-        at = taken if taken is not None else e["recorded_at"]
-        raised_by_audit |= e["action"] == "raise"
-        events.append({"at": at, "what": e["action"], "who": e["actor"], "detail": None})
+        at = taken if taken is not None else e.recorded_at
+        raised_by_audit |= e.action == "raise"
+        events.append({"at": at, "what": e.action, "who": e.actor, "detail": None})
     if not raised_by_audit:
         # Raised by the ingest (set-at-a-time, no audit row): the device raised it.
         events.append({"at": alarm.raised_at, "what": "raise", "who": alarm.source, "detail": None})
