@@ -193,35 +193,35 @@ def due_items(page: Any, lang: str) -> list[schemas.DueItem]:
     for row, (reminder, state, late, category_name, district_name, grade) in zip(
         page.rows, page.derived, strict=True
     ):
-        kind, status, explanation = row["kind"], row["status"], row["explanation"]
+        kind, status, explanation = row.kind, row.status, row.explanation
         items.append(
             schemas.DueItem(
-                row["id"],
-                row["equipment"],
-                row["code"],
-                row["category"],
+                row.id,
+                row.equipment,
+                row.code,
+                row.category,
                 category_name,
                 kind,
                 kinds.get(kind, kind),
-                row["due_on"],
+                row.due_on,
                 reminder,
                 state,
                 states.get(state, state),
                 late,
-                row["district_code"],
+                row.district_code,
                 district_name,
-                row["address"],
+                row.address,
                 status,
                 statuses.get(status, status),
-                row["user_unit"],
-                row["user_unit_name"],
-                row["maintenance_company"],
-                row["maintenance_company_name"],
-                row["rule_key"],
-                row["source"],
-                row["base_date"],
+                row.user_unit,
+                row.user_unit_name,
+                row.maintenance_company,
+                row.maintenance_company_name,
+                row.rule_key,
+                row.source,
+                row.base_date,
                 speak(lang, explanation) if isinstance(explanation, str) else explanation,
-                row["from_report"],
+                row.from_report,
                 grade,
             )
         )
