@@ -60,6 +60,7 @@ from equipment.services import areas, clock, membership
 from equipment.settings import settings_from_env
 from equipment.storage import db
 from equipment.storage.equipment import located_statement
+from equipment.storage.membership import AreaShapeRow
 from geo.areas import feature_collection, geometry_to_geojson, to_feature_collection
 from geo.assign import assign_points
 from geo.demo_areas import CITY_OUTLINE, demo_areas
@@ -133,7 +134,10 @@ async def asyncpg_count(sql: str) -> int:
 async def bare_assignment(repeat: int) -> tuple[float, int, int]:
     """(median seconds, points, pairs) of assign_points alone on the stored points/areas."""
     pool = db.engine().pool
-    area_rows = [dict(r) for r in await pool.fetch("SELECT id, kind, name, geometry FROM area")]
+    area_rows = [
+        AreaShapeRow(r["id"], r["kind"], r["name"], r["geometry"])
+        for r in await pool.fetch("SELECT id, kind, name, geometry FROM area")
+    ]
     geo_areas = [membership.stored_area(r) for r in area_rows]
     rows = await pool.fetch("SELECT longitude, latitude FROM equipment WHERE longitude IS NOT NULL")
     lons = np.fromiter((r[0] for r in rows), np.float64, len(rows))

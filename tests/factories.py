@@ -6,6 +6,8 @@ import itertools
 from datetime import date, timedelta
 from typing import Any
 
+import msgspec
+
 from equipment.domain import codes
 from equipment.domain.access import SYSTEM, Role
 from equipment.services import clock, organisations, register, tokens
@@ -35,7 +37,7 @@ def credit_code() -> str:
 
 async def organisation(kind: str, name: str | None = None) -> dict[str, Any]:
     licensed = kind != "user_unit"
-    return await organisations.create_organisation(
+    made = await organisations.create_organisation(
         SYSTEM,
         {
             "kind": kind,
@@ -49,6 +51,7 @@ async def organisation(kind: str, name: str | None = None) -> dict[str, Any]:
         },
         now=clock.now(),
     )
+    return msgspec.structs.asdict(made)
 
 
 async def token(role: Role, organisation_id: int | None = None) -> dict[str, str]:

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from equipment.broker import MqttConnection
@@ -261,7 +262,7 @@ async def station(
 ) -> dict[str, Any]:
     """A licensed filling station with a station code and a place."""
     serial = next(_station_serial)
-    return await organisations.create_organisation(
+    made = await organisations.create_organisation(
         SYSTEM,
         {
             "kind": "filling_station",
@@ -275,6 +276,7 @@ async def station(
         },
         now=clock.now(),
     )
+    return msgspec.structs.asdict(made)
 
 
 LPG_PARAMETERS = {"medium": "LPG", "water_capacity_l": 35.5, "nominal_working_pressure_mpa": 2.1}

@@ -32,8 +32,8 @@ async def take_call(
         now=now,
     )
     return Response(
-        schemas.CallTaken(call["id"], call["joined"], views.alarm(alarm)),
-        status_code=200 if call["joined"] else 201,
+        schemas.CallTaken(call.id, call.joined, views.alarm(alarm)),
+        status_code=200 if call.joined else 201,
     )
 
 

@@ -119,7 +119,7 @@ class OrganisationController(Controller):
         return Response(
             views.organisation(row, language),
             status_code=201,
-            headers={"ETag": etag(row["version"])},
+            headers={"ETag": etag(row.version)},
         )
 
     @get("/", responses=api_docs.READ)
@@ -138,7 +138,7 @@ class OrganisationController(Controller):
         )
         return schemas.OrganisationPage(
             [views.organisation(r, language) for r in rows],
-            rows[-1]["id"] if len(rows) == size else None,
+            rows[-1].id if len(rows) == size else None,
         )
 
     @get("/{org_id:int}", responses=api_docs.READ_ONE)
@@ -149,7 +149,7 @@ class OrganisationController(Controller):
         org_id: OrgIdPath,
     ) -> Response[schemas.Organisation]:
         row = await organisations.get_organisation(principal, org_id)
-        return Response(views.organisation(row, language), headers={"ETag": etag(row["version"])})
+        return Response(views.organisation(row, language), headers={"ETag": etag(row.version)})
 
     @patch("/{org_id:int}", responses=api_docs.VERSIONED)
     async def update(
@@ -164,7 +164,7 @@ class OrganisationController(Controller):
         row = await organisations.update_organisation(
             principal, org_id, version, schemas.changes_of(data), now=clock.now()
         )
-        return Response(views.organisation(row, language), headers={"ETag": etag(row["version"])})
+        return Response(views.organisation(row, language), headers={"ETag": etag(row.version)})
 
 
 class EquipmentController(Controller):

@@ -17,6 +17,7 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.record_sheets import CSV_MEDIA_TYPES, XLSX_MEDIA_TYPE
 from equipment.i18n.spoken import speak
 from equipment.services import clock, inspection_feed
+from equipment.storage.inspection_feed import CleanupRow
 
 EntryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="clean-up entry id")]
 
@@ -62,18 +63,18 @@ class Resolve(Struct, forbid_unknown_fields=True):
     equipment_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None
 
 
-def _entry(row: dict[str, Any]) -> CleanupEntry:
+def _entry(row: CleanupRow) -> CleanupEntry:
     return CleanupEntry(
-        id=row["id"],
-        report_no=row["report_no"],
-        unit_code=row["unit_code"],
-        inspection_body_id=row["inspection_body"],
-        report=row["report"],
-        reason=row["reason"],
-        state=row["state"],
-        received_at=row["received_at"],
-        resolved_at=row["resolved_at"],
-        equipment_id=row["equipment"],
+        id=row.id,
+        report_no=row.report_no,
+        unit_code=row.unit_code,
+        inspection_body_id=row.inspection_body,
+        report=row.report,
+        reason=row.reason,
+        state=row.state,
+        received_at=row.received_at,
+        resolved_at=row.resolved_at,
+        equipment_id=row.equipment,
     )
 
 
@@ -134,7 +135,7 @@ class InspectionFeedController(Controller):
         rows = await inspection_feed.cleanup_list(
             principal, state=entry_state, limit=page_limit(limit)
         )
-        return [_entry(dict(r)) for r in rows]
+        return [_entry(r) for r in rows]
 
     @post("/cleanup/{entry_id:int}/resolve", status_code=200, responses=api_docs.WRITE)
     async def resolve(

@@ -174,7 +174,7 @@ class CitizenReportController(Controller):
         rows = await citizen_reports.list_reports(principal, f, before_id=before_id, limit=size)
         return schemas.CitizenReportPage(
             [schemas.citizen_report(r, language) for r in rows],
-            rows[-1]["id"] if len(rows) == size else None,
+            rows[-1].id if len(rows) == size else None,
         )
 
     @post("/{report_id:int}/finding", responses=api_docs.WRITE, status_code=200)
@@ -213,8 +213,6 @@ class CitizenReportController(Controller):
         f = citizen_reports.ReportFilter(None, category, district_code, since, until)
         rows = await citizen_reports.counts_per_unit(principal, f, limit=page_limit(limit))
         return [
-            schemas.CitizenReportCount(
-                r["equipment_id"], r["code"], r["reports"], r["last_received_at"]
-            )
+            schemas.CitizenReportCount(r.equipment_id, r.code, r.reports, r.last_received_at)
             for r in rows
         ]

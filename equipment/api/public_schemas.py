@@ -6,15 +6,15 @@ label in the request's language beside it (``safety_label: "停止使用"``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
 from equipment.domain import citizen_reports, labels
 from equipment.domain.public_safety import Condition, PublicView
 from equipment.i18n import gettext
+from equipment.storage.citizen_reports import ReportRow
 
 
 class PublicCondition(Struct):
@@ -126,20 +126,20 @@ class CitizenReportCount(Struct):
     last_received_at: datetime
 
 
-def citizen_report(row: Mapping[str, Any], lang: str) -> CitizenReport:
-    label = citizen_reports.CATEGORIES.get(row["category"], row["category"])
+def citizen_report(row: ReportRow, lang: str) -> CitizenReport:
+    label = citizen_reports.CATEGORIES.get(row.category, row.category)
     return CitizenReport(
-        id=row["id"],
-        equipment_id=row["equipment_id"],
-        code=row["code"],
-        district_code=row["district_code"],
-        category=row["category"],
+        id=row.id,
+        equipment_id=row.equipment_id,
+        code=row.code,
+        district_code=row.district_code,
+        category=row.category,
         category_label=gettext(lang, label),
-        text=row["text"],
-        phone=row["phone"],
-        lang=row["lang"],
-        received_at=row["received_at"],
-        finding=row["finding"],
-        against_id=row["against"],
-        decided_on=row["decided_on"],
+        text=row.text,
+        phone=row.phone,
+        lang=row.lang,
+        received_at=row.received_at,
+        finding=row.finding,
+        against_id=row.against,
+        decided_on=row.decided_on,
     )

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from litestar import Response
 
@@ -17,7 +17,11 @@ from equipment.domain.risk import GRADE_ORDER as RISK_GRADES
 from equipment.i18n import DEFAULT
 from equipment.i18n.spoken import speak
 from equipment.storage.alarms import AlarmRecord
+from equipment.storage.areas import AreaRow
+from equipment.storage.audit import AuditRow
+from equipment.storage.dead_letters import DeadLetterRow
 from equipment.storage.maintenance import Contract, MaintenanceRecordRow
+from equipment.storage.organisations import OrganisationRow
 from equipment.storage.telemetry import LiftStateRecord
 from equipment.storage.tokens import TokenRecord
 from geo.areas import feature_collection, geometry_to_geojson, parse_polygonal, point_feature
@@ -31,10 +35,10 @@ if TYPE_CHECKING:  # the rows the services hand over, named for the type checker
 # otherwise), from the domain's label tables; the code itself stays the JSON value.
 
 
-def organisation(row: Mapping[str, Any], lang: str) -> schemas.Organisation:
-    values = {f: row[f] for f in schemas.Organisation.__struct_fields__ if f in row}
-    values["kind_label"] = labels.label(labels.ORG_KIND, row["kind"], lang)
-    values["hazardous_chemicals"] = bool(row["hazardous_chemicals"])  # SQLite: 0/1
+def organisation(row: OrganisationRow, lang: str) -> schemas.Organisation:
+    values = {f: getattr(row, f) for f in schemas.Organisation.__struct_fields__ if hasattr(row, f)}
+    values["kind_label"] = labels.label(labels.ORG_KIND, row.kind, lang)
+    values["hazardous_chemicals"] = bool(row.hazardous_chemicals)  # SQLite: 0/1
     return schemas.Organisation(**values)
 
 
@@ -77,8 +81,8 @@ def status_change(row: Mapping[str, Any], lang: str) -> schemas.StatusChange:
     return schemas.StatusChange(**values)
 
 
-def audit_entry(row: Mapping[str, Any]) -> schemas.AuditEntry:
-    return schemas.AuditEntry(**{f: row[f] for f in schemas.AuditEntry.__struct_fields__})
+def audit_entry(row: AuditRow) -> schemas.AuditEntry:
+    return schemas.AuditEntry(**{f: getattr(row, f) for f in schemas.AuditEntry.__struct_fields__})
 
 
 def token(row: TokenRecord) -> schemas.Token:
@@ -207,37 +211,37 @@ def due_items(page: Any, lang: str) -> list[schemas.DueItem]:
     for row, (reminder, state, late, category_name, district_name, grade) in zip(
         page.rows, page.derived, strict=True
     ):
-        kind, status, explanation = row["kind"], row["status"], row["explanation"]
+        kind, status, explanation = row.kind, row.status, row.explanation
         items.append(
             schemas.DueItem(
-                row["id"],
-                row["equipment"],
-                row["code"],
-                row["category"],
+                row.id,
+                row.equipment,
+                row.code,
+                row.category,
                 category_name,
                 kind,
                 kinds.get(kind, kind),
-                row["due_on"],
+                row.due_on,
                 reminder,
                 state,
                 states.get(state, state),
                 late,
-                row["district_code"],
+                row.district_code,
                 district_name,
-                row["address"],
+                row.address,
                 status,
                 statuses.get(status, status),
-                row["user_unit"],
-                row["user_unit_name"],
-                row["maintenance_company"],
-                row["maintenance_company_name"],
-                row["rule_key"],
-                row["source"],
-                row["base_date"],
+                row.user_unit,
+                row.user_unit_name,
+                row.maintenance_company,
+                row.maintenance_company_name,
+                row.rule_key,
+                row.source,
+                row.base_date,
                 (spoken.get(explanation) or _speak_into(spoken, lang, explanation))
                 if isinstance(explanation, str)
                 else explanation,
-                row["from_report"],
+                row.from_report,
                 grade,
             )
         )
@@ -449,34 +453,56 @@ def lift_state(row: LiftStateRecord) -> schemas.LiftLiveState:
     )
 
 
-def dead_letter(row: Mapping[str, Any]) -> schemas.DeadLetterView:
-    raw = bytes(row["payload"] or b"")
+def dead_letter(row: DeadLetterRow) -> schemas.DeadLetterView:
+    raw = bytes(row.payload or b"")
+    encoding: Literal["utf-8", "hex"]
     try:
         payload, encoding = raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         payload, encoding = raw.hex(), "hex"
-    values = {f: row[f] for f in schemas.DeadLetterView.__struct_fields__ if f in row}
-    values.update(payload=payload, payload_encoding=encoding)
-    return schemas.DeadLetterView(**values)
+    return schemas.DeadLetterView(
+        id=row.id,
+        received_at=row.received_at,
+        topic=row.topic,
+        unit_code=row.unit_code,
+        reason=row.reason,
+        detail=row.detail,
+        payload_size=row.payload_size,
+        payload=payload,
+        payload_encoding=encoding,
+        deliveries=row.deliveries,
+    )
 
 
-def area(row: Mapping[str, Any]) -> schemas.Area:
-    values = {f: row[f] for f in schemas.Area.__struct_fields__ if f in row}
-    values["bbox"] = [row["min_lon"], row["min_lat"], row["max_lon"], row["max_lat"]]
-    return schemas.Area(**values)
+def area(row: AreaRow) -> schemas.Area:
+    return schemas.Area(
+        id=row.id,
+        key=row.key,
+        kind=row.kind,
+        name=row.name,
+        code=row.code,
+        year_built=row.year_built,
+        households=row.households,
+        renovation_programme=row.renovation_programme,
+        renovation_year=row.renovation_year,
+        bbox=[row.min_lon, row.min_lat, row.max_lon, row.max_lat],
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
-def _geometry(row: Mapping[str, Any], crs: str = "wgs84") -> dict[str, Any]:
+def _geometry(row: AreaRow, crs: str = "wgs84") -> dict[str, Any]:
     """The stored GeoJSON geometry (WGS-84), or the same shape in ``crs`` for map widgets."""
-    stored = row["geometry"]
-    geometry = json.loads(stored) if isinstance(stored, str) else stored
+    assert row.geometry is not None, "the area was read without its geometry"
+    geometry: dict[str, Any] = json.loads(row.geometry)
     if crs == "wgs84":
         return geometry
     shape, _ = parse_polygonal(geometry)
     return geometry_to_geojson(shape, check_crs(crs))
 
 
-def area_detail(row: Mapping[str, Any]) -> schemas.AreaDetail:
+def area_detail(row: AreaRow) -> schemas.AreaDetail:
     base = area(row)
     values = {f: getattr(base, f) for f in schemas.Area.__struct_fields__}
     return schemas.AreaDetail(**values, geometry=_geometry(row))
@@ -485,20 +511,23 @@ def area_detail(row: Mapping[str, Any]) -> schemas.AreaDetail:
 AREA_PROPERTIES = ("code", "year_built", "households", "renovation_programme", "renovation_year")
 
 
-def area_feature(row: Mapping[str, Any], crs: str = "wgs84") -> dict[str, Any]:
+def area_feature(row: AreaRow, crs: str = "wgs84") -> dict[str, Any]:
     """An area as a GeoJSON Feature that the import reads back (``id`` is its key)."""
-    properties: dict[str, Any] = {"area_id": row["id"], "kind": row["kind"], "name": row["name"]}
-    properties.update({p: row[p] for p in AREA_PROPERTIES if row[p] is not None})
+    properties: dict[str, Any] = {"area_id": row.id, "kind": row.kind, "name": row.name}
+    for p in AREA_PROPERTIES:
+        value = getattr(row, p)
+        if value is not None:
+            properties[p] = value
     return {
         "type": "Feature",
-        "id": row["key"],
+        "id": row.key,
         "geometry": _geometry(row, crs),
         "properties": properties,
     }
 
 
 def area_collection(
-    rows: Sequence[Mapping[str, Any]], crs: str = "wgs84", next_cursor: str | None = None
+    rows: Sequence[AreaRow], crs: str = "wgs84", next_cursor: str | None = None
 ) -> schemas.FeatureCollection:
     return schemas.FeatureCollection(
         "FeatureCollection", [area_feature(r, crs) for r in rows], next_cursor

@@ -39,7 +39,7 @@ async def _org(kind: str, name: str, n: int, now: datetime) -> int:
         },
         now=now,
     )
-    return int(made["id"])
+    return made.id
 
 
 async def _close(hazard_id: int, owner: int, today: date, now: datetime) -> None:

@@ -271,12 +271,12 @@ async def import_areas(
                 }
             )
         for old, values in updated:
-            await uow.areas.replace(old["id"], values, version=old["version"] + 1, now=now)
-            before, after = audit.diff(_audited(dict(old)), _audited(values))
+            await uow.areas.replace(old.id, values, version=old.version + 1, now=now)
+            before, after = audit.diff(_audited(msgspec.structs.asdict(old)), _audited(values))
             entries.append(
                 {
                     "entity": "area",
-                    "entity_id": old["id"],
+                    "entity_id": old.id,
                     "action": "update",
                     "before": before,
                     "after": after,
@@ -297,8 +297,8 @@ async def import_areas(
     )
 
 
-def _changed(old: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
-    return any(old[c] != values[c] for c in STORED_COLUMNS)
+def _changed(old: StoredArea, values: Mapping[str, Any]) -> bool:
+    return any(getattr(old, c) != values[c] for c in STORED_COLUMNS)
 
 
 def _check_kind(kind: str | None) -> None:
@@ -325,7 +325,7 @@ async def list_areas(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, encode_cursor(ID_SORT, rows[-1]) if more and rows else None)
+    return Page(rows, encode_cursor(ID_SORT, {"id": rows[-1].id}) if more and rows else None)
 
 
 async def district_outline(principal: Principal, district_code: str) -> Any | None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
 from equipment.services import alarms, audit
@@ -98,7 +100,7 @@ async def take_call(
             at=now,
             before=None,
             # The number stays out of the audit trail: that is readable more widely.
-            after={"call": call["id"], "joined": already},
+            after={"call": call.id, "joined": already},
         )
     return call, alarm
 
@@ -109,8 +111,7 @@ async def recent_calls(principal: Principal, *, limit: int = 50) -> list[RecentC
     principal.require(Permission.CALL_INTAKE)
     rows = await reads().calls.recent(limit)
     if not principal.can(Permission.CALL_CALLBACK_READ):
-        for row in rows:
-            row["callback_number"] = ""
+        rows = [msgspec.structs.replace(row, callback_number="") for row in rows]
     return rows
 
 
@@ -133,13 +134,13 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[AlarmRecord, li
     entries = await store.audit.trail("alarm", alarm_id)
     raised_by_audit = False
     for e in entries:
-        if e["action"] == "call":
+        if e.action == "call":
             continue  # the call's own row says more
-        column = _STEP_TIMES.get(e["action"])
+        column = _STEP_TIMES.get(e.action)
         taken = getattr(alarm, column) if column else None
-        at = taken if taken is not None else e["recorded_at"]
-        raised_by_audit |= e["action"] == "raise"
-        events.append({"at": at, "what": e["action"], "who": e["actor"], "detail": None})
+        at = taken if taken is not None else e.recorded_at
+        raised_by_audit |= e.action == "raise"
+        events.append({"at": at, "what": e.action, "who": e.actor, "detail": None})
     if not raised_by_audit:
         # Raised by the ingest (set-at-a-time, no audit row): the device raised it.
         events.append({"at": alarm.raised_at, "what": "raise", "who": alarm.source, "detail": None})
@@ -150,12 +151,10 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[AlarmRecord, li
                 events.append({"at": done, "what": step, "who": "", "detail": None})
     callback = principal.can(Permission.CALL_CALLBACK_READ)
     for call in await store.calls.of_alarm(alarm_id):
-        detail: dict[str, Any] = {"joined": call["joined"], "note": call["note"]}
+        detail: dict[str, Any] = {"joined": call.joined, "note": call.note}
         if callback:
-            detail["callback_number"] = call["callback_number"]
-        events.append(
-            {"at": call["received_at"], "what": "call", "who": call["actor"], "detail": detail}
-        )
+            detail["callback_number"] = call.callback_number
+        events.append({"at": call.received_at, "what": "call", "who": call.actor, "detail": detail})
     if alarm.equipment is not None:
         end = alarm.closed_at or alarm.finished_at
         lift_events = await store.calls.lift_events(
@@ -164,18 +163,18 @@ async def timeline(principal: Principal, alarm_id: int) -> tuple[AlarmRecord, li
         for ev in lift_events:
             events.append(
                 {
-                    "at": ev["ts"],
+                    "at": ev.ts,
                     "what": "lift_event",
                     "who": "device",
-                    "detail": {"kind": ev["kind"], "floor": ev["floor"], "cleared": ev["cleared"]},
+                    "detail": {"kind": ev.kind, "floor": ev.floor, "cleared": ev.cleared},
                 }
             )
     for d in await store.calls.deliveries_of(alarm_id):
         who = (
-            f"organisation {d['organisation']}"
-            if d["organisation"] is not None
-            else f"duty desk {d['district_code'] or 'city'}"
+            f"organisation {d.organisation}"
+            if d.organisation is not None
+            else f"duty desk {d.district_code or 'city'}"
         )
-        events.append({"at": d["delivered_at"], "what": "notified", "who": who, "detail": None})
+        events.append({"at": d.delivered_at, "what": "notified", "who": who, "detail": None})
     events.sort(key=lambda ev: ev["at"])
     return alarm, events

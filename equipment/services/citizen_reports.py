@@ -156,19 +156,19 @@ async def decide(
         report = await uow.citizen_reports.parties(report_id)
         if report is None:
             raise NotFound(f"citizen report {report_id} not found")
-        if report["finding"]:
+        if report.finding:
             raise Conflict(f"report {report_id} is decided already", field="finding")
         parties = [
             p
             for p in (
-                report["user_unit"],
-                report["maintenance_company"],
-                report["owning_station"],
+                report.user_unit,
+                report.maintenance_company,
+                report.owning_station,
             )
             if p is not None
         ]
         if finding == "upheld":
-            against = report["user_unit"] if against is None else against
+            against = report.user_unit if against is None else against
             if against not in parties:
                 raise InvalidValue(
                     "a report is upheld against the unit's user unit, maintainer or owning station",

@@ -25,7 +25,7 @@ async def list_dead_letters(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, str(rows[-1]["id"]) if more and rows else None)
+    return Page(rows, str(rows[-1].id) if more and rows else None)
 
 
 async def summary(principal: Principal, *, since: datetime | None) -> dict[str, Any]:

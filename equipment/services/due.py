@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
+import msgspec
+
 from equipment.domain import catalogue, regions
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue
@@ -86,7 +88,11 @@ async def due_rows(
     if f.states:
         kept = [(r, d) for r, d in zip(rows, derived, strict=True) if d[1] in f.states]
         rows, derived = [r for r, _ in kept], [d for _, d in kept]
-    next_cursor = encode_cursor(sort, last) if last is not None else None
+    next_cursor = (
+        encode_cursor(sort, {c: getattr(last, c) for c in sort.order_columns})
+        if last is not None
+        else None
+    )
     return DueRows(rows, derived, next_cursor)
 
 
@@ -123,7 +129,7 @@ def _derive(row: DueRow, today: date) -> DueDerived:
     keyed by the values it is made from (a page repeats its due dates, categories,
     districts and grades; this runs for every row of every due-list request, and deriving
     was half the request's Python before, measured with cProfile)."""
-    return _derived(row["due_on"], today, row["category"], row["district_code"], row["risk_rank"])
+    return _derived(row.due_on, today, row.category, row.district_code, row.risk_rank)
 
 
 @lru_cache(maxsize=8192)
@@ -144,7 +150,7 @@ def _derived(
 def _item(row: DueRow, derived: DueDerived) -> dict[str, Any]:
     """A due row as an item: its columns, ``equipment_id`` and the derived values by
     name (the organisations' names came with the row, from the same statement)."""
-    item: dict[str, Any] = dict(row)
+    item: dict[str, Any] = msgspec.structs.asdict(row)
     item["equipment_id"] = item["equipment"]
     (
         item["reminder_on"],
@@ -187,20 +193,20 @@ async def summary(principal: Principal, *, today: date) -> list[dict[str, Any]]:
     )
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for row in due_rows:
-        merged[(row["district_code"], row["category"])] = {
-            "overdue": int(row["overdue"] or 0),
-            "due_30_days": int(row["due_30_days"] or 0),
-            "missed": int(row["missed_12_months"] or 0),
+        merged[(row.district_code, row.category)] = {
+            "overdue": int(row.overdue or 0),
+            "due_30_days": int(row.due_30_days or 0),
+            "missed": int(row.missed_12_months or 0),
             "answered": 0,
             "on_time": 0,
         }
     for done in done_rows:
         entry = merged.setdefault(
-            (done["district_code"], done["category"]),
+            (done.district_code, done.category),
             {"overdue": 0, "due_30_days": 0, "missed": 0, "answered": 0, "on_time": 0},
         )
-        entry["answered"] = int(done["answered"] or 0)
-        entry["on_time"] = int(done["on_time"] or 0)
+        entry["answered"] = int(done.answered or 0)
+        entry["on_time"] = int(done.on_time or 0)
     out = []
     for (district, category), e in sorted(merged.items()):
         fell_due = e["answered"] + e["missed"]

@@ -637,7 +637,7 @@ async def commit_register(
     recompute = job["staged_on"] != today
     async with unit_of_work() as uow:
         area_rows = await uow.membership.all_areas()
-    areas = [(int(r["id"]), stored_area(r)) for r in area_rows]
+    areas = [(r.id, stored_area(r)) for r in area_rows]
     last = await _repository.last_batch(job_id)
     batch_no, after = last if last is not None else (0, 0)
     async with unit_of_work():

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from equipment.domain import report_sheets
 from equipment.domain.access import Permission, Principal, Role
@@ -145,7 +144,7 @@ async def resolve(
     equipment_id: int | None,
     today: date,
     now: datetime,
-) -> dict[str, Any]:
+) -> CleanupRow:
     """The registration office files a kept report under the unit it belongs to (the
     report's own checks and due-date recomputation apply), or, with no unit, dismisses it.
     """
@@ -154,14 +153,14 @@ async def resolve(
         entry = await uow.inspection_feed.get(entry_id)
         if entry is None:
             raise NotFound(f"clean-up entry {entry_id} not found")
-        if entry["state"] != "open":
-            raise Conflict(f"clean-up entry {entry_id} is already {entry['state']}")
-        report = ReportInput.from_json(entry["report"])
+        if entry.state != "open":
+            raise Conflict(f"clean-up entry {entry_id} is already {entry.state}")
+        report = ReportInput.from_json(entry.report)
         state = "dismissed"
         if equipment_id is not None:
             if report.report_no in await uow.inspection_feed.reports_on_file([report.report_no]):
                 raise Conflict(f"report {report.report_no} is already on file")
-            data = report.as_inspection() | {"inspection_body_id": entry["inspection_body"]}
+            data = report.as_inspection() | {"inspection_body_id": entry.inspection_body}
             await inspections.record_inspection(principal, equipment_id, data, today=today, now=now)
             state = "resolved"
         await uow.inspection_feed.close(
@@ -178,4 +177,4 @@ async def resolve(
         )
         closed = await uow.inspection_feed.get(entry_id)
     assert closed is not None
-    return dict(closed)
+    return closed

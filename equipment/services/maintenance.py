@@ -63,10 +63,10 @@ async def create_contract(
     company = await require_kind(
         data["maintenance_company_id"], OrgKind.MAINTENANCE_COMPANY, field="maintenance_company_id"
     )
-    valid_until = company["licence_valid_until"]
+    valid_until = company.licence_valid_until
     if valid_until is None or valid_until < starts:
         raise InvalidValue(
-            f"the company's licence {company['licence_no'] or ''} is not valid on "
+            f"the company's licence {company.licence_no or ''} is not valid on "
             f"{starts.isoformat()}",
             field="maintenance_company_id",
         )
@@ -87,7 +87,7 @@ async def create_contract(
                     iot_monitored=bool(params.get("iot_monitored")),
                     liability_insured=data["liability_insured"]
                     or bool(params.get("liability_insured")),
-                    supervision_class=company["supervision_class"],
+                    supervision_class=company.supervision_class,
                     inspection_due=unit.next_inspection_due,
                     today=today,
                 )
@@ -101,13 +101,13 @@ async def create_contract(
         contract = await uow.maintenance.add_contract(
             NewContract(
                 user_unit=user_unit,
-                maintenance_company=company["id"],
+                maintenance_company=company.id,
                 starts_on=starts,
                 ends_on=ends,
                 cycle_days=data["cycle_days"],
                 on_demand=data["on_demand"],
                 liability_insured=data["liability_insured"],
-                licence_no=company["licence_no"] or "",
+                licence_no=company.licence_no or "",
                 actor=principal.actor,
                 created_at=now,
             ),

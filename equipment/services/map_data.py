@@ -55,7 +55,7 @@ async def shaded_areas(
             break
     shaded = []
     for row in rows:
-        c = counts.get(row["id"], dict.fromkeys(AREA_COUNTS, 0))
+        c = counts.get(row.id, dict.fromkeys(AREA_COUNTS, 0))
         shaded.append(
             ShadedArea(
                 row, c, map_shading.area_shade(c["overdue_inspections"]), c["open_alarms"] > 0

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
 from equipment.storage import reads, unit_of_work
+from equipment.storage.membership import AreaShapeRow
 from geo.areas import Area as GeoArea
-from geo.areas import GeometryError, parse_polygonal
+from geo.areas import AreaKind, GeometryError, parse_polygonal
 from geo.assign import assign_points
 
 
@@ -56,22 +57,20 @@ class Reassignment:
         return self.read_s + self.assign_s + self.write_s
 
 
-def stored_area(row: Mapping[str, Any]) -> GeoArea:
+def stored_area(row: AreaShapeRow) -> GeoArea:
     """A stored area row (kind, name, geometry text) as a ``geo.areas.Area``.
 
     The geometry was valid when it was stored; it is checked again, because a row edited
     behind the service's back must fail loudly rather than assign wrongly.
     """
-    geometry = row["geometry"]
+    geometry = row.geometry
     if isinstance(geometry, str):
         geometry = json.loads(geometry)
     try:
         shape, _ = parse_polygonal(geometry)
     except GeometryError as error:
-        raise ValueError(
-            f"area {row.get('id')}: stored geometry is unusable: {error.reason}"
-        ) from None
-    return GeoArea(kind=row["kind"], name=row["name"], geometry=shape, key=row.get("key"))
+        raise ValueError(f"area {row.id}: stored geometry is unusable: {error.reason}") from None
+    return GeoArea(kind=cast(AreaKind, row.kind), name=row.name, geometry=shape)
 
 
 async def assign_unit(
@@ -90,7 +89,7 @@ async def assign_unit(
     if not candidates:
         return []
     _, hits = assign_points([longitude], [latitude], [stored_area(r) for r in candidates])
-    area_ids = sorted(candidates[int(i)]["id"] for i in hits)
+    area_ids = sorted(candidates[int(i)].id for i in hits)
     await memberships.add_unit(equipment_id, area_ids)
     return area_ids
 
@@ -109,7 +108,7 @@ async def reassign_in_transaction(*, progress: ProgressFactory | None = None) ->
     await memberships.lock_for_reassignment()
     area_rows = await memberships.all_areas()
     areas = [stored_area(r) for r in area_rows]
-    area_ids = np.array([r["id"] for r in area_rows], dtype=np.int64)
+    area_ids = np.array([r.id for r in area_rows], dtype=np.int64)
     reading = _bar(progress, await memberships.located_count(), "areas: read units")
     ids, lons, lats = await memberships.located_units(reading.advance if reading else None)
     read_s = time.perf_counter() - started

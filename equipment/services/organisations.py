@@ -6,6 +6,8 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
+
 from equipment.domain import codes
 from equipment.domain.access import OrgKind, Permission, Principal
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
@@ -113,11 +115,11 @@ async def create_organisation(
         await audit.record(
             principal,
             entity="organisation",
-            entity_id=created["id"],
+            entity_id=created.id,
             action="create",
             at=now,
             before=None,
-            after=created,
+            after=msgspec.structs.asdict(created),
         )
     return created
 
@@ -179,24 +181,24 @@ async def update_organisation(
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
         raise InvalidValue(f"cannot change {', '.join(unknown)}", field=unknown[0])
-    merged = {**current, **changes}
-    _check_licence(OrgKind(current["kind"]), merged["licence_no"], merged["licence_valid_until"])
-    _check_station(OrgKind(current["kind"]), merged)
-    _check_hazardous_chemicals(OrgKind(current["kind"]), merged)
+    merged = {**msgspec.structs.asdict(current), **changes}
+    _check_licence(OrgKind(current.kind), merged["licence_no"], merged["licence_valid_until"])
+    _check_station(OrgKind(current.kind), merged)
+    _check_hazardous_chemicals(OrgKind(current.kind), merged)
     async with unit_of_work() as uow:
         if "station_code" in changes:
             await _check_station_code_free(changes["station_code"], org_id)
         updated = await uow.organisations.update_if_version(
             org_id,
             expected_version,
-            {**changes, "version": current["version"] + 1, "updated_at": now},
+            {**changes, "version": current.version + 1, "updated_at": now},
         )
         if updated is None:
             raise StaleVersion(
                 f"organisation {org_id} changed since version {expected_version}; "
                 "fetch it again and reapply your change"
             )
-        before, after = audit.diff(current, updated)
+        before, after = audit.diff(msgspec.structs.asdict(current), msgspec.structs.asdict(updated))
         await audit.record(
             principal,
             entity="organisation",
@@ -206,7 +208,7 @@ async def update_organisation(
             before=before,
             after=after,
         )
-    if bool(updated["hazardous_chemicals"]) != bool(current["hazardous_chemicals"]):
+    if bool(updated.hazardous_chemicals) != bool(current.hazardous_chemicals):
         # A factor of every unit of a user unit: all of them graded again, at once.
         await risk.regrade_user_units([org_id], now=now)
     return updated
@@ -217,9 +219,9 @@ async def require_kind(org_id: int, kind: OrgKind, *, field: str) -> Organisatio
     row = await reads().organisations.get(org_id)
     if row is None:
         raise InvalidValue(f"organisation {org_id} does not exist", field=field)
-    if row["kind"] != kind.value:
+    if row.kind != kind.value:
         raise InvalidValue(
-            f"organisation {org_id} is a {row['kind']}, not a {kind.value}", field=field
+            f"organisation {org_id} is a {row.kind}, not a {kind.value}", field=field
         )
     return row
 

@@ -45,26 +45,26 @@ async def public_facts(code: str) -> PublicFacts:
 
 def _facts(r: PublicFactsRow) -> PublicFacts:
     last_on, last_conclusion = None, None
-    if r["last_inspection"]:
-        day, _, last_conclusion = str(r["last_inspection"]).partition("|")
+    if r.last_inspection:
+        day, _, last_conclusion = str(r.last_inspection).partition("|")
         last_on = _as_date(day)
     return PublicFacts(
-        code=r["code"],
-        category=r["category"],
-        address=r["address"],
-        status=r["status"],
-        status_since=_as_date(r["status_since"]),
-        not_fit_for_use=bool(r["not_fit_for_use"]),
-        next_inspection_due=_as_date(r["next_inspection_due"]),
+        code=r.code,
+        category=r.category,
+        address=r.address,
+        status=r.status,
+        status_since=_as_date(r.status_since),
+        not_fit_for_use=bool(r.not_fit_for_use),
+        next_inspection_due=_as_date(r.next_inspection_due),
         last_inspection_on=last_on,
         last_inspection_conclusion=last_conclusion or None,
-        end_of_service_life=_as_date(r["end_of_service_life"]),
-        last_maintenance_on=_as_date(r["last_maintenance_on"]),
-        user_unit_name=r["user_unit_name"],
-        maintenance_company_name=r["maintenance_company_name"],
-        maintenance_company_phone=r["maintenance_company_phone"] or None,
-        filling_station_name=r["filling_station_name"],
-        major_hazard_since=_as_date(r["major_hazard_since"]),
+        end_of_service_life=_as_date(r.end_of_service_life),
+        last_maintenance_on=_as_date(r.last_maintenance_on),
+        user_unit_name=r.user_unit_name,
+        maintenance_company_name=r.maintenance_company_name,
+        maintenance_company_phone=r.maintenance_company_phone or None,
+        filling_station_name=r.filling_station_name,
+        major_hazard_since=_as_date(r.major_hazard_since),
     )
 
 
@@ -109,9 +109,7 @@ async def label_sheet(
         raise NotFound(f"organisation {user_unit_id} not found")
     rows = await store.public.of_user_unit(user_unit_id, after_id=after_id, limit=limit)
     labels = [
-        Label(
-            r["id"], public_view(_facts(r), today, emergency_number), page_url(r["code"], base_url)
-        )
+        Label(r.id, public_view(_facts(r), today, emergency_number), page_url(r.code, base_url))
         for r in rows
     ]
     return name, labels

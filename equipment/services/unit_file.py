@@ -28,7 +28,8 @@ from equipment.services import schedules
 from equipment.storage.alarms import AlarmRecord
 from equipment.storage.audit import AuditRow
 from equipment.storage.equipment import EquipmentRow, StatusChangeRow
-from equipment.storage.unit_file import MaintenanceRecordRow, UnitFileRepository
+from equipment.storage.maintenance import MaintenanceRecordRow
+from equipment.storage.unit_file import UnitFileRepository
 
 ALARM_LIMIT = 50
 _repo = UnitFileRepository()

@@ -11,8 +11,12 @@ work opened inside another joins it (the outermost one commits)::
 
     unit = await reads().equipment.get(equipment_id)   # a read on its own, no BEGIN
 
-A repository takes and returns typed records: msgspec Structs for values built here,
-TypedDicts for rows that callers read by column name (the API encodes both as they are).
+A repository takes and returns typed records, msgspec Structs read by attribute (frozen
+where nothing changes them: a caller that needs a changed copy uses
+``msgspec.structs.replace``). Not yet moved: the register's rows (``EquipmentRow``,
+``StatusChangeRow``, ``StatusStepRow``), ``InspectionRow`` and the import's rows are still
+TypedDicts read by column name; they go together, because the schedules' ``history``
+reads them and the demo's generated dicts alike.
 """
 
 from __future__ import annotations

@@ -54,7 +54,9 @@ class AlertDeliveryRepository:
         self, *, now: datetime, until: datetime, lease: str, limit: int
     ) -> list[LeasedAlert]:
         """Lease up to ``limit`` due deliveries (each to one worker only) until ``until``,
-        counting the attempt; by id."""
+        counting the attempt; by id. Inside an open transaction (RuntimeError otherwise,
+        on PostgreSQL)."""
+        db.require_transaction("AlertDeliveryRepository.lease")
         async with db.reader() as bulk:
             skip_locked = " FOR UPDATE SKIP LOCKED" if bulk.postgres else ""
             rows = await bulk.fetch(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypedDict, cast
+from typing import Any
 
+import msgspec
 from piccolo.query.methods.raw import Raw
 
 from equipment.domain.access import EquipmentScope, ScopeKind
@@ -53,7 +54,7 @@ SummaryStatement = Raw
 LIFT_FAMILY = "3"  # 电梯: lifts, escalators and moving walks (TSG 08-2017 catalogue)
 
 
-class AreaRow(TypedDict, total=False):
+class AreaRow(msgspec.Struct, frozen=True):
     """An area as listed (``geometry``, GeoJSON text, only when asked for)."""
 
     id: int
@@ -72,10 +73,10 @@ class AreaRow(TypedDict, total=False):
     version: int
     created_at: datetime
     updated_at: datetime
-    geometry: str
+    geometry: str | None = None
 
 
-class StoredArea(TypedDict):
+class StoredArea(msgspec.Struct, frozen=True):
     """An area as an import compares it: its stored columns, id, key and version."""
 
     id: int
@@ -114,7 +115,7 @@ class AreaRepository:
             rows = await Area.select(Area.id, Area.key, Area.version, *STORED_COLUMNS).where(
                 Area.key.is_in(list(keys[start : start + 500]))
             )
-            stored.update({r["key"]: cast(StoredArea, r) for r in rows})
+            stored.update({r["key"]: msgspec.convert(r, StoredArea, strict=False) for r in rows})
         return stored
 
     async def insert_many(self, values: Sequence[Mapping[str, Any]], *, now: datetime) -> list[int]:
@@ -145,12 +146,12 @@ class AreaRepository:
             query = query.where(Area.kind == kind)
         if after_id is not None:
             query = query.where(Area.id > after_id)
-        return cast(list[AreaRow], await query)
+        return [msgspec.convert(r, AreaRow, strict=False) for r in await query]
 
     async def get(self, area_id: int) -> AreaRow | None:
         """One area with its geometry."""
         row = await Area.select(*LIST_COLUMNS, Area.geometry).where(Area.id == area_id).first()
-        return None if row is None else cast(AreaRow, row)
+        return None if row is None else msgspec.convert(row, AreaRow, strict=False)
 
     def summary_statement(
         self,

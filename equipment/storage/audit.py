@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any
 
 import msgspec
 
 from equipment.storage.tables import AuditEntry
 
 
-class AuditRow(TypedDict):
+class AuditRow(msgspec.Struct, frozen=True):
     id: int
     recorded_at: datetime
     actor: str
@@ -63,4 +63,4 @@ class AuditRepository:
             .order_by(AuditEntry.id)
             .output(load_json=True)
         )
-        return cast(list[AuditRow], rows)
+        return [msgspec.convert(r, AuditRow, strict=False) for r in rows]

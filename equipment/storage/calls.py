@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, cast
+
+import msgspec
 
 from equipment.storage.equipment import EquipmentRow
 from equipment.storage.tables import (
@@ -19,7 +21,7 @@ from equipment.storage.tables import (
 )
 
 
-class CallRow(TypedDict):
+class CallRow(msgspec.Struct, frozen=True):
     id: int
     alarm: int
     equipment: int
@@ -31,7 +33,7 @@ class CallRow(TypedDict):
     recorded_at: datetime
 
 
-class RecentCallRow(TypedDict):
+class RecentCallRow(msgspec.Struct, frozen=True):
     """A call with its lift and where the rescue it opened or joined stands."""
 
     id: int
@@ -51,7 +53,7 @@ class RecentCallRow(TypedDict):
     closed_at: datetime | None
 
 
-class LiftEventRow(TypedDict):
+class LiftEventRow(msgspec.Struct, frozen=True):
     id: int
     equipment: int
     event_id: str
@@ -63,7 +65,7 @@ class LiftEventRow(TypedDict):
     received_at: datetime
 
 
-class DeliveryRow(TypedDict):
+class DeliveryRow(msgspec.Struct, frozen=True):
     """A delivered webhook of one of an alarm's notifications, with whom it reached."""
 
     delivered_at: datetime
@@ -105,7 +107,7 @@ class CallRepository:
         [call] = await EmergencyCall.insert(EmergencyCall(**values)).returning(
             *EmergencyCall.all_columns()
         )
-        return cast(CallRow, call)
+        return msgspec.convert(call, CallRow, strict=False)
 
     async def recent(self, limit: int) -> list[RecentCallRow]:
         """The latest calls, newest first, each with its lift and its alarm's steps: three
@@ -161,7 +163,7 @@ class CallRepository:
 
     async def of_alarm(self, alarm_id: int) -> list[CallRow]:
         rows = await EmergencyCall.select().where(EmergencyCall.alarm == alarm_id)
-        return cast(list[CallRow], rows)
+        return [msgspec.convert(r, CallRow, strict=False) for r in rows]
 
     async def lift_events(
         self, equipment_id: int, *, start: datetime, end: datetime | None, limit: int
@@ -170,7 +172,8 @@ class CallRepository:
         query = LiftEvent.select().where(LiftEvent.equipment == equipment_id, LiftEvent.ts >= start)
         if end is not None:
             query = query.where(LiftEvent.ts <= end)
-        return cast(list[LiftEventRow], await query.order_by(LiftEvent.ts).limit(limit))
+        rows = await query.order_by(LiftEvent.ts).limit(limit)
+        return [msgspec.convert(r, LiftEventRow, strict=False) for r in rows]
 
     async def deliveries_of(self, alarm_id: int) -> list[DeliveryRow]:
         notes = Notification.select(Notification.id).where(Notification.alarm == alarm_id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
+import msgspec
 from piccolo.query import OrderByRaw
 from piccolo.query.functions.aggregate import Count, Max
 
@@ -29,7 +30,7 @@ class ReportFilter:
     until: date | None = None  # received before the end of this day
 
 
-class ReportRow(TypedDict):
+class ReportRow(msgspec.Struct, frozen=True):
     id: int
     equipment_id: int
     code: str
@@ -44,7 +45,7 @@ class ReportRow(TypedDict):
     decided_on: date | None
 
 
-class ReportParties(TypedDict):
+class ReportParties(msgspec.Struct, frozen=True):
     """A report with the enterprises of its unit: who a finding may be against."""
 
     id: int
@@ -55,7 +56,7 @@ class ReportParties(TypedDict):
     owning_station: int | None
 
 
-class ReportCountRow(TypedDict):
+class ReportCountRow(msgspec.Struct, frozen=True):
     equipment_id: int
     code: str
     reports: int
@@ -170,7 +171,7 @@ class CitizenReportRepository:
             CitizenReport.decided_on,
         )
         rows = await _where(query, clauses).order_by(CitizenReport.id, ascending=False).limit(limit)
-        return cast(list[ReportRow], rows)
+        return [msgspec.convert(r, ReportRow, strict=False) for r in rows]
 
     async def counts_per_unit(
         self, scope: EquipmentScope, f: ReportFilter, *, limit: int
@@ -184,7 +185,7 @@ class CitizenReportRepository:
         ).group_by(CitizenReport.equipment, CitizenReport.equipment.code)
         query = _where(query, _clauses(scope, f)).order_by(OrderByRaw("reports"), ascending=False)
         query = query.order_by(CitizenReport.equipment)
-        return cast(list[ReportCountRow], await query.limit(limit))
+        return [msgspec.convert(r, ReportCountRow, strict=False) for r in await query.limit(limit)]
 
     async def parties(self, report_id: int) -> ReportParties | None:
         row = (
@@ -199,7 +200,7 @@ class CitizenReportRepository:
             .where(CitizenReport.id == report_id)
             .first()
         )
-        return None if row is None else cast(ReportParties, row)
+        return None if row is None else msgspec.convert(row, ReportParties, strict=False)
 
     async def decide(self, report_id: int, values: dict[str, Any]) -> bool:
         """Store the finding unless the report has one; False: another finding was stored

@@ -107,6 +107,23 @@ async def reading() -> AsyncIterator[Bulk]:
         await connection.close()
 
 
+def require_transaction(what: str) -> None:
+    """Refuse ``what`` outside an open transaction on PostgreSQL.
+
+    A statement that claims rows with ``FOR UPDATE SKIP LOCKED`` holds their locks until
+    its transaction ends; run on its own (``db.reader()`` outside a unit of work) that is
+    the end of the statement, so a second worker could take the same rows before the
+    first has marked them. SQLite's writers are serialised by the IMMEDIATE transaction
+    and skip nothing, so there is nothing to refuse there."""
+    current = engine()
+    if isinstance(current, PostgresEngine) and not current.transaction_exists():
+        raise RuntimeError(
+            f"{what} claims rows with FOR UPDATE SKIP LOCKED and must run inside an open"
+            " transaction (a unit of work): outside one its row locks end with the"
+            " statement and two workers could take the same rows"
+        )
+
+
 @asynccontextmanager
 async def reader() -> AsyncIterator[Bulk]:
     """``reading()``, or the open transaction's connection when the task is inside one (a

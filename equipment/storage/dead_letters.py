@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
+import msgspec
 from piccolo.query.functions.aggregate import Count
 
 from equipment.storage.bulk import Bulk
@@ -13,7 +14,7 @@ from equipment.storage.equipment import Clause
 from equipment.storage.tables import DeadLetter
 
 
-class DeadLetterRow(TypedDict):
+class DeadLetterRow(msgspec.Struct, frozen=True):
     id: int
     received_at: datetime
     topic: str
@@ -66,7 +67,7 @@ class DeadLetterRepository:
         query = DeadLetter.select().order_by(DeadLetter.id, ascending=False).limit(limit)
         if clauses:
             query = query.where(*clauses)
-        return cast(list[DeadLetterRow], await query)
+        return [msgspec.convert(r, DeadLetterRow, strict=False) for r in await query]
 
     async def count_by_reason(self, *, since: datetime | None) -> dict[str, int]:
         query = DeadLetter.select(DeadLetter.reason, Count(DeadLetter.id, alias="count"))

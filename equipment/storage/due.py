@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any, TypedDict, cast
+from typing import Any, cast
+
+import msgspec
 
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.domain.reminders import DueState
@@ -35,8 +37,9 @@ class DueFilter:
     by_grade: bool = False  # worst grade first (then newest) instead of earliest due
 
 
-class DueRow(TypedDict):
-    """A due date with its unit's code, address and status and its organisations' names."""
+class DueRow(msgspec.Struct, frozen=True):
+    """A due date with its unit's code, address and status and its organisations' names
+    (the fields in the order of _PAGE_SELECT's columns: built positionally)."""
 
     id: int
     equipment: int
@@ -59,7 +62,7 @@ class DueRow(TypedDict):
     maintenance_company_name: str | None
 
 
-class DueCountRow(TypedDict):
+class DueCountRow(msgspec.Struct, frozen=True):
     district_code: str
     category: str
     overdue: int | None
@@ -67,7 +70,7 @@ class DueCountRow(TypedDict):
     missed_12_months: int | None
 
 
-class AnsweredCountRow(TypedDict):
+class AnsweredCountRow(msgspec.Struct, frozen=True):
     district_code: str
     category: str
     answered: int | None
@@ -220,9 +223,9 @@ class DueRepository:
         del sort  # ``f.by_grade`` names the order (services/due.py's SortKey matches it)
         sql, args = page_statement(scope, f, statutory=statutory, today=today, after=after)
         rows = await db.rows(sql, *args, limit)
-        # The driver's rows, read by column name, not copied: the service copies each once
-        # into the item it builds.
-        return cast(list[DueRow], rows)
+        # Positionally from the driver's rows (asyncpg's Record or SQLite's dict, columns
+        # in DueRow's order): no dict copy, no validation, the values as the driver gave.
+        return [DueRow(*r.values()) for r in rows]
 
     async def summary_counts(
         self, scope: EquipmentScope, *, today: date, year_ago: date
@@ -256,7 +259,10 @@ class DueRepository:
             today,
             *done_scope_args,
         )
-        return cast(list[DueCountRow], due_rows), cast(list[AnsweredCountRow], done_rows)
+        return (
+            [msgspec.convert(r, DueCountRow, strict=False) for r in due_rows],
+            [msgspec.convert(r, AnsweredCountRow, strict=False) for r in done_rows],
+        )
 
     async def replace_for_unit(self, unit_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
         """Make the unit's due dates ``rows`` (one per kind): updated in place by kind (row

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import Any, cast
+
+import msgspec
 
 from equipment.storage.tables import Equipment, Inspection, InspectionCleanup
 
 _CHUNK = 500
 
 
-class CleanupRow(TypedDict):
+class CleanupRow(msgspec.Struct, frozen=True):
     id: int
     report_no: str
     unit_code: str
@@ -93,7 +95,8 @@ class InspectionFeedRepository:
             query = query.where(InspectionCleanup.state == state)
         if body is not None:
             query = query.where(InspectionCleanup.inspection_body == body)
-        return cast(list[CleanupRow], await query.order_by(InspectionCleanup.id).limit(limit))
+        rows = await query.order_by(InspectionCleanup.id).limit(limit)
+        return [msgspec.convert(r, CleanupRow, strict=False) for r in rows]
 
     async def get(self, entry_id: int) -> CleanupRow | None:
         row = (
@@ -102,7 +105,7 @@ class InspectionFeedRepository:
             .output(load_json=True)
             .first()
         )
-        return cast(CleanupRow | None, row)
+        return None if row is None else msgspec.convert(row, CleanupRow, strict=False)
 
     async def close(
         self, entry_id: int, *, state: str, by: str, at: datetime, equipment: int | None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
-from typing import Any, TypedDict, cast
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -27,7 +27,7 @@ _area_id: Serial = Area.id  # Piccolo's implicit primary key
 _member_id = AreaMember.id
 
 
-class AreaShapeRow(TypedDict):
+class AreaShapeRow(msgspec.Struct, frozen=True):
     """An area's id, kind, name and GeoJSON geometry (a dict, or its text)."""
 
     id: int
@@ -130,7 +130,7 @@ class MembershipRepository:
             Area.min_lat <= latitude,
             Area.max_lat >= latitude,
         )
-        return cast(list[AreaShapeRow], rows)
+        return [msgspec.convert(r, AreaShapeRow) for r in rows]
 
     async def add_unit(self, equipment_id: int, area_ids: Sequence[int]) -> None:
         if area_ids:
@@ -158,10 +158,9 @@ class MembershipRepository:
     async def all_areas(self) -> list[AreaShapeRow]:
         if db.is_postgres():
             rows = await _connection().fetch("SELECT id, kind, name, geometry FROM area")
-            return [cast(AreaShapeRow, dict(r)) for r in rows]
-        return cast(
-            list[AreaShapeRow], await Area.select(_area_id, Area.kind, Area.name, Area.geometry)
-        )
+            return [AreaShapeRow(r["id"], r["kind"], r["name"], r["geometry"]) for r in rows]
+        rows = await Area.select(_area_id, Area.kind, Area.name, Area.geometry)
+        return [msgspec.convert(r, AreaShapeRow) for r in rows]
 
     async def located_count(self) -> int:
         if db.is_postgres():

@@ -279,7 +279,9 @@ class NotificationRepository:
         )
 
     async def pending(self, limit: int) -> list[PendingNotification]:
-        """Notifications not yet fanned out, oldest first, locked for this transaction."""
+        """Notifications not yet fanned out, oldest first, locked for this transaction
+        (which must be open: RuntimeError otherwise, on PostgreSQL)."""
+        db.require_transaction("NotificationRepository.pending")
         async with db.reader() as bulk:
             rows = await bulk.fetch(
                 "SELECT id, event, alarm, step FROM notification WHERE fanned_out = false"
@@ -366,7 +368,9 @@ class NotificationRepository:
         self, *, now: datetime, until: datetime, lease: str, limit: int
     ) -> list[LeasedDelivery]:
         """Lease up to ``limit`` due deliveries to this worker, with their endpoints' URL
-        and secret; by id."""
+        and secret; by id. Inside an open transaction (RuntimeError otherwise, on
+        PostgreSQL)."""
+        db.require_transaction("NotificationRepository.lease")
         async with db.reader() as bulk:
             rows = await bulk.fetch(
                 "UPDATE webhook_delivery SET leased_until = $1, lease = $2,"

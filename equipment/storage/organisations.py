@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
+import msgspec
 from piccolo.columns import Serial
 
 from equipment.storage.tables import Organisation
@@ -14,7 +15,7 @@ from equipment.storage.tables import Organisation
 _org_id: Serial = Organisation.id
 
 
-class OrganisationRow(TypedDict):
+class OrganisationRow(msgspec.Struct, frozen=True):
     id: int
     kind: str
     credit_code: str
@@ -38,7 +39,7 @@ class OrganisationRow(TypedDict):
 class OrganisationRepository:
     async def get(self, org_id: int) -> OrganisationRow | None:
         row = await Organisation.select().where(_org_id == org_id).first()
-        return cast(OrganisationRow | None, row)
+        return None if row is None else msgspec.convert(row, OrganisationRow, strict=False)
 
     async def kind_of(self, org_id: int) -> str | None:
         row = await Organisation.select(Organisation.kind).where(_org_id == org_id).first()
@@ -82,7 +83,7 @@ class OrganisationRepository:
         [created] = await Organisation.insert(Organisation(**values)).returning(
             *Organisation.all_columns()
         )
-        return cast(OrganisationRow, created)
+        return msgspec.convert(created, OrganisationRow, strict=False)
 
     async def update_if_version(
         self, org_id: int, expected_version: int, values: Mapping[str, Any]
@@ -93,7 +94,7 @@ class OrganisationRepository:
             .where(_org_id == org_id, Organisation.version == expected_version)
             .returning(*Organisation.all_columns())
         )
-        return cast(OrganisationRow, updated[0]) if updated else None
+        return msgspec.convert(updated[0], OrganisationRow, strict=False) if updated else None
 
     async def page(
         self,
@@ -117,4 +118,4 @@ class OrganisationRepository:
             )
         if after_id is not None:
             query = query.where(_org_id > after_id)
-        return cast(list[OrganisationRow], await query)
+        return [msgspec.convert(r, OrganisationRow, strict=False) for r in await query]

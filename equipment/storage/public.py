@@ -6,7 +6,9 @@ reaches a person is ever selected, so nothing personal can leak into a public an
 
 from __future__ import annotations
 
-from typing import Any, TypedDict, cast
+from typing import Any
+
+import msgspec
 
 from equipment.storage.tables import Equipment
 
@@ -39,7 +41,7 @@ _OF_USER_UNIT = (
 )
 
 
-class PublicFactsRow(TypedDict):
+class PublicFactsRow(msgspec.Struct, frozen=True):
     """As the engine returns them: SQLite gives dates as text, and ``last_inspection`` is
     'day|conclusion' (services/public.py reads both)."""
 
@@ -65,11 +67,11 @@ class PublicRepository:
     async def by_code(self, code: str) -> PublicFactsRow | None:
         """The unit whose code, registration code or equipment code is ``code``."""
         rows = await Equipment.raw(BY_CODE, code, code, code)
-        return cast(PublicFactsRow, rows[0]) if rows else None
+        return msgspec.convert(rows[0], PublicFactsRow, strict=False) if rows else None
 
     async def of_user_unit(
         self, user_unit_id: int, *, after_id: int, limit: int
     ) -> list[PublicFactsRow]:
         """A user unit's units not closed, by id after ``after_id``."""
         rows = await Equipment.raw(_OF_USER_UNIT, user_unit_id, after_id, limit)
-        return cast(list[PublicFactsRow], rows)
+        return [msgspec.convert(r, PublicFactsRow, strict=False) for r in rows]

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
+import msgspec
 from piccolo.columns import JSON, JSONB
 from piccolo.table import Table
 
@@ -25,6 +26,7 @@ from equipment.storage.audit import AuditRow
 from equipment.storage.bulk import Bulk
 from equipment.storage.equipment import EquipmentRow, StatusChangeRow
 from equipment.storage.inspections import InspectionRow
+from equipment.storage.maintenance import MaintenanceRecordRow
 from equipment.storage.tables import (
     Alarm,
     AuditEntry,
@@ -71,23 +73,6 @@ _AUDIT_SQL = (
     f"SELECT {_AUDIT} FROM audit_entry WHERE entity = 'equipment' AND entity_id = $1 ORDER BY id"
 )
 _OUTLINE_SQL = "SELECT geometry FROM area WHERE kind = 'district' AND code = $1 ORDER BY id LIMIT 1"
-
-
-class MaintenanceRecordRow(TypedDict):
-    id: int
-    equipment: int
-    contract: int | None
-    maintenance_company: int | None
-    record_id: str
-    maintained_on: Any
-    level: str
-    items: Any
-    technicians: Any
-    findings: str
-    hazards: Any
-    signed_off_by: str
-    suspicious_reason: str | None
-    recorded_at: Any
 
 
 @dataclass(frozen=True)
@@ -183,7 +168,16 @@ class UnitFileRepository:
             maintenance=(
                 None
                 if records is None
-                else cast(list[MaintenanceRecordRow], _decoded(records, _MAINTENANCE_JSON))
+                else [
+                    msgspec.convert(r, MaintenanceRecordRow, strict=False)
+                    for r in _decoded(records, _MAINTENANCE_JSON)
+                ]
             ),
-            audit=None if trail is None else cast(list[AuditRow], _decoded(trail, _AUDIT_JSON)),
+            audit=(
+                None
+                if trail is None
+                else [
+                    msgspec.convert(r, AuditRow, strict=False) for r in _decoded(trail, _AUDIT_JSON)
+                ]
+            ),
         )

@@ -12,9 +12,9 @@ again what is happening.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
@@ -25,6 +25,7 @@ from equipment.domain.errors import Conflict, InvalidValue, NotFound
 from equipment.i18n import N_
 from equipment.i18n.spoken import speak
 from equipment.services import calls, clock
+from equipment.storage.calls import RecentCallRow
 from equipment.web.alarm_pages import local_time
 from equipment.web.staff import needs, page, staff_language
 
@@ -57,7 +58,7 @@ def _check(form: dict[str, str]) -> None:
         raise InvalidValue("give the lift's registration code or its address", field="address")
 
 
-def _row(call: Mapping[str, Any]) -> dict[str, Any]:
+def _row(call: RecentCallRow) -> dict[str, Any]:
     steps = (
         ("acknowledged_at", N_("Acknowledged")),
         ("arrived_at", N_("On site")),
@@ -65,9 +66,13 @@ def _row(call: Mapping[str, Any]) -> dict[str, Any]:
         ("closed_at", N_("Closed")),
     )
     return {
-        **call,
-        "received_local": local_time(call["received_at"]),
-        "steps": [(label, local_time(call[column])) for column, label in steps if call[column]],
+        **msgspec.structs.asdict(call),
+        "received_local": local_time(call.received_at),
+        "steps": [
+            (label, local_time(getattr(call, column)))
+            for column, label in steps
+            if getattr(call, column)
+        ],
     }
 
 
@@ -123,8 +128,8 @@ async def call_take(request: Request, principal: NamedDependency[Principal]) -> 
         status = 409 if isinstance(refused, Conflict) else 422
         errors = {field: speak(staff_language(request), refused.reason)}
         return await _calls_page(request, principal, status=status, form=form, errors=errors)
-    taken = "joined" if call["joined"] else "new"
-    return Redirect(path=f"/ui/calls?taken={taken}#call-{call['id']}", status_code=303)
+    taken = "joined" if call.joined else "new"
+    return Redirect(path=f"/ui/calls?taken={taken}#call-{call.id}", status_code=303)
 
 
 CALL_PAGES: list = [call_list, call_take]

@@ -21,6 +21,7 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.report_sheets import ReportInput
 from equipment.i18n import N_
 from equipment.services import inspection_feed
+from equipment.storage.inspection_feed import CleanupRow
 from equipment.web.alarm_pages import local_time
 from equipment.web.staff import needs, page, staff_language
 
@@ -29,19 +30,19 @@ STATES = {"open": N_("Open"), "resolved": N_("Filed under a unit"), "dismissed":
 REASONS = {inspection_feed.UNIT_NOT_FOUND: N_("Unit not in the register")}
 
 
-def _row(entry: dict[str, Any], lang: str) -> dict[str, Any]:
-    report = ReportInput.from_json(entry["report"])
+def _row(entry: CleanupRow, lang: str) -> dict[str, Any]:
+    report = ReportInput.from_json(entry.report)
     return {
-        "id": entry["id"],
-        "report_no": entry["report_no"],
-        "unit_code": entry["unit_code"],
+        "id": entry.id,
+        "report_no": entry.report_no,
+        "unit_code": entry.unit_code,
         "inspected_on": report.inspected_on.isoformat(),
         "kind": labels.label(labels.DUE_KIND, report.kind, lang),
         "conclusion": labels.label(labels.CONCLUSION, report.conclusion, lang),
-        "reason": REASONS.get(entry["reason"], entry["reason"]),
-        "received": local_time(entry["received_at"]),
-        "resolved": local_time(entry["resolved_at"]) if entry["resolved_at"] else "",
-        "equipment": entry["equipment"],
+        "reason": REASONS.get(entry.reason, entry.reason),
+        "received": local_time(entry.received_at),
+        "resolved": local_time(entry.resolved_at) if entry.resolved_at else "",
+        "equipment": entry.equipment,
     }
 
 
@@ -56,7 +57,7 @@ async def cleanup_list(request: Request, principal: NamedDependency[Principal]) 
         request,
         "cleanup/list.html",
         {
-            "rows": [_row(dict(r), lang) for r in rows],
+            "rows": [_row(r, lang) for r in rows],
             "state": state,
             "states": STATES,
             "shown": SHOWN,

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -923,7 +924,7 @@ async def _orgs_page(
     if len(rows) == PAGE_SIZE:
         filters = {"kind": kind_text, "q": words}
         next_link = "/ui/organisations?" + urlencode(
-            {k: v for k, v in filters.items() if v} | {"after": rows[-1]["id"]}
+            {k: v for k, v in filters.items() if v} | {"after": rows[-1].id}
         )
     return page(
         request,
@@ -963,7 +964,7 @@ async def organisation_create(
             raise
         errors = _field_errors(request, refused, "name")
         return await _orgs_page(request, principal, status=422, form=form, errors=errors)
-    return Redirect(path=f"/ui/organisations/{row['id']}?saved=1", status_code=303)
+    return Redirect(path=f"/ui/organisations/{row.id}?saved=1", status_code=303)
 
 
 async def _org_page(
@@ -979,7 +980,7 @@ async def _org_page(
     # Another organisation is not found (as in the API); its own is not a user's to edit here.
     row = await organisations.get_organisation(principal, org_id)
     principal.require(Permission.ORG_UPDATE_ANY)
-    fields: dict[str, Any] = dict(row)
+    fields: dict[str, Any] = msgspec.structs.asdict(row)
     shown = {n: ("" if fields.get(n) is None else str(fields[n])) for n in ORG_FIELDS}
     shown["hazardous_chemicals"] = "1" if fields.get("hazardous_chemicals") else ""
     _ = Translator(staff_language(request))
@@ -990,7 +991,7 @@ async def _org_page(
             {
                 "org": row,
                 "form": {**shown, **(form or {})},
-                "version": row["version"],
+                "version": row.version,
                 "errors": errors or {},
                 "problem": problem,
                 "notice": _("Saved.") if request.query_params.get("saved") else "",
@@ -1026,7 +1027,7 @@ async def organisation_update(
             raise FieldError("name", "required")
         current = await organisations.get_organisation(principal, org_id)
         values = _org_values(fields, creating=False)
-        changes = {k: v for k, v in values.items() if current.get(k) != v}
+        changes = {k: v for k, v in values.items() if getattr(current, k, None) != v}
         if changes:
             await organisations.update_organisation(
                 principal, org_id, version, changes, now=clock.now()

@@ -151,7 +151,7 @@ async def area(w) -> int:
     await lift(w)
     await areas.import_feature_collection(SYSTEM, AREA, crs="wgs84", now=clock.now())
     rows = await areas.list_areas(SYSTEM, kind=None, cursor=None, limit=10)
-    return rows.items[0]["id"]
+    return rows.items[0].id
 
 
 async def staged_import(w) -> int:

@@ -82,6 +82,21 @@ async def test_permit_and_recorded_verdict_agree(engine, client) -> None:
     assert again["code"] == "16" and again["suspicious"] is True
 
 
+TRACE_KEYS = (
+    "cylinder_id",
+    "cylinder_code",
+    "status",
+    "status_label",
+    "medium",
+    "next_periodic_due",
+    "end_of_service_life",
+    "fill_count",
+    "last_filled_at",
+    "last_station_code",
+    "fills",
+)
+
+
 async def test_fills_and_traces_are_scoped_to_the_station(engine, client) -> None:
     home, other = await station(), await station()
     mine, theirs = await cylinder(home), await cylinder(other)
@@ -108,8 +123,22 @@ async def test_fills_and_traces_are_scoped_to_the_station(engine, client) -> Non
     assert len(rest.json()["items"]) == 1
 
     trace = (await client.get(f"/api/v1/cylinders/{mine['code']}/trace", headers=token)).json()
+    # The keys the trace answered before its reads moved to storage (FillStateRow), and
+    # the state's values: the fill-state row's own id was never part of the answer.
+    assert list(trace) == list(TRACE_KEYS)
+    assert (trace["cylinder_id"], trace["cylinder_code"]) == (mine["id"], mine["code"])
     assert trace["fill_count"] == 2 and len(trace["fills"]) == 2
     assert trace["last_station_code"] == home["station_code"]
+    assert trace["last_filled_at"] == max(f["filled_at"] for f in trace["fills"])
+    unfilled = await cylinder(home)
+    empty = (await client.get(f"/api/v1/cylinders/{unfilled['code']}/trace", headers=token)).json()
+    assert list(empty) == list(TRACE_KEYS)
+    assert (empty["fill_count"], empty["last_filled_at"], empty["last_station_code"]) == (
+        0,
+        None,
+        None,
+    )
+    assert empty["fills"] == []
     hidden = await client.get(f"/api/v1/cylinders/{theirs['code']}/trace", headers=token)
     assert hidden.status_code == 404
     inspector = await factories.token(Role.INSPECTOR)

@@ -17,7 +17,8 @@ import pytest
 
 from equipment import broker
 from equipment.domain.access import SYSTEM, Role
-from equipment.services import alarms, clock, escalation, notifications, risk
+from equipment.services import alarms, alerts, clock, escalation, notifications, risk
+from equipment.storage import reads
 from equipment.storage.scheduled_jobs import JobState, ScheduledJobRepository
 from equipment.storage.tables import (
     Alarm,
@@ -281,6 +282,30 @@ async def test_concurrent_claims_never_share_a_delivery(engine, world, receiver)
     )
     ids = [d.id for c in claims for d in c]
     assert len(ids) == 20 and len(set(ids)) == 20
+
+
+@POSTGRES
+async def test_claims_outside_a_transaction_are_refused(engine, world, receiver):
+    """The outbox and the leases claim rows FOR UPDATE SKIP LOCKED; outside an open
+    transaction those locks would end with the statement and two workers could take the
+    same rows, so the repositories refuse. The workers' path (a unit of work) claims."""
+    await hook(receiver, "/company", world["company"])
+    await entrapment(world)
+    now = clock.now()
+    until = now + timedelta(seconds=60)
+    store = reads()
+    claims = (
+        store.notifications.pending(10),
+        store.notifications.lease(now=now, until=until, lease="outside", limit=10),
+        store.alert_deliveries.lease(now=now, until=until, lease="outside", limit=10),
+    )
+    for claim in claims:
+        with pytest.raises(RuntimeError, match="open transaction"):
+            await claim
+    assert await notifications.fan_out(now=now, alerts=True) >= 1
+    webhooks = await notifications.claim(now=now, lease_s=60, limit=10)
+    assert [d.url for d in webhooks] == [receiver.url + "/company"]
+    assert await alerts.claim(now=now, lease_s=60, limit=10)
 
 
 async def test_the_policy_overrides_the_wait_per_kind(engine, world):

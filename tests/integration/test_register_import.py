@@ -108,7 +108,7 @@ async def test_the_legacy_export_is_reported_committed_and_imported_again(world)
     assert done.batches_done == batches
     trail = await audit.trail("import", dry.id)
     assert len(trail) == batches  # once per batch, with the file's hash
-    assert {e["after"]["file_hash"] for e in trail} == {dry.file_hash}
+    assert {e.after["file_hash"] for e in trail} == {dry.file_hash}
     # Due dates and area-free memberships were set for the new units, set-at-a-time.
     [due] = await _rows(
         "SELECT COUNT(DISTINCT equipment) AS n FROM due_date WHERE equipment IN"
@@ -144,7 +144,7 @@ async def test_the_legacy_export_is_reported_committed_and_imported_again(world)
     result = await imports.commit_register(SYSTEM, fixed.id, today=today, now=clock.now())
     assert (result.inserted, result.updated) == (0, 1)
     [entry] = await audit.trail("import", fixed.id)
-    assert entry["after"]["updated"] == {manifest["accepted_codes"][0]: ["address", "status"]}
+    assert entry.after["updated"] == {manifest["accepted_codes"][0]: ["address", "status"]}
     [unit] = await _rows(
         "SELECT address, status FROM equipment WHERE code = $1", manifest["accepted_codes"][0]
     )
