@@ -55,12 +55,20 @@ class CleanupEntry(Struct):
     received_at: datetime
     resolved_at: datetime | None
     equipment_id: int | None
+    resolved_by: str
+    note: str  # why it was dismissed
 
 
-class Resolve(Struct, forbid_unknown_fields=True):
-    """File the report under ``equipment_id``; null dismisses the entry."""
+class Match(Struct, forbid_unknown_fields=True):
+    """The unit the report belongs to: its equipment code or registration code."""
 
-    equipment_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None
+    code: Annotated[str, Meta(min_length=1, max_length=inspection_feed.MAX_CODE)]
+
+
+class Dismiss(Struct, forbid_unknown_fields=True):
+    """Why the report is dismissed (shown on the list, kept by the audit trail)."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=inspection_feed.MAX_NOTE)]
 
 
 def _entry(row: CleanupRow) -> CleanupEntry:
@@ -75,6 +83,8 @@ def _entry(row: CleanupRow) -> CleanupEntry:
         received_at=row.received_at,
         resolved_at=row.resolved_at,
         equipment_id=row.equipment,
+        resolved_by=row.resolved_by,
+        note=row.note,
     )
 
 
@@ -137,20 +147,31 @@ class InspectionFeedController(Controller):
         )
         return [_entry(r) for r in rows]
 
-    @post("/cleanup/{entry_id:int}/resolve", status_code=200, responses=api_docs.WRITE)
-    async def resolve(
+    @post("/cleanup/{entry_id:int}/match", status_code=200, responses=api_docs.WRITE)
+    async def match(
         self,
         principal: NamedDependency[Principal],
         entry_id: EntryId,
-        data: JSONBody[Resolve],
+        data: JSONBody[Match],
     ) -> CleanupEntry:
-        """The registration office files the kept report under a unit of the register
-        (its checks and due dates as for any report) or dismisses it (``null``)."""
-        row = await inspection_feed.resolve(
-            principal,
-            entry_id,
-            equipment_id=data.equipment_id,
-            today=clock.today(),
-            now=clock.now(),
+        """File the kept report under the unit its code names, as the feed would have
+        filed it (its checks, the unit's due dates recomputed); the entry is resolved.
+        Scoped as the list: another body's entry, or a unit outside the caller's scope,
+        is not found (404); an entry no longer open is 409."""
+        row = await inspection_feed.match(
+            principal, entry_id, code=data.code, today=clock.today(), now=clock.now()
+        )
+        return _entry(row)
+
+    @post("/cleanup/{entry_id:int}/dismiss", status_code=200, responses=api_docs.WRITE)
+    async def dismiss(
+        self,
+        principal: NamedDependency[Principal],
+        entry_id: EntryId,
+        data: JSONBody[Dismiss],
+    ) -> CleanupEntry:
+        """Dismiss the kept report with the reason (required); 409 once it is closed."""
+        row = await inspection_feed.dismiss(
+            principal, entry_id, reason=data.reason, now=clock.now()
         )
         return _entry(row)

@@ -25,7 +25,7 @@ from equipment.domain.errors import Conflict, DomainError, Forbidden, InvalidVal
 from equipment.domain.report_sheets import ReportInput, ReportRow
 from equipment.services import audit, inspections
 from equipment.services.pacing import Pacer
-from equipment.storage import reads, unit_of_work
+from equipment.storage import UnitOfWork, reads, unit_of_work
 from equipment.storage.inspection_feed import CleanupRow
 
 UNIT_NOT_FOUND = "unit_not_found"
@@ -137,43 +137,100 @@ async def cleanup_list(principal: Principal, *, state: str | None, limit: int) -
     return await reads().inspection_feed.listing(state=state, body=body, limit=limit)
 
 
-async def resolve(
+MAX_CODE = 40  # the register's code columns
+MAX_NOTE = 200  # a dismissal's reason
+
+
+async def _visible_entry(principal: Principal, entry_id: int) -> CleanupRow:
+    """The entry as the list shows it: every one to the registration office, its own
+    body's to an inspector; any other is not found (404), as one that does not exist."""
+    _require_uploader(principal)
+    entry = await reads().inspection_feed.get(entry_id)
+    body = None if principal.role is Role.ADMIN else principal.organisation_id
+    if entry is None or (body is not None and entry.inspection_body != body):
+        raise NotFound(f"clean-up entry {entry_id} not found")
+    return entry
+
+
+async def _close(
+    uow: UnitOfWork,
     principal: Principal,
     entry_id: int,
     *,
-    equipment_id: int | None,
-    today: date,
+    state: str,
     now: datetime,
+    equipment: int | None = None,
+    note: str = "",
+) -> None:
+    """Close the open entry in the caller's transaction, first of its writes: of two
+    concurrent closes one wins, the other waits on the row and gets 409."""
+    closed = await uow.inspection_feed.close(
+        entry_id, state=state, by=principal.actor, at=now, equipment=equipment, note=note
+    )
+    if not closed:
+        raise Conflict(f"clean-up entry {entry_id} is no longer open")
+
+
+async def match(
+    principal: Principal, entry_id: int, *, code: str, today: date, now: datetime
 ) -> CleanupRow:
-    """The registration office files a kept report under the unit it belongs to (the
-    report's own checks and due-date recomputation apply), or, with no unit, dismisses it.
-    """
-    principal.require(Permission.EQUIPMENT_REGISTER)
+    """File a kept report under the unit ``code`` names (its equipment code, registration
+    code or shown code), as the feed would have filed it: the report's checks, the
+    unit's due dates recomputed, audited; the entry is marked resolved, by whom and when.
+    A unit the caller cannot see is not found, as one that does not exist."""
+    entry = await _visible_entry(principal, entry_id)
+    code = code.strip()
+    if not code:
+        raise InvalidValue("give the unit's equipment code or registration code", field="code")
+    if len(code) > MAX_CODE:
+        raise InvalidValue(f"a code has at most {MAX_CODE} characters", field="code")
+    unknown = NotFound(f"no unit with the code {code} in the register", field="code")
+    unit = (await reads().inspection_feed.units_by_code([code])).get(code)
+    if unit is None:
+        raise unknown
+    report = ReportInput.from_json(entry.report)
+    data = report.as_inspection() | {"inspection_body_id": entry.inspection_body}
     async with unit_of_work() as uow:
-        entry = await uow.inspection_feed.get(entry_id)
-        if entry is None:
-            raise NotFound(f"clean-up entry {entry_id} not found")
-        if entry.state != "open":
-            raise Conflict(f"clean-up entry {entry_id} is already {entry.state}")
-        report = ReportInput.from_json(entry.report)
-        state = "dismissed"
-        if equipment_id is not None:
-            if report.report_no in await uow.inspection_feed.reports_on_file([report.report_no]):
-                raise Conflict(f"report {report.report_no} is already on file")
-            data = report.as_inspection() | {"inspection_body_id": entry.inspection_body}
-            await inspections.record_inspection(principal, equipment_id, data, today=today, now=now)
-            state = "resolved"
-        await uow.inspection_feed.close(
-            entry_id, state=state, by=principal.actor, at=now, equipment=equipment_id
-        )
+        await _close(uow, principal, entry_id, state="resolved", now=now, equipment=unit)
+        if report.report_no in await uow.inspection_feed.reports_on_file([report.report_no]):
+            raise Conflict(f"report {report.report_no} is already on file")
+        try:
+            await inspections.record_inspection(principal, unit, data, today=today, now=now)
+        except NotFound:
+            raise unknown from None  # outside the caller's scope (its jurisdiction)
         await audit.record(
             principal,
             entity="inspection_cleanup",
             entity_id=entry_id,
-            action=state,
+            action="resolved",
             at=now,
             before=None,
-            after={"report_no": report.report_no, "equipment_id": equipment_id},
+            after={"report_no": report.report_no, "code": code, "equipment_id": unit},
+        )
+        closed = await uow.inspection_feed.get(entry_id)
+    assert closed is not None
+    return closed
+
+
+async def dismiss(principal: Principal, entry_id: int, *, reason: str, now: datetime) -> CleanupRow:
+    """Dismiss a kept report (a duplicate, a unit outside the city...) with the reason,
+    which the list shows and the audit trail keeps."""
+    entry = await _visible_entry(principal, entry_id)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidValue("say why the report is dismissed", field="reason")
+    if len(reason) > MAX_NOTE:
+        raise InvalidValue(f"a reason has at most {MAX_NOTE} characters", field="reason")
+    async with unit_of_work() as uow:
+        await _close(uow, principal, entry_id, state="dismissed", now=now, note=reason)
+        await audit.record(
+            principal,
+            entity="inspection_cleanup",
+            entity_id=entry_id,
+            action="dismissed",
+            at=now,
+            before=None,
+            after={"report_no": entry.report_no, "reason": reason},
         )
         closed = await uow.inspection_feed.get(entry_id)
     assert closed is not None

@@ -27,6 +27,7 @@ class CleanupRow(msgspec.Struct, frozen=True):
     resolved_at: datetime | None
     resolved_by: str
     equipment: int | None
+    note: str  # why it was dismissed
 
 
 def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
@@ -108,9 +109,17 @@ class InspectionFeedRepository:
         return None if row is None else msgspec.convert(row, CleanupRow, strict=False)
 
     async def close(
-        self, entry_id: int, *, state: str, by: str, at: datetime, equipment: int | None
+        self,
+        entry_id: int,
+        *,
+        state: str,
+        by: str,
+        at: datetime,
+        equipment: int | None,
+        note: str = "",
     ) -> bool:
-        """Resolve or dismiss an open entry; False when it is no longer open."""
+        """Resolve or dismiss an open entry; False when it is no longer open (conditional:
+        of two concurrent closes, the second waits on the row and then finds it closed)."""
         rows = await (
             InspectionCleanup.update(
                 {
@@ -118,6 +127,7 @@ class InspectionFeedRepository:
                     InspectionCleanup.resolved_by: by,
                     InspectionCleanup.resolved_at: at,
                     InspectionCleanup.equipment: equipment,
+                    InspectionCleanup.note: note,
                 }
             )
             .where(InspectionCleanup.id == entry_id, InspectionCleanup.state == "open")

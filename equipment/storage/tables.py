@@ -1135,6 +1135,7 @@ class InspectionCleanup(Table, tablename="inspection_cleanup"):
     resolved_at = Timestamptz(null=True, default=None)
     resolved_by = Varchar(length=80, default="")
     equipment = BigInt(null=True, default=None)  # the unit it was filed under
+    note = Varchar(length=200, default="")  # why it was dismissed
 
 
 REGISTER_TABLES: tuple[type[Table], ...] = (

@@ -1387,10 +1387,19 @@ CASES += [
     Case(
         "dismiss a clean-up entry",
         "POST",
-        "/api/v1/inspections/cleanup/{id}/resolve",
+        "/api/v1/inspections/cleanup/{id}/dismiss",
         cleanup_entry,
-        {**ADMIN_ONLY},
-        body=lambda w: {"equipment_id": None},
+        {**INSPECTION_FEED, "station_a": 403},  # the body's own entry
+        body=lambda w: {"reason": "重复上传"},
+    ),
+    Case(
+        "match a clean-up entry",
+        "POST",
+        "/api/v1/inspections/cleanup/{id}/match",
+        cleanup_entry,
+        # Past permission and scope, no unit has the code (the filing: test_inspection_feed).
+        {**INSPECTION_FEED, "admin": 404, "inspector": 404, "station_a": 403},
+        body=lambda w: {"code": "NO-SUCH-UNIT"},
     ),
 ]
 

@@ -62,3 +62,57 @@ async def test_each_body_sees_its_own_kept_reports_and_the_office_all(staff) -> 
     assert "JY-A1" not in dismissed and "此清单为空。" in dismissed
     english = unescape((await admin.http.get("/ui/cleanup?lang=en")).text)
     assert "Data clean-up list" in english and "Periodic inspection" in english
+
+
+async def test_the_forms_file_an_entry_under_a_unit_or_dismiss_it(staff) -> None:
+    body = (await f.organisation("inspection_body"))["id"]
+    owner = (await f.organisation("user_unit"))["id"]
+    unit = await f.unit(owner)
+    elsewhere = await f.unit(owner, district_code="420602")
+    result = await inspection_feed.upload(
+        Principal(Role.INSPECTOR, organisation_id=body),
+        [_report("JY-P1", "31104206062099010011"), _report("JY-P2", "31104206062099010012")],
+        today=clock.today(),
+        now=clock.now(),
+    )
+    first, second = (kept[3] for kept in result.cleanup)
+    inspector = await staff(Role.INSPECTOR, body, "420606")
+    listed = unescape((await inspector.http.get("/ui/cleanup")).text)
+    assert f'action="/ui/cleanup/{first}/match"' in listed and "归入该设备" in listed
+
+    # No token: refused, nothing filed.
+    no_token = await inspector.http.post(
+        f"/ui/cleanup/{first}/match", data={"code": unit["equipment_code"]}
+    )
+    assert no_token.status_code == 403
+    # A code no unit has, then one outside the inspector's jurisdiction: the same field
+    # error next to the field, in Chinese, the code kept in the input.
+    for code in ("NO-SUCH-UNIT", elsewhere["registration_code"]):
+        bad = await inspector.post(f"/ui/cleanup/{first}/match", {"code": code})
+        assert bad.status_code == 422, bad.text
+        text = unescape(bad.text)
+        assert f'id="e-{first}-code"' in text and "登记库中没有代码为" in text
+        assert f'value="{code}"' in text
+    # A dismissal needs its reason.
+    blank = await inspector.post(f"/ui/cleanup/{second}/dismiss", {"reason": " "})
+    assert blank.status_code == 422
+    assert f'id="e-{second}-reason"' in blank.text and "请说明作废该报告的原因" in blank.text
+
+    matched = await inspector.post(f"/ui/cleanup/{first}/match", {"code": unit["equipment_code"]})
+    assert matched.status_code == 303
+    shown = unescape((await inspector.http.get(matched.headers["location"])).text)
+    assert "报告 JY-P1 已归入其设备" in shown
+    assert f'id="cleanup-{first}"' not in shown  # no longer open
+    filed = unescape((await inspector.http.get("/ui/cleanup?state=resolved")).text)
+    assert "JY-P1" in filed and f'href="/ui/units/{unit["id"]}"' in filed
+
+    dismissed = await inspector.post(f"/ui/cleanup/{second}/dismiss", {"reason": "重复上传"})
+    assert dismissed.status_code == 303
+    assert "报告 JY-P2 已作废" in unescape(
+        (await inspector.http.get(dismissed.headers["location"])).text
+    )
+    closed = unescape((await inspector.http.get("/ui/cleanup?state=dismissed")).text)
+    assert "JY-P2" in closed and "作废原因：重复上传" in closed
+    # Closed already: said above the list, 409.
+    again = await inspector.post(f"/ui/cleanup/{second}/dismiss", {"reason": "再次"})
+    assert again.status_code == 409 and "不再待处理" in unescape(again.text)

@@ -5,6 +5,7 @@ units' due dates move."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import date, timedelta
@@ -12,8 +13,10 @@ from datetime import date, timedelta
 import pytest
 from openpyxl import Workbook
 
-from equipment.domain.access import Role
+from equipment.domain.access import SYSTEM, Jurisdiction, Role
 from equipment.domain.record_sheets import XLSX_MEDIA_TYPE
+from equipment.services import clock, tokens
+from equipment.storage.tables import AuditEntry
 from tests import factories as f
 
 pytestmark = pytest.mark.integration
@@ -143,36 +146,109 @@ async def test_csv_in_gbk_and_xlsx_uploads_name_the_rows_the_sheet_shows(client,
     assert broken.status_code == 422 and "not an XLSX workbook" in broken.text
 
 
-async def test_the_registration_office_files_a_kept_report_under_its_unit(client, ctx):
-    *_, fourth = ctx["units"]
-    result = await upload(client, ctx, [report("31103506002016059999", "JY-K1")])
+async def kept_entry(client, ctx, number: str) -> int:
+    result = await upload(client, ctx, [report("31103506002016059999", number)])
     [kept] = result["cleanup"]
-    refused = await client.post(
-        f"/api/v1/inspections/cleanup/{kept['cleanup_id']}/resolve",
-        json={"equipment_id": fourth["id"]},
-        headers=ctx["inspector"],
+    return kept["cleanup_id"]
+
+
+async def test_a_kept_report_matched_by_code_is_filed_and_the_due_date_moves(client, ctx):
+    *_, fourth = ctx["units"]
+    before = await due_of(client, ctx, fourth)
+    entry = await kept_entry(client, ctx, "JY-K1")
+    url = f"/api/v1/inspections/cleanup/{entry}"
+    unknown = await client.post(f"{url}/match", json={"code": "NO-SUCH"}, headers=ctx["admin"])
+    assert unknown.status_code == 404 and "NO-SUCH" in unknown.text
+    blank = await client.post(f"{url}/match", json={"code": ""}, headers=ctx["admin"])
+    assert blank.status_code == 400, blank.text
+    in_chinese = await client.post(
+        f"{url}/match", json={"code": "   "}, headers={**ctx["admin"], "Accept-Language": "zh-CN"}
     )
-    assert refused.status_code == 403
-    resolved = await client.post(
-        f"/api/v1/inspections/cleanup/{kept['cleanup_id']}/resolve",
-        json={"equipment_id": fourth["id"]},
-        headers=ctx["admin"],
+    assert in_chinese.status_code == 422 and "设备代码" in in_chinese.json()["detail"]
+    matched = await client.post(
+        f"{url}/match", json={"code": fourth["equipment_code"]}, headers=ctx["inspector"]
     )
-    assert resolved.status_code == 200, resolved.text
-    assert resolved.json()["state"] == "resolved"
-    assert resolved.json()["equipment_id"] == fourth["id"]
-    assert await due_of(client, ctx, fourth) > f.today()
+    assert matched.status_code == 200, matched.text
+    answer = matched.json()
+    assert (answer["state"], answer["equipment_id"]) == ("resolved", fourth["id"])
+    assert answer["resolved_at"] and answer["resolved_by"].startswith("token:")
+    assert await due_of(client, ctx, fourth) > max(before, f.today())
     filed = await client.get(f"/api/v1/equipment/{fourth['id']}/inspections", headers=ctx["admin"])
     [inspection] = filed.json()
     assert inspection["report_no"] == "JY-K1"
     assert inspection["inspection_body_id"] == ctx["body"]
-    twice = await client.post(
-        f"/api/v1/inspections/cleanup/{kept['cleanup_id']}/resolve",
-        json={"equipment_id": None},
-        headers=ctx["admin"],
-    )
+    twice = await client.post(f"{url}/dismiss", json={"reason": "重复"}, headers=ctx["admin"])
     assert twice.status_code == 409
     assert (await client.get("/api/v1/inspections/cleanup", headers=ctx["admin"])).json() == []
+    listed = await client.get("/api/v1/inspections/cleanup?state=resolved", headers=ctx["admin"])
+    assert [e["id"] for e in listed.json()] == [entry]
     # Sent again now that it is filed: nothing changes, nothing is kept again.
     again = await upload(client, ctx, [report("31103506002016059999", "JY-K1")])
     assert (again["unchanged"], again["cleanup"]) == (1, [])
+
+
+async def test_of_two_concurrent_closes_one_wins_and_the_other_gets_409(client, ctx):
+    first, *_ = ctx["units"]
+    entry = await kept_entry(client, ctx, "JY-K2")
+    url = f"/api/v1/inspections/cleanup/{entry}"
+    answers = await asyncio.gather(
+        client.post(
+            f"{url}/match", json={"code": first["registration_code"]}, headers=ctx["admin"]
+        ),
+        client.post(f"{url}/dismiss", json={"reason": "不是本市设备"}, headers=ctx["admin"]),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    won = next(a for a in answers if a.status_code == 200).json()
+    filed = await client.get(f"/api/v1/equipment/{first['id']}/inspections", headers=ctx["admin"])
+    # Filed exactly when the match won; never both.
+    assert len(filed.json()) == (1 if won["state"] == "resolved" else 0)
+
+
+async def test_a_dismissal_needs_its_reason_and_shows_it(client, ctx):
+    entry = await kept_entry(client, ctx, "JY-K3")
+    url = f"/api/v1/inspections/cleanup/{entry}/dismiss"
+    missing = await client.post(url, json={}, headers=ctx["inspector"])
+    assert missing.status_code == 400 and "reason" in missing.text
+    blank = await client.post(url, json={"reason": "  "}, headers=ctx["inspector"])
+    assert blank.status_code == 422 and "dismissed" in blank.text
+    done = await client.post(url, json={"reason": "重复上传"}, headers=ctx["inspector"])
+    assert done.status_code == 200, done.text
+    assert (done.json()["state"], done.json()["note"]) == ("dismissed", "重复上传")
+    [trail] = (
+        await AuditEntry.select(AuditEntry.action, AuditEntry.after)
+        .where((AuditEntry.entity == "inspection_cleanup") & (AuditEntry.entity_id == entry))
+        .output(load_json=True)
+    )
+    assert trail["action"] == "dismissed" and trail["after"]["reason"] == "重复上传"
+
+
+async def test_an_entry_or_unit_outside_the_callers_scope_is_not_found(client, ctx):
+    first, *_ = ctx["units"]
+    elsewhere = await f.unit(first["user_unit"], district_code="420602")
+    entry = await kept_entry(client, ctx, "JY-K4")
+    url = f"/api/v1/inspections/cleanup/{entry}"
+    other_body = await f.token(Role.INSPECTOR, (await f.organisation("inspection_body"))["id"])
+    for action, body in (("match", {"code": first["code"]}), ("dismiss", {"reason": "x"})):
+        hidden = await client.post(f"{url}/{action}", json=body, headers=other_body)
+        assert hidden.status_code == 404, hidden.text
+    owner = await f.token(Role.USER_UNIT, first["user_unit"])
+    refused = await client.post(f"{url}/dismiss", json={"reason": "x"}, headers=owner)
+    assert refused.status_code == 403
+    secret, _ = await tokens.create_token(
+        SYSTEM,
+        role=Role.INSPECTOR,
+        organisation_id=ctx["body"],
+        label="bound",
+        now=clock.now(),
+        jurisdiction=Jurisdiction.parse("420606"),
+    )
+    bound = {"Authorization": f"Bearer {secret}"}
+    outside = await client.post(
+        f"{url}/match", json={"code": elsewhere["registration_code"]}, headers=bound
+    )
+    assert outside.status_code == 404, outside.text
+    assert (
+        await client.get(f"/api/v1/equipment/{elsewhere['id']}/inspections", headers=ctx["admin"])
+    ).json() == []
+    inside = await client.post(f"{url}/match", json={"code": first["code"]}, headers=bound)
+    assert inside.status_code == 200, inside.text

@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 from litestar.routes import HTTPRoute
 
-from equipment.domain.access import SYSTEM, Role
+from equipment.domain.access import SYSTEM, Principal, Role
 from equipment.domain.checks import Answer as CheckAnswer
 from equipment.domain.checks import Outcome as CheckOutcome
+from equipment.domain.report_sheets import ReportRow
 from equipment.services import (
     alarms,
     calendar_feeds,
@@ -34,6 +35,7 @@ from equipment.services import (
     checks,
     clock,
     draws,
+    inspection_feed,
     maintenance,
 )
 from equipment.web.staff import require_session
@@ -257,6 +259,16 @@ PAGES: dict[tuple[str, str], tuple[Probe, ...]] = {
     # The clean-up list: whoever files reports (its own body's entries; every one for
     # the registration office, test_cleanup_page.py).
     ("GET", "/ui/cleanup"): (Probe(None, roles(403, admin=OK, inspector=OK, bound=OK)),),
+    # Its forms, posted so as to be refused on their fields (the entries stay open): the
+    # body's own entry for its inspectors, another body's not found but to the office.
+    ("POST", "/ui/cleanup/{entry_id:int}/match"): (
+        Probe("cleanup_own", INSPECTORS_ON_OWN, form={"code": "NO-SUCH-UNIT"}),
+        Probe("cleanup_other", INSPECTORS_ON_OTHERS | {"inspector": 404}, form={"code": "X"}),
+    ),
+    ("POST", "/ui/cleanup/{entry_id:int}/dismiss"): (
+        Probe("cleanup_own", INSPECTORS_ON_OWN, form={"reason": ""}),
+        Probe("cleanup_other", INSPECTORS_ON_OTHERS | {"inspector": 404}, form={"reason": ""}),
+    ),
     # The calendar feed: the secret in the path is the credential (probed below).
     ("GET", "/feeds/calendar/{name:str}"): (),
     # ---- dual prevention: supervision checks, hazards, routine records ----
@@ -344,7 +356,7 @@ def named(text: str, world: dict[str, Any]) -> str:
 def fill(path: str, world: dict[str, Any], target: str | None) -> str:
     value = "" if target is None else str(world[target])
     path = re.sub(
-        r"\{(equipment_id|alarm_id|username|contract_id|org_id|check_id|hazard_id|task_id|campaign_id):(int|str)\}",
+        r"\{(equipment_id|alarm_id|username|contract_id|org_id|check_id|hazard_id|task_id|campaign_id|entry_id):(int|str)\}",
         value,
         path,
     )
@@ -462,6 +474,27 @@ async def make_world(staff) -> dict[str, Any]:
     [w["campaign_task"]] = [
         t.id for t in await campaigns.list_tasks(SYSTEM, made.id) if t.equipment == w["lift_b"]
     ]
+    for side, body in (
+        ("own", w["body"]),
+        ("other", (await f.organisation("inspection_body"))["id"]),
+    ):
+        kept = await inspection_feed.upload(
+            Principal(Role.INSPECTOR, organisation_id=body),
+            [
+                ReportRow(
+                    1,
+                    {
+                        "report_no": f"JY-PAGES-{side}",
+                        "code": f.registration_code(),
+                        "inspected_on": str(f.today()),
+                        "conclusion": "合格",
+                    },
+                )
+            ],
+            today=f.today(),
+            now=now,
+        )
+        [(_, _, _, w[f"cleanup_{side}"])] = kept.cleanup
     w["throwaway"] = await account(Role.INSPECTOR, w["body"])
     w["sessions"] = {
         "admin": await staff(Role.ADMIN),
