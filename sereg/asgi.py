@@ -7,7 +7,7 @@ from sereg.observability import configure_logging
 
 boot = bootstrap()
 configure_logging(json_lines=boot.settings.log_json)
-app = boot.app()
+app = boot.app(settle=True)  # frozen again after its startup (sereg/app.py, settle_down)
 
 # Everything built so far (modules, routes, schemas: ~130,000 objects) lives as long as the
 # process. Frozen, it is no longer walked by each full collection: with due-list downloads

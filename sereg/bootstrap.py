@@ -61,10 +61,10 @@ class Bootstrap:
     async def stop_engine(self) -> None:
         await db.stop()
 
-    def app(self, *, manage_db: bool = True) -> Litestar:
+    def app(self, *, manage_db: bool = True, settle: bool = False) -> Litestar:
         from sereg.app import create_app
 
-        return create_app(self, manage_db=manage_db)
+        return create_app(self, manage_db=manage_db, settle=settle)
 
     def consumer(self, link: BrokerLink | None = None) -> Consumer:
         from ingest_mqtt.consumer import Consumer

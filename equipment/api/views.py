@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -120,10 +119,18 @@ def inspection(row: Mapping[str, Any], lang: str) -> schemas.InspectionRecord:
 
 
 def _due(due: Any, lang: str) -> schemas.DueExplained:
-    values = asdict(due)
-    values["explanation"] = speak(lang, values["explanation"])
-    values["kind_label"] = labels.label(labels.DUE_KIND, values["kind"], lang)
-    return schemas.DueExplained(**values)
+    # Field by field: dataclasses.asdict deep-copied every date (a unit page explains ~10).
+    return schemas.DueExplained(
+        kind=due.kind,
+        kind_label=labels.label(labels.DUE_KIND, due.kind, lang),
+        due_on=due.due_on,
+        rule_key=due.rule_key,
+        source=due.source,
+        tag=due.tag,
+        base_date=due.base_date,
+        explanation=speak(lang, due.explanation),
+        from_report=due.from_report,
+    )
 
 
 def schedule(s: Any, lang: str) -> schemas.ScheduleView:

@@ -127,3 +127,14 @@ def environment(directory: Path) -> Environment:
         auto_reload=False,
         extensions=[FixedTexts],
     )
+
+
+def compile_all(env: Environment) -> int:
+    """Compile every template in every language now (a server's start), not on the first
+    request that renders it; returns how many were compiled."""
+    names = [name for name in env.list_templates() if name.endswith(".html")]
+    for name in names:
+        env.get_template(name)
+        for lang in LANGUAGES:
+            env.get_template(localised(name, lang))
+    return len(names) * (1 + len(LANGUAGES))

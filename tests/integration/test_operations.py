@@ -115,6 +115,35 @@ def test_the_served_app_leaves_its_startup_heap_out_of_garbage_collection(tmp_pa
     assert int(out.stdout) > 50_000  # the modules, routes and schemas; about 130,000 here
 
 
+STARTUP_PROBE = """
+import asyncio, gc, sereg.asgi
+async def main():
+    given, said = asyncio.Queue(), asyncio.Queue()
+    before = gc.get_freeze_count()
+    await given.put({"type": "lifespan.startup"})
+    life = asyncio.create_task(sereg.asgi.app({"type": "lifespan"}, given.get, said.put))
+    started = (await said.get())["type"]
+    print(started, before, gc.get_freeze_count(), flush=True)
+    await given.put({"type": "lifespan.shutdown"})
+    await said.get()
+    await life
+asyncio.run(main())
+"""
+
+
+def test_the_served_app_freezes_its_compiled_templates_after_startup(tmp_path) -> None:
+    # Templates are compiled (every one, in every language) by the startup, not by the
+    # first requests, and frozen with what the startup built.
+    env = sereg_env(SEREG_SQLITE_PATH=str(tmp_path / "probe.sqlite3"))
+    out = subprocess.run(
+        [sys.executable, "-c", STARTUP_PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    started, before, after = out.stdout.split()
+    assert started == "lifespan.startup.complete", out.stdout
+    assert int(after) - int(before) > 5_000  # the compiled templates: about 16,000 here
+
+
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
 async def test_ingest_worker_serves_its_metrics(
     engine, pg_database, ingest_broker, publisher

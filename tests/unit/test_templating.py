@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from equipment.i18n import gettext
-from equipment.web.templating import environment, localised
+from equipment.web.templating import compile_all, environment, localised
 
 BASE = '<title>{{ _("Log out") }}</title>{% block body %}{% endblock %}'
 CHILD = (
@@ -62,3 +62,13 @@ def test_a_name_without_a_language_calls_the_translator(tmp_path: Path) -> None:
     html, asked = render(tmp_path, "child.html")
     assert asked == ["Log out", "Due list", "Overdue", "{n} entries", "<b>&"]
     assert gettext("zh-CN", "Due list") in html
+
+
+def test_every_template_compiles_in_every_language() -> None:
+    pages = environment(Path(__file__).parents[2] / "equipment" / "web" / "templates")
+    compiled = compile_all(pages)
+    assert compiled == len([n for n in pages.list_templates() if n.endswith(".html")]) * 3
+    assert compiled > 100
+    assert pages.get_template(localised("inspector/due.html", "zh-CN")) is pages.get_template(
+        localised("inspector/due.html", "zh-CN")
+    )  # compiled once, kept
