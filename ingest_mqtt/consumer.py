@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -27,6 +28,7 @@ import asyncpg
 from equipment.broker import MqttConnection
 from equipment.domain import fills as fill_rules
 from equipment.domain import lift_events
+from equipment.i18n import DEFAULT, spoken
 from equipment.services import clock, ingest, retention, telemetry
 from equipment.settings import Settings
 from equipment.storage import db, fill_state
@@ -549,6 +551,19 @@ async def run_consumer(settings: Settings, make_consumer: Callable[[], Consumer]
         if not await wait_for_database(settings, stopping):
             return
         consumer = make_consumer()
+        # Before the first message, not in the first batch: the catalogue the verdicts'
+        # text_zh is said from, read and indexed once. Then the startup heap is frozen,
+        # as the server workers do (sereg/asgi.py): the ~130,000 objects the bootstrap
+        # imports live as long as the process, and left in the collector each full
+        # collection walked them all (70 ms, twice in a 5,000-fill backlog). And the
+        # youngest generation is collected every 20,000 net allocations, not 700: what
+        # a collection walks is the batches in flight, whatever the threshold, so at 700
+        # (a collection every ~30 fills) it walked them again and again. Garbage in
+        # cycles waits a little longer (20,000 objects at most: a few MB).
+        # docs/benchmarks.md, "the consumer's CPU per fill".
+        spoken.prepare(DEFAULT)
+        gc.freeze()
+        gc.set_threshold(20_000, 10, 10)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, consumer.stop)
         if stopping.is_set():
