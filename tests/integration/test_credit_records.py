@@ -460,5 +460,5 @@ async def test_two_findings_sent_together_decide_the_report_once(client, engine)
         assert "已" in loser.json()["detail"], loser.text  # zh-CN
     listed = (await client.get("/api/v1/citizen-reports/", headers=admin)).json()["items"]
     assert [(r["id"], r["finding"]) for r in listed] == [(report_id, expected)]
-    decided = [e for e in await audit.trail("citizen_report", report_id) if e["action"] == "decide"]
+    decided = [e for e in await audit.trail("citizen_report", report_id) if e.action == "decide"]
     assert len(decided) == 1, decided
