@@ -329,7 +329,9 @@ class IngestProcess:
                 self._connected.set()
             self.log.append(line.rstrip())
 
-    def wait_connected(self, timeout: float = 30) -> float:
+    def wait_connected(self, timeout: float = 120) -> float:
+        # Two minutes, not thirty seconds: on a shared two-core machine (load 15) a worker
+        # took longer than 30 s from exec to its first log line (imports, catalogue, heap).
         if not self._connected.wait(timeout):
             raise RuntimeError("sereg ingest did not connect:\n" + "\n".join(self.log[-20:]))
         return self.connected_at or time.monotonic()
