@@ -194,9 +194,12 @@ class AreaRepository:
         area_filter, area_args = "", []
         if areas is not None:
             # Both the area and the memberships: the planner reads only these areas' members.
+            # The areas are narrowed to the kind first: a unit's change names its district
+            # too, whose hundreds of thousands of members the kind's summary never counts.
             listed = ", ".join("{}" for _ in areas)
-            area_filter = f" AND m.area IN ({listed})"
-            area_args = list(areas)
+            of_kind = " AND kind = {}" if kind is not None else ""
+            area_filter = f" AND m.area IN (SELECT id FROM area WHERE id IN ({listed}){of_kind})"
+            area_args = [*areas, *kind_args]
         counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in (*SUMMARY_COUNTS, *GRADE_COUNTS))
         direction = "DESC" if descending else "ASC"
         rank_sql = (
