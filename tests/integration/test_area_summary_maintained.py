@@ -44,6 +44,7 @@ async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -
             "close",
             "move",
             "area",
+            "kind",
             "grade",
         ]
     )
@@ -86,6 +87,11 @@ async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -
         await AreaMember.delete().where(AreaMember.equipment == unit_id)
         for area_id in rng.sample(area_ids, rng.randint(0, 2)):
             await AreaMember.insert(AreaMember(area=area_id, equipment=unit_id))
+    elif what == "kind":
+        # An area moving into or out of the kind a summary asks for (a recount narrows
+        # the changed areas to that kind: issue 19).
+        kind = rng.choice(["old_residential", "community"])
+        await Area.update({Area.kind: kind}).where(Area.id == rng.choice(area_ids))
     else:
         area_id = rng.choice(area_ids)
         await Area.update({Area.households: rng.randint(0, 900)}).where(Area.id == area_id)
