@@ -31,6 +31,30 @@ class AreaChangeRepository:
     async def since(self, last_id: int | None, horizon: str) -> Changes:
         """The areas changed after the mark ``(last_id, horizon)``."""
         async with db.reader() as bulk:
+            if bulk.postgres and last_id is not None:
+                # One statement, so one snapshot for the rows and the new mark, and one
+                # round trip (each costs a wake-up of two processes on a busy machine).
+                # Only the rows the mark's snapshot did not see, not every row since its
+                # xmin: one long transaction anywhere on the server holds the xmin back,
+                # and every refresh meanwhile read a whole reassignment's log again and
+                # recomputed everything (issue 19: 4,000 rows, seconds a request).
+                found = await bulk.rows(
+                    "SELECT max(id) AS last, min(id) AS first,"
+                    " pg_current_snapshot()::text AS horizon,"
+                    " (SELECT array_agg(DISTINCT area) FROM area_change WHERE id > $1"
+                    " OR (xid >= pg_snapshot_xmin($2::text::pg_snapshot)"
+                    " AND NOT pg_visible_in_snapshot(xid, $2::text::pg_snapshot))) AS areas"
+                    " FROM area_change",
+                    last_id,
+                    horizon,
+                )
+                row = found[0]
+                return Changes(
+                    frozenset(int(a) for a in row["areas"] or ()),
+                    max(row["last"] or 0, last_id),
+                    str(row["horizon"]),
+                    gap=row["first"] is not None and row["first"] > last_id + 1,
+                )
             if bulk.postgres:
                 bounds = await bulk.rows(
                     "SELECT max(id) AS last, min(id) AS first,"
@@ -44,22 +68,7 @@ class AreaChangeRepository:
             if last_id is None:
                 return Changes(frozenset(), last or 0, str(now_horizon), gap=False)
             gap = first is not None and first > last_id + 1
-            if bulk.postgres:
-                # Only the rows the mark's snapshot did not see, not every row since its
-                # xmin: one long transaction anywhere on the server holds the xmin back,
-                # and every refresh meanwhile read a whole reassignment's log again and
-                # recomputed everything (issue 19: 4,000 rows, seconds a request).
-                rows = await bulk.rows(
-                    "SELECT DISTINCT area FROM area_change WHERE id > $1"
-                    " OR (xid >= pg_snapshot_xmin($2::text::pg_snapshot)"
-                    " AND NOT pg_visible_in_snapshot(xid, $2::text::pg_snapshot))",
-                    last_id,
-                    horizon,
-                )
-            else:
-                rows = await bulk.rows(
-                    "SELECT DISTINCT area FROM area_change WHERE id > $1", last_id
-                )
+            rows = await bulk.rows("SELECT DISTINCT area FROM area_change WHERE id > $1", last_id)
             areas = frozenset(int(r["area"]) for r in rows)
             return Changes(areas, max(last or 0, last_id), str(now_horizon), gap=gap)
 
