@@ -406,7 +406,7 @@ class _Summary:
     engine: object  # the database it came from (tests switch databases)
     day: date
     last_id: int  # the change log's mark (AreaChangeRepository.since)
-    horizon: int
+    horizon: str  # the change log's snapshot (AreaChangeRepository.since)
     rows: dict[int, dict[str, Any]]  # by area id
 
 

@@ -109,7 +109,10 @@ async def reassign_in_transaction(*, progress: ProgressFactory | None = None) ->
     area_rows = await memberships.all_areas()
     areas = [stored_area(r) for r in area_rows]
     area_ids = np.array([r.id for r in area_rows], dtype=np.int64)
-    reading = _bar(progress, await memberships.located_count(), "areas: read units")
+    # The count is for the progress bar alone (a scan of every unit): none, none asked.
+    reading = None
+    if progress is not None:
+        reading = progress(await memberships.located_count(), "areas: read units")
     ids, lons, lats = await memberships.located_units(reading.advance if reading else None)
     read_s = time.perf_counter() - started
 
@@ -132,10 +135,6 @@ async def reassign_in_transaction(*, progress: ProgressFactory | None = None) ->
         assign_s=assign_s,
         write_s=write_s,
     )
-
-
-def _bar(factory: ProgressFactory | None, total: int, label: str) -> ProgressBar | None:
-    return factory(total, label) if factory is not None else None
 
 
 def _lazy_bar(factory: ProgressFactory | None, label: str) -> Callable[[int, int], None] | None:

@@ -17,45 +17,60 @@ class Changes(msgspec.Struct, frozen=True):
 
     areas: frozenset[int]
     last_id: int  # the newest change id seen
-    horizon: int  # PostgreSQL: the snapshot's xmin (changes of transactions open then
-    # may still commit with older ids); SQLite: 0 (writers commit in id order)
+    horizon: str  # PostgreSQL: the snapshot (pg_snapshot text) the mark was taken in:
+    # changes of the transactions it did not see may still commit with older ids;
+    # SQLite: "" (writers commit in id order)
     gap: bool  # rows after the old mark were pruned: the reader must recompute everything
 
 
 class AreaChangeRepository:
     async def mark(self) -> Changes:
         """Where the log stands now, with no areas: the mark of a full recompute."""
-        return await self.since(None, 0)
+        return await self.since(None, "")
 
-    async def since(self, last_id: int | None, horizon: int) -> Changes:
+    async def since(self, last_id: int | None, horizon: str) -> Changes:
         """The areas changed after the mark ``(last_id, horizon)``."""
         async with db.reader() as bulk:
+            if bulk.postgres and last_id is not None:
+                # One statement, so one snapshot for the rows and the new mark, and one
+                # round trip (each costs a wake-up of two processes on a busy machine).
+                # Only the rows the mark's snapshot did not see, not every row since its
+                # xmin: one long transaction anywhere on the server holds the xmin back,
+                # and every refresh meanwhile read a whole reassignment's log again and
+                # recomputed everything (issue 19: 4,000 rows, seconds a request).
+                found = await bulk.rows(
+                    "SELECT max(id) AS last, min(id) AS first,"
+                    " pg_current_snapshot()::text AS horizon,"
+                    " (SELECT array_agg(DISTINCT area) FROM area_change WHERE id > $1"
+                    " OR (xid >= pg_snapshot_xmin($2::text::pg_snapshot)"
+                    " AND NOT pg_visible_in_snapshot(xid, $2::text::pg_snapshot))) AS areas"
+                    " FROM area_change",
+                    last_id,
+                    horizon,
+                )
+                row = found[0]
+                return Changes(
+                    frozenset(int(a) for a in row["areas"] or ()),
+                    max(row["last"] or 0, last_id),
+                    str(row["horizon"]),
+                    gap=row["first"] is not None and row["first"] > last_id + 1,
+                )
             if bulk.postgres:
                 bounds = await bulk.rows(
                     "SELECT max(id) AS last, min(id) AS first,"
-                    " pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon"
-                    " FROM area_change"
+                    " pg_current_snapshot()::text AS horizon FROM area_change"
                 )
             else:
                 bounds = await bulk.rows(
-                    "SELECT max(id) AS last, min(id) AS first, 0 AS horizon FROM area_change"
+                    "SELECT max(id) AS last, min(id) AS first, '' AS horizon FROM area_change"
                 )
             last, first, now_horizon = bounds[0]["last"], bounds[0]["first"], bounds[0]["horizon"]
             if last_id is None:
-                return Changes(frozenset(), last or 0, int(now_horizon), gap=False)
+                return Changes(frozenset(), last or 0, str(now_horizon), gap=False)
             gap = first is not None and first > last_id + 1
-            if bulk.postgres:
-                rows = await bulk.rows(
-                    "SELECT DISTINCT area FROM area_change WHERE id > $1 OR xid >= $2::text::xid8",
-                    last_id,
-                    str(horizon),
-                )
-            else:
-                rows = await bulk.rows(
-                    "SELECT DISTINCT area FROM area_change WHERE id > $1", last_id
-                )
+            rows = await bulk.rows("SELECT DISTINCT area FROM area_change WHERE id > $1", last_id)
             areas = frozenset(int(r["area"]) for r in rows)
-            return Changes(areas, max(last or 0, last_id), int(now_horizon), gap=gap)
+            return Changes(areas, max(last or 0, last_id), str(now_horizon), gap=gap)
 
     async def prune(self) -> None:
         """Drop all but the newest KEEP rows."""

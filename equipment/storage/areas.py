@@ -194,9 +194,15 @@ class AreaRepository:
         area_filter, area_args = "", []
         if areas is not None:
             # Both the area and the memberships: the planner reads only these areas' members.
+            # The areas are narrowed to the kind first: a unit's change names its district
+            # too, whose hundreds of thousands of members the kind's summary never counts.
             listed = ", ".join("{}" for _ in areas)
-            area_filter = f" AND m.area IN ({listed})"
-            area_args = list(areas)
+            of_kind = " AND kind = {}" if kind is not None else ""
+            area_filter = f" AND m.area IN (SELECT id FROM area WHERE id IN ({listed}){of_kind})"
+            area_args = [*areas, *kind_args]
+        # With the areas narrowed to the kind, joining the area again only costs planning
+        # (the refresh after a change is planned every time it runs).
+        join, join_args = (kind_join, kind_args) if areas is None else ("", [])
         counts = ", ".join(f"COALESCE({c}, 0) AS {c}" for c in (*SUMMARY_COUNTS, *GRADE_COUNTS))
         direction = "DESC" if descending else "ASC"
         rank_sql = (
@@ -231,7 +237,7 @@ class AreaRepository:
             " SUM(CASE WHEN e.risk_rank = 3 THEN 1 ELSE 0 END) AS red_units,"
             " SUM(CASE WHEN e.risk_rank = 2 THEN 1 ELSE 0 END) AS orange_units,"
             " SUM(CASE WHEN e.risk_rank = 1 THEN 1 ELSE 0 END) AS yellow_units"
-            f" FROM area_member m{kind_join}"
+            f" FROM area_member m{join}"
             " JOIN equipment e ON e.id = m.equipment"
             " LEFT JOIN due_date d ON d.equipment = e.id AND d.kind = 'maintenance'"
             f" WHERE e.status NOT IN ('{closed[0]}', '{closed[1]}'){unit_filter}{area_filter}"
@@ -240,7 +246,7 @@ class AreaRepository:
             " SUM(CASE WHEN al.state = 'open' THEN 1 ELSE 0 END) AS open_alarms,"
             " SUM(CASE WHEN al.raised_at >= {} THEN 1 ELSE 0 END) AS alarms_last_90_days"
             " FROM alarm al JOIN area_member m ON m.equipment = al.equipment"
-            f"{kind_join}"
+            f"{join}"
             " JOIN equipment e ON e.id = al.equipment"
             f" WHERE (al.state = 'open' OR al.raised_at >= {{}})"
             f" AND e.status NOT IN ('{closed[0]}', '{closed[1]}'){unit_filter}{area_filter}"
@@ -251,11 +257,11 @@ class AreaRepository:
             old_lift_since,
             today,
             today,
-            *kind_args,
+            *join_args,
             *unit_args,
             *area_args,
             alarms_since,
-            *kind_args,
+            *join_args,
             alarms_since,
             *unit_args,
             *area_args,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -197,20 +198,6 @@ def _filter_clauses(filters: EquipmentFilter) -> list[Clause]:
 BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat (WGS-84)
 
 
-@dataclass(frozen=True)
-class Nearest:
-    """What ``nearest`` returns: candidate units (the nearest by low flat distance and
-    those whose inside-or-out needs the exact distance), how many units are surely inside
-    the radius, and a distance no unit left out is nearer than (None: none was left out)."""
-
-    ids: np.ndarray
-    lons: np.ndarray
-    lats: np.ndarray
-    band: np.ndarray  # True: not surely inside (its high flat distance is past the radius)
-    surely_inside: int
-    next_low_m: float | None
-
-
 def located_statement(
     scope: EquipmentScope | None,
     box: BBox,
@@ -218,12 +205,15 @@ def located_statement(
     category: str | None = None,
     category_prefix: str | None = None,
     status: Status | None = None,
+    postgres: bool | None = None,
 ) -> tuple[str, list[Any]]:
-    """Id and position of the units in ``box``, edges included (a range scan of the
-    equipment_location index), with ``$n`` placeholders, and its arguments. The text
-    depends only on which conditions are present, so it is built once per shape
-    (``_located_sql``) and asyncpg prepares it once per connection: no query is built
-    per request. bench/geo_queries.py runs the same statement."""
+    """Id and position of the units in ``box``, edges included, with ``$n`` placeholders,
+    and its arguments. On PostgreSQL (``postgres``; by default the engine's) one short
+    longitude range per latitude cell the box spans (the equipment_location_cell index),
+    on SQLite one range on longitude (equipment_location). The text depends only on
+    which conditions are present, so it is built once per shape (``_located_sql``) and
+    asyncpg prepares it once per connection: no query is built per request.
+    bench/geo_queries.py runs the same statement."""
     min_lon, min_lat, max_lon, max_lat = box
     args: list[Any] = [min_lon, max_lon, min_lat, max_lat]
     shape: list[Any] = []
@@ -241,6 +231,9 @@ def located_statement(
         if value is not None:
             shape.append(name)
             args.append(value)
+    if db.is_postgres() if postgres is None else postgres:
+        shape.append("cells")
+        args.append(latitude_cells(min_lat, max_lat))
     sql, jurisdiction_args = _located_sql(tuple(shape))
     return sql, args[:4] + jurisdiction_args + args[4:]
 
@@ -250,7 +243,24 @@ _SCOPE_COLUMN = {
     ScopeKind.MAINTENANCE_COMPANY: "maintenance_company",
     ScopeKind.OWNING_STATION: "owning_station",
 }
-_LOCATED_CONDITIONS = {"category": "category = ", "prefix": "category LIKE ", "status": "status = "}
+_LOCATED_CONDITIONS = {
+    "category": "category = ",
+    "prefix": "category LIKE ",
+    "status": "status = ",
+    # Exactly the expression of the equipment_location_cell index (its migration).
+    "cells": "floor(latitude * 200)::integer = ANY(",
+}
+_CLOSING = {"cells": "::integer[])"}
+# Latitude cells per degree of that index: 1/200° is about 555 m.
+CELLS_PER_DEGREE = 200
+
+
+def latitude_cells(min_lat: float, max_lat: float) -> list[int]:
+    """The index's cells of every latitude in [min_lat, max_lat]. Python and PostgreSQL
+    multiply the same IEEE doubles, and rounding preserves order, so no latitude of the
+    box falls in a cell outside the list."""
+    first, last = math.floor(min_lat * CELLS_PER_DEGREE), math.floor(max_lat * CELLS_PER_DEGREE)
+    return list(range(first, last + 1))
 
 
 @lru_cache(maxsize=256)
@@ -273,27 +283,14 @@ def _located_sql(shape: tuple[Any, ...]) -> tuple[str, list[Any]]:
             sql += f" AND {_SCOPE_COLUMN[part[1]]} = ${n}"
             n += 1
         else:
-            sql += f" AND {_LOCATED_CONDITIONS[part]}${n}"
+            sql += f" AND {_LOCATED_CONDITIONS[part]}${n}{_CLOSING.get(part, '')}"
             n += 1
     return sql, jurisdiction_args
 
 
 @lru_cache(maxsize=256)
-def _nearest_sql(located_sql: str, n: int) -> str:
-    """``nearest``'s statement over the located statement ``located_sql`` of ``n``
-    arguments (its own nine follow)."""
-    p = [f"${n + i}" for i in range(1, 10)]
-    low = f"(({p[0]} * (b.longitude - {p[4]}))^2 + ({p[1]} * (b.latitude - {p[5]}))^2)"
-    high = f"(({p[2]} * (b.longitude - {p[4]}))^2 + ({p[3]} * (b.latitude - {p[5]}))^2)"
-    return (
-        f"WITH c AS (SELECT b.id, b.longitude, b.latitude, {low} AS low, {high} AS high"
-        f" FROM ({located_sql}) b WHERE {low} <= {p[6]}),"
-        f" top AS (SELECT id FROM c ORDER BY low, id LIMIT {p[8]})"
-        f" SELECT c.id, c.longitude, c.latitude, c.high > {p[7]} AS band,"
-        f" (SELECT count(*) FROM c WHERE high <= {p[7]}) AS sure,"
-        f" (SELECT sqrt(low) FROM c ORDER BY low, id OFFSET {p[8]} LIMIT 1) AS next_low"
-        f" FROM c WHERE c.high > {p[7]} OR c.id IN (SELECT id FROM top)"
-    )
+def _packed(located_sql: str) -> str:
+    return positions.packed_sql(located_sql)
 
 
 # Every column of a unit, as EquipmentRow names them: by_ids' statement on PostgreSQL. The
@@ -393,47 +390,31 @@ class EquipmentRepository:
             np.array([r["latitude"] for r in rows], dtype=np.float64),
         )
 
-    async def nearest(
+    async def around(
         self,
         scope: EquipmentScope | None,
         box: BBox,
-        centre: tuple[float, float],
-        radius_m: float,
-        fetch: int,
-        bounds: tuple[float, float, float, float],
         *,
         category: str | None = None,
         category_prefix: str | None = None,
         status: Status | None = None,
-    ) -> Nearest | None:
-        """PostgreSQL only (None elsewhere): one statement over the box that keeps the
-        units whose low flat distance (``bounds``: geo.distance.flat_bounds) is within the
-        radius, counts those whose high flat distance is too (surely inside), and returns
-        only the ``fetch`` nearest by low distance, the ones between the two distances
-        (to be decided exactly) and the low distance of the first unit not returned. Its
-        text is fixed per shape of the filter (prepared once per connection)."""
+    ) -> positions.Positions:
+        """``located`` for a small box (a nearby circle's): on PostgreSQL one prepared
+        statement answering one packed bytea (``positions.packed_sql``), not a COPY."""
         engine = db.engine()
         if not (isinstance(engine, PostgresEngine) and engine.pool is not None):
-            return None
-        inner, args = located_statement(
-            scope, box, category=category, category_prefix=category_prefix, status=status
+            return await self.located(
+                scope, box, category=category, category_prefix=category_prefix, status=status
+            )
+        sql, args = located_statement(
+            scope,
+            box,
+            category=category,
+            category_prefix=category_prefix,
+            status=status,
+            postgres=True,
         )
-        sql = _nearest_sql(inner, len(args))
-        lon0, lat0 = centre
-        kx_low, ky_low, kx_high, ky_high = bounds
-        # Rounding: the low test errs wide, the surely-inside test narrow.
-        r2 = radius_m * radius_m
-        values = [kx_low, ky_low, kx_high, ky_high, lon0, lat0, r2 * (1 + 1e-9)]
-        values += [r2 * (1 - 1e-9), fetch]
-        async with engine.pool.acquire() as connection:
-            rows = await connection.fetch(sql, *args, *values)
-        ids = np.array([r["id"] for r in rows], dtype=np.int64)
-        lons = np.array([r["longitude"] for r in rows], dtype=np.float64)
-        lats = np.array([r["latitude"] for r in rows], dtype=np.float64)
-        band = np.array([bool(r["band"]) for r in rows], dtype=bool)
-        sure = int(rows[0]["sure"]) if rows else 0  # rows is empty only when none is near
-        next_low = rows[0]["next_low"] if rows else None
-        return Nearest(ids, lons, lats, band, sure, None if next_low is None else float(next_low))
+        return positions.unpack(await engine.pool.fetchval(_packed(sql), *args))
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, EquipmentRow]:
         """The units of ``ids`` that exist, by id (read 500 at a time). On PostgreSQL one

@@ -80,3 +80,30 @@ async def fetch(
     if on_rows is not None and positions[0].size > reported:
         on_rows(positions[0].size - reported)
     return positions
+
+
+# ``packed_sql``'s rows: id, longitude, latitude in PostgreSQL's send formats, back to back.
+PACKED_ROW = np.dtype([("id", ">i8"), ("lon", ">f8"), ("lat", ">f8")])
+
+
+def packed_sql(sql: str) -> str:
+    """``sql`` (id, longitude, latitude; no NULLs) as one row of one bytea: every row's
+    binary send forms concatenated. For a few thousand rows (a nearby circle) this is
+    one ordinary prepared statement and one round trip, and ~0.3 ms of the client's CPU
+    against ~1.2 ms for the binary COPY (which inlines its arguments with one more round
+    trip) and ~2.6 ms for the same rows as records (measured, issue 19)."""
+    return (
+        "SELECT string_agg(int8send(p.id) || float8send(p.longitude)"
+        f" || float8send(p.latitude), ''::bytea) FROM ({sql}) p"
+    )
+
+
+def unpack(data: bytes | None) -> Positions:
+    """(ids, lons, lats) from ``packed_sql``'s value (None: no rows)."""
+    if not data:
+        return np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.float64)
+    if len(data) % PACKED_ROW.itemsize:
+        raise ValueError("packed positions are not (bigint, float8, float8) rows")
+    rows = np.frombuffer(data, PACKED_ROW)
+    ids, lons, lats = rows["id"], rows["lon"], rows["lat"]
+    return ids.astype(np.int64), lons.astype(np.float64), lats.astype(np.float64)

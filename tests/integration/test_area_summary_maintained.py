@@ -15,6 +15,7 @@ import pytest
 from equipment.demo.load import load_demo_city
 from equipment.domain.access import SYSTEM, Jurisdiction, Principal, Role
 from equipment.services import areas, clock
+from equipment.storage import db
 from equipment.storage.tables import Alarm, Area, AreaMember, DueDate, Equipment
 from tests import factories as f
 
@@ -44,6 +45,7 @@ async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -
             "close",
             "move",
             "area",
+            "kind",
             "grade",
         ]
     )
@@ -86,6 +88,11 @@ async def change(rng: random.Random, unit_ids: list[int], area_ids: list[int]) -
         await AreaMember.delete().where(AreaMember.equipment == unit_id)
         for area_id in rng.sample(area_ids, rng.randint(0, 2)):
             await AreaMember.insert(AreaMember(area=area_id, equipment=unit_id))
+    elif what == "kind":
+        # An area moving into or out of the kind a summary asks for (a recount narrows
+        # the changed areas to that kind: issue 19).
+        kind = rng.choice(["old_residential", "community"])
+        await Area.update({Area.kind: kind}).where(Area.id == rng.choice(area_ids))
     else:
         area_id = rng.choice(area_ids)
         await Area.update({Area.households: rng.randint(0, 900)}).where(Area.id == area_id)
@@ -135,3 +142,40 @@ async def test_a_new_day_recounts_everything(engine) -> None:
     query = areas.summary_query(SYSTEM, today=tomorrow, **question)
     assert after == [{**r, **{c: int(r[c]) for c in areas.SUMMARY_COUNTS}} for r in await query]
     assert before != after  # the date-bound counts moved
+
+
+async def test_a_long_transaction_elsewhere_does_not_make_every_refresh_recount(
+    engine, monkeypatch
+) -> None:
+    """A transaction left open (another session's long load) holds the server's oldest
+    running xid back. A refresh must still read only the changes its last look did not
+    see: once a change has been refreshed, the next question recounts nothing (it used
+    to read every change since that xid again, each time)."""
+    if not db.is_postgres():
+        pytest.skip("SQLite's writers commit in id order: no snapshot to keep")
+    await load_demo_city(seed=3, units=80, today=f.today(), now=clock.now(), show_progress=False)
+    recounted: list[list[int] | None] = []
+    original = areas._summary_rows
+
+    async def counting(*args: Any, areas: list[int] | None) -> list[dict[str, Any]]:
+        recounted.append(areas)
+        return await original(*args, areas=areas)
+
+    monkeypatch.setattr(areas, "_summary_rows", counting)
+    question = {"kind": None, "category_prefix": None, "sort": "id", "limit": 1000}
+    engine_pool = db.engine().pool
+    async with engine_pool.acquire() as long_one:
+        transaction = long_one.transaction()
+        await transaction.start()
+        await long_one.fetchval("SELECT pg_current_xact_id()")  # it holds an xid open
+        try:
+            await areas.summary(SYSTEM, today=f.today(), now=clock.now(), **question)
+            unit = (await AreaMember.select(AreaMember.equipment).first())["equipment"]
+            due = f.today() - timedelta(days=3)
+            await Equipment.update({Equipment.next_inspection_due: due}).where(Equipment.id == unit)
+            await areas.summary(SYSTEM, today=f.today(), now=clock.now(), **question)
+            await areas.summary(SYSTEM, today=f.today(), now=clock.now(), **question)
+        finally:
+            await transaction.rollback()
+    assert recounted[0] is None  # the first question counts every area
+    assert recounted[1] and len(recounted) == 2, recounted  # then the changed ones, once

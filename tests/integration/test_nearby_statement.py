@@ -1,8 +1,9 @@
-"""Nearby on PostgreSQL runs one statement that keeps, counts and orders by flat distance
-bounds in the database and decides the rest with the exact geodesic distance; it must
-answer exactly what the plain path (every unit of the box, decided in Python) answers, on
-random centres, radii and limits, including when the candidates cannot tell the order
-(its fallback)."""
+"""Nearby reads the box's units in one statement and decides with flat distance bounds,
+measuring the exact geodesic only where they cannot tell (geo.distance.nearest_within); it
+must answer exactly what measuring every unit of the register answers, on random centres,
+radii and limits, with and without a margin past the limit (with none, the limit-th
+distance is found in a second pass). On PostgreSQL the box is read through the latitude
+cells of the location index."""
 
 from __future__ import annotations
 

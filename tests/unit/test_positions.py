@@ -50,3 +50,14 @@ def test_no_rows_and_a_header_extension():
 def test_anything_else_is_refused(data: bytes):
     with pytest.raises(ValueError):
         positions.parse(data)
+
+
+def test_packed_rows_are_read_exactly():
+    """``packed_sql``'s bytea: int8send(id) || float8send(lon) || float8send(lat) per row."""
+    rows = [(1, 112.135, 32.045), (2**40 + 7, 111.000001, 31.999999)]
+    data = b"".join(struct.pack(">qdd", *row) for row in rows)
+    ids, lons, lats = positions.unpack(data)
+    assert list(zip(ids.tolist(), lons.tolist(), lats.tolist(), strict=True)) == rows
+    assert all(a.size == 0 for a in positions.unpack(None))  # no unit in the box
+    with pytest.raises(ValueError):
+        positions.unpack(data[:-1])

@@ -13,6 +13,7 @@ from geo.distance import (
     flat_bounds,
     geodesic_distance_m,
     metres_per_degree,
+    nearest_within,
     within_radius,
 )
 
@@ -120,3 +121,33 @@ def test_flat_bounds_enclose_the_geodesic_distance(lon0, lat0, radius, fx, fy) -
     # Tight enough to leave few units to decide exactly: a band of a few per cent at most.
     if exact > 1.0:
         assert high - low <= 0.03 * exact
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    radius=st.sampled_from([0.0, 5.0, 300.0, 1_500.0]),
+    limit=st.sampled_from([0, 1, 3, 50]),
+    margin=st.sampled_from([0, 10]),
+    spread=st.sampled_from([0.0005, 0.005, 0.05]),
+    grid=st.sampled_from([None, 1e-4, 1e-5]),
+)
+def test_nearest_within_equals_within_radius(seed, radius, limit, margin, spread, grid) -> None:
+    """Same count, same nearest (ties by index), same distances as measuring every point:
+    clouds dense or sparse around the centre, coordinates snapped to a grid (equal
+    distances), points on the circle and at the centre itself."""
+    rng = np.random.default_rng(seed)
+    lons = CENTRE[0] + rng.normal(0, spread, 2_000)
+    lats = CENTRE[1] + rng.normal(0, spread, 2_000)
+    if grid is not None:
+        lons, lats = np.round(lons / grid) * grid, np.round(lats / grid) * grid
+    ring, ring_lats, _ = WGS84_GEOD.fwd(
+        np.full(24, CENTRE[0]), np.full(24, CENTRE[1]), np.linspace(0, 360, 24), np.full(24, radius)
+    )
+    lons = np.concatenate([lons, ring, [CENTRE[0], CENTRE[0], np.nan]])
+    lats = np.concatenate([lats, ring_lats, [CENTRE[1], CENTRE[1], CENTRE[1]]])
+    every = within_radius(CENTRE, lons, lats, radius)
+    got = nearest_within(CENTRE, lons, lats, radius, limit, margin=margin)
+    assert got.total == every.indices.size
+    assert got.nearest.indices.tolist() == every.indices[:limit].tolist()
+    assert got.nearest.distances_m.tolist() == every.distances_m[:limit].tolist()
