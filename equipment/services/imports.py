@@ -39,6 +39,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
@@ -562,10 +563,18 @@ def _new_unit(values: dict[str, Any], code: str, now: datetime, today: date) -> 
     }
 
 
+_compared_of = attrgetter(*COMPARED)
+
+
 def _changed(existing: RegisteredUnit, values: dict[str, Any]) -> dict[str, Any]:
+    """The COMPARED columns whose value in the file differs from the register's."""
+    new_values, old_values = tuple(map(values.get, COMPARED)), _compared_of(existing)
+    # A re-import's rows are mostly unchanged: one tuple comparison in C, then the column
+    # walk (with its float tolerance) only for the rows that differ somewhere.
+    if new_values == old_values:
+        return {}
     out = {}
-    for column in COMPARED:
-        new, old = values.get(column), getattr(existing, column)
+    for column, new, old in zip(COMPARED, new_values, old_values, strict=True):
         if isinstance(new, float) and isinstance(old, float) and abs(new - old) < 1e-7:
             continue
         if new != old:
