@@ -151,7 +151,7 @@ class CampaignController(Controller):
     @get("/{campaign_id:int}/progress", responses=api_docs.READ_ONE)
     async def progress(
         self, principal: NamedDependency[Principal], campaign_id: PathId
-    ) -> list[dict[str, Any]]:
+    ) -> list[campaigns.ProgressLine]:
         """Per district: tasks, done, rate, targets with findings, hazards; then the total."""
         return await campaigns.progress(principal, campaign_id)
 
@@ -175,7 +175,7 @@ class CampaignController(Controller):
             title=PROGRESS_TITLE,
         )
         return Response(
-            await render(make, rows),
+            await render(make, [msgspec.structs.asdict(r) for r in rows]),
             media_type=exports.XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.xlsx"'},
         )

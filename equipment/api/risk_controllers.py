@@ -88,13 +88,8 @@ class GroupGrade(Struct):
     blue: int
 
 
-def _group(row: dict[str, object], by: str) -> GroupGrade:
-    return GroupGrade(
-        id=int(row[by]),  # type: ignore[call-overload]
-        grade=row["grade"],  # type: ignore[arg-type]
-        units=int(row["units"]),  # type: ignore[call-overload]
-        **{g.value: int(row[g.value]) for g in rules.GRADE_ORDER},  # type: ignore[call-overload]
-    )
+def _group(row: risk.GroupGrades) -> GroupGrade:
+    return GroupGrade(row.id, row.grade, row.units, row.red, row.orange, row.yellow, row.blue)
 
 
 class RiskController(Controller):
@@ -116,15 +111,15 @@ class RiskController(Controller):
         return GradedUnitPage(
             [
                 GradedUnit(
-                    r["id"],
-                    r["code"],
-                    r["category"],
-                    r["district_code"],
-                    r["user_unit"],
-                    r["address"],
-                    r["grade"],
-                    r["points"],
-                    r["risk_graded_at"],
+                    r.id,
+                    r.code,
+                    r.category,
+                    r.district_code,
+                    r.user_unit,
+                    r.address,
+                    risk.grade_name(r.risk_rank),
+                    r.risk_points,
+                    r.risk_graded_at,
                 )
                 for r in items
             ],
@@ -178,15 +173,15 @@ class RiskController(Controller):
         return GradeChangePage(
             [
                 GradeChange(
-                    r["id"],
-                    r["equipment"],
-                    r["code"],
-                    r["category"],
-                    r["district_code"],
-                    r["from_grade"],
-                    r["to_grade"],
-                    r["points"],
-                    r["changed_at"],
+                    r.id,
+                    r.equipment,
+                    r.code,
+                    r.category,
+                    r.district_code,
+                    None if r.from_rank is None else risk.grade_name(r.from_rank),
+                    risk.grade_name(r.to_rank),
+                    r.points,
+                    r.changed_at,
                 )
                 for r in items
             ],
@@ -197,10 +192,10 @@ class RiskController(Controller):
     async def user_units(self, principal: NamedDependency[Principal]) -> list[GroupGrade]:
         """Per user unit, over the caller's units: its grade and units per grade."""
         rows = await risk.group_grades(principal, by="user_unit")
-        return [_group(r, "user_unit") for r in rows]
+        return [_group(r) for r in rows]
 
     @get("/areas", responses=api_docs.READ)
     async def areas(self, principal: NamedDependency[Principal]) -> list[GroupGrade]:
         """Per area, over the caller's units in it: its grade and units per grade."""
         rows = await risk.group_grades(principal, by="area")
-        return [_group(r, "area") for r in rows]
+        return [_group(r) for r in rows]

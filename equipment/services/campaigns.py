@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
+
 from equipment.domain import regions, risk
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import Conflict, InvalidValue, NotFound
@@ -300,23 +302,45 @@ async def complete_task(
     return await get_task(principal, task_id)
 
 
-async def progress(principal: Principal, campaign_id: int) -> list[dict[str, Any]]:
+class ProgressLine(msgspec.Struct, frozen=True):
+    """A campaign's progress in one district, or in all of them (the total line,
+    ``district_code`` "")."""
+
+    district_code: str
+    district_name: str | None
+    tasks: int
+    done: int
+    done_percent: float
+    with_findings: int
+    hazards: int
+
+
+def _line(code: str, tasks: int, done: int, with_findings: int, hazards: int) -> ProgressLine:
+    known = regions.is_known_region(code) if code else False
+    return ProgressLine(
+        district_code=code,
+        district_name=regions.region(code).name if known else None,
+        tasks=tasks,
+        done=done,
+        done_percent=round(100 * done / tasks, 1) if tasks else 0.0,
+        with_findings=with_findings,
+        hazards=hazards,
+    )
+
+
+async def progress(principal: Principal, campaign_id: int) -> list[ProgressLine]:
     """Per district (in the caller's scope): tasks, done, the rate done in per cent,
     targets with findings, hazards opened; the last line is the total (district "")."""
     await get_campaign(principal, campaign_id)
     rows = await reads().campaigns.progress(principal.equipment_scope(), campaign_id)
-    total = {"district_code": "", "tasks": 0, "done": 0, "with_findings": 0, "hazards": 0}
-    out = []
-    for row in rows:
-        for key in ("tasks", "done", "with_findings", "hazards"):
-            total[key] += row[key]
-        out.append(row)
-    out.append(total)
-    for row in out:
-        code = str(row["district_code"])
-        known = regions.is_known_region(code) if code else False
-        row["district_name"] = regions.region(code).name if known else None
-        row["done_percent"] = (
-            round(100 * int(row["done"]) / int(row["tasks"]), 1) if row["tasks"] else 0.0
+    out = [_line(r.district_code, r.tasks, r.done, r.with_findings, r.hazards) for r in rows]
+    out.append(
+        _line(
+            "",
+            sum(r.tasks for r in rows),
+            sum(r.done for r in rows),
+            sum(r.with_findings for r in rows),
+            sum(r.hazards for r in rows),
         )
+    )
     return out

@@ -39,6 +39,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO
@@ -58,7 +59,13 @@ from equipment.services import audit, schedules
 from equipment.services.import_files import file_hash, open_table
 from equipment.services.membership import stored_area
 from equipment.storage import reads, unit_of_work
-from equipment.storage.imports import COMPARED, NEW_UNIT_COLUMNS, ImportJobRow, ImportRepository
+from equipment.storage.imports import (
+    COMPARED,
+    NEW_UNIT_COLUMNS,
+    ImportJobRow,
+    ImportRepository,
+    RegisteredUnit,
+)
 from geo.assign import assign_points
 
 __all__ = [
@@ -556,10 +563,18 @@ def _new_unit(values: dict[str, Any], code: str, now: datetime, today: date) -> 
     }
 
 
-def _changed(existing: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+_compared_of = attrgetter(*COMPARED)
+
+
+def _changed(existing: RegisteredUnit, values: dict[str, Any]) -> dict[str, Any]:
+    """The COMPARED columns whose value in the file differs from the register's."""
+    new_values, old_values = tuple(map(values.get, COMPARED)), _compared_of(existing)
+    # A re-import's rows are mostly unchanged: one tuple comparison in C, then the column
+    # walk (with its float tolerance) only for the rows that differ somewhere.
+    if new_values == old_values:
+        return {}
     out = {}
-    for column in COMPARED:
-        new, old = values.get(column), existing.get(column)
+    for column, new, old in zip(COMPARED, new_values, old_values, strict=True):
         if isinstance(new, float) and isinstance(old, float) and abs(new - old) < 1e-7:
             continue
         if new != old:
@@ -735,14 +750,14 @@ async def _commit_batch(
     """One batch in the caller's transaction. ``after``: the batch before it, still being
     written: the audit entry and the marker (the import's row, which both batches update)
     wait until it has committed, and its failure fails this one."""
-    existing = {u["code"]: u for u in await _repository.units_by_code([c for _, c, _ in rows])}
+    existing = {u.code: u for u in await _repository.units_by_code([c for _, c, _ in rows])}
     new = [(code, values) for _, code, values in rows if code not in existing]
     changed: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = []
     for _, code, values in rows:
         if code in existing:
             diff = _changed(existing[code], values)
             if diff:
-                changed.append((existing[code]["id"], code, diff, values))
+                changed.append((existing[code].id, code, diff, values))
     new_units = [_new_unit(values, code, now, today) for code, values in new]
     ids = await _repository.insert_units([tuple(u[c] for c in NEW_UNIT_COLUMNS) for u in new_units])
     due_rows = []

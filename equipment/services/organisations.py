@@ -13,7 +13,7 @@ from equipment.domain.access import OrgKind, Permission, Principal
 from equipment.domain.errors import Conflict, Forbidden, InvalidValue, NotFound, StaleVersion
 from equipment.services import audit, risk
 from equipment.storage import reads, unit_of_work
-from equipment.storage.organisations import OrganisationRow
+from equipment.storage.organisations import OrganisationChoice, OrganisationRow
 from geo.coords import CoordinateError, check_wgs84_in_china
 
 # Kinds that act under a licence (maintenance: TSG T5002-2017; filling: TSG 23-2021;
@@ -226,7 +226,7 @@ async def require_kind(org_id: int, kind: OrgKind, *, field: str) -> Organisatio
     return row
 
 
-async def choices(kind: OrgKind) -> list[dict[str, Any]]:
+async def choices(kind: OrgKind) -> list[OrganisationChoice]:
     """Id and name of every organisation of ``kind``, by name: a form's choice (the
     maintainer of a unit). Names only, which are public: a unit's public page shows its
     maintenance company."""

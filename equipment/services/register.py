@@ -41,6 +41,7 @@ from equipment.storage.equipment import (
     EquipmentRow,
     NewStatusChange,
     StatusChangeRow,
+    UnitLabel,
 )
 from geo.coords import CoordinateError, check_wgs84_in_china
 from geo.crs import check_crs, to_wgs84
@@ -776,7 +777,7 @@ async def organisation_names(ids: Iterable[int | None]) -> dict[int, str]:
     return await reads().organisations.names(i for i in ids if i is not None)
 
 
-async def unit_labels(principal: Principal, ids: set[int]) -> dict[int, dict[str, Any]]:
+async def unit_labels(principal: Principal, ids: set[int]) -> dict[int, UnitLabel]:
     """Code and address of the units among ``ids`` the caller may see (lists of alarms
     name their units by these, not by id)."""
     principal.require(Permission.EQUIPMENT_READ)

@@ -36,14 +36,23 @@ from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import InvalidValue
 from equipment.services import clock, policies
 from equipment.storage import db
-from equipment.storage.risk import CLOSED, GatheredUnit, GradeWrite, RiskRepository
+from equipment.storage.risk import (
+    CLOSED,
+    GatheredUnit,
+    GradeChangeRow,
+    GradedUnitRow,
+    GradeWrite,
+    RiskRepository,
+)
 from equipment.storage.scheduled_jobs import JobState, ScheduledJobRepository
 
 __all__ = [
+    "GroupGrades",
     "catch_up",
     "daily_pass",
     "explain_now",
     "explain_unit",
+    "grade_name",
     "group_grades",
     "load_policy",
     "recompute_all",
@@ -447,13 +456,14 @@ def parse_grade(text: str | None) -> int | None:
         ) from None
 
 
-def _grade_name(rank: int | None) -> str | None:
-    return None if rank is None else risk.GRADE_ORDER[int(rank)].value
+def grade_name(rank: int) -> str:
+    """The grade's stable code (red, orange, yellow, blue) of a rank 3 to 0."""
+    return risk.GRADE_ORDER[rank].value
 
 
 async def units_by_grade(
     principal: Principal, *, grade: str | None, cursor: str | None, limit: int
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[GradedUnitRow], str | None]:
     """The caller's graded units, worst first (红 before 橙 ...), then newest id."""
     principal.require(Permission.EQUIPMENT_READ)
     rank = parse_grade(grade)
@@ -463,9 +473,8 @@ async def units_by_grade(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [{**r, "grade": _grade_name(r["risk_rank"]), "points": r["risk_points"]} for r in rows]
-    next_cursor = f"{rows[-1]['risk_rank']}.{rows[-1]['id']}" if more and rows else None
-    return items, next_cursor
+    next_cursor = f"{rows[-1].risk_rank}.{rows[-1].id}" if more and rows else None
+    return rows, next_cursor
 
 
 def _decode_pair(cursor: str | None) -> tuple[int, int] | None:
@@ -488,7 +497,7 @@ async def changes(
     grade: str | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[GradeChangeRow], str | None]:
     """Grade changes since ``since`` (``grade=red``: the units that became 红)."""
     principal.require(Permission.EQUIPMENT_READ)
     to_rank = parse_grade(grade)
@@ -502,18 +511,22 @@ async def changes(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [
-        {
-            **r,
-            "from_grade": _grade_name(r["from_rank"]),
-            "to_grade": _grade_name(r["to_rank"]),
-        }
-        for r in rows
-    ]
-    return items, (str(rows[-1]["id"]) if more and rows else None)
+    return rows, (str(rows[-1].id) if more and rows else None)
 
 
-async def group_grades(principal: Principal, *, by: str) -> list[dict[str, Any]]:
+class GroupGrades(msgspec.Struct, frozen=True):
+    """A user unit's or an area's grade (None: no graded unit) and its units per grade."""
+
+    id: int
+    grade: str | None
+    units: int
+    red: int
+    orange: int
+    yellow: int
+    blue: int
+
+
+async def group_grades(principal: Principal, *, by: str) -> list[GroupGrades]:
     """Per user unit or area (``by``): its units per grade and the group's grade
     (:func:`equipment.domain.risk.grade_of_group`), worst first."""
     principal.require(Permission.EQUIPMENT_READ)
@@ -521,20 +534,20 @@ async def group_grades(principal: Principal, *, by: str) -> list[dict[str, Any]]
         raise InvalidValue("by must be user_unit or area", field="by")
     counts: dict[int, dict[risk.RiskGrade, int]] = {}
     for r in await _repo.group_counts(principal.equipment_scope(), by):
-        grade = risk.GRADE_ORDER[int(r["risk_rank"])]
-        counts.setdefault(int(r["grp"]), {})[grade] = int(r["n"])
+        counts.setdefault(r.group, {})[risk.GRADE_ORDER[r.risk_rank]] = r.units
     p = policy()
-    out: list[dict[str, Any]] = []
+    ranked: list[tuple[int, GroupGrades]] = []
     for group, per in counts.items():
         group_grade = risk.grade_of_group(per, p)
-        out.append(
-            {
-                by: group,
-                "grade": group_grade.value if group_grade else None,
-                "rank": risk.rank(group_grade) if group_grade else -1,
-                "units": sum(per.values()),
-                **{g.value: per.get(g, 0) for g in risk.GRADE_ORDER},
-            }
+        line = GroupGrades(
+            id=group,
+            grade=group_grade.value if group_grade else None,
+            units=sum(per.values()),
+            red=per.get(risk.RiskGrade.RED, 0),
+            orange=per.get(risk.RiskGrade.ORANGE, 0),
+            yellow=per.get(risk.RiskGrade.YELLOW, 0),
+            blue=per.get(risk.RiskGrade.BLUE, 0),
         )
-    out.sort(key=lambda e: (-e["rank"], -e["red"], -e["orange"], e[by]))
-    return out
+        ranked.append((risk.rank(group_grade) if group_grade else -1, line))
+    ranked.sort(key=lambda e: (-e[0], -e[1].red, -e[1].orange, e[1].id))
+    return [line for _, line in ranked]

@@ -50,6 +50,17 @@ class SelectedUnit(msgspec.Struct, frozen=True):
     district_code: str
 
 
+class DistrictProgress(msgspec.Struct, frozen=True):
+    """A campaign's tasks in one district: how many, done, with findings (a failed
+    item), and the hazards they opened."""
+
+    district_code: str
+    tasks: int
+    done: int
+    with_findings: int
+    hazards: int
+
+
 def _json(value: Any) -> Any:
     # SQLite gives JSON columns back as text, PostgreSQL (asyncpg) too unless decoded.
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
@@ -179,8 +190,8 @@ class CampaignRepository:
         )
         return bool(done)
 
-    async def progress(self, scope: EquipmentScope, campaign: int) -> list[dict[str, Any]]:
-        """Per district: tasks, done, with findings (a failed item), hazards opened."""
+    async def progress(self, scope: EquipmentScope, campaign: int) -> list[DistrictProgress]:
+        """Per district, by district code: tasks, done, with findings, hazards opened."""
         query = CampaignTask.select(
             CampaignTask.district_code,
             CampaignTask.state,
@@ -190,25 +201,17 @@ class CampaignRepository:
         clause = _task_scope(scope)
         if clause is not None:
             query = query.where(clause)
-        table: dict[str, dict[str, Any]] = {}
+        # [tasks, done, with findings, hazards] per district
+        table: dict[str, list[int]] = {}
         for row in await query:
-            line = table.setdefault(
-                row["district_code"],
-                {
-                    "district_code": row["district_code"],
-                    "tasks": 0,
-                    "done": 0,
-                    "with_findings": 0,
-                    "hazards": 0,
-                },
-            )
-            line["tasks"] += 1
+            line = table.setdefault(row["district_code"], [0, 0, 0, 0])
+            line[0] += 1
             if row["state"] == "done":
-                line["done"] += 1
+                line[1] += 1
             if row["failed"]:
-                line["with_findings"] += 1
-            line["hazards"] += len(_json(row["hazards"]) or [])
-        return [table[k] for k in sorted(table)]
+                line[2] += 1
+            line[3] += len(_json(row["hazards"]) or [])
+        return [DistrictProgress(k, *table[k]) for k in sorted(table)]
 
     async def hazard_states(self, ids: Sequence[int]) -> dict[int, str]:
         if not ids:

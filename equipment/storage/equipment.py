@@ -91,6 +91,14 @@ class CodeHolder(msgspec.Struct, frozen=True):
     status_since: date
 
 
+class UnitLabel(msgspec.Struct, frozen=True):
+    """How a list names a unit: its code and address."""
+
+    id: int
+    code: str
+    address: str
+
+
 class NewStatusChange(msgspec.Struct, frozen=True):
     equipment: int
     action: str
@@ -330,7 +338,7 @@ class EquipmentRepository:
 
     async def labels(
         self, ids: set[int], scope: EquipmentScope | None = None
-    ) -> dict[int, dict[str, Any]]:
+    ) -> dict[int, UnitLabel]:
         """Code and address of the units among ``ids`` inside ``scope``."""
         if not ids:
             return {}
@@ -340,7 +348,7 @@ class EquipmentRepository:
         clause = _scope_clause(scope)
         if clause is not None:
             query = query.where(clause)
-        return {r["id"]: r for r in await query}
+        return {r["id"]: UnitLabel(r["id"], r["code"], r["address"]) for r in await query}
 
     async def page(
         self,

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, TypedDict, cast
 
 import asyncpg
+import msgspec
 
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
@@ -105,6 +106,35 @@ JOB_COLUMNS = (
     "updated_at",
 )
 _JOB_SETTABLE = frozenset(JOB_COLUMNS) - {"id", "kind", "file_hash", "actor", "created_at"}
+
+
+class RegisteredUnit(msgspec.Struct, frozen=True):
+    """A unit the import finds in the register: its id, code, the COMPARED columns (in
+    that order) and its version. Built positionally from the driver's rows, the statement
+    naming these fields in this order."""
+
+    id: int
+    code: str
+    registration_code: str | None
+    equipment_code: str | None
+    category: str
+    certificate_no: str | None
+    manufacturer: str
+    model: str
+    serial_no: str
+    manufacture_date: date | None
+    commissioning_date: date | None
+    registered_on: date | None
+    address: str
+    district_code: str
+    longitude: float | None
+    latitude: float | None
+    user_unit: int
+    status: str
+    version: int
+
+
+_REGISTERED_UNIT_SELECT = f"SELECT {', '.join(RegisteredUnit.__struct_fields__)} FROM equipment"
 
 
 class ImportJobRow(TypedDict):
@@ -392,19 +422,18 @@ class ImportRepository:
             )
         return cast(list[OrganisationKey], rows)
 
-    async def units_by_code(self, codes: Sequence[str]) -> list[dict[str, Any]]:
+    async def units_by_code(self, codes: Sequence[str]) -> list[RegisteredUnit]:
         """id, code, the compared columns and what the schedule needs, of the units with
         these codes."""
         bulk = _in_transaction()
-        rows = await bulk.fetch(
-            f"SELECT id, code, {', '.join(COMPARED)}, version FROM equipment WHERE "
-            + bulk.any_of("code", 1),
-            list(codes),
+        rows = await bulk.rows(
+            _REGISTERED_UNIT_SELECT + " WHERE " + bulk.any_of("code", 1), list(codes)
         )
-        for row in rows:
-            for name in ("manufacture_date", "commissioning_date", "registered_on"):
-                row[name] = _date(row[name])
-        return rows
+        if bulk.postgres:
+            # asyncpg's Records, columns in the Struct's order: no dict copy, no validation.
+            return [RegisteredUnit(*r.values()) for r in rows]
+        # SQLite hands back what it stored for a DATE written through a raw statement.
+        return [msgspec.convert(r, RegisteredUnit, strict=False) for r in rows]
 
     async def insert_units(self, rows: Sequence[Sequence[Any]]) -> dict[str, int]:
         """New units (NEW_UNIT_COLUMNS order); code → id. PostgreSQL: COPY into a scratch

@@ -36,6 +36,13 @@ class OrganisationRow(msgspec.Struct, frozen=True):
     updated_at: datetime
 
 
+class OrganisationChoice(msgspec.Struct, frozen=True):
+    """An organisation as a form offers it: its id and name."""
+
+    id: int
+    name: str
+
+
 class OrganisationRepository:
     async def get(self, org_id: int) -> OrganisationRow | None:
         row = await Organisation.select().where(_org_id == org_id).first()
@@ -61,14 +68,14 @@ class OrganisationRepository:
         rows = await Organisation.select(_org_id, Organisation.name).where(_org_id.is_in(wanted))
         return {cast(int, r["id"]): cast(str, r["name"]) for r in rows}
 
-    async def choices(self, kind: str) -> list[dict[str, Any]]:
+    async def choices(self, kind: str) -> list[OrganisationChoice]:
         """Id and name of every organisation of ``kind``, by name."""
         rows = await (
             Organisation.select(_org_id, Organisation.name)
             .where(Organisation.kind == kind)
             .order_by(Organisation.name)
         )
-        return rows
+        return [OrganisationChoice(r["id"], r["name"]) for r in rows]
 
     async def station_code_taken(self, code: str, *, other_than: int | None = None) -> bool:
         query = Organisation.exists().where(Organisation.station_code == code)

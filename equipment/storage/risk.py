@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
+
 from equipment.domain.access import EquipmentScope, ScopeKind
 from equipment.storage import db, jurisdiction
 from equipment.storage.bulk import Bulk
@@ -29,6 +31,42 @@ CLOSED = ("scrapped", "cancelled")
 _GRADING_LOCK = 0x5247  # "RG": risk grading
 GRADING_BLOCK_BITS = 14  # 16,384 ids a lock: a 50,000-unit batch takes 4 or 5
 _OPEN_HAZARD = "('listed', 'assigned', 'rectifying', 'submitted')"
+
+
+class GradedUnitRow(msgspec.Struct, frozen=True):
+    """A graded unit as the risk lists show it, with its stored grade."""
+
+    id: int
+    code: str
+    category: str
+    district_code: str
+    user_unit: int
+    address: str
+    risk_rank: int  # 0 (蓝) to 3 (红)
+    risk_points: float
+    risk_graded_at: datetime
+
+
+class GradeChangeRow(msgspec.Struct, frozen=True):
+    """A change of a unit's grade (``risk_change``) with the unit's code and place."""
+
+    id: int
+    equipment: int
+    code: str
+    category: str
+    district_code: str
+    from_rank: int | None  # None: the unit's first grade
+    to_rank: int
+    points: float
+    changed_at: datetime
+
+
+class GroupRankCount(msgspec.Struct, frozen=True):
+    """How many graded units of a group (a user unit or an area) hold a rank."""
+
+    group: int
+    risk_rank: int
+    units: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +434,7 @@ class RiskRepository:
 
     async def units_by_grade(
         self, scope: EquipmentScope, *, rank: int | None, after: tuple[int, int] | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[GradedUnitRow]:
         """Graded units in ``scope`` (not scrapped or cancelled), worst first then by id
         descending, after the keyset ``after`` (rank, id): one range scan of
         equipment_risk."""
@@ -418,7 +456,7 @@ class RiskRepository:
             *args,
             limit,
         )
-        return list(rows)
+        return [msgspec.convert(r, GradedUnitRow, strict=False) for r in rows]
 
     async def changes(
         self,
@@ -428,7 +466,7 @@ class RiskRepository:
         to_rank: int | None,
         after: int | None,
         limit: int,
-    ) -> list[dict[str, Any]]:
+    ) -> list[GradeChangeRow]:
         """Grade changes at or after ``since`` in ``scope``, oldest first, after the id
         ``after``: "units that became 红 this month" is ``to_rank=3``."""
         where, args = _scope(scope)
@@ -448,9 +486,9 @@ class RiskRepository:
             *args,
             limit,
         )
-        return list(rows)
+        return [msgspec.convert(r, GradeChangeRow, strict=False) for r in rows]
 
-    async def group_counts(self, scope: EquipmentScope, by: str) -> list[dict[str, Any]]:
+    async def group_counts(self, scope: EquipmentScope, by: str) -> list[GroupRankCount]:
         """Graded units per group (``by``: user_unit or area) and rank."""
         where, args = _scope(scope)
         closed = ", ".join(f"'{s}'" for s in CLOSED)
@@ -464,7 +502,7 @@ class RiskRepository:
             f" WHERE e.status NOT IN ({closed})" + where + f" GROUP BY {key}, e.risk_rank",
             *args,
         )
-        return list(rows)
+        return [GroupRankCount(int(r["grp"]), int(r["risk_rank"]), int(r["n"])) for r in rows]
 
 
 def _scope(scope: EquipmentScope) -> tuple[str, list[Any]]:

@@ -25,6 +25,7 @@ from equipment.domain.access import SYSTEM, Role
 from equipment.domain.imports.profile import shipped_profile
 from equipment.services import audit, clock, import_inspections, imports, organisations
 from equipment.storage import db
+from equipment.storage.imports import RegisteredUnit
 from tests import factories as f
 from tests.conftest import ROOT, pg_url, sereg_env
 
@@ -212,8 +213,8 @@ async def test_a_code_another_writer_registers_during_the_commit_is_skipped(
     assert other["code"] == taken
     looked_up = imports._repository.units_by_code
 
-    async def before_the_other_writer(codes: list[str]) -> list[dict[str, Any]]:
-        return [u for u in await looked_up(codes) if u["code"] != taken]
+    async def before_the_other_writer(codes: list[str]) -> list[RegisteredUnit]:
+        return [u for u in await looked_up(codes) if u.code != taken]
 
     monkeypatch.setattr(imports._repository, "units_by_code", before_the_other_writer)
     done = await imports.commit_register(SYSTEM, dry.id, today=today, now=clock.now())
