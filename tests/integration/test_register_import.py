@@ -12,6 +12,7 @@ import io
 import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -259,8 +260,11 @@ async def _sereg(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
 
 
 async def _until(check, what: str, child: asyncio.subprocess.Process | None = None) -> None:
-    """Poll the database for a state the child process reaches (a real signal)."""
-    for _ in range(6000):
+    """Poll the database for a state the child process reaches (a real signal). The
+    limit only ends a hung run: a loaded two-core machine took over a minute to start
+    the child and finish its dry run."""
+    give_up = time.monotonic() + 300
+    while time.monotonic() < give_up:
         if await check():
             return
         if child is not None and child.returncode is not None:
