@@ -52,7 +52,8 @@ CROSS JOIN LATERAL (SELECT ((g - 1) % $2)::int AS d, (g - 1) / $2 AS k,
                            (g * 2654435761) % 4294967296 AS h) AS a
 CROSS JOIN LATERAL (SELECT (k / $3 + 1)::int AS seq,
                            (date_trunc('month', $4::date)
-                            - make_interval(months => (k * 37 % $3)::int))::date AS month_start) AS b
+                            - make_interval(months => (k * 37 % $3)::int))::date
+                             AS month_start) AS b
 CROSS JOIN LATERAL (SELECT least($4::date, month_start + (h % 28)::int) AS registered_on) AS c
 CROSS JOIN LATERAL (SELECT registered_on - ((h / 28) % 20)::int AS commissioned) AS c2
 CROSS JOIN LATERAL (SELECT commissioned - (30 + (h / 560) % 200)::int AS made,
