@@ -136,7 +136,7 @@ def stations(units: int, seed: int, today: date) -> list[dict[str, Any]]:
     places = districts()
     per_district = max(1, units // (UNITS_PER_STATION * len(places)))
     rng = random.Random(f"province-stations-{seed}")
-    out = []
+    out: list[dict[str, Any]] = []
     for code, name in places:
         for k in range(per_district):
             serial = len(out) + 1
