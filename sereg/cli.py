@@ -260,7 +260,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"wrote {args.out} ({manifest['rows']:,} rows, {manifest['encoding']})")
         print(f"wrote {manifest['manifest']}: the defects it planted")
         return
-    if args.province:
+    if args.province or args.province_finish:
         _province(args)
         return
     open_database(create=True)
@@ -288,10 +288,24 @@ def _province(args: argparse.Namespace) -> None:
 
     async def run() -> None:
         province.require_postgres()
+        if args.province_finish:
+            done = await province.finish(step, jobs=args.jobs)
+            print(f"{done} deferred statements run")
+            await report()
+            return
         written = await load_province(
-            units=args.units, seed=args.seed, today=clock.today(), now=clock.now(), step=step
+            units=args.units,
+            seed=args.seed,
+            today=clock.today(),
+            now=clock.now(),
+            step=step,
+            jobs=args.jobs,
+            defer=args.defer_indexes,
         )
         print("rows: " + ", ".join(f"{t} {n:,}" for t, n in written.items()))
+        await report()
+
+    async def report() -> None:
         for table, rows, heap, indexes in await province.sizes():
             print(
                 f"{table}: ~{rows:,} rows, heap {heap / 2**20:,.0f} MiB,"
@@ -880,6 +894,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a province's gas cylinders, generated in PostgreSQL set at a time (up to 10^7"
         " units; no year of activity); PostgreSQL only",
+    )
+    demo.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="--province: statements written side by side (default: one per core)",
+    )
+    demo.add_argument(
+        "--defer-indexes",
+        action="store_true",
+        help="--province: build only the keys the due list and the fill permit read, the"
+        " foreign keys NOT VALID; the rest later with --province-finish",
+    )
+    demo.add_argument(
+        "--province-finish",
+        action="store_true",
+        help="build the indexes and validate the foreign keys a --defer-indexes load left",
     )
     demo.add_argument("--seed", type=int, default=420600)
     demo.add_argument("--rows", type=int, default=2000, help="legacy-export: rows to write")

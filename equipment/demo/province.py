@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -167,15 +168,16 @@ async def load_province(
     today: date,
     now: datetime,
     step: Callable[[str, float], None],
+    jobs: int = 2,
+    defer: bool = False,
 ) -> dict[str, int]:
-    """Generate the province's cylinders into an empty PostgreSQL register."""
+    """Generate the province's cylinders into an empty PostgreSQL register, ``jobs``
+    statements side by side."""
     province.require_postgres()
     if not 1 <= units <= MAX_UNITS:
         raise ValueError(f"--province takes 1 to {MAX_UNITS:,} units")
     if not await province.register_is_empty():
         raise ValueError("the register already has units: the province needs an empty one")
-    import time
-
     started = time.perf_counter()
     station_rows = stations(units, seed, today)
     made = await demo_load.add_organisations(station_rows, now=now)
@@ -203,4 +205,4 @@ async def load_province(
         schedules=schedule_rows,
         dues=due_rows,
     )
-    return await province.generate(plan, step)
+    return await province.generate(plan, step, jobs=jobs, defer=defer)

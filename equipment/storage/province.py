@@ -18,6 +18,9 @@ its right edge.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,12 +34,32 @@ from equipment.storage import db
 
 LOADED_TABLES = ("equipment", "inspection", "due_date", "cylinder_fill_state")
 
+# With ``defer``, the load builds only the keys the due list and the fill permit read (and
+# the unique keys), adds the foreign keys NOT VALID (the rows are correct by construction,
+# tests/integration/test_province.py), and keeps the other statements in
+# ``province_deferred`` for ``finish`` (``sereg demo --province-finish``): a measurement
+# at 10^7 need not wait for the 18 indexes it does not use.
+NEEDED = frozenset(
+    {
+        "equipment_code_key",
+        "equipment_registration_code_key",
+        "equipment_equipment_code_key",
+        "equipment_owning_station_id",
+        "due_date_district_code_statutory_due",
+        "due_date_statutory_due",
+        "due_date_equipment_kind",
+        "inspection_equipment",
+        "cylinder_fill_state_equipment_key",
+    }
+)
+
 # The statement-level trigger that logs the areas a due-date change touches: the province
 # register has no areas, so it would spool 2×10^7 transition rows to log nothing.
 _AREA_TRIGGER = "due_date_area_change_insert"
 
-# One place derives a unit from g; every INSERT below selects FROM this. $1 n, $2 number of
-# districts, $3 months of registrations, $4 today.
+# One place derives a unit from g; every INSERT below selects FROM this. $1 the range of g
+# this statement writes ([first, last]: a load is split in ranges written side by side),
+# $2 number of districts, $3 months of registrations, $4 today.
 # - district d = (g-1) mod districts; k = (g-1) div districts is the unit's place in it;
 # - registration month m = 37 k mod months (back from this month; 37 is prime to the 108
 #   months, so m runs over every month from the first units on, not only the latest),
@@ -47,7 +70,7 @@ _AREA_TRIGGER = "due_date_area_change_insert"
 #   periodic inspection the cylinder had (variant 0-2: on its due date, 30 or 60 days
 #   early; 3, one cylinder in twenty: none on record).
 _UNITS = """
-FROM generate_series(1, $1::bigint) AS g
+FROM generate_series(($1::bigint[])[1], ($1::bigint[])[2]) AS g
 CROSS JOIN LATERAL (SELECT ((g - 1) % $2)::int AS d, (g - 1) / $2 AS k,
                            (g * 2654435761) % 4294967296 AS h) AS a
 CROSS JOIN LATERAL (SELECT (k / $3 + 1)::int AS seq,
@@ -183,7 +206,7 @@ async def _saved_definitions(conn: Any) -> tuple[list[str], list[str], list[str]
     first, then foreign keys, which use the referenced keys)."""
     tables = list(LOADED_TABLES)
     constraints = await conn.fetch(
-        "SELECT c.conrelid::regclass::text AS tab, c.conname, c.contype,"
+        "SELECT c.conrelid::regclass::text AS tab, c.conname, c.contype::text AS contype,"
         " pg_get_constraintdef(c.oid) AS def FROM pg_constraint c"
         " WHERE c.conrelid = ANY($1::regclass[]) AND c.contype IN ('u', 'f')"
         " ORDER BY c.contype DESC, c.conrelid::regclass::text, c.conname",
@@ -211,7 +234,7 @@ async def _saved_definitions(conn: Any) -> tuple[list[str], list[str], list[str]
         f'ALTER TABLE {r["tab"]} ADD CONSTRAINT "{r["conname"]}" {r["def"]}'
         for r in constraints
         if r["contype"] == "u"
-    ] + [r["def"] for r in indexes]
+    ] + [str(r["def"]) for r in indexes]
     make_fk = [
         f'ALTER TABLE {r["tab"]} ADD CONSTRAINT "{r["conname"]}" {r["def"]}'
         for r in constraints
@@ -225,34 +248,72 @@ async def register_is_empty() -> bool:
         return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM equipment)")
 
 
-async def generate(plan: Plan, step: Step) -> dict[str, int]:
-    """Write the province's cylinders, their inspections, due dates and fill states in
-    one statement each, build the indexes once, VACUUM ANALYZE; ``step`` hears each
-    step's name and wall seconds. Rows written per table."""
+def _name_of(sql: str) -> str:
+    """The index or constraint a statement makes."""
+    words = sql.split()
+    name = words[5] if words[0] == "ALTER" else words[words.index("INDEX") + 1]
+    return name.strip('"')
+
+
+async def generate(plan: Plan, step: Step, *, jobs: int = 2, defer: bool = False) -> dict[str, int]:
+    """Write the province's cylinders, their inspections, due dates and fill states, one
+    statement per table and range of units (``jobs`` ranges written side by side, one
+    connection each), build the indexes once (``jobs`` at a time), VACUUM ANALYZE;
+    ``step`` hears each step's name and wall seconds. Rows written per table."""
     require_postgres()
     district_count = len(plan.district_codes)
-    common = [plan.units, district_count, plan.months, plan.today]
+    jobs = max(1, min(jobs, 8))
     stations = [list(plan.station_ids), plan.per_district]
-    async with _pool().acquire() as conn:
+    bounds = [plan.units * j // jobs for j in range(jobs + 1)]
+    ranges = [[lo + 1, hi] for lo, hi in itertools.pairwise(bounds) if hi > lo]
+    async with contextlib.AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(_pool().acquire()) for _ in range(jobs)]
+        conn = conns[0]
+        for each in conns:
+            await each.execute("SET maintenance_work_mem = '1GB'")
 
-        async def run(name: str, sql: str, *args: Any) -> int:
+        async def timed(name: str, work: Any) -> Any:
             started = time.perf_counter()
-            status = await conn.execute(sql, *args)
+            result = await work
             step(name, time.perf_counter() - started)
-            tail = status.rsplit(" ", 1)[-1]
-            return int(tail) if tail.isdigit() else 0
+            return result
 
-        await conn.execute("SET maintenance_work_mem = '1GB'")
-        await conn.execute("SET work_mem = '256MB'")
+        async def table(name: str, sql: str, *args: Any) -> int:
+            """One statement per range, side by side: the rows written."""
+            statuses = await timed(
+                name,
+                asyncio.gather(
+                    *(
+                        c.execute(sql, part, district_count, plan.months, plan.today, *args)
+                        for c, part in zip(conns, ranges, strict=False)
+                    )
+                ),
+            )
+            return sum(int(s.rsplit(" ", 1)[-1]) for s in statuses)
+
+        async def in_turn(name: str, statements: Sequence[str]) -> None:
+            """``statements`` on the connections, each taking the next when it is done."""
+            queue = list(statements)
+
+            async def worker(c: Any) -> None:
+                while queue:
+                    sql = queue.pop(0)
+                    started = time.perf_counter()
+                    await c.execute(sql)
+                    step(f"{name}: {_index_label(sql)}", time.perf_counter() - started)
+
+            await timed(f"{name} (all)", asyncio.gather(*(worker(c) for c in conns)))
+
         first = await conn.fetchval("SELECT coalesce(max(id), 0) FROM equipment")
+        await conn.execute("DROP TABLE IF EXISTS province_schedule, province_due")
         await conn.execute(
-            "CREATE TEMP TABLE province_schedule (made_on date, variant int, inspected_on date,"
-            " answered_due_on date, next_due date, not_fit boolean,"
+            "CREATE UNLOGGED TABLE province_schedule (made_on date, variant int,"
+            " inspected_on date, answered_due_on date, next_due date, not_fit boolean,"
             " PRIMARY KEY (made_on, variant))"
         )
         await conn.execute(
-            "CREATE TEMP TABLE province_due (made_on date, variant int, kind text, due_on date,"
-            " statutory boolean, rule_key text, source text, base_date date,"
+            "CREATE UNLOGGED TABLE province_due (made_on date, variant int, kind text,"
+            " due_on date, statutory boolean, rule_key text, source text, base_date date,"
             " explanation text, from_report boolean)"
         )
         await conn.copy_records_to_table("province_schedule", records=list(plan.schedules))
@@ -264,10 +325,9 @@ async def generate(plan: Plan, step: Step) -> dict[str, int]:
         await conn.execute(f"ALTER TABLE due_date DISABLE TRIGGER {_AREA_TRIGGER}")
         written: dict[str, int] = {}
         try:
-            written["equipment"] = await run(
+            written["equipment"] = await table(
                 "equipment",
                 _EQUIPMENT,
-                *common,
                 first,
                 *stations,
                 list(plan.district_names),
@@ -277,16 +337,15 @@ async def generate(plan: Plan, step: Step) -> dict[str, int]:
                 plan.parameters_json,
                 plan.now,
             )
-            written["inspection"] = await run(
-                "inspection", _INSPECTION, *common, first, plan.actor, plan.now
+            written["inspection"] = await table(
+                "inspection", _INSPECTION, first, plan.actor, plan.now
             )
-            written["due_date"] = await run(
-                "due_date", _DUE_DATE, *common, first, *stations, list(plan.district_codes)
+            written["due_date"] = await table(
+                "due_date", _DUE_DATE, first, *stations, list(plan.district_codes)
             )
-            written["cylinder_fill_state"] = await run(
+            written["cylinder_fill_state"] = await table(
                 "cylinder_fill_state",
                 _FILL_STATE,
-                *common,
                 first,
                 *stations,
                 list(plan.station_codes),
@@ -294,21 +353,74 @@ async def generate(plan: Plan, step: Step) -> dict[str, int]:
             )
         finally:
             await conn.execute(f"ALTER TABLE due_date ENABLE TRIGGER {_AREA_TRIGGER}")
+            await conn.execute("DROP TABLE IF EXISTS province_schedule, province_due")
             await conn.execute(
                 "SELECT setval(pg_get_serial_sequence('equipment', 'id'),"
                 " greatest((SELECT max(id) FROM equipment), 1))"
             )
-            for sql in (*make_rest, *make_fk):
-                await run(f"index: {_index_label(sql)}", sql)
-        for table in LOADED_TABLES:
-            await run(f"VACUUM (ANALYZE) {table}", f"VACUUM (ANALYZE) {table}")
-        await run("ANALYZE organisation", "ANALYZE organisation")
+            deferred: list[str] = []
+            if defer:
+                deferred = [sql for sql in make_rest if _name_of(sql) not in NEEDED]
+                deferred += [
+                    f"ALTER TABLE {sql.split()[2]} VALIDATE CONSTRAINT {sql.split()[5]}"
+                    for sql in make_fk
+                ]
+                make_rest = [sql for sql in make_rest if _name_of(sql) in NEEDED]
+                make_fk = [f"{sql} NOT VALID" for sql in make_fk]
+            # Unique keys and indexes side by side; the foreign keys after them, one at a
+            # time (each locks its table and the one it references).
+            await in_turn("index", make_rest)
+            for sql in make_fk:
+                await timed(f"foreign key: {_index_label(sql)}", conn.execute(sql))
+            if deferred:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS province_deferred (n int PRIMARY KEY, sql text)"
+                )
+                await conn.executemany(
+                    "INSERT INTO province_deferred VALUES ($1, $2)", list(enumerate(deferred))
+                )
+        await in_turn("VACUUM", [f"VACUUM (ANALYZE) {t}" for t in LOADED_TABLES])
+        await timed("ANALYZE organisation", conn.execute("ANALYZE organisation"))
     return written
 
 
+async def finish(step: Step, *, jobs: int = 2) -> int:
+    """Build what a deferred load left out (``province_deferred``): the indexes side by
+    side, then the foreign keys validated one at a time; the statements run."""
+    require_postgres()
+    async with contextlib.AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(_pool().acquire()) for _ in range(jobs)]
+        exists = await conns[0].fetchval("SELECT to_regclass('province_deferred') IS NOT NULL")
+        if not exists:
+            return 0
+        statements = [
+            r["sql"] for r in await conns[0].fetch("SELECT sql FROM province_deferred ORDER BY n")
+        ]
+        for each in conns:
+            await each.execute("SET maintenance_work_mem = '1GB'")
+        queue = [s for s in statements if "VALIDATE" not in s]
+
+        async def worker(c: Any) -> None:
+            while queue:
+                sql = queue.pop(0)
+                started = time.perf_counter()
+                await c.execute(sql)
+                step(f"index: {_index_label(sql)}", time.perf_counter() - started)
+
+        await asyncio.gather(*(worker(c) for c in conns))
+        for sql in (s for s in statements if "VALIDATE" in s):
+            started = time.perf_counter()
+            await conns[0].execute(sql)
+            step(f"foreign key: {sql.split()[2]}.{sql.split()[5]}", time.perf_counter() - started)
+        await conns[0].execute("DROP TABLE province_deferred")
+        return len(statements)
+
+
 def _index_label(sql: str) -> str:
-    """A short name for an index or constraint statement (the progress lines)."""
+    """A short name for an index, constraint or VACUUM statement (the progress lines)."""
     words = sql.split()
+    if words[0] == "VACUUM":
+        return words[-1]
     if words[0] == "ALTER":
         return f"{words[2]}.{words[5].strip(chr(34))} ({words[6].lower()})"
     table = words[words.index("ON") + 1].removeprefix("public.")
