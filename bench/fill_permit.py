@@ -131,6 +131,33 @@ def _bulk(connection: asyncpg.Connection) -> Bulk:
     return bulk
 
 
+class _Recording:
+    """A connection that keeps the statements sent through it (to EXPLAIN them)."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self.sent: list[tuple[str, tuple]] = []
+
+    async def fetch(self, sql: str, *args):
+        self.sent.append((sql, args))
+        return await self.connection.fetch(sql, *args)
+
+
+async def explain_permit(pool: asyncpg.Pool, org_id: int, code: str) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements the permit sends for ``code`` (warm:
+    the statement runs once before)."""
+    lines: list[str] = []
+    async with pool.acquire() as connection:
+        recording = _Recording(connection)
+        bulk = _bulk(recording)  # type: ignore[arg-type]
+        await reads().fill_facts.permit_facts(bulk, code, station_id=org_id)
+        for sql, args in recording.sent:
+            await connection.fetch(sql, *args)
+            plan = await connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
+            lines += [r[0] for r in plan] + [""]
+    return lines
+
+
 def permit_sql_case(pool: asyncpg.Pool, org_id: int, codes: list[tuple[str, str]], seed: int):
     rng = random.Random(seed)
 
@@ -264,6 +291,10 @@ async def measure(url: str, args: argparse.Namespace) -> int:
             await http.close()
         floor = results["HTTP floor: GET /health"]
         print()
+        code = codes[len(codes) // 2][0]
+        print(f"EXPLAIN (ANALYZE, BUFFERS) of the permit's statements, cylinder {code}:")
+        for line in await explain_permit(pool, org_id, code):
+            print(f"    {line}")
         if not args.no_downloads:
             print(f"downloads beside the last case ({DOWNLOAD}): {downloads.summary()}")
         for name in (API,) if args.no_downloads else (API, BESIDE_DOWNLOADS):

@@ -49,6 +49,8 @@ NEEDED = frozenset(
         "due_date_statutory_due",
         "due_date_equipment_kind",
         "inspection_equipment",
+        # The permit leaves out corrected inspections: an anti join on this key.
+        "inspection_corrects",
         "cylinder_fill_state_equipment_key",
     }
 )
