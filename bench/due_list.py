@@ -91,11 +91,12 @@ async def keep_session(_: asyncpg.Connection) -> None:
 
 
 async def plan(pool: asyncpg.Pool, statement: Statement) -> list[str]:
-    """The plan's top line, its scans and filters, and the execution time (warm run)."""
+    """The plan's top line, its scans and filters, the buffers it touched and the
+    execution time (warm run)."""
     sql, args = statement
     await pool.fetch(sql, *args)
-    lines = [r[0] for r in await pool.fetch("EXPLAIN (ANALYZE) " + sql, *args)]
-    wanted = ("Scan", "Cond", "Filter", "Execution")
+    lines = [r[0] for r in await pool.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)]
+    wanted = ("Scan", "Cond", "Filter", "Buffers", "Execution")
     return [lines[0]] + [line for line in lines[1:] if any(w in line for w in wanted)]
 
 
@@ -333,7 +334,7 @@ async def measure(
             )
         for case in paths:
             print()
-            print(f"EXPLAIN (ANALYZE), {labels[case]}:")
+            print(f"EXPLAIN (ANALYZE, BUFFERS), {labels[case]}:")
             for line in await plan(pool, statements[case]):
                 print(f"    {line}")
 

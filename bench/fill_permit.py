@@ -1,6 +1,7 @@
 """Fill-permit latency: ``GET /api/v1/cylinders/{code}/fill-permit`` beside its floors.
 
     python -m bench.fill_permit [--rate 200] [--seconds 10] [--units 20000]
+    python -m bench.fill_permit --database URL [--station CODE] [--no-downloads]
 
 A scratch PostgreSQL register (``sereg demo --units``, dropped at the end) in which every
 cylinder has a last fill on record (so the traceability checks read a row, as they do
@@ -19,6 +20,12 @@ station's cylinders with the cylinder's own medium:
 - the API again while an inspector downloads the whole city's due list as XLSX, again
   and again from another process: the load a busy bureau puts beside the interlock.
   Same target.
+
+``--database URL`` measures an existing register instead (e.g. the province of
+``sereg demo --province``, which brings its own fill states): nothing is loaded, written
+or dropped but a bench token. ``--station CODE`` names the station (the default picks the
+one with the most cylinders, a scan of the whole register); ``--no-downloads`` leaves out
+the last case (a province's whole due list is no download).
 """
 
 from __future__ import annotations
@@ -46,7 +53,10 @@ from bench.harness import (
     admin_token,
     fixed_rate,
     free_port,
+    load_average,
     machine,
+    process_cpu_seconds,
+    server_pids,
     start_server,
 )
 from bench.harness import wait_until_up as wait_for_server
@@ -73,14 +83,24 @@ def station_token(org_id: int) -> str:
     return out.stdout.split()[-1]
 
 
-async def pick_station(pool: asyncpg.Pool) -> tuple[int, str, list[tuple[str, str]]]:
-    """The licensed station with the most own cylinders, and (code, medium) of each."""
-    row = await pool.fetchrow(
-        "SELECT o.id, o.station_code, count(*) AS n FROM organisation o"
-        " JOIN equipment e ON e.owning_station = o.id"
-        " WHERE o.kind = 'filling_station' AND o.licence_valid_until >= current_date"
-        " AND e.category LIKE '23%' GROUP BY o.id, o.station_code ORDER BY n DESC LIMIT 1"
-    )
+async def pick_station(
+    pool: asyncpg.Pool, code: str | None = None
+) -> tuple[int, str, list[tuple[str, str]]]:
+    """The licensed station with the most own cylinders (or the one ``code`` names), and
+    (code, medium) of each of its cylinders."""
+    if code is not None:
+        row = await pool.fetchrow(
+            "SELECT id, station_code FROM organisation WHERE station_code = $1", code
+        )
+        if row is None:
+            sys.exit(f"no station {code} in this register")
+    else:
+        row = await pool.fetchrow(
+            "SELECT o.id, o.station_code, count(*) AS n FROM organisation o"
+            " JOIN equipment e ON e.owning_station = o.id"
+            " WHERE o.kind = 'filling_station' AND o.licence_valid_until >= current_date"
+            " AND e.category LIKE '23%' GROUP BY o.id, o.station_code ORDER BY n DESC LIMIT 1"
+        )
     cylinders = await pool.fetch(
         "SELECT code, parameters::json ->> 'medium' AS medium FROM equipment"
         " WHERE owning_station = $1 AND category LIKE '23%' ORDER BY id",
@@ -109,6 +129,33 @@ def _bulk(connection: asyncpg.Connection) -> Bulk:
     bulk.connection = connection
     bulk.postgres = True
     return bulk
+
+
+class _Recording:
+    """A connection that keeps the statements sent through it (to EXPLAIN them)."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+        self.sent: list[tuple[str, tuple]] = []
+
+    async def fetch(self, sql: str, *args):
+        self.sent.append((sql, args))
+        return await self.connection.fetch(sql, *args)
+
+
+async def explain_permit(pool: asyncpg.Pool, org_id: int, code: str) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements the permit sends for ``code`` (warm:
+    the statement runs once before)."""
+    lines: list[str] = []
+    async with pool.acquire() as connection:
+        recording = _Recording(connection)
+        bulk = _bulk(recording)  # type: ignore[arg-type]
+        await reads().fill_facts.permit_facts(bulk, code, station_id=org_id)
+        for sql, args in recording.sent:
+            await connection.fetch(sql, *args)
+            plan = await connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args)
+            lines += [r[0] for r in plan] + [""]
+    return lines
 
 
 def permit_sql_case(pool: asyncpg.Pool, org_id: int, codes: list[tuple[str, str]], seed: int):
@@ -169,8 +216,11 @@ async def measure(url: str, args: argparse.Namespace) -> int:
     pool = await asyncpg.create_pool(url, min_size=4, max_size=8, reset=keep_session)
     server = None
     try:
-        states = await give_every_cylinder_a_last_fill(pool)
-        org_id, station, codes = await pick_station(pool)
+        if args.database:
+            states = await pool.fetchval("SELECT count(*) FROM cylinder_fill_state")
+        else:
+            states = await give_every_cylinder_a_last_fill(pool)
+        org_id, station, codes = await pick_station(pool, args.station)
         token = await asyncio.to_thread(station_token, org_id)
         port = free_port()
         server = start_server(port)
@@ -190,13 +240,19 @@ async def measure(url: str, args: argparse.Namespace) -> int:
                 f" {states:,} cylinders with a last fill; {args.rate:.0f} req/s for"
                 f" {args.seconds:.0f} s"
             )
-            print(f"machine: {machine()}")
+            print(f"machine: {machine()}; {load_average()} at start")
             print(
                 "answers over 340 random cylinders: "
                 + ", ".join(f"{code} x{n}" for code, n in sorted(answers.items()))
             )
             print()
-            print(HEADER)
+            # The server's CPU per request (user + system, /proc), and the load beside it.
+            print(
+                HEADER.replace(
+                    "achieved req/s |", "achieved req/s | server CPU ms/req | load avg |"
+                )
+                + " ---: | ---: |"
+            )
             admin = await asyncio.to_thread(admin_token)
             downloads = Downloads(port, DOWNLOAD, f"Bearer {admin}")
             cases = [
@@ -209,10 +265,13 @@ async def measure(url: str, args: argparse.Namespace) -> int:
                 (BESIDE_DOWNLOADS, permit_api_case(http, station, codes, headers, args.seed)),
             ]
             results: dict[str, Latency] = {}
+            if args.no_downloads:
+                cases = cases[:-1]
             for name, call in cases:
                 # The client's collector pauses would show as server latency.
                 gc.collect()
                 gc.disable()
+                cpu_before = process_cpu_seconds(server_pids(server.pid))
                 try:
                     with downloads if name == BESIDE_DOWNLOADS else contextlib.nullcontext():
                         results[name] = await fixed_rate(
@@ -220,13 +279,25 @@ async def measure(url: str, args: argparse.Namespace) -> int:
                         )
                 finally:
                     gc.enable()
-                print(results[name].row(), flush=True)
+                cpu = process_cpu_seconds(server_pids(server.pid)) - cpu_before
+                # The DB floor does not go through the server: its CPU there is idle noise.
+                cpu_text = (
+                    "—"
+                    if name.startswith("DB floor")
+                    else (f"{cpu * 1000 / max(results[name].count, 1):.2f}")
+                )
+                print(f"{results[name].row()} {cpu_text} | {os.getloadavg()[0]:.2f} |", flush=True)
         finally:
             await http.close()
         floor = results["HTTP floor: GET /health"]
         print()
-        print(f"downloads beside the last case ({DOWNLOAD}): {downloads.summary()}")
-        for name in (API, BESIDE_DOWNLOADS):
+        code = codes[len(codes) // 2][0]
+        print(f"EXPLAIN (ANALYZE, BUFFERS) of the permit's statements, cylinder {code}:")
+        for line in await explain_permit(pool, org_id, code):
+            print(f"    {line}")
+        if not args.no_downloads:
+            print(f"downloads beside the last case ({DOWNLOAD}): {downloads.summary()}")
+        for name in (API,) if args.no_downloads else (API, BESIDE_DOWNLOADS):
             api = results[name]
             met = api.p99_ms <= TARGET_P99_MS and not api.errors
             print(
@@ -243,6 +314,10 @@ async def measure(url: str, args: argparse.Namespace) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
+    if args.database:
+        os.environ["DATABASE_URL"] = args.database
+        os.environ["PICCOLO_CONF"] = "piccolo_conf"
+        return await measure(args.database, args)
     async with scratch_register(args.units) as url:
         # harness.start_server and the token command read the register from here.
         os.environ["DATABASE_URL"] = url
@@ -256,6 +331,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--units", type=int, default=20_000, help="demo register size")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database", help="measure this existing register (nothing loaded)")
+    parser.add_argument("--station", help="the station's code (default: the largest)")
+    parser.add_argument(
+        "--no-downloads", action="store_true", help="leave out the case beside downloads"
+    )
     sys.exit(asyncio.run(run(parser.parse_args())))
 
 

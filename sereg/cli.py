@@ -260,9 +260,63 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"wrote {args.out} ({manifest['rows']:,} rows, {manifest['encoding']})")
         print(f"wrote {manifest['manifest']}: the defects it planted")
         return
+    if args.province or args.province_finish:
+        _province(args)
+        return
     open_database(create=True)
     asyncio.run(migrate())
     asyncio.run(_with_db(lambda: seed_demo(args.units, args.seed)))
+
+
+def _province(args: argparse.Namespace) -> None:
+    """``sereg demo --province``: a province's cylinders, set-based (equipment/demo/province.py)."""
+    from equipment.demo.province import load_province
+    from equipment.domain.errors import InvalidValue
+    from equipment.services import clock
+    from equipment.storage import province
+
+    if not current_settings().database.is_postgres:
+        sys.exit(
+            "sereg demo --province: PostgreSQL only (it generates the register with"
+            " INSERT … SELECT over generate_series); set DATABASE_URL to a PostgreSQL database"
+        )
+    open_database(create=True)
+    asyncio.run(migrate())
+
+    def step(name: str, seconds: float) -> None:
+        print(f"{name}: {seconds:.1f} s", flush=True)
+
+    async def run() -> None:
+        province.require_postgres()
+        if args.province_finish:
+            done = await province.finish(step, jobs=args.jobs)
+            print(f"{done} deferred statements run")
+            await report()
+            return
+        written = await load_province(
+            units=args.units,
+            seed=args.seed,
+            today=clock.today(),
+            now=clock.now(),
+            step=step,
+            jobs=args.jobs,
+            defer=args.defer_indexes,
+        )
+        print("rows: " + ", ".join(f"{t} {n:,}" for t, n in written.items()))
+        await report()
+
+    async def report() -> None:
+        for table, rows, heap, indexes in await province.sizes():
+            print(
+                f"{table}: ~{rows:,} rows, heap {heap / 2**20:,.0f} MiB,"
+                f" indexes {indexes / 2**20:,.0f} MiB"
+            )
+        print(f"database: {await province.database_size() / 2**30:.2f} GiB")
+
+    try:
+        asyncio.run(_with_db(run))
+    except (ValueError, InvalidValue) as error:
+        sys.exit(f"sereg demo --province: {error}")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -835,6 +889,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="legacy-export: write a messy register export of the demo city (and a manifest)",
     )
     demo.add_argument("--units", type=int, default=5000)
+    demo.add_argument(
+        "--province",
+        action="store_true",
+        help="a province's gas cylinders, generated in PostgreSQL set at a time (up to 10^7"
+        " units; no year of activity); PostgreSQL only",
+    )
+    demo.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="--province: statements written side by side (default: one per core)",
+    )
+    demo.add_argument(
+        "--defer-indexes",
+        action="store_true",
+        help="--province: build only the keys the due list and the fill permit read, the"
+        " foreign keys NOT VALID; the rest later with --province-finish",
+    )
+    demo.add_argument(
+        "--province-finish",
+        action="store_true",
+        help="build the indexes and validate the foreign keys a --defer-indexes load left",
+    )
     demo.add_argument("--seed", type=int, default=420600)
     demo.add_argument("--rows", type=int, default=2000, help="legacy-export: rows to write")
     demo.add_argument("--out", default="legacy-export.csv", help="legacy-export: .csv or .xlsx")
