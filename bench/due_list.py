@@ -31,6 +31,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -97,6 +98,64 @@ async def plan(pool: asyncpg.Pool, statement: Statement) -> list[str]:
     lines = [r[0] for r in await pool.fetch("EXPLAIN (ANALYZE) " + sql, *args)]
     wanted = ("Scan", "Cond", "Filter", "Execution")
     return [lines[0]] + [line for line in lines[1:] if any(w in line for w in wanted)]
+
+
+LABELS = {
+    "first": "overdue 420606, first page",
+    "deep": "overdue 420606, keyset page 90 % deep",
+    "upcoming": "upcoming within 30 days",
+}
+
+
+@dataclass(frozen=True)
+class Cases:
+    """The three due-list cases of a register: each one's API path and the statement the
+    API runs for it (the floor's SQL), with the register's counts."""
+
+    units: int
+    statutory: int
+    listed: int  # overdue statutory due dates in DISTRICT
+    deep: dict[str, Any]  # the sort key of the row the deep page starts after
+    statements: dict[str, Statement]
+    paths: dict[str, str]
+    labels: dict[str, str]
+
+
+async def due_cases(pool: asyncpg.Pool, today: date) -> Cases:
+    """The cases on the register ``pool`` reads (bench.due_inprocess reads them too)."""
+    overdue = due.DueFilter(window="overdue", district_code=DISTRICT)
+    upcoming = due.DueFilter(window="upcoming", within_days=30)
+    units = await pool.fetchval("SELECT count(*) FROM equipment")
+    statutory = await pool.fetchval("SELECT count(*) FROM due_date WHERE statutory")
+    listed = await pool.fetchval(
+        "SELECT count(*) FROM due_date WHERE statutory AND due_on < $1 AND district_code = $2",
+        today,
+        DISTRICT,
+    )
+    if listed < 10 * PAGE:
+        sys.exit(f"only {listed} overdue due dates in {DISTRICT}: load 'sereg demo' first")
+    # The last row of a page 90 % deep into the filtered list: the API's cursor names it.
+    deep = dict(
+        await pool.fetchrow(
+            "SELECT due_on, id FROM due_date WHERE statutory AND due_on < $1"
+            " AND district_code = $2 ORDER BY due_on, id OFFSET $3 LIMIT 1",
+            today,
+            DISTRICT,
+            int(listed * 0.9),
+        )
+    )
+    statements = {
+        "first": page_sql(overdue, today),
+        "deep": page_sql(overdue, today, deep),
+        "upcoming": page_sql(upcoming, today),
+    }
+    first_path = f"/api/v1/due?window=overdue&district={DISTRICT}&limit={PAGE}"
+    paths = {
+        "first": first_path,
+        "deep": f"{first_path}&cursor={encode_cursor(due.SORT, deep)}",
+        "upcoming": f"/api/v1/due?window=upcoming&within_days=30&limit={PAGE}",
+    }
+    return Cases(units, statutory, listed, deep, statements, paths, dict(LABELS))
 
 
 class Server:
@@ -212,43 +271,10 @@ async def measure(
     today = clock.today()  # the server's "today" (China time): both run the same SQL
     servers: list[Server] = []
     try:
-        overdue = due.DueFilter(window="overdue", district_code=DISTRICT)
-        upcoming = due.DueFilter(window="upcoming", within_days=30)
-        units = await pool.fetchval("SELECT count(*) FROM equipment")
-        statutory = await pool.fetchval("SELECT count(*) FROM due_date WHERE statutory")
-        listed = await pool.fetchval(
-            "SELECT count(*) FROM due_date WHERE statutory AND due_on < $1 AND district_code = $2",
-            today,
-            DISTRICT,
-        )
-        if listed < 10 * PAGE:
-            sys.exit(f"only {listed} overdue due dates in {DISTRICT}: load 'sereg demo' first")
-        # The last row of a page 90 % deep into the filtered list: the API's cursor names it.
-        deep = dict(
-            await pool.fetchrow(
-                "SELECT due_on, id FROM due_date WHERE statutory AND due_on < $1"
-                " AND district_code = $2 ORDER BY due_on, id OFFSET $3 LIMIT 1",
-                today,
-                DISTRICT,
-                int(listed * 0.9),
-            )
-        )
-        statements = {
-            "first": page_sql(overdue, today),
-            "deep": page_sql(overdue, today, deep),
-            "upcoming": page_sql(upcoming, today),
-        }
-        first_path = f"/api/v1/due?window=overdue&district={DISTRICT}&limit={PAGE}"
-        paths = {
-            "first": first_path,
-            "deep": f"{first_path}&cursor={encode_cursor(due.SORT, deep)}",
-            "upcoming": f"/api/v1/due?window=upcoming&within_days=30&limit={PAGE}",
-        }
-        labels = {
-            "first": "overdue 420606, first page",
-            "deep": "overdue 420606, keyset page 90 % deep",
-            "upcoming": "upcoming within 30 days",
-        }
+        cases = await due_cases(pool, today)
+        units, statutory, listed, deep = cases.units, cases.statutory, cases.listed, cases.deep
+        statements, paths, labels = cases.statements, cases.paths, cases.labels
+        first_path = paths["first"]
         headers = {"Authorization": f"Bearer {token}"}
         app, floor = sereg_server(1), floor_server(statements, 1)
         servers += [app, floor]
