@@ -30,6 +30,7 @@ import gc
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -246,17 +247,22 @@ async def sustainable_row(
     seconds: float,
 ) -> None:
     """One row of the sustainable-rate table: ``path``'s highest sustained rate."""
-    before = server.cpu()
+    before, client_before = server.cpu(), time.process_time()
     best, tried = await sustainable_rate(
         f"{label} {case}", lean_case(server.http, path, headers), rates=rates, seconds=seconds
     )
-    cpu = (server.cpu() - before) * 1000 / sum(t.count + 20 for t in tried)
+    sent = sum(t.count + 20 for t in tried)  # each rate's run and its 20 warm-up requests
+    cpu = (server.cpu() - before) * 1000 / sent
+    # The client's own CPU a request (this process): well under a core's worth at the
+    # highest rate means the client was not what capped it.
+    client = (time.process_time() - client_before) * 1000 / sent
     at = next((t for t in tried if t.name.endswith(f"@ {best:.0f}/s")), None) if best else None
     detail = f"{at.p99_ms:.1f} ms" if at else "—"
     tried_text = ", ".join(f"{t.name.split('@ ')[1]} p99 {t.p99_ms:.0f}" for t in tried)
     print(
         f"| {label} | {case} | {workers} | {f'{best:.0f}' if best else f'< {min(rates):.0f}'}"
-        f" | {detail}, {cpu:.2f} ms/req (tried: {tried_text}) | {os.getloadavg()[0]:.2f} |",
+        f" | {detail}, {cpu:.2f} ms/req (client {client:.2f}) (tried: {tried_text})"
+        f" | {os.getloadavg()[0]:.2f} |",
         flush=True,
     )
 
@@ -376,7 +382,7 @@ async def measure(
             print()
             print(
                 "| server | case | workers | sustainable req/s | at that rate: p99 ms,"
-                " CPU ms/req | load avg |"
+                " server CPU ms/req (client CPU ms/req) | load avg |"
             )
             print("| --- | --- | ---: | ---: | --- | ---: |")
             for workers in (1, 2):
