@@ -373,7 +373,9 @@ class InspectionResult(Struct):
     schedule: ScheduleView
 
 
-class DueItem(Struct):
+# gc=False: scalars and text only (no reference cycle possible); 50 per due-list page are
+# built and encoded, and untracked they do not count towards the collector's next pass.
+class DueItem(Struct, gc=False):
     id: int
     equipment_id: int
     code: str

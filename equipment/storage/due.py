@@ -37,7 +37,9 @@ class DueFilter:
     by_grade: bool = False  # worst grade first (then newest) instead of earliest due
 
 
-class DueRow(msgspec.Struct, frozen=True):
+# gc=False: a row holds only scalars and text, so it can be in no reference cycle; the
+# collector need not track the 50 built per due-list page (fewer young collections).
+class DueRow(msgspec.Struct, frozen=True, gc=False):
     """A due date with its unit's code, address and status and its organisations' names
     (the fields in the order of _PAGE_SELECT's columns: built positionally)."""
 

@@ -411,3 +411,25 @@ async def test_a_policy_overriding_a_c_row_is_refused(policy_file):
     with pytest.raises(InvalidValue) as refused:
         policy_file('{"overrides": {"lift.periodic_years": {"years": [2]}}}')
     assert "lift.periodic_years" in (refused.value.field or "")
+
+
+async def test_the_due_list_answers_alike_read_in_one_pass_or_by_its_twin(client, ctx):
+    """A plain query is read by the handler, the same query in another spelling (a name
+    twice, 5.0 for 5) by the declared twin: the same answer, and the twin's refusals."""
+    for months in (3, 9, 15):
+        await lift(ctx, add_months(f.today(), -months * 7))
+    plain = await client.get("/api/v1/due?within_days=3000&limit=2", headers=ctx["inspector"])
+    spelled = await client.get(
+        "/api/v1/due?within_days=3000.0&limit=2&limit=2", headers=ctx["inspector"]
+    )
+    assert plain.status_code == spelled.status_code == 200
+    assert plain.content == spelled.content and plain.json()["items"]
+    bad = await client.get("/api/v1/due?within_days=99999&lang=en", headers=ctx["inspector"])
+    assert bad.status_code == 400
+    assert bad.json()["extra"] == [{"key": "within_days", "message": "Expected `int` <= 3660"}]
+    anonymous = await client.get("/api/v1/due?within_days=5.0")
+    assert anonymous.status_code == 401
+    # The twin answers for the caller the API's token hook found: the same scope.
+    owner = await client.get("/api/v1/due?limit=9", headers=ctx["company_token"])
+    owner_twin = await client.get("/api/v1/due?limit=9&limit=9", headers=ctx["company_token"])
+    assert (owner.status_code, owner.content) == (owner_twin.status_code, owner_twin.content)
