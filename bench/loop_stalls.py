@@ -29,7 +29,11 @@ import sys
 import time
 from typing import TextIO
 
-TICK_S = 0.001
+# Every 5 ms: a wake costs the server ~20 µs of CPU on a loaded machine, so a 1 ms tick
+# was itself a few per cent of a core (and of the CPU per request the bench reports). A
+# stall shorter than the tick can fall between two wakes and be missed; one of 5 ms or
+# more is seen as a wake late by 0-5 ms, and one of 10 ms or more always shows.
+TICK_S = 0.005
 # libuv (uvloop) keeps timers in whole milliseconds: a wake up to ~1 ms late is the timer,
 # not a stall.
 RECORD_MS = 2.0

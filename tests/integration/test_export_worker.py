@@ -11,7 +11,7 @@ import io
 import multiprocessing
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -31,6 +31,8 @@ from tests.export_probe import GateExport
 
 pytestmark = pytest.mark.integration
 ACCEPT_LANGUAGE = "en"
+# The worker's reading on SQLite is covered by the content test; the rest is the same.
+POSTGRES_ONLY = pytest.mark.parametrize("engine", ["postgres"], indirect=True)
 
 
 @pytest.fixture
@@ -64,6 +66,14 @@ async def city(engine) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_worker_for_the_module() -> Iterator[None]:
+    """The worker process is started once (a spawn and its imports take seconds) and
+    stopped after the module's tests; each job names its own database."""
+    yield
+    export_worker.shutdown()
+
+
 @pytest.fixture
 def to_worker(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every export of more than one row goes to the worker; the list counts the jobs."""
@@ -76,8 +86,7 @@ def to_worker(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(export_worker, "INLINE_ROWS", 1)
     monkeypatch.setattr(export_worker, "_executor", counted)
-    yield jobs
-    export_worker.shutdown()
+    return jobs
 
 
 async def json_items(client, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -171,6 +180,7 @@ def admin() -> Principal:
     return Principal(Role.ADMIN)
 
 
+@POSTGRES_ONLY
 async def test_the_loop_answers_while_the_worker_reads_and_formats_a_large_export(
     client, city, to_worker: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -209,6 +219,7 @@ async def test_the_loop_answers_while_the_worker_reads_and_formats_a_large_expor
     assert len(read_here) == export_worker.INLINE_ROWS + 1 < len(expected)
 
 
+@POSTGRES_ONLY
 async def test_a_download_given_up_ends_its_job_and_frees_the_worker(
     client, city, to_worker: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -244,6 +255,7 @@ def due_csv() -> Callable[[], Any]:
     return partial(exports.CsvExport, "en")
 
 
+@POSTGRES_ONLY
 async def test_a_worker_that_dies_is_a_503_in_the_callers_words_and_is_replaced(
     client, city, to_worker: list[int], tmp_path: Path
 ):
