@@ -21,11 +21,23 @@ station's cylinders with the cylinder's own medium:
   and again from another process: the load a busy bureau puts beside the interlock.
   Same target.
 
+Beside each case's latency: the CPU the server's own process (the one whose event loop
+answers the permit) spent per request, the export worker's CPU, and the stalls of the
+server's event loop in the case's window (bench/loop_stalls.py: how often, and how long,
+no callback could run). On a loaded machine the latencies move with the load; these
+figures carry over.
+
+    python -m bench.fill_permit --template export19_bench --before ../main --rounds 3
+
 ``--database URL`` measures an existing register instead (e.g. the province of
 ``sereg demo --province``, which brings its own fill states): nothing is loaded, written
 or dropped but a bench token. ``--station CODE`` names the station (the default picks the
 one with the most cylinders, a scan of the whole register); ``--no-downloads`` leaves out
-the last case (a province's whole due list is no download).
+the case beside downloads (a province's whole due list is no download).
+
+``--template`` copies a demo register built once (``sereg demo --units 50000``) instead
+of generating one; ``--before`` runs another checkout's server (its own .venv) beside
+this one's on the same register, alone and beside downloads alternating between the two.
 """
 
 from __future__ import annotations
@@ -37,9 +49,14 @@ import gc
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import asyncpg
@@ -57,7 +74,6 @@ from bench.harness import (
     machine,
     process_cpu_seconds,
     server_pids,
-    start_server,
 )
 from bench.harness import wait_until_up as wait_for_server
 from bench.ingest_support import ROOT, scratch_register
@@ -68,6 +84,7 @@ TARGET_P99_MS = 10.0
 API = "API: GET /api/v1/cylinders/{code}/fill-permit"
 BESIDE_DOWNLOADS = "API beside downloads: the same, while the due list downloads as XLSX"
 DOWNLOAD = "/api/v1/due/export.xlsx"
+LOOP_STALLS = Path(__file__).resolve().parent / "loop_stalls.py"
 
 
 async def keep_session(_: asyncpg.Connection) -> None:
@@ -212,9 +229,115 @@ def health_case(http: LeanHttp, headers: dict[str, str]):
     return call
 
 
+@dataclass
+class Server:
+    """One ``sereg serve`` under measurement: this checkout's, or another one's
+    (``--before``), each on the same register, its loop watched by bench/loop_stalls.py."""
+
+    name: str
+    process: subprocess.Popen
+    port: int
+    stalls: Path
+    http: LeanHttp | None = None
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds so far of the server process itself and of its children (the
+        export worker): the loop's process is the one the permit shares."""
+        own = process_cpu_seconds_own(self.process.pid)
+        children = server_pids(self.process.pid)[1:]
+        return own, process_cpu_seconds(children)
+
+    def stalls_between(self, start: float, end: float) -> list[float]:
+        """The loop's stalls (ms) that ended in [start, end] (unix time)."""
+        found = []
+        for line in self.stalls.read_text().splitlines():
+            at, late = line.split()
+            if start <= float(at) <= end:
+                found.append(float(late))
+        return found
+
+
+def process_cpu_seconds_own(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` alone (not its children)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_watched_server(name: str, root: Path, port: int, scratch: Path) -> Server:
+    """``sereg serve`` of the checkout ``root`` (its own .venv) with the loop ticker."""
+    stalls = scratch / f"stalls-{name}-{port}.txt"
+    stalls.touch()
+    python = root / ".venv" / "bin" / "python" if root != ROOT else Path(sys.executable)
+    process = subprocess.Popen(
+        [str(python), str(LOOP_STALLS), str(stalls), "-m", "sereg.cli", "serve",
+         "--port", str(port)],
+        cwd=root,
+        env={**os.environ, "SEREG_DB_POOL_MAX": "10"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    return Server(name, process, port, stalls)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a case cost the server beside its latency."""
+
+    requests: int
+    cpu_ms_per_request: float
+    worker_cpu_s: float
+    stalls: list[float]
+
+    def row(self, name: str) -> str:
+        big = sum(1 for s in self.stalls if s >= 5)
+        bigger = sum(1 for s in self.stalls if s >= 10)
+        longest = max(self.stalls, default=0.0)
+        return (
+            f"| {name} | {self.cpu_ms_per_request:.3f} | {self.worker_cpu_s:.1f} |"
+            f" {len(self.stalls)} | {big} | {bigger} | {longest:.1f} |"
+        )
+
+
+FIGURES_HEADER = (
+    "| case | server CPU ms per request (loop's process) | export worker CPU s |"
+    " loop ticks late >= 2 ms | >= 5 ms | >= 10 ms | longest stall ms |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+
+
+async def measured(
+    server: Server, name: str, call, args: argparse.Namespace, downloads: Downloads | None
+) -> tuple[Latency, Figures]:
+    # The client's collector pauses would show as server latency.
+    gc.collect()
+    gc.disable()
+    try:
+        with downloads if downloads is not None else contextlib.nullcontext():
+            if downloads is not None:
+                await asyncio.sleep(1)  # the first download under way (the worker warm)
+            own, worker = server.cpu()
+            start = time.time()
+            latency = await fixed_rate(name, call, rate=args.rate, seconds=args.seconds)
+            end = time.time()
+            own_after, worker_after = server.cpu()
+    finally:
+        gc.enable()
+    await asyncio.sleep(0.2)  # the ticker's last lines written
+    requests = latency.count + 20  # and the warm-up
+    figures = Figures(
+        latency.count,
+        (own_after - own) * 1000 / requests,
+        worker_after - worker,
+        server.stalls_between(start, end),
+    )
+    return latency, figures
+
+
 async def measure(url: str, args: argparse.Namespace) -> int:
     pool = await asyncpg.create_pool(url, min_size=4, max_size=8, reset=keep_session)
-    server = None
+    servers: list[Server] = []
+    scratch = Path(tempfile.mkdtemp(prefix="bench-fill-permit-"))
     try:
         if args.database:
             states = await pool.fetchval("SELECT count(*) FROM cylinder_fill_state")
@@ -222,83 +345,95 @@ async def measure(url: str, args: argparse.Namespace) -> int:
             states = await give_every_cylinder_a_last_fill(pool)
         org_id, station, codes = await pick_station(pool, args.station)
         token = await asyncio.to_thread(station_token, org_id)
-        port = free_port()
-        server = start_server(port)
+        admin = await asyncio.to_thread(admin_token)
+        sides = [("after", ROOT)]
+        if args.before:
+            sides.insert(0, ("before", args.before.resolve()))
+        for name, root in sides:
+            servers.append(start_watched_server(name, root, free_port(), scratch))
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as probe:
-            await wait_for_server(probe)
-        http = LeanHttp(port)
+        for server in servers:
+            base = f"http://127.0.0.1:{server.port}"
+            async with httpx.AsyncClient(base_url=base, timeout=10) as probe:
+                await wait_for_server(probe)
+            server.http = LeanHttp(server.port)
         try:
             answers: Counter[str] = Counter()
-            check = permit_api_case(http, station, codes, headers, args.seed + 1, answers)
-            for i in range(300):
-                assert await check(i), "the fill-permit request failed"
-            # Grow the server's pool before measuring (see bench/README.md, due list).
-            await asyncio.gather(*(check(-1) for _ in range(40)))
+            for server in servers:
+                assert server.http is not None
+                check = permit_api_case(
+                    server.http, station, codes, headers, args.seed + 1, answers
+                )
+                for i in range(300):
+                    assert await check(i), f"the fill-permit request failed ({server.name})"
+                # Grow the server's pool before measuring (see bench/README.md, due list).
+                await asyncio.gather(*(check(-1) for _ in range(40)))
             print(
                 f"# fill permit latency: station {station}, {len(codes):,} own cylinders,"
                 f" {states:,} cylinders with a last fill; {args.rate:.0f} req/s for"
                 f" {args.seconds:.0f} s"
             )
-            print(f"machine: {machine()}; {load_average()} at start")
+            print(f"machine: {machine()}")
+            print(f"{load_average()} at the start")
+            if args.before:
+                print(f"servers: before = {args.before.resolve()}, after = {ROOT}")
             print(
                 "answers over 340 random cylinders: "
                 + ", ".join(f"{code} x{n}" for code, n in sorted(answers.items()))
             )
             print()
-            # The server's CPU per request (user + system, /proc), and the load beside it.
-            print(
-                HEADER.replace(
-                    "achieved req/s |", "achieved req/s | server CPU ms/req | load avg |"
-                )
-                + " ---: | ---: |"
-            )
-            admin = await asyncio.to_thread(admin_token)
-            downloads = Downloads(port, DOWNLOAD, f"Bearer {admin}")
-            cases = [
-                ("HTTP floor: GET /health", health_case(http, headers)),
+            print(HEADER)
+            first = servers[-1]
+            assert first.http is not None
+            floors = [
+                ("HTTP floor: GET /health", health_case(first.http, headers)),
                 (
                     "DB floor: the permit's SQL (asyncpg, one pooled connection)",
                     permit_sql_case(pool, org_id, codes, args.seed),
                 ),
-                (API, permit_api_case(http, station, codes, headers, args.seed)),
-                (BESIDE_DOWNLOADS, permit_api_case(http, station, codes, headers, args.seed)),
             ]
             results: dict[str, Latency] = {}
-            if args.no_downloads:
-                cases = cases[:-1]
-            for name, call in cases:
-                # The client's collector pauses would show as server latency.
-                gc.collect()
-                gc.disable()
-                cpu_before = process_cpu_seconds(server_pids(server.pid))
-                try:
-                    with downloads if name == BESIDE_DOWNLOADS else contextlib.nullcontext():
-                        results[name] = await fixed_rate(
-                            name, call, rate=args.rate, seconds=args.seconds
+            figures: dict[str, Figures] = {}
+            for name, call in floors:
+                results[name], figures[name] = await measured(first, name, call, args, None)
+                print(results[name].row(), flush=True)
+            summaries: dict[str, list[str]] = {}
+            for round_ in range(args.rounds):
+                for case in (API,) if args.no_downloads else (API, BESIDE_DOWNLOADS):
+                    # before, after, before, after: a load that comes and goes falls on both
+                    for server in servers:
+                        assert server.http is not None
+                        name = _case_name(case, server, args, round_)
+                        downloads = None
+                        if case == BESIDE_DOWNLOADS:
+                            downloads = Downloads(server.port, DOWNLOAD, f"Bearer {admin}")
+                        call = permit_api_case(server.http, station, codes, headers, args.seed)
+                        results[name], figures[name] = await measured(
+                            server, name, call, args, downloads
                         )
-                finally:
-                    gc.enable()
-                cpu = process_cpu_seconds(server_pids(server.pid)) - cpu_before
-                # The DB floor does not go through the server: its CPU there is idle noise.
-                cpu_text = (
-                    "—"
-                    if name.startswith("DB floor")
-                    else (f"{cpu * 1000 / max(results[name].count, 1):.2f}")
-                )
-                print(f"{results[name].row()} {cpu_text} | {os.getloadavg()[0]:.2f} |", flush=True)
+                        print(results[name].row(), flush=True)
+                        if downloads is not None:
+                            summaries[name] = [downloads.summary()]
         finally:
-            await http.close()
-        floor = results["HTTP floor: GET /health"]
+            for server in servers:
+                if server.http is not None:
+                    await server.http.close()
         print()
+        print(FIGURES_HEADER)
+        for name, figure in figures.items():
+            print(figure.row(name))
+        print()
+        print(f"{load_average()} at the end")
         code = codes[len(codes) // 2][0]
         print(f"EXPLAIN (ANALYZE, BUFFERS) of the permit's statements, cylinder {code}:")
         for line in await explain_permit(pool, org_id, code):
             print(f"    {line}")
-        if not args.no_downloads:
-            print(f"downloads beside the last case ({DOWNLOAD}): {downloads.summary()}")
-        for name in (API,) if args.no_downloads else (API, BESIDE_DOWNLOADS):
-            api = results[name]
+        for name, summary in summaries.items():
+            print(f"downloads beside {name.split(':')[0]} ({DOWNLOAD}): {summary[0]}")
+        floor = results["HTTP floor: GET /health"]
+        for name, api in results.items():
+            if not name.startswith(("API", "before API", "after API")):
+                continue
             met = api.p99_ms <= TARGET_P99_MS and not api.errors
             print(
                 f"Target: p99 <= {TARGET_P99_MS:.0f} ms: {name.split(':')[0]} p99"
@@ -307,10 +442,24 @@ async def measure(url: str, args: argparse.Namespace) -> int:
             )
         return 0  # a benchmark reports; the target line above says whether it was met
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
+        for server in servers:
+            server.process.terminate()
+        for server in servers:
+            try:
+                server.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a download still being prepared holds it
+                server.process.kill()
+                server.process.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
         await pool.close()
+
+
+def _case_name(case: str, server: Server, args: argparse.Namespace, round_: int) -> str:
+    """The case's row name: as before with one server, else with the side and round."""
+    if not args.before and args.rounds == 1:
+        return case
+    head, _, tail = case.partition(":")
+    return f"{server.name} {head} #{round_ + 1}:{tail}"
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -318,8 +467,8 @@ async def run(args: argparse.Namespace) -> int:
         os.environ["DATABASE_URL"] = args.database
         os.environ["PICCOLO_CONF"] = "piccolo_conf"
         return await measure(args.database, args)
-    async with scratch_register(args.units) as url:
-        # harness.start_server and the token command read the register from here.
+    async with scratch_register(args.units, template=args.template) as url:
+        # The servers and the token command read the register from here.
         os.environ["DATABASE_URL"] = url
         os.environ["PICCOLO_CONF"] = "piccolo_conf"
         return await measure(url, args)
@@ -331,6 +480,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--units", type=int, default=20_000, help="demo register size")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--template",
+        help="copy this existing demo register (seconds) instead of generating --units (minutes)",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout (with its .venv): its server runs beside this one's on the"
+        " same register, the cases alternating between the two",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="alone and beside, N times each")
     parser.add_argument("--database", help="measure this existing register (nothing loaded)")
     parser.add_argument("--station", help="the station's code (default: the largest)")
     parser.add_argument(

@@ -1,5 +1,10 @@
-"""An export that a worker process can unpickle without importing the API: the rows'
-numbers and the id of the process that formatted them (tests/unit/test_downloads.py)."""
+"""Exports a worker process can unpickle without importing the API.
+
+``GateExport`` stops at its first row until the test lets it go: it opens a FIFO for
+reading, which returns only when the test opens it for writing (the signal that the
+export is under way), and reads it to the end, which returns only when the test closes
+it (the signal to go on). No sleeps, no timing: tests/integration/test_export_worker.py.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,19 @@ from collections.abc import Mapping
 from typing import Any
 
 
-class PidExport:
-    def __init__(self) -> None:
-        self.rows: list[int] = []
+class GateExport:
+    def __init__(self, gate: str) -> None:
+        self.gate = gate
+        self.codes: list[str] = []
 
     def add(self, row: Mapping[str, Any]) -> None:
-        self.rows.append(row["n"])
+        if not self.codes:
+            with open(self.gate, "rb") as gate:
+                gate.read()
+        self.codes.append(f"{row['code']} {row['kind']}")
 
     def finish(self) -> bytes:
-        return f"{os.getpid()}:{self.rows}".encode()
+        return "\n".join([str(os.getpid()), *self.codes]).encode()
+
+    def close(self) -> None:
+        """Nothing to release."""

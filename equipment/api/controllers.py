@@ -797,59 +797,68 @@ class DueController(Controller):
     @get("/export.csv", media_type=exports.CSV_MEDIA_TYPE, responses=api_docs.READ)
     async def export_csv(
         self,
+        request: Request,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
         language: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
-    ) -> Response[bytes]:
-        items = await _all_due(principal, filters)
-        content = await render(partial(exports.CsvExport, exports.export_lang(language)), items)
-        return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
+    ) -> Response[Any]:
+        make = partial(exports.CsvExport, exports.export_lang(language))
+        return await _due_download(request, principal, filters, make, "csv")
 
     @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
     async def export_xlsx(
         self,
+        request: Request,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
         language: NamedDependency[str],  # ?lang=en or Accept-Language; Chinese by default
-    ) -> Response[bytes]:
-        items = await _all_due(principal, filters)
-        content = await render(partial(exports.XlsxExport, exports.export_lang(language)), items)
-        return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
+    ) -> Response[Any]:
+        make = partial(exports.XlsxExport, exports.export_lang(language))
+        return await _due_download(request, principal, filters, make, "xlsx")
 
     @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE, responses=api_docs.READ)
     async def calendar(
         self,
+        request: Request,
         principal: NamedDependency[Principal],
         filters: NamedDependency[due.DueFilter],
-    ) -> Response[bytes]:
+    ) -> Response[Any]:
         """An iCalendar feed of the matching due dates, for a district or a company."""
-        items = await _all_due(principal, filters)
-        calendar = partial(
-            exports.IcsExport, calendar_name="sereg 应检设备", generated_at=clock.now()
-        )
-        return _download(await render(calendar, items), exports.ICS_MEDIA_TYPE, "due.ics")
+        make = partial(exports.IcsExport, calendar_name="sereg 应检设备", generated_at=clock.now())
+        return await _due_download(request, principal, filters, make, "ics")
 
 
-async def _all_due(principal: Principal, filters: due.DueFilter) -> list[dict]:
-    return [
-        item
-        async for item in due.iterate_due(
-            principal, filters, today=clock.today(), max_rows=EXPORT_LIMIT
-        )
-    ]
+_MEDIA_TYPES = {
+    "csv": exports.CSV_MEDIA_TYPE,
+    "xlsx": exports.XLSX_MEDIA_TYPE,
+    "ics": exports.ICS_MEDIA_TYPE,
+}
+
+
+async def _due_download(
+    request: Request,
+    principal: Principal,
+    filters: due.DueFilter,
+    make: Callable[[], exports.Export],
+    suffix: str,
+) -> Response[Any]:
+    """The caller's due list as a file: a large one read and formatted in the export
+    worker (export_worker), the server relaying its bytes."""
+    return await export_worker.due_response(
+        request,
+        principal,
+        filters,
+        make,
+        today=clock.today(),
+        max_rows=EXPORT_LIMIT,
+        media_type=_MEDIA_TYPES[suffix],
+        headers={"Content-Disposition": f'attachment; filename="due.{suffix}"'},
+    )
 
 
 async def render(make: Callable[[], exports.Export], rows: Sequence[dict]) -> bytes:
-    """The download's bytes, built off the event loop when large (export_worker)."""
+    """The bytes of a small export of rows in hand, formatted paced (export_worker)."""
     return await export_worker.render(make, rows)
-
-
-def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]:
-    return Response(
-        content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 @get("/reminders", tags=("due",), responses=api_docs.READ)

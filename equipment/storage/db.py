@@ -6,6 +6,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,44 @@ async def rows(sql: str, *args: Any) -> list[Any]:
         return list(await current.pool.fetch(sql, *args))
     async with reader() as bulk:
         return await bulk.rows(sql, *args)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Where the bound engine's database is, in a form another process can be handed (the
+    export worker reads the register itself): asyncpg's connection keywords, or a SQLite
+    file's path."""
+
+    postgres: dict[str, Any] | None = None
+    sqlite_path: str | None = None
+
+
+def engine_spec() -> EngineSpec:
+    current = engine()
+    if isinstance(current, PostgresEngine):
+        return EngineSpec(postgres=dict(current.config))
+    assert isinstance(current, SQLiteEngine)
+    return EngineSpec(sqlite_path=str(current.connection_kwargs["database"]))
+
+
+@asynccontextmanager
+async def opened(spec: EngineSpec) -> AsyncIterator[None]:
+    """In another process (the export worker): the register tables bound to ``spec``'s
+    database for the block, on one connection of its own (a pool of one, so the block's
+    statements do not each open a connection), closed at its end."""
+    new: Engine[Any]
+    if spec.postgres is not None:
+        new = PostgresEngine(config=spec.postgres)
+        await new.start_connection_pool(min_size=1, max_size=1, reset=_no_reset)
+    else:
+        assert spec.sqlite_path is not None
+        new = SQLiteEngine(path=spec.sqlite_path)
+    bind(new)
+    try:
+        yield
+    finally:
+        if isinstance(new, PostgresEngine):
+            await new.close_connection_pool()
 
 
 def bind(new_engine: Engine[Any]) -> None:

@@ -22,7 +22,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from equipment.api import controllers, exports, views
+from equipment.api import controllers, export_worker, exports, views
 from equipment.domain import catalogue, lift_events, regions
 from equipment.domain import risk as risk_rules
 from equipment.domain.access import Permission, Principal, Role
@@ -326,21 +326,21 @@ def _set(values: Mapping[str, str]) -> dict[str, str]:
 
 
 async def _export(
-    request: Request, principal: Principal, export: Callable[[], exports.Export]
-) -> bytes:
-    filters = due_filter_of(_query_values(request))
-    items = [
-        item
-        async for item in due.iterate_due(
-            principal, filters, today=clock.today(), max_rows=controllers.EXPORT_LIMIT
-        )
-    ]
-    return await controllers.render(export, items)
-
-
-def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]:
-    return Response(
-        content,
+    request: Request,
+    principal: Principal,
+    export: Callable[[], exports.Export],
+    media_type: str,
+    filename: str,
+) -> Response[Any]:
+    """The due list as a file: the same as the API's (a large one read and formatted in
+    the export worker)."""
+    return await export_worker.due_response(
+        request,
+        principal,
+        due_filter_of(_query_values(request)),
+        export,
+        today=clock.today(),
+        max_rows=controllers.EXPORT_LIMIT,
         media_type=media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -350,19 +350,19 @@ def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]
 
 
 @get("/ui/due/export.csv", include_in_schema=False, media_type=exports.CSV_MEDIA_TYPE)
-async def due_csv(request: Request, principal: NamedDependency[Principal]) -> Response[bytes]:
+async def due_csv(request: Request, principal: NamedDependency[Principal]) -> Response[Any]:
     """The due list as CSV: the same export as GET /api/v1/due/export.csv."""
     lang = exports.export_lang(staff_language(request))
-    content = await _export(request, principal, partial(exports.CsvExport, lang))
-    return _download(content, exports.CSV_MEDIA_TYPE, "due.csv")
+    make = partial(exports.CsvExport, lang)
+    return await _export(request, principal, make, exports.CSV_MEDIA_TYPE, "due.csv")
 
 
 @get("/ui/due/export.xlsx", include_in_schema=False, media_type=exports.XLSX_MEDIA_TYPE)
-async def due_xlsx(request: Request, principal: NamedDependency[Principal]) -> Response[bytes]:
+async def due_xlsx(request: Request, principal: NamedDependency[Principal]) -> Response[Any]:
     """The due list as Excel: the same export as GET /api/v1/due/export.xlsx."""
     lang = exports.export_lang(staff_language(request))
-    content = await _export(request, principal, partial(exports.XlsxExport, lang))
-    return _download(content, exports.XLSX_MEDIA_TYPE, "due.xlsx")
+    make = partial(exports.XlsxExport, lang)
+    return await _export(request, principal, make, exports.XLSX_MEDIA_TYPE, "due.xlsx")
 
 
 # ---- a unit's page --------------------------------------------------------------------
@@ -628,25 +628,21 @@ def elapsed(since: datetime, now: datetime) -> str:
 
 
 @get(f"{calendar_feeds.PATH}/{{name:str}}", include_in_schema=False)
-async def calendar_feed(name: FromPath[str]) -> Response[bytes]:
+async def calendar_feed(request: Request, name: FromPath[str]) -> Response[Any]:
     """The account's due dates (statutory, overdue and the coming year) as iCalendar, for
     a calendar app that subscribes to the URL: the secret in the path is the credential."""
     secret = name.removesuffix(".ics") if name.endswith(".ics") else ""
     principal = await calendar_feeds.principal_of(secret)
     if principal is None:
         return Response(b"not found\n", status_code=404, media_type="text/plain")
-    items = [
-        item
-        async for item in due.iterate_due(
-            principal,
-            due.DueFilter(within_days=FEED_DAYS),
-            today=clock.today(),
-            max_rows=controllers.EXPORT_LIMIT,
-        )
-    ]
     calendar = partial(exports.IcsExport, calendar_name="sereg 应检设备", generated_at=clock.now())
-    return Response(
-        await controllers.render(calendar, items),
+    return await export_worker.due_response(
+        request,
+        principal,
+        due.DueFilter(within_days=FEED_DAYS),
+        calendar,
+        today=clock.today(),
+        max_rows=controllers.EXPORT_LIMIT,
         media_type=exports.ICS_MEDIA_TYPE,
         headers={"Cache-Control": "private, no-store"},
     )

@@ -1,18 +1,17 @@
-"""Downloads are formatted a slice at a time, so that other requests of the process run
-while an inspector's list of thousands of rows is being written."""
+"""Small downloads are formatted in the server a slice at a time, so that other requests
+of the process run meanwhile (large ones are read and formatted in the export worker:
+tests/integration/test_export_worker.py)."""
 
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from equipment.api import controllers, export_worker
+from equipment.api import controllers
 from equipment.services import pacing
-from tests.export_probe import PidExport
 from tests.loop_support import other_work
 
 
@@ -72,22 +71,3 @@ async def test_a_row_longer_than_a_slice_gives_the_loop_back_after_it(monkeypatc
 async def test_a_short_download_is_finished_at_once(monkeypatch, rows: int) -> None:
     events = await render_beside_other_work(monkeypatch, rows=rows, row_s=0.0)
     assert events.count("row 0") == rows
-
-
-async def test_a_large_download_is_formatted_in_the_worker_process(monkeypatch) -> None:
-    monkeypatch.setattr(export_worker, "INLINE_ROWS", 10)
-    monkeypatch.setattr(export_worker, "SLICE_ROWS", 7)
-    rows = [{"n": i} for i in range(30)]
-    events: list[str] = []
-    try:
-        async with other_work(events):
-            body = await controllers.render(PidExport, rows)
-    finally:
-        export_worker.shutdown()
-    pid, numbers = body.decode().split(":")
-    assert int(pid) != os.getpid()
-    assert numbers == str(list(range(30)))
-    # The loop was given back while the rows were being sent.
-    assert events.count("other") >= 1
-    small = await controllers.render(PidExport, rows[:10])
-    assert small.decode().split(":")[0] == str(os.getpid())
