@@ -23,7 +23,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 
@@ -192,6 +192,9 @@ def test_csv_accepts_a_generator() -> None:
     assert len(read_csv(to_csv(rows))) == 4
 
 
+# No deadline: up to 700 rows take a few tens of ms, past hypothesis's 200 ms on a loaded
+# machine, and the property is about the seams, not speed.
+@settings(deadline=None)
 @given(count=st.integers(min_value=0, max_value=700))
 def test_csv_of_many_rows_reads_back_every_row_once_in_order(count: int) -> None:
     # Rows are encoded a few hundred at a time: no row may be lost or doubled at a seam,
