@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
@@ -31,6 +31,7 @@ from equipment.services import (
     tokens,
 )
 from equipment.services.pagination import parse_sort
+from equipment.storage.equipment import EquipmentRow
 
 EquipmentId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="equipment id")]
 OrgIdPath = Annotated[int, PathParameter(ge=1, le=2**31 - 1, description="organisation id")]
@@ -96,8 +97,8 @@ def category_prefix_filter(prefix: str | None) -> str | None:
     return normalised
 
 
-def _with_etag(language: str, unit: Mapping[str, Any]) -> Response[schemas.Equipment]:
-    return Response(views.equipment(unit, language), headers={"ETag": etag(unit["version"])})
+def _with_etag(language: str, unit: EquipmentRow) -> Response[schemas.Equipment]:
+    return Response(views.equipment(unit, language), headers={"ETag": etag(unit.version)})
 
 
 class OrganisationController(Controller):

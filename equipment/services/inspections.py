@@ -56,9 +56,9 @@ async def record_inspection(
         await require_kind(body_id, OrgKind.INSPECTION_BODY, field="inspection_body_id")
     async with unit_of_work() as uow:
         unit = await get_equipment(principal, equipment_id)
-        if unit["status"] in (Status.SCRAPPED, Status.CANCELLED):
-            raise Conflict(f"equipment {equipment_id} is {unit['status']}; nothing to inspect")
-        made = unit["manufacture_date"]
+        if unit.status in (Status.SCRAPPED, Status.CANCELLED):
+            raise Conflict(f"equipment {equipment_id} is {unit.status}; nothing to inspect")
+        made = unit.manufacture_date
         if made is not None and inspected_on < made:
             raise InvalidValue(
                 "the inspection predates the unit's manufacture", field="inspected_on"

@@ -66,7 +66,7 @@ async def unit_file(principal: Principal, equipment_id: int, *, today: date) -> 
     inspections: list[dict[str, Any]] = list(rows.inspections)  # type: ignore[arg-type]
     changes: list[dict[str, Any]] = list(rows.status_changes)  # type: ignore[arg-type]
     schedule = rules.schedule(
-        schedules.history(dict(unit), inspections, changes), today, schedules.policy()
+        schedules.history(unit, inspections, changes), today, schedules.policy()
     )
     corrected = {i["corrects"] for i in inspections if i["corrects"] is not None}
     by_day = sorted(inspections, key=lambda i: (i["inspected_on"], i["id"]))

@@ -159,7 +159,7 @@ class UnitFileRepository:
             records = await bulk.rows(_MAINTENANCE_SQL, equipment_id) if maintenance else None
             trail = await bulk.rows(_AUDIT_SQL, equipment_id) if audit else None
         return UnitFileRows(
-            unit=cast(EquipmentRow, unit),
+            unit=EquipmentRow(**unit),
             inspections=cast(list[InspectionRow], [dict(r) for r in inspections]),
             status_changes=cast(list[StatusChangeRow], _decoded(changes, _STATUS_CHANGE_JSON)),
             alarms=[alarm_record(r) for r in alarms],

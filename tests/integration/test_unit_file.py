@@ -35,7 +35,7 @@ async def _or_none(call):
 async def sections(principal: Principal, unit_id: int) -> dict:
     """The page's sections as the separate services answer them."""
     unit = await register.get_equipment(principal, unit_id)
-    located = unit["longitude"] is not None and unit["latitude"] is not None
+    located = unit.longitude is not None and unit.latitude is not None
     return {
         "unit": unit,
         "schedule": await inspections.schedule_of(principal, unit_id, clock.today()),
@@ -46,10 +46,10 @@ async def sections(principal: Principal, unit_id: int) -> dict:
             )
         ).items,
         "names": await register.organisation_names(
-            {unit["user_unit"], unit["maintenance_company"], unit["owning_station"]}
+            {unit.user_unit, unit.maintenance_company, unit.owning_station}
         ),
         "outline": (
-            await areas.district_outline(principal, unit["district_code"]) if located else None
+            await areas.district_outline(principal, unit.district_code) if located else None
         ),
         "history": await _or_none(register.status_history(principal, unit_id)),
         "maintenance": await _or_none(maintenance.list_records(principal, unit_id)),
