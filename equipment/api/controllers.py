@@ -509,7 +509,7 @@ class InspectionController(Controller):
         equipment_id: EquipmentId,
     ) -> list[schemas.InspectionRecord]:
         rows = await inspections.list_inspections(principal, equipment_id)
-        return [views.inspection(r, language) for r in rows]
+        return [views.inspection(r, language, superseded=r.superseded) for r in rows]
 
     @get("/schedule", responses=api_docs.READ_ONE)
     async def schedule(

@@ -20,6 +20,7 @@ from equipment.storage.areas import AreaRow
 from equipment.storage.audit import AuditRow
 from equipment.storage.dead_letters import DeadLetterRow
 from equipment.storage.equipment import EquipmentRow
+from equipment.storage.inspections import InspectionRow
 from equipment.storage.maintenance import Contract, MaintenanceRecordRow
 from equipment.storage.organisations import OrganisationRow
 from equipment.storage.telemetry import LiftStateRecord
@@ -111,14 +112,22 @@ def category(cat: catalogue.Category) -> schemas.Category:
     )
 
 
-def inspection(row: Mapping[str, Any], lang: str) -> schemas.InspectionRecord:
-    values = {f: row[f] for f in schemas.InspectionRecord.__struct_fields__ if f in row}
+# The API's fields an inspection row holds under the same name (the rest are derived).
+_INSPECTION_SAME = tuple(
+    f for f in schemas.InspectionRecord.__struct_fields__ if f in InspectionRow.__struct_fields__
+)
+
+
+def inspection(
+    row: InspectionRow, lang: str, *, superseded: bool = False
+) -> schemas.InspectionRecord:
+    values = {f: getattr(row, f) for f in _INSPECTION_SAME}
     values.update(
-        kind_label=labels.label(labels.DUE_KIND, row["kind"], lang),
-        conclusion_label=labels.label(labels.CONCLUSION, row["conclusion"], lang),
-        equipment_id=row["equipment"],
-        inspection_body_id=row["inspection_body"],
-        superseded=row.get("superseded", False),
+        kind_label=labels.label(labels.DUE_KIND, row.kind, lang),
+        conclusion_label=labels.label(labels.CONCLUSION, row.conclusion, lang),
+        equipment_id=row.equipment,
+        inspection_body_id=row.inspection_body,
+        superseded=superseded,
     )
     return schemas.InspectionRecord(**values)
 

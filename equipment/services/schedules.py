@@ -8,7 +8,7 @@ the register.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from equipment.services import policies
 from equipment.storage import reads
 from equipment.storage.equipment import EquipmentRow
 from equipment.storage.hazards import HazardRepository
+from equipment.storage.inspections import InspectionRow
 
 # Rules that demand an inspection before restart after a long stop (TSG T7001-2023,
 # TSG 11-2020), whatever the periodic dates say.
@@ -52,10 +53,10 @@ def load_policy(path: Path | None) -> rules.Policy:
 
 
 def history(
-    unit: EquipmentRow, inspections: list[dict[str, Any]], changes: list[dict[str, Any]]
+    unit: EquipmentRow, inspections: Sequence[InspectionRow], changes: list[dict[str, Any]]
 ) -> rules.UnitHistory:
     """A unit's stored rows as the rules engine's plain input."""
-    corrected = {i["corrects"] for i in inspections if i["corrects"] is not None}
+    corrected = {i.corrects for i in inspections if i.corrects is not None}
     return plain_history(
         category=unit.category,
         status=unit.status,
@@ -66,15 +67,15 @@ def history(
         cylinder_use=unit.cylinder_use,
         inspections=[
             rules.Inspection(
-                inspected_on=i["inspected_on"],
-                kind=i["kind"],
-                conclusion=i["conclusion"],
-                next_due=i["next_due_stated"],
-                safety_grade=i["safety_grade"],
-                reason=i["reason"],
+                inspected_on=i.inspected_on,
+                kind=i.kind,
+                conclusion=i.conclusion,
+                next_due=i.next_due_stated,
+                safety_grade=i.safety_grade,
+                reason=i.reason,
             )
             for i in inspections
-            if i["id"] not in corrected
+            if i.id not in corrected
         ],
         steps=[(c["action"], c["effective_on"]) for c in changes],
     )

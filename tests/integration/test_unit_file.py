@@ -85,7 +85,7 @@ async def test_the_unit_file_is_what_each_section_service_answers(engine, boot) 
             "inspected_on": today - timedelta(days=29),
             "conclusion": "fail",
             "report_no": "R-1a",
-            "corrects": first["id"],
+            "corrects": first.id,
         },
         today=today,
         now=now,
@@ -127,7 +127,7 @@ async def test_the_unit_file_is_what_each_section_service_answers(engine, boot) 
             "audit": found.audit,
         }
         assert got == expected, caller
-    assert len(expected["inspections"]) == 2 and expected["inspections"][0]["superseded"]
+    assert len(expected["inspections"]) == 2 and expected["inspections"][0].superseded
     assert expected["history"] and expected["audit"] and expected["alarms"]
     # Outside the scope: 404, as the unit's own read answers.
     for stranger in (
