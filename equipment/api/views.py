@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,7 +19,7 @@ from equipment.storage.alarms import AlarmRecord
 from equipment.storage.areas import AreaRow
 from equipment.storage.audit import AuditRow
 from equipment.storage.dead_letters import DeadLetterRow
-from equipment.storage.equipment import EquipmentRow
+from equipment.storage.equipment import EquipmentRow, StatusChangeRow
 from equipment.storage.inspections import InspectionRow
 from equipment.storage.maintenance import Contract, MaintenanceRecordRow
 from equipment.storage.organisations import OrganisationRow
@@ -76,12 +76,18 @@ def equipment(row: EquipmentRow, lang: str) -> schemas.Equipment:
     return schemas.Equipment(**values)
 
 
-def status_change(row: Mapping[str, Any], lang: str) -> schemas.StatusChange:
-    values = {f: row[f] for f in schemas.StatusChange.__struct_fields__ if f in row}
+# The API's fields a status change holds under the same name (the rest are labels).
+_STATUS_CHANGE_SAME = tuple(
+    f for f in schemas.StatusChange.__struct_fields__ if f in StatusChangeRow.__struct_fields__
+)
+
+
+def status_change(row: StatusChangeRow, lang: str) -> schemas.StatusChange:
+    values = {f: getattr(row, f) for f in _STATUS_CHANGE_SAME}
     values.update(
-        action_label=labels.label(labels.STATUS_ACTION, row["action"], lang),
-        from_status_label=labels.label(labels.STATUS, row["from_status"], lang),
-        to_status_label=labels.label(labels.STATUS, row["to_status"], lang),
+        action_label=labels.label(labels.STATUS_ACTION, row.action, lang),
+        from_status_label=labels.label(labels.STATUS, row.from_status, lang),
+        to_status_label=labels.label(labels.STATUS, row.to_status, lang),
     )
     return schemas.StatusChange(**values)
 

@@ -597,7 +597,7 @@ async def last_refusal(principal: Principal, equipment_id: int) -> StatusChangeR
     """The refusal a refused unit is in (its reason and day), for the applicant's page."""
     await _load(principal, equipment_id)
     steps = await reads().equipment.status_history(equipment_id)
-    refusals = [s for s in steps if s["action"] == Action.REFUSE.value]
+    refusals = [s for s in steps if s.action == Action.REFUSE.value]
     return refusals[-1] if refusals else None
 
 

@@ -19,7 +19,7 @@ from equipment.domain.lifecycle import Status
 from equipment.domain.rules.model import STATUTORY_KINDS
 from equipment.services import policies
 from equipment.storage import reads
-from equipment.storage.equipment import EquipmentRow
+from equipment.storage.equipment import EquipmentRow, StatusChangeRow, StatusStepRow
 from equipment.storage.hazards import HazardRepository
 from equipment.storage.inspections import InspectionRow
 
@@ -53,7 +53,9 @@ def load_policy(path: Path | None) -> rules.Policy:
 
 
 def history(
-    unit: EquipmentRow, inspections: Sequence[InspectionRow], changes: list[dict[str, Any]]
+    unit: EquipmentRow,
+    inspections: Sequence[InspectionRow],
+    changes: Sequence[StatusStepRow] | Sequence[StatusChangeRow],
 ) -> rules.UnitHistory:
     """A unit's stored rows as the rules engine's plain input."""
     corrected = {i.corrects for i in inspections if i.corrects is not None}
@@ -77,7 +79,7 @@ def history(
             for i in inspections
             if i.id not in corrected
         ],
-        steps=[(c["action"], c["effective_on"]) for c in changes],
+        steps=[(c.action, c.effective_on) for c in changes],
     )
 
 

@@ -64,9 +64,8 @@ async def unit_file(principal: Principal, equipment_id: int, *, today: date) -> 
     # The page's alarm list is not optional (after the scope: 404 outside it comes first).
     principal.require(Permission.ALARM_READ)
     unit = rows.unit
-    changes: list[dict[str, Any]] = list(rows.status_changes)  # type: ignore[arg-type]
     schedule = rules.schedule(
-        schedules.history(unit, rows.inspections, changes), today, schedules.policy()
+        schedules.history(unit, rows.inspections, rows.status_changes), today, schedules.policy()
     )
     by_day = inspections.listed(sorted(rows.inspections, key=lambda i: (i.inspected_on, i.id)))
     return UnitFile(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, cast
 
 import msgspec
 import numpy as np
@@ -65,7 +65,10 @@ class EquipmentRow(msgspec.Struct, frozen=True):
     updated_at: datetime
 
 
-class StatusChangeRow(TypedDict):
+class StatusChangeRow(msgspec.Struct, frozen=True):
+    """One step of the registration workflow (built positionally from a select of these
+    columns in this order)."""
+
     id: int
     equipment: int
     action: str
@@ -77,7 +80,9 @@ class StatusChangeRow(TypedDict):
     recorded_at: datetime
 
 
-class StatusStepRow(TypedDict):
+class StatusStepRow(msgspec.Struct, frozen=True):
+    """A status change's action and day: what the schedules read."""
+
     action: str
     effective_on: date
 
@@ -320,6 +325,11 @@ _BY_IDS_SQL = (
 _JSON_POSITIONS = (EquipmentRow.__struct_fields__.index("parameters"),)
 
 
+_STATUS_CHANGE_COLUMNS = tuple(
+    getattr(StatusChange, name) for name in StatusChangeRow.__struct_fields__
+)
+
+
 class EquipmentRepository:
     async def get(
         self, equipment_id: int, scope: EquipmentScope | None = None
@@ -517,19 +527,19 @@ class EquipmentRepository:
             .where(StatusChange.equipment == equipment_id)
             .order_by(StatusChange.id)
         )
-        return cast(list[StatusStepRow], rows)
+        return [StatusStepRow(*r.values()) for r in rows]
 
     async def add_status_change(self, change: NewStatusChange) -> None:
         await StatusChange.insert(StatusChange(**msgspec.structs.asdict(change)))
 
     async def status_history(self, equipment_id: int) -> list[StatusChangeRow]:
         rows = (
-            await StatusChange.select()
+            await StatusChange.select(*_STATUS_CHANGE_COLUMNS)
             .where(StatusChange.equipment == equipment_id)
             .order_by(StatusChange.id)
             .output(load_json=True)
         )
-        return cast(list[StatusChangeRow], rows)
+        return [StatusChangeRow(*r.values()) for r in rows]
 
     async def hand_over_open_alarms(
         self, equipment_id: int, maintenance_company: int | None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 from piccolo.columns import JSON, JSONB
@@ -164,7 +164,7 @@ class UnitFileRepository:
         return UnitFileRows(
             unit=EquipmentRow(**unit),
             inspections=[InspectionRow(*r.values()) for r in inspections],
-            status_changes=cast(list[StatusChangeRow], _decoded(changes, _STATUS_CHANGE_JSON)),
+            status_changes=[StatusChangeRow(**r) for r in _decoded(changes, _STATUS_CHANGE_JSON)],
             alarms=[alarm_record(r) for r in alarms],
             names=names,
             outline=outline,
