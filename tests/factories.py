@@ -101,7 +101,8 @@ def unit_body(user_unit_id: int, **overrides: Any) -> dict[str, Any]:
 
 
 async def unit(user_unit_id: int, *, registered: bool = True, **overrides: Any) -> dict[str, Any]:
-    """A unit on the register, in use unless ``registered`` is False."""
+    """A unit on the register, in use unless ``registered`` is False (its EquipmentRow as
+    a dict, as ``organisation`` hands tests its row)."""
     values = unit_body(user_unit_id, **overrides)
     for name in ("manufacture_date", "commissioning_date", "registered_on"):
         if isinstance(values.get(name), str):
@@ -120,4 +121,5 @@ async def unit(user_unit_id: int, *, registered: bool = True, **overrides: Any) 
             "registration_code", registration_code(values["category"], values["district_code"])
         )
         values.setdefault("registered_on", date(2015, 9, 10))
-    return await register.create_equipment(SYSTEM, values, today=today(), now=clock.now())
+    made = await register.create_equipment(SYSTEM, values, today=today(), now=clock.now())
+    return msgspec.structs.asdict(made)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cache, partial
@@ -36,6 +36,7 @@ from equipment.services import (
     tokens,
 )
 from equipment.services.pagination import parse_sort
+from equipment.storage.equipment import EquipmentRow
 
 EquipmentId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="equipment id")]
 OrgIdPath = Annotated[int, PathParameter(ge=1, le=2**31 - 1, description="organisation id")]
@@ -101,8 +102,8 @@ def category_prefix_filter(prefix: str | None) -> str | None:
     return normalised
 
 
-def _with_etag(language: str, unit: Mapping[str, Any]) -> Response[schemas.Equipment]:
-    return Response(views.equipment(unit, language), headers={"ETag": etag(unit["version"])})
+def _with_etag(language: str, unit: EquipmentRow) -> Response[schemas.Equipment]:
+    return Response(views.equipment(unit, language), headers={"ETag": etag(unit.version)})
 
 
 class OrganisationController(Controller):
@@ -513,7 +514,7 @@ class InspectionController(Controller):
         equipment_id: EquipmentId,
     ) -> list[schemas.InspectionRecord]:
         rows = await inspections.list_inspections(principal, equipment_id)
-        return [views.inspection(r, language) for r in rows]
+        return [views.inspection(r, language, superseded=r.superseded) for r in rows]
 
     @get("/schedule", responses=api_docs.READ_ONE)
     async def schedule(

@@ -138,7 +138,7 @@ class RiskController(Controller):
         found = await risk.explain_now(equipment_id, now=clock.now())
         if found is None:
             raise InvalidValue("a scrapped or cancelled unit has no risk grade", field="id")
-        graded = row.get("risk_graded_at")
+        graded = row.risk_graded_at
         return RiskExplanation(
             equipment_id=equipment_id,
             grade=found["grade"],
@@ -146,9 +146,7 @@ class RiskController(Controller):
             points=found["points"],
             forced_by_major_hazard=found["forced_by_major_hazard"],
             factors=[RiskFactor(**f) for f in found["factors"]],
-            stored_grade=(
-                None if graded is None else rules.GRADE_ORDER[int(row["risk_rank"])].value
-            ),
+            stored_grade=(None if graded is None else rules.GRADE_ORDER[int(row.risk_rank)].value),
             graded_at=graded,
         )
 

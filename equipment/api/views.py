@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +19,8 @@ from equipment.storage.alarms import AlarmRecord
 from equipment.storage.areas import AreaRow
 from equipment.storage.audit import AuditRow
 from equipment.storage.dead_letters import DeadLetterRow
+from equipment.storage.equipment import EquipmentRow, StatusChangeRow
+from equipment.storage.inspections import InspectionRow
 from equipment.storage.maintenance import Contract, MaintenanceRecordRow
 from equipment.storage.organisations import OrganisationRow
 from equipment.storage.telemetry import LiftStateRecord
@@ -45,37 +47,47 @@ def _category_label(found: catalogue.Category, lang: str) -> str:
     return found.name_en if lang == "en" and found.name_en else found.name_zh
 
 
-def equipment(row: Mapping[str, Any], lang: str) -> schemas.Equipment:
-    values = {
-        f: row[f]
-        for f in schemas.Equipment.__struct_fields__
-        if f in row and f not in ("parameters",)
-    }
-    cat = catalogue.category(row["category"])
+# The API's fields a register row holds under the same name (the rest are derived).
+_EQUIPMENT_SAME = tuple(
+    f
+    for f in schemas.Equipment.__struct_fields__
+    if f in EquipmentRow.__struct_fields__ and f not in ("parameters", "risk_points")
+)
+
+
+def equipment(row: EquipmentRow, lang: str) -> schemas.Equipment:
+    values = {f: getattr(row, f) for f in _EQUIPMENT_SAME}
+    cat = catalogue.category(row.category)
     values.update(
-        status_label=labels.label(labels.STATUS, row["status"], lang),
+        status_label=labels.label(labels.STATUS, row.status, lang),
         category_label=_category_label(cat, lang),
         category_name=cat.name_zh,
-        user_unit_id=row["user_unit"],
-        maintenance_company_id=row["maintenance_company"],
-        owning_station_id=row["owning_station"],
-        parameters=row["parameters"] or {},
-        cylinder_use=row.get("cylinder_use"),
+        user_unit_id=row.user_unit,
+        maintenance_company_id=row.maintenance_company,
+        owning_station_id=row.owning_station,
+        parameters=row.parameters or {},
+        cylinder_use=row.cylinder_use,
     )
-    graded = row.get("risk_graded_at") is not None
+    graded = row.risk_graded_at is not None
     values.update(
-        risk_grade=RISK_GRADES[int(row["risk_rank"])].value if graded else None,
-        risk_points=row["risk_points"] if graded else None,
+        risk_grade=RISK_GRADES[int(row.risk_rank)].value if graded else None,
+        risk_points=row.risk_points if graded else None,
     )
     return schemas.Equipment(**values)
 
 
-def status_change(row: Mapping[str, Any], lang: str) -> schemas.StatusChange:
-    values = {f: row[f] for f in schemas.StatusChange.__struct_fields__ if f in row}
+# The API's fields a status change holds under the same name (the rest are labels).
+_STATUS_CHANGE_SAME = tuple(
+    f for f in schemas.StatusChange.__struct_fields__ if f in StatusChangeRow.__struct_fields__
+)
+
+
+def status_change(row: StatusChangeRow, lang: str) -> schemas.StatusChange:
+    values = {f: getattr(row, f) for f in _STATUS_CHANGE_SAME}
     values.update(
-        action_label=labels.label(labels.STATUS_ACTION, row["action"], lang),
-        from_status_label=labels.label(labels.STATUS, row["from_status"], lang),
-        to_status_label=labels.label(labels.STATUS, row["to_status"], lang),
+        action_label=labels.label(labels.STATUS_ACTION, row.action, lang),
+        from_status_label=labels.label(labels.STATUS, row.from_status, lang),
+        to_status_label=labels.label(labels.STATUS, row.to_status, lang),
     )
     return schemas.StatusChange(**values)
 
@@ -106,14 +118,22 @@ def category(cat: catalogue.Category) -> schemas.Category:
     )
 
 
-def inspection(row: Mapping[str, Any], lang: str) -> schemas.InspectionRecord:
-    values = {f: row[f] for f in schemas.InspectionRecord.__struct_fields__ if f in row}
+# The API's fields an inspection row holds under the same name (the rest are derived).
+_INSPECTION_SAME = tuple(
+    f for f in schemas.InspectionRecord.__struct_fields__ if f in InspectionRow.__struct_fields__
+)
+
+
+def inspection(
+    row: InspectionRow, lang: str, *, superseded: bool = False
+) -> schemas.InspectionRecord:
+    values = {f: getattr(row, f) for f in _INSPECTION_SAME}
     values.update(
-        kind_label=labels.label(labels.DUE_KIND, row["kind"], lang),
-        conclusion_label=labels.label(labels.CONCLUSION, row["conclusion"], lang),
-        equipment_id=row["equipment"],
-        inspection_body_id=row["inspection_body"],
-        superseded=row.get("superseded", False),
+        kind_label=labels.label(labels.DUE_KIND, row.kind, lang),
+        conclusion_label=labels.label(labels.CONCLUSION, row.conclusion, lang),
+        equipment_id=row.equipment,
+        inspection_body_id=row.inspection_body,
+        superseded=superseded,
     )
     return schemas.InspectionRecord(**values)
 
@@ -589,7 +609,7 @@ UNIT_FEATURE_FIELDS = (
 )
 
 
-def unit_feature(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+def unit_feature(row: EquipmentRow, **extra: Any) -> dict[str, Any]:
     unit = equipment(row, DEFAULT)  # a point's properties carry no label
     properties = {"id": unit.id, **{f: getattr(unit, f) for f in UNIT_FEATURE_FIELDS}, **extra}
     # Only units with a position are mapped (the geo queries select them).
@@ -598,10 +618,10 @@ def unit_feature(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def unit_collection(
-    rows: Sequence[Mapping[str, Any]], *, next_cursor: str | None = None, total: int | None = None
+    rows: Sequence[EquipmentRow], *, next_cursor: str | None = None, total: int | None = None
 ) -> schemas.FeatureCollection:
     """Units as GeoJSON points; a unit without a location cannot be a point and is left out."""
-    features = [unit_feature(r) for r in rows if r["longitude"] is not None]
+    features = [unit_feature(r) for r in rows if r.longitude is not None]
     return schemas.FeatureCollection("FeatureCollection", features, next_cursor, total)
 
 

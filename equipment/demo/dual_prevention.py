@@ -20,13 +20,14 @@ from equipment.domain.access import SYSTEM, Principal, Role
 from equipment.domain.lifecycle import Status
 from equipment.services import checks, hazards, register, routines
 from equipment.services.pagination import parse_sort
+from equipment.storage.equipment import EquipmentRow
 
 # How many lifts the demo's loop runs on (a city's open list, not the whole register).
 LIFTS = 60
 DAY = timedelta(days=1)
 
 
-async def _lifts(limit: int) -> list[dict]:
+async def _lifts(limit: int) -> list[EquipmentRow]:
     page = await register.list_equipment(
         SYSTEM,
         register.EquipmentFilter(status=Status.IN_USE, category_prefix="3"),
@@ -101,7 +102,7 @@ async def add_dual_prevention(*, seed: int, today: date, now: datetime) -> dict[
             failed.add(major[n % len(major)])
         detail = await checks.record(
             SYSTEM,
-            checks.Target.equipment(int(unit["id"])),
+            checks.Target.equipment(int(unit.id)),
             None,
             _answers(lift_items, failed),
             inspector="区局监察员",
@@ -114,7 +115,7 @@ async def add_dual_prevention(*, seed: int, today: date, now: datetime) -> dict[
             if item.hazard:
                 opened.append(await hazards.get_hazard(SYSTEM, item.hazard))
     # Management checks of the user units of the first lifts.
-    for user_unit in sorted({int(u["user_unit"]) for u in lifts[:30]})[:5]:
+    for user_unit in sorted({int(u.user_unit) for u in lifts[:30]})[:5]:
         await checks.record(
             SYSTEM,
             checks.Target.user_unit(user_unit),
@@ -135,7 +136,7 @@ async def add_dual_prevention(*, seed: int, today: date, now: datetime) -> dict[
     # The user units' routine: today's daily record for two lifts in three, this week's
     # for half, this month's for most; the rest are on the missing list.
     for n, unit in enumerate(lifts):
-        owner = Principal(Role.USER_UNIT, organisation_id=int(unit["user_unit"]))
+        owner = Principal(Role.USER_UNIT, organisation_id=int(unit.user_unit))
         for kind, keep in (
             (routine_rules.Kind.DAILY, n % 3 != 0),
             (routine_rules.Kind.WEEKLY, n % 2 == 0),
@@ -146,7 +147,7 @@ async def add_dual_prevention(*, seed: int, today: date, now: datetime) -> dict[
             trouble = n % 7 == 0
             await routines.record(
                 owner,
-                int(unit["id"]),
+                int(unit.id),
                 kind,
                 all_clear=not trouble,
                 findings="底坑有积水，已通知维保单位" if trouble else "",

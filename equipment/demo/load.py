@@ -90,9 +90,31 @@ def _with_history(rows: list[dict[str, Any]], seed: int, today: date) -> list[De
             if row["status"] == "suspended"
             else []
         )
-        schedule = rules.schedule(schedules.history(row, inspections, changes), today, policy)
-        row.update(schedules.derived_fields(row, schedule, today))
-        out.append(DemoUnit(row, inspections, schedules.due_rows({**row, "id": None}, schedule)))
+        plain = schedules.plain_history(
+            category=row["category"],
+            status=row["status"],
+            parameters=row["parameters"],
+            commissioning_date=row["commissioning_date"],
+            manufacture_date=row["manufacture_date"],
+            last_maintenance_on=maintained,
+            cylinder_use=row.get("cylinder_use"),
+            inspections=[
+                rules.Inspection(
+                    inspected_on=i["inspected_on"],
+                    kind=i["kind"],
+                    conclusion=i["conclusion"],
+                    next_due=i["next_due_stated"],
+                    safety_grade=i["safety_grade"],
+                    reason=i["reason"],
+                )
+                for i in inspections  # generated: none corrects another
+            ],
+            steps=[(c["action"], c["effective_on"]) for c in changes],
+        )
+        schedule = rules.schedule(plain, today, policy)
+        row.update(schedules.derived_fields(row["status"], False, schedule, today))
+        due = schedules.due_rows(None, row, row.get("risk_rank", 0), schedule)
+        out.append(DemoUnit(row, inspections, due))
     return out
 
 

@@ -99,9 +99,7 @@ def schedule_tables(
                 day = first_due - timedelta(days=INSPECTED_DAYS_EARLY[variant])
                 inspected = day if day <= today else None
             schedule = rules.schedule(_history(made, inspected), today, policy)
-            derived = schedules.derived_fields(
-                {"status": "in_use", "needs_inspection_before_resume": False}, schedule, today
-            )
+            derived = schedules.derived_fields("in_use", False, schedule, today)
             out_schedules.append(
                 (
                     made,

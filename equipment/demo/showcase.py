@@ -14,7 +14,7 @@ dates are the engine's, and the registration office's audit trail records them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from equipment.domain.access import SYSTEM
 from equipment.domain.errors import Conflict
 from equipment.services import fills, inspections, register, schedules
 from equipment.storage import demo_load
+from equipment.storage.equipment import EquipmentRow
 from geo.areas import Area
 from geo.assign import units_in_polygon
 
@@ -45,7 +46,7 @@ def _lift_history(today: date) -> list[tuple[str, date, str]]:
     return [e for e in events if e[1] <= today]
 
 
-async def _create(row: dict[str, Any], today: date, now: datetime) -> Mapping[str, Any]:
+async def _create(row: dict[str, Any], today: date, now: datetime) -> EquipmentRow:
     """Create ``row``, moving its registration sequence past any code already taken."""
     # Its maker makes its kind: a cylinder from a cylinder maker (city.maker).
     maker_code, maker_name = city.maker(row["category"], city.MANUFACTURERS[0])
@@ -109,7 +110,7 @@ async def add_showcase(
     for kind, day, reason in _lift_history(today):
         await inspections.record_inspection(
             SYSTEM,
-            lift["id"],
+            lift.id,
             {
                 "kind": kind,
                 "inspected_on": day,
@@ -122,8 +123,8 @@ async def add_showcase(
             now=now,
         )
     # Maintained 5 days ago, like most demo lifts (TSG T5002-2017: every 15 days).
-    await demo_load.set_last_maintenance(lift["id"], today - timedelta(days=5))
-    await schedules.recompute(lift["id"], today)
+    await demo_load.set_last_maintenance(lift.id, today - timedelta(days=5))
+    await schedules.recompute(lift.id, today)
     made = today - timedelta(days=2 * 365)
     entrusted = await _create(
         {
@@ -179,7 +180,7 @@ async def add_showcase(
     inspected = today - timedelta(days=200)
     await inspections.record_inspection(
         SYSTEM,
-        taxi["id"],
+        taxi.id,
         {
             "kind": "periodic",
             "inspected_on": inspected,
@@ -190,4 +191,4 @@ async def add_showcase(
         today=today,
         now=now,
     )
-    return [lift["id"], entrusted["id"], taxi["id"]]
+    return [lift.id, entrusted.id, taxi.id]

@@ -6,7 +6,6 @@ raises its counter instead of a new row, so an alarm storm stays one alarm.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from equipment.services.register import Page, get_equipment
 from equipment.storage import reads, unit_of_work
 from equipment.storage.alarms import AlarmQuery, AlarmRecord, IngestAlarm, NewAlarm
 from equipment.storage.bulk import Bulk
+from equipment.storage.equipment import EquipmentRow
 
 SORT = SortKey("raised_at", descending=True, unique=False)
 
@@ -99,7 +99,7 @@ async def raise_alarm(
 
 
 async def open_or_count(
-    unit: Mapping[str, Any],
+    unit: EquipmentRow,
     *,
     kind: str,
     raised_at: datetime,
@@ -111,19 +111,19 @@ async def open_or_count(
     """In the caller's transaction: count a repeat on the open alarm of ``unit`` and
     ``kind``, or open one (audited and announced)."""
     alarms = reads().alarms
-    repeated = await alarms.count_repeat(unit["id"], kind, raised_at)
+    repeated = await alarms.count_repeat(unit.id, kind, raised_at)
     if repeated is not None:
         return repeated
     row = await alarms.open(
         NewAlarm(
-            equipment=unit["id"],
+            equipment=unit.id,
             kind=kind,
             severity=severity(kind),
             source=source,
             raised_at=raised_at,
-            maintenance_company=unit["maintenance_company"],
-            district_code=unit["district_code"],
-            response_limit_minutes=response_limit_minutes(kind, unit["district_code"]),
+            maintenance_company=unit.maintenance_company,
+            district_code=unit.district_code,
+            response_limit_minutes=response_limit_minutes(kind, unit.district_code),
             note=note,
         )
     )

@@ -38,7 +38,7 @@ async def _find_lift(registration_code: str | None, address: str | None) -> Equi
     if not found:
         raise NotFound(f"no lift at an address containing {address!r}")
     if len(found) > 1:
-        shown = ", ".join(f"{u['code']} ({u['address']})" for u in found[:MAX_CANDIDATES])
+        shown = ", ".join(f"{u.code} ({u.address})" for u in found[:MAX_CANDIDATES])
         raise Conflict(
             f"several lifts match {address!r}: {shown}; ask the caller for the registration"
             " code on the car's label"
@@ -70,7 +70,7 @@ async def take_call(
         raise InvalidValue("the call is older than an alarm may be entered", field="received_at")
     async with unit_of_work() as uow:
         unit = await _find_lift(registration_code, address)
-        already = await uow.calls.has_open_entrapment(unit["id"])
+        already = await uow.calls.has_open_entrapment(unit.id)
         alarm = await alarms.open_or_count(
             unit,
             kind="entrapment",
@@ -83,7 +83,7 @@ async def take_call(
         call = await uow.calls.add(
             {
                 "alarm": alarm.id,
-                "equipment": unit["id"],
+                "equipment": unit.id,
                 "callback_number": callback_number,
                 "note": note,
                 "received_at": received_at,

@@ -73,7 +73,7 @@ async def record_drill(
         unit = await get_equipment(principal, equipment_id)
         row = await uow.emergency.add_drill(
             NewDrill(
-                equipment=unit["id"],
+                equipment=unit.id,
                 held_on=held_on,
                 participants=participants,
                 scenario=scenario,
@@ -86,7 +86,7 @@ async def record_drill(
         await audit.record(
             principal,
             entity="equipment",
-            entity_id=unit["id"],
+            entity_id=unit.id,
             action="drill",
             at=now,
             before=None,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
+
+import msgspec
 
 from equipment.domain import rules
 from equipment.domain.access import OrgKind, Permission, Principal, Role
@@ -56,9 +59,9 @@ async def record_inspection(
         await require_kind(body_id, OrgKind.INSPECTION_BODY, field="inspection_body_id")
     async with unit_of_work() as uow:
         unit = await get_equipment(principal, equipment_id)
-        if unit["status"] in (Status.SCRAPPED, Status.CANCELLED):
-            raise Conflict(f"equipment {equipment_id} is {unit['status']}; nothing to inspect")
-        made = unit["manufacture_date"]
+        if unit.status in (Status.SCRAPPED, Status.CANCELLED):
+            raise Conflict(f"equipment {equipment_id} is {unit.status}; nothing to inspect")
+        made = unit.manufacture_date
         if made is not None and inspected_on < made:
             raise InvalidValue(
                 "the inspection predates the unit's manufacture", field="inspected_on"
@@ -95,7 +98,7 @@ async def record_inspection(
                 equipment_id,
                 hazards.inspection_findings(data.get("findings", "")),
                 source=Source.INSPECTION,
-                source_ref=f"inspection:{row['id']}",
+                source_ref=f"inspection:{row.id}",
                 found_on=inspected_on,
                 today=today,
                 now=now,
@@ -107,7 +110,7 @@ async def record_inspection(
             action="inspection",
             at=now,
             before=None,
-            after=row,
+            after=msgspec.structs.asdict(row),
         )
     return row, schedule
 
@@ -157,11 +160,24 @@ async def _check_correctable(equipment_id: int, inspection_id: int) -> None:
         )
 
 
-async def list_inspections(principal: Principal, equipment_id: int) -> list[dict[str, Any]]:
+class ListedInspection(InspectionRow, frozen=True):
+    """An inspection report as the lists show it: superseded when a later report
+    corrects it."""
+
+    superseded: bool = False
+
+
+def listed(rows: Sequence[InspectionRow]) -> list[ListedInspection]:
+    """``rows`` in their order, each marked superseded when another of them corrects it."""
+    corrected = {r.corrects for r in rows if r.corrects is not None}
+    return [
+        ListedInspection(**msgspec.structs.asdict(r), superseded=r.id in corrected) for r in rows
+    ]
+
+
+async def list_inspections(principal: Principal, equipment_id: int) -> list[ListedInspection]:
     await get_equipment(principal, equipment_id)  # scope check: 404 outside it
-    rows = await reads().inspections.of_unit(equipment_id)
-    corrected = {r["corrects"] for r in rows if r["corrects"] is not None}
-    return [{**r, "superseded": r["id"] in corrected} for r in rows]
+    return listed(await reads().inspections.of_unit(equipment_id))
 
 
 async def schedule_of(principal: Principal, equipment_id: int, today: date) -> rules.Schedule:

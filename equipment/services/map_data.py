@@ -87,11 +87,9 @@ async def lift_points(
         max_points=max_points,
         f=spatial.UnitFilter(category_prefix=LIFTS),
     )
-    alarmed = await reads().map.with_open_alarm(u["id"] for u in view.units)
+    alarmed = await reads().map.with_open_alarm(u.id for u in view.units)
     states = {
-        u["id"]: map_shading.point_state(
-            u["status"], u["next_inspection_due"], today, u["id"] in alarmed
-        )
+        u.id: map_shading.point_state(u.status, u.next_inspection_due, today, u.id in alarmed)
         for u in view.units
     }
     return LiftPoints(view, states)

@@ -47,7 +47,10 @@ def parse_sort(text: str, allowed: dict[str, bool]) -> SortKey:
     return SortKey(column, descending, allowed[column])
 
 
-def encode_cursor(sort: SortKey, row: Mapping[str, Any]) -> str:
+def encode_cursor(sort: SortKey, row: Mapping[str, Any] | msgspec.Struct) -> str:
+    """The cursor after ``row`` (a mapping or a Struct with the sort's columns)."""
+    if isinstance(row, msgspec.Struct):
+        row = {c: getattr(row, c) for c in sort.order_columns}
     values = [
         row[c].isoformat() if isinstance(row[c], date) else row[c] for c in sort.order_columns
     ]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from equipment.domain import catalogue, codes, parameters, regions
 from equipment.domain.access import (
     EquipmentScope,
@@ -114,7 +116,7 @@ async def list_equipment(
     sort: SortKey,
     cursor: str | None,
     limit: int,
-) -> Page:
+) -> Page[EquipmentRow]:
     principal.require(Permission.EQUIPMENT_READ)
     rows = await reads().equipment.page(
         filters,
@@ -231,18 +233,18 @@ def _check_description(row: dict[str, Any], today: date) -> None:
         )
 
 
-def _check_registration_code(code: str, row: dict[str, Any], today: date) -> str:
+def _check_registration_code(code: str, category: str, district_code: str, today: date) -> str:
     parsed = codes.parse_registration_code(code, today)
-    if parsed.category_code != row["category"]:
+    if parsed.category_code != category:
         raise InvalidValue(
             f"the registration code's category {parsed.category_code} differs from the unit's "
-            f"category {row['category']}",
+            f"category {category}",
             field="registration_code",
         )
-    if parsed.region_code[:4] != row["district_code"][:4]:
+    if parsed.region_code[:4] != district_code[:4]:
         raise InvalidValue(
             f"the registration code's region {parsed.region_code} is not in the unit's city "
-            f"({row['district_code'][:4]}xx)",
+            f"({district_code[:4]}xx)",
             field="registration_code",
         )
     return parsed.code
@@ -275,7 +277,9 @@ async def create_equipment(
         )
     _check_description(row, today)
     if row.get("registration_code"):
-        row["registration_code"] = _check_registration_code(row["registration_code"], row, today)
+        row["registration_code"] = _check_registration_code(
+            row["registration_code"], row["category"], row["district_code"], today
+        )
     if registered_on is not None:
         if not row.get("registration_code"):
             raise InvalidValue(
@@ -310,23 +314,23 @@ async def create_equipment(
         await audit.record(
             principal,
             entity="equipment",
-            entity_id=unit["id"],
+            entity_id=unit.id,
             action="create",
             at=now,
             before=None,
-            after=unit,
+            after=msgspec.structs.asdict(unit),
         )
     return unit
 
 
-def _require_open(row: dict[str, Any]) -> None:
-    if row["status"] in CLOSED:
-        raise Conflict(f"equipment {row['id']} is {row['status']}; its record is closed")
+def _require_open(row: EquipmentRow) -> None:
+    if row.status in CLOSED:
+        raise Conflict(f"equipment {row.id} is {row.status}; its record is closed")
 
 
 async def _write(
     principal: Principal,
-    current: dict[str, Any],
+    current: EquipmentRow,
     changes: dict[str, Any],
     *,
     action: str,
@@ -337,20 +341,22 @@ async def _write(
     """Apply ``changes`` if the row is still at ``expected_version``, recompute its due
     dates, audit it. Inside the caller's transaction."""
     repository = reads().equipment
-    values = {**changes, "version": current["version"] + 1, "updated_at": now}
-    if not await repository.update_if_version(current["id"], expected_version, values):
+    values = {**changes, "version": current.version + 1, "updated_at": now}
+    if not await repository.update_if_version(current.id, expected_version, values):
         raise StaleVersion(
-            f"equipment {current['id']} changed since version {expected_version}; "
+            f"equipment {current.id} changed since version {expected_version}; "
             "fetch it again and reapply your change"
         )
-    await schedules.recompute(current["id"], today)
-    after = await repository.get(current["id"])
+    await schedules.recompute(current.id, today)
+    after = await repository.get(current.id)
     assert after is not None  # updated in this transaction
-    before_diff, after_diff = audit.diff(current, after)
+    before_diff, after_diff = audit.diff(
+        msgspec.structs.asdict(current), msgspec.structs.asdict(after)
+    )
     await audit.record(
         principal,
         entity="equipment",
-        entity_id=current["id"],
+        entity_id=current.id,
         action=action,
         at=now,
         before=before_diff,
@@ -393,21 +399,18 @@ async def update_equipment(
         principal.require(Permission.EQUIPMENT_EDIT_REGULATORY)
     async with unit_of_work():
         current = await _load(principal, equipment_id)
-        if current["version"] != expected_version:
+        if current.version != expected_version:
             raise StaleVersion(
-                f"equipment {equipment_id} is at version {current['version']}, "
+                f"equipment {equipment_id} is at version {current.version}, "
                 f"not {expected_version}; fetch it again and reapply your change"
             )
         _require_open(current)
-        merged = {**current, **changes}
+        merged = {**msgspec.structs.asdict(current), **changes}
         _check_description(merged, today)
         normalised = {k: merged[k] for k in changes}
-        if (
-            "equipment_code" in changes
-            and normalised["equipment_code"] != current["equipment_code"]
-        ):
+        if "equipment_code" in changes and normalised["equipment_code"] != current.equipment_code:
             await _check_codes_free(None, normalised["equipment_code"])
-            if not current["registration_code"]:
+            if not current.registration_code:
                 normalised["code"] = normalised["equipment_code"]
         after = await _write(
             principal,
@@ -418,12 +421,12 @@ async def update_equipment(
             today=today,
             now=now,
         )
-        moved = (after["longitude"], after["latitude"]) != (
-            current["longitude"],
-            current["latitude"],
+        moved = (after.longitude, after.latitude) != (
+            current.longitude,
+            current.latitude,
         )
         if moved:
-            await membership.assign_unit(after["id"], after["longitude"], after["latitude"])
+            await membership.assign_unit(after.id, after.longitude, after.latitude)
         return after
 
 
@@ -438,22 +441,22 @@ async def _transition(
     today: date,
     now: datetime,
     details: dict[str, Any],
-    changes: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    check: Callable[[dict[str, Any]], Any] | None = None,
-    then: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    changes: Callable[[EquipmentRow], dict[str, Any]] | None = None,
+    check: Callable[[EquipmentRow], Any] | None = None,
+    then: Callable[[EquipmentRow], Awaitable[None]] | None = None,
 ) -> EquipmentRow:
     principal.require(permission)
     async with unit_of_work() as uow:
         current = await _load(principal, equipment_id)
-        version = current["version"] if expected_version is None else expected_version
-        if current["version"] != version:
+        version = current.version if expected_version is None else expected_version
+        if current.version != version:
             raise StaleVersion(
-                f"equipment {equipment_id} is at version {current['version']}, not {version}"
+                f"equipment {equipment_id} is at version {current.version}, not {version}"
             )
-        status_before = Status(current["status"])
+        status_before = Status(current.status)
         status_after = next_status(status_before, action)
         check_effective_date(
-            effective_on, status_since=current["status_since"], today=today, field="on"
+            effective_on, status_since=current.status_since, today=today, field="on"
         )
         if check is not None:
             await check(current)
@@ -497,13 +500,15 @@ async def register(
     today: date,
     now: datetime,
 ) -> EquipmentRow:
-    def changes(current: dict[str, Any]) -> dict[str, Any]:
-        code = _check_registration_code(registration_code, current, today)
+    def changes(current: EquipmentRow) -> dict[str, Any]:
+        code = _check_registration_code(
+            registration_code, current.category, current.district_code, today
+        )
         values = {
             "registration_code": code,
             "code": code,
             "registered_on": registered_on,
-            "late_registration": registration_is_late(current["commissioning_date"], registered_on),
+            "late_registration": registration_is_late(current.commissioning_date, registered_on),
         }
         if certificate_no:
             values["certificate_no"] = codes.validate_certificate_number(
@@ -511,8 +516,10 @@ async def register(
             )
         return values
 
-    async def codes_free(current: dict[str, Any]) -> None:
-        code = _check_registration_code(registration_code, current, today)
+    async def codes_free(current: EquipmentRow) -> None:
+        code = _check_registration_code(
+            registration_code, current.category, current.district_code, today
+        )
         await _check_codes_free(code, None)
 
     return await _transition(
@@ -591,7 +598,7 @@ async def last_refusal(principal: Principal, equipment_id: int) -> StatusChangeR
     """The refusal a refused unit is in (its reason and day), for the applicant's page."""
     await _load(principal, equipment_id)
     steps = await reads().equipment.status_history(equipment_id)
-    refusals = [s for s in steps if s["action"] == Action.REFUSE.value]
+    refusals = [s for s in steps if s.action == Action.REFUSE.value]
     return refusals[-1] if refusals else None
 
 
@@ -642,8 +649,8 @@ async def resume(
     today: date,
     now: datetime,
 ) -> EquipmentRow:
-    def changes(current: dict[str, Any]) -> dict[str, Any]:
-        lapsed = inspection_needed_on_resume(current["next_inspection_due"], resumed_on)
+    def changes(current: EquipmentRow) -> dict[str, Any]:
+        lapsed = inspection_needed_on_resume(current.next_inspection_due, resumed_on)
         return {"needs_inspection_before_resume": lapsed, "late_suspension_notice": False}
 
     return await _transition(
@@ -699,12 +706,12 @@ async def transfer(
 ) -> EquipmentRow:
     details: dict[str, Any] = {"to_user_unit": user_unit_id}
 
-    async def new_owner(current: dict[str, Any]) -> None:
-        if current["user_unit"] == user_unit_id:
+    async def new_owner(current: EquipmentRow) -> None:
+        if current.user_unit == user_unit_id:
             raise InvalidValue("the unit already belongs to that user unit", field="user_unit_id")
         await require_kind(user_unit_id, OrgKind.USER_UNIT, field="user_unit_id")
         # The former user unit: its units' risk grades (its record) are graded again.
-        details["from_user_unit"] = current["user_unit"]
+        details["from_user_unit"] = current.user_unit
 
     return await _transition(
         principal,
@@ -731,7 +738,7 @@ async def change_maintainer(
     today: date,
     now: datetime,
 ) -> EquipmentRow:
-    async def company(_: dict[str, Any]) -> None:
+    async def company(_: EquipmentRow) -> None:
         if maintenance_company_id is not None:
             await require_kind(
                 maintenance_company_id, OrgKind.MAINTENANCE_COMPANY, field="maintenance_company_id"
@@ -753,11 +760,11 @@ async def change_maintainer(
     )
 
 
-async def hand_over_open_alarms(unit: dict[str, Any]) -> None:
+async def hand_over_open_alarms(unit: EquipmentRow) -> None:
     """After a change of maintainer the unit's open alarms name the company that must now
     answer them; closed ones keep the company that handled them. (Who sees an alarm
     follows the unit's current maintainer in any case: services/alarms.py.)"""
-    await reads().equipment.hand_over_open_alarms(unit["id"], unit["maintenance_company"])
+    await reads().equipment.hand_over_open_alarms(unit.id, unit.maintenance_company)
 
 
 async def status_history(principal: Principal, equipment_id: int) -> list[StatusChangeRow]:

@@ -49,14 +49,14 @@ async def record(
         raise InvalidValue("a record that is not all clear says what was found", field="findings")
     async with unit_of_work():
         unit = await get_equipment(principal, equipment_id)  # 404 outside the scope
-        if not rules.needs(family_of(unit["category"]), kind):
+        if not rules.needs(family_of(unit.category), kind):
             raise InvalidValue(
                 f"a {kind.value} record is not kept for this kind of equipment", field="kind"
             )
         row = await _repo.insert(
             {
                 "equipment": equipment_id,
-                "user_unit": int(unit["user_unit"]),
+                "user_unit": int(unit.user_unit),
                 "kind": kind.value,
                 "period_start": rules.period_start(kind, day),
                 "recorded_on": day,

@@ -24,7 +24,8 @@ from typing import Any
 from equipment.domain import rules
 from equipment.domain.access import Permission, Principal
 from equipment.domain.errors import NotFound
-from equipment.services import schedules
+from equipment.services import inspections, schedules
+from equipment.services.inspections import ListedInspection
 from equipment.storage.alarms import AlarmRecord
 from equipment.storage.audit import AuditRow
 from equipment.storage.equipment import EquipmentRow, StatusChangeRow
@@ -39,7 +40,7 @@ _repo = UnitFileRepository()
 class UnitFile:
     unit: EquipmentRow
     schedule: rules.Schedule
-    inspections: list[dict[str, Any]]  # by inspection day; "superseded" when corrected
+    inspections: list[ListedInspection]  # by inspection day
     alarms: list[AlarmRecord]  # newest first, at most ALARM_LIMIT
     names: dict[int, str]  # the unit's organisations
     outline: Any | None  # its district's outline (GeoJSON), when the unit has a position
@@ -63,17 +64,14 @@ async def unit_file(principal: Principal, equipment_id: int, *, today: date) -> 
     # The page's alarm list is not optional (after the scope: 404 outside it comes first).
     principal.require(Permission.ALARM_READ)
     unit = rows.unit
-    inspections: list[dict[str, Any]] = list(rows.inspections)  # type: ignore[arg-type]
-    changes: list[dict[str, Any]] = list(rows.status_changes)  # type: ignore[arg-type]
     schedule = rules.schedule(
-        schedules.history(dict(unit), inspections, changes), today, schedules.policy()
+        schedules.history(unit, rows.inspections, rows.status_changes), today, schedules.policy()
     )
-    corrected = {i["corrects"] for i in inspections if i["corrects"] is not None}
-    by_day = sorted(inspections, key=lambda i: (i["inspected_on"], i["id"]))
+    by_day = inspections.listed(sorted(rows.inspections, key=lambda i: (i.inspected_on, i.id)))
     return UnitFile(
         unit=unit,
         schedule=schedule,
-        inspections=[{**i, "superseded": i["id"] in corrected} for i in by_day],
+        inspections=by_day,
         alarms=rows.alarms,
         names=rows.names,
         outline=rows.outline,

@@ -13,10 +13,11 @@ work opened inside another joins it (the outermost one commits)::
 
 A repository takes and returns typed records, msgspec Structs read by attribute (frozen
 where nothing changes them: a caller that needs a changed copy uses
-``msgspec.structs.replace``). Not yet moved: the register's rows (``EquipmentRow``,
-``StatusChangeRow``, ``StatusStepRow``), ``InspectionRow`` and the import's rows are still
-TypedDicts read by column name; they go together, because the schedules' ``history``
-reads them and the demo's generated dicts alike.
+``msgspec.structs.replace``); a hot read builds them positionally from the driver's rows
+(a select of the Struct's columns in its order). Not yet moved: the import's rows
+(``ImportJobRow``, ``OrganisationKey``) are still TypedDicts read by column name. The
+demo's generated units stay dicts until they are written (COPY takes them as they are):
+the schedules read them through ``plain_history``, the stored rows through ``history``.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
-from equipment.storage.equipment import EquipmentRow
+from equipment.storage.equipment import EquipmentRow, unit_rows, unit_select
 from equipment.storage.tables import (
     Alarm,
     EmergencyCall,
@@ -74,7 +74,7 @@ class DeliveryRow(msgspec.Struct, frozen=True):
 
 
 def _live_lifts() -> Any:
-    return Equipment.select(*Equipment.all_columns()).where(
+    return unit_select().where(
         Equipment.category.like("3%"), Equipment.status.not_in(["scrapped", "cancelled"])
     )
 
@@ -87,12 +87,12 @@ class CallRepository:
             .where((Equipment.registration_code == code) | (Equipment.code == code))
             .first()
         )
-        return cast(EquipmentRow | None, row)
+        return None if row is None else unit_rows([row])[0]
 
     async def live_lifts_at(self, words: str, *, limit: int) -> list[EquipmentRow]:
         """Lifts whose address contains ``words`` (a literal without LIKE wildcards)."""
         rows = await _live_lifts().where(Equipment.address.like(f"%{words}%")).limit(limit)
-        return cast(list[EquipmentRow], rows)
+        return unit_rows(rows)
 
     async def has_open_entrapment(self, equipment_id: int) -> bool:
         return bool(

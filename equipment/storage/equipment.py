@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, cast
 
 import msgspec
 import numpy as np
@@ -25,9 +25,9 @@ from equipment.storage.tables import Alarm, AreaMember, DueDate, Equipment, Risk
 Clause = Where | And | Or | WhereRaw
 
 
-class EquipmentRow(TypedDict):
-    """A unit's row as the register holds it (a mapping: the API, the pages, the audit
-    diff and the cursors read it by column name)."""
+class EquipmentRow(msgspec.Struct, frozen=True):
+    """A unit's row as the register holds it. Built positionally from rows whose columns
+    come in this order (``_select``, ``_BY_IDS_SQL``): no dict copy, no validation."""
 
     id: int
     code: str
@@ -66,7 +66,10 @@ class EquipmentRow(TypedDict):
     updated_at: datetime
 
 
-class StatusChangeRow(TypedDict):
+class StatusChangeRow(msgspec.Struct, frozen=True):
+    """One step of the registration workflow (built positionally from a select of these
+    columns in this order)."""
+
     id: int
     equipment: int
     action: str
@@ -78,7 +81,9 @@ class StatusChangeRow(TypedDict):
     recorded_at: datetime
 
 
-class StatusStepRow(TypedDict):
+class StatusStepRow(msgspec.Struct, frozen=True):
+    """A status change's action and day: what the schedules read."""
+
     action: str
     effective_on: date
 
@@ -149,15 +154,24 @@ def _scope_clause(scope: EquipmentScope | None) -> Clause | None:
     return cast(Clause, column == scope.org_id)
 
 
-def _select() -> Select[Any]:
+def unit_select() -> Select[Any]:
+    """Every column of a unit in EquipmentRow's order (``unit_rows`` builds the rows
+    positionally)."""
     # The grade's points and time live in risk_grade (a narrow table the recompute
     # rewrites): one LEFT JOIN on its key, None for a unit never graded.
     grade = Equipment.id.join_on(RiskGrade.equipment)
+    graded = {
+        "risk_points": grade.points.as_alias("risk_points"),
+        "risk_graded_at": grade.graded_at.as_alias("risk_graded_at"),
+    }
     return Equipment.select(
-        *Equipment.all_columns(),
-        grade.points.as_alias("risk_points"),
-        grade.graded_at.as_alias("risk_graded_at"),
+        *(graded.get(name) or getattr(Equipment, name) for name in EquipmentRow.__struct_fields__)
     ).output(load_json=True)
+
+
+def unit_rows(rows: Iterable[Mapping[str, Any]]) -> list[EquipmentRow]:
+    """EquipmentRows from ``unit_select``'s rows (their values in the Struct's order)."""
+    return [EquipmentRow(*r.values()) for r in rows]
 
 
 def _filter_clauses(filters: EquipmentFilter) -> list[Clause]:
@@ -308,11 +322,17 @@ _BY_IDS_SQL = (
     "SELECT "
     + ", ".join(
         f"{_FROM_RISK_GRADE[name]} AS {name}" if name in _FROM_RISK_GRADE else f"e.{name}"
-        for name in EquipmentRow.__annotations__
+        for name in EquipmentRow.__struct_fields__
     )
     + " FROM equipment e LEFT JOIN risk_grade g ON g.equipment = e.id WHERE e.id = ANY($1)"
 )
-_JSON_COLUMNS = ("parameters",)  # json columns, which asyncpg returns as text
+# The json columns' places in the row (asyncpg returns them as text).
+_JSON_POSITIONS = (EquipmentRow.__struct_fields__.index("parameters"),)
+
+
+_STATUS_CHANGE_COLUMNS = tuple(
+    getattr(StatusChange, name) for name in StatusChangeRow.__struct_fields__
+)
 
 
 class EquipmentRepository:
@@ -320,11 +340,12 @@ class EquipmentRepository:
         self, equipment_id: int, scope: EquipmentScope | None = None
     ) -> EquipmentRow | None:
         """The unit, or None when it does not exist or lies outside ``scope``."""
-        query = _select().where(Equipment.id == equipment_id)
+        query = unit_select().where(Equipment.id == equipment_id)
         clause = _scope_clause(scope)
         if clause is not None:
             query = query.where(clause)
-        return cast(EquipmentRow | None, await query.first())
+        row = await query.first()
+        return None if row is None else EquipmentRow(*row.values())
 
     async def code_of(self, equipment_id: int, scope: EquipmentScope | None = None) -> str | None:
         """The unit's code alone (a QR image needs nothing else), or None when the unit does
@@ -367,10 +388,10 @@ class EquipmentRepository:
         if after is not None:
             clauses.append(after_cursor(sort, after))
         order = [getattr(Equipment, c) for c in sort.order_columns]
-        query = _select().order_by(*order, ascending=not sort.descending).limit(limit)
+        query = unit_select().order_by(*order, ascending=not sort.descending).limit(limit)
         if clauses:
             query = query.where(*clauses)
-        return cast(list[EquipmentRow], await query)
+        return unit_rows(await query)
 
     async def located(
         self,
@@ -433,15 +454,17 @@ class EquipmentRepository:
             chunk = list(ids[start : start + 500])
             if postgres:
                 async with db.reader() as bulk:
-                    rows = await bulk.fetch(_BY_IDS_SQL, chunk)
-                for raw in rows:
-                    for column in _JSON_COLUMNS:
-                        if isinstance(raw[column], str):
-                            raw[column] = json.loads(raw[column])
+                    records = await bulk.rows(_BY_IDS_SQL, chunk)
+                for record in records:
+                    values = list(record)  # the Struct's order (_BY_IDS_SQL)
+                    for i in _JSON_POSITIONS:
+                        if isinstance(values[i], str):
+                            values[i] = json.loads(values[i])
+                    row = EquipmentRow(*values)
+                    found[row.id] = row
             else:
-                rows = await _select().where(Equipment.id.is_in(chunk))
-            for row in cast(list[EquipmentRow], rows):
-                found[row["id"]] = row
+                for row in unit_rows(await unit_select().where(Equipment.id.is_in(chunk))):
+                    found[row.id] = row
         return found
 
     async def id_by_code(self, code: str) -> int | None:
@@ -493,19 +516,19 @@ class EquipmentRepository:
             .where(StatusChange.equipment == equipment_id)
             .order_by(StatusChange.id)
         )
-        return cast(list[StatusStepRow], rows)
+        return [StatusStepRow(*r.values()) for r in rows]
 
     async def add_status_change(self, change: NewStatusChange) -> None:
         await StatusChange.insert(StatusChange(**msgspec.structs.asdict(change)))
 
     async def status_history(self, equipment_id: int) -> list[StatusChangeRow]:
         rows = (
-            await StatusChange.select()
+            await StatusChange.select(*_STATUS_CHANGE_COLUMNS)
             .where(StatusChange.equipment == equipment_id)
             .order_by(StatusChange.id)
             .output(load_json=True)
         )
-        return cast(list[StatusChangeRow], rows)
+        return [StatusChangeRow(*r.values()) for r in rows]
 
     async def hand_over_open_alarms(
         self, equipment_id: int, maintenance_company: int | None

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, TypedDict, cast
+from typing import Any, cast
+
+import msgspec
 
 from equipment.storage.tables import Inspection
 
 
-class InspectionRow(TypedDict):
+class InspectionRow(msgspec.Struct, frozen=True):
+    """An inspection report as stored (``of_unit`` builds it positionally from a select
+    of these columns in this order)."""
+
     id: int
     equipment: int
     kind: str
@@ -29,10 +34,13 @@ class InspectionRow(TypedDict):
     recorded_at: datetime
 
 
+_COLUMNS = tuple(getattr(Inspection, name) for name in InspectionRow.__struct_fields__)
+
+
 class InspectionRepository:
     async def add(self, values: Mapping[str, Any]) -> InspectionRow:
         [row] = await Inspection.insert(Inspection(**values)).returning(*Inspection.all_columns())
-        return cast(InspectionRow, row)
+        return InspectionRow(**row)
 
     async def unit_of(self, inspection_id: int) -> int | None:
         """The unit an inspection report belongs to, or None when there is no such report."""
@@ -50,6 +58,8 @@ class InspectionRepository:
         """In the order they were made (then recorded), or as recorded."""
         order = (Inspection.id,) if as_recorded else (Inspection.inspected_on, Inspection.id)
         rows = (
-            await Inspection.select().where(Inspection.equipment == equipment_id).order_by(*order)
+            await Inspection.select(*_COLUMNS)
+            .where(Inspection.equipment == equipment_id)
+            .order_by(*order)
         )
-        return cast(list[InspectionRow], rows)
+        return [InspectionRow(*r.values()) for r in rows]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 from piccolo.columns import JSON, JSONB
@@ -31,7 +31,6 @@ from equipment.storage.tables import (
     Alarm,
     AuditEntry,
     Equipment,
-    Inspection,
     MaintenanceRecord,
     StatusChange,
 )
@@ -48,7 +47,6 @@ def _columns(table: type[Table]) -> tuple[str, tuple[str, ...]]:
 
 
 _EQUIPMENT, _EQUIPMENT_JSON = _columns(Equipment)
-_INSPECTION, _ = _columns(Inspection)
 _STATUS_CHANGE, _STATUS_CHANGE_JSON = _columns(StatusChange)
 _MAINTENANCE, _MAINTENANCE_JSON = _columns(MaintenanceRecord)
 _ALARM, _ = _columns(Alarm)
@@ -61,7 +59,12 @@ _UNIT_SQL = (
     " g.points AS risk_points, g.graded_at AS risk_graded_at"
     " FROM equipment e LEFT JOIN risk_grade g ON g.equipment = e.id WHERE e.id = $1"
 )
-_INSPECTIONS_SQL = f"SELECT {_INSPECTION} FROM inspection WHERE equipment = $1 ORDER BY id"
+# In InspectionRow's order: its rows are built positionally (from the values of
+# asyncpg's records or of the dicts Piccolo's SQLite connection answers).
+_INSPECTIONS_SQL = (
+    f"SELECT {', '.join(InspectionRow.__struct_fields__)} FROM inspection"
+    " WHERE equipment = $1 ORDER BY id"
+)
 _STATUS_CHANGES_SQL = f"SELECT {_STATUS_CHANGE} FROM status_change WHERE equipment = $1 ORDER BY id"
 _MAINTENANCE_SQL = (
     f"SELECT {_MAINTENANCE} FROM maintenance_record WHERE equipment = $1 ORDER BY maintained_on, id"
@@ -159,9 +162,9 @@ class UnitFileRepository:
             records = await bulk.rows(_MAINTENANCE_SQL, equipment_id) if maintenance else None
             trail = await bulk.rows(_AUDIT_SQL, equipment_id) if audit else None
         return UnitFileRows(
-            unit=cast(EquipmentRow, unit),
-            inspections=cast(list[InspectionRow], [dict(r) for r in inspections]),
-            status_changes=cast(list[StatusChangeRow], _decoded(changes, _STATUS_CHANGE_JSON)),
+            unit=EquipmentRow(**unit),
+            inspections=[InspectionRow(*r.values()) for r in inspections],
+            status_changes=[StatusChangeRow(**r) for r in _decoded(changes, _STATUS_CHANGE_JSON)],
             alarms=[alarm_record(r) for r in alarms],
             names=names,
             outline=outline,

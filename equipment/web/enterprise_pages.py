@@ -51,6 +51,7 @@ from equipment.services import (
 )
 from equipment.services.pagination import parse_sort
 from equipment.settings import Settings
+from equipment.storage.equipment import EquipmentRow
 from equipment.web.staff import needs, page, staff_language
 
 PAGE_SIZE = 50
@@ -366,7 +367,7 @@ async def apply(request: Request, principal: NamedDependency[Principal]) -> Temp
             for k, v in errors.items()
         }
         return await _apply_page(request, principal, form=form, errors=errors)
-    return Redirect(path=f"/ui/my/units/{unit['id']}?applied=1", status_code=303)
+    return Redirect(path=f"/ui/my/units/{unit.id}?applied=1", status_code=303)
 
 
 def _form_name(field: str) -> str:
@@ -390,16 +391,14 @@ async def _unit_page(
     unit = await register.get_equipment(principal, equipment_id)
     lang = staff_language(request)
     _ = Translator(lang)
-    names = await register.organisation_names(
-        {unit["user_unit"], unit["maintenance_company"]} - {None}
-    )
+    names = await register.organisation_names({unit.user_unit, unit.maintenance_company} - {None})
     today = clock.today()
     schedule = views.schedule(await inspections.schedule_of(principal, equipment_id, today), lang)
     due_items = [{"item": d, "state": due_state(d.due_on, today).value} for d in schedule.due]
     notice = _("The application was sent: the registration office will register the unit.")
     refusal = (
         await register.last_refusal(principal, equipment_id)
-        if unit["status"] == Status.REFUSED
+        if unit.status == Status.REFUSED
         else None
     )
     return page(
@@ -409,8 +408,8 @@ async def _unit_page(
             {
                 "unit": unit,
                 "names": names,
-                "category": _category_name(unit["category"], lang),
-                "district": _district_name(unit["district_code"]),
+                "category": _category_name(unit.category, lang),
+                "district": _district_name(unit.district_code),
                 "companies": await organisations.choices(OrgKind.MAINTENANCE_COMPANY),
                 "errors": errors or {},
                 "form": form or {},
@@ -574,7 +573,7 @@ async def _contracts_page(
     rows = await maintenance.list_contracts(principal, after_id=after_id, limit=PAGE_SIZE)
     next_link = f"/ui/contracts?after={rows[-1].id}" if len(rows) == PAGE_SIZE else None
     signs = principal.role is Role.USER_UNIT and principal.can(Permission.CONTRACT_MANAGE)
-    units: list[dict[str, Any]] = []
+    units: list[EquipmentRow] = []
     if signs:
         live = await register.list_equipment(
             principal,
@@ -583,7 +582,7 @@ async def _contracts_page(
             None,
             CONTRACT_UNIT_CHOICES,
         )
-        units = [u for u in live.items if u["status"] not in register.CLOSED]
+        units = [u for u in live.items if u.status not in register.CLOSED]
     return page(
         request,
         "enterprise/contracts.html",
@@ -748,15 +747,15 @@ async def _queue_page(
     except InvalidValue:
         raise NotFound("no such page of the queue") from None
     today = clock.today()
-    names = await register.organisation_names({u["user_unit"] for u in pending.items})
+    names = await register.organisation_names({u.user_unit for u in pending.items})
     rows = [
         {
-            **u,
+            **msgspec.structs.asdict(u),
             # Registering today would be late: more than 30 days in service (TSG 08-2017).
-            "late": registration_is_late(u["commissioning_date"], today),
-            "user_unit_name": names.get(u["user_unit"], ""),
-            "category_name": _category_name(u["category"], lang),
-            "district_name": _district_name(u["district_code"]),
+            "late": registration_is_late(u.commissioning_date, today),
+            "user_unit_name": names.get(u.user_unit, ""),
+            "category_name": _category_name(u.category, lang),
+            "district_name": _district_name(u.district_code),
         }
         for u in pending.items
     ]
@@ -833,7 +832,7 @@ async def registration_register(
             forms={equipment_id: form},
         )
     return Redirect(
-        path="/ui/registrations?" + urlencode({"registered": unit["code"]}), status_code=303
+        path="/ui/registrations?" + urlencode({"registered": unit.code}), status_code=303
     )
 
 
@@ -873,9 +872,7 @@ async def registration_refuse(
             errors={equipment_id: errors},
             forms={equipment_id: form},
         )
-    return Redirect(
-        path="/ui/registrations?" + urlencode({"refused": unit["code"]}), status_code=303
-    )
+    return Redirect(path="/ui/registrations?" + urlencode({"refused": unit.code}), status_code=303)
 
 
 # ---- the registration office: organisations -------------------------------------------

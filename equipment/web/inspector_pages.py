@@ -384,10 +384,10 @@ async def _unit_page(
     # each loading the unit again (equipment.services.unit_file).
     found = await unit_file.unit_file(principal, equipment_id, today=today)
     unit = found.unit
-    located = unit["longitude"] is not None and unit["latitude"] is not None
+    located = unit.longitude is not None and unit.latitude is not None
     cylinder = (
-        await _or_none(fills.cylinder_trace(principal, unit["code"], limit=20))
-        if unit["category"].startswith("2")
+        await _or_none(fills.cylinder_trace(principal, unit.code, limit=20))
+        if unit.category.startswith("2")
         else None
     )
     schedule = views.schedule(found.schedule, lang)
@@ -404,10 +404,10 @@ async def _unit_page(
         "inspector/unit.html",
         {
             "unit": unit,
-            "category_name": catalogue.category(unit["category"]).name_zh,
+            "category_name": catalogue.category(unit.category).name_zh,
             "district_name": (
-                regions.region(unit["district_code"]).name
-                if regions.is_known_region(unit["district_code"])
+                regions.region(unit.district_code).name
+                if regions.is_known_region(unit.district_code)
                 else None
             ),
             "names": found.names,
@@ -419,7 +419,7 @@ async def _unit_page(
             "cylinder": cylinder,
             "audit": found.audit,
             "point": (
-                {"lon": unit["longitude"], "lat": unit["latitude"], "outline": found.outline}
+                {"lon": unit.longitude, "lat": unit.latitude, "outline": found.outline}
                 if located
                 else None
             ),

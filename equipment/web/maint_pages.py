@@ -8,7 +8,6 @@ logged-in company decides what is visible: another company's unit or alarm is a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
@@ -32,6 +31,7 @@ from equipment.i18n.spoken import speak
 from equipment.services import alarms, clock, due, maintenance, register
 from equipment.services.pagination import SortKey
 from equipment.storage.alarms import AlarmRecord
+from equipment.storage.equipment import EquipmentRow
 from equipment.web import company_labels as labels
 from equipment.web.staff import error_page, needs, page, staff_language
 
@@ -50,14 +50,14 @@ def _category(code: str) -> str:
         return code
 
 
-def _unit_row(row: Mapping[str, Any], _: Translator) -> dict[str, Any]:
+def _unit_row(row: EquipmentRow, _: Translator) -> dict[str, Any]:
     return {
-        "id": row["id"],
-        "code": row["code"],
-        "address": row["address"],
-        "category": _category(row["category"]),
-        "status": labels.label(labels.STATUS, row["status"], _),
-        "last_maintenance_on": row.get("last_maintenance_on"),
+        "id": row.id,
+        "code": row.code,
+        "address": row.address,
+        "category": _category(row.category),
+        "status": labels.label(labels.STATUS, row.status, _),
+        "last_maintenance_on": row.last_maintenance_on,
     }
 
 
@@ -100,7 +100,7 @@ async def unit(
         request,
         "maint/unit.html",
         {
-            "unit": _unit_row(row, _) | {"registration_code": row.get("registration_code")},
+            "unit": _unit_row(row, _) | {"registration_code": row.registration_code},
             "records": list(reversed(records)),
         },
     )
@@ -153,7 +153,7 @@ async def score(request: Request, principal: NamedDependency[Principal]) -> Temp
         # The late lifts' codes and addresses, read through the register's own scope.
         for unit_id in late[:PAGE_SIZE]:
             row = await register.get_equipment(principal, unit_id)
-            late_units.append({"id": unit_id, "code": row["code"], "address": row["address"]})
+            late_units.append({"id": unit_id, "code": row.code, "address": row.address})
     share = figures["share_on_time"]
     return page(
         request,
@@ -371,7 +371,7 @@ async def _unit_codes(principal: Principal, ids: set[int | None]) -> dict[int, s
         if unit_id is None:  # a refused fill of a code not on file has no unit
             continue
         try:
-            codes[unit_id] = (await register.get_equipment(principal, unit_id))["code"]
+            codes[unit_id] = (await register.get_equipment(principal, unit_id)).code
         except NotFound:
             continue  # an alarm visible through a station's fill, of another's cylinder
     return codes

@@ -123,7 +123,7 @@ async def test_applying_for_a_unit_shows_field_errors_in_chinese_then_goes_pendi
     for path in ("/ui/units/new", f"/ui/my/units/{unit}/suspend", "/ui/contracts"):
         no_token = await me.http.post(path, data={"version": "1", "suspended_from": str(f.today())})
         assert no_token.status_code == 403, path  # CSRF: refused without the form's token
-    assert (await register.get_equipment(SYSTEM, unit))["status"] == "in_use"
+    assert (await register.get_equipment(SYSTEM, unit)).status == "in_use"
     form = await me.http.get("/ui/units/new")
     assert form.status_code == 200 and "3110" in form.text and "隆中电梯工程有限公司" in form.text
     body = {
@@ -168,7 +168,7 @@ async def test_applying_for_a_unit_shows_field_errors_in_chinese_then_goes_pendi
     assert "申请已提交" in unit_page.text and "未办理使用登记" in unit_page.text
     unit_id = int(done.headers["location"].split("/")[-1].split("?")[0])
     unit = await register.get_equipment(SYSTEM, unit_id)
-    assert (unit["status"], unit["user_unit"]) == ("pending", world["owner"])
+    assert (unit.status, unit.user_unit) == ("pending", world["owner"])
     # Only a user unit applies (the office imports through the API).
     admin = await staff(Role.ADMIN)
     assert (await admin.http.get("/ui/units/new")).status_code == 403
@@ -231,7 +231,7 @@ async def test_suspend_resume_and_change_maintainer_respect_the_version(staff, w
         {"version": version, "maintenance_company_id": str(company), "changed_on": str(f.today())},
     )
     assert changed.status_code == 303
-    assert (await register.get_equipment(SYSTEM, unit["id"]))["maintenance_company"] == company
+    assert (await register.get_equipment(SYSTEM, unit["id"])).maintenance_company == company
 
 
 async def test_a_user_unit_signs_and_terminates_its_contracts(staff, world):
@@ -307,7 +307,7 @@ async def test_the_office_registers_from_the_queue_with_the_late_flag(staff, wor
     after = await admin.http.get(done.headers["location"])
     assert f"已登记：{code}" in after.text and "没有待登记的设备" in after.text
     unit = await register.get_equipment(SYSTEM, pending["id"])
-    assert (unit["status"], unit["late_registration"]) == ("in_use", True)
+    assert (unit.status, unit.late_registration) == ("in_use", True)
     again = await admin.post(
         f"/ui/registrations/{pending['id']}/register",
         {
@@ -470,4 +470,4 @@ async def test_the_office_refuses_from_the_queue_and_the_owner_reads_why_and_app
     assert stale.status_code == 412
     assert pending["code"] in (await admin.http.get("/ui/registrations")).text
     unit = await register.get_equipment(SYSTEM, pending["id"])
-    assert unit["status"] == "pending"
+    assert unit.status == "pending"

@@ -251,7 +251,7 @@ async def test_fill_permit_follows_corrected_inspections(engine, client) -> None
         row, _ = await inspections.record_inspection(
             SYSTEM, unit["id"], data, today=factories.today(), now=clock.now()
         )
-        return row["id"]
+        return row.id
 
     async def code(unit: dict) -> str:
         answer = await client.get(permit_url(unit["code"]), headers=token)

@@ -515,7 +515,7 @@ async def test_the_box_statement_and_by_ids_read_what_the_register_holds(client,
     assert sorted(found) == sorted(points)
     for unit_id, row in found.items():
         assert row == await reads().equipment.get(unit_id)
-        assert isinstance(row["parameters"], dict)
+        assert isinstance(row.parameters, dict)
 
 
 async def test_polygon_query_finds_the_units_inside(client, ctx):

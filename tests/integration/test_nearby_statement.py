@@ -45,5 +45,5 @@ async def test_nearby_equals_the_whole_box_decided_in_python(engine, monkeypatch
         )
         near = within_radius((lon, lat), lons, lats, radius)
         assert got.total == near.indices.size
-        assert [row["id"] for row, _ in got.items] == ids[near.indices[:limit]].tolist()
+        assert [row.id for row, _ in got.items] == ids[near.indices[:limit]].tolist()
         assert [d for _, d in got.items] == near.distances_m[:limit].tolist()

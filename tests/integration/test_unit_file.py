@@ -35,7 +35,7 @@ async def _or_none(call):
 async def sections(principal: Principal, unit_id: int) -> dict:
     """The page's sections as the separate services answer them."""
     unit = await register.get_equipment(principal, unit_id)
-    located = unit["longitude"] is not None and unit["latitude"] is not None
+    located = unit.longitude is not None and unit.latitude is not None
     return {
         "unit": unit,
         "schedule": await inspections.schedule_of(principal, unit_id, clock.today()),
@@ -46,10 +46,10 @@ async def sections(principal: Principal, unit_id: int) -> dict:
             )
         ).items,
         "names": await register.organisation_names(
-            {unit["user_unit"], unit["maintenance_company"], unit["owning_station"]}
+            {unit.user_unit, unit.maintenance_company, unit.owning_station}
         ),
         "outline": (
-            await areas.district_outline(principal, unit["district_code"]) if located else None
+            await areas.district_outline(principal, unit.district_code) if located else None
         ),
         "history": await _or_none(register.status_history(principal, unit_id)),
         "maintenance": await _or_none(maintenance.list_records(principal, unit_id)),
@@ -85,7 +85,7 @@ async def test_the_unit_file_is_what_each_section_service_answers(engine, boot) 
             "inspected_on": today - timedelta(days=29),
             "conclusion": "fail",
             "report_no": "R-1a",
-            "corrects": first["id"],
+            "corrects": first.id,
         },
         today=today,
         now=now,
@@ -127,7 +127,7 @@ async def test_the_unit_file_is_what_each_section_service_answers(engine, boot) 
             "audit": found.audit,
         }
         assert got == expected, caller
-    assert len(expected["inspections"]) == 2 and expected["inspections"][0]["superseded"]
+    assert len(expected["inspections"]) == 2 and expected["inspections"][0].superseded
     assert expected["history"] and expected["audit"] and expected["alarms"]
     # Outside the scope: 404, as the unit's own read answers.
     for stranger in (
