@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from hypothesis import settings
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
@@ -31,6 +32,12 @@ from equipment.settings import ClockSettings, DatabaseSettings, PasswordSettings
 from equipment.storage import db
 from equipment.storage.tables import REGISTER_TABLES
 from sereg.bootstrap import Bootstrap, bootstrap
+
+# No per-example deadline for the property tests: they hold rules, not speed (speed is
+# measured in bench/), and on a shared two-core machine an example that first loads a
+# catalogue took 470 ms against hypothesis's 200 ms, failing the run as "flaky".
+settings.register_profile("sereg", deadline=None)
+settings.load_profile("sereg")
 
 # Fixtures of the ingest tests (broker, consumer, publisher) and of the tests that run
 # the service as a process (fresh databases, `sereg serve --demo`).
