@@ -20,6 +20,10 @@ class GateExport:
 
     def add(self, row: Mapping[str, Any]) -> None:
         if not self.codes:
+            # Which process holds the gate: a test kills exactly this worker (other
+            # multiprocessing children may live in the same test process).
+            with open(self.gate + ".pid", "w") as pid:
+                pid.write(str(os.getpid()))
             with open(self.gate, "rb") as gate:
                 gate.read()
         self.codes.append(f"{row['code']} {row['kind']}")

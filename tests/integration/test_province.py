@@ -14,8 +14,9 @@ from equipment.demo import province
 from equipment.domain import codes, rules
 from equipment.domain.errors import InvalidValue
 from equipment.services import clock, schedules
-from equipment.storage import db
+from equipment.storage import db, reads
 from equipment.storage import province as province_storage
+from equipment.storage.inspections import InspectionRow
 from equipment.storage.tables import (
     CylinderFillState,
     DueDate,
@@ -107,21 +108,28 @@ async def test_province_register_follows_the_rules(engine, boot) -> None:
     # Each unit's history as schedules.load_history reads it (its inspections; a
     # generated cylinder has no status change), all read at once.
     assert not await StatusChange.exists()
-    inspections: dict[int, list[dict]] = {}
+    inspections: dict[int, list[InspectionRow]] = {}
     for row in await Inspection.select().order_by(Inspection.id):
-        inspections.setdefault(row["equipment"], []).append(row)
+        typed = InspectionRow(**{name: row[name] for name in InspectionRow.__struct_fields__})
+        inspections.setdefault(typed.equipment, []).append(typed)
+    # The units as the repository reads them (typed rows, the grade joined).
+    typed_units = await reads().equipment.by_ids([u["id"] for u in units])
     overdue = 0
     for full in units:
-        history = schedules.history(full, inspections.get(full["id"], []), [])
+        unit = typed_units[full["id"]]
+        history = schedules.history(unit, inspections.get(unit.id, []), [])
         schedule = rules.schedule(history, today, schedules.policy())
+        copied = {column: getattr(unit, column) for column in schedules.DUE_COPIED_COLUMNS}
         expected = [
             (r["kind"], r["due_on"], r["statutory"], r["rule_key"], r["source"], r["base_date"],
              r["explanation"], r["from_report"], r["category"], r["district_code"],
              r["user_unit"], r["owning_station"])
-            for r in schedules.due_rows(full, schedule)
+            for r in schedules.due_rows(unit.id, copied, unit.risk_rank, schedule)
         ]  # fmt: skip
         assert sorted(stored.get(full["id"], [])) == sorted(expected), full["code"]
-        derived = schedules.derived_fields(full, schedule, today)
+        derived = schedules.derived_fields(
+            unit.status, unit.needs_inspection_before_resume, schedule, today
+        )
         assert full["next_inspection_due"] == derived["next_inspection_due"]
         assert full["not_fit_for_use"] == derived["not_fit_for_use"]
         overdue += full["next_inspection_due"] < today
