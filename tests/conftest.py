@@ -32,6 +32,7 @@ from equipment.settings import ClockSettings, DatabaseSettings, PasswordSettings
 from equipment.storage import db
 from equipment.storage.tables import REGISTER_TABLES
 from sereg.bootstrap import Bootstrap, bootstrap
+from tests.apps import shared_app
 
 # No per-example deadline for the property tests: they hold rules, not speed (speed is
 # measured in bench/), and on a shared two-core machine an example that first loads a
@@ -333,7 +334,7 @@ def app_client(
     by httpx's ASGI transport (Litestar's own test client runs it in a thread with
     another loop); the engine fixture owns the database, so the app leaves it alone."""
     kwargs: dict[str, Any] = {} if client is None else {"client": client}
-    transport = httpx.ASGITransport(app=boot.app(manage_db=False), **kwargs)
+    transport = httpx.ASGITransport(app=shared_app(boot), **kwargs)
     headers = {"Accept-Language": language} if language else {}
     return httpx.AsyncClient(transport=transport, base_url="http://sereg.test", headers=headers)
 

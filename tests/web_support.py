@@ -24,6 +24,7 @@ from equipment.domain.access import SYSTEM, Jurisdiction, Role
 from equipment.services import accounts, clock
 from sereg.app import create_app
 from sereg.bootstrap import Bootstrap
+from tests.apps import shared_app
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -83,9 +84,9 @@ async def staff(engine, boot: Bootstrap) -> AsyncIterator[Callable[..., Awaitabl
     """``await staff(role, org_id=None, jurisdiction="")``: a logged-in Staff client of
     the test's bootstrap (its settings and clock)."""
     clients: list[httpx.AsyncClient] = []
-    # One app for the people of a test (building one costs a second or more): each
-    # client still has its own cookies, so its own session.
-    app = boot.app(manage_db=False)
+    # One app for the people of a test (the process's for these settings): each client
+    # still has its own cookies, so its own session.
+    app = shared_app(boot)
 
     async def logged_in(
         role: Role, organisation_id: int | None = None, jurisdiction: str = ""

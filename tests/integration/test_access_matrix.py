@@ -48,15 +48,22 @@ ACCEPT_LANGUAGE = "en"
 ROLES = ("admin", "inspector", "company_a", "owner_a", "station_a", "call_centre")
 
 
-@pytest.fixture
-def boot(configure, tmp_path):
-    """The default settings, but evidence files under this test's directory."""
-    return configure(evidence=EvidenceSettings(directory=tmp_path / "evidence"))
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory) -> EvidenceSettings:
+    """One evidence directory for the module: the files' names are random, and equal
+    settings let the tests share one app (tests/conftest.py ``shared_app``)."""
+    return EvidenceSettings(directory=tmp_path_factory.mktemp("evidence"))
 
 
 @pytest.fixture
-async def world(engine, tmp_path):
-    w: dict[str, Any] = {"evidence_settings": EvidenceSettings(directory=tmp_path / "evidence")}
+def boot(configure, evidence):
+    """The default settings, but evidence files under the module's directory."""
+    return configure(evidence=evidence)
+
+
+@pytest.fixture
+async def world(engine, evidence):
+    w: dict[str, Any] = {"evidence_settings": evidence}
     w["lift_answers"] = [
         {"key": i.key, "outcome": "passed"} for i in checks.checklist_items("lift")
     ]

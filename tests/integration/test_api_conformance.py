@@ -48,8 +48,17 @@ def run_operation(
         assert mode is GenerationMode.NEGATIVE, operation.label
         return None
     except (Exception, BaseExceptionGroup) as failure:  # schemathesis: a FailureGroup
-        return f"{operation.label} ({run}): {failure}"
+        return f"{operation.label} ({run}): {explained(failure)}"
     return None
+
+
+def explained(failure: BaseException) -> str:
+    """The failure and, for a group (hypothesis' "flaky" report among them), what each
+    of its parts was: the group's own words do not say."""
+    if isinstance(failure, BaseExceptionGroup):
+        parts = "\n  ".join(explained(e) for e in failure.exceptions)
+        return f"{failure}\n  {parts}"
+    return f"{type(failure).__name__}: {failure}"
 
 
 def test_every_operation_conforms_to_the_document(served):
