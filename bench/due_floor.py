@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 from litestar import Litestar, get
+from litestar.params import FromPath
 
 from equipment.settings import settings_from_env
 
@@ -57,7 +58,7 @@ async def health() -> dict[str, str]:
 
 
 @get("/due/{case:str}")
-async def due(case: str) -> list[dict[str, Any]]:
+async def due(case: FromPath[str]) -> list[dict[str, Any]]:
     sql, args = CASES[case]
     return [dict(r) for r in await _pool[0].fetch(sql, *args)]
 

@@ -25,9 +25,11 @@ from equipment.storage.tables import Alarm, AreaMember, DueDate, Equipment, Risk
 Clause = Where | And | Or | WhereRaw
 
 
-class EquipmentRow(msgspec.Struct, frozen=True):
-    """A unit's row as the register holds it. Built positionally from rows whose columns
-    come in this order (``_select``, ``_BY_IDS_SQL``): no dict copy, no validation."""
+class RegisterRecord(msgspec.Struct, frozen=True):
+    """A unit's id, code and the register data its registration records, in the
+    register's column order: the fields every unit record shares (EquipmentRow, the
+    import's RegisteredUnit), declared once so they cannot drift apart. A subclass's own
+    fields follow these."""
 
     id: int
     code: str
@@ -46,6 +48,13 @@ class EquipmentRow(msgspec.Struct, frozen=True):
     longitude: float | None
     latitude: float | None
     user_unit: int
+
+
+class EquipmentRow(RegisterRecord, frozen=True):
+    """A unit's row as the register holds it: RegisterRecord's fields, then these. Built
+    positionally from rows whose columns come in this order (``_select``,
+    ``_BY_IDS_SQL``): no dict copy, no validation."""
+
     maintenance_company: int | None
     owning_station: int | None
     status: str

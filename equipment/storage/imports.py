@@ -19,6 +19,7 @@ import msgspec
 
 from equipment.storage import db
 from equipment.storage.bulk import Bulk
+from equipment.storage.equipment import RegisterRecord
 from equipment.storage.tables import DueDate, Inspection
 
 # The register columns an import sets, compared to tell a changed unit from an unchanged.
@@ -108,28 +109,12 @@ JOB_COLUMNS = (
 _JOB_SETTABLE = frozenset(JOB_COLUMNS) - {"id", "kind", "file_hash", "actor", "created_at"}
 
 
-class RegisteredUnit(msgspec.Struct, frozen=True):
-    """A unit the import finds in the register: its id, code, the COMPARED columns (in
-    that order) and its version. Built positionally from the driver's rows, the statement
+class RegisteredUnit(RegisterRecord, frozen=True):
+    """A unit the import finds in the register: RegisterRecord's fields (its id, code and
+    the COMPARED columns but the last), then its status (the last) and its version, typed
+    as EquipmentRow types them. Built positionally from the driver's rows, the statement
     naming these fields in this order."""
 
-    id: int
-    code: str
-    registration_code: str | None
-    equipment_code: str | None
-    category: str
-    certificate_no: str | None
-    manufacturer: str
-    model: str
-    serial_no: str
-    manufacture_date: date | None
-    commissioning_date: date | None
-    registered_on: date | None
-    address: str
-    district_code: str
-    longitude: float | None
-    latitude: float | None
-    user_unit: int
     status: str
     version: int
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from functools import cache, partial
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
@@ -224,33 +224,58 @@ N_("must be a date like 2026-12-31")
 N_("choose one of the offered values")
 
 
+# The page's filters in the order it checks them, the first bad one shown beside its field
+# with this reason: the choices, then the numbers and dates; the codes (category,
+# category_prefix, district) last, in due_filter's order, their own checks saying why.
+_CHECKED = {
+    "window": "choose one of the offered values",
+    "kind": "choose one of the offered values",
+    "within_days": "must be a whole number",
+    "from": "must be a date like 2026-12-31",
+    "to": "must be a date like 2026-12-31",
+    "user_unit_id": "must be a whole number",
+    "maintenance_company_id": "must be a whole number",
+    "area_id": "must be a whole number",
+}
+
+
 def due_filter_of(values: Mapping[str, str]) -> due.DueFilter:
-    """The API's due filter (controllers.due_filter, the same checks) from the page's
-    query; a bad value raises InvalidValue naming its field."""
-    window = values.get("window") or "all"
-    if window not in {w for w, _ in WINDOWS}:
-        raise InvalidValue("choose one of the offered values", field="window")
-    kind = values.get("kind") or None
-    if kind is not None and kind not in DUE_KINDS:
-        raise InvalidValue("choose one of the offered values", field="kind")
-    within = _int(values.get("within_days", ""), "within_days")
-    if within is not None and within > 3660:
-        raise InvalidValue("must be a whole number", field="within_days")
-    return controllers.due_filter(
-        window=window,  # type: ignore[arg-type]
-        within_days=within,
-        due_from=_date(values.get("from", ""), "from"),
-        due_to=_date(values.get("to", ""), "to"),
-        kind=kind,
+    """The API's due filter from the page's query, read by the API's own reader
+    (controllers.due_query, the checks of GET /api/v1/due) and built by its
+    controllers.due_filter; an empty field is no filter (the form sends every field),
+    and ``kind`` is one the form offers. A bad value raises InvalidValue naming its
+    field."""
+    given = [(name, value) for name, value in values.items() if value]
+    read = controllers.due_query(MultiDict(given))
+    kind = values.get("kind")
+    if read is None or (kind and kind not in DUE_KINDS):
+        _refuse(values)
+    return controllers.due_filter(**read[0])
+
+
+def _refuse(values: Mapping[str, str]) -> NoReturn:
+    """Raise InvalidValue for the first of the page's values the API's reader refuses
+    (kind: one the form does not offer); the page shows it beside its field."""
+    for name, reason in _CHECKED.items():
+        value = values.get(name)
+        if not value:
+            continue
+        if name == "kind":
+            refused = value not in DUE_KINDS
+        else:
+            refused = controllers.due_query(MultiDict([(name, value)])) is None
+        if refused:
+            raise InvalidValue(reason, field=name)
+    # Only a code is left (too long, or holding NUL): its own check refuses it too, saying
+    # why, the first of them in due_filter's order.
+    controllers.due_filter(
         category=values.get("category") or None,
         category_prefix=values.get("category_prefix") or None,
         district=values.get("district") or None,
-        user_unit_id=_int(values.get("user_unit_id", ""), "user_unit_id"),
-        maintenance_company_id=_int(
-            values.get("maintenance_company_id", ""), "maintenance_company_id"
-        ),
-        area_id=_int(values.get("area_id", ""), "area_id"),
     )
+    # Not reached from a request: the page's values are stripped, and a stripped code the
+    # reader refuses is one no catalogue or region table holds.
+    raise RuntimeError(f"the due list's reader refused {dict(values)!r} and no check says why")
 
 
 def _query_values(request: Request) -> dict[str, str]:

@@ -12,6 +12,7 @@ import os
 import signal
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -180,9 +181,47 @@ def admin() -> Principal:
     return Principal(Role.ADMIN)
 
 
+@dataclass
+class Gated:
+    download: asyncio.Future[export_worker.Download | None]
+    go_on: Callable[[], None]  # lets the export past its first row
+    gate: Path
+
+    def worker_pid(self) -> int:
+        """The worker process that holds the gate (GateExport wrote it beside the gate)."""
+        return int(Path(f"{self.gate}.pid").read_text())
+
+
+@pytest.fixture
+def gated_download(
+    client, city, to_worker: list[int], tmp_path: Path
+) -> Callable[..., contextlib.AbstractAsyncContextManager[Gated]]:
+    """Starts the whole register's download (the admin's, no filter) in the worker, its
+    export held at its first row by a gate (GateExport), and enters the block once it is
+    under way there; ``options`` go to due_download."""
+    gate = tmp_path / "gate"
+
+    @contextlib.asynccontextmanager
+    async def start(**options: Any) -> AsyncIterator[Gated]:
+        download = asyncio.ensure_future(
+            export_worker.due_download(
+                admin(),
+                due.DueFilter(),
+                partial(GateExport, str(gate)),
+                today=f.today(),
+                max_rows=1_000,
+                **options,
+            )
+        )
+        async with under_way(gate) as go_on:
+            yield Gated(download, go_on, gate)
+
+    return start
+
+
 @POSTGRES_ONLY
 async def test_the_loop_answers_while_the_worker_reads_and_formats_a_large_export(
-    client, city, to_worker: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client, city, gated_download, monkeypatch: pytest.MonkeyPatch
 ):
     read_here: list[dict[str, Any]] = []
     iterate = due.iterate_due
@@ -195,22 +234,13 @@ async def test_the_loop_answers_while_the_worker_reads_and_formats_a_large_expor
     monkeypatch.setattr(due, "iterate_due", counted)
     expected = [f"{i['code']} {i['kind']}" for i in await json_items(client, city["inspector"])]
     read_here.clear()
-    download = asyncio.ensure_future(
-        export_worker.due_download(
-            admin(),
-            due.DueFilter(),
-            partial(GateExport, str(tmp_path / "gate")),
-            today=f.today(),
-            max_rows=1_000,
-        )
-    )
-    async with under_way(tmp_path / "gate") as go_on:
+    async with gated_download() as gated:
         # The export is under way in the worker: the server answers another request.
         answer = await client.get("/api/v1/due?limit=1", headers=city["inspector"])
         assert answer.status_code == 200 and answer.json()["items"]
-        assert not download.done()
-        go_on()
-    result = await download
+        assert not gated.download.done()
+        gated.go_on()
+    result = await gated.download
     assert result is not None and result.file is not None
     pid, *rows = (await asyncio.to_thread(result.file.read)).decode().split("\n")
     result.file.close()
@@ -221,26 +251,16 @@ async def test_the_loop_answers_while_the_worker_reads_and_formats_a_large_expor
 
 @POSTGRES_ONLY
 async def test_a_download_given_up_ends_its_job_and_frees_the_worker(
-    client, city, to_worker: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gated_download, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     gone = asyncio.Event()
-    download = asyncio.ensure_future(
-        export_worker.due_download(
-            admin(),
-            due.DueFilter(),
-            partial(GateExport, str(tmp_path / "gate")),
-            today=f.today(),
-            max_rows=1_000,
-            disconnected=gone.wait,
-        )
-    )
-    async with under_way(tmp_path / "gate") as go_on:
+    async with gated_download(disconnected=gone.wait) as gated:
         gone.set()  # the client went away
-        assert await download is None
+        assert await gated.download is None
         assert list((tmp_path / "tmp").iterdir()) == []  # the lease ended
-        go_on()
+        gated.go_on()
     # The worker gave the job up (it wrote no file back) and takes the next one.
     again = await export_worker.due_download(
         admin(), due.DueFilter(), due_csv(), today=f.today(), max_rows=1_000
@@ -257,21 +277,12 @@ def due_csv() -> Callable[[], Any]:
 
 @POSTGRES_ONLY
 async def test_a_worker_that_dies_is_a_503_in_the_callers_words_and_is_replaced(
-    client, city, to_worker: list[int], tmp_path: Path
+    client, city, gated_download
 ):
-    download = asyncio.ensure_future(
-        export_worker.due_download(
-            admin(),
-            due.DueFilter(),
-            partial(GateExport, str(tmp_path / "gate")),
-            today=f.today(),
-            max_rows=1_000,
-        )
-    )
-    async with under_way(tmp_path / "gate"):
-        os.kill(int((tmp_path / "gate.pid").read_text()), signal.SIGKILL)
+    async with gated_download() as gated:
+        os.kill(gated.worker_pid(), signal.SIGKILL)
         with pytest.raises(Busy) as refused:
-            await download
+            await gated.download
     assert refused.value.reason == export_worker.WORKER_FAILED
     # The next download starts a new worker.
     answer = await client.get("/api/v1/due/export.csv", headers=city["inspector"])

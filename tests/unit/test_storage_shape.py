@@ -12,9 +12,11 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
+from equipment.storage.equipment import EquipmentRow, RegisterRecord
 from equipment.storage.imports import COMPARED, RegisteredUnit
 from tests.unit.test_domain_purity import imported_modules
 
@@ -219,5 +221,12 @@ def test_the_scan_sees_plain_rows(source: str, answers: bool) -> None:
 
 def test_the_imports_registered_unit_holds_the_compared_columns() -> None:
     """The commit compares COMPARED by attribute on the units it finds (RegisteredUnit,
-    whose fields are the statement's columns): a column added to one is added to both."""
+    whose fields are the statement's columns): a column added to one is added to both.
+    Its fields are the register's (EquipmentRow's), typed alike: most are declared once,
+    on the RegisterRecord both extend; the two each declares (status, version) agree."""
     assert RegisteredUnit.__struct_fields__ == ("id", "code", *COMPARED, "version")
+    assert issubclass(RegisteredUnit, RegisterRecord) and issubclass(EquipmentRow, RegisterRecord)
+    register = get_type_hints(EquipmentRow)
+    assert {f: register[f] for f in RegisteredUnit.__struct_fields__} == get_type_hints(
+        RegisteredUnit
+    )
