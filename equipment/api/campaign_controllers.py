@@ -129,7 +129,7 @@ class CampaignController(Controller):
         self,
         principal: NamedDependency[Principal],
         campaign_id: PathId,
-        task_state: Annotated[Literal["open", "done"] | None, QueryParameter(query="state")] = None,
+        task_state: Annotated[Literal["open", "done"] | None, QueryParameter(name="state")] = None,
     ) -> list[dict[str, Any]]:
         """The campaign's tasks in the caller's scope (``?state=open`` or ``done``)."""
         rows = await campaigns.list_tasks(principal, campaign_id, state=task_state)

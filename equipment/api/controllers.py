@@ -558,7 +558,7 @@ def due_filter(
         Literal["due_on", "-grade"],
         QueryParameter(description="due_on: earliest first; -grade: worst risk grade first"),
     ] = "due_on",
-    principal: Principal | None = None,
+    principal: NamedDependency[Principal | None] = None,
 ) -> due.DueFilter:
     """The due lists' filter from the query. As the controller's dependency it takes the
     caller (``principal``, the router's dependency), so Litestar resolves it after the
