@@ -27,6 +27,13 @@ def is_postgres() -> bool:
     return isinstance(engine(), PostgresEngine)
 
 
+def any_case_like(column: Any, pattern: str) -> Any:
+    """``column`` matches the LIKE ``pattern`` in any letter case: ILIKE on PostgreSQL;
+    on SQLite plain LIKE, which already ignores ASCII case (Piccolo would fall back to it
+    too, but print a warning to the server's log on every such query)."""
+    return column.ilike(pattern) if is_postgres() else column.like(pattern)
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[Any]:
     """One transaction; Piccolo routes every query inside the ``async with`` through it.

@@ -202,7 +202,8 @@ def _filter_clauses(filters: EquipmentFilter) -> list[Clause]:
     if filters.q:
         needle = _literal(filters.q.strip())
         clauses.append(
-            Equipment.code.like(f"{needle.upper()}%") | Equipment.address.ilike(f"%{needle}%")
+            Equipment.code.like(f"{needle.upper()}%")
+            | db.any_case_like(Equipment.address, f"%{needle}%")
         )
     if filters.area_id is not None:
         members = AreaMember.select(AreaMember.equipment).where(AreaMember.area == filters.area_id)

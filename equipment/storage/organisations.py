@@ -9,6 +9,7 @@ from typing import Any, cast
 import msgspec
 from piccolo.columns import Serial
 
+from equipment.storage import db
 from equipment.storage.tables import Organisation
 
 # Piccolo adds the implicit primary key at class creation; the stub does not know it.
@@ -121,7 +122,8 @@ class OrganisationRepository:
             query = query.where(Organisation.kind == kind)
         if q:
             query = query.where(
-                Organisation.name.ilike(f"%{q}%") | Organisation.credit_code.ilike(f"{q}%")
+                db.any_case_like(Organisation.name, f"%{q}%")
+                | db.any_case_like(Organisation.credit_code, f"{q}%")
             )
         if after_id is not None:
             query = query.where(_org_id > after_id)
