@@ -735,7 +735,7 @@ def unit_collection(
 
 def nearby(result: Any, lang: str) -> schemas.NearbyPage:
     items = [
-        schemas.NearbyEquipment(*_unit_fields(row, lang), round(distance, 3))
+        schemas.NearbyEquipment(*(*_unit_fields(row, lang), round(distance, 3)))
         for row, distance in result.items
     ]
     return schemas.NearbyPage(result.total, items)
