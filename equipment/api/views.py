@@ -47,33 +47,119 @@ def _category_label(found: catalogue.Category, lang: str) -> str:
     return found.name_en if lang == "en" and found.name_en else found.name_zh
 
 
-# The API's fields a register row holds under the same name (the rest are derived).
-_EQUIPMENT_SAME = tuple(
-    f
-    for f in schemas.Equipment.__struct_fields__
-    if f in EquipmentRow.__struct_fields__ and f not in ("parameters", "risk_points")
+# The order of Equipment's fields, which _unit_fields gives positionally: a Struct of 37
+# fields built from a dict of keywords (and, for nearby, copied field by field into a
+# second one) was most of a nearby page's view (issue 19).
+_EQUIPMENT_FIELDS = (
+    "id",
+    "code",
+    "registration_code",
+    "equipment_code",
+    "category",
+    "category_label",
+    "category_name",
+    "certificate_no",
+    "manufacturer",
+    "model",
+    "serial_no",
+    "manufacture_date",
+    "commissioning_date",
+    "registered_on",
+    "address",
+    "district_code",
+    "longitude",
+    "latitude",
+    "user_unit_id",
+    "maintenance_company_id",
+    "owning_station_id",
+    "status",
+    "status_label",
+    "status_since",
+    "late_registration",
+    "late_suspension_notice",
+    "needs_inspection_before_resume",
+    "parameters",
+    "next_inspection_due",
+    "not_fit_for_use",
+    "last_maintenance_on",
+    "version",
+    "created_at",
+    "updated_at",
+    "cylinder_use",
+    "risk_grade",
+    "risk_points",
 )
+if (
+    schemas.Equipment.__struct_fields__ != _EQUIPMENT_FIELDS
+    or schemas.NearbyEquipment.__struct_fields__ != (*_EQUIPMENT_FIELDS, "distance_m")
+):  # a reordered schema fails here, not in a response
+    raise ImportError("schemas.Equipment's fields moved: update views._unit_fields to match")
+
+
+@lru_cache(maxsize=16)
+def _unit_words(lang: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Per language, the statuses' words, and each category code's (label, Chinese name)
+    as rows bring it: looked up once, not once per unit of a page."""
+    return {code: labels.label(labels.STATUS, code, lang) for code in labels.STATUS}, {}
+
+
+def _name_category(named: dict[str, tuple[str, str]], code: str, lang: str) -> tuple[str, str]:
+    cat = catalogue.category(code)  # InvalidValue for a code not in the catalogue
+    words = named[code] = (_category_label(cat, lang), cat.name_zh)
+    return words
+
+
+def _unit_fields(row: EquipmentRow, lang: str) -> tuple[Any, ...]:
+    """A register row as Equipment's field values, in _EQUIPMENT_FIELDS' order."""
+    statuses, categories = _unit_words(lang)
+    category_label, category_name = categories.get(row.category) or _name_category(
+        categories, row.category, lang
+    )
+    status = row.status
+    graded = row.risk_graded_at is not None
+    return (
+        row.id,
+        row.code,
+        row.registration_code,
+        row.equipment_code,
+        row.category,
+        category_label,
+        category_name,
+        row.certificate_no,
+        row.manufacturer,
+        row.model,
+        row.serial_no,
+        row.manufacture_date,
+        row.commissioning_date,
+        row.registered_on,
+        row.address,
+        row.district_code,
+        row.longitude,
+        row.latitude,
+        row.user_unit,
+        row.maintenance_company,
+        row.owning_station,
+        status,
+        statuses.get(status, status),
+        row.status_since,
+        row.late_registration,
+        row.late_suspension_notice,
+        row.needs_inspection_before_resume,
+        row.parameters or {},
+        row.next_inspection_due,
+        row.not_fit_for_use,
+        row.last_maintenance_on,
+        row.version,
+        row.created_at,
+        row.updated_at,
+        row.cylinder_use,
+        RISK_GRADES[int(row.risk_rank)].value if graded else None,
+        row.risk_points if graded else None,
+    )
 
 
 def equipment(row: EquipmentRow, lang: str) -> schemas.Equipment:
-    values = {f: getattr(row, f) for f in _EQUIPMENT_SAME}
-    cat = catalogue.category(row.category)
-    values.update(
-        status_label=labels.label(labels.STATUS, row.status, lang),
-        category_label=_category_label(cat, lang),
-        category_name=cat.name_zh,
-        user_unit_id=row.user_unit,
-        maintenance_company_id=row.maintenance_company,
-        owning_station_id=row.owning_station,
-        parameters=row.parameters or {},
-        cylinder_use=row.cylinder_use,
-    )
-    graded = row.risk_graded_at is not None
-    values.update(
-        risk_grade=RISK_GRADES[int(row.risk_rank)].value if graded else None,
-        risk_points=row.risk_points if graded else None,
-    )
-    return schemas.Equipment(**values)
+    return schemas.Equipment(*_unit_fields(row, lang))
 
 
 # The API's fields a status change holds under the same name (the rest are labels).
@@ -610,11 +696,33 @@ UNIT_FEATURE_FIELDS = (
 
 
 def unit_feature(row: EquipmentRow, **extra: Any) -> dict[str, Any]:
-    unit = equipment(row, DEFAULT)  # a point's properties carry no label
-    properties = {"id": unit.id, **{f: getattr(unit, f) for f in UNIT_FEATURE_FIELDS}, **extra}
     # Only units with a position are mapped (the geo queries select them).
-    assert unit.longitude is not None and unit.latitude is not None
-    return point_feature(unit.longitude, unit.latitude, properties, feature_id=unit.id)
+    assert row.longitude is not None and row.latitude is not None
+    properties = _unit_properties(row)
+    properties.update(extra)
+    return point_feature(row.longitude, row.latitude, properties, feature_id=row.id)
+
+
+def _unit_properties(row: EquipmentRow) -> dict[str, Any]:
+    """A unit's map point properties: ``id``, then UNIT_FEATURE_FIELDS' values in that
+    order (a point carries no label), straight from the row."""
+    _, categories = _unit_words(DEFAULT)
+    named = categories.get(row.category) or _name_category(categories, row.category, DEFAULT)
+    return {
+        "id": row.id,
+        "code": row.code,
+        "category": row.category,
+        "category_name": named[1],
+        "status": row.status,
+        "address": row.address,
+        "district_code": row.district_code,
+        "commissioning_date": row.commissioning_date,
+        "next_inspection_due": row.next_inspection_due,
+        "not_fit_for_use": row.not_fit_for_use,
+        "last_maintenance_on": row.last_maintenance_on,
+        "user_unit_id": row.user_unit,
+        "maintenance_company_id": row.maintenance_company,
+    }
 
 
 def unit_collection(
@@ -626,11 +734,10 @@ def unit_collection(
 
 
 def nearby(result: Any, lang: str) -> schemas.NearbyPage:
-    items = []
-    for row, distance in result.items:
-        base = equipment(row, lang)
-        values = {f: getattr(base, f) for f in schemas.Equipment.__struct_fields__}
-        items.append(schemas.NearbyEquipment(**values, distance_m=round(distance, 3)))
+    items = [
+        schemas.NearbyEquipment(*(*_unit_fields(row, lang), round(distance, 3)))
+        for row, distance in result.items
+    ]
     return schemas.NearbyPage(result.total, items)
 
 

@@ -117,7 +117,7 @@ async def _located(
         category_prefix=f.category_prefix,
         status=f.status,
     )
-    order = np.argsort(ids, kind="stable")  # ties (equal distances) then go by id
+    order = np.argsort(ids)  # by id (unique): ties (equal distances) then go by id
     return ids[order], lons[order], lats[order]
 
 
@@ -149,7 +149,10 @@ async def nearby(
         category_prefix=f.category_prefix,
         status=f.status,
     )
-    order = np.argsort(ids, kind="stable")  # ties (equal distances) then go by id
+    # By id, so that ties (equal distances) then go by id. Ids are unique, so any sort
+    # gives this order: the default one took a quarter of the stable sort's time on a box
+    # of 2,853 units (0.03 against 0.12 ms, issue 19).
+    order = np.argsort(ids)
     ids, lons, lats = ids[order], lons[order], lats[order]
     near = nearest_within((lon, lat), lons, lats, radius_m, limit, margin=NEAREST_MARGIN)
     chosen = ids[near.nearest.indices].tolist()

@@ -13,18 +13,22 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
+from equipment.api import schemas, views
 from equipment.demo.load import load_demo_city
+from equipment.domain import catalogue, labels
 from equipment.domain.access import SYSTEM, EquipmentScope, Jurisdiction, Role, ScopeKind
 from equipment.domain.lifecycle import Status
-from equipment.services import areas, clock, membership
+from equipment.domain.risk import GRADE_ORDER
+from equipment.services import areas, clock, membership, risk
 from equipment.storage import reads
-from equipment.storage.tables import Area, AreaMember, Equipment
+from equipment.storage.tables import Area, AreaMember, Equipment, RiskGrade
 from geo.crs import from_wgs84
 from tests import area_import_probe
 from tests import factories as f
@@ -412,6 +416,82 @@ async def test_radius_query_equals_a_brute_force_geodesic_filter(client, ctx):
         headers=ctx["admin"],
     )
     assert [i["id"] for i in in_gcj.json()["items"]] == [u for _, u in expected]
+
+
+def expected_unit(row: Any, lang: str) -> dict[str, Any]:
+    """A unit's JSON fields as the API documents them, built here from the stored row (not
+    through equipment.api.views): the labels from the domain's tables, the ids renamed."""
+    cat = catalogue.category(row.category)
+    graded = row.risk_graded_at is not None
+    derived = {
+        "category_label": cat.name_en if lang == "en" and cat.name_en else cat.name_zh,
+        "category_name": cat.name_zh,
+        "status_label": labels.label(labels.STATUS, row.status, lang),
+        "user_unit_id": row.user_unit,
+        "maintenance_company_id": row.maintenance_company,
+        "owning_station_id": row.owning_station,
+        "risk_grade": GRADE_ORDER[row.risk_rank].value if graded else None,
+        "risk_points": row.risk_points if graded else None,
+    }
+    fields = [f for f in schemas.NearbyEquipment.__struct_fields__ if f != "distance_m"]
+    return {f: derived[f] if f in derived else getattr(row, f) for f in fields}
+
+
+async def test_nearby_answers_byte_for_byte_what_the_rows_hold(client, ctx):
+    """Nearby's JSON (both languages) and GeoJSON, compared as bytes with pages built
+    independently from the stored rows: the fast view builds the same answer."""
+    ids = [
+        await unit(ctx, LON0 + 0.0003, LAT0, age="old"),
+        await unit(ctx, LON0 - 0.0006, LAT0 + 0.0002, company="b", age="new"),
+        await unit(ctx, LON0, LAT0 - 0.0009, category="1000", parameters={}),
+        await unit(ctx, LON0 + 0.0011, LAT0 + 0.0004, registered=False),
+    ]
+    # Graded (their owner's units together), then one back to never graded (nulls).
+    await risk.recompute_units(ids, now=clock.now())
+    await RiskGrade.delete().where(RiskGrade.equipment == ids[3])
+    rows = await reads().equipment.by_ids(ids)
+    assert {rows[i].risk_graded_at is None for i in ids} == {True, False}
+    params = {"lon": LON0, "lat": LAT0, "radius_m": 500, "limit": 10}
+    for lang in ("zh-CN", "en"):
+        response = await client.get(
+            "/api/v1/geo/nearby", params={**params, "lang": lang}, headers=ctx["admin"]
+        )
+        assert response.status_code == 200, response.text
+        answered = response.json()["items"]
+        assert sorted(i["id"] for i in answered) == sorted(ids)
+        expected = {
+            "total": len(ids),
+            "items": [
+                {**expected_unit(rows[i["id"]], lang), "distance_m": i["distance_m"]}
+                for i in answered
+            ],
+        }
+        assert response.content == msgspec.json.encode(expected), lang
+    geojson = await client.get(
+        "/api/v1/geo/nearby", params={**params, "format": "geojson"}, headers=ctx["admin"]
+    )
+    features = geojson.json()["features"]
+    point = ("id", *views.UNIT_FEATURE_FIELDS)
+    expected_collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": feat["id"],
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [rows[feat["id"]].longitude, rows[feat["id"]].latitude],
+                },
+                "properties": {
+                    **{k: expected_unit(rows[feat["id"]], "zh-CN")[k] for k in point},
+                    "distance_m": feat["properties"]["distance_m"],
+                },
+            }
+            for feat in features
+        ],
+        "total": len(ids),
+    }
+    assert geojson.content == msgspec.json.encode(expected_collection)
 
 
 async def test_box_clusters_conserve_counts(client, ctx):
