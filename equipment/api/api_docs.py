@@ -85,7 +85,10 @@ _MEANING = {
     413: "The body is larger than this operation accepts",
     422: "A value is invalid for the register's rules",
     428: "If-Match is required: send the ETag of the version being changed",
-    503: "No room now (e.g. every live stream of this process is taken): try again later",
+    503: (
+        "Busy now (e.g. every live stream of this process is taken, or the export worker"
+        " stopped while preparing a download): try again later"
+    ),
 }
 
 
@@ -104,6 +107,9 @@ PUBLIC = errors(400, 422)
 PUBLIC_LOOKUP = errors(400, 404, 422)
 READ = errors(400, 401, 403, 422)
 READ_ONE = errors(400, 401, 403, 404, 422)
+# A download read and formatted in the export worker, which may stop (a 503, and the
+# worker is replaced for the next one).
+DOWNLOAD = errors(400, 401, 403, 422, 503)
 QUERY_BODY = errors(400, 401, 403, 413, 422)
 WRITE = errors(400, 401, 403, 404, 409, 413, 422)
 VERSIONED = errors(400, 401, 403, 404, 409, 412, 413, 422, 428)

@@ -795,7 +795,7 @@ class DueController(Controller):
         rows = await due.summary(principal, today=clock.today())
         return [schemas.DueSummaryRow(**r) for r in rows]
 
-    @get("/export.csv", media_type=exports.CSV_MEDIA_TYPE, responses=api_docs.READ)
+    @get("/export.csv", media_type=exports.CSV_MEDIA_TYPE, responses=api_docs.DOWNLOAD)
     async def export_csv(
         self,
         request: Request,
@@ -806,7 +806,7 @@ class DueController(Controller):
         make = partial(exports.CsvExport, exports.export_lang(language))
         return await _due_download(request, principal, filters, make, "csv")
 
-    @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.READ)
+    @get("/export.xlsx", media_type=exports.XLSX_MEDIA_TYPE, responses=api_docs.DOWNLOAD)
     async def export_xlsx(
         self,
         request: Request,
@@ -817,7 +817,7 @@ class DueController(Controller):
         make = partial(exports.XlsxExport, exports.export_lang(language))
         return await _due_download(request, principal, filters, make, "xlsx")
 
-    @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE, responses=api_docs.READ)
+    @get("/calendar.ics", media_type=exports.ICS_MEDIA_TYPE, responses=api_docs.DOWNLOAD)
     async def calendar(
         self,
         request: Request,

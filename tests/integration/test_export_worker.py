@@ -287,6 +287,11 @@ async def test_a_worker_that_dies_is_a_503_in_the_callers_words_and_is_replaced(
     # The next download starts a new worker.
     answer = await client.get("/api/v1/due/export.csv", headers=city["inspector"])
     assert answer.status_code == 200 and len(csv_rows(answer.content)) > 1
+    # And the document says a download may answer so (the conformance test holds every
+    # answer to the document).
+    document = (await client.get("/schema/openapi.json")).json()
+    for path in ("/api/v1/due/export.csv", "/api/v1/due/export.xlsx", "/api/v1/due/calendar.ics"):
+        assert "503" in document["paths"][path]["get"]["responses"], path
 
 
 def test_the_worker_failure_messages_are_said_in_chinese() -> None:
