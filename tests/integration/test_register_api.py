@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from datetime import timedelta
 
 import pytest
@@ -225,6 +226,27 @@ async def test_list_filters_and_text_search(client, world):
     assert await codes("q=%25") == await codes("")  # a wildcard is text, not a pattern
     bad = await client.get("/api/v1/equipment?sort=address", headers=admin)
     assert bad.status_code == 422 and bad.json()["extra"][0]["key"] == "sort"
+
+
+async def test_text_search_ignores_letter_case_on_both_engines(client, world):
+    # ILIKE on PostgreSQL, LIKE on SQLite (which ignores ASCII case itself): no engine
+    # falls back with a warning in the server's log.
+    unit = await f.unit(world["owner"]["id"], address="襄阳市 Wanda Plaza B座")
+    named = await f.organisation("maintenance_company", name="Hanjiang Lift Service 汉江电梯")
+    admin = world["admin"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        units = await client.get("/api/v1/equipment", params={"q": "wanda plaza"}, headers=admin)
+        by_name = await client.get(
+            "/api/v1/organisations", params={"q": "hanjiang lift"}, headers=admin
+        )
+        by_code = await client.get(
+            "/api/v1/organisations", params={"q": named["credit_code"][:6].lower()}, headers=admin
+        )
+    assert [u["code"] for u in units.json()["items"]] == [unit["code"]]
+    assert named["id"] in [o["id"] for o in by_name.json()["items"]]
+    assert named["id"] in [o["id"] for o in by_code.json()["items"]]
+    assert not [w for w in caught if "ILIKE" in str(w.message)]
 
 
 @pytest.mark.parametrize("sort", ["id", "-id", "code", "-code", "updated_at", "-updated_at"])
