@@ -367,7 +367,7 @@ class EquipmentRepository:
         if clause is not None:
             query = query.where(clause)
         row = await query.first()
-        return None if row is None else EquipmentRow(*row.values())
+        return None if row is None else unit_rows([row])[0]
 
     async def code_of(self, equipment_id: int, scope: EquipmentScope | None = None) -> str | None:
         """The unit's code alone (a QR image needs nothing else), or None when the unit does
