@@ -179,3 +179,51 @@ async def test_a_long_transaction_elsewhere_does_not_make_every_refresh_recount(
             await transaction.rollback()
     assert recounted[0] is None  # the first question counts every area
     assert recounted[1] and len(recounted) == 2, recounted  # then the changed ones, once
+
+
+# PostgreSQL's: the covering indexes are its (migration 2026-12-07T03:30).
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+async def test_a_refresh_reads_units_from_covering_indexes(engine) -> None:
+    """A refresh looks each member of the changed areas up by id, scattered over the
+    register: from the covering indexes it reads one leaf page per lookup instead of a leaf
+    and a heap page. Whatever the caller's scope, the equipment and maintenance due-date
+    lookups stay index-only (fails when the statement reads a column they do not carry)."""
+    await load_demo_city(seed=5, units=60, today=f.today(), now=clock.now(), show_progress=False)
+    pool = db.engine().pool
+    await pool.execute("VACUUM ANALYZE equipment, due_date, area_member")  # all-visible
+    area_ids = [r["id"] for r in await Area.select(Area.id).order_by(Area.id).limit(3)]
+    unit = await Equipment.select(Equipment.district_code, Equipment.maintenance_company).first()
+    scopes = [
+        SYSTEM,
+        Principal(
+            Role.INSPECTOR,
+            jurisdiction=Jurisdiction(
+                districts=frozenset({unit["district_code"]}), areas=frozenset(area_ids[:1])
+            ),
+        ),
+        Principal(Role.MAINTENANCE, unit["maintenance_company"]),
+    ]
+    for principal in scopes:
+        query = areas.summary_query(
+            principal,
+            kind=None,
+            category_prefix="3",
+            sort="id",
+            limit=None,
+            today=f.today(),
+            areas=area_ids,
+        )
+        sql, args = query.querystrings[0].compile_string(engine_type="postgres")
+        async with pool.acquire() as connection, connection.transaction():
+            # A 60-unit register is read whole more cheaply than looked up; the question
+            # is which index a lookup uses, so the planner is held to index lookups.
+            await connection.execute("SET LOCAL enable_seqscan = off")
+            await connection.execute("SET LOCAL enable_bitmapscan = off")
+            plan = [r[0] for r in await connection.fetch("EXPLAIN " + sql, *args)]
+        scans = [
+            line.strip() for line in plan if " on equipment " in line or " on due_date " in line
+        ]
+        assert scans, plan
+        for scan in scans:
+            assert scan.startswith("->  Index Only Scan using"), (principal, scan, plan)
+            assert "using equipment_summary " in scan or "using due_date_equipment_kind " in scan
