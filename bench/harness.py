@@ -117,14 +117,24 @@ def percentile(sorted_ms: list[float], q: float) -> float:
     return sorted_ms[index]
 
 
-async def fixed_rate(
-    name: str,
+@dataclass
+class Samples:
+    """The raw outcome of one fixed-rate run: what ``Latency`` summarises."""
+
+    latencies_ms: list[float]
+    errors: int
+    total: int  # requests measured
+    sent: int  # requests sent, warm-up included (what the server's CPU was spent on)
+    elapsed_s: float
+
+
+async def fixed_rate_samples(
     call: Callable[[int], Awaitable[bool]],
     *,
     rate: float,
     seconds: float,
     warmup: int = 20,
-) -> Latency:
+) -> Samples:
     """Start ``call(i)`` every 1/rate seconds regardless of replies (no coordinated omission).
 
     Latency is measured from each request's scheduled start, so a stalled server shows.
@@ -151,16 +161,35 @@ async def fixed_rate(
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(i, scheduled)))
     await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
+    return Samples(latencies, errors, total, warmup + total, time.perf_counter() - started)
+
+
+def summarise(name: str, runs: list[Samples]) -> Latency:
+    """One ``Latency`` of the runs' requests pooled (a case measured in several rounds)."""
+    ordered = sorted(ms for run in runs for ms in run.latencies_ms)
+    total = sum(run.total for run in runs)
     return Latency(
         name,
         total,
-        errors,
+        sum(run.errors for run in runs),
         statistics.median(ordered),
         percentile(ordered, 0.95),
         percentile(ordered, 0.99),
-        total / elapsed,
+        total / sum(run.elapsed_s for run in runs),
+    )
+
+
+async def fixed_rate(
+    name: str,
+    call: Callable[[int], Awaitable[bool]],
+    *,
+    rate: float,
+    seconds: float,
+    warmup: int = 20,
+) -> Latency:
+    """``fixed_rate_samples``, summarised."""
+    return summarise(
+        name, [await fixed_rate_samples(call, rate=rate, seconds=seconds, warmup=warmup)]
     )
 
 
@@ -247,7 +276,7 @@ class Downloads:
 
     def __exit__(self, *_: object) -> None:
         self.process.kill()
-        out, _ = self.process.communicate()
+        out, _err = self.process.communicate()
         self.lines = out.split("\n")[:-1]
 
     def summary(self) -> str:
