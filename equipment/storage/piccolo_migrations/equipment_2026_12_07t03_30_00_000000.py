@@ -7,15 +7,16 @@ larger than the database's shared buffers each lookup is a page read from the op
 system's cache: an old residential area of 694 units read 2,741 pages, 28-36 ms of its
 38-44 ms, on the 10^6 register with the default 128 MB of shared buffers. With the columns
 the summary reads carried in the indexes it looks units up by, the lookups are index-only
-(one leaf page instead of a leaf and a heap page): 1,566 pages read, 19-27 ms.
+(one leaf page instead of a leaf and a heap page): 1,566-1,589 pages read, a median of
+25 ms (docs/benchmarks.md).
 
 ``equipment_summary`` also carries the columns a caller's scope is tested on (an
 inspector's districts, an organisation's units), so scoped summaries stay index-only. It is
 one more index on equipment; every column it carries is already in another index of the
 table, so the updates that touch them were not HOT before either. It costs writes: an
 UPDATE of 20,000 random units took 11 % longer with it (median of three alternating pairs).
-``due_date_equipment_kind`` keeps its name and its key (the unique key upserts and the
-province loader name) and gains ``due_on``. SQLite has no INCLUDE; its register is the
+``due_date_equipment_kind`` keeps its name and its unique key (the province loader names
+it) and gains ``due_on``. SQLite has no INCLUDE; its register is the
 embedded default, held in its page cache whole.
 """
 
