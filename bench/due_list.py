@@ -45,7 +45,6 @@ from bench.harness import (
     LeanHttp,
     Samples,
     admin_token,
-    fixed_rate,
     fixed_rate_samples,
     free_port,
     lean_case,
@@ -227,45 +226,40 @@ async def timed(
     name: str, call: Call, rate: float, seconds: float, server: Server | None
 ) -> tuple[Latency, float | None]:
     """The case at a fixed rate and the server's CPU milliseconds per request."""
-    # A collection of this process's heap (~20 ms) stalls sending and reading for a
-    # moment; the burst after it would count against the server.
-    gc.collect()
-    gc.disable()
-    before = server.cpu() if server else 0.0
-    try:
-        result = await fixed_rate(name, call, rate=rate, seconds=seconds)
-    finally:
-        gc.enable()
-    cpu = (server.cpu() - before) * 1000 / result.count if server else None
-    return result, cpu
+    return (await alternating([(name, call, server)], rate, seconds, 1))[name]
 
 
-async def paired(
-    pair: list[tuple[str, Call, Server]], rate: float, seconds: float, rounds: int
-) -> dict[str, tuple[Latency, float]]:
-    """The handler floor and the API of one case measured in ``rounds`` alternating turns
-    of ``seconds / rounds`` each (handler first in even rounds, the API first in odd ones),
-    their requests pooled: a machine whose speed drifts (a shared VM's CPU: the same
-    handler took 0.93-1.40 ms of CPU a request in runs minutes apart) slows both alike,
-    instead of whichever ran second. Each ratio is of the pooled figures: all latencies,
-    and all CPU over all requests sent (warm-ups included)."""
-    runs: dict[str, list[Samples]] = {name: [] for name, _, _ in pair}
+async def alternating(
+    cases: list[tuple[str, Call, Server | None]], rate: float, seconds: float, rounds: int
+) -> dict[str, tuple[Latency, float | None]]:
+    """Each case at a fixed rate, in ``rounds`` turns of ``seconds / rounds`` (the cases in
+    their order in even rounds, reversed in odd ones), each case's requests pooled: a
+    machine whose speed drifts (a shared VM's CPU: the same handler took 0.93-1.53 ms of
+    CPU a request in runs minutes apart) slows the handler floor and the API alike,
+    instead of whichever ran second. The server's CPU milliseconds a request are over
+    every request sent, warm-ups included (None without a server)."""
+    runs: dict[str, list[Samples]] = {name: [] for name, _, _ in cases}
     spent = dict.fromkeys(runs, 0.0)
     for round_ in range(rounds):
-        for name, call, server in pair if round_ % 2 == 0 else pair[::-1]:
+        for name, call, server in cases if round_ % 2 == 0 else cases[::-1]:
+            # A collection of this process's heap (~20 ms) stalls sending and reading for
+            # a moment; the burst after it would count against the server.
             gc.collect()
-            gc.disable()  # as in ``timed``
-            before = server.cpu()
+            gc.disable()
+            before = server.cpu() if server else 0.0
             try:
                 runs[name].append(
                     await fixed_rate_samples(call, rate=rate, seconds=seconds / rounds)
                 )
             finally:
                 gc.enable()
-            spent[name] += server.cpu() - before
+            spent[name] += server.cpu() - before if server else 0.0
     return {
-        name: (summarise(name, runs[name]), spent[name] * 1000 / sum(r.sent for r in runs[name]))
-        for name in runs
+        name: (
+            summarise(name, runs[name]),
+            spent[name] * 1000 / sum(r.sent for r in runs[name]) if server else None,
+        )
+        for name, _, server in cases
     }
 
 
@@ -361,7 +355,7 @@ async def measure(
         )
         for case in paths:
             await run(f"DB floor: {labels[case]} SQL", statement_case(pool, statements[case]), None)
-            pair = [
+            pair: list[tuple[str, Call, Server | None]] = [
                 (
                     f"Handler floor: {labels[case]} (minimal Litestar over asyncpg)",
                     lean_case(floor.http, f"/due/{case}"),
@@ -369,9 +363,9 @@ async def measure(
                 ),
                 (f"API: {labels[case]}", lean_case(app.http, paths[case], headers), app),
             ]
-            for name, (result, cpu) in (await paired(pair, rate, seconds, rounds)).items():
+            for name, (result, cpu) in (await alternating(pair, rate, seconds, rounds)).items():
                 results[name] = (result, cpu)
-                print(f"{result.row()} {cpu:.2f} | {os.getloadavg()[0]:.2f} |", flush=True)
+                print(f"{result.row()} {cpu or 0:.2f} | {os.getloadavg()[0]:.2f} |", flush=True)
 
         print()
         print(
