@@ -288,6 +288,47 @@ class Downloads:
         return f"{len(done)} downloads of {int(done[0][1]):,} bytes, median {seconds:.2f} s each"
 
 
+# Python work at the export worker's CPU priority (export_worker.yield_cpu), in a process
+# of its own, until killed: formatting rows as XML text, as an XLSX export does, without
+# the database or the server. "1" on stdout once the priority is set.
+_IDLE_BURNER = """
+import sys
+from equipment.api.export_worker import yield_cpu
+yield_cpu()
+print(1, flush=True)
+while True:
+    rows = [{"code": f"X{i}", "n": i, "text": str(i) * 3} for i in range(5000)]
+    "".join(f"<c r='{r['code']}'><v>{r['n']}</v><is>{r['text']}</is></c>" for r in rows)
+"""
+
+
+class IdleBurner:
+    """A process as busy as the export worker, at its priority, doing nothing the server
+    knows of: the floor of the permit beside downloads. On a machine whose cores slow each
+    other down (a VM's vCPUs sharing a host core, a shared cache), any work on the other
+    core costs the server this much, whatever the export does."""
+
+    def __init__(self, root: Path) -> None:
+        self.args = [sys.executable, "-c", _IDLE_BURNER]
+        self.root = root
+        self.cpu_s = 0.0
+
+    def __enter__(self) -> IdleBurner:
+        self.process = subprocess.Popen(self.args, cwd=self.root, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "1":  # its priority is set
+            raise SystemExit("the idle-priority burner did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cpu_s = process_cpu_seconds([self.process.pid])
+        self.process.kill()
+        self.process.communicate()
+
+    def summary(self) -> str:
+        return f"an idle-priority process, {self.cpu_s:.1f} s of CPU"
+
+
 async def wait_until_up(http: httpx.AsyncClient, attempts: int = 1200) -> None:
     for _ in range(attempts):
         try:

@@ -297,3 +297,10 @@ async def test_a_worker_that_dies_is_a_503_in_the_callers_words_and_is_replaced(
 def test_the_worker_failure_messages_are_said_in_chinese() -> None:
     for message in (export_worker.WORKER_FAILED, export_worker.READ_FAILED):
         assert speak("zh-CN", message) != message
+
+
+async def test_the_worker_runs_only_on_cpu_the_server_leaves_idle() -> None:
+    """SCHED_IDLE: a request waking the server preempts the worker at once (a niced worker
+    still held a busy core for its slice: the permit's p99 beside downloads)."""
+    policy = await asyncio.wrap_future(export_worker._executor().submit(os.sched_getscheduler, 0))
+    assert policy == os.SCHED_IDLE
