@@ -121,8 +121,7 @@ def qr_costs(page_urls: list[str]) -> list[str]:
         (f"PNG 8 px/module, zlib level {PNG_COMPRESSION}, segno's writer",
          cpu_ms_each(lambda u: save(fixed[u], **png, compresslevel=PNG_COMPRESSION), page_urls)),
         (f"PNG 8 px/module, zlib level {PNG_COMPRESSION}, the service's writer (qr_png)",
-         cpu_ms_each(lambda u: qr_png.png(fixed[u].matrix, int(fixed[u].symbol_size(border=0)[0]),
-                                          4, PNG_COMPRESSION), page_urls)),
+         cpu_ms_each(lambda u: qr_png.png(fixed[u].matrix, 4, PNG_COMPRESSION), page_urls)),
         ("SVG 4 px/module", cpu_ms_each(
             lambda u: save(fixed[u], kind="svg", scale=4, border=4, title="x"), page_urls)),
     ]  # fmt: skip

@@ -1,10 +1,11 @@
 """A QR symbol as a black-and-white PNG at 8 pixels a module: the same bytes as segno's
-PNG writer (``save(kind="png", scale=8, border=..., compresslevel=...)``) in a tenth
-of its time.
+PNG writer (``save(kind="png", scale=8, border=..., compresslevel=...)``), for a
+fraction of its CPU.
 
 segno's writer builds each scanline pixel by pixel in Python (packing 8 pixels into a
-byte with ``reduce``): ~1.3-2.4 ms a symbol, most of a QR image request's CPU
-(bench/public_page.py); this takes ~0.1 ms, mostly zlib's. At 8 pixels a module in a
+byte with ``reduce``): 1.25-1.33 ms a symbol at zlib level 1, most of a new QR image's
+CPU; this one 0.04-0.10 ms, mostly zlib's (bench/public_page.py's per-symbol table, a
+2-core AMD EPYC VM). At 8 pixels a module in a
 1-bit greyscale image each module is exactly one byte (0x00 dark, 0xFF light), so a
 scanline is the matrix row translated byte for byte. The image is laid out as segno lays
 it out (the quiet zone's rows, then for each module row one scanline with filter None
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 SCALE = 8  # pixels a module: one byte of a 1-bit scanline
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -30,10 +31,10 @@ def _chunk(name: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + head + struct.pack(">I", zlib.crc32(head))
 
 
-def png(matrix: Iterable[bytes | bytearray], size: int, border: int, compresslevel: int) -> bytes:
-    """The PNG of a ``size`` x ``size`` module matrix (rows of 0x0 light / 0x1 dark, as
+def png(matrix: Sequence[bytes | bytearray], border: int, compresslevel: int) -> bytes:
+    """The PNG of a square module matrix (rows of 0x0 light / 0x1 dark, as
     ``segno.QRCode.matrix``) with a quiet zone of ``border`` modules."""
-    row_bytes = size + 2 * border
+    row_bytes = len(matrix) + 2 * border
     side = row_bytes * SCALE
     quiet_row = b"\x00" + b"\xff" * row_bytes
     quiet_side = b"\xff" * border
