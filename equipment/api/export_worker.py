@@ -94,11 +94,12 @@ def _start_worker(parent: int) -> None:
     not. Where a core is free the worker runs at full speed anyway; where none is (two
     cores, a loaded machine) the server's process must win it. Under SCHED_IDLE (sched(7))
     the kernel runs the worker only when nothing else wants the core, and a waking request
-    preempts it at once; niced, it kept a tenth of a busy core. Beside downloads the
-    permit's p99 rose +2.6 ms with it against +3.6 to +3.9 niced (bench/fill_permit.py,
-    alternating, a 2-core VM), where a process that merely computes at this priority
-    costs +2.8 to +4.3 ms: the rest is the machine (its cores slow each other down), not
-    the export. Where every core is busy for long, a download waits for one.
+    preempts it at once; niced 10, it kept a tenth of a busy core. Measured on a 2-core VM
+    (bench/fill_permit.py), the permit's p99 beside downloads rose +2.6 to +3.7 ms with
+    it and +3.6 to +3.9 ms niced: no difference this machine's run-to-run noise can tell.
+    A process that only computes, at this priority, cost the permit +2.8 to +4.3 ms
+    there: what is left is the machine (its cores slow each other down), not the export.
+    Where every core is busy for long, a download waits for one.
 
     And a pool's worker waits on a queue whose writing end it holds itself, so a server
     killed outright (SIGKILL, out of memory) would leave it waiting for ever (seen: an
