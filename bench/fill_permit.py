@@ -18,7 +18,7 @@ station's cylinders with the cylinder's own medium:
   service's own readers (``equipment.storage.fill_facts``); the database floor;
 - the API itself. Target (issue): p99 <= 10 ms;
 - the API again while a process at the export worker's CPU priority computes (Python
-  formatting text, no database, no server: ``harness.IdleBurner``): for comparison with
+  formatting text, no database, no server: ``harness.BusyProcess``): for comparison with
   the next case, what any work on the other core costs the server on this machine;
 - the API again while an inspector downloads the whole city's due list as XLSX, again
   and again from another process: the load a busy bureau puts beside the interlock.
@@ -68,8 +68,8 @@ import httpx
 
 from bench.harness import (
     HEADER,
+    BusyProcess,
     Downloads,
-    IdleBurner,
     Latency,
     LeanHttp,
     admin_token,
@@ -321,7 +321,7 @@ async def measured(
     name: str,
     call,
     args: argparse.Namespace,
-    beside: Downloads | IdleBurner | None,
+    beside: Downloads | BusyProcess | None,
 ) -> tuple[Latency, Figures]:
     # The client's collector pauses would show as server latency.
     gc.collect()
@@ -420,11 +420,11 @@ async def measure(url: str, args: argparse.Namespace) -> int:
                     for server in servers:
                         assert server.http is not None
                         name = _case_name(case, server, args, round_)
-                        beside: Downloads | IdleBurner | None = None
+                        beside: Downloads | BusyProcess | None = None
                         if case == BESIDE_DOWNLOADS:
                             beside = Downloads(server.port, DOWNLOAD, f"Bearer {admin}")
                         elif case == BESIDE_BUSY:
-                            beside = IdleBurner(ROOT)
+                            beside = BusyProcess(ROOT)
                         call = permit_api_case(server.http, station, codes, headers, args.seed)
                         results[name], figures[name] = await measured(
                             server, name, call, args, beside
@@ -470,7 +470,7 @@ async def measure(url: str, args: argparse.Namespace) -> int:
                 f"Target: beside downloads p99 <= alone + {BESIDE_ALLOWANCE_MS:.0f} ms:"
                 f" {side} #{round_ + 1} {beside_downloads:.2f} against {alone:.2f} ms"
                 f" ({beside_downloads - alone:+.2f}): {'met' if met else 'missed'};"
-                f" beside a busy idle-priority process {busy:.2f} ms ({busy - alone:+.2f})"
+                f" beside a busy low-priority process {busy:.2f} ms ({busy - alone:+.2f})"
             )
         return 0  # a benchmark reports; the target lines above say whether it was met
     finally:

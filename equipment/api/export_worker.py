@@ -61,8 +61,7 @@ WORKER_PAGE_ROWS = 2_000
 # How often the worker looks whether its download is still wanted (a stat of the path).
 LEASE_ROWS = 500
 CHUNK_BYTES = 256 * 1024
-# Where SCHED_IDLE is not to be had (not Linux, or refused), the worker's CPU priority
-# below the server's by niceness (nice(2): 10 is a tenth of the weight).
+# The worker's CPU priority below the server's (nice(2): 10 is a tenth of the weight).
 WORKER_NICENESS = 10
 
 WORKER_FAILED = N_("the download could not be prepared: the export worker stopped; try again")
@@ -92,14 +91,14 @@ def _start_worker(parent: int) -> None:
 
     A download is batch work, the requests beside it (the filling scales' permit) are
     not. Where a core is free the worker runs at full speed anyway; where none is (two
-    cores, a loaded machine) the server's process must win it. Under SCHED_IDLE (sched(7))
-    the kernel runs the worker only when nothing else wants the core, and a waking request
-    preempts it at once; niced 10, it kept a tenth of a busy core. Measured on a 2-core VM
-    (bench/fill_permit.py), the permit's p99 beside downloads rose +2.6 to +3.7 ms with
-    it and +3.6 to +3.9 ms niced: no difference this machine's run-to-run noise can tell.
-    A process that only computes, at this priority, cost the permit +2.8 to +4.3 ms
-    there: what is left is the machine (its cores slow each other down), not the export.
-    Where every core is busy for long, a download waits for one.
+    cores, a loaded machine) the server's process must win it: niced 10, the worker has a
+    tenth of a busy core. Not SCHED_IDLE (sched(7)), which runs it only on a core
+    nothing else wants: on a saturated machine (a CI run) a download, and the worker's
+    own start, then waited past a client's 10 s timeout; and its gain for the permit beside
+    downloads was within this machine's noise (bench/fill_permit.py, a 2-core VM: p99
+    +2.6 to +3.7 ms with it, +3.6 to +3.9 niced). A process that only computes at
+    SCHED_IDLE cost the permit +2.8 to +4.3 ms there: what is left is the machine (its
+    cores slow each other down), not the export.
 
     And a pool's worker waits on a queue whose writing end it holds itself, so a server
     killed outright (SIGKILL, out of memory) would leave it waiting for ever (seen: an
@@ -116,11 +115,8 @@ def _start_worker(parent: int) -> None:
 
 
 def yield_cpu() -> None:
-    """This process to SCHED_IDLE (sched(7)), else niced (see ``_start_worker``)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):  # not Linux, or a sandbox refusing the call
-        os.nice(WORKER_NICENESS)
+    """This process's CPU priority to the worker's (see ``_start_worker``)."""
+    os.nice(WORKER_NICENESS)
 
 
 def _forget_pool() -> None:

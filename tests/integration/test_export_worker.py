@@ -10,7 +10,6 @@ import csv
 import io
 import os
 import signal
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -300,19 +299,12 @@ def test_the_worker_failure_messages_are_said_in_chinese() -> None:
         assert speak("zh-CN", message) != message
 
 
-async def test_the_worker_runs_only_on_cpu_the_server_leaves_idle() -> None:
-    """SCHED_IDLE where the system allows it (a request waking the server preempts the
-    worker at once), else niced to WORKER_NICENESS."""
+async def test_the_worker_yields_the_cpu_to_the_server() -> None:
+    """Niced, not idle-only: a saturated machine still gives downloads a share."""
     job = export_worker._executor().submit(_policy_and_niceness)
     policy, niceness = await asyncio.wrap_future(job)
-    probe = await asyncio.create_subprocess_exec(sys.executable, "-c", _TRY_IDLE)
-    if await probe.wait() == 0:
-        assert policy == os.SCHED_IDLE
-    else:
-        assert niceness == os.getpriority(os.PRIO_PROCESS, 0) + export_worker.WORKER_NICENESS
-
-
-_TRY_IDLE = "import os; os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))"
+    assert policy == os.SCHED_OTHER
+    assert niceness == os.getpriority(os.PRIO_PROCESS, 0) + export_worker.WORKER_NICENESS
 
 
 def _policy_and_niceness() -> tuple[int, int]:
