@@ -45,8 +45,10 @@ async def test_a_flood_on_a_slow_worker_stays_bounded(engine, consumers, publish
         batch_size=BATCH,
         commit_slowdown=10,
         # A short keep-alive, so that a link starved for a few seconds would be dropped
-        # (the broker closes a client silent for 1.5 times it) within the test.
-        keepalive_s=2,
+        # (the broker closes a client silent for 1.5 times it, here 4.5 s) within the
+        # test. At 2 s (3 s of silence) a CI run on a saturated two-core machine lost
+        # the link once.
+        keepalive_s=3,
     )
     link = running.consumer.link
 
