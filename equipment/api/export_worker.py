@@ -92,13 +92,14 @@ def _start_worker(parent: int) -> None:
     A download is batch work, the requests beside it (the filling scales' permit) are
     not. Where a core is free the worker runs at full speed anyway; where none is (two
     cores, a loaded machine) the server's process must win it: niced 10, the worker has a
-    tenth of a busy core. Not SCHED_IDLE (sched(7)), which runs it only on a core
-    nothing else wants: on a saturated machine (a CI run) a download, and the worker's
-    own start, then waited past a client's 10 s timeout; and its gain for the permit beside
-    downloads was within this machine's noise (bench/fill_permit.py, a 2-core VM: p99
-    +2.6 to +3.7 ms with it, +3.6 to +3.9 niced). A process that only computes at
-    SCHED_IDLE cost the permit +2.8 to +4.3 ms there: what is left is the machine (its
-    cores slow each other down), not the export.
+    tenth of a busy core (measured: without it the permit's p50 beside downloads was
+    seconds on a loaded machine, the downloads done faster). Not SCHED_IDLE (sched(7)),
+    which runs it only on a core nothing else wants: on a saturated machine (a CI run) a
+    download, and the worker's own start, then waited past a client's 10 s timeout; and
+    its gain for the permit beside downloads was within this machine's noise
+    (bench/fill_permit.py, a 2-core VM: p99 +2.6 to +3.7 ms with it, +3.6 to +3.9 niced).
+    A process that only computes at SCHED_IDLE cost the permit +2.8 to +4.3 ms there:
+    what is left is the machine (its cores slow each other down), not the export.
 
     And a pool's worker waits on a queue whose writing end it holds itself, so a server
     killed outright (SIGKILL, out of memory) would leave it waiting for ever (seen: an
