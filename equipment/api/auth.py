@@ -7,6 +7,7 @@ from typing import Literal, overload
 from litestar import Request
 from litestar.connection import ASGIConnection
 
+from equipment.api.raw_headers import header as raw_header
 from equipment.domain.access import Principal
 from equipment.domain.errors import InvalidValue, Unauthenticated, VersionRequired
 from equipment.services import tokens
@@ -34,7 +35,7 @@ _PRINCIPAL = "principal"
 
 
 async def _principal(connection: ASGIConnection) -> Principal:
-    header = connection.headers.get("authorization", "")
+    header = raw_header(connection.scope, b"authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated(

@@ -12,12 +12,13 @@ from litestar import Request
 from litestar.di import Provide
 from litestar.params import HeaderParameter, QueryParameter
 
+from equipment.api.raw_headers import header
 from equipment.i18n import Translator, negotiate
 
 
 def request_language(request: Request) -> str:
     """The negotiated language of ``request`` (one of ``equipment.i18n.LANGUAGES``)."""
-    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+    return negotiate(request.query_params.get("lang"), header(request.scope, b"accept-language"))
 
 
 # Declared as parameters so the OpenAPI document lists them on every route whose answer

@@ -335,15 +335,7 @@ class Principal:
             raise Forbidden(f"the {self.role.value} role may not {permission.value}")
 
     def equipment_scope(self) -> EquipmentScope:
-        scope_kind = {
-            Role.ADMIN: ScopeKind.ALL,
-            Role.INSPECTOR: ScopeKind.ALL,
-            Role.MAINTENANCE: ScopeKind.MAINTENANCE_COMPANY,
-            Role.USER_UNIT: ScopeKind.USER_UNIT,
-            Role.STATION: ScopeKind.OWNING_STATION,
-            # A trapped passenger may call about any lift of the city.
-            Role.CALL_CENTRE: ScopeKind.ALL,
-        }[self.role]
+        scope_kind = _SCOPE_KINDS[self.role]
         if self.jurisdiction is not None:
             return EquipmentScope(ScopeKind.JURISDICTION, jurisdiction=self.jurisdiction)
         if scope_kind is ScopeKind.ALL:
@@ -353,5 +345,16 @@ class Principal:
     def sees_all_organisations(self) -> bool:
         return self.can(Permission.ORG_READ_ALL)
 
+
+# Which units each role sees (a table, not built per call: every scoped read asks).
+_SCOPE_KINDS = {
+    Role.ADMIN: ScopeKind.ALL,
+    Role.INSPECTOR: ScopeKind.ALL,
+    Role.MAINTENANCE: ScopeKind.MAINTENANCE_COMPANY,
+    Role.USER_UNIT: ScopeKind.USER_UNIT,
+    Role.STATION: ScopeKind.OWNING_STATION,
+    # A trapped passenger may call about any lift of the city.
+    Role.CALL_CENTRE: ScopeKind.ALL,
+}
 
 SYSTEM = Principal(Role.ADMIN)  # the CLI and the demo generator act as the registration office

@@ -84,7 +84,7 @@ async def due_rows(
     more = len(rows) > limit
     last = rows[limit - 1] if more and limit > 0 else None
     rows = rows[:limit]
-    derived = [_derive(r, today) for r in rows]
+    derived = [_derived(r.due_on, today, r.category, r.district_code, r.risk_rank) for r in rows]
     if f.states:
         kept = [(r, d) for r, d in zip(rows, derived, strict=True) if d[1] in f.states]
         rows, derived = [r for r, _ in kept], [d for _, d in kept]
@@ -125,18 +125,14 @@ async def iterate_due(
             return
 
 
-def _derive(row: DueRow, today: date) -> DueDerived:
-    """What a due row shows beside its columns (``DueDerived``): one lookup in a cache
-    keyed by the values it is made from (a page repeats its due dates, categories,
-    districts and grades; this runs for every row of every due-list request, and deriving
-    was half the request's Python before, measured with cProfile)."""
-    return _derived(row.due_on, today, row.category, row.district_code, row.risk_rank)
-
-
 @lru_cache(maxsize=8192)
 def _derived(
     due_on: date, today: date, category: str, district_code: str, risk_rank: int | None
 ) -> DueDerived:
+    """What a due row shows beside its columns (``DueDerived``): one lookup in a cache
+    keyed by the values it is made from (a page repeats its due dates, categories,
+    districts and grades; this runs for every row of every due-list request, and deriving
+    was half the request's Python before, measured with cProfile)."""
     reminder, state, days_overdue = _due_dates(due_on, today)
     return (
         reminder,
