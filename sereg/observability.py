@@ -22,6 +22,7 @@ from typing import Any, cast
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
+from equipment.api.raw_headers import header
 from equipment.api.request_id import REQUEST_ID
 
 __all__ = ["REQUEST_ID", "JsonFormatter", "RequestMiddleware", "watch_event_loop"]
@@ -45,7 +46,7 @@ async def watch_event_loop(interval_s: float = 0.25) -> None:
         EVENT_LOOP_LAG.observe(max(0.0, loop.time() - due))
 
 
-_SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _HEADER = b"x-request-id"
 
 # The HTTP metrics, as Litestar's Prometheus plugin named them (prefix ``sereg_http``,
@@ -96,10 +97,8 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope.get("headers", ()) if k == _HEADER), None)
-        request_id = (
-            given.decode() if given is not None and _SANE_ID.fullmatch(given) else _new_id()
-        )
+        given = header(scope, _HEADER)
+        request_id = given if given is not None and _SANE_ID.fullmatch(given) else _new_id()
         token = REQUEST_ID.set(request_id)
         template: str = scope["path_template"]  # set by the router: one series per route
         if template in UNMEASURED:

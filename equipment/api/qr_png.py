@@ -7,10 +7,10 @@ byte with ``reduce``): 1.25-1.33 ms a symbol at zlib level 1, most of a new QR i
 CPU; this one 0.04-0.10 ms, mostly zlib's (bench/public_page.py's per-symbol table, a
 2-core AMD EPYC VM). At 8 pixels a module in a 1-bit greyscale image each module is
 exactly one byte (0x00 dark, 0xFF light), so a scanline is the matrix row translated
-byte for byte. The image is laid out as segno lays
-it out (the quiet zone's rows, then for each module row one scanline with filter None
-and ``scale - 1`` copies by filter Up, whose bytes are all zero), so the compressed
-stream, and the file, are the same (tests/unit/test_qr_png.py).
+byte for byte. The image is laid out as segno lays it out (the quiet zone's rows, then
+for each module row one scanline with filter None and ``scale - 1`` copies by filter Up,
+whose bytes are all zero), so the compressed stream, and the file, are the same
+(tests/unit/test_qr_png.py).
 """
 
 from __future__ import annotations
