@@ -2,7 +2,7 @@
 (bench/due_floor.py) called over ASGI by a bare driver, each in a process of its own.
 
     DATABASE_URL=postgresql://... python -m bench.due_inprocess [--requests 2000] [--runs 3]
-        [--stub] [--base DIR] [--profile CASE] [--hashes]
+        [--stub] [--base DIR] [--profile CASE] [--hashes] [--instructions CASE]
 
 The three cases of ``bench.due_list`` (same register, same paths, same statements). Each
 run starts one process per server (sereg as ``sereg.asgi`` builds it for uvicorn, the floor
@@ -17,6 +17,12 @@ read. ``--base DIR``: also serve the sereg code of another checkout (a before/af
 ``--profile CASE``: cProfile's top functions of sereg's requests of that case.
 ``--hashes``: SHA-256 of the answers to due-list, reminder and error requests (before and
 after a change they must be byte-identical: run with and without ``--base``).
+``--instructions CASE``: the instructions a request of that case executes, counted by
+valgrind (cachegrind, no cache simulation) as the difference of two runs of each server,
+one with ``--requests`` requests more than the other. Unlike CPU time it does not move
+with the machine's speed or load (which here moved a small change's figure by more than
+the change): a before/after comparison that can be trusted to a fraction of a percent.
+About four minutes with ``--base`` (the two runs of a server side by side on two cores).
 
 The child processes import only the standard library and the served code, so a ``--base``
 checkout needs no copy of this file.
@@ -29,11 +35,13 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
@@ -178,6 +186,45 @@ async def child(options: dict[str, Any]) -> dict[str, Any]:
 # --- the parent: cases, processes, the table ---------------------------------------------
 
 
+def instructions(server: str, cwd: str, env: dict[str, str], options: dict[str, Any]) -> int:
+    """The instructions the child executes (valgrind's cachegrind, no cache simulation):
+    a count that does not move with the machine's speed or load."""
+    out = subprocess.run(
+        [
+            "valgrind",
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            json.dumps(options),
+        ],
+        cwd=cwd,
+        # A fixed hash seed: the same dict layouts, hence the same work, run to run.
+        env={**os.environ, **env, "PYTHONPATH": cwd, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(r"I\s+refs:\s+([0-9,]+)", out.stderr)
+    if out.returncode != 0 or found is None:
+        raise SystemExit(f"{server} in {cwd} under valgrind failed:\n{out.stderr[-3000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def instructions_a_request(
+    server: str, cwd: str, env: dict[str, str], options: dict[str, Any], n: int
+) -> float:
+    """Instructions a request: two runs under valgrind, one with ``n`` requests more than
+    the other, side by side (the start, the warm-up and the rest cancel out)."""
+    with ThreadPoolExecutor(2) as pool:
+        few, many = pool.map(
+            lambda requests: instructions(server, cwd, env, {**options, "requests": requests}),
+            (1, 1 + n),
+        )
+    return (many - few) / n
+
+
 def spawn(server: str, cwd: str, env: dict[str, str], options: dict[str, Any]) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--child", json.dumps(options)],
@@ -268,6 +315,11 @@ def main() -> None:
     parser.add_argument("--profile", choices=["first", "deep", "upcoming"])
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--hashes", action="store_true")
+    parser.add_argument(
+        "--instructions",
+        choices=["first", "deep", "upcoming"],
+        help="count the instructions a request of this case executes, under valgrind",
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(asyncio.run(child(json.loads(args.child)))))
@@ -295,6 +347,30 @@ def main() -> None:
     if args.profile:
         options = {**base, "server": "sereg", "paths": cases.paths, "profile": args.profile}
         spawn("sereg", ROOT, {}, {**options, "top": args.top})
+        return
+
+    if args.instructions:
+        case = args.instructions
+        print(
+            f"# due list in-process, {cases.labels[case]}: instructions a request"
+            f" (valgrind, {args.requests} requests; "
+            f"{'database read memoised' if args.stub else 'database read live'})"
+        )
+        print()
+        print("| server | instructions a request | × floor |")
+        print("| --- | ---: | ---: |")
+        floor = instructions_a_request(
+            "floor",
+            ROOT,
+            floor_env,
+            {**base, "server": "floor", "paths": {case: _floor_paths()[case]}},
+            args.requests,
+        )
+        print(f"| floor | {floor:,.0f} | 1.00 |")
+        for name, cwd in servers:
+            options = {**base, "server": "sereg", "paths": {case: cases.paths[case]}}
+            count = instructions_a_request(name, cwd, {}, options, args.requests)
+            print(f"| {name} | {count:,.0f} | {count / floor:.2f} |")
         return
 
     print(

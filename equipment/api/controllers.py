@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from equipment.api import api_docs, export_worker, exports, schemas, views
 from equipment.api.auth import etag, version_from_if_match
+from equipment.api.encoded import EncodedJson
 from equipment.api.language import AcceptLanguage, Lang, request_language
 from equipment.domain import aliases, catalogue, regions
 from equipment.domain.access import OrgKind, Permission, Principal, Role
@@ -765,7 +766,7 @@ class DueController(Controller):
             limit=page_limit(limit),
         )
         items = views.due_items(page, request_language(request))
-        return Response(schemas.DuePage(items, page.next_cursor))
+        return EncodedJson(schemas.DuePage(items, page.next_cursor))
 
     @get("/change-registrations", responses=api_docs.READ)
     async def change_registrations(

@@ -424,6 +424,10 @@ async def test_the_due_list_answers_alike_read_in_one_pass_or_by_its_twin(client
     )
     assert plain.status_code == spelled.status_code == 200
     assert plain.content == spelled.content and plain.json()["items"]
+    # The handler sends its answer pre-encoded (api.encoded), the twin through Litestar.
+    for name in ("content-type", "content-length"):
+        assert plain.headers[name] == spelled.headers[name], name
+    assert plain.headers["x-request-id"]
     bad = await client.get("/api/v1/due?within_days=99999&lang=en", headers=ctx["inspector"])
     assert bad.status_code == 400
     assert bad.json()["extra"] == [{"key": "within_days", "message": "Expected `int` <= 3660"}]
