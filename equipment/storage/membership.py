@@ -94,7 +94,13 @@ async def _fill_empty_postgres(
     million insertions were most of the COPY (24 s → 6 s without it, loaded; its sorted
     build after: 4 s); the ids come from one reservation of the sequence instead of a
     nextval() per row. Dropping the indexes locks the table until the commit (readers
-    wait; none sees it half-filled); it held nothing to read."""
+    wait; none sees it half-filled); it held nothing to read.
+
+    Emptied again in this transaction (TRUNCATE, under the same lock), the table takes
+    its rows frozen (COPY FREEZE): visible to every transaction and marked all-visible in
+    the visibility map from the start, so the first reads after a reassignment neither
+    write hint bits on two million rows nor visit the heap from an index-only scan, and
+    no later vacuum has to freeze them."""
     total = int(area_ids.size)
     # The builds sort two million entries each: the server's default 64 MB spills them.
     await conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
@@ -123,11 +129,13 @@ async def _fill_empty_postgres(
         first = int(await conn.fetchval(f"SELECT nextval({sequence})"))
         await conn.fetchval(f"SELECT setval({sequence}, $1)", first + total - 1)
         data = _binary_copy(first, area_ids, equipment_ids)
+        await conn.execute("TRUNCATE area_member")
         await conn.copy_to_table(
             "area_member",
             source=io.BytesIO(data),
             columns=["id", "area", "equipment"],
             format="binary",
+            freeze=True,
         )
     if on_rows is not None:
         on_rows(total, total)
