@@ -24,7 +24,8 @@ with the machine's speed or load (which here moved a small change's figure by mo
 the change): a before/after comparison that can be trusted to a fraction of a percent.
 (sereg's loop-lag watcher ticks 4 times a second, also under valgrind's slowdown: some
 40 ticks more in the longer run, a few hundred instructions a request, 0.01-0.03 %.)
-About four minutes with ``--base`` (the two runs of a server side by side on two cores).
+About 2.5 minutes with ``--base`` (measured 2 min 20 s here: the two runs of a server side by
+side on two cores).
 
 The child processes import only the standard library and the served code, so a ``--base``
 checkout needs no copy of this file.
