@@ -22,6 +22,7 @@ from typing import Any, cast
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
+from equipment.api.language import ANSWERED_IN
 from equipment.api.raw_headers import header
 from equipment.api.request_id import REQUEST_ID
 
@@ -88,7 +89,9 @@ class RequestMiddleware:
     is returned in the response and set in ``REQUEST_ID`` while the request runs. The
     metrics count each request by route template (``scope["path_template"]``), method and
     status, time it to its last body message, and keep the requests in flight; the labels'
-    children are looked up once per (method, route, status) and kept."""
+    children are looked up once per (method, route, status) and kept. An answer whose
+    handler negotiated a language (``equipment.api.language.request_language``) gets
+    ``Content-Language`` and ``Vary: Accept-Language`` unless it set them itself."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -111,11 +114,15 @@ class RequestMiddleware:
         start = perf_counter()
         span = [200, 0.0]  # status, duration
         id_header = (_HEADER, request_id.encode())
+        answered_in: list[str] = []
+        language_token = ANSWERED_IN.set(answered_in)
 
         async def measured_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 span[0] = message["status"]
                 headers = [*message.get("headers", ()), id_header]
+                if answered_in:
+                    _label_language(headers, answered_in[-1])
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 span[1] = perf_counter() - start
@@ -133,7 +140,25 @@ class RequestMiddleware:
                 errors.inc()
             count.inc()
             time_.observe(span[1])
+            ANSWERED_IN.reset(language_token)
             REQUEST_ID.reset(token)
+
+
+def _label_language(headers: list[tuple[bytes, bytes]], lang: str) -> None:
+    """Say in ``headers`` which language the answer is in and that Accept-Language chose
+    it (so a shared cache keeps one copy per language), unless the handler said so."""
+    has_language = False
+    varies = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-language":
+            has_language = True
+        elif lowered == b"vary" and (value == b"*" or b"accept-language" in value.lower()):
+            varies = True
+    if not has_language:
+        headers.append((b"content-language", lang.encode()))
+    if not varies:
+        headers.append((b"vary", b"Accept-Language"))
 
 
 def _with_id(send: Send, request_id: str) -> Send:

@@ -6,6 +6,7 @@ Handlers take ``language: str`` (the dependency below) or ``translator`` for a
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Annotated
 
 from litestar import Request
@@ -15,10 +16,22 @@ from litestar.params import HeaderParameter, QueryParameter
 from equipment.api.raw_headers import header
 from equipment.i18n import Translator, negotiate
 
+ANSWERED_IN: ContextVar[list[str] | None] = ContextVar("sereg_answered_in", default=None)
+"""The languages negotiated while a request runs: the request middleware sets a fresh list
+per request and labels the answer with the last one (``Content-Language`` and ``Vary:
+Accept-Language``), so exactly the answers whose words depended on the language say so.
+A list, not the language itself: Litestar resolves several dependencies at once in child
+tasks, which see a copy of the context, so a value set there would not reach the
+middleware; the list they share does."""
+
 
 def request_language(request: Request) -> str:
     """The negotiated language of ``request`` (one of ``equipment.i18n.LANGUAGES``)."""
-    return negotiate(request.query_params.get("lang"), header(request.scope, b"accept-language"))
+    lang = negotiate(request.query_params.get("lang"), header(request.scope, b"accept-language"))
+    answered_in = ANSWERED_IN.get()
+    if answered_in is not None:
+        answered_in.append(lang)
+    return lang
 
 
 # Declared as parameters so the OpenAPI document lists them on every route whose answer

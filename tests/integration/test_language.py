@@ -204,3 +204,45 @@ def test_the_openapi_document_names_lang_and_accept_language_where_they_apply():
         assert {("lang", "query"), ("Accept-Language", "header")} <= names, path
     health = spec["paths"]["/health"]["get"].get("parameters", [])
     assert "lang" not in {p["name"] for p in health}  # its answer has no words to translate
+
+
+def _plain_gets(spec: dict) -> list[tuple[str, bool]]:
+    """Every GET of the route table that needs no path or query value and ends (not a
+    stream of events): (path, whether its answer's words depend on the language, as its
+    OpenAPI entry says by naming ``lang``)."""
+    found = []
+    for path, item in spec["paths"].items():
+        if "get" not in item or "{" in path:
+            continue
+        parameters = item["get"].get("parameters", [])
+        content = item["get"]["responses"].get("200", {}).get("content", {})
+        if any(p.get("required") for p in parameters) or "text/event-stream" in content:
+            continue
+        found.append((path, "lang" in {p["name"] for p in parameters}))
+    return found
+
+
+async def test_every_answer_says_its_language_where_the_language_chose_its_words(bare):
+    admin = await f.token(Role.ADMIN)
+    owner = await f.organisation("user_unit")
+    await f.unit(owner["id"], commissioning_date="2016-03-31", registered_on="2016-03-31")
+    gets = _plain_gets(create_app(manage_db=False).openapi_schema.to_schema())
+    said = [path for path, says in gets if says]
+    assert len(said) >= 10 and "/api/v1/due" in said, gets
+    answered = 0
+    for path, says in gets:
+        for query, headers, lang in (
+            ("", {"Accept-Language": "en"}, "en"),
+            ("?lang=zh-CN", {"Accept-Language": "en"}, "zh-CN"),
+            ("", {}, "zh-CN"),
+        ):
+            response = await bare.get(path + query, headers={**admin, **headers})
+            if says:
+                # errors said it before; now the answers do too
+                assert response.headers.get("content-language") == lang, (path, query, headers)
+                vary = ",".join(response.headers.get_list("vary")).lower()
+                assert "accept-language" in vary, (path, response.headers)
+                answered += response.status_code == 200
+            elif response.status_code == 200:
+                assert "content-language" not in response.headers, path  # nothing to translate
+    assert answered >= 3 * 10, answered
