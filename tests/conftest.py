@@ -281,7 +281,7 @@ async def engine(request, sqlite_template: Path, pg_database: str | None, tmp_pa
         service_missing(f"PostgreSQL at {PG_ADMIN_URL}")
     config = DatabaseSettings(url=pg_url(pg_database)).postgres_config()
     new = PostgresEngine(config=config)
-    await new.start_connection_pool(min_size=1, max_size=6)
+    await new.start_connection_pool(**db.pool_options(1, 6))  # as the service opens its pools
     await empty_register(new)
     db.bind(new)
     yield new
