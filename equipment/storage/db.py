@@ -215,7 +215,7 @@ async def _no_reset(connection: object) -> None:
 # recursive catalogue query, with JIT turned off and on again around it: 4-10 ms measured
 # on the 10^6 register), and that fell on whichever request used it first: the area
 # summary's first refresh after a change (its changed areas come back as int4[]) took
-# 18-107 ms where the next took 8-11.
+# 18.3 ms where the next took 10.6-10.9 (docs/benchmarks.md).
 ARRAY_TYPES = (
     "int2",
     "int4",
