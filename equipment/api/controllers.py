@@ -921,9 +921,10 @@ async def me(principal: NamedDependency[Principal]) -> schemas.Me:
 
 
 @get("/rules", tags=("public",), responses=api_docs.PUBLIC)
-async def inspection_rules() -> schemas.RulesView:
-    """The inspection-interval table in force: each row's regulation, clause and values."""
-    return views.rules_view(schedules.policy())
+async def inspection_rules(language: NamedDependency[str]) -> schemas.RulesView:
+    """The inspection-interval table in force: each row's regulation, clause and values,
+    and its summary in the caller's language (zh-CN unless English is asked for)."""
+    return views.rules_view(schedules.policy(), language)
 
 
 @get("/categories", tags=["public"], responses=api_docs.PUBLIC)

@@ -379,7 +379,9 @@ RULE_VALUE_FIELDS = (
 )
 
 
-def rules_view(policy: Any) -> schemas.RulesView:
+def rules_view(policy: Any, lang: str) -> schemas.RulesView:
+    """The policy's rows, each summary said in ``lang`` (the regulation and clause are
+    quoted as published)."""
     rows = []
     for row in policy.rows.values():
         values = {f: getattr(row, f) for f in RULE_VALUE_FIELDS if getattr(row, f)}
@@ -390,7 +392,7 @@ def rules_view(policy: Any) -> schemas.RulesView:
                 regulation=row.regulation,
                 clause=row.clause,
                 tag=row.tag,
-                summary=row.summary,
+                summary=speak(lang, row.summary),
                 values=values,
                 applies_to=list(row.applies_to),
                 report_date_wins=row.report_date_wins,

@@ -246,3 +246,17 @@ async def test_every_answer_says_its_language_where_the_language_chose_its_words
             elif response.status_code == 200:
                 assert "content-language" not in response.headers, path  # nothing to translate
     assert answered >= 3 * 10, answered
+
+
+async def test_the_rules_table_summarises_each_rule_in_the_callers_language(bare):
+    zh = (await bare.get("/api/v1/rules")).json()["rules"]
+    en = (await bare.get("/api/v1/rules", headers={"Accept-Language": "en"})).json()["rules"]
+    assert [r["key"] for r in zh] == [r["key"] for r in en] and len(zh) > 40
+    for chinese_row, english_row in zip(zh, en, strict=True):
+        assert chinese(chinese_row["summary"]), chinese_row  # every summary has its Chinese
+        # the English is the rule's own text (which may quote a Chinese name), not the same
+        assert english_row["summary"] != chinese_row["summary"]
+        assert english_row["summary"][0].isascii()
+        # what is quoted as published stays the same in both
+        assert chinese_row["clause"] == english_row["clause"]
+        assert chinese_row["values"] == english_row["values"]
