@@ -4,6 +4,10 @@ Logs are lines of text, or one JSON object per line with ``SEREG_LOG_JSON=1`` fo
 shipper. Every request gets an id (the caller's ``X-Request-ID`` when it sends a sane one,
 else a new one), returned in the response and attached to every log record written while
 the request runs, so one failing request can be followed through the logs.
+
+The request middleware that does this also labels an answer with the language its words
+were chosen in (``Content-Language``, ``Vary: Accept-Language``): one wrapper of ``send``
+a request for both, as for the id and the metrics.
 """
 
 from __future__ import annotations
